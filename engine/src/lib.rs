@@ -1,0 +1,51 @@
+//! mxr-engine: an asynchronous read/write-variable dependency engine, the center of mxr.
+//!
+//! Every piece of protected data has a [`Var`]. An [`Operation`] declares the vars it reads and
+//! the vars it writes and is pushed to an [`Engine`]; `push` returns at once. Reads of a var may
+//! run concurrently, a write runs alone, and conflicting operations run in the order they were
+//! pushed — nothing else orders them. [`Engine::wait_for_var`] and [`Engine::wait_all`] block
+//! until the relevant work is done. A failing or panicking operation poisons the vars it writes;
+//! operations reading them are skipped and pass the error on; the next wait on an affected var
+//! returns it. This is MXNet 1.x's engine (`include/mxnet/engine.h`), read in Rust.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use parking_lot::Mutex;
+//! use mxr_engine::{Engine, EngineConfig, Operation, Var};
+//!
+//! let engine = Engine::new(EngineConfig::default())?;
+//! let (a, b) = (Var::new(), Var::new());
+//! let data = Arc::new(Mutex::new((0, 0)));
+//! let d = Arc::clone(&data);
+//! engine.push(Operation::sync("a = 1", move |_| { d.lock().0 = 1; Ok(()) }).writes(&[&a]))?;
+//! let d = Arc::clone(&data);
+//! engine.push(
+//!     Operation::sync("b = a + 1", move |_| { let mut g = d.lock(); g.1 = g.0 + 1; Ok(()) })
+//!         .reads(&[&a])
+//!         .writes(&[&b]),
+//! )?;
+//! engine.wait_for_var(&b)?;
+//! assert_eq!(*data.lock(), (1, 2));
+//! # Ok::<(), mxr_engine::Error>(())
+//! ```
+//!
+//! Environment (read only by [`EngineConfig::from_env`], used by [`Engine::global`]):
+//! `MXR_ENGINE` (`threaded` | `naive`), `MXR_CPU_WORKERS`, `MXR_MAX_INFLIGHT`, `MXR_PROFILE`.
+
+mod context;
+mod deps;
+mod error;
+mod operation;
+mod poison;
+pub mod profiler;
+mod scheduler;
+pub mod storage;
+mod sync;
+mod var;
+
+pub use context::{Context, DeviceType};
+pub use error::{BoxError, Error, Result};
+pub use operation::{Completion, Operation, RunContext};
+pub use profiler::{OpRecord, Profiler};
+pub use scheduler::{DEFAULT_MAX_INFLIGHT, Engine, EngineConfig, EngineKind};
+pub use var::Var;

@@ -1,0 +1,205 @@
+//! Engine configuration, from code or from the environment.
+
+use std::path::PathBuf;
+
+use crate::{Error, Result};
+
+/// How operations are executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineKind {
+    /// Operations run on worker threads as soon as their vars grant them (the default).
+    #[default]
+    Threaded,
+    /// Every operation runs on the pushing thread, inside `push` (the debugging engine).
+    Naive,
+}
+
+/// Settings of an [`Engine`](crate::Engine).
+///
+/// ```
+/// use mxr_engine::{EngineConfig, EngineKind};
+/// let c = EngineConfig::default().with_cpu_workers(4).with_max_inflight(1024);
+/// assert_eq!(c.kind, EngineKind::Threaded);
+/// assert_eq!(c.cpu_workers, 4);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    /// Threaded or naive (`MXR_ENGINE`: `threaded` or `naive`; MXNet's names
+    /// `ThreadedEnginePerDevice` and `NaiveEngine` are accepted too).
+    pub kind: EngineKind,
+    /// CPU worker threads (`MXR_CPU_WORKERS`; default: the number of cores).
+    pub cpu_workers: usize,
+    /// The most operations pushed but not finished; a push beyond it blocks until the engine has
+    /// drained to half of it (`MXR_MAX_INFLIGHT`; default 65536). Pushes made from inside a
+    /// running operation never block.
+    pub max_inflight: usize,
+    /// Where to write a Chrome trace of every operation when the engine shuts down
+    /// (`MXR_PROFILE`); `None` leaves the profiler off.
+    pub profile_path: Option<PathBuf>,
+}
+
+/// The default cap on operations in flight.
+pub const DEFAULT_MAX_INFLIGHT: usize = 1 << 16;
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            kind: EngineKind::Threaded,
+            cpu_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_inflight: DEFAULT_MAX_INFLIGHT,
+            profile_path: None,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Reads `MXR_ENGINE`, `MXR_CPU_WORKERS`, `MXR_MAX_INFLIGHT` and `MXR_PROFILE`; unset means
+    /// the default. An unparsable value is an [`Error::Config`] naming the variable.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`EngineConfig::from_env`], reading values through `lookup` instead of the process
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut config = EngineConfig::default();
+        if let Some(v) = lookup("MXR_ENGINE") {
+            config.kind = match v.trim() {
+                "threaded" | "ThreadedEnginePerDevice" | "ThreadedEngine" => EngineKind::Threaded,
+                "naive" | "NaiveEngine" => EngineKind::Naive,
+                _ => {
+                    return Err(Error::Config {
+                        name: "MXR_ENGINE",
+                        value: v,
+                        reason: "expected `threaded` or `naive`".into(),
+                    });
+                }
+            };
+        }
+        if let Some(v) = lookup("MXR_CPU_WORKERS") {
+            config.cpu_workers = parse_positive("MXR_CPU_WORKERS", &v)?;
+        }
+        if let Some(v) = lookup("MXR_MAX_INFLIGHT") {
+            config.max_inflight = parse_positive("MXR_MAX_INFLIGHT", &v)?;
+        }
+        if let Some(v) = lookup("MXR_PROFILE").filter(|v| !v.is_empty()) {
+            config.profile_path = Some(PathBuf::from(v));
+        }
+        Ok(config)
+    }
+
+    /// Sets the kind.
+    pub fn with_kind(mut self, kind: EngineKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Sets the number of CPU worker threads.
+    pub fn with_cpu_workers(mut self, n: usize) -> Self {
+        self.cpu_workers = n;
+        self
+    }
+
+    /// Sets the cap on operations in flight.
+    pub fn with_max_inflight(mut self, n: usize) -> Self {
+        self.max_inflight = n;
+        self
+    }
+
+    /// Turns the profiler on, writing a Chrome trace to `path` at shutdown.
+    pub fn with_profile(mut self, path: impl Into<PathBuf>) -> Self {
+        self.profile_path = Some(path.into());
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.cpu_workers == 0 {
+            return Err(Error::Config {
+                name: "cpu_workers",
+                value: "0".into(),
+                reason: "at least one CPU worker is needed".into(),
+            });
+        }
+        if self.max_inflight == 0 {
+            return Err(Error::Config {
+                name: "max_inflight",
+                value: "0".into(),
+                reason: "the cap on operations in flight must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn parse_positive(name: &'static str, value: &str) -> Result<usize> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(Error::Config {
+            name,
+            value: value.to_owned(),
+            reason: "expected a positive integer".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let c = EngineConfig::from_lookup(env(&[
+            ("MXR_ENGINE", "naive"),
+            ("MXR_CPU_WORKERS", "3"),
+            ("MXR_MAX_INFLIGHT", "10"),
+            ("MXR_PROFILE", "/tmp/t.json"),
+        ]))
+        .unwrap();
+        assert_eq!(c.kind, EngineKind::Naive);
+        assert_eq!(c.cpu_workers, 3);
+        assert_eq!(c.max_inflight, 10);
+        assert_eq!(c.profile_path, Some(PathBuf::from("/tmp/t.json")));
+        let d = EngineConfig::from_lookup(env(&[("MXR_ENGINE", "NaiveEngine")])).unwrap();
+        assert_eq!(d.kind, EngineKind::Naive);
+        assert_eq!(d.max_inflight, DEFAULT_MAX_INFLIGHT);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            ("MXR_ENGINE", "fast"),
+            ("MXR_CPU_WORKERS", "0"),
+            ("MXR_MAX_INFLIGHT", "x"),
+        ] {
+            let err = EngineConfig::from_lookup(env(&[(k, v)])).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains(k) && msg.contains(v), "{msg}");
+        }
+        assert!(
+            EngineConfig::default()
+                .with_cpu_workers(0)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            EngineConfig::default()
+                .with_max_inflight(0)
+                .validate()
+                .is_err()
+        );
+    }
+}

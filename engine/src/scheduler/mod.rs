@@ -1,0 +1,645 @@
+//! The engine: pushing operations, running them when their vars allow, waiting.
+//!
+//! Life of an operation (see README.md beside this file for the invariants):
+//! 1. `push` normalises its var sets, creates an [`OprBlock`] whose `wait` counter is the number
+//!    of vars plus one (held while registering), appends a read or write to every var's queue and
+//!    drops its own hold. Whoever brings `wait` to zero — the pusher, or a thread completing an
+//!    earlier operation — dispatches the block, exactly once.
+//! 2. Dispatch: internal blocks (waits, deletes) and every block of a naive engine run inline on
+//!    the dispatching thread; others go to the CPU worker pool.
+//! 3. Run: a block whose vars carry an error adopts it and is skipped; otherwise its body runs
+//!    under `catch_unwind`, so a panic becomes an error and the worker lives on.
+//! 4. Complete: every var is released (granting the next operations), an error is left on the
+//!    written vars, and the in-flight count drops, waking `wait_all` and throttled pushers.
+//!
+//! Shutdown order (Drop or [`Engine::shutdown`]): wait for all pushed work (pushes from running
+//! operations are still accepted), refuse new pushes, wait again, stop and join the workers,
+//! write the profile if one was configured, and report the first unobserved error.
+
+mod config;
+mod cpu_pool;
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+pub use config::{DEFAULT_MAX_INFLIGHT, EngineConfig, EngineKind};
+use cpu_pool::{LocalQueue, WorkerPool};
+
+use crate::error::BoxError;
+use crate::operation::{BlockRef, Body, Completion, OprBlock, RunContext, VarList};
+use crate::poison::Poison;
+use crate::profiler::{OpRecord, Profiler};
+use crate::storage::CpuPool;
+use crate::sync::Latch;
+use crate::var::{FLAG_FREED, FLAG_POISONED, Grants};
+use crate::{Context, Error, Operation, Result, Var};
+
+thread_local! {
+    /// Set on the engine's worker threads: their pushes are exempt from back-pressure.
+    pub(crate) static IN_WORKER: Cell<bool> = const { Cell::new(false) };
+    /// How many operation bodies are running on this thread (nested inline runs count).
+    static RUNNING: Cell<u32> = const { Cell::new(0) };
+    /// Blocks to run inline on this thread, drained by the outermost `run_inline`, so that
+    /// chains of inline runs iterate instead of recursing.
+    static INLINE_QUEUE: RefCell<VecDeque<BlockRef>> = const { RefCell::new(VecDeque::new()) };
+    static DRAINING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A safety net on condvar waits; the wake-up protocols do not rely on it.
+const WAIT_SLICE: Duration = Duration::from_millis(100);
+
+/// The state shared by an engine, its workers and its pushed blocks.
+pub(crate) struct Shared {
+    naive: bool,
+    pool: Option<WorkerPool>,
+    /// Operations pushed and not yet completed.
+    pending: AtomicUsize,
+    max_inflight: usize,
+    low_water: usize,
+    /// Threads blocked in `wait_all` or in back-pressure.
+    waiters: AtomicUsize,
+    idle_lock: Mutex<()>,
+    idle_cv: Condvar,
+    /// Errors raised (not merely passed on) since the last `wait_all`.
+    errors: Mutex<Vec<Arc<Poison>>>,
+    closed: AtomicBool,
+    pub(crate) profiler: Profiler,
+}
+
+impl Shared {
+    pub(crate) fn workers(&self) -> &WorkerPool {
+        self.pool
+            .as_ref()
+            .expect("only threaded engines start workers, and they have a pool")
+    }
+
+    fn new_poison(&self, error: Error) -> Arc<Poison> {
+        let poison = Arc::new(Poison::new(error));
+        let mut errors = self.errors.lock();
+        if errors.len() >= 256 {
+            errors.retain(|p| p.is_set());
+        }
+        errors.push(Arc::clone(&poison));
+        poison
+    }
+
+    fn finish_one(&self) {
+        // SeqCst on both counters: pairs with the waiter's registration (see `block_until`).
+        let prev = self.pending.fetch_sub(1, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 && (prev == 1 || prev - 1 == self.low_water) {
+            let _guard = self.idle_lock.lock();
+            self.idle_cv.notify_all();
+        }
+    }
+
+    /// Blocks until `pending <= limit`. Lost wake-ups are impossible: the waiter registers and
+    /// then reads `pending` (SeqCst), the completer decrements and then reads `waiters`
+    /// (SeqCst), and it notifies under the lock the waiter holds until it waits.
+    fn block_until(&self, limit: usize) {
+        let mut guard = self.idle_lock.lock();
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        while self.pending.load(Ordering::SeqCst) > limit {
+            self.idle_cv.wait_for(&mut guard, WAIT_SLICE);
+        }
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Back-pressure: a push beyond `max_inflight` waits until half of it has drained.
+    fn throttle(&self) {
+        if self.naive || self.pending.load(Ordering::Relaxed) < self.max_inflight {
+            return;
+        }
+        if IN_WORKER.with(Cell::get) || RUNNING.with(Cell::get) > 0 {
+            return; // a running operation must never wait for the engine it runs on
+        }
+        self.block_until(self.low_water);
+    }
+
+    fn take_first_error(&self) -> Option<Error> {
+        let list = std::mem::take(&mut *self.errors.lock());
+        let mut first = None;
+        for poison in list {
+            let error = poison.take();
+            if first.is_none() {
+                first = error;
+            }
+        }
+        first
+    }
+}
+
+/// An asynchronous dependency engine: operations declare the vars they read and write; reads of
+/// a var run concurrently, writes exclusively, conflicting operations in push order.
+///
+/// `push` returns at once. Reading results out waits ([`Engine::wait_for_var`],
+/// [`Engine::wait_all`]). Dropping the engine waits for everything pushed, joins its threads and
+/// reports (on stderr) an error nobody observed; [`Engine::shutdown`] does the same and returns
+/// that error instead.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use mxr_engine::{Engine, EngineConfig, Operation, Var};
+///
+/// let engine = Engine::new(EngineConfig::default().with_cpu_workers(2))?;
+/// let x = Var::new();
+/// let value = Arc::new(AtomicU64::new(0));
+/// for _ in 0..100 {
+///     let value = Arc::clone(&value);
+///     engine.push(Operation::sync("inc", move |_| {
+///         value.fetch_add(1, Ordering::Relaxed);
+///         Ok(())
+///     }).writes(&[&x]))?;
+/// }
+/// engine.wait_for_var(&x)?; // blocks until the 100 writes have run
+/// assert_eq!(value.load(Ordering::Relaxed), 100);
+/// assert_eq!(x.version(), 100);
+/// # Ok::<(), mxr_engine::Error>(())
+/// ```
+pub struct Engine {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    config: EngineConfig,
+    cpu_storage: CpuPool,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("pending", &self.shared.pending.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Builds an engine and starts its worker threads.
+    pub fn new(config: EngineConfig) -> Result<Engine> {
+        config.validate()?;
+        let naive = config.kind == EngineKind::Naive;
+        let (pool, locals) = if naive {
+            (None, Vec::new())
+        } else {
+            let (pool, locals) = WorkerPool::new(config.cpu_workers);
+            (Some(pool), locals)
+        };
+        let shared = Arc::new(Shared {
+            naive,
+            pool,
+            pending: AtomicUsize::new(0),
+            max_inflight: config.max_inflight,
+            low_water: config.max_inflight / 2,
+            waiters: AtomicUsize::new(0),
+            idle_lock: Mutex::new(()),
+            idle_cv: Condvar::new(),
+            errors: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+            profiler: Profiler::new(),
+        });
+        shared
+            .profiler
+            .register_worker(RunContext::INLINE, "inline");
+        if config.profile_path.is_some() {
+            shared.profiler.set_enabled(true);
+        }
+        let threads = if naive {
+            Vec::new()
+        } else {
+            cpu_pool::spawn_workers(&shared, locals).map_err(|e| Error::Config {
+                name: "cpu_workers",
+                value: config.cpu_workers.to_string(),
+                reason: format!("cannot start worker threads: {e}"),
+            })?
+        };
+        Ok(Engine {
+            shared,
+            threads: Mutex::new(threads),
+            config,
+            cpu_storage: CpuPool::new(Context::cpu(0)),
+        })
+    }
+
+    /// The process-wide engine, built once from the environment ([`EngineConfig::from_env`]).
+    /// It lives until the process exits; an invalid environment is reported on every call.
+    pub fn global() -> Result<&'static Engine> {
+        static GLOBAL: OnceLock<Result<Engine>> = OnceLock::new();
+        GLOBAL
+            .get_or_init(|| EngineConfig::from_env().and_then(Engine::new))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The configuration this engine was built with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The engine's profiler (enable it with [`Profiler::set_enabled`]).
+    pub fn profiler(&self) -> &Profiler {
+        &self.shared.profiler
+    }
+
+    /// Writes the Chrome trace recorded so far to the configured `profile_path`, if any.
+    pub fn write_profile(&self) -> Result<()> {
+        match &self.config.profile_path {
+            Some(path) => self.shared.profiler.write_chrome_trace(path),
+            None => Ok(()),
+        }
+    }
+
+    /// The pooled host memory of this engine's CPU context.
+    pub fn cpu_storage(&self) -> &CpuPool {
+        &self.cpu_storage
+    }
+
+    /// Operations pushed and not yet completed.
+    pub fn pending(&self) -> usize {
+        self.shared.pending.load(Ordering::SeqCst)
+    }
+
+    /// Pushes an operation; returns at once. It runs when every var it reads and writes has
+    /// granted it. Fails (without pushing) if a var was deleted, the context has no worker, or
+    /// the engine is shut down. When `max_inflight` operations are pending, this call first
+    /// blocks until half of them have finished (except from inside a running operation).
+    pub fn push(&self, op: Operation<'_>) -> Result<()> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(Error::ShutDown);
+        }
+        if !op.context.is_cpu() {
+            return Err(Error::DeviceUnavailable {
+                context: op.context,
+                reason: "this engine has no GPU workers (mxr was built without the CUDA backend)"
+                    .into(),
+            });
+        }
+        let (reads, writes) = crate::deps::normalize(op.reads, op.writes);
+        if let Some(v) = reads
+            .iter()
+            .chain(&writes)
+            .find(|v| v.has_flag(crate::var::FLAG_DELETED))
+        {
+            return Err(Error::VarDeleted { var: v.id });
+        }
+        self.shared.throttle();
+        submit(
+            &self.shared,
+            op.name,
+            op.body,
+            reads,
+            writes,
+            op.context,
+            op.priority,
+        );
+        Ok(())
+    }
+
+    /// Pushes a synchronous CPU operation: shorthand for
+    /// `push(Operation::sync(name, f).reads(reads).writes(writes))`.
+    pub fn push_sync<F>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        reads: &[&Var],
+        writes: &[&Var],
+        f: F,
+    ) -> Result<()>
+    where
+        F: FnOnce(&RunContext) -> Result<(), BoxError> + Send + 'static,
+    {
+        self.push(Operation::sync(name, f).reads(reads).writes(writes))
+    }
+
+    /// Deletes `var`: `free` (typically dropping the memory the var guards) runs after every
+    /// operation pushed on the var before this call. Afterwards, pushes and waits on the var
+    /// return [`Error::VarDeleted`].
+    pub fn delete_var<F>(&self, var: &Var, free: F) -> Result<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        if !var.0.mark_deleted() {
+            return Err(Error::VarDeleted { var: var.id() });
+        }
+        let writes: VarList = std::iter::once(Arc::clone(&var.0)).collect();
+        let body = Body::Delete(Box::new(free));
+        submit(
+            &self.shared,
+            "delete_var".into(),
+            body,
+            VarList::new(),
+            writes,
+            Context::cpu(0),
+            0,
+        );
+        Ok(())
+    }
+
+    /// Blocks until every operation pushed so far that writes `var` has finished, then returns
+    /// the error it carries, if any (taking it: the same error is not reported twice).
+    pub fn wait_for_var(&self, var: &Var) -> Result<()> {
+        refuse_inside_operation("wait_for_var")?;
+        if var.is_deleted() {
+            return Err(Error::VarDeleted { var: var.id() });
+        }
+        if var.0.has_pending_write() {
+            let latch = Arc::new(Latch::default());
+            let reads: VarList = std::iter::once(Arc::clone(&var.0)).collect();
+            let body = Body::Wait(Arc::clone(&latch));
+            submit(
+                &self.shared,
+                "wait_for_var".into(),
+                body,
+                reads,
+                VarList::new(),
+                Context::cpu(0),
+                0,
+            );
+            latch.wait();
+            if var.0.has_flag(FLAG_FREED) {
+                return Err(Error::VarDeleted { var: var.id() });
+            }
+        }
+        match var.0.poison().and_then(|p| p.take()) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks until every operation pushed so far has finished, then returns the first error
+    /// raised since the last `wait_all` that no wait has observed yet (clearing them all).
+    pub fn wait_all(&self) -> Result<()> {
+        refuse_inside_operation("wait_all")?;
+        self.shared.block_until(0);
+        match self.shared.take_first_error() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Finishes all pushed work, stops and joins the workers, writes the profile if configured,
+    /// and returns the first error nobody observed.
+    pub fn shutdown(self) -> Result<()> {
+        self.shutdown_inner()
+    }
+
+    fn shutdown_inner(&self) -> Result<()> {
+        let mut threads = self.threads.lock();
+        if self.shared.closed.load(Ordering::Acquire) && threads.is_empty() {
+            return Ok(());
+        }
+        // When the last handle is dropped by a running operation (a closure that captured the
+        // engine), waiting would wait for that very operation: close without waiting instead;
+        // the workers still drain their queues before they stop.
+        let inside_operation = RUNNING.with(Cell::get) > 0;
+        if !inside_operation {
+            self.shared.block_until(0);
+        }
+        self.shared.closed.store(true, Ordering::Release);
+        if !inside_operation {
+            self.shared.block_until(0); // work pushed by operations while we waited
+        }
+        if let Some(pool) = &self.shared.pool {
+            pool.stop();
+        }
+        let me = std::thread::current().id();
+        for handle in threads.drain(..) {
+            if handle.thread().id() != me {
+                let _ = handle.join();
+            }
+        }
+        let profile = self.write_profile();
+        match self.shared.take_first_error() {
+            Some(error) => Err(error),
+            None => profile,
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Err(error) = self.shutdown_inner() {
+            eprintln!("mxr-engine: dropped with an unobserved error: {error}");
+        }
+    }
+}
+
+fn refuse_inside_operation(call: &'static str) -> Result<()> {
+    if RUNNING.with(Cell::get) > 0 {
+        return Err(Error::WouldDeadlock { call });
+    }
+    Ok(())
+}
+
+/// Turns an operation's returned error into the engine's error.
+pub(crate) fn op_failed(name: &str, error: BoxError) -> Error {
+    Error::OpFailed {
+        op: name.to_owned(),
+        source: Arc::from(error),
+    }
+}
+
+/// Creates a block and registers it with its vars (step 1 of the module docs).
+fn submit(
+    shared: &Arc<Shared>,
+    name: Cow<'static, str>,
+    body: Body,
+    reads: VarList,
+    writes: VarList,
+    context: Context,
+    priority: i32,
+) {
+    shared.pending.fetch_add(1, Ordering::SeqCst);
+    let inline = shared.naive || body.is_internal();
+    let done = (shared.naive && matches!(body, Body::Async(_))).then(|| Arc::new(Latch::default()));
+    let holds = reads.len() + writes.len() + 1;
+    let block = Arc::new(OprBlock {
+        wait: AtomicUsize::new(holds),
+        body: Mutex::new(Some(body)),
+        reads,
+        writes,
+        context,
+        priority,
+        name,
+        inline,
+        done,
+        engine: Arc::clone(shared),
+    });
+    let mut granted = 1; // the pusher's own hold
+    for var in &block.reads {
+        granted += usize::from(var.append_read(&block));
+    }
+    for var in &block.writes {
+        granted += usize::from(var.append_write(&block));
+    }
+    // AcqRel: the thread that brings `wait` to zero must see every var registration (Release by
+    // the granters) before it runs the block (Acquire).
+    if block.wait.fetch_sub(granted, Ordering::AcqRel) == granted {
+        dispatch(block, None);
+    }
+}
+
+/// Sends a ready block to where it runs.
+fn dispatch(block: BlockRef, local: Option<&LocalQueue>) {
+    if block.inline {
+        run_inline(block);
+        return;
+    }
+    let pool = block.engine.workers();
+    match local {
+        Some(local) if local.belongs_to(pool) => local.push(pool, Arc::clone(&block)),
+        _ => pool.inject(Arc::clone(&block)),
+    }
+}
+
+/// Runs a block on this thread; nested inline runs are queued and drained iteratively.
+fn run_inline(block: BlockRef) {
+    INLINE_QUEUE.with(|q| q.borrow_mut().push_back(block));
+    if DRAINING.with(|d| d.replace(true)) {
+        return;
+    }
+    while let Some(next) = INLINE_QUEUE.with(|q| q.borrow_mut().pop_front()) {
+        run_block(next, RunContext::INLINE, None);
+    }
+    DRAINING.with(|d| d.set(false));
+}
+
+/// The error an operation inherits from its vars (reads first), if any.
+fn upstream_error(block: &OprBlock) -> Option<Arc<Poison>> {
+    for var in block.reads.iter().chain(&block.writes) {
+        if var.has_flag(FLAG_FREED) {
+            return Some(block.engine.new_poison(Error::VarDeleted { var: var.id }));
+        }
+    }
+    block
+        .reads
+        .iter()
+        .chain(&block.writes)
+        .filter(|v| v.has_flag(FLAG_POISONED))
+        .find_map(|v| v.poison())
+}
+
+/// Runs a dispatched block (step 3 of the module docs).
+pub(crate) fn run_block(block: BlockRef, worker: u32, local: Option<&LocalQueue>) {
+    let body = block
+        .body
+        .lock()
+        .take()
+        .expect("a block is dispatched exactly once: only the thread that zeroes `wait` does");
+    let body = match body {
+        Body::Wait(latch) => {
+            latch.set();
+            return complete(block, None, local);
+        }
+        Body::Delete(free) => {
+            // A panicking destructor must not stop the engine; there is nobody to report to.
+            let _ = catch_unwind(AssertUnwindSafe(free));
+            for var in &block.writes {
+                var.mark_freed();
+            }
+            return complete(block, None, local);
+        }
+        other => other,
+    };
+    if let Some(poison) = upstream_error(&block) {
+        return complete(block, Some(poison), local);
+    }
+    let engine = &block.engine;
+    let rc = RunContext::new(block.context, worker);
+    let start_ns = if engine.profiler.is_enabled() {
+        engine.profiler.now_ns()
+    } else {
+        0
+    };
+    RUNNING.with(|r| r.set(r.get() + 1));
+    match body {
+        Body::Sync(f) => {
+            let result = catch_unwind(AssertUnwindSafe(|| f(&rc)));
+            RUNNING.with(|r| r.set(r.get() - 1));
+            record(&block, worker, start_ns);
+            let error = match result {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(op_failed(&block.name, e)),
+                Err(payload) => Some(Error::OpPanicked {
+                    op: block.name.to_string(),
+                    message: panic_message(payload.as_ref()),
+                }),
+            };
+            let poison = error.map(|e| block.engine.new_poison(e));
+            complete(block, poison, local);
+        }
+        Body::Async(f) => {
+            let done = block.done.clone();
+            let completion = Completion {
+                block: Some(Arc::clone(&block)),
+                start_ns,
+            };
+            drop(block);
+            // A panic drops the completion during unwinding, which fails the operation.
+            let _ = catch_unwind(AssertUnwindSafe(|| f(&rc, completion)));
+            RUNNING.with(|r| r.set(r.get() - 1));
+            if let Some(done) = done {
+                done.wait(); // naive mode: the operation is complete before `push` returns
+            }
+        }
+        Body::Wait(_) | Body::Delete(_) => unreachable!("handled above"),
+    }
+}
+
+fn record(block: &OprBlock, worker: u32, start_ns: u64) {
+    let profiler = &block.engine.profiler;
+    if profiler.is_enabled() {
+        let end = profiler.now_ns();
+        profiler.record(OpRecord {
+            name: block.name.clone(),
+            context: block.context,
+            worker,
+            start_ns,
+            duration_ns: end.saturating_sub(start_ns),
+        });
+    }
+}
+
+/// Called by a [`Completion`] (from any thread).
+pub(crate) fn complete_async(block: BlockRef, error: Option<Error>, start_ns: u64) {
+    record(&block, RunContext::INLINE, start_ns);
+    let poison = error.map(|e| block.engine.new_poison(e));
+    complete(block, poison, None);
+}
+
+/// Releases a finished block's vars and hands on what became ready (step 4 of the module docs).
+fn complete(block: BlockRef, poison: Option<Arc<Poison>>, local: Option<&LocalQueue>) {
+    let mut grants = Grants::new();
+    for var in &block.reads {
+        var.complete_read(&mut grants);
+    }
+    for var in &block.writes {
+        var.complete_write(poison.as_ref(), &mut grants);
+    }
+    if let Some(done) = &block.done {
+        done.set();
+    }
+    for granted in grants {
+        // AcqRel: see `submit`.
+        if granted.wait.fetch_sub(1, Ordering::AcqRel) == 1 {
+            dispatch(granted, local);
+        }
+    }
+    block.engine.finish_one();
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

@@ -1,0 +1,21 @@
+//! mxr: an embeddable dataflow engine re-creating the core of Apache MXNet 1.x in Rust.
+//!
+//! At the center is an asynchronous dependency engine ([`engine`]): every operation declares the
+//! variables it reads and writes; reads run in parallel, writes are exclusive and ordered;
+//! everything returns at once and reading data out waits. The operator registry and the NDArray,
+//! Symbol/Executor and KVStore frontends are built over that one engine.
+//!
+//! ```
+//! use mxr::engine::{Engine, Operation, Var};
+//! let engine = Engine::global()?; // configured from MXR_ENGINE, MXR_CPU_WORKERS, ...
+//! let v = Var::new();
+//! engine.push(Operation::sync("noop", |_| Ok(())).writes(&[&v]))?;
+//! engine.wait_for_var(&v)?;
+//! # Ok::<(), mxr::engine::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+pub use mxr_engine as engine;
+// Named so that the registering crates are linked (inventory's linker rule, STYLE.md §4).
+use mxr_kernels as _;
+use mxr_operators as _;

@@ -1,0 +1,208 @@
+//! Deletion, shutdown, threads and the profiler.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use mxr::engine::{Engine, EngineConfig, Error, Var};
+use parking_lot::Mutex;
+
+use crate::util::{configs, threaded, with_timeout};
+
+#[test]
+fn delete_runs_after_every_earlier_operation() {
+    for (label, config) in configs() {
+        with_timeout(30, move || {
+            let engine = Engine::new(config).unwrap();
+            let v = Var::new();
+            let log = Arc::new(Mutex::new(Vec::new()));
+            for i in 0..50 {
+                let log = Arc::clone(&log);
+                let (reads, writes): (&[&Var], &[&Var]) = if i % 2 == 0 {
+                    (&[], &[&v])
+                } else {
+                    (&[&v], &[])
+                };
+                engine
+                    .push_sync("use", reads, writes, move |_| {
+                        std::thread::sleep(Duration::from_micros(200));
+                        log.lock().push(i);
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            let freed_after = Arc::new(Mutex::new(None));
+            let (f, l) = (Arc::clone(&freed_after), Arc::clone(&log));
+            engine
+                .delete_var(&v, move || *f.lock() = Some(l.lock().len()))
+                .unwrap();
+            assert!(v.is_deleted());
+            // Using or waiting on a deleted var is an error, never a hang.
+            assert!(matches!(
+                engine.push_sync("late", &[&v], &[], |_| Ok(())),
+                Err(Error::VarDeleted { .. })
+            ));
+            assert!(matches!(
+                engine.wait_for_var(&v),
+                Err(Error::VarDeleted { .. })
+            ));
+            assert!(matches!(
+                engine.delete_var(&v, || ()),
+                Err(Error::VarDeleted { .. })
+            ));
+            engine.wait_all().unwrap();
+            assert_eq!(*freed_after.lock(), Some(50), "{label}");
+        });
+    }
+}
+
+#[test]
+fn dropping_an_engine_finishes_pending_work() {
+    for (label, config) in configs() {
+        with_timeout(60, move || {
+            let engine = Engine::new(config).unwrap();
+            let done = Arc::new(AtomicUsize::new(0));
+            for i in 0..200 {
+                let done = Arc::clone(&done);
+                engine
+                    .push_sync("work", &[], &[&Var::new()], move |_| {
+                        if i % 20 == 0 {
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                        done.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            drop(engine);
+            assert_eq!(done.load(Ordering::SeqCst), 200, "{label}");
+        });
+    }
+}
+
+#[test]
+fn shutdown_reports_an_unobserved_error() {
+    with_timeout(30, || {
+        let engine = threaded(2);
+        engine
+            .push_sync("lost", &[], &[&Var::new()], |_| Err("nobody looked".into()))
+            .unwrap();
+        let err = engine.shutdown().unwrap_err();
+        assert!(err.to_string().contains("nobody looked"), "{err}");
+    });
+}
+
+thread_local! {
+    static SENTINEL: std::cell::RefCell<Option<Arc<()>>> = const { std::cell::RefCell::new(None) };
+}
+
+#[test]
+fn dropping_an_engine_joins_its_threads() {
+    with_timeout(30, || {
+        let engine = threaded(4);
+        let alive = Arc::new(());
+        // Park a clone of `alive` in each worker's thread-local storage: it is dropped only when
+        // that thread exits.
+        let vars: Vec<Var> = (0..64).map(|_| Var::new()).collect();
+        for v in &vars {
+            let a = Arc::clone(&alive);
+            engine
+                .push_sync("park", &[], &[v], move |_| {
+                    std::thread::sleep(Duration::from_millis(1));
+                    SENTINEL.with(|s| *s.borrow_mut() = Some(a));
+                    Ok(())
+                })
+                .unwrap();
+        }
+        engine.wait_all().unwrap();
+        assert!(Arc::strong_count(&alive) > 1);
+        drop(engine);
+        assert_eq!(
+            Arc::strong_count(&alive),
+            1,
+            "a worker thread outlived its engine"
+        );
+    });
+}
+
+#[test]
+fn profiler_writes_a_chrome_trace() {
+    let path = std::env::temp_dir().join(format!("mxr-profile-{}.json", std::process::id()));
+    let engine = Engine::new(
+        EngineConfig::default()
+            .with_cpu_workers(2)
+            .with_profile(&path),
+    )
+    .unwrap();
+    let v = Var::new();
+    for _ in 0..10 {
+        engine
+            .push_sync("traced_op", &[&v], &[&Var::new()], |_| Ok(()))
+            .unwrap();
+    }
+    engine.shutdown().unwrap();
+    let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    let ops: Vec<_> = events.iter().filter(|e| e["ph"] == "X").collect();
+    assert_eq!(ops.len(), 10);
+    for e in &ops {
+        assert_eq!(e["name"], "traced_op");
+        assert_eq!(e["args"]["context"], "cpu(0)");
+        assert!(e["tid"].as_u64().unwrap() < 2);
+        assert!(e["dur"].as_f64().unwrap() >= 0.0);
+    }
+    assert!(events.iter().any(|e| {
+        e["ph"] == "M"
+            && e["args"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("mxr-cpu-"))
+    }));
+}
+
+#[test]
+fn invalid_configurations_are_errors() {
+    let err = Engine::new(EngineConfig::default().with_cpu_workers(0)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Config {
+                name: "cpu_workers",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = Engine::new(EngineConfig::default().with_max_inflight(0)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Config {
+                name: "max_inflight",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_last_handle_dropped_inside_an_operation_shuts_down_cleanly() {
+    with_timeout(30, || {
+        let engine = Arc::new(threaded(2));
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let (finished_tx, finished) = std::sync::mpsc::channel::<()>();
+        let e = Arc::clone(&engine);
+        engine
+            .push_sync("holds_the_engine", &[], &[&Var::new()], move |_| {
+                gate.recv().expect("the test sends once");
+                drop(e); // the last handle: shutdown runs on this worker
+                finished_tx.send(()).expect("the test is waiting");
+                Ok(())
+            })
+            .unwrap();
+        drop(engine);
+        release.send(()).unwrap();
+        finished.recv().unwrap();
+    });
+}

@@ -1,0 +1,363 @@
+//! Ordering and concurrency semantics, shown with timestamps and counters.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use mxr::engine::{Context, Engine, EngineConfig, EngineKind, Error, Operation, Var};
+use parking_lot::Mutex;
+
+use crate::util::{configs, threaded, with_timeout};
+
+type Intervals = Arc<Mutex<Vec<(bool, Instant, Instant)>>>;
+
+fn timed(log: &Intervals, write: bool, hold: Duration) -> impl FnOnce() + Send + 'static {
+    let log = Arc::clone(log);
+    move || {
+        let start = Instant::now();
+        std::thread::sleep(hold);
+        log.lock().push((write, start, Instant::now()));
+    }
+}
+
+#[test]
+fn reads_of_one_var_overlap_in_time() {
+    with_timeout(30, || {
+        let engine = threaded(2);
+        let v = Var::new();
+        let log: Intervals = Arc::default();
+        for _ in 0..2 {
+            let body = timed(&log, false, Duration::from_millis(150));
+            engine
+                .push_sync("read", &[&v], &[], move |_| {
+                    body();
+                    Ok(())
+                })
+                .unwrap();
+        }
+        engine.wait_all().unwrap();
+        let log = log.lock();
+        let (a, b) = (log[0], log[1]);
+        // Two intervals overlap when each starts before the other ends.
+        assert!(
+            a.1 < b.2 && b.1 < a.2,
+            "reads ran one after the other: {log:?}"
+        );
+    });
+}
+
+#[test]
+fn a_write_never_overlaps_another_access_to_its_var() {
+    with_timeout(60, || {
+        let engine = threaded(4);
+        let v = Var::new();
+        let log: Intervals = Arc::default();
+        for i in 0..60 {
+            let write = i % 3 == 0;
+            let body = timed(&log, write, Duration::from_millis(2));
+            let (reads, writes): (&[&Var], &[&Var]) =
+                if write { (&[], &[&v]) } else { (&[&v], &[]) };
+            engine
+                .push_sync("access", reads, writes, move |_| {
+                    body();
+                    Ok(())
+                })
+                .unwrap();
+        }
+        engine.wait_all().unwrap();
+        let log = log.lock();
+        assert_eq!(log.len(), 60);
+        for (i, a) in log.iter().enumerate() {
+            for b in log.iter().skip(i + 1) {
+                let overlap = a.1 < b.2 && b.1 < a.2;
+                assert!(
+                    !(overlap && (a.0 || b.0)),
+                    "a write overlapped: {a:?} {b:?}"
+                );
+            }
+        }
+        // Some reads did overlap (between two writes, reads run together).
+        let read_overlaps = log
+            .iter()
+            .enumerate()
+            .flat_map(|(i, a)| log.iter().skip(i + 1).map(move |b| (a, b)))
+            .filter(|(a, b)| !a.0 && !b.0 && a.1 < b.2 && b.1 < a.2)
+            .count();
+        assert!(read_overlaps > 0, "reads never ran together");
+    });
+}
+
+#[test]
+fn the_worked_example_of_the_spec() {
+    // shared/spec/engine.md §10: final versions Va 2, Vb 1, Vc 1, Vd 1, Ve 1, and the values of
+    // a = 0; b = a + 1; c = a * 2; a += 1; d = b + c; e = a + d.
+    for (label, config) in configs() {
+        with_timeout(30, move || {
+            let engine = Engine::new(config).unwrap();
+            let vars: Vec<Var> = (0..5).map(|_| Var::new()).collect();
+            let [va, vb, vc, vd, ve] = [0, 1, 2, 3, 4].map(|i| &vars[i]);
+            let data = Arc::new(Mutex::new([0i64; 5]));
+            let op = |f: fn(&mut [i64; 5])| {
+                let data = Arc::clone(&data);
+                move |_: &_| {
+                    f(&mut data.lock());
+                    Ok(())
+                }
+            };
+            engine
+                .push_sync("a = 0", &[], &[va], op(|d| d[0] = 0))
+                .unwrap();
+            engine
+                .push_sync("b = a + 1", &[va], &[vb], op(|d| d[1] = d[0] + 1))
+                .unwrap();
+            engine
+                .push_sync("c = a * 2", &[va], &[vc], op(|d| d[2] = d[0] * 2))
+                .unwrap();
+            engine
+                .push_sync("a += 1", &[va], &[va], op(|d| d[0] += 1))
+                .unwrap();
+            engine
+                .push_sync("d = b + c", &[vb, vc], &[vd], op(|d| d[3] = d[1] + d[2]))
+                .unwrap();
+            engine
+                .push_sync("e = a + d", &[va, vd], &[ve], op(|d| d[4] = d[0] + d[3]))
+                .unwrap();
+            engine.wait_for_var(ve).unwrap();
+            assert_eq!(*data.lock(), [1, 1, 0, 1, 2], "{label}");
+            let versions: Vec<u64> = vars.iter().map(Var::version).collect();
+            assert_eq!(versions, [2, 1, 1, 1, 1], "{label}");
+        });
+    }
+}
+
+#[test]
+fn many_threads_pushing_at_once() {
+    for (label, config) in configs() {
+        with_timeout(60, move || {
+            let engine = Arc::new(Engine::new(config).unwrap());
+            let shared = Var::new();
+            let total = Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..4)
+                .map(|t| {
+                    let (engine, shared, total) =
+                        (Arc::clone(&engine), shared.clone(), Arc::clone(&total));
+                    std::thread::spawn(move || {
+                        let own = Var::new();
+                        let log = Arc::new(Mutex::new(Vec::new()));
+                        for i in 0..2000 {
+                            let log = Arc::clone(&log);
+                            engine
+                                .push_sync("own", &[], &[&own], move |_| {
+                                    log.lock().push(i);
+                                    Ok(())
+                                })
+                                .unwrap();
+                            let total = Arc::clone(&total);
+                            engine
+                                .push_sync("shared", &[&own], &[&shared], move |_| {
+                                    total.fetch_add(1, Ordering::Relaxed);
+                                    Ok(())
+                                })
+                                .unwrap();
+                        }
+                        engine.wait_for_var(&own).unwrap();
+                        // Push order is kept per var, whatever the other threads do.
+                        assert_eq!(*log.lock(), (0..2000).collect::<Vec<_>>(), "thread {t}");
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+            engine.wait_for_var(&shared).unwrap();
+            assert_eq!(total.load(Ordering::Relaxed), 8000, "{label}");
+            assert_eq!(shared.version(), 8000, "{label}");
+        });
+    }
+}
+
+#[test]
+fn priority_lane_runs_first() {
+    with_timeout(30, || {
+        let engine = threaded(1);
+        let gate = Arc::new(Mutex::new(()));
+        let held = gate.lock();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let g = Arc::clone(&gate);
+        // Occupy the only worker until every other operation is queued.
+        engine
+            .push_sync("gate", &[], &[&Var::new()], move |_| {
+                drop(g.lock());
+                Ok(())
+            })
+            .unwrap();
+        for i in 0..10 {
+            let order = Arc::clone(&order);
+            let body = move |_: &_| {
+                order.lock().push(i);
+                Ok(())
+            };
+            engine
+                .push(Operation::sync("normal", body).writes(&[&Var::new()]))
+                .unwrap();
+        }
+        let o = Arc::clone(&order);
+        let urgent = move |_: &_| {
+            o.lock().push(100);
+            Ok(())
+        };
+        engine
+            .push(
+                Operation::sync("urgent", urgent)
+                    .writes(&[&Var::new()])
+                    .priority(5),
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        drop(held);
+        engine.wait_all().unwrap();
+        let order = order.lock();
+        assert_eq!(order[0], 100, "{order:?}");
+        assert_eq!(&order[1..], (0..10).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn naive_engine_runs_inline_at_push() {
+    let engine = Engine::new(EngineConfig::default().with_kind(EngineKind::Naive)).unwrap();
+    let v = Var::new();
+    let ran_on = Arc::new(Mutex::new(None));
+    let r = Arc::clone(&ran_on);
+    engine
+        .push_sync("where", &[], &[&v], move |rc| {
+            *r.lock() = Some((std::thread::current().id(), rc.worker()));
+            Ok(())
+        })
+        .unwrap();
+    // No wait: the operation already ran, on this thread.
+    assert_eq!(
+        *ran_on.lock(),
+        Some((std::thread::current().id(), u32::MAX))
+    );
+    assert_eq!(v.version(), 1);
+    assert_eq!(engine.pending(), 0);
+}
+
+#[test]
+fn operations_run_on_named_workers() {
+    let engine = threaded(2);
+    let name = Arc::new(Mutex::new(String::new()));
+    let n = Arc::clone(&name);
+    let v = Var::new();
+    engine
+        .push_sync("name", &[], &[&v], move |rc| {
+            *n.lock() = std::thread::current().name().unwrap_or_default().to_owned();
+            assert!(rc.worker() < 2);
+            assert_eq!(rc.context(), Context::cpu(0));
+            Ok(())
+        })
+        .unwrap();
+    engine.wait_for_var(&v).unwrap();
+    assert!(name.lock().starts_with("mxr-cpu-"), "{}", name.lock());
+}
+
+#[test]
+fn back_pressure_caps_operations_in_flight() {
+    with_timeout(60, || {
+        let cap = 64;
+        let engine = Engine::new(
+            EngineConfig::default()
+                .with_cpu_workers(2)
+                .with_max_inflight(cap),
+        )
+        .unwrap();
+        let v = Var::new();
+        let mut most = 0;
+        for _ in 0..3000 {
+            engine
+                .push_sync("slow", &[], &[&v], |_| {
+                    std::thread::sleep(Duration::from_micros(20));
+                    Ok(())
+                })
+                .unwrap();
+            most = most.max(engine.pending());
+        }
+        engine.wait_all().unwrap();
+        assert!(
+            most <= cap + 1,
+            "{most} operations in flight with a cap of {cap}"
+        );
+        assert!(most >= cap / 2, "the cap was never approached ({most})");
+        assert_eq!(v.version(), 3000);
+    });
+}
+
+#[test]
+fn pushes_from_inside_an_operation_never_block_on_back_pressure() {
+    with_timeout(30, || {
+        let engine = Arc::new(
+            Engine::new(
+                EngineConfig::default()
+                    .with_cpu_workers(1)
+                    .with_max_inflight(4),
+            )
+            .unwrap(),
+        );
+        let count = Arc::new(AtomicUsize::new(0));
+        let (e, c) = (Arc::clone(&engine), Arc::clone(&count));
+        let parent = Var::new();
+        engine
+            .push_sync("spawner", &[], &[&parent], move |_| {
+                for _ in 0..100 {
+                    let c = Arc::clone(&c);
+                    e.push_sync("child", &[], &[&Var::new()], move |_| {
+                        c.fetch_add(1, Ordering::Relaxed);
+                        Ok(())
+                    })?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        engine.wait_all().unwrap();
+        assert_eq!(count.load(Ordering::Relaxed), 100);
+    });
+}
+
+#[test]
+fn a_gpu_context_without_gpu_workers_is_refused() {
+    let engine = threaded(1);
+    let v = Var::new();
+    let err = engine
+        .push(
+            Operation::sync("on_gpu", |_| Ok(()))
+                .writes(&[&v])
+                .context(Context::gpu(0)),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::DeviceUnavailable { context, .. } if context == Context::gpu(0)));
+    assert!(err.to_string().contains("gpu(0)"), "{err}");
+    assert_eq!(v.version(), 0);
+}
+
+#[test]
+fn a_var_listed_as_read_and_write_counts_as_a_write() {
+    with_timeout(30, || {
+        let engine = threaded(2);
+        let v = Var::new();
+        let log: Intervals = Arc::default();
+        for _ in 0..2 {
+            let body = timed(&log, true, Duration::from_millis(60));
+            engine
+                .push_sync("rw", &[&v, &v], &[&v], move |_| {
+                    body();
+                    Ok(())
+                })
+                .unwrap();
+        }
+        engine.wait_all().unwrap();
+        let log = log.lock();
+        let (a, b) = (log[0], log[1]);
+        assert!(a.2 <= b.1, "read+write operations overlapped: {log:?}");
+        assert_eq!(v.version(), 2);
+    });
+}
