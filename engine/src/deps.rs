@@ -11,25 +11,32 @@ use crate::operation::VarList;
 /// Above this many vars, deduplicate by sorting instead of pairwise comparison.
 const SMALL: usize = 16;
 
-/// Returns (reads, writes) with duplicates removed and written vars removed from the reads.
-pub(crate) fn normalize(reads: &[&Var], writes: &[&Var]) -> (VarList, VarList) {
-    let writes = dedup(writes.iter().map(|v| &v.0), &[]);
-    let reads = dedup(reads.iter().map(|v| &v.0), &writes);
-    (reads, writes)
+/// Fills `out_reads` and `out_writes` (cleared first) with the vars, duplicates removed and
+/// written vars removed from the reads.
+pub(crate) fn normalize_into(
+    reads: &[&Var],
+    writes: &[&Var],
+    out_reads: &mut VarList,
+    out_writes: &mut VarList,
+) {
+    out_writes.clear();
+    out_reads.clear();
+    dedup(writes.iter().map(|v| &v.0), &[], out_writes);
+    dedup(reads.iter().map(|v| &v.0), out_writes, out_reads);
 }
 
 fn dedup<'a>(
     vars: impl ExactSizeIterator<Item = &'a Arc<crate::var::VarInner>>,
     exclude: &[Arc<crate::var::VarInner>],
-) -> VarList {
-    let mut out = VarList::new();
+    out: &mut VarList,
+) {
     if vars.len() + exclude.len() <= SMALL {
         for v in vars {
             if !out.iter().chain(exclude.iter()).any(|x| Arc::ptr_eq(x, v)) {
                 out.push(Arc::clone(v));
             }
         }
-        return out;
+        return;
     }
     let mut excluded: Vec<*const crate::var::VarInner> = exclude.iter().map(Arc::as_ptr).collect();
     excluded.sort_unstable();
@@ -40,7 +47,6 @@ fn dedup<'a>(
             out.push(Arc::clone(v));
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -49,6 +55,12 @@ mod tests {
 
     fn ids(list: &VarList) -> Vec<u64> {
         list.iter().map(|v| v.id).collect()
+    }
+
+    fn normalize(reads: &[&Var], writes: &[&Var]) -> (VarList, VarList) {
+        let (mut r, mut w) = (VarList::new(), VarList::new());
+        normalize_into(reads, writes, &mut r, &mut w);
+        (r, w)
     }
 
     #[test]

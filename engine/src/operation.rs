@@ -186,6 +186,24 @@ pub(crate) struct OprBlock {
     pub(crate) engine: Arc<Shared>,
 }
 
+impl OprBlock {
+    /// An empty block of `engine`, filled by `submit`.
+    pub(crate) fn new(engine: Arc<Shared>) -> Self {
+        OprBlock {
+            wait: AtomicUsize::new(0),
+            body: Mutex::new(None),
+            reads: VarList::new(),
+            writes: VarList::new(),
+            context: Context::cpu(0),
+            priority: 0,
+            name: Cow::Borrowed(""),
+            inline: false,
+            done: None,
+            engine,
+        }
+    }
+}
+
 /// A shared handle to a pushed block.
 pub(crate) type BlockRef = Arc<OprBlock>;
 

@@ -11,6 +11,7 @@
 //! sees the sleeper (and notifies it under the lock, after it has started waiting) or the
 //! sleeper sees the work. No wake-up is lost.
 
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use std::thread::JoinHandle;
@@ -19,12 +20,11 @@ use std::time::Duration;
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use parking_lot::{Condvar, Mutex};
 
-use crate::operation::BlockRef;
+use crate::operation::{BlockRef, OprBlock};
 use crate::scheduler::{Shared, run_block};
 
 /// The shared, thread-safe part of the pool.
 pub(crate) struct WorkerPool {
-    id: usize,
     priority: Injector<BlockRef>,
     normal: Injector<BlockRef>,
     stealers: Vec<Stealer<BlockRef>>,
@@ -37,18 +37,69 @@ pub(crate) struct WorkerPool {
 /// A worker's own end: its local deque and index.
 pub(crate) struct LocalQueue {
     pub(crate) index: u32,
-    pool_id: usize,
     deque: Worker<BlockRef>,
 }
 
-impl LocalQueue {
-    /// Whether this worker belongs to `pool` (vars may be shared between engines).
-    pub(crate) fn belongs_to(&self, pool: &WorkerPool) -> bool {
-        self.pool_id == pool.id
+/// What a running worker passes down to the blocks it runs and completes.
+pub(crate) struct WorkerCtx<'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) queue: &'a LocalQueue,
+    /// Completions not yet subtracted from the engine's in-flight count.
+    completed: Cell<usize>,
+    /// Recycled blocks not yet handed to the pushers.
+    recycled: RefCell<Vec<BlockRef>>,
+}
+
+/// Recycled blocks go to the pushers in batches of this size.
+const RECYCLE_BATCH: usize = 32;
+
+/// A worker subtracts its completions from the in-flight count in batches of this size, and
+/// whenever it runs out of work, so a wait never misses them for long.
+const COMPLETION_BATCH: usize = 64;
+
+impl WorkerCtx<'_> {
+    /// Whether `block` belongs to this worker's engine (vars may be shared between engines).
+    pub(crate) fn owns(&self, block: &OprBlock) -> bool {
+        std::ptr::eq(self.shared, &*block.engine)
     }
 
+    /// Queues a block of this engine made ready by this worker.
+    pub(crate) fn push(&self, block: BlockRef) {
+        self.queue.push(self.shared.workers(), block);
+    }
+
+    /// Counts one completed block of this engine.
+    pub(crate) fn count_completion(&self) {
+        let n = self.completed.get() + 1;
+        if n >= COMPLETION_BATCH {
+            self.completed.set(0);
+            self.shared.finish(n);
+        } else {
+            self.completed.set(n);
+        }
+    }
+
+    /// Keeps a completed, unshared block for reuse.
+    pub(crate) fn recycle(&self, block: BlockRef) {
+        let mut recycled = self.recycled.borrow_mut();
+        recycled.push(block);
+        if recycled.len() >= RECYCLE_BATCH {
+            let batch = std::mem::replace(&mut *recycled, Vec::with_capacity(RECYCLE_BATCH));
+            self.shared.recycle(batch);
+        }
+    }
+
+    fn flush_completions(&self) {
+        let n = self.completed.replace(0);
+        if n > 0 {
+            self.shared.finish(n);
+        }
+    }
+}
+
+impl LocalQueue {
     /// Queues a block made ready by this worker.
-    pub(crate) fn push(&self, pool: &WorkerPool, block: BlockRef) {
+    fn push(&self, pool: &WorkerPool, block: BlockRef) {
         if block.priority > 0 {
             pool.priority.push(block);
             pool.notify();
@@ -63,8 +114,6 @@ impl LocalQueue {
     }
 }
 
-static NEXT_POOL_ID: AtomicUsize = AtomicUsize::new(1);
-
 /// Spins (with `yield_now`) before a worker goes to sleep.
 const SPIN_ROUNDS: u32 = 64;
 /// Safety net on a sleeper's wait; the protocol above does not rely on it.
@@ -73,17 +122,13 @@ const SLEEP_TIMEOUT: Duration = Duration::from_millis(100);
 impl WorkerPool {
     /// Creates the pool state and one local deque per worker.
     pub(crate) fn new(workers: usize) -> (WorkerPool, Vec<LocalQueue>) {
-        // Relaxed: ids only need to be unique.
-        let id = NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed);
         let locals: Vec<LocalQueue> = (0..workers)
             .map(|i| LocalQueue {
                 index: i as u32,
-                pool_id: id,
                 deque: Worker::new_fifo(),
             })
             .collect();
         let pool = WorkerPool {
-            id,
             priority: Injector::new(),
             normal: Injector::new(),
             stealers: locals.iter().map(|l| l.deque.stealer()).collect(),
@@ -145,13 +190,20 @@ impl WorkerPool {
     /// The loop of one worker thread.
     pub(crate) fn run_worker(shared: &Arc<Shared>, local: LocalQueue) {
         let pool = shared.workers();
+        let ctx = WorkerCtx {
+            shared,
+            queue: &local,
+            completed: Cell::new(0),
+            recycled: RefCell::new(Vec::with_capacity(RECYCLE_BATCH)),
+        };
         let mut idle_rounds = 0u32;
         loop {
             if let Some(block) = pool.find_work(&local) {
                 idle_rounds = 0;
-                run_block(block, local.index, Some(&local));
+                run_block(block, local.index, Some(&ctx));
                 continue;
             }
+            ctx.flush_completions();
             if pool.stop.load(Ordering::SeqCst) {
                 return;
             }

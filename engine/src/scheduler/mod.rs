@@ -28,13 +28,14 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crossbeam_deque::{Injector, Steal};
 use parking_lot::{Condvar, Mutex};
 
 pub use config::{DEFAULT_MAX_INFLIGHT, EngineConfig, EngineKind};
-use cpu_pool::{LocalQueue, WorkerPool};
+use cpu_pool::{WorkerCtx, WorkerPool};
 
 use crate::error::BoxError;
-use crate::operation::{BlockRef, Body, Completion, OprBlock, RunContext, VarList};
+use crate::operation::{BlockRef, Body, Completion, OprBlock, RunContext};
 use crate::poison::Poison;
 use crate::profiler::{OpRecord, Profiler};
 use crate::storage::CpuPool;
@@ -71,6 +72,10 @@ pub(crate) struct Shared {
     /// Errors raised (not merely passed on) since the last `wait_all`.
     errors: Mutex<Vec<Arc<Poison>>>,
     closed: AtomicBool,
+    /// Completed blocks kept for reuse by `submit` (see `complete`), so a push allocates
+    /// nothing: workers hand them over in batches, pushers take them from `push_cache`.
+    free_batches: Injector<Vec<BlockRef>>,
+    push_cache: Mutex<Vec<BlockRef>>,
     pub(crate) profiler: Profiler,
 }
 
@@ -91,10 +96,14 @@ impl Shared {
         poison
     }
 
-    fn finish_one(&self) {
+    /// Subtracts `n` completed operations from the in-flight count, waking waiters when it
+    /// reaches zero or drops to the back-pressure low-water mark.
+    pub(crate) fn finish(&self, n: usize) {
         // SeqCst on both counters: pairs with the waiter's registration (see `block_until`).
-        let prev = self.pending.fetch_sub(1, Ordering::SeqCst);
-        if self.waiters.load(Ordering::SeqCst) > 0 && (prev == 1 || prev - 1 == self.low_water) {
+        let prev = self.pending.fetch_sub(n, Ordering::SeqCst);
+        let now = prev - n;
+        let crossed_low_water = prev > self.low_water && now <= self.low_water;
+        if (now == 0 || crossed_low_water) && self.waiters.load(Ordering::SeqCst) > 0 {
             let _guard = self.idle_lock.lock();
             self.idle_cv.notify_all();
         }
@@ -122,6 +131,29 @@ impl Shared {
             return; // a running operation must never wait for the engine it runs on
         }
         self.block_until(self.low_water);
+    }
+
+    /// A recycled block, if any is available.
+    fn take_recycled(&self) -> Option<BlockRef> {
+        let mut cache = self.push_cache.lock();
+        if let Some(block) = cache.pop() {
+            return Some(block);
+        }
+        loop {
+            match self.free_batches.steal() {
+                Steal::Success(batch) => *cache = batch,
+                Steal::Empty => return None,
+                Steal::Retry => continue,
+            }
+            if let Some(block) = cache.pop() {
+                return Some(block);
+            }
+        }
+    }
+
+    /// Hands a batch of recycled blocks to the pushers.
+    pub(crate) fn recycle(&self, batch: Vec<BlockRef>) {
+        self.free_batches.push(batch);
     }
 
     fn take_first_error(&self) -> Option<Error> {
@@ -203,6 +235,8 @@ impl Engine {
             idle_cv: Condvar::new(),
             errors: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
+            free_batches: Injector::new(),
+            push_cache: Mutex::new(Vec::new()),
             profiler: Profiler::new(),
         });
         shared
@@ -281,21 +315,16 @@ impl Engine {
                     .into(),
             });
         }
-        let (reads, writes) = crate::deps::normalize(op.reads, op.writes);
-        if let Some(v) = reads
-            .iter()
-            .chain(&writes)
-            .find(|v| v.has_flag(crate::var::FLAG_DELETED))
-        {
-            return Err(Error::VarDeleted { var: v.id });
+        if let Some(v) = op.reads.iter().chain(op.writes).find(|v| v.is_deleted()) {
+            return Err(Error::VarDeleted { var: v.id() });
         }
         self.shared.throttle();
         submit(
             &self.shared,
             op.name,
             op.body,
-            reads,
-            writes,
+            op.reads,
+            op.writes,
             op.context,
             op.priority,
         );
@@ -327,14 +356,13 @@ impl Engine {
         if !var.0.mark_deleted() {
             return Err(Error::VarDeleted { var: var.id() });
         }
-        let writes: VarList = std::iter::once(Arc::clone(&var.0)).collect();
         let body = Body::Delete(Box::new(free));
         submit(
             &self.shared,
             "delete_var".into(),
             body,
-            VarList::new(),
-            writes,
+            &[],
+            &[var],
             Context::cpu(0),
             0,
         );
@@ -350,14 +378,13 @@ impl Engine {
         }
         if var.0.has_pending_write() {
             let latch = Arc::new(Latch::default());
-            let reads: VarList = std::iter::once(Arc::clone(&var.0)).collect();
             let body = Body::Wait(Arc::clone(&latch));
             submit(
                 &self.shared,
                 "wait_for_var".into(),
                 body,
-                reads,
-                VarList::new(),
+                &[var],
+                &[],
                 Context::cpu(0),
                 0,
             );
@@ -414,6 +441,10 @@ impl Engine {
                 let _ = handle.join();
             }
         }
+        // Recycled blocks hold the engine's shared state: drop them to break the cycle. Only the
+        // (now joined) workers recycle blocks.
+        self.shared.push_cache.lock().clear();
+        while !matches!(self.shared.free_batches.steal(), Steal::Empty) {}
         let profile = self.write_profile();
         match self.shared.take_first_error() {
             Some(error) => Err(error),
@@ -445,32 +476,36 @@ pub(crate) fn op_failed(name: &str, error: BoxError) -> Error {
     }
 }
 
-/// Creates a block and registers it with its vars (step 1 of the module docs).
+/// Creates a block (reusing a recycled one when it can) and registers it with its vars
+/// (step 1 of the module docs).
 fn submit(
     shared: &Arc<Shared>,
     name: Cow<'static, str>,
     body: Body,
-    reads: VarList,
-    writes: VarList,
+    reads: &[&Var],
+    writes: &[&Var],
     context: Context,
     priority: i32,
 ) {
     shared.pending.fetch_add(1, Ordering::SeqCst);
     let inline = shared.naive || body.is_internal();
     let done = (shared.naive && matches!(body, Body::Async(_))).then(|| Arc::new(Latch::default()));
-    let holds = reads.len() + writes.len() + 1;
-    let block = Arc::new(OprBlock {
-        wait: AtomicUsize::new(holds),
-        body: Mutex::new(Some(body)),
-        reads,
-        writes,
-        context,
-        priority,
-        name,
-        inline,
-        done,
-        engine: Arc::clone(shared),
-    });
+    let mut block = shared
+        .take_recycled()
+        .unwrap_or_else(|| Arc::new(OprBlock::new(Arc::clone(shared))));
+    let b = Arc::get_mut(&mut block).expect(
+        "a new or recycled block is unique: only blocks without other references are recycled, \
+         and nothing clones them in the free list",
+    );
+    crate::deps::normalize_into(reads, writes, &mut b.reads, &mut b.writes);
+    let holds = b.reads.len() + b.writes.len() + 1;
+    *b.wait.get_mut() = holds;
+    *b.body.get_mut() = Some(body);
+    b.context = context;
+    b.priority = priority;
+    b.name = name;
+    b.inline = inline;
+    b.done = done;
     let mut granted = 1; // the pusher's own hold
     for var in &block.reads {
         granted += usize::from(var.append_read(&block));
@@ -481,20 +516,26 @@ fn submit(
     // AcqRel: the thread that brings `wait` to zero must see every var registration (Release by
     // the granters) before it runs the block (Acquire).
     if block.wait.fetch_sub(granted, Ordering::AcqRel) == granted {
-        dispatch(block, None);
+        if block.inline {
+            run_inline(block);
+        } else {
+            shared.workers().inject(block);
+        }
     }
 }
 
 /// Sends a ready block to where it runs.
-fn dispatch(block: BlockRef, local: Option<&LocalQueue>) {
+fn dispatch(block: BlockRef, worker: Option<&WorkerCtx<'_>>) {
     if block.inline {
         run_inline(block);
         return;
     }
-    let pool = block.engine.workers();
-    match local {
-        Some(local) if local.belongs_to(pool) => local.push(pool, Arc::clone(&block)),
-        _ => pool.inject(Arc::clone(&block)),
+    match worker {
+        Some(worker) if worker.owns(&block) => worker.push(block),
+        _ => {
+            let queued = Arc::clone(&block);
+            block.engine.workers().inject(queued);
+        }
     }
 }
 
@@ -526,7 +567,7 @@ fn upstream_error(block: &OprBlock) -> Option<Arc<Poison>> {
 }
 
 /// Runs a dispatched block (step 3 of the module docs).
-pub(crate) fn run_block(block: BlockRef, worker: u32, local: Option<&LocalQueue>) {
+pub(crate) fn run_block(block: BlockRef, worker: u32, ctx: Option<&WorkerCtx<'_>>) {
     let body = block
         .body
         .lock()
@@ -535,7 +576,7 @@ pub(crate) fn run_block(block: BlockRef, worker: u32, local: Option<&LocalQueue>
     let body = match body {
         Body::Wait(latch) => {
             latch.set();
-            return complete(block, None, local);
+            return complete(block, None, ctx);
         }
         Body::Delete(free) => {
             // A panicking destructor must not stop the engine; there is nobody to report to.
@@ -543,12 +584,12 @@ pub(crate) fn run_block(block: BlockRef, worker: u32, local: Option<&LocalQueue>
             for var in &block.writes {
                 var.mark_freed();
             }
-            return complete(block, None, local);
+            return complete(block, None, ctx);
         }
         other => other,
     };
     if let Some(poison) = upstream_error(&block) {
-        return complete(block, Some(poison), local);
+        return complete(block, Some(poison), ctx);
     }
     let engine = &block.engine;
     let rc = RunContext::new(block.context, worker);
@@ -572,7 +613,7 @@ pub(crate) fn run_block(block: BlockRef, worker: u32, local: Option<&LocalQueue>
                 }),
             };
             let poison = error.map(|e| block.engine.new_poison(e));
-            complete(block, poison, local);
+            complete(block, poison, ctx);
         }
         Body::Async(f) => {
             let done = block.done.clone();
@@ -613,8 +654,11 @@ pub(crate) fn complete_async(block: BlockRef, error: Option<Error>, start_ns: u6
     complete(block, poison, None);
 }
 
-/// Releases a finished block's vars and hands on what became ready (step 4 of the module docs).
-fn complete(block: BlockRef, poison: Option<Arc<Poison>>, local: Option<&LocalQueue>) {
+/// Releases a finished block's vars and hands on what became ready (step 4 of the module
+/// docs). On a worker of the block's own engine, the block is then recycled if nothing else
+/// refers to it, and the completion is counted in the worker's batch; elsewhere the in-flight
+/// count drops at once and the block is freed.
+fn complete(mut block: BlockRef, poison: Option<Arc<Poison>>, ctx: Option<&WorkerCtx<'_>>) {
     let mut grants = Grants::new();
     for var in &block.reads {
         var.complete_read(&mut grants);
@@ -628,10 +672,24 @@ fn complete(block: BlockRef, poison: Option<Arc<Poison>>, local: Option<&LocalQu
     for granted in grants {
         // AcqRel: see `submit`.
         if granted.wait.fetch_sub(1, Ordering::AcqRel) == 1 {
-            dispatch(granted, local);
+            dispatch(granted, ctx);
         }
     }
-    block.engine.finish_one();
+    match ctx {
+        Some(ctx) if ctx.owns(&block) => {
+            // A granter of this block may still hold a reference for a moment after its grant;
+            // then the block is simply freed.
+            if let Some(b) = Arc::get_mut(&mut block) {
+                b.reads.clear();
+                b.writes.clear();
+                b.name = Cow::Borrowed("");
+                b.done = None;
+                ctx.recycle(block);
+            }
+            ctx.count_completion();
+        }
+        _ => block.engine.finish(1),
+    }
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
