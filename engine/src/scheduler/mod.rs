@@ -29,6 +29,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal};
+use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
 
 pub use config::{DEFAULT_MAX_INFLIGHT, EngineConfig, EngineKind};
@@ -52,6 +53,17 @@ thread_local! {
     /// chains of inline runs iterate instead of recursing.
     static INLINE_QUEUE: RefCell<VecDeque<BlockRef>> = const { RefCell::new(VecDeque::new()) };
     static DRAINING: Cell<bool> = const { Cell::new(false) };
+    /// Recycled blocks of one engine (`PushCache::engine`) kept by this pushing thread, so a push
+    /// takes a block without a lock. At most one batch: its blocks keep that engine's shared
+    /// state allocated until the thread pushes to another engine or exits.
+    static PUSH_CACHE: RefCell<PushCache> = const {
+        RefCell::new(PushCache { engine: std::ptr::null(), blocks: Vec::new() })
+    };
+}
+
+struct PushCache {
+    engine: *const Shared,
+    blocks: Vec<BlockRef>,
 }
 
 /// A safety net on condvar waits; the wake-up protocols do not rely on it.
@@ -61,8 +73,9 @@ const WAIT_SLICE: Duration = Duration::from_millis(100);
 pub(crate) struct Shared {
     naive: bool,
     pool: Option<WorkerPool>,
-    /// Operations pushed and not yet completed.
-    pending: AtomicUsize,
+    /// Operations pushed and not yet completed. On its own cache line: pushers update it on
+    /// every push, and it must not share a line with fields the workers read.
+    pending: CachePadded<AtomicUsize>,
     max_inflight: usize,
     low_water: usize,
     /// Threads blocked in `wait_all` or in back-pressure.
@@ -75,7 +88,6 @@ pub(crate) struct Shared {
     /// Completed blocks kept for reuse by `submit` (see `complete`), so a push allocates
     /// nothing: workers hand them over in batches, pushers take them from `push_cache`.
     free_batches: Injector<Vec<BlockRef>>,
-    push_cache: Mutex<Vec<BlockRef>>,
     pub(crate) profiler: Profiler,
 }
 
@@ -133,22 +145,33 @@ impl Shared {
         self.block_until(self.low_water);
     }
 
-    /// A recycled block, if any is available.
+    /// A recycled block, if any is available: from this thread's cache, refilled with a batch
+    /// handed over by the workers.
     fn take_recycled(&self) -> Option<BlockRef> {
-        let mut cache = self.push_cache.lock();
-        if let Some(block) = cache.pop() {
-            return Some(block);
-        }
-        loop {
-            match self.free_batches.steal() {
-                Steal::Success(batch) => *cache = batch,
-                Steal::Empty => return None,
-                Steal::Retry => continue,
-            }
-            if let Some(block) = cache.pop() {
+        PUSH_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if std::ptr::eq(cache.engine, self)
+                && let Some(block) = cache.blocks.pop()
+            {
                 return Some(block);
             }
-        }
+            loop {
+                match self.free_batches.steal() {
+                    Steal::Success(batch) => {
+                        // Replacing the batch drops any blocks cached for another engine.
+                        *cache = PushCache {
+                            engine: self,
+                            blocks: batch,
+                        };
+                        if let Some(block) = cache.blocks.pop() {
+                            return Some(block);
+                        }
+                    }
+                    Steal::Empty => return None,
+                    Steal::Retry => continue,
+                }
+            }
+        })
     }
 
     /// Hands a batch of recycled blocks to the pushers.
@@ -227,7 +250,7 @@ impl Engine {
         let shared = Arc::new(Shared {
             naive,
             pool,
-            pending: AtomicUsize::new(0),
+            pending: CachePadded::new(AtomicUsize::new(0)),
             max_inflight: config.max_inflight,
             low_water: config.max_inflight / 2,
             waiters: AtomicUsize::new(0),
@@ -236,7 +259,6 @@ impl Engine {
             errors: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             free_batches: Injector::new(),
-            push_cache: Mutex::new(Vec::new()),
             profiler: Profiler::new(),
         });
         shared
@@ -443,7 +465,6 @@ impl Engine {
         }
         // Recycled blocks hold the engine's shared state: drop them to break the cycle. Only the
         // (now joined) workers recycle blocks.
-        self.shared.push_cache.lock().clear();
         while !matches!(self.shared.free_batches.steal(), Steal::Empty) {}
         let profile = self.write_profile();
         match self.shared.take_first_error() {
@@ -513,9 +534,10 @@ fn submit(
     for var in &block.writes {
         granted += usize::from(var.append_write(&block));
     }
-    // AcqRel: the thread that brings `wait` to zero must see every var registration (Release by
-    // the granters) before it runs the block (Acquire).
-    if block.wait.fetch_sub(granted, Ordering::AcqRel) == granted {
+    // If every var granted at once, no queue refers to the block and no other thread can touch
+    // `wait`: the block is ready. Otherwise AcqRel: the thread that brings `wait` to zero must
+    // see every var registration (Release by the granters) before it runs the block (Acquire).
+    if granted == holds || block.wait.fetch_sub(granted, Ordering::AcqRel) == granted {
         if block.inline {
             run_inline(block);
         } else {
