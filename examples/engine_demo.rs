@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use mxr::engine::{Engine, EngineConfig, Var};
+use mxr::engine::{Engine, EngineConfig, EngineKind, Var};
 use parking_lot::Mutex;
 
 const CHUNKS: usize = 8;
@@ -17,11 +17,13 @@ const CHUNK_LEN: usize = 1 << 20;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let engine = Engine::new(EngineConfig::from_env()?)?;
-    println!(
-        "engine: {:?}, {} CPU workers",
-        engine.config().kind,
-        engine.config().cpu_workers
-    );
+    match engine.config().kind {
+        EngineKind::Naive => println!("engine: naive (every operation runs inline at push)"),
+        _ => println!(
+            "engine: threaded, {} CPU workers",
+            engine.config().cpu_workers
+        ),
+    }
 
     // Each piece of data has a var; the data itself lives behind a mutex that the engine's
     // ordering makes uncontended.

@@ -29,6 +29,25 @@
 //! # Ok::<(), mxr_engine::Error>(())
 //! ```
 //!
+//! Operations run on other threads, so what they capture must be `Send`:
+//!
+//! ```compile_fail
+//! use std::rc::Rc;
+//! use mxr_engine::{Engine, EngineConfig, Operation, Var};
+//! let engine = Engine::new(EngineConfig::default()).unwrap();
+//! let not_send = Rc::new(1);
+//! engine.push(Operation::sync("rc", move |_| { let _ = &not_send; Ok(()) }).writes(&[&Var::new()]));
+//! ```
+//!
+//! and handles are shared between threads freely:
+//!
+//! ```
+//! fn shareable<T: Send + Sync>() {}
+//! shareable::<mxr_engine::Engine>();
+//! shareable::<mxr_engine::Var>();
+//! shareable::<mxr_engine::Completion>();
+//! ```
+//!
 //! Environment (read only by [`EngineConfig::from_env`], used by [`Engine::global`]):
 //! `MXR_ENGINE` (`threaded` | `naive`), `MXR_CPU_WORKERS`, `MXR_MAX_INFLIGHT`, `MXR_PROFILE`.
 

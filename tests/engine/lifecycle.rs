@@ -206,3 +206,46 @@ fn the_last_handle_dropped_inside_an_operation_shuts_down_cleanly() {
         finished.recv().unwrap();
     });
 }
+
+#[test]
+fn deleting_a_var_returns_its_storage_to_the_pool_after_the_last_use() {
+    for (label, config) in configs() {
+        with_timeout(30, move || {
+            let engine = Engine::new(config).unwrap();
+            let pool = engine.cpu_storage().clone();
+            let before = pool.stats();
+            let buffer = Arc::new(Mutex::new(pool.alloc_zeroed(1000 * 4).unwrap()));
+            let class = buffer.lock().capacity();
+            assert_eq!(pool.stats().bytes_in_use, before.bytes_in_use + class);
+            let v = Var::new();
+            for i in 0..100 {
+                let b = Arc::clone(&buffer);
+                engine
+                    .push_sync("fill", &[], &[&v], move |_| {
+                        b.lock().as_mut_slice::<f32>()[i] = i as f32;
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            let sum = Arc::new(Mutex::new(0.0f32));
+            let (b, s) = (Arc::clone(&buffer), Arc::clone(&sum));
+            engine
+                .push_sync("sum", &[&v], &[&Var::new()], move |_| {
+                    *s.lock() = b.lock().as_slice::<f32>().iter().sum();
+                    Ok(())
+                })
+                .unwrap();
+            // The delete owns the last handle: the memory goes back only when it runs.
+            engine.delete_var(&v, move || drop(buffer)).unwrap();
+            engine.wait_all().unwrap();
+            assert_eq!(*sum.lock(), (0..100).sum::<usize>() as f32, "{label}");
+            let after = pool.stats();
+            assert_eq!(after.bytes_in_use, before.bytes_in_use, "{label}");
+            assert_eq!(after.bytes_pooled, before.bytes_pooled + class, "{label}");
+            // The next allocation of that class reuses the block.
+            let again = pool.alloc(1000 * 4).unwrap();
+            assert_eq!(pool.stats().reuses, after.reuses + 1, "{label}");
+            drop(again);
+        });
+    }
+}
