@@ -404,17 +404,7 @@ mod tests {
     #[test]
     fn alignment_len_and_capacity() {
         let pool = pool();
-        let cases = [
-            (0, 64),
-            (1, 64),
-            (63, 64),
-            (64, 64),
-            (65, 128),
-            (1000, 1024),
-            (1 << 20, 1 << 20),
-            ((1 << 20) + 1, (1 << 20) + (64 << 10)),
-            (3 << 20, 3 << 20),
-        ];
+        let cases = crate::storage::tests::SIZE_CLASS_CASES;
         let live: Vec<Buffer> = cases.iter().map(|&(n, _)| pool.alloc(n).unwrap()).collect();
         for (buf, &(len, cap)) in live.iter().zip(&cases) {
             assert_eq!(buf.as_ptr() as usize % 64, 0, "alignment of {len}");

@@ -122,23 +122,26 @@ pub struct PoolStats {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// (request, size class) pairs covering both class regimes and their edges.
+    pub(crate) const SIZE_CLASS_CASES: [(usize, usize); 10] = [
+        (0, 64),
+        (1, 64),
+        (63, 64),
+        (64, 64),
+        (65, 128),
+        (1000, 1024),
+        (1 << 20, 1 << 20),
+        ((1 << 20) + 1, (1 << 20) + (64 << 10)),
+        (3 << 20, 3 << 20),
+        ((3 << 20) - 1, 3 << 20),
+    ];
 
     #[test]
     fn size_classes() {
-        let cases = [
-            (0, 64),
-            (1, 64),
-            (63, 64),
-            (64, 64),
-            (65, 128),
-            (1000, 1024),
-            (1 << 20, 1 << 20),
-            ((1 << 20) + 1, (1 << 20) + (64 << 10)),
-            (3 << 20, 3 << 20),
-            ((3 << 20) - 1, 3 << 20),
-        ];
+        let cases = SIZE_CLASS_CASES;
         for (bytes, class) in cases {
             assert_eq!(size_class(bytes), Some(class), "size_class({bytes})");
         }
