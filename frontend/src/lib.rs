@@ -15,7 +15,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod error;
+pub mod format;
+
+pub use error::{Error, Result};
 pub use mxr_engine as engine;
+pub use mxr_kernels::DType;
 // Named so that the registering crates are linked (inventory's linker rule, STYLE.md §4).
 use mxr_kernels as _;
 use mxr_operators as _;

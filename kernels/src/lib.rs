@@ -2,6 +2,12 @@
 //! sources compiled by NVRTC. Kernels know nothing about graphs or the registry; they may use only
 //! the engine's device and buffer types.
 //!
-//! This crate is laid out by the workspace issue and filled by the operator issue: it holds no
-//! kernels yet.
+//! So far it holds the element types ([`DType`], [`Element`]); the operator issue adds the
+//! kernels.
 #![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod cpu;
+mod element;
+
+pub use element::{DType, Element};
+pub use half::f16;

@@ -1,0 +1,33 @@
+//! The `mxr` package's error type.
+
+use std::sync::Arc;
+
+/// Everything the `mxr` frontends can report.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error of the dependency engine (including failed operations).
+    #[error(transparent)]
+    Engine(#[from] mxr_engine::Error),
+    /// A file or buffer is not valid in the format it was read as.
+    #[error("{source_name}: invalid {format}: {reason}")]
+    Format {
+        /// The file's path, or a description of the buffer.
+        source_name: String,
+        /// The format, e.g. "MXNet NDArray file".
+        format: &'static str,
+        /// What is wrong, with the offending values.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: Arc<std::io::Error>,
+    },
+}
+
+/// The `mxr` package's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

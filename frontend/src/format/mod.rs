@@ -1,0 +1,2 @@
+//! MXNet's file formats: `.params` (NDArray lists and dicts); symbol JSON comes with the Symbol
+//! issue.

@@ -1,0 +1,1 @@
+//! Integration tests of the `mxr` frontends (one test binary; each area is a submodule).
