@@ -5,15 +5,17 @@
 //! through that worker's local FIFO deque, which idle workers steal from. A worker takes, in
 //! order: the priority lane, its local deque, the normal injector, then the other workers' deques.
 //!
-//! Sleeping: a worker that finds nothing spins briefly, then registers as a sleeper, re-checks
-//! every queue and blocks on a condvar. A producer pushes first and then reads the sleeper count;
-//! both sides put a `SeqCst` fence between their write and their read, so either the producer
-//! sees the sleeper (and notifies it under the lock, after it has started waiting) or the
-//! sleeper sees the work. No wake-up is lost.
+//! Sleeping: a worker that finds nothing spins briefly, then registers as a sleeper
+//! (`sleepers += 1`, AcqRel), re-checks every queue and blocks on a condvar. A producer pushes
+//! its work first and then reads the sleeper count with an AcqRel read-modify-write
+//! (`fetch_add(0)`). The two RMWs on `sleepers` are totally ordered: if the producer's comes
+//! first, the sleeper's RMW reads from it (acquire), so the sleeper's re-check sees the work;
+//! otherwise the producer reads a count of at least one and notifies, under the lock the sleeper
+//! holds until it waits. No wake-up is lost.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -151,9 +153,8 @@ impl WorkerPool {
     }
 
     fn notify(&self) {
-        // SeqCst fence: orders the queue push before the sleeper-count read (module docs).
-        fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
+        // An RMW, not a load: see the module docs for why this orders the push before the read.
+        if self.sleepers.fetch_add(0, Ordering::AcqRel) > 0 {
             let _guard = self.sleep_lock.lock();
             self.sleep_cv.notify_one();
         }
@@ -213,13 +214,12 @@ impl WorkerPool {
                 continue;
             }
             let mut guard = pool.sleep_lock.lock();
-            pool.sleepers.fetch_add(1, Ordering::SeqCst);
-            // SeqCst fence: orders the sleeper registration before the queue re-check.
-            fence(Ordering::SeqCst);
+            // AcqRel: pairs with the producers' `fetch_add(0)` (module docs).
+            pool.sleepers.fetch_add(1, Ordering::AcqRel);
             if !pool.has_work() && !pool.stop.load(Ordering::SeqCst) {
                 pool.sleep_cv.wait_for(&mut guard, SLEEP_TIMEOUT);
             }
-            pool.sleepers.fetch_sub(1, Ordering::SeqCst);
+            pool.sleepers.fetch_sub(1, Ordering::AcqRel);
             idle_rounds = 0;
         }
     }
