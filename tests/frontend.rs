@@ -1,1 +1,4 @@
 //! Integration tests of the `mxr` frontends (one test binary; each area is a submodule).
+
+#[path = "frontend/params.rs"]
+mod params;
