@@ -25,8 +25,15 @@ pub enum DType {
 
 impl DType {
     /// Every dtype, in flag order.
-    pub const ALL: [DType; 7] =
-        [DType::F32, DType::F64, DType::F16, DType::U8, DType::I32, DType::I8, DType::I64];
+    pub const ALL: [DType; 7] = [
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::U8,
+        DType::I32,
+        DType::I8,
+        DType::I64,
+    ];
 
     /// MXNet's type flag.
     pub fn flag(self) -> i32 {
