@@ -20,6 +20,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
 
 use crate::operation::{BlockRef, OprBlock};
@@ -30,7 +31,8 @@ pub(crate) struct WorkerPool {
     priority: Injector<BlockRef>,
     normal: Injector<BlockRef>,
     stealers: Vec<Stealer<BlockRef>>,
-    sleepers: AtomicUsize,
+    /// On its own cache line: producers update it on every push.
+    sleepers: CachePadded<AtomicUsize>,
     sleep_lock: Mutex<()>,
     sleep_cv: Condvar,
     stop: AtomicBool,
@@ -134,7 +136,7 @@ impl WorkerPool {
             priority: Injector::new(),
             normal: Injector::new(),
             stealers: locals.iter().map(|l| l.deque.stealer()).collect(),
-            sleepers: AtomicUsize::new(0),
+            sleepers: CachePadded::new(AtomicUsize::new(0)),
             sleep_lock: Mutex::new(()),
             sleep_cv: Condvar::new(),
             stop: AtomicBool::new(false),
