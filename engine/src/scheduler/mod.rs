@@ -86,7 +86,9 @@ pub(crate) struct Shared {
     errors: Mutex<Vec<Arc<Poison>>>,
     closed: AtomicBool,
     /// Completed blocks kept for reuse by `submit` (see `complete`), so a push allocates
-    /// nothing: workers hand them over in batches, pushers take them from `push_cache`.
+    /// nothing: workers hand them over in batches; a pushing thread takes a whole batch into its
+    /// `PUSH_CACHE`. (`PushCache::engine` is only compared, never dereferenced; the cached blocks
+    /// keep that engine's state alive, so the address cannot be reused while they exist.)
     free_batches: Injector<Vec<BlockRef>>,
     pub(crate) profiler: Profiler,
 }
