@@ -2,3 +2,6 @@
 
 #[path = "frontend/params.rs"]
 mod params;
+
+#[path = "frontend/ndarray.rs"]
+mod ndarray;

@@ -19,6 +19,14 @@ pub enum Error {
         /// What is wrong, with the offending values.
         reason: String,
     },
+    /// An argument is invalid for the call (a shape, a range, a dtype, a context).
+    #[error("{call}: {reason}")]
+    InvalidArgument {
+        /// The call, e.g. `NDArray::reshape`.
+        call: &'static str,
+        /// What is wrong, with the values involved.
+        reason: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -17,6 +17,7 @@
 
 mod error;
 pub mod format;
+pub mod nd;
 
 pub use error::{Error, Result};
 pub use mxr_engine as engine;

@@ -1,0 +1,16 @@
+//! NDArray, the imperative frontend (MXNet's `mx.nd`).
+//!
+//! Arrays live in storage managed by the engine ([`Engine::global`](crate::engine::Engine::global),
+//! configured from the environment): every operation on them is pushed to the engine and returns
+//! at once, and reading values out waits. So far: creation, views, assignment, copies, host
+//! conversion and `.params` save/load; operators (arithmetic and every registry op) come with the
+//! operator registry.
+
+mod chunk;
+mod context;
+mod io;
+mod ndarray;
+
+pub use context::{ContextScope, context_scope, current_context};
+pub use io::{Loaded, load, save, save_named};
+pub use ndarray::{NDArray, waitall};
