@@ -5,3 +5,6 @@ mod params;
 
 #[path = "frontend/ndarray.rs"]
 mod ndarray;
+
+#[path = "frontend/examples.rs"]
+mod examples;

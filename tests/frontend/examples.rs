@@ -1,0 +1,81 @@
+//! The examples' printed values (EXAMPLES.md scenarios), from the binaries `cargo test` builds.
+
+use std::process::Command;
+
+/// Runs `target/<profile>/examples/<name>`, which `cargo test --workspace` (the README's test
+/// command) builds beside the test binaries; `None` with a notice when it was not built (a run
+/// restricted with `--test`).
+fn run_example(name: &str) -> Option<String> {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let path = dir.join("examples").join(name);
+    if !path.exists() {
+        eprintln!("skip: example {name} not built; run `cargo test --workspace`");
+        return None;
+    }
+    let out = Command::new(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    assert!(
+        out.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).expect("examples print UTF-8"))
+}
+
+#[test]
+fn ndarray_basics_prints_mxnets_values() {
+    let Some(out) = run_example("ndarray_basics") else {
+        return;
+    };
+    let expect = [
+        "zeros(10) on cpu(0): [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]",
+        "empty((2, 3)) on cpu(0): shape [2, 3], context cpu(0)",
+        "zeros((2, 3)): [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]",
+        "ones((2, 3)): [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]",
+        "c[:] = 2: [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]",
+        "as a host array: shape [2, 3], sum 12",
+        "back from the host array: [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]",
+        "c[:] = uniform(-0.1, 0.1): all in range: true, equal to the host values: true",
+        "loaded list: [0] = [2.0, 2.0, 2.0, 2.0, 2.0, 2.0], [1] = [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
+        "loaded dict: b = [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
+    ];
+    for line in expect {
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing line {line:?} in:\n{out}"
+        );
+    }
+    for gpu in [
+        "zeros(10) on gpu(0): error:",
+        "empty((2, 3)) on gpu(0): error:",
+        "empty((2, 3)) on gpu(2): error:",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(gpu))
+            .unwrap_or_else(|| panic!("no {gpu:?} in:\n{out}"));
+        assert!(line.contains("no CUDA device"), "{line}");
+    }
+}
+
+#[test]
+fn engine_demo_computes_the_sum_and_isolates_the_failure() {
+    let Some(out) = run_example("engine_demo") else {
+        return;
+    };
+    assert!(
+        out.contains("sum of 0..8388608 = 35184367894528 (expected 35184367894528)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "the unrelated failure surfaced where it was read: operation `divide_by_zero` failed"
+        ),
+        "{out}"
+    );
+}
