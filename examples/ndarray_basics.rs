@@ -67,7 +67,10 @@ fn main() -> Result<(), mxr::Error> {
         values == uniform
     );
 
-    // 6. Save and load.
+    // 6. Save and load: one array through serde (MXNet pickles it), lists and dicts as .params.
+    let json = serde_json::to_string(&NDArray::full(&[2], 7.0)?).expect("arrays serialise");
+    let restored: NDArray = serde_json::from_str(&json).expect("and deserialise");
+    println!("serde round trip: {:?}", restored.to_vec::<f32>()?);
     let dir = std::env::temp_dir().join(format!("mxr-ndarray-basics-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| mxr::Error::Io {
         path: dir.display().to_string(),

@@ -43,6 +43,7 @@ fn ndarray_basics_prints_mxnets_values() {
         "c[:] = uniform(-0.1, 0.1): all in range: true, equal to the host values: true",
         "loaded list: [0] = [2.0, 2.0, 2.0, 2.0, 2.0, 2.0], [1] = [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
         "loaded dict: b = [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
+        "serde round trip: [7.0, 7.0]",
     ];
     for line in expect {
         assert!(

@@ -207,3 +207,23 @@ fn mxnet_files_load_into_arrays() {
     assert_eq!(std::fs::read(&path).unwrap(), original);
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn serde_round_trip_and_bad_input() {
+    let a = NDArray::from_vec(&[2, 2], vec![1i32, -2, 3, i32::MAX]).unwrap();
+    let json = serde_json::to_string(&a).unwrap();
+    let b: NDArray = serde_json::from_str(&json).unwrap();
+    assert_eq!((b.shape(), b.dtype()), (&[2usize, 2][..], DType::I32));
+    assert_eq!(b.to_vec::<i32>().unwrap(), vec![1, -2, 3, i32::MAX]);
+    assert!(!b.shares_storage_with(&a));
+    let bad_dtype = r#"{"dtype":"bool","shape":[1],"data":[1]}"#;
+    let e = serde_json::from_str::<NDArray>(bad_dtype)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown NDArray dtype \"bool\""), "{e}");
+    let short = r#"{"dtype":"float32","shape":[2],"data":[0,0,0,0]}"#;
+    let e = serde_json::from_str::<NDArray>(short)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("4 bytes") && e.contains("8 bytes"), "{e}");
+}

@@ -3,13 +3,14 @@
 //! Arrays live in storage managed by the engine ([`Engine::global`](crate::engine::Engine::global),
 //! configured from the environment): every operation on them is pushed to the engine and returns
 //! at once, and reading values out waits. So far: creation, views, assignment, copies, host
-//! conversion and `.params` save/load; operators (arithmetic and every registry op) come with the
+//! conversion, `.params` save/load and serde; operators (arithmetic and every registry op) come with the
 //! operator registry.
 
 mod chunk;
 mod context;
 mod io;
 mod ndarray;
+mod serde;
 
 pub use context::{ContextScope, context_scope, current_context};
 pub use io::{Loaded, load, save, save_named};
