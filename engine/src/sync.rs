@@ -1,7 +1,5 @@
 //! Small blocking primitives built on parking_lot.
 
-use std::time::Duration;
-
 use parking_lot::{Condvar, Mutex};
 
 /// A one-shot latch: `set` once, `wait` until set.
@@ -23,15 +21,5 @@ impl Latch {
         while !*set {
             self.cv.wait(&mut set);
         }
-    }
-
-    /// Waits at most `timeout`; returns whether the latch is set.
-    #[allow(dead_code)]
-    pub(crate) fn wait_timeout(&self, timeout: Duration) -> bool {
-        let mut set = self.set.lock();
-        if !*set {
-            self.cv.wait_for(&mut set, timeout);
-        }
-        *set
     }
 }

@@ -335,8 +335,7 @@ impl Engine {
         if !op.context.is_cpu() {
             return Err(Error::DeviceUnavailable {
                 context: op.context,
-                reason: "this engine has no GPU workers (mxr was built without the CUDA backend)"
-                    .into(),
+                reason: "no CUDA device (this build of mxr has no CUDA backend)".into(),
             });
         }
         if let Some(v) = op.reads.iter().chain(op.writes).find(|v| v.is_deleted()) {
