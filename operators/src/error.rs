@@ -38,6 +38,68 @@ pub enum Error {
         /// More detail, starting with "; " when present.
         hint: String,
     },
+    /// No operator has this name or alias.
+    #[error("unknown operator `{name}`{suggestions}")]
+    UnknownOp {
+        /// The name asked for.
+        name: String,
+        /// Similar registered names, starting with "; did you mean: " when there are any.
+        suggestions: String,
+    },
+    /// Two registrations claim one name.
+    #[error("operator name `{name}` is registered twice")]
+    DuplicateOp {
+        /// The name.
+        name: String,
+    },
+    /// The operator was given the wrong number of inputs.
+    #[error("operator {op}: expected {expected} inputs ({names}), got {got}")]
+    InputCount {
+        /// The operator.
+        op: String,
+        /// How many it takes.
+        expected: usize,
+        /// Their names.
+        names: String,
+        /// How many were given.
+        got: usize,
+    },
+    /// Shapes that do not fit the operator.
+    #[error("operator {op}: {reason}; input shapes: {inputs}")]
+    Shape {
+        /// The operator.
+        op: String,
+        /// What is wrong.
+        reason: String,
+        /// The inputs and their shapes as known (`data=(2, 3), weight=?`).
+        inputs: String,
+    },
+    /// Element types that do not fit the operator.
+    #[error("operator {op}: {reason}; input types: {inputs}")]
+    Type {
+        /// The operator.
+        op: String,
+        /// What is wrong.
+        reason: String,
+        /// The inputs and their dtypes as known.
+        inputs: String,
+    },
+    /// The operator cannot do this (a dtype, a device, a parameter combination, a gradient).
+    #[error("operator {op}: {what} is not supported")]
+    Unsupported {
+        /// The operator.
+        op: String,
+        /// What was asked for.
+        what: String,
+    },
+    /// Input values the kernel cannot work with (an index out of range, a bad label).
+    #[error("operator {op}: {reason}")]
+    BadInput {
+        /// The operator.
+        op: String,
+        /// What is wrong, with the values.
+        reason: String,
+    },
 }
 
 /// The operator crate's result type.

@@ -1,3 +1,4 @@
 //! CPU kernels.
 
 pub mod gemm;
+pub mod random;

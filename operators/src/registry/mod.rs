@@ -1,5 +1,17 @@
-//! The operator registry. So far: typed parameters parsed from MXNet's attribute strings
-//! ([`attrs`]); the op descriptions, look-up by name and alias, and listings come with the
-//! operator issue.
+//! The operator registry: one [`OpDef`] per operator, registered with `inventory::submit!` and
+//! found by MXNet name or alias ([`lookup`], [`create`], [`ops`]); the [`Operator`] trait every
+//! parsed operator implements (names, shape and type inference, kernels, gradient, in-place
+//! hints, resources); parameters parsed from MXNet's attribute strings ([`attrs`]).
 
 pub mod attrs;
+mod def;
+mod gradient;
+mod operator;
+mod shape;
+mod tensor;
+
+pub use def::{OpDef, create, lookup, ops};
+pub use gradient::{Entry, GradCtx, GraphBuilder};
+pub use operator::{OpContext, OpRef, Operator, Resource};
+pub use shape::{Shape, ShapeCtx, TypeCtx};
+pub use tensor::{TensorMut, TensorRef, fill};

@@ -1,0 +1,164 @@
+//! The operator description: what every frontend asks of an operator.
+
+use std::fmt;
+use std::sync::Arc;
+
+use mxr_engine::{Context, DeviceType};
+use mxr_kernels::cpu::random::Rng;
+
+use super::gradient::{Entry, GradCtx};
+use super::shape::{ShapeCtx, TypeCtx};
+use super::tensor::{TensorMut, TensorRef};
+use crate::{Error, Result};
+
+/// A resource an operator asks for (MXNet's `FResourceRequest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// Scratch memory for the duration of the kernel. CPU kernels allocate it themselves; the
+    /// request tells the memory planner and GPU backends.
+    TempSpace,
+    /// The device's random-number state. It is guarded by its own engine var, which the
+    /// operation writes, so random operators are ordered and reproducible from a seed.
+    Random,
+}
+
+/// What a kernel gets besides its tensors (MXNet's `OpContext`).
+#[derive(Debug)]
+pub struct OpContext<'a> {
+    /// Training mode: dropout active, BatchNorm on batch statistics.
+    pub is_train: bool,
+    /// The device the kernel runs on.
+    pub context: Context,
+    /// The random state, present when the operator requested [`Resource::Random`].
+    pub rng: Option<&'a mut Rng>,
+}
+
+impl OpContext<'_> {
+    /// The random state; an error naming `op` when it was not requested.
+    pub fn rng(&mut self, op: &str) -> Result<&mut Rng> {
+        self.rng.as_deref_mut().ok_or_else(|| Error::Unsupported {
+            op: op.to_string(),
+            what: "random numbers without requesting Resource::Random".into(),
+        })
+    }
+}
+
+/// One operator with its parameters parsed: MXNet's `NodeAttrs` plus the op's attribute
+/// functions (`FListInputNames`, `FInferShape`, `FCompute<cpu>`, `FGradient`, ...).
+///
+/// Kernel contract ([`Operator::forward`]): `inputs` has one view per input; `outputs` has one
+/// view per output (hidden ones included), followed by one view per mutated input (in
+/// [`Operator::mutate_inputs`] order) whose bytes start as that input's current value. The kernel
+/// overwrites every output; the caller handles MXNet's `kAddTo` and in-place aliasing. Shapes
+/// have been inferred and checked before the kernel runs.
+pub trait Operator: Send + Sync + fmt::Debug + 'static {
+    /// The canonical MXNet name (`FullyConnected`, `_plus_scalar`).
+    fn name(&self) -> &'static str;
+
+    /// The parameters in MXNet's string form: required ones and those differing from their
+    /// defaults (what symbol JSON stores).
+    fn attrs(&self) -> Vec<(String, String)>;
+
+    /// Input names in order (`data`, `weight`, `bias`).
+    fn input_names(&self) -> Vec<String> {
+        vec!["data".into()]
+    }
+
+    /// The number of inputs.
+    fn num_inputs(&self) -> usize {
+        self.input_names().len()
+    }
+
+    /// Output names (`output`, or `output0`.. for several).
+    fn output_names(&self) -> Vec<String> {
+        match self.num_outputs() {
+            1 => vec!["output".into()],
+            n => (0..n).map(|i| format!("output{i}")).collect(),
+        }
+    }
+
+    /// The number of outputs, hidden ones included.
+    fn num_outputs(&self) -> usize {
+        1
+    }
+
+    /// Outputs past this count are hidden from users (Dropout's mask, BatchNorm's mean/var).
+    fn num_visible_outputs(&self) -> usize {
+        self.num_outputs()
+    }
+
+    /// Inputs the operator writes (auxiliary states such as BatchNorm's moving statistics).
+    fn mutate_inputs(&self) -> Vec<usize> {
+        Vec::new()
+    }
+
+    /// Fills in unknown input and output shapes from known ones, in both directions; an error on
+    /// a conflict.
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()>;
+
+    /// Fills in unknown dtypes; by default every input and output shares one dtype.
+    fn infer_type(&self, types: &mut TypeCtx<'_>) -> Result<()> {
+        types.all_same()
+    }
+
+    /// The devices with a kernel.
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu]
+    }
+
+    /// Computes the outputs (see the trait docs for the contract).
+    fn forward(
+        &self,
+        ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()>;
+
+    /// For one-input, one-output operators that can overwrite their input: computes in place
+    /// on `data` and returns `Some`; `None` (the default) when not supported.
+    fn forward_inplace(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        _data: &mut TensorMut<'_>,
+    ) -> Option<Result<()>> {
+        None
+    }
+
+    /// Builds the gradient as further graph nodes: one entry per input (`None` where no gradient
+    /// flows: labels, indices, auxiliary states).
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let _ = grad;
+        Err(Error::Unsupported {
+            op: self.name().to_string(),
+            what: "a gradient".into(),
+        })
+    }
+
+    /// A loss layer ignores its head gradient (SoftmaxOutput, *RegressionOutput, MakeLoss).
+    fn is_loss(&self) -> bool {
+        false
+    }
+
+    /// `(input, output)` pairs whose memory the output may reuse (`FInplaceOption`).
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        Vec::new()
+    }
+
+    /// Whether the in-place pairs are identities (reshape-like: output bytes == input bytes).
+    fn inplace_identity(&self) -> bool {
+        false
+    }
+
+    /// Inputs whose data the kernel never reads (`FIgnoreInputs`), e.g. `zeros_like`.
+    fn ignore_inputs(&self) -> Vec<usize> {
+        Vec::new()
+    }
+
+    /// Resources the kernel needs.
+    fn resources(&self) -> Vec<Resource> {
+        Vec::new()
+    }
+}
+
+/// A shared, parsed operator.
+pub type OpRef = Arc<dyn Operator>;
