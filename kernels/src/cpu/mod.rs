@@ -1,4 +1,12 @@
 //! CPU kernels.
 
+pub mod batch_norm;
+pub mod broadcast;
+pub mod conv;
+pub mod elementwise;
 pub mod gemm;
+pub mod pooling;
 pub mod random;
+pub mod reduce;
+pub mod softmax;
+pub mod transpose;

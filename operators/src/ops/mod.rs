@@ -5,7 +5,26 @@
 use crate::Result;
 use crate::registry::attrs::{AttrParser, ParamSpec};
 
+pub mod activation;
+pub mod batch_norm;
+pub mod broadcast;
+pub mod concat;
+pub mod convolution;
+pub mod dot;
+pub mod dropout;
+pub mod elemwise;
+pub mod embedding;
+pub mod fully_connected;
 pub mod init;
+pub mod loss;
+pub mod one_hot;
+pub mod pooling;
+pub mod reduce;
+pub mod reshape;
+pub mod scalar;
+pub mod softmax;
+pub mod transpose;
+pub mod unary;
 
 /// The parameter listing of an operator without parameters.
 pub(crate) fn no_params() -> Vec<ParamSpec> {

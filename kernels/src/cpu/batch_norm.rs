@@ -1,0 +1,1 @@
+//! Batch normalisation forward and backward.

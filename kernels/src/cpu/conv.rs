@@ -1,0 +1,1 @@
+//! Convolution by im2col + GEMM, and its backward.

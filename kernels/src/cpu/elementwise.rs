@@ -1,0 +1,1 @@
+//! Element-wise kernels (unary maps, binary maps, scalar forms) and their gradients.

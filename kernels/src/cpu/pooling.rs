@@ -1,0 +1,1 @@
+//! Max/avg/sum pooling and its backward.

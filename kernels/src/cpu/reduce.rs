@@ -1,0 +1,1 @@
+//! Reductions over axes (sum, mean, max, min, argmax).

@@ -1,0 +1,1 @@
+//! NumPy-style broadcasting binary operators (broadcast_add/sub/mul/div).

@@ -1,0 +1,1 @@
+//! `Concat`, `SliceChannel`, `slice_axis`.

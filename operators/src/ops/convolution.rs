@@ -1,0 +1,1 @@
+//! `Convolution` (2-D, NCHW).

@@ -1,0 +1,1 @@
+//! Same-shape binary element-wise operators (elemwise_add/sub/mul/div) and `where`.

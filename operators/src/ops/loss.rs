@@ -1,0 +1,1 @@
+//! Loss layers: `SoftmaxOutput`, `LinearRegressionOutput`, `LogisticRegressionOutput`, `MakeLoss`.

@@ -1,0 +1,1 @@
+//! Reductions (sum, mean, max, min, argmax) and `broadcast_to`.

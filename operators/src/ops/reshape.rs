@@ -1,0 +1,1 @@
+//! `Reshape`, `Flatten`, `expand_dims`.

@@ -1,0 +1,1 @@
+//! Unary math operators (negative, exp, log, sqrt, square, abs, tanh, sigmoid, relu, clip).
