@@ -8,3 +8,6 @@ mod ndarray;
 
 #[path = "frontend/examples.rs"]
 mod examples;
+
+#[path = "frontend/conformance.rs"]
+mod conformance;

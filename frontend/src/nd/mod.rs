@@ -8,10 +8,14 @@
 
 mod chunk;
 mod context;
+pub mod graph;
+mod invoke;
 mod io;
 mod ndarray;
+pub mod random;
 mod serde;
 
 pub use context::{ContextScope, context_scope, current_context};
+pub use invoke::{TrainModeScope, apply, invoke, invoke_into, is_training, train_mode};
 pub use io::{Loaded, load, save, save_named};
 pub use ndarray::{NDArray, waitall};

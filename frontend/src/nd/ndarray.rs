@@ -29,11 +29,11 @@ use crate::{Error, Result};
 /// ```
 #[derive(Clone)]
 pub struct NDArray {
-    chunk: Arc<Chunk>,
+    pub(crate) chunk: Arc<Chunk>,
     /// First element of this view in the chunk.
-    offset: usize,
-    shape: Vec<usize>,
-    dtype: DType,
+    pub(crate) offset: usize,
+    pub(crate) shape: Vec<usize>,
+    pub(crate) dtype: DType,
 }
 
 impl fmt::Debug for NDArray {
@@ -78,6 +78,28 @@ impl NDArray {
                 reason: format!("shape {shape:?} of {dtype} is too large"),
             })?;
         let chunk = Chunk::zeroed(engine()?, context, bytes)?;
+        Ok(NDArray {
+            chunk: Arc::new(chunk),
+            offset: 0,
+            shape: shape.to_vec(),
+            dtype,
+        })
+    }
+
+    /// An array for an operator's output: contents unspecified (initialized, not zeroed), since
+    /// the kernel overwrites every element.
+    pub(crate) fn for_output(shape: &[usize], dtype: DType, context: Context) -> Result<NDArray> {
+        if !context.is_cpu() {
+            return NDArray::new(shape, dtype, context);
+        }
+        let len = element_count("NDArray::for_output", shape)?;
+        let bytes = len
+            .checked_mul(dtype.size())
+            .ok_or_else(|| Error::InvalidArgument {
+                call: "NDArray::for_output",
+                reason: format!("shape {shape:?} of {dtype} is too large"),
+            })?;
+        let chunk = Chunk::alloc(engine()?, context, bytes)?;
         Ok(NDArray {
             chunk: Arc::new(chunk),
             offset: 0,
@@ -188,7 +210,7 @@ impl NDArray {
     }
 
     /// The byte range of this view in its chunk.
-    fn byte_range(&self) -> std::ops::Range<usize> {
+    pub(crate) fn byte_range(&self) -> std::ops::Range<usize> {
         let size = self.dtype.size();
         self.offset * size..(self.offset + self.size()) * size
     }
