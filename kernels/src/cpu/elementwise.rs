@@ -1,1 +1,912 @@
 //! Element-wise kernels (unary maps, binary maps, scalar forms) and their gradients.
+//!
+//! Every kernel is a plain function on slices, generic over [`Num`] (`f32`, `f64`, `i32`,
+//! `i64`, `u8`, `i8`) and written as one tight loop per operation so that LLVM vectorises it.
+//! The operation is chosen once, outside the loop. Inputs and outputs of one call have the same
+//! length (the operators guarantee it through shape inference); where they differ, only the
+//! common prefix is processed, never out of bounds.
+//!
+//! Numerics follow MXNet 1.9.1 (`mshadow_op.h`): integer arithmetic wraps, integer division
+//! truncates (division by zero gives 0, as numpy does, where MXNet would trap), transcendental
+//! functions of integers are computed in `f64` and cast back, and a scalar operand is first
+//! cast to the element type (`int32 [1, 2] + 1.5` is `[2, 3]`).
+//!
+//! ```
+//! use mxr_kernels::cpu::elementwise::{scalar_inplace, unary, ScalarOp, UnaryOp};
+//! let mut x = [1.0f32, -2.0, 3.0];
+//! scalar_inplace(ScalarOp::Plus, &mut x, 1.0);
+//! assert_eq!(x, [2.0, -1.0, 4.0]);
+//! let mut y = [0.0f32; 3];
+//! unary(UnaryOp::Relu, &x, &mut y);
+//! assert_eq!(y, [2.0, 0.0, 4.0]);
+//! ```
+
+use std::fmt;
+
+/// A numeric element type the element-wise kernels compute on: `f32`, `f64`, `i32`, `i64`, `u8`
+/// and `i8`. Integer arithmetic wraps; functions without an integer meaning (`exp`, `tanh`, ...)
+/// go through `f64` and are cast back with [`Num::from_f64`].
+pub trait Num: Copy + PartialOrd + Send + Sync + fmt::Debug + 'static {
+    /// Zero.
+    const ZERO: Self;
+    /// One.
+    const ONE: Self;
+    /// C's cast from `f64` (`DType(x)` in MXNet): truncation toward zero for integers,
+    /// saturating at the type's bounds (NaN gives 0).
+    fn from_f64(v: f64) -> Self;
+    /// The value as `f64`.
+    fn to_f64(self) -> f64;
+    /// `self + rhs` (wrapping for integers).
+    fn plus(self, rhs: Self) -> Self;
+    /// `self - rhs` (wrapping for integers).
+    fn minus(self, rhs: Self) -> Self;
+    /// `self * rhs` (wrapping for integers).
+    fn times(self, rhs: Self) -> Self;
+    /// `self / rhs`; integers truncate, and an integer division by zero gives 0.
+    fn divide(self, rhs: Self) -> Self;
+    /// `-self` (wrapping for integers).
+    fn negate(self) -> Self;
+    /// `|self|` (wrapping for integers).
+    fn absolute(self) -> Self;
+    /// `self` raised to `e` (`pow`); integers through `f64`.
+    fn power(self, e: Self) -> Self;
+    /// `e^self`.
+    fn exp(self) -> Self;
+    /// The natural logarithm.
+    fn ln(self) -> Self;
+    /// The square root.
+    fn sqrt(self) -> Self;
+    /// The hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// `1 / (1 + e^-self)`.
+    fn sigmoid(self) -> Self;
+    /// `e^self - 1`, precise near 0.
+    fn exp_m1(self) -> Self;
+    /// `ln(1 + self)`, precise near 0.
+    fn ln_1p(self) -> Self;
+}
+
+macro_rules! float_num {
+    ($($t:ident),*) => {$(
+        impl Num for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn plus(self, rhs: Self) -> Self {
+                self + rhs
+            }
+            #[inline(always)]
+            fn minus(self, rhs: Self) -> Self {
+                self - rhs
+            }
+            #[inline(always)]
+            fn times(self, rhs: Self) -> Self {
+                self * rhs
+            }
+            #[inline(always)]
+            fn divide(self, rhs: Self) -> Self {
+                self / rhs
+            }
+            #[inline(always)]
+            fn negate(self) -> Self {
+                -self
+            }
+            #[inline(always)]
+            fn absolute(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn power(self, e: Self) -> Self {
+                <$t>::powf(self, e)
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn sigmoid(self) -> Self {
+                1.0 / (1.0 + <$t>::exp(-self))
+            }
+            #[inline(always)]
+            fn exp_m1(self) -> Self {
+                <$t>::exp_m1(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
+            }
+        }
+    )*};
+}
+
+float_num!(f32, f64);
+
+macro_rules! int_num {
+    ($($t:ident),*) => {$(
+        impl Num for $t {
+            const ZERO: Self = 0;
+            const ONE: Self = 1;
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn plus(self, rhs: Self) -> Self {
+                self.wrapping_add(rhs)
+            }
+            #[inline(always)]
+            fn minus(self, rhs: Self) -> Self {
+                self.wrapping_sub(rhs)
+            }
+            #[inline(always)]
+            fn times(self, rhs: Self) -> Self {
+                self.wrapping_mul(rhs)
+            }
+            #[inline(always)]
+            fn divide(self, rhs: Self) -> Self {
+                if rhs == 0 { 0 } else { self.wrapping_div(rhs) }
+            }
+            #[inline(always)]
+            fn negate(self) -> Self {
+                self.wrapping_neg()
+            }
+            #[inline(always)]
+            #[allow(unused_comparisons)]
+            fn absolute(self) -> Self {
+                if self < 0 { self.wrapping_neg() } else { self }
+            }
+            #[inline(always)]
+            fn power(self, e: Self) -> Self {
+                Self::from_f64(self.to_f64().powf(e.to_f64()))
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                Self::from_f64(self.to_f64().exp())
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                Self::from_f64(self.to_f64().ln())
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                Self::from_f64(self.to_f64().sqrt())
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                Self::from_f64(self.to_f64().tanh())
+            }
+            #[inline(always)]
+            fn sigmoid(self) -> Self {
+                Self::from_f64(1.0 / (1.0 + (-self.to_f64()).exp()))
+            }
+            #[inline(always)]
+            fn exp_m1(self) -> Self {
+                Self::from_f64(self.to_f64().exp_m1())
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                Self::from_f64(self.to_f64().ln_1p())
+            }
+        }
+    )*};
+}
+
+int_num!(i32, i64, u8, i8);
+
+/// `out[i] = f(x[i])`.
+#[inline(always)]
+fn map<T: Copy, U>(x: &[T], out: &mut [U], f: impl Fn(T) -> U) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = f(v);
+    }
+}
+
+/// `data[i] = f(data[i])`.
+#[inline(always)]
+fn map_inplace<T: Copy>(data: &mut [T], f: impl Fn(T) -> T) {
+    for v in data.iter_mut() {
+        *v = f(*v);
+    }
+}
+
+/// `out[i] = f(a[i], b[i])`.
+#[inline(always)]
+fn zip_map<A: Copy, B: Copy, U>(a: &[A], b: &[B], out: &mut [U], f: impl Fn(A, B) -> U) {
+    for (o, (&u, &v)) in out.iter_mut().zip(a.iter().zip(b)) {
+        *o = f(u, v);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binary
+
+/// A same-shape binary operation (`elemwise_*`, `broadcast_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    /// `lhs + rhs`.
+    Add,
+    /// `lhs - rhs`.
+    Sub,
+    /// `lhs * rhs`.
+    Mul,
+    /// `lhs / rhs`.
+    Div,
+}
+
+impl BinaryOp {
+    /// The operation on one pair of values.
+    #[inline(always)]
+    pub fn apply<T: Num>(self, a: T, b: T) -> T {
+        match self {
+            BinaryOp::Add => a.plus(b),
+            BinaryOp::Sub => a.minus(b),
+            BinaryOp::Mul => a.times(b),
+            BinaryOp::Div => a.divide(b),
+        }
+    }
+}
+
+/// `out = lhs ∘ rhs` element by element.
+pub fn binary<T: Num>(op: BinaryOp, lhs: &[T], rhs: &[T], out: &mut [T]) {
+    match op {
+        BinaryOp::Add => zip_map(lhs, rhs, out, T::plus),
+        BinaryOp::Sub => zip_map(lhs, rhs, out, T::minus),
+        BinaryOp::Mul => zip_map(lhs, rhs, out, T::times),
+        BinaryOp::Div => zip_map(lhs, rhs, out, T::divide),
+    }
+}
+
+/// `lhs ∘= rhs` element by element, in place.
+pub fn binary_inplace<T: Num>(op: BinaryOp, lhs: &mut [T], rhs: &[T]) {
+    match op {
+        BinaryOp::Add => lhs.iter_mut().zip(rhs).for_each(|(a, &b)| *a = a.plus(b)),
+        BinaryOp::Sub => lhs.iter_mut().zip(rhs).for_each(|(a, &b)| *a = a.minus(b)),
+        BinaryOp::Mul => lhs.iter_mut().zip(rhs).for_each(|(a, &b)| *a = a.times(b)),
+        BinaryOp::Div => lhs.iter_mut().zip(rhs).for_each(|(a, &b)| *a = a.divide(b)),
+    }
+}
+
+/// The gradient of a binary operation with head gradient `g` (`_backward_add`, `_backward_sub`,
+/// `_backward_mul`, `_backward_div`): `dlhs = g·∂(lhs∘rhs)/∂lhs`, `drhs` likewise. Add and
+/// sub do not read `lhs` and `rhs` (they may be empty).
+pub fn binary_backward<T: Num>(
+    op: BinaryOp,
+    g: &[T],
+    lhs: &[T],
+    rhs: &[T],
+    dlhs: &mut [T],
+    drhs: &mut [T],
+) {
+    match op {
+        BinaryOp::Add => {
+            map(g, dlhs, |v| v);
+            map(g, drhs, |v| v);
+        }
+        BinaryOp::Sub => {
+            map(g, dlhs, |v| v);
+            map(g, drhs, T::negate);
+        }
+        BinaryOp::Mul => {
+            zip_map(g, rhs, dlhs, T::times);
+            zip_map(g, lhs, drhs, T::times);
+        }
+        BinaryOp::Div => {
+            zip_map(g, rhs, dlhs, T::divide);
+            // d(a/b)/db = -a / b²
+            for (d, (&gv, (&a, &b))) in drhs.iter_mut().zip(g.iter().zip(lhs.iter().zip(rhs))) {
+                *d = gv.times(a.negate().divide(b.times(b)));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scalar
+
+/// An operation between an array and a scalar (`_plus_scalar`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScalarOp {
+    /// `x + s`.
+    Plus,
+    /// `x - s`.
+    Minus,
+    /// `s - x`.
+    RMinus,
+    /// `x * s`.
+    Mul,
+    /// `x / s`.
+    Div,
+    /// `s / x`.
+    RDiv,
+    /// `x ^ s`.
+    Power,
+}
+
+impl ScalarOp {
+    /// The operation on one value.
+    #[inline(always)]
+    pub fn apply<T: Num>(self, x: T, s: T) -> T {
+        match self {
+            ScalarOp::Plus => x.plus(s),
+            ScalarOp::Minus => x.minus(s),
+            ScalarOp::RMinus => s.minus(x),
+            ScalarOp::Mul => x.times(s),
+            ScalarOp::Div => x.divide(s),
+            ScalarOp::RDiv => s.divide(x),
+            ScalarOp::Power => x.power(s),
+        }
+    }
+}
+
+/// `out = x ∘ s` element by element (`s` already cast to the element type).
+pub fn scalar<T: Num>(op: ScalarOp, x: &[T], s: T, out: &mut [T]) {
+    match op {
+        ScalarOp::Plus => map(x, out, |v| v.plus(s)),
+        ScalarOp::Minus => map(x, out, |v| v.minus(s)),
+        ScalarOp::RMinus => map(x, out, |v| s.minus(v)),
+        ScalarOp::Mul => map(x, out, |v| v.times(s)),
+        ScalarOp::Div => map(x, out, |v| v.divide(s)),
+        ScalarOp::RDiv => map(x, out, |v| s.divide(v)),
+        ScalarOp::Power => map(x, out, |v| v.power(s)),
+    }
+}
+
+/// `data = data ∘ s` in place.
+pub fn scalar_inplace<T: Num>(op: ScalarOp, data: &mut [T], s: T) {
+    match op {
+        ScalarOp::Plus => map_inplace(data, |v| v.plus(s)),
+        ScalarOp::Minus => map_inplace(data, |v| v.minus(s)),
+        ScalarOp::RMinus => map_inplace(data, |v| s.minus(v)),
+        ScalarOp::Mul => map_inplace(data, |v| v.times(s)),
+        ScalarOp::Div => map_inplace(data, |v| v.divide(s)),
+        ScalarOp::RDiv => map_inplace(data, |v| s.divide(v)),
+        ScalarOp::Power => map_inplace(data, |v| v.power(s)),
+    }
+}
+
+/// The gradient of a scalar operation with head gradient `g` and forward input `x`
+/// (`_backward_mul_scalar` g·s, `_backward_div_scalar` g/s, `_backward_rdiv_scalar` g·(−s/x²),
+/// `_backward_power_scalar` g·s·x^(s−1)); plus and minus give `g`, rminus `−g`. Only rdiv and
+/// power read `x` (it may be empty otherwise).
+pub fn scalar_backward<T: Num>(op: ScalarOp, g: &[T], x: &[T], s: T, out: &mut [T]) {
+    match op {
+        ScalarOp::Plus | ScalarOp::Minus => map(g, out, |v| v),
+        ScalarOp::RMinus => map(g, out, T::negate),
+        ScalarOp::Mul => map(g, out, |v| v.times(s)),
+        ScalarOp::Div => map(g, out, |v| v.divide(s)),
+        ScalarOp::RDiv => zip_map(g, x, out, |gv, xv| {
+            gv.times(s.negate().divide(xv.times(xv)))
+        }),
+        ScalarOp::Power => {
+            let s1 = s.minus(T::ONE);
+            zip_map(g, x, out, |gv, xv| gv.times(xv.power(s1).times(s)));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unary
+
+/// A unary math function (the `negative`, `exp`, ... operators and `Activation`'s functions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    /// `-x`.
+    Negative,
+    /// `eˣ`.
+    Exp,
+    /// `ln x`.
+    Log,
+    /// `√x`.
+    Sqrt,
+    /// `x²`.
+    Square,
+    /// `|x|`.
+    Abs,
+    /// `tanh x`.
+    Tanh,
+    /// `1 / (1 + e⁻ˣ)`.
+    Sigmoid,
+    /// `max(x, 0)`; NaN passes through.
+    Relu,
+    /// `ln(1 + eˣ)`, or `x` when `x > 20`.
+    SoftRelu,
+    /// `x / (1 + |x|)`.
+    SoftSign,
+}
+
+/// `max(x, 0)` with NaN passed through (MXNet's `relu`).
+#[inline(always)]
+fn relu<T: Num>(v: T) -> T {
+    // NaN fails `<=`, so it is kept.
+    if v <= T::ZERO { T::ZERO } else { v }
+}
+
+#[inline(always)]
+fn softrelu<T: Num>(v: T) -> T {
+    if v > T::from_f64(20.0) {
+        v
+    } else {
+        v.exp().ln_1p()
+    }
+}
+
+#[inline(always)]
+fn softsign<T: Num>(v: T) -> T {
+    v.divide(T::ONE.plus(v.absolute()))
+}
+
+/// `out = f(x)` element by element.
+pub fn unary<T: Num>(op: UnaryOp, x: &[T], out: &mut [T]) {
+    match op {
+        UnaryOp::Negative => map(x, out, T::negate),
+        UnaryOp::Exp => map(x, out, T::exp),
+        UnaryOp::Log => map(x, out, T::ln),
+        UnaryOp::Sqrt => map(x, out, T::sqrt),
+        UnaryOp::Square => map(x, out, |v| v.times(v)),
+        UnaryOp::Abs => map(x, out, T::absolute),
+        UnaryOp::Tanh => map(x, out, T::tanh),
+        UnaryOp::Sigmoid => map(x, out, T::sigmoid),
+        UnaryOp::Relu => map(x, out, relu),
+        UnaryOp::SoftRelu => map(x, out, softrelu),
+        UnaryOp::SoftSign => map(x, out, softsign),
+    }
+}
+
+/// `data = f(data)` in place.
+pub fn unary_inplace<T: Num>(op: UnaryOp, data: &mut [T]) {
+    match op {
+        UnaryOp::Negative => map_inplace(data, T::negate),
+        UnaryOp::Exp => map_inplace(data, T::exp),
+        UnaryOp::Log => map_inplace(data, T::ln),
+        UnaryOp::Sqrt => map_inplace(data, T::sqrt),
+        UnaryOp::Square => map_inplace(data, |v| v.times(v)),
+        UnaryOp::Abs => map_inplace(data, T::absolute),
+        UnaryOp::Tanh => map_inplace(data, T::tanh),
+        UnaryOp::Sigmoid => map_inplace(data, T::sigmoid),
+        UnaryOp::Relu => map_inplace(data, relu),
+        UnaryOp::SoftRelu => map_inplace(data, softrelu),
+        UnaryOp::SoftSign => map_inplace(data, softsign),
+    }
+}
+
+/// The derivative of a unary function, and which forward value it is computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryGrad {
+    /// `negative`: `−g` (reads nothing).
+    Negative,
+    /// `exp` from the output `y`: `g·y`.
+    Exp,
+    /// `log` from the input: `g / x`.
+    Log,
+    /// `sqrt` from the output: `g / (2y)`.
+    Sqrt,
+    /// `square` from the input: `g·2x`.
+    Square,
+    /// `abs` from the input: `g·sign(x)` (0 at 0).
+    Abs,
+    /// `tanh` from the output: `g·(1 − y²)`.
+    Tanh,
+    /// `sigmoid` from the output: `g·y·(1 − y)`.
+    Sigmoid,
+    /// `relu` from the output: `g` where `y > 0`, else 0.
+    Relu,
+    /// `softrelu` from the output: `g·(1 − e⁻ʸ)`.
+    SoftRelu,
+    /// `softsign` from the input: `g / (1 + |x|)²`.
+    SoftSign,
+}
+
+impl UnaryGrad {
+    /// Whether the derivative is computed from the forward output (else from the input).
+    pub fn uses_output(self) -> bool {
+        matches!(
+            self,
+            UnaryGrad::Exp
+                | UnaryGrad::Sqrt
+                | UnaryGrad::Tanh
+                | UnaryGrad::Sigmoid
+                | UnaryGrad::Relu
+                | UnaryGrad::SoftRelu
+        )
+    }
+}
+
+/// `out = g·f'(...)`, with `v` the forward input or output as [`UnaryGrad`] documents
+/// (`Negative` does not read `v`).
+pub fn unary_backward<T: Num>(op: UnaryGrad, g: &[T], v: &[T], out: &mut [T]) {
+    let two = T::from_f64(2.0);
+    match op {
+        UnaryGrad::Negative => map(g, out, T::negate),
+        UnaryGrad::Exp => zip_map(g, v, out, T::times),
+        UnaryGrad::Log => zip_map(g, v, out, T::divide),
+        UnaryGrad::Sqrt => zip_map(g, v, out, |gv, y| gv.divide(two.times(y))),
+        UnaryGrad::Square => zip_map(g, v, out, |gv, x| gv.times(two.times(x))),
+        UnaryGrad::Abs => zip_map(g, v, out, |gv, x| {
+            if x > T::ZERO {
+                gv
+            } else if x < T::ZERO {
+                gv.negate()
+            } else {
+                T::ZERO
+            }
+        }),
+        UnaryGrad::Tanh => zip_map(g, v, out, |gv, y| gv.times(T::ONE.minus(y.times(y)))),
+        UnaryGrad::Sigmoid => zip_map(g, v, out, |gv, y| gv.times(y.times(T::ONE.minus(y)))),
+        UnaryGrad::Relu => zip_map(g, v, out, |gv, y| if y > T::ZERO { gv } else { T::ZERO }),
+        UnaryGrad::SoftRelu => zip_map(g, v, out, |gv, y| gv.times(y.negate().exp_m1().negate())),
+        UnaryGrad::SoftSign => zip_map(g, v, out, |gv, x| {
+            let d = T::ONE.plus(x.absolute());
+            gv.divide(d.times(d))
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// clip
+
+#[inline(always)]
+fn clip_one<T: Num>(v: T, lo: T, hi: T) -> T {
+    // NaN fails both comparisons and passes through, as in MXNet.
+    if v > hi {
+        hi
+    } else if v < lo {
+        lo
+    } else {
+        v
+    }
+}
+
+/// `out = clip(x, lo, hi)`: `hi` above `hi`, `lo` below `lo`.
+pub fn clip<T: Num>(x: &[T], lo: T, hi: T, out: &mut [T]) {
+    map(x, out, |v| clip_one(v, lo, hi));
+}
+
+/// [`clip`] in place.
+pub fn clip_inplace<T: Num>(data: &mut [T], lo: T, hi: T) {
+    map_inplace(data, |v| clip_one(v, lo, hi));
+}
+
+/// `_backward_clip`: `g` where `lo <= x <= hi`, else 0.
+pub fn clip_backward<T: Num>(g: &[T], x: &[T], lo: T, hi: T, out: &mut [T]) {
+    zip_map(
+        g,
+        x,
+        out,
+        |gv, v| {
+            if v > hi || v < lo { T::ZERO } else { gv }
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// where
+
+/// `out = cond != 0 ? x : y`. `cond` has one value per element when `row == 1`, or one per
+/// row of `row` elements (the 1-D condition of MXNet's `where`).
+pub fn select<C: Num, T: Num>(cond: &[C], x: &[T], y: &[T], row: usize, out: &mut [T]) {
+    if row == 1 {
+        for (o, (&c, (&a, &b))) in out.iter_mut().zip(cond.iter().zip(x.iter().zip(y))) {
+            *o = if c != C::ZERO { a } else { b };
+        }
+        return;
+    }
+    let rows = out
+        .chunks_mut(row.max(1))
+        .zip(x.chunks(row.max(1)).zip(y.chunks(row.max(1))));
+    for (&c, (o, (a, b))) in cond.iter().zip(rows) {
+        o.copy_from_slice(if c != C::ZERO { a } else { b });
+    }
+}
+
+/// `_backward_where`: `dx = cond != 0 ? g : 0`, `dy = cond != 0 ? 0 : g` (rows as in
+/// [`select`]).
+pub fn select_backward<C: Num, T: Num>(
+    g: &[T],
+    cond: &[C],
+    row: usize,
+    dx: &mut [T],
+    dy: &mut [T],
+) {
+    if row == 1 {
+        for ((&c, &gv), (a, b)) in cond.iter().zip(g).zip(dx.iter_mut().zip(dy.iter_mut())) {
+            let keep = c != C::ZERO;
+            *a = if keep { gv } else { T::ZERO };
+            *b = if keep { T::ZERO } else { gv };
+        }
+        return;
+    }
+    let n = row.max(1);
+    let rows = g.chunks(n).zip(dx.chunks_mut(n).zip(dy.chunks_mut(n)));
+    for (&c, (gr, (a, b))) in cond.iter().zip(rows) {
+        let (to, zero) = if c != C::ZERO { (a, b) } else { (b, a) };
+        to.copy_from_slice(gr);
+        zero.fill(T::ZERO);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LeakyReLU family
+
+/// SELU's α.
+pub const SELU_ALPHA: f64 = 1.673_263_242_354_377_2;
+/// SELU's λ.
+pub const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
+
+/// A `LeakyReLU` activation without a learned or random slope.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LeakyAct {
+    /// `x > 0 ? x : slope·x`.
+    Leaky {
+        /// The slope for negative inputs.
+        slope: f64,
+    },
+    /// `x > 0 ? x : slope·(eˣ − 1)`.
+    Elu {
+        /// The scale of the negative part.
+        slope: f64,
+    },
+    /// `λ·(x > 0 ? x : α·(eˣ − 1))`.
+    Selu,
+    /// `x·Φ(x) = 0.5·x·(1 + erf(x/√2))`.
+    Gelu,
+}
+
+#[inline(always)]
+fn gelu<T: Num>(v: T) -> T {
+    let x = v.to_f64();
+    T::from_f64(0.5 * x * (1.0 + erf(x * std::f64::consts::FRAC_1_SQRT_2)))
+}
+
+#[inline(always)]
+fn gelu_grad(x: f64) -> f64 {
+    // Φ(x) + x·φ(x)
+    let pdf = (-0.5 * x * x).exp()
+        * (0.5 * std::f64::consts::FRAC_2_SQRT_PI)
+        * std::f64::consts::FRAC_1_SQRT_2;
+    0.5 * (1.0 + erf(x * std::f64::consts::FRAC_1_SQRT_2)) + x * pdf
+}
+
+/// `out = act(x)`.
+pub fn leaky<T: Num>(act: LeakyAct, x: &[T], out: &mut [T]) {
+    match act {
+        LeakyAct::Leaky { slope } => {
+            let a = T::from_f64(slope);
+            map(x, out, |v| if v > T::ZERO { v } else { a.times(v) });
+        }
+        LeakyAct::Elu { slope } => {
+            let a = T::from_f64(slope);
+            map(
+                x,
+                out,
+                |v| if v > T::ZERO { v } else { a.times(v.exp_m1()) },
+            );
+        }
+        LeakyAct::Selu => {
+            let l = T::from_f64(SELU_LAMBDA);
+            let la = T::from_f64(SELU_LAMBDA * SELU_ALPHA);
+            map(x, out, |v| {
+                if v > T::ZERO {
+                    l.times(v)
+                } else {
+                    la.times(v.exp_m1())
+                }
+            });
+        }
+        LeakyAct::Gelu => map(x, out, gelu),
+    }
+}
+
+/// [`leaky`] in place.
+pub fn leaky_inplace<T: Num>(act: LeakyAct, data: &mut [T]) {
+    match act {
+        LeakyAct::Leaky { slope } => {
+            let a = T::from_f64(slope);
+            map_inplace(data, |v| if v > T::ZERO { v } else { a.times(v) });
+        }
+        LeakyAct::Elu { slope } => {
+            let a = T::from_f64(slope);
+            map_inplace(data, |v| if v > T::ZERO { v } else { a.times(v.exp_m1()) });
+        }
+        LeakyAct::Selu => {
+            let l = T::from_f64(SELU_LAMBDA);
+            let la = T::from_f64(SELU_LAMBDA * SELU_ALPHA);
+            map_inplace(data, |v| {
+                if v > T::ZERO {
+                    l.times(v)
+                } else {
+                    la.times(v.exp_m1())
+                }
+            });
+        }
+        LeakyAct::Gelu => map_inplace(data, gelu),
+    }
+}
+
+/// `_backward_LeakyReLU` for [`LeakyAct`]: `out = g·act'(x)`, computed as MXNet does from the
+/// output `y` (leaky: `y > 0 ? 1 : slope`; elu: `y > 0 ? 1 : y + slope`; selu:
+/// `y > 0 ? λ : λ·(y + α)`) or from the input `x` (gelu).
+///
+/// SELU keeps MXNet 1.9.1's formula, which for `x ≤ 0` gives `λ·(y + α) = λα·(λ·eˣ − λ + 1)`
+/// instead of the exact derivative `λα·eˣ` (at `x = −2` MXNet's gradient is 0.1609 where the
+/// derivative is 0.2379): results match MXNet's.
+pub fn leaky_backward<T: Num>(act: LeakyAct, g: &[T], x: &[T], y: &[T], out: &mut [T]) {
+    match act {
+        LeakyAct::Leaky { slope } => {
+            let a = T::from_f64(slope);
+            zip_map(
+                g,
+                y,
+                out,
+                |gv, yv| if yv > T::ZERO { gv } else { gv.times(a) },
+            );
+        }
+        LeakyAct::Elu { slope } => {
+            let a = T::from_f64(slope);
+            zip_map(g, y, out, |gv, yv| {
+                if yv > T::ZERO {
+                    gv
+                } else {
+                    gv.times(yv.plus(a))
+                }
+            });
+        }
+        LeakyAct::Selu => {
+            // MXNet's formula, λ·(y + α) for y ≤ 0; the exact derivative would be y + λα.
+            let l = T::from_f64(SELU_LAMBDA);
+            let a = T::from_f64(SELU_ALPHA);
+            zip_map(g, y, out, |gv, yv| {
+                gv.times(if yv > T::ZERO { l } else { l.times(yv.plus(a)) })
+            });
+        }
+        LeakyAct::Gelu => {
+            zip_map(g, x, out, |gv, xv| {
+                gv.times(T::from_f64(gelu_grad(xv.to_f64())))
+            });
+        }
+    }
+}
+
+/// PReLU: `x` viewed as `(outer, gamma.len(), inner)`; `out = x > 0 ? x : gamma[c]·x`.
+pub fn prelu<T: Num>(x: &[T], gamma: &[T], inner: usize, out: &mut [T]) {
+    let inner = inner.max(1);
+    let channels = gamma.len().max(1);
+    let blocks = out.chunks_mut(inner).zip(x.chunks(inner));
+    for (k, (o, xs)) in blocks.enumerate() {
+        let a = gamma.get(k % channels).copied().unwrap_or(T::ZERO);
+        map(xs, o, |v| if v > T::ZERO { v } else { a.times(v) });
+    }
+}
+
+/// The PReLU gradient: `dx = g·(x > 0 ? 1 : gamma[c])`, `dgamma[c] = Σ g·x` over the
+/// non-positive `x` of channel `c` (layout as in [`prelu`]).
+pub fn prelu_backward<T: Num>(
+    g: &[T],
+    x: &[T],
+    gamma: &[T],
+    inner: usize,
+    dx: &mut [T],
+    dgamma: &mut [T],
+) {
+    let inner = inner.max(1);
+    let channels = gamma.len().max(1);
+    dgamma.fill(T::ZERO);
+    let blocks = dx
+        .chunks_mut(inner)
+        .zip(x.chunks(inner).zip(g.chunks(inner)));
+    for (k, (d, (xs, gs))) in blocks.enumerate() {
+        let c = k % channels;
+        let a = gamma.get(c).copied().unwrap_or(T::ZERO);
+        let mut acc = T::ZERO;
+        for (dv, (&xv, &gv)) in d.iter_mut().zip(xs.iter().zip(gs)) {
+            if xv > T::ZERO {
+                *dv = gv;
+            } else {
+                *dv = gv.times(a);
+                acc = acc.plus(gv.times(xv));
+            }
+        }
+        if let Some(dg) = dgamma.get_mut(c) {
+            *dg = dg.plus(acc);
+        }
+    }
+}
+
+/// RReLU with per-element slopes `mask`: `out = x > 0 ? x : mask·x`.
+pub fn rrelu<T: Num>(x: &[T], mask: &[T], out: &mut [T]) {
+    for (o, (&v, &m)) in out.iter_mut().zip(x.iter().zip(mask)) {
+        *o = if v > T::ZERO { v } else { m.times(v) };
+    }
+}
+
+/// The RReLU gradient from the output: `out = g·(y > 0 ? 1 : mask)`.
+pub fn rrelu_backward<T: Num>(g: &[T], y: &[T], mask: &[T], out: &mut [T]) {
+    for (o, (&gv, (&yv, &m))) in out.iter_mut().zip(g.iter().zip(y.iter().zip(mask))) {
+        *o = if yv > T::ZERO { gv } else { gv.times(m) };
+    }
+}
+
+/// The error function, to within a few ulps of `f64` (Rust's `f64::erf` is not stable yet).
+///
+/// For `|x| < 3` it sums the series `erf x = 2/√π · e^(−x²) · Σₙ 2ⁿ x^(2n+1) / (2n+1)!!`, whose
+/// terms are all positive (no cancellation); above, `1 − erfc x` with erfc's continued fraction.
+///
+/// ```
+/// use mxr_kernels::cpu::elementwise::erf;
+/// assert!((erf(0.5) - 0.520_499_877_813_046_5).abs() < 1e-15);
+/// assert!((erf(-2.0) + 0.995_322_265_018_952_7).abs() < 1e-15);
+/// assert_eq!(erf(10.0), 1.0);
+/// ```
+pub fn erf(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    let a = x.abs();
+    let r = if a < 3.0 {
+        let x2 = a * a;
+        let mut term = a;
+        let mut sum = a;
+        let mut k = 1.0;
+        while term > sum * 1e-17 && k < 200.0 {
+            term *= 2.0 * x2 / (2.0 * k + 1.0);
+            sum += term;
+            k += 1.0;
+        }
+        std::f64::consts::FRAC_2_SQRT_PI * (-x2).exp() * sum
+    } else if a < 27.0 {
+        1.0 - erfc_continued_fraction(a)
+    } else {
+        1.0
+    };
+    r.copysign(x)
+}
+
+/// erfc(x) for x ≥ 3 by the continued fraction
+/// `erfc x = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))`,
+/// evaluated with the modified Lentz method.
+fn erfc_continued_fraction(x: f64) -> f64 {
+    let tiny = 1e-300;
+    let mut f = x;
+    let mut c = x;
+    let mut d = 0.0;
+    for k in 1..200 {
+        let an = f64::from(k) * 0.5;
+        d = x + an * d;
+        d = if d.abs() < tiny { tiny } else { d };
+        c = x + an / c;
+        c = if c.abs() < tiny { tiny } else { c };
+        d = 1.0 / d;
+        let delta = c * d;
+        f *= delta;
+        if (delta - 1.0).abs() < 1e-16 {
+            break;
+        }
+    }
+    (-x * x).exp() / (f * std::f64::consts::PI.sqrt())
+}
+
+#[cfg(test)]
+mod tests;
