@@ -1,1 +1,413 @@
 //! Unary math operators (negative, exp, log, sqrt, square, abs, tanh, sigmoid, relu, clip).
+//!
+//! One input `data`, one output of its shape; every one computes in place
+//! ([`Operator::forward_inplace`]). Integer arrays work as in MXNet (functions without an
+//! integer meaning are computed in `f64` and truncated back: `exp(int32 2) = 7`).
+//!
+//! Gradients follow MXNet's graphs: `negative` of the head gradient for `negative`;
+//! `elemwise_mul(g, y)` for `exp`; `_backward_log`, `_backward_square`, `_backward_abs`,
+//! `_backward_clip` on (g, input); `_backward_sqrt`, `_backward_tanh`, `_backward_sigmoid`,
+//! `_backward_relu` on (g, output). `clip` (params `a_min`, `a_max`, both required) passes the
+//! gradient where `a_min <= x <= a_max`.
+
+use std::sync::Arc;
+
+use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp, Num, UnaryGrad, UnaryOp};
+
+use super::elemwise::{ElemwiseBinary, num_dispatch};
+use super::{no_params, parse_no_params, same_shape};
+use crate::registry::{
+    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx, TensorMut, TensorRef,
+};
+use crate::{Result, params};
+
+/// A unary math operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unary {
+    /// The function.
+    pub op: UnaryOp,
+}
+
+impl Unary {
+    /// `negative`.
+    pub const NEGATIVE: Unary = Unary {
+        op: UnaryOp::Negative,
+    };
+
+    /// The MXNet operator computing `op` (the functions only `Activation` offers have none).
+    pub fn op_name(op: UnaryOp) -> &'static str {
+        match op {
+            UnaryOp::Negative => "negative",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Log => "log",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Square => "square",
+            UnaryOp::Abs => "abs",
+            UnaryOp::Tanh => "tanh",
+            UnaryOp::Sigmoid => "sigmoid",
+            UnaryOp::Relu => "relu",
+            UnaryOp::SoftRelu => "softrelu",
+            UnaryOp::SoftSign => "softsign",
+        }
+    }
+}
+
+/// Runs a unary kernel from `input` into `output`.
+pub(crate) fn unary_forward(
+    name: &'static str,
+    op: UnaryOp,
+    input: &TensorRef<'_>,
+    output: &mut TensorMut<'_>,
+) -> Result<()> {
+    num_dispatch!(output.dtype, name, T => {
+        ew::unary(op, input.slice::<T>(name)?, output.slice_mut::<T>(name)?);
+        Ok(())
+    })
+}
+
+/// Runs a unary kernel in place.
+pub(crate) fn unary_inplace(
+    name: &'static str,
+    op: UnaryOp,
+    data: &mut TensorMut<'_>,
+) -> Result<()> {
+    num_dispatch!(data.dtype, name, T => {
+        ew::unary_inplace(op, data.slice_mut::<T>(name)?);
+        Ok(())
+    })
+}
+
+/// Runs a unary gradient kernel: `out = g·f'(v)`.
+pub(crate) fn unary_grad(
+    name: &'static str,
+    op: UnaryGrad,
+    g: &TensorRef<'_>,
+    v: Option<&TensorRef<'_>>,
+    out: &mut TensorMut<'_>,
+) -> Result<()> {
+    num_dispatch!(out.dtype, name, T => {
+        let v: &[T] = match v {
+            Some(v) => v.slice::<T>(name)?,
+            None => &[],
+        };
+        ew::unary_backward(op, g.slice::<T>(name)?, v, out.slice_mut::<T>(name)?);
+        Ok(())
+    })
+}
+
+impl Operator for Unary {
+    fn name(&self) -> &'static str {
+        Unary::op_name(self.op)
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        same_shape(shapes)
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        unary_forward(self.name(), self.op, &inputs[0], &mut outputs[0])
+    }
+    fn forward_inplace(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        data: &mut TensorMut<'_>,
+    ) -> Option<Result<()>> {
+        Some(unary_inplace(self.name(), self.op, data))
+    }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let g = grad.ograds[0];
+        let (x, y) = (grad.inputs[0], grad.outputs[0]);
+        let backward = |grad_op: UnaryGrad| UnaryBackward { op: grad_op };
+        let out = match self.op {
+            UnaryOp::Negative => grad.backward_node(Unary::NEGATIVE, &[g])?,
+            UnaryOp::Exp => grad.backward_node(ElemwiseBinary { op: BinaryOp::Mul }, &[g, y])?,
+            UnaryOp::Log => grad.backward_node(backward(UnaryGrad::Log), &[g, x])?,
+            UnaryOp::Sqrt => grad.backward_node(backward(UnaryGrad::Sqrt), &[g, y])?,
+            UnaryOp::Square => grad.backward_node(backward(UnaryGrad::Square), &[g, x])?,
+            UnaryOp::Abs => grad.backward_node(backward(UnaryGrad::Abs), &[g, x])?,
+            UnaryOp::Tanh => grad.backward_node(backward(UnaryGrad::Tanh), &[g, y])?,
+            UnaryOp::Sigmoid => grad.backward_node(backward(UnaryGrad::Sigmoid), &[g, y])?,
+            UnaryOp::Relu => grad.backward_node(backward(UnaryGrad::Relu), &[g, y])?,
+            UnaryOp::SoftRelu => grad.backward_node(backward(UnaryGrad::SoftRelu), &[g, y])?,
+            UnaryOp::SoftSign => grad.backward_node(backward(UnaryGrad::SoftSign), &[g, x])?,
+        };
+        Ok(vec![Some(out[0])])
+    }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+/// `_backward_log`, `_backward_sqrt`, `_backward_square`, `_backward_abs`, `_backward_tanh`,
+/// `_backward_sigmoid`, `_backward_relu`: inputs the head gradient and the forward input (log,
+/// square, abs) or output (sqrt, tanh, sigmoid, relu); output the input's gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnaryBackward {
+    /// The derivative.
+    pub op: UnaryGrad,
+}
+
+impl UnaryBackward {
+    fn op_name(op: UnaryGrad) -> &'static str {
+        match op {
+            UnaryGrad::Negative => "_backward_negative",
+            UnaryGrad::Exp => "_backward_exp",
+            UnaryGrad::Log => "_backward_log",
+            UnaryGrad::Sqrt => "_backward_sqrt",
+            UnaryGrad::Square => "_backward_square",
+            UnaryGrad::Abs => "_backward_abs",
+            UnaryGrad::Tanh => "_backward_tanh",
+            UnaryGrad::Sigmoid => "_backward_sigmoid",
+            UnaryGrad::Relu => "_backward_relu",
+            UnaryGrad::SoftRelu => "_backward_softrelu",
+            UnaryGrad::SoftSign => "_backward_softsign",
+        }
+    }
+}
+
+impl Operator for UnaryBackward {
+    fn name(&self) -> &'static str {
+        UnaryBackward::op_name(self.op)
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    fn input_names(&self) -> Vec<String> {
+        let value = if self.op.uses_output() {
+            "output"
+        } else {
+            "data"
+        };
+        vec!["ograd".into(), value.into()]
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        same_shape(shapes)
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        unary_grad(
+            self.name(),
+            self.op,
+            &inputs[0],
+            Some(&inputs[1]),
+            &mut outputs[0],
+        )
+    }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+params! {
+    /// Parameters of `clip` and `_backward_clip`.
+    pub struct ClipParam for "clip" {
+        /// Minimum value.
+        a_min: f64,
+        /// Maximum value.
+        a_max: f64,
+    }
+}
+
+/// `clip(data, a_min, a_max)`: values above `a_max` become `a_max`, below `a_min` `a_min`
+/// (NaN passes through; the bounds are cast to the dtype first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip {
+    /// The bounds.
+    pub param: ClipParam,
+}
+
+impl Clip {
+    fn inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
+        let name = self.name();
+        num_dispatch!(data.dtype, name, T => {
+            let (lo, hi) = (T::from_f64(self.param.a_min), T::from_f64(self.param.a_max));
+            ew::clip_inplace(data.slice_mut::<T>(name)?, lo, hi);
+            Ok(())
+        })
+    }
+}
+
+impl Operator for Clip {
+    fn name(&self) -> &'static str {
+        "clip"
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.param.to_attrs()
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        same_shape(shapes)
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let name = self.name();
+        num_dispatch!(outputs[0].dtype, name, T => {
+            let (lo, hi) = (T::from_f64(self.param.a_min), T::from_f64(self.param.a_max));
+            ew::clip(inputs[0].slice::<T>(name)?, lo, hi, outputs[0].slice_mut::<T>(name)?);
+            Ok(())
+        })
+    }
+    fn forward_inplace(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        data: &mut TensorMut<'_>,
+    ) -> Option<Result<()>> {
+        Some(self.inplace(data))
+    }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let back = ClipBackward {
+            param: self.param.clone(),
+        };
+        let out = grad.backward_node(back, &[grad.ograds[0], grad.inputs[0]])?;
+        Ok(vec![Some(out[0])])
+    }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+/// `_backward_clip`: inputs the head gradient and the forward input; the gradient passes where
+/// `a_min <= x <= a_max`, else 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipBackward {
+    /// The forward operator's bounds.
+    pub param: ClipParam,
+}
+
+impl Operator for ClipBackward {
+    fn name(&self) -> &'static str {
+        "_backward_clip"
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.param.to_attrs()
+    }
+    fn input_names(&self) -> Vec<String> {
+        vec!["ograd".into(), "data".into()]
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        same_shape(shapes)
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let name = self.name();
+        num_dispatch!(outputs[0].dtype, name, T => {
+            let (lo, hi) = (T::from_f64(self.param.a_min), T::from_f64(self.param.a_max));
+            let g = inputs[0].slice::<T>(name)?;
+            let x = inputs[1].slice::<T>(name)?;
+            ew::clip_backward(g, x, lo, hi, outputs[0].slice_mut::<T>(name)?);
+            Ok(())
+        })
+    }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+fn create_unary(op: UnaryOp, attrs: &[(&str, &str)]) -> Result<OpRef> {
+    parse_no_params(Unary::op_name(op), attrs)?;
+    Ok(Arc::new(Unary { op }))
+}
+
+fn create_unary_backward(op: UnaryGrad, attrs: &[(&str, &str)]) -> Result<OpRef> {
+    parse_no_params(UnaryBackward::op_name(op), attrs)?;
+    Ok(Arc::new(UnaryBackward { op }))
+}
+
+fn create_clip(name: &'static str, attrs: &[(&str, &str)]) -> Result<ClipParam> {
+    // ClipParam::parse names "clip" in its errors; the backward op parses for its own name.
+    let mut parser = crate::registry::attrs::AttrParser::new(name, attrs.iter().copied());
+    let a_min = parser.required("a_min")?;
+    let a_max = parser.required("a_max")?;
+    parser.finish()?;
+    Ok(ClipParam { a_min, a_max })
+}
+
+inventory::submit! {
+    OpDef::new("negative", "Numerical negative: −x.", no_params,
+        |a| create_unary(UnaryOp::Negative, a))
+}
+inventory::submit! {
+    OpDef::new("exp", "Exponential: eˣ.", no_params, |a| create_unary(UnaryOp::Exp, a))
+}
+inventory::submit! {
+    OpDef::new("log", "Natural logarithm: ln x.", no_params, |a| create_unary(UnaryOp::Log, a))
+}
+inventory::submit! {
+    OpDef::new("sqrt", "Square root: √x.", no_params, |a| create_unary(UnaryOp::Sqrt, a))
+}
+inventory::submit! {
+    OpDef::new("square", "Square: x².", no_params, |a| create_unary(UnaryOp::Square, a))
+}
+inventory::submit! {
+    OpDef::new("abs", "Absolute value: |x|.", no_params, |a| create_unary(UnaryOp::Abs, a))
+}
+inventory::submit! {
+    OpDef::new("tanh", "Hyperbolic tangent.", no_params, |a| create_unary(UnaryOp::Tanh, a))
+}
+inventory::submit! {
+    OpDef::new("sigmoid", "Logistic sigmoid: 1 / (1 + e⁻ˣ).", no_params,
+        |a| create_unary(UnaryOp::Sigmoid, a))
+}
+inventory::submit! {
+    OpDef::new("relu", "Rectified linear unit: max(x, 0).", no_params,
+        |a| create_unary(UnaryOp::Relu, a))
+}
+inventory::submit! {
+    OpDef::new("clip", "Clips values to [a_min, a_max].", ClipParam::specs, |a| {
+        Ok(Arc::new(Clip { param: create_clip("clip", a)? }) as OpRef)
+    })
+}
+inventory::submit! {
+    OpDef::new("_backward_log", "Gradient of log: g / x.", no_params,
+        |a| create_unary_backward(UnaryGrad::Log, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_sqrt", "Gradient of sqrt from the output: g / (2y).", no_params,
+        |a| create_unary_backward(UnaryGrad::Sqrt, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_square", "Gradient of square: 2x·g.", no_params,
+        |a| create_unary_backward(UnaryGrad::Square, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_abs", "Gradient of abs: sign(x)·g.", no_params,
+        |a| create_unary_backward(UnaryGrad::Abs, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_tanh", "Gradient of tanh from the output: (1 − y²)·g.", no_params,
+        |a| create_unary_backward(UnaryGrad::Tanh, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_sigmoid", "Gradient of sigmoid from the output: y(1 − y)·g.",
+        no_params, |a| create_unary_backward(UnaryGrad::Sigmoid, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_relu", "Gradient of relu from the output: g where y > 0.", no_params,
+        |a| create_unary_backward(UnaryGrad::Relu, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_clip", "Gradient of clip: g where a_min <= x <= a_max.",
+        ClipParam::specs, |a| {
+            Ok(Arc::new(ClipBackward { param: create_clip("_backward_clip", a)? }) as OpRef)
+        })
+}
+
+#[cfg(test)]
+mod tests;
