@@ -1,1 +1,258 @@
-use crate::check::HostTensor;
+use mxr_engine::Context;
+use mxr_kernels::DType;
+
+use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
+use crate::ops::elemwise::test_util::{added, backward_graph, input, ograd, output};
+use crate::registry::{OpContext, Shape, create};
+
+const OPS: [&str; 9] = [
+    "negative", "exp", "log", "sqrt", "square", "abs", "tanh", "sigmoid", "relu",
+];
+
+fn close(got: &[f64], want: &[f64], rtol: f64) {
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(want) {
+        assert!(
+            (g - w).abs() <= rtol * w.abs() + 1e-7,
+            "{got:?} vs {want:?}"
+        );
+    }
+}
+
+fn ctx() -> OpContext<'static> {
+    OpContext {
+        is_train: false,
+        context: Context::cpu(0),
+        rng: None,
+    }
+}
+
+#[test]
+fn forward_and_backward_match_mxnet() {
+    // Printed by MXNet 1.9.1 (float32) for x = [0.25, 1, 2.5, 4], head gradient [1, 2, -1, 0.5].
+    let x = HostTensor::from_f32(&[4], vec![0.25, 1.0, 2.5, 4.0]);
+    let g = HostTensor::from_f32(&[4], vec![1.0, 2.0, -1.0, 0.5]);
+    let cases: [(&str, [f64; 4], [f64; 4]); 6] = [
+        (
+            "exp",
+            [1.284_025_4, 2.718_281_7, 12.182_494, 54.598_15],
+            [1.284_025_4, 5.436_563_5, -12.182_494, 27.299_074],
+        ),
+        (
+            "log",
+            [-1.386_294_4, 0.0, 0.916_290_76, 1.386_294_4],
+            [4.0, 2.0, -0.4, 0.125],
+        ),
+        (
+            "sqrt",
+            [0.5, 1.0, 1.581_138_8, 2.0],
+            [1.0, 1.0, -0.316_227_76, 0.125],
+        ),
+        ("square", [0.0625, 1.0, 6.25, 16.0], [0.5, 4.0, -5.0, 4.0]),
+        (
+            "tanh",
+            [0.244_918_66, 0.761_594_2, 0.986_614_3, 0.999_329_3],
+            [0.940_014_84, 0.839_948_65, -0.026_592_255, 0.000_670_433],
+        ),
+        (
+            "sigmoid",
+            [0.562_176_5, 0.731_058_6, 0.924_141_8, 0.982_013_76],
+            [0.246_134_07, 0.393_223_85, -0.070_103_71, 0.008_831_367],
+        ),
+    ];
+    for (name, want_y, want_dx) in cases {
+        let op = create(name, &[], None).unwrap();
+        let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
+        assert_eq!(out[0].dtype(), DType::F32);
+        close(&out[0].to_f64(), &want_y, 1e-6);
+        let dx = gradients(&op, std::slice::from_ref(&x), std::slice::from_ref(&g), true, 0).unwrap();
+        // tanh's gradient near 1 loses digits to cancellation in float32.
+        close(&dx[0].as_ref().unwrap().to_f64(), &want_dx, 2e-4);
+    }
+}
+
+#[test]
+fn simple_functions_by_hand() {
+    let x = HostTensor::from_f32(&[2, 3], vec![-2.0, -0.5, 0.0, 0.5, 2.0, f32::NAN]);
+    let run1 = |name: &str| {
+        let op = create(name, &[], None).unwrap();
+        run(op.as_ref(), &mut [x.clone()], false).unwrap()[0].to_f64()
+    };
+    let negative = run1("negative");
+    assert_eq!(&negative[..5], &[2.0, 0.5, -0.0, -0.5, -2.0]);
+    let abs = run1("abs");
+    assert_eq!(&abs[..5], &[2.0, 0.5, 0.0, 0.5, 2.0]);
+    let relu = run1("relu");
+    assert_eq!(&relu[..5], &[0.0, 0.0, 0.0, 0.5, 2.0]);
+    assert!(relu[5].is_nan(), "relu passes NaN through, as MXNet does");
+}
+
+#[test]
+fn integer_inputs_follow_mxnet() {
+    // MXNet 1.9.1 on int32 [1, 2, 3, 0, -4].
+    let x = HostTensor::from_vec(&[5], vec![1i32, 2, 3, 0, -4]);
+    for (name, want) in [
+        ("negative", [-1.0, -2.0, -3.0, 0.0, 4.0]),
+        ("exp", [2.0, 7.0, 20.0, 1.0, 0.0]),
+        ("square", [1.0, 4.0, 9.0, 0.0, 16.0]),
+        ("abs", [1.0, 2.0, 3.0, 0.0, 4.0]),
+        ("tanh", [0.0; 5]),
+        ("sigmoid", [0.0; 5]),
+        ("relu", [1.0, 2.0, 3.0, 0.0, 0.0]),
+    ] {
+        let op = create(name, &[], None).unwrap();
+        let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
+        assert_eq!(out[0].dtype(), DType::I32);
+        assert_eq!(out[0].to_f64(), want.to_vec(), "{name}");
+    }
+}
+
+#[test]
+fn in_place_equals_out_of_place() {
+    let x = HostTensor::from_f64_as(&[4], &[0.3, 1.7, 2.2, 9.0], DType::F32);
+    for name in OPS {
+        let op = create(name, &[], None).unwrap();
+        let want = run(op.as_ref(), &mut [x.clone()], false).unwrap();
+        let mut y = x.clone();
+        op.forward_inplace(&mut ctx(), &mut y.view_mut())
+            .expect("unary ops compute in place")
+            .unwrap();
+        assert_eq!(y, want[0], "{name}");
+        assert_eq!(op.inplace_option(), vec![(0, 0)]);
+    }
+    let clip = create("clip", &[("a_min", "0.5"), ("a_max", "2")], None).unwrap();
+    let mut y = x.clone();
+    clip.forward_inplace(&mut ctx(), &mut y.view_mut())
+        .unwrap()
+        .unwrap();
+    assert_eq!(y.to_f32(), vec![0.5, 1.7, 2.0, 2.0]);
+    assert_eq!(y, run(clip.as_ref(), &mut [x], false).unwrap()[0]);
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    // Positive, away from 0 (log, sqrt) and from the kinks of abs and relu.
+    let pos = HostTensor::from_vec(&[2, 3], vec![0.3f64, 0.8, 1.5, 2.2, 0.6, 1.1]);
+    let mixed = HostTensor::from_vec(&[2, 3], vec![-1.3f64, 0.8, -0.4, 2.2, -0.6, 1.1]);
+    for name in OPS {
+        let op = create(name, &[], None).unwrap();
+        let x = if matches!(name, "log" | "sqrt") {
+            &pos
+        } else {
+            &mixed
+        };
+        check_gradient(&op, std::slice::from_ref(x), &GradCheck::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let clip = create("clip", &[("a_min", "-0.5"), ("a_max", "1")], None).unwrap();
+    check_gradient(&clip, &[mixed], &GradCheck::default()).unwrap();
+}
+
+#[test]
+fn gradient_graphs_follow_mxnet() {
+    for (name, back, second) in [
+        ("negative", "negative", None),
+        ("exp", "elemwise_mul", Some(output(0))),
+        ("log", "_backward_log", Some(input(0))),
+        ("sqrt", "_backward_sqrt", Some(output(0))),
+        ("square", "_backward_square", Some(input(0))),
+        ("abs", "_backward_abs", Some(input(0))),
+        ("tanh", "_backward_tanh", Some(output(0))),
+        ("sigmoid", "_backward_sigmoid", Some(output(0))),
+        ("relu", "_backward_relu", Some(output(0))),
+    ] {
+        let op = create(name, &[], None).unwrap();
+        let (nodes, grads) = backward_graph(&op);
+        assert_eq!(nodes.len(), 1, "{name}");
+        assert_eq!(nodes[0].op, back, "{name}");
+        let mut want = vec![ograd(0)];
+        want.extend(second);
+        assert_eq!(nodes[0].inputs, want, "{name}");
+        assert_eq!(grads, vec![Some(added(0, 0))]);
+        if back.starts_with("_backward") {
+            let b = create(back, &[], None).unwrap();
+            assert_eq!(b.num_inputs(), 2, "{back}");
+        }
+    }
+    let clip = create("clip", &[("a_min", "0"), ("a_max", "1")], None).unwrap();
+    let (nodes, _) = backward_graph(&clip);
+    assert_eq!(nodes[0].op, "_backward_clip");
+    assert_eq!(nodes[0].inputs, vec![ograd(0), input(0)]);
+}
+
+#[test]
+fn backward_ops_run_by_name() {
+    let g = HostTensor::from_f32(&[3], vec![1.0, 2.0, -3.0]);
+    let v = HostTensor::from_f32(&[3], vec![0.5, -1.0, 2.0]);
+    let run2 = |name: &str| {
+        let op = create(name, &[], None).unwrap();
+        run(op.as_ref(), &mut [g.clone(), v.clone()], false).unwrap()[0].to_f64()
+    };
+    assert_eq!(run2("_backward_log"), vec![2.0, -2.0, -1.5]);
+    assert_eq!(run2("_backward_square"), vec![1.0, -4.0, -12.0]);
+    assert_eq!(run2("_backward_abs"), vec![1.0, -2.0, -3.0]);
+    assert_eq!(run2("_backward_relu"), vec![1.0, 0.0, -3.0]);
+    assert_eq!(run2("_backward_sqrt"), vec![1.0, -1.0, -0.75]);
+    assert_eq!(run2("_backward_tanh"), vec![0.75, 0.0, 9.0]);
+    assert_eq!(run2("_backward_sigmoid"), vec![0.25, -4.0, 6.0]);
+}
+
+#[test]
+fn clip_bounds_and_gradient_on_the_closed_interval() {
+    let op = create("clip", &[("a_min", "-0.5"), ("a_max", "0.5")], None).unwrap();
+    assert_eq!(
+        op.attrs(),
+        vec![
+            ("a_min".to_string(), "-0.5".to_string()),
+            ("a_max".to_string(), "0.5".to_string())
+        ]
+    );
+    let x = HostTensor::from_f32(&[5], vec![-1.0, -0.5, 0.0, 0.5, 1.0]);
+    let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
+    assert_eq!(out[0].to_f64(), vec![-0.5, -0.5, 0.0, 0.5, 0.5]);
+    // MXNet 1.9.1: grad of clip(a_min=-0.5, a_max=0.5) at [-1,-0.5,0,0.5,1] is [0,1,1,1,0].
+    let ones = HostTensor::from_f32(&[5], vec![1.0; 5]);
+    let dx = gradients(&op, &[x], &[ones], true, 0).unwrap();
+    assert_eq!(
+        dx[0].as_ref().unwrap().to_f64(),
+        vec![0.0, 1.0, 1.0, 1.0, 0.0]
+    );
+    // On int32 the bounds are cast: clip([1,2,3,0,-4], -1.5, 2.5) = [1,2,2,0,-1].
+    let op = create("clip", &[("a_min", "-1.5"), ("a_max", "2.5")], None).unwrap();
+    let xi = HostTensor::from_vec(&[5], vec![1i32, 2, 3, 0, -4]);
+    let out = run(op.as_ref(), &mut [xi], false).unwrap();
+    assert_eq!(out[0].to_f64(), vec![1.0, 2.0, 2.0, 0.0, -1.0]);
+}
+
+#[test]
+fn clip_parameters_are_required_and_checked() {
+    let err = create("clip", &[("a_max", "1")], None).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("clip") && msg.contains("a_min"), "{msg}");
+    let err = create("clip", &[("a_min", "x"), ("a_max", "1")], None).unwrap_err();
+    assert!(err.to_string().contains("a_min"), "{err}");
+    let err = create("_backward_clip", &[("a_min", "0")], None).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("_backward_clip") && msg.contains("a_max"),
+        "{msg}"
+    );
+    let err = create("relu", &[("slope", "0.1")], None).unwrap_err();
+    assert!(err.to_string().contains("slope"), "{err}");
+}
+
+#[test]
+fn shapes_pass_through_both_ways() {
+    let op = create("sigmoid", &[], None).unwrap();
+    let (_, outs) = infer_shapes(op.as_ref(), &[Shape::from_legacy(&[0, 7])]).unwrap();
+    assert_eq!(outs[0], Shape::from_legacy(&[0, 7]));
+    let (ins, _) = infer_shapes(op.as_ref(), &[Shape::unknown()]).unwrap();
+    assert!(ins[0].ndim().is_none());
+    // The backward op's output takes the head gradient's shape.
+    let b = create("_backward_sigmoid", &[], None).unwrap();
+    let (ins, outs) = infer_shapes(b.as_ref(), &[Shape::known(&[2, 3]), Shape::unknown()]).unwrap();
+    assert_eq!(ins[1], Shape::known(&[2, 3]));
+    assert_eq!(outs[0], Shape::known(&[2, 3]));
+    let err = infer_shapes(b.as_ref(), &[Shape::known(&[2, 3]), Shape::known(&[3])]).unwrap_err();
+    assert!(err.to_string().contains("_backward_sigmoid"), "{err}");
+}
