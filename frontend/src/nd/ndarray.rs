@@ -134,9 +134,19 @@ impl NDArray {
         NDArray::full(shape, 1.0)
     }
 
+    /// A float32 array of ones on `context`.
+    pub fn ones_on(shape: &[usize], context: Context) -> Result<NDArray> {
+        NDArray::full_on(shape, 1.0, context)
+    }
+
     /// A float32 array filled with `value` on the current default context.
     pub fn full(shape: &[usize], value: f64) -> Result<NDArray> {
-        let a = NDArray::zeros(shape)?;
+        NDArray::full_on(shape, value, current_context())
+    }
+
+    /// A float32 array filled with `value` on `context`.
+    pub fn full_on(shape: &[usize], value: f64, context: Context) -> Result<NDArray> {
+        let a = NDArray::zeros_on(shape, context)?;
         a.assign_scalar(value)?;
         Ok(a)
     }
