@@ -77,7 +77,12 @@ fn cpu_seconds() -> f64 {
         return 0.0;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -106,10 +111,23 @@ fn w1(out: &Out, quick: bool, reps: usize) -> mxr::Result<()> {
     assert_eq!(got, expect, "W1 result");
     for workload in ["W1", "W1-capi"] {
         let p = json!({"n_ops": n, "shape": [16], "reps": reps, "frontend": "rust"});
-        out.emit(workload, "ops_per_sec", round(median(&rates)).into(), "ops/s",
-            merge(p.clone(), json!({"samples": rounds(&rates)})));
-        out.emit(workload, "us_per_op", round(median(&us)).into(), "us",
-            merge(p, json!({"samples": rounds(&us), "push_us_per_op": round(median(&push_us))})));
+        out.emit(
+            workload,
+            "ops_per_sec",
+            round(median(&rates)).into(),
+            "ops/s",
+            merge(p.clone(), json!({"samples": rounds(&rates)})),
+        );
+        out.emit(
+            workload,
+            "us_per_op",
+            round(median(&us)).into(),
+            "us",
+            merge(
+                p,
+                json!({"samples": rounds(&us), "push_us_per_op": round(median(&push_us))}),
+            ),
+        );
     }
     Ok(())
 }
@@ -117,7 +135,9 @@ fn w1(out: &Out, quick: bool, reps: usize) -> mxr::Result<()> {
 fn w1b(out: &Out, quick: bool, reps: usize) -> mxr::Result<()> {
     let n = if quick { 10_000 } else { 100_000 };
     let k = 8;
-    let mut arrays: Vec<NDArray> = (0..k).map(|_| NDArray::zeros(&[16])).collect::<Result<_, _>>()?;
+    let mut arrays: Vec<NDArray> = (0..k)
+        .map(|_| NDArray::zeros(&[16]))
+        .collect::<Result<_, _>>()?;
     for _ in 0..250 {
         for a in &mut arrays {
             *a += 1.0;
@@ -146,15 +166,32 @@ fn w1b(out: &Out, quick: bool, reps: usize) -> mxr::Result<()> {
         push_us.push(t1 / ops * 1e6);
     }
     for a in &arrays {
-        assert_eq!(a.to_vec::<f32>()?[0], (250 + reps * rounds_n) as f32, "W1b result");
+        assert_eq!(
+            a.to_vec::<f32>()?[0],
+            (250 + reps * rounds_n) as f32,
+            "W1b result"
+        );
     }
     for workload in ["W1b", "W1b-capi"] {
         let p = json!({"n_ops": rounds_n * k, "arrays": k, "rounds": rounds_n, "shape": [16],
             "reps": reps, "frontend": "rust"});
-        out.emit(workload, "ops_per_sec", round(median(&rates)).into(), "ops/s",
-            merge(p.clone(), json!({"samples": rounds(&rates)})));
-        out.emit(workload, "us_per_op", round(median(&us)).into(), "us",
-            merge(p, json!({"samples": rounds(&us), "push_us_per_op": round(median(&push_us))})));
+        out.emit(
+            workload,
+            "ops_per_sec",
+            round(median(&rates)).into(),
+            "ops/s",
+            merge(p.clone(), json!({"samples": rounds(&rates)})),
+        );
+        out.emit(
+            workload,
+            "us_per_op",
+            round(median(&us)).into(),
+            "us",
+            merge(
+                p,
+                json!({"samples": rounds(&us), "push_us_per_op": round(median(&push_us))}),
+            ),
+        );
     }
     Ok(())
 }
@@ -192,15 +229,35 @@ fn w2(out: &Out, quick: bool, reps: usize) -> mxr::Result<()> {
         .fold(0f32, f32::max);
     assert!(err < 1e-5, "W2 error {err}");
     let p = json!({"iters": iters, "ops_per_iter": 4, "shape": [1000], "reps": reps, "frontend": "rust"});
-    out.emit("W2", "ops_per_sec", round(median(&rates)).into(), "ops/s",
-        merge(p.clone(), json!({"samples": rounds(&rates)})));
-    out.emit("W2", "us_per_iter", round(median(&us)).into(), "us",
-        merge(p.clone(), json!({"samples": rounds(&us)})));
+    out.emit(
+        "W2",
+        "ops_per_sec",
+        round(median(&rates)).into(),
+        "ops/s",
+        merge(p.clone(), json!({"samples": rounds(&rates)})),
+    );
+    out.emit(
+        "W2",
+        "us_per_iter",
+        round(median(&us)).into(),
+        "us",
+        merge(p.clone(), json!({"samples": rounds(&us)})),
+    );
     let per_op: Vec<f64> = us.iter().map(|u| u / 4.0).collect();
-    out.emit("W2-capi", "us_per_op", round(median(&per_op)).into(), "us",
-        merge(p.clone(), json!({"samples": rounds(&per_op)})));
-    out.emit("W2-capi", "ops_per_sec", round(median(&rates)).into(), "ops/s",
-        merge(p, json!({"samples": rounds(&rates)})));
+    out.emit(
+        "W2-capi",
+        "us_per_op",
+        round(median(&per_op)).into(),
+        "us",
+        merge(p.clone(), json!({"samples": rounds(&per_op)})),
+    );
+    out.emit(
+        "W2-capi",
+        "ops_per_sec",
+        round(median(&rates)).into(),
+        "ops/s",
+        merge(p, json!({"samples": rounds(&rates)})),
+    );
     Ok(())
 }
 
@@ -236,18 +293,29 @@ fn w3(out: &Out, quick: bool) -> mxr::Result<()> {
         let a64: Vec<f64> = an.iter().map(|&x| f64::from(x)).collect();
         let b64: Vec<f64> = bn.iter().map(|&x| f64::from(x)).collect();
         let mut r = vec![0f64; n * n];
-        gemm(false, false, n, n, n, 1.0, &a64, n, &b64, n, 0.0, &mut r, n, 1)
-            .expect("valid reference GEMM");
+        gemm(
+            false, false, n, n, n, 1.0, &a64, n, &b64, n, 0.0, &mut r, n, 1,
+        )
+        .expect("valid reference GEMM");
         let got = c.to_vec::<f32>()?;
         let max_ref = r.iter().fold(0f64, |m, x| m.max(x.abs()));
-        let max_err = got.iter().zip(&r).fold(0f64, |m, (g, r)| m.max((f64::from(*g) - r).abs()));
+        let max_err = got
+            .iter()
+            .zip(&r)
+            .fold(0f64, |m, (g, r)| m.max((f64::from(*g) - r).abs()));
         let flop = 2.0 * (n as f64).powi(3);
         let g: Vec<f64> = times.iter().map(|t| flop / t / 1e9).collect();
-        out.emit("W3", "gflops", round(median(&g)).into(), "GFLOP/s", json!({
-            "impl": "mxr.nd.dot", "N": n, "reps": reps, "samples": rounds(&g),
-            "median_ms": round(median(&times) * 1e3), "cpu_util": round(util),
-            "max_rel_err": max_err / max_ref,
-        }));
+        out.emit(
+            "W3",
+            "gflops",
+            round(median(&g)).into(),
+            "GFLOP/s",
+            json!({
+                "impl": "mxr.nd.dot", "N": n, "reps": reps, "samples": rounds(&g),
+                "median_ms": round(median(&times) * 1e3), "cpu_util": round(util),
+                "max_rel_err": max_err / max_ref,
+            }),
+        );
     }
     Ok(())
 }
@@ -270,7 +338,11 @@ fn main() -> mxr::Result<()> {
     let mut which: Vec<String> = ALL.iter().map(|s| s.to_string()).collect();
     if let Some(i) = args.iter().position(|a| a == "--only") {
         let list = args.get(i + 1).cloned().unwrap_or_default();
-        which = list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        which = list
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
         if which.iter().any(|w| w == "W1") && !which.iter().any(|w| w == "W1b") {
             which.push("W1b".into());
         }
@@ -283,8 +355,14 @@ fn main() -> mxr::Result<()> {
     common.insert("cpu_workers".into(), workers.into());
     common.insert("quick".into(), quick.into());
     let out = Out { common };
-    out.emit("meta", "environment", json!({"impl": "mxr", "version": env!("CARGO_PKG_VERSION"),
-        "gemm": "gemm 0.19 (single thread)"}), "info", json!({}));
+    out.emit(
+        "meta",
+        "environment",
+        json!({"impl": "mxr", "version": env!("CARGO_PKG_VERSION"),
+        "gemm": "gemm 0.19 (single thread)"}),
+        "info",
+        json!({}),
+    );
     let reps = if quick { 1 } else { 5 };
     let t_all = Instant::now();
     for w in ALL {
@@ -300,13 +378,31 @@ fn main() -> mxr::Result<()> {
             _ => {}
         }
         nd::waitall()?;
-        out.emit(w, "wall_time_s", round(t0.elapsed().as_secs_f64()).into(), "s", json!({}));
+        out.emit(
+            w,
+            "wall_time_s",
+            round(t0.elapsed().as_secs_f64()).into(),
+            "s",
+            json!({}),
+        );
     }
     for w in &which {
         if !ALL.contains(&w.as_str()) {
-            out.emit(w, "skipped", "not implemented in mxr yet".into(), "info", json!({}));
+            out.emit(
+                w,
+                "skipped",
+                "not implemented in mxr yet".into(),
+                "info",
+                json!({}),
+            );
         }
     }
-    out.emit("all", "wall_time_s", round(t_all.elapsed().as_secs_f64()).into(), "s", json!({}));
+    out.emit(
+        "all",
+        "wall_time_s",
+        round(t_all.elapsed().as_secs_f64()).into(),
+        "s",
+        json!({}),
+    );
     Ok(())
 }

@@ -34,7 +34,11 @@ fn main() -> Result<(), mxr::Error> {
     }
     let moved = x.copy_to(Context::cpu(1))?;
     let z = &moved * &y;
-    println!("moved to {} then multiplied: {:?}", z.context(), z.to_vec::<f32>()?);
+    println!(
+        "moved to {} then multiplied: {:?}",
+        z.context(),
+        z.to_vec::<f32>()?
+    );
 
     // 7. Automatic parallelism: the engine orders by storage, nothing waits until a read.
     let mut a = NDArray::ones(&[2, 3])?;

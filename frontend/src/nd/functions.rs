@@ -40,7 +40,12 @@ pub(crate) fn scalar_into(
     out: Option<&NDArray>,
 ) -> Result<NDArray> {
     let op = scalar_op(name, scalar)?;
-    first(apply(&op, &[x], out.map(std::slice::from_ref), is_training())?)
+    first(apply(
+        &op,
+        &[x],
+        out.map(std::slice::from_ref),
+        is_training(),
+    )?)
 }
 
 /// Applies a two-input operator, into `out` when given.
@@ -51,7 +56,12 @@ pub(crate) fn binary_into(
     out: Option<&NDArray>,
 ) -> Result<NDArray> {
     let op = registry::create(name, &[], Some(2))?;
-    first(apply(&op, &[a, b], out.map(std::slice::from_ref), is_training())?)
+    first(apply(
+        &op,
+        &[a, b],
+        out.map(std::slice::from_ref),
+        is_training(),
+    )?)
 }
 
 fn first(mut outputs: Vec<NDArray>) -> Result<NDArray> {
@@ -158,7 +168,10 @@ fn axis_attr(axis: Option<&[i64]>) -> Option<String> {
         [one] => one.to_string(),
         many => format!(
             "({})",
-            many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     })
 }
@@ -230,7 +243,10 @@ pub fn transpose(x: &NDArray, axes: &[usize]) -> Result<NDArray> {
     }
     let axes = format!(
         "({})",
-        axes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        axes.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     call("transpose", &[x], &[("axes", &axes)])
 }
@@ -268,7 +284,10 @@ fn shape_attr(shape: &[usize]) -> String {
         [one] => format!("({one},)"),
         many => format!(
             "({})",
-            many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

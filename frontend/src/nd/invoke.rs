@@ -115,6 +115,16 @@ pub fn apply(
         }
         .into());
     }
+    if let ([x], Some([o])) = (inputs, out)
+        && op.is_inplace_unary()
+        && x.shares_storage_with(o)
+        && x.offset == o.offset
+        && x.shape == o.shape
+        && x.dtype == o.dtype
+    {
+        push_inplace(op, o, is_train)?;
+        return Ok(vec![o.clone()]);
+    }
     let num_outputs = op.num_outputs();
     let given = out.unwrap_or(&[]);
     if given.len() > num_outputs || (out.is_some() && given.len() < op.num_visible_outputs()) {
@@ -288,6 +298,41 @@ fn push(
         .map_or_else(|| outputs[0].chunk.engine, |a| a.chunk.engine);
     let operation = Operation::sync(op.name(), move |_| plan.execute());
     engine.push(operation.reads(&reads).writes(&writes).context(context))?;
+    Ok(())
+}
+
+/// Pushes an in-place call of a shape-preserving unary operator (see
+/// [`Operator::is_inplace_unary`](mxr_operators::registry::Operator::is_inplace_unary)).
+fn push_inplace(op: &OpRef, array: &NDArray, is_train: bool) -> Result<()> {
+    let op = Arc::clone(op);
+    let view = View::of(array);
+    let context = array.context();
+    let name = op.name();
+    let operation = Operation::sync(name, move |_| {
+        let mut guard = view.data.write();
+        let mut tensor = TensorMut {
+            shape: &view.shape,
+            dtype: view.dtype,
+            bytes: &mut guard.as_bytes_mut()[view.range.clone()],
+        };
+        let mut ctx = OpContext {
+            is_train,
+            context,
+            rng: None,
+        };
+        match op.forward_inplace(&mut ctx, &mut tensor) {
+            Some(result) => result.map_err(Into::into),
+            None => Err(mxr_operators::Error::Unsupported {
+                op: name.into(),
+                what: "in-place computation (is_inplace_unary without forward_inplace)".into(),
+            }
+            .into()),
+        }
+    });
+    array
+        .chunk
+        .engine
+        .push(operation.writes(&[&array.chunk.var]).context(context))?;
     Ok(())
 }
 
