@@ -29,11 +29,11 @@ use crate::{Error, Result};
 /// ```
 #[derive(Clone)]
 pub struct NDArray {
-    chunk: Arc<Chunk>,
+    pub(crate) chunk: Arc<Chunk>,
     /// First element of this view in the chunk.
-    offset: usize,
-    shape: Vec<usize>,
-    dtype: DType,
+    pub(crate) offset: usize,
+    pub(crate) shape: Vec<usize>,
+    pub(crate) dtype: DType,
 }
 
 impl fmt::Debug for NDArray {
@@ -86,6 +86,28 @@ impl NDArray {
         })
     }
 
+    /// An array for an operator's output: contents unspecified (initialized, not zeroed), since
+    /// the kernel overwrites every element.
+    pub(crate) fn for_output(shape: &[usize], dtype: DType, context: Context) -> Result<NDArray> {
+        if !context.is_cpu() {
+            return NDArray::new(shape, dtype, context);
+        }
+        let len = element_count("NDArray::for_output", shape)?;
+        let bytes = len
+            .checked_mul(dtype.size())
+            .ok_or_else(|| Error::InvalidArgument {
+                call: "NDArray::for_output",
+                reason: format!("shape {shape:?} of {dtype} is too large"),
+            })?;
+        let chunk = Chunk::alloc(engine()?, context, bytes)?;
+        Ok(NDArray {
+            chunk: Arc::new(chunk),
+            offset: 0,
+            shape: shape.to_vec(),
+            dtype,
+        })
+    }
+
     /// A float32 array of zeros on the current default context ([`context_scope`](super::context_scope)).
     pub fn zeros(shape: &[usize]) -> Result<NDArray> {
         NDArray::new(shape, DType::F32, current_context())
@@ -112,9 +134,19 @@ impl NDArray {
         NDArray::full(shape, 1.0)
     }
 
+    /// A float32 array of ones on `context`.
+    pub fn ones_on(shape: &[usize], context: Context) -> Result<NDArray> {
+        NDArray::full_on(shape, 1.0, context)
+    }
+
     /// A float32 array filled with `value` on the current default context.
     pub fn full(shape: &[usize], value: f64) -> Result<NDArray> {
-        let a = NDArray::zeros(shape)?;
+        NDArray::full_on(shape, value, current_context())
+    }
+
+    /// A float32 array filled with `value` on `context`.
+    pub fn full_on(shape: &[usize], value: f64, context: Context) -> Result<NDArray> {
+        let a = NDArray::zeros_on(shape, context)?;
         a.assign_scalar(value)?;
         Ok(a)
     }
@@ -188,7 +220,7 @@ impl NDArray {
     }
 
     /// The byte range of this view in its chunk.
-    fn byte_range(&self) -> std::ops::Range<usize> {
+    pub(crate) fn byte_range(&self) -> std::ops::Range<usize> {
         let size = self.dtype.size();
         self.offset * size..(self.offset + self.size()) * size
     }
