@@ -75,7 +75,7 @@ pub struct Softmax {
 pub(crate) fn resolve_axis(axis: i64, ndim: usize) -> Option<usize> {
     let n = i64::try_from(ndim).ok()?;
     let a = if axis < 0 { axis + n } else { axis };
-    (0..n).contains(&a).then(|| a as usize)
+    usize::try_from(a).ok().filter(|&a| a < ndim)
 }
 
 fn bad_param(op: &str, name: &str, value: String, type_name: &str, hint: &str) -> Error {

@@ -76,7 +76,7 @@ fn gradient_is_the_head_times_the_mask() {
     for attrs in [vec![("p", "0.4")], vec![("p", "0.3"), ("axes", "(1,)")]] {
         let op = create("Dropout", &attrs, None).unwrap();
         let x = data(&[4, 5]);
-        check_gradient(&op, &[x.clone()], &GradCheck::default()).unwrap();
+        check_gradient(&op, std::slice::from_ref(&x), &GradCheck::default()).unwrap();
         let mask = run(op.as_ref(), &mut [x.clone()], true).unwrap()[1].to_f32();
         let g = HostTensor::from_f32(&[4, 5], (0..20).map(|i| i as f32).collect());
         let zeros = HostTensor::from_f32(&[4, 5], vec![0.0; 20]);

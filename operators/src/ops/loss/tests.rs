@@ -416,7 +416,7 @@ fn make_loss_matches_mxnet() {
         let out = run(op.as_ref(), &mut [data.clone()], true).unwrap();
         assert_eq!(out[0], *data, "identity forward");
         let head = HostTensor::from_f32(data.shape(), vec![5.0; data.size()]);
-        gradients(&op, &[data.clone()], &[head], true, 0).unwrap()[0]
+        gradients(&op, std::slice::from_ref(data), &[head], true, 0).unwrap()[0]
             .as_ref()
             .unwrap()
             .to_f64()

@@ -80,7 +80,7 @@ fn dtype_override_changes_the_output_type() {
         &[2, 3, 2],
         (0..12).map(|i| f64::from(i) / 6.0 - 1.0).collect(),
     );
-    let grads = gradients(&op, &[x232()], &[g.clone()], true, 0).unwrap();
+    let grads = gradients(&op, &[x232()], std::slice::from_ref(&g), true, 0).unwrap();
     let dx = grads[0].as_ref().unwrap();
     assert_eq!(dx.dtype(), DType::F32);
     let plain = create("softmax", &[], None).unwrap();
@@ -95,7 +95,7 @@ fn gradients_match_mxnet_and_finite_differences() {
         (0..12).map(|i| -1.0 + 2.0 * i as f32 / 11.0).collect(),
     );
     let op = create("softmax", &[("axis", "1"), ("temperature", "2.0")], None).unwrap();
-    let grads = gradients(&op, &[x232()], &[g.clone()], true, 0).unwrap();
+    let grads = gradients(&op, &[x232()], std::slice::from_ref(&g), true, 0).unwrap();
     let (a, b, c) = (-0.053_857_975, -0.009_792_127, 0.063_650_11);
     assert_close(
         &grads[0].as_ref().unwrap().to_f64(),
