@@ -13,6 +13,8 @@ use crate::Result;
 thread_local! {
     /// Parsed scalar operators by (name, scalar bits): `a += 1.0` in a loop parses once.
     static SCALAR_OPS: RefCell<HashMap<(&'static str, u64), OpRef>> = RefCell::new(HashMap::new());
+    /// Parsed parameterless two-input operators by name.
+    static BINARY_OPS: RefCell<HashMap<&'static str, OpRef>> = RefCell::new(HashMap::new());
 }
 
 fn scalar_op(name: &'static str, scalar: f64) -> Result<OpRef> {
