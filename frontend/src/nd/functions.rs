@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use mxr_operators::registry::{self, OpRef};
 
-use super::invoke::{apply, is_training};
+use super::invoke::{Outputs, apply_inner, is_training};
 use super::ndarray::NDArray;
 use crate::Result;
 
@@ -42,12 +42,8 @@ pub(crate) fn scalar_into(
     out: Option<&NDArray>,
 ) -> Result<NDArray> {
     let op = scalar_op(name, scalar)?;
-    first(apply(
-        &op,
-        &[x],
-        out.map(std::slice::from_ref),
-        is_training(),
-    )?)
+    let out = out.map(std::slice::from_ref);
+    first_of(apply_inner(&op, &[x], out, is_training())?)
 }
 
 /// Applies a two-input operator, into `out` when given.
@@ -57,13 +53,16 @@ pub(crate) fn binary_into(
     b: &NDArray,
     out: Option<&NDArray>,
 ) -> Result<NDArray> {
-    let op = registry::create(name, &[], Some(2))?;
-    first(apply(
-        &op,
-        &[a, b],
-        out.map(std::slice::from_ref),
-        is_training(),
-    )?)
+    let op = match BINARY_OPS.with(|c| c.borrow().get(name).cloned()) {
+        Some(op) => op,
+        None => {
+            let op = registry::create(name, &[], Some(2))?;
+            BINARY_OPS.with(|c| c.borrow_mut().insert(name, op.clone()));
+            op
+        }
+    };
+    let out = out.map(std::slice::from_ref);
+    first_of(apply_inner(&op, &[a, b], out, is_training())?)
 }
 
 fn first(mut outputs: Vec<NDArray>) -> Result<NDArray> {
@@ -74,6 +73,16 @@ fn first(mut outputs: Vec<NDArray>) -> Result<NDArray> {
         });
     }
     Ok(outputs.swap_remove(0))
+}
+
+fn first_of(outputs: Outputs) -> Result<NDArray> {
+    outputs
+        .into_iter()
+        .next()
+        .ok_or_else(|| crate::Error::InvalidArgument {
+            call: "nd",
+            reason: "the operator produced no output".into(),
+        })
 }
 
 /// Calls operator `name` with string parameters; returns its first output.

@@ -107,6 +107,19 @@ pub fn apply(
     out: Option<&[NDArray]>,
     is_train: bool,
 ) -> Result<Vec<NDArray>> {
+    Ok(apply_inner(op, inputs, out, is_train)?.into_vec())
+}
+
+/// The outputs of one application (inline for up to two).
+pub(crate) type Outputs = SmallVec<[NDArray; 2]>;
+
+/// [`apply`] without a heap vector for the outputs.
+pub(crate) fn apply_inner(
+    op: &OpRef,
+    inputs: &[&NDArray],
+    out: Option<&[NDArray]>,
+    is_train: bool,
+) -> Result<Outputs> {
     if let ([x], Some([o])) = (inputs, out)
         && op.is_inplace_unary()
         && x.shares_storage_with(o)
@@ -115,7 +128,7 @@ pub fn apply(
         && x.dtype == o.dtype
     {
         push_inplace(op, o, is_train)?;
-        return Ok(vec![o.clone()]);
+        return Ok(smallvec::smallvec![o.clone()]);
     }
     let name = op.name();
     let given = out.unwrap_or(&[]);
@@ -136,7 +149,7 @@ pub fn apply(
         None => cached_signature(op, inputs)?,
         Some(given) => Arc::from(infer_signature(op, inputs, given)?),
     };
-    let mut outputs = Vec::with_capacity(signature.len());
+    let mut outputs = Outputs::new();
     for (k, (dims, dtype)) in signature.iter().enumerate() {
         match given.get(k) {
             Some(a) if a.shape() == dims.as_slice() && a.dtype() == *dtype => {

@@ -91,11 +91,23 @@ fn every_promised_operator_is_registered_with_its_aliases() {
 #[test]
 fn the_listing_is_sorted_unique_and_documented() {
     let all = ops();
-    assert!(all.windows(2).all(|w| w[0].name < w[1].name), "sorted, unique");
+    assert!(
+        all.windows(2).all(|w| w[0].name < w[1].name),
+        "sorted, unique"
+    );
     for def in all {
-        assert!(!def.description.is_empty(), "{} has no description", def.name);
+        assert!(
+            !def.description.is_empty(),
+            "{} has no description",
+            def.name
+        );
         for spec in (def.params)() {
-            assert!(!spec.doc.is_empty(), "{}: parameter {} has no doc", def.name, spec.name);
+            assert!(
+                !spec.doc.is_empty(),
+                "{}: parameter {} has no doc",
+                def.name,
+                spec.name
+            );
         }
         // Every name and alias finds this registration.
         for name in std::iter::once(&def.name).chain(def.aliases) {
