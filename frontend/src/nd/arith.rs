@@ -45,7 +45,7 @@ impl NDArray {
             Ok(chunk) => NDArray {
                 chunk: std::sync::Arc::new(chunk),
                 offset: 0,
-                shape: vec![0],
+                shape: smallvec::smallvec![0],
                 dtype: like.dtype,
             },
             // A zero-byte block comes from the smallest size class, which is only unavailable

@@ -6,13 +6,15 @@ use std::collections::HashMap;
 
 use mxr_operators::registry::{self, OpRef};
 
-use super::invoke::{apply, is_training};
+use super::invoke::{Outputs, apply_inner, is_training};
 use super::ndarray::NDArray;
 use crate::Result;
 
 thread_local! {
     /// Parsed scalar operators by (name, scalar bits): `a += 1.0` in a loop parses once.
     static SCALAR_OPS: RefCell<HashMap<(&'static str, u64), OpRef>> = RefCell::new(HashMap::new());
+    /// Parsed parameterless two-input operators by name.
+    static BINARY_OPS: RefCell<HashMap<&'static str, OpRef>> = RefCell::new(HashMap::new());
 }
 
 fn scalar_op(name: &'static str, scalar: f64) -> Result<OpRef> {
@@ -40,12 +42,8 @@ pub(crate) fn scalar_into(
     out: Option<&NDArray>,
 ) -> Result<NDArray> {
     let op = scalar_op(name, scalar)?;
-    first(apply(
-        &op,
-        &[x],
-        out.map(std::slice::from_ref),
-        is_training(),
-    )?)
+    let out = out.map(std::slice::from_ref);
+    first_of(apply_inner(&op, &[x], out, is_training())?)
 }
 
 /// Applies a two-input operator, into `out` when given.
@@ -55,13 +53,16 @@ pub(crate) fn binary_into(
     b: &NDArray,
     out: Option<&NDArray>,
 ) -> Result<NDArray> {
-    let op = registry::create(name, &[], Some(2))?;
-    first(apply(
-        &op,
-        &[a, b],
-        out.map(std::slice::from_ref),
-        is_training(),
-    )?)
+    let op = match BINARY_OPS.with(|c| c.borrow().get(name).cloned()) {
+        Some(op) => op,
+        None => {
+            let op = registry::create(name, &[], Some(2))?;
+            BINARY_OPS.with(|c| c.borrow_mut().insert(name, op.clone()));
+            op
+        }
+    };
+    let out = out.map(std::slice::from_ref);
+    first_of(apply_inner(&op, &[a, b], out, is_training())?)
 }
 
 fn first(mut outputs: Vec<NDArray>) -> Result<NDArray> {
@@ -72,6 +73,16 @@ fn first(mut outputs: Vec<NDArray>) -> Result<NDArray> {
         });
     }
     Ok(outputs.swap_remove(0))
+}
+
+fn first_of(outputs: Outputs) -> Result<NDArray> {
+    outputs
+        .into_iter()
+        .next()
+        .ok_or_else(|| crate::Error::InvalidArgument {
+            call: "nd",
+            reason: "the operator produced no output".into(),
+        })
 }
 
 /// Calls operator `name` with string parameters; returns its first output.
