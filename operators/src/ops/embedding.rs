@@ -129,14 +129,18 @@ impl Operator for Embedding {
             ));
         }
         let row_bytes = self.param.output_dim * weight.dtype.size();
-        // Shapes were inferred: the weight holds input_dim rows of row_bytes, the output one
-        // row per index, and every row index is clipped below input_dim.
+        // Shapes were inferred: the output has one row per index, and every row index is
+        // clipped below input_dim (the weight's row count).
         for (dst, row) in out
             .bytes
             .chunks_exact_mut(row_bytes.max(1))
             .zip(rows(data, self.param.input_dim))
         {
-            dst.copy_from_slice(&weight.bytes[row * row_bytes..(row + 1) * row_bytes]);
+            let src = weight
+                .bytes
+                .get(row * row_bytes..(row + 1) * row_bytes)
+                .ok_or_else(|| kernel_error(name, format!("weight has no row {row}")))?;
+            dst.copy_from_slice(src);
         }
         Ok(())
     }
@@ -169,7 +173,10 @@ fn scatter_add<T: ConvElement>(
     dw.fill(T::ZERO);
     // Shapes were inferred: g has one row of d per index, dw has input_dim rows of d.
     for (src, row) in g.chunks_exact(d.max(1)).zip(rows(data, param.input_dim)) {
-        for (acc, &v) in dw[row * d..(row + 1) * d].iter_mut().zip(src) {
+        let dst = dw
+            .get_mut(row * d..(row + 1) * d)
+            .ok_or_else(|| kernel_error(op, format!("weight gradient has no row {row}")))?;
+        for (acc, &v) in dst.iter_mut().zip(src) {
             *acc += v;
         }
     }

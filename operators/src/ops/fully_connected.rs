@@ -77,6 +77,13 @@ impl Fc {
         y: &mut [T],
     ) -> Result<(), String> {
         let beta = match b {
+            Some(b) if b.len() != self.hidden => {
+                return Err(format!(
+                    "bias has {} elements, num_hidden is {}",
+                    b.len(),
+                    self.hidden
+                ));
+            }
             Some(b) => {
                 for row in y.chunks_exact_mut(self.hidden.max(1)) {
                     row.copy_from_slice(b);
