@@ -11,3 +11,6 @@ mod examples;
 
 #[path = "frontend/conformance.rs"]
 mod conformance;
+
+#[path = "frontend/ndarray_ops.rs"]
+mod ndarray_ops;

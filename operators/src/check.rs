@@ -159,10 +159,7 @@ pub fn infer_shapes(op: &dyn Operator, inputs: &[Shape]) -> Result<(Vec<Shape>, 
 pub type Dtypes = Vec<Option<DType>>;
 
 /// Infers dtypes from the given input dtypes; returns `(inputs, outputs)`.
-pub fn infer_types(
-    op: &dyn Operator,
-    inputs: &[Option<DType>],
-) -> Result<(Dtypes, Dtypes)> {
+pub fn infer_types(op: &dyn Operator, inputs: &[Option<DType>]) -> Result<(Dtypes, Dtypes)> {
     let names = op.input_names();
     let mut ins = inputs.to_vec();
     let mut outs = vec![None; op.num_outputs()];

@@ -5,7 +5,9 @@
 //! the outputs' (plus mutated inputs and, for random operators, the random state's var). It
 //! returns before the kernel runs.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use mxr_engine::storage::Buffer;
@@ -15,9 +17,10 @@ use mxr_operators::registry::{
     self, OpContext, OpRef, Resource, Shape, ShapeCtx, TensorMut, TensorRef, TypeCtx,
 };
 use parking_lot::RwLock;
+use smallvec::SmallVec;
 
 use super::context::current_context;
-use super::ndarray::NDArray;
+use super::ndarray::{Dims, NDArray};
 use super::random::RngState;
 use crate::{Error, Result};
 
@@ -104,6 +107,142 @@ pub fn apply(
     out: Option<&[NDArray]>,
     is_train: bool,
 ) -> Result<Vec<NDArray>> {
+    Ok(apply_inner(op, inputs, out, is_train)?.into_vec())
+}
+
+/// The outputs of one application (inline for up to two).
+pub(crate) type Outputs = SmallVec<[NDArray; 2]>;
+
+/// [`apply`] without a heap vector for the outputs.
+pub(crate) fn apply_inner(
+    op: &OpRef,
+    inputs: &[&NDArray],
+    out: Option<&[NDArray]>,
+    is_train: bool,
+) -> Result<Outputs> {
+    if let ([x], Some([o])) = (inputs, out)
+        && op.is_inplace_unary()
+        && x.shares_storage_with(o)
+        && x.offset == o.offset
+        && x.shape == o.shape
+        && x.dtype == o.dtype
+    {
+        push_inplace(op, o, is_train)?;
+        return Ok(smallvec::smallvec![o.clone()]);
+    }
+    let name = op.name();
+    let given = out.unwrap_or(&[]);
+    let context = match inputs.first() {
+        Some(first) => first.context(),
+        None => given.first().map_or_else(current_context, NDArray::context),
+    };
+    if let Some(other) = inputs.iter().find(|a| a.context() != context) {
+        return Err(Error::InvalidArgument {
+            call: "nd::apply",
+            reason: format!(
+                "operator {name}: inputs on different contexts ({context} and {})",
+                other.context()
+            ),
+        });
+    }
+    let signature = match out {
+        None => cached_signature(op, inputs)?,
+        Some(given) => Arc::from(infer_signature(op, inputs, given)?),
+    };
+    let mut outputs = Outputs::new();
+    for (k, (dims, dtype)) in signature.iter().enumerate() {
+        match given.get(k) {
+            Some(a) if a.shape() == dims.as_slice() && a.dtype() == *dtype => {
+                outputs.push(a.clone());
+            }
+            Some(a) => {
+                return Err(Error::InvalidArgument {
+                    call: "nd::apply",
+                    reason: format!(
+                        "operator {name}: output {k} is {} of {dtype}, the `out` array {} of {}",
+                        Shape::known(dims),
+                        Shape::known(a.shape()),
+                        a.dtype()
+                    ),
+                });
+            }
+            None => outputs.push(NDArray::for_output(dims, *dtype, context)?),
+        }
+    }
+    push(op, inputs, &outputs, is_train, context)?;
+    Ok(outputs)
+}
+
+/// The shapes and dtypes of an operator's outputs.
+type Signature = Arc<[(Dims, DType)]>;
+
+/// A remembered inference: the operator (kept alive, so its address is not reused), the input
+/// shapes and dtypes, and the outputs.
+struct CachedSignature {
+    op: OpRef,
+    inputs: SmallVec<[(Dims, DType); 4]>,
+    outputs: Signature,
+}
+
+thread_local! {
+    /// Output signatures by operator and input signature: a loop applying the same operators to
+    /// arrays of the same shapes infers once.
+    static SIGNATURES: RefCell<HashMap<u64, CachedSignature>> = RefCell::new(HashMap::new());
+}
+
+fn signature_key(op: &OpRef, inputs: &[&NDArray]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (Arc::as_ptr(op) as *const () as usize).hash(&mut h);
+    inputs.len().hash(&mut h);
+    for a in inputs {
+        a.shape().hash(&mut h);
+        a.dtype().hash(&mut h);
+    }
+    h.finish()
+}
+
+fn cached_signature(op: &OpRef, inputs: &[&NDArray]) -> Result<Signature> {
+    let key = signature_key(op, inputs);
+    let hit = SIGNATURES.with(|c| {
+        c.borrow().get(&key).and_then(|entry| {
+            let same = Arc::ptr_eq(&entry.op, op)
+                && entry.inputs.len() == inputs.len()
+                && entry
+                    .inputs
+                    .iter()
+                    .zip(inputs)
+                    .all(|((d, t), a)| d.as_slice() == a.shape() && *t == a.dtype());
+            same.then(|| Arc::clone(&entry.outputs))
+        })
+    });
+    if let Some(signature) = hit {
+        return Ok(signature);
+    }
+    let outputs: Signature = Arc::from(infer_signature(op, inputs, &[])?);
+    SIGNATURES.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        cache.insert(
+            key,
+            CachedSignature {
+                op: Arc::clone(op),
+                inputs: inputs.iter().map(|a| (a.shape.clone(), a.dtype)).collect(),
+                outputs: Arc::clone(&outputs),
+            },
+        );
+    });
+    Ok(outputs)
+}
+
+/// Runs shape and type inference with the inputs (and any given outputs) as constraints; every
+/// output must come out known and the inputs unchanged.
+fn infer_signature(
+    op: &OpRef,
+    inputs: &[&NDArray],
+    given: &[NDArray],
+) -> Result<Vec<(Dims, DType)>> {
     let name = op.name();
     let input_names = op.input_names();
     if inputs.len() != input_names.len() {
@@ -116,8 +255,7 @@ pub fn apply(
         .into());
     }
     let num_outputs = op.num_outputs();
-    let given = out.unwrap_or(&[]);
-    if given.len() > num_outputs || (out.is_some() && given.len() < op.num_visible_outputs()) {
+    if given.len() > num_outputs || (!given.is_empty() && given.len() < op.num_visible_outputs()) {
         return Err(Error::InvalidArgument {
             call: "nd::apply",
             reason: format!(
@@ -127,8 +265,6 @@ pub fn apply(
             ),
         });
     }
-
-    // Shapes and dtypes, with the given outputs as constraints.
     let mut in_shapes: Vec<Shape> = inputs.iter().map(|a| Shape::known(a.shape())).collect();
     let mut out_shapes: Vec<Shape> = (0..num_outputs)
         .map(|k| {
@@ -159,7 +295,7 @@ pub fn apply(
         input_names
             .iter()
             .zip(inputs)
-            .map(|(n, a)| format!("{n}={}", Shape::known(a.shape())))
+            .map(|(n, a)| format!("{n}={} {}", Shape::known(a.shape()), a.dtype()))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -177,21 +313,7 @@ pub fn apply(
             .into());
         }
     }
-
-    let context = match inputs.first() {
-        Some(first) => first.context(),
-        None => given.first().map_or_else(current_context, NDArray::context),
-    };
-    if let Some(other) = inputs.iter().find(|a| a.context() != context) {
-        return Err(Error::InvalidArgument {
-            call: "nd::apply",
-            reason: format!(
-                "operator {name}: inputs on different contexts ({context} and {})",
-                other.context()
-            ),
-        });
-    }
-    let mut outputs = Vec::with_capacity(num_outputs);
+    let mut signature = Vec::with_capacity(num_outputs);
     for k in 0..num_outputs {
         let (Some(dims), Some(dtype)) = (out_shapes[k].dims(), out_types[k]) else {
             return Err(mxr_operators::Error::Shape {
@@ -201,33 +323,16 @@ pub fn apply(
             }
             .into());
         };
-        match given.get(k) {
-            Some(a) if a.shape() == dims.as_slice() && a.dtype() == dtype => {
-                outputs.push(a.clone());
-            }
-            Some(a) => {
-                return Err(Error::InvalidArgument {
-                    call: "nd::apply",
-                    reason: format!(
-                        "operator {name}: output {k} is {} of {dtype}, the `out` array {} of {}",
-                        Shape::known(&dims),
-                        Shape::known(a.shape()),
-                        a.dtype()
-                    ),
-                });
-            }
-            None => outputs.push(NDArray::for_output(&dims, dtype, context)?),
-        }
+        signature.push((Dims::from_vec(dims), dtype));
     }
-    push(op, inputs, &outputs, is_train, context)?;
-    Ok(outputs)
+    Ok(signature)
 }
 
 /// One array's place in a pushed operation.
 struct View {
     data: Arc<RwLock<Buffer>>,
     range: std::ops::Range<usize>,
-    shape: Vec<usize>,
+    shape: Dims,
     dtype: DType,
 }
 
@@ -259,8 +364,8 @@ fn push(
         .resources()
         .contains(&Resource::Random)
         .then(|| RngState::of(context));
-    let mut reads: Vec<&Var> = inputs.iter().map(|a| &a.chunk.var).collect();
-    let mut writes: Vec<&Var> = outputs.iter().map(|a| &a.chunk.var).collect();
+    let mut reads: SmallVec<[&Var; 4]> = inputs.iter().map(|a| &a.chunk.var).collect();
+    let mut writes: SmallVec<[&Var; 4]> = outputs.iter().map(|a| &a.chunk.var).collect();
     for &i in &mutated {
         writes.push(&inputs[i].chunk.var);
     }
@@ -291,12 +396,47 @@ fn push(
     Ok(())
 }
 
+/// Pushes an in-place call of a shape-preserving unary operator (see
+/// [`Operator::is_inplace_unary`](mxr_operators::registry::Operator::is_inplace_unary)).
+fn push_inplace(op: &OpRef, array: &NDArray, is_train: bool) -> Result<()> {
+    let op = Arc::clone(op);
+    let view = View::of(array);
+    let context = array.context();
+    let name = op.name();
+    let operation = Operation::sync(name, move |_| {
+        let mut guard = view.data.write();
+        let mut tensor = TensorMut {
+            shape: &view.shape,
+            dtype: view.dtype,
+            bytes: &mut guard.as_bytes_mut()[view.range.clone()],
+        };
+        let mut ctx = OpContext {
+            is_train,
+            context,
+            rng: None,
+        };
+        match op.forward_inplace(&mut ctx, &mut tensor) {
+            Some(result) => result.map_err(Into::into),
+            None => Err(mxr_operators::Error::Unsupported {
+                op: name.into(),
+                what: "in-place computation (is_inplace_unary without forward_inplace)".into(),
+            }
+            .into()),
+        }
+    });
+    array
+        .chunk
+        .engine
+        .push(operation.writes(&[&array.chunk.var]).context(context))?;
+    Ok(())
+}
+
 /// Everything a pushed operation needs.
 struct Plan {
     op: OpRef,
-    inputs: Vec<View>,
+    inputs: SmallVec<[View; 3]>,
     /// The outputs, then the mutated inputs.
-    outputs: Vec<View>,
+    outputs: SmallVec<[View; 2]>,
     is_train: bool,
     context: Context,
     rng: Option<Arc<RngState>>,
@@ -356,24 +496,24 @@ impl Plan {
 
         // Inputs that share storage with an output are copied first (the kernel may overwrite
         // them before reading); the others are read in place.
-        let aliased: Vec<bool> = self
+        let aliased: SmallVec<[bool; 4]> = self
             .inputs
             .iter()
             .map(|i| self.outputs.iter().any(|o| o.same_storage(i)))
             .collect();
-        let snapshots: Vec<Option<Staging>> = self
+        let snapshots: SmallVec<[Option<Staging>; 4]> = self
             .inputs
             .iter()
             .zip(&aliased)
             .map(|(v, &a)| a.then(|| Staging::copy_of(&v.data.read().as_bytes()[v.range.clone()])))
             .collect();
-        let mut read_guards = Vec::new();
+        let mut read_guards: SmallVec<[_; 4]> = SmallVec::new();
         for (v, &a) in self.inputs.iter().zip(&aliased) {
             if !a && !read_guards.iter().any(|(d, _)| Arc::ptr_eq(d, &v.data)) {
                 read_guards.push((Arc::clone(&v.data), v.data.read()));
             }
         }
-        let input_views: Vec<TensorRef<'_>> = self
+        let input_views: SmallVec<[TensorRef<'_>; 4]> = self
             .inputs
             .iter()
             .zip(&snapshots)
@@ -394,7 +534,7 @@ impl Plan {
             .collect();
 
         // Outputs: written in place when each has storage of its own, else staged and copied.
-        let shared: Vec<bool> = self
+        let shared: SmallVec<[bool; 4]> = self
             .outputs
             .iter()
             .enumerate()
@@ -405,20 +545,20 @@ impl Plan {
                     .any(|(j, p)| j != k && p.same_storage(o))
             })
             .collect();
-        let mut staged: Vec<Option<Staging>> = self
+        let mut staged: SmallVec<[Option<Staging>; 4]> = self
             .outputs
             .iter()
             .zip(&shared)
             .map(|(o, &s)| s.then(|| Staging::copy_of(&o.data.read().as_bytes()[o.range.clone()])))
             .collect();
-        let mut write_guards: Vec<_> = self
+        let mut write_guards: SmallVec<[_; 4]> = self
             .outputs
             .iter()
             .zip(&shared)
             .map(|(o, &s)| (!s).then(|| o.data.write()))
             .collect();
         {
-            let mut output_views: Vec<TensorMut<'_>> = Vec::with_capacity(self.outputs.len());
+            let mut output_views: SmallVec<[TensorMut<'_>; 4]> = SmallVec::new();
             for ((o, guard), stage) in self.outputs.iter().zip(&mut write_guards).zip(&mut staged) {
                 let bytes = match (guard, stage) {
                     (Some(g), _) => &mut g.as_bytes_mut()[o.range.clone()],
