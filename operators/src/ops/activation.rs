@@ -101,6 +101,9 @@ impl Operator for Activation {
             data,
         ))
     }
+    fn is_inplace_unary(&self) -> bool {
+        true
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = ActivationBackward {
             param: self.param.clone(),
@@ -398,6 +401,10 @@ impl Operator for LeakyReLU {
     ) -> Option<Result<()>> {
         let act = self.param.simple()?;
         Some(leaky_inplace(act, data))
+    }
+    fn is_inplace_unary(&self) -> bool {
+        // prelu has a second input, rrelu a second output and a random resource.
+        self.param.simple().is_some()
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = LeakyReLUBackward {

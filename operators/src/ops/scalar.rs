@@ -100,6 +100,9 @@ impl Operator for ScalarOperator {
     ) -> Option<Result<()>> {
         Some(self.inplace(data))
     }
+    fn is_inplace_unary(&self) -> bool {
+        true
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let g = grad.ograds[0];
         let out = match self.op {

@@ -120,6 +120,9 @@ impl Operator for Unary {
     ) -> Option<Result<()>> {
         Some(unary_inplace(self.name(), self.op, data))
     }
+    fn is_inplace_unary(&self) -> bool {
+        true
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let g = grad.ograds[0];
         let (x, y) = (grad.inputs[0], grad.outputs[0]);
@@ -266,6 +269,9 @@ impl Operator for Clip {
         data: &mut TensorMut<'_>,
     ) -> Option<Result<()>> {
         Some(self.inplace(data))
+    }
+    fn is_inplace_unary(&self) -> bool {
+        true
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = ClipBackward {

@@ -67,7 +67,14 @@ fn activation_matches_mxnet() {
         assert_eq!(op.attrs(), vec![("act_type".to_string(), act.to_string())]);
         let y = run(op.as_ref(), &mut [x.clone()], false).unwrap();
         close(&y[0].to_f64(), &want_y, 1e-6);
-        let dx = gradients(&op, std::slice::from_ref(&x), std::slice::from_ref(&ones), true, 0).unwrap();
+        let dx = gradients(
+            &op,
+            std::slice::from_ref(&x),
+            std::slice::from_ref(&ones),
+            true,
+            0,
+        )
+        .unwrap();
         close(&dx[0].as_ref().unwrap().to_f64(), &want_dx, 1e-6);
         // In place gives the same values.
         let mut z = x.clone();
@@ -155,13 +162,21 @@ fn leaky_family_matches_mxnet() {
         let op = create("LeakyReLU", &[("act_type", act), ("slope", "0.3")], None).unwrap();
         let y = run(op.as_ref(), &mut [x.clone()], false).unwrap();
         close(&y[0].to_f64(), &want_y, 2e-6);
-        let dx = gradients(&op, std::slice::from_ref(&x), std::slice::from_ref(&ones), true, 0).unwrap();
+        let dx = gradients(
+            &op,
+            std::slice::from_ref(&x),
+            std::slice::from_ref(&ones),
+            true,
+            0,
+        )
+        .unwrap();
         close(&dx[0].as_ref().unwrap().to_f64(), &want_dx, 2e-6);
         let mut z = x.clone();
         op.forward_inplace(&mut ctx(), &mut z.view_mut())
             .unwrap()
             .unwrap();
         assert_eq!(z, y[0], "{act}");
+        assert!(op.is_inplace_unary());
         let (nodes, _) = backward_graph(&op);
         assert_eq!(nodes[0].op, "_backward_LeakyReLU");
         assert_eq!(nodes[0].inputs, vec![ograd(0), input(0), output(0)]);
@@ -188,6 +203,14 @@ fn leaky_gradients_match_finite_differences() {
 fn prelu_matches_mxnet() {
     let op = create("LeakyReLU", &[("act_type", "prelu")], None).unwrap();
     assert_eq!(op.input_names(), ["data", "gamma"]);
+    assert!(!op.is_inplace_unary());
+    assert!(
+        op.forward_inplace(
+            &mut ctx(),
+            &mut HostTensor::zeros(&[3], DType::F32).view_mut()
+        )
+        .is_none()
+    );
     // MXNet 1.9.1: data (2, 3), gamma (0.1, 0.2, 0.3), head gradient [[1,2,3],[4,5,6]].
     let x = HostTensor::from_f32(&[2, 3], vec![-1.0, 2.0, -3.0, 4.0, -5.0, 6.0]);
     let gamma = HostTensor::from_f32(&[3], vec![0.1, 0.2, 0.3]);

@@ -166,6 +166,7 @@ fn in_place_equals_out_of_place() {
             create(name, &[], None).unwrap().inplace_option(),
             vec![(0, 0)]
         );
+        assert!(create(name, &[], None).unwrap().is_inplace_unary());
     }
     // The W1 shape: 16 elements of f32, incremented in place.
     let op = create("_plus_scalar", &[("scalar", "1")], None).unwrap();

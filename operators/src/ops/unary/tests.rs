@@ -65,7 +65,14 @@ fn forward_and_backward_match_mxnet() {
         let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
         assert_eq!(out[0].dtype(), DType::F32);
         close(&out[0].to_f64(), &want_y, 1e-6);
-        let dx = gradients(&op, std::slice::from_ref(&x), std::slice::from_ref(&g), true, 0).unwrap();
+        let dx = gradients(
+            &op,
+            std::slice::from_ref(&x),
+            std::slice::from_ref(&g),
+            true,
+            0,
+        )
+        .unwrap();
         // tanh's gradient near 1 loses digits to cancellation in float32.
         close(&dx[0].as_ref().unwrap().to_f64(), &want_dx, 2e-4);
     }
@@ -119,6 +126,7 @@ fn in_place_equals_out_of_place() {
             .unwrap();
         assert_eq!(y, want[0], "{name}");
         assert_eq!(op.inplace_option(), vec![(0, 0)]);
+        assert!(op.is_inplace_unary());
     }
     let clip = create("clip", &[("a_min", "0.5"), ("a_max", "2")], None).unwrap();
     let mut y = x.clone();
