@@ -84,6 +84,11 @@ impl Operator for BroadcastBinary {
         vec!["lhs".into(), "rhs".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        if shapes.input(0).is_known() && shapes.input(0) == shapes.input(1) {
+            // The common case (and W2's): equal shapes, nothing to broadcast.
+            let same = shapes.input(0).clone();
+            return shapes.set_output(0, same);
+        }
         let out = broadcast_partial(shapes.input(0), shapes.input(1))
             .map_err(|reason| shapes.error(reason))?;
         match out {

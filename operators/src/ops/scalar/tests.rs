@@ -131,8 +131,6 @@ fn integer_arrays_cast_the_scalar() {
     let out = run(plus.as_ref(), &mut [u8s], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![251.0, 4.0]);
     // Integer division by a scalar cast to 0 gives 0 (MXNet traps on SIGFPE).
-    let out = run(half.as_ref(), &mut [x.clone()], false).unwrap();
-    assert_eq!(out[0].to_f64(), vec![0.0; 3]);
     let div0 = create("_div_scalar", &[("scalar", "0.5")], None).unwrap();
     let out = run(div0.as_ref(), &mut [x], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![0.0; 3]);
