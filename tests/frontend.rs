@@ -8,3 +8,9 @@ mod ndarray;
 
 #[path = "frontend/examples.rs"]
 mod examples;
+
+#[path = "frontend/conformance.rs"]
+mod conformance;
+
+#[path = "frontend/ndarray_ops.rs"]
+mod ndarray_ops;

@@ -9,6 +9,9 @@ pub enum Error {
     /// An error of the dependency engine (including failed operations).
     #[error(transparent)]
     Engine(#[from] mxr_engine::Error),
+    /// An operator error: unknown operator or parameter, bad value, shape or type mismatch.
+    #[error(transparent)]
+    Operator(#[from] mxr_operators::Error),
     /// A file or buffer is not valid in the format it was read as.
     #[error("{source_name}: invalid {format}: {reason}")]
     Format {

@@ -24,4 +24,4 @@ pub use mxr_engine as engine;
 pub use mxr_kernels::DType;
 // Named so that the registering crates are linked (inventory's linker rule, STYLE.md §4).
 use mxr_kernels as _;
-use mxr_operators as _;
+pub use mxr_operators as operators;

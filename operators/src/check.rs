@@ -155,11 +155,11 @@ pub fn infer_shapes(op: &dyn Operator, inputs: &[Shape]) -> Result<(Vec<Shape>, 
     Ok((ins, outs))
 }
 
+/// Known-or-unknown dtypes of a node's inputs or outputs.
+pub type Dtypes = Vec<Option<DType>>;
+
 /// Infers dtypes from the given input dtypes; returns `(inputs, outputs)`.
-pub fn infer_types(
-    op: &dyn Operator,
-    inputs: &[Option<DType>],
-) -> Result<(Vec<Option<DType>>, Vec<Option<DType>>)> {
+pub fn infer_types(op: &dyn Operator, inputs: &[Option<DType>]) -> Result<(Dtypes, Dtypes)> {
     let names = op.input_names();
     let mut ins = inputs.to_vec();
     let mut outs = vec![None; op.num_outputs()];
@@ -394,7 +394,7 @@ pub fn check_gradient(op: &OpRef, inputs: &[HostTensor], opts: &GradCheck) -> Re
             HostTensor::from_f64_as(&o.shape, &values, o.dtype)
         })
         .collect();
-    let analytic = gradients(&op, &inputs, &ograds, opts.is_train, opts.seed)?;
+    let analytic = gradients(op, &inputs, &ograds, opts.is_train, opts.seed)?;
     let objective = |xs: &[HostTensor]| -> Result<f64> {
         let outs = run_seeded(op.as_ref(), &mut xs.to_vec(), opts.is_train, opts.seed)?;
         Ok(outs

@@ -80,3 +80,44 @@ fn engine_demo_computes_the_sum_and_isolates_the_failure() {
         "{out}"
     );
 }
+
+#[test]
+fn ndarray_ops_prints_mxnets_values() {
+    let Some(out) = run_example("ndarray_ops") else {
+        return;
+    };
+    let expect = [
+        "c = (a*5 + b)/2: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
+        "d = c + 1: [4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0]",
+        "a + b: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+        "a * b: [8.0, 8.0, 8.0, 8.0, 8.0, 8.0]",
+        "moved to cpu(1) then multiplied: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+        "a: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+        "b: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+        "c: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
+    ];
+    for line in expect {
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing line {line:?} in:\n{out}"
+        );
+    }
+    for (prefix, needle) in [
+        ("copy to gpu(0): error:", "no CUDA device"),
+        (
+            "cpu(0) * cpu(1) without a copy: error:",
+            "different contexts",
+        ),
+        ("zeros in a gpu(0) scope: error:", "no CUDA device"),
+        (
+            "in a cpu(1) scope: h [4, 16] on cpu(1), y [4, 10] on cpu(1)",
+            "",
+        ),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in:\n{out}"));
+        assert!(line.contains(needle), "{line}");
+    }
+}

@@ -34,6 +34,23 @@ impl Chunk {
     }
 }
 
+impl Chunk {
+    /// A chunk of `bytes` bytes whose contents are unspecified (but initialized).
+    pub(crate) fn alloc(
+        engine: &'static Engine,
+        context: Context,
+        bytes: usize,
+    ) -> crate::Result<Self> {
+        let buffer = engine.cpu_storage().alloc(bytes)?;
+        Ok(Chunk {
+            var: Var::new(),
+            data: Arc::new(RwLock::new(buffer)),
+            engine,
+            context,
+        })
+    }
+}
+
 impl Drop for Chunk {
     /// Frees the buffer once every operation pushed on the storage has run.
     fn drop(&mut self) {

@@ -7,6 +7,9 @@ use mxr_engine::{Context, Engine, Operation};
 use mxr_kernels::{DType, Element, f16};
 
 use super::chunk::Chunk;
+
+/// An array's dimensions: inline up to 4, so handles and views of common arrays never allocate.
+pub(crate) type Dims = smallvec::SmallVec<[usize; 4]>;
 use super::context::current_context;
 use crate::{Error, Result};
 
@@ -29,11 +32,11 @@ use crate::{Error, Result};
 /// ```
 #[derive(Clone)]
 pub struct NDArray {
-    chunk: Arc<Chunk>,
+    pub(crate) chunk: Arc<Chunk>,
     /// First element of this view in the chunk.
-    offset: usize,
-    shape: Vec<usize>,
-    dtype: DType,
+    pub(crate) offset: usize,
+    pub(crate) shape: Dims,
+    pub(crate) dtype: DType,
 }
 
 impl fmt::Debug for NDArray {
@@ -81,7 +84,29 @@ impl NDArray {
         Ok(NDArray {
             chunk: Arc::new(chunk),
             offset: 0,
-            shape: shape.to_vec(),
+            shape: Dims::from_slice(shape),
+            dtype,
+        })
+    }
+
+    /// An array for an operator's output: contents unspecified (initialized, not zeroed), since
+    /// the kernel overwrites every element.
+    pub(crate) fn for_output(shape: &[usize], dtype: DType, context: Context) -> Result<NDArray> {
+        if !context.is_cpu() {
+            return NDArray::new(shape, dtype, context);
+        }
+        let len = element_count("NDArray::for_output", shape)?;
+        let bytes = len
+            .checked_mul(dtype.size())
+            .ok_or_else(|| Error::InvalidArgument {
+                call: "NDArray::for_output",
+                reason: format!("shape {shape:?} of {dtype} is too large"),
+            })?;
+        let chunk = Chunk::alloc(engine()?, context, bytes)?;
+        Ok(NDArray {
+            chunk: Arc::new(chunk),
+            offset: 0,
+            shape: Dims::from_slice(shape),
             dtype,
         })
     }
@@ -112,9 +137,19 @@ impl NDArray {
         NDArray::full(shape, 1.0)
     }
 
+    /// A float32 array of ones on `context`.
+    pub fn ones_on(shape: &[usize], context: Context) -> Result<NDArray> {
+        NDArray::full_on(shape, 1.0, context)
+    }
+
     /// A float32 array filled with `value` on the current default context.
     pub fn full(shape: &[usize], value: f64) -> Result<NDArray> {
-        let a = NDArray::zeros(shape)?;
+        NDArray::full_on(shape, value, current_context())
+    }
+
+    /// A float32 array filled with `value` on `context`.
+    pub fn full_on(shape: &[usize], value: f64, context: Context) -> Result<NDArray> {
+        let a = NDArray::zeros_on(shape, context)?;
         a.assign_scalar(value)?;
         Ok(a)
     }
@@ -188,7 +223,7 @@ impl NDArray {
     }
 
     /// The byte range of this view in its chunk.
-    fn byte_range(&self) -> std::ops::Range<usize> {
+    pub(crate) fn byte_range(&self) -> std::ops::Range<usize> {
         let size = self.dtype.size();
         self.offset * size..(self.offset + self.size()) * size
     }
@@ -234,7 +269,7 @@ impl NDArray {
     /// The values as an `ndarray::ArrayD`. Blocks until they are computed.
     pub fn to_ndarray<T: Element>(&self) -> Result<ndarray::ArrayD<T>> {
         let values = self.to_vec::<T>()?;
-        ndarray::ArrayD::from_shape_vec(self.shape.clone(), values).map_err(|e| {
+        ndarray::ArrayD::from_shape_vec(self.shape.to_vec(), values).map_err(|e| {
             Error::InvalidArgument {
                 call: "NDArray::to_ndarray",
                 reason: e.to_string(),
@@ -293,7 +328,7 @@ impl NDArray {
             )));
         }
         Ok(NDArray {
-            shape: new,
+            shape: new.into(),
             ..self.clone()
         })
     }
@@ -327,7 +362,7 @@ impl NDArray {
     pub fn at(&self, i: usize) -> Result<NDArray> {
         let row = self.slice(i, i + 1)?;
         Ok(NDArray {
-            shape: self.shape[1..].to_vec(),
+            shape: Dims::from_slice(&self.shape[1..]),
             ..row
         })
     }

@@ -52,6 +52,9 @@ impl Operator for FillLike {
         outputs[0].fill(self.value);
         Ok(())
     }
+    fn is_inplace_unary(&self) -> bool {
+        true
+    }
     fn forward_inplace(
         &self,
         _ctx: &mut OpContext<'_>,
@@ -91,6 +94,9 @@ impl Operator for Copy {
     ) -> Result<()> {
         outputs[0].bytes.copy_from_slice(inputs[0].bytes);
         Ok(())
+    }
+    fn is_inplace_unary(&self) -> bool {
+        true
     }
     fn forward_inplace(
         &self,

@@ -15,3 +15,6 @@ pub use gradient::{Entry, GradCtx, GraphBuilder};
 pub use operator::{OpContext, OpRef, Operator, Resource};
 pub use shape::{Shape, ShapeCtx, TypeCtx};
 pub use tensor::{TensorMut, TensorRef, fill};
+
+#[cfg(test)]
+mod tests;

@@ -114,6 +114,13 @@ pub trait Operator: Send + Sync + fmt::Debug + 'static {
         outputs: &mut [TensorMut<'_>],
     ) -> Result<()>;
 
+    /// Whether [`Operator::forward_inplace`] is implemented. Such an operator promises that its
+    /// one output has its one input's shape and dtype, needs no resources and mutates no input,
+    /// so an in-place call (`a += 1`) can skip shape inference.
+    fn is_inplace_unary(&self) -> bool {
+        false
+    }
+
     /// For one-input, one-output operators that can overwrite their input: computes in place
     /// on `data` and returns `Some`; `None` (the default) when not supported.
     fn forward_inplace(

@@ -1,0 +1,199 @@
+//! An imperative graph: operators applied to NDArrays at once, recorded so that their gradient
+//! graphs can be built and run afterwards (a small autograd).
+//!
+//! Each operator's gradient is expressed as further graph nodes
+//! ([`Operator::gradient`](mxr_operators::registry::Operator::gradient)); [`Graph::backward`]
+//! walks the recorded nodes in reverse, asks each for its gradient nodes (which run at once),
+//! and sums the contributions of entries used several times.
+//!
+//! ```
+//! use mxr::nd::{NDArray, graph::Graph};
+//! use mxr::operators::registry::create;
+//! let mut g = Graph::new(true);
+//! let x = g.variable("x", NDArray::from_vec(&[3], vec![1.0f32, 2.0, 3.0])?);
+//! let y = g.apply(create("square", &[], None)?, "sq", &[x])?[0];
+//! let grads = g.backward(&[(y, Some(NDArray::ones(&[3])?))])?;
+//! assert_eq!(grads[x.node].as_ref().unwrap().to_vec::<f32>()?, vec![2.0, 4.0, 6.0]);
+//! # Ok::<(), mxr::Error>(())
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mxr_operators::registry::{self, Entry, GradCtx, GraphBuilder, OpRef};
+
+use super::invoke::apply;
+use super::ndarray::NDArray;
+use crate::Result;
+
+/// A node: a variable (no operator) or an applied operator with its outputs.
+#[derive(Debug)]
+struct Node {
+    op: Option<OpRef>,
+    name: String,
+    inputs: Vec<Entry>,
+    outputs: Vec<NDArray>,
+}
+
+/// A recorded imperative computation.
+#[derive(Debug)]
+pub struct Graph {
+    nodes: Vec<Node>,
+    is_train: bool,
+}
+
+impl Graph {
+    /// An empty graph; operators run in training mode when `is_train`.
+    pub fn new(is_train: bool) -> Graph {
+        Graph {
+            nodes: Vec::new(),
+            is_train,
+        }
+    }
+
+    /// Adds a variable holding `value`.
+    pub fn variable(&mut self, name: &str, value: NDArray) -> Entry {
+        self.nodes.push(Node {
+            op: None,
+            name: name.into(),
+            inputs: Vec::new(),
+            outputs: vec![value],
+        });
+        Entry {
+            node: self.nodes.len() - 1,
+            output: 0,
+        }
+    }
+
+    /// Applies `op` to the values of `inputs` (asynchronously, through the engine); returns every
+    /// output entry, hidden ones included.
+    pub fn apply(&mut self, op: OpRef, name: &str, inputs: &[Entry]) -> Result<Vec<Entry>> {
+        let values: Vec<NDArray> = inputs.iter().map(|e| self.value(*e).clone()).collect();
+        let refs: Vec<&NDArray> = values.iter().collect();
+        let outputs = apply(&op, &refs, None, self.is_train)?;
+        let node = self.nodes.len();
+        let n = outputs.len();
+        self.nodes.push(Node {
+            op: Some(op),
+            name: name.into(),
+            inputs: inputs.to_vec(),
+            outputs,
+        });
+        Ok((0..n).map(|output| Entry { node, output }).collect())
+    }
+
+    /// The value of an entry.
+    ///
+    /// # Panics
+    /// When the entry is not of this graph.
+    pub fn value(&self, e: Entry) -> &NDArray {
+        &self.nodes[e.node].outputs[e.output]
+    }
+
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the graph has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Back-propagates from `heads`, each with its head gradient (`None`: ones, as for loss
+    /// layers, which ignore it); returns, per node index, the gradient of each variable that
+    /// received one (`None` for operator nodes and unreached variables).
+    pub fn backward(&mut self, heads: &[(Entry, Option<NDArray>)]) -> Result<Vec<Option<NDArray>>> {
+        let forward_nodes = self.nodes.len();
+        let mut contributions: HashMap<Entry, Vec<Entry>> = HashMap::new();
+        for (entry, grad) in heads {
+            let g = match grad {
+                Some(g) => self.variable("head_grad", g.clone()),
+                None => self.apply(
+                    registry::create("ones_like", &[], None)?,
+                    "head_ones",
+                    &[*entry],
+                )?[0],
+            };
+            contributions.entry(*entry).or_default().push(g);
+        }
+        for node in (0..forward_nodes).rev() {
+            let Some(op) = self.nodes[node].op.clone() else {
+                continue;
+            };
+            let n_out = self.nodes[node].outputs.len();
+            let outputs: Vec<Entry> = (0..n_out).map(|output| Entry { node, output }).collect();
+            if !outputs.iter().any(|e| contributions.contains_key(e)) {
+                continue;
+            }
+            let mut ograds = Vec::with_capacity(n_out);
+            for e in &outputs {
+                let terms = contributions.remove(e).unwrap_or_default();
+                ograds.push(self.sum_or_zeros(*e, terms)?);
+            }
+            let inputs = self.nodes[node].inputs.clone();
+            let name = self.nodes[node].name.clone();
+            let grads = op.gradient(&mut GradCtx {
+                builder: self,
+                name: &name,
+                inputs: &inputs,
+                outputs: &outputs,
+                ograds: &ograds,
+            })?;
+            for (input, grad) in inputs.iter().zip(grads) {
+                if let Some(g) = grad {
+                    contributions.entry(*input).or_default().push(g);
+                }
+            }
+        }
+        let mut result: Vec<Option<NDArray>> = vec![None; forward_nodes];
+        for (node, slot) in result.iter_mut().enumerate() {
+            if self.nodes[node].op.is_some() {
+                continue;
+            }
+            let e = Entry { node, output: 0 };
+            if let Some(terms) = contributions.remove(&e) {
+                let sum = self.sum_or_zeros(e, terms)?;
+                *slot = Some(self.value(sum).clone());
+            }
+        }
+        Ok(result)
+    }
+
+    /// The sum of `terms`, or zeros shaped like `like` when there are none.
+    fn sum_or_zeros(&mut self, like: Entry, terms: Vec<Entry>) -> Result<Entry> {
+        let mut terms = terms.into_iter();
+        let Some(first) = terms.next() else {
+            return Ok(
+                self.apply(registry::create("zeros_like", &[], None)?, "zeros", &[like])?[0],
+            );
+        };
+        let mut sum = first;
+        for t in terms {
+            sum = self.apply(
+                registry::create("elemwise_add", &[], None)?,
+                "grad_sum",
+                &[sum, t],
+            )?[0];
+        }
+        Ok(sum)
+    }
+}
+
+impl GraphBuilder for Graph {
+    fn add_node(
+        &mut self,
+        op: OpRef,
+        name: &str,
+        inputs: &[Entry],
+    ) -> mxr_operators::Result<Vec<Entry>> {
+        self.apply(Arc::clone(&op), name, inputs)
+            .map_err(|e| match e {
+                crate::Error::Operator(e) => e,
+                other => mxr_operators::Error::BadInput {
+                    op: op.name().into(),
+                    reason: other.to_string(),
+                },
+            })
+    }
+}

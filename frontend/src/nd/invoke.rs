@@ -1,0 +1,586 @@
+//! Calling registry operators on NDArrays (MXNet's `MXImperativeInvoke`).
+//!
+//! An invocation infers the output shapes and dtypes, allocates the outputs (or checks the
+//! given `out` arrays), and pushes one engine operation that reads the inputs' vars and writes
+//! the outputs' (plus mutated inputs and, for random operators, the random state's var). It
+//! returns before the kernel runs.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use mxr_engine::storage::Buffer;
+use mxr_engine::{BoxError, Context, Operation, Var};
+use mxr_kernels::DType;
+use mxr_operators::registry::{
+    self, OpContext, OpRef, Resource, Shape, ShapeCtx, TensorMut, TensorRef, TypeCtx,
+};
+use parking_lot::RwLock;
+use smallvec::SmallVec;
+
+use super::context::current_context;
+use super::ndarray::{Dims, NDArray};
+use super::random::RngState;
+use crate::{Error, Result};
+
+thread_local! {
+    static TRAINING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether operators invoked on this thread run in training mode (Dropout active, BatchNorm
+/// on batch statistics). Off by default, as in MXNet outside `autograd.record(train_mode=True)`.
+pub fn is_training() -> bool {
+    TRAINING.with(Cell::get)
+}
+
+/// Sets training mode for operators invoked on this thread until the guard is dropped.
+///
+/// ```
+/// use mxr::nd::{is_training, train_mode};
+/// {
+///     let _train = train_mode(true);
+///     assert!(is_training());
+/// }
+/// assert!(!is_training());
+/// ```
+pub fn train_mode(on: bool) -> TrainModeScope {
+    let previous = TRAINING.with(|t| t.replace(on));
+    TrainModeScope {
+        previous,
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+/// Restores the previous training mode when dropped.
+#[derive(Debug)]
+pub struct TrainModeScope {
+    previous: bool,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for TrainModeScope {
+    fn drop(&mut self) {
+        TRAINING.with(|t| t.set(self.previous));
+    }
+}
+
+/// Calls the registry operator `name` (an MXNet name or alias) on `inputs` with MXNet's
+/// attribute strings as parameters; returns its visible outputs. Asynchronous: the values are
+/// computed by the engine.
+///
+/// ```
+/// use mxr::nd::{NDArray, invoke};
+/// let x = NDArray::from_vec(&[2, 2], vec![1.0f32, -2.0, 3.0, -4.0])?;
+/// let y = invoke("Activation", &[&x], &[("act_type", "relu")])?;
+/// assert_eq!(y[0].to_vec::<f32>()?, vec![1.0, 0.0, 3.0, 0.0]);
+/// let err = invoke("Activation", &[&x], &[("act_type", "ReLU")]).unwrap_err();
+/// assert!(err.to_string().contains("act_type"));
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn invoke(name: &str, inputs: &[&NDArray], params: &[(&str, &str)]) -> Result<Vec<NDArray>> {
+    let op = registry::create(name, params, Some(inputs.len()))?;
+    let mut outputs = apply(&op, inputs, None, is_training())?;
+    outputs.truncate(op.num_visible_outputs());
+    Ok(outputs)
+}
+
+/// [`invoke`] writing into existing arrays (MXNet's `out=`): one per visible output, with the
+/// inferred shapes and dtypes. An output may be one of the inputs (an in-place call).
+pub fn invoke_into(
+    name: &str,
+    inputs: &[&NDArray],
+    params: &[(&str, &str)],
+    out: &[&NDArray],
+) -> Result<()> {
+    let op = registry::create(name, params, Some(inputs.len()))?;
+    let out: Vec<NDArray> = out.iter().map(|a| (*a).clone()).collect();
+    apply(&op, inputs, Some(&out), is_training())?;
+    Ok(())
+}
+
+/// Applies a parsed operator; returns every output, hidden ones included. `out` may give the
+/// first outputs (at least the visible ones); the others are allocated.
+pub fn apply(
+    op: &OpRef,
+    inputs: &[&NDArray],
+    out: Option<&[NDArray]>,
+    is_train: bool,
+) -> Result<Vec<NDArray>> {
+    Ok(apply_inner(op, inputs, out, is_train)?.into_vec())
+}
+
+/// The outputs of one application (inline for up to two).
+pub(crate) type Outputs = SmallVec<[NDArray; 2]>;
+
+/// [`apply`] without a heap vector for the outputs.
+pub(crate) fn apply_inner(
+    op: &OpRef,
+    inputs: &[&NDArray],
+    out: Option<&[NDArray]>,
+    is_train: bool,
+) -> Result<Outputs> {
+    if let ([x], Some([o])) = (inputs, out)
+        && op.is_inplace_unary()
+        && x.shares_storage_with(o)
+        && x.offset == o.offset
+        && x.shape == o.shape
+        && x.dtype == o.dtype
+    {
+        push_inplace(op, o, is_train)?;
+        return Ok(smallvec::smallvec![o.clone()]);
+    }
+    let name = op.name();
+    let given = out.unwrap_or(&[]);
+    let context = match inputs.first() {
+        Some(first) => first.context(),
+        None => given.first().map_or_else(current_context, NDArray::context),
+    };
+    if let Some(other) = inputs.iter().find(|a| a.context() != context) {
+        return Err(Error::InvalidArgument {
+            call: "nd::apply",
+            reason: format!(
+                "operator {name}: inputs on different contexts ({context} and {})",
+                other.context()
+            ),
+        });
+    }
+    let signature = match out {
+        None => cached_signature(op, inputs)?,
+        Some(given) => Arc::from(infer_signature(op, inputs, given)?),
+    };
+    let mut outputs = Outputs::new();
+    for (k, (dims, dtype)) in signature.iter().enumerate() {
+        match given.get(k) {
+            Some(a) if a.shape() == dims.as_slice() && a.dtype() == *dtype => {
+                outputs.push(a.clone());
+            }
+            Some(a) => {
+                return Err(Error::InvalidArgument {
+                    call: "nd::apply",
+                    reason: format!(
+                        "operator {name}: output {k} is {} of {dtype}, the `out` array {} of {}",
+                        Shape::known(dims),
+                        Shape::known(a.shape()),
+                        a.dtype()
+                    ),
+                });
+            }
+            None => outputs.push(NDArray::for_output(dims, *dtype, context)?),
+        }
+    }
+    push(op, inputs, &outputs, is_train, context)?;
+    Ok(outputs)
+}
+
+/// The shapes and dtypes of an operator's outputs.
+type Signature = Arc<[(Dims, DType)]>;
+
+/// A remembered inference: the operator (kept alive, so its address is not reused), the input
+/// shapes and dtypes, and the outputs.
+struct CachedSignature {
+    op: OpRef,
+    inputs: SmallVec<[(Dims, DType); 4]>,
+    outputs: Signature,
+}
+
+thread_local! {
+    /// Output signatures by operator and input signature: a loop applying the same operators to
+    /// arrays of the same shapes infers once.
+    static SIGNATURES: RefCell<HashMap<u64, CachedSignature>> = RefCell::new(HashMap::new());
+}
+
+fn signature_key(op: &OpRef, inputs: &[&NDArray]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (Arc::as_ptr(op) as *const () as usize).hash(&mut h);
+    inputs.len().hash(&mut h);
+    for a in inputs {
+        a.shape().hash(&mut h);
+        a.dtype().hash(&mut h);
+    }
+    h.finish()
+}
+
+fn cached_signature(op: &OpRef, inputs: &[&NDArray]) -> Result<Signature> {
+    let key = signature_key(op, inputs);
+    let hit = SIGNATURES.with(|c| {
+        c.borrow().get(&key).and_then(|entry| {
+            let same = Arc::ptr_eq(&entry.op, op)
+                && entry.inputs.len() == inputs.len()
+                && entry
+                    .inputs
+                    .iter()
+                    .zip(inputs)
+                    .all(|((d, t), a)| d.as_slice() == a.shape() && *t == a.dtype());
+            same.then(|| Arc::clone(&entry.outputs))
+        })
+    });
+    if let Some(signature) = hit {
+        return Ok(signature);
+    }
+    let outputs: Signature = Arc::from(infer_signature(op, inputs, &[])?);
+    SIGNATURES.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        cache.insert(
+            key,
+            CachedSignature {
+                op: Arc::clone(op),
+                inputs: inputs.iter().map(|a| (a.shape.clone(), a.dtype)).collect(),
+                outputs: Arc::clone(&outputs),
+            },
+        );
+    });
+    Ok(outputs)
+}
+
+/// Runs shape and type inference with the inputs (and any given outputs) as constraints; every
+/// output must come out known and the inputs unchanged.
+fn infer_signature(
+    op: &OpRef,
+    inputs: &[&NDArray],
+    given: &[NDArray],
+) -> Result<Vec<(Dims, DType)>> {
+    let name = op.name();
+    let input_names = op.input_names();
+    if inputs.len() != input_names.len() {
+        return Err(mxr_operators::Error::InputCount {
+            op: name.into(),
+            expected: input_names.len(),
+            names: input_names.join(", "),
+            got: inputs.len(),
+        }
+        .into());
+    }
+    let num_outputs = op.num_outputs();
+    if given.len() > num_outputs || (!given.is_empty() && given.len() < op.num_visible_outputs()) {
+        return Err(Error::InvalidArgument {
+            call: "nd::apply",
+            reason: format!(
+                "operator {name} has {} visible outputs ({num_outputs} in all); {} `out` arrays given",
+                op.num_visible_outputs(),
+                given.len()
+            ),
+        });
+    }
+    let mut in_shapes: Vec<Shape> = inputs.iter().map(|a| Shape::known(a.shape())).collect();
+    let mut out_shapes: Vec<Shape> = (0..num_outputs)
+        .map(|k| {
+            given
+                .get(k)
+                .map_or_else(Shape::unknown, |a| Shape::known(a.shape()))
+        })
+        .collect();
+    for _ in 0..2 {
+        op.infer_shape(&mut ShapeCtx::new(
+            name,
+            &input_names,
+            &mut in_shapes,
+            &mut out_shapes,
+        ))?;
+    }
+    let mut in_types: Vec<Option<DType>> = inputs.iter().map(|a| Some(a.dtype())).collect();
+    let mut out_types: Vec<Option<DType>> = (0..num_outputs)
+        .map(|k| given.get(k).map(NDArray::dtype))
+        .collect();
+    op.infer_type(&mut TypeCtx::new(
+        name,
+        &input_names,
+        &mut in_types,
+        &mut out_types,
+    ))?;
+    let describe_inputs = || {
+        input_names
+            .iter()
+            .zip(inputs)
+            .map(|(n, a)| format!("{n}={} {}", Shape::known(a.shape()), a.dtype()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (i, (shape, a)) in in_shapes.iter().zip(inputs).enumerate() {
+        if shape.dims().as_deref() != Some(a.shape()) || in_types[i] != Some(a.dtype()) {
+            return Err(mxr_operators::Error::Shape {
+                op: name.into(),
+                reason: format!(
+                    "input `{}` must be {shape} of {}",
+                    input_names[i],
+                    in_types[i].map_or("?".into(), |d| d.to_string())
+                ),
+                inputs: describe_inputs(),
+            }
+            .into());
+        }
+    }
+    let mut signature = Vec::with_capacity(num_outputs);
+    for k in 0..num_outputs {
+        let (Some(dims), Some(dtype)) = (out_shapes[k].dims(), out_types[k]) else {
+            return Err(mxr_operators::Error::Shape {
+                op: name.into(),
+                reason: format!("cannot infer output {k} (known: {})", out_shapes[k]),
+                inputs: describe_inputs(),
+            }
+            .into());
+        };
+        signature.push((Dims::from_vec(dims), dtype));
+    }
+    Ok(signature)
+}
+
+/// One array's place in a pushed operation.
+struct View {
+    data: Arc<RwLock<Buffer>>,
+    range: std::ops::Range<usize>,
+    shape: Dims,
+    dtype: DType,
+}
+
+impl View {
+    fn of(a: &NDArray) -> View {
+        View {
+            data: Arc::clone(&a.chunk.data),
+            range: a.byte_range(),
+            shape: a.shape.clone(),
+            dtype: a.dtype,
+        }
+    }
+
+    fn same_storage(&self, other: &View) -> bool {
+        Arc::ptr_eq(&self.data, &other.data)
+    }
+}
+
+/// Pushes the kernel of `op` as one engine operation.
+fn push(
+    op: &OpRef,
+    inputs: &[&NDArray],
+    outputs: &[NDArray],
+    is_train: bool,
+    context: Context,
+) -> Result<()> {
+    let mutated = op.mutate_inputs();
+    let rng = op
+        .resources()
+        .contains(&Resource::Random)
+        .then(|| RngState::of(context));
+    let mut reads: SmallVec<[&Var; 4]> = inputs.iter().map(|a| &a.chunk.var).collect();
+    let mut writes: SmallVec<[&Var; 4]> = outputs.iter().map(|a| &a.chunk.var).collect();
+    for &i in &mutated {
+        writes.push(&inputs[i].chunk.var);
+    }
+    if let Some(rng) = &rng {
+        writes.push(&rng.var);
+    }
+    // A var both read and written counts as written (the engine's rule); reads of written vars
+    // are dropped here only to keep the lists short.
+    reads.retain(|r| !writes.iter().any(|w| w.id() == r.id()));
+
+    let plan = Plan {
+        op: Arc::clone(op),
+        inputs: inputs.iter().map(|a| View::of(a)).collect(),
+        outputs: outputs
+            .iter()
+            .map(View::of)
+            .chain(mutated.iter().map(|&i| View::of(inputs[i])))
+            .collect(),
+        is_train,
+        context,
+        rng: rng.clone(),
+    };
+    let engine = inputs
+        .first()
+        .map_or_else(|| outputs[0].chunk.engine, |a| a.chunk.engine);
+    let operation = Operation::sync(op.name(), move |_| plan.execute());
+    engine.push(operation.reads(&reads).writes(&writes).context(context))?;
+    Ok(())
+}
+
+/// Pushes an in-place call of a shape-preserving unary operator (see
+/// [`Operator::is_inplace_unary`](mxr_operators::registry::Operator::is_inplace_unary)).
+fn push_inplace(op: &OpRef, array: &NDArray, is_train: bool) -> Result<()> {
+    let op = Arc::clone(op);
+    let view = View::of(array);
+    let context = array.context();
+    let name = op.name();
+    let operation = Operation::sync(name, move |_| {
+        let mut guard = view.data.write();
+        let mut tensor = TensorMut {
+            shape: &view.shape,
+            dtype: view.dtype,
+            bytes: &mut guard.as_bytes_mut()[view.range.clone()],
+        };
+        let mut ctx = OpContext {
+            is_train,
+            context,
+            rng: None,
+        };
+        match op.forward_inplace(&mut ctx, &mut tensor) {
+            Some(result) => result.map_err(Into::into),
+            None => Err(mxr_operators::Error::Unsupported {
+                op: name.into(),
+                what: "in-place computation (is_inplace_unary without forward_inplace)".into(),
+            }
+            .into()),
+        }
+    });
+    array
+        .chunk
+        .engine
+        .push(operation.writes(&[&array.chunk.var]).context(context))?;
+    Ok(())
+}
+
+/// Everything a pushed operation needs.
+struct Plan {
+    op: OpRef,
+    inputs: SmallVec<[View; 3]>,
+    /// The outputs, then the mutated inputs.
+    outputs: SmallVec<[View; 2]>,
+    is_train: bool,
+    context: Context,
+    rng: Option<Arc<RngState>>,
+}
+
+/// Aligned scratch bytes.
+struct Staging {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Staging {
+    fn copy_of(bytes: &[u8]) -> Staging {
+        let mut s = Staging::zeroed(bytes.len());
+        s.bytes_mut().copy_from_slice(bytes);
+        s
+    }
+    fn zeroed(len: usize) -> Staging {
+        Staging {
+            words: vec![0; len.div_ceil(8)],
+            len,
+        }
+    }
+    fn bytes(&self) -> &[u8] {
+        &bytemuck::cast_slice(&self.words)[..self.len]
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut bytemuck::cast_slice_mut(&mut self.words)[..self.len]
+    }
+}
+
+impl Plan {
+    fn execute(&self) -> Result<(), BoxError> {
+        let mut rng_guard = self.rng.as_ref().map(|r| r.rng.lock());
+        let mut ctx = OpContext {
+            is_train: self.is_train,
+            context: self.context,
+            rng: rng_guard.as_deref_mut(),
+        };
+
+        // In place: one input, one output, the same elements.
+        if let ([input], [output]) = (self.inputs.as_slice(), self.outputs.as_slice())
+            && input.same_storage(output)
+            && input.range == output.range
+            && input.shape == output.shape
+        {
+            let mut guard = output.data.write();
+            let mut tensor = TensorMut {
+                shape: &output.shape,
+                dtype: output.dtype,
+                bytes: &mut guard.as_bytes_mut()[output.range.clone()],
+            };
+            if let Some(result) = self.op.forward_inplace(&mut ctx, &mut tensor) {
+                return result.map_err(Into::into);
+            }
+        }
+
+        // Inputs that share storage with an output are copied first (the kernel may overwrite
+        // them before reading); the others are read in place.
+        let aliased: SmallVec<[bool; 4]> = self
+            .inputs
+            .iter()
+            .map(|i| self.outputs.iter().any(|o| o.same_storage(i)))
+            .collect();
+        let snapshots: SmallVec<[Option<Staging>; 4]> = self
+            .inputs
+            .iter()
+            .zip(&aliased)
+            .map(|(v, &a)| a.then(|| Staging::copy_of(&v.data.read().as_bytes()[v.range.clone()])))
+            .collect();
+        let mut read_guards: SmallVec<[_; 4]> = SmallVec::new();
+        for (v, &a) in self.inputs.iter().zip(&aliased) {
+            if !a && !read_guards.iter().any(|(d, _)| Arc::ptr_eq(d, &v.data)) {
+                read_guards.push((Arc::clone(&v.data), v.data.read()));
+            }
+        }
+        let input_views: SmallVec<[TensorRef<'_>; 4]> = self
+            .inputs
+            .iter()
+            .zip(&snapshots)
+            .map(|(v, snap)| TensorRef {
+                shape: &v.shape,
+                dtype: v.dtype,
+                bytes: match snap {
+                    Some(s) => s.bytes(),
+                    None => {
+                        let (_, guard) = read_guards
+                            .iter()
+                            .find(|(d, _)| Arc::ptr_eq(d, &v.data))
+                            .expect("every non-aliased input has a read guard (pushed above)");
+                        &guard.as_bytes()[v.range.clone()]
+                    }
+                },
+            })
+            .collect();
+
+        // Outputs: written in place when each has storage of its own, else staged and copied.
+        let shared: SmallVec<[bool; 4]> = self
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(k, o)| {
+                self.outputs
+                    .iter()
+                    .enumerate()
+                    .any(|(j, p)| j != k && p.same_storage(o))
+            })
+            .collect();
+        let mut staged: SmallVec<[Option<Staging>; 4]> = self
+            .outputs
+            .iter()
+            .zip(&shared)
+            .map(|(o, &s)| s.then(|| Staging::copy_of(&o.data.read().as_bytes()[o.range.clone()])))
+            .collect();
+        let mut write_guards: SmallVec<[_; 4]> = self
+            .outputs
+            .iter()
+            .zip(&shared)
+            .map(|(o, &s)| (!s).then(|| o.data.write()))
+            .collect();
+        {
+            let mut output_views: SmallVec<[TensorMut<'_>; 4]> = SmallVec::new();
+            for ((o, guard), stage) in self.outputs.iter().zip(&mut write_guards).zip(&mut staged) {
+                let bytes = match (guard, stage) {
+                    (Some(g), _) => &mut g.as_bytes_mut()[o.range.clone()],
+                    (None, Some(s)) => s.bytes_mut(),
+                    (None, None) => unreachable!("an output is either locked or staged"),
+                };
+                output_views.push(TensorMut {
+                    shape: &o.shape,
+                    dtype: o.dtype,
+                    bytes,
+                });
+            }
+            self.op.forward(&mut ctx, &input_views, &mut output_views)?;
+        }
+        drop(write_guards);
+        drop(input_views);
+        drop(read_guards);
+        for (o, stage) in self.outputs.iter().zip(&staged) {
+            if let Some(s) = stage {
+                o.data.write().as_bytes_mut()[o.range.clone()].copy_from_slice(s.bytes());
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,125 @@
+//! The registry as a whole: every operator the op set promises is registered under MXNet's name
+//! and aliases, names are unique, and the listing documents each one.
+
+use super::{lookup, ops};
+
+/// MXNet 1.9.1 operator names (canonical) and aliases that must resolve to them.
+const OPS: &[(&str, &[&str])] = &[
+    ("elemwise_add", &["_plus", "_Plus", "_add"]),
+    ("elemwise_sub", &["_minus", "_Minus", "_sub"]),
+    ("elemwise_mul", &["_mul", "_Mul"]),
+    ("elemwise_div", &["_div", "_Div"]),
+    ("_plus_scalar", &["_PlusScalar"]),
+    ("_minus_scalar", &["_MinusScalar"]),
+    ("_rminus_scalar", &["_RMinusScalar"]),
+    ("_mul_scalar", &["_MulScalar"]),
+    ("_div_scalar", &["_DivScalar"]),
+    ("_rdiv_scalar", &["_RDivScalar"]),
+    ("_power_scalar", &["_PowerScalar"]),
+    ("broadcast_add", &["broadcast_plus"]),
+    ("broadcast_sub", &["broadcast_minus"]),
+    ("broadcast_mul", &[]),
+    ("broadcast_div", &[]),
+    ("negative", &[]),
+    ("exp", &[]),
+    ("log", &[]),
+    ("sqrt", &[]),
+    ("square", &[]),
+    ("abs", &[]),
+    ("tanh", &[]),
+    ("sigmoid", &[]),
+    ("relu", &[]),
+    ("clip", &[]),
+    ("where", &[]),
+    ("Activation", &[]),
+    ("LeakyReLU", &[]),
+    ("dot", &[]),
+    ("batch_dot", &[]),
+    ("FullyConnected", &[]),
+    ("softmax", &[]),
+    ("log_softmax", &[]),
+    ("SoftmaxOutput", &["Softmax"]),
+    ("LinearRegressionOutput", &[]),
+    ("LogisticRegressionOutput", &[]),
+    ("MakeLoss", &[]),
+    ("Reshape", &["reshape"]),
+    ("Flatten", &["flatten"]),
+    ("transpose", &[]),
+    ("expand_dims", &[]),
+    ("Concat", &["concat"]),
+    ("SliceChannel", &["split"]),
+    ("slice_axis", &[]),
+    ("sum", &[]),
+    ("mean", &[]),
+    ("max", &[]),
+    ("min", &[]),
+    ("broadcast_to", &[]),
+    ("argmax", &[]),
+    ("one_hot", &[]),
+    ("Embedding", &[]),
+    ("Convolution", &[]),
+    ("Pooling", &[]),
+    ("BatchNorm", &[]),
+    ("Dropout", &[]),
+    ("_random_uniform", &["random_uniform", "uniform"]),
+    ("_random_normal", &["random_normal", "normal"]),
+    ("zeros_like", &[]),
+    ("ones_like", &[]),
+    ("_copy", &[]),
+];
+
+#[test]
+fn every_promised_operator_is_registered_with_its_aliases() {
+    let mut missing = Vec::new();
+    for (name, aliases) in OPS {
+        match lookup(name) {
+            Ok(def) => {
+                assert_eq!(def.name, *name, "{name} must be the canonical name");
+                for alias in *aliases {
+                    match lookup(alias) {
+                        Ok(d) => assert_eq!(d.name, *name, "alias {alias}"),
+                        Err(_) => missing.push(format!("alias {alias} of {name}")),
+                    }
+                }
+            }
+            Err(_) => missing.push((*name).to_string()),
+        }
+    }
+    assert!(missing.is_empty(), "not registered: {missing:?}");
+}
+
+#[test]
+fn the_listing_is_sorted_unique_and_documented() {
+    let all = ops();
+    assert!(
+        all.windows(2).all(|w| w[0].name < w[1].name),
+        "sorted, unique"
+    );
+    for def in all {
+        assert!(
+            !def.description.is_empty(),
+            "{} has no description",
+            def.name
+        );
+        for spec in (def.params)() {
+            assert!(
+                !spec.doc.is_empty(),
+                "{}: parameter {} has no doc",
+                def.name,
+                spec.name
+            );
+        }
+        // Every name and alias finds this registration.
+        for name in std::iter::once(&def.name).chain(def.aliases) {
+            assert_eq!(lookup(name).map(|d| d.name), Ok(def.name));
+        }
+    }
+}
+
+#[test]
+fn unknown_names_suggest_close_ones() {
+    let err = lookup("FullyConected").unwrap_err().to_string();
+    assert!(err.contains("FullyConnected"), "{err}");
+    let err = lookup("no_such_operator_at_all").unwrap_err().to_string();
+    assert!(err.contains("operators are registered"), "{err}");
+}

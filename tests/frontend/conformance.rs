@@ -1,0 +1,179 @@
+//! MXNet 1.9.1's recorded results (tests/fixtures/conformance/cases): every case's graph is
+//! run through the registry on NDArrays (forward in the case's mode, then the gradient graphs
+//! of the operators), and outputs, gradients and auxiliary states are compared with MXNet's
+//! under the case's tolerances.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use mxr::nd::graph::Graph;
+use mxr::nd::{self, NDArray};
+use mxr::operators::registry::{self, Entry};
+use serde_json::Value;
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/cases")
+}
+
+fn named(path: &Path) -> HashMap<String, NDArray> {
+    match nd::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
+        nd::Loaded::Named(v) => v.into_iter().collect(),
+        nd::Loaded::List(_) => panic!("{}: expected a dict", path.display()),
+    }
+}
+
+fn close(what: &str, got: &NDArray, want: &NDArray, rtol: f64, atol: f64) -> Result<(), String> {
+    if got.shape() != want.shape() {
+        return Err(format!(
+            "{what}: shape {:?}, MXNet {:?}",
+            got.shape(),
+            want.shape()
+        ));
+    }
+    let g = got.to_vec::<f32>().map_err(|e| format!("{what}: {e}"))?;
+    let w = want.to_vec::<f32>().map_err(|e| format!("{what}: {e}"))?;
+    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
+        let (a, b) = (f64::from(*a), f64::from(*b));
+        let within = (a - b).abs() <= atol + rtol * b.abs();
+        if !within {
+            return Err(format!("{what}[{i}]: {a}, MXNet {b}"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one case; `Err` describes the first mismatch.
+fn run_case(dir: &Path) -> Result<(), String> {
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| format!("{f}: {e}"));
+    let symbol: Value = serde_json::from_str(&read("symbol.json")?).map_err(|e| e.to_string())?;
+    let case: Value = serde_json::from_str(&read("case.json")?).map_err(|e| e.to_string())?;
+    let inputs = named(&dir.join("inputs.params"));
+    let expected = named(&dir.join("expected.params"));
+    let is_train = case["is_train"].as_bool().unwrap_or(false);
+    let backward = case["backward"].as_bool().unwrap_or(false);
+    let rtol = case["rtol"].as_f64().unwrap_or(1e-4);
+    let atol = case["atol"].as_f64().unwrap_or(1e-5);
+    let no_grad: Vec<&str> = case["no_grad"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+
+    let mut graph = Graph::new(is_train);
+    let mut entries: Vec<Vec<Entry>> = Vec::new();
+    let mut variables: Vec<(String, Entry, NDArray)> = Vec::new();
+    let mut loss_heads = HashMap::new();
+    for node in symbol["nodes"].as_array().ok_or("no nodes")? {
+        let name = node["name"].as_str().ok_or("node without name")?;
+        let op_name = node["op"].as_str().ok_or("node without op")?;
+        if op_name == "null" {
+            let value = inputs
+                .get(&format!("arg:{name}"))
+                .or_else(|| inputs.get(&format!("aux:{name}")))
+                .ok_or(format!("no input value for {name}"))?
+                .copy()
+                .map_err(|e| e.to_string())?;
+            let e = graph.variable(name, value.clone());
+            variables.push((name.to_string(), e, value));
+            entries.push(vec![e]);
+            continue;
+        }
+        let attrs: Vec<(String, String)> = node["attrs"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let attrs: Vec<(&str, &str)> = attrs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let ins: Vec<Entry> = node["inputs"]
+            .as_array()
+            .ok_or("node without inputs")?
+            .iter()
+            .map(|i| entries[i[0].as_u64().unwrap() as usize][i[1].as_u64().unwrap() as usize])
+            .collect();
+        let op = registry::create(op_name, &attrs, Some(ins.len())).map_err(|e| e.to_string())?;
+        let is_loss = op.is_loss();
+        let outs = graph
+            .apply(op, name, &ins)
+            .map_err(|e| format!("{name}: {e}"))?;
+        for o in &outs {
+            loss_heads.insert(*o, is_loss);
+        }
+        entries.push(outs);
+    }
+    let heads: Vec<Entry> = symbol["heads"]
+        .as_array()
+        .ok_or("no heads")?
+        .iter()
+        .map(|h| entries[h[0].as_u64().unwrap() as usize][h[1].as_u64().unwrap() as usize])
+        .collect();
+    for (i, h) in heads.iter().enumerate() {
+        let want = expected
+            .get(&format!("output:{i}"))
+            .ok_or(format!("no expected output:{i}"))?;
+        close(&format!("output:{i}"), graph.value(*h), want, rtol, atol)?;
+    }
+    if backward {
+        let mut head_grads = Vec::new();
+        for (i, h) in heads.iter().enumerate() {
+            let g = match inputs.get(&format!("head_grad:{i}")) {
+                Some(g) => Some(g.clone()),
+                None if loss_heads.get(h) == Some(&true) => None,
+                None => return Err(format!("no head_grad:{i} for a non-loss output")),
+            };
+            head_grads.push((*h, g));
+        }
+        let grads = graph
+            .backward(&head_grads)
+            .map_err(|e| format!("backward: {e}"))?;
+        for (name, e, _) in &variables {
+            let Some(want) = expected.get(&format!("grad:{name}")) else {
+                continue;
+            };
+            if no_grad.contains(&name.as_str()) {
+                continue;
+            }
+            let got = grads[e.node]
+                .as_ref()
+                .ok_or(format!("grad:{name}: no gradient reached it"))?;
+            close(&format!("grad:{name}"), got, want, rtol, atol)?;
+        }
+    }
+    for (name, _, value) in &variables {
+        if let Some(want) = expected.get(&format!("aux:{name}")) {
+            close(&format!("aux:{name}"), value, want, rtol, atol)?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_conformance_case_matches_mxnet() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases_dir())
+        .expect("fixtures are vendored")
+        .map(|d| d.unwrap().path())
+        .collect();
+    dirs.sort();
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let case = dir.file_name().unwrap().to_string_lossy().to_string();
+        match run_case(dir) {
+            Ok(()) => println!("conformance {case}: ok"),
+            Err(e) => {
+                println!("conformance {case}: FAILED: {e}");
+                failures.push(format!("{case}: {e}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from MXNet:\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n")
+    );
+}
