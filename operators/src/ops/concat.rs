@@ -37,8 +37,12 @@ fn axis_error(shapes: &ShapeCtx<'_>, name: &str, axis: i64, rank: usize) -> Erro
 fn common_rank(shapes: &ShapeCtx<'_>, adjust: isize) -> Result<Option<usize>> {
     let mut rank: Option<usize> = None;
     let ins = (0..shapes.num_inputs()).map(|i| shapes.input(i).ndim());
-    let outs = (0..shapes.num_outputs())
-        .map(|i| shapes.output(i).ndim().map(|r| r.saturating_add_signed(adjust)));
+    let outs = (0..shapes.num_outputs()).map(|i| {
+        shapes
+            .output(i)
+            .ndim()
+            .map(|r| r.saturating_add_signed(adjust))
+    });
     for r in ins.chain(outs).flatten() {
         match rank {
             Some(q) if q != r => {
@@ -84,7 +88,12 @@ fn join_rows(op: &str, parts: &[(&[u8], usize)], out: &mut [u8], outer: usize) -
 
 /// The inverse of [`join_rows`]: cuts every row of `input` into consecutive pieces, one per
 /// part (`(buffer, row length)`).
-fn split_rows(op: &str, input: &[u8], parts: &mut [(&mut [u8], usize)], outer: usize) -> Result<()> {
+fn split_rows(
+    op: &str,
+    input: &[u8],
+    parts: &mut [(&mut [u8], usize)],
+    outer: usize,
+) -> Result<()> {
     let row: usize = parts.iter().map(|p| p.1).sum();
     let fits = input.len() == outer * row && parts.iter().all(|(b, r)| b.len() == outer * *r);
     if !fits {
@@ -186,7 +195,8 @@ fn infer_concat(shapes: &mut ShapeCtx<'_>, dim: i64, inputs: Vec<usize>, out: us
         (None, Some(t)) if along.iter().filter(|d| d.is_none()).count() == 1 => {
             let rest: usize = along.iter().flatten().sum();
             let Some(missing) = t.checked_sub(rest) else {
-                let reason = format!("the inputs are larger along axis {axis} than the output ({t})");
+                let reason =
+                    format!("the inputs are larger along axis {axis} than the output ({t})");
                 return Err(shapes.error(reason));
             };
             let k = along.iter().position(Option::is_none).unwrap_or(0);
@@ -279,7 +289,9 @@ impl Operator for BackwardConcat {
             let Some(axis) = normalize_axis(self.0.dim, rank) else {
                 return Err(axis_error(shapes, "dim", self.0.dim, rank));
             };
-            let args: Vec<Shape> = (1..=self.0.num_args).map(|i| shapes.input(i).clone()).collect();
+            let args: Vec<Shape> = (1..=self.0.num_args)
+                .map(|i| shapes.input(i).clone())
+                .collect();
             if let Some(dims) = args.iter().map(Shape::dims).collect::<Option<Vec<_>>>()
                 && let Some(first) = dims.first()
             {
@@ -378,8 +390,7 @@ fn infer_split(
             return Err(shapes.error(reason));
         }
         if d % n != 0 {
-            let reason =
-                format!("axis {axis} of size {d} cannot be split into {n} equal pieces");
+            let reason = format!("axis {axis} of size {d} cannot be split into {n} equal pieces");
             return Err(shapes.error(reason));
         }
     }
@@ -420,11 +431,15 @@ impl Operator for SliceChannel {
         self.0.num_outputs
     }
     fn output_names(&self) -> Vec<String> {
-        (0..self.0.num_outputs).map(|i| format!("output{i}")).collect()
+        (0..self.0.num_outputs)
+            .map(|i| format!("output{i}"))
+            .collect()
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         let whole = shapes.input(0).clone();
-        let pieces = (0..self.0.num_outputs).map(|i| shapes.output(i).clone()).collect();
+        let pieces = (0..self.0.num_outputs)
+            .map(|i| shapes.output(i).clone())
+            .collect();
         let (whole, piece) = infer_split(shapes, &self.0, whole, pieces)?;
         shapes.set_input(0, whole)?;
         for i in 0..self.0.num_outputs {
@@ -440,8 +455,10 @@ impl Operator for SliceChannel {
     ) -> Result<()> {
         let x = &inputs[0];
         let (outer, piece_row) = split_geometry("SliceChannel", &self.0, x.shape, x.dtype.size())?;
-        let mut parts: Vec<(&mut [u8], usize)> =
-            outputs.iter_mut().map(|o| (&mut *o.bytes, piece_row)).collect();
+        let mut parts: Vec<(&mut [u8], usize)> = outputs
+            .iter_mut()
+            .map(|o| (&mut *o.bytes, piece_row))
+            .collect();
         split_rows("SliceChannel", x.bytes, &mut parts, outer)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
@@ -479,11 +496,15 @@ impl Operator for BackwardSliceChannel {
         self.0.to_attrs()
     }
     fn input_names(&self) -> Vec<String> {
-        (0..self.0.num_outputs).map(|i| format!("ograd{i}")).collect()
+        (0..self.0.num_outputs)
+            .map(|i| format!("ograd{i}"))
+            .collect()
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         let whole = shapes.output(0).clone();
-        let pieces = (0..self.0.num_outputs).map(|i| shapes.input(i).clone()).collect();
+        let pieces = (0..self.0.num_outputs)
+            .map(|i| shapes.input(i).clone())
+            .collect();
         let (whole, piece) = infer_split(shapes, &self.0, whole, pieces)?;
         shapes.set_output(0, whole)?;
         for i in 0..self.0.num_outputs {
@@ -498,8 +519,12 @@ impl Operator for BackwardSliceChannel {
         outputs: &mut [TensorMut<'_>],
     ) -> Result<()> {
         let out = &mut outputs[0];
-        let (outer, piece_row) =
-            split_geometry("_backward_SliceChannel", &self.0, out.shape, out.dtype.size())?;
+        let (outer, piece_row) = split_geometry(
+            "_backward_SliceChannel",
+            &self.0,
+            out.shape,
+            out.dtype.size(),
+        )?;
         let parts: Vec<(&[u8], usize)> = inputs.iter().map(|g| (g.bytes, piece_row)).collect();
         join_rows("_backward_SliceChannel", &parts, out.bytes, outer)
     }
@@ -524,7 +549,11 @@ impl SliceAxisParam {
             return Ok((0, 0));
         }
         let d = dim as i64;
-        let begin = if self.begin < 0 { self.begin + d } else { self.begin };
+        let begin = if self.begin < 0 {
+            self.begin + d
+        } else {
+            self.begin
+        };
         let end = match self.end {
             None => d,
             Some(e) if e < 0 => e + d,
@@ -532,10 +561,15 @@ impl SliceAxisParam {
         };
         let end_text = self.end.map_or("None".to_string(), |e| e.to_string());
         if begin < 0 {
-            return Err(format!("begin={} is out of range for an axis of size {dim}", self.begin));
+            return Err(format!(
+                "begin={} is out of range for an axis of size {dim}",
+                self.begin
+            ));
         }
         if end > d || end < 0 {
-            return Err(format!("end={end_text} is out of range for an axis of size {dim}"));
+            return Err(format!(
+                "end={end_text} is out of range for an axis of size {dim}"
+            ));
         }
         if begin >= end {
             return Err(format!(
@@ -552,7 +586,12 @@ impl SliceAxisParam {
 pub struct SliceAxis(pub SliceAxisParam);
 
 /// Shape inference between a whole array and its slice.
-fn infer_slice(shapes: &mut ShapeCtx<'_>, p: &SliceAxisParam, whole: Shape, part: Shape) -> Result<(Shape, Shape)> {
+fn infer_slice(
+    shapes: &mut ShapeCtx<'_>,
+    p: &SliceAxisParam,
+    whole: Shape,
+    part: Shape,
+) -> Result<(Shape, Shape)> {
     let rank = match (whole.ndim(), part.ndim()) {
         (Some(r), Some(q)) if r != q => {
             return Err(shapes.error(format!("the input is {r}-D but the slice is {q}-D")));
@@ -589,9 +628,12 @@ fn infer_slice(shapes: &mut ShapeCtx<'_>, p: &SliceAxisParam, whole: Shape, part
     let mut s = common;
     s[axis] = part_along.or(part.dim(axis));
     let mut whole = whole;
-    whole.merge(&Shape::partial(w)).map_err(|r| shapes.error(r))?;
+    whole
+        .merge(&Shape::partial(w))
+        .map_err(|r| shapes.error(r))?;
     let mut part = part;
-    part.merge(&Shape::partial(s)).map_err(|r| shapes.error(r))?;
+    part.merge(&Shape::partial(s))
+        .map_err(|r| shapes.error(r))?;
     Ok((whole, part))
 }
 
@@ -602,7 +644,10 @@ fn slice_geometry(
     whole: &[usize],
     width: usize,
 ) -> Result<(usize, usize, usize, usize)> {
-    let bad = |reason: String| Error::BadInput { op: op.into(), reason };
+    let bad = |reason: String| Error::BadInput {
+        op: op.into(),
+        reason,
+    };
     let axis = normalize_axis(p.axis, whole.len())
         .ok_or_else(|| bad(format!("axis {} is out of range for {whole:?}", p.axis)))?;
     let (begin, end) = p.range(whole[axis]).map_err(bad)?;
@@ -640,7 +685,11 @@ impl Operator for SliceAxis {
             });
         }
         if e > b && row > 0 {
-            for (o, r) in out.bytes.chunks_exact_mut(e - b).zip(x.bytes.chunks_exact(row)) {
+            for (o, r) in out
+                .bytes
+                .chunks_exact_mut(e - b)
+                .zip(x.bytes.chunks_exact(row))
+            {
                 o.copy_from_slice(&r[b..e]);
             }
         }
@@ -699,7 +748,11 @@ impl Operator for BackwardSliceAxis {
         }
         out.bytes.fill(0); // zero bytes are 0 in every dtype
         if e > b && row > 0 {
-            for (r, s) in out.bytes.chunks_exact_mut(row).zip(g.bytes.chunks_exact(e - b)) {
+            for (r, s) in out
+                .bytes
+                .chunks_exact_mut(row)
+                .zip(g.bytes.chunks_exact(e - b))
+            {
                 r[b..e].copy_from_slice(s);
             }
         }
@@ -711,7 +764,9 @@ impl Operator for BackwardSliceAxis {
 }
 
 fn create_concat(attrs: &[(&str, &str)]) -> Result<OpRef> {
-    Ok(Arc::new(Concat::new(ConcatParam::parse(attrs.iter().copied())?)?))
+    Ok(Arc::new(Concat::new(ConcatParam::parse(
+        attrs.iter().copied(),
+    )?)?))
 }
 
 fn create_backward_concat(attrs: &[(&str, &str)]) -> Result<OpRef> {

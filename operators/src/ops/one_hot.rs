@@ -73,7 +73,11 @@ impl Operator for OneHot {
             out.push(Some(depth));
             shapes.set_output(0, Shape::partial(out))?;
         }
-        if let Some(out) = shapes.output(0).partial_dims().map(<[Option<usize>]>::to_vec) {
+        if let Some(out) = shapes
+            .output(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec)
+        {
             let Some((last, dims)) = out.split_last() else {
                 return Err(shapes.error("the output cannot be 0-D"));
             };

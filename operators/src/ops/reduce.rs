@@ -262,7 +262,10 @@ impl Operator for Reduce {
         let mask = self
             .param
             .mask(x.shape.len())
-            .map_err(|reason| Error::BadInput { op: op.into(), reason })?;
+            .map_err(|reason| Error::BadInput {
+                op: op.into(),
+                reason,
+            })?;
         let out = &mut outputs[0];
         float_dispatch!(x.dtype, op, T => {
             reduce(x.slice::<T>(op)?, x.shape, &mask, self.kind.reducer(), out.slice_mut::<T>(op)?)
@@ -341,7 +344,10 @@ impl Operator for BackwardReduce {
         let mask = self
             .param
             .mask(x.shape.len())
-            .map_err(|reason| Error::BadInput { op: op.into(), reason })?;
+            .map_err(|reason| Error::BadInput {
+                op: op.into(),
+                reason,
+            })?;
         let out = &mut outputs[0];
         float_dispatch!(x.dtype, op, T => {
             let dx = out.slice_mut::<T>(op)?;
@@ -417,7 +423,10 @@ impl Operator for ArgReduce {
         self.param.to_attrs()
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let input = shapes.input(0).partial_dims().map(<[Option<usize>]>::to_vec);
+        let input = shapes
+            .input(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec);
         let out = match (self.param.axis, input) {
             (None, _) if !self.param.keepdims => Some(vec![Some(1)]),
             (None, Some(dims)) => Some(vec![Some(1); dims.len()]),
@@ -495,11 +504,17 @@ impl Operator for BroadcastTo {
         if let Some(r) = input.ndim()
             && r != rank
         {
-            let reason = format!("cannot broadcast {input} to {}: the ranks differ", Shape::known(target));
+            let reason = format!(
+                "cannot broadcast {input} to {}: the ranks differ",
+                Shape::known(target)
+            );
             return Err(shapes.error(reason));
         }
         let mut in_dims = input.partial_dims().map_or(vec![None; rank], <[_]>::to_vec);
-        let out_known = shapes.output(0).partial_dims().map(<[Option<usize>]>::to_vec);
+        let out_known = shapes
+            .output(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec);
         // Kept dimensions (0 in `shape`) are the same on both sides.
         if let Some(out) = &out_known {
             if out.len() != rank {
@@ -609,7 +624,10 @@ fn parse_reduce(op: &str, attrs: &[(&str, &str)]) -> Result<ReduceAxesParam> {
 }
 
 fn create_reduce(kind: ReduceKind, attrs: &[(&str, &str)]) -> Result<OpRef> {
-    Ok(Arc::new(Reduce::new(kind, parse_reduce(kind.name(), attrs)?)))
+    Ok(Arc::new(Reduce::new(
+        kind,
+        parse_reduce(kind.name(), attrs)?,
+    )))
 }
 
 fn create_backward_reduce(kind: ReduceKind, attrs: &[(&str, &str)]) -> Result<OpRef> {

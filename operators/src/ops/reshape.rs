@@ -101,7 +101,10 @@ fn decode(shape: &[i64], reverse: bool) -> std::result::Result<Vec<Code>, String
 }
 
 /// Applies decoded codes to the input dimensions (both in processing order).
-fn apply(codes: &[Code], input: &[Option<usize>]) -> std::result::Result<Vec<Option<usize>>, String> {
+fn apply(
+    codes: &[Code],
+    input: &[Option<usize>],
+) -> std::result::Result<Vec<Option<usize>>, String> {
     let mut out: Vec<Option<usize>> = Vec::new();
     let mut src = 0;
     let mut infer_at = None;
@@ -180,7 +183,7 @@ fn fill_dim(size: usize, dims: &[Option<usize>], k: usize) -> std::result::Resul
         .filter(|(i, _)| *i != k)
         .map(|(_, d)| d.unwrap_or(1))
         .product();
-    if rest == 0 || size % rest != 0 {
+    if rest == 0 || !size.is_multiple_of(rest) {
         return Err(format!(
             "cannot infer a dimension: {size} elements do not divide into parts of {rest}"
         ));
@@ -269,7 +272,12 @@ impl Reshape {
             Target::Codes(codes)
         } else if !param.target_shape.is_empty() {
             let start = usize::from(param.keep_highest);
-            let zeros = param.target_shape.iter().skip(start).filter(|&&d| d == 0).count();
+            let zeros = param
+                .target_shape
+                .iter()
+                .skip(start)
+                .filter(|&&d| d == 0)
+                .count();
             if zeros > 1 {
                 return Err(bad(
                     "target_shape",
@@ -332,7 +340,11 @@ impl Operator for Reshape {
         self.param.to_attrs()
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        if let Some(input) = shapes.input(0).partial_dims().map(<[Option<usize>]>::to_vec) {
+        if let Some(input) = shapes
+            .input(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec)
+        {
             let out = self.output_dims(&input).map_err(|r| shapes.error(r))?;
             if let Some(out) = out {
                 shapes.set_output(0, Shape::partial(out))?;
@@ -377,13 +389,21 @@ impl Operator for Flatten {
         Vec::new()
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        if let Some(dims) = shapes.input(0).partial_dims().map(<[Option<usize>]>::to_vec) {
+        if let Some(dims) = shapes
+            .input(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec)
+        {
             let Some((&first, rest)) = dims.split_first() else {
                 return Err(shapes.error("cannot flatten a 0-D array"));
             };
             shapes.set_output(0, Shape::partial(vec![first, total(rest)]))?;
         }
-        if let Some(out) = shapes.output(0).partial_dims().map(<[Option<usize>]>::to_vec) {
+        if let Some(out) = shapes
+            .output(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec)
+        {
             if out.len() != 2 {
                 let reason = format!("the output must be 2-D, got {}", shapes.output(0));
                 return Err(shapes.error(reason));
@@ -457,7 +477,10 @@ impl Operator for ExpandDims {
             out.insert(at, Some(1));
             shapes.set_output(0, Shape::partial(out))?;
         }
-        let mut out = shapes.output(0).partial_dims().map(<[Option<usize>]>::to_vec);
+        let mut out = shapes
+            .output(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec);
         if let Some(dims) = out.as_mut() {
             dims.remove(at);
             shapes.set_input(0, Shape::partial(dims.clone()))?;
@@ -525,7 +548,9 @@ impl Operator for BackwardReshape {
 }
 
 fn create_reshape(attrs: &[(&str, &str)]) -> Result<OpRef> {
-    Ok(Arc::new(Reshape::new(ReshapeParam::parse(attrs.iter().copied())?)?))
+    Ok(Arc::new(Reshape::new(ReshapeParam::parse(
+        attrs.iter().copied(),
+    )?)?))
 }
 
 fn create_flatten(attrs: &[(&str, &str)]) -> Result<OpRef> {

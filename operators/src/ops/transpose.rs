@@ -79,12 +79,18 @@ impl Operator for Transpose {
             return Err(shapes.error(reason));
         }
         let axes = self.axes(rank);
-        let input = shapes.input(0).partial_dims().map(<[Option<usize>]>::to_vec);
+        let input = shapes
+            .input(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec);
         if let Some(dims) = input {
             let out: Vec<Option<usize>> = axes.iter().map(|&a| dims[a]).collect();
             shapes.set_output(0, Shape::partial(out))?;
         }
-        let output = shapes.output(0).partial_dims().map(<[Option<usize>]>::to_vec);
+        let output = shapes
+            .output(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec);
         if let Some(out) = output {
             let mut dims = vec![None; rank];
             for (i, &a) in axes.iter().enumerate() {
@@ -102,16 +108,11 @@ impl Operator for Transpose {
     ) -> Result<()> {
         let x = &inputs[0];
         let axes = self.axes(x.shape.len());
-        transpose_bytes(
-            x.bytes,
-            x.dtype.size(),
-            x.shape,
-            &axes,
-            outputs[0].bytes,
-        )
-        .map_err(|e| Error::BadInput {
-            op: "transpose".into(),
-            reason: e.to_string(),
+        transpose_bytes(x.bytes, x.dtype.size(), x.shape, &axes, outputs[0].bytes).map_err(|e| {
+            Error::BadInput {
+                op: "transpose".into(),
+                reason: e.to_string(),
+            }
         })
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
