@@ -117,7 +117,7 @@ macro_rules! by_width {
 pub(crate) use by_width;
 
 /// Side of the square tiles of the 2-D transposes, in elements.
-const TILE: usize = 16;
+const TILE: usize = 32;
 
 /// Permutes the axes of the row-major array `src` of `shape`: output axis `i` is input axis
 /// `axes[i]`, so the output shape is `shape[axes[0]], shape[axes[1]], ...`. `dst` must have
@@ -330,7 +330,10 @@ impl Odometer {
     }
 }
 
-/// `dst[d0 + c·ldd + r] = src[s0 + r·lds + c]` for `r < rows`, `c < cols`, in square tiles.
+/// `dst[d0 + c·ldd + r] = src[s0 + r·lds + c]` for `r < rows`, `c < cols`, one square tile at
+/// a time: a full tile's source rows are read whole into a fixed-size block (which stays in
+/// L1), and the destination rows are written from its columns; partial tiles at the edges are
+/// copied element by element.
 #[allow(
     clippy::too_many_arguments,
     reason = "two strided matrices and their sizes"
@@ -345,15 +348,38 @@ fn tile_transpose<T: Copy>(
     rows: usize,
     cols: usize,
 ) {
+    let Some(&first) = src.get(s0) else {
+        return; // nothing to move (rows or cols is 0)
+    };
+    let mut block = [[first; TILE]; TILE];
+    // In bounds below: the offsets come from the validated shapes and strides.
     for r0 in (0..rows).step_by(TILE) {
         let r1 = (r0 + TILE).min(rows);
         for c0 in (0..cols).step_by(TILE) {
             let c1 = (c0 + TILE).min(cols);
-            for c in c0..c1 {
-                // In bounds: the offsets come from the validated shapes and strides.
-                let out = &mut dst[d0 + c * ldd + r0..d0 + c * ldd + r1];
-                for (k, o) in out.iter_mut().enumerate() {
-                    *o = src[s0 + (r0 + k) * lds + c];
+            if r1 - r0 == TILE && c1 - c0 == TILE {
+                for (r, row) in block.iter_mut().enumerate() {
+                    let s = s0 + (r0 + r) * lds + c0;
+                    row.copy_from_slice(&src[s..s + TILE]);
+                }
+                #[allow(
+                    clippy::needless_range_loop,
+                    reason = "c picks a column of every block row and a destination row"
+                )]
+                for c in 0..TILE {
+                    let d = d0 + (c0 + c) * ldd + r0;
+                    if let Ok(out) = <&mut [T; TILE]>::try_from(&mut dst[d..d + TILE]) {
+                        for (r, o) in out.iter_mut().enumerate() {
+                            *o = block[r][c];
+                        }
+                    }
+                }
+            } else {
+                for c in c0..c1 {
+                    let d = d0 + c * ldd;
+                    for (r, o) in (r0..r1).zip(&mut dst[d + r0..d + r1]) {
+                        *o = src[s0 + r * lds + c];
+                    }
                 }
             }
         }

@@ -63,6 +63,7 @@ fn every_permutation_matches_naive() {
         vec![1, 4, 1, 3],
         vec![17, 33, 2, 1],
         vec![2, 19, 18, 5],
+        vec![3, 64, 70], // full 32×32 tiles and partial ones, in a batch
     ] {
         let size: usize = shape.iter().product();
         let src: Vec<u64> = (0..size as u64).map(|v| v * 7 + 1).collect();
@@ -90,32 +91,24 @@ fn large_matrix_crosses_tiles() {
 fn bytes_of_every_width() {
     let shape = [3, 4, 5];
     let axes = [1, 2, 0];
+    let n: usize = shape.iter().product();
+    let order = naive(&(0..n).collect::<Vec<usize>>(), &shape, &axes);
     for width in [1usize, 2, 4, 8] {
-        let n: usize = shape.iter().product();
-        let words: Vec<u64> = (0..n as u64).collect();
-        // One byte pattern per element, `width` bytes each, kept aligned in a u64 buffer.
-        let mut src_buf = vec![0u64; n];
-        let src_bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut src_buf);
-        for (i, chunk) in src_bytes[..n * width].chunks_exact_mut(width).enumerate() {
+        // Element i is the bytes (3i, 3i+1, ..) (mod 256); u64 buffers keep them aligned.
+        let mut src = vec![0u64; n];
+        let src_bytes = &mut bytemuck::cast_slice_mut::<u64, u8>(&mut src)[..n * width];
+        for (i, chunk) in src_bytes.chunks_exact_mut(width).enumerate() {
             for (k, b) in chunk.iter_mut().enumerate() {
                 *b = (i * 3 + k) as u8;
             }
         }
-        let src = bytemuck::cast_slice::<u64, u8>(&src_buf)[..n * width].to_vec();
-        let mut dst_buf = vec![0u64; n];
-        let dst: &mut [u8] = &mut bytemuck::cast_slice_mut(&mut dst_buf)[..n * width];
-        let aligned: Vec<u64> = {
-            let mut b = vec![0u64; n];
-            bytemuck::cast_slice_mut::<u64, u8>(&mut b)[..n * width].copy_from_slice(&src);
-            b
-        };
-        let src_aligned = &bytemuck::cast_slice::<u64, u8>(&aligned)[..n * width];
-        transpose_bytes(src_aligned, width, &shape, &axes, dst).unwrap();
-        let want = naive(&words, &shape, &axes);
-        for (j, chunk) in dst.chunks_exact(width).enumerate() {
-            let i = want[j] as usize;
+        let mut dst = vec![0u64; n];
+        let dst_bytes = &mut bytemuck::cast_slice_mut::<u64, u8>(&mut dst)[..n * width];
+        let src_bytes = &bytemuck::cast_slice::<u64, u8>(&src)[..n * width];
+        transpose_bytes(src_bytes, width, &shape, &axes, dst_bytes).unwrap();
+        for (j, chunk) in dst_bytes.chunks_exact(width).enumerate() {
             for (k, &b) in chunk.iter().enumerate() {
-                assert_eq!(b, (i * 3 + k) as u8, "width {width}");
+                assert_eq!(b, (order[j] * 3 + k) as u8, "width {width}");
             }
         }
     }
