@@ -139,10 +139,10 @@ pub fn reduce<T: Real>(
             }
         }
         Reducer::Max => reduce_with(src, shape, reduced, dst, T::NEG_INFINITY, max, |s| {
-            s.iter().fold(T::NEG_INFINITY, |a, &b| max(a, b))
+            lane_fold(s, T::NEG_INFINITY, max)
         }),
         Reducer::Min => reduce_with(src, shape, reduced, dst, T::INFINITY, min, |s| {
-            s.iter().fold(T::INFINITY, |a, &b| min(a, b))
+            lane_fold(s, T::INFINITY, min)
         }),
     }
     Ok(())
@@ -158,6 +158,22 @@ fn max<T: Real>(a: T, b: T) -> T {
 #[inline]
 fn min<T: Real>(a: T, b: T) -> T {
     if a.is_nan() || a <= b { a } else { b }
+}
+
+/// Folds `s` with `combine` over eight independent lanes (vectorisable), then the lanes.
+/// `combine` must be associative and commutative up to NaN propagation (max, min).
+#[inline]
+fn lane_fold<T: Real>(s: &[T], init: T, combine: impl Fn(T, T) -> T) -> T {
+    let mut acc = [init; 8];
+    let chunks = s.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a = combine(*a, v);
+        }
+    }
+    let lanes = acc.iter().fold(init, |a, &b| combine(a, b));
+    rest.iter().fold(lanes, |a, &b| combine(a, b))
 }
 
 /// Adds `v` to `sum` with Kahan compensation `comp`.
