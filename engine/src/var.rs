@@ -143,14 +143,17 @@ impl VarInner {
         }
     }
 
-    /// Marks the var deleted. Returns false if it already was.
-    pub(crate) fn mark_deleted(&self) -> bool {
-        let _state = self.state.lock();
+    /// Marks the var deleted. Returns `None` if it already was; otherwise `Some(idle)`, where
+    /// `idle` means no operation was running or queued on the var: it is then marked freed too,
+    /// and the caller frees at once instead of queueing a delete operation.
+    pub(crate) fn mark_deleted(&self) -> Option<bool> {
+        let s = self.state.lock();
         if self.has_flag(FLAG_DELETED) {
-            return false;
+            return None;
         }
-        self.set_flags(FLAG_DELETED, 0);
-        true
+        let idle = !s.write_running && s.running_reads == 0 && s.queue.is_empty();
+        self.set_flags(FLAG_DELETED | if idle { FLAG_FREED } else { 0 }, 0);
+        Some(idle)
     }
 
     /// Marks that the var's delete operation has run.

@@ -249,3 +249,31 @@ fn deleting_a_var_returns_its_storage_to_the_pool_after_the_last_use() {
         });
     }
 }
+
+#[test]
+fn deleting_an_idle_var_frees_before_returning() {
+    for (label, config) in configs() {
+        with_timeout(30, move || {
+            let engine = Engine::new(config).unwrap();
+            let v = Var::new();
+            engine.push_sync("use", &[], &[&v], |_| Ok(())).unwrap();
+            engine.wait_for_var(&v).unwrap();
+            let freed = Arc::new(AtomicUsize::new(0));
+            let f = Arc::clone(&freed);
+            engine
+                .delete_var(&v, move || {
+                    f.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+            assert_eq!(freed.load(Ordering::SeqCst), 1, "{label}: freed at once");
+            assert!(matches!(
+                engine.wait_for_var(&v),
+                Err(Error::VarDeleted { .. })
+            ));
+            assert!(matches!(
+                engine.delete_var(&v, || ()),
+                Err(Error::VarDeleted { .. })
+            ));
+        });
+    }
+}

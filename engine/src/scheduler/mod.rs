@@ -376,8 +376,15 @@ impl Engine {
     where
         F: FnOnce() + Send + 'static,
     {
-        if !var.0.mark_deleted() {
-            return Err(Error::VarDeleted { var: var.id() });
+        match var.0.mark_deleted() {
+            None => return Err(Error::VarDeleted { var: var.id() }),
+            // Nothing pending on the var: every earlier operation has run, so free now (the
+            // common case of a temporary array, which saves an operation per array).
+            Some(true) => {
+                free();
+                return Ok(());
+            }
+            Some(false) => {}
         }
         let body = Body::Delete(Box::new(free));
         submit(

@@ -1,1 +1,579 @@
 //! Convolution by im2col + GEMM, and its backward.
+//!
+//! Data is `N × C × spatial` (NCW / NCHW / NCDHW), weights are `F × C/groups × kernel`, the
+//! output is `N × F × out-spatial`. Everything is done in three spatial dimensions: a 1-D or 2-D
+//! convolution is one whose leading spatial dimensions are 1 (size, kernel, stride and dilation
+//! 1, pad 0), so a single code path serves every rank.
+//!
+//! Per sample, [`im2col`] unrolls the input into a `(C·kd·kh·kw) × (od·oh·ow)` matrix whose row
+//! `(c, i, j, l)` holds the input element each output position sees through kernel tap
+//! `(i, j, l)` of channel `c` (zero where the tap falls into the padding). The convolution of
+//! group `g` is then one GEMM: `out[g] (F/G × P) = W[g] (F/G × K) · col[g] (K × P)`, where
+//! `K = C/G·kd·kh·kw` and `P = od·oh·ow`. A 1×1 kernel with stride 1 and no padding skips the
+//! unrolling: the input already is that matrix.
+//!
+//! The backward pass reuses the same matrices: `dW[g] += g[g] · col[g]ᵀ`,
+//! `dcol[g] = W[g]ᵀ · g[g]`, and [`col2im`] folds `dcol` back onto the input gradient
+//! (adding where windows overlap); the bias gradient is the sum of `g` over batch and space.
+//!
+//! ```
+//! use mxr_kernels::cpu::conv::{ConvGeom, conv_forward};
+//! // One 3×3 image, one 2×2 filter of ones: every output is the sum of a 2×2 window.
+//! let geom = ConvGeom::new_2d(1, 1, 1, 1, [3, 3], [2, 2], [1, 1], [0, 0], [1, 1]);
+//! let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+//! let w = [1.0f32; 4];
+//! let mut y = [0.0f32; 4];
+//! conv_forward(&geom, &x, &w, Some(&[0.5]), &mut y)?;
+//! assert_eq!(y, [12.5, 16.5, 24.5, 28.5]);
+//! # Ok::<(), mxr_kernels::cpu::conv::ConvError>(())
+//! ```
+
+use std::ops::{Add, AddAssign};
+
+use super::gemm::{GemmElement, GemmError, batched_gemm};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// An element type the convolution kernels support: `f32` and `f64`. Sealed.
+pub trait ConvElement: GemmElement + Add<Output = Self> + AddAssign + sealed::Sealed {}
+
+impl ConvElement for f32 {}
+impl ConvElement for f64 {}
+
+/// A convolution the kernels cannot run as described.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConvError {
+    /// The geometry is invalid (a zero stride, channels not divisible by the groups, a kernel
+    /// larger than the padded input, ...).
+    #[error("convolution: {0}")]
+    Geometry(String),
+    /// A buffer's length does not match the geometry.
+    #[error("convolution: {what} has {len} elements, the geometry needs {needed}")]
+    Length {
+        /// Which buffer (`data`, `weight`, `bias`, `output`, ...).
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The length the geometry implies.
+        needed: usize,
+    },
+    /// The matrix product failed (a bug: the geometry was checked first).
+    #[error(transparent)]
+    Gemm(#[from] GemmError),
+}
+
+/// The shape of one convolution, with every spatial quantity in three dimensions
+/// (`[depth, height, width]`; unused leading dimensions are 1, or 0 for `pad`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConvGeom {
+    /// Batch size `N`.
+    pub batch: usize,
+    /// Input channels `C`.
+    pub channels: usize,
+    /// Output channels (`num_filter`) `F`.
+    pub filters: usize,
+    /// Groups `G`: `C` and `F` are split into `G` independent convolutions.
+    pub groups: usize,
+    /// Input spatial size.
+    pub input: [usize; 3],
+    /// Kernel size.
+    pub kernel: [usize; 3],
+    /// Stride.
+    pub stride: [usize; 3],
+    /// Zero padding on each side.
+    pub pad: [usize; 3],
+    /// Dilation (distance between kernel taps).
+    pub dilate: [usize; 3],
+}
+
+impl ConvGeom {
+    /// A 2-D convolution (NCHW): `input`, `kernel`, `stride`, `pad`, `dilate` are `[h, w]`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one argument per convolution parameter"
+    )]
+    pub fn new_2d(
+        batch: usize,
+        channels: usize,
+        filters: usize,
+        groups: usize,
+        input: [usize; 2],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad: [usize; 2],
+        dilate: [usize; 2],
+    ) -> ConvGeom {
+        ConvGeom {
+            batch,
+            channels,
+            filters,
+            groups,
+            input: [1, input[0], input[1]],
+            kernel: [1, kernel[0], kernel[1]],
+            stride: [1, stride[0], stride[1]],
+            pad: [0, pad[0], pad[1]],
+            dilate: [1, dilate[0], dilate[1]],
+        }
+    }
+
+    /// The output spatial size, `⌊(x + 2·pad − (dilate·(kernel−1)+1)) / stride⌋ + 1` per
+    /// dimension; an error when a stride, kernel or dilation is 0 or a dilated kernel does not
+    /// fit in the padded input.
+    pub fn output(&self) -> Result<[usize; 3], ConvError> {
+        let mut out = [0; 3];
+        for (d, o) in out.iter_mut().enumerate() {
+            let (k, s, dil) = (self.kernel[d], self.stride[d], self.dilate[d]);
+            if k == 0 || s == 0 || dil == 0 {
+                return Err(ConvError::Geometry(format!(
+                    "kernel {:?}, stride {:?} and dilate {:?} must be positive",
+                    self.kernel, self.stride, self.dilate
+                )));
+            }
+            if self.input[d] == 0 {
+                return Err(ConvError::Geometry(format!(
+                    "input size {:?} has a zero dimension",
+                    self.input
+                )));
+            }
+            let span = dil * (k - 1) + 1;
+            let padded = self.input[d] + 2 * self.pad[d];
+            if span > padded {
+                return Err(ConvError::Geometry(format!(
+                    "dilated kernel size {span} exceeds the padded input size {padded}"
+                )));
+            }
+            *o = (padded - span) / s + 1;
+        }
+        Ok(out)
+    }
+
+    /// Checks the channel split and returns the sizes the kernels use.
+    fn sizes(&self) -> Result<Sizes, ConvError> {
+        let out = self.output()?;
+        let g = self.groups;
+        if self.channels == 0 || self.filters == 0 {
+            return Err(ConvError::Geometry(format!(
+                "{} input channels and {} filters: both must be positive",
+                self.channels, self.filters
+            )));
+        }
+        if g == 0 || !self.channels.is_multiple_of(g) || !self.filters.is_multiple_of(g) {
+            return Err(ConvError::Geometry(format!(
+                "{} input channels and {} filters must both be divisible by num_group = {g}",
+                self.channels, self.filters
+            )));
+        }
+        let taps: usize = self.kernel.iter().product();
+        let spatial: usize = self.input.iter().product();
+        let out_spatial: usize = out.iter().product();
+        Ok(Sizes {
+            out,
+            taps,
+            spatial,
+            out_spatial,
+            fg: self.filters / g,
+            k: self.channels / g * taps,
+            direct: taps == 1 && self.stride == [1; 3] && self.pad == [0; 3],
+        })
+    }
+
+    /// Elements of the input: `N·C·spatial`.
+    pub fn data_len(&self) -> usize {
+        self.batch * self.channels * self.input.iter().product::<usize>()
+    }
+
+    /// Elements of the weight: `F·C/G·taps`.
+    pub fn weight_len(&self) -> usize {
+        self.filters * (self.channels / self.groups.max(1)) * self.kernel.iter().product::<usize>()
+    }
+
+    /// Elements of the output (0 when the geometry is invalid).
+    pub fn output_len(&self) -> usize {
+        self.output().map_or(0, |o| {
+            self.batch * self.filters * o.iter().product::<usize>()
+        })
+    }
+}
+
+/// Derived sizes of a checked geometry.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    out: [usize; 3],
+    /// Kernel taps per channel.
+    taps: usize,
+    /// Input elements per channel.
+    spatial: usize,
+    /// Output elements per channel (`P`).
+    out_spatial: usize,
+    /// Filters per group.
+    fg: usize,
+    /// GEMM depth: channels per group × taps.
+    k: usize,
+    /// 1×1, stride 1, no padding: the input is its own column matrix.
+    direct: bool,
+}
+
+fn check_len(what: &'static str, len: usize, needed: usize) -> Result<(), ConvError> {
+    if len == needed {
+        Ok(())
+    } else {
+        Err(ConvError::Length { what, len, needed })
+    }
+}
+
+/// For kernel tap `t` along one dimension: the output positions `[lo, hi)` whose input
+/// coordinate `o·stride + t·dilate − pad` lies inside `[0, size)`, and the input coordinate of
+/// output position 0 (possibly negative).
+fn valid_range(o_len: usize, size: usize, stride: usize, offset: isize) -> (usize, usize) {
+    // Input coordinate of output o: o·stride + offset. Need 0 <= that < size.
+    let s = stride as isize;
+    let lo = if offset >= 0 {
+        0
+    } else {
+        ((-offset + s - 1) / s) as usize
+    };
+    let hi = if (size as isize) <= offset {
+        0
+    } else {
+        // Largest o with o·s + offset <= size − 1, plus one.
+        (((size as isize - 1 - offset) / s) + 1) as usize
+    };
+    (lo.min(o_len), hi.min(o_len).max(lo.min(o_len)))
+}
+
+/// Unrolls one sample `x` (`C × spatial`) into `col` (`C·taps × out_spatial`), zeros where a
+/// tap falls into the padding. Every element of `col` is written.
+///
+/// # Errors
+/// [`ConvError`] for an invalid geometry or buffers of the wrong length (`x` must hold one
+/// sample: `C·spatial`).
+pub fn im2col<T: ConvElement>(geom: &ConvGeom, x: &[T], col: &mut [T]) -> Result<(), ConvError> {
+    let s = geom.sizes()?;
+    check_len("data sample", x.len(), geom.channels * s.spatial)?;
+    check_len(
+        "column buffer",
+        col.len(),
+        geom.channels * s.taps * s.out_spatial,
+    )?;
+    im2col_unchecked(geom, &s, x, col);
+    Ok(())
+}
+
+/// [`im2col`] after the checks. Indexing stays in bounds: `valid_range` keeps every computed
+/// input coordinate inside `[0, size)` per dimension, and the lengths were checked.
+fn im2col_unchecked<T: ConvElement>(geom: &ConvGeom, s: &Sizes, x: &[T], col: &mut [T]) {
+    let [id, ih, iw] = geom.input;
+    let [od, oh, ow] = s.out;
+    let [kd, kh, kw] = geom.kernel;
+    let mut rows = col.chunks_exact_mut(s.out_spatial);
+    for c in 0..geom.channels {
+        let plane = &x[c * s.spatial..(c + 1) * s.spatial];
+        for i in 0..kd {
+            let off_d = (i * geom.dilate[0]) as isize - geom.pad[0] as isize;
+            let (d_lo, d_hi) = valid_range(od, id, geom.stride[0], off_d);
+            for j in 0..kh {
+                let off_h = (j * geom.dilate[1]) as isize - geom.pad[1] as isize;
+                let (h_lo, h_hi) = valid_range(oh, ih, geom.stride[1], off_h);
+                for l in 0..kw {
+                    let off_w = (l * geom.dilate[2]) as isize - geom.pad[2] as isize;
+                    let (w_lo, w_hi) = valid_range(ow, iw, geom.stride[2], off_w);
+                    let Some(row) = rows.next() else { return };
+                    for (o_d, block) in row.chunks_exact_mut(oh * ow).enumerate() {
+                        if o_d < d_lo || o_d >= d_hi {
+                            block.fill(T::ZERO);
+                            continue;
+                        }
+                        let in_d = (o_d * geom.stride[0]) as isize + off_d;
+                        let slab = &plane[in_d as usize * ih * iw..(in_d as usize + 1) * ih * iw];
+                        for (o_h, out_row) in block.chunks_exact_mut(ow).enumerate() {
+                            if o_h < h_lo || o_h >= h_hi {
+                                out_row.fill(T::ZERO);
+                                continue;
+                            }
+                            let in_h = (o_h * geom.stride[1]) as isize + off_h;
+                            let src = &slab[in_h as usize * iw..(in_h as usize + 1) * iw];
+                            out_row[..w_lo].fill(T::ZERO);
+                            out_row[w_hi..].fill(T::ZERO);
+                            if w_lo >= w_hi {
+                                continue;
+                            }
+                            let first = (w_lo * geom.stride[2]) as isize + off_w;
+                            let first = first as usize;
+                            let dst = &mut out_row[w_lo..w_hi];
+                            if geom.stride[2] == 1 {
+                                dst.copy_from_slice(&src[first..first + dst.len()]);
+                            } else {
+                                for (v, &xv) in dst
+                                    .iter_mut()
+                                    .zip(src[first..].iter().step_by(geom.stride[2]))
+                                {
+                                    *v = xv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Folds `col` (`C·taps × out_spatial`) back onto one sample's gradient `dx` (`C × spatial`),
+/// adding every column entry to the input element it was read from (padding entries are
+/// dropped). `dx` is overwritten.
+///
+/// # Errors
+/// As [`im2col`].
+pub fn col2im<T: ConvElement>(geom: &ConvGeom, col: &[T], dx: &mut [T]) -> Result<(), ConvError> {
+    let s = geom.sizes()?;
+    check_len("data sample", dx.len(), geom.channels * s.spatial)?;
+    check_len(
+        "column buffer",
+        col.len(),
+        geom.channels * s.taps * s.out_spatial,
+    )?;
+    col2im_unchecked(geom, &s, col, dx);
+    Ok(())
+}
+
+/// [`col2im`] after the checks (in bounds as in [`im2col_unchecked`]).
+fn col2im_unchecked<T: ConvElement>(geom: &ConvGeom, s: &Sizes, col: &[T], dx: &mut [T]) {
+    dx.fill(T::ZERO);
+    let [id, ih, iw] = geom.input;
+    let [od, oh, ow] = s.out;
+    let [kd, kh, kw] = geom.kernel;
+    let mut rows = col.chunks_exact(s.out_spatial);
+    for c in 0..geom.channels {
+        let plane = &mut dx[c * s.spatial..(c + 1) * s.spatial];
+        for i in 0..kd {
+            let off_d = (i * geom.dilate[0]) as isize - geom.pad[0] as isize;
+            let (d_lo, d_hi) = valid_range(od, id, geom.stride[0], off_d);
+            for j in 0..kh {
+                let off_h = (j * geom.dilate[1]) as isize - geom.pad[1] as isize;
+                let (h_lo, h_hi) = valid_range(oh, ih, geom.stride[1], off_h);
+                for l in 0..kw {
+                    let off_w = (l * geom.dilate[2]) as isize - geom.pad[2] as isize;
+                    let (w_lo, w_hi) = valid_range(ow, iw, geom.stride[2], off_w);
+                    let Some(row) = rows.next() else { return };
+                    if w_lo >= w_hi {
+                        continue;
+                    }
+                    let first = ((w_lo * geom.stride[2]) as isize + off_w) as usize;
+                    for o_d in d_lo..d_hi {
+                        let in_d = ((o_d * geom.stride[0]) as isize + off_d) as usize;
+                        for o_h in h_lo..h_hi {
+                            let in_h = ((o_h * geom.stride[1]) as isize + off_h) as usize;
+                            let src = &row[(o_d * oh + o_h) * ow..(o_d * oh + o_h + 1) * ow];
+                            let src = &src[w_lo..w_hi];
+                            let base = (in_d * ih + in_h) * iw;
+                            let dst = &mut plane[base..base + iw];
+                            if geom.stride[2] == 1 {
+                                for (d, &v) in dst[first..first + src.len()].iter_mut().zip(src) {
+                                    *d += v;
+                                }
+                            } else {
+                                for (d, &v) in
+                                    dst[first..].iter_mut().step_by(geom.stride[2]).zip(src)
+                                {
+                                    *d += v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The forward convolution: `y = conv(x, w) + bias` (cross-correlation, no kernel flip).
+/// `x` is `N × C × spatial`, `w` is `F × C/G × kernel`, `bias` (if any) has `F` elements,
+/// `y` is `N × F × out_spatial` and is overwritten.
+///
+/// # Errors
+/// [`ConvError`] for an invalid geometry or a buffer of the wrong length.
+pub fn conv_forward<T: ConvElement>(
+    geom: &ConvGeom,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    y: &mut [T],
+) -> Result<(), ConvError> {
+    let s = geom.sizes()?;
+    check_len("data", x.len(), geom.data_len())?;
+    check_len("weight", w.len(), geom.filters * s.k)?;
+    check_len("output", y.len(), geom.batch * geom.filters * s.out_spatial)?;
+    if let Some(b) = bias {
+        check_len("bias", b.len(), geom.filters)?;
+    }
+    if geom.batch == 0 || s.out_spatial == 0 || geom.filters == 0 {
+        return Ok(());
+    }
+    let sample_in = geom.channels * s.spatial;
+    let sample_out = geom.filters * s.out_spatial;
+    let mut col = if s.direct {
+        Vec::new()
+    } else {
+        vec![T::ZERO; geom.channels * s.taps * s.out_spatial]
+    };
+    for (xn, yn) in x
+        .chunks_exact(sample_in)
+        .zip(y.chunks_exact_mut(sample_out))
+    {
+        let cols: &[T] = if s.direct {
+            xn
+        } else {
+            im2col_unchecked(geom, &s, xn, &mut col);
+            &col
+        };
+        let beta = match bias {
+            Some(b) => {
+                for (row, &bv) in yn.chunks_exact_mut(s.out_spatial).zip(b) {
+                    row.fill(bv);
+                }
+                T::ONE
+            }
+            None => T::ZERO,
+        };
+        // out[g] (fg × P) = W[g] (fg × k) · col[g] (k × P), for every group at once.
+        batched_gemm(
+            false,
+            false,
+            s.fg,
+            s.out_spatial,
+            s.k,
+            T::ONE,
+            w,
+            s.k,
+            s.fg * s.k,
+            cols,
+            s.out_spatial,
+            s.k * s.out_spatial,
+            beta,
+            yn,
+            s.out_spatial,
+            s.fg * s.out_spatial,
+            geom.groups,
+            1,
+        )?;
+    }
+    Ok(())
+}
+
+/// The gradients of [`conv_forward`] given the head gradient `g` (`N × F × out_spatial`):
+/// `dx` (like `x`), `dw` (like `w`) and `db` (`F`, when present). Every output is overwritten.
+///
+/// # Errors
+/// [`ConvError`] for an invalid geometry or a buffer of the wrong length.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "inputs and outputs of the backward pass, one each"
+)]
+pub fn conv_backward<T: ConvElement>(
+    geom: &ConvGeom,
+    g: &[T],
+    x: &[T],
+    w: &[T],
+    dx: &mut [T],
+    dw: &mut [T],
+    db: Option<&mut [T]>,
+) -> Result<(), ConvError> {
+    let s = geom.sizes()?;
+    check_len("data", x.len(), geom.data_len())?;
+    check_len("data gradient", dx.len(), geom.data_len())?;
+    check_len("weight", w.len(), geom.filters * s.k)?;
+    check_len("weight gradient", dw.len(), geom.filters * s.k)?;
+    check_len(
+        "output gradient",
+        g.len(),
+        geom.batch * geom.filters * s.out_spatial,
+    )?;
+    if let Some(db) = db {
+        check_len("bias gradient", db.len(), geom.filters)?;
+        db.fill(T::ZERO);
+        for gn in g.chunks_exact((geom.filters * s.out_spatial).max(1)) {
+            for (d, row) in db.iter_mut().zip(gn.chunks_exact(s.out_spatial.max(1))) {
+                *d += row.iter().fold(T::ZERO, |acc, &v| acc + v);
+            }
+        }
+    }
+    dw.fill(T::ZERO);
+    if geom.batch == 0 || s.out_spatial == 0 || geom.filters == 0 || s.k == 0 {
+        return Ok(());
+    }
+    let sample_in = geom.channels * s.spatial;
+    let sample_out = geom.filters * s.out_spatial;
+    let col_len = geom.channels * s.taps * s.out_spatial;
+    let (mut col, mut dcol) = if s.direct {
+        (Vec::new(), Vec::new())
+    } else {
+        (vec![T::ZERO; col_len], vec![T::ZERO; col_len])
+    };
+    for ((xn, gn), dxn) in x
+        .chunks_exact(sample_in)
+        .zip(g.chunks_exact(sample_out))
+        .zip(dx.chunks_exact_mut(sample_in))
+    {
+        let cols: &[T] = if s.direct {
+            xn
+        } else {
+            im2col_unchecked(geom, &s, xn, &mut col);
+            &col
+        };
+        // dW[g] (fg × k) += g[g] (fg × P) · col[g]ᵀ (P × k).
+        batched_gemm(
+            false,
+            true,
+            s.fg,
+            s.k,
+            s.out_spatial,
+            T::ONE,
+            gn,
+            s.out_spatial,
+            s.fg * s.out_spatial,
+            cols,
+            s.out_spatial,
+            s.k * s.out_spatial,
+            T::ONE,
+            dw,
+            s.k,
+            s.fg * s.k,
+            geom.groups,
+            1,
+        )?;
+        // dcol[g] (k × P) = W[g]ᵀ (k × fg) · g[g] (fg × P).
+        let target: &mut [T] = if s.direct { &mut *dxn } else { &mut dcol };
+        batched_gemm(
+            true,
+            false,
+            s.k,
+            s.out_spatial,
+            s.fg,
+            T::ONE,
+            w,
+            s.k,
+            s.fg * s.k,
+            gn,
+            s.out_spatial,
+            s.fg * s.out_spatial,
+            T::ZERO,
+            target,
+            s.out_spatial,
+            s.k * s.out_spatial,
+            geom.groups,
+            1,
+        )?;
+        if !s.direct {
+            col2im_unchecked(geom, &s, &dcol, dxn);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

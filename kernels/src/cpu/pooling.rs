@@ -1,1 +1,389 @@
 //! Max/avg/sum pooling and its backward.
+//!
+//! Data is `planes × spatial` (each `(n, c)` pair of NCW / NCHW / NCDHW data is one plane),
+//! with every spatial quantity in three dimensions (`[depth, height, width]`; unused leading
+//! dimensions are 1, or 0 for `pad`), so 1-D, 2-D and 3-D pooling share one code path.
+//!
+//! Window rules (MXNet 1.9.1's CPU pooling): output position `o` covers input coordinates
+//! `[o·stride − pad, o·stride − pad + kernel)` clipped to `[0, size)`.
+//! - max: the largest element of the clipped window (padding never wins); the gradient goes to
+//!   the **first** element (row-major scan) equal to the output.
+//! - avg: the window sum divided by the window area clipped to `[−pad, size + pad)` when
+//!   `count_include_pad`, else by the number of real elements.
+//! - sum: the window sum.
+//!
+//! ```
+//! use mxr_kernels::cpu::pooling::{PoolGeom, PoolType, pool_forward};
+//! // A 3×3 plane of ones, kernel 2, stride 2, pad 1: the corner windows see 1 real element.
+//! let geom = PoolGeom::new_2d(1, [3, 3], [2, 2], [2, 2], [2, 2], [1, 1]);
+//! let x = [1.0f32; 9];
+//! let mut y = [0.0f32; 4];
+//! pool_forward(&geom, PoolType::Avg { count_include_pad: true }, &x, &mut y)?;
+//! assert_eq!(y, [0.25, 0.5, 0.5, 1.0]);
+//! pool_forward(&geom, PoolType::Sum, &x, &mut y)?;
+//! assert_eq!(y, [1.0, 2.0, 2.0, 4.0]);
+//! # Ok::<(), mxr_kernels::cpu::pooling::PoolError>(())
+//! ```
+
+use std::ops::{Add, AddAssign, Div};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// An element type the pooling kernels support: `f32` and `f64`. Sealed.
+pub trait PoolElement:
+    crate::Element + PartialOrd + Add<Output = Self> + AddAssign + Div<Output = Self> + sealed::Sealed
+{
+    /// Zero.
+    const ZERO: Self;
+    /// The most negative finite value (the start of a max).
+    const LOWEST: Self;
+    /// `n` as this type (window sizes are small).
+    fn from_usize(n: usize) -> Self;
+}
+
+impl PoolElement for f32 {
+    const ZERO: Self = 0.0;
+    const LOWEST: Self = f32::MIN;
+    fn from_usize(n: usize) -> Self {
+        n as f32
+    }
+}
+
+impl PoolElement for f64 {
+    const ZERO: Self = 0.0;
+    const LOWEST: Self = f64::MIN;
+    fn from_usize(n: usize) -> Self {
+        n as f64
+    }
+}
+
+/// The reduction over each window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PoolType {
+    /// The maximum.
+    Max,
+    /// The mean; `count_include_pad` divides by the padded window area instead of the number
+    /// of real elements.
+    Avg {
+        /// Count padding elements in the divisor.
+        count_include_pad: bool,
+    },
+    /// The sum.
+    Sum,
+}
+
+/// A pooling the kernels cannot run as described.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoolError {
+    /// The geometry is invalid (a zero kernel or stride, a kernel larger than the padded input).
+    #[error("pooling: {0}")]
+    Geometry(String),
+    /// A buffer's length does not match the geometry.
+    #[error("pooling: {what} has {len} elements, the geometry needs {needed}")]
+    Length {
+        /// Which buffer.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The length the geometry implies.
+        needed: usize,
+    },
+}
+
+/// The shape of one pooling: `planes` independent planes of `input` elements each, reduced to
+/// `output` elements each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PoolGeom {
+    /// The number of planes (`N·C`).
+    pub planes: usize,
+    /// Input spatial size.
+    pub input: [usize; 3],
+    /// Output spatial size (see [`pool_output_size`]).
+    pub output: [usize; 3],
+    /// Window size.
+    pub kernel: [usize; 3],
+    /// Stride.
+    pub stride: [usize; 3],
+    /// Padding on each side.
+    pub pad: [usize; 3],
+}
+
+impl PoolGeom {
+    /// A 2-D pooling: `input`, `output`, `kernel`, `stride` and `pad` are `[h, w]`.
+    pub fn new_2d(
+        planes: usize,
+        input: [usize; 2],
+        output: [usize; 2],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad: [usize; 2],
+    ) -> PoolGeom {
+        PoolGeom {
+            planes,
+            input: [1, input[0], input[1]],
+            output: [1, output[0], output[1]],
+            kernel: [1, kernel[0], kernel[1]],
+            stride: [1, stride[0], stride[1]],
+            pad: [0, pad[0], pad[1]],
+        }
+    }
+
+    /// Elements of the input.
+    pub fn input_len(&self) -> usize {
+        self.planes * self.input.iter().product::<usize>()
+    }
+
+    /// Elements of the output.
+    pub fn output_len(&self) -> usize {
+        self.planes * self.output.iter().product::<usize>()
+    }
+
+    /// The windows along each dimension.
+    fn windows(&self) -> Result<[Vec<Window>; 3], PoolError> {
+        if self.kernel.contains(&0) || self.stride.contains(&0) {
+            return Err(PoolError::Geometry(format!(
+                "kernel {:?} and stride {:?} must be positive",
+                self.kernel, self.stride
+            )));
+        }
+        Ok(std::array::from_fn(|d| {
+            (0..self.output[d])
+                .map(|o| {
+                    Window::new(
+                        o,
+                        self.input[d],
+                        self.kernel[d],
+                        self.stride[d],
+                        self.pad[d],
+                    )
+                })
+                .collect()
+        }))
+    }
+
+    fn check(&self, what: &'static str, len: usize, input: bool) -> Result<(), PoolError> {
+        let needed = if input {
+            self.input_len()
+        } else {
+            self.output_len()
+        };
+        if len == needed {
+            Ok(())
+        } else {
+            Err(PoolError::Length { what, len, needed })
+        }
+    }
+}
+
+/// The output size along one dimension: `⌊(x + 2·pad − kernel) / stride⌋ + 1`, or with `full`
+/// (MXNet's `pooling_convention='full'`) `⌈(x + 2·pad − kernel) / stride⌉ + 1`. `None` when the
+/// kernel or stride is 0 or the kernel exceeds the padded input.
+pub fn pool_output_size(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    full: bool,
+) -> Option<usize> {
+    let padded = input + 2 * pad;
+    if kernel == 0 || stride == 0 || kernel > padded {
+        return None;
+    }
+    let span = padded - kernel;
+    Some(
+        if full {
+            span.div_ceil(stride)
+        } else {
+            span / stride
+        } + 1,
+    )
+}
+
+/// One output position's window along one dimension.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// First real input coordinate.
+    lo: usize,
+    /// One past the last real input coordinate (`>= lo`).
+    hi: usize,
+    /// The window's length clipped to `[−pad, size + pad)` (avg with `count_include_pad`).
+    padded: usize,
+}
+
+impl Window {
+    fn new(o: usize, size: usize, kernel: usize, stride: usize, pad: usize) -> Window {
+        let size = size as isize;
+        let start = (o * stride) as isize - pad as isize;
+        let end_padded = (start + kernel as isize).min(size + pad as isize);
+        let lo = start.clamp(0, size);
+        let hi = end_padded.clamp(lo, size);
+        Window {
+            lo: lo as usize,
+            hi: hi as usize,
+            padded: (end_padded - start).max(0) as usize,
+        }
+    }
+}
+
+/// Pools `x` (`planes × input`) into `y` (`planes × output`), overwriting `y`. An empty window
+/// (possible only with large padding) gives the lowest value for max and 0 otherwise.
+///
+/// # Errors
+/// [`PoolError`] for a zero kernel or stride, or buffers of the wrong length.
+pub fn pool_forward<T: PoolElement>(
+    geom: &PoolGeom,
+    kind: PoolType,
+    x: &[T],
+    y: &mut [T],
+) -> Result<(), PoolError> {
+    let [wd, wh, ww] = geom.windows()?;
+    geom.check("input", x.len(), true)?;
+    geom.check("output", y.len(), false)?;
+    let spatial: usize = geom.input.iter().product();
+    let out_spatial: usize = geom.output.iter().product();
+    if spatial == 0 || out_spatial == 0 {
+        y.fill(T::ZERO);
+        return Ok(());
+    }
+    let [_, ih, iw] = geom.input;
+    for (plane, out) in x.chunks_exact(spatial).zip(y.chunks_exact_mut(out_spatial)) {
+        let mut out = out.iter_mut();
+        for a in &wd {
+            for b in &wh {
+                for c in &ww {
+                    // Every window coordinate is inside the plane: `Window` clips to [0, size).
+                    let rows = (a.lo..a.hi).flat_map(|d| {
+                        (b.lo..b.hi).map(move |h| {
+                            &plane[(d * ih + h) * iw + c.lo..(d * ih + h) * iw + c.hi]
+                        })
+                    });
+                    let value = match kind {
+                        PoolType::Max => rows.fold(T::LOWEST, |m, row| {
+                            row.iter().fold(m, |m, &v| if v > m { v } else { m })
+                        }),
+                        PoolType::Sum => {
+                            rows.fold(T::ZERO, |s, row| row.iter().fold(s, |s, &v| s + v))
+                        }
+                        PoolType::Avg { count_include_pad } => {
+                            let sum =
+                                rows.fold(T::ZERO, |s, row| row.iter().fold(s, |s, &v| s + v));
+                            let count = divisor(a, b, c, count_include_pad);
+                            if count == 0 {
+                                T::ZERO
+                            } else {
+                                sum / T::from_usize(count)
+                            }
+                        }
+                    };
+                    if let Some(o) = out.next() {
+                        *o = value;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The divisor of an average window.
+fn divisor(a: &Window, b: &Window, c: &Window, count_include_pad: bool) -> usize {
+    if count_include_pad {
+        a.padded * b.padded * c.padded
+    } else {
+        (a.hi - a.lo) * (b.hi - b.lo) * (c.hi - c.lo)
+    }
+}
+
+/// The gradient of [`pool_forward`]: given the head gradient `g` and the forward's input `x`
+/// and output `y` (all as in the forward), overwrites `dx` (like `x`). For max, each output's
+/// gradient goes to the first window element equal to the output (nowhere if none is, as for
+/// an empty window); `x` and `y` are not read for avg and sum.
+///
+/// # Errors
+/// [`PoolError`] for a zero kernel or stride, or buffers of the wrong length.
+pub fn pool_backward<T: PoolElement>(
+    geom: &PoolGeom,
+    kind: PoolType,
+    g: &[T],
+    x: &[T],
+    y: &[T],
+    dx: &mut [T],
+) -> Result<(), PoolError> {
+    let [wd, wh, ww] = geom.windows()?;
+    geom.check("output gradient", g.len(), false)?;
+    geom.check("input gradient", dx.len(), true)?;
+    if kind == PoolType::Max {
+        geom.check("input", x.len(), true)?;
+        geom.check("output", y.len(), false)?;
+    }
+    dx.fill(T::ZERO);
+    let spatial: usize = geom.input.iter().product();
+    let out_spatial: usize = geom.output.iter().product();
+    if spatial == 0 || out_spatial == 0 {
+        return Ok(());
+    }
+    let [_, ih, iw] = geom.input;
+    for (p, (gp, dxp)) in g
+        .chunks_exact(out_spatial)
+        .zip(dx.chunks_exact_mut(spatial))
+        .enumerate()
+    {
+        let mut index = 0;
+        for a in &wd {
+            for b in &wh {
+                for c in &ww {
+                    let o = index;
+                    index += 1;
+                    let grad = gp[o];
+                    match kind {
+                        PoolType::Max => {
+                            let plane = &x[p * spatial..(p + 1) * spatial];
+                            let target = y[p * out_spatial + o];
+                            'scan: for d in a.lo..a.hi {
+                                for h in b.lo..b.hi {
+                                    let base = (d * ih + h) * iw;
+                                    if let Some(w) = plane[base + c.lo..base + c.hi]
+                                        .iter()
+                                        .position(|&v| v == target)
+                                    {
+                                        dxp[base + c.lo + w] += grad;
+                                        break 'scan;
+                                    }
+                                }
+                            }
+                        }
+                        PoolType::Sum | PoolType::Avg { .. } => {
+                            let share = match kind {
+                                PoolType::Avg { count_include_pad } => {
+                                    let count = divisor(a, b, c, count_include_pad);
+                                    if count == 0 {
+                                        continue;
+                                    }
+                                    grad / T::from_usize(count)
+                                }
+                                _ => grad,
+                            };
+                            for d in a.lo..a.hi {
+                                for h in b.lo..b.hi {
+                                    let base = (d * ih + h) * iw;
+                                    for v in &mut dxp[base + c.lo..base + c.hi] {
+                                        *v += share;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

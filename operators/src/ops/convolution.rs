@@ -1,1 +1,448 @@
-//! `Convolution` (2-D, NCHW).
+//! `Convolution` (1-D, 2-D and 3-D, channels first) by im2col + GEMM, and
+//! `_backward_Convolution` via col2im. The numeric bodies are in
+//! [`mxr_kernels::cpu::conv`].
+
+use std::sync::Arc;
+
+use mxr_kernels::cpu::conv::{ConvElement, ConvGeom, conv_backward, conv_forward};
+
+use crate::registry::attrs::AttrValue;
+use crate::registry::{
+    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape, ShapeCtx, TensorMut,
+    TensorRef,
+};
+use crate::{Error, Result, attr_enum, float_dispatch, params};
+
+attr_enum! {
+    /// cuDNN's algorithm choice (accepted, no effect on the CPU).
+    pub enum CudnnTune { Fastest = "fastest", LimitedWorkspace = "limited_workspace", Off = "off" }
+}
+
+attr_enum! {
+    /// The data layout of a convolution.
+    pub enum ConvLayout { Ncdhw = "NCDHW", Nchw = "NCHW", Ncw = "NCW", Ndhwc = "NDHWC", Nhwc = "NHWC" }
+}
+
+params! {
+    /// Parameters of `Convolution`.
+    pub struct ConvolutionParam for "Convolution" {
+        /// Convolution kernel size: (w,), (h, w) or (d, h, w).
+        kernel: Vec<usize>,
+        /// Convolution stride: (w,), (h, w) or (d, h, w). Defaults to 1 for each dimension.
+        stride: Vec<usize> = vec![],
+        /// Convolution dilate: (w,), (h, w) or (d, h, w). Defaults to 1 for each dimension.
+        dilate: Vec<usize> = vec![],
+        /// Zero pad for convolution: (w,), (h, w) or (d, h, w). Defaults to no padding.
+        pad: Vec<usize> = vec![],
+        /// Convolution filter (channel) number.
+        num_filter: usize,
+        /// Number of group partitions.
+        num_group: usize = 1,
+        /// Maximum temporary workspace allowed (MB); no effect on the result.
+        workspace: usize = 1024,
+        /// Whether to disable bias parameter.
+        no_bias: bool = false,
+        /// Whether to pick convolution algo by running performance test (cuDNN only).
+        cudnn_tune: Option<CudnnTune> = None,
+        /// Turn off cudnn for this layer.
+        cudnn_off: bool = false,
+        /// Set layout for input, output and weight: NCW / NCHW / NCDHW by kernel rank.
+        layout: Option<ConvLayout> = None,
+    }
+}
+
+/// A parsed, checked convolution: the parameters with stride, dilation and padding expanded to
+/// one value per kernel dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvSpec {
+    /// The parameters as given.
+    pub param: ConvolutionParam,
+    /// Stride per kernel dimension.
+    pub stride: Vec<usize>,
+    /// Dilation per kernel dimension.
+    pub dilate: Vec<usize>,
+    /// Padding per kernel dimension.
+    pub pad: Vec<usize>,
+}
+
+/// `Convolution`: inputs `data` (`N × C × spatial`), `weight` (`F × C/G × kernel`) and `bias`
+/// (`F`, absent with `no_bias`); output `N × F × out_spatial` with
+/// `out = ⌊(x + 2·pad − (dilate·(kernel−1)+1)) / stride⌋ + 1`. Cross-correlation (no kernel
+/// flip); `num_group` splits the channels into independent convolutions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Convolution(pub ConvSpec);
+
+/// `_backward_Convolution`: inputs `[ograd, data, weight]` (+ `bias` unless `no_bias`), outputs
+/// `[d data, d weight]` (+ `d bias`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvolutionBackward(pub ConvSpec);
+
+impl ConvSpec {
+    fn parse(op: &'static str, attrs: &[(&str, &str)]) -> Result<ConvSpec> {
+        let param = ConvolutionParam::parse(attrs.iter().copied())?;
+        let bad = |name: &str, value: String, hint: String| Error::BadParam {
+            op: op.into(),
+            name: name.into(),
+            value,
+            type_name: "Shape(tuple)".into(),
+            hint,
+        };
+        let nd = param.kernel.len();
+        if !(1..=3).contains(&nd) {
+            return Err(bad(
+                "kernel",
+                param.kernel.to_attr(),
+                "; must have 1, 2 or 3 dimensions".into(),
+            ));
+        }
+        if param.kernel.contains(&0) {
+            return Err(bad(
+                "kernel",
+                param.kernel.to_attr(),
+                "; every size must be positive".into(),
+            ));
+        }
+        let expand = |name: &str, given: &[usize], default: usize, positive: bool| {
+            if given.is_empty() {
+                return Ok(vec![default; nd]);
+            }
+            if given.len() != nd {
+                return Err(bad(
+                    name,
+                    given.to_vec().to_attr(),
+                    format!(
+                        "; must have as many dimensions as kernel {}",
+                        param.kernel.to_attr()
+                    ),
+                ));
+            }
+            if positive && given.contains(&0) {
+                return Err(bad(
+                    name,
+                    given.to_vec().to_attr(),
+                    "; every value must be positive".into(),
+                ));
+            }
+            Ok(given.to_vec())
+        };
+        let stride = expand("stride", &param.stride, 1, true)?;
+        let dilate = expand("dilate", &param.dilate, 1, true)?;
+        let pad = expand("pad", &param.pad, 0, false)?;
+        let int = |name: &str, value: usize, hint: &str| Error::BadParam {
+            op: op.into(),
+            name: name.into(),
+            value: value.to_string(),
+            type_name: "int (non-negative)".into(),
+            hint: hint.into(),
+        };
+        if param.num_filter == 0 {
+            return Err(int("num_filter", 0, "; must be at least 1"));
+        }
+        if param.num_group == 0 {
+            return Err(int("num_group", 0, "; must be at least 1"));
+        }
+        if !param.num_filter.is_multiple_of(param.num_group) {
+            return Err(int(
+                "num_filter",
+                param.num_filter,
+                &format!("; must be divisible by num_group = {}", param.num_group),
+            ));
+        }
+        let expected = [ConvLayout::Ncw, ConvLayout::Nchw, ConvLayout::Ncdhw][nd - 1];
+        match param.layout {
+            None => {}
+            Some(l) if l == expected => {}
+            Some(l @ (ConvLayout::Nhwc | ConvLayout::Ndhwc)) => {
+                return Err(Error::Unsupported {
+                    op: op.into(),
+                    what: format!(
+                        "layout='{}' (channels-last; only {})",
+                        l.to_attr(),
+                        expected.to_attr()
+                    ),
+                });
+            }
+            Some(l) => {
+                return Err(Error::BadParam {
+                    op: op.into(),
+                    name: "layout".into(),
+                    value: l.to_attr(),
+                    type_name: ConvLayout::type_name(),
+                    hint: format!(
+                        "; a {nd}-D kernel {} needs layout {}",
+                        param.kernel.to_attr(),
+                        expected.to_attr()
+                    ),
+                });
+            }
+        }
+        Ok(ConvSpec {
+            param,
+            stride,
+            dilate,
+            pad,
+        })
+    }
+
+    fn input_names(&self) -> Vec<String> {
+        let mut names = vec!["data".to_string(), "weight".to_string()];
+        if !self.param.no_bias {
+            names.push("bias".into());
+        }
+        names
+    }
+
+    /// The kernels' geometry for data of shape `data` (checked by shape inference: rank
+    /// `2 + kernel dims`).
+    fn geom(&self, data: &[usize]) -> ConvGeom {
+        let nd = self.param.kernel.len();
+        let lift = |v: &[usize], fill: usize| {
+            let mut a = [fill; 3];
+            for (dst, src) in a[3 - nd..].iter_mut().zip(v) {
+                *dst = *src;
+            }
+            a
+        };
+        ConvGeom {
+            batch: data.first().copied().unwrap_or(0),
+            channels: data.get(1).copied().unwrap_or(0),
+            filters: self.param.num_filter,
+            groups: self.param.num_group,
+            input: lift(data.get(2..).unwrap_or(&[]), 1),
+            kernel: lift(&self.param.kernel, 1),
+            stride: lift(&self.stride, 1),
+            pad: lift(&self.pad, 0),
+            dilate: lift(&self.dilate, 1),
+        }
+    }
+
+    /// MXNet's shape rule, in both directions: weight and bias from the data and parameters,
+    /// the output from the data; the data's batch from the output, and its spatial sizes where
+    /// the stride is 1.
+    fn infer(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        let Some(data) = shapes.input(0).partial_dims().map(<[_]>::to_vec) else {
+            return Ok(());
+        };
+        let nd = self.param.kernel.len();
+        if data.len() != nd + 2 {
+            let layout = ["(N, C, W)", "(N, C, H, W)", "(N, C, D, H, W)"][nd - 1];
+            return Err(shapes.error(format!(
+                "data must be {}-D {layout} for the {nd}-D kernel {}",
+                nd + 2,
+                self.param.kernel.to_attr()
+            )));
+        }
+        let (f, g) = (self.param.num_filter, self.param.num_group);
+        let mut data = data;
+        // The channel count follows from the weight when only it is known.
+        if data[1].is_none()
+            && let Some(cg) = shapes.input(1).dim(1)
+        {
+            data[1] = Some(cg * g);
+        }
+        if let Some(c) = data[1]
+            && !c.is_multiple_of(g)
+        {
+            return Err(shapes.error(format!(
+                "the {c} input channels must be divisible by num_group = {g}"
+            )));
+        }
+        let mut weight = vec![Some(f), data[1].map(|c| c / g)];
+        weight.extend(self.param.kernel.iter().map(|&k| Some(k)));
+        shapes.set_input(1, Shape::partial(weight))?;
+        if !self.param.no_bias {
+            shapes.set_input(2, Shape::known(&[f]))?;
+        }
+        let mut out = vec![data[0], Some(f)];
+        for d in 0..nd {
+            let span = self.dilate[d] * (self.param.kernel[d] - 1) + 1;
+            out.push(match data[2 + d] {
+                Some(x) => {
+                    let padded = x + 2 * self.pad[d];
+                    if span > padded {
+                        return Err(shapes.error(format!(
+                            "the dilated kernel size {span} exceeds the padded input size \
+                             {padded} (axis {})",
+                            2 + d
+                        )));
+                    }
+                    Some((padded - span) / self.stride[d] + 1)
+                }
+                None => None,
+            });
+        }
+        shapes.set_output(0, Shape::partial(out))?;
+        if let Some(o) = shapes.output(0).partial_dims().map(<[_]>::to_vec) {
+            data[0] = data[0].or(o[0]);
+            for d in 0..nd {
+                let span = self.dilate[d] * (self.param.kernel[d] - 1) + 1;
+                if data[2 + d].is_none()
+                    && self.stride[d] == 1
+                    && let Some(x) = (o[2 + d].map(|o| o + span - 1))
+                        .and_then(|v| v.checked_sub(2 * self.pad[d]))
+                {
+                    data[2 + d] = Some(x);
+                }
+            }
+        }
+        shapes.set_input(0, Shape::partial(data))
+    }
+}
+
+fn kernel_error(op: &str, e: impl std::fmt::Display) -> Error {
+    Error::BadInput {
+        op: op.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+fn forward_typed<T: ConvElement>(
+    spec: &ConvSpec,
+    name: &str,
+    inputs: &[TensorRef<'_>],
+    out: &mut TensorMut<'_>,
+) -> Result<()> {
+    let geom = spec.geom(inputs[0].shape);
+    let x = inputs[0].slice::<T>(name)?;
+    let w = inputs[1].slice::<T>(name)?;
+    let b = match inputs.get(2) {
+        Some(b) if !spec.param.no_bias => Some(b.slice::<T>(name)?),
+        _ => None,
+    };
+    conv_forward(&geom, x, w, b, out.slice_mut::<T>(name)?).map_err(|e| kernel_error(name, e))
+}
+
+fn backward_typed<T: ConvElement>(
+    spec: &ConvSpec,
+    name: &str,
+    inputs: &[TensorRef<'_>],
+    outputs: &mut [TensorMut<'_>],
+) -> Result<()> {
+    let geom = spec.geom(inputs[1].shape);
+    let g = inputs[0].slice::<T>(name)?;
+    let x = inputs[1].slice::<T>(name)?;
+    let w = inputs[2].slice::<T>(name)?;
+    let (dx, rest) = outputs
+        .split_first_mut()
+        .ok_or_else(|| kernel_error(name, "no outputs"))?;
+    let (dw, rest) = rest
+        .split_first_mut()
+        .ok_or_else(|| kernel_error(name, "no weight gradient output"))?;
+    let db = match rest.first_mut() {
+        Some(db) => Some(db.slice_mut::<T>(name)?),
+        None => None,
+    };
+    conv_backward(
+        &geom,
+        g,
+        x,
+        w,
+        dx.slice_mut::<T>(name)?,
+        dw.slice_mut::<T>(name)?,
+        db,
+    )
+    .map_err(|e| kernel_error(name, e))
+}
+
+impl Operator for Convolution {
+    fn name(&self) -> &'static str {
+        "Convolution"
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.0.param.to_attrs()
+    }
+    fn input_names(&self) -> Vec<String> {
+        self.0.input_names()
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        self.0.infer(shapes)
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let name = self.name();
+        let out = &mut outputs[0];
+        float_dispatch!(out.dtype, name, T => forward_typed::<T>(&self.0, name, inputs, out))
+    }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let mut inputs = vec![grad.ograds[0]];
+        inputs.extend_from_slice(grad.inputs);
+        let out = grad.backward_node(ConvolutionBackward(self.0.clone()), &inputs)?;
+        Ok(GradCtx::all(out))
+    }
+    fn resources(&self) -> Vec<Resource> {
+        vec![Resource::TempSpace]
+    }
+}
+
+impl Operator for ConvolutionBackward {
+    fn name(&self) -> &'static str {
+        "_backward_Convolution"
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.0.param.to_attrs()
+    }
+    fn input_names(&self) -> Vec<String> {
+        let mut names = vec!["ograd".to_string()];
+        names.extend(self.0.input_names());
+        names
+    }
+    fn num_outputs(&self) -> usize {
+        if self.0.param.no_bias { 2 } else { 3 }
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        // Each gradient has the shape of the input it belongs to.
+        for i in 0..self.num_outputs() {
+            let s = shapes.input(i + 1).clone();
+            shapes.set_output(i, s)?;
+            let s = shapes.output(i).clone();
+            shapes.set_input(i + 1, s)?;
+        }
+        Ok(())
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let name = self.name();
+        let dtype = inputs[0].dtype;
+        float_dispatch!(dtype, name, T => backward_typed::<T>(&self.0, name, inputs, outputs))
+    }
+    fn resources(&self) -> Vec<Resource> {
+        vec![Resource::TempSpace]
+    }
+}
+
+fn create(attrs: &[(&str, &str)]) -> Result<OpRef> {
+    Ok(Arc::new(Convolution(ConvSpec::parse(
+        "Convolution",
+        attrs,
+    )?)))
+}
+
+fn create_backward(attrs: &[(&str, &str)]) -> Result<OpRef> {
+    Ok(Arc::new(ConvolutionBackward(ConvSpec::parse(
+        "_backward_Convolution",
+        attrs,
+    )?)))
+}
+
+inventory::submit! {
+    OpDef::new("Convolution", "Compute N-D convolution on (N+2)-D input (channels first), \
+        cross-correlation with optional groups, stride, padding and dilation.",
+        ConvolutionParam::specs, create)
+        .aliases(&["_npx_convolution"])
+}
+inventory::submit! {
+    OpDef::new("_backward_Convolution",
+        "Gradient of Convolution: inputs [ograd, data, weight, (bias)], outputs [ddata, dweight, (dbias)].",
+        ConvolutionParam::specs, create_backward)
+}
+
+#[cfg(test)]
+mod tests;

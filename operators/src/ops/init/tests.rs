@@ -13,7 +13,7 @@ fn fill_like_and_copy() {
         let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
         assert_eq!(out[0].shape(), &[2, 2]);
         assert_eq!(out[0].to_f64(), want, "{name}");
-        check_gradient(&op, &[x.clone()], &GradCheck::default()).unwrap();
+        check_gradient(&op, std::slice::from_ref(&x), &GradCheck::default()).unwrap();
     }
     assert_eq!(lookup("identity").unwrap().name, "_copy");
 }

@@ -1,0 +1,110 @@
+use super::*;
+
+/// Data (2, 2, 2) (N, C, W), the values used against MXNet 1.9.1 in the operator tests.
+const X: [f64; 8] = [1.0, 2.0, 3.0, -1.0, 0.5, 0.0, 2.0, 4.0];
+const G: [f64; 8] = [0.3, -0.2, 0.1, 0.5, -0.4, 0.25, 0.6, -0.1];
+
+#[test]
+fn stats_are_per_channel_and_biased() {
+    let ax = Axis::new(2, 2, 2);
+    let (mut mean, mut var) = ([0.0; 2], [0.0; 2]);
+    batch_stats(&X, ax, &mut mean, &mut var);
+    assert_eq!(mean, [0.875, 2.0]);
+    assert!((var[0] - 0.546_875).abs() < 1e-15 && (var[1] - 3.5).abs() < 1e-15);
+    let mut invstd = [0.0; 2];
+    inverse_std(&var, 1e-3, &mut invstd);
+    // MXNet's hidden `var` output: [1.3510121, 0.5344462].
+    assert!((invstd[0] - 1.351_012_1).abs() < 1e-7 && (invstd[1] - 0.534_446_2).abs() < 1e-7);
+    let mut moving = [1.5, 0.8];
+    update_moving(&mut moving, &var, 0.9);
+    assert!((moving[0] - 1.404_687_5).abs() < 1e-12 && (moving[1] - 1.07).abs() < 1e-12);
+}
+
+#[test]
+fn normalize_and_training_backward_match_mxnet() {
+    let ax = Axis::new(2, 2, 2);
+    let (mut mean, mut var, mut invstd) = ([0.0; 2], [0.0; 2], [0.0; 2]);
+    batch_stats(&X, ax, &mut mean, &mut var);
+    inverse_std(&var, 1e-3, &mut invstd);
+    let gamma = [1.5, -0.5];
+    let mut y = [0.0; 8];
+    normalize(&X, &mut y, ax, &mean, &invstd, Some(&gamma), &[0.1, 0.2]);
+    let want = [
+        0.353_314_8,
+        2.379_832_7,
+        -0.067_223_1,
+        1.001_669_3,
+        -0.659_944_3,
+        -1.673_203_3,
+        0.2,
+        -0.334_446_2,
+    ];
+    for (a, b) in y.iter().zip(want) {
+        assert!((a - b).abs() < 1e-6, "{y:?}");
+    }
+    let (mut dx, mut dg, mut db) = ([0.0; 8], [0.0; 2], [0.0; 2]);
+    let inp = BackwardInputs {
+        grad: &G,
+        data: &X,
+        mean: &mean,
+        invstd: &invstd,
+        gamma: Some(&gamma),
+    };
+    backward(inp, ax, true, &mut dx, &mut dg, &mut db);
+    let want_dx = [
+        0.662_906_8,
+        -0.113_393_5,
+        0.016_233,
+        0.031_468,
+        -0.874_135_3,
+        0.324_622,
+        -0.086_847_5,
+        0.039_146_5,
+    ];
+    for (a, b) in dx.iter().zip(want_dx) {
+        assert!((a - b).abs() < 1e-6, "{dx:?}");
+    }
+    assert!((dg[0] + 0.346_196_9).abs() < 1e-6 && (dg[1] + 0.855_113_9).abs() < 1e-6);
+    assert!((db[0] + 0.05).abs() < 1e-12 && (db[1] - 1.1).abs() < 1e-12);
+}
+
+#[test]
+fn fixed_statistics_backward_matches_mxnet() {
+    // use_global_stats with moving_mean [0.2, 0.3], moving_var [1.5, 0.8], eps 1e-3.
+    let ax = Axis::new(2, 2, 2);
+    let mean = [0.2, 0.3];
+    let mut invstd = [0.0; 2];
+    inverse_std(&[1.5, 0.8], 1e-3, &mut invstd);
+    let (mut dx, mut dg, mut db) = ([0.0; 8], [0.0; 2], [0.0; 2]);
+    let inp = BackwardInputs {
+        grad: &G,
+        data: &X,
+        mean: &mean,
+        invstd: &invstd,
+        gamma: Some(&[1.5, -0.5]),
+    };
+    backward(inp, ax, false, &mut dx, &mut dg, &mut db);
+    let want = [
+        0.367_301,
+        -0.244_867_4,
+        -0.055_866_8,
+        -0.279_334,
+        -0.489_734_7,
+        0.306_084_2,
+        -0.335_200_8,
+        0.055_866_8,
+    ];
+    for (a, b) in dx.iter().zip(want) {
+        assert!((a - b).abs() < 1e-6, "{dx:?}");
+    }
+    assert!((dg[0] + 0.236_705_1).abs() < 1e-6 && (dg[1] - 0.301_680_8).abs() < 1e-6);
+}
+
+#[test]
+fn empty_views_do_not_panic() {
+    let ax = Axis::new(0, 3, 0);
+    let (mut m, mut v) = ([1.0f32; 3], [1.0f32; 3]);
+    batch_stats(&[], ax, &mut m, &mut v);
+    assert_eq!((m, v), ([0.0; 3], [0.0; 3]));
+    normalize(&[], &mut [], ax, &m, &v, None, &m);
+}

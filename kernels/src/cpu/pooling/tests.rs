@@ -1,0 +1,297 @@
+//! Pooling against MXNet 1.9.1's values and a naive reference: every type, both conventions'
+//! sizes, padding, 1-D/2-D/3-D, the backward (max ties, linearity of avg/sum), and errors.
+use super::*;
+
+fn values(n: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed.wrapping_mul(6364136223846793005) ^ 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn forward(geom: &PoolGeom, kind: PoolType, x: &[f64]) -> Vec<f64> {
+    let mut y = vec![f64::NAN; geom.output_len()];
+    pool_forward(geom, kind, x, &mut y).unwrap();
+    y
+}
+
+fn geom_3d(
+    planes: usize,
+    input: [usize; 3],
+    kernel: [usize; 3],
+    stride: [usize; 3],
+    pad: [usize; 3],
+    full: bool,
+) -> PoolGeom {
+    let output = std::array::from_fn(|d| {
+        pool_output_size(input[d], kernel[d], stride[d], pad[d], full).unwrap()
+    });
+    PoolGeom {
+        planes,
+        input,
+        output,
+        kernel,
+        stride,
+        pad,
+    }
+}
+
+#[test]
+fn mxnet_values() {
+    // Values printed by MXNet 1.9.1 (mx.nd.Pooling).
+    let g = PoolGeom::new_2d(1, [3, 3], [2, 2], [2, 2], [2, 2], [1, 1]);
+    let ones = [1.0f64; 9];
+    assert_eq!(
+        forward(
+            &g,
+            PoolType::Avg {
+                count_include_pad: true
+            },
+            &ones
+        ),
+        [0.25, 0.5, 0.5, 1.0]
+    );
+    assert_eq!(
+        forward(
+            &g,
+            PoolType::Avg {
+                count_include_pad: false
+            },
+            &ones
+        ),
+        [1.0; 4]
+    );
+    assert_eq!(forward(&g, PoolType::Sum, &ones), [1.0, 2.0, 2.0, 4.0]);
+
+    let x: Vec<f64> = (1..=9).map(f64::from).collect();
+    let full = geom_3d(1, [1, 3, 3], [1, 2, 2], [1, 2, 2], [0; 3], true);
+    assert_eq!(full.output, [1, 2, 2]);
+    assert_eq!(forward(&full, PoolType::Max, &x), [5.0, 6.0, 8.0, 9.0]);
+    assert_eq!(
+        forward(
+            &full,
+            PoolType::Avg {
+                count_include_pad: true
+            },
+            &x
+        ),
+        [3.0, 4.5, 7.5, 9.0]
+    );
+
+    let neg: Vec<f64> = x.iter().map(|v| -v).collect();
+    let padded = geom_3d(1, [1, 3, 3], [1, 2, 2], [1; 3], [0, 1, 1], false);
+    assert_eq!(
+        forward(&padded, PoolType::Max, &neg),
+        [
+            -1.0, -1.0, -2.0, -3.0, -1.0, -1.0, -2.0, -3.0, -4.0, -4.0, -5.0, -6.0, -7.0, -7.0,
+            -8.0, -9.0
+        ]
+    );
+
+    let exclude = geom_3d(1, [1, 3, 3], [1, 3, 3], [1; 3], [0, 2, 2], false);
+    let y = forward(
+        &exclude,
+        PoolType::Avg {
+            count_include_pad: false,
+        },
+        &x,
+    );
+    assert_eq!(
+        &y[..12],
+        [1.0, 1.5, 2.0, 2.5, 3.0, 2.5, 3.0, 3.5, 4.0, 4.5, 4.0, 4.5]
+    );
+
+    // 1-D, full convention: 1..7, kernel 3, stride 2.
+    let seq: Vec<f64> = (1..=7).map(f64::from).collect();
+    let one_d = geom_3d(1, [1, 1, 7], [1, 1, 3], [1, 1, 2], [0; 3], true);
+    assert_eq!(
+        forward(
+            &one_d,
+            PoolType::Avg {
+                count_include_pad: true
+            },
+            &seq
+        ),
+        [2.0, 4.0, 6.0]
+    );
+
+    // 3-D sum: 1..24 as (2, 3, 4), kernel 2.
+    let cube: Vec<f64> = (1..=24).map(f64::from).collect();
+    let three_d = geom_3d(1, [2, 3, 4], [2; 3], [1; 3], [0; 3], false);
+    assert_eq!(
+        forward(&three_d, PoolType::Sum, &cube),
+        [76.0, 84.0, 92.0, 108.0, 116.0, 124.0]
+    );
+
+    // Global average of two 3×4 planes.
+    let global = geom_3d(2, [1, 3, 4], [1, 3, 4], [1; 3], [0; 3], false);
+    let planes: Vec<f32> = (1..=24).map(|v| v as f32).collect();
+    let mut y = [0.0f32; 2];
+    pool_forward(
+        &global,
+        PoolType::Avg {
+            count_include_pad: true,
+        },
+        &planes,
+        &mut y,
+    )
+    .unwrap();
+    assert_eq!(y, [6.5, 18.5]);
+}
+
+#[test]
+fn output_sizes() {
+    // 6×6, kernel 3, stride 2: valid 2, full 3 (shared/spec/operators.md).
+    assert_eq!(pool_output_size(6, 3, 2, 0, false), Some(2));
+    assert_eq!(pool_output_size(6, 3, 2, 0, true), Some(3));
+    assert_eq!(pool_output_size(7, 2, 2, 0, false), Some(3));
+    assert_eq!(pool_output_size(3, 4, 1, 0, false), None);
+    assert_eq!(pool_output_size(3, 4, 1, 1, false), Some(2));
+    assert_eq!(pool_output_size(3, 2, 0, 0, false), None);
+}
+
+/// Naive max with first-position argmax, written independently of `Window`.
+fn naive_max(geom: &PoolGeom, x: &[f64]) -> (Vec<f64>, Vec<Option<usize>>) {
+    let spatial: usize = geom.input.iter().product();
+    let mut y = Vec::new();
+    let mut arg = Vec::new();
+    for p in 0..geom.planes {
+        for od in 0..geom.output[0] {
+            for oh in 0..geom.output[1] {
+                for ow in 0..geom.output[2] {
+                    let mut best: Option<(f64, usize)> = None;
+                    for kd in 0..geom.kernel[0] {
+                        for kh in 0..geom.kernel[1] {
+                            for kw in 0..geom.kernel[2] {
+                                let c = [
+                                    (od * geom.stride[0] + kd) as isize - geom.pad[0] as isize,
+                                    (oh * geom.stride[1] + kh) as isize - geom.pad[1] as isize,
+                                    (ow * geom.stride[2] + kw) as isize - geom.pad[2] as isize,
+                                ];
+                                if (0..3).any(|d| c[d] < 0 || c[d] >= geom.input[d] as isize) {
+                                    continue;
+                                }
+                                let i = p * spatial
+                                    + ((c[0] as usize * geom.input[1]) + c[1] as usize)
+                                        * geom.input[2]
+                                    + c[2] as usize;
+                                if best.is_none_or(|(b, _)| x[i] > b) {
+                                    best = Some((x[i], i));
+                                }
+                            }
+                        }
+                    }
+                    y.push(best.map_or(f64::MIN, |b| b.0));
+                    arg.push(best.map(|b| b.1));
+                }
+            }
+        }
+    }
+    (y, arg)
+}
+
+#[test]
+fn max_matches_the_naive_reference_and_routes_gradients_to_the_first_max() {
+    let cases = [
+        geom_3d(3, [1, 6, 6], [1, 2, 2], [1, 2, 2], [0; 3], false),
+        geom_3d(2, [1, 7, 5], [1, 3, 2], [1, 2, 1], [0, 1, 1], true),
+        geom_3d(2, [3, 4, 5], [2, 2, 3], [1, 2, 2], [1, 0, 1], false),
+        geom_3d(1, [1, 1, 9], [1, 1, 4], [1, 1, 3], [0, 0, 2], true),
+    ];
+    for geom in cases {
+        // Rounded values so windows contain ties.
+        let x: Vec<f64> = values(geom.input_len(), 7)
+            .iter()
+            .map(|v| (v * 3.0).round())
+            .collect();
+        let (want_y, want_arg) = naive_max(&geom, &x);
+        let y = forward(&geom, PoolType::Max, &x);
+        assert_eq!(y, want_y, "{geom:?}");
+        let g = values(geom.output_len(), 8);
+        let mut dx = vec![f64::NAN; x.len()];
+        pool_backward(&geom, PoolType::Max, &g, &x, &y, &mut dx).unwrap();
+        let mut want_dx = vec![0.0; x.len()];
+        for (o, a) in want_arg.iter().enumerate() {
+            if let Some(i) = a {
+                want_dx[*i] += g[o];
+            }
+        }
+        assert_eq!(dx, want_dx, "{geom:?}");
+    }
+    // Ties: the whole window is equal; only the first element gets the gradient.
+    let geom = PoolGeom::new_2d(1, [2, 2], [1, 1], [2, 2], [1, 1], [0, 0]);
+    let mut dx = [0.0f32; 4];
+    pool_backward(&geom, PoolType::Max, &[3.0], &[5.0; 4], &[5.0], &mut dx).unwrap();
+    assert_eq!(dx, [3.0, 0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn avg_and_sum_backward_are_the_transposed_forward() {
+    let cases = [
+        geom_3d(2, [1, 5, 5], [1, 2, 2], [1, 2, 2], [0, 1, 1], false),
+        geom_3d(1, [1, 7, 4], [1, 3, 3], [1, 2, 1], [0, 1, 1], true),
+        geom_3d(1, [2, 3, 4], [2, 2, 2], [1, 1, 2], [1, 1, 0], true),
+    ];
+    let kinds = [
+        PoolType::Avg {
+            count_include_pad: true,
+        },
+        PoolType::Avg {
+            count_include_pad: false,
+        },
+        PoolType::Sum,
+    ];
+    for geom in cases {
+        for kind in kinds {
+            // The forward is linear: dx[i] = Σ_o g[o] · forward(e_i)[o].
+            let g = values(geom.output_len(), 3);
+            let mut dx = vec![f64::NAN; geom.input_len()];
+            let unused = vec![0.0; geom.input_len()];
+            pool_backward(&geom, kind, &g, &unused, &[], &mut dx).unwrap();
+            for i in 0..geom.input_len() {
+                let mut e = vec![0.0; geom.input_len()];
+                e[i] = 1.0;
+                let col = forward(&geom, kind, &e);
+                let want: f64 = col.iter().zip(&g).map(|(a, b)| a * b).sum();
+                assert!(
+                    (dx[i] - want).abs() < 1e-12,
+                    "{geom:?} {kind:?} dx[{i}]: {} vs {want}",
+                    dx[i]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn errors() {
+    let geom = PoolGeom::new_2d(1, [4, 4], [2, 2], [2, 2], [2, 2], [0, 0]);
+    let x = [0.0f32; 16];
+    let mut y = [0.0f32; 4];
+    pool_forward(&geom, PoolType::Max, &x, &mut y).unwrap();
+    let err = pool_forward(&geom, PoolType::Max, &x[1..], &mut y).unwrap_err();
+    assert_eq!(
+        err,
+        PoolError::Length {
+            what: "input",
+            len: 15,
+            needed: 16
+        }
+    );
+    let err = pool_forward(&geom, PoolType::Sum, &x, &mut y[1..]).unwrap_err();
+    assert!(err.to_string().contains("output has 3 elements"), "{err}");
+    let zero = PoolGeom {
+        stride: [1, 0, 2],
+        ..geom
+    };
+    let err = pool_forward(&zero, PoolType::Sum, &x, &mut y).unwrap_err();
+    assert!(err.to_string().contains("positive"), "{err}");
+    let mut dx = [0.0f32; 16];
+    let err = pool_backward(&geom, PoolType::Max, &y, &x, &y[1..], &mut dx).unwrap_err();
+    assert!(err.to_string().contains("output"), "{err}");
+}

@@ -1,0 +1,206 @@
+use mxr_kernels::DType;
+
+use crate::Error;
+use crate::check::{
+    GradCheck, HostTensor, check_gradient, gradients, infer_shapes, infer_types, run,
+};
+use crate::registry::{OpRef, Shape, create, lookup};
+
+fn emb(attrs: &[(&str, &str)]) -> OpRef {
+    create("Embedding", attrs, None).unwrap()
+}
+
+fn weight() -> HostTensor {
+    HostTensor::from_f32(&[5, 4], (0..20).map(|v| v as f32).collect())
+}
+
+#[test]
+fn lookup_truncates_and_clips_indices() {
+    // MXNet 1.9.1: indices [0, 7, -2, 2.7, -0.5, 4.99] with input_dim 5 select rows
+    // 0, 4, 0, 2, 0, 4.
+    let op = emb(&[("input_dim", "5"), ("output_dim", "4")]);
+    let data = HostTensor::from_f32(&[6], vec![0.0, 7.0, -2.0, 2.7, -0.5, 4.99]);
+    let out = run(op.as_ref(), &mut [data, weight()], false).unwrap();
+    assert_eq!(out[0].shape(), &[6, 4]);
+    let want: Vec<f64> = [0, 4, 0, 2, 0, 4]
+        .iter()
+        .flat_map(|&r| (0..4).map(move |c| f64::from(r * 4 + c)))
+        .collect();
+    assert_eq!(out[0].to_f64(), want);
+
+    // 2-D integer indices; the output appends output_dim.
+    let data = HostTensor::from_vec::<i32>(&[2, 2], vec![3, 1, 1, 0]);
+    let out = run(op.as_ref(), &mut [data, weight()], false).unwrap();
+    assert_eq!(out[0].shape(), &[2, 2, 4]);
+    assert_eq!(
+        &out[0].to_f64()[..8],
+        [12.0, 13.0, 14.0, 15.0, 4.0, 5.0, 6.0, 7.0]
+    );
+
+    // Integer and float64 weights are copied as they are.
+    let op = emb(&[("input_dim", "2"), ("output_dim", "2"), ("dtype", "int64")]);
+    let w = HostTensor::from_vec::<i64>(&[2, 2], vec![10, 11, 20, 21]);
+    let data = HostTensor::from_f32(&[3], vec![1.0, 0.0, 1.0]);
+    let out = run(op.as_ref(), &mut [data.clone(), w], false).unwrap();
+    assert_eq!(out[0].dtype(), DType::I64);
+    assert_eq!(out[0].to_f64(), vec![20.0, 21.0, 10.0, 11.0, 20.0, 21.0]);
+    let op = emb(&[("input_dim", "2"), ("output_dim", "2")]);
+    let w = HostTensor::from_vec::<f64>(&[2, 2], vec![0.5, 1.5, 2.5, 3.5]);
+    let out = run(op.as_ref(), &mut [data, w], false).unwrap();
+    assert_eq!(out[0].dtype(), DType::F64);
+    assert_eq!(out[0].to_f64(), vec![2.5, 3.5, 0.5, 1.5, 2.5, 3.5]);
+}
+
+#[test]
+fn weight_gradient_accumulates_repeated_ids_and_data_gets_none() {
+    let op = emb(&[("input_dim", "3"), ("output_dim", "2")]);
+    let data = HostTensor::from_f32(&[2, 2], vec![1.0, 1.0, 0.0, 9.0]);
+    let w = HostTensor::from_f32(&[3, 2], vec![0.0; 6]);
+    let g = HostTensor::from_f32(&[2, 2, 2], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+    let grads = gradients(&op, &[data.clone(), w], std::slice::from_ref(&g), true, 0).unwrap();
+    assert!(grads[0].is_none(), "indices get no gradient");
+    // Row 1 gets g rows 0 and 1, row 0 gets g row 2, row 2 (clipped 9) gets g row 3.
+    assert_eq!(
+        grads[1].as_ref().unwrap().to_f64(),
+        vec![5.0, 6.0, 4.0, 6.0, 7.0, 8.0]
+    );
+
+    let back = create(
+        "_backward_Embedding",
+        &[("input_dim", "3"), ("output_dim", "2")],
+        None,
+    )
+    .unwrap();
+    assert_eq!(back.input_names(), ["ograd", "data"]);
+    let out = run(back.as_ref(), &mut [g, data], false).unwrap();
+    assert_eq!(out[0].shape(), &[2, 2]);
+    assert_eq!(out[0].to_f64(), vec![0.0; 4]);
+    assert_eq!(out[1].to_f64(), vec![5.0, 6.0, 4.0, 6.0, 7.0, 8.0]);
+
+    // Finite differences on the weight (the indices are held fixed).
+    let data = HostTensor::from_f32(&[5], vec![2.0, 0.0, 2.0, 4.0, 2.0]);
+    let w = HostTensor::from_f64_as(
+        &[5, 3],
+        &(0..15).map(|v| f64::from(v) * 0.1).collect::<Vec<_>>(),
+        DType::F64,
+    );
+    let opts = GradCheck {
+        skip: vec![0],
+        ..GradCheck::default()
+    };
+    check_gradient(
+        &emb(&[("input_dim", "5"), ("output_dim", "3")]),
+        &[data, w],
+        &opts,
+    )
+    .unwrap();
+}
+
+#[test]
+fn shapes_and_types() {
+    let op = emb(&[("input_dim", "5"), ("output_dim", "4")]);
+    let (ins, outs) = infer_shapes(
+        op.as_ref(),
+        &[Shape::from_legacy(&[0, 3]), Shape::unknown()],
+    )
+    .unwrap();
+    assert_eq!(ins[1], Shape::known(&[5, 4]));
+    assert_eq!(outs[0], Shape::from_legacy(&[0, 3, 4]));
+    let (ins, outs) = infer_shapes(op.as_ref(), &[Shape::unknown(), Shape::unknown()]).unwrap();
+    assert_eq!(
+        (ins[1].clone(), outs[0].clone()),
+        (Shape::unknown(), Shape::unknown())
+    );
+    let err = infer_shapes(op.as_ref(), &[Shape::known(&[3]), Shape::known(&[5, 3])]).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, Error::Shape { .. }) && msg.contains("Embedding") && msg.contains("weight"),
+        "{msg}"
+    );
+
+    // Output → data.
+    use crate::registry::{Operator, ShapeCtx};
+    let names = op.input_names();
+    let mut ins = vec![Shape::from_legacy(&[0, 3]), Shape::unknown()];
+    let mut outs = vec![Shape::from_legacy(&[7, 0, 0])];
+    Operator::infer_shape(
+        op.as_ref(),
+        &mut ShapeCtx::new("Embedding", &names, &mut ins, &mut outs),
+    )
+    .unwrap();
+    assert_eq!(
+        (ins[0].clone(), outs[0].clone()),
+        (Shape::known(&[7, 3]), Shape::known(&[7, 3, 4]))
+    );
+
+    // dtype: the parameter when nothing is known, else the weight's; the indices keep theirs.
+    let (ins, outs) = infer_types(op.as_ref(), &[Some(DType::I32), None]).unwrap();
+    assert_eq!(
+        (ins[0], ins[1], outs[0]),
+        (Some(DType::I32), Some(DType::F32), Some(DType::F32))
+    );
+    let op64 = emb(&[
+        ("input_dim", "5"),
+        ("output_dim", "4"),
+        ("dtype", "float64"),
+    ]);
+    let (_, outs) = infer_types(op64.as_ref(), &[Some(DType::F32), None]).unwrap();
+    assert_eq!(outs[0], Some(DType::F64));
+    let (_, outs) = infer_types(op.as_ref(), &[Some(DType::F32), Some(DType::F64)]).unwrap();
+    assert_eq!(outs[0], Some(DType::F64));
+}
+
+#[test]
+fn parameters_and_aliases() {
+    let err = create("Embedding", &[("output_dim", "4")], None).unwrap_err();
+    assert!(
+        matches!(&err, Error::MissingParam { name, .. } if name == "input_dim"),
+        "{err}"
+    );
+    let err = create(
+        "Embedding",
+        &[("input_dim", "4"), ("output_dim", "0")],
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("Embedding") && err.contains("output_dim") && err.contains("at least 1"),
+        "{err}"
+    );
+    let err = create(
+        "Embedding",
+        &[
+            ("input_dim", "4"),
+            ("output_dim", "2"),
+            ("dtype", "bfloat16"),
+        ],
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    let err = create(
+        "Embedding",
+        &[("input_dim", "4"), ("output_dim", "2"), ("dtype", "float")],
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("dtype") && err.contains("'float32'"), "{err}");
+    let op = emb(&[
+        ("input_dim", "4"),
+        ("output_dim", "2"),
+        ("sparse_grad", "True"),
+    ]);
+    assert_eq!(
+        op.attrs(),
+        [
+            ("input_dim", "4"),
+            ("output_dim", "2"),
+            ("sparse_grad", "True")
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+    assert_eq!(lookup("_npx_embedding").unwrap().name, "Embedding");
+    assert_eq!(lookup("_sparse_Embedding").unwrap().name, "Embedding");
+}
