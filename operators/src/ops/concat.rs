@@ -32,17 +32,11 @@ fn axis_error(shapes: &ShapeCtx<'_>, name: &str, axis: i64, rank: usize) -> Erro
     ))
 }
 
-/// The rank every known one of `shapes` has (`adjust` is added to the outputs' ranks); an error
-/// when two disagree.
-fn common_rank(shapes: &ShapeCtx<'_>, adjust: isize) -> Result<Option<usize>> {
+/// The rank every known input and output has; an error when two disagree.
+fn common_rank(shapes: &ShapeCtx<'_>) -> Result<Option<usize>> {
     let mut rank: Option<usize> = None;
     let ins = (0..shapes.num_inputs()).map(|i| shapes.input(i).ndim());
-    let outs = (0..shapes.num_outputs()).map(|i| {
-        shapes
-            .output(i)
-            .ndim()
-            .map(|r| r.saturating_add_signed(adjust))
-    });
+    let outs = (0..shapes.num_outputs()).map(|i| shapes.output(i).ndim());
     for r in ins.chain(outs).flatten() {
         match rank {
             Some(q) if q != r => {
@@ -284,7 +278,7 @@ impl Operator for BackwardConcat {
         }
         // The head gradient has the forward output's shape: the args joined.
         let mut joined = Shape::unknown();
-        let rank = common_rank(shapes, 0)?;
+        let rank = common_rank(shapes)?;
         if let Some(rank) = rank {
             let Some(axis) = normalize_axis(self.0.dim, rank) else {
                 return Err(axis_error(shapes, "dim", self.0.dim, rank));
