@@ -1,1 +1,705 @@
-//! Reductions (sum, mean, max, min, argmax) and `broadcast_to`.
+//! Reductions `sum`, `mean`, `max`, `min` (over chosen axes), `argmax`/`argmin`, and
+//! `broadcast_to`, with their gradients.
+//!
+//! Backward ops and their inputs (MXNet copies shapes from the forward node instead; our graph
+//! builder needs them as inputs):
+//! - `_backward_sum`, `_backward_mean`: `[ograd, data]` → the head gradient broadcast back over
+//!   the reduced axes (divided by the count for mean); `data` only lends its shape.
+//! - `_backward_max`, `_backward_min`: `[ograd, data, output]` → the head gradient sent to every
+//!   element equal to the result (ties all receive it, as in MXNet).
+//! - `_broadcast_backward` (gradient of `broadcast_to`): `[ograd, data]` → the head gradient
+//!   summed over the broadcast axes; `data` only lends its shape.
+//! - `argmax`/`argmin` have a zero gradient (`zeros_like`, as MXNet's `MakeZeroGradNodes`).
+//!
+//! Numeric kernels: [`mxr_kernels::cpu::reduce`] (float32/float64; `broadcast_to` moves bytes,
+//! so it takes any dtype).
+
+use std::sync::Arc;
+
+use mxr_kernels::cpu::reduce::{
+    Reducer, arg_extreme, broadcast, broadcast_bytes, extreme_grad, reduce,
+};
+use mxr_kernels::cpu::transpose::LayoutError;
+
+use super::concat::normalize_axis;
+use super::init::FillLike;
+use super::{no_params, parse_no_params};
+use crate::registry::{
+    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
+};
+use crate::{Error, Result, float_dispatch, params};
+
+/// Gives a parameter error the name of the operator that parsed it (the parameter structs
+/// below are shared by several operators).
+fn renamed(e: Error, op: &str) -> Error {
+    match e {
+        Error::UnknownParam { name, valid, .. } => Error::UnknownParam {
+            op: op.into(),
+            name,
+            valid,
+        },
+        Error::MissingParam {
+            name, type_name, ..
+        } => Error::MissingParam {
+            op: op.into(),
+            name,
+            type_name,
+        },
+        Error::BadParam {
+            name,
+            value,
+            type_name,
+            hint,
+            ..
+        } => Error::BadParam {
+            op: op.into(),
+            name,
+            value,
+            type_name,
+            hint,
+        },
+        other => other,
+    }
+}
+
+fn kernel_error(op: &str) -> impl Fn(LayoutError) -> Error + '_ {
+    move |e| Error::BadInput {
+        op: op.into(),
+        reason: e.to_string(),
+    }
+}
+
+params! {
+    /// Parameters of `sum`, `mean`, `max`, `min`.
+    pub struct ReduceAxesParam for "sum" {
+        /// The axes to reduce (negative counts from the end); None or () reduces all.
+        axis: Option<Vec<i64>> = None,
+        /// Keep the reduced axes as size 1.
+        keepdims: bool = false,
+        /// Reduce every axis except those in `axis`.
+        exclude: bool = false,
+    }
+}
+
+impl ReduceAxesParam {
+    /// Which axes of a `rank`-D input are reduced.
+    fn mask(&self, rank: usize) -> std::result::Result<Vec<bool>, String> {
+        let axes = match &self.axis {
+            None => return Ok(vec![true; rank]),
+            Some(a) if a.is_empty() => return Ok(vec![true; rank]),
+            Some(a) => a,
+        };
+        let mut mask = vec![false; rank];
+        for &a in axes {
+            let Some(k) = normalize_axis(a, rank) else {
+                return Err(format!(
+                    "reduction axis {a} is out of range for a {rank}-D input (allowed [-{rank}, {rank}))"
+                ));
+            };
+            if mask[k] {
+                return Err(format!("reduction axes {axes:?} have duplicates"));
+            }
+            mask[k] = true;
+        }
+        if self.exclude {
+            for m in &mut mask {
+                *m = !*m;
+            }
+        }
+        Ok(mask)
+    }
+
+    /// Whether the output shape is known without the input's rank: everything reduced into
+    /// `(1,)`.
+    fn reduces_to_one(&self) -> bool {
+        !self.keepdims && self.axis.as_ref().is_none_or(Vec::is_empty)
+    }
+}
+
+/// The output dims of a reduction of `input` with `mask` (legacy: reducing everything without
+/// keepdims gives `(1,)`).
+fn reduced_dims(input: &[Option<usize>], mask: &[bool], keepdims: bool) -> Vec<Option<usize>> {
+    if keepdims {
+        return input
+            .iter()
+            .zip(mask)
+            .map(|(&d, &m)| if m { Some(1) } else { d })
+            .collect();
+    }
+    let kept: Vec<Option<usize>> = input
+        .iter()
+        .zip(mask)
+        .filter(|(_, m)| !**m)
+        .map(|(&d, _)| d)
+        .collect();
+    if kept.is_empty() { vec![Some(1)] } else { kept }
+}
+
+/// Shape inference between a reduction's input (`full`) and output (`part`).
+fn infer_reduce(
+    shapes: &ShapeCtx<'_>,
+    p: &ReduceAxesParam,
+    full: &Shape,
+    part: &Shape,
+) -> Result<(Shape, Shape)> {
+    let Some(rank) = full.ndim() else {
+        let part = if p.reduces_to_one() {
+            Shape::known(&[1])
+        } else {
+            part.clone()
+        };
+        return Ok((full.clone(), part));
+    };
+    let mask = p.mask(rank).map_err(|r| shapes.error(r))?;
+    let mut full_dims = full.partial_dims().map_or(vec![None; rank], <[_]>::to_vec);
+    let mut part_shape = part.clone();
+    part_shape
+        .merge(&Shape::partial(reduced_dims(&full_dims, &mask, p.keepdims)))
+        .map_err(|r| shapes.error(format!("output: {r}")))?;
+    // Back: the kept axes of the input from the output.
+    if let Some(out) = part_shape.partial_dims() {
+        let kept = mask.iter().filter(|m| !**m).count();
+        if p.keepdims {
+            for (k, d) in full_dims.iter_mut().enumerate() {
+                if !mask[k] && d.is_none() {
+                    *d = out[k];
+                }
+            }
+        } else if kept > 0 {
+            let mut out = out.iter();
+            for (k, d) in full_dims.iter_mut().enumerate() {
+                if !mask[k] {
+                    let o = out.next().copied().flatten();
+                    if d.is_none() {
+                        *d = o;
+                    }
+                }
+            }
+        }
+    }
+    Ok((Shape::partial(full_dims), part_shape))
+}
+
+/// Which reduction a [`Reduce`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReduceKind {
+    /// `sum`.
+    Sum,
+    /// `mean`.
+    Mean,
+    /// `max`.
+    Max,
+    /// `min`.
+    Min,
+}
+
+impl ReduceKind {
+    fn name(self) -> &'static str {
+        match self {
+            ReduceKind::Sum => "sum",
+            ReduceKind::Mean => "mean",
+            ReduceKind::Max => "max",
+            ReduceKind::Min => "min",
+        }
+    }
+    fn backward_name(self) -> &'static str {
+        match self {
+            ReduceKind::Sum => "_backward_sum",
+            ReduceKind::Mean => "_backward_mean",
+            ReduceKind::Max => "_backward_max",
+            ReduceKind::Min => "_backward_min",
+        }
+    }
+    fn reducer(self) -> Reducer {
+        match self {
+            ReduceKind::Sum => Reducer::Sum,
+            ReduceKind::Mean => Reducer::Mean,
+            ReduceKind::Max => Reducer::Max,
+            ReduceKind::Min => Reducer::Min,
+        }
+    }
+    /// Whether the gradient needs the forward input's values and the output.
+    fn uses_values(self) -> bool {
+        matches!(self, ReduceKind::Max | ReduceKind::Min)
+    }
+}
+
+/// `sum`, `mean`, `max`, `min` over the chosen axes.
+#[derive(Debug, Clone)]
+pub struct Reduce {
+    kind: ReduceKind,
+    param: ReduceAxesParam,
+}
+
+impl Reduce {
+    /// A reduction of `kind` with `param`.
+    pub fn new(kind: ReduceKind, param: ReduceAxesParam) -> Reduce {
+        Reduce { kind, param }
+    }
+}
+
+impl Operator for Reduce {
+    fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.param.to_attrs()
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        let (full, part) = (shapes.input(0).clone(), shapes.output(0).clone());
+        let (full, part) = infer_reduce(shapes, &self.param, &full, &part)?;
+        shapes.set_input(0, full)?;
+        shapes.set_output(0, part)
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let op = self.name();
+        let x = &inputs[0];
+        let mask = self
+            .param
+            .mask(x.shape.len())
+            .map_err(|reason| Error::BadInput {
+                op: op.into(),
+                reason,
+            })?;
+        let out = &mut outputs[0];
+        float_dispatch!(x.dtype, op, T => {
+            reduce(x.slice::<T>(op)?, x.shape, &mask, self.kind.reducer(), out.slice_mut::<T>(op)?)
+                .map_err(kernel_error(op))
+        })
+    }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let back = BackwardReduce {
+            kind: self.kind,
+            param: self.param.clone(),
+        };
+        let g = if self.kind.uses_values() {
+            grad.backward_node(back, &[grad.ograds[0], grad.inputs[0], grad.outputs[0]])?
+        } else {
+            grad.backward_node(back, &[grad.ograds[0], grad.inputs[0]])?
+        };
+        Ok(vec![Some(g[0])])
+    }
+}
+
+/// `_backward_sum`, `_backward_mean` (inputs `[ograd, data]`), `_backward_max`,
+/// `_backward_min` (inputs `[ograd, data, output]`): the gradient of a reduction with respect
+/// to its input.
+#[derive(Debug, Clone)]
+pub struct BackwardReduce {
+    kind: ReduceKind,
+    param: ReduceAxesParam,
+}
+
+impl BackwardReduce {
+    /// The gradient of a reduction of `kind` with `param`.
+    pub fn new(kind: ReduceKind, param: ReduceAxesParam) -> BackwardReduce {
+        BackwardReduce { kind, param }
+    }
+}
+
+impl Operator for BackwardReduce {
+    fn name(&self) -> &'static str {
+        self.kind.backward_name()
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.param.to_attrs()
+    }
+    fn input_names(&self) -> Vec<String> {
+        let mut names = vec!["ograd".to_string(), "data".to_string()];
+        if self.kind.uses_values() {
+            names.push("output".into());
+        }
+        names
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        let data = shapes.input(1).clone();
+        shapes.set_output(0, data)?;
+        let full = shapes.output(0).clone();
+        let mut part = shapes.input(0).clone();
+        if self.kind.uses_values() {
+            part.merge(shapes.input(2)).map_err(|r| shapes.error(r))?;
+        }
+        let (full, part) = infer_reduce(shapes, &self.param, &full, &part)?;
+        shapes.set_input(1, full.clone())?;
+        shapes.set_output(0, full)?;
+        shapes.set_input(0, part.clone())?;
+        if self.kind.uses_values() {
+            shapes.set_input(2, part)?;
+        }
+        Ok(())
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let op = self.name();
+        let (g, x) = (&inputs[0], &inputs[1]);
+        let mask = self
+            .param
+            .mask(x.shape.len())
+            .map_err(|reason| Error::BadInput {
+                op: op.into(),
+                reason,
+            })?;
+        let out = &mut outputs[0];
+        float_dispatch!(x.dtype, op, T => {
+            let dx = out.slice_mut::<T>(op)?;
+            let gs = g.slice::<T>(op)?;
+            match self.kind {
+                ReduceKind::Sum => broadcast(gs, x.shape, &mask, dx).map_err(kernel_error(op)),
+                ReduceKind::Mean => {
+                    broadcast(gs, x.shape, &mask, dx).map_err(kernel_error(op))?;
+                    let count: usize = x
+                        .shape
+                        .iter()
+                        .zip(&mask)
+                        .filter(|(_, m)| **m)
+                        .map(|(d, _)| d)
+                        .product();
+                    let count = count as T;
+                    for v in dx.iter_mut() {
+                        *v /= count;
+                    }
+                    Ok(())
+                }
+                ReduceKind::Max | ReduceKind::Min => {
+                    let y = inputs.get(2).ok_or_else(|| Error::BadInput {
+                        op: op.into(),
+                        reason: "the forward output (input 2) is missing".into(),
+                    })?;
+                    extreme_grad(x.slice::<T>(op)?, x.shape, &mask, y.slice::<T>(op)?, gs, dx)
+                        .map_err(kernel_error(op))
+                }
+            }
+        })
+    }
+    fn ignore_inputs(&self) -> Vec<usize> {
+        if self.kind.uses_values() {
+            Vec::new()
+        } else {
+            vec![1]
+        }
+    }
+}
+
+params! {
+    /// Parameters of `argmax` and `argmin`.
+    pub struct ArgReduceParam for "argmax" {
+        /// The axis to search along (negative counts from the end); None searches the
+        /// flattened array.
+        axis: Option<i64> = None,
+        /// Keep the reduced axis (or, with axis None, every axis) as size 1.
+        keepdims: bool = false,
+    }
+}
+
+/// `argmax` / `argmin`: the index of the first largest / smallest element, as a value of the
+/// input's dtype (float32 for float32 input, as in MXNet). A NaN counts as the extreme.
+#[derive(Debug, Clone)]
+pub struct ArgReduce {
+    largest: bool,
+    param: ArgReduceParam,
+}
+
+impl ArgReduce {
+    /// `argmax` (`largest`) or `argmin`.
+    pub fn new(largest: bool, param: ArgReduceParam) -> ArgReduce {
+        ArgReduce { largest, param }
+    }
+}
+
+impl Operator for ArgReduce {
+    fn name(&self) -> &'static str {
+        if self.largest { "argmax" } else { "argmin" }
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.param.to_attrs()
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        let input = shapes
+            .input(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec);
+        let out = match (self.param.axis, input) {
+            (None, _) if !self.param.keepdims => Some(vec![Some(1)]),
+            (None, Some(dims)) => Some(vec![Some(1); dims.len()]),
+            (Some(axis), Some(dims)) => {
+                let Some(k) = normalize_axis(axis, dims.len()) else {
+                    let rank = dims.len();
+                    return Err(shapes.error(format!(
+                        "axis {axis} is out of range for a {rank}-D input (allowed [-{rank}, {rank}))"
+                    )));
+                };
+                let mask: Vec<bool> = (0..dims.len()).map(|i| i == k).collect();
+                Some(reduced_dims(&dims, &mask, self.param.keepdims))
+            }
+            (_, None) => None,
+        };
+        if let Some(out) = out {
+            shapes.set_output(0, Shape::partial(out))?;
+        }
+        Ok(())
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let op = self.name();
+        let x = &inputs[0];
+        let out = &mut outputs[0];
+        let size = x.size();
+        let (shape, axis) = match self.param.axis {
+            None => (vec![size], 0),
+            Some(a) => {
+                let k = normalize_axis(a, x.shape.len()).ok_or_else(|| Error::BadInput {
+                    op: op.into(),
+                    reason: format!("axis {a} is out of range for {:?}", x.shape),
+                })?;
+                (x.shape.to_vec(), k)
+            }
+        };
+        float_dispatch!(x.dtype, op, T => {
+            arg_extreme(x.slice::<T>(op)?, &shape, axis, self.largest, out.slice_mut::<T>(op)?)
+                .map_err(kernel_error(op))
+        })
+    }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let zeros = grad.backward_node(FillLike::ZEROS, &[grad.inputs[0]])?;
+        Ok(vec![Some(zeros[0])])
+    }
+}
+
+params! {
+    /// Parameters of `broadcast_to`.
+    pub struct BroadcastToParam for "broadcast_to" {
+        /// The target shape; 0 keeps the input's dimension.
+        shape: Vec<usize> = vec![],
+    }
+}
+
+/// `broadcast_to`: repeats the input along its size-1 axes up to `shape`.
+#[derive(Debug, Clone)]
+pub struct BroadcastTo(pub BroadcastToParam);
+
+impl Operator for BroadcastTo {
+    fn name(&self) -> &'static str {
+        "broadcast_to"
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.0.to_attrs()
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        let target = &self.0.shape;
+        let rank = target.len();
+        let input = shapes.input(0).clone();
+        if let Some(r) = input.ndim()
+            && r != rank
+        {
+            let reason = format!(
+                "cannot broadcast {input} to {}: the ranks differ",
+                Shape::known(target)
+            );
+            return Err(shapes.error(reason));
+        }
+        let mut in_dims = input.partial_dims().map_or(vec![None; rank], <[_]>::to_vec);
+        let out_known = shapes
+            .output(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec);
+        // Kept dimensions (0 in `shape`) are the same on both sides.
+        if let Some(out) = &out_known {
+            if out.len() != rank {
+                let reason = format!("the output {} must be {rank}-D", shapes.output(0));
+                return Err(shapes.error(reason));
+            }
+            for (k, d) in in_dims.iter_mut().enumerate() {
+                if target[k] == 0 && d.is_none() {
+                    *d = out[k];
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(rank);
+        for (k, &t) in target.iter().enumerate() {
+            match (t, in_dims[k]) {
+                (0, d) => out.push(d),
+                (t, Some(d)) if d != 1 && d != t => {
+                    let reason = format!(
+                        "cannot broadcast {input} to {}: dimension {k} is {d}, not 1 or {t}",
+                        Shape::known(target)
+                    );
+                    return Err(shapes.error(reason));
+                }
+                (t, _) => out.push(Some(t)),
+            }
+        }
+        shapes.set_input(0, Shape::partial(in_dims))?;
+        shapes.set_output(0, Shape::partial(out))
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let x = &inputs[0];
+        let out = &mut outputs[0];
+        let mask = broadcast_mask(x.shape, out.shape);
+        broadcast_bytes(x.bytes, x.dtype.size(), out.shape, &mask, out.bytes)
+            .map_err(kernel_error("broadcast_to"))
+    }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let g = grad.backward_node(BroadcastBackward, &[grad.ograds[0], grad.inputs[0]])?;
+        Ok(vec![Some(g[0])])
+    }
+}
+
+/// The axes along which `small` is broadcast to `big` (size 1 in `small`, not in `big`).
+fn broadcast_mask(small: &[usize], big: &[usize]) -> Vec<bool> {
+    big.iter()
+        .enumerate()
+        .map(|(k, &b)| small.get(k) == Some(&1) && b != 1)
+        .collect()
+}
+
+/// `_broadcast_backward`: inputs `[ograd, data]`; the head gradient summed over the axes along
+/// which `data` was broadcast, into data's shape.
+#[derive(Debug, Clone, Copy)]
+pub struct BroadcastBackward;
+
+impl Operator for BroadcastBackward {
+    fn name(&self) -> &'static str {
+        "_broadcast_backward"
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    fn input_names(&self) -> Vec<String> {
+        vec!["ograd".into(), "data".into()]
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        let data = shapes.input(1).clone();
+        shapes.set_output(0, data)?;
+        let out = shapes.output(0).clone();
+        shapes.set_input(1, out)?;
+        let (g, x) = (shapes.input(0), shapes.input(1));
+        if let (Some(a), Some(b)) = (g.ndim(), x.ndim())
+            && a != b
+        {
+            let reason = format!("the gradient {g} and the input {x} differ in rank");
+            return Err(shapes.error(reason));
+        }
+        Ok(())
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let op = "_broadcast_backward";
+        let g = &inputs[0];
+        let out = &mut outputs[0];
+        let mask = broadcast_mask(out.shape, g.shape);
+        float_dispatch!(g.dtype, op, T => {
+            reduce(g.slice::<T>(op)?, g.shape, &mask, Reducer::Sum, out.slice_mut::<T>(op)?)
+                .map_err(kernel_error(op))
+        })
+    }
+    fn ignore_inputs(&self) -> Vec<usize> {
+        vec![1]
+    }
+}
+
+fn parse_reduce(op: &str, attrs: &[(&str, &str)]) -> Result<ReduceAxesParam> {
+    ReduceAxesParam::parse(attrs.iter().copied()).map_err(|e| renamed(e, op))
+}
+
+fn create_reduce(kind: ReduceKind, attrs: &[(&str, &str)]) -> Result<OpRef> {
+    Ok(Arc::new(Reduce::new(
+        kind,
+        parse_reduce(kind.name(), attrs)?,
+    )))
+}
+
+fn create_backward_reduce(kind: ReduceKind, attrs: &[(&str, &str)]) -> Result<OpRef> {
+    let param = parse_reduce(kind.backward_name(), attrs)?;
+    Ok(Arc::new(BackwardReduce::new(kind, param)))
+}
+
+fn create_arg(largest: bool, attrs: &[(&str, &str)]) -> Result<OpRef> {
+    let op = if largest { "argmax" } else { "argmin" };
+    let param = ArgReduceParam::parse(attrs.iter().copied()).map_err(|e| renamed(e, op))?;
+    Ok(Arc::new(ArgReduce::new(largest, param)))
+}
+
+fn create_broadcast_to(attrs: &[(&str, &str)]) -> Result<OpRef> {
+    Ok(Arc::new(BroadcastTo(BroadcastToParam::parse(
+        attrs.iter().copied(),
+    )?)))
+}
+
+fn create_broadcast_backward(attrs: &[(&str, &str)]) -> Result<OpRef> {
+    parse_no_params("_broadcast_backward", attrs)?;
+    Ok(Arc::new(BroadcastBackward))
+}
+
+inventory::submit! {
+    OpDef::new("sum", "The sum over the given axes (all by default).",
+        ReduceAxesParam::specs, |a| create_reduce(ReduceKind::Sum, a)).aliases(&["sum_axis"])
+}
+inventory::submit! {
+    OpDef::new("mean", "The mean over the given axes (all by default).",
+        ReduceAxesParam::specs, |a| create_reduce(ReduceKind::Mean, a))
+}
+inventory::submit! {
+    OpDef::new("max", "The maximum over the given axes (all by default); NaN propagates.",
+        ReduceAxesParam::specs, |a| create_reduce(ReduceKind::Max, a)).aliases(&["max_axis"])
+}
+inventory::submit! {
+    OpDef::new("min", "The minimum over the given axes (all by default); NaN propagates.",
+        ReduceAxesParam::specs, |a| create_reduce(ReduceKind::Min, a)).aliases(&["min_axis"])
+}
+inventory::submit! {
+    OpDef::new("_backward_sum", "Gradient of sum (inputs: ograd, data).",
+        ReduceAxesParam::specs, |a| create_backward_reduce(ReduceKind::Sum, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_mean", "Gradient of mean (inputs: ograd, data).",
+        ReduceAxesParam::specs, |a| create_backward_reduce(ReduceKind::Mean, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_max", "Gradient of max (inputs: ograd, data, output).",
+        ReduceAxesParam::specs, |a| create_backward_reduce(ReduceKind::Max, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_min", "Gradient of min (inputs: ograd, data, output).",
+        ReduceAxesParam::specs, |a| create_backward_reduce(ReduceKind::Min, a))
+}
+inventory::submit! {
+    OpDef::new("argmax", "The index of the first largest element along an axis (or of the flattened array).",
+        ArgReduceParam::specs, |a| create_arg(true, a))
+}
+inventory::submit! {
+    OpDef::new("argmin", "The index of the first smallest element along an axis (or of the flattened array).",
+        ArgReduceParam::specs, |a| create_arg(false, a))
+}
+inventory::submit! {
+    OpDef::new("broadcast_to", "Repeats the input along its size-1 axes up to `shape` (0 keeps a dimension).",
+        BroadcastToParam::specs, create_broadcast_to)
+}
+inventory::submit! {
+    OpDef::new("_broadcast_backward", "Gradient of broadcast_to: the head gradient summed over the broadcast axes (inputs: ograd, data).",
+        no_params, create_broadcast_backward)
+}
+
+#[cfg(test)]
+mod tests;

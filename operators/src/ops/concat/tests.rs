@@ -1,0 +1,370 @@
+use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
+use crate::registry::{Shape, ShapeCtx, create, lookup};
+
+fn iota(shape: &[usize]) -> HostTensor {
+    let n: usize = shape.iter().product();
+    HostTensor::from_f32(shape, (0..n).map(|v| v as f32).collect())
+}
+
+fn random_f64(shape: &[usize], seed: u64) -> HostTensor {
+    let mut rng = mxr_kernels::cpu::random::Rng::seed(seed);
+    let n: usize = shape.iter().product();
+    HostTensor::from_vec(
+        shape,
+        (0..n)
+            .map(|_| rng.uniform_f64() - 0.5)
+            .collect::<Vec<f64>>(),
+    )
+}
+
+fn t(shape: &[usize], v: &[f32]) -> HostTensor {
+    HostTensor::from_f32(shape, v.to_vec())
+}
+
+/// Runs shape inference with some outputs known too.
+fn infer_both(
+    op: &dyn crate::registry::Operator,
+    ins: &[Shape],
+    outs: &[Shape],
+) -> crate::Result<(Vec<Shape>, Vec<Shape>)> {
+    let names = op.input_names();
+    let mut ins = ins.to_vec();
+    let mut outs = outs.to_vec();
+    for _ in 0..2 {
+        op.infer_shape(&mut ShapeCtx::new(op.name(), &names, &mut ins, &mut outs))?;
+    }
+    Ok((ins, outs))
+}
+
+#[test]
+fn concat_by_hand() {
+    let a = t(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
+    let b = t(&[2, 1], &[5.0, 6.0]);
+    let op = create("Concat", &[("num_args", "2")], None).unwrap();
+    assert_eq!(op.input_names(), vec!["arg0", "arg1"]);
+    let out = run(op.as_ref(), &mut [a.clone(), b], false).unwrap();
+    assert_eq!(out[0].shape(), &[2, 3]);
+    assert_eq!(out[0].to_f64(), vec![1.0, 2.0, 5.0, 3.0, 4.0, 6.0]);
+    // dim=0 (and the alias; num_args filled in from the input count, as frontends do).
+    let op = lookup("concat")
+        .unwrap()
+        .instantiate(&[("dim", "0")], Some(3))
+        .unwrap();
+    assert_eq!(op.name(), "Concat");
+    assert_eq!(op.num_inputs(), 3);
+    let c = t(&[1, 2], &[7.0, 8.0]);
+    let out = run(op.as_ref(), &mut [a.clone(), c.clone(), a.clone()], false).unwrap();
+    assert_eq!(out[0].shape(), &[5, 2]);
+    assert_eq!(
+        out[0].to_f64(),
+        vec![1.0, 2.0, 3.0, 4.0, 7.0, 8.0, 1.0, 2.0, 3.0, 4.0]
+    );
+    // dim=-1 on 3-D, int32.
+    let op = create("Concat", &[("num_args", "2"), ("dim", "-1")], None).unwrap();
+    let x = HostTensor::from_vec(&[2, 1, 1], vec![1i32, 2]);
+    let y = HostTensor::from_vec(&[2, 1, 2], vec![3i32, 4, 5, 6]);
+    let out = run(op.as_ref(), &mut [x, y], false).unwrap();
+    assert_eq!(out[0].shape(), &[2, 1, 3]);
+    assert_eq!(out[0].to_f64(), vec![1.0, 3.0, 4.0, 2.0, 5.0, 6.0]);
+}
+
+#[test]
+fn concat_shapes() {
+    let op = create("Concat", &[("num_args", "2"), ("dim", "-1")], None).unwrap();
+    let (_, out) =
+        infer_shapes(op.as_ref(), &[Shape::known(&[2, 3]), Shape::known(&[2, 4])]).unwrap();
+    assert_eq!(out[0], Shape::known(&[2, 7]));
+    // Partial: an unknown piece leaves the joined axis unknown; the other axis is shared.
+    let (ins, out) = infer_shapes(
+        op.as_ref(),
+        &[Shape::known(&[2, 3]), Shape::from_legacy(&[0, 0])],
+    )
+    .unwrap();
+    assert_eq!(ins[1], Shape::from_legacy(&[2, 0]));
+    assert_eq!(out[0], Shape::from_legacy(&[2, 0]));
+    // Backward: the one unknown piece from the output.
+    let (ins, _) = infer_both(
+        op.as_ref(),
+        &[Shape::from_legacy(&[0, 3]), Shape::unknown()],
+        &[Shape::known(&[2, 7])],
+    )
+    .unwrap();
+    assert_eq!(ins, vec![Shape::known(&[2, 3]), Shape::known(&[2, 4])]);
+    // Errors name the operator and the offending input.
+    let op = create("Concat", &[("num_args", "2")], None).unwrap();
+    let err = infer_shapes(op.as_ref(), &[Shape::known(&[2, 3]), Shape::known(&[3, 4])])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Concat") && err.contains("arg1"), "{err}");
+    let err = infer_shapes(
+        op.as_ref(),
+        &[Shape::known(&[2, 3]), Shape::known(&[2, 3, 4])],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("Concat") && err.contains("rank"), "{err}");
+    let op = create("Concat", &[("num_args", "2"), ("dim", "2")], None).unwrap();
+    let err = infer_shapes(op.as_ref(), &[Shape::known(&[2, 3]), Shape::known(&[2, 3])])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dim=2"), "{err}");
+    let err = create("Concat", &[("num_args", "0")], None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("num_args"), "{err}");
+    let err = create("Concat", &[], None).unwrap_err().to_string();
+    assert!(err.contains("num_args"), "{err}");
+}
+
+#[test]
+fn concat_gradient_splits() {
+    let op = create("Concat", &[("num_args", "3"), ("dim", "1")], None).unwrap();
+    let ins = [
+        random_f64(&[2, 1, 3], 1),
+        random_f64(&[2, 2, 3], 2),
+        random_f64(&[2, 3, 3], 3),
+    ];
+    check_gradient(&op, &ins, &GradCheck::default()).unwrap();
+    let op = create("Concat", &[("num_args", "2"), ("dim", "0")], None).unwrap();
+    check_gradient(
+        &op,
+        &[random_f64(&[1, 4], 4), random_f64(&[2, 4], 5)],
+        &GradCheck::default(),
+    )
+    .unwrap();
+    // The backward op on its own: [ograd, arg0, arg1] -> pieces.
+    let back = create("_backward_Concat", &[("num_args", "2")], None).unwrap();
+    assert_eq!(back.ignore_inputs(), vec![1, 2]);
+    let g = t(&[2, 3], &[1.0, 2.0, 5.0, 3.0, 4.0, 6.0]);
+    let out = run(back.as_ref(), &mut [g, iota(&[2, 2]), iota(&[2, 1])], false).unwrap();
+    assert_eq!(out[0].to_f64(), vec![1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(out[1].to_f64(), vec![5.0, 6.0]);
+}
+
+#[test]
+fn slice_channel_by_hand() {
+    let op = create("SliceChannel", &[("num_outputs", "2")], None).unwrap();
+    assert_eq!(op.output_names(), vec!["output0", "output1"]);
+    let out = run(op.as_ref(), &mut [iota(&[2, 4])], false).unwrap();
+    assert_eq!(out[0].shape(), &[2, 2]);
+    assert_eq!(out[0].to_f64(), vec![0.0, 1.0, 4.0, 5.0]);
+    assert_eq!(out[1].to_f64(), vec![2.0, 3.0, 6.0, 7.0]);
+    // One output is still called output0 (MXNet 1.9.1: split0_output0).
+    let one = create("split", &[("num_outputs", "1")], None).unwrap();
+    assert_eq!(one.name(), "SliceChannel");
+    assert_eq!(one.output_names(), vec!["output0"]);
+    // squeeze_axis on the last axis.
+    let op = create(
+        "split",
+        &[
+            ("num_outputs", "3"),
+            ("axis", "-1"),
+            ("squeeze_axis", "True"),
+        ],
+        None,
+    )
+    .unwrap();
+    let out = run(op.as_ref(), &mut [iota(&[2, 3])], false).unwrap();
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0].shape(), &[2]);
+    assert_eq!(out[0].to_f64(), vec![0.0, 3.0]);
+    assert_eq!(out[2].to_f64(), vec![2.0, 5.0]);
+    // axis 0 of a 3-D array.
+    let op = create("split", &[("num_outputs", "2"), ("axis", "0")], None).unwrap();
+    let out = run(op.as_ref(), &mut [iota(&[4, 1, 2])], false).unwrap();
+    assert_eq!(out[1].shape(), &[2, 1, 2]);
+    assert_eq!(out[1].to_f64(), vec![4.0, 5.0, 6.0, 7.0]);
+}
+
+#[test]
+fn slice_channel_shapes_and_errors() {
+    let split = |attrs: &[(&str, &str)], input: Shape| {
+        let op = create("SliceChannel", attrs, None).unwrap();
+        infer_shapes(op.as_ref(), &[input])
+    };
+    // MXNet 1.9.1's messages: not evenly divisible; squeeze needs size == num_outputs.
+    let err = split(&[("num_outputs", "2")], Shape::known(&[2, 5]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("SliceChannel") && err.contains("equal pieces"),
+        "{err}"
+    );
+    let err = split(
+        &[("num_outputs", "2"), ("squeeze_axis", "1")],
+        Shape::known(&[2, 4]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("squeeze_axis"), "{err}");
+    let err = split(
+        &[("num_outputs", "2"), ("axis", "2")],
+        Shape::known(&[2, 4]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("axis=2"), "{err}");
+    let err = create("SliceChannel", &[("num_outputs", "0")], None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("num_outputs"), "{err}");
+    // Partial and backward.
+    let (_, outs) = split(
+        &[("num_outputs", "2"), ("axis", "0")],
+        Shape::from_legacy(&[0, 4]),
+    )
+    .unwrap();
+    assert_eq!(outs[1], Shape::from_legacy(&[0, 4]));
+    let op = create("SliceChannel", &[("num_outputs", "2"), ("axis", "0")], None).unwrap();
+    let (ins, outs) = infer_both(
+        op.as_ref(),
+        &[Shape::unknown()],
+        &[Shape::known(&[3, 4]), Shape::unknown()],
+    )
+    .unwrap();
+    assert_eq!(ins[0], Shape::known(&[6, 4]));
+    assert_eq!(outs[1], Shape::known(&[3, 4]));
+    let op = create(
+        "SliceChannel",
+        &[
+            ("num_outputs", "2"),
+            ("axis", "0"),
+            ("squeeze_axis", "True"),
+        ],
+        None,
+    )
+    .unwrap();
+    let (ins, _) = infer_both(
+        op.as_ref(),
+        &[Shape::unknown()],
+        &[Shape::unknown(), Shape::known(&[4])],
+    )
+    .unwrap();
+    assert_eq!(ins[0], Shape::known(&[2, 4]));
+}
+
+#[test]
+fn slice_channel_gradient_joins() {
+    for attrs in [
+        vec![("num_outputs", "2"), ("axis", "1")],
+        vec![
+            ("num_outputs", "3"),
+            ("axis", "0"),
+            ("squeeze_axis", "True"),
+        ],
+        vec![("num_outputs", "2"), ("axis", "-1")],
+    ] {
+        let op = create("SliceChannel", &attrs, None).unwrap();
+        check_gradient(&op, &[random_f64(&[3, 4, 2], 7)], &GradCheck::default())
+            .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+    }
+    let back = create("_backward_SliceChannel", &[("num_outputs", "2")], None).unwrap();
+    assert_eq!(back.input_names(), vec!["ograd0", "ograd1"]);
+    let out = run(
+        back.as_ref(),
+        &mut [t(&[2, 1], &[1.0, 2.0]), t(&[2, 1], &[3.0, 4.0])],
+        false,
+    )
+    .unwrap();
+    assert_eq!(out[0].shape(), &[2, 2]);
+    assert_eq!(out[0].to_f64(), vec![1.0, 3.0, 2.0, 4.0]);
+}
+
+#[test]
+fn slice_axis_by_hand() {
+    let x = iota(&[2, 3, 4]);
+    let slice = |attrs: &[(&str, &str)]| {
+        let op = create("slice_axis", attrs, None).unwrap();
+        run(op.as_ref(), &mut [x.clone()], false).map(|mut o| o.remove(0))
+    };
+    let out = slice(&[("axis", "1"), ("begin", "1"), ("end", "3")]).unwrap();
+    assert_eq!(out.shape(), &[2, 2, 4]);
+    assert_eq!(&out.to_f64()[..4], &[4.0, 5.0, 6.0, 7.0]);
+    assert_eq!(&out.to_f64()[8..12], &[16.0, 17.0, 18.0, 19.0]);
+    // Negative begin, end None (MXNet 1.9.1: (2, 3, 3)).
+    let out = slice(&[("axis", "-1"), ("begin", "-3"), ("end", "None")]).unwrap();
+    assert_eq!(out.shape(), &[2, 3, 3]);
+    assert_eq!(&out.to_f64()[..6], &[1.0, 2.0, 3.0, 5.0, 6.0, 7.0]);
+    let out = slice(&[("axis", "2"), ("begin", "0"), ("end", "-1")]).unwrap();
+    assert_eq!(out.shape(), &[2, 3, 3]);
+    assert_eq!(&out.to_f64()[..3], &[0.0, 1.0, 2.0]);
+    let out = slice(&[("axis", "0"), ("begin", "1"), ("end", "2")]).unwrap();
+    assert_eq!(out.to_f64(), (12..24).map(f64::from).collect::<Vec<_>>());
+    // MXNet 1.9.1's errors.
+    for (attrs, needle) in [
+        (
+            vec![("axis", "1"), ("begin", "2"), ("end", "2")],
+            "must come before",
+        ),
+        (vec![("axis", "1"), ("begin", "0"), ("end", "5")], "end=5"),
+        (
+            vec![("axis", "1"), ("begin", "-5"), ("end", "2")],
+            "begin=-5",
+        ),
+        (vec![("axis", "3"), ("begin", "0"), ("end", "1")], "axis=3"),
+    ] {
+        let err = slice(&attrs).expect_err(needle).to_string();
+        assert!(err.contains("slice_axis") && err.contains(needle), "{err}");
+    }
+    let err = create("slice_axis", &[("axis", "1"), ("begin", "0")], None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`end`"), "{err}");
+    let op = create(
+        "slice_axis",
+        &[("axis", "1"), ("begin", "0"), ("end", "None")],
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        op.attrs(),
+        vec![
+            ("axis".to_string(), "1".to_string()),
+            ("begin".to_string(), "0".to_string()),
+            ("end".to_string(), "None".to_string())
+        ]
+    );
+}
+
+#[test]
+fn slice_axis_shapes_and_gradient() {
+    let op = create(
+        "slice_axis",
+        &[("axis", "1"), ("begin", "1"), ("end", "3")],
+        None,
+    )
+    .unwrap();
+    let (_, out) = infer_shapes(op.as_ref(), &[Shape::from_legacy(&[2, 0, 4])]).unwrap();
+    assert_eq!(out[0], Shape::known(&[2, 2, 4]));
+    let (ins, _) = infer_both(
+        op.as_ref(),
+        &[Shape::unknown()],
+        &[Shape::known(&[2, 2, 4])],
+    )
+    .unwrap();
+    assert_eq!(ins[0], Shape::from_legacy(&[2, 0, 4]));
+    let op2 = create(
+        "slice_axis",
+        &[("axis", "1"), ("begin", "-1"), ("end", "None")],
+        None,
+    )
+    .unwrap();
+    let (_, out) = infer_shapes(op2.as_ref(), &[Shape::from_legacy(&[2, 0, 4])]).unwrap();
+    assert_eq!(out[0], Shape::from_legacy(&[2, 0, 4]));
+    check_gradient(&op, &[random_f64(&[2, 4, 3], 9)], &GradCheck::default()).unwrap();
+    check_gradient(&op2, &[random_f64(&[3, 2], 10)], &GradCheck::default()).unwrap();
+    // The backward op on its own: the head gradient in zeros of the input's shape.
+    let back = create(
+        "_backward_slice_axis",
+        &[("axis", "0"), ("begin", "1"), ("end", "2")],
+        None,
+    )
+    .unwrap();
+    let out = run(
+        back.as_ref(),
+        &mut [t(&[1, 2], &[5.0, 6.0]), iota(&[3, 2])],
+        false,
+    )
+    .unwrap();
+    assert_eq!(out[0].to_f64(), vec![0.0, 0.0, 5.0, 6.0, 0.0, 0.0]);
+}

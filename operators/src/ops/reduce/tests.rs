@@ -1,0 +1,378 @@
+use mxr_kernels::DType;
+
+use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
+use crate::registry::{Shape, ShapeCtx, create, lookup};
+
+fn iota(shape: &[usize]) -> HostTensor {
+    let n: usize = shape.iter().product();
+    HostTensor::from_f32(shape, (0..n).map(|v| v as f32).collect())
+}
+
+/// Distinct values (no ties), so max/min are differentiable.
+fn random_f64(shape: &[usize], seed: u64) -> HostTensor {
+    let mut rng = mxr_kernels::cpu::random::Rng::seed(seed);
+    let n: usize = shape.iter().product();
+    HostTensor::from_vec(
+        shape,
+        (0..n)
+            .map(|_| rng.uniform_f64() * 4.0 - 2.0)
+            .collect::<Vec<f64>>(),
+    )
+}
+
+fn t(shape: &[usize], v: &[f32]) -> HostTensor {
+    HostTensor::from_f32(shape, v.to_vec())
+}
+
+fn apply(name: &str, attrs: &[(&str, &str)], x: &HostTensor) -> crate::Result<HostTensor> {
+    let op = create(name, attrs, None)?;
+    Ok(run(op.as_ref(), &mut [x.clone()], false)?.remove(0))
+}
+
+fn out_shape(name: &str, attrs: &[(&str, &str)], input: Shape) -> crate::Result<Shape> {
+    let op = create(name, attrs, None)?;
+    Ok(infer_shapes(op.as_ref(), &[input])?.1.remove(0))
+}
+
+#[test]
+fn reduction_shapes_of_mxnet() {
+    // MXNet 1.9.1, sum on (2, 3, 4).
+    let x = Shape::known(&[2, 3, 4]);
+    for (attrs, want) in [
+        (vec![], vec![1]),
+        (vec![("axis", "()")], vec![1]),
+        (vec![("axis", "()"), ("exclude", "True")], vec![1]),
+        (vec![("axis", "()"), ("keepdims", "True")], vec![1, 1, 1]),
+        (vec![("axis", "1")], vec![2, 4]),
+        (vec![("axis", "(0, 2)")], vec![3]),
+        (vec![("axis", "(0, 2)"), ("exclude", "True")], vec![2, 4]),
+        (
+            vec![
+                ("axis", "(0, 2)"),
+                ("exclude", "True"),
+                ("keepdims", "True"),
+            ],
+            vec![2, 1, 4],
+        ),
+        (
+            vec![("axis", "1"), ("exclude", "True"), ("keepdims", "True")],
+            vec![1, 3, 1],
+        ),
+        (vec![("axis", "(0, 1, 2)")], vec![1]),
+        (
+            vec![("axis", "(0, 1, 2)"), ("exclude", "True")],
+            vec![2, 3, 4],
+        ),
+        (vec![("axis", "-1")], vec![2, 3]),
+        (vec![("axis", "(2, 0)")], vec![3]),
+        (vec![("keepdims", "True")], vec![1, 1, 1]),
+    ] {
+        for name in ["sum", "mean", "max", "min"] {
+            assert_eq!(
+                out_shape(name, &attrs, x.clone()).unwrap(),
+                Shape::known(&want),
+                "{name} {attrs:?}"
+            );
+        }
+    }
+    for (axis, needle) in [
+        ("(1, 1)", "duplicates"),
+        ("(1, -2)", "duplicates"),
+        ("3", "out of range"),
+        ("-4", "out of range"),
+    ] {
+        let err = out_shape("mean", &[("axis", axis)], x.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mean") && err.contains(needle),
+            "{axis}: {err}"
+        );
+    }
+    let err = create("max", &[("axis", "x")], None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("max") && err.contains("axis"), "{err}");
+    let err = create("min", &[("axis", "1"), ("keep_dims", "1")], None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("operator min") && err.contains("keep_dims"),
+        "{err}"
+    );
+}
+
+#[test]
+fn partial_shapes_both_ways() {
+    let a1 = [("axis", "1")];
+    assert_eq!(
+        out_shape("sum", &a1, Shape::from_legacy(&[2, 0, 4])).unwrap(),
+        Shape::known(&[2, 4])
+    );
+    assert_eq!(
+        out_shape("sum", &a1, Shape::from_legacy(&[0, 3, 4])).unwrap(),
+        Shape::from_legacy(&[0, 4])
+    );
+    // Everything reduced: (1,) even with the input unknown.
+    assert_eq!(
+        out_shape("max", &[], Shape::unknown()).unwrap(),
+        Shape::known(&[1])
+    );
+    assert_eq!(
+        out_shape("max", &a1, Shape::unknown()).unwrap(),
+        Shape::unknown()
+    );
+    // Backward: the kept axes from the output.
+    for (attrs, out, want) in [
+        (vec![("axis", "1")], vec![2, 4], vec![2, 0, 4]),
+        (
+            vec![("axis", "1"), ("keepdims", "True")],
+            vec![2, 1, 4],
+            vec![2, 0, 4],
+        ),
+        (
+            vec![("axis", "1"), ("exclude", "True")],
+            vec![3],
+            vec![0, 3, 0],
+        ),
+    ] {
+        let op = create("sum", &attrs, None).unwrap();
+        let names = op.input_names();
+        let mut ins = vec![Shape::of_rank(3)];
+        let mut outs = vec![Shape::known(&out)];
+        op.infer_shape(&mut ShapeCtx::new("sum", &names, &mut ins, &mut outs))
+            .unwrap();
+        assert_eq!(ins[0], Shape::from_legacy(&want), "{attrs:?}");
+    }
+}
+
+#[test]
+fn values_by_hand() {
+    let x = iota(&[2, 3, 4]); // x[i][j][k] = 12i + 4j + k
+    // Σ_j = 36i + 12 + 3k.
+    let s = apply("sum", &[("axis", "1")], &x).unwrap();
+    assert_eq!(
+        s.to_f64(),
+        vec![12.0, 15.0, 18.0, 21.0, 48.0, 51.0, 54.0, 57.0]
+    );
+    let s = apply("sum_axis", &[("axis", "1"), ("keepdims", "True")], &x).unwrap();
+    assert_eq!(s.shape(), &[2, 1, 4]);
+    // Mean over i and k = 6 + 4j + 1.5.
+    let m = apply("mean", &[("axis", "(0, 2)")], &x).unwrap();
+    assert_eq!(m.to_f64(), vec![7.5, 11.5, 15.5]);
+    let m = apply("mean", &[], &x).unwrap();
+    assert_eq!(m.to_f64(), vec![11.5]);
+    let mx = apply("max_axis", &[("axis", "1")], &x).unwrap();
+    assert_eq!(
+        mx.to_f64(),
+        vec![8.0, 9.0, 10.0, 11.0, 20.0, 21.0, 22.0, 23.0]
+    );
+    // exclude: reduce every axis but 0.
+    let mn = apply("min_axis", &[("axis", "0"), ("exclude", "True")], &x).unwrap();
+    assert_eq!(mn.to_f64(), vec![0.0, 12.0]);
+    let mn = apply("min", &[("axis", "(1, 2)"), ("exclude", "True")], &x).unwrap();
+    assert_eq!(mn.to_f64(), (0..12).map(f64::from).collect::<Vec<_>>());
+    // exclude every axis: nothing reduced (MXNet returns the input).
+    let same = apply("sum", &[("axis", "(0, 1, 2)"), ("exclude", "True")], &x).unwrap();
+    assert_eq!(same.to_f64(), x.to_f64());
+    // NaN propagates through max/min (as in MXNet).
+    let nan = t(&[4], &[1.0, f32::NAN, 2.0, 0.0]);
+    assert!(apply("max", &[], &nan).unwrap().to_f64()[0].is_nan());
+    assert!(apply("min", &[], &nan).unwrap().to_f64()[0].is_nan());
+    // float64 in, float64 out.
+    let d = apply("sum", &[], &x.cast(DType::F64)).unwrap();
+    assert_eq!((d.dtype(), d.to_f64()), (DType::F64, vec![276.0]));
+    // Integer inputs are not supported (yet): a clear error.
+    let err = apply("sum", &[], &HostTensor::from_vec(&[2], vec![1i32, 2])).unwrap_err();
+    assert!(err.to_string().contains("int32"), "{err}");
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    let x = random_f64(&[3, 4, 2], 11);
+    for (name, attrs) in [
+        ("sum", vec![("axis", "(0, 2)")]),
+        ("sum", vec![]),
+        ("mean", vec![("axis", "1"), ("keepdims", "True")]),
+        ("mean", vec![]),
+        ("mean", vec![("axis", "0"), ("exclude", "True")]),
+        ("max", vec![("axis", "1")]),
+        ("max", vec![]),
+        ("min", vec![("axis", "(0, 2)"), ("keepdims", "True")]),
+        ("min", vec![("axis", "-1")]),
+    ] {
+        let op = create(name, &attrs, None).unwrap();
+        check_gradient(&op, std::slice::from_ref(&x), &GradCheck::default())
+            .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
+    }
+}
+
+#[test]
+fn max_gradient_reaches_every_tie() {
+    // MXNet 1.9.1: max over axis 1 of [[1, 3, 3], [2, 2, 0]], head [1, 10] ->
+    // [[0, 1, 1], [10, 10, 0]].
+    let op = create("max", &[("axis", "1")], None).unwrap();
+    let x = t(&[2, 3], &[1.0, 3.0, 3.0, 2.0, 2.0, 0.0]);
+    let g = gradients(&op, &[x], &[t(&[2], &[1.0, 10.0])], true, 0).unwrap();
+    let g = g[0].as_ref().unwrap();
+    assert_eq!(g.to_f64(), vec![0.0, 1.0, 1.0, 10.0, 10.0, 0.0]);
+    // Mean divides by the count.
+    let op = create("mean", &[("axis", "0")], None).unwrap();
+    let g = gradients(&op, &[iota(&[4, 2])], &[t(&[2], &[4.0, 8.0])], true, 0).unwrap();
+    assert_eq!(
+        g[0].as_ref().unwrap().to_f64(),
+        vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0]
+    );
+}
+
+#[test]
+fn backward_ops_are_registered() {
+    for (name, inputs) in [
+        ("_backward_sum", vec!["ograd", "data"]),
+        ("_backward_mean", vec!["ograd", "data"]),
+        ("_backward_max", vec!["ograd", "data", "output"]),
+        ("_backward_min", vec!["ograd", "data", "output"]),
+        ("_broadcast_backward", vec!["ograd", "data"]),
+    ] {
+        let def = lookup(name).unwrap();
+        let attrs: &[(&str, &str)] = if name == "_broadcast_backward" {
+            &[]
+        } else {
+            &[("axis", "1")]
+        };
+        let op = def.instantiate(attrs, None).unwrap();
+        assert_eq!(op.input_names(), inputs, "{name}");
+    }
+    // _backward_sum on its own: the head gradient broadcast back.
+    let op = create("_backward_sum", &[("axis", "1")], None).unwrap();
+    let out = run(
+        op.as_ref(),
+        &mut [t(&[2], &[1.0, 2.0]), iota(&[2, 3])],
+        false,
+    )
+    .unwrap();
+    assert_eq!(out[0].to_f64(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+}
+
+#[test]
+fn argmax_and_argmin() {
+    // MXNet 1.9.1 on [[1, 5, 5], [7, 2, 7]]: the first extreme, as float32.
+    let z = t(&[2, 3], &[1.0, 5.0, 5.0, 7.0, 2.0, 7.0]);
+    for (attrs, shape, want) in [
+        (vec![], vec![1], vec![3.0]),
+        (vec![("axis", "1")], vec![2], vec![1.0, 0.0]),
+        (vec![("axis", "0")], vec![3], vec![1.0, 0.0, 1.0]),
+        (
+            vec![("axis", "-1"), ("keepdims", "True")],
+            vec![2, 1],
+            vec![1.0, 0.0],
+        ),
+        (vec![("keepdims", "True")], vec![1, 1], vec![3.0]),
+    ] {
+        let out = apply("argmax", &attrs, &z).unwrap();
+        assert_eq!(out.dtype(), DType::F32);
+        assert_eq!((out.shape(), out.to_f64()), (&shape[..], want), "{attrs:?}");
+    }
+    let out = apply("argmin", &[("axis", "1")], &z).unwrap();
+    assert_eq!(out.to_f64(), vec![0.0, 1.0]);
+    // 1-D along its only axis: (1,).
+    let out = apply("argmax", &[("axis", "0")], &t(&[3], &[0.0, 2.0, 1.0])).unwrap();
+    assert_eq!((out.shape(), out.to_f64()), (&[1][..], vec![1.0]));
+    // float64 input gives float64 indices (as MXNet).
+    let out = apply("argmax", &[("axis", "1")], &z.cast(DType::F64)).unwrap();
+    assert_eq!(out.dtype(), DType::F64);
+    let err = apply("argmax", &[("axis", "2")], &z)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("argmax") && err.contains("axis 2"), "{err}");
+    // The gradient is zero.
+    let op = create("argmax", &[("axis", "1")], None).unwrap();
+    let g = gradients(
+        &op,
+        std::slice::from_ref(&z),
+        &[t(&[2], &[1.0, 1.0])],
+        true,
+        0,
+    )
+    .unwrap();
+    assert_eq!(g[0].as_ref().unwrap().to_f64(), vec![0.0; 6]);
+}
+
+#[test]
+fn broadcast_to_values_and_shapes() {
+    let x = t(&[1, 3, 1], &[1.0, 2.0, 3.0]);
+    for shape in ["(2, 3, 4)", "(2, 0, 4)"] {
+        let out = apply("broadcast_to", &[("shape", shape)], &x).unwrap();
+        assert_eq!(out.shape(), &[2, 3, 4]);
+        let v = out.to_f64();
+        assert_eq!(&v[..8], &[1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]);
+        assert_eq!(&v[12..16], &[1.0; 4]);
+    }
+    // Any dtype.
+    let ints = HostTensor::from_vec(&[2, 1], vec![7i32, -1]);
+    let out = apply("broadcast_to", &[("shape", "(2, 3)")], &ints).unwrap();
+    assert_eq!(out.to_f64(), vec![7.0, 7.0, 7.0, -1.0, -1.0, -1.0]);
+    // MXNet 1.9.1's errors.
+    let s = Shape::known(&[1, 3, 1]);
+    let err = out_shape("broadcast_to", &[("shape", "(2, 2, 4)")], s.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("broadcast_to") && err.contains("dimension 1 is 3"),
+        "{err}"
+    );
+    let err = out_shape("broadcast_to", &[("shape", "(3, 4)")], s.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ranks differ"), "{err}");
+    // Partial shapes.
+    assert_eq!(
+        out_shape(
+            "broadcast_to",
+            &[("shape", "(2, 0, 4)")],
+            Shape::from_legacy(&[1, 0, 1])
+        )
+        .unwrap(),
+        Shape::from_legacy(&[2, 0, 4])
+    );
+    assert_eq!(
+        out_shape("broadcast_to", &[("shape", "(2, 3, 4)")], Shape::unknown()).unwrap(),
+        Shape::known(&[2, 3, 4])
+    );
+    let op = create("broadcast_to", &[("shape", "(0, 5)")], None).unwrap();
+    let names = op.input_names();
+    let mut ins = vec![Shape::unknown()];
+    let mut outs = vec![Shape::known(&[3, 5])];
+    op.infer_shape(&mut ShapeCtx::new(
+        "broadcast_to",
+        &names,
+        &mut ins,
+        &mut outs,
+    ))
+    .unwrap();
+    assert_eq!(ins[0], Shape::from_legacy(&[3, 0]));
+}
+
+#[test]
+fn broadcast_to_gradient_sums() {
+    // MXNet 1.9.1: [[1, 2], [3, 4]] as (2, 1, 2) broadcast to (2, 3, 2), head of ones -> 3s.
+    let op = create("broadcast_to", &[("shape", "(2, 3, 2)")], None).unwrap();
+    let g = gradients(
+        &op,
+        &[iota(&[2, 1, 2])],
+        &[HostTensor::from_f32(&[2, 3, 2], vec![1.0; 12])],
+        true,
+        0,
+    )
+    .unwrap();
+    assert_eq!(g[0].as_ref().unwrap().to_f64(), vec![3.0; 4]);
+    for (shape, target) in [
+        (vec![1, 3, 1], "(2, 3, 4)"),
+        (vec![2, 1], "(2, 5)"),
+        (vec![1], "(6,)"),
+    ] {
+        let op = create("broadcast_to", &[("shape", target)], None).unwrap();
+        check_gradient(&op, &[random_f64(&shape, 13)], &GradCheck::default())
+            .unwrap_or_else(|e| panic!("{shape:?} -> {target}: {e}"));
+    }
+}

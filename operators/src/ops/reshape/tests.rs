@@ -1,0 +1,334 @@
+use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
+use crate::registry::{Shape, create, lookup};
+
+fn reshape(attrs: &[(&str, &str)], input: Shape) -> crate::Result<Shape> {
+    let op = create("Reshape", attrs, None)?;
+    Ok(infer_shapes(op.as_ref(), &[input])?.1.remove(0))
+}
+
+fn shape_of(code: &str, input: &[usize]) -> Vec<usize> {
+    reshape(&[("shape", code)], Shape::known(input))
+        .unwrap_or_else(|e| panic!("{code}: {e}"))
+        .dims()
+        .unwrap_or_else(|| panic!("{code}: not fully inferred"))
+}
+
+fn iota(shape: &[usize]) -> HostTensor {
+    let n: usize = shape.iter().product();
+    HostTensor::from_f32(shape, (0..n).map(|v| v as f32).collect())
+}
+
+fn random_f64(shape: &[usize], seed: u64) -> HostTensor {
+    let mut rng = mxr_kernels::cpu::random::Rng::seed(seed);
+    let n: usize = shape.iter().product();
+    let v: Vec<f64> = (0..n).map(|_| rng.uniform_f64() * 2.0 - 1.0).collect();
+    HostTensor::from_vec(shape, v)
+}
+
+#[test]
+fn special_values_of_the_spec() {
+    // shared/spec/operators.md §5.4, observed in MXNet 1.9.1.
+    assert_eq!(shape_of("(0, -1)", &[2, 3, 4]), [2, 12]);
+    assert_eq!(shape_of("(-2,)", &[2, 3, 4]), [2, 3, 4]);
+    assert_eq!(shape_of("(-3, 4)", &[2, 3, 4]), [6, 4]);
+    assert_eq!(shape_of("(-4, 1, 2, -2)", &[2, 3, 4]), [1, 2, 3, 4]);
+    assert_eq!(shape_of("(-4, -1, 2, -2)", &[4, 3, 4]), [2, 2, 3, 4]);
+    assert_eq!(shape_of("(2, 0, -1)", &[2, 3, 4]), [2, 3, 4]);
+    assert_eq!(shape_of("(-1, 0)", &[10, 5, 4]), [40, 5]);
+    let reversed = reshape(
+        &[("shape", "(-1, 0)"), ("reverse", "True")],
+        Shape::known(&[10, 5, 4]),
+    )
+    .unwrap();
+    assert_eq!(reversed, Shape::known(&[50, 4]));
+}
+
+#[test]
+fn special_values_of_the_mxnet_docs() {
+    // The examples of MXNet 1.9.1's Reshape documentation.
+    for (code, input, want) in [
+        ("(4, 0, 2)", &[2, 3, 4][..], &[4, 3, 2][..]),
+        ("(2, 0, 0)", &[2, 3, 4], &[2, 3, 4]),
+        ("(6, 1, -1)", &[2, 3, 4], &[6, 1, 4]),
+        ("(3, -1, 8)", &[2, 3, 4], &[3, 1, 8]),
+        ("(-1,)", &[2, 3, 4], &[24]),
+        ("(2, -2)", &[2, 3, 4], &[2, 3, 4]),
+        ("(-2, 1, 1)", &[2, 3, 4], &[2, 3, 4, 1, 1]),
+        ("(-3, -3)", &[2, 3, 4, 5], &[6, 20]),
+        ("(0, -3)", &[2, 3, 4], &[2, 12]),
+        ("(-3, -2)", &[2, 3, 4], &[6, 4]),
+        ("(2, -4, -1, 3, -2)", &[2, 3, 4], &[2, 1, 3, 4]),
+        ("[2,2]", &[4], &[2, 2]),
+        ("24", &[2, 3, 4], &[24]),
+    ] {
+        assert_eq!(shape_of(code, input), want, "{code} on {input:?}");
+    }
+    // reverse=True on a merge: (2, 3, 4) with (0, -3) is processed as (-3, 0) on (4, 3, 2):
+    // 4·3 then 2, reversed back to (2, 12) (MXNet 1.9.1 gives the same).
+    let r = reshape(
+        &[("shape", "(0, -3)"), ("reverse", "1")],
+        Shape::known(&[2, 3, 4]),
+    )
+    .unwrap();
+    assert_eq!(r, Shape::known(&[2, 12]));
+    // ... and (-3, 0) is processed as (0, -3) on (4, 3, 2): (4, 6), reversed (6, 4) (MXNet too).
+    let r = reshape(
+        &[("shape", "(-3, 0)"), ("reverse", "True")],
+        Shape::known(&[2, 3, 4]),
+    )
+    .unwrap();
+    assert_eq!(r, Shape::known(&[6, 4]));
+}
+
+#[test]
+fn forward_keeps_the_element_order() {
+    let op = create("reshape", &[("shape", "(-1, 2)")], None).unwrap();
+    let x = iota(&[2, 3, 2]);
+    let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
+    assert_eq!(out[0].shape(), &[6, 2]);
+    assert_eq!(out[0].to_f64(), x.to_f64());
+    // Any dtype: the kernel copies bytes.
+    let ints = HostTensor::from_vec(&[2, 2], vec![1i32, -2, 3, 4]);
+    let out = run(op.as_ref(), &mut [ints], false).unwrap();
+    assert_eq!(out[0].dtype(), mxr_kernels::DType::I32);
+    assert_eq!(out[0].to_f64(), vec![1.0, -2.0, 3.0, 4.0]);
+    assert_eq!(out[0].shape(), &[2, 2]);
+}
+
+#[test]
+fn bad_shapes_name_the_problem() {
+    let check = |code: &str, input: &[usize], needle: &str| {
+        let err = reshape(&[("shape", code)], Shape::known(input))
+            .expect_err(code)
+            .to_string();
+        assert!(
+            err.contains("Reshape") && err.contains(needle),
+            "{code}: {err}"
+        );
+    };
+    check("(0, 0, 0, 0)", &[2, 3, 4], "0 (copy)");
+    check("(-3, -3)", &[2, 3, 4], "-3 (merge)");
+    check("(-4, 2, 2)", &[2, 3, 4], "cannot split");
+    // MXNet 1.9.1 accepts these and reads past the input; here they are errors.
+    check("(6, 5)", &[2, 3, 4], "30 elements");
+    check("(-1, 5)", &[2, 3, 4], "do not divide");
+    check("(1, -2)", &[2, 3, 4], "12 elements");
+    // Decoded at creation: named as a bad `shape` parameter.
+    for code in [
+        "(-1, -1)",
+        "(-5, 4)",
+        "(-4, -1, -1)",
+        "(-4, 2)",
+        "(-4, 0, 2)",
+    ] {
+        let err = create("Reshape", &[("shape", code)], None)
+            .expect_err(code)
+            .to_string();
+        assert!(
+            err.contains("Reshape") && err.contains("`shape`"),
+            "{code}: {err}"
+        );
+    }
+    let err = create("Reshape", &[("target_shape", "(0, 0)")], None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("target_shape"), "{err}");
+    let err = create("Reshape", &[("shape", "(2, 3)"), ("scale", "2")], None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("scale"), "{err}");
+}
+
+#[test]
+fn partial_shapes_both_ways() {
+    // Unknown batch: the copied dimension stays unknown, so does the inferred one.
+    let out = reshape(&[("shape", "(0, -1)")], Shape::from_legacy(&[0, 3, 4])).unwrap();
+    assert_eq!(out, Shape::from_legacy(&[0, 0]));
+    let out = reshape(&[("shape", "(-3, 0)")], Shape::from_legacy(&[2, 0, 4])).unwrap();
+    assert_eq!(out, Shape::from_legacy(&[0, 4]));
+    // Rank unknown: nothing to say, and no error.
+    let out = reshape(&[("shape", "(0, -1)")], Shape::unknown()).unwrap();
+    assert_eq!(out, Shape::unknown());
+    // Backward: a known output fills the one unknown input dimension.
+    let op = create("Reshape", &[("shape", "(0, -1)")], None).unwrap();
+    let names = op.input_names();
+    let mut ins = vec![Shape::from_legacy(&[0, 3, 4])];
+    let mut outs = vec![Shape::known(&[5, 12])];
+    op.infer_shape(&mut crate::registry::ShapeCtx::new(
+        op.name(),
+        &names,
+        &mut ins,
+        &mut outs,
+    ))
+    .unwrap();
+    assert_eq!(ins[0], Shape::known(&[5, 3, 4]));
+    // A known output that disagrees is an error naming both.
+    let mut ins = vec![Shape::known(&[2, 3, 4])];
+    let mut outs = vec![Shape::known(&[2, 11])];
+    let err = op
+        .infer_shape(&mut crate::registry::ShapeCtx::new(
+            op.name(),
+            &names,
+            &mut ins,
+            &mut outs,
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("(2, 12)") && err.contains("(2, 11)"), "{err}");
+}
+
+#[test]
+fn deprecated_target_shape() {
+    // MXNet 1.9.1: target_shape=(0, 4) on (2, 3, 4) gives (6, 4); keep_highest with (3, 0)
+    // gives (2, 12).
+    let out = reshape(&[("target_shape", "(0, 4)")], Shape::known(&[2, 3, 4])).unwrap();
+    assert_eq!(out, Shape::known(&[6, 4]));
+    let out = reshape(
+        &[("target_shape", "(3, 0)"), ("keep_highest", "True")],
+        Shape::known(&[2, 3, 4]),
+    )
+    .unwrap();
+    assert_eq!(out, Shape::known(&[2, 12]));
+}
+
+#[test]
+fn attributes_round_trip() {
+    let op = create("reshape", &[("shape", "(0,-1)"), ("reverse", "True")], None).unwrap();
+    assert_eq!(op.name(), "Reshape");
+    assert_eq!(
+        op.attrs(),
+        vec![
+            ("shape".to_string(), "(0, -1)".to_string()),
+            ("reverse".to_string(), "True".to_string())
+        ]
+    );
+    assert_eq!(op.inplace_option(), vec![(0, 0)]);
+    assert!(op.inplace_identity());
+    assert_eq!(lookup("reshape").unwrap().name, "Reshape");
+    assert_eq!(lookup("flatten").unwrap().name, "Flatten");
+}
+
+#[test]
+fn gradients_reshape_back() {
+    for (name, attrs, shape) in [
+        ("Reshape", vec![("shape", "(-3, -1)")], vec![2, 3, 4]),
+        ("Reshape", vec![("shape", "(-4, 1, -1, 0)")], vec![2, 3]),
+        ("Flatten", vec![], vec![2, 3, 2]),
+        ("Flatten", vec![], vec![4]),
+        ("expand_dims", vec![("axis", "-1")], vec![2, 3]),
+    ] {
+        let op = create(name, &attrs, None).unwrap();
+        check_gradient(&op, &[random_f64(&shape, 3)], &GradCheck::default())
+            .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
+    }
+}
+
+#[test]
+fn backward_reshape_is_registered_and_takes_the_data_shape() {
+    let op = create("_backward_reshape", &[], None).unwrap();
+    assert_eq!(op.input_names(), vec!["ograd", "data"]);
+    assert_eq!(op.ignore_inputs(), vec![1]);
+    let g = iota(&[6]);
+    let data = HostTensor::zeros(&[2, 3], mxr_kernels::DType::F32);
+    let out = run(op.as_ref(), &mut [g.clone(), data], false).unwrap();
+    assert_eq!(out[0].shape(), &[2, 3]);
+    assert_eq!(out[0].to_f64(), g.to_f64());
+    let err = run(
+        op.as_ref(),
+        &mut [
+            iota(&[5]),
+            HostTensor::zeros(&[2, 3], mxr_kernels::DType::F32),
+        ],
+        false,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("_backward_reshape"), "{err}");
+}
+
+#[test]
+fn flatten_shapes() {
+    let op = create("Flatten", &[], None).unwrap();
+    let infer = |s: Shape| infer_shapes(op.as_ref(), &[s]);
+    assert_eq!(
+        infer(Shape::known(&[5])).unwrap().1[0],
+        Shape::known(&[5, 1])
+    );
+    assert_eq!(
+        infer(Shape::known(&[2, 3, 4])).unwrap().1[0],
+        Shape::known(&[2, 12])
+    );
+    assert_eq!(
+        infer(Shape::from_legacy(&[0, 3, 4])).unwrap().1[0],
+        Shape::from_legacy(&[0, 12])
+    );
+    assert_eq!(
+        infer(Shape::from_legacy(&[2, 0, 4])).unwrap().1[0],
+        Shape::from_legacy(&[2, 0])
+    );
+    // Backward: batch and the one unknown dimension from a known output.
+    let names = op.input_names();
+    let mut ins = vec![Shape::from_legacy(&[0, 3, 0])];
+    let mut outs = vec![Shape::known(&[2, 12])];
+    op.infer_shape(&mut crate::registry::ShapeCtx::new(
+        "Flatten", &names, &mut ins, &mut outs,
+    ))
+    .unwrap();
+    assert_eq!(ins[0], Shape::known(&[2, 3, 4]));
+    let out = run(op.as_ref(), &mut [iota(&[2, 3, 2])], false).unwrap();
+    assert_eq!(out[0].shape(), &[2, 6]);
+    assert_eq!(out[0].to_f64(), iota(&[12]).to_f64());
+    let err = infer(Shape::known(&[])).unwrap_err().to_string();
+    assert!(err.contains("Flatten") && err.contains("0-D"), "{err}");
+}
+
+#[test]
+fn expand_dims_axes() {
+    let shape = |axis: &str, input: Shape| {
+        let op = create("expand_dims", &[("axis", axis)], None).unwrap();
+        infer_shapes(op.as_ref(), &[input]).map(|(i, o)| (i[0].clone(), o[0].clone()))
+    };
+    // MXNet 1.9.1 on (2, 3, 4).
+    let x = Shape::known(&[2, 3, 4]);
+    assert_eq!(
+        shape("-1", x.clone()).unwrap().1,
+        Shape::known(&[2, 3, 4, 1])
+    );
+    assert_eq!(
+        shape("3", x.clone()).unwrap().1,
+        Shape::known(&[2, 3, 4, 1])
+    );
+    assert_eq!(
+        shape("-4", x.clone()).unwrap().1,
+        Shape::known(&[1, 2, 3, 4])
+    );
+    assert_eq!(
+        shape("1", x.clone()).unwrap().1,
+        Shape::known(&[2, 1, 3, 4])
+    );
+    for bad in ["4", "-5"] {
+        let err = shape(bad, x.clone()).unwrap_err().to_string();
+        assert!(
+            err.contains("expand_dims") && err.contains("axis") && err.contains("[-4, 3]"),
+            "{err}"
+        );
+    }
+    // Backward: the input from the output.
+    let op = create("expand_dims", &[("axis", "1")], None).unwrap();
+    let names = op.input_names();
+    let mut ins = vec![Shape::unknown()];
+    let mut outs = vec![Shape::known(&[2, 1, 3])];
+    op.infer_shape(&mut crate::registry::ShapeCtx::new(
+        "expand_dims",
+        &names,
+        &mut ins,
+        &mut outs,
+    ))
+    .unwrap();
+    assert_eq!(ins[0], Shape::known(&[2, 3]));
+    // Values unchanged.
+    let out = run(op.as_ref(), &mut [iota(&[2, 3])], false).unwrap();
+    assert_eq!(out[0].shape(), &[2, 1, 3]);
+    assert_eq!(out[0].to_f64(), iota(&[6]).to_f64());
+    let err = create("expand_dims", &[], None).unwrap_err().to_string();
+    assert!(err.contains("axis"), "{err}");
+}

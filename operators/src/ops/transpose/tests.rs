@@ -1,0 +1,112 @@
+use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
+use crate::registry::{Shape, ShapeCtx, create};
+
+fn iota(shape: &[usize]) -> HostTensor {
+    let n: usize = shape.iter().product();
+    HostTensor::from_f32(shape, (0..n).map(|v| v as f32).collect())
+}
+
+fn random_f64(shape: &[usize], seed: u64) -> HostTensor {
+    let mut rng = mxr_kernels::cpu::random::Rng::seed(seed);
+    let n: usize = shape.iter().product();
+    HostTensor::from_vec(
+        shape,
+        (0..n)
+            .map(|_| rng.uniform_f64() - 0.5)
+            .collect::<Vec<f64>>(),
+    )
+}
+
+#[test]
+fn forward_by_hand() {
+    // (2, 3) matrix.
+    let op = create("transpose", &[], None).unwrap();
+    let out = run(op.as_ref(), &mut [iota(&[2, 3])], false).unwrap();
+    assert_eq!(out[0].shape(), &[3, 2]);
+    assert_eq!(out[0].to_f64(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    // (2, 3, 4) with axes (2, 0, 1): out[k][i][j] = x[i][j][k] = 12i + 4j + k.
+    let op = create("transpose", &[("axes", "(2, 0, 1)")], None).unwrap();
+    let out = run(op.as_ref(), &mut [iota(&[2, 3, 4])], false).unwrap();
+    assert_eq!(out[0].shape(), &[4, 2, 3]);
+    let v = out[0].to_f64();
+    assert_eq!(&v[..6], &[0.0, 4.0, 8.0, 12.0, 16.0, 20.0]);
+    assert_eq!(&v[6..12], &[1.0, 5.0, 9.0, 13.0, 17.0, 21.0]);
+    // Default on 3-D reverses: out[k][j][i] = x[i][j][k].
+    let op = create("transpose", &[], None).unwrap();
+    let out = run(op.as_ref(), &mut [iota(&[2, 3, 4])], false).unwrap();
+    assert_eq!(out[0].shape(), &[4, 3, 2]);
+    assert_eq!(&out[0].to_f64()[..4], &[0.0, 12.0, 4.0, 16.0]);
+    // Integer dtypes work (the kernel moves bytes).
+    let x = HostTensor::from_vec(&[2, 2], vec![1i64, 2, 3, 4]);
+    let out = run(op.as_ref(), &mut [x], false).unwrap();
+    assert_eq!(out[0].dtype(), mxr_kernels::DType::I64);
+    assert_eq!(out[0].to_f64(), vec![1.0, 3.0, 2.0, 4.0]);
+}
+
+#[test]
+fn axes_must_be_a_permutation() {
+    // MXNet 1.9.1 accepts (0, 0, 1) and produces garbage; here it is an error.
+    for bad in ["(0, 0, 1)", "(0, 2)", "(-1, 0, 1)"] {
+        let err = create("transpose", &[("axes", bad)], None)
+            .expect_err(bad)
+            .to_string();
+        assert!(
+            err.contains("transpose") && err.contains("axes"),
+            "{bad}: {err}"
+        );
+    }
+    let op = create("transpose", &[("axes", "(1, 0)")], None).unwrap();
+    let err = infer_shapes(op.as_ref(), &[Shape::known(&[2, 3, 4])])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("transpose") && err.contains("3-D"), "{err}");
+    assert_eq!(op.attrs(), vec![("axes".to_string(), "(1, 0)".to_string())]);
+}
+
+#[test]
+fn partial_shapes_both_ways() {
+    let op = create("transpose", &[("axes", "(2, 0, 1)")], None).unwrap();
+    let (_, out) = infer_shapes(op.as_ref(), &[Shape::from_legacy(&[0, 3, 4])]).unwrap();
+    assert_eq!(out[0], Shape::from_legacy(&[4, 0, 3]));
+    for (attrs, out, want) in [
+        (vec![("axes", "(2, 0, 1)")], vec![4, 2, 3], vec![2, 3, 4]),
+        (vec![], vec![4, 2, 3], vec![3, 2, 4]),
+    ] {
+        let op = create("transpose", &attrs, None).unwrap();
+        let names = op.input_names();
+        let mut ins = vec![Shape::unknown()];
+        let mut outs = vec![Shape::known(&out)];
+        op.infer_shape(&mut ShapeCtx::new("transpose", &names, &mut ins, &mut outs))
+            .unwrap();
+        assert_eq!(ins[0], Shape::known(&want), "{attrs:?}");
+    }
+}
+
+#[test]
+fn gradient_is_the_inverse_transpose() {
+    for (axes, shape) in [
+        ("(2, 0, 1)", vec![2, 3, 4]),
+        ("(1, 0)", vec![3, 5]),
+        ("()", vec![2, 3, 2]),
+        ("(0, 2, 3, 1)", vec![2, 3, 2, 2]),
+    ] {
+        let op = create("transpose", &[("axes", axes)], None).unwrap();
+        check_gradient(&op, &[random_f64(&shape, 5)], &GradCheck::default())
+            .unwrap_or_else(|e| panic!("{axes}: {e}"));
+    }
+}
+
+#[test]
+fn large_transposes_match_the_definition() {
+    // Crosses the kernel's tiles in both directions.
+    let (r, c) = (37, 53);
+    let op = create("transpose", &[], None).unwrap();
+    let x = iota(&[r, c]);
+    let out = run(op.as_ref(), &mut [x], false).unwrap();
+    let v = out[0].to_f64();
+    for i in 0..r {
+        for j in 0..c {
+            assert_eq!(v[j * r + i], (i * c + j) as f64);
+        }
+    }
+}
