@@ -66,5 +66,7 @@ pub use context::{Context, DeviceType};
 pub use error::{BoxError, Error, Result};
 pub use operation::{Completion, Operation, RunContext};
 pub use profiler::{OpRecord, Profiler};
-pub use scheduler::{DEFAULT_MAX_INFLIGHT, Engine, EngineConfig, EngineKind};
+pub use scheduler::{
+    DEFAULT_INLINE_MAX_BYTES, DEFAULT_MAX_INFLIGHT, Engine, EngineConfig, EngineKind,
+};
 pub use var::Var;

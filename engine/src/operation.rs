@@ -93,6 +93,7 @@ pub struct Operation<'a> {
     pub(crate) writes: &'a [&'a Var],
     pub(crate) context: Context,
     pub(crate) priority: i32,
+    pub(crate) inline_if_ready: bool,
 }
 
 impl<'a> Operation<'a> {
@@ -122,6 +123,7 @@ impl<'a> Operation<'a> {
             writes: &[],
             context: Context::cpu(0),
             priority: 0,
+            inline_if_ready: false,
         }
     }
 
@@ -149,6 +151,15 @@ impl<'a> Operation<'a> {
         self.priority = priority;
         self
     }
+
+    /// Lets a synchronous CPU operation that is ready when pushed (every var granted at once)
+    /// run on the pushing thread before `push` returns, instead of being handed to a worker.
+    /// For tiny operations the hand-off costs more than the work; ordering and error semantics
+    /// are unchanged (an operation that must wait is queued as usual and runs on a worker).
+    pub fn inline_if_ready(mut self, inline: bool) -> Self {
+        self.inline_if_ready = inline;
+        self
+    }
 }
 
 impl fmt::Debug for Operation<'_> {
@@ -158,6 +169,7 @@ impl fmt::Debug for Operation<'_> {
             .field("reads", &self.reads)
             .field("writes", &self.writes)
             .field("context", &self.context)
+            .field("inline_if_ready", &self.inline_if_ready)
             .field("priority", &self.priority)
             .finish_non_exhaustive()
     }

@@ -26,6 +26,8 @@ struct Op {
     priority: i32,
     spin: u32,
     fails: bool,
+    /// Runs on the pushing thread when ready at push (`Operation::inline_if_ready`).
+    inline: bool,
 }
 
 fn random_program(rng: &mut Rng, len: usize) -> Vec<Op> {
@@ -44,6 +46,7 @@ fn random_program(rng: &mut Rng, len: usize) -> Vec<Op> {
                     0
                 },
                 fails: rng.below(20) == 0,
+                inline: rng.below(3) == 0,
             }
         })
         .collect()
@@ -194,7 +197,8 @@ fn run_on_engine(engine: &Engine, program: &[Op], harness: &Harness, vars: &[Var
                 operation
                     .reads(&reads)
                     .writes(&writes)
-                    .priority(op.priority),
+                    .priority(op.priority)
+                    .inline_if_ready(op.inline),
             )
             .unwrap();
     }

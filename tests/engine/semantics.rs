@@ -361,3 +361,69 @@ fn a_var_listed_as_read_and_write_counts_as_a_write() {
         assert_eq!(v.version(), 2);
     });
 }
+
+#[test]
+fn inline_if_ready_runs_on_the_pusher_only_when_ready() {
+    with_timeout(30, || {
+        let engine = Engine::new(EngineConfig::default().with_cpu_workers(2)).unwrap();
+        let v = Var::new();
+        let me = std::thread::current().id();
+        // Ready at push: runs before push returns, on this thread.
+        let ran_on = Arc::new(Mutex::new(None));
+        let r = Arc::clone(&ran_on);
+        engine
+            .push(
+                Operation::sync("ready", move |_| {
+                    *r.lock() = Some(std::thread::current().id());
+                    Ok(())
+                })
+                .writes(&[&v])
+                .inline_if_ready(true),
+            )
+            .unwrap();
+        assert_eq!(*ran_on.lock(), Some(me), "ran inline before push returned");
+        // Not ready (a slow writer holds the var): queued, runs later on a worker, in order.
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l = Arc::clone(&log);
+        engine
+            .push(
+                Operation::sync("slow", move |_| {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    l.lock().push("slow");
+                    Ok(())
+                })
+                .writes(&[&v]),
+            )
+            .unwrap();
+        let l = Arc::clone(&log);
+        let r = Arc::clone(&ran_on);
+        engine
+            .push(
+                Operation::sync("after", move |_| {
+                    l.lock().push("after");
+                    *r.lock() = Some(std::thread::current().id());
+                    Ok(())
+                })
+                .writes(&[&v])
+                .inline_if_ready(true),
+            )
+            .unwrap();
+        engine.wait_for_var(&v).unwrap();
+        assert_eq!(*log.lock(), vec!["slow", "after"]);
+        assert_ne!(
+            *ran_on.lock(),
+            Some(me),
+            "a waiting operation runs on a worker"
+        );
+        // Errors of inline operations poison as usual.
+        engine
+            .push(
+                Operation::sync("fails", |_| Err("inline failure".into()))
+                    .writes(&[&v])
+                    .inline_if_ready(true),
+            )
+            .unwrap();
+        let err = engine.wait_for_var(&v).unwrap_err().to_string();
+        assert!(err.contains("inline failure"), "{err}");
+    });
+}

@@ -37,7 +37,15 @@ pub struct EngineConfig {
     /// Where to write a Chrome trace of every operation when the engine shuts down
     /// (`MXR_PROFILE`); `None` leaves the profiler off.
     pub profile_path: Option<PathBuf>,
+    /// Frontends run an operation on the pushing thread when it is ready at push and touches at
+    /// most this many bytes (`MXR_INLINE_BYTES`; default 64 KiB; 0: never). See
+    /// [`Operation::inline_if_ready`](crate::Operation::inline_if_ready).
+    pub inline_max_bytes: usize,
 }
+
+/// The default [`EngineConfig::inline_max_bytes`]: below it, handing a ready operation to a
+/// worker costs more than running it (measured with `benches/workloads.rs`, W1 and W2).
+pub const DEFAULT_INLINE_MAX_BYTES: usize = 64 * 1024;
 
 /// The default cap on operations in flight.
 ///
@@ -54,12 +62,14 @@ impl Default for EngineConfig {
             cpu_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_inflight: DEFAULT_MAX_INFLIGHT,
             profile_path: None,
+            inline_max_bytes: DEFAULT_INLINE_MAX_BYTES,
         }
     }
 }
 
 impl EngineConfig {
-    /// Reads `MXR_ENGINE`, `MXR_CPU_WORKERS`, `MXR_MAX_INFLIGHT` and `MXR_PROFILE`; unset means
+    /// Reads `MXR_ENGINE`, `MXR_CPU_WORKERS`, `MXR_MAX_INFLIGHT`, `MXR_INLINE_BYTES` and
+    /// `MXR_PROFILE`; unset means
     /// the default. An unparsable value is an [`Error::Config`] naming the variable.
     pub fn from_env() -> Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -87,6 +97,13 @@ impl EngineConfig {
         }
         if let Some(v) = lookup("MXR_MAX_INFLIGHT") {
             config.max_inflight = parse_positive("MXR_MAX_INFLIGHT", &v)?;
+        }
+        if let Some(v) = lookup("MXR_INLINE_BYTES") {
+            config.inline_max_bytes = v.trim().parse().map_err(|_| Error::Config {
+                name: "MXR_INLINE_BYTES",
+                value: v.clone(),
+                reason: "expected a number of bytes (0 turns inline execution off)".into(),
+            })?;
         }
         if let Some(v) = lookup("MXR_PROFILE").filter(|v| !v.is_empty()) {
             config.profile_path = Some(PathBuf::from(v));
@@ -171,9 +188,11 @@ mod tests {
             ("MXR_ENGINE", "naive"),
             ("MXR_CPU_WORKERS", "3"),
             ("MXR_MAX_INFLIGHT", "10"),
+            ("MXR_INLINE_BYTES", "0"),
             ("MXR_PROFILE", "/tmp/t.json"),
         ]))
         .unwrap();
+        assert_eq!(c.inline_max_bytes, 0);
         assert_eq!(c.kind, EngineKind::Naive);
         assert_eq!(c.cpu_workers, 3);
         assert_eq!(c.max_inflight, 10);
@@ -189,6 +208,7 @@ mod tests {
             ("MXR_ENGINE", "fast"),
             ("MXR_CPU_WORKERS", "0"),
             ("MXR_MAX_INFLIGHT", "x"),
+            ("MXR_INLINE_BYTES", "-1"),
         ] {
             let err = EngineConfig::from_lookup(env(&[(k, v)])).unwrap_err();
             let msg = err.to_string();

@@ -32,7 +32,7 @@ use crossbeam_deque::{Injector, Steal};
 use crossbeam_utils::CachePadded;
 use parking_lot::{Condvar, Mutex};
 
-pub use config::{DEFAULT_MAX_INFLIGHT, EngineConfig, EngineKind};
+pub use config::{DEFAULT_INLINE_MAX_BYTES, DEFAULT_MAX_INFLIGHT, EngineConfig, EngineKind};
 use cpu_pool::{WorkerCtx, WorkerPool};
 
 use crate::error::BoxError;
@@ -342,14 +342,20 @@ impl Engine {
             return Err(Error::VarDeleted { var: v.id() });
         }
         self.shared.throttle();
+        let inline_if_ready =
+            op.inline_if_ready && op.context.is_cpu() && matches!(op.body, Body::Sync(_));
+        let placement = Placement {
+            context: op.context,
+            priority: op.priority,
+            inline_if_ready,
+        };
         submit(
             &self.shared,
             op.name,
             op.body,
             op.reads,
             op.writes,
-            op.context,
-            op.priority,
+            placement,
         );
         Ok(())
     }
@@ -393,8 +399,7 @@ impl Engine {
             body,
             &[],
             &[var],
-            Context::cpu(0),
-            0,
+            Placement::INTERNAL,
         );
         Ok(())
     }
@@ -415,8 +420,7 @@ impl Engine {
                 body,
                 &[var],
                 &[],
-                Context::cpu(0),
-                0,
+                Placement::INTERNAL,
             );
             latch.wait();
             if var.0.has_flag(FLAG_FREED) {
@@ -507,15 +511,35 @@ pub(crate) fn op_failed(name: &str, error: BoxError) -> Error {
 
 /// Creates a block (reusing a recycled one when it can) and registers it with its vars
 /// (step 1 of the module docs).
+/// Where and how a submitted block runs.
+struct Placement {
+    context: Context,
+    priority: i32,
+    inline_if_ready: bool,
+}
+
+impl Placement {
+    /// Internal blocks (waits, deletes): on cpu(0), ordinary priority.
+    const INTERNAL: Placement = Placement {
+        context: Context::cpu(0),
+        priority: 0,
+        inline_if_ready: false,
+    };
+}
+
 fn submit(
     shared: &Arc<Shared>,
     name: Cow<'static, str>,
     body: Body,
     reads: &[&Var],
     writes: &[&Var],
-    context: Context,
-    priority: i32,
+    placement: Placement,
 ) {
+    let Placement {
+        context,
+        priority,
+        inline_if_ready,
+    } = placement;
     shared.pending.fetch_add(1, Ordering::SeqCst);
     let inline = shared.naive || body.is_internal();
     let done = (shared.naive && matches!(body, Body::Async(_))).then(|| Arc::new(Latch::default()));
@@ -546,7 +570,9 @@ fn submit(
     // `wait`: the block is ready. Otherwise AcqRel: the thread that brings `wait` to zero must
     // see every var registration (Release by the granters) before it runs the block (Acquire).
     if granted == holds || block.wait.fetch_sub(granted, Ordering::AcqRel) == granted {
-        if block.inline {
+        // Ready on this thread now: internal and naive blocks always run here, and so do
+        // operations that asked to when ready at push.
+        if block.inline || inline_if_ready {
             run_inline(block);
         } else {
             shared.workers().inject(block);

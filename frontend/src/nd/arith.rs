@@ -32,7 +32,7 @@ use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssi
 
 use mxr_engine::Operation;
 
-use super::functions::{binary_into, scalar_into};
+use super::functions::{binary_into, scalar_assign, scalar_into};
 use super::ndarray::NDArray;
 use crate::Error;
 
@@ -146,7 +146,7 @@ macro_rules! assign_operator {
         impl $trait<f64> for NDArray {
             /// In place, with a scalar.
             fn $method(&mut self, rhs: f64) {
-                if let Err(e) = scalar_into($scalar, self, rhs, Some(self)) {
+                if let Err(e) = scalar_assign($scalar, self, rhs) {
                     self.report(e);
                 }
             }

@@ -6,32 +6,57 @@ use std::collections::HashMap;
 
 use mxr_operators::registry::{self, OpRef};
 
-use super::invoke::{Outputs, apply_inner, is_training};
+use super::invoke::{Outputs, apply_inner, is_training, push_inplace};
 use super::ndarray::NDArray;
 use crate::Result;
 
 thread_local! {
     /// Parsed scalar operators by (name, scalar bits): `a += 1.0` in a loop parses once.
     static SCALAR_OPS: RefCell<HashMap<(&'static str, u64), OpRef>> = RefCell::new(HashMap::new());
+    /// The scalar operator used last, with its key.
+    static LAST_SCALAR_OP: RefCell<Option<((&'static str, u64), OpRef)>> = const { RefCell::new(None) };
     /// Parsed parameterless two-input operators by name.
     static BINARY_OPS: RefCell<HashMap<&'static str, OpRef>> = RefCell::new(HashMap::new());
 }
 
 fn scalar_op(name: &'static str, scalar: f64) -> Result<OpRef> {
     let key = (name, scalar.to_bits());
-    if let Some(op) = SCALAR_OPS.with(|c| c.borrow().get(&key).cloned()) {
+    // The last one used first: a loop of `a += 1.0` hits it without hashing.
+    if let Some(op) = LAST_SCALAR_OP.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, op)| op.clone())
+    }) {
         return Ok(op);
     }
-    let text = scalar.to_string();
-    let op = registry::create(name, &[("scalar", &text)], Some(1))?;
-    SCALAR_OPS.with(|c| {
-        let mut cache = c.borrow_mut();
-        if cache.len() >= 256 {
-            cache.clear();
+    let op = match SCALAR_OPS.with(|c| c.borrow().get(&key).cloned()) {
+        Some(op) => op,
+        None => {
+            let text = scalar.to_string();
+            let op = registry::create(name, &[("scalar", &text)], Some(1))?;
+            SCALAR_OPS.with(|c| {
+                let mut cache = c.borrow_mut();
+                if cache.len() >= 256 {
+                    cache.clear();
+                }
+                cache.insert(key, op.clone());
+            });
+            op
         }
-        cache.insert(key, op.clone());
-    });
+    };
+    LAST_SCALAR_OP.with(|c| *c.borrow_mut() = Some((key, op.clone())));
     Ok(op)
+}
+
+/// `x op= scalar` in place (MXNet's `_plus_scalar(x, scalar, out=x)`).
+pub(crate) fn scalar_assign(name: &'static str, x: &NDArray, scalar: f64) -> Result<()> {
+    let op = scalar_op(name, scalar)?;
+    if op.is_inplace_unary() {
+        return push_inplace(&op, x, is_training());
+    }
+    apply_inner(&op, &[x], Some(std::slice::from_ref(x)), is_training())?;
+    Ok(())
 }
 
 /// Applies a scalar operator (`_plus_scalar`, ...) to `x`, into `out` when given.

@@ -187,11 +187,65 @@ struct CachedSignature {
 thread_local! {
     /// Output signatures by operator and input signature: a loop applying the same operators to
     /// arrays of the same shapes infers once.
-    static SIGNATURES: RefCell<HashMap<u64, CachedSignature>> = RefCell::new(HashMap::new());
+    static SIGNATURES: RefCell<HashMap<u64, CachedSignature, KeyHasher>> =
+        const { RefCell::new(HashMap::with_hasher(KeyHasher)) };
+}
+
+/// FxHash's multiply-rotate mixing: the signature key only needs to spread small integers
+/// (addresses, dimensions, dtype flags) and is checked for equality on a hit.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The signature map's hasher: its keys are already hashes.
+#[derive(Clone, Copy, Default)]
+struct KeyHasher;
+
+impl std::hash::BuildHasher for KeyHasher {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
+/// Passes a `u64` key through unchanged.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 fn signature_key(op: &OpRef, inputs: &[&NDArray]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = FxHasher::default();
     (Arc::as_ptr(op) as *const () as usize).hash(&mut h);
     inputs.len().hash(&mut h);
     for a in inputs {
@@ -391,18 +445,32 @@ fn push(
     let engine = inputs
         .first()
         .map_or_else(|| outputs[0].chunk.engine, |a| a.chunk.engine);
+    let bytes: usize = plan
+        .inputs
+        .iter()
+        .chain(&plan.outputs)
+        .map(|v| v.range.len())
+        .sum();
+    let inline = bytes <= engine.config().inline_max_bytes;
     let operation = Operation::sync(op.name(), move |_| plan.execute());
-    engine.push(operation.reads(&reads).writes(&writes).context(context))?;
+    engine.push(
+        operation
+            .reads(&reads)
+            .writes(&writes)
+            .context(context)
+            .inline_if_ready(inline),
+    )?;
     Ok(())
 }
 
 /// Pushes an in-place call of a shape-preserving unary operator (see
 /// [`Operator::is_inplace_unary`](mxr_operators::registry::Operator::is_inplace_unary)).
-fn push_inplace(op: &OpRef, array: &NDArray, is_train: bool) -> Result<()> {
+pub(crate) fn push_inplace(op: &OpRef, array: &NDArray, is_train: bool) -> Result<()> {
     let op = Arc::clone(op);
     let view = View::of(array);
     let context = array.context();
     let name = op.name();
+    let inline = view.range.len() <= array.chunk.engine.config().inline_max_bytes;
     let operation = Operation::sync(name, move |_| {
         let mut guard = view.data.write();
         let mut tensor = TensorMut {
@@ -424,10 +492,12 @@ fn push_inplace(op: &OpRef, array: &NDArray, is_train: bool) -> Result<()> {
             .into()),
         }
     });
-    array
-        .chunk
-        .engine
-        .push(operation.writes(&[&array.chunk.var]).context(context))?;
+    array.chunk.engine.push(
+        operation
+            .writes(&[&array.chunk.var])
+            .context(context)
+            .inline_if_ready(inline),
+    )?;
     Ok(())
 }
 
