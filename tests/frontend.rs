@@ -14,3 +14,6 @@ mod conformance;
 
 #[path = "frontend/ndarray_ops.rs"]
 mod ndarray_ops;
+
+#[path = "frontend/executor.rs"]
+mod executor;

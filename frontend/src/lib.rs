@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod exec;
 pub mod format;
 pub mod nd;
 

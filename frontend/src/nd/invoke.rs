@@ -405,6 +405,18 @@ impl View {
     }
 }
 
+/// Pushes `op` on arrays whose shapes and dtypes were checked when a plan was made (the
+/// executor's forward and backward): no inference, no allocation of outputs.
+pub(crate) fn push_planned(
+    op: &OpRef,
+    inputs: &[&NDArray],
+    outputs: &[NDArray],
+    is_train: bool,
+    context: Context,
+) -> Result<()> {
+    push(op, inputs, outputs, is_train, context)
+}
+
 /// Pushes the kernel of `op` as one engine operation.
 fn push(
     op: &OpRef,

@@ -13,7 +13,7 @@ mod chunk;
 mod context;
 mod functions;
 pub mod graph;
-mod invoke;
+pub(crate) mod invoke;
 mod io;
 mod ndarray;
 pub mod random;

@@ -111,6 +111,23 @@ impl NDArray {
         })
     }
 
+    /// A view of the first bytes of this array's storage as another shape and dtype (the
+    /// executor's planned buffers: one block, several entries over time). `None` if the view
+    /// would not fit.
+    pub(crate) fn reinterpret(&self, shape: &[usize], dtype: DType) -> Option<NDArray> {
+        let bytes = shape.iter().product::<usize>().checked_mul(dtype.size())?;
+        let start = self.byte_range().start;
+        if !start.is_multiple_of(dtype.size()) || bytes > self.byte_range().len() {
+            return None;
+        }
+        Some(NDArray {
+            chunk: Arc::clone(&self.chunk),
+            offset: start / dtype.size(),
+            shape: Dims::from_slice(shape),
+            dtype,
+        })
+    }
+
     /// A float32 array of zeros on the current default context ([`context_scope`](super::context_scope)).
     pub fn zeros(shape: &[usize]) -> Result<NDArray> {
         NDArray::new(shape, DType::F32, current_context())

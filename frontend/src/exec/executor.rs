@@ -1,0 +1,698 @@
+//! Binding a graph to arrays, and running it forward and backward through the engine.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use mxr_engine::Context;
+use mxr_kernels::DType;
+use mxr_operators::registry::{self, Entry, GradCtx, Shape};
+
+use super::graph::Graph;
+use super::plan::{MemoryPlan, Slot, plan_memory};
+use crate::nd::NDArray;
+use crate::nd::invoke::push_planned;
+use crate::{Error, Result};
+
+/// What to do with an argument's gradient (MXNet's `grad_req`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GradReq {
+    /// No gradient.
+    Null,
+    /// Overwrite the gradient array.
+    Write,
+    /// Add to the gradient array.
+    Add,
+}
+
+/// Everything fixed at bind: the forward and backward nodes, shapes, dtypes, and the memory
+/// plan. Shared by executors bound to other arrays of the same shapes.
+#[derive(Debug)]
+struct Plan {
+    graph: Graph,
+    num_forward: usize,
+    args: Vec<usize>,
+    aux: Vec<usize>,
+    head_grad_nodes: Vec<usize>,
+    loss_outputs: Vec<bool>,
+    backward_order: Vec<usize>,
+    /// Per argument: the entry holding its gradient, and whether it must be copied (or added)
+    /// into the gradient array after the backward nodes.
+    grads: Vec<Option<(Entry, bool)>>,
+    reqs: Vec<GradReq>,
+    shapes: Vec<Vec<Vec<usize>>>,
+    dtypes: Vec<Vec<DType>>,
+    memory: MemoryPlan,
+}
+
+/// Bytes the executor allocated for intermediate values, and what keeping every intermediate
+/// separately would take (arguments, gradients and auxiliary states excluded from both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryReport {
+    /// Bytes of the planned blocks.
+    pub planned_bytes: usize,
+    /// Bytes without sharing.
+    pub naive_bytes: usize,
+    /// Number of blocks.
+    pub blocks: usize,
+}
+
+impl fmt::Display for MemoryReport {
+    /// `Total 8 MB allocated (naive 40 MB, 2 blocks)`, as MXNet's `debug_str` ends.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Total {} MB allocated (naive {} MB, {} blocks)",
+            self.planned_bytes >> 20,
+            self.naive_bytes >> 20,
+            self.blocks
+        )
+    }
+}
+
+/// A graph bound to arrays: MXNet's `Executor`. `forward` and `backward` push the planned
+/// operations to the engine and return at once.
+#[derive(Debug)]
+pub struct Executor {
+    plan: Arc<Plan>,
+    context: Context,
+    values: Vec<Vec<NDArray>>,
+    arg_arrays: Vec<NDArray>,
+    grad_arrays: Vec<Option<NDArray>>,
+    aux_arrays: Vec<NDArray>,
+    last_is_train: bool,
+}
+
+fn bind_error(reason: String) -> Error {
+    Error::InvalidArgument {
+        call: "Executor::bind",
+        reason,
+    }
+}
+
+impl Executor {
+    /// Binds `graph` on `context`: `args` in [`Graph::arguments`] order, `grads` one per argument
+    /// (required where the request is not `Null`), `reqs` one per argument, `aux` in
+    /// [`Graph::auxiliary_states`] order. Shapes and dtypes are inferred and checked, the
+    /// backward graph is built from the operators' gradients, and intermediate storage is
+    /// planned and allocated once.
+    pub fn bind(
+        graph: &Graph,
+        context: Context,
+        args: Vec<NDArray>,
+        grads: Vec<Option<NDArray>>,
+        reqs: &[GradReq],
+        aux: Vec<NDArray>,
+    ) -> Result<Executor> {
+        let arg_nodes = graph.arguments();
+        let aux_nodes = graph.auxiliary_states();
+        let names = |nodes: &[usize]| -> String {
+            nodes
+                .iter()
+                .map(|&n| graph.nodes[n].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if args.len() != arg_nodes.len() {
+            return Err(bind_error(format!(
+                "{} arguments given, the graph has {} ({})",
+                args.len(),
+                arg_nodes.len(),
+                names(&arg_nodes)
+            )));
+        }
+        if aux.len() != aux_nodes.len() {
+            return Err(bind_error(format!(
+                "{} auxiliary states given, the graph has {} ({})",
+                aux.len(),
+                aux_nodes.len(),
+                names(&aux_nodes)
+            )));
+        }
+        if grads.len() != arg_nodes.len() || reqs.len() != arg_nodes.len() {
+            return Err(bind_error(format!(
+                "{} gradient arrays and {} requests for {} arguments",
+                grads.len(),
+                reqs.len(),
+                arg_nodes.len()
+            )));
+        }
+        for (i, a) in args.iter().chain(&aux).enumerate() {
+            if a.context() != context {
+                let node = arg_nodes
+                    .iter()
+                    .chain(&aux_nodes)
+                    .nth(i)
+                    .copied()
+                    .unwrap_or(0);
+                return Err(bind_error(format!(
+                    "{} is on {}, the executor on {context}",
+                    graph.nodes[node].name,
+                    a.context()
+                )));
+            }
+        }
+
+        // The forward graph plus, when any gradient is asked for, the backward nodes.
+        let mut full = graph.clone();
+        let num_forward = full.nodes.len();
+        let outputs = graph.outputs.clone();
+        let loss_outputs: Vec<bool> = outputs
+            .iter()
+            .map(|e| {
+                graph.nodes[e.node]
+                    .op
+                    .as_ref()
+                    .is_some_and(|op| op.is_loss())
+            })
+            .collect();
+        let want_grads = reqs.iter().any(|r| *r != GradReq::Null);
+        let mut head_grad_nodes = Vec::new();
+        let mut grad_entries: Vec<Option<Entry>> = vec![None; arg_nodes.len()];
+        if want_grads {
+            for k in 0..outputs.len() {
+                head_grad_nodes.push(full.variable(&format!("head_grad{k}")).node);
+            }
+            let mut contributions: HashMap<Entry, Vec<Entry>> = HashMap::new();
+            for (k, e) in outputs.iter().enumerate() {
+                contributions.entry(*e).or_default().push(Entry {
+                    node: head_grad_nodes[k],
+                    output: 0,
+                });
+            }
+            for n in (0..num_forward).rev() {
+                let Some(op) = full.nodes[n].op.clone() else {
+                    continue;
+                };
+                let n_out = full.nodes[n].num_outputs();
+                let outs: Vec<Entry> = (0..n_out).map(|output| Entry { node: n, output }).collect();
+                if !outs.iter().any(|e| contributions.contains_key(e)) {
+                    continue;
+                }
+                let mut ograds = Vec::with_capacity(n_out);
+                for e in &outs {
+                    let terms = contributions.remove(e).unwrap_or_default();
+                    ograds.push(sum_or_zeros(&mut full, *e, terms)?);
+                }
+                let inputs = full.nodes[n].inputs.clone();
+                let name = full.nodes[n].name.clone();
+                let grads = op
+                    .gradient(&mut GradCtx {
+                        builder: &mut full,
+                        name: &name,
+                        inputs: &inputs,
+                        outputs: &outs,
+                        ograds: &ograds,
+                    })
+                    .map_err(|e| bind_error(format!("gradient of node {name}: {e}")))?;
+                for (input, grad) in inputs.iter().zip(grads) {
+                    if let Some(g) = grad {
+                        contributions.entry(*input).or_default().push(g);
+                    }
+                }
+            }
+            for (i, &node) in arg_nodes.iter().enumerate() {
+                if reqs[i] == GradReq::Null {
+                    continue;
+                }
+                let e = Entry { node, output: 0 };
+                let terms = contributions.remove(&e).unwrap_or_default();
+                grad_entries[i] = Some(sum_or_zeros(&mut full, e, terms)?);
+            }
+        }
+
+        // Backward nodes the gradients need, in order.
+        let mut needed = vec![false; full.nodes.len()];
+        for e in grad_entries.iter().flatten() {
+            needed[e.node] = true;
+        }
+        for n in (num_forward..full.nodes.len()).rev() {
+            if needed[n] {
+                for e in full.nodes[n].inputs.clone() {
+                    needed[e.node] = true;
+                }
+            }
+        }
+        let backward_order: Vec<usize> = (num_forward..full.nodes.len())
+            .filter(|&n| needed[n] && full.nodes[n].op.is_some())
+            .collect();
+
+        // Shapes and dtypes of every entry.
+        let mut known: Vec<(usize, Shape)> = Vec::new();
+        let mut known_types: Vec<(usize, DType)> = Vec::new();
+        for (&n, a) in arg_nodes
+            .iter()
+            .zip(&args)
+            .chain(aux_nodes.iter().zip(&aux))
+        {
+            known.push((n, Shape::known(a.shape())));
+            known_types.push((n, a.dtype()));
+        }
+        let forward_shapes = graph.infer_shapes(&known)?;
+        let forward_types = graph.infer_types(&known_types)?;
+        for (k, e) in outputs.iter().enumerate() {
+            if let Some(&hg) = head_grad_nodes.get(k) {
+                known.push((hg, forward_shapes[e.node][e.output].clone()));
+                if let Some(t) = forward_types[e.node][e.output] {
+                    known_types.push((hg, t));
+                }
+            }
+        }
+        let shapes = full.infer_shapes(&known)?;
+        let types = full.infer_types(&known_types)?;
+        let executed: Vec<usize> = (0..num_forward)
+            .filter(|&n| full.nodes[n].op.is_some())
+            .chain(backward_order.iter().copied())
+            .collect();
+        let mut dims: Vec<Vec<Vec<usize>>> = Vec::with_capacity(full.nodes.len());
+        let mut dtypes: Vec<Vec<DType>> = Vec::with_capacity(full.nodes.len());
+        for (n, node) in full.nodes.iter().enumerate() {
+            let relevant = node.op.is_none() || executed.contains(&n);
+            let mut node_dims = Vec::with_capacity(node.num_outputs());
+            let mut node_types = Vec::with_capacity(node.num_outputs());
+            for k in 0..node.num_outputs() {
+                match (shapes[n][k].dims(), types[n][k]) {
+                    (Some(d), Some(t)) => {
+                        node_dims.push(d);
+                        node_types.push(t);
+                    }
+                    _ if !relevant => {
+                        node_dims.push(Vec::new());
+                        node_types.push(DType::F32);
+                    }
+                    (d, _) => {
+                        return Err(bind_error(format!(
+                            "cannot infer {} of node {} output {k} (known: {})",
+                            if d.is_none() {
+                                "the shape"
+                            } else {
+                                "the dtype"
+                            },
+                            node.name,
+                            shapes[n][k]
+                        )));
+                    }
+                }
+            }
+            dims.push(node_dims);
+            dtypes.push(node_types);
+        }
+        for (i, a) in args.iter().enumerate() {
+            let n = arg_nodes[i];
+            if let Some(g) = &grads[i] {
+                if g.shape() != dims[n][0].as_slice() || g.dtype() != dtypes[n][0] {
+                    return Err(bind_error(format!(
+                        "gradient array of {} is {:?} {}, the argument {:?} {}",
+                        graph.nodes[n].name,
+                        g.shape(),
+                        g.dtype(),
+                        a.shape(),
+                        a.dtype()
+                    )));
+                }
+            } else if reqs[i] != GradReq::Null {
+                return Err(bind_error(format!(
+                    "argument {} asks for a gradient but has no gradient array",
+                    graph.nodes[n].name
+                )));
+            }
+        }
+
+        // Gradients written straight into the user's arrays where possible.
+        let mut uses = vec![Vec::new(); full.nodes.len()];
+        for (n, node) in full.nodes.iter().enumerate() {
+            uses[n] = vec![0usize; node.num_outputs()];
+        }
+        for &n in &executed {
+            for e in &full.nodes[n].inputs {
+                uses[e.node][e.output] += 1;
+            }
+        }
+        let mut grad_slot: HashMap<Entry, usize> = HashMap::new();
+        let mut grads_plan: Vec<Option<(Entry, bool)>> = vec![None; arg_nodes.len()];
+        for (i, e) in grad_entries.iter().enumerate() {
+            let Some(e) = e else { continue };
+            let direct = reqs[i] == GradReq::Write
+                && e.node >= num_forward
+                && full.nodes[e.node].op.is_some()
+                && uses[e.node][e.output] == 0
+                && !grad_slot.contains_key(e)
+                && !outputs.contains(e);
+            if direct {
+                grad_slot.insert(*e, i);
+            }
+            grads_plan[i] = Some((*e, !direct));
+        }
+        let variables: Vec<bool> = full.nodes.iter().map(|n| n.op.is_none()).collect();
+        let fixed = |e: Entry| -> Option<Slot> {
+            if variables[e.node] {
+                Some(Slot::External)
+            } else {
+                grad_slot.get(&e).map(|&i| Slot::Grad(i))
+            }
+        };
+        let mut keep = outputs.clone();
+        keep.extend(
+            grads_plan
+                .iter()
+                .flatten()
+                .filter(|(_, copy)| *copy)
+                .map(|(e, _)| *e),
+        );
+        let bytes: Vec<Vec<usize>> = dims
+            .iter()
+            .zip(&dtypes)
+            .map(|(ds, ts)| {
+                ds.iter()
+                    .zip(ts)
+                    .map(|(d, t)| d.iter().product::<usize>() * t.size())
+                    .collect()
+            })
+            .collect();
+        let memory = plan_memory(&full, &executed, &bytes, &fixed, &keep);
+
+        let plan = Arc::new(Plan {
+            graph: full,
+            num_forward,
+            args: arg_nodes,
+            aux: aux_nodes,
+            head_grad_nodes,
+            loss_outputs,
+            backward_order,
+            grads: grads_plan,
+            reqs: reqs.to_vec(),
+            shapes: dims,
+            dtypes,
+            memory,
+        });
+        Executor::allocate(plan, context, args, grads, aux)
+    }
+
+    /// Allocates the planned blocks and builds every entry's array.
+    fn allocate(
+        plan: Arc<Plan>,
+        context: Context,
+        args: Vec<NDArray>,
+        grads: Vec<Option<NDArray>>,
+        aux: Vec<NDArray>,
+    ) -> Result<Executor> {
+        let blocks: Vec<NDArray> = plan
+            .memory
+            .blocks
+            .iter()
+            .map(|&b| NDArray::new(&[b], DType::U8, context))
+            .collect::<Result<_>>()?;
+        let mut external: HashMap<usize, NDArray> = HashMap::new();
+        for (&n, a) in plan.args.iter().zip(&args) {
+            external.insert(n, a.clone());
+        }
+        for (&n, a) in plan.aux.iter().zip(&aux) {
+            external.insert(n, a.clone());
+        }
+        for (k, &n) in plan.head_grad_nodes.iter().enumerate() {
+            let e = plan.graph.outputs[k];
+            let head = NDArray::new(
+                &plan.shapes[e.node][e.output],
+                plan.dtypes[e.node][e.output],
+                context,
+            )?;
+            // Loss layers ignore their head gradient; MXNet's default is ones.
+            head.assign_scalar(1.0)?;
+            external.insert(n, head);
+        }
+        let mut values = Vec::with_capacity(plan.graph.nodes.len());
+        for (n, node) in plan.graph.nodes.iter().enumerate() {
+            let mut outs = Vec::with_capacity(node.num_outputs());
+            for k in 0..node.num_outputs() {
+                let (shape, dtype) = (&plan.shapes[n][k], plan.dtypes[n][k]);
+                let value = match plan.memory.slots[n][k] {
+                    Slot::External => external.get(&n).cloned().ok_or_else(|| {
+                        bind_error(format!("variable {} has no array", node.name))
+                    })?,
+                    Slot::Grad(i) => grads[i]
+                        .clone()
+                        .ok_or_else(|| bind_error(format!("no gradient array for argument {i}")))?,
+                    Slot::Block(b) => blocks[b].reinterpret(shape, dtype).ok_or_else(|| {
+                        bind_error(format!(
+                            "planned block {b} is too small for node {}",
+                            node.name
+                        ))
+                    })?,
+                    // Not computed: a zero-size placeholder keeps the indices aligned.
+                    Slot::None => NDArray::new(&[0], dtype, context)?,
+                };
+                outs.push(value);
+            }
+            values.push(outs);
+        }
+        Ok(Executor {
+            plan,
+            context,
+            values,
+            arg_arrays: args,
+            grad_arrays: grads,
+            aux_arrays: aux,
+            last_is_train: false,
+        })
+    }
+
+    /// Binds with every argument, gradient and auxiliary state allocated (zeros) from the given
+    /// shapes (MXNet's `simple_bind`): `shapes` names arguments (typically data and label);
+    /// the rest is inferred. `req` applies to every argument except those in `no_grad`.
+    pub fn simple_bind(
+        graph: &Graph,
+        context: Context,
+        shapes: &[(&str, &[usize])],
+        req: GradReq,
+        no_grad: &[&str],
+    ) -> Result<Executor> {
+        let mut known = Vec::new();
+        for (name, dims) in shapes {
+            let node = graph
+                .nodes
+                .iter()
+                .position(|n| n.op.is_none() && n.name == *name)
+                .ok_or_else(|| bind_error(format!("no variable named {name}")))?;
+            known.push((node, Shape::known(dims)));
+        }
+        let inferred = graph.infer_shapes(&known)?;
+        let types = graph.infer_types(&[])?;
+        let array_for = |n: usize| -> Result<NDArray> {
+            let dims = inferred[n][0].dims().ok_or_else(|| {
+                bind_error(format!(
+                    "cannot infer the shape of {} (known: {})",
+                    graph.nodes[n].name, inferred[n][0]
+                ))
+            })?;
+            NDArray::new(&dims, types[n][0].unwrap_or(DType::F32), context)
+        };
+        let arg_nodes = graph.arguments();
+        let args: Vec<NDArray> = arg_nodes
+            .iter()
+            .map(|&n| array_for(n))
+            .collect::<Result<_>>()?;
+        let reqs: Vec<GradReq> = arg_nodes
+            .iter()
+            .map(|&n| {
+                if no_grad.contains(&graph.nodes[n].name.as_str()) {
+                    GradReq::Null
+                } else {
+                    req
+                }
+            })
+            .collect();
+        let grads: Vec<Option<NDArray>> = arg_nodes
+            .iter()
+            .zip(&reqs)
+            .map(|(&n, r)| (*r != GradReq::Null).then(|| array_for(n)).transpose())
+            .collect::<Result<_>>()?;
+        let aux: Vec<NDArray> = graph
+            .auxiliary_states()
+            .iter()
+            .map(|&n| array_for(n))
+            .collect::<Result<_>>()?;
+        Executor::bind(graph, context, args, grads, &reqs, aux)
+    }
+
+    /// Pushes the forward pass (training mode: Dropout active, BatchNorm on batch statistics
+    /// and updating its moving statistics). Returns at once.
+    pub fn forward(&mut self, is_train: bool) -> Result<()> {
+        self.last_is_train = is_train;
+        for n in 0..self.plan.num_forward {
+            self.run_node(n, is_train)?;
+        }
+        Ok(())
+    }
+
+    /// Pushes the backward pass with a head gradient per output (`None` or an empty slice: only
+    /// allowed when every output is a loss layer, whose head gradient is ignored). Returns at
+    /// once; the gradients land in the gradient arrays.
+    pub fn backward(&mut self, head_grads: &[NDArray]) -> Result<()> {
+        let plan = Arc::clone(&self.plan);
+        if plan.head_grad_nodes.is_empty() {
+            return Err(Error::InvalidArgument {
+                call: "Executor::backward",
+                reason: "the executor was bound without gradients (every grad_req is null)".into(),
+            });
+        }
+        for (k, &node) in plan.head_grad_nodes.iter().enumerate() {
+            match head_grads.get(k) {
+                Some(g) => self.values[node][0].assign(g)?,
+                None if plan.loss_outputs[k] => {}
+                None => {
+                    return Err(Error::InvalidArgument {
+                        call: "Executor::backward",
+                        reason: format!(
+                            "head gradient {k} is required: output {k} is not a loss layer"
+                        ),
+                    });
+                }
+            }
+        }
+        for &n in &plan.backward_order {
+            self.run_node(n, self.last_is_train)?;
+        }
+        for (i, g) in plan.grads.iter().enumerate() {
+            let (Some((e, true)), Some(dst)) = (g, &self.grad_arrays[i]) else {
+                continue;
+            };
+            let src = &self.values[e.node][e.output];
+            match plan.reqs[i] {
+                GradReq::Write => dst.assign(src)?,
+                GradReq::Add => {
+                    let add = registry::create("elemwise_add", &[], Some(2))?;
+                    push_planned(
+                        &add,
+                        &[dst, src],
+                        std::slice::from_ref(dst),
+                        true,
+                        self.context,
+                    )?;
+                }
+                GradReq::Null => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn run_node(&self, n: usize, is_train: bool) -> Result<()> {
+        let node = &self.plan.graph.nodes[n];
+        let Some(op) = &node.op else { return Ok(()) };
+        let inputs: Vec<&NDArray> = node
+            .inputs
+            .iter()
+            .map(|e| &self.values[e.node][e.output])
+            .collect();
+        push_planned(op, &inputs, &self.values[n], is_train, self.context)
+    }
+
+    /// The outputs (visible ones of each head), valid after `forward`.
+    pub fn outputs(&self) -> Vec<NDArray> {
+        self.plan
+            .graph
+            .outputs
+            .iter()
+            .map(|e| self.values[e.node][e.output].clone())
+            .collect()
+    }
+
+    /// The argument arrays, in [`Graph::arguments`] order.
+    pub fn arg_arrays(&self) -> &[NDArray] {
+        &self.arg_arrays
+    }
+
+    /// The gradient arrays, one per argument.
+    pub fn grad_arrays(&self) -> &[Option<NDArray>] {
+        &self.grad_arrays
+    }
+
+    /// The auxiliary-state arrays.
+    pub fn aux_arrays(&self) -> &[NDArray] {
+        &self.aux_arrays
+    }
+
+    /// Argument arrays by name.
+    pub fn arg_dict(&self) -> HashMap<String, NDArray> {
+        self.named(&self.plan.args, &self.arg_arrays)
+    }
+
+    /// Gradient arrays by argument name (arguments with a gradient).
+    pub fn grad_dict(&self) -> HashMap<String, NDArray> {
+        self.plan
+            .args
+            .iter()
+            .zip(&self.grad_arrays)
+            .filter_map(|(&n, g)| {
+                g.clone()
+                    .map(|g| (self.plan.graph.nodes[n].name.clone(), g))
+            })
+            .collect()
+    }
+
+    /// Auxiliary-state arrays by name.
+    pub fn aux_dict(&self) -> HashMap<String, NDArray> {
+        self.named(&self.plan.aux, &self.aux_arrays)
+    }
+
+    fn named(&self, nodes: &[usize], arrays: &[NDArray]) -> HashMap<String, NDArray> {
+        nodes
+            .iter()
+            .zip(arrays)
+            .map(|(&n, a)| (self.plan.graph.nodes[n].name.clone(), a.clone()))
+            .collect()
+    }
+
+    /// What the memory plan allocated for intermediate values.
+    pub fn memory(&self) -> MemoryReport {
+        MemoryReport {
+            planned_bytes: self.plan.memory.planned_bytes(),
+            naive_bytes: self.plan.memory.naive_bytes,
+            blocks: self.plan.memory.blocks.len(),
+        }
+    }
+
+    /// The nodes run by forward and backward, one per line, then the memory report (MXNet's
+    /// `debug_str`).
+    pub fn debug_str(&self) -> String {
+        let mut out = String::new();
+        let plan = &self.plan;
+        let backward = plan.backward_order.iter().copied();
+        for n in (0..plan.num_forward).chain(backward) {
+            let node = &plan.graph.nodes[n];
+            match &node.op {
+                None => out.push_str(&format!("Variable:{}\n", node.name)),
+                Some(op) => {
+                    out.push_str(&format!("Op:{}, Name={}\n", op.name(), node.name));
+                    for (k, e) in node.inputs.iter().enumerate() {
+                        out.push_str(&format!(
+                            "\targ[{k}]={}({})\n",
+                            plan.graph.nodes[e.node].name, e.output
+                        ));
+                    }
+                }
+            }
+        }
+        out.push_str(&self.memory().to_string());
+        out.push('\n');
+        out
+    }
+}
+
+/// The sum of `terms` as a chain of `elemwise_add` nodes, or `zeros_like(like)` without terms.
+fn sum_or_zeros(graph: &mut Graph, like: Entry, terms: Vec<Entry>) -> Result<Entry> {
+    let mut terms = terms.into_iter();
+    let Some(first) = terms.next() else {
+        let name = format!("{}_zeros", graph.nodes[like.node].name);
+        return Ok(graph.add(registry::create("zeros_like", &[], None)?, &name, &[like])?[0]);
+    };
+    let mut sum = first;
+    for t in terms {
+        let name = format!("{}_grad_sum", graph.nodes[like.node].name);
+        sum = graph.add(
+            registry::create("elemwise_add", &[], Some(2))?,
+            &name,
+            &[sum, t],
+        )?[0];
+    }
+    Ok(sum)
+}
