@@ -9,7 +9,8 @@
 //!     --mxnet '.venv/bin/python benches/mxnet/mxnet_baseline.py'
 //! ```
 //!
-//! Implemented: W1, W1b, W2, W3. mxr is called natively, so its W1/W1b/W2 figures are also
+//! Implemented: W1, W1b, W2, W3, W6 (W6 through `mxr::exec` directly: each case in a fresh
+//! child process, RSS growth from before bind to after one forward (and backward) pass). mxr is called natively, so its W1/W1b/W2 figures are also
 //! printed under MXNet's C-API workload names (`W1-capi`, ...), the fair anchor for a native
 //! API. Inputs come from mxr's seeded generator rather than numpy's (the cost does not depend
 //! on the values); results are checked against a reference.
@@ -320,6 +321,166 @@ fn w3(out: &Out, quick: bool) -> mxr::Result<()> {
     Ok(())
 }
 
+/// A field of /proc/self/status in MiB (`VmRSS`, `VmHWM`); 0 where unavailable.
+fn status_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// 50 × [FullyConnected(1024) → relu] → SoftmaxOutput, as W6 builds it.
+fn w6_graph(depth: usize, width: usize) -> mxr::Result<mxr::exec::Graph> {
+    use mxr::operators::registry::create;
+    let mut g = mxr::exec::Graph::default();
+    let mut x = g.variable("data");
+    for i in 0..depth {
+        let w = g.variable(&format!("fc{i}_weight"));
+        let b = g.variable(&format!("fc{i}_bias"));
+        let fc = create(
+            "FullyConnected",
+            &[("num_hidden", &width.to_string())],
+            None,
+        )?;
+        x = g.add(fc, &format!("fc{i}"), &[x, w, b])?[0];
+        x = g.add(
+            create("Activation", &[("act_type", "relu")], None)?,
+            &format!("relu{i}"),
+            &[x],
+        )?[0];
+    }
+    let label = g.variable("softmax_label");
+    let out = g.add(create("SoftmaxOutput", &[], None)?, "softmax", &[x, label])?[0];
+    g.outputs.push(out);
+    Ok(g)
+}
+
+/// One W6 case in this (fresh) process; prints `W6RESULT {json}`.
+fn w6_child(mode: &str, batch: usize) -> mxr::Result<()> {
+    use mxr::engine::Context;
+    use mxr::exec::{Executor, GradReq};
+    let (depth, width) = (50usize, 1024usize);
+    // Warm-up: engine threads and pools, with a tiny net.
+    {
+        let g = w6_graph(1, 4)?;
+        let mut e = Executor::simple_bind(
+            &g,
+            Context::cpu(0),
+            &[("data", &[2, 4]), ("softmax_label", &[2])],
+            GradReq::Write,
+            &["data", "softmax_label"],
+        )?;
+        e.forward(true)?;
+        e.backward(&[])?;
+        nd::waitall()?;
+    }
+    let g = w6_graph(depth, width)?;
+    let r0 = status_mib("VmRSS");
+    let hwm_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let t0 = Instant::now();
+    let train = mode == "train";
+    let req = if train { GradReq::Write } else { GradReq::Null };
+    let mut exe = Executor::simple_bind(
+        &g,
+        Context::cpu(0),
+        &[("data", &[batch, width]), ("softmax_label", &[batch])],
+        req,
+        &["data", "softmax_label"],
+    )?;
+    nd::waitall()?;
+    let t_bind = t0.elapsed().as_secs_f64();
+    let r1 = status_mib("VmRSS");
+    let mut rng = Rng::seed(0);
+    let mut x = vec![0f32; batch * width];
+    rng.fill_uniform_f32(&mut x, 0.0, 1.0);
+    exe.arg_dict()["data"].assign_slice(&x)?;
+    let t0 = Instant::now();
+    exe.forward(train)?;
+    if train {
+        exe.backward(&[])?;
+    }
+    nd::waitall()?;
+    let t_run = t0.elapsed().as_secs_f64();
+    let r2 = status_mib("VmRSS");
+    let h2 = status_mib("VmHWM");
+    let mib = 1024.0 * 1024.0;
+    let params = (depth * (width * width + width) * 4) as f64;
+    let inputs = (batch * width * 4 + batch * 4) as f64;
+    let act: f64 = (2 * depth * batch * width * 4 + batch * width * 4) as f64; // fc + relu + softmax
+    let act_grad = act - (batch * width * 4) as f64;
+    let (naive, fixed) = if train {
+        (
+            inputs + 2.0 * params + act + act_grad,
+            inputs + 2.0 * params,
+        )
+    } else {
+        (inputs + params + act, inputs + params)
+    };
+    let m = exe.memory();
+    println!(
+        "W6RESULT {}",
+        json!({
+            "growth_MiB": r2 - r0, "bind_growth_MiB": r1 - r0,
+            "peak_growth_MiB": if hwm_reset { Some(h2 - r0) } else { None },
+            "planned_MiB": m.planned_bytes as f64 / mib, "planner_naive_MiB": m.naive_bytes as f64 / mib,
+            "naive_MiB": naive / mib, "naive_activation_MiB": (naive - fixed) / mib,
+            "params_MiB": params / mib, "fixed_MiB": fixed / mib, "bind_s": t_bind, "fwd_bwd_s": t_run,
+        })
+    );
+    Ok(())
+}
+
+fn w6(out: &Out, quick: bool) -> mxr::Result<()> {
+    let exe = std::env::current_exe().map_err(|e| mxr::Error::Io {
+        path: "current executable".into(),
+        source: std::sync::Arc::new(e),
+    })?;
+    let batches: &[usize] = if quick { &[64] } else { &[64, 1024] };
+    for &batch in batches {
+        for mode in ["train", "infer"] {
+            let run = std::process::Command::new(&exe)
+                .args(["--w6-child", mode, &batch.to_string()])
+                .output()
+                .map_err(|e| mxr::Error::Io {
+                    path: exe.display().to_string(),
+                    source: std::sync::Arc::new(e),
+                })?;
+            let stdout = String::from_utf8_lossy(&run.stdout);
+            let Some(line) = stdout.lines().find_map(|l| l.strip_prefix("W6RESULT ")) else {
+                out.emit(
+                    "W6",
+                    "error",
+                    String::from_utf8_lossy(&run.stderr).into_owned().into(),
+                    "info",
+                    json!({"mode": mode, "batch": batch, "case": "default"}),
+                );
+                continue;
+            };
+            let r: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+            let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+            out.emit("W6", "rss_growth_MiB", round(f("growth_MiB")).into(), "MiB", json!({
+                "mode": mode, "batch": batch, "case": "default", "depth": 50, "width": 1024,
+                "bind_growth_MiB": round(f("bind_growth_MiB")),
+                "peak_growth_MiB": r["peak_growth_MiB"].as_f64().map(round),
+                "planned_MiB": round(f("planned_MiB")), "planner_naive_MiB": round(f("planner_naive_MiB")),
+                "naive_MiB": round(f("naive_MiB")), "ratio_naive_over_measured": round(f("naive_MiB") / f("growth_MiB")),
+                "params_MiB": round(f("params_MiB")), "fixed_MiB": round(f("fixed_MiB")),
+                "naive_activation_MiB": round(f("naive_activation_MiB")),
+                "measured_minus_fixed_MiB": round(f("growth_MiB") - f("fixed_MiB")),
+                "activation_ratio_vs_planner": round(f("naive_activation_MiB") / f("planned_MiB")),
+                "bind_s": round(f("bind_s")), "fwd_bwd_s": round(f("fwd_bwd_s")),
+            }));
+        }
+    }
+    Ok(())
+}
+
 fn merge(a: Value, b: Value) -> Value {
     match (a, b) {
         (Value::Object(mut a), Value::Object(b)) => {
@@ -330,10 +491,15 @@ fn merge(a: Value, b: Value) -> Value {
     }
 }
 
-const ALL: [&str; 4] = ["W1", "W1b", "W2", "W3"];
+const ALL: [&str; 5] = ["W1", "W1b", "W2", "W3", "W6"];
 
 fn main() -> mxr::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--w6-child") {
+        let mode = args.get(i + 1).map_or("train", String::as_str);
+        let batch = args.get(i + 2).and_then(|b| b.parse().ok()).unwrap_or(64);
+        return w6_child(mode, batch);
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let mut which: Vec<String> = ALL.iter().map(|s| s.to_string()).collect();
     if let Some(i) = args.iter().position(|a| a == "--only") {
@@ -375,6 +541,7 @@ fn main() -> mxr::Result<()> {
             "W1b" => w1b(&out, quick, reps)?,
             "W2" => w2(&out, quick, reps)?,
             "W3" => w3(&out, quick)?,
+            "W6" => w6(&out, quick)?,
             _ => {}
         }
         nd::waitall()?;
