@@ -18,7 +18,11 @@
 mod error;
 pub mod exec;
 pub mod format;
+pub mod init;
+pub mod io;
+pub mod metric;
 pub mod nd;
+pub mod optim;
 
 pub use error::{Error, Result};
 pub use mxr_engine as engine;

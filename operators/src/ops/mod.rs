@@ -18,6 +18,7 @@ pub mod fully_connected;
 pub mod init;
 pub mod loss;
 pub mod one_hot;
+pub mod optimizer;
 pub mod pooling;
 pub mod reduce;
 pub mod reshape;

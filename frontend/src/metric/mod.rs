@@ -1,0 +1,1 @@
+//! Evaluation metrics (MXNet's `mx.metric`): Accuracy, TopK, CrossEntropy, MSE.

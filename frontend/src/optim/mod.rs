@@ -1,0 +1,1 @@
+//! Optimizers (MXNet's `mx.optimizer`) over the registered update operators, and learning-rate schedules.
