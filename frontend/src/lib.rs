@@ -23,6 +23,7 @@ pub mod io;
 pub mod metric;
 pub mod nd;
 pub mod optim;
+pub mod sym;
 
 pub use error::{Error, Result};
 pub use mxr_engine as engine;
