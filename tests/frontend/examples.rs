@@ -121,3 +121,39 @@ fn ndarray_ops_prints_mxnets_values() {
         assert!(line.contains(needle), "{line}");
     }
 }
+
+#[test]
+fn symbol_basics_prints_mxnets_values() {
+    let Some(out) = run_example("symbol_basics") else {
+        return;
+    };
+    let expect = [
+        "   arguments: ['A', 'B']",
+        "   outputs: ['_plusscalar0_output']",
+        "   arg shapes: [(10,), (10,)]",
+        "   out shapes: [(10,)]",
+        "   aux shapes: []",
+        "   fc1 arguments: ['data', 'fc1_weight', 'fc1_bias']",
+        "   fc1 arg shapes: [(100, 100), (10, 100), (10,)]",
+        "   fc1 out shapes: [(100, 10)]",
+        "13. perceptron arguments: ['data', 'fc1_weight', 'fc1_bias', 'fc2_weight', 'fc2_bias', \
+         'out_label']",
+        "14. with weight=myweight: ['data', 'myweight', 'fc1_bias']",
+        "   over data1 + data2: ['data1', 'data2', 'fc1_weight', 'fc1_bias']",
+        "15. composed arguments: ['data2', 'net2_weight', 'net2_bias', 'fc1_weight', 'fc1_bias']",
+        "   composed outputs: ['compose_output']",
+        "16. classifier arguments: ['data', 'fc1_weight', 'fc1_bias', 'fc2_weight', 'fc2_bias', \
+         'fc3_weight', 'fc3_bias', 'softmax_label']",
+        "   classifier arg shapes: [(128, 784), (128, 784), (128,), (64, 128), (64,), (10, 64), \
+         (10,), (128,)]",
+        "   classifier out shapes: [(128, 10)]",
+        // MXNet 1.9.1's tojson() of the same network is 2009 bytes.
+        "   classifier JSON: 2009 bytes",
+    ];
+    for line in expect {
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing line {line:?} in:\n{out}"
+        );
+    }
+}
