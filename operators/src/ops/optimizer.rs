@@ -1,5 +1,5 @@
-//! Optimizer update operators (`sgd_update`, `sgd_mom_update`, `adam_update`) with MXNet 1.9.1
-//! semantics.
+//! Optimizer update operators (`sgd_update`, `sgd_mom_update`, `multi_sgd_update`,
+//! `multi_sgd_mom_update`, `adam_update`) with MXNet 1.9.1 semantics.
 //!
 //! Each takes the weight, its gradient and (for the stateful ones) the optimizer state, writes
 //! the new weight to its one output and updates the state inputs in place
@@ -14,6 +14,11 @@
 //! - `sgd_update`: `w ← (1 − lr·wd)·w − lr·clip(rescale_grad·g)`.
 //! - `sgd_mom_update`: `mom ← momentum·mom − lr·wd·w − lr·clip(rescale_grad·g)`,
 //!   `w ← w + mom`.
+//! - `multi_sgd_update` / `multi_sgd_mom_update`: the same for several weights at once (inputs
+//!   `weight_i, grad_i[, mom_i]`, outputs the new weights, `lrs` / `wds` one per weight), in
+//!   the form `mom' = momentum·mom − lr·wd·w − lr·clip(rescale_grad·g)`, `w ← w + mom'` (with
+//!   no momentum for `multi_sgd_update`). MXNet's Python `SGD` optimizer updates dense weights
+//!   through these.
 //! - `adam_update`: `g' = clip(rescale_grad·g + wd·w)` (clipped *after* the weight decay is
 //!   added), `mean ← β1·mean + (1 − β1)·g'`, `var ← β2·var + (1 − β2)·g'²`,
 //!   `w ← w − lr·mean / (√var + ε)`. Bias correction is the caller's (MXNet's `Adam` optimizer
@@ -40,7 +45,9 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
 
 use super::same_shape;
-use crate::registry::{OpContext, OpDef, OpRef, Operator, ShapeCtx, TensorMut, TensorRef};
+use crate::registry::{
+    OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef, TypeCtx,
+};
 use crate::{Error, Result, float_dispatch, params};
 
 params! {
@@ -365,6 +372,277 @@ impl Operator for AdamUpdate {
     }
 }
 
+params! {
+    /// Parameters of `multi_sgd_update`.
+    pub struct MultiSgdParam for "multi_sgd_update" {
+        /// Learning rates, one per weight.
+        lrs: Vec<f32>,
+        /// Weight decays, one per weight.
+        wds: Vec<f32>,
+        /// Rescale gradient to grad = rescale_grad*grad.
+        rescale_grad: f32 = 1.0,
+        /// Clip the rescaled gradient to [-clip_gradient, clip_gradient]; negative: no clipping.
+        clip_gradient: f32 = -1.0,
+        /// Number of updated weights.
+        num_weights: usize = 1,
+    }
+}
+
+params! {
+    /// Parameters of `multi_sgd_mom_update`.
+    pub struct MultiSgdMomParam for "multi_sgd_mom_update" {
+        /// Learning rates, one per weight.
+        lrs: Vec<f32>,
+        /// Weight decays, one per weight.
+        wds: Vec<f32>,
+        /// The decay rate of momentum estimates at each epoch.
+        momentum: f32 = 0.0,
+        /// Rescale gradient to grad = rescale_grad*grad.
+        rescale_grad: f32 = 1.0,
+        /// Clip the rescaled gradient to [-clip_gradient, clip_gradient]; negative: no clipping.
+        clip_gradient: f32 = -1.0,
+        /// Number of updated weights.
+        num_weights: usize = 1,
+    }
+}
+
+/// The parameters of either multi-weight SGD operator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MultiSgdParams {
+    /// `multi_sgd_update`.
+    Plain(MultiSgdParam),
+    /// `multi_sgd_mom_update`.
+    Momentum(MultiSgdMomParam),
+}
+
+/// `multi_sgd_update(weight_0, grad_0, weight_1, grad_1, ...)` and
+/// `multi_sgd_mom_update(weight_0, grad_0, mom_0, ...)`: SGD on `num_weights` weights at once,
+/// each with its own learning rate and weight decay; output `i` is the new weight `i`, and the
+/// momenta are updated in place. The kernel (MXNet's `MultiSGDKernel`, which MXNet's Python `SGD`
+/// optimizer uses for dense arrays) computes
+/// `mom' = momentum·mom − lr·wd·w − lr·clip(rescale_grad·g)`, `w ← w + mom'` — with
+/// `momentum = 0` and `mom = 0` for `multi_sgd_update`, which rounds differently from
+/// `sgd_update`'s `(1 − lr·wd)·w − lr·g` when `wd ≠ 0`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiSgdUpdate(pub MultiSgdParams);
+
+impl MultiSgdUpdate {
+    fn has_momentum(&self) -> bool {
+        matches!(self.0, MultiSgdParams::Momentum(_))
+    }
+
+    fn stride(&self) -> usize {
+        if self.has_momentum() { 3 } else { 2 }
+    }
+
+    fn num_weights(&self) -> usize {
+        match &self.0 {
+            MultiSgdParams::Plain(p) => p.num_weights,
+            MultiSgdParams::Momentum(p) => p.num_weights,
+        }
+    }
+
+    /// `(lrs, wds, momentum, rescale_grad, clip_gradient)`.
+    fn settings(&self) -> (&[f32], &[f32], f32, f32, f32) {
+        match &self.0 {
+            MultiSgdParams::Plain(p) => (&p.lrs, &p.wds, 0.0, p.rescale_grad, p.clip_gradient),
+            MultiSgdParams::Momentum(p) => {
+                (&p.lrs, &p.wds, p.momentum, p.rescale_grad, p.clip_gradient)
+            }
+        }
+    }
+
+    fn compute<T: Real + mxr_kernels::Element>(
+        &self,
+        k: usize,
+        inputs: &[TensorRef<'_>],
+        out: &mut TensorMut<'_>,
+        mom: Option<&mut TensorMut<'_>>,
+    ) -> Result<()> {
+        let name = self.name();
+        let (lrs, wds, momentum, rescale, c) = self.settings();
+        let s = self.stride();
+        let w = inputs[k * s].slice::<T>(name)?;
+        let g = inputs[k * s + 1].slice::<T>(name)?;
+        let out = out.slice_mut::<T>(name)?;
+        let (lr, wd) = (T::of(lrs[k]), T::of(wds[k]));
+        let (momentum, rescale, c) = (T::of(momentum), T::of(rescale), T::of(c));
+        let lr_wd = lr * wd;
+        let step = lr * rescale;
+        let clipping = c >= T::ZERO;
+        let update = |m: T, w: T, g: T| {
+            if clipping {
+                momentum * m - lr_wd * w - lr * clip(rescale * g, c)
+            } else {
+                momentum * m - lr_wd * w - step * g
+            }
+        };
+        match mom {
+            Some(mom) => {
+                let mom = mom.slice_mut::<T>(name)?;
+                for (((o, m), &w), &g) in out.iter_mut().zip(mom.iter_mut()).zip(w).zip(g) {
+                    *m = update(*m, w, g);
+                    *o = w + *m;
+                }
+            }
+            None => {
+                for ((o, &w), &g) in out.iter_mut().zip(w).zip(g) {
+                    *o = w + update(T::ZERO, w, g);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Operator for MultiSgdUpdate {
+    fn name(&self) -> &'static str {
+        if self.has_momentum() {
+            "multi_sgd_mom_update"
+        } else {
+            "multi_sgd_update"
+        }
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        match &self.0 {
+            MultiSgdParams::Plain(p) => p.to_attrs(),
+            MultiSgdParams::Momentum(p) => p.to_attrs(),
+        }
+    }
+    fn input_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for i in 0..self.num_weights() {
+            names.push(format!("weight_{i}"));
+            names.push(format!("grad_{i}"));
+            if self.has_momentum() {
+                names.push(format!("mom_{i}"));
+            }
+        }
+        names
+    }
+    fn num_outputs(&self) -> usize {
+        self.num_weights()
+    }
+    fn mutate_inputs(&self) -> Vec<usize> {
+        if self.has_momentum() {
+            (0..self.num_weights()).map(|i| 3 * i + 2).collect()
+        } else {
+            Vec::new()
+        }
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        let s = self.stride();
+        for k in 0..self.num_weights() {
+            let mut merged = Shape::unknown();
+            for i in k * s..(k + 1) * s {
+                merged.merge(shapes.input(i)).map_err(|reason| {
+                    shapes.error(format!(
+                        "the inputs of weight {k} must have one shape: {reason}"
+                    ))
+                })?;
+            }
+            merged
+                .merge(shapes.output(k))
+                .map_err(|reason| shapes.error(reason))?;
+            for i in k * s..(k + 1) * s {
+                shapes.set_input(i, merged.clone())?;
+            }
+            shapes.set_output(k, merged)?;
+        }
+        Ok(())
+    }
+    fn infer_type(&self, types: &mut TypeCtx<'_>) -> Result<()> {
+        let s = self.stride();
+        for k in 0..self.num_weights() {
+            let mut dtype = types.output(k);
+            for i in k * s..(k + 1) * s {
+                match (dtype, types.input(i)) {
+                    (Some(a), Some(b)) if a != b => {
+                        return Err(types.error(format!(
+                            "the arrays of weight {k} must have one dtype ({a} and {b})"
+                        )));
+                    }
+                    (None, b) => dtype = b,
+                    _ => {}
+                }
+            }
+            if let Some(dtype) = dtype {
+                for i in k * s..(k + 1) * s {
+                    types.set_input(i, dtype)?;
+                }
+                types.set_output(k, dtype)?;
+            }
+        }
+        Ok(())
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let name = self.name();
+        let n = self.num_weights();
+        let s = self.stride();
+        if inputs.len() < n * s || outputs.len() < n + if self.has_momentum() { n } else { 0 } {
+            return Err(missing(name, "input or output"));
+        }
+        let (outs, moms) = outputs.split_at_mut(n);
+        for (k, out) in outs.iter_mut().enumerate() {
+            let mom = if self.has_momentum() {
+                moms.get_mut(k)
+            } else {
+                None
+            };
+            float_dispatch!(inputs[k * s].dtype, name, T => self.compute::<T>(k, inputs, out, mom))?;
+        }
+        Ok(())
+    }
+}
+
+fn check_multi(op: &'static str, n: usize, lrs: &[f32], wds: &[f32]) -> Result<()> {
+    let bad = |name: &str, value: String, hint: String| Error::BadParam {
+        op: op.into(),
+        name: name.into(),
+        value,
+        type_name: if name == "num_weights" {
+            "int".into()
+        } else {
+            "tuple of <float>".into()
+        },
+        hint,
+    };
+    if n == 0 {
+        return Err(bad(
+            "num_weights",
+            "0".into(),
+            "; at least one weight".into(),
+        ));
+    }
+    for (name, values) in [("lrs", lrs), ("wds", wds)] {
+        if values.len() != n {
+            return Err(bad(
+                name,
+                format!("{values:?}"),
+                format!("; {} values for num_weights = {n}", values.len()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn create_multi_sgd(attrs: &[(&str, &str)]) -> Result<OpRef> {
+    let p = MultiSgdParam::parse(attrs.iter().copied())?;
+    check_multi("multi_sgd_update", p.num_weights, &p.lrs, &p.wds)?;
+    Ok(Arc::new(MultiSgdUpdate(MultiSgdParams::Plain(p))))
+}
+
+fn create_multi_sgd_mom(attrs: &[(&str, &str)]) -> Result<OpRef> {
+    let p = MultiSgdMomParam::parse(attrs.iter().copied())?;
+    check_multi("multi_sgd_mom_update", p.num_weights, &p.lrs, &p.wds)?;
+    Ok(Arc::new(MultiSgdUpdate(MultiSgdParams::Momentum(p))))
+}
+
 fn create_sgd(attrs: &[(&str, &str)]) -> Result<OpRef> {
     Ok(Arc::new(SgdUpdate(SgdParam::parse(attrs.iter().copied())?)))
 }
@@ -392,6 +670,19 @@ inventory::submit! {
         "Momentum update function for SGD: mom = momentum·mom - lr·wd·weight - \
          lr·clip(rescale_grad·grad); weight = weight + mom. Updates mom in place.",
         SgdMomParam::specs, create_sgd_mom)
+}
+inventory::submit! {
+    OpDef::new("multi_sgd_update",
+        "SGD on num_weights weights at once (inputs weight_0, grad_0, weight_1, grad_1, ...): \
+         weight_i = weight_i - lrs[i]·wds[i]·weight_i - lrs[i]·clip(rescale_grad·grad_i).",
+        MultiSgdParam::specs, create_multi_sgd)
+}
+inventory::submit! {
+    OpDef::new("multi_sgd_mom_update",
+        "Momentum SGD on num_weights weights at once (inputs weight_0, grad_0, mom_0, ...): \
+         mom_i = momentum·mom_i - lrs[i]·wds[i]·weight_i - lrs[i]·clip(rescale_grad·grad_i); \
+         weight_i = weight_i + mom_i. Updates the momenta in place.",
+        MultiSgdMomParam::specs, create_multi_sgd_mom)
 }
 inventory::submit! {
     OpDef::new("adam_update",
