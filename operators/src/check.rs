@@ -227,6 +227,7 @@ pub fn run_seeded(
         is_train,
         context: Context::cpu(0),
         rng: wants_rng.then_some(&mut rng),
+        needed: None,
     };
     {
         let views: Vec<TensorRef<'_>> = inputs.iter().map(HostTensor::view).collect();

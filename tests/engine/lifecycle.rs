@@ -255,9 +255,8 @@ fn deleting_an_idle_var_frees_before_returning() {
     for (label, config) in configs() {
         with_timeout(30, move || {
             let engine = Engine::new(config).unwrap();
+            // Nothing was ever pushed on `v`: it is idle, freed at once.
             let v = Var::new();
-            engine.push_sync("use", &[], &[&v], |_| Ok(())).unwrap();
-            engine.wait_for_var(&v).unwrap();
             let freed = Arc::new(AtomicUsize::new(0));
             let f = Arc::clone(&freed);
             engine
@@ -274,6 +273,40 @@ fn deleting_an_idle_var_frees_before_returning() {
                 engine.delete_var(&v, || ()),
                 Err(Error::VarDeleted { .. })
             ));
+            // A var with pending work is freed after it, not at once (threaded engines; the
+            // naive engine would run the gated operation inline at push and never return).
+            if label.contains("naive") {
+                return;
+            }
+            let busy = Var::new();
+            let gate = Arc::new(AtomicUsize::new(0));
+            let g = Arc::clone(&gate);
+            engine
+                .push_sync("slow", &[], &[&busy], move |_| {
+                    while g.load(Ordering::SeqCst) == 0 {
+                        std::thread::yield_now();
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            let f = Arc::clone(&freed);
+            engine
+                .delete_var(&busy, move || {
+                    f.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+            assert_eq!(
+                freed.load(Ordering::SeqCst),
+                1,
+                "{label}: not freed while in use"
+            );
+            gate.store(1, Ordering::SeqCst);
+            engine.wait_all().unwrap();
+            assert_eq!(
+                freed.load(Ordering::SeqCst),
+                2,
+                "{label}: freed after the last use"
+            );
         });
     }
 }

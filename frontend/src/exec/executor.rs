@@ -43,6 +43,8 @@ struct Plan {
     shapes: Vec<Vec<Vec<usize>>>,
     dtypes: Vec<Vec<DType>>,
     memory: MemoryPlan,
+    /// Per node: which outputs are read by a later node, are graph outputs or gradients.
+    needed: Vec<Vec<bool>>,
 }
 
 /// Bytes the executor allocated for intermediate values, and what keeping every intermediate
@@ -370,6 +372,13 @@ impl Executor {
             })
             .collect();
         let memory = plan_memory(&full, &executed, &bytes, &fixed, &keep);
+        let mut needed: Vec<Vec<bool>> = uses
+            .iter()
+            .map(|u| u.iter().map(|&n| n > 0).collect())
+            .collect();
+        for e in keep.iter().chain(grad_slot.keys()) {
+            needed[e.node][e.output] = true;
+        }
 
         let plan = Arc::new(Plan {
             graph: full,
@@ -384,6 +393,7 @@ impl Executor {
             shapes: dims,
             dtypes,
             memory,
+            needed,
         });
         Executor::allocate(plan, context, args, grads, aux)
     }
@@ -567,6 +577,7 @@ impl Executor {
                         std::slice::from_ref(dst),
                         true,
                         self.context,
+                        None,
                     )?;
                 }
                 GradReq::Null => {}
@@ -583,7 +594,14 @@ impl Executor {
             .iter()
             .map(|e| &self.values[e.node][e.output])
             .collect();
-        push_planned(op, &inputs, &self.values[n], is_train, self.context)
+        push_planned(
+            op,
+            &inputs,
+            &self.values[n],
+            is_train,
+            self.context,
+            Some(&self.plan.needed[n]),
+        )
     }
 
     /// The outputs (visible ones of each head), valid after `forward`.

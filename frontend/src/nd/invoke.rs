@@ -169,7 +169,7 @@ pub(crate) fn apply_inner(
             None => outputs.push(NDArray::for_output(dims, *dtype, context)?),
         }
     }
-    push(op, inputs, &outputs, is_train, context)?;
+    push(op, inputs, &outputs, is_train, context, None)?;
     Ok(outputs)
 }
 
@@ -407,14 +407,16 @@ impl View {
 
 /// Pushes `op` on arrays whose shapes and dtypes were checked when a plan was made (the
 /// executor's forward and backward): no inference, no allocation of outputs.
+/// `needed` marks the outputs anyone reads (the kernel may skip the others).
 pub(crate) fn push_planned(
     op: &OpRef,
     inputs: &[&NDArray],
     outputs: &[NDArray],
     is_train: bool,
     context: Context,
+    needed: Option<&[bool]>,
 ) -> Result<()> {
-    push(op, inputs, outputs, is_train, context)
+    push(op, inputs, outputs, is_train, context, needed)
 }
 
 /// Pushes the kernel of `op` as one engine operation.
@@ -424,6 +426,7 @@ fn push(
     outputs: &[NDArray],
     is_train: bool,
     context: Context,
+    needed: Option<&[bool]>,
 ) -> Result<()> {
     let mutated = op.mutate_inputs();
     let rng = op
@@ -453,6 +456,7 @@ fn push(
         is_train,
         context,
         rng: rng.clone(),
+        needed: needed.map(SmallVec::from_slice),
     };
     let engine = inputs
         .first()
@@ -494,6 +498,7 @@ pub(crate) fn push_inplace(op: &OpRef, array: &NDArray, is_train: bool) -> Resul
             is_train,
             context,
             rng: None,
+            needed: None,
         };
         match op.forward_inplace(&mut ctx, &mut tensor) {
             Some(result) => result.map_err(Into::into),
@@ -522,6 +527,8 @@ struct Plan {
     is_train: bool,
     context: Context,
     rng: Option<Arc<RngState>>,
+    /// Outputs anyone reads, when known (mutated inputs are always written).
+    needed: Option<SmallVec<[bool; 4]>>,
 }
 
 /// Aligned scratch bytes.
@@ -557,6 +564,7 @@ impl Plan {
             is_train: self.is_train,
             context: self.context,
             rng: rng_guard.as_deref_mut(),
+            needed: self.needed.as_deref(),
         };
 
         // In place: one input, one output, the same elements.

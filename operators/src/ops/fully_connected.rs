@@ -104,7 +104,7 @@ impl Fc {
         g: &[T],
         x: &[T],
         w: &[T],
-        dx: &mut [T],
+        dx: Option<&mut [T]>,
         dw: &mut [T],
         db: Option<&mut [T]>,
     ) -> Result<(), String> {
@@ -120,9 +120,12 @@ impl Fc {
                 }
             }
         }
-        // dx (n × k) = g (n × h) · W (h × k).
-        gemm(false, false, n, k, h, T::ONE, g, h, w, k, T::ZERO, dx, k, 1)
-            .map_err(|e| e.to_string())
+        // dx (n × k) = g (n × h) · W (h × k), unless nobody reads it (the first layer's).
+        match dx {
+            Some(dx) => gemm(false, false, n, k, h, T::ONE, g, h, w, k, T::ZERO, dx, k, 1)
+                .map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -264,11 +267,12 @@ impl Operator for FullyConnectedBackward {
     }
     fn forward(
         &self,
-        _ctx: &mut OpContext<'_>,
+        ctx: &mut OpContext<'_>,
         inputs: &[TensorRef<'_>],
         outputs: &mut [TensorMut<'_>],
     ) -> Result<()> {
         let name = self.name();
+        let dx_needed = ctx.output_needed(0);
         let fc = Fc::new(&self.param, inputs[1].shape);
         let (dx, rest) = outputs
             .split_first_mut()
@@ -284,7 +288,8 @@ impl Operator for FullyConnectedBackward {
                 Some(db) => Some(db.slice_mut::<T>(name)?),
                 None => None,
             };
-            fc.backward(g, x, w, dx.slice_mut::<T>(name)?, dw.slice_mut::<T>(name)?, db)
+            let dx = if dx_needed { Some(dx.slice_mut::<T>(name)?) } else { None };
+            fc.backward(g, x, w, dx, dw.slice_mut::<T>(name)?, db)
                 .map_err(|e| gemm_error(name, e))
         })
     }

@@ -31,6 +31,28 @@ pub struct OpContext<'a> {
     pub context: Context,
     /// The random state, present when the operator requested [`Resource::Random`].
     pub rng: Option<&'a mut Rng>,
+    /// Which outputs anyone reads (MXNet's `kNullOp` requests), when the caller knows: a kernel
+    /// may skip computing an output marked `false` (its contents are then unspecified).
+    /// `None`: every output is needed.
+    pub needed: Option<&'a [bool]>,
+}
+
+impl<'a> OpContext<'a> {
+    /// A context for a kernel on `context`, every output needed, no random state.
+    pub fn new(is_train: bool, context: Context) -> OpContext<'a> {
+        OpContext {
+            is_train,
+            context,
+            rng: None,
+            needed: None,
+        }
+    }
+
+    /// Whether output `k` must be computed.
+    pub fn output_needed(&self, k: usize) -> bool {
+        self.needed
+            .is_none_or(|m| m.get(k).copied().unwrap_or(true))
+    }
 }
 
 impl OpContext<'_> {

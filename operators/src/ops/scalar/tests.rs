@@ -21,6 +21,7 @@ fn ctx() -> OpContext<'static> {
         is_train: false,
         context: Context::cpu(0),
         rng: None,
+        needed: None,
     }
 }
 

@@ -255,6 +255,7 @@ fn in_place_matches_out_of_place() {
             is_train: false,
             context: mxr_engine::Context::cpu(0),
             rng: None,
+            needed: None,
         };
         op.forward_inplace(&mut ctx, &mut data.view_mut())
             .expect("supported")
@@ -267,6 +268,7 @@ fn in_place_matches_out_of_place() {
         is_train: false,
         context: mxr_engine::Context::cpu(0),
         rng: None,
+        needed: None,
     };
     assert!(
         op.forward_inplace(&mut ctx, &mut x232().view_mut())

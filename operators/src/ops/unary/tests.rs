@@ -24,6 +24,7 @@ fn ctx() -> OpContext<'static> {
         is_train: false,
         context: Context::cpu(0),
         rng: None,
+        needed: None,
     }
 }
 
