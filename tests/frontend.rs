@@ -17,3 +17,6 @@ mod ndarray_ops;
 
 #[path = "frontend/executor.rs"]
 mod executor;
+
+#[path = "frontend/cli.rs"]
+mod cli;
