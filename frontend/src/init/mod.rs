@@ -29,12 +29,14 @@ mod bilinear;
 mod constant;
 mod initializer;
 mod json;
+mod numpy;
 mod random;
 mod xavier;
 
 pub use bilinear::{Bilinear, LstmBias};
 pub use constant::{Constant, One, Zero};
 pub use initializer::{InitDesc, Initializer};
+pub use numpy::NumpyRandomState;
 pub use random::{Normal, Uniform};
 pub use xavier::{FactorType, MsraPrelu, RndType, Xavier};
 

@@ -29,7 +29,7 @@ mod gather;
 mod idx;
 mod mnist;
 mod ndarray_iter;
-mod shuffle;
+pub(crate) mod shuffle;
 
 pub use batch::{Batches, DataBatch, DataDesc, DataIter, LastBatchHandle};
 pub use idx::{read_idx_images, read_idx_labels};
