@@ -20,3 +20,6 @@ mod executor;
 
 #[path = "frontend/cli.rs"]
 mod cli;
+
+#[path = "frontend/model.rs"]
+mod model;
