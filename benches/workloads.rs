@@ -654,7 +654,7 @@ fn lenet_graph() -> mxr::Result<mxr::exec::Graph> {
     use mxr::operators::registry::create;
     let mut g = mxr::exec::Graph::default();
     let mut x = g.variable("data");
-    let mut layer = |g: &mut mxr::exec::Graph,
+    let layer = |g: &mut mxr::exec::Graph,
                      x,
                      op: &str,
                      name: &str,
