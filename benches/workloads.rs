@@ -655,11 +655,11 @@ fn lenet_graph() -> mxr::Result<mxr::exec::Graph> {
     let mut g = mxr::exec::Graph::default();
     let mut x = g.variable("data");
     let layer = |g: &mut mxr::exec::Graph,
-                     x,
-                     op: &str,
-                     name: &str,
-                     attrs: &[(&str, &str)],
-                     params: &[&str]|
+                 x,
+                 op: &str,
+                 name: &str,
+                 attrs: &[(&str, &str)],
+                 params: &[&str]|
      -> mxr::Result<mxr::operators::registry::Entry> {
         let mut inputs = vec![x];
         for p in params {

@@ -4,8 +4,12 @@
 //! a test executor sharing the weights, per-epoch accuracy and samples/s, a checkpoint in
 //! MXNet's `.params` format and a training-curve plot (SVG).
 //!
+//! With `--net lenet` it trains LeNet instead (Convolution 5×5×20 → tanh → max-pool →
+//! Convolution 5×5×50 → tanh → max-pool → FullyConnected 500 → tanh → FullyConnected 10).
+//!
 //! Run: `./train` (installs Debian's dataset-fashion-mnist if missing), or
-//! `cargo run --release --example train_mlp -- [--epochs N] [--lr X] [--batch-size B] [--out DIR]`.
+//! `cargo run --release --example train_mlp -- [--net mlp|lenet] [--epochs N] [--lr X]
+//! [--batch-size B] [--out DIR]`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -22,6 +26,7 @@ use mxr::optim::{Sgd, Updater};
 const DATA_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
 struct Options {
+    lenet: bool,
     epochs: usize,
     lr: f64,
     batch: usize,
@@ -31,6 +36,7 @@ struct Options {
 
 fn options() -> Result<Options, String> {
     let mut o = Options {
+        lenet: false,
         epochs: 10,
         lr: 0.1,
         batch: 128,
@@ -50,6 +56,13 @@ fn options() -> Result<Options, String> {
             "--batch-size" => o.batch = value.parse().map_err(|e| bad(&e))?,
             "--out" => o.out = PathBuf::from(value),
             "--data" => o.data = PathBuf::from(value),
+            "--net" => {
+                o.lenet = match value.as_str() {
+                    "mlp" => false,
+                    "lenet" => true,
+                    other => return Err(format!("--net {other}: expected mlp or lenet")),
+                }
+            }
             other => return Err(format!("unknown option {other}")),
         }
         i += 2;
@@ -81,13 +94,77 @@ fn mlp() -> mxr::Result<Graph> {
     Ok(g)
 }
 
-fn iterator(dir: &Path, set: &str, batch: usize, train: bool) -> mxr::Result<MNISTIter> {
+/// LeNet: two convolution + tanh + max-pool stages, then two fully connected layers.
+fn lenet() -> mxr::Result<Graph> {
+    let mut g = Graph::default();
+    let mut x = g.variable("data");
+    let layers: [(&str, &str, Vec<(&str, &str)>, bool); 10] = [
+        (
+            "Convolution",
+            "conv1",
+            vec![("kernel", "(5, 5)"), ("num_filter", "20")],
+            true,
+        ),
+        ("Activation", "tanh1", vec![("act_type", "tanh")], false),
+        (
+            "Pooling",
+            "pool1",
+            vec![
+                ("pool_type", "max"),
+                ("kernel", "(2, 2)"),
+                ("stride", "(2, 2)"),
+            ],
+            false,
+        ),
+        (
+            "Convolution",
+            "conv2",
+            vec![("kernel", "(5, 5)"), ("num_filter", "50")],
+            true,
+        ),
+        ("Activation", "tanh2", vec![("act_type", "tanh")], false),
+        (
+            "Pooling",
+            "pool2",
+            vec![
+                ("pool_type", "max"),
+                ("kernel", "(2, 2)"),
+                ("stride", "(2, 2)"),
+            ],
+            false,
+        ),
+        ("Flatten", "flatten", vec![], false),
+        ("FullyConnected", "fc1", vec![("num_hidden", "500")], true),
+        ("Activation", "tanh3", vec![("act_type", "tanh")], false),
+        ("FullyConnected", "fc2", vec![("num_hidden", "10")], true),
+    ];
+    for (op, name, attrs, has_params) in layers {
+        let mut inputs = vec![x];
+        if has_params {
+            inputs.push(g.variable(&format!("{name}_weight")));
+            inputs.push(g.variable(&format!("{name}_bias")));
+        }
+        x = g.add(create(op, &attrs, None)?, name, &inputs)?[0];
+    }
+    let label = g.variable("softmax_label");
+    x = g.add(create("SoftmaxOutput", &[], None)?, "softmax", &[x, label])?[0];
+    g.outputs.push(x);
+    Ok(g)
+}
+
+fn iterator(
+    dir: &Path,
+    set: &str,
+    batch: usize,
+    train: bool,
+    flat: bool,
+) -> mxr::Result<MNISTIter> {
     MNISTIter::builder(
         dir.join(format!("{set}-images-idx3-ubyte.gz")),
         dir.join(format!("{set}-labels-idx1-ubyte.gz")),
     )
     .batch_size(batch)
-    .flat(true)
+    .flat(flat)
     .shuffle(train)
     .seed(42)
     .last_batch_handle(if train {
@@ -146,7 +223,7 @@ fn plot(path: &Path, train: &[f64], test: &[f64]) -> std::io::Result<()> {
     let svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{m}\" y=\"30\" font-family=\"sans-serif\" font-size=\"16\">MLP on Fashion-MNIST: accuracy per epoch (blue: train, red: test)</text>\n\
+         <text x=\"{m}\" y=\"30\" font-family=\"sans-serif\" font-size=\"16\">Fashion-MNIST: accuracy per epoch (blue: train, red: test)</text>\n\
          <line x1=\"{m}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n\
          <line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{}\" stroke=\"black\"/>\n\
          <text x=\"5\" y=\"{}\" font-family=\"sans-serif\" font-size=\"12\">{lo:.2}</text>\n\
@@ -173,8 +250,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    let mut train = iterator(&o.data, "train", o.batch, true)?;
-    let mut test = iterator(&o.data, "t10k", o.batch, false)?;
+    let mut train = iterator(&o.data, "train", o.batch, true, !o.lenet)?;
+    let mut test = iterator(&o.data, "t10k", o.batch, false, !o.lenet)?;
     println!(
         "Fashion-MNIST: {} training and {} test images; batch {}, {} epochs, SGD lr {}",
         train.num_examples(),
@@ -184,10 +261,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         o.lr
     );
 
-    let net = mlp()?;
+    let net = if o.lenet { lenet()? } else { mlp()? };
     let cpu = Context::cpu(0);
     let no_grad = ["data", "softmax_label"];
-    let shapes: [(&str, &[usize]); 2] = [("data", &[o.batch, 784]), ("softmax_label", &[o.batch])];
+    let image: Vec<usize> = if o.lenet {
+        vec![o.batch, 1, 28, 28]
+    } else {
+        vec![o.batch, 784]
+    };
+    let shapes: [(&str, &[usize]); 2] = [("data", &image), ("softmax_label", &[o.batch])];
     let mut exe = Executor::simple_bind(&net, cpu, &shapes, GradReq::Write, &no_grad)?;
     // The test executor shares every argument array (weights included) with the training one.
     let args = exe.arg_arrays().to_vec();
@@ -253,7 +335,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     std::fs::create_dir_all(&o.out)?;
-    let checkpoint = o.out.join(format!("fashion_mlp-{:04}.params", o.epochs));
+    let prefix = if o.lenet {
+        "fashion_lenet"
+    } else {
+        "fashion_mlp"
+    };
+    let checkpoint = o.out.join(format!("{prefix}-{:04}.params", o.epochs));
     let named: Vec<(String, NDArray)> = params
         .iter()
         .map(|(i, n)| (format!("arg:{n}"), exe.arg_arrays()[*i].clone()))
