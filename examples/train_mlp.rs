@@ -94,11 +94,19 @@ fn mlp() -> mxr::Result<Graph> {
     Ok(g)
 }
 
+/// One layer: operator, node name, parameters, whether it has a weight and a bias.
+type Layer = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    bool,
+);
+
 /// LeNet: two convolution + tanh + max-pool stages, then two fully connected layers.
 fn lenet() -> mxr::Result<Graph> {
     let mut g = Graph::default();
     let mut x = g.variable("data");
-    let layers: [(&str, &str, Vec<(&str, &str)>, bool); 10] = [
+    let layers: [Layer; 10] = [
         (
             "Convolution",
             "conv1",
