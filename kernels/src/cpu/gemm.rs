@@ -34,10 +34,127 @@ use std::ops::Mul;
 use crate::Element;
 
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
+    /// A read-only strided matrix for the native kernels: element `(i, j)` at
+    /// `ptr + i * rs + j * cs`. (Public only inside this private module.)
+    #[derive(Debug, Clone, Copy)]
+    pub struct Strided<T> {
+        pub ptr: *const T,
+        pub rs: usize,
+        pub cs: usize,
+    }
+
+    pub trait Sealed: Sized {
+        /// Runs one product `C = alpha * op(A) · op(B) + beta * C` (`m, n, k > 0`,
+        /// `alpha != 0`) with mxr's own kernel when there is one for this type, this CPU and
+        /// this shape, and returns `false` (having done nothing) otherwise.
+        ///
+        /// # Safety
+        /// As [`super::native::run`]: `a`, `b` and `c` describe valid matrices of
+        /// `m × k`, `k × n` and `m × n` elements that `C` does not overlap, and `c` is
+        /// exclusively the caller's for the call.
+        #[allow(clippy::too_many_arguments, reason = "the gemm arguments")]
+        unsafe fn native_gemm(
+            _m: usize,
+            _n: usize,
+            _k: usize,
+            _alpha: Self,
+            _a: Strided<Self>,
+            _b: Strided<Self>,
+            _beta: Self,
+            _c: *mut Self,
+            _ldc: usize,
+        ) -> bool {
+            false
+        }
+    }
+
+    impl Sealed for f32 {
+        unsafe fn native_gemm(
+            m: usize,
+            n: usize,
+            k: usize,
+            alpha: f32,
+            a: Strided<f32>,
+            b: Strided<f32>,
+            beta: f32,
+            c: *mut f32,
+            ldc: usize,
+        ) -> bool {
+            // SAFETY: forwarded; the caller's contract is `native::run`'s.
+            unsafe { super::native::run(m, n, k, alpha, a, b, beta, c, ldc) }
+        }
+    }
     impl Sealed for f64 {}
 }
+
+use sealed::Strided;
+
+/// mxr's own f32 kernels and the rule for when to use them.
+mod native {
+    use super::Strided;
+
+    /// Runs `C = alpha * A · B + beta * C` with the AVX-512 kernel if the CPU has it and the
+    /// shape is one where it beats the `gemm` crate; returns whether it ran.
+    ///
+    /// # Safety
+    /// `m, n, k > 0`; every `(i, p)` (`i < m`, `p < k`) of `a` and `(p, j)` (`p < k`, `j < n`)
+    /// of `b` is readable, every `c + i * ldc + j` (`i < m`, `j < n`) readable and writable,
+    /// `C` overlaps neither input, and nothing else accesses `C` during the call.
+    #[allow(clippy::too_many_arguments, reason = "the gemm arguments")]
+    pub(super) unsafe fn run(
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: f32,
+        a: Strided<f32>,
+        b: Strided<f32>,
+        beta: f32,
+        c: *mut f32,
+        ldc: usize,
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::avx512;
+            if worth_it(m, n, k) && avx512::available() {
+                let src = |x: Strided<f32>| avx512::Src {
+                    ptr: x.ptr,
+                    rs: x.rs,
+                    cs: x.cs,
+                };
+                // SAFETY: `available()` checked the CPU; the matrices are as `sgemm` needs
+                // (this function's contract, which is the same).
+                unsafe {
+                    avx512::sgemm(
+                        m,
+                        n,
+                        k,
+                        alpha,
+                        src(a),
+                        src(b),
+                        beta,
+                        c,
+                        ldc,
+                        avx512::BLOCKING,
+                    );
+                }
+                return true;
+            }
+        }
+        let _ = (m, n, k, alpha, a, b, beta, c, ldc);
+        false
+    }
+
+    /// Whether the packed kernel pays for its packing on this shape (by measurement; see
+    /// `benches/gemm.rs`).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    fn worth_it(m: usize, n: usize, k: usize) -> bool {
+        let _ = (m, n, k);
+        true
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 /// An element type [`gemm()`] supports: `f32` and `f64`. Sealed.
 pub trait GemmElement: Element + sealed::Sealed + Mul<Output = Self> {
@@ -273,6 +390,31 @@ pub fn batched_gemm<T: GemmElement>(
         let a_p = &a[p * stride_a..];
         let b_p = &b[p * stride_b..];
         let c_p = &mut c[p * stride_c..];
+        let strided = |x: &[T], rs: isize, cs: isize| Strided {
+            ptr: x.as_ptr(),
+            rs: rs.unsigned_abs(),
+            cs: cs.unsigned_abs(),
+        };
+        // SAFETY: `Operand::check` verified that `a_p`, `b_p` and `c_p` each hold one full
+        // matrix with the (non-negative) strides given, so every element the kernel may touch
+        // is inside them; `c_p` is a unique borrow, so `C` aliases neither input and nothing
+        // else touches it during the call; `m, n, k > 0` and `alpha != 0` were handled above.
+        let done = unsafe {
+            T::native_gemm(
+                m,
+                n,
+                k,
+                alpha,
+                strided(a_p, a_rs, a_cs),
+                strided(b_p, b_rs, b_cs),
+                beta,
+                c_p.as_mut_ptr(),
+                c_mat.ld.unsigned_abs(),
+            )
+        };
+        if done {
+            continue;
+        }
         // SAFETY: `Operand::check` above verified, for every `p < batch`, that the slices hold
         // `p * stride + (rows - 1) * ld + cols` elements (so `a_p`, `b_p`, `c_p` hold one full
         // matrix each), that `ld >= cols`, and that every stride fits in `isize`. The backend

@@ -441,3 +441,310 @@ fn batched_matches_one_call_per_matrix() {
         }
     }
 }
+
+/// Shapes around the AVX-512 kernel's tile (12 × 32) and default blocks, through the public
+/// entry point: every row and column remainder, `k` across a `kc` boundary, every transpose.
+#[test]
+fn edge_tiles_and_blocks_in_f32() {
+    let mut seed = 1000;
+    let mut run = |m, n, k, pad, alpha, beta| {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            seed += 3;
+            let case = Case {
+                ta,
+                tb,
+                m,
+                n,
+                k,
+                pad,
+                alpha,
+                beta,
+            };
+            check::<f32>(case, seed);
+        }
+    };
+    for m in 1..=26 {
+        run(m, 35, 19, 1, 1.0, 0.0);
+    }
+    for n in (1..=66).chain([95, 96, 97]) {
+        run(13, n, 18, 2, -0.5, 1.0);
+    }
+    for k in [1, 15, 16, 17, 383, 384, 385, 769] {
+        run(25, 33, k, 0, 1.0, 0.25);
+    }
+    // Past the default column block (512) and row block (1536).
+    run(14, 545, 9, 5, 1.0, 0.0);
+    run(1549, 7, 5, 0, 2.0, -1.0);
+}
+
+/// `beta != 0` reads `C`: a NaN there survives (as in BLAS), the other elements are exact.
+#[test]
+fn nonzero_beta_propagates_nan_in_c() {
+    let (m, n, k) = (20, 40, 8);
+    let a = vec![1.0f32; m * k];
+    let b = vec![0.5f32; k * n];
+    for beta in [1.0f32, 0.5] {
+        let mut c = vec![2.0f32; m * n];
+        c[13 * n + 37] = f32::NAN;
+        gemm(false, false, m, n, k, 1.0, &a, k, &b, n, beta, &mut c, n, 1).expect("valid");
+        for (idx, x) in c.iter().enumerate() {
+            if idx == 13 * n + 37 {
+                assert!(x.is_nan(), "beta {beta}: NaN lost");
+            } else {
+                assert_eq!(*x, 4.0 + beta * 2.0, "beta {beta}: element {idx}");
+            }
+        }
+    }
+}
+
+/// The strided source `(rows × cols, ld)` as `avx512::Src`, either as stored or transposed.
+#[cfg(target_arch = "x86_64")]
+fn src(data: &[f32], ld: usize, trans: bool) -> super::avx512::Src {
+    let (rs, cs) = if trans { (1, ld) } else { (ld, 1) };
+    super::avx512::Src {
+        ptr: data.as_ptr(),
+        rs,
+        cs,
+    }
+}
+
+/// A 64-byte aligned scratch area of `len` floats filled with NaN, and its offset in the `Vec`.
+fn aligned_nan(len: usize) -> (Vec<f32>, usize) {
+    let v = vec![f32::NAN; len + 16];
+    let off = v.as_ptr().align_offset(64);
+    (v, off)
+}
+
+/// Checks one packed-A layout against its definition: panel `q`, step `p`, row `r` holds
+/// `A[i0 + q MR + r, p0 + p]`, zero past `mc`.
+#[allow(clippy::too_many_arguments, reason = "the packing arguments")]
+fn check_packed_a(
+    got: &[f32],
+    mr: usize,
+    data: &[f32],
+    ld: usize,
+    trans: bool,
+    (mc, kc, i0, p0): (usize, usize, usize, usize),
+) {
+    for q in 0..mc.div_ceil(mr) {
+        for p in 0..kc {
+            for r in 0..mr {
+                let i = q * mr + r;
+                let want = if i >= mc {
+                    0.0
+                } else if trans {
+                    data[(p0 + p) * ld + i0 + i]
+                } else {
+                    data[(i0 + i) * ld + p0 + p]
+                };
+                let x = got[q * mr * kc + p * mr + r];
+                assert_eq!(x.to_bits(), want.to_bits(), "A q {q} p {p} r {r}");
+            }
+        }
+    }
+}
+
+/// Checks one packed-B layout: panel `q`, step `p`, column `c` holds `B[p0 + p, j0 + q NR +
+/// c]`, zero past `nc`.
+fn check_packed_b(
+    got: &[f32],
+    nr: usize,
+    data: &[f32],
+    ld: usize,
+    trans: bool,
+    (kc, nc, p0, j0): (usize, usize, usize, usize),
+) {
+    for q in 0..nc.div_ceil(nr) {
+        for p in 0..kc {
+            for c in 0..nr {
+                let j = q * nr + c;
+                let want = if j >= nc {
+                    0.0
+                } else if trans {
+                    data[(j0 + j) * ld + p0 + p]
+                } else {
+                    data[(p0 + p) * ld + j0 + j]
+                };
+                let x = got[q * nr * kc + p * nr + c];
+                assert_eq!(x.to_bits(), want.to_bits(), "B q {q} p {p} c {c}");
+            }
+        }
+    }
+}
+
+/// The portable packers against their definitions (small enough for Miri).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn scalar_packing_matches_its_definition() {
+    use super::avx512::{MR, NV, pack_a_scalar, pack_b_scalar};
+    let (rows, cols, ld) = (29, 23, 26);
+    let data = random::<f32>(rows * ld, 77);
+    for trans in [false, true] {
+        let (r_max, c_max) = if trans { (cols, rows) } else { (rows, cols) };
+        for (m, k, i0, o0) in [
+            (r_max, c_max, 0, 0),
+            (13, 5, 2, 3),
+            (1, 1, 0, 0),
+            (12, 17, 1, 1),
+        ] {
+            let (m, k) = (m.min(r_max - i0), k.min(c_max - o0));
+            let (mut buf, off) = aligned_nan(m.next_multiple_of(MR) * k);
+            // SAFETY: the block lies inside `data` (bounds above) and `buf` holds the padded
+            // panels.
+            unsafe { pack_a_scalar::<MR>(m, k, src(&data, ld, trans), i0, o0, &raw mut buf[off]) };
+            check_packed_a(&buf[off..], MR, &data, ld, trans, (m, k, i0, o0));
+            // The same block read as B (k rows and m columns of the stored matrix's view).
+            let (kb, nb) = (m, k);
+            let (mut buf, off) = aligned_nan(kb * nb.next_multiple_of(16 * NV));
+            // SAFETY: as above, with the roles of rows and columns the same as for A.
+            unsafe {
+                pack_b_scalar::<NV>(kb, nb, src(&data, ld, trans), i0, o0, &raw mut buf[off])
+            };
+            check_packed_b(&buf[off..], 16 * NV, &data, ld, trans, (kb, nb, i0, o0));
+        }
+    }
+}
+
+/// The AVX-512 packers equal the portable ones bit for bit, over edge panels and both
+/// layouts.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn avx512_packing_matches_scalar_packing() {
+    use super::avx512::{MR, NV, available, pack_a, pack_a_scalar, pack_b, pack_b_scalar};
+    if !available() {
+        return;
+    }
+    let (rows, cols, ld) = (83, 71, 75);
+    let data = random::<f32>(rows * ld, 78);
+    for trans in [false, true] {
+        let (r_max, c_max) = if trans { (cols, rows) } else { (rows, cols) };
+        for (m, k, i0, o0) in [
+            (r_max, c_max, 0, 0),
+            (r_max - 3, c_max - 5, 3, 5),
+            (12, 16, 0, 0),
+            (11, 15, 1, 2),
+            (25, 33, 7, 9),
+            (1, 1, 4, 4),
+            (64, 17, 2, 0),
+        ] {
+            let len = (m.next_multiple_of(MR) * k).max(m * k.next_multiple_of(16 * NV));
+            let (mut x, xo) = aligned_nan(len);
+            let (mut y, yo) = aligned_nan(len);
+            let s = src(&data, ld, trans);
+            // SAFETY: the block lies inside `data`, both buffers hold the padded panels and
+            // are 64-byte aligned at the offsets, and `available()` checked the CPU.
+            unsafe {
+                pack_a::<MR>(m, k, s, i0, o0, &raw mut x[xo]);
+                pack_a_scalar::<MR>(m, k, s, i0, o0, &raw mut y[yo]);
+            }
+            let n = m.next_multiple_of(MR) * k;
+            assert!(
+                x[xo..xo + n]
+                    .iter()
+                    .zip(&y[yo..yo + n])
+                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                "pack_a trans {trans} {m}×{k} at ({i0}, {o0})"
+            );
+            // SAFETY: as above, for B: `m` rows (k-steps) by `k` columns of the same block.
+            unsafe {
+                pack_b::<NV>(m, k, s, i0, o0, &raw mut x[xo]);
+                pack_b_scalar::<NV>(m, k, s, i0, o0, &raw mut y[yo]);
+            }
+            let n = m * k.next_multiple_of(16 * NV);
+            assert!(
+                x[xo..xo + n]
+                    .iter()
+                    .zip(&y[yo..yo + n])
+                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                "pack_b trans {trans} {m}×{k} at ({i0}, {o0})"
+            );
+        }
+    }
+}
+
+/// The blocked driver with tiny blocks, so that a small problem crosses every row, column
+/// and depth block boundary (and `beta` applies only to the first depth block).
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn avx512_small_blocks_match_the_reference() {
+    use super::avx512::{Blocking, MR, NR, available, sgemm};
+    if !available() {
+        return;
+    }
+    let blocks = [
+        Blocking {
+            kc: 5,
+            nb: NR,
+            mb: MR,
+        },
+        Blocking {
+            kc: 16,
+            nb: 2 * NR,
+            mb: 3 * MR,
+        },
+        Blocking {
+            kc: 1,
+            nb: NR,
+            mb: 2 * MR,
+        },
+    ];
+    let mut seed = 5000;
+    for blk in blocks {
+        for (m, n, k) in [(37, 101, 23), (12, 32, 10), (1, 1, 1), (25, 65, 16)] {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                for (alpha, beta) in [(1.0, 0.0), (-0.5, 1.0), (2.0, 0.75)] {
+                    seed += 3;
+                    let case = Case {
+                        ta,
+                        tb,
+                        m,
+                        n,
+                        k,
+                        pad: 2,
+                        alpha,
+                        beta,
+                    };
+                    let (a_rows, a_cols) = if ta { (k, m) } else { (m, k) };
+                    let (b_rows, b_cols) = if tb { (n, k) } else { (k, n) };
+                    let (lda, ldb, ldc) = (a_cols + 2, b_cols + 2, n + 2);
+                    let a = random::<f32>(a_rows * lda, seed);
+                    let b = random::<f32>(b_rows * ldb, seed + 1);
+                    let mut c: Vec<f32> = if beta == 0.0 {
+                        vec![f32::NAN; m * ldc]
+                    } else {
+                        random(m * ldc, seed + 2)
+                    };
+                    for i in 0..m {
+                        c[i * ldc + n..(i + 1) * ldc].fill(GUARD as f32);
+                    }
+                    let mut want: Vec<f64> = c.iter().map(|x| f64::from(*x)).collect();
+                    reference(case, &a, lda, &b, ldb, &mut want, ldc);
+                    // SAFETY: the CPU was checked; `a`, `b`, `c` hold the matrices with the
+                    // strides given and `c` is a unique borrow.
+                    unsafe {
+                        sgemm(
+                            m,
+                            n,
+                            k,
+                            alpha as f32,
+                            src(&a, lda, ta),
+                            src(&b, ldb, tb),
+                            beta as f32,
+                            c.as_mut_ptr(),
+                            ldc,
+                            blk,
+                        );
+                    }
+                    let tol = 8.0 * f64::from(f32::EPSILON) * (k as f64 + 2.0) * 4.0;
+                    for (idx, (got, want)) in c.iter().zip(&want).enumerate() {
+                        let got = f64::from(*got);
+                        assert!(
+                            (got - want).abs() <= tol * (1.0 + want.abs()),
+                            "{blk:?} {case:?}: element {idx}: got {got}, want {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
