@@ -1,22 +1,29 @@
 //! A BLIS-style single-precision GEMM for x86-64 with AVX-512F and FMA.
 //!
 //! `C = alpha * A · B + beta * C` with row-major `C` and `A`, `B` given by arbitrary strides
-//! (the transposes are absorbed by the packing). The loops, outermost first:
+//! (transposes are absorbed by the packing). The loops, outermost first:
 //!
-//! 1. rows of `C` in blocks of `mb` (the packed `A` block, `mb × kc`, lives in L2/L3);
-//! 2. the shared dimension in blocks of `kc`: pack `A[ic.., pc..]` into micro-panels of
-//!    [`MR`] rows, stored `k`-major (`MR` consecutive values per `k`);
-//! 3. columns in blocks of `nb`: pack `B[pc.., jc..]` into micro-panels of [`NR`] columns,
-//!    stored `k`-major (`NR` consecutive values per `k`); this `kc × nb` block stays in L2;
-//! 4. the `A` micro-panels (`kc × MR`, kept in L1 across the next loop);
+//! 1. rows of `C` in blocks of `mb` (only when `A` must be packed; otherwise one block);
+//! 2. the shared dimension in blocks of `kc`. `A`'s rows are read in place when they are
+//!    contiguous (`A` not transposed); otherwise the `mb × kc` block is transposed into a
+//!    row-major buffer. A last, partial group of [`MR`] rows is copied into a zero-padded
+//!    panel;
+//! 3. columns in blocks of `nb`: `B[pc.., jc..]` is packed into micro-panels of [`NR`]
+//!    columns, stored `k`-major (`NR` consecutive values per `k`), a `kc × nb` block meant to
+//!    stay in L2;
+//! 4. groups of [`MR`] rows of `A`;
 //! 5. the `B` micro-panels, each multiplied by the micro-kernel into one `MR × NR` tile of `C`.
 //!
 //! The micro-kernel keeps the `MR × NR` tile in `MR · NR / 16` zmm accumulators; each `k` step
-//! loads `NR / 16` vectors of `B`, broadcasts `MR` values of `A` and issues `MR · NR / 16`
-//! FMAs. Edge tiles run the same kernel on zero-padded panels and store with masks.
+//! loads `NR / 16` vectors of `B`, broadcasts `MR` values of `A` (one per row) and issues
+//! `MR · NR / 16` FMAs. Edge tiles run the same kernel on zero-padded panels and store with
+//! masks.
 //!
-//! This file is self-contained (it uses nothing from the rest of the crate), so block sizes can
-//! be tuned from a scratch harness that includes it by path.
+//! Each kernel call prefetches its `C` tile before the products, so the tile is in L1 by the
+//! time it is stored.
+//!
+//! This file is self-contained (it uses nothing from the rest of the crate), so block sizes
+//! and tile shapes can be tuned from a scratch harness that includes it by path.
 
 use std::arch::x86_64::{
     __m512, __mmask16, _MM_HINT_T0, _mm_prefetch, _mm512_castpd_ps, _mm512_castps_pd,
@@ -27,12 +34,12 @@ use std::arch::x86_64::{
 };
 use std::cell::RefCell;
 
-/// Rows of the micro-tile (broadcast operand).
-pub(crate) const MR: usize = 12;
+/// Rows of the micro-tile (the broadcast operand, `A`).
+pub(crate) const MR: usize = 6;
 /// zmm vectors per micro-tile row.
-pub(crate) const NV: usize = 2;
-/// Columns of the micro-tile (vector operand).
-#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const NV: usize = 4;
+/// Columns of the micro-tile (the vector operand, `B`).
+#[cfg_attr(not(test), allow(dead_code, reason = "used by the tests and docs"))]
 pub(crate) const NR: usize = 16 * NV;
 
 /// Cache block sizes.
@@ -40,18 +47,21 @@ pub(crate) const NR: usize = 16 * NV;
 pub(crate) struct Blocking {
     /// Shared-dimension block.
     pub(crate) kc: usize,
-    /// Column block (a multiple of [`NR`]).
+    /// Column block (rounded down to whole micro-panels).
     pub(crate) nb: usize,
-    /// Row block (a multiple of [`MR`]).
+    /// Row block when `A` is packed (rounded down to whole row groups).
     pub(crate) mb: usize,
 }
 
-/// The block sizes used by default.
+/// The block sizes used by default (tuned on the development machine, see the module docs).
 pub(crate) const BLOCKING: Blocking = Blocking {
-    kc: 384,
-    nb: 512,
+    kc: 1024,
+    nb: 192,
     mb: 1536,
 };
+
+/// The most floats a packed `A` block may hold (`mb` shrinks to fit with a large `kc`).
+const PACKED_A_MAX: usize = 1536 * 384;
 
 /// Whether this CPU can run the kernel.
 pub(crate) fn available() -> bool {
@@ -103,9 +113,17 @@ impl Scratch {
     }
 }
 
+/// Per-thread packing buffers: the packed `A` block, the packed `B` block, the edge panel.
+#[derive(Debug, Default)]
+struct Buffers {
+    a: Scratch,
+    b: Scratch,
+    edge: Scratch,
+}
+
 thread_local! {
-    /// Packing buffers for `A` and `B`, reused by every call on this thread.
-    static SCRATCH: RefCell<(Scratch, Scratch)> = RefCell::new(Default::default());
+    /// Packing buffers, reused by every call on this thread.
+    static SCRATCH: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
 /// `C = alpha * A · B + beta * C` where `A` is `m × k`, `B` is `k × n` and `C` is `m × n`
@@ -137,6 +155,19 @@ pub(crate) unsafe fn sgemm(
     unsafe { sgemm_shape::<MR, NV>(m, n, k, alpha, a, b, beta, c, ldc, blk) }
 }
 
+/// Block sizes for one call, in whole tiles.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// Rows per block (a multiple of the tile's rows).
+    mb: usize,
+    /// Depth per block.
+    kc: usize,
+    /// Columns per block (a multiple of the tile's columns).
+    nb: usize,
+    /// Whether `A`'s rows are read in place (else packed).
+    direct_a: bool,
+}
+
 /// [`sgemm`] with a chosen micro-tile: `MR` rows by `NV` vectors.
 ///
 /// # Safety
@@ -158,34 +189,44 @@ pub(crate) unsafe fn sgemm_shape<const MR: usize, const NV: usize>(
         return;
     }
     let nr = 16 * NV;
-    let mb = blk.mb.min(m.next_multiple_of(MR));
-    let kc = blk.kc.min(k).max(1);
-    let nb = blk.nb.min(n.next_multiple_of(nr));
-    let run = |abuf: *mut f32, bbuf: *mut f32| {
+    let direct_a = a.cs == 1;
+    // Whole tiles per block (any `blk` is safe; the buffers below are sized from these).
+    let kc = blk.kc.clamp(1, k.max(1));
+    let mb = if direct_a {
+        m.next_multiple_of(MR)
+    } else {
+        let rows = blk.mb.min(PACKED_A_MAX / kc);
+        ((rows / MR).max(1) * MR).min(m.next_multiple_of(MR))
+    };
+    let plan = Plan {
+        mb,
+        kc,
+        nb: ((blk.nb / nr).max(1) * nr).min(n.next_multiple_of(nr)),
+        direct_a,
+    };
+    let a_len = if direct_a { 0 } else { plan.mb * plan.kc };
+    let run = |bufs: &mut Buffers| {
+        let abuf = bufs.a.get(a_len);
+        let bbuf = bufs.b.get(plan.kc * plan.nb);
+        let ebuf = bufs.edge.get(MR * plan.kc);
         // SAFETY: the caller guarantees the CPU features and the matrices (this function's
-        // contract), and `abuf`/`bbuf` hold `mb * kc` and `kc * nb` floats, 64-byte aligned.
-        unsafe { driver::<MR, NV>(m, n, k, alpha, a, b, beta, c, ldc, mb, kc, nb, abuf, bbuf) }
+        // contract); the buffers hold `mb * kc` (when `A` is packed), `kc * nb` and `MR * kc`
+        // floats, 64-byte aligned, and belong to this call alone.
+        unsafe { driver::<MR, NV>(m, n, k, alpha, a, b, beta, c, ldc, plan, abuf, bbuf, ebuf) }
     };
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut bufs) => {
-            let (abuf, bbuf) = &mut *bufs;
-            run(abuf.get(mb * kc), bbuf.get(kc * nb));
-        }
-        // Only reachable if a call re-enters on this thread (it cannot today): use fresh
-        // buffers rather than fail.
-        Err(_) => run(
-            Scratch::default().get(mb * kc),
-            Scratch::default().get(kc * nb),
-        ),
+        Ok(mut bufs) => run(&mut bufs),
+        // Only reachable if a call re-entered on this thread (none does): use fresh buffers.
+        Err(_) => run(&mut Buffers::default()),
     });
 }
 
 /// The blocked loops.
 ///
 /// # Safety
-/// As [`sgemm`], with `m, n > 0`; `mb` a multiple of [`MR`], `nb` a multiple of [`nr`],
-/// `kc > 0`; `abuf` and `bbuf` valid for `mb * kc` and `kc * nb` floats, 64-byte aligned, and
-/// disjoint from everything else.
+/// As [`sgemm`], with `m, n > 0`; `plan` as [`sgemm_shape`] makes it; `abuf` (when `A` is
+/// packed), `bbuf` and `ebuf` valid for `mb * kc`, `kc * nb` and `MR * kc` floats, 64-byte
+/// aligned, and disjoint from everything else.
 #[target_feature(enable = "avx512f,fma")]
 #[allow(clippy::too_many_arguments, reason = "internal; the loop state")]
 unsafe fn driver<const MR: usize, const NV: usize>(
@@ -198,13 +239,18 @@ unsafe fn driver<const MR: usize, const NV: usize>(
     beta: f32,
     c: *mut f32,
     ldc: usize,
-    mb: usize,
-    kc: usize,
-    nb: usize,
+    plan: Plan,
     abuf: *mut f32,
     bbuf: *mut f32,
+    ebuf: *mut f32,
 ) {
     let nr = 16 * NV;
+    let Plan {
+        mb,
+        kc,
+        nb,
+        direct_a,
+    } = plan;
     if k == 0 {
         // C = beta * C; the public entry point never gets here, but keep the contract whole.
         for i in 0..m {
@@ -220,30 +266,60 @@ unsafe fn driver<const MR: usize, const NV: usize>(
     }
     for ic in (0..m).step_by(mb) {
         let mc = mb.min(m - ic);
+        let full = mc / MR * MR;
         for pc in (0..k).step_by(kc) {
             let kcur = kc.min(k - pc);
             let beta_p = if pc == 0 { beta } else { 1.0 };
-            // SAFETY: rows `ic..ic + mc` and columns `pc..pc + kcur` are inside `A`, and
-            // `abuf` holds `mc.next_multiple_of(MR) * kcur <= mb * kc` floats.
-            unsafe { pack_a::<MR>(mc, kcur, a, ic, pc, abuf) };
+            // `A`'s rows `ic .. ic + mc`, columns `pc .. pc + kcur`: `(base, row stride)`.
+            let (a_base, a_rs) = if direct_a {
+                // SAFETY: `(ic, pc)` is inside `A`.
+                (unsafe { a.at(ic, pc) }, a.rs)
+            } else {
+                // SAFETY: the block is inside `A`; `abuf` holds `mc * kcur <= mb * kc` floats.
+                unsafe { pack_a_rows(mc, kcur, a, ic, pc, abuf) };
+                (abuf.cast_const(), kcur)
+            };
+            if full < mc {
+                // The last rows, zero-padded to a full group.
+                for r in 0..MR {
+                    // SAFETY: row `full + r < mc` of the block is readable for `kcur` floats
+                    // (inside `A`, or written by `pack_a_rows`); row `r` of `ebuf` is `kcur`
+                    // floats inside it (`MR * kc` in all).
+                    unsafe {
+                        let dst = ebuf.add(r * kcur);
+                        if full + r < mc {
+                            std::ptr::copy_nonoverlapping(a_base.add((full + r) * a_rs), dst, kcur);
+                        } else {
+                            std::ptr::write_bytes(dst, 0, kcur);
+                        }
+                    }
+                }
+            }
             for jc in (0..n).step_by(nb) {
                 let ncur = nb.min(n - jc);
                 // SAFETY: rows `pc..pc + kcur`, columns `jc..jc + ncur` are inside `B`, and
                 // `bbuf` holds `kcur * ncur.next_multiple_of(nr) <= kc * nb` floats.
                 unsafe { pack_b::<NV>(kcur, ncur, b, pc, jc, bbuf) };
                 for ir in (0..mc).step_by(MR) {
-                    let rows = MR.min(mc - ir);
-                    // SAFETY: panel `ir / MR` starts at `ir * kcur` in the packed block.
-                    let ap = unsafe { abuf.add(ir * kcur) };
+                    let (ap, ap_rs) = if ir < full {
+                        // SAFETY: row `ir < mc` of the block.
+                        (unsafe { a_base.add(ir * a_rs) }, a_rs)
+                    } else {
+                        (ebuf.cast_const(), kcur)
+                    };
                     for jr in (0..ncur).step_by(nr) {
+                        let rows = MR.min(mc - ir);
                         let cols = nr.min(ncur - jr);
-                        // SAFETY: panel `jr / nr` starts at `jr * kcur`; the tile's corner
-                        // `(ic + ir, jc + jr)` is inside `C`, and the kernel touches only
-                        // `rows × cols` elements from there, which are inside `C` too.
+                        // SAFETY: `ap` holds `MR` rows of `kcur` floats `ap_rs` apart (block
+                        // rows or the edge panel); panel `jr / nr` of `bbuf` starts at
+                        // `jr * kcur`; the tile's corner `(ic + ir, jc + jr)` is inside `C`,
+                        // and the kernel touches only `rows × cols` elements from there.
                         unsafe {
                             let bp = bbuf.add(jr * kcur);
                             let cp = c.add((ic + ir) * ldc + jc + jr);
-                            kernel::<MR, NV>(kcur, ap, bp, cp, ldc, rows, cols, alpha, beta_p);
+                            kernel::<MR, NV>(
+                                kcur, ap, ap_rs, bp, cp, ldc, rows, cols, alpha, beta_p,
+                            );
                         }
                     }
                 }
@@ -252,14 +328,14 @@ unsafe fn driver<const MR: usize, const NV: usize>(
     }
 }
 
-/// Packs rows `i0..i0 + mc`, columns `p0..p0 + kc` of `a` into `MR`-row micro-panels: panel
-/// `q`, step `p`, row `r` goes to `dst[q * MR * kc + p * MR + r]`; rows past `mc` are zero.
-/// Portable code, for any strides (and for Miri); [`pack_a`] is the fast version.
+/// Copies rows `i0..i0 + mc`, columns `p0..p0 + kc` of `a` into `dst` as a row-major
+/// `mc × kc` matrix (`dst[i * kc + p]`). Portable code, for any strides (and for Miri);
+/// [`pack_a_rows`] is the fast version.
 ///
 /// # Safety
-/// The source elements must be readable and `dst` writable for
-/// `mc.next_multiple_of(MR) * kc` floats, not overlapping the source.
-pub(crate) unsafe fn pack_a_scalar<const MR: usize>(
+/// The source elements must be readable and `dst` writable for `mc * kc` floats, not
+/// overlapping the source.
+pub(crate) unsafe fn pack_a_rows_scalar(
     mc: usize,
     kc: usize,
     a: Src,
@@ -267,21 +343,11 @@ pub(crate) unsafe fn pack_a_scalar<const MR: usize>(
     p0: usize,
     dst: *mut f32,
 ) {
-    for (q, ir) in (0..mc).step_by(MR).enumerate() {
-        let rows = MR.min(mc - ir);
+    for i in 0..mc {
         for p in 0..kc {
-            for r in 0..MR {
-                // SAFETY: reads only rows `ir + r < mc` and columns `p < kc` (inside `A`, the
-                // caller's contract); writes `q * MR * kc + p * MR + r < mc.next_multiple_of(MR)
-                // * kc`, inside `dst`.
-                unsafe {
-                    *dst.add(q * MR * kc + p * MR + r) = if r < rows {
-                        *a.at(i0 + ir + r, p0 + p)
-                    } else {
-                        0.0
-                    };
-                }
-            }
+            // SAFETY: `(i0 + i, p0 + p)` is inside the block (caller's contract) and
+            // `i * kc + p < mc * kc`.
+            unsafe { *dst.add(i * kc + p) = *a.at(i0 + i, p0 + p) };
         }
     }
 }
@@ -355,14 +421,13 @@ fn transpose16(r: &mut [__m512; 16]) {
     }
 }
 
-/// [`pack_a_scalar`] with AVX-512: a row-contiguous `A` goes through 16 × 16 transposes, a
-/// column-contiguous one is copied `MR` values at a time. `MR <= 16`.
+/// [`pack_a_rows_scalar`] with AVX-512 for a column-contiguous `A` (`rs == 1`, a transposed
+/// operand): 16 × 16 blocks are transposed in registers. Other layouts use the portable code.
 ///
 /// # Safety
-/// As [`pack_a_scalar`], and AVX-512F available.
+/// As [`pack_a_rows_scalar`], and AVX-512F available.
 #[target_feature(enable = "avx512f")]
-#[inline]
-pub(crate) unsafe fn pack_a<const MR: usize>(
+pub(crate) unsafe fn pack_a_rows(
     mc: usize,
     kc: usize,
     a: Src,
@@ -370,47 +435,28 @@ pub(crate) unsafe fn pack_a<const MR: usize>(
     p0: usize,
     dst: *mut f32,
 ) {
-    const { assert!(MR <= 16) };
-    let out_mask = lanes(MR);
-    if a.cs == 1 {
-        for (q, ir) in (0..mc).step_by(MR).enumerate() {
-            let rows = MR.min(mc - ir);
-            // SAFETY: panel `q` is `MR * kc` floats inside `dst` (the caller sized it).
-            let panel = unsafe { dst.add(q * MR * kc) };
-            for p in (0..kc).step_by(16) {
-                let width = 16.min(kc - p);
-                let in_mask = lanes(width);
-                let mut r = [_mm512_setzero_ps(); 16];
-                for (i, row) in r.iter_mut().enumerate().take(rows) {
-                    // SAFETY: row `ir + i < mc` and columns `p .. p + width <= kc` are inside
-                    // `A` and contiguous (`cs == 1`); masked-off lanes are not read.
-                    *row = unsafe { _mm512_maskz_loadu_ps(in_mask, a.at(i0 + ir + i, p0 + p)) };
-                }
-                transpose16(&mut r);
-                for (j, col) in r.iter().enumerate().take(width) {
-                    // SAFETY: step `p + j < kc` of the panel: `MR` floats inside it.
-                    unsafe { _mm512_mask_storeu_ps(panel.add((p + j) * MR), out_mask, *col) };
-                }
-            }
-        }
-    } else if a.rs == 1 {
-        for (q, ir) in (0..mc).step_by(MR).enumerate() {
-            let rows = MR.min(mc - ir);
-            let in_mask = lanes(rows);
-            // SAFETY: panel `q` is `MR * kc` floats inside `dst` (the caller sized it).
-            let panel = unsafe { dst.add(q * MR * kc) };
-            for p in 0..kc {
-                // SAFETY: column `p < kc`, rows `ir .. ir + rows <= mc` are inside `A` and
-                // contiguous (`rs == 1`); the store is step `p` of the panel, `MR` floats.
-                unsafe {
-                    let col = _mm512_maskz_loadu_ps(in_mask, a.at(i0 + ir, p0 + p));
-                    _mm512_mask_storeu_ps(panel.add(p * MR), out_mask, col);
-                }
-            }
-        }
-    } else {
+    if a.rs != 1 {
         // SAFETY: the same contract.
-        unsafe { pack_a_scalar::<MR>(mc, kc, a, i0, p0, dst) }
+        return unsafe { pack_a_rows_scalar(mc, kc, a, i0, p0, dst) };
+    }
+    for i in (0..mc).step_by(16) {
+        let height = 16.min(mc - i);
+        let in_mask = lanes(height);
+        for p in (0..kc).step_by(16) {
+            let width = 16.min(kc - p);
+            let out_mask = lanes(width);
+            let mut r = [_mm512_setzero_ps(); 16];
+            for (pp, col) in r.iter_mut().enumerate().take(width) {
+                // SAFETY: column `p + pp < kc`, rows `i .. i + height <= mc` are inside the
+                // block and contiguous (`rs == 1`); masked-off lanes are not read.
+                *col = unsafe { _mm512_maskz_loadu_ps(in_mask, a.at(i0 + i, p0 + p + pp)) };
+            }
+            transpose16(&mut r);
+            for (ii, row) in r.iter().enumerate().take(height) {
+                // SAFETY: row `i + ii < mc`, columns `p .. p + width <= kc` of `dst`.
+                unsafe { _mm512_mask_storeu_ps(dst.add((i + ii) * kc + p), out_mask, *row) };
+            }
+        }
     }
 }
 
@@ -420,7 +466,6 @@ pub(crate) unsafe fn pack_a<const MR: usize>(
 /// # Safety
 /// As [`pack_b_scalar`], AVX-512F available, and `dst` 64-byte aligned.
 #[target_feature(enable = "avx512f")]
-#[inline]
 pub(crate) unsafe fn pack_b<const NV: usize>(
     kc: usize,
     nc: usize,
@@ -494,14 +539,14 @@ fn lanes(cols: usize) -> __mmask16 {
     }
 }
 
-/// The micro-kernel: `C[0..rows, 0..cols] = alpha * Ap · Bp + beta * C` for one tile, where
-/// `Ap` is a packed `MR`-row micro-panel and `Bp` a packed `nr`-column micro-panel, both `kc`
-/// steps long. `beta == 0` does not read `C`.
+/// The micro-kernel: `C[0..rows, 0..cols] = alpha * A · Bp + beta * C` for one tile, where `A`
+/// is `MR` rows of `kc` floats, `lda` apart, and `Bp` a packed `16 * NV`-column micro-panel of
+/// `kc` steps. `beta == 0` does not read `C`.
 ///
 /// # Safety
-/// AVX-512F and FMA available; `ap` valid for `MR * kc` and `bp` for `nr * kc` floats, `bp`
-/// 64-byte aligned; `c + i * ldc + j` valid for reads and writes for `i < rows <= MR`,
-/// `j < cols <= nr`; `kc > 0`.
+/// AVX-512F and FMA available; `a + r * lda + p` readable for `r < MR`, `p < kc`; `bp` valid
+/// for `16 * NV * kc` floats and 64-byte aligned; `c + i * ldc + j` valid for reads and writes
+/// for `i < rows <= MR`, `j < cols <= 16 * NV`; `kc > 0`.
 #[target_feature(enable = "avx512f,fma")]
 #[inline(never)]
 #[allow(
@@ -510,7 +555,8 @@ fn lanes(cols: usize) -> __mmask16 {
 )]
 pub(crate) unsafe fn kernel<const MR: usize, const NV: usize>(
     kc: usize,
-    ap: *const f32,
+    a: *const f32,
+    lda: usize,
     bp: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -525,22 +571,29 @@ pub(crate) unsafe fn kernel<const MR: usize, const NV: usize>(
         // SAFETY: prefetching has no memory effects; the addresses are the tile's rows.
         unsafe {
             let row = c.add(i * ldc);
-            _mm_prefetch::<_MM_HINT_T0>(row.cast());
+            for v in 0..NV {
+                if 16 * v < cols {
+                    _mm_prefetch::<_MM_HINT_T0>(row.add(16 * v).cast());
+                }
+            }
             _mm_prefetch::<_MM_HINT_T0>(row.add(cols - 1).cast());
         }
     }
+    // SAFETY: row `r < MR` starts inside `A`'s rows (the caller's contract).
+    let arow: [*const f32; MR] = std::array::from_fn(|r| unsafe { a.add(r * lda) });
     let mut acc = [[_mm512_setzero_ps(); NV]; MR];
-    let mut a = ap;
     let mut b = bp;
+    let mut p = 0;
     macro_rules! step {
         ($u:expr) => {{
-            // SAFETY: step `$u` of the current group is inside both panels (the loop bounds
-            // below), and `b` is 64-byte aligned (the panel is, and nr * 4 is a multiple of 64).
+            // SAFETY: step `p + $u < kc` (the loop bounds below): inside every row of `A` and
+            // inside the `B` panel, whose vectors are 64-byte aligned (the panel is, and a
+            // step is `16 * NV` floats).
             unsafe {
                 let bv: [__m512; NV] =
                     std::array::from_fn(|v| _mm512_load_ps(b.add($u * nr + 16 * v)));
-                for (r, row) in acc.iter_mut().enumerate() {
-                    let av = _mm512_set1_ps(*a.add($u * MR + r));
+                for (row, ar) in acc.iter_mut().zip(arow) {
+                    let av = _mm512_set1_ps(*ar.add(p + $u));
                     for (x, bx) in row.iter_mut().zip(bv) {
                         *x = _mm512_fmadd_ps(av, bx, *x);
                     }
@@ -553,20 +606,16 @@ pub(crate) unsafe fn kernel<const MR: usize, const NV: usize>(
         step!(1);
         step!(2);
         step!(3);
-        // SAFETY: four steps consumed; at most `kc` steps in all, so the pointers stay within
-        // (or one past) their panels.
-        unsafe {
-            a = a.add(4 * MR);
-            b = b.add(4 * nr);
-        }
+        p += 4;
+        // SAFETY: four steps consumed; at most `kc` in all, so `b` stays within (or one past)
+        // its panel.
+        b = unsafe { b.add(4 * nr) };
     }
     for _ in 0..kc % 4 {
         step!(0);
+        p += 1;
         // SAFETY: as above, one step.
-        unsafe {
-            a = a.add(MR);
-            b = b.add(nr);
-        }
+        b = unsafe { b.add(nr) };
     }
 
     let va = _mm512_set1_ps(alpha);
