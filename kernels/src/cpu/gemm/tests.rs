@@ -568,7 +568,7 @@ fn check_packed_b(
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn scalar_packing_matches_its_definition() {
-    use super::avx512::{NV, pack_a_rows_scalar, pack_b_scalar};
+    use super::avx512::{NR, NV, pack_a_rows_scalar, pack_b_scalar};
     let (rows, cols, ld) = (29, 23, 26);
     let data = random::<f32>(rows * ld, 77);
     for trans in [false, true] {
@@ -583,16 +583,25 @@ fn scalar_packing_matches_its_definition() {
             let (mut buf, off) = aligned_nan(m * k);
             // SAFETY: the block lies inside `data` (bounds above) and `buf` holds `m * k`
             // floats.
-            unsafe { pack_a_rows_scalar(m, k, src(&data, ld, trans), i0, o0, &raw mut buf[off]) };
+            unsafe {
+                pack_a_rows_scalar(m, k, src(&data, ld, trans), i0, o0, buf[off..].as_mut_ptr())
+            };
             check_packed_a(&buf[off..], &data, ld, trans, (m, k, i0, o0));
             // The same block read as B (k rows and m columns of the stored matrix's view).
             let (kb, nb) = (m, k);
-            let (mut buf, off) = aligned_nan(kb * nb.next_multiple_of(16 * NV));
+            let (mut buf, off) = aligned_nan(kb * nb.next_multiple_of(NR));
             // SAFETY: as above, with the roles of rows and columns the same as for A.
             unsafe {
-                pack_b_scalar::<NV>(kb, nb, src(&data, ld, trans), i0, o0, &raw mut buf[off])
+                pack_b_scalar::<NV>(
+                    kb,
+                    nb,
+                    src(&data, ld, trans),
+                    i0,
+                    o0,
+                    buf[off..].as_mut_ptr(),
+                )
             };
-            check_packed_b(&buf[off..], 16 * NV, &data, ld, trans, (kb, nb, i0, o0));
+            check_packed_b(&buf[off..], NR, &data, ld, trans, (kb, nb, i0, o0));
         }
     }
 }
@@ -626,8 +635,8 @@ fn avx512_packing_matches_scalar_packing() {
             // SAFETY: the block lies inside `data`, both buffers hold the padded panels and
             // are 64-byte aligned at the offsets, and `available()` checked the CPU.
             unsafe {
-                pack_a_rows(m, k, s, i0, o0, &raw mut x[xo]);
-                pack_a_rows_scalar(m, k, s, i0, o0, &raw mut y[yo]);
+                pack_a_rows(m, k, s, i0, o0, x[xo..].as_mut_ptr());
+                pack_a_rows_scalar(m, k, s, i0, o0, y[yo..].as_mut_ptr());
             }
             let n = m * k;
             assert!(
@@ -639,8 +648,8 @@ fn avx512_packing_matches_scalar_packing() {
             );
             // SAFETY: as above, for B: `m` rows (k-steps) by `k` columns of the same block.
             unsafe {
-                pack_b::<NV>(m, k, s, i0, o0, &raw mut x[xo]);
-                pack_b_scalar::<NV>(m, k, s, i0, o0, &raw mut y[yo]);
+                pack_b::<NV>(m, k, s, i0, o0, x[xo..].as_mut_ptr());
+                pack_b_scalar::<NV>(m, k, s, i0, o0, y[yo..].as_mut_ptr());
             }
             let n = m * k.next_multiple_of(16 * NV);
             assert!(
