@@ -13,8 +13,9 @@
 //! over every timed call (the first, cold call of each case dropped), which is what W3 compares
 //! (MXNet's figures are in `shared/bench/BASELINE.md`). W3 asks for at least 190 GFLOP/s at
 //! N = 1024 and 2048. Inputs are uniform in [-1, 1) as in W3; each case checks its result
-//! against `matrixmultiply` once before timing. Rows run one after another, so compare runs
-//! on a quiet machine (or several runs).
+//! against `matrixmultiply` once before timing. Rows run one after another, so compare on a
+//! quiet machine over several runs; `GEMM_BENCH_REVERSE=1` runs the rows in reverse order, to
+//! alternate.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -121,7 +122,11 @@ fn square_f32(c: &mut Criterion) {
         }
 
         group.throughput(Throughput::Elements(2 * (n as u64).pow(3)));
-        for backend in BACKENDS {
+        let mut order = BACKENDS;
+        if std::env::var_os("GEMM_BENCH_REVERSE").is_some() {
+            order.reverse();
+        }
+        for backend in order {
             let mut out = vec![0.0f32; n * n];
             group.bench_function(BenchmarkId::new(backend, n), |bench| {
                 bench.iter_custom(|iters| {

@@ -509,6 +509,7 @@ fn src(data: &[f32], ld: usize, trans: bool) -> super::avx512::Src {
 }
 
 /// A 64-byte aligned scratch area of `len` floats filled with NaN, and its offset in the `Vec`.
+#[cfg(target_arch = "x86_64")]
 fn aligned_nan(len: usize) -> (Vec<f32>, usize) {
     let v = vec![f32::NAN; len + 16];
     let off = v.as_ptr().align_offset(64);
@@ -516,6 +517,7 @@ fn aligned_nan(len: usize) -> (Vec<f32>, usize) {
 }
 
 /// Checks a row-major copy of an `A` block: `got[i * kc + p]` holds `A[i0 + i, p0 + p]`.
+#[cfg(target_arch = "x86_64")]
 fn check_packed_a(
     got: &[f32],
     data: &[f32],
@@ -538,6 +540,7 @@ fn check_packed_a(
 
 /// Checks one packed-B layout: panel `q`, step `p`, column `c` holds `B[p0 + p, j0 + q NR +
 /// c]`, zero past `nc`.
+#[cfg(target_arch = "x86_64")]
 fn check_packed_b(
     got: &[f32],
     nr: usize,
