@@ -1,5 +1,11 @@
-//! Square f32 GEMM on one thread (workload W3's `C = A · B`, N = 256, 1024, 2048): our
-//! `mxr_kernels::cpu::gemm::gemm` against `matrixmultiply::sgemm` (ndarray's backend).
+//! Square f32 GEMM on one thread (workload W3's `C = A · B`, N = 256, 1024, 2048). Rows:
+//!
+//! - `mxr_gemm`: `mxr_kernels::cpu::gemm::gemm`, what every caller gets (mxr's AVX-512 kernel
+//!   for large products on CPUs that have it, else the `gemm` crate);
+//! - `mxr_native`: mxr's own kernel forced at every size (the `gemm` crate where the CPU has
+//!   no AVX-512F);
+//! - `gemm_crate`: the `gemm` crate (0.19) forced, the previous backend;
+//! - `matrixmultiply`: `matrixmultiply::sgemm` (ndarray's backend).
 //!
 //! Run: `cargo bench -p mxr --bench gemm`. Criterion reports the time per call and a throughput
 //! in elements per second where one element is one floating-point operation (2·N³ per call), so
@@ -7,7 +13,9 @@
 //! over every timed call (the first, cold call of each case dropped), which is what W3 compares
 //! (MXNet's figures are in `shared/bench/BASELINE.md`). W3 asks for at least 190 GFLOP/s at
 //! N = 1024 and 2048. Inputs are uniform in [-1, 1) as in W3; each case checks its result
-//! against the other backend once before timing.
+//! against `matrixmultiply` once before timing. Rows run one after another, so compare on a
+//! quiet machine over several runs; `GEMM_BENCH_REVERSE=1` runs the rows in reverse order, to
+//! alternate.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -15,12 +23,12 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use mxr_kernels::cpu::gemm::gemm;
+use mxr_kernels::cpu::gemm::{Backend, batched_gemm_with};
 
 const SIZES: [usize; 3] = [256, 1024, 2048];
 
 /// The backends compared, by name.
-const BACKENDS: [&str; 2] = ["mxr_gemm", "matrixmultiply"];
+const BACKENDS: [&str; 4] = ["mxr_gemm", "mxr_native", "gemm_crate", "matrixmultiply"];
 
 thread_local! {
     /// Per-call seconds, for each (backend, N), in the order run.
@@ -48,7 +56,17 @@ fn multiply(backend: &str, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
         "n × n inputs"
     );
     match backend {
-        "mxr_gemm" => gemm(false, false, n, n, n, 1.0, a, n, b, n, 0.0, c, n, 1).expect("valid"),
+        "mxr_gemm" | "mxr_native" | "gemm_crate" => {
+            let chosen = match backend {
+                "mxr_gemm" => Backend::Auto,
+                "mxr_native" => Backend::Native,
+                _ => Backend::Crate,
+            };
+            batched_gemm_with(
+                chosen, false, false, n, n, n, 1.0, a, n, 0, b, n, 0, 0.0, c, n, 0, 1, 1,
+            )
+            .expect("valid");
+        }
         "matrixmultiply" => {
             let n_i = isize::try_from(n).expect("n fits in isize");
             // SAFETY: the assert above shows each slice holds n × n elements, and row-major
@@ -87,21 +105,28 @@ fn square_f32(c: &mut Criterion) {
     for n in SIZES {
         let a = uniform(n * n, 1);
         let b = uniform(n * n, 2);
-        let (mut ours, mut theirs) = (vec![f32::NAN; n * n], vec![0.0; n * n]);
-        multiply("mxr_gemm", n, &a, &b, &mut ours);
+        let mut theirs = vec![0.0; n * n];
         multiply("matrixmultiply", n, &a, &b, &mut theirs);
-        let worst = ours
-            .iter()
-            .zip(&theirs)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
-        assert!(
-            worst <= 1e-5 * n as f32,
-            "N = {n}: backends differ by {worst}"
-        );
+        for backend in BACKENDS {
+            let mut ours = vec![f32::NAN; n * n];
+            multiply(backend, n, &a, &b, &mut ours);
+            let worst = ours
+                .iter()
+                .zip(&theirs)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                worst <= 1e-5 * n as f32,
+                "N = {n}: {backend} differs from matrixmultiply by {worst}"
+            );
+        }
 
         group.throughput(Throughput::Elements(2 * (n as u64).pow(3)));
-        for backend in BACKENDS {
+        let mut order = BACKENDS;
+        if std::env::var_os("GEMM_BENCH_REVERSE").is_some() {
+            order.reverse();
+        }
+        for backend in order {
             let mut out = vec![0.0f32; n * n];
             group.bench_function(BenchmarkId::new(backend, n), |bench| {
                 bench.iter_custom(|iters| {

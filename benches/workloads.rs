@@ -9,7 +9,8 @@
 //!     --mxnet '.venv/bin/python benches/mxnet/mxnet_baseline.py'
 //! ```
 //!
-//! Implemented: W1, W1b, W2, W3, W6 (W6 through `mxr::exec` directly: each case in a fresh
+//! Implemented: W1, W1b, W2, W3, W4 and W5 (the low-level executor loop; not yet the Module
+//! fit loop), W6 (W6 through `mxr::exec` directly: each case in a fresh
 //! child process, RSS growth from before bind to after one forward (and backward) pass). mxr is called natively, so its W1/W1b/W2 figures are also
 //! printed under MXNet's C-API workload names (`W1-capi`, ...), the fair anchor for a native
 //! API. Inputs come from mxr's seeded generator rather than numpy's (the cost does not depend
@@ -481,6 +482,365 @@ fn w6(out: &Out, quick: bool) -> mxr::Result<()> {
     Ok(())
 }
 
+/// The docs MLP: data → fc1(128) → relu → fc2(64) → relu → fc3(10) → SoftmaxOutput.
+fn mlp_graph() -> mxr::Result<mxr::exec::Graph> {
+    use mxr::operators::registry::create;
+    let mut g = mxr::exec::Graph::default();
+    let mut x = g.variable("data");
+    for (name, hidden, relu) in [("fc1", 128, true), ("fc2", 64, true), ("fc3", 10, false)] {
+        let w = g.variable(&format!("{name}_weight"));
+        let b = g.variable(&format!("{name}_bias"));
+        let fc = create(
+            "FullyConnected",
+            &[("num_hidden", &hidden.to_string())],
+            None,
+        )?;
+        x = g.add(fc, name, &[x, w, b])?[0];
+        if relu {
+            let act = create("Activation", &[("act_type", "relu")], None)?;
+            x = g.add(act, &format!("relu_{name}"), &[x])?[0];
+        }
+    }
+    let label = g.variable("softmax_label");
+    let out = g.add(create("SoftmaxOutput", &[], None)?, "softmax", &[x, label])?[0];
+    g.outputs.push(out);
+    Ok(g)
+}
+
+/// Fashion-MNIST as W4 loads it: images /255 as (N, 784) float32, labels float32.
+fn fmnist(dir: &std::path::Path, set: &str) -> mxr::Result<(NDArray, NDArray, Vec<f32>)> {
+    let (n, rows, cols, pixels) =
+        mxr::io::read_idx_images(dir.join(format!("{set}-images-idx3-ubyte.gz")))?;
+    let labels = mxr::io::read_idx_labels(dir.join(format!("{set}-labels-idx1-ubyte.gz")))?;
+    let x: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
+    let y: Vec<f32> = labels.iter().map(|&l| f32::from(l)).collect();
+    Ok((
+        NDArray::from_vec(&[n, rows * cols], x)?,
+        NDArray::from_vec(&[n], y.clone())?,
+        y,
+    ))
+}
+
+fn w4(out: &Out, quick: bool) -> mxr::Result<()> {
+    use mxr::engine::Context;
+    use mxr::exec::{Executor, GradReq};
+    let dir = std::path::PathBuf::from(
+        std::env::var("FMNIST_DIR").unwrap_or_else(|_| "/usr/share/datasets/fashion-mnist".into()),
+    );
+    if !dir.join("train-images-idx3-ubyte.gz").exists() {
+        out.emit(
+            "W4",
+            "skipped",
+            "Fashion-MNIST not installed (dataset-fashion-mnist)".into(),
+            "info",
+            json!({}),
+        );
+        return Ok(());
+    }
+    let (batch, lr) = (128usize, 0.1f64);
+    let epochs = if quick { 1 } else { 5 };
+    let (x_train, y_train, _) = fmnist(&dir, "train")?;
+    let (x_test, _, y_test) = fmnist(&dir, "t10k")?;
+    let nbatch = if quick {
+        100
+    } else {
+        x_train.shape()[0] / batch
+    };
+    let net = mlp_graph()?;
+    let cpu = Context::cpu(0);
+    let no_grad = ["data", "softmax_label"];
+    let mut exe = Executor::simple_bind(
+        &net,
+        cpu,
+        &[("data", &[batch, 784]), ("softmax_label", &[batch])],
+        GradReq::Write,
+        &no_grad,
+    )?;
+    // numpy's RandomState(1234).uniform(-0.07, 0.07) for the weights in argument order; biases 0.
+    let mut rs = mxr::init::NumpyRandomState::new(1234);
+    let args = exe.arg_dict();
+    for name in ["fc1_weight", "fc2_weight", "fc3_weight"] {
+        let w = &args[name];
+        w.assign_slice(&rs.uniform_f32(-0.07, 0.07, w.size()))?;
+    }
+    for name in ["fc1_bias", "fc2_bias", "fc3_bias"] {
+        args[name].assign_scalar(0.0)?;
+    }
+    let params: Vec<(NDArray, NDArray)> = net
+        .arguments()
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| !no_grad.contains(&net.nodes[**n].name.as_str()))
+        .filter_map(|(i, _)| {
+            exe.grad_arrays()[i]
+                .clone()
+                .map(|g| (exe.arg_arrays()[i].clone(), g))
+        })
+        .collect();
+    let (data, label) = (args["data"].clone(), args["softmax_label"].clone());
+    nd::waitall()?;
+    let step = lr / batch as f64;
+    let mut times = Vec::new();
+    let (c0, w0) = (cpu_seconds(), Instant::now());
+    for _ in 0..epochs {
+        let t0 = Instant::now();
+        for i in 0..nbatch {
+            data.assign(&x_train.slice(i * batch, (i + 1) * batch)?)?;
+            label.assign(&y_train.slice(i * batch, (i + 1) * batch)?)?;
+            exe.forward(true)?;
+            exe.backward(&[])?;
+            for (w, g) in &params {
+                // w[:] = w - step * g: _mul_scalar, broadcast_sub, then the copy, as MXNet runs it.
+                let updated = w - &(g * step);
+                w.assign(&updated)?;
+            }
+        }
+        nd::waitall()?;
+        times.push(t0.elapsed().as_secs_f64());
+    }
+    let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
+    // Test accuracy: one forward over all 10,000 test images with the trained weights.
+    let n_test = x_test.shape()[0];
+    let test_args: Vec<NDArray> = net
+        .arguments()
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| match net.nodes[n].name.as_str() {
+            "data" => Ok(x_test.clone()),
+            "softmax_label" => NDArray::zeros(&[n_test]),
+            _ => Ok(exe.arg_arrays()[i].clone()),
+        })
+        .collect::<mxr::Result<_>>()?;
+    let reqs = vec![GradReq::Null; test_args.len()];
+    let mut test_exe = Executor::bind(&net, cpu, test_args, vec![None; reqs.len()], &reqs, vec![])?;
+    test_exe.forward(false)?;
+    let pred = nd::argmax(&test_exe.outputs()[0], Some(1))?.to_vec::<f32>()?;
+    let correct = pred.iter().zip(&y_test).filter(|(p, y)| p == y).count();
+    let accuracy = correct as f64 / n_test as f64;
+    let sps: Vec<f64> = times.iter().map(|t| (nbatch * batch) as f64 / t).collect();
+    let common = json!({"api": "lowlevel", "batch": batch, "lr": lr, "epochs": epochs,
+        "batches_per_epoch": nbatch, "samples_per_epoch": nbatch * batch,
+        "init": "uniform(-0.07,0.07) seed 1234 (numpy's generator), bias 0",
+        "optimizer": "sgd lr=0.1 momentum=0 wd=0, mean gradient"});
+    out.emit(
+        "W4",
+        "samples_per_sec",
+        round(median(&sps)).into(),
+        "samples/s",
+        merge(
+            common.clone(),
+            json!({"samples": rounds(&sps), "cpu_util": round(util)}),
+        ),
+    );
+    out.emit(
+        "W4",
+        "epoch_time_s",
+        round(median(&times)).into(),
+        "s",
+        merge(common.clone(), json!({"samples": rounds(&times)})),
+    );
+    out.emit(
+        "W4",
+        "test_accuracy",
+        round(accuracy).into(),
+        "fraction",
+        merge(common, json!({"test_images": n_test})),
+    );
+    Ok(())
+}
+
+/// LeNet as W5 builds it.
+fn lenet_graph() -> mxr::Result<mxr::exec::Graph> {
+    use mxr::operators::registry::create;
+    let mut g = mxr::exec::Graph::default();
+    let mut x = g.variable("data");
+    let layer = |g: &mut mxr::exec::Graph,
+                 x,
+                 op: &str,
+                 name: &str,
+                 attrs: &[(&str, &str)],
+                 params: &[&str]|
+     -> mxr::Result<mxr::operators::registry::Entry> {
+        let mut inputs = vec![x];
+        for p in params {
+            inputs.push(g.variable(&format!("{name}_{p}")));
+        }
+        Ok(g.add(create(op, attrs, None)?, name, &inputs)?[0])
+    };
+    let conv = |f: &'static str| [("kernel", "(5, 5)"), ("num_filter", f)];
+    let pool = [
+        ("pool_type", "max"),
+        ("kernel", "(2, 2)"),
+        ("stride", "(2, 2)"),
+    ];
+    x = layer(
+        &mut g,
+        x,
+        "Convolution",
+        "conv1",
+        &conv("20"),
+        &["weight", "bias"],
+    )?;
+    x = layer(
+        &mut g,
+        x,
+        "Activation",
+        "tanh1",
+        &[("act_type", "tanh")],
+        &[],
+    )?;
+    x = layer(&mut g, x, "Pooling", "pool1", &pool, &[])?;
+    x = layer(
+        &mut g,
+        x,
+        "Convolution",
+        "conv2",
+        &conv("50"),
+        &["weight", "bias"],
+    )?;
+    x = layer(
+        &mut g,
+        x,
+        "Activation",
+        "tanh2",
+        &[("act_type", "tanh")],
+        &[],
+    )?;
+    x = layer(&mut g, x, "Pooling", "pool2", &pool, &[])?;
+    x = layer(&mut g, x, "Flatten", "flatten", &[], &[])?;
+    x = layer(
+        &mut g,
+        x,
+        "FullyConnected",
+        "fc1",
+        &[("num_hidden", "500")],
+        &["weight", "bias"],
+    )?;
+    x = layer(
+        &mut g,
+        x,
+        "Activation",
+        "tanh3",
+        &[("act_type", "tanh")],
+        &[],
+    )?;
+    x = layer(
+        &mut g,
+        x,
+        "FullyConnected",
+        "fc2",
+        &[("num_hidden", "10")],
+        &["weight", "bias"],
+    )?;
+    let x = layer(&mut g, x, "SoftmaxOutput", "softmax", &[], &["label"])?;
+    g.outputs.push(x);
+    Ok(g)
+}
+
+/// W4's update loop over `nbatch` batches starting at batch `first`.
+#[allow(clippy::too_many_arguments)]
+fn train_batches(
+    exe: &mut mxr::exec::Executor,
+    params: &[(NDArray, NDArray)],
+    x: &NDArray,
+    y: &NDArray,
+    batch: usize,
+    first: usize,
+    nbatch: usize,
+    step: f64,
+) -> mxr::Result<()> {
+    let args = exe.arg_dict();
+    let (data, label) = (args["data"].clone(), args["softmax_label"].clone());
+    for i in first..first + nbatch {
+        data.assign(&x.slice(i * batch, (i + 1) * batch)?)?;
+        label.assign(&y.slice(i * batch, (i + 1) * batch)?)?;
+        exe.forward(true)?;
+        exe.backward(&[])?;
+        for (w, g) in params {
+            let updated = w - &(g * step);
+            w.assign(&updated)?;
+        }
+    }
+    Ok(())
+}
+
+fn w5(out: &Out, quick: bool) -> mxr::Result<()> {
+    use mxr::engine::Context;
+    use mxr::exec::{Executor, GradReq};
+    let dir = std::path::PathBuf::from(
+        std::env::var("FMNIST_DIR").unwrap_or_else(|_| "/usr/share/datasets/fashion-mnist".into()),
+    );
+    if !dir.join("train-images-idx3-ubyte.gz").exists() {
+        out.emit(
+            "W5",
+            "skipped",
+            "Fashion-MNIST not installed (dataset-fashion-mnist)".into(),
+            "info",
+            json!({}),
+        );
+        return Ok(());
+    }
+    let (batch, lr) = (64usize, 0.1f64);
+    let (warm, per_rep, reps) = if quick { (3, 20, 1) } else { (10, 100, 5) };
+    let (x_all, y_all, _) = fmnist(&dir, "train")?;
+    let need = (warm + per_rep * reps) * batch;
+    let x = x_all.slice(0, need)?.reshape(&[-1, 1, 28, 28])?;
+    let y = y_all.slice(0, need)?;
+    let net = lenet_graph()?;
+    let no_grad = ["data", "softmax_label"];
+    let mut exe = Executor::simple_bind(
+        &net,
+        Context::cpu(0),
+        &[("data", &[batch, 1, 28, 28]), ("softmax_label", &[batch])],
+        GradReq::Write,
+        &no_grad,
+    )?;
+    let mut rs = mxr::init::NumpyRandomState::new(1234);
+    let mut params = Vec::new();
+    let mut n_params = 0;
+    for (i, &node) in net.arguments().iter().enumerate() {
+        let name = net.nodes[node].name.as_str();
+        let (w, g) = (exe.arg_arrays()[i].clone(), exe.grad_arrays()[i].clone());
+        if name.ends_with("_weight") {
+            w.assign_slice(&rs.uniform_f32(-0.07, 0.07, w.size()))?;
+        } else if name.ends_with("_bias") {
+            w.assign_scalar(0.0)?;
+        }
+        if let Some(g) = g {
+            n_params += w.size();
+            params.push((w, g));
+        }
+    }
+    let step = lr / batch as f64;
+    train_batches(&mut exe, &params, &x, &y, batch, 0, warm, step)?;
+    nd::waitall()?;
+    let mut times = Vec::new();
+    let (c0, w0) = (cpu_seconds(), Instant::now());
+    for r in 0..reps {
+        let t0 = Instant::now();
+        train_batches(
+            &mut exe,
+            &params,
+            &x,
+            &y,
+            batch,
+            warm + r * per_rep,
+            per_rep,
+            step,
+        )?;
+        nd::waitall()?;
+        times.push(t0.elapsed().as_secs_f64());
+    }
+    let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
+    let sps: Vec<f64> = times.iter().map(|t| (per_rep * batch) as f64 / t).collect();
+    out.emit("W5", "samples_per_sec", round(median(&sps)).into(), "samples/s", json!({
+        "api": "lowlevel", "batch": batch, "batches_per_rep": per_rep, "warmup_batches": warm,
+        "reps": reps, "samples": rounds(&sps), "ms_per_batch": round(median(&times) / per_rep as f64 * 1e3),
+        "cpu_util": round(util), "n_params": n_params,
+    }));
+    Ok(())
+}
+
 fn merge(a: Value, b: Value) -> Value {
     match (a, b) {
         (Value::Object(mut a), Value::Object(b)) => {
@@ -491,7 +851,7 @@ fn merge(a: Value, b: Value) -> Value {
     }
 }
 
-const ALL: [&str; 5] = ["W1", "W1b", "W2", "W3", "W6"];
+const ALL: [&str; 7] = ["W1", "W1b", "W2", "W3", "W4", "W5", "W6"];
 
 fn main() -> mxr::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -541,6 +901,8 @@ fn main() -> mxr::Result<()> {
             "W1b" => w1b(&out, quick, reps)?,
             "W2" => w2(&out, quick, reps)?,
             "W3" => w3(&out, quick)?,
+            "W4" => w4(&out, quick)?,
+            "W5" => w5(&out, quick)?,
             "W6" => w6(&out, quick)?,
             _ => {}
         }

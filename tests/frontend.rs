@@ -18,5 +18,11 @@ mod ndarray_ops;
 #[path = "frontend/executor.rs"]
 mod executor;
 
+#[path = "frontend/cli.rs"]
+mod cli;
+
+#[path = "frontend/model.rs"]
+mod model;
+
 #[path = "frontend/symbol.rs"]
 mod symbol;

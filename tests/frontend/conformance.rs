@@ -153,23 +153,8 @@ fn run_case(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The same case through the executor: bind (args, gradient arrays for every argument except
-/// `no_grad`, aux copies), forward, backward, compare.
-fn run_case_bound(dir: &Path) -> Result<(), String> {
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| format!("{f}: {e}"));
-    let symbol: Value = serde_json::from_str(&read("symbol.json")?).map_err(|e| e.to_string())?;
-    let case: Value = serde_json::from_str(&read("case.json")?).map_err(|e| e.to_string())?;
-    let inputs = named(&dir.join("inputs.params"));
-    let expected = named(&dir.join("expected.params"));
-    let is_train = case["is_train"].as_bool().unwrap_or(false);
-    let backward = case["backward"].as_bool().unwrap_or(false);
-    let rtol = case["rtol"].as_f64().unwrap_or(1e-4);
-    let atol = case["atol"].as_f64().unwrap_or(1e-5);
-    let no_grad: Vec<&str> = case["no_grad"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-
+/// An executor graph from MXNet symbol JSON (nodes in order, `null` ops as variables).
+pub(crate) fn graph_from_json(symbol: &Value) -> Result<mxr::exec::Graph, String> {
     let mut graph = mxr::exec::Graph::default();
     let mut entries: Vec<Vec<Entry>> = Vec::new();
     for node in symbol["nodes"].as_array().ok_or("no nodes")? {
@@ -205,6 +190,27 @@ fn run_case_bound(dir: &Path) -> Result<(), String> {
             .outputs
             .push(entries[h[0].as_u64().unwrap() as usize][h[1].as_u64().unwrap() as usize]);
     }
+    Ok(graph)
+}
+
+/// The same case through the executor: bind (args, gradient arrays for every argument except
+/// `no_grad`, aux copies), forward, backward, compare.
+fn run_case_bound(dir: &Path) -> Result<(), String> {
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| format!("{f}: {e}"));
+    let symbol: Value = serde_json::from_str(&read("symbol.json")?).map_err(|e| e.to_string())?;
+    let case: Value = serde_json::from_str(&read("case.json")?).map_err(|e| e.to_string())?;
+    let inputs = named(&dir.join("inputs.params"));
+    let expected = named(&dir.join("expected.params"));
+    let is_train = case["is_train"].as_bool().unwrap_or(false);
+    let backward = case["backward"].as_bool().unwrap_or(false);
+    let rtol = case["rtol"].as_f64().unwrap_or(1e-4);
+    let atol = case["atol"].as_f64().unwrap_or(1e-5);
+    let no_grad: Vec<&str> = case["no_grad"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+
+    let graph = graph_from_json(&symbol)?;
     let value = |prefix: &str, n: usize| -> Result<NDArray, String> {
         let name = &graph.nodes[n].name;
         inputs

@@ -6,6 +6,11 @@ use std::process::Command;
 /// command) builds beside the test binaries; `None` with a notice when it was not built (a run
 /// restricted with `--test`).
 fn run_example(name: &str) -> Option<String> {
+    run_example_with(name, &[])
+}
+
+/// [`run_example`] with command-line arguments.
+fn run_example_with(name: &str, args: &[&str]) -> Option<String> {
     let exe = std::env::current_exe().expect("the test binary has a path");
     let dir = exe
         .parent()
@@ -17,6 +22,7 @@ fn run_example(name: &str) -> Option<String> {
         return None;
     }
     let out = Command::new(&path)
+        .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
     assert!(
@@ -120,6 +126,55 @@ fn ndarray_ops_prints_mxnets_values() {
             .unwrap_or_else(|| panic!("no {prefix:?} in:\n{out}"));
         assert!(line.contains(needle), "{line}");
     }
+}
+
+#[test]
+fn the_main_job_trains_and_saves_a_checkpoint_mxnet_loads() {
+    if !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+        .exists()
+    {
+        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+        return;
+    }
+    let out_dir = std::env::temp_dir().join(format!("mxr-train-{}", std::process::id()));
+    let out_arg = out_dir.to_string_lossy().into_owned();
+    let Some(out) = run_example_with("train_mlp", &["--epochs", "1", "--out", &out_arg]) else {
+        return;
+    };
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("epoch 1: train accuracy"))
+        .unwrap_or_else(|| panic!("no epoch line in:\n{out}"));
+    let test_accuracy: f64 = line
+        .split("test accuracy ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no test accuracy in {line}"));
+    assert!(test_accuracy > 0.65, "one epoch reaches {test_accuracy}");
+    let checkpoint = out_dir.join("fashion_mlp-0001.params");
+    let curve = std::fs::read_to_string(out_dir.join("training_curve.svg")).unwrap();
+    assert!(curve.contains("<polyline"));
+    if let Some(python) = crate::params::mxnet_python() {
+        let script = format!(
+            "import mxnet as mx; d = mx.nd.load('{}'); \
+             print(sorted((k, v.shape) for k, v in d.items()))",
+            checkpoint.display()
+        );
+        let run = Command::new(python).args(["-c", &script]).output().unwrap();
+        let printed = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(
+            printed.contains("('arg:fc1_weight', (128, 784))"),
+            "{printed}"
+        );
+        assert!(printed.contains("('arg:fc3_bias', (10,))"), "{printed}");
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
 }
 
 #[test]

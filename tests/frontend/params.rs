@@ -567,7 +567,7 @@ else:
 
 /// The Python that can import mxnet: `$MXR_MXNET_PYTHON` (which must work), else
 /// `<repo>/.venv/bin/python`; `None` (after printing a skip notice) when there is none.
-fn mxnet_python() -> Option<PathBuf> {
+pub(crate) fn mxnet_python() -> Option<PathBuf> {
     let explicit = std::env::var_os("MXR_MXNET_PYTHON").map(PathBuf::from);
     let python = explicit
         .clone()

@@ -1,7 +1,7 @@
 //! Batch normalisation forward and backward.
 //!
 //! The data is viewed as `(outer, channels, inner)` around the channel axis (an
-//! [`Axis`](super::softmax::Axis) whose `len` is the channel count); per-channel vectors have
+//! [`Axis`] whose `len` is the channel count); per-channel vectors have
 //! `channels` elements. Statistics are accumulated in `f64`. Every function overwrites its
 //! outputs; slices shorter than the view describes make the loops stop early rather than panic.
 //!

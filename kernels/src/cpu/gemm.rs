@@ -6,12 +6,19 @@
 //! Matrices are row-major slices with a leading dimension (the distance between rows), so a view
 //! into a larger array works without a copy.
 //!
-//! The backend is the [gemm](https://docs.rs/gemm/0.19) crate with its `x86-v4` feature. It
-//! picks its micro-kernels at run time (AVX-512 when the CPU has `avx512f`, else AVX2/FMA, else
-//! scalar), so the binary never needs `target-cpu=native`. On the development machine (Zen 5
-//! under KVM, one thread, square f32, N = 256–2048) `benches/gemm.rs` measured 155–187 GFLOP/s,
-//! 1.2–1.3× `matrixmultiply` with its AVX-512 kernel and 73–88% of the 212 GFLOP/s FMA peak
-//! measured the same day.
+//! Two backends, chosen per call at run time (the binary never needs `target-cpu=native`):
+//!
+//! - for large `f32` products on a CPU with AVX-512F and FMA, mxr's own BLIS-style kernel
+//!   (`gemm/avx512.rs`: `B` packed into 64-column panels, `A` read in place when its rows are
+//!   contiguous, a 6 × 64 register tile of 24 zmm accumulators);
+//! - otherwise (`f64`, small or thin products, other CPUs) the
+//!   [gemm](https://docs.rs/gemm/0.19) crate with its `x86-v4` feature, which picks its own
+//!   micro-kernels at run time (AVX-512, AVX2/FMA or scalar).
+//!
+//! `benches/gemm.rs` compares them. On the development machine (a 2-vCPU KVM guest reporting
+//! an AVX-512 Intel Xeon, one thread, square f32 `C = A · B`, FMA peak ≈ 210 GFLOP/s) the
+//! own kernel reaches ≈ 165–172 GFLOP/s at N = 1024 and 2048, 3–7% above the crate (up to 35%
+//! with a transposed `B`), and 1.2–1.3× `matrixmultiply`.
 //!
 //! Every slice length and leading dimension is checked before the backend runs, and a bad one
 //! is a [`GemmError`], never a panic or an out-of-bounds access.
@@ -34,10 +41,140 @@ use std::ops::Mul;
 use crate::Element;
 
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
+    /// A read-only strided matrix for the native kernels: element `(i, j)` at
+    /// `ptr + i * rs + j * cs`. (Public only inside this private module.)
+    #[derive(Debug, Clone, Copy)]
+    pub struct Strided<T> {
+        pub ptr: *const T,
+        pub rs: usize,
+        pub cs: usize,
+    }
+
+    pub trait Sealed: Sized {
+        /// Runs one product `C = alpha * op(A) · op(B) + beta * C` (`m, n, k > 0`,
+        /// `alpha != 0`) with mxr's own kernel when there is one for this type and this CPU
+        /// and `backend` allows it (for this shape, with [`super::Backend::Auto`]), and returns
+        /// `false` (having done nothing) otherwise.
+        ///
+        /// # Safety
+        /// As [`super::native::run`]: `a`, `b` and `c` describe valid matrices of
+        /// `m × k`, `k × n` and `m × n` elements that `C` does not overlap, and `c` is
+        /// exclusively the caller's for the call.
+        #[allow(clippy::too_many_arguments, reason = "the gemm arguments")]
+        unsafe fn native_gemm(
+            _backend: super::Backend,
+            _m: usize,
+            _n: usize,
+            _k: usize,
+            _alpha: Self,
+            _a: Strided<Self>,
+            _b: Strided<Self>,
+            _beta: Self,
+            _c: *mut Self,
+            _ldc: usize,
+        ) -> bool {
+            false
+        }
+    }
+
+    impl Sealed for f32 {
+        unsafe fn native_gemm(
+            backend: super::Backend,
+            m: usize,
+            n: usize,
+            k: usize,
+            alpha: f32,
+            a: Strided<f32>,
+            b: Strided<f32>,
+            beta: f32,
+            c: *mut f32,
+            ldc: usize,
+        ) -> bool {
+            // SAFETY: forwarded; the caller's contract is `native::run`'s.
+            unsafe { super::native::run(backend, m, n, k, alpha, a, b, beta, c, ldc) }
+        }
+    }
     impl Sealed for f64 {}
 }
+
+use sealed::Strided;
+
+/// mxr's own f32 kernels and the rule for when to use them.
+mod native {
+    use super::Strided;
+
+    /// Runs `C = alpha * A · B + beta * C` with the AVX-512 kernel if the CPU has it and
+    /// `backend` asks for it (`Auto`: the shape is one where it beats the `gemm` crate);
+    /// returns whether it ran.
+    ///
+    /// # Safety
+    /// `m, n, k > 0`; every `(i, p)` (`i < m`, `p < k`) of `a` and `(p, j)` (`p < k`, `j < n`)
+    /// of `b` is readable, every `c + i * ldc + j` (`i < m`, `j < n`) readable and writable,
+    /// `C` overlaps neither input, and nothing else accesses `C` during the call.
+    #[allow(clippy::too_many_arguments, reason = "the gemm arguments")]
+    pub(super) unsafe fn run(
+        backend: super::Backend,
+        m: usize,
+        n: usize,
+        k: usize,
+        alpha: f32,
+        a: Strided<f32>,
+        b: Strided<f32>,
+        beta: f32,
+        c: *mut f32,
+        ldc: usize,
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::avx512;
+            let wanted = match backend {
+                super::Backend::Auto => worth_it(m, n, k),
+                super::Backend::Native => true,
+                super::Backend::Crate => false,
+            };
+            if wanted && avx512::available() {
+                let src = |x: Strided<f32>| avx512::Src {
+                    ptr: x.ptr,
+                    rs: x.rs,
+                    cs: x.cs,
+                };
+                // SAFETY: `available()` checked the CPU; the matrices are as `sgemm` needs
+                // (this function's contract, which is the same).
+                unsafe {
+                    avx512::sgemm(
+                        m,
+                        n,
+                        k,
+                        alpha,
+                        src(a),
+                        src(b),
+                        beta,
+                        c,
+                        ldc,
+                        avx512::BLOCKING,
+                    );
+                }
+                return true;
+            }
+        }
+        let _ = (backend, m, n, k, alpha, a, b, beta, c, ldc);
+        false
+    }
+
+    /// Whether our kernel beats the `gemm` crate on this shape. Measured on the development
+    /// machine (one thread, every transpose): ours is 3–35% faster once every dimension is
+    /// at least 128 and the product is at least 512³; below that (small, thin or shallow
+    /// products, where packing `B` does not pay for itself) the crate is as fast or faster.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    fn worth_it(m: usize, n: usize, k: usize) -> bool {
+        const MIN_DIM: usize = 128;
+        const MIN_VOLUME: u128 = 512 * 512 * 512;
+        m.min(n).min(k) >= MIN_DIM && (m as u128) * (n as u128) * (k as u128) >= MIN_VOLUME
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 /// An element type [`gemm()`] supports: `f32` and `f64`. Sealed.
 pub trait GemmElement: Element + sealed::Sealed + Mul<Output = Self> {
@@ -229,6 +366,74 @@ pub fn batched_gemm<T: GemmElement>(
     batch: usize,
     threads: usize,
 ) -> Result<(), GemmError> {
+    batched_gemm_with(
+        Backend::Auto,
+        trans_a,
+        trans_b,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        stride_a,
+        b,
+        ldb,
+        stride_b,
+        beta,
+        c,
+        ldc,
+        stride_c,
+        batch,
+        threads,
+    )
+}
+
+/// Which implementation [`batched_gemm_with`] runs. For benchmarks and tests that compare the
+/// backends; not part of the stable API.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// What [`gemm()`] does: mxr's kernel where it is faster, else the `gemm` crate.
+    Auto,
+    /// mxr's kernel whenever the type and CPU have one (`f32` with AVX-512F and FMA), whatever
+    /// the shape; else the `gemm` crate.
+    Native,
+    /// Always the `gemm` crate.
+    Crate,
+}
+
+/// [`batched_gemm`] with a chosen [`Backend`]; same arguments, checks and results. For
+/// benchmarks and tests; not part of the stable API.
+///
+/// # Errors
+/// As [`batched_gemm`].
+#[doc(hidden)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the BLAS gemm_batch_strided signature, plus the backend"
+)]
+pub fn batched_gemm_with<T: GemmElement>(
+    backend: Backend,
+    trans_a: bool,
+    trans_b: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &[T],
+    lda: usize,
+    stride_a: usize,
+    b: &[T],
+    ldb: usize,
+    stride_b: usize,
+    beta: T,
+    c: &mut [T],
+    ldc: usize,
+    stride_c: usize,
+    batch: usize,
+    threads: usize,
+) -> Result<(), GemmError> {
     let _ = threads; // Single-threaded for now; see the doc comment.
     let (a_rows, a_cols) = if trans_a { (k, m) } else { (m, k) };
     let (b_rows, b_cols) = if trans_b { (n, k) } else { (k, n) };
@@ -273,6 +478,32 @@ pub fn batched_gemm<T: GemmElement>(
         let a_p = &a[p * stride_a..];
         let b_p = &b[p * stride_b..];
         let c_p = &mut c[p * stride_c..];
+        let strided = |x: &[T], rs: isize, cs: isize| Strided {
+            ptr: x.as_ptr(),
+            rs: rs.unsigned_abs(),
+            cs: cs.unsigned_abs(),
+        };
+        // SAFETY: `Operand::check` verified that `a_p`, `b_p` and `c_p` each hold one full
+        // matrix with the (non-negative) strides given, so every element the kernel may touch
+        // is inside them; `c_p` is a unique borrow, so `C` aliases neither input and nothing
+        // else touches it during the call; `m, n, k > 0` and `alpha != 0` were handled above.
+        let done = unsafe {
+            T::native_gemm(
+                backend,
+                m,
+                n,
+                k,
+                alpha,
+                strided(a_p, a_rs, a_cs),
+                strided(b_p, b_rs, b_cs),
+                beta,
+                c_p.as_mut_ptr(),
+                c_mat.ld.unsigned_abs(),
+            )
+        };
+        if done {
+            continue;
+        }
         // SAFETY: `Operand::check` above verified, for every `p < batch`, that the slices hold
         // `p * stride + (rows - 1) * ld + cols` elements (so `a_p`, `b_p`, `c_p` hold one full
         // matrix each), that `ld >= cols`, and that every stride fits in `isize`. The backend

@@ -1,4 +1,4 @@
-//! The built-in operators, one file per family; each registers its [`OpDef`]s with
+//! The built-in operators, one file per family; each registers its [`OpDef`](crate::registry::OpDef)s with
 //! `inventory::submit!`. Names, parameters and numerics follow MXNet 1.9.1
 //! (shared/spec/operators.md).
 

@@ -441,3 +441,426 @@ fn batched_matches_one_call_per_matrix() {
         }
     }
 }
+
+/// Shapes around the AVX-512 kernel's tile (12 × 32) and default blocks, through the public
+/// entry point: every row and column remainder, `k` across a `kc` boundary, every transpose.
+#[test]
+fn edge_tiles_and_blocks_in_f32() {
+    let mut seed = 1000;
+    let mut run = |m, n, k, pad, alpha, beta| {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            seed += 3;
+            let case = Case {
+                ta,
+                tb,
+                m,
+                n,
+                k,
+                pad,
+                alpha,
+                beta,
+            };
+            check::<f32>(case, seed);
+        }
+    };
+    for m in 1..=26 {
+        run(m, 35, 19, 1, 1.0, 0.0);
+    }
+    for n in (1..=66).chain([95, 96, 97]) {
+        run(13, n, 18, 2, -0.5, 1.0);
+    }
+    for k in [1, 15, 16, 17, 383, 384, 385, 769] {
+        run(25, 33, k, 0, 1.0, 0.25);
+    }
+    // Past the default column block (512) and row block (1536).
+    run(14, 545, 9, 5, 1.0, 0.0);
+    run(1549, 7, 5, 0, 2.0, -1.0);
+}
+
+/// `beta != 0` reads `C`: a NaN there survives (as in BLAS), the other elements are exact.
+#[test]
+fn nonzero_beta_propagates_nan_in_c() {
+    let (m, n, k) = (20, 40, 8);
+    let a = vec![1.0f32; m * k];
+    let b = vec![0.5f32; k * n];
+    for beta in [1.0f32, 0.5] {
+        let mut c = vec![2.0f32; m * n];
+        c[13 * n + 37] = f32::NAN;
+        gemm(false, false, m, n, k, 1.0, &a, k, &b, n, beta, &mut c, n, 1).expect("valid");
+        for (idx, x) in c.iter().enumerate() {
+            if idx == 13 * n + 37 {
+                assert!(x.is_nan(), "beta {beta}: NaN lost");
+            } else {
+                assert_eq!(*x, 4.0 + beta * 2.0, "beta {beta}: element {idx}");
+            }
+        }
+    }
+}
+
+/// The strided source `(rows × cols, ld)` as `avx512::Src`, either as stored or transposed.
+#[cfg(target_arch = "x86_64")]
+fn src(data: &[f32], ld: usize, trans: bool) -> super::avx512::Src {
+    let (rs, cs) = if trans { (1, ld) } else { (ld, 1) };
+    super::avx512::Src {
+        ptr: data.as_ptr(),
+        rs,
+        cs,
+    }
+}
+
+/// A 64-byte aligned scratch area of `len` floats filled with NaN, and its offset in the `Vec`.
+#[cfg(target_arch = "x86_64")]
+fn aligned_nan(len: usize) -> (Vec<f32>, usize) {
+    let v = vec![f32::NAN; len + 16];
+    let off = v.as_ptr().align_offset(64);
+    (v, off)
+}
+
+/// Checks a row-major copy of an `A` block: `got[i * kc + p]` holds `A[i0 + i, p0 + p]`.
+#[cfg(target_arch = "x86_64")]
+fn check_packed_a(
+    got: &[f32],
+    data: &[f32],
+    ld: usize,
+    trans: bool,
+    (mc, kc, i0, p0): (usize, usize, usize, usize),
+) {
+    for i in 0..mc {
+        for p in 0..kc {
+            let want = if trans {
+                data[(p0 + p) * ld + i0 + i]
+            } else {
+                data[(i0 + i) * ld + p0 + p]
+            };
+            let x = got[i * kc + p];
+            assert_eq!(x.to_bits(), want.to_bits(), "A i {i} p {p}");
+        }
+    }
+}
+
+/// Checks one packed-B layout: panel `q`, step `p`, column `c` holds `B[p0 + p, j0 + q NR +
+/// c]`, zero past `nc`.
+#[cfg(target_arch = "x86_64")]
+fn check_packed_b(
+    got: &[f32],
+    nr: usize,
+    data: &[f32],
+    ld: usize,
+    trans: bool,
+    (kc, nc, p0, j0): (usize, usize, usize, usize),
+) {
+    for q in 0..nc.div_ceil(nr) {
+        for p in 0..kc {
+            for c in 0..nr {
+                let j = q * nr + c;
+                let want = if j >= nc {
+                    0.0
+                } else if trans {
+                    data[(j0 + j) * ld + p0 + p]
+                } else {
+                    data[(p0 + p) * ld + j0 + j]
+                };
+                let x = got[q * nr * kc + p * nr + c];
+                assert_eq!(x.to_bits(), want.to_bits(), "B q {q} p {p} c {c}");
+            }
+        }
+    }
+}
+
+/// The portable packers against their definitions (small enough for Miri).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn scalar_packing_matches_its_definition() {
+    use super::avx512::{NR, NV, pack_a_rows_scalar, pack_b_scalar};
+    let (rows, cols, ld) = (29, 23, 26);
+    let data = random::<f32>(rows * ld, 77);
+    for trans in [false, true] {
+        let (r_max, c_max) = if trans { (cols, rows) } else { (rows, cols) };
+        for (m, k, i0, o0) in [
+            (r_max, c_max, 0, 0),
+            (13, 5, 2, 3),
+            (1, 1, 0, 0),
+            (12, 17, 1, 1),
+        ] {
+            let (m, k) = (m.min(r_max - i0), k.min(c_max - o0));
+            let (mut buf, off) = aligned_nan(m * k);
+            // SAFETY: the block lies inside `data` (bounds above) and `buf` holds `m * k`
+            // floats.
+            unsafe {
+                pack_a_rows_scalar(m, k, src(&data, ld, trans), i0, o0, buf[off..].as_mut_ptr())
+            };
+            check_packed_a(&buf[off..], &data, ld, trans, (m, k, i0, o0));
+            // The same block read as B (k rows and m columns of the stored matrix's view).
+            let (kb, nb) = (m, k);
+            let (mut buf, off) = aligned_nan(kb * nb.next_multiple_of(NR));
+            // SAFETY: as above, with the roles of rows and columns the same as for A.
+            unsafe {
+                pack_b_scalar::<NV>(
+                    kb,
+                    nb,
+                    src(&data, ld, trans),
+                    i0,
+                    o0,
+                    buf[off..].as_mut_ptr(),
+                )
+            };
+            check_packed_b(&buf[off..], NR, &data, ld, trans, (kb, nb, i0, o0));
+        }
+    }
+}
+
+/// The AVX-512 packers equal the portable ones bit for bit, over edge panels and both
+/// layouts.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn avx512_packing_matches_scalar_packing() {
+    use super::avx512::{NV, available, pack_a_rows, pack_a_rows_scalar, pack_b, pack_b_scalar};
+    if !available() {
+        return;
+    }
+    let (rows, cols, ld) = (83, 71, 75);
+    let data = random::<f32>(rows * ld, 78);
+    for trans in [false, true] {
+        let (r_max, c_max) = if trans { (cols, rows) } else { (rows, cols) };
+        for (m, k, i0, o0) in [
+            (r_max, c_max, 0, 0),
+            (r_max - 3, c_max - 5, 3, 5),
+            (12, 16, 0, 0),
+            (11, 15, 1, 2),
+            (25, 33, 7, 9),
+            (1, 1, 4, 4),
+            (64, 17, 2, 0),
+        ] {
+            let len = m * k.next_multiple_of(16 * NV);
+            let (mut x, xo) = aligned_nan(len);
+            let (mut y, yo) = aligned_nan(len);
+            let s = src(&data, ld, trans);
+            // SAFETY: the block lies inside `data`, both buffers hold the padded panels and
+            // are 64-byte aligned at the offsets, and `available()` checked the CPU.
+            unsafe {
+                pack_a_rows(m, k, s, i0, o0, x[xo..].as_mut_ptr());
+                pack_a_rows_scalar(m, k, s, i0, o0, y[yo..].as_mut_ptr());
+            }
+            let n = m * k;
+            assert!(
+                x[xo..xo + n]
+                    .iter()
+                    .zip(&y[yo..yo + n])
+                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                "pack_a_rows trans {trans} {m}×{k} at ({i0}, {o0})"
+            );
+            // SAFETY: as above, for B: `m` rows (k-steps) by `k` columns of the same block.
+            unsafe {
+                pack_b::<NV>(m, k, s, i0, o0, x[xo..].as_mut_ptr());
+                pack_b_scalar::<NV>(m, k, s, i0, o0, y[yo..].as_mut_ptr());
+            }
+            let n = m * k.next_multiple_of(16 * NV);
+            assert!(
+                x[xo..xo + n]
+                    .iter()
+                    .zip(&y[yo..yo + n])
+                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                "pack_b trans {trans} {m}×{k} at ({i0}, {o0})"
+            );
+        }
+    }
+}
+
+/// The blocked driver against the reference: tiny blocks, so that small problems cross every
+/// row, column and depth block boundary (and `beta` applies only to the first depth block),
+/// and the default blocks with shapes just past them.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn avx512_blocks_match_the_reference() {
+    use super::avx512::{BLOCKING, Blocking, MR, NR, available};
+    if !available() {
+        return;
+    }
+    let tiny = |kc, nb, mb| Blocking { kc, nb, mb };
+    let small = [(37, 101, 23), (12, 64, 10), (1, 1, 1), (25, 129, 16)];
+    type Shapes<'a> = &'a [(usize, usize, usize)];
+    let cases: [(Blocking, Shapes<'_>); 5] = [
+        (tiny(5, NR, MR), &small),
+        (tiny(16, 2 * NR, 3 * MR), &small),
+        (tiny(1, NR, 2 * MR), &small),
+        // Block sizes that are not whole tiles are rounded.
+        (tiny(7, NR + 5, MR + 1), &small),
+        // Past the default depth (1024) and column (192) blocks, and past the packed-A row
+        // block (576 rows with that depth).
+        (BLOCKING, &[(37, 200, 1100), (600, 70, 1030)]),
+    ];
+    let mut seed = 5000;
+    for (blk, shapes) in cases {
+        for &(m, n, k) in shapes {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                for (alpha, beta) in [(1.0, 0.0), (-0.5, 1.0), (2.0, 0.75)] {
+                    if blk == BLOCKING && (alpha, beta) != (2.0, 0.75) && (ta, tb) != (true, false)
+                    {
+                        continue; // keep the big shapes cheap: one scalar case per layout
+                    }
+                    seed += 3;
+                    let case = Case {
+                        ta,
+                        tb,
+                        m,
+                        n,
+                        k,
+                        pad: 2,
+                        alpha,
+                        beta,
+                    };
+                    check_avx512(case, blk, seed);
+                }
+            }
+        }
+    }
+}
+
+/// Runs `case` through the AVX-512 driver directly (bypassing the size rule) and compares
+/// with the reference, padding included.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+fn check_avx512(case: Case, blk: super::avx512::Blocking, seed: u64) {
+    let Case {
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        pad,
+        alpha,
+        beta,
+    } = case;
+    let (a_rows, a_cols) = if ta { (k, m) } else { (m, k) };
+    let (b_rows, b_cols) = if tb { (n, k) } else { (k, n) };
+    let (lda, ldb, ldc) = (a_cols + pad, b_cols + pad, n + pad);
+    let a = random::<f32>(a_rows * lda, seed);
+    let b = random::<f32>(b_rows * ldb, seed + 1);
+    let mut c: Vec<f32> = if beta == 0.0 {
+        vec![f32::NAN; m * ldc]
+    } else {
+        random(m * ldc, seed + 2)
+    };
+    for i in 0..m {
+        c[i * ldc + n..(i + 1) * ldc].fill(GUARD as f32);
+    }
+    let mut want: Vec<f64> = c.iter().map(|x| f64::from(*x)).collect();
+    reference(case, &a, lda, &b, ldb, &mut want, ldc);
+    // SAFETY: the caller checked the CPU; `a`, `b`, `c` hold the matrices with the strides
+    // given, and `c` is a unique borrow.
+    unsafe {
+        super::avx512::sgemm(
+            m,
+            n,
+            k,
+            alpha as f32,
+            src(&a, lda, ta),
+            src(&b, ldb, tb),
+            beta as f32,
+            c.as_mut_ptr(),
+            ldc,
+            blk,
+        );
+    }
+    let tol = 8.0 * f64::from(f32::EPSILON) * (k as f64 + 2.0) * (alpha.abs() + beta.abs() + 1.0);
+    for (idx, (got, want)) in c.iter().zip(&want).enumerate() {
+        let got = f64::from(*got);
+        assert!(
+            (got - want).abs() <= tol * (1.0 + want.abs()),
+            "{blk:?} {case:?}: element {idx}: got {got}, want {want}"
+        );
+    }
+}
+
+/// Products big enough for the native kernel, through the public entry point: transposed
+/// operands, padded leading dimensions, `beta == 0` over NaN, and a batch.
+#[test]
+fn large_products_through_the_native_path() {
+    check::<f32>(
+        Case {
+            ta: false,
+            tb: true,
+            m: 130,
+            n: 1030,
+            k: 1025,
+            pad: 3,
+            alpha: 1.5,
+            beta: 0.0,
+        },
+        9001,
+    );
+    check::<f32>(
+        Case {
+            ta: true,
+            tb: false,
+            m: 515,
+            n: 520,
+            k: 513,
+            pad: 1,
+            alpha: -1.0,
+            beta: 0.5,
+        },
+        9004,
+    );
+    // A batch of two (with a shared `B`) equals one call per matrix.
+    let (m, n, k) = (512, 512, 512);
+    let a = random::<f32>(2 * m * k, 9010);
+    let b = random::<f32>(k * n, 9011);
+    let mut c = vec![f32::NAN; 2 * m * n];
+    let mut want = c.clone();
+    for p in 0..2 {
+        let (a_p, c_p) = (&a[p * m * k..], &mut want[p * m * n..]);
+        gemm(false, false, m, n, k, 1.0, a_p, k, &b, n, 0.0, c_p, n, 1).expect("valid");
+    }
+    batched_gemm(
+        false,
+        false,
+        m,
+        n,
+        k,
+        1.0,
+        &a,
+        k,
+        m * k,
+        &b,
+        n,
+        0,
+        0.0,
+        &mut c,
+        n,
+        m * n,
+        2,
+        1,
+    )
+    .expect("valid");
+    assert_eq!(c, want);
+}
+
+/// The forced backends agree with each other and with the automatic choice on a small
+/// product (where `Auto` picks the crate), transposes and all.
+#[test]
+fn forced_backends_agree() {
+    let (m, n, k) = (37, 45, 29);
+    for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+        let lda = if ta { m } else { k } + 1;
+        let ldb = if tb { k } else { n } + 2;
+        let a = random::<f32>(lda * k.max(m), 21);
+        let b = random::<f32>(ldb * k.max(n), 22);
+        let run = |backend| {
+            let mut c = random::<f32>(m * n, 23);
+            batched_gemm_with(
+                backend, ta, tb, m, n, k, 0.5, &a, lda, 0, &b, ldb, 0, -1.0, &mut c, n, 0, 1, 1,
+            )
+            .expect("valid");
+            c
+        };
+        let (auto, native, krate) = (
+            run(Backend::Auto),
+            run(Backend::Native),
+            run(Backend::Crate),
+        );
+        assert_eq!(auto, krate, "ta {ta} tb {tb}");
+        for (x, y) in native.iter().zip(&krate) {
+            assert!((x - y).abs() <= 1e-5, "ta {ta} tb {tb}: {x} vs {y}");
+        }
+    }
+}

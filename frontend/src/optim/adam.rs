@@ -1,0 +1,174 @@
+//! The Adam optimizer (MXNet's `mx.optimizer.Adam`).
+
+use super::optimizer::{Optimizer, OptimizerCore, State, attr};
+use super::scheduler::LrScheduler;
+use crate::nd::{self, NDArray};
+use crate::{Error, Result};
+
+/// Adam (MXNet's `Adam`), through `adam_update`: at the `t`-th update of a weight the learning
+/// rate is `lr·√(1 − β2^t) / (1 − β1^t)` (MXNet's bias correction), then
+/// `g' = clip(rescale·g + wd·w)`, `m ← β1·m + (1 − β1)·g'`, `v ← β2·v + (1 − β2)·g'²`,
+/// `w ← w − lr_t·m / (√v + ε)`. The state is `[mean, var]`; the learning rate defaults to
+/// 0.001.
+///
+/// ```
+/// use mxr::nd::NDArray;
+/// use mxr::optim::{Adam, Optimizer};
+/// let mut adam = Adam::new().learning_rate(0.1);
+/// let w = NDArray::from_vec(&[2], vec![1.0f64, -1.0])?;
+/// let g = NDArray::from_vec(&[2], vec![0.5f64, -2.0])?;
+/// let state = adam.create_state(0, &w)?;
+/// adam.update(0, &w, &g, &state)?;
+/// // The first step moves every weight by about lr against its gradient's sign.
+/// let w = w.to_vec::<f64>()?;
+/// assert!((w[0] - 0.9).abs() < 1e-6 && (w[1] + 0.9).abs() < 1e-6);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Adam {
+    core: OptimizerCore,
+    beta1: f64,
+    beta2: f64,
+    epsilon: f64,
+    lazy_update: bool,
+}
+
+impl Default for Adam {
+    fn default() -> Adam {
+        Adam::new()
+    }
+}
+
+impl Adam {
+    /// MXNet's defaults: learning rate 0.001, β1 = 0.9, β2 = 0.999, ε = 1e-8.
+    pub fn new() -> Adam {
+        Adam {
+            core: OptimizerCore::new(0.001),
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+            lazy_update: true,
+        }
+    }
+
+    /// The learning rate (replaces a schedule's base rate, as in MXNet).
+    pub fn learning_rate(mut self, lr: f64) -> Adam {
+        self.core.set_initial_lr(lr);
+        self
+    }
+
+    /// The decay rates of the first and second moment estimates.
+    pub fn betas(mut self, beta1: f64, beta2: f64) -> Adam {
+        self.beta1 = beta1;
+        self.beta2 = beta2;
+        self
+    }
+
+    /// The constant added to `√v`.
+    pub fn epsilon(mut self, epsilon: f64) -> Adam {
+        self.epsilon = epsilon;
+        self
+    }
+
+    /// The weight-decay coefficient.
+    pub fn wd(mut self, wd: f64) -> Adam {
+        self.core.wd = wd;
+        self
+    }
+
+    /// The gradient multiplier (often `1 / batch_size`).
+    pub fn rescale_grad(mut self, rescale: f64) -> Adam {
+        self.core.rescale_grad = rescale;
+        self
+    }
+
+    /// Clips `rescale·g + wd·w` to `[-clip, clip]`.
+    pub fn clip_gradient(mut self, clip: f64) -> Adam {
+        self.core.clip_gradient = Some(clip);
+        self
+    }
+
+    /// A learning-rate schedule.
+    pub fn lr_scheduler(mut self, scheduler: impl LrScheduler + 'static) -> Adam {
+        self.core.set_lr_scheduler(Box::new(scheduler));
+        self
+    }
+
+    /// Names the parameters by index (see [`OptimizerCore::set_param_names`]).
+    pub fn param_names<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = (usize, S)>,
+    ) -> Adam {
+        self.core.set_param_names(names);
+        self
+    }
+
+    /// Passed to `adam_update` (matters only for row-sparse gradients in MXNet).
+    pub fn lazy_update(mut self, lazy: bool) -> Adam {
+        self.lazy_update = lazy;
+        self
+    }
+}
+
+impl Optimizer for Adam {
+    fn create_state(&self, _index: usize, weight: &NDArray) -> Result<State> {
+        let zeros = || NDArray::new(weight.shape(), weight.dtype(), weight.context());
+        Ok(vec![zeros()?, zeros()?])
+    }
+
+    fn update(
+        &mut self,
+        index: usize,
+        weight: &NDArray,
+        grad: &NDArray,
+        state: &State,
+    ) -> Result<()> {
+        let [mean, var] = state.as_slice() else {
+            return Err(Error::InvalidArgument {
+                call: "Adam::update",
+                reason: format!(
+                    "the state must be [mean, var] (from create_state), got {} arrays",
+                    state.len()
+                ),
+            });
+        };
+        let t = self.core.count_update(index);
+        let mut lr = self.core.lr_for(index);
+        let wd = self.core.wd_for(index);
+        let coef1 = 1.0 - self.beta1.powf(t as f64);
+        let coef2 = 1.0 - self.beta2.powf(t as f64);
+        lr *= coef2.sqrt() / coef1;
+
+        let (lr, wd) = (attr(lr), attr(wd));
+        let (beta1, beta2, epsilon) = (attr(self.beta1), attr(self.beta2), attr(self.epsilon));
+        let rescale = attr(self.core.rescale_grad);
+        let clip = self.core.clip().map(attr);
+        let lazy = if self.lazy_update { "True" } else { "False" };
+        let mut params: Vec<(&str, &str)> = vec![
+            ("lr", &lr),
+            ("wd", &wd),
+            ("beta1", &beta1),
+            ("beta2", &beta2),
+            ("epsilon", &epsilon),
+            ("rescale_grad", &rescale),
+            ("lazy_update", lazy),
+        ];
+        if let Some(c) = &clip {
+            params.push(("clip_gradient", c));
+        }
+        nd::invoke_into(
+            "adam_update",
+            &[weight, grad, mean, var],
+            &params,
+            &[weight],
+        )
+    }
+
+    fn core(&self) -> &OptimizerCore {
+        &self.core
+    }
+
+    fn core_mut(&mut self) -> &mut OptimizerCore {
+        &mut self.core
+    }
+}

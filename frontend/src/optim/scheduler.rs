@@ -1,0 +1,436 @@
+//! Learning-rate schedules (MXNet's `mx.lr_scheduler`).
+//!
+//! A schedule maps the optimizer's update count (`num_update`, the largest number of updates
+//! applied to any one weight) to a learning rate. As in MXNet, the step schedules keep state:
+//! they lower their `base_lr` as the count passes each step, so they are called with
+//! non-decreasing counts (a smaller count later gets the already-lowered rate).
+
+use std::f64::consts::PI;
+use std::fmt;
+
+use crate::{Error, Result};
+
+/// A learning-rate schedule (MXNet's `LRScheduler`).
+pub trait LrScheduler: fmt::Debug + Send {
+    /// The learning rate for update count `num_update` (MXNet's `scheduler(num_update)`); may
+    /// advance the schedule's state.
+    fn lr(&mut self, num_update: u64) -> f64;
+
+    /// The current base learning rate.
+    fn base_lr(&self) -> f64;
+
+    /// Replaces the base learning rate (what an optimizer given both a `learning_rate` and a
+    /// schedule does).
+    fn set_base_lr(&mut self, lr: f64);
+}
+
+/// How the learning rate moves during warm-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WarmupMode {
+    /// From `warmup_begin_lr` to the base rate in equal increments (MXNet's default).
+    #[default]
+    Linear,
+    /// `warmup_begin_lr` throughout the warm-up.
+    Constant,
+}
+
+/// The warm-up shared by every schedule (MXNet's `LRScheduler.__init__` arguments).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Warmup {
+    steps: u64,
+    begin_lr: f64,
+    /// The base rate when the schedule was made (MXNet's `warmup_final_lr`; later changes of
+    /// the base rate do not move it).
+    final_lr: f64,
+    mode: WarmupMode,
+}
+
+impl Warmup {
+    fn none(base_lr: f64) -> Warmup {
+        Warmup {
+            steps: 0,
+            begin_lr: 0.0,
+            final_lr: base_lr,
+            mode: WarmupMode::Linear,
+        }
+    }
+
+    fn new(
+        call: &'static str,
+        base_lr: f64,
+        steps: u64,
+        begin_lr: f64,
+        mode: WarmupMode,
+    ) -> Result<Warmup> {
+        if begin_lr > base_lr {
+            return Err(Error::InvalidArgument {
+                call,
+                reason: format!(
+                    "base lr ({base_lr}) has to be higher than warmup_begin_lr ({begin_lr})"
+                ),
+            });
+        }
+        Ok(Warmup {
+            steps,
+            begin_lr,
+            final_lr: base_lr,
+            mode,
+        })
+    }
+
+    /// The warm-up rate, when `num_update` is still in the warm-up.
+    fn lr(&self, num_update: u64) -> Option<f64> {
+        if num_update >= self.steps {
+            return None;
+        }
+        Some(match self.mode {
+            WarmupMode::Linear => {
+                let increase =
+                    (self.final_lr - self.begin_lr) * num_update as f64 / self.steps as f64;
+                self.begin_lr + increase
+            }
+            WarmupMode::Constant => self.begin_lr,
+        })
+    }
+}
+
+fn check_factor(call: &'static str, factor: f64) -> Result<()> {
+    if factor > 1.0 {
+        return Err(Error::InvalidArgument {
+            call,
+            reason: format!("factor must be no more than 1 to make lr reduce, got {factor}"),
+        });
+    }
+    Ok(())
+}
+
+/// Multiplies the learning rate by `factor` every `step` updates, never going below
+/// `stop_factor_lr` (MXNet's `FactorScheduler`): `base_lr · factor^⌊(num_update − 1) / step⌋`.
+///
+/// ```
+/// use mxr::optim::{FactorScheduler, LrScheduler};
+/// let mut s = FactorScheduler::new(10, 0.5)?.base_lr(0.1);
+/// assert_eq!(s.lr(10), 0.1);
+/// assert_eq!(s.lr(11), 0.05); // past the first step
+/// assert_eq!(s.lr(21), 0.025);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactorScheduler {
+    step: u64,
+    factor: f64,
+    stop_factor_lr: f64,
+    base_lr: f64,
+    count: u64,
+    warmup: Warmup,
+}
+
+impl FactorScheduler {
+    /// A schedule changing every `step` (>= 1) updates by `factor` (<= 1), with MXNet's
+    /// defaults `stop_factor_lr = 1e-8` and `base_lr = 0.01`.
+    pub fn new(step: u64, factor: f64) -> Result<FactorScheduler> {
+        if step < 1 {
+            return Err(Error::InvalidArgument {
+                call: "FactorScheduler::new",
+                reason: "schedule step must be greater or equal than 1 round".into(),
+            });
+        }
+        check_factor("FactorScheduler::new", factor)?;
+        Ok(FactorScheduler {
+            step,
+            factor,
+            stop_factor_lr: 1e-8,
+            base_lr: 0.01,
+            count: 0,
+            warmup: Warmup::none(0.01),
+        })
+    }
+
+    /// The floor of the learning rate.
+    pub fn stop_factor_lr(mut self, lr: f64) -> FactorScheduler {
+        self.stop_factor_lr = lr;
+        self
+    }
+
+    /// The starting learning rate (also the rate the warm-up ends at).
+    pub fn base_lr(mut self, lr: f64) -> FactorScheduler {
+        self.base_lr = lr;
+        self.warmup.final_lr = lr;
+        self
+    }
+
+    /// A warm-up over the first `steps` updates starting from `begin_lr` (at most the base
+    /// rate; set the base rate first).
+    pub fn warmup(
+        mut self,
+        steps: u64,
+        begin_lr: f64,
+        mode: WarmupMode,
+    ) -> Result<FactorScheduler> {
+        self.warmup = Warmup::new(
+            "FactorScheduler::warmup",
+            self.base_lr,
+            steps,
+            begin_lr,
+            mode,
+        )?;
+        Ok(self)
+    }
+}
+
+impl LrScheduler for FactorScheduler {
+    fn lr(&mut self, num_update: u64) -> f64 {
+        if let Some(lr) = self.warmup.lr(num_update) {
+            return lr;
+        }
+        while num_update > self.count + self.step {
+            self.count += self.step;
+            self.base_lr *= self.factor;
+            if self.base_lr < self.stop_factor_lr {
+                self.base_lr = self.stop_factor_lr;
+            }
+        }
+        self.base_lr
+    }
+    fn base_lr(&self) -> f64 {
+        self.base_lr
+    }
+    fn set_base_lr(&mut self, lr: f64) {
+        self.base_lr = lr;
+    }
+}
+
+/// Multiplies the learning rate by `factor` as the update count passes each of `steps`
+/// (MXNet's `MultiFactorScheduler`).
+///
+/// ```
+/// use mxr::optim::{LrScheduler, MultiFactorScheduler};
+/// let mut s = MultiFactorScheduler::new(vec![5, 10], 0.5)?.base_lr(1.0);
+/// assert_eq!([s.lr(5), s.lr(6), s.lr(11)], [1.0, 0.5, 0.25]);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct MultiFactorScheduler {
+    steps: Vec<u64>,
+    factor: f64,
+    base_lr: f64,
+    cur_step_ind: usize,
+    count: u64,
+    warmup: Warmup,
+}
+
+impl MultiFactorScheduler {
+    /// A schedule with strictly increasing `steps` (each >= 1, at least one) and `factor`
+    /// (<= 1); `base_lr` defaults to 0.01.
+    pub fn new(steps: Vec<u64>, factor: f64) -> Result<MultiFactorScheduler> {
+        let call = "MultiFactorScheduler::new";
+        if steps.is_empty() {
+            return Err(Error::InvalidArgument {
+                call,
+                reason: "at least one step is needed".into(),
+            });
+        }
+        if steps.windows(2).any(|w| w[1] <= w[0]) {
+            return Err(Error::InvalidArgument {
+                call,
+                reason: format!("schedule steps must be an increasing integer list, got {steps:?}"),
+            });
+        }
+        if steps[0] < 1 {
+            return Err(Error::InvalidArgument {
+                call,
+                reason: "schedule step must be greater or equal than 1 round".into(),
+            });
+        }
+        check_factor(call, factor)?;
+        Ok(MultiFactorScheduler {
+            steps,
+            factor,
+            base_lr: 0.01,
+            cur_step_ind: 0,
+            count: 0,
+            warmup: Warmup::none(0.01),
+        })
+    }
+
+    /// The starting learning rate (also the rate the warm-up ends at).
+    pub fn base_lr(mut self, lr: f64) -> MultiFactorScheduler {
+        self.base_lr = lr;
+        self.warmup.final_lr = lr;
+        self
+    }
+
+    /// A warm-up over the first `steps` updates starting from `begin_lr`.
+    pub fn warmup(
+        mut self,
+        steps: u64,
+        begin_lr: f64,
+        mode: WarmupMode,
+    ) -> Result<MultiFactorScheduler> {
+        self.warmup = Warmup::new(
+            "MultiFactorScheduler::warmup",
+            self.base_lr,
+            steps,
+            begin_lr,
+            mode,
+        )?;
+        Ok(self)
+    }
+
+    /// The last step passed (0 before the first).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+impl LrScheduler for MultiFactorScheduler {
+    fn lr(&mut self, num_update: u64) -> f64 {
+        if let Some(lr) = self.warmup.lr(num_update) {
+            return lr;
+        }
+        while let Some(&step) = self.steps.get(self.cur_step_ind) {
+            if num_update > step {
+                self.count = step;
+                self.cur_step_ind += 1;
+                self.base_lr *= self.factor;
+            } else {
+                break;
+            }
+        }
+        self.base_lr
+    }
+    fn base_lr(&self) -> f64 {
+        self.base_lr
+    }
+    fn set_base_lr(&mut self, lr: f64) {
+        self.base_lr = lr;
+    }
+}
+
+/// Polynomial decay to `final_lr` over `max_update` updates (MXNet's `PolyScheduler`):
+/// `final_lr + (base_lr − final_lr)·(1 − n/max_steps)^pwr`, with `n` counted after the
+/// warm-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolyScheduler {
+    max_update: u64,
+    base_lr_orig: f64,
+    base_lr: f64,
+    power: f64,
+    final_lr: f64,
+    warmup: Warmup,
+}
+
+impl PolyScheduler {
+    /// Decay from `base_lr` to `final_lr` with power `pwr` over `max_update` (>= 1) updates.
+    pub fn new(max_update: u64, base_lr: f64, pwr: f64, final_lr: f64) -> Result<PolyScheduler> {
+        if max_update < 1 {
+            return Err(Error::InvalidArgument {
+                call: "PolyScheduler::new",
+                reason: "maximum number of updates must be strictly positive".into(),
+            });
+        }
+        Ok(PolyScheduler {
+            max_update,
+            base_lr_orig: base_lr,
+            base_lr,
+            power: pwr,
+            final_lr,
+            warmup: Warmup::none(base_lr),
+        })
+    }
+
+    /// A warm-up over the first `steps` updates starting from `begin_lr`.
+    pub fn warmup(mut self, steps: u64, begin_lr: f64, mode: WarmupMode) -> Result<PolyScheduler> {
+        self.warmup = Warmup::new("PolyScheduler::warmup", self.base_lr, steps, begin_lr, mode)?;
+        Ok(self)
+    }
+}
+
+impl LrScheduler for PolyScheduler {
+    fn lr(&mut self, num_update: u64) -> f64 {
+        if let Some(lr) = self.warmup.lr(num_update) {
+            return lr;
+        }
+        if num_update <= self.max_update {
+            let max_steps = self.max_update as f64 - self.warmup.steps as f64;
+            let done = (num_update - self.warmup.steps) as f64 / max_steps;
+            self.base_lr =
+                self.final_lr + (self.base_lr_orig - self.final_lr) * (1.0 - done).powf(self.power);
+        }
+        self.base_lr
+    }
+    fn base_lr(&self) -> f64 {
+        self.base_lr
+    }
+    fn set_base_lr(&mut self, lr: f64) {
+        self.base_lr = lr;
+    }
+}
+
+/// Cosine decay to `final_lr` over `max_update` updates (MXNet's `CosineScheduler`):
+/// `final_lr + (base_lr − final_lr)·(1 + cos(π·n/max_steps))/2`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CosineScheduler {
+    max_update: u64,
+    base_lr_orig: f64,
+    base_lr: f64,
+    final_lr: f64,
+    warmup: Warmup,
+}
+
+impl CosineScheduler {
+    /// Decay from `base_lr` to `final_lr` over `max_update` (>= 1) updates.
+    pub fn new(max_update: u64, base_lr: f64, final_lr: f64) -> Result<CosineScheduler> {
+        if max_update < 1 {
+            return Err(Error::InvalidArgument {
+                call: "CosineScheduler::new",
+                reason: "maximum number of updates must be strictly positive".into(),
+            });
+        }
+        Ok(CosineScheduler {
+            max_update,
+            base_lr_orig: base_lr,
+            base_lr,
+            final_lr,
+            warmup: Warmup::none(base_lr),
+        })
+    }
+
+    /// A warm-up over the first `steps` updates starting from `begin_lr`.
+    pub fn warmup(
+        mut self,
+        steps: u64,
+        begin_lr: f64,
+        mode: WarmupMode,
+    ) -> Result<CosineScheduler> {
+        self.warmup = Warmup::new(
+            "CosineScheduler::warmup",
+            self.base_lr,
+            steps,
+            begin_lr,
+            mode,
+        )?;
+        Ok(self)
+    }
+}
+
+impl LrScheduler for CosineScheduler {
+    fn lr(&mut self, num_update: u64) -> f64 {
+        if let Some(lr) = self.warmup.lr(num_update) {
+            return lr;
+        }
+        if num_update <= self.max_update {
+            let max_steps = self.max_update as f64 - self.warmup.steps as f64;
+            let n = (num_update - self.warmup.steps) as f64;
+            self.base_lr = self.final_lr
+                + (self.base_lr_orig - self.final_lr) * (1.0 + (PI * n / max_steps).cos()) / 2.0;
+        }
+        self.base_lr
+    }
+    fn base_lr(&self) -> f64 {
+        self.base_lr
+    }
+    fn set_base_lr(&mut self, lr: f64) {
+        self.base_lr = lr;
+    }
+}

@@ -1,0 +1,104 @@
+//! A model trained by MXNet 1.9.1 (tests/fixtures/conformance/model): its checkpoint runs in mxr
+//! on the 10,000 Fashion-MNIST test images with MXNet's predictions and accuracy.
+
+use std::path::Path;
+
+use mxr::engine::Context;
+use mxr::exec::{Executor, GradReq};
+use mxr::nd::{self, NDArray};
+use serde_json::Value;
+
+const TEST_IMAGES: &str = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+const TEST_LABELS: &str = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+
+#[test]
+fn the_mxnet_checkpoint_predicts_as_mxnet_did() {
+    if !Path::new(TEST_IMAGES).exists() {
+        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/model");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let symbol: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("fashion_mlp-symbol.json")).unwrap(),
+    )
+    .unwrap();
+    let graph = crate::conformance::graph_from_json(&symbol).unwrap();
+    let params = match nd::load(dir.join("fashion_mlp-0003.params")).unwrap() {
+        nd::Loaded::Named(v) => v,
+        nd::Loaded::List(_) => panic!("a checkpoint is a dict"),
+    };
+
+    let (n, rows, cols, pixels) = mxr::io::read_idx_images(TEST_IMAGES).unwrap();
+    let labels = mxr::io::read_idx_labels(TEST_LABELS).unwrap();
+    let x: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
+    let data = NDArray::from_vec(&[n, rows * cols], x).unwrap();
+
+    let args: Vec<NDArray> = graph
+        .arguments()
+        .iter()
+        .map(|&node| match graph.nodes[node].name.as_str() {
+            "data" => data.clone(),
+            "softmax_label" => NDArray::zeros(&[n]).unwrap(),
+            name => params
+                .iter()
+                .find(|(k, _)| k == &format!("arg:{name}"))
+                .map(|(_, a)| a.clone())
+                .unwrap_or_else(|| panic!("no arg:{name} in the checkpoint")),
+        })
+        .collect();
+    let reqs = vec![GradReq::Null; args.len()];
+    let mut exe = Executor::bind(
+        &graph,
+        Context::cpu(0),
+        args,
+        vec![None; reqs.len()],
+        &reqs,
+        vec![],
+    )
+    .unwrap();
+    exe.forward(false).unwrap();
+    let probs = exe.outputs()[0].clone();
+    let pred = nd::argmax(&probs, Some(1))
+        .unwrap()
+        .to_vec::<f32>()
+        .unwrap();
+
+    let want: Vec<f64> = expected["first200_pred"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let got: Vec<f64> = pred[..200].iter().map(|&p| f64::from(p)).collect();
+    assert_eq!(got, want, "the first 200 predicted classes");
+    let correct = pred
+        .iter()
+        .zip(&labels)
+        .filter(|(p, l)| **p == f32::from(**l))
+        .count();
+    let accuracy = correct as f64 / n as f64;
+    let mxnet = expected["test_accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - mxnet).abs() <= 0.001,
+        "accuracy {accuracy}, MXNet {mxnet}"
+    );
+    let probs = probs.to_vec::<f32>().unwrap();
+    let tol = &expected["prob_tolerance"];
+    let (rtol, atol) = (tol["rtol"].as_f64().unwrap(), tol["atol"].as_f64().unwrap());
+    for (i, row) in expected["first8_prob"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        for (j, p) in row.as_array().unwrap().iter().enumerate() {
+            let (got, want) = (f64::from(probs[i * 10 + j]), p.as_f64().unwrap());
+            assert!(
+                (got - want).abs() <= atol + rtol * want.abs(),
+                "prob[{i}][{j}] {got} vs {want}"
+            );
+        }
+    }
+}
