@@ -15,7 +15,7 @@
 //! - Inference: [`Symbol::infer_shape`], [`Symbol::infer_shape_partial`],
 //!   [`Symbol::infer_type`].
 //! - Files: [`Symbol::to_json`], [`Symbol::from_json`], [`Symbol::save`], [`Symbol::load`];
-//!   [`Symbol::to_dot`] for Graphviz.
+//!   [`Symbol::to_dot`] for Graphviz; [`Symbol::to_graph`] for the executor.
 //!
 //! # Arithmetic
 //!
@@ -46,6 +46,7 @@ mod arith;
 mod attrs;
 mod compose;
 mod dot;
+mod graph;
 mod infer;
 mod json;
 mod jsontext;
