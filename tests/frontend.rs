@@ -26,3 +26,6 @@ mod model;
 
 #[path = "frontend/symbol.rs"]
 mod symbol;
+
+#[path = "frontend/symbol_exec.rs"]
+mod symbol_exec;

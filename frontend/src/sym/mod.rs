@@ -44,6 +44,7 @@
 
 mod arith;
 mod attrs;
+mod bind;
 mod compose;
 mod dot;
 mod graph;
