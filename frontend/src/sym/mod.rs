@@ -47,7 +47,6 @@ mod attrs;
 mod bind;
 mod compose;
 mod dot;
-mod graph;
 mod infer;
 mod json;
 mod jsontext;
