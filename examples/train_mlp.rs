@@ -15,13 +15,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use mxr::engine::Context;
-use mxr::exec::{Executor, GradReq, Graph};
+use mxr::exec::{Executor, GradReq};
 use mxr::init::{InitDesc, Initializer, Normal};
 use mxr::io::{DataIter, LastBatchHandle, MNISTIter};
 use mxr::metric::{Accuracy, EvalMetric};
 use mxr::nd::{self, NDArray};
-use mxr::operators::registry::create;
 use mxr::optim::{Sgd, Updater};
+use mxr::sym::{self, Symbol};
 
 const DATA_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
@@ -70,94 +70,39 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-/// data → fc1(128) → relu → fc2(64) → relu → fc3(10) → SoftmaxOutput("softmax").
-fn mlp() -> mxr::Result<Graph> {
-    let mut g = Graph::default();
-    let mut x = g.variable("data");
-    for (name, hidden, relu) in [("fc1", 128, true), ("fc2", 64, true), ("fc3", 10, false)] {
-        let w = g.variable(&format!("{name}_weight"));
-        let b = g.variable(&format!("{name}_bias"));
-        let fc = create(
-            "FullyConnected",
-            &[("num_hidden", &hidden.to_string())],
-            None,
-        )?;
-        x = g.add(fc, name, &[x, w, b])?[0];
-        if relu {
-            let act = create("Activation", &[("act_type", "relu")], None)?;
-            x = g.add(act, &format!("relu_{name}"), &[x])?[0];
-        }
-    }
-    let label = g.variable("softmax_label");
-    x = g.add(create("SoftmaxOutput", &[], None)?, "softmax", &[x, label])?[0];
-    g.outputs.push(x);
-    Ok(g)
+/// data → fc1(128) → relu → fc2(64) → relu → fc3(10) → SoftmaxOutput("softmax"), as MXNet's
+/// docs write it with `mx.sym`.
+fn mlp() -> mxr::Result<Symbol> {
+    let data = Symbol::variable("data");
+    let fc1 = sym::fully_connected(&data, 128).name("fc1").build()?;
+    let act1 = sym::activation(&fc1, "relu").name("relu1").build()?;
+    let fc2 = sym::fully_connected(&act1, 64).name("fc2").build()?;
+    let act2 = sym::activation(&fc2, "relu").name("relu2").build()?;
+    let fc3 = sym::fully_connected(&act2, 10).name("fc3").build()?;
+    sym::softmax_output(&fc3).name("softmax").build()
 }
 
-/// One layer: operator, node name, parameters, whether it has a weight and a bias.
-type Layer = (
-    &'static str,
-    &'static str,
-    Vec<(&'static str, &'static str)>,
-    bool,
-);
-
 /// LeNet: two convolution + tanh + max-pool stages, then two fully connected layers.
-fn lenet() -> mxr::Result<Graph> {
-    let mut g = Graph::default();
-    let mut x = g.variable("data");
-    let layers: [Layer; 10] = [
-        (
-            "Convolution",
-            "conv1",
-            vec![("kernel", "(5, 5)"), ("num_filter", "20")],
-            true,
-        ),
-        ("Activation", "tanh1", vec![("act_type", "tanh")], false),
-        (
-            "Pooling",
-            "pool1",
-            vec![
-                ("pool_type", "max"),
-                ("kernel", "(2, 2)"),
-                ("stride", "(2, 2)"),
-            ],
-            false,
-        ),
-        (
-            "Convolution",
-            "conv2",
-            vec![("kernel", "(5, 5)"), ("num_filter", "50")],
-            true,
-        ),
-        ("Activation", "tanh2", vec![("act_type", "tanh")], false),
-        (
-            "Pooling",
-            "pool2",
-            vec![
-                ("pool_type", "max"),
-                ("kernel", "(2, 2)"),
-                ("stride", "(2, 2)"),
-            ],
-            false,
-        ),
-        ("Flatten", "flatten", vec![], false),
-        ("FullyConnected", "fc1", vec![("num_hidden", "500")], true),
-        ("Activation", "tanh3", vec![("act_type", "tanh")], false),
-        ("FullyConnected", "fc2", vec![("num_hidden", "10")], true),
-    ];
-    for (op, name, attrs, has_params) in layers {
-        let mut inputs = vec![x];
-        if has_params {
-            inputs.push(g.variable(&format!("{name}_weight")));
-            inputs.push(g.variable(&format!("{name}_bias")));
-        }
-        x = g.add(create(op, &attrs, None)?, name, &inputs)?[0];
+fn lenet() -> mxr::Result<Symbol> {
+    let data = Symbol::variable("data");
+    let mut x = data;
+    for (i, filters) in [(1, 20), (2, 50)] {
+        let conv = sym::convolution(&x, &[5, 5], filters)
+            .name(&format!("conv{i}"))
+            .build()?;
+        let act = sym::activation(&conv, "tanh")
+            .name(&format!("tanh{i}"))
+            .build()?;
+        x = sym::pooling(&act, &[2, 2], "max")
+            .param("stride", &[2usize, 2][..])
+            .name(&format!("pool{i}"))
+            .build()?;
     }
-    let label = g.variable("softmax_label");
-    x = g.add(create("SoftmaxOutput", &[], None)?, "softmax", &[x, label])?[0];
-    g.outputs.push(x);
-    Ok(g)
+    let flat = sym::flatten(&x).name("flatten").build()?;
+    let fc1 = sym::fully_connected(&flat, 500).name("fc1").build()?;
+    let act = sym::activation(&fc1, "tanh").name("tanh3").build()?;
+    let fc2 = sym::fully_connected(&act, 10).name("fc2").build()?;
+    sym::softmax_output(&fc2).name("softmax").build()
 }
 
 fn iterator(
@@ -269,7 +214,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         o.lr
     );
 
-    let net = if o.lenet { lenet()? } else { mlp()? };
+    let symbol = if o.lenet { lenet()? } else { mlp()? };
+    let net = symbol.to_graph()?;
     let cpu = Context::cpu(0);
     let no_grad = ["data", "softmax_label"];
     let image: Vec<usize> = if o.lenet {
@@ -354,11 +300,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(i, n)| (format!("arg:{n}"), exe.arg_arrays()[*i].clone()))
         .collect();
     nd::save_named(&checkpoint, &named)?;
+    let symbol_file = o.out.join(format!("{prefix}-symbol.json"));
+    symbol.save(&symbol_file)?;
     let curve = o.out.join("training_curve.svg");
     plot(&curve, &train_curve, &test_curve)?;
     println!(
-        "final test accuracy {:.4}; checkpoint {}; curve {}",
+        "final test accuracy {:.4}; checkpoint {} + {}; curve {}",
         test_curve.last().copied().unwrap_or(f64::NAN),
+        symbol_file.display(),
         checkpoint.display(),
         curve.display()
     );
