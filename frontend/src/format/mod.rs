@@ -1,5 +1,6 @@
-//! MXNet's file formats: `.params` (NDArray lists and dicts); symbol JSON comes with the Symbol
-//! issue.
+//! MXNet's file formats: `.params` (NDArray lists and dicts). Symbol JSON is read and written by
+//! [`Symbol::from_json`](crate::sym::Symbol::from_json) and
+//! [`Symbol::to_json`](crate::sym::Symbol::to_json).
 
 mod params;
 
