@@ -20,15 +20,10 @@ fn the_mxnet_checkpoint_predicts_as_mxnet_did() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/model");
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let symbol: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("fashion_mlp-symbol.json")).unwrap(),
-    )
-    .unwrap();
-    let graph = crate::conformance::graph_from_json(&symbol).unwrap();
-    let params = match nd::load(dir.join("fashion_mlp-0003.params")).unwrap() {
-        nd::Loaded::Named(v) => v,
-        nd::Loaded::List(_) => panic!("a checkpoint is a dict"),
-    };
+    let prefix = dir.join("fashion_mlp").to_string_lossy().into_owned();
+    let (symbol, params, aux) = mxr::sym::load_checkpoint(&prefix, 3).unwrap();
+    assert!(aux.is_empty());
+    let graph = symbol.to_graph().unwrap();
 
     let (n, rows, cols, pixels) = mxr::io::read_idx_images(TEST_IMAGES).unwrap();
     let labels = mxr::io::read_idx_labels(TEST_LABELS).unwrap();
@@ -43,7 +38,7 @@ fn the_mxnet_checkpoint_predicts_as_mxnet_did() {
             "softmax_label" => NDArray::zeros(&[n]).unwrap(),
             name => params
                 .iter()
-                .find(|(k, _)| k == &format!("arg:{name}"))
+                .find(|(k, _)| k == name)
                 .map(|(_, a)| a.clone())
                 .unwrap_or_else(|| panic!("no arg:{name} in the checkpoint")),
         })

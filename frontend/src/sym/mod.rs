@@ -45,6 +45,7 @@
 mod arith;
 mod attrs;
 mod bind;
+mod checkpoint;
 mod compose;
 mod dot;
 mod infer;
@@ -56,6 +57,7 @@ mod ops;
 mod symbol;
 
 pub use attrs::{AttrScope, ParamValue, Scalar};
+pub use checkpoint::{NamedArrays, load_checkpoint, save_checkpoint};
 pub use compose::OpBuilder;
 pub use infer::{ShapeLists, TypeLists};
 pub use naming::NameManager;
