@@ -212,3 +212,22 @@ fn symbol_basics_prints_mxnets_values() {
         );
     }
 }
+
+#[test]
+fn symbol_bind_prints_mxnets_values() {
+    let Some(out) = run_example("symbol_bind") else {
+        return;
+    };
+    for line in [
+        "C = A * B: [8.0, 8.0, 8.0]",
+        "d's output: [\"_plusscalar0_output\"]",
+        "d from random arguments equals (A*5 + B)/2 + 1: true",
+        "gradient of A: [2.5, 2.5, 2.5, 2.5]",
+        "gradient of B: [0.5, 0.5, 0.5, 0.5]",
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing {line:?} in:\n{out}"
+        );
+    }
+}
