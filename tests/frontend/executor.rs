@@ -307,3 +307,30 @@ fn bind_errors_name_what_is_wrong() {
         .to_string();
     assert!(err.contains("nodata"), "{err}");
 }
+
+#[test]
+fn reshape_shares_weights_and_caches_plans() {
+    let g = fc_chain(2, 4, true);
+    let mut exe =
+        Executor::simple_bind(&g, cpu(), &[("data", &[5, 3])], GradReq::Write, &["data"]).unwrap();
+    exe.arg_dict()["fc0_weight"].assign_scalar(0.5).unwrap();
+    exe.arg_dict()["fc1_weight"].assign_scalar(0.25).unwrap();
+    exe.arg_dict()["data"].assign_scalar(1.0).unwrap();
+    exe.forward(false).unwrap();
+    let five = exe.outputs()[0].to_vec::<f32>().unwrap();
+    assert_eq!(five, vec![1.5; 20]); // relu(1 * 0.5 * 3) = 1.5, then 1.5 * 0.25 * 4 = 1.5
+
+    let mut small = exe.reshape(&[("data", &[2, 3])]).unwrap();
+    assert!(small.arg_dict()["fc0_weight"].shares_storage_with(&exe.arg_dict()["fc0_weight"]));
+    assert!(!small.arg_dict()["data"].shares_storage_with(&exe.arg_dict()["data"]));
+    small.arg_dict()["data"].assign_scalar(1.0).unwrap();
+    small.forward(false).unwrap();
+    assert_eq!(small.outputs()[0].shape(), &[2, 4]);
+    assert_eq!(small.outputs()[0].to_vec::<f32>().unwrap(), vec![1.5; 8]);
+    assert_eq!(small.cached_plans(), 2);
+    let again = small.reshape(&[("data", &[5, 3])]).unwrap();
+    assert_eq!(again.cached_plans(), 2, "batch 5's plan is reused");
+    // A weight whose shape would change is an error naming it.
+    let err = exe.reshape(&[("data", &[5, 7])]).unwrap_err().to_string();
+    assert!(err.contains("fc0_weight"), "{err}");
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use mxr_engine::Context;
 use mxr_kernels::DType;
 use mxr_operators::registry::{self, Entry, GradCtx, Shape};
+use parking_lot::Mutex;
 
 use super::graph::Graph;
 use super::plan::{MemoryPlan, Slot, plan_memory};
@@ -15,7 +16,7 @@ use crate::nd::invoke::push_planned;
 use crate::{Error, Result};
 
 /// What to do with an argument's gradient (MXNet's `grad_req`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GradReq {
     /// No gradient.
     Null,
@@ -83,6 +84,25 @@ pub struct Executor {
     grad_arrays: Vec<Option<NDArray>>,
     aux_arrays: Vec<NDArray>,
     last_is_train: bool,
+    /// Plans by signature, shared by the executors [`Executor::reshape`] makes from this one.
+    plans: Arc<Mutex<HashMap<PlanKey, Arc<Plan>>>>,
+}
+
+/// What a plan depends on: argument and auxiliary shapes and dtypes, gradient requests.
+type PlanKey = (
+    Vec<(Vec<usize>, DType)>,
+    Vec<(Vec<usize>, DType)>,
+    Vec<GradReq>,
+);
+
+fn plan_key(args: &[NDArray], aux: &[NDArray], reqs: &[GradReq]) -> PlanKey {
+    let sig = |arrays: &[NDArray]| {
+        arrays
+            .iter()
+            .map(|a| (a.shape().to_vec(), a.dtype()))
+            .collect()
+    };
+    (sig(args), sig(aux), reqs.to_vec())
 }
 
 fn bind_error(reason: String) -> Error {
@@ -455,6 +475,8 @@ impl Executor {
             }
             values.push(outs);
         }
+        let key = plan_key(&args, &aux, &plan.reqs);
+        let plans = Arc::new(Mutex::new(HashMap::from([(key, Arc::clone(&plan))])));
         Ok(Executor {
             plan,
             context,
@@ -463,7 +485,97 @@ impl Executor {
             grad_arrays: grads,
             aux_arrays: aux,
             last_is_train: false,
+            plans,
         })
+    }
+
+    /// An executor for other input shapes (MXNet's `reshape`, e.g. a new batch size): shapes
+    /// are inferred from the given ones alone; arrays whose shapes do not change — the weights,
+    /// their gradients, the auxiliary states — are shared with this executor, the given inputs
+    /// get new arrays, and an argument that would change shape without being given is an error.
+    /// Plans are cached by shape: going back to a batch size seen before re-uses its plan.
+    pub fn reshape(&self, shapes: &[(&str, &[usize])]) -> Result<Executor> {
+        let plan = &self.plan;
+        let forward = Graph {
+            nodes: plan.graph.nodes[..plan.num_forward].to_vec(),
+            outputs: plan.graph.outputs.clone(),
+        };
+        let mut known: Vec<(usize, Shape)> = Vec::new();
+        for (name, dims) in shapes {
+            let node = plan
+                .args
+                .iter()
+                .chain(&plan.aux)
+                .copied()
+                .find(|&n| forward.nodes[n].name == *name)
+                .ok_or_else(|| Error::InvalidArgument {
+                    call: "Executor::reshape",
+                    reason: format!("no argument named {name}"),
+                })?;
+            known.push((node, Shape::known(dims)));
+        }
+        let inferred = forward.infer_shapes(&known)?;
+        let shape_of = |n: usize| -> Result<Vec<usize>> {
+            inferred[n][0].dims().ok_or_else(|| Error::InvalidArgument {
+                call: "Executor::reshape",
+                reason: format!("cannot infer the new shape of {}", forward.nodes[n].name),
+            })
+        };
+        let given: Vec<usize> = known.iter().map(|(n, _)| *n).collect();
+        let mut args = Vec::with_capacity(plan.args.len());
+        let mut grads = Vec::with_capacity(plan.args.len());
+        for (i, &n) in plan.args.iter().enumerate() {
+            let dims = shape_of(n)?;
+            let old = &self.arg_arrays[i];
+            if old.shape() != dims.as_slice() && !given.contains(&n) {
+                // As MXNet: a weight whose shape would change is a mistake in the shapes given.
+                return Err(Error::InvalidArgument {
+                    call: "Executor::reshape",
+                    reason: format!(
+                        "the shape of {} would change from {:?} to {dims:?} without being given",
+                        forward.nodes[n].name,
+                        old.shape()
+                    ),
+                });
+            }
+            if old.shape() == dims.as_slice() {
+                args.push(old.clone());
+                grads.push(self.grad_arrays[i].clone());
+            } else {
+                args.push(NDArray::new(&dims, old.dtype(), self.context)?);
+                grads.push(match &self.grad_arrays[i] {
+                    Some(g) => Some(NDArray::new(&dims, g.dtype(), self.context)?),
+                    None => None,
+                });
+            }
+        }
+        let mut aux = Vec::with_capacity(plan.aux.len());
+        for (i, &n) in plan.aux.iter().enumerate() {
+            let dims = shape_of(n)?;
+            let old = &self.aux_arrays[i];
+            aux.push(if old.shape() == dims.as_slice() {
+                old.clone()
+            } else {
+                NDArray::new(&dims, old.dtype(), self.context)?
+            });
+        }
+        let key = plan_key(&args, &aux, &plan.reqs);
+        let cached = self.plans.lock().get(&key).cloned();
+        let mut exe = match cached {
+            Some(p) => Executor::allocate(p, self.context, args, grads, aux)?,
+            None => {
+                let exe = Executor::bind(&forward, self.context, args, grads, &plan.reqs, aux)?;
+                self.plans.lock().insert(key, Arc::clone(&exe.plan));
+                exe
+            }
+        };
+        exe.plans = Arc::clone(&self.plans);
+        Ok(exe)
+    }
+
+    /// How many plans this executor's family has made (see [`Executor::reshape`]).
+    pub fn cached_plans(&self) -> usize {
+        self.plans.lock().len()
     }
 
     /// Binds with every argument, gradient and auxiliary state allocated (zeros) from the given
