@@ -29,3 +29,6 @@ mod symbol;
 
 #[path = "frontend/symbol_exec.rs"]
 mod symbol_exec;
+
+#[path = "frontend/module.rs"]
+mod module;

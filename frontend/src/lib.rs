@@ -21,6 +21,7 @@ pub mod format;
 pub mod init;
 pub mod io;
 pub mod metric;
+pub mod module;
 pub mod nd;
 pub mod optim;
 pub mod sym;

@@ -1,0 +1,100 @@
+//! The training module: fit, score, predict, checkpoints.
+
+use mxr::engine::Context;
+use mxr::io::{LastBatchHandle, NDArrayIter};
+use mxr::metric::Accuracy;
+use mxr::module::{FitOptions, Module};
+use mxr::nd::NDArray;
+use mxr::sym::{self, Symbol};
+
+/// Three Gaussian-ish blobs in 2-D, 120 points, classes 0..3.
+fn blobs() -> (NDArray, NDArray) {
+    let centers = [(-2.0f32, 0.0f32), (2.0, 0.0), (0.0, 2.5)];
+    let mut seed = 12345u32;
+    let mut noise = || {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (f32::from((seed >> 16) as u16) / 65535.0 - 0.5) * 1.5
+    };
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for i in 0..120 {
+        let (cx, cy) = centers[i % 3];
+        x.push(cx + noise());
+        x.push(cy + noise());
+        y.push((i % 3) as f32);
+    }
+    (
+        NDArray::from_vec(&[120, 2], x).unwrap(),
+        NDArray::from_vec(&[120], y).unwrap(),
+    )
+}
+
+fn mlp() -> Symbol {
+    let data = Symbol::variable("data");
+    let fc1 = sym::fully_connected(&data, 16).name("fc1").build().unwrap();
+    let act = sym::activation(&fc1, "relu").name("relu1").build().unwrap();
+    let fc2 = sym::fully_connected(&act, 3).name("fc2").build().unwrap();
+    sym::softmax_output(&fc2).name("softmax").build().unwrap()
+}
+
+#[test]
+fn fit_score_predict_and_checkpoint() {
+    let (x, y) = blobs();
+    let mut train = NDArrayIter::new(x.clone(), y.clone(), 20)
+        .unwrap()
+        .shuffle(3);
+    let mut eval = NDArrayIter::new(x.clone(), y.clone(), 32)
+        .unwrap()
+        .last_batch_handle(LastBatchHandle::Pad);
+    let mut module = Module::new(mlp(), &["data"], &["softmax_label"], Context::cpu(0));
+    let report = module
+        .fit(
+            &mut train,
+            Some(&mut eval),
+            &mut Accuracy::new(),
+            &FitOptions::new(30).learning_rate(0.5).momentum(0.9),
+        )
+        .unwrap();
+    assert_eq!(report.epochs.len(), 30);
+    let last = report.epochs.last().unwrap();
+    assert!(last.train_metric.1 > 0.9, "{last:?}");
+    let (name, accuracy) = last.eval_metric.clone().unwrap();
+    assert_eq!(name, "accuracy");
+    assert!(accuracy > 0.9, "{accuracy}");
+    assert!(last.samples_per_sec > 0.0);
+
+    // Score and predict over a batch size other than training's (the module rebinds).
+    let score = module.score(&mut eval, &mut Accuracy::new()).unwrap();
+    assert_eq!(score.1, accuracy);
+    let probs = module.predict(&mut eval).unwrap();
+    assert_eq!(probs.shape(), &[120, 3], "padding rows dropped");
+
+    // A checkpoint loads back into a fresh module with the same predictions.
+    let dir = std::env::temp_dir().join(format!("mxr-module-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = dir.join("blobs").to_string_lossy().into_owned();
+    module.save_checkpoint(&prefix, 30).unwrap();
+    let (symbol, args, aux) = mxr::sym::load_checkpoint(&prefix, 30).unwrap();
+    let mut fresh = Module::new(symbol, &["data"], &["softmax_label"], Context::cpu(0));
+    fresh.bind(&eval).unwrap();
+    fresh.set_params(&args, &aux).unwrap();
+    let again = fresh.predict(&mut eval).unwrap();
+    assert_eq!(
+        again.to_vec::<f32>().unwrap(),
+        probs.to_vec::<f32>().unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn errors_name_what_is_missing() {
+    let (x, y) = blobs();
+    let mut module = Module::new(mlp(), &["data"], &["label"], Context::cpu(0));
+    let it = NDArrayIter::new(x, y, 20).unwrap();
+    let err = module.bind(&it).unwrap_err().to_string();
+    assert!(
+        err.contains("label") && err.contains("softmax_label"),
+        "{err}"
+    );
+    let err = module.get_params().unwrap_err().to_string();
+    assert!(err.contains("not bound"), "{err}");
+}
