@@ -9,8 +9,8 @@
 //!     --mxnet '.venv/bin/python benches/mxnet/mxnet_baseline.py'
 //! ```
 //!
-//! Implemented: W1, W1b, W2, W3, W4 and W5 (the low-level executor loop; not yet the Module
-//! fit loop), W6 (W6 through `mxr::exec` directly: each case in a fresh
+//! Implemented: W1, W1b, W2, W3, W4 (the low-level executor loop and Module::fit), W5 (the
+//! low-level loop), W6 (W6 through `mxr::exec` directly: each case in a fresh
 //! child process, RSS growth from before bind to after one forward (and backward) pass). mxr is called natively, so its W1/W1b/W2 figures are also
 //! printed under MXNet's C-API workload names (`W1-capi`, ...), the fair anchor for a native
 //! API. Inputs come from mxr's seeded generator rather than numpy's (the cost does not depend
@@ -646,7 +646,108 @@ fn w4(out: &Out, quick: bool) -> mxr::Result<()> {
         "fraction",
         merge(common, json!({"test_images": n_test})),
     );
+
+    // (b) The Module API: the same network, initial weights and batches through Module::fit.
+    let init: Vec<(String, NDArray)> = {
+        let mut rs = mxr::init::NumpyRandomState::new(1234);
+        let mut v = Vec::new();
+        for (name, shape) in [
+            ("fc1_weight", [128usize, 784]),
+            ("fc2_weight", [64, 128]),
+            ("fc3_weight", [10, 64]),
+        ] {
+            v.push((
+                name.to_string(),
+                NDArray::from_vec(&shape, rs.uniform_f32(-0.07, 0.07, shape[0] * shape[1]))?,
+            ));
+        }
+        for (name, n) in [("fc1_bias", 128usize), ("fc2_bias", 64), ("fc3_bias", 10)] {
+            v.push((name.to_string(), NDArray::zeros(&[n])?));
+        }
+        v
+    };
+    let mut it = mxr::io::NDArrayIter::new(
+        x_train.slice(0, nbatch * batch)?,
+        y_train.slice(0, nbatch * batch)?,
+        batch,
+    )?
+    .last_batch_handle(mxr::io::LastBatchHandle::Discard);
+    let mut module = mxr::module::Module::new(mlp_symbol()?, &["data"], &["softmax_label"], cpu);
+    module.bind(&it)?;
+    module.set_params(&init, &[])?;
+    let (c0, w0) = (cpu_seconds(), Instant::now());
+    let report = module.fit(
+        &mut it,
+        None,
+        &mut mxr::metric::Accuracy::new(),
+        &mxr::module::FitOptions::new(epochs).learning_rate(lr),
+    )?;
+    let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
+    let times: Vec<f64> = report.epochs.iter().map(|e| e.seconds).collect();
+    let sps: Vec<f64> = times.iter().map(|t| (nbatch * batch) as f64 / t).collect();
+    let (trained, _) = module.get_params()?;
+    let mut test_args = Vec::new();
+    for &n in &net.arguments() {
+        test_args.push(match net.nodes[n].name.as_str() {
+            "data" => x_test.clone(),
+            "softmax_label" => NDArray::zeros(&[n_test])?,
+            name => trained
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, a)| a.clone())
+                .ok_or_else(|| mxr::Error::InvalidArgument {
+                    call: "W4",
+                    reason: format!("no {name}"),
+                })?,
+        });
+    }
+    let reqs = vec![GradReq::Null; test_args.len()];
+    let mut test_exe = Executor::bind(&net, cpu, test_args, vec![None; reqs.len()], &reqs, vec![])?;
+    test_exe.forward(false)?;
+    let pred = nd::argmax(&test_exe.outputs()[0], Some(1))?.to_vec::<f32>()?;
+    let correct = pred.iter().zip(&y_test).filter(|(p, y)| p == y).count();
+    let accuracy = correct as f64 / n_test as f64;
+    let common = json!({"api": "module", "batch": batch, "lr": lr, "epochs": epochs,
+        "batches_per_epoch": nbatch, "samples_per_epoch": nbatch * batch,
+        "init": "uniform(-0.07,0.07) seed 1234 (numpy's generator), bias 0",
+        "optimizer": "sgd lr=0.1 (Module::fit, rescale 1/batch)"});
+    out.emit(
+        "W4",
+        "samples_per_sec",
+        round(median(&sps)).into(),
+        "samples/s",
+        merge(
+            common.clone(),
+            json!({"samples": rounds(&sps), "cpu_util": round(util)}),
+        ),
+    );
+    out.emit(
+        "W4",
+        "epoch_time_s",
+        round(median(&times)).into(),
+        "s",
+        merge(common.clone(), json!({"samples": rounds(&times)})),
+    );
+    out.emit(
+        "W4",
+        "test_accuracy",
+        round(accuracy).into(),
+        "fraction",
+        merge(common, json!({"test_images": n_test})),
+    );
     Ok(())
+}
+
+/// The docs MLP as a symbol (W4's Module API).
+fn mlp_symbol() -> mxr::Result<mxr::sym::Symbol> {
+    use mxr::sym::{self, Symbol};
+    let data = Symbol::variable("data");
+    let fc1 = sym::fully_connected(&data, 128).name("fc1").build()?;
+    let act1 = sym::activation(&fc1, "relu").name("relu1").build()?;
+    let fc2 = sym::fully_connected(&act1, 64).name("fc2").build()?;
+    let act2 = sym::activation(&fc2, "relu").name("relu2").build()?;
+    let fc3 = sym::fully_connected(&act2, 10).name("fc3").build()?;
+    sym::softmax_output(&fc3).name("softmax").build()
 }
 
 /// LeNet as W5 builds it.
