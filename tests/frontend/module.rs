@@ -98,3 +98,36 @@ fn errors_name_what_is_missing() {
     let err = module.get_params().unwrap_err().to_string();
     assert!(err.contains("not bound"), "{err}");
 }
+
+#[test]
+fn callbacks_see_every_batch_and_epoch() {
+    let (x, y) = blobs();
+    let mut train = NDArrayIter::new(x, y, 40).unwrap();
+    let mut module = Module::new(mlp(), &["data"], &["softmax_label"], Context::cpu(0));
+    let mut batches = Vec::new();
+    let mut epochs = Vec::new();
+    {
+        let mut callbacks = mxr::module::Callbacks {
+            batch_end: Some(Box::new(|b: &mxr::module::BatchEnd| {
+                batches.push((b.epoch, b.batch))
+            })),
+            epoch_end: Some(Box::new(|e: &mxr::module::EpochReport| {
+                epochs.push(e.epoch)
+            })),
+        };
+        module
+            .fit_with(
+                &mut train,
+                None,
+                &mut Accuracy::new(),
+                &FitOptions::new(2).learning_rate(0.1),
+                &mut callbacks,
+            )
+            .unwrap();
+    }
+    assert_eq!(
+        batches,
+        vec![(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    );
+    assert_eq!(epochs, vec![0, 1]);
+}

@@ -82,6 +82,41 @@ impl FitOptions {
     }
 }
 
+/// What a batch-end callback sees (MXNet's `BatchEndParam`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchEnd {
+    /// The epoch, from 0.
+    pub epoch: usize,
+    /// The batch within the epoch, from 0.
+    pub batch: usize,
+    /// The training metric so far this epoch.
+    pub metric: (String, f64),
+}
+
+/// Callbacks of [`Module::fit_with`]: after every batch and after every epoch.
+#[derive(Default)]
+pub struct Callbacks<'a> {
+    /// Called after each batch's update.
+    pub batch_end: Option<BatchEndFn<'a>>,
+    /// Called after each epoch (and its evaluation).
+    pub epoch_end: Option<EpochEndFn<'a>>,
+}
+
+/// A batch-end callback.
+pub type BatchEndFn<'a> = Box<dyn FnMut(&BatchEnd) + 'a>;
+
+/// An epoch-end callback.
+pub type EpochEndFn<'a> = Box<dyn FnMut(&EpochReport) + 'a>;
+
+impl std::fmt::Debug for Callbacks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callbacks")
+            .field("batch_end", &self.batch_end.is_some())
+            .field("epoch_end", &self.epoch_end.is_some())
+            .finish()
+    }
+}
+
 /// What one epoch of [`Module::fit`] measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochReport {
@@ -266,9 +301,23 @@ impl Module {
     pub fn fit(
         &mut self,
         train: &mut dyn DataIter,
+        eval: Option<&mut dyn DataIter>,
+        metric: &mut dyn EvalMetric,
+        options: &FitOptions,
+    ) -> Result<FitReport> {
+        self.fit_with(train, eval, metric, options, &mut Callbacks::default())
+    }
+
+    /// [`Module::fit`] with callbacks after each batch and each epoch (MXNet's
+    /// `batch_end_callback` / `epoch_end_callback`). A metric read in a batch callback waits for
+    /// that batch, as MXNet's `Speedometer` does.
+    pub fn fit_with(
+        &mut self,
+        train: &mut dyn DataIter,
         mut eval: Option<&mut dyn DataIter>,
         metric: &mut dyn EvalMetric,
         options: &FitOptions,
+        callbacks: &mut Callbacks<'_>,
     ) -> Result<FitReport> {
         if self.exec.is_none() {
             self.bind(train)?;
@@ -294,6 +343,7 @@ impl Module {
             metric.reset();
             let start = Instant::now();
             let mut samples = 0;
+            let mut index = 0;
             while let Some(batch) = train.next_batch()? {
                 self.load_batch(&batch)?;
                 let exe = self.exec()?;
@@ -310,6 +360,14 @@ impl Module {
                 let preds: Vec<&NDArray> = outputs.iter().collect();
                 metric.update(&labels, &preds)?;
                 samples += batch_size - batch.pad;
+                if let Some(cb) = callbacks.batch_end.as_mut() {
+                    cb(&BatchEnd {
+                        epoch,
+                        batch: index,
+                        metric: metric.get(),
+                    });
+                }
+                index += 1;
             }
             nd::waitall()?;
             let seconds = start.elapsed().as_secs_f64();
@@ -337,6 +395,9 @@ impl Module {
                     epoch_report.train_metric.1,
                     epoch_report.samples_per_sec
                 );
+            }
+            if let Some(cb) = callbacks.epoch_end.as_mut() {
+                cb(&epoch_report);
             }
             report.epochs.push(epoch_report);
         }
