@@ -482,31 +482,6 @@ fn w6(out: &Out, quick: bool) -> mxr::Result<()> {
     Ok(())
 }
 
-/// The docs MLP: data → fc1(128) → relu → fc2(64) → relu → fc3(10) → SoftmaxOutput.
-fn mlp_graph() -> mxr::Result<mxr::exec::Graph> {
-    use mxr::operators::registry::create;
-    let mut g = mxr::exec::Graph::default();
-    let mut x = g.variable("data");
-    for (name, hidden, relu) in [("fc1", 128, true), ("fc2", 64, true), ("fc3", 10, false)] {
-        let w = g.variable(&format!("{name}_weight"));
-        let b = g.variable(&format!("{name}_bias"));
-        let fc = create(
-            "FullyConnected",
-            &[("num_hidden", &hidden.to_string())],
-            None,
-        )?;
-        x = g.add(fc, name, &[x, w, b])?[0];
-        if relu {
-            let act = create("Activation", &[("act_type", "relu")], None)?;
-            x = g.add(act, &format!("relu_{name}"), &[x])?[0];
-        }
-    }
-    let label = g.variable("softmax_label");
-    let out = g.add(create("SoftmaxOutput", &[], None)?, "softmax", &[x, label])?[0];
-    g.outputs.push(out);
-    Ok(g)
-}
-
 /// Fashion-MNIST as W4 loads it: images /255 as (N, 784) float32, labels float32.
 fn fmnist(dir: &std::path::Path, set: &str) -> mxr::Result<(NDArray, NDArray, Vec<f32>)> {
     let (n, rows, cols, pixels) =
@@ -519,6 +494,107 @@ fn fmnist(dir: &std::path::Path, set: &str) -> mxr::Result<(NDArray, NDArray, Ve
         NDArray::from_vec(&[n], y.clone())?,
         y,
     ))
+}
+
+/// W4's initial parameters: numpy's `RandomState(1234).uniform(-0.07, 0.07)` for the weights in
+/// argument order, zero biases.
+fn w4_init() -> mxr::Result<Vec<(String, NDArray)>> {
+    let mut rs = mxr::init::NumpyRandomState::new(1234);
+    let mut params = Vec::new();
+    for (name, shape) in [
+        ("fc1_weight", [128usize, 784]),
+        ("fc2_weight", [64, 128]),
+        ("fc3_weight", [10, 64]),
+    ] {
+        let values = rs.uniform_f32(-0.07, 0.07, shape[0] * shape[1]);
+        params.push((name.to_string(), NDArray::from_vec(&shape, values)?));
+    }
+    for (name, n) in [("fc1_bias", 128usize), ("fc2_bias", 64), ("fc3_bias", 10)] {
+        params.push((name.to_string(), NDArray::zeros(&[n])?));
+    }
+    Ok(params)
+}
+
+/// Test accuracy of `net` with `params`: one forward over every test image.
+fn test_accuracy(
+    net: &mxr::exec::Graph,
+    params: &[(String, NDArray)],
+    x_test: &NDArray,
+    y_test: &[f32],
+) -> mxr::Result<f64> {
+    use mxr::exec::{Executor, GradReq};
+    let n_test = x_test.shape()[0];
+    let mut args = Vec::new();
+    for &n in &net.arguments() {
+        args.push(match net.nodes[n].name.as_str() {
+            "data" => x_test.clone(),
+            "softmax_label" => NDArray::zeros(&[n_test])?,
+            name => params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, a)| a.clone())
+                .ok_or_else(|| mxr::Error::InvalidArgument {
+                    call: "W4",
+                    reason: format!("no parameter {name}"),
+                })?,
+        });
+    }
+    let reqs = vec![GradReq::Null; args.len()];
+    let mut exe = Executor::bind(
+        net,
+        mxr::engine::Context::cpu(0),
+        args,
+        vec![None; reqs.len()],
+        &reqs,
+        vec![],
+    )?;
+    exe.forward(false)?;
+    let pred = nd::argmax(&exe.outputs()[0], Some(1))?.to_vec::<f32>()?;
+    let correct = pred.iter().zip(y_test).filter(|(p, y)| p == y).count();
+    Ok(correct as f64 / n_test as f64)
+}
+
+/// W4's three lines for one API.
+#[allow(clippy::too_many_arguments)]
+fn emit_w4(
+    out: &Out,
+    api: &str,
+    optimizer: &str,
+    (batch, lr, epochs, nbatch): (usize, f64, usize, usize),
+    times: &[f64],
+    util: f64,
+    accuracy: f64,
+    n_test: usize,
+) {
+    let sps: Vec<f64> = times.iter().map(|t| (nbatch * batch) as f64 / t).collect();
+    let common = json!({"api": api, "batch": batch, "lr": lr, "epochs": epochs,
+        "batches_per_epoch": nbatch, "samples_per_epoch": nbatch * batch,
+        "init": "uniform(-0.07,0.07) seed 1234 (numpy's generator), bias 0",
+        "optimizer": optimizer});
+    out.emit(
+        "W4",
+        "samples_per_sec",
+        round(median(&sps)).into(),
+        "samples/s",
+        merge(
+            common.clone(),
+            json!({"samples": rounds(&sps), "cpu_util": round(util)}),
+        ),
+    );
+    out.emit(
+        "W4",
+        "epoch_time_s",
+        round(median(times)).into(),
+        "s",
+        merge(common.clone(), json!({"samples": rounds(times)})),
+    );
+    out.emit(
+        "W4",
+        "test_accuracy",
+        round(accuracy).into(),
+        "fraction",
+        merge(common, json!({"test_images": n_test})),
+    );
 }
 
 fn w4(out: &Out, quick: bool) -> mxr::Result<()> {
@@ -541,14 +617,20 @@ fn w4(out: &Out, quick: bool) -> mxr::Result<()> {
     let epochs = if quick { 1 } else { 5 };
     let (x_train, y_train, _) = fmnist(&dir, "train")?;
     let (x_test, _, y_test) = fmnist(&dir, "t10k")?;
+    let n_test = x_test.shape()[0];
     let nbatch = if quick {
         100
     } else {
         x_train.shape()[0] / batch
     };
-    let net = mlp_graph()?;
+    let sizes = (batch, lr, epochs, nbatch);
+    let symbol = mlp_symbol()?;
+    let net = symbol.to_graph()?;
     let cpu = Context::cpu(0);
     let no_grad = ["data", "softmax_label"];
+
+    // (a) The docs' low-level loop: simple_bind, then per batch copy in, forward, backward and
+    // W[:] = W - lr/batch * G.
     let mut exe = Executor::simple_bind(
         &net,
         cpu,
@@ -556,125 +638,49 @@ fn w4(out: &Out, quick: bool) -> mxr::Result<()> {
         GradReq::Write,
         &no_grad,
     )?;
-    // numpy's RandomState(1234).uniform(-0.07, 0.07) for the weights in argument order; biases 0.
-    let mut rs = mxr::init::NumpyRandomState::new(1234);
     let args = exe.arg_dict();
-    for name in ["fc1_weight", "fc2_weight", "fc3_weight"] {
-        let w = &args[name];
-        w.assign_slice(&rs.uniform_f32(-0.07, 0.07, w.size()))?;
+    let grads = exe.grad_dict();
+    let mut params = Vec::new();
+    for (name, value) in w4_init()? {
+        args[&name].assign(&value)?;
+        params.push((args[&name].clone(), grads[&name].clone()));
     }
-    for name in ["fc1_bias", "fc2_bias", "fc3_bias"] {
-        args[name].assign_scalar(0.0)?;
-    }
-    let params: Vec<(NDArray, NDArray)> = net
-        .arguments()
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| !no_grad.contains(&net.nodes[**n].name.as_str()))
-        .filter_map(|(i, _)| {
-            exe.grad_arrays()[i]
-                .clone()
-                .map(|g| (exe.arg_arrays()[i].clone(), g))
-        })
-        .collect();
-    let (data, label) = (args["data"].clone(), args["softmax_label"].clone());
     nd::waitall()?;
     let step = lr / batch as f64;
     let mut times = Vec::new();
     let (c0, w0) = (cpu_seconds(), Instant::now());
     for _ in 0..epochs {
         let t0 = Instant::now();
-        for i in 0..nbatch {
-            data.assign(&x_train.slice(i * batch, (i + 1) * batch)?)?;
-            label.assign(&y_train.slice(i * batch, (i + 1) * batch)?)?;
-            exe.forward(true)?;
-            exe.backward(&[])?;
-            for (w, g) in &params {
-                // w[:] = w - step * g: _mul_scalar, broadcast_sub, then the copy, as MXNet runs it.
-                let updated = w - &(g * step);
-                w.assign(&updated)?;
-            }
-        }
+        train_batches(
+            &mut exe, &params, &x_train, &y_train, batch, 0, nbatch, step,
+        )?;
         nd::waitall()?;
         times.push(t0.elapsed().as_secs_f64());
     }
     let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
-    // Test accuracy: one forward over all 10,000 test images with the trained weights.
-    let n_test = x_test.shape()[0];
-    let test_args: Vec<NDArray> = net
-        .arguments()
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| match net.nodes[n].name.as_str() {
-            "data" => Ok(x_test.clone()),
-            "softmax_label" => NDArray::zeros(&[n_test]),
-            _ => Ok(exe.arg_arrays()[i].clone()),
-        })
-        .collect::<mxr::Result<_>>()?;
-    let reqs = vec![GradReq::Null; test_args.len()];
-    let mut test_exe = Executor::bind(&net, cpu, test_args, vec![None; reqs.len()], &reqs, vec![])?;
-    test_exe.forward(false)?;
-    let pred = nd::argmax(&test_exe.outputs()[0], Some(1))?.to_vec::<f32>()?;
-    let correct = pred.iter().zip(&y_test).filter(|(p, y)| p == y).count();
-    let accuracy = correct as f64 / n_test as f64;
-    let sps: Vec<f64> = times.iter().map(|t| (nbatch * batch) as f64 / t).collect();
-    let common = json!({"api": "lowlevel", "batch": batch, "lr": lr, "epochs": epochs,
-        "batches_per_epoch": nbatch, "samples_per_epoch": nbatch * batch,
-        "init": "uniform(-0.07,0.07) seed 1234 (numpy's generator), bias 0",
-        "optimizer": "sgd lr=0.1 momentum=0 wd=0, mean gradient"});
-    out.emit(
-        "W4",
-        "samples_per_sec",
-        round(median(&sps)).into(),
-        "samples/s",
-        merge(
-            common.clone(),
-            json!({"samples": rounds(&sps), "cpu_util": round(util)}),
-        ),
-    );
-    out.emit(
-        "W4",
-        "epoch_time_s",
-        round(median(&times)).into(),
-        "s",
-        merge(common.clone(), json!({"samples": rounds(&times)})),
-    );
-    out.emit(
-        "W4",
-        "test_accuracy",
-        round(accuracy).into(),
-        "fraction",
-        merge(common, json!({"test_images": n_test})),
+    let trained: Vec<(String, NDArray)> = args.into_iter().collect();
+    let accuracy = test_accuracy(&net, &trained, &x_test, &y_test)?;
+    emit_w4(
+        out,
+        "lowlevel",
+        "sgd lr=0.1 momentum=0 wd=0, mean gradient",
+        sizes,
+        &times,
+        util,
+        accuracy,
+        n_test,
     );
 
     // (b) The Module API: the same network, initial weights and batches through Module::fit.
-    let init: Vec<(String, NDArray)> = {
-        let mut rs = mxr::init::NumpyRandomState::new(1234);
-        let mut v = Vec::new();
-        for (name, shape) in [
-            ("fc1_weight", [128usize, 784]),
-            ("fc2_weight", [64, 128]),
-            ("fc3_weight", [10, 64]),
-        ] {
-            v.push((
-                name.to_string(),
-                NDArray::from_vec(&shape, rs.uniform_f32(-0.07, 0.07, shape[0] * shape[1]))?,
-            ));
-        }
-        for (name, n) in [("fc1_bias", 128usize), ("fc2_bias", 64), ("fc3_bias", 10)] {
-            v.push((name.to_string(), NDArray::zeros(&[n])?));
-        }
-        v
-    };
     let mut it = mxr::io::NDArrayIter::new(
         x_train.slice(0, nbatch * batch)?,
         y_train.slice(0, nbatch * batch)?,
         batch,
     )?
     .last_batch_handle(mxr::io::LastBatchHandle::Discard);
-    let mut module = mxr::module::Module::new(mlp_symbol()?, &["data"], &["softmax_label"], cpu);
+    let mut module = mxr::module::Module::new(symbol, &["data"], &["softmax_label"], cpu);
     module.bind(&it)?;
-    module.set_params(&init, &[])?;
+    module.set_params(&w4_init()?, &[])?;
     let (c0, w0) = (cpu_seconds(), Instant::now());
     let report = module.fit(
         &mut it,
@@ -684,56 +690,17 @@ fn w4(out: &Out, quick: bool) -> mxr::Result<()> {
     )?;
     let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
     let times: Vec<f64> = report.epochs.iter().map(|e| e.seconds).collect();
-    let sps: Vec<f64> = times.iter().map(|t| (nbatch * batch) as f64 / t).collect();
     let (trained, _) = module.get_params()?;
-    let mut test_args = Vec::new();
-    for &n in &net.arguments() {
-        test_args.push(match net.nodes[n].name.as_str() {
-            "data" => x_test.clone(),
-            "softmax_label" => NDArray::zeros(&[n_test])?,
-            name => trained
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, a)| a.clone())
-                .ok_or_else(|| mxr::Error::InvalidArgument {
-                    call: "W4",
-                    reason: format!("no {name}"),
-                })?,
-        });
-    }
-    let reqs = vec![GradReq::Null; test_args.len()];
-    let mut test_exe = Executor::bind(&net, cpu, test_args, vec![None; reqs.len()], &reqs, vec![])?;
-    test_exe.forward(false)?;
-    let pred = nd::argmax(&test_exe.outputs()[0], Some(1))?.to_vec::<f32>()?;
-    let correct = pred.iter().zip(&y_test).filter(|(p, y)| p == y).count();
-    let accuracy = correct as f64 / n_test as f64;
-    let common = json!({"api": "module", "batch": batch, "lr": lr, "epochs": epochs,
-        "batches_per_epoch": nbatch, "samples_per_epoch": nbatch * batch,
-        "init": "uniform(-0.07,0.07) seed 1234 (numpy's generator), bias 0",
-        "optimizer": "sgd lr=0.1 (Module::fit, rescale 1/batch)"});
-    out.emit(
-        "W4",
-        "samples_per_sec",
-        round(median(&sps)).into(),
-        "samples/s",
-        merge(
-            common.clone(),
-            json!({"samples": rounds(&sps), "cpu_util": round(util)}),
-        ),
-    );
-    out.emit(
-        "W4",
-        "epoch_time_s",
-        round(median(&times)).into(),
-        "s",
-        merge(common.clone(), json!({"samples": rounds(&times)})),
-    );
-    out.emit(
-        "W4",
-        "test_accuracy",
-        round(accuracy).into(),
-        "fraction",
-        merge(common, json!({"test_images": n_test})),
+    let accuracy = test_accuracy(&net, &trained, &x_test, &y_test)?;
+    emit_w4(
+        out,
+        "module",
+        "sgd lr=0.1 (Module::fit, rescale 1/batch)",
+        sizes,
+        &times,
+        util,
+        accuracy,
+        n_test,
     );
     Ok(())
 }
