@@ -44,30 +44,94 @@ fn close(what: &str, got: &NDArray, want: &NDArray, rtol: f64, atol: f64) -> Res
     Ok(())
 }
 
+/// One fixture case: its graph, values and settings (case.json).
+struct Case {
+    symbol: Value,
+    inputs: HashMap<String, NDArray>,
+    expected: HashMap<String, NDArray>,
+    is_train: bool,
+    backward: bool,
+    rtol: f64,
+    atol: f64,
+    no_grad: Vec<String>,
+}
+
+impl Case {
+    fn load(dir: &Path) -> Result<Case, String> {
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| format!("{f}: {e}"));
+        let symbol: Value =
+            serde_json::from_str(&read("symbol.json")?).map_err(|e| e.to_string())?;
+        let case: Value = serde_json::from_str(&read("case.json")?).map_err(|e| e.to_string())?;
+        Ok(Case {
+            symbol,
+            inputs: named(&dir.join("inputs.params")),
+            expected: named(&dir.join("expected.params")),
+            is_train: case["is_train"].as_bool().unwrap_or(false),
+            backward: case["backward"].as_bool().unwrap_or(false),
+            rtol: case["rtol"].as_f64().unwrap_or(1e-4),
+            atol: case["atol"].as_f64().unwrap_or(1e-5),
+            no_grad: case["no_grad"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// Runs `run` on every case; fails listing each case that differs from MXNet.
+fn check_every_case(path: &str, run: fn(&Path) -> Result<(), String>) {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases_dir())
+        .expect("fixtures are vendored")
+        .map(|d| d.unwrap().path())
+        .collect();
+    dirs.sort();
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let case = dir.file_name().unwrap().to_string_lossy().to_string();
+        match run(dir) {
+            Ok(()) => println!("{path} {case}: ok"),
+            Err(e) => {
+                println!("{path} {case}: FAILED: {e}");
+                failures.push(format!("{case}: {e}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from MXNet ({path}):\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n")
+    );
+}
+
 /// Runs one case; `Err` describes the first mismatch.
 fn run_case(dir: &Path) -> Result<(), String> {
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| format!("{f}: {e}"));
-    let symbol: Value = serde_json::from_str(&read("symbol.json")?).map_err(|e| e.to_string())?;
-    let case: Value = serde_json::from_str(&read("case.json")?).map_err(|e| e.to_string())?;
-    let inputs = named(&dir.join("inputs.params"));
-    let expected = named(&dir.join("expected.params"));
-    let is_train = case["is_train"].as_bool().unwrap_or(false);
-    let backward = case["backward"].as_bool().unwrap_or(false);
-    let rtol = case["rtol"].as_f64().unwrap_or(1e-4);
-    let atol = case["atol"].as_f64().unwrap_or(1e-5);
-    let no_grad: Vec<&str> = case["no_grad"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let Case {
+        symbol,
+        inputs,
+        expected,
+        is_train,
+        backward,
+        rtol,
+        atol,
+        no_grad,
+    } = Case::load(dir)?;
 
+    // The graph parsed once (as the executor path does), replayed node by node imperatively.
+    let parsed = graph_from_json(&symbol)?;
     let mut graph = Graph::new(is_train);
     let mut entries: Vec<Vec<Entry>> = Vec::new();
     let mut variables: Vec<(String, Entry, NDArray)> = Vec::new();
     let mut loss_heads = HashMap::new();
-    for node in symbol["nodes"].as_array().ok_or("no nodes")? {
-        let name = node["name"].as_str().ok_or("node without name")?;
-        let op_name = node["op"].as_str().ok_or("node without op")?;
-        if op_name == "null" {
+    for node in &parsed.nodes {
+        let name = node.name.as_str();
+        let Some(op) = &node.op else {
             let value = inputs
                 .get(&format!("arg:{name}"))
                 .or_else(|| inputs.get(&format!("aux:{name}")))
@@ -78,40 +142,24 @@ fn run_case(dir: &Path) -> Result<(), String> {
             variables.push((name.to_string(), e, value));
             entries.push(vec![e]);
             continue;
-        }
-        let attrs: Vec<(String, String)> = node["attrs"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let attrs: Vec<(&str, &str)> = attrs
+        };
+        let ins: Vec<Entry> = node
+            .inputs
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|e| entries[e.node][e.output])
             .collect();
-        let ins: Vec<Entry> = node["inputs"]
-            .as_array()
-            .ok_or("node without inputs")?
-            .iter()
-            .map(|i| entries[i[0].as_u64().unwrap() as usize][i[1].as_u64().unwrap() as usize])
-            .collect();
-        let op = registry::create(op_name, &attrs, Some(ins.len())).map_err(|e| e.to_string())?;
-        let is_loss = op.is_loss();
         let outs = graph
-            .apply(op, name, &ins)
+            .apply(op.clone(), name, &ins)
             .map_err(|e| format!("{name}: {e}"))?;
         for o in &outs {
-            loss_heads.insert(*o, is_loss);
+            loss_heads.insert(*o, op.is_loss());
         }
         entries.push(outs);
     }
-    let heads: Vec<Entry> = symbol["heads"]
-        .as_array()
-        .ok_or("no heads")?
+    let heads: Vec<Entry> = parsed
+        .outputs
         .iter()
-        .map(|h| entries[h[0].as_u64().unwrap() as usize][h[1].as_u64().unwrap() as usize])
+        .map(|e| entries[e.node][e.output])
         .collect();
     for (i, h) in heads.iter().enumerate() {
         let want = expected
@@ -136,7 +184,7 @@ fn run_case(dir: &Path) -> Result<(), String> {
             let Some(want) = expected.get(&format!("grad:{name}")) else {
                 continue;
             };
-            if no_grad.contains(&name.as_str()) {
+            if no_grad.contains(name) {
                 continue;
             }
             let got = grads[e.node]
@@ -196,19 +244,16 @@ pub(crate) fn graph_from_json(symbol: &Value) -> Result<mxr::exec::Graph, String
 /// The same case through the executor: bind (args, gradient arrays for every argument except
 /// `no_grad`, aux copies), forward, backward, compare.
 fn run_case_bound(dir: &Path) -> Result<(), String> {
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).map_err(|e| format!("{f}: {e}"));
-    let symbol: Value = serde_json::from_str(&read("symbol.json")?).map_err(|e| e.to_string())?;
-    let case: Value = serde_json::from_str(&read("case.json")?).map_err(|e| e.to_string())?;
-    let inputs = named(&dir.join("inputs.params"));
-    let expected = named(&dir.join("expected.params"));
-    let is_train = case["is_train"].as_bool().unwrap_or(false);
-    let backward = case["backward"].as_bool().unwrap_or(false);
-    let rtol = case["rtol"].as_f64().unwrap_or(1e-4);
-    let atol = case["atol"].as_f64().unwrap_or(1e-5);
-    let no_grad: Vec<&str> = case["no_grad"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let Case {
+        symbol,
+        inputs,
+        expected,
+        is_train,
+        backward,
+        rtol,
+        atol,
+        no_grad,
+    } = Case::load(dir)?;
 
     let graph = graph_from_json(&symbol)?;
     let value = |prefix: &str, n: usize| -> Result<NDArray, String> {
@@ -232,7 +277,7 @@ fn run_case_bound(dir: &Path) -> Result<(), String> {
     let reqs: Vec<GradReq> = arg_nodes
         .iter()
         .map(|&n| {
-            if backward && !no_grad.contains(&graph.nodes[n].name.as_str()) {
+            if backward && !no_grad.contains(&graph.nodes[n].name) {
                 GradReq::Write
             } else {
                 GradReq::Null
@@ -285,54 +330,10 @@ fn run_case_bound(dir: &Path) -> Result<(), String> {
 
 #[test]
 fn every_conformance_case_matches_mxnet_through_the_executor() {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases_dir())
-        .expect("fixtures are vendored")
-        .map(|d| d.unwrap().path())
-        .collect();
-    dirs.sort();
-    let mut failures = Vec::new();
-    for dir in &dirs {
-        let case = dir.file_name().unwrap().to_string_lossy().to_string();
-        match run_case_bound(dir) {
-            Ok(()) => println!("executor {case}: ok"),
-            Err(e) => {
-                println!("executor {case}: FAILED: {e}");
-                failures.push(format!("{case}: {e}"));
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ from MXNet through the executor:\n{}",
-        failures.len(),
-        dirs.len(),
-        failures.join("\n")
-    );
+    check_every_case("executor", run_case_bound);
 }
 
 #[test]
 fn every_conformance_case_matches_mxnet() {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(cases_dir())
-        .expect("fixtures are vendored")
-        .map(|d| d.unwrap().path())
-        .collect();
-    dirs.sort();
-    let mut failures = Vec::new();
-    for dir in &dirs {
-        let case = dir.file_name().unwrap().to_string_lossy().to_string();
-        match run_case(dir) {
-            Ok(()) => println!("conformance {case}: ok"),
-            Err(e) => {
-                println!("conformance {case}: FAILED: {e}");
-                failures.push(format!("{case}: {e}"));
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ from MXNet:\n{}",
-        failures.len(),
-        dirs.len(),
-        failures.join("\n")
-    );
+    check_every_case("imperative", run_case);
 }
