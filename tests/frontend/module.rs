@@ -131,3 +131,82 @@ fn callbacks_see_every_batch_and_epoch() {
     );
     assert_eq!(epochs, vec![0, 1]);
 }
+
+#[test]
+fn fit_takes_any_optimizer_by_name_and_keeps_it_across_calls() {
+    let (x, y) = blobs();
+    let mut train = NDArrayIter::new(x, y, 20).unwrap().shuffle(5);
+    let mut module = Module::new(mlp(), &["data"], &["softmax_label"], Context::cpu(0));
+    let options = FitOptions::new(20)
+        .optimizer("adam", &[("learning_rate", 0.05), ("beta1", 0.8)])
+        .initializer(mxr::init::Xavier::default());
+    let report = module
+        .fit(&mut train, None, &mut Accuracy::new(), &options)
+        .unwrap();
+    let accuracy = report.epochs.last().unwrap().train_metric.1;
+    assert!(accuracy > 0.9, "adam reaches {accuracy}");
+    let described = format!("{:?}", module.optimizer().unwrap());
+    assert!(described.contains("Adam") && described.contains("beta1: 0.8"));
+    // rescale_grad defaults to 1/batch_size, as in MXNet's Module.
+    assert_eq!(module.optimizer().unwrap().core().rescale_grad, 1.0 / 20.0);
+    // 20 epochs of 6 batches: the update count carries over into a second fit call.
+    assert_eq!(module.optimizer().unwrap().core().num_update(), 120);
+    module
+        .fit(&mut train, None, &mut Accuracy::new(), &FitOptions::new(1))
+        .unwrap();
+    assert_eq!(module.optimizer().unwrap().core().num_update(), 126);
+}
+
+#[test]
+fn init_optimizer_installs_a_configured_optimizer() {
+    let (x, y) = blobs();
+    let mut train = NDArrayIter::new(x, y, 40).unwrap();
+    let mut module = Module::new(mlp(), &["data"], &["softmax_label"], Context::cpu(0));
+    assert!(
+        module
+            .init_optimizer(Box::new(mxr::optim::Sgd::new()))
+            .is_err()
+    );
+    module.bind(&train).unwrap();
+    let sgd = mxr::optim::Sgd::new()
+        .learning_rate(0.2)
+        .momentum(0.9)
+        .rescale_grad(1.0 / 40.0)
+        .lr_scheduler(mxr::optim::FactorScheduler::new(3, 0.5).unwrap());
+    module.init_optimizer(Box::new(sgd)).unwrap();
+    module
+        .fit(&mut train, None, &mut Accuracy::new(), &FitOptions::new(2))
+        .unwrap();
+    // The installed optimizer ran (3 batches × 2 epochs), with its schedule and rescaling.
+    let core = module.optimizer().unwrap().core();
+    assert_eq!(core.num_update(), 6);
+    assert!(core.lr_scheduler().is_some());
+    assert_eq!(core.rescale_grad, 1.0 / 40.0);
+}
+
+#[test]
+fn fit_reports_an_unknown_optimizer_or_parameter() {
+    let (x, y) = blobs();
+    let mut train = NDArrayIter::new(x, y, 20).unwrap();
+    let mut module = Module::new(mlp(), &["data"], &["softmax_label"], Context::cpu(0));
+    let err = module
+        .fit(
+            &mut train,
+            None,
+            &mut Accuracy::new(),
+            &FitOptions::new(1).optimizer("rmsprop", &[]),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rmsprop"), "{err}");
+    let err = module
+        .fit(
+            &mut train,
+            None,
+            &mut Accuracy::new(),
+            &FitOptions::new(1).optimizer("sgd", &[("beta1", 0.5)]),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sgd has no parameter beta1"), "{err}");
+}

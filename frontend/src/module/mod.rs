@@ -23,8 +23,11 @@
 //! # Ok::<(), mxr::Error>(())
 //! ```
 
+use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Instant;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mxr_engine::Context;
 
 use crate::exec::{Executor, GradReq};
@@ -32,52 +35,92 @@ use crate::init::{InitDesc, Initializer, Uniform};
 use crate::io::{DataBatch, DataIter};
 use crate::metric::EvalMetric;
 use crate::nd::{self, NDArray};
-use crate::optim::{Sgd, Updater};
+use crate::optim::{self, Optimizer, Updater};
 use crate::sym::{NamedArrays, Symbol, save_checkpoint};
 use crate::{Error, Result};
 
-/// Options of [`Module::fit`].
+/// Options of [`Module::fit`] (MXNet's `fit` arguments).
 #[derive(Debug, Clone)]
 pub struct FitOptions {
     /// Epochs to train.
     pub epochs: usize,
-    /// SGD's learning rate (the default optimizer, as MXNet's `optimizer='sgd'`).
-    pub learning_rate: f64,
-    /// SGD's momentum.
-    pub momentum: f64,
-    /// SGD's weight decay.
-    pub wd: f64,
-    /// Print one line per epoch (train metric, evaluation metric, samples/s) to stderr.
+    /// The optimizer by MXNet's name (`sgd`, `adam`), used when the module has none yet
+    /// (see [`Module::init_optimizer`]).
+    pub optimizer: String,
+    /// The optimizer's parameters (MXNet's `optimizer_params`): `learning_rate`, `momentum`,
+    /// `wd`, `clip_gradient`, `beta1`, ... (see [`optim::create_with`]). `rescale_grad`
+    /// defaults to `1 / batch_size`, as in MXNet's Module.
+    pub optimizer_params: Vec<(String, f64)>,
+    /// The initializer used when the parameters are not initialized yet; `None`: MXNet's
+    /// default, `Uniform(0.01)` (biases zero, gammas one, by MXNet's rules by name).
+    pub initializer: Option<Arc<dyn Initializer>>,
+    /// Report progress on stderr: a progress bar per epoch when stderr is a terminal, plain
+    /// log lines otherwise (one per epoch, and one every [`FitOptions::log_every`] batches).
     pub log: bool,
+    /// Without a terminal, a `Speedometer` line every this many batches (0: none).
+    pub log_every: usize,
 }
 
 impl FitOptions {
-    /// `epochs` epochs of plain SGD with learning rate 0.01, logging on.
+    /// `epochs` epochs of plain SGD with learning rate 0.01, logging off.
     pub fn new(epochs: usize) -> FitOptions {
         FitOptions {
             epochs,
-            learning_rate: 0.01,
-            momentum: 0.0,
-            wd: 0.0,
+            optimizer: "sgd".into(),
+            optimizer_params: vec![("learning_rate".into(), 0.01)],
+            initializer: None,
             log: false,
+            log_every: 50,
         }
     }
 
+    /// Sets one optimizer parameter (replacing an earlier value).
+    pub fn optimizer_param(mut self, key: &str, value: f64) -> FitOptions {
+        self.optimizer_params.retain(|(k, _)| k != key);
+        self.optimizer_params.push((key.to_string(), value));
+        self
+    }
+
+    /// With this optimizer (MXNet's name) and parameters.
+    pub fn optimizer(mut self, name: &str, params: &[(&str, f64)]) -> FitOptions {
+        self.optimizer = name.to_string();
+        self.optimizer_params.clear();
+        for &(k, v) in params {
+            self = self.optimizer_param(k, v);
+        }
+        self
+    }
+
     /// With this learning rate.
-    pub fn learning_rate(mut self, lr: f64) -> FitOptions {
-        self.learning_rate = lr;
+    pub fn learning_rate(self, lr: f64) -> FitOptions {
+        self.optimizer_param("learning_rate", lr)
+    }
+
+    /// With this momentum (SGD).
+    pub fn momentum(self, momentum: f64) -> FitOptions {
+        self.optimizer_param("momentum", momentum)
+    }
+
+    /// With this weight decay.
+    pub fn wd(self, wd: f64) -> FitOptions {
+        self.optimizer_param("wd", wd)
+    }
+
+    /// With this initializer for parameters not yet initialized.
+    pub fn initializer(mut self, init: impl Initializer + 'static) -> FitOptions {
+        self.initializer = Some(Arc::new(init));
         self
     }
 
-    /// With this momentum.
-    pub fn momentum(mut self, momentum: f64) -> FitOptions {
-        self.momentum = momentum;
-        self
-    }
-
-    /// With one log line per epoch.
+    /// With progress reports on stderr.
     pub fn log(mut self, on: bool) -> FitOptions {
         self.log = on;
+        self
+    }
+
+    /// With a plain log line every `batches` batches when stderr is not a terminal.
+    pub fn log_every(mut self, batches: usize) -> FitOptions {
+        self.log_every = batches;
         self
     }
 }
@@ -148,6 +191,7 @@ pub struct Module {
     label_names: Vec<String>,
     exec: Option<Executor>,
     params_ready: bool,
+    updater: Option<Updater>,
 }
 
 fn module_error(reason: String) -> Error {
@@ -172,6 +216,7 @@ impl Module {
             label_names: label_names.iter().map(|s| s.to_string()).collect(),
             exec: None,
             params_ready: false,
+            updater: None,
         }
     }
 
@@ -295,9 +340,29 @@ impl Module {
         Ok(())
     }
 
-    /// Trains for `options.epochs` epochs with SGD (rescaled by the batch size, as MXNet's
-    /// Module does), updating `metric` per batch and evaluating on `eval` after each epoch.
-    /// Binds and initializes (uniform ±0.07, biases zero) when that was not done yet.
+    /// Installs the optimizer [`Module::fit`] uses (MXNet's `init_optimizer`), replacing one
+    /// installed before and its states. Its settings are used as given: set `rescale_grad`
+    /// (usually `1 / batch_size`) yourself. Without it, `fit` creates one from
+    /// [`FitOptions::optimizer`] on its first call and keeps it (and its momentum) for later
+    /// calls, as MXNet does.
+    pub fn init_optimizer(&mut self, mut optimizer: Box<dyn Optimizer>) -> Result<()> {
+        let (args, _) = self.get_params()?;
+        optimizer
+            .core_mut()
+            .set_param_names(args.iter().enumerate().map(|(i, (n, _))| (i, n.clone())));
+        self.updater = Some(Updater::from_boxed(optimizer));
+        Ok(())
+    }
+
+    /// The optimizer `fit` uses, once installed or created.
+    pub fn optimizer(&self) -> Option<&dyn Optimizer> {
+        self.updater.as_ref().map(Updater::optimizer)
+    }
+
+    /// Trains for `options.epochs` epochs (by default SGD with `rescale_grad = 1 / batch_size`,
+    /// as MXNet's Module does), updating `metric` per batch and evaluating on `eval` after each
+    /// epoch. Binds, initializes ([`FitOptions::initializer`]) and creates the optimizer when
+    /// that was not done yet.
     pub fn fit(
         &mut self,
         train: &mut dyn DataIter,
@@ -323,33 +388,53 @@ impl Module {
             self.bind(train)?;
         }
         if !self.params_ready {
-            self.init_params(&Uniform::new(0.07))?;
+            match &options.initializer {
+                Some(init) => self.init_params(init.as_ref())?,
+                None => self.init_params(&Uniform::new(0.01))?,
+            }
         }
         let batch_size = train.batch_size();
+        if self.updater.is_none() {
+            let mut params: Vec<(&str, f64)> = vec![("rescale_grad", 1.0 / batch_size as f64)];
+            params.extend(
+                options
+                    .optimizer_params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), *v)),
+            );
+            // Later entries win: a user's rescale_grad replaces the default.
+            let mut merged: Vec<(&str, f64)> = Vec::new();
+            for (k, v) in params {
+                merged.retain(|(m, _)| *m != k);
+                merged.push((k, v));
+            }
+            self.init_optimizer(optim::create_with(&options.optimizer, &merged)?)?;
+        }
         let (args, _) = self.get_params()?;
-        let names: Vec<String> = args.iter().map(|(n, _)| n.clone()).collect();
-        let sgd = Sgd::new()
-            .learning_rate(options.learning_rate)
-            .momentum(options.momentum)
-            .wd(options.wd)
-            .rescale_grad(1.0 / batch_size as f64)
-            .param_names(names.iter().enumerate().map(|(i, n)| (i, n.clone())));
-        let mut updater = Updater::new(sgd);
         let mut report = FitReport { epochs: Vec::new() };
+        let mut progress = Progress::new(options, train.num_batches_hint());
         for epoch in 0..options.epochs {
             // Evaluation may have rebound for its batch size; training's plan is cached.
             self.ensure_batch_size(train)?;
             train.reset()?;
             metric.reset();
+            progress.start_epoch(epoch);
             let start = Instant::now();
             let mut samples = 0;
             let mut index = 0;
             while let Some(batch) = train.next_batch()? {
                 self.load_batch(&batch)?;
-                let exe = self.exec()?;
+                let exe = self
+                    .exec
+                    .as_mut()
+                    .ok_or_else(|| module_error("not bound (call bind or fit first)".into()))?;
                 exe.forward(true)?;
                 exe.backward(&[])?;
                 let grads = exe.grad_dict();
+                let updater = self
+                    .updater
+                    .as_mut()
+                    .ok_or_else(|| module_error("no optimizer (internal)".into()))?;
                 for (i, (name, weight)) in args.iter().enumerate() {
                     if let Some(grad) = grads.get(name) {
                         updater.update(i, grad, weight)?;
@@ -360,6 +445,7 @@ impl Module {
                 let preds: Vec<&NDArray> = outputs.iter().collect();
                 metric.update(&labels, &preds)?;
                 samples += batch_size - batch.pad;
+                progress.batch_end(epoch, index, samples, start, metric);
                 if let Some(cb) = callbacks.batch_end.as_mut() {
                     cb(&BatchEnd {
                         epoch,
@@ -383,19 +469,7 @@ impl Module {
                 samples_per_sec: samples as f64 / seconds.max(f64::MIN_POSITIVE),
                 seconds,
             };
-            if options.log {
-                let eval_text = epoch_report
-                    .eval_metric
-                    .as_ref()
-                    .map(|(n, v)| format!(" Validation-{n}={v:.6}"))
-                    .unwrap_or_default();
-                eprintln!(
-                    "Epoch[{epoch}] Train-{}={:.6}{eval_text} Time cost={seconds:.3} Speed: {:.0} samples/sec",
-                    epoch_report.train_metric.0,
-                    epoch_report.train_metric.1,
-                    epoch_report.samples_per_sec
-                );
-            }
+            progress.epoch_end(&epoch_report);
             if let Some(cb) = callbacks.epoch_end.as_mut() {
                 cb(&epoch_report);
             }
@@ -482,5 +556,114 @@ impl Module {
     pub fn save_checkpoint(&mut self, prefix: &str, epoch: u32) -> Result<()> {
         let (args, aux) = self.get_params()?;
         save_checkpoint(prefix, epoch, &self.symbol, &args, &aux)
+    }
+}
+
+/// Progress reports of `fit`: an `indicatif` bar on a terminal, plain lines otherwise.
+enum Progress {
+    Off,
+    Lines {
+        every: usize,
+    },
+    Bar {
+        bar: ProgressBar,
+        len: Option<usize>,
+    },
+}
+
+impl Progress {
+    fn new(options: &FitOptions, num_batches: Option<usize>) -> Progress {
+        if !options.log {
+            Progress::Off
+        } else if std::io::stderr().is_terminal() {
+            // Hidden until `start_epoch` has set its style (no default-style frame).
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+            Progress::Bar {
+                bar,
+                len: num_batches,
+            }
+        } else {
+            Progress::Lines {
+                every: options.log_every,
+            }
+        }
+    }
+
+    fn start_epoch(&mut self, epoch: usize) {
+        if let Progress::Bar { bar, len } = self {
+            bar.reset();
+            let template = match len {
+                Some(n) => {
+                    bar.set_length(*n as u64);
+                    "Epoch[{prefix}] {bar:30.cyan/blue} {pos}/{len} [{elapsed}<{eta}] {msg}"
+                }
+                None => {
+                    bar.unset_length();
+                    "Epoch[{prefix}] {spinner} batch {pos} [{elapsed}] {msg}"
+                }
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(epoch.to_string());
+            bar.set_message("");
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
+    fn batch_end(
+        &mut self,
+        epoch: usize,
+        index: usize,
+        samples: usize,
+        start: Instant,
+        metric: &dyn EvalMetric,
+    ) {
+        let speed = || samples as f64 / start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+        match self {
+            Progress::Off => {}
+            Progress::Lines { every } => {
+                if *every > 0 && (index + 1).is_multiple_of(*every) {
+                    let (name, value) = metric.get();
+                    eprintln!(
+                        "Epoch[{epoch}] Batch [{}]\tSpeed: {:.2} samples/sec\t{name}={value:.6}",
+                        index + 1,
+                        speed()
+                    );
+                }
+            }
+            Progress::Bar { bar, .. } => {
+                bar.inc(1);
+                // Reading the metric waits for the batch; a redraw is at most every 10 batches.
+                if (index + 1).is_multiple_of(10) {
+                    let (name, value) = metric.get();
+                    bar.set_message(format!("{name}={value:.4} {:.0} samples/s", speed()));
+                }
+            }
+        }
+    }
+
+    fn epoch_end(&mut self, report: &EpochReport) {
+        let eval_text = report
+            .eval_metric
+            .as_ref()
+            .map(|(n, v)| format!(" Validation-{n}={v:.6}"))
+            .unwrap_or_default();
+        let line = format!(
+            "Epoch[{}] Train-{}={:.6}{eval_text} Time cost={:.3} Speed: {:.0} samples/sec",
+            report.epoch,
+            report.train_metric.0,
+            report.train_metric.1,
+            report.seconds,
+            report.samples_per_sec
+        );
+        match self {
+            Progress::Off => {}
+            Progress::Lines { .. } => eprintln!("{line}"),
+            Progress::Bar { bar, .. } => {
+                bar.finish_and_clear();
+                eprintln!("{line}");
+            }
+        }
     }
 }
