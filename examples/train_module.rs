@@ -4,8 +4,9 @@
 //! otherwise), then scored and saved as an MXNet checkpoint.
 //!
 //! `cargo run --release --example train_module -- [--epochs N] [--optimizer sgd|adam] [--lr X]
-//! [--batch-size B] [--parts K] [--out DIR] [--data DIR]` (`--parts K` trains on the first
-//! K-th of the training set, for a quick run).
+//! [--batch-size B] [--parts K] [--contexts N] [--out DIR] [--data DIR]` (`--parts K` trains on
+//! the first K-th of the training set, for a quick run; `--contexts N` trains data-parallel over
+//! `cpu(0)..cpu(N-1)`, each taking its share of every batch).
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,7 @@ struct Options {
     lr: Option<f64>,
     batch: usize,
     parts: usize,
+    contexts: u32,
     out: PathBuf,
     data: PathBuf,
 }
@@ -33,6 +35,7 @@ fn options() -> Result<Options, String> {
         lr: None,
         batch: 100,
         parts: 1,
+        contexts: 1,
         out: PathBuf::from("target/train_module"),
         data: PathBuf::from("/usr/share/datasets/fashion-mnist"),
     };
@@ -49,6 +52,7 @@ fn options() -> Result<Options, String> {
             "--lr" => o.lr = Some(value.parse().map_err(|e| bad(&e))?),
             "--batch-size" => o.batch = value.parse().map_err(|e| bad(&e))?,
             "--parts" => o.parts = value.parse().map_err(|e| bad(&e))?,
+            "--contexts" => o.contexts = value.parse().map_err(|e| bad(&e))?,
             "--out" => o.out = PathBuf::from(value),
             "--data" => o.data = PathBuf::from(value),
             other => return Err(format!("unknown option {other}")),
@@ -101,16 +105,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lr =
         o.lr.unwrap_or(if o.optimizer == "adam" { 0.001 } else { 0.1 });
     println!(
-        "Module.fit: {} training and {} test images, batch {}, {} epochs, {} lr {lr}",
+        "Module.fit: {} training and {} test images, batch {}, {} epochs, {} lr {lr}, {} context(s)",
         train.num_examples(),
         test.num_examples(),
         o.batch,
         o.epochs,
-        o.optimizer
+        o.optimizer,
+        o.contexts
     );
 
     mxr::nd::random::seed(7)?;
-    let mut module = Module::new(mlp()?, &["data"], &["softmax_label"], Context::cpu(0));
+    let contexts: Vec<Context> = (0..o.contexts.max(1)).map(Context::cpu).collect();
+    let mut module = Module::with_contexts(mlp()?, &["data"], &["softmax_label"], &contexts)?;
     let options = FitOptions::new(o.epochs)
         .optimizer(&o.optimizer, &[("learning_rate", lr)])
         .initializer(Normal::new(0.02))

@@ -210,3 +210,77 @@ fn fit_reports_an_unknown_optimizer_or_parameter() {
         .to_string();
     assert!(err.contains("sgd has no parameter beta1"), "{err}");
 }
+
+#[test]
+fn data_parallel_over_two_contexts_matches_one_context() {
+    let (x, y) = blobs();
+    let contexts = [Context::cpu(0), Context::cpu(1)];
+    let train = |contexts: &[Context]| {
+        let mut it = NDArrayIter::new(x.clone(), y.clone(), 20).unwrap();
+        let mut module =
+            Module::with_contexts(mlp(), &["data"], &["softmax_label"], contexts).unwrap();
+        module.bind(&it).unwrap();
+        // The same starting weights on both sides.
+        let start: Vec<(String, NDArray)> = module
+            .get_params()
+            .unwrap()
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, (n, a))| {
+                let values: Vec<f32> = (0..a.size())
+                    .map(|j| ((i * 31 + j * 7) % 13) as f32 / 13.0 - 0.5)
+                    .collect();
+                (n.clone(), NDArray::from_vec(a.shape(), values).unwrap())
+            })
+            .collect();
+        module.set_params(&start, &[]).unwrap();
+        let options = FitOptions::new(3).learning_rate(0.3).momentum(0.9);
+        let report = module
+            .fit(&mut it, None, &mut Accuracy::new(), &options)
+            .unwrap();
+        let mut eval = NDArrayIter::new(x.clone(), y.clone(), 32)
+            .unwrap()
+            .last_batch_handle(LastBatchHandle::Pad);
+        let probs = module.predict(&mut eval).unwrap().to_vec::<f32>().unwrap();
+        let params: Vec<Vec<f32>> = module
+            .get_params()
+            .unwrap()
+            .0
+            .iter()
+            .map(|(_, a)| a.to_vec::<f32>().unwrap())
+            .collect();
+        (report, probs, params)
+    };
+    let (one, one_probs, one_params) = train(&contexts[..1]);
+    let (two, two_probs, two_params) = train(&contexts);
+    assert_eq!(
+        two_probs.len(),
+        120 * 3,
+        "padding rows dropped across contexts"
+    );
+    for (a, b) in one_params.iter().flatten().zip(two_params.iter().flatten()) {
+        assert!((a - b).abs() < 1e-4, "weights differ: {a} vs {b}");
+    }
+    for (a, b) in one_probs.iter().zip(&two_probs) {
+        assert!((a - b).abs() < 1e-4, "predictions differ: {a} vs {b}");
+    }
+    for (a, b) in one.epochs.iter().zip(&two.epochs) {
+        assert_eq!(a.train_metric, b.train_metric);
+    }
+}
+
+#[test]
+fn a_batch_smaller_than_the_contexts_is_an_error() {
+    let (x, y) = blobs();
+    let it = NDArrayIter::new(x, y, 1).unwrap();
+    let contexts = [Context::cpu(0), Context::cpu(1)];
+    let mut module =
+        Module::with_contexts(mlp(), &["data"], &["softmax_label"], &contexts).unwrap();
+    let err = module.bind(&it).unwrap_err().to_string();
+    assert!(
+        err.contains("batch of 1 cannot be split across 2 contexts"),
+        "{err}"
+    );
+    assert!(Module::with_contexts(mlp(), &["data"], &[], &[]).is_err());
+}

@@ -24,6 +24,7 @@
 //! ```
 
 use std::io::IsTerminal;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -182,14 +183,23 @@ pub struct FitReport {
     pub epochs: Vec<EpochReport>,
 }
 
-/// A symbol with its executor, parameters and optimizer.
+/// A symbol with its executors (one per context), parameters and optimizer.
+///
+/// With several contexts (MXNet's `Module(context=[...])`), each batch is split along its first
+/// axis across the contexts (MXNet's `_split_input_slice`), every context runs forward and
+/// backward on its slice, the gradients are summed and the optimizer's update is applied once,
+/// then copied to every context: data-parallel training whose result equals one context's on
+/// the whole batch (up to the summation order).
 #[derive(Debug)]
 pub struct Module {
     symbol: Symbol,
-    context: Context,
+    contexts: Vec<Context>,
     data_names: Vec<String>,
     label_names: Vec<String>,
-    exec: Option<Executor>,
+    /// One executor per context, once bound.
+    execs: Vec<Executor>,
+    /// The rows of a batch each context takes.
+    slices: Vec<Range<usize>>,
     params_ready: bool,
     updater: Option<Updater>,
 }
@@ -201,8 +211,38 @@ fn module_error(reason: String) -> Error {
     }
 }
 
+fn not_bound() -> Error {
+    module_error("not bound (call bind or fit first)".into())
+}
+
+/// MXNet's `_split_input_slice` for equal workloads: `round(batch / n)` rows each (half to
+/// even, as Python's `round`), the last context taking what remains.
+fn split_batch(batch_size: usize, contexts: usize) -> Result<Vec<Range<usize>>> {
+    if batch_size < contexts {
+        return Err(module_error(format!(
+            "a batch of {batch_size} cannot be split across {contexts} contexts"
+        )));
+    }
+    let share = (batch_size as f64 / contexts as f64).round_ties_even() as usize;
+    let mut sizes = vec![share; contexts];
+    let assigned: usize = share * (contexts - 1);
+    sizes[contexts - 1] = batch_size.saturating_sub(assigned);
+    let mut start = 0;
+    let mut out = Vec::with_capacity(contexts);
+    for size in sizes {
+        if size == 0 {
+            return Err(module_error(format!(
+                "a batch of {batch_size} split across {contexts} contexts leaves one empty"
+            )));
+        }
+        out.push(start..start + size);
+        start += size;
+    }
+    Ok(out)
+}
+
 impl Module {
-    /// A module over `symbol` whose inputs are `data_names` and `label_names`.
+    /// A module over `symbol` whose inputs are `data_names` and `label_names`, on one context.
     pub fn new(
         symbol: Symbol,
         data_names: &[&str],
@@ -211,26 +251,56 @@ impl Module {
     ) -> Module {
         Module {
             symbol,
-            context,
+            contexts: vec![context],
             data_names: data_names.iter().map(|s| s.to_string()).collect(),
             label_names: label_names.iter().map(|s| s.to_string()).collect(),
-            exec: None,
+            execs: Vec::new(),
+            slices: Vec::new(),
             params_ready: false,
             updater: None,
         }
     }
 
-    /// Binds to the shapes an iterator provides (gradients for every argument but the inputs).
-    /// Parameters of an earlier binding with the same shapes are kept.
+    /// A module that trains data-parallel over `contexts` (at least one).
+    ///
+    /// ```
+    /// use mxr::engine::Context;
+    /// use mxr::module::Module;
+    /// use mxr::sym::{self, Symbol};
+    /// let net = sym::softmax_output(&sym::fully_connected(&Symbol::variable("data"), 2).build()?)
+    ///     .build()?;
+    /// let module = Module::with_contexts(net, &["data"], &["softmax_label"],
+    ///     &[Context::cpu(0), Context::cpu(1)])?;
+    /// assert_eq!(module.contexts().len(), 2);
+    /// # Ok::<(), mxr::Error>(())
+    /// ```
+    pub fn with_contexts(
+        symbol: Symbol,
+        data_names: &[&str],
+        label_names: &[&str],
+        contexts: &[Context],
+    ) -> Result<Module> {
+        let (&first, _) = contexts
+            .split_first()
+            .ok_or_else(|| module_error("no context given".into()))?;
+        let mut module = Module::new(symbol, data_names, label_names, first);
+        module.contexts = contexts.to_vec();
+        Ok(module)
+    }
+
+    /// The contexts the module runs on.
+    pub fn contexts(&self) -> &[Context] {
+        &self.contexts
+    }
+
+    /// Binds to the shapes an iterator provides (gradients for every argument but the inputs),
+    /// one executor per context over its share of the batch. Parameters of an earlier binding
+    /// are kept.
     pub fn bind(&mut self, iter: &dyn DataIter) -> Result<()> {
         let descs: Vec<_> = iter
             .provide_data()
             .into_iter()
             .chain(iter.provide_label())
-            .collect();
-        let shapes: Vec<(&str, &[usize])> = descs
-            .iter()
-            .map(|d| (d.name.as_str(), d.shape.as_slice()))
             .collect();
         for name in self.data_names.iter().chain(&self.label_names) {
             if !descs.iter().any(|d| &d.name == name) {
@@ -244,25 +314,40 @@ impl Module {
                 )));
             }
         }
+        let slices = split_batch(iter.batch_size(), self.contexts.len())?;
         let inputs: Vec<&str> = self
             .data_names
             .iter()
             .chain(&self.label_names)
             .map(String::as_str)
             .collect();
-        self.exec = Some(match &self.exec {
-            Some(exe) => exe.reshape(&shapes)?,
-            None => self
-                .symbol
-                .simple_bind(self.context, &shapes, GradReq::Write, &inputs)?,
-        });
+        let mut execs = Vec::with_capacity(self.contexts.len());
+        for (i, (context, rows)) in self.contexts.iter().zip(&slices).enumerate() {
+            // Every input is split along its first (batch) axis.
+            let sliced: Vec<(String, Vec<usize>)> = descs
+                .iter()
+                .map(|d| {
+                    let mut shape = d.shape.clone();
+                    if let Some(first) = shape.first_mut() {
+                        *first = rows.len();
+                    }
+                    (d.name.clone(), shape)
+                })
+                .collect();
+            let shapes: Vec<(&str, &[usize])> = sliced
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.as_slice()))
+                .collect();
+            execs.push(match self.execs.get(i) {
+                Some(exe) => exe.reshape(&shapes)?,
+                None => self
+                    .symbol
+                    .simple_bind(*context, &shapes, GradReq::Write, &inputs)?,
+            });
+        }
+        self.execs = execs;
+        self.slices = slices;
         Ok(())
-    }
-
-    fn exec(&mut self) -> Result<&mut Executor> {
-        self.exec
-            .as_mut()
-            .ok_or_else(|| module_error("not bound (call bind or fit first)".into()))
     }
 
     fn is_input(&self, name: &str) -> bool {
@@ -275,10 +360,11 @@ impl Module {
     /// Initializes every parameter and auxiliary state with MXNet's rules by name
     /// (`*_weight` by `init`, biases zero, gammas one, moving variances one, ...).
     pub fn init_params(&mut self, init: &dyn Initializer) -> Result<()> {
-        let (args, aux) = self.get_params()?;
+        let (args, aux) = self.params_of(0)?;
         for (name, array) in args.iter().chain(&aux) {
             init.initialize(&InitDesc::new(name.as_str()), array)?;
         }
+        self.broadcast_params(true)?;
         self.params_ready = true;
         Ok(())
     }
@@ -289,7 +375,7 @@ impl Module {
         args: &[(String, NDArray)],
         aux: &[(String, NDArray)],
     ) -> Result<()> {
-        let (mine, my_aux) = self.get_params()?;
+        let (mine, my_aux) = self.params_of(0)?;
         for (name, dst) in mine.iter().chain(&my_aux) {
             let src = args
                 .iter()
@@ -298,16 +384,25 @@ impl Module {
                 .ok_or_else(|| module_error(format!("no value given for parameter {name}")))?;
             dst.assign(&src.1)?;
         }
+        self.broadcast_params(true)?;
         self.params_ready = true;
         Ok(())
     }
 
-    /// The parameters (arguments other than the inputs) and auxiliary states, by name.
+    /// The parameters (arguments other than the inputs) and auxiliary states, by name: the
+    /// first context's arrays. With several contexts, the auxiliary states (e.g. BatchNorm's
+    /// moving statistics, which each context updates from its own slice) are averaged first,
+    /// as MXNet's `get_params` does.
     pub fn get_params(&mut self) -> Result<(NamedArrays, NamedArrays)> {
-        let exe = self
-            .exec
-            .as_ref()
-            .ok_or_else(|| module_error("not bound (call bind or fit first)".into()))?;
+        if self.execs.len() > 1 {
+            self.average_aux()?;
+        }
+        self.params_of(0)
+    }
+
+    /// The parameters and auxiliary states of context `i`'s executor, in the symbol's order.
+    fn params_of(&self, i: usize) -> Result<(NamedArrays, NamedArrays)> {
+        let exe = self.execs.get(i).ok_or_else(not_bound)?;
         let mut args: NamedArrays = exe
             .arg_dict()
             .into_iter()
@@ -321,21 +416,65 @@ impl Module {
         Ok((args, aux))
     }
 
-    /// Copies a batch into the executor's inputs.
+    /// Copies the first context's parameters (and, with `aux`, auxiliary states) to the others.
+    fn broadcast_params(&self, aux: bool) -> Result<()> {
+        let (args0, aux0) = self.params_of(0)?;
+        for i in 1..self.execs.len() {
+            let (args, auxs) = self.params_of(i)?;
+            for ((_, dst), (_, src)) in args.iter().zip(&args0) {
+                dst.assign(src)?;
+            }
+            if aux {
+                for ((_, dst), (_, src)) in auxs.iter().zip(&aux0) {
+                    dst.assign(src)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Averages the auxiliary states over the contexts into every context.
+    fn average_aux(&self) -> Result<()> {
+        let (_, aux0) = self.params_of(0)?;
+        let scale = 1.0 / self.execs.len() as f64;
+        for (index, (_, first)) in aux0.iter().enumerate() {
+            let mut sum = first.copy()?;
+            for i in 1..self.execs.len() {
+                let (_, aux) = self.params_of(i)?;
+                sum = nd::add(&sum, &aux[index].1.copy_to(first.context())?)?;
+            }
+            first.assign(&(&sum * scale))?;
+        }
+        self.broadcast_aux_only()
+    }
+
+    fn broadcast_aux_only(&self) -> Result<()> {
+        let (_, aux0) = self.params_of(0)?;
+        for i in 1..self.execs.len() {
+            let (_, aux) = self.params_of(i)?;
+            for ((_, dst), (_, src)) in aux.iter().zip(&aux0) {
+                dst.assign(src)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies a batch into the executors' inputs, each context its rows.
     fn load_batch(&mut self, batch: &DataBatch) -> Result<()> {
-        let names: Vec<String> = self
-            .data_names
-            .iter()
-            .chain(&self.label_names)
-            .cloned()
-            .collect();
-        let exe = self.exec()?;
-        let args = exe.arg_dict();
-        for (name, value) in names.iter().zip(batch.data.iter().chain(&batch.label)) {
-            let dst = args
-                .get(name)
-                .ok_or_else(|| module_error(format!("the symbol has no argument {name}")))?;
-            dst.assign(value)?;
+        let names: Vec<&String> = self.data_names.iter().chain(&self.label_names).collect();
+        let whole = self.execs.len() == 1;
+        for (exe, rows) in self.execs.iter().zip(&self.slices) {
+            let args = exe.arg_dict();
+            for (name, value) in names.iter().zip(batch.data.iter().chain(&batch.label)) {
+                let dst = args
+                    .get(*name)
+                    .ok_or_else(|| module_error(format!("the symbol has no argument {name}")))?;
+                if whole {
+                    dst.assign(value)?;
+                } else {
+                    dst.assign(&value.slice(rows.start, rows.end)?)?;
+                }
+            }
         }
         Ok(())
     }
@@ -346,7 +485,7 @@ impl Module {
     /// [`FitOptions::optimizer`] on its first call and keeps it (and its momentum) for later
     /// calls, as MXNet does.
     pub fn init_optimizer(&mut self, mut optimizer: Box<dyn Optimizer>) -> Result<()> {
-        let (args, _) = self.get_params()?;
+        let (args, _) = self.params_of(0)?;
         optimizer
             .core_mut()
             .set_param_names(args.iter().enumerate().map(|(i, (n, _))| (i, n.clone())));
@@ -357,6 +496,75 @@ impl Module {
     /// The optimizer `fit` uses, once installed or created.
     pub fn optimizer(&self) -> Option<&dyn Optimizer> {
         self.updater.as_ref().map(Updater::optimizer)
+    }
+
+    /// One training step on a loaded batch: forward and backward on every context, the
+    /// gradients summed onto the first, one update, the new weights copied to the others.
+    fn train_step(&mut self, args: &NamedArrays) -> Result<()> {
+        for exe in &mut self.execs {
+            exe.forward(true)?;
+            exe.backward(&[])?;
+        }
+        let updater = self
+            .updater
+            .as_mut()
+            .ok_or_else(|| module_error("no optimizer (internal)".into()))?;
+        let grads: Vec<_> = self.execs.iter().map(Executor::grad_dict).collect();
+        for (i, (name, weight)) in args.iter().enumerate() {
+            let Some(grad) = grads[0].get(name) else {
+                continue;
+            };
+            for other in &grads[1..] {
+                if let Some(g) = other.get(name) {
+                    let g = g.copy_to(grad.context())?;
+                    nd::invoke_into("elemwise_add", &[grad, &g], &[], &[grad])?;
+                }
+            }
+            updater.update(i, grad, weight)?;
+        }
+        if self.execs.len() > 1 {
+            self.broadcast_params(false)?;
+        }
+        Ok(())
+    }
+
+    /// Updates `metric` with every context's outputs and label rows, the first `keep` rows of
+    /// the batch only (padding excluded).
+    fn update_metric(
+        &self,
+        metric: &mut dyn EvalMetric,
+        batch: &DataBatch,
+        keep: usize,
+    ) -> Result<()> {
+        for (exe, rows) in self.execs.iter().zip(&self.slices) {
+            let take = keep.saturating_sub(rows.start).min(rows.len());
+            if take == 0 {
+                continue;
+            }
+            let whole = take == rows.len() && self.execs.len() == 1;
+            let labels: Vec<NDArray> = if whole {
+                batch.label.clone()
+            } else {
+                batch
+                    .label
+                    .iter()
+                    .map(|l| l.slice(rows.start, rows.start + take))
+                    .collect::<Result<_>>()?
+            };
+            let preds: Vec<NDArray> = if take == rows.len() {
+                exe.outputs().to_vec()
+            } else {
+                exe.outputs()
+                    .iter()
+                    .map(|o| o.slice(0, take))
+                    .collect::<Result<_>>()?
+            };
+            metric.update(
+                &labels.iter().collect::<Vec<_>>(),
+                &preds.iter().collect::<Vec<_>>(),
+            )?;
+        }
+        Ok(())
     }
 
     /// Trains for `options.epochs` epochs (by default SGD with `rescale_grad = 1 / batch_size`,
@@ -384,7 +592,7 @@ impl Module {
         options: &FitOptions,
         callbacks: &mut Callbacks<'_>,
     ) -> Result<FitReport> {
-        if self.exec.is_none() {
+        if self.execs.is_empty() {
             self.bind(train)?;
         }
         if !self.params_ready {
@@ -410,12 +618,12 @@ impl Module {
             }
             self.init_optimizer(optim::create_with(&options.optimizer, &merged)?)?;
         }
-        let (args, _) = self.get_params()?;
         let mut report = FitReport { epochs: Vec::new() };
         let mut progress = Progress::new(options, train.num_batches_hint());
         for epoch in 0..options.epochs {
             // Evaluation may have rebound for its batch size; training's plan is cached.
             self.ensure_batch_size(train)?;
+            let (args, _) = self.params_of(0)?;
             train.reset()?;
             metric.reset();
             progress.start_epoch(epoch);
@@ -424,26 +632,8 @@ impl Module {
             let mut index = 0;
             while let Some(batch) = train.next_batch()? {
                 self.load_batch(&batch)?;
-                let exe = self
-                    .exec
-                    .as_mut()
-                    .ok_or_else(|| module_error("not bound (call bind or fit first)".into()))?;
-                exe.forward(true)?;
-                exe.backward(&[])?;
-                let grads = exe.grad_dict();
-                let updater = self
-                    .updater
-                    .as_mut()
-                    .ok_or_else(|| module_error("no optimizer (internal)".into()))?;
-                for (i, (name, weight)) in args.iter().enumerate() {
-                    if let Some(grad) = grads.get(name) {
-                        updater.update(i, grad, weight)?;
-                    }
-                }
-                let outputs = exe.outputs();
-                let labels: Vec<&NDArray> = batch.label.iter().collect();
-                let preds: Vec<&NDArray> = outputs.iter().collect();
-                metric.update(&labels, &preds)?;
+                self.train_step(&args)?;
+                self.update_metric(metric, &batch, batch_size)?;
                 samples += batch_size - batch.pad;
                 progress.batch_end(epoch, index, samples, start, metric);
                 if let Some(cb) = callbacks.batch_end.as_mut() {
@@ -489,23 +679,10 @@ impl Module {
         metric.reset();
         while let Some(batch) = iter.next_batch()? {
             self.load_batch(&batch)?;
-            let exe = self.exec()?;
-            exe.forward(false)?;
-            let keep = iter.batch_size() - batch.pad;
-            let preds: Vec<NDArray> = exe
-                .outputs()
-                .iter()
-                .map(|o| o.slice(0, keep))
-                .collect::<Result<_>>()?;
-            let labels: Vec<NDArray> = batch
-                .label
-                .iter()
-                .map(|l| l.slice(0, keep))
-                .collect::<Result<_>>()?;
-            metric.update(
-                &labels.iter().collect::<Vec<_>>(),
-                &preds.iter().collect::<Vec<_>>(),
-            )?;
+            for exe in &mut self.execs {
+                exe.forward(false)?;
+            }
+            self.update_metric(metric, &batch, iter.batch_size() - batch.pad)?;
         }
         Ok(metric.get())
     }
@@ -517,10 +694,14 @@ impl Module {
         let mut parts: Vec<NDArray> = Vec::new();
         while let Some(batch) = iter.next_batch()? {
             self.load_batch(&batch)?;
-            let exe = self.exec()?;
-            exe.forward(false)?;
             let keep = iter.batch_size() - batch.pad;
-            parts.push(exe.outputs()[0].slice(0, keep)?.copy()?);
+            for (exe, rows) in self.execs.iter_mut().zip(&self.slices) {
+                exe.forward(false)?;
+                let take = keep.saturating_sub(rows.start).min(rows.len());
+                if take > 0 {
+                    parts.push(exe.outputs()[0].slice(0, take)?.copy_to(self.contexts[0])?);
+                }
+            }
         }
         let refs: Vec<&NDArray> = parts.iter().collect();
         match refs.as_slice() {
@@ -532,20 +713,21 @@ impl Module {
 
     /// Rebinds (sharing the parameters) when `iter`'s shapes differ from the bound ones.
     fn ensure_batch_size(&mut self, iter: &dyn DataIter) -> Result<()> {
-        let exe = self
-            .exec
-            .as_ref()
-            .ok_or_else(|| module_error("not bound (call bind or fit first)".into()))?;
+        let exe = self.execs.first().ok_or_else(not_bound)?;
         let bound = exe.arg_dict();
-        let same = iter
-            .provide_data()
-            .into_iter()
-            .chain(iter.provide_label())
-            .all(|d| {
-                bound
-                    .get(&d.name)
-                    .is_some_and(|a| a.shape() == d.shape.as_slice())
-            });
+        let first_rows = self.slices.first().map_or(0, |r| r.len());
+        let whole_batch = self.slices.last().map_or(0, |r| r.end);
+        let same = iter.batch_size() == whole_batch
+            && iter
+                .provide_data()
+                .into_iter()
+                .chain(iter.provide_label())
+                .all(|d| {
+                    bound.get(&d.name).is_some_and(|a| {
+                        a.shape().first() == Some(&first_rows)
+                            && a.shape().get(1..) == d.shape.get(1..)
+                    })
+                });
         if !same {
             self.bind(iter)?;
         }
