@@ -284,3 +284,33 @@ fn a_batch_smaller_than_the_contexts_is_an_error() {
     );
     assert!(Module::with_contexts(mlp(), &["data"], &[], &[]).is_err());
 }
+
+#[test]
+fn bad_labels_and_mismatched_parameters_are_clear_errors() {
+    let (x, _) = blobs();
+    // Class 7 does not exist in a 3-class network.
+    let y = NDArray::from_vec(&[120], (0..120).map(|i| (i % 8) as f32).collect()).unwrap();
+    let mut train = NDArrayIter::new(x.clone(), y, 20).unwrap();
+    let mut module = Module::new(mlp(), &["data"], &["softmax_label"], Context::cpu(0));
+    let err = module
+        .fit(&mut train, None, &mut Accuracy::new(), &FitOptions::new(1))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("SoftmaxOutput") && err.contains("not a class index in 0..3"),
+        "{err}"
+    );
+
+    // Parameters of another network's shapes: the error names the parameter and both shapes.
+    let (_, y) = blobs();
+    let it = NDArrayIter::new(x, y, 20).unwrap();
+    let mut module = Module::new(mlp(), &["data"], &["softmax_label"], Context::cpu(0));
+    module.bind(&it).unwrap();
+    let (mut args, aux) = module.get_params().unwrap();
+    args[0].1 = NDArray::zeros(&[8, 2]).unwrap();
+    let err = module.set_params(&args, &aux).unwrap_err().to_string();
+    assert!(
+        err.contains("parameter fc1_weight") && err.contains("[16, 2]") && err.contains("[8, 2]"),
+        "{err}"
+    );
+}

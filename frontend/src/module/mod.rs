@@ -382,7 +382,13 @@ impl Module {
                 .chain(aux)
                 .find(|(n, _)| n == name)
                 .ok_or_else(|| module_error(format!("no value given for parameter {name}")))?;
-            dst.assign(&src.1)?;
+            dst.assign(&src.1).map_err(|e| {
+                module_error(format!(
+                    "parameter {name}: the module needs shape {:?}, the value given has {:?} ({e})",
+                    dst.shape(),
+                    src.1.shape()
+                ))
+            })?;
         }
         self.broadcast_params(true)?;
         self.params_ready = true;
