@@ -370,3 +370,27 @@ fn dist_sync_reports_a_worker_that_stops() {
     );
     assert!(t0.elapsed().as_secs() < 60, "took {:?}", t0.elapsed());
 }
+
+#[test]
+fn big_keys_sum_on_several_threads_and_pull_into_views() -> mxr::Result<()> {
+    let n = 600_001; // above the sizes where the sum splits and the pull streams
+    let kv = KVStore::create("local")?;
+    kv.init(0, &NDArray::zeros(&[n])?)?;
+    let vals: Vec<NDArray> = (0..5)
+        .map(|i| NDArray::arange(0.0, n as f64, 1.0).map(|a| a * f64::from(i + 1)))
+        .collect::<mxr::Result<_>>()?;
+    kv.push(0, &vals.iter().collect::<Vec<_>>())?;
+    // An output that is a view at an odd offset of a larger array.
+    let big = NDArray::zeros(&[n + 3])?;
+    let view = big.reshape(&[n as isize + 3])?.slice(3, n + 3)?;
+    let plain = NDArray::zeros(&[n])?;
+    kv.pull(0, &[&view, &plain])?;
+    let (got, whole) = (values(&plain), values(&big));
+    for i in [0, 1, 12_345, n / 2, n - 1] {
+        assert_eq!(got[i], (15 * i) as f32, "element {i}");
+        assert_eq!(whole[i + 3], (15 * i) as f32, "view element {i}");
+    }
+    assert_eq!(&whole[..3], &[0.0, 0.0, 0.0]);
+    assert_eq!(got, whole[3..]);
+    Ok(())
+}

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 
 use super::dist::Comm;
 use super::key::Key;
-use super::reduce::push_sum;
+use super::reduce::{push_pull_copy, push_sum};
 use crate::nd::NDArray;
 use crate::optim::{Optimizer, Updater};
 use crate::{Error, Result};
@@ -523,7 +523,7 @@ impl KVStore {
         for (key, outs) in keys.iter().zip(outs) {
             let stored = &state.slots[key].stored;
             for o in outs.as_ref() {
-                o.assign(stored)?;
+                push_pull_copy(stored, o)?;
             }
         }
         Ok(())

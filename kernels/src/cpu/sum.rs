@@ -127,6 +127,53 @@ pub fn sum_n_f16(sources: &[&[f16]], out: &mut [f16]) {
     }
 }
 
+/// Copies `src` into `dst` (equal lengths) with stores that bypass the caches where the CPU
+/// has them (x86-64's non-temporal stores): for big copies whose destination is not read again
+/// soon, such as a KVStore's broadcast of a merged value to several outputs. The destination
+/// then does not evict the data still to be read, and its lines are not first read in.
+///
+/// ```
+/// use mxr_kernels::cpu::sum::copy_streaming;
+/// let src: Vec<u8> = (0..=255).cycle().take(1000).collect();
+/// let mut dst = vec![0u8; 1000];
+/// copy_streaming(&src, &mut dst[..]);
+/// assert_eq!(src, dst);
+/// ```
+///
+/// # Panics
+/// If the lengths differ.
+pub fn copy_streaming(src: &[u8], dst: &mut [u8]) {
+    assert_eq!(src.len(), dst.len(), "copy_streaming: lengths differ");
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+        let head = dst.as_ptr().align_offset(16).min(dst.len());
+        dst[..head].copy_from_slice(&src[..head]);
+        let body = (dst.len() - head) / 64 * 64;
+        let (s, d) = (&src[head..head + body], &mut dst[head..head + body]);
+        for (sc, dc) in s.chunks_exact(64).zip(d.chunks_exact_mut(64)) {
+            for k in 0..4 {
+                let (from, to) = (&sc[16 * k..16 * k + 16], &mut dc[16 * k..16 * k + 16]);
+                // SAFETY: `from` and `to` are 16 valid bytes each (slices of that length);
+                // the load is unaligned, and `to` is 16-byte aligned because `d` starts at
+                // `head`, the first 16-byte boundary of `dst`, and steps in multiples of 16.
+                // SSE2, which both need, is part of the x86-64 baseline.
+                unsafe {
+                    let v = _mm_loadu_si128(from.as_ptr().cast::<__m128i>());
+                    _mm_stream_si128(to.as_mut_ptr().cast::<__m128i>(), v);
+                }
+            }
+        }
+        // SAFETY: a fence has no memory preconditions; it needs SSE, part of the x86-64
+        // baseline. It orders the streaming stores before whatever follows (the engine then
+        // publishes the array to its readers).
+        unsafe { _mm_sfence() };
+        dst[head + body..].copy_from_slice(&src[head + body..]);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    dst.copy_from_slice(src);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +192,18 @@ mod tests {
             for (i, o) in out.iter().enumerate() {
                 assert_eq!(*o, (i * weight) as f64, "k = {k}, i = {i}");
             }
+        }
+    }
+
+    #[test]
+    fn streaming_copies_handle_unaligned_heads_and_tails() {
+        let src: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for offset in 0..17 {
+            let mut dst = vec![0u8; 5000 + 17];
+            let n = 5000 - offset;
+            copy_streaming(&src[..n], &mut dst[offset..offset + n]);
+            assert_eq!(&dst[offset..offset + n], &src[..n], "offset {offset}");
+            assert!(dst[..offset].iter().all(|&b| b == 0));
         }
     }
 
