@@ -188,6 +188,8 @@ impl Shared {
             if q.broken.is_none() {
                 q.broken = Some(reason.clone());
             }
+            // Wakes the MPI thread if it waits for a step that will never come.
+            self.queued.notify_all();
             std::mem::take(&mut q.jobs)
         };
         for (_, job) in jobs {
