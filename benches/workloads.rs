@@ -11,7 +11,8 @@
 //!
 //! Implemented: W1, W1b, W2, W3, W4 (the low-level executor loop and Module::fit), W5 (the
 //! low-level loop), W6 (W6 through `mxr::exec` directly: each case in a fresh
-//! child process, RSS growth from before bind to after one forward (and backward) pass). mxr is called natively, so its W1/W1b/W2 figures are also
+//! child process, RSS growth from before bind to after one forward (and backward) pass), W7 (the
+//! local KVStore: one big key, and 100 small keys pushed and pulled as key lists). mxr is called natively, so its W1/W1b/W2 figures are also
 //! printed under MXNet's C-API workload names (`W1-capi`, ...), the fair anchor for a native
 //! API. Inputs come from mxr's seeded generator rather than numpy's (the cost does not depend
 //! on the values); results are checked against a reference.
@@ -909,6 +910,79 @@ fn w5(out: &Out, quick: bool) -> mxr::Result<()> {
     Ok(())
 }
 
+/// W7 (a) or (b): `nkeys` keys of `size` floats, 4 values on cpu(0..4) pushed and 4 outputs
+/// pulled per key, `iters` times per rep, as key lists when there are several keys.
+fn w7_case(out: &Out, nkeys: usize, size: usize, iters: usize, reps: usize) -> mxr::Result<()> {
+    use mxr::engine::Context;
+    use mxr::kv::KVStore;
+    let ndev = 4u32;
+    let kv = KVStore::create("local")?;
+    let keys: Vec<usize> = (0..nkeys).collect();
+    let inits: Vec<NDArray> = keys
+        .iter()
+        .map(|_| NDArray::zeros(&[size]))
+        .collect::<mxr::Result<_>>()?;
+    kv.init_list(&keys, &inits.iter().collect::<Vec<_>>())?;
+    let make = |value: f64| -> mxr::Result<Vec<Vec<NDArray>>> {
+        keys.iter()
+            .map(|_| {
+                (0..ndev)
+                    .map(|i| NDArray::full_on(&[size], value, Context::cpu(i)))
+                    .collect()
+            })
+            .collect()
+    };
+    let (vals, outs) = (make(1.0)?, make(0.0)?);
+    let val_refs: Vec<Vec<&NDArray>> = vals.iter().map(|v| v.iter().collect()).collect();
+    let out_refs: Vec<Vec<&NDArray>> = outs.iter().map(|v| v.iter().collect()).collect();
+    for _ in 0..5 {
+        kv.push_list(&keys, &val_refs)?;
+        kv.pull_list(&keys, &out_refs)?;
+    }
+    nd::waitall()?;
+    let mut ts = vec![];
+    for _ in 0..reps {
+        let t0 = Instant::now();
+        for _ in 0..iters {
+            kv.push_list(&keys, &val_refs)?;
+            kv.pull_list(&keys, &out_refs)?;
+        }
+        nd::waitall()?;
+        ts.push(t0.elapsed().as_secs_f64());
+    }
+    for o in outs.iter().flatten() {
+        let v = o.to_vec::<f32>()?;
+        assert!(v.iter().all(|&x| x == ndev as f32), "W7 result");
+    }
+    let pushed = (iters * nkeys * ndev as usize * size * 4) as f64;
+    let gbps: Vec<f64> = ts.iter().map(|t| pushed / t / 1e9).collect();
+    let pps: Vec<f64> = ts.iter().map(|t| iters as f64 / t).collect();
+    let p = json!({"keys": nkeys, "floats_per_key": size, "devices": ndev, "iters": iters,
+        "reps": reps, "kvstore": "local"});
+    out.emit(
+        "W7",
+        "push_GBps",
+        round(median(&gbps)).into(),
+        "GB/s",
+        merge(p.clone(), json!({"samples": rounds(&gbps)})),
+    );
+    out.emit(
+        "W7",
+        "pairs_per_sec",
+        round(median(&pps)).into(),
+        "push+pull/s",
+        merge(p, json!({"samples": rounds(&pps)})),
+    );
+    Ok(())
+}
+
+/// W7: KVStore 'local', one key of 1e6 floats and 100 keys of 1e4 floats (WORKLOADS.md).
+fn w7(out: &Out, quick: bool) -> mxr::Result<()> {
+    let (iters, reps) = if quick { (20, 1) } else { (200, 5) };
+    w7_case(out, 1, 1_000_000, iters, reps)?;
+    w7_case(out, 100, 10_000, iters, reps)
+}
+
 fn merge(a: Value, b: Value) -> Value {
     match (a, b) {
         (Value::Object(mut a), Value::Object(b)) => {
@@ -919,7 +993,7 @@ fn merge(a: Value, b: Value) -> Value {
     }
 }
 
-const ALL: [&str; 7] = ["W1", "W1b", "W2", "W3", "W4", "W5", "W6"];
+const ALL: [&str; 8] = ["W1", "W1b", "W2", "W3", "W4", "W5", "W6", "W7"];
 
 fn main() -> mxr::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -972,6 +1046,7 @@ fn main() -> mxr::Result<()> {
             "W4" => w4(&out, quick)?,
             "W5" => w5(&out, quick)?,
             "W6" => w6(&out, quick)?,
+            "W7" => w7(&out, quick)?,
             _ => {}
         }
         nd::waitall()?;

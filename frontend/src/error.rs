@@ -30,6 +30,19 @@ pub enum Error {
         /// What is wrong, with the values involved.
         reason: String,
     },
+    /// A KVStore call failed: a key never initialised or initialised twice, mixed key kinds, a
+    /// shape or dtype mismatch, a distributed run that timed out or lost a worker.
+    #[error("kvstore {store}: {call}{}: {reason}", key_suffix(.key))]
+    KVStore {
+        /// The store's type (`local`, `device`, `dist_sync`).
+        store: String,
+        /// The call, e.g. `push`.
+        call: &'static str,
+        /// The key involved, if one is.
+        key: Option<String>,
+        /// What is wrong, with the values involved.
+        reason: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -38,6 +51,11 @@ pub enum Error {
         /// The I/O error.
         source: Arc<std::io::Error>,
     },
+}
+
+fn key_suffix(key: &Option<String>) -> String {
+    key.as_ref()
+        .map_or_else(String::new, |k| format!(" of key {k}"))
 }
 
 /// The `mxr` package's result type.

@@ -20,6 +20,7 @@ pub mod exec;
 pub mod format;
 pub mod init;
 pub mod io;
+pub mod kv;
 pub mod metric;
 pub mod module;
 pub mod nd;

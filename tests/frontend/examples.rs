@@ -283,3 +283,27 @@ fn the_module_example_fits_scores_and_saves() {
     assert!(out_dir.join("fashion_module-symbol.json").exists());
     let _ = std::fs::remove_dir_all(&out_dir);
 }
+
+#[test]
+fn kvstore_walk_through_prints_scenario_19() {
+    let Some(out) = run_example("kvstore") else {
+        return;
+    };
+    let expect = [
+        "init 3 with ones*2, pull: [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]",
+        "push ones*8, pull: [8.0, 8.0, 8.0, 8.0, 8.0, 8.0]",
+        "push four ones (cpu(0)..cpu(3)), pull: [4.0, 4.0, 4.0, 4.0, 4.0, 4.0]",
+        "set updater stored += input*2, pull: [4.0, 4.0, 4.0, 4.0, 4.0, 4.0]",
+        "push ones, pull: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+        "pull into cpu(0): [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+        "pull into cpu(3): [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+        "keys [5, 7, 9]: push ones, pull key 7: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
+        "keys [5, 7, 9]: push four ones each, pull key 9: [11.0, 11.0, 11.0, 11.0, 11.0, 11.0]",
+    ];
+    for line in expect {
+        assert!(
+            out.lines().any(|l| l == line),
+            "missing line {line:?} in:\n{out}"
+        );
+    }
+}

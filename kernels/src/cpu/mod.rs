@@ -10,4 +10,5 @@ pub mod pooling;
 pub mod random;
 pub mod reduce;
 pub mod softmax;
+pub mod sum;
 pub mod transpose;
