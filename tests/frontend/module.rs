@@ -314,3 +314,31 @@ fn bad_labels_and_mismatched_parameters_are_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn several_contexts_aggregate_through_a_local_kvstore_or_the_one_given() {
+    let (x, y) = blobs();
+    let contexts = [Context::cpu(0), Context::cpu(1)];
+    let mut it = NDArrayIter::new(x.clone(), y.clone(), 20).unwrap();
+    let mut module =
+        Module::with_contexts(mlp(), &["data"], &["softmax_label"], &contexts).unwrap();
+    assert!(module.kvstore().is_none());
+    module
+        .fit(&mut it, None, &mut Accuracy::new(), &FitOptions::new(1))
+        .unwrap();
+    assert_eq!(module.kvstore().unwrap().kv_type(), "local");
+
+    // A store given by the user is used as given and holds, per parameter index, the last
+    // gradient pushed (fc1_weight is key 0).
+    let mut module = Module::new(mlp(), &["data"], &["softmax_label"], Context::cpu(0));
+    module.set_kvstore(mxr::kv::KVStore::create("device").unwrap());
+    module
+        .fit(&mut it, None, &mut Accuracy::new(), &FitOptions::new(1))
+        .unwrap();
+    let kv = module.kvstore().unwrap();
+    assert_eq!(kv.kv_type(), "device");
+    let stored = NDArray::zeros(&[16, 2]).unwrap();
+    kv.pull(0usize, &[&stored]).unwrap();
+    let values = stored.to_vec::<f32>().unwrap();
+    assert!(values.iter().all(|v| v.is_finite()) && values.iter().any(|v| *v != 0.0));
+}

@@ -34,6 +34,7 @@ use mxr_engine::Context;
 use crate::exec::{Executor, GradReq};
 use crate::init::{InitDesc, Initializer, Uniform};
 use crate::io::{DataBatch, DataIter};
+use crate::kv::KVStore;
 use crate::metric::EvalMetric;
 use crate::nd::{self, NDArray};
 use crate::optim::{self, Optimizer, Updater};
@@ -187,9 +188,9 @@ pub struct FitReport {
 ///
 /// With several contexts (MXNet's `Module(context=[...])`), each batch is split along its first
 /// axis across the contexts (MXNet's `_split_input_slice`), every context runs forward and
-/// backward on its slice, the gradients are summed and the optimizer's update is applied once,
-/// then copied to every context: data-parallel training whose result equals one context's on
-/// the whole batch (up to the summation order).
+/// backward on its slice, the gradients are summed through a [`KVStore`] and the optimizer's
+/// update is applied once, then copied to every context: data-parallel training whose result
+/// equals one context's on the whole batch (up to the summation order).
 #[derive(Debug)]
 pub struct Module {
     symbol: Symbol,
@@ -202,6 +203,10 @@ pub struct Module {
     slices: Vec<Range<usize>>,
     params_ready: bool,
     updater: Option<Updater>,
+    /// Aggregates the gradients of several contexts (and, `dist_sync`, of several workers).
+    kvstore: Option<KVStore>,
+    /// Whether the kvstore's keys (one per parameter) are initialised.
+    kv_keys: bool,
 }
 
 fn module_error(reason: String) -> Error {
@@ -258,7 +263,25 @@ impl Module {
             slices: Vec::new(),
             params_ready: false,
             updater: None,
+            kvstore: None,
+            kv_keys: false,
         }
+    }
+
+    /// Aggregates gradients through `kvstore` (MXNet's `fit(kvstore=...)`): each parameter's
+    /// gradients of every context are pushed and their sum pulled back before the update. With
+    /// `dist_sync` the sum spans every worker, and every worker applies the same update, so the
+    /// weights stay identical everywhere; the default `rescale_grad` then divides by the global
+    /// batch (`batch_size × num_workers`). Without one, a module over several contexts creates a
+    /// `local` store on its first `fit`.
+    pub fn set_kvstore(&mut self, kvstore: KVStore) {
+        self.kvstore = Some(kvstore);
+        self.kv_keys = false;
+    }
+
+    /// The kvstore in use, if any.
+    pub fn kvstore(&self) -> Option<&KVStore> {
+        self.kvstore.as_ref()
     }
 
     /// A module that trains data-parallel over `contexts` (at least one).
@@ -516,15 +539,24 @@ impl Module {
             .as_mut()
             .ok_or_else(|| module_error("no optimizer (internal)".into()))?;
         let grads: Vec<_> = self.execs.iter().map(Executor::grad_dict).collect();
+        if let Some(kv) = &self.kvstore
+            && !self.kv_keys
+        {
+            for (i, (name, _)) in args.iter().enumerate() {
+                if let Some(grad) = grads[0].get(name) {
+                    kv.init(i, grad)?;
+                }
+            }
+            self.kv_keys = true;
+        }
         for (i, (name, weight)) in args.iter().enumerate() {
             let Some(grad) = grads[0].get(name) else {
                 continue;
             };
-            for other in &grads[1..] {
-                if let Some(g) = other.get(name) {
-                    let g = g.copy_to(grad.context())?;
-                    nd::invoke_into("elemwise_add", &[grad, &g], &[], &[grad])?;
-                }
+            if let Some(kv) = &self.kvstore {
+                // Every context's gradient in, their sum (over workers too) out into the first.
+                let all: Vec<&NDArray> = grads.iter().filter_map(|g| g.get(name)).collect();
+                kv.pushpull(i, &all, Some(&[grad]))?;
             }
             updater.update(i, grad, weight)?;
         }
@@ -608,8 +640,18 @@ impl Module {
             }
         }
         let batch_size = train.batch_size();
+        if self.kvstore.is_none() && self.execs.len() > 1 {
+            self.set_kvstore(KVStore::create("local")?);
+        }
         if self.updater.is_none() {
-            let mut params: Vec<(&str, f64)> = vec![("rescale_grad", 1.0 / batch_size as f64)];
+            // dist_sync sums the gradients of every worker's batch.
+            let workers = self
+                .kvstore
+                .as_ref()
+                .filter(|kv| kv.kv_type().starts_with("dist"))
+                .map_or(1, KVStore::num_workers);
+            let global_batch = (batch_size * workers) as f64;
+            let mut params: Vec<(&str, f64)> = vec![("rescale_grad", 1.0 / global_batch)];
             params.extend(
                 options
                     .optimizer_params
