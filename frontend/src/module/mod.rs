@@ -542,9 +542,16 @@ impl Module {
         if let Some(kv) = &self.kvstore
             && !self.kv_keys
         {
-            for (i, (name, _)) in args.iter().enumerate() {
-                if let Some(grad) = grads[0].get(name) {
-                    kv.init(i, grad)?;
+            // One key per parameter, initialised with the weight and pulled back into every
+            // context: with dist_sync, every worker starts from worker 0's weights (as MXNet's
+            // Module does). Later pushes assign the gradient sum to the key.
+            let weights: Vec<_> = self.execs.iter().map(Executor::arg_dict).collect();
+            for (i, (name, weight)) in args.iter().enumerate() {
+                if grads[0].contains_key(name) {
+                    kv.init(i, weight)?;
+                    let copies: Vec<&NDArray> =
+                        weights.iter().filter_map(|w| w.get(name)).collect();
+                    kv.pull(i, &copies)?;
                 }
             }
             self.kv_keys = true;
