@@ -40,7 +40,7 @@ fn ops(name: Option<&str>) -> Result<String, String> {
             format!(" (aliases: {})", def.aliases.join(", "))
         };
         out.push_str(&format!("{}{aliases}: {}\n", def.name, def.description));
-        for p in (def.params)() {
+        for p in def.params() {
             let default = p
                 .default
                 .map_or("required".to_string(), |d| format!("default {d}"));

@@ -101,7 +101,7 @@ fn the_listing_is_sorted_unique_and_documented() {
             "{} has no description",
             def.name
         );
-        for spec in (def.params)() {
+        for spec in def.params() {
             assert!(
                 !spec.doc.is_empty(),
                 "{}: parameter {} has no doc",
