@@ -32,3 +32,6 @@ mod symbol_exec;
 
 #[path = "frontend/module.rs"]
 mod module;
+
+#[path = "frontend/plugins.rs"]
+mod plugins;
