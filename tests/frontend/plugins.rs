@@ -2,10 +2,12 @@
 //! NDArray, Symbol (and its JSON), executors and the `mxr` tool, gradients checked against
 //! finite differences, and every failure mode reported as an error with the process alive.
 //!
-//! The libraries are the workspace's own cdylib members. `cargo test --workspace` builds them
-//! into target/<profile>/ beside this test binary; when they are missing there (e.g. after
-//! `cargo test --test frontend`), they are built once into target/plugin-tests/ (a separate
-//! target dir, so the outer cargo's lock is not in the way).
+//! The libraries are the workspace's own cdylib members (crate types cdylib + rlib).
+//! `cargo build --workspace` puts them in target/<profile>/; `cargo test --workspace` builds
+//! them (for their doc tests) in target/<profile>/deps/, beside this test binary. The newest
+//! copy found there is used; when there is none (e.g. after `cargo test --test frontend`
+//! alone), they are built once into target/plugin-tests/ (a separate target dir, so the outer
+//! cargo's lock is not in the way).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,13 +50,33 @@ fn lib_file(dir: &Path, lib: &str) -> PathBuf {
     ))
 }
 
-/// The directory holding every plugin library, building them if needed.
-fn plugin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+/// Where every plugin library was found or built.
+#[derive(Debug)]
+enum Found {
+    /// The workspace's build: each library's newest copy.
+    Workspace(Vec<(String, PathBuf)>),
+    /// Built by the tests into this directory.
+    Built(PathBuf),
+}
+
+fn newest(dir: &Path, lib: &str) -> Option<PathBuf> {
+    [lib_file(dir, lib), lib_file(&dir.join("deps"), lib)]
+        .into_iter()
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .max()
+        .map(|(_, p)| p)
+}
+
+fn found() -> &'static Found {
+    static FOUND: OnceLock<Found> = OnceLock::new();
+    FOUND.get_or_init(|| {
         let dir = profile_dir();
-        if PACKAGES.iter().all(|(_, lib)| lib_file(&dir, lib).exists()) {
-            return dir;
+        let libs: Option<Vec<(String, PathBuf)>> = PACKAGES
+            .iter()
+            .map(|(_, lib)| Some((lib.to_string(), newest(&dir, lib)?)))
+            .collect();
+        if let Some(libs) = libs {
+            return Found::Workspace(libs);
         }
         let target = dir.parent().expect("target/").join("plugin-tests");
         let mut cmd = Command::new(env!("CARGO"));
@@ -71,12 +93,19 @@ fn plugin_dir() -> &'static Path {
         }
         let status = cmd.status().expect("cargo runs");
         assert!(status.success(), "building the plugins failed");
-        target.join(profile)
+        Found::Built(target.join(profile))
     })
 }
 
 fn plugin_path(lib: &str) -> PathBuf {
-    lib_file(plugin_dir(), lib)
+    match found() {
+        Found::Workspace(libs) => libs
+            .iter()
+            .find(|(l, _)| l == lib)
+            .map(|(_, p)| p.clone())
+            .expect("a listed plugin"),
+        Found::Built(dir) => lib_file(dir, lib),
+    }
 }
 
 fn load(lib: &str) -> mxr::plugin::Plugin {
