@@ -26,7 +26,8 @@
 //! # Ok::<(), mxr::Error>(())
 //! ```
 
-mod adapter;
+mod desc;
+mod ops;
 
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
@@ -41,7 +42,7 @@ use mxr_plugin_abi::{
 };
 use parking_lot::Mutex;
 
-use self::adapter::PluginOpDef;
+use self::desc::PluginOpDef;
 use crate::{Error, Result};
 
 /// CUDA C source a plugin ships for an operator's GPU kernel. Stored and exposed

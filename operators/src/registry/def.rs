@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Once, OnceLock, PoisonError, RwLock};
+use std::sync::{Once, OnceLock};
+
+use parking_lot::RwLock;
 
 use super::attrs::ParamSpec;
 use super::operator::OpRef;
@@ -235,7 +237,7 @@ fn dynamic() -> &'static RwLock<Dynamic> {
 }
 
 fn dynamic_lookup(name: &str) -> Option<&'static OpDef> {
-    let map = dynamic().read().unwrap_or_else(PoisonError::into_inner);
+    let map = dynamic().read();
     map.by_name.get(name).map(|(def, _)| *def)
 }
 
@@ -270,7 +272,7 @@ fn dynamic_lookup(name: &str) -> Option<&'static OpDef> {
 /// ```
 pub fn register(defs: Vec<OpDef>, origin: &str) -> Result<Vec<&'static OpDef>> {
     let builtin = index();
-    let mut map = dynamic().write().unwrap_or_else(PoisonError::into_inner);
+    let mut map = dynamic().write();
     let taken = |name: &str, by: String| Error::NameTaken {
         name: name.to_string(),
         origin: origin.to_string(),
@@ -305,7 +307,7 @@ pub fn register(defs: Vec<OpDef>, origin: &str) -> Result<Vec<&'static OpDef>> {
 /// Where an operator registered at run time comes from (the `origin` given to [`register`]);
 /// `None` for a built-in or unknown name.
 pub fn origin(name: &str) -> Option<String> {
-    let map = dynamic().read().unwrap_or_else(PoisonError::into_inner);
+    let map = dynamic().read();
     map.by_name.get(name).map(|(_, origin)| origin.clone())
 }
 
@@ -368,13 +370,7 @@ pub fn create(name: &str, attrs: &[(&str, &str)], num_inputs: Option<usize>) -> 
 pub fn ops() -> Vec<&'static OpDef> {
     run_late_registrations();
     let mut all = index().sorted.clone();
-    all.extend(
-        dynamic()
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .defs
-            .iter(),
-    );
+    all.extend(dynamic().read().defs.iter());
     all.sort_by_key(|d| d.name);
     all
 }
