@@ -299,6 +299,57 @@ fn scale_shift_values_parameters_and_inferred_weight_shapes() {
 }
 
 #[test]
+fn dtype_errors_name_the_operator() {
+    swish();
+    scale_shift();
+    let ints = NDArray::from_vec(&[2], vec![1i32, 2]).unwrap();
+    let err = nd::invoke("swish", &[&ints], &[]).unwrap()[0]
+        .to_vec::<i32>()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "operator swish (plugin): the forward kernel failed: swish supports float32 and \
+             float64, not int32"
+        ),
+        "{err}"
+    );
+    // The plugin's type inference (the default: one dtype for all) reports a mix.
+    let data = NDArray::from_vec(&[1, 2], vec![1.0f32, 2.0]).unwrap();
+    let gamma = NDArray::from_vec(&[2], vec![1.0f64, 2.0]).unwrap();
+    let beta = NDArray::from_vec(&[2], vec![0.0f32, 0.0]).unwrap();
+    let err = nd::invoke("scale_shift", &[&data, &gamma, &beta], &[("alpha", "1")])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "operator scale_shift: mixed dtypes float64 and float32; input types: data=float32, \
+         gamma=float64, beta=float32"
+    );
+}
+
+#[test]
+fn plugin_kernels_run_on_many_threads_at_once() {
+    swish();
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let v = (t * 50 + i) as f32 / 100.0 - 1.0;
+                    let x = NDArray::from_vec(&[64], vec![v; 64]).unwrap();
+                    let y = nd::invoke("swish", &[&x], &[("beta", "0.5")]).unwrap();
+                    let want = f64::from(v) * sigmoid(0.5 * f64::from(v));
+                    assert!(close(&y[0].to_vec::<f32>().unwrap(), &vec![want; 64], 1e-6));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("no thread failed");
+    }
+}
+
+#[test]
 fn scale_shift_gradients_match_finite_differences() {
     scale_shift();
     let data = HostTensor::from_f32(

@@ -369,7 +369,8 @@ impl Failure {
 /// Calls a plugin function with an error buffer; a status other than OK is a [`Failure`]
 /// with the plugin's message.
 pub(super) fn call_plugin(f: impl FnOnce(*mut ErrorBuf) -> i32) -> Result<(), Failure> {
-    let mut buf = vec![0u8; 4096];
+    // On the stack: no allocation per kernel call. Longer messages are truncated.
+    let mut buf = [0u8; 2048];
     let mut err = ErrorBuf {
         buf: buf.as_mut_ptr(),
         cap: buf.len(),
