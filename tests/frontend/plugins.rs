@@ -597,6 +597,44 @@ fn failing_plugin_functions_are_errors_and_the_process_goes_on() {
 }
 
 #[test]
+fn an_operator_without_a_backward_kernel_has_no_gradient() {
+    let p = faulty();
+    assert_eq!(p.op_names(), ["faulty", "tally", "opaque"]);
+    assert!(!p.ops()[2].has_backward);
+    assert!(registry::lookup("_backward_opaque").is_err());
+    let _names = NameManager::scope();
+    let x = Symbol::variable("x");
+    let y = Symbol::op("opaque", &[("", &x)], &[], None).unwrap();
+    let args = vec![NDArray::from_vec(&[2], vec![1.0f32, 2.0]).unwrap()];
+    let mut exe = y
+        .bind(
+            Context::cpu(0),
+            args.clone(),
+            vec![None],
+            &[GradReq::Null],
+            vec![],
+        )
+        .unwrap();
+    exe.forward(false).unwrap();
+    assert_eq!(exe.outputs()[0].to_vec::<f32>().unwrap(), vec![1.0, 2.0]);
+    let err = y
+        .bind(
+            Context::cpu(0),
+            args,
+            vec![Some(NDArray::zeros(&[2]).unwrap())],
+            &[GradReq::Write],
+            vec![],
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "operator opaque: a gradient (the plugin has no backward kernel) is not supported"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missing_file_is_an_error() {
     let err = mxr::plugin::load("/no/such/dir/libnothing.so").unwrap_err();
     let text = err.to_string();

@@ -432,3 +432,150 @@ impl Drop for State {
         unsafe { (self.def.destroy)(self.ptr) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::{CString, c_char, c_void};
+    use std::sync::Arc;
+
+    use libloading::Library;
+    use mxr_plugin_abi::ffi::{
+        AttrDesc, CallInfo, ErrorBuf, OpDesc, ParamDesc, ShapeDesc, TensorDesc,
+    };
+
+    use super::PluginOpDef;
+
+    unsafe extern "C" fn create(
+        _: *const AttrDesc,
+        _: u32,
+        _: *mut *mut c_void,
+        _: *mut ErrorBuf,
+    ) -> i32 {
+        -1
+    }
+    unsafe extern "C" fn destroy(_: *mut c_void) {}
+    unsafe extern "C" fn infer_shape(
+        _: *const c_void,
+        _: *mut ShapeDesc,
+        _: u32,
+        _: *mut ShapeDesc,
+        _: u32,
+        _: *mut ErrorBuf,
+    ) -> i32 {
+        -1
+    }
+    unsafe extern "C" fn forward(
+        _: *const c_void,
+        _: *const CallInfo,
+        _: *const TensorDesc,
+        _: u32,
+        _: *const TensorDesc,
+        _: u32,
+        _: *mut ErrorBuf,
+    ) -> i32 {
+        -1
+    }
+
+    /// Copies a description of `name` with `outputs` and `params`, changed by `edit`.
+    fn copy(
+        name: &str,
+        outputs: &[&str],
+        params: &[&str],
+        edit: impl FnOnce(&mut OpDesc),
+    ) -> Result<PluginOpDef, String> {
+        let c = |s: &str| CString::new(s).unwrap();
+        let name = c(name);
+        let (inputs, outputs) = (
+            vec![c("data")],
+            outputs.iter().map(|s| c(s)).collect::<Vec<_>>(),
+        );
+        let ptrs = |v: &[CString]| v.iter().map(|s| s.as_ptr()).collect::<Vec<*const c_char>>();
+        let (in_ptrs, out_ptrs) = (ptrs(&inputs), ptrs(&outputs));
+        let names: Vec<CString> = params.iter().map(|s| c(s)).collect();
+        let params: Vec<ParamDesc> = names
+            .iter()
+            .map(|n| ParamDesc {
+                name: n.as_ptr(),
+                type_name: c"float".as_ptr(),
+                default: std::ptr::null(),
+                doc: c"doc".as_ptr(),
+            })
+            .collect();
+        let mut desc = OpDesc {
+            struct_size: std::mem::size_of::<OpDesc>() as u32,
+            name: name.as_ptr(),
+            description: c"a test".as_ptr(),
+            inputs: in_ptrs.as_ptr(),
+            num_inputs: 1,
+            outputs: out_ptrs.as_ptr(),
+            num_outputs: out_ptrs.len() as u32,
+            aux: std::ptr::null(),
+            num_aux: 0,
+            params: params.as_ptr(),
+            num_params: params.len() as u32,
+            cuda_source: std::ptr::null(),
+            cuda_kernel: std::ptr::null(),
+            create,
+            destroy,
+            infer_shape,
+            infer_type: None,
+            forward,
+            backward: None,
+        };
+        edit(&mut desc);
+        let this: Library = libloading::os::unix::Library::this().into();
+        // SAFETY: `desc` and every string it points to live until after the call; the dummy
+        // functions are this binary's, which stays loaded.
+        unsafe { PluginOpDef::from_desc(&desc, Arc::new(this)) }
+    }
+
+    #[test]
+    fn a_good_description_is_copied() {
+        let def = copy("good_op", &["out"], &["alpha"], |_| {}).unwrap();
+        assert_eq!(
+            (def.name, def.backward_name),
+            ("good_op", "_backward_good_op")
+        );
+        assert_eq!(
+            (def.inputs.clone(), def.outputs.clone()),
+            (vec!["data".to_string()], vec!["out".to_string()])
+        );
+        assert_eq!(
+            (def.params[0].name, def.params[0].default.clone()),
+            ("alpha", None)
+        );
+        assert!(!def.has_backward() && def.cuda.is_none());
+    }
+
+    #[test]
+    fn malformed_descriptions_are_refused_with_the_reason() {
+        let err = |r: Result<PluginOpDef, String>| r.map(|d| d.name).unwrap_err();
+        let e = err(copy("op", &["out"], &[], |d| d.struct_size -= 8));
+        assert!(e.contains("built against another mxr-plugin-abi"), "{e}");
+        let e = err(copy("op", &["out"], &[], |d| d.name = std::ptr::null()));
+        assert_eq!(e, "the operator name is a null pointer");
+        let e = err(copy("my op", &["out"], &[], |_| {}));
+        assert_eq!(
+            e,
+            "operator name \"my op\": use letters, digits, `_` and `.` only"
+        );
+        let e = err(copy("_backward_op", &["out"], &[], |_| {}));
+        assert!(e.contains("reserved for gradients"), "{e}");
+        let e = err(copy("op", &[], &[], |_| {}));
+        assert_eq!(e, "operator `op` declares no output");
+        let e = err(copy("op", &["out"], &["a", "a"], |_| {}));
+        assert_eq!(e, "operator `op`: parameter `a` declared twice");
+        let e = err(copy("op", &["out"], &[], |d| d.num_aux = 2));
+        assert_eq!(
+            e,
+            "operator `op`: auxiliary state names: a null pointer for 2 names"
+        );
+        let e = err(copy("op", &["out"], &[], |d| {
+            d.cuda_source = c"// src".as_ptr()
+        }));
+        assert_eq!(
+            e,
+            "operator `op`: CUDA source and kernel name come together"
+        );
+    }
+}

@@ -3,7 +3,7 @@
 //! `panic_shape`, `error_forward` (an error when the input has a negative value),
 //! `panic_forward`, `panic_backward`. `tally(data; aux total)` copies its input and, in
 //! training mode, adds the input's sum to its auxiliary state `total` (shape (1,)): it exercises
-//! auxiliary states through the ABI.
+//! auxiliary states through the ABI. `opaque(data)` copies its input and has no backward kernel.
 
 use mxr_plugin_abi::{
     CallCtx, Op, OpInfo, ParamInfo, Params, Result, Shape, Tensor, TensorMut, bail,
@@ -172,4 +172,41 @@ impl Op for Tally {
     }
 }
 
-mxr_plugin_abi::export_plugin!(Faulty, Tally);
+/// The `opaque` operator: a copy without a gradient.
+#[derive(Debug)]
+pub struct Opaque;
+
+impl Op for Opaque {
+    fn info() -> OpInfo {
+        OpInfo {
+            name: "opaque",
+            description: "Copies its input; has no backward kernel.",
+            inputs: &["data"],
+            outputs: &["output"],
+            aux: &[],
+            params: Vec::new(),
+            cuda: None,
+        }
+    }
+
+    fn create(_params: &Params) -> Result<Self> {
+        Ok(Opaque)
+    }
+
+    fn infer_shape(&self, inputs: &mut [Shape], outputs: &mut [Shape]) -> Result<()> {
+        outputs[0] = inputs[0].clone();
+        Ok(())
+    }
+
+    fn forward(
+        &self,
+        _ctx: &CallCtx,
+        inputs: &[Tensor<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        copy(inputs, outputs);
+        Ok(())
+    }
+}
+
+mxr_plugin_abi::export_plugin!(Faulty, Tally, Opaque);
