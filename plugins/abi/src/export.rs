@@ -599,3 +599,128 @@ macro_rules! export_plugin {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::{OpInfo, ParamInfo};
+
+    /// Panics or fails in `create` depending on its parameter.
+    struct Touchy;
+
+    impl Op for Touchy {
+        fn info() -> OpInfo {
+            OpInfo {
+                name: "touchy",
+                description: "",
+                inputs: &["data"],
+                outputs: &["output"],
+                aux: &[],
+                params: vec![ParamInfo::required("mode", "string", "")],
+                cuda: None,
+            }
+        }
+        fn create(params: &Params) -> Result<Self> {
+            match params.get("mode") {
+                Some("panic") => panic!("ünïcödé panic"),
+                Some("fail") => Err(Error::new("bad mode")),
+                _ => Ok(Touchy),
+            }
+        }
+        fn infer_shape(&self, inputs: &mut [Shape], outputs: &mut [Shape]) -> Result<()> {
+            outputs[0] = inputs[0].clone();
+            Ok(())
+        }
+        fn forward(&self, _: &CallCtx, _: &[Tensor<'_>], _: &mut [TensorMut<'_>]) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Calls `create_fn::<Touchy>` with `mode`; returns the status, the message (in a buffer of
+    /// `cap` bytes) and the state.
+    fn create(mode: &str, cap: usize) -> (i32, String, *mut c_void) {
+        let (key, value) = (CString::new("mode").unwrap(), CString::new(mode).unwrap());
+        let attr = AttrDesc {
+            key: key.as_ptr(),
+            value: value.as_ptr(),
+        };
+        let mut buf = vec![0u8; cap];
+        let mut err = ErrorBuf {
+            buf: buf.as_mut_ptr(),
+            cap,
+            len: 0,
+        };
+        let mut state = std::ptr::null_mut();
+        // SAFETY: one valid attribute, a state slot and an error buffer, all live for the call.
+        let status = unsafe { create_fn::<Touchy>(&attr, 1, &mut state, &mut err) };
+        let msg = String::from_utf8(buf[..err.len].to_vec()).expect("truncated on a char boundary");
+        (status, msg, state)
+    }
+
+    #[test]
+    fn entry_points_catch_panics_and_report_errors() {
+        let (status, msg, state) = create("ok", 64);
+        assert_eq!((status, msg.as_str()), (STATUS_OK, ""));
+        assert!(!state.is_null());
+        // SAFETY: made by `create_fn::<Touchy>` just above, destroyed once.
+        unsafe { destroy_fn::<Touchy>(state) };
+        assert_eq!(create("fail", 64).0, STATUS_ERROR);
+        assert_eq!(create("fail", 64).1, "bad mode");
+        let (status, msg, state) = create("panic", 64);
+        assert_eq!(
+            (status, msg.as_str(), state),
+            (STATUS_PANIC, "ünïcödé panic", std::ptr::null_mut())
+        );
+        // A short buffer truncates on a character boundary ("ü" is two bytes).
+        assert_eq!(create("panic", 2).1, "ü");
+        assert_eq!(create("panic", 1).1, "");
+    }
+
+    #[test]
+    fn shapes_cross_the_abi_both_ways() {
+        for shape in [
+            Shape::unknown(),
+            Shape::known(&[]),
+            Shape::known(&[2, 3]),
+            Shape::partial(vec![None, Some(4)]),
+        ] {
+            assert_eq!(
+                shape_from_desc(&shape_to_desc(&shape).unwrap()).unwrap(),
+                shape
+            );
+        }
+        assert!(shape_to_desc(&Shape::known(&[1; MAX_NDIM + 1])).is_err());
+        let bad = ShapeDesc {
+            ndim: MAX_NDIM as i32 + 1,
+            dims: [1; MAX_NDIM],
+        };
+        assert!(shape_from_desc(&bad).is_err());
+    }
+
+    #[test]
+    fn params_parse_mxnet_spellings() {
+        let p = Params::new([
+            ("a", "True"),
+            ("b", "0"),
+            ("c", " 2.5 "),
+            ("d", "7"),
+            ("e", "yes"),
+        ]);
+        assert!(p.bool("a").unwrap() && !p.bool("b").unwrap());
+        assert_eq!((p.float("c").unwrap(), p.int("d").unwrap()), (2.5, 7));
+        assert_eq!(
+            p.bool("e").unwrap_err().message(),
+            "parameter `e`: \"yes\" is not a boolean (True, False, 1 or 0)"
+        );
+        assert_eq!(
+            p.float("zz").unwrap_err().message(),
+            "parameter `zz` is missing"
+        );
+        assert!(
+            p.int("c")
+                .unwrap_err()
+                .message()
+                .starts_with("parameter `c`: \" 2.5 \" is invalid")
+        );
+    }
+}
