@@ -370,8 +370,11 @@ pub fn create(name: &str, attrs: &[(&str, &str)], num_inputs: Option<usize>) -> 
 pub fn ops() -> Vec<&'static OpDef> {
     run_late_registrations();
     let mut all = index().sorted.clone();
-    all.extend(dynamic().read().defs.iter());
-    all.sort_by_key(|d| d.name);
+    let dynamic = dynamic().read();
+    if !dynamic.defs.is_empty() {
+        all.extend(dynamic.defs.iter());
+        all.sort_by_key(|d| d.name);
+    }
     all
 }
 
