@@ -231,3 +231,55 @@ fn symbol_bind_prints_mxnets_values() {
         );
     }
 }
+
+#[test]
+fn the_module_example_fits_scores_and_saves() {
+    if !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+        .exists()
+    {
+        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+        return;
+    }
+    let out_dir = std::env::temp_dir().join(format!("mxr-module-ex-{}", std::process::id()));
+    let out_arg = out_dir.to_string_lossy().into_owned();
+    let args = [
+        "--epochs",
+        "2",
+        "--parts",
+        "10",
+        "--optimizer",
+        "adam",
+        "--out",
+        &out_arg,
+    ];
+    let Some(out) = run_example_with("train_module", &args) else {
+        return;
+    };
+    assert!(out.contains("6000 training and 10000 test images"), "{out}");
+    assert!(out.contains("adam lr 0.001"), "{out}");
+    let accuracy = |line: &str, key: &str| -> f64 {
+        line.split(key)
+            .nth(1)
+            .and_then(|r| r.split([',', ';']).next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {line}"))
+    };
+    let epoch2 = out
+        .lines()
+        .find(|l| l.starts_with("epoch 2:"))
+        .unwrap_or_else(|| panic!("no epoch 2 in:\n{out}"));
+    let eval = accuracy(epoch2, "test accuracy ");
+    assert!(eval > 0.6, "two epochs on 6000 images reach {eval}");
+    let score = out
+        .lines()
+        .find(|l| l.starts_with("score:"))
+        .unwrap_or_else(|| panic!("no score in:\n{out}"));
+    // score() over the same test set gives the last epoch's evaluation.
+    assert!(
+        (accuracy(score, "test accuracy ") - eval).abs() < 1e-4,
+        "{out}"
+    );
+    assert!(out_dir.join("fashion_module-0002.params").exists());
+    assert!(out_dir.join("fashion_module-symbol.json").exists());
+    let _ = std::fs::remove_dir_all(&out_dir);
+}

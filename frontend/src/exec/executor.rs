@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mxr_engine::Context;
 use mxr_kernels::DType;
-use mxr_operators::registry::{self, Entry, GradCtx, Shape};
+use mxr_operators::registry::{self, Entry, ForwardNode, Shape, reverse_pass};
 use parking_lot::Mutex;
 
 use super::graph::Graph;
@@ -195,51 +195,30 @@ impl Executor {
             for k in 0..outputs.len() {
                 head_grad_nodes.push(full.variable(&format!("head_grad{k}")).node);
             }
-            let mut contributions: HashMap<Entry, Vec<Entry>> = HashMap::new();
-            for (k, e) in outputs.iter().enumerate() {
-                contributions.entry(*e).or_default().push(Entry {
-                    node: head_grad_nodes[k],
-                    output: 0,
-                });
-            }
-            for n in (0..num_forward).rev() {
-                let Some(op) = full.nodes[n].op.clone() else {
-                    continue;
-                };
-                let n_out = full.nodes[n].num_outputs();
-                let outs: Vec<Entry> = (0..n_out).map(|output| Entry { node: n, output }).collect();
-                if !outs.iter().any(|e| contributions.contains_key(e)) {
-                    continue;
-                }
-                let mut ograds = Vec::with_capacity(n_out);
-                for e in &outs {
-                    let terms = contributions.remove(e).unwrap_or_default();
-                    ograds.push(sum_or_zeros(&mut full, *e, terms)?);
-                }
-                let inputs = full.nodes[n].inputs.clone();
-                let name = full.nodes[n].name.clone();
-                let grads = op
-                    .gradient(&mut GradCtx {
-                        builder: &mut full,
-                        name: &name,
-                        inputs: &inputs,
-                        outputs: &outs,
-                        ograds: &ograds,
-                    })
-                    .map_err(|e| bind_error(format!("gradient of node {name}: {e}")))?;
-                for (input, grad) in inputs.iter().zip(grads) {
-                    if let Some(g) = grad {
-                        contributions.entry(*input).or_default().push(g);
-                    }
-                }
-            }
-            for (i, &node) in arg_nodes.iter().enumerate() {
-                if reqs[i] == GradReq::Null {
-                    continue;
-                }
-                let e = Entry { node, output: 0 };
-                let terms = contributions.remove(&e).unwrap_or_default();
-                grad_entries[i] = Some(sum_or_zeros(&mut full, e, terms)?);
+            let forward: Vec<ForwardNode> = full.nodes[..num_forward]
+                .iter()
+                .map(|n| ForwardNode {
+                    name: n.name.clone(),
+                    op: n.op.clone(),
+                    inputs: n.inputs.clone(),
+                })
+                .collect();
+            let heads: Vec<(Entry, Entry)> = outputs
+                .iter()
+                .zip(&head_grad_nodes)
+                .map(|(e, &node)| (*e, Entry { node, output: 0 }))
+                .collect();
+            let wanted: Vec<(usize, Entry)> = arg_nodes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| reqs[*i] != GradReq::Null)
+                .map(|(i, &node)| (i, Entry { node, output: 0 }))
+                .collect();
+            let wanted_entries: Vec<Entry> = wanted.iter().map(|(_, e)| *e).collect();
+            let grads = reverse_pass(&mut full, &forward, &heads, &wanted_entries, true)
+                .map_err(|e| bind_error(e.to_string()))?;
+            for ((i, _), grad) in wanted.iter().zip(grads) {
+                grad_entries[*i] = grad;
             }
         }
 
@@ -806,23 +785,4 @@ impl Executor {
         out.push('\n');
         out
     }
-}
-
-/// The sum of `terms` as a chain of `elemwise_add` nodes, or `zeros_like(like)` without terms.
-fn sum_or_zeros(graph: &mut Graph, like: Entry, terms: Vec<Entry>) -> Result<Entry> {
-    let mut terms = terms.into_iter();
-    let Some(first) = terms.next() else {
-        let name = format!("{}_zeros", graph.nodes[like.node].name);
-        return Ok(graph.add(registry::create("zeros_like", &[], None)?, &name, &[like])?[0]);
-    };
-    let mut sum = first;
-    for t in terms {
-        let name = format!("{}_grad_sum", graph.nodes[like.node].name);
-        sum = graph.add(
-            registry::create("elemwise_add", &[], Some(2))?,
-            &name,
-            &[sum, t],
-        )?[0];
-    }
-    Ok(sum)
 }

@@ -122,6 +122,12 @@ pub trait DataIter {
     /// The number of examples in a batch.
     fn batch_size(&self) -> usize;
 
+    /// How many batches an epoch gives, when the iterator knows in advance (a progress bar's
+    /// length); `None` when it does not.
+    fn num_batches_hint(&self) -> Option<usize> {
+        None
+    }
+
     /// An [`Iterator`] over the rest of this epoch's batches.
     fn batches(&mut self) -> Batches<'_, Self>
     where

@@ -281,6 +281,10 @@ impl DataIter for MNISTIter {
     fn batch_size(&self) -> usize {
         self.inner.batch_size()
     }
+
+    fn num_batches_hint(&self) -> Option<usize> {
+        self.inner.num_batches_hint()
+    }
 }
 
 impl<'a> IntoIterator for &'a mut MNISTIter {

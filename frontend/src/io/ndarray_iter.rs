@@ -369,6 +369,14 @@ impl NDArrayIter {
 }
 
 impl DataIter for NDArrayIter {
+    fn num_batches_hint(&self) -> Option<usize> {
+        match self.last_batch_handle {
+            LastBatchHandle::Pad => Some(self.num_data.div_ceil(self.batch_size)),
+            LastBatchHandle::Discard => Some(self.num_data / self.batch_size),
+            LastBatchHandle::RollOver => None,
+        }
+    }
+
     fn next_batch(&mut self) -> Result<Option<DataBatch>> {
         self.start()?;
         let (n, b) = (self.num_data as isize, self.batch_isize());

@@ -23,8 +23,12 @@
 //! # Ok::<(), mxr::Error>(())
 //! ```
 
+use std::io::IsTerminal;
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::Instant;
 
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mxr_engine::Context;
 
 use crate::exec::{Executor, GradReq};
@@ -32,52 +36,92 @@ use crate::init::{InitDesc, Initializer, Uniform};
 use crate::io::{DataBatch, DataIter};
 use crate::metric::EvalMetric;
 use crate::nd::{self, NDArray};
-use crate::optim::{Sgd, Updater};
+use crate::optim::{self, Optimizer, Updater};
 use crate::sym::{NamedArrays, Symbol, save_checkpoint};
 use crate::{Error, Result};
 
-/// Options of [`Module::fit`].
+/// Options of [`Module::fit`] (MXNet's `fit` arguments).
 #[derive(Debug, Clone)]
 pub struct FitOptions {
     /// Epochs to train.
     pub epochs: usize,
-    /// SGD's learning rate (the default optimizer, as MXNet's `optimizer='sgd'`).
-    pub learning_rate: f64,
-    /// SGD's momentum.
-    pub momentum: f64,
-    /// SGD's weight decay.
-    pub wd: f64,
-    /// Print one line per epoch (train metric, evaluation metric, samples/s) to stderr.
+    /// The optimizer by MXNet's name (`sgd`, `adam`), used when the module has none yet
+    /// (see [`Module::init_optimizer`]).
+    pub optimizer: String,
+    /// The optimizer's parameters (MXNet's `optimizer_params`): `learning_rate`, `momentum`,
+    /// `wd`, `clip_gradient`, `beta1`, ... (see [`optim::create_with`]). `rescale_grad`
+    /// defaults to `1 / batch_size`, as in MXNet's Module.
+    pub optimizer_params: Vec<(String, f64)>,
+    /// The initializer used when the parameters are not initialized yet; `None`: MXNet's
+    /// default, `Uniform(0.01)` (biases zero, gammas one, by MXNet's rules by name).
+    pub initializer: Option<Arc<dyn Initializer>>,
+    /// Report progress on stderr: a progress bar per epoch when stderr is a terminal, plain
+    /// log lines otherwise (one per epoch, and one every [`FitOptions::log_every`] batches).
     pub log: bool,
+    /// Without a terminal, a `Speedometer` line every this many batches (0: none).
+    pub log_every: usize,
 }
 
 impl FitOptions {
-    /// `epochs` epochs of plain SGD with learning rate 0.01, logging on.
+    /// `epochs` epochs of plain SGD with learning rate 0.01, logging off.
     pub fn new(epochs: usize) -> FitOptions {
         FitOptions {
             epochs,
-            learning_rate: 0.01,
-            momentum: 0.0,
-            wd: 0.0,
+            optimizer: "sgd".into(),
+            optimizer_params: vec![("learning_rate".into(), 0.01)],
+            initializer: None,
             log: false,
+            log_every: 50,
         }
     }
 
+    /// Sets one optimizer parameter (replacing an earlier value).
+    pub fn optimizer_param(mut self, key: &str, value: f64) -> FitOptions {
+        self.optimizer_params.retain(|(k, _)| k != key);
+        self.optimizer_params.push((key.to_string(), value));
+        self
+    }
+
+    /// With this optimizer (MXNet's name) and parameters.
+    pub fn optimizer(mut self, name: &str, params: &[(&str, f64)]) -> FitOptions {
+        self.optimizer = name.to_string();
+        self.optimizer_params.clear();
+        for &(k, v) in params {
+            self = self.optimizer_param(k, v);
+        }
+        self
+    }
+
     /// With this learning rate.
-    pub fn learning_rate(mut self, lr: f64) -> FitOptions {
-        self.learning_rate = lr;
+    pub fn learning_rate(self, lr: f64) -> FitOptions {
+        self.optimizer_param("learning_rate", lr)
+    }
+
+    /// With this momentum (SGD).
+    pub fn momentum(self, momentum: f64) -> FitOptions {
+        self.optimizer_param("momentum", momentum)
+    }
+
+    /// With this weight decay.
+    pub fn wd(self, wd: f64) -> FitOptions {
+        self.optimizer_param("wd", wd)
+    }
+
+    /// With this initializer for parameters not yet initialized.
+    pub fn initializer(mut self, init: impl Initializer + 'static) -> FitOptions {
+        self.initializer = Some(Arc::new(init));
         self
     }
 
-    /// With this momentum.
-    pub fn momentum(mut self, momentum: f64) -> FitOptions {
-        self.momentum = momentum;
-        self
-    }
-
-    /// With one log line per epoch.
+    /// With progress reports on stderr.
     pub fn log(mut self, on: bool) -> FitOptions {
         self.log = on;
+        self
+    }
+
+    /// With a plain log line every `batches` batches when stderr is not a terminal.
+    pub fn log_every(mut self, batches: usize) -> FitOptions {
+        self.log_every = batches;
         self
     }
 }
@@ -139,15 +183,25 @@ pub struct FitReport {
     pub epochs: Vec<EpochReport>,
 }
 
-/// A symbol with its executor, parameters and optimizer.
+/// A symbol with its executors (one per context), parameters and optimizer.
+///
+/// With several contexts (MXNet's `Module(context=[...])`), each batch is split along its first
+/// axis across the contexts (MXNet's `_split_input_slice`), every context runs forward and
+/// backward on its slice, the gradients are summed and the optimizer's update is applied once,
+/// then copied to every context: data-parallel training whose result equals one context's on
+/// the whole batch (up to the summation order).
 #[derive(Debug)]
 pub struct Module {
     symbol: Symbol,
-    context: Context,
+    contexts: Vec<Context>,
     data_names: Vec<String>,
     label_names: Vec<String>,
-    exec: Option<Executor>,
+    /// One executor per context, once bound.
+    execs: Vec<Executor>,
+    /// The rows of a batch each context takes.
+    slices: Vec<Range<usize>>,
     params_ready: bool,
+    updater: Option<Updater>,
 }
 
 fn module_error(reason: String) -> Error {
@@ -157,8 +211,38 @@ fn module_error(reason: String) -> Error {
     }
 }
 
+fn not_bound() -> Error {
+    module_error("not bound (call bind or fit first)".into())
+}
+
+/// MXNet's `_split_input_slice` for equal workloads: `round(batch / n)` rows each (half to
+/// even, as Python's `round`), the last context taking what remains.
+fn split_batch(batch_size: usize, contexts: usize) -> Result<Vec<Range<usize>>> {
+    if batch_size < contexts {
+        return Err(module_error(format!(
+            "a batch of {batch_size} cannot be split across {contexts} contexts"
+        )));
+    }
+    let share = (batch_size as f64 / contexts as f64).round_ties_even() as usize;
+    let mut sizes = vec![share; contexts];
+    let assigned: usize = share * (contexts - 1);
+    sizes[contexts - 1] = batch_size.saturating_sub(assigned);
+    let mut start = 0;
+    let mut out = Vec::with_capacity(contexts);
+    for size in sizes {
+        if size == 0 {
+            return Err(module_error(format!(
+                "a batch of {batch_size} split across {contexts} contexts leaves one empty"
+            )));
+        }
+        out.push(start..start + size);
+        start += size;
+    }
+    Ok(out)
+}
+
 impl Module {
-    /// A module over `symbol` whose inputs are `data_names` and `label_names`.
+    /// A module over `symbol` whose inputs are `data_names` and `label_names`, on one context.
     pub fn new(
         symbol: Symbol,
         data_names: &[&str],
@@ -167,25 +251,56 @@ impl Module {
     ) -> Module {
         Module {
             symbol,
-            context,
+            contexts: vec![context],
             data_names: data_names.iter().map(|s| s.to_string()).collect(),
             label_names: label_names.iter().map(|s| s.to_string()).collect(),
-            exec: None,
+            execs: Vec::new(),
+            slices: Vec::new(),
             params_ready: false,
+            updater: None,
         }
     }
 
-    /// Binds to the shapes an iterator provides (gradients for every argument but the inputs).
-    /// Parameters of an earlier binding with the same shapes are kept.
+    /// A module that trains data-parallel over `contexts` (at least one).
+    ///
+    /// ```
+    /// use mxr::engine::Context;
+    /// use mxr::module::Module;
+    /// use mxr::sym::{self, Symbol};
+    /// let net = sym::softmax_output(&sym::fully_connected(&Symbol::variable("data"), 2).build()?)
+    ///     .build()?;
+    /// let module = Module::with_contexts(net, &["data"], &["softmax_label"],
+    ///     &[Context::cpu(0), Context::cpu(1)])?;
+    /// assert_eq!(module.contexts().len(), 2);
+    /// # Ok::<(), mxr::Error>(())
+    /// ```
+    pub fn with_contexts(
+        symbol: Symbol,
+        data_names: &[&str],
+        label_names: &[&str],
+        contexts: &[Context],
+    ) -> Result<Module> {
+        let (&first, _) = contexts
+            .split_first()
+            .ok_or_else(|| module_error("no context given".into()))?;
+        let mut module = Module::new(symbol, data_names, label_names, first);
+        module.contexts = contexts.to_vec();
+        Ok(module)
+    }
+
+    /// The contexts the module runs on.
+    pub fn contexts(&self) -> &[Context] {
+        &self.contexts
+    }
+
+    /// Binds to the shapes an iterator provides (gradients for every argument but the inputs),
+    /// one executor per context over its share of the batch. Parameters of an earlier binding
+    /// are kept.
     pub fn bind(&mut self, iter: &dyn DataIter) -> Result<()> {
         let descs: Vec<_> = iter
             .provide_data()
             .into_iter()
             .chain(iter.provide_label())
-            .collect();
-        let shapes: Vec<(&str, &[usize])> = descs
-            .iter()
-            .map(|d| (d.name.as_str(), d.shape.as_slice()))
             .collect();
         for name in self.data_names.iter().chain(&self.label_names) {
             if !descs.iter().any(|d| &d.name == name) {
@@ -199,25 +314,40 @@ impl Module {
                 )));
             }
         }
+        let slices = split_batch(iter.batch_size(), self.contexts.len())?;
         let inputs: Vec<&str> = self
             .data_names
             .iter()
             .chain(&self.label_names)
             .map(String::as_str)
             .collect();
-        self.exec = Some(match &self.exec {
-            Some(exe) => exe.reshape(&shapes)?,
-            None => self
-                .symbol
-                .simple_bind(self.context, &shapes, GradReq::Write, &inputs)?,
-        });
+        let mut execs = Vec::with_capacity(self.contexts.len());
+        for (i, (context, rows)) in self.contexts.iter().zip(&slices).enumerate() {
+            // Every input is split along its first (batch) axis.
+            let sliced: Vec<(String, Vec<usize>)> = descs
+                .iter()
+                .map(|d| {
+                    let mut shape = d.shape.clone();
+                    if let Some(first) = shape.first_mut() {
+                        *first = rows.len();
+                    }
+                    (d.name.clone(), shape)
+                })
+                .collect();
+            let shapes: Vec<(&str, &[usize])> = sliced
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.as_slice()))
+                .collect();
+            execs.push(match self.execs.get(i) {
+                Some(exe) => exe.reshape(&shapes)?,
+                None => self
+                    .symbol
+                    .simple_bind(*context, &shapes, GradReq::Write, &inputs)?,
+            });
+        }
+        self.execs = execs;
+        self.slices = slices;
         Ok(())
-    }
-
-    fn exec(&mut self) -> Result<&mut Executor> {
-        self.exec
-            .as_mut()
-            .ok_or_else(|| module_error("not bound (call bind or fit first)".into()))
     }
 
     fn is_input(&self, name: &str) -> bool {
@@ -230,10 +360,11 @@ impl Module {
     /// Initializes every parameter and auxiliary state with MXNet's rules by name
     /// (`*_weight` by `init`, biases zero, gammas one, moving variances one, ...).
     pub fn init_params(&mut self, init: &dyn Initializer) -> Result<()> {
-        let (args, aux) = self.get_params()?;
+        let (args, aux) = self.params_of(0)?;
         for (name, array) in args.iter().chain(&aux) {
             init.initialize(&InitDesc::new(name.as_str()), array)?;
         }
+        self.broadcast_params(true)?;
         self.params_ready = true;
         Ok(())
     }
@@ -244,25 +375,40 @@ impl Module {
         args: &[(String, NDArray)],
         aux: &[(String, NDArray)],
     ) -> Result<()> {
-        let (mine, my_aux) = self.get_params()?;
+        let (mine, my_aux) = self.params_of(0)?;
         for (name, dst) in mine.iter().chain(&my_aux) {
             let src = args
                 .iter()
                 .chain(aux)
                 .find(|(n, _)| n == name)
                 .ok_or_else(|| module_error(format!("no value given for parameter {name}")))?;
-            dst.assign(&src.1)?;
+            dst.assign(&src.1).map_err(|e| {
+                module_error(format!(
+                    "parameter {name}: the module needs shape {:?}, the value given has {:?} ({e})",
+                    dst.shape(),
+                    src.1.shape()
+                ))
+            })?;
         }
+        self.broadcast_params(true)?;
         self.params_ready = true;
         Ok(())
     }
 
-    /// The parameters (arguments other than the inputs) and auxiliary states, by name.
+    /// The parameters (arguments other than the inputs) and auxiliary states, by name: the
+    /// first context's arrays. With several contexts, the auxiliary states (e.g. BatchNorm's
+    /// moving statistics, which each context updates from its own slice) are averaged first,
+    /// as MXNet's `get_params` does.
     pub fn get_params(&mut self) -> Result<(NamedArrays, NamedArrays)> {
-        let exe = self
-            .exec
-            .as_ref()
-            .ok_or_else(|| module_error("not bound (call bind or fit first)".into()))?;
+        if self.execs.len() > 1 {
+            self.average_aux()?;
+        }
+        self.params_of(0)
+    }
+
+    /// The parameters and auxiliary states of context `i`'s executor, in the symbol's order.
+    fn params_of(&self, i: usize) -> Result<(NamedArrays, NamedArrays)> {
+        let exe = self.execs.get(i).ok_or_else(not_bound)?;
         let mut args: NamedArrays = exe
             .arg_dict()
             .into_iter()
@@ -276,28 +422,161 @@ impl Module {
         Ok((args, aux))
     }
 
-    /// Copies a batch into the executor's inputs.
-    fn load_batch(&mut self, batch: &DataBatch) -> Result<()> {
-        let names: Vec<String> = self
-            .data_names
-            .iter()
-            .chain(&self.label_names)
-            .cloned()
-            .collect();
-        let exe = self.exec()?;
-        let args = exe.arg_dict();
-        for (name, value) in names.iter().zip(batch.data.iter().chain(&batch.label)) {
-            let dst = args
-                .get(name)
-                .ok_or_else(|| module_error(format!("the symbol has no argument {name}")))?;
-            dst.assign(value)?;
+    /// Copies the first context's parameters (and, with `aux`, auxiliary states) to the others.
+    fn broadcast_params(&self, aux: bool) -> Result<()> {
+        let (args0, aux0) = self.params_of(0)?;
+        for i in 1..self.execs.len() {
+            let (args, auxs) = self.params_of(i)?;
+            for ((_, dst), (_, src)) in args.iter().zip(&args0) {
+                dst.assign(src)?;
+            }
+            if aux {
+                for ((_, dst), (_, src)) in auxs.iter().zip(&aux0) {
+                    dst.assign(src)?;
+                }
+            }
         }
         Ok(())
     }
 
-    /// Trains for `options.epochs` epochs with SGD (rescaled by the batch size, as MXNet's
-    /// Module does), updating `metric` per batch and evaluating on `eval` after each epoch.
-    /// Binds and initializes (uniform ±0.07, biases zero) when that was not done yet.
+    /// Averages the auxiliary states over the contexts into every context.
+    fn average_aux(&self) -> Result<()> {
+        let (_, aux0) = self.params_of(0)?;
+        let scale = 1.0 / self.execs.len() as f64;
+        for (index, (_, first)) in aux0.iter().enumerate() {
+            let mut sum = first.copy()?;
+            for i in 1..self.execs.len() {
+                let (_, aux) = self.params_of(i)?;
+                sum = nd::add(&sum, &aux[index].1.copy_to(first.context())?)?;
+            }
+            first.assign(&(&sum * scale))?;
+        }
+        self.broadcast_aux_only()
+    }
+
+    fn broadcast_aux_only(&self) -> Result<()> {
+        let (_, aux0) = self.params_of(0)?;
+        for i in 1..self.execs.len() {
+            let (_, aux) = self.params_of(i)?;
+            for ((_, dst), (_, src)) in aux.iter().zip(&aux0) {
+                dst.assign(src)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies a batch into the executors' inputs, each context its rows.
+    fn load_batch(&mut self, batch: &DataBatch) -> Result<()> {
+        let names: Vec<&String> = self.data_names.iter().chain(&self.label_names).collect();
+        let whole = self.execs.len() == 1;
+        for (exe, rows) in self.execs.iter().zip(&self.slices) {
+            let args = exe.arg_dict();
+            for (name, value) in names.iter().zip(batch.data.iter().chain(&batch.label)) {
+                let dst = args
+                    .get(*name)
+                    .ok_or_else(|| module_error(format!("the symbol has no argument {name}")))?;
+                if whole {
+                    dst.assign(value)?;
+                } else {
+                    dst.assign(&value.slice(rows.start, rows.end)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Installs the optimizer [`Module::fit`] uses (MXNet's `init_optimizer`), replacing one
+    /// installed before and its states. Its settings are used as given: set `rescale_grad`
+    /// (usually `1 / batch_size`) yourself. Without it, `fit` creates one from
+    /// [`FitOptions::optimizer`] on its first call and keeps it (and its momentum) for later
+    /// calls, as MXNet does.
+    pub fn init_optimizer(&mut self, mut optimizer: Box<dyn Optimizer>) -> Result<()> {
+        let (args, _) = self.params_of(0)?;
+        optimizer
+            .core_mut()
+            .set_param_names(args.iter().enumerate().map(|(i, (n, _))| (i, n.clone())));
+        self.updater = Some(Updater::from_boxed(optimizer));
+        Ok(())
+    }
+
+    /// The optimizer `fit` uses, once installed or created.
+    pub fn optimizer(&self) -> Option<&dyn Optimizer> {
+        self.updater.as_ref().map(Updater::optimizer)
+    }
+
+    /// One training step on a loaded batch: forward and backward on every context, the
+    /// gradients summed onto the first, one update, the new weights copied to the others.
+    fn train_step(&mut self, args: &NamedArrays) -> Result<()> {
+        for exe in &mut self.execs {
+            exe.forward(true)?;
+            exe.backward(&[])?;
+        }
+        let updater = self
+            .updater
+            .as_mut()
+            .ok_or_else(|| module_error("no optimizer (internal)".into()))?;
+        let grads: Vec<_> = self.execs.iter().map(Executor::grad_dict).collect();
+        for (i, (name, weight)) in args.iter().enumerate() {
+            let Some(grad) = grads[0].get(name) else {
+                continue;
+            };
+            for other in &grads[1..] {
+                if let Some(g) = other.get(name) {
+                    let g = g.copy_to(grad.context())?;
+                    nd::invoke_into("elemwise_add", &[grad, &g], &[], &[grad])?;
+                }
+            }
+            updater.update(i, grad, weight)?;
+        }
+        if self.execs.len() > 1 {
+            self.broadcast_params(false)?;
+        }
+        Ok(())
+    }
+
+    /// Updates `metric` with every context's outputs and label rows, the first `keep` rows of
+    /// the batch only (padding excluded).
+    fn update_metric(
+        &self,
+        metric: &mut dyn EvalMetric,
+        batch: &DataBatch,
+        keep: usize,
+    ) -> Result<()> {
+        for (exe, rows) in self.execs.iter().zip(&self.slices) {
+            let take = keep.saturating_sub(rows.start).min(rows.len());
+            if take == 0 {
+                continue;
+            }
+            let whole = take == rows.len() && self.execs.len() == 1;
+            let labels: Vec<NDArray> = if whole {
+                batch.label.clone()
+            } else {
+                batch
+                    .label
+                    .iter()
+                    .map(|l| l.slice(rows.start, rows.start + take))
+                    .collect::<Result<_>>()?
+            };
+            let preds: Vec<NDArray> = if take == rows.len() {
+                exe.outputs().to_vec()
+            } else {
+                exe.outputs()
+                    .iter()
+                    .map(|o| o.slice(0, take))
+                    .collect::<Result<_>>()?
+            };
+            metric.update(
+                &labels.iter().collect::<Vec<_>>(),
+                &preds.iter().collect::<Vec<_>>(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Trains for `options.epochs` epochs (by default SGD with `rescale_grad = 1 / batch_size`,
+    /// as MXNet's Module does), updating `metric` per batch and evaluating on `eval` after each
+    /// epoch. Binds, initializes ([`FitOptions::initializer`]) and creates the optimizer when
+    /// that was not done yet.
     pub fn fit(
         &mut self,
         train: &mut dyn DataIter,
@@ -319,47 +598,50 @@ impl Module {
         options: &FitOptions,
         callbacks: &mut Callbacks<'_>,
     ) -> Result<FitReport> {
-        if self.exec.is_none() {
+        if self.execs.is_empty() {
             self.bind(train)?;
         }
         if !self.params_ready {
-            self.init_params(&Uniform::new(0.07))?;
+            match &options.initializer {
+                Some(init) => self.init_params(init.as_ref())?,
+                None => self.init_params(&Uniform::new(0.01))?,
+            }
         }
         let batch_size = train.batch_size();
-        let (args, _) = self.get_params()?;
-        let names: Vec<String> = args.iter().map(|(n, _)| n.clone()).collect();
-        let sgd = Sgd::new()
-            .learning_rate(options.learning_rate)
-            .momentum(options.momentum)
-            .wd(options.wd)
-            .rescale_grad(1.0 / batch_size as f64)
-            .param_names(names.iter().enumerate().map(|(i, n)| (i, n.clone())));
-        let mut updater = Updater::new(sgd);
+        if self.updater.is_none() {
+            let mut params: Vec<(&str, f64)> = vec![("rescale_grad", 1.0 / batch_size as f64)];
+            params.extend(
+                options
+                    .optimizer_params
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), *v)),
+            );
+            // Later entries win: a user's rescale_grad replaces the default.
+            let mut merged: Vec<(&str, f64)> = Vec::new();
+            for (k, v) in params {
+                merged.retain(|(m, _)| *m != k);
+                merged.push((k, v));
+            }
+            self.init_optimizer(optim::create_with(&options.optimizer, &merged)?)?;
+        }
         let mut report = FitReport { epochs: Vec::new() };
+        let mut progress = Progress::new(options, train.num_batches_hint());
         for epoch in 0..options.epochs {
             // Evaluation may have rebound for its batch size; training's plan is cached.
             self.ensure_batch_size(train)?;
+            let (args, _) = self.params_of(0)?;
             train.reset()?;
             metric.reset();
+            progress.start_epoch(epoch);
             let start = Instant::now();
             let mut samples = 0;
             let mut index = 0;
             while let Some(batch) = train.next_batch()? {
                 self.load_batch(&batch)?;
-                let exe = self.exec()?;
-                exe.forward(true)?;
-                exe.backward(&[])?;
-                let grads = exe.grad_dict();
-                for (i, (name, weight)) in args.iter().enumerate() {
-                    if let Some(grad) = grads.get(name) {
-                        updater.update(i, grad, weight)?;
-                    }
-                }
-                let outputs = exe.outputs();
-                let labels: Vec<&NDArray> = batch.label.iter().collect();
-                let preds: Vec<&NDArray> = outputs.iter().collect();
-                metric.update(&labels, &preds)?;
+                self.train_step(&args)?;
+                self.update_metric(metric, &batch, batch_size)?;
                 samples += batch_size - batch.pad;
+                progress.batch_end(epoch, index, samples, start, metric);
                 if let Some(cb) = callbacks.batch_end.as_mut() {
                     cb(&BatchEnd {
                         epoch,
@@ -383,19 +665,7 @@ impl Module {
                 samples_per_sec: samples as f64 / seconds.max(f64::MIN_POSITIVE),
                 seconds,
             };
-            if options.log {
-                let eval_text = epoch_report
-                    .eval_metric
-                    .as_ref()
-                    .map(|(n, v)| format!(" Validation-{n}={v:.6}"))
-                    .unwrap_or_default();
-                eprintln!(
-                    "Epoch[{epoch}] Train-{}={:.6}{eval_text} Time cost={seconds:.3} Speed: {:.0} samples/sec",
-                    epoch_report.train_metric.0,
-                    epoch_report.train_metric.1,
-                    epoch_report.samples_per_sec
-                );
-            }
+            progress.epoch_end(&epoch_report);
             if let Some(cb) = callbacks.epoch_end.as_mut() {
                 cb(&epoch_report);
             }
@@ -415,23 +685,10 @@ impl Module {
         metric.reset();
         while let Some(batch) = iter.next_batch()? {
             self.load_batch(&batch)?;
-            let exe = self.exec()?;
-            exe.forward(false)?;
-            let keep = iter.batch_size() - batch.pad;
-            let preds: Vec<NDArray> = exe
-                .outputs()
-                .iter()
-                .map(|o| o.slice(0, keep))
-                .collect::<Result<_>>()?;
-            let labels: Vec<NDArray> = batch
-                .label
-                .iter()
-                .map(|l| l.slice(0, keep))
-                .collect::<Result<_>>()?;
-            metric.update(
-                &labels.iter().collect::<Vec<_>>(),
-                &preds.iter().collect::<Vec<_>>(),
-            )?;
+            for exe in &mut self.execs {
+                exe.forward(false)?;
+            }
+            self.update_metric(metric, &batch, iter.batch_size() - batch.pad)?;
         }
         Ok(metric.get())
     }
@@ -443,10 +700,14 @@ impl Module {
         let mut parts: Vec<NDArray> = Vec::new();
         while let Some(batch) = iter.next_batch()? {
             self.load_batch(&batch)?;
-            let exe = self.exec()?;
-            exe.forward(false)?;
             let keep = iter.batch_size() - batch.pad;
-            parts.push(exe.outputs()[0].slice(0, keep)?.copy()?);
+            for (exe, rows) in self.execs.iter_mut().zip(&self.slices) {
+                exe.forward(false)?;
+                let take = keep.saturating_sub(rows.start).min(rows.len());
+                if take > 0 {
+                    parts.push(exe.outputs()[0].slice(0, take)?.copy_to(self.contexts[0])?);
+                }
+            }
         }
         let refs: Vec<&NDArray> = parts.iter().collect();
         match refs.as_slice() {
@@ -458,20 +719,21 @@ impl Module {
 
     /// Rebinds (sharing the parameters) when `iter`'s shapes differ from the bound ones.
     fn ensure_batch_size(&mut self, iter: &dyn DataIter) -> Result<()> {
-        let exe = self
-            .exec
-            .as_ref()
-            .ok_or_else(|| module_error("not bound (call bind or fit first)".into()))?;
+        let exe = self.execs.first().ok_or_else(not_bound)?;
         let bound = exe.arg_dict();
-        let same = iter
-            .provide_data()
-            .into_iter()
-            .chain(iter.provide_label())
-            .all(|d| {
-                bound
-                    .get(&d.name)
-                    .is_some_and(|a| a.shape() == d.shape.as_slice())
-            });
+        let first_rows = self.slices.first().map_or(0, |r| r.len());
+        let whole_batch = self.slices.last().map_or(0, |r| r.end);
+        let same = iter.batch_size() == whole_batch
+            && iter
+                .provide_data()
+                .into_iter()
+                .chain(iter.provide_label())
+                .all(|d| {
+                    bound.get(&d.name).is_some_and(|a| {
+                        a.shape().first() == Some(&first_rows)
+                            && a.shape().get(1..) == d.shape.get(1..)
+                    })
+                });
         if !same {
             self.bind(iter)?;
         }
@@ -482,5 +744,114 @@ impl Module {
     pub fn save_checkpoint(&mut self, prefix: &str, epoch: u32) -> Result<()> {
         let (args, aux) = self.get_params()?;
         save_checkpoint(prefix, epoch, &self.symbol, &args, &aux)
+    }
+}
+
+/// Progress reports of `fit`: an `indicatif` bar on a terminal, plain lines otherwise.
+enum Progress {
+    Off,
+    Lines {
+        every: usize,
+    },
+    Bar {
+        bar: ProgressBar,
+        len: Option<usize>,
+    },
+}
+
+impl Progress {
+    fn new(options: &FitOptions, num_batches: Option<usize>) -> Progress {
+        if !options.log {
+            Progress::Off
+        } else if std::io::stderr().is_terminal() {
+            // Hidden until `start_epoch` has set its style (no default-style frame).
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+            Progress::Bar {
+                bar,
+                len: num_batches,
+            }
+        } else {
+            Progress::Lines {
+                every: options.log_every,
+            }
+        }
+    }
+
+    fn start_epoch(&mut self, epoch: usize) {
+        if let Progress::Bar { bar, len } = self {
+            bar.reset();
+            let template = match len {
+                Some(n) => {
+                    bar.set_length(*n as u64);
+                    "Epoch[{prefix}] {bar:30.cyan/blue} {pos}/{len} [{elapsed}<{eta}] {msg}"
+                }
+                None => {
+                    bar.unset_length();
+                    "Epoch[{prefix}] {spinner} batch {pos} [{elapsed}] {msg}"
+                }
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(epoch.to_string());
+            bar.set_message("");
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+    }
+
+    fn batch_end(
+        &mut self,
+        epoch: usize,
+        index: usize,
+        samples: usize,
+        start: Instant,
+        metric: &dyn EvalMetric,
+    ) {
+        let speed = || samples as f64 / start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
+        match self {
+            Progress::Off => {}
+            Progress::Lines { every } => {
+                if *every > 0 && (index + 1).is_multiple_of(*every) {
+                    let (name, value) = metric.get();
+                    eprintln!(
+                        "Epoch[{epoch}] Batch [{}]\tSpeed: {:.2} samples/sec\t{name}={value:.6}",
+                        index + 1,
+                        speed()
+                    );
+                }
+            }
+            Progress::Bar { bar, .. } => {
+                bar.inc(1);
+                // Reading the metric waits for the batch; a redraw is at most every 10 batches.
+                if (index + 1).is_multiple_of(10) {
+                    let (name, value) = metric.get();
+                    bar.set_message(format!("{name}={value:.4} {:.0} samples/s", speed()));
+                }
+            }
+        }
+    }
+
+    fn epoch_end(&mut self, report: &EpochReport) {
+        let eval_text = report
+            .eval_metric
+            .as_ref()
+            .map(|(n, v)| format!(" Validation-{n}={v:.6}"))
+            .unwrap_or_default();
+        let line = format!(
+            "Epoch[{}] Train-{}={:.6}{eval_text} Time cost={:.3} Speed: {:.0} samples/sec",
+            report.epoch,
+            report.train_metric.0,
+            report.train_metric.1,
+            report.seconds,
+            report.samples_per_sec
+        );
+        match self {
+            Progress::Off => {}
+            Progress::Lines { .. } => eprintln!("{line}"),
+            Progress::Bar { bar, .. } => {
+                bar.finish_and_clear();
+                eprintln!("{line}");
+            }
+        }
     }
 }

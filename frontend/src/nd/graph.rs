@@ -17,10 +17,9 @@
 //! # Ok::<(), mxr::Error>(())
 //! ```
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use mxr_operators::registry::{self, Entry, GradCtx, GraphBuilder, OpRef};
+use mxr_operators::registry::{self, Entry, ForwardNode, GraphBuilder, OpRef, reverse_pass};
 
 use super::invoke::apply;
 use super::ndarray::NDArray;
@@ -105,7 +104,16 @@ impl Graph {
     /// received one (`None` for operator nodes and unreached variables).
     pub fn backward(&mut self, heads: &[(Entry, Option<NDArray>)]) -> Result<Vec<Option<NDArray>>> {
         let forward_nodes = self.nodes.len();
-        let mut contributions: HashMap<Entry, Vec<Entry>> = HashMap::new();
+        let forward: Vec<ForwardNode> = self
+            .nodes
+            .iter()
+            .map(|n| ForwardNode {
+                name: n.name.clone(),
+                op: n.op.clone(),
+                inputs: n.inputs.clone(),
+            })
+            .collect();
+        let mut head_pairs = Vec::with_capacity(heads.len());
         for (entry, grad) in heads {
             let g = match grad {
                 Some(g) => self.variable("head_grad", g.clone()),
@@ -115,68 +123,18 @@ impl Graph {
                     &[*entry],
                 )?[0],
             };
-            contributions.entry(*entry).or_default().push(g);
+            head_pairs.push((*entry, g));
         }
-        for node in (0..forward_nodes).rev() {
-            let Some(op) = self.nodes[node].op.clone() else {
-                continue;
-            };
-            let n_out = self.nodes[node].outputs.len();
-            let outputs: Vec<Entry> = (0..n_out).map(|output| Entry { node, output }).collect();
-            if !outputs.iter().any(|e| contributions.contains_key(e)) {
-                continue;
-            }
-            let mut ograds = Vec::with_capacity(n_out);
-            for e in &outputs {
-                let terms = contributions.remove(e).unwrap_or_default();
-                ograds.push(self.sum_or_zeros(*e, terms)?);
-            }
-            let inputs = self.nodes[node].inputs.clone();
-            let name = self.nodes[node].name.clone();
-            let grads = op.gradient(&mut GradCtx {
-                builder: self,
-                name: &name,
-                inputs: &inputs,
-                outputs: &outputs,
-                ograds: &ograds,
-            })?;
-            for (input, grad) in inputs.iter().zip(grads) {
-                if let Some(g) = grad {
-                    contributions.entry(*input).or_default().push(g);
-                }
-            }
-        }
+        let variables: Vec<Entry> = (0..forward_nodes)
+            .filter(|&node| forward[node].op.is_none())
+            .map(|node| Entry { node, output: 0 })
+            .collect();
+        let grads = reverse_pass(self, &forward, &head_pairs, &variables, false)?;
         let mut result: Vec<Option<NDArray>> = vec![None; forward_nodes];
-        for (node, slot) in result.iter_mut().enumerate() {
-            if self.nodes[node].op.is_some() {
-                continue;
-            }
-            let e = Entry { node, output: 0 };
-            if let Some(terms) = contributions.remove(&e) {
-                let sum = self.sum_or_zeros(e, terms)?;
-                *slot = Some(self.value(sum).clone());
-            }
+        for (e, grad) in variables.iter().zip(grads) {
+            result[e.node] = grad.map(|g| self.value(g).clone());
         }
         Ok(result)
-    }
-
-    /// The sum of `terms`, or zeros shaped like `like` when there are none.
-    fn sum_or_zeros(&mut self, like: Entry, terms: Vec<Entry>) -> Result<Entry> {
-        let mut terms = terms.into_iter();
-        let Some(first) = terms.next() else {
-            return Ok(
-                self.apply(registry::create("zeros_like", &[], None)?, "zeros", &[like])?[0],
-            );
-        };
-        let mut sum = first;
-        for t in terms {
-            sum = self.apply(
-                registry::create("elemwise_add", &[], None)?,
-                "grad_sum",
-                &[sum, t],
-            )?[0];
-        }
-        Ok(sum)
     }
 }
 

@@ -57,5 +57,75 @@ pub fn create(name: &str) -> Result<Box<dyn Optimizer>> {
     }
 }
 
+/// An optimizer by MXNet's registered name with `optimizer_params` (MXNet's
+/// `mx.optimizer.create(name, **params)`, the form `Module.fit(optimizer=..., optimizer_params=...)`
+/// takes). Every optimizer takes `learning_rate`, `wd`, `rescale_grad` and `clip_gradient`; `sgd`
+/// also `momentum`; `adam` also `beta1`, `beta2` and `epsilon`. An unknown name or parameter is an
+/// error naming it.
+///
+/// ```
+/// let adam = mxr::optim::create_with("adam", &[("learning_rate", 0.002), ("beta1", 0.8)])?;
+/// assert!(format!("{adam:?}").contains("beta1: 0.8"));
+/// let err = mxr::optim::create_with("sgd", &[("beta1", 0.8)]).unwrap_err();
+/// assert!(err.to_string().contains("sgd has no parameter beta1"));
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn create_with(name: &str, params: &[(&str, f64)]) -> Result<Box<dyn Optimizer>> {
+    let lower = name.to_ascii_lowercase();
+    let specific: &[&str] = match lower.as_str() {
+        "sgd" => &["momentum"],
+        "adam" => &["beta1", "beta2", "epsilon"],
+        _ => &[],
+    };
+    let mut optimizer: Box<dyn Optimizer> = match lower.as_str() {
+        "sgd" => {
+            let mut sgd = Sgd::new();
+            for &(key, value) in params {
+                if key == "momentum" {
+                    sgd = sgd.momentum(value);
+                }
+            }
+            Box::new(sgd)
+        }
+        "adam" => {
+            let (mut beta1, mut beta2, mut adam) = (0.9, 0.999, Adam::new());
+            for &(key, value) in params {
+                match key {
+                    "beta1" => beta1 = value,
+                    "beta2" => beta2 = value,
+                    "epsilon" => adam = adam.epsilon(value),
+                    _ => {}
+                }
+            }
+            Box::new(adam.betas(beta1, beta2))
+        }
+        _ => return create(name),
+    };
+    let core = optimizer.core_mut();
+    for &(key, value) in params {
+        match key {
+            "learning_rate" => core.set_initial_lr(value),
+            "wd" => core.wd = value,
+            "rescale_grad" => core.rescale_grad = value,
+            "clip_gradient" => core.clip_gradient = Some(value),
+            _ if specific.contains(&key) => {}
+            _ => {
+                return Err(Error::InvalidArgument {
+                    call: "optim::create",
+                    reason: format!(
+                        "optimizer {lower} has no parameter {key} (it takes learning_rate, wd, \
+                         rescale_grad, clip_gradient{})",
+                        specific
+                            .iter()
+                            .map(|s| format!(", {s}"))
+                            .collect::<String>()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(optimizer)
+}
+
 #[cfg(test)]
 mod tests;

@@ -30,7 +30,10 @@
 
 use std::ops::{Add, AddAssign};
 
+use rayon::prelude::*;
+
 use super::gemm::{GemmElement, GemmError, batched_gemm};
+use super::parallel;
 
 mod sealed {
     pub trait Sealed {}
@@ -391,9 +394,23 @@ fn col2im_unchecked<T: ConvElement>(geom: &ConvGeom, s: &Sizes, col: &[T], dx: &
     }
 }
 
+/// Convolutions below this many multiply-adds per thread run on one thread.
+const MIN_PARALLEL_WORK: u128 = 1 << 20;
+
+/// How many groups of images to compute in parallel: at most one per thread
+/// ([`parallel::num_threads`]) and per image, each with at least [`MIN_PARALLEL_WORK`]
+/// multiply-adds. The result does not depend on it (each image is computed the same way), except
+/// the weight gradient's summation order over images, which it fixes.
+fn image_parts(geom: &ConvGeom, s: &Sizes) -> usize {
+    let work = geom.batch as u128 * geom.filters as u128 * s.k as u128 * s.out_spatial as u128;
+    let by_work = (work / MIN_PARALLEL_WORK).min(usize::MAX as u128) as usize;
+    parallel::num_threads().min(geom.batch).min(by_work).max(1)
+}
+
 /// The forward convolution: `y = conv(x, w) + bias` (cross-correlation, no kernel flip).
 /// `x` is `N × C × spatial`, `w` is `F × C/G × kernel`, `bias` (if any) has `F` elements,
-/// `y` is `N × F × out_spatial` and is overwritten.
+/// `y` is `N × F × out_spatial` and is overwritten. Large batches are split into groups of
+/// images computed in parallel.
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry or a buffer of the wrong length.
@@ -416,57 +433,70 @@ pub fn conv_forward<T: ConvElement>(
     }
     let sample_in = geom.channels * s.spatial;
     let sample_out = geom.filters * s.out_spatial;
-    let mut col = if s.direct {
-        Vec::new()
-    } else {
-        vec![T::ZERO; geom.channels * s.taps * s.out_spatial]
-    };
-    for (xn, yn) in x
-        .chunks_exact(sample_in)
-        .zip(y.chunks_exact_mut(sample_out))
-    {
-        let cols: &[T] = if s.direct {
-            xn
+    // The images of one group, one after another, with one unrolling buffer.
+    let run = |xg: &[T], yg: &mut [T]| -> Result<(), ConvError> {
+        let mut col = if s.direct {
+            Vec::new()
         } else {
-            im2col_unchecked(geom, &s, xn, &mut col);
-            &col
+            vec![T::ZERO; geom.channels * s.taps * s.out_spatial]
         };
-        let beta = match bias {
-            Some(b) => {
-                for (row, &bv) in yn.chunks_exact_mut(s.out_spatial).zip(b) {
-                    row.fill(bv);
+        for (xn, yn) in xg
+            .chunks_exact(sample_in)
+            .zip(yg.chunks_exact_mut(sample_out))
+        {
+            let cols: &[T] = if s.direct {
+                xn
+            } else {
+                im2col_unchecked(geom, &s, xn, &mut col);
+                &col
+            };
+            let beta = match bias {
+                Some(b) => {
+                    for (row, &bv) in yn.chunks_exact_mut(s.out_spatial).zip(b) {
+                        row.fill(bv);
+                    }
+                    T::ONE
                 }
-                T::ONE
-            }
-            None => T::ZERO,
-        };
-        // out[g] (fg × P) = W[g] (fg × k) · col[g] (k × P), for every group at once.
-        batched_gemm(
-            false,
-            false,
-            s.fg,
-            s.out_spatial,
-            s.k,
-            T::ONE,
-            w,
-            s.k,
-            s.fg * s.k,
-            cols,
-            s.out_spatial,
-            s.k * s.out_spatial,
-            beta,
-            yn,
-            s.out_spatial,
-            s.fg * s.out_spatial,
-            geom.groups,
-            1,
-        )?;
+                None => T::ZERO,
+            };
+            // out[g] (fg × P) = W[g] (fg × k) · col[g] (k × P), for every group at once.
+            batched_gemm(
+                false,
+                false,
+                s.fg,
+                s.out_spatial,
+                s.k,
+                T::ONE,
+                w,
+                s.k,
+                s.fg * s.k,
+                cols,
+                s.out_spatial,
+                s.k * s.out_spatial,
+                beta,
+                yn,
+                s.out_spatial,
+                s.fg * s.out_spatial,
+                geom.groups,
+                1,
+            )?;
+        }
+        Ok(())
+    };
+    let parts = image_parts(geom, &s);
+    if parts == 1 {
+        return run(x, y);
     }
-    Ok(())
+    let per = geom.batch.div_ceil(parts);
+    x.par_chunks(per * sample_in)
+        .zip(y.par_chunks_mut(per * sample_out))
+        .try_for_each(|(xg, yg)| run(xg, yg))
 }
 
 /// The gradients of [`conv_forward`] given the head gradient `g` (`N × F × out_spatial`):
-/// `dx` (like `x`), `dw` (like `w`) and `db` (`F`, when present). Every output is overwritten.
+/// `dx` (like `x`; `None` when nobody needs it, which skips its computation), `dw` (like `w`)
+/// and `db` (`F`, when present). Every output is overwritten. Large batches are split into
+/// groups of images computed in parallel, whose weight gradients are then summed in order.
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry or a buffer of the wrong length.
@@ -479,13 +509,15 @@ pub fn conv_backward<T: ConvElement>(
     g: &[T],
     x: &[T],
     w: &[T],
-    dx: &mut [T],
+    dx: Option<&mut [T]>,
     dw: &mut [T],
     db: Option<&mut [T]>,
 ) -> Result<(), ConvError> {
     let s = geom.sizes()?;
     check_len("data", x.len(), geom.data_len())?;
-    check_len("data gradient", dx.len(), geom.data_len())?;
+    if let Some(dx) = &dx {
+        check_len("data gradient", dx.len(), geom.data_len())?;
+    }
     check_len("weight", w.len(), geom.filters * s.k)?;
     check_len("weight gradient", dw.len(), geom.filters * s.k)?;
     check_len(
@@ -504,72 +536,112 @@ pub fn conv_backward<T: ConvElement>(
     }
     dw.fill(T::ZERO);
     if geom.batch == 0 || s.out_spatial == 0 || geom.filters == 0 || s.k == 0 {
+        if let Some(dx) = dx {
+            dx.fill(T::ZERO);
+        }
         return Ok(());
     }
     let sample_in = geom.channels * s.spatial;
     let sample_out = geom.filters * s.out_spatial;
     let col_len = geom.channels * s.taps * s.out_spatial;
-    let (mut col, mut dcol) = if s.direct {
-        (Vec::new(), Vec::new())
-    } else {
-        (vec![T::ZERO; col_len], vec![T::ZERO; col_len])
-    };
-    for ((xn, gn), dxn) in x
-        .chunks_exact(sample_in)
-        .zip(g.chunks_exact(sample_out))
-        .zip(dx.chunks_exact_mut(sample_in))
-    {
-        let cols: &[T] = if s.direct {
-            xn
+    // The images of one group: `dwg` (zeroed) accumulates their weight gradient.
+    let run = |xg: &[T], gg: &[T], mut dxg: Option<&mut [T]>, dwg: &mut [T]| {
+        let (mut col, mut dcol) = if s.direct {
+            (Vec::new(), Vec::new())
         } else {
-            im2col_unchecked(geom, &s, xn, &mut col);
-            &col
+            (vec![T::ZERO; col_len], vec![T::ZERO; col_len])
         };
-        // dW[g] (fg × k) += g[g] (fg × P) · col[g]ᵀ (P × k).
-        batched_gemm(
-            false,
-            true,
-            s.fg,
-            s.k,
-            s.out_spatial,
-            T::ONE,
-            gn,
-            s.out_spatial,
-            s.fg * s.out_spatial,
-            cols,
-            s.out_spatial,
-            s.k * s.out_spatial,
-            T::ONE,
-            dw,
-            s.k,
-            s.fg * s.k,
-            geom.groups,
-            1,
-        )?;
-        // dcol[g] (k × P) = W[g]ᵀ (k × fg) · g[g] (fg × P).
-        let target: &mut [T] = if s.direct { &mut *dxn } else { &mut dcol };
-        batched_gemm(
-            true,
-            false,
-            s.k,
-            s.out_spatial,
-            s.fg,
-            T::ONE,
-            w,
-            s.k,
-            s.fg * s.k,
-            gn,
-            s.out_spatial,
-            s.fg * s.out_spatial,
-            T::ZERO,
-            target,
-            s.out_spatial,
-            s.k * s.out_spatial,
-            geom.groups,
-            1,
-        )?;
-        if !s.direct {
-            col2im_unchecked(geom, &s, &dcol, dxn);
+        for (n, (xn, gn)) in xg
+            .chunks_exact(sample_in)
+            .zip(gg.chunks_exact(sample_out))
+            .enumerate()
+        {
+            let cols: &[T] = if s.direct {
+                xn
+            } else {
+                im2col_unchecked(geom, &s, xn, &mut col);
+                &col
+            };
+            // dW[g] (fg × k) += g[g] (fg × P) · col[g]ᵀ (P × k).
+            batched_gemm(
+                false,
+                true,
+                s.fg,
+                s.k,
+                s.out_spatial,
+                T::ONE,
+                gn,
+                s.out_spatial,
+                s.fg * s.out_spatial,
+                cols,
+                s.out_spatial,
+                s.k * s.out_spatial,
+                T::ONE,
+                dwg,
+                s.k,
+                s.fg * s.k,
+                geom.groups,
+                1,
+            )?;
+            let Some(dxg) = dxg.as_deref_mut() else {
+                continue;
+            };
+            let dxn = &mut dxg[n * sample_in..(n + 1) * sample_in];
+            // dcol[g] (k × P) = W[g]ᵀ (k × fg) · g[g] (fg × P).
+            let target: &mut [T] = if s.direct { &mut *dxn } else { &mut dcol };
+            batched_gemm(
+                true,
+                false,
+                s.k,
+                s.out_spatial,
+                s.fg,
+                T::ONE,
+                w,
+                s.k,
+                s.fg * s.k,
+                gn,
+                s.out_spatial,
+                s.fg * s.out_spatial,
+                T::ZERO,
+                target,
+                s.out_spatial,
+                s.k * s.out_spatial,
+                geom.groups,
+                1,
+            )?;
+            if !s.direct {
+                col2im_unchecked(geom, &s, &dcol, dxn);
+            }
+        }
+        Ok::<(), ConvError>(())
+    };
+    let parts = image_parts(geom, &s);
+    if parts == 1 {
+        return run(x, g, dx, dw);
+    }
+    let per = geom.batch.div_ceil(parts);
+    let dx_groups: Vec<Option<&mut [T]>> = match dx {
+        Some(dx) => dx.chunks_mut(per * sample_in).map(Some).collect(),
+        None => (0..geom.batch.div_ceil(per)).map(|_| None).collect(),
+    };
+    /// One group's data, head gradient and (optional) data gradient.
+    type Group<'a, T> = (&'a [T], &'a [T], Option<&'a mut [T]>);
+    let groups: Vec<Group<'_, T>> = x
+        .chunks(per * sample_in)
+        .zip(g.chunks(per * sample_out))
+        .zip(dx_groups)
+        .map(|((xg, gg), dxg)| (xg, gg, dxg))
+        .collect();
+    let partials: Vec<Vec<T>> = groups
+        .into_par_iter()
+        .map(|(xg, gg, dxg)| {
+            let mut dwg = vec![T::ZERO; dw.len()];
+            run(xg, gg, dxg, &mut dwg).map(|()| dwg)
+        })
+        .collect::<Result<_, ConvError>>()?;
+    for partial in &partials {
+        for (d, &p) in dw.iter_mut().zip(partial) {
+            *d += p;
         }
     }
     Ok(())

@@ -23,6 +23,8 @@
 
 use std::fmt;
 
+use rayon::prelude::*;
+
 /// A numeric element type the element-wise kernels compute on: `f32`, `f64`, `i32`, `i64`, `u8`
 /// and `i8`. Integer arithmetic wraps; functions without an integer meaning (`exp`, `tanh`, ...)
 /// go through `f64` and are cast back with [`Num::from_f64`].
@@ -225,25 +227,68 @@ int_num!(i32, i64, u8, i8);
 
 /// `out[i] = f(x[i])`.
 #[inline(always)]
-fn map<T: Copy, U>(x: &[T], out: &mut [U], f: impl Fn(T) -> U) {
+fn map<T: Copy + Sync, U: Send>(x: &[T], out: &mut [U], f: impl Fn(T) -> U + Sync) {
+    match parallel_chunk(out.len()) {
+        Some(per) => out
+            .par_chunks_mut(per)
+            .zip(x.par_chunks(per))
+            .for_each(|(o, x)| map_seq(x, o, &f)),
+        None => map_seq(x, out, f),
+    }
+}
+
+#[inline(always)]
+fn map_seq<T: Copy, U>(x: &[T], out: &mut [U], f: impl Fn(T) -> U) {
     for (o, &v) in out.iter_mut().zip(x) {
         *o = f(v);
     }
 }
 
+/// Arrays at least this long are split across threads (elementwise results do not depend on it).
+const PARALLEL_MIN_LEN: usize = 1 << 17;
+
+/// The chunk length for a parallel pass over `len` elements, or `None` to stay on one thread.
+fn parallel_chunk(len: usize) -> Option<usize> {
+    let parts = super::parallel::num_threads().min(len / PARALLEL_MIN_LEN);
+    (parts > 1).then(|| len.div_ceil(parts))
+}
+
 /// `data[i] = f(data[i])`.
 #[inline(always)]
-fn map_inplace<T: Copy>(data: &mut [T], f: impl Fn(T) -> T) {
-    for v in data.iter_mut() {
-        *v = f(*v);
+fn map_inplace<T: Copy + Send>(data: &mut [T], f: impl Fn(T) -> T + Sync) {
+    match parallel_chunk(data.len()) {
+        Some(per) => data.par_chunks_mut(per).for_each(|d| {
+            for v in d.iter_mut() {
+                *v = f(*v);
+            }
+        }),
+        None => {
+            for v in data.iter_mut() {
+                *v = f(*v);
+            }
+        }
     }
 }
 
 /// `out[i] = f(a[i], b[i])`.
 #[inline(always)]
-fn zip_map<A: Copy, B: Copy, U>(a: &[A], b: &[B], out: &mut [U], f: impl Fn(A, B) -> U) {
-    for (o, (&u, &v)) in out.iter_mut().zip(a.iter().zip(b)) {
-        *o = f(u, v);
+fn zip_map<A: Copy + Sync, B: Copy + Sync, U: Send>(
+    a: &[A],
+    b: &[B],
+    out: &mut [U],
+    f: impl Fn(A, B) -> U + Sync,
+) {
+    let seq = |a: &[A], b: &[B], out: &mut [U]| {
+        for (o, (&u, &v)) in out.iter_mut().zip(a.iter().zip(b)) {
+            *o = f(u, v);
+        }
+    };
+    match parallel_chunk(out.len()) {
+        Some(per) => out
+            .par_chunks_mut(per)
+            .zip(a.par_chunks(per).zip(b.par_chunks(per)))
+            .for_each(|(o, (a, b))| seq(a, b, o)),
+        None => seq(a, b, out),
     }
 }
 

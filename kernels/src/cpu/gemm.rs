@@ -166,7 +166,7 @@ mod native {
     /// at least 128 and the product is at least 512³; below that (small, thin or shallow
     /// products, where packing `B` does not pay for itself) the crate is as fast or faster.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    fn worth_it(m: usize, n: usize, k: usize) -> bool {
+    pub(super) fn worth_it(m: usize, n: usize, k: usize) -> bool {
         const MIN_DIM: usize = 128;
         const MIN_VOLUME: u128 = 512 * 512 * 512;
         m.min(n).min(k) >= MIN_DIM && (m as u128) * (n as u128) * (k as u128) >= MIN_VOLUME
@@ -294,9 +294,11 @@ pub enum GemmError {
 /// `alpha == 0` or `k == 0` reads neither `A` nor `B` and only scales `C` by `beta`. `m == 0` or
 /// `n == 0` does nothing. The arguments are still checked first.
 ///
-/// `threads` is the number of threads the call may use. The current backend build runs every
-/// call on the calling thread, so any value (0 included) means one thread for now; the
-/// parameter is kept so callers pass their budget already.
+/// `threads` is the number of threads the call may use (0 and 1: the calling thread only).
+/// A product large enough to pay for it is split into horizontal bands of `C` computed in
+/// parallel (see [`parallel`](super::parallel)), with the kernel chosen for the whole product;
+/// results are deterministic for a given thread count, and may differ from one thread's in the
+/// last bits where a kernel's blocking depends on the number of rows.
 ///
 /// # Errors
 /// [`GemmError::LeadingDim`] if a leading dimension is below its stored row width,
@@ -337,7 +339,7 @@ pub fn gemm<T: GemmElement>(
 /// `(batch - 1) * stride_c + n <= ldc`). Each slice must be at least
 /// `(batch - 1) * stride + (rows - 1) * ld + cols` long. `batch == 0` does nothing.
 ///
-/// `threads` is as in [`gemm()`]: currently every call runs on the calling thread.
+/// `threads` is as in [`gemm()`]; only single products (`batch == 1`) are split.
 ///
 /// # Errors
 /// As [`gemm()`], plus [`GemmError::OverlappingOutput`] if two output matrices would share
@@ -434,7 +436,6 @@ pub fn batched_gemm_with<T: GemmElement>(
     batch: usize,
     threads: usize,
 ) -> Result<(), GemmError> {
-    let _ = threads; // Single-threaded for now; see the doc comment.
     let (a_rows, a_cols) = if trans_a { (k, m) } else { (m, k) };
     let (b_rows, b_cols) = if trans_b { (n, k) } else { (k, n) };
     let a_mat = Operand::check(GemmArg::A, a.len(), a_rows, a_cols, lda, stride_a, batch)?;
@@ -461,6 +462,20 @@ pub fn batched_gemm_with<T: GemmElement>(
             scale(&mut c[p * stride_c..], m, n, ldc, beta);
         }
         return Ok(());
+    }
+    if batch == 1 {
+        let chunks = row_chunks(m, n, k, threads);
+        if chunks.len() > 1 {
+            // The kernel is chosen for the whole product, so every band runs the same one.
+            let backend = match backend {
+                Backend::Auto if native::worth_it(m, n, k) => Backend::Native,
+                Backend::Auto => Backend::Crate,
+                chosen => chosen,
+            };
+            return split_rows(
+                backend, trans_a, trans_b, n, k, alpha, a, lda, b, ldb, beta, c, ldc, &chunks,
+            );
+        }
     }
 
     // op(A) is m × k: row stride, column stride.
@@ -538,6 +553,118 @@ pub fn batched_gemm_with<T: GemmElement>(
         }
     }
     Ok(())
+}
+
+/// Products below this many multiply-adds run on one thread (splitting costs more than it saves).
+const MIN_PARALLEL_VOLUME: u128 = 1 << 21;
+
+/// The row ranges of `C` that `threads` threads compute, each with at least half of
+/// [`MIN_PARALLEL_VOLUME`] multiply-adds and 16 rows (the kernels' register tiles); one range
+/// when the product is too small to split.
+fn row_chunks(m: usize, n: usize, k: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
+    let volume = m as u128 * n as u128 * k as u128;
+    let by_volume = (volume / (MIN_PARALLEL_VOLUME / 2)).min(usize::MAX as u128) as usize;
+    let parts = threads.min(by_volume).min(m / 16).max(1);
+    if parts == 1 || volume < MIN_PARALLEL_VOLUME {
+        return std::iter::once(0..m).collect();
+    }
+    super::parallel::split_range(m, parts, 16)
+}
+
+/// Computes one product in horizontal bands of `C` (the rows of `chunks`) in parallel. The
+/// caller checked the whole product; each band is the same product restricted to its rows of
+/// `op(A)` and `C`, so it passes the same checks.
+#[allow(clippy::too_many_arguments, reason = "the gemm arguments")]
+fn split_rows<T: GemmElement>(
+    backend: Backend,
+    trans_a: bool,
+    trans_b: bool,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    ldb: usize,
+    beta: T,
+    c: &mut [T],
+    ldc: usize,
+    chunks: &[std::ops::Range<usize>],
+) -> Result<(), GemmError> {
+    // Disjoint bands of C: band i is rows chunks[i], starting at element start * ldc.
+    let mut bands: Vec<parking::Slot<&mut [T]>> = Vec::with_capacity(chunks.len());
+    let mut rest = c;
+    for (i, rows) in chunks.iter().enumerate() {
+        let band = if i + 1 == chunks.len() {
+            std::mem::take(&mut rest)
+        } else {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(rows.len() * ldc);
+            rest = tail;
+            head
+        };
+        bands.push(parking::Slot::new(band));
+    }
+    let results: Vec<parking::Slot<Result<(), GemmError>>> =
+        chunks.iter().map(|_| parking::Slot::new(Ok(()))).collect();
+    super::parallel::for_each_part(chunks.len(), |i| {
+        let rows = &chunks[i];
+        // Row i0 of op(A): row i0 of A, or column i0 of the stored Aᵀ.
+        let a_band = if trans_a {
+            &a[rows.start..]
+        } else {
+            &a[rows.start * lda..]
+        };
+        let result = bands[i].with(|band| {
+            batched_gemm_with(
+                backend,
+                trans_a,
+                trans_b,
+                rows.len(),
+                n,
+                k,
+                alpha,
+                a_band,
+                lda,
+                0,
+                b,
+                ldb,
+                0,
+                beta,
+                band,
+                ldc,
+                0,
+                1,
+                1,
+            )
+        });
+        results[i].with(|r| *r = result);
+    });
+    results.into_iter().try_for_each(parking::Slot::into_inner)
+}
+
+/// A value one parallel part uses by itself.
+mod parking {
+    use std::sync::Mutex;
+
+    /// A value behind an uncontended lock: each part locks only its own slot.
+    pub(super) struct Slot<T>(Mutex<T>);
+
+    impl<T> Slot<T> {
+        pub(super) fn new(value: T) -> Slot<T> {
+            Slot(Mutex::new(value))
+        }
+
+        /// Runs `f` on the value. A poisoned lock (a panic in another call on this slot, which
+        /// cannot happen since each part touches only its own) still gives the value.
+        pub(super) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+            let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard)
+        }
+
+        pub(super) fn into_inner(self) -> T {
+            self.0.into_inner().unwrap_or_else(|e| e.into_inner())
+        }
+    }
 }
 
 /// A checked matrix argument: its leading dimension as a stride, and its extent.

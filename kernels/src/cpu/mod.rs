@@ -5,6 +5,7 @@ pub mod broadcast;
 pub mod conv;
 pub mod elementwise;
 pub mod gemm;
+pub mod parallel;
 pub mod pooling;
 pub mod random;
 pub mod reduce;

@@ -27,6 +27,10 @@
 
 use std::ops::{Add, AddAssign, Div};
 
+use rayon::prelude::*;
+
+use super::parallel;
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
@@ -35,7 +39,14 @@ mod sealed {
 
 /// An element type the pooling kernels support: `f32` and `f64`. Sealed.
 pub trait PoolElement:
-    crate::Element + PartialOrd + Add<Output = Self> + AddAssign + Div<Output = Self> + sealed::Sealed
+    crate::Element
+    + PartialOrd
+    + Add<Output = Self>
+    + AddAssign
+    + Div<Output = Self>
+    + Send
+    + Sync
+    + sealed::Sealed
 {
     /// Zero.
     const ZERO: Self;
@@ -251,11 +262,52 @@ pub fn pool_forward<T: PoolElement>(
         return Ok(());
     }
     let [_, ih, iw] = geom.input;
-    for (plane, out) in x.chunks_exact(spatial).zip(y.chunks_exact_mut(out_spatial)) {
+    let planes = |x: &[T], y: &mut [T]| {
+        for (plane, out) in x.chunks_exact(spatial).zip(y.chunks_exact_mut(out_spatial)) {
+            forward_plane(kind, &wd, &wh, &ww, ih, iw, plane, out);
+        }
+    };
+    match plane_groups(x.len() / spatial, spatial) {
+        None => planes(x, y),
+        Some(per) => x
+            .par_chunks(per * spatial)
+            .zip(y.par_chunks_mut(per * out_spatial))
+            .for_each(|(x, y)| planes(x, y)),
+    }
+    Ok(())
+}
+
+/// Planes per parallel group when a pooling over `planes` planes of `spatial` elements is worth
+/// splitting across threads (at least 64 Ki elements per group); `None` to run on one thread.
+fn plane_groups(planes: usize, spatial: usize) -> Option<usize> {
+    const MIN_GROUP_ELEMENTS: usize = 1 << 16;
+    let threads = parallel::num_threads();
+    let parts = threads
+        .min(planes)
+        .min(planes.saturating_mul(spatial) / MIN_GROUP_ELEMENTS);
+    (parts > 1).then(|| planes.div_ceil(parts))
+}
+
+/// One plane of [`pool_forward`].
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the windows and sizes of one plane"
+)]
+fn forward_plane<T: PoolElement>(
+    kind: PoolType,
+    wd: &[Window],
+    wh: &[Window],
+    ww: &[Window],
+    ih: usize,
+    iw: usize,
+    plane: &[T],
+    out: &mut [T],
+) {
+    {
         let mut out = out.iter_mut();
-        for a in &wd {
-            for b in &wh {
-                for c in &ww {
+        for a in wd {
+            for b in wh {
+                for c in ww {
                     // Every window coordinate is inside the plane: `Window` clips to [0, size).
                     let rows = (a.lo..a.hi).flat_map(|d| {
                         (b.lo..b.hi).map(move |h| {
@@ -287,7 +339,6 @@ pub fn pool_forward<T: PoolElement>(
             }
         }
     }
-    Ok(())
 }
 
 /// The divisor of an average window.
@@ -328,22 +379,66 @@ pub fn pool_backward<T: PoolElement>(
         return Ok(());
     }
     let [_, ih, iw] = geom.input;
-    for (p, (gp, dxp)) in g
-        .chunks_exact(out_spatial)
-        .zip(dx.chunks_exact_mut(spatial))
-        .enumerate()
+    // The planes of one group: `first` is the group's first plane (for `x` and `y`).
+    let planes = |first: usize, g: &[T], dx: &mut [T]| {
+        for (p, (gp, dxp)) in g
+            .chunks_exact(out_spatial)
+            .zip(dx.chunks_exact_mut(spatial))
+            .enumerate()
+        {
+            let p = first + p;
+            let (xp, yp) = if kind == PoolType::Max {
+                (
+                    &x[p * spatial..(p + 1) * spatial],
+                    &y[p * out_spatial..(p + 1) * out_spatial],
+                )
+            } else {
+                (&[][..], &[][..])
+            };
+            backward_plane(kind, &wd, &wh, &ww, ih, iw, gp, xp, yp, dxp);
+        }
+    };
+    match plane_groups(dx.len() / spatial, spatial) {
+        None => planes(0, g, dx),
+        Some(per) => g
+            .par_chunks(per * out_spatial)
+            .zip(dx.par_chunks_mut(per * spatial))
+            .enumerate()
+            .for_each(|(i, (g, dx))| planes(i * per, g, dx)),
+    }
+    Ok(())
+}
+
+/// One plane of [`pool_backward`]: `xp` and `yp` are the plane's input and output (read for
+/// max only).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the windows, sizes and buffers of one plane"
+)]
+fn backward_plane<T: PoolElement>(
+    kind: PoolType,
+    wd: &[Window],
+    wh: &[Window],
+    ww: &[Window],
+    ih: usize,
+    iw: usize,
+    gp: &[T],
+    xp: &[T],
+    yp: &[T],
+    dxp: &mut [T],
+) {
     {
         let mut index = 0;
-        for a in &wd {
-            for b in &wh {
-                for c in &ww {
+        for a in wd {
+            for b in wh {
+                for c in ww {
                     let o = index;
                     index += 1;
                     let grad = gp[o];
                     match kind {
                         PoolType::Max => {
-                            let plane = &x[p * spatial..(p + 1) * spatial];
-                            let target = y[p * out_spatial + o];
+                            let plane = xp;
+                            let target = yp[o];
                             'scan: for d in a.lo..a.hi {
                                 for h in b.lo..b.hi {
                                     let base = (d * ih + h) * iw;
@@ -382,7 +477,6 @@ pub fn pool_backward<T: PoolElement>(
             }
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -317,6 +317,7 @@ fn backward_typed<T: ConvElement>(
     name: &str,
     inputs: &[TensorRef<'_>],
     outputs: &mut [TensorMut<'_>],
+    dx_needed: bool,
 ) -> Result<()> {
     let geom = spec.geom(inputs[1].shape);
     let g = inputs[0].slice::<T>(name)?;
@@ -332,16 +333,14 @@ fn backward_typed<T: ConvElement>(
         Some(db) => Some(db.slice_mut::<T>(name)?),
         None => None,
     };
-    conv_backward(
-        &geom,
-        g,
-        x,
-        w,
-        dx.slice_mut::<T>(name)?,
-        dw.slice_mut::<T>(name)?,
-        db,
-    )
-    .map_err(|e| kernel_error(name, e))
+    // The data gradient of a first layer (the data needs none) is skipped (MXNet's kNullOp).
+    let dx = if dx_needed {
+        Some(dx.slice_mut::<T>(name)?)
+    } else {
+        None
+    };
+    conv_backward(&geom, g, x, w, dx, dw.slice_mut::<T>(name)?, db)
+        .map_err(|e| kernel_error(name, e))
 }
 
 impl Operator for Convolution {
@@ -405,13 +404,14 @@ impl Operator for ConvolutionBackward {
     }
     fn forward(
         &self,
-        _ctx: &mut OpContext<'_>,
+        ctx: &mut OpContext<'_>,
         inputs: &[TensorRef<'_>],
         outputs: &mut [TensorMut<'_>],
     ) -> Result<()> {
         let name = self.name();
         let dtype = inputs[0].dtype;
-        float_dispatch!(dtype, name, T => backward_typed::<T>(&self.0, name, inputs, outputs))
+        let dx_needed = ctx.output_needed(0);
+        float_dispatch!(dtype, name, T => backward_typed::<T>(&self.0, name, inputs, outputs, dx_needed))
     }
     fn resources(&self) -> Vec<Resource> {
         vec![Resource::TempSpace]

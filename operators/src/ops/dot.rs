@@ -291,7 +291,7 @@ impl Mm {
             n,
             m * n,
             self.batch,
-            1,
+            mxr_kernels::cpu::parallel::num_threads(),
         )
         .map_err(|e| e.to_string())
     }
@@ -326,7 +326,7 @@ impl Mm {
                 cols,
                 rows * cols,
                 bt,
-                1,
+                mxr_kernels::cpu::parallel::num_threads(),
             )
             .map_err(|e| e.to_string())
         };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use mxr_kernels::cpu::conv::ConvElement;
 use mxr_kernels::cpu::gemm::{GemmElement, gemm};
+use mxr_kernels::cpu::parallel::num_threads as threads;
 
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
@@ -94,7 +95,23 @@ impl Fc {
         };
         let (n, h, k) = (self.rows, self.hidden, self.k);
         // y (n × h) = x (n × k) · Wᵀ (k × h), W stored h × k.
-        gemm(false, true, n, h, k, T::ONE, x, k, w, k, beta, y, h, 1).map_err(|e| e.to_string())
+        gemm(
+            false,
+            true,
+            n,
+            h,
+            k,
+            T::ONE,
+            x,
+            k,
+            w,
+            k,
+            beta,
+            y,
+            h,
+            threads(),
+        )
+        .map_err(|e| e.to_string())
     }
 
     /// Writes `dw`, then `db`, then `dx` (so `dx` may take the data's memory, MXNet's in-place
@@ -110,8 +127,23 @@ impl Fc {
     ) -> Result<(), String> {
         let (n, h, k) = (self.rows, self.hidden, self.k);
         // dW (h × k) = gᵀ (h × n) · x (n × k).
-        gemm(true, false, h, k, n, T::ONE, g, h, x, k, T::ZERO, dw, k, 1)
-            .map_err(|e| e.to_string())?;
+        gemm(
+            true,
+            false,
+            h,
+            k,
+            n,
+            T::ONE,
+            g,
+            h,
+            x,
+            k,
+            T::ZERO,
+            dw,
+            k,
+            threads(),
+        )
+        .map_err(|e| e.to_string())?;
         if let Some(db) = db {
             db.fill(T::ZERO);
             for row in g.chunks_exact(h.max(1)) {
@@ -122,8 +154,23 @@ impl Fc {
         }
         // dx (n × k) = g (n × h) · W (h × k), unless nobody reads it (the first layer's).
         match dx {
-            Some(dx) => gemm(false, false, n, k, h, T::ONE, g, h, w, k, T::ZERO, dx, k, 1)
-                .map_err(|e| e.to_string()),
+            Some(dx) => gemm(
+                false,
+                false,
+                n,
+                k,
+                h,
+                T::ONE,
+                g,
+                h,
+                w,
+                k,
+                T::ZERO,
+                dx,
+                k,
+                threads(),
+            )
+            .map_err(|e| e.to_string()),
             None => Ok(()),
         }
     }

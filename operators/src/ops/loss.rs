@@ -239,6 +239,25 @@ impl SoftmaxOutputBackward {
         }
         let labels = &labels[..lanes];
         let ignore = p.ignore_label as i64;
+        // A class label outside 0..classes would silently train towards no class (MXNet's CPU
+        // kernel does that); here it is an error naming the label and its position. The
+        // `ignore_label` value is exempt even without `use_ignore`: MXNet's 'valid'
+        // normalization treats it as padding either way.
+        let classes = ax.len as f64;
+        if let Some((at, bad)) = labels.iter().enumerate().find(|(_, l)| {
+            let v = l.to_f64();
+            v as i64 != ignore && !(v >= 0.0 && v < classes)
+        }) {
+            return Err(Error::BadInput {
+                op: "SoftmaxOutput".into(),
+                reason: format!(
+                    "label {} at position {at} is not a class index in 0..{} (output shape {:?})",
+                    bad.to_f64(),
+                    ax.len,
+                    y.shape
+                ),
+            });
+        }
         let norm = match p.normalization {
             Normalization::Null => 1.0,
             Normalization::Batch => ax.outer as f64,

@@ -6,10 +6,11 @@
 //! holding that input's gradient. The Symbol executor builds its backward graph this way (and
 //! plans its memory); the imperative builder in the NDArray frontend runs each node at once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::operator::{OpRef, Operator};
-use crate::Result;
+use crate::{Error, Result};
 
 /// One output of a graph node, as the builder numbers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,4 +77,114 @@ impl GradCtx<'_> {
     pub fn all(entries: Vec<Entry>) -> Vec<Option<Entry>> {
         entries.into_iter().map(Some).collect()
     }
+}
+
+/// A forward node as [`reverse_pass`] sees it.
+#[derive(Debug, Clone)]
+pub struct ForwardNode {
+    /// The node's name (gradient nodes are named after it).
+    pub name: String,
+    /// The operator; `None` for a variable.
+    pub op: Option<OpRef>,
+    /// The entries it reads.
+    pub inputs: Vec<Entry>,
+}
+
+/// Reverse-mode differentiation over a recorded forward graph (MXNet's `Gradient` pass), shared
+/// by the Symbol executor and the imperative NDArray graph.
+///
+/// `forward` are the forward nodes in topological order (node `i` is `Entry { node: i, .. }` in
+/// `builder`); `heads` pairs forward outputs with the entries holding their head gradients.
+/// Walking the nodes in reverse, each operator reached by a gradient adds its gradient nodes
+/// through `builder` (the head gradients of an output summed first, with an `elemwise_add` per
+/// extra term; zeros for an output nobody differentiates). Returns, for each entry of `wanted`,
+/// its summed gradient — or, when no gradient reached it, zeros if `zeros_if_unreached`, else
+/// `None`.
+///
+/// # Errors
+/// An operator without a gradient, or one whose gradient nodes cannot be built: the error names
+/// the forward node.
+pub fn reverse_pass(
+    builder: &mut dyn GraphBuilder,
+    forward: &[ForwardNode],
+    heads: &[(Entry, Entry)],
+    wanted: &[Entry],
+    zeros_if_unreached: bool,
+) -> Result<Vec<Option<Entry>>> {
+    let mut contributions: HashMap<Entry, Vec<Entry>> = HashMap::new();
+    for &(output, grad) in heads {
+        contributions.entry(output).or_default().push(grad);
+    }
+    for (node, fwd) in forward.iter().enumerate().rev() {
+        let Some(op) = &fwd.op else {
+            continue;
+        };
+        let outputs: Vec<Entry> = (0..op.num_outputs())
+            .map(|output| Entry { node, output })
+            .collect();
+        if !outputs.iter().any(|e| contributions.contains_key(e)) {
+            continue;
+        }
+        let mut ograds = Vec::with_capacity(outputs.len());
+        for e in &outputs {
+            let terms = contributions.remove(e).unwrap_or_default();
+            ograds.push(sum_or_zeros(builder, &fwd.name, *e, terms)?);
+        }
+        let grads = op
+            .gradient(&mut GradCtx {
+                builder: &mut *builder,
+                name: &fwd.name,
+                inputs: &fwd.inputs,
+                outputs: &outputs,
+                ograds: &ograds,
+            })
+            .map_err(|e| Error::BadInput {
+                op: op.name().into(),
+                reason: format!("gradient of node {}: {e}", fwd.name),
+            })?;
+        for (input, grad) in fwd.inputs.iter().zip(grads) {
+            if let Some(g) = grad {
+                contributions.entry(*input).or_default().push(g);
+            }
+        }
+    }
+    wanted
+        .iter()
+        .map(|e| {
+            let name = forward.get(e.node).map_or("", |n| n.name.as_str());
+            match contributions.remove(e) {
+                Some(terms) => sum_or_zeros(builder, name, *e, terms).map(Some),
+                None if zeros_if_unreached => sum_or_zeros(builder, name, *e, Vec::new()).map(Some),
+                None => Ok(None),
+            }
+        })
+        .collect()
+}
+
+/// The sum of `terms` (`<name>_grad_sum` nodes), or zeros shaped like `like` (`<name>_zeros`)
+/// when there are none.
+fn sum_or_zeros(
+    builder: &mut dyn GraphBuilder,
+    name: &str,
+    like: Entry,
+    terms: Vec<Entry>,
+) -> Result<Entry> {
+    let mut terms = terms.into_iter();
+    let Some(first) = terms.next() else {
+        let zeros = super::create("zeros_like", &[], None)?;
+        return first_output(builder.add_node(zeros, &format!("{name}_zeros"), &[like])?);
+    };
+    let mut sum = first;
+    for t in terms {
+        let add = super::create("elemwise_add", &[], Some(2))?;
+        sum = first_output(builder.add_node(add, &format!("{name}_grad_sum"), &[sum, t])?)?;
+    }
+    Ok(sum)
+}
+
+fn first_output(entries: Vec<Entry>) -> Result<Entry> {
+    entries.first().copied().ok_or_else(|| Error::BadInput {
+        op: "reverse_pass".into(),
+        reason: "a gradient node without outputs".into(),
+    })
 }

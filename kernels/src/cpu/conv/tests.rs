@@ -131,7 +131,7 @@ fn check_geometry(geom: ConvGeom, with_bias: bool) {
     let mut dx = vec![f64::NAN; x.len()];
     let mut dw = vec![f64::NAN; w.len()];
     let mut db = vec![f64::NAN; geom.filters];
-    conv_backward(&geom, &g, &x, &w, &mut dx, &mut dw, Some(&mut db)).unwrap();
+    conv_backward(&geom, &g, &x, &w, Some(&mut dx), &mut dw, Some(&mut db)).unwrap();
     assert_close(&format!("{geom:?} dx"), &dx, &want.dx, 1e-12);
     assert_close(&format!("{geom:?} dw"), &dw, &want.dw, 1e-12);
     assert_close(&format!("{geom:?} db"), &db, &want.db, 1e-12);
@@ -145,9 +145,24 @@ fn check_geometry(geom: ConvGeom, with_bias: bool) {
     assert_close(&format!("{geom:?} y32"), &up(&y32), &want.y, 1e-4);
     let mut dx32 = vec![f32::NAN; x.len()];
     let mut dw32 = vec![f32::NAN; w.len()];
-    conv_backward(&geom, &g32, &x32, &w32, &mut dx32, &mut dw32, None).unwrap();
+    conv_backward(&geom, &g32, &x32, &w32, Some(&mut dx32), &mut dw32, None).unwrap();
+    // Without the data gradient: the same weight gradient, `dx` skipped.
+    let mut dw32_only = vec![f32::NAN; w.len()];
+    conv_backward(&geom, &g32, &x32, &w32, None, &mut dw32_only, None).unwrap();
+    assert_eq!(dw32_only, dw32);
     assert_close(&format!("{geom:?} dx32"), &up(&dx32), &want.dx, 1e-4);
     assert_close(&format!("{geom:?} dw32"), &up(&dw32), &want.dw, 1e-4);
+}
+
+#[test]
+fn batches_split_across_threads_match_the_reference() {
+    // LeNet's second layer on 6 images: about 5M multiply-adds, split into groups of images
+    // whenever more than one thread is available (the weight gradient summed over groups).
+    let geom = ConvGeom::new_2d(6, 20, 50, 1, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]);
+    let s = geom.sizes().unwrap();
+    let threads = parallel::num_threads();
+    assert_eq!(image_parts(&geom, &s), threads.min(6), "{threads} threads");
+    check_geometry(geom, true);
 }
 
 #[test]
@@ -262,7 +277,7 @@ fn bad_geometry_and_lengths_are_errors() {
     assert_eq!(zero.output_len(), 0);
     let mut dx = vec![0.0f32; ok.data_len()];
     let mut dw = vec![0.0f32; ok.weight_len()];
-    let err = conv_backward(&ok, &y[1..], &x, &w, &mut dx, &mut dw, None).unwrap_err();
+    let err = conv_backward(&ok, &y[1..], &x, &w, Some(&mut dx), &mut dw, None).unwrap_err();
     assert!(err.to_string().contains("output gradient"), "{err}");
     let mut col = vec![0.0f32; 3];
     assert!(im2col(&ok, &x[..100], &mut col).is_err());

@@ -443,3 +443,26 @@ fn erf_is_accurate() {
     let above = erf(3.0);
     assert!((above - below).abs() < 1e-15);
 }
+
+#[test]
+fn long_arrays_split_across_threads_give_each_elements_own_result() {
+    let n = 3 * PARALLEL_MIN_LEN + 17;
+    if crate::cpu::parallel::num_threads() > 1 {
+        assert!(parallel_chunk(n).is_some(), "split");
+    }
+    assert!(parallel_chunk(1000).is_none());
+    let x: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 / 250.0 - 2.0).collect();
+    let y: Vec<f32> = (0..n).map(|i| (i % 77) as f32 / 7.0).collect();
+    let mut out = vec![f32::NAN; n];
+    unary(UnaryOp::Tanh, &x, &mut out);
+    assert!(out.iter().zip(&x).all(|(o, &v)| *o == Num::tanh(v)));
+    binary(BinaryOp::Mul, &x, &y, &mut out);
+    assert!(
+        out.iter()
+            .zip(x.iter().zip(&y))
+            .all(|(o, (a, b))| *o == a * b)
+    );
+    let mut inplace = x.clone();
+    unary_inplace(UnaryOp::Relu, &mut inplace);
+    assert!(inplace.iter().zip(&x).all(|(o, &v)| *o == v.max(0.0)));
+}

@@ -100,6 +100,11 @@ fn reference<T: TestFloat>(
 
 /// Runs `case` through `gemm` and the reference and compares, including the padding.
 fn check<T: TestFloat>(case: Case, seed: u64) {
+    check_threads::<T>(case, seed, 1);
+}
+
+/// [`check`] with `threads` threads allowed.
+fn check_threads<T: TestFloat>(case: Case, seed: u64, threads: usize) {
     let Case {
         ta,
         tb,
@@ -126,7 +131,10 @@ fn check<T: TestFloat>(case: Case, seed: u64) {
     let mut want: Vec<f64> = c.iter().map(|x| x.to_f64()).collect();
     reference(case, &a, lda, &b, ldb, &mut want, ldc);
     let (al, be) = (T::from_f64(alpha), T::from_f64(beta));
-    gemm(ta, tb, m, n, k, al, &a, lda, &b, ldb, be, &mut c, ldc, 1).expect("valid arguments");
+    gemm(
+        ta, tb, m, n, k, al, &a, lda, &b, ldb, be, &mut c, ldc, threads,
+    )
+    .expect("valid arguments");
     let tol = 8.0 * T::EPS * (k as f64 + 2.0) * (alpha.abs() + beta.abs() + 1.0);
     for (idx, (got, want)) in c.iter().zip(&want).enumerate() {
         let got = got.to_f64();
@@ -863,4 +871,54 @@ fn forced_backends_agree() {
             assert!((x - y).abs() <= 1e-5, "ta {ta} tb {tb}: {x} vs {y}");
         }
     }
+}
+
+#[test]
+fn threaded_products_match_the_reference() {
+    // Large enough to be split into bands (see `row_chunks`), with ragged last bands.
+    let sizes = [
+        (130, 97, 300),
+        (257, 64, 200),
+        (40, 300, 400),
+        (600, 600, 16),
+    ];
+    let mut seed = 900;
+    for (m, n, k) in sizes {
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            for (threads, pad, alpha, beta) in [(2, 0, 1.0, 0.0), (3, 5, 0.5, 1.0)] {
+                seed += 3;
+                let case = Case {
+                    ta,
+                    tb,
+                    m,
+                    n,
+                    k,
+                    pad,
+                    alpha,
+                    beta,
+                };
+                check_threads::<f32>(case, seed, threads);
+                check_threads::<f64>(case, seed, threads);
+            }
+        }
+    }
+}
+
+#[test]
+fn row_chunks_split_only_large_products() {
+    assert_eq!(
+        super::row_chunks(128, 128, 64, 2).len(),
+        1,
+        "1M multiply-adds"
+    );
+    assert_eq!(super::row_chunks(128, 784, 128, 2), vec![0..64, 64..128]);
+    assert_eq!(
+        super::row_chunks(20, 4096, 4096, 4).len(),
+        1,
+        "under 32 rows"
+    );
+    assert_eq!(super::row_chunks(128, 784, 128, 1).len(), 1, "one thread");
+    let chunks = super::row_chunks(1000, 1000, 1000, 3);
+    assert_eq!(chunks.len(), 3);
+    assert_eq!(chunks.last().unwrap().end, 1000);
 }

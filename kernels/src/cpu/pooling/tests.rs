@@ -295,3 +295,40 @@ fn errors() {
     let err = pool_backward(&geom, PoolType::Max, &y, &x, &y[1..], &mut dx).unwrap_err();
     assert!(err.to_string().contains("output"), "{err}");
 }
+
+#[test]
+fn many_planes_split_across_threads_match_plane_by_plane() {
+    // LeNet's first pooling on 40 images: 20 channels of 24×24 → 12×12, 460,800 inputs.
+    let planes = 800;
+    let whole = PoolGeom::new_2d(planes, [24, 24], [12, 12], [2, 2], [2, 2], [0, 0]);
+    let one = PoolGeom::new_2d(1, [24, 24], [12, 12], [2, 2], [2, 2], [0, 0]);
+    if crate::cpu::parallel::num_threads() > 1 {
+        assert!(super::plane_groups(planes, 576).is_some(), "split");
+    }
+    let x: Vec<f32> = (0..planes * 576)
+        .map(|i| ((i * 7919) % 1009) as f32 / 1009.0 - 0.5)
+        .collect();
+    let g: Vec<f32> = (0..planes * 144)
+        .map(|i| ((i * 104_729) % 997) as f32 / 997.0)
+        .collect();
+    for kind in [
+        PoolType::Max,
+        PoolType::Avg {
+            count_include_pad: true,
+        },
+    ] {
+        let mut y = vec![f32::NAN; planes * 144];
+        pool_forward(&whole, kind, &x, &mut y).unwrap();
+        let mut dx = vec![f32::NAN; planes * 576];
+        pool_backward(&whole, kind, &g, &x, &y, &mut dx).unwrap();
+        for p in 0..planes {
+            let (xp, gp) = (&x[p * 576..(p + 1) * 576], &g[p * 144..(p + 1) * 144]);
+            let mut yp = vec![0.0f32; 144];
+            pool_forward(&one, kind, xp, &mut yp).unwrap();
+            assert_eq!(&y[p * 144..(p + 1) * 144], &yp[..], "{kind:?} plane {p}");
+            let mut dxp = vec![0.0f32; 576];
+            pool_backward(&one, kind, gp, xp, &yp, &mut dxp).unwrap();
+            assert_eq!(&dx[p * 576..(p + 1) * 576], &dxp[..], "{kind:?} plane {p}");
+        }
+    }
+}

@@ -317,6 +317,30 @@ fn softmax_output_rejects_bad_parameters_and_labels() {
     let label = HostTensor::from_f32(&[2], vec![0.0, 1.0]);
     let err = run(back.as_ref(), &mut [out, label], true).unwrap_err();
     assert!(err.to_string().contains("labels"), "{err}");
+    // A class label out of range is an error naming it (MXNet's CPU kernel trains on it).
+    let op = create("SoftmaxOutput", &[], None).unwrap();
+    let head = HostTensor::from_f32(&[2, 3], vec![1.0; 6]);
+    for bad in [3.0f32, -2.0] {
+        let label = HostTensor::from_f32(&[2], vec![0.0, bad]);
+        let err = gradients(&op, &[x23(), label], std::slice::from_ref(&head), true, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!(
+                "label {bad} at position 1 is not a class index in 0..3"
+            )),
+            "{err}"
+        );
+    }
+    // ... unless it is the ignored label.
+    let op = create(
+        "SoftmaxOutput",
+        &[("use_ignore", "true"), ("ignore_label", "-1")],
+        None,
+    )
+    .unwrap();
+    let label = HostTensor::from_f32(&[2], vec![0.0, -1.0]);
+    assert!(gradients(&op, &[x23(), label], &[head], true, 0).is_ok());
 }
 
 #[test]

@@ -1,0 +1,145 @@
+//! EXAMPLES.md scenario 18, the model API: the MLP of MXNet's docs trained on Fashion-MNIST by
+//! one `Module::fit` call (epochs, context, optimizer and learning rate), with evaluation data
+//! and an accuracy metric, logging progress per epoch (a progress bar on a terminal, log lines
+//! otherwise), then scored and saved as an MXNet checkpoint.
+//!
+//! `cargo run --release --example train_module -- [--epochs N] [--optimizer sgd|adam] [--lr X]
+//! [--batch-size B] [--parts K] [--contexts N] [--out DIR] [--data DIR]` (`--parts K` trains on
+//! the first K-th of the training set, for a quick run; `--contexts N` trains data-parallel over
+//! `cpu(0)..cpu(N-1)`, each taking its share of every batch).
+
+use std::path::{Path, PathBuf};
+
+use mxr::engine::Context;
+use mxr::init::Normal;
+use mxr::io::{LastBatchHandle, MNISTIter};
+use mxr::metric::Accuracy;
+use mxr::module::{FitOptions, Module};
+use mxr::sym::{self, Symbol};
+
+struct Options {
+    epochs: usize,
+    optimizer: String,
+    lr: Option<f64>,
+    batch: usize,
+    parts: usize,
+    contexts: u32,
+    out: PathBuf,
+    data: PathBuf,
+}
+
+fn options() -> Result<Options, String> {
+    let mut o = Options {
+        epochs: 10,
+        optimizer: "sgd".into(),
+        lr: None,
+        batch: 100,
+        parts: 1,
+        contexts: 1,
+        out: PathBuf::from("target/train_module"),
+        data: PathBuf::from("/usr/share/datasets/fashion-mnist"),
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args
+            .get(i + 1)
+            .ok_or_else(|| format!("{} needs a value", args[i]))?;
+        let bad = |e: &dyn std::fmt::Display| format!("{} {value}: {e}", args[i]);
+        match args[i].as_str() {
+            "--epochs" => o.epochs = value.parse().map_err(|e| bad(&e))?,
+            "--optimizer" => o.optimizer = value.clone(),
+            "--lr" => o.lr = Some(value.parse().map_err(|e| bad(&e))?),
+            "--batch-size" => o.batch = value.parse().map_err(|e| bad(&e))?,
+            "--parts" => o.parts = value.parse().map_err(|e| bad(&e))?,
+            "--contexts" => o.contexts = value.parse().map_err(|e| bad(&e))?,
+            "--out" => o.out = PathBuf::from(value),
+            "--data" => o.data = PathBuf::from(value),
+            other => return Err(format!("unknown option {other}")),
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
+/// The MLP of MXNet's docs: 784 → 128 relu → 64 relu → 10, SoftmaxOutput.
+fn mlp() -> mxr::Result<Symbol> {
+    let data = Symbol::variable("data");
+    let fc1 = sym::fully_connected(&data, 128).name("fc1").build()?;
+    let act1 = sym::activation(&fc1, "relu").name("relu1").build()?;
+    let fc2 = sym::fully_connected(&act1, 64).name("fc2").build()?;
+    let act2 = sym::activation(&fc2, "relu").name("relu2").build()?;
+    let fc3 = sym::fully_connected(&act2, 10).name("fc3").build()?;
+    sym::softmax_output(&fc3).name("softmax").build()
+}
+
+fn iterator(dir: &Path, set: &str, batch: usize, parts: usize) -> mxr::Result<MNISTIter> {
+    let train = set == "train";
+    MNISTIter::builder(
+        dir.join(format!("{set}-images-idx3-ubyte.gz")),
+        dir.join(format!("{set}-labels-idx1-ubyte.gz")),
+    )
+    .batch_size(batch)
+    .shuffle(train)
+    .seed(42)
+    .parts(if train { parts } else { 1 }, 0)
+    .last_batch_handle(if train {
+        LastBatchHandle::Discard
+    } else {
+        LastBatchHandle::Pad
+    })
+    .build()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let o = options()?;
+    if !o.data.join("train-images-idx3-ubyte.gz").exists() {
+        return Err(format!(
+            "Fashion-MNIST is not in {} (install Debian's dataset-fashion-mnist)",
+            o.data.display()
+        )
+        .into());
+    }
+    let mut train = iterator(&o.data, "train", o.batch, o.parts)?;
+    let mut test = iterator(&o.data, "t10k", o.batch, 1)?;
+    let lr =
+        o.lr.unwrap_or(if o.optimizer == "adam" { 0.001 } else { 0.1 });
+    println!(
+        "Module.fit: {} training and {} test images, batch {}, {} epochs, {} lr {lr}, {} context(s)",
+        train.num_examples(),
+        test.num_examples(),
+        o.batch,
+        o.epochs,
+        o.optimizer,
+        o.contexts
+    );
+
+    mxr::nd::random::seed(7)?;
+    let contexts: Vec<Context> = (0..o.contexts.max(1)).map(Context::cpu).collect();
+    let mut module = Module::with_contexts(mlp()?, &["data"], &["softmax_label"], &contexts)?;
+    let options = FitOptions::new(o.epochs)
+        .optimizer(&o.optimizer, &[("learning_rate", lr)])
+        .initializer(Normal::new(0.02))
+        .log(true);
+    let report = module.fit(&mut train, Some(&mut test), &mut Accuracy::new(), &options)?;
+    for epoch in &report.epochs {
+        println!(
+            "epoch {}: train accuracy {:.4}, test accuracy {:.4}, {:.0} samples/s",
+            epoch.epoch + 1,
+            epoch.train_metric.1,
+            epoch.eval_metric.as_ref().map_or(f64::NAN, |m| m.1),
+            epoch.samples_per_sec
+        );
+    }
+
+    let (_, accuracy) = module.score(&mut test, &mut Accuracy::new())?;
+    std::fs::create_dir_all(&o.out)?;
+    let prefix = o.out.join("fashion_module");
+    module.save_checkpoint(&prefix.to_string_lossy(), o.epochs as u32)?;
+    println!(
+        "score: test accuracy {accuracy:.4}; checkpoint {}-{:04}.params",
+        prefix.display(),
+        o.epochs
+    );
+    Ok(())
+}
