@@ -35,3 +35,6 @@ mod module;
 
 #[path = "frontend/kvstore.rs"]
 mod kvstore;
+
+#[path = "frontend/plugins.rs"]
+mod plugins;

@@ -43,6 +43,16 @@ pub enum Error {
         /// What is wrong, with the values involved.
         reason: String,
     },
+    /// A plugin library could not be loaded: a missing file, a library that is not an mxr
+    /// plugin, an ABI version mismatch, a malformed operator description, or a failed
+    /// registration.
+    #[error("plugin {path}: {reason}")]
+    Plugin {
+        /// The library's path as given.
+        path: String,
+        /// What went wrong, with the loader's or the plugin's message.
+        reason: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -13,7 +13,9 @@
 //! engine.wait_for_var(&v)?;
 //! # Ok::<(), mxr::engine::Error>(())
 //! ```
-#![forbid(unsafe_code)]
+// Unsafe code is denied everywhere but in `plugin`, which loads libraries and calls them
+// through the C ABI.
+#![deny(unsafe_code)]
 
 mod error;
 pub mod exec;
@@ -25,6 +27,8 @@ pub mod metric;
 pub mod module;
 pub mod nd;
 pub mod optim;
+#[allow(unsafe_code)]
+pub mod plugin;
 pub mod sym;
 
 pub use error::{Error, Result};

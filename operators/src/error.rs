@@ -52,6 +52,25 @@ pub enum Error {
         /// The name.
         name: String,
     },
+    /// An operator registered at run time takes a name or alias someone else holds.
+    #[error("cannot register operator `{name}` from {origin}: the name is taken by {by}")]
+    NameTaken {
+        /// The name.
+        name: String,
+        /// Where the new registration comes from (a plugin's path).
+        origin: String,
+        /// Who holds the name: a built-in operator, or an operator from another origin.
+        by: String,
+    },
+    /// An operator from a plugin failed: its kernel, shape or type function returned an error
+    /// or panicked, or it broke the plugin ABI's rules.
+    #[error("operator {op} (plugin): {reason}")]
+    Plugin {
+        /// The operator.
+        op: String,
+        /// What failed, with the plugin's message.
+        reason: String,
+    },
     /// The operator was given the wrong number of inputs.
     #[error("operator {op}: expected {expected} inputs ({names}), got {got}")]
     InputCount {

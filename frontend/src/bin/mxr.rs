@@ -7,6 +7,9 @@
 //! mxr exec --symbol F.json --inputs IN.params --output OUT.params [--train] [--backward]
 //! ```
 //!
+//! Every command takes `--plugin PATH` (repeatable): an operator plugin to load first (see
+//! `mxr::plugin`); the plugins listed in `MXR_PLUGINS=path1:path2` are loaded too.
+//!
 //! `exec` reads `arg:NAME`, `aux:NAME` and `head_grad:I` from the inputs file and writes
 //! `output:I`, with `--backward` `grad:NAME` for every argument, and `aux:NAME` as they stand
 //! after the run (MXNet's formats; see tests/fixtures/conformance/README.md).
@@ -23,7 +26,7 @@ use mxr::sym::Symbol;
 use serde_json::json;
 
 fn usage() -> &'static str {
-    "usage:\n  mxr ops [NAME]\n  mxr inspect --symbol F.json\n  mxr infer-shape --symbol F.json --shape NAME=D1,D2 [--shape ...]\n  mxr exec --symbol F.json --inputs IN.params --output OUT.params [--train] [--backward] [--ctx cpu|gpu:N]"
+    "usage:\n  mxr ops [NAME]\n  mxr inspect --symbol F.json\n  mxr infer-shape --symbol F.json --shape NAME=D1,D2 [--shape ...]\n  mxr exec --symbol F.json --inputs IN.params --output OUT.params [--train] [--backward] [--ctx cpu|gpu:N]\nany command: [--plugin LIB.so ...] (and MXR_PLUGINS=a.so:b.so)"
 }
 
 /// `mxr ops [NAME]`: one line per operator (name, aliases, description), then its parameters.
@@ -40,7 +43,7 @@ fn ops(name: Option<&str>) -> Result<String, String> {
             format!(" (aliases: {})", def.aliases.join(", "))
         };
         out.push_str(&format!("{}{aliases}: {}\n", def.name, def.description));
-        for p in (def.params)() {
+        for p in def.params() {
             let default = p
                 .default
                 .map_or("required".to_string(), |d| format!("default {d}"));
@@ -222,7 +225,24 @@ fn exec(args: &[String]) -> Result<String, String> {
     Ok(format!("wrote {} arrays to {output_path}\n", named.len()))
 }
 
+/// Loads `MXR_PLUGINS`, then every `--plugin PATH`; returns the other arguments.
+fn load_plugins(args: &[String]) -> Result<Vec<String>, String> {
+    mxr::plugin::load_env().map_err(|e| format!("MXR_PLUGINS: {e}"))?;
+    let mut rest = Vec::with_capacity(args.len());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--plugin" {
+            let path = it.next().ok_or("missing --plugin <path>")?;
+            mxr::plugin::load(path).map_err(|e| e.to_string())?;
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    Ok(rest)
+}
+
 fn run(args: &[String]) -> Result<String, String> {
+    let args = &load_plugins(args)?;
     match args.first().map(String::as_str) {
         Some("ops") => ops(args.get(1).map(String::as_str)),
         Some("inspect") => inspect(args),

@@ -10,7 +10,7 @@ mod operator;
 mod shape;
 mod tensor;
 
-pub use def::{OpDef, create, lookup, ops};
+pub use def::{LateRegistration, OpDef, OpFactory, create, lookup, ops, origin, register};
 pub use gradient::{Entry, ForwardNode, GradCtx, GraphBuilder, reverse_pass};
 pub use operator::{OpContext, OpRef, Operator, Resource};
 pub use shape::{Shape, ShapeCtx, TypeCtx};

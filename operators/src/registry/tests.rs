@@ -101,7 +101,7 @@ fn the_listing_is_sorted_unique_and_documented() {
             "{} has no description",
             def.name
         );
-        for spec in (def.params)() {
+        for spec in def.params() {
             assert!(
                 !spec.doc.is_empty(),
                 "{}: parameter {} has no doc",
@@ -122,4 +122,74 @@ fn unknown_names_suggest_close_ones() {
     assert!(err.contains("FullyConnected"), "{err}");
     let err = lookup("no_such_operator_at_all").unwrap_err().to_string();
     assert!(err.contains("operators are registered"), "{err}");
+}
+
+/// A run-time operator for the registration tests: `_copy` under another name.
+#[derive(Debug)]
+struct RunTimeCopy;
+
+impl super::OpFactory for RunTimeCopy {
+    fn params(&self) -> Vec<super::attrs::ParamSpec> {
+        Vec::new()
+    }
+    fn create(&self, attrs: &[(&str, &str)]) -> crate::Result<super::OpRef> {
+        super::create("_copy", attrs, None)
+    }
+}
+
+static RUN_TIME_COPY: RunTimeCopy = RunTimeCopy;
+
+fn run_time_def(name: &'static str) -> super::OpDef {
+    super::OpDef::dynamic(
+        name,
+        "A copy registered at run time (test).",
+        &RUN_TIME_COPY,
+    )
+}
+
+#[test]
+fn run_time_registration_is_atomic_and_refuses_taken_names() {
+    use super::{create, origin, register};
+    // A built-in alias is taken; nothing of the refused batch is registered.
+    let err = register(
+        vec![run_time_def("rt_test_a"), run_time_def("identity")],
+        "test A",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot register operator `identity` from test A: the name is taken by a built-in operator"
+    );
+    assert!(lookup("rt_test_a").is_err());
+    // A name given twice in one batch.
+    let err = register(
+        vec![run_time_def("rt_test_b"), run_time_def("rt_test_b")],
+        "test B",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot register operator `rt_test_b` from test B: the name is taken by another \
+         operator registered with it"
+    );
+    assert!(lookup("rt_test_b").is_err());
+    // Run-time operators, with aliases, are found like built-in ones...
+    let defs = register(
+        vec![run_time_def("rt_test_c").aliases(&["rt_test_c_alias"])],
+        "test C",
+    )
+    .unwrap();
+    assert!(defs[0].is_dynamic() && !lookup("Activation").unwrap().is_dynamic());
+    assert_eq!(lookup("rt_test_c_alias").unwrap().name, "rt_test_c");
+    assert_eq!(origin("rt_test_c_alias").as_deref(), Some("test C"));
+    assert_eq!(origin("Activation"), None);
+    assert_eq!(create("rt_test_c", &[], None).unwrap().name(), "_copy");
+    assert!(ops().iter().any(|d| d.name == "rt_test_c"));
+    // ... and hold their names against later registrations.
+    let err = register(vec![run_time_def("rt_test_c_alias")], "test D").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot register operator `rt_test_c_alias` from test D: the name is taken by an \
+         operator from test C"
+    );
 }

@@ -230,7 +230,7 @@ fn parameters_follow_mxnet() {
         ]
     );
     assert_eq!(op.input_names(), ["weight", "grad", "mean", "var"]);
-    let specs = (crate::registry::lookup("adam_update").unwrap().params)();
+    let specs = crate::registry::lookup("adam_update").unwrap().params();
     let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
     assert_eq!(
         names,

@@ -82,8 +82,8 @@ fn defaults_aliases_and_attrs() {
             ("is_int".to_string(), "False".to_string())
         ]
     );
-    let specs = lookup("_div_scalar").unwrap().params;
-    let names: Vec<&str> = specs().iter().map(|s| s.name).collect();
+    let specs = lookup("_div_scalar").unwrap().params();
+    let names: Vec<&str> = specs.iter().map(|s| s.name).collect();
     assert_eq!(names, ["scalar", "is_int"]);
     assert_eq!(
         ScalarParam::parse_for("_div_scalar", &[("scalar", "-1.5")]).unwrap(),

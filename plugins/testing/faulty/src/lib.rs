@@ -1,0 +1,212 @@
+//! A test plugin for mxr's error handling. `faulty(data, fail='none')` copies its input, and
+//! fails on purpose where `fail` says: `error_create`, `panic_create`, `error_shape`,
+//! `panic_shape`, `error_forward` (an error when the input has a negative value),
+//! `panic_forward`, `panic_backward`. `tally(data; aux total)` copies its input and, in
+//! training mode, adds the input's sum to its auxiliary state `total` (shape (1,)): it exercises
+//! auxiliary states through the ABI. `opaque(data)` copies its input and has no backward kernel.
+
+use mxr_plugin_abi::{
+    CallCtx, Op, OpInfo, ParamInfo, Params, Result, Shape, Tensor, TensorMut, bail,
+};
+
+/// Where `faulty` fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fail {
+    None,
+    ErrorShape,
+    PanicShape,
+    ErrorForward,
+    PanicForward,
+    PanicBackward,
+}
+
+/// The `faulty` operator.
+#[derive(Debug)]
+pub struct Faulty {
+    fail: Fail,
+}
+
+fn copy(inputs: &[Tensor<'_>], outputs: &mut [TensorMut<'_>]) {
+    outputs[0].bytes_mut().copy_from_slice(inputs[0].bytes());
+}
+
+impl Op for Faulty {
+    fn info() -> OpInfo {
+        OpInfo {
+            name: "faulty",
+            description: "Copies its input; fails on purpose where `fail` says.",
+            inputs: &["data"],
+            outputs: &["output"],
+            aux: &[],
+            params: vec![ParamInfo::optional(
+                "fail",
+                "{'none', 'error_create', 'panic_create', 'error_shape', 'panic_shape', \
+                 'error_forward', 'panic_forward', 'panic_backward'}",
+                "none",
+                "Where to fail.",
+            )],
+            cuda: None,
+        }
+    }
+
+    fn create(params: &Params) -> Result<Self> {
+        let fail = match params.get("fail").unwrap_or("none") {
+            "none" => Fail::None,
+            "error_create" => bail!("fail=error_create: refusing to create"),
+            "panic_create" => panic!("fail=panic_create: deliberate panic in create"),
+            "error_shape" => Fail::ErrorShape,
+            "panic_shape" => Fail::PanicShape,
+            "error_forward" => Fail::ErrorForward,
+            "panic_forward" => Fail::PanicForward,
+            "panic_backward" => Fail::PanicBackward,
+            other => bail!("unknown fail mode {other:?}"),
+        };
+        Ok(Faulty { fail })
+    }
+
+    fn infer_shape(&self, inputs: &mut [Shape], outputs: &mut [Shape]) -> Result<()> {
+        match self.fail {
+            Fail::ErrorShape => bail!("fail=error_shape: no shape for you"),
+            Fail::PanicShape => panic!("fail=panic_shape: deliberate panic in infer_shape"),
+            _ => {
+                outputs[0] = inputs[0].clone();
+                Ok(())
+            }
+        }
+    }
+
+    fn forward(
+        &self,
+        _ctx: &CallCtx,
+        inputs: &[Tensor<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        match self.fail {
+            Fail::PanicForward => panic!("fail=panic_forward: deliberate panic in the kernel"),
+            Fail::ErrorForward => {
+                let x = inputs[0].as_slice::<f32>()?;
+                if let Some(i) = x.iter().position(|v| *v < 0.0) {
+                    bail!("negative input {} at index {i}", x[i]);
+                }
+                copy(inputs, outputs);
+                Ok(())
+            }
+            _ => {
+                copy(inputs, outputs);
+                Ok(())
+            }
+        }
+    }
+
+    const HAS_BACKWARD: bool = true;
+
+    fn backward(
+        &self,
+        _ctx: &CallCtx,
+        ograds: &[Tensor<'_>],
+        _inputs: &[Tensor<'_>],
+        _outputs: &[Tensor<'_>],
+        igrads: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        if self.fail == Fail::PanicBackward {
+            panic!("fail=panic_backward: deliberate panic in the backward kernel");
+        }
+        igrads[0].bytes_mut().copy_from_slice(ograds[0].bytes());
+        Ok(())
+    }
+}
+
+/// The `tally` operator (no parameters).
+#[derive(Debug)]
+pub struct Tally;
+
+impl Op for Tally {
+    fn info() -> OpInfo {
+        OpInfo {
+            name: "tally",
+            description: "Copies its input; in training mode adds its sum to the state `total`.",
+            inputs: &["data"],
+            outputs: &["output"],
+            aux: &["total"],
+            params: Vec::new(),
+            cuda: None,
+        }
+    }
+
+    fn create(_params: &Params) -> Result<Self> {
+        Ok(Tally)
+    }
+
+    fn infer_shape(&self, inputs: &mut [Shape], outputs: &mut [Shape]) -> Result<()> {
+        outputs[0] = inputs[0].clone();
+        inputs[1] = Shape::known(&[1]);
+        Ok(())
+    }
+
+    fn forward(
+        &self,
+        ctx: &CallCtx,
+        inputs: &[Tensor<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        copy(inputs, outputs);
+        if ctx.is_train {
+            let sum: f32 = inputs[0].as_slice::<f32>()?.iter().sum();
+            outputs[1].as_mut_slice::<f32>()?[0] += sum;
+        }
+        Ok(())
+    }
+
+    const HAS_BACKWARD: bool = true;
+
+    fn backward(
+        &self,
+        _ctx: &CallCtx,
+        ograds: &[Tensor<'_>],
+        _inputs: &[Tensor<'_>],
+        _outputs: &[Tensor<'_>],
+        igrads: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        igrads[0].bytes_mut().copy_from_slice(ograds[0].bytes());
+        Ok(())
+    }
+}
+
+/// The `opaque` operator: a copy without a gradient.
+#[derive(Debug)]
+pub struct Opaque;
+
+impl Op for Opaque {
+    fn info() -> OpInfo {
+        OpInfo {
+            name: "opaque",
+            description: "Copies its input; has no backward kernel.",
+            inputs: &["data"],
+            outputs: &["output"],
+            aux: &[],
+            params: Vec::new(),
+            cuda: None,
+        }
+    }
+
+    fn create(_params: &Params) -> Result<Self> {
+        Ok(Opaque)
+    }
+
+    fn infer_shape(&self, inputs: &mut [Shape], outputs: &mut [Shape]) -> Result<()> {
+        outputs[0] = inputs[0].clone();
+        Ok(())
+    }
+
+    fn forward(
+        &self,
+        _ctx: &CallCtx,
+        inputs: &[Tensor<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        copy(inputs, outputs);
+        Ok(())
+    }
+}
+
+mxr_plugin_abi::export_plugin!(Faulty, Tally, Opaque);
