@@ -4,15 +4,18 @@
 //! otherwise), then scored and saved as an MXNet checkpoint.
 //!
 //! `cargo run --release --example train_module -- [--epochs N] [--optimizer sgd|adam] [--lr X]
-//! [--batch-size B] [--parts K] [--contexts N] [--out DIR] [--data DIR]` (`--parts K` trains on
-//! the first K-th of the training set, for a quick run; `--contexts N` trains data-parallel over
-//! `cpu(0)..cpu(N-1)`, each taking its share of every batch).
+//! [--batch-size B] [--parts K] [--contexts N] [--kvstore TYPE] [--out DIR] [--data DIR]`
+//! (`--parts K` trains on a K-th of the training set, for a quick run; `--contexts N` trains
+//! data-parallel over `cpu(0)..cpu(N-1)`, each taking its share of every batch; `--kvstore
+//! dist_sync`, built with `--features mpi` and started by `mpirun`, trains data-parallel across
+//! the processes, each reading its own part of the training set).
 
 use std::path::{Path, PathBuf};
 
 use mxr::engine::Context;
 use mxr::init::Normal;
 use mxr::io::{LastBatchHandle, MNISTIter};
+use mxr::kv::KVStore;
 use mxr::metric::Accuracy;
 use mxr::module::{FitOptions, Module};
 use mxr::sym::{self, Symbol};
@@ -24,6 +27,7 @@ struct Options {
     batch: usize,
     parts: usize,
     contexts: u32,
+    kvstore: Option<String>,
     out: PathBuf,
     data: PathBuf,
 }
@@ -36,6 +40,7 @@ fn options() -> Result<Options, String> {
         batch: 100,
         parts: 1,
         contexts: 1,
+        kvstore: None,
         out: PathBuf::from("target/train_module"),
         data: PathBuf::from("/usr/share/datasets/fashion-mnist"),
     };
@@ -53,6 +58,7 @@ fn options() -> Result<Options, String> {
             "--batch-size" => o.batch = value.parse().map_err(|e| bad(&e))?,
             "--parts" => o.parts = value.parse().map_err(|e| bad(&e))?,
             "--contexts" => o.contexts = value.parse().map_err(|e| bad(&e))?,
+            "--kvstore" => o.kvstore = Some(value.clone()),
             "--out" => o.out = PathBuf::from(value),
             "--data" => o.data = PathBuf::from(value),
             other => return Err(format!("unknown option {other}")),
@@ -73,7 +79,14 @@ fn mlp() -> mxr::Result<Symbol> {
     sym::softmax_output(&fc3).name("softmax").build()
 }
 
-fn iterator(dir: &Path, set: &str, batch: usize, parts: usize) -> mxr::Result<MNISTIter> {
+/// The training set is read in `parts` parts and this process takes part `part`.
+fn iterator(
+    dir: &Path,
+    set: &str,
+    batch: usize,
+    parts: usize,
+    part: usize,
+) -> mxr::Result<MNISTIter> {
     let train = set == "train";
     MNISTIter::builder(
         dir.join(format!("{set}-images-idx3-ubyte.gz")),
@@ -82,7 +95,8 @@ fn iterator(dir: &Path, set: &str, batch: usize, parts: usize) -> mxr::Result<MN
     .batch_size(batch)
     .shuffle(train)
     .seed(42)
-    .parts(if train { parts } else { 1 }, 0)
+    .silent(part > 0)
+    .parts(if train { parts } else { 1 }, if train { part } else { 0 })
     .last_batch_handle(if train {
         LastBatchHandle::Discard
     } else {
@@ -100,8 +114,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
-    let mut train = iterator(&o.data, "train", o.batch, o.parts)?;
-    let mut test = iterator(&o.data, "t10k", o.batch, 1)?;
+    let kvstore = o.kvstore.as_deref().map(KVStore::create).transpose()?;
+    let (rank, workers) = kvstore
+        .as_ref()
+        .map_or((0, 1), |kv| (kv.rank(), kv.num_workers()));
+    let mut train = iterator(&o.data, "train", o.batch, o.parts * workers, rank)?;
+    let mut test = iterator(&o.data, "t10k", o.batch, 1, rank)?;
     let lr =
         o.lr.unwrap_or(if o.optimizer == "adam" { 0.001 } else { 0.1 });
     println!(
@@ -117,6 +135,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     mxr::nd::random::seed(7)?;
     let contexts: Vec<Context> = (0..o.contexts.max(1)).map(Context::cpu).collect();
     let mut module = Module::with_contexts(mlp()?, &["data"], &["softmax_label"], &contexts)?;
+    if let Some(kv) = kvstore {
+        module.set_kvstore(kv);
+    }
     let options = FitOptions::new(o.epochs)
         .optimizer(&o.optimizer, &[("learning_rate", lr)])
         .initializer(Normal::new(0.02))
@@ -133,6 +154,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let (_, accuracy) = module.score(&mut test, &mut Accuracy::new())?;
+    if workers > 1 {
+        // Every worker holds the same model: the same checksum on every rank.
+        let (args, _) = module.get_params()?;
+        let mut checksum = 0.0f64;
+        for (_, w) in &args {
+            checksum += w
+                .to_vec::<f32>()?
+                .iter()
+                .map(|v| f64::from(v.abs()))
+                .sum::<f64>();
+        }
+        println!(
+            "rank {rank} of {workers}: weights checksum {checksum:.6}, test accuracy {accuracy:.4}"
+        );
+        if rank > 0 {
+            return Ok(()); // rank 0 saves the checkpoint
+        }
+    }
     std::fs::create_dir_all(&o.out)?;
     let prefix = o.out.join("fashion_module");
     module.save_checkpoint(&prefix.to_string_lossy(), o.epochs as u32)?;

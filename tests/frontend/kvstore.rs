@@ -394,3 +394,61 @@ fn big_keys_sum_on_several_threads_and_pull_into_views() -> mxr::Result<()> {
     assert_eq!(got, whole[3..]);
     Ok(())
 }
+
+/// Module::fit over `dist_sync` (the `train_module` example under mpirun): each worker trains
+/// on its part of Fashion-MNIST, the gradients are summed across both, and both end with the
+/// same weights.
+#[test]
+fn module_fit_over_dist_sync_keeps_both_workers_identical() {
+    let Some((mpirun, kvstore_example)) = mpi_setup() else {
+        return;
+    };
+    if !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+        .exists()
+    {
+        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+        return;
+    }
+    let example = kvstore_example.with_file_name("train_module");
+    let out_dir = std::env::temp_dir().join(format!("mxr-module-dist-{}", std::process::id()));
+    let out = mpirun_two(
+        &mpirun,
+        &[
+            example.to_str().expect("utf-8 path"),
+            "--kvstore",
+            "dist_sync",
+            "--epochs",
+            "1",
+            "--parts",
+            "10",
+            "--out",
+            out_dir.to_str().expect("utf-8 path"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "mpirun failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checksums: Vec<&str> = (0..2)
+        .map(|rank| {
+            let prefix = format!("rank {rank} of 2: weights checksum ");
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .unwrap_or_else(|| panic!("no checksum of rank {rank} in:\n{stdout}"))
+        })
+        .collect();
+    assert_eq!(checksums[0], checksums[1], "{stdout}");
+    // Each worker read a 20th of the training set (its half of a tenth).
+    assert_eq!(
+        stdout
+            .matches("3000 training and 10000 test images")
+            .count(),
+        2,
+        "{stdout}"
+    );
+    assert!(out_dir.join("fashion_module-0001.params").exists());
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
