@@ -81,7 +81,9 @@ impl Inferred for Shape {
         ins: &mut [Shape],
         outs: &mut [Shape],
     ) -> mxr_operators::Result<()> {
-        op.infer_shape(&mut ShapeCtx::new(op.name(), names, ins, outs))
+        let mut ctx = ShapeCtx::new(op.name(), names, ins, outs);
+        ctx.check_sizes()?;
+        op.infer_shape(&mut ctx)
     }
     fn describe(&self) -> String {
         format!("{:?}", self.to_legacy())

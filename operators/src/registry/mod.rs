@@ -13,7 +13,7 @@ mod tensor;
 pub use def::{OpDef, create, lookup, ops};
 pub use gradient::{Entry, GradCtx, GraphBuilder};
 pub use operator::{OpContext, OpRef, Operator, Resource};
-pub use shape::{Shape, ShapeCtx, TypeCtx};
+pub use shape::{MAX_ELEMENTS, Shape, ShapeCtx, TypeCtx};
 pub use tensor::{TensorMut, TensorRef, fill};
 
 #[cfg(test)]
