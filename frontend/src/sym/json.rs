@@ -621,8 +621,10 @@ fn add_missing_inputs(loader: &Loader<'_>, nodes: &mut Vec<RawNode>, i: usize) -
         return Ok(());
     };
     let names = op.input_names();
+    // Once: `num_inputs` may build every input's name.
+    let num_inputs = op.num_inputs();
     let attr_bytes: usize = nodes[i].attrs.iter().map(|(k, v)| k.len() + v.len()).sum();
-    while nodes[i].inputs.len() < op.num_inputs() {
+    while nodes[i].inputs.len() < num_inputs {
         // Each added variable copies the node's attributes: count it against what the parse
         // left of the budget (a 0.8 file's `Concat` with `num_args` 65536 and no inputs).
         let cost = 2 * size_of::<RawNode>() + attr_bytes + nodes[i].name.len() + 16;
