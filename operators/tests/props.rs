@@ -13,7 +13,7 @@ use mxr_operators::Error;
 use mxr_operators::check::{GradCheck, HostTensor, check_gradient, infer_shapes, infer_types, run};
 use mxr_operators::registry::{self, OpDef, OpRef, Resource, Shape};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError};
+use proptest::test_runner::{Config, RngSeed, TestCaseError};
 
 /// Parameter sets tried per operator, besides none: the required parameters, and values that
 /// change the kernel's path (axes, flags). Keys an operator does not know make that set fail
@@ -216,7 +216,8 @@ impl Lcg {
 
     fn values(&mut self, n: usize) -> Vec<f64> {
         (0..n)
-            .map(|_| self.next(2001) as f64 / 1000.0 - 1.0)
+            // Half-way between thousandths: never at (or within 1e-4 of) a kink at 0.
+            .map(|_| (self.next(2000) as f64 + 0.5) / 1000.0 - 1.0)
             .collect()
     }
 }
@@ -275,6 +276,11 @@ fn config(cases: u32) -> Config {
     Config {
         cases,
         failure_persistence: None,
+        // The same cases on every run (CI must not flake); set PROPTEST_RNG_SEED to explore.
+        rng_seed: std::env::var("PROPTEST_RNG_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map_or(RngSeed::Fixed(0x006d_7872), RngSeed::Fixed),
         ..Config::default()
     }
 }
