@@ -19,7 +19,7 @@ const BIND_BUDGET: usize = 1 << 20;
 
 /// The `.params` decoder: any bytes give an array file or an error; an accepted file
 /// re-encodes to bytes that decode to the same file, and its arrays become NDArrays.
-pub fn params(data: &[u8]) {
+pub(crate) fn params(data: &[u8]) {
     let Ok(file) = decode_params(data, "fuzz input") else {
         return;
     };
@@ -32,7 +32,9 @@ pub fn params(data: &[u8]) {
     };
     for raw in arrays {
         if let Ok(nd) = NDArray::from_raw(raw) {
-            let back = nd.to_raw().expect("an NDArray made from a record converts back");
+            let back = nd
+                .to_raw()
+                .expect("an NDArray made from a record converts back");
             assert_eq!(back.data(), raw.data());
             assert_eq!(back.shape(), raw.shape());
         }
@@ -42,16 +44,14 @@ pub fn params(data: &[u8]) {
 /// The symbol JSON loader, then binding: text loads or errors; a loaded symbol writes JSON that
 /// loads to the same JSON; its shapes are inferred from a few guesses for the first argument
 /// and, when they fit the harness's budget, it binds and runs forward and backward.
-pub fn symbol_json(data: &[u8]) {
+pub(crate) fn symbol_json(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     let Ok(symbol) = Symbol::from_json(text) else {
         return;
     };
-    let json = symbol
-        .to_json()
-        .expect("a loaded symbol writes its JSON");
+    let json = symbol.to_json().expect("a loaded symbol writes its JSON");
     let back = Symbol::from_json(&json).expect("written JSON loads");
     assert_eq!(back.to_json().expect("and writes again"), json);
     let args = symbol.list_arguments();
@@ -103,7 +103,7 @@ pub fn symbol_json(data: &[u8]) {
 /// name on the first line (a name not registered picks one by its first byte), then `key=value`
 /// lines. Parsing errors or gives an operator whose attributes re-parse to the same attributes;
 /// its shape and type inference then run on small random input shapes.
-pub fn op_attrs(data: &[u8]) {
+pub(crate) fn op_attrs(data: &[u8]) {
     let [num_inputs, s0, s1, s2, s3, rest @ ..] = data else {
         return;
     };
@@ -145,11 +145,7 @@ pub fn op_attrs(data: &[u8]) {
     let mut inputs: Vec<Shape> = (0..names.len())
         .map(|_| match next(6) {
             0 => Shape::unknown(),
-            rank => Shape::known(
-                &(0..rank)
-                    .map(|_| next(4) as usize + 1)
-                    .collect::<Vec<_>>(),
-            ),
+            rank => Shape::known(&(0..rank).map(|_| next(4) as usize + 1).collect::<Vec<_>>()),
         })
         .collect();
     let mut outputs = vec![Shape::unknown(); operator.num_outputs()];
@@ -163,9 +159,12 @@ pub fn op_attrs(data: &[u8]) {
 
 /// The IDX reader on bytes held in memory, as images and as labels: the data returned has the
 /// size the header announces.
-pub fn idx(data: &[u8]) {
+pub(crate) fn idx(data: &[u8]) {
     if let Ok((n, rows, cols, pixels)) = mxr::io::decode_idx_images(data, "fuzz input") {
-        assert_eq!(Some(pixels.len()), n.checked_mul(rows).and_then(|x| x.checked_mul(cols)));
+        assert_eq!(
+            Some(pixels.len()),
+            n.checked_mul(rows).and_then(|x| x.checked_mul(cols))
+        );
     }
     if let Ok(labels) = mxr::io::decode_idx_labels(data, "fuzz input") {
         assert!(labels.len() <= data.len() || data.starts_with(&[0x1f, 0x8b]));
