@@ -13,6 +13,8 @@
 mod bad_input;
 #[path = "robust/fault.rs"]
 mod fault;
+#[path = "robust/graphs.rs"]
+mod graphs;
 #[path = "robust/harness.rs"]
 mod harness;
 #[path = "robust/limits.rs"]
@@ -107,6 +109,13 @@ pub(crate) fn root() -> &'static Path {
 /// times out.
 pub(crate) fn run_child(test: &str, env: &[(&str, String)], timeout: Duration) -> String {
     let exe = std::env::current_exe().expect("the test binary knows its path");
+    // The child writes to a file, not a pipe: a pipe nobody drains would block it when full.
+    let log = std::env::temp_dir().join(format!(
+        "mxr-robust-{}-{}.log",
+        std::process::id(),
+        test.replace("::", "-")
+    ));
+    let file = std::fs::File::create(&log).expect("a log file for the child");
     let mut cmd = Command::new(exe);
     cmd.args([
         test,
@@ -116,36 +125,31 @@ pub(crate) fn run_child(test: &str, env: &[(&str, String)], timeout: Duration) -
         "--test-threads=1",
     ])
     .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped());
+    .stdout(file.try_clone().expect("the log file"))
+    .stderr(file);
     let mut child = cmd.spawn().expect("spawning the test binary");
     let start = std::time::Instant::now();
-    loop {
+    let read = || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        text
+    };
+    let status = loop {
         match child.try_wait().expect("waiting for the child") {
-            Some(_) => break,
+            Some(status) => break status,
             None if start.elapsed() > timeout => {
                 let _ = child.kill();
-                let out = child
-                    .wait_with_output()
-                    .expect("collecting the child's output");
+                let _ = child.wait();
                 panic!(
-                    "{test} did not finish in {timeout:?} (deadlock?)\n{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
+                    "{test} did not finish in {timeout:?} (deadlock?)\n{}",
+                    read()
                 );
             }
             None => std::thread::sleep(Duration::from_millis(50)),
         }
-    }
-    let out = child
-        .wait_with_output()
-        .expect("collecting the child's output");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{test} failed:\n{text}");
+    };
+    let text = read();
+    assert!(status.success(), "{test} failed:\n{text}");
     assert!(
         text.contains("1 passed"),
         "{test} did not run in the child:\n{text}"

@@ -326,10 +326,6 @@ const NO_GRADIENT_CHECK: &[(&str, &str)] = &[
     ("zeros_like", "constant"),
     ("ones_like", "constant"),
     ("where", "the condition input is a selector"),
-    // Found by this test, not fixed: the gradient of this internal helper of the broadcast
-    // operators' gradients (a second-order gradient) builds a sum into an array of the wrong
-    // size ("dst holds 32 elements but its shape [1, 1, 1, 1] needs 1").
-    ("_broadcast_backward", "second-order gradient mis-sized"),
 ];
 
 proptest! {
