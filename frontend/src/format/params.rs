@@ -365,14 +365,17 @@ pub fn decode_params_with_limits(
     let capacity = usize::try_from(count)
         .unwrap_or(usize::MAX)
         .min(r.remaining() / MIN_RECORD_BYTES);
-    r.charge(capacity * size_of::<RawArray>(), "the array list")?;
+    r.charge(
+        capacity.saturating_mul(size_of::<RawArray>()),
+        "the array list",
+    )?;
     let mut arrays = Vec::with_capacity(capacity);
     for index in 0..count {
         r.scope = format!("array {index} (record at offset {}): ", r.pos);
         if arrays.len() == arrays.capacity() {
             // Growing doubles the list; count the new capacity.
             r.charge(
-                arrays.len().max(4) * size_of::<RawArray>(),
+                arrays.len().max(4).saturating_mul(size_of::<RawArray>()),
                 "the array list",
             )?;
         }
