@@ -428,3 +428,26 @@ fn random_shapes_reach_nearly_every_kernel() {
         names.len()
     );
 }
+
+/// A shape past `MAX_ELEMENTS` given to any operator is an error before the operator computes
+/// with it (no overflow in its shape arithmetic), whichever input it is given for.
+#[test]
+fn absurd_shapes_are_errors_for_every_operator() {
+    let huge = Shape::known(&[1 << 32, 1 << 32, 1 << 32]);
+    for (def, params, op) in candidates() {
+        for i in 0..op.num_inputs() {
+            let mut given = vec![Shape::unknown(); op.num_inputs()];
+            given[i] = huge.clone();
+            let r = catch_unwind(AssertUnwindSafe(|| infer_shapes(op.as_ref(), &given)));
+            match r {
+                Err(_) => panic!("{} {params:?}: panicked on input {i} {huge}", def.name),
+                Ok(Ok(_)) => panic!("{} {params:?}: accepted input {i} {huge}", def.name),
+                Ok(Err(e)) => assert!(
+                    e.to_string().contains("elements"),
+                    "{} {params:?}: {e}",
+                    def.name
+                ),
+            }
+        }
+    }
+}
