@@ -150,7 +150,9 @@ pub fn infer_shapes(op: &dyn Operator, inputs: &[Shape]) -> Result<(Vec<Shape>, 
     let mut outs = vec![Shape::unknown(); op.num_outputs()];
     // Inference may need two rounds when outputs feed back to inputs.
     for _ in 0..2 {
-        op.infer_shape(&mut ShapeCtx::new(op.name(), &names, &mut ins, &mut outs))?;
+        let mut ctx = ShapeCtx::new(op.name(), &names, &mut ins, &mut outs);
+        ctx.check_sizes()?;
+        op.infer_shape(&mut ctx)?;
     }
     Ok((ins, outs))
 }

@@ -159,7 +159,9 @@ impl Graph {
                     .map(|e| shapes[e.node][e.output].clone())
                     .collect();
                 let mut outs = shapes[n].clone();
-                op.infer_shape(&mut ShapeCtx::new(op.name(), &names, &mut ins, &mut outs))
+                let mut ctx = ShapeCtx::new(op.name(), &names, &mut ins, &mut outs);
+                ctx.check_sizes()
+                    .and_then(|()| op.infer_shape(&mut ctx))
                     .map_err(|e| node_error(&node.name, e))?;
                 for (e, s) in node.inputs.iter().zip(ins) {
                     shapes[e.node][e.output] = s;

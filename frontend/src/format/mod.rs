@@ -4,4 +4,7 @@
 
 mod params;
 
-pub use params::{ParamsFile, RawArray, decode_params, encode_params, load_params, save_params};
+pub use params::{
+    LoadLimits, ParamsFile, RawArray, decode_params, decode_params_with_limits, encode_params,
+    load_params, save_params,
+};

@@ -38,6 +38,56 @@ const MIN_RECORD_BYTES: usize = 12;
 /// MXNet's device code for shared-memory CPU arrays, which loads as a CPU context.
 const CPU_SHARED: i32 = 5;
 
+/// How much memory a loader may take for one input before it has checked it: at most
+/// `max_expansion` bytes per input byte, or `min_budget` bytes for small inputs, whichever is
+/// larger. The `.params` decoder ([`decode_params_with_limits`]) and the symbol JSON loader
+/// ([`Symbol::from_json_with_limits`](crate::sym::Symbol::from_json_with_limits)) account for
+/// what they build while parsing and stop with [`Error::Format`] at the limit, so a crafted
+/// file (a count of 2⁶⁰ records, a million empty records, `[[[[…`) costs an error, not the
+/// process's memory.
+///
+/// ```
+/// use mxr::format::{LoadLimits, decode_params_with_limits};
+/// // A file announcing 1000 "none" records of 12 bytes each: about 5 bytes of memory per byte.
+/// let mut file = [0x112u64.to_le_bytes(), [0; 8], 1000u64.to_le_bytes()].concat();
+/// for _ in 0..1000 {
+///     file.extend(0xF993_FAC9u32.to_le_bytes());
+///     file.extend([0; 8]);
+/// }
+/// file.extend([0; 8]);
+/// let tight = LoadLimits { max_expansion: 2, min_budget: 0 };
+/// let e = decode_params_with_limits(&file, "crafted", tight).unwrap_err();
+/// assert!(e.to_string().contains("memory limit"), "{e}");
+/// assert_eq!(decode_params_with_limits(&file, "crafted", LoadLimits::default())?.len(), 1000);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadLimits {
+    /// Bytes of memory allowed per byte of input.
+    pub max_expansion: usize,
+    /// Bytes always allowed, whatever the input's size.
+    pub min_budget: usize,
+}
+
+impl Default for LoadLimits {
+    /// 64 bytes per input byte, at least 1 MiB: what the densest valid inputs need (a
+    /// `.params` file of empty records: 5.3 bytes per byte; a JSON list of one-digit numbers:
+    /// about 36), while MXNet's own files need far less (a `.params` file decodes to its size).
+    fn default() -> Self {
+        LoadLimits {
+            max_expansion: 64,
+            min_budget: 1 << 20,
+        }
+    }
+}
+
+impl LoadLimits {
+    /// The budget in bytes for an input of `len` bytes.
+    pub fn budget(&self, len: usize) -> usize {
+        len.saturating_mul(self.max_expansion).max(self.min_budget)
+    }
+}
+
 /// One array as stored in a `.params` file: dtype, shape, context at save time, and the elements as
 /// raw little-endian bytes in C (row-major) order.
 ///
@@ -279,11 +329,25 @@ fn encode_array(array: &RawArray, out: &mut Vec<u8>) {
 /// (MXNet ignores those two, but its writer never produces them). Nothing is allocated beyond what
 /// the input's length can justify.
 pub fn decode_params(bytes: &[u8], source_name: &str) -> Result<ParamsFile> {
+    decode_params_with_limits(bytes, source_name, LoadLimits::default())
+}
+
+/// [`decode_params`] with a memory budget other than [`LoadLimits::default`]: the arrays,
+/// shapes, names and data it builds are accounted as they are read, and going over
+/// [`LoadLimits::budget`] is an [`Error::Format`] naming the record.
+pub fn decode_params_with_limits(
+    bytes: &[u8],
+    source_name: &str,
+    limits: LoadLimits,
+) -> Result<ParamsFile> {
     let mut r = Reader {
         bytes,
         pos: 0,
         source_name,
         scope: String::new(),
+        budget: limits.budget(bytes.len()),
+        used: 0,
+        limits,
     };
     let magic = r.u64("file magic")?;
     if magic != LIST_MAGIC {
@@ -298,10 +362,23 @@ pub fn decode_params(bytes: &[u8], source_name: &str) -> Result<ParamsFile> {
         )));
     }
     let count = r.u64("array count")?;
-    let capacity = usize::try_from(count).unwrap_or(usize::MAX);
-    let mut arrays = Vec::with_capacity(capacity.min(r.remaining() / MIN_RECORD_BYTES));
+    let capacity = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .min(r.remaining() / MIN_RECORD_BYTES);
+    r.charge(
+        capacity.saturating_mul(size_of::<RawArray>()),
+        "the array list",
+    )?;
+    let mut arrays = Vec::with_capacity(capacity);
     for index in 0..count {
         r.scope = format!("array {index} (record at offset {}): ", r.pos);
+        if arrays.len() == arrays.capacity() {
+            // Growing doubles the list; count the new capacity.
+            r.charge(
+                arrays.len().max(4).saturating_mul(size_of::<RawArray>()),
+                "the array list",
+            )?;
+        }
         arrays.push(decode_array(&mut r)?);
     }
     r.scope.clear();
@@ -317,11 +394,16 @@ pub fn decode_params(bytes: &[u8], source_name: &str) -> Result<ParamsFile> {
              0 or {count})"
         )));
     }
+    r.charge(
+        arrays.len() * size_of::<(String, RawArray)>(),
+        "the named array list",
+    )?;
     let mut entries = Vec::with_capacity(arrays.len());
     for (index, array) in arrays.into_iter().enumerate() {
         r.scope = format!("name {index} (at offset {}): ", r.pos);
         let len = r.u64("length")?;
         let name = r.take(len, "name")?;
+        r.charge(name.len(), "the name")?;
         let name = String::from_utf8(name.to_vec())
             .map_err(|e| r.error(format!("not valid UTF-8: {e}")))?;
         entries.push((name, array));
@@ -383,6 +465,7 @@ fn decode_array(r: &mut Reader<'_>) -> Result<RawArray> {
     }
     let dims_at = r.pos;
     let dims = r.take(ndim * 8, "dims")?;
+    r.charge(dims.len(), "the shape")?;
     let mut shape = Vec::with_capacity(dims.len() / 8);
     for (k, dim) in dims.chunks_exact(8).enumerate() {
         let dim = i64::from_le_bytes(dim.try_into().expect("chunks_exact gives 8 bytes"));
@@ -417,6 +500,7 @@ fn decode_array(r: &mut Reader<'_>) -> Result<RawArray> {
         return fail(r, dims_at, what);
     };
     let data = r.take(len_u64(size), &format!("data of shape {shape:?} ({dtype})"))?;
+    r.charge(data.len(), "the data")?;
     Ok(RawArray {
         dtype,
         shape,
@@ -471,6 +555,10 @@ struct Reader<'a> {
     source_name: &'a str,
     /// What is being read (`"array 3 (record at offset 200): "`), to prefix errors with.
     scope: String,
+    /// The memory budget in bytes ([`LoadLimits::budget`]), and how much of it is used.
+    budget: usize,
+    used: usize,
+    limits: LoadLimits,
 }
 
 impl<'a> Reader<'a> {
@@ -480,6 +568,24 @@ impl<'a> Reader<'a> {
             format: FORMAT,
             reason: format!("{}{reason}", self.scope),
         }
+    }
+
+    /// Accounts `bytes` of memory for `what`; an error past the budget.
+    fn charge(&mut self, bytes: usize, what: &str) -> Result<()> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used <= self.budget {
+            return Ok(());
+        }
+        Err(self.error(format!(
+            "{what} at offset {} takes the decoded contents to {} bytes, past the memory limit \
+             of {} bytes ({} × the input's {} bytes, at least {})",
+            self.pos,
+            self.used,
+            self.budget,
+            self.limits.max_expansion,
+            self.bytes.len(),
+            self.limits.min_budget
+        )))
     }
 
     fn remaining(&self) -> usize {

@@ -27,17 +27,34 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const UNSIGNED_BYTE: u8 = 0x08;
 
 /// An IDX file being read: its path for messages, whether it is gzip, and the stream.
-struct IdxReader {
+struct IdxReader<'a> {
     path: String,
     format: &'static str,
     gzip: bool,
-    reader: Box<dyn Read>,
+    reader: Box<dyn Read + 'a>,
     /// The file's size when read raw: a bound on what it can hold.
     raw_len: Option<u64>,
 }
 
-impl IdxReader {
-    fn open(path: &Path, format: &'static str) -> Result<IdxReader> {
+impl<'a> IdxReader<'a> {
+    /// A file held in memory (raw or gzip), named `source_name` in errors.
+    fn from_bytes(bytes: &'a [u8], source_name: &str, format: &'static str) -> IdxReader<'a> {
+        let gzip = bytes.starts_with(&GZIP_MAGIC);
+        let reader: Box<dyn Read + 'a> = if gzip {
+            Box::new(MultiGzDecoder::new(bytes))
+        } else {
+            Box::new(bytes)
+        };
+        IdxReader {
+            path: source_name.to_owned(),
+            format,
+            gzip,
+            reader,
+            raw_len: (!gzip).then_some(bytes.len() as u64),
+        }
+    }
+
+    fn open(path: &Path, format: &'static str) -> Result<IdxReader<'static>> {
         let name = path.display().to_string();
         let io_err = |e: std::io::Error| Error::Io {
             path: name.clone(),
@@ -178,6 +195,34 @@ impl IdxReader {
 pub fn read_idx_images(path: impl AsRef<Path>) -> Result<(usize, usize, usize, Vec<u8>)> {
     let (dims, pixels) = IdxReader::open(path.as_ref(), "IDX image file")?.read(3, 0x0803)?;
     Ok((dims[0], dims[1], dims[2], pixels))
+}
+
+/// [`read_idx_images`] on a file's bytes held in memory (raw or gzip); `source_name` names it
+/// in errors.
+///
+/// ```
+/// let mut file = vec![0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 2];
+/// file.extend([1, 2, 3, 4]);
+/// assert_eq!(mxr::io::decode_idx_images(&file, "mem")?, (1, 2, 2, vec![1, 2, 3, 4]));
+/// file.push(5);
+/// let e = mxr::io::decode_idx_images(&file, "mem").unwrap_err();
+/// assert!(e.to_string().contains("more data than the 4 bytes"));
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn decode_idx_images(
+    bytes: &[u8],
+    source_name: &str,
+) -> Result<(usize, usize, usize, Vec<u8>)> {
+    let (dims, pixels) =
+        IdxReader::from_bytes(bytes, source_name, "IDX image file").read(3, 0x0803)?;
+    Ok((dims[0], dims[1], dims[2], pixels))
+}
+
+/// [`read_idx_labels`] on a file's bytes held in memory (raw or gzip).
+pub fn decode_idx_labels(bytes: &[u8], source_name: &str) -> Result<Vec<u8>> {
+    let (_, labels) =
+        IdxReader::from_bytes(bytes, source_name, "IDX label file").read(1, 0x0801)?;
+    Ok(labels)
 }
 
 /// Reads an IDX file of labels (magic `0x00000801`: unsigned bytes, 1 dimension), raw or gzip.

@@ -32,7 +32,7 @@ mod ndarray_iter;
 pub(crate) mod shuffle;
 
 pub use batch::{Batches, DataBatch, DataDesc, DataIter, LastBatchHandle};
-pub use idx::{read_idx_images, read_idx_labels};
+pub use idx::{decode_idx_images, decode_idx_labels, read_idx_images, read_idx_labels};
 pub use mnist::{MNISTIter, MNISTIterBuilder};
 pub use ndarray_iter::{Inputs, NDArrayIter};
 

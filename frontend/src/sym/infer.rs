@@ -55,6 +55,10 @@ trait Inferred: Clone + PartialEq {
         outs: &mut [Self],
     ) -> mxr_operators::Result<()>;
     fn describe(&self) -> String;
+    /// Whether a value given from outside is acceptable (a shape's element count).
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 impl Inferred for Shape {
@@ -72,6 +76,9 @@ impl Inferred for Shape {
             Some(dims) => dims.iter().filter(|d| d.is_none()).count(),
         }
     }
+    fn check(&self) -> Result<(), String> {
+        self.check_size()
+    }
     fn from_attr(text: &str) -> Option<Shape> {
         attrs::parse_shape_attr(text).map(|s| s.map_or_else(Shape::unknown, Shape::partial))
     }
@@ -81,7 +88,9 @@ impl Inferred for Shape {
         ins: &mut [Shape],
         outs: &mut [Shape],
     ) -> mxr_operators::Result<()> {
-        op.infer_shape(&mut ShapeCtx::new(op.name(), names, ins, outs))
+        let mut ctx = ShapeCtx::new(op.name(), names, ins, outs);
+        ctx.check_sizes()?;
+        op.infer_shape(&mut ctx)
     }
     fn describe(&self) -> String {
         format!("{:?}", self.to_legacy())
@@ -165,6 +174,10 @@ fn run<T: Inferred>(symbol: &Symbol, known: &[(&str, T)]) -> Result<Run<T>> {
     let total = graph.row_ptr[graph.nodes.len()];
     let mut values = vec![T::unknown(); total];
     for (name, value) in known {
+        value.check().map_err(|reason| Error::InvalidArgument {
+            call: T::CALL,
+            reason: format!("keyword argument `{name}`: {reason}"),
+        })?;
         let mut matched = false;
         for (i, n) in graph.nodes.iter().enumerate() {
             if n.is_variable() && n.name() == *name {
@@ -196,6 +209,12 @@ fn run<T: Inferred>(symbol: &Symbol, known: &[(&str, T)]) -> Result<Run<T>> {
                     T::KEY
                 ),
             })?;
+            values[slot]
+                .check()
+                .map_err(|reason| Error::InvalidArgument {
+                    call: T::CALL,
+                    reason: format!("variable `{}`: {} attribute: {reason}", n.name(), T::KEY),
+                })?;
         }
     }
     let mut num_unknown = usize::MAX;

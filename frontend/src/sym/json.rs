@@ -25,6 +25,7 @@ use super::compose::set_input_var_attrs;
 use super::jsontext::{self, Json, Writer};
 use super::node::{self, Node, NodeEntry, NodeRef};
 use super::symbol::Symbol;
+use crate::format::LoadLimits;
 use crate::{Error, Result};
 
 /// The version MXNet writes (`major·10000 + minor·100 + patch`): 1.9.1.
@@ -137,7 +138,24 @@ impl Symbol {
     /// 0.8 files added (`bn_moving_mean`), BatchNorm initializers, and `argmax(axis=-1)`.
     /// Unknown operators and parameters are errors naming the node.
     pub fn from_json(text: &str) -> Result<Symbol> {
-        load_json(text, "symbol JSON text")
+        load_json(text, "symbol JSON text", LoadLimits::default())
+    }
+
+    /// [`Symbol::from_json`] with a memory budget other than [`LoadLimits::default`]: the
+    /// parsed document and the nodes an upgrade adds are accounted as they are built, and
+    /// going over [`LoadLimits::budget`] is an [`Error::Format`].
+    ///
+    /// ```
+    /// use mxr::format::LoadLimits;
+    /// use mxr::sym::Symbol;
+    /// let numbers = vec!["0"; 10_000].join(",");
+    /// let text = format!(r#"{{"nodes": [], "arg_nodes": [{numbers}], "heads": []}}"#);
+    /// let tight = LoadLimits { max_expansion: 4, min_budget: 0 };
+    /// let e = Symbol::from_json_with_limits(&text, tight).unwrap_err();
+    /// assert!(e.to_string().contains("memory limit"), "{e}");
+    /// ```
+    pub fn from_json_with_limits(text: &str, limits: LoadLimits) -> Result<Symbol> {
+        load_json(text, "symbol JSON text", limits)
     }
 
     /// [`Symbol::from_json`] on the file at `path` (MXNet's `mx.sym.load`).
@@ -147,7 +165,7 @@ impl Symbol {
             path: path.display().to_string(),
             source: Arc::new(e),
         })?;
-        load_json(&text, &path.display().to_string())
+        load_json(&text, &path.display().to_string(), LoadLimits::default())
     }
 }
 
@@ -189,6 +207,8 @@ struct RawNode {
 
 struct Loader<'a> {
     source: &'a str,
+    /// Bytes of nodes an upgrade may still add (what the parse left of the budget).
+    budget: std::cell::Cell<usize>,
 }
 
 impl Loader<'_> {
@@ -399,9 +419,14 @@ fn raw_order(
     Ok(order)
 }
 
-fn load_json(text: &str, source: &str) -> Result<Symbol> {
-    let loader = Loader { source };
-    let json = jsontext::parse(text).map_err(|e| loader.error(e))?;
+fn load_json(text: &str, source: &str, limits: LoadLimits) -> Result<Symbol> {
+    let budget = limits.budget(text.len());
+    let loader = Loader {
+        source,
+        budget: std::cell::Cell::new(budget),
+    };
+    let (json, used) = jsontext::parse(text, budget).map_err(|e| loader.error(e))?;
+    loader.budget.set(budget.saturating_sub(used));
     let (mut nodes_json, mut arg_nodes, mut heads, mut version) = (None, None, None, 800);
     for (key, value) in loader.object(&json, "the top level")? {
         match key.as_str() {
@@ -502,7 +527,7 @@ fn load_json(text: &str, source: &str) -> Result<Symbol> {
     }
     if version < 900 {
         for &i in &order {
-            add_missing_inputs(&mut nodes, i);
+            add_missing_inputs(&loader, &mut nodes, i)?;
         }
     }
     let order = raw_order(&loader, &nodes, &heads)?;
@@ -591,12 +616,26 @@ fn input_variable(nodes: &[RawNode], i: usize, input: &str) -> Option<usize> {
 
 /// Upgrade step for files older than 0.9.0, which left auxiliary states out: each missing
 /// input becomes a variable `<node>_<input>` with a copy of the node's attributes.
-fn add_missing_inputs(nodes: &mut Vec<RawNode>, i: usize) {
+fn add_missing_inputs(loader: &Loader<'_>, nodes: &mut Vec<RawNode>, i: usize) -> Result<()> {
     let Some(op) = nodes[i].op.clone() else {
-        return;
+        return Ok(());
     };
     let names = op.input_names();
-    while nodes[i].inputs.len() < op.num_inputs() {
+    // Once: `num_inputs` may build every input's name.
+    let num_inputs = op.num_inputs();
+    let attr_bytes: usize = nodes[i].attrs.iter().map(|(k, v)| k.len() + v.len()).sum();
+    while nodes[i].inputs.len() < num_inputs {
+        // Each added variable copies the node's attributes: count it against what the parse
+        // left of the budget (a 0.8 file's `Concat` with `num_args` 65536 and no inputs).
+        let cost = 2 * size_of::<RawNode>() + attr_bytes + nodes[i].name.len() + 16;
+        let Some(left) = loader.budget.get().checked_sub(cost) else {
+            return Err(loader.error(format!(
+                "adding the missing inputs of node {i} (`{}`, a file older than 0.9) would \
+                 take more than the memory limit",
+                nodes[i].name
+            )));
+        };
+        loader.budget.set(left);
         let slot = nodes[i].inputs.len();
         let input = names
             .get(slot)
@@ -619,6 +658,7 @@ fn add_missing_inputs(nodes: &mut Vec<RawNode>, i: usize) {
         let id = nodes.len() - 1;
         nodes[i].inputs.push((id, 0, 0));
     }
+    Ok(())
 }
 
 /// The compose hook on a raw variable (upgrade step for files older than 0.9.4).

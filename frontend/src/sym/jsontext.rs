@@ -31,14 +31,18 @@ impl Json {
     }
 }
 
-/// Parses `text` as one JSON value (surrounding whitespace allowed). The error names the line
-/// and column.
-pub(crate) fn parse(text: &str) -> Result<Json, String> {
+/// Parses `text` as one JSON value (surrounding whitespace allowed), building at most about
+/// `budget` bytes of values (each value counts twice its size, for the slack of growing lists,
+/// plus its text). Returns the value and the bytes of the budget it used. The error names the
+/// line and column.
+pub(crate) fn parse(text: &str, budget: usize) -> Result<(Json, usize), String> {
     let mut p = Parser {
         bytes: text.as_bytes(),
         text,
         pos: 0,
         depth: 0,
+        budget,
+        used: 0,
     };
     p.skip_ws();
     let value = p.value()?;
@@ -46,7 +50,7 @@ pub(crate) fn parse(text: &str) -> Result<Json, String> {
     if p.pos != p.bytes.len() {
         return Err(p.error("unexpected text after the JSON value"));
     }
-    Ok(value)
+    Ok((value, p.used))
 }
 
 struct Parser<'a> {
@@ -54,9 +58,16 @@ struct Parser<'a> {
     text: &'a str,
     pos: usize,
     depth: usize,
+    /// Bytes of values allowed and built so far.
+    budget: usize,
+    used: usize,
 }
 
 const MAX_DEPTH: usize = 512;
+
+/// What one value costs the budget besides its text: itself and the slack of the list holding
+/// it (up to twice its size). An object member's key costs a `String` more, and its text.
+const VALUE_COST: usize = 2 * size_of::<Json>();
 
 impl Parser<'_> {
     fn error(&self, what: &str) -> String {
@@ -81,7 +92,21 @@ impl Parser<'_> {
         }
     }
 
+    /// Accounts `bytes` of memory; an error past the budget.
+    fn charge(&mut self, bytes: usize) -> Result<(), String> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used <= self.budget {
+            Ok(())
+        } else {
+            Err(self.error(&format!(
+                "the parsed document would take more than the memory limit of {} bytes",
+                self.budget
+            )))
+        }
+    }
+
     fn value(&mut self) -> Result<Json, String> {
+        self.charge(VALUE_COST)?;
         match self.bytes.get(self.pos) {
             None => Err(self.error("unexpected end of input")),
             Some(b'{') => self.nested(Parser::object),
@@ -120,6 +145,7 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let text = &self.text[start..self.pos];
+        self.charge(text.len())?;
         if text.parse::<f64>().is_err() {
             self.pos = start;
             return Err(self.error(&format!("invalid number {text:?}")));
@@ -140,6 +166,8 @@ impl Parser<'_> {
             }
             // Slicing at ASCII bytes keeps UTF-8 boundaries.
             out.push_str(&self.text[start..self.pos]);
+            // Escapes give at most 4 bytes for their 2 to 12 of text: the text bounds the string.
+            self.charge(self.pos - start + 4)?;
             match self.bytes.get(self.pos) {
                 None => return Err(self.error("unterminated string")),
                 Some(b'"') => {
@@ -227,6 +255,7 @@ impl Parser<'_> {
         }
         loop {
             self.skip_ws();
+            self.charge(2 * size_of::<String>())?;
             let key = self.string()?;
             self.skip_ws();
             self.expect(b':')?;
@@ -384,9 +413,12 @@ mod tests {
 
     #[test]
     fn parses_json() {
-        let v =
-            parse(r#" {"a": [1, -2.5e3, true, null], "b": "x\"\\\n\u00e9\ud83d\ude00", "c": {}} "#)
-                .unwrap();
+        let v = parse(
+            r#" {"a": [1, -2.5e3, true, null], "b": "x\"\\\n\u00e9\ud83d\ude00", "c": {}} "#,
+            1 << 20,
+        )
+        .unwrap()
+        .0;
         let Json::Object(members) = v else { panic!() };
         assert_eq!(members[0].0, "a");
         assert_eq!(
@@ -410,9 +442,16 @@ mod tests {
             "01x",
             "[\"\\q\"]",
         ] {
-            assert!(parse(bad).is_err(), "{bad}");
+            assert!(parse(bad, 1 << 20).is_err(), "{bad}");
         }
-        assert!(parse("[1,\n 2,\n }").unwrap_err().contains("line 3"));
+        assert!(
+            parse("[1,\n 2,\n }", 1 << 20)
+                .unwrap_err()
+                .contains("line 3")
+        );
+        let e = parse("[0, 0, 0, 0, 0, 0, 0, 0]", 8 * VALUE_COST).unwrap_err();
+        assert!(e.contains("memory limit"), "{e}");
+        assert!(parse("[0, 0, 0, 0, 0, 0, 0, 0]", 9 * VALUE_COST + 8).is_ok());
     }
 
     #[test]

@@ -122,13 +122,14 @@ params! {
 }
 
 fn check_count(op: &str, name: &str, n: usize) -> Result<()> {
-    if n == 0 {
+    let max = crate::registry::attrs::MAX_COUNT;
+    if n == 0 || n > max {
         return Err(Error::BadParam {
             op: op.into(),
             name: name.into(),
-            value: "0".into(),
+            value: n.to_string(),
             type_name: "int (non-negative)".into(),
-            hint: "; must be at least 1".into(),
+            hint: format!("; must be between 1 and {max}"),
         });
     }
     Ok(())

@@ -597,6 +597,16 @@ impl Operator for BroadcastBackward {
             let reason = format!("the gradient {g} and the input {x} differ in rank");
             return Err(shapes.error(reason));
         }
+        // The input must broadcast to the gradient: each of its dimensions 1 or the gradient's.
+        if let (Some(gd), Some(xd)) = (g.partial_dims(), x.partial_dims())
+            && gd
+                .iter()
+                .zip(xd)
+                .any(|(a, b)| matches!((a, b), (Some(a), Some(b)) if b != a && *b != 1))
+        {
+            let reason = format!("the input {x} does not broadcast to the gradient {g}");
+            return Err(shapes.error(reason));
+        }
         Ok(())
     }
     fn forward(

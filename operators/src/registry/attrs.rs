@@ -48,6 +48,12 @@
 
 use crate::{Error, Result};
 
+/// The largest count parameter (`num_args`, `num_outputs`) an operator accepts: a count
+/// allocates names and shape slots per input or output, so a count from a file
+/// (`"num_args": "1000000000000"`) must be an error, not an allocation of terabytes. MXNet has
+/// no such limit, but no real graph comes near it.
+pub const MAX_COUNT: usize = 1 << 16;
+
 /// A parameter type: how MXNet writes it, documents it and parses it.
 pub trait AttrValue: Sized {
     /// The type as MXNet's documentation names it (`int`, `float`, `boolean`, `Shape(tuple)`,

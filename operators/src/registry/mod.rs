@@ -13,7 +13,7 @@ mod tensor;
 pub use def::{LateRegistration, OpDef, OpFactory, create, lookup, ops, origin, register};
 pub use gradient::{Entry, ForwardNode, GradCtx, GraphBuilder, reverse_pass};
 pub use operator::{OpContext, OpRef, Operator, Resource};
-pub use shape::{Shape, ShapeCtx, TypeCtx};
+pub use shape::{MAX_ELEMENTS, Shape, ShapeCtx, TypeCtx};
 pub use tensor::{TensorMut, TensorRef, fill};
 
 #[cfg(test)]

@@ -6,6 +6,12 @@ use mxr_kernels::DType;
 
 use crate::{Error, Result};
 
+/// The most elements an array may have: MXNet's 64-bit index type (`index_t`) counts up to
+/// `i64::MAX`. Shape inference rejects a shape with more elements, or whose element count
+/// overflows, wherever it meets one ([`ShapeCtx::check_sizes`], [`ShapeCtx::set_input`],
+/// [`ShapeCtx::set_output`]), so no operator multiplies absurd dimensions.
+pub const MAX_ELEMENTS: u64 = i64::MAX as u64;
+
 /// A shape during inference: the rank may be unknown, and so may each dimension.
 ///
 /// MXNet's legacy API writes an unknown shape as `()` and an unknown dimension as `0`;
@@ -86,9 +92,42 @@ impl Shape {
             .is_some_and(|d| d.iter().all(Option::is_some))
     }
 
-    /// The number of elements, if known.
+    /// The number of elements, if known (`None` also when it overflows `usize`).
     pub fn size(&self) -> Option<usize> {
-        self.dims().map(|d| d.iter().product())
+        self.dims()?
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+    }
+
+    /// Checks that the known dimensions multiply to at most [`MAX_ELEMENTS`] (unknown
+    /// dimensions count as 1, a known 0 makes the array empty); the error says why not.
+    ///
+    /// ```
+    /// use mxr_operators::registry::Shape;
+    /// assert!(Shape::known(&[1 << 31, 1 << 31]).check_size().is_ok());
+    /// let e = Shape::partial(vec![Some(1 << 40), None, Some(1 << 40)]).check_size();
+    /// assert!(e.unwrap_err().contains("more than 9223372036854775807 elements"));
+    /// ```
+    pub fn check_size(&self) -> Result<(), String> {
+        let Some(dims) = &self.0 else {
+            return Ok(());
+        };
+        let known = || dims.iter().flatten();
+        if known().any(|&d| d == 0) {
+            return Ok(());
+        }
+        let mut n: u64 = 1;
+        for &d in known() {
+            match u64::try_from(d).ok().and_then(|d| n.checked_mul(d)) {
+                Some(m) if m <= MAX_ELEMENTS => n = m,
+                _ => {
+                    return Err(format!(
+                        "shape {self} has more than {MAX_ELEMENTS} elements"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Merges what `other` knows into `self`. Returns an error describing the conflict when the
@@ -206,7 +245,7 @@ impl<'a> ShapeCtx<'a> {
         self.inputs[i].dims()
     }
 
-    /// Merges `shape` into input `i`.
+    /// Merges `shape` into input `i`; an error on a conflict or a shape over [`MAX_ELEMENTS`].
     pub fn set_input(&mut self, i: usize, shape: impl Into<Shape>) -> Result<()> {
         let shape = shape.into();
         let name = self
@@ -214,17 +253,43 @@ impl<'a> ShapeCtx<'a> {
             .get(i)
             .cloned()
             .unwrap_or_else(|| i.to_string());
-        self.inputs[i]
-            .merge(&shape)
+        shape
+            .check_size()
+            .and_then(|()| self.inputs[i].merge(&shape))
             .map_err(|reason| self.error(format!("input `{name}`: {reason}")))
     }
 
-    /// Merges `shape` into output `i`.
+    /// Merges `shape` into output `i`; an error on a conflict or a shape over
+    /// [`MAX_ELEMENTS`].
     pub fn set_output(&mut self, i: usize, shape: impl Into<Shape>) -> Result<()> {
         let shape = shape.into();
-        self.outputs[i]
-            .merge(&shape)
+        shape
+            .check_size()
+            .and_then(|()| self.outputs[i].merge(&shape))
             .map_err(|reason| self.error(format!("output {i}: {reason}")))
+    }
+
+    /// Checks every input and output shape with [`Shape::check_size`]. Inference drivers call
+    /// it before [`Operator::infer_shape`](super::Operator::infer_shape), so that shapes given
+    /// from outside (a `__shape__` attribute, a caller's argument) cannot make an operator
+    /// overflow while it computes with them.
+    pub fn check_sizes(&self) -> Result<()> {
+        for (i, shape) in self.inputs.iter().enumerate() {
+            shape.check_size().map_err(|reason| {
+                let name = self
+                    .input_names
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| i.to_string());
+                self.error(format!("input `{name}`: {reason}"))
+            })?;
+        }
+        for (i, shape) in self.outputs.iter().enumerate() {
+            shape
+                .check_size()
+                .map_err(|reason| self.error(format!("output {i}: {reason}")))?;
+        }
+        Ok(())
     }
 
     /// An error naming the operator, `reason`, and every input with its shape.

@@ -1,0 +1,8 @@
+//! Fuzz target `symbol_json`: see `harness::symbol_json` (tests/robust/harness.rs).
+#![no_main]
+
+#[path = "../../tests/robust/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::symbol_json(data));
