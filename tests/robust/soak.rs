@@ -1,8 +1,9 @@
-//! Soak: several threads push mixed NDArray work and executors concurrently, with injected
-//! failing and panicking operations. Checked: no deadlock (the child is killed after its time
-//! plus two minutes), every injected error reported at the wait on a result that depends on it
-//! (and at no other wait, nor at a final `waitall`), results that do not depend on it correct,
-//! no leaked threads and the storage pool's bytes in use back at their starting level.
+//! Soak: several threads push mixed NDArray work, executors and KVStore traffic concurrently,
+//! with injected failing and panicking operations. Checked: no deadlock (the child is killed
+//! after its time plus two minutes), every injected error reported at the wait on a result that
+//! depends on it (and at no other wait, nor at a final `waitall`), results that do not depend on
+//! it correct, no leaked threads and the storage pool's bytes in use back at their starting
+//! level.
 //!
 //! `MXR_SOAK_SECS` sets the duration (3 s by default, for CI; e.g. 300 for a real soak):
 //! `MXR_SOAK_SECS=300 cargo test --test robust soak -- --nocapture`.
@@ -217,17 +218,23 @@ fn step(t: u64, i: u64, kind: u64, stats: &mut Stats) {
             let _ = nd::multiply(&a, &b).expect("multiply");
             stats.ops += 2;
         }
-        // KVSTORE: push/pull traffic on a KVStore goes here once the KVStore lands (another
-        // helper is writing it): init a key per thread, push `a`, pull into `b`, check `b`.
-        // Until then, a copy between arrays stands in for it.
+        // KVStore traffic: a store per unit (its arrays are freed with it), a key per thread,
+        // two values pushed (summed), pulled back and checked.
         _ => {
+            let kv = mxr::kv::KVStore::create("local").expect("a local store");
+            let key = format!("t{t}");
             let a = ramp(n);
-            let b = a.copy().expect("copy");
+            kv.init(key.as_str(), &a).expect("init");
+            let b = plus(&a, "1");
+            kv.push(key.as_str(), &[&a, &b]).expect("push");
+            let out = NDArray::zeros(&[n]).expect("an array");
+            kv.pull(key.as_str(), &[&out]).expect("pull");
             assert_eq!(
-                b.to_vec::<f32>().expect("values"),
-                a.to_vec::<f32>().expect("values")
+                out.to_vec::<f32>().expect("values"),
+                (0..n).map(|k| 2.0 * k as f32 + 1.0).collect::<Vec<_>>(),
+                "{tag}: pushed a + (a + 1)"
             );
-            stats.ops += 1;
+            stats.ops += 4;
         }
     }
 }
