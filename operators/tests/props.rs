@@ -171,7 +171,7 @@ const PARAMS: &[(&str, &[ParamSet])] = &[
 /// Every user-facing operator with each parameter set that parses: `(def, params, op)`.
 fn candidates() -> Vec<Candidate> {
     let mut out = Vec::new();
-    for &def in registry::ops() {
+    for def in registry::ops() {
         if def.is_backward() {
             continue;
         }
