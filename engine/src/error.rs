@@ -60,6 +60,16 @@ pub enum Error {
         /// Why it is unavailable.
         reason: String,
     },
+    /// A GPU driver call failed (a kernel that faulted, a copy that could not be queued).
+    #[error("{context}: {call} failed: {reason}")]
+    Device {
+        /// The device.
+        context: Context,
+        /// The driver call, e.g. `cuMemcpyHtoDAsync`.
+        call: &'static str,
+        /// The driver's error name and text.
+        reason: String,
+    },
     /// An engine setting (from the environment or [`EngineConfig`](crate::EngineConfig)) is invalid.
     #[error("invalid engine setting {name}={value:?}: {reason}")]
     Config {

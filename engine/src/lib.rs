@@ -54,6 +54,7 @@
 mod context;
 mod deps;
 mod error;
+pub mod gpu;
 mod operation;
 mod poison;
 pub mod profiler;

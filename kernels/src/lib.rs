@@ -7,6 +7,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod cpu;
+pub mod cuda;
 mod element;
 
 pub use element::{DType, Element};

@@ -111,6 +111,14 @@ pub enum Error {
         /// What was asked for.
         what: String,
     },
+    /// A GPU kernel could not be compiled or launched, or the device failed.
+    #[error("operator {op} on the GPU: {source}")]
+    Gpu {
+        /// The operator.
+        op: String,
+        /// What failed.
+        source: mxr_kernels::cuda::GpuError,
+    },
     /// Input values the kernel cannot work with (an index out of range, a bad label).
     #[error("operator {op}: {reason}")]
     BadInput {

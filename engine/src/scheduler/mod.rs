@@ -18,6 +18,7 @@
 
 mod config;
 mod cpu_pool;
+mod gpu_workers;
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -34,6 +35,7 @@ use parking_lot::{Condvar, Mutex};
 
 pub use config::{DEFAULT_INLINE_MAX_BYTES, DEFAULT_MAX_INFLIGHT, EngineConfig, EngineKind};
 use cpu_pool::{WorkerCtx, WorkerPool};
+use gpu_workers::GpuWorkers;
 
 use crate::error::BoxError;
 use crate::operation::{BlockRef, Body, Completion, OprBlock, RunContext};
@@ -91,6 +93,8 @@ pub(crate) struct Shared {
     /// keep that engine's state alive, so the address cannot be reused while they exist.)
     free_batches: Injector<Vec<BlockRef>>,
     pub(crate) profiler: Profiler,
+    /// One worker thread per GPU in use.
+    gpu_workers: GpuWorkers,
 }
 
 impl Shared {
@@ -98,6 +102,16 @@ impl Shared {
         self.pool
             .as_ref()
             .expect("only threaded engines start workers, and they have a pool")
+    }
+
+    /// Hands a ready block to its device's workers: the CPU pool, or its GPU's worker.
+    fn route(&self, block: BlockRef) {
+        if block.context.is_cpu() {
+            self.workers().inject(block);
+        } else {
+            let ordinal = block.context.device_id();
+            self.gpu_workers.send(ordinal, block);
+        }
     }
 
     fn new_poison(&self, error: Error) -> Arc<Poison> {
@@ -262,6 +276,7 @@ impl Engine {
             closed: AtomicBool::new(false),
             free_batches: Injector::new(),
             profiler: Profiler::new(),
+            gpu_workers: GpuWorkers::default(),
         });
         shared
             .profiler
@@ -333,10 +348,9 @@ impl Engine {
             return Err(Error::ShutDown);
         }
         if !op.context.is_cpu() {
-            return Err(Error::DeviceUnavailable {
-                context: op.context,
-                reason: "no CUDA device (this build of mxr has no CUDA backend)".into(),
-            });
+            // Opens the device on first use; an error naming the reason (no driver, no such
+            // device) otherwise.
+            crate::gpu::GpuDevice::get(op.context.device_id())?;
         }
         if let Some(v) = op.reads.iter().chain(op.writes).find(|v| v.is_deleted()) {
             return Err(Error::VarDeleted { var: v.id() });
@@ -469,6 +483,7 @@ impl Engine {
         if let Some(pool) = &self.shared.pool {
             pool.stop();
         }
+        threads.extend(self.shared.gpu_workers.stop());
         let me = std::thread::current().id();
         for handle in threads.drain(..) {
             if handle.thread().id() != me {
@@ -575,7 +590,7 @@ fn submit(
         if block.inline || inline_if_ready {
             run_inline(block);
         } else {
-            shared.workers().inject(block);
+            shared.route(block);
         }
     }
 }
@@ -587,10 +602,10 @@ fn dispatch(block: BlockRef, worker: Option<&WorkerCtx<'_>>) {
         return;
     }
     match worker {
-        Some(worker) if worker.owns(&block) => worker.push(block),
+        Some(worker) if block.context.is_cpu() && worker.owns(&block) => worker.push(block),
         _ => {
             let queued = Arc::clone(&block);
-            block.engine.workers().inject(queued);
+            block.engine.route(queued);
         }
     }
 }

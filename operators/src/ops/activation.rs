@@ -17,9 +17,11 @@ use mxr_kernels::cpu::elementwise::{self as ew, LeakyAct, Num, UnaryGrad, UnaryO
 use super::elemwise::two_outputs;
 use super::same_shape;
 use super::unary::{unary_forward, unary_grad, unary_inplace};
+use mxr_engine::DeviceType;
+
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape, ShapeCtx, TensorMut,
-    TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -90,6 +92,17 @@ impl Operator for Activation {
         let op = self.param.act_type.unary();
         unary_forward("Activation", op, &inputs[0], &mut outputs[0])
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::forward(ctx, self.param.act_type, &inputs[0], &outputs[0])
+    }
     fn forward_inplace(
         &self,
         _ctx: &mut OpContext<'_>,
@@ -159,6 +172,23 @@ impl Operator for ActivationBackward {
             &inputs[2]
         };
         unary_grad(self.name(), grad, &inputs[0], Some(v), &mut outputs[0])
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        // softsign's derivative needs x (input 2); the others take y (input 1).
+        let v = if self.param.act_type.grad().uses_output() {
+            &inputs[1]
+        } else {
+            &inputs[2]
+        };
+        gpu::backward(ctx, self.param.act_type, &inputs[0], v, &outputs[0])
     }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
@@ -547,5 +577,6 @@ inventory::submit! {
     })
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

@@ -5,12 +5,14 @@
 
 pub mod attrs;
 mod def;
+mod gpu;
 mod gradient;
 mod operator;
 mod shape;
 mod tensor;
 
 pub use def::{LateRegistration, OpDef, OpFactory, create, lookup, ops, origin, register};
+pub use gpu::{GpuOpContext, GpuTensor, gpu_error};
 pub use gradient::{Entry, ForwardNode, GradCtx, GraphBuilder, reverse_pass};
 pub use operator::{OpContext, OpRef, Operator, Resource};
 pub use shape::{MAX_ELEMENTS, Shape, ShapeCtx, TypeCtx};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use mxr_engine::{Context, DeviceType};
 use mxr_kernels::cpu::random::Rng;
 
+use super::gpu::{GpuOpContext, GpuTensor};
 use super::gradient::{Entry, GradCtx};
 use super::shape::{ShapeCtx, TypeCtx};
 use super::tensor::{TensorMut, TensorRef};
@@ -126,6 +127,29 @@ pub trait Operator: Send + Sync + fmt::Debug + 'static {
     /// The devices with a kernel.
     fn devices(&self) -> &'static [DeviceType] {
         &[DeviceType::Cpu]
+    }
+
+    /// Whether the operator has a GPU kernel ([`Operator::forward_gpu`]).
+    fn has_gpu(&self) -> bool {
+        self.devices().contains(&DeviceType::Gpu)
+    }
+
+    /// Queues the GPU kernel on the device's compute stream: the contract of
+    /// [`Operator::forward`] with device views. The caller copies inputs that share memory with
+    /// an output first, so a kernel may assume its inputs and outputs do not alias (except
+    /// through [`Operator::inplace_option`] pairs, which it must then support). By default: an
+    /// error saying the operator has no GPU kernel.
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let _ = (ctx, inputs, outputs);
+        Err(Error::Unsupported {
+            op: self.name().to_string(),
+            what: "a GPU kernel (it runs on the CPU only)".into(),
+        })
     }
 
     /// Computes the outputs (see the trait docs for the contract).

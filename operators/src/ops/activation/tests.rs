@@ -380,3 +380,35 @@ fn leaky_parameters_are_checked() {
     let err = run(op.as_ref(), &mut [h], false).unwrap_err();
     assert!(err.to_string().contains("int32"), "{err}");
 }
+
+/// The GPU kernels (on a real GPU, else the emulator) agree with the CPU kernels, forward and
+/// backward, for every activation.
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::HostTensor;
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let x: Vec<f32> = (0..300).map(|i| (i as f32 - 150.0) * 0.17).collect();
+    let g: Vec<f32> = (0..300)
+        .map(|i| ((i * 7) % 11) as f32 * 0.3 - 1.5)
+        .collect();
+    for act in ["relu", "sigmoid", "tanh", "softrelu", "softsign"] {
+        let fwd = crate::registry::create("Activation", &[("act_type", act)], None).unwrap();
+        let xs = HostTensor::from_f32(&[3, 100], x.clone());
+        compare_with_cpu(fwd.as_ref(), &dev, std::slice::from_ref(&xs), true, 1e-5, 1e-6)
+            .unwrap_or_else(|e| panic!("{act}: {e}"));
+        let y = crate::check::run(fwd.as_ref(), &mut [xs.clone()], true)
+            .unwrap()
+            .remove(0);
+        let back =
+            crate::registry::create("_backward_Activation", &[("act_type", act)], None).unwrap();
+        let gs = HostTensor::from_f32(&[3, 100], g.clone());
+        let ins = if act == "relu" {
+            vec![gs, y]
+        } else {
+            vec![gs, y, xs]
+        };
+        compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
+            .unwrap_or_else(|e| panic!("backward {act}: {e}"));
+    }
+}

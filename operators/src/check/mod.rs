@@ -15,6 +15,8 @@
 //! # Ok::<(), mxr_operators::Error>(())
 //! ```
 
+pub mod gpu;
+
 use std::sync::Arc;
 
 use mxr_engine::Context;

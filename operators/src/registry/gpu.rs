@@ -1,0 +1,165 @@
+//! What GPU kernels get: device tensor views and the GPU operator context.
+#![allow(
+    unsafe_code,
+    reason = "GPU kernels are launched with raw device addresses"
+)]
+
+use std::sync::Arc;
+
+use mxr_engine::gpu::{DevicePtr, GpuBuffer, GpuDevice};
+use mxr_kernels::DType;
+use mxr_kernels::cpu::random::Rng;
+use mxr_kernels::cuda::{self, GpuError, KernelArgs};
+
+use crate::{Error, Result};
+
+/// A view of one input or output in device memory (the GPU counterpart of
+/// [`TensorRef`](super::TensorRef) / [`TensorMut`](super::TensorMut)): shape, dtype, address
+/// of the first element. Row-major and contiguous.
+#[derive(Debug, Clone, Copy)]
+pub struct GpuTensor<'a> {
+    /// The dimensions.
+    pub shape: &'a [usize],
+    /// The element type.
+    pub dtype: DType,
+    /// The device address of the first element.
+    pub ptr: DevicePtr,
+}
+
+impl GpuTensor<'_> {
+    /// The number of elements.
+    pub fn size(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// The address, checking that the dtype is float32 (the dtype of mxr's GPU kernels);
+    /// an error naming `op` otherwise.
+    pub fn f32_ptr(&self, op: &str) -> Result<DevicePtr> {
+        if self.dtype != DType::F32 {
+            return Err(Error::Unsupported {
+                op: op.to_string(),
+                what: format!(
+                    "{} data on the GPU (the GPU kernels take float32)",
+                    self.dtype
+                ),
+            });
+        }
+        Ok(self.ptr)
+    }
+}
+
+/// What a GPU kernel gets besides its tensors (MXNet's `OpContext` with a GPU `RunContext`).
+///
+/// A kernel queues its work on the device's compute stream ([`GpuOpContext::launch`],
+/// [`cuda::blas`]) and returns; the caller completes the operation when the stream has run it.
+#[derive(Debug)]
+pub struct GpuOpContext<'a> {
+    /// Training mode.
+    pub is_train: bool,
+    /// The device.
+    pub device: &'a Arc<GpuDevice>,
+    /// The random state (host-side), when the operator requested it.
+    pub rng: Option<&'a mut Rng>,
+    /// Which outputs anyone reads, when known (see [`OpContext`](super::OpContext)).
+    pub needed: Option<&'a [bool]>,
+}
+
+impl GpuOpContext<'_> {
+    /// Whether output `k` must be computed.
+    pub fn output_needed(&self, k: usize) -> bool {
+        self.needed
+            .is_none_or(|m| m.get(k).copied().unwrap_or(true))
+    }
+
+    /// The random state; an error naming `op` when it was not requested.
+    pub fn rng(&mut self, op: &str) -> Result<&mut Rng> {
+        self.rng.as_deref_mut().ok_or_else(|| Error::Unsupported {
+            op: op.to_string(),
+            what: "random numbers without requesting Resource::Random".into(),
+        })
+    }
+
+    /// Scratch device memory for this kernel's work. It may be dropped as soon as the work is
+    /// queued: a block returned to the pool is only reused by work queued later on the same
+    /// stream, which runs after.
+    pub fn temp(&self, op: &str, bytes: usize) -> Result<GpuBuffer> {
+        self.device
+            .alloc(bytes)
+            .map_err(|e| gpu_error(op, e.into()))
+    }
+
+    /// Queues a grid-stride launch of `kernel` (from `kernels/cuda/{source}.cu`) over `items`
+    /// items; errors name `op`.
+    ///
+    /// # Safety
+    /// As [`cuda::launch`]: the arguments match the kernel's parameters, and every pointer
+    /// addresses live device memory of this device large enough for what the kernel touches.
+    pub unsafe fn launch<A: KernelArgs>(
+        &self,
+        op: &str,
+        source: &str,
+        kernel: &str,
+        items: usize,
+        args: A,
+    ) -> Result<()> {
+        // SAFETY: forwarded contract.
+        unsafe { cuda::launch(self.device, source, kernel, items, args) }
+            .map_err(|e| gpu_error(op, e))
+    }
+
+    /// Queues a copy of `bytes` bytes between device addresses (non-overlapping).
+    ///
+    /// # Safety
+    /// Both addresses hold at least `bytes` bytes of live memory of this device.
+    pub unsafe fn copy(
+        &self,
+        op: &str,
+        dst: DevicePtr,
+        src: DevicePtr,
+        bytes: usize,
+    ) -> Result<()> {
+        // SAFETY: forwarded contract.
+        unsafe { self.device.copy_async(dst, src, bytes) }.map_err(|e| gpu_error(op, e.into()))
+    }
+
+    /// Queues zeroing `bytes` bytes at `dst`.
+    ///
+    /// # Safety
+    /// `dst` holds at least `bytes` bytes of live memory of this device.
+    pub unsafe fn zero(&self, op: &str, dst: DevicePtr, bytes: usize) -> Result<()> {
+        // SAFETY: forwarded contract.
+        unsafe { self.device.zero_async(dst, bytes) }.map_err(|e| gpu_error(op, e.into()))
+    }
+
+    /// Copies host values to device memory now (for small parameter tables, random masks).
+    ///
+    /// # Safety
+    /// `dst` holds at least `src.len()` bytes of live memory of this device that no queued work
+    /// still reads or writes (fresh [`GpuOpContext::temp`] memory qualifies only once the
+    /// stream is idle: prefer [`GpuOpContext::upload`]).
+    pub unsafe fn write_now(&self, op: &str, dst: DevicePtr, src: &[u8]) -> Result<()> {
+        // SAFETY: forwarded contract.
+        unsafe { self.device.write_from_host(dst, src) }.map_err(|e| gpu_error(op, e.into()))
+    }
+
+    /// Uploads host bytes into fresh device memory, in stream order (the device is synchronized
+    /// first, so the block cannot be in use by earlier work). For small tables and masks.
+    pub fn upload(&self, op: &str, src: &[u8]) -> Result<GpuBuffer> {
+        let buffer = self.temp(op, src.len())?;
+        self.device
+            .synchronize()
+            .map_err(|e| gpu_error(op, e.into()))?;
+        // SAFETY: `buffer` is fresh, holds `src.len()` bytes, and the stream is idle, so no
+        // queued work touches it.
+        unsafe { self.write_now(op, buffer.ptr(), src)? };
+        Ok(buffer)
+    }
+}
+
+/// A GPU failure as an operator error naming `op`.
+pub fn gpu_error(op: &str, source: GpuError) -> Error {
+    Error::Gpu {
+        op: op.to_string(),
+        source,
+    }
+}
