@@ -9,7 +9,11 @@
 //!
 //! Run: `./train` (installs Debian's dataset-fashion-mnist if missing), or
 //! `cargo run --release --example train_mlp -- [--net mlp|lenet] [--epochs N] [--lr X]
-//! [--batch-size B] [--out DIR]`.
+//! [--batch-size B] [--out DIR] [--ctx cpu|gpu:N]`.
+//!
+//! `--ctx gpu:0` trains on the first GPU: the executors, weights, gradients and SGD updates live
+//! there; each batch is copied from host memory. Without a GPU it stops with the reason (set
+//! `MXR_GPU_EMULATE=1` to run the same code on the slow software emulator instead).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -32,6 +36,7 @@ struct Options {
     batch: usize,
     out: PathBuf,
     data: PathBuf,
+    ctx: Context,
 }
 
 fn options() -> Result<Options, String> {
@@ -42,6 +47,7 @@ fn options() -> Result<Options, String> {
         batch: 128,
         out: PathBuf::from("target/train_mlp"),
         data: PathBuf::from(std::env::var("FMNIST_DIR").unwrap_or_else(|_| DATA_DIR.into())),
+        ctx: Context::cpu(0),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -61,6 +67,15 @@ fn options() -> Result<Options, String> {
                     "mlp" => false,
                     "lenet" => true,
                     other => return Err(format!("--net {other}: expected mlp or lenet")),
+                }
+            }
+            "--ctx" => {
+                o.ctx = match value.as_str() {
+                    "cpu" => Context::cpu(0),
+                    v => match v.strip_prefix("gpu:").and_then(|n| n.parse().ok()) {
+                        Some(n) => Context::gpu(n),
+                        None => return Err(format!("--ctx {v}: expected cpu or gpu:N")),
+                    },
                 }
             }
             other => return Err(format!("unknown option {other}")),
@@ -216,7 +231,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let symbol = if o.lenet { lenet()? } else { mlp()? };
     let net = symbol.to_graph()?;
-    let cpu = Context::cpu(0);
+    let ctx = o.ctx;
     let no_grad = ["data", "softmax_label"];
     let image: Vec<usize> = if o.lenet {
         vec![o.batch, 1, 28, 28]
@@ -224,11 +239,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         vec![o.batch, 784]
     };
     let shapes: [(&str, &[usize]); 2] = [("data", &image), ("softmax_label", &[o.batch])];
-    let mut exe = Executor::simple_bind(&net, cpu, &shapes, GradReq::Write, &no_grad)?;
+    let mut exe = Executor::simple_bind(&net, ctx, &shapes, GradReq::Write, &no_grad)?;
     // The test executor shares every argument array (weights included) with the training one.
     let args = exe.arg_arrays().to_vec();
     let reqs = vec![GradReq::Null; args.len()];
-    let mut test_exe = Executor::bind(&net, cpu, args, vec![None; reqs.len()], &reqs, vec![])?;
+    let mut test_exe = Executor::bind(&net, ctx, args, vec![None; reqs.len()], &reqs, vec![])?;
 
     // Weights from N(0, 0.02²), biases zero (MXNet's rules by name).
     nd::random::seed(7)?;

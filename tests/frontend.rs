@@ -38,3 +38,6 @@ mod kvstore;
 
 #[path = "frontend/plugins.rs"]
 mod plugins;
+
+#[path = "frontend/gpu.rs"]
+mod gpu;

@@ -11,14 +11,18 @@ use cudarc::driver::{CudaContext, CudaStream, sys};
 use super::DevicePtr;
 use crate::{Context, Error, Result};
 
-/// One CUDA device: its primary context, a compute stream and a copy stream.
+/// One CUDA device: its primary context and its stream.
+///
+/// Everything runs on the one stream, host transfers included: a device block returned to the
+/// pool may still be read by queued kernels, and ordering every later use of it behind them on
+/// the same stream is what makes reusing it at once safe. (Host transfers are synchronous for
+/// the caller anyway; a separate copy stream would only pay off with asynchronous transfers
+/// from pinned memory, which mxr does not do yet.)
 #[derive(Debug)]
 pub(super) struct CudaDevice {
     pub(super) ctx: Arc<CudaContext>,
-    /// Kernels and device-to-device copies, in engine order.
+    /// Kernels and copies, in engine order.
     pub(super) compute: Arc<CudaStream>,
-    /// Host transfers (synchronous from the caller's view).
-    pub(super) copy: Arc<CudaStream>,
 }
 
 /// A driver error as an engine error on `context`, naming the driver call.
@@ -58,8 +62,7 @@ impl CudaDevice {
         // on the per-slice events that tracking would record.
         unsafe { ctx.disable_event_tracking() };
         let compute = ctx.new_stream().map_err(err("cuStreamCreate"))?;
-        let copy = ctx.new_stream().map_err(err("cuStreamCreate"))?;
-        Ok(CudaDevice { ctx, compute, copy })
+        Ok(CudaDevice { ctx, compute })
     }
 
     pub(super) fn name(&self) -> String {
@@ -110,9 +113,10 @@ impl CudaDevice {
         // SAFETY: `dst` holds `src.len()` bytes (the caller's contract); `src` outlives the copy
         // because the stream is synchronized before returning.
         unsafe {
-            result::memcpy_htod_async(dst.0, src, self.copy.cu_stream())
+            result::memcpy_htod_async(dst.0, src, self.compute.cu_stream())
                 .map_err(err("cuMemcpyHtoDAsync"))?;
-            result::stream::synchronize(self.copy.cu_stream()).map_err(err("cuStreamSynchronize"))
+            result::stream::synchronize(self.compute.cu_stream())
+                .map_err(err("cuStreamSynchronize"))
         }
     }
 
@@ -130,9 +134,10 @@ impl CudaDevice {
         // SAFETY: as for `write_from_host`: sizes by contract, `dst` outlives the synchronized
         // copy.
         unsafe {
-            result::memcpy_dtoh_async(dst, src.0, self.copy.cu_stream())
+            result::memcpy_dtoh_async(dst, src.0, self.compute.cu_stream())
                 .map_err(err("cuMemcpyDtoHAsync"))?;
-            result::stream::synchronize(self.copy.cu_stream()).map_err(err("cuStreamSynchronize"))
+            result::stream::synchronize(self.compute.cu_stream())
+                .map_err(err("cuStreamSynchronize"))
         }
     }
 

@@ -84,7 +84,16 @@ fn count() -> std::result::Result<u32, String> {
     }
 }
 
-/// The number of CUDA devices through the driver, ignoring emulation.
+/// The number of CUDA devices the driver reports, ignoring emulation; an error saying why
+/// there is no usable driver. Never panics.
+pub fn driver_device_count() -> Result<u32> {
+    real_count().map_err(|reason| Error::DeviceUnavailable {
+        context: Context::gpu(0),
+        reason,
+    })
+}
+
+/// [`driver_device_count`] with the reason as text.
 pub(super) fn real_count() -> std::result::Result<u32, String> {
     // SAFETY: only tries to load the library (dlopen) and reports whether it could; it calls no
     // CUDA function.

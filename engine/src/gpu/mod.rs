@@ -1,8 +1,7 @@
 //! GPU devices: CUDA through cudarc, with every CUDA library loaded at run time, or a software
 //! emulator that runs the same device code on the host.
 //!
-//! A [`GpuDevice`] owns one CUDA context with a compute stream and a copy stream, a memory pool of
-//! device blocks ([`GpuBuffer`]), and a completer thread that turns "the stream has reached this
+//! A [`GpuDevice`] owns one CUDA context with its stream, a memory pool of device blocks ([`GpuBuffer`]), and a completer thread that turns "the stream has reached this
 //! point" into a callback, so that engine operations on the GPU complete when their stream work
 //! does (see [`GpuDevice::when_done`]).
 //!
@@ -36,7 +35,7 @@ mod cuda;
 mod device;
 
 pub use buffer::{DevicePtr, GpuBuffer};
-pub use device::{Backend, GpuDevice, emulate, emulated_devices, probe};
+pub use device::{Backend, GpuDevice, driver_device_count, emulate, emulated_devices, probe};
 
 #[cfg(test)]
 mod tests;

@@ -73,17 +73,17 @@ pub(crate) fn gather_rows(parts: &[(&NDArray, Rows)]) -> Result<NDArray> {
     let row_bytes = row_shape.iter().product::<usize>() * dtype.size();
 
     // What the operation needs of each source: its buffer, where the view starts, the rows.
-    let sources: Vec<_> = parts
+    let sources = parts
         .iter()
         .map(|(src, rows)| {
-            (
-                Arc::clone(&src.chunk.data),
+            Ok((
+                Arc::clone(src.chunk.host("io::gather_rows")?),
                 src.byte_range().start,
                 rows.clone(),
-            )
+            ))
         })
-        .collect();
-    let dst = Arc::clone(&out.chunk.data);
+        .collect::<Result<Vec<_>>>()?;
+    let dst = Arc::clone(out.chunk.host("io::gather_rows")?);
     let dst_start = out.byte_range().start;
     let op = Operation::sync("io_gather_rows", move |_| {
         let mut dst = dst.write();

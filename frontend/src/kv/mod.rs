@@ -33,6 +33,7 @@
 //! ```
 
 mod dist;
+mod gpu_sum;
 mod key;
 #[cfg(feature = "mpi")]
 mod mpi;

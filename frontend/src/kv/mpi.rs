@@ -301,10 +301,16 @@ impl Comm {
         let len = dest.size();
         let dtype = dest.dtype();
         Payload::zeroed(dtype, 0)?; // dtype check before anything is queued
-        let sources: SmallVec<[Region; 4]> = values
+        let sources = values
             .iter()
-            .map(|a| (Arc::clone(&a.chunk.data), a.byte_range()))
-            .collect();
+            .map(|a| {
+                Ok((
+                    Arc::clone(a.chunk.host("kvstore dist_sync")?),
+                    a.byte_range(),
+                ))
+            })
+            .collect::<crate::Result<SmallVec<[Region; 4]>>>()
+            .map_err(|e| e.to_string())?;
         let reads: SmallVec<[&Var; 4]> = values.iter().map(|a| &a.chunk.var).collect();
         self.push_step(dest, &reads, "kvstore_allreduce", move || {
             let mut payload = Payload::zeroed(dtype, len)?;
@@ -324,7 +330,15 @@ impl Comm {
         self.broken()?;
         let (len, dtype) = (dest.size(), dest.dtype());
         Payload::zeroed(dtype, 0)?;
-        let source = (Arc::clone(&value.chunk.data), value.byte_range());
+        let source = (
+            Arc::clone(
+                value
+                    .chunk
+                    .host("kvstore dist_sync")
+                    .map_err(|e| e.to_string())?,
+            ),
+            value.byte_range(),
+        );
         let root = self.rank == 0;
         self.push_step(dest, &[&value.chunk.var], "kvstore_broadcast", move || {
             let mut payload = Payload::zeroed(dtype, len)?;
@@ -351,7 +365,11 @@ impl Comm {
             seq,
             shared: Some(Arc::clone(&self.shared)),
         };
-        let dst = Arc::clone(&dest.chunk.data);
+        let dst = Arc::clone(
+            dest.chunk
+                .host("kvstore dist_sync")
+                .map_err(|e| e.to_string())?,
+        );
         let range = dest.byte_range();
         let label = format!("{name} #{seq}");
         let op = Operation::asynchronous(name, move |_, completion| {

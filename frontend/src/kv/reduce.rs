@@ -26,11 +26,14 @@ pub(crate) type Region = (Arc<RwLock<Buffer>>, std::ops::Range<usize>);
 /// Pushes `out = Σ sources` as one engine operation reading the sources' vars and writing
 /// `out`'s. Shapes and dtypes were checked by the caller; no source shares storage with `out`.
 pub(crate) fn push_sum(name: &'static str, sources: &[&NDArray], out: &NDArray) -> Result<()> {
-    let views: SmallVec<[Region; 4]> = sources
+    if !out.context().is_cpu() || sources.iter().any(|a| !a.context().is_cpu()) {
+        return super::gpu_sum::push_sum(name, sources, out);
+    }
+    let views = sources
         .iter()
-        .map(|a| (Arc::clone(&a.chunk.data), a.byte_range()))
-        .collect();
-    let dst = Arc::clone(&out.chunk.data);
+        .map(|a| Ok((Arc::clone(a.chunk.host(name)?), a.byte_range())))
+        .collect::<Result<SmallVec<[Region; 4]>>>()?;
+    let dst = Arc::clone(out.chunk.host(name)?);
     let dst_range = out.byte_range();
     let dtype = out.dtype();
     let engine = out.chunk.engine;
@@ -80,11 +83,18 @@ const STREAM_MIN_BYTES: usize = 1 << 20;
 /// set exceeds the 32 MB L3).
 pub(crate) fn push_pull_copy(stored: &NDArray, out: &NDArray) -> Result<()> {
     let bytes = out.byte_range().len();
-    if bytes < STREAM_MIN_BYTES || out.shares_storage_with(stored) {
+    let on_cpu = stored.context().is_cpu() && out.context().is_cpu();
+    if bytes < STREAM_MIN_BYTES || out.shares_storage_with(stored) || !on_cpu {
         return out.assign(stored);
     }
-    let (src, src_range) = (Arc::clone(&stored.chunk.data), stored.byte_range());
-    let (dst, dst_range) = (Arc::clone(&out.chunk.data), out.byte_range());
+    let (src, src_range) = (
+        Arc::clone(stored.chunk.host("kvstore_pull")?),
+        stored.byte_range(),
+    );
+    let (dst, dst_range) = (
+        Arc::clone(out.chunk.host("kvstore_pull")?),
+        out.byte_range(),
+    );
     let op = Operation::sync("kvstore_pull", move |_| -> Result<(), BoxError> {
         let src = src.read();
         copy_streaming(

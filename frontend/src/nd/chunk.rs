@@ -1,61 +1,101 @@
-//! Storage shared by an array and its views: an engine var and a pooled buffer.
+//! Storage shared by an array and its views: an engine var and a pooled block, in host memory or
+//! on a GPU.
 
 use std::sync::Arc;
 
+use mxr_engine::gpu::{GpuBuffer, GpuDevice};
 use mxr_engine::storage::Buffer;
 use mxr_engine::{Context, Engine, Var};
 use parking_lot::RwLock;
 
-/// One block of array storage. The engine orders every operation on it through `var`; the
-/// buffer's lock is then never contended by two operations in conflict: readers share it, and a
-/// writer runs alone by the engine's rules. (Host code that reads after a wait takes the read
-/// lock too, so it also sees a consistent buffer.)
+use crate::{Error, Result};
+
+/// Where a chunk's bytes live.
+pub(crate) enum Storage {
+    /// Host memory (cpu and cpu_pinned contexts). The engine orders every operation on it
+    /// through the chunk's var; the lock is then never contended by two operations in
+    /// conflict: readers share it, and a writer runs alone by the engine's rules. (Host code
+    /// that reads after a wait takes the read lock too, so it also sees a consistent buffer.)
+    Host(Arc<RwLock<Buffer>>),
+    /// Device memory of a GPU; operations on it are ordered by the var and the device's stream.
+    Device(Arc<GpuBuffer>),
+}
+
+/// One block of array storage.
 pub(crate) struct Chunk {
     pub(crate) var: Var,
-    pub(crate) data: Arc<RwLock<Buffer>>,
+    pub(crate) storage: Storage,
     pub(crate) engine: &'static Engine,
     pub(crate) context: Context,
 }
 
 impl Chunk {
-    /// A zeroed chunk of `bytes` bytes on `context` (a CPU context).
-    pub(crate) fn zeroed(
-        engine: &'static Engine,
-        context: Context,
-        bytes: usize,
-    ) -> crate::Result<Self> {
-        let buffer = engine.cpu_storage().alloc_zeroed(bytes)?;
+    /// A zeroed chunk of `bytes` bytes on `context`.
+    pub(crate) fn zeroed(engine: &'static Engine, context: Context, bytes: usize) -> Result<Self> {
+        let storage = if context.is_cpu() {
+            Storage::Host(Arc::new(RwLock::new(
+                engine.cpu_storage().alloc_zeroed(bytes)?,
+            )))
+        } else {
+            let device = GpuDevice::get(context.device_id())?;
+            Storage::Device(Arc::new(device.alloc_zeroed(bytes)?))
+        };
         Ok(Chunk {
             var: Var::new(),
-            data: Arc::new(RwLock::new(buffer)),
+            storage,
             engine,
             context,
         })
     }
-}
 
-impl Chunk {
-    /// A chunk of `bytes` bytes whose contents are unspecified (but initialized).
-    pub(crate) fn alloc(
-        engine: &'static Engine,
-        context: Context,
-        bytes: usize,
-    ) -> crate::Result<Self> {
-        let buffer = engine.cpu_storage().alloc(bytes)?;
+    /// A chunk of `bytes` bytes whose contents are unspecified (but initialized on the host).
+    pub(crate) fn alloc(engine: &'static Engine, context: Context, bytes: usize) -> Result<Self> {
+        let storage = if context.is_cpu() {
+            Storage::Host(Arc::new(RwLock::new(engine.cpu_storage().alloc(bytes)?)))
+        } else {
+            let device = GpuDevice::get(context.device_id())?;
+            Storage::Device(Arc::new(device.alloc(bytes)?))
+        };
         Ok(Chunk {
             var: Var::new(),
-            data: Arc::new(RwLock::new(buffer)),
+            storage,
             engine,
             context,
         })
+    }
+
+    /// The host buffer; for a GPU chunk, an error saying that `call` works on CPU arrays only.
+    pub(crate) fn host(&self, call: &'static str) -> Result<&Arc<RwLock<Buffer>>> {
+        match &self.storage {
+            Storage::Host(h) => Ok(h),
+            Storage::Device(_) => Err(Error::InvalidArgument {
+                call,
+                reason: format!(
+                    "the array is on {}; this works on CPU arrays only (copy it with \
+                     `as_in_context(Context::cpu(0))` first)",
+                    self.context
+                ),
+            }),
+        }
+    }
+
+    /// The device buffer of a GPU chunk.
+    pub(crate) fn device(&self) -> Option<&Arc<GpuBuffer>> {
+        match &self.storage {
+            Storage::Device(d) => Some(d),
+            Storage::Host(_) => None,
+        }
     }
 }
 
 impl Drop for Chunk {
-    /// Frees the buffer once every operation pushed on the storage has run.
+    /// Frees the storage once every operation pushed on it has run.
     fn drop(&mut self) {
-        let data = Arc::clone(&self.data);
+        let storage = match &self.storage {
+            Storage::Host(h) => Storage::Host(Arc::clone(h)),
+            Storage::Device(d) => Storage::Device(Arc::clone(d)),
+        };
         // Only fails if the var was already deleted, which only this drop does.
-        let _ = self.engine.delete_var(&self.var, move || drop(data));
+        let _ = self.engine.delete_var(&self.var, move || drop(storage));
     }
 }

@@ -391,13 +391,16 @@ struct View {
 }
 
 impl View {
-    fn of(a: &NDArray) -> View {
-        View {
-            data: Arc::clone(&a.chunk.data),
+    /// The view of a CPU array; an error for an array on a GPU (an `out` array on another
+    /// context than the inputs).
+    fn of(a: &NDArray) -> Result<View> {
+        let data = Arc::clone(a.chunk.host("a CPU operator")?);
+        Ok(View {
+            data,
             range: a.byte_range(),
             shape: a.shape.clone(),
             dtype: a.dtype,
-        }
+        })
     }
 
     fn same_storage(&self, other: &View) -> bool {
@@ -428,6 +431,9 @@ fn push(
     context: Context,
     needed: Option<&[bool]>,
 ) -> Result<()> {
+    if !context.is_cpu() {
+        return super::gpu_invoke::push(op, inputs, outputs, is_train, context, needed);
+    }
     let mutated = op.mutate_inputs();
     let rng = op
         .resources()
@@ -447,12 +453,12 @@ fn push(
 
     let plan = Plan {
         op: Arc::clone(op),
-        inputs: inputs.iter().map(|a| View::of(a)).collect(),
+        inputs: inputs.iter().map(|a| View::of(a)).collect::<Result<_>>()?,
         outputs: outputs
             .iter()
             .map(View::of)
             .chain(mutated.iter().map(|&i| View::of(inputs[i])))
-            .collect(),
+            .collect::<Result<_>>()?,
         is_train,
         context,
         rng: rng.clone(),
@@ -482,8 +488,12 @@ fn push(
 /// Pushes an in-place call of a shape-preserving unary operator (see
 /// [`Operator::is_inplace_unary`](mxr_operators::registry::Operator::is_inplace_unary)).
 pub(crate) fn push_inplace(op: &OpRef, array: &NDArray, is_train: bool) -> Result<()> {
+    if !array.context().is_cpu() {
+        let out = [array.clone()];
+        return super::gpu_invoke::push(op, &[array], &out, is_train, array.context(), None);
+    }
     let op = Arc::clone(op);
-    let view = View::of(array);
+    let view = View::of(array)?;
     let context = array.context();
     let name = op.name();
     let inline = view.range.len() <= array.chunk.engine.config().inline_max_bytes;

@@ -39,7 +39,7 @@ impl NDArray {
     /// The array's values and metadata in the file representation. Blocks until computed.
     pub fn to_raw(&self) -> Result<RawArray> {
         self.wait_to_read()?;
-        let bytes = self.bytes_snapshot();
+        let bytes = self.bytes_snapshot()?;
         RawArray::new(self.dtype(), self.shape().to_vec(), bytes)?.with_context(self.context())
     }
 

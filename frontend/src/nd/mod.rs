@@ -12,12 +12,14 @@ mod arith;
 mod chunk;
 mod context;
 mod functions;
+mod gpu_invoke;
 pub mod graph;
 pub(crate) mod invoke;
 mod io;
 mod ndarray;
 pub mod random;
 mod serde;
+mod transfer;
 
 pub use context::{ContextScope, context_scope, current_context};
 pub use functions::{

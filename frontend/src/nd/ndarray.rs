@@ -64,15 +64,9 @@ fn element_count(call: &'static str, shape: &[usize]) -> Result<usize> {
 }
 
 impl NDArray {
-    /// A zero-filled array of `shape` and `dtype` on `context`. Only CPU contexts exist in this
-    /// build: a GPU context is an error saying there is no CUDA device.
+    /// A zero-filled array of `shape` and `dtype` on `context`. A GPU context that does not
+    /// exist here (no driver, no such device) is an error saying why.
     pub fn new(shape: &[usize], dtype: DType, context: Context) -> Result<NDArray> {
-        if !context.is_cpu() {
-            return Err(Error::Engine(mxr_engine::Error::DeviceUnavailable {
-                context,
-                reason: "no CUDA device (this build of mxr has no CUDA backend)".into(),
-            }));
-        }
         let len = element_count("NDArray::new", shape)?;
         let bytes = len
             .checked_mul(dtype.size())
@@ -92,9 +86,6 @@ impl NDArray {
     /// An array for an operator's output: contents unspecified (initialized, not zeroed), since
     /// the kernel overwrites every element.
     pub(crate) fn for_output(shape: &[usize], dtype: DType, context: Context) -> Result<NDArray> {
-        if !context.is_cpu() {
-            return NDArray::new(shape, dtype, context);
-        }
         let len = element_count("NDArray::for_output", shape)?;
         let bytes = len
             .checked_mul(dtype.size())
@@ -251,7 +242,10 @@ impl NDArray {
         name: &'static str,
         f: impl FnOnce(&mut [u8]) + Send + 'static,
     ) -> Result<()> {
-        let data = Arc::clone(&self.chunk.data);
+        if self.chunk.device().is_some() {
+            return super::transfer::write_region(self, name, f);
+        }
+        let data = Arc::clone(self.chunk.host(name)?);
         let range = self.byte_range();
         let op = Operation::sync(name, move |_| {
             f(&mut data.write().as_bytes_mut()[range]);
@@ -278,7 +272,14 @@ impl NDArray {
             });
         }
         self.wait_to_read()?;
-        let data = self.chunk.data.read();
+        if self.chunk.device().is_some() {
+            let bytes = super::transfer::read_bytes(self)?;
+            return Ok(bytes
+                .chunks_exact(std::mem::size_of::<T>())
+                .map(bytemuck::pod_read_unaligned)
+                .collect());
+        }
+        let data = self.chunk.host("NDArray::to_vec")?.read();
         // Blocks are 64-byte aligned and views start at whole elements: the cast cannot fail.
         Ok(bytemuck::cast_slice::<u8, T>(&data.as_bytes()[self.byte_range()]).to_vec())
     }
@@ -426,8 +427,11 @@ impl NDArray {
     }
 
     /// The view's bytes as they are now (call after a wait).
-    pub(crate) fn bytes_snapshot(&self) -> Vec<u8> {
-        self.chunk.data.read().as_bytes()[self.byte_range()].to_vec()
+    pub(crate) fn bytes_snapshot(&self) -> Result<Vec<u8>> {
+        if self.chunk.device().is_some() {
+            return super::transfer::read_bytes(self);
+        }
+        Ok(self.chunk.host("bytes_snapshot")?.read().as_bytes()[self.byte_range()].to_vec())
     }
 
     /// Copies `src`'s values into this array (MXNet's `a[:] = b`); shapes and dtypes must match.
@@ -441,8 +445,11 @@ impl NDArray {
                 ),
             });
         }
+        if self.chunk.device().is_some() || src.chunk.device().is_some() {
+            return super::transfer::copy(src, self);
+        }
         let (from, to) = (src.byte_range(), self.byte_range());
-        let dst = Arc::clone(&self.chunk.data);
+        let dst = Arc::clone(self.chunk.host("NDArray::assign")?);
         if self.shares_storage_with(src) {
             // One storage: one var (written) and one lock.
             let op = Operation::sync("copy_within", move |_| {
@@ -454,7 +461,7 @@ impl NDArray {
                 .push(op.writes(&[&self.chunk.var]).context(self.context()))?;
             return Ok(());
         }
-        let source = Arc::clone(&src.chunk.data);
+        let source = Arc::clone(src.chunk.host("NDArray::assign")?);
         let op = Operation::sync("copy", move |_| {
             let source = source.read();
             dst.write().as_bytes_mut()[to].copy_from_slice(&source.as_bytes()[from]);

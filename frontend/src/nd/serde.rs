@@ -29,7 +29,7 @@ impl Serialize for NDArray {
         let wire = Wire {
             dtype: self.dtype().name().to_owned(),
             shape: self.shape().to_vec(),
-            data: self.bytes_snapshot(),
+            data: self.bytes_snapshot().map_err(S::Error::custom)?,
         };
         wire.serialize(serializer)
     }

@@ -395,8 +395,15 @@ fn gpu_matches_cpu() {
     for act in ["relu", "sigmoid", "tanh", "softrelu", "softsign"] {
         let fwd = crate::registry::create("Activation", &[("act_type", act)], None).unwrap();
         let xs = HostTensor::from_f32(&[3, 100], x.clone());
-        compare_with_cpu(fwd.as_ref(), &dev, std::slice::from_ref(&xs), true, 1e-5, 1e-6)
-            .unwrap_or_else(|e| panic!("{act}: {e}"));
+        compare_with_cpu(
+            fwd.as_ref(),
+            &dev,
+            std::slice::from_ref(&xs),
+            true,
+            1e-5,
+            1e-6,
+        )
+        .unwrap_or_else(|e| panic!("{act}: {e}"));
         let y = crate::check::run(fwd.as_ref(), &mut [xs.clone()], true)
             .unwrap()
             .remove(0);

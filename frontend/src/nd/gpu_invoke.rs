@@ -1,0 +1,170 @@
+//! Operators on a GPU context: one asynchronous engine operation per call, whose body queues
+//! the operator's GPU kernel on the device's stream and completes when the stream has run it.
+#![allow(unsafe_code, reason = "copies between raw device buffers")]
+
+use std::sync::Arc;
+
+use mxr_engine::gpu::{DevicePtr, GpuBuffer, GpuDevice};
+use mxr_engine::{Context, Operation, Var};
+use mxr_kernels::DType;
+use mxr_operators::registry::{GpuOpContext, GpuTensor, OpRef, Resource};
+use smallvec::SmallVec;
+
+use super::ndarray::{Dims, NDArray};
+use super::random::RngState;
+use crate::{Error, Result};
+
+/// One array's place in a GPU operation: its buffer (held until the operation completes), the
+/// view's first byte, shape and dtype.
+struct GpuView {
+    buffer: Arc<GpuBuffer>,
+    start: usize,
+    shape: Dims,
+    dtype: DType,
+}
+
+impl GpuView {
+    fn of(a: &NDArray, device: &Arc<GpuDevice>, op: &str) -> Result<GpuView> {
+        let buffer = a.chunk.device().filter(|b| Arc::ptr_eq(b.device(), device));
+        let Some(buffer) = buffer else {
+            return Err(Error::InvalidArgument {
+                call: "nd::apply",
+                reason: format!(
+                    "operator {op}: an array on {} in an operation on {}",
+                    a.context(),
+                    device.context()
+                ),
+            });
+        };
+        Ok(GpuView {
+            buffer: Arc::clone(buffer),
+            start: a.byte_range().start,
+            shape: a.shape.clone(),
+            dtype: a.dtype(),
+        })
+    }
+
+    fn ptr(&self) -> DevicePtr {
+        self.buffer.ptr().offset(self.start)
+    }
+
+    fn bytes(&self) -> usize {
+        self.shape.iter().product::<usize>() * self.dtype.size()
+    }
+
+    /// Whether the two views' bytes overlap.
+    fn overlaps(&self, other: &GpuView) -> bool {
+        Arc::ptr_eq(&self.buffer, &other.buffer)
+            && self.start < other.start + other.bytes()
+            && other.start < self.start + self.bytes()
+    }
+}
+
+/// Pushes `op` on arrays of GPU `context` (shapes and dtypes already inferred and checked).
+pub(crate) fn push(
+    op: &OpRef,
+    inputs: &[&NDArray],
+    outputs: &[NDArray],
+    is_train: bool,
+    context: Context,
+    needed: Option<&[bool]>,
+) -> Result<()> {
+    let name = op.name();
+    if !op.has_gpu() {
+        return Err(Error::Operator(mxr_operators::Error::Unsupported {
+            op: name.to_string(),
+            what: format!("running on {context}: it has no GPU kernel yet (it runs on the CPU)"),
+        }));
+    }
+    let device = GpuDevice::get(context.device_id())?;
+    let mutated = op.mutate_inputs();
+    let rng = op
+        .resources()
+        .contains(&Resource::Random)
+        .then(|| RngState::of(context));
+    let mut reads: SmallVec<[&Var; 4]> = inputs.iter().map(|a| &a.chunk.var).collect();
+    let mut writes: SmallVec<[&Var; 4]> = outputs.iter().map(|a| &a.chunk.var).collect();
+    for &i in &mutated {
+        writes.push(&inputs[i].chunk.var);
+    }
+    if let Some(rng) = &rng {
+        writes.push(&rng.var);
+    }
+    reads.retain(|r| !writes.iter().any(|w| w.id() == r.id()));
+    let input_views = inputs
+        .iter()
+        .map(|a| GpuView::of(a, &device, name))
+        .collect::<Result<SmallVec<[GpuView; 4]>>>()?;
+    let output_views = outputs
+        .iter()
+        .chain(mutated.iter().map(|&i| inputs[i]))
+        .map(|a| GpuView::of(a, &device, name))
+        .collect::<Result<SmallVec<[GpuView; 4]>>>()?;
+    let op = Arc::clone(op);
+    let rng_state = rng.clone();
+    let needed: Option<SmallVec<[bool; 4]>> = needed.map(SmallVec::from_slice);
+    let body = move |_: &mxr_engine::RunContext, done: mxr_engine::Completion| {
+        let dev = Arc::clone(&device);
+        let queued = (|| -> Result<SmallVec<[GpuBuffer; 2]>> {
+            // Inputs overlapping an output are copied first: kernels may assume no aliasing.
+            let mut staged: SmallVec<[GpuBuffer; 2]> = SmallVec::new();
+            let mut in_ptrs: SmallVec<[DevicePtr; 4]> = SmallVec::new();
+            for v in &input_views {
+                if output_views.iter().any(|o| o.overlaps(v)) {
+                    let tmp = dev.alloc(v.bytes())?;
+                    // SAFETY: `tmp` is fresh with the view's size; the view's bytes lie inside
+                    // its buffer, held by this closure until completion.
+                    unsafe { dev.copy_async(tmp.ptr(), v.ptr(), v.bytes())? };
+                    in_ptrs.push(tmp.ptr());
+                    staged.push(tmp);
+                } else {
+                    in_ptrs.push(v.ptr());
+                }
+            }
+            let ins: SmallVec<[GpuTensor<'_>; 4]> = input_views
+                .iter()
+                .zip(&in_ptrs)
+                .map(|(v, &ptr)| GpuTensor {
+                    shape: &v.shape,
+                    dtype: v.dtype,
+                    ptr,
+                })
+                .collect();
+            let outs: SmallVec<[GpuTensor<'_>; 4]> = output_views
+                .iter()
+                .map(|v| GpuTensor {
+                    shape: &v.shape,
+                    dtype: v.dtype,
+                    ptr: v.ptr(),
+                })
+                .collect();
+            let mut rng_guard = rng_state.as_ref().map(|r| r.rng.lock());
+            let mut ctx = GpuOpContext {
+                is_train,
+                device: &dev,
+                rng: rng_guard.as_deref_mut(),
+                needed: needed.as_deref(),
+            };
+            op.forward_gpu(&mut ctx, &ins, &outs)?;
+            Ok(staged)
+        })();
+        match queued {
+            Ok(staged) => dev.when_done(move |r| {
+                // The buffers stay alive until the stream has run the kernels.
+                drop((input_views, output_views, staged));
+                done.finish(r.map_err(Into::into));
+            }),
+            Err(e) => done.fail(e),
+        }
+    };
+    let engine = inputs
+        .first()
+        .map_or_else(|| outputs[0].chunk.engine, |a| a.chunk.engine);
+    engine.push(
+        Operation::asynchronous(name, body)
+            .reads(&reads)
+            .writes(&writes)
+            .context(context),
+    )?;
+    Ok(())
+}
