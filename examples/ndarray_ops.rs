@@ -1,7 +1,7 @@
 //! MXNet's NDArray introduction, scenarios 3, 4, 7 and 8 of EXAMPLES.md: arithmetic, arrays on
-//! several devices, automatic parallelism, and a default-device scope. This build has no GPU
-//! backend: the GPU steps print the error, and the same steps run between `cpu(0)` and `cpu(1)`,
-//! which are distinct devices to mxr as to MXNet.
+//! several devices, automatic parallelism, and a default-device scope. On a machine without a
+//! GPU the GPU steps print why (try `MXR_GPU_EMULATE=1` for an emulated one), and the same steps
+//! run between `cpu(0)` and `cpu(1)`, which are distinct devices to mxr as to MXNet.
 //!
 //! Run: `cargo run --example ndarray_ops`
 

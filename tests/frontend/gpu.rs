@@ -99,3 +99,39 @@ fn gpu_misuse_is_a_clear_error() {
     let e = NDArray::zeros_on(&[1], Context::gpu(7)).unwrap_err();
     assert!(e.to_string().contains("gpu(7)"), "{e}");
 }
+
+#[test]
+fn failures_on_the_gpu_surface_at_the_next_wait_and_the_engine_goes_on() {
+    let g = gpu();
+    // A kernel that cannot run (float64 data: the GPU kernels take float32) fails its operation;
+    // the error comes from the wait, and names the operator.
+    let x = NDArray::new(&[4], mxr::DType::F64, g).unwrap();
+    let y = nd::invoke("Activation", &[&x], &[("act_type", "relu")]).unwrap();
+    let e = y[0].wait_to_read().unwrap_err();
+    assert!(
+        e.to_string().contains("Activation") && e.to_string().contains("float64"),
+        "{e}"
+    );
+    // Unrelated work on the same device still runs.
+    let z = NDArray::from_vec(&[3], vec![-1.0f32, 0.5, 2.0])
+        .unwrap()
+        .copy_to(g)
+        .unwrap();
+    let r = nd::invoke("Activation", &[&z], &[("act_type", "relu")]).unwrap();
+    assert_eq!(r[0].to_vec::<f32>().unwrap(), vec![0.0, 0.5, 2.0]);
+}
+
+#[test]
+fn running_out_of_gpu_memory_is_an_error_naming_the_device() {
+    let g = gpu();
+    let dev = GpuDevice::get(g.device_id()).unwrap();
+    if dev.backend() != Backend::Emulated {
+        eprintln!("skip: only checked on the emulator (a real GPU's memory size varies)");
+        return;
+    }
+    let too_big = mxr::engine::gpu::EMULATED_MEMORY / 4 + 1;
+    let e = NDArray::zeros_on(&[too_big], g).unwrap_err();
+    assert!(e.to_string().contains("out of memory on gpu(0)"), "{e}");
+    // The device still allocates.
+    assert!(NDArray::zeros_on(&[1024], g).is_ok());
+}

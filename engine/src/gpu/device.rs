@@ -26,6 +26,9 @@ pub enum Backend {
 /// Cached device memory is kept up to this many bytes per device.
 const MAX_POOLED: usize = 4 << 30;
 
+/// The memory of an emulated device: allocations beyond it fail as a full GPU's would.
+pub const EMULATED_MEMORY: usize = 8 << 30;
+
 /// `u32::MAX`: not decided yet (read `MXR_GPU_EMULATE` on first use); otherwise the number of
 /// emulated devices, 0 meaning "use the real driver".
 static EMULATED: AtomicU32 = AtomicU32::new(u32::MAX);
@@ -270,6 +273,10 @@ impl GpuDevice {
                     context: self.context,
                     requested: class,
                 };
+                let stats = self.pool.stats();
+                if stats.bytes_in_use + stats.bytes_pooled + class > EMULATED_MEMORY {
+                    return Err(oom);
+                }
                 let layout = Layout::from_size_align(class, ALIGN).map_err(|_| oom.clone())?;
                 // SAFETY: `layout` has a non-zero size (classes are at least 64 bytes).
                 let p = unsafe { alloc::alloc_zeroed(layout) };

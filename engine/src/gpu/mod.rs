@@ -24,7 +24,8 @@
 //! # The emulator
 //!
 //! With `MXR_GPU_EMULATE=N` in the environment (or [`emulate`] called before the first GPU
-//! use), `gpu(0)` … `gpu(N-1)` are software devices: their memory is host memory, their
+//! use), `gpu(0)` … `gpu(N-1)` are software devices: their memory is host memory (at most
+//! [`EMULATED_MEMORY`] bytes each, so that running out can be tested), their
 //! "streams" run each piece of work when it is enqueued, and kernels run through the emulator
 //! library of `mxr-kernels` (the same CUDA C sources compiled as C++). It makes every GPU code
 //! path above the driver testable on machines without a GPU, which is how CI checks them. It is
@@ -35,7 +36,9 @@ mod cuda;
 mod device;
 
 pub use buffer::{DevicePtr, GpuBuffer};
-pub use device::{Backend, GpuDevice, driver_device_count, emulate, emulated_devices, probe};
+pub use device::{
+    Backend, EMULATED_MEMORY, GpuDevice, driver_device_count, emulate, emulated_devices, probe,
+};
 
 #[cfg(test)]
 mod tests;
