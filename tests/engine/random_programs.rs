@@ -4,14 +4,16 @@
 //! ordering violation changes some log. Each var's data sits behind an `RwLock` taken with
 //! `try_*`: a failure to lock means two operations overlapped where the engine must keep them
 //! apart (a write alongside any other access). About one operation in twenty fails; the
-//! sequential model says which failure every var must report (MXNet's error rules).
+//! sequential model says which failure every var must report (MXNet's error rules). One
+//! operation in three runs on one of two emulated GPUs, through their device workers.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use mxr::engine::{BoxError, Completion, Engine, EngineConfig, Error, Operation, Var};
+use mxr::engine::gpu::{self, GpuDevice};
+use mxr::engine::{BoxError, Completion, Context, Engine, EngineConfig, Error, Operation, Var};
 use parking_lot::RwLock;
 
 use crate::util::{Rng, configs, with_timeout};
@@ -28,6 +30,8 @@ struct Op {
     fails: bool,
     /// Runs on the pushing thread when ready at push (`Operation::inline_if_ready`).
     inline: bool,
+    /// `None`: cpu(0); `Some(n)`: emulated gpu(n), run by that device's worker.
+    gpu: Option<u32>,
 }
 
 fn random_program(rng: &mut Rng, len: usize) -> Vec<Op> {
@@ -47,6 +51,11 @@ fn random_program(rng: &mut Rng, len: usize) -> Vec<Op> {
                 },
                 fails: rng.below(20) == 0,
                 inline: rng.below(3) == 0,
+                gpu: match rng.below(6) {
+                    0 => Some(0),
+                    1 => Some(1),
+                    _ => None,
+                },
             }
         })
         .collect()
@@ -170,7 +179,17 @@ fn run_on_engine(engine: &Engine, program: &[Op], harness: &Harness, vars: &[Var
         let reads: Vec<&Var> = op.reads.iter().map(|&i| &vars[i]).collect();
         let writes: Vec<&Var> = op.writes.iter().map(|&i| &vars[i]).collect();
         let (name, fails) = (format!("op-{id}"), op.fails);
-        let operation = if op.asynchronous {
+        let operation = if let (Some(n), true) = (op.gpu, op.asynchronous && id % 2 == 0) {
+            // Completed by the device when its stream has run everything queued so far.
+            Operation::asynchronous(name, move |_rc, done| {
+                if fails {
+                    return done.fail("injected failure");
+                }
+                body();
+                let device = GpuDevice::get(n).expect("emulated devices exist");
+                device.when_done(move |r| done.finish(r.map_err(Into::into)));
+            })
+        } else if op.asynchronous {
             let completer = harness.completer.clone();
             Operation::asynchronous(name, move |_rc, done| {
                 let result = if fails {
@@ -198,7 +217,8 @@ fn run_on_engine(engine: &Engine, program: &[Op], harness: &Harness, vars: &[Var
                     .reads(&reads)
                     .writes(&writes)
                     .priority(op.priority)
-                    .inline_if_ready(op.inline),
+                    .inline_if_ready(op.inline)
+                    .context(op.gpu.map_or(Context::cpu(0), Context::gpu)),
             )
             .unwrap();
     }
@@ -222,6 +242,8 @@ fn observed_errors(engine: &Engine, vars: &[Var]) -> Vec<Option<usize>> {
 
 fn check_config(label: &'static str, config: EngineConfig, programs: usize, len: usize) {
     with_timeout(240, move || {
+        // Two emulated GPUs: operations on them run on the per-device workers.
+        gpu::emulate(2).expect("no test of this binary opens a real GPU");
         let engine = Engine::new(config).unwrap();
         let (tx, rx) = mpsc::channel::<(Completion, Result<(), BoxError>)>();
         // Completes asynchronous operations from another thread, as a GPU stream or I/O would.
