@@ -90,13 +90,12 @@ impl CudaDevice {
             })
     }
 
-    /// Frees a block after the work queued on the compute stream (which may still use it).
+    /// Frees a block. `cuMemFree` waits for work still using it (it synchronizes).
     pub(super) fn free(&self, context: Context, ptr: DevicePtr) {
         if self.bind(context).is_ok() {
-            // SAFETY: `ptr` came from `malloc` on this context and its owner gave it up; the
-            // stream-ordered free runs after the work already queued that might use it.
+            // SAFETY: `ptr` came from `malloc` on this context and its owner gave it up.
             // A failure leaks the block, which is all that can be done in a destructor.
-            let _ = unsafe { result::free_async(ptr.0, self.compute.cu_stream()) };
+            let _ = unsafe { result::free_sync(ptr.0) };
         }
     }
 

@@ -413,11 +413,21 @@ impl GpuDevice {
     fn spawn_completer(&self) -> Result<mpsc::Sender<(Event, Callback)>> {
         let (tx, rx) = mpsc::channel::<(Event, Callback)>();
         let context = self.context;
+        let ctx = self.cuda().map(|(c, _)| Arc::clone(c));
         thread::Builder::new()
             .name(format!("mxr-{context}-completer"))
             .spawn(move || {
+                // Driver calls on this thread (event waits, destroys) need the context current.
+                let bound = ctx.map_or(Ok(()), |c| c.bind_to_thread());
                 for (event, done) in rx {
-                    done(event.wait(context));
+                    match &bound {
+                        Ok(()) => done(event.wait(context)),
+                        Err(e) => done(Err(Error::Device {
+                            context,
+                            call: "cuCtxSetCurrent",
+                            reason: format!("{e:?}"),
+                        })),
+                    }
                 }
             })
             .map_err(|e| Error::DeviceUnavailable {
