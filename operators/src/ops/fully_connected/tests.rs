@@ -394,3 +394,64 @@ fn gpu_matches_cpu() {
         }
     }
 }
+
+/// `_backward_FullyConnected`'s in-place option (data gradient in the data's memory), on the
+/// GPU: the data must be read (for the weight gradient) before the data gradient overwrites it.
+#[test]
+#[allow(
+    unsafe_code,
+    reason = "device buffers shared between an input and an output"
+)]
+fn gpu_backward_in_place_data_gradient() {
+    use crate::check::gpu::test_device;
+    use crate::registry::{GpuOpContext, GpuTensor};
+    let dev = test_device().unwrap();
+    let attrs = [("num_hidden", "3")];
+    let (x, w, g) = (
+        HostTensor::from_f32(&[4, 5], gpu_vals(20, 1)),
+        HostTensor::from_f32(&[3, 5], gpu_vals(15, 2)),
+        HostTensor::from_f32(&[4, 3], gpu_vals(12, 3)),
+    );
+    let back = create("_backward_FullyConnected", &attrs, None).unwrap();
+    let want = run(back.as_ref(), &mut [g.clone(), x.clone(), w.clone()], true).unwrap();
+    let upload = |t: &HostTensor| {
+        let b = dev.alloc(t.bytes().len()).unwrap();
+        // SAFETY: `b` is fresh and holds exactly the tensor's bytes.
+        unsafe { dev.write_from_host(b.ptr(), t.bytes()) }.unwrap();
+        b
+    };
+    let (gb, xb, wb) = (upload(&g), upload(&x), upload(&w));
+    let (dwb, dbb) = (upload(&want[1]), upload(&want[2]));
+    fn view<'a>(t: &'a HostTensor, b: &mxr_engine::gpu::GpuBuffer) -> GpuTensor<'a> {
+        GpuTensor {
+            shape: t.shape(),
+            dtype: t.dtype(),
+            ptr: b.ptr(),
+        }
+    }
+    // The data gradient (output 0) is the data's buffer (input 1).
+    let in_views = [view(&g, &gb), view(&x, &xb), view(&w, &wb)];
+    let out_views = [view(&x, &xb), view(&want[1], &dwb), view(&want[2], &dbb)];
+    let mut ctx = GpuOpContext {
+        is_train: true,
+        device: &dev,
+        rng: None,
+        needed: None,
+    };
+    back.forward_gpu(&mut ctx, &in_views, &out_views).unwrap();
+    dev.synchronize().unwrap();
+    for (k, (b, t)) in [(&xb, &want[0]), (&dwb, &want[1]), (&dbb, &want[2])]
+        .into_iter()
+        .enumerate()
+    {
+        let mut got = t.clone();
+        // SAFETY: `b` holds exactly the tensor's bytes; the device is synchronized.
+        unsafe { dev.read_to_host(b.ptr(), got.bytes_mut()) }.unwrap();
+        for (i, (a, e)) in got.to_f64().iter().zip(t.to_f64()).enumerate() {
+            assert!(
+                (a - e).abs() <= 1e-5 + 1e-5 * e.abs(),
+                "output {k} element {i}: {a} vs {e}"
+            );
+        }
+    }
+}
