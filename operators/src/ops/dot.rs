@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use mxr_kernels::cpu::gemm::{GemmElement, batched_gemm};
 
+use mxr_engine::DeviceType;
+
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -379,6 +382,18 @@ impl Operator for Dot {
             mm.forward(a, b, c).map_err(|e| gemm_error(name, e))
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let mm = Mm::new(self.batch, &self.param, inputs[0].shape, inputs[1].shape);
+        gpu::forward(ctx, self.name(), mm, &inputs[0], &inputs[1], &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let (lhs, rhs, g) = (grad.inputs[0], grad.inputs[1], grad.ograds[0]);
         if !self.batch {
@@ -462,6 +477,18 @@ impl Operator for DotBackward {
                 .map_err(|e| gemm_error(name, e))
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let mm = Mm::new(false, &self.param, inputs[1].shape, inputs[2].shape);
+        gpu::backward(ctx, mm, inputs, outputs)
+    }
 }
 
 fn check_stype(op: &str, p: &DotParam) -> Result<()> {
@@ -512,5 +539,6 @@ inventory::submit! {
         DotParam::specs, create_dot_backward)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

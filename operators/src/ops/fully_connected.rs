@@ -11,9 +11,11 @@ use mxr_kernels::cpu::gemm::{GemmElement, gemm};
 use mxr_kernels::cpu::parallel::num_threads as threads;
 
 use crate::registry::attrs::AttrValue;
+use mxr_engine::DeviceType;
+
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape, ShapeCtx, TensorMut,
-    TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -274,6 +276,23 @@ impl Operator for FullyConnected {
             fc.forward(x, w, b, y).map_err(|e| gemm_error(name, e))
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let fc = Fc::new(&self.param, inputs[0].shape);
+        let b = if self.param.no_bias {
+            None
+        } else {
+            inputs.get(2)
+        };
+        gpu::forward(ctx, fc, &inputs[0], &inputs[1], b, &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let inputs = [grad.ograds[0], grad.inputs[0], grad.inputs[1]];
         let out = grad.backward_node(
@@ -340,6 +359,18 @@ impl Operator for FullyConnectedBackward {
                 .map_err(|e| gemm_error(name, e))
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let fc = Fc::new(&self.param, inputs[1].shape);
+        gpu::backward(ctx, fc, inputs, outputs)
+    }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(1, 0)]
     }
@@ -385,5 +416,6 @@ inventory::submit! {
         FullyConnectedParam::specs, create_backward)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

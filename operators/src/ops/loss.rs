@@ -13,9 +13,12 @@ use std::sync::Arc;
 
 use mxr_kernels::cpu::softmax::{self as kernel, Axis, Real, SoftmaxOutputGrad};
 
+use mxr_engine::DeviceType;
+
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -185,6 +188,17 @@ impl Operator for SoftmaxOutput {
             Ok(())
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::softmax_output_forward(ctx, self, &inputs[0], &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let out = grad.backward_node(
             SoftmaxOutputBackward(self.clone()),
@@ -321,6 +335,20 @@ impl Operator for SoftmaxOutputBackward {
         };
         dlabel.fill(0.0);
         float_dispatch!(dx.dtype, name, T => self.compute::<T>(&inputs[0], &inputs[1], dx.slice_mut::<T>(name)?))
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let [dx, dlabel, ..] = outputs else {
+            return Err(missing_outputs(self.name()));
+        };
+        gpu::softmax_output_backward(ctx, &self.0, &inputs[0], &inputs[1], dx, dlabel)
     }
 }
 
@@ -486,6 +514,17 @@ impl Operator for Regression {
             Ok(())
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::regression_forward(ctx, self.kind, &inputs[0], &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let out = grad.backward_node(
             RegressionBackward(*self),
@@ -573,6 +612,17 @@ impl Operator for RegressionBackward {
             Ok(())
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::regression_backward(ctx, self.0.kind, self.0.grad_scale, inputs, outputs)
+    }
 }
 
 params! {
@@ -619,6 +669,17 @@ impl Operator for MakeLoss {
     ) -> Result<()> {
         outputs[0].bytes.copy_from_slice(inputs[0].bytes);
         Ok(())
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, self.name(), &inputs[0], &outputs[0])
     }
     fn is_inplace_unary(&self) -> bool {
         true
@@ -682,6 +743,17 @@ impl Operator for MakeLossBackward {
         };
         outputs[0].fill(f64::from(p.grad_scale) / norm);
         Ok(())
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::make_loss_backward(ctx, &self.0.0, &inputs[0], &outputs[0])
     }
     fn ignore_inputs(&self) -> Vec<usize> {
         if self.0.0.normalization == Normalization::Valid {
@@ -794,5 +866,6 @@ inventory::submit! {
         MakeLossParam::specs, create_backward_make_loss)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

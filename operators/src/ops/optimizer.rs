@@ -44,9 +44,12 @@
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
 
+use mxr_engine::DeviceType;
+
 use super::same_shape;
 use crate::registry::{
-    OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef, TypeCtx,
+    GpuOpContext, GpuTensor, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut,
+    TensorRef, TypeCtx,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -226,6 +229,17 @@ impl Operator for SgdUpdate {
     ) -> Result<()> {
         float_dispatch!(inputs[0].dtype, "sgd_update", T => self.compute::<T>(inputs, outputs))
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::sgd(ctx, &self.0, inputs, outputs)
+    }
 }
 
 /// `sgd_mom_update(weight, grad, mom)`: SGD with momentum; `mom` is updated in place.
@@ -298,6 +312,29 @@ impl Operator for SgdMomUpdate {
     ) -> Result<()> {
         float_dispatch!(inputs[0].dtype, "sgd_mom_update", T => self.compute::<T>(inputs, outputs))
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let op = self.name();
+        let p = &self.0;
+        let ([w, g, ..], [out, mom, ..]) = (inputs, outputs) else {
+            return Err(missing(op, "input or output"));
+        };
+        let s = gpu::Mom {
+            lr: p.lr,
+            wd: p.wd,
+            momentum: p.momentum,
+            rescale_grad: p.rescale_grad,
+            clip_gradient: p.clip_gradient,
+        };
+        gpu::sgd_mom(ctx, op, &s, w, g, Some(mom), out)
+    }
 }
 
 /// `adam_update(weight, grad, mean, var)`: Adam without bias correction; `mean` and `var` are
@@ -369,6 +406,17 @@ impl Operator for AdamUpdate {
         outputs: &mut [TensorMut<'_>],
     ) -> Result<()> {
         float_dispatch!(inputs[0].dtype, "adam_update", T => self.compute::<T>(inputs, outputs))
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::adam(ctx, &self.0, inputs, outputs)
     }
 }
 
@@ -598,6 +646,37 @@ impl Operator for MultiSgdUpdate {
         }
         Ok(())
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let name = self.name();
+        let n = self.num_weights();
+        let s = self.stride();
+        let mom = self.has_momentum();
+        if inputs.len() < n * s || outputs.len() < n + if mom { n } else { 0 } {
+            return Err(missing(name, "input or output"));
+        }
+        let (lrs, wds, momentum, rescale_grad, clip_gradient) = self.settings();
+        for k in 0..n {
+            let settings = gpu::Mom {
+                lr: lrs[k],
+                wd: wds[k],
+                momentum,
+                rescale_grad,
+                clip_gradient,
+            };
+            let m = if mom { outputs.get(n + k) } else { None };
+            let (w, g) = (&inputs[k * s], &inputs[k * s + 1]);
+            gpu::sgd_mom(ctx, name, &settings, w, g, m, &outputs[k])?;
+        }
+        Ok(())
+    }
 }
 
 fn check_multi(op: &'static str, n: usize, lrs: &[f32], wds: &[f32]) -> Result<()> {
@@ -692,5 +771,6 @@ inventory::submit! {
         AdamParam::specs, create_adam)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

@@ -11,10 +11,12 @@ use std::sync::Arc;
 use mxr_kernels::DType;
 use mxr_kernels::cpu::softmax::{self as kernel, Axis, Real};
 
+use mxr_engine::DeviceType;
+
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
-    TypeCtx, fill,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef, TypeCtx, fill,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -328,6 +330,29 @@ impl Operator for Softmax {
         write_f64(out, &ys);
         Ok(())
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let x = &inputs[0];
+        let ax = self.view(x.shape)?;
+        let lengths = if self.use_length { inputs.get(1) } else { None };
+        let t = self.t() as f32;
+        gpu::forward(
+            ctx,
+            self.op_name(),
+            ax,
+            (t, self.log),
+            x,
+            lengths,
+            &outputs[0],
+        )
+    }
     fn is_inplace_unary(&self) -> bool {
         self.dtype.is_none() && !self.use_length
     }
@@ -493,6 +518,24 @@ impl Operator for SoftmaxBackward {
         write_f64(dx, &ds);
         Ok(())
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let name = self.name();
+        let (g, y) = (&inputs[0], &inputs[self.output_slot()]);
+        let ax = self.0.view(y.shape)?;
+        if let Some(dl) = outputs.get(1) {
+            gpu::zero(ctx, name, dl)?;
+        }
+        let t = self.0.t() as f32;
+        gpu::backward(ctx, name, ax, (t, self.0.log), g, y, &outputs[0])
+    }
     fn ignore_inputs(&self) -> Vec<usize> {
         if self.0.use_length {
             vec![1, 2]
@@ -539,5 +582,6 @@ inventory::submit! {
         LogSoftmaxParam::specs, create_backward_log_softmax)
 }
 
+pub(crate) mod gpu;
 #[cfg(test)]
 mod tests;

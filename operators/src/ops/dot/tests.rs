@@ -353,3 +353,74 @@ fn names_aliases_and_parameters() {
         .to_string();
     assert!(err.contains("transpose_a"), "{err}");
 }
+
+fn gpu_t(shape: &[usize], seed: u64) -> HostTensor {
+    let n = shape.iter().product();
+    HostTensor::from_f32(shape, vals(n, seed).into_iter().map(|v| v as f32).collect())
+}
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    // (op, lhs as stored untransposed, rhs as stored untransposed): the transposed cases swap
+    // the matrix axes of the stored operand.
+    let cases: &[(&str, &[usize], &[usize])] = &[
+        ("dot", &[3, 4], &[4, 5]),
+        ("dot", &[2, 3, 4], &[4, 5]),
+        ("dot", &[3, 4], &[4, 2, 3]),
+        ("dot", &[7], &[7]),
+        ("dot", &[4], &[4, 5]),
+        ("dot", &[3, 4], &[4]),
+        ("dot", &[1, 1], &[1, 1]),
+        ("dot", &[3, 0], &[0, 5]),
+        ("dot", &[0, 4], &[4, 5]),
+        ("batch_dot", &[2, 3, 4], &[2, 4, 5]),
+        ("batch_dot", &[2, 3, 1, 6], &[2, 3, 6, 2]),
+        ("batch_dot", &[3, 5, 0], &[3, 0, 2]),
+    ];
+    for &(name, l, r) in cases {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let vector = l.len() == 1 && r.len() == 1;
+            if vector && (ta || tb) {
+                continue;
+            }
+            // Stored shapes: a transposed dot operand has its contracted axis moved to the
+            // other end; a batch_dot one its last two axes swapped.
+            let stored = |s: &[usize], t: bool, lhs: bool| -> Vec<usize> {
+                let mut s = s.to_vec();
+                if !t || s.len() < 2 {
+                    return s;
+                }
+                if name == "batch_dot" {
+                    let n = s.len();
+                    s.swap(n - 1, n - 2);
+                } else if lhs {
+                    s.rotate_right(1);
+                } else {
+                    s.rotate_left(1);
+                }
+                s
+            };
+            let (ls, rs) = (stored(l, ta, true), stored(r, tb, false));
+            let attrs = [
+                ("transpose_a", if ta { "true" } else { "false" }),
+                ("transpose_b", if tb { "true" } else { "false" }),
+            ];
+            let what = format!("{name} {ls:?}·{rs:?} ta={ta} tb={tb}");
+            let op = create(name, &attrs, None).unwrap();
+            let ins = vec![gpu_t(&ls, 1), gpu_t(&rs, 2)];
+            // GEMM sums may be ordered differently on cuBLAS.
+            compare_with_cpu(op.as_ref(), &dev, &ins, true, 1e-5, 1e-5)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            if name == "dot" {
+                let y = run(op.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
+                let g = gpu_t(y.shape(), 3);
+                let back = create("_backward_dot", &attrs, None).unwrap();
+                let ins = [g, ins[0].clone(), ins[1].clone()];
+                compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-5)
+                    .unwrap_or_else(|e| panic!("backward {what}: {e}"));
+            }
+        }
+    }
+}

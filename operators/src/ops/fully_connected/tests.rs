@@ -334,3 +334,124 @@ fn parameters_and_aliases() {
         "FullyConnected"
     );
 }
+
+/// Pseudo-random float32 values in [-1, 1).
+fn gpu_vals(n: usize, seed: u64) -> Vec<f32> {
+    vals(n, seed).into_iter().map(|v| v as f32).collect()
+}
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    // (data shape, num_hidden, flatten); includes size-1 axes, an empty batch and k = 0.
+    let cases: &[(&[usize], usize, bool)] = &[
+        (&[5, 3, 4], 7, true),
+        (&[5, 3, 4], 7, false),
+        (&[1, 1], 1, true),
+        (&[6, 13], 33, true),
+        (&[2, 1, 5], 3, false),
+        (&[0, 4], 3, true),
+        (&[3, 0], 2, true),
+    ];
+    for &(shape, h, flatten) in cases {
+        for no_bias in [false, true] {
+            let attrs = [
+                ("num_hidden", h.to_string()),
+                ("flatten", flatten.to_string()),
+                ("no_bias", no_bias.to_string()),
+            ];
+            let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let what = format!("{shape:?} h={h} flatten={flatten} no_bias={no_bias}");
+            let size: usize = shape.iter().product();
+            let k = if flatten {
+                shape[1..].iter().product()
+            } else {
+                *shape.last().unwrap()
+            };
+            let x = HostTensor::from_f32(shape, gpu_vals(size, 1));
+            let w = HostTensor::from_f32(&[h, k], gpu_vals(h * k, 2));
+            let mut ins = vec![x.clone(), w.clone()];
+            if !no_bias {
+                ins.push(HostTensor::from_f32(&[h], gpu_vals(h, 3)));
+            }
+            // GEMM sums may be ordered differently on cuBLAS: 1e-5 relative, 1e-5 absolute for
+            // sums that cancel.
+            compare_with_cpu(fc(&attrs).as_ref(), &dev, &ins, true, 1e-5, 1e-5)
+                .unwrap_or_else(|e| panic!("forward {what}: {e}"));
+            let y = run(fc(&attrs).as_ref(), &mut ins.clone(), true)
+                .unwrap()
+                .remove(0);
+            let g = HostTensor::from_f32(y.shape(), gpu_vals(y.shape().iter().product(), 4));
+            if k == 0 && !no_bias {
+                // The CPU kernel derives the row count from the data (size / k), so with k = 0
+                // its bias gradient is zeros; the GPU kernel's is the head gradient's row sum.
+                continue;
+            }
+            let back = create("_backward_FullyConnected", &attrs, None).unwrap();
+            compare_with_cpu(back.as_ref(), &dev, &[g, x, w], true, 1e-5, 1e-5)
+                .unwrap_or_else(|e| panic!("backward {what}: {e}"));
+        }
+    }
+}
+
+/// `_backward_FullyConnected`'s in-place option (data gradient in the data's memory), on the
+/// GPU: the data must be read (for the weight gradient) before the data gradient overwrites it.
+#[test]
+#[allow(
+    unsafe_code,
+    reason = "device buffers shared between an input and an output"
+)]
+fn gpu_backward_in_place_data_gradient() {
+    use crate::check::gpu::test_device;
+    use crate::registry::{GpuOpContext, GpuTensor};
+    let dev = test_device().unwrap();
+    let attrs = [("num_hidden", "3")];
+    let (x, w, g) = (
+        HostTensor::from_f32(&[4, 5], gpu_vals(20, 1)),
+        HostTensor::from_f32(&[3, 5], gpu_vals(15, 2)),
+        HostTensor::from_f32(&[4, 3], gpu_vals(12, 3)),
+    );
+    let back = create("_backward_FullyConnected", &attrs, None).unwrap();
+    let want = run(back.as_ref(), &mut [g.clone(), x.clone(), w.clone()], true).unwrap();
+    let upload = |t: &HostTensor| {
+        let b = dev.alloc(t.bytes().len()).unwrap();
+        // SAFETY: `b` is fresh and holds exactly the tensor's bytes.
+        unsafe { dev.write_from_host(b.ptr(), t.bytes()) }.unwrap();
+        b
+    };
+    let (gb, xb, wb) = (upload(&g), upload(&x), upload(&w));
+    let (dwb, dbb) = (upload(&want[1]), upload(&want[2]));
+    fn view<'a>(t: &'a HostTensor, b: &mxr_engine::gpu::GpuBuffer) -> GpuTensor<'a> {
+        GpuTensor {
+            shape: t.shape(),
+            dtype: t.dtype(),
+            ptr: b.ptr(),
+        }
+    }
+    // The data gradient (output 0) is the data's buffer (input 1).
+    let in_views = [view(&g, &gb), view(&x, &xb), view(&w, &wb)];
+    let out_views = [view(&x, &xb), view(&want[1], &dwb), view(&want[2], &dbb)];
+    let mut ctx = GpuOpContext {
+        is_train: true,
+        device: &dev,
+        rng: None,
+        needed: None,
+    };
+    back.forward_gpu(&mut ctx, &in_views, &out_views).unwrap();
+    dev.synchronize().unwrap();
+    for (k, (b, t)) in [(&xb, &want[0]), (&dwb, &want[1]), (&dbb, &want[2])]
+        .into_iter()
+        .enumerate()
+    {
+        let mut got = t.clone();
+        // SAFETY: `b` holds exactly the tensor's bytes; the device is synchronized.
+        unsafe { dev.read_to_host(b.ptr(), got.bytes_mut()) }.unwrap();
+        for (i, (a, e)) in got.to_f64().iter().zip(t.to_f64()).enumerate() {
+            assert!(
+                (a - e).abs() <= 1e-5 + 1e-5 * e.abs(),
+                "output {k} element {i}: {a} vs {e}"
+            );
+        }
+    }
+}

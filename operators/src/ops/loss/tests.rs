@@ -468,3 +468,189 @@ fn make_loss_matches_mxnet() {
     let err = create("MakeLoss", &[("normalization", "sum")], None).unwrap_err();
     assert!(err.to_string().contains("normalization"), "{err}");
 }
+
+fn gpu_t(shape: &[usize], seed: u64) -> HostTensor {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let n = shape.iter().product();
+    let v = (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0) as f32
+        })
+        .collect();
+    HostTensor::from_f32(shape, v)
+}
+
+fn owned(attrs: &[(&str, String)]) -> Vec<(String, String)> {
+    attrs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+fn borrowed(attrs: &[(String, String)]) -> Vec<(&str, &str)> {
+    attrs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+#[test]
+fn gpu_softmax_output_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    // (data shape, mode, labels: class indices with -1 and 2 among them, the ignore values
+    // used below).
+    let cases: &[(&[usize], &str, &[f32])] = &[
+        (&[4, 5], "", &[1.0, -1.0, 4.0, 2.0]),
+        (&[3, 2, 2], "", &[3.0, 0.0, 2.0, 1.0, 0.0, 2.0]),
+        (
+            &[2, 3, 4],
+            "preserve_shape",
+            &[0.0, 3.0, -1.0, 2.0, 1.0, 2.0],
+        ),
+        (
+            &[2, 3, 4],
+            "multi_output",
+            &[0.0, 2.0, -1.0, 1.0, 2.0, 2.0, 0.0, 1.0],
+        ),
+        (&[2, 1, 3], "multi_output", &[0.0, 0.0, -1.0, 0.0, 0.0, 0.0]),
+        (&[1, 1], "", &[0.0]),
+        (&[0, 3], "", &[]),
+    ];
+    for &(shape, mode, labels) in cases {
+        let x = gpu_t(shape, 1);
+        let mut base = vec![];
+        if !mode.is_empty() {
+            base.push((mode, "True".to_string()));
+        }
+        let fwd = create("SoftmaxOutput", &borrowed(&owned(&base)), None).unwrap();
+        let lshape = infer_label_shape(shape, mode);
+        let label = HostTensor::from_f32(&lshape, labels.to_vec());
+        let ins = [x.clone(), label.clone()];
+        compare_with_cpu(fwd.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
+            .unwrap_or_else(|e| panic!("forward {shape:?} {mode}: {e}"));
+        let y = run(fwd.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
+        for norm in ["null", "batch", "valid"] {
+            for (use_ignore, ignore) in [(false, "-1"), (true, "-1"), (true, "2")] {
+                for (alpha, out_grad, scale) in [("0", false, "1"), ("0.1", true, "0.5")] {
+                    let mut attrs = base.clone();
+                    attrs.push(("normalization", norm.to_string()));
+                    attrs.push(("use_ignore", use_ignore.to_string()));
+                    attrs.push(("ignore_label", ignore.to_string()));
+                    attrs.push(("smooth_alpha", alpha.to_string()));
+                    attrs.push(("out_grad", out_grad.to_string()));
+                    attrs.push(("grad_scale", scale.to_string()));
+                    let attrs = owned(&attrs);
+                    let back = create("_backward_SoftmaxOutput", &borrowed(&attrs), None).unwrap();
+                    // The padding labels (-1 above) take the ignored value.
+                    let ign: f32 = ignore.parse().unwrap();
+                    let l = labels
+                        .iter()
+                        .map(|&v| if v == -1.0 { ign } else { v })
+                        .collect();
+                    let ins = [y.clone(), HostTensor::from_f32(&lshape, l)];
+                    compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
+                        .unwrap_or_else(|e| panic!("backward {shape:?} {attrs:?}: {e}"));
+                }
+            }
+        }
+        // Probability labels, shaped like the output.
+        for out_grad in ["false", "true"] {
+            let attrs = [("grad_scale", "0.7"), ("out_grad", out_grad)];
+            let back = create("_backward_SoftmaxOutput", &attrs, None).unwrap();
+            let ins = [y.clone(), gpu_t(shape, 5)];
+            compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
+                .unwrap_or_else(|e| panic!("backward {shape:?} probabilities: {e}"));
+        }
+    }
+}
+
+/// The class-index label shape of `SoftmaxOutput` data.
+fn infer_label_shape(shape: &[usize], mode: &str) -> Vec<usize> {
+    match mode {
+        "multi_output" => {
+            let mut s = vec![shape[0]];
+            s.extend_from_slice(&shape[2..]);
+            s
+        }
+        _ => shape[..shape.len() - 1].to_vec(),
+    }
+}
+
+#[test]
+fn gpu_softmax_output_rejects_bad_labels_like_cpu() {
+    use crate::check::gpu::{run_gpu_seeded, test_device};
+    let dev = test_device().unwrap();
+    let back = create("_backward_SoftmaxOutput", &[], None).unwrap();
+    let y = gpu_t(&[4, 3], 1);
+    for labels in [
+        [0.0, 3.0, 1.0, 7.0],
+        [0.0, 1.0, -2.0, 1.0],
+        [f32::NAN, 1.0, 0.0, 1.0],
+    ] {
+        let label = HostTensor::from_f32(&[4], labels.to_vec());
+        let cpu = run(back.as_ref(), &mut [y.clone(), label.clone()], true).unwrap_err();
+        let gpu =
+            run_gpu_seeded(back.as_ref(), &dev, &mut [y.clone(), label], true, 7).unwrap_err();
+        assert_eq!(gpu.to_string(), cpu.to_string(), "labels {labels:?}");
+    }
+}
+
+#[test]
+fn gpu_regression_and_make_loss_match_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let cases: &[(&[usize], &[usize])] = &[
+        (&[4, 3], &[4, 3]),
+        (&[5, 1], &[5]),
+        (&[1], &[1]),
+        (&[0, 2], &[0, 2]),
+    ];
+    for kind in ["Linear", "Logistic", "MAE"] {
+        let (fwd, back) = match kind {
+            "Linear" => ("LinearRegressionOutput", "_backward_linear_reg_out"),
+            "Logistic" => ("LogisticRegressionOutput", "_backward_logistic_reg_out"),
+            _ => ("MAERegressionOutput", "_backward_mae_reg_out"),
+        };
+        for &(shape, lshape) in cases {
+            let attrs = [("grad_scale", "0.3")];
+            let x = gpu_t(shape, 1);
+            let mut label = gpu_t(lshape, 2);
+            let fop = create(fwd, &attrs, None).unwrap();
+            let ins = [x.clone(), label.clone()];
+            compare_with_cpu(fop.as_ref(), &dev, &ins, true, 1e-6, 1e-7)
+                .unwrap_or_else(|e| panic!("{fwd} {shape:?}: {e}"));
+            let y = run(fop.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
+            if kind == "MAE" && !y.to_f32().is_empty() {
+                // A tie (out == label) gives −1, as MXNet.
+                let mut l = label.to_f32();
+                l[0] = y.to_f32()[0];
+                label = HostTensor::from_f32(lshape, l);
+            }
+            let bop = create(back, &attrs, None).unwrap();
+            compare_with_cpu(bop.as_ref(), &dev, &[label, y], true, 1e-6, 1e-7)
+                .unwrap_or_else(|e| panic!("{back} {shape:?}: {e}"));
+        }
+    }
+    for &(shape, _) in cases {
+        let x = gpu_t(shape, 3);
+        let fop = create("MakeLoss", &[], None).unwrap();
+        compare_with_cpu(fop.as_ref(), &dev, std::slice::from_ref(&x), true, 0.0, 0.0)
+            .unwrap_or_else(|e| panic!("MakeLoss {shape:?}: {e}"));
+        for norm in ["null", "batch", "valid"] {
+            for thresh in ["0", "0.5", "10"] {
+                let attrs = [
+                    ("grad_scale", "0.7"),
+                    ("normalization", norm),
+                    ("valid_thresh", thresh),
+                ];
+                let bop = create("_backward_MakeLoss", &attrs, None).unwrap();
+                compare_with_cpu(bop.as_ref(), &dev, std::slice::from_ref(&x), true, 0.0, 0.0)
+                    .unwrap_or_else(|e| panic!("_backward_MakeLoss {shape:?} {attrs:?}: {e}"));
+            }
+        }
+    }
+}

@@ -461,3 +461,101 @@ fn multi_sgd_checks_its_lists() {
     let err = run(op.as_ref(), &mut bad, false).unwrap_err();
     assert!(err.to_string().contains("dtype"), "{err}");
 }
+
+fn gpu_t(n: usize, seed: u64, scale: f64) -> HostTensor {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let v = (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale) as f32
+        })
+        .collect();
+    HostTensor::from_f32(&[n], v)
+}
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    // Every parameter: weight decay, rescaling, clipping off / on / at zero, lazy_update.
+    let common: &[&[(&str, &str)]] = &[
+        &[("lr", "0.1")],
+        &[("lr", "0.05"), ("wd", "0.01"), ("rescale_grad", "0.5")],
+        &[
+            ("lr", "0.2"),
+            ("wd", "0.1"),
+            ("clip_gradient", "0.3"),
+            ("lazy_update", "false"),
+        ],
+        &[("lr", "0.2"), ("clip_gradient", "0")],
+    ];
+    for n in [0, 1, 37, 1000] {
+        // Gradients up to ±4, so that clipping matters; NaN passes through the clip.
+        let (w, mut g) = (gpu_t(n, 1, 1.0), gpu_t(n, 2, 4.0));
+        if n > 1 {
+            let mut v = g.to_f32();
+            v[1] = f32::NAN;
+            g = HostTensor::from_f32(&[n], v);
+        }
+        let (m, v) = (gpu_t(n, 3, 0.5), gpu_t(n, 4, 1.0));
+        let v = HostTensor::from_f32(&[n], v.to_f32().iter().map(|x| x.abs()).collect());
+        for attrs in common {
+            let what = format!("n={n} {attrs:?}");
+            // One rounding per operation in the same order; a GPU may fuse a multiply-add.
+            let (rtol, atol) = (1e-6, 1e-7);
+            let op = create("sgd_update", attrs, None).unwrap();
+            compare_with_cpu(
+                op.as_ref(),
+                &dev,
+                &[w.clone(), g.clone()],
+                false,
+                rtol,
+                atol,
+            )
+            .unwrap_or_else(|e| panic!("sgd_update {what}: {e}"));
+            let mut mom_attrs = attrs.to_vec();
+            mom_attrs.push(("momentum", "0.9"));
+            let op = create("sgd_mom_update", &mom_attrs, None).unwrap();
+            let ins = [w.clone(), g.clone(), m.clone()];
+            compare_with_cpu(op.as_ref(), &dev, &ins, false, rtol, atol)
+                .unwrap_or_else(|e| panic!("sgd_mom_update {what}: {e}"));
+            let mut adam_attrs = attrs.to_vec();
+            adam_attrs.extend([("beta1", "0.8"), ("beta2", "0.99"), ("epsilon", "1e-6")]);
+            let op = create("adam_update", &adam_attrs, None).unwrap();
+            let ins = [w.clone(), g.clone(), m.clone(), v.clone()];
+            compare_with_cpu(op.as_ref(), &dev, &ins, false, rtol, atol)
+                .unwrap_or_else(|e| panic!("adam_update {what}: {e}"));
+        }
+    }
+    // The multi-weight forms: two weights with their own rates and sizes.
+    let (w0, g0, m0) = (gpu_t(5, 5, 1.0), gpu_t(5, 6, 4.0), gpu_t(5, 7, 0.5));
+    let (w1, g1, m1) = (gpu_t(3, 8, 1.0), gpu_t(3, 9, 4.0), gpu_t(3, 10, 0.5));
+    for clip in ["-1", "0.5"] {
+        let attrs = [
+            ("lrs", "(0.1, 0.2)"),
+            ("wds", "(0.01, 0.0)"),
+            ("rescale_grad", "0.5"),
+            ("clip_gradient", clip),
+            ("num_weights", "2"),
+        ];
+        let op = create("multi_sgd_update", &attrs, None).unwrap();
+        let ins = [w0.clone(), g0.clone(), w1.clone(), g1.clone()];
+        compare_with_cpu(op.as_ref(), &dev, &ins, false, 1e-6, 1e-7)
+            .unwrap_or_else(|e| panic!("multi_sgd_update clip {clip}: {e}"));
+        let mut attrs = attrs.to_vec();
+        attrs.push(("momentum", "0.9"));
+        let op = create("multi_sgd_mom_update", &attrs, None).unwrap();
+        let ins = [
+            w0.clone(),
+            g0.clone(),
+            m0.clone(),
+            w1.clone(),
+            g1.clone(),
+            m1.clone(),
+        ];
+        compare_with_cpu(op.as_ref(), &dev, &ins, false, 1e-6, 1e-7)
+            .unwrap_or_else(|e| panic!("multi_sgd_mom_update clip {clip}: {e}"));
+    }
+}

@@ -275,3 +275,157 @@ fn in_place_matches_out_of_place() {
             .is_none()
     );
 }
+
+/// Pseudo-random float32 values in about [-3, 3).
+fn gpu_vals(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 11) as f64 / (1u64 << 53) as f64 * 6.0 - 3.0) as f32
+        })
+        .collect()
+}
+
+fn gpu_t(shape: &[usize], seed: u64) -> HostTensor {
+    HostTensor::from_f32(shape, gpu_vals(shape.iter().product(), seed))
+}
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let shapes: &[&[usize]] = &[&[2, 3, 5], &[4, 1, 3], &[7], &[0, 3], &[3, 1]];
+    for &shape in shapes {
+        for axis in -1..shape.len() as i64 {
+            for temperature in [None, Some("0.5"), Some("-2")] {
+                for dtype in [None, Some("float32")] {
+                    for log in [false, true] {
+                        let name = if log { "log_softmax" } else { "softmax" };
+                        let mut attrs = vec![("axis", axis.to_string())];
+                        if let Some(t) = temperature {
+                            attrs.push(("temperature", t.to_string()));
+                        }
+                        if let Some(d) = dtype {
+                            attrs.push(("dtype", d.to_string()));
+                        }
+                        let attrs: Vec<(&str, &str)> =
+                            attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                        let what = format!("{name} {shape:?} {attrs:?}");
+                        let fwd = create(name, &attrs, None).unwrap();
+                        let x = gpu_t(shape, 1);
+                        // Same order of operations; expf/logf may differ from Rust's by an ulp.
+                        compare_with_cpu(
+                            fwd.as_ref(),
+                            &dev,
+                            std::slice::from_ref(&x),
+                            true,
+                            1e-5,
+                            1e-6,
+                        )
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                        let y = run(fwd.as_ref(), &mut [x.clone()], true).unwrap().remove(0);
+                        let g = gpu_t(shape, 2);
+                        let back_name = format!("_backward_{name}");
+                        let back = create(&back_name, &attrs, None).unwrap();
+                        let ins = if dtype.is_some() {
+                            vec![g, x, y]
+                        } else {
+                            vec![g, y]
+                        };
+                        compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
+                            .unwrap_or_else(|e| panic!("backward {what}: {e}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gpu_matches_cpu_with_lengths() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    // (data shape, axis, lengths): lengths past the axis, zero, negative and fractional.
+    let cases: &[(&[usize], i64, &[f64])] = &[
+        (&[2, 5], -1, &[3.0, 0.0]),
+        (&[3, 4], 1, &[9.0, -2.0, 2.7]),
+        (&[2, 4, 3], 1, &[1.0, 4.0, 0.0, 2.0, 5.0, 3.0]),
+        (&[4, 2, 2], 0, &[1.0, 2.0, 3.0, 0.0]),
+    ];
+    for &(shape, axis, lens) in cases {
+        for ldtype in [
+            DType::F32,
+            DType::I32,
+            DType::I64,
+            DType::F64,
+            DType::U8,
+            DType::I8,
+        ] {
+            let lens: Vec<f64> = if matches!(ldtype, DType::U8) {
+                lens.iter().map(|v| v.max(0.0)).collect()
+            } else {
+                lens.to_vec()
+            };
+            let mut lshape = shape.to_vec();
+            lshape.remove(usize::try_from(axis.rem_euclid(shape.len() as i64)).unwrap());
+            let l = HostTensor::from_f64_as(&lshape, &lens, ldtype);
+            let attrs = [
+                ("use_length", "True".to_string()),
+                ("axis", axis.to_string()),
+            ];
+            let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let what = format!("{shape:?} axis {axis} lengths {lens:?} ({ldtype})");
+            let fwd = create("softmax", &attrs, None).unwrap();
+            let x = gpu_t(shape, 3);
+            let ins = [x.clone(), l.clone()];
+            compare_with_cpu(fwd.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let y = run(fwd.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
+            let back = create("_backward_softmax", &attrs, None).unwrap();
+            let ins = [gpu_t(shape, 4), x, l, y];
+            compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
+                .unwrap_or_else(|e| panic!("backward {what}: {e}"));
+        }
+    }
+}
+
+/// softmax's in-place option (output in the data's memory) on the GPU, along an inner and the
+/// last axis.
+#[test]
+#[allow(
+    unsafe_code,
+    reason = "a device buffer shared between the input and the output"
+)]
+fn gpu_in_place() {
+    use crate::check::gpu::test_device;
+    use crate::registry::{GpuOpContext, GpuTensor};
+    let dev = test_device().unwrap();
+    for (name, axis) in [("softmax", "1"), ("log_softmax", "-1")] {
+        let op = create(name, &[("axis", axis)], None).unwrap();
+        let x = gpu_t(&[3, 4, 5], 6);
+        let want = run(op.as_ref(), &mut [x.clone()], true).unwrap().remove(0);
+        let b = dev.alloc(x.bytes().len()).unwrap();
+        // SAFETY: `b` is fresh and holds exactly the tensor's bytes.
+        unsafe { dev.write_from_host(b.ptr(), x.bytes()) }.unwrap();
+        let view = GpuTensor {
+            shape: x.shape(),
+            dtype: x.dtype(),
+            ptr: b.ptr(),
+        };
+        let mut ctx = GpuOpContext {
+            is_train: true,
+            device: &dev,
+            rng: None,
+            needed: None,
+        };
+        op.forward_gpu(&mut ctx, &[view], &[view]).unwrap();
+        dev.synchronize().unwrap();
+        let mut got = x.clone();
+        // SAFETY: `b` holds exactly the tensor's bytes; the device is synchronized.
+        unsafe { dev.read_to_host(b.ptr(), got.bytes_mut()) }.unwrap();
+        assert_close(&got.to_f64(), &want.to_f64(), 1e-6);
+    }
+}
