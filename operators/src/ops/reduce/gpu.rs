@@ -1,0 +1,253 @@
+//! The GPU kernels of the reductions, `argmax`/`argmin`, `broadcast_to` and their gradients
+//! (`kernels/cuda/reduce.cu`).
+#![allow(unsafe_code, reason = "kernel launches on device addresses")]
+
+use mxr_engine::gpu::GpuBuffer;
+
+use super::ReduceKind;
+use crate::registry::{GpuOpContext, GpuTensor};
+use crate::{Error, Result};
+
+/// The merged axes of `shape` with their role `(extent, reduced)`: size-1 axes dropped and
+/// adjacent axes of the same role joined (as the CPU kernels' walk).
+fn segments(shape: &[usize], reduced: &[bool]) -> Vec<(usize, bool)> {
+    let mut segs: Vec<(usize, bool)> = Vec::new();
+    for (&d, &r) in shape.iter().zip(reduced) {
+        if d == 1 {
+            continue;
+        }
+        match segs.last_mut() {
+            Some((n, last)) if *last == r => *n *= d,
+            _ => segs.push((d, r)),
+        }
+    }
+    segs
+}
+
+/// Row-major strides of `extents`.
+fn strides(extents: &[usize]) -> Vec<usize> {
+    let mut s = vec![0; extents.len()];
+    let mut acc = 1;
+    for (k, &e) in extents.iter().enumerate().rev() {
+        s[k] = acc;
+        acc *= e;
+    }
+    s
+}
+
+/// Uploads a table of long longs (at least one entry, so the buffer is never empty).
+fn upload_table(ctx: &GpuOpContext<'_>, op: &str, values: &[usize]) -> Result<GpuBuffer> {
+    let mut bytes = Vec::with_capacity(8 * values.len().max(1));
+    for &v in values {
+        bytes.extend_from_slice(&(v as i64).to_ne_bytes());
+    }
+    if values.is_empty() {
+        bytes.extend_from_slice(&0i64.to_ne_bytes());
+    }
+    ctx.upload(op, &bytes)
+}
+
+/// The broadcast table of `shape` with `mask`: the merged extents, then each one's stride in
+/// the reduced array (0 along reduced axes). Returns the table and its rank.
+fn broadcast_table(shape: &[usize], mask: &[bool]) -> (Vec<usize>, usize) {
+    let segs = segments(shape, mask);
+    let mut small = vec![0; segs.len()];
+    let mut acc = 1;
+    for (k, &(e, r)) in segs.iter().enumerate().rev() {
+        if !r {
+            small[k] = acc;
+            acc *= e;
+        }
+    }
+    let mut table: Vec<usize> = segs.iter().map(|s| s.0).collect();
+    table.extend(small);
+    (table, segs.len())
+}
+
+/// `y = reduce(x)` over the axes of `mask`, for `kind`.
+pub(super) fn reduce(
+    ctx: &GpuOpContext<'_>,
+    op: &str,
+    kind: ReduceKind,
+    x: &GpuTensor<'_>,
+    mask: &[bool],
+    y: &GpuTensor<'_>,
+) -> Result<()> {
+    let (xp, yp) = (x.f32_ptr(op)?, y.f32_ptr(op)?);
+    let nout = y.size();
+    if nout == 0 {
+        return Ok(());
+    }
+    let segs = segments(x.shape, mask);
+    let seg_strides = strides(&segs.iter().map(|s| s.0).collect::<Vec<_>>());
+    let (mut kept, mut kept_strides, mut red, mut red_strides) = (vec![], vec![], vec![], vec![]);
+    for (&(e, r), &s) in segs.iter().zip(&seg_strides) {
+        if r {
+            red.push(e);
+            red_strides.push(s);
+        } else {
+            kept.push(e);
+            kept_strides.push(s);
+        }
+    }
+    let nred: usize = red.iter().product();
+    if kept.iter().product::<usize>() != nout || x.size() != nout * nred {
+        return Err(Error::BadInput {
+            op: op.into(),
+            reason: format!(
+                "output {:?} does not match the reduction of {:?}",
+                y.shape, x.shape
+            ),
+        });
+    }
+    let (nk, nr) = (kept.len(), red.len());
+    let table: Vec<usize> = [kept, kept_strides, red, red_strides].concat();
+    let table = upload_table(ctx, op, &table)?;
+    let code: i32 = match kind {
+        ReduceKind::Sum => 0,
+        ReduceKind::Mean => 1,
+        ReduceKind::Max => 2,
+        ReduceKind::Min => 3,
+    };
+    // SAFETY: (float* y, const float* x, const long long* tab, int nk, int nr, long long nout,
+    // long long nred, int kind): y holds nout elements (the kept axes), x the full array
+    // (every offset the table gives is below its size: kept and reduced indices stay within
+    // their merged extents), the table holds 2 * (nk + nr) entries. All alive until the work
+    // has run (`table` is pool memory reused only by later work on this stream).
+    unsafe {
+        ctx.launch(
+            op,
+            "reduce",
+            "reduce_reduce_f32",
+            nout,
+            (
+                yp,
+                xp,
+                table.ptr(),
+                nk as i32,
+                nr as i32,
+                nout as i64,
+                nred as i64,
+                code,
+            ),
+        )
+    }
+}
+
+/// `dx[i] = g[o(i)]` (divided by `count` when given) over the full array `dx` of `shape`, `g`
+/// having the kept axes of `mask`.
+pub(super) fn broadcast(
+    ctx: &GpuOpContext<'_>,
+    op: &str,
+    g: &GpuTensor<'_>,
+    shape: &[usize],
+    mask: &[bool],
+    count: Option<f32>,
+    dx: &GpuTensor<'_>,
+) -> Result<()> {
+    let (gp, dxp) = (g.f32_ptr(op)?, dx.f32_ptr(op)?);
+    let n = dx.size();
+    if n == 0 {
+        return Ok(());
+    }
+    let small: usize = shape
+        .iter()
+        .zip(mask)
+        .filter(|(_, r)| !**r)
+        .map(|(d, _)| d)
+        .product();
+    if shape.iter().product::<usize>() != n || g.size() != small {
+        return Err(Error::BadInput {
+            op: op.into(),
+            reason: format!("{:?} does not broadcast to {:?}", g.shape, dx.shape),
+        });
+    }
+    let (table, rank) = broadcast_table(shape, mask);
+    let table = upload_table(ctx, op, &table)?;
+    // SAFETY: (float* y, const float* x, const long long* tab, int rank, long long n,
+    // int divide, float count): y (dx) holds the n elements of `shape`, x (g) the kept axes,
+    // which every table offset stays below; the table holds 2 * rank entries.
+    unsafe {
+        ctx.launch(
+            op,
+            "reduce",
+            "reduce_broadcast_f32",
+            n,
+            (
+                dxp,
+                gp,
+                table.ptr(),
+                rank as i32,
+                n as i64,
+                i32::from(count.is_some()),
+                count.unwrap_or(1.0),
+            ),
+        )
+    }
+}
+
+/// The gradient of max/min: `dx[i] = x[i] == y[o] ? g[o] : 0`.
+pub(super) fn extreme_grad(
+    ctx: &GpuOpContext<'_>,
+    op: &str,
+    x: &GpuTensor<'_>,
+    mask: &[bool],
+    y: &GpuTensor<'_>,
+    g: &GpuTensor<'_>,
+    dx: &GpuTensor<'_>,
+) -> Result<()> {
+    let (xp, yp, gp, dxp) = (
+        x.f32_ptr(op)?,
+        y.f32_ptr(op)?,
+        g.f32_ptr(op)?,
+        dx.f32_ptr(op)?,
+    );
+    let n = x.size();
+    if n == 0 {
+        return Ok(());
+    }
+    let (table, rank) = broadcast_table(x.shape, mask);
+    let table = upload_table(ctx, op, &table)?;
+    // SAFETY: (float* dx, const float* x, const float* y, const float* g, const long long* tab,
+    // int rank, long long n): x and dx hold the n elements of the full array, y and g the kept
+    // axes (same shape by inference), which every table offset stays below.
+    unsafe {
+        ctx.launch(
+            op,
+            "reduce",
+            "reduce_extreme_grad_f32",
+            n,
+            (dxp, xp, yp, gp, table.ptr(), rank as i32, n as i64),
+        )
+    }
+}
+
+/// `argmax`/`argmin` along the middle axis of `x` seen as `(outer, n, inner)`.
+pub(super) fn arg_extreme(
+    ctx: &GpuOpContext<'_>,
+    op: &str,
+    x: &GpuTensor<'_>,
+    (outer, n, inner): (usize, usize, usize),
+    largest: bool,
+    y: &GpuTensor<'_>,
+) -> Result<()> {
+    let (xp, yp) = (x.f32_ptr(op)?, y.f32_ptr(op)?);
+    // SAFETY: (float* y, const float* x, long long outer, long long n, long long inner,
+    // int largest): x holds outer * n * inner elements, y outer * inner (by inference).
+    unsafe {
+        ctx.launch(
+            op,
+            "reduce",
+            "reduce_arg_f32",
+            outer * inner,
+            (
+                yp,
+                xp,
+                outer as i64,
+                n as i64,
+                inner as i64,
+                i32::from(largest),
+            ),
+        )
+    }
+}
