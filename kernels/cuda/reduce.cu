@@ -20,36 +20,67 @@ __device__ __forceinline__ long long reduce_offset(long long i, const long long*
     return off;
 }
 
-// kind: 0 sum, 1 mean, 2 max, 3 min (mxr_operators reduce::gpu). Sums are Kahan-compensated,
-// as the CPU kernel's; max and min propagate NaN. One item per output element.
+// Folds elements [j0, j1) of the reduced range of output `o` (kind 0/1: a Kahan-compensated
+// sum; 2 max, 3 min, propagating NaN).
+__device__ __forceinline__ float reduce_fold(const float* x, long long base, const long long* rext,
+                                             const long long* rstr, int nr, long long j0,
+                                             long long j1, int kind) {
+    if (kind <= 1) {
+        float sum = 0.0f, comp = 0.0f;
+        for (long long j = j0; j < j1; ++j) {
+            float v = x[base + reduce_offset(j, rext, rstr, nr)];
+            float yv = v - comp;
+            float t = sum + yv;
+            comp = (t - sum) - yv;
+            sum = t;
+        }
+        return sum;
+    }
+    float acc = kind == 2 ? -MXR_INF : MXR_INF;
+    for (long long j = j0; j < j1 && acc == acc; ++j) {
+        float v = x[base + reduce_offset(j, rext, rstr, nr)];
+        if (v != v || (kind == 2 ? v > acc : v < acc)) acc = v;
+    }
+    return acc;
+}
+
+// kind: 0 sum, 1 mean (the sum divided by `count`), 2 max, 3 min (mxr_operators reduce::gpu).
+// One item per output element.
 extern "C" __global__ void reduce_reduce_f32(float* y, const float* x, const long long* tab,
                                              int nk, int nr, long long nout, long long nred,
-                                             int kind) {
-    const long long* kext = tab;
-    const long long* kstr = tab + nk;
+                                             int kind, float count) {
     const long long* rext = tab + 2 * nk;
     const long long* rstr = tab + 2 * nk + nr;
     MXR_FOR(o, nout) {
-        long long base = reduce_offset(o, kext, kstr, nk);
-        if (kind <= 1) {
-            float sum = 0.0f, comp = 0.0f;
-            for (long long j = 0; j < nred; ++j) {
-                float v = x[base + reduce_offset(j, rext, rstr, nr)];
-                float yv = v - comp;
-                float t = sum + yv;
-                comp = (t - sum) - yv;
-                sum = t;
-            }
-            y[o] = kind == 1 ? sum / (float)nred : sum;
-        } else {
-            float acc = kind == 2 ? -MXR_INF : MXR_INF;
-            for (long long j = 0; j < nred; ++j) {
-                float v = x[base + reduce_offset(j, rext, rstr, nr)];
-                if (acc != acc) break;
-                if (v != v || (kind == 2 ? v > acc : v < acc)) acc = v;
-            }
-            y[o] = acc;
-        }
+        long long base = reduce_offset(o, tab, tab + nk, nk);
+        float v = reduce_fold(x, base, rext, rstr, nr, 0, nred, kind);
+        y[o] = kind == 1 ? v / count : v;
+    }
+}
+
+// The first pass of a long reduction into few outputs: partial[o * nchunks + c] folds chunk c
+// (`chunk` elements) of output o's reduced range (sums for kind 0 and 1).
+extern "C" __global__ void reduce_partial_f32(float* partial, const float* x, const long long* tab,
+                                              int nk, int nr, long long nout, long long nred,
+                                              long long chunk, long long nchunks, int kind) {
+    const long long* rext = tab + 2 * nk;
+    const long long* rstr = tab + 2 * nk + nr;
+    MXR_FOR(i, nout * nchunks) {
+        long long o = i / nchunks, c = i % nchunks;
+        long long base = reduce_offset(o, tab, tab + nk, nk);
+        long long j0 = c * chunk;
+        long long j1 = j0 + chunk < nred ? j0 + chunk : nred;
+        partial[i] = reduce_fold(x, base, rext, rstr, nr, j0, j1, kind);
+    }
+}
+
+// The second pass: y[o] folds partial[o * nchunks .. (o + 1) * nchunks) (mean: / count).
+extern "C" __global__ void reduce_combine_f32(float* y, const float* partial, long long nout,
+                                              long long nchunks, int kind, float count) {
+    const long long one = 1;
+    MXR_FOR(o, nout) {
+        float v = reduce_fold(partial, o * nchunks, &nchunks, &one, 1, 0, nchunks, kind);
+        y[o] = kind == 1 ? v / count : v;
     }
 }
 

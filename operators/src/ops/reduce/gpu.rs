@@ -109,30 +109,89 @@ pub(super) fn reduce(
         ReduceKind::Max => 2,
         ReduceKind::Min => 3,
     };
-    // SAFETY: (float* y, const float* x, const long long* tab, int nk, int nr, long long nout,
-    // long long nred, int kind): y holds nout elements (the kept axes), x the full array
-    // (every offset the table gives is below its size: kept and reduced indices stay within
-    // their merged extents), the table holds 2 * (nk + nr) entries. All alive until the work
-    // has run (`table` is pool memory reused only by later work on this stream).
+    let count = nred as f32;
+    let nchunks = chunks(nout, nred);
+    if nchunks <= 1 {
+        // SAFETY: (float* y, const float* x, const long long* tab, int nk, int nr,
+        // long long nout, long long nred, int kind, float count): y holds nout elements (the
+        // kept axes), x the full array (every offset the table gives is below its size: kept
+        // and reduced indices stay within their merged extents, checked above), the table
+        // holds 2 * (nk + nr) entries. All alive until the work has run (`table` is pool memory
+        // reused only by later work on this stream).
+        return unsafe {
+            ctx.launch(
+                op,
+                "reduce",
+                "reduce_reduce_f32",
+                nout,
+                (
+                    yp,
+                    xp,
+                    table.ptr(),
+                    nk as i32,
+                    nr as i32,
+                    nout as i64,
+                    nred as i64,
+                    code,
+                    count,
+                ),
+            )
+        };
+    }
+    // Few outputs, long reductions: one item per output would leave the GPU idle, so fold
+    // chunks of the reduced range into partials first, then the partials.
+    let chunk = nred.div_ceil(nchunks);
+    let partial = ctx.temp(op, nout * nchunks * 4)?;
+    // SAFETY: (float* partial, const float* x, const long long* tab, int nk, int nr,
+    // long long nout, long long nred, long long chunk, long long nchunks, int kind): `partial`
+    // holds nout * nchunks float32 elements; x and the table as for reduce_reduce_f32; every
+    // chunk's range is clipped to nred.
     unsafe {
         ctx.launch(
             op,
             "reduce",
-            "reduce_reduce_f32",
-            nout,
+            "reduce_partial_f32",
+            nout * nchunks,
             (
-                yp,
+                partial.ptr(),
                 xp,
                 table.ptr(),
                 nk as i32,
                 nr as i32,
                 nout as i64,
                 nred as i64,
+                chunk as i64,
+                nchunks as i64,
                 code,
             ),
+        )?;
+    }
+    // SAFETY: (float* y, const float* partial, long long nout, long long nchunks, int kind,
+    // float count): y holds nout elements, `partial` nout * nchunks (queued before, so read
+    // after it is written: same stream).
+    unsafe {
+        ctx.launch(
+            op,
+            "reduce",
+            "reduce_combine_f32",
+            nout,
+            (yp, partial.ptr(), nout as i64, nchunks as i64, code, count),
         )
     }
 }
+
+/// How many chunks each output's reduced range is split into (1: none): enough items to fill a
+/// GPU when there are few outputs, chunks of at least [`MIN_CHUNK`] elements.
+fn chunks(nout: usize, nred: usize) -> usize {
+    const TARGET_ITEMS: usize = 1 << 16;
+    if nout >= TARGET_ITEMS / 16 || nred < 2 * MIN_CHUNK {
+        return 1;
+    }
+    (TARGET_ITEMS / nout).min(nred / MIN_CHUNK).max(1)
+}
+
+/// The smallest chunk of a two-pass reduction.
+const MIN_CHUNK: usize = 256;
 
 /// `dx[i] = g[o(i)]` (divided by `count` when given) over the full array `dx` of `shape`, `g`
 /// having the kept axes of `mask`.
