@@ -104,6 +104,12 @@ extern "C" __global__ void reduce_extreme_grad_f32(float* dx, const float* x, co
     }
 }
 
+// Whether v replaces best in argmax (largest) / argmin: the first NaN wins and stays.
+__device__ __forceinline__ bool reduce_arg_better(float v, float best, int largest) {
+    if (best != best) return false;
+    return v != v || (largest ? v > best : v < best);
+}
+
 // The index (as a float) of the first largest (`largest`) or smallest element along the middle
 // axis of an (outer, n, inner) array; NaN counts as the most extreme (the first NaN wins); an
 // empty axis gives 0. One item per (outer, inner) pair.
@@ -114,13 +120,59 @@ extern "C" __global__ void reduce_arg_f32(float* y, const float* x, long long ou
         const float* row = x + a * n * inner + b;
         float best = n > 0 ? row[0] : 0.0f;
         long long index = 0;
-        for (long long k = 1; k < n && best == best; ++k) {
+        for (long long k = 1; k < n; ++k) {
             float v = row[k * inner];
-            if (v != v || (largest ? v > best : v < best)) {
+            if (reduce_arg_better(v, best, largest)) {
                 best = v;
                 index = k;
             }
         }
         y[i] = (float)index;
+    }
+}
+
+// The first pass of a long arg-reduction into few outputs: for output p and chunk c (`chunk`
+// elements of the axis, none empty), the chunk's extreme value pval[p * nchunks + c] and its
+// index along the axis, as a float (the output's type) pidx[...].
+extern "C" __global__ void reduce_arg_partial_f32(float* pval, float* pidx, const float* x,
+                                                  long long outer, long long n, long long inner,
+                                                  long long chunk, long long nchunks,
+                                                  int largest) {
+    MXR_FOR(i, outer * inner * nchunks) {
+        long long p = i / nchunks, c = i % nchunks;
+        long long a = p / inner, b = p % inner;
+        const float* row = x + a * n * inner + b;
+        long long k0 = c * chunk;
+        long long k1 = k0 + chunk < n ? k0 + chunk : n;
+        float best = row[k0 * inner];
+        long long index = k0;
+        for (long long k = k0 + 1; k < k1; ++k) {
+            float v = row[k * inner];
+            if (reduce_arg_better(v, best, largest)) {
+                best = v;
+                index = k;
+            }
+        }
+        pval[i] = best;
+        pidx[i] = (float)index;
+    }
+}
+
+// The second pass: the index of the first chunk holding the extreme (chunks in order, so the
+// first index on ties, as one pass would find).
+extern "C" __global__ void reduce_arg_combine_f32(float* y, const float* pval, const float* pidx,
+                                                  long long nout, long long nchunks,
+                                                  int largest) {
+    MXR_FOR(o, nout) {
+        const float* v = pval + o * nchunks;
+        float best = v[0];
+        long long at = 0;
+        for (long long c = 1; c < nchunks; ++c) {
+            if (reduce_arg_better(v[c], best, largest)) {
+                best = v[c];
+                at = c;
+            }
+        }
+        y[o] = pidx[o * nchunks + at];
     }
 }

@@ -141,6 +141,7 @@ pub(super) fn reduce(
     // Few outputs, long reductions: one item per output would leave the GPU idle, so fold
     // chunks of the reduced range into partials first, then the partials.
     let chunk = nred.div_ceil(nchunks);
+    let nchunks = nred.div_ceil(chunk);
     let partial = ctx.temp(op, nout * nchunks * 4)?;
     // SAFETY: (float* partial, const float* x, const long long* tab, int nk, int nr,
     // long long nout, long long nred, long long chunk, long long nchunks, int kind): `partial`
@@ -291,20 +292,80 @@ pub(super) fn arg_extreme(
     y: &GpuTensor<'_>,
 ) -> Result<()> {
     let (xp, yp) = (x.f32_ptr(op)?, y.f32_ptr(op)?);
-    // SAFETY: (float* y, const float* x, long long outer, long long n, long long inner,
-    // int largest): x holds outer * n * inner elements, y outer * inner (by inference).
+    let nout = outer * inner;
+    if x.size() != nout * n || y.size() != nout {
+        return Err(Error::BadInput {
+            op: op.into(),
+            reason: format!(
+                "output {:?} does not match the input {:?}",
+                y.shape, x.shape
+            ),
+        });
+    }
+    let nchunks = chunks(nout, n);
+    if nchunks <= 1 {
+        // SAFETY: (float* y, const float* x, long long outer, long long n, long long inner,
+        // int largest): x holds outer * n * inner elements, y outer * inner (checked above).
+        return unsafe {
+            ctx.launch(
+                op,
+                "reduce",
+                "reduce_arg_f32",
+                nout,
+                (
+                    yp,
+                    xp,
+                    outer as i64,
+                    n as i64,
+                    inner as i64,
+                    i32::from(largest),
+                ),
+            )
+        };
+    }
+    // Few outputs, long axis: chunks of the axis first (none empty), then their fold.
+    let chunk = n.div_ceil(nchunks);
+    let nchunks = n.div_ceil(chunk);
+    let pval = ctx.temp(op, nout * nchunks * 4)?;
+    let pidx = ctx.temp(op, nout * nchunks * 4)?;
+    // SAFETY: (float* pval, float* pidx, const float* x, long long outer, long long n,
+    // long long inner, long long chunk, long long nchunks, int largest): pval and pidx hold
+    // nout * nchunks float32 elements; x outer * n * inner (checked above); every chunk starts
+    // below n (nchunks = ceil(n / chunk)) and is clipped to n.
     unsafe {
         ctx.launch(
             op,
             "reduce",
-            "reduce_arg_f32",
-            outer * inner,
+            "reduce_arg_partial_f32",
+            nout * nchunks,
             (
-                yp,
+                pval.ptr(),
+                pidx.ptr(),
                 xp,
                 outer as i64,
                 n as i64,
                 inner as i64,
+                chunk as i64,
+                nchunks as i64,
+                i32::from(largest),
+            ),
+        )?;
+    }
+    // SAFETY: (float* y, const float* pval, const float* pidx, long long nout,
+    // long long nchunks, int largest): y holds nout elements, pval and pidx nout * nchunks,
+    // written by the work queued before on this stream.
+    unsafe {
+        ctx.launch(
+            op,
+            "reduce",
+            "reduce_arg_combine_f32",
+            nout,
+            (
+                yp,
+                pval.ptr(),
+                pidx.ptr(),
+                nout as i64,
+                nchunks as i64,
                 i32::from(largest),
             ),
         )

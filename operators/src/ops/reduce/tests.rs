@@ -514,6 +514,38 @@ fn gpu_arg_reductions_match_cpu() {
     }
 }
 
+/// Long arg-reductions into few outputs (the two-pass path): ties across chunks keep the
+/// first index, the first NaN wins, odd lengths.
+#[test]
+fn gpu_long_arg_reductions_match_cpu() {
+    let n = 70_001;
+    let mut v: Vec<f32> = (0..2 * n)
+        .map(|i| ((i * 37) % 1001) as f32 * 0.01)
+        .collect();
+    v[n + 40_000] = 100.0;
+    v[n + 65_000] = 100.0;
+    v[n + 20_000] = -100.0;
+    v[n + 60_000] = -100.0;
+    let x = HostTensor::from_f32(&[2, n], v.clone());
+    for name in ["argmax", "argmin"] {
+        gpu_check(name, &[("axis", "1")], std::slice::from_ref(&x), 0.0);
+        gpu_check(name, &[], std::slice::from_ref(&x), 0.0);
+        gpu_check(
+            name,
+            &[("axis", "-1"), ("keepdims", "1")],
+            std::slice::from_ref(&x),
+            0.0,
+        );
+    }
+    v[n + 50_000] = f32::NAN;
+    v[n + 69_000] = f32::NAN;
+    let x = HostTensor::from_f32(&[2, n], v);
+    for name in ["argmax", "argmin"] {
+        gpu_check(name, &[("axis", "1")], std::slice::from_ref(&x), 0.0);
+        gpu_check(name, &[], std::slice::from_ref(&x), 0.0);
+    }
+}
+
 /// broadcast_to and its gradient.
 #[test]
 fn gpu_broadcast_to_matches_cpu() {
