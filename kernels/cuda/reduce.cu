@@ -94,6 +94,18 @@ extern "C" __global__ void reduce_broadcast_f32(float* y, const float* x, const 
     }
 }
 
+// broadcast_to for elements of 1, 2, 4 and 8 bytes (any dtype): y[i] = x[o(i)].
+#define REDUCE_BROADCAST_BYTES(NAME, T)                                                      \
+    extern "C" __global__ void NAME(T* y, const T* x, const long long* tab, int rank,       \
+                                    long long n) {                                          \
+        MXR_FOR(i, n) { y[i] = x[reduce_offset(i, tab, tab + rank, rank)]; }                 \
+    }
+
+REDUCE_BROADCAST_BYTES(reduce_broadcast_b1, unsigned char)
+REDUCE_BROADCAST_BYTES(reduce_broadcast_b2, unsigned short)
+REDUCE_BROADCAST_BYTES(reduce_broadcast_b4, unsigned int)
+REDUCE_BROADCAST_BYTES(reduce_broadcast_b8, unsigned long long)
+
 // dx[i] = x[i] == y[o] ? g[o] : 0 (every tied element gets the gradient).
 extern "C" __global__ void reduce_extreme_grad_f32(float* dx, const float* x, const float* y,
                                                    const float* g, const long long* tab, int rank,

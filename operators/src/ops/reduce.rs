@@ -662,7 +662,7 @@ impl Operator for BroadcastTo {
             });
         }
         let mask = broadcast_mask(x.shape, out.shape);
-        gpu::broadcast(ctx, "broadcast_to", x, out.shape, &mask, None, out)
+        gpu::broadcast_any(ctx, "broadcast_to", x, &mask, out)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let g = grad.backward_node(BroadcastBackward, &[grad.ograds[0], grad.inputs[0]])?;

@@ -246,6 +246,60 @@ pub(super) fn broadcast(
     }
 }
 
+/// `broadcast_to`: `y[i] = x[o(i)]` over the full array `y`, `x` having the kept axes of
+/// `mask`; any dtype (the kernel moves elements of the dtype's width).
+pub(super) fn broadcast_any(
+    ctx: &GpuOpContext<'_>,
+    op: &str,
+    x: &GpuTensor<'_>,
+    mask: &[bool],
+    y: &GpuTensor<'_>,
+) -> Result<()> {
+    let kernel = match x.dtype.size() {
+        1 => "reduce_broadcast_b1",
+        2 => "reduce_broadcast_b2",
+        4 => "reduce_broadcast_b4",
+        8 => "reduce_broadcast_b8",
+        w => {
+            return Err(Error::Unsupported {
+                op: op.into(),
+                what: format!("{w}-byte elements on the GPU"),
+            });
+        }
+    };
+    let n = y.size();
+    let small: usize = y
+        .shape
+        .iter()
+        .zip(mask)
+        .filter(|(_, r)| !**r)
+        .map(|(d, _)| d)
+        .product();
+    if x.dtype != y.dtype || mask.len() != y.shape.len() || x.size() != small {
+        return Err(Error::BadInput {
+            op: op.into(),
+            reason: format!("{:?} does not broadcast to {:?}", x.shape, y.shape),
+        });
+    }
+    if n == 0 {
+        return Ok(());
+    }
+    let (table, rank) = broadcast_table(y.shape, mask);
+    let table = upload_table(ctx, op, &table)?;
+    // SAFETY: (T* y, const T* x, const long long* tab, int rank, long long n), T of the
+    // dtype's width: y holds the n elements of its shape, x the kept axes (checked above),
+    // which every table offset stays below; the table holds 2 * rank entries.
+    unsafe {
+        ctx.launch(
+            op,
+            "reduce",
+            kernel,
+            n,
+            (y.ptr, x.ptr, table.ptr(), rank as i32, n as i64),
+        )
+    }
+}
+
 /// The gradient of max/min: `dx[i] = x[i] == y[o] ? g[o] : 0`.
 pub(super) fn extreme_grad(
     ctx: &GpuOpContext<'_>,

@@ -569,4 +569,11 @@ fn gpu_broadcast_to_matches_cpu() {
         let g = wavy(y.shape(), 5);
         gpu_check("_broadcast_backward", &[], &[g, x], 1e-6);
     }
+    // broadcast_to moves elements of any dtype.
+    let xi = HostTensor::from_vec(&[2, 1, 3], vec![1i32, -2, 3, 4, 5, -6]);
+    gpu_check("broadcast_to", &[("shape", "(2, 4, 3)")], &[xi], 0.0);
+    let xd = HostTensor::from_vec(&[1, 3], vec![1.5f64, -2.25, 1e300]);
+    gpu_check("broadcast_to", &[("shape", "(5, 3)")], &[xd], 0.0);
+    let xb = HostTensor::from_vec(&[3, 1], vec![1u8, 200, 7]);
+    gpu_check("broadcast_to", &[("shape", "(3, 5)")], &[xb], 0.0);
 }

@@ -4,7 +4,8 @@
 use crate::registry::{GpuOpContext, GpuTensor};
 use crate::{Error, Result};
 
-/// `y = x` with its axes permuted by `axes` (`y`'s axis `k` is `x`'s axis `axes[k]`).
+/// `y = x` with its axes permuted by `axes` (`y`'s axis `k` is `x`'s axis `axes[k]`); any
+/// dtype (the kernel moves elements of the dtype's width).
 pub(super) fn transpose(
     ctx: &GpuOpContext<'_>,
     axes: &[usize],
@@ -12,9 +13,21 @@ pub(super) fn transpose(
     y: &GpuTensor<'_>,
 ) -> Result<()> {
     let op = "transpose";
-    let (xp, yp) = (x.f32_ptr(op)?, y.f32_ptr(op)?);
+    let kernel = match x.dtype.size() {
+        1 => "transpose_b1",
+        2 => "transpose_b2",
+        4 => "transpose_b4",
+        8 => "transpose_b8",
+        w => {
+            return Err(Error::Unsupported {
+                op: op.into(),
+                what: format!("{w}-byte elements on the GPU"),
+            });
+        }
+    };
     let rank = x.shape.len();
-    let valid = axes.len() == rank
+    let valid = x.dtype == y.dtype
+        && axes.len() == rank
         && y.shape.len() == rank
         && axes
             .iter()
@@ -57,16 +70,17 @@ pub(super) fn transpose(
         bytes.extend_from_slice(&0i64.to_ne_bytes());
     }
     let table = ctx.upload(op, &bytes)?;
-    // SAFETY: (float* y, const float* x, const long long* tab, int rank, long long n): x and y
-    // hold n elements each (a permutation of the same extents, checked above); every offset the
-    // table gives is an input index within its extents; the table holds 2 * r entries.
+    // SAFETY: (T* y, const T* x, const long long* tab, int rank, long long n), T of the
+    // dtype's width: x and y hold n such elements each (the same dtype, a permutation of the
+    // same extents, checked above); every offset the table gives is an input index within its
+    // extents; the table holds 2 * r entries.
     unsafe {
         ctx.launch(
             op,
             "transpose",
-            "transpose_f32",
+            kernel,
             n,
-            (yp, xp, table.ptr(), r as i32, n as i64),
+            (y.ptr, x.ptr, table.ptr(), r as i32, n as i64),
         )
     }
 }

@@ -143,4 +143,30 @@ fn gpu_matches_cpu() {
         compare_with_cpu(op.as_ref(), &dev, &[arr(&shape)], true, 0.0, 0.0)
             .unwrap_or_else(|e| panic!("{shape:?} {axes}: {e}"));
     }
+    // Elements of every width (the kernel moves them whatever the dtype).
+    let op = create("transpose", &[("axes", "(2, 0, 1)")], None).unwrap();
+    let ints: Vec<i32> = (0..30).map(|i| i * 3 - 40).collect();
+    let inputs = [
+        HostTensor::from_vec(&[2, 3, 5], ints.clone()),
+        HostTensor::from_vec(
+            &[2, 3, 5],
+            ints.iter().map(|&i| i as u8).collect::<Vec<_>>(),
+        ),
+        HostTensor::from_vec(
+            &[2, 3, 5],
+            ints.iter().map(|&i| i64::from(i) << 33).collect::<Vec<_>>(),
+        ),
+        HostTensor::from_vec(
+            &[2, 3, 5],
+            ints.iter().map(|&i| f64::from(i) / 3.0).collect::<Vec<_>>(),
+        ),
+    ];
+    let mut half = HostTensor::zeros(&[2, 3, 5], mxr_kernels::DType::F16);
+    for (k, b) in half.bytes_mut().iter_mut().enumerate() {
+        *b = (k * 7 % 61) as u8; // finite float16 values (high bytes below 0x7c)
+    }
+    for x in inputs.into_iter().chain([half]) {
+        compare_with_cpu(op.as_ref(), &dev, std::slice::from_ref(&x), true, 0.0, 0.0)
+            .unwrap_or_else(|e| panic!("{}: {e}", x.dtype()));
+    }
 }
