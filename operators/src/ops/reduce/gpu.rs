@@ -91,7 +91,10 @@ pub(super) fn reduce(
         }
     }
     let nred: usize = red.iter().product();
-    if kept.iter().product::<usize>() != nout || x.size() != nout * nred {
+    if mask.len() != x.shape.len()
+        || kept.iter().product::<usize>() != nout
+        || x.size() != nout * nred
+    {
         return Err(Error::BadInput {
             op: op.into(),
             reason: format!(
@@ -216,7 +219,7 @@ pub(super) fn broadcast(
         .filter(|(_, r)| !**r)
         .map(|(d, _)| d)
         .product();
-    if shape.iter().product::<usize>() != n || g.size() != small {
+    if mask.len() != shape.len() || shape.iter().product::<usize>() != n || g.size() != small {
         return Err(Error::BadInput {
             op: op.into(),
             reason: format!("{:?} does not broadcast to {:?}", g.shape, dx.shape),
@@ -317,6 +320,22 @@ pub(super) fn extreme_grad(
         dx.f32_ptr(op)?,
     );
     let n = x.size();
+    let small: usize = x
+        .shape
+        .iter()
+        .zip(mask)
+        .filter(|(_, r)| !**r)
+        .map(|(d, _)| d)
+        .product();
+    if mask.len() != x.shape.len() || dx.size() != n || y.size() != small || g.size() != small {
+        return Err(Error::BadInput {
+            op: op.into(),
+            reason: format!(
+                "data {:?}, output {:?}, gradient {:?} and result {:?} do not match",
+                x.shape, y.shape, g.shape, dx.shape
+            ),
+        });
+    }
     if n == 0 {
         return Ok(());
     }
@@ -324,7 +343,7 @@ pub(super) fn extreme_grad(
     let table = upload_table(ctx, op, &table)?;
     // SAFETY: (float* dx, const float* x, const float* y, const float* g, const long long* tab,
     // int rank, long long n): x and dx hold the n elements of the full array, y and g the kept
-    // axes (same shape by inference), which every table offset stays below.
+    // axes (checked above), which every table offset stays below.
     unsafe {
         ctx.launch(
             op,
