@@ -317,6 +317,6 @@ inventory::submit! {
         EmbeddingParam::specs, create_backward)
 }
 
-mod gpu;
+pub(crate) mod gpu;
 #[cfg(test)]
 mod tests;

@@ -1,10 +1,31 @@
-//! `Embedding`'s GPU kernels (`kernels/cuda/embedding.cu`): float32 indices, weight and
-//! gradients; out-of-range indices are clipped as on the CPU.
+//! `Embedding`'s GPU kernels (`kernels/cuda/embedding.cu`): float32 weight and gradients,
+//! indices of any dtype but float16; out-of-range indices are clipped as on the CPU.
 #![allow(unsafe_code, reason = "kernel launches on device addresses")]
+
+use mxr_kernels::DType;
 
 use super::EmbeddingParam;
 use crate::registry::{GpuOpContext, GpuTensor};
 use crate::{Error, Result};
+
+/// The kernel name for indices of `dtype`: `{base}_idx_{suffix}`.
+pub(crate) fn index_kernel(op: &str, base: &str, dtype: DType) -> Result<String> {
+    let suffix = match dtype {
+        DType::F32 => "f32",
+        DType::F64 => "f64",
+        DType::I32 => "i32",
+        DType::I64 => "i64",
+        DType::U8 => "u8",
+        DType::I8 => "i8",
+        other => {
+            return Err(Error::Unsupported {
+                op: op.into(),
+                what: format!("{other} indices on the GPU"),
+            });
+        }
+    };
+    Ok(format!("{base}_idx_{suffix}"))
+}
 
 /// Checks that `rows` (the output or head gradient) has one row of `output_dim` per index and
 /// that `table` (the weight or its gradient) is `(input_dim, output_dim)`.
@@ -37,19 +58,21 @@ pub(super) fn forward(
     out: &GpuTensor<'_>,
 ) -> Result<()> {
     let op = "Embedding";
-    let (ip, wp, yp) = (data.f32_ptr(op)?, weight.f32_ptr(op)?, out.f32_ptr(op)?);
+    let (wp, yp) = (weight.f32_ptr(op)?, out.f32_ptr(op)?);
+    let kernel = index_kernel(op, "embedding_forward", data.dtype)?;
     check(op, p, data, out, weight)?;
     let (nidx, d) = (data.size(), p.output_dim);
-    // SAFETY: (float* y, const float* idx, const float* w, long long nidx, long long d,
-    // long long input_dim): idx holds nidx elements, y nidx * d, w input_dim * d (checked
-    // above); every row index is clipped into [0, input_dim).
+    // SAFETY: (float* y, const IT* idx, const float* w, long long nidx, long long d,
+    // long long input_dim), IT the indices' type (the kernel picked by their dtype): idx holds
+    // nidx elements, y nidx * d, w input_dim * d (checked above); every row index is clipped
+    // into [0, input_dim).
     unsafe {
         ctx.launch(
             op,
             "embedding",
-            "embedding_forward_f32",
+            &kernel,
             nidx * d,
-            (yp, ip, wp, nidx as i64, d as i64, p.input_dim as i64),
+            (yp, data.ptr, wp, nidx as i64, d as i64, p.input_dim as i64),
         )
     }
 }
@@ -72,23 +95,25 @@ pub(super) fn backward(
     if !ctx.output_needed(1) {
         return Ok(());
     }
-    let (gp, ip, dwp) = (g.f32_ptr(op)?, data.f32_ptr(op)?, dweight.f32_ptr(op)?);
+    let (gp, dwp) = (g.f32_ptr(op)?, dweight.f32_ptr(op)?);
+    let kernel = index_kernel(op, "embedding_backward", data.dtype)?;
     check(op, p, data, g, dweight)?;
     let (nidx, d) = (data.size(), p.output_dim);
     if dweight.size() > 0 {
         // SAFETY: dweight holds input_dim * d float32 elements (checked above).
         unsafe { ctx.zero(op, dwp, dweight.size() * 4)? };
     }
-    // SAFETY: (float* dw, const float* g, const float* idx, long long nidx, long long d,
-    // long long input_dim): idx holds nidx elements, g nidx * d, dw input_dim * d (checked
-    // above); every row index is clipped into [0, input_dim).
+    // SAFETY: (float* dw, const float* g, const IT* idx, long long nidx, long long d,
+    // long long input_dim), IT the indices' type (the kernel picked by their dtype): idx holds
+    // nidx elements, g nidx * d, dw input_dim * d (checked above); every row index is clipped
+    // into [0, input_dim).
     unsafe {
         ctx.launch(
             op,
             "embedding",
-            "embedding_backward_f32",
+            &kernel,
             nidx * d,
-            (dwp, gp, ip, nidx as i64, d as i64, p.input_dim as i64),
+            (dwp, gp, data.ptr, nidx as i64, d as i64, p.input_dim as i64),
         )
     }
 }

@@ -1,7 +1,9 @@
-//! `one_hot`'s GPU kernel (`kernels/cuda/one_hot.cu`): float32 indices and output.
+//! `one_hot`'s GPU kernel (`kernels/cuda/one_hot.cu`): float32 output, indices of any dtype
+//! but float16.
 #![allow(unsafe_code, reason = "kernel launches on device addresses")]
 
 use super::OneHotParam;
+use crate::ops::embedding::gpu::index_kernel;
 use crate::registry::{GpuOpContext, GpuTensor};
 use crate::{Error, Result};
 
@@ -13,7 +15,8 @@ pub(super) fn forward(
     out: &GpuTensor<'_>,
 ) -> Result<()> {
     let op = "one_hot";
-    let (ip, yp) = (indices.f32_ptr(op)?, out.f32_ptr(op)?);
+    let yp = out.f32_ptr(op)?;
+    let kernel = index_kernel(op, "one_hot", indices.dtype)?;
     let (nidx, depth) = (indices.size(), p.depth);
     if out.size() != nidx * depth {
         return Err(Error::BadInput {
@@ -24,17 +27,18 @@ pub(super) fn forward(
             ),
         });
     }
-    // SAFETY: (float* y, const float* idx, long long nidx, long long depth, float on,
-    // float off): idx holds nidx elements, y nidx * depth (checked above).
+    // SAFETY: (float* y, const IT* idx, long long nidx, long long depth, float on,
+    // float off), IT the indices' type (the kernel picked by their dtype): idx holds nidx
+    // elements, y nidx * depth (checked above).
     unsafe {
         ctx.launch(
             op,
             "one_hot",
-            "one_hot_f32",
+            &kernel,
             nidx * depth,
             (
                 yp,
-                ip,
+                indices.ptr,
                 nidx as i64,
                 depth as i64,
                 p.on_value as f32,

@@ -177,3 +177,26 @@ fn gpu_matches_cpu() {
             .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
     }
 }
+
+/// Indices of every dtype the GPU kernel takes.
+#[test]
+fn gpu_index_dtypes_match_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let ints = [0i64, 3, 3, -2, 9, 1, 4, 2, 127];
+    let inputs = [
+        HostTensor::from_vec(&[9], ints.iter().map(|&i| i as i32).collect::<Vec<_>>()),
+        HostTensor::from_vec(&[3, 3], ints.to_vec()),
+        HostTensor::from_vec(&[9], ints.iter().map(|&i| i as i8).collect::<Vec<_>>()),
+        HostTensor::from_vec(&[9], ints.iter().map(|&i| i as u8).collect::<Vec<_>>()),
+        HostTensor::from_vec(
+            &[9],
+            vec![0.5f64, 3.99, f64::NAN, -0.9, -1.0, 1.0, 4.0, 2.0, 1e300],
+        ),
+    ];
+    let op = create("one_hot", &[("depth", "5"), ("on_value", "-3")], None).unwrap();
+    for x in inputs {
+        compare_with_cpu(op.as_ref(), &dev, std::slice::from_ref(&x), true, 0.0, 0.0)
+            .unwrap_or_else(|e| panic!("{}: {e}", x.dtype()));
+    }
+}
