@@ -14,8 +14,11 @@ use mxr_kernels::cpu::random::Rng;
 use mxr_kernels::cpu::softmax::Real;
 
 use crate::registry::attrs::AttrValue;
+use mxr_engine::DeviceType;
+
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -182,6 +185,23 @@ impl Operator for Dropout {
             Ok(())
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let [out, mask, ..] = outputs else {
+            return Err(Error::BadInput {
+                op: self.name().into(),
+                reason: "too few output buffers".into(),
+            });
+        };
+        gpu::forward(ctx, self, &inputs[0], out, mask)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let out = grad.backward_node(
             DropoutBackward(self.clone()),
@@ -227,6 +247,17 @@ impl Operator for DropoutBackward {
             Ok(())
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::backward(ctx, &inputs[0], &inputs[1], &outputs[0])
+    }
 }
 
 fn create_dropout(attrs: &[(&str, &str)]) -> Result<OpRef> {
@@ -247,5 +278,6 @@ inventory::submit! {
         DropoutParam::specs, create_backward_dropout)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

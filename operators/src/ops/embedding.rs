@@ -8,9 +8,11 @@ use mxr_kernels::DType;
 use mxr_kernels::cpu::conv::ConvElement;
 
 use crate::registry::attrs::AttrValue;
+use mxr_engine::DeviceType;
+
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
-    TypeCtx,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef, TypeCtx,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -144,6 +146,17 @@ impl Operator for Embedding {
         }
         Ok(())
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::forward(ctx, &self.param, &inputs[0], &inputs[1], &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let inputs = [grad.ograds[0], grad.inputs[0]];
         let out = grad.backward_node(
@@ -233,6 +246,20 @@ impl Operator for EmbeddingBackward {
         ddata.fill(0.0);
         float_dispatch!(dw.dtype, name, T => scatter_add::<T>(name, &self.param, &inputs[0], &inputs[1], dw))
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let [ddata, dw] = outputs else {
+            return Err(kernel_error(self.name(), "expected two outputs"));
+        };
+        gpu::backward(ctx, &self.param, &inputs[0], &inputs[1], ddata, dw)
+    }
 }
 
 fn parse(op: &'static str, attrs: &[(&str, &str)]) -> Result<(EmbeddingParam, DType)> {
@@ -290,5 +317,6 @@ inventory::submit! {
         EmbeddingParam::specs, create_backward)
 }
 
+pub(crate) mod gpu;
 #[cfg(test)]
 mod tests;

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use mxr_kernels::DType;
 
 use super::init::FillLike;
+use mxr_engine::DeviceType;
+
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
-    TypeCtx, fill,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef, TypeCtx, fill,
 };
 use crate::{Error, Result, attr_enum, params};
 
@@ -131,6 +133,17 @@ impl Operator for OneHot {
         }
         Ok(())
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::forward(ctx, &self.0, &inputs[0], &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let zeros = grad.backward_node(FillLike::ZEROS, &[grad.inputs[0]])?;
         Ok(vec![Some(zeros[0])])
@@ -146,5 +159,6 @@ inventory::submit! {
         OneHotParam::specs, create_one_hot)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

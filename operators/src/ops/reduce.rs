@@ -25,9 +25,11 @@ use super::concat::normalize_axis;
 use super::init::FillLike;
 use super::{no_params, parse_no_params};
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Error, Result, float_dispatch, params};
+use mxr_engine::DeviceType;
 
 /// Gives a parameter error the name of the operator that parsed it (the parameter structs
 /// below are shared by several operators).
@@ -272,6 +274,26 @@ impl Operator for Reduce {
                 .map_err(kernel_error(op))
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let op = self.name();
+        let x = &inputs[0];
+        let mask = self
+            .param
+            .mask(x.shape.len())
+            .map_err(|reason| Error::BadInput {
+                op: op.into(),
+                reason,
+            })?;
+        gpu::reduce(ctx, op, self.kind, x, &mask, &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = BackwardReduce {
             kind: self.kind,
@@ -380,6 +402,46 @@ impl Operator for BackwardReduce {
             }
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let op = self.name();
+        let (g, x) = (&inputs[0], &inputs[1]);
+        let mask = self
+            .param
+            .mask(x.shape.len())
+            .map_err(|reason| Error::BadInput {
+                op: op.into(),
+                reason,
+            })?;
+        let dx = &outputs[0];
+        match self.kind {
+            ReduceKind::Sum => gpu::broadcast(ctx, op, g, x.shape, &mask, None, dx),
+            ReduceKind::Mean => {
+                let count: usize = x
+                    .shape
+                    .iter()
+                    .zip(&mask)
+                    .filter(|(_, m)| **m)
+                    .map(|(d, _)| d)
+                    .product();
+                gpu::broadcast(ctx, op, g, x.shape, &mask, Some(count as f32), dx)
+            }
+            ReduceKind::Max | ReduceKind::Min => {
+                let y = inputs.get(2).ok_or_else(|| Error::BadInput {
+                    op: op.into(),
+                    reason: "the forward output (input 2) is missing".into(),
+                })?;
+                gpu::extreme_grad(ctx, op, x, &mask, y, g, dx)
+            }
+        }
+    }
     fn ignore_inputs(&self) -> Vec<usize> {
         if self.kind.uses_values() {
             Vec::new()
@@ -472,6 +534,33 @@ impl Operator for ArgReduce {
                 .map_err(kernel_error(op))
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let op = self.name();
+        let x = &inputs[0];
+        let split = match self.param.axis {
+            None => (1, x.size(), 1),
+            Some(a) => {
+                let k = normalize_axis(a, x.shape.len()).ok_or_else(|| Error::BadInput {
+                    op: op.into(),
+                    reason: format!("axis {a} is out of range for {:?}", x.shape),
+                })?;
+                (
+                    x.shape[..k].iter().product(),
+                    x.shape[k],
+                    x.shape[k + 1..].iter().product(),
+                )
+            }
+        };
+        gpu::arg_extreme(ctx, op, x, split, self.largest, &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let zeros = grad.backward_node(FillLike::ZEROS, &[grad.inputs[0]])?;
         Ok(vec![Some(zeros[0])])
@@ -556,6 +645,25 @@ impl Operator for BroadcastTo {
         broadcast_bytes(x.bytes, x.dtype.size(), out.shape, &mask, out.bytes)
             .map_err(kernel_error("broadcast_to"))
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let (x, out) = (&inputs[0], &outputs[0]);
+        if x.shape.len() != out.shape.len() {
+            return Err(Error::BadInput {
+                op: "broadcast_to".into(),
+                reason: format!("cannot broadcast {:?} to {:?}", x.shape, out.shape),
+            });
+        }
+        let mask = broadcast_mask(x.shape, out.shape);
+        gpu::broadcast_any(ctx, "broadcast_to", x, &mask, out)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let g = grad.backward_node(BroadcastBackward, &[grad.ograds[0], grad.inputs[0]])?;
         Ok(vec![Some(g[0])])
@@ -623,6 +731,19 @@ impl Operator for BroadcastBackward {
             reduce(g.slice::<T>(op)?, g.shape, &mask, Reducer::Sum, out.slice_mut::<T>(op)?)
                 .map_err(kernel_error(op))
         })
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let (g, out) = (&inputs[0], &outputs[0]);
+        let mask = broadcast_mask(out.shape, g.shape);
+        gpu::reduce(ctx, "_broadcast_backward", ReduceKind::Sum, g, &mask, out)
     }
     fn ignore_inputs(&self) -> Vec<usize> {
         vec![1]
@@ -711,5 +832,6 @@ inventory::submit! {
         no_params, create_broadcast_backward)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

@@ -9,9 +9,12 @@
 
 use std::sync::Arc;
 
+use mxr_engine::DeviceType;
+
 use super::{no_params, parse_no_params};
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Error, Result, params};
 
@@ -360,6 +363,17 @@ impl Operator for Reshape {
     ) -> Result<()> {
         copy_bytes("Reshape", &inputs[0], &mut outputs[0])
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, "Reshape", &inputs[0], &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         reshape_back(grad)
     }
@@ -423,6 +437,17 @@ impl Operator for Flatten {
         outputs: &mut [TensorMut<'_>],
     ) -> Result<()> {
         copy_bytes("Flatten", &inputs[0], &mut outputs[0])
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, "Flatten", &inputs[0], &outputs[0])
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         reshape_back(grad)
@@ -495,6 +520,17 @@ impl Operator for ExpandDims {
     ) -> Result<()> {
         copy_bytes("expand_dims", &inputs[0], &mut outputs[0])
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, "expand_dims", &inputs[0], &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         reshape_back(grad)
     }
@@ -535,6 +571,17 @@ impl Operator for BackwardReshape {
         outputs: &mut [TensorMut<'_>],
     ) -> Result<()> {
         copy_bytes("_backward_reshape", &inputs[0], &mut outputs[0])
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, "_backward_reshape", &inputs[0], &outputs[0])
     }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
@@ -586,5 +633,6 @@ inventory::submit! {
         no_params, create_backward_reshape)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

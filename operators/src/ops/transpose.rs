@@ -7,9 +7,11 @@ use std::sync::Arc;
 use mxr_kernels::cpu::transpose::transpose_bytes;
 
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Error, Result, params};
+use mxr_engine::DeviceType;
 
 params! {
     /// Parameters of `transpose`.
@@ -115,6 +117,18 @@ impl Operator for Transpose {
             }
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let x = &inputs[0];
+        gpu::transpose(ctx, &self.axes(x.shape.len()), x, &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         // The inverse of a reversal is a reversal; otherwise invert the permutation.
         let mut inverse = vec![0; self.0.axes.len()];
@@ -138,5 +152,6 @@ inventory::submit! {
         TransposeParam::specs, create_transpose)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

@@ -204,3 +204,108 @@ fn parameters_and_aliases() {
     assert_eq!(lookup("_npx_embedding").unwrap().name, "Embedding");
     assert_eq!(lookup("_sparse_Embedding").unwrap().name, "Embedding");
 }
+
+/// The GPU kernels (on a real GPU, else the emulator) agree with the CPU: indices repeated,
+/// fractional, negative, NaN and past the end (clipped as on the CPU), several widths. The
+/// weight gradient is compared at 1e-5: a real GPU adds repeated rows in any order.
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let idx = [
+        0.0f32,
+        3.0,
+        3.0,
+        4.9,
+        -1.0,
+        0.7,
+        f32::NAN,
+        7.0,
+        1e30,
+        2.0,
+        3.0,
+        1.0,
+    ];
+    for (input_dim, output_dim, shape) in [
+        (5usize, 3usize, vec![12usize]),
+        (5, 1, vec![3, 4]),
+        (1, 7, vec![2, 2, 3]),
+        (6, 33, vec![4, 3]),
+        (4, 2, vec![0, 3]),
+    ] {
+        let n: usize = shape.iter().product();
+        let data = HostTensor::from_f32(&shape, idx[..n].to_vec());
+        let weight = HostTensor::from_f32(
+            &[input_dim, output_dim],
+            (0..input_dim * output_dim)
+                .map(|i| (i as f32) * 0.37 - 1.0)
+                .collect(),
+        );
+        let attrs = [
+            ("input_dim", input_dim.to_string()),
+            ("output_dim", output_dim.to_string()),
+        ];
+        let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let fwd = create("Embedding", &attrs, None).unwrap();
+        compare_with_cpu(fwd.as_ref(), &dev, &[data.clone(), weight], true, 0.0, 0.0)
+            .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+        let mut gshape = shape.clone();
+        gshape.push(output_dim);
+        let g = HostTensor::from_f32(
+            &gshape,
+            (0..n * output_dim)
+                .map(|i| ((i * 5) % 13) as f32 * 0.21 - 1.1)
+                .collect(),
+        );
+        let back = create("_backward_Embedding", &attrs, None).unwrap();
+        compare_with_cpu(back.as_ref(), &dev, &[g, data], true, 1e-5, 1e-6)
+            .unwrap_or_else(|e| panic!("backward {attrs:?}: {e}"));
+    }
+}
+
+/// Indices of every dtype the GPU kernels take (clipped as on the CPU); float16 indices are
+/// refused on the GPU by name.
+#[test]
+fn gpu_index_dtypes_match_cpu() {
+    use crate::check::gpu::{compare_with_cpu, run_gpu_seeded, test_device};
+    let dev = test_device().unwrap();
+    let ints = [0i64, 3, 3, -2, 9, 1, 4, 2];
+    let inputs = [
+        HostTensor::from_vec(&[2, 4], ints.iter().map(|&i| i as i32).collect::<Vec<_>>()),
+        HostTensor::from_vec(&[2, 4], ints.to_vec()),
+        HostTensor::from_vec(&[2, 4], ints.iter().map(|&i| i as i8).collect::<Vec<_>>()),
+        HostTensor::from_vec(&[2, 4], ints.iter().map(|&i| i as u8).collect::<Vec<_>>()),
+        HostTensor::from_vec(
+            &[2, 4],
+            vec![0.5f64, 3.99, f64::NAN, -2.0, 9.0, 1.0, 4.0, 2.0],
+        ),
+    ];
+    let attrs = [("input_dim", "5"), ("output_dim", "3")];
+    let weight = HostTensor::from_f32(&[5, 3], (0..15).map(|i| i as f32 * 0.5 - 3.0).collect());
+    let g = HostTensor::from_f32(&[2, 4, 3], (0..24).map(|i| i as f32 * 0.25 - 2.0).collect());
+    let fwd = create("Embedding", &attrs, None).unwrap();
+    let back = create("_backward_Embedding", &attrs, None).unwrap();
+    for data in inputs {
+        compare_with_cpu(
+            fwd.as_ref(),
+            &dev,
+            &[data.clone(), weight.clone()],
+            true,
+            0.0,
+            0.0,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", data.dtype()));
+        compare_with_cpu(
+            back.as_ref(),
+            &dev,
+            &[g.clone(), data.clone()],
+            true,
+            1e-5,
+            1e-6,
+        )
+        .unwrap_or_else(|e| panic!("backward {}: {e}", data.dtype()));
+    }
+    let half = HostTensor::zeros(&[2, 4], DType::F16);
+    let err = run_gpu_seeded(fwd.as_ref(), &dev, &mut [half, weight], true, 7).unwrap_err();
+    assert!(err.to_string().contains("float16"), "{err}");
+}

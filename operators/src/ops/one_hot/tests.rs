@@ -137,3 +137,66 @@ fn the_indices_get_a_zero_gradient() {
     .unwrap();
     assert_eq!(g[0].as_ref().unwrap().to_f64(), vec![0.0, 0.0]);
 }
+
+/// The GPU kernel agrees with the CPU: truncation toward zero, negative, NaN and out-of-range
+/// indices, depth 1, on/off values, 2-D and empty indices.
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let idx = vec![
+        0.0f32,
+        2.7,
+        -0.5,
+        -1.0,
+        4.0,
+        5.0,
+        f32::NAN,
+        1.0,
+        3.999,
+        -7.0,
+        1e20,
+        2.0,
+    ];
+    type Case<'a> = (Vec<usize>, Vec<(&'a str, &'a str)>);
+    let cases: [Case<'_>; 5] = [
+        (vec![12], vec![("depth", "5")]),
+        (
+            vec![3, 4],
+            vec![("depth", "5"), ("on_value", "2.5"), ("off_value", "-1")],
+        ),
+        (vec![12], vec![("depth", "1")]),
+        (vec![2, 6], vec![("depth", "37")]),
+        (vec![0, 2], vec![("depth", "3")]),
+    ];
+    for (shape, attrs) in cases {
+        let n: usize = shape.iter().product();
+        let x = HostTensor::from_f32(&shape, idx[..n].to_vec());
+        let op = create("one_hot", &attrs, None).unwrap();
+        compare_with_cpu(op.as_ref(), &dev, &[x], true, 0.0, 0.0)
+            .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+    }
+}
+
+/// Indices of every dtype the GPU kernel takes.
+#[test]
+fn gpu_index_dtypes_match_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let ints = [0i64, 3, 3, -2, 9, 1, 4, 2, 127];
+    let inputs = [
+        HostTensor::from_vec(&[9], ints.iter().map(|&i| i as i32).collect::<Vec<_>>()),
+        HostTensor::from_vec(&[3, 3], ints.to_vec()),
+        HostTensor::from_vec(&[9], ints.iter().map(|&i| i as i8).collect::<Vec<_>>()),
+        HostTensor::from_vec(&[9], ints.iter().map(|&i| i as u8).collect::<Vec<_>>()),
+        HostTensor::from_vec(
+            &[9],
+            vec![0.5f64, 3.99, f64::NAN, -0.9, -1.0, 1.0, 4.0, 2.0, 1e300],
+        ),
+    ];
+    let op = create("one_hot", &[("depth", "5"), ("on_value", "-3")], None).unwrap();
+    for x in inputs {
+        compare_with_cpu(op.as_ref(), &dev, std::slice::from_ref(&x), true, 0.0, 0.0)
+            .unwrap_or_else(|e| panic!("{}: {e}", x.dtype()));
+    }
+}

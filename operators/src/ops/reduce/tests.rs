@@ -376,3 +376,204 @@ fn broadcast_to_gradient_sums() {
             .unwrap_or_else(|e| panic!("{shape:?} -> {target}: {e}"));
     }
 }
+
+/// Values with ties, NaN-free, of `shape` (deterministic).
+fn wavy(shape: &[usize], seed: usize) -> HostTensor {
+    let n: usize = shape.iter().product();
+    HostTensor::from_f32(
+        shape,
+        (0..n)
+            .map(|i| ((i * 7 + seed * 13) % 23) as f32 * 0.25 - 2.5)
+            .collect(),
+    )
+}
+
+/// Runs `name` with `attrs` on the GPU (or the emulator) and the CPU and compares.
+fn gpu_check(name: &str, attrs: &[(&str, &str)], inputs: &[HostTensor], rtol: f64) {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let op = create(name, attrs, None).unwrap();
+    compare_with_cpu(op.as_ref(), &dev, inputs, true, rtol, 1e-6)
+        .unwrap_or_else(|e| panic!("{name} {attrs:?} on {:?}: {e}", inputs[0].shape()));
+}
+
+/// A shape and the attributes to reduce it with.
+type Case = (Vec<usize>, Vec<(&'static str, &'static str)>);
+
+/// The reduction cases: shapes with odd, size-1 and empty axes, and axis parameters.
+fn reduce_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for shape in [
+        vec![7],
+        vec![3, 5],
+        vec![2, 1, 9, 4],
+        vec![3, 0, 2],
+        vec![1, 1],
+    ] {
+        cases.push((shape.clone(), vec![]));
+        cases.push((shape.clone(), vec![("keepdims", "true")]));
+        cases.push((shape.clone(), vec![("axis", "(0,)")]));
+        cases.push((shape.clone(), vec![("axis", "-1"), ("keepdims", "true")]));
+        if shape.len() >= 3 {
+            cases.push((shape.clone(), vec![("axis", "(0, 2)")]));
+            cases.push((
+                shape.clone(),
+                vec![("axis", "(1, -1)"), ("exclude", "true")],
+            ));
+            cases.push((shape.clone(), vec![("axis", "(1,)"), ("keepdims", "true")]));
+        }
+        if shape.len() >= 2 {
+            cases.push((shape.clone(), vec![("axis", "(0,)"), ("exclude", "true")]));
+        }
+    }
+    cases
+}
+
+/// Every reduction and its gradient agrees on the GPU (or the emulator) with the CPU kernel.
+/// Sums are compared at 1e-5: both are Kahan-compensated, but the CPU sums in eight lanes.
+#[test]
+fn gpu_reductions_match_cpu() {
+    for (shape, attrs) in reduce_cases() {
+        let x = wavy(&shape, 1);
+        for name in ["sum", "mean", "max", "min"] {
+            gpu_check(name, &attrs, std::slice::from_ref(&x), 1e-5);
+            let op = create(name, &attrs, None).unwrap();
+            let y = run(op.as_ref(), &mut [x.clone()], false).unwrap().remove(0);
+            let g = wavy(y.shape(), 2);
+            let back = format!("_backward_{name}");
+            if name == "max" || name == "min" {
+                gpu_check(&back, &attrs, &[g, x.clone(), y], 1e-6);
+            } else {
+                gpu_check(&back, &attrs, &[g, x.clone()], 1e-6);
+            }
+        }
+    }
+}
+
+/// Long sums keep their accuracy (compensated on both sides) and NaN propagates through max/min.
+#[test]
+fn gpu_long_sums_and_nan() {
+    let n = 100_003;
+    let x = HostTensor::from_f32(
+        &[3, n],
+        (0..3 * n).map(|i| 0.1 + (i % 17) as f32 * 1e-3).collect(),
+    );
+    // Few outputs of long reductions take the two-pass path (partials, then their fold).
+    for name in ["sum", "mean", "max", "min"] {
+        gpu_check(name, &[("axis", "1")], std::slice::from_ref(&x), 1e-5);
+        gpu_check(name, &[("axis", "0")], std::slice::from_ref(&x), 1e-6);
+        gpu_check(name, &[], std::slice::from_ref(&x), 1e-5);
+        gpu_check(
+            name,
+            &[("axis", "0"), ("exclude", "true")],
+            std::slice::from_ref(&x),
+            1e-5,
+        );
+    }
+    let mut v = x.to_f64();
+    v[2 * n + 777] = f64::NAN;
+    v[5] = -3.0;
+    v[n + 90_000] = 7.0;
+    let x = HostTensor::from_f32(&[3, n], v.iter().map(|&e| e as f32).collect());
+    for name in ["sum", "max", "min"] {
+        gpu_check(name, &[("axis", "1")], std::slice::from_ref(&x), 1e-5);
+        gpu_check(name, &[], std::slice::from_ref(&x), 1e-5);
+    }
+    let x = t(&[2, 3], &[1.0, f32::NAN, 0.5, -1.0, 2.0, f32::NAN]);
+    for name in ["max", "min", "sum"] {
+        gpu_check(name, &[("axis", "1")], std::slice::from_ref(&x), 1e-6);
+        gpu_check(name, &[("axis", "0")], std::slice::from_ref(&x), 1e-6);
+    }
+}
+
+/// argmax/argmin: first index on ties, NaN wins, every axis and the flattened array.
+#[test]
+fn gpu_arg_reductions_match_cpu() {
+    let ties = t(&[2, 4], &[1.0, 3.0, 3.0, -1.0, 0.0, -2.0, -2.0, 0.0]);
+    let nan = t(&[2, 3], &[1.0, f32::NAN, 5.0, f32::NAN, 0.0, f32::NAN]);
+    let inputs = [
+        ties,
+        nan,
+        wavy(&[3, 5, 7], 3),
+        wavy(&[4, 1], 1),
+        wavy(&[2, 0, 3], 0),
+    ];
+    for x in &inputs {
+        for name in ["argmax", "argmin"] {
+            let rank = x.shape().len() as i64;
+            let mut attrs: Vec<Vec<(&str, String)>> = vec![vec![], vec![("keepdims", "1".into())]];
+            for a in -rank..rank {
+                attrs.push(vec![("axis", a.to_string())]);
+                attrs.push(vec![("axis", a.to_string()), ("keepdims", "true".into())]);
+            }
+            for a in attrs {
+                let a: Vec<(&str, &str)> = a.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                gpu_check(name, &a, std::slice::from_ref(x), 0.0);
+            }
+        }
+    }
+}
+
+/// Long arg-reductions into few outputs (the two-pass path): ties across chunks keep the
+/// first index, the first NaN wins, odd lengths.
+#[test]
+fn gpu_long_arg_reductions_match_cpu() {
+    let n = 70_001;
+    let mut v: Vec<f32> = (0..2 * n)
+        .map(|i| ((i * 37) % 1001) as f32 * 0.01)
+        .collect();
+    v[n + 40_000] = 100.0;
+    v[n + 65_000] = 100.0;
+    v[n + 20_000] = -100.0;
+    v[n + 60_000] = -100.0;
+    let x = HostTensor::from_f32(&[2, n], v.clone());
+    for name in ["argmax", "argmin"] {
+        gpu_check(name, &[("axis", "1")], std::slice::from_ref(&x), 0.0);
+        gpu_check(name, &[], std::slice::from_ref(&x), 0.0);
+        gpu_check(
+            name,
+            &[("axis", "-1"), ("keepdims", "1")],
+            std::slice::from_ref(&x),
+            0.0,
+        );
+    }
+    v[n + 50_000] = f32::NAN;
+    v[n + 69_000] = f32::NAN;
+    let x = HostTensor::from_f32(&[2, n], v);
+    for name in ["argmax", "argmin"] {
+        gpu_check(name, &[("axis", "1")], std::slice::from_ref(&x), 0.0);
+        gpu_check(name, &[], std::slice::from_ref(&x), 0.0);
+    }
+}
+
+/// broadcast_to and its gradient.
+#[test]
+fn gpu_broadcast_to_matches_cpu() {
+    for (small, target) in [
+        (vec![1usize, 3], "(4, 0)"),
+        (vec![2, 1, 1], "(2, 5, 3)"),
+        (vec![1, 1, 1, 7], "(3, 2, 1, 7)"),
+        (vec![3, 1], "(3, 0)"),
+        (vec![1, 2], "(0, 2)"),
+        (vec![1], "(9,)"),
+    ] {
+        let x = wavy(&small, 4);
+        gpu_check(
+            "broadcast_to",
+            &[("shape", target)],
+            std::slice::from_ref(&x),
+            0.0,
+        );
+        let op = create("broadcast_to", &[("shape", target)], None).unwrap();
+        let y = run(op.as_ref(), &mut [x.clone()], false).unwrap().remove(0);
+        let g = wavy(y.shape(), 5);
+        gpu_check("_broadcast_backward", &[], &[g, x], 1e-6);
+    }
+    // broadcast_to moves elements of any dtype.
+    let xi = HostTensor::from_vec(&[2, 1, 3], vec![1i32, -2, 3, 4, 5, -6]);
+    gpu_check("broadcast_to", &[("shape", "(2, 4, 3)")], &[xi], 0.0);
+    let xd = HostTensor::from_vec(&[1, 3], vec![1.5f64, -2.25, 1e300]);
+    gpu_check("broadcast_to", &[("shape", "(5, 3)")], &[xd], 0.0);
+    let xb = HostTensor::from_vec(&[3, 1], vec![1u8, 200, 7]);
+    gpu_check("broadcast_to", &[("shape", "(3, 5)")], &[xb], 0.0);
+}

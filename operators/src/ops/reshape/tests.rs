@@ -332,3 +332,40 @@ fn expand_dims_axes() {
     let err = create("expand_dims", &[], None).unwrap_err().to_string();
     assert!(err.contains("axis"), "{err}");
 }
+
+/// The GPU kernels (a device copy) agree with the CPU for every reshape-like op, float32 and
+/// another dtype, and an empty array.
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let x = HostTensor::from_f32(&[2, 3, 4], (0..24).map(|i| i as f32 - 5.5).collect());
+    let xi = HostTensor::from_vec(&[2, 3, 4], (0..24).collect::<Vec<i32>>());
+    let cases: [(&str, Vec<(&str, &str)>); 5] = [
+        ("Reshape", vec![("shape", "(-1,)")]),
+        ("Reshape", vec![("shape", "(4, 0, -1)")]),
+        ("Flatten", vec![]),
+        ("expand_dims", vec![("axis", "1")]),
+        ("expand_dims", vec![("axis", "-1")]),
+    ];
+    for (name, attrs) in cases {
+        let op = create(name, &attrs, None).unwrap();
+        for input in [&x, &xi] {
+            compare_with_cpu(
+                op.as_ref(),
+                &dev,
+                std::slice::from_ref(input),
+                true,
+                0.0,
+                0.0,
+            )
+            .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
+        }
+    }
+    let g = HostTensor::from_f32(&[6, 4], (0..24).map(|i| i as f32 * 0.25).collect());
+    let back = create("_backward_reshape", &[], None).unwrap();
+    compare_with_cpu(back.as_ref(), &dev, &[g, x], true, 0.0, 0.0).unwrap();
+    let empty = HostTensor::from_f32(&[0, 3], vec![]);
+    let op = create("Flatten", &[], None).unwrap();
+    compare_with_cpu(op.as_ref(), &dev, &[empty], true, 0.0, 0.0).unwrap();
+}

@@ -110,3 +110,63 @@ fn large_transposes_match_the_definition() {
         }
     }
 }
+
+/// The GPU kernel agrees with the CPU for every permutation of a 3-D and a 4-D array (odd and
+/// size-1 axes), the default reversal, 1-D and empty arrays.
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let arr = |shape: &[usize]| {
+        let n: usize = shape.iter().product();
+        HostTensor::from_f32(shape, (0..n).map(|i| i as f32 * 0.5 - 7.0).collect())
+    };
+    let perms3 = [
+        "(0,1,2)", "(0,2,1)", "(1,0,2)", "(1,2,0)", "(2,0,1)", "(2,1,0)",
+    ];
+    for shape in [[3usize, 5, 7], [2, 1, 4], [1, 6, 1]] {
+        for axes in perms3 {
+            let op = create("transpose", &[("axes", axes)], None).unwrap();
+            compare_with_cpu(op.as_ref(), &dev, &[arr(&shape)], true, 0.0, 0.0)
+                .unwrap_or_else(|e| panic!("{shape:?} {axes}: {e}"));
+        }
+    }
+    for (shape, axes) in [
+        (vec![2usize, 3, 4, 5], "(3, 1, 0, 2)"),
+        (vec![2, 3, 4, 5], "(1, 3, 2, 0)"),
+        (vec![2, 3, 4, 5], "()"),
+        (vec![9], "()"),
+        (vec![4, 9], "()"),
+        (vec![3, 0, 2], "(2, 0, 1)"),
+    ] {
+        let op = create("transpose", &[("axes", axes)], None).unwrap();
+        compare_with_cpu(op.as_ref(), &dev, &[arr(&shape)], true, 0.0, 0.0)
+            .unwrap_or_else(|e| panic!("{shape:?} {axes}: {e}"));
+    }
+    // Elements of every width (the kernel moves them whatever the dtype).
+    let op = create("transpose", &[("axes", "(2, 0, 1)")], None).unwrap();
+    let ints: Vec<i32> = (0..30).map(|i| i * 3 - 40).collect();
+    let inputs = [
+        HostTensor::from_vec(&[2, 3, 5], ints.clone()),
+        HostTensor::from_vec(
+            &[2, 3, 5],
+            ints.iter().map(|&i| i as u8).collect::<Vec<_>>(),
+        ),
+        HostTensor::from_vec(
+            &[2, 3, 5],
+            ints.iter().map(|&i| i64::from(i) << 33).collect::<Vec<_>>(),
+        ),
+        HostTensor::from_vec(
+            &[2, 3, 5],
+            ints.iter().map(|&i| f64::from(i) / 3.0).collect::<Vec<_>>(),
+        ),
+    ];
+    let mut half = HostTensor::zeros(&[2, 3, 5], mxr_kernels::DType::F16);
+    for (k, b) in half.bytes_mut().iter_mut().enumerate() {
+        *b = (k * 7 % 61) as u8; // finite float16 values (high bytes below 0x7c)
+    }
+    for x in inputs.into_iter().chain([half]) {
+        compare_with_cpu(op.as_ref(), &dev, std::slice::from_ref(&x), true, 0.0, 0.0)
+            .unwrap_or_else(|e| panic!("{}: {e}", x.dtype()));
+    }
+}
