@@ -119,6 +119,26 @@ impl CudaDevice {
         }
     }
 
+    /// Queues a host-to-device copy from pageable memory on the compute stream. The driver
+    /// copies pageable `src` into its own staging memory before returning (CUDA's documented
+    /// behaviour for pageable sources), so `src` may be dropped at once, and the transfer is
+    /// ordered with the stream's other work.
+    ///
+    /// # Safety
+    /// `dst` is a live allocation of at least `src.len()` bytes on this device; `src` is
+    /// pageable (ordinary heap) memory.
+    pub(super) unsafe fn upload_async(
+        &self,
+        context: Context,
+        dst: DevicePtr,
+        src: &[u8],
+    ) -> Result<()> {
+        self.bind(context)?;
+        // SAFETY: sizes by contract; pageable `src` is staged by the driver before return.
+        unsafe { result::memcpy_htod_async(dst.0, src, self.compute.cu_stream()) }
+            .map_err(|e| driver_error(context, "cuMemcpyHtoDAsync", e))
+    }
+
     /// # Safety
     /// `src` is a live allocation of at least `dst.len()` bytes on this device, with no
     /// unfinished writes.

@@ -323,6 +323,22 @@ impl GpuDevice {
         }
     }
 
+    /// Queues a copy of host bytes to the device in stream order: after the work already
+    /// queued (which may still use `dst`'s block, if it was just reused), before the work queued
+    /// next. `src` may be dropped on return (the driver stages pageable memory at once).
+    ///
+    /// # Safety
+    /// `dst` must address at least `src.len()` bytes of a live buffer of this device, alive
+    /// until the copy has run; `src` must be ordinary (pageable) host memory.
+    pub unsafe fn upload_async(&self, dst: DevicePtr, src: &[u8]) -> Result<()> {
+        match &self.kind {
+            // SAFETY: forwarded contract.
+            Kind::Cuda(d) => unsafe { d.upload_async(self.context, dst, src) },
+            // SAFETY: emulated work runs when queued; as `write_from_host`.
+            Kind::Emulated => unsafe { self.write_from_host(dst, src) },
+        }
+    }
+
     /// Copies device bytes to the host; returns when the copy is done.
     ///
     /// # Safety

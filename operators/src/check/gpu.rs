@@ -77,7 +77,11 @@ pub fn run_gpu_seeded(
                 inputs: String::new(),
             });
         };
-        outputs.push(HostTensor::zeros(&dims, *dtype));
+        // Outputs start as NaN (floats; integers as their conversion of NaN): a kernel that
+        // leaves an element unwritten shows up as a difference from the CPU.
+        let mut t = HostTensor::zeros(&dims, *dtype);
+        t.view_mut().fill(f64::NAN);
+        outputs.push(t);
     }
     let mutated = op.mutate_inputs();
     let out_bufs = outputs

@@ -142,16 +142,16 @@ impl GpuOpContext<'_> {
         unsafe { self.device.write_from_host(dst, src) }.map_err(|e| gpu_error(op, e.into()))
     }
 
-    /// Uploads host bytes into fresh device memory, in stream order (the device is synchronized
-    /// first, so the block cannot be in use by earlier work). For small tables and masks.
+    /// Uploads host bytes into fresh device memory, in stream order (after the work already
+    /// queued, before the work queued next), without waiting: for small tables (shapes,
+    /// strides) and masks. Keep the buffer alive until the kernels using it are queued.
     pub fn upload(&self, op: &str, src: &[u8]) -> Result<GpuBuffer> {
         let buffer = self.temp(op, src.len())?;
-        self.device
-            .synchronize()
+        // SAFETY: `buffer` is fresh and holds `src.len()` bytes; a block reused from the pool
+        // may still be read by queued work, which the stream-ordered copy runs after; `src` is
+        // an ordinary Rust slice (pageable).
+        unsafe { self.device.upload_async(buffer.ptr(), src) }
             .map_err(|e| gpu_error(op, e.into()))?;
-        // SAFETY: `buffer` is fresh, holds `src.len()` bytes, and the stream is idle, so no
-        // queued work touches it.
-        unsafe { self.write_now(op, buffer.ptr(), src)? };
         Ok(buffer)
     }
 }
