@@ -14,10 +14,12 @@ use std::sync::Arc;
 
 use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp};
 
+use mxr_engine::DeviceType;
+
 use super::{no_params, parse_no_params, same_shape};
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
-    TypeCtx,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef, TypeCtx,
 };
 use crate::{Error, Result};
 
@@ -117,6 +119,24 @@ impl Operator for ElemwiseBinary {
             Ok(())
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::binary(
+            ctx,
+            self.name(),
+            self.op,
+            &inputs[0],
+            &inputs[1],
+            &outputs[0],
+        )
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = BinaryBackward { op: self.op };
         let inputs = match self.op {
@@ -191,6 +211,26 @@ impl Operator for BinaryBackward {
             ew::binary_backward(self.op, g, lhs, rhs, dl.slice_mut::<T>(name)?, dr.slice_mut::<T>(name)?);
             Ok(())
         })
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let operands = self.reads_operands().then(|| (&inputs[1], &inputs[2]));
+        gpu::binary_backward(
+            ctx,
+            self.name(),
+            self.op,
+            &inputs[0],
+            operands,
+            &outputs[0],
+            &outputs[1],
+        )
     }
 }
 
@@ -310,6 +350,18 @@ impl Operator for Where {
             })
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let row = where_row(inputs[0].shape, inputs[1].shape);
+        gpu::select(ctx, &inputs[0], &inputs[1], &inputs[2], &outputs[0], row)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let out = grad.backward_node(WhereBackward, &[grad.ograds[0], grad.inputs[0]])?;
         Ok(vec![None, Some(out[0]), Some(out[1])])
@@ -368,6 +420,18 @@ impl Operator for WhereBackward {
                 Ok(())
             })
         })
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let row = where_row(inputs[1].shape, inputs[0].shape);
+        gpu::select_backward(ctx, &inputs[0], &inputs[1], &outputs[0], &outputs[1], row)
     }
 }
 
@@ -516,5 +580,6 @@ pub(crate) mod test_util {
     }
 }
 
+pub(crate) mod gpu;
 #[cfg(test)]
 mod tests;

@@ -282,3 +282,109 @@ fn where_gradient() {
     assert_eq!(out[0].to_f64(), vec![0.0, 0.0, 3.0, 4.0]);
     assert_eq!(out[1].to_f64(), vec![1.0, 2.0, 0.0, 0.0]);
 }
+
+/// Deterministic values in [lo, hi) (a small LCG), some exactly zero when `zeros`.
+pub(crate) fn gpu_values(n: usize, seed: u64, lo: f32, hi: f32, zeros: bool) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    (0..n)
+        .map(|i| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            if zeros && i % 7 == 3 {
+                return 0.0;
+            }
+            let u = (s >> 40) as f32 / (1u64 << 24) as f32;
+            lo + (hi - lo) * u
+        })
+        .collect()
+}
+
+/// The shapes the GPU tests cover: odd sizes, a size-1 axis, a scalar, empty.
+pub(crate) const GPU_SHAPES: &[&[usize]] = &[&[3, 5, 7], &[1, 9], &[17], &[], &[0, 4], &[2, 0]];
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    for (k, shape) in GPU_SHAPES.iter().enumerate() {
+        let n = shape.iter().product();
+        let t = |seed, zeros| f32s(shape, &gpu_values(n, seed, -3.0, 3.0, zeros));
+        let (a, b, g) = (
+            t(k as u64, false),
+            t(k as u64 + 50, false),
+            t(k as u64 + 99, false),
+        );
+        for op in ["add", "sub", "mul", "div"] {
+            let fwd = create(&format!("elemwise_{op}"), &[], None).unwrap();
+            compare_with_cpu(fwd.as_ref(), &dev, &[a.clone(), b.clone()], true, 1e-6, 0.0)
+                .unwrap_or_else(|e| panic!("{op} {shape:?}: {e}"));
+            let back = create(&format!("_backward_{op}"), &[], None).unwrap();
+            let ins = if op == "add" || op == "sub" {
+                vec![g.clone()]
+            } else {
+                vec![g.clone(), a.clone(), b.clone()]
+            };
+            compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-6, 0.0)
+                .unwrap_or_else(|e| panic!("backward {op} {shape:?}: {e}"));
+        }
+        // Division by zero: infinities and NaNs on both.
+        let z = f32s(shape, &gpu_values(n, 3, -3.0, 3.0, true));
+        let div = create("elemwise_div", &[], None).unwrap();
+        compare_with_cpu(div.as_ref(), &dev, &[a.clone(), z.clone()], true, 1e-6, 0.0).unwrap();
+        let back = create("_backward_div", &[], None).unwrap();
+        compare_with_cpu(
+            back.as_ref(),
+            &dev,
+            &[g.clone(), a.clone(), z],
+            true,
+            1e-6,
+            0.0,
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn gpu_where_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let fwd = create("where", &[], None).unwrap();
+    let back = create("_backward_where", &[], None).unwrap();
+    for (k, shape) in GPU_SHAPES.iter().enumerate() {
+        let n: usize = shape.iter().product();
+        let t = |seed, zeros| f32s(shape, &gpu_values(n, seed, -3.0, 3.0, zeros));
+        let (x, y, g) = (
+            t(k as u64, false),
+            t(k as u64 + 50, false),
+            t(k as u64 + 9, false),
+        );
+        // A condition of x's shape (with zeros and a NaN, which counts as true), and a 1-D one
+        // with one value per row.
+        let mut c = gpu_values(n, 77, -1.0, 1.0, true);
+        if let Some(v) = c.get_mut(1) {
+            *v = f32::NAN;
+        }
+        let mut conds = vec![f32s(shape, &c)];
+        if let Some(&rows) = shape.first() {
+            if shape.len() > 1 {
+                let r: Vec<f32> = (0..rows).map(|i| (i % 2) as f32).collect();
+                conds.push(f32s(&[rows], &r));
+            }
+        }
+        for cond in conds {
+            let cs = cond.shape().to_vec();
+            compare_with_cpu(
+                fwd.as_ref(),
+                &dev,
+                &[cond.clone(), x.clone(), y.clone()],
+                true,
+                0.0,
+                0.0,
+            )
+            .unwrap_or_else(|e| panic!("where {shape:?} cond {cs:?}: {e}"));
+            compare_with_cpu(back.as_ref(), &dev, &[g.clone(), cond], true, 0.0, 0.0)
+                .unwrap_or_else(|e| panic!("_backward_where {shape:?} cond {cs:?}: {e}"));
+        }
+    }
+}
