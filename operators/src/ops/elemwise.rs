@@ -505,6 +505,26 @@ pub(crate) mod test_util {
     use crate::Result;
     use crate::registry::{Entry, GradCtx, GraphBuilder, OpRef};
 
+    /// Deterministic values in [lo, hi) (a small LCG), some exactly zero when `zeros`.
+    pub(crate) fn gpu_values(n: usize, seed: u64, lo: f32, hi: f32, zeros: bool) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..n)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                if zeros && i % 7 == 3 {
+                    return 0.0;
+                }
+                let u = (s >> 40) as f32 / (1u64 << 24) as f32;
+                lo + (hi - lo) * u
+            })
+            .collect()
+    }
+
+    /// The shapes the GPU tests cover: odd sizes, a size-1 axis, a scalar, empty.
+    pub(crate) const GPU_SHAPES: &[&[usize]] = &[&[3, 5, 7], &[1, 9], &[17], &[], &[0, 4], &[2, 0]];
+
     /// One node a gradient function added: its op, its name and its inputs.
     #[derive(Debug, Clone, PartialEq)]
     pub(crate) struct Node {

@@ -1,6 +1,6 @@
 use mxr_kernels::DType;
 
-use super::test_util::{added, backward_graph, input, ograd};
+use super::test_util::{GPU_SHAPES, added, backward_graph, gpu_values, input, ograd};
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, infer_types, run};
 use crate::registry::{Shape, create, lookup};
 
@@ -282,26 +282,6 @@ fn where_gradient() {
     assert_eq!(out[0].to_f64(), vec![0.0, 0.0, 3.0, 4.0]);
     assert_eq!(out[1].to_f64(), vec![1.0, 2.0, 0.0, 0.0]);
 }
-
-/// Deterministic values in [lo, hi) (a small LCG), some exactly zero when `zeros`.
-pub(crate) fn gpu_values(n: usize, seed: u64, lo: f32, hi: f32, zeros: bool) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-    (0..n)
-        .map(|i| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            if zeros && i % 7 == 3 {
-                return 0.0;
-            }
-            let u = (s >> 40) as f32 / (1u64 << 24) as f32;
-            lo + (hi - lo) * u
-        })
-        .collect()
-}
-
-/// The shapes the GPU tests cover: odd sizes, a size-1 axis, a scalar, empty.
-pub(crate) const GPU_SHAPES: &[&[usize]] = &[&[3, 5, 7], &[1, 9], &[17], &[], &[0, 4], &[2, 0]];
 
 #[test]
 fn gpu_matches_cpu() {
