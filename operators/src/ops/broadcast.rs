@@ -223,8 +223,7 @@ impl Operator for BroadcastBackward {
         inputs: &[GpuTensor<'_>],
         outputs: &[GpuTensor<'_>],
     ) -> Result<()> {
-        let (g, l, r) = (&inputs[0], &inputs[1], &inputs[2]);
-        gpu::backward(ctx, self.name(), self.op, g, l, r, &outputs[0], &outputs[1])
+        gpu::backward(ctx, self.name(), self.op, inputs, outputs)
     }
     fn ignore_inputs(&self) -> Vec<usize> {
         match self.op {

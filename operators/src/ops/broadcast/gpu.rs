@@ -86,18 +86,18 @@ pub(super) fn forward(
     }
 }
 
-/// The gradients of `lhs ∘ rhs` with broadcasting, each summed to its operand's shape. The
-/// operands' values are read for mul and div only.
+/// The gradients of `lhs ∘ rhs` with broadcasting, each summed to its operand's shape:
+/// inputs (g, lhs, rhs), outputs (lhs_grad, rhs_grad). The operands' values are read for mul
+/// and div only.
 pub(super) fn backward(
     ctx: &GpuOpContext<'_>,
     name: &str,
     op: BinaryOp,
-    g: &GpuTensor<'_>,
-    l: &GpuTensor<'_>,
-    r: &GpuTensor<'_>,
-    dl: &GpuTensor<'_>,
-    dr: &GpuTensor<'_>,
+    inputs: &[GpuTensor<'_>],
+    outputs: &[GpuTensor<'_>],
 ) -> Result<()> {
+    let (g, l, r) = (&inputs[0], &inputs[1], &inputs[2]);
+    let (dl, dr) = (&outputs[0], &outputs[1]);
     let reads = matches!(op, BinaryOp::Mul | BinaryOp::Div);
     if l.shape == r.shape {
         return ew_gpu::binary_backward(ctx, name, op, g, reads.then_some((l, r)), dl, dr);

@@ -346,11 +346,9 @@ fn gpu_where_matches_cpu() {
             *v = f32::NAN;
         }
         let mut conds = vec![f32s(shape, &c)];
-        if let Some(&rows) = shape.first() {
-            if shape.len() > 1 {
-                let r: Vec<f32> = (0..rows).map(|i| (i % 2) as f32).collect();
-                conds.push(f32s(&[rows], &r));
-            }
+        if let (Some(&rows), true) = (shape.first(), shape.len() > 1) {
+            let r: Vec<f32> = (0..rows).map(|i| (i % 2) as f32).collect();
+            conds.push(f32s(&[rows], &r));
         }
         for cond in conds {
             let cs = cond.shape().to_vec();
