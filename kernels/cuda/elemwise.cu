@@ -36,19 +36,34 @@ extern "C" __global__ void elemwise_binary_backward_f32(float* da, float* db, co
     }
 }
 
-// out = cond != 0 ? x : y, one condition value per `row` elements.
-extern "C" __global__ void elemwise_where_f32(float* out, const float* cond, const float* x,
-                                              const float* y, long long n, long long row) {
-    MXR_FOR(i, n) { out[i] = cond[i / row] != 0.0f ? x[i] : y[i]; }
+// Whether condition value k is non-zero (NaN counts as non-zero), for the condition's dtype
+// code t: 0 float32, 1 float64, 2 int32, 3 int64, 4 uint8, 5 int8.
+__device__ __forceinline__ bool elemwise_cond(const void* c, long long k, int t) {
+    switch (t) {
+    case 0: return ((const float*)c)[k] != 0.0f;
+    case 1: return ((const double*)c)[k] != 0.0;
+    case 2: return ((const int*)c)[k] != 0;
+    case 3: return ((const long long*)c)[k] != 0;
+    case 4: return ((const unsigned char*)c)[k] != 0;
+    default: return ((const signed char*)c)[k] != 0;
+    }
 }
 
-// (dx, dy) = (g where cond != 0 else 0, the rest), one condition value per `row` elements.
+// out = cond != 0 ? x : y, one condition value (of dtype code ctype) per `row` elements.
+extern "C" __global__ void elemwise_where_f32(float* out, const void* cond, int ctype,
+                                              const float* x, const float* y, long long n,
+                                              long long row) {
+    MXR_FOR(i, n) { out[i] = elemwise_cond(cond, i / row, ctype) ? x[i] : y[i]; }
+}
+
+// (dx, dy) = (g where cond != 0 else 0, the rest), one condition value (of dtype code ctype)
+// per `row` elements.
 extern "C" __global__ void elemwise_where_backward_f32(float* dx, float* dy, const float* g,
-                                                       const float* cond, long long n,
+                                                       const void* cond, int ctype, long long n,
                                                        long long row) {
     MXR_FOR(i, n) {
         float gv = g[i];
-        bool keep = cond[i / row] != 0.0f;
+        bool keep = elemwise_cond(cond, i / row, ctype);
         dx[i] = keep ? gv : 0.0f;
         dy[i] = keep ? 0.0f : gv;
     }

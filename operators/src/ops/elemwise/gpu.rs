@@ -1,6 +1,8 @@
 //! GPU kernels of the same-shape binary operators and `where` (`kernels/cuda/elemwise.cu`).
 #![allow(unsafe_code, reason = "kernel launches on device addresses")]
 
+use mxr_engine::gpu::DevicePtr;
+use mxr_kernels::DType;
 use mxr_kernels::cpu::elementwise::BinaryOp;
 
 use crate::registry::{GpuOpContext, GpuTensor};
@@ -108,22 +110,18 @@ pub(super) fn select(
     let n = out.size();
     check_sizes(name, n, &[x, y])?;
     check_cond(name, cond, n, row)?;
-    let (o, c, xp, yp) = (
-        out.f32_ptr(name)?,
-        cond.f32_ptr(name)?,
-        x.f32_ptr(name)?,
-        y.f32_ptr(name)?,
-    );
-    // SAFETY: (float* out, const float* cond, const float* x, const float* y, long long n,
-    // long long row); out, x, y hold n float32 elements and cond n / row (checked above), alive
-    // until the operation completes.
+    let (c, ct) = cond_ptr(name, cond)?;
+    let (o, xp, yp) = (out.f32_ptr(name)?, x.f32_ptr(name)?, y.f32_ptr(name)?);
+    // SAFETY: (float* out, const void* cond, int ctype, const float* x, const float* y,
+    // long long n, long long row); out, x, y hold n float32 elements and cond n / row values of
+    // the dtype `ct` names (checked above), alive until the operation completes.
     unsafe {
         ctx.launch(
             name,
             "elemwise",
             "elemwise_where_f32",
             n,
-            (o, c, xp, yp, n as i64, row as i64),
+            (o, c, ct, xp, yp, n as i64, row as i64),
         )
     }
 }
@@ -141,24 +139,40 @@ pub(super) fn select_backward(
     let n = g.size();
     check_sizes(name, n, &[dx, dy])?;
     check_cond(name, cond, n, row)?;
-    let (dxp, dyp, gp, c) = (
-        dx.f32_ptr(name)?,
-        dy.f32_ptr(name)?,
-        g.f32_ptr(name)?,
-        cond.f32_ptr(name)?,
-    );
-    // SAFETY: (float* dx, float* dy, const float* g, const float* cond, long long n,
-    // long long row); dx, dy, g hold n float32 elements and cond n / row (checked above), alive
-    // until the operation completes.
+    let (c, ct) = cond_ptr(name, cond)?;
+    let (dxp, dyp, gp) = (dx.f32_ptr(name)?, dy.f32_ptr(name)?, g.f32_ptr(name)?);
+    // SAFETY: (float* dx, float* dy, const float* g, const void* cond, int ctype, long long n,
+    // long long row); dx, dy, g hold n float32 elements and cond n / row values of the dtype
+    // `ct` names (checked above), alive until the operation completes.
     unsafe {
         ctx.launch(
             name,
             "elemwise",
             "elemwise_where_backward_f32",
             n,
-            (dxp, dyp, gp, c, n as i64, row as i64),
+            (dxp, dyp, gp, c, ct, n as i64, row as i64),
         )
     }
+}
+
+/// The condition's address and the kernels' dtype code for it (any dtype `where` takes on the
+/// CPU except float16).
+fn cond_ptr(name: &str, cond: &GpuTensor<'_>) -> Result<(DevicePtr, i32)> {
+    let code = match cond.dtype {
+        DType::F32 => 0,
+        DType::F64 => 1,
+        DType::I32 => 2,
+        DType::I64 => 3,
+        DType::U8 => 4,
+        DType::I8 => 5,
+        other => {
+            return Err(Error::Unsupported {
+                op: name.to_string(),
+                what: format!("a {other} condition on the GPU"),
+            });
+        }
+    };
+    Ok((cond.ptr, code))
 }
 
 /// The condition holds one value per `row` elements of `n`.

@@ -346,6 +346,16 @@ fn gpu_where_matches_cpu() {
             *v = f32::NAN;
         }
         let mut conds = vec![f32s(shape, &c)];
+        // Conditions of the other dtypes where takes.
+        let ints: Vec<f64> = (0..n).map(|i| [0.0, 1.0, -2.0, 0.0, 3.0][i % 5]).collect();
+        for dtype in [DType::F64, DType::I32, DType::I64, DType::U8, DType::I8] {
+            let v: Vec<f64> = if dtype == DType::U8 {
+                ints.iter().map(|v| v.abs()).collect()
+            } else {
+                ints.clone()
+            };
+            conds.push(HostTensor::from_f64_as(shape, &v, dtype));
+        }
         if let (Some(&rows), true) = (shape.first(), shape.len() > 1) {
             let r: Vec<f32> = (0..rows).map(|i| (i % 2) as f32).collect();
             conds.push(f32s(&[rows], &r));
