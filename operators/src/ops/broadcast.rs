@@ -10,6 +10,9 @@
 //! `_backward_broadcast_add` and `_backward_broadcast_sub` take only g and copy the input
 //! shapes from the forward node; here a node infers its shapes from its own inputs, so lhs and
 //! rhs are passed along and declared ignored: their values are never read.)
+//!
+//! GPU kernels (float32): `kernels/cuda/broadcast.cu`, one work item per output element (the
+//! backward: per element of each input, summing over its broadcast axes).
 
 use std::sync::Arc;
 

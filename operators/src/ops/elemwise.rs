@@ -8,7 +8,8 @@
 //!   1-D with one value per row of x. Gradients to x and y through `_backward_where`
 //!   (head gradient and condition); none to the condition.
 //!
-//! Kernels: [`mxr_kernels::cpu::elementwise`], for f32, f64, i32, i64, u8 and i8.
+//! Kernels: [`mxr_kernels::cpu::elementwise`], for f32, f64, i32, i64, u8 and i8; on the GPU
+//! `kernels/cuda/elemwise.cu`, float32 data (a `where` condition of any of those dtypes).
 
 use std::sync::Arc;
 

@@ -1,5 +1,8 @@
 //! Creation and copy operators: `zeros_like`, `ones_like`, `_copy`, `_random_uniform`,
 //! `_random_normal`.
+//!
+//! On the GPU: `zeros_like` and `_copy` for any dtype (memset, copy), `ones_like` and the
+//! samplers for float32 (the samples are drawn on the host in the CPU kernel's order).
 
 use std::sync::Arc;
 

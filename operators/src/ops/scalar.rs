@@ -12,6 +12,7 @@
 //! `_backward_rdiv_scalar` / `_backward_power_scalar` (head gradient and the input).
 //!
 //! Every operator computes in place ([`Operator::forward_inplace`]) without allocating.
+//! GPU kernels (float32): `kernels/cuda/scalar.cu`.
 
 use std::sync::Arc;
 

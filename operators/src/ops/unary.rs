@@ -8,7 +8,7 @@
 //! `elemwise_mul(g, y)` for `exp`; `_backward_log`, `_backward_square`, `_backward_abs`,
 //! `_backward_clip` on (g, input); `_backward_sqrt`, `_backward_tanh`, `_backward_sigmoid`,
 //! `_backward_relu` on (g, output). `clip` (params `a_min`, `a_max`, both required) passes the
-//! gradient where `a_min <= x <= a_max`.
+//! gradient where `a_min <= x <= a_max`. GPU kernels (float32): `kernels/cuda/unary.cu`.
 
 use std::sync::Arc;
 

@@ -197,6 +197,9 @@ pub(super) fn backward(
             )?;
         }
     }
+    if !ctx.output_needed(1) {
+        return Ok(());
+    }
     // SAFETY: (float* dgamma, const float* g, const float* x, long long n, long long inner,
     // long long channels); one item per gamma value (gamma.size() items, dgamma holds them),
     // g and x hold n float32 elements, alive until the operation completes.
