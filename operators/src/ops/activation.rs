@@ -424,6 +424,17 @@ impl Operator for LeakyReLU {
             Ok(())
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        leaky_gpu::forward(ctx, &self.param, inputs, outputs)
+    }
     fn forward_inplace(
         &self,
         _ctx: &mut OpContext<'_>,
@@ -547,6 +558,17 @@ impl Operator for LeakyReLUBackward {
             Ok(())
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        leaky_gpu::backward(ctx, &self.param, inputs, outputs)
+    }
 }
 
 inventory::submit! {
@@ -578,5 +600,8 @@ inventory::submit! {
 }
 
 mod gpu;
+mod leaky_gpu;
+#[cfg(test)]
+mod leaky_gpu_tests;
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,9 @@
 //! `_backward_broadcast_add` and `_backward_broadcast_sub` take only g and copy the input
 //! shapes from the forward node; here a node infers its shapes from its own inputs, so lhs and
 //! rhs are passed along and declared ignored: their values are never read.)
+//!
+//! GPU kernels (float32): `kernels/cuda/broadcast.cu`, one work item per output element (the
+//! backward: per element of each input, summing over its broadcast axes).
 
 use std::sync::Arc;
 
@@ -19,9 +22,11 @@ use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp};
 use super::elemwise::{num_dispatch, two_outputs};
 use super::{no_params, parse_no_params};
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Error, Result};
+use mxr_engine::DeviceType;
 
 fn kernel_error(op: &str, e: bc::BroadcastError) -> Error {
     Error::BadInput {
@@ -116,6 +121,18 @@ impl Operator for BroadcastBinary {
             }
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let (l, r) = (&inputs[0], &inputs[1]);
+        gpu::forward(ctx, self.name(), self.op, l, r, &outputs[0])
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let inputs = [grad.ograds[0], grad.inputs[0], grad.inputs[1]];
         let out = grad.backward_node(BroadcastBackward { op: self.op }, &inputs)?;
@@ -200,6 +217,17 @@ impl Operator for BroadcastBackward {
             }
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::backward(ctx, self.name(), self.op, inputs, outputs)
+    }
     fn ignore_inputs(&self) -> Vec<usize> {
         match self.op {
             BinaryOp::Add | BinaryOp::Sub => vec![1, 2],
@@ -251,5 +279,6 @@ inventory::submit! {
         |a| create_backward(BinaryOp::Div, a))
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

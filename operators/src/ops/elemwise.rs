@@ -8,16 +8,19 @@
 //!   1-D with one value per row of x. Gradients to x and y through `_backward_where`
 //!   (head gradient and condition); none to the condition.
 //!
-//! Kernels: [`mxr_kernels::cpu::elementwise`], for f32, f64, i32, i64, u8 and i8.
+//! Kernels: [`mxr_kernels::cpu::elementwise`], for f32, f64, i32, i64, u8 and i8; on the GPU
+//! `kernels/cuda/elemwise.cu`, float32 data (a `where` condition of any of those dtypes).
 
 use std::sync::Arc;
 
 use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp};
 
+use mxr_engine::DeviceType;
+
 use super::{no_params, parse_no_params, same_shape};
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
-    TypeCtx,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef, TypeCtx,
 };
 use crate::{Error, Result};
 
@@ -117,6 +120,24 @@ impl Operator for ElemwiseBinary {
             Ok(())
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::binary(
+            ctx,
+            self.name(),
+            self.op,
+            &inputs[0],
+            &inputs[1],
+            &outputs[0],
+        )
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = BinaryBackward { op: self.op };
         let inputs = match self.op {
@@ -191,6 +212,26 @@ impl Operator for BinaryBackward {
             ew::binary_backward(self.op, g, lhs, rhs, dl.slice_mut::<T>(name)?, dr.slice_mut::<T>(name)?);
             Ok(())
         })
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let operands = self.reads_operands().then(|| (&inputs[1], &inputs[2]));
+        gpu::binary_backward(
+            ctx,
+            self.name(),
+            self.op,
+            &inputs[0],
+            operands,
+            &outputs[0],
+            &outputs[1],
+        )
     }
 }
 
@@ -310,6 +351,18 @@ impl Operator for Where {
             })
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let row = where_row(inputs[0].shape, inputs[1].shape);
+        gpu::select(ctx, &inputs[0], &inputs[1], &inputs[2], &outputs[0], row)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let out = grad.backward_node(WhereBackward, &[grad.ograds[0], grad.inputs[0]])?;
         Ok(vec![None, Some(out[0]), Some(out[1])])
@@ -368,6 +421,18 @@ impl Operator for WhereBackward {
                 Ok(())
             })
         })
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let row = where_row(inputs[1].shape, inputs[0].shape);
+        gpu::select_backward(ctx, &inputs[0], &inputs[1], &outputs[0], &outputs[1], row)
     }
 }
 
@@ -440,6 +505,26 @@ inventory::submit! {
 pub(crate) mod test_util {
     use crate::Result;
     use crate::registry::{Entry, GradCtx, GraphBuilder, OpRef};
+
+    /// Deterministic values in [lo, hi) (a small LCG), some exactly zero when `zeros`.
+    pub(crate) fn gpu_values(n: usize, seed: u64, lo: f32, hi: f32, zeros: bool) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..n)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                if zeros && i % 7 == 3 {
+                    return 0.0;
+                }
+                let u = (s >> 40) as f32 / (1u64 << 24) as f32;
+                lo + (hi - lo) * u
+            })
+            .collect()
+    }
+
+    /// The shapes the GPU tests cover: odd sizes, a size-1 axis, a scalar, empty.
+    pub(crate) const GPU_SHAPES: &[&[usize]] = &[&[3, 5, 7], &[1, 9], &[17], &[], &[0, 4], &[2, 0]];
 
     /// One node a gradient function added: its op, its name and its inputs.
     #[derive(Debug, Clone, PartialEq)]
@@ -516,5 +601,6 @@ pub(crate) mod test_util {
     }
 }
 
+pub(crate) mod gpu;
 #[cfg(test)]
 mod tests;

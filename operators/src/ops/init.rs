@@ -1,5 +1,8 @@
 //! Creation and copy operators: `zeros_like`, `ones_like`, `_copy`, `_random_uniform`,
 //! `_random_normal`.
+//!
+//! On the GPU: `zeros_like` and `_copy` for any dtype (memset, copy), `ones_like` and the
+//! samplers for float32 (the samples are drawn on the host in the CPU kernel's order).
 
 use std::sync::Arc;
 
@@ -8,10 +11,11 @@ use mxr_kernels::DType;
 use super::{no_params, parse_no_params, same_shape};
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape, ShapeCtx, TensorMut,
-    TensorRef, TypeCtx,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape,
+    ShapeCtx, TensorMut, TensorRef, TypeCtx,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
+use mxr_engine::DeviceType;
 
 /// `zeros_like` / `ones_like`: an array of the input's shape and dtype filled with a constant.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +55,18 @@ impl Operator for FillLike {
     ) -> Result<()> {
         outputs[0].fill(self.value);
         Ok(())
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let _ = inputs;
+        gpu::fill(ctx, self.name, self.value, &outputs[0])
     }
     fn is_inplace_unary(&self) -> bool {
         true
@@ -94,6 +110,17 @@ impl Operator for Copy {
     ) -> Result<()> {
         outputs[0].bytes.copy_from_slice(inputs[0].bytes);
         Ok(())
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, &inputs[0], &outputs[0])
     }
     fn is_inplace_unary(&self) -> bool {
         true
@@ -229,6 +256,29 @@ impl Operator for Sample {
             Ok(())
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let _ = inputs;
+        let name = self.name();
+        let out = &outputs[0];
+        // Float32 only (the GPU kernels' dtype); checked before drawing.
+        out.f32_ptr(name)?;
+        let rng = ctx.rng(name)?;
+        let values: Vec<f32> = (0..out.size())
+            .map(|_| match &self.0 {
+                Distribution::Uniform(p) => (p.low + (p.high - p.low) * rng.uniform_f64()) as f32,
+                Distribution::Normal(p) => (p.loc + p.scale * rng.normal_f64()) as f32,
+            })
+            .collect();
+        gpu::write_values(ctx, name, &values, out)
+    }
     fn gradient(&self, _grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         Ok(Vec::new())
     }
@@ -298,5 +348,6 @@ inventory::submit! {
         NormalParam::specs, create_normal).aliases(&["normal", "random_normal"])
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@
 //! `_backward_rdiv_scalar` / `_backward_power_scalar` (head gradient and the input).
 //!
 //! Every operator computes in place ([`Operator::forward_inplace`]) without allocating.
+//! GPU kernels (float32): `kernels/cuda/scalar.cu`.
 
 use std::sync::Arc;
 
@@ -23,9 +24,11 @@ use super::same_shape;
 use super::unary::Unary;
 use crate::registry::attrs::AttrParser;
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Result, params};
+use mxr_engine::DeviceType;
 
 params! {
     /// Parameters of the scalar operators and their backward operators.
@@ -92,6 +95,18 @@ impl Operator for ScalarOperator {
             ew::scalar(self.op, x, s, outputs[0].slice_mut::<T>(name)?);
             Ok(())
         })
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let s = self.param.scalar;
+        gpu::forward(ctx, self.name(), self.op, s, &inputs[0], &outputs[0])
     }
     fn forward_inplace(
         &self,
@@ -227,6 +242,19 @@ impl Operator for ScalarBackward {
             Ok(())
         })
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let x = self.reads_input().then(|| &inputs[1]);
+        let s = self.param.scalar;
+        gpu::backward(ctx, self.name(), self.op, s, &inputs[0], x, &outputs[0])
+    }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
     }
@@ -288,5 +316,6 @@ inventory::submit! {
         ScalarParam::specs, |a| create_backward(ScalarGrad::Power, a))
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

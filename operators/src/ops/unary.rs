@@ -8,7 +8,7 @@
 //! `elemwise_mul(g, y)` for `exp`; `_backward_log`, `_backward_square`, `_backward_abs`,
 //! `_backward_clip` on (g, input); `_backward_sqrt`, `_backward_tanh`, `_backward_sigmoid`,
 //! `_backward_relu` on (g, output). `clip` (params `a_min`, `a_max`, both required) passes the
-//! gradient where `a_min <= x <= a_max`.
+//! gradient where `a_min <= x <= a_max`. GPU kernels (float32): `kernels/cuda/unary.cu`.
 
 use std::sync::Arc;
 
@@ -17,9 +17,11 @@ use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp, Num, UnaryGrad, UnaryO
 use super::elemwise::{ElemwiseBinary, num_dispatch};
 use super::{no_params, parse_no_params, same_shape};
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Result, params};
+use mxr_engine::DeviceType;
 
 /// A unary math operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +114,17 @@ impl Operator for Unary {
         outputs: &mut [TensorMut<'_>],
     ) -> Result<()> {
         unary_forward(self.name(), self.op, &inputs[0], &mut outputs[0])
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::forward(ctx, self.name(), self.op, &inputs[0], &outputs[0])
     }
     fn forward_inplace(
         &self,
@@ -206,6 +219,24 @@ impl Operator for UnaryBackward {
             &mut outputs[0],
         )
     }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::backward(
+            ctx,
+            self.name(),
+            self.op,
+            &inputs[0],
+            &inputs[1],
+            &outputs[0],
+        )
+    }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
     }
@@ -262,6 +293,18 @@ impl Operator for Clip {
             ew::clip(inputs[0].slice::<T>(name)?, lo, hi, outputs[0].slice_mut::<T>(name)?);
             Ok(())
         })
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let (lo, hi) = (self.param.a_min, self.param.a_max);
+        gpu::clip(ctx, lo, hi, &inputs[0], &outputs[0])
     }
     fn forward_inplace(
         &self,
@@ -320,6 +363,18 @@ impl Operator for ClipBackward {
             ew::clip_backward(g, x, lo, hi, outputs[0].slice_mut::<T>(name)?);
             Ok(())
         })
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let (lo, hi) = (self.param.a_min, self.param.a_max);
+        gpu::clip_backward(ctx, lo, hi, &inputs[0], &inputs[1], &outputs[0])
     }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
@@ -415,5 +470,6 @@ inventory::submit! {
         })
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

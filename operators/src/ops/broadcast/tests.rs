@@ -197,3 +197,54 @@ fn parameters_are_rejected() {
         "{msg}"
     );
 }
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    use crate::ops::elemwise::test_util::gpu_values;
+    let dev = test_device().unwrap();
+    let pairs: &[(&[usize], &[usize])] = &[
+        (&[2, 1, 3], &[1, 4, 1]),
+        (&[3, 5], &[5]),
+        (&[5], &[3, 5]),
+        (&[3, 5], &[3, 1]),
+        (&[3, 5], &[]),
+        (&[], &[4]),
+        (&[4, 1, 7], &[4, 6, 1]),
+        (&[2, 3, 4, 5], &[3, 1, 5]),
+        (&[3, 4], &[3, 4]),
+        (&[1], &[1]),
+        (&[1], &[0]),
+        (&[2, 3, 0], &[1, 3, 1]),
+        (&[777, 3], &[3]),
+    ];
+    for (k, &(ls, rs)) in pairs.iter().enumerate() {
+        let out = mxr_kernels::cpu::broadcast::broadcast_shape(ls, rs).unwrap();
+        let t = |shape: &[usize], seed| {
+            let n = shape.iter().product();
+            HostTensor::from_f32(shape, gpu_values(n, seed, -2.0, 2.0, false))
+        };
+        let (l, r, g) = (
+            t(ls, k as u64),
+            t(rs, k as u64 + 40),
+            t(&out, k as u64 + 80),
+        );
+        for name in OPS {
+            let fwd = create(name, &[], None).unwrap();
+            compare_with_cpu(fwd.as_ref(), &dev, &[l.clone(), r.clone()], true, 1e-6, 0.0)
+                .unwrap_or_else(|e| panic!("{name} {ls:?} {rs:?}: {e}"));
+            let back = create(&format!("_backward_{name}"), &[], None).unwrap();
+            // The reductions sum in another order than the CPU's eight partial sums (up to 777
+            // terms here): relative 1e-5 with a small absolute floor for sums near zero.
+            compare_with_cpu(
+                back.as_ref(),
+                &dev,
+                &[g.clone(), l.clone(), r.clone()],
+                true,
+                1e-5,
+                1e-4,
+            )
+            .unwrap_or_else(|e| panic!("_backward_{name} {ls:?} {rs:?}: {e}"));
+        }
+    }
+}

@@ -1,6 +1,6 @@
 use mxr_kernels::DType;
 
-use super::test_util::{added, backward_graph, input, ograd};
+use super::test_util::{GPU_SHAPES, added, backward_graph, gpu_values, input, ograd};
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, infer_types, run};
 use crate::registry::{Shape, create, lookup};
 
@@ -281,4 +281,98 @@ fn where_gradient() {
     let out = run(back.as_ref(), &mut [g, rows], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![0.0, 0.0, 3.0, 4.0]);
     assert_eq!(out[1].to_f64(), vec![1.0, 2.0, 0.0, 0.0]);
+}
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    for (k, shape) in GPU_SHAPES.iter().enumerate() {
+        let n = shape.iter().product();
+        let t = |seed, zeros| f32s(shape, &gpu_values(n, seed, -3.0, 3.0, zeros));
+        let (a, b, g) = (
+            t(k as u64, false),
+            t(k as u64 + 50, false),
+            t(k as u64 + 99, false),
+        );
+        for op in ["add", "sub", "mul", "div"] {
+            let fwd = create(&format!("elemwise_{op}"), &[], None).unwrap();
+            compare_with_cpu(fwd.as_ref(), &dev, &[a.clone(), b.clone()], true, 1e-6, 0.0)
+                .unwrap_or_else(|e| panic!("{op} {shape:?}: {e}"));
+            let back = create(&format!("_backward_{op}"), &[], None).unwrap();
+            let ins = if op == "add" || op == "sub" {
+                vec![g.clone()]
+            } else {
+                vec![g.clone(), a.clone(), b.clone()]
+            };
+            compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-6, 0.0)
+                .unwrap_or_else(|e| panic!("backward {op} {shape:?}: {e}"));
+        }
+        // Division by zero: infinities and NaNs on both.
+        let z = f32s(shape, &gpu_values(n, 3, -3.0, 3.0, true));
+        let div = create("elemwise_div", &[], None).unwrap();
+        compare_with_cpu(div.as_ref(), &dev, &[a.clone(), z.clone()], true, 1e-6, 0.0).unwrap();
+        let back = create("_backward_div", &[], None).unwrap();
+        compare_with_cpu(
+            back.as_ref(),
+            &dev,
+            &[g.clone(), a.clone(), z],
+            true,
+            1e-6,
+            0.0,
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn gpu_where_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let fwd = create("where", &[], None).unwrap();
+    let back = create("_backward_where", &[], None).unwrap();
+    for (k, shape) in GPU_SHAPES.iter().enumerate() {
+        let n: usize = shape.iter().product();
+        let t = |seed, zeros| f32s(shape, &gpu_values(n, seed, -3.0, 3.0, zeros));
+        let (x, y, g) = (
+            t(k as u64, false),
+            t(k as u64 + 50, false),
+            t(k as u64 + 9, false),
+        );
+        // A condition of x's shape (with zeros and a NaN, which counts as true), and a 1-D one
+        // with one value per row.
+        let mut c = gpu_values(n, 77, -1.0, 1.0, true);
+        if let Some(v) = c.get_mut(1) {
+            *v = f32::NAN;
+        }
+        let mut conds = vec![f32s(shape, &c)];
+        // Conditions of the other dtypes where takes.
+        let ints: Vec<f64> = (0..n).map(|i| [0.0, 1.0, -2.0, 0.0, 3.0][i % 5]).collect();
+        for dtype in [DType::F64, DType::I32, DType::I64, DType::U8, DType::I8] {
+            let v: Vec<f64> = if dtype == DType::U8 {
+                ints.iter().map(|v| v.abs()).collect()
+            } else {
+                ints.clone()
+            };
+            conds.push(HostTensor::from_f64_as(shape, &v, dtype));
+        }
+        if let (Some(&rows), true) = (shape.first(), shape.len() > 1) {
+            let r: Vec<f32> = (0..rows).map(|i| (i % 2) as f32).collect();
+            conds.push(f32s(&[rows], &r));
+        }
+        for cond in conds {
+            let cs = cond.shape().to_vec();
+            compare_with_cpu(
+                fwd.as_ref(),
+                &dev,
+                &[cond.clone(), x.clone(), y.clone()],
+                true,
+                0.0,
+                0.0,
+            )
+            .unwrap_or_else(|e| panic!("where {shape:?} cond {cs:?}: {e}"));
+            compare_with_cpu(back.as_ref(), &dev, &[g.clone(), cond], true, 0.0, 0.0)
+                .unwrap_or_else(|e| panic!("_backward_where {shape:?} cond {cs:?}: {e}"));
+        }
+    }
 }

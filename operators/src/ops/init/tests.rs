@@ -67,3 +67,60 @@ fn bad_parameters_are_named() {
     let err = create("zeros_like", &[("value", "1")], None).unwrap_err();
     assert!(err.to_string().contains("value"), "{err}");
 }
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, run_gpu_seeded, test_device};
+    use crate::ops::elemwise::test_util::{GPU_SHAPES, gpu_values};
+    use mxr_kernels::DType;
+    let dev = test_device().unwrap();
+    for shape in GPU_SHAPES {
+        let n: usize = shape.iter().product();
+        let x = HostTensor::from_f32(shape, gpu_values(n, 1, -3.0, 3.0, true));
+        for name in ["zeros_like", "ones_like", "_copy"] {
+            let op = create(name, &[], None).unwrap();
+            compare_with_cpu(op.as_ref(), &dev, std::slice::from_ref(&x), false, 0.0, 0.0)
+                .unwrap_or_else(|e| panic!("{name} {shape:?}: {e}"));
+        }
+        // zeros_like and _copy move bytes: any dtype.
+        let ints = HostTensor::from_f64_as(
+            shape,
+            &(0..n).map(|i| i as f64 - 5.0).collect::<Vec<_>>(),
+            DType::I32,
+        );
+        for name in ["zeros_like", "_copy"] {
+            let op = create(name, &[], None).unwrap();
+            compare_with_cpu(
+                op.as_ref(),
+                &dev,
+                std::slice::from_ref(&ints),
+                false,
+                0.0,
+                0.0,
+            )
+            .unwrap_or_else(|e| panic!("{name} int32 {shape:?}: {e}"));
+        }
+        if n > 0 {
+            let ones = create("ones_like", &[], None).unwrap();
+            let err =
+                run_gpu_seeded(ones.as_ref(), &dev, &mut [ints.clone()], false, 7).unwrap_err();
+            assert!(err.to_string().contains("float32"), "{err}");
+        }
+    }
+    // The samplers draw on the host in the CPU kernel's order: the same values for one seed.
+    for (name, attrs) in [
+        ("_random_uniform", vec![("low", "-2"), ("high", "3")]),
+        ("_random_normal", vec![("loc", "1"), ("scale", "2")]),
+    ] {
+        for shape in ["(3, 5, 7)", "(1,)", "(0, 4)"] {
+            let mut attrs = attrs.clone();
+            attrs.push(("shape", shape));
+            let op = create(name, &attrs, None).unwrap();
+            compare_with_cpu(op.as_ref(), &dev, &[], true, 0.0, 0.0)
+                .unwrap_or_else(|e| panic!("{name} {shape}: {e}"));
+        }
+        let op = create(name, &[("shape", "(4,)"), ("dtype", "float64")], None).unwrap();
+        let err = run_gpu_seeded(op.as_ref(), &dev, &mut [], true, 7).unwrap_err();
+        assert!(err.to_string().contains("float32"), "{err}");
+    }
+}

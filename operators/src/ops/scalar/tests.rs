@@ -254,3 +254,43 @@ fn backward_ops_run_by_name() {
         vec![12.0, -96.0]
     );
 }
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    use crate::ops::elemwise::test_util::{GPU_SHAPES, gpu_values};
+    let dev = test_device().unwrap();
+    let backs = [
+        "_backward_mul_scalar",
+        "_backward_div_scalar",
+        "_backward_rdiv_scalar",
+        "_backward_power_scalar",
+    ];
+    for (k, shape) in GPU_SHAPES.iter().enumerate() {
+        let n: usize = shape.iter().product();
+        let t = |seed, lo, zeros| HostTensor::from_f32(shape, gpu_values(n, seed, lo, 3.0, zeros));
+        // Mixed signs with zeros (division by zero, powers of negatives: inf and NaN on both),
+        // and positive values.
+        let inputs = [t(k as u64, -3.0, true), t(k as u64 + 5, 0.1, false)];
+        let g = t(k as u64 + 9, -3.0, false);
+        for scalar in ["2.5", "-1.5", "0", "3", "1e-3"] {
+            let attrs = [("scalar", scalar)];
+            for x in &inputs {
+                for name in OPS.iter().chain(&backs) {
+                    let op = create(name, &attrs, None).unwrap();
+                    let ins = if op.num_inputs() == 1 {
+                        vec![if name.starts_with("_backward") {
+                            g.clone()
+                        } else {
+                            x.clone()
+                        }]
+                    } else {
+                        vec![g.clone(), x.clone()]
+                    };
+                    compare_with_cpu(op.as_ref(), &dev, &ins, true, 1e-5, 0.0)
+                        .unwrap_or_else(|e| panic!("{name} scalar {scalar} {shape:?}: {e}"));
+                }
+            }
+        }
+    }
+}

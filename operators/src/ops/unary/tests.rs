@@ -265,3 +265,75 @@ fn shapes_pass_through_both_ways() {
     let err = infer_shapes(b.as_ref(), &[Shape::known(&[2, 3]), Shape::known(&[3])]).unwrap_err();
     assert!(err.to_string().contains("_backward_sigmoid"), "{err}");
 }
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    use crate::ops::elemwise::test_util::{GPU_SHAPES, gpu_values};
+    let dev = test_device().unwrap();
+    let backs = [
+        "_backward_log",
+        "_backward_sqrt",
+        "_backward_square",
+        "_backward_abs",
+        "_backward_tanh",
+        "_backward_sigmoid",
+        "_backward_relu",
+    ];
+    for (k, shape) in GPU_SHAPES.iter().enumerate() {
+        let n: usize = shape.iter().product();
+        let t =
+            |seed, lo, hi, zeros| HostTensor::from_f32(shape, gpu_values(n, seed, lo, hi, zeros));
+        // Mixed signs with exact zeros (log and sqrt of negatives and zero: NaN and inf on both;
+        // relu and abs at 0), large magnitudes (softrelu's cut at 20, tanh's saturation), a NaN.
+        let mut wide = gpu_values(n, k as u64 + 3, -30.0, 30.0, true);
+        if let Some(v) = wide.get_mut(2) {
+            *v = f32::NAN;
+        }
+        let inputs = [
+            t(k as u64, -3.0, 3.0, true),
+            HostTensor::from_f32(shape, wide),
+        ];
+        let g = t(k as u64 + 9, -2.0, 2.0, false);
+        for x in &inputs {
+            for name in OPS {
+                let op = create(name, &[], None).unwrap();
+                compare_with_cpu(op.as_ref(), &dev, std::slice::from_ref(x), true, 1e-5, 1e-7)
+                    .unwrap_or_else(|e| panic!("{name} {shape:?}: {e}"));
+            }
+            for name in backs {
+                let op = create(name, &[], None).unwrap();
+                compare_with_cpu(op.as_ref(), &dev, &[g.clone(), x.clone()], true, 1e-5, 1e-7)
+                    .unwrap_or_else(|e| panic!("{name} {shape:?}: {e}"));
+            }
+            // The variants only Activation's graphs or direct construction reach.
+            for op in [
+                mxr_kernels::cpu::elementwise::UnaryOp::SoftRelu,
+                mxr_kernels::cpu::elementwise::UnaryOp::SoftSign,
+            ] {
+                let op = super::Unary { op };
+                compare_with_cpu(&op, &dev, std::slice::from_ref(x), true, 1e-5, 1e-7)
+                    .unwrap_or_else(|e| panic!("{op:?} {shape:?}: {e}"));
+            }
+            for op in [
+                mxr_kernels::cpu::elementwise::UnaryGrad::Negative,
+                mxr_kernels::cpu::elementwise::UnaryGrad::Exp,
+                mxr_kernels::cpu::elementwise::UnaryGrad::SoftRelu,
+                mxr_kernels::cpu::elementwise::UnaryGrad::SoftSign,
+            ] {
+                let op = super::UnaryBackward { op };
+                compare_with_cpu(&op, &dev, &[g.clone(), x.clone()], true, 1e-5, 1e-7)
+                    .unwrap_or_else(|e| panic!("{op:?} {shape:?}: {e}"));
+            }
+            for (lo, hi) in [("-1", "1.5"), ("0", "0"), ("2", "-2"), ("-0.25", "1e9")] {
+                let attrs = [("a_min", lo), ("a_max", hi)];
+                let clip = create("clip", &attrs, None).unwrap();
+                compare_with_cpu(clip.as_ref(), &dev, std::slice::from_ref(x), true, 0.0, 0.0)
+                    .unwrap_or_else(|e| panic!("clip {lo} {hi} {shape:?}: {e}"));
+                let back = create("_backward_clip", &attrs, None).unwrap();
+                compare_with_cpu(back.as_ref(), &dev, &[g.clone(), x.clone()], true, 0.0, 0.0)
+                    .unwrap_or_else(|e| panic!("_backward_clip {lo} {hi} {shape:?}: {e}"));
+            }
+        }
+    }
+}
