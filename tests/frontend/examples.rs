@@ -11,6 +11,11 @@ fn run_example(name: &str) -> Option<String> {
 
 /// [`run_example`] with command-line arguments.
 fn run_example_with(name: &str, args: &[&str]) -> Option<String> {
+    run_example_env(name, args, &[])
+}
+
+/// [`run_example_with`] with extra environment variables.
+fn run_example_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Option<String> {
     let exe = std::env::current_exe().expect("the test binary has a path");
     let dir = exe
         .parent()
@@ -23,6 +28,7 @@ fn run_example_with(name: &str, args: &[&str]) -> Option<String> {
     }
     let out = Command::new(&path)
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
     assert!(
@@ -186,6 +192,52 @@ fn the_main_job_trains_and_saves_a_checkpoint_mxnet_loads() {
         assert!(printed.contains("('fc1_weight', (128, 784))"), "{printed}");
         assert!(printed.contains("('fc3_bias', (10,))"), "{printed}");
     }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
+fn the_main_job_trains_on_a_gpu_context() {
+    if !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+        .exists()
+    {
+        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+        return;
+    }
+    // The real gpu(0) where there is one; else the emulator, which runs the same GPU code.
+    let env: &[(&str, &str)] = if has_real_gpu() {
+        &[]
+    } else {
+        eprintln!("notice: no GPU; `train_mlp --ctx gpu:0` runs on the emulator");
+        &[("MXR_GPU_EMULATE", "1")]
+    };
+    let out_dir = std::env::temp_dir().join(format!("mxr-train-gpu-{}", std::process::id()));
+    let out_arg = out_dir.to_string_lossy().into_owned();
+    let args = ["--ctx", "gpu:0", "--epochs", "1", "--out", &out_arg];
+    let Some(out) = run_example_env("train_mlp", &args, env) else {
+        return;
+    };
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("epoch 1: train accuracy"))
+        .unwrap_or_else(|| panic!("no epoch line in:\n{out}"));
+    let test_accuracy: f64 = line
+        .split("test accuracy ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no test accuracy in {line}"));
+    assert!(
+        test_accuracy > 0.65,
+        "one epoch on gpu(0) reaches {test_accuracy}"
+    );
+    // The checkpoint saved from GPU arrays loads like any other.
+    let params = mxr::nd::load(out_dir.join("fashion_mlp-0001.params")).unwrap();
+    let mxr::nd::Loaded::Named(named) = params else {
+        panic!("named arrays expected")
+    };
+    let w = &named.iter().find(|(n, _)| n == "arg:fc1_weight").unwrap().1;
+    assert_eq!(w.shape(), &[128, 784]);
+    assert!(w.to_vec::<f32>().unwrap().iter().all(|v| v.is_finite()));
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 

@@ -193,3 +193,57 @@ fn run_time_registration_is_atomic_and_refuses_taken_names() {
          operator from test C"
     );
 }
+
+/// A value for each required parameter of the built-in operators (enough to instantiate them).
+fn required_value(op: &str, name: &str) -> &'static str {
+    match name {
+        "act_type" => "relu",
+        "num_hidden" | "num_filter" | "num_args" | "num_outputs" | "output_dim" => "2",
+        "input_dim" | "depth" => "3",
+        "kernel" => "(2, 2)",
+        "lr" => "0.1",
+        "lrs" => "(0.1,)",
+        "wds" => "(0.0,)",
+        "axis" => "0",
+        "begin" => "0",
+        "end" => "1",
+        "a_min" => "0",
+        "a_max" => "1",
+        "p_value" => "2",
+        other => panic!("operator {op}: no test value for its required parameter `{other}`"),
+    }
+}
+
+/// Every built-in operator (forward and backward) has a GPU kernel (issue 8); the GPU kernels
+/// themselves are checked against the CPU kernels in each family's tests.
+#[test]
+fn every_built_in_operator_has_a_gpu_kernel() {
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for def in super::ops() {
+        if super::origin(def.name).is_some() {
+            continue; // registered at run time by another test
+        }
+        let mut values: Vec<(&str, &str)> = def
+            .params()
+            .iter()
+            .filter(|p| p.default.is_none())
+            .map(|p| (p.name, required_value(def.name, p.name)))
+            .collect();
+        if def.name.contains("Pooling") {
+            values.push(("kernel", "(2, 2)")); // required unless global_pool
+        }
+        let op = def
+            .create(&values)
+            .unwrap_or_else(|e| panic!("cannot instantiate {}: {e}", def.name));
+        checked += 1;
+        if !op.has_gpu() {
+            missing.push(def.name);
+        }
+    }
+    assert!(checked > 100, "only {checked} operators");
+    assert!(
+        missing.is_empty(),
+        "operators without a GPU kernel: {missing:?}"
+    );
+}
