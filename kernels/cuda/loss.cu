@@ -25,23 +25,6 @@ extern "C" __global__ void loss_softmax_output_check_f32(double* stats, const fl
     }
 }
 
-// One item: out[0] = the position of the first bad label (as in the check above), out[1] its value.
-extern "C" __global__ void loss_softmax_output_first_bad_f32(double* out, const float* label,
-                                                             long long lanes, long long classes,
-                                                             long long ignore) {
-    MXR_FOR(item, 1) {
-        out[0] = -1.0;
-        for (long long i = 0; i < lanes; ++i) {
-            double v = (double)label[i];
-            if (loss_trunc(v) != ignore && !(v >= 0.0 && v < (double)classes)) {
-                out[0] = (double)i;
-                out[1] = v;
-                break;
-            }
-        }
-    }
-}
-
 // dx = (y − target)·scale (× y with times_output), target = hit for the labelled class, miss for
 // the others; 0 for an ignored label (use_ignore). Classes along the middle axis of
 // (outer, classes, inner), one label per lane: label[o·inner + i].
@@ -50,7 +33,11 @@ extern "C" __global__ void loss_softmax_output_grad_f32(float* dx, const float* 
                                                         long long classes, long long inner,
                                                         int use_ignore, long long ignore,
                                                         float hit, float miss, float scale,
-                                                        int times_output) {
+                                                        int times_output, const double* stats,
+                                                        int per_valid) {
+    // With per_valid (normalization 'valid'), the scale is divided by the number of labels that
+    // are not ignored, counted on the device by loss_softmax_output_check_f32 (at least 1).
+    if (per_valid) scale = (float)((double)scale / fmax(stats[1], 1.0));
     long long block = classes * inner;
     MXR_FOR(e, outer * block) {
         long long o = e / block, j = (e % block) / inner, i = e % inner;

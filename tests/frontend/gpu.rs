@@ -329,3 +329,36 @@ fn the_device_kvstore_sums_on_the_gpu() {
     assert_eq!(oa.to_vec::<f32>().unwrap(), vec![11.0, 12.0, 13.0, 14.0]);
     assert_eq!(ob.to_vec::<f32>().unwrap(), vec![11.0, 12.0, 13.0, 14.0]);
 }
+
+#[test]
+fn a_bad_label_on_the_gpu_fails_the_backward_pass_at_its_wait() {
+    use mxr::exec::{Executor, GradReq};
+    let g = gpu();
+    let net = mlp().to_graph().unwrap();
+    let shapes: [(&str, &[usize]); 2] = [("data", &[4, 3]), ("softmax_label", &[4])];
+    let mut exe =
+        Executor::simple_bind(&net, g, &shapes, GradReq::Write, &["data", "softmax_label"])
+            .unwrap();
+    for a in exe.arg_arrays() {
+        a.assign_slice(&values(a.size(), 3)).unwrap();
+    }
+    exe.arg_dict()["softmax_label"]
+        .assign_slice(&[0.0f32, 1.0, 7.0, 2.0])
+        .unwrap();
+    exe.forward(true).unwrap();
+    exe.backward(&[]).unwrap();
+    let grad = exe.grad_arrays().iter().flatten().next().unwrap().clone();
+    let e = grad.wait_to_read().unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("label 7") && text.contains("position 2"),
+        "{text}"
+    );
+    // Fixed labels train again on the same executor.
+    exe.arg_dict()["softmax_label"]
+        .assign_slice(&[0.0f32, 1.0, 4.0, 2.0])
+        .unwrap();
+    exe.forward(true).unwrap();
+    exe.backward(&[]).unwrap();
+    assert!(grad.wait_to_read().is_ok());
+}

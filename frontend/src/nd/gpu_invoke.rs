@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mxr_engine::gpu::{DevicePtr, GpuBuffer, GpuDevice};
 use mxr_engine::{Context, Operation, Var};
 use mxr_kernels::DType;
-use mxr_operators::registry::{GpuOpContext, GpuTensor, OpRef, Resource};
+use mxr_operators::registry::{DeferredCheck, GpuOpContext, GpuTensor, OpRef, Resource};
 use smallvec::SmallVec;
 
 use super::ndarray::{Dims, NDArray};
@@ -105,7 +105,7 @@ pub(crate) fn push(
     let needed: Option<SmallVec<[bool; 4]>> = needed.map(SmallVec::from_slice);
     let body = move |_: &mxr_engine::RunContext, done: mxr_engine::Completion| {
         let dev = Arc::clone(&device);
-        let queued = (|| -> Result<SmallVec<[GpuBuffer; 2]>> {
+        let queued = (|| -> Result<(SmallVec<[GpuBuffer; 2]>, Vec<DeferredCheck>)> {
             // Inputs overlapping an output are copied first: kernels may assume no aliasing.
             let mut staged: SmallVec<[GpuBuffer; 2]> = SmallVec::new();
             let mut in_ptrs: SmallVec<[DevicePtr; 4]> = SmallVec::new();
@@ -144,13 +144,20 @@ pub(crate) fn push(
                 device: &dev,
                 rng: rng_guard.as_deref_mut(),
                 needed: needed.as_deref(),
+                deferred: Vec::new(),
             };
             op.forward_gpu(&mut ctx, &ins, &outs)?;
-            Ok(staged)
+            Ok((staged, ctx.deferred))
         })();
         match queued {
-            Ok(staged) => dev.when_done(move |r| {
-                // The buffers stay alive until the stream has run the kernels.
+            Ok((staged, checks)) => dev.when_done(move |r| {
+                // The checks run once the stream has run the kernels, while the buffers are
+                // still held; then the buffers go.
+                let r = r.map_err(Error::from).and_then(|()| {
+                    checks
+                        .into_iter()
+                        .try_for_each(|check| check().map_err(Error::Operator))
+                });
                 drop((input_views, output_views, staged));
                 done.finish(r.map_err(Into::into));
             }),

@@ -96,6 +96,7 @@ pub fn run_gpu_seeded(
         device: dev,
         rng: wants_rng.then_some(&mut rng),
         needed: None,
+        deferred: Vec::new(),
     };
     let mutated_tensors: Vec<HostTensor> = mutated.iter().map(|&i| inputs[i].clone()).collect();
     {
@@ -121,6 +122,10 @@ pub fn run_gpu_seeded(
         op.forward_gpu(&mut ctx, &in_views, &out_views)?;
     }
     dev.synchronize().map_err(|e| gpu_error(name, e.into()))?;
+    // The buffers are alive (held above) while the deferred checks read them.
+    for check in std::mem::take(&mut ctx.deferred) {
+        check()?;
+    }
     let n_out = outputs.len();
     for (k, b) in out_bufs.iter().enumerate() {
         let target = if k < n_out {

@@ -52,7 +52,6 @@ impl GpuTensor<'_> {
 ///
 /// A kernel queues its work on the device's compute stream ([`GpuOpContext::launch`],
 /// [`cuda::blas`]) and returns; the caller completes the operation when the stream has run it.
-#[derive(Debug)]
 pub struct GpuOpContext<'a> {
     /// Training mode.
     pub is_train: bool,
@@ -62,9 +61,47 @@ pub struct GpuOpContext<'a> {
     pub rng: Option<&'a mut Rng>,
     /// Which outputs anyone reads, when known (see [`OpContext`](super::OpContext)).
     pub needed: Option<&'a [bool]>,
+    /// Checks queued by [`GpuOpContext::check_after`], run by the caller once the stream has
+    /// run this operation's work.
+    pub deferred: Vec<DeferredCheck>,
 }
 
-impl GpuOpContext<'_> {
+impl std::fmt::Debug for GpuOpContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuOpContext")
+            .field("is_train", &self.is_train)
+            .field("device", &self.device.context())
+            .field("rng", &self.rng.is_some())
+            .field("needed", &self.needed)
+            .field("deferred", &self.deferred.len())
+            .finish()
+    }
+}
+
+/// A check of an operation's results that runs once the device has run its work (for
+/// instance, reading back a count of invalid inputs); an `Err` fails the operation.
+pub type DeferredCheck = Box<dyn FnOnce() -> Result<()> + Send + 'static>;
+
+impl<'a> GpuOpContext<'a> {
+    /// A context on `device`: every output needed, no random state, no deferred checks.
+    pub fn new(is_train: bool, device: &'a Arc<GpuDevice>) -> GpuOpContext<'a> {
+        GpuOpContext {
+            is_train,
+            device,
+            rng: None,
+            needed: None,
+            deferred: Vec::new(),
+        }
+    }
+
+    /// Queues `check` to run once the stream has run everything this operation queued, without
+    /// waiting for the device now; an error it returns fails the operation (its next wait
+    /// reports it). The operation's input and output buffers stay alive until the checks have
+    /// run, so a check may read them back.
+    pub fn check_after(&mut self, check: impl FnOnce() -> Result<()> + Send + 'static) {
+        self.deferred.push(Box::new(check));
+    }
+
     /// Whether output `k` must be computed.
     pub fn output_needed(&self, k: usize) -> bool {
         self.needed

@@ -437,6 +437,7 @@ fn gpu_backward_in_place_data_gradient() {
         device: &dev,
         rng: None,
         needed: None,
+        deferred: Vec::new(),
     };
     back.forward_gpu(&mut ctx, &in_views, &out_views).unwrap();
     dev.synchronize().unwrap();

@@ -7,7 +7,9 @@
 //! counts back (one synchronization per call, before the gradient kernel is queued).
 #![allow(unsafe_code, reason = "kernel launches on device addresses")]
 
-use mxr_engine::gpu::{DevicePtr, GpuBuffer};
+use std::sync::Arc;
+
+use mxr_engine::gpu::{DevicePtr, GpuBuffer, GpuDevice};
 
 use super::{Normalization, RegressionKind, SoftmaxOutput};
 use crate::ops::softmax::gpu::{forward as softmax_forward, zero};
@@ -54,16 +56,14 @@ pub(super) fn softmax_output_forward(
     softmax_forward(ctx, "SoftmaxOutput", ax, (1.0, false), x, None, y)
 }
 
-/// Waits for the stream, then reads `n` doubles from `buf`.
-fn read_doubles(ctx: &GpuOpContext<'_>, op: &str, buf: &GpuBuffer, n: usize) -> Result<Vec<f64>> {
-    ctx.device
-        .synchronize()
-        .map_err(|e| gpu_error(op, e.into()))?;
+/// Reads `n` doubles from `buf` (after the work writing them has run).
+///
+/// # Safety
+/// `buf` holds at least `n` doubles and no queued work still writes them.
+unsafe fn read_doubles(dev: &GpuDevice, buf: DevicePtr, n: usize) -> mxr_engine::Result<Vec<f64>> {
     let mut bytes = vec![0u8; n * 8];
-    // SAFETY: `buf` holds at least n doubles (the callers allocate them); the stream is
-    // synchronized, so the kernels writing them are done.
-    unsafe { ctx.device.read_to_host(buf.ptr(), &mut bytes) }
-        .map_err(|e| gpu_error(op, e.into()))?;
+    // SAFETY: the caller's contract.
+    unsafe { dev.read_to_host(buf, &mut bytes)? };
     Ok(bytes
         .chunks_exact(8)
         .map(|c| f64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
@@ -73,7 +73,7 @@ fn read_doubles(ctx: &GpuOpContext<'_>, op: &str, buf: &GpuBuffer, n: usize) -> 
 /// `_backward_SoftmaxOutput`: `[output, label] → [data_grad, label_grad]` (the CPU kernel's
 /// semantics, see `SoftmaxOutputBackward::compute`).
 pub(super) fn softmax_output_backward(
-    ctx: &GpuOpContext<'_>,
+    ctx: &mut GpuOpContext<'_>,
     so: &SoftmaxOutput,
     y: &GpuTensor<'_>,
     label: &GpuTensor<'_>,
@@ -119,8 +119,10 @@ pub(super) fn softmax_output_backward(
     }
     let ignore = p.ignore_label as i64;
     let classes = ax.len as i64;
-    // Count the bad and the valid labels on the device; read the counts back.
-    let stats = ctx.temp(op, 16)?;
+    // Count the bad and the valid labels on the device. The gradient kernel reads the valid
+    // count there ('valid' normalization); the bad count is checked once the stream has run
+    // (a deferred check: no wait on the training path), failing the operation like the CPU.
+    let stats = Arc::new(ctx.temp(op, 16)?);
     // SAFETY: `stats` holds 2 doubles; (double* stats, const float* label, long long lanes,
     // long long classes, long long ignore): the label holds at least `lanes` floats (checked).
     unsafe {
@@ -133,31 +135,46 @@ pub(super) fn softmax_output_backward(
             (stats.ptr(), lp, lanes as i64, classes, ignore),
         )?;
     }
-    let counts = read_doubles(ctx, op, &stats, 2)?;
-    if counts[0] > 0.0 {
-        // SAFETY: as above, one item writing 2 doubles into `stats`.
-        unsafe {
-            ctx.launch(
-                op,
-                "loss",
-                "loss_softmax_output_first_bad_f32",
-                1,
-                (stats.ptr(), lp, lanes as i64, classes, ignore),
-            )?;
-        }
-        let bad = read_doubles(ctx, op, &stats, 2)?;
-        return Err(Error::BadInput {
-            op: "SoftmaxOutput".into(),
-            reason: format!(
-                "label {} at position {} is not a class index in 0..{} (output shape {:?})",
-                bad[1], bad[0] as usize, ax.len, y.shape
-            ),
+    {
+        let (dev, stats, classes_n, shape) = (
+            Arc::clone(ctx.device),
+            Arc::clone(&stats),
+            ax.len,
+            y.shape.to_vec(),
+        );
+        ctx.check_after(move || {
+            let fail = |e: mxr_engine::Error| gpu_error(op, e.into());
+            // SAFETY: `stats` (held) holds 2 doubles written by the check kernel, which has run
+            // (deferred checks run after the operation's stream work).
+            let counts = unsafe { read_doubles(&dev, stats.ptr(), 2) }.map_err(fail)?;
+            if counts[0] == 0.0 {
+                return Ok(());
+            }
+            let mut bytes = vec![0u8; lanes * 4];
+            // SAFETY: the label holds at least `lanes` floats (checked before queueing) and its
+            // buffer is held by the caller until the deferred checks have run.
+            unsafe { dev.read_to_host(lp, &mut bytes) }.map_err(fail)?;
+            let labels = bytes
+                .chunks_exact(4)
+                .map(|c| f64::from(f32::from_ne_bytes(c.try_into().unwrap_or([0; 4]))));
+            // The check kernel's rule: not the ignore value, and not in [0, classes).
+            let bad = labels
+                .enumerate()
+                .find(|&(_, v)| (v as i64) != ignore && !(v >= 0.0 && v < classes_n as f64));
+            let (at, value) = bad.unwrap_or((0, f64::NAN));
+            Err(Error::BadInput {
+                op: "SoftmaxOutput".into(),
+                reason: format!(
+                    "label {value} at position {at} is not a class index in 0..{classes_n} \
+                     (output shape {shape:?})"
+                ),
+            })
         });
     }
     let norm = match p.normalization {
         Normalization::Null => 1.0,
         Normalization::Batch => ax.outer as f64,
-        Normalization::Valid => counts[1].max(1.0),
+        Normalization::Valid => 1.0, // divided on the device by the valid count
     };
     let spatial = if p.multi_output && p.normalization != Normalization::Valid {
         ax.inner as f64
@@ -177,7 +194,8 @@ pub(super) fn softmax_output_backward(
     let scale = grad_scale / spatial / norm;
     // SAFETY: (float* dx, const float* y, const float* label, long long outer, long long
     // classes, long long inner, int use_ignore, long long ignore, float hit, float miss,
-    // float scale, int times_output): dx and y hold outer·classes·inner floats, the label at
+    // float scale, int times_output, const double* stats, int per_valid): dx and y hold
+    // outer·classes·inner floats, `stats` 2 doubles (held until the work has run), the label at
     // least outer·inner (checked).
     unsafe {
         ctx.launch(
@@ -198,6 +216,8 @@ pub(super) fn softmax_output_backward(
                 miss as f32,
                 scale as f32,
                 times_output,
+                stats.ptr(),
+                i32::from(p.normalization == Normalization::Valid),
             ),
         )
     }

@@ -420,6 +420,7 @@ fn gpu_in_place() {
             device: &dev,
             rng: None,
             needed: None,
+            deferred: Vec::new(),
         };
         op.forward_gpu(&mut ctx, &[view], &[view]).unwrap();
         dev.synchronize().unwrap();
