@@ -23,8 +23,11 @@ use mxr_kernels::cpu::softmax::{Axis, Real};
 
 use super::softmax::resolve_axis;
 use crate::registry::attrs::AttrValue;
+use mxr_engine::DeviceType;
+
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -207,6 +210,22 @@ fn missing_outputs(op: &str) -> Error {
 }
 
 impl Operator for BatchNorm {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let p = &self.0;
+        let ax = self.view("BatchNorm", inputs[0].shape)?;
+        let training = ctx.is_train && !p.use_global_stats;
+        let flags = (p.eps, f64::from(p.momentum), p.fix_gamma, training);
+        gpu::forward(ctx, ax, flags, inputs, outputs)
+    }
+
     fn name(&self) -> &'static str {
         "BatchNorm"
     }
@@ -260,6 +279,21 @@ impl Operator for BatchNorm {
 pub struct BatchNormBackward(pub BatchNorm);
 
 impl Operator for BatchNormBackward {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let p = &self.0.0;
+        let ax = self.0.view(self.name(), inputs[3].shape)?;
+        let batch_stats = ctx.is_train && !p.use_global_stats;
+        gpu::backward(ctx, ax, (p.fix_gamma, batch_stats), inputs, outputs)
+    }
+
     fn name(&self) -> &'static str {
         "_backward_BatchNorm"
     }
@@ -362,5 +396,6 @@ inventory::submit! {
         BatchNormParam::specs, create_backward_batch_norm)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

@@ -12,8 +12,11 @@
 
 use std::sync::Arc;
 
+use mxr_engine::DeviceType;
+
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Error, Result, params};
 
@@ -212,6 +215,28 @@ fn infer_concat(shapes: &mut ShapeCtx<'_>, dim: i64, inputs: Vec<usize>, out: us
 }
 
 impl Operator for Concat {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let out = &outputs[0];
+        let axis = normalize_axis(self.0.dim, out.shape.len()).ok_or_else(|| Error::BadInput {
+            op: "Concat".into(),
+            reason: format!("dim {} is out of range for {:?}", self.0.dim, out.shape),
+        })?;
+        let (outer, _) = rows(out.shape, axis, 1);
+        let part_rows: Vec<usize> = inputs
+            .iter()
+            .map(|x| rows(x.shape, axis.min(x.shape.len()), 1).1)
+            .collect();
+        gpu::join(ctx, "Concat", inputs, &part_rows, out, outer)
+    }
+
     fn name(&self) -> &'static str {
         "Concat"
     }
@@ -257,6 +282,29 @@ impl Operator for Concat {
 pub struct BackwardConcat(pub ConcatParam);
 
 impl Operator for BackwardConcat {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let g = &inputs[0];
+        let op = "_backward_Concat";
+        let axis = normalize_axis(self.0.dim, g.shape.len()).ok_or_else(|| Error::BadInput {
+            op: op.into(),
+            reason: format!("dim {} is out of range for {:?}", self.0.dim, g.shape),
+        })?;
+        let (outer, _) = rows(g.shape, axis, 1);
+        let part_rows: Vec<usize> = outputs
+            .iter()
+            .map(|o| rows(o.shape, axis.min(o.shape.len()), 1).1)
+            .collect();
+        gpu::split(ctx, op, g, outputs, &part_rows, outer)
+    }
+
     fn name(&self) -> &'static str {
         "_backward_Concat"
     }
@@ -416,6 +464,21 @@ fn infer_split(
 }
 
 impl Operator for SliceChannel {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let x = &inputs[0];
+        let (outer, piece_row) = split_geometry("SliceChannel", &self.0, x.shape, 1)?;
+        let part_rows = vec![piece_row; outputs.len()];
+        gpu::split(ctx, "SliceChannel", x, outputs, &part_rows, outer)
+    }
+
     fn name(&self) -> &'static str {
         "SliceChannel"
     }
@@ -484,6 +547,22 @@ fn split_geometry(
 pub struct BackwardSliceChannel(pub SliceChannelParam);
 
 impl Operator for BackwardSliceChannel {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let out = &outputs[0];
+        let op = "_backward_SliceChannel";
+        let (outer, piece_row) = split_geometry(op, &self.0, out.shape, 1)?;
+        let part_rows = vec![piece_row; inputs.len()];
+        gpu::join(ctx, op, inputs, &part_rows, out, outer)
+    }
+
     fn name(&self) -> &'static str {
         "_backward_SliceChannel"
     }
@@ -652,6 +731,20 @@ fn slice_geometry(
 }
 
 impl Operator for SliceAxis {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let x = &inputs[0];
+        let geometry = slice_geometry("slice_axis", &self.0, x.shape, 1)?;
+        gpu::slice(ctx, "slice_axis", x, &outputs[0], geometry)
+    }
+
     fn name(&self) -> &'static str {
         "slice_axis"
     }
@@ -705,6 +798,21 @@ impl Operator for SliceAxis {
 pub struct BackwardSliceAxis(pub SliceAxisParam);
 
 impl Operator for BackwardSliceAxis {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let out = &outputs[0];
+        let op = "_backward_slice_axis";
+        let geometry = slice_geometry(op, &self.0, out.shape, 1)?;
+        gpu::unslice(ctx, op, &inputs[0], out, geometry)
+    }
+
     fn name(&self) -> &'static str {
         "_backward_slice_axis"
     }
@@ -819,5 +927,6 @@ inventory::submit! {
         SliceAxisParam::specs, create_backward_slice_axis)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

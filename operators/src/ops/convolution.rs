@@ -7,9 +7,11 @@ use std::sync::Arc;
 use mxr_kernels::cpu::conv::{ConvElement, ConvGeom, conv_backward, conv_forward};
 
 use crate::registry::attrs::AttrValue;
+use mxr_engine::DeviceType;
+
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape, ShapeCtx, TensorMut,
-    TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -344,6 +346,20 @@ fn backward_typed<T: ConvElement>(
 }
 
 impl Operator for Convolution {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let geom = self.0.geom(inputs[0].shape);
+        let b = inputs.get(2).filter(|_| !self.0.param.no_bias);
+        gpu::forward(ctx, &geom, &inputs[0], &inputs[1], b, &outputs[0])
+    }
+
     fn name(&self) -> &'static str {
         "Convolution"
     }
@@ -378,6 +394,22 @@ impl Operator for Convolution {
 }
 
 impl Operator for ConvolutionBackward {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let geom = self.0.geom(inputs[1].shape);
+        // The data gradient of a first layer (the data needs none) is skipped, as on the CPU.
+        let dx = ctx.output_needed(0).then_some(&outputs[0]);
+        let ins = [&inputs[0], &inputs[1], &inputs[2]];
+        gpu::backward(ctx, &geom, ins, dx, &outputs[1], outputs.get(2))
+    }
+
     fn name(&self) -> &'static str {
         "_backward_Convolution"
     }
@@ -444,5 +476,6 @@ inventory::submit! {
         ConvolutionParam::specs, create_backward)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

@@ -8,8 +8,11 @@ use mxr_kernels::cpu::pooling::{
 };
 
 use crate::registry::attrs::AttrValue;
+use mxr_engine::DeviceType;
+
 use crate::registry::{
-    Entry, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -302,6 +305,19 @@ fn backward_typed<T: PoolElement>(
 }
 
 impl Operator for Pooling {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let geom = self.0.geom(inputs[0].shape);
+        gpu::forward(ctx, &geom, self.0.kind, &inputs[0], &outputs[0])
+    }
+
     fn name(&self) -> &'static str {
         "Pooling"
     }
@@ -334,6 +350,20 @@ impl Operator for Pooling {
 }
 
 impl Operator for PoolingBackward {
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let geom = self.0.geom(inputs[1].shape);
+        let ins = [&inputs[0], &inputs[1], &inputs[2]];
+        gpu::backward(ctx, &geom, self.0.kind, ins, &outputs[0])
+    }
+
     fn name(&self) -> &'static str {
         "_backward_Pooling"
     }
@@ -388,5 +418,6 @@ inventory::submit! {
         PoolingParam::specs, create_backward)
 }
 
+mod gpu;
 #[cfg(test)]
 mod tests;

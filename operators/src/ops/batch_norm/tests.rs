@@ -344,3 +344,74 @@ fn parameters_are_parsed_and_checked() {
     let err = create("BatchNorm", &[("fix_gama", "0")], None).unwrap_err();
     assert!(err.to_string().contains("fix_gama"), "{err}");
 }
+
+fn wave(shape: &[usize], salt: f32) -> HostTensor {
+    let n: usize = shape.iter().product();
+    let v = (0..n)
+        .map(|i| (i as f32 * 0.37 + salt).sin() * 2.0 + 0.3)
+        .collect();
+    HostTensor::from_f32(shape, v)
+}
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let cases: &[(&[usize], &str)] = &[
+        (&[4, 3, 5, 2], "1"),
+        (&[6, 5], "1"),
+        (&[2, 3, 7], "-1"),
+        (&[3, 4, 2], "0"),
+        (&[1, 2, 1, 1], "1"),
+        (&[0, 3, 2], "1"),
+    ];
+    for (shape, axis) in cases {
+        let c = shape[resolve(axis, shape.len())];
+        for (fix_gamma, global) in [("true", "false"), ("false", "false"), ("false", "true")] {
+            let attrs = [
+                ("axis", *axis),
+                ("fix_gamma", fix_gamma),
+                ("use_global_stats", global),
+                ("eps", "0.001"),
+                ("momentum", "0.8"),
+                ("output_mean_var", "true"),
+            ];
+            let fwd = create("BatchNorm", &attrs, None).unwrap();
+            let mut var = wave(&[c], 3.0);
+            var = HostTensor::from_f32(
+                &[c],
+                var.to_f64()
+                    .iter()
+                    .map(|v| (v.abs() + 0.5) as f32)
+                    .collect(),
+            );
+            let ins = vec![
+                wave(shape, 0.0),
+                wave(&[c], 1.0),
+                wave(&[c], 2.0),
+                wave(&[c], 4.0),
+                var,
+            ];
+            for train in [true, false] {
+                // Summation in double on both sides, in a different order: 1e-5.
+                compare_with_cpu(fwd.as_ref(), &dev, &ins, train, 1e-5, 1e-5)
+                    .unwrap_or_else(|e| panic!("{shape:?} {attrs:?} train={train}: {e}"));
+                let outs = run(fwd.as_ref(), &mut ins.clone(), train).unwrap();
+                let back = create("_backward_BatchNorm", &attrs, None).unwrap();
+                let mut bins = vec![wave(shape, 5.0), outs[1].clone(), outs[2].clone()];
+                bins.extend(ins.iter().cloned());
+                compare_with_cpu(back.as_ref(), &dev, &bins, train, 1e-5, 1e-5)
+                    .unwrap_or_else(|e| panic!("backward {shape:?} {attrs:?} train={train}: {e}"));
+            }
+        }
+    }
+}
+
+fn resolve(axis: &str, rank: usize) -> usize {
+    let a: i64 = axis.parse().unwrap();
+    if a < 0 {
+        (a + rank as i64) as usize
+    } else {
+        a as usize
+    }
+}

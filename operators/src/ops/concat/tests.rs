@@ -368,3 +368,96 @@ fn slice_axis_shapes_and_gradient() {
     .unwrap();
     assert_eq!(out[0].to_f64(), vec![0.0, 0.0, 5.0, 6.0, 0.0, 0.0]);
 }
+
+/// Values that differ everywhere, so that a misplaced copy shows.
+fn distinct(shape: &[usize], salt: f32) -> HostTensor {
+    let n: usize = shape.iter().product();
+    HostTensor::from_f32(shape, (0..n).map(|i| i as f32 * 0.5 + salt).collect())
+}
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let check = |name: &str, attrs: &[(&str, &str)], ins: &[HostTensor]| {
+        let op = create(name, attrs, None).unwrap();
+        compare_with_cpu(op.as_ref(), &dev, ins, true, 0.0, 0.0)
+            .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
+    };
+    // Concat and its backward along every axis, negative dims, odd and empty sizes.
+    let cases: &[(&str, [usize; 3], [usize; 3])] = &[
+        ("0", [2, 3, 5], [3, 3, 5]),
+        ("1", [2, 3, 5], [2, 1, 5]),
+        ("-1", [2, 3, 5], [2, 3, 7]),
+        ("2", [2, 3, 0], [2, 3, 4]),
+        ("1", [1, 1, 1], [1, 2, 1]),
+    ];
+    for (dim, a, b) in cases {
+        let ins = [distinct(a, 0.0), distinct(b, 1000.0)];
+        check("Concat", &[("dim", dim), ("num_args", "2")], &ins);
+        let mut joined = *a;
+        let axis = if *dim == "-1" {
+            2
+        } else {
+            dim.parse::<usize>().unwrap()
+        };
+        joined[axis] += b[axis];
+        let back_ins = [distinct(&joined, 7.0), ins[0].clone(), ins[1].clone()];
+        check(
+            "_backward_Concat",
+            &[("dim", dim), ("num_args", "2")],
+            &back_ins,
+        );
+    }
+    let three = [
+        distinct(&[4, 2], 0.0),
+        distinct(&[4, 3], 100.0),
+        distinct(&[4, 1], 200.0),
+    ];
+    check("Concat", &[("dim", "1"), ("num_args", "3")], &three);
+    // SliceChannel (with squeeze_axis) and its backward.
+    for (axis, squeeze) in [
+        ("0", "false"),
+        ("1", "false"),
+        ("1", "true"),
+        ("-1", "false"),
+    ] {
+        let attrs = [
+            ("num_outputs", "3"),
+            ("axis", axis),
+            ("squeeze_axis", squeeze),
+        ];
+        let x = if squeeze == "true" {
+            distinct(&[2, 3, 5], 0.0)
+        } else {
+            distinct(&[3, 6, 3], 0.0)
+        };
+        check("SliceChannel", &attrs, std::slice::from_ref(&x));
+        let op = create("SliceChannel", &attrs, None).unwrap();
+        let pieces = run(op.as_ref(), &mut [x], true).unwrap();
+        let gs: Vec<HostTensor> = pieces
+            .iter()
+            .enumerate()
+            .map(|(k, p)| distinct(p.shape(), 50.0 * k as f32))
+            .collect();
+        check("_backward_SliceChannel", &attrs, &gs);
+    }
+    // slice_axis and its backward: negative begin, open end, width 1 (empty slices are errors).
+    let x = distinct(&[3, 7, 2], 0.0);
+    for (axis, begin, end) in [
+        ("1", "2", "5"),
+        ("0", "-2", "None"),
+        ("-1", "1", "2"),
+        ("2", "0", "None"),
+    ] {
+        let attrs = [("axis", axis), ("begin", begin), ("end", end)];
+        check("slice_axis", &attrs, std::slice::from_ref(&x));
+        let op = create("slice_axis", &attrs, None).unwrap();
+        let y = run(op.as_ref(), &mut [x.clone()], true).unwrap().remove(0);
+        check(
+            "_backward_slice_axis",
+            &attrs,
+            &[distinct(y.shape(), 9.0), x.clone()],
+        );
+    }
+}

@@ -406,3 +406,76 @@ fn f32_matches_f64() {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
     }
 }
+
+fn wave(shape: &[usize], salt: f32) -> HostTensor {
+    let n: usize = shape.iter().product();
+    let v = (0..n).map(|i| (i as f32 * 0.61 + salt).sin()).collect();
+    HostTensor::from_f32(shape, v)
+}
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    // (data shape, filters, groups, kernel, extra attributes)
+    type Case<'a> = (
+        &'a [usize],
+        usize,
+        usize,
+        &'a [usize],
+        &'a [(&'a str, &'a str)],
+    );
+    let cases: &[Case<'_>] = &[
+        (&[2, 3, 7, 6], 4, 1, &[3, 3], &[]),
+        (
+            &[2, 4, 9, 8],
+            6,
+            2,
+            &[3, 2],
+            &[
+                ("stride", "(2, 3)"),
+                ("pad", "(1, 2)"),
+                ("dilate", "(2, 1)"),
+            ],
+        ),
+        (
+            &[3, 2, 11],
+            5,
+            1,
+            &[3],
+            &[("stride", "(2,)"), ("pad", "(1,)")],
+        ),
+        (&[1, 2, 5, 6], 3, 1, &[1, 1], &[("no_bias", "true")]),
+        (&[2, 4, 4, 5, 3], 2, 2, &[2, 3, 2], &[("pad", "(1, 1, 0)")]),
+        (&[1, 1, 1, 1], 1, 1, &[1, 1], &[]),
+    ];
+    for (shape, f, g, kernel, extra) in cases {
+        let ks = format!("{kernel:?}")
+            .replace('[', "(")
+            .replace(']', if kernel.len() == 1 { ",)" } else { ")" });
+        let (fs, gs) = (f.to_string(), g.to_string());
+        let mut attrs = vec![
+            ("kernel", ks.as_str()),
+            ("num_filter", fs.as_str()),
+            ("num_group", gs.as_str()),
+        ];
+        attrs.extend_from_slice(extra);
+        let no_bias = extra.contains(&("no_bias", "true"));
+        let mut wshape = vec![*f, shape[1] / g];
+        wshape.extend_from_slice(kernel);
+        let mut ins = vec![wave(shape, 0.0), wave(&wshape, 1.0)];
+        if !no_bias {
+            ins.push(wave(&[*f], 2.0));
+        }
+        let fwd = create("Convolution", &attrs, None).unwrap();
+        // GEMM summation order differs from the CPU's: 1e-4 relative.
+        compare_with_cpu(fwd.as_ref(), &dev, &ins, true, 1e-4, 1e-5)
+            .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+        let y = run(fwd.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
+        let back = create("_backward_Convolution", &attrs, None).unwrap();
+        let mut bins = vec![wave(y.shape(), 3.0)];
+        bins.extend(ins.iter().cloned());
+        compare_with_cpu(back.as_ref(), &dev, &bins, true, 1e-4, 1e-5)
+            .unwrap_or_else(|e| panic!("backward {attrs:?}: {e}"));
+    }
+}

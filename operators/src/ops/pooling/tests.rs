@@ -349,3 +349,91 @@ fn parameters() {
     );
     assert_eq!((y.dtype(), y.to_f64()), (DType::F32, vec![1.5]));
 }
+
+/// Values with ties (so max pooling's first-maximum rule matters) and negatives.
+fn tied(shape: &[usize], salt: usize) -> HostTensor {
+    let n: usize = shape.iter().product();
+    let v = (0..n)
+        .map(|i| ((i * 5 + i / 3 + salt) % 4) as f32 * 0.75 - 1.0)
+        .collect();
+    HostTensor::from_f32(shape, v)
+}
+
+#[test]
+fn gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    // (shape, attrs other than pool_type)
+    type Case<'a> = (&'a [usize], &'a [(&'a str, &'a str)]);
+    let cases: &[Case<'_>] = &[
+        (&[2, 3, 7, 6], &[("kernel", "(3, 2)")]),
+        (
+            &[2, 3, 7, 6],
+            &[
+                ("kernel", "(3, 3)"),
+                ("stride", "(2, 2)"),
+                ("pad", "(1, 1)"),
+            ],
+        ),
+        (
+            &[1, 2, 8, 7],
+            &[
+                ("kernel", "(3, 2)"),
+                ("stride", "(2, 3)"),
+                ("pad", "(1, 1)"),
+                ("pooling_convention", "full"),
+            ],
+        ),
+        (
+            &[2, 2, 5, 5],
+            &[
+                ("kernel", "(2, 2)"),
+                ("stride", "(2, 2)"),
+                ("pad", "(1, 1)"),
+                ("count_include_pad", "false"),
+            ],
+        ),
+        (
+            &[2, 3, 5, 4],
+            &[("kernel", "(1, 1)"), ("global_pool", "true")],
+        ),
+        (
+            &[3, 2, 9],
+            &[("kernel", "(3,)"), ("stride", "(2,)"), ("pad", "(1,)")],
+        ),
+        (
+            &[1, 2, 4, 5, 3],
+            &[
+                ("kernel", "(2, 3, 2)"),
+                ("stride", "(1, 2, 1)"),
+                ("pad", "(0, 1, 1)"),
+            ],
+        ),
+        (&[1, 1, 1, 1], &[("kernel", "(1, 1)")]),
+        (&[0, 3, 4, 4], &[("kernel", "(2, 2)")]),
+    ];
+    for (shape, attrs) in cases {
+        for ty in ["max", "avg", "sum"] {
+            let mut all = attrs.to_vec();
+            all.push(("pool_type", ty));
+            let op = create("Pooling", &all, None).unwrap();
+            let x = tied(shape, 3);
+            // Summation order: the CPU adds window rows in order, the GPU the same per output
+            // element; the backward's atomic adds may run in any order on a real device.
+            compare_with_cpu(
+                op.as_ref(),
+                &dev,
+                std::slice::from_ref(&x),
+                true,
+                1e-5,
+                1e-6,
+            )
+            .unwrap_or_else(|e| panic!("{ty} {attrs:?}: {e}"));
+            let y = run(op.as_ref(), &mut [x.clone()], true).unwrap().remove(0);
+            let back = create("_backward_Pooling", &all, None).unwrap();
+            let g = tied(y.shape(), 5);
+            compare_with_cpu(back.as_ref(), &dev, &[g, x, y], true, 1e-5, 1e-6)
+                .unwrap_or_else(|e| panic!("backward {ty} {attrs:?}: {e}"));
+        }
+    }
+}
