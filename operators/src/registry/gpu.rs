@@ -193,6 +193,18 @@ impl<'a> GpuOpContext<'a> {
     }
 }
 
+/// Checks that every view of `tensors` holds `n` elements, before a kernel trusts the sizes;
+/// an error naming `op` and the offending shape otherwise.
+pub fn check_sizes(op: &str, n: usize, tensors: &[&GpuTensor<'_>]) -> Result<()> {
+    match tensors.iter().find(|t| t.size() != n) {
+        Some(t) => Err(Error::BadInput {
+            op: op.to_string(),
+            reason: format!("expected {n} elements, got shape {:?}", t.shape),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// A GPU failure as an operator error naming `op`.
 pub fn gpu_error(op: &str, source: GpuError) -> Error {
     Error::Gpu {

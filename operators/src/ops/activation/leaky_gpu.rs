@@ -4,7 +4,7 @@
 use mxr_kernels::cpu::elementwise::{LeakyAct, SELU_ALPHA, SELU_LAMBDA};
 
 use super::{LeakyActType, LeakyReLUParam, prelu_inner};
-use crate::ops::elemwise::gpu::check_sizes;
+use crate::registry::check_sizes;
 use crate::registry::{GpuOpContext, GpuTensor};
 use crate::{Error, Result};
 

@@ -3,19 +3,8 @@
 
 use mxr_kernels::cpu::softmax::Axis;
 
-use crate::registry::{GpuOpContext, GpuTensor};
+use crate::registry::{GpuOpContext, GpuTensor, check_sizes};
 use crate::{Error, Result};
-
-/// Checks that every tensor of `ts` holds `n` elements.
-fn check(op: &str, ts: &[&GpuTensor<'_>], n: usize) -> Result<()> {
-    match ts.iter().find(|t| t.size() != n) {
-        None => Ok(()),
-        Some(t) => Err(Error::BadInput {
-            op: op.into(),
-            reason: format!("{:?} does not hold {n} elements", t.shape),
-        }),
-    }
-}
 
 /// The forward pass: `inputs` `[data, gamma, beta, moving_mean, moving_var]`, `outputs`
 /// `[out, mean, invstd, moving_mean, moving_var]` (the last two: the mutated inputs).
@@ -35,8 +24,8 @@ pub(super) fn forward(
         });
     };
     let n = ax.outer * ax.len * ax.inner;
-    check(op, &[x, y], n)?;
-    check(op, &[gamma, beta, mm_in, mv_in, mean, invstd], ax.len)?;
+    check_sizes(op, n, &[x, y])?;
+    check_sizes(op, ax.len, &[gamma, beta, mm_in, mv_in, mean, invstd])?;
     let (xp, yp, gp, bp) = (
         x.f32_ptr(op)?,
         y.f32_ptr(op)?,
@@ -52,7 +41,7 @@ pub(super) fn forward(
                 reason: "the moving statistics are missing from the outputs".into(),
             });
         };
-        check(op, &[mm, mv], ax.len)?;
+        check_sizes(op, ax.len, &[mm, mv])?;
         let (mmp, mvp) = (mm.f32_ptr(op)?, mv.f32_ptr(op)?);
         // SAFETY: (float* mean, float* invstd, float* mmean, float* mvar, const float* x,
         // long long outer, long long len, long long inner, double eps, double momentum); the
@@ -137,11 +126,11 @@ pub(super) fn backward(
         });
     };
     let n = ax.outer * ax.len * ax.inner;
-    check(op, &[g, x, dx], n)?;
-    check(op, &[mean, invstd, dgamma, dbeta], ax.len)?;
+    check_sizes(op, n, &[g, x, dx])?;
+    check_sizes(op, ax.len, &[mean, invstd, dgamma, dbeta])?;
     let has_gamma = !fix_gamma;
     if has_gamma {
-        check(op, &[gamma], ax.len)?;
+        check_sizes(op, ax.len, &[gamma])?;
     }
     let (gp, xp, mp, ip) = (
         g.f32_ptr(op)?,

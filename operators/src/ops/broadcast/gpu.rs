@@ -5,7 +5,8 @@
 use mxr_kernels::cpu::broadcast as bc;
 use mxr_kernels::cpu::elementwise::BinaryOp;
 
-use crate::ops::elemwise::gpu::{self as ew_gpu, check_sizes, code};
+use crate::ops::elemwise::gpu::{self as ew_gpu, code};
+use crate::registry::check_sizes;
 use crate::registry::{GpuOpContext, GpuTensor};
 use crate::{Error, Result};
 

@@ -6,7 +6,7 @@ use mxr_engine::gpu::GpuBuffer;
 use mxr_kernels::cpu::conv::ConvGeom;
 use mxr_kernels::cuda::blas;
 
-use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
+use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
 use crate::{Error, Result};
 
 /// The sizes of one convolution: per-group channels and filters, taps, spatial sizes.
@@ -66,14 +66,6 @@ fn plan(ctx: &GpuOpContext<'_>, op: &str, geom: &ConvGeom) -> Result<Plan> {
     })
 }
 
-fn check(op: &str, t: &GpuTensor<'_>, n: usize) -> Result<()> {
-    if t.size() == n {
-        Ok(())
-    } else {
-        Err(bad(op, format!("{:?} does not hold {n} elements", t.shape)))
-    }
-}
-
 /// Fills `col` (`channels * taps * out_sp` floats) from sample `x` (`channels * in_sp`).
 ///
 /// # Safety
@@ -113,11 +105,11 @@ pub(super) fn forward(
     let op = "Convolution";
     let p = plan(ctx, op, geom)?;
     let (c, f, groups, batch) = (geom.channels, geom.filters, geom.groups, geom.batch);
-    check(op, x, batch * c * p.in_sp)?;
-    check(op, w, f * p.cg * p.taps)?;
-    check(op, y, batch * f * p.out_sp)?;
+    check_sizes(op, batch * c * p.in_sp, &[x])?;
+    check_sizes(op, f * p.cg * p.taps, &[w])?;
+    check_sizes(op, batch * f * p.out_sp, &[y])?;
     if let Some(b) = b {
-        check(op, b, f)?;
+        check_sizes(op, f, &[b])?;
     }
     let (xp, wp, yp) = (x.f32_ptr(op)?, w.f32_ptr(op)?, y.f32_ptr(op)?);
     let ny = batch * f * p.out_sp;
@@ -187,15 +179,15 @@ pub(super) fn backward(
     let op = "_backward_Convolution";
     let p = plan(ctx, op, geom)?;
     let (c, f, groups, batch) = (geom.channels, geom.filters, geom.groups, geom.batch);
-    check(op, x, batch * c * p.in_sp)?;
-    check(op, w, f * p.cg * p.taps)?;
-    check(op, dw, f * p.cg * p.taps)?;
-    check(op, gy, batch * f * p.out_sp)?;
+    check_sizes(op, batch * c * p.in_sp, &[x])?;
+    check_sizes(op, f * p.cg * p.taps, &[w])?;
+    check_sizes(op, f * p.cg * p.taps, &[dw])?;
+    check_sizes(op, batch * f * p.out_sp, &[gy])?;
     if let Some(dx) = dx {
-        check(op, dx, batch * c * p.in_sp)?;
+        check_sizes(op, batch * c * p.in_sp, &[dx])?;
     }
     if let Some(db) = db {
-        check(op, db, f)?;
+        check_sizes(op, f, &[db])?;
     }
     let (gp, xp, wp, dwp) = (
         gy.f32_ptr(op)?,

@@ -5,7 +5,7 @@ use mxr_engine::gpu::DevicePtr;
 use mxr_kernels::DType;
 use mxr_kernels::cpu::elementwise::BinaryOp;
 
-use crate::registry::{GpuOpContext, GpuTensor};
+use crate::registry::{GpuOpContext, GpuTensor, check_sizes};
 use crate::{Error, Result};
 
 /// The kernels' binary op code.
@@ -15,17 +15,6 @@ pub(crate) fn code(op: BinaryOp) -> i32 {
         BinaryOp::Sub => 1,
         BinaryOp::Mul => 2,
         BinaryOp::Div => 3,
-    }
-}
-
-/// Checks that every tensor holds `n` elements (the kernels index all of them by one index).
-pub(crate) fn check_sizes(op: &str, n: usize, tensors: &[&GpuTensor<'_>]) -> Result<()> {
-    match tensors.iter().find(|t| t.size() != n) {
-        Some(t) => Err(Error::BadInput {
-            op: op.to_string(),
-            reason: format!("expected {n} elements, got shape {:?}", t.shape),
-        }),
-        None => Ok(()),
     }
 }
 

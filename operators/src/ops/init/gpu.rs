@@ -2,7 +2,7 @@
 #![allow(unsafe_code, reason = "kernel launches on device addresses")]
 
 use crate::Result;
-use crate::ops::elemwise::gpu::check_sizes;
+use crate::registry::check_sizes;
 use crate::registry::{GpuOpContext, GpuTensor};
 
 /// Fills `out` with `value`: zeros for any dtype (a memset), other values for float32.

@@ -13,21 +13,8 @@ use mxr_engine::gpu::{DevicePtr, GpuBuffer, GpuDevice};
 
 use super::{Normalization, RegressionKind, SoftmaxOutput};
 use crate::ops::softmax::gpu::{forward as softmax_forward, zero};
-use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
+use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
 use crate::{Error, Result};
-
-fn check_size(op: &str, t: &GpuTensor<'_>, n: usize) -> Result<()> {
-    if t.size() != n {
-        return Err(Error::BadInput {
-            op: op.into(),
-            reason: format!(
-                "an array of shape {:?} where {n} elements were expected",
-                t.shape
-            ),
-        });
-    }
-    Ok(())
-}
 
 /// `y = x` (a device copy; nothing when the two share memory, the in-place case).
 pub(super) fn copy(
@@ -37,7 +24,7 @@ pub(super) fn copy(
     y: &GpuTensor<'_>,
 ) -> Result<()> {
     let (xp, yp) = (x.f32_ptr(op)?, y.f32_ptr(op)?);
-    check_size(op, y, x.size())?;
+    check_sizes(op, x.size(), &[y])?;
     if xp == yp {
         return Ok(());
     }
@@ -84,7 +71,7 @@ pub(super) fn softmax_output_backward(
     let p = &so.0;
     zero(ctx, op, dlabel)?;
     let (yp, lp, dp) = (y.f32_ptr(op)?, label.f32_ptr(op)?, dx.f32_ptr(op)?);
-    check_size(op, dx, y.size())?;
+    check_sizes(op, y.size(), &[dx])?;
     let times_output = i32::from(p.out_grad);
     let grad_scale = f64::from(p.grad_scale);
     if label.shape == y.shape {
@@ -236,7 +223,7 @@ pub(super) fn regression_forward(
     }
     let (xp, yp) = (x.f32_ptr(op)?, y.f32_ptr(op)?);
     let n = x.size();
-    check_size(op, y, n)?;
+    check_sizes(op, n, &[y])?;
     // SAFETY: (float* y, const float* x, long long n): both hold n floats (checked).
     unsafe { ctx.launch(op, "loss", "loss_sigmoid_f32", n, (yp, xp, n as i64)) }
 }
@@ -264,7 +251,7 @@ pub(super) fn regression_backward(
         });
     }
     let n = out.size();
-    check_size(op, dx, n)?;
+    check_sizes(op, n, &[dx])?;
     let (lp, op_, dp) = (label.f32_ptr(op)?, out.f32_ptr(op)?, dx.f32_ptr(op)?);
     let rows = label.shape.first().copied().unwrap_or(1).max(1);
     let num_output = (label.size() / rows).max(1);

@@ -5,7 +5,7 @@ use mxr_kernels::cpu::elementwise::ScalarOp;
 
 use super::ScalarGrad;
 use crate::Result;
-use crate::ops::elemwise::gpu::check_sizes;
+use crate::registry::check_sizes;
 use crate::registry::{GpuOpContext, GpuTensor};
 
 fn code(op: ScalarOp) -> i32 {

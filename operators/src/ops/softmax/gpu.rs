@@ -6,7 +6,7 @@ use mxr_engine::gpu::DevicePtr;
 use mxr_kernels::DType;
 use mxr_kernels::cpu::softmax::Axis;
 
-use crate::registry::{GpuOpContext, GpuTensor};
+use crate::registry::{GpuOpContext, GpuTensor, check_sizes};
 use crate::{Error, Result};
 
 /// The kernel's code for a length array's dtype (its `DType` flag); float16 lengths are not
@@ -23,19 +23,6 @@ fn length_code(op: &str, dtype: DType) -> Result<i32> {
     }
 }
 
-fn check_size(op: &str, t: &GpuTensor<'_>, n: usize) -> Result<()> {
-    if t.size() != n {
-        return Err(Error::BadInput {
-            op: op.into(),
-            reason: format!(
-                "an array of shape {:?} where {n} elements were expected",
-                t.shape
-            ),
-        });
-    }
-    Ok(())
-}
-
 /// `y = softmax(x / t)` (`log`: log-softmax; the pair is `(t, log)`) along the axis of `ax`, with optional lengths.
 /// Also `SoftmaxOutput`'s forward (`t = 1`, no lengths).
 pub(crate) fn forward(
@@ -48,11 +35,11 @@ pub(crate) fn forward(
     y: &GpuTensor<'_>,
 ) -> Result<()> {
     let (xp, yp) = (x.f32_ptr(op)?, y.f32_ptr(op)?);
-    check_size(op, x, ax.size())?;
-    check_size(op, y, ax.size())?;
+    check_sizes(op, ax.size(), &[x])?;
+    check_sizes(op, ax.size(), &[y])?;
     let (lp, code) = match lengths {
         Some(l) => {
-            check_size(op, l, ax.outer * ax.inner)?;
+            check_sizes(op, ax.outer * ax.inner, &[l])?;
             (l.ptr, length_code(op, l.dtype)?)
         }
         None => (DevicePtr(0), 0),
@@ -95,7 +82,7 @@ pub(super) fn backward(
 ) -> Result<()> {
     let (gp, yp, dp) = (g.f32_ptr(op)?, y.f32_ptr(op)?, dx.f32_ptr(op)?);
     for a in [g, y, dx] {
-        check_size(op, a, ax.size())?;
+        check_sizes(op, ax.size(), &[a])?;
     }
     // SAFETY: (float* dx, const float* g, const float* y, long long outer, long long len,
     // long long inner, float t, int log): all three hold outer·len·inner floats (checked).

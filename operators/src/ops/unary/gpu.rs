@@ -4,7 +4,7 @@
 use mxr_kernels::cpu::elementwise::{UnaryGrad, UnaryOp};
 
 use crate::Result;
-use crate::ops::elemwise::gpu::check_sizes;
+use crate::registry::check_sizes;
 use crate::registry::{GpuOpContext, GpuTensor};
 
 fn code(op: UnaryOp) -> i32 {
