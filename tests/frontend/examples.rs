@@ -148,10 +148,7 @@ fn ndarray_ops_prints_mxnets_values() {
 
 #[test]
 fn the_main_job_trains_and_saves_a_checkpoint_mxnet_loads() {
-    if !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-        .exists()
-    {
-        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+    if fashion_mnist_missing() {
         return;
     }
     let out_dir = std::env::temp_dir().join(format!("mxr-train-{}", std::process::id()));
@@ -159,16 +156,7 @@ fn the_main_job_trains_and_saves_a_checkpoint_mxnet_loads() {
     let Some(out) = run_example_with("train_mlp", &["--epochs", "1", "--out", &out_arg]) else {
         return;
     };
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("epoch 1: train accuracy"))
-        .unwrap_or_else(|| panic!("no epoch line in:\n{out}"));
-    let test_accuracy: f64 = line
-        .split("test accuracy ")
-        .nth(1)
-        .and_then(|r| r.split(',').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no test accuracy in {line}"));
+    let test_accuracy = first_epoch_test_accuracy(&out);
     assert!(test_accuracy > 0.65, "one epoch reaches {test_accuracy}");
     assert!(out_dir.join("fashion_mlp-0001.params").exists());
     let curve = std::fs::read_to_string(out_dir.join("training_curve.svg")).unwrap();
@@ -197,10 +185,7 @@ fn the_main_job_trains_and_saves_a_checkpoint_mxnet_loads() {
 
 #[test]
 fn the_main_job_trains_on_a_gpu_context() {
-    if !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-        .exists()
-    {
-        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+    if fashion_mnist_missing() {
         return;
     }
     // The real gpu(0) where there is one; else the emulator, which runs the same GPU code.
@@ -216,16 +201,7 @@ fn the_main_job_trains_on_a_gpu_context() {
     let Some(out) = run_example_env("train_mlp", &args, env) else {
         return;
     };
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("epoch 1: train accuracy"))
-        .unwrap_or_else(|| panic!("no epoch line in:\n{out}"));
-    let test_accuracy: f64 = line
-        .split("test accuracy ")
-        .nth(1)
-        .and_then(|r| r.split(',').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no test accuracy in {line}"));
+    let test_accuracy = first_epoch_test_accuracy(&out);
     assert!(
         test_accuracy > 0.65,
         "one epoch on gpu(0) reaches {test_accuracy}"
@@ -298,10 +274,7 @@ fn symbol_bind_prints_mxnets_values() {
 
 #[test]
 fn the_module_example_fits_scores_and_saves() {
-    if !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-        .exists()
-    {
-        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+    if fashion_mnist_missing() {
         return;
     }
     let out_dir = std::env::temp_dir().join(format!("mxr-module-ex-{}", std::process::id()));
@@ -375,4 +348,28 @@ fn kvstore_walk_through_prints_scenario_19() {
 /// Whether this machine has a real GPU (examples run without the emulator).
 fn has_real_gpu() -> bool {
     mxr::engine::gpu::driver_device_count().is_ok_and(|n| n > 0)
+}
+
+/// The test accuracy that `train_mlp` prints for epoch 1.
+fn first_epoch_test_accuracy(out: &str) -> f64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("epoch 1: train accuracy"))
+        .unwrap_or_else(|| panic!("no epoch line in:\n{out}"));
+    line.split("test accuracy ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no test accuracy in {line}"))
+}
+
+/// Whether Debian's Fashion-MNIST is absent (then says the test skips).
+fn fashion_mnist_missing() -> bool {
+    let missing =
+        !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+            .exists();
+    if missing {
+        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+    }
+    missing
 }
