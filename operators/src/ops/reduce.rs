@@ -84,6 +84,14 @@ params! {
 }
 
 impl ReduceAxesParam {
+    /// [`ReduceAxesParam::mask`] for a kernel of `op`: a bad axis is a bad-input error.
+    fn kernel_mask(&self, op: &str, rank: usize) -> Result<Vec<bool>> {
+        self.mask(rank).map_err(|reason| Error::BadInput {
+            op: op.into(),
+            reason,
+        })
+    }
+
     /// Which axes of a `rank`-D input are reduced.
     fn mask(&self, rank: usize) -> std::result::Result<Vec<bool>, String> {
         let axes = match &self.axis {
@@ -261,13 +269,7 @@ impl Operator for Reduce {
     ) -> Result<()> {
         let op = self.name();
         let x = &inputs[0];
-        let mask = self
-            .param
-            .mask(x.shape.len())
-            .map_err(|reason| Error::BadInput {
-                op: op.into(),
-                reason,
-            })?;
+        let mask = self.param.kernel_mask(op, x.shape.len())?;
         let out = &mut outputs[0];
         float_dispatch!(x.dtype, op, T => {
             reduce(x.slice::<T>(op)?, x.shape, &mask, self.kind.reducer(), out.slice_mut::<T>(op)?)
@@ -285,13 +287,7 @@ impl Operator for Reduce {
     ) -> Result<()> {
         let op = self.name();
         let x = &inputs[0];
-        let mask = self
-            .param
-            .mask(x.shape.len())
-            .map_err(|reason| Error::BadInput {
-                op: op.into(),
-                reason,
-            })?;
+        let mask = self.param.kernel_mask(op, x.shape.len())?;
         gpu::reduce(ctx, op, self.kind, x, &mask, &outputs[0])
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
@@ -363,13 +359,7 @@ impl Operator for BackwardReduce {
     ) -> Result<()> {
         let op = self.name();
         let (g, x) = (&inputs[0], &inputs[1]);
-        let mask = self
-            .param
-            .mask(x.shape.len())
-            .map_err(|reason| Error::BadInput {
-                op: op.into(),
-                reason,
-            })?;
+        let mask = self.param.kernel_mask(op, x.shape.len())?;
         let out = &mut outputs[0];
         float_dispatch!(x.dtype, op, T => {
             let dx = out.slice_mut::<T>(op)?;
@@ -413,13 +403,7 @@ impl Operator for BackwardReduce {
     ) -> Result<()> {
         let op = self.name();
         let (g, x) = (&inputs[0], &inputs[1]);
-        let mask = self
-            .param
-            .mask(x.shape.len())
-            .map_err(|reason| Error::BadInput {
-                op: op.into(),
-                reason,
-            })?;
+        let mask = self.param.kernel_mask(op, x.shape.len())?;
         let dx = &outputs[0];
         match self.kind {
             ReduceKind::Sum => gpu::broadcast(ctx, op, g, x.shape, &mask, None, dx),
