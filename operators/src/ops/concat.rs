@@ -214,6 +214,14 @@ fn infer_concat(shapes: &mut ShapeCtx<'_>, dim: i64, inputs: Vec<usize>, out: us
     shapes.set_output(out, Shape::partial(dims))
 }
 
+/// The axis `dim` names in `shape`; an error naming `op` when it is out of range.
+fn join_axis(op: &str, dim: i64, shape: &[usize]) -> Result<usize> {
+    normalize_axis(dim, shape.len()).ok_or_else(|| Error::BadInput {
+        op: op.into(),
+        reason: format!("dim {dim} is out of range for {shape:?}"),
+    })
+}
+
 impl Operator for Concat {
     fn devices(&self) -> &'static [DeviceType] {
         &[DeviceType::Cpu, DeviceType::Gpu]
@@ -225,10 +233,7 @@ impl Operator for Concat {
         outputs: &[GpuTensor<'_>],
     ) -> Result<()> {
         let out = &outputs[0];
-        let axis = normalize_axis(self.0.dim, out.shape.len()).ok_or_else(|| Error::BadInput {
-            op: "Concat".into(),
-            reason: format!("dim {} is out of range for {:?}", self.0.dim, out.shape),
-        })?;
+        let axis = join_axis("Concat", self.0.dim, out.shape)?;
         let (outer, _) = rows(out.shape, axis, 1);
         let part_rows: Vec<usize> = inputs
             .iter()
@@ -257,10 +262,7 @@ impl Operator for Concat {
     ) -> Result<()> {
         let out = &mut outputs[0];
         let width = out.dtype.size();
-        let axis = normalize_axis(self.0.dim, out.shape.len()).ok_or_else(|| Error::BadInput {
-            op: "Concat".into(),
-            reason: format!("dim {} is out of range for {:?}", self.0.dim, out.shape),
-        })?;
+        let axis = join_axis("Concat", self.0.dim, out.shape)?;
         let (outer, _) = rows(out.shape, axis, width);
         let parts: Vec<(&[u8], usize)> = inputs
             .iter()
@@ -293,10 +295,7 @@ impl Operator for BackwardConcat {
     ) -> Result<()> {
         let g = &inputs[0];
         let op = "_backward_Concat";
-        let axis = normalize_axis(self.0.dim, g.shape.len()).ok_or_else(|| Error::BadInput {
-            op: op.into(),
-            reason: format!("dim {} is out of range for {:?}", self.0.dim, g.shape),
-        })?;
+        let axis = join_axis(op, self.0.dim, g.shape)?;
         let (outer, _) = rows(g.shape, axis, 1);
         let part_rows: Vec<usize> = outputs
             .iter()
@@ -353,10 +352,7 @@ impl Operator for BackwardConcat {
     ) -> Result<()> {
         let g = &inputs[0];
         let width = g.dtype.size();
-        let axis = normalize_axis(self.0.dim, g.shape.len()).ok_or_else(|| Error::BadInput {
-            op: "_backward_Concat".into(),
-            reason: format!("dim {} is out of range for {:?}", self.0.dim, g.shape),
-        })?;
+        let axis = join_axis("_backward_Concat", self.0.dim, g.shape)?;
         let (outer, _) = rows(g.shape, axis, width);
         let mut parts: Vec<(&mut [u8], usize)> = outputs
             .iter_mut()
