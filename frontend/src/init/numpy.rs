@@ -34,6 +34,39 @@ impl NumpyRandomState {
         (a * 67_108_864.0 + b) / 9_007_199_254_740_992.0
     }
 
+    /// numpy's `randint(low, high, size=n)` (legacy, 64-bit integers): draws masked to the
+    /// next power of two above `high - 1 - low`, retried while out of range. An empty range
+    /// (`high <= low`) gives `low` every time.
+    ///
+    /// ```
+    /// use mxr::init::NumpyRandomState;
+    /// let labels = NumpyRandomState::new(0).randint(0, 1000, 4);
+    /// assert_eq!(labels, vec![684, 559, 629, 192]); // np.random.RandomState(0).randint(0, 1000, 4)
+    /// ```
+    pub fn randint(&mut self, low: i64, high: i64, n: usize) -> Vec<i64> {
+        let span = high.saturating_sub(low).saturating_sub(1).max(0) as u64;
+        let mask = u64::MAX >> span.leading_zeros().min(63);
+        let mask = if span == 0 { 0 } else { mask };
+        (0..n)
+            .map(|_| {
+                if span == 0 {
+                    return low;
+                }
+                loop {
+                    let draw = if span <= u64::from(u32::MAX) {
+                        u64::from(self.mt.next_u32()) & mask
+                    } else {
+                        let hi = u64::from(self.mt.next_u32());
+                        ((hi << 32) | u64::from(self.mt.next_u32())) & mask
+                    };
+                    if draw <= span {
+                        return low + draw as i64;
+                    }
+                }
+            })
+            .collect()
+    }
+
     /// numpy's `uniform(low, high, size=n)`, then `.astype(np.float32)`.
     pub fn uniform_f32(&mut self, low: f64, high: f64, n: usize) -> Vec<f32> {
         (0..n)

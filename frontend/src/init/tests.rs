@@ -356,3 +356,16 @@ fn fixed_patterns_match_mxnet() {
     Constant::new(0.1).init_weight("w", &f64s).unwrap();
     assert_eq!(f64s.to_vec::<f64>().unwrap(), [0.1; 6]);
 }
+
+#[test]
+fn numpy_randint_matches_numpy() {
+    // np.random.RandomState(0).randint(0, 1000, 16)
+    let want = [
+        684, 559, 629, 192, 835, 763, 707, 359, 9, 723, 277, 754, 804, 599, 70, 472,
+    ];
+    assert_eq!(NumpyRandomState::new(0).randint(0, 1000, 16), want);
+    // np.random.RandomState(0).randint(0, 2**32, 4, dtype=np.uint64): the 64-bit draws.
+    let wide = NumpyRandomState::new(0).randint(0, 1 << 32, 4);
+    assert_eq!(wide, [2357136044, 2546248239, 3071714933, 3626093760]);
+    assert_eq!(NumpyRandomState::new(0).randint(5, 5, 2), [5, 5]);
+}

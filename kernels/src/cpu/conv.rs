@@ -35,9 +35,38 @@ use rayon::prelude::*;
 use super::gemm::{GemmElement, GemmError, batched_gemm};
 use super::parallel;
 
+pub mod blocked;
+pub mod direct;
+
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
+    use super::{ConvError, ConvGeom};
+
+    pub trait Sealed: Sized {
+        /// Runs the forward convolution with the direct kernels when they serve it
+        /// ([`super::direct::forward_nchw`]); `Ok(false)` (nothing done) otherwise.
+        fn direct_forward(
+            _geom: &ConvGeom,
+            _x: &[Self],
+            _w: &[Self],
+            _bias: Option<&[Self]>,
+            _y: &mut [Self],
+            _threads: usize,
+        ) -> Result<bool, ConvError> {
+            Ok(false)
+        }
+    }
+    impl Sealed for f32 {
+        fn direct_forward(
+            geom: &ConvGeom,
+            x: &[f32],
+            w: &[f32],
+            bias: Option<&[f32]>,
+            y: &mut [f32],
+            threads: usize,
+        ) -> Result<bool, ConvError> {
+            super::direct::forward_nchw(geom, x, w, bias, y, threads)
+        }
+    }
     impl Sealed for f64 {}
 }
 
@@ -401,16 +430,17 @@ const MIN_PARALLEL_WORK: u128 = 1 << 20;
 /// ([`parallel::num_threads`]) and per image, each with at least [`MIN_PARALLEL_WORK`]
 /// multiply-adds. The result does not depend on it (each image is computed the same way), except
 /// the weight gradient's summation order over images, which it fixes.
-fn image_parts(geom: &ConvGeom, s: &Sizes) -> usize {
+fn image_parts(geom: &ConvGeom, s: &Sizes, threads: usize) -> usize {
     let work = geom.batch as u128 * geom.filters as u128 * s.k as u128 * s.out_spatial as u128;
     let by_work = (work / MIN_PARALLEL_WORK).min(usize::MAX as u128) as usize;
-    parallel::num_threads().min(geom.batch).min(by_work).max(1)
+    threads.min(geom.batch).min(by_work).max(1)
 }
 
 /// The forward convolution: `y = conv(x, w) + bias` (cross-correlation, no kernel flip).
 /// `x` is `N × C × spatial`, `w` is `F × C/G × kernel`, `bias` (if any) has `F` elements,
-/// `y` is `N × F × out_spatial` and is overwritten. Large batches are split into groups of
-/// images computed in parallel.
+/// `y` is `N × F × out_spatial` and is overwritten. `f32` convolutions the direct kernels
+/// serve ([`direct::forward_nchw`]) run there; the rest by im2col + GEMM
+/// ([`conv_forward_im2col`]). Both use up to [`parallel::num_threads`] threads.
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry or a buffer of the wrong length.
@@ -420,6 +450,36 @@ pub fn conv_forward<T: ConvElement>(
     w: &[T],
     bias: Option<&[T]>,
     y: &mut [T],
+) -> Result<(), ConvError> {
+    let s = geom.sizes()?;
+    check_len("data", x.len(), geom.data_len())?;
+    check_len("weight", w.len(), geom.filters * s.k)?;
+    check_len("output", y.len(), geom.batch * geom.filters * s.out_spatial)?;
+    if let Some(b) = bias {
+        check_len("bias", b.len(), geom.filters)?;
+    }
+    if geom.batch == 0 || s.out_spatial == 0 {
+        return Ok(());
+    }
+    let threads = parallel::num_threads();
+    if T::direct_forward(geom, x, w, bias, y, threads)? {
+        return Ok(());
+    }
+    conv_forward_im2col(geom, x, w, bias, y, threads)
+}
+
+/// [`conv_forward`] by im2col + GEMM alone (the reference the direct kernels are tested
+/// against), groups of images on up to `threads` threads.
+///
+/// # Errors
+/// As [`conv_forward`].
+pub fn conv_forward_im2col<T: ConvElement>(
+    geom: &ConvGeom,
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    y: &mut [T],
+    threads: usize,
 ) -> Result<(), ConvError> {
     let s = geom.sizes()?;
     check_len("data", x.len(), geom.data_len())?;
@@ -483,7 +543,7 @@ pub fn conv_forward<T: ConvElement>(
         }
         Ok(())
     };
-    let parts = image_parts(geom, &s);
+    let parts = image_parts(geom, &s, threads);
     if parts == 1 {
         return run(x, y);
     }
@@ -615,7 +675,7 @@ pub fn conv_backward<T: ConvElement>(
         }
         Ok::<(), ConvError>(())
     };
-    let parts = image_parts(geom, &s);
+    let parts = image_parts(geom, &s, parallel::num_threads());
     if parts == 1 {
         return run(x, g, dx, dw);
     }

@@ -5,6 +5,7 @@ pub mod broadcast;
 pub mod conv;
 pub mod elementwise;
 pub mod gemm;
+pub mod isa;
 pub mod parallel;
 pub mod pooling;
 pub mod random;

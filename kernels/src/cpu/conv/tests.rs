@@ -161,7 +161,11 @@ fn batches_split_across_threads_match_the_reference() {
     let geom = ConvGeom::new_2d(6, 20, 50, 1, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]);
     let s = geom.sizes().unwrap();
     let threads = parallel::num_threads();
-    assert_eq!(image_parts(&geom, &s), threads.min(6), "{threads} threads");
+    assert_eq!(
+        image_parts(&geom, &s, threads),
+        threads.min(6),
+        "{threads} threads"
+    );
     check_geometry(geom, true);
 }
 

@@ -1,0 +1,271 @@
+//! Convolution kernels on the layer shapes of the W8 networks (ResNet-18 v1, MobileNet 1.0,
+//! ResNet-50 v2 at 224×224), in GFLOP/s (2 flops per multiply-add, padding taps not counted).
+//!
+//! Rows, per shape:
+//! - `im2col`: `conv::conv_forward` on NCHW data (im2col + GEMM, the reference path);
+//! - `nchw`: `conv::conv_forward` as the executor's unfused path calls it today (it picks the
+//!   direct kernel where that is served, converting NCHW to and from the blocked layout);
+//! - `direct`: the direct kernel on blocked data with packed weights (what the fused inference
+//!   executor runs between convolutions);
+//! - `direct_avx2`: the same with the AVX2 kernels, on a CPU that has them.
+//!
+//! Run: `cargo bench --bench conv` (`-- NAME` filters as criterion does; `MXR_NUM_THREADS=N`
+//! for N threads, default 1 here; `CONV_BENCH_ROWS=direct,im2col` runs only those rows). Criterion reports elements per second where one element is
+//! one flop, so `Gelem/s` reads as GFLOP/s; a table of the median GFLOP/s of every row follows.
+//! Each row's output is checked against `im2col` once before timing.
+
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
+use mxr_kernels::cpu::conv::direct::{DirectConv, Epilogue, InputLayout};
+use mxr_kernels::cpu::conv::{ConvGeom, conv_forward};
+use mxr_kernels::cpu::isa::Isa;
+
+/// One layer: name, batch, in channels, filters, input side, kernel, stride, pad, groups.
+type Layer = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
+
+const LAYERS: [Layer; 16] = [
+    ("r18_stem", 1, 3, 64, 224, 7, 2, 3, 1),
+    ("r18_l1_3x3", 1, 64, 64, 56, 3, 1, 1, 1),
+    ("r18_l2_3x3s2", 1, 64, 128, 56, 3, 2, 1, 1),
+    ("r18_l2_3x3", 1, 128, 128, 28, 3, 1, 1, 1),
+    ("r18_l2_1x1s2", 1, 64, 128, 56, 1, 2, 0, 1),
+    ("r18_l3_3x3", 1, 256, 256, 14, 3, 1, 1, 1),
+    ("r18_l4_3x3", 1, 512, 512, 7, 3, 1, 1, 1),
+    ("r18_l1_3x3_b32", 32, 64, 64, 56, 3, 1, 1, 1),
+    ("r18_l4_3x3_b32", 32, 512, 512, 7, 3, 1, 1, 1),
+    ("mb_pw_32_64", 1, 32, 64, 112, 1, 1, 0, 1),
+    ("mb_pw_512", 1, 512, 512, 14, 1, 1, 0, 1),
+    ("mb_pw_1024", 1, 1024, 1024, 7, 1, 1, 0, 1),
+    ("mb_dw_64s2", 1, 64, 64, 112, 3, 2, 1, 64),
+    ("mb_dw_512", 1, 512, 512, 14, 3, 1, 1, 512),
+    ("r50_1x1_256_64", 1, 256, 64, 56, 1, 1, 0, 1),
+    ("r50_1x1_1024_256", 1, 1024, 256, 14, 1, 1, 0, 1),
+];
+
+/// A row's timings on one layer: row, layer, flops per call, seconds per call.
+type Timings = (String, &'static str, f64, Vec<f64>);
+
+thread_local! {
+    /// Per-call seconds for each (row, layer), in the order run.
+    static CALLS: RefCell<Vec<Timings>> = const { RefCell::new(Vec::new()) };
+}
+
+fn uniform(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..len)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn geom_of(l: &Layer) -> ConvGeom {
+    let &(_, n, c, f, side, k, s, p, g) = l;
+    ConvGeom::new_2d(n, c, f, g, [side, side], [k, k], [s, s], [p, p], [1, 1])
+}
+
+/// Flops of one call: 2 per multiply-add of the unpadded convolution.
+fn flops(geom: &ConvGeom) -> f64 {
+    let out = geom.output().expect("valid");
+    let taps: usize = geom.kernel.iter().product();
+    2.0 * (geom.batch * geom.filters * (geom.channels / geom.groups) * taps) as f64
+        * out.iter().product::<usize>() as f64
+}
+
+/// A prepared row: a closure that runs one call, and its output as NCHW for the check.
+type Runner = Box<dyn FnMut(bool) -> Vec<f32>>;
+
+fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
+    let g = *geom;
+    let taps: usize = g.kernel.iter().product();
+    let x = uniform(g.data_len(), 1);
+    let w = uniform(g.filters * g.channels / g.groups * taps, 2);
+    let b = uniform(g.filters, 3);
+    match row {
+        "im2col" | "nchw" => {
+            let mut y = vec![0.0f32; g.output_len()];
+            let reference = row == "im2col";
+            Some(Box::new(move |want_output| {
+                if reference {
+                    mxr_kernels::cpu::conv::conv_forward_im2col(
+                        &g,
+                        &x,
+                        &w,
+                        Some(&b),
+                        &mut y,
+                        threads,
+                    )
+                    .expect("valid");
+                } else {
+                    conv_forward(&g, &x, &w, Some(&b), &mut y).expect("valid");
+                }
+                if want_output { y.clone() } else { Vec::new() }
+            }))
+        }
+        "direct" | "direct_avx2" => {
+            let isa = if row == "direct" {
+                Isa::current()
+            } else {
+                Isa::Avx2
+            };
+            if !isa.is_available() {
+                return None;
+            }
+            let input = if g.channels < 8 {
+                InputLayout::Plain
+            } else {
+                InputLayout::Blocked
+            };
+            let plan = DirectConv::new(&g, input).expect("valid")?;
+            let mut xin = Vec::new();
+            let strides = plan
+                .prepare_input(&x, plan.input_halo(), &mut xin)
+                .expect("valid");
+            let mut packed = vec![0.0; plan.packed_len()];
+            plan.pack_weights(&w, None, &mut packed).expect("valid");
+            let out_layout = plan.output_layout(0);
+            let mut out = vec![0.0; out_layout.len()];
+            Some(Box::new(move |want_output| {
+                let epilogue = Epilogue {
+                    bias: Some(&b),
+                    ..Epilogue::default()
+                };
+                plan.forward_with(
+                    isa,
+                    &xin,
+                    &strides,
+                    &packed,
+                    &epilogue,
+                    &mut out,
+                    &out_layout,
+                    threads,
+                )
+                .expect("valid");
+                if !want_output {
+                    return Vec::new();
+                }
+                let mut y = vec![0.0; out_layout.n * out_layout.c * out_layout.h * out_layout.w];
+                mxr_kernels::cpu::conv::blocked::from_blocked(&out, &out_layout, &mut y);
+                y
+            }))
+        }
+        _ => None,
+    }
+}
+
+const ROWS: [&str; 4] = ["im2col", "nchw", "direct", "direct_avx2"];
+
+fn layers(c: &mut Criterion) {
+    let threads = std::env::var("MXR_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1usize);
+    mxr_kernels::cpu::parallel::set_num_threads(threads);
+    let mut group = c.benchmark_group(format!("conv_f32_{threads}thread"));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .sampling_mode(SamplingMode::Flat);
+    for layer in &LAYERS {
+        let geom = geom_of(layer);
+        let fl = flops(&geom);
+        group.throughput(Throughput::Elements(fl as u64));
+        let mut reference = runner("im2col", &geom, threads).expect("always served");
+        let want = reference(true);
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let only = std::env::var("CONV_BENCH_ROWS").unwrap_or_default();
+        for row in ROWS {
+            if !only.is_empty() && !only.split(',').any(|r| r.trim() == row) {
+                continue;
+            }
+            let Some(mut run) = runner(row, &geom, threads) else {
+                continue;
+            };
+            let got = run(true);
+            let worst = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                worst <= 1e-4 * scale,
+                "{row} on {}: differs by {worst}",
+                layer.0
+            );
+            group.bench_function(BenchmarkId::new(row, layer.0), |bench| {
+                bench.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    let mut times = Vec::new();
+                    for _ in 0..iters {
+                        let start = Instant::now();
+                        run(false);
+                        let dt = start.elapsed();
+                        total += dt;
+                        times.push(dt.as_secs_f64());
+                    }
+                    record(row, layer.0, fl, times);
+                    total
+                });
+            });
+        }
+    }
+    group.finish();
+    summary(threads);
+}
+
+fn record(row: &str, layer: &'static str, fl: f64, times: Vec<f64>) {
+    CALLS.with_borrow_mut(|calls| {
+        match calls
+            .iter_mut()
+            .find(|(r, l, _, _)| r == row && *l == layer)
+        {
+            Some((_, _, _, all)) => all.extend(times),
+            None => calls.push((row.to_string(), layer, fl, times)),
+        }
+    });
+}
+
+fn summary(threads: usize) {
+    println!("\nmedian GFLOP/s per call, {threads} thread(s):");
+    println!(
+        "{:>20} {:>12} {:>9} {:>10}",
+        "layer", "row", "GFLOP/s", "median ms"
+    );
+    CALLS.with_borrow(|calls| {
+        for (row, layer, fl, times) in calls {
+            let mut t = times.clone();
+            if t.is_empty() {
+                continue;
+            }
+            t.sort_by(f64::total_cmp);
+            let median = t[t.len() / 2];
+            println!(
+                "{layer:>20} {row:>12} {:>9.1} {:>10.3}",
+                fl / median / 1e9,
+                median * 1e3
+            );
+        }
+    });
+}
+
+criterion_group!(benches, layers);
+criterion_main!(benches);

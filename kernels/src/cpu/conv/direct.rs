@@ -1,0 +1,808 @@
+//! Direct 2-D convolution into the channel-blocked layout ([`super::blocked`]), `f32`.
+//!
+//! The output is computed in tiles of up to 14 pixels of one output row by 32 output channels
+//! (two blocks of 16), held in registers for the whole reduction over input channels and
+//! kernel taps; each reduction step broadcasts one input value per pixel and multiplies it
+//! by 16-channel weight vectors. The input is read in place — blocked, or plain NCHW for a
+//! network's first layer, whose three colour channels would waste most of a 16-channel block —
+//! and horizontal padding comes from the input's zero halo columns ([`Blocked::halo`]), so the
+//! inner loops have no bounds checks. Rows of the kernel that fall into the vertical padding
+//! are skipped. Weights are packed once ([`DirectConv::pack_weights`]) into the order the
+//! reduction reads them; a per-output-channel scale can be folded in as they are packed
+//! (BatchNorm folding), and the bias, a residual addition and a ReLU are applied to each tile
+//! as it is stored (the epilogue), while it is in registers.
+//!
+//! Work is split across threads by output rows (image, channel group, row), statically, so a
+//! given thread count always gives the same result; every output element is computed by one
+//! thread, in one order.
+//!
+//! Served here: 1-D and 2-D convolutions with one group, strides 1 and 2, any kernel size,
+//! padding and dilation. Other convolutions use the im2col path ([`super::conv_forward`]).
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+use super::blocked::{BLOCK, Blocked};
+use super::{ConvError, ConvGeom};
+use crate::cpu::isa::Isa;
+use crate::cpu::parallel;
+
+/// Output channel blocks per tile (the `NV` of the micro-kernel) when the layer has at least two.
+const TILE_BLOCKS: usize = 2;
+/// The most output pixels in a tile.
+const MAX_TILE_PIXELS: usize = 14;
+/// Packed weights per reduction chunk meant to stay in L2 (bytes).
+const WEIGHT_CHUNK_BYTES: usize = 256 << 10;
+/// Convolutions below this many multiply-adds per thread run on one thread.
+const MIN_WORK_PER_THREAD: usize = 1 << 20;
+
+/// How the input of a [`DirectConv`] is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputLayout {
+    /// Channel-blocked ([`Blocked`]).
+    Blocked,
+    /// Plain NCHW rows with `halo` zero columns each side (a network's input image).
+    Plain,
+}
+
+/// The strides of an input, in floats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InputStrides {
+    /// Between two pixels of a row.
+    pub pixel: usize,
+    /// Between two rows.
+    pub row: usize,
+    /// Between two channels of one block.
+    pub channel: usize,
+    /// Between two channel blocks.
+    pub block: usize,
+    /// Between two images.
+    pub image: usize,
+    /// Zero columns on each side of every row.
+    pub halo: usize,
+}
+
+impl InputStrides {
+    /// The strides of a blocked activation.
+    pub fn blocked(layout: &Blocked) -> InputStrides {
+        InputStrides {
+            pixel: BLOCK,
+            row: layout.pitch(),
+            channel: 1,
+            block: layout.plane(),
+            image: layout.image(),
+            halo: layout.halo,
+        }
+    }
+
+    /// The strides of a plain `n × c × h × (w + 2·halo)` activation.
+    pub fn plain(c: usize, h: usize, w: usize, halo: usize) -> InputStrides {
+        let row = w + 2 * halo;
+        InputStrides {
+            pixel: 1,
+            row,
+            channel: h * row,
+            block: c * h * row,
+            image: c * h * row,
+            halo,
+        }
+    }
+
+    /// Floats an `n`-image activation with these strides spans.
+    fn extent(&self, n: usize) -> usize {
+        n * self.image
+    }
+}
+
+/// One kernel tap that lies inside the input for a given output row: the offset of its first
+/// input value from the tile's input pointer, and of its weights from the block's weights.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tap {
+    input: isize,
+    weight: usize,
+}
+
+/// Everything one micro-kernel call needs, as raw pointers (the driver derives them from
+/// checked slices).
+///
+/// For `icb < blocks`, tap `t`, channel `ic < channels` and pixel `r < rows`, the kernel reads
+/// the input at `inp + icb·in_block + t.input + ic·in_ic + r·pixel_step` and the weights at
+/// `w + icb·w_block + t.weight + ic·16·NV .. + 16·NV`; it writes (and with `accumulate` first
+/// reads) the output at `out + v·out_block + r·16 .. + 16` for `v < nv_store`, reads the bias
+/// at `bias .. + 16·NV` unless null (or `accumulate`), and the residual at
+/// `residual + v·res_block + r·16 .. + 16` unless null.
+#[derive(Debug)]
+pub(crate) struct TileJob {
+    inp: *const f32,
+    in_block: usize,
+    in_ic: usize,
+    pixel_step: usize,
+    channels: usize,
+    blocks: usize,
+    w: *const f32,
+    w_block: usize,
+    out: *mut f32,
+    out_block: usize,
+    nv_store: usize,
+    rows: usize,
+    bias: *const f32,
+    residual: *const f32,
+    res_block: usize,
+    accumulate: bool,
+    relu: bool,
+}
+
+/// What happens to each output tile as it is stored.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Epilogue<'a> {
+    /// Added per output channel (`F` values).
+    pub bias: Option<&'a [f32]>,
+    /// Added element by element: an activation of the output's shape, with its layout.
+    pub residual: Option<(&'a [f32], Blocked)>,
+    /// `max(·, 0)` last (MXNet's relu: NaN kept).
+    pub relu: bool,
+}
+
+/// A planned direct convolution: the geometry, the input layout and the tile shape.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DirectConv {
+    geom: ConvGeom,
+    input: InputLayout,
+    out: [usize; 2],
+    /// Output channel blocks per tile (1 or 2).
+    nv: usize,
+    /// Input channels per block: 16 for a blocked input, `C` for a plain one.
+    ic_per_block: usize,
+    /// Input channel blocks.
+    ic_blocks: usize,
+}
+
+impl DirectConv {
+    /// Plans `geom` with an input in `input` layout; `None` when the direct kernels do not
+    /// serve this convolution (3-D, groups, strides above 2; see the module docs), and an
+    /// error when the geometry is invalid.
+    pub fn new(geom: &ConvGeom, input: InputLayout) -> Result<Option<DirectConv>, ConvError> {
+        let out = geom.output()?;
+        geom.sizes()?;
+        let served = geom.groups == 1
+            && geom.kernel[0] == 1
+            && geom.input[0] == 1
+            && geom.stride[0] == 1
+            && geom.pad[0] == 0
+            && geom.stride[1..].iter().all(|s| (1..=2).contains(s));
+        if !served {
+            return Ok(None);
+        }
+        let (ic_per_block, ic_blocks) = match input {
+            InputLayout::Blocked => (BLOCK, geom.channels.div_ceil(BLOCK)),
+            InputLayout::Plain => (geom.channels, 1),
+        };
+        let nv = if geom.filters > BLOCK { TILE_BLOCKS } else { 1 };
+        Ok(Some(DirectConv {
+            geom: *geom,
+            input,
+            out: [out[1], out[2]],
+            nv,
+            ic_per_block,
+            ic_blocks,
+        }))
+    }
+
+    /// The geometry.
+    pub fn geom(&self) -> &ConvGeom {
+        &self.geom
+    }
+
+    /// The output height and width.
+    pub fn output_size(&self) -> [usize; 2] {
+        self.out
+    }
+
+    /// The input layout the plan reads.
+    pub fn input_layout(&self) -> InputLayout {
+        self.input
+    }
+
+    /// The blocked layout of the output, with `halo` zero columns.
+    pub fn output_layout(&self, halo: usize) -> Blocked {
+        Blocked::new(
+            self.geom.batch,
+            self.geom.filters,
+            self.out[0],
+            self.out[1],
+            halo,
+        )
+    }
+
+    /// The horizontal halo the input needs (the padding).
+    pub fn input_halo(&self) -> usize {
+        self.geom.pad[2]
+    }
+
+    fn taps(&self) -> usize {
+        self.geom.kernel[1] * self.geom.kernel[2]
+    }
+
+    /// Groups of `nv` output blocks.
+    fn out_groups(&self) -> usize {
+        self.geom.filters.div_ceil(BLOCK).div_ceil(self.nv)
+    }
+
+    /// Floats of one input block's packed weights for one output group.
+    fn w_block(&self) -> usize {
+        self.taps() * self.ic_per_block * self.nv * BLOCK
+    }
+
+    /// Floats of the packed weights.
+    pub fn packed_len(&self) -> usize {
+        self.out_groups() * self.ic_blocks * self.w_block()
+    }
+
+    /// Packs `w` (`F × C × kh × kw`, as `Convolution` stores it) into `dst`
+    /// ([`DirectConv::packed_len`] floats), multiplying output channel `f` by `scale[f]` when
+    /// given (BatchNorm folding). Padding channels are zero.
+    ///
+    /// # Errors
+    /// [`ConvError::Length`] when `w`, `scale` or `dst` do not match the geometry.
+    pub fn pack_weights(
+        &self,
+        w: &[f32],
+        scale: Option<&[f32]>,
+        dst: &mut [f32],
+    ) -> Result<(), ConvError> {
+        let g = &self.geom;
+        let (c, f) = (g.channels, g.filters);
+        let taps = self.taps();
+        check_len("weight", w.len(), f * c * taps)?;
+        check_len("packed weight", dst.len(), self.packed_len())?;
+        if let Some(s) = scale {
+            check_len("weight scale", s.len(), f)?;
+        }
+        let (nv, icpb) = (self.nv, self.ic_per_block);
+        let w_block = self.w_block();
+        for (og, group) in dst.chunks_exact_mut(self.ic_blocks * w_block).enumerate() {
+            for (icb, block) in group.chunks_exact_mut(w_block).enumerate() {
+                for (t, tap) in block.chunks_exact_mut(icpb * nv * BLOCK).enumerate() {
+                    for (i, step) in tap.chunks_exact_mut(nv * BLOCK).enumerate() {
+                        let ic = icb * icpb + i;
+                        for (j, d) in step.iter_mut().enumerate() {
+                            let oc = og * nv * BLOCK + j;
+                            *d = if ic < c && oc < f {
+                                w[(oc * c + ic) * taps + t] * scale.map_or(1.0, |s| s[oc])
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the convolution with the current instruction set ([`Isa::current`]) on up to
+    /// `threads` threads: `input` laid out as `in_strides` says (its halo at least
+    /// [`DirectConv::input_halo`]), `packed` from [`DirectConv::pack_weights`], the output
+    /// written in `out_layout` (the plan's output shape, any halo; halo columns are zeroed).
+    ///
+    /// # Errors
+    /// [`ConvError`] when a buffer does not match the plan or the layouts.
+    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
+    pub fn forward(
+        &self,
+        input: &[f32],
+        in_strides: &InputStrides,
+        packed: &[f32],
+        epilogue: &Epilogue<'_>,
+        out: &mut [f32],
+        out_layout: &Blocked,
+        threads: usize,
+    ) -> Result<(), ConvError> {
+        self.forward_with(
+            Isa::current(),
+            input,
+            in_strides,
+            packed,
+            epilogue,
+            out,
+            out_layout,
+            threads,
+        )
+    }
+
+    /// [`DirectConv::forward`] with a chosen instruction set (tests compare them). An
+    /// instruction set this CPU lacks, or one without a kernel here, runs the portable code.
+    ///
+    /// # Errors
+    /// As [`DirectConv::forward`].
+    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
+    pub fn forward_with(
+        &self,
+        isa: Isa,
+        input: &[f32],
+        in_strides: &InputStrides,
+        packed: &[f32],
+        epilogue: &Epilogue<'_>,
+        out: &mut [f32],
+        out_layout: &Blocked,
+        threads: usize,
+    ) -> Result<(), ConvError> {
+        let g = &self.geom;
+        let [oh, ow] = self.out;
+        let want = self.output_layout(out_layout.halo);
+        if *out_layout != want {
+            return Err(ConvError::Geometry(format!(
+                "direct convolution: output layout {out_layout:?}, the plan makes {want:?}"
+            )));
+        }
+        check_len("output", out.len(), out_layout.len())?;
+        check_len("packed weight", packed.len(), self.packed_len())?;
+        self.check_input(input, in_strides)?;
+        let nb = self.out_groups() * self.nv * BLOCK;
+        let mut bias = vec![0.0f32; nb];
+        if let Some(b) = epilogue.bias {
+            check_len("bias", b.len(), g.filters)?;
+            bias[..g.filters].copy_from_slice(b);
+        }
+        if let Some((r, layout)) = &epilogue.residual {
+            let same = Blocked {
+                halo: layout.halo,
+                ..*out_layout
+            };
+            if *layout != same {
+                return Err(ConvError::Geometry(format!(
+                    "direct convolution: residual layout {layout:?} does not match the output \
+                     {out_layout:?}"
+                )));
+            }
+            check_len("residual", r.len(), layout.len())?;
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        let units = g.batch * self.out_groups() * oh;
+        let work = g.batch * g.filters * g.channels * self.taps() * oh * ow;
+        let parts = threads.min(units).min(work / MIN_WORK_PER_THREAD).max(1);
+        let ranges = parallel::split_range(units, parts, 1);
+        let isa = if isa.is_available() { isa } else { Isa::Scalar };
+        let shared = Shared {
+            out: out.as_mut_ptr(),
+        };
+        let run = |p: usize| {
+            // SAFETY: every pointer the job derives stays inside the checked slices (see
+            // `run_units`); threads write disjoint output rows (disjoint unit ranges), so the
+            // output pointer is shared without overlapping writes.
+            unsafe {
+                self.run_units(
+                    isa,
+                    input.as_ptr(),
+                    in_strides,
+                    packed.as_ptr(),
+                    &bias,
+                    epilogue,
+                    shared.get(),
+                    out_layout,
+                    ranges[p].clone(),
+                )
+            }
+        };
+        parallel::for_each_part(ranges.len(), run);
+        Ok(())
+    }
+
+    /// Lays out the NCHW input `x` as this plan reads it, with `halo` zero columns (at least
+    /// [`DirectConv::input_halo`]), in `buf` (resized), and returns its strides.
+    ///
+    /// # Errors
+    /// [`ConvError`] when `x` does not hold the plan's input or the halo is too small.
+    pub fn prepare_input(
+        &self,
+        x: &[f32],
+        halo: usize,
+        buf: &mut Vec<f32>,
+    ) -> Result<InputStrides, ConvError> {
+        let g = &self.geom;
+        let [_, h, wd] = g.input;
+        check_len("data", x.len(), g.data_len())?;
+        if halo < self.input_halo() {
+            return Err(ConvError::Geometry(format!(
+                "direct convolution: a halo of {halo} is less than the padding {}",
+                self.input_halo()
+            )));
+        }
+        Ok(match self.input {
+            InputLayout::Blocked => {
+                let layout = Blocked::new(g.batch, g.channels, h, wd, halo);
+                resize(buf, layout.len());
+                super::blocked::to_blocked(x, &layout, buf);
+                InputStrides::blocked(&layout)
+            }
+            InputLayout::Plain => {
+                let row = wd + 2 * halo;
+                resize(buf, g.batch * g.channels * h * row);
+                for (src, dst) in x
+                    .chunks_exact(wd.max(1))
+                    .zip(buf.chunks_exact_mut(row.max(1)))
+                {
+                    dst[..halo].fill(0.0);
+                    dst[halo..halo + wd].copy_from_slice(src);
+                    dst[halo + wd..].fill(0.0);
+                }
+                InputStrides::plain(g.channels, h, wd, halo)
+            }
+        })
+    }
+
+    /// Checks that `input` holds the plan's input with `s`.
+    fn check_input(&self, input: &[f32], s: &InputStrides) -> Result<(), ConvError> {
+        let g = &self.geom;
+        let [_, h, w] = g.input;
+        let halo_ok = s.halo >= self.input_halo();
+        let (want, layout_ok) = match self.input {
+            InputLayout::Blocked => {
+                let b = Blocked::new(g.batch, g.channels, h, w, s.halo);
+                (b.len(), *s == InputStrides::blocked(&b))
+            }
+            InputLayout::Plain => (
+                g.batch * g.channels * h * (w + 2 * s.halo),
+                *s == InputStrides::plain(g.channels, h, w, s.halo),
+            ),
+        };
+        if !halo_ok || !layout_ok {
+            return Err(ConvError::Geometry(format!(
+                "direct convolution: input strides {s:?} do not describe a {:?} input of \
+                 {:?} with a halo of at least {}",
+                self.input,
+                [g.batch, g.channels, h, w],
+                self.input_halo()
+            )));
+        }
+        check_len("data", input.len(), want.max(s.extent(g.batch)))
+    }
+
+    /// Computes output units `range` (unit = image, output group, output row; row fastest).
+    ///
+    /// # Safety
+    /// The buffers were checked against the plan ([`DirectConv::forward_with`]); `out` is the
+    /// output's first element, and no other thread writes the rows of these units.
+    #[allow(clippy::too_many_arguments, reason = "internal; the checked operands")]
+    unsafe fn run_units(
+        &self,
+        isa: Isa,
+        input: *const f32,
+        s: &InputStrides,
+        packed: *const f32,
+        bias: &[f32],
+        epilogue: &Epilogue<'_>,
+        out: *mut f32,
+        out_layout: &Blocked,
+        range: std::ops::Range<usize>,
+    ) {
+        let g = &self.geom;
+        let [oh, ow] = self.out;
+        let (kh, kw) = (g.kernel[1], g.kernel[2]);
+        let (sh, sw) = (g.stride[1], g.stride[2]);
+        let (ph, pw) = (g.pad[1], g.pad[2]);
+        let (dh, dw) = (g.dilate[1], g.dilate[2]);
+        let ih = g.input[1];
+        let groups = self.out_groups();
+        let w_block = self.w_block();
+        let step = self.nv * BLOCK;
+        // Reduction chunks of input blocks whose packed weights fit in L2.
+        let chunk = (WEIGHT_CHUNK_BYTES / 4 / w_block.max(1)).clamp(1, self.ic_blocks);
+        let tiles = ow.div_ceil(MAX_TILE_PIXELS);
+        let mut taps: Vec<Tap> = Vec::with_capacity(kh * kw);
+        let out_halo = out_layout.halo;
+        for c0 in (0..self.ic_blocks).step_by(chunk) {
+            let blocks = chunk.min(self.ic_blocks - c0);
+            let last = c0 + blocks == self.ic_blocks;
+            for unit in range.clone() {
+                let y = unit % oh;
+                let og = (unit / oh) % groups;
+                let n = unit / (oh * groups);
+                taps.clear();
+                for ky in 0..kh {
+                    let iy = (y * sh + ky * dh) as isize - ph as isize;
+                    if iy < 0 || iy >= ih as isize {
+                        continue;
+                    }
+                    for kx in 0..kw {
+                        taps.push(Tap {
+                            input: iy * s.row as isize + (kx * dw * s.pixel) as isize,
+                            weight: (ky * kw + kx) * self.ic_per_block * step,
+                        });
+                    }
+                }
+                let ocb0 = og * self.nv;
+                let nv_store = self.nv.min(out_layout.blocks() - ocb0);
+                // SAFETY: (these offsets and those below) `n < batch`, `ocb0 + v < blocks` for `v < nv_store`,
+                // `y < oh`, and pixels `x < ow`, so every output offset is inside the checked
+                // output; input offsets stay inside the input by the halo argument of the
+                // module docs (`halo >= pw`), and taps outside rows `0..ih` were skipped.
+                let out_row = unsafe {
+                    out.add(
+                        n * out_layout.image() + ocb0 * out_layout.plane() + y * out_layout.pitch(),
+                    )
+                };
+                if last && out_halo > 0 {
+                    for v in 0..nv_store {
+                        // SAFETY: the halo columns of this row of block `ocb0 + v`.
+                        unsafe {
+                            let row = out_row.add(v * out_layout.plane());
+                            std::ptr::write_bytes(row, 0, out_halo * BLOCK);
+                            std::ptr::write_bytes(
+                                row.add((out_halo + ow) * BLOCK),
+                                0,
+                                out_halo * BLOCK,
+                            );
+                        }
+                    }
+                }
+                let mut x0 = 0;
+                for t in 0..tiles {
+                    let rows = (ow - x0).div_ceil(tiles - t);
+                    let ix0 = (x0 * sw + s.halo) as isize - pw as isize;
+                    let (res, res_block) = match (&epilogue.residual, last) {
+                        (Some((r, l)), true) => (
+                            // SAFETY: the residual has the output's shape (checked).
+                            unsafe {
+                                r.as_ptr().add(
+                                    n * l.image()
+                                        + ocb0 * l.plane()
+                                        + y * l.pitch()
+                                        + (x0 + l.halo) * BLOCK,
+                                )
+                            },
+                            l.plane(),
+                        ),
+                        _ => (std::ptr::null(), 0),
+                    };
+                    let job = TileJob {
+                        // SAFETY: see above; `ix0 >= 0` since `halo >= pw`.
+                        inp: unsafe {
+                            input.add(n * s.image + c0 * s.block + (ix0 as usize) * s.pixel)
+                        },
+                        in_block: s.block,
+                        in_ic: s.channel,
+                        pixel_step: s.pixel * sw,
+                        channels: self.ic_per_block,
+                        blocks,
+                        // SAFETY: group `og`, block `c0` of the packed weights.
+                        w: unsafe { packed.add((og * self.ic_blocks + c0) * w_block) },
+                        w_block,
+                        // SAFETY: pixel `x0` of the row.
+                        out: unsafe { out_row.add((out_halo + x0) * BLOCK) },
+                        out_block: out_layout.plane(),
+                        nv_store,
+                        rows,
+                        bias: if c0 == 0 {
+                            bias[ocb0 * BLOCK..].as_ptr()
+                        } else {
+                            std::ptr::null()
+                        },
+                        residual: res,
+                        res_block,
+                        accumulate: c0 > 0,
+                        relu: last && epilogue.relu,
+                    };
+                    // SAFETY: the job's pointers are as `TileJob` documents (above).
+                    unsafe { run_tile(isa, self.nv, &job, &taps) };
+                    x0 += rows;
+                }
+            }
+        }
+    }
+}
+
+/// Output pixels (`N·P`) below which [`forward_nchw`] leaves a convolution to im2col: packing
+/// the weights on every call costs about as much as a hundred multiply-adds per weight, which
+/// only a large enough batch of pixels amortises.
+const MIN_NCHW_PIXELS: usize = 1024;
+
+thread_local! {
+    /// Scratch for [`forward_nchw`]: the blocked input, the packed weights, the blocked output.
+    static NCHW_SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> = const {
+        std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()])
+    };
+}
+
+/// A convolution on NCHW `f32` data through the direct kernels, when they serve it and it pays
+/// (an instruction set with a direct kernel, and enough output pixels to amortise packing the
+/// weights): converts the input to the blocked layout (the plain layout for fewer than 8
+/// channels), packs the weights, runs [`DirectConv::forward`] with the bias in the epilogue,
+/// and converts the output back. Returns `Ok(false)`, having done nothing, otherwise. The
+/// buffers must have been checked against `geom` (as [`super::conv_forward`] does).
+///
+/// # Errors
+/// [`ConvError`] from the direct kernel (a bug: the geometry was checked).
+pub fn forward_nchw(
+    geom: &ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    threads: usize,
+) -> Result<bool, ConvError> {
+    let isa = Isa::current();
+    if isa < Isa::Avx512 {
+        return Ok(false);
+    }
+    let input = if geom.channels < 8 {
+        InputLayout::Plain
+    } else {
+        InputLayout::Blocked
+    };
+    let Some(plan) = DirectConv::new(geom, input)? else {
+        return Ok(false);
+    };
+    let [oh, ow] = plan.output_size();
+    if geom.batch * oh * ow < MIN_NCHW_PIXELS {
+        return Ok(false);
+    }
+    let out_layout = plan.output_layout(0);
+    NCHW_SCRATCH.with_borrow_mut(|[xin, packed, out]| {
+        let strides = plan.prepare_input(x, plan.input_halo(), xin)?;
+        resize(packed, plan.packed_len());
+        plan.pack_weights(w, None, packed)?;
+        resize(out, out_layout.len());
+        let epilogue = Epilogue {
+            bias,
+            ..Epilogue::default()
+        };
+        plan.forward_with(
+            isa,
+            xin,
+            &strides,
+            packed,
+            &epilogue,
+            out,
+            &out_layout,
+            threads,
+        )?;
+        super::blocked::from_blocked(out, &out_layout, y);
+        Ok(true)
+    })
+}
+
+/// Makes `v` exactly `len` long (contents unspecified; every caller overwrites it).
+fn resize(v: &mut Vec<f32>, len: usize) {
+    v.resize(len, 0.0);
+    v.truncate(len);
+}
+
+/// The output pointer, shared by the threads of one call (each writes its own rows).
+struct Shared {
+    out: *mut f32,
+}
+
+impl Shared {
+    /// The pointer (a method, so that closures capture the whole `Sync` struct).
+    fn get(&self) -> *mut f32 {
+        self.out
+    }
+}
+
+// SAFETY: the pointer is only used by `run_units` calls writing disjoint rows, and the slice
+// it came from outlives the fork-join call that shares it.
+unsafe impl Sync for Shared {}
+
+fn check_len(what: &'static str, len: usize, needed: usize) -> Result<(), ConvError> {
+    if len == needed {
+        Ok(())
+    } else {
+        Err(ConvError::Length { what, len, needed })
+    }
+}
+
+/// Runs one tile with the best kernel for `isa`.
+///
+/// # Safety
+/// As [`TileJob`]; `job.rows <= MAX_TILE_PIXELS` and `job.nv_store <= nv`, `nv` 1 or 2.
+unsafe fn run_tile(isa: Isa, nv: usize, job: &TileJob, taps: &[Tap]) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 {
+        macro_rules! dispatch {
+            ($nv:literal, $px:literal) => {
+                match job.rows {
+                    1 => avx512::tile::<1, $nv, $px>(job, taps),
+                    2 => avx512::tile::<2, $nv, $px>(job, taps),
+                    3 => avx512::tile::<3, $nv, $px>(job, taps),
+                    4 => avx512::tile::<4, $nv, $px>(job, taps),
+                    5 => avx512::tile::<5, $nv, $px>(job, taps),
+                    6 => avx512::tile::<6, $nv, $px>(job, taps),
+                    7 => avx512::tile::<7, $nv, $px>(job, taps),
+                    8 => avx512::tile::<8, $nv, $px>(job, taps),
+                    9 => avx512::tile::<9, $nv, $px>(job, taps),
+                    10 => avx512::tile::<10, $nv, $px>(job, taps),
+                    11 => avx512::tile::<11, $nv, $px>(job, taps),
+                    12 => avx512::tile::<12, $nv, $px>(job, taps),
+                    13 => avx512::tile::<13, $nv, $px>(job, taps),
+                    _ => avx512::tile::<14, $nv, $px>(job, taps),
+                }
+            };
+        }
+        // SAFETY: AVX-512 is available (`isa` was checked by the caller) and the job is as the
+        // kernel requires.
+        unsafe {
+            match (nv, job.pixel_step) {
+                (2, 16) => dispatch!(2, 16),
+                (2, 32) => dispatch!(2, 32),
+                (2, 1) => dispatch!(2, 1),
+                (2, 2) => dispatch!(2, 2),
+                (1, 16) => dispatch!(1, 16),
+                (1, 32) => dispatch!(1, 32),
+                (1, 1) => dispatch!(1, 1),
+                (1, 2) => dispatch!(1, 2),
+                _ => tile_scalar(nv, job, taps),
+            }
+        }
+        return;
+    }
+    let _ = isa;
+    // SAFETY: forwarded.
+    unsafe { tile_scalar(nv, job, taps) }
+}
+
+/// The portable tile: the same arithmetic as the vector kernels, one lane at a time (each
+/// output is the same chain of multiply-adds in the same order, so results agree to rounding
+/// of fused versus separate multiply-add).
+///
+/// # Safety
+/// As [`TileJob`].
+unsafe fn tile_scalar(nv: usize, job: &TileJob, taps: &[Tap]) {
+    let lanes = nv * BLOCK;
+    let mut acc = vec![0.0f32; job.rows * lanes];
+    // SAFETY: (the whole body) the pointers cover what `TileJob` documents.
+    unsafe {
+        for r in 0..job.rows {
+            for j in 0..lanes {
+                let v = j / BLOCK;
+                acc[r * lanes + j] = if job.accumulate {
+                    if v < job.nv_store {
+                        *job.out.add(v * job.out_block + r * BLOCK + j % BLOCK)
+                    } else {
+                        0.0
+                    }
+                } else if job.bias.is_null() {
+                    0.0
+                } else {
+                    *job.bias.add(j)
+                };
+            }
+        }
+        for icb in 0..job.blocks {
+            let ib = job.inp.add(icb * job.in_block);
+            let wb = job.w.add(icb * job.w_block);
+            for tap in taps {
+                let ip = ib.offset(tap.input);
+                let wp = wb.add(tap.weight);
+                for ic in 0..job.channels {
+                    let wrow = wp.add(ic * lanes);
+                    for r in 0..job.rows {
+                        let a = *ip.add(ic * job.in_ic + r * job.pixel_step);
+                        for j in 0..lanes {
+                            let x = &mut acc[r * lanes + j];
+                            *x = a.mul_add(*wrow.add(j), *x);
+                        }
+                    }
+                }
+            }
+        }
+        for r in 0..job.rows {
+            for j in 0..job.nv_store * BLOCK {
+                let (v, lane) = (j / BLOCK, j % BLOCK);
+                let mut y = acc[r * lanes + j];
+                if !job.residual.is_null() {
+                    y += *job.residual.add(v * job.res_block + r * BLOCK + lane);
+                }
+                if job.relu && y <= 0.0 {
+                    y = 0.0;
+                }
+                *job.out.add(v * job.out_block + r * BLOCK + lane) = y;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,349 @@
+//! The direct kernels against the im2col path (in `f64`, the reference): strides 1 and 2,
+//! padding, dilation, odd sizes, channel counts that are not multiples of 16, batch 1 and
+//! several, blocked and plain inputs with extra halo, every epilogue, reduction chunks, threads,
+//! and every instruction set this CPU has.
+
+use super::super::blocked::{Blocked, to_blocked};
+use super::super::{ConvGeom, conv_forward};
+use super::*;
+
+/// Deterministic pseudo-random values in [-1, 1).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// One case: the geometry, the input layout, the halos of input and output, and the epilogue.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    geom: ConvGeom,
+    input: InputLayout,
+    in_extra_halo: usize,
+    out_halo: usize,
+    bias: bool,
+    residual: bool,
+    relu: bool,
+    scale: bool,
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one argument per convolution parameter"
+)]
+fn geom(
+    n: usize,
+    c: usize,
+    f: usize,
+    hw: [usize; 2],
+    k: [usize; 2],
+    s: [usize; 2],
+    p: [usize; 2],
+    d: [usize; 2],
+) -> ConvGeom {
+    ConvGeom::new_2d(n, c, f, 1, hw, k, s, p, d)
+}
+
+/// The expected NCHW output in f64 (im2col + GEMM on f64 data), with the epilogue applied.
+fn expected(case: &Case, x: &[f32], w: &[f32], b: &[f32], scale: &[f32], res: &[f32]) -> Vec<f64> {
+    let g = &case.geom;
+    let to64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
+    let taps = g.kernel.iter().product::<usize>();
+    let mut w64 = to64(w);
+    if case.scale {
+        for (f, row) in w64.chunks_exact_mut(g.channels * taps).enumerate() {
+            row.iter_mut().for_each(|v| *v *= f64::from(scale[f]));
+        }
+    }
+    let mut y = vec![0.0f64; g.output_len()];
+    let bias = case.bias.then(|| to64(b));
+    conv_forward(g, &to64(x), &w64, bias.as_deref(), &mut y).unwrap();
+    if case.residual {
+        for (v, r) in y.iter_mut().zip(res) {
+            *v += f64::from(*r);
+        }
+    }
+    if case.relu {
+        y.iter_mut().for_each(|v| *v = v.max(0.0));
+    }
+    y
+}
+
+/// Runs `case` with `isa` and `threads`, and compares with the reference.
+fn check(case: &Case, isa: Isa, threads: usize) {
+    let g = &case.geom;
+    let plan = DirectConv::new(g, case.input).unwrap().expect("served");
+    let taps = g.kernel.iter().product::<usize>();
+    let x = values(g.data_len(), 1);
+    let w = values(g.filters * g.channels * taps, 2);
+    let b = values(g.filters, 3);
+    let scale: Vec<f32> = values(g.filters, 4).iter().map(|v| v + 1.5).collect();
+    let res = values(g.output_len(), 5);
+    let halo = plan.input_halo() + case.in_extra_halo;
+    let mut input = Vec::new();
+    let strides = plan.prepare_input(&x, halo, &mut input).unwrap();
+    let mut packed = vec![f32::NAN; plan.packed_len()];
+    plan.pack_weights(&w, case.scale.then_some(&scale[..]), &mut packed)
+        .unwrap();
+    let out_layout = plan.output_layout(case.out_halo);
+    let res_layout = out_layout.with_halo(1);
+    let mut res_b = vec![f32::NAN; res_layout.len()];
+    to_blocked(&res, &res_layout, &mut res_b);
+    let epilogue = Epilogue {
+        bias: case.bias.then_some(&b[..]),
+        residual: case.residual.then_some((&res_b[..], res_layout)),
+        relu: case.relu,
+    };
+    let mut out = vec![f32::NAN; out_layout.len()];
+    plan.forward_with(
+        isa,
+        &input,
+        &strides,
+        &packed,
+        &epilogue,
+        &mut out,
+        &out_layout,
+        threads,
+    )
+    .unwrap();
+    let want = expected(case, &x, &w, &b, &scale, &res);
+    let [oh, ow] = plan.output_size();
+    let scale_max = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    for n in 0..g.batch {
+        for f in 0..out_layout.blocks() * BLOCK {
+            for y in 0..oh {
+                for xo in 0..ow {
+                    let got = out[out_layout.offset(n, f, y, xo)];
+                    let exp = if f < g.filters {
+                        want[((n * g.filters + f) * oh + y) * ow + xo]
+                    } else {
+                        0.0
+                    };
+                    assert!(
+                        (f64::from(got) - exp).abs()
+                            <= 1e-5 * scale_max * (g.channels * taps) as f64,
+                        "{case:?} {isa} threads {threads}: ({n},{f},{y},{xo}) = {got}, want {exp}"
+                    );
+                }
+            }
+        }
+    }
+    // Halo columns are zero.
+    for img in 0..g.batch {
+        for cb in 0..out_layout.blocks() {
+            for y in 0..oh {
+                let row =
+                    img * out_layout.image() + cb * out_layout.plane() + y * out_layout.pitch();
+                let left = &out[row..row + case.out_halo * BLOCK];
+                let right_start = row + (case.out_halo + ow) * BLOCK;
+                let right = &out[right_start..right_start + case.out_halo * BLOCK];
+                assert!(
+                    left.iter().chain(right).all(|&v| v == 0.0),
+                    "{case:?}: halo"
+                );
+            }
+        }
+    }
+}
+
+fn cases() -> Vec<Case> {
+    let base = |geom| Case {
+        geom,
+        input: InputLayout::Blocked,
+        in_extra_halo: 0,
+        out_halo: 0,
+        bias: false,
+        residual: false,
+        relu: false,
+        scale: false,
+    };
+    vec![
+        // ResNet-style 3×3 stride 1 and 2, 1×1 stride 1 and 2.
+        Case {
+            bias: true,
+            relu: true,
+            ..base(geom(1, 32, 48, [9, 9], [3, 3], [1, 1], [1, 1], [1, 1]))
+        },
+        Case {
+            residual: true,
+            relu: true,
+            ..base(geom(2, 16, 32, [8, 7], [3, 3], [2, 2], [1, 1], [1, 1]))
+        },
+        Case {
+            bias: true,
+            scale: true,
+            ..base(geom(1, 64, 64, [7, 7], [1, 1], [1, 1], [0, 0], [1, 1]))
+        },
+        Case {
+            bias: true,
+            out_halo: 1,
+            ..base(geom(3, 20, 40, [11, 10], [1, 1], [2, 2], [0, 0], [1, 1]))
+        },
+        // Channels not multiples of 16, odd sizes, wide rows (several tiles), dilation.
+        Case {
+            bias: true,
+            residual: true,
+            relu: true,
+            scale: true,
+            ..base(geom(1, 5, 7, [6, 31], [3, 3], [1, 1], [1, 1], [1, 1]))
+        },
+        Case {
+            in_extra_halo: 2,
+            out_halo: 2,
+            ..base(geom(2, 17, 33, [5, 29], [3, 3], [1, 1], [2, 2], [2, 2]))
+        },
+        Case {
+            bias: true,
+            ..base(geom(1, 3, 16, [13, 13], [5, 3], [2, 1], [2, 1], [1, 1]))
+        },
+        // 1-D (height 1) and a kernel as large as the padded input.
+        Case {
+            relu: true,
+            ..base(geom(2, 8, 24, [1, 40], [1, 5], [1, 2], [0, 2], [1, 1]))
+        },
+        Case {
+            ..base(geom(1, 16, 16, [3, 3], [5, 5], [1, 1], [1, 1], [1, 1]))
+        },
+        // Plain (NCHW) input: a network's first layer.
+        Case {
+            input: InputLayout::Plain,
+            bias: true,
+            relu: true,
+            ..base(geom(2, 3, 64, [23, 23], [7, 7], [2, 2], [3, 3], [1, 1]))
+        },
+        Case {
+            input: InputLayout::Plain,
+            in_extra_halo: 1,
+            scale: true,
+            ..base(geom(1, 3, 32, [15, 16], [3, 3], [2, 2], [1, 1], [1, 1]))
+        },
+        Case {
+            input: InputLayout::Plain,
+            residual: true,
+            ..base(geom(1, 2, 20, [6, 9], [3, 3], [1, 1], [1, 1], [1, 1]))
+        },
+    ]
+}
+
+#[test]
+fn direct_matches_im2col_on_every_isa() {
+    for isa in Isa::available() {
+        for case in cases() {
+            check(&case, isa, 1);
+        }
+    }
+}
+
+#[test]
+fn direct_splits_across_threads_and_reduction_chunks() {
+    // 64 input blocks × 9 taps × 16 × 32 floats of weights per group: several L2 chunks.
+    let big = Case {
+        geom: geom(2, 1000, 40, [6, 5], [3, 3], [1, 1], [1, 1], [1, 1]),
+        input: InputLayout::Blocked,
+        in_extra_halo: 1,
+        out_halo: 1,
+        bias: true,
+        residual: true,
+        relu: true,
+        scale: true,
+    };
+    for isa in Isa::available() {
+        for threads in [1, 2, 3] {
+            check(&big, isa, threads);
+        }
+    }
+}
+
+#[test]
+fn direct_results_do_not_depend_on_threads() {
+    let g = geom(2, 48, 64, [14, 14], [3, 3], [1, 1], [1, 1], [1, 1]);
+    let plan = DirectConv::new(&g, InputLayout::Blocked).unwrap().unwrap();
+    let layout = Blocked::new(2, 48, 14, 14, 1);
+    let mut x = vec![0.0; layout.len()];
+    to_blocked(&values(g.data_len(), 7), &layout, &mut x);
+    let mut packed = vec![0.0; plan.packed_len()];
+    plan.pack_weights(&values(64 * 48 * 9, 8), None, &mut packed)
+        .unwrap();
+    let out_layout = plan.output_layout(0);
+    let run = |threads| {
+        let mut out = vec![0.0; out_layout.len()];
+        plan.forward(
+            &x,
+            &InputStrides::blocked(&layout),
+            &packed,
+            &Epilogue::default(),
+            &mut out,
+            &out_layout,
+            threads,
+        )
+        .unwrap();
+        out
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(4));
+}
+
+#[test]
+fn unserved_geometries_and_bad_buffers() {
+    let grouped = ConvGeom::new_2d(1, 4, 4, 2, [5, 5], [3, 3], [1, 1], [1, 1], [1, 1]);
+    assert!(
+        DirectConv::new(&grouped, InputLayout::Blocked)
+            .unwrap()
+            .is_none()
+    );
+    let strided = geom(1, 4, 4, [9, 9], [3, 3], [3, 3], [1, 1], [1, 1]);
+    assert!(
+        DirectConv::new(&strided, InputLayout::Blocked)
+            .unwrap()
+            .is_none()
+    );
+    let too_big = geom(1, 4, 4, [2, 2], [5, 5], [1, 1], [0, 0], [1, 1]);
+    assert!(DirectConv::new(&too_big, InputLayout::Blocked).is_err());
+
+    let g = geom(1, 4, 8, [5, 5], [3, 3], [1, 1], [1, 1], [1, 1]);
+    let plan = DirectConv::new(&g, InputLayout::Blocked).unwrap().unwrap();
+    let mut packed = vec![0.0; plan.packed_len()];
+    let err = plan.pack_weights(&[0.0; 3], None, &mut packed).unwrap_err();
+    assert!(err.to_string().contains("weight has 3 elements"), "{err}");
+    let no_halo = Blocked::new(1, 4, 5, 5, 0);
+    let x = vec![0.0; no_halo.len()];
+    let out_layout = plan.output_layout(0);
+    let mut out = vec![0.0; out_layout.len()];
+    let err = plan
+        .forward(
+            &x,
+            &InputStrides::blocked(&no_halo),
+            &packed,
+            &Epilogue::default(),
+            &mut out,
+            &out_layout,
+            1,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("halo of at least 1"), "{err}");
+    let with_halo = Blocked::new(1, 4, 5, 5, 1);
+    let x = vec![0.0; with_halo.len()];
+    let bad_out = plan.output_layout(0).with_halo(0);
+    let err = plan
+        .forward(
+            &x,
+            &InputStrides::blocked(&with_halo),
+            &packed,
+            &Epilogue {
+                bias: Some(&[1.0; 3]),
+                ..Epilogue::default()
+            },
+            &mut out,
+            &bad_out,
+            1,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("bias has 3 elements"), "{err}");
+}
