@@ -41,3 +41,9 @@ mod plugins;
 
 #[path = "frontend/gpu.rs"]
 mod gpu;
+
+#[path = "frontend/fusion.rs"]
+mod fusion;
+
+#[path = "frontend/zoo.rs"]
+mod zoo;

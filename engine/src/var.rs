@@ -50,6 +50,7 @@ impl Var {
         Var(Arc::new(VarInner {
             id: NEXT_VAR_ID.fetch_add(1, Ordering::Relaxed),
             flags: AtomicU8::new(0),
+            write_pushes: AtomicU64::new(0),
             state: Mutex::new(VarState::default()),
         }))
     }
@@ -62,6 +63,30 @@ impl Var {
     /// How many writes to this var have completed so far (MXNet's var version).
     pub fn version(&self) -> u64 {
         self.0.state.lock().version
+    }
+
+    /// How many operations that write this var have been pushed so far, run or not. A cache
+    /// derived from the var's data (folded weights, say) compares it with the count it saw when
+    /// it was last rebuilt: a difference means a write was pushed since, and a rebuild pushed
+    /// now is ordered after it by the engine (no wait, no check of pending writes).
+    ///
+    /// ```
+    /// use mxr_engine::{Engine, EngineConfig, Operation, Var};
+    /// let engine = Engine::new(EngineConfig::default())?;
+    /// let v = Var::new();
+    /// assert_eq!(v.write_pushes(), 0);
+    /// engine.push(Operation::sync("write", |_| Ok(())).writes(&[&v]))?;
+    /// engine.push(Operation::sync("read", |_| Ok(())).reads(&[&v]))?;
+    /// assert_eq!(v.write_pushes(), 1);
+    /// # Ok::<(), mxr_engine::Error>(())
+    /// ```
+    pub fn write_pushes(&self) -> u64 {
+        self.0.write_pushes.load(Ordering::Acquire)
+    }
+
+    /// Counts one pushed write (the engine calls this as it accepts an operation).
+    pub(crate) fn note_write_push(&self) {
+        self.0.write_pushes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Whether the var was deleted with [`Engine::delete_var`](crate::Engine::delete_var).
@@ -103,6 +128,8 @@ pub(crate) struct VarInner {
     pub(crate) id: u64,
     /// `FLAG_*` bits, readable without the lock. Set under the lock; see each use for ordering.
     flags: AtomicU8,
+    /// Writes pushed so far ([`Var::write_pushes`]).
+    write_pushes: AtomicU64,
     state: Mutex<VarState>,
 }
 

@@ -356,6 +356,9 @@ impl Engine {
             return Err(Error::VarDeleted { var: v.id() });
         }
         self.shared.throttle();
+        for v in op.writes {
+            v.note_write_push();
+        }
         let inline_if_ready =
             op.inline_if_ready && op.context.is_cpu() && matches!(op.body, Body::Sync(_));
         let placement = Placement {

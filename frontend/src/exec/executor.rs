@@ -9,6 +9,7 @@ use mxr_kernels::DType;
 use mxr_operators::registry::{self, Entry, ForwardNode, Shape, reverse_pass};
 use parking_lot::Mutex;
 
+use super::fusion::{self, Bound, InferenceProgram};
 use super::graph::Graph;
 use super::plan::{MemoryPlan, Slot, plan_memory};
 use crate::nd::NDArray;
@@ -86,6 +87,22 @@ pub struct Executor {
     last_is_train: bool,
     /// Plans by signature, shared by the executors [`Executor::reshape`] makes from this one.
     plans: Arc<Mutex<HashMap<PlanKey, Arc<Plan>>>>,
+    /// Whether inference forwards may use the fused program ([`Executor::set_fusion`]).
+    fusion: bool,
+    /// The inference program: not built yet, built, or not applicable.
+    inference: Inference,
+}
+
+/// The state of an executor's inference program ([`super::fusion`]).
+#[derive(Debug, Default)]
+enum Inference {
+    /// Not built yet (built at the first inference forward that may use it).
+    #[default]
+    Untried,
+    /// Built.
+    Program(Box<InferenceProgram>),
+    /// The graph fuses nothing, or the executor has gradients or is not on the CPU.
+    None,
 }
 
 /// What a plan depends on: argument and auxiliary shapes and dtypes, gradient requests.
@@ -465,6 +482,8 @@ impl Executor {
             aux_arrays: aux,
             last_is_train: false,
             plans,
+            fusion: fusion::enabled_by_env(),
+            inference: Inference::Untried,
         })
     }
 
@@ -549,6 +568,7 @@ impl Executor {
             }
         };
         exe.plans = Arc::clone(&self.plans);
+        exe.fusion = self.fusion;
         Ok(exe)
     }
 
@@ -617,12 +637,75 @@ impl Executor {
 
     /// Pushes the forward pass (training mode: Dropout active, BatchNorm on batch statistics
     /// and updating its moving statistics). Returns at once.
+    ///
+    /// An inference forward (`is_train == false`) of a CPU executor without gradients runs the
+    /// fused inference program when the graph has convolutions it fuses ([`super::fusion`]:
+    /// Convolution + BatchNorm + residual `elemwise_add` + ReLU as one operator, activations
+    /// in the channel-blocked layout between them); the outputs are the same up to rounding.
+    /// [`Executor::set_fusion`] or `MXR_FUSION=0` turns it off.
     pub fn forward(&mut self, is_train: bool) -> Result<()> {
         self.last_is_train = is_train;
+        if !is_train {
+            let outputs = self.outputs();
+            if let Some(program) = self.inference_program()? {
+                return program.run(&outputs);
+            }
+        }
         for n in 0..self.plan.num_forward {
             self.run_node(n, is_train)?;
         }
         Ok(())
+    }
+
+    /// Allows or forbids the fused inference program (default: allowed unless `MXR_FUSION=0`).
+    /// Executors made by [`Executor::reshape`] inherit the setting.
+    pub fn set_fusion(&mut self, enabled: bool) {
+        self.fusion = enabled;
+    }
+
+    /// How many convolutions the inference program fused (0 before the first inference
+    /// forward, and when there is no program).
+    pub fn fused_convolutions(&self) -> usize {
+        match &self.inference {
+            Inference::Program(p) => p.fused_convolutions(),
+            _ => 0,
+        }
+    }
+
+    /// The inference program, built on first use; `None` when fusion is off or does not apply.
+    fn inference_program(&mut self) -> Result<Option<&mut InferenceProgram>> {
+        if !self.fusion || !self.context.is_cpu() || !self.plan.head_grad_nodes.is_empty() {
+            return Ok(None);
+        }
+        if matches!(self.inference, Inference::Untried) {
+            let plan = &self.plan;
+            let forward = Graph {
+                nodes: plan.graph.nodes[..plan.num_forward].to_vec(),
+                outputs: plan.graph.outputs.clone(),
+            };
+            let mut arrays = HashMap::new();
+            for (&n, a) in plan.args.iter().zip(&self.arg_arrays) {
+                arrays.insert(n, a.clone());
+            }
+            for (&n, a) in plan.aux.iter().zip(&self.aux_arrays) {
+                arrays.insert(n, a.clone());
+            }
+            let bound = Bound {
+                graph: &forward,
+                shapes: &plan.shapes[..plan.num_forward],
+                dtypes: &plan.dtypes[..plan.num_forward],
+                arrays: &arrays,
+                context: self.context,
+            };
+            self.inference = match fusion::build(&bound)? {
+                Some(p) => Inference::Program(Box::new(p)),
+                None => Inference::None,
+            };
+        }
+        Ok(match &mut self.inference {
+            Inference::Program(p) => Some(p),
+            _ => None,
+        })
     }
 
     /// Pushes the backward pass with a head gradient per output (`None` or an empty slice: only

@@ -28,6 +28,7 @@
 //! ```
 
 mod executor;
+mod fusion;
 mod graph;
 mod plan;
 

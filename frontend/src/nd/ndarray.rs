@@ -225,6 +225,22 @@ impl NDArray {
         self.chunk.context
     }
 
+    /// How many operations writing this array's storage have been pushed so far, run or not
+    /// (the engine var's [`write_pushes`](mxr_engine::Var::write_pushes)): a cache derived
+    /// from the array is stale when it changed since the cache was last rebuilt.
+    ///
+    /// ```
+    /// use mxr::nd::NDArray;
+    /// let a = NDArray::zeros(&[2])?;
+    /// let before = a.write_pushes();
+    /// a.assign_scalar(1.0)?;
+    /// assert_eq!(a.write_pushes(), before + 1);
+    /// # Ok::<(), mxr::Error>(())
+    /// ```
+    pub fn write_pushes(&self) -> u64 {
+        self.chunk.var.write_pushes()
+    }
+
     /// Whether `self` and `other` share storage (one is a view or a handle copy of the other).
     pub fn shares_storage_with(&self, other: &NDArray) -> bool {
         Arc::ptr_eq(&self.chunk, &other.chunk)

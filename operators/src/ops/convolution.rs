@@ -196,7 +196,7 @@ impl ConvSpec {
 
     /// The kernels' geometry for data of shape `data` (checked by shape inference: rank
     /// `2 + kernel dims`).
-    fn geom(&self, data: &[usize]) -> ConvGeom {
+    pub fn geom(&self, data: &[usize]) -> ConvGeom {
         let nd = self.param.kernel.len();
         let lift = |v: &[usize], fill: usize| {
             let mut a = [fill; 3];

@@ -15,6 +15,7 @@ pub mod dropout;
 pub mod elemwise;
 pub mod embedding;
 pub mod fully_connected;
+pub mod fused;
 pub mod init;
 pub mod loss;
 pub mod one_hot;

@@ -14,7 +14,7 @@ mod tensor;
 pub use def::{LateRegistration, OpDef, OpFactory, create, lookup, ops, origin, register};
 pub use gpu::{DeferredCheck, GpuOpContext, GpuTensor, check_sizes, gpu_error};
 pub use gradient::{Entry, ForwardNode, GradCtx, GraphBuilder, reverse_pass};
-pub use operator::{OpContext, OpRef, Operator, Resource};
+pub use operator::{OpContext, OpRef, Operator, Resource, downcast};
 pub use shape::{MAX_ELEMENTS, Shape, ShapeCtx, TypeCtx};
 pub use tensor::{TensorMut, TensorRef, fill};
 

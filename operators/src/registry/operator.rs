@@ -74,7 +74,7 @@ impl OpContext<'_> {
 /// [`Operator::mutate_inputs`] order) whose bytes start as that input's current value. The kernel
 /// overwrites every output; the caller handles MXNet's `kAddTo` and in-place aliasing. Shapes
 /// have been inferred and checked before the kernel runs.
-pub trait Operator: Send + Sync + fmt::Debug + 'static {
+pub trait Operator: std::any::Any + Send + Sync + fmt::Debug + 'static {
     /// The canonical MXNet name (`FullyConnected`, `_plus_scalar`).
     fn name(&self) -> &'static str;
 
@@ -215,3 +215,19 @@ pub trait Operator: Send + Sync + fmt::Debug + 'static {
 
 /// A shared, parsed operator.
 pub type OpRef = Arc<dyn Operator>;
+
+/// The concrete operator behind `op`, when it is a `T` (graph passes use it to read an
+/// operator's parsed parameters).
+///
+/// ```
+/// use mxr_operators::ops::convolution::Convolution;
+/// use mxr_operators::registry::{create, downcast};
+/// let op = create("Convolution", &[("kernel", "(3, 3)"), ("num_filter", "8")], None)?;
+/// assert_eq!(downcast::<Convolution>(&op).map(|c| c.0.param.num_filter), Some(8));
+/// assert!(downcast::<Convolution>(&create("relu", &[], None)?).is_none());
+/// # Ok::<(), mxr_operators::Error>(())
+/// ```
+pub fn downcast<T: Operator>(op: &OpRef) -> Option<&T> {
+    let any: &dyn std::any::Any = op.as_ref();
+    any.downcast_ref::<T>()
+}

@@ -1,0 +1,256 @@
+//! A convolution with its BatchNorm, residual addition and ReLU fused (inference), and the
+//! operator that folds and packs its weights.
+//!
+//! Folding follows MXNet's inference BatchNorm, `y = (x − mean)·a + beta` with
+//! `a = gamma / √(moving_var + eps)` (`gamma` = 1 with `fix_gamma`): the convolution's weights of
+//! output channel `f` are multiplied by `a[f]` and its bias becomes `(bias − mean)·a + beta`.
+//! The result differs from the unfused operators only by rounding.
+
+use std::cell::RefCell;
+
+use mxr_kernels::cpu::batch_norm::inverse_std;
+use mxr_kernels::cpu::conv::ConvGeom;
+use mxr_kernels::cpu::conv::direct::{DirectConv, Epilogue, InputLayout, InputStrides};
+use mxr_kernels::cpu::parallel;
+
+use super::{blocked_shape, layout_of};
+use crate::ops::convolution::ConvSpec;
+use crate::registry::{OpContext, Operator, Shape, ShapeCtx, TensorMut, TensorRef};
+use crate::{Error, Result};
+
+/// The BatchNorm folded into a convolution: its `eps` and `fix_gamma`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FoldedBatchNorm {
+    /// Added to the variance before the square root.
+    pub eps: f64,
+    /// Gamma is taken as ones.
+    pub fix_gamma: bool,
+}
+
+/// The part of a fused convolution both operators share: the convolution, its input channel
+/// count and input layout (which fixes the packing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvPart {
+    /// The convolution's parameters.
+    pub spec: ConvSpec,
+    /// Input channels `C`.
+    pub channels: usize,
+    /// Input height and width.
+    pub input: [usize; 2],
+    /// How the input is laid out.
+    pub layout: InputLayout,
+}
+
+impl ConvPart {
+    /// The kernels' geometry for a batch of `n`.
+    fn geom(&self, n: usize) -> ConvGeom {
+        self.spec
+            .geom(&[n, self.channels, self.input[0], self.input[1]])
+    }
+
+    /// The direct-kernel plan for a batch of `n`; an error naming `op` when the kernels do not
+    /// serve it (the fusion pass only builds served ones).
+    fn plan(&self, op: &str, n: usize) -> Result<DirectConv> {
+        DirectConv::new(&self.geom(n), self.layout)
+            .map_err(|e| bad(op, e))?
+            .ok_or_else(|| Error::Unsupported {
+                op: op.into(),
+                what: format!("the convolution {:?} (no direct kernel)", self.geom(n)),
+            })
+    }
+}
+
+fn bad(op: &str, e: impl std::fmt::Display) -> Error {
+    Error::BadInput {
+        op: op.into(),
+        reason: e.to_string(),
+    }
+}
+
+/// `_fold_conv`: inputs `weight`, `bias` (unless the convolution has none), then `gamma`,
+/// `beta`, `moving_mean`, `moving_var` when a BatchNorm is folded; outputs the packed weights
+/// and the folded bias (`F` values).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldConv {
+    /// The convolution.
+    pub conv: ConvPart,
+    /// The folded BatchNorm, if any.
+    pub bn: Option<FoldedBatchNorm>,
+}
+
+impl Operator for FoldConv {
+    fn name(&self) -> &'static str {
+        "_fold_conv"
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.conv.spec.param.to_attrs()
+    }
+    fn input_names(&self) -> Vec<String> {
+        let mut names = vec!["weight".to_string()];
+        if !self.conv.spec.param.no_bias {
+            names.push("bias".into());
+        }
+        if self.bn.is_some() {
+            names.extend(["gamma", "beta", "moving_mean", "moving_var"].map(String::from));
+        }
+        names
+    }
+    fn num_outputs(&self) -> usize {
+        2
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        let plan = self.conv.plan(self.name(), 1)?;
+        shapes.set_output(0, Shape::known(&[plan.packed_len()]))?;
+        shapes.set_output(1, Shape::known(&[self.conv.spec.param.num_filter]))
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let name = self.name();
+        let plan = self.conv.plan(name, 1)?;
+        let f = self.conv.spec.param.num_filter;
+        let weight = inputs[0].slice::<f32>(name)?;
+        let mut rest = &inputs[1..];
+        let bias = if self.conv.spec.param.no_bias {
+            None
+        } else {
+            let b = rest[0].slice::<f32>(name)?;
+            rest = &rest[1..];
+            Some(b)
+        };
+        let [packed, folded] = outputs else {
+            return Err(bad(name, "expected 2 outputs"));
+        };
+        let folded = folded.slice_mut::<f32>(name)?;
+        match self.bn {
+            None => {
+                match bias {
+                    Some(b) => folded.copy_from_slice(b),
+                    None => folded.fill(0.0),
+                }
+                plan.pack_weights(weight, None, packed.slice_mut::<f32>(name)?)
+                    .map_err(|e| bad(name, e))?;
+            }
+            Some(bn) => {
+                let [gamma, beta, mean, var] = rest else {
+                    return Err(bad(name, "expected gamma, beta, moving_mean, moving_var"));
+                };
+                let (gamma, beta) = (gamma.slice::<f32>(name)?, beta.slice::<f32>(name)?);
+                let (mean, var) = (mean.slice::<f32>(name)?, var.slice::<f32>(name)?);
+                // As BatchNorm's inference kernel: a = invstd·gamma, y = (x − mean)·a + beta.
+                let mut scale = vec![0.0f32; f];
+                inverse_std(var, bn.eps, &mut scale);
+                if !bn.fix_gamma {
+                    scale.iter_mut().zip(gamma).for_each(|(a, &g)| *a *= g);
+                }
+                for (k, out) in folded.iter_mut().enumerate() {
+                    let b = bias.map_or(0.0, |b| b[k]);
+                    *out = (b - mean[k]) * scale[k] + beta[k];
+                }
+                plan.pack_weights(weight, Some(&scale), packed.slice_mut::<f32>(name)?)
+                    .map_err(|e| bad(name, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `_fused_conv`: inputs `data` (blocked with `in_halo`, or plain NCHW), the packed weights and
+/// folded bias from [`FoldConv`], and the residual (blocked, `residual_halo`) when there is
+/// one; output blocked with `out_halo`: `relu(conv(data)·a + bias' + residual)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusedConv {
+    /// The convolution.
+    pub conv: ConvPart,
+    /// The input's halo (blocked input).
+    pub in_halo: usize,
+    /// The output's halo.
+    pub out_halo: usize,
+    /// The residual's halo, when a residual is added.
+    pub residual_halo: Option<usize>,
+    /// Whether a ReLU follows.
+    pub relu: bool,
+}
+
+thread_local! {
+    /// A plain input copied with the padding as zero columns.
+    static PLAIN_SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Operator for FusedConv {
+    fn name(&self) -> &'static str {
+        "_fused_conv"
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.conv.spec.param.to_attrs()
+    }
+    fn input_names(&self) -> Vec<String> {
+        let mut names = ["data", "packed_weight", "bias"].map(String::from).to_vec();
+        if self.residual_halo.is_some() {
+            names.push("residual".into());
+        }
+        names
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        let Some(n) = shapes.input(0).dim(0) else {
+            return Ok(());
+        };
+        let plan = self.conv.plan(self.name(), n)?;
+        shapes.set_output(
+            0,
+            Shape::known(&blocked_shape(&plan.output_layout(self.out_halo))),
+        )
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let name = self.name();
+        let n = inputs[0].shape.first().copied().unwrap_or(0);
+        let plan = self.conv.plan(name, n)?;
+        let [h, w] = self.conv.input;
+        let data = inputs[0].slice::<f32>(name)?;
+        let packed = inputs[1].slice::<f32>(name)?;
+        let bias = inputs[2].slice::<f32>(name)?;
+        let out_layout = plan.output_layout(self.out_halo);
+        let residual = match self.residual_halo {
+            Some(halo) => {
+                let r = &inputs[3];
+                let layout = layout_of(name, r.shape, self.conv.spec.param.num_filter, halo)?;
+                Some((r.slice::<f32>(name)?, layout))
+            }
+            None => None,
+        };
+        let epilogue = Epilogue {
+            bias: Some(bias),
+            residual,
+            relu: self.relu,
+        };
+        let out = outputs[0].slice_mut::<f32>(name)?;
+        let threads = parallel::num_threads();
+        let mut run = |input: &[f32], strides: &InputStrides| {
+            plan.forward(input, strides, packed, &epilogue, out, &out_layout, threads)
+                .map_err(|e| bad(name, e))
+        };
+        match self.conv.layout {
+            InputLayout::Blocked => {
+                let layout = layout_of(name, inputs[0].shape, self.conv.channels, self.in_halo)?;
+                run(data, &InputStrides::blocked(&layout))
+            }
+            InputLayout::Plain if plan.input_halo() == 0 => {
+                run(data, &InputStrides::plain(self.conv.channels, h, w, 0))
+            }
+            InputLayout::Plain => PLAIN_SCRATCH.with_borrow_mut(|buf| {
+                let strides = plan
+                    .prepare_input(data, plan.input_halo(), buf)
+                    .map_err(|e| bad(name, e))?;
+                run(buf, &strides)
+            }),
+        }
+    }
+}
