@@ -357,3 +357,30 @@ fn fused_executors_match_mxnet_on_the_conformance_convolutions() {
     }
     assert_eq!(checked, 4);
 }
+
+#[test]
+fn an_executor_switches_between_fused_and_unfused_runs() {
+    let net = small_resnet();
+    let shape = [2, 3, 18, 18];
+    let mut exe = bind(&net, &shape, true);
+    let mut plain = bind(&net, &shape, false);
+    plain.forward(false).unwrap();
+    exe.forward(false).unwrap();
+    outputs_agree(&exe, &plain);
+    // The unfused path again (its intermediates were handed back while fused), then fused.
+    exe.set_fusion(false);
+    exe.forward(false).unwrap();
+    outputs_agree(&exe, &plain);
+    exe.set_fusion(true);
+    exe.forward(false).unwrap();
+    outputs_agree(&exe, &plain);
+    // A training forward between inferences (BatchNorm on batch statistics, moving statistics
+    // updated in both executors alike).
+    exe.forward(true).unwrap();
+    plain.forward(true).unwrap();
+    outputs_agree(&exe, &plain);
+    exe.forward(false).unwrap();
+    plain.forward(false).unwrap();
+    outputs_agree(&exe, &plain);
+    assert_eq!(exe.fused_convolutions(), 7);
+}

@@ -91,6 +91,8 @@ pub struct Executor {
     fusion: bool,
     /// The inference program: not built yet, built, or not applicable.
     inference: Inference,
+    /// The planned blocks; `None` while released (the inference program runs without them).
+    blocks: Vec<Option<NDArray>>,
 }
 
 /// The state of an executor's inference program ([`super::fusion`]).
@@ -484,6 +486,7 @@ impl Executor {
             plans,
             fusion: fusion::enabled_by_env(),
             inference: Inference::Untried,
+            blocks: blocks.into_iter().map(Some).collect(),
         })
     }
 
@@ -651,6 +654,7 @@ impl Executor {
                 return program.run(&outputs);
             }
         }
+        self.restore_intermediates()?;
         for n in 0..self.plan.num_forward {
             self.run_node(n, is_train)?;
         }
@@ -678,6 +682,16 @@ impl Executor {
             return Ok(None);
         }
         if matches!(self.inference, Inference::Untried) {
+            let has_conv = self.plan.graph.nodes[..self.plan.num_forward]
+                .iter()
+                .any(|n| n.op.as_ref().is_some_and(|op| op.name() == "Convolution"));
+            if !has_conv {
+                self.inference = Inference::None;
+                return Ok(None);
+            }
+            // The program has its own intermediates: hand the unfused plan's blocks back to the
+            // pool first, so that the program's allocations reuse them.
+            self.release_intermediates()?;
             let plan = &self.plan;
             let forward = Graph {
                 nodes: plan.graph.nodes[..plan.num_forward].to_vec(),
@@ -701,6 +715,9 @@ impl Executor {
                 Some(p) => Inference::Program(Box::new(p)),
                 None => Inference::None,
             };
+            if matches!(self.inference, Inference::None) {
+                self.restore_intermediates()?;
+            }
         }
         Ok(match &mut self.inference {
             Inference::Program(p) => Some(p),
@@ -712,6 +729,7 @@ impl Executor {
     /// allowed when every output is a loss layer, whose head gradient is ignored). Returns at
     /// once; the gradients land in the gradient arrays.
     pub fn backward(&mut self, head_grads: &[NDArray]) -> Result<()> {
+        self.restore_intermediates()?;
         let plan = Arc::clone(&self.plan);
         if plan.head_grad_nodes.is_empty() {
             return Err(Error::InvalidArgument {
@@ -755,6 +773,66 @@ impl Executor {
                     )?;
                 }
                 GradReq::Null => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the planned blocks that hold no graph output (the inference program does not use
+    /// them); their entries become empty placeholders until [`Executor::restore_intermediates`].
+    fn release_intermediates(&mut self) -> Result<()> {
+        let plan = Arc::clone(&self.plan);
+        let mut keep = vec![false; self.blocks.len()];
+        for e in &plan.graph.outputs {
+            if let Slot::Block(b) = plan.memory.slots[e.node][e.output] {
+                keep[b] = true;
+            }
+        }
+        for (n, slots) in plan.memory.slots.iter().enumerate() {
+            for (k, slot) in slots.iter().enumerate() {
+                if let Slot::Block(b) = *slot
+                    && !keep[b]
+                {
+                    self.values[n][k] = NDArray::new(&[0], plan.dtypes[n][k], self.context)?;
+                }
+            }
+        }
+        for (block, kept) in self.blocks.iter_mut().zip(keep) {
+            if !kept {
+                *block = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Allocates the blocks [`Executor::release_intermediates`] dropped again (before any
+    /// unfused forward or backward), with their entries' views.
+    fn restore_intermediates(&mut self) -> Result<()> {
+        if self.blocks.iter().all(Option::is_some) {
+            return Ok(());
+        }
+        let plan = Arc::clone(&self.plan);
+        let mut fresh = vec![false; self.blocks.len()];
+        for (b, block) in self.blocks.iter_mut().enumerate() {
+            if block.is_none() {
+                *block = Some(NDArray::new(
+                    &[plan.memory.blocks[b]],
+                    DType::U8,
+                    self.context,
+                )?);
+                fresh[b] = true;
+            }
+        }
+        for (n, slots) in plan.memory.slots.iter().enumerate() {
+            for (k, slot) in slots.iter().enumerate() {
+                if let Slot::Block(b) = *slot
+                    && fresh[b]
+                    && let Some(block) = &self.blocks[b]
+                {
+                    self.values[n][k] = block
+                        .reinterpret(&plan.shapes[n][k], plan.dtypes[n][k])
+                        .ok_or_else(|| bind_error(format!("planned block {b} is too small")))?;
+                }
             }
         }
         Ok(())
