@@ -144,7 +144,8 @@ pub fn affine_relu_with(
     };
     let (scale, shift) = (padded(scale), padded(shift));
     let isa = usable(isa);
-    for_row_parts(out, out_layout, threads, |rows, chunk| {
+    let parts = elementwise_parts(out.len(), threads);
+    for_row_parts(out, out_layout, parts, |rows, chunk| {
         let kernel = Rows {
             op: Op::Affine {
                 x: input,
@@ -215,7 +216,8 @@ pub fn add_relu_with(
     check_operand("second addend", b, b_layout, out_layout)?;
     check_len("output", out.len(), out_layout.len())?;
     let isa = usable(isa);
-    for_row_parts(out, out_layout, threads, |rows, chunk| {
+    let parts = elementwise_parts(out.len(), threads);
+    for_row_parts(out, out_layout, parts, |rows, chunk| {
         let kernel = Rows {
             op: Op::Add {
                 a,
@@ -232,6 +234,12 @@ pub fn add_relu_with(
         unsafe { run_kernel(isa, &kernel) };
     });
     Ok(())
+}
+
+/// Threads for element-wise work on `floats` output floats: at most `threads`, each with at
+/// least [`MIN_FLOATS_PER_THREAD`].
+fn elementwise_parts(floats: usize, threads: usize) -> usize {
+    threads.min(floats / MIN_FLOATS_PER_THREAD).max(1)
 }
 
 /// `isa` when this CPU has it, else the portable code.
@@ -272,14 +280,14 @@ pub(crate) fn row_start(layout: &Blocked, n: usize, cb: usize, y: usize) -> usiz
 }
 
 /// Splits the rows of the blocked output `out` (in `layout`; rows ordered image, block, row,
-/// so any run of them is contiguous) into at most `threads` contiguous ranges, zeroes their
-/// halo columns, and runs `task(rows, chunk)` for each range on [`parallel::for_each_part`],
-/// `chunk` being exactly those rows of `out`. Ranges get at least [`MIN_FLOATS_PER_THREAD`]
-/// output floats each; the split never changes what a row's task computes.
+/// so any run of them is contiguous) into at most `parts` contiguous ranges, zeroes their halo
+/// columns, and runs `task(rows, chunk)` for each range on [`parallel::for_each_part`],
+/// `chunk` being exactly those rows of `out`. The split never changes what a row's task
+/// computes.
 pub(crate) fn for_row_parts(
     out: &mut [f32],
     layout: &Blocked,
-    threads: usize,
+    parts: usize,
     task: impl Fn(Range<usize>, &mut [f32]) + Sync,
 ) {
     let pitch = layout.pitch();
@@ -287,7 +295,6 @@ pub(crate) fn for_row_parts(
         return;
     }
     let units = out.len() / pitch;
-    let parts = threads.min(out.len() / MIN_FLOATS_PER_THREAD).max(1);
     let ranges = parallel::split_range(units, parts, 1);
     let mut slots = Vec::with_capacity(ranges.len());
     let mut rest = out;

@@ -221,14 +221,14 @@ impl DepthwiseConv {
         }
         let [oh, ow] = self.out;
         let work = g.batch * g.channels * self.taps() * oh * ow;
-        let threads = threads.min(work / MIN_WORK_PER_THREAD).max(1);
+        let parts = threads.min(work / MIN_WORK_PER_THREAD).max(1);
         let isa = usable(isa);
         let max_tile = if isa == Isa::Avx2 {
             MAX_TILE_PIXELS_AVX2
         } else {
             MAX_TILE_PIXELS
         };
-        for_row_parts(out, out_layout, threads, |rows, chunk| {
+        for_row_parts(out, out_layout, parts, |rows, chunk| {
             let mut taps = Vec::with_capacity(self.taps());
             for (i, unit) in rows.enumerate() {
                 let (n, cb, y) = row_of(unit, out_layout);
