@@ -25,6 +25,7 @@ use mxr_kernels::cpu::conv::{ConvGeom, conv_forward, conv_forward_im2col};
 use mxr_kernels::cpu::isa::Isa;
 use mxr_kernels::cpu::pooling::blocked::BlockedPool;
 use mxr_kernels::cpu::pooling::{PoolGeom, PoolType, pool_forward};
+use mxr_kernels::cpu::random::Rng;
 
 /// A zeroed buffer of `len` floats starting on a 64-byte boundary, as the engine's storage
 /// allocates them (a `Vec`'s large allocations are only 16-byte aligned, which splits every
@@ -62,16 +63,46 @@ impl std::ops::DerefMut for Aligned {
 }
 
 fn uniform(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..len)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    let mut v = vec![0.0; len];
+    Rng::seed(seed).fill_uniform_f32(&mut v, -1.0, 1.0);
+    v
+}
+
+/// A table cell: `value` right-aligned under the column `label` (at least 10 wide).
+fn cell(label: &str, value: f64) -> String {
+    let width = label.len().max(10);
+    format!(" {value:>width$.2}")
+}
+
+/// One line of a table: `first` (`width` wide), the baselines' values, then `value(isa)` for
+/// each row of [`isas`].
+fn line(
+    first: &str,
+    width: usize,
+    baselines: &[(&str, f64)],
+    mut value: impl FnMut(Isa) -> f64,
+) -> String {
+    let mut row = format!("{first:>width$}");
+    for (label, v) in baselines {
+        row += &cell(label, *v);
+    }
+    for (label, isa) in isas() {
+        row += &cell(label, value(isa));
+    }
+    row
+}
+
+/// The header of a table: `first` (`width` wide), the baselines, then the rows of [`isas`].
+fn header(first: &str, width: usize, baselines: &[&str]) -> String {
+    let mut h = format!("{first:>width$}");
+    for label in baselines
+        .iter()
+        .copied()
+        .chain(isas().iter().map(|(l, _)| *l))
+    {
+        h += &format!(" {label:>w$}", w = label.len().max(10));
+    }
+    h
 }
 
 /// Seconds of CPU time this thread has used (`CLOCK_THREAD_CPUTIME_ID`): on a shared machine,
@@ -154,10 +185,7 @@ fn depthwise(threads: usize) {
         ("mb_dw_1024_b32", 32, 1024, 7, 1),
     ];
     println!("\ndepthwise 3×3 pad 1, GFLOP/s, {threads} thread(s)");
-    println!(
-        "{:>16} {:>10} {:>10} {:>10} {:>12} {:>14}",
-        "layer", "im2col", "nchw", "blocked", "blocked_avx2", "blocked_scalar"
-    );
+    println!("{}", header("layer", 16, &["im2col", "nchw"]));
     for (name, n, c, side, s) in layers {
         let g = ConvGeom::new_2d(n, c, c, c, [side, side], [3, 3], [s, s], [1, 1], [1, 1]);
         let out = g.output().expect("valid");
@@ -186,21 +214,19 @@ fn depthwise(threads: usize) {
             bias: Some(&b),
             ..Epilogue::default()
         };
-        let mut row = format!(
-            "{name:>16} {:>10.2} {:>10.2}",
-            flops / im2col / 1e9,
-            flops / nchw / 1e9
-        );
-        for (label, isa) in isas() {
+        let baselines = [
+            ("im2col", flops / im2col / 1e9),
+            ("nchw", flops / nchw / 1e9),
+        ];
+        let row = line(name, 16, &baselines, |isa| {
             let t = time(threads, || {
                 plan.forward_with(isa, &xin, &il, &packed, &ep, &mut ob, &ol, threads)
                     .expect("valid")
             });
             from_blocked(&ob, &ol, &mut y);
             check(&y, &want, name);
-            let width = if label == "blocked" { 10 } else { label.len() };
-            row += &format!(" {:>width$.2}", flops / t / 1e9);
-        }
+            flops / t / 1e9
+        });
         println!("{row}");
     }
 }
@@ -229,10 +255,7 @@ fn pooling(threads: usize) {
         ("r50_gap_2048_b32", 32, 2048, 7, 7, 1, 0, avg),
     ];
     println!("\npooling, GB/s (input + output bytes), {threads} thread(s)");
-    println!(
-        "{:>18} {:>10} {:>10} {:>12} {:>14}",
-        "shape", "nchw", "blocked", "blocked_avx2", "blocked_scalar"
-    );
+    println!("{}", header("shape", 18, &["nchw"]));
     for (name, n, c, side, k, s, p, kind) in shapes {
         let o = (side + 2 * p - k) / s + 1;
         let g = PoolGeom::new_2d(n * c, [side, side], [o, o], [k, k], [s, s], [p, p]);
@@ -250,17 +273,15 @@ fn pooling(threads: usize) {
         let ol = pool.output_layout(n, c, 0);
         let mut ob = Aligned::zeroed(ol.len());
         let mut y = vec![0.0; g.output_len()];
-        let mut row = format!("{name:>18} {:>10.2}", bytes / nchw / 1e9);
-        for (label, isa) in isas() {
+        let row = line(name, 18, &[("nchw", bytes / nchw / 1e9)], |isa| {
             let t = time(threads, || {
                 pool.forward_with(isa, &xin, &il, &mut ob, &ol, threads)
                     .expect("valid")
             });
             from_blocked(&ob, &ol, &mut y);
             assert_eq!(y, want, "{name}");
-            let width = if label == "blocked" { 10 } else { label.len() };
-            row += &format!(" {:>width$.2}", bytes / t / 1e9);
-        }
+            bytes / t / 1e9
+        });
         println!("{row}");
     }
 }
@@ -273,10 +294,7 @@ fn elementwise(threads: usize) {
         ("r50v2_bn_256_56_b32", 32, 256, 56),
     ];
     println!("\nblocked element-wise, GB/s (inputs + output bytes), {threads} thread(s)");
-    println!(
-        "{:>22} {:>10} {:>10} {:>12} {:>14}",
-        "op shape", "nchw", "blocked", "blocked_avx2", "blocked_scalar"
-    );
+    println!("{}", header("op shape", 30, &["nchw"]));
     for (name, n, c, side) in shapes {
         let l = Blocked::new(n, c, side, side, 1);
         let len = n * c * side * side;
@@ -306,19 +324,15 @@ fn elementwise(threads: usize) {
                 }
             }
         });
-        let mut row = format!(
-            "{:>22} {:>10.2}",
-            format!("affine_relu {name}"),
-            8.0 * len as f64 / affine / 1e9
-        );
-        for (label, isa) in isas() {
+        let gbs = |bytes: usize, t: f64| (bytes * len) as f64 / t / 1e9;
+        let first = format!("affine_relu {name}");
+        let row = line(&first, 30, &[("nchw", gbs(8, affine))], |isa| {
             let t = time(threads, || {
                 affine_relu_with(isa, &xb, &l, &scale, &shift, true, &mut ob, &l, threads)
                     .expect("valid")
             });
-            let width = if label == "blocked" { 10 } else { label.len() };
-            row += &format!(" {:>width$.2}", 8.0 * len as f64 / t / 1e9);
-        }
+            gbs(8, t)
+        });
         println!("{row}");
         let add = time(threads, || {
             for ((o, &a), &b) in y.iter_mut().zip(x.iter()).zip(z.iter()) {
@@ -326,18 +340,13 @@ fn elementwise(threads: usize) {
                 *o = if r <= 0.0 { 0.0 } else { r };
             }
         });
-        let mut row = format!(
-            "{:>22} {:>10.2}",
-            format!("add_relu {name}"),
-            12.0 * len as f64 / add / 1e9
-        );
-        for (label, isa) in isas() {
+        let first = format!("add_relu {name}");
+        let row = line(&first, 30, &[("nchw", gbs(12, add))], |isa| {
             let t = time(threads, || {
                 add_relu_with(isa, &xb, &l, &zb, &l, true, &mut ob, &l, threads).expect("valid")
             });
-            let width = if label == "blocked" { 10 } else { label.len() };
-            row += &format!(" {:>width$.2}", 12.0 * len as f64 / t / 1e9);
-        }
+            gbs(12, t)
+        });
         println!("{row}");
     }
 }

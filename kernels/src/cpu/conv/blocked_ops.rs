@@ -143,25 +143,13 @@ pub fn affine_relu_with(
         p
     };
     let (scale, shift) = (padded(scale), padded(shift));
-    let isa = usable(isa);
-    let parts = elementwise_parts(out.len(), threads);
-    for_row_parts(out, out_layout, parts, |rows, chunk| {
-        let kernel = Rows {
-            op: Op::Affine {
-                x: input,
-                x_layout: in_layout,
-                scale: &scale,
-                shift: &shift,
-            },
-            relu,
-            rows,
-            out: chunk.as_mut_ptr(),
-            out_layout,
-        };
-        // SAFETY: `isa` is available; the operands were checked against the layouts, and
-        // `chunk` holds exactly the rows of `kernel.rows` (see `Rows`).
-        unsafe { run_kernel(isa, &kernel) };
-    });
+    let op = Op::Affine {
+        x: input,
+        x_layout: in_layout,
+        scale: &scale,
+        shift: &shift,
+    };
+    run_rows(isa, op, relu, out, out_layout, threads);
     Ok(())
 }
 
@@ -215,31 +203,41 @@ pub fn add_relu_with(
     check_operand("first addend", a, a_layout, out_layout)?;
     check_operand("second addend", b, b_layout, out_layout)?;
     check_len("output", out.len(), out_layout.len())?;
+    let op = Op::Add {
+        a,
+        a_layout,
+        b,
+        b_layout,
+    };
+    run_rows(isa, op, relu, out, out_layout, threads);
+    Ok(())
+}
+
+/// Runs `op` (its operands checked against `out_layout`) into `out` with `isa` (or the
+/// portable code) on up to `threads` threads, each with at least [`MIN_FLOATS_PER_THREAD`]
+/// output floats.
+fn run_rows(
+    isa: Isa,
+    op: Op<'_>,
+    relu: bool,
+    out: &mut [f32],
+    out_layout: &Blocked,
+    threads: usize,
+) {
     let isa = usable(isa);
-    let parts = elementwise_parts(out.len(), threads);
+    let parts = threads.min(out.len() / MIN_FLOATS_PER_THREAD).max(1);
     for_row_parts(out, out_layout, parts, |rows, chunk| {
         let kernel = Rows {
-            op: Op::Add {
-                a,
-                a_layout,
-                b,
-                b_layout,
-            },
+            op,
             relu,
             rows,
             out: chunk.as_mut_ptr(),
             out_layout,
         };
-        // SAFETY: as in `affine_relu_with`.
+        // SAFETY: `isa` is available; the operands were checked against the layouts, and
+        // `chunk` holds exactly the rows of `kernel.rows` (see `Rows`).
         unsafe { run_kernel(isa, &kernel) };
     });
-    Ok(())
-}
-
-/// Threads for element-wise work on `floats` output floats: at most `threads`, each with at
-/// least [`MIN_FLOATS_PER_THREAD`].
-fn elementwise_parts(floats: usize, threads: usize) -> usize {
-    threads.min(floats / MIN_FLOATS_PER_THREAD).max(1)
 }
 
 /// `isa` when this CPU has it, else the portable code.
@@ -395,6 +393,9 @@ impl Kernel for Rows<'_> {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod test_util;
 
 #[cfg(test)]
 mod tests;

@@ -205,20 +205,11 @@ impl DepthwiseConv {
         check_len("data", input.len(), in_layout.len())?;
         check_len("output", out.len(), out_layout.len())?;
         check_len("packed weight", packed.len(), self.packed_len())?;
-        let mut bias = vec![0.0f32; out_layout.blocks() * BLOCK];
-        if let Some(b) = epilogue.bias {
-            check_len("bias", b.len(), g.filters)?;
-            bias[..g.filters].copy_from_slice(b);
-        }
-        if let Some((r, layout)) = &epilogue.residual {
-            if *layout != out_layout.with_halo(layout.halo) {
-                return Err(ConvError::Geometry(format!(
-                    "depthwise convolution: residual layout {layout:?} does not match the \
-                     output {out_layout:?}"
-                )));
-            }
-            check_len("residual", r.len(), layout.len())?;
-        }
+        let bias = epilogue.checked_bias(
+            "depthwise convolution",
+            out_layout,
+            out_layout.blocks() * BLOCK,
+        )?;
         let [oh, ow] = self.out;
         let work = g.batch * g.channels * self.taps() * oh * ow;
         let parts = threads.min(work / MIN_WORK_PER_THREAD).max(1);
@@ -373,13 +364,6 @@ unsafe fn run_tile(isa: Isa, tile: &Tile<'_>) {
     }
 }
 
-thread_local! {
-    /// Scratch for [`forward_nchw`]: the blocked input, the packed weights, the blocked output.
-    static NCHW_SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> = const {
-        std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()])
-    };
-}
-
 /// A depthwise convolution on NCHW `f32` data through the blocked kernels, when they serve it
 /// and the instruction set has vector kernels (AVX2 or AVX-512; then it beats im2col at every
 /// size measured, from a 1×1 output on, 3–20× on MobileNet's layers): converts
@@ -407,7 +391,7 @@ pub fn forward_nchw(
     };
     let in_layout = plan.input_layout(plan.input_halo());
     let out_layout = plan.output_layout(0);
-    NCHW_SCRATCH.with_borrow_mut(|[xin, packed, out]| {
+    super::direct::NCHW_SCRATCH.with_borrow_mut(|[xin, packed, out]| {
         let xin = aligned(xin, in_layout.len());
         super::blocked::to_blocked(x, &in_layout, xin);
         let packed = aligned(packed, plan.packed_len());

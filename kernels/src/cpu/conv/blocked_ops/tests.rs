@@ -4,30 +4,25 @@
 //! instruction set; BatchNorm folding against `batch_norm::normalize`; errors.
 
 use super::super::blocked::{from_blocked, to_blocked};
+use super::test_util;
 use super::*;
 use crate::cpu::batch_norm::normalize;
 use crate::cpu::softmax::Axis;
 
-/// Deterministic pseudo-random values in [-1, 1), with NaN, ±0 and ±∞ sprinkled in when
-/// `specials`.
+/// Pseudo-random values in [-1, 1), with NaN, ±0 and ±∞ sprinkled in when `specials`.
 fn values(n: usize, seed: u64, specials: bool) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|i| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let v = ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
-            match (specials, i % 37) {
-                (true, 3) => f32::NAN,
-                (true, 7) => -0.0,
-                (true, 11) => 0.0,
-                (true, 13) => f32::INFINITY,
-                (true, 17) => f32::NEG_INFINITY,
-                _ => v,
-            }
-        })
-        .collect()
+    let mut v = test_util::values(n, seed);
+    for (i, x) in v.iter_mut().enumerate() {
+        *x = match (specials, i % 37) {
+            (true, 3) => f32::NAN,
+            (true, 7) => -0.0,
+            (true, 11) => 0.0,
+            (true, 13) => f32::INFINITY,
+            (true, 17) => f32::NEG_INFINITY,
+            _ => *x,
+        };
+    }
+    v
 }
 
 fn blocked(x: &[f32], layout: &Blocked) -> Vec<f32> {
@@ -50,21 +45,7 @@ fn check_out(out: &[f32], layout: &Blocked, want: &[f32], what: &str) {
     for (i, (&g, &w)) in nchw.iter().zip(want).enumerate() {
         assert_eq!(bits(g), bits(w), "{what}: [{i}] = {g}, want {w}");
     }
-    // Padding channels and halo columns: zero. Everything but the data is.
-    let mut zeroed = out.to_vec();
-    for n in 0..layout.n {
-        for c in 0..layout.c {
-            for y in 0..layout.h {
-                for x in 0..layout.w {
-                    zeroed[layout.offset(n, c, y, x)] = 0.0;
-                }
-            }
-        }
-    }
-    assert!(
-        zeroed.iter().all(|v| v.to_bits() == 0),
-        "{what}: halo or padding not zero"
-    );
+    test_util::assert_zero_outside_data(out, layout, what);
 }
 
 #[test]

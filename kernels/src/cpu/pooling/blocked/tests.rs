@@ -7,19 +7,7 @@
 use super::super::{pool_forward, pool_output_size};
 use super::*;
 use crate::cpu::conv::blocked::{from_blocked, to_blocked};
-
-/// Deterministic pseudo-random values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
+use crate::cpu::conv::blocked_ops::test_util::{assert_zero_outside_data, values};
 
 /// One case: batch, channels, input `[h, w]`, kernel, stride, pad, `full`, halos in and out.
 #[derive(Debug, Clone, Copy)]
@@ -100,119 +88,59 @@ fn check(case: &Case, kind: PoolType, isa: Isa, threads: usize) -> Vec<f32> {
             "{case:?} {kind:?} {isa} threads {threads}: [{i}] = {a}, want {b}"
         );
     }
-    let mut rest = out.clone();
-    for n in 0..case.n {
-        for c in 0..case.c {
-            for y in 0..out_layout.h {
-                for xo in 0..out_layout.w {
-                    rest[out_layout.offset(n, c, y, xo)] = 0.0;
-                }
-            }
-        }
-    }
-    assert!(
-        rest.iter().all(|v| v.to_bits() == 0),
-        "{case:?} {kind:?} {isa}: padding channels or halo columns not zero"
-    );
+    assert_zero_outside_data(&out, &out_layout, &format!("{case:?} {kind:?} {isa}"));
     out
 }
 
+/// A case from `(n, c, [h, w], [kh, kw], [sh, sw], [ph, pw], full, in_halo, out_halo)`.
+type Row = (
+    usize,
+    usize,
+    [usize; 2],
+    [usize; 2],
+    [usize; 2],
+    [usize; 2],
+    bool,
+    usize,
+    usize,
+);
+
+fn case(row: Row) -> Case {
+    let (n, c, input, kernel, stride, pad, full, in_halo, out_halo) = row;
+    Case {
+        n,
+        c,
+        input,
+        kernel,
+        stride,
+        pad,
+        full,
+        in_halo,
+        out_halo,
+    }
+}
+
 fn cases() -> Vec<Case> {
-    let base = Case {
-        n: 1,
-        c: 16,
-        input: [8, 8],
-        kernel: [3, 3],
-        stride: [2, 2],
-        pad: [1, 1],
-        full: false,
-        in_halo: 0,
-        out_halo: 0,
-    };
-    vec![
+    [
         // ResNet's stem pooling (smaller), with halos.
-        Case {
-            c: 64,
-            input: [20, 22],
-            in_halo: 1,
-            out_halo: 1,
-            ..base
-        },
-        // Global average pooling: 7×7 → 1×1, many blocks (several tiles), several images.
-        Case {
-            n: 3,
-            c: 300,
-            input: [7, 7],
-            kernel: [7, 7],
-            stride: [1, 1],
-            pad: [0, 0],
-            in_halo: 2,
-            ..base
-        },
-        Case {
-            c: 35,
-            input: [5, 3],
-            kernel: [5, 3],
-            stride: [1, 1],
-            pad: [0, 0],
-            out_halo: 2,
-            ..base
-        },
-        // Odd sizes, channels not multiples of 16, `full` sizes, stride 1 and 3, padding.
-        Case {
-            n: 2,
-            c: 5,
-            input: [9, 31],
-            full: true,
-            ..base
-        },
-        Case {
-            n: 2,
-            c: 20,
-            input: [11, 10],
-            kernel: [2, 2],
-            stride: [1, 1],
-            pad: [0, 0],
-            in_halo: 3,
-            ..base
-        },
-        Case {
-            c: 17,
-            input: [10, 13],
-            kernel: [3, 2],
-            stride: [3, 2],
-            pad: [1, 0],
-            full: true,
-            out_halo: 1,
-            ..base
-        },
+        (1, 64, [20, 22], [3, 3], [2, 2], [1, 1], false, 1, 1),
+        // Global average pooling: 7×7 → 1×1, many blocks (several tiles), several images;
+        // and of a 5×3 input.
+        (3, 300, [7, 7], [7, 7], [1, 1], [0, 0], false, 2, 0),
+        (1, 35, [5, 3], [5, 3], [1, 1], [0, 0], false, 0, 2),
+        // Odd sizes, channels not multiples of 16, `full` sizes, strides 1 and 3, padding.
+        (2, 5, [9, 31], [3, 3], [2, 2], [1, 1], true, 0, 0),
+        (2, 20, [11, 10], [2, 2], [1, 1], [0, 0], false, 3, 0),
+        (1, 17, [10, 13], [3, 2], [3, 2], [1, 0], true, 0, 1),
         // Empty windows (padding as large as the kernel): lowest for max, 0 otherwise.
-        Case {
-            c: 21,
-            input: [4, 4],
-            kernel: [2, 2],
-            stride: [2, 2],
-            pad: [2, 2],
-            ..base
-        },
+        (1, 21, [4, 4], [2, 2], [2, 2], [2, 2], false, 0, 0),
         // 1-D (height 1), and a kernel larger than the input.
-        Case {
-            n: 2,
-            c: 8,
-            input: [1, 40],
-            kernel: [1, 3],
-            stride: [1, 2],
-            pad: [0, 1],
-            ..base
-        },
-        Case {
-            input: [3, 3],
-            kernel: [4, 4],
-            stride: [1, 1],
-            pad: [1, 1],
-            ..base
-        },
+        (2, 8, [1, 40], [1, 3], [1, 2], [0, 1], false, 0, 0),
+        (1, 16, [3, 3], [4, 4], [1, 1], [1, 1], false, 0, 0),
     ]
+    .into_iter()
+    .map(case)
+    .collect()
 }
 
 #[test]
@@ -228,28 +156,8 @@ fn blocked_pooling_matches_pool_forward_on_every_isa() {
 
 #[test]
 fn blocked_pooling_results_do_not_depend_on_threads() {
-    let big = Case {
-        n: 2,
-        c: 40,
-        input: [56, 56],
-        kernel: [3, 3],
-        stride: [2, 2],
-        pad: [1, 1],
-        full: false,
-        in_halo: 1,
-        out_halo: 1,
-    };
-    let global = Case {
-        n: 8,
-        c: 512,
-        input: [7, 7],
-        kernel: [7, 7],
-        stride: [1, 1],
-        pad: [0, 0],
-        full: false,
-        in_halo: 0,
-        out_halo: 0,
-    };
+    let big = case((2, 40, [56, 56], [3, 3], [2, 2], [1, 1], false, 1, 1));
+    let global = case((8, 512, [7, 7], [7, 7], [1, 1], [0, 0], false, 0, 0));
     for case in [big, global] {
         for kind in [
             PoolType::Max,
