@@ -215,7 +215,8 @@ pub fn add_relu_with(
 
 /// Runs `op` (its operands checked against `out_layout`) into `out` with `isa` (or the
 /// portable code) on up to `threads` threads, each with at least [`MIN_FLOATS_PER_THREAD`]
-/// output floats.
+/// output floats. AVX-512 runs the AVX2 lanes: these operations are memory-bound, and the
+/// 256-bit kernels measured 10–20% faster on Zen 4 (the results are the same bits).
 fn run_rows(
     isa: Isa,
     op: Op<'_>,
@@ -224,7 +225,7 @@ fn run_rows(
     out_layout: &Blocked,
     threads: usize,
 ) {
-    let isa = usable(isa);
+    let isa = usable(isa).min(Isa::Avx2);
     let parts = threads.min(out.len() / MIN_FLOATS_PER_THREAD).max(1);
     for_row_parts(out, out_layout, parts, |rows, chunk| {
         let kernel = Rows {
