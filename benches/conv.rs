@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
+use mxr_kernels::cpu::conv::depthwise::DepthwiseConv;
 use mxr_kernels::cpu::conv::direct::{DirectConv, Epilogue, InputLayout};
 use mxr_kernels::cpu::conv::{ConvGeom, conv_forward};
 use mxr_kernels::cpu::isa::Isa;
@@ -167,11 +168,59 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 y
             }))
         }
+        "depthwise" | "depthwise_avx2" => {
+            let isa = if row == "depthwise" {
+                Isa::current()
+            } else {
+                Isa::Avx2
+            };
+            if !isa.is_available() {
+                return None;
+            }
+            let plan = DepthwiseConv::new(&g).expect("valid")?;
+            let in_layout = plan.input_layout(plan.input_halo());
+            let mut xin = vec![0.0; in_layout.len()];
+            mxr_kernels::cpu::conv::blocked::to_blocked(&x, &in_layout, &mut xin);
+            let mut packed = vec![0.0; plan.packed_len()];
+            plan.pack_weights(&w, None, &mut packed).expect("valid");
+            let out_layout = plan.output_layout(0);
+            let mut out = vec![0.0; out_layout.len()];
+            Some(Box::new(move |want_output| {
+                let epilogue = Epilogue {
+                    bias: Some(&b),
+                    ..Epilogue::default()
+                };
+                plan.forward_with(
+                    isa,
+                    &xin,
+                    &in_layout,
+                    &packed,
+                    &epilogue,
+                    &mut out,
+                    &out_layout,
+                    threads,
+                )
+                .expect("valid");
+                if !want_output {
+                    return Vec::new();
+                }
+                let mut y = vec![0.0; out_layout.n * out_layout.c * out_layout.h * out_layout.w];
+                mxr_kernels::cpu::conv::blocked::from_blocked(&out, &out_layout, &mut y);
+                y
+            }))
+        }
         _ => None,
     }
 }
 
-const ROWS: [&str; 4] = ["im2col", "nchw", "direct", "direct_avx2"];
+const ROWS: [&str; 6] = [
+    "im2col",
+    "nchw",
+    "direct",
+    "direct_avx2",
+    "depthwise",
+    "depthwise_avx2",
+];
 
 fn layers(c: &mut Criterion) {
     let threads = std::env::var("MXR_NUM_THREADS")

@@ -143,6 +143,37 @@ pub struct Epilogue<'a> {
     pub relu: bool,
 }
 
+impl Epilogue<'_> {
+    /// Checks the epilogue against the output of `kernel` (in `out_layout`): the bias has one
+    /// value per channel, the residual the output's shape (any halo) and length. Returns the
+    /// bias zero-padded to `padded` values (zeros without a bias).
+    ///
+    /// # Errors
+    /// [`ConvError`] naming `kernel` when the bias or the residual does not match.
+    pub(crate) fn checked_bias(
+        &self,
+        kernel: &str,
+        out_layout: &Blocked,
+        padded: usize,
+    ) -> Result<Vec<f32>, ConvError> {
+        let mut bias = vec![0.0f32; padded.max(out_layout.c)];
+        if let Some(b) = self.bias {
+            check_len("bias", b.len(), out_layout.c)?;
+            bias[..out_layout.c].copy_from_slice(b);
+        }
+        if let Some((r, layout)) = &self.residual {
+            if *layout != out_layout.with_halo(layout.halo) {
+                return Err(ConvError::Geometry(format!(
+                    "{kernel}: residual layout {layout:?} does not match the output \
+                     {out_layout:?}"
+                )));
+            }
+            check_len("residual", r.len(), layout.len())?;
+        }
+        Ok(bias)
+    }
+}
+
 /// A planned direct convolution: the geometry, the input layout and the tile shape.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DirectConv {
@@ -339,24 +370,7 @@ impl DirectConv {
         check_len("packed weight", packed.len(), self.packed_len())?;
         self.check_input(input, in_strides)?;
         let nb = self.out_groups() * self.nv * BLOCK;
-        let mut bias = vec![0.0f32; nb];
-        if let Some(b) = epilogue.bias {
-            check_len("bias", b.len(), g.filters)?;
-            bias[..g.filters].copy_from_slice(b);
-        }
-        if let Some((r, layout)) = &epilogue.residual {
-            let same = Blocked {
-                halo: layout.halo,
-                ..*out_layout
-            };
-            if *layout != same {
-                return Err(ConvError::Geometry(format!(
-                    "direct convolution: residual layout {layout:?} does not match the output \
-                     {out_layout:?}"
-                )));
-            }
-            check_len("residual", r.len(), layout.len())?;
-        }
+        let bias = epilogue.checked_bias("direct convolution", out_layout, nb)?;
         if out.is_empty() {
             return Ok(());
         }
@@ -600,8 +614,9 @@ impl DirectConv {
 const MIN_NCHW_PIXELS: usize = 1024;
 
 thread_local! {
-    /// Scratch for [`forward_nchw`]: the blocked input, the packed weights, the blocked output.
-    static NCHW_SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> = const {
+    /// Scratch for [`forward_nchw`] (and [`super::depthwise::forward_nchw`]): the blocked
+    /// input, the packed weights, the blocked output.
+    pub(super) static NCHW_SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> = const {
         std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()])
     };
 }
