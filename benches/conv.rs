@@ -167,11 +167,61 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 y
             }))
         }
+        "winograd" | "winograd_f2x2" | "winograd_f4x4" => {
+            use mxr_kernels::cpu::conv::blocked::{Blocked, from_blocked, to_blocked};
+            use mxr_kernels::cpu::conv::direct::InputStrides;
+            use mxr_kernels::cpu::conv::winograd::{Variant, WinogradConv};
+            let plan = match row {
+                "winograd" => WinogradConv::new(&g),
+                "winograd_f2x2" => WinogradConv::with_variant(&g, Variant::F2x2),
+                _ => WinogradConv::with_variant(&g, Variant::F4x4),
+            }
+            .expect("valid")?;
+            let [_, h, wd] = g.input;
+            let layout = Blocked::new(g.batch, g.channels, h, wd, plan.input_halo());
+            let mut xin = vec![0.0; layout.len()];
+            to_blocked(&x, &layout, &mut xin);
+            let strides = InputStrides::blocked(&layout);
+            let mut packed = vec![0.0; plan.packed_len()];
+            plan.pack_weights(&w, None, &mut packed).expect("valid");
+            let out_layout = plan.output_layout(0);
+            let mut out = vec![0.0; out_layout.len()];
+            Some(Box::new(move |want_output| {
+                let epilogue = Epilogue {
+                    bias: Some(&b),
+                    ..Epilogue::default()
+                };
+                plan.forward(
+                    &xin,
+                    &strides,
+                    &packed,
+                    &epilogue,
+                    &mut out,
+                    &out_layout,
+                    threads,
+                )
+                .expect("valid");
+                if !want_output {
+                    return Vec::new();
+                }
+                let mut y = vec![0.0; out_layout.n * out_layout.c * out_layout.h * out_layout.w];
+                from_blocked(&out, &out_layout, &mut y);
+                y
+            }))
+        }
         _ => None,
     }
 }
 
-const ROWS: [&str; 4] = ["im2col", "nchw", "direct", "direct_avx2"];
+const ROWS: [&str; 7] = [
+    "im2col",
+    "nchw",
+    "direct",
+    "direct_avx2",
+    "winograd",
+    "winograd_f2x2",
+    "winograd_f4x4",
+];
 
 fn layers(c: &mut Criterion) {
     let threads = std::env::var("MXR_NUM_THREADS")

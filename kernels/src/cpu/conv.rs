@@ -37,6 +37,7 @@ use super::parallel;
 
 pub mod blocked;
 pub mod direct;
+pub mod winograd;
 
 mod sealed {
     use super::{ConvError, ConvGeom};

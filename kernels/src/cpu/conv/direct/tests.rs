@@ -8,7 +8,7 @@ use super::super::{ConvGeom, conv_forward};
 use super::*;
 
 /// Deterministic pseudo-random values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
+pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..n)
         .map(|_| {
@@ -22,22 +22,22 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
 
 /// One case: the geometry, the input layout, the halos of input and output, and the epilogue.
 #[derive(Debug, Clone, Copy)]
-struct Case {
-    geom: ConvGeom,
-    input: InputLayout,
-    in_extra_halo: usize,
-    out_halo: usize,
-    bias: bool,
-    residual: bool,
-    relu: bool,
-    scale: bool,
+pub(crate) struct Case {
+    pub(crate) geom: ConvGeom,
+    pub(crate) input: InputLayout,
+    pub(crate) in_extra_halo: usize,
+    pub(crate) out_halo: usize,
+    pub(crate) bias: bool,
+    pub(crate) residual: bool,
+    pub(crate) relu: bool,
+    pub(crate) scale: bool,
 }
 
 #[allow(
     clippy::too_many_arguments,
     reason = "one argument per convolution parameter"
 )]
-fn geom(
+pub(crate) fn geom(
     n: usize,
     c: usize,
     f: usize,
@@ -51,7 +51,14 @@ fn geom(
 }
 
 /// The expected NCHW output in f64 (im2col + GEMM on f64 data), with the epilogue applied.
-fn expected(case: &Case, x: &[f32], w: &[f32], b: &[f32], scale: &[f32], res: &[f32]) -> Vec<f64> {
+pub(crate) fn expected(
+    case: &Case,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    scale: &[f32],
+    res: &[f32],
+) -> Vec<f64> {
     let g = &case.geom;
     let to64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
     let taps = g.kernel.iter().product::<usize>();
