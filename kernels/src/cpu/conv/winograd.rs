@@ -51,6 +51,10 @@ use crate::cpu::parallel;
 
 /// Transformed inputs and products per block of tiles meant to stay in L2 (bytes).
 const BLOCK_BYTES: usize = 512 << 10;
+/// Input channel blocks summed in registers before they are added to the products so far:
+/// the transforms amplify the rounding error of the products (most of all `F(4×4)`'s output
+/// transform), and summing 512 channels in blocks of 64 makes it several times smaller.
+const SUM_BLOCKS: usize = 4;
 /// Convolutions below this many multiply-adds (of the matrix products) per thread run on
 /// one thread.
 const MIN_WORK_PER_THREAD: usize = 1 << 20;
@@ -100,13 +104,13 @@ const G2: [[f64; 3]; 4] = [
     [0.0, 0.0, 1.0],
 ];
 
-/// `G` of `F(4×4, 3×3)` (interpolation points 0, 1, −1, 2, −2, ∞).
+/// `G` of `F(4×4, 3×3)` (interpolation points 0, 1, −1, 1/2, −2, ∞; see [`F4`]).
 const G4: [[f64; 3]; 6] = [
-    [1.0 / 4.0, 0.0, 0.0],
-    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
-    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
-    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
-    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+    [1.0, 0.0, 0.0],
+    [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
+    [-1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0],
+    [-16.0 / 15.0, -8.0 / 15.0, -4.0 / 15.0],
+    [1.0 / 15.0, -2.0 / 15.0, 4.0 / 15.0],
     [0.0, 0.0, 1.0],
 ];
 
@@ -455,10 +459,12 @@ impl Ctx {
             weight: 0,
         }];
         let chunks = nt.div_ceil(MAX_TILE_PIXELS);
+        let w_block = BLOCK * nv * BLOCK;
         // SAFETY: `v` and `m` hold `v_len` and `m_len` floats, laid out as `input_block` and
-        // `output_block` document; the tile jobs read `V[ξ]` (`ic_blocks` blocks of `nt`
-        // tiles), the packed weights of group `og` at position `ξ` (checked length), and
-        // write `M[ξ]` (`nv` blocks of `nt` tiles).
+        // `output_block` document; the tile jobs read blocks `c0..` of `V[ξ]` (`ic_blocks`
+        // blocks of `nt` tiles) and the packed weights of group `og` at position `ξ` (checked
+        // length), and read (as the residual, after the first run of blocks) and write `M[ξ]`
+        // (`nv` blocks of `nt` tiles), each element read before it is written.
         unsafe {
             self.input_block::<K, A, M>(tiles.clone(), v);
             for og in 0..self.out_blocks.div_ceil(nv) {
@@ -466,26 +472,34 @@ impl Ctx {
                     let mut r0 = 0;
                     for ch in 0..chunks {
                         let rows = (nt - r0).div_ceil(chunks - ch);
-                        let job = TileJob {
-                            inp: v.add((xi * self.ic_blocks * nt + r0) * BLOCK),
-                            in_block: nt * BLOCK,
-                            in_ic: 1,
-                            pixel_step: BLOCK,
-                            channels: BLOCK,
-                            blocks: self.ic_blocks,
-                            w: self.packed.add((og * t + xi) * self.w_position),
-                            w_block: BLOCK * nv * BLOCK,
-                            out: m.add((xi * nv * nt + r0) * BLOCK),
-                            out_block: nt * BLOCK,
-                            nv_store: nv,
-                            rows,
-                            bias: std::ptr::null(),
-                            residual: std::ptr::null(),
-                            res_block: 0,
-                            accumulate: false,
-                            relu: false,
-                        };
-                        run_tile(self.isa, nv, &job, &tap);
+                        let out = m.add((xi * nv * nt + r0) * BLOCK);
+                        // Blocked summation: each run of `SUM_BLOCKS` input blocks starts from
+                        // zero in registers and is added to the sum so far as it is stored
+                        // (through the residual), not chained onto it.
+                        for c0 in (0..self.ic_blocks).step_by(SUM_BLOCKS) {
+                            let job = TileJob {
+                                inp: v.add(((xi * self.ic_blocks + c0) * nt + r0) * BLOCK),
+                                in_block: nt * BLOCK,
+                                in_ic: 1,
+                                pixel_step: BLOCK,
+                                channels: BLOCK,
+                                blocks: SUM_BLOCKS.min(self.ic_blocks - c0),
+                                w: self
+                                    .packed
+                                    .add((og * t + xi) * self.w_position + c0 * w_block),
+                                w_block,
+                                out,
+                                out_block: nt * BLOCK,
+                                nv_store: nv,
+                                rows,
+                                bias: std::ptr::null(),
+                                residual: if c0 == 0 { std::ptr::null() } else { out },
+                                res_block: nt * BLOCK,
+                                accumulate: false,
+                                relu: false,
+                            };
+                            run_tile(self.isa, nv, &job, &tap);
+                        }
                         r0 += rows;
                     }
                 }
@@ -580,9 +594,14 @@ impl Transform<4, 2> for F2 {
     }
 }
 
-/// `F(4, 3)` (points 0, ±1, ±2, ∞), as Lavin & Gray give it, with common subexpressions:
-/// `Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0;
-/// 0 4 0 −5 0 1]`, `Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1]`.
+/// `F(4, 3)` with the interpolation points 0, 1, −1, 1/2, −2 and ∞ (rather than Lavin & Gray's
+/// 0, ±1, ±2, ∞, whose larger transform entries cost about twice the rounding error; see
+/// Barabasz et al., *Error analysis and improving the accuracy of Winograd convolution for deep
+/// neural networks*, 2020), with common subexpressions:
+/// `Bᵀ = [1 −3/2 −2 3/2 1 0; 0 −1 1/2 5/2 1 0; 0 1 −5/2 1/2 1 0; 0 −2 −1 2 1 0;
+/// 0 1/2 −1 −1/2 1 0; 0 1 −3/2 −2 3/2 1]`,
+/// `Aᵀ = [1 1 1 1 1 0; 0 1 −1 1/2 −2 0; 0 1 1 1/4 4 0; 0 1 −1 1/8 −8 1]`. Every entry is exact
+/// in `f32`.
 struct F4;
 
 impl Transform<6, 4> for F4 {
@@ -590,15 +609,15 @@ impl Transform<6, 4> for F4 {
     unsafe fn input<V: Lanes>(d: [V; 6]) -> [V; 6] {
         // SAFETY: the caller's.
         unsafe {
+            let e = d[3].sub(d[1]);
             let d42 = d[4].sub(d[2]);
-            let d13 = d[1].sub(d[3]);
             [
-                d[0].mul_add(4.0, d[2].mul_add(-5.0, d[4])),
-                d[1].add(d[2]).mul_add(-4.0, d[3].add(d[4])),
-                d[1].sub(d[2]).mul_add(4.0, d[4].sub(d[3])),
-                d13.mul_add(-2.0, d42),
-                d13.mul_add(2.0, d42),
-                d[1].mul_add(4.0, d[3].mul_add(-5.0, d[5])),
+                e.mul_add(1.5, d[2].mul_add(-2.0, d[0].add(d[4]))),
+                d[3].mul_add(2.5, d[2].mul_add(0.5, d[4].sub(d[1]))),
+                d[3].mul_add(0.5, d[2].mul_add(-2.5, d[4].add(d[1]))),
+                e.mul_add(2.0, d42),
+                e.mul_add(-0.5, d42),
+                d[4].mul_add(1.5, d[2].mul_add(-1.5, d[3].mul_add(-2.0, d[1].add(d[5])))),
             ]
         }
     }
@@ -608,12 +627,11 @@ impl Transform<6, 4> for F4 {
         // SAFETY: the caller's.
         unsafe {
             let (a, b) = (m[1].add(m[2]), m[1].sub(m[2]));
-            let (c, e) = (m[3].add(m[4]), m[3].sub(m[4]));
             [
-                m[0].add(a).add(c),
-                e.mul_add(2.0, b),
-                c.mul_add(4.0, a),
-                e.mul_add(8.0, b).add(m[5]),
+                m[0].add(a).add(m[3].add(m[4])),
+                m[4].mul_add(-2.0, m[3].mul_add(0.5, b)),
+                m[4].mul_add(4.0, m[3].mul_add(0.25, a)),
+                m[4].mul_add(-8.0, m[3].mul_add(0.125, b)).add(m[5]),
             ]
         }
     }
