@@ -38,6 +38,7 @@
 //! that an executor can choose either per layer.
 
 use std::cell::Cell;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use super::blocked::{BLOCK, Blocked};
@@ -422,6 +423,11 @@ struct Ctx {
 // (see `Shared`); the buffers outlive the fork-join call that shares the context.
 unsafe impl Sync for Ctx {}
 
+/// `lines` cache lines of floats, rounded up to an odd number of lines.
+fn odd_lines(lines: usize) -> usize {
+    (lines | 1) * BLOCK
+}
+
 thread_local! {
     /// Per-thread scratch: the transformed inputs and the products of one block of tiles.
     static SCRATCH: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
@@ -446,11 +452,15 @@ impl Ctx {
         let nt = tiles.len();
         let t = A * A;
         let nv = self.nv;
-        let v_len = t * self.ic_blocks * nt * BLOCK;
-        let m_len = t * nv * nt * BLOCK;
+        // Floats per transform position: an odd number of cache lines, so that the α² vectors
+        // one tile reads or writes (one per position) fall into different L1 sets.
+        let (v_xi, m_xi) = (odd_lines(self.ic_blocks * nt), odd_lines(nv * nt));
+        let (v_len, m_len) = (t * v_xi, t * m_xi);
         let mut scratch = SCRATCH.take();
         // 64-byte aligned vectors: one cache line each.
-        scratch.resize(v_len + m_len + BLOCK, 0.0);
+        if scratch.len() < v_len + m_len + BLOCK {
+            scratch.resize(v_len + m_len + BLOCK, 0.0);
+        }
         let off = scratch.as_ptr().align_offset(64).min(BLOCK);
         let (v, m) = scratch[off..].split_at_mut(v_len);
         let (v, m) = (v.as_mut_ptr(), m.as_mut_ptr());
@@ -466,19 +476,19 @@ impl Ctx {
         // length), and read (as the residual, after the first run of blocks) and write `M[ξ]`
         // (`nv` blocks of `nt` tiles), each element read before it is written.
         unsafe {
-            self.input_block::<K, A, M>(tiles.clone(), v);
+            self.input_block::<K, A, M>(tiles.clone(), v, v_xi);
             for og in 0..self.out_blocks.div_ceil(nv) {
                 for xi in 0..t {
                     let mut r0 = 0;
                     for ch in 0..chunks {
                         let rows = (nt - r0).div_ceil(chunks - ch);
-                        let out = m.add((xi * nv * nt + r0) * BLOCK);
+                        let out = m.add(xi * m_xi + r0 * BLOCK);
                         // Blocked summation: each run of `SUM_BLOCKS` input blocks starts from
                         // zero in registers and is added to the sum so far as it is stored
                         // (through the residual), not chained onto it.
                         for c0 in (0..self.ic_blocks).step_by(SUM_BLOCKS) {
                             let job = TileJob {
-                                inp: v.add(((xi * self.ic_blocks + c0) * nt + r0) * BLOCK),
+                                inp: v.add(xi * v_xi + (c0 * nt + r0) * BLOCK),
                                 in_block: nt * BLOCK,
                                 in_ic: 1,
                                 pixel_step: BLOCK,
@@ -503,53 +513,55 @@ impl Ctx {
                         r0 += rows;
                     }
                 }
-                self.output_block::<K, A, M>(tiles.clone(), og, m);
+                self.output_block::<K, A, M>(tiles.clone(), og, m, m_xi);
             }
         }
         SCRATCH.set(scratch);
     }
 
     /// The input transform of `tiles` into `v`: `V[ξ][icb][k][16]` for position `ξ`, channel
-    /// block `icb` and the `k`-th tile of the range, at `((ξ·ic_blocks + icb)·nt + k)·16`.
+    /// block `icb` and the `k`-th tile of the range, at `ξ·v_xi + (icb·nt + k)·16`.
     ///
     /// # Safety
-    /// As [`Ctx::run_block`]; `v` holds `α²·ic_blocks·nt·16` floats.
+    /// As [`Ctx::run_block`]; `v` holds `α²` positions of `v_xi >= ic_blocks·nt·16` floats.
     unsafe fn input_block<K: Transform<A, M>, const A: usize, const M: usize>(
         &self,
         tiles: Range<usize>,
         v: *mut f32,
+        v_xi: usize,
     ) {
         // SAFETY: forwarded; each kernel exists for its instruction set, which is available.
         unsafe {
             match self.isa {
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::input_avx512::<K, A, M>(self, tiles, v),
+                Isa::Avx512 => x86::input_avx512::<K, A, M>(self, tiles, v, v_xi),
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::input_avx2::<K, A, M>(self, tiles, v),
-                _ => input_tiles::<[f32; BLOCK], K, A, M>(self, tiles, v),
+                Isa::Avx2 => x86::input_avx2::<K, A, M>(self, tiles, v, v_xi),
+                _ => input_tiles::<[f32; BLOCK], K, A, M>(self, tiles, v, v_xi),
             }
         }
     }
 
     /// The output transform of the products `m` of output group `og` for `tiles`, with the
-    /// epilogue, into the output. `m` is `M[ξ][v][k][16]` at `((ξ·nv + v)·nt + k)·16`.
+    /// epilogue, into the output. `m` is `M[ξ][v][k][16]` at `ξ·m_xi + (v·nt + k)·16`.
     ///
     /// # Safety
-    /// As [`Ctx::run_block`]; `m` holds `α²·nv·nt·16` floats.
+    /// As [`Ctx::run_block`]; `m` holds `α²` positions of `m_xi >= nv·nt·16` floats.
     unsafe fn output_block<K: Transform<A, M>, const A: usize, const M: usize>(
         &self,
         tiles: Range<usize>,
         og: usize,
         m: *const f32,
+        m_xi: usize,
     ) {
         // SAFETY: forwarded; each kernel exists for its instruction set, which is available.
         unsafe {
             match self.isa {
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::output_avx512::<K, A, M>(self, tiles, og, m),
+                Isa::Avx512 => x86::output_avx512::<K, A, M>(self, tiles, og, m, m_xi),
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::output_avx2::<K, A, M>(self, tiles, og, m),
-                _ => output_tiles::<[f32; BLOCK], K, A, M>(self, tiles, og, m),
+                Isa::Avx2 => x86::output_avx2::<K, A, M>(self, tiles, og, m, m_xi),
+                _ => output_tiles::<[f32; BLOCK], K, A, M>(self, tiles, og, m, m_xi),
             }
         }
     }
@@ -706,59 +718,64 @@ unsafe fn input_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: usi
     c: &Ctx,
     tiles: Range<usize>,
     v: *mut f32,
+    v_xi: usize,
 ) {
     let nt = tiles.len();
     let s = &c.s;
     let [ih, iw] = c.in_size;
-    for (k, t) in tiles.enumerate() {
-        let (n, ty, tx) = c.tile_pos(t);
-        // The tile's first input row and column (negative in the padding).
-        let iy0 = (ty * M) as isize - c.pad[0] as isize;
-        let ix0 = (tx * M) as isize - c.pad[1] as isize;
-        // Rows and columns of the tile inside the image; the rest read as zero.
-        let inside = |x0: isize, size: usize| {
-            let lo = (-x0).clamp(0, A as isize) as usize;
-            let hi = (size as isize - x0).clamp(lo as isize, A as isize) as usize;
-            lo..hi
-        };
-        let (rows, cols) = (inside(iy0, ih), inside(ix0, iw));
-        let full = rows == (0..A) && cols == (0..A);
-        for icb in 0..c.ic_blocks {
+    // Channel blocks outermost: consecutive tiles then read each input row onwards (a few
+    // sequential streams the prefetcher follows).
+    for icb in 0..c.ic_blocks {
+        for (k, t) in tiles.clone().enumerate() {
+            let (n, ty, tx) = c.tile_pos(t);
+            // The tile's first input row and column (negative in the padding).
+            let iy0 = (ty * M) as isize - c.pad[0] as isize;
+            let ix0 = (tx * M) as isize - c.pad[1] as isize;
+            // Rows and columns of the tile inside the image; the rest read as zero.
+            let inside = |x0: isize, size: usize| {
+                let lo = (-x0).clamp(0, A as isize) as usize;
+                let hi = (size as isize - x0).clamp(lo as isize, A as isize) as usize;
+                lo..hi
+            };
+            let (rows, cols) = (inside(iy0, ih), inside(ix0, iw));
+            let full = rows == (0..A) && cols == (0..A);
             // SAFETY: rows `iy0 + r` and columns `ix0 + col` (`r` in `rows`, `col` in `cols`)
             // lie inside the image, whose blocked buffer (checked against the strides) holds
             // them at `n·image + icb·block + row·(iy0 + r) + (halo + ix0 + col)·16`; `v` holds
-            // position `ξ`, block `icb`, tile `k` for `ξ < α²`, `icb < ic_blocks`, `k < nt`.
+            // position `ξ`, block `icb`, tile `k` for `ξ < α²`, `icb < ic_blocks`, `k < nt`;
+            // every element of `bd` is written (the first loop) before it is read.
             unsafe {
                 // Wrapping: in the padding, `base` itself lies outside the buffer.
                 let base = c.input.add(n * s.image + icb * s.block).wrapping_offset(
                     iy0 * s.row as isize + (ix0 + s.halo as isize) * BLOCK as isize,
                 );
                 let at = |r: usize, col: usize| base.wrapping_add(r * s.row + col * BLOCK);
-                let mut d = [[V::zero(); A]; A];
-                if full {
-                    for (r, row) in d.iter_mut().enumerate() {
-                        for (col, x) in row.iter_mut().enumerate() {
+                // Bᵀ d, column by column (`bd[column][i]`), then row `i` of (Bᵀ d) B. (Plain
+                // loops: closures would not inherit the caller's instruction set, and the
+                // intrinsics in them would not be inlined.)
+                // (Uninitialised: zeroing it first costs a memset per tile; every element is
+                // written before it is read.)
+                let mut bd = [[MaybeUninit::<V>::uninit(); A]; A];
+                for (col, out) in bd.iter_mut().enumerate() {
+                    let mut d = [V::zero(); A];
+                    if full {
+                        for (r, x) in d.iter_mut().enumerate() {
                             *x = V::load(at(r, col));
                         }
-                    }
-                } else {
-                    for r in rows.clone() {
-                        for col in cols.clone() {
-                            d[r][col] = V::load(at(r, col));
+                    } else if cols.contains(&col) {
+                        for r in rows.clone() {
+                            d[r] = V::load(at(r, col));
                         }
                     }
+                    *out = K::input(d).map(MaybeUninit::new);
                 }
-                // Bᵀ d (columns), then (Bᵀ d) B (rows).
-                let mut bd = [[V::zero(); A]; A];
-                for col in 0..A {
-                    let x = K::input(std::array::from_fn(|r| d[r][col]));
-                    for (r, y) in x.into_iter().enumerate() {
-                        bd[r][col] = y;
+                for i in 0..A {
+                    let mut row = [V::zero(); A];
+                    for (col, x) in row.iter_mut().enumerate() {
+                        *x = bd[col][i].assume_init();
                     }
-                }
-                for (i, row) in bd.into_iter().enumerate() {
                     for (j, y) in K::input(row).into_iter().enumerate() {
-                        y.store(v.add((((i * A + j) * c.ic_blocks + icb) * nt + k) * BLOCK));
+                        y.store(v.add((i * A + j) * v_xi + (icb * nt + k) * BLOCK));
                     }
                 }
             }
@@ -777,6 +794,7 @@ unsafe fn output_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: us
     tiles: Range<usize>,
     og: usize,
     m: *const f32,
+    m_xi: usize,
 ) {
     let nt = tiles.len();
     let nv = c.nv;
@@ -794,17 +812,18 @@ unsafe fn output_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: us
             // SAFETY: `m` holds position `ξ`, block `vb`, tile `k`; output (and residual)
             // pixels `(oy0 + p, ox0 + q)` with `p < rows`, `q < cols` lie inside the checked
             // output of image `n`, block `ocb < out_blocks`, as do its halo columns; the bias
-            // covers every block of every group.
+            // covers every block of every group; every element of `am` is written (the first
+            // loop) before it is read.
             unsafe {
-                // Aᵀ M (columns), then (Aᵀ M) A (rows).
-                let mut am = [[V::zero(); A]; M];
-                for j in 0..A {
-                    let x = K::output(std::array::from_fn(|i| {
-                        V::load(m.add((((i * A + j) * nv + vb) * nt + k) * BLOCK))
-                    }));
-                    for (p, y) in x.into_iter().enumerate() {
-                        am[p][j] = y;
+                // Aᵀ M, column by column (`am[column][p]`); row `p` of (Aᵀ M) A below. (Plain
+                // loops, as in `input_tiles`.)
+                let mut am = [[MaybeUninit::<V>::uninit(); M]; A];
+                for (j, out) in am.iter_mut().enumerate() {
+                    let mut col = [V::zero(); A];
+                    for (i, x) in col.iter_mut().enumerate() {
+                        *x = V::load(m.add((i * A + j) * m_xi + (vb * nt + k) * BLOCK));
                     }
+                    *out = K::output(col).map(MaybeUninit::new);
                 }
                 let bias = V::load(c.bias.add(ocb * BLOCK));
                 let out = c
@@ -814,7 +833,11 @@ unsafe fn output_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: us
                 let res = c
                     .residual
                     .wrapping_add(n * rl.image() + ocb * rl.plane() + oy0 * rl.pitch());
-                for (p, row) in am.into_iter().enumerate().take(rows) {
+                for p in 0..rows {
+                    let mut row = [V::zero(); A];
+                    for (j, x) in row.iter_mut().enumerate() {
+                        *x = am[j][p].assume_init();
+                    }
                     let y = K::output(row);
                     let orow = out.add(p * ol.pitch());
                     for (q, &yq) in y.iter().enumerate().take(cols) {
@@ -931,13 +954,23 @@ mod x86 {
         #[inline(always)]
         unsafe fn add(self, o: Self) -> Self {
             // SAFETY: AVX2 is available (the caller's).
-            unsafe { Avx2x2(std::array::from_fn(|i| _mm256_add_ps(self.0[i], o.0[i]))) }
+            unsafe {
+                Avx2x2([
+                    _mm256_add_ps(self.0[0], o.0[0]),
+                    _mm256_add_ps(self.0[1], o.0[1]),
+                ])
+            }
         }
 
         #[inline(always)]
         unsafe fn sub(self, o: Self) -> Self {
             // SAFETY: AVX2 is available (the caller's).
-            unsafe { Avx2x2(std::array::from_fn(|i| _mm256_sub_ps(self.0[i], o.0[i]))) }
+            unsafe {
+                Avx2x2([
+                    _mm256_sub_ps(self.0[0], o.0[0]),
+                    _mm256_sub_ps(self.0[1], o.0[1]),
+                ])
+            }
         }
 
         #[inline(always)]
@@ -945,9 +978,10 @@ mod x86 {
             // SAFETY: AVX2 and FMA are available (the caller's).
             unsafe {
                 let c = _mm256_set1_ps(c);
-                Avx2x2(std::array::from_fn(|i| {
-                    _mm256_fmadd_ps(self.0[i], c, acc.0[i])
-                }))
+                Avx2x2([
+                    _mm256_fmadd_ps(self.0[0], c, acc.0[0]),
+                    _mm256_fmadd_ps(self.0[1], c, acc.0[1]),
+                ])
             }
         }
 
@@ -956,10 +990,11 @@ mod x86 {
             // SAFETY: AVX2 is available (the caller's).
             unsafe {
                 let zero = _mm256_setzero_ps();
-                Avx2x2(
-                    self.0
-                        .map(|y| _mm256_and_ps(y, _mm256_cmp_ps::<_CMP_NLE_UQ>(y, zero))),
-                )
+                let [a, b] = self.0;
+                Avx2x2([
+                    _mm256_and_ps(a, _mm256_cmp_ps::<_CMP_NLE_UQ>(a, zero)),
+                    _mm256_and_ps(b, _mm256_cmp_ps::<_CMP_NLE_UQ>(b, zero)),
+                ])
             }
         }
     }
@@ -973,9 +1008,10 @@ mod x86 {
         c: &Ctx,
         tiles: Range<usize>,
         v: *mut f32,
+        v_xi: usize,
     ) {
         // SAFETY: forwarded; AVX-512 is available.
-        unsafe { input_tiles::<__m512, K, A, M>(c, tiles, v) }
+        unsafe { input_tiles::<__m512, K, A, M>(c, tiles, v, v_xi) }
     }
 
     /// [`output_tiles`] with AVX-512.
@@ -988,9 +1024,10 @@ mod x86 {
         tiles: Range<usize>,
         og: usize,
         m: *const f32,
+        m_xi: usize,
     ) {
         // SAFETY: forwarded; AVX-512 is available.
-        unsafe { output_tiles::<__m512, K, A, M>(c, tiles, og, m) }
+        unsafe { output_tiles::<__m512, K, A, M>(c, tiles, og, m, m_xi) }
     }
 
     /// [`input_tiles`] with AVX2.
@@ -1002,9 +1039,10 @@ mod x86 {
         c: &Ctx,
         tiles: Range<usize>,
         v: *mut f32,
+        v_xi: usize,
     ) {
         // SAFETY: forwarded; AVX2 is available.
-        unsafe { input_tiles::<Avx2x2, K, A, M>(c, tiles, v) }
+        unsafe { input_tiles::<Avx2x2, K, A, M>(c, tiles, v, v_xi) }
     }
 
     /// [`output_tiles`] with AVX2.
@@ -1017,9 +1055,10 @@ mod x86 {
         tiles: Range<usize>,
         og: usize,
         m: *const f32,
+        m_xi: usize,
     ) {
         // SAFETY: forwarded; AVX2 is available.
-        unsafe { output_tiles::<Avx2x2, K, A, M>(c, tiles, og, m) }
+        unsafe { output_tiles::<Avx2x2, K, A, M>(c, tiles, og, m, m_xi) }
     }
 }
 
