@@ -189,14 +189,17 @@ fn relative_error_f32(got: &[f32], want: &[f32]) -> f64 {
     relative_error(got, &want.iter().map(|&v| f64::from(v)).collect::<Vec<_>>())
 }
 
-/// The bound each variant is held to on the uniform test data (values in [-1, 1), channel
-/// counts up to 40): F(2×2) as direct convolution, F(4×4) one decade looser.
+/// The bound each variant is held to on the uniform test data (values in [-1, 1), up to 64
+/// channels).
 fn tolerance(variant: Variant) -> f64 {
     match variant {
-        Variant::F2x2 => 2e-6,
-        Variant::F4x4 => 2e-5,
+        Variant::F2x2 => 1e-6,
+        Variant::F4x4 => 3e-6,
     }
 }
+
+/// What the direct kernel's own rounding may add to a comparison with it.
+const DIRECT_ERROR: f64 = 1e-6;
 
 fn cases() -> Vec<Case> {
     let base = |geom| Case {
@@ -302,7 +305,10 @@ fn winograd_matches_im2col_and_direct_on_every_isa() {
                 let err = relative_error(&y, &want);
                 assert!(err <= tolerance(variant), "{what}: error {err:e}");
                 let err = relative_error_f32(&y, &reference);
-                assert!(err <= tolerance(variant), "{what}: {err:e} from direct");
+                assert!(
+                    err <= tolerance(variant) + DIRECT_ERROR,
+                    "{what}: {err:e} from direct"
+                );
                 // Every instruction set does the same arithmetic in the same order.
                 match &first {
                     None => first = Some(out),
@@ -440,18 +446,33 @@ const EXECUTOR_BOUND: f64 = 1e-5;
 
 #[test]
 fn winograd_error_on_resnet_like_layers_is_within_the_executor_bound() {
-    // Channels 64..512 on small maps (the error does not grow with the map).
+    // Channels 64..512 on small maps (the error does not grow with the map), both variants,
+    // with and without the residual.
     for (c, side) in [(64, 12), (128, 10), (256, 8), (512, 7)] {
         let g = geom(1, c, c, [side, side], [3, 3], [1, 1], [1, 1], [1, 1]);
-        let plan = WinogradConv::new(&g).unwrap().unwrap();
-        for residual in [false, true] {
-            let (vs_f64, vs_direct) = realistic_errors(g, plan.variant(), residual);
-            assert!(
-                vs_f64 <= EXECUTOR_BOUND && vs_direct <= EXECUTOR_BOUND,
-                "{:?} C={c}: {vs_f64:e} from f64, {vs_direct:e} from direct",
-                plan.variant()
-            );
+        for variant in VARIANTS {
+            for residual in [false, true] {
+                let (vs_f64, vs_direct) = realistic_errors(g, variant, residual);
+                assert!(
+                    vs_f64 <= EXECUTOR_BOUND / 2.0 && vs_direct <= EXECUTOR_BOUND / 2.0,
+                    "{variant:?} C={c}: {vs_f64:e} from f64, {vs_direct:e} from direct"
+                );
+            }
         }
+    }
+}
+
+#[test]
+fn new_picks_f4x4_unless_its_weights_must_be_streamed_for_a_few_tiles() {
+    let g = |n, c, side| geom(n, c, c, [side, side], [3, 3], [1, 1], [1, 1], [1, 1]);
+    for (geom, want) in [
+        (g(1, 64, 56), Variant::F4x4),
+        (g(1, 256, 14), Variant::F4x4),
+        (g(1, 512, 7), Variant::F2x2),
+        (g(32, 512, 7), Variant::F4x4),
+    ] {
+        let plan = WinogradConv::new(&geom).unwrap().unwrap();
+        assert_eq!(plan.variant(), want, "{geom:?}");
     }
 }
 
