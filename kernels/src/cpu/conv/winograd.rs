@@ -367,10 +367,12 @@ impl WinogradConv {
         // instead (each thread then transforms every tile's input, but streams only its share
         // of the transformed weights, which dominate such layers).
         let by_groups = tiles < parts * SPLIT_TILES && groups > 1;
-        let (tile_ranges, group_ranges) = if by_groups {
-            (vec![0..tiles], parallel::split_range(groups, parts, 1))
+        let work_parts: Vec<(Range<usize>, Range<usize>)> = if by_groups {
+            let ranges = parallel::split_range(groups, parts, 1);
+            ranges.into_iter().map(|g| (0..tiles, g)).collect()
         } else {
-            (parallel::split_range(tiles, parts, 1), vec![0..groups])
+            let ranges = parallel::split_range(tiles, parts, 1);
+            ranges.into_iter().map(|t| (t, 0..groups)).collect()
         };
         let isa = if isa.is_available() { isa } else { Isa::Scalar };
         let (residual, res_layout) = match &epilogue.residual {
@@ -408,11 +410,7 @@ impl WinogradConv {
             block_tiles = block_tiles.max(STREAMED_WEIGHT_TILES);
         }
         let run = |p: usize| {
-            let (range, groups) = if by_groups {
-                (tile_ranges[0].clone(), group_ranges[p].clone())
-            } else {
-                (tile_ranges[p].clone(), group_ranges[0].clone())
-            };
+            let (range, groups) = work_parts[p].clone();
             let blocks = range.len().div_ceil(block_tiles);
             let mut start = range.start;
             for b in 0..blocks {
@@ -430,7 +428,7 @@ impl WinogradConv {
                 start += len;
             }
         };
-        parallel::for_each_part(tile_ranges.len().max(group_ranges.len()), run);
+        parallel::for_each_part(work_parts.len(), run);
         Ok(())
     }
 }
@@ -814,6 +812,7 @@ unsafe fn input_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: usi
                     }
                     *out = K::input(d).map(MaybeUninit::new);
                 }
+                #[allow(clippy::needless_range_loop, reason = "a transpose")]
                 for i in 0..A {
                     let mut row = [V::zero(); A];
                     for (col, x) in row.iter_mut().enumerate() {
@@ -878,6 +877,7 @@ unsafe fn output_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: us
                 let res = c
                     .residual
                     .wrapping_add(n * rl.image() + ocb * rl.plane() + oy0 * rl.pitch());
+                #[allow(clippy::needless_range_loop, reason = "a transpose")]
                 for p in 0..rows {
                     let mut row = [V::zero(); A];
                     for (j, x) in row.iter_mut().enumerate() {
