@@ -120,92 +120,73 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 if want_output { y.clone() } else { Vec::new() }
             }))
         }
-        "direct" | "direct_avx2" => {
-            let isa = if row == "direct" {
-                Isa::current()
-            } else {
+        "direct" | "direct_avx2" | "winograd" | "winograd_f2x2" | "winograd_f4x4" => {
+            use mxr_kernels::cpu::conv::winograd::{Variant, WinogradConv};
+            let isa = if row == "direct_avx2" {
                 Isa::Avx2
+            } else {
+                Isa::current()
             };
             if !isa.is_available() {
                 return None;
             }
-            let input = if g.channels < 8 {
+            // Winograd reads the blocked input as the direct kernel lays it out.
+            let input = if g.channels < 8 && row.starts_with("direct") {
                 InputLayout::Plain
             } else {
                 InputLayout::Blocked
             };
-            let plan = DirectConv::new(&g, input).expect("valid")?;
+            let direct = DirectConv::new(&g, input).expect("valid")?;
             let mut xin = Vec::new();
-            let strides = plan
-                .prepare_input(&x, plan.input_halo(), &mut xin)
+            let strides = direct
+                .prepare_input(&x, direct.input_halo(), &mut xin)
                 .expect("valid");
-            let mut packed = vec![0.0; plan.packed_len()];
-            plan.pack_weights(&w, None, &mut packed).expect("valid");
-            let out_layout = plan.output_layout(0);
+            let out_layout = direct.output_layout(0);
             let mut out = vec![0.0; out_layout.len()];
+            // One call of the planned kernel, with the epilogue, into `out`.
+            let mut forward: Box<dyn FnMut(&Epilogue<'_>, &mut [f32])> =
+                if row.starts_with("direct") {
+                    let mut packed = vec![0.0; direct.packed_len()];
+                    direct.pack_weights(&w, None, &mut packed).expect("valid");
+                    Box::new(move |epilogue, out| {
+                        direct
+                            .forward_with(
+                                isa,
+                                &xin,
+                                &strides,
+                                &packed,
+                                epilogue,
+                                out,
+                                &out_layout,
+                                threads,
+                            )
+                            .expect("valid");
+                    })
+                } else {
+                    let plan = match row {
+                        "winograd" => WinogradConv::new(&g),
+                        "winograd_f2x2" => WinogradConv::with_variant(&g, Variant::F2x2),
+                        _ => WinogradConv::with_variant(&g, Variant::F4x4),
+                    }
+                    .expect("valid")?;
+                    let mut packed = vec![0.0; plan.packed_len()];
+                    plan.pack_weights(&w, None, &mut packed).expect("valid");
+                    Box::new(move |epilogue, out| {
+                        plan.forward(&xin, &strides, &packed, epilogue, out, &out_layout, threads)
+                            .expect("valid");
+                    })
+                };
             Some(Box::new(move |want_output| {
                 let epilogue = Epilogue {
                     bias: Some(&b),
                     ..Epilogue::default()
                 };
-                plan.forward_with(
-                    isa,
-                    &xin,
-                    &strides,
-                    &packed,
-                    &epilogue,
-                    &mut out,
-                    &out_layout,
-                    threads,
-                )
-                .expect("valid");
+                forward(&epilogue, &mut out);
                 if !want_output {
                     return Vec::new();
                 }
                 let mut y = vec![0.0; out_layout.n * out_layout.c * out_layout.h * out_layout.w];
                 mxr_kernels::cpu::conv::blocked::from_blocked(&out, &out_layout, &mut y);
-                y
-            }))
-        }
-        "winograd" | "winograd_f2x2" | "winograd_f4x4" => {
-            use mxr_kernels::cpu::conv::blocked::{Blocked, from_blocked, to_blocked};
-            use mxr_kernels::cpu::conv::direct::InputStrides;
-            use mxr_kernels::cpu::conv::winograd::{Variant, WinogradConv};
-            let plan = match row {
-                "winograd" => WinogradConv::new(&g),
-                "winograd_f2x2" => WinogradConv::with_variant(&g, Variant::F2x2),
-                _ => WinogradConv::with_variant(&g, Variant::F4x4),
-            }
-            .expect("valid")?;
-            let [_, h, wd] = g.input;
-            let layout = Blocked::new(g.batch, g.channels, h, wd, plan.input_halo());
-            let mut xin = vec![0.0; layout.len()];
-            to_blocked(&x, &layout, &mut xin);
-            let strides = InputStrides::blocked(&layout);
-            let mut packed = vec![0.0; plan.packed_len()];
-            plan.pack_weights(&w, None, &mut packed).expect("valid");
-            let out_layout = plan.output_layout(0);
-            let mut out = vec![0.0; out_layout.len()];
-            Some(Box::new(move |want_output| {
-                let epilogue = Epilogue {
-                    bias: Some(&b),
-                    ..Epilogue::default()
-                };
-                plan.forward(
-                    &xin,
-                    &strides,
-                    &packed,
-                    &epilogue,
-                    &mut out,
-                    &out_layout,
-                    threads,
-                )
-                .expect("valid");
-                if !want_output {
-                    return Vec::new();
-                }
-                let mut y = vec![0.0; out_layout.n * out_layout.c * out_layout.h * out_layout.w];
-                from_blocked(&out, &out_layout, &mut y);
                 y
             }))
         }

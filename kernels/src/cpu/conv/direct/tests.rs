@@ -50,6 +50,33 @@ pub(crate) fn geom(
     ConvGeom::new_2d(n, c, f, 1, hw, k, s, p, d)
 }
 
+/// A case of `geom` on a blocked input, without extra halo, output halo or epilogue.
+pub(crate) fn blocked_case(geom: ConvGeom) -> Case {
+    Case {
+        geom,
+        input: InputLayout::Blocked,
+        in_extra_halo: 0,
+        out_halo: 0,
+        bias: false,
+        residual: false,
+        relu: false,
+        scale: false,
+    }
+}
+
+/// The same with every epilogue and one extra halo column on the input and the output.
+pub(crate) fn full_case(geom: ConvGeom) -> Case {
+    Case {
+        in_extra_halo: 1,
+        out_halo: 1,
+        bias: true,
+        residual: true,
+        relu: true,
+        scale: true,
+        ..blocked_case(geom)
+    }
+}
+
 /// The expected NCHW output in f64 (im2col + GEMM on f64 data), with the epilogue applied.
 pub(crate) fn expected(
     case: &Case,
@@ -160,16 +187,7 @@ fn check(case: &Case, isa: Isa, threads: usize) {
 }
 
 fn cases() -> Vec<Case> {
-    let base = |geom| Case {
-        geom,
-        input: InputLayout::Blocked,
-        in_extra_halo: 0,
-        out_halo: 0,
-        bias: false,
-        residual: false,
-        relu: false,
-        scale: false,
-    };
+    let base = blocked_case;
     vec![
         // ResNet-style 3×3 stride 1 and 2, 1×1 stride 1 and 2.
         Case {
@@ -250,16 +268,7 @@ fn direct_matches_im2col_on_every_isa() {
 #[test]
 fn direct_splits_across_threads_and_reduction_chunks() {
     // 64 input blocks × 9 taps × 16 × 32 floats of weights per group: several L2 chunks.
-    let big = Case {
-        geom: geom(2, 1000, 40, [6, 5], [3, 3], [1, 1], [1, 1], [1, 1]),
-        input: InputLayout::Blocked,
-        in_extra_halo: 1,
-        out_halo: 1,
-        bias: true,
-        residual: true,
-        relu: true,
-        scale: true,
-    };
+    let big = full_case(geom(2, 1000, 40, [6, 5], [3, 3], [1, 1], [1, 1], [1, 1]));
     for isa in Isa::available() {
         for threads in [1, 2, 3] {
             check(&big, isa, threads);

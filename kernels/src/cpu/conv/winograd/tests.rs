@@ -6,7 +6,7 @@
 //! error cases.
 
 use super::super::blocked::{Blocked, from_blocked, to_blocked};
-use super::super::direct::tests::{Case, expected, geom, values};
+use super::super::direct::tests::{Case, blocked_case, expected, full_case, geom, values};
 use super::super::direct::{DirectConv, InputLayout};
 use super::*;
 
@@ -46,14 +46,6 @@ impl Operands {
             scale: u.scale.iter().map(|v| 0.5 * v).collect(),
             res: u.res.iter().map(|v| 3.0 * v).collect(),
         }
-    }
-}
-
-/// Which direct-kernel case (for [`expected`]) `case` is.
-fn blocked_case(case: &Case) -> Case {
-    Case {
-        input: InputLayout::Blocked,
-        ..*case
     }
 }
 
@@ -202,16 +194,7 @@ fn tolerance(variant: Variant) -> f64 {
 const DIRECT_ERROR: f64 = 1e-6;
 
 fn cases() -> Vec<Case> {
-    let base = |geom| Case {
-        geom,
-        input: InputLayout::Blocked,
-        in_extra_halo: 0,
-        out_halo: 0,
-        bias: false,
-        residual: false,
-        relu: false,
-        scale: false,
-    };
+    let base = blocked_case;
     let g = |n, c, f, hw, p| geom(n, c, f, hw, [3, 3], [1, 1], p, [1, 1]);
     vec![
         // ResNet-style, output 9×9 (not a multiple of 2 or 4).
@@ -287,14 +270,7 @@ fn winograd_matches_im2col_and_direct_on_every_isa() {
                 .unwrap()
                 .expect("served");
             let ops = Operands::uniform(&case.geom);
-            let want = expected(
-                &blocked_case(&case),
-                &ops.x,
-                &ops.w,
-                &ops.b,
-                &ops.scale,
-                &ops.res,
-            );
+            let want = expected(&case, &ops.x, &ops.w, &ops.b, &ops.scale, &ops.res);
             let reference = direct(&case, &ops);
             let (input, layout) = blocked_input(&case, &ops.x);
             let mut first: Option<Vec<f32>> = None;
@@ -333,16 +309,7 @@ fn winograd_reads_nothing_outside_the_image() {
             let case = Case {
                 in_extra_halo: 2,
                 bias: true,
-                ..Case {
-                    geom: geom(2, 20, 24, [7, 9], [3, 3], [1, 1], p, [1, 1]),
-                    input: InputLayout::Blocked,
-                    in_extra_halo: 0,
-                    out_halo: 0,
-                    bias: false,
-                    residual: false,
-                    relu: false,
-                    scale: false,
-                }
+                ..blocked_case(geom(2, 20, 24, [7, 9], [3, 3], [1, 1], p, [1, 1]))
             };
             let plan = WinogradConv::with_variant(&case.geom, variant)
                 .unwrap()
@@ -368,16 +335,7 @@ fn winograd_reads_nothing_outside_the_image() {
 fn winograd_results_do_not_depend_on_threads_or_blocks() {
     // 63 input blocks: a few tiles per block of tiles; threads split 2·3·3 = 18 (F(2×2)) or
     // 2·2·2 = 8 (F(4×4)) tiles.
-    let case = Case {
-        geom: geom(2, 1000, 40, [6, 5], [3, 3], [1, 1], [1, 1], [1, 1]),
-        input: InputLayout::Blocked,
-        in_extra_halo: 1,
-        out_halo: 1,
-        bias: true,
-        residual: true,
-        relu: true,
-        scale: true,
-    };
+    let case = full_case(geom(2, 1000, 40, [6, 5], [3, 3], [1, 1], [1, 1], [1, 1]));
     let big = Case {
         geom: geom(3, 48, 64, [28, 28], [3, 3], [1, 1], [1, 1], [1, 1]),
         ..case
@@ -413,14 +371,10 @@ fn winograd_results_do_not_depend_on_threads_or_blocks() {
 /// shortcut added before it (the second convolution of a basic block).
 fn realistic_case(geom: ConvGeom, residual: bool) -> Case {
     Case {
-        geom,
-        input: InputLayout::Blocked,
         in_extra_halo: 0,
         out_halo: 0,
-        bias: true,
         residual,
-        relu: true,
-        scale: true,
+        ..full_case(geom)
     }
 }
 
