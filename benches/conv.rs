@@ -121,45 +121,68 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 if want_output { y.clone() } else { Vec::new() }
             }))
         }
-        "direct" | "direct_avx2" => {
-            let isa = if row == "direct" {
-                Isa::current()
-            } else {
+        "direct" | "direct_avx2" | "winograd" | "winograd_f2x2" | "winograd_f4x4" => {
+            use mxr_kernels::cpu::conv::winograd::{Variant, WinogradConv};
+            let isa = if row == "direct_avx2" {
                 Isa::Avx2
+            } else {
+                Isa::current()
             };
             if !isa.is_available() {
                 return None;
             }
-            let input = if g.channels < 8 {
+            // Winograd reads the blocked input as the direct kernel lays it out.
+            let input = if g.channels < 8 && row.starts_with("direct") {
                 InputLayout::Plain
             } else {
                 InputLayout::Blocked
             };
-            let plan = DirectConv::new(&g, input).expect("valid")?;
+            let direct = DirectConv::new(&g, input).expect("valid")?;
             let mut xin = Vec::new();
-            let strides = plan
-                .prepare_input(&x, plan.input_halo(), &mut xin)
+            let strides = direct
+                .prepare_input(&x, direct.input_halo(), &mut xin)
                 .expect("valid");
-            let mut packed = vec![0.0; plan.packed_len()];
-            plan.pack_weights(&w, None, &mut packed).expect("valid");
-            let out_layout = plan.output_layout(0);
+            let out_layout = direct.output_layout(0);
             let mut out = vec![0.0; out_layout.len()];
+            // One call of the planned kernel, with the epilogue, into `out`.
+            let mut forward: Box<dyn FnMut(&Epilogue<'_>, &mut [f32])> =
+                if row.starts_with("direct") {
+                    let mut packed = vec![0.0; direct.packed_len()];
+                    direct.pack_weights(&w, None, &mut packed).expect("valid");
+                    Box::new(move |epilogue, out| {
+                        direct
+                            .forward_with(
+                                isa,
+                                &xin,
+                                &strides,
+                                &packed,
+                                epilogue,
+                                out,
+                                &out_layout,
+                                threads,
+                            )
+                            .expect("valid");
+                    })
+                } else {
+                    let plan = match row {
+                        "winograd" => WinogradConv::new(&g),
+                        "winograd_f2x2" => WinogradConv::with_variant(&g, Variant::F2x2),
+                        _ => WinogradConv::with_variant(&g, Variant::F4x4),
+                    }
+                    .expect("valid")?;
+                    let mut packed = vec![0.0; plan.packed_len()];
+                    plan.pack_weights(&w, None, &mut packed).expect("valid");
+                    Box::new(move |epilogue, out| {
+                        plan.forward(&xin, &strides, &packed, epilogue, out, &out_layout, threads)
+                            .expect("valid");
+                    })
+                };
             Some(Box::new(move |want_output| {
                 let epilogue = Epilogue {
                     bias: Some(&b),
                     ..Epilogue::default()
                 };
-                plan.forward_with(
-                    isa,
-                    &xin,
-                    &strides,
-                    &packed,
-                    &epilogue,
-                    &mut out,
-                    &out_layout,
-                    threads,
-                )
-                .expect("valid");
+                forward(&epilogue, &mut out);
                 if !want_output {
                     return Vec::new();
                 }
@@ -213,13 +236,16 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
     }
 }
 
-const ROWS: [&str; 6] = [
+const ROWS: [&str; 9] = [
     "im2col",
     "nchw",
     "direct",
     "direct_avx2",
     "depthwise",
     "depthwise_avx2",
+    "winograd",
+    "winograd_f2x2",
+    "winograd_f4x4",
 ];
 
 fn layers(c: &mut Criterion) {

@@ -40,6 +40,7 @@ pub mod blocked_ops;
 pub mod depthwise;
 pub mod direct;
 pub(crate) mod lanes;
+pub mod winograd;
 
 mod sealed {
     use super::{ConvError, ConvGeom};

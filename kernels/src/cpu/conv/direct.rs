@@ -23,14 +23,14 @@
 mod avx512;
 
 use super::blocked::{BLOCK, Blocked};
-use super::{ConvError, ConvGeom};
+use super::{ConvError, ConvGeom, check_len};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
 
 /// Output channel blocks per tile (the `NV` of the micro-kernel) when the layer has at least two.
 const TILE_BLOCKS: usize = 2;
 /// The most output pixels in a tile.
-const MAX_TILE_PIXELS: usize = 14;
+pub(crate) const MAX_TILE_PIXELS: usize = 14;
 /// Packed weights per reduction chunk meant to stay in L2 (bytes).
 const WEIGHT_CHUNK_BYTES: usize = 256 << 10;
 /// Convolutions below this many multiply-adds per thread run on one thread.
@@ -98,8 +98,8 @@ impl InputStrides {
 /// input value from the tile's input pointer, and of its weights from the block's weights.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tap {
-    input: isize,
-    weight: usize,
+    pub(crate) input: isize,
+    pub(crate) weight: usize,
 }
 
 /// Everything one micro-kernel call needs, as raw pointers (the driver derives them from
@@ -113,23 +113,23 @@ pub(crate) struct Tap {
 /// `residual + v·res_block + r·16 .. + 16` unless null.
 #[derive(Debug)]
 pub(crate) struct TileJob {
-    inp: *const f32,
-    in_block: usize,
-    in_ic: usize,
-    pixel_step: usize,
-    channels: usize,
-    blocks: usize,
-    w: *const f32,
-    w_block: usize,
-    out: *mut f32,
-    out_block: usize,
-    nv_store: usize,
-    rows: usize,
-    bias: *const f32,
-    residual: *const f32,
-    res_block: usize,
-    accumulate: bool,
-    relu: bool,
+    pub(crate) inp: *const f32,
+    pub(crate) in_block: usize,
+    pub(crate) in_ic: usize,
+    pub(crate) pixel_step: usize,
+    pub(crate) channels: usize,
+    pub(crate) blocks: usize,
+    pub(crate) w: *const f32,
+    pub(crate) w_block: usize,
+    pub(crate) out: *mut f32,
+    pub(crate) out_block: usize,
+    pub(crate) nv_store: usize,
+    pub(crate) rows: usize,
+    pub(crate) bias: *const f32,
+    pub(crate) residual: *const f32,
+    pub(crate) res_block: usize,
+    pub(crate) accumulate: bool,
+    pub(crate) relu: bool,
 }
 
 /// What happens to each output tile as it is stored.
@@ -360,17 +360,16 @@ impl DirectConv {
     ) -> Result<(), ConvError> {
         let g = &self.geom;
         let [oh, ow] = self.out;
-        let want = self.output_layout(out_layout.halo);
-        if *out_layout != want {
-            return Err(ConvError::Geometry(format!(
-                "direct convolution: output layout {out_layout:?}, the plan makes {want:?}"
-            )));
-        }
-        check_len("output", out.len(), out_layout.len())?;
+        let bias = check_output(
+            "direct convolution",
+            &self.output_layout(out_layout.halo),
+            out,
+            out_layout,
+            epilogue,
+            self.out_groups() * self.nv * BLOCK,
+        )?;
         check_len("packed weight", packed.len(), self.packed_len())?;
         self.check_input(input, in_strides)?;
-        let nb = self.out_groups() * self.nv * BLOCK;
-        let bias = epilogue.checked_bias("direct convolution", out_layout, nb)?;
         if out.is_empty() {
             return Ok(());
         }
@@ -449,29 +448,14 @@ impl DirectConv {
 
     /// Checks that `input` holds the plan's input with `s`.
     fn check_input(&self, input: &[f32], s: &InputStrides) -> Result<(), ConvError> {
-        let g = &self.geom;
-        let [_, h, w] = g.input;
-        let halo_ok = s.halo >= self.input_halo();
-        let (want, layout_ok) = match self.input {
-            InputLayout::Blocked => {
-                let b = Blocked::new(g.batch, g.channels, h, w, s.halo);
-                (b.len(), *s == InputStrides::blocked(&b))
-            }
-            InputLayout::Plain => (
-                g.batch * g.channels * h * (w + 2 * s.halo),
-                *s == InputStrides::plain(g.channels, h, w, s.halo),
-            ),
-        };
-        if !halo_ok || !layout_ok {
-            return Err(ConvError::Geometry(format!(
-                "direct convolution: input strides {s:?} do not describe a {:?} input of \
-                 {:?} with a halo of at least {}",
-                self.input,
-                [g.batch, g.channels, h, w],
-                self.input_halo()
-            )));
-        }
-        check_len("data", input.len(), want.max(s.extent(g.batch)))
+        check_input(
+            "direct convolution",
+            &self.geom,
+            self.input,
+            self.input_halo(),
+            input,
+            s,
+        )
     }
 
     /// Computes output units `range` (unit = image, output group, output row; row fastest).
@@ -685,35 +669,81 @@ fn resize(v: &mut Vec<f32>, len: usize) {
     v.truncate(len);
 }
 
-/// The output pointer, shared by the threads of one call (each writes its own rows).
-struct Shared {
-    out: *mut f32,
+/// The output pointer, shared by the threads of one call (each writes its own rows, or its
+/// own tiles in [`super::winograd`]).
+pub(crate) struct Shared {
+    pub(crate) out: *mut f32,
 }
 
 impl Shared {
     /// The pointer (a method, so that closures capture the whole `Sync` struct).
-    fn get(&self) -> *mut f32 {
+    pub(crate) fn get(&self) -> *mut f32 {
         self.out
     }
 }
 
-// SAFETY: the pointer is only used by `run_units` calls writing disjoint rows, and the slice
-// it came from outlives the fork-join call that shares it.
+// SAFETY: the pointer is only used by calls writing disjoint parts of the output (`run_units`:
+// rows; the Winograd kernel: tiles), and the slice it came from outlives the fork-join call
+// that shares it.
 unsafe impl Sync for Shared {}
 
-fn check_len(what: &'static str, len: usize, needed: usize) -> Result<(), ConvError> {
-    if len == needed {
-        Ok(())
-    } else {
-        Err(ConvError::Length { what, len, needed })
+/// Checks that `input` with strides `s` holds the input of `g` in `layout`, with a halo of at
+/// least `min_halo`; `who` names the kernel in the error.
+pub(crate) fn check_input(
+    who: &str,
+    g: &ConvGeom,
+    layout: InputLayout,
+    min_halo: usize,
+    input: &[f32],
+    s: &InputStrides,
+) -> Result<(), ConvError> {
+    let [_, h, w] = g.input;
+    let halo_ok = s.halo >= min_halo;
+    let (want, layout_ok) = match layout {
+        InputLayout::Blocked => {
+            let b = Blocked::new(g.batch, g.channels, h, w, s.halo);
+            (b.len(), *s == InputStrides::blocked(&b))
+        }
+        InputLayout::Plain => (
+            g.batch * g.channels * h * (w + 2 * s.halo),
+            *s == InputStrides::plain(g.channels, h, w, s.halo),
+        ),
+    };
+    if !halo_ok || !layout_ok {
+        return Err(ConvError::Geometry(format!(
+            "{who}: input strides {s:?} do not describe a {layout:?} input of {:?} with a halo \
+             of at least {min_halo}",
+            [g.batch, g.channels, h, w],
+        )));
     }
+    check_len("data", input.len(), want.max(s.extent(g.batch)))
+}
+
+/// Checks the output (`out` in `out_layout`, which must be `want` — the plan's output shape
+/// with the caller's halo) and the epilogue against it, and returns the bias padded with zeros
+/// to `padded` channels (all zero without one); `who` names the kernel in the errors.
+pub(crate) fn check_output(
+    who: &str,
+    want: &Blocked,
+    out: &[f32],
+    out_layout: &Blocked,
+    epilogue: &Epilogue<'_>,
+    padded: usize,
+) -> Result<Vec<f32>, ConvError> {
+    if out_layout != want {
+        return Err(ConvError::Geometry(format!(
+            "{who}: output layout {out_layout:?}, the plan makes {want:?}"
+        )));
+    }
+    check_len("output", out.len(), out_layout.len())?;
+    epilogue.checked_bias(who, out_layout, padded)
 }
 
 /// Runs one tile with the best kernel for `isa`.
 ///
 /// # Safety
 /// As [`TileJob`]; `job.rows <= MAX_TILE_PIXELS` and `job.nv_store <= nv`, `nv` 1 or 2.
-unsafe fn run_tile(isa: Isa, nv: usize, job: &TileJob, taps: &[Tap]) {
+pub(crate) unsafe fn run_tile(isa: Isa, nv: usize, job: &TileJob, taps: &[Tap]) {
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 {
         macro_rules! dispatch {
@@ -820,4 +850,4 @@ unsafe fn tile_scalar(nv: usize, job: &TileJob, taps: &[Tap]) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,7 +8,7 @@ use super::super::{ConvGeom, conv_forward};
 use super::*;
 
 /// Deterministic pseudo-random values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f32> {
+pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..n)
         .map(|_| {
@@ -22,22 +22,22 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
 
 /// One case: the geometry, the input layout, the halos of input and output, and the epilogue.
 #[derive(Debug, Clone, Copy)]
-struct Case {
-    geom: ConvGeom,
-    input: InputLayout,
-    in_extra_halo: usize,
-    out_halo: usize,
-    bias: bool,
-    residual: bool,
-    relu: bool,
-    scale: bool,
+pub(crate) struct Case {
+    pub(crate) geom: ConvGeom,
+    pub(crate) input: InputLayout,
+    pub(crate) in_extra_halo: usize,
+    pub(crate) out_halo: usize,
+    pub(crate) bias: bool,
+    pub(crate) residual: bool,
+    pub(crate) relu: bool,
+    pub(crate) scale: bool,
 }
 
 #[allow(
     clippy::too_many_arguments,
     reason = "one argument per convolution parameter"
 )]
-fn geom(
+pub(crate) fn geom(
     n: usize,
     c: usize,
     f: usize,
@@ -50,8 +50,42 @@ fn geom(
     ConvGeom::new_2d(n, c, f, 1, hw, k, s, p, d)
 }
 
+/// A case of `geom` on a blocked input, without extra halo, output halo or epilogue.
+pub(crate) fn blocked_case(geom: ConvGeom) -> Case {
+    Case {
+        geom,
+        input: InputLayout::Blocked,
+        in_extra_halo: 0,
+        out_halo: 0,
+        bias: false,
+        residual: false,
+        relu: false,
+        scale: false,
+    }
+}
+
+/// The same with every epilogue and one extra halo column on the input and the output.
+pub(crate) fn full_case(geom: ConvGeom) -> Case {
+    Case {
+        in_extra_halo: 1,
+        out_halo: 1,
+        bias: true,
+        residual: true,
+        relu: true,
+        scale: true,
+        ..blocked_case(geom)
+    }
+}
+
 /// The expected NCHW output in f64 (im2col + GEMM on f64 data), with the epilogue applied.
-fn expected(case: &Case, x: &[f32], w: &[f32], b: &[f32], scale: &[f32], res: &[f32]) -> Vec<f64> {
+pub(crate) fn expected(
+    case: &Case,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    scale: &[f32],
+    res: &[f32],
+) -> Vec<f64> {
     let g = &case.geom;
     let to64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
     let taps = g.kernel.iter().product::<usize>();
@@ -153,16 +187,7 @@ fn check(case: &Case, isa: Isa, threads: usize) {
 }
 
 fn cases() -> Vec<Case> {
-    let base = |geom| Case {
-        geom,
-        input: InputLayout::Blocked,
-        in_extra_halo: 0,
-        out_halo: 0,
-        bias: false,
-        residual: false,
-        relu: false,
-        scale: false,
-    };
+    let base = blocked_case;
     vec![
         // ResNet-style 3×3 stride 1 and 2, 1×1 stride 1 and 2.
         Case {
@@ -243,16 +268,7 @@ fn direct_matches_im2col_on_every_isa() {
 #[test]
 fn direct_splits_across_threads_and_reduction_chunks() {
     // 64 input blocks × 9 taps × 16 × 32 floats of weights per group: several L2 chunks.
-    let big = Case {
-        geom: geom(2, 1000, 40, [6, 5], [3, 3], [1, 1], [1, 1], [1, 1]),
-        input: InputLayout::Blocked,
-        in_extra_halo: 1,
-        out_halo: 1,
-        bias: true,
-        residual: true,
-        relu: true,
-        scale: true,
-    };
+    let big = full_case(geom(2, 1000, 40, [6, 5], [3, 3], [1, 1], [1, 1], [1, 1]));
     for isa in Isa::available() {
         for threads in [1, 2, 3] {
             check(&big, isa, threads);
