@@ -91,6 +91,9 @@ fn flops(geom: &ConvGeom) -> f64 {
         * out.iter().product::<usize>() as f64
 }
 
+/// One call of a planned kernel, with an epilogue, into an output buffer.
+type KernelCall = dyn FnMut(&Epilogue<'_>, &mut [f32]);
+
 /// A prepared row: a closure that runs one call, and its output as NCHW for the check.
 type Runner = Box<dyn FnMut(bool) -> Vec<f32>>;
 
@@ -145,38 +148,37 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
             let out_layout = direct.output_layout(0);
             let mut out = vec![0.0; out_layout.len()];
             // One call of the planned kernel, with the epilogue, into `out`.
-            let mut forward: Box<dyn FnMut(&Epilogue<'_>, &mut [f32])> =
-                if row.starts_with("direct") {
-                    let mut packed = vec![0.0; direct.packed_len()];
-                    direct.pack_weights(&w, None, &mut packed).expect("valid");
-                    Box::new(move |epilogue, out| {
-                        direct
-                            .forward_with(
-                                isa,
-                                &xin,
-                                &strides,
-                                &packed,
-                                epilogue,
-                                out,
-                                &out_layout,
-                                threads,
-                            )
-                            .expect("valid");
-                    })
-                } else {
-                    let plan = match row {
-                        "winograd" => WinogradConv::new(&g),
-                        "winograd_f2x2" => WinogradConv::with_variant(&g, Variant::F2x2),
-                        _ => WinogradConv::with_variant(&g, Variant::F4x4),
-                    }
-                    .expect("valid")?;
-                    let mut packed = vec![0.0; plan.packed_len()];
-                    plan.pack_weights(&w, None, &mut packed).expect("valid");
-                    Box::new(move |epilogue, out| {
-                        plan.forward(&xin, &strides, &packed, epilogue, out, &out_layout, threads)
-                            .expect("valid");
-                    })
-                };
+            let mut forward: Box<KernelCall> = if row.starts_with("direct") {
+                let mut packed = vec![0.0; direct.packed_len()];
+                direct.pack_weights(&w, None, &mut packed).expect("valid");
+                Box::new(move |epilogue, out| {
+                    direct
+                        .forward_with(
+                            isa,
+                            &xin,
+                            &strides,
+                            &packed,
+                            epilogue,
+                            out,
+                            &out_layout,
+                            threads,
+                        )
+                        .expect("valid");
+                })
+            } else {
+                let plan = match row {
+                    "winograd" => WinogradConv::new(&g),
+                    "winograd_f2x2" => WinogradConv::with_variant(&g, Variant::F2x2),
+                    _ => WinogradConv::with_variant(&g, Variant::F4x4),
+                }
+                .expect("valid")?;
+                let mut packed = vec![0.0; plan.packed_len()];
+                plan.pack_weights(&w, None, &mut packed).expect("valid");
+                Box::new(move |epilogue, out| {
+                    plan.forward(&xin, &strides, &packed, epilogue, out, &out_layout, threads)
+                        .expect("valid");
+                })
+            };
             Some(Box::new(move |want_output| {
                 let epilogue = Epilogue {
                     bias: Some(&b),
