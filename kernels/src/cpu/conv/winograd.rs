@@ -36,6 +36,14 @@
 //! Served: 2-D convolutions with a 3×3 kernel, stride 1, dilation 1, one group, and padding of
 //! 0 to 2 on each side, on a blocked input. The API mirrors [`super::direct::DirectConv`]'s, so
 //! that an executor can choose either per layer.
+//!
+//! Where it pays (one Zen 4 core, time against the direct kernel's, which runs at the FMA
+//! peak): on ResNet's 3×3 layers with maps of 14×14 and more, `F(4×4)` takes 2.5 to 3 times
+//! less time at batch 1 (2 to 2.5 at batch 32, where the input comes from memory); on 512
+//! channels at 7×7 the transformed weights (16 or 36 MB) dominate, and `F(2×2)` takes about
+//! 1.7 times less at batch 1, `F(4×4)` about 1.5 to 2 times less at larger batches; on maps of
+//! 4×4 and 5×5, `F(2×2)` is still 1.1 to 1.9 times faster; on 3×3 and smaller, the direct
+//! kernel is.
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
