@@ -143,39 +143,39 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 .expect("valid");
             let out_layout = direct.output_layout(0);
             let mut out = vec![0.0; out_layout.len()];
-            // One call of the planned kernel, with the epilogue, into `out`.
-            let mut forward: Box<dyn FnMut(&Epilogue<'_>, &mut [f32])> =
-                if row.starts_with("direct") {
-                    let mut packed = vec![0.0; direct.packed_len()];
-                    direct.pack_weights(&w, None, &mut packed).expect("valid");
-                    Box::new(move |epilogue, out| {
-                        direct
-                            .forward_with(
-                                isa,
-                                &xin,
-                                &strides,
-                                &packed,
-                                epilogue,
-                                out,
-                                &out_layout,
-                                threads,
-                            )
-                            .expect("valid");
-                    })
-                } else {
-                    let plan = match row {
-                        "winograd" => WinogradConv::new(&g),
-                        "winograd_f2x2" => WinogradConv::with_variant(&g, Variant::F2x2),
-                        _ => WinogradConv::with_variant(&g, Variant::F4x4),
-                    }
-                    .expect("valid")?;
-                    let mut packed = vec![0.0; plan.packed_len()];
-                    plan.pack_weights(&w, None, &mut packed).expect("valid");
-                    Box::new(move |epilogue, out| {
-                        plan.forward(&xin, &strides, &packed, epilogue, out, &out_layout, threads)
-                            .expect("valid");
-                    })
-                };
+            /// One call of the planned kernel, with the epilogue, into the output.
+            type Forward = Box<dyn FnMut(&Epilogue<'_>, &mut [f32])>;
+            let mut forward: Forward = if row.starts_with("direct") {
+                let mut packed = vec![0.0; direct.packed_len()];
+                direct.pack_weights(&w, None, &mut packed).expect("valid");
+                Box::new(move |epilogue, out| {
+                    direct
+                        .forward_with(
+                            isa,
+                            &xin,
+                            &strides,
+                            &packed,
+                            epilogue,
+                            out,
+                            &out_layout,
+                            threads,
+                        )
+                        .expect("valid");
+                })
+            } else {
+                let plan = match row {
+                    "winograd" => WinogradConv::new(&g),
+                    "winograd_f2x2" => WinogradConv::with_variant(&g, Variant::F2x2),
+                    _ => WinogradConv::with_variant(&g, Variant::F4x4),
+                }
+                .expect("valid")?;
+                let mut packed = vec![0.0; plan.packed_len()];
+                plan.pack_weights(&w, None, &mut packed).expect("valid");
+                Box::new(move |epilogue, out| {
+                    plan.forward(&xin, &strides, &packed, epilogue, out, &out_layout, threads)
+                        .expect("valid");
+                })
+            };
             Some(Box::new(move |want_output| {
                 let epilogue = Epilogue {
                     bias: Some(&b),
