@@ -36,6 +36,14 @@
 //! Served: 2-D convolutions with a 3×3 kernel, stride 1, dilation 1, one group, and padding of
 //! 0 to 2 on each side, on a blocked input. The API mirrors [`super::direct::DirectConv`]'s, so
 //! that an executor can choose either per layer.
+//!
+//! Where it pays (one Zen 4 core, time against the direct kernel's, which runs at the FMA
+//! peak): on ResNet's 3×3 layers with maps of 14×14 and more, `F(4×4)` takes 2.5 to 3 times
+//! less time at batch 1 (2 to 2.5 at batch 32, where the input comes from memory); on 512
+//! channels at 7×7 the transformed weights (16 or 36 MB) dominate, and `F(2×2)` takes about
+//! 1.7 times less at batch 1, `F(4×4)` about 1.5 to 2 times less at larger batches; on maps of
+//! 4×4 and 5×5, `F(2×2)` is still 1.1 to 1.9 times faster; on 3×3 and smaller, the direct
+//! kernel is.
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
@@ -57,8 +65,8 @@ const BLOCK_BYTES: usize = 512 << 10;
 /// transform), and summing 512 channels in blocks of 64 makes it several times smaller.
 const SUM_BLOCKS: usize = 4;
 /// Transformed weights up to this size (bytes) are assumed to stay in the last-level cache
-/// between blocks of tiles.
-const CACHED_WEIGHT_BYTES: usize = 16 << 20;
+/// (between blocks of tiles, and between calls), beside the activations.
+const CACHED_WEIGHT_BYTES: usize = 12 << 20;
 /// Tiles per block, at least, when the transformed weights do not stay in cache: each block
 /// streams them once, which then costs `64 / tiles` bytes per vector multiply-add.
 const STREAMED_WEIGHT_TILES: usize = 32;
@@ -144,20 +152,43 @@ impl WinogradConv {
     ///
     /// [`Variant::F4x4`] does 1.8× fewer multiplications than [`Variant::F2x2`] and, with its
     /// interpolation points and blocked summation, stays within a few `1e-6` of `max |y|` on
-    /// ResNet layers (64 to 512 channels), like the direct kernel. It is chosen unless its
-    /// transformed weights (36·C·F floats) are too large to stay in cache and the layer has
-    /// too few tiles to amortise streaming them (ResNet's last stage at batch 1: 512 channels
-    /// on 7×7 is four 4×4 tiles, against 37 MB of weights): then `F(2×2)`, with 16·C·F.
+    /// ResNet layers (64 to 512 channels), like the direct kernel. But its tiles are larger
+    /// (fewer of them on a small map, each matrix-product tile then doing less work for its
+    /// loads and stores) and so are its transformed weights (36·C·F floats against 16·C·F,
+    /// which matters when they do not stay in cache and few tiles share them: ResNet's last
+    /// stage at batch 1, 512 channels on 7×7, is four 4×4 tiles against 37 MB of weights).
+    /// The variant with the lower estimated cost ([`WinogradConv::cost`]) is chosen.
     pub fn new(geom: &ConvGeom) -> Result<Option<WinogradConv>, ConvError> {
         let Some(f4) = WinogradConv::with_variant(geom, Variant::F4x4)? else {
             return Ok(None);
         };
-        let [th, tw] = f4.tiles;
-        let streamed = f4.packed_len() * std::mem::size_of::<f32>() > CACHED_WEIGHT_BYTES;
-        if streamed && geom.batch * th * tw < STREAMED_WEIGHT_TILES {
-            return WinogradConv::with_variant(geom, Variant::F2x2);
-        }
-        Ok(Some(f4))
+        let f2 = WinogradConv::with_variant(geom, Variant::F2x2)?.expect("served as F(4×4)");
+        Ok(Some(if f2.cost() < f4.cost() { f2 } else { f4 }))
+    }
+
+    /// A rough estimate of one call's time on one thread, in vector multiply-adds: the
+    /// matrix products, with each register tile of up to 14 tiles costing as if it had two
+    /// more (its loads and stores, and the transforms), plus, when the transformed weights do
+    /// not stay in cache, streaming them from memory at 8 bytes per multiply-add time.
+    /// Measured (Zen 4, one thread) it orders the two variants right on the ResNet layers and
+    /// on maps from 3×3 to 56×56; it is no estimate of the direct kernel's time.
+    pub fn cost(&self) -> f64 {
+        let [th, tw] = self.tiles;
+        let tiles = self.geom.batch * th * tw;
+        let padded_tiles = tiles + 2 * tiles.div_ceil(MAX_TILE_PIXELS);
+        let products = padded_tiles
+            * self.variant.positions()
+            * self.ic_blocks
+            * self.out_groups()
+            * self.nv
+            * BLOCK;
+        let weight_bytes = self.packed_len() * std::mem::size_of::<f32>();
+        let streaming = if weight_bytes > CACHED_WEIGHT_BYTES {
+            weight_bytes / 8
+        } else {
+            0
+        };
+        (products + streaming) as f64
     }
 
     /// Plans `geom` with `variant` (as [`WinogradConv::new`]).
