@@ -37,6 +37,7 @@ use super::parallel;
 
 pub mod blocked;
 pub mod direct;
+mod tile;
 
 mod sealed {
     use super::{ConvError, ConvGeom};

@@ -20,6 +20,8 @@
 //! padding and dilation. Other convolutions use the im2col path ([`super::conv_forward`]).
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 
 use super::blocked::{BLOCK, Blocked};
@@ -29,10 +31,22 @@ use crate::cpu::parallel;
 
 /// Output channel blocks per tile (the `NV` of the micro-kernel) when the layer has at least two.
 const TILE_BLOCKS: usize = 2;
-/// The most output pixels in a tile.
+/// The most output pixels in a tile of the AVX-512 kernel (and the portable one).
 const MAX_TILE_PIXELS: usize = 14;
+/// The most output pixels in a tile of the AVX2 kernel.
+const MAX_TILE_PIXELS_AVX2: usize = 6;
+
+/// The most output pixels in a tile for `isa`'s kernel (its register budget).
+fn max_tile_pixels(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx2 => MAX_TILE_PIXELS_AVX2,
+        Isa::Avx512 | Isa::Scalar => MAX_TILE_PIXELS,
+    }
+}
 /// Packed weights per reduction chunk meant to stay in L2 (bytes).
 const WEIGHT_CHUNK_BYTES: usize = 256 << 10;
+/// Packed weights (floats) per thread, at least, before packing is split across threads.
+const MIN_PACK_FLOATS_PER_THREAD: usize = 1 << 16;
 /// Convolutions below this many multiply-adds per thread run on one thread.
 const MIN_WORK_PER_THREAD: usize = 1 << 20;
 
@@ -240,7 +254,9 @@ impl DirectConv {
 
     /// Packs `w` (`F × C × kh × kw`, as `Convolution` stores it) into `dst`
     /// ([`DirectConv::packed_len`] floats), multiplying output channel `f` by `scale[f]` when
-    /// given (BatchNorm folding). Padding channels are zero.
+    /// given (BatchNorm folding). Padding channels are zero. The layout does not depend on the
+    /// instruction set; this uses the current one ([`Isa::current`]) and up to
+    /// [`parallel::num_threads`] threads.
     ///
     /// # Errors
     /// [`ConvError::Length`] when `w`, `scale` or `dst` do not match the geometry.
@@ -250,6 +266,22 @@ impl DirectConv {
         scale: Option<&[f32]>,
         dst: &mut [f32],
     ) -> Result<(), ConvError> {
+        self.pack_weights_with(Isa::current(), w, scale, dst, parallel::num_threads())
+    }
+
+    /// [`DirectConv::pack_weights`] with a chosen instruction set (one this CPU lacks runs the
+    /// portable code) on up to `threads` threads; the result is the same for every choice.
+    ///
+    /// # Errors
+    /// As [`DirectConv::pack_weights`].
+    pub fn pack_weights_with(
+        &self,
+        isa: Isa,
+        w: &[f32],
+        scale: Option<&[f32]>,
+        dst: &mut [f32],
+        threads: usize,
+    ) -> Result<(), ConvError> {
         let g = &self.geom;
         let (c, f) = (g.channels, g.filters);
         let taps = self.taps();
@@ -258,25 +290,69 @@ impl DirectConv {
         if let Some(s) = scale {
             check_len("weight scale", s.len(), f)?;
         }
+        if dst.is_empty() {
+            return Ok(());
+        }
+        let isa = if isa.is_available() { isa } else { Isa::Scalar };
         let (nv, icpb) = (self.nv, self.ic_per_block);
+        let step = nv * BLOCK;
         let w_block = self.w_block();
-        for (og, group) in dst.chunks_exact_mut(self.ic_blocks * w_block).enumerate() {
-            for (icb, block) in group.chunks_exact_mut(w_block).enumerate() {
-                for (t, tap) in block.chunks_exact_mut(icpb * nv * BLOCK).enumerate() {
-                    for (i, step) in tap.chunks_exact_mut(nv * BLOCK).enumerate() {
-                        let ic = icb * icpb + i;
-                        for (j, d) in step.iter_mut().enumerate() {
-                            let oc = og * nv * BLOCK + j;
-                            *d = if ic < c && oc < f {
-                                w[(oc * c + ic) * taps + t] * scale.map_or(1.0, |s| s[oc])
+        // Units: (output group, input block), each `w_block` floats of `dst`.
+        let units = self.out_groups() * self.ic_blocks;
+        let parts = threads
+            .min(dst.len() / MIN_PACK_FLOATS_PER_THREAD)
+            .clamp(1, units);
+        let ranges = parallel::split_range(units, parts, 1);
+        let out = parallel::SharedMut::new(dst.as_mut_ptr());
+        parallel::for_each_part(ranges.len(), |p| {
+            // One 16 (output) × 16 (input) tile per tap, output-channel-major: `tmp[t][j][i]`.
+            let mut tmp = vec![0.0f32; taps * 256];
+            for unit in ranges[p].clone() {
+                let (og, icb) = (unit / self.ic_blocks, unit % self.ic_blocks);
+                for v in 0..nv {
+                    for i0 in (0..icpb).step_by(BLOCK) {
+                        let ic0 = icb * icpb + i0;
+                        let ni = BLOCK.min(icpb - i0);
+                        let valid = ni.min(c.saturating_sub(ic0));
+                        for j in 0..BLOCK {
+                            let oc = og * step + v * BLOCK + j;
+                            let s = scale.map_or(1.0, |s| s.get(oc).copied().unwrap_or(0.0));
+                            let run = if oc < f {
+                                let base = (oc * c + ic0) * taps;
+                                &w[base..base + valid * taps]
                             } else {
-                                0.0
+                                &[]
                             };
+                            for t in 0..taps {
+                                let row = &mut tmp[(t * BLOCK + j) * BLOCK..][..BLOCK];
+                                for (i, d) in row.iter_mut().enumerate() {
+                                    *d = run.get(i * taps + t).map_or(0.0, |&x| x * s);
+                                }
+                            }
+                        }
+                        for t in 0..taps {
+                            let offset = unit * w_block + (t * icpb + i0) * step + v * BLOCK;
+                            // SAFETY: `tmp[t]` holds 16 rows of 16 floats; the destination
+                            // rows `i0 .. i0 + ni` of tap `t`, floats `16 v .. 16 v + 16` of
+                            // each, are inside unit `unit`'s `w_block` floats of `dst` (which
+                            // has `units · w_block`), written by this part alone; `isa` is
+                            // available.
+                            unsafe {
+                                super::tile::transpose(
+                                    isa,
+                                    tmp[t * 256..].as_ptr(),
+                                    BLOCK,
+                                    BLOCK,
+                                    out.get().add(offset),
+                                    step,
+                                    ni,
+                                );
+                            }
                         }
                     }
                 }
             }
-        }
+        });
         Ok(())
     }
 
@@ -365,9 +441,7 @@ impl DirectConv {
         let parts = threads.min(units).min(work / MIN_WORK_PER_THREAD).max(1);
         let ranges = parallel::split_range(units, parts, 1);
         let isa = if isa.is_available() { isa } else { Isa::Scalar };
-        let shared = Shared {
-            out: out.as_mut_ptr(),
-        };
+        let shared = parallel::SharedMut::new(out.as_mut_ptr());
         let run = |p: usize| {
             // SAFETY: every pointer the job derives stays inside the checked slices (see
             // `run_units`); threads write disjoint output rows (disjoint unit ranges), so the
@@ -490,7 +564,7 @@ impl DirectConv {
         let step = self.nv * BLOCK;
         // Reduction chunks of input blocks whose packed weights fit in L2.
         let chunk = (WEIGHT_CHUNK_BYTES / 4 / w_block.max(1)).clamp(1, self.ic_blocks);
-        let tiles = ow.div_ceil(MAX_TILE_PIXELS);
+        let tiles = ow.div_ceil(max_tile_pixels(isa));
         let mut taps: Vec<Tap> = Vec::with_capacity(kh * kw);
         let out_halo = out_layout.halo;
         for c0 in (0..self.ic_blocks).step_by(chunk) {
@@ -670,22 +744,6 @@ fn resize(v: &mut Vec<f32>, len: usize) {
     v.truncate(len);
 }
 
-/// The output pointer, shared by the threads of one call (each writes its own rows).
-struct Shared {
-    out: *mut f32,
-}
-
-impl Shared {
-    /// The pointer (a method, so that closures capture the whole `Sync` struct).
-    fn get(&self) -> *mut f32 {
-        self.out
-    }
-}
-
-// SAFETY: the pointer is only used by `run_units` calls writing disjoint rows, and the slice
-// it came from outlives the fork-join call that shares it.
-unsafe impl Sync for Shared {}
-
 fn check_len(what: &'static str, len: usize, needed: usize) -> Result<(), ConvError> {
     if len == needed {
         Ok(())
@@ -697,8 +755,41 @@ fn check_len(what: &'static str, len: usize, needed: usize) -> Result<(), ConvEr
 /// Runs one tile with the best kernel for `isa`.
 ///
 /// # Safety
-/// As [`TileJob`]; `job.rows <= MAX_TILE_PIXELS` and `job.nv_store <= nv`, `nv` 1 or 2.
+/// As [`TileJob`]; `job.rows <= max_tile_pixels(isa)` and `job.nv_store <= nv`, `nv` 1 or 2;
+/// `isa` available.
 unsafe fn run_tile(isa: Isa, nv: usize, job: &TileJob, taps: &[Tap]) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 {
+        macro_rules! dispatch {
+            ($y:literal, $px:literal) => {{
+                let ws = nv * BLOCK;
+                // Slices of `8·Y` channels, only those in stored blocks.
+                for c0 in (0..job.nv_store * BLOCK).step_by(8 * $y) {
+                    match job.rows {
+                        1 => avx2::tile::<1, $y, $px>(job, taps, ws, c0),
+                        2 => avx2::tile::<2, $y, $px>(job, taps, ws, c0),
+                        3 => avx2::tile::<3, $y, $px>(job, taps, ws, c0),
+                        4 => avx2::tile::<4, $y, $px>(job, taps, ws, c0),
+                        5 => avx2::tile::<5, $y, $px>(job, taps, ws, c0),
+                        _ => avx2::tile::<6, $y, $px>(job, taps, ws, c0),
+                    }
+                }
+            }};
+        }
+        // SAFETY: AVX2 and FMA are available (`isa` was checked by the caller), the job is as
+        // the kernel requires, and each slice `c0 .. c0 + 16` lies in a stored block of the
+        // group (`c0 < nv_store · 16 <= nv · 16 = ws`).
+        unsafe {
+            match job.pixel_step {
+                16 => dispatch!(2, 16),
+                32 => dispatch!(2, 32),
+                1 => dispatch!(2, 1),
+                2 => dispatch!(2, 2),
+                _ => tile_scalar(nv, job, taps),
+            }
+        }
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 {
         macro_rules! dispatch {

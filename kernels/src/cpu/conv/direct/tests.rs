@@ -228,7 +228,134 @@ fn cases() -> Vec<Case> {
             residual: true,
             ..base(geom(1, 2, 20, [6, 9], [3, 3], [1, 1], [1, 1], [1, 1]))
         },
+        // Row widths around the tile widths (AVX2: 6 pixels; AVX-512: 14): 1, 6, 7, 12, 13,
+        // 14, 15, 29; a last output group with one block of two (48 filters), and fewer than
+        // 16 filters; a plain input wider than a 16-channel tile.
+        Case {
+            bias: true,
+            residual: true,
+            relu: true,
+            ..base(geom(2, 24, 48, [6, 13], [3, 3], [1, 1], [1, 1], [1, 1]))
+        },
+        Case {
+            bias: true,
+            out_halo: 1,
+            ..base(geom(1, 19, 8, [3, 12], [1, 3], [1, 1], [0, 1], [1, 1]))
+        },
+        Case {
+            relu: true,
+            ..base(geom(1, 16, 40, [4, 7], [3, 3], [1, 1], [1, 1], [1, 1]))
+        },
+        Case {
+            bias: true,
+            ..base(geom(1, 33, 17, [2, 1], [1, 1], [1, 1], [0, 0], [1, 1]))
+        },
+        Case {
+            residual: true,
+            in_extra_halo: 1,
+            ..base(geom(1, 20, 64, [5, 14], [3, 3], [1, 1], [1, 1], [1, 1]))
+        },
+        Case {
+            scale: true,
+            ..base(geom(1, 16, 32, [3, 29], [1, 1], [1, 2], [0, 0], [1, 1]))
+        },
+        Case {
+            bias: true,
+            ..base(geom(1, 8, 16, [3, 15], [1, 3], [1, 1], [0, 1], [1, 1]))
+        },
+        Case {
+            input: InputLayout::Plain,
+            bias: true,
+            scale: true,
+            ..base(geom(1, 21, 24, [5, 6], [3, 3], [1, 1], [1, 1], [1, 1]))
+        },
     ]
+}
+
+/// The weight packing as first written, one element at a time: the reference for
+/// [`DirectConv::pack_weights_with`].
+fn pack_reference(plan: &DirectConv, w: &[f32], scale: Option<&[f32]>) -> Vec<f32> {
+    let g = plan.geom();
+    let (c, f) = (g.channels, g.filters);
+    let taps = plan.taps();
+    let (nv, icpb) = (plan.nv, plan.ic_per_block);
+    let w_block = plan.w_block();
+    let mut dst = vec![0.0; plan.packed_len()];
+    for (og, group) in dst.chunks_exact_mut(plan.ic_blocks * w_block).enumerate() {
+        for (icb, block) in group.chunks_exact_mut(w_block).enumerate() {
+            for (t, tap) in block.chunks_exact_mut(icpb * nv * BLOCK).enumerate() {
+                for (i, step) in tap.chunks_exact_mut(nv * BLOCK).enumerate() {
+                    let ic = icb * icpb + i;
+                    for (j, d) in step.iter_mut().enumerate() {
+                        let oc = og * nv * BLOCK + j;
+                        *d = if ic < c && oc < f {
+                            w[(oc * c + ic) * taps + t] * scale.map_or(1.0, |s| s[oc])
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+            }
+        }
+    }
+    dst
+}
+
+#[test]
+fn packing_matches_the_reference_on_every_isa_and_thread_count() {
+    let shapes = [
+        (
+            geom(1, 5, 7, [5, 5], [3, 3], [1, 1], [1, 1], [1, 1]),
+            InputLayout::Blocked,
+        ),
+        (
+            geom(1, 17, 33, [5, 5], [1, 1], [1, 1], [0, 0], [1, 1]),
+            InputLayout::Blocked,
+        ),
+        (
+            geom(1, 64, 40, [5, 5], [3, 3], [1, 1], [1, 1], [1, 1]),
+            InputLayout::Blocked,
+        ),
+        (
+            geom(1, 16, 16, [9, 9], [5, 3], [1, 1], [1, 1], [1, 1]),
+            InputLayout::Blocked,
+        ),
+        (
+            geom(1, 300, 96, [5, 5], [3, 3], [1, 1], [1, 1], [1, 1]),
+            InputLayout::Blocked,
+        ),
+        (
+            geom(1, 3, 64, [9, 9], [7, 7], [2, 2], [3, 3], [1, 1]),
+            InputLayout::Plain,
+        ),
+        (
+            geom(1, 21, 24, [5, 5], [3, 3], [1, 1], [1, 1], [1, 1]),
+            InputLayout::Plain,
+        ),
+    ];
+    for (g, input) in shapes {
+        let plan = DirectConv::new(&g, input).unwrap().unwrap();
+        let taps = plan.taps();
+        let w = values(g.filters * g.channels * taps, 11);
+        let scale = values(g.filters, 12);
+        for sc in [None, Some(&scale[..])] {
+            let want = pack_reference(&plan, &w, sc);
+            for isa in Isa::available() {
+                for threads in [1, 2, 5] {
+                    let mut got = vec![f32::NAN; plan.packed_len()];
+                    plan.pack_weights_with(isa, &w, sc, &mut got, threads)
+                        .unwrap();
+                    assert!(
+                        got.iter()
+                            .zip(&want)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{g:?} {input:?} {isa} {threads} threads, scale {}",
+                        sc.is_some()
+                    );
+                }
+            }
+        }
+    }
 }
 
 #[test]
