@@ -139,7 +139,7 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
             } else {
                 InputLayout::Blocked
             };
-            let plan = DirectConv::new(&g, input).expect("valid")?;
+            let plan = DirectConv::new_for(&g, input, isa).expect("valid")?;
             let mut xin = Vec::new();
             let strides = plan
                 .prepare_input(&x, plan.input_halo(), &mut xin)

@@ -29,7 +29,9 @@ use super::{ConvError, ConvGeom};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
 
-/// Output channel blocks per tile (the `NV` of the micro-kernel) when the layer has at least two.
+/// Output channel blocks per tile (the `NV` of the AVX-512 micro-kernel) when the layer has at
+/// least two. The AVX2 kernel holds one block per tile, and reads its weights fastest packed
+/// one block per group (contiguous steps of 16 floats), so its plans use 1.
 const TILE_BLOCKS: usize = 2;
 /// The most output pixels in a tile of the AVX-512 kernel (and the portable one).
 const MAX_TILE_PIXELS: usize = 14;
@@ -172,10 +174,28 @@ pub struct DirectConv {
 }
 
 impl DirectConv {
-    /// Plans `geom` with an input in `input` layout; `None` when the direct kernels do not
-    /// serve this convolution (3-D, groups, strides above 2; see the module docs), and an
-    /// error when the geometry is invalid.
+    /// Plans `geom` with an input in `input` layout for the current instruction set
+    /// ([`Isa::current`]); `None` when the direct kernels do not serve this convolution (3-D,
+    /// groups, strides above 2; see the module docs), and an error when the geometry is
+    /// invalid.
+    ///
+    /// # Errors
+    /// [`ConvError`] for an invalid geometry.
     pub fn new(geom: &ConvGeom, input: InputLayout) -> Result<Option<DirectConv>, ConvError> {
+        DirectConv::new_for(geom, input, Isa::current())
+    }
+
+    /// [`DirectConv::new`] for the kernels of `isa`: the packed weights' layout (blocks per
+    /// output group) suits them. Any plan runs with any instruction set
+    /// ([`DirectConv::forward_with`]), only slower on another's.
+    ///
+    /// # Errors
+    /// As [`DirectConv::new`].
+    pub fn new_for(
+        geom: &ConvGeom,
+        input: InputLayout,
+        isa: Isa,
+    ) -> Result<Option<DirectConv>, ConvError> {
         let out = geom.output()?;
         geom.sizes()?;
         let served = geom.groups == 1
@@ -191,7 +211,11 @@ impl DirectConv {
             InputLayout::Blocked => (BLOCK, geom.channels.div_ceil(BLOCK)),
             InputLayout::Plain => (geom.channels, 1),
         };
-        let nv = if geom.filters > BLOCK { TILE_BLOCKS } else { 1 };
+        let nv = if geom.filters > BLOCK && isa != Isa::Avx2 {
+            TILE_BLOCKS
+        } else {
+            1
+        };
         Ok(Some(DirectConv {
             geom: *geom,
             input,
@@ -706,7 +730,7 @@ pub fn forward_nchw(
     } else {
         InputLayout::Blocked
     };
-    let Some(plan) = DirectConv::new(geom, input)? else {
+    let Some(plan) = DirectConv::new_for(geom, input, isa)? else {
         return Ok(false);
     };
     let [oh, ow] = plan.output_size();

@@ -75,10 +75,18 @@ fn expected(case: &Case, x: &[f32], w: &[f32], b: &[f32], scale: &[f32], res: &[
     y
 }
 
-/// Runs `case` with `isa` and `threads`, and compares with the reference.
+/// Runs `case` with `isa` and `threads` on a plan made for `isa`, and compares with the
+/// reference.
 fn check(case: &Case, isa: Isa, threads: usize) {
+    check_plan(case, isa, isa, threads);
+}
+
+/// [`check`] on a plan made for `plan_isa` (its packed weights' layout), run with `isa`.
+fn check_plan(case: &Case, plan_isa: Isa, isa: Isa, threads: usize) {
     let g = &case.geom;
-    let plan = DirectConv::new(g, case.input).unwrap().expect("served");
+    let plan = DirectConv::new_for(g, case.input, plan_isa)
+        .unwrap()
+        .expect("served");
     let taps = g.kernel.iter().product::<usize>();
     let x = values(g.data_len(), 1);
     let w = values(g.filters * g.channels * taps, 2);
@@ -333,8 +341,11 @@ fn packing_matches_the_reference_on_every_isa_and_thread_count() {
             InputLayout::Plain,
         ),
     ];
-    for (g, input) in shapes {
-        let plan = DirectConv::new(&g, input).unwrap().unwrap();
+    for ((g, input), plan_isa) in shapes
+        .into_iter()
+        .flat_map(|s| [(s, Isa::Avx512), (s, Isa::Avx2)])
+    {
+        let plan = DirectConv::new_for(&g, input, plan_isa).unwrap().unwrap();
         let taps = plan.taps();
         let w = values(g.filters * g.channels * taps, 11);
         let scale = values(g.filters, 12);
@@ -368,6 +379,18 @@ fn direct_matches_im2col_on_every_isa() {
 }
 
 #[test]
+fn any_plan_runs_with_any_isa() {
+    // AVX2 plans pack one output block per group, the others two: each kernel runs both.
+    for isa in Isa::available() {
+        for plan_isa in [Isa::Avx512, Isa::Avx2] {
+            for case in cases() {
+                check_plan(&case, plan_isa, isa, 2);
+            }
+        }
+    }
+}
+
+#[test]
 fn direct_splits_across_threads_and_reduction_chunks() {
     // 64 input blocks × 9 taps × 16 × 32 floats of weights per group: several L2 chunks.
     let big = Case {
@@ -390,31 +413,36 @@ fn direct_splits_across_threads_and_reduction_chunks() {
 #[test]
 fn direct_results_do_not_depend_on_threads() {
     let g = geom(2, 48, 64, [14, 14], [3, 3], [1, 1], [1, 1], [1, 1]);
-    let plan = DirectConv::new(&g, InputLayout::Blocked).unwrap().unwrap();
     let layout = Blocked::new(2, 48, 14, 14, 1);
     let mut x = vec![0.0; layout.len()];
     to_blocked(&values(g.data_len(), 7), &layout, &mut x);
-    let mut packed = vec![0.0; plan.packed_len()];
-    plan.pack_weights(&values(64 * 48 * 9, 8), None, &mut packed)
-        .unwrap();
-    let out_layout = plan.output_layout(0);
-    let run = |threads| {
-        let mut out = vec![0.0; out_layout.len()];
-        plan.forward(
-            &x,
-            &InputStrides::blocked(&layout),
-            &packed,
-            &Epilogue::default(),
-            &mut out,
-            &out_layout,
-            threads,
-        )
-        .unwrap();
-        out
-    };
-    let one = run(1);
-    assert_eq!(one, run(2));
-    assert_eq!(one, run(4));
+    for isa in Isa::available() {
+        let plan = DirectConv::new_for(&g, InputLayout::Blocked, isa)
+            .unwrap()
+            .unwrap();
+        let mut packed = vec![0.0; plan.packed_len()];
+        plan.pack_weights(&values(64 * 48 * 9, 8), None, &mut packed)
+            .unwrap();
+        let out_layout = plan.output_layout(0);
+        let run = |threads| {
+            let mut out = vec![0.0; out_layout.len()];
+            plan.forward_with(
+                isa,
+                &x,
+                &InputStrides::blocked(&layout),
+                &packed,
+                &Epilogue::default(),
+                &mut out,
+                &out_layout,
+                threads,
+            )
+            .unwrap();
+            out
+        };
+        let one = run(1);
+        assert_eq!(one, run(2), "{isa}");
+        assert_eq!(one, run(4), "{isa}");
+    }
 }
 
 #[test]
