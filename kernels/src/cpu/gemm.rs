@@ -174,7 +174,7 @@ mod native {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) mod avx512;
+mod avx512;
 
 /// An element type [`gemm()`] supports: `f32` and `f64`. Sealed.
 pub trait GemmElement: Element + sealed::Sealed + Mul<Output = Self> {

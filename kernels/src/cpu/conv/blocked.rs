@@ -194,22 +194,15 @@ impl Segment {
             }
             let (src, dst) = (src.add(nchw), dst.add(blocked));
             if len < tile::T {
-                tile::transpose_narrow(self.isa, src, ss, lanes, len, dst, BLOCK, BLOCK);
+                tile::transpose(self.isa, src, ss, lanes, len, dst, BLOCK, len);
                 return;
             }
             // Whole tiles; the last one overlaps its neighbour when the length is not a
             // multiple (it writes the same values again).
             for x in (0..len).step_by(tile::T) {
                 let x0 = x.min(len - tile::T);
-                tile::transpose(
-                    self.isa,
-                    src.add(x0),
-                    ss,
-                    lanes,
-                    dst.add(x0 * BLOCK),
-                    BLOCK,
-                    16,
-                );
+                let (s, d) = (src.add(x0), dst.add(x0 * BLOCK));
+                tile::transpose(self.isa, s, ss, lanes, tile::T, d, BLOCK, tile::T);
             }
         }
     }
@@ -230,15 +223,8 @@ impl Segment {
             }
             for x in (0..len).step_by(tile::T) {
                 let x0 = x.min(len - tile::T);
-                tile::transpose(
-                    self.isa,
-                    src.add(x0 * BLOCK),
-                    BLOCK,
-                    16,
-                    dst.add(x0),
-                    ds,
-                    lanes,
-                );
+                let (s, d) = (src.add(x0 * BLOCK), dst.add(x0));
+                tile::transpose(self.isa, s, BLOCK, tile::T, lanes, d, ds, lanes);
             }
         }
     }

@@ -338,24 +338,67 @@ impl DirectConv {
                         let ic0 = icb * icpb + i0;
                         let ni = BLOCK.min(icpb - i0);
                         let valid = ni.min(c.saturating_sub(ic0));
+                        let oc0 = og * step + v * BLOCK;
+                        let offset = unit * w_block + i0 * step + v * BLOCK;
+                        if taps == 1 && scale.is_none() && valid == BLOCK && oc0 + BLOCK <= f {
+                            // A whole 16 × 16 tile of `w` (rows: output channels): transposed
+                            // in place.
+                            // SAFETY: rows `oc0 .. oc0 + 16 <= f` of `w`, 16 floats from
+                            // `ic0` each (`ic0 + 16 <= c`); the destination as below.
+                            unsafe {
+                                super::tile::transpose(
+                                    isa,
+                                    w[oc0 * c + ic0..].as_ptr(),
+                                    c,
+                                    BLOCK,
+                                    BLOCK,
+                                    out.get().add(offset),
+                                    step,
+                                    ni,
+                                );
+                            }
+                            continue;
+                        }
+                        // `tmp[t][j][i]` from output channel `oc0 + j`'s `i × t` run: a
+                        // `valid × taps` transpose per channel, 16 taps at a time.
                         for j in 0..BLOCK {
-                            let oc = og * step + v * BLOCK + j;
-                            let s = scale.map_or(1.0, |s| s.get(oc).copied().unwrap_or(0.0));
-                            let run = if oc < f {
-                                let base = (oc * c + ic0) * taps;
-                                &w[base..base + valid * taps]
-                            } else {
-                                &[]
-                            };
-                            for t in 0..taps {
-                                let row = &mut tmp[(t * BLOCK + j) * BLOCK..][..BLOCK];
-                                for (i, d) in row.iter_mut().enumerate() {
-                                    *d = run.get(i * taps + t).map_or(0.0, |&x| x * s);
+                            let oc = oc0 + j;
+                            if oc >= f {
+                                for t in 0..taps {
+                                    tmp[(t * BLOCK + j) * BLOCK..][..BLOCK].fill(0.0);
+                                }
+                                continue;
+                            }
+                            let run = &w[(oc * c + ic0) * taps..][..valid * taps];
+                            for t0 in (0..taps).step_by(BLOCK) {
+                                let nt = BLOCK.min(taps - t0);
+                                // SAFETY: `valid` rows of `taps` floats of `run`, `nt` from
+                                // `t0` each; `nt` rows of 16 floats of `tmp`, 256 apart, from
+                                // `(t0 · 16 + j) · 16` (inside its `taps · 256`); `isa` is
+                                // available.
+                                unsafe {
+                                    super::tile::transpose(
+                                        isa,
+                                        run[t0..].as_ptr(),
+                                        taps,
+                                        valid,
+                                        nt,
+                                        tmp[(t0 * BLOCK + j) * BLOCK..].as_mut_ptr(),
+                                        BLOCK * BLOCK,
+                                        nt,
+                                    );
+                                }
+                            }
+                            if let Some(s) = scale {
+                                // The channels that exist (padding stays +0).
+                                for t in 0..taps {
+                                    for x in &mut tmp[(t * BLOCK + j) * BLOCK..][..valid] {
+                                        *x *= s[oc];
+                                    }
                                 }
                             }
                         }
                         for t in 0..taps {
-                            let offset = unit * w_block + (t * icpb + i0) * step + v * BLOCK;
                             // SAFETY: `tmp[t]` holds 16 rows of 16 floats; the destination
                             // rows `i0 .. i0 + ni` of tap `t`, floats `16 v .. 16 v + 16` of
                             // each, are inside unit `unit`'s `w_block` floats of `dst` (which
@@ -367,7 +410,8 @@ impl DirectConv {
                                     tmp[t * 256..].as_ptr(),
                                     BLOCK,
                                     BLOCK,
-                                    out.get().add(offset),
+                                    BLOCK,
+                                    out.get().add(offset + t * icpb * step),
                                     step,
                                     ni,
                                 );

@@ -1,13 +1,16 @@
 //! 16 × 16 transposes of `f32` tiles, the step of the layout conversions
-//! ([`super::blocked`]) and of the direct convolution's weight packing: in zmm registers with
-//! AVX-512 (the GEMM's `transpose16`), as four 8 × 8 ymm transposes with AVX2, and one element
-//! at a time otherwise.
+//! ([`super::blocked`]) and of the direct convolution's weight packing: as four 8 × 8
+//! transposes in ymm registers where the CPU has AVX2, one element at a time otherwise.
+//!
+//! AVX-512 CPUs run the ymm code too: on the development machine (Zen 4, whose 512-bit
+//! shuffles take two cycles) it moves 1.3–1.5× the data per second of the zmm transpose
+//! (`transpose16` of the GEMM), which needs 64 zmm shuffles per tile against 96 ymm ones.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{
-    __m256, _mm256_loadu_ps, _mm256_permute2f128_ps, _mm256_setzero_ps, _mm256_shuffle_ps,
-    _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps, _mm512_loadu_ps, _mm512_setzero_ps,
-    _mm512_storeu_ps,
+    __m256, __m256i, _mm256_loadu_ps, _mm256_loadu_si256, _mm256_maskload_ps,
+    _mm256_permute2f128_ps, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_ps,
+    _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
 
 use crate::cpu::isa::Isa;
@@ -16,37 +19,38 @@ use crate::cpu::isa::Isa;
 pub(crate) const T: usize = 16;
 
 /// Transposes a 16 × 16 tile: for `j < cols`, writes `dst[j·ds .. j·ds + 16]` with
-/// `dst[j·ds + i] = src[i·ss + j]` for `i < rows` and 0 for `rows <= i < 16`. Reads only rows
-/// `i < rows` of `src` (16 floats each), writes only rows `j < cols` of `dst`.
+/// `dst[j·ds + i] = src[i·ss + j]` for `i < rows` and 0 for `rows <= i < 16`. Reads only the
+/// first `src_cols` floats of rows `i < rows` of `src`, writes only rows `j < cols` of `dst`.
 ///
 /// # Safety
-/// `isa` available; `src + i·ss .. + 16` readable for `i < rows`, `dst + j·ds .. + 16`
-/// writable for `j < cols`, not overlapping the source; `rows, cols <= 16`.
+/// `isa` available; `src + i·ss .. + src_cols` readable for `i < rows`, `dst + j·ds .. + 16`
+/// writable for `j < cols`, not overlapping the source; `rows <= 16`,
+/// `cols <= src_cols <= 16`.
+#[allow(clippy::too_many_arguments, reason = "the tile and its two strides")]
 #[inline]
 pub(crate) unsafe fn transpose(
     isa: Isa,
     src: *const f32,
     ss: usize,
     rows: usize,
+    src_cols: usize,
     dst: *mut f32,
     ds: usize,
     cols: usize,
 ) {
-    // SAFETY: (each arm) the caller's contract, and the instruction set is available.
+    // SAFETY: (each arm) the caller's contract, and the instruction set is available (AVX-512
+    // implies AVX2).
     unsafe {
         match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => transpose_avx512(src, ss, rows, dst, ds, cols),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => transpose_avx2(src, ss, rows, dst, ds, cols),
+            Isa::Avx512 | Isa::Avx2 => transpose_avx2(src, ss, rows, src_cols, dst, ds, cols),
             _ => transpose_scalar(src, ss, rows, dst, ds, cols),
         }
     }
 }
 
-/// [`transpose`] for a narrow tile: only columns `j < cols` of the `rows` source rows are read
-/// (`cols` floats each), and only the first `width` floats of each destination row are
-/// written (`width >= rows`, zero past `rows`). Goes through a buffer on the stack.
+/// [`transpose`] for a narrow destination: only the first `width` floats of each destination
+/// row are written (`width >= rows`, zero past `rows`), through a buffer on the stack.
 ///
 /// # Safety
 /// `isa` available; `src + i·ss .. + cols` readable for `i < rows`, `dst + j·ds .. + width`
@@ -62,15 +66,11 @@ pub(crate) unsafe fn transpose_narrow(
     ds: usize,
     width: usize,
 ) {
-    let mut a = [0.0f32; T * T];
     let mut b = [0.0f32; T * T];
     // SAFETY: the reads and writes are the caller's (`cols` and `width` floats per row), and
-    // the buffers hold 16 rows of 16.
+    // the buffer holds 16 rows of 16.
     unsafe {
-        for i in 0..rows {
-            std::ptr::copy_nonoverlapping(src.add(i * ss), a.as_mut_ptr().add(i * T), cols);
-        }
-        transpose(isa, a.as_ptr(), T, rows, b.as_mut_ptr(), T, cols);
+        transpose(isa, src, ss, rows, cols, b.as_mut_ptr(), T, cols);
         for j in 0..cols {
             std::ptr::copy_nonoverlapping(b.as_ptr().add(j * T), dst.add(j * ds), width);
         }
@@ -91,35 +91,10 @@ unsafe fn transpose_scalar(
 ) {
     for j in 0..cols {
         for i in 0..T {
-            // SAFETY: row `i < rows` of the source, row `j < cols` of the destination.
+            // SAFETY: row `i < rows` of the source, column `j < cols <= src_cols`; row `j < cols`
+            // of the destination.
             unsafe { *dst.add(j * ds + i) = if i < rows { *src.add(i * ss + j) } else { 0.0 } };
         }
-    }
-}
-
-/// [`transpose`] in zmm registers.
-///
-/// # Safety
-/// As [`transpose`], and AVX-512F available.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn transpose_avx512(
-    src: *const f32,
-    ss: usize,
-    rows: usize,
-    dst: *mut f32,
-    ds: usize,
-    cols: usize,
-) {
-    let mut r = [_mm512_setzero_ps(); T];
-    for (i, v) in r.iter_mut().enumerate().take(rows) {
-        // SAFETY: row `i < rows` of the source.
-        *v = unsafe { _mm512_loadu_ps(src.add(i * ss)) };
-    }
-    crate::cpu::gemm::avx512::transpose16(&mut r);
-    for (j, v) in r.iter().enumerate().take(cols) {
-        // SAFETY: row `j < cols` of the destination.
-        unsafe { _mm512_storeu_ps(dst.add(j * ds), *v) };
     }
 }
 
@@ -150,6 +125,10 @@ pub(crate) fn transpose8(r: &mut [__m256; 8]) {
     }
 }
 
+/// `-1` eight times, then `0` eight times: the mask of the first `n` lanes starts at `8 - n`.
+#[cfg(target_arch = "x86_64")]
+static LANES: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+
 /// [`transpose`] as four 8 × 8 transposes in ymm registers.
 ///
 /// # Safety
@@ -160,20 +139,33 @@ unsafe fn transpose_avx2(
     src: *const f32,
     ss: usize,
     rows: usize,
+    src_cols: usize,
     dst: *mut f32,
     ds: usize,
     cols: usize,
 ) {
-    for i0 in [0, 8] {
-        for j0 in [0, 8] {
-            if j0 >= cols {
-                continue;
-            }
+    for j0 in [0, 8] {
+        if j0 >= cols {
+            continue;
+        }
+        let valid = (src_cols - j0).min(8);
+        // SAFETY: `8 - valid <= 8`, so 8 `i32`s of the table from there.
+        let mask: __m256i =
+            unsafe { _mm256_loadu_si256(LANES.as_ptr().add(8 - valid).cast::<__m256i>()) };
+        for i0 in [0, 8] {
             let mut r = [_mm256_setzero_ps(); 8];
             for (i, v) in r.iter_mut().enumerate() {
                 if i0 + i < rows {
-                    // SAFETY: row `i0 + i < rows` of the source, columns `j0 .. j0 + 8`.
-                    *v = unsafe { _mm256_loadu_ps(src.add((i0 + i) * ss + j0)) };
+                    // SAFETY: row `i0 + i < rows` of the source, floats `j0 .. j0 + valid`
+                    // (`< src_cols`); masked-off lanes are not read.
+                    *v = unsafe {
+                        let p = src.add((i0 + i) * ss + j0);
+                        if valid == 8 {
+                            _mm256_loadu_ps(p)
+                        } else {
+                            _mm256_maskload_ps(p, mask)
+                        }
+                    };
                 }
             }
             transpose8(&mut r);
@@ -197,9 +189,20 @@ mod tests {
         for isa in Isa::available() {
             for (rows, cols) in [(16, 16), (5, 16), (16, 3), (1, 1), (9, 13)] {
                 let mut dst = vec![f32::NAN; 16 * 17];
-                // SAFETY: 16 floats of `rows` source rows 20 apart (20 × 16 floats); 16 floats
-                // of `cols` destination rows 17 apart.
-                unsafe { transpose(isa, src.as_ptr(), 20, rows, dst.as_mut_ptr(), 17, cols) };
+                // SAFETY: `cols` floats of `rows` source rows 20 apart (20 × 16 floats); 16
+                // floats of `cols` destination rows 17 apart.
+                unsafe {
+                    transpose(
+                        isa,
+                        src.as_ptr(),
+                        20,
+                        rows,
+                        cols,
+                        dst.as_mut_ptr(),
+                        17,
+                        cols,
+                    )
+                };
                 for j in 0..16 {
                     for i in 0..17 {
                         let got = dst[j * 17 + i];

@@ -399,7 +399,7 @@ pub(crate) unsafe fn pack_b_scalar<const NV: usize>(
 /// `r[i]` lane `j`.
 #[target_feature(enable = "avx512f")]
 #[inline]
-pub(crate) fn transpose16(r: &mut [__m512; 16]) {
+fn transpose16(r: &mut [__m512; 16]) {
     let mut t = [_mm512_setzero_ps(); 16];
     for i in 0..8 {
         t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
