@@ -736,10 +736,25 @@ impl DirectConv {
     }
 }
 
-/// Output pixels (`N·P`) below which [`forward_nchw`] leaves a convolution to im2col: packing
-/// the weights on every call costs about as much as a hundred multiply-adds per weight, which
-/// only a large enough batch of pixels amortises.
-const MIN_NCHW_PIXELS: usize = 1024;
+/// Output pixels (`N·P`) below which [`forward_nchw`] leaves a convolution to im2col: the
+/// weights are packed on every call, which costs about as much as 20–60 multiply-adds per
+/// weight (more when they do not fit in the caches), and only enough pixels amortise it.
+const MIN_NCHW_PIXELS: usize = 256;
+
+/// Flops per converted float below which [`forward_nchw`] leaves a convolution to im2col, for
+/// `isa`'s kernels. Converted floats are the output's (always converted back to NCHW) and the
+/// input's when it is converted to the blocked layout (not when it is read in place, or copied
+/// as plain rows for a first layer). A 1×1 convolution is a plain GEMM for im2col, so with few
+/// channels (MobileNet's `32 → 64`: 64 flops per float) the conversions cost more than the
+/// direct kernel saves; 3×3 layers have hundreds. Measured on the `benches/conv.rs` layers
+/// (one thread, Zen 4): AVX-512 reads 1×1 inputs in place and wins from about 100 flops per
+/// float; the AVX2 kernel, a little slower and always converting its input, from about 250.
+fn min_nchw_intensity(isa: Isa) -> f64 {
+    match isa {
+        Isa::Avx512 => 96.0,
+        _ => 256.0,
+    }
+}
 
 thread_local! {
     /// Scratch for [`forward_nchw`]: the blocked input, the packed weights, the blocked output.
@@ -749,10 +764,12 @@ thread_local! {
 }
 
 /// A convolution on NCHW `f32` data through the direct kernels, when they serve it and it pays
-/// (an instruction set with a direct kernel, and enough output pixels to amortise packing the
-/// weights): converts the input to the blocked layout (the plain layout for fewer than 8
-/// channels), packs the weights, runs [`DirectConv::forward`] with the bias in the epilogue,
-/// and converts the output back. Returns `Ok(false)`, having done nothing, otherwise. The
+/// (AVX-512 or AVX2, at least [`MIN_NCHW_PIXELS`] output pixels to amortise packing the
+/// weights, and enough flops per converted float, [`min_nchw_intensity`]): converts the input
+/// to the blocked layout (the plain layout for fewer than 8 channels; with AVX-512, an input
+/// without horizontal padding is read in place), packs the weights, runs
+/// [`DirectConv::forward`] with the bias in the epilogue, and converts the output back. Returns
+/// `Ok(false)`, having done nothing, otherwise. The
 /// buffers must have been checked against `geom` (as [`super::conv_forward`] does).
 ///
 /// # Errors
@@ -765,11 +782,31 @@ pub fn forward_nchw(
     y: &mut [f32],
     threads: usize,
 ) -> Result<bool, ConvError> {
-    let isa = Isa::current();
-    if isa < Isa::Avx512 {
+    forward_nchw_with(Isa::current(), geom, x, w, bias, y, threads)
+}
+
+/// [`forward_nchw`] with a chosen instruction set (tests compare them); scalar, or one this
+/// CPU lacks, declines.
+///
+/// # Errors
+/// As [`forward_nchw`].
+pub fn forward_nchw_with(
+    isa: Isa,
+    geom: &ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    threads: usize,
+) -> Result<bool, ConvError> {
+    if isa < Isa::Avx2 || !isa.is_available() {
         return Ok(false);
     }
-    let input = if geom.channels < 8 {
+    // AVX-512 reads an input without horizontal padding in place (the plain layout without a
+    // halo is the NCHW data itself), as fast as a blocked one; the AVX2 kernel reads blocked
+    // inputs faster than it saves by skipping the conversion.
+    let in_place = geom.pad[2] == 0 && isa == Isa::Avx512;
+    let input = if geom.channels < 8 || in_place {
         InputLayout::Plain
     } else {
         InputLayout::Blocked
@@ -778,14 +815,27 @@ pub fn forward_nchw(
         return Ok(false);
     };
     let [oh, ow] = plan.output_size();
-    if geom.batch * oh * ow < MIN_NCHW_PIXELS {
+    let pixels = geom.batch * oh * ow;
+    let flops = 2.0 * (geom.filters * geom.channels * plan.taps()) as f64 * pixels as f64;
+    let converted = geom.filters * pixels
+        + match input {
+            InputLayout::Blocked => geom.data_len(),
+            InputLayout::Plain => 0,
+        };
+    if pixels < MIN_NCHW_PIXELS || flops < min_nchw_intensity(isa) * converted as f64 {
         return Ok(false);
     }
     let out_layout = plan.output_layout(0);
     NCHW_SCRATCH.with_borrow_mut(|[xin, packed, out]| {
-        let strides = plan.prepare_input(x, plan.input_halo(), xin)?;
+        let (input, strides) = if in_place {
+            let [_, h, wd] = geom.input;
+            (x, InputStrides::plain(geom.channels, h, wd, 0))
+        } else {
+            let strides = plan.prepare_input(x, plan.input_halo(), xin)?;
+            (&xin[..], strides)
+        };
         resize(packed, plan.packed_len());
-        plan.pack_weights(w, None, packed)?;
+        plan.pack_weights_with(isa, w, None, packed, threads)?;
         resize(out, out_layout.len());
         let epilogue = Epilogue {
             bias,
@@ -793,7 +843,7 @@ pub fn forward_nchw(
         };
         plan.forward_with(
             isa,
-            xin,
+            input,
             &strides,
             packed,
             &epilogue,
@@ -801,7 +851,7 @@ pub fn forward_nchw(
             &out_layout,
             threads,
         )?;
-        super::blocked::from_blocked(out, &out_layout, y);
+        super::blocked::from_blocked_with(isa, out, &out_layout, y, threads);
         Ok(true)
     })
 }

@@ -502,3 +502,73 @@ fn unserved_geometries_and_bad_buffers() {
         .unwrap_err();
     assert!(err.to_string().contains("bias has 3 elements"), "{err}");
 }
+
+#[test]
+fn nchw_entry_takes_the_direct_path_where_it_pays_and_matches_im2col() {
+    // (geometry, whether AVX-512 takes it, whether AVX2 does).
+    let layers = [
+        // 3×3 with padding: a blocked input for both.
+        (
+            geom(1, 32, 48, [20, 17], [3, 3], [1, 1], [1, 1], [1, 1]),
+            true,
+            true,
+        ),
+        // 1×1 with many channels: AVX-512 reads the input in place; AVX2 leaves it to im2col.
+        (
+            geom(2, 160, 40, [15, 18], [1, 1], [1, 1], [0, 0], [1, 1]),
+            true,
+            false,
+        ),
+        // A first layer (3 channels, plain input copied with its halo), stride 2.
+        (
+            geom(1, 3, 24, [41, 40], [7, 7], [2, 2], [3, 3], [1, 1]),
+            true,
+            true,
+        ),
+        // Too few flops per converted float (1×1, 8 → 16): im2col for both.
+        (
+            geom(1, 8, 16, [40, 40], [1, 1], [1, 1], [0, 0], [1, 1]),
+            false,
+            false,
+        ),
+        // Too few output pixels to amortise the packing.
+        (
+            geom(1, 64, 64, [9, 9], [3, 3], [1, 1], [1, 1], [1, 1]),
+            false,
+            false,
+        ),
+    ];
+    for (g, avx512, avx2) in layers {
+        let taps = g.kernel.iter().product::<usize>();
+        let x = values(g.data_len(), 21);
+        let w = values(g.filters * g.channels * taps, 22);
+        let b = values(g.filters, 23);
+        let mut want = vec![0.0f32; g.output_len()];
+        super::super::conv_forward_im2col(&g, &x, &w, Some(&b), &mut want, 1).unwrap();
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (isa, takes) in [
+            (Isa::Avx512, avx512),
+            (Isa::Avx2, avx2),
+            (Isa::Scalar, false),
+        ] {
+            for threads in [1, 3] {
+                let mut y = vec![f32::NAN; g.output_len()];
+                let took = forward_nchw_with(isa, &g, &x, &w, Some(&b), &mut y, threads).unwrap();
+                assert_eq!(took, takes && isa.is_available(), "{g:?} {isa}");
+                if !took {
+                    assert!(
+                        y.iter().all(|v| v.is_nan()),
+                        "{g:?} {isa}: declined, untouched"
+                    );
+                    continue;
+                }
+                for (i, (a, e)) in y.iter().zip(&want).enumerate() {
+                    assert!(
+                        (a - e).abs() <= 1e-5 * scale * (g.channels * taps) as f32,
+                        "{g:?} {isa} {threads} threads: [{i}] = {a}, want {e}"
+                    );
+                }
+            }
+        }
+    }
+}
