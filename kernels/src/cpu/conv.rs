@@ -37,7 +37,6 @@ use super::parallel;
 
 pub mod blocked;
 pub mod direct;
-mod tile;
 
 mod sealed {
     use super::{ConvError, ConvGeom};

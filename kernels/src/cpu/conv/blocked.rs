@@ -21,9 +21,9 @@
 //! assert_eq!(back, x);
 //! ```
 
-use super::tile;
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
+use crate::cpu::tile;
 
 /// Channels per block: one 512-bit vector of `f32`.
 pub const BLOCK: usize = 16;

@@ -346,7 +346,7 @@ impl DirectConv {
                             // SAFETY: rows `oc0 .. oc0 + 16 <= f` of `w`, 16 floats from
                             // `ic0` each (`ic0 + 16 <= c`); the destination as below.
                             unsafe {
-                                super::tile::transpose(
+                                crate::cpu::tile::transpose(
                                     isa,
                                     w[oc0 * c + ic0..].as_ptr(),
                                     c,
@@ -377,7 +377,7 @@ impl DirectConv {
                                 // `(t0 · 16 + j) · 16` (inside its `taps · 256`); `isa` is
                                 // available.
                                 unsafe {
-                                    super::tile::transpose(
+                                    crate::cpu::tile::transpose(
                                         isa,
                                         run[t0..].as_ptr(),
                                         taps,
@@ -405,7 +405,7 @@ impl DirectConv {
                             // has `units · w_block`), written by this part alone; `isa` is
                             // available.
                             unsafe {
-                                super::tile::transpose(
+                                crate::cpu::tile::transpose(
                                     isa,
                                     tmp[t * 256..].as_ptr(),
                                     BLOCK,

@@ -1,6 +1,7 @@
-//! 16 × 16 transposes of `f32` tiles, the step of the layout conversions
-//! ([`super::blocked`]) and of the direct convolution's weight packing: as four 8 × 8
-//! transposes in ymm registers where the CPU has AVX2, one element at a time otherwise.
+//! 16 × 16 transposes of `f32` tiles, the step of the convolution's layout conversions
+//! ([`super::conv::blocked`]), of the direct convolution's weight packing and of the AVX2
+//! GEMM's packing of transposed operands: as four 8 × 8 transposes in ymm registers where the
+//! CPU has AVX2, one element at a time otherwise.
 //!
 //! AVX-512 CPUs run the ymm code too: on the development machine (Zen 4, whose 512-bit
 //! shuffles take two cycles) it moves 1.3–1.5× the data per second of the zmm transpose
