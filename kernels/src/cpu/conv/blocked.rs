@@ -115,7 +115,7 @@ pub fn to_blocked_with(isa: Isa, src: &[f32], layout: &Blocked, dst: &mut [f32],
     let dst = parallel::SharedMut::new(dst.as_mut_ptr());
     convert(isa, layout, threads, |seg| {
         // SAFETY: `convert` hands each part disjoint segments inside the checked buffers.
-        unsafe { seg.to_blocked(src.as_ptr(), dst.get()) }
+        unsafe { seg.write_blocked(src.as_ptr(), dst.get()) }
     });
 }
 
@@ -135,7 +135,7 @@ pub fn from_blocked_with(isa: Isa, src: &[f32], layout: &Blocked, dst: &mut [f32
     let dst = parallel::SharedMut::new(dst.as_mut_ptr());
     convert(isa, layout, threads, |seg| {
         // SAFETY: as in `to_blocked_with`.
-        unsafe { seg.from_blocked(src.as_ptr(), dst.get()) }
+        unsafe { seg.read_blocked(src.as_ptr(), dst.get()) }
     });
 }
 
@@ -181,7 +181,7 @@ impl Segment {
     /// # Safety
     /// `src` holds the layout's NCHW activation, `dst` its blocked one, and nobody else
     /// touches the rows of this segment meanwhile.
-    unsafe fn to_blocked(&self, src: *const f32, dst: *mut f32) {
+    unsafe fn write_blocked(&self, src: *const f32, dst: *mut f32) {
         let (nchw, ss, blocked) = self.offsets();
         let (lanes, len, halo) = (self.lanes(), self.len(), self.layout.halo);
         // SAFETY: every offset is inside the layouts (the segment's rows of its block), and
@@ -210,11 +210,11 @@ impl Segment {
     /// Reads the segment's pixels from blocked `src` into NCHW `dst`.
     ///
     /// # Safety
-    /// As [`Segment::to_blocked`], the other way round.
-    unsafe fn from_blocked(&self, src: *const f32, dst: *mut f32) {
+    /// As [`Segment::write_blocked`], the other way round.
+    unsafe fn read_blocked(&self, src: *const f32, dst: *mut f32) {
         let (nchw, ds, blocked) = self.offsets();
         let (lanes, len) = (self.lanes(), self.len());
-        // SAFETY: as in `to_blocked`.
+        // SAFETY: as in `write_blocked`.
         unsafe {
             let (src, dst) = (src.add(blocked), dst.add(nchw));
             if len < tile::T {
