@@ -141,30 +141,26 @@ mod native {
                 rs: x.rs,
                 cs: x.cs,
             };
+            let p = blis::Product {
+                m,
+                n,
+                k,
+                alpha,
+                a: src(a),
+                b: src(b),
+                beta,
+                c,
+                ldc,
+            };
             if wanted && isa == Isa::Avx512 && avx512::available() {
                 // SAFETY: `available()` checked the CPU; the matrices are as `sgemm` needs
                 // (this function's contract, which is the same).
-                unsafe {
-                    avx512::sgemm(
-                        m,
-                        n,
-                        k,
-                        alpha,
-                        src(a),
-                        src(b),
-                        beta,
-                        c,
-                        ldc,
-                        avx512::BLOCKING,
-                    );
-                }
+                unsafe { avx512::sgemm(p, avx512::BLOCKING) };
                 return true;
             }
             if wanted && isa == Isa::Avx2 && avx2::available() {
                 // SAFETY: as above, for the AVX2 kernel.
-                unsafe {
-                    avx2::sgemm(m, n, k, alpha, src(a), src(b), beta, c, ldc, avx2::BLOCKING);
-                }
+                unsafe { avx2::sgemm(p, avx2::BLOCKING) };
                 return true;
             }
         }

@@ -13,7 +13,7 @@ use std::arch::x86_64::{
     _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_store_ps, _mm256_storeu_ps,
 };
 
-use super::blis::{Blocking, MicroKernel, Plan, Src};
+use super::blis::{Blocking, MicroKernel, Product, Src, Tile, Work};
 use crate::cpu::isa::Isa;
 use crate::cpu::tile;
 
@@ -41,24 +41,9 @@ pub(crate) fn available() -> bool {
 ///
 /// # Safety
 /// As [`super::blis::sgemm`], with [`available()`] true.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the BLAS gemm arguments, with the strides folded into `Src`"
-)]
-pub(crate) unsafe fn sgemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: Src,
-    b: Src,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-    blk: Blocking,
-) {
+pub(crate) unsafe fn sgemm(p: Product, blk: Blocking) {
     // SAFETY: forwarded contract.
-    unsafe { super::blis::sgemm::<Avx2>(m, n, k, alpha, a, b, beta, c, ldc, blk) }
+    unsafe { super::blis::sgemm::<Avx2>(p, blk) }
 }
 
 /// The AVX2 [`MicroKernel`]: [`MR`] × [`NR`].
@@ -79,39 +64,14 @@ impl MicroKernel for Avx2 {
         unsafe { pack_b(kc, nc, b, p0, j0, dst) }
     }
 
-    unsafe fn kernel(
-        kc: usize,
-        a: *const f32,
-        lda: usize,
-        bp: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        rows: usize,
-        cols: usize,
-        alpha: f32,
-        beta: f32,
-    ) {
+    unsafe fn kernel(t: &Tile) {
         // SAFETY: forwarded contract.
-        unsafe { kernel::<MR, NV>(kc, a, lda, bp, c, ldc, rows, cols, alpha, beta) }
+        unsafe { kernel::<MR, NV>(t) }
     }
 
-    unsafe fn driver(
-        m: usize,
-        n: usize,
-        k: usize,
-        alpha: f32,
-        a: Src,
-        b: Src,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-        plan: Plan,
-        abuf: *mut f32,
-        bbuf: *mut f32,
-        ebuf: *mut f32,
-    ) {
+    unsafe fn driver(p: Product, w: Work) {
         // SAFETY: forwarded contract.
-        unsafe { driver(m, n, k, alpha, a, b, beta, c, ldc, plan, abuf, bbuf, ebuf) }
+        unsafe { driver(p, w) }
     }
 }
 
@@ -120,26 +80,9 @@ impl MicroKernel for Avx2 {
 /// # Safety
 /// As [`super::blis::driver`], and AVX2 with FMA available.
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments, reason = "as blis::driver")]
-unsafe fn driver(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: Src,
-    b: Src,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-    plan: Plan,
-    abuf: *mut f32,
-    bbuf: *mut f32,
-    ebuf: *mut f32,
-) {
+unsafe fn driver(p: Product, w: Work) {
     // SAFETY: forwarded contract.
-    unsafe {
-        super::blis::driver::<Avx2>(m, n, k, alpha, a, b, beta, c, ldc, plan, abuf, bbuf, ebuf)
-    }
+    unsafe { super::blis::driver::<Avx2>(p, w) }
 }
 
 /// [`super::blis::pack_a_rows_scalar`] with AVX2 for a column-contiguous `A` (`rs == 1`, a
@@ -244,32 +187,25 @@ pub(crate) unsafe fn pack_b(kc: usize, nc: usize, b: Src, p0: usize, j0: usize, 
     }
 }
 
-/// The micro-kernel: `C[0..rows, 0..cols] = alpha * A · Bp + beta * C` for one tile, where `A`
-/// is `MR` rows of `kc` floats, `lda` apart, and `Bp` a packed `8 * NV`-column micro-panel of
-/// `kc` steps. `beta == 0` does not read `C`.
+/// The micro-kernel on one [`Tile`] of `MR` rows and `8 * NV` columns.
 ///
 /// # Safety
-/// AVX2 and FMA available; `a + r * lda + p` readable for `r < MR`, `p < kc`; `bp` valid for
-/// `8 * NV * kc` floats and 32-byte aligned; `c + i * ldc + j` valid for reads and writes for
-/// `i < rows <= MR`, `j < cols <= 8 * NV`; `kc > 0`.
+/// AVX2 and FMA available, and `t` as [`Tile`] documents.
 #[target_feature(enable = "avx2,fma")]
 #[inline(never)]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "internal; the tile's description"
-)]
-pub(crate) unsafe fn kernel<const MR: usize, const NV: usize>(
-    kc: usize,
-    a: *const f32,
-    lda: usize,
-    bp: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    rows: usize,
-    cols: usize,
-    alpha: f32,
-    beta: f32,
-) {
+pub(crate) unsafe fn kernel<const MR: usize, const NV: usize>(t: &Tile) {
+    let Tile {
+        kc,
+        a,
+        lda,
+        bp,
+        c,
+        ldc,
+        rows,
+        cols,
+        alpha,
+        beta,
+    } = *t;
     let nr = 8 * NV;
     // Warm the C tile while the products run: it is read (or written) only at the end.
     for i in 0..rows {

@@ -25,7 +25,7 @@ use std::arch::x86_64::{
     _mm512_unpacklo_ps,
 };
 
-use super::blis::{Blocking, MicroKernel, Plan, Src};
+use super::blis::{Blocking, MicroKernel, Product, Src, Tile, Work};
 
 /// Rows of the micro-tile (the broadcast operand, `A`).
 pub(crate) const MR: usize = 6;
@@ -56,24 +56,9 @@ pub(crate) fn available() -> bool {
 ///   be readable, and every `c + i * ldc + j`, `i < m`, `j < n` readable and writable;
 /// - `C`'s elements must not overlap `A`'s or `B`'s, and nothing else may access them during
 ///   the call.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the BLAS gemm arguments, with the strides folded into `Src`"
-)]
-pub(crate) unsafe fn sgemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: Src,
-    b: Src,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-    blk: Blocking,
-) {
+pub(crate) unsafe fn sgemm(p: Product, blk: Blocking) {
     // SAFETY: forwarded contract.
-    unsafe { super::blis::sgemm::<Avx512>(m, n, k, alpha, a, b, beta, c, ldc, blk) }
+    unsafe { super::blis::sgemm::<Avx512>(p, blk) }
 }
 
 /// The AVX-512 [`MicroKernel`]: [`MR`] × [`NR`].
@@ -94,39 +79,14 @@ impl MicroKernel for Avx512 {
         unsafe { pack_b::<NV>(kc, nc, b, p0, j0, dst) }
     }
 
-    unsafe fn kernel(
-        kc: usize,
-        a: *const f32,
-        lda: usize,
-        bp: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        rows: usize,
-        cols: usize,
-        alpha: f32,
-        beta: f32,
-    ) {
+    unsafe fn kernel(t: &Tile) {
         // SAFETY: forwarded contract.
-        unsafe { kernel::<MR, NV>(kc, a, lda, bp, c, ldc, rows, cols, alpha, beta) }
+        unsafe { kernel::<MR, NV>(t) }
     }
 
-    unsafe fn driver(
-        m: usize,
-        n: usize,
-        k: usize,
-        alpha: f32,
-        a: Src,
-        b: Src,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-        plan: Plan,
-        abuf: *mut f32,
-        bbuf: *mut f32,
-        ebuf: *mut f32,
-    ) {
+    unsafe fn driver(p: Product, w: Work) {
         // SAFETY: forwarded contract.
-        unsafe { driver(m, n, k, alpha, a, b, beta, c, ldc, plan, abuf, bbuf, ebuf) }
+        unsafe { driver(p, w) }
     }
 }
 
@@ -135,26 +95,9 @@ impl MicroKernel for Avx512 {
 /// # Safety
 /// As [`super::blis::driver`], and AVX-512F with FMA available.
 #[target_feature(enable = "avx512f,fma")]
-#[allow(clippy::too_many_arguments, reason = "as blis::driver")]
-unsafe fn driver(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: Src,
-    b: Src,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-    plan: Plan,
-    abuf: *mut f32,
-    bbuf: *mut f32,
-    ebuf: *mut f32,
-) {
+unsafe fn driver(p: Product, w: Work) {
     // SAFETY: forwarded contract.
-    unsafe {
-        super::blis::driver::<Avx512>(m, n, k, alpha, a, b, beta, c, ldc, plan, abuf, bbuf, ebuf)
-    }
+    unsafe { super::blis::driver::<Avx512>(p, w) }
 }
 
 /// Transposes a 16 × 16 block held as 16 row vectors: afterwards `r[j]` lane `i` is the old
@@ -309,32 +252,25 @@ fn lanes(cols: usize) -> __mmask16 {
     }
 }
 
-/// The micro-kernel: `C[0..rows, 0..cols] = alpha * A · Bp + beta * C` for one tile, where `A`
-/// is `MR` rows of `kc` floats, `lda` apart, and `Bp` a packed `16 * NV`-column micro-panel of
-/// `kc` steps. `beta == 0` does not read `C`.
+/// The micro-kernel on one [`Tile`] of `MR` rows and `16 * NV` columns.
 ///
 /// # Safety
-/// AVX-512F and FMA available; `a + r * lda + p` readable for `r < MR`, `p < kc`; `bp` valid
-/// for `16 * NV * kc` floats and 64-byte aligned; `c + i * ldc + j` valid for reads and writes
-/// for `i < rows <= MR`, `j < cols <= 16 * NV`; `kc > 0`.
+/// AVX-512F and FMA available, and `t` as [`Tile`] documents.
 #[target_feature(enable = "avx512f,fma")]
 #[inline(never)]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "internal; the tile's description"
-)]
-pub(crate) unsafe fn kernel<const MR: usize, const NV: usize>(
-    kc: usize,
-    a: *const f32,
-    lda: usize,
-    bp: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    rows: usize,
-    cols: usize,
-    alpha: f32,
-    beta: f32,
-) {
+pub(crate) unsafe fn kernel<const MR: usize, const NV: usize>(t: &Tile) {
+    let Tile {
+        kc,
+        a,
+        lda,
+        bp,
+        c,
+        ldc,
+        rows,
+        cols,
+        alpha,
+        beta,
+    } = *t;
     let nr = 16 * NV;
     // Warm the C tile while the products run: it is read (or written) only at the end.
     for i in 0..rows {

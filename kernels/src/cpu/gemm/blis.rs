@@ -108,48 +108,84 @@ pub(crate) trait MicroKernel {
     /// As [`pack_b_scalar`], the instruction set available, and `dst` 64-byte aligned.
     unsafe fn pack_b(kc: usize, nc: usize, b: Src, p0: usize, j0: usize, dst: *mut f32);
 
-    /// The micro-kernel: `C[0..rows, 0..cols] = alpha * A · Bp + beta * C` for one tile, where
-    /// `A` is `MR` rows of `kc` floats, `lda` apart, and `Bp` a packed `NR`-column micro-panel
-    /// of `kc` steps. `beta == 0` does not read `C`.
+    /// The micro-kernel on one tile (see [`Tile`]).
     ///
     /// # Safety
-    /// The instruction set available; `a + r * lda + p` readable for `r < MR`, `p < kc`; `bp`
-    /// valid for `NR * kc` floats and 64-byte aligned; `c + i * ldc + j` valid for reads and
-    /// writes for `i < rows <= MR`, `j < cols <= NR`; `kc > 0`.
-    #[allow(clippy::too_many_arguments, reason = "the tile's description")]
-    unsafe fn kernel(
-        kc: usize,
-        a: *const f32,
-        lda: usize,
-        bp: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        rows: usize,
-        cols: usize,
-        alpha: f32,
-        beta: f32,
-    );
+    /// The instruction set available, and `t` as [`Tile`] documents for `MR` and `NR`.
+    unsafe fn kernel(t: &Tile);
 
     /// [`driver`] with this kernel, compiled for the instruction set.
     ///
     /// # Safety
     /// As [`driver`].
-    #[allow(clippy::too_many_arguments, reason = "as driver")]
-    unsafe fn driver(
-        m: usize,
-        n: usize,
-        k: usize,
-        alpha: f32,
-        a: Src,
-        b: Src,
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-        plan: Plan,
-        abuf: *mut f32,
-        bbuf: *mut f32,
-        ebuf: *mut f32,
-    );
+    unsafe fn driver(p: Product, w: Work);
+}
+
+/// One product `C = alpha * A · B + beta * C`, where `A` is `m × k`, `B` is `k × n` and `C` is
+/// `m × n` row-major with leading dimension `ldc`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Product {
+    /// Rows of `A` and `C`.
+    pub(crate) m: usize,
+    /// Columns of `B` and `C`.
+    pub(crate) n: usize,
+    /// Columns of `A`, rows of `B`.
+    pub(crate) k: usize,
+    /// The factor of the product.
+    pub(crate) alpha: f32,
+    /// `A`.
+    pub(crate) a: Src,
+    /// `B`.
+    pub(crate) b: Src,
+    /// The factor of `C`'s old value (`0`: not read).
+    pub(crate) beta: f32,
+    /// `C`'s first element.
+    pub(crate) c: *mut f32,
+    /// `C`'s row stride.
+    pub(crate) ldc: usize,
+}
+
+/// The blocking of one call and its buffers: the packed `A` block (when `A` is packed), the
+/// packed `B` block and the edge panel of `A`'s last rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Work {
+    /// The block sizes.
+    pub(crate) plan: Plan,
+    /// `mb · kc` floats (when `A` is packed).
+    pub(crate) abuf: *mut f32,
+    /// `kc · nb` floats.
+    pub(crate) bbuf: *mut f32,
+    /// `MR · kc` floats.
+    pub(crate) ebuf: *mut f32,
+}
+
+/// One micro-kernel call: `C[0..rows, 0..cols] = alpha * A · Bp + beta * C`, where `A` is
+/// `MR` rows of `kc` floats, `lda` apart, and `Bp` a packed `NR`-column micro-panel of `kc`
+/// steps; `beta == 0` does not read `C`. Valid: `a + r * lda + p` readable for `r < MR`,
+/// `p < kc`; `bp` valid for `NR * kc` floats and 64-byte aligned; `c + i * ldc + j` valid for
+/// reads and writes for `i < rows <= MR`, `j < cols <= NR`; `kc > 0`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tile {
+    /// Steps of the reduction.
+    pub(crate) kc: usize,
+    /// `A`'s first row.
+    pub(crate) a: *const f32,
+    /// `A`'s row stride.
+    pub(crate) lda: usize,
+    /// The packed `B` panel.
+    pub(crate) bp: *const f32,
+    /// The tile's first element of `C`.
+    pub(crate) c: *mut f32,
+    /// `C`'s row stride.
+    pub(crate) ldc: usize,
+    /// Rows of `C` to store.
+    pub(crate) rows: usize,
+    /// Columns of `C` to store.
+    pub(crate) cols: usize,
+    /// The factor of the product.
+    pub(crate) alpha: f32,
+    /// The factor of `C`'s old value.
+    pub(crate) beta: f32,
 }
 
 /// Block sizes for one call, in whole tiles.
@@ -165,9 +201,8 @@ pub(crate) struct Plan {
     pub(crate) direct_a: bool,
 }
 
-/// `C = alpha * A · B + beta * C` with `K`'s kernel, where `A` is `m × k`, `B` is `k × n` and
-/// `C` is `m × n` row-major with leading dimension `ldc`. `beta == 0` writes `C` without
-/// reading it. Any `blk` is safe (block sizes are rounded to whole tiles).
+/// The product `p` with `K`'s kernel. `beta == 0` writes `C` without reading it. Any `blk` is
+/// safe (block sizes are rounded to whole tiles).
 ///
 /// # Safety
 /// - `K`'s instruction set must be available;
@@ -175,22 +210,8 @@ pub(crate) struct Plan {
 ///   be readable, and every `c + i * ldc + j`, `i < m`, `j < n` readable and writable;
 /// - `C`'s elements must not overlap `A`'s or `B`'s, and nothing else may access them during
 ///   the call.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the BLAS gemm arguments, and the blocking"
-)]
-pub(crate) unsafe fn sgemm<K: MicroKernel>(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: Src,
-    b: Src,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-    blk: Blocking,
-) {
+pub(crate) unsafe fn sgemm<K: MicroKernel>(p: Product, blk: Blocking) {
+    let Product { m, n, k, a, .. } = p;
     if m == 0 || n == 0 {
         return;
     }
@@ -212,13 +233,16 @@ pub(crate) unsafe fn sgemm<K: MicroKernel>(
     };
     let a_len = if direct_a { 0 } else { plan.mb * plan.kc };
     let run = |bufs: &mut Buffers| {
-        let abuf = bufs.a.get(a_len);
-        let bbuf = bufs.b.get(plan.kc * plan.nb);
-        let ebuf = bufs.edge.get(mr * plan.kc);
+        let work = Work {
+            plan,
+            abuf: bufs.a.get(a_len),
+            bbuf: bufs.b.get(plan.kc * plan.nb),
+            ebuf: bufs.edge.get(mr * plan.kc),
+        };
         // SAFETY: the caller guarantees the CPU features and the matrices (this function's
         // contract); the buffers hold `mb * kc` (when `A` is packed), `kc * nb` and `MR * kc`
         // floats, 64-byte aligned, and belong to this call alone.
-        unsafe { K::driver(m, n, k, alpha, a, b, beta, c, ldc, plan, abuf, bbuf, ebuf) }
+        unsafe { K::driver(p, work) }
     };
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut bufs) => run(&mut bufs),
@@ -231,26 +255,27 @@ pub(crate) unsafe fn sgemm<K: MicroKernel>(
 /// [`MicroKernel::driver`], which compiles it with that set's features.
 ///
 /// # Safety
-/// As [`sgemm`], with `m, n > 0`; `plan` as [`sgemm`] makes it; `abuf` (when `A` is packed),
-/// `bbuf` and `ebuf` valid for `mb * kc`, `kc * nb` and `MR * kc` floats, 64-byte aligned, and
-/// disjoint from everything else.
+/// As [`sgemm`], with `m, n > 0`; `w.plan` as [`sgemm`] makes it; its buffers valid for the
+/// sizes [`Work`] documents, 64-byte aligned, and disjoint from everything else.
 #[inline(always)]
-#[allow(clippy::too_many_arguments, reason = "internal; the loop state")]
-pub(crate) unsafe fn driver<K: MicroKernel>(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: Src,
-    b: Src,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-    plan: Plan,
-    abuf: *mut f32,
-    bbuf: *mut f32,
-    ebuf: *mut f32,
-) {
+pub(crate) unsafe fn driver<K: MicroKernel>(p: Product, w: Work) {
+    let Product {
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        b,
+        beta,
+        c,
+        ldc,
+    } = p;
+    let Work {
+        plan,
+        abuf,
+        bbuf,
+        ebuf,
+    } = w;
     let (mr, nr) = (K::MR, K::NR);
     let Plan {
         mb,
@@ -322,9 +347,18 @@ pub(crate) unsafe fn driver<K: MicroKernel>(
                         // `jr * kcur`; the tile's corner `(ic + ir, jc + jr)` is inside `C`,
                         // and the kernel touches only `rows × cols` elements from there.
                         unsafe {
-                            let bp = bbuf.add(jr * kcur);
-                            let cp = c.add((ic + ir) * ldc + jc + jr);
-                            K::kernel(kcur, ap, ap_rs, bp, cp, ldc, rows, cols, alpha, beta_p);
+                            K::kernel(&Tile {
+                                kc: kcur,
+                                a: ap,
+                                lda: ap_rs,
+                                bp: bbuf.add(jr * kcur),
+                                c: c.add((ic + ir) * ldc + jc + jr),
+                                ldc,
+                                rows,
+                                cols,
+                                alpha,
+                                beta: beta_p,
+                            });
                         }
                     }
                 }

@@ -619,90 +619,17 @@ fn scalar_packing_matches_its_definition() {
     }
 }
 
-/// The AVX-512 packers equal the portable ones bit for bit, over edge panels and both
-/// layouts.
+/// One instruction set's packer (of `A` or of `B`): `(rows, cols, src, i0, j0, dst)`.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
-#[test]
-fn avx512_packing_matches_scalar_packing() {
-    use super::avx512::{NV, available, pack_a_rows, pack_b};
-    use super::blis::{pack_a_rows_scalar, pack_b_scalar};
-    if !available() {
-        return;
-    }
-    let (rows, cols, ld) = (83, 71, 75);
-    let data = random::<f32>(rows * ld, 78);
-    for trans in [false, true] {
-        let (r_max, c_max) = if trans { (cols, rows) } else { (rows, cols) };
-        for (m, k, i0, o0) in [
-            (r_max, c_max, 0, 0),
-            (r_max - 3, c_max - 5, 3, 5),
-            (12, 16, 0, 0),
-            (11, 15, 1, 2),
-            (25, 33, 7, 9),
-            (1, 1, 4, 4),
-            (64, 17, 2, 0),
-        ] {
-            let len = m * k.next_multiple_of(16 * NV);
-            let (mut x, xo) = aligned_nan(len);
-            let (mut y, yo) = aligned_nan(len);
-            let s = src(&data, ld, trans);
-            // SAFETY: the block lies inside `data`, both buffers hold the padded panels and
-            // are 64-byte aligned at the offsets, and `available()` checked the CPU.
-            unsafe {
-                pack_a_rows(m, k, s, i0, o0, x[xo..].as_mut_ptr());
-                pack_a_rows_scalar(m, k, s, i0, o0, y[yo..].as_mut_ptr());
-            }
-            let n = m * k;
-            assert!(
-                x[xo..xo + n]
-                    .iter()
-                    .zip(&y[yo..yo + n])
-                    .all(|(p, q)| p.to_bits() == q.to_bits()),
-                "pack_a_rows trans {trans} {m}×{k} at ({i0}, {o0})"
-            );
-            // SAFETY: as above, for B: `m` rows (k-steps) by `k` columns of the same block.
-            unsafe {
-                pack_b::<NV>(m, k, s, i0, o0, x[xo..].as_mut_ptr());
-                pack_b_scalar(16 * NV, m, k, s, i0, o0, y[yo..].as_mut_ptr());
-            }
-            let n = m * k.next_multiple_of(16 * NV);
-            assert!(
-                x[xo..xo + n]
-                    .iter()
-                    .zip(&y[yo..yo + n])
-                    .all(|(p, q)| p.to_bits() == q.to_bits()),
-                "pack_b trans {trans} {m}×{k} at ({i0}, {o0})"
-            );
-        }
-    }
-}
+type Packer = unsafe fn(usize, usize, super::blis::Src, usize, usize, *mut f32);
 
-/// One instruction set's `sgemm` (the blocked driver with its kernel).
+/// An instruction set's packers equal the portable ones bit for bit, over edge panels and
+/// both layouts, and write nothing past the packed block.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
-type Sgemm = unsafe fn(
-    usize,
-    usize,
-    usize,
-    f32,
-    super::blis::Src,
-    super::blis::Src,
-    f32,
-    *mut f32,
-    usize,
-    super::blis::Blocking,
-);
-
-/// The AVX2 packers equal the portable ones bit for bit, over edge panels and both layouts.
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-#[test]
-fn avx2_packing_matches_scalar_packing() {
-    use super::avx2::{NR, available, pack_a_rows, pack_b};
+fn packing_matches_scalar_packing(pack_a: Packer, pack_b: Packer, nr: usize, seed: u64) {
     use super::blis::{pack_a_rows_scalar, pack_b_scalar};
-    if !available() {
-        return;
-    }
     let (rows, cols, ld) = (83, 71, 75);
-    let data = random::<f32>(rows * ld, 79);
+    let data = random::<f32>(rows * ld, seed);
     for trans in [false, true] {
         let (r_max, c_max) = if trans { (cols, rows) } else { (rows, cols) };
         for (m, k, i0, o0) in [
@@ -715,14 +642,14 @@ fn avx2_packing_matches_scalar_packing() {
             (64, 17, 2, 0),
             (16, 32, 3, 1),
         ] {
-            let len = m * k.next_multiple_of(NR);
+            let len = m * k.next_multiple_of(nr);
             let (mut x, xo) = aligned_nan(len);
             let (mut y, yo) = aligned_nan(len);
             let s = src(&data, ld, trans);
             // SAFETY: the block lies inside `data`, both buffers hold the padded panels and
-            // are 64-byte aligned at the offsets, and `available()` checked the CPU.
+            // are 64-byte aligned at the offsets, and the caller checked the CPU.
             unsafe {
-                pack_a_rows(m, k, s, i0, o0, x[xo..].as_mut_ptr());
+                pack_a(m, k, s, i0, o0, x[xo..].as_mut_ptr());
                 pack_a_rows_scalar(m, k, s, i0, o0, y[yo..].as_mut_ptr());
             }
             let n = m * k;
@@ -740,9 +667,9 @@ fn avx2_packing_matches_scalar_packing() {
             // SAFETY: as above, for B: `m` rows (k-steps) by `k` columns of the same block.
             unsafe {
                 pack_b(m, k, s, i0, o0, x[xo..].as_mut_ptr());
-                pack_b_scalar(NR, m, k, s, i0, o0, y[yo..].as_mut_ptr());
+                pack_b_scalar(nr, m, k, s, i0, o0, y[yo..].as_mut_ptr());
             }
-            let n = m * k.next_multiple_of(NR);
+            let n = m * k.next_multiple_of(nr);
             assert!(
                 x[xo..xo + n]
                     .iter()
@@ -753,6 +680,28 @@ fn avx2_packing_matches_scalar_packing() {
         }
     }
 }
+
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn avx512_packing_matches_scalar_packing() {
+    use super::avx512::{NR, NV, available, pack_a_rows, pack_b};
+    if available() {
+        packing_matches_scalar_packing(pack_a_rows, pack_b::<NV>, NR, 78);
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn avx2_packing_matches_scalar_packing() {
+    use super::avx2::{NR, available, pack_a_rows, pack_b};
+    if available() {
+        packing_matches_scalar_packing(pack_a_rows, pack_b, NR, 79);
+    }
+}
+
+/// One instruction set's `sgemm` (the blocked driver with its kernel).
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+type Sgemm = unsafe fn(super::blis::Product, super::blis::Blocking);
 
 /// The blocked driver against the reference: tiny blocks, so that small problems cross every
 /// row, column and depth block boundary (and `beta` applies only to the first depth block),
@@ -851,15 +800,17 @@ fn check_native(sgemm: Sgemm, case: Case, blk: super::blis::Blocking, seed: u64)
     // given, and `c` is a unique borrow.
     unsafe {
         sgemm(
-            m,
-            n,
-            k,
-            alpha as f32,
-            src(&a, lda, ta),
-            src(&b, ldb, tb),
-            beta as f32,
-            c.as_mut_ptr(),
-            ldc,
+            super::blis::Product {
+                m,
+                n,
+                k,
+                alpha: alpha as f32,
+                a: src(&a, lda, ta),
+                b: src(&b, ldb, tb),
+                beta: beta as f32,
+                c: c.as_mut_ptr(),
+                ldc,
+            },
             blk,
         );
     }
