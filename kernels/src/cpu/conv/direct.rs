@@ -1,9 +1,12 @@
 //! Direct 2-D convolution into the channel-blocked layout ([`super::blocked`]), `f32`.
 //!
-//! The output is computed in tiles of up to 14 pixels of one output row by 32 output channels
-//! (two blocks of 16), held in registers for the whole reduction over input channels and
-//! kernel taps; each reduction step broadcasts one input value per pixel and multiplies it
-//! by 16-channel weight vectors. The input is read in place — blocked, or plain NCHW for a
+//! The output is computed in tiles of pixels of one output row by output channels, held in
+//! registers for the whole reduction over input channels and kernel taps; each reduction step
+//! broadcasts one input value per pixel and multiplies it by weight vectors. The tile depends
+//! on the instruction set's registers: with AVX-512 (32 zmm) up to 14 pixels by 32 channels
+//! (two blocks of 16, `avx512.rs`), with AVX2 (16 ymm) up to 6 pixels by 16 channels (one
+//! block in two ymm, `avx2.rs`; plans for it pack one block per output group), else a
+//! portable loop. The input is read in place — blocked, or plain NCHW for a
 //! network's first layer, whose three colour channels would waste most of a 16-channel block —
 //! and horizontal padding comes from the input's zero halo columns ([`Blocked::halo`]), so the
 //! inner loops have no bounds checks. Rows of the kernel that fall into the vertical padding
