@@ -52,6 +52,9 @@ fn max_tile_pixels(isa: Isa) -> usize {
 const WEIGHT_CHUNK_BYTES: usize = 256 << 10;
 /// Packed weights (floats) per thread, at least, before packing is split across threads.
 const MIN_PACK_FLOATS_PER_THREAD: usize = 1 << 16;
+/// Packed weights (bytes) above which the output units run group by group rather than image
+/// by image ([`DirectConv::unit`]).
+const GROUP_MAJOR_BYTES: usize = 1 << 20;
 /// Convolutions below this many multiply-adds per thread run on one thread.
 const MIN_WORK_PER_THREAD: usize = 1 << 20;
 
@@ -605,7 +608,21 @@ impl DirectConv {
         check_len("data", input.len(), want.max(s.extent(g.batch)))
     }
 
-    /// Computes output units `range` (unit = image, output group, output row; row fastest).
+    /// Output unit `unit`'s (row, output group, image): rows fastest, then images, then groups
+    /// when the packed weights are too large to stay in the caches across a batch (each
+    /// group's weights are then read once for every image, not once per image), else groups
+    /// before images (each image's input stays in the caches across the groups).
+    fn unit(&self, unit: usize) -> (usize, usize, usize) {
+        let (oh, groups, batch) = (self.out[0], self.out_groups(), self.geom.batch);
+        let y = unit % oh;
+        if self.packed_len() * 4 > GROUP_MAJOR_BYTES {
+            (y, unit / (oh * batch), (unit / oh) % batch)
+        } else {
+            (y, (unit / oh) % groups, unit / (oh * groups))
+        }
+    }
+
+    /// Computes output units `range` (see [`DirectConv::unit`]).
     ///
     /// # Safety
     /// The buffers were checked against the plan ([`DirectConv::forward_with`]); `out` is the
@@ -624,13 +641,12 @@ impl DirectConv {
         range: std::ops::Range<usize>,
     ) {
         let g = &self.geom;
-        let [oh, ow] = self.out;
+        let ow = self.out[1];
         let (kh, kw) = (g.kernel[1], g.kernel[2]);
         let (sh, sw) = (g.stride[1], g.stride[2]);
         let (ph, pw) = (g.pad[1], g.pad[2]);
         let (dh, dw) = (g.dilate[1], g.dilate[2]);
         let ih = g.input[1];
-        let groups = self.out_groups();
         let w_block = self.w_block();
         let step = self.nv * BLOCK;
         // Reduction chunks of input blocks whose packed weights fit in L2.
@@ -642,9 +658,7 @@ impl DirectConv {
             let blocks = chunk.min(self.ic_blocks - c0);
             let last = c0 + blocks == self.ic_blocks;
             for unit in range.clone() {
-                let y = unit % oh;
-                let og = (unit / oh) % groups;
-                let n = unit / (oh * groups);
+                let (y, og, n) = self.unit(unit);
                 taps.clear();
                 for ky in 0..kh {
                     let iy = (y * sh + ky * dh) as isize - ph as isize;
