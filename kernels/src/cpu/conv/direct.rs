@@ -761,15 +761,20 @@ const MIN_NCHW_PIXELS: usize = 256;
 /// Flops per converted float below which [`forward_nchw`] leaves a convolution to im2col, for
 /// `isa`'s kernels. Converted floats are the output's (always converted back to NCHW) and the
 /// input's when it is converted to the blocked layout (not when it is read in place, or copied
-/// as plain rows for a first layer). A 1×1 convolution is a plain GEMM for im2col, so with few
-/// channels (MobileNet's `32 → 64`: 64 flops per float) the conversions cost more than the
-/// direct kernel saves; 3×3 layers have hundreds. Measured on the `benches/conv.rs` layers
-/// (one thread, Zen 4): AVX-512 reads 1×1 inputs in place and wins from about 100 flops per
-/// float; the AVX2 kernel, a little slower and always converting its input, from about 250.
-fn min_nchw_intensity(isa: Isa) -> f64 {
-    match isa {
-        Isa::Avx512 => 96.0,
-        _ => 256.0,
+/// as plain rows for a first layer). `gemm_only`: im2col needs no unrolling (a 1×1 kernel,
+/// stride 1, no padding), so it is one plain GEMM, near the FMA peak, and the direct kernel
+/// must save more than the conversions cost. Measured on the `benches/conv.rs` layers and a
+/// few more 1×1 shapes (one thread, Zen 4): AVX-512 (reading 1×1 inputs in place) wins from
+/// about 100 flops per float where im2col unrolls (3×3 layers have hundreds; ResNet's 1×1
+/// stride-2 shortcut has 128), and against a plain GEMM from about 500 (ResNet-50's
+/// `256 → 64` has 512 and wins by 5–10%; `128 → 256` has 256 and loses by 15%); the AVX2
+/// kernel, a little slower and always converting its input, from about 250 and 1000.
+fn min_nchw_intensity(isa: Isa, gemm_only: bool) -> f64 {
+    match (isa, gemm_only) {
+        (Isa::Avx512, false) => 96.0,
+        (Isa::Avx512, true) => 512.0,
+        (_, false) => 256.0,
+        (_, true) => 1024.0,
     }
 }
 
@@ -839,7 +844,8 @@ pub fn forward_nchw_with(
             InputLayout::Blocked => geom.data_len(),
             InputLayout::Plain => 0,
         };
-    if pixels < MIN_NCHW_PIXELS || flops < min_nchw_intensity(isa) * converted as f64 {
+    let gemm_only = plan.taps() == 1 && geom.stride == [1; 3] && geom.pad == [0; 3];
+    if pixels < MIN_NCHW_PIXELS || flops < min_nchw_intensity(isa, gemm_only) * converted as f64 {
         return Ok(false);
     }
     let out_layout = plan.output_layout(0);

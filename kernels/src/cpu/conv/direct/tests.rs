@@ -513,9 +513,23 @@ fn nchw_entry_takes_the_direct_path_where_it_pays_and_matches_im2col() {
             true,
             true,
         ),
-        // 1×1 with many channels: AVX-512 reads the input in place; AVX2 leaves it to im2col.
+        // 1×1 with more outputs than inputs (256 flops per float): a plain GEMM is faster.
         (
-            geom(2, 160, 40, [15, 18], [1, 1], [1, 1], [0, 0], [1, 1]),
+            geom(1, 128, 256, [20, 20], [1, 1], [1, 1], [0, 0], [1, 1]),
+            false,
+            false,
+        ),
+        // 1×1 stride 2 (ResNet's shortcut, 128 flops per float), which im2col must unroll:
+        // AVX-512 (in place) takes it, AVX2 (converting its input: 43) does not.
+        (
+            geom(1, 64, 128, [40, 40], [1, 1], [2, 2], [0, 0], [1, 1]),
+            true,
+            false,
+        ),
+        // 1×1 with many input channels: AVX-512 reads the input in place (640 flops per
+        // converted float, more than a plain GEMM's 512); AVX2 leaves it to im2col.
+        (
+            geom(2, 320, 40, [15, 18], [1, 1], [1, 1], [0, 0], [1, 1]),
             true,
             false,
         ),
