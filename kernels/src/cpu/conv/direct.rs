@@ -336,7 +336,8 @@ impl DirectConv {
         let out = parallel::SharedMut::new(dst.as_mut_ptr());
         parallel::for_each_part(ranges.len(), |p| {
             // One 16 (output) × 16 (input) tile per tap, output-channel-major: `tmp[t][j][i]`.
-            let mut tmp = vec![0.0f32; taps * 256];
+            // (Allocated on first use: a plain first layer and 1×1 tiles do not need it.)
+            let mut tmp = Vec::new();
             for unit in ranges[p].clone() {
                 let (og, icb) = (unit / self.ic_blocks, unit % self.ic_blocks);
                 for v in 0..nv {
@@ -365,6 +366,7 @@ impl DirectConv {
                             }
                             continue;
                         }
+                        tmp.resize(taps * 256, 0.0);
                         // `tmp[t][j][i]` from output channel `oc0 + j`'s `i × t` run: a
                         // `valid × taps` transpose per channel, 16 taps at a time.
                         for j in 0..BLOCK {
