@@ -13,6 +13,11 @@
 //! for N threads, default 1 here; `CONV_BENCH_ROWS=direct,im2col` runs only those rows). Criterion reports elements per second where one element is
 //! one flop, so `Gelem/s` reads as GFLOP/s; a table of the median GFLOP/s of every row follows.
 //! Each row's output is checked against `im2col` once before timing.
+//!
+//! The conversions the `nchw` row makes on every call can be timed alone, in GB/s (bytes read
+//! plus written): `to_blocked` (the input, with the layer's halo), `pack` (the weights) and
+//! `from_blocked` (the output), when `CONV_BENCH_ROWS` names them (they are not run by
+//! default).
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -140,7 +145,7 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
             } else {
                 InputLayout::Blocked
             };
-            let direct = DirectConv::new(&g, input).expect("valid")?;
+            let direct = DirectConv::new_for(&g, input, isa).expect("valid")?;
             let mut xin = Vec::new();
             let strides = direct
                 .prepare_input(&x, direct.input_halo(), &mut xin)
@@ -250,6 +255,60 @@ const ROWS: [&str; 9] = [
     "winograd_f4x4",
 ];
 
+/// The conversions `nchw` pays on each call, timed alone: the input to the blocked layout (with
+/// the layer's halo), the weights packed, the output back to NCHW.
+const CONVERSIONS: [&str; 3] = ["to_blocked", "pack", "from_blocked"];
+
+/// A prepared conversion: a closure that runs one call, and the bytes it reads and writes.
+fn conversion(row: &str, geom: &ConvGeom, threads: usize) -> Option<(Box<dyn FnMut()>, f64)> {
+    use mxr_kernels::cpu::conv::blocked::{Blocked, from_blocked_with, to_blocked_with};
+    let g = *geom;
+    let input = if g.channels < 8 {
+        InputLayout::Plain
+    } else {
+        InputLayout::Blocked
+    };
+    let plan = DirectConv::new(&g, input).expect("valid")?;
+    let isa = Isa::current();
+    let [_, h, w] = g.input;
+    match row {
+        "to_blocked" if input == InputLayout::Blocked => {
+            let layout = Blocked::new(g.batch, g.channels, h, w, plan.input_halo());
+            let x = uniform(g.data_len(), 1);
+            let mut b = vec![0.0; layout.len()];
+            let bytes = 4.0 * (x.len() + b.len()) as f64;
+            Some((
+                Box::new(move || to_blocked_with(isa, &x, &layout, &mut b, threads)),
+                bytes,
+            ))
+        }
+        "from_blocked" => {
+            let layout = plan.output_layout(0);
+            let b = uniform(layout.len(), 1);
+            let mut y = vec![0.0; g.output_len()];
+            let bytes = 4.0 * (y.len() + b.len()) as f64;
+            Some((
+                Box::new(move || from_blocked_with(isa, &b, &layout, &mut y, threads)),
+                bytes,
+            ))
+        }
+        "pack" => {
+            let taps: usize = g.kernel.iter().product();
+            let w = uniform(g.filters * g.channels * taps, 2);
+            let mut packed = vec![0.0; plan.packed_len()];
+            let bytes = 4.0 * (w.len() + packed.len()) as f64;
+            Some((
+                Box::new(move || {
+                    plan.pack_weights_with(isa, &w, None, &mut packed, threads)
+                        .expect("valid");
+                }),
+                bytes,
+            ))
+        }
+        _ => None,
+    }
+}
+
 fn layers(c: &mut Criterion) {
     let threads = std::env::var("MXR_NUM_THREADS")
         .ok()
@@ -305,6 +364,34 @@ fn layers(c: &mut Criterion) {
             });
         }
     }
+    let only = std::env::var("CONV_BENCH_ROWS").unwrap_or_default();
+    for layer in &LAYERS {
+        let geom = geom_of(layer);
+        for row in CONVERSIONS {
+            if !only.split(',').any(|r| r.trim() == row) {
+                continue;
+            }
+            let Some((mut run, bytes)) = conversion(row, &geom, threads) else {
+                continue;
+            };
+            group.throughput(Throughput::Bytes(bytes as u64));
+            group.bench_function(BenchmarkId::new(row, layer.0), |bench| {
+                bench.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    let mut times = Vec::new();
+                    for _ in 0..iters {
+                        let start = Instant::now();
+                        run();
+                        let dt = start.elapsed();
+                        total += dt;
+                        times.push(dt.as_secs_f64());
+                    }
+                    record(row, layer.0, bytes, times);
+                    total
+                });
+            });
+        }
+    }
     group.finish();
     summary(threads);
 }
@@ -335,8 +422,14 @@ fn summary(threads: usize) {
             }
             t.sort_by(f64::total_cmp);
             let median = t[t.len() / 2];
+            // Conversions: `fl` is bytes moved, so the rate reads as GB/s.
+            let unit = if CONVERSIONS.contains(&row.as_str()) {
+                "GB/s"
+            } else {
+                ""
+            };
             println!(
-                "{layer:>20} {row:>12} {:>9.1} {:>10.3}",
+                "{layer:>20} {row:>12} {:>9.1} {:>10.3} {unit}",
                 fl / median / 1e9,
                 median * 1e3
             );

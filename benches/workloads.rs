@@ -1074,7 +1074,11 @@ fn w8(out: &Out, quick: bool) -> mxr::Result<()> {
     // `W8_CASES=net:batch,...` runs only those cases (for profiling one network).
     let only = std::env::var("W8_CASES").unwrap_or_default();
     for (name, batch) in cases {
-        if !only.is_empty() && !only.split(',').any(|c| c.trim() == format!("{name}:{batch}")) {
+        if !only.is_empty()
+            && !only
+                .split(',')
+                .any(|c| c.trim() == format!("{name}:{batch}"))
+        {
             continue;
         }
         let prefix = match zoo_prefix(name) {

@@ -52,7 +52,7 @@ use std::ops::Range;
 use super::blocked::{BLOCK, Blocked};
 use super::direct::{
     Epilogue, InputLayout, InputStrides, MAX_TILE_PIXELS, Shared, Tap, TileJob, check_input,
-    check_output, run_tile,
+    check_output, max_tile_pixels, run_tile,
 };
 use super::{ConvError, ConvGeom, check_len};
 use crate::cpu::isa::Isa;
@@ -542,7 +542,7 @@ impl Ctx {
             input: 0,
             weight: 0,
         }];
-        let chunks = nt.div_ceil(MAX_TILE_PIXELS);
+        let chunks = nt.div_ceil(max_tile_pixels(self.isa));
         let w_block = BLOCK * nv * BLOCK;
         // SAFETY: `v` and `m` hold `v_len` and `m_len` floats, laid out as `input_block` and
         // `output_block` document; the tile jobs read blocks `c0..` of `V[ξ]` (`ic_blocks`
