@@ -1064,7 +1064,11 @@ fn zoo_copy_params(
 fn w8(out: &Out, quick: bool) -> mxr::Result<()> {
     use mxr::engine::Context;
     use mxr::exec::GradReq;
-    let iters = if quick { 3 } else { 10 };
+    // `W8_ITERS=N` times N calls per case (for profiling one network).
+    let iters = std::env::var("W8_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 3 } else { 10 });
     let cases = [
         ("resnet18_v1", 1usize),
         ("resnet18_v1", 32),
