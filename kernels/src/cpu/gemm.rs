@@ -6,13 +6,16 @@
 //! Matrices are row-major slices with a leading dimension (the distance between rows), so a view
 //! into a larger array works without a copy.
 //!
-//! Two backends, chosen per call at run time (the binary never needs `target-cpu=native`):
+//! Three backends, chosen per call at run time (the binary never needs `target-cpu=native`):
 //!
 //! - for large `f32` products, mxr's own BLIS-style kernels (the blocked loops in
 //!   `gemm/blis.rs`: `B` packed into panels, `A` read in place when its rows are contiguous),
 //!   for the instruction set [`Isa::current`](crate::cpu::isa::Isa::current) names (so
 //!   `MXR_CPU_ISA` caps them): AVX-512F (`gemm/avx512.rs`, a 6 × 64 register tile of 24 zmm
 //!   accumulators) or AVX2 (`gemm/avx2.rs`, 6 × 16 in 12 ymm accumulators);
+//! - for `f32` products of at most 8 rows (a `FullyConnected` layer at a small batch), the
+//!   few-rows kernel (`gemm/skinny.rs`), which reads `B` once, in place, and splits its
+//!   columns across threads;
 //! - otherwise (`f64`, small or thin products, other CPUs) the
 //!   [gemm](https://docs.rs/gemm/0.19) crate with its `x86-v4` feature, which picks its own
 //!   micro-kernels at run time (AVX-512, AVX2/FMA or scalar).
@@ -77,9 +80,56 @@ mod sealed {
         ) -> bool {
             false
         }
+
+        /// Runs the product with the few-rows kernel ([`super::skinny`]) on up to `threads`
+        /// threads when it serves this type, shape and CPU; returns whether it ran.
+        ///
+        /// # Safety
+        /// As [`Sealed::native_gemm`].
+        #[allow(clippy::too_many_arguments, reason = "the gemm arguments")]
+        unsafe fn skinny_gemm(
+            _m: usize,
+            _n: usize,
+            _k: usize,
+            _alpha: Self,
+            _a: Strided<Self>,
+            _b: Strided<Self>,
+            _beta: Self,
+            _c: *mut Self,
+            _ldc: usize,
+            _threads: usize,
+        ) -> bool {
+            false
+        }
     }
 
     impl Sealed for f32 {
+        unsafe fn skinny_gemm(
+            m: usize,
+            n: usize,
+            k: usize,
+            alpha: f32,
+            a: Strided<f32>,
+            b: Strided<f32>,
+            beta: f32,
+            c: *mut f32,
+            ldc: usize,
+            threads: usize,
+        ) -> bool {
+            #[cfg(target_arch = "x86_64")]
+            {
+                let isa = crate::cpu::isa::Isa::current();
+                if super::skinny::serves(isa, m, &b) {
+                    // SAFETY: forwarded; `serves` holds, and the rest of `skinny::run`'s
+                    // contract is this function's.
+                    unsafe { super::skinny::run(isa, m, n, k, alpha, a, b, beta, c, ldc, threads) };
+                    return true;
+                }
+            }
+            let _ = (m, n, k, alpha, a, b, beta, c, ldc, threads);
+            false
+        }
+
         unsafe fn native_gemm(
             backend: super::Backend,
             m: usize,
@@ -191,6 +241,8 @@ mod avx2;
 mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod blis;
+#[cfg(target_arch = "x86_64")]
+mod skinny;
 
 /// An element type [`gemm()`] supports: `f32` and `f64`. Sealed.
 pub trait GemmElement: Element + sealed::Sealed + Mul<Output = Self> {
@@ -479,6 +531,17 @@ pub fn batched_gemm_with<T: GemmElement>(
         }
         return Ok(());
     }
+    // op(A) is m × k: row stride, column stride.
+    let (a_rs, a_cs) = if trans_a {
+        (1, a_mat.ld)
+    } else {
+        (a_mat.ld, 1)
+    };
+    let (b_rs, b_cs) = if trans_b {
+        (1, b_mat.ld)
+    } else {
+        (b_mat.ld, 1)
+    };
     if batch == 1 {
         let chunks = row_chunks(m, n, k, threads);
         if chunks.len() > 1 {
@@ -496,17 +559,6 @@ pub fn batched_gemm_with<T: GemmElement>(
         }
     }
 
-    // op(A) is m × k: row stride, column stride.
-    let (a_rs, a_cs) = if trans_a {
-        (1, a_mat.ld)
-    } else {
-        (a_mat.ld, 1)
-    };
-    let (b_rs, b_cs) = if trans_b {
-        (1, b_mat.ld)
-    } else {
-        (b_mat.ld, 1)
-    };
     for p in 0..batch {
         let a_p = &a[p * stride_a..];
         let b_p = &b[p * stride_b..];
@@ -520,6 +572,26 @@ pub fn batched_gemm_with<T: GemmElement>(
         // matrix with the (non-negative) strides given, so every element the kernel may touch
         // is inside them; `c_p` is a unique borrow, so `C` aliases neither input and nothing
         // else touches it during the call; `m, n, k > 0` and `alpha != 0` were handled above.
+        // Products of a few rows go to the few-rows kernel (threads split their columns).
+        let done = backend == Backend::Auto
+            && unsafe {
+                T::skinny_gemm(
+                    m,
+                    n,
+                    k,
+                    alpha,
+                    strided(a_p, a_rs, a_cs),
+                    strided(b_p, b_rs, b_cs),
+                    beta,
+                    c_p.as_mut_ptr(),
+                    c_mat.ld.unsigned_abs(),
+                    if batch == 1 { threads } else { 1 },
+                )
+            };
+        if done {
+            continue;
+        }
+        // SAFETY: as above.
         let done = unsafe {
             T::native_gemm(
                 backend,

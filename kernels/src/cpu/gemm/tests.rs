@@ -967,3 +967,55 @@ fn row_chunks_split_only_large_products() {
     assert_eq!(chunks.len(), 3);
     assert_eq!(chunks.last().unwrap().end, 1000);
 }
+
+/// Products of up to 8 rows (the few-rows kernel, `gemm/skinny.rs`): every transpose, column
+/// counts with and without a tail of 32, shallow and deep, on 1 and 2 threads; and the same
+/// bits whatever the thread count.
+#[test]
+fn few_row_products_match_the_reference_on_any_thread_count() {
+    let mut seed = 500;
+    for m in [1, 2, 3, 4, 5, 8] {
+        for (n, k) in [(1000, 1024), (33, 17), (70, 1), (96, 300)] {
+            for (ta, tb) in [(false, true), (false, false), (true, true), (true, false)] {
+                for (alpha, beta) in [(1.0, 0.0), (0.5, 1.0)] {
+                    seed += 3;
+                    let case = Case {
+                        ta,
+                        tb,
+                        m,
+                        n,
+                        k,
+                        pad: 2,
+                        alpha,
+                        beta,
+                    };
+                    check_threads::<f32>(case, seed, 1);
+                    check_threads::<f32>(case, seed, 2);
+                }
+            }
+        }
+    }
+    // A FullyConnected layer at batch 3 (x · Wᵀ): large enough to split across threads.
+    let (m, n, k) = (3, 1000, 2048);
+    let a = random::<f32>(m * k, 7);
+    let b = random::<f32>(n * k, 8);
+    let run = |threads| {
+        let mut c = vec![f32::NAN; m * n];
+        gemm(
+            false, true, m, n, k, 1.0, &a, k, &b, k, 0.0, &mut c, n, threads,
+        )
+        .expect("valid");
+        c
+    };
+    let one = run(1);
+    assert!(one.iter().all(|x| x.is_finite()));
+    for threads in [2, 3] {
+        assert!(
+            run(threads)
+                .iter()
+                .zip(&one)
+                .all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{threads} threads differ from one"
+        );
+    }
+}
