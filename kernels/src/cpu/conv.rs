@@ -35,6 +35,7 @@ use rayon::prelude::*;
 use super::gemm::{GemmElement, GemmError, batched_gemm};
 use super::parallel;
 
+pub mod backward;
 pub mod blocked;
 pub mod direct;
 
@@ -54,6 +55,22 @@ mod sealed {
         ) -> Result<bool, ConvError> {
             Ok(false)
         }
+
+        /// Runs the backward convolution (`dx` when wanted, and `dw`; not the bias gradient)
+        /// with the blocked kernels when they serve it faster
+        /// ([`super::backward::backward_nchw`]); `Ok(false)` (nothing done) otherwise.
+        #[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
+        fn direct_backward(
+            _geom: &ConvGeom,
+            _g: &[Self],
+            _x: &[Self],
+            _w: &[Self],
+            _dx: Option<&mut [Self]>,
+            _dw: &mut [Self],
+            _threads: usize,
+        ) -> Result<bool, ConvError> {
+            Ok(false)
+        }
     }
     impl Sealed for f32 {
         fn direct_forward(
@@ -65,6 +82,18 @@ mod sealed {
             threads: usize,
         ) -> Result<bool, ConvError> {
             super::direct::forward_nchw(geom, x, w, bias, y, threads)
+        }
+
+        fn direct_backward(
+            geom: &ConvGeom,
+            g: &[f32],
+            x: &[f32],
+            w: &[f32],
+            dx: Option<&mut [f32]>,
+            dw: &mut [f32],
+            threads: usize,
+        ) -> Result<bool, ConvError> {
+            super::backward::backward_nchw(geom, g, x, w, dx, dw, threads)
         }
     }
     impl Sealed for f64 {}
@@ -555,8 +584,10 @@ pub fn conv_forward_im2col<T: ConvElement>(
 
 /// The gradients of [`conv_forward`] given the head gradient `g` (`N × F × out_spatial`):
 /// `dx` (like `x`; `None` when nobody needs it, which skips its computation), `dw` (like `w`)
-/// and `db` (`F`, when present). Every output is overwritten. Large batches are split into
-/// groups of images computed in parallel, whose weight gradients are then summed in order.
+/// and `db` (`F`, when present). Every output is overwritten. `f32` convolutions the blocked
+/// backward kernels serve faster ([`backward::backward_nchw`]) run there (results independent
+/// of the thread count); the rest by im2col + GEMM ([`conv_backward_im2col`]). Both use up to
+/// [`parallel::num_threads`] threads.
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry or a buffer of the wrong length.
@@ -569,13 +600,58 @@ pub fn conv_backward<T: ConvElement>(
     g: &[T],
     x: &[T],
     w: &[T],
-    dx: Option<&mut [T]>,
+    mut dx: Option<&mut [T]>,
     dw: &mut [T],
     db: Option<&mut [T]>,
 ) -> Result<(), ConvError> {
+    let s = check_backward(geom, g, x, w, dx.as_deref(), dw, db.as_deref())?;
+    bias_gradient(geom, &s, g, db);
+    let threads = parallel::num_threads();
+    let work = geom.batch != 0 && s.out_spatial != 0 && s.k != 0;
+    if work && T::direct_backward(geom, g, x, w, dx.as_deref_mut(), dw, threads)? {
+        return Ok(());
+    }
+    backward_im2col_checked(geom, &s, g, x, w, dx, dw, threads)
+}
+
+/// [`conv_backward`] by im2col + GEMM alone (the reference the blocked kernels are tested and
+/// measured against): groups of images on up to `threads` threads, their weight gradients
+/// summed in order (so the result depends on the number of groups).
+///
+/// # Errors
+/// As [`conv_backward`].
+#[allow(
+    clippy::too_many_arguments,
+    reason = "inputs and outputs of the backward pass, one each"
+)]
+pub fn conv_backward_im2col<T: ConvElement>(
+    geom: &ConvGeom,
+    g: &[T],
+    x: &[T],
+    w: &[T],
+    dx: Option<&mut [T]>,
+    dw: &mut [T],
+    db: Option<&mut [T]>,
+    threads: usize,
+) -> Result<(), ConvError> {
+    let s = check_backward(geom, g, x, w, dx.as_deref(), dw, db.as_deref())?;
+    bias_gradient(geom, &s, g, db);
+    backward_im2col_checked(geom, &s, g, x, w, dx, dw, threads)
+}
+
+/// Checks the backward pass's buffers against `geom`.
+fn check_backward<T: ConvElement>(
+    geom: &ConvGeom,
+    g: &[T],
+    x: &[T],
+    w: &[T],
+    dx: Option<&[T]>,
+    dw: &[T],
+    db: Option<&[T]>,
+) -> Result<Sizes, ConvError> {
     let s = geom.sizes()?;
     check_len("data", x.len(), geom.data_len())?;
-    if let Some(dx) = &dx {
+    if let Some(dx) = dx {
         check_len("data gradient", dx.len(), geom.data_len())?;
     }
     check_len("weight", w.len(), geom.filters * s.k)?;
@@ -587,6 +663,13 @@ pub fn conv_backward<T: ConvElement>(
     )?;
     if let Some(db) = db {
         check_len("bias gradient", db.len(), geom.filters)?;
+    }
+    Ok(s)
+}
+
+/// `db[f] = Σ g[n][f][·]`, images in order (when `db` is wanted; lengths checked).
+fn bias_gradient<T: ConvElement>(geom: &ConvGeom, s: &Sizes, g: &[T], db: Option<&mut [T]>) {
+    if let Some(db) = db {
         db.fill(T::ZERO);
         for gn in g.chunks_exact((geom.filters * s.out_spatial).max(1)) {
             for (d, row) in db.iter_mut().zip(gn.chunks_exact(s.out_spatial.max(1))) {
@@ -594,6 +677,24 @@ pub fn conv_backward<T: ConvElement>(
             }
         }
     }
+}
+
+/// The data and weight gradients by im2col + GEMM, buffers checked.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "inputs and outputs of the backward pass, one each"
+)]
+fn backward_im2col_checked<T: ConvElement>(
+    geom: &ConvGeom,
+    s: &Sizes,
+    g: &[T],
+    x: &[T],
+    w: &[T],
+    dx: Option<&mut [T]>,
+    dw: &mut [T],
+    threads: usize,
+) -> Result<(), ConvError> {
+    let s = *s;
     dw.fill(T::ZERO);
     if geom.batch == 0 || s.out_spatial == 0 || geom.filters == 0 || s.k == 0 {
         if let Some(dx) = dx {
@@ -675,7 +776,7 @@ pub fn conv_backward<T: ConvElement>(
         }
         Ok::<(), ConvError>(())
     };
-    let parts = image_parts(geom, &s, parallel::num_threads());
+    let parts = image_parts(geom, &s, threads);
     if parts == 1 {
         return run(x, g, dx, dw);
     }
