@@ -35,9 +35,14 @@
 //! all of a thread's tiles before the next, the partial sums staying in the tile's slot of a
 //! blocked `dw` (so chunking does not change the order of the sum either).
 //!
-//! [`backward_nchw`] is what [`super::conv_backward`] calls for `f32`: it converts `x` and `dy`
-//! to the blocked layout, runs both gradients, and converts `dx` back, when the shape is one it
-//! serves faster than im2col ([`pays`]).
+//! [`backward_nchw`] is what [`super::conv_backward`] calls for `f32`. It decides per gradient,
+//! by shape, whether the blocked kernels beat im2col + GEMM, conversions included
+//! ([`weight_gradient_pays`], [`data_gradient_pays`]: not for 1×1 kernels, few pixels, or
+//! mostly padding), converts `dy` (and `x` for the weight gradient) to the blocked layout, and
+//! runs those gradients; `conv_backward` computes the others by im2col. Typical outcomes:
+//! ResNet's 3×3 layers take both gradients here; LeNet's second layer and a network's first
+//! (3 channels) only the weight gradient (their data gradient would be mostly padding); 1×1
+//! layers neither.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -75,7 +80,8 @@ pub enum WgradInput<'a> {
 /// For `i < images`, `r < rows`, `p < pixels` and lane `j < 16`, the kernel adds
 /// `x[i·x_image + r·x_row + p·x_pixel + off(j)] · dy[i·dy_image + r·dy_row + p·16 .. + 16]` to
 /// `acc[16·j .. 16·j + 16]`, pixel after pixel in that order, where `off(j)` is `j` when
-/// `lanes` is null and `lanes[j]` otherwise.
+/// `lanes` is null and `lanes[j]` otherwise; the sums start from zero instead of `acc`'s
+/// contents when `zero` (the tile's first job), and are written back to `acc`.
 #[derive(Debug)]
 pub(crate) struct WgradJob {
     x: *const f32,
@@ -90,6 +96,7 @@ pub(crate) struct WgradJob {
     rows: usize,
     images: usize,
     acc: *mut f32,
+    zero: bool,
 }
 
 /// Runs one weight-gradient job with the best kernel for `isa` (available: checked by the
@@ -143,7 +150,9 @@ unsafe fn wgrad_scalar(job: &WgradJob) {
     };
     // SAFETY: (the whole body) every pointer below is inside what `WgradJob` documents.
     unsafe {
-        acc.copy_from_slice(std::slice::from_raw_parts(job.acc, TILE));
+        if !job.zero {
+            acc.copy_from_slice(std::slice::from_raw_parts(job.acc, TILE));
+        }
         for i in 0..job.images {
             for r in 0..job.rows {
                 let xr = job.x.add(i * job.x_image + r * job.x_row);
@@ -236,7 +245,6 @@ pub fn weight_gradient(
             }
         };
         resize(tiles, plan.tiles * TILE);
-        tiles.fill(0.0);
         let parts = threads
             .min(plan.tiles)
             .min(plan.work / MIN_WORK_PER_THREAD)
@@ -381,6 +389,8 @@ impl<'a> WgradPlan<'a> {
         let [_, dh, dwl] = g.dilate;
         let [_, ih, iw] = g.input;
         let d = &self.dy_layout;
+        // Which tiles of `range` have had their first job (which starts them from zero).
+        let mut started = vec![false; range.len()];
         for &[n0, images, y0, rows] in &self.chunks {
             for t in range.clone() {
                 let (fb, rest) = (t / self.per_fb, t % self.per_fb);
@@ -427,6 +437,7 @@ impl<'a> WgradPlan<'a> {
                             rows: r1 - r0,
                             images,
                             acc,
+                            zero: !started[t - range.start],
                         }
                     }
                     None => {
@@ -448,31 +459,47 @@ impl<'a> WgradPlan<'a> {
                             rows,
                             images,
                             acc,
+                            zero: !started[t - range.start],
                         }
                     }
                 };
                 // SAFETY: the job is as `WgradJob` documents (above).
                 unsafe { run_wgrad(isa, &job) };
+                started[t - range.start] = true;
             }
+        }
+        // Tiles whose taps never reach the input (padding wider than the kernel's reach).
+        for (t, _) in range.zip(started).filter(|(_, s)| !s) {
+            // SAFETY: tile `t` of `self.tiles`, this thread's.
+            unsafe { std::ptr::write_bytes(tiles.add(t * TILE), 0, TILE) };
         }
     }
 
     /// Writes the tiles into `dw` (`F × C × kh × kw`).
+    /// Each row of `dw` is written in order; the tiles it reads (one output block's) stay in
+    /// L2 while its 16 rows are written.
     fn unpack(&self, tiles: &[f32], dw: &mut [f32]) {
         let g = &self.geom;
         let taps = g.kernel[1] * g.kernel[2];
-        let k = g.channels * taps;
+        let c = g.channels;
+        let k = c * taps;
         for (f, row) in dw.chunks_exact_mut(k).enumerate() {
             let (fb, fl) = (f / BLOCK, f % BLOCK);
-            let base = fb * self.per_fb;
-            for (kk, v) in row.iter_mut().enumerate() {
-                let (t, lane) = if self.blocked.is_some() {
-                    let (c, tap) = (kk / taps, kk % taps);
-                    (base + (c / BLOCK) * taps + tap, c % BLOCK)
-                } else {
-                    (base + kk / BLOCK, kk % BLOCK)
-                };
-                *v = tiles[t * TILE + lane * BLOCK + fl];
+            let slab = &tiles[fb * self.per_fb * TILE..][..self.per_fb * TILE];
+            if self.blocked.is_some() {
+                // Row entry (c, tap) is lane c % 16 of tile (c / 16, tap).
+                for (ch, out) in row.chunks_exact_mut(taps).enumerate() {
+                    let (cb, lane) = (ch / BLOCK, ch % BLOCK);
+                    let first = cb * taps * TILE + lane * BLOCK + fl;
+                    for (v, &t) in out.iter_mut().zip(slab[first..].iter().step_by(TILE)) {
+                        *v = t;
+                    }
+                }
+            } else {
+                // Row entry kk is lane kk % 16 of lane group kk / 16.
+                for (v, &t) in row.iter_mut().zip(slab[fl..].iter().step_by(BLOCK)) {
+                    *v = t;
+                }
             }
         }
     }
@@ -637,12 +664,7 @@ pub fn data_gradient(
                 })?;
                 // w'[c][f][a][b] = w[f][c][taps_y[jy−1−a]][taps_x[jx−1−b]].
                 resize(flipped, c * f * jy * jx);
-                for (i, v) in flipped.iter_mut().enumerate() {
-                    let (b, a) = (i % jx, i / jx % jy);
-                    let (fi, ci) = (i / (jx * jy) % f, i / (jx * jy * f));
-                    let (ky, kx) = (py.taps[jy - 1 - a], px.taps[jx - 1 - b]);
-                    *v = w[((fi * c + ci) * kh + ky) * kw + kx];
-                }
+                flip_transpose(w, [f, c, kh * kw], &py.taps, &px.taps, kw, flipped);
                 resize(packed, plan.packed_len());
                 plan.pack_weights(flipped, None, packed)?;
                 let layout = plan.output_layout(0);
@@ -672,6 +694,38 @@ pub fn data_gradient(
         }
         Ok(())
     })
+}
+
+/// `dst[c][f][a][b] = w[f][c][taps_y[jy−1−a]][taps_x[jx−1−b]]` for `w` of `[f, c, kh·kw]`
+/// (`kw` wide): the weights of a data-gradient phase, in blocks of 16 × 16 channels so that
+/// both sides are read and written a row at a time.
+fn flip_transpose(
+    w: &[f32],
+    [f, c, taps]: [usize; 3],
+    taps_y: &[usize],
+    taps_x: &[usize],
+    kw: usize,
+    dst: &mut [f32],
+) {
+    let j = taps_y.len() * taps_x.len();
+    let order: Vec<usize> = taps_y
+        .iter()
+        .rev()
+        .flat_map(|&ky| taps_x.iter().rev().map(move |&kx| ky * kw + kx))
+        .collect();
+    for f0 in (0..f).step_by(BLOCK) {
+        for c0 in (0..c).step_by(BLOCK) {
+            for fi in f0..(f0 + BLOCK).min(f) {
+                for ci in c0..(c0 + BLOCK).min(c) {
+                    let src = &w[(fi * c + ci) * taps..][..taps];
+                    let out = &mut dst[(ci * f + fi) * j..][..j];
+                    for (d, &t) in out.iter_mut().zip(&order) {
+                        *d = src[t];
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Writes the phase `(py, px)` of `dx` from the blocked output of its correlation.
@@ -727,27 +781,95 @@ thread_local! {
     };
 }
 
-/// Whether the blocked backward kernels run `geom` faster than im2col + GEMM, by shape (from
-/// `benches/conv.rs` on a Zen 4, see the measurements in the commit history): an AVX-512 CPU,
-/// a served geometry, and enough work to amortise converting the tensors.
-pub fn pays(geom: &ConvGeom) -> bool {
-    if Isa::current() < Isa::Avx512 || !served(geom) {
-        return false;
-    }
+/// Which gradients [`backward_nchw`] computed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Served {
+    /// The data gradient.
+    pub dx: bool,
+    /// The weight gradient.
+    pub dw: bool,
+}
+
+/// Output pixels (`N·oh·ow`) below which both gradients stay with im2col: converting the
+/// tensors, and for the data gradient packing the weights, costs per weight about as much as
+/// two hundred multiply-adds. Measured (Zen 4, 1 thread): ResNet's 3×3 layers with 512
+/// channels on 7×7 win from 4 images (196 pixels) on, lose 2–3× on 1 image (49).
+const MIN_PIXELS: usize = 192;
+
+/// The shape conditions both gradients share: an AVX-512 CPU, a served geometry, enough pixels
+/// ([`MIN_PIXELS`]), and not a 1×1 kernel: there im2col is a plain GEMM on the NCHW data (or
+/// reads only the strided pixels it uses), which the conversions alone cost as much as
+/// (pointwise layers measured at 0.3–0.7× of im2col).
+fn blocked_pays(geom: &ConvGeom) -> bool {
     let Ok(out) = geom.output() else {
         return false;
     };
-    let pixels = geom.batch * out[1] * out[2];
-    pixels >= MIN_NCHW_PIXELS
+    let pointwise = geom.kernel[1] * geom.kernel[2] == 1;
+    Isa::current() >= Isa::Avx512
+        && served(geom)
+        && !pointwise
+        && geom.batch * out[1] * out[2] >= MIN_PIXELS
 }
 
-/// Output pixels (`N·oh·ow`) below which [`backward_nchw`] leaves a convolution to im2col.
-const MIN_NCHW_PIXELS: usize = 1024;
+/// Whether [`weight_gradient`] runs `geom` (on NCHW data, conversions included) faster than
+/// im2col + GEMM, by shape (measured with `benches/conv.rs` and per-call CPU time on a Zen 4):
+/// the shared conditions of [`blocked_pays`], and at least 60% of the tiles' lanes and output
+/// channels real ([`weight_gradient_efficiency`]; LeNet's first layer, 49%, measured 0.8×).
+pub fn weight_gradient_pays(geom: &ConvGeom) -> bool {
+    blocked_pays(geom) && weight_gradient_efficiency(geom) >= 0.6
+}
 
-/// The backward pass of a convolution on NCHW `f32` data through the blocked kernels, when they
-/// serve it and it pays ([`pays`]): `dx` (skipped when `None`) and `dw`, both overwritten (the
-/// bias gradient is the caller's). Returns `Ok(false)`, having done nothing, otherwise. The
-/// buffers must have been checked against `geom` (as [`super::conv_backward`] does).
+/// The fraction of the weight-gradient tiles' lanes and output channels that are real: input
+/// channels (blocked) or `(channel, tap)` triples (plain) per 16 lanes, times output channels
+/// per 16.
+pub fn weight_gradient_efficiency(geom: &ConvGeom) -> f64 {
+    let taps = geom.kernel[1] * geom.kernel[2];
+    let (c, f) = (geom.channels, geom.filters);
+    let lanes = if wgrad_prefers_nchw(geom) {
+        (c * taps) as f64 / (c * taps).next_multiple_of(BLOCK) as f64
+    } else {
+        c as f64 / c.next_multiple_of(BLOCK) as f64
+    };
+    lanes * f as f64 / f.next_multiple_of(BLOCK) as f64
+}
+
+/// Whether [`data_gradient`] runs `geom` faster than im2col + GEMM + col2im (measured as
+/// [`weight_gradient_pays`]): the shared conditions of [`blocked_pays`], and at least half of
+/// the direct kernels' multiply-adds useful ([`data_gradient_efficiency`]; LeNet's second
+/// layer, a third, measured 0.5×).
+pub fn data_gradient_pays(geom: &ConvGeom) -> bool {
+    blocked_pays(geom) && data_gradient_efficiency(geom) >= 0.5
+}
+
+/// The fraction of the multiply-adds of [`data_gradient`] that the data gradient needs: the
+/// rest multiply the padding channels of the 16-channel blocks of `dy` and of the (16 or 32)
+/// channel tiles of `dx`, or the zero columns around `dy` where a kernel tap reaches past it
+/// (rows are skipped). Im2col + GEMM + col2im computes none of these.
+pub fn data_gradient_efficiency(geom: &ConvGeom) -> f64 {
+    let Ok(out) = geom.output() else {
+        return 0.0;
+    };
+    let (f, c) = (geom.filters, geom.channels);
+    let tile = if c > BLOCK { 2 * BLOCK } else { BLOCK };
+    let channels = f as f64 / f.next_multiple_of(BLOCK) as f64;
+    let filters = c as f64 / c.next_multiple_of(tile) as f64;
+    let (iw, ow, k, s) = (geom.input[2], out[2], geom.kernel[2], geom.stride[2]);
+    let off = |t: usize| (t * geom.dilate[2]) as isize - geom.pad[2] as isize;
+    let useful: usize = (0..k)
+        .map(|t| {
+            let (lo, hi) = valid_range(ow, iw, s, off(t));
+            hi - lo
+        })
+        .sum();
+    let computed = (iw * k).div_ceil(s).max(1);
+    channels * filters * (useful as f64 / computed as f64).min(1.0)
+}
+
+/// The backward pass of a convolution on NCHW `f32` data: the gradients the blocked kernels
+/// serve faster than im2col ([`weight_gradient_pays`], [`data_gradient_pays`]; `dx` only when
+/// wanted), overwritten, and which they were ([`Served`]); the caller computes the others,
+/// and the bias gradient. The buffers must have been checked against `geom` (as
+/// [`super::conv_backward`] does).
 ///
 /// # Errors
 /// [`ConvError`] from the kernels (a bug: the geometry was checked).
@@ -760,18 +882,24 @@ pub fn backward_nchw(
     dx: Option<&mut [f32]>,
     dw: &mut [f32],
     threads: usize,
-) -> Result<bool, ConvError> {
-    if !pays(geom) {
-        return Ok(false);
+) -> Result<Served, ConvError> {
+    let done = Served {
+        dx: dx.is_some() && data_gradient_pays(geom),
+        dw: weight_gradient_pays(geom),
+    };
+    if done.dx || done.dw {
+        let dx = dx.filter(|_| done.dx);
+        let dw = done.dw.then_some(dw);
+        backward_nchw_with(Isa::current(), geom, dy, x, w, dx, dw, threads)?;
     }
-    backward_nchw_with(Isa::current(), geom, dy, x, w, dx, dw, threads)
+    Ok(done)
 }
 
-/// [`backward_nchw`] with a chosen instruction set, whenever the geometry is served (whether
-/// or not it pays; tests and benchmarks use it): converts `x` (unless the weight gradient reads
-/// it plain, [`wgrad_prefers_nchw`]) and `dy` to the blocked layout, runs [`weight_gradient`]
-/// and, when `dx` is wanted, [`data_gradient`], converting `dx` back. `Ok(false)` when the
-/// geometry is not served.
+/// The blocked backward kernels on NCHW data with a chosen instruction set, whenever the
+/// geometry is served (whether or not they pay; tests and benchmarks use it): converts `dy`
+/// and, for the weight gradient, `x` (unless it is read plain, [`wgrad_prefers_nchw`]) to the
+/// blocked layout, runs [`weight_gradient`] when `dw` is wanted and [`data_gradient`] when
+/// `dx` is. `Ok(false)`, having done nothing, when the geometry is not served.
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry or a buffer of the wrong length.
@@ -783,21 +911,24 @@ pub fn backward_nchw_with(
     x: &[f32],
     w: &[f32],
     dx: Option<&mut [f32]>,
-    dw: &mut [f32],
+    dw: Option<&mut [f32]>,
     threads: usize,
 ) -> Result<bool, ConvError> {
-    let s = geom.sizes()?;
+    geom.sizes()?;
     if !served(geom) {
         return Ok(false);
     }
     check_len("data", x.len(), geom.data_len())?;
     check_len("weight", w.len(), geom.weight_len())?;
-    check_len("weight gradient", dw.len(), geom.weight_len())?;
+    if let Some(dw) = &dw {
+        check_len("weight gradient", dw.len(), geom.weight_len())?;
+    }
     check_len("output gradient", dy.len(), geom.output_len())?;
     if let Some(dx) = &dx {
         check_len("data gradient", dx.len(), geom.data_len())?;
     }
-    let [_, oh, ow] = s.out;
+    let [_, oh, ow] = geom.output()?;
+    let [_, ih, iw] = geom.input;
     let halo = if dx.is_some() {
         data_gradient_halo(geom)?
     } else {
@@ -807,16 +938,17 @@ pub fn backward_nchw_with(
         let dy_layout = Blocked::new(geom.batch, geom.filters, oh, ow, halo);
         resize(dyb, dy_layout.len());
         super::blocked::to_blocked(dy, &dy_layout, dyb);
-        let input = if wgrad_prefers_nchw(geom) {
-            WgradInput::Nchw(x)
-        } else {
-            let [_, ih, iw] = geom.input;
-            let layout = Blocked::new(geom.batch, geom.channels, ih, iw, 0);
-            resize(xb, layout.len());
-            super::blocked::to_blocked(x, &layout, xb);
-            WgradInput::Blocked(xb, layout)
-        };
-        weight_gradient(isa, geom, input, dyb, &dy_layout, dw, threads)?;
+        if let Some(dw) = dw {
+            let input = if wgrad_prefers_nchw(geom) {
+                WgradInput::Nchw(x)
+            } else {
+                let layout = Blocked::new(geom.batch, geom.channels, ih, iw, 0);
+                resize(xb, layout.len());
+                super::blocked::to_blocked(x, &layout, xb);
+                WgradInput::Blocked(xb, layout)
+            };
+            weight_gradient(isa, geom, input, dyb, &dy_layout, dw, threads)?;
+        }
         if let Some(dx) = dx {
             data_gradient(isa, geom, dyb, &dy_layout, w, dx, threads)?;
         }

@@ -30,7 +30,11 @@ pub(super) unsafe fn wgrad<const PLAIN: bool>(job: &WgradJob) {
             let offs: [isize; HALF] = std::array::from_fn(|j| all[lh * HALF + j]);
             for fh in 0..2 {
                 let at = |j: usize| job.acc.add((lh * HALF + j) * BLOCK + fh * HALF);
-                let mut acc: [__m256; HALF] = std::array::from_fn(|j| _mm256_loadu_ps(at(j)));
+                let mut acc: [__m256; HALF] = if job.zero {
+                    [_mm256_set1_ps(0.0); HALF]
+                } else {
+                    std::array::from_fn(|j| _mm256_loadu_ps(at(j)))
+                };
                 for i in 0..job.images {
                     for r in 0..job.rows {
                         let mut x = job.x.add(i * job.x_image + r * job.x_row);

@@ -4,8 +4,11 @@
 //! Per output pixel it loads the 16-channel vector of `dy` and issues 16 FMAs, each with one
 //! lane's input value broadcast from memory (an embedded-broadcast operand on blocked data,
 //! where the lanes are consecutive floats). Pixels go four at a time (4 `dy` vectors + 16
-//! accumulators in registers) so that a plain input's per-lane offsets are read once per four
-//! pixels; each accumulator still takes its pixels in order.
+//! accumulators in registers): on blocked data the 64 FMAs of a step are issued pixel by pixel
+//! (16 independent accumulators between two uses of one), on plain data lane by lane, so each
+//! lane's offset is read once per four pixels. Either way each accumulator takes its pixels in
+//! order. The lane loops are unrolled by hand (`lanes!`): with constant indices the
+//! accumulators stay in registers.
 
 use std::arch::x86_64::{
     __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps,
@@ -16,6 +19,19 @@ use super::WgradJob;
 
 /// Pixels per unrolled step.
 const UNROLL: usize = 4;
+
+/// Runs `$body` with `$j` bound to each lane index 0..16, as a constant.
+macro_rules! lanes {
+    ($j:ident => $body:block) => {
+        lanes!(@ $j $body; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+    };
+    (@ $j:ident $body:block; $($n:literal)*) => {
+        $({
+            let $j: usize = $n;
+            $body
+        })*
+    };
+}
 
 /// Runs one job (see [`WgradJob`]); `PLAIN` when `job.lanes` holds the lane offsets (else it
 /// is null and lane `j` is at offset `j`).
@@ -28,8 +44,10 @@ pub(super) unsafe fn wgrad<const PLAIN: bool>(job: &WgradJob) {
     // touched: 256 accumulator floats, 16 lane offsets when `PLAIN`, and for every image, row
     // and pixel the `dy` vector and the 16 lanes' inputs.
     unsafe {
-        let mut acc: [__m512; BLOCK] =
-            std::array::from_fn(|j| _mm512_loadu_ps(job.acc.add(16 * j)));
+        let mut acc = [_mm512_set1_ps(0.0); BLOCK];
+        if !job.zero {
+            lanes!(j => { acc[j] = _mm512_loadu_ps(job.acc.add(16 * j)); });
+        }
         let offs: [isize; BLOCK] = if PLAIN {
             *job.lanes.cast::<[isize; BLOCK]>()
         } else {
@@ -44,10 +62,20 @@ pub(super) unsafe fn wgrad<const PLAIN: bool>(job: &WgradJob) {
                 while left >= UNROLL {
                     let d: [__m512; UNROLL] =
                         std::array::from_fn(|u| _mm512_loadu_ps(dy.add(16 * u)));
-                    for (a, &o) in acc.iter_mut().zip(&offs) {
-                        let lane = x.offset(o);
+                    if PLAIN {
+                        lanes!(j => {
+                            let lane = x.offset(offs[j]);
+                            for (u, &dv) in d.iter().enumerate() {
+                                let a = _mm512_set1_ps(*lane.add(u * xp));
+                                acc[j] = _mm512_fmadd_ps(a, dv, acc[j]);
+                            }
+                        });
+                    } else {
                         for (u, &dv) in d.iter().enumerate() {
-                            *a = _mm512_fmadd_ps(_mm512_set1_ps(*lane.add(u * xp)), dv, *a);
+                            let px = x.add(u * xp);
+                            lanes!(j => {
+                                acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(*px.add(j)), dv, acc[j]);
+                            });
                         }
                     }
                     x = x.add(UNROLL * xp);
@@ -56,16 +84,15 @@ pub(super) unsafe fn wgrad<const PLAIN: bool>(job: &WgradJob) {
                 }
                 for _ in 0..left {
                     let dv = _mm512_loadu_ps(dy);
-                    for (a, &o) in acc.iter_mut().zip(&offs) {
-                        *a = _mm512_fmadd_ps(_mm512_set1_ps(*x.offset(o)), dv, *a);
-                    }
+                    lanes!(j => {
+                        let a = _mm512_set1_ps(*x.offset(offs[j]));
+                        acc[j] = _mm512_fmadd_ps(a, dv, acc[j]);
+                    });
                     x = x.add(xp);
                     dy = dy.add(16);
                 }
             }
         }
-        for (j, a) in acc.iter().enumerate() {
-            _mm512_storeu_ps(job.acc.add(16 * j), *a);
-        }
+        lanes!(j => { _mm512_storeu_ps(job.acc.add(16 * j), acc[j]); });
     }
 }

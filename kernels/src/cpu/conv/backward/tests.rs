@@ -93,7 +93,7 @@ fn check(g: &ConvGeom, isa: Isa, plain: Option<bool>) -> (Vec<f32>, Vec<f32>) {
         match plain {
             None => {
                 let served =
-                    backward_nchw_with(isa, g, &dy, &x, &w, Some(&mut dx), &mut dw, threads)
+                    backward_nchw_with(isa, g, &dy, &x, &w, Some(&mut dx), Some(&mut dw), threads)
                         .unwrap();
                 assert!(served, "{g:?} served");
             }
@@ -231,16 +231,25 @@ fn phases_cover_the_strided_data_gradient() {
 
 #[test]
 fn conv_backward_f32_end_to_end() {
-    // Through the public entry point: whichever path serves each shape, f32 within rounding
-    // of the f64 reference, with and without `dx` and the bias gradient.
+    // Through the public entry point: whichever path serves each gradient of each shape, f32
+    // within rounding of the f64 reference, with and without `dx` and the bias gradient. With
+    // AVX-512: blocked `dw` and im2col `dx`; im2col; blocked; blocked; im2col; blocked `dw`.
     let shapes = [
         geom(4, 20, 50, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]),
         geom(8, 1, 20, [28, 28], [5, 5], [1, 1], [0, 0], [1, 1]),
         geom(2, 32, 48, [16, 16], [3, 3], [1, 1], [1, 1], [1, 1]),
-        geom(2, 32, 64, [18, 18], [3, 3], [2, 2], [1, 1], [1, 1]),
+        geom(3, 32, 64, [18, 18], [3, 3], [2, 2], [1, 1], [1, 1]),
         geom(2, 24, 40, [17, 17], [1, 1], [2, 2], [0, 0], [1, 1]),
         geom(1, 3, 16, [40, 40], [7, 7], [2, 2], [3, 3], [1, 1]),
     ];
+    if Isa::current() >= Isa::Avx512 {
+        let paths: Vec<(bool, bool)> = shapes
+            .iter()
+            .map(|g| (weight_gradient_pays(g), data_gradient_pays(g)))
+            .collect();
+        let (b, i) = (true, false);
+        assert_eq!(paths, [(b, i), (i, i), (b, b), (b, b), (i, i), (b, i)]);
+    }
     for g in shapes {
         let [_, oh, ow] = g.output().unwrap();
         let x = values(g.data_len(), 4);
@@ -285,8 +294,10 @@ fn unserved_geometry_and_bad_buffers() {
     let w = vec![0.0f32; grouped.weight_len()];
     let dy = vec![0.0f32; grouped.output_len()];
     let mut dw = vec![0.0f32; grouped.weight_len()];
-    assert!(!backward_nchw_with(Isa::Scalar, &grouped, &dy, &x, &w, None, &mut dw, 1).unwrap());
-    assert!(!pays(&grouped));
+    assert!(
+        !backward_nchw_with(Isa::Scalar, &grouped, &dy, &x, &w, None, Some(&mut dw), 1).unwrap()
+    );
+    assert!(!weight_gradient_pays(&grouped) && !data_gradient_pays(&grouped));
     let dl = Blocked::new(1, 4, 5, 5, 1);
     let dyb = vec![0.0f32; dl.len()];
     let err = weight_gradient(
@@ -369,7 +380,49 @@ fn unserved_geometry_and_bad_buffers() {
     .unwrap_err();
     assert!(err.to_string().contains("input layout"), "{err}");
     let dyn_ = vec![0.0f32; g.output_len()];
-    let err =
-        backward_nchw_with(Isa::Scalar, &g, &dyn_[1..], &x, &w, None, &mut dw, 1).unwrap_err();
+    let err = backward_nchw_with(Isa::Scalar, &g, &dyn_[1..], &x, &w, None, Some(&mut dw), 1)
+        .unwrap_err();
     assert!(err.to_string().contains("output gradient"), "{err}");
+}
+
+#[test]
+fn which_shapes_take_the_blocked_kernels() {
+    let g = ConvGeom::new_2d;
+    let lenet1 = g(64, 1, 20, 1, [28, 28], [5, 5], [1, 1], [0, 0], [1, 1]);
+    let lenet2 = g(64, 20, 50, 1, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]);
+    let stem = g(16, 3, 64, 1, [112, 112], [7, 7], [2, 2], [3, 3], [1, 1]);
+    let l4 = g(16, 512, 512, 1, [4, 4], [3, 3], [1, 1], [1, 1], [1, 1]);
+    let l4_one = g(1, 512, 512, 1, [7, 7], [3, 3], [1, 1], [1, 1], [1, 1]);
+    let l2s2 = g(16, 64, 128, 1, [28, 28], [3, 3], [2, 2], [1, 1], [1, 1]);
+    let down = g(16, 64, 128, 1, [28, 28], [1, 1], [2, 2], [0, 0], [1, 1]);
+    let pointwise = g(8, 512, 512, 1, [14, 14], [1, 1], [1, 1], [0, 0], [1, 1]);
+    let grouped = g(16, 64, 64, 2, [28, 28], [3, 3], [1, 1], [1, 1], [1, 1]);
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    // 25 of 32 lanes, 20 of 32 filters; 147 of 160 lanes.
+    assert!(close(
+        weight_gradient_efficiency(&lenet1),
+        25.0 / 32.0 * 20.0 / 32.0
+    ));
+    assert!(close(weight_gradient_efficiency(&stem), 147.0 / 160.0));
+    // 50 of 64 channels, 20 of 32 filters, 40 of 60 column taps inside `dy`.
+    let want = 50.0 / 64.0 * 20.0 / 32.0 * 40.0 / 60.0;
+    assert!(close(data_gradient_efficiency(&lenet2), want));
+    assert!(close(data_gradient_efficiency(&l4), 10.0 / 12.0));
+    assert!(close(data_gradient_efficiency(&l2s2), 41.0 / 42.0));
+    let decisions = |geom: &ConvGeom| (weight_gradient_pays(geom), data_gradient_pays(geom));
+    if Isa::current() < Isa::Avx512 {
+        for geom in [lenet2, stem, l4, l2s2] {
+            assert_eq!(decisions(&geom), (false, false), "{geom:?}");
+        }
+        return;
+    }
+    assert_eq!(decisions(&lenet1), (false, false));
+    assert_eq!(decisions(&lenet2), (true, false));
+    assert_eq!(decisions(&stem), (true, false));
+    assert_eq!(decisions(&l4), (true, true));
+    assert_eq!(decisions(&l2s2), (true, true));
+    assert_eq!(decisions(&l4_one), (false, false));
+    assert_eq!(decisions(&down), (false, false));
+    assert_eq!(decisions(&pointwise), (false, false));
+    assert_eq!(decisions(&grouped), (false, false));
 }
