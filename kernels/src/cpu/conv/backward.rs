@@ -640,7 +640,24 @@ pub fn data_gradient(
     let cols = phases(iw, ow, kw, geom.stride[2], geom.pad[2], geom.dilate[2]);
     let strides = InputStrides::blocked(dy_layout);
     let (c, f) = (geom.channels, geom.filters);
+    // The kernel taps of each phase that has some, flipped (the order its correlation reads
+    // them in), and where its weights start in `flipped`.
+    let mut orders: Vec<Vec<usize>> = Vec::new();
+    for py in rows.iter().filter(|p| !p.taps.is_empty()) {
+        for px in cols.iter().filter(|p| !p.taps.is_empty()) {
+            let order = py.taps.iter().rev();
+            orders.push(
+                order
+                    .flat_map(|&ky| px.taps.iter().rev().map(move |&kx| ky * kw + kx))
+                    .collect(),
+            );
+        }
+    }
     DGRAD_SCRATCH.with_borrow_mut(|[flipped, packed, out]| {
+        // w'[c][f][a][b] = w[f][c][taps_y[jy−1−a]][taps_x[jx−1−b]], every phase in one pass.
+        resize(flipped, c * f * orders.iter().map(Vec::len).sum::<usize>());
+        flip_transpose(w, [f, c, kh * kw], &orders, flipped);
+        let mut phase_weights = flipped.as_slice();
         for py in &rows {
             for px in &cols {
                 if py.taps.is_empty() || px.taps.is_empty() {
@@ -662,11 +679,10 @@ pub fn data_gradient(
                 let plan = DirectConv::new(&pg, InputLayout::Blocked)?.ok_or_else(|| {
                     ConvError::Geometry(format!("data gradient: phase {pg:?} not served"))
                 })?;
-                // w'[c][f][a][b] = w[f][c][taps_y[jy−1−a]][taps_x[jx−1−b]].
-                resize(flipped, c * f * jy * jx);
-                flip_transpose(w, [f, c, kh * kw], &py.taps, &px.taps, kw, flipped);
+                let (mine, rest) = phase_weights.split_at(c * f * jy * jx);
+                phase_weights = rest;
                 resize(packed, plan.packed_len());
-                plan.pack_weights(flipped, None, packed)?;
+                plan.pack_weights(mine, None, packed)?;
                 let layout = plan.output_layout(0);
                 resize(out, layout.len());
                 plan.forward_with(
@@ -696,31 +712,29 @@ pub fn data_gradient(
     })
 }
 
-/// `dst[c][f][a][b] = w[f][c][taps_y[jy−1−a]][taps_x[jx−1−b]]` for `w` of `[f, c, kh·kw]`
-/// (`kw` wide): the weights of a data-gradient phase, in blocks of 16 × 16 channels so that
-/// both sides are read and written a row at a time.
-fn flip_transpose(
-    w: &[f32],
-    [f, c, taps]: [usize; 3],
-    taps_y: &[usize],
-    taps_x: &[usize],
-    kw: usize,
-    dst: &mut [f32],
-) {
-    let j = taps_y.len() * taps_x.len();
-    let order: Vec<usize> = taps_y
-        .iter()
-        .rev()
-        .flat_map(|&ky| taps_x.iter().rev().map(move |&kx| ky * kw + kx))
-        .collect();
+/// The weights of the data-gradient phases, in one pass over `w` (`[f, c, taps]`): phase `p`
+/// (of `orders`, its flipped taps) gets `c × f × orders[p].len()` floats of `dst`, after those
+/// of the phases before it, with `dst_p[c][f][i] = w[f][c][orders[p][i]]`. The channels go in
+/// blocks of 16 × 16, so that both sides are read and written a row at a time.
+fn flip_transpose(w: &[f32], [f, c, taps]: [usize; 3], orders: &[Vec<usize>], dst: &mut [f32]) {
+    let mut parts: Vec<&mut [f32]> = Vec::with_capacity(orders.len());
+    let mut rest = dst;
+    for order in orders {
+        let (mine, tail) = rest.split_at_mut(c * f * order.len());
+        parts.push(mine);
+        rest = tail;
+    }
     for f0 in (0..f).step_by(BLOCK) {
         for c0 in (0..c).step_by(BLOCK) {
             for fi in f0..(f0 + BLOCK).min(f) {
                 for ci in c0..(c0 + BLOCK).min(c) {
                     let src = &w[(fi * c + ci) * taps..][..taps];
-                    let out = &mut dst[(ci * f + fi) * j..][..j];
-                    for (d, &t) in out.iter_mut().zip(&order) {
-                        *d = src[t];
+                    for (part, order) in parts.iter_mut().zip(orders) {
+                        let j = order.len();
+                        let out = &mut part[(ci * f + fi) * j..][..j];
+                        for (d, &t) in out.iter_mut().zip(order) {
+                            *d = src[t];
+                        }
                     }
                 }
             }
