@@ -210,20 +210,7 @@ pub fn weight_gradient(
     dw: &mut [f32],
     threads: usize,
 ) -> Result<(), ConvError> {
-    let s = geom.sizes()?;
-    if !served(geom) {
-        return Err(ConvError::Geometry(format!(
-            "backward kernels: only 2-D convolutions with one group are served, not {geom:?}"
-        )));
-    }
-    let [_, oh, ow] = s.out;
-    let want = Blocked::new(geom.batch, geom.filters, oh, ow, dy_layout.halo);
-    if *dy_layout != want {
-        return Err(ConvError::Geometry(format!(
-            "weight gradient: head gradient layout {dy_layout:?}, the geometry needs {want:?}"
-        )));
-    }
-    check_len("output gradient", dy.len(), dy_layout.len())?;
+    let s = check_head_gradient(geom, dy, dy_layout, 0)?;
     check_len("weight gradient", dw.len(), geom.weight_len())?;
     let isa = if isa.is_available() { isa } else { Isa::Scalar };
     WGRAD_SCRATCH.with_borrow_mut(|[padded, tiles]| {
@@ -260,6 +247,32 @@ pub fn weight_gradient(
         plan.unpack(tiles, dw);
         Ok(())
     })
+}
+
+/// Checks that `geom` is served and that `dy` holds its blocked head gradient in `dy_layout`,
+/// with a halo of at least `halo`; returns the geometry's sizes.
+fn check_head_gradient(
+    geom: &ConvGeom,
+    dy: &[f32],
+    dy_layout: &Blocked,
+    halo: usize,
+) -> Result<super::Sizes, ConvError> {
+    let s = geom.sizes()?;
+    if !served(geom) {
+        return Err(ConvError::Geometry(format!(
+            "backward kernels: only 2-D convolutions with one group are served, not {geom:?}"
+        )));
+    }
+    let [_, oh, ow] = s.out;
+    let want = Blocked::new(geom.batch, geom.filters, oh, ow, dy_layout.halo);
+    if *dy_layout != want || dy_layout.halo < halo {
+        return Err(ConvError::Geometry(format!(
+            "backward kernels: head gradient layout {dy_layout:?}, the geometry needs {want:?} \
+             with a halo of at least {halo}"
+        )));
+    }
+    check_len("output gradient", dy.len(), dy_layout.len())?;
+    Ok(s)
 }
 
 /// A checked weight-gradient problem: where the tiles read, and how they map onto `dw`.
@@ -616,22 +629,8 @@ pub fn data_gradient(
     dx: &mut [f32],
     threads: usize,
 ) -> Result<(), ConvError> {
-    let s = geom.sizes()?;
-    if !served(geom) {
-        return Err(ConvError::Geometry(format!(
-            "backward kernels: only 2-D convolutions with one group are served, not {geom:?}"
-        )));
-    }
+    let s = check_head_gradient(geom, dy, dy_layout, data_gradient_halo(geom)?)?;
     let [_, oh, ow] = s.out;
-    let want = Blocked::new(geom.batch, geom.filters, oh, ow, dy_layout.halo);
-    let halo = data_gradient_halo(geom)?;
-    if *dy_layout != want || dy_layout.halo < halo {
-        return Err(ConvError::Geometry(format!(
-            "data gradient: head gradient layout {dy_layout:?}, the geometry needs {want:?} \
-             with a halo of at least {halo}"
-        )));
-    }
-    check_len("output gradient", dy.len(), dy_layout.len())?;
     check_len("weight", w.len(), geom.weight_len())?;
     check_len("data gradient", dx.len(), geom.data_len())?;
     let [_, ih, iw] = geom.input;

@@ -9,16 +9,11 @@ use super::super::blocked::to_blocked;
 use super::super::{conv_backward, conv_backward_im2col};
 use super::*;
 
-/// Deterministic pseudo-random values in [-1, 1).
+/// Deterministic pseudo-random values in [-1, 1) (the im2col tests' generator, in f32).
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
+    super::super::tests::values(n, seed)
+        .iter()
+        .map(|&v| v as f32)
         .collect()
 }
 
@@ -26,21 +21,26 @@ fn up(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()
 }
 
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one argument per convolution parameter"
-)]
-fn geom(
+/// A 2-D convolution with one group: (batch, channels, filters, input, kernel, stride, pad,
+/// dilate).
+const fn geom(
     n: usize,
     c: usize,
     f: usize,
     hw: [usize; 2],
-    k: [usize; 2],
-    s: [usize; 2],
-    p: [usize; 2],
-    d: [usize; 2],
+    [k, s, p, d]: [[usize; 2]; 4],
 ) -> ConvGeom {
-    ConvGeom::new_2d(n, c, f, 1, hw, k, s, p, d)
+    ConvGeom {
+        batch: n,
+        channels: c,
+        filters: f,
+        groups: 1,
+        input: [1, hw[0], hw[1]],
+        kernel: [1, k[0], k[1]],
+        stride: [1, s[0], s[1]],
+        pad: [0, p[0], p[1]],
+        dilate: [1, d[0], d[1]],
+    }
 }
 
 /// The reference gradients (dx, dw, db) in f64 by im2col on one thread.
@@ -149,25 +149,25 @@ fn check(g: &ConvGeom, isa: Isa, plain: Option<bool>) -> (Vec<f32>, Vec<f32>) {
 fn cases() -> Vec<ConvGeom> {
     vec![
         // ResNet-like 3×3 / 1 pad 1, a channel count past one block.
-        geom(2, 17, 20, [7, 9], [3, 3], [1, 1], [1, 1], [1, 1]),
+        geom(2, 17, 20, [7, 9], [[3, 3], [1, 1], [1, 1], [1, 1]]),
         // 3×3 / 2 pad 1 on even and odd sizes.
-        geom(2, 16, 33, [8, 8], [3, 3], [2, 2], [1, 1], [1, 1]),
-        geom(1, 5, 7, [9, 11], [3, 3], [2, 2], [1, 1], [1, 1]),
+        geom(2, 16, 33, [8, 8], [[3, 3], [2, 2], [1, 1], [1, 1]]),
+        geom(1, 5, 7, [9, 11], [[3, 3], [2, 2], [1, 1], [1, 1]]),
         // 1×1 / 2 and 1×1 / 1.
-        geom(3, 20, 18, [7, 6], [1, 1], [2, 2], [0, 0], [1, 1]),
-        geom(2, 32, 40, [5, 5], [1, 1], [1, 1], [0, 0], [1, 1]),
+        geom(3, 20, 18, [7, 6], [[1, 1], [2, 2], [0, 0], [1, 1]]),
+        geom(2, 32, 40, [5, 5], [[1, 1], [1, 1], [0, 0], [1, 1]]),
         // 5×5 without padding (LeNet), 7×7 / 2 pad 3 (a stem), on few channels.
-        geom(3, 3, 20, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]),
-        geom(2, 3, 16, [15, 14], [7, 7], [2, 2], [3, 3], [1, 1]),
+        geom(3, 3, 20, [12, 12], [[5, 5], [1, 1], [0, 0], [1, 1]]),
+        geom(2, 3, 16, [15, 14], [[7, 7], [2, 2], [3, 3], [1, 1]]),
         // Dilation, rectangular kernels, uneven padding needs, stride 3, pad beyond the
         // kernel's reach.
-        geom(1, 9, 12, [11, 10], [3, 3], [1, 1], [2, 2], [2, 2]),
-        geom(2, 6, 5, [9, 8], [3, 2], [2, 1], [2, 1], [2, 1]),
-        geom(1, 4, 17, [10, 11], [5, 3], [3, 2], [1, 2], [1, 1]),
-        geom(1, 2, 3, [4, 4], [3, 3], [1, 1], [3, 3], [1, 1]),
+        geom(1, 9, 12, [11, 10], [[3, 3], [1, 1], [2, 2], [2, 2]]),
+        geom(2, 6, 5, [9, 8], [[3, 2], [2, 1], [2, 1], [2, 1]]),
+        geom(1, 4, 17, [10, 11], [[5, 3], [3, 2], [1, 2], [1, 1]]),
+        geom(1, 2, 3, [4, 4], [[3, 3], [1, 1], [3, 3], [1, 1]]),
         // Output one pixel wide; input narrower than the stride in phases.
-        geom(2, 18, 3, [5, 3], [5, 3], [1, 1], [0, 0], [1, 1]),
-        geom(1, 16, 16, [2, 3], [1, 1], [2, 2], [0, 0], [1, 1]),
+        geom(2, 18, 3, [5, 3], [[5, 3], [1, 1], [0, 0], [1, 1]]),
+        geom(1, 16, 16, [2, 3], [[1, 1], [2, 2], [0, 0], [1, 1]]),
     ]
 }
 
@@ -235,12 +235,12 @@ fn conv_backward_f32_end_to_end() {
     // within rounding of the f64 reference, with and without `dx` and the bias gradient. With
     // AVX-512: blocked `dw` and im2col `dx`; im2col; blocked; blocked; im2col; blocked `dw`.
     let shapes = [
-        geom(4, 20, 50, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]),
-        geom(8, 1, 20, [28, 28], [5, 5], [1, 1], [0, 0], [1, 1]),
-        geom(2, 32, 48, [16, 16], [3, 3], [1, 1], [1, 1], [1, 1]),
-        geom(3, 32, 64, [18, 18], [3, 3], [2, 2], [1, 1], [1, 1]),
-        geom(2, 24, 40, [17, 17], [1, 1], [2, 2], [0, 0], [1, 1]),
-        geom(1, 3, 16, [40, 40], [7, 7], [2, 2], [3, 3], [1, 1]),
+        geom(4, 20, 50, [12, 12], [[5, 5], [1, 1], [0, 0], [1, 1]]),
+        geom(8, 1, 20, [28, 28], [[5, 5], [1, 1], [0, 0], [1, 1]]),
+        geom(2, 32, 48, [16, 16], [[3, 3], [1, 1], [1, 1], [1, 1]]),
+        geom(3, 32, 64, [18, 18], [[3, 3], [2, 2], [1, 1], [1, 1]]),
+        geom(2, 24, 40, [17, 17], [[1, 1], [2, 2], [0, 0], [1, 1]]),
+        geom(1, 3, 16, [40, 40], [[7, 7], [2, 2], [3, 3], [1, 1]]),
     ];
     if Isa::current() >= Isa::Avx512 {
         let paths: Vec<(bool, bool)> = shapes
@@ -312,7 +312,7 @@ fn unserved_geometry_and_bad_buffers() {
     .unwrap_err();
     assert!(err.to_string().contains("one group"), "{err}");
 
-    let g = geom(1, 4, 4, [5, 5], [3, 3], [1, 1], [1, 1], [1, 1]);
+    let g = geom(1, 4, 4, [5, 5], [[3, 3], [1, 1], [1, 1], [1, 1]]);
     let x = vec![0.0f32; g.data_len()];
     let w = vec![0.0f32; g.weight_len()];
     let mut dw = vec![0.0f32; g.weight_len()];
