@@ -25,6 +25,11 @@
 //! for N threads, default 1 here; `CONV_BENCH_ROWS=direct,im2col` runs only those rows). Criterion reports elements per second where one element is
 //! one flop, so `Gelem/s` reads as GFLOP/s; a table of the median GFLOP/s of every row follows.
 //! Each row's output is checked against `im2col` once before timing.
+//!
+//! The conversions the `nchw` row makes on every call can be timed alone, in GB/s (bytes read
+//! plus written): `to_blocked` (the input, with the layer's halo), `pack` (the weights) and
+//! `from_blocked` (the output), when `CONV_BENCH_ROWS` names them (they are not run by
+//! default).
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
@@ -34,6 +39,7 @@ use criterion::{
 };
 use mxr_kernels::cpu::conv::backward::{self, WgradInput};
 use mxr_kernels::cpu::conv::blocked::{Blocked, to_blocked};
+use mxr_kernels::cpu::conv::depthwise::DepthwiseConv;
 use mxr_kernels::cpu::conv::direct::{DirectConv, Epilogue, InputLayout};
 use mxr_kernels::cpu::conv::{ConvGeom, conv_backward, conv_backward_im2col, conv_forward};
 use mxr_kernels::cpu::isa::Isa;
@@ -121,6 +127,9 @@ fn flops(geom: &ConvGeom) -> f64 {
         * out.iter().product::<usize>() as f64
 }
 
+/// One call of a planned kernel, with an epilogue, into an output buffer.
+type KernelCall = dyn FnMut(&Epilogue<'_>, &mut [f32]);
+
 /// A prepared row: a closure that runs one call, and its output as NCHW for the check.
 type Runner = Box<dyn FnMut(bool) -> Vec<f32>>;
 
@@ -151,8 +160,77 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 if want_output { y.clone() } else { Vec::new() }
             }))
         }
-        "direct" | "direct_avx2" => {
-            let isa = if row == "direct" {
+        "direct" | "direct_avx2" | "winograd" | "winograd_f2x2" | "winograd_f4x4" => {
+            use mxr_kernels::cpu::conv::winograd::{Variant, WinogradConv};
+            let isa = if row == "direct_avx2" {
+                Isa::Avx2
+            } else {
+                Isa::current()
+            };
+            if !isa.is_available() {
+                return None;
+            }
+            // Winograd reads the blocked input as the direct kernel lays it out.
+            let input = if g.channels < 8 && row.starts_with("direct") {
+                InputLayout::Plain
+            } else {
+                InputLayout::Blocked
+            };
+            let direct = DirectConv::new_for(&g, input, isa).expect("valid")?;
+            let mut xin = Vec::new();
+            let strides = direct
+                .prepare_input(&x, direct.input_halo(), &mut xin)
+                .expect("valid");
+            let out_layout = direct.output_layout(0);
+            let mut out = vec![0.0; out_layout.len()];
+            // One call of the planned kernel, with the epilogue, into `out`.
+            let mut forward: Box<KernelCall> = if row.starts_with("direct") {
+                let mut packed = vec![0.0; direct.packed_len()];
+                direct.pack_weights(&w, None, &mut packed).expect("valid");
+                Box::new(move |epilogue, out| {
+                    direct
+                        .forward_with(
+                            isa,
+                            &xin,
+                            &strides,
+                            &packed,
+                            epilogue,
+                            out,
+                            &out_layout,
+                            threads,
+                        )
+                        .expect("valid");
+                })
+            } else {
+                let plan = match row {
+                    "winograd" => WinogradConv::new(&g),
+                    "winograd_f2x2" => WinogradConv::with_variant(&g, Variant::F2x2),
+                    _ => WinogradConv::with_variant(&g, Variant::F4x4),
+                }
+                .expect("valid")?;
+                let mut packed = vec![0.0; plan.packed_len()];
+                plan.pack_weights(&w, None, &mut packed).expect("valid");
+                Box::new(move |epilogue, out| {
+                    plan.forward(&xin, &strides, &packed, epilogue, out, &out_layout, threads)
+                        .expect("valid");
+                })
+            };
+            Some(Box::new(move |want_output| {
+                let epilogue = Epilogue {
+                    bias: Some(&b),
+                    ..Epilogue::default()
+                };
+                forward(&epilogue, &mut out);
+                if !want_output {
+                    return Vec::new();
+                }
+                let mut y = vec![0.0; out_layout.n * out_layout.c * out_layout.h * out_layout.w];
+                mxr_kernels::cpu::conv::blocked::from_blocked(&out, &out_layout, &mut y);
+                y
+            }))
+        }
+        "depthwise" | "depthwise_avx2" => {
+            let isa = if row == "depthwise" {
                 Isa::current()
             } else {
                 Isa::Avx2
@@ -160,16 +238,10 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
             if !isa.is_available() {
                 return None;
             }
-            let input = if g.channels < 8 {
-                InputLayout::Plain
-            } else {
-                InputLayout::Blocked
-            };
-            let plan = DirectConv::new(&g, input).expect("valid")?;
-            let mut xin = Vec::new();
-            let strides = plan
-                .prepare_input(&x, plan.input_halo(), &mut xin)
-                .expect("valid");
+            let plan = DepthwiseConv::new(&g).expect("valid")?;
+            let in_layout = plan.input_layout(plan.input_halo());
+            let mut xin = vec![0.0; in_layout.len()];
+            mxr_kernels::cpu::conv::blocked::to_blocked(&x, &in_layout, &mut xin);
             let mut packed = vec![0.0; plan.packed_len()];
             plan.pack_weights(&w, None, &mut packed).expect("valid");
             let out_layout = plan.output_layout(0);
@@ -182,7 +254,7 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 plan.forward_with(
                     isa,
                     &xin,
-                    &strides,
+                    &in_layout,
                     &packed,
                     &epilogue,
                     &mut out,
@@ -282,11 +354,16 @@ fn backward_output(want: bool, dw: &[f32], dx: Option<&[f32]>) -> Vec<f32> {
     v
 }
 
-const ROWS: [&str; 12] = [
+const ROWS: [&str; 17] = [
     "im2col",
     "nchw",
     "direct",
     "direct_avx2",
+    "depthwise",
+    "depthwise_avx2",
+    "winograd",
+    "winograd_f2x2",
+    "winograd_f4x4",
     "backward_im2col",
     "backward_im2col_dw",
     "backward",
@@ -303,6 +380,60 @@ fn gradients(row: &str) -> Option<(bool, bool)> {
         "wgrad" => Some((true, false)),
         "dgrad" => Some((false, true)),
         r if r.starts_with("backward") => Some((true, !r.ends_with("_dw"))),
+        _ => None,
+    }
+}
+
+/// The conversions `nchw` pays on each call, timed alone: the input to the blocked layout (with
+/// the layer's halo), the weights packed, the output back to NCHW.
+const CONVERSIONS: [&str; 3] = ["to_blocked", "pack", "from_blocked"];
+
+/// A prepared conversion: a closure that runs one call, and the bytes it reads and writes.
+fn conversion(row: &str, geom: &ConvGeom, threads: usize) -> Option<(Box<dyn FnMut()>, f64)> {
+    use mxr_kernels::cpu::conv::blocked::{from_blocked_with, to_blocked_with};
+    let g = *geom;
+    let input = if g.channels < 8 {
+        InputLayout::Plain
+    } else {
+        InputLayout::Blocked
+    };
+    let plan = DirectConv::new(&g, input).expect("valid")?;
+    let isa = Isa::current();
+    let [_, h, w] = g.input;
+    match row {
+        "to_blocked" if input == InputLayout::Blocked => {
+            let layout = Blocked::new(g.batch, g.channels, h, w, plan.input_halo());
+            let x = uniform(g.data_len(), 1);
+            let mut b = vec![0.0; layout.len()];
+            let bytes = 4.0 * (x.len() + b.len()) as f64;
+            Some((
+                Box::new(move || to_blocked_with(isa, &x, &layout, &mut b, threads)),
+                bytes,
+            ))
+        }
+        "from_blocked" => {
+            let layout = plan.output_layout(0);
+            let b = uniform(layout.len(), 1);
+            let mut y = vec![0.0; g.output_len()];
+            let bytes = 4.0 * (y.len() + b.len()) as f64;
+            Some((
+                Box::new(move || from_blocked_with(isa, &b, &layout, &mut y, threads)),
+                bytes,
+            ))
+        }
+        "pack" => {
+            let taps: usize = g.kernel.iter().product();
+            let w = uniform(g.filters * g.channels * taps, 2);
+            let mut packed = vec![0.0; plan.packed_len()];
+            let bytes = 4.0 * (w.len() + packed.len()) as f64;
+            Some((
+                Box::new(move || {
+                    plan.pack_weights_with(isa, &w, None, &mut packed, threads)
+                        .expect("valid");
+                }),
+                bytes,
+            ))
+        }
         _ => None,
     }
 }
@@ -359,6 +490,34 @@ fn layers(c: &mut Criterion) {
             if let Some(run) = runner(row, &geom, threads) {
                 check_and_time(&mut group, row, layer.0, fl, run, part);
             }
+        }
+    }
+    // Conversions run only when `CONV_BENCH_ROWS` names them.
+    for layer in &LAYERS {
+        let geom = geom_of(layer);
+        for row in CONVERSIONS {
+            if !only.split(',').any(|r| r.trim() == row) {
+                continue;
+            }
+            let Some((mut run, bytes)) = conversion(row, &geom, threads) else {
+                continue;
+            };
+            group.throughput(Throughput::Bytes(bytes as u64));
+            group.bench_function(BenchmarkId::new(row, layer.0), |bench| {
+                bench.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    let mut times = Vec::new();
+                    for _ in 0..iters {
+                        let start = Instant::now();
+                        run();
+                        let dt = start.elapsed();
+                        total += dt;
+                        times.push(dt.as_secs_f64());
+                    }
+                    record(row, layer.0, bytes, times);
+                    total
+                });
+            });
         }
     }
     group.finish();
@@ -431,8 +590,14 @@ fn summary(threads: usize) {
             }
             t.sort_by(f64::total_cmp);
             let median = t[t.len() / 2];
+            // Conversions: `fl` is bytes moved, so the rate reads as GB/s.
+            let unit = if CONVERSIONS.contains(&row.as_str()) {
+                "GB/s"
+            } else {
+                ""
+            };
             println!(
-                "{layer:>20} {row:>12} {:>9.1} {:>10.3}",
+                "{layer:>20} {row:>12} {:>9.1} {:>10.3} {unit}",
                 fl / median / 1e9,
                 median * 1e3
             );

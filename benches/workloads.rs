@@ -1071,7 +1071,16 @@ fn w8(out: &Out, quick: bool) -> mxr::Result<()> {
         ("mobilenet1_0", 32),
         ("resnet50_v2", 1),
     ];
+    // `W8_CASES=net:batch,...` runs only those cases (for profiling one network).
+    let only = std::env::var("W8_CASES").unwrap_or_default();
     for (name, batch) in cases {
+        if !only.is_empty()
+            && !only
+                .split(',')
+                .any(|c| c.trim() == format!("{name}:{batch}"))
+        {
+            continue;
+        }
         let prefix = match zoo_prefix(name) {
             Ok(p) => p,
             Err(reason) => {

@@ -384,3 +384,108 @@ fn an_executor_switches_between_fused_and_unfused_runs() {
     outputs_agree(&exe, &plain);
     assert_eq!(exe.fused_convolutions(), 7);
 }
+
+/// The operators of `exe`'s inference program, in order (from its debug string).
+fn program_ops(exe: &Executor) -> Vec<String> {
+    exe.inference_debug_str()
+        .expect("a program")
+        .lines()
+        .filter_map(|l| l.strip_prefix("Op:"))
+        .map(|l| l.split(',').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// MobileNet's pattern: depthwise 3×3 (strides 1 and 2) and pointwise 1×1 convolutions, each
+/// with BatchNorm and ReLU, global pooling and a classifier.
+fn small_mobilenet() -> Symbol {
+    let data = Symbol::variable("data");
+    let mut x = relu(
+        &bn(&conv(&data, "stem", 3, 16, 2, false), "stem_bn", false),
+        "stem_r",
+    );
+    for (i, (c, f, s)) in [(16, 32, 1), (32, 48, 2), (48, 48, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let dw = sym::convolution(&x, &[3, 3], c)
+            .param("stride", &[s, s][..])
+            .param("pad", &[1, 1][..])
+            .param("num_group", c)
+            .param("no_bias", true)
+            .name(&format!("dw{i}"))
+            .build()
+            .unwrap();
+        x = relu(&bn(&dw, &format!("dw{i}_bn"), false), &format!("dw{i}_r"));
+        let pw = conv(&x, &format!("pw{i}"), 1, f, 1, false);
+        x = relu(&bn(&pw, &format!("pw{i}_bn"), false), &format!("pw{i}_r"));
+    }
+    let gap = sym::pooling(&x, &[1, 1], "avg")
+        .param("global_pool", true)
+        .name("gap")
+        .build()
+        .unwrap();
+    sym::fully_connected(&sym::flatten(&gap).build().unwrap(), 7)
+        .name("fc")
+        .build()
+        .unwrap()
+}
+
+/// ResNet-v2's pre-activation pattern: BatchNorm + ReLU before each convolution (standalone,
+/// on blocked data), a BatchNorm on the input image (unfused, NCHW), the shortcut added
+/// after the last convolution, and an addition of two plain activations.
+fn small_resnet_v2() -> Symbol {
+    let data = Symbol::variable("data");
+    let x = bn(&data, "data_bn", true);
+    let x = conv(&x, "stem", 3, 32, 1, false);
+    let pre = relu(&bn(&x, "pre_bn", false), "pre_r");
+    let y = relu(
+        &bn(&conv(&pre, "c1", 1, 16, 1, false), "c1_bn", false),
+        "c1_r",
+    );
+    let y = relu(
+        &bn(&conv(&y, "c2", 3, 16, 1, false), "c2_bn", false),
+        "c2_r",
+    );
+    let y = conv(&y, "c3", 1, 32, 1, false);
+    let x = add(&y, &x, "add1");
+    let post = relu(&bn(&x, "post_bn", false), "post_r");
+    // Two activations that no convolution produces last: a standalone blocked addition.
+    let z = add(&post, &pre, "add2");
+    sym::pooling(&z, &[2, 2], "max")
+        .param("stride", &[2, 2][..])
+        .name("pool")
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn depthwise_and_pre_activation_networks_stay_blocked_and_agree() {
+    for (net, shape, convs) in [
+        (small_mobilenet(), [2usize, 3, 23, 23], 7),
+        (small_resnet_v2(), [1, 3, 17, 15], 4),
+    ] {
+        let mut fused = bind(&net, &shape, true);
+        let mut plain = bind(&net, &shape, false);
+        fused.forward(false).unwrap();
+        plain.forward(false).unwrap();
+        outputs_agree(&fused, &plain);
+        assert_eq!(fused.fused_convolutions(), convs);
+        let ops = program_ops(&fused);
+        // Conversions only at the edges: none between blocked operators.
+        let conversions = ops.iter().filter(|o| o.ends_with("_blocked")).count();
+        assert!(conversions <= 1, "{ops:?}");
+        assert!(
+            ops.iter().filter(|o| *o == "_from_blocked").count() <= 1,
+            "{ops:?}"
+        );
+        assert!(ops.iter().any(|o| o == "_blocked_pool"), "{ops:?}");
+        if convs == 4 {
+            assert!(ops.iter().any(|o| o == "_blocked_batch_norm"), "{ops:?}");
+            assert!(ops.iter().any(|o| o == "_blocked_add"), "{ops:?}");
+            assert!(
+                ops.iter().any(|o| o == "BatchNorm"),
+                "the image's BatchNorm: {ops:?}"
+            );
+        }
+    }
+}

@@ -676,6 +676,15 @@ impl Executor {
         }
     }
 
+    /// The inference program's nodes and memory, as [`Executor::debug_str`] prints a graph:
+    /// `None` before the first inference forward and when there is no program.
+    pub fn inference_debug_str(&self) -> Option<String> {
+        match &self.inference {
+            Inference::Program(p) => Some(p.debug_str()),
+            _ => None,
+        }
+    }
+
     /// The inference program, built on first use; `None` when fusion is off or does not apply.
     fn inference_program(&mut self) -> Result<Option<&mut InferenceProgram>> {
         if !self.fusion || !self.context.is_cpu() || !self.plan.head_grad_nodes.is_empty() {

@@ -37,15 +37,20 @@ use super::parallel;
 
 pub mod backward;
 pub mod blocked;
+pub mod blocked_ops;
+pub mod depthwise;
 pub mod direct;
+pub(crate) mod lanes;
+pub mod winograd;
 
 mod sealed {
     use super::backward::Served;
     use super::{ConvError, ConvGeom};
 
     pub trait Sealed: Sized {
-        /// Runs the forward convolution with the direct kernels when they serve it
-        /// ([`super::direct::forward_nchw`]); `Ok(false)` (nothing done) otherwise.
+        /// Runs the forward convolution with the direct or depthwise kernels when they serve
+        /// it ([`super::direct::forward_nchw`], [`super::depthwise::forward_nchw`]);
+        /// `Ok(false)` (nothing done) otherwise.
         fn direct_forward(
             _geom: &ConvGeom,
             _x: &[Self],
@@ -82,7 +87,8 @@ mod sealed {
             y: &mut [f32],
             threads: usize,
         ) -> Result<bool, ConvError> {
-            super::direct::forward_nchw(geom, x, w, bias, y, threads)
+            Ok(super::direct::forward_nchw(geom, x, w, bias, y, threads)?
+                || super::depthwise::forward_nchw(geom, x, w, bias, y, threads)?)
         }
 
         fn direct_backward(
@@ -468,9 +474,10 @@ fn image_parts(geom: &ConvGeom, s: &Sizes, threads: usize) -> usize {
 
 /// The forward convolution: `y = conv(x, w) + bias` (cross-correlation, no kernel flip).
 /// `x` is `N × C × spatial`, `w` is `F × C/G × kernel`, `bias` (if any) has `F` elements,
-/// `y` is `N × F × out_spatial` and is overwritten. `f32` convolutions the direct kernels
-/// serve ([`direct::forward_nchw`]) run there; the rest by im2col + GEMM
-/// ([`conv_forward_im2col`]). Both use up to [`parallel::num_threads`] threads.
+/// `y` is `N × F × out_spatial` and is overwritten. `f32` convolutions the direct or depthwise
+/// kernels serve ([`direct::forward_nchw`], [`depthwise::forward_nchw`]) run there; the rest
+/// by im2col + GEMM ([`conv_forward_im2col`]). All use up to [`parallel::num_threads`]
+/// threads.
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry or a buffer of the wrong length.

@@ -8,9 +8,11 @@
 //!
 //! Two backends, chosen per call at run time (the binary never needs `target-cpu=native`):
 //!
-//! - for large `f32` products on a CPU with AVX-512F and FMA, mxr's own BLIS-style kernel
-//!   (`gemm/avx512.rs`: `B` packed into 64-column panels, `A` read in place when its rows are
-//!   contiguous, a 6 × 64 register tile of 24 zmm accumulators);
+//! - for large `f32` products, mxr's own BLIS-style kernels (the blocked loops in
+//!   `gemm/blis.rs`: `B` packed into panels, `A` read in place when its rows are contiguous),
+//!   for the instruction set [`Isa::current`](crate::cpu::isa::Isa::current) names (so
+//!   `MXR_CPU_ISA` caps them): AVX-512F (`gemm/avx512.rs`, a 6 × 64 register tile of 24 zmm
+//!   accumulators) or AVX2 (`gemm/avx2.rs`, 6 × 16 in 12 ymm accumulators);
 //! - otherwise (`f64`, small or thin products, other CPUs) the
 //!   [gemm](https://docs.rs/gemm/0.19) crate with its `x86-v4` feature, which picks its own
 //!   micro-kernels at run time (AVX-512, AVX2/FMA or scalar).
@@ -102,10 +104,11 @@ use sealed::Strided;
 /// mxr's own f32 kernels and the rule for when to use them.
 mod native {
     use super::Strided;
+    use crate::cpu::isa::Isa;
 
-    /// Runs `C = alpha * A · B + beta * C` with the AVX-512 kernel if the CPU has it and
-    /// `backend` asks for it (`Auto`: the shape is one where it beats the `gemm` crate);
-    /// returns whether it ran.
+    /// Runs `C = alpha * A · B + beta * C` with the kernel of the current instruction set
+    /// ([`Isa::current`]: AVX-512 or AVX2) if `backend` asks for it (`Auto`: the shape is one
+    /// where it beats the `gemm` crate, `worth_it`); returns whether it ran.
     ///
     /// # Safety
     /// `m, n, k > 0`; every `(i, p)` (`i < m`, `p < k`) of `a` and `(p, j)` (`p < k`, `j < n`)
@@ -126,34 +129,38 @@ mod native {
     ) -> bool {
         #[cfg(target_arch = "x86_64")]
         {
-            use super::avx512;
+            use super::{avx2, avx512, blis};
+            let isa = Isa::current();
             let wanted = match backend {
-                super::Backend::Auto => worth_it(m, n, k),
+                super::Backend::Auto => worth_it(isa, m, n, k),
                 super::Backend::Native => true,
                 super::Backend::Crate => false,
             };
-            if wanted && avx512::available() {
-                let src = |x: Strided<f32>| avx512::Src {
-                    ptr: x.ptr,
-                    rs: x.rs,
-                    cs: x.cs,
-                };
+            let src = |x: Strided<f32>| blis::Src {
+                ptr: x.ptr,
+                rs: x.rs,
+                cs: x.cs,
+            };
+            let p = blis::Product {
+                m,
+                n,
+                k,
+                alpha,
+                a: src(a),
+                b: src(b),
+                beta,
+                c,
+                ldc,
+            };
+            if wanted && isa == Isa::Avx512 && avx512::available() {
                 // SAFETY: `available()` checked the CPU; the matrices are as `sgemm` needs
                 // (this function's contract, which is the same).
-                unsafe {
-                    avx512::sgemm(
-                        m,
-                        n,
-                        k,
-                        alpha,
-                        src(a),
-                        src(b),
-                        beta,
-                        c,
-                        ldc,
-                        avx512::BLOCKING,
-                    );
-                }
+                unsafe { avx512::sgemm(p, avx512::BLOCKING) };
+                return true;
+            }
+            if wanted && isa == Isa::Avx2 && avx2::available() {
+                // SAFETY: as above, for the AVX2 kernel.
+                unsafe { avx2::sgemm(p, avx2::BLOCKING) };
                 return true;
             }
         }
@@ -161,20 +168,29 @@ mod native {
         false
     }
 
-    /// Whether our kernel beats the `gemm` crate on this shape. Measured on the development
-    /// machine (one thread, every transpose): ours is 3–35% faster once every dimension is
-    /// at least 128 and the product is at least 512³; below that (small, thin or shallow
-    /// products, where packing `B` does not pay for itself) the crate is as fast or faster.
+    /// Whether our kernel for `isa` beats the `gemm` crate on this shape. Measured (one
+    /// thread, every transpose): the AVX-512 kernel is 3–35% faster than the crate's on the
+    /// first development machine (Intel) once every dimension is at least 128 and the product
+    /// is at least 512³; below that (small, thin or shallow products, where packing `B` does
+    /// not pay for itself) the crate is as fast or faster. The AVX2 kernel, against the
+    /// crate's AVX2 kernels (a Zen 4 capped to AVX2, the crate built without `x86-v4`), is as
+    /// fast on square products from 256 up, 15–40% faster with a transposed `B` at 1024, and
+    /// slower (by up to 10%) with 64-row products: the same rule.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    pub(super) fn worth_it(m: usize, n: usize, k: usize) -> bool {
+    pub(super) fn worth_it(isa: Isa, m: usize, n: usize, k: usize) -> bool {
         const MIN_DIM: usize = 128;
         const MIN_VOLUME: u128 = 512 * 512 * 512;
-        m.min(n).min(k) >= MIN_DIM && (m as u128) * (n as u128) * (k as u128) >= MIN_VOLUME
+        let volume = (m as u128) * (n as u128) * (k as u128);
+        isa >= Isa::Avx2 && m.min(n).min(k) >= MIN_DIM && volume >= MIN_VOLUME
     }
 }
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod blis;
 
 /// An element type [`gemm()`] supports: `f32` and `f64`. Sealed.
 pub trait GemmElement: Element + sealed::Sealed + Mul<Output = Self> {
@@ -398,8 +414,8 @@ pub fn batched_gemm<T: GemmElement>(
 pub enum Backend {
     /// What [`gemm()`] does: mxr's kernel where it is faster, else the `gemm` crate.
     Auto,
-    /// mxr's kernel whenever the type and CPU have one (`f32` with AVX-512F and FMA), whatever
-    /// the shape; else the `gemm` crate.
+    /// mxr's kernel whenever the type and the current instruction set have one (`f32` with
+    /// AVX-512F or AVX2, and FMA), whatever the shape; else the `gemm` crate.
     Native,
     /// Always the `gemm` crate.
     Crate,
@@ -468,7 +484,9 @@ pub fn batched_gemm_with<T: GemmElement>(
         if chunks.len() > 1 {
             // The kernel is chosen for the whole product, so every band runs the same one.
             let backend = match backend {
-                Backend::Auto if native::worth_it(m, n, k) => Backend::Native,
+                Backend::Auto if native::worth_it(crate::cpu::isa::Isa::current(), m, n, k) => {
+                    Backend::Native
+                }
                 Backend::Auto => Backend::Crate,
                 chosen => chosen,
             };

@@ -12,4 +12,5 @@ pub mod random;
 pub mod reduce;
 pub mod softmax;
 pub mod sum;
+pub(crate) mod tile;
 pub mod transpose;

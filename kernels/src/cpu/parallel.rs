@@ -70,6 +70,30 @@ pub fn split_range(len: usize, parts: usize, align: usize) -> Vec<std::ops::Rang
         .collect()
 }
 
+/// A mutable pointer shared by the parts of one [`for_each_part`] call that write disjoint
+/// elements through it (each part its own).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SharedMut<T>(*mut T);
+
+impl<T> SharedMut<T> {
+    /// Shares `ptr`; the caller promises the parts write disjoint elements, and that the
+    /// buffer outlives the call.
+    pub(crate) fn new(ptr: *mut T) -> SharedMut<T> {
+        SharedMut(ptr)
+    }
+
+    /// The pointer (a method, so that closures capture the whole `Sync` struct).
+    pub(crate) fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+// SAFETY: the pointer is only written through by parts that touch disjoint elements (the
+// contract of `SharedMut::new`), and the buffer outlives the fork-join call that shares it.
+unsafe impl<T: Send> Sync for SharedMut<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for SharedMut<T> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,8 @@ use rayon::prelude::*;
 
 use super::parallel;
 
+pub mod blocked;
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}

@@ -10,10 +10,15 @@
 //!   residual addition and a ReLU applied as each output tile is stored;
 //! - [`conv::FoldConv`]: computes the folded, packed weights and bias from the parameters (the
 //!   executor pushes it when a parameter has been written since the last fold);
+//! - [`pool::BlockedPooling`], [`elementwise::BlockedBatchNorm`], [`elementwise::BlockedAdd`]:
+//!   pooling, an inference BatchNorm (+ ReLU) and an addition (+ ReLU) that stay in the
+//!   blocked layout;
 //! - [`layout::ToBlocked`], [`layout::FromBlocked`]: conversions at the edges.
 
 pub mod conv;
+pub mod elementwise;
 pub mod layout;
+pub mod pool;
 
 use mxr_kernels::cpu::conv::blocked::{BLOCK, Blocked};
 
@@ -28,6 +33,14 @@ pub fn blocked_shape(layout: &Blocked) -> Vec<usize> {
         layout.w + 2 * layout.halo,
         BLOCK,
     ]
+}
+
+/// An operator's error from a kernel's.
+pub(crate) fn bad(op: &str, e: impl std::fmt::Display) -> Error {
+    Error::BadInput {
+        op: op.into(),
+        reason: e.to_string(),
+    }
 }
 
 /// The layout of an array of `shape` holding `c` channels with `halo`: an error naming `op` if

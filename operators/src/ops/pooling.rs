@@ -194,7 +194,7 @@ impl PoolSpec {
     }
 
     /// The kernels' geometry for data of shape `data` (checked by shape inference).
-    fn geom(&self, data: &[usize]) -> PoolGeom {
+    pub fn geom(&self, data: &[usize]) -> PoolGeom {
         let spatial = data.get(2..).unwrap_or(&[]);
         let lift = |v: &[usize], fill: usize| {
             let mut a = [fill; 3];

@@ -237,7 +237,8 @@ pub fn weight_gradient(
             .min(plan.work / MIN_WORK_PER_THREAD)
             .max(1);
         let ranges = parallel::split_range(plan.tiles, parts, 1);
-        let shared = SharedMut(tiles.as_mut_ptr());
+        // The tile ranges are disjoint: each part writes its own tiles.
+        let shared = parallel::SharedMut::new(tiles.as_mut_ptr());
         let run = |part: usize| {
             // SAFETY: the plan's pointers come from the checked buffers (see `WgradPlan`), and
             // the tile ranges are disjoint, so each thread writes its own tiles.
@@ -637,6 +638,7 @@ pub fn data_gradient(
     let (kh, kw) = (geom.kernel[1], geom.kernel[2]);
     let rows = phases(ih, oh, kh, geom.stride[1], geom.pad[1], geom.dilate[1]);
     let cols = phases(iw, ow, kw, geom.stride[2], geom.pad[2], geom.dilate[2]);
+    let isa = if isa.is_available() { isa } else { Isa::Scalar };
     let strides = InputStrides::blocked(dy_layout);
     let (c, f) = (geom.channels, geom.filters);
     // The kernel taps of each phase that has some, flipped (the order its correlation reads
@@ -675,13 +677,15 @@ pub fn data_gradient(
                     [py.pad, px.pad],
                     [py.dilate, px.dilate],
                 );
-                let plan = DirectConv::new(&pg, InputLayout::Blocked)?.ok_or_else(|| {
-                    ConvError::Geometry(format!("data gradient: phase {pg:?} not served"))
-                })?;
+                // Planned for `isa`'s tile (the AVX2 kernel packs one block per group).
+                let plan =
+                    DirectConv::new_for(&pg, InputLayout::Blocked, isa)?.ok_or_else(|| {
+                        ConvError::Geometry(format!("data gradient: phase {pg:?} not served"))
+                    })?;
                 let (mine, rest) = phase_weights.split_at(c * f * jy * jx);
                 phase_weights = rest;
                 resize(packed, plan.packed_len());
-                plan.pack_weights(mine, None, packed)?;
+                plan.pack_weights_with(isa, mine, None, packed, threads)?;
                 let layout = plan.output_layout(0);
                 resize(out, layout.len());
                 plan.forward_with(
@@ -701,7 +705,7 @@ pub fn data_gradient(
                     && layout.h == ih
                     && layout.w == iw;
                 if whole {
-                    super::blocked::from_blocked(out, &layout, dx);
+                    super::blocked::from_blocked_with(isa, out, &layout, dx, threads);
                 } else {
                     scatter(geom, py, px, out, &layout, dx);
                 }
@@ -950,14 +954,14 @@ pub fn backward_nchw_with(
     NCHW_SCRATCH.with_borrow_mut(|[xb, dyb]| {
         let dy_layout = Blocked::new(geom.batch, geom.filters, oh, ow, halo);
         resize(dyb, dy_layout.len());
-        super::blocked::to_blocked(dy, &dy_layout, dyb);
+        super::blocked::to_blocked_with(isa, dy, &dy_layout, dyb, threads);
         if let Some(dw) = dw {
             let input = if wgrad_prefers_nchw(geom) {
                 WgradInput::Nchw(x)
             } else {
                 let layout = Blocked::new(geom.batch, geom.channels, ih, iw, 0);
                 resize(xb, layout.len());
-                super::blocked::to_blocked(x, &layout, xb);
+                super::blocked::to_blocked_with(isa, x, &layout, xb, threads);
                 WgradInput::Blocked(xb, layout)
             };
             weight_gradient(isa, geom, input, dyb, &dy_layout, dw, threads)?;
@@ -974,20 +978,6 @@ fn resize(v: &mut Vec<f32>, len: usize) {
     v.resize(len, 0.0);
     v.truncate(len);
 }
-
-/// The tile pointer, shared by the threads of one call (each writes its own tiles).
-struct SharedMut(*mut f32);
-
-impl SharedMut {
-    /// The pointer (a method, so that closures capture the whole `Sync` struct).
-    fn get(&self) -> *mut f32 {
-        self.0
-    }
-}
-
-// SAFETY: the pointer is only used by `WgradPlan::run` calls on disjoint tile ranges, and the
-// buffer it came from outlives the fork-join call that shares it.
-unsafe impl Sync for SharedMut {}
 
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,12 @@
 //! Direct 2-D convolution into the channel-blocked layout ([`super::blocked`]), `f32`.
 //!
-//! The output is computed in tiles of up to 14 pixels of one output row by 32 output channels
-//! (two blocks of 16), held in registers for the whole reduction over input channels and
-//! kernel taps; each reduction step broadcasts one input value per pixel and multiplies it
-//! by 16-channel weight vectors. The input is read in place — blocked, or plain NCHW for a
+//! The output is computed in tiles of pixels of one output row by output channels, held in
+//! registers for the whole reduction over input channels and kernel taps; each reduction step
+//! broadcasts one input value per pixel and multiplies it by weight vectors. The tile depends
+//! on the instruction set's registers: with AVX-512 (32 zmm) up to 14 pixels by 32 channels
+//! (two blocks of 16, `avx512.rs`), with AVX2 (16 ymm) up to 6 pixels by 16 channels (one
+//! block in two ymm, `avx2.rs`; plans for it pack one block per output group), else a
+//! portable loop. The input is read in place — blocked, or plain NCHW for a
 //! network's first layer, whose three colour channels would waste most of a 16-channel block —
 //! and horizontal padding comes from the input's zero halo columns ([`Blocked::halo`]), so the
 //! inner loops have no bounds checks. Rows of the kernel that fall into the vertical padding
@@ -20,19 +23,38 @@
 //! padding and dilation. Other convolutions use the im2col path ([`super::conv_forward`]).
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 
 use super::blocked::{BLOCK, Blocked};
-use super::{ConvError, ConvGeom};
+use super::{ConvError, ConvGeom, check_len};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
 
-/// Output channel blocks per tile (the `NV` of the micro-kernel) when the layer has at least two.
+/// Output channel blocks per tile (the `NV` of the AVX-512 micro-kernel) when the layer has at
+/// least two. The AVX2 kernel holds one block per tile, and reads its weights fastest packed
+/// one block per group (contiguous steps of 16 floats), so its plans use 1.
 const TILE_BLOCKS: usize = 2;
-/// The most output pixels in a tile.
-const MAX_TILE_PIXELS: usize = 14;
+/// The most output pixels in a tile of the AVX-512 kernel (and the portable one).
+pub(crate) const MAX_TILE_PIXELS: usize = 14;
+/// The most output pixels in a tile of the AVX2 kernel.
+const MAX_TILE_PIXELS_AVX2: usize = 6;
+
+/// The most output pixels in a tile for `isa`'s kernel (its register budget).
+pub(crate) fn max_tile_pixels(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx2 => MAX_TILE_PIXELS_AVX2,
+        Isa::Avx512 | Isa::Scalar => MAX_TILE_PIXELS,
+    }
+}
 /// Packed weights per reduction chunk meant to stay in L2 (bytes).
 const WEIGHT_CHUNK_BYTES: usize = 256 << 10;
+/// Packed weights (floats) per thread, at least, before packing is split across threads.
+const MIN_PACK_FLOATS_PER_THREAD: usize = 1 << 16;
+/// Packed weights (bytes) above which the output units run group by group rather than image
+/// by image ([`DirectConv::unit`]).
+const GROUP_MAJOR_BYTES: usize = 1 << 20;
 /// Convolutions below this many multiply-adds per thread run on one thread.
 const MIN_WORK_PER_THREAD: usize = 1 << 20;
 
@@ -98,8 +120,8 @@ impl InputStrides {
 /// input value from the tile's input pointer, and of its weights from the block's weights.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tap {
-    input: isize,
-    weight: usize,
+    pub(crate) input: isize,
+    pub(crate) weight: usize,
 }
 
 /// Everything one micro-kernel call needs, as raw pointers (the driver derives them from
@@ -113,23 +135,23 @@ pub(crate) struct Tap {
 /// `residual + v·res_block + r·16 .. + 16` unless null.
 #[derive(Debug)]
 pub(crate) struct TileJob {
-    inp: *const f32,
-    in_block: usize,
-    in_ic: usize,
-    pixel_step: usize,
-    channels: usize,
-    blocks: usize,
-    w: *const f32,
-    w_block: usize,
-    out: *mut f32,
-    out_block: usize,
-    nv_store: usize,
-    rows: usize,
-    bias: *const f32,
-    residual: *const f32,
-    res_block: usize,
-    accumulate: bool,
-    relu: bool,
+    pub(crate) inp: *const f32,
+    pub(crate) in_block: usize,
+    pub(crate) in_ic: usize,
+    pub(crate) pixel_step: usize,
+    pub(crate) channels: usize,
+    pub(crate) blocks: usize,
+    pub(crate) w: *const f32,
+    pub(crate) w_block: usize,
+    pub(crate) out: *mut f32,
+    pub(crate) out_block: usize,
+    pub(crate) nv_store: usize,
+    pub(crate) rows: usize,
+    pub(crate) bias: *const f32,
+    pub(crate) residual: *const f32,
+    pub(crate) res_block: usize,
+    pub(crate) accumulate: bool,
+    pub(crate) relu: bool,
 }
 
 /// What happens to each output tile as it is stored.
@@ -141,6 +163,37 @@ pub struct Epilogue<'a> {
     pub residual: Option<(&'a [f32], Blocked)>,
     /// `max(·, 0)` last (MXNet's relu: NaN kept).
     pub relu: bool,
+}
+
+impl Epilogue<'_> {
+    /// Checks the epilogue against the output of `kernel` (in `out_layout`): the bias has one
+    /// value per channel, the residual the output's shape (any halo) and length. Returns the
+    /// bias zero-padded to `padded` values (zeros without a bias).
+    ///
+    /// # Errors
+    /// [`ConvError`] naming `kernel` when the bias or the residual does not match.
+    pub(crate) fn checked_bias(
+        &self,
+        kernel: &str,
+        out_layout: &Blocked,
+        padded: usize,
+    ) -> Result<Vec<f32>, ConvError> {
+        let mut bias = vec![0.0f32; padded.max(out_layout.c)];
+        if let Some(b) = self.bias {
+            check_len("bias", b.len(), out_layout.c)?;
+            bias[..out_layout.c].copy_from_slice(b);
+        }
+        if let Some((r, layout)) = &self.residual {
+            if *layout != out_layout.with_halo(layout.halo) {
+                return Err(ConvError::Geometry(format!(
+                    "{kernel}: residual layout {layout:?} does not match the output \
+                     {out_layout:?}"
+                )));
+            }
+            check_len("residual", r.len(), layout.len())?;
+        }
+        Ok(bias)
+    }
 }
 
 /// A planned direct convolution: the geometry, the input layout and the tile shape.
@@ -158,10 +211,28 @@ pub struct DirectConv {
 }
 
 impl DirectConv {
-    /// Plans `geom` with an input in `input` layout; `None` when the direct kernels do not
-    /// serve this convolution (3-D, groups, strides above 2; see the module docs), and an
-    /// error when the geometry is invalid.
+    /// Plans `geom` with an input in `input` layout for the current instruction set
+    /// ([`Isa::current`]); `None` when the direct kernels do not serve this convolution (3-D,
+    /// groups, strides above 2; see the module docs), and an error when the geometry is
+    /// invalid.
+    ///
+    /// # Errors
+    /// [`ConvError`] for an invalid geometry.
     pub fn new(geom: &ConvGeom, input: InputLayout) -> Result<Option<DirectConv>, ConvError> {
+        DirectConv::new_for(geom, input, Isa::current())
+    }
+
+    /// [`DirectConv::new`] for the kernels of `isa`: the packed weights' layout (blocks per
+    /// output group) suits them. Any plan runs with any instruction set
+    /// ([`DirectConv::forward_with`]), only slower on another's.
+    ///
+    /// # Errors
+    /// As [`DirectConv::new`].
+    pub fn new_for(
+        geom: &ConvGeom,
+        input: InputLayout,
+        isa: Isa,
+    ) -> Result<Option<DirectConv>, ConvError> {
         let out = geom.output()?;
         geom.sizes()?;
         let served = geom.groups == 1
@@ -177,7 +248,11 @@ impl DirectConv {
             InputLayout::Blocked => (BLOCK, geom.channels.div_ceil(BLOCK)),
             InputLayout::Plain => (geom.channels, 1),
         };
-        let nv = if geom.filters > BLOCK { TILE_BLOCKS } else { 1 };
+        let nv = if geom.filters > BLOCK && isa != Isa::Avx2 {
+            TILE_BLOCKS
+        } else {
+            1
+        };
         Ok(Some(DirectConv {
             geom: *geom,
             input,
@@ -240,7 +315,9 @@ impl DirectConv {
 
     /// Packs `w` (`F × C × kh × kw`, as `Convolution` stores it) into `dst`
     /// ([`DirectConv::packed_len`] floats), multiplying output channel `f` by `scale[f]` when
-    /// given (BatchNorm folding). Padding channels are zero.
+    /// given (BatchNorm folding). Padding channels are zero. The layout does not depend on the
+    /// instruction set; this uses the current one ([`Isa::current`]) and up to
+    /// [`parallel::num_threads`] threads.
     ///
     /// # Errors
     /// [`ConvError::Length`] when `w`, `scale` or `dst` do not match the geometry.
@@ -250,6 +327,22 @@ impl DirectConv {
         scale: Option<&[f32]>,
         dst: &mut [f32],
     ) -> Result<(), ConvError> {
+        self.pack_weights_with(Isa::current(), w, scale, dst, parallel::num_threads())
+    }
+
+    /// [`DirectConv::pack_weights`] with a chosen instruction set (one this CPU lacks runs the
+    /// portable code) on up to `threads` threads; the result is the same for every choice.
+    ///
+    /// # Errors
+    /// As [`DirectConv::pack_weights`].
+    pub fn pack_weights_with(
+        &self,
+        isa: Isa,
+        w: &[f32],
+        scale: Option<&[f32]>,
+        dst: &mut [f32],
+        threads: usize,
+    ) -> Result<(), ConvError> {
         let g = &self.geom;
         let (c, f) = (g.channels, g.filters);
         let taps = self.taps();
@@ -258,25 +351,115 @@ impl DirectConv {
         if let Some(s) = scale {
             check_len("weight scale", s.len(), f)?;
         }
+        if dst.is_empty() {
+            return Ok(());
+        }
+        let isa = if isa.is_available() { isa } else { Isa::Scalar };
         let (nv, icpb) = (self.nv, self.ic_per_block);
+        let step = nv * BLOCK;
         let w_block = self.w_block();
-        for (og, group) in dst.chunks_exact_mut(self.ic_blocks * w_block).enumerate() {
-            for (icb, block) in group.chunks_exact_mut(w_block).enumerate() {
-                for (t, tap) in block.chunks_exact_mut(icpb * nv * BLOCK).enumerate() {
-                    for (i, step) in tap.chunks_exact_mut(nv * BLOCK).enumerate() {
-                        let ic = icb * icpb + i;
-                        for (j, d) in step.iter_mut().enumerate() {
-                            let oc = og * nv * BLOCK + j;
-                            *d = if ic < c && oc < f {
-                                w[(oc * c + ic) * taps + t] * scale.map_or(1.0, |s| s[oc])
-                            } else {
-                                0.0
-                            };
+        // Units: (output group, input block), each `w_block` floats of `dst`.
+        let units = self.out_groups() * self.ic_blocks;
+        let parts = threads
+            .min(dst.len() / MIN_PACK_FLOATS_PER_THREAD)
+            .clamp(1, units);
+        let ranges = parallel::split_range(units, parts, 1);
+        let out = parallel::SharedMut::new(dst.as_mut_ptr());
+        parallel::for_each_part(ranges.len(), |p| {
+            // One 16 (output) × 16 (input) tile per tap, output-channel-major: `tmp[t][j][i]`.
+            // (Allocated on first use: a plain first layer and 1×1 tiles do not need it.)
+            let mut tmp = Vec::new();
+            for unit in ranges[p].clone() {
+                let (og, icb) = (unit / self.ic_blocks, unit % self.ic_blocks);
+                for v in 0..nv {
+                    for i0 in (0..icpb).step_by(BLOCK) {
+                        let ic0 = icb * icpb + i0;
+                        let ni = BLOCK.min(icpb - i0);
+                        let valid = ni.min(c.saturating_sub(ic0));
+                        let oc0 = og * step + v * BLOCK;
+                        let offset = unit * w_block + i0 * step + v * BLOCK;
+                        if taps == 1 && scale.is_none() && valid == BLOCK && oc0 + BLOCK <= f {
+                            // A whole 16 × 16 tile of `w` (rows: output channels): transposed
+                            // in place.
+                            // SAFETY: rows `oc0 .. oc0 + 16 <= f` of `w`, 16 floats from
+                            // `ic0` each (`ic0 + 16 <= c`); the destination as below.
+                            unsafe {
+                                crate::cpu::tile::transpose(
+                                    isa,
+                                    w[oc0 * c + ic0..].as_ptr(),
+                                    c,
+                                    BLOCK,
+                                    BLOCK,
+                                    out.get().add(offset),
+                                    step,
+                                    ni,
+                                );
+                            }
+                            continue;
+                        }
+                        tmp.resize(taps * 256, 0.0);
+                        // `tmp[t][j][i]` from output channel `oc0 + j`'s `i × t` run: a
+                        // `valid × taps` transpose per channel, 16 taps at a time.
+                        for j in 0..BLOCK {
+                            let oc = oc0 + j;
+                            if oc >= f {
+                                for t in 0..taps {
+                                    tmp[(t * BLOCK + j) * BLOCK..][..BLOCK].fill(0.0);
+                                }
+                                continue;
+                            }
+                            let run = &w[(oc * c + ic0) * taps..][..valid * taps];
+                            for t0 in (0..taps).step_by(BLOCK) {
+                                let nt = BLOCK.min(taps - t0);
+                                // SAFETY: `valid` rows of `taps` floats of `run`, `nt` from
+                                // `t0` each; `nt` rows of 16 floats of `tmp`, 256 apart, from
+                                // `(t0 · 16 + j) · 16` (inside its `taps · 256`); `isa` is
+                                // available.
+                                unsafe {
+                                    crate::cpu::tile::transpose(
+                                        isa,
+                                        run[t0..].as_ptr(),
+                                        taps,
+                                        valid,
+                                        nt,
+                                        tmp[(t0 * BLOCK + j) * BLOCK..].as_mut_ptr(),
+                                        BLOCK * BLOCK,
+                                        nt,
+                                    );
+                                }
+                            }
+                            if let Some(s) = scale {
+                                // The channels that exist (padding stays +0).
+                                for t in 0..taps {
+                                    for x in &mut tmp[(t * BLOCK + j) * BLOCK..][..valid] {
+                                        *x *= s[oc];
+                                    }
+                                }
+                            }
+                        }
+                        for t in 0..taps {
+                            // SAFETY: `tmp[t]` holds 16 rows of 16 floats; the destination
+                            // rows `i0 .. i0 + ni` of tap `t`, floats `16 v .. 16 v + 16` of
+                            // each, are inside unit `unit`'s `w_block` floats of `dst` (which
+                            // has `units · w_block`), written by this part alone; `isa` is
+                            // available.
+                            unsafe {
+                                crate::cpu::tile::transpose(
+                                    isa,
+                                    tmp[t * 256..].as_ptr(),
+                                    BLOCK,
+                                    BLOCK,
+                                    BLOCK,
+                                    out.get().add(offset + t * icpb * step),
+                                    step,
+                                    ni,
+                                );
+                            }
                         }
                     }
                 }
             }
-        }
+        });
         Ok(())
     }
 
@@ -329,34 +512,16 @@ impl DirectConv {
     ) -> Result<(), ConvError> {
         let g = &self.geom;
         let [oh, ow] = self.out;
-        let want = self.output_layout(out_layout.halo);
-        if *out_layout != want {
-            return Err(ConvError::Geometry(format!(
-                "direct convolution: output layout {out_layout:?}, the plan makes {want:?}"
-            )));
-        }
-        check_len("output", out.len(), out_layout.len())?;
+        let bias = check_output(
+            "direct convolution",
+            &self.output_layout(out_layout.halo),
+            out,
+            out_layout,
+            epilogue,
+            self.out_groups() * self.nv * BLOCK,
+        )?;
         check_len("packed weight", packed.len(), self.packed_len())?;
         self.check_input(input, in_strides)?;
-        let nb = self.out_groups() * self.nv * BLOCK;
-        let mut bias = vec![0.0f32; nb];
-        if let Some(b) = epilogue.bias {
-            check_len("bias", b.len(), g.filters)?;
-            bias[..g.filters].copy_from_slice(b);
-        }
-        if let Some((r, layout)) = &epilogue.residual {
-            let same = Blocked {
-                halo: layout.halo,
-                ..*out_layout
-            };
-            if *layout != same {
-                return Err(ConvError::Geometry(format!(
-                    "direct convolution: residual layout {layout:?} does not match the output \
-                     {out_layout:?}"
-                )));
-            }
-            check_len("residual", r.len(), layout.len())?;
-        }
         if out.is_empty() {
             return Ok(());
         }
@@ -365,9 +530,7 @@ impl DirectConv {
         let parts = threads.min(units).min(work / MIN_WORK_PER_THREAD).max(1);
         let ranges = parallel::split_range(units, parts, 1);
         let isa = if isa.is_available() { isa } else { Isa::Scalar };
-        let shared = Shared {
-            out: out.as_mut_ptr(),
-        };
+        let shared = parallel::SharedMut::new(out.as_mut_ptr());
         let run = |p: usize| {
             // SAFETY: every pointer the job derives stays inside the checked slices (see
             // `run_units`); threads write disjoint output rows (disjoint unit ranges), so the
@@ -435,32 +598,31 @@ impl DirectConv {
 
     /// Checks that `input` holds the plan's input with `s`.
     fn check_input(&self, input: &[f32], s: &InputStrides) -> Result<(), ConvError> {
-        let g = &self.geom;
-        let [_, h, w] = g.input;
-        let halo_ok = s.halo >= self.input_halo();
-        let (want, layout_ok) = match self.input {
-            InputLayout::Blocked => {
-                let b = Blocked::new(g.batch, g.channels, h, w, s.halo);
-                (b.len(), *s == InputStrides::blocked(&b))
-            }
-            InputLayout::Plain => (
-                g.batch * g.channels * h * (w + 2 * s.halo),
-                *s == InputStrides::plain(g.channels, h, w, s.halo),
-            ),
-        };
-        if !halo_ok || !layout_ok {
-            return Err(ConvError::Geometry(format!(
-                "direct convolution: input strides {s:?} do not describe a {:?} input of \
-                 {:?} with a halo of at least {}",
-                self.input,
-                [g.batch, g.channels, h, w],
-                self.input_halo()
-            )));
-        }
-        check_len("data", input.len(), want.max(s.extent(g.batch)))
+        check_input(
+            "direct convolution",
+            &self.geom,
+            self.input,
+            self.input_halo(),
+            input,
+            s,
+        )
     }
 
-    /// Computes output units `range` (unit = image, output group, output row; row fastest).
+    /// Output unit `unit`'s (row, output group, image): rows fastest, then images, then groups
+    /// when the packed weights are too large to stay in the caches across a batch (each
+    /// group's weights are then read once for every image, not once per image), else groups
+    /// before images (each image's input stays in the caches across the groups).
+    fn unit(&self, unit: usize) -> (usize, usize, usize) {
+        let (oh, groups, batch) = (self.out[0], self.out_groups(), self.geom.batch);
+        let y = unit % oh;
+        if self.packed_len() * 4 > GROUP_MAJOR_BYTES {
+            (y, unit / (oh * batch), (unit / oh) % batch)
+        } else {
+            (y, (unit / oh) % groups, unit / (oh * groups))
+        }
+    }
+
+    /// Computes output units `range` (see [`DirectConv::unit`]).
     ///
     /// # Safety
     /// The buffers were checked against the plan ([`DirectConv::forward_with`]); `out` is the
@@ -479,27 +641,24 @@ impl DirectConv {
         range: std::ops::Range<usize>,
     ) {
         let g = &self.geom;
-        let [oh, ow] = self.out;
+        let ow = self.out[1];
         let (kh, kw) = (g.kernel[1], g.kernel[2]);
         let (sh, sw) = (g.stride[1], g.stride[2]);
         let (ph, pw) = (g.pad[1], g.pad[2]);
         let (dh, dw) = (g.dilate[1], g.dilate[2]);
         let ih = g.input[1];
-        let groups = self.out_groups();
         let w_block = self.w_block();
         let step = self.nv * BLOCK;
         // Reduction chunks of input blocks whose packed weights fit in L2.
         let chunk = (WEIGHT_CHUNK_BYTES / 4 / w_block.max(1)).clamp(1, self.ic_blocks);
-        let tiles = ow.div_ceil(MAX_TILE_PIXELS);
+        let tiles = ow.div_ceil(max_tile_pixels(isa));
         let mut taps: Vec<Tap> = Vec::with_capacity(kh * kw);
         let out_halo = out_layout.halo;
         for c0 in (0..self.ic_blocks).step_by(chunk) {
             let blocks = chunk.min(self.ic_blocks - c0);
             let last = c0 + blocks == self.ic_blocks;
             for unit in range.clone() {
-                let y = unit % oh;
-                let og = (unit / oh) % groups;
-                let n = unit / (oh * groups);
+                let (y, og, n) = self.unit(unit);
                 taps.clear();
                 for ky in 0..kh {
                     let iy = (y * sh + ky * dh) as isize - ph as isize;
@@ -594,23 +753,46 @@ impl DirectConv {
     }
 }
 
-/// Output pixels (`N·P`) below which [`forward_nchw`] leaves a convolution to im2col: packing
-/// the weights on every call costs about as much as a hundred multiply-adds per weight, which
-/// only a large enough batch of pixels amortises.
-const MIN_NCHW_PIXELS: usize = 1024;
+/// Output pixels (`N·P`) below which [`forward_nchw`] leaves a convolution to im2col: the
+/// weights are packed on every call, which costs about as much as 20–60 multiply-adds per
+/// weight (more when they do not fit in the caches), and only enough pixels amortise it.
+const MIN_NCHW_PIXELS: usize = 256;
+
+/// Flops per converted float below which [`forward_nchw`] leaves a convolution to im2col, for
+/// `isa`'s kernels. Converted floats are the output's (always converted back to NCHW) and the
+/// input's when it is converted to the blocked layout (not when it is read in place, or copied
+/// as plain rows for a first layer). `gemm_only`: im2col needs no unrolling (a 1×1 kernel,
+/// stride 1, no padding), so it is one plain GEMM, near the FMA peak, and the direct kernel
+/// must save more than the conversions cost. Measured on the `benches/conv.rs` layers and a
+/// few more 1×1 shapes (one thread, Zen 4): AVX-512 (reading 1×1 inputs in place) wins from
+/// about 100 flops per float where im2col unrolls (3×3 layers have hundreds; ResNet's 1×1
+/// stride-2 shortcut has 128), and against a plain GEMM from about 500 (ResNet-50's
+/// `256 → 64` has 512 and wins by 5–10%; `128 → 256` has 256 and loses by 15%); the AVX2
+/// kernel, a little slower and always converting its input, from about 250 and 1000.
+fn min_nchw_intensity(isa: Isa, gemm_only: bool) -> f64 {
+    match (isa, gemm_only) {
+        (Isa::Avx512, false) => 96.0,
+        (Isa::Avx512, true) => 512.0,
+        (_, false) => 256.0,
+        (_, true) => 1024.0,
+    }
+}
 
 thread_local! {
-    /// Scratch for [`forward_nchw`]: the blocked input, the packed weights, the blocked output.
-    static NCHW_SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> = const {
+    /// Scratch for [`forward_nchw`] (and [`super::depthwise::forward_nchw`]): the blocked
+    /// input, the packed weights, the blocked output.
+    pub(super) static NCHW_SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> = const {
         std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()])
     };
 }
 
 /// A convolution on NCHW `f32` data through the direct kernels, when they serve it and it pays
-/// (an instruction set with a direct kernel, and enough output pixels to amortise packing the
-/// weights): converts the input to the blocked layout (the plain layout for fewer than 8
-/// channels), packs the weights, runs [`DirectConv::forward`] with the bias in the epilogue,
-/// and converts the output back. Returns `Ok(false)`, having done nothing, otherwise. The
+/// (AVX-512 or AVX2, at least [`MIN_NCHW_PIXELS`] output pixels to amortise packing the
+/// weights, and enough flops per converted float, [`min_nchw_intensity`]): converts the input
+/// to the blocked layout (the plain layout for fewer than 8 channels; with AVX-512, an input
+/// without horizontal padding is read in place), packs the weights, runs
+/// [`DirectConv::forward`] with the bias in the epilogue, and converts the output back. Returns
+/// `Ok(false)`, having done nothing, otherwise. The
 /// buffers must have been checked against `geom` (as [`super::conv_forward`] does).
 ///
 /// # Errors
@@ -623,27 +805,61 @@ pub fn forward_nchw(
     y: &mut [f32],
     threads: usize,
 ) -> Result<bool, ConvError> {
-    let isa = Isa::current();
-    if isa < Isa::Avx512 {
+    forward_nchw_with(Isa::current(), geom, x, w, bias, y, threads)
+}
+
+/// [`forward_nchw`] with a chosen instruction set (tests compare them); scalar, or one this
+/// CPU lacks, declines.
+///
+/// # Errors
+/// As [`forward_nchw`].
+pub fn forward_nchw_with(
+    isa: Isa,
+    geom: &ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    threads: usize,
+) -> Result<bool, ConvError> {
+    if isa < Isa::Avx2 || !isa.is_available() {
         return Ok(false);
     }
-    let input = if geom.channels < 8 {
+    // AVX-512 reads an input without horizontal padding in place (the plain layout without a
+    // halo is the NCHW data itself), as fast as a blocked one; the AVX2 kernel reads blocked
+    // inputs faster than it saves by skipping the conversion.
+    let in_place = geom.pad[2] == 0 && isa == Isa::Avx512;
+    let input = if geom.channels < 8 || in_place {
         InputLayout::Plain
     } else {
         InputLayout::Blocked
     };
-    let Some(plan) = DirectConv::new(geom, input)? else {
+    let Some(plan) = DirectConv::new_for(geom, input, isa)? else {
         return Ok(false);
     };
     let [oh, ow] = plan.output_size();
-    if geom.batch * oh * ow < MIN_NCHW_PIXELS {
+    let pixels = geom.batch * oh * ow;
+    let flops = 2.0 * (geom.filters * geom.channels * plan.taps()) as f64 * pixels as f64;
+    let converted = geom.filters * pixels
+        + match input {
+            InputLayout::Blocked => geom.data_len(),
+            InputLayout::Plain => 0,
+        };
+    let gemm_only = plan.taps() == 1 && geom.stride == [1; 3] && geom.pad == [0; 3];
+    if pixels < MIN_NCHW_PIXELS || flops < min_nchw_intensity(isa, gemm_only) * converted as f64 {
         return Ok(false);
     }
     let out_layout = plan.output_layout(0);
     NCHW_SCRATCH.with_borrow_mut(|[xin, packed, out]| {
-        let strides = plan.prepare_input(x, plan.input_halo(), xin)?;
+        let (input, strides) = if in_place {
+            let [_, h, wd] = geom.input;
+            (x, InputStrides::plain(geom.channels, h, wd, 0))
+        } else {
+            let strides = plan.prepare_input(x, plan.input_halo(), xin)?;
+            (&xin[..], strides)
+        };
         resize(packed, plan.packed_len());
-        plan.pack_weights(w, None, packed)?;
+        plan.pack_weights_with(isa, w, None, packed, threads)?;
         resize(out, out_layout.len());
         let epilogue = Epilogue {
             bias,
@@ -651,7 +867,7 @@ pub fn forward_nchw(
         };
         plan.forward_with(
             isa,
-            xin,
+            input,
             &strides,
             packed,
             &epilogue,
@@ -659,7 +875,7 @@ pub fn forward_nchw(
             &out_layout,
             threads,
         )?;
-        super::blocked::from_blocked(out, &out_layout, y);
+        super::blocked::from_blocked_with(isa, out, &out_layout, y, threads);
         Ok(true)
     })
 }
@@ -670,35 +886,114 @@ fn resize(v: &mut Vec<f32>, len: usize) {
     v.truncate(len);
 }
 
-/// The output pointer, shared by the threads of one call (each writes its own rows).
-struct Shared {
-    out: *mut f32,
+/// The output pointer, shared by the threads of one call (each writes its own rows, or its
+/// own tiles in [`super::winograd`]).
+pub(crate) struct Shared {
+    pub(crate) out: *mut f32,
 }
 
 impl Shared {
     /// The pointer (a method, so that closures capture the whole `Sync` struct).
-    fn get(&self) -> *mut f32 {
+    pub(crate) fn get(&self) -> *mut f32 {
         self.out
     }
 }
 
-// SAFETY: the pointer is only used by `run_units` calls writing disjoint rows, and the slice
-// it came from outlives the fork-join call that shares it.
+// SAFETY: the pointer is only used by calls writing disjoint parts of the output (`run_units`:
+// rows; the Winograd kernel: tiles), and the slice it came from outlives the fork-join call
+// that shares it.
 unsafe impl Sync for Shared {}
 
-fn check_len(what: &'static str, len: usize, needed: usize) -> Result<(), ConvError> {
-    if len == needed {
-        Ok(())
-    } else {
-        Err(ConvError::Length { what, len, needed })
+/// Checks that `input` with strides `s` holds the input of `g` in `layout`, with a halo of at
+/// least `min_halo`; `who` names the kernel in the error.
+pub(crate) fn check_input(
+    who: &str,
+    g: &ConvGeom,
+    layout: InputLayout,
+    min_halo: usize,
+    input: &[f32],
+    s: &InputStrides,
+) -> Result<(), ConvError> {
+    let [_, h, w] = g.input;
+    let halo_ok = s.halo >= min_halo;
+    let (want, layout_ok) = match layout {
+        InputLayout::Blocked => {
+            let b = Blocked::new(g.batch, g.channels, h, w, s.halo);
+            (b.len(), *s == InputStrides::blocked(&b))
+        }
+        InputLayout::Plain => (
+            g.batch * g.channels * h * (w + 2 * s.halo),
+            *s == InputStrides::plain(g.channels, h, w, s.halo),
+        ),
+    };
+    if !halo_ok || !layout_ok {
+        return Err(ConvError::Geometry(format!(
+            "{who}: input strides {s:?} do not describe a {layout:?} input of {:?} with a halo \
+             of at least {min_halo}",
+            [g.batch, g.channels, h, w],
+        )));
     }
+    check_len("data", input.len(), want.max(s.extent(g.batch)))
+}
+
+/// Checks the output (`out` in `out_layout`, which must be `want` — the plan's output shape
+/// with the caller's halo) and the epilogue against it, and returns the bias padded with zeros
+/// to `padded` channels (all zero without one); `who` names the kernel in the errors.
+pub(crate) fn check_output(
+    who: &str,
+    want: &Blocked,
+    out: &[f32],
+    out_layout: &Blocked,
+    epilogue: &Epilogue<'_>,
+    padded: usize,
+) -> Result<Vec<f32>, ConvError> {
+    if out_layout != want {
+        return Err(ConvError::Geometry(format!(
+            "{who}: output layout {out_layout:?}, the plan makes {want:?}"
+        )));
+    }
+    check_len("output", out.len(), out_layout.len())?;
+    epilogue.checked_bias(who, out_layout, padded)
 }
 
 /// Runs one tile with the best kernel for `isa`.
 ///
 /// # Safety
-/// As [`TileJob`]; `job.rows <= MAX_TILE_PIXELS` and `job.nv_store <= nv`, `nv` 1 or 2.
-unsafe fn run_tile(isa: Isa, nv: usize, job: &TileJob, taps: &[Tap]) {
+/// As [`TileJob`]; `job.rows <= max_tile_pixels(isa)` and `job.nv_store <= nv`, `nv` 1 or 2;
+/// `isa` available.
+pub(crate) unsafe fn run_tile(isa: Isa, nv: usize, job: &TileJob, taps: &[Tap]) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2 {
+        macro_rules! dispatch {
+            ($y:literal, $px:literal) => {{
+                let ws = nv * BLOCK;
+                // Slices of `8·Y` channels, only those in stored blocks.
+                for c0 in (0..job.nv_store * BLOCK).step_by(8 * $y) {
+                    match job.rows {
+                        1 => avx2::tile::<1, $y, $px>(job, taps, ws, c0),
+                        2 => avx2::tile::<2, $y, $px>(job, taps, ws, c0),
+                        3 => avx2::tile::<3, $y, $px>(job, taps, ws, c0),
+                        4 => avx2::tile::<4, $y, $px>(job, taps, ws, c0),
+                        5 => avx2::tile::<5, $y, $px>(job, taps, ws, c0),
+                        _ => avx2::tile::<6, $y, $px>(job, taps, ws, c0),
+                    }
+                }
+            }};
+        }
+        // SAFETY: AVX2 and FMA are available (`isa` was checked by the caller), the job is as
+        // the kernel requires, and each slice `c0 .. c0 + 16` lies in a stored block of the
+        // group (`c0 < nv_store · 16 <= nv · 16 = ws`).
+        unsafe {
+            match job.pixel_step {
+                16 => dispatch!(2, 16),
+                32 => dispatch!(2, 32),
+                1 => dispatch!(2, 1),
+                2 => dispatch!(2, 2),
+                _ => tile_scalar(nv, job, taps),
+            }
+        }
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 {
         macro_rules! dispatch {
@@ -805,4 +1100,4 @@ unsafe fn tile_scalar(nv: usize, job: &TileJob, taps: &[Tap]) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,18 +1,5 @@
-//! A BLIS-style single-precision GEMM for x86-64 with AVX-512F and FMA.
-//!
-//! `C = alpha * A · B + beta * C` with row-major `C` and `A`, `B` given by arbitrary strides
-//! (transposes are absorbed by the packing). The loops, outermost first:
-//!
-//! 1. rows of `C` in blocks of `mb` (only when `A` must be packed; otherwise one block);
-//! 2. the shared dimension in blocks of `kc`. `A`'s rows are read in place when they are
-//!    contiguous (`A` not transposed); otherwise the `mb × kc` block is transposed into a
-//!    row-major buffer. A last, partial group of [`MR`] rows is copied into a zero-padded
-//!    panel;
-//! 3. columns in blocks of `nb`: `B[pc.., jc..]` is packed into micro-panels of [`NR`]
-//!    columns, stored `k`-major (`NR` consecutive values per `k`), a `kc × nb` block meant to
-//!    stay in L2;
-//! 4. groups of [`MR`] rows of `A`;
-//! 5. the `B` micro-panels, each multiplied by the micro-kernel into one `MR × NR` tile of `C`.
+//! The AVX-512F (with FMA) micro-kernel and packing of mxr's BLIS-style single-precision GEMM;
+//! the blocked loops are in `blis.rs`.
 //!
 //! The micro-kernel keeps the `MR × NR` tile in `MR · NR / 16` zmm accumulators; each `k` step
 //! loads `NR / 16` vectors of `B`, broadcasts `MR` values of `A` (one per row) and issues
@@ -29,9 +16,6 @@
 //! whole product. 6 × 64 was the best tile with `A` read in place (12-row tiles thrash L1
 //! when `A`'s rows are 4 KiB apart); a large `kc` (fewer passes over `C`) with a 768 KiB `B`
 //! block measured best; software prefetching of the next `A` rows or `B` block made it slower.
-//!
-//! This file is self-contained (it uses nothing from the rest of the crate), so it can be
-//! benchmarked and tuned in isolation by including it by path.
 
 use std::arch::x86_64::{
     __m512, __mmask16, _MM_HINT_T0, _mm_prefetch, _mm512_castpd_ps, _mm512_castps_pd,
@@ -40,26 +24,15 @@ use std::arch::x86_64::{
     _mm512_storeu_ps, _mm512_unpackhi_pd, _mm512_unpackhi_ps, _mm512_unpacklo_pd,
     _mm512_unpacklo_ps,
 };
-use std::cell::RefCell;
+
+use super::blis::{Blocking, MicroKernel, Product, Src, Tile, Work};
 
 /// Rows of the micro-tile (the broadcast operand, `A`).
 pub(crate) const MR: usize = 6;
 /// zmm vectors per micro-tile row.
 pub(crate) const NV: usize = 4;
 /// Columns of the micro-tile (the vector operand, `B`).
-#[cfg_attr(not(test), allow(dead_code, reason = "used by the tests and docs"))]
 pub(crate) const NR: usize = 16 * NV;
-
-/// Cache block sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Blocking {
-    /// Shared-dimension block.
-    pub(crate) kc: usize,
-    /// Column block (rounded down to whole micro-panels).
-    pub(crate) nb: usize,
-    /// Row block when `A` is packed (rounded down to whole row groups).
-    pub(crate) mb: usize,
-}
 
 /// The block sizes used by default (tuned on the development machine, see the module docs).
 pub(crate) const BLOCKING: Blocking = Blocking {
@@ -68,70 +41,10 @@ pub(crate) const BLOCKING: Blocking = Blocking {
     mb: 1536,
 };
 
-/// The most floats a packed `A` block may hold (`mb` shrinks to fit with a large `kc`).
-const PACKED_A_MAX: usize = 1536 * 384;
-
 /// Whether this CPU can run the kernel.
 pub(crate) fn available() -> bool {
     // The standard library caches the CPUID probe, so this is a couple of loads.
     std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
-}
-
-/// A strided read-only matrix: element `(i, j)` is at `ptr + i * rs + j * cs`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Src {
-    /// The first element.
-    pub(crate) ptr: *const f32,
-    /// Row stride, in elements.
-    pub(crate) rs: usize,
-    /// Column stride, in elements.
-    pub(crate) cs: usize,
-}
-
-impl Src {
-    /// The element `(i, j)`'s address.
-    ///
-    /// # Safety
-    /// `(i, j)` must be inside the matrix the caller of [`sgemm`] described.
-    #[inline(always)]
-    unsafe fn at(self, i: usize, j: usize) -> *const f32 {
-        // SAFETY: the caller promises `(i, j)` is an element of the matrix, so the offset
-        // stays inside the allocation `ptr` points into.
-        unsafe { self.ptr.add(i * self.rs + j * self.cs) }
-    }
-}
-
-/// 64 bytes of `f32`, so that a `Vec` of them is 64-byte aligned.
-#[repr(C, align(64))]
-#[derive(Debug, Clone, Copy)]
-struct Line([f32; 16]);
-
-/// A growable, 64-byte aligned scratch buffer.
-#[derive(Debug, Default)]
-struct Scratch(Vec<Line>);
-
-impl Scratch {
-    /// A pointer to at least `len` `f32`s, 64-byte aligned.
-    fn get(&mut self, len: usize) -> *mut f32 {
-        let lines = len.div_ceil(16);
-        if self.0.len() < lines {
-            self.0.resize(lines, Line([0.0; 16]));
-        }
-        self.0.as_mut_ptr().cast()
-    }
-}
-
-/// Per-thread packing buffers: the packed `A` block, the packed `B` block, the edge panel.
-#[derive(Debug, Default)]
-struct Buffers {
-    a: Scratch,
-    b: Scratch,
-    edge: Scratch,
-}
-
-thread_local! {
-    /// Packing buffers, reused by every call on this thread.
-    static SCRATCH: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
 /// `C = alpha * A · B + beta * C` where `A` is `m × k`, `B` is `k × n` and `C` is `m × n`
@@ -143,256 +56,48 @@ thread_local! {
 ///   be readable, and every `c + i * ldc + j`, `i < m`, `j < n` readable and writable;
 /// - `C`'s elements must not overlap `A`'s or `B`'s, and nothing else may access them during
 ///   the call.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the BLAS gemm arguments, with the strides folded into `Src`"
-)]
-pub(crate) unsafe fn sgemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: Src,
-    b: Src,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-    blk: Blocking,
-) {
+pub(crate) unsafe fn sgemm(p: Product, blk: Blocking) {
     // SAFETY: forwarded contract.
-    unsafe { sgemm_shape::<MR, NV>(m, n, k, alpha, a, b, beta, c, ldc, blk) }
+    unsafe { super::blis::sgemm::<Avx512>(p, blk) }
 }
 
-/// Block sizes for one call, in whole tiles.
-#[derive(Debug, Clone, Copy)]
-struct Plan {
-    /// Rows per block (a multiple of the tile's rows).
-    mb: usize,
-    /// Depth per block.
-    kc: usize,
-    /// Columns per block (a multiple of the tile's columns).
-    nb: usize,
-    /// Whether `A`'s rows are read in place (else packed).
-    direct_a: bool,
-}
+/// The AVX-512 [`MicroKernel`]: [`MR`] × [`NR`].
+#[derive(Debug)]
+pub(crate) struct Avx512;
 
-/// [`sgemm`] with a chosen micro-tile: `MR` rows by `NV` vectors.
-///
-/// # Safety
-/// As [`sgemm`].
-#[allow(clippy::too_many_arguments, reason = "as sgemm")]
-pub(crate) unsafe fn sgemm_shape<const MR: usize, const NV: usize>(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: Src,
-    b: Src,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-    blk: Blocking,
-) {
-    if m == 0 || n == 0 {
-        return;
+impl MicroKernel for Avx512 {
+    const MR: usize = MR;
+    const NR: usize = NR;
+
+    unsafe fn pack_a(mc: usize, kc: usize, a: Src, i0: usize, p0: usize, dst: *mut f32) {
+        // SAFETY: forwarded contract.
+        unsafe { pack_a_rows(mc, kc, a, i0, p0, dst) }
     }
-    let nr = 16 * NV;
-    let direct_a = a.cs == 1;
-    // Whole tiles per block (any `blk` is safe; the buffers below are sized from these).
-    let kc = blk.kc.clamp(1, k.max(1));
-    let mb = if direct_a {
-        m.next_multiple_of(MR)
-    } else {
-        let rows = blk.mb.min(PACKED_A_MAX / kc);
-        ((rows / MR).max(1) * MR).min(m.next_multiple_of(MR))
-    };
-    let plan = Plan {
-        mb,
-        kc,
-        nb: ((blk.nb / nr).max(1) * nr).min(n.next_multiple_of(nr)),
-        direct_a,
-    };
-    let a_len = if direct_a { 0 } else { plan.mb * plan.kc };
-    let run = |bufs: &mut Buffers| {
-        let abuf = bufs.a.get(a_len);
-        let bbuf = bufs.b.get(plan.kc * plan.nb);
-        let ebuf = bufs.edge.get(MR * plan.kc);
-        // SAFETY: the caller guarantees the CPU features and the matrices (this function's
-        // contract); the buffers hold `mb * kc` (when `A` is packed), `kc * nb` and `MR * kc`
-        // floats, 64-byte aligned, and belong to this call alone.
-        unsafe { driver::<MR, NV>(m, n, k, alpha, a, b, beta, c, ldc, plan, abuf, bbuf, ebuf) }
-    };
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut bufs) => run(&mut bufs),
-        // Only reachable if a call re-entered on this thread (none does): use fresh buffers.
-        Err(_) => run(&mut Buffers::default()),
-    });
+
+    unsafe fn pack_b(kc: usize, nc: usize, b: Src, p0: usize, j0: usize, dst: *mut f32) {
+        // SAFETY: forwarded contract.
+        unsafe { pack_b::<NV>(kc, nc, b, p0, j0, dst) }
+    }
+
+    unsafe fn kernel(t: &Tile) {
+        // SAFETY: forwarded contract.
+        unsafe { kernel::<MR, NV>(t) }
+    }
+
+    unsafe fn driver(p: Product, w: Work) {
+        // SAFETY: forwarded contract.
+        unsafe { driver(p, w) }
+    }
 }
 
-/// The blocked loops.
+/// [`super::blis::driver`] compiled with AVX-512.
 ///
 /// # Safety
-/// As [`sgemm`], with `m, n > 0`; `plan` as [`sgemm_shape`] makes it; `abuf` (when `A` is
-/// packed), `bbuf` and `ebuf` valid for `mb * kc`, `kc * nb` and `MR * kc` floats, 64-byte
-/// aligned, and disjoint from everything else.
+/// As [`super::blis::driver`], and AVX-512F with FMA available.
 #[target_feature(enable = "avx512f,fma")]
-#[allow(clippy::too_many_arguments, reason = "internal; the loop state")]
-unsafe fn driver<const MR: usize, const NV: usize>(
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: Src,
-    b: Src,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-    plan: Plan,
-    abuf: *mut f32,
-    bbuf: *mut f32,
-    ebuf: *mut f32,
-) {
-    let nr = 16 * NV;
-    let Plan {
-        mb,
-        kc,
-        nb,
-        direct_a,
-    } = plan;
-    if k == 0 {
-        // C = beta * C; the public entry point never gets here, but keep the contract whole.
-        for i in 0..m {
-            for j in 0..n {
-                // SAFETY: `(i, j)` is inside `C` (caller's contract).
-                unsafe {
-                    let p = c.add(i * ldc + j);
-                    *p = if beta == 0.0 { 0.0 } else { beta * *p };
-                }
-            }
-        }
-        return;
-    }
-    for ic in (0..m).step_by(mb) {
-        let mc = mb.min(m - ic);
-        let full = mc / MR * MR;
-        for pc in (0..k).step_by(kc) {
-            let kcur = kc.min(k - pc);
-            let beta_p = if pc == 0 { beta } else { 1.0 };
-            // `A`'s rows `ic .. ic + mc`, columns `pc .. pc + kcur`: `(base, row stride)`.
-            let (a_base, a_rs) = if direct_a {
-                // SAFETY: `(ic, pc)` is inside `A`.
-                (unsafe { a.at(ic, pc) }, a.rs)
-            } else {
-                // SAFETY: the block is inside `A`; `abuf` holds `mc * kcur <= mb * kc` floats.
-                unsafe { pack_a_rows(mc, kcur, a, ic, pc, abuf) };
-                (abuf.cast_const(), kcur)
-            };
-            if full < mc {
-                // The last rows, zero-padded to a full group.
-                for r in 0..MR {
-                    // SAFETY: row `full + r < mc` of the block is readable for `kcur` floats
-                    // (inside `A`, or written by `pack_a_rows`); row `r` of `ebuf` is `kcur`
-                    // floats inside it (`MR * kc` in all).
-                    unsafe {
-                        let dst = ebuf.add(r * kcur);
-                        if full + r < mc {
-                            std::ptr::copy_nonoverlapping(a_base.add((full + r) * a_rs), dst, kcur);
-                        } else {
-                            std::ptr::write_bytes(dst, 0, kcur);
-                        }
-                    }
-                }
-            }
-            for jc in (0..n).step_by(nb) {
-                let ncur = nb.min(n - jc);
-                // SAFETY: rows `pc..pc + kcur`, columns `jc..jc + ncur` are inside `B`, and
-                // `bbuf` holds `kcur * ncur.next_multiple_of(nr) <= kc * nb` floats.
-                unsafe { pack_b::<NV>(kcur, ncur, b, pc, jc, bbuf) };
-                for ir in (0..mc).step_by(MR) {
-                    let (ap, ap_rs) = if ir < full {
-                        // SAFETY: row `ir < mc` of the block.
-                        (unsafe { a_base.add(ir * a_rs) }, a_rs)
-                    } else {
-                        (ebuf.cast_const(), kcur)
-                    };
-                    for jr in (0..ncur).step_by(nr) {
-                        let rows = MR.min(mc - ir);
-                        let cols = nr.min(ncur - jr);
-                        // SAFETY: `ap` holds `MR` rows of `kcur` floats `ap_rs` apart (block
-                        // rows or the edge panel); panel `jr / nr` of `bbuf` starts at
-                        // `jr * kcur`; the tile's corner `(ic + ir, jc + jr)` is inside `C`,
-                        // and the kernel touches only `rows × cols` elements from there.
-                        unsafe {
-                            let bp = bbuf.add(jr * kcur);
-                            let cp = c.add((ic + ir) * ldc + jc + jr);
-                            kernel::<MR, NV>(
-                                kcur, ap, ap_rs, bp, cp, ldc, rows, cols, alpha, beta_p,
-                            );
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Copies rows `i0..i0 + mc`, columns `p0..p0 + kc` of `a` into `dst` as a row-major
-/// `mc × kc` matrix (`dst[i * kc + p]`). Portable code, for any strides (and for Miri);
-/// [`pack_a_rows`] is the fast version.
-///
-/// # Safety
-/// The source elements must be readable and `dst` writable for `mc * kc` floats, not
-/// overlapping the source.
-pub(crate) unsafe fn pack_a_rows_scalar(
-    mc: usize,
-    kc: usize,
-    a: Src,
-    i0: usize,
-    p0: usize,
-    dst: *mut f32,
-) {
-    for i in 0..mc {
-        for p in 0..kc {
-            // SAFETY: `(i0 + i, p0 + p)` is inside the block (caller's contract) and
-            // `i * kc + p < mc * kc`.
-            unsafe { *dst.add(i * kc + p) = *a.at(i0 + i, p0 + p) };
-        }
-    }
-}
-
-/// Packs rows `p0..p0 + kc`, columns `j0..j0 + nc` of `b` into `16 * NV`-column micro-panels:
-/// panel `q`, step `p`, column `c` goes to `dst[q * nr * kc + p * nr + c]` (`nr = 16 * NV`);
-/// columns past `nc` are zero. Portable code, for any strides (and for Miri); [`pack_b`] is
-/// the fast version.
-///
-/// # Safety
-/// The source elements must be readable and `dst` writable for
-/// `kc * nc.next_multiple_of(16 * NV)` floats, not overlapping the source.
-pub(crate) unsafe fn pack_b_scalar<const NV: usize>(
-    kc: usize,
-    nc: usize,
-    b: Src,
-    p0: usize,
-    j0: usize,
-    dst: *mut f32,
-) {
-    let nr = 16 * NV;
-    for (q, jr) in (0..nc).step_by(nr).enumerate() {
-        let cols = nr.min(nc - jr);
-        for p in 0..kc {
-            for c in 0..nr {
-                // SAFETY: reads only columns `jr + c < nc` and rows `p < kc` (inside `B`);
-                // writes `q * nr * kc + p * nr + c < kc * nc.next_multiple_of(nr)`, inside `dst`.
-                unsafe {
-                    *dst.add(q * nr * kc + p * nr + c) = if c < cols {
-                        *b.at(p0 + p, j0 + jr + c)
-                    } else {
-                        0.0
-                    };
-                }
-            }
-        }
-    }
+unsafe fn driver(p: Product, w: Work) {
+    // SAFETY: forwarded contract.
+    unsafe { super::blis::driver::<Avx512>(p, w) }
 }
 
 /// Transposes a 16 × 16 block held as 16 row vectors: afterwards `r[j]` lane `i` is the old
@@ -429,11 +134,11 @@ fn transpose16(r: &mut [__m512; 16]) {
     }
 }
 
-/// [`pack_a_rows_scalar`] with AVX-512 for a column-contiguous `A` (`rs == 1`, a transposed
+/// [`super::blis::pack_a_rows_scalar`] with AVX-512 for a column-contiguous `A` (`rs == 1`, a transposed
 /// operand): 16 × 16 blocks are transposed in registers. Other layouts use the portable code.
 ///
 /// # Safety
-/// As [`pack_a_rows_scalar`], and AVX-512F available.
+/// As [`super::blis::pack_a_rows_scalar`], and AVX-512F available.
 #[target_feature(enable = "avx512f")]
 pub(crate) unsafe fn pack_a_rows(
     mc: usize,
@@ -445,7 +150,7 @@ pub(crate) unsafe fn pack_a_rows(
 ) {
     if a.rs != 1 {
         // SAFETY: the same contract.
-        return unsafe { pack_a_rows_scalar(mc, kc, a, i0, p0, dst) };
+        return unsafe { super::blis::pack_a_rows_scalar(mc, kc, a, i0, p0, dst) };
     }
     for i in (0..mc).step_by(16) {
         let height = 16.min(mc - i);
@@ -468,11 +173,11 @@ pub(crate) unsafe fn pack_a_rows(
     }
 }
 
-/// [`pack_b_scalar`] with AVX-512: a row-contiguous `B` is copied a vector at a time, a
+/// [`super::blis::pack_b_scalar`] with AVX-512: a row-contiguous `B` is copied a vector at a time, a
 /// column-contiguous one goes through 16 × 16 transposes. `dst` must be 64-byte aligned.
 ///
 /// # Safety
-/// As [`pack_b_scalar`], AVX-512F available, and `dst` 64-byte aligned.
+/// As [`super::blis::pack_b_scalar`], AVX-512F available, and `dst` 64-byte aligned.
 #[target_feature(enable = "avx512f")]
 pub(crate) unsafe fn pack_b<const NV: usize>(
     kc: usize,
@@ -533,7 +238,7 @@ pub(crate) unsafe fn pack_b<const NV: usize>(
         }
     } else {
         // SAFETY: the same contract.
-        unsafe { pack_b_scalar::<NV>(kc, nc, b, p0, j0, dst) }
+        unsafe { super::blis::pack_b_scalar(16 * NV, kc, nc, b, p0, j0, dst) }
     }
 }
 
@@ -547,32 +252,25 @@ fn lanes(cols: usize) -> __mmask16 {
     }
 }
 
-/// The micro-kernel: `C[0..rows, 0..cols] = alpha * A · Bp + beta * C` for one tile, where `A`
-/// is `MR` rows of `kc` floats, `lda` apart, and `Bp` a packed `16 * NV`-column micro-panel of
-/// `kc` steps. `beta == 0` does not read `C`.
+/// The micro-kernel on one [`Tile`] of `MR` rows and `16 * NV` columns.
 ///
 /// # Safety
-/// AVX-512F and FMA available; `a + r * lda + p` readable for `r < MR`, `p < kc`; `bp` valid
-/// for `16 * NV * kc` floats and 64-byte aligned; `c + i * ldc + j` valid for reads and writes
-/// for `i < rows <= MR`, `j < cols <= 16 * NV`; `kc > 0`.
+/// AVX-512F and FMA available, and `t` as [`Tile`] documents.
 #[target_feature(enable = "avx512f,fma")]
 #[inline(never)]
-#[allow(
-    clippy::too_many_arguments,
-    reason = "internal; the tile's description"
-)]
-pub(crate) unsafe fn kernel<const MR: usize, const NV: usize>(
-    kc: usize,
-    a: *const f32,
-    lda: usize,
-    bp: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    rows: usize,
-    cols: usize,
-    alpha: f32,
-    beta: f32,
-) {
+pub(crate) unsafe fn kernel<const MR: usize, const NV: usize>(t: &Tile) {
+    let Tile {
+        kc,
+        a,
+        lda,
+        bp,
+        c,
+        ldc,
+        rows,
+        cols,
+        alpha,
+        beta,
+    } = *t;
     let nr = 16 * NV;
     // Warm the C tile while the products run: it is read (or written) only at the end.
     for i in 0..rows {

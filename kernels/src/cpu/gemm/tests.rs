@@ -505,11 +505,11 @@ fn nonzero_beta_propagates_nan_in_c() {
     }
 }
 
-/// The strided source `(rows × cols, ld)` as `avx512::Src`, either as stored or transposed.
+/// The strided source `(rows × cols, ld)` as `blis::Src`, either as stored or transposed.
 #[cfg(target_arch = "x86_64")]
-fn src(data: &[f32], ld: usize, trans: bool) -> super::avx512::Src {
+fn src(data: &[f32], ld: usize, trans: bool) -> super::blis::Src {
     let (rs, cs) = if trans { (1, ld) } else { (ld, 1) };
-    super::avx512::Src {
+    super::blis::Src {
         ptr: data.as_ptr(),
         rs,
         cs,
@@ -579,7 +579,8 @@ fn check_packed_b(
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn scalar_packing_matches_its_definition() {
-    use super::avx512::{NR, NV, pack_a_rows_scalar, pack_b_scalar};
+    use super::avx512::NR;
+    use super::blis::{pack_a_rows_scalar, pack_b_scalar};
     let (rows, cols, ld) = (29, 23, 26);
     let data = random::<f32>(rows * ld, 77);
     for trans in [false, true] {
@@ -603,7 +604,8 @@ fn scalar_packing_matches_its_definition() {
             let (mut buf, off) = aligned_nan(kb * nb.next_multiple_of(NR));
             // SAFETY: as above, with the roles of rows and columns the same as for A.
             unsafe {
-                pack_b_scalar::<NV>(
+                pack_b_scalar(
+                    NR,
                     kb,
                     nb,
                     src(&data, ld, trans),
@@ -617,17 +619,17 @@ fn scalar_packing_matches_its_definition() {
     }
 }
 
-/// The AVX-512 packers equal the portable ones bit for bit, over edge panels and both
-/// layouts.
+/// One instruction set's packer (of `A` or of `B`): `(rows, cols, src, i0, j0, dst)`.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
-#[test]
-fn avx512_packing_matches_scalar_packing() {
-    use super::avx512::{NV, available, pack_a_rows, pack_a_rows_scalar, pack_b, pack_b_scalar};
-    if !available() {
-        return;
-    }
+type Packer = unsafe fn(usize, usize, super::blis::Src, usize, usize, *mut f32);
+
+/// An instruction set's packers equal the portable ones bit for bit, over edge panels and
+/// both layouts, and write nothing past the packed block.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+fn packing_matches_scalar_packing(pack_a: Packer, pack_b: Packer, nr: usize, seed: u64) {
+    use super::blis::{pack_a_rows_scalar, pack_b_scalar};
     let (rows, cols, ld) = (83, 71, 75);
-    let data = random::<f32>(rows * ld, 78);
+    let data = random::<f32>(rows * ld, seed);
     for trans in [false, true] {
         let (r_max, c_max) = if trans { (cols, rows) } else { (rows, cols) };
         for (m, k, i0, o0) in [
@@ -638,15 +640,16 @@ fn avx512_packing_matches_scalar_packing() {
             (25, 33, 7, 9),
             (1, 1, 4, 4),
             (64, 17, 2, 0),
+            (16, 32, 3, 1),
         ] {
-            let len = m * k.next_multiple_of(16 * NV);
+            let len = m * k.next_multiple_of(nr);
             let (mut x, xo) = aligned_nan(len);
             let (mut y, yo) = aligned_nan(len);
             let s = src(&data, ld, trans);
             // SAFETY: the block lies inside `data`, both buffers hold the padded panels and
-            // are 64-byte aligned at the offsets, and `available()` checked the CPU.
+            // are 64-byte aligned at the offsets, and the caller checked the CPU.
             unsafe {
-                pack_a_rows(m, k, s, i0, o0, x[xo..].as_mut_ptr());
+                pack_a(m, k, s, i0, o0, x[xo..].as_mut_ptr());
                 pack_a_rows_scalar(m, k, s, i0, o0, y[yo..].as_mut_ptr());
             }
             let n = m * k;
@@ -657,12 +660,16 @@ fn avx512_packing_matches_scalar_packing() {
                     .all(|(p, q)| p.to_bits() == q.to_bits()),
                 "pack_a_rows trans {trans} {m}×{k} at ({i0}, {o0})"
             );
+            assert!(
+                x[xo + n..].iter().all(|v| v.is_nan()),
+                "pack_a_rows wrote past"
+            );
             // SAFETY: as above, for B: `m` rows (k-steps) by `k` columns of the same block.
             unsafe {
-                pack_b::<NV>(m, k, s, i0, o0, x[xo..].as_mut_ptr());
-                pack_b_scalar::<NV>(m, k, s, i0, o0, y[yo..].as_mut_ptr());
+                pack_b(m, k, s, i0, o0, x[xo..].as_mut_ptr());
+                pack_b_scalar(nr, m, k, s, i0, o0, y[yo..].as_mut_ptr());
             }
-            let n = m * k.next_multiple_of(16 * NV);
+            let n = m * k.next_multiple_of(nr);
             assert!(
                 x[xo..xo + n]
                     .iter()
@@ -674,35 +681,53 @@ fn avx512_packing_matches_scalar_packing() {
     }
 }
 
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn avx512_packing_matches_scalar_packing() {
+    use super::avx512::{NR, NV, available, pack_a_rows, pack_b};
+    if available() {
+        packing_matches_scalar_packing(pack_a_rows, pack_b::<NV>, NR, 78);
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn avx2_packing_matches_scalar_packing() {
+    use super::avx2::{NR, available, pack_a_rows, pack_b};
+    if available() {
+        packing_matches_scalar_packing(pack_a_rows, pack_b, NR, 79);
+    }
+}
+
+/// One instruction set's `sgemm` (the blocked driver with its kernel).
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+type Sgemm = unsafe fn(super::blis::Product, super::blis::Blocking);
+
 /// The blocked driver against the reference: tiny blocks, so that small problems cross every
 /// row, column and depth block boundary (and `beta` applies only to the first depth block),
 /// and the default blocks with shapes just past them.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
-#[test]
-fn avx512_blocks_match_the_reference() {
-    use super::avx512::{BLOCKING, Blocking, MR, NR, available};
-    if !available() {
-        return;
-    }
+fn blocks_match_the_reference(sgemm: Sgemm, mr: usize, nr: usize, blocking: super::blis::Blocking) {
+    use super::blis::Blocking;
     let tiny = |kc, nb, mb| Blocking { kc, nb, mb };
     let small = [(37, 101, 23), (12, 64, 10), (1, 1, 1), (25, 129, 16)];
     type Shapes<'a> = &'a [(usize, usize, usize)];
     let cases: [(Blocking, Shapes<'_>); 5] = [
-        (tiny(5, NR, MR), &small),
-        (tiny(16, 2 * NR, 3 * MR), &small),
-        (tiny(1, NR, 2 * MR), &small),
+        (tiny(5, nr, mr), &small),
+        (tiny(16, 2 * nr, 3 * mr), &small),
+        (tiny(1, nr, 2 * mr), &small),
         // Block sizes that are not whole tiles are rounded.
-        (tiny(7, NR + 5, MR + 1), &small),
-        // Past the default depth (1024) and column (192) blocks, and past the packed-A row
-        // block (576 rows with that depth).
-        (BLOCKING, &[(37, 200, 1100), (600, 70, 1030)]),
+        (tiny(7, nr + 5, mr + 1), &small),
+        // Past the default depth (1024) and column blocks, and past the packed-A row block
+        // (576 rows with that depth).
+        (blocking, &[(37, 200, 1100), (600, 70, 1030)]),
     ];
     let mut seed = 5000;
     for (blk, shapes) in cases {
         for &(m, n, k) in shapes {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                 for (alpha, beta) in [(1.0, 0.0), (-0.5, 1.0), (2.0, 0.75)] {
-                    if blk == BLOCKING && (alpha, beta) != (2.0, 0.75) && (ta, tb) != (true, false)
+                    if blk == blocking && (alpha, beta) != (2.0, 0.75) && (ta, tb) != (true, false)
                     {
                         continue; // keep the big shapes cheap: one scalar case per layout
                     }
@@ -717,17 +742,35 @@ fn avx512_blocks_match_the_reference() {
                         alpha,
                         beta,
                     };
-                    check_avx512(case, blk, seed);
+                    check_native(sgemm, case, blk, seed);
                 }
             }
         }
     }
 }
 
-/// Runs `case` through the AVX-512 driver directly (bypassing the size rule) and compares
-/// with the reference, padding included.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
-fn check_avx512(case: Case, blk: super::avx512::Blocking, seed: u64) {
+#[test]
+fn avx512_blocks_match_the_reference() {
+    use super::avx512::{BLOCKING, MR, NR, available, sgemm};
+    if available() {
+        blocks_match_the_reference(sgemm, MR, NR, BLOCKING);
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn avx2_blocks_match_the_reference() {
+    use super::avx2::{BLOCKING, MR, NR, available, sgemm};
+    if available() {
+        blocks_match_the_reference(sgemm, MR, NR, BLOCKING);
+    }
+}
+
+/// Runs `case` through one instruction set's driver directly (bypassing the size rule) and
+/// compares with the reference, padding included.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+fn check_native(sgemm: Sgemm, case: Case, blk: super::blis::Blocking, seed: u64) {
     let Case {
         ta,
         tb,
@@ -756,16 +799,18 @@ fn check_avx512(case: Case, blk: super::avx512::Blocking, seed: u64) {
     // SAFETY: the caller checked the CPU; `a`, `b`, `c` hold the matrices with the strides
     // given, and `c` is a unique borrow.
     unsafe {
-        super::avx512::sgemm(
-            m,
-            n,
-            k,
-            alpha as f32,
-            src(&a, lda, ta),
-            src(&b, ldb, tb),
-            beta as f32,
-            c.as_mut_ptr(),
-            ldc,
+        sgemm(
+            super::blis::Product {
+                m,
+                n,
+                k,
+                alpha: alpha as f32,
+                a: src(&a, lda, ta),
+                b: src(&b, ldb, tb),
+                beta: beta as f32,
+                c: c.as_mut_ptr(),
+                ldc,
+            },
             blk,
         );
     }

@@ -9,11 +9,14 @@
 use std::cell::RefCell;
 
 use mxr_kernels::cpu::batch_norm::inverse_std;
-use mxr_kernels::cpu::conv::ConvGeom;
+use mxr_kernels::cpu::conv::blocked::Blocked;
+use mxr_kernels::cpu::conv::depthwise::DepthwiseConv;
 use mxr_kernels::cpu::conv::direct::{DirectConv, Epilogue, InputLayout, InputStrides};
+use mxr_kernels::cpu::conv::winograd::{Variant, WinogradConv};
+use mxr_kernels::cpu::conv::{ConvError, ConvGeom};
 use mxr_kernels::cpu::parallel;
 
-use super::{blocked_shape, layout_of};
+use super::{bad, blocked_shape, layout_of};
 use crate::ops::convolution::ConvSpec;
 use crate::registry::{OpContext, Operator, Shape, ShapeCtx, TensorMut, TensorRef};
 use crate::{Error, Result};
@@ -27,8 +30,20 @@ pub struct FoldedBatchNorm {
     pub fix_gamma: bool,
 }
 
+/// The kernel that computes a fused convolution, chosen when the program is built, so that
+/// the fold packs the weights the way the kernel reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvKernel {
+    /// [`DirectConv`]: any 1-group convolution with strides 1 or 2.
+    Direct,
+    /// [`WinogradConv`] with this variant: 3×3, stride 1.
+    Winograd(Variant),
+    /// [`DepthwiseConv`]: one filter per channel.
+    Depthwise,
+}
+
 /// The part of a fused convolution both operators share: the convolution, its input channel
-/// count and input layout (which fixes the packing).
+/// count and input layout, and the kernel.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvPart {
     /// The convolution's parameters.
@@ -37,33 +52,117 @@ pub struct ConvPart {
     pub channels: usize,
     /// Input height and width.
     pub input: [usize; 2],
-    /// How the input is laid out.
+    /// How the input is laid out (plain only with [`ConvKernel::Direct`]).
     pub layout: InputLayout,
+    /// The kernel.
+    pub kernel: ConvKernel,
+}
+
+/// A planned kernel.
+#[derive(Debug)]
+enum Plan {
+    Direct(DirectConv),
+    Winograd(WinogradConv),
+    Depthwise(DepthwiseConv),
+}
+
+impl Plan {
+    fn packed_len(&self) -> usize {
+        match self {
+            Plan::Direct(p) => p.packed_len(),
+            Plan::Winograd(p) => p.packed_len(),
+            Plan::Depthwise(p) => p.packed_len(),
+        }
+    }
+
+    fn pack_weights(
+        &self,
+        w: &[f32],
+        scale: Option<&[f32]>,
+        dst: &mut [f32],
+    ) -> std::result::Result<(), ConvError> {
+        match self {
+            Plan::Direct(p) => p.pack_weights(w, scale, dst),
+            Plan::Winograd(p) => p.pack_weights(w, scale, dst),
+            Plan::Depthwise(p) => p.pack_weights(w, scale, dst),
+        }
+    }
+
+    fn output_layout(&self, halo: usize) -> Blocked {
+        match self {
+            Plan::Direct(p) => p.output_layout(halo),
+            Plan::Winograd(p) => p.output_layout(halo),
+            Plan::Depthwise(p) => p.output_layout(halo),
+        }
+    }
+
+    fn input_halo(&self) -> usize {
+        match self {
+            Plan::Direct(p) => p.input_halo(),
+            Plan::Winograd(p) => p.input_halo(),
+            Plan::Depthwise(p) => p.input_halo(),
+        }
+    }
+
+    /// Runs the kernel on a blocked input in `layout`, or a plain one with `strides`.
+    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
+    fn forward(
+        &self,
+        input: &[f32],
+        layout: &Blocked,
+        strides: &InputStrides,
+        packed: &[f32],
+        epilogue: &Epilogue<'_>,
+        out: &mut [f32],
+        out_layout: &Blocked,
+    ) -> std::result::Result<(), ConvError> {
+        let threads = parallel::num_threads();
+        match self {
+            Plan::Direct(p) => {
+                p.forward(input, strides, packed, epilogue, out, out_layout, threads)
+            }
+            Plan::Winograd(p) => {
+                p.forward(input, strides, packed, epilogue, out, out_layout, threads)
+            }
+            Plan::Depthwise(p) => {
+                p.forward(input, layout, packed, epilogue, out, out_layout, threads)
+            }
+        }
+    }
 }
 
 impl ConvPart {
     /// The kernels' geometry for a batch of `n`.
-    fn geom(&self, n: usize) -> ConvGeom {
+    pub fn geom(&self, n: usize) -> ConvGeom {
         self.spec
             .geom(&[n, self.channels, self.input[0], self.input[1]])
     }
 
-    /// The direct-kernel plan for a batch of `n`; an error naming `op` when the kernels do not
-    /// serve it (the fusion pass only builds served ones).
-    fn plan(&self, op: &str, n: usize) -> Result<DirectConv> {
-        DirectConv::new(&self.geom(n), self.layout)
-            .map_err(|e| bad(op, e))?
-            .ok_or_else(|| Error::Unsupported {
-                op: op.into(),
-                what: format!("the convolution {:?} (no direct kernel)", self.geom(n)),
-            })
-    }
-}
-
-fn bad(op: &str, e: impl std::fmt::Display) -> Error {
-    Error::BadInput {
-        op: op.into(),
-        reason: e.to_string(),
+    /// The kernel for a batch of `n`; an error naming `op` when it does not serve the
+    /// convolution (the fusion pass only builds served ones).
+    fn plan(&self, op: &str, n: usize) -> Result<Plan> {
+        let geom = self.geom(n);
+        let unserved = || Error::Unsupported {
+            op: op.into(),
+            what: format!("the convolution {geom:?} with the {:?} kernel", self.kernel),
+        };
+        Ok(match self.kernel {
+            ConvKernel::Direct => Plan::Direct(
+                DirectConv::new(&geom, self.layout)
+                    .map_err(|e| bad(op, e))?
+                    .ok_or_else(unserved)?,
+            ),
+            ConvKernel::Winograd(v) => Plan::Winograd(
+                WinogradConv::with_variant(&geom, v)
+                    .map_err(|e| bad(op, e))?
+                    .ok_or_else(unserved)?,
+            ),
+            ConvKernel::Depthwise => Plan::Depthwise(
+                DepthwiseConv::new(&geom)
+                    .map_err(|e| bad(op, e))?
+                    .ok_or_else(unserved)?,
+            ),
+        })
     }
 }
 
@@ -232,10 +331,18 @@ impl Operator for FusedConv {
             relu: self.relu,
         };
         let out = outputs[0].slice_mut::<f32>(name)?;
-        let threads = parallel::num_threads();
+        let blocked = Blocked::new(n, self.conv.channels, h, w, self.in_halo);
         let mut run = |input: &[f32], strides: &InputStrides| {
-            plan.forward(input, strides, packed, &epilogue, out, &out_layout, threads)
-                .map_err(|e| bad(name, e))
+            plan.forward(
+                input,
+                &blocked,
+                strides,
+                packed,
+                &epilogue,
+                out,
+                &out_layout,
+            )
+            .map_err(|e| bad(name, e))
         };
         match self.conv.layout {
             InputLayout::Blocked => {
@@ -245,12 +352,17 @@ impl Operator for FusedConv {
             InputLayout::Plain if plan.input_halo() == 0 => {
                 run(data, &InputStrides::plain(self.conv.channels, h, w, 0))
             }
-            InputLayout::Plain => PLAIN_SCRATCH.with_borrow_mut(|buf| {
-                let strides = plan
-                    .prepare_input(data, plan.input_halo(), buf)
-                    .map_err(|e| bad(name, e))?;
-                run(buf, &strides)
-            }),
+            InputLayout::Plain => {
+                let Plan::Direct(direct) = &plan else {
+                    return Err(bad(name, "a plain input needs the direct kernel"));
+                };
+                PLAIN_SCRATCH.with_borrow_mut(|buf| {
+                    let strides = direct
+                        .prepare_input(data, direct.input_halo(), buf)
+                        .map_err(|e| bad(name, e))?;
+                    run(buf, &strides)
+                })
+            }
         }
     }
 }
