@@ -426,3 +426,61 @@ fn which_shapes_take_the_blocked_kernels() {
     assert_eq!(decisions(&pointwise), (false, false));
     assert_eq!(decisions(&grouped), (false, false));
 }
+
+#[test]
+fn weight_gradient_is_deterministic_with_two_threads() {
+    // Shapes large enough that the tiles really split over 2 (and 3) threads
+    // (`MIN_WORK_PER_THREAD`): blocked lanes (3×3, 48 → 48 channels) and plain lanes (a 7×7/2
+    // stem on 3 channels). Two runs with 2 threads give the same bits, and the same as 1 and 3
+    // threads, on every instruction set; all within rounding of the reference.
+    let shapes = [
+        geom(4, 48, 48, [28, 28], [[3, 3], [1, 1], [1, 1], [1, 1]]),
+        geom(2, 3, 32, [56, 56], [[7, 7], [2, 2], [3, 3], [1, 1]]),
+    ];
+    for g in shapes {
+        let [_, oh, ow] = g.output().unwrap();
+        let plain = wgrad_prefers_nchw(&g);
+        let taps = g.kernel[1] * g.kernel[2];
+        let (fb, cb) = (g.filters.div_ceil(BLOCK), g.channels.div_ceil(BLOCK));
+        let work = if plain {
+            g.batch * fb * (g.channels * taps).div_ceil(BLOCK) * oh * ow * TILE
+        } else {
+            g.batch * fb * cb * taps * oh * ow * BLOCK
+        };
+        assert!(work >= 3 * MIN_WORK_PER_THREAD, "{g:?}: too small to split");
+        let x = values(g.data_len(), 7);
+        let dy = values(g.output_len(), 8);
+        let w = values(g.weight_len(), 9);
+        let [_, rdw, _] = reference(&g, &dy, &x, &w);
+        let dl = Blocked::new(g.batch, g.filters, oh, ow, 0);
+        let mut dyb = vec![0.0; dl.len()];
+        to_blocked(&dy, &dl, &mut dyb);
+        let xl = Blocked::new(g.batch, g.channels, g.input[1], g.input[2], 0);
+        let mut xb = vec![0.0; xl.len()];
+        to_blocked(&x, &xl, &mut xb);
+        let input = if plain {
+            WgradInput::Nchw(&x)
+        } else {
+            WgradInput::Blocked(&xb, xl)
+        };
+        for isa in Isa::available() {
+            let run = |threads: usize| {
+                let mut dw = vec![f32::NAN; g.weight_len()];
+                weight_gradient(isa, &g, input, &dyb, &dl, &mut dw, threads).unwrap();
+                dw
+            };
+            let first = run(2);
+            assert_near(&format!("{g:?} {isa} dw"), &first, &rdw, g.batch * oh * ow);
+            for threads in [2, 1, 3] {
+                let again = run(threads);
+                assert!(
+                    again
+                        .iter()
+                        .zip(&first)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{g:?} {isa}: dw with {threads} threads differs from the first 2-thread run"
+                );
+            }
+        }
+    }
+}
