@@ -42,7 +42,9 @@
 //! runs those gradients; `conv_backward` computes the others by im2col. Typical outcomes:
 //! ResNet's 3×3 layers take both gradients here; LeNet's second layer and a network's first
 //! (3 channels) only the weight gradient (their data gradient would be mostly padding); 1×1
-//! layers neither.
+//! layers neither. The environment variable `MXR_CONV_BACKWARD=im2col` (read once) makes
+//! [`backward_nchw`] serve nothing, so every gradient goes to im2col (to compare the two in
+//! one binary); any other value, or none, decides by shape.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -884,12 +886,13 @@ pub fn data_gradient_efficiency(geom: &ConvGeom) -> f64 {
 
 /// The backward pass of a convolution on NCHW `f32` data: the gradients the blocked kernels
 /// serve faster than im2col ([`weight_gradient_pays`], [`data_gradient_pays`]; `dx` only when
-/// wanted), overwritten, and which they were ([`Served`]); the caller computes the others,
-/// and the bias gradient. The buffers must have been checked against `geom` (as
-/// [`super::conv_backward`] does).
+/// wanted; none when `MXR_CONV_BACKWARD=im2col`), overwritten, and which they were
+/// ([`Served`]); the caller computes the others, and the bias gradient. Meant for buffers
+/// already checked against `geom` (as [`super::conv_backward`] does); when a gradient is
+/// served they are checked again before anything is written.
 ///
 /// # Errors
-/// [`ConvError`] from the kernels (a bug: the geometry was checked).
+/// [`ConvError`] for a buffer of the wrong length (when a gradient is served).
 #[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
 pub fn backward_nchw(
     geom: &ConvGeom,
@@ -900,9 +903,10 @@ pub fn backward_nchw(
     dw: &mut [f32],
     threads: usize,
 ) -> Result<Served, ConvError> {
+    let enabled = blocked_enabled();
     let done = Served {
-        dx: dx.is_some() && data_gradient_pays(geom),
-        dw: weight_gradient_pays(geom),
+        dx: enabled && dx.is_some() && data_gradient_pays(geom),
+        dw: enabled && weight_gradient_pays(geom),
     };
     if done.dx || done.dw {
         let dx = dx.filter(|_| done.dx);
@@ -910,6 +914,16 @@ pub fn backward_nchw(
         backward_nchw_with(Isa::current(), geom, dy, x, w, dx, dw, threads)?;
     }
     Ok(done)
+}
+
+/// Whether [`backward_nchw`] may use the blocked kernels: not when `MXR_CONV_BACKWARD` is
+/// `im2col` (case-insensitive; read once).
+fn blocked_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        std::env::var("MXR_CONV_BACKWARD")
+            .map_or(true, |v| !v.trim().eq_ignore_ascii_case("im2col"))
+    })
 }
 
 /// The blocked backward kernels on NCHW data with a chosen instruction set, whenever the
