@@ -44,8 +44,10 @@ pub(super) unsafe fn wgrad<const PLAIN: bool>(job: &WgradJob) {
                             for (a, &o) in acc.iter_mut().zip(&offs) {
                                 *a = _mm256_fmadd_ps(_mm256_set1_ps(*x.offset(o)), dv, *a);
                             }
-                            x = x.add(job.x_pixel);
-                            dy = dy.add(BLOCK);
+                            // Wrapping: past the row's last pixel these may leave the
+                            // buffer (never read there).
+                            x = x.wrapping_add(job.x_pixel);
+                            dy = dy.wrapping_add(BLOCK);
                         }
                     }
                 }

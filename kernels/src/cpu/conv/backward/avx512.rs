@@ -78,8 +78,10 @@ pub(super) unsafe fn wgrad<const PLAIN: bool>(job: &WgradJob) {
                             });
                         }
                     }
-                    x = x.add(UNROLL * xp);
-                    dy = dy.add(UNROLL * 16);
+                    // Wrapping: past the row's last pixel these may leave the buffer (never
+                    // read there); `add` would be out-of-bounds pointer arithmetic.
+                    x = x.wrapping_add(UNROLL * xp);
+                    dy = dy.wrapping_add(UNROLL * 16);
                     left -= UNROLL;
                 }
                 for _ in 0..left {
@@ -88,8 +90,8 @@ pub(super) unsafe fn wgrad<const PLAIN: bool>(job: &WgradJob) {
                         let a = _mm512_set1_ps(*x.offset(offs[j]));
                         acc[j] = _mm512_fmadd_ps(a, dv, acc[j]);
                     });
-                    x = x.add(xp);
-                    dy = dy.add(16);
+                    x = x.wrapping_add(xp);
+                    dy = dy.wrapping_add(16);
                 }
             }
         }
