@@ -9,6 +9,18 @@
 //!   executor runs between convolutions);
 //! - `direct_avx2`: the same with the AVX2 kernels, on a CPU that has them.
 //!
+//! Backward rows run on the layers of `LAYERS` with one group and on `BACKWARD_LAYERS` (LeNet's
+//! two convolutions at batch 64, ResNet-18's at 112×112 and batch 16, as W9 trains them); their
+//! GFLOP/s count the forward's flops once per gradient computed (`dw`, `dx`, or both):
+//! - `backward_im2col`: `conv::conv_backward_im2col`, `dx` and `dw` (and `db`), the reference;
+//! - `backward_im2col_dw`: the same without `dx` (MXNet's kNullOp), so `dx` alone costs the
+//!   difference;
+//! - `backward`: `conv::conv_backward` as the operator calls it (the blocked kernels where
+//!   they pay, else im2col);
+//! - `backward_direct`, `backward_direct_dw`: the blocked kernels on NCHW data whatever the
+//!   shape (`backward::backward_nchw_with`), conversions included;
+//! - `wgrad`, `dgrad`: the weight- and data-gradient kernels alone, on blocked data.
+//!
 //! Run: `cargo bench --bench conv` (`-- NAME` filters as criterion does; `MXR_NUM_THREADS=N`
 //! for N threads, default 1 here; `CONV_BENCH_ROWS=direct,im2col` runs only those rows). Criterion reports elements per second where one element is
 //! one flop, so `Gelem/s` reads as GFLOP/s; a table of the median GFLOP/s of every row follows.
@@ -25,9 +37,11 @@ use std::time::{Duration, Instant};
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
+use mxr_kernels::cpu::conv::backward::{self, WgradInput};
+use mxr_kernels::cpu::conv::blocked::{Blocked, to_blocked};
 use mxr_kernels::cpu::conv::depthwise::DepthwiseConv;
 use mxr_kernels::cpu::conv::direct::{DirectConv, Epilogue, InputLayout};
-use mxr_kernels::cpu::conv::{ConvGeom, conv_forward};
+use mxr_kernels::cpu::conv::{ConvGeom, conv_backward, conv_backward_im2col, conv_forward};
 use mxr_kernels::cpu::isa::Isa;
 
 /// One layer: name, batch, in channels, filters, input side, kernel, stride, pad, groups.
@@ -63,6 +77,23 @@ const LAYERS: [Layer; 19] = [
     ("mb_dw_512", 1, 512, 512, 14, 3, 1, 1, 512),
     ("r50_1x1_256_64", 1, 256, 64, 56, 1, 1, 0, 1),
     ("r50_1x1_1024_256", 1, 1024, 256, 14, 1, 1, 0, 1),
+];
+
+/// Training shapes for the backward rows (same fields as [`LAYERS`]).
+const BACKWARD_LAYERS: [Layer; 13] = [
+    ("lenet_c1_b64", 64, 1, 20, 28, 5, 1, 0, 1),
+    ("lenet_c2_b64", 64, 20, 50, 12, 5, 1, 0, 1),
+    ("w9_stem", 16, 3, 64, 112, 7, 2, 3, 1),
+    ("w9_l1_3x3", 16, 64, 64, 28, 3, 1, 1, 1),
+    ("w9_l2_3x3s2", 16, 64, 128, 28, 3, 2, 1, 1),
+    ("w9_l2_3x3", 16, 128, 128, 14, 3, 1, 1, 1),
+    ("w9_l2_1x1s2", 16, 64, 128, 28, 1, 2, 0, 1),
+    ("w9_l3_3x3s2", 16, 128, 256, 14, 3, 2, 1, 1),
+    ("w9_l3_3x3", 16, 256, 256, 7, 3, 1, 1, 1),
+    ("w9_l3_1x1s2", 16, 128, 256, 14, 1, 2, 0, 1),
+    ("w9_l4_3x3s2", 16, 256, 512, 7, 3, 2, 1, 1),
+    ("w9_l4_3x3", 16, 512, 512, 4, 3, 1, 1, 1),
+    ("w9_l4_1x1s2", 16, 256, 512, 7, 1, 2, 0, 1),
 ];
 
 /// A row's timings on one layer: row, layer, flops per call, seconds per call.
@@ -242,11 +273,91 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 y
             }))
         }
+        "backward_im2col" | "backward_im2col_dw" | "backward" | "backward_dw" => {
+            let dy = uniform(g.output_len(), 4);
+            let with_dx = !row.ends_with("_dw");
+            let reference = row.starts_with("backward_im2col");
+            let mut dx = vec![0.0f32; g.data_len()];
+            let mut dw = vec![0.0f32; w.len()];
+            let mut db = vec![0.0f32; g.filters];
+            Some(Box::new(move |want_output| {
+                let dxo = with_dx.then_some(&mut dx[..]);
+                if reference {
+                    conv_backward_im2col(&g, &dy, &x, &w, dxo, &mut dw, Some(&mut db), threads)
+                } else {
+                    conv_backward(&g, &dy, &x, &w, dxo, &mut dw, Some(&mut db))
+                }
+                .expect("valid");
+                backward_output(want_output, &dw, with_dx.then_some(&dx[..]))
+            }))
+        }
+        "backward_direct" | "backward_direct_dw" => {
+            let dy = uniform(g.output_len(), 4);
+            let with_dx = row == "backward_direct";
+            let isa = Isa::current();
+            let mut dx = vec![0.0f32; g.data_len()];
+            let mut dw = vec![0.0f32; w.len()];
+            let served = backward::backward_nchw_with(isa, &g, &dy, &x, &w, None, Some(&mut dw), 1)
+                .expect("valid");
+            if !served {
+                return None;
+            }
+            Some(Box::new(move |want_output| {
+                let dxo = with_dx.then_some(&mut dx[..]);
+                backward::backward_nchw_with(isa, &g, &dy, &x, &w, dxo, Some(&mut dw), threads)
+                    .expect("valid");
+                backward_output(want_output, &dw, with_dx.then_some(&dx[..]))
+            }))
+        }
+        "wgrad" | "dgrad" => {
+            if g.groups != 1 {
+                return None;
+            }
+            let dy = uniform(g.output_len(), 4);
+            let isa = Isa::current();
+            let out = g.output().expect("valid");
+            let halo = backward::data_gradient_halo(&g).expect("valid");
+            let dl = Blocked::new(g.batch, g.filters, out[1], out[2], halo);
+            let mut dyb = vec![0.0; dl.len()];
+            to_blocked(&dy, &dl, &mut dyb);
+            let plain = backward::wgrad_prefers_nchw(&g);
+            let xl = Blocked::new(g.batch, g.channels, g.input[1], g.input[2], 0);
+            let mut xb = vec![0.0; if plain { 0 } else { xl.len() }];
+            if !plain {
+                to_blocked(&x, &xl, &mut xb);
+            }
+            let mut out = vec![0.0f32; if row == "wgrad" { w.len() } else { x.len() }];
+            let weights = row == "wgrad";
+            Some(Box::new(move |want_output| {
+                if weights {
+                    let input = if plain {
+                        WgradInput::Nchw(&x)
+                    } else {
+                        WgradInput::Blocked(&xb, xl)
+                    };
+                    backward::weight_gradient(isa, &g, input, &dyb, &dl, &mut out, threads)
+                } else {
+                    backward::data_gradient(isa, &g, &dyb, &dl, &w, &mut out, threads)
+                }
+                .expect("valid");
+                if want_output { out.clone() } else { Vec::new() }
+            }))
+        }
         _ => None,
     }
 }
 
-const ROWS: [&str; 9] = [
+/// A backward row's output for the check: `dw`, then `dx` when computed.
+fn backward_output(want: bool, dw: &[f32], dx: Option<&[f32]>) -> Vec<f32> {
+    if !want {
+        return Vec::new();
+    }
+    let mut v = dw.to_vec();
+    v.extend_from_slice(dx.unwrap_or_default());
+    v
+}
+
+const ROWS: [&str; 17] = [
     "im2col",
     "nchw",
     "direct",
@@ -256,7 +367,25 @@ const ROWS: [&str; 9] = [
     "winograd",
     "winograd_f2x2",
     "winograd_f4x4",
+    "backward_im2col",
+    "backward_im2col_dw",
+    "backward",
+    "backward_dw",
+    "backward_direct",
+    "backward_direct_dw",
+    "wgrad",
+    "dgrad",
 ];
+
+/// Which gradients a row computes: `None` for a forward row, else `(dw, dx)`.
+fn gradients(row: &str) -> Option<(bool, bool)> {
+    match row {
+        "wgrad" => Some((true, false)),
+        "dgrad" => Some((false, true)),
+        r if r.starts_with("backward") => Some((true, !r.ends_with("_dw"))),
+        _ => None,
+    }
+}
 
 /// The conversions `nchw` pays on each call, timed alone: the input to the blocked layout (with
 /// the layer's halo), the weights packed, the output back to NCHW.
@@ -264,7 +393,7 @@ const CONVERSIONS: [&str; 3] = ["to_blocked", "pack", "from_blocked"];
 
 /// A prepared conversion: a closure that runs one call, and the bytes it reads and writes.
 fn conversion(row: &str, geom: &ConvGeom, threads: usize) -> Option<(Box<dyn FnMut()>, f64)> {
-    use mxr_kernels::cpu::conv::blocked::{Blocked, from_blocked_with, to_blocked_with};
+    use mxr_kernels::cpu::conv::blocked::{from_blocked_with, to_blocked_with};
     let g = *geom;
     let input = if g.channels < 8 {
         InputLayout::Plain
@@ -324,50 +453,49 @@ fn layers(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1))
         .sampling_mode(SamplingMode::Flat);
+    let only = std::env::var("CONV_BENCH_ROWS").unwrap_or_default();
+    let wanted = |row: &str| only.is_empty() || only.split(',').any(|r| r.trim() == row);
     for layer in &LAYERS {
         let geom = geom_of(layer);
         let fl = flops(&geom);
-        group.throughput(Throughput::Elements(fl as u64));
         let mut reference = runner("im2col", &geom, threads).expect("always served");
         let want = reference(true);
-        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-        let only = std::env::var("CONV_BENCH_ROWS").unwrap_or_default();
         for row in ROWS {
-            if !only.is_empty() && !only.split(',').any(|r| r.trim() == row) {
+            if gradients(row).is_some() || !wanted(row) {
                 continue;
             }
-            let Some(mut run) = runner(row, &geom, threads) else {
-                continue;
-            };
-            let got = run(true);
-            let worst = got
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max);
-            assert!(
-                worst <= 1e-4 * scale,
-                "{row} on {}: differs by {worst}",
-                layer.0
-            );
-            group.bench_function(BenchmarkId::new(row, layer.0), |bench| {
-                bench.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    let mut times = Vec::new();
-                    for _ in 0..iters {
-                        let start = Instant::now();
-                        run(false);
-                        let dt = start.elapsed();
-                        total += dt;
-                        times.push(dt.as_secs_f64());
-                    }
-                    record(row, layer.0, fl, times);
-                    total
-                });
-            });
+            if let Some(run) = runner(row, &geom, threads) {
+                check_and_time(&mut group, row, layer.0, fl, run, &want);
+            }
         }
     }
-    let only = std::env::var("CONV_BENCH_ROWS").unwrap_or_default();
+    let backward_layers = LAYERS.iter().filter(|l| l.8 == 1).chain(&BACKWARD_LAYERS);
+    for layer in backward_layers {
+        let geom = geom_of(layer);
+        let fl = flops(&geom);
+        let mut reference = runner("backward_im2col", &geom, threads).expect("always served");
+        // `dw`, then `dx`.
+        let want = reference(true);
+        let dw_len = geom.weight_len();
+        for row in ROWS {
+            let Some((dw, dx)) = gradients(row) else {
+                continue;
+            };
+            if !wanted(row) {
+                continue;
+            }
+            let part = match (dw, dx) {
+                (true, false) => &want[..dw_len],
+                (false, true) => &want[dw_len..],
+                _ => &want[..],
+            };
+            let fl = fl * f64::from(u8::from(dw) + u8::from(dx));
+            if let Some(run) = runner(row, &geom, threads) {
+                check_and_time(&mut group, row, layer.0, fl, run, part);
+            }
+        }
+    }
+    // Conversions run only when `CONV_BENCH_ROWS` names them.
     for layer in &LAYERS {
         let geom = geom_of(layer);
         for row in CONVERSIONS {
@@ -397,6 +525,46 @@ fn layers(c: &mut Criterion) {
     }
     group.finish();
     summary(threads);
+}
+
+/// Checks a row's output against `want` (within `1e-4` of its largest magnitude), then times
+/// it.
+fn check_and_time(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    row: &'static str,
+    layer: &'static str,
+    fl: f64,
+    mut run: Runner,
+    want: &[f32],
+) {
+    group.throughput(Throughput::Elements(fl as u64));
+    let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let got = run(true);
+    assert_eq!(got.len(), want.len(), "{row} on {layer}: output length");
+    let worst = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        worst <= 1e-4 * scale,
+        "{row} on {layer}: differs by {worst}"
+    );
+    group.bench_function(BenchmarkId::new(row, layer), |bench| {
+        bench.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut times = Vec::new();
+            for _ in 0..iters {
+                let start = Instant::now();
+                run(false);
+                let dt = start.elapsed();
+                total += dt;
+                times.push(dt.as_secs_f64());
+            }
+            record(row, layer, fl, times);
+            total
+        });
+    });
 }
 
 fn record(row: &str, layer: &'static str, fl: f64, times: Vec<f64>) {

@@ -35,6 +35,7 @@ use rayon::prelude::*;
 use super::gemm::{GemmElement, GemmError, batched_gemm};
 use super::parallel;
 
+pub mod backward;
 pub mod blocked;
 pub mod blocked_ops;
 pub mod depthwise;
@@ -43,6 +44,7 @@ pub(crate) mod lanes;
 pub mod winograd;
 
 mod sealed {
+    use super::backward::Served;
     use super::{ConvError, ConvGeom};
 
     pub trait Sealed: Sized {
@@ -59,6 +61,22 @@ mod sealed {
         ) -> Result<bool, ConvError> {
             Ok(false)
         }
+
+        /// Computes those gradients of the backward convolution (`dx` when wanted, `dw`; not
+        /// the bias gradient) that the blocked kernels serve faster
+        /// ([`super::backward::backward_nchw`]), and says which; none by default.
+        #[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
+        fn direct_backward(
+            _geom: &ConvGeom,
+            _g: &[Self],
+            _x: &[Self],
+            _w: &[Self],
+            _dx: Option<&mut [Self]>,
+            _dw: &mut [Self],
+            _threads: usize,
+        ) -> Result<Served, ConvError> {
+            Ok(Served::default())
+        }
     }
     impl Sealed for f32 {
         fn direct_forward(
@@ -71,6 +89,18 @@ mod sealed {
         ) -> Result<bool, ConvError> {
             Ok(super::direct::forward_nchw(geom, x, w, bias, y, threads)?
                 || super::depthwise::forward_nchw(geom, x, w, bias, y, threads)?)
+        }
+
+        fn direct_backward(
+            geom: &ConvGeom,
+            g: &[f32],
+            x: &[f32],
+            w: &[f32],
+            dx: Option<&mut [f32]>,
+            dw: &mut [f32],
+            threads: usize,
+        ) -> Result<Served, ConvError> {
+            super::backward::backward_nchw(geom, g, x, w, dx, dw, threads)
         }
     }
     impl Sealed for f64 {}
@@ -562,8 +592,10 @@ pub fn conv_forward_im2col<T: ConvElement>(
 
 /// The gradients of [`conv_forward`] given the head gradient `g` (`N × F × out_spatial`):
 /// `dx` (like `x`; `None` when nobody needs it, which skips its computation), `dw` (like `w`)
-/// and `db` (`F`, when present). Every output is overwritten. Large batches are split into
-/// groups of images computed in parallel, whose weight gradients are then summed in order.
+/// and `db` (`F`, when present). Every output is overwritten. For `f32`, the gradients the
+/// blocked backward kernels serve faster ([`backward::backward_nchw`], decided per gradient)
+/// are computed there (results independent of the thread count); the rest by im2col + GEMM
+/// ([`conv_backward_im2col`]). Both use up to [`parallel::num_threads`] threads.
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry or a buffer of the wrong length.
@@ -576,13 +608,65 @@ pub fn conv_backward<T: ConvElement>(
     g: &[T],
     x: &[T],
     w: &[T],
-    dx: Option<&mut [T]>,
+    mut dx: Option<&mut [T]>,
     dw: &mut [T],
     db: Option<&mut [T]>,
 ) -> Result<(), ConvError> {
+    let s = check_backward(geom, g, x, w, dx.as_deref(), dw, db.as_deref())?;
+    bias_gradient(geom, &s, g, db);
+    let threads = parallel::num_threads();
+    let work = geom.batch != 0 && s.out_spatial != 0 && s.k != 0;
+    let done = if work {
+        T::direct_backward(geom, g, x, w, dx.as_deref_mut(), dw, threads)?
+    } else {
+        backward::Served::default()
+    };
+    let dx = if done.dx { None } else { dx };
+    if done.dw && dx.is_none() {
+        return Ok(());
+    }
+    let dw = (!done.dw).then_some(dw);
+    backward_im2col_checked(geom, &s, g, x, w, dx, dw, threads)
+}
+
+/// [`conv_backward`] by im2col + GEMM alone (the reference the blocked kernels are tested and
+/// measured against): groups of images on up to `threads` threads, their weight gradients
+/// summed in order (so the result depends on the number of groups).
+///
+/// # Errors
+/// As [`conv_backward`].
+#[allow(
+    clippy::too_many_arguments,
+    reason = "inputs and outputs of the backward pass, one each"
+)]
+pub fn conv_backward_im2col<T: ConvElement>(
+    geom: &ConvGeom,
+    g: &[T],
+    x: &[T],
+    w: &[T],
+    dx: Option<&mut [T]>,
+    dw: &mut [T],
+    db: Option<&mut [T]>,
+    threads: usize,
+) -> Result<(), ConvError> {
+    let s = check_backward(geom, g, x, w, dx.as_deref(), dw, db.as_deref())?;
+    bias_gradient(geom, &s, g, db);
+    backward_im2col_checked(geom, &s, g, x, w, dx, Some(dw), threads)
+}
+
+/// Checks the backward pass's buffers against `geom`.
+fn check_backward<T: ConvElement>(
+    geom: &ConvGeom,
+    g: &[T],
+    x: &[T],
+    w: &[T],
+    dx: Option<&[T]>,
+    dw: &[T],
+    db: Option<&[T]>,
+) -> Result<Sizes, ConvError> {
     let s = geom.sizes()?;
     check_len("data", x.len(), geom.data_len())?;
-    if let Some(dx) = &dx {
+    if let Some(dx) = dx {
         check_len("data gradient", dx.len(), geom.data_len())?;
     }
     check_len("weight", w.len(), geom.filters * s.k)?;
@@ -594,6 +678,13 @@ pub fn conv_backward<T: ConvElement>(
     )?;
     if let Some(db) = db {
         check_len("bias gradient", db.len(), geom.filters)?;
+    }
+    Ok(s)
+}
+
+/// `db[f] = Σ g[n][f][·]`, images in order (when `db` is wanted; lengths checked).
+fn bias_gradient<T: ConvElement>(geom: &ConvGeom, s: &Sizes, g: &[T], db: Option<&mut [T]>) {
+    if let Some(db) = db {
         db.fill(T::ZERO);
         for gn in g.chunks_exact((geom.filters * s.out_spatial).max(1)) {
             for (d, row) in db.iter_mut().zip(gn.chunks_exact(s.out_spatial.max(1))) {
@@ -601,7 +692,28 @@ pub fn conv_backward<T: ConvElement>(
             }
         }
     }
-    dw.fill(T::ZERO);
+}
+
+/// The data and weight gradients by im2col + GEMM, buffers checked; either may be skipped
+/// (`None`).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "inputs and outputs of the backward pass, one each"
+)]
+fn backward_im2col_checked<T: ConvElement>(
+    geom: &ConvGeom,
+    s: &Sizes,
+    g: &[T],
+    x: &[T],
+    w: &[T],
+    dx: Option<&mut [T]>,
+    mut dw: Option<&mut [T]>,
+    threads: usize,
+) -> Result<(), ConvError> {
+    let s = *s;
+    if let Some(dw) = dw.as_deref_mut() {
+        dw.fill(T::ZERO);
+    }
     if geom.batch == 0 || s.out_spatial == 0 || geom.filters == 0 || s.k == 0 {
         if let Some(dx) = dx {
             dx.fill(T::ZERO);
@@ -611,45 +723,51 @@ pub fn conv_backward<T: ConvElement>(
     let sample_in = geom.channels * s.spatial;
     let sample_out = geom.filters * s.out_spatial;
     let col_len = geom.channels * s.taps * s.out_spatial;
-    // The images of one group: `dwg` (zeroed) accumulates their weight gradient.
-    let run = |xg: &[T], gg: &[T], mut dxg: Option<&mut [T]>, dwg: &mut [T]| {
-        let (mut col, mut dcol) = if s.direct {
-            (Vec::new(), Vec::new())
-        } else {
-            (vec![T::ZERO; col_len], vec![T::ZERO; col_len])
+    // The images of one group: `dwg` (zeroed; `None` when the weight gradient is not wanted)
+    // accumulates their weight gradient.
+    let run = |xg: &[T], gg: &[T], mut dxg: Option<&mut [T]>, mut dwg: Option<&mut [T]>| {
+        let unrolled = |wanted: bool| {
+            if s.direct || !wanted {
+                Vec::new()
+            } else {
+                vec![T::ZERO; col_len]
+            }
         };
+        let (mut col, mut dcol) = (unrolled(dwg.is_some()), unrolled(dxg.is_some()));
         for (n, (xn, gn)) in xg
             .chunks_exact(sample_in)
             .zip(gg.chunks_exact(sample_out))
             .enumerate()
         {
-            let cols: &[T] = if s.direct {
-                xn
-            } else {
-                im2col_unchecked(geom, &s, xn, &mut col);
-                &col
-            };
-            // dW[g] (fg × k) += g[g] (fg × P) · col[g]ᵀ (P × k).
-            batched_gemm(
-                false,
-                true,
-                s.fg,
-                s.k,
-                s.out_spatial,
-                T::ONE,
-                gn,
-                s.out_spatial,
-                s.fg * s.out_spatial,
-                cols,
-                s.out_spatial,
-                s.k * s.out_spatial,
-                T::ONE,
-                dwg,
-                s.k,
-                s.fg * s.k,
-                geom.groups,
-                1,
-            )?;
+            if let Some(dwg) = dwg.as_deref_mut() {
+                let cols: &[T] = if s.direct {
+                    xn
+                } else {
+                    im2col_unchecked(geom, &s, xn, &mut col);
+                    &col
+                };
+                // dW[g] (fg × k) += g[g] (fg × P) · col[g]ᵀ (P × k).
+                batched_gemm(
+                    false,
+                    true,
+                    s.fg,
+                    s.k,
+                    s.out_spatial,
+                    T::ONE,
+                    gn,
+                    s.out_spatial,
+                    s.fg * s.out_spatial,
+                    cols,
+                    s.out_spatial,
+                    s.k * s.out_spatial,
+                    T::ONE,
+                    dwg,
+                    s.k,
+                    s.fg * s.k,
+                    geom.groups,
+                    1,
+                )?;
+            }
             let Some(dxg) = dxg.as_deref_mut() else {
                 continue;
             };
@@ -682,7 +800,7 @@ pub fn conv_backward<T: ConvElement>(
         }
         Ok::<(), ConvError>(())
     };
-    let parts = image_parts(geom, &s, parallel::num_threads());
+    let parts = image_parts(geom, &s, threads);
     if parts == 1 {
         return run(x, g, dx, dw);
     }
@@ -699,16 +817,21 @@ pub fn conv_backward<T: ConvElement>(
         .zip(dx_groups)
         .map(|((xg, gg), dxg)| (xg, gg, dxg))
         .collect();
+    let want_dw = dw.is_some();
+    let dw_len = dw.as_deref().map_or(0, <[T]>::len);
     let partials: Vec<Vec<T>> = groups
         .into_par_iter()
         .map(|(xg, gg, dxg)| {
-            let mut dwg = vec![T::ZERO; dw.len()];
-            run(xg, gg, dxg, &mut dwg).map(|()| dwg)
+            let mut dwg = vec![T::ZERO; dw_len];
+            let want = want_dw.then_some(&mut dwg[..]);
+            run(xg, gg, dxg, want).map(|()| dwg)
         })
         .collect::<Result<_, ConvError>>()?;
-    for partial in &partials {
-        for (d, &p) in dw.iter_mut().zip(partial) {
-            *d += p;
+    if let Some(dw) = dw {
+        for partial in &partials {
+            for (d, &p) in dw.iter_mut().zip(partial) {
+                *d += p;
+            }
         }
     }
     Ok(())

@@ -2,8 +2,8 @@
 //! dilation, groups, 1-D/2-D/3-D, the 1×1 shortcut, backward, and every error.
 use super::*;
 
-/// Deterministic pseudo-random values in [-1, 1).
-fn values(n: usize, seed: u64) -> Vec<f64> {
+/// Deterministic pseudo-random values in [-1, 1) (also the blocked backward tests').
+pub(super) fn values(n: usize, seed: u64) -> Vec<f64> {
     let mut state = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
