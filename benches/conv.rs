@@ -9,8 +9,10 @@
 //!   executor runs between convolutions);
 //! - `direct_avx2`: the same with the AVX2 kernels, on a CPU that has them.
 //!
-//! Backward rows run on the layers of `LAYERS` with one group and on `BACKWARD_LAYERS` (LeNet's
-//! two convolutions at batch 64, ResNet-18's at 112×112 and batch 16, as W9 trains them); their
+//! Forward rows run on `LAYERS` and on `BACKWARD_LAYERS` (LeNet's two convolutions at batch
+//! 64, ResNet-18's at 112×112 and batch 16, as W9 trains them: the `nchw` row is training's
+//! forward pass). Backward rows run on the layers of `LAYERS` with one group and on
+//! `BACKWARD_LAYERS`; their
 //! GFLOP/s count the forward's flops once per gradient computed (`dw`, `dx`, or both):
 //! - `backward_im2col`: `conv::conv_backward_im2col`, `dx` and `dw` (and `db`), the reference;
 //! - `backward_im2col_dw`: the same without `dx` (MXNet's kNullOp), so `dx` alone costs the
@@ -455,7 +457,7 @@ fn layers(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat);
     let only = std::env::var("CONV_BENCH_ROWS").unwrap_or_default();
     let wanted = |row: &str| only.is_empty() || only.split(',').any(|r| r.trim() == row);
-    for layer in &LAYERS {
+    for layer in LAYERS.iter().chain(&BACKWARD_LAYERS) {
         let geom = geom_of(layer);
         let fl = flops(&geom);
         let mut reference = runner("im2col", &geom, threads).expect("always served");

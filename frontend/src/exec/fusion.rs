@@ -220,12 +220,6 @@ fn relu_after(g: &Graph, uses: &Uses, e: Entry) -> Option<usize> {
     (act.param.act_type == ActType::Relu).then_some(r)
 }
 
-/// Whether `MXR_WINOGRAD` allows the Winograd kernels (anything but `0`; read once).
-fn winograd_enabled() -> bool {
-    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ENABLED.get_or_init(|| std::env::var("MXR_WINOGRAD").map_or(true, |v| v.trim() != "0"))
-}
-
 /// The kernel for the convolution `geom` with its input in `layout`, with its packed length;
 /// `None` when no blocked kernel serves it.
 fn choose_kernel(geom: &ConvGeom, layout: InputLayout) -> Option<(ConvKernel, usize)> {
@@ -244,7 +238,7 @@ fn choose_kernel(geom: &ConvGeom, layout: InputLayout) -> Option<(ConvKernel, us
     let big_enough = geom.output().is_ok_and(|o| o[1] >= 4 && o[2] >= 4);
     if layout == InputLayout::Blocked
         && big_enough
-        && winograd_enabled()
+        && mxr_kernels::cpu::conv::winograd::enabled()
         && let Ok(Some(p)) = WinogradConv::new(geom)
     {
         return Some((ConvKernel::Winograd(p.variant()), p.packed_len()));

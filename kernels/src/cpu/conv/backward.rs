@@ -10,8 +10,9 @@
 //! (flipped; dilation `dilate / gcd(dilate, s)`): ResNet's 3×3/2 becomes a 1×1, a 1×2, a 2×1 and
 //! a 2×2 convolution, the 1×1/2 a 1×1 convolution on the even pixels (the others are zero). A
 //! phase that needs more padding on one side than the other is padded by the larger amount and
-//! its extra outputs are dropped as it is scattered into `dx`. Every phase runs on
-//! [`DirectConv`] with repacked weights ([`DirectConv::pack_weights`] of the flipped,
+//! its extra outputs are dropped as it is scattered into `dx`. A stride-1 3×3 layer's single
+//! phase runs through Winograd where [`super::winograd::plan_nchw`] takes it (as the forward
+//! pass does); every other phase runs on [`DirectConv`] with repacked weights ([`DirectConv::pack_weights`] of the flipped,
 //! transposed taps), reading one blocked copy of `dy` whose halo covers every phase's padding.
 //!
 //! **Weight gradient.** `dw[f][c][ky][kx] = Σ_n Σ_pixels dy[n][f][pixel] ·
@@ -52,7 +53,8 @@ mod avx2;
 mod avx512;
 
 use super::blocked::{BLOCK, Blocked};
-use super::direct::{DirectConv, Epilogue, InputLayout, InputStrides};
+use super::direct::BlockedPlan;
+use super::direct::{DirectConv, Epilogue, InputLayout, InputStrides, pack_and_run};
 use super::{ConvError, ConvGeom, check_len, valid_range};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
@@ -679,25 +681,35 @@ pub fn data_gradient(
                     [py.pad, px.pad],
                     [py.dilate, px.dilate],
                 );
-                // Planned for `isa`'s tile (the AVX2 kernel packs one block per group).
-                let plan =
-                    DirectConv::new_for(&pg, InputLayout::Blocked, isa)?.ok_or_else(|| {
-                        ConvError::Geometry(format!("data gradient: phase {pg:?} not served"))
-                    })?;
                 let (mine, rest) = phase_weights.split_at(c * f * jy * jx);
                 phase_weights = rest;
-                resize(packed, plan.packed_len());
-                plan.pack_weights_with(isa, mine, None, packed, threads)?;
-                let layout = plan.output_layout(0);
-                resize(out, layout.len());
-                plan.forward_with(
+                // Stride 1 (one phase, every tap): the flipped convolution's output is `dx`
+                // itself; Winograd takes it where it pays, as in the forward pass. Otherwise the
+                // direct kernel, planned for `isa`'s tile (AVX2 packs one block per group).
+                let wino = super::winograd::plan_nchw(&pg)
+                    .filter(|p| geom.stride == [1; 3] && p.output_size() == [ih, iw]);
+                let direct;
+                let plan: &dyn BlockedPlan = match &wino {
+                    Some(p) => p,
+                    None => {
+                        direct = DirectConv::new_for(&pg, InputLayout::Blocked, isa)?.ok_or_else(
+                            || {
+                                ConvError::Geometry(format!(
+                                    "data gradient: phase {pg:?} not served"
+                                ))
+                            },
+                        )?;
+                        &direct
+                    }
+                };
+                let layout = pack_and_run(
+                    plan,
                     isa,
                     dy,
                     &strides,
-                    packed,
+                    mine,
                     &Epilogue::default(),
-                    out,
-                    &layout,
+                    [&mut *packed, &mut *out],
                     threads,
                 )?;
                 let whole = geom.stride[1] == 1

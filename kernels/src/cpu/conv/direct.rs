@@ -786,9 +786,10 @@ thread_local! {
     };
 }
 
-/// A convolution on NCHW `f32` data through the direct kernels, when they serve it and it pays
-/// (AVX-512 or AVX2, at least [`MIN_NCHW_PIXELS`] output pixels to amortise packing the
-/// weights, and enough flops per converted float, [`min_nchw_intensity`]): converts the input
+/// A convolution on NCHW `f32` data through the blocked kernels, when they serve it and it
+/// pays (AVX-512 or AVX2): Winograd where [`super::winograd::plan_nchw`] takes it, else the
+/// direct kernel with at least [`MIN_NCHW_PIXELS`] output pixels to amortise packing the
+/// weights, and enough flops per converted float, [`min_nchw_intensity`]. Converts the input
 /// to the blocked layout (the plain layout for fewer than 8 channels; with AVX-512, an input
 /// without horizontal padding is read in place), packs the weights, runs
 /// [`DirectConv::forward`] with the bias in the epilogue, and converts the output back. Returns
@@ -825,6 +826,24 @@ pub fn forward_nchw_with(
     if isa < Isa::Avx2 || !isa.is_available() {
         return Ok(false);
     }
+    let epilogue = Epilogue {
+        bias,
+        ..Epilogue::default()
+    };
+    if let Some(plan) = super::winograd::plan_nchw(geom) {
+        let [_, h, wd] = geom.input;
+        let in_layout = Blocked::new(geom.batch, geom.channels, h, wd, plan.input_halo());
+        return NCHW_SCRATCH.with_borrow_mut(|[xin, packed, out]| {
+            resize(xin, in_layout.len());
+            super::blocked::to_blocked_with(isa, x, &in_layout, xin, threads);
+            let strides = InputStrides::blocked(&in_layout);
+            let scratch = [packed, out];
+            let out_layout =
+                pack_and_run(&plan, isa, xin, &strides, w, &epilogue, scratch, threads)?;
+            super::blocked::from_blocked_with(isa, out, &out_layout, y, threads);
+            Ok(true)
+        });
+    }
     // AVX-512 reads an input without horizontal padding in place (the plain layout without a
     // halo is the NCHW data itself), as fast as a blocked one; the AVX2 kernel reads blocked
     // inputs faster than it saves by skipping the conversion.
@@ -849,7 +868,6 @@ pub fn forward_nchw_with(
     if pixels < MIN_NCHW_PIXELS || flops < min_nchw_intensity(isa, gemm_only) * converted as f64 {
         return Ok(false);
     }
-    let out_layout = plan.output_layout(0);
     NCHW_SCRATCH.with_borrow_mut(|[xin, packed, out]| {
         let (input, strides) = if in_place {
             let [_, h, wd] = geom.input;
@@ -858,21 +876,14 @@ pub fn forward_nchw_with(
             let strides = plan.prepare_input(x, plan.input_halo(), xin)?;
             (&xin[..], strides)
         };
-        resize(packed, plan.packed_len());
-        plan.pack_weights_with(isa, w, None, packed, threads)?;
-        resize(out, out_layout.len());
-        let epilogue = Epilogue {
-            bias,
-            ..Epilogue::default()
-        };
-        plan.forward_with(
+        let out_layout = pack_and_run(
+            &plan,
             isa,
             input,
             &strides,
-            packed,
+            w,
             &epilogue,
-            out,
-            &out_layout,
+            [packed, out],
             threads,
         )?;
         super::blocked::from_blocked_with(isa, out, &out_layout, y, threads);
@@ -880,8 +891,99 @@ pub fn forward_nchw_with(
     })
 }
 
+/// What the NCHW entries need of a planned convolution on blocked data (the direct kernel's
+/// or Winograd's): its packed weights and a run into a blocked output.
+pub(crate) trait BlockedPlan {
+    /// Floats of the packed weights.
+    fn packed_len(&self) -> usize;
+    /// The output's blocked layout with `halo` zero columns.
+    fn output_layout(&self, halo: usize) -> Blocked;
+    /// Packs the `F × C × kh × kw` weights `w` into `dst`.
+    fn pack(&self, isa: Isa, w: &[f32], dst: &mut [f32], threads: usize) -> Result<(), ConvError>;
+    /// Runs the convolution (as the plan's `forward_with`).
+    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
+    fn run(
+        &self,
+        isa: Isa,
+        input: &[f32],
+        in_strides: &InputStrides,
+        packed: &[f32],
+        epilogue: &Epilogue<'_>,
+        out: &mut [f32],
+        out_layout: &Blocked,
+        threads: usize,
+    ) -> Result<(), ConvError>;
+}
+
+/// Implements [`BlockedPlan`] for a plan type by its own methods of the same meaning.
+macro_rules! blocked_plan {
+    ($plan:ty) => {
+        impl $crate::cpu::conv::direct::BlockedPlan for $plan {
+            fn packed_len(&self) -> usize {
+                <$plan>::packed_len(self)
+            }
+            fn output_layout(&self, halo: usize) -> Blocked {
+                <$plan>::output_layout(self, halo)
+            }
+            fn pack(
+                &self,
+                isa: Isa,
+                w: &[f32],
+                dst: &mut [f32],
+                threads: usize,
+            ) -> Result<(), ConvError> {
+                self.pack_weights_with(isa, w, None, dst, threads)
+            }
+            fn run(
+                &self,
+                isa: Isa,
+                input: &[f32],
+                in_strides: &InputStrides,
+                packed: &[f32],
+                epilogue: &Epilogue<'_>,
+                out: &mut [f32],
+                out_layout: &Blocked,
+                threads: usize,
+            ) -> Result<(), ConvError> {
+                self.forward_with(
+                    isa, input, in_strides, packed, epilogue, out, out_layout, threads,
+                )
+            }
+        }
+    };
+}
+pub(crate) use blocked_plan;
+
+blocked_plan!(DirectConv);
+
+/// Packs the weights `w` for `plan` into `packed`, runs it on `input` with `epilogue` into
+/// `out` (both resized), and returns the output's layout (no halo).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the convolution's operands and its scratch"
+)]
+pub(crate) fn pack_and_run(
+    plan: &dyn BlockedPlan,
+    isa: Isa,
+    input: &[f32],
+    in_strides: &InputStrides,
+    w: &[f32],
+    epilogue: &Epilogue<'_>,
+    [packed, out]: [&mut Vec<f32>; 2],
+    threads: usize,
+) -> Result<Blocked, ConvError> {
+    resize(packed, plan.packed_len());
+    plan.pack(isa, w, packed, threads)?;
+    let layout = plan.output_layout(0);
+    resize(out, layout.len());
+    plan.run(
+        isa, input, in_strides, packed, epilogue, out, &layout, threads,
+    )?;
+    Ok(layout)
+}
+
 /// Makes `v` exactly `len` long (contents unspecified; every caller overwrites it).
-fn resize(v: &mut Vec<f32>, len: usize) {
+pub(super) fn resize(v: &mut Vec<f32>, len: usize) {
     v.resize(len, 0.0);
     v.truncate(len);
 }

@@ -15,7 +15,9 @@
 //!   [`WinogradConv::new`] for where it is used.
 //!
 //! The weights are transformed once ([`WinogradConv::pack_weights`], `U = G g Gᵀ` in `f64`, with
-//! a per-output-channel scale folded in). Each call then works on blocks of tiles small enough
+//! a per-output-channel scale folded in) by the fused inference program; training transforms
+//! them at every call ([`super::direct::forward_nchw`], and the data gradient of [`super::backward`],
+//! where [`plan_nchw`] says it pays), vectorised across output channels. Each call then works on blocks of tiles small enough
 //! that their transformed inputs stay in L2 (as NNPACK and oneDNN do):
 //!
 //! 1. the input transform `V = Bᵀ d B` of every tile of the block, 16 channels at a time (one
@@ -103,14 +105,6 @@ impl Variant {
     /// Transform positions `α²`: the matrix products per tile.
     pub fn positions(self) -> usize {
         self.alpha() * self.alpha()
-    }
-
-    /// The weight transform `G` (`α × 3`), exact in `f64`.
-    fn g(self) -> &'static [[f64; 3]] {
-        match self {
-            Variant::F2x2 => &G2,
-            Variant::F4x4 => &G4,
-        }
     }
 }
 
@@ -269,7 +263,8 @@ impl WinogradConv {
     /// Transforms and packs `w` (`F × C × 3 × 3`, as `Convolution` stores it) into `dst`
     /// ([`WinogradConv::packed_len`] floats): `U = G g Gᵀ` per channel pair, computed in `f64`
     /// and multiplied by `scale[f]` for output channel `f` when given (BatchNorm folding),
-    /// rounded once. Padding channels are zero.
+    /// rounded once. Padding channels are zero. One thread, the current instruction set
+    /// ([`WinogradConv::pack_weights_with`]).
     ///
     /// # Errors
     /// [`ConvError::Length`] when `w`, `scale` or `dst` do not match the geometry.
@@ -279,40 +274,59 @@ impl WinogradConv {
         scale: Option<&[f32]>,
         dst: &mut [f32],
     ) -> Result<(), ConvError> {
+        self.pack_weights_with(Isa::current(), w, scale, dst, 1)
+    }
+
+    /// [`WinogradConv::pack_weights`] with a chosen instruction set on up to `threads` threads
+    /// (whole output channel groups each); the result is the same bits whatever the
+    /// instruction set and the thread count. Training packs the weights at every call, so this
+    /// is vectorised across the output channels of a group and allocates nothing.
+    ///
+    /// # Errors
+    /// As [`WinogradConv::pack_weights`].
+    pub fn pack_weights_with(
+        &self,
+        isa: Isa,
+        w: &[f32],
+        scale: Option<&[f32]>,
+        dst: &mut [f32],
+        threads: usize,
+    ) -> Result<(), ConvError> {
         let (c, f) = (self.geom.channels, self.geom.filters);
         check_len("weight", w.len(), f * c * 9)?;
         check_len("packed weight", dst.len(), self.packed_len())?;
         if let Some(s) = scale {
             check_len("weight scale", s.len(), f)?;
         }
-        dst.fill(0.0);
-        let gm = self.variant.g();
-        let (a, t) = (self.variant.alpha(), self.variant.positions());
-        let lanes = self.nv * BLOCK;
-        for oc in 0..f {
-            let s = scale.map_or(1.0, |s| f64::from(s[oc]));
-            let (og, j) = (oc / lanes, oc % lanes);
-            for ic in 0..c {
-                let g = &w[(oc * c + ic) * 9..][..9];
-                // G g (α × 3), then (G g) Gᵀ (α × α).
-                let gg: Vec<[f64; 3]> = gm
-                    .iter()
-                    .map(|row| {
-                        std::array::from_fn(|l| {
-                            (0..3).map(|k| row[k] * f64::from(g[k * 3 + l])).sum()
-                        })
-                    })
-                    .collect();
-                for xi in 0..t {
-                    let (p, q) = (xi / a, xi % a);
-                    let u: f64 = (0..3).map(|l| gg[p][l] * gm[q][l]).sum();
-                    let at = (((og * t + xi) * self.ic_blocks + ic / BLOCK) * BLOCK + ic % BLOCK)
-                        * lanes
-                        + j;
-                    dst[at] = (u * s) as f32;
-                }
+        let groups = self.out_groups();
+        let per_group = self.packed_len() / groups.max(1);
+        let parts = threads
+            .min(groups)
+            .min(f * c * self.variant.positions() / MIN_PACK_WORK_PER_THREAD)
+            .max(1);
+        let ranges = parallel::split_range(groups, parts, 1);
+        let job = PackJob {
+            w,
+            scale,
+            c,
+            f,
+            lanes: self.nv * BLOCK,
+            ic_blocks: self.ic_blocks,
+            variant: self.variant,
+        };
+        let dst = Shared {
+            out: dst.as_mut_ptr(),
+        };
+        parallel::for_each_part(ranges.len(), |p| {
+            for og in ranges[p].clone() {
+                // SAFETY: `dst` holds `groups · per_group` floats (checked above) and the
+                // threads get disjoint ranges of groups, so these slices do not overlap.
+                let part = unsafe {
+                    std::slice::from_raw_parts_mut(dst.get().add(og * per_group), per_group)
+                };
+                job.pack_group(isa, og, part);
             }
-        }
+        });
         Ok(())
     }
 
@@ -461,6 +475,155 @@ impl WinogradConv {
         };
         parallel::for_each_part(work_parts.len(), run);
         Ok(())
+    }
+}
+
+/// Whether the environment allows the Winograd kernels: `MXR_WINOGRAD` anything but `0` (read
+/// once). Off, the fused inference program and the NCHW entries ([`super::direct::forward_nchw`], the
+/// data gradient of [`super::backward`]) use the direct kernel.
+pub fn enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var("MXR_WINOGRAD").map_or(true, |v| v.trim() != "0"))
+}
+
+/// Output pixels (images × rows × columns) from which a convolution on NCHW data runs through
+/// Winograd: below, transforming the weights at every call (as training must, since they
+/// change every step) costs more than the multiplications it saves.
+const MIN_NCHW_PIXELS: usize = 256;
+/// Channels (input and output) from which a convolution on NCHW data runs through Winograd:
+/// fewer would waste most of a 16-channel block.
+const MIN_NCHW_CHANNELS: usize = 16;
+
+/// The Winograd plan for a convolution on NCHW data whose weights are packed at every call
+/// (training's forward pass and data gradient), when it is served, allowed ([`enabled`]) and
+/// pays: outputs of 4×4 and more (below, the direct kernel is faster; measured as in the
+/// fused program), at least [`MIN_NCHW_PIXELS`] output pixels and [`MIN_NCHW_CHANNELS`]
+/// channels each side.
+pub fn plan_nchw(geom: &ConvGeom) -> Option<WinogradConv> {
+    let out = geom.output().ok()?;
+    let pays = out[1] >= 4
+        && out[2] >= 4
+        && geom.batch * out[1] * out[2] >= MIN_NCHW_PIXELS
+        && geom.channels >= MIN_NCHW_CHANNELS
+        && geom.filters >= MIN_NCHW_CHANNELS;
+    if !pays || !enabled() {
+        return None;
+    }
+    WinogradConv::new(geom).ok().flatten()
+}
+
+super::direct::blocked_plan!(WinogradConv);
+
+/// Transformed weights per thread, at least (in products `U` computed): smaller packs run on
+/// one thread.
+const MIN_PACK_WORK_PER_THREAD: usize = 1 << 18;
+
+/// The operands of [`WinogradConv::pack_weights_with`].
+struct PackJob<'a> {
+    w: &'a [f32],
+    scale: Option<&'a [f32]>,
+    c: usize,
+    f: usize,
+    /// Output channels per group (`nv · 16`).
+    lanes: usize,
+    ic_blocks: usize,
+    variant: Variant,
+}
+
+/// The most output channels of one group.
+const MAX_LANES: usize = 2 * BLOCK;
+
+impl PackJob<'_> {
+    /// Packs output group `og` into `dst` (its `positions · ic_blocks · 16 · lanes` floats), with
+    /// the code vectorised for `isa` when this CPU has it.
+    fn pack_group(&self, isa: Isa, og: usize, dst: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if isa >= Isa::Avx512 && Isa::Avx512.is_available() {
+                // SAFETY: AVX-512F is available (checked just above).
+                return unsafe { self.pack_group_avx512(og, dst) };
+            }
+            if isa >= Isa::Avx2 && Isa::Avx2.is_available() {
+                // SAFETY: AVX2 is available (checked just above).
+                return unsafe { self.pack_group_avx2(og, dst) };
+            }
+        }
+        let _ = isa;
+        self.pack_group_any(og, dst);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pack_group_avx512(&self, og: usize, dst: &mut [f32]) {
+        self.pack_group_any(og, dst);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn pack_group_avx2(&self, og: usize, dst: &mut [f32]) {
+        self.pack_group_any(og, dst);
+    }
+
+    #[inline(always)]
+    fn pack_group_any(&self, og: usize, dst: &mut [f32]) {
+        match (self.variant, self.lanes) {
+            (Variant::F2x2, BLOCK) => self.pack::<4, BLOCK>(&G2, og, dst),
+            (Variant::F2x2, _) => self.pack::<4, MAX_LANES>(&G2, og, dst),
+            (Variant::F4x4, BLOCK) => self.pack::<6, BLOCK>(&G4, og, dst),
+            (Variant::F4x4, _) => self.pack::<6, MAX_LANES>(&G4, og, dst),
+        }
+    }
+
+    /// `U = G g Gᵀ · scale` for every input channel and the `L` output channels of group `og`,
+    /// all lanes at once (lanes past `F` are zero); the same `f64` operations in the same order
+    /// as a scalar loop, so the bits do not depend on the vector width.
+    #[inline(always)]
+    fn pack<const A: usize, const L: usize>(&self, gm: &[[f64; 3]; A], og: usize, dst: &mut [f32]) {
+        let c = self.c;
+        let oc0 = og * L;
+        let n = L.min(self.f - oc0);
+        let scale: [f64; L] = std::array::from_fn(|j| match self.scale {
+            _ if j >= n => 0.0,
+            Some(s) => f64::from(s[oc0 + j]),
+            None => 1.0,
+        });
+        let row = self.ic_blocks * BLOCK * L;
+        for ic in 0..c {
+            // g[k][j]: tap k of output channel oc0 + j (zero past F).
+            let mut g = [[0.0f64; L]; 9];
+            #[allow(clippy::needless_range_loop, reason = "a transpose")]
+            for j in 0..n {
+                let src = &self.w[((oc0 + j) * c + ic) * 9..][..9];
+                for (k, v) in src.iter().enumerate() {
+                    g[k][j] = f64::from(*v);
+                }
+            }
+            // Row p of G g (3 values per lane), then row p of (G g) Gᵀ (α values per lane).
+            for (p, grow) in gm.iter().enumerate() {
+                let mut gg = [[0.0f64; L]; 3];
+                for (l, ggl) in gg.iter_mut().enumerate() {
+                    for j in 0..L {
+                        ggl[j] = grow[0] * g[l][j] + grow[1] * g[3 + l][j] + grow[2] * g[6 + l][j];
+                    }
+                }
+                for (q, gq) in gm.iter().enumerate() {
+                    let at = ((p * A + q) * self.ic_blocks * BLOCK + ic) * L;
+                    // The range is L floats long, so the conversion cannot fail.
+                    let out: &mut [f32; L] = (&mut dst[at..at + L])
+                        .try_into()
+                        .expect("a slice of L floats");
+                    for j in 0..L {
+                        let u = gg[0][j] * gq[0] + gg[1][j] * gq[1] + gg[2][j] * gq[2];
+                        out[j] = (u * scale[j]) as f32;
+                    }
+                }
+            }
+        }
+        // The padding input channels of the last block.
+        for xi in 0..A * A {
+            let at = xi * row;
+            dst[at + c * L..at + row].fill(0.0);
+        }
     }
 }
 

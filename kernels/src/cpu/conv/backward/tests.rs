@@ -233,7 +233,8 @@ fn phases_cover_the_strided_data_gradient() {
 fn conv_backward_f32_end_to_end() {
     // Through the public entry point: whichever path serves each gradient of each shape, f32
     // within rounding of the f64 reference, with and without `dx` and the bias gradient. With
-    // AVX-512: blocked `dw` and im2col `dx`; im2col; blocked; blocked; im2col; blocked `dw`.
+    // AVX-512: blocked `dw` and im2col `dx`; im2col; blocked (`dx` through Winograd unless
+    // MXR_WINOGRAD=0); blocked; im2col; blocked `dw`.
     let shapes = [
         geom(4, 20, 50, [12, 12], [[5, 5], [1, 1], [0, 0], [1, 1]]),
         geom(8, 1, 20, [28, 28], [[5, 5], [1, 1], [0, 0], [1, 1]]),

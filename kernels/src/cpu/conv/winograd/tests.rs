@@ -562,3 +562,132 @@ fn unserved_geometries_and_bad_buffers() {
     .unwrap();
     assert!(out.iter().all(|&v| v == 0.0));
 }
+
+/// The weight transform as a plain scalar loop (the definition): `U = G g Gᵀ · scale` in
+/// `f64`, rounded once, in the packed layout.
+fn packed_by_definition(plan: &WinogradConv, w: &[f32], scale: Option<&[f32]>) -> Vec<f32> {
+    let g = plan.geom();
+    let (c, f) = (g.channels, g.filters);
+    let gm: &[[f64; 3]] = match plan.variant() {
+        Variant::F2x2 => &G2,
+        Variant::F4x4 => &G4,
+    };
+    let (a, t) = (plan.variant().alpha(), plan.variant().positions());
+    let lanes = plan.nv * BLOCK;
+    let mut dst = vec![0.0f32; plan.packed_len()];
+    for oc in 0..f {
+        let s = scale.map_or(1.0, |s| f64::from(s[oc]));
+        let (og, j) = (oc / lanes, oc % lanes);
+        for ic in 0..c {
+            let k = &w[(oc * c + ic) * 9..][..9];
+            for xi in 0..t {
+                let (p, q) = (xi / a, xi % a);
+                let gg = |l: usize| {
+                    gm[p][0] * f64::from(k[l])
+                        + gm[p][1] * f64::from(k[3 + l])
+                        + gm[p][2] * f64::from(k[6 + l])
+                };
+                let u = gg(0) * gm[q][0] + gg(1) * gm[q][1] + gg(2) * gm[q][2];
+                let at = (((og * t + xi) * plan.ic_blocks + ic / BLOCK) * BLOCK + ic % BLOCK)
+                    * lanes
+                    + j;
+                dst[at] = (u * s) as f32;
+            }
+        }
+    }
+    dst
+}
+
+#[test]
+fn packed_weights_are_the_definition_on_every_isa_and_thread_count() {
+    for variant in VARIANTS {
+        for (c, f) in [(3, 5), (17, 16), (20, 40), (64, 96)] {
+            let g = geom(1, c, f, [8, 8], [3, 3], [1, 1], [1, 1], [1, 1]);
+            let plan = WinogradConv::with_variant(&g, variant).unwrap().unwrap();
+            let w = values(g.weight_len(), 7);
+            let scale: Vec<f32> = values(f, 8).iter().map(|v| v + 1.5).collect();
+            for sc in [None, Some(&scale[..])] {
+                let want = packed_by_definition(&plan, &w, sc);
+                for isa in Isa::available() {
+                    for threads in [1, 2, 3] {
+                        let mut got = vec![f32::NAN; plan.packed_len()];
+                        plan.pack_weights_with(isa, &w, sc, &mut got, threads)
+                            .unwrap();
+                        assert_eq!(
+                            got,
+                            want,
+                            "{variant:?}, C {c}, F {f}, scale {}, {isa:?}, {threads} threads",
+                            sc.is_some()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn nchw_forward_takes_winograd_where_it_pays_and_matches_im2col() {
+    use super::super::direct::forward_nchw_with;
+    // Taken (unless MXR_WINOGRAD=0): 16×16 outputs, 2 images, 32 → 48 channels, padding 1
+    // and 0. Declined: too few pixels, too few channels, a 3×3 output, stride 2.
+    let g = |n, c, f, hw, s, p| geom(n, c, f, hw, [3, 3], [s, s], [p, p], [1, 1]);
+    for served in [g(2, 32, 48, [16, 16], 1, 1), g(1, 20, 17, [18, 20], 1, 0)] {
+        assert_eq!(plan_nchw(&served).is_some(), enabled(), "{served:?}");
+        let case = Case {
+            bias: true,
+            ..blocked_case(served)
+        };
+        let ops = Operands::uniform(&served);
+        let want = expected(&case, &ops.x, &ops.w, &ops.b, &ops.scale, &ops.res);
+        let variant = plan_nchw(&served).map_or(Variant::F4x4, |p| p.variant());
+        for isa in Isa::available().into_iter().filter(|&i| i >= Isa::Avx2) {
+            for threads in [1, 2] {
+                let mut y = vec![f32::NAN; served.output_len()];
+                let taken =
+                    forward_nchw_with(isa, &served, &ops.x, &ops.w, Some(&ops.b), &mut y, threads)
+                        .unwrap();
+                assert_eq!(taken, enabled(), "{served:?} {isa:?}");
+                if taken {
+                    let err = relative_error(&y, &want);
+                    assert!(
+                        err <= tolerance(variant),
+                        "{served:?} {isa:?}: error {err:e}"
+                    );
+                }
+            }
+        }
+    }
+    for declined in [
+        g(1, 32, 32, [8, 8], 1, 1),
+        g(4, 8, 32, [16, 16], 1, 1),
+        g(64, 32, 32, [3, 3], 1, 0),
+        g(4, 32, 32, [33, 33], 2, 1),
+    ] {
+        assert!(plan_nchw(&declined).is_none(), "{declined:?}");
+        let mut y = vec![f32::NAN; declined.output_len()];
+        let x = values(declined.data_len(), 1);
+        let w = values(declined.weight_len(), 2);
+        // The direct kernel may still take it (the first), but not through Winograd: its
+        // result is the direct kernel's bits.
+        let mut direct = y.clone();
+        let isa = Isa::current();
+        let took = forward_nchw_with(isa, &declined, &x, &w, None, &mut y, 1).unwrap();
+        if took {
+            let plan = DirectConv::new_for(&declined, InputLayout::Blocked, isa)
+                .unwrap()
+                .unwrap();
+            let (xin, layout) = blocked_input(&blocked_case(declined), &x);
+            let mut packed = vec![0.0; plan.packed_len()];
+            plan.pack_weights(&w, None, &mut packed).unwrap();
+            let out_layout = plan.output_layout(0);
+            let mut out = vec![0.0; out_layout.len()];
+            let strides = InputStrides::blocked(&layout);
+            let ep = Epilogue::default();
+            plan.forward(&xin, &strides, &packed, &ep, &mut out, &out_layout, 1)
+                .unwrap();
+            from_blocked(&out, &out_layout, &mut direct);
+            assert_eq!(y, direct, "{declined:?}");
+        }
+    }
+}
