@@ -29,7 +29,8 @@
 //! Each row's output is checked against `im2col` once before timing.
 //!
 //! The conversions the `nchw` row makes on every call can be timed alone, in GB/s (bytes read
-//! plus written): `to_blocked` (the input, with the layer's halo), `pack` (the weights) and
+//! plus written): `to_blocked` (the input, with the layer's halo), `pack` (the weights),
+//! `pack_winograd` (Winograd's weight transform, which training does at every call) and
 //! `from_blocked` (the output), when `CONV_BENCH_ROWS` names them (they are not run by
 //! default).
 
@@ -391,7 +392,7 @@ fn gradients(row: &str) -> Option<(bool, bool)> {
 
 /// The conversions `nchw` pays on each call, timed alone: the input to the blocked layout (with
 /// the layer's halo), the weights packed, the output back to NCHW.
-const CONVERSIONS: [&str; 3] = ["to_blocked", "pack", "from_blocked"];
+const CONVERSIONS: [&str; 4] = ["to_blocked", "pack", "pack_winograd", "from_blocked"];
 
 /// A prepared conversion: a closure that runs one call, and the bytes it reads and writes.
 fn conversion(row: &str, geom: &ConvGeom, threads: usize) -> Option<(Box<dyn FnMut()>, f64)> {
@@ -434,6 +435,19 @@ fn conversion(row: &str, geom: &ConvGeom, threads: usize) -> Option<(Box<dyn FnM
             Some((
                 Box::new(move || {
                     plan.pack_weights_with(isa, &w, None, &mut packed, threads)
+                        .expect("valid");
+                }),
+                bytes,
+            ))
+        }
+        "pack_winograd" => {
+            let wino = mxr_kernels::cpu::conv::winograd::WinogradConv::new(&g).expect("valid")?;
+            let w = uniform(g.filters * g.channels * 9, 2);
+            let mut packed = vec![0.0; wino.packed_len()];
+            let bytes = 4.0 * (w.len() + packed.len()) as f64;
+            Some((
+                Box::new(move || {
+                    wino.pack_weights_with(isa, &w, None, &mut packed, threads)
                         .expect("valid");
                 }),
                 bytes,
@@ -498,7 +512,7 @@ fn layers(c: &mut Criterion) {
         }
     }
     // Conversions run only when `CONV_BENCH_ROWS` names them.
-    for layer in &LAYERS {
+    for layer in LAYERS.iter().chain(&BACKWARD_LAYERS) {
         let geom = geom_of(layer);
         for row in CONVERSIONS {
             if !only.split(',').any(|r| r.trim() == row) {

@@ -509,8 +509,22 @@ pub fn plan_nchw(geom: &ConvGeom) -> Option<WinogradConv> {
     if !pays || !enabled() {
         return None;
     }
-    WinogradConv::new(geom).ok().flatten()
+    // The variant with the lower cost once transforming the weights is counted: `F(4×4)`'s
+    // are 36/16 times larger, which on a small map with many channels (ResNet-18's last stage
+    // in training) costs more than its fewer products save.
+    let with_pack = |p: &WinogradConv| p.cost() + PACK_COST * p.packed_len() as f64;
+    let f4 = WinogradConv::with_variant(geom, Variant::F4x4).ok()??;
+    let f2 = WinogradConv::with_variant(geom, Variant::F2x2).ok()??;
+    Some(if with_pack(&f2) < with_pack(&f4) {
+        f2
+    } else {
+        f4
+    })
 }
+
+/// The time [`WinogradConv::pack_weights_with`] takes per packed float, in the units of
+/// [`WinogradConv::cost`] (vector multiply-adds; measured on Zen 4: 2 to 3).
+const PACK_COST: f64 = 3.0;
 
 super::direct::blocked_plan!(WinogradConv);
 
@@ -549,28 +563,28 @@ impl PackJob<'_> {
             }
         }
         let _ = isa;
-        self.pack_group_any(og, dst);
+        self.pack_group_any(Isa::Scalar, og, dst);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn pack_group_avx512(&self, og: usize, dst: &mut [f32]) {
-        self.pack_group_any(og, dst);
+        self.pack_group_any(Isa::Avx512, og, dst);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn pack_group_avx2(&self, og: usize, dst: &mut [f32]) {
-        self.pack_group_any(og, dst);
+        self.pack_group_any(Isa::Avx2, og, dst);
     }
 
     #[inline(always)]
-    fn pack_group_any(&self, og: usize, dst: &mut [f32]) {
+    fn pack_group_any(&self, isa: Isa, og: usize, dst: &mut [f32]) {
         match (self.variant, self.lanes) {
-            (Variant::F2x2, BLOCK) => self.pack::<4, BLOCK>(&G2, og, dst),
-            (Variant::F2x2, _) => self.pack::<4, MAX_LANES>(&G2, og, dst),
-            (Variant::F4x4, BLOCK) => self.pack::<6, BLOCK>(&G4, og, dst),
-            (Variant::F4x4, _) => self.pack::<6, MAX_LANES>(&G4, og, dst),
+            (Variant::F2x2, BLOCK) => self.pack::<4, BLOCK>(isa, &G2, og, dst),
+            (Variant::F2x2, _) => self.pack::<4, MAX_LANES>(isa, &G2, og, dst),
+            (Variant::F4x4, BLOCK) => self.pack::<6, BLOCK>(isa, &G4, og, dst),
+            (Variant::F4x4, _) => self.pack::<6, MAX_LANES>(isa, &G4, og, dst),
         }
     }
 
@@ -578,7 +592,13 @@ impl PackJob<'_> {
     /// all lanes at once (lanes past `F` are zero); the same `f64` operations in the same order
     /// as a scalar loop, so the bits do not depend on the vector width.
     #[inline(always)]
-    fn pack<const A: usize, const L: usize>(&self, gm: &[[f64; 3]; A], og: usize, dst: &mut [f32]) {
+    fn pack<const A: usize, const L: usize>(
+        &self,
+        isa: Isa,
+        gm: &[[f64; 3]; A],
+        og: usize,
+        dst: &mut [f32],
+    ) {
         let c = self.c;
         let oc0 = og * L;
         let n = L.min(self.f - oc0);
@@ -588,41 +608,80 @@ impl PackJob<'_> {
             None => 1.0,
         });
         let row = self.ic_blocks * BLOCK * L;
-        for ic in 0..c {
-            // g[k][j]: tap k of output channel oc0 + j (zero past F).
-            let mut g = [[0.0f64; L]; 9];
-            #[allow(clippy::needless_range_loop, reason = "a transpose")]
-            for j in 0..n {
-                let src = &self.w[((oc0 + j) * c + ic) * 9..][..9];
-                for (k, v) in src.iter().enumerate() {
-                    g[k][j] = f64::from(*v);
+        // The group's weights of 16 input channels at a time, transposed so that one
+        // (channel, tap) row holds the L output channels' values (zero past F): `taps[i][k][j]`
+        // is tap k of input channel ic0 + i, output channel oc0 + j.
+        let mut taps = [[[0.0f32; L]; 9]; BLOCK];
+        for ic0 in (0..c).step_by(BLOCK) {
+            let cic = BLOCK.min(c - ic0);
+            let width = cic * 9;
+            for h in 0..L / BLOCK {
+                let rows = BLOCK.min(n.saturating_sub(h * BLOCK));
+                for cb in (0..width).step_by(BLOCK) {
+                    let cols = BLOCK.min(width - cb);
+                    let src = ((oc0 + h * BLOCK) * c + ic0) * 9 + cb;
+                    // SAFETY: `isa` is available (the caller's dispatch); rows `i < rows` read
+                    // `src + i·9c .. + cols`, inside output channel oc0 + 16h + i < F's weights
+                    // (`cb + cols <= 9·cic` floats from input channel ic0, `ic0 + cic <= C`),
+                    // when there are rows at all; the tile writes `cols <= 16` rows of `taps`
+                    // from `(cb)·L + 16h`, 16 floats each, inside its `16·9·L` floats.
+                    unsafe {
+                        crate::cpu::tile::transpose(
+                            isa,
+                            self.w.as_ptr().wrapping_add(src),
+                            9 * c,
+                            rows,
+                            cols,
+                            taps.as_mut_ptr().cast::<f32>().add(cb * L + h * BLOCK),
+                            L,
+                            cols,
+                        );
+                    }
                 }
             }
-            // Row p of G g (3 values per lane), then row p of (G g) Gᵀ (α values per lane).
-            for (p, grow) in gm.iter().enumerate() {
-                let mut gg = [[0.0f64; L]; 3];
-                for (l, ggl) in gg.iter_mut().enumerate() {
-                    for j in 0..L {
-                        ggl[j] = grow[0] * g[l][j] + grow[1] * g[3 + l][j] + grow[2] * g[6 + l][j];
-                    }
-                }
-                for (q, gq) in gm.iter().enumerate() {
-                    let at = ((p * A + q) * self.ic_blocks * BLOCK + ic) * L;
-                    // The range is L floats long, so the conversion cannot fail.
-                    let out: &mut [f32; L] = (&mut dst[at..at + L])
-                        .try_into()
-                        .expect("a slice of L floats");
-                    for j in 0..L {
-                        let u = gg[0][j] * gq[0] + gg[1][j] * gq[1] + gg[2][j] * gq[2];
-                        out[j] = (u * scale[j]) as f32;
-                    }
-                }
+            for (i, t) in taps.iter().enumerate().take(cic) {
+                let g: [[f64; L]; 9] =
+                    std::array::from_fn(|k| std::array::from_fn(|j| f64::from(t[k][j])));
+                self.transform(gm, &g, &scale, ic0 + i, dst);
             }
         }
         // The padding input channels of the last block.
         for xi in 0..A * A {
             let at = xi * row;
             dst[at + c * L..at + row].fill(0.0);
+        }
+    }
+
+    /// `U = G g Gᵀ · scale` of input channel `ic` for the `L` lanes of `g` (`g[k][j]`: tap `k`
+    /// of lane `j`), into `dst` at each transform position.
+    #[inline(always)]
+    fn transform<const A: usize, const L: usize>(
+        &self,
+        gm: &[[f64; 3]; A],
+        g: &[[f64; L]; 9],
+        scale: &[f64; L],
+        ic: usize,
+        dst: &mut [f32],
+    ) {
+        // Row p of G g (3 values per lane), then row p of (G g) Gᵀ (α values per lane).
+        for (p, grow) in gm.iter().enumerate() {
+            let mut gg = [[0.0f64; L]; 3];
+            for (l, ggl) in gg.iter_mut().enumerate() {
+                for j in 0..L {
+                    ggl[j] = grow[0] * g[l][j] + grow[1] * g[3 + l][j] + grow[2] * g[6 + l][j];
+                }
+            }
+            for (q, gq) in gm.iter().enumerate() {
+                let at = ((p * A + q) * self.ic_blocks * BLOCK + ic) * L;
+                // The range is L floats long, so the conversion cannot fail.
+                let out: &mut [f32; L] = (&mut dst[at..at + L])
+                    .try_into()
+                    .expect("a slice of L floats");
+                for j in 0..L {
+                    let u = gg[0][j] * gq[0] + gg[1][j] * gq[1] + gg[2][j] * gq[2];
+                    out[j] = (u * scale[j]) as f32;
+                }
+            }
         }
     }
 }
