@@ -21,6 +21,7 @@
 //! `MXR_GPU_EMULATE=1` to run the same code on the slow software emulator instead).
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
 
 use mxr::engine::{Context, Engine, profiler};
@@ -217,7 +218,19 @@ fn plot(path: &Path, train: &[f64], test: &[f64]) -> std::io::Result<()> {
     std::fs::write(path, svg)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the job; an error is printed as one readable line (an unwritable `MXR_PROFILE` or
+/// `--profile` path, a missing dataset) with a failure status.
+fn main() -> ExitCode {
+    match train() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("train_mlp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn train() -> Result<(), Box<dyn std::error::Error>> {
     let o = options()?;
     if !o.data.join("train-images-idx3-ubyte.gz").exists() {
         return Err(format!(
