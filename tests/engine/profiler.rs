@@ -134,9 +134,11 @@ fn statistics_of_engine_operations() {
     engine.wait_all().unwrap();
     let stats = engine.profiler().stats();
     assert_eq!(stats.len(), 2, "{stats:?}");
-    let (long, nap) = (&stats[0], &stats[1]);
-    assert_eq!((long.name.as_str(), long.count), ("long_nap", 1));
-    assert_eq!((nap.name.as_str(), nap.count), ("nap", 3));
+    // By name: sleeps overshoot on a loaded machine (or under valgrind), so which total is
+    // larger is not certain (the order itself is tested in the profiler's unit tests).
+    let named = |name: &str| stats.iter().find(|s| s.name == name).unwrap();
+    let (long, nap) = (named("long_nap"), named("nap"));
+    assert_eq!((long.count, nap.count), (1, 3));
     assert!(long.min_ns >= 12_000_000 && long.min_ns == long.max_ns);
     assert!(nap.min_ns >= 2_000_000 && nap.max_ns >= nap.min_ns);
     assert!(nap.total_ns >= 6_000_000 && nap.total_ns >= nap.max_ns + 2 * nap.min_ns);
