@@ -9,16 +9,22 @@
 //!
 //! Run: `./train` (installs Debian's dataset-fashion-mnist if missing), or
 //! `cargo run --release --example train_mlp -- [--net mlp|lenet] [--epochs N] [--lr X]
-//! [--batch-size B] [--out DIR] [--ctx cpu|gpu:N]`.
+//! [--batch-size B] [--out DIR] [--ctx cpu|gpu:N] [--profile FILE]`.
+//!
+//! `--profile trace.json` streams a Chrome trace of every engine operation to the file while
+//! the job runs (open it in Perfetto or `chrome://tracing`), then prints the per-operator
+//! statistics table (MXNet's `profiler.dumps()`) and the number of operations traced.
+//! `MXR_PROFILE=trace.json ./train` writes the same trace without the table.
 //!
 //! `--ctx gpu:0` trains on the first GPU: the executors, weights, gradients and SGD updates live
 //! there; each batch is copied from host memory. Without a GPU it stops with the reason (set
 //! `MXR_GPU_EMULATE=1` to run the same code on the slow software emulator instead).
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
 
-use mxr::engine::Context;
+use mxr::engine::{Context, Engine, profiler};
 use mxr::exec::{Executor, GradReq};
 use mxr::init::{InitDesc, Initializer, Normal};
 use mxr::io::{DataIter, LastBatchHandle, MNISTIter};
@@ -37,6 +43,7 @@ struct Options {
     out: PathBuf,
     data: PathBuf,
     ctx: Context,
+    profile: Option<PathBuf>,
 }
 
 fn options() -> Result<Options, String> {
@@ -48,6 +55,7 @@ fn options() -> Result<Options, String> {
         out: PathBuf::from("target/train_mlp"),
         data: PathBuf::from(std::env::var("FMNIST_DIR").unwrap_or_else(|_| DATA_DIR.into())),
         ctx: Context::cpu(0),
+        profile: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -62,6 +70,7 @@ fn options() -> Result<Options, String> {
             "--batch-size" => o.batch = value.parse().map_err(|e| bad(&e))?,
             "--out" => o.out = PathBuf::from(value),
             "--data" => o.data = PathBuf::from(value),
+            "--profile" => o.profile = Some(PathBuf::from(value)),
             "--net" => {
                 o.lenet = match value.as_str() {
                     "mlp" => false,
@@ -209,7 +218,19 @@ fn plot(path: &Path, train: &[f64], test: &[f64]) -> std::io::Result<()> {
     std::fs::write(path, svg)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the job; an error is printed as one readable line (an unwritable `MXR_PROFILE` or
+/// `--profile` path, a missing dataset) with a failure status.
+fn main() -> ExitCode {
+    match train() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("train_mlp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn train() -> Result<(), Box<dyn std::error::Error>> {
     let o = options()?;
     if !o.data.join("train-images-idx3-ubyte.gz").exists() {
         return Err(format!(
@@ -218,6 +239,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
+    // Started before any work, so that the trace has every operation of the job.
+    let profiled_from = match &o.profile {
+        Some(path) => {
+            profiler::start(path)?;
+            Some(Engine::global()?.operations_pushed())
+        }
+        None => None,
+    };
     let mut train = iterator(&o.data, "train", o.batch, true, !o.lenet)?;
     let mut test = iterator(&o.data, "t10k", o.batch, false, !o.lenet)?;
     println!(
@@ -326,5 +355,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         checkpoint.display(),
         curve.display()
     );
+    if let (Some(before), Some(path)) = (profiled_from, &o.profile) {
+        nd::waitall()?;
+        let operations = Engine::global()?.operations_pushed() - before;
+        profiler::stop()?;
+        print!("{}", profiler::dumps(false)?);
+        println!(
+            "profile: {operations} operations traced to {}",
+            path.display()
+        );
+    }
     Ok(())
 }

@@ -14,3 +14,6 @@ mod errors;
 
 #[path = "engine/lifecycle.rs"]
 mod lifecycle;
+
+#[path = "engine/profiler.rs"]
+mod profiler;

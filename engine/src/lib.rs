@@ -49,7 +49,26 @@
 //! ```
 //!
 //! Environment (read only by [`EngineConfig::from_env`], used by [`Engine::global`]):
-//! `MXR_ENGINE` (`threaded` | `naive`), `MXR_CPU_WORKERS`, `MXR_MAX_INFLIGHT`, `MXR_PROFILE`.
+//! `MXR_ENGINE` (`threaded` | `naive`), `MXR_CPU_WORKERS`, `MXR_MAX_INFLIGHT`,
+//! `MXR_INLINE_BYTES`, `MXR_PROFILE`.
+//!
+//! Profiling: `MXR_PROFILE=trace.json` (or [`EngineConfig::with_profile`]) streams a Chrome
+//! trace of every operation to the file while the engine runs — created when the engine is
+//! built, so an unwritable path is an error then; written out as the buffer fills, every
+//! [`profiler::FLUSH_PERIOD`], at shutdown and, for [`Engine::global`], at process exit; an
+//! unterminated JSON array that a killed process leaves readable too. The profiler's memory is
+//! bounded (one [`profiler::BUFFER_BYTES`] buffer and a table of per-name statistics). From
+//! code: [`profiler::start`], [`profiler::stop`], [`profiler::dump`] and [`profiler::dumps`]
+//! (MXNet's per-operator table) on the process-wide engine, or the same methods of
+//! [`Engine::profiler`].
+//!
+//! ```no_run
+//! mxr_engine::profiler::start("trace.json")?;
+//! // ... push operations, wait for them ...
+//! mxr_engine::profiler::stop()?;
+//! print!("{}", mxr_engine::profiler::dumps(false)?);
+//! # Ok::<(), mxr_engine::Error>(())
+//! ```
 
 mod context;
 mod deps;
@@ -66,7 +85,7 @@ mod var;
 pub use context::{Context, DeviceType};
 pub use error::{BoxError, Error, Result};
 pub use operation::{Completion, Operation, RunContext};
-pub use profiler::{OpRecord, Profiler};
+pub use profiler::{OpRecord, OpStats, Profiler};
 pub use scheduler::{
     DEFAULT_INLINE_MAX_BYTES, DEFAULT_MAX_INFLIGHT, Engine, EngineConfig, EngineKind,
 };

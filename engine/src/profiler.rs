@@ -1,21 +1,59 @@
-//! The operation profiler: records every operation the engine runs while enabled and renders
-//! the result as a [Chrome trace](https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU)
-//! (JSON object form), viewable in Perfetto or `chrome://tracing`.
+//! The operation profiler: streams every operation the engine runs to a
+//! [Chrome trace](https://docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU)
+//! file as it happens (viewable in Perfetto or `chrome://tracing`), and keeps per-operator
+//! aggregate statistics, like MXNet's `profiler.dumps()`.
 //!
-//! In the trace each distinct [`Context`] is a process (pids are assigned from 1 in the sorted
-//! order of the contexts present) and each worker a thread (tid = the worker's index).
+//! The trace is in the JSON *array* form, written incrementally: `[` and a newline, then one
+//! event object per line, each followed by `,`. The array is never closed — Chrome's and
+//! Perfetto's importers accept an unterminated array with a trailing comma — so a process that
+//! is killed still leaves a readable trace of everything written until then. To read it with a
+//! strict JSON parser, strip the trailing `,\n` and append `]`.
+//!
+//! Each operation is one complete event (`"ph": "X"`, times in microseconds with nanosecond
+//! precision). Each distinct [`Context`] is a process (pids numbered from 1 in the order the
+//! contexts first appear in the file) and each worker a thread (tid = the worker's index); a
+//! metadata event (`"ph": "M"`) names each process and thread before its first operation.
+//!
+//! Memory is bounded however long the run: events are formatted into one buffer of
+//! [`BUFFER_BYTES`], written out whenever it fills, every [`FLUSH_PERIOD`] by a background
+//! thread, on [`Profiler::flush`], on [`Profiler::stop`] (and so at engine shutdown), and, for
+//! the process-wide engine, at process exit. The statistics table holds at most
+//! [`MAX_STAT_NAMES`] operation names (later names are counted under [`OTHER_OPERATIONS`]).
+//!
+//! The functions of this module ([`start`], [`stop`], [`dump`], [`dumps`]) drive the profiler
+//! of the process-wide engine ([`Engine::global`](crate::Engine::global)), which `MXR_PROFILE`
+//! starts.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use serde_json::{Value, json};
 
-use crate::{Context, Error, Result};
+use crate::{Context, Engine, Error, Result};
+
+/// Bytes of formatted events the profiler buffers before writing them to the trace file.
+pub const BUFFER_BYTES: usize = 256 * 1024;
+
+/// The longest time a recorded event waits in the buffer before a background thread writes it
+/// out (while a trace file is open).
+pub const FLUSH_PERIOD: Duration = Duration::from_millis(100);
+
+/// The most distinct operation names the statistics table keeps; operations with further
+/// names are counted together under [`OTHER_OPERATIONS`].
+pub const MAX_STAT_NAMES: usize = 4096;
+
+/// The statistics row of operations whose names did not fit in the table (see
+/// [`MAX_STAT_NAMES`]).
+pub const OTHER_OPERATIONS: &str = "(other operations)";
 
 /// One executed operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,39 +71,219 @@ pub struct OpRecord {
     pub duration_ns: u64,
 }
 
-/// Collects [`OpRecord`]s and renders them as a Chrome trace.
+/// Aggregate statistics of the operations of one name (see [`Profiler::stats`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpStats {
+    /// The operations' name.
+    pub name: String,
+    /// How many ran.
+    pub count: u64,
+    /// Their total run time, in nanoseconds.
+    pub total_ns: u64,
+    /// The shortest run time, in nanoseconds.
+    pub min_ns: u64,
+    /// The longest run time, in nanoseconds.
+    pub max_ns: u64,
+}
+
+impl OpStats {
+    /// The mean run time, in nanoseconds (0 when no operation ran).
+    pub fn mean_ns(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.total_ns as f64 / self.count as f64
+        }
+    }
+}
+
+/// Records executed operations: streams them to a Chrome trace file (see the module docs) and
+/// aggregates per-name statistics.
 ///
-/// `Send + Sync`: the engine holds it in an `Arc` and every worker records into it. While
-/// disabled the only cost to a worker is one relaxed atomic load ([`Profiler::is_enabled`]).
+/// `Send + Sync`: the engine owns one and every worker records into it. While disabled the
+/// only cost to a worker is one relaxed atomic load ([`Profiler::is_enabled`]).
 ///
 /// ```
 /// use mxr_engine::{Context, OpRecord, Profiler};
 ///
+/// let path = std::env::temp_dir().join(format!("mxr-doc-trace-{}.json", std::process::id()));
 /// let profiler = Profiler::new();
-/// profiler.set_enabled(true);
 /// profiler.register_worker(0, "mxr-cpu-0");
+/// profiler.start(&path)?; // creates the file now: an unwritable path fails here
 /// if profiler.is_enabled() {
 ///     let start_ns = profiler.now_ns();
 ///     // ... run the operation ...
 ///     let duration_ns = profiler.now_ns() - start_ns;
-///     profiler.record(OpRecord {
-///         name: "dot".into(),
-///         context: Context::cpu(0),
-///         worker: 0,
-///         start_ns,
-///         duration_ns,
-///     });
+///     let name = "dot".into();
+///     profiler.record(OpRecord { name, context: Context::cpu(0), worker: 0, start_ns, duration_ns });
 /// }
-/// let trace = profiler.chrome_trace().to_string();
-/// assert!(trace.contains("\"dot\""));
-/// assert!(trace.contains("mxr-cpu-0"));
+/// profiler.stop()?;
+/// let text = std::fs::read_to_string(&path).unwrap();
+/// let closed = format!("{}]", text.trim_end().trim_end_matches(','));
+/// let events: serde_json::Value = serde_json::from_str(&closed).unwrap();
+/// assert_eq!(events.as_array().unwrap().iter().filter(|e| e["ph"] == "X").count(), 1);
+/// assert!(text.contains("mxr-cpu-0"));
+/// assert_eq!(profiler.stats()[0].count, 1);
+/// assert!(profiler.dumps(false).contains("dot"));
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), mxr_engine::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Profiler {
     epoch: Instant,
     enabled: AtomicBool,
-    records: Mutex<Vec<OpRecord>>,
-    worker_names: Mutex<HashMap<u32, String>>,
+    state: Arc<Mutex<State>>,
+    /// The background thread writing the buffer out every [`FLUSH_PERIOD`] while a file is
+    /// open; dropping the sender stops it.
+    flusher: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sink: Option<Sink>,
+    stats: HashMap<Cow<'static, str>, Stat>,
+    worker_names: HashMap<u32, String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Stat {
+    count: u64,
+    total_ns: u64,
+    min_ns: u64,
+    max_ns: u64,
+}
+
+/// An open trace file and the formatting state of its stream.
+#[derive(Debug)]
+struct Sink {
+    path: PathBuf,
+    file: File,
+    buf: Vec<u8>,
+    /// The pid of each context seen in this file, in order of appearance.
+    pids: Vec<Context>,
+    /// `(pid, tid)` pairs whose thread is named in this file.
+    threads: HashSet<(usize, u32)>,
+    /// The first write error; afterwards events are dropped and the error is reported by the
+    /// next `flush` or `stop`.
+    error: Option<Arc<std::io::Error>>,
+}
+
+impl Sink {
+    fn open(path: &Path) -> Result<Sink> {
+        let mut file = File::create(path).map_err(|e| profile_io(path, e))?;
+        file.write_all(b"[\n").map_err(|e| profile_io(path, e))?;
+        Ok(Sink {
+            path: path.to_owned(),
+            file,
+            buf: Vec::with_capacity(BUFFER_BYTES + 1024),
+            pids: Vec::new(),
+            threads: HashSet::new(),
+            error: None,
+        })
+    }
+
+    /// Appends `rec`'s event (and the metadata naming its process and thread, the first time)
+    /// to the buffer, writing the buffer out when it is full.
+    fn append(&mut self, rec: &OpRecord, names: &HashMap<u32, String>) {
+        if self.error.is_some() {
+            return;
+        }
+        let pid = match self.pids.iter().position(|c| *c == rec.context) {
+            Some(i) => i + 1,
+            None => {
+                self.pids.push(rec.context);
+                let pid = self.pids.len();
+                let name = rec.context.to_string();
+                self.meta("process_name", pid, None, &name);
+                pid
+            }
+        };
+        if self.threads.insert((pid, rec.worker)) {
+            let name = match names.get(&rec.worker) {
+                Some(name) => Cow::Borrowed(name.as_str()),
+                None => Cow::Owned(format!("worker-{}", rec.worker)),
+            };
+            self.meta("thread_name", pid, Some(rec.worker), &name);
+        }
+        let buf = &mut self.buf;
+        buf.extend_from_slice(b"{\"name\":");
+        json_string(buf, &rec.name);
+        buf.extend_from_slice(b",\"cat\":\"operator\",\"ph\":\"X\",\"ts\":");
+        micros(buf, rec.start_ns);
+        buf.extend_from_slice(b",\"dur\":");
+        micros(buf, rec.duration_ns);
+        // Writing to a Vec cannot fail.
+        let _ = writeln!(
+            buf,
+            ",\"pid\":{pid},\"tid\":{},\"args\":{{\"context\":\"{}\"}}}},",
+            rec.worker, rec.context
+        );
+        if self.buf.len() >= BUFFER_BYTES {
+            self.write_out();
+        }
+    }
+
+    /// A metadata event naming a process (`tid: None`) or a thread.
+    fn meta(&mut self, kind: &str, pid: usize, tid: Option<u32>, name: &str) {
+        let buf = &mut self.buf;
+        let _ = write!(buf, "{{\"name\":\"{kind}\",\"ph\":\"M\",\"pid\":{pid},");
+        if let Some(tid) = tid {
+            let _ = write!(buf, "\"tid\":{tid},");
+        }
+        buf.extend_from_slice(b"\"args\":{\"name\":");
+        json_string(buf, name);
+        buf.extend_from_slice(b"}},\n");
+    }
+
+    /// Writes the buffered events to the file, whole events only, so that the file always
+    /// ends at an event boundary.
+    fn write_out(&mut self) {
+        if !self.buf.is_empty()
+            && self.error.is_none()
+            && let Err(e) = self.file.write_all(&self.buf)
+        {
+            eprintln!(
+                "mxr-engine: cannot write profile to {}: {e}; later operations are not traced",
+                self.path.display()
+            );
+            self.error = Some(Arc::new(e));
+        }
+        self.buf.clear();
+        if self.buf.capacity() > 2 * BUFFER_BYTES {
+            // One very long operation name grew it: give the memory back.
+            self.buf.shrink_to(BUFFER_BYTES + 1024);
+        }
+    }
+
+    /// Writes everything out and returns the first write error, if any.
+    fn flush(&mut self) -> Result<()> {
+        self.write_out();
+        match &self.error {
+            Some(e) => Err(Error::ProfileIo {
+                path: self.path.display().to_string(),
+                source: Arc::clone(e),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn profile_io(path: &Path, e: std::io::Error) -> Error {
+    Error::ProfileIo {
+        path: path.display().to_string(),
+        source: Arc::new(e),
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+fn json_string(buf: &mut Vec<u8>, s: &str) {
+    // Serializing a `str` into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, s);
+}
+
+/// Appends nanoseconds as microseconds with three decimals: exact, whatever the magnitude.
+fn micros(buf: &mut Vec<u8>, ns: u64) {
+    let _ = write!(buf, "{}.{:03}", ns / 1000, ns % 1000);
 }
 
 impl Default for Profiler {
@@ -74,24 +292,93 @@ impl Default for Profiler {
     }
 }
 
-/// Nanoseconds to the trace's microseconds, keeping nanosecond precision (exact below 2^53 ns,
-/// about 104 days).
-fn ns_to_us(ns: u64) -> f64 {
-    ns as f64 / 1000.0
+impl Drop for Profiler {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            eprintln!("mxr-engine: {e}");
+        }
+    }
 }
 
 impl Profiler {
-    /// A disabled profiler with no records, whose epoch is now.
+    /// A disabled profiler with no trace file and empty statistics, whose epoch is now.
     pub fn new() -> Self {
         Profiler {
             epoch: Instant::now(),
             enabled: AtomicBool::new(false),
-            records: Mutex::new(Vec::new()),
-            worker_names: Mutex::new(HashMap::new()),
+            state: Arc::new(Mutex::new(State::default())),
+            flusher: Mutex::new(None),
         }
     }
 
-    /// Turns recording on or off. Workers see the change at their next operation.
+    /// Starts recording, streaming every operation to a Chrome trace at `path` (created or
+    /// truncated now, starting with `[`). A trace already being written is finished first,
+    /// as by [`stop`](Self::stop). Statistics keep accumulating across files.
+    ///
+    /// # Errors
+    /// [`Error::ProfileIo`] naming `path` when the file cannot be created or written (the
+    /// profiler is then left stopped); the error of finishing the previous trace, if any.
+    pub fn start(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.stop()?;
+        let sink = Sink::open(path.as_ref())?;
+        self.state.lock().sink = Some(sink);
+        let (tx, rx) = mpsc::channel::<()>();
+        let state = Arc::downgrade(&self.state);
+        let spawned = std::thread::Builder::new()
+            .name("mxr-profiler-flush".into())
+            .spawn(move || flush_periodically(&state, &rx));
+        match spawned {
+            Ok(handle) => *self.flusher.lock() = Some((tx, handle)),
+            Err(e) => {
+                self.state.lock().sink = None;
+                return Err(profile_io(path.as_ref(), e));
+            }
+        }
+        self.set_enabled(true);
+        Ok(())
+    }
+
+    /// Stops recording, writes every buffered event to the trace file and closes it. The
+    /// statistics are kept ([`dumps`](Self::dumps) still shows them). Does nothing but disable
+    /// recording when no trace file is open.
+    ///
+    /// # Errors
+    /// [`Error::ProfileIo`] when writing the trace failed (at any point since
+    /// [`start`](Self::start)).
+    pub fn stop(&self) -> Result<()> {
+        self.set_enabled(false);
+        if let Some((tx, handle)) = self.flusher.lock().take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+        let sink = self.state.lock().sink.take();
+        match sink {
+            Some(mut sink) => sink.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes every event recorded so far to the trace file (if one is open), keeping it open.
+    /// MXNet's `profiler.dump()`.
+    ///
+    /// # Errors
+    /// [`Error::ProfileIo`] when writing the trace failed (at any point since
+    /// [`start`](Self::start)).
+    pub fn flush(&self) -> Result<()> {
+        match self.state.lock().sink.as_mut() {
+            Some(sink) => sink.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// The trace file being written, if any.
+    pub fn trace_path(&self) -> Option<PathBuf> {
+        self.state.lock().sink.as_ref().map(|s| s.path.clone())
+    }
+
+    /// Turns recording on or off without opening or closing a trace file: enabled with no
+    /// file, operations are only counted in the statistics. Workers see the change at their
+    /// next operation.
     pub fn set_enabled(&self, on: bool) {
         self.enabled.store(on, Ordering::Relaxed);
     }
@@ -114,115 +401,199 @@ impl Profiler {
     }
 
     /// Names worker `worker`'s thread in the trace, e.g. `(0, "mxr-cpu-0")` or
-    /// `(u32::MAX, "pusher")`. Unnamed workers appear as `worker-<index>`. A later call for
-    /// the same worker replaces the name.
+    /// `(u32::MAX, "inline")`. Unnamed workers appear as `worker-<index>`. A later call for the
+    /// same worker replaces the name for trace files started afterwards.
     pub fn register_worker(&self, worker: u32, name: &str) {
-        self.worker_names.lock().insert(worker, name.to_owned());
+        self.state
+            .lock()
+            .worker_names
+            .insert(worker, name.to_owned());
     }
 
-    /// Appends a record. Callers check [`is_enabled`](Self::is_enabled) first; this records
-    /// regardless of the flag.
+    /// Records one operation: adds it to the statistics and, when a trace file is open, to the
+    /// trace. Callers check [`is_enabled`](Self::is_enabled) first; this records regardless of
+    /// the flag.
     pub fn record(&self, rec: OpRecord) {
-        self.records.lock().push(rec);
+        let mut state = self.state.lock();
+        let State {
+            sink,
+            stats,
+            worker_names,
+        } = &mut *state;
+        add_stat(stats, &rec);
+        if let Some(sink) = sink {
+            sink.append(&rec, worker_names);
+        }
     }
 
-    /// A snapshot of the records, in recording order.
-    pub fn records(&self) -> Vec<OpRecord> {
-        self.records.lock().clone()
-    }
-
-    /// Discards all records (registered worker names are kept).
-    pub fn clear(&self) {
-        self.records.lock().clear();
-    }
-
-    /// The whole trace document: `{"traceEvents": [...], "displayTimeUnit": "ms",
-    /// "otherData": {"producer": "mxr"}}`.
-    ///
-    /// `traceEvents` holds first the metadata events (a `process_name` per context, a
-    /// `thread_name` per context and worker pair), then one complete (`"ph": "X"`) event per
-    /// record, sorted by start time (ties keep recording order). Times are in microseconds,
-    /// as floats with nanosecond precision.
-    pub fn chrome_trace(&self) -> Value {
-        let mut records = self.records();
-        records.sort_by_key(|r| r.start_ns); // stable: ties keep recording order
-        let contexts: Vec<Context> = records
+    /// The aggregate statistics of every operation recorded, by name (count, total, min, max;
+    /// see [`OpStats::mean_ns`]), the longest total time first (ties by name).
+    pub fn stats(&self) -> Vec<OpStats> {
+        let mut out: Vec<OpStats> = self
+            .state
+            .lock()
+            .stats
             .iter()
-            .map(|r| r.context)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let pid_of = |ctx: &Context| -> usize {
-            // Every record's context is in `contexts`, which is sorted.
-            contexts.binary_search(ctx).map_or(0, |i| i + 1)
-        };
-        let threads: BTreeSet<(usize, u32)> = records
-            .iter()
-            .map(|r| (pid_of(&r.context), r.worker))
-            .collect();
-
-        let mut events = Vec::with_capacity(contexts.len() + threads.len() + records.len());
-        for ctx in &contexts {
-            events.push(json!({
-                "name": "process_name",
-                "ph": "M",
-                "pid": pid_of(ctx),
-                "args": { "name": ctx.to_string() },
-            }));
-        }
-        {
-            let names = self.worker_names.lock();
-            for &(pid, worker) in &threads {
-                let name = names
-                    .get(&worker)
-                    .cloned()
-                    .unwrap_or_else(|| format!("worker-{worker}"));
-                events.push(json!({
-                    "name": "thread_name",
-                    "ph": "M",
-                    "pid": pid,
-                    "tid": worker,
-                    "args": { "name": name },
-                }));
-            }
-        }
-        for r in &records {
-            events.push(json!({
-                "name": r.name.as_ref(),
-                "cat": "operator",
-                "ph": "X",
-                "ts": ns_to_us(r.start_ns),
-                "dur": ns_to_us(r.duration_ns),
-                "pid": pid_of(&r.context),
-                "tid": r.worker,
-                "args": { "context": r.context.to_string() },
-            }));
-        }
-        json!({
-            "traceEvents": events,
-            "displayTimeUnit": "ms",
-            "otherData": { "producer": "mxr" },
-        })
-    }
-
-    /// Writes [`chrome_trace`](Self::chrome_trace) to `path` (created or truncated).
-    ///
-    /// # Errors
-    /// [`Error::ProfileIo`] naming `path` when the file cannot be written.
-    pub fn write_chrome_trace(&self, path: &Path) -> Result<()> {
-        serde_json::to_vec(&self.chrome_trace())
-            .map_err(std::io::Error::from)
-            .and_then(|bytes| std::fs::write(path, bytes))
-            .map_err(|e| Error::ProfileIo {
-                path: path.display().to_string(),
-                source: Arc::new(e),
+            .map(|(name, s)| OpStats {
+                name: name.to_string(),
+                count: s.count,
+                total_ns: s.total_ns,
+                min_ns: s.min_ns,
+                max_ns: s.max_ns,
             })
+            .collect();
+        out.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(a.name.cmp(&b.name)));
+        out
     }
+
+    /// Forgets the statistics.
+    pub fn reset_stats(&self) {
+        self.state.lock().stats.clear();
+    }
+
+    /// The statistics as a table, as MXNet's `profiler.dumps()` prints them: one row per
+    /// operation name with its count and its total, minimum, maximum and mean time in
+    /// milliseconds, the longest total first. `reset` then forgets them.
+    pub fn dumps(&self, reset: bool) -> String {
+        let stats = self.stats();
+        if reset {
+            self.reset_stats();
+        }
+        let width = stats
+            .iter()
+            .map(|s| s.name.chars().count())
+            .chain([30])
+            .max()
+            .unwrap_or(30);
+        let ms = |ns: f64| ns / 1e6;
+        let mut out = String::from("Profile Statistics:\noperator\n=================\n");
+        let columns = [
+            "Total Count",
+            "Time (ms)",
+            "Min Time (ms)",
+            "Max Time (ms)",
+            "Avg Time (ms)",
+        ];
+        let _ = write!(out, "{:<width$}", "Name");
+        columns.iter().for_each(|c| {
+            let _ = write!(out, "{c:>16}");
+        });
+        let _ = write!(out, "\n{:<width$}", "----");
+        columns.iter().for_each(|c| {
+            let _ = write!(out, "{:>16}", "-".repeat(c.len()));
+        });
+        out.push('\n');
+        for s in &stats {
+            let _ = writeln!(
+                out,
+                "{:<width$}{:>16}{:>16.4}{:>16.4}{:>16.4}{:>16.4}",
+                s.name,
+                s.count,
+                ms(s.total_ns as f64),
+                ms(s.min_ns as f64),
+                ms(s.max_ns as f64),
+                ms(s.mean_ns()),
+            );
+        }
+        out
+    }
+
+    /// Writes out the buffered events of the process-wide engine at process exit.
+    pub(crate) fn flush_at_exit(&self) {
+        // A lock held by a thread that will never release it (one stopped inside `record`
+        // while the process exits) must not hang the exit.
+        if let Some(mut state) = self.state.try_lock_for(Duration::from_secs(1))
+            && let Some(sink) = state.sink.as_mut()
+            && let Err(e) = sink.flush()
+        {
+            eprintln!("mxr-engine: {e}");
+        }
+    }
+}
+
+fn add_stat(stats: &mut HashMap<Cow<'static, str>, Stat>, rec: &OpRecord) {
+    let d = rec.duration_ns;
+    let key: &str = if stats.contains_key(rec.name.as_ref()) || stats.len() < MAX_STAT_NAMES {
+        &rec.name
+    } else {
+        OTHER_OPERATIONS
+    };
+    match stats.get_mut(key) {
+        Some(s) => {
+            s.count += 1;
+            s.total_ns = s.total_ns.saturating_add(d);
+            s.min_ns = s.min_ns.min(d);
+            s.max_ns = s.max_ns.max(d);
+        }
+        None => {
+            let key = if key == OTHER_OPERATIONS {
+                Cow::Borrowed(OTHER_OPERATIONS)
+            } else {
+                rec.name.clone()
+            };
+            let first = Stat {
+                count: 1,
+                total_ns: d,
+                min_ns: d,
+                max_ns: d,
+            };
+            stats.insert(key, first);
+        }
+    }
+}
+
+/// The background flusher: writes the buffer out every [`FLUSH_PERIOD`] until its channel
+/// is closed (by [`Profiler::stop`]) or the profiler is gone.
+fn flush_periodically(state: &Weak<Mutex<State>>, stop: &mpsc::Receiver<()>) {
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(FLUSH_PERIOD) {
+        let Some(state) = state.upgrade() else { return };
+        if let Some(sink) = state.lock().sink.as_mut() {
+            sink.write_out();
+        }
+    }
+}
+
+/// Starts the process-wide engine's profiler, streaming to `path` (see [`Profiler::start`]).
+///
+/// # Errors
+/// The engine's configuration error ([`Engine::global`]); [`Error::ProfileIo`] when `path`
+/// cannot be created.
+pub fn start(path: impl AsRef<Path>) -> Result<()> {
+    Engine::global()?.profiler().start(path)
+}
+
+/// Stops the process-wide engine's profiler and closes its trace file (see
+/// [`Profiler::stop`]). Operations still running are not waited for: wait for them first
+/// (`Engine::wait_all`, `nd::waitall`) for a complete trace.
+///
+/// # Errors
+/// As [`Profiler::stop`], or the engine's configuration error.
+pub fn stop() -> Result<()> {
+    Engine::global()?.profiler().stop()
+}
+
+/// Writes the process-wide engine's recorded events to its trace file now (MXNet's
+/// `profiler.dump()`; see [`Profiler::flush`]).
+///
+/// # Errors
+/// As [`Profiler::flush`], or the engine's configuration error.
+pub fn dump() -> Result<()> {
+    Engine::global()?.profiler().flush()
+}
+
+/// The process-wide engine's per-operator statistics table (MXNet's `profiler.dumps()`; see
+/// [`Profiler::dumps`]).
+///
+/// # Errors
+/// The engine's configuration error.
+pub fn dumps(reset: bool) -> Result<String> {
+    Ok(Engine::global()?.profiler().dumps(reset))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn rec(name: &'static str, context: Context, worker: u32, start_ns: u64, dur: u64) -> OpRecord {
         let name = name.into();
@@ -235,24 +606,26 @@ mod tests {
         }
     }
 
-    fn events(trace: &Value, ph: &str) -> Vec<Value> {
-        let all = trace["traceEvents"].as_array().expect("traceEvents array");
-        all.iter().filter(|e| e["ph"] == ph).cloned().collect()
+    fn temp(tag: &str) -> PathBuf {
+        let pid = std::process::id();
+        std::env::temp_dir().join(format!("mxr-profiler-unit-{tag}-{pid}.json"))
     }
 
-    /// `(pid, tid, args.name)` of the metadata events called `name`, sorted.
-    fn meta(trace: &Value, name: &str) -> Vec<(u64, Option<u64>, String)> {
-        let of = |e: &Value| {
-            let label = e["args"]["name"].as_str().unwrap().to_owned();
-            (e["pid"].as_u64().unwrap(), e["tid"].as_u64(), label)
-        };
-        let mut out: Vec<_> = events(trace, "M")
-            .iter()
-            .filter(|e| e["name"] == name)
-            .map(of)
-            .collect();
-        out.sort();
-        out
+    /// A profiler streaming to a fresh temporary file.
+    fn started(tag: &str) -> (PathBuf, Profiler) {
+        let path = temp(tag);
+        let p = Profiler::new();
+        p.start(&path).unwrap();
+        (path, p)
+    }
+
+    /// The trace file's events: the unterminated array closed as the module docs say.
+    fn read_trace(path: &Path) -> Vec<Value> {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.starts_with("[\n"), "{text}");
+        let body = text.strip_suffix(",\n").unwrap_or(text.trim_end());
+        let events: Value = serde_json::from_str(&format!("{body}]")).unwrap();
+        events.as_array().unwrap().clone()
     }
 
     #[test]
@@ -263,7 +636,8 @@ mod tests {
         assert!(p.is_enabled());
         p.set_enabled(false);
         assert!(!p.is_enabled());
-        assert!(p.records().is_empty());
+        assert!(p.stats().is_empty());
+        assert_eq!(p.trace_path(), None);
     }
 
     #[test]
@@ -275,109 +649,194 @@ mod tests {
             assert!(t >= last);
             last = t;
         }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(2));
         assert!(p.now_ns() >= last + 1_000_000);
     }
 
     #[test]
-    fn concurrent_records_all_present_and_clear() {
-        let p = Arc::new(Profiler::new());
-        p.set_enabled(true);
-        let handles: Vec<_> = (0..4u32)
-            .map(|w| {
-                let p = Arc::clone(&p);
-                std::thread::spawn(move || {
-                    (0..1000).for_each(|i| p.record(rec("op", Context::cpu(0), w, i, 1)));
-                })
-            })
-            .collect();
-        handles.into_iter().for_each(|h| h.join().unwrap());
-        let records = p.records();
-        assert_eq!(records.len(), 4000);
-        for w in 0..4u32 {
-            // Each thread's records are all there, in its own order.
-            let mine = records.iter().filter(|r| r.worker == w).map(|r| r.start_ns);
-            assert_eq!(mine.collect::<Vec<_>>(), (0..1000).collect::<Vec<_>>());
-        }
-        assert_eq!(events(&p.chrome_trace(), "X").len(), 4000);
-        p.clear();
-        assert!(p.records().is_empty());
-        assert_eq!(p.chrome_trace()["traceEvents"], json!([]));
-    }
-
-    #[test]
-    fn chrome_trace_contents() {
+    fn events_stream_with_metadata_and_exact_times() {
+        let path = temp("stream");
         let p = Profiler::new();
         p.register_worker(0, "mxr-cpu-0");
-        p.register_worker(u32::MAX, "pusher");
-        // Recorded out of time order, across two contexts.
-        p.record(rec("late", Context::gpu(0), 1, 5_000, 250));
+        p.register_worker(u32::MAX, "inline");
+        p.start(&path).unwrap();
+        assert_eq!(p.trace_path().as_deref(), Some(path.as_path()));
+        assert!(p.is_enabled());
         p.record(rec("first", Context::cpu(0), 0, 1_500, 2_000));
-        p.record(rec("copy", Context::cpu(0), u32::MAX, 3_001, 7));
-        p.record(rec("mid", Context::gpu(0), 1, 3_000, 1));
-
-        let trace: Value = serde_json::from_str(&p.chrome_trace().to_string()).unwrap();
-        assert_eq!(trace["displayTimeUnit"], "ms");
-        assert_eq!(trace["otherData"]["producer"], "mxr");
-        let x = events(&trace, "X");
-        let field = |k: &str| x.iter().map(|e| e[k].clone()).collect::<Vec<_>>();
-        assert_eq!(field("name"), ["first", "mid", "copy", "late"]);
+        p.record(rec("la\"te", Context::gpu(0), 1, 5_000, 250));
+        p.record(rec("copy", Context::cpu(0), u32::MAX, 3_001_002_003, 7));
+        // After a flush the file holds every event and parses without the profiler stopping.
+        p.flush().unwrap();
+        let events = read_trace(&path);
+        let x: Vec<&Value> = events.iter().filter(|e| e["ph"] == "X").collect();
+        let names: Vec<&str> = x.iter().map(|e| e["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["first", "la\"te", "copy"]);
         let ts: Vec<f64> = x.iter().map(|e| e["ts"].as_f64().unwrap()).collect();
-        assert!(ts.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(ts, [1.5, 3.0, 3.001, 5.0]);
+        assert_eq!(ts, [1.5, 5.0, 3_001_002.003]);
         let dur: Vec<f64> = x.iter().map(|e| e["dur"].as_f64().unwrap()).collect();
-        assert_eq!(dur, [2.0, 0.001, 0.007, 0.25]);
-        assert!(field("cat").iter().all(|c| c == "operator"));
-        assert_eq!(field("tid"), [0, 1, u32::MAX, 1]);
-        let ctxs: Vec<Value> = x.iter().map(|e| e["args"]["context"].clone()).collect();
-        assert_eq!(ctxs, ["cpu(0)", "gpu(0)", "cpu(0)", "gpu(0)"]);
+        assert_eq!(dur, [2.0, 0.25, 0.007]);
+        let pids: Vec<u64> = x.iter().map(|e| e["pid"].as_u64().unwrap()).collect();
+        assert_eq!(pids, [1, 2, 1]);
+        let tids: Vec<u64> = x.iter().map(|e| e["tid"].as_u64().unwrap()).collect();
+        assert_eq!(tids, [0, 1, u64::from(u32::MAX)]);
+        assert_eq!(x[1]["args"]["context"], "gpu(0)");
+        assert!(x.iter().all(|e| e["cat"] == "operator"));
 
-        // One distinct pid per context, with a matching process_name.
-        let (cpu, gpu) = (x[0]["pid"].as_u64().unwrap(), x[1]["pid"].as_u64().unwrap());
-        assert_ne!(cpu, gpu);
-        assert_eq!(field("pid"), [cpu, gpu, cpu, gpu]);
-        let mut procs = vec![(cpu, None, "cpu(0)".into()), (gpu, None, "gpu(0)".into())];
-        procs.sort();
-        assert_eq!(meta(&trace, "process_name"), procs);
+        // Each process and thread is named once, before its first event.
+        let meta: Vec<(String, u64, Option<u64>, String)> = events
+            .iter()
+            .filter(|e| e["ph"] == "M")
+            .map(|e| {
+                let kind = e["name"].as_str().unwrap().to_owned();
+                let label = e["args"]["name"].as_str().unwrap().to_owned();
+                (kind, e["pid"].as_u64().unwrap(), e["tid"].as_u64(), label)
+            })
+            .collect();
+        let expected = [
+            ("process_name", 1, None, "cpu(0)"),
+            ("thread_name", 1, Some(0), "mxr-cpu-0"),
+            ("process_name", 2, None, "gpu(0)"),
+            ("thread_name", 2, Some(1), "worker-1"),
+            ("thread_name", 1, Some(u64::from(u32::MAX)), "inline"),
+        ]
+        .map(|(k, p, t, n)| (k.to_owned(), p, t, n.to_owned()));
+        assert_eq!(meta, expected);
+        let first_x = events.iter().position(|e| e["ph"] == "X").unwrap();
+        assert_eq!(first_x, 2);
 
-        // A thread_name per (pid, worker): registered names and the fallback.
-        let mut threads = vec![
-            (cpu, Some(0), "mxr-cpu-0".to_string()),
-            (cpu, Some(u64::from(u32::MAX)), "pusher".into()),
-            (gpu, Some(1), "worker-1".into()),
-        ];
-        threads.sort();
-        assert_eq!(meta(&trace, "thread_name"), threads);
-
-        // Metadata come first, then the 4 timed events; rendering is deterministic.
-        let all = trace["traceEvents"].as_array().unwrap();
-        assert_eq!(all.len(), 2 + 3 + 4);
-        assert!(all[..5].iter().all(|e| e["ph"] == "M"));
-        assert_eq!(p.chrome_trace(), p.chrome_trace());
+        // Stopping writes nothing more and turns recording off; a restart truncates.
+        p.stop().unwrap();
+        assert!(!p.is_enabled());
+        assert_eq!(p.trace_path(), None);
+        assert_eq!(read_trace(&path).len(), events.len());
+        p.start(&path).unwrap();
+        p.stop().unwrap();
+        assert!(read_trace(&path).is_empty());
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
-    fn write_chrome_trace_to_file_and_error() {
-        let p = Profiler::new();
-        p.record(rec("conv", Context::cpu(0), 0, 10, 20));
-        let pid = std::process::id();
-        let name = format!("mxr-profiler-test-{pid}-{}.json", p.now_ns());
-        let path = std::env::temp_dir().join(name);
-        p.write_chrome_trace(&path).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
+    fn the_flusher_writes_without_being_asked() {
+        let (path, p) = started("flusher");
+        p.record(rec("op", Context::cpu(0), 0, 10, 20));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while read_trace(&path).is_empty() {
+            assert!(Instant::now() < deadline, "the event was never written");
+            std::thread::sleep(FLUSH_PERIOD / 2);
+        }
+        assert_eq!(read_trace(&path).len(), 3); // process, thread, event
+        drop(p); // stops
         std::fs::remove_file(&path).unwrap();
-        let trace: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(trace, p.chrome_trace());
-        assert_eq!(events(&trace, "X")[0]["name"], "conv");
+    }
 
-        let dir = std::env::temp_dir().join(format!("mxr-profiler-no-such-dir-{pid}"));
+    #[test]
+    fn full_buffers_are_written_at_event_boundaries() {
+        let (path, p) = started("full");
+        let n = 2 * BUFFER_BYTES / 100;
+        for i in 0..n as u64 {
+            p.record(rec("op", Context::cpu(0), 0, i, 1));
+        }
+        // At least one buffer went out on its own, ending with a whole event.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.len() > BUFFER_BYTES, "{}", text.len());
+        assert!(text.ends_with("},\n"));
+        p.stop().unwrap();
+        let events = read_trace(&path);
+        assert_eq!(events.iter().filter(|e| e["ph"] == "X").count(), n);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn unwritable_paths_fail_at_start() {
+        let dir = std::env::temp_dir().join(format!("mxr-no-such-dir-{}", std::process::id()));
         let bad = dir.join("trace.json");
-        let err = p.write_chrome_trace(&bad).unwrap_err();
+        let p = Profiler::new();
+        let err = p.start(&bad).unwrap_err();
         let shown = bad.display().to_string();
         assert!(
             matches!(&err, Error::ProfileIo { path, .. } if *path == shown),
             "{err:?}"
         );
         assert!(err.to_string().contains(&shown), "{err}");
+        assert!(!p.is_enabled());
+        // A directory is not a file either.
+        assert!(matches!(
+            p.start(std::env::temp_dir()),
+            Err(Error::ProfileIo { .. })
+        ));
+        // A file that opens but takes no bytes (Linux's /dev/full): the first write, at start.
+        if Path::new("/dev/full").exists() {
+            let err = p.start("/dev/full").unwrap_err();
+            assert!(err.to_string().contains("/dev/full"), "{err}");
+            assert!(!p.is_enabled());
+        }
+    }
+
+    #[test]
+    fn statistics_aggregate_by_name() {
+        let p = Profiler::new();
+        for d in [10, 30, 20] {
+            p.record(rec("dot", Context::cpu(0), 0, 0, d * 1_000_000));
+        }
+        p.record(rec("relu", Context::cpu(0), 1, 0, 100_000_000));
+        p.record(rec("copy", Context::gpu(0), 1, 0, 5));
+        let stats = p.stats();
+        let dot = OpStats {
+            name: "dot".into(),
+            count: 3,
+            total_ns: 60_000_000,
+            min_ns: 10_000_000,
+            max_ns: 30_000_000,
+        };
+        assert_eq!(stats[1], dot);
+        assert_eq!(stats[1].mean_ns(), 20_000_000.0);
+        let order: Vec<&str> = stats.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(order, ["relu", "dot", "copy"]);
+
+        let table = p.dumps(false);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines[0], "Profile Statistics:");
+        assert!(lines[3].starts_with("Name") && lines[3].contains("Avg Time (ms)"));
+        let row = |name: &str| -> Vec<String> {
+            let line = lines.iter().find(|l| l.starts_with(name)).unwrap();
+            line.split_whitespace().map(str::to_owned).collect()
+        };
+        let expected = ["dot", "3", "60.0000", "10.0000", "30.0000", "20.0000"];
+        assert_eq!(row("dot"), expected);
+        assert_eq!(
+            row("copy")[1..],
+            ["1", "0.0000", "0.0000", "0.0000", "0.0000"]
+        );
+        assert!(
+            lines.iter().position(|l| l.starts_with("relu"))
+                < lines.iter().position(|l| l.starts_with("dot"))
+        );
+        // reset: this table still has them, the next has none.
+        assert_eq!(p.dumps(true), table);
+        assert!(p.stats().is_empty());
+        assert_eq!(p.dumps(false).lines().count(), 5);
+    }
+
+    #[test]
+    fn statistics_table_is_bounded() {
+        let p = Profiler::new();
+        for i in 0..MAX_STAT_NAMES + 10 {
+            let name = Cow::Owned(format!("op{i}"));
+            let r = OpRecord {
+                name,
+                context: Context::cpu(0),
+                worker: 0,
+                start_ns: 0,
+                duration_ns: 1,
+            };
+            p.record(r);
+        }
+        let stats = p.stats();
+        assert_eq!(stats.len(), MAX_STAT_NAMES + 1);
+        let other = stats.iter().find(|s| s.name == OTHER_OPERATIONS).unwrap();
+        assert_eq!(other.count, 10);
+        // Names already in the table keep their own row.
+        p.record(rec("op0", Context::cpu(0), 0, 0, 1));
+        assert_eq!(p.stats().iter().find(|s| s.name == "op0").unwrap().count, 2);
     }
 }

@@ -4,7 +4,10 @@
 //!   run on outputs of the inferred shapes returns normally (`Ok`, or an error about input
 //!   values such as an index out of range), never panics;
 //! - gradients pass the finite-difference check on random small shapes (every operator with a
-//!   gradient that is not a loss layer and draws no random numbers).
+//!   gradient that is not a loss layer and draws no random numbers), and once for every such
+//!   operator and parameter set; an operator that declares a gradient
+//!   ([`OpDef::has_gradient`]) and answers `Unsupported` fails, and one declared without
+//!   ([`OpDef::no_gradient`](mxr_operators::registry::OpDef::no_gradient)) must answer so.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -328,51 +331,145 @@ const NO_GRADIENT_CHECK: &[(&str, &str)] = &[
     ("where", "the condition input is a selector"),
 ];
 
+/// The candidates the gradient check covers: not loss layers (they ignore the head gradient),
+/// not drawing random numbers, not in [`NO_GRADIENT_CHECK`].
+fn gradient_candidates() -> Vec<Candidate> {
+    candidates()
+        .into_iter()
+        .filter(|(def, _, op)| {
+            !op.is_loss()
+                && !op.resources().contains(&Resource::Random)
+                && !NO_GRADIENT_CHECK.iter().any(|(n, _)| *n == def.name)
+        })
+        .collect()
+}
+
+/// Random small inputs for `op` (at most 64 elements in all) from `seed`, with their shapes.
+fn small_inputs(op: &OpRef, seed: u64) -> Option<(Vec<Vec<usize>>, Vec<HostTensor>)> {
+    let mut rng = Lcg(seed);
+    let shapes = shapes_for(op, &mut rng)?;
+    if shapes
+        .iter()
+        .map(|s| s.iter().product::<usize>())
+        .sum::<usize>()
+        > 64
+    {
+        return None;
+    }
+    let inputs = tensors(op, &shapes, &mut rng);
+    Some((shapes, inputs))
+}
+
+/// The finite-difference check of `op` on `inputs` (float64), holding fixed the inputs that
+/// have no gradient (labels, indices, auxiliary states). An operator that declares a gradient
+/// must pass; one declared without must answer `Unsupported` for "a gradient".
+fn gradient_agrees(
+    (def, params, op): &Candidate,
+    shapes: &[Vec<usize>],
+    inputs: &[HostTensor],
+) -> Result<(), String> {
+    let what = || describe(def, params, shapes);
+    let mut opts = GradCheck {
+        eps: 1e-6,
+        rtol: 1e-4,
+        atol: 1e-6,
+        ..GradCheck::default()
+    };
+    opts.skip = op.mutate_inputs();
+    for (i, t) in inputs.iter().enumerate() {
+        if !t.dtype().is_float() {
+            opts.skip.push(i);
+        }
+    }
+    loop {
+        match (check_gradient(op, inputs, &opts), def.has_gradient()) {
+            (Ok(()), true) => return Ok(()),
+            (Err(Error::Unsupported { what: w, .. }), false) if w.starts_with("a gradient") => {
+                return Ok(());
+            }
+            (Ok(()), false) => {
+                return Err(format!(
+                    "{}: registered with no_gradient, yet has one",
+                    what()
+                ));
+            }
+            (Err(Error::BadInput { reason, .. }), _)
+                if reason.starts_with("no gradient for input ") =>
+            {
+                let i: usize = reason["no gradient for input ".len()..]
+                    .split(' ')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| reason.clone())?;
+                if opts.skip.contains(&i) {
+                    return Err(format!("{}: {reason} twice", what()));
+                }
+                opts.skip.push(i);
+            }
+            (Err(e), _) => return Err(format!("{}: {e}", what())),
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(config(400))]
 
     /// Gradients agree with central finite differences (float64) on random small shapes.
     #[test]
     fn gradients_pass_the_finite_difference_check(pick in any::<usize>(), seed in any::<u64>()) {
-        let all: Vec<_> = candidates()
-            .into_iter()
-            .filter(|(def, _, op)| {
-                !op.is_loss()
-                    && !op.resources().contains(&Resource::Random)
-                    && !NO_GRADIENT_CHECK.iter().any(|(n, _)| *n == def.name)
-            })
-            .collect();
-        let (def, params, op) = &all[pick % all.len()];
-        let mut rng = Lcg(seed);
-        let Some(shapes) = shapes_for(op, &mut rng) else { return Ok(()); };
-        if shapes.iter().map(|s| s.iter().product::<usize>()).sum::<usize>() > 64 {
-            return Ok(());
-        }
-        let inputs = tensors(op, &shapes, &mut rng);
-        let mut opts = GradCheck { eps: 1e-6, rtol: 1e-4, atol: 1e-6, ..GradCheck::default() };
-        // Inputs without a gradient (labels, indices, auxiliary states) are held fixed.
-        opts.skip = op.mutate_inputs();
-        for (i, t) in inputs.iter().enumerate() {
-            if !t.dtype().is_float() {
-                opts.skip.push(i);
-            }
-        }
-        loop {
-            match check_gradient(op, &inputs, &opts) {
-                Ok(()) => break,
-                Err(Error::Unsupported { .. }) => break,
-                Err(Error::BadInput { reason, .. }) if reason.starts_with("no gradient for input ") => {
-                    let i: usize = reason["no gradient for input ".len()..]
-                        .split(' ')
-                        .next()
-                        .and_then(|n| n.parse().ok())
-                        .ok_or_else(|| TestCaseError::fail(reason.clone()))?;
-                    prop_assert!(!opts.skip.contains(&i));
-                    opts.skip.push(i);
+        let all = gradient_candidates();
+        let candidate = &all[pick % all.len()];
+        let Some((shapes, inputs)) = small_inputs(&candidate.2, seed) else { return Ok(()); };
+        gradient_agrees(candidate, &shapes, &inputs).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// The operators with a parameter set for which [`every_gradient_is_checked`] finds no valid
+/// small input, and why (their other sets are checked).
+const NO_SMALL_INPUT: &[(&str, &str)] = &[
+    // Without `shape` the target shape is empty: no input broadcasts to it.
+    ("broadcast_to", "the parameterless set has no valid input"),
+    // `shape` is required in practice: the default () fits no input.
+    ("Reshape", "the parameterless set has no valid input"),
+];
+
+/// The random test samples 400 cases; this one checks every gradient candidate (operator and
+/// parameter set) once, on the first small input its seeds give, so that no operator can lose
+/// its gradient unnoticed.
+#[test]
+fn every_gradient_is_checked() {
+    let mut failures = Vec::new();
+    let mut checked: Vec<&str> = Vec::new();
+    let mut unchecked = Vec::new();
+    for candidate in &gradient_candidates() {
+        let name = candidate.0.name;
+        match (0..300).find_map(|seed| small_inputs(&candidate.2, seed)) {
+            Some((shapes, inputs)) => {
+                if let Err(e) = gradient_agrees(candidate, &shapes, &inputs) {
+                    failures.push(e);
                 }
-                Err(e) => return Err(TestCaseError::fail(format!("{}: {e}", describe(def, params, &shapes)))),
+                checked.push(name);
             }
+            None => unchecked.push(name),
         }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // Every candidate left unchecked is listed (and still checked with its other sets).
+    let mut listed: Vec<&str> = NO_SMALL_INPUT.iter().map(|(n, _)| *n).collect();
+    listed.sort_unstable();
+    unchecked.sort_unstable();
+    assert_eq!(unchecked, listed, "candidates without a small input");
+    listed
+        .iter()
+        .for_each(|n| assert!(checked.contains(n), "{n}: never checked"));
+    // Both kinds were checked: operators with a gradient, and ones declared without.
+    for name in [
+        "FullyConnected",
+        "Convolution",
+        "sgd_update",
+        "_broadcast_backward",
+    ] {
+        assert!(checked.contains(&name), "{name} was not checked");
     }
 }
 

@@ -1,4 +1,4 @@
-//! Deletion, shutdown, threads and the profiler.
+//! Deletion, shutdown and threads (the profiler: profiler.rs).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -123,41 +123,6 @@ fn dropping_an_engine_joins_its_threads() {
             "a worker thread outlived its engine"
         );
     });
-}
-
-#[test]
-fn profiler_writes_a_chrome_trace() {
-    let path = std::env::temp_dir().join(format!("mxr-profile-{}.json", std::process::id()));
-    let engine = Engine::new(
-        EngineConfig::default()
-            .with_cpu_workers(2)
-            .with_profile(&path),
-    )
-    .unwrap();
-    let v = Var::new();
-    for _ in 0..10 {
-        engine
-            .push_sync("traced_op", &[&v], &[&Var::new()], |_| Ok(()))
-            .unwrap();
-    }
-    engine.shutdown().unwrap();
-    let trace: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    let events = trace["traceEvents"].as_array().unwrap();
-    let ops: Vec<_> = events.iter().filter(|e| e["ph"] == "X").collect();
-    assert_eq!(ops.len(), 10);
-    for e in &ops {
-        assert_eq!(e["name"], "traced_op");
-        assert_eq!(e["args"]["context"], "cpu(0)");
-        assert!(e["tid"].as_u64().unwrap() < 2);
-        assert!(e["dur"].as_f64().unwrap() >= 0.0);
-    }
-    assert!(events.iter().any(|e| {
-        e["ph"] == "M"
-            && e["args"]["name"]
-                .as_str()
-                .is_some_and(|n| n.starts_with("mxr-cpu-"))
-    }));
 }
 
 #[test]

@@ -128,3 +128,143 @@ fn exec_reproduces_a_conformance_case() {
         "{err}"
     );
 }
+
+/// MXNet's docs MLP (784 → 128 → 64 → 10 as in ./train, here on 10 features), saved to a
+/// temporary file for the tool.
+fn mlp_symbol_file() -> std::path::PathBuf {
+    use mxr::sym::{self, Symbol};
+    let _names = mxr::sym::NameManager::scope();
+    let data = Symbol::variable("data");
+    let fc1 = sym::fully_connected(&data, 128)
+        .name("fc1")
+        .build()
+        .unwrap();
+    let act1 = sym::activation(&fc1, "relu").name("relu1").build().unwrap();
+    let fc2 = sym::fully_connected(&act1, 64).name("fc2").build().unwrap();
+    let act2 = sym::activation(&fc2, "relu").name("relu2").build().unwrap();
+    let fc3 = sym::fully_connected(&act2, 10).name("fc3").build().unwrap();
+    let net = sym::softmax_output(&fc3).name("softmax").build().unwrap();
+    let path = std::env::temp_dir().join(format!("mxr-cli-mlp-{}.json", std::process::id()));
+    net.save(&path).unwrap();
+    path
+}
+
+/// `mxr infer-shape --symbol F --shape ... [--partial]`: (success, stdout, stderr).
+fn infer(symbol: &std::path::Path, shapes: &[&str], partial: bool) -> (bool, String, String) {
+    let mut args = vec!["infer-shape", "--symbol", symbol.to_str().unwrap()];
+    for s in shapes {
+        args.extend(["--shape", s]);
+    }
+    if partial {
+        args.push("--partial");
+    }
+    mxr(&args)
+}
+
+#[test]
+fn infer_shape_partial_gives_mxnets_partial_shapes() {
+    let symbol = mlp_symbol_file();
+    // The expected JSON is what MXNet 1.9.1 answers for the same symbol (.venv/bin/python:
+    // `net.infer_shape_partial(data=(0, 10))` and `net.infer_shape_partial(softmax_label=(32,))`
+    // with net the MLP above), written the tool's way: unknown shapes `[]`, unknown dims 0.
+    let batch_unknown = serde_json::json!({
+        "arg_shapes": [["data", [0, 10]], ["fc1_weight", [128, 10]], ["fc1_bias", [128]],
+                       ["fc2_weight", [64, 128]], ["fc2_bias", [64]], ["fc3_weight", [10, 64]],
+                       ["fc3_bias", [10]], ["softmax_label", [0]]],
+        "out_shapes": [[0, 10]],
+        "aux_shapes": [],
+    });
+    let label_only = serde_json::json!({
+        "arg_shapes": [["data", []], ["fc1_weight", []], ["fc1_bias", []], ["fc2_weight", []],
+                       ["fc2_bias", []], ["fc3_weight", []], ["fc3_bias", []],
+                       ["softmax_label", [32]]],
+        "out_shapes": [[]],
+        "aux_shapes": [],
+    });
+    for (shape, want) in [
+        ("data=0,10", batch_unknown),
+        ("softmax_label=32", label_only),
+    ] {
+        let (ok, out, err) = infer(&symbol, &[shape], true);
+        assert!(ok, "{shape}: {err}");
+        let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(got, want, "{shape}");
+        // Without --partial what stays unknown is an error naming it.
+        let (ok, _, err) = infer(&symbol, &[shape], false);
+        assert!(!ok);
+        assert!(
+            err.contains("cannot decide the shape") && err.contains("data"),
+            "{err}"
+        );
+    }
+    // Fully known: the same answer either way.
+    let full = infer(&symbol, &["data=8,10"], false);
+    assert!(full.0, "{}", full.2);
+    assert_eq!(infer(&symbol, &["data=8,10"], true), full);
+    // Contradictory shapes are reported as the full inference reports them (MXNet: "Error in
+    // operator softmax: Shape inconsistent, Provided = [7], inferred shape=[8]").
+    for conflict in [
+        &["data=8,10", "softmax_label=7"][..],
+        &["data=0,10", "fc1_weight=128,11"],
+    ] {
+        let (ok, out, err) = infer(&symbol, conflict, true);
+        assert!(!ok && out.is_empty(), "{conflict:?}: {out}");
+        assert!(err.contains("conflicts with"), "{err}");
+        assert_eq!(infer(&symbol, conflict, false), (false, out, err));
+    }
+    std::fs::remove_file(&symbol).unwrap();
+}
+
+#[test]
+fn every_command_has_help_and_refuses_unknown_options() {
+    let commands: [(&str, &[&str]); 4] = [
+        ("ops", &["NAME"]),
+        ("inspect", &["--symbol"]),
+        ("infer-shape", &["--symbol", "--shape", "--partial"]),
+        (
+            "exec",
+            &[
+                "--symbol",
+                "--inputs",
+                "--output",
+                "--train",
+                "--backward",
+                "--ctx",
+            ],
+        ),
+    ];
+    for (command, options) in commands {
+        for help in ["--help", "-h"] {
+            let (ok, out, err) = mxr(&[command, help]);
+            assert!(ok, "{command} {help}: {err}");
+            assert!(out.starts_with(&format!("usage: mxr {command}")), "{out}");
+            for option in options.iter().chain(&["--plugin"]) {
+                assert!(
+                    out.contains(option),
+                    "{command} --help lacks {option}:\n{out}"
+                );
+            }
+            assert!(out.lines().all(|l| l.chars().count() <= 88), "{out}");
+        }
+        // Help comes first, whatever else is on the line.
+        let (ok, out, _) = mxr(&[command, "--no-such-option", "--help"]);
+        assert!(ok && out.starts_with("usage:"));
+        let (ok, _, err) = mxr(&[command, "--no-such-option"]);
+        assert!(!ok);
+        assert!(
+            err.contains(&format!("`mxr {command}` has no option --no-such-option")),
+            "{err}"
+        );
+    }
+    // The overview names every command and how to get its help.
+    let (ok, out, _) = mxr(&["--help"]);
+    assert!(ok);
+    for (command, _) in commands {
+        assert!(out.contains(&format!("mxr {command}")), "{out}");
+    }
+    assert!(out.contains("mxr COMMAND --help"), "{out}");
+    let (ok, _, err) = mxr(&["infer-shape", "--symbol"]);
+    assert!(!ok && err.contains("--symbol needs a value"), "{err}");
+    let (ok, _, err) = mxr(&["ops", "FullyConnected", "extra"]);
+    assert!(!ok && err.contains("unexpected argument `extra`"), "{err}");
+}

@@ -153,10 +153,15 @@ fn the_main_job_trains_and_saves_a_checkpoint_mxnet_loads() {
     }
     let out_dir = std::env::temp_dir().join(format!("mxr-train-{}", std::process::id()));
     let out_arg = out_dir.to_string_lossy().into_owned();
-    let Some(out) = run_example_with("train_mlp", &["--epochs", "1", "--out", &out_arg]) else {
+    let trace = std::env::temp_dir().join(format!("mxr-train-{}.json", std::process::id()));
+    let trace_arg = trace.to_string_lossy().into_owned();
+    let args = ["--epochs", "1", "--out", &out_arg, "--profile", &trace_arg];
+    let Some(out) = run_example_with("train_mlp", &args) else {
         return;
     };
     let test_accuracy = first_epoch_test_accuracy(&out);
+    check_profile(&out, &trace);
+    std::fs::remove_file(&trace).unwrap();
     assert!(test_accuracy > 0.65, "one epoch reaches {test_accuracy}");
     assert!(out_dir.join("fashion_mlp-0001.params").exists());
     let curve = std::fs::read_to_string(out_dir.join("training_curve.svg")).unwrap();
@@ -343,6 +348,46 @@ fn kvstore_walk_through_prints_scenario_19() {
             "missing line {line:?} in:\n{out}"
         );
     }
+}
+
+/// `train_mlp --profile`: the trace has one complete event per operation the job pushed (the
+/// count it prints, from the engine's own counter), and the statistics table covers them.
+fn check_profile(out: &str, trace: &std::path::Path) {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("profile: "))
+        .unwrap_or_else(|| panic!("no profile line in:\n{out}"));
+    let operations: usize = line["profile: ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {line}"));
+    let text = std::fs::read_to_string(trace).unwrap();
+    // An unterminated array: drop the trailing `,\n` and close it.
+    let body = text.strip_suffix(",\n").unwrap_or(&text);
+    let events: serde_json::Value = serde_json::from_str(&format!("{body}]")).unwrap();
+    let complete: Vec<&serde_json::Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .collect();
+    assert!(operations > 1000, "{line}");
+    assert_eq!(complete.len(), operations, "{line}");
+    // The table's counts add up to the same number.
+    let counted: usize = out
+        .lines()
+        .skip_while(|l| !l.starts_with("----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("profile: "))
+        .map(|l| {
+            // Name (which may hold spaces), count, then four times.
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            cells[cells.len() - 5].parse::<usize>().unwrap()
+        })
+        .sum();
+    assert_eq!(counted, operations, "{out}");
+    assert!(complete.iter().any(|e| e["name"] == "FullyConnected"));
 }
 
 /// Whether this machine has a real GPU (examples run without the emulator).

@@ -602,6 +602,9 @@ fn an_operator_without_a_backward_kernel_has_no_gradient() {
     assert_eq!(p.op_names(), ["faulty", "tally", "opaque"]);
     assert!(!p.ops()[2].has_backward);
     assert!(registry::lookup("_backward_opaque").is_err());
+    // The registry says so, as for MXNet's operators registered without FGradient.
+    assert!(!registry::lookup("opaque").unwrap().has_gradient());
+    assert!(registry::lookup("faulty").unwrap().has_gradient());
     let _names = NameManager::scope();
     let x = Symbol::variable("x");
     let y = Symbol::op("opaque", &[("", &x)], &[], None).unwrap();

@@ -34,8 +34,9 @@ pub struct EngineConfig {
     /// drained to half of it (`MXR_MAX_INFLIGHT`; default 1024). Pushes made from inside a
     /// running operation never block.
     pub max_inflight: usize,
-    /// Where to write a Chrome trace of every operation when the engine shuts down
-    /// (`MXR_PROFILE`); `None` leaves the profiler off.
+    /// Where to stream a Chrome trace of every operation, from the engine's creation (which
+    /// fails if the file cannot be created) until it shuts down (`MXR_PROFILE`); `None` leaves
+    /// the profiler off. See [`crate::profiler`].
     pub profile_path: Option<PathBuf>,
     /// Frontends run an operation on the pushing thread when it is ready at push and touches at
     /// most this many bytes (`MXR_INLINE_BYTES`; default 64 KiB; 0: never). See
@@ -129,7 +130,8 @@ impl EngineConfig {
         self
     }
 
-    /// Turns the profiler on, writing a Chrome trace to `path` at shutdown.
+    /// Turns the profiler on, streaming a Chrome trace to `path` (see
+    /// [`EngineConfig::profile_path`]).
     pub fn with_profile(mut self, path: impl Into<PathBuf>) -> Self {
         self.profile_path = Some(path.into());
         self

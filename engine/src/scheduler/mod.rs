@@ -14,7 +14,7 @@
 //!
 //! Shutdown order (Drop or [`Engine::shutdown`]): wait for all pushed work (pushes from running
 //! operations are still accepted), refuse new pushes, wait again, stop and join the workers,
-//! write the profile if one was configured, and report the first unobserved error.
+//! stop the profiler (writing out its trace), and report the first unobserved error.
 
 mod config;
 mod cpu_pool;
@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -93,6 +93,9 @@ pub(crate) struct Shared {
     /// keep that engine's state alive, so the address cannot be reused while they exist.)
     free_batches: Injector<Vec<BlockRef>>,
     pub(crate) profiler: Profiler,
+    /// Operations accepted by `push` (waits and deletes are not counted). On its own cache
+    /// line: only pushers touch it.
+    pushed: CachePadded<AtomicU64>,
     /// One worker thread per GPU in use.
     gpu_workers: GpuWorkers,
 }
@@ -276,13 +279,15 @@ impl Engine {
             closed: AtomicBool::new(false),
             free_batches: Injector::new(),
             profiler: Profiler::new(),
+            pushed: CachePadded::new(AtomicU64::new(0)),
             gpu_workers: GpuWorkers::default(),
         });
         shared
             .profiler
             .register_worker(RunContext::INLINE, "inline");
-        if config.profile_path.is_some() {
-            shared.profiler.set_enabled(true);
+        if let Some(path) = &config.profile_path {
+            // Created now, so that an unwritable path is an error here, not at shutdown.
+            shared.profiler.start(path)?;
         }
         let threads = if naive {
             Vec::new()
@@ -302,11 +307,21 @@ impl Engine {
     }
 
     /// The process-wide engine, built once from the environment ([`EngineConfig::from_env`]).
-    /// It lives until the process exits; an invalid environment is reported on every call.
+    /// It lives until the process exits; an invalid environment (an unwritable `MXR_PROFILE`
+    /// included) is reported on every call.
+    ///
+    /// It is never shut down, so its profiler's buffered events are written out when the
+    /// process exits normally (returning from `main`, `std::process::exit`), besides every
+    /// [`FLUSH_PERIOD`](crate::profiler::FLUSH_PERIOD) while it runs.
     pub fn global() -> Result<&'static Engine> {
-        static GLOBAL: OnceLock<Result<Engine>> = OnceLock::new();
         GLOBAL
-            .get_or_init(|| EngineConfig::from_env().and_then(Engine::new))
+            .get_or_init(|| {
+                let engine = EngineConfig::from_env().and_then(Engine::new);
+                if engine.is_ok() {
+                    flush_global_profile_at_exit();
+                }
+                engine
+            })
             .as_ref()
             .map_err(Clone::clone)
     }
@@ -316,17 +331,19 @@ impl Engine {
         &self.config
     }
 
-    /// The engine's profiler (enable it with [`Profiler::set_enabled`]).
+    /// The engine's profiler: [`Profiler::start`] streams a trace to a file,
+    /// [`Profiler::stop`] closes it, [`Profiler::dumps`] tabulates per-operator statistics.
+    /// [`EngineConfig::profile_path`] starts it when the engine is built.
     pub fn profiler(&self) -> &Profiler {
         &self.shared.profiler
     }
 
-    /// Writes the Chrome trace recorded so far to the configured `profile_path`, if any.
-    pub fn write_profile(&self) -> Result<()> {
-        match &self.config.profile_path {
-            Some(path) => self.shared.profiler.write_chrome_trace(path),
-            None => Ok(()),
-        }
+    /// How many operations `push` has accepted (internal waits and deletes are not counted),
+    /// over the engine's life: with the profiler on throughout, the number of events in its
+    /// trace once they have run (operations skipped for an upstream error do not run and
+    /// have none).
+    pub fn operations_pushed(&self) -> u64 {
+        self.shared.pushed.load(Ordering::Relaxed)
     }
 
     /// The pooled host memory of this engine's CPU context.
@@ -356,6 +373,7 @@ impl Engine {
             return Err(Error::VarDeleted { var: v.id() });
         }
         self.shared.throttle();
+        self.shared.pushed.fetch_add(1, Ordering::Relaxed);
         for v in op.writes {
             v.note_write_push();
         }
@@ -461,8 +479,8 @@ impl Engine {
         }
     }
 
-    /// Finishes all pushed work, stops and joins the workers, writes the profile if configured,
-    /// and returns the first error nobody observed.
+    /// Finishes all pushed work, stops and joins the workers, stops the profiler (writing out
+    /// its trace), and returns the first error nobody observed (else the profiler's).
     pub fn shutdown(self) -> Result<()> {
         self.shutdown_inner()
     }
@@ -496,12 +514,36 @@ impl Engine {
         // Recycled blocks hold the engine's shared state: drop them to break the cycle. Only the
         // (now joined) workers recycle blocks.
         while !matches!(self.shared.free_batches.steal(), Steal::Empty) {}
-        let profile = self.write_profile();
+        let profile = self.shared.profiler.stop();
         match self.shared.take_first_error() {
             Some(error) => Err(error),
             None => profile,
         }
     }
+}
+
+/// The process-wide engine (see [`Engine::global`]).
+static GLOBAL: OnceLock<Result<Engine>> = OnceLock::new();
+
+/// Registers, once, a C `atexit` handler writing out the process-wide engine's buffered trace:
+/// that engine is never dropped, so nothing else would at exit.
+fn flush_global_profile_at_exit() {
+    extern "C" fn flush() {
+        // Unwinding out of an `extern "C"` function aborts; a panic here is merely dropped.
+        let _ = catch_unwind(|| {
+            if let Some(Ok(engine)) = GLOBAL.get() {
+                engine.profiler().flush_at_exit();
+            }
+        });
+    }
+    unsafe extern "C" {
+        fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+    }
+    // SAFETY: `atexit` is the C library's (which std links), declared with its C signature;
+    // `flush` is a plain `extern "C"` function that never unwinds and only touches a static
+    // that outlives every exit handler. Called once, from `Engine::global`'s one-time
+    // initialization. A non-zero return (no room for handlers) only loses the final flush.
+    let _ = unsafe { atexit(flush) };
 }
 
 impl Drop for Engine {
@@ -667,8 +709,9 @@ pub(crate) fn run_block(block: BlockRef, worker: u32, ctx: Option<&WorkerCtx<'_>
     }
     let engine = &block.engine;
     let rc = RunContext::new(block.context, worker);
+    // 0: not profiled (see `record`).
     let start_ns = if engine.profiler.is_enabled() {
-        engine.profiler.now_ns()
+        engine.profiler.now_ns().max(1)
     } else {
         0
     };
@@ -709,7 +752,8 @@ pub(crate) fn run_block(block: BlockRef, worker: u32, ctx: Option<&WorkerCtx<'_>
 
 fn record(block: &OprBlock, worker: u32, start_ns: u64) {
     let profiler = &block.engine.profiler;
-    if profiler.is_enabled() {
+    // `start_ns` is 0 when the profiler was off as the operation started: no event then.
+    if profiler.is_enabled() && start_ns != 0 {
         let end = profiler.now_ns();
         profiler.record(OpRecord {
             name: block.name.clone(),

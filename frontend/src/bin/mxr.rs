@@ -3,12 +3,17 @@
 //! ```text
 //! mxr ops [NAME]                      list the registered operators (or one) with parameters
 //! mxr inspect --symbol F.json         arguments, outputs and auxiliary states as JSON
-//! mxr infer-shape --symbol F.json --shape data=8,784 [--shape NAME=DIMS ...]
+//! mxr infer-shape --symbol F.json --shape data=8,784 [--shape NAME=DIMS ...] [--partial]
 //! mxr exec --symbol F.json --inputs IN.params --output OUT.params [--train] [--backward]
 //! ```
 //!
-//! Every command takes `--plugin PATH` (repeatable): an operator plugin to load first (see
-//! `mxr::plugin`); the plugins listed in `MXR_PLUGINS=path1:path2` are loaded too.
+//! `mxr COMMAND --help` describes a command. Every command takes `--plugin PATH`
+//! (repeatable): an operator plugin to load first (see `mxr::plugin`); the plugins listed in
+//! `MXR_PLUGINS=path1:path2` are loaded too. An option a command does not know is an error.
+//!
+//! `infer-shape --partial` is MXNet's `infer_shape_partial`: a `0` in a given shape marks an
+//! unknown dimension; shapes that stay unknown print as `[]` and unknown dimensions as `0`
+//! instead of being an error; contradictory shapes are an error as in the full inference.
 //!
 //! `exec` reads `arg:NAME`, `aux:NAME` and `head_grad:I` from the inputs file and writes
 //! `output:I`, with `--backward` `grad:NAME` for every argument, and `aux:NAME` as they stand
@@ -25,8 +30,147 @@ use mxr::operators::registry;
 use mxr::sym::Symbol;
 use serde_json::json;
 
-fn usage() -> &'static str {
-    "usage:\n  mxr ops [NAME]\n  mxr inspect --symbol F.json\n  mxr infer-shape --symbol F.json --shape NAME=D1,D2 [--shape ...]\n  mxr exec --symbol F.json --inputs IN.params --output OUT.params [--train] [--backward] [--ctx cpu|gpu:N]\nany command: [--plugin LIB.so ...] (and MXR_PLUGINS=a.so:b.so)"
+/// A command of the tool: its name, synopsis, description, options and implementation.
+struct Cmd {
+    name: &'static str,
+    synopsis: &'static str,
+    help: &'static str,
+    /// Options followed by a value.
+    valued: &'static [&'static str],
+    /// Options standing alone.
+    switches: &'static [&'static str],
+    /// How many positional arguments it takes at most.
+    positional: usize,
+    run: fn(&[String]) -> Result<String, String>,
+}
+
+const PLUGIN_HELP: &str = "  --plugin LIB.so     load an operator plugin first (repeatable); so are the \
+                           libraries in MXR_PLUGINS=a.so:b.so\n  -h, --help          this help";
+
+const COMMANDS: &[Cmd] = &[
+    Cmd {
+        name: "ops",
+        synopsis: "mxr ops [NAME]",
+        help: "Lists the registered operators, or the one called NAME (its name or an alias): \
+               name, aliases and description, then each parameter with its type, default and \
+               doc.",
+        valued: &[],
+        switches: &[],
+        positional: 1,
+        run: |args| ops(args.get(1).map(String::as_str)),
+    },
+    Cmd {
+        name: "inspect",
+        synopsis: "mxr inspect --symbol F.json",
+        help: "Prints the symbol's arguments, outputs and auxiliary states as JSON: \
+               {\"arguments\": [...], \"outputs\": [...], \"auxiliary_states\": [...]}.\n\n\
+               \x20 --symbol F.json     the symbol file (MXNet's JSON)",
+        valued: &["--symbol"],
+        switches: &[],
+        positional: 0,
+        run: inspect,
+    },
+    Cmd {
+        name: "infer-shape",
+        synopsis: "mxr infer-shape --symbol F.json --shape NAME=D1,D2,... [--shape ...] [--partial]",
+        help: "Infers every argument, output and auxiliary-state shape from the given ones and \
+               prints them as JSON: {\"arg_shapes\": [[NAME, DIMS], ...], \"out_shapes\": \
+               [DIMS, ...], \"aux_shapes\": [[NAME, DIMS], ...]}. Conflicting shapes are an \
+               error naming the operator.\n\n\
+               \x20 --symbol F.json     the symbol file (MXNet's JSON)\n\
+               \x20 --shape NAME=DIMS   a variable's shape, dimensions separated by commas; 0 \
+               marks an unknown dimension (repeatable)\n\
+               \x20 --partial           MXNet's infer_shape_partial: what stays unknown prints \
+               as [] (a shape) or 0 (a dimension) instead of being an error",
+        valued: &["--symbol", "--shape"],
+        switches: &["--partial"],
+        positional: 0,
+        run: infer_shape,
+    },
+    Cmd {
+        name: "exec",
+        synopsis: "mxr exec --symbol F.json --inputs IN.params --output OUT.params [--train] \
+                   [--backward] [--ctx cpu|gpu:N]",
+        help: "Binds the symbol to the arrays of IN.params (arg:NAME, aux:NAME, head_grad:I), \
+               runs forward (and backward) and writes output:I, grad:NAME and aux:NAME to \
+               OUT.params (MXNet's .params format).\n\n\
+               \x20 --symbol F.json     the symbol file (MXNet's JSON)\n\
+               \x20 --inputs IN.params  the arguments, auxiliary states and head gradients\n\
+               \x20 --output OUT.params where the results go\n\
+               \x20 --train             forward in training mode (BatchNorm batch statistics, \
+               Dropout)\n\
+               \x20 --backward          also run backward: grad:NAME for every argument \
+               (head gradients of ones where IN.params has no head_grad:I)\n\
+               \x20 --ctx cpu|gpu:N     the device (default cpu)",
+        valued: &["--symbol", "--inputs", "--output", "--ctx"],
+        switches: &["--train", "--backward"],
+        positional: 0,
+        run: exec,
+    },
+];
+
+fn usage() -> String {
+    let mut out = String::from("usage:\n");
+    for c in COMMANDS {
+        out.push_str(&format!("  {}\n", c.synopsis));
+    }
+    out.push_str(
+        "any command: [--plugin LIB.so ...] (and MXR_PLUGINS=a.so:b.so); \
+         `mxr COMMAND --help` describes one",
+    );
+    out
+}
+
+/// `mxr COMMAND --help`, wrapped to 88 columns.
+fn command_help(c: &Cmd) -> String {
+    let text = format!(
+        "usage: {} [--plugin LIB.so ...]\n\n{}\n\noptions of every command:\n{PLUGIN_HELP}",
+        c.synopsis, c.help
+    );
+    let mut out = String::new();
+    for line in text.lines() {
+        // An option's description continues under its column.
+        let indent = if line.starts_with("  -") { 22 } else { 0 };
+        let mut width = 0;
+        for (i, word) in line.split(' ').enumerate() {
+            if i > 0 && width + 1 + word.len() > 88 && width > indent {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                width = indent;
+            } else if i > 0 {
+                out.push(' ');
+                width += 1;
+            }
+            out.push_str(word);
+            width += word.len();
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Refuses options `c` does not know, a missing option value and extra positional arguments.
+fn check_options(c: &Cmd, args: &[String]) -> Result<(), String> {
+    let mut positional = 0;
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        if c.valued.contains(&a.as_str()) {
+            if it.next().is_none() {
+                return Err(format!("{a} needs a value\nusage: {}", c.synopsis));
+            }
+        } else if a.starts_with('-') && !c.switches.contains(&a.as_str()) {
+            return Err(format!(
+                "`mxr {}` has no option {a}\nusage: {}",
+                c.name, c.synopsis
+            ));
+        } else if !a.starts_with('-') {
+            positional += 1;
+            if positional > c.positional {
+                return Err(format!("unexpected argument `{a}`\nusage: {}", c.synopsis));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `mxr ops [NAME]`: one line per operator (name, aliases, description), then its parameters.
@@ -103,7 +247,8 @@ fn shapes(args: &[String]) -> Result<Vec<(String, Vec<usize>)>, String> {
     Ok(out)
 }
 
-/// `mxr infer-shape`: argument, output and auxiliary shapes as JSON.
+/// `mxr infer-shape [--partial]`: argument, output and auxiliary shapes as JSON (with
+/// `--partial`, unknown shapes as `[]` and unknown dimensions as 0).
 fn infer_shape(args: &[String]) -> Result<String, String> {
     let s = load_symbol(args)?;
     let given = shapes(args)?;
@@ -111,7 +256,12 @@ fn infer_shape(args: &[String]) -> Result<String, String> {
         .iter()
         .map(|(n, d)| (n.as_str(), d.as_slice()))
         .collect();
-    let (arg_shapes, out_shapes, aux_shapes) = s.infer_shape(&known).map_err(|e| e.to_string())?;
+    let inferred = if args.iter().any(|a| a == "--partial") {
+        s.infer_shape_partial(&known)
+    } else {
+        s.infer_shape(&known)
+    };
+    let (arg_shapes, out_shapes, aux_shapes) = inferred.map_err(|e| e.to_string())?;
     let named = |names: Vec<String>, shapes: Vec<Vec<usize>>| -> Vec<serde_json::Value> {
         names
             .into_iter()
@@ -225,31 +375,44 @@ fn exec(args: &[String]) -> Result<String, String> {
     Ok(format!("wrote {} arrays to {output_path}\n", named.len()))
 }
 
-/// Loads `MXR_PLUGINS`, then every `--plugin PATH`; returns the other arguments.
-fn load_plugins(args: &[String]) -> Result<Vec<String>, String> {
-    mxr::plugin::load_env().map_err(|e| format!("MXR_PLUGINS: {e}"))?;
-    let mut rest = Vec::with_capacity(args.len());
+/// Splits the `--plugin PATH` options (allowed anywhere) off the other arguments.
+fn split_plugins(args: &[String]) -> Result<(Vec<String>, Vec<String>), String> {
+    let (mut plugins, mut rest) = (Vec::new(), Vec::with_capacity(args.len()));
     let mut it = args.iter();
     while let Some(a) = it.next() {
         if a == "--plugin" {
-            let path = it.next().ok_or("missing --plugin <path>")?;
-            mxr::plugin::load(path).map_err(|e| e.to_string())?;
+            plugins.push(it.next().ok_or("missing --plugin <path>")?.clone());
         } else {
             rest.push(a.clone());
         }
     }
-    Ok(rest)
+    Ok((plugins, rest))
+}
+
+/// Loads `MXR_PLUGINS`, then every `--plugin PATH`.
+fn load_plugins(plugins: &[String]) -> Result<(), String> {
+    mxr::plugin::load_env().map_err(|e| format!("MXR_PLUGINS: {e}"))?;
+    for path in plugins {
+        mxr::plugin::load(path).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 fn run(args: &[String]) -> Result<String, String> {
-    let args = &load_plugins(args)?;
-    match args.first().map(String::as_str) {
-        Some("ops") => ops(args.get(1).map(String::as_str)),
-        Some("inspect") => inspect(args),
-        Some("infer-shape") => infer_shape(args),
-        Some("exec") => exec(args),
-        Some("-h" | "--help" | "help") | None => Ok(format!("{}\n", usage())),
-        Some(other) => Err(format!("unknown command `{other}`\n{}", usage())),
+    let (plugins, args) = split_plugins(args)?;
+    let name = args.first().map(String::as_str);
+    match (name, COMMANDS.iter().find(|c| Some(c.name) == name)) {
+        (Some("-h" | "--help" | "help") | None, _) => Ok(format!("{}\n", usage())),
+        (Some(other), None) => Err(format!("unknown command `{other}`\n{}", usage())),
+        (_, Some(c)) => {
+            // Help needs no plugin, and works when one fails to load.
+            if args.iter().any(|a| a == "-h" || a == "--help") {
+                return Ok(command_help(c));
+            }
+            check_options(c, &args)?;
+            load_plugins(&plugins)?;
+            (c.run)(&args)
+        }
     }
 }
 

@@ -233,7 +233,11 @@ impl PluginOpDef {
             def: Arc::clone(self),
             backward: false,
         }));
-        let mut defs = vec![OpDef::dynamic(self.name, self.description, forward)];
+        let mut op = OpDef::dynamic(self.name, self.description, forward);
+        if !self.has_backward() {
+            op = op.no_gradient();
+        }
+        let mut defs = vec![op];
         if self.has_backward() {
             let backward: &'static dyn OpFactory = Box::leak(Box::new(Factory {
                 def: Arc::clone(self),

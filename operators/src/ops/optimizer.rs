@@ -738,23 +738,27 @@ fn create_adam(attrs: &[(&str, &str)]) -> Result<OpRef> {
     )?)))
 }
 
+// The updates are applied to weights, never differentiated (MXNet registers no FGradient).
 inventory::submit! {
     OpDef::new("sgd_update",
         "Update function for Stochastic Gradient Descent (SGD): \
          weight = (1 - lr·wd)·weight - lr·clip(rescale_grad·grad).",
         SgdParam::specs, create_sgd)
+    .no_gradient()
 }
 inventory::submit! {
     OpDef::new("sgd_mom_update",
         "Momentum update function for SGD: mom = momentum·mom - lr·wd·weight - \
          lr·clip(rescale_grad·grad); weight = weight + mom. Updates mom in place.",
         SgdMomParam::specs, create_sgd_mom)
+    .no_gradient()
 }
 inventory::submit! {
     OpDef::new("multi_sgd_update",
         "SGD on num_weights weights at once (inputs weight_0, grad_0, weight_1, grad_1, ...): \
          weight_i = weight_i - lrs[i]·wds[i]·weight_i - lrs[i]·clip(rescale_grad·grad_i).",
         MultiSgdParam::specs, create_multi_sgd)
+    .no_gradient()
 }
 inventory::submit! {
     OpDef::new("multi_sgd_mom_update",
@@ -762,6 +766,7 @@ inventory::submit! {
          mom_i = momentum·mom_i - lrs[i]·wds[i]·weight_i - lrs[i]·clip(rescale_grad·grad_i); \
          weight_i = weight_i + mom_i. Updates the momenta in place.",
         MultiSgdMomParam::specs, create_multi_sgd_mom)
+    .no_gradient()
 }
 inventory::submit! {
     OpDef::new("adam_update",
@@ -769,6 +774,7 @@ inventory::submit! {
          mean = beta1·mean + (1-beta1)·g; var = beta2·var + (1-beta2)·g²; \
          weight = weight - lr·mean/(sqrt(var) + epsilon). Updates mean and var in place.",
         AdamParam::specs, create_adam)
+    .no_gradient()
 }
 
 mod gpu;

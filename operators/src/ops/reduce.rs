@@ -814,6 +814,8 @@ inventory::submit! {
 inventory::submit! {
     OpDef::new("_broadcast_backward", "Gradient of broadcast_to: the head gradient summed over the broadcast axes (inputs: ograd, data).",
         no_params, create_broadcast_backward)
+    // A backward operator (MXNet: `TIsBackward`, no FGradient).
+    .no_gradient()
 }
 
 mod gpu;

@@ -37,6 +37,8 @@ pub struct OpDef {
     pub description: &'static str,
     /// The parameter holding the number of inputs of a variable-arity operator (`num_args`).
     pub key_var_num_args: Option<&'static str>,
+    /// Whether the operator declares a gradient (see [`OpDef::no_gradient`]).
+    gradient: bool,
     factory: Factory,
 }
 
@@ -77,6 +79,7 @@ impl OpDef {
             aliases: &[],
             description,
             key_var_num_args: None,
+            gradient: true,
             factory: Factory::Static { params, create },
         }
     }
@@ -94,6 +97,7 @@ impl OpDef {
             aliases: &[],
             description,
             key_var_num_args: None,
+            gradient: true,
             factory: Factory::Dynamic(factory),
         }
     }
@@ -108,6 +112,22 @@ impl OpDef {
     pub const fn var_num_args(mut self, key: &'static str) -> OpDef {
         self.key_var_num_args = Some(key);
         self
+    }
+
+    /// Declares that the operator has no gradient (MXNet: registered without `FGradient`, such
+    /// as the optimizer updates): its [`Operator::gradient`](super::Operator::gradient) returns
+    /// [`Error::Unsupported`], and a graph differentiating through it fails. Every other
+    /// operator promises a gradient (the operator property tests hold it to that).
+    pub const fn no_gradient(mut self) -> OpDef {
+        self.gradient = false;
+        self
+    }
+
+    /// Whether the operator declares a gradient: every operator but those registered with
+    /// [`OpDef::no_gradient`] and the internal backward operators (`_backward_*`, MXNet's
+    /// `TIsBackward`).
+    pub fn has_gradient(&self) -> bool {
+        self.gradient && !self.is_backward()
     }
 
     /// Whether the operator is internal (`_backward_*`): listed, but not for users to compose.
