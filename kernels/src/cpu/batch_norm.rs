@@ -19,6 +19,7 @@
 //! assert_eq!(y, [-2.0, 0.0, 2.0, 4.0]);
 //! ```
 
+use super::parallel;
 use super::softmax::{Axis, Real};
 
 /// Σ f(x) over `xs` in `f64`, with eight independent accumulators so the loop pipelines
@@ -168,76 +169,115 @@ pub fn backward<T: Real>(
     dgamma: &mut [T],
     dbeta: &mut [T],
 ) {
-    let block = ax.len * ax.inner;
-    let count = (ax.outer * ax.inner) as f64;
-    let mut sum_g = vec![0.0f64; ax.len];
-    let mut sum_gx = vec![0.0f64; ax.len];
-    if block > 0 {
-        for (gb, xb) in inp
-            .grad
-            .chunks_exact(block)
-            .zip(inp.data.chunks_exact(block))
-        {
-            for ((((gr, xr), &m), sg), sgx) in gb
-                .chunks_exact(ax.inner)
-                .zip(xb.chunks_exact(ax.inner))
-                .zip(inp.mean)
-                .zip(sum_g.iter_mut())
-                .zip(sum_gx.iter_mut())
-            {
-                let (a, b) = grad_sums(gr, xr, m.to_f64());
-                *sg += a;
-                *sgx += b;
-            }
+    backward_with(
+        inp,
+        ax,
+        batch_stats,
+        dx,
+        dgamma,
+        dbeta,
+        parallel::num_threads(),
+    );
+}
+
+/// [`backward`] on up to `threads` threads (whole channels each; the same bits for every
+/// count).
+pub fn backward_with<T: Real>(
+    inp: BackwardInputs<'_, T>,
+    ax: Axis,
+    batch_stats: bool,
+    dx: &mut [T],
+    dgamma: &mut [T],
+    dbeta: &mut [T],
+    threads: usize,
+) {
+    // Channels are independent: split them over the threads, each channel's sums in the
+    // same order whatever the split.
+    let work = ax.outer * ax.len * ax.inner;
+    let parts = threads
+        .min(ax.len)
+        .min(work / MIN_BACKWARD_PER_THREAD)
+        .max(1);
+    let ranges = parallel::split_range(ax.len, parts, 1);
+    let out = BackwardOutputs {
+        dx: parallel::SharedMut::new(dx.as_mut_ptr()),
+        dx_len: dx.len(),
+        dgamma: parallel::SharedMut::new(dgamma.as_mut_ptr()),
+        dbeta: parallel::SharedMut::new(dbeta.as_mut_ptr()),
+    };
+    assert!(
+        dgamma.len() >= ax.len && dbeta.len() >= ax.len && dx.len() >= inp.grad.len(),
+        "batch norm backward: outputs shorter than the channels and the gradient"
+    );
+    parallel::for_each_part(ranges.len(), |p| {
+        for c in ranges[p].clone() {
+            // SAFETY: every output element written for channel `c` (its rows of `dx`, its
+            // `dgamma` and `dbeta`) belongs to `c` alone, and the parts get disjoint channels;
+            // the lengths were checked above.
+            unsafe { backward_channel(&inp, ax, batch_stats, c, &out) };
         }
+    });
+}
+
+/// Work (elements) per thread, at least, in [`backward`].
+const MIN_BACKWARD_PER_THREAD: usize = 1 << 15;
+
+/// Where [`backward`] writes, shared by its threads (each writes its own channels).
+struct BackwardOutputs<T> {
+    dx: parallel::SharedMut<T>,
+    dx_len: usize,
+    dgamma: parallel::SharedMut<T>,
+    dbeta: parallel::SharedMut<T>,
+}
+
+/// [`backward`] for channel `c`: its sums over the batch (image by image), `dγ`, `dβ`, and
+/// its rows of `dx`.
+///
+/// # Safety
+/// `out`'s pointers hold `dx_len >= outer · len · inner` and `len` elements, and no other
+/// thread writes channel `c`'s elements meanwhile.
+unsafe fn backward_channel<T: Real>(
+    inp: &BackwardInputs<'_, T>,
+    ax: Axis,
+    batch_stats: bool,
+    c: usize,
+    out: &BackwardOutputs<T>,
+) {
+    let count = (ax.outer * ax.inner) as f64;
+    let m = inp.mean[c];
+    let row = |n: usize| (n * ax.len + c) * ax.inner..(n * ax.len + c + 1) * ax.inner;
+    let (mut sg, mut sgx) = (0.0f64, 0.0f64);
+    for n in 0..ax.outer {
+        let (a, b) = grad_sums(&inp.grad[row(n)], &inp.data[row(n)], m.to_f64());
+        sg += a;
+        sgx += b;
     }
-    for ((((db, dg), &sg), &sgx), &is) in dbeta
-        .iter_mut()
-        .zip(dgamma.iter_mut())
-        .zip(&sum_g)
-        .zip(&sum_gx)
-        .zip(inp.invstd)
-    {
-        *db = T::from_f64(sg);
-        *dg = T::from_f64(sgx * is.to_f64());
+    let is = inp.invstd[c].to_f64();
+    // SAFETY: element `c` of `dgamma` and `dbeta` (the caller's contract).
+    unsafe {
+        *out.dbeta.get().add(c) = T::from_f64(sg);
+        *out.dgamma.get().add(c) = T::from_f64(sgx * is);
     }
-    if block == 0 {
-        return;
-    }
-    // Per channel: dx = g·a + (x − μ)·b + c.
-    let ones = vec![T::ONE; ax.len];
-    let gamma = inp.gamma.unwrap_or(&ones);
-    let coef: Vec<(T, T, T)> = (0..ax.len)
-        .map(|c| {
-            let is = inp.invstd.get(c).map_or(0.0, |v| v.to_f64());
-            let gm = gamma.get(c).map_or(1.0, |v| v.to_f64());
-            let a = is * gm;
-            if batch_stats && count > 0.0 {
-                let mean_g = sum_g[c] / count;
-                let mean_gx = sum_gx[c] / count;
-                let b = -is * is * mean_gx * a;
-                (T::from_f64(a), T::from_f64(b), T::from_f64(-mean_g * a))
-            } else {
-                (T::from_f64(a), T::ZERO, T::ZERO)
-            }
-        })
-        .collect();
-    for ((gb, xb), db) in inp
-        .grad
-        .chunks_exact(block)
-        .zip(inp.data.chunks_exact(block))
-        .zip(dx.chunks_exact_mut(block))
-    {
-        for ((((gr, xr), dr), &m), &(a, b, c)) in gb
-            .chunks_exact(ax.inner)
-            .zip(xb.chunks_exact(ax.inner))
-            .zip(db.chunks_exact_mut(ax.inner))
-            .zip(inp.mean)
-            .zip(&coef)
-        {
-            for ((d, &g), &x) in dr.iter_mut().zip(gr).zip(xr) {
-                *d = g * a + (x - m) * b + c;
-            }
+    // dx = g·a + (x − μ)·b + c.
+    let gm = inp.gamma.map_or(1.0, |g| g[c].to_f64());
+    let a = is * gm;
+    let (a, b, k) = if batch_stats && count > 0.0 {
+        let (mean_g, mean_gx) = (sg / count, sgx / count);
+        (
+            T::from_f64(a),
+            T::from_f64(-is * is * mean_gx * a),
+            T::from_f64(-mean_g * a),
+        )
+    } else {
+        (T::from_f64(a), T::ZERO, T::ZERO)
+    };
+    debug_assert!(ax.outer * ax.len * ax.inner <= out.dx_len);
+    for n in 0..ax.outer {
+        let r = row(n);
+        // SAFETY: channel `c`'s row of image `n`, inside `dx` (the caller's contract).
+        let dr = unsafe { std::slice::from_raw_parts_mut(out.dx.get().add(r.start), ax.inner) };
+        for ((d, &g), &x) in dr.iter_mut().zip(&inp.grad[r.clone()]).zip(&inp.data[r]) {
+            *d = g * a + (x - m) * b + k;
         }
     }
 }

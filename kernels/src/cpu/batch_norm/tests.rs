@@ -108,3 +108,50 @@ fn empty_views_do_not_panic() {
     assert_eq!((m, v), ([0.0; 3], [0.0; 3]));
     normalize(&[], &mut [], ax, &m, &v, None, &m);
 }
+
+#[test]
+fn backward_gives_the_same_bits_on_any_thread_count() {
+    // 4 images × 24 channels × 1100 pixels: enough work for three threads.
+    let ax = Axis::new(4, 24, 1100);
+    let n = 4 * 24 * 1100;
+    let wave = |i: usize, k: f32| ((i as f32) * k).sin();
+    let x: Vec<f32> = (0..n).map(|i| wave(i, 0.37) * 2.0 + 0.5).collect();
+    let g: Vec<f32> = (0..n).map(|i| wave(i, 0.11)).collect();
+    let (mut mean, mut var, mut invstd) = ([0.0f32; 24], [0.0f32; 24], [0.0f32; 24]);
+    batch_stats(&x, ax, &mut mean, &mut var);
+    inverse_std(&var, 1e-3, &mut invstd);
+    let gamma: Vec<f32> = (0..24).map(|c| 0.5 + c as f32 * 0.1).collect();
+    let run = |threads: usize, stats: bool| {
+        let (mut dx, mut dg, mut db) = (vec![f32::NAN; n], [f32::NAN; 24], [f32::NAN; 24]);
+        let inp = BackwardInputs {
+            grad: &g,
+            data: &x,
+            mean: &mean,
+            invstd: &invstd,
+            gamma: Some(&gamma),
+        };
+        backward_with(inp, ax, stats, &mut dx, &mut dg, &mut db, threads);
+        (dx, dg, db)
+    };
+    for stats in [true, false] {
+        let one = run(1, stats);
+        assert!(one.0.iter().all(|v| v.is_finite()), "every dx written");
+        // dβ is the plain sum of the head gradient per channel.
+        let db0: f64 = (0..4)
+            .flat_map(|i| (0..1100).map(move |p| (i * 24) * 1100 + p))
+            .map(|i| f64::from(g[i]))
+            .sum();
+        assert!(
+            (f64::from(one.2[0]) - db0).abs() < 1e-3,
+            "{} vs {db0}",
+            one.2[0]
+        );
+        for threads in [2, 3] {
+            assert_eq!(
+                run(threads, stats),
+                one,
+                "{threads} threads, batch stats {stats}"
+            );
+        }
+    }
+}

@@ -53,7 +53,6 @@ mod avx2;
 mod avx512;
 
 use super::blocked::{BLOCK, Blocked};
-use super::direct::BlockedPlan;
 use super::direct::{DirectConv, Epilogue, InputLayout, InputStrides, pack_and_run};
 use super::{ConvError, ConvGeom, check_len, valid_range};
 use crate::cpu::isa::Isa;
@@ -65,6 +64,8 @@ use crate::cpu::parallel;
 const CHUNK_BYTES: usize = 512 << 10;
 /// Weight-gradient work (multiply-adds) below which one thread does it all.
 const MIN_WORK_PER_THREAD: usize = 1 << 20;
+/// Weight-gradient floats per thread, at least, when the tiles are written out.
+const MIN_UNPACK_PER_THREAD: usize = 1 << 16;
 /// Floats of one weight-gradient tile: 16 lanes × 16 output channels.
 const TILE: usize = BLOCK * BLOCK;
 
@@ -249,7 +250,7 @@ pub fn weight_gradient(
             unsafe { plan.run(isa, dy.as_ptr(), shared.get(), ranges[part].clone()) }
         };
         parallel::for_each_part(ranges.len(), run);
-        plan.unpack(tiles, dw);
+        plan.unpack(tiles, dw, threads);
         Ok(())
     })
 }
@@ -493,15 +494,33 @@ impl<'a> WgradPlan<'a> {
         }
     }
 
-    /// Writes the tiles into `dw` (`F × C × kh × kw`).
-    /// Each row of `dw` is written in order; the tiles it reads (one output block's) stay in
-    /// L2 while its 16 rows are written.
-    fn unpack(&self, tiles: &[f32], dw: &mut [f32]) {
+    /// Writes the tiles into `dw` (`F × C × kh × kw`) on up to `threads` threads (whole
+    /// blocks of 16 rows each).
+    fn unpack(&self, tiles: &[f32], dw: &mut [f32], threads: usize) {
+        let g = &self.geom;
+        let k = g.channels * g.kernel[1] * g.kernel[2];
+        let parts = threads.min(dw.len() / MIN_UNPACK_PER_THREAD).max(1);
+        let ranges = parallel::split_range(g.filters, parts, BLOCK);
+        let shared = parallel::SharedMut::new(dw.as_mut_ptr());
+        parallel::for_each_part(ranges.len(), |p| {
+            let rows = ranges[p].clone();
+            // SAFETY: rows `rows` of `dw` (`F` rows of `k`), disjoint between the parts.
+            let dw = unsafe {
+                std::slice::from_raw_parts_mut(shared.get().add(rows.start * k), rows.len() * k)
+            };
+            self.unpack_rows(tiles, rows.start, dw);
+        });
+    }
+
+    /// Writes rows `first..` of `dw` (as many as `dw` holds) from the tiles. Each row is
+    /// written in order; the tiles it reads (one output block's) stay in L2 while its 16 rows
+    /// are written.
+    fn unpack_rows(&self, tiles: &[f32], first: usize, dw: &mut [f32]) {
         let g = &self.geom;
         let taps = g.kernel[1] * g.kernel[2];
         let c = g.channels;
         let k = c * taps;
-        for (f, row) in dw.chunks_exact_mut(k).enumerate() {
+        for (f, row) in (first..).zip(dw.chunks_exact_mut(k)) {
             let (fb, fl) = (f / BLOCK, f % BLOCK);
             let slab = &tiles[fb * self.per_fb * TILE..][..self.per_fb * TILE];
             if self.blocked.is_some() {
@@ -658,6 +677,40 @@ pub fn data_gradient(
             );
         }
     }
+    // Stride 1 (one phase, every tap): the flipped correlation's output is `dx` itself, and
+    // Winograd takes it where it pays (as in the forward pass), packing straight from `w`.
+    if let ([py], [px]) = (&rows[..], &cols[..])
+        && geom.stride == [1; 3]
+        && py.skip == 0
+        && px.skip == 0
+        && py.taps.len() == kh
+        && px.taps.len() == kw
+    {
+        let pg = ConvGeom::new_2d(
+            geom.batch,
+            f,
+            c,
+            1,
+            [oh, ow],
+            [kh, kw],
+            [1, 1],
+            [py.pad, px.pad],
+            [py.dilate, px.dilate],
+        );
+        if let Some(wino) = super::winograd::plan_nchw(&pg).filter(|p| p.output_size() == [ih, iw])
+        {
+            return DGRAD_SCRATCH.with_borrow_mut(|[_, packed, out]| {
+                resize(packed, wino.packed_len());
+                wino.pack_flipped_with(isa, w, packed, threads)?;
+                let layout = wino.output_layout(0);
+                resize(out, layout.len());
+                let ep = Epilogue::default();
+                wino.forward_with(isa, dy, &strides, packed, &ep, out, &layout, threads)?;
+                super::blocked::from_blocked_with(isa, out, &layout, dx, threads);
+                Ok(())
+            });
+        }
+    }
     DGRAD_SCRATCH.with_borrow_mut(|[flipped, packed, out]| {
         // w'[c][f][a][b] = w[f][c][taps_y[jy−1−a]][taps_x[jx−1−b]], every phase in one pass.
         resize(flipped, c * f * orders.iter().map(Vec::len).sum::<usize>());
@@ -683,27 +736,13 @@ pub fn data_gradient(
                 );
                 let (mine, rest) = phase_weights.split_at(c * f * jy * jx);
                 phase_weights = rest;
-                // Stride 1 (one phase, every tap): the flipped convolution's output is `dx`
-                // itself; Winograd takes it where it pays, as in the forward pass. Otherwise the
-                // direct kernel, planned for `isa`'s tile (AVX2 packs one block per group).
-                let wino = super::winograd::plan_nchw(&pg)
-                    .filter(|p| geom.stride == [1; 3] && p.output_size() == [ih, iw]);
-                let direct;
-                let plan: &dyn BlockedPlan = match &wino {
-                    Some(p) => p,
-                    None => {
-                        direct = DirectConv::new_for(&pg, InputLayout::Blocked, isa)?.ok_or_else(
-                            || {
-                                ConvError::Geometry(format!(
-                                    "data gradient: phase {pg:?} not served"
-                                ))
-                            },
-                        )?;
-                        &direct
-                    }
-                };
+                // Planned for `isa`'s tile (the AVX2 kernel packs one block per group).
+                let plan =
+                    DirectConv::new_for(&pg, InputLayout::Blocked, isa)?.ok_or_else(|| {
+                        ConvError::Geometry(format!("data gradient: phase {pg:?} not served"))
+                    })?;
                 let layout = pack_and_run(
-                    plan,
+                    &plan,
                     isa,
                     dy,
                     &strides,

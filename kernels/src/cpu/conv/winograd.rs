@@ -292,6 +292,37 @@ impl WinogradConv {
         dst: &mut [f32],
         threads: usize,
     ) -> Result<(), ConvError> {
+        self.pack_with(isa, w, scale, false, dst, threads)
+    }
+
+    /// Packs the weights of a data gradient's convolution straight from the forward pass's:
+    /// this plan is the correlation of `dy` with `w` (`C × F × 3 × 3` here, the forward
+    /// convolution's `F' × C'` with `F' = ` this plan's input channels) flipped in both spatial
+    /// axes with its two channel axes swapped, `w'[f][c][k] = w[c][f][8 − k]`; the same bits as
+    /// [`WinogradConv::pack_weights_with`] of that `w'`, without making it.
+    ///
+    /// # Errors
+    /// As [`WinogradConv::pack_weights`].
+    pub fn pack_flipped_with(
+        &self,
+        isa: Isa,
+        w: &[f32],
+        dst: &mut [f32],
+        threads: usize,
+    ) -> Result<(), ConvError> {
+        self.pack_with(isa, w, None, true, dst, threads)
+    }
+
+    /// [`WinogradConv::pack_weights_with`], of `w` or (`flipped`) of its flipped transpose.
+    fn pack_with(
+        &self,
+        isa: Isa,
+        w: &[f32],
+        scale: Option<&[f32]>,
+        flipped: bool,
+        dst: &mut [f32],
+        threads: usize,
+    ) -> Result<(), ConvError> {
         let (c, f) = (self.geom.channels, self.geom.filters);
         check_len("weight", w.len(), f * c * 9)?;
         check_len("packed weight", dst.len(), self.packed_len())?;
@@ -308,6 +339,7 @@ impl WinogradConv {
         let job = PackJob {
             w,
             scale,
+            flipped,
             c,
             f,
             lanes: self.nv * BLOCK,
@@ -536,6 +568,9 @@ const MIN_PACK_WORK_PER_THREAD: usize = 1 << 18;
 struct PackJob<'a> {
     w: &'a [f32],
     scale: Option<&'a [f32]>,
+    /// `w` is `C × F × 3 × 3` and the weights are its flipped transpose (see
+    /// [`WinogradConv::pack_flipped_with`]).
+    flipped: bool,
     c: usize,
     f: usize,
     /// Output channels per group (`nv · 16`).
@@ -610,13 +645,37 @@ impl PackJob<'_> {
         let row = self.ic_blocks * BLOCK * L;
         // The group's weights of 16 input channels at a time, transposed so that one
         // (channel, tap) row holds the L output channels' values (zero past F): `taps[i][k][j]`
-        // is tap k of input channel ic0 + i, output channel oc0 + j.
+        // is tap k of input channel ic0 + i, output channel oc0 + j (flipped: tap 8 − k).
         let mut taps = [[[0.0f32; L]; 9]; BLOCK];
         for ic0 in (0..c).step_by(BLOCK) {
             let cic = BLOCK.min(c - ic0);
-            let width = cic * 9;
             for h in 0..L / BLOCK {
                 let rows = BLOCK.min(n.saturating_sub(h * BLOCK));
+                if self.flipped {
+                    // Input channel ic's weights for output channels oc0 + 16h.. are `rows`
+                    // rows of 9 taps, one after the other.
+                    for (i, t) in taps.iter_mut().enumerate().take(cic) {
+                        let src = ((ic0 + i) * self.f + oc0 + h * BLOCK) * 9;
+                        // SAFETY: `isa` is available (the caller's dispatch); rows `r < rows`
+                        // read `src + 9r .. + 9`, output channel oc0 + 16h + r < F of input
+                        // channel ic0 + i < C in `w` (`C × F × 9`), when there are rows; the
+                        // tile writes 9 rows of 16 floats of `t` from lane 16h.
+                        unsafe {
+                            crate::cpu::tile::transpose(
+                                isa,
+                                self.w.as_ptr().wrapping_add(src),
+                                9,
+                                rows,
+                                9,
+                                t.as_mut_ptr().cast::<f32>().add(h * BLOCK),
+                                L,
+                                9,
+                            );
+                        }
+                    }
+                    continue;
+                }
+                let width = cic * 9;
                 for cb in (0..width).step_by(BLOCK) {
                     let cols = BLOCK.min(width - cb);
                     let src = ((oc0 + h * BLOCK) * c + ic0) * 9 + cb;
@@ -640,8 +699,9 @@ impl PackJob<'_> {
                 }
             }
             for (i, t) in taps.iter().enumerate().take(cic) {
+                let tap = |k: usize| if self.flipped { 8 - k } else { k };
                 let g: [[f64; L]; 9] =
-                    std::array::from_fn(|k| std::array::from_fn(|j| f64::from(t[k][j])));
+                    std::array::from_fn(|k| std::array::from_fn(|j| f64::from(t[tap(k)][j])));
                 self.transform(gm, &g, &scale, ic0 + i, dst);
             }
         }

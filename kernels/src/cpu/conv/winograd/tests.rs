@@ -691,3 +691,29 @@ fn nchw_forward_takes_winograd_where_it_pays_and_matches_im2col() {
         }
     }
 }
+
+#[test]
+fn flipped_packing_is_the_packing_of_the_flipped_transpose() {
+    // The data gradient's weights: w'[f][c][k] = w[c][f][8 − k] for the plan with C input
+    // and F output channels, from the forward weights `w` (`C × F × 3 × 3`).
+    for variant in VARIANTS {
+        for (c, f) in [(3, 5), (17, 16), (20, 40), (64, 96)] {
+            let g = geom(1, c, f, [8, 8], [3, 3], [1, 1], [1, 1], [1, 1]);
+            let plan = WinogradConv::with_variant(&g, variant).unwrap().unwrap();
+            let w = values(c * f * 9, 9);
+            let mut flipped = vec![0.0; w.len()];
+            for (i, v) in flipped.iter_mut().enumerate() {
+                let (of, oc, k) = (i / (c * 9), i / 9 % c, i % 9);
+                *v = w[(oc * f + of) * 9 + 8 - k];
+            }
+            let want = packed_by_definition(&plan, &flipped, None);
+            for isa in Isa::available() {
+                for threads in [1, 2] {
+                    let mut got = vec![f32::NAN; plan.packed_len()];
+                    plan.pack_flipped_with(isa, &w, &mut got, threads).unwrap();
+                    assert_eq!(got, want, "{variant:?}, C {c}, F {f}, {isa:?}, {threads}");
+                }
+            }
+        }
+    }
+}
