@@ -31,6 +31,8 @@ use rayon::prelude::*;
 
 use super::parallel;
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 pub mod blocked;
 
 mod sealed {
@@ -56,6 +58,21 @@ pub trait PoolElement:
     const LOWEST: Self;
     /// `n` as this type (window sizes are small).
     fn from_usize(n: usize) -> Self;
+
+    /// A vectorised prefix of one output row of the 2×2 max-pool gradient (as
+    /// `Tiles::max_backward` writes it: windows of rows `x0`/`x1`, outputs `y`, head gradient
+    /// `g`, into rows `d0`/`d1`); returns how many windows it wrote (none here: the caller
+    /// does the rest).
+    fn max_backward_2x2_prefix(
+        _x0: &[Self],
+        _x1: &[Self],
+        _y: &[Self],
+        _g: &[Self],
+        _d0: &mut [Self],
+        _d1: &mut [Self],
+    ) -> usize {
+        0
+    }
 }
 
 impl PoolElement for f32 {
@@ -63,6 +80,23 @@ impl PoolElement for f32 {
     const LOWEST: Self = f32::MIN;
     fn from_usize(n: usize) -> Self {
         n as f32
+    }
+
+    fn max_backward_2x2_prefix(
+        x0: &[f32],
+        x1: &[f32],
+        y: &[f32],
+        g: &[f32],
+        d0: &mut [f32],
+        d1: &mut [f32],
+    ) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::isa::Isa::current() >= crate::cpu::isa::Isa::Avx512 {
+            // SAFETY: AVX-512F is available (the current instruction set includes it).
+            return unsafe { avx512::max_backward_2x2_row(x0, x1, y, g, d0, d1) };
+        }
+        let _ = (x0, x1, y, g, d0, d1);
+        0
     }
 }
 
@@ -264,9 +298,15 @@ pub fn pool_forward<T: PoolElement>(
         return Ok(());
     }
     let [_, ih, iw] = geom.input;
+    let tiles = (kind == PoolType::Max)
+        .then(|| Tiles::of(&wd, &wh, &ww))
+        .flatten();
     let planes = |x: &[T], y: &mut [T]| {
         for (plane, out) in x.chunks_exact(spatial).zip(y.chunks_exact_mut(out_spatial)) {
-            forward_plane(kind, &wd, &wh, &ww, ih, iw, plane, out);
+            match tiles {
+                Some(t) => t.max_forward(iw, plane, out),
+                None => forward_plane(kind, &wd, &wh, &ww, ih, iw, plane, out),
+            }
         }
     };
     match plane_groups(x.len() / spatial, spatial) {
@@ -343,6 +383,133 @@ fn forward_plane<T: PoolElement>(
     }
 }
 
+/// Windows that tile a 2-D plane: `kh × kw` windows with the stride equal to the kernel, no
+/// padding and none clipped (LeNet's and VGG's 2×2 max pooling), each input read by at most
+/// one window. Max pooling then runs on plain row slices ([`Tiles::max_forward`],
+/// [`Tiles::max_backward`]), with the same comparisons in the same order as the general path.
+#[derive(Debug, Clone, Copy)]
+struct Tiles {
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Tiles {
+    /// The tiling, when the windows are one.
+    fn of(wd: &[Window], wh: &[Window], ww: &[Window]) -> Option<Tiles> {
+        let even = |w: &[Window]| {
+            let k = w.first()?.hi - w.first()?.lo;
+            let tiled = w
+                .iter()
+                .enumerate()
+                .all(|(i, w)| w.lo == i * k && w.hi == w.lo + k);
+            (k > 0 && tiled).then_some(k)
+        };
+        if wd.len() != 1 || wd[0].hi - wd[0].lo != 1 {
+            return None;
+        }
+        Some(Tiles {
+            kh: even(wh)?,
+            kw: even(ww)?,
+            oh: wh.len(),
+            ow: ww.len(),
+        })
+    }
+
+    /// The rows of window `(oy, ox)` of a plane `iw` wide.
+    fn rows<'a, T>(
+        &self,
+        iw: usize,
+        plane: &'a [T],
+        oy: usize,
+        ox: usize,
+    ) -> impl Iterator<Item = &'a [T]> {
+        let (kh, kw) = (self.kh, self.kw);
+        (0..kh).map(move |dy| &plane[(oy * kh + dy) * iw + ox * kw..][..kw])
+    }
+
+    /// Max pooling of one plane.
+    fn max_forward<T: PoolElement>(&self, iw: usize, plane: &[T], out: &mut [T]) {
+        if (self.kh, self.kw) == (2, 2) {
+            // Branch-free selects over row pairs (they vectorise), in the general fold's order.
+            let pick = |m: T, v: T| if v > m { v } else { m };
+            for (oy, orow) in out.chunks_exact_mut(self.ow).enumerate().take(self.oh) {
+                let r0 = &plane[2 * oy * iw..][..2 * self.ow];
+                let r1 = &plane[(2 * oy + 1) * iw..][..2 * self.ow];
+                for ((o, a), b) in orow
+                    .iter_mut()
+                    .zip(r0.chunks_exact(2))
+                    .zip(r1.chunks_exact(2))
+                {
+                    *o = pick(pick(pick(pick(T::LOWEST, a[0]), a[1]), b[0]), b[1]);
+                }
+            }
+            return;
+        }
+        for (oy, orow) in out.chunks_exact_mut(self.ow).enumerate().take(self.oh) {
+            for (ox, o) in orow.iter_mut().enumerate() {
+                *o = self.rows(iw, plane, oy, ox).fold(T::LOWEST, |m, row| {
+                    row.iter().fold(m, |m, &v| if v > m { v } else { m })
+                });
+            }
+        }
+    }
+
+    /// The gradient of [`Tiles::max_forward`] (`dxp` zeroed by the caller): each output's
+    /// gradient to the first element of its window equal to the output.
+    fn max_backward<T: PoolElement>(&self, iw: usize, gp: &[T], xp: &[T], yp: &[T], dxp: &mut [T]) {
+        let (kh, kw) = (self.kh, self.kw);
+        if (kh, kw) == (2, 2) {
+            // Every element of a window is written (the windows do not overlap): the gradient
+            // where the first match is, zero elsewhere, by selects rather than a search.
+            for oy in 0..self.oh {
+                let (g, y) = (
+                    &gp[oy * self.ow..][..self.ow],
+                    &yp[oy * self.ow..][..self.ow],
+                );
+                let (top, bottom) = dxp[2 * oy * iw..].split_at_mut(iw);
+                let x0 = &xp[2 * oy * iw..][..2 * self.ow];
+                let x1 = &xp[(2 * oy + 1) * iw..][..2 * self.ow];
+                let (d0, d1) = (&mut top[..2 * self.ow], &mut bottom[..2 * self.ow]);
+                let done = T::max_backward_2x2_prefix(x0, x1, y, g, d0, d1);
+                let d0 = d0[2 * done..].chunks_exact_mut(2);
+                let d1 = d1[2 * done..].chunks_exact_mut(2);
+                let (x0, x1) = (&x0[2 * done..], &x1[2 * done..]);
+                let windows = d0.zip(d1).zip(x0.chunks_exact(2).zip(x1.chunks_exact(2)));
+                for ((((d0, d1), (a, b)), &g), &t) in windows.zip(&g[done..]).zip(&y[done..]) {
+                    // Non-short-circuit `&`: no branches.
+                    let e0 = a[0] == t;
+                    let e1 = !e0 & (a[1] == t);
+                    let e2 = !(e0 | e1) & (b[0] == t);
+                    let e3 = !(e0 | e1 | e2) & (b[1] == t);
+                    let at = |hit: bool| if hit { g } else { T::ZERO };
+                    d0[0] = at(e0);
+                    d0[1] = at(e1);
+                    d1[0] = at(e2);
+                    d1[1] = at(e3);
+                }
+            }
+            return;
+        }
+        for oy in 0..self.oh {
+            for ox in 0..self.ow {
+                let o = oy * self.ow + ox;
+                let hit = (0..kh).find_map(|dy| {
+                    let at = (oy * kh + dy) * iw + ox * kw;
+                    xp[at..at + kw]
+                        .iter()
+                        .position(|&v| v == yp[o])
+                        .map(|w| at + w)
+                });
+                if let Some(at) = hit {
+                    dxp[at] += gp[o];
+                }
+            }
+        }
+    }
+}
+
 /// The divisor of an average window.
 fn divisor(a: &Window, b: &Window, c: &Window, count_include_pad: bool) -> usize {
     if count_include_pad {
@@ -381,6 +548,9 @@ pub fn pool_backward<T: PoolElement>(
         return Ok(());
     }
     let [_, ih, iw] = geom.input;
+    let tiles = (kind == PoolType::Max)
+        .then(|| Tiles::of(&wd, &wh, &ww))
+        .flatten();
     // The planes of one group: `first` is the group's first plane (for `x` and `y`).
     let planes = |first: usize, g: &[T], dx: &mut [T]| {
         for (p, (gp, dxp)) in g
@@ -397,7 +567,10 @@ pub fn pool_backward<T: PoolElement>(
             } else {
                 (&[][..], &[][..])
             };
-            backward_plane(kind, &wd, &wh, &ww, ih, iw, gp, xp, yp, dxp);
+            match tiles {
+                Some(t) => t.max_backward(iw, gp, xp, yp, dxp),
+                None => backward_plane(kind, &wd, &wh, &ww, ih, iw, gp, xp, yp, dxp),
+            }
         }
     };
     match plane_groups(dx.len() / spatial, spatial) {

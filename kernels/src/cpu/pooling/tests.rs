@@ -202,6 +202,11 @@ fn max_matches_the_naive_reference_and_routes_gradients_to_the_first_max() {
         geom_3d(2, [1, 7, 5], [1, 3, 2], [1, 2, 1], [0, 1, 1], true),
         geom_3d(2, [3, 4, 5], [2, 2, 3], [1, 2, 2], [1, 0, 1], false),
         geom_3d(1, [1, 1, 9], [1, 1, 4], [1, 1, 3], [0, 0, 2], true),
+        // Tiled windows (stride = kernel, no padding; `Tiles`), with an unused last column,
+        // and the same with the last window clipped (`full`: the general path).
+        geom_3d(4, [1, 8, 7], [1, 2, 2], [1, 2, 2], [0; 3], false),
+        geom_3d(2, [1, 9, 8], [1, 3, 2], [1, 3, 2], [0; 3], false),
+        geom_3d(2, [1, 8, 7], [1, 2, 2], [1, 2, 2], [0; 3], true),
     ];
     for geom in cases {
         // Rounded values so windows contain ties.
@@ -331,4 +336,70 @@ fn many_planes_split_across_threads_match_plane_by_plane() {
             assert_eq!(&dx[p * 576..(p + 1) * 576], &dxp[..], "{kind:?} plane {p}");
         }
     }
+}
+
+#[test]
+fn tiled_windows_are_recognised() {
+    let tiles = |g: PoolGeom| {
+        let [wd, wh, ww] = g.windows().unwrap();
+        Tiles::of(&wd, &wh, &ww).map(|t| [t.kh, t.kw, t.oh, t.ow])
+    };
+    assert_eq!(
+        tiles(geom_3d(1, [1, 8, 7], [1, 2, 2], [1, 2, 2], [0; 3], false)),
+        Some([2, 2, 4, 3])
+    );
+    assert_eq!(
+        tiles(geom_3d(1, [1, 9, 8], [1, 3, 2], [1, 3, 2], [0; 3], false)),
+        Some([3, 2, 3, 4])
+    );
+    // Clipped (`full`), overlapping, padded or 3-D windows take the general path.
+    assert_eq!(
+        tiles(geom_3d(1, [1, 8, 7], [1, 2, 2], [1, 2, 2], [0; 3], true)),
+        None
+    );
+    assert_eq!(
+        tiles(geom_3d(1, [1, 8, 8], [1, 3, 3], [1, 2, 2], [0; 3], false)),
+        None
+    );
+    assert_eq!(
+        tiles(geom_3d(
+            1,
+            [1, 8, 8],
+            [1, 2, 2],
+            [1, 2, 2],
+            [0, 1, 1],
+            false
+        )),
+        None
+    );
+    assert_eq!(
+        tiles(geom_3d(1, [2, 8, 8], [2, 2, 2], [2, 2, 2], [0; 3], false)),
+        None
+    );
+}
+
+#[test]
+fn f32_two_by_two_gradient_matches_the_reference_on_wide_rows() {
+    // Rows of 20 windows (16 through the vectorised prefix where the CPU has AVX-512, then 4),
+    // rounded values so windows hold ties, and an odd last input column.
+    let geom = geom_3d(3, [1, 6, 41], [1, 2, 2], [1, 2, 2], [0; 3], false);
+    let x64: Vec<f64> = values(geom.input_len(), 11)
+        .iter()
+        .map(|v| (v * 2.0).round())
+        .collect();
+    let (want_y, want_arg) = naive_max(&geom, &x64);
+    let x: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+    let mut y = vec![f32::NAN; geom.output_len()];
+    pool_forward(&geom, PoolType::Max, &x, &mut y).unwrap();
+    assert_eq!(y.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), want_y);
+    let g: Vec<f32> = (0..geom.output_len()).map(|i| i as f32 + 1.0).collect();
+    let mut dx = vec![f32::NAN; x.len()];
+    pool_backward(&geom, PoolType::Max, &g, &x, &y, &mut dx).unwrap();
+    let mut want_dx = vec![0.0f32; x.len()];
+    for (o, a) in want_arg.iter().enumerate() {
+        if let Some(i) = a {
+            want_dx[*i] += g[o];
+        }
+    }
+    assert_eq!(dx, want_dx);
 }
