@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use mxr_test_support::{Missing, fashion_mnist_dir, skip};
+
 /// Runs `target/<profile>/examples/<name>`, which `cargo test --workspace` (the README's test
 /// command) builds beside the test binaries; `None` with a notice when it was not built (a run
 /// restricted with `--test`).
@@ -23,7 +25,10 @@ fn run_example_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Option<St
         .expect("target/<profile>/deps/<test>");
     let path = dir.join("examples").join(name);
     if !path.exists() {
-        eprintln!("skip: example {name} not built; run `cargo test --workspace`");
+        skip(
+            Missing::Examples,
+            &format!("example {name} not built; run `cargo test --workspace`"),
+        );
         return None;
     }
     let out = Command::new(&path)
@@ -148,7 +153,7 @@ fn ndarray_ops_prints_mxnets_values() {
 
 #[test]
 fn the_main_job_trains_and_saves_a_checkpoint_mxnet_loads() {
-    if fashion_mnist_missing() {
+    if fashion_mnist_dir().is_none() {
         return;
     }
     let out_dir = std::env::temp_dir().join(format!("mxr-train-{}", std::process::id()));
@@ -190,7 +195,7 @@ fn the_main_job_trains_and_saves_a_checkpoint_mxnet_loads() {
 
 #[test]
 fn the_main_job_trains_on_a_gpu_context() {
-    if fashion_mnist_missing() {
+    if fashion_mnist_dir().is_none() {
         return;
     }
     // The real gpu(0) where there is one; else the emulator, which runs the same GPU code.
@@ -279,7 +284,7 @@ fn symbol_bind_prints_mxnets_values() {
 
 #[test]
 fn the_module_example_fits_scores_and_saves() {
-    if fashion_mnist_missing() {
+    if fashion_mnist_dir().is_none() {
         return;
     }
     let out_dir = std::env::temp_dir().join(format!("mxr-module-ex-{}", std::process::id()));
@@ -406,15 +411,4 @@ fn first_epoch_test_accuracy(out: &str) -> f64 {
         .and_then(|r| r.split(',').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no test accuracy in {line}"))
-}
-
-/// Whether Debian's Fashion-MNIST is absent (then says the test skips).
-fn fashion_mnist_missing() -> bool {
-    let missing =
-        !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-            .exists();
-    if missing {
-        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
-    }
-    missing
 }

@@ -1,12 +1,14 @@
 //! KVStore: EXAMPLES.md scenario 19 step by step, key lists, updaters and optimizers, errors,
 //! ordering under concurrent use, and the distributed store over MPI (2 processes).
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use mxr::engine::Context;
 use mxr::kv::{KVStore, Key};
 use mxr::nd::NDArray;
 use mxr::optim::Sgd;
+use mxr_test_support::{Missing, fashion_mnist_dir, skip};
 
 const SHAPE: [usize; 2] = [2, 3];
 
@@ -268,25 +270,27 @@ fn concurrent_pushes_and_pulls_stay_ordered_per_key() -> mxr::Result<()> {
     Ok(())
 }
 
-/// The `kvstore` example built with the `mpi` feature, and `mpirun`; `None` (with a notice)
-/// when either is missing.
-fn mpi_setup() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+/// `mpirun` (found on `PATH`) and the `kvstore` example built with the `mpi` feature; `None`
+/// (after [`skip`]) when either is missing.
+pub(crate) fn mpi_setup() -> Option<(PathBuf, PathBuf)> {
     if !cfg!(feature = "mpi") {
-        eprintln!("skip: built without the `mpi` feature (cargo test --features mpi)");
+        skip(
+            Missing::Mpi,
+            "built without the `mpi` feature (./test enables it where OpenMPI and libclang are)",
+        );
         return None;
     }
-    let Ok(out) = Command::new("sh")
-        .args(["-c", "command -v mpirun"])
-        .output()
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let Some(mpirun) = std::env::split_paths(&path)
+        .map(|dir| dir.join("mpirun"))
+        .find(|p| p.is_file())
     else {
-        eprintln!("skip: no shell to look for mpirun");
+        skip(
+            Missing::Mpi,
+            "mpirun is not on PATH (apt-get install libopenmpi-dev)",
+        );
         return None;
     };
-    let mpirun = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if mpirun.is_empty() {
-        eprintln!("skip: mpirun is missing (apt-get install libopenmpi-dev)");
-        return None;
-    }
     let exe = std::env::current_exe().expect("the test binary has a path");
     let dir = exe
         .parent()
@@ -294,10 +298,13 @@ fn mpi_setup() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
         .expect("target/<profile>/deps/<test>");
     let example = dir.join("examples").join("kvstore");
     if !example.exists() {
-        eprintln!("skip: example kvstore not built; run `cargo test --workspace --features mpi`");
+        skip(
+            Missing::Examples,
+            "example kvstore not built; run `cargo test --workspace --features mpi`",
+        );
         return None;
     }
-    Some((mpirun.into(), example))
+    Some((mpirun, example))
 }
 
 fn mpirun_two(mpirun: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -403,10 +410,7 @@ fn module_fit_over_dist_sync_keeps_both_workers_identical() {
     let Some((mpirun, kvstore_example)) = mpi_setup() else {
         return;
     };
-    if !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-        .exists()
-    {
-        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+    if fashion_mnist_dir().is_none() {
         return;
     }
     let example = kvstore_example.with_file_name("train_module");
