@@ -1,7 +1,7 @@
 //! The main job: MXNet's docs MLP (784 → 128 relu → 64 relu → 10, SoftmaxOutput) trained on
 //! Fashion-MNIST with the low-level loop of MXNet's docs — bind once, then per batch copy the
 //! images and labels into the executor, forward, backward, and update every weight with SGD —
-//! a test executor sharing the weights, per-epoch accuracy and samples/s, a checkpoint in
+//! a test executor sharing the weights, per-epoch accuracy, loss and samples/s, a checkpoint in
 //! MXNet's `.params` format and a training-curve plot (SVG).
 //!
 //! With `--net lenet` it trains LeNet instead (Convolution 5×5×20 → tanh → max-pool →
@@ -9,7 +9,12 @@
 //!
 //! Run: `./train` (installs Debian's dataset-fashion-mnist if missing), or
 //! `cargo run --release --example train_mlp -- [--net mlp|lenet] [--epochs N] [--lr X]
-//! [--batch-size B] [--out DIR] [--ctx cpu|gpu:N] [--profile FILE]`.
+//! [--batch-size B] [--parts K] [--out DIR] [--ctx cpu|gpu:N] [--profile FILE]` (`--parts K`
+//! trains on a K-th of the training set, for a quick run).
+//!
+//! The training curve, `training_curve.svg` in the output folder, is drawn with plotters: the
+//! train and test accuracy per epoch on the left axis, the training loss (mean cross-entropy
+//! of the epoch's batches) on a second axis on the right, a legend.
 //!
 //! `--profile trace.json` streams a Chrome trace of every engine operation to the file while
 //! the job runs (open it in Perfetto or `chrome://tracing`), then prints the per-operator
@@ -28,7 +33,7 @@ use mxr::engine::{Context, Engine, profiler};
 use mxr::exec::{Executor, GradReq};
 use mxr::init::{InitDesc, Initializer, Normal};
 use mxr::io::{DataIter, LastBatchHandle, MNISTIter};
-use mxr::metric::{Accuracy, EvalMetric};
+use mxr::metric::{Accuracy, CrossEntropy, EvalMetric};
 use mxr::nd::{self, NDArray};
 use mxr::optim::{Sgd, Updater};
 use mxr::sym::{self, Symbol};
@@ -40,6 +45,7 @@ struct Options {
     epochs: usize,
     lr: f64,
     batch: usize,
+    parts: usize,
     out: PathBuf,
     data: PathBuf,
     ctx: Context,
@@ -52,6 +58,7 @@ fn options() -> Result<Options, String> {
         epochs: 10,
         lr: 0.1,
         batch: 128,
+        parts: 1,
         out: PathBuf::from("target/train_mlp"),
         data: PathBuf::from(std::env::var("FMNIST_DIR").unwrap_or_else(|_| DATA_DIR.into())),
         ctx: Context::cpu(0),
@@ -68,6 +75,7 @@ fn options() -> Result<Options, String> {
             "--epochs" => o.epochs = value.parse().map_err(|e| bad(&e))?,
             "--lr" => o.lr = value.parse().map_err(|e| bad(&e))?,
             "--batch-size" => o.batch = value.parse().map_err(|e| bad(&e))?,
+            "--parts" => o.parts = value.parse().map_err(|e| bad(&e))?,
             "--out" => o.out = PathBuf::from(value),
             "--data" => o.data = PathBuf::from(value),
             "--profile" => o.profile = Some(PathBuf::from(value)),
@@ -129,12 +137,14 @@ fn lenet() -> mxr::Result<Symbol> {
     sym::softmax_output(&fc2).name("softmax").build()
 }
 
+/// The images of `set`; for training, shuffled and only the first of `parts` parts.
 fn iterator(
     dir: &Path,
     set: &str,
     batch: usize,
     train: bool,
     flat: bool,
+    parts: usize,
 ) -> mxr::Result<MNISTIter> {
     MNISTIter::builder(
         dir.join(format!("{set}-images-idx3-ubyte.gz")),
@@ -149,6 +159,7 @@ fn iterator(
     } else {
         LastBatchHandle::Pad
     })
+    .parts(if train { parts } else { 1 }, 0)
     .build()
 }
 
@@ -171,51 +182,78 @@ fn evaluate(exe: &mut Executor, test: &mut MNISTIter) -> mxr::Result<f64> {
     Ok(metric.get().1)
 }
 
-/// The curves as a small SVG: accuracy per epoch (train and test).
-fn plot(path: &Path, train: &[f64], test: &[f64]) -> std::io::Result<()> {
-    let (w, h, m) = (640.0, 400.0, 50.0);
-    let n = train.len().max(2) as f64 - 1.0;
-    let lo = train
-        .iter()
-        .chain(test)
-        .copied()
-        .fold(1.0f64, f64::min)
-        .min(0.7);
-    let point = |i: usize, v: f64| {
-        let x = m + (w - 2.0 * m) * i as f64 / n;
-        let y = h - m - (h - 2.0 * m) * (v - lo) / (1.0 - lo);
-        format!("{x:.1},{y:.1}")
+/// The training curve as an SVG (plotters' SVG backend): per epoch (one tick each), the train
+/// and test accuracy on the left axis and the training loss (mean cross-entropy) on a second
+/// axis on the right, with a legend.
+fn plot(path: &Path, train: &[f64], test: &[f64], loss: &[f64]) -> Result<(), String> {
+    use plotters::prelude::*;
+    let epochs = u32::try_from(train.len()).map_err(|e| e.to_string())?;
+    // The accuracy axis from a tenth below the lowest value (at most 0.5) to 1.
+    let lowest = train.iter().chain(test).copied().fold(0.5f64, f64::min);
+    let low = (lowest * 10.0).floor() / 10.0;
+    let high_loss = loss.iter().copied().fold(0.0f64, f64::max).max(0.1) * 1.1;
+    let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
+    let err = |e: &dyn std::fmt::Display| format!("drawing {}: {e}", path.display());
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Fashion-MNIST: training curve", ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .right_y_label_area_size(55)
+        // Plotters' integer ranges include their end: one segment per epoch, 1 to `epochs`.
+        .build_cartesian_2d((1..epochs).into_segmented(), low..1.0)
+        .map_err(|e| err(&e))?
+        .set_secondary_coord((1..epochs).into_segmented(), 0.0..high_loss);
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("accuracy")
+        .x_labels(train.len())
+        .light_line_style(TRANSPARENT)
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .draw()
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("training loss (cross-entropy)")
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .draw()
+        .map_err(|e| err(&e))?;
+    let at = |values: &[f64]| -> Vec<(SegmentValue<u32>, f64)> {
+        (1..)
+            .zip(values)
+            .map(|(e, &v)| (SegmentValue::CenterOf(e), v))
+            .collect()
     };
-    let line = |values: &[f64], color: &str| {
-        let pts: Vec<String> = values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| point(i, v))
-            .collect();
-        format!(
-            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
-            pts.join(" ")
-        )
-    };
-    let svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{m}\" y=\"30\" font-family=\"sans-serif\" font-size=\"16\">Fashion-MNIST: accuracy per epoch (blue: train, red: test)</text>\n\
-         <line x1=\"{m}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n\
-         <line x1=\"{m}\" y1=\"{m}\" x2=\"{m}\" y2=\"{}\" stroke=\"black\"/>\n\
-         <text x=\"5\" y=\"{}\" font-family=\"sans-serif\" font-size=\"12\">{lo:.2}</text>\n\
-         <text x=\"5\" y=\"{}\" font-family=\"sans-serif\" font-size=\"12\">1.00</text>\n\
-         {}\n{}\n</svg>\n",
-        h - m,
-        w - m,
-        h - m,
-        h - m,
-        h - m,
-        m + 4.0,
-        line(train, "#1f77b4"),
-        line(test, "#d62728"),
-    );
-    std::fs::write(path, svg)
+    let blue = RGBColor(0x1f, 0x77, 0xb4);
+    let red = RGBColor(0xd6, 0x27, 0x28);
+    let gray = RGBColor(0x55, 0x55, 0x55);
+    for (label, values, color) in [
+        ("train accuracy", train, blue),
+        ("test accuracy", test, red),
+    ] {
+        chart
+            .draw_series(LineSeries::new(at(values), color.stroke_width(2)).point_size(3))
+            .map_err(|e| err(&e))?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .draw_secondary_series(LineSeries::new(at(loss), gray.stroke_width(2)).point_size(3))
+        .map_err(|e| err(&e))?
+        .label("training loss (right axis)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], gray.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::MiddleRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))
 }
 
 /// Runs the job; an error is printed as one readable line (an unwritable `MXR_PROFILE` or
@@ -247,8 +285,8 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
         }
         None => None,
     };
-    let mut train = iterator(&o.data, "train", o.batch, true, !o.lenet)?;
-    let mut test = iterator(&o.data, "t10k", o.batch, false, !o.lenet)?;
+    let mut train = iterator(&o.data, "train", o.batch, true, !o.lenet, o.parts)?;
+    let mut test = iterator(&o.data, "t10k", o.batch, false, !o.lenet, 1)?;
     println!(
         "Fashion-MNIST: {} training and {} test images; batch {}, {} epochs, SGD lr {}",
         train.num_examples(),
@@ -300,10 +338,11 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
         exe.arg_dict()["data"].clone(),
         exe.arg_dict()["softmax_label"].clone(),
     );
-    let (mut train_curve, mut test_curve) = (Vec::new(), Vec::new());
+    let (mut train_curve, mut test_curve, mut loss_curve) = (Vec::new(), Vec::new(), Vec::new());
     for epoch in 1..=o.epochs {
         train.reset()?;
         let mut metric = Accuracy::new();
+        let mut loss = CrossEntropy::new();
         let start = Instant::now();
         let mut samples = 0;
         while let Some(batch) = train.next_batch()? {
@@ -318,18 +357,21 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
                 updater.update(*i, grad, weight)?;
             }
             metric.update(&[&batch.label[0]], &[&exe.outputs()[0]])?;
+            loss.update(&[&batch.label[0]], &[&exe.outputs()[0]])?;
             samples += o.batch;
         }
         nd::waitall()?;
         let seconds = start.elapsed().as_secs_f64();
         let test_accuracy = evaluate(&mut test_exe, &mut test)?;
-        let train_accuracy = metric.get().1;
+        let (train_accuracy, train_loss) = (metric.get().1, loss.get().1);
         println!(
-            "epoch {epoch}: train accuracy {train_accuracy:.4}, test accuracy {test_accuracy:.4}, {:.0} samples/s",
+            "epoch {epoch}: train accuracy {train_accuracy:.4}, train loss {train_loss:.4}, \
+             test accuracy {test_accuracy:.4}, {:.0} samples/s",
             samples as f64 / seconds
         );
         train_curve.push(train_accuracy);
         test_curve.push(test_accuracy);
+        loss_curve.push(train_loss);
     }
 
     std::fs::create_dir_all(&o.out)?;
@@ -347,7 +389,7 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
     let symbol_file = o.out.join(format!("{prefix}-symbol.json"));
     symbol.save(&symbol_file)?;
     let curve = o.out.join("training_curve.svg");
-    plot(&curve, &train_curve, &test_curve)?;
+    plot(&curve, &train_curve, &test_curve, &loss_curve)?;
     println!(
         "final test accuracy {:.4}; checkpoint {} + {}; curve {}",
         test_curve.last().copied().unwrap_or(f64::NAN),

@@ -42,7 +42,10 @@ fn options() -> Result<Options, String> {
         contexts: 1,
         kvstore: None,
         out: PathBuf::from("target/train_module"),
-        data: PathBuf::from("/usr/share/datasets/fashion-mnist"),
+        data: PathBuf::from(
+            std::env::var("FMNIST_DIR")
+                .unwrap_or_else(|_| "/usr/share/datasets/fashion-mnist".into()),
+        ),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;

@@ -47,3 +47,6 @@ mod fusion;
 
 #[path = "frontend/zoo.rs"]
 mod zoo;
+
+#[path = "frontend/skips.rs"]
+mod skips;

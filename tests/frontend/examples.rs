@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use mxr_test_support::{Missing, fashion_mnist_dir, skip};
+
 /// Runs `target/<profile>/examples/<name>`, which `cargo test --workspace` (the README's test
 /// command) builds beside the test binaries; `None` with a notice when it was not built (a run
 /// restricted with `--test`).
@@ -23,7 +25,10 @@ fn run_example_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Option<St
         .expect("target/<profile>/deps/<test>");
     let path = dir.join("examples").join(name);
     if !path.exists() {
-        eprintln!("skip: example {name} not built; run `cargo test --workspace`");
+        skip(
+            Missing::Examples,
+            &format!("example {name} not built; run `cargo test --workspace`"),
+        );
         return None;
     }
     let out = Command::new(&path)
@@ -148,7 +153,7 @@ fn ndarray_ops_prints_mxnets_values() {
 
 #[test]
 fn the_main_job_trains_and_saves_a_checkpoint_mxnet_loads() {
-    if fashion_mnist_missing() {
+    if fashion_mnist_dir().is_none() {
         return;
     }
     let out_dir = std::env::temp_dir().join(format!("mxr-train-{}", std::process::id()));
@@ -188,9 +193,110 @@ fn the_main_job_trains_and_saves_a_checkpoint_mxnet_loads() {
     let _ = std::fs::remove_dir_all(&out_dir);
 }
 
+/// The training curve of a tiny run (3 epochs on a 30th of the data) is an SVG document with
+/// the axes' descriptions, one tick per epoch, a legend, and each series drawn through its
+/// per-epoch values (the order of the points' heights follows the printed values).
+#[test]
+fn the_main_job_draws_its_training_curve() {
+    if fashion_mnist_dir().is_none() {
+        return;
+    }
+    let out_dir = std::env::temp_dir().join(format!("mxr-train-curve-{}", std::process::id()));
+    let out_arg = out_dir.to_string_lossy().into_owned();
+    let args = ["--epochs", "3", "--parts", "30", "--out", &out_arg];
+    let Some(out) = run_example_with("train_mlp", &args) else {
+        return;
+    };
+    assert!(out.contains("2000 training and 10000 test images"), "{out}");
+    // epoch N: train accuracy A, train loss L, test accuracy T, S samples/s
+    let value = |line: &str, key: &str| -> f64 {
+        line.split(key)
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {line}"))
+    };
+    let epochs: Vec<&str> = out.lines().filter(|l| l.starts_with("epoch ")).collect();
+    assert_eq!(epochs.len(), 3, "{out}");
+    let printed = |key: &str| -> Vec<f64> { epochs.iter().map(|l| value(l, key)).collect() };
+    let series = [
+        ("train accuracy", "#1F77B4", printed("train accuracy ")),
+        ("test accuracy", "#D62728", printed("test accuracy ")),
+        (
+            "training loss (right axis)",
+            "#555555",
+            printed("train loss "),
+        ),
+    ];
+
+    let text = std::fs::read_to_string(out_dir.join("training_curve.svg")).unwrap();
+    let svg = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("not XML: {e}"));
+    assert_eq!(svg.root_element().tag_name().name(), "svg");
+    let texts: Vec<String> = svg
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or("").trim().to_string())
+        .collect();
+    for label in [
+        "epoch",
+        "accuracy",
+        "training loss (cross-entropy)",
+        "1",
+        "2",
+        "3",
+    ]
+    .into_iter()
+    .chain(series.iter().map(|(label, _, _)| *label))
+    {
+        assert!(
+            texts.iter().any(|t| t == label),
+            "no text {label:?} in {texts:?}"
+        );
+    }
+    assert!(
+        !texts.iter().any(|t| t == "4"),
+        "a tick past the last epoch: {texts:?}"
+    );
+    for (label, color, values) in &series {
+        // The series' line: a polyline of that colour through 3 points (the legend's sample
+        // line has 2).
+        let line = svg
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(color))
+            .filter_map(|n| n.attribute("points"))
+            .map(|points| {
+                points
+                    .split_whitespace()
+                    .map(|p| {
+                        let (x, y) = p.split_once(',').expect("x,y");
+                        (x.parse::<f64>().unwrap(), y.parse::<f64>().unwrap())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .find(|points| points.len() == 3)
+            .unwrap_or_else(|| panic!("no 3-point line for {label} ({color})"));
+        assert!(
+            line.windows(2).all(|w| w[0].0 < w[1].0),
+            "{label}: {line:?}"
+        );
+        for i in 0..3 {
+            for j in 0..3 {
+                // A larger value is drawn higher (a smaller y), beyond a pixel's worth.
+                if values[i] > values[j] + 0.01 {
+                    assert!(
+                        line[i].1 < line[j].1,
+                        "{label}: {values:?} drawn as {line:?}"
+                    );
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
 #[test]
 fn the_main_job_trains_on_a_gpu_context() {
-    if fashion_mnist_missing() {
+    if fashion_mnist_dir().is_none() {
         return;
     }
     // The real gpu(0) where there is one; else the emulator, which runs the same GPU code.
@@ -279,7 +385,7 @@ fn symbol_bind_prints_mxnets_values() {
 
 #[test]
 fn the_module_example_fits_scores_and_saves() {
-    if fashion_mnist_missing() {
+    if fashion_mnist_dir().is_none() {
         return;
     }
     let out_dir = std::env::temp_dir().join(format!("mxr-module-ex-{}", std::process::id()));
@@ -406,15 +512,4 @@ fn first_epoch_test_accuracy(out: &str) -> f64 {
         .and_then(|r| r.split(',').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no test accuracy in {line}"))
-}
-
-/// Whether Debian's Fashion-MNIST is absent (then says the test skips).
-fn fashion_mnist_missing() -> bool {
-    let missing =
-        !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-            .exists();
-    if missing {
-        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
-    }
-    missing
 }

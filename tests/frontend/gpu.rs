@@ -5,6 +5,7 @@ use mxr::engine::Context;
 use mxr::engine::gpu::{Backend, GpuDevice};
 use mxr::nd::{self, NDArray};
 use mxr::operators::check::gpu::test_device;
+use mxr_test_support::{Missing, skip};
 
 /// The GPU every test here uses (`gpu(0)`), real or emulated.
 pub(crate) fn gpu() -> Context {
@@ -48,7 +49,7 @@ fn copies_between_two_gpus() {
     let g = gpu();
     let other = Context::gpu(1);
     if GpuDevice::get(1).is_err() {
-        eprintln!("skip: one GPU only");
+        skip(Missing::GpuHardware, "one GPU only");
         return;
     }
     let x = NDArray::from_vec(&[3], vec![1.0f32, 2.0, 3.0])
@@ -126,7 +127,10 @@ fn running_out_of_gpu_memory_is_an_error_naming_the_device() {
     let g = gpu();
     let dev = GpuDevice::get(g.device_id()).unwrap();
     if dev.backend() != Backend::Emulated {
-        eprintln!("skip: only checked on the emulator (a real GPU's memory size varies)");
+        skip(
+            Missing::GpuHardware,
+            "only checked on the emulator (a real GPU's memory size varies)",
+        );
         return;
     }
     let too_big = mxr::engine::gpu::EMULATED_MEMORY / 4 + 1;

@@ -1,12 +1,14 @@
 //! KVStore: EXAMPLES.md scenario 19 step by step, key lists, updaters and optimizers, errors,
 //! ordering under concurrent use, and the distributed store over MPI (2 processes).
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use mxr::engine::Context;
 use mxr::kv::{KVStore, Key};
 use mxr::nd::NDArray;
 use mxr::optim::Sgd;
+use mxr_test_support::{Missing, fashion_mnist_dir, skip};
 
 const SHAPE: [usize; 2] = [2, 3];
 
@@ -268,36 +270,41 @@ fn concurrent_pushes_and_pulls_stay_ordered_per_key() -> mxr::Result<()> {
     Ok(())
 }
 
-/// The `kvstore` example built with the `mpi` feature, and `mpirun`; `None` (with a notice)
-/// when either is missing.
-fn mpi_setup() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+/// `mpirun` (found on `PATH`) and example `name` built with the `mpi` feature; `None` (after
+/// [`skip`]) when either is missing.
+pub(crate) fn mpi_setup(name: &str) -> Option<(PathBuf, PathBuf)> {
     if !cfg!(feature = "mpi") {
-        eprintln!("skip: built without the `mpi` feature (cargo test --features mpi)");
+        skip(
+            Missing::Mpi,
+            "built without the `mpi` feature (./test enables it where OpenMPI and libclang are)",
+        );
         return None;
     }
-    let Ok(out) = Command::new("sh")
-        .args(["-c", "command -v mpirun"])
-        .output()
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let Some(mpirun) = std::env::split_paths(&path)
+        .map(|dir| dir.join("mpirun"))
+        .find(|p| p.is_file())
     else {
-        eprintln!("skip: no shell to look for mpirun");
+        skip(
+            Missing::Mpi,
+            "mpirun is not on PATH (apt-get install libopenmpi-dev)",
+        );
         return None;
     };
-    let mpirun = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if mpirun.is_empty() {
-        eprintln!("skip: mpirun is missing (apt-get install libopenmpi-dev)");
-        return None;
-    }
     let exe = std::env::current_exe().expect("the test binary has a path");
     let dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>/deps/<test>");
-    let example = dir.join("examples").join("kvstore");
+    let example = dir.join("examples").join(name);
     if !example.exists() {
-        eprintln!("skip: example kvstore not built; run `cargo test --workspace --features mpi`");
+        skip(
+            Missing::Examples,
+            &format!("example {name} not built; run `cargo test --workspace --features mpi`"),
+        );
         return None;
     }
-    Some((mpirun.into(), example))
+    Some((mpirun, example))
 }
 
 fn mpirun_two(mpirun: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -316,13 +323,16 @@ fn mpirun_two(mpirun: &std::path::Path, args: &[&str]) -> std::process::Output {
         ])
         .args(args)
         .env("MXR_CPU_WORKERS", "1")
+        // One kernel thread per process: 2 processes share 2 cores, and a kernel's sums (hence
+        // its bits) are the same only for the same thread count.
+        .env("MXR_NUM_THREADS", "1")
         .output()
         .expect("mpirun starts")
 }
 
 #[test]
 fn dist_sync_sums_across_two_processes() {
-    let Some((mpirun, example)) = mpi_setup() else {
+    let Some((mpirun, example)) = mpi_setup("kvstore") else {
         return;
     };
     let out = mpirun_two(&mpirun, &[example.to_str().expect("utf-8 path"), "dist"]);
@@ -350,7 +360,7 @@ fn dist_sync_sums_across_two_processes() {
 
 #[test]
 fn dist_sync_reports_a_worker_that_stops() {
-    let Some((mpirun, example)) = mpi_setup() else {
+    let Some((mpirun, example)) = mpi_setup("kvstore") else {
         return;
     };
     let t0 = std::time::Instant::now();
@@ -400,16 +410,12 @@ fn big_keys_sum_on_several_threads_and_pull_into_views() -> mxr::Result<()> {
 /// same weights.
 #[test]
 fn module_fit_over_dist_sync_keeps_both_workers_identical() {
-    let Some((mpirun, kvstore_example)) = mpi_setup() else {
+    let Some((mpirun, example)) = mpi_setup("train_module") else {
         return;
     };
-    if !std::path::Path::new("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-        .exists()
-    {
-        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+    if fashion_mnist_dir().is_none() {
         return;
     }
-    let example = kvstore_example.with_file_name("train_module");
     let out_dir = std::env::temp_dir().join(format!("mxr-module-dist-{}", std::process::id()));
     let out = mpirun_two(
         &mpirun,
@@ -451,4 +457,97 @@ fn module_fit_over_dist_sync_keeps_both_workers_identical() {
     );
     assert!(out_dir.join("fashion_module-0001.params").exists());
     let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+/// `train_mlp_dist` under mpirun (2 processes, `dist_sync`) ends with the weights of the same
+/// training in one process over two contexts (`--contexts 2`, a local store): the same parts
+/// of the data per worker, gradients summed, one SGD step per batch. Both save a checkpoint.
+#[test]
+fn train_mlp_dist_matches_one_process_over_two_contexts() {
+    let Some((mpirun, example)) = mpi_setup("train_mlp_dist") else {
+        return;
+    };
+    if fashion_mnist_dir().is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("mxr-train-dist-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prefix = |name: &str| dir.join(name).to_str().expect("utf-8 path").to_string();
+    let (dist, local, init) = (prefix("dist"), prefix("local"), prefix("init"));
+    let common = ["--epochs", "1", "--parts", "10", "--batch-size", "64"];
+    let exe = example.to_str().expect("utf-8 path");
+
+    let mut args = vec![exe];
+    args.extend(common);
+    args.extend(["--save", &dist]);
+    let out = mpirun_two(&mpirun, &args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "mpirun failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("rank 0: saved"), "{stdout}");
+
+    let one_process = |extra: &[&str]| {
+        let out = Command::new(&example)
+            .args(extra)
+            .env("MXR_NUM_THREADS", "1")
+            .output()
+            .expect("train_mlp_dist starts");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let mut args = common.to_vec();
+    args.extend(["--contexts", "2", "--save", &local]);
+    let printed = one_process(&args);
+    assert!(printed.contains("2 contexts: epoch 1:"), "{printed}");
+    // The weights before any step (no epoch), to see that the training moved them.
+    one_process(&["--epochs", "0", "--contexts", "2", "--save", &init]);
+
+    let load = |prefix: &str, epoch: u32| -> Vec<(String, Vec<f32>)> {
+        let (_, args, aux) = mxr::sym::load_checkpoint(prefix, epoch).unwrap();
+        assert!(aux.is_empty());
+        let mut args: Vec<(String, Vec<f32>)> = args
+            .into_iter()
+            .map(|(name, a)| (name, a.to_vec::<f32>().unwrap()))
+            .collect();
+        args.sort_by(|a, b| a.0.cmp(&b.0));
+        args
+    };
+    let (dist, local, init) = (load(&dist, 1), load(&local, 1), load(&init, 0));
+    let names: Vec<&str> = dist.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "fc1_bias",
+            "fc1_weight",
+            "fc2_bias",
+            "fc2_weight",
+            "fc3_bias",
+            "fc3_weight"
+        ]
+    );
+    let largest_difference = |a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)]| {
+        a.iter()
+            .zip(b)
+            .flat_map(|((na, va), (nb, vb))| {
+                assert_eq!((na, va.len()), (nb, vb.len()));
+                va.iter().zip(vb).map(|(x, y)| (x - y).abs())
+            })
+            .fold(0f32, f32::max)
+    };
+    let apart = largest_difference(&dist, &local);
+    assert!(
+        apart <= 1e-5,
+        "2 processes and 2 contexts differ by {apart}"
+    );
+    let moved = largest_difference(&dist, &init);
+    assert!(moved > 1e-3, "training moved the weights by {moved} only");
+    let _ = std::fs::remove_dir_all(&dir);
 }

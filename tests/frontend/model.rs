@@ -8,15 +8,11 @@ use mxr::exec::{Executor, GradReq};
 use mxr::nd::{self, NDArray};
 use serde_json::Value;
 
-const TEST_IMAGES: &str = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-const TEST_LABELS: &str = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
-
 #[test]
 fn the_mxnet_checkpoint_predicts_as_mxnet_did() {
-    if !Path::new(TEST_IMAGES).exists() {
-        eprintln!("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+    let Some(fashion) = mxr_test_support::fashion_mnist_dir() else {
         return;
-    }
+    };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/model");
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
@@ -25,8 +21,9 @@ fn the_mxnet_checkpoint_predicts_as_mxnet_did() {
     assert!(aux.is_empty());
     let graph = symbol.to_graph().unwrap();
 
-    let (n, rows, cols, pixels) = mxr::io::read_idx_images(TEST_IMAGES).unwrap();
-    let labels = mxr::io::read_idx_labels(TEST_LABELS).unwrap();
+    let (n, rows, cols, pixels) =
+        mxr::io::read_idx_images(fashion.join("t10k-images-idx3-ubyte.gz")).unwrap();
+    let labels = mxr::io::read_idx_labels(fashion.join("t10k-labels-idx1-ubyte.gz")).unwrap();
     let x: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
     let data = NDArray::from_vec(&[n, rows * cols], x).unwrap();
 

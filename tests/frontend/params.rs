@@ -580,9 +580,10 @@ pub(crate) fn mxnet_python() -> Option<PathBuf> {
         (true, _) => Some(python),
         (false, Some(p)) => panic!("MXR_MXNET_PYTHON={} cannot import mxnet", p.display()),
         (false, None) => {
-            println!(
-                "skip: MXNet not installed (python3 -m venv .venv && .venv/bin/pip install \
-                 mxnet==1.9.1 'numpy<1.24'; or set MXR_MXNET_PYTHON)"
+            mxr_test_support::skip(
+                mxr_test_support::Missing::MxNet,
+                "MXNet not installed (python3 -m venv .venv && .venv/bin/pip install \
+                 mxnet==1.9.1 'numpy<1.24'; or set MXR_MXNET_PYTHON)",
             );
             None
         }

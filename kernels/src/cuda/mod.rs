@@ -2,8 +2,9 @@
 //! a [`GpuDevice`].
 //!
 //! On a CUDA device a source is compiled by NVRTC (loaded at run time; PyPI's
-//! `nvidia-cuda-nvrtc-cu12` provides it where the toolkit is absent) for the device's
-//! architecture, once per process, and loaded once per device. On the emulator
+//! `nvidia-cuda-nvrtc-cu12` provides it where the toolkit is absent) to a CUBIN for the
+//! device's own architecture (PTX only for a GPU newer than every CUBIN target of this NVRTC:
+//! [`Target::for_device`]), once per process, and loaded once per device. On the emulator
 //! ([`mxr_engine::gpu`]) all sources are compiled once as host C++ into a shared library (cached
 //! in the temporary directory, keyed by the sources' hash) and their functions called directly.
 //! Every kernel follows the rules at the top of `kernels/cuda/prelude.cuh`: grid-stride loops
@@ -30,7 +31,7 @@ use mxr_engine::Context;
 use mxr_engine::gpu::{Backend, GpuDevice};
 
 pub use args::{KernelArg, KernelArgs};
-pub use nvrtc::{compile_ptx, nvrtc_available};
+pub use nvrtc::{Image, Target, compile, nvrtc_available, supported_archs};
 
 include!(concat!(env!("OUT_DIR"), "/cuda_sources.rs"));
 
@@ -88,6 +89,25 @@ pub enum GpuError {
         arch: String,
         /// The compiler's log.
         log: String,
+    },
+    /// An NVRTC call other than compiling failed.
+    #[error("NVRTC's {call} failed: {reason}")]
+    Nvrtc {
+        /// The function called.
+        call: String,
+        /// NVRTC's status.
+        reason: String,
+    },
+    /// The GPU is older than every architecture this NVRTC compiles for.
+    #[error(
+        "the GPU's architecture {arch} is older than every one NVRTC compiles for ({supported}): \
+         use an NVRTC of an older CUDA release"
+    )]
+    UnsupportedArch {
+        /// The device's architecture (`sm_35`).
+        arch: String,
+        /// NVRTC's architectures.
+        supported: String,
     },
     /// The emulator library could not be built or loaded.
     #[error("the GPU emulator is unavailable: {reason}")]

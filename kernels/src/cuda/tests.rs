@@ -13,42 +13,134 @@ pub(crate) fn emulated() -> Arc<GpuDevice> {
     GpuDevice::get(0).expect("emulated gpu(0)")
 }
 
+/// Whether NVRTC loads; if not, the test skips (see [`mxr_test_support::skip`]).
+fn have_nvrtc() -> bool {
+    let found = nvrtc_available();
+    if !found {
+        mxr_test_support::skip(
+            mxr_test_support::Missing::Nvrtc,
+            "NVRTC not found (pip install nvidia-cuda-nvrtc-cu12 and put its lib folder on \
+             LD_LIBRARY_PATH to check the CUDA sources; ./test does where .venv has it)",
+        );
+    }
+    found
+}
+
+/// The kernels a source defines outside macros (`extern "C" __global__ void NAME(` on a line
+/// that does not continue a `#define`).
+fn plain_kernel_names(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|line| !line.trim_end().ends_with('\\'))
+        .filter_map(|line| line.split("__global__ void ").nth(1))
+        .filter_map(|rest| rest.split('(').next())
+        .map(str::trim)
+        .collect()
+}
+
+/// The kernels of a PTX module (`.entry NAME(`), macro-made ones included.
+fn ptx_entries(ptx: &str) -> Vec<&str> {
+    ptx.split(".entry ")
+        .skip(1)
+        .filter_map(|rest| rest.split('(').next())
+        .map(str::trim)
+        .collect()
+}
+
+/// PTX for a virtual architecture (the fallback): every kernel of the source is an entry.
+fn ptx_of(name: &str, text: &str) -> String {
+    let image = compile(name, Target::Ptx(90)).unwrap_or_else(|e| panic!("{e}"));
+    let Image::Ptx(ptx) = &*image else {
+        panic!("{name}: compute_90 gave a CUBIN")
+    };
+    assert!(ptx.contains(".target sm_90"), "{name}");
+    let entries = ptx_entries(ptx);
+    for kernel in plain_kernel_names(text) {
+        assert!(entries.contains(&kernel), "{name}: no entry {kernel}");
+    }
+    assert!(!entries.is_empty(), "{name}: no kernel");
+    ptx.clone()
+}
+
+/// Every source compiles to a CUBIN for Volta, Ampere and Hopper, as the GPU path loads them
+/// (an ELF for NVIDIA's GPUs holding each of the source's kernels), and to PTX, the fallback.
+/// No GPU needed.
 #[test]
-fn every_source_compiles_with_nvrtc() {
-    if !nvrtc_available() {
-        assert!(
-            std::env::var("MXR_REQUIRE_NVRTC").is_err(),
-            "MXR_REQUIRE_NVRTC is set but NVRTC (libnvrtc.so) cannot be loaded"
-        );
-        eprintln!(
-            "skip: NVRTC not found (pip install nvidia-cuda-nvrtc-cu12 and put its lib folder \
-             on LD_LIBRARY_PATH to check the CUDA sources)"
-        );
+fn nvrtc_compiles_every_source_to_a_cubin_for_sm_70_80_90() {
+    if !have_nvrtc() {
         return;
     }
+    let supported = supported_archs().unwrap_or_else(|e| panic!("{e}"));
     assert!(!sources().is_empty());
-    for arch in ["compute_70", "compute_90"] {
-        for (name, _) in sources() {
-            let ptx = compile_ptx(name, arch).unwrap_or_else(|e| panic!("{e}"));
+    for (name, text) in sources() {
+        let ptx = ptx_of(name, text);
+        for sm in [70, 80, 90] {
             assert!(
-                ptx.to_src().contains(".entry"),
-                "{name}: no kernel entry in the PTX"
+                supported.contains(&sm),
+                "NVRTC lacks sm_{sm}: {supported:?}"
             );
+            let image = compile(name, Target::Cubin(sm)).unwrap_or_else(|e| panic!("{e}"));
+            let Image::Cubin(elf) = &*image else {
+                panic!("{name}: sm_{sm} gave {image:?}")
+            };
+            assert_eq!(&elf[..4], b"\x7fELF", "{name} sm_{sm}: not an ELF");
+            // e_machine (offset 18, little-endian) is EM_CUDA.
+            assert_eq!(
+                u16::from_le_bytes([elf[18], elf[19]]),
+                190,
+                "{name} sm_{sm}"
+            );
+            for kernel in ptx_entries(&ptx) {
+                assert!(
+                    elf.windows(kernel.len()).any(|w| w == kernel.as_bytes()),
+                    "{name} sm_{sm}: no {kernel} in the CUBIN"
+                );
+            }
         }
     }
 }
 
 #[test]
-fn a_broken_source_is_a_compile_error_with_the_log() {
-    if !nvrtc_available() {
-        eprintln!("skip: NVRTC not found");
+fn a_device_gets_a_cubin_for_its_own_architecture_else_ptx() {
+    // NVRTC 12.9's list.
+    let nvrtc_12_9 = [
+        50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90, 100, 101, 103, 120, 121,
+    ];
+    let for_device = |major, minor| Target::for_device(major, minor, &nvrtc_12_9);
+    assert_eq!(for_device(7, 0), Ok(Target::Cubin(70)));
+    assert_eq!(for_device(8, 6), Ok(Target::Cubin(86)));
+    assert_eq!(for_device(9, 0), Ok(Target::Cubin(90)));
+    assert_eq!(for_device(12, 0), Ok(Target::Cubin(120)));
+    // A GPU newer than this NVRTC: PTX of the newest architecture below it, JIT-compiled.
+    assert_eq!(for_device(13, 0), Ok(Target::Ptx(121)));
+    assert_eq!(for_device(8, 8), Ok(Target::Ptx(87)));
+    // Older than every target: no code can run there.
+    let e = for_device(3, 5).unwrap_err();
+    assert!(
+        matches!(&e, GpuError::UnsupportedArch { arch, .. } if arch == "sm_35"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("sm_50"), "{e}");
+    assert_eq!(Target::Cubin(90).to_string(), "sm_90");
+    assert_eq!(Target::Ptx(90).to_string(), "compute_90");
+}
+
+#[test]
+fn nvrtc_reports_a_broken_source_with_its_log() {
+    if !have_nvrtc() {
         return;
     }
-    let e = compile_ptx("no_such_source", "compute_90").unwrap_err();
+    let e = compile("no_such_source", Target::Cubin(90)).unwrap_err();
     assert!(matches!(e, GpuError::UnknownSource { .. }), "{e}");
-    let broken =
-        cudarc::nvrtc::compile_ptx("extern \"C\" __global__ void k() { undefined_thing; }");
-    assert!(broken.is_err());
+    let broken = "extern \"C\" __global__ void k() { undefined_thing; }";
+    for target in [Target::Cubin(90), Target::Ptx(90)] {
+        let e = nvrtc::compile_text("broken", broken, target).unwrap_err();
+        assert!(
+            matches!(&e, GpuError::Compile { source_name, arch, log }
+                if source_name == "broken" && *arch == target.to_string()
+                    && log.contains("undefined_thing")),
+            "{e}"
+        );
+    }
 }
 
 #[test]

@@ -164,7 +164,7 @@ fn corrupt_gzip_is_a_format_error() {
 
 #[test]
 fn reads_fashion_mnist_when_installed() {
-    let Some(dir) = super::mnist::fashion_mnist_dir() else {
+    let Some(dir) = mxr_test_support::fashion_mnist_dir() else {
         return;
     };
     let (n, rows, cols, px) = read_idx_images(dir.join("train-images-idx3-ubyte.gz")).unwrap();

@@ -6,26 +6,6 @@ use super::{TempDir, gzip, idx_bytes};
 use crate::Error;
 use crate::io::{DataIter, LastBatchHandle, MNISTIter};
 
-/// Where Debian's `dataset-fashion-mnist` puts the files; `None` (with a notice) if absent.
-pub(super) fn fashion_mnist_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from("/usr/share/datasets/fashion-mnist");
-    let names = [
-        "train-images-idx3-ubyte.gz",
-        "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz",
-        "t10k-labels-idx1-ubyte.gz",
-    ];
-    if names.iter().all(|n| dir.join(n).is_file()) {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: Fashion-MNIST is not installed in {} (apt-get install dataset-fashion-mnist)",
-            dir.display()
-        );
-        None
-    }
-}
-
 /// `n` images of 2x3 whose pixels are `10 * i + k` (k = 0..6), labels `i % 10`, as raw or
 /// gzip files; returns (images, labels).
 fn write_dataset(dir: &TempDir, n: u32, gz: bool) -> (PathBuf, PathBuf) {
@@ -183,7 +163,7 @@ fn mismatched_or_bad_files_are_errors() {
 
 #[test]
 fn fashion_mnist_matches_mxnet() {
-    let Some(dir) = fashion_mnist_dir() else {
+    let Some(dir) = mxr_test_support::fashion_mnist_dir() else {
         return;
     };
     let test = |name: &str| dir.join(format!("t10k-{name}.gz"));
