@@ -677,6 +677,20 @@ pub fn data_gradient(
             );
         }
     }
+    // The stride-1 correlation of `dy` with a phase's flipped taps.
+    let phase_geom = |py: &Phase, px: &Phase| {
+        ConvGeom::new_2d(
+            geom.batch,
+            f,
+            c,
+            1,
+            [oh, ow],
+            [py.taps.len(), px.taps.len()],
+            [1, 1],
+            [py.pad, px.pad],
+            [py.dilate, px.dilate],
+        )
+    };
     // Stride 1 (one phase, every tap): the flipped correlation's output is `dx` itself, and
     // Winograd takes it where it pays (as in the forward pass), packing straight from `w`.
     if let ([py], [px]) = (&rows[..], &cols[..])
@@ -686,17 +700,7 @@ pub fn data_gradient(
         && py.taps.len() == kh
         && px.taps.len() == kw
     {
-        let pg = ConvGeom::new_2d(
-            geom.batch,
-            f,
-            c,
-            1,
-            [oh, ow],
-            [kh, kw],
-            [1, 1],
-            [py.pad, px.pad],
-            [py.dilate, px.dilate],
-        );
+        let pg = phase_geom(py, px);
         if let Some(wino) = super::winograd::plan_nchw(&pg).filter(|p| p.output_size() == [ih, iw])
         {
             return DGRAD_SCRATCH.with_borrow_mut(|[_, packed, out]| {
@@ -723,17 +727,7 @@ pub fn data_gradient(
                     continue;
                 }
                 let (jy, jx) = (py.taps.len(), px.taps.len());
-                let pg = ConvGeom::new_2d(
-                    geom.batch,
-                    f,
-                    c,
-                    1,
-                    [oh, ow],
-                    [jy, jx],
-                    [1, 1],
-                    [py.pad, px.pad],
-                    [py.dilate, px.dilate],
-                );
+                let pg = phase_geom(py, px);
                 let (mine, rest) = phase_weights.split_at(c * f * jy * jx);
                 phase_weights = rest;
                 // Planned for `isa`'s tile (the AVX2 kernel packs one block per group).
