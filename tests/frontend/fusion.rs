@@ -489,3 +489,59 @@ fn depthwise_and_pre_activation_networks_stay_blocked_and_agree() {
         }
     }
 }
+
+#[test]
+fn chains_run_image_by_image_and_agree_with_layer_by_layer_runs() {
+    // Every activation chains (threshold 0); batch 8 splits evenly over 1, 2, 4 or 8 threads.
+    for (net, shape, convs) in [
+        (small_mobilenet(), [8usize, 3, 23, 23], 7),
+        (small_resnet(), [8, 3, 29, 31], 7),
+    ] {
+        let mut chained = bind(&net, &shape, true);
+        chained.set_fusion_chains(Some(0));
+        let mut layered = bind(&net, &shape, true);
+        layered.set_fusion_chains(None);
+        let mut plain = bind(&net, &shape, false);
+        for round in 0..2 {
+            if round == 1 {
+                // New parameters: the chain reads the refolded weights.
+                fill(&chained, 7);
+                fill(&layered, 7);
+                fill(&plain, 7);
+            }
+            chained.forward(false).unwrap();
+            layered.forward(false).unwrap();
+            plain.forward(false).unwrap();
+            outputs_agree(&chained, &plain);
+            outputs_agree(&chained, &layered);
+        }
+        assert_eq!(chained.fused_convolutions(), convs);
+        let ops = program_ops(&chained);
+        let chains = ops.iter().filter(|o| *o == "_fused_chain").count();
+        let singles = ops.iter().filter(|o| *o == "_fused_conv").count();
+        if convs == 7 && shape[2] == 23 {
+            // MobileNet: one chain from the stem to the last pointwise convolution.
+            assert_eq!((chains, singles), (1, 0), "{ops:?}");
+        } else {
+            // ResNet: b1c1 → b1c2 (+ residual) and b2c1 → b2c2 (+ the projection as
+            // residual) → head chain; the stem (read by pooling) and b2down (its input has two
+            // readers) stand alone.
+            assert_eq!((chains, singles), (2, 2), "{ops:?}");
+        }
+        assert!(!program_ops(&layered).iter().any(|o| o == "_fused_chain"));
+    }
+}
+
+#[test]
+fn small_activations_and_single_images_do_not_chain() {
+    let net = small_mobilenet();
+    // Default threshold (8 MiB): these activations are far smaller.
+    let mut small = bind(&net, &[8, 3, 23, 23], true);
+    small.forward(false).unwrap();
+    assert!(!program_ops(&small).iter().any(|o| o == "_fused_chain"));
+    // One image: nothing to split.
+    let mut one = bind(&net, &[1, 3, 23, 23], true);
+    one.set_fusion_chains(Some(0));
+    one.forward(false).unwrap();
+    assert!(!program_ops(&one).iter().any(|o| o == "_fused_chain"));
+}

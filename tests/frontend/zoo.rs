@@ -74,11 +74,14 @@ fn the_w8_networks_match_mxnet_element_by_element() {
         let want = want.to_vec::<f32>().unwrap();
         let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let mut fused_convolutions = Vec::new();
-        for fusion in [true, false] {
+        // Fused layer by layer, fused with every run of convolutions chained image by image
+        // (whatever the activations' size), unfused.
+        for (fusion, chains) in [(true, None), (true, Some(0)), (false, None)] {
             let mut exe = symbol
                 .simple_bind(Context::cpu(0), &[("data", &shape)], GradReq::Null, &[])
                 .unwrap();
             exe.set_fusion(fusion);
+            exe.set_fusion_chains(chains);
             let (arg_dict, aux_dict) = (exe.arg_dict(), exe.aux_dict());
             let copy = |pairs: &[(String, NDArray)],
                         dict: &std::collections::HashMap<String, NDArray>| {
@@ -97,12 +100,18 @@ fn the_w8_networks_match_mxnet_element_by_element() {
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
                 assert!(
                     (a - b).abs() <= 1e-4 * scale,
-                    "{name} (fusion {fusion}) output[{i}]: {a}, MXNet {b} (max |MXNet| {scale})"
+                    "{name} (fusion {fusion}, chains {chains:?}) output[{i}]: {a}, MXNet {b} \
+                     (max |MXNet| {scale})"
                 );
             }
             fused_convolutions.push(exe.fused_convolutions());
+            let program = exe.inference_debug_str().unwrap_or_default();
+            // Batch 2 chains on one or two kernel threads (each takes whole images).
+            let chained = chains.is_some() && mxr_kernels::cpu::parallel::num_threads() <= 2;
+            assert_eq!(program.contains("_fused_chain"), chained, "{name}");
         }
         assert!(fused_convolutions[0] > 0, "{name}: the fused program ran");
-        assert_eq!(fused_convolutions[1], 0, "{name}");
+        assert_eq!(fused_convolutions[1], fused_convolutions[0], "{name}");
+        assert_eq!(fused_convolutions[2], 0, "{name}");
     }
 }

@@ -89,6 +89,9 @@ pub struct Executor {
     plans: Arc<Mutex<HashMap<PlanKey, Arc<Plan>>>>,
     /// Whether inference forwards may use the fused program ([`Executor::set_fusion`]).
     fusion: bool,
+    /// The smallest activation between two fused convolutions that chains them image by
+    /// image; `None`: no chains ([`Executor::set_fusion_chains`]).
+    chain_min_bytes: Option<usize>,
     /// The inference program: not built yet, built, or not applicable.
     inference: Inference,
     /// The planned blocks; `None` while released (the inference program runs without them).
@@ -485,6 +488,7 @@ impl Executor {
             last_is_train: false,
             plans,
             fusion: fusion::enabled_by_env(),
+            chain_min_bytes: fusion::default_chain_min_bytes(),
             inference: Inference::Untried,
             blocks: blocks.into_iter().map(Some).collect(),
         })
@@ -572,6 +576,7 @@ impl Executor {
         };
         exe.plans = Arc::clone(&self.plans);
         exe.fusion = self.fusion;
+        exe.chain_min_bytes = self.chain_min_bytes;
         Ok(exe)
     }
 
@@ -667,6 +672,15 @@ impl Executor {
         self.fusion = enabled;
     }
 
+    /// Sets when the inference program runs fused convolutions image by image: a run of them,
+    /// each the only reader of the one before, becomes one chain when every activation between
+    /// them holds at least `min_bytes` for the whole batch (`None`: never). The default is
+    /// 8 MiB, or `None` with `MXR_CHAINS=0`. It applies to the program built at the first
+    /// inference forward after the call; executors made by [`Executor::reshape`] inherit it.
+    pub fn set_fusion_chains(&mut self, min_bytes: Option<usize>) {
+        self.chain_min_bytes = min_bytes;
+    }
+
     /// How many convolutions the inference program fused (0 before the first inference
     /// forward, and when there is no program).
     pub fn fused_convolutions(&self) -> usize {
@@ -719,6 +733,7 @@ impl Executor {
                 dtypes: &plan.dtypes[..plan.num_forward],
                 arrays: &arrays,
                 context: self.context,
+                chain_min_bytes: self.chain_min_bytes,
             };
             self.inference = match fusion::build(&bound)? {
                 Some(p) => Inference::Program(Box::new(p)),

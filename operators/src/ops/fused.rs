@@ -10,11 +10,14 @@
 //!   residual addition and a ReLU applied as each output tile is stored;
 //! - [`conv::FoldConv`]: computes the folded, packed weights and bias from the parameters (the
 //!   executor pushes it when a parameter has been written since the last fold);
+//! - [`chain::FusedChain`]: fused convolutions where each reads only the one before, run image
+//!   by image so that the activations between them stay in the caches;
 //! - [`pool::BlockedPooling`], [`elementwise::BlockedBatchNorm`], [`elementwise::BlockedAdd`]:
 //!   pooling, an inference BatchNorm (+ ReLU) and an addition (+ ReLU) that stay in the
 //!   blocked layout;
 //! - [`layout::ToBlocked`], [`layout::FromBlocked`]: conversions at the edges.
 
+pub mod chain;
 pub mod conv;
 pub mod elementwise;
 pub mod layout;

@@ -60,7 +60,7 @@ pub struct ConvPart {
 
 /// A planned kernel.
 #[derive(Debug)]
-enum Plan {
+pub(crate) enum Plan {
     Direct(DirectConv),
     Winograd(WinogradConv),
     Depthwise(DepthwiseConv),
@@ -88,7 +88,7 @@ impl Plan {
         }
     }
 
-    fn output_layout(&self, halo: usize) -> Blocked {
+    pub(crate) fn output_layout(&self, halo: usize) -> Blocked {
         match self {
             Plan::Direct(p) => p.output_layout(halo),
             Plan::Winograd(p) => p.output_layout(halo),
@@ -104,7 +104,8 @@ impl Plan {
         }
     }
 
-    /// Runs the kernel on a blocked input in `layout`, or a plain one with `strides`.
+    /// Runs the kernel on a blocked input in `layout`, or a plain one with `strides`, on up
+    /// to `threads` threads.
     #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
     fn forward(
         &self,
@@ -115,8 +116,8 @@ impl Plan {
         epilogue: &Epilogue<'_>,
         out: &mut [f32],
         out_layout: &Blocked,
+        threads: usize,
     ) -> std::result::Result<(), ConvError> {
-        let threads = parallel::num_threads();
         match self {
             Plan::Direct(p) => {
                 p.forward(input, strides, packed, epilogue, out, out_layout, threads)
@@ -312,53 +313,109 @@ impl Operator for FusedConv {
         let name = self.name();
         let n = inputs[0].shape.first().copied().unwrap_or(0);
         let plan = self.conv.plan(name, n)?;
-        let [h, w] = self.conv.input;
-        let data = inputs[0].slice::<f32>(name)?;
-        let packed = inputs[1].slice::<f32>(name)?;
-        let bias = inputs[2].slice::<f32>(name)?;
-        let out_layout = plan.output_layout(self.out_halo);
+        if self.conv.layout == InputLayout::Blocked {
+            // The shape check: a blocked array of this convolution's channels and halo.
+            layout_of(name, inputs[0].shape, self.conv.channels, self.in_halo)?;
+        }
         let residual = match self.residual_halo {
             Some(halo) => {
                 let r = &inputs[3];
-                let layout = layout_of(name, r.shape, self.conv.spec.param.num_filter, halo)?;
-                Some((r.slice::<f32>(name)?, layout))
+                layout_of(name, r.shape, self.conv.spec.param.num_filter, halo)?;
+                Some(r.slice::<f32>(name)?)
             }
             None => None,
         };
+        self.run(
+            name,
+            &plan,
+            n,
+            FusedOperands {
+                data: inputs[0].slice::<f32>(name)?,
+                packed: inputs[1].slice::<f32>(name)?,
+                bias: inputs[2].slice::<f32>(name)?,
+                residual,
+            },
+            outputs[0].slice_mut::<f32>(name)?,
+            parallel::num_threads(),
+        )
+    }
+}
+
+/// The operands of a fused convolution on some images: the input (blocked with the
+/// convolution's `in_halo`, or plain NCHW), the packed weights and folded bias, and the
+/// residual (blocked with its halo) when one is added.
+#[derive(Clone, Copy)]
+pub(crate) struct FusedOperands<'a> {
+    pub(crate) data: &'a [f32],
+    pub(crate) packed: &'a [f32],
+    pub(crate) bias: &'a [f32],
+    pub(crate) residual: Option<&'a [f32]>,
+}
+
+impl FusedConv {
+    /// The kernel for a batch of `n` (an error naming `op` when none serves it).
+    pub(crate) fn plan(&self, op: &str, n: usize) -> Result<Plan> {
+        self.conv.plan(op, n)
+    }
+
+    /// Floats of one image of the input.
+    pub(crate) fn input_image_len(&self) -> usize {
+        let [h, w] = self.conv.input;
+        match self.conv.layout {
+            InputLayout::Blocked => Blocked::new(1, self.conv.channels, h, w, self.in_halo).image(),
+            InputLayout::Plain => self.conv.channels * h * w,
+        }
+    }
+
+    /// Runs `plan` (made for `n` images) on `n` images with up to `threads` threads, writing
+    /// `out` (blocked with `out_halo`).
+    pub(crate) fn run(
+        &self,
+        name: &str,
+        plan: &Plan,
+        n: usize,
+        ops: FusedOperands<'_>,
+        out: &mut [f32],
+        threads: usize,
+    ) -> Result<()> {
+        let [h, w] = self.conv.input;
+        let out_layout = plan.output_layout(self.out_halo);
+        let residual = match (self.residual_halo, ops.residual) {
+            (Some(halo), Some(r)) => Some((r, plan.output_layout(halo))),
+            (None, None) => None,
+            _ => return Err(bad(name, "the residual does not match the operator")),
+        };
         let epilogue = Epilogue {
-            bias: Some(bias),
+            bias: Some(ops.bias),
             residual,
             relu: self.relu,
         };
-        let out = outputs[0].slice_mut::<f32>(name)?;
         let blocked = Blocked::new(n, self.conv.channels, h, w, self.in_halo);
         let mut run = |input: &[f32], strides: &InputStrides| {
             plan.forward(
                 input,
                 &blocked,
                 strides,
-                packed,
+                ops.packed,
                 &epilogue,
                 out,
                 &out_layout,
+                threads,
             )
             .map_err(|e| bad(name, e))
         };
         match self.conv.layout {
-            InputLayout::Blocked => {
-                let layout = layout_of(name, inputs[0].shape, self.conv.channels, self.in_halo)?;
-                run(data, &InputStrides::blocked(&layout))
-            }
+            InputLayout::Blocked => run(ops.data, &InputStrides::blocked(&blocked)),
             InputLayout::Plain if plan.input_halo() == 0 => {
-                run(data, &InputStrides::plain(self.conv.channels, h, w, 0))
+                run(ops.data, &InputStrides::plain(self.conv.channels, h, w, 0))
             }
             InputLayout::Plain => {
-                let Plan::Direct(direct) = &plan else {
+                let Plan::Direct(direct) = plan else {
                     return Err(bad(name, "a plain input needs the direct kernel"));
                 };
                 PLAIN_SCRATCH.with_borrow_mut(|buf| {
                     let strides = direct
-                        .prepare_input(data, direct.input_halo(), buf)
+                        .prepare_input(ops.data, direct.input_halo(), buf)
                         .map_err(|e| bad(name, e))?;
                     run(buf, &strides)
                 })
