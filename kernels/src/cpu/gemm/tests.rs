@@ -189,6 +189,32 @@ fn matches_the_reference_in_f32() {
     check_all::<f32>();
 }
 
+/// Products that `gemm` sends to mxr's kernel for a transposed `B` with few rows (a
+/// classifier layer at a small batch: fewer than 64 rows, 64 columns or more, depth 512 or
+/// more), on one and two threads.
+#[test]
+fn classifier_shaped_products_match_the_reference() {
+    let mut seed = 7000;
+    for (m, n, k) in [(12, 70, 520), (33, 64, 512)] {
+        for ta in [false, true] {
+            for (pad, threads) in [(0, 1), (3, 2)] {
+                seed += 3;
+                let case = Case {
+                    ta,
+                    tb: true,
+                    m,
+                    n,
+                    k,
+                    pad,
+                    alpha: 1.0,
+                    beta: 1.0,
+                };
+                check_threads::<f32>(case, seed, threads);
+            }
+        }
+    }
+}
+
 #[test]
 fn matches_the_reference_in_f64() {
     check_all::<f64>();
