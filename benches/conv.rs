@@ -443,11 +443,14 @@ fn conversion(row: &str, geom: &ConvGeom, threads: usize) -> Option<(Box<dyn FnM
         "pack_winograd" => {
             let wino = mxr_kernels::cpu::conv::winograd::WinogradConv::new(&g).expect("valid")?;
             let w = uniform(g.filters * g.channels * 9, 2);
-            let mut packed = vec![0.0; wino.packed_len()];
-            let bytes = 4.0 * (w.len() + packed.len()) as f64;
+            let len = wino.packed_len();
+            // 64-byte aligned, as training's scratch is (large packs are then streamed).
+            let mut buf = vec![0.0f32; len + 15];
+            let bytes = 4.0 * (w.len() + len) as f64;
             Some((
                 Box::new(move || {
-                    wino.pack_weights_with(isa, &w, None, &mut packed, threads)
+                    let off = buf.as_ptr().align_offset(64).min(15);
+                    wino.pack_weights_with(isa, &w, None, &mut buf[off..off + len], threads)
                         .expect("valid");
                 }),
                 bytes,

@@ -53,7 +53,7 @@ mod avx2;
 mod avx512;
 
 use super::blocked::{BLOCK, Blocked};
-use super::direct::{DirectConv, Epilogue, InputLayout, InputStrides, pack_and_run};
+use super::direct::{DirectConv, Epilogue, InputLayout, InputStrides, aligned, pack_and_run};
 use super::{ConvError, ConvGeom, check_len, valid_range};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
@@ -704,7 +704,7 @@ pub fn data_gradient(
         if let Some(wino) = super::winograd::plan_nchw(&pg).filter(|p| p.output_size() == [ih, iw])
         {
             return DGRAD_SCRATCH.with_borrow_mut(|[_, packed, out]| {
-                resize(packed, wino.packed_len());
+                let packed = aligned(packed, wino.packed_len());
                 wino.pack_flipped_with(isa, w, packed, threads)?;
                 let layout = wino.output_layout(0);
                 resize(out, layout.len());

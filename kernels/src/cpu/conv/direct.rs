@@ -972,7 +972,7 @@ pub(crate) fn pack_and_run(
     [packed, out]: [&mut Vec<f32>; 2],
     threads: usize,
 ) -> Result<Blocked, ConvError> {
-    resize(packed, plan.packed_len());
+    let packed = aligned(packed, plan.packed_len());
     plan.pack(isa, w, packed, threads)?;
     let layout = plan.output_layout(0);
     resize(out, layout.len());
@@ -980,6 +980,20 @@ pub(crate) fn pack_and_run(
         isa, input, in_strides, packed, epilogue, out, &layout, threads,
     )?;
     Ok(layout)
+}
+
+/// `len` floats of `v` starting at a 64-byte boundary (`v` grows as needed; contents
+/// unspecified): packed weights there can be written with streaming stores.
+pub(super) fn aligned(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    // Floats before the first 64-byte boundary, at most.
+    const SLACK: usize = 64 / std::mem::size_of::<f32>() - 1;
+    if v.len() < len + SLACK {
+        v.resize(len + SLACK, 0.0);
+    }
+    // `align_offset` may decline (usize::MAX): then the slice is merely unaligned, and the
+    // writers, which check, use ordinary stores.
+    let off = v.as_ptr().align_offset(64).min(SLACK);
+    &mut v[off..off + len]
 }
 
 /// Makes `v` exactly `len` long (contents unspecified; every caller overwrites it).

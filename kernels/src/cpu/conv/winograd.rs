@@ -126,6 +126,26 @@ const G4: [[f64; 3]; 6] = [
     [0.0, 0.0, 1.0],
 ];
 
+/// `g` in `f32` (each entry rounded once), as the weight transform computes with it.
+const fn to_f32<const A: usize>(g: [[f64; 3]; A]) -> [[f32; 3]; A] {
+    let mut out = [[0.0f32; 3]; A];
+    let mut p = 0;
+    while p < A {
+        let mut l = 0;
+        while l < 3 {
+            out[p][l] = g[p][l] as f32;
+            l += 1;
+        }
+        p += 1;
+    }
+    out
+}
+
+/// [`G2`] in `f32`.
+const G2_F32: [[f32; 3]; 4] = to_f32(G2);
+/// [`G4`] in `f32`.
+const G4_F32: [[f32; 3]; 6] = to_f32(G4);
+
 /// A planned Winograd convolution: the geometry, the variant and the tiling.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WinogradConv {
@@ -336,6 +356,10 @@ impl WinogradConv {
             .min(f * c * self.variant.positions() / MIN_PACK_WORK_PER_THREAD)
             .max(1);
         let ranges = parallel::split_range(groups, parts, 1);
+        let stream = isa >= Isa::Avx512
+            && Isa::Avx512.is_available()
+            && self.packed_len() * 4 >= STREAM_MIN_BYTES
+            && dst.as_ptr().align_offset(64) == 0;
         let job = PackJob {
             w,
             scale,
@@ -345,6 +369,7 @@ impl WinogradConv {
             lanes: self.nv * BLOCK,
             ic_blocks: self.ic_blocks,
             variant: self.variant,
+            stream,
         };
         let dst = Shared {
             out: dst.as_mut_ptr(),
@@ -542,8 +567,8 @@ pub fn plan_nchw(geom: &ConvGeom) -> Option<WinogradConv> {
         return None;
     }
     // The variant with the lower cost once transforming the weights is counted: `F(4×4)`'s
-    // are 36/16 times larger, which on a small map with many channels (ResNet-18's last stage
-    // in training) costs more than its fewer products save.
+    // are 36/16 times larger, which on a small map with many channels can cost more than its
+    // fewer products save.
     let with_pack = |p: &WinogradConv| p.cost() + PACK_COST * p.packed_len() as f64;
     let f4 = WinogradConv::with_variant(geom, Variant::F4x4).ok()??;
     let f2 = WinogradConv::with_variant(geom, Variant::F2x2).ok()??;
@@ -555,8 +580,12 @@ pub fn plan_nchw(geom: &ConvGeom) -> Option<WinogradConv> {
 }
 
 /// The time [`WinogradConv::pack_weights_with`] takes per packed float, in the units of
-/// [`WinogradConv::cost`] (vector multiply-adds; measured on Zen 4: 2 to 3).
-const PACK_COST: f64 = 3.0;
+/// [`WinogradConv::cost`] (vector multiply-adds), fitted so that the choice matches the
+/// timings on ResNet-18's training layers at batch 16 (Zen 4, one thread): since the transform
+/// runs in `f32` and streams large packs, `F(4×4)` wins on all of them, the last stage (4×4
+/// maps, 512 channels: 6.4–7.7 ms against 9.0–9.4 for `F(2×2)`) included, which the cost
+/// model alone, underrating `F(2×2)`'s per-tile overheads, would give to `F(2×2)` above 0.95.
+const PACK_COST: f64 = 0.75;
 
 super::direct::blocked_plan!(WinogradConv);
 
@@ -577,7 +606,16 @@ struct PackJob<'a> {
     lanes: usize,
     ic_blocks: usize,
     variant: Variant,
+    /// Store with non-temporal (streaming) stores: AVX-512 is available, the packed weights
+    /// are at least [`STREAM_MIN_BYTES`] and 64-byte aligned.
+    stream: bool,
 }
+
+/// Packed weights from which the transform stores them with non-temporal stores. A larger
+/// pack does not stay in the caches for the product that reads it anyway, and ordinary stores
+/// first read every line they fill (ResNet-18's 512-channel layers: 38 MB written at 6 GB/s;
+/// streamed, at the memory's write speed).
+const STREAM_MIN_BYTES: usize = 8 << 20;
 
 /// The most output channels of one group.
 const MAX_LANES: usize = 2 * BLOCK;
@@ -590,7 +628,14 @@ impl PackJob<'_> {
         {
             if isa >= Isa::Avx512 && Isa::Avx512.is_available() {
                 // SAFETY: AVX-512F is available (checked just above).
-                return unsafe { self.pack_group_avx512(og, dst) };
+                unsafe { self.pack_group_avx512(og, dst) };
+                if self.stream {
+                    // SAFETY: SSE is part of x86-64. Orders the streaming stores before the
+                    // fork-join's completion signal, so that the threads reading the packed
+                    // weights next see them.
+                    unsafe { std::arch::x86_64::_mm_sfence() };
+                }
+                return;
             }
             if isa >= Isa::Avx2 && Isa::Avx2.is_available() {
                 // SAFETY: AVX2 is available (checked just above).
@@ -616,30 +661,32 @@ impl PackJob<'_> {
     #[inline(always)]
     fn pack_group_any(&self, isa: Isa, og: usize, dst: &mut [f32]) {
         match (self.variant, self.lanes) {
-            (Variant::F2x2, BLOCK) => self.pack::<4, BLOCK>(isa, &G2, og, dst),
-            (Variant::F2x2, _) => self.pack::<4, MAX_LANES>(isa, &G2, og, dst),
-            (Variant::F4x4, BLOCK) => self.pack::<6, BLOCK>(isa, &G4, og, dst),
-            (Variant::F4x4, _) => self.pack::<6, MAX_LANES>(isa, &G4, og, dst),
+            (Variant::F2x2, BLOCK) => self.pack::<4, BLOCK>(isa, &G2_F32, og, dst),
+            (Variant::F2x2, _) => self.pack::<4, MAX_LANES>(isa, &G2_F32, og, dst),
+            (Variant::F4x4, BLOCK) => self.pack::<6, BLOCK>(isa, &G4_F32, og, dst),
+            (Variant::F4x4, _) => self.pack::<6, MAX_LANES>(isa, &G4_F32, og, dst),
         }
     }
 
     /// `U = G g Gᵀ · scale` for every input channel and the `L` output channels of group `og`,
-    /// all lanes at once (lanes past `F` are zero); the same `f64` operations in the same order
-    /// as a scalar loop, so the bits do not depend on the vector width.
+    /// all lanes at once (lanes past `F` are zero); the same `f32` operations in the same order
+    /// as a scalar loop (multiplications and additions, never fused), so the bits do not depend
+    /// on the vector width. (In `f64` the transform took 9.6 ms for ResNet-18's 512-channel
+    /// layers, five times what writing its 38 MB costs: spilled registers, half-width vectors.)
     #[inline(always)]
     fn pack<const A: usize, const L: usize>(
         &self,
         isa: Isa,
-        gm: &[[f64; 3]; A],
+        gm: &[[f32; 3]; A],
         og: usize,
         dst: &mut [f32],
     ) {
         let c = self.c;
         let oc0 = og * L;
         let n = L.min(self.f - oc0);
-        let scale: [f64; L] = std::array::from_fn(|j| match self.scale {
+        let scale: [f32; L] = std::array::from_fn(|j| match self.scale {
             _ if j >= n => 0.0,
-            Some(s) => f64::from(s[oc0 + j]),
+            Some(s) => s[oc0 + j],
             None => 1.0,
         });
         let row = self.ic_blocks * BLOCK * L;
@@ -700,8 +747,7 @@ impl PackJob<'_> {
             }
             for (i, t) in taps.iter().enumerate().take(cic) {
                 let tap = |k: usize| if self.flipped { 8 - k } else { k };
-                let g: [[f64; L]; 9] =
-                    std::array::from_fn(|k| std::array::from_fn(|j| f64::from(t[tap(k)][j])));
+                let g: [[f32; L]; 9] = std::array::from_fn(|k| t[tap(k)]);
                 self.transform(gm, &g, &scale, ic0 + i, dst);
             }
         }
@@ -717,15 +763,15 @@ impl PackJob<'_> {
     #[inline(always)]
     fn transform<const A: usize, const L: usize>(
         &self,
-        gm: &[[f64; 3]; A],
-        g: &[[f64; L]; 9],
-        scale: &[f64; L],
+        gm: &[[f32; 3]; A],
+        g: &[[f32; L]; 9],
+        scale: &[f32; L],
         ic: usize,
         dst: &mut [f32],
     ) {
         // Row p of G g (3 values per lane), then row p of (G g) Gᵀ (α values per lane).
         for (p, grow) in gm.iter().enumerate() {
-            let mut gg = [[0.0f64; L]; 3];
+            let mut gg = [[0.0f32; L]; 3];
             for (l, ggl) in gg.iter_mut().enumerate() {
                 for j in 0..L {
                     ggl[j] = grow[0] * g[l][j] + grow[1] * g[3 + l][j] + grow[2] * g[6 + l][j];
@@ -737,13 +783,39 @@ impl PackJob<'_> {
                 let out: &mut [f32; L] = (&mut dst[at..at + L])
                     .try_into()
                     .expect("a slice of L floats");
+                let mut u = [0.0f32; L];
                 for j in 0..L {
-                    let u = gg[0][j] * gq[0] + gg[1][j] * gq[1] + gg[2][j] * gq[2];
-                    out[j] = (u * scale[j]) as f32;
+                    u[j] = (gg[0][j] * gq[0] + gg[1][j] * gq[1] + gg[2][j] * gq[2]) * scale[j];
                 }
+                #[cfg(target_arch = "x86_64")]
+                if self.stream {
+                    for (d, v) in out.chunks_exact_mut(BLOCK).zip(u.chunks_exact(BLOCK)) {
+                        // SAFETY: `stream` is set only with AVX-512F available and `dst`
+                        // 64-byte aligned; `at` is a multiple of `L` (16 or 32 floats), so
+                        // every 16-float chunk of `out` is 64-byte aligned and 16 floats long,
+                        // as is `v`.
+                        unsafe { stream16(d.as_mut_ptr(), v.as_ptr()) };
+                    }
+                    continue;
+                }
+                *out = u;
             }
         }
     }
+}
+
+/// Stores the 16 floats at `src` to `dst` with a non-temporal store.
+///
+/// # Safety
+/// AVX-512F is available, `src` is readable and `dst` writable for 16 floats, and `dst` is
+/// 64-byte aligned.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn stream16(dst: *mut f32, src: *const f32) {
+    use std::arch::x86_64::{_mm512_loadu_ps, _mm512_stream_ps};
+    // SAFETY: the caller's contract.
+    unsafe { _mm512_stream_ps(dst, _mm512_loadu_ps(src)) };
 }
 
 /// The operands of one call, as raw pointers into the checked buffers, shared by its threads.
