@@ -227,19 +227,21 @@ int_num!(i32, i64, u8, i8);
 
 /// `out[i] = f(x[i])`.
 #[inline(always)]
-fn map<T: Copy + Sync, U: Send>(x: &[T], out: &mut [U], f: impl Fn(T) -> U + Sync) {
+fn map<T: Copy + Sync, U: Send>(x: &[T], out: &mut [U], f: impl Fn(T) -> U + Sync + Copy) {
     match parallel_chunk(out.len()) {
         Some(per) => out
             .par_chunks_mut(per)
             .zip(x.par_chunks(per))
-            .for_each(|(o, x)| map_seq(x, o, &f)),
+            .for_each(|(o, x)| map_seq(x, o, f)),
         None => map_seq(x, out, f),
     }
 }
 
 #[inline(always)]
-fn map_seq<T: Copy, U>(x: &[T], out: &mut [U], f: impl Fn(T) -> U) {
-    vectorized(|| {
+fn map_seq<T: Copy, U>(x: &[T], out: &mut [U], f: impl Fn(T) -> U + Copy) {
+    // `move`: the loop gets `f` (and its captured scalars) by value, so that the compiler
+    // knows the stores to `out` cannot change them and vectorises.
+    vectorized(move || {
         for (o, &v) in out.iter_mut().zip(x) {
             *o = f(v);
         }
@@ -291,12 +293,12 @@ fn parallel_chunk(len: usize) -> Option<usize> {
 
 /// `data[i] = f(data[i])`.
 #[inline(always)]
-fn map_inplace<T: Copy + Send>(data: &mut [T], f: impl Fn(T) -> T + Sync) {
+fn map_inplace<T: Copy + Send>(data: &mut [T], f: impl Fn(T) -> T + Sync + Copy) {
     match parallel_chunk(data.len()) {
         Some(per) => data.par_chunks_mut(per).for_each(|d| {
-            vectorized(|| d.iter_mut().for_each(|v| *v = f(*v)));
+            vectorized(move || d.iter_mut().for_each(|v| *v = f(*v)));
         }),
-        None => vectorized(|| data.iter_mut().for_each(|v| *v = f(*v))),
+        None => vectorized(move || data.iter_mut().for_each(|v| *v = f(*v))),
     }
 }
 
@@ -306,10 +308,10 @@ fn zip_map<A: Copy + Sync, B: Copy + Sync, U: Send>(
     a: &[A],
     b: &[B],
     out: &mut [U],
-    f: impl Fn(A, B) -> U + Sync,
+    f: impl Fn(A, B) -> U + Sync + Copy,
 ) {
     let seq = |a: &[A], b: &[B], out: &mut [U]| {
-        vectorized(|| {
+        vectorized(move || {
             for (o, (&u, &v)) in out.iter_mut().zip(a.iter().zip(b)) {
                 *o = f(u, v);
             }
@@ -386,11 +388,11 @@ pub fn binary_backward<T: Num>(
 ) {
     match op {
         BinaryOp::Add => {
-            map(g, dlhs, |v| v);
-            map(g, drhs, |v| v);
+            map(g, dlhs, move |v| v);
+            map(g, drhs, move |v| v);
         }
         BinaryOp::Sub => {
-            map(g, dlhs, |v| v);
+            map(g, dlhs, move |v| v);
             map(g, drhs, T::negate);
         }
         BinaryOp::Mul => {
@@ -448,26 +450,26 @@ impl ScalarOp {
 /// `out = x ∘ s` element by element (`s` already cast to the element type).
 pub fn scalar<T: Num>(op: ScalarOp, x: &[T], s: T, out: &mut [T]) {
     match op {
-        ScalarOp::Plus => map(x, out, |v| v.plus(s)),
-        ScalarOp::Minus => map(x, out, |v| v.minus(s)),
-        ScalarOp::RMinus => map(x, out, |v| s.minus(v)),
-        ScalarOp::Mul => map(x, out, |v| v.times(s)),
-        ScalarOp::Div => map(x, out, |v| v.divide(s)),
-        ScalarOp::RDiv => map(x, out, |v| s.divide(v)),
-        ScalarOp::Power => map(x, out, |v| v.power(s)),
+        ScalarOp::Plus => map(x, out, move |v| v.plus(s)),
+        ScalarOp::Minus => map(x, out, move |v| v.minus(s)),
+        ScalarOp::RMinus => map(x, out, move |v| s.minus(v)),
+        ScalarOp::Mul => map(x, out, move |v| v.times(s)),
+        ScalarOp::Div => map(x, out, move |v| v.divide(s)),
+        ScalarOp::RDiv => map(x, out, move |v| s.divide(v)),
+        ScalarOp::Power => map(x, out, move |v| v.power(s)),
     }
 }
 
 /// `data = data ∘ s` in place.
 pub fn scalar_inplace<T: Num>(op: ScalarOp, data: &mut [T], s: T) {
     match op {
-        ScalarOp::Plus => map_inplace(data, |v| v.plus(s)),
-        ScalarOp::Minus => map_inplace(data, |v| v.minus(s)),
-        ScalarOp::RMinus => map_inplace(data, |v| s.minus(v)),
-        ScalarOp::Mul => map_inplace(data, |v| v.times(s)),
-        ScalarOp::Div => map_inplace(data, |v| v.divide(s)),
-        ScalarOp::RDiv => map_inplace(data, |v| s.divide(v)),
-        ScalarOp::Power => map_inplace(data, |v| v.power(s)),
+        ScalarOp::Plus => map_inplace(data, move |v| v.plus(s)),
+        ScalarOp::Minus => map_inplace(data, move |v| v.minus(s)),
+        ScalarOp::RMinus => map_inplace(data, move |v| s.minus(v)),
+        ScalarOp::Mul => map_inplace(data, move |v| v.times(s)),
+        ScalarOp::Div => map_inplace(data, move |v| v.divide(s)),
+        ScalarOp::RDiv => map_inplace(data, move |v| s.divide(v)),
+        ScalarOp::Power => map_inplace(data, move |v| v.power(s)),
     }
 }
 
@@ -477,16 +479,16 @@ pub fn scalar_inplace<T: Num>(op: ScalarOp, data: &mut [T], s: T) {
 /// power read `x` (it may be empty otherwise).
 pub fn scalar_backward<T: Num>(op: ScalarOp, g: &[T], x: &[T], s: T, out: &mut [T]) {
     match op {
-        ScalarOp::Plus | ScalarOp::Minus => map(g, out, |v| v),
+        ScalarOp::Plus | ScalarOp::Minus => map(g, out, move |v| v),
         ScalarOp::RMinus => map(g, out, T::negate),
-        ScalarOp::Mul => map(g, out, |v| v.times(s)),
-        ScalarOp::Div => map(g, out, |v| v.divide(s)),
-        ScalarOp::RDiv => zip_map(g, x, out, |gv, xv| {
+        ScalarOp::Mul => map(g, out, move |v| v.times(s)),
+        ScalarOp::Div => map(g, out, move |v| v.divide(s)),
+        ScalarOp::RDiv => zip_map(g, x, out, move |gv, xv| {
             gv.times(s.negate().divide(xv.times(xv)))
         }),
         ScalarOp::Power => {
             let s1 = s.minus(T::ONE);
-            zip_map(g, x, out, |gv, xv| gv.times(xv.power(s1).times(s)));
+            zip_map(g, x, out, move |gv, xv| gv.times(xv.power(s1).times(s)));
         }
     }
 }
@@ -549,7 +551,7 @@ pub fn unary<T: Num>(op: UnaryOp, x: &[T], out: &mut [T]) {
         UnaryOp::Exp => map(x, out, T::exp),
         UnaryOp::Log => map(x, out, T::ln),
         UnaryOp::Sqrt => map(x, out, T::sqrt),
-        UnaryOp::Square => map(x, out, |v| v.times(v)),
+        UnaryOp::Square => map(x, out, move |v| v.times(v)),
         UnaryOp::Abs => map(x, out, T::absolute),
         UnaryOp::Tanh => map(x, out, T::tanh),
         UnaryOp::Sigmoid => map(x, out, T::sigmoid),
@@ -566,7 +568,7 @@ pub fn unary_inplace<T: Num>(op: UnaryOp, data: &mut [T]) {
         UnaryOp::Exp => map_inplace(data, T::exp),
         UnaryOp::Log => map_inplace(data, T::ln),
         UnaryOp::Sqrt => map_inplace(data, T::sqrt),
-        UnaryOp::Square => map_inplace(data, |v| v.times(v)),
+        UnaryOp::Square => map_inplace(data, move |v| v.times(v)),
         UnaryOp::Abs => map_inplace(data, T::absolute),
         UnaryOp::Tanh => map_inplace(data, T::tanh),
         UnaryOp::Sigmoid => map_inplace(data, T::sigmoid),
@@ -626,9 +628,9 @@ pub fn unary_backward<T: Num>(op: UnaryGrad, g: &[T], v: &[T], out: &mut [T]) {
         UnaryGrad::Negative => map(g, out, T::negate),
         UnaryGrad::Exp => zip_map(g, v, out, T::times),
         UnaryGrad::Log => zip_map(g, v, out, T::divide),
-        UnaryGrad::Sqrt => zip_map(g, v, out, |gv, y| gv.divide(two.times(y))),
-        UnaryGrad::Square => zip_map(g, v, out, |gv, x| gv.times(two.times(x))),
-        UnaryGrad::Abs => zip_map(g, v, out, |gv, x| {
+        UnaryGrad::Sqrt => zip_map(g, v, out, move |gv, y| gv.divide(two.times(y))),
+        UnaryGrad::Square => zip_map(g, v, out, move |gv, x| gv.times(two.times(x))),
+        UnaryGrad::Abs => zip_map(g, v, out, move |gv, x| {
             if x > T::ZERO {
                 gv
             } else if x < T::ZERO {
@@ -637,11 +639,18 @@ pub fn unary_backward<T: Num>(op: UnaryGrad, g: &[T], v: &[T], out: &mut [T]) {
                 T::ZERO
             }
         }),
-        UnaryGrad::Tanh => zip_map(g, v, out, |gv, y| gv.times(T::ONE.minus(y.times(y)))),
-        UnaryGrad::Sigmoid => zip_map(g, v, out, |gv, y| gv.times(y.times(T::ONE.minus(y)))),
-        UnaryGrad::Relu => zip_map(g, v, out, |gv, y| if y > T::ZERO { gv } else { T::ZERO }),
-        UnaryGrad::SoftRelu => zip_map(g, v, out, |gv, y| gv.times(y.negate().exp_m1().negate())),
-        UnaryGrad::SoftSign => zip_map(g, v, out, |gv, x| {
+        UnaryGrad::Tanh => zip_map(g, v, out, move |gv, y| gv.times(T::ONE.minus(y.times(y)))),
+        UnaryGrad::Sigmoid => zip_map(g, v, out, move |gv, y| gv.times(y.times(T::ONE.minus(y)))),
+        UnaryGrad::Relu => zip_map(
+            g,
+            v,
+            out,
+            move |gv, y| if y > T::ZERO { gv } else { T::ZERO },
+        ),
+        UnaryGrad::SoftRelu => zip_map(g, v, out, move |gv, y| {
+            gv.times(y.negate().exp_m1().negate())
+        }),
+        UnaryGrad::SoftSign => zip_map(g, v, out, move |gv, x| {
             let d = T::ONE.plus(x.absolute());
             gv.divide(d.times(d))
         }),
@@ -665,12 +674,12 @@ fn clip_one<T: Num>(v: T, lo: T, hi: T) -> T {
 
 /// `out = clip(x, lo, hi)`: `hi` above `hi`, `lo` below `lo`.
 pub fn clip<T: Num>(x: &[T], lo: T, hi: T, out: &mut [T]) {
-    map(x, out, |v| clip_one(v, lo, hi));
+    map(x, out, move |v| clip_one(v, lo, hi));
 }
 
 /// [`clip`] in place.
 pub fn clip_inplace<T: Num>(data: &mut [T], lo: T, hi: T) {
-    map_inplace(data, |v| clip_one(v, lo, hi));
+    map_inplace(data, move |v| clip_one(v, lo, hi));
 }
 
 /// `_backward_clip`: `g` where `lo <= x <= hi`, else 0.
@@ -778,7 +787,7 @@ pub fn leaky<T: Num>(act: LeakyAct, x: &[T], out: &mut [T]) {
     match act {
         LeakyAct::Leaky { slope } => {
             let a = T::from_f64(slope);
-            map(x, out, |v| if v > T::ZERO { v } else { a.times(v) });
+            map(x, out, move |v| if v > T::ZERO { v } else { a.times(v) });
         }
         LeakyAct::Elu { slope } => {
             let a = T::from_f64(slope);
@@ -791,7 +800,7 @@ pub fn leaky<T: Num>(act: LeakyAct, x: &[T], out: &mut [T]) {
         LeakyAct::Selu => {
             let l = T::from_f64(SELU_LAMBDA);
             let la = T::from_f64(SELU_LAMBDA * SELU_ALPHA);
-            map(x, out, |v| {
+            map(x, out, move |v| {
                 if v > T::ZERO {
                     l.times(v)
                 } else {
@@ -808,16 +817,19 @@ pub fn leaky_inplace<T: Num>(act: LeakyAct, data: &mut [T]) {
     match act {
         LeakyAct::Leaky { slope } => {
             let a = T::from_f64(slope);
-            map_inplace(data, |v| if v > T::ZERO { v } else { a.times(v) });
+            map_inplace(data, move |v| if v > T::ZERO { v } else { a.times(v) });
         }
         LeakyAct::Elu { slope } => {
             let a = T::from_f64(slope);
-            map_inplace(data, |v| if v > T::ZERO { v } else { a.times(v.exp_m1()) });
+            map_inplace(
+                data,
+                move |v| if v > T::ZERO { v } else { a.times(v.exp_m1()) },
+            );
         }
         LeakyAct::Selu => {
             let l = T::from_f64(SELU_LAMBDA);
             let la = T::from_f64(SELU_LAMBDA * SELU_ALPHA);
-            map_inplace(data, |v| {
+            map_inplace(data, move |v| {
                 if v > T::ZERO {
                     l.times(v)
                 } else {
@@ -849,7 +861,7 @@ pub fn leaky_backward<T: Num>(act: LeakyAct, g: &[T], x: &[T], y: &[T], out: &mu
         }
         LeakyAct::Elu { slope } => {
             let a = T::from_f64(slope);
-            zip_map(g, y, out, |gv, yv| {
+            zip_map(g, y, out, move |gv, yv| {
                 if yv > T::ZERO {
                     gv
                 } else {
@@ -861,12 +873,12 @@ pub fn leaky_backward<T: Num>(act: LeakyAct, g: &[T], x: &[T], y: &[T], out: &mu
             // MXNet's formula, λ·(y + α) for y ≤ 0; the exact derivative would be y + λα.
             let l = T::from_f64(SELU_LAMBDA);
             let a = T::from_f64(SELU_ALPHA);
-            zip_map(g, y, out, |gv, yv| {
+            zip_map(g, y, out, move |gv, yv| {
                 gv.times(if yv > T::ZERO { l } else { l.times(yv.plus(a)) })
             });
         }
         LeakyAct::Gelu => {
-            zip_map(g, x, out, |gv, xv| {
+            zip_map(g, x, out, move |gv, xv| {
                 gv.times(T::from_f64(gelu_grad(xv.to_f64())))
             });
         }
@@ -880,7 +892,7 @@ pub fn prelu<T: Num>(x: &[T], gamma: &[T], inner: usize, out: &mut [T]) {
     let blocks = out.chunks_mut(inner).zip(x.chunks(inner));
     for (k, (o, xs)) in blocks.enumerate() {
         let a = gamma.get(k % channels).copied().unwrap_or(T::ZERO);
-        map(xs, o, |v| if v > T::ZERO { v } else { a.times(v) });
+        map(xs, o, move |v| if v > T::ZERO { v } else { a.times(v) });
     }
 }
 
