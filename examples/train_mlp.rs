@@ -21,6 +21,14 @@
 //! statistics table (MXNet's `profiler.dumps()`) and the number of operations traced.
 //! `MXR_PROFILE=trace.json ./train` writes the same trace without the table.
 //!
+//! `--recipe w4` trains MXNet's reference run instead, WORKLOADS.md's W4 as
+//! `benches/mxnet/mxnet_baseline.py` runs it in MXNet: pixels scaled by 1/255 (not
+//! `MNISTIter`'s 1/256), the training images in file order with no shuffling (the last partial
+//! batch dropped), weights uniform(-0.07, 0.07) from numpy's `RandomState(1234)` in argument
+//! order and zero biases (`NumpyRandomState`), and plain SGD on the mean gradient; MXNet 1.9.1
+//! reaches test accuracy 0.8466 after 5 epochs (`--epochs 5`). `--predictions FILE` writes the
+//! final test predictions, one class per line (a test compares them with MXNet's).
+//!
 //! `--ctx gpu:0` trains on the first GPU: the executors, weights, gradients and SGD updates live
 //! there; each batch is copied from host memory. Without a GPU it stops with the reason (set
 //! `MXR_GPU_EMULATE=1` to run the same code on the slow software emulator instead).
@@ -31,8 +39,8 @@ use std::time::Instant;
 
 use mxr::engine::{Context, Engine, profiler};
 use mxr::exec::{Executor, GradReq};
-use mxr::init::{InitDesc, Initializer, Normal};
-use mxr::io::{DataIter, LastBatchHandle, MNISTIter};
+use mxr::init::{InitDesc, Initializer, Normal, NumpyRandomState};
+use mxr::io::{DataIter, LastBatchHandle, MNISTIter, NDArrayIter};
 use mxr::metric::{Accuracy, CrossEntropy, EvalMetric};
 use mxr::nd::{self, NDArray};
 use mxr::optim::{Sgd, Updater};
@@ -50,6 +58,8 @@ struct Options {
     data: PathBuf,
     ctx: Context,
     profile: Option<PathBuf>,
+    w4: bool,
+    predictions: Option<PathBuf>,
 }
 
 fn options() -> Result<Options, String> {
@@ -63,6 +73,8 @@ fn options() -> Result<Options, String> {
         data: PathBuf::from(std::env::var("FMNIST_DIR").unwrap_or_else(|_| DATA_DIR.into())),
         ctx: Context::cpu(0),
         profile: None,
+        w4: false,
+        predictions: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -79,6 +91,13 @@ fn options() -> Result<Options, String> {
             "--out" => o.out = PathBuf::from(value),
             "--data" => o.data = PathBuf::from(value),
             "--profile" => o.profile = Some(PathBuf::from(value)),
+            "--predictions" => o.predictions = Some(PathBuf::from(value)),
+            "--recipe" => {
+                o.w4 = match value.as_str() {
+                    "w4" => true,
+                    other => return Err(format!("--recipe {other}: the one recipe is w4")),
+                }
+            }
             "--net" => {
                 o.lenet = match value.as_str() {
                     "mlp" => false,
@@ -98,6 +117,9 @@ fn options() -> Result<Options, String> {
             other => return Err(format!("unknown option {other}")),
         }
         i += 2;
+    }
+    if o.w4 && (o.lenet || o.parts != 1) {
+        return Err("--recipe w4 trains the MLP on the whole training set".into());
     }
     Ok(o)
 }
@@ -163,8 +185,30 @@ fn iterator(
     .build()
 }
 
-/// Test accuracy with the inference executor, padding rows excluded.
-fn evaluate(exe: &mut Executor, test: &mut MNISTIter) -> mxr::Result<f64> {
+/// W4's iterator over `set`: pixels / 255 as (N, 784) float32 (`mxnet_baseline.py`'s
+/// `fmnist()`), in file order; the training set drops its last partial batch.
+fn w4_iterator(dir: &Path, set: &str, batch: usize, train: bool) -> mxr::Result<NDArrayIter> {
+    let (n, rows, cols, pixels) =
+        mxr::io::read_idx_images(dir.join(format!("{set}-images-idx3-ubyte.gz")))?;
+    let labels = mxr::io::read_idx_labels(dir.join(format!("{set}-labels-idx1-ubyte.gz")))?;
+    let x = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
+    let y = labels.iter().map(|&l| f32::from(l)).collect();
+    let x = NDArray::from_vec(&[n, rows * cols], x)?;
+    let y = NDArray::from_vec(&[labels.len()], y)?;
+    Ok(NDArrayIter::new(x, y, batch)?.last_batch_handle(if train {
+        LastBatchHandle::Discard
+    } else {
+        LastBatchHandle::Pad
+    }))
+}
+
+/// Test accuracy with the inference executor, padding rows excluded; with `predictions`,
+/// every test image's predicted class is pushed to it.
+fn evaluate(
+    exe: &mut Executor,
+    test: &mut dyn DataIter,
+    mut predictions: Option<&mut Vec<u8>>,
+) -> mxr::Result<f64> {
     test.reset()?;
     let mut metric = Accuracy::new();
     let (data, label) = (
@@ -178,6 +222,10 @@ fn evaluate(exe: &mut Executor, test: &mut MNISTIter) -> mxr::Result<f64> {
         let keep = test.batch_size() - batch.pad;
         let pred = exe.outputs()[0].slice(0, keep)?;
         metric.update(&[&batch.label[0].slice(0, keep)?], &[&pred])?;
+        if let Some(out) = predictions.as_deref_mut() {
+            let classes = nd::argmax(&pred, Some(1))?.to_vec::<f32>()?;
+            out.extend(classes.iter().map(|&c| c as u8));
+        }
     }
     Ok(metric.get().1)
 }
@@ -285,12 +333,22 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
         }
         None => None,
     };
-    let mut train = iterator(&o.data, "train", o.batch, true, !o.lenet, o.parts)?;
-    let mut test = iterator(&o.data, "t10k", o.batch, false, !o.lenet, 1)?;
+    type Iter = Box<dyn DataIter>;
+    let (mut train, mut test, n_train, n_test): (Iter, Iter, usize, usize) = if o.w4 {
+        let train = w4_iterator(&o.data, "train", o.batch, true)?;
+        let test = w4_iterator(&o.data, "t10k", o.batch, false)?;
+        let (n_train, n_test) = (train.num_data(), test.num_data());
+        (Box::new(train), Box::new(test), n_train, n_test)
+    } else {
+        let train = iterator(&o.data, "train", o.batch, true, !o.lenet, o.parts)?;
+        let test = iterator(&o.data, "t10k", o.batch, false, !o.lenet, 1)?;
+        let (n_train, n_test) = (train.num_examples(), test.num_examples());
+        (Box::new(train), Box::new(test), n_train, n_test)
+    };
     println!(
-        "Fashion-MNIST: {} training and {} test images; batch {}, {} epochs, SGD lr {}",
-        train.num_examples(),
-        test.num_examples(),
+        "Fashion-MNIST: {n_train} training and {n_test} test images{}; batch {}, {} epochs, \
+         SGD lr {}",
+        if o.w4 { " (recipe W4)" } else { "" },
         o.batch,
         o.epochs,
         o.lr
@@ -326,8 +384,18 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|(_, n)| !no_grad.contains(&n.as_str()))
         .map(|(i, n)| (i, n.clone()))
         .collect();
+    // W4: numpy's RandomState(1234).uniform(-0.07, 0.07) for the weights in argument order
+    // (fc1, fc2, fc3), zero biases, as MXNet's reference run draws them.
+    let mut numpy = NumpyRandomState::new(1234);
     for (i, name) in &params {
-        init.initialize(&InitDesc::new(name.as_str()), &exe.arg_arrays()[*i])?;
+        let array = &exe.arg_arrays()[*i];
+        if !o.w4 {
+            init.initialize(&InitDesc::new(name.as_str()), array)?;
+        } else if name.ends_with("_weight") {
+            array.assign_slice(&numpy.uniform_f32(-0.07, 0.07, array.size()))?;
+        } else {
+            array.assign_scalar(0.0)?;
+        }
     }
     let sgd = Sgd::new()
         .learning_rate(o.lr)
@@ -339,6 +407,7 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
         exe.arg_dict()["softmax_label"].clone(),
     );
     let (mut train_curve, mut test_curve, mut loss_curve) = (Vec::new(), Vec::new(), Vec::new());
+    let mut predictions = Vec::new();
     for epoch in 1..=o.epochs {
         train.reset()?;
         let mut metric = Accuracy::new();
@@ -362,10 +431,11 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
         }
         nd::waitall()?;
         let seconds = start.elapsed().as_secs_f64();
-        let test_accuracy = evaluate(&mut test_exe, &mut test)?;
+        let last = (epoch == o.epochs).then_some(&mut predictions);
+        let test_accuracy = evaluate(&mut test_exe, test.as_mut(), last)?;
         let (train_accuracy, train_loss) = (metric.get().1, loss.get().1);
         println!(
-            "epoch {epoch}: train accuracy {train_accuracy:.4}, train loss {train_loss:.4}, \
+            "epoch {epoch}: train accuracy {train_accuracy:.4}, train loss {train_loss:.6}, \
              test accuracy {test_accuracy:.4}, {:.0} samples/s",
             samples as f64 / seconds
         );
@@ -397,6 +467,15 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
         checkpoint.display(),
         curve.display()
     );
+    if let Some(path) = &o.predictions {
+        let lines: String = predictions.iter().map(|c| format!("{c}\n")).collect();
+        std::fs::write(path, lines)?;
+        println!(
+            "{} test predictions written to {}",
+            predictions.len(),
+            path.display()
+        );
+    }
     if let (Some(before), Some(path)) = (profiled_from, &o.profile) {
         nd::waitall()?;
         let operations = Engine::global()?.operations_pushed() - before;

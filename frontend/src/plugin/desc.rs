@@ -2,8 +2,9 @@
 //! operator state the plugin makes, and the registry factories. The operators themselves are
 //! in `ops.rs`.
 
+use std::collections::BTreeSet;
 use std::ffi::{CStr, CString, c_char, c_void};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use libloading::Library;
 use mxr_engine::DeviceType;
@@ -21,10 +22,20 @@ use super::ops::{PluginBackwardOp, PluginOp};
 
 pub(super) type OpResult<T> = std::result::Result<T, OpError>;
 
-/// Leaks a string: registered operators live for the rest of the process, and the registry
-/// and the `Operator` trait hand out `&'static str` names.
+/// A string for the rest of the process: registered operators live that long, and the
+/// registry and the `Operator` trait hand out `&'static str` names. Each distinct string is
+/// leaked once and kept in a process-wide set, so that a plugin loaded again, or a description
+/// refused after its strings were copied, leaks nothing more (and LeakSanitizer sees the
+/// strings as reachable, which they are).
 fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
+    static STRINGS: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut strings = STRINGS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(&kept) = strings.get(s.as_str()) {
+        return kept;
+    }
+    let kept: &'static str = Box::leak(s.into_boxed_str());
+    strings.insert(kept);
+    kept
 }
 
 /// A plugin operator's description, owned by the host.
@@ -228,22 +239,18 @@ impl PluginOpDef {
     }
 
     /// The registry definitions: the operator, and `_backward_<name>` when it has a gradient.
-    pub(super) fn op_defs(self: &Arc<Self>) -> Vec<OpDef> {
-        let forward: &'static dyn OpFactory = Box::leak(Box::new(Factory {
-            def: Arc::clone(self),
-            backward: false,
-        }));
-        let mut op = OpDef::dynamic(self.name, self.description, forward);
+    /// Their factories live for the rest of the process once registered (the registry holds
+    /// `&'static` references); they are added to `factories`, which frees them if the
+    /// registry refuses the definitions ([`Factories::free`]).
+    pub(super) fn op_defs(self: &Arc<Self>, factories: &mut Factories) -> Vec<OpDef> {
+        let mut op = OpDef::dynamic(self.name, self.description, factories.add(self, false));
         if !self.has_backward() {
             op = op.no_gradient();
         }
         let mut defs = vec![op];
         if self.has_backward() {
-            let backward: &'static dyn OpFactory = Box::leak(Box::new(Factory {
-                def: Arc::clone(self),
-                backward: true,
-            }));
             let doc = leak(format!("Gradient of {} (from a plugin).", self.name));
+            let backward = factories.add(self, true);
             defs.push(OpDef::dynamic(self.backward_name, doc, backward));
         }
         defs
@@ -398,6 +405,42 @@ struct Factory {
     backward: bool,
 }
 
+/// The factories of a plugin's definitions ([`PluginOpDef::op_defs`]): allocated for the
+/// registry's `&'static` references, kept for good once the registry has the definitions
+/// ([`Factories::keep`]), freed if it refuses them ([`Factories::free`]), with the definitions,
+/// the strings they copied and the plugin's library, which they hold.
+#[derive(Debug, Default)]
+pub(super) struct Factories(Vec<*mut Factory>);
+
+impl Factories {
+    /// A new factory, referred to for as long as it is not freed.
+    fn add(&mut self, def: &Arc<PluginOpDef>, backward: bool) -> &'static dyn OpFactory {
+        let factory = Box::into_raw(Box::new(Factory {
+            def: Arc::clone(def),
+            backward,
+        }));
+        self.0.push(factory);
+        // SAFETY: from `Box::into_raw`: valid and aligned; freed only by `free`, whose caller
+        // guarantees that no reference to it remains.
+        unsafe { &*factory }
+    }
+
+    /// The definitions are registered: their factories live for the rest of the process.
+    pub(super) fn keep(self) {}
+
+    /// Frees the factories.
+    ///
+    /// # Safety
+    /// Nothing refers to them any more: the definitions made with them were refused by the
+    /// registry, which then keeps none of them, and have been dropped.
+    pub(super) unsafe fn free(self) {
+        for factory in self.0 {
+            // SAFETY: from `Box::into_raw` in `add`, freed once, here; unreferenced (caller).
+            drop(unsafe { Box::from_raw(factory) });
+        }
+    }
+}
+
 impl OpFactory for Factory {
     fn params(&self) -> Vec<ParamSpec> {
         self.def.params.clone()
@@ -447,7 +490,7 @@ mod tests {
         AttrDesc, CallInfo, ErrorBuf, OpDesc, ParamDesc, ShapeDesc, TensorDesc,
     };
 
-    use super::PluginOpDef;
+    use super::{PluginOpDef, leak};
 
     unsafe extern "C" fn create(
         _: *const AttrDesc,
@@ -531,6 +574,15 @@ mod tests {
         // SAFETY: `desc` and every string it points to live until after the call; the dummy
         // functions are this binary's, which stays loaded.
         unsafe { PluginOpDef::from_desc(&desc, Arc::new(this)) }
+    }
+
+    #[test]
+    fn strings_are_kept_once() {
+        let a = leak("kept_once_op".to_string());
+        let b = leak(String::from("kept_once_op"));
+        assert!(std::ptr::eq(a, b), "the second copy is the first one");
+        assert_eq!(a, "kept_once_op");
+        assert_ne!(leak("kept_once_op2".to_string()), a);
     }
 
     #[test]

@@ -42,7 +42,7 @@ use mxr_plugin_abi::{
 };
 use parking_lot::Mutex;
 
-use self::desc::PluginOpDef;
+use self::desc::{Factories, PluginOpDef};
 use crate::{Error, Result};
 
 /// CUDA C source a plugin ships for an operator's GPU kernel. Stored and exposed
@@ -239,16 +239,26 @@ pub fn load(path: impl AsRef<Path>) -> Result<Plugin> {
         )));
     }
     let mut defs = Vec::new();
+    let mut factories = Factories::default();
     let mut ops = Vec::new();
     for def in &collector.defs {
-        defs.extend(def.op_defs());
+        defs.extend(def.op_defs(&mut factories));
         ops.push(PluginOpInfo {
             name: def.name.to_string(),
             has_backward: def.has_backward(),
             cuda: def.cuda.clone(),
         });
     }
-    registry::register(defs, &canonical.display().to_string())?;
+    match registry::register(defs, &canonical.display().to_string()) {
+        Ok(_) => factories.keep(),
+        Err(e) => {
+            // SAFETY: the registry refused the definitions and dropped them, keeping no
+            // reference to them or their factories (its documented contract); nothing else
+            // saw the factories.
+            unsafe { factories.free() };
+            return Err(e.into());
+        }
+    }
     let plugin = Plugin {
         path: canonical,
         ops,

@@ -265,7 +265,9 @@ fn dynamic_lookup(name: &str) -> Option<&'static OpDef> {
 /// `defs` is registered, or none is. A name or alias that is built in, already registered at
 /// run time, or given twice in `defs` is an [`Error::NameTaken`] naming who holds it. `origin`
 /// says where the operators come from (a plugin's path), for later errors and listings.
-/// Returns the registered definitions, which live for the rest of the process.
+/// Returns the registered definitions, which live for the rest of the process. Refused
+/// definitions are dropped before the error returns: the registry keeps no reference to them,
+/// nor to their factories (which the caller may then free).
 ///
 /// ```
 /// use std::sync::Arc;
