@@ -30,8 +30,6 @@
 
 use std::ops::{Add, AddAssign};
 
-use rayon::prelude::*;
-
 use super::gemm::{GemmElement, GemmError, batched_gemm};
 use super::parallel;
 
@@ -585,9 +583,15 @@ pub fn conv_forward_im2col<T: ConvElement>(
         return run(x, y);
     }
     let per = geom.batch.div_ceil(parts);
-    x.par_chunks(per * sample_in)
-        .zip(y.par_chunks_mut(per * sample_out))
-        .try_for_each(|(xg, yg)| run(xg, yg))
+    let failed = parking_lot::Mutex::new(None);
+    parallel::for_each_chunk_mut(y, per * sample_out, |i, yg| {
+        let first = i * per;
+        let xg = &x[first * sample_in..(first + yg.len() / sample_out) * sample_in];
+        if let Err(e) = run(xg, yg) {
+            failed.lock().get_or_insert(e);
+        }
+    });
+    failed.into_inner().map_or(Ok(()), Err)
 }
 
 /// The gradients of [`conv_forward`] given the head gradient `g` (`N × F × out_spatial`):
@@ -819,14 +823,17 @@ fn backward_im2col_checked<T: ConvElement>(
         .collect();
     let want_dw = dw.is_some();
     let dw_len = dw.as_deref().map_or(0, <[T]>::len);
-    let partials: Vec<Vec<T>> = groups
-        .into_par_iter()
-        .map(|(xg, gg, dxg)| {
-            let mut dwg = vec![T::ZERO; dw_len];
-            let want = want_dw.then_some(&mut dwg[..]);
-            run(xg, gg, dxg, want).map(|()| dwg)
-        })
-        .collect::<Result<_, ConvError>>()?;
+    let groups: Vec<parking_lot::Mutex<Group<'_, T>>> =
+        groups.into_iter().map(parking_lot::Mutex::new).collect();
+    let partials: Vec<Vec<T>> = parallel::map_parts(groups.len(), |i| {
+        let mut group = groups[i].lock();
+        let (xg, gg, dxg) = &mut *group;
+        let mut dwg = vec![T::ZERO; dw_len];
+        let want = want_dw.then_some(&mut dwg[..]);
+        run(xg, gg, dxg.as_deref_mut(), want).map(|()| dwg)
+    })
+    .into_iter()
+    .collect::<Result<_, ConvError>>()?;
     if let Some(dw) = dw {
         for partial in &partials {
             for (d, &p) in dw.iter_mut().zip(partial) {

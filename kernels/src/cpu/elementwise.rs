@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use rayon::prelude::*;
+use super::parallel::for_each_chunk_mut;
 
 /// A numeric element type the element-wise kernels compute on: `f32`, `f64`, `i32`, `i64`, `u8`
 /// and `i8`. Integer arithmetic wraps; functions without an integer meaning (`exp`, `tanh`, ...)
@@ -229,10 +229,9 @@ int_num!(i32, i64, u8, i8);
 #[inline(always)]
 fn map<T: Copy + Sync, U: Send>(x: &[T], out: &mut [U], f: impl Fn(T) -> U + Sync + Copy) {
     match parallel_chunk(out.len()) {
-        Some(per) => out
-            .par_chunks_mut(per)
-            .zip(x.par_chunks(per))
-            .for_each(|(o, x)| map_seq(x, o, f)),
+        Some(per) => for_each_chunk_mut(out, per, |i, o| {
+            map_seq(&x[i * per..i * per + o.len()], o, f);
+        }),
         None => map_seq(x, out, f),
     }
 }
@@ -295,7 +294,7 @@ fn parallel_chunk(len: usize) -> Option<usize> {
 #[inline(always)]
 fn map_inplace<T: Copy + Send>(data: &mut [T], f: impl Fn(T) -> T + Sync + Copy) {
     match parallel_chunk(data.len()) {
-        Some(per) => data.par_chunks_mut(per).for_each(|d| {
+        Some(per) => for_each_chunk_mut(data, per, |_, d| {
             vectorized(move || d.iter_mut().for_each(|v| *v = f(*v)));
         }),
         None => vectorized(move || data.iter_mut().for_each(|v| *v = f(*v))),
@@ -318,10 +317,10 @@ fn zip_map<A: Copy + Sync, B: Copy + Sync, U: Send>(
         });
     };
     match parallel_chunk(out.len()) {
-        Some(per) => out
-            .par_chunks_mut(per)
-            .zip(a.par_chunks(per).zip(b.par_chunks(per)))
-            .for_each(|(o, (a, b))| seq(a, b, o)),
+        Some(per) => for_each_chunk_mut(out, per, |i, o| {
+            let r = i * per..i * per + o.len();
+            seq(&a[r.clone()], &b[r], o);
+        }),
         None => seq(a, b, out),
     }
 }

@@ -9,15 +9,25 @@
 //! The team is what OpenMP's runtime is to MXNet: its threads spin for a short while
 //! ([`SPIN`]) after each call before they sleep, so that a network's consecutive kernels (a
 //! convolution every few hundred microseconds at batch 1) start their parts at once instead of
-//! waking sleeping threads (tens of microseconds each time, measured with rayon's pool). One
-//! caller uses the team at a time; a call that finds it in use (two engine workers running
-//! kernels at once, or a kernel's part splitting again) runs on rayon's global pool instead.
+//! waking sleeping threads (tens of microseconds each time, measured with rayon's pool).
+//!
+//! The cores are shared with the engine's workers, which run operators side by side (a
+//! training step's two convolution gradients of a residual block, the update of many weights
+//! beside the backward pass). So every parallel call counts itself while it runs, publishes its
+//! parts in one of the team's slots and claims them itself; the team's threads claim parts of
+//! any published call, but only while a core is free: while every core runs a call of its own,
+//! each call runs its parts one after another on its own thread, and the team's threads sleep
+//! instead of spinning; when a call ends, the team picks up the parts the others have left.
+//! A caller waits for its helpers by yielding its core while other calls run. The parts, and so
+//! the results, are the same whoever runs them.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
 
 use parking_lot::{Condvar, Mutex};
 
@@ -73,61 +83,191 @@ where
         }
         return;
     }
-    if parts > MAX_PARTS {
-        return on_rayon(parts, &task);
+    let _caller = Caller::enter();
+    if parts > MAX_PARTS || num_threads() == 1 {
+        return one_by_one(parts, &task);
     }
     if let Err(task) = Team::get().run(parts, &task) {
-        on_rayon(parts, task);
+        one_by_one(parts, task);
     }
 }
 
-/// [`for_each_part`] on rayon's global pool, with part 0 on the calling thread.
-fn on_rayon(parts: usize, task: &(dyn Fn(usize) + Sync)) {
-    rayon::in_place_scope(|scope| {
-        for i in 1..parts {
-            scope.spawn(move |_| task(i));
-        }
-        task(0);
+/// Calls `f(i, chunk)` for each chunk `i` of `per` elements of `data` (the last one may be
+/// shorter), in parallel with [`for_each_part`].
+///
+/// ```
+/// let mut v = vec![0usize; 10];
+/// mxr_kernels::cpu::parallel::for_each_chunk_mut(&mut v, 4, |i, chunk| chunk.fill(i));
+/// assert_eq!(v, [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]);
+/// ```
+pub fn for_each_chunk_mut<T, F>(data: &mut [T], per: usize, f: F)
+where
+    T: Send,
+    F: Fn(usize, &mut [T]) + Sync,
+{
+    let (len, per) = (data.len(), per.max(1));
+    let base = SharedMut::new(data.as_mut_ptr());
+    for_each_part(len.div_ceil(per), |i| {
+        let start = i * per;
+        let end = (start + per).min(len);
+        // SAFETY: chunk `i` is `start..end` of `data`, inside it (`start < len` since
+        // `i < len.div_ceil(per)`), disjoint from every other chunk, and `data` is borrowed
+        // mutably for the whole call.
+        let chunk = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), end - start) };
+        f(i, chunk);
     });
+}
+
+/// `f(i)` for every `i < parts`, in parallel with [`for_each_part`]; the results in order.
+///
+/// ```
+/// let squares = mxr_kernels::cpu::parallel::map_parts(4, |i| i * i);
+/// assert_eq!(squares, [0, 1, 4, 9]);
+/// ```
+pub fn map_parts<R, F>(parts: usize, f: F) -> Vec<R>
+where
+    R: Send,
+    F: Fn(usize) -> R + Sync,
+{
+    let slots: Vec<Mutex<Option<R>>> = (0..parts).map(|_| Mutex::new(None)).collect();
+    for_each_part(parts, |i| *slots[i].lock() = Some(f(i)));
+    slots
+        .into_iter()
+        // `for_each_part` returned, so every part ran and filled its slot (a part's panic
+        // would have been resumed instead).
+        .map(|slot| slot.into_inner().expect("every part filled its slot"))
+        .collect()
+}
+
+/// Parallel calls ([`for_each_part`] with more than one part) running now, nested ones
+/// included: the cores they occupy are not free for another call's helpers.
+static CALLERS: AtomicUsize = AtomicUsize::new(0);
+
+/// One running parallel call, counted in [`CALLERS`] until dropped.
+struct Caller;
+
+impl Caller {
+    fn enter() -> Caller {
+        CALLERS.fetch_add(1, Ordering::AcqRel);
+        Caller
+    }
+}
+
+impl Drop for Caller {
+    fn drop(&mut self) {
+        // A core comes free: wake the team for the parts the other calls have left unclaimed.
+        if CALLERS.fetch_sub(1, Ordering::AcqRel) > 1 {
+            Team::get().wake_if_asleep();
+        }
+    }
+}
+
+/// Whether a core is free for the team's threads: fewer parallel calls run than there are
+/// threads.
+fn core_free() -> bool {
+    CALLERS.load(Ordering::Acquire) < num_threads()
+}
+
+/// Whether another parallel call runs beside the caller's (which is counted): then the
+/// team's helpers and the other calls share the cores, and waiting yields instead of spinning.
+fn crowded() -> bool {
+    CALLERS.load(Ordering::Relaxed) > 1
+}
+
+/// [`for_each_part`] on the calling thread alone: every part in order, a panic resumed once
+/// all have run (as the team does).
+fn one_by_one(parts: usize, task: &(dyn Fn(usize) + Sync)) {
+    let mut first_panic = None;
+    for i in 0..parts {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| task(i))) {
+            first_panic.get_or_insert(payload);
+        }
+    }
+    if let Some(payload) = first_panic {
+        resume_unwind(payload);
+    }
 }
 
 /// How long a kernel thread spins for the next call before it sleeps.
 pub const SPIN: Duration = Duration::from_micros(50);
 
-/// The most parts one team call takes (the claim counter's width); more go to rayon.
+/// The most parts one team call takes (the claim counter's width); more run one by one.
 const MAX_PARTS: usize = u32::MAX as usize;
 
-/// The task of the team's current call, on the caller's stack.
+/// The task of a published call, on the caller's stack.
 struct Job<'a> {
     task: &'a (dyn Fn(usize) + Sync),
 }
 
-/// The kernel threads and the current call's state.
+/// Calls published at once, at most (more run one by one).
+const SLOTS: usize = 8;
+
+/// One published call.
 ///
-/// A call publishes its [`Job`] and `state = parts << 32` (the next part to claim in the low
-/// 32 bits), then bumps `generation`; every participant claims parts with one `fetch_add` on
-/// `state` until the claim reaches `parts`, and counts each finished part in `done`. The
-/// caller returns only when `done == parts`, so the job outlives every claimed part; a thread
-/// whose claim fails never reads the job. The next call may start while a late thread is still
-/// claiming: its claim then belongs to the new call, whose job pointer was stored before the
-/// new `state` (release) that the claim reads (acquire).
-struct Team {
-    /// A caller holds the team.
+/// The caller stores its [`Job`], `done = 0` and then `state = parts << 32` (the next part to
+/// claim in the low 32 bits, release); every participant reads `state`, and claims a part with
+/// one `fetch_add` when one is left, until the claim reaches `parts`; it counts each finished
+/// part in `done`. The caller releases the slot only when `done == parts`, so the job outlives
+/// every claimed part; a thread whose claim fails never reads the job. A thread that read the
+/// previous call's state may claim after the slot was taken again: its claim then belongs to
+/// the new call, whose job pointer was stored before the new `state` that the claim reads
+/// (acquire).
+struct Slot {
+    /// A caller holds the slot.
     busy: AtomicBool,
     /// `parts << 32 | next part`.
     state: AtomicU64,
-    /// The current call's `Job`, type-erased.
+    /// The call's `Job`, type-erased.
     job: AtomicPtr<()>,
-    /// Parts finished in the current call.
+    /// Parts finished.
     done: AtomicUsize,
-    /// Bumped by every call; threads wait for it to change.
+    /// The first panic of the call's parts.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl Slot {
+    /// Whether the slot's call has parts left to claim.
+    fn open(&self) -> bool {
+        let state = self.state.load(Ordering::Acquire);
+        (state & 0xffff_ffff) < (state >> 32)
+    }
+
+    /// Claims and runs parts of the slot's call until none is left, or, for a helper
+    /// (`helping`), until no core is free; whether it ran any.
+    fn claim_parts(&self, helping: bool) -> bool {
+        let mut ran = false;
+        loop {
+            if !self.open() || (helping && !core_free()) {
+                return ran;
+            }
+            let state = self.state.fetch_add(1, Ordering::AcqRel);
+            let (parts, part) = ((state >> 32) as usize, (state & 0xffff_ffff) as usize);
+            if part >= parts {
+                return ran;
+            }
+            // SAFETY: the claim succeeded, so the call that stored this `state` is still
+            // running (it waits for `done == parts`, and this part is not done), and its job
+            // pointer, stored before the state (release, read here with acquire), points to
+            // its live `Job`.
+            let job = unsafe { &*(self.job.load(Ordering::Acquire) as *const Job<'_>) };
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (job.task)(part))) {
+                self.panic.lock().get_or_insert(payload);
+            }
+            self.done.fetch_add(1, Ordering::Release);
+            ran = true;
+        }
+    }
+}
+
+/// The kernel threads and the published calls.
+struct Team {
+    slots: [CachePadded<Slot>; SLOTS],
+    /// Bumped by every call and every wake-up; sleeping threads wait for it to change.
     generation: AtomicU64,
     /// Threads asleep on `wake`.
     sleepers: AtomicUsize,
     sleep: Mutex<()>,
     wake: Condvar,
-    /// The first panic of the current call's parts.
-    panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// Kernel threads started so far.
     threads: Mutex<usize>,
 }
@@ -137,65 +277,78 @@ impl Team {
     fn get() -> &'static Team {
         static TEAM: OnceLock<Team> = OnceLock::new();
         TEAM.get_or_init(|| Team {
-            busy: AtomicBool::new(false),
-            state: AtomicU64::new(0),
-            job: AtomicPtr::new(std::ptr::null_mut()),
-            done: AtomicUsize::new(0),
+            slots: std::array::from_fn(|_| {
+                CachePadded::new(Slot {
+                    busy: AtomicBool::new(false),
+                    state: AtomicU64::new(0),
+                    job: AtomicPtr::new(std::ptr::null_mut()),
+                    done: AtomicUsize::new(0),
+                    panic: Mutex::new(None),
+                })
+            }),
             generation: AtomicU64::new(0),
             sleepers: AtomicUsize::new(0),
             sleep: Mutex::new(()),
             wake: Condvar::new(),
-            panic: Mutex::new(None),
             threads: Mutex::new(0),
         })
     }
 
-    /// Runs `parts` parts of `task` with the team, or gives the task back when another call
-    /// holds the team (or its threads cannot be started).
+    /// Publishes `parts` parts of `task`, runs them with whichever team threads join, and
+    /// returns when all are done; gives the task back when every slot is taken (or no kernel
+    /// thread can be started).
     fn run<'t>(
         &'static self,
         parts: usize,
         task: &'t (dyn Fn(usize) + Sync),
     ) -> Result<(), &'t (dyn Fn(usize) + Sync)> {
-        if self
-            .busy
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        let Some(slot) = self.slots.iter().find(|slot| {
+            slot.busy
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        }) else {
             return Err(task);
-        }
-        if !self.start_threads(parts - 1) {
-            self.busy.store(false, Ordering::Release);
+        };
+        if !self.start_threads(parts.min(num_threads()) - 1) {
+            slot.busy.store(false, Ordering::Release);
             return Err(task);
         }
         let job = Job { task };
-        self.job
+        slot.job
             .store(&job as *const Job<'_> as *mut (), Ordering::Relaxed);
-        self.done.store(0, Ordering::Relaxed);
-        self.state.store((parts as u64) << 32, Ordering::Release);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
-            let _guard = self.sleep.lock();
-            self.wake.notify_all();
+        slot.done.store(0, Ordering::Relaxed);
+        slot.state.store((parts as u64) << 32, Ordering::Release);
+        if core_free() {
+            self.wake_if_asleep();
         }
-        self.claim_parts();
+        slot.claim_parts(false);
         let mut spins = 0u32;
-        while self.done.load(Ordering::Acquire) < parts {
+        while slot.done.load(Ordering::Acquire) < parts {
             spins = spins.saturating_add(1);
-            if spins < 1 << 16 {
+            // A helper descheduled for another call's thread needs this core back.
+            if spins < 1 << 16 && !(spins.is_multiple_of(64) && crowded()) {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();
             }
         }
         // Every part is done: no thread reads `job` any more (later claims fail, or belong to
-        // the next call, which stores its own job first).
-        let panic = self.panic.lock().take();
-        self.busy.store(false, Ordering::Release);
+        // the slot's next call, which stores its own job first).
+        let panic = slot.panic.lock().take();
+        slot.busy.store(false, Ordering::Release);
         if let Some(payload) = panic {
             resume_unwind(payload);
         }
         Ok(())
+    }
+
+    /// Wakes the sleeping kernel threads, if any (they look for parts to claim).
+    fn wake_if_asleep(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _guard = self.sleep.lock();
+            self.wake.notify_all();
+        }
     }
 
     /// Starts kernel threads until there are `wanted`; false when one cannot be spawned.
@@ -213,53 +366,43 @@ impl Team {
         true
     }
 
-    /// Claims and runs parts of the current call until none is left.
-    fn claim_parts(&self) {
-        loop {
-            let state = self.state.fetch_add(1, Ordering::AcqRel);
-            let (parts, part) = ((state >> 32) as usize, (state & 0xffff_ffff) as usize);
-            if part >= parts {
-                return;
+    /// Claims parts of the published calls while a core is free; whether it ran any.
+    fn help(&self) -> bool {
+        let mut ran = false;
+        for slot in &self.slots {
+            if core_free() && slot.open() {
+                ran |= slot.claim_parts(true);
             }
-            // SAFETY: the claim succeeded, so the call that stored this `state` is still
-            // running (it waits for `done == parts`, and this part is not done), and its job
-            // pointer, stored before the state (release, read here with acquire), points to
-            // its live `Job`.
-            let job = unsafe { &*(self.job.load(Ordering::Acquire) as *const Job<'_>) };
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (job.task)(part))) {
-                self.panic.lock().get_or_insert(payload);
-            }
-            self.done.fetch_add(1, Ordering::Release);
         }
+        ran
     }
 
-    /// A kernel thread: waits for each call (spinning for [`SPIN`], then asleep) and claims
-    /// its parts.
+    /// A kernel thread: helps the published calls, spinning for [`SPIN`] after the last part
+    /// it ran (not while every core runs a call), then asleep until a call wakes it.
     fn serve(&self) {
-        let mut seen = self.generation.load(Ordering::Acquire);
         loop {
             let start = Instant::now();
             let mut spins = 0u32;
+            let mut seen = self.generation.load(Ordering::Acquire);
             loop {
-                let now = self.generation.load(Ordering::Acquire);
-                if now != seen {
-                    seen = now;
+                if self.help() {
                     break;
                 }
                 std::hint::spin_loop();
                 spins = spins.wrapping_add(1);
-                if spins.is_multiple_of(256) && start.elapsed() > SPIN {
+                if spins.is_multiple_of(256) && (start.elapsed() > SPIN || !core_free()) {
                     let mut guard = self.sleep.lock();
                     self.sleepers.fetch_add(1, Ordering::SeqCst);
+                    // Parts published (or a core freed) after `seen` was read bumped the
+                    // generation: then look again instead of sleeping.
                     while self.generation.load(Ordering::SeqCst) == seen {
                         self.wake.wait(&mut guard);
                     }
                     self.sleepers.fetch_sub(1, Ordering::SeqCst);
                     seen = self.generation.load(Ordering::Acquire);
-                    break;
+                    spins = 0;
                 }
             }
-            self.claim_parts();
         }
     }
 }
@@ -278,8 +421,17 @@ pub fn split_range(len: usize, parts: usize, align: usize) -> Vec<std::ops::Rang
 
 /// A mutable pointer shared by the parts of one [`for_each_part`] call that write disjoint
 /// elements through it (each part its own).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) struct SharedMut<T>(*mut T);
+
+// Not derived: a pointer is copied whatever `T` is.
+impl<T> Clone for SharedMut<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SharedMut<T> {}
 
 impl<T> SharedMut<T> {
     /// Shares `ptr`; the caller promises the parts write disjoint elements, and that the
@@ -329,7 +481,8 @@ mod tests {
 
     #[test]
     fn team_calls_from_many_threads_run_every_part_once() {
-        // Concurrent callers: one holds the team, the others go to rayon; nested calls too.
+        // Concurrent callers: one holds the team, the others run their parts themselves;
+        // nested calls too.
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 std::thread::spawn(move || {
@@ -357,6 +510,33 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
+    }
+
+    #[test]
+    fn more_callers_than_slots_each_run_every_part_once() {
+        // 12 callers at once: some find every slot taken or no core free and run their parts
+        // themselves; the results are the same.
+        let barrier = std::sync::Barrier::new(12);
+        std::thread::scope(|scope| {
+            for t in 0..12 {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    for round in 0..100 {
+                        let mut v = vec![0usize; 100 + t + round];
+                        for_each_chunk_mut(&mut v, 7, |i, chunk| {
+                            for (k, x) in chunk.iter_mut().enumerate() {
+                                *x = i * 7 + k;
+                            }
+                        });
+                        assert!(v.iter().enumerate().all(|(k, &x)| x == k));
+                        let squares = map_parts(3 + t % 4, |i| i * i + t);
+                        let want: Vec<usize> = (0..3 + t % 4).map(|i| i * i + t).collect();
+                        assert_eq!(squares, want);
+                    }
+                });
+            }
+        });
     }
 
     #[test]

@@ -27,8 +27,6 @@
 
 use std::ops::{Add, AddAssign, Div};
 
-use rayon::prelude::*;
-
 use super::parallel;
 
 #[cfg(target_arch = "x86_64")]
@@ -311,10 +309,11 @@ pub fn pool_forward<T: PoolElement>(
     };
     match plane_groups(x.len() / spatial, spatial) {
         None => planes(x, y),
-        Some(per) => x
-            .par_chunks(per * spatial)
-            .zip(y.par_chunks_mut(per * out_spatial))
-            .for_each(|(x, y)| planes(x, y)),
+        Some(per) => parallel::for_each_chunk_mut(y, per * out_spatial, |i, y| {
+            let first = i * per;
+            let x = &x[first * spatial..(first + y.len() / out_spatial) * spatial];
+            planes(x, y);
+        }),
     }
     Ok(())
 }
@@ -575,11 +574,11 @@ pub fn pool_backward<T: PoolElement>(
     };
     match plane_groups(dx.len() / spatial, spatial) {
         None => planes(0, g, dx),
-        Some(per) => g
-            .par_chunks(per * out_spatial)
-            .zip(dx.par_chunks_mut(per * spatial))
-            .enumerate()
-            .for_each(|(i, (g, dx))| planes(i * per, g, dx)),
+        Some(per) => parallel::for_each_chunk_mut(dx, per * spatial, |i, dx| {
+            let first = i * per;
+            let g = &g[first * out_spatial..(first + dx.len() / spatial) * out_spatial];
+            planes(first, g, dx);
+        }),
     }
     Ok(())
 }
