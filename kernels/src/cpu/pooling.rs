@@ -59,8 +59,8 @@ pub trait PoolElement:
 
     /// A vectorised prefix of one output row of the 2×2 max-pool gradient (as
     /// `Tiles::max_backward` writes it: windows of rows `x0`/`x1`, outputs `y`, head gradient
-    /// `g`, into rows `d0`/`d1`); returns how many windows it wrote (none here: the caller
-    /// does the rest).
+    /// `g`, into rows `d0`/`d1`); returns how many windows it wrote (none here; all of them
+    /// for `f32` with AVX-512): the caller does the rest.
     fn max_backward_2x2_prefix(
         _x0: &[Self],
         _x1: &[Self],
