@@ -692,10 +692,36 @@ fn bias_gradient<T: ConvElement>(geom: &ConvGeom, s: &Sizes, g: &[T], db: Option
         db.fill(T::ZERO);
         for gn in g.chunks_exact((geom.filters * s.out_spatial).max(1)) {
             for (d, row) in db.iter_mut().zip(gn.chunks_exact(s.out_spatial.max(1))) {
-                *d += row.iter().fold(T::ZERO, |acc, &v| acc + v);
+                *d += row_sum(row);
             }
         }
     }
+}
+
+/// The sum of `row`, in 16 interleaved partial sums (element `i` into sum `i % 16`) added
+/// pairwise at the end: independent additions that vectorise, where one running sum would wait
+/// for each addition in turn. The order is fixed, so the result is too.
+fn row_sum<T: ConvElement>(row: &[T]) -> T {
+    const LANES: usize = 16;
+    let mut sums = [T::ZERO; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (s, &v) in sums.iter_mut().zip(chunk) {
+            *s = *s + v;
+        }
+    }
+    for (s, &v) in sums.iter_mut().zip(tail) {
+        *s = *s + v;
+    }
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            sums[i] = sums[i] + sums[i + width];
+        }
+    }
+    sums[0]
 }
 
 /// The data and weight gradients by im2col + GEMM, buffers checked; either may be skipped

@@ -286,3 +286,21 @@ fn bad_geometry_and_lengths_are_errors() {
     let mut col = vec![0.0f32; 3];
     assert!(im2col(&ok, &x[..100], &mut col).is_err());
 }
+
+#[test]
+fn bias_gradient_row_sums_are_exact_on_integers_and_close_on_reals() {
+    // Rows shorter than, equal to and longer than the 16 partial sums, with tails.
+    for len in [0usize, 1, 5, 15, 16, 17, 33, 64, 100, 576] {
+        let ints: Vec<f32> = (0..len).map(|i| (i % 7) as f32 - 3.0).collect();
+        let want: i64 = (0..len).map(|i| (i % 7) as i64 - 3).sum();
+        assert_eq!(row_sum(&ints), want as f32, "integers, length {len}");
+        let reals = values(len, len as u64);
+        let want: f64 = reals.iter().sum();
+        let got = row_sum(&reals.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        assert!(
+            (f64::from(got) - want).abs() <= 1e-5 * (len as f64).max(1.0),
+            "reals, length {len}: {got} against {want}"
+        );
+        assert_eq!(row_sum(&reals), row_sum(&reals), "deterministic");
+    }
+}
