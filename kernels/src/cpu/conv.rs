@@ -708,17 +708,18 @@ fn row_sum<T: ConvElement>(row: &[T]) -> T {
     let tail = chunks.remainder();
     for chunk in chunks {
         for (s, &v) in sums.iter_mut().zip(chunk) {
-            *s = *s + v;
+            *s += v;
         }
     }
     for (s, &v) in sums.iter_mut().zip(tail) {
-        *s = *s + v;
+        *s += v;
     }
     let mut width = LANES;
     while width > 1 {
         width /= 2;
         for i in 0..width {
-            sums[i] = sums[i] + sums[i + width];
+            let upper = sums[i + width];
+            sums[i] += upper;
         }
     }
     sums[0]
