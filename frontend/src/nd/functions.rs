@@ -100,14 +100,15 @@ fn first(mut outputs: Vec<NDArray>) -> Result<NDArray> {
     Ok(outputs.swap_remove(0))
 }
 
-fn first_of(outputs: Outputs) -> Result<NDArray> {
-    outputs
-        .into_iter()
-        .next()
-        .ok_or_else(|| crate::Error::InvalidArgument {
+fn first_of(mut outputs: Outputs) -> Result<NDArray> {
+    if outputs.is_empty() {
+        return Err(crate::Error::InvalidArgument {
             call: "nd",
             reason: "the operator produced no output".into(),
-        })
+        });
+    }
+    // Not `into_iter().next()`, which moves the whole inline array first.
+    Ok(outputs.swap_remove(0))
 }
 
 /// Calls operator `name` with string parameters; returns its first output.
