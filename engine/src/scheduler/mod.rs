@@ -806,8 +806,43 @@ fn complete(mut block: BlockRef, poison: Option<Arc<Poison>>, ctx: Option<&Worke
             }
             ctx.count_completion();
         }
-        _ => block.engine.finish(1),
+        Some(_) => block.engine.finish(1),
+        None => {
+            block.engine.finish(1);
+            recycle_here(block);
+        }
     }
+}
+
+/// Blocks a thread keeps for its next pushes, at most.
+const PUSH_CACHE_CAP: usize = 64;
+
+/// Keeps a block completed off the workers (run inline by its pusher, or completed by an
+/// asynchronous callback) for this thread's next push to the same engine, if nothing else
+/// refers to it: a pusher running small operations inline then reuses one block instead of
+/// allocating and moving a new one for every operation.
+fn recycle_here(mut block: BlockRef) {
+    let Some(b) = Arc::get_mut(&mut block) else {
+        return;
+    };
+    b.reads.clear();
+    b.writes.clear();
+    b.name = Cow::Borrowed("");
+    b.done = None;
+    *b.body.get_mut() = None;
+    // `try_with`: a thread being torn down (its cache gone) just frees the block.
+    let _ = PUSH_CACHE.try_with(|cache| {
+        let Ok(mut cache) = cache.try_borrow_mut() else {
+            return;
+        };
+        let engine: *const Shared = &*block.engine;
+        if cache.blocks.is_empty() {
+            cache.engine = engine;
+        }
+        if std::ptr::eq(cache.engine, engine) && cache.blocks.len() < PUSH_CACHE_CAP {
+            cache.blocks.push(block);
+        }
+    });
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
