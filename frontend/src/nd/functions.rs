@@ -13,20 +13,26 @@ use crate::Result;
 thread_local! {
     /// Parsed scalar operators by (name, scalar bits): `a += 1.0` in a loop parses once.
     static SCALAR_OPS: RefCell<HashMap<(&'static str, u64), OpRef>> = RefCell::new(HashMap::new());
-    /// The scalar operator used last, with its key.
-    static LAST_SCALAR_OP: RefCell<Option<((&'static str, u64), OpRef)>> = const { RefCell::new(None) };
+    /// The scalar operators used last, most recent first, with their keys: a loop alternating
+    /// a few (W2's `(a*5 + b)/2 + 1`) finds them without hashing.
+    static RECENT_SCALAR_OPS: RefCell<Vec<((&'static str, u64), OpRef)>> =
+        const { RefCell::new(Vec::new()) };
     /// Parsed parameterless two-input operators by name.
     static BINARY_OPS: RefCell<HashMap<&'static str, OpRef>> = RefCell::new(HashMap::new());
 }
 
+/// Scalar operators remembered in [`RECENT_SCALAR_OPS`].
+const RECENT: usize = 4;
+
 fn scalar_op(name: &'static str, scalar: f64) -> Result<OpRef> {
     let key = (name, scalar.to_bits());
-    // The last one used first: a loop of `a += 1.0` hits it without hashing.
-    if let Some(op) = LAST_SCALAR_OP.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|(k, _)| *k == key)
-            .map(|(_, op)| op.clone())
+    let same = |k: &(&'static str, u64)| std::ptr::eq(k.0, key.0) && k.1 == key.1;
+    if let Some(op) = RECENT_SCALAR_OPS.with(|c| {
+        let mut recent = c.borrow_mut();
+        let at = recent.iter().position(|(k, _)| same(k))?;
+        // Most recent first.
+        recent[..=at].rotate_right(1);
+        Some(recent[0].1.clone())
     }) {
         return Ok(op);
     }
@@ -45,7 +51,13 @@ fn scalar_op(name: &'static str, scalar: f64) -> Result<OpRef> {
             op
         }
     };
-    LAST_SCALAR_OP.with(|c| *c.borrow_mut() = Some((key, op.clone())));
+    RECENT_SCALAR_OPS.with(|c| {
+        let mut recent = c.borrow_mut();
+        if recent.len() == RECENT {
+            recent.pop();
+        }
+        recent.insert(0, (key, op.clone()));
+    });
     Ok(op)
 }
 
