@@ -51,6 +51,8 @@ use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
+pub mod wgrad;
+
 use super::blocked::{BLOCK, Blocked};
 use super::direct::{
     Epilogue, InputLayout, InputStrides, MAX_TILE_PIXELS, Shared, Tap, TileJob, check_input,
@@ -904,7 +906,7 @@ impl Ctx {
         // length), and read (as the residual, after the first run of blocks) and write `M[ξ]`
         // (`nv` blocks of `nt` tiles), each element read before it is written.
         unsafe {
-            self.input_block::<K, A, M>(tiles.clone(), v, v_xi);
+            self.input_block::<K, A, M>(tiles.clone(), v, [v_xi, nt * BLOCK]);
             for og in groups {
                 for xi in 0..t {
                     let mut r0 = 0;
@@ -948,24 +950,25 @@ impl Ctx {
     }
 
     /// The input transform of `tiles` into `v`: `V[ξ][icb][k][16]` for position `ξ`, channel
-    /// block `icb` and the `k`-th tile of the range, at `ξ·v_xi + (icb·nt + k)·16`.
+    /// block `icb` and the `k`-th tile of the range, at `ξ·v_xi + icb·v_block + k·16`, where
+    /// `[v_xi, v_block] = strides` (the forward pass: `v_block = nt·16`).
     ///
     /// # Safety
-    /// As [`Ctx::run_block`]; `v` holds `α²` positions of `v_xi >= ic_blocks·nt·16` floats.
-    unsafe fn input_block<K: Transform<A, M>, const A: usize, const M: usize>(
+    /// As [`Ctx::run_block`]; `v` holds every position, block and tile at those offsets.
+    pub(super) unsafe fn input_block<K: Transform<A, M>, const A: usize, const M: usize>(
         &self,
         tiles: Range<usize>,
         v: *mut f32,
-        v_xi: usize,
+        strides: [usize; 2],
     ) {
         // SAFETY: forwarded; each kernel exists for its instruction set, which is available.
         unsafe {
             match self.isa {
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::input_avx512::<K, A, M>(self, tiles, v, v_xi),
+                Isa::Avx512 => x86::input_avx512::<K, A, M>(self, tiles, v, strides),
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::input_avx2::<K, A, M>(self, tiles, v, v_xi),
-                _ => input_tiles::<[f32; BLOCK], K, A, M>(self, tiles, v, v_xi),
+                Isa::Avx2 => x86::input_avx2::<K, A, M>(self, tiles, v, strides),
+                _ => input_tiles::<[f32; BLOCK], K, A, M>(self, tiles, v, strides),
             }
         }
     }
@@ -1146,9 +1149,8 @@ unsafe fn input_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: usi
     c: &Ctx,
     tiles: Range<usize>,
     v: *mut f32,
-    v_xi: usize,
+    [v_xi, v_block]: [usize; 2],
 ) {
-    let nt = tiles.len();
     let s = &c.s;
     let [ih, iw] = c.in_size;
     // Channel blocks outermost: consecutive tiles then read each input row onwards (a few
@@ -1204,7 +1206,7 @@ unsafe fn input_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: usi
                         *x = bd[col][i].assume_init();
                     }
                     for (j, y) in K::input(row).into_iter().enumerate() {
-                        y.store(v.add((i * A + j) * v_xi + (icb * nt + k) * BLOCK));
+                        y.store(v.add((i * A + j) * v_xi + icb * v_block + k * BLOCK));
                     }
                 }
             }
@@ -1438,10 +1440,10 @@ mod x86 {
         c: &Ctx,
         tiles: Range<usize>,
         v: *mut f32,
-        v_xi: usize,
+        strides: [usize; 2],
     ) {
         // SAFETY: forwarded; AVX-512 is available.
-        unsafe { input_tiles::<__m512, K, A, M>(c, tiles, v, v_xi) }
+        unsafe { input_tiles::<__m512, K, A, M>(c, tiles, v, strides) }
     }
 
     /// [`output_tiles`] with AVX-512.
@@ -1469,10 +1471,10 @@ mod x86 {
         c: &Ctx,
         tiles: Range<usize>,
         v: *mut f32,
-        v_xi: usize,
+        strides: [usize; 2],
     ) {
         // SAFETY: forwarded; AVX2 is available.
-        unsafe { input_tiles::<Avx2x2, K, A, M>(c, tiles, v, v_xi) }
+        unsafe { input_tiles::<Avx2x2, K, A, M>(c, tiles, v, strides) }
     }
 
     /// [`output_tiles`] with AVX2.
