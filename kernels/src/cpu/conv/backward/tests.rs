@@ -680,3 +680,63 @@ fn winograd_weight_gradient_accuracy() {
         assert!(f2 < 1e-4 && f4 < 1e-3, "{name}: {f2} {f4}");
     }
 }
+
+#[test]
+fn winograd_weight_gradient_serves_resnet_layers_through_weight_gradient() {
+    use super::super::winograd::wgrad::plan;
+    let p1 = [[3, 3], [1, 1], [1, 1], [1, 1]];
+    // ResNet-18's 3×3 stride-1 layers at batch 16: F(4×4) (unless MXR_WINOGRAD=0).
+    for (hw, c) in [(28, 64), (14, 128), (7, 256), (4, 512)] {
+        let g = geom(16, c, c, [hw, hw], p1);
+        if super::super::winograd::enabled() {
+            assert_eq!(plan(&g).map(|p| p.variant()), Some(Variant::F4x4), "{g:?}");
+        } else {
+            assert!(plan(&g).is_none());
+        }
+    }
+    // Declined: a 3×3 map (Winograd's tiles overhang), 32 channels, stride 2, few pixels.
+    assert!(plan(&geom(64, 64, 64, [3, 3], p1)).is_none());
+    assert!(plan(&geom(16, 32, 32, [28, 28], p1)).is_none());
+    assert!(
+        plan(&geom(
+            16,
+            64,
+            64,
+            [28, 28],
+            [[3, 3], [2, 2], [1, 1], [1, 1]]
+        ))
+        .is_none()
+    );
+    assert!(plan(&geom(1, 64, 64, [8, 8], p1)).is_none());
+    if !super::super::winograd::enabled() {
+        return;
+    }
+    // `weight_gradient` and `backward_nchw_with` take it: the same bits as the plan's `run`,
+    // within rounding of the reference.
+    let g = geom(2, 64, 80, [13, 11], p1);
+    let [_, oh, ow] = g.output().unwrap();
+    let x = values(g.data_len(), 31);
+    let dy = values(g.output_len(), 32);
+    let w = values(g.weight_len(), 33);
+    let want = reference_dw(&g, &x, &dy, 1);
+    let wino = winograd_dw(
+        &g,
+        plan(&g).unwrap().variant(),
+        Isa::current(),
+        1,
+        (&x, &dy),
+        [0, 0],
+    );
+    assert_near("winograd", &wino, &want, 16 * g.batch * oh * ow);
+    let mut dw = vec![f32::NAN; g.weight_len()];
+    let mut dx = vec![f32::NAN; g.data_len()];
+    for isa in Isa::available() {
+        assert!(backward_nchw_with(isa, &g, &dy, &x, &w, Some(&mut dx), Some(&mut dw), 2).unwrap());
+        assert_eq!(dw, wino, "{isa}");
+    }
+    assert_ne!(
+        direct_dw(&g, &x, &dy),
+        wino,
+        "the direct kernel sums in another order"
+    );
+}

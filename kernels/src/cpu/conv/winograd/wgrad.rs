@@ -46,6 +46,10 @@ const SCRATCH_BYTES: usize = 1 << 20;
 /// Tiles per block, at least: each `dU` tile is loaded, added to and stored once per block,
 /// which then costs little against the block's `16 · tiles` multiply-adds.
 const MIN_BLOCK_TILES: usize = 32;
+/// Transforms of all tiles (bytes) up to which one block takes them all.
+const FUSED_BYTES: usize = 8 << 20;
+/// Tiles summed from zero in the fused path before the run is added to the sum so far.
+const SUM_TILES: usize = 256;
 /// Multiply-adds (of the matrix products) per thread, at least, before a call is split.
 const MIN_WORK_PER_THREAD: usize = 1 << 20;
 /// Floats of one `dU` tile: 16 input lanes × 16 output channels.
@@ -53,8 +57,14 @@ const TILE: usize = BLOCK * BLOCK;
 
 /// Output pixels (images × rows × columns) from which [`plan`] takes a layer.
 const MIN_PIXELS: usize = 256;
-/// Channels (input and output) from which [`plan`] takes a layer.
-const MIN_CHANNELS: usize = 16;
+/// Channels (input and output) from which [`plan`] takes a layer: with fewer, the transforms
+/// (per tile and channel) weigh more against the products (per tile and channel pair); 64 is
+/// the least measured.
+const MIN_CHANNELS: usize = 64;
+/// The most multiplications [`plan`] accepts, as a fraction of the direct kernel's: the
+/// transforms cost about as much as the products again (ResNet-18's layers, at 0.25 to 0.31,
+/// run 1.6 to 2 times faster than direct).
+const MAX_PRODUCT_RATIO: f64 = 0.4;
 
 /// The transforms of the backward pass, for `F(M, 3)` with `A = M + 2`.
 trait GradTransform<const A: usize, const M: usize>: Transform<A, M> {
@@ -149,7 +159,8 @@ pub struct WinogradWgrad {
 /// The Winograd weight-gradient plan for `geom` when it is served, allowed
 /// ([`super::enabled`], the `MXR_WINOGRAD` switch) and pays against the direct kernel: outputs
 /// of 4×4 and more, at least [`MIN_PIXELS`] output pixels and [`MIN_CHANNELS`] channels each
-/// side; with the variant [`WinogradWgrad::choose`] picks.
+/// side, and at most [`MAX_PRODUCT_RATIO`] of the direct kernel's multiplications (tiles
+/// overhanging a small map waste theirs); with the variant [`WinogradWgrad::choose`] picks.
 pub fn plan(geom: &ConvGeom) -> Option<WinogradWgrad> {
     let out = geom.output().ok()?;
     let pays = out[1] >= 4
@@ -160,13 +171,33 @@ pub fn plan(geom: &ConvGeom) -> Option<WinogradWgrad> {
     if !pays || !super::enabled() {
         return None;
     }
-    WinogradWgrad::with_variant(geom, WinogradWgrad::choose(geom)).ok()?
+    let plan = WinogradWgrad::with_variant(geom, WinogradWgrad::choose(geom)).ok()??;
+    let direct = (out[1] * out[2] * 9) as f64;
+    (plan.products_per_image() as f64 <= MAX_PRODUCT_RATIO * direct).then_some(plan)
 }
 
 impl WinogradWgrad {
-    /// The variant for `geom`: `F(2×2)` everywhere for now (see the module docs).
-    pub fn choose(_geom: &ConvGeom) -> Variant {
-        Variant::F2x2
+    /// The variant for `geom`: the one with fewer multiplications per image and channel pair
+    /// (tiles · `α²`), `F(2×2)` on a tie (or when `geom` is not served). Measured on
+    /// ResNet-18's training layers at batch 16 (Zen 4, one thread): `F(4×4)` takes 0.65 to
+    /// 0.9 times `F(2×2)`'s time on every one, 4×4 maps included, and its error (a few `1e-6`
+    /// of `max |dw|`) stays below the direct kernel's.
+    pub fn choose(geom: &ConvGeom) -> Variant {
+        let products = |v| {
+            WinogradWgrad::with_variant(geom, v)
+                .ok()
+                .flatten()
+                .map(|p| p.products_per_image())
+        };
+        match (products(Variant::F2x2), products(Variant::F4x4)) {
+            (Some(f2), Some(f4)) if f4 < f2 => Variant::F4x4,
+            _ => Variant::F2x2,
+        }
+    }
+
+    /// Multiplications per image and channel pair: tiles · `α²`.
+    fn products_per_image(&self) -> usize {
+        self.tiles[0] * self.tiles[1] * self.variant.positions()
     }
 
     /// Plans the weight gradient of `geom` with `variant`; `None` when Winograd does not serve
@@ -319,14 +350,18 @@ impl WinogradWgrad {
         let t = A * A;
         let (icb, ocb) = (self.ic_blocks, self.oc_blocks);
         let total = self.total_tiles();
-        let blocks = parallel::split_range(total, total.div_ceil(self.block_tiles()), 1);
+        let fused = self.fused();
+        let block_tiles = if fused { total } else { self.block_tiles() };
+        let blocks = parallel::split_range(total, total.div_ceil(block_tiles), 1);
         let tb = blocks.iter().map(Range::len).max().unwrap_or(0);
         // Floats per position: an odd number of cache lines (see the forward pass).
         let (v_xi, m_xi) = (odd_lines(icb * tb), odd_lines(ocb * tb));
-        let items = t * ocb * icb;
-        let du_len = items * TILE;
+        let (items, pairs) = (t * ocb * icb, ocb * icb);
+        let du_len = if fused { 0 } else { items * TILE };
         let work = total * items * TILE;
         let parts = threads.min(work / MIN_WORK_PER_THREAD).max(1);
+        let isa = ctx.isa;
+        let out = SharedMut::new(dw.as_mut_ptr());
         SCRATCH.with_borrow_mut(|scratch| {
             let len = t * (v_xi + m_xi) + du_len;
             if scratch.len() < len + BLOCK {
@@ -355,45 +390,125 @@ impl WinogradWgrad {
                         gctx.grad_block::<K, A, M>(tiles, m.get().add(at), strides(m_xi));
                     }
                 });
+                // `V[ξ]`'s block `i` and `M[ξ]`'s block `o`.
+                let operands = |xi: usize, o: usize, i: usize| {
+                    let x = v.get().wrapping_add(xi * v_xi + i * nt * BLOCK);
+                    let d = m.get().wrapping_add(xi * m_xi + o * nt * BLOCK);
+                    (x.cast_const(), d.cast_const())
+                };
+                if fused {
+                    // 2'. Every tile in this one block: per channel block pair, its `dU` tiles
+                    // (every position) in a local buffer, then `dw`; the threads split the
+                    // pairs.
+                    let ranges = parallel::split_range(pairs, parts.min(pairs), 1);
+                    parallel::for_each_part(ranges.len(), |p| {
+                        let mut local = vec![0.0f32; t * TILE];
+                        let mut tmp = [0.0f32; TILE];
+                        for pair in ranges[p].clone() {
+                            let (o, i) = (pair / icb, pair % icb);
+                            for (xi, acc) in local.chunks_exact_mut(TILE).enumerate() {
+                                let (x, d) = operands(xi, o, i);
+                                // SAFETY: both blocks hold `nt` tiles of 16 floats (step 1).
+                                unsafe { sum_tiles(isa, x, d, nt, acc, &mut tmp) };
+                            }
+                            // SAFETY: `local` holds the pair's `dU` tile of every position,
+                            // 256 floats apart; the pair's weights are inside `dw` (`F·C·9`
+                            // floats, the caller's) and only this part writes them.
+                            unsafe {
+                                gctx.weight_pair::<K, A, M>((local.as_ptr(), TILE), pair, out.get())
+                            };
+                        }
+                    });
+                    continue;
+                }
                 // 2. The products, the threads splitting the `dU` tiles.
                 let ranges = parallel::split_range(items, parts.min(items), 1);
                 parallel::for_each_part(ranges.len(), |p| {
                     let mut tmp = [0.0f32; TILE];
                     for item in ranges[p].clone() {
-                        let xi = item / (ocb * icb);
-                        let (o, i) = ((item / icb) % ocb, item % icb);
-                        // SAFETY: `V[ξ]`'s block `i` and `M[ξ]`'s block `o` hold `nt` tiles
-                        // of 16 floats (written in step 1); `dU` tile `item` is inside `dU`
-                        // and only this part touches it.
+                        let xi = item / pairs;
+                        let (x, d) = operands(xi, (item / icb) % ocb, item % icb);
+                        // SAFETY: both blocks hold `nt` tiles of 16 floats (step 1); `dU` tile
+                        // `item` is inside `dU` and only this part touches it.
                         unsafe {
-                            let x = v.get().add(xi * v_xi + i * nt * BLOCK);
-                            let d = m.get().add(xi * m_xi + o * nt * BLOCK);
                             let acc = du.get().add(item * TILE);
                             if b == 0 {
-                                wgrad_rows(ctx.isa, x, d, nt, acc);
+                                wgrad_rows(isa, x, d, nt, acc);
                             } else {
-                                wgrad_rows(ctx.isa, x, d, nt, tmp.as_mut_ptr());
-                                let acc = std::slice::from_raw_parts_mut(acc, TILE);
-                                for (s, &y) in acc.iter_mut().zip(&tmp) {
-                                    *s += y;
-                                }
+                                wgrad_rows(isa, x, d, nt, tmp.as_mut_ptr());
+                                add_tile(std::slice::from_raw_parts_mut(acc, TILE), &tmp);
                             }
                         }
                     }
                 });
             }
+            if fused {
+                return;
+            }
             // 3. `dw = Gᵀ dU G`, the threads splitting the channel block pairs.
-            let pairs = ocb * icb;
             let ranges = parallel::split_range(pairs, parts.min(pairs), 1);
-            let out = SharedMut::new(dw.as_mut_ptr());
             parallel::for_each_part(ranges.len(), |p| {
                 for pair in ranges[p].clone() {
-                    // SAFETY: `dU` was computed in step 2; the pair's weights are inside `dw`
-                    // (`F·C·9` floats, the caller's) and only this part writes them.
-                    unsafe { gctx.weight_pair::<K, A, M>(du.get(), pair, out.get()) };
+                    let tiles = (
+                        du.get().wrapping_add(pair * TILE).cast_const(),
+                        pairs * TILE,
+                    );
+                    // SAFETY: `dU` was computed in step 2, the pair's tile of position `ξ` at
+                    // `(ξ·pairs + pair)·256`; the pair's weights are inside `dw` (`F·C·9`
+                    // floats, the caller's) and only this part writes them.
+                    unsafe { gctx.weight_pair::<K, A, M>(tiles, pair, out.get()) };
                 }
             });
         });
+    }
+
+    /// Whether the transforms of every tile fit in [`FUSED_BYTES`]: then one block takes them
+    /// all, and each channel block pair's `dU` tiles are transformed into `dw` as soon as they
+    /// are summed (never stored in full).
+    fn fused(&self) -> bool {
+        let per_tile = self.variant.positions()
+            * BLOCK
+            * (self.ic_blocks + self.oc_blocks)
+            * std::mem::size_of::<f32>();
+        self.total_tiles() * per_tile <= FUSED_BYTES
+    }
+}
+
+/// Sums `x[16·k + j] · d[16·k + o]` over the `nt` tiles `k` into `acc[16·j + o]` (overwritten),
+/// in runs of [`SUM_TILES`] tiles, each summed from zero and added to the runs before.
+///
+/// # Safety
+/// `x` and `d` are readable for `16·nt` floats; `isa` is available.
+unsafe fn sum_tiles(
+    isa: Isa,
+    x: *const f32,
+    d: *const f32,
+    nt: usize,
+    acc: &mut [f32],
+    tmp: &mut [f32; TILE],
+) {
+    let mut k0 = 0;
+    while k0 < nt {
+        let run = SUM_TILES.min(nt - k0);
+        // SAFETY: tiles `k0 .. k0 + run` are inside both blocks; `acc` and `tmp` hold 256
+        // floats.
+        unsafe {
+            let (xk, dk) = (x.add(k0 * BLOCK), d.add(k0 * BLOCK));
+            if k0 == 0 {
+                wgrad_rows(isa, xk, dk, run, acc.as_mut_ptr());
+            } else {
+                wgrad_rows(isa, xk, dk, run, tmp.as_mut_ptr());
+                add_tile(acc, tmp);
+            }
+        }
+        k0 += run;
+    }
+}
+
+/// `acc += tile`, element by element.
+fn add_tile(acc: &mut [f32], tile: &[f32; TILE]) {
+    for (s, &y) in acc.iter_mut().zip(tile) {
+        *s += y;
     }
 }
 
@@ -450,7 +565,7 @@ impl GradCtx {
     /// As [`weight_tiles`].
     unsafe fn weight_pair<K: GradTransform<A, M>, const A: usize, const M: usize>(
         &self,
-        du: *const f32,
+        du: (*const f32, usize),
         pair: usize,
         dw: *mut f32,
     ) {
@@ -523,20 +638,20 @@ unsafe fn grad_tiles<V: Lanes, K: GradTransform<A, M>, const A: usize, const M: 
 }
 
 /// `dw = Gᵀ dU G` for the output channels of block `pair / ic_blocks` and the input channels of
-/// block `pair % ic_blocks` (those inside `F` and `C`): `dU` tile `(ξ, o, i)` is at
-/// `((ξ·oc_blocks + o)·ic_blocks + i)·256`, lane (input channel) `j`'s 16 output channels at
-/// `16·j` in it; `dw` is `F × C × 3 × 3`.
+/// block `pair % ic_blocks` (those inside `F` and `C`): the pair's `dU` tile at position `ξ`
+/// is at `du + ξ·xi_stride`, lane (input channel) `j`'s 16 output channels at `16·j` in it;
+/// `dw` is `F × C × 3 × 3`.
 ///
 /// # Safety
-/// `du` holds every `dU` tile, `dw` `F·C·9` floats; `V`'s instruction set is available.
+/// `du` holds the pair's `dU` tiles, `dw` `F·C·9` floats; `V`'s instruction set is available.
 #[inline(always)]
 unsafe fn weight_tiles<V: Lanes, K: GradTransform<A, M>, const A: usize, const M: usize>(
     c: &GradCtx,
-    du: *const f32,
+    (du, xi_stride): (*const f32, usize),
     pair: usize,
     dw: *mut f32,
 ) {
-    let (icb, ocb) = (c.ic_blocks, c.oc_blocks);
+    let icb = c.ic_blocks;
     let (o, i) = (pair / icb, pair % icb);
     let (f0, c0) = (o * BLOCK, i * BLOCK);
     let nf = BLOCK.min(c.filters - f0);
@@ -553,7 +668,7 @@ unsafe fn weight_tiles<V: Lanes, K: GradTransform<A, M>, const A: usize, const M
                 let mut u = [V::zero(); A];
                 for (q, x) in u.iter_mut().enumerate() {
                     let xi = p * A + q;
-                    *x = V::load(du.add(((xi * ocb + o) * icb + i) * TILE + j * BLOCK));
+                    *x = V::load(du.add(xi * xi_stride + j * BLOCK));
                 }
                 *rp = K::weight_grad(u);
             }
@@ -628,7 +743,7 @@ mod x86 {
     #[target_feature(enable = "avx512f,fma")]
     pub(super) unsafe fn weight_avx512<K: GradTransform<A, M>, const A: usize, const M: usize>(
         c: &GradCtx,
-        du: *const f32,
+        du: (*const f32, usize),
         pair: usize,
         dw: *mut f32,
     ) {
@@ -643,7 +758,7 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn weight_avx2<K: GradTransform<A, M>, const A: usize, const M: usize>(
         c: &GradCtx,
-        du: *const f32,
+        du: (*const f32, usize),
         pair: usize,
         dw: *mut f32,
     ) {
