@@ -357,7 +357,9 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                         WgradInput::Blocked(&xb, xl)
                     };
                     if direct {
-                        backward::weight_gradient_direct(isa, &g, input, &dyb, &dl, &mut out, threads)
+                        backward::weight_gradient_direct(
+                            isa, &g, input, &dyb, &dl, &mut out, threads,
+                        )
                     } else {
                         backward::weight_gradient(isa, &g, input, &dyb, &dl, &mut out, threads)
                     }
