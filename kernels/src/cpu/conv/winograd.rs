@@ -35,6 +35,10 @@
 //! statically; every output is computed by the same arithmetic whatever the split, so results
 //! do not depend on the thread count.
 //!
+//! The weight gradient of the same layers has its own module ([`wgrad`]): the products
+//! contracted over tiles instead of channels, `dg = Gᵀ [Σ_tiles V ⊙ (A dY Aᵀ)] G`, which
+//! [`super::backward::weight_gradient`] uses where [`wgrad::plan`] says it pays.
+//!
 //! Served: 2-D convolutions with a 3×3 kernel, stride 1, dilation 1, one group, and padding of
 //! 0 to 2 on each side, on a blocked input. The API mirrors [`super::direct::DirectConv`]'s, so
 //! that an executor can choose either per layer.
@@ -539,7 +543,7 @@ impl WinogradConv {
 
 /// Whether the environment allows the Winograd kernels: `MXR_WINOGRAD` anything but `0` (read
 /// once). Off, the fused inference program and the NCHW entries ([`super::direct::forward_nchw`], the
-/// data gradient of [`super::backward`]) use the direct kernel.
+/// data and weight gradients of [`super::backward`]) use the direct kernels.
 pub fn enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ENABLED.get_or_init(|| std::env::var("MXR_WINOGRAD").map_or(true, |v| v.trim() != "0"))
