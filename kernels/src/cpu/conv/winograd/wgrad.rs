@@ -34,17 +34,17 @@
 //!
 //! | layer (N, C = F, map)   | direct  | `F(2×2)` | `F(4×4)` |
 //! |-------------------------|---------|----------|----------|
-//! | 16, 64, 28×28           | 3.7e-6  | 5.1e-7   | 1.3e-6   |
-//! | 16, 128, 14×14          | 2.1e-6  | 3.2e-7   | 1.2e-6   |
-//! | 16, 256, 7×7            | 1.1e-6  | 2.4e-7   | 1.8e-6   |
-//! | 16, 512, 4×4            | 7.3e-7  | 2.7e-7   | 1.4e-6   |
-//! | 32, 64, 56×56           | 1.2e-5  | 7.1e-7   | 2.2e-6   |
-//! | 32, 128, 28×28          | 7.2e-6  | 5.5e-7   | 2.2e-6   |
-//! | 32, 256, 14×14          | 3.5e-6  | 4.2e-7   | 1.5e-6   |
+//! | 16, 64, 28×28           | 3.7e-6  | 5.9e-7   | 1.8e-6   |
+//! | 16, 128, 14×14          | 2.1e-6  | 3.8e-7   | 1.3e-6   |
+//! | 16, 256, 7×7            | 1.1e-6  | 7.1e-7   | 2.3e-6   |
+//! | 16, 512, 4×4            | 7.3e-7  | 4.2e-7   | 1.4e-6   |
+//! | 32, 64, 56×56           | 1.2e-5  | 6.2e-7   | 2.2e-6   |
+//! | 32, 128, 28×28          | 7.2e-6  | 5.0e-7   | 1.6e-6   |
+//! | 32, 256, 14×14          | 3.5e-6  | 4.0e-7   | 1.5e-6   |
 //! | 32, 512, 7×7            | 1.4e-6  | 2.4e-7   | 1.1e-6   |
 //!
 //! (The direct kernel chains each element's `N·oh·ow` products; the blocked sums here are
-//! shorter.) Speed (Zen 4, one thread, W9's layers at batch 16): `F(4×4)` takes 0.4 to 0.6
+//! shorter. `F(4×4)` stays within a few `1e-6`, as its forward pass does.) Speed (Zen 4, one thread, W9's layers at batch 16): `F(4×4)` takes 0.4 to 0.6
 //! times the direct kernel's time; the transforms cost about as much as the products. The
 //! driver ([`plan`]) takes the layers where that holds.
 
