@@ -44,9 +44,11 @@
 //! | 32, 512, 7×7            | 1.4e-6  | 2.4e-7   | 1.1e-6   |
 //!
 //! (The direct kernel chains each element's `N·oh·ow` products; the blocked sums here are
-//! shorter. `F(4×4)` stays within a few `1e-6`, as its forward pass does.) Speed (Zen 4, one thread, W9's layers at batch 16): `F(4×4)` takes 0.4 to 0.6
-//! times the direct kernel's time; the transforms cost about as much as the products. The
-//! driver ([`plan`]) takes the layers where that holds.
+//! shorter. `F(4×4)` stays within a few `1e-6`, as its forward pass does.)
+//!
+//! Speed (Zen 4, one thread, W9's layers at batch 16): `F(4×4)` takes 0.4 to 0.6 times the
+//! direct kernel's time; the transforms cost about as much as the products. The driver
+//! ([`plan`]) takes the layers where that holds.
 
 use std::ops::Range;
 
