@@ -24,6 +24,7 @@
 //! - `wgrad`, `dgrad`: the weight- and data-gradient kernels alone, on blocked data (`wgrad`
 //!   by Winograd where `winograd::wgrad::plan` takes the layer, as training does);
 //! - `wgrad_direct`: the direct weight-gradient kernel whatever the shape;
+//! - `wgrad_avx2`, `wgrad_direct_avx2`: `wgrad` and `wgrad_direct` with the AVX2 kernels;
 //! - `wgrad_f2x2`, `wgrad_f4x4`: the Winograd weight gradient with that variant (3×3 stride-1
 //!   layers).
 //!
@@ -318,8 +319,13 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 backward_output(want_output, &dw, with_dx.then_some(&dx[..]))
             }))
         }
-        "wgrad" | "wgrad_direct" | "wgrad_f2x2" | "wgrad_f4x4" | "dgrad" => {
+        "wgrad" | "wgrad_direct" | "wgrad_avx2" | "wgrad_direct_avx2" | "wgrad_f2x2"
+        | "wgrad_f4x4" | "dgrad" => {
             if g.groups != 1 {
+                return None;
+            }
+            let avx2 = row.ends_with("_avx2");
+            if avx2 && !Isa::Avx2.is_available() {
                 return None;
             }
             let variant = match row {
@@ -332,7 +338,7 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 None => None,
             };
             let dy = uniform(g.output_len(), 4);
-            let isa = Isa::current();
+            let isa = if avx2 { Isa::Avx2 } else { Isa::current() };
             let out = g.output().expect("valid");
             let halo = backward::data_gradient_halo(&g).expect("valid");
             let dl = Blocked::new(g.batch, g.filters, out[1], out[2], halo);
@@ -346,7 +352,7 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
             }
             let weights = row != "dgrad";
             let mut out = vec![0.0f32; if weights { w.len() } else { x.len() }];
-            let direct = row == "wgrad_direct";
+            let direct = row.starts_with("wgrad_direct");
             Some(Box::new(move |want_output| {
                 if let Some(wino) = &wino {
                     wino.run(isa, &xb, &xl, &dyb, &dl, &mut out, threads)
@@ -384,7 +390,7 @@ fn backward_output(want: bool, dw: &[f32], dx: Option<&[f32]>) -> Vec<f32> {
     v
 }
 
-const ROWS: [&str; 20] = [
+const ROWS: [&str; 22] = [
     "im2col",
     "nchw",
     "direct",
@@ -402,6 +408,8 @@ const ROWS: [&str; 20] = [
     "backward_direct_dw",
     "wgrad",
     "wgrad_direct",
+    "wgrad_avx2",
+    "wgrad_direct_avx2",
     "wgrad_f2x2",
     "wgrad_f4x4",
     "dgrad",
