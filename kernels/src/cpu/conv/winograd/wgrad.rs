@@ -59,6 +59,7 @@ use super::super::{ConvError, ConvGeom, check_len};
 use super::{Ctx, F2, F4, G2_F32, G4_F32, Lanes, Transform, Variant, WinogradConv, odd_lines};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel::{self, SharedMut};
+use crate::cpu::tile;
 
 /// Transformed inputs and head gradients of one block of tiles (bytes): the L2 of a core.
 const SCRATCH_BYTES: usize = 2 << 20;
@@ -701,15 +702,25 @@ unsafe fn weight_tiles<V: Lanes, K: GradTransform<A, M>, const A: usize, const M
             }
         }
     }
-    for f in 0..nf {
-        for (j, tj) in tmp.iter().enumerate().take(nc) {
-            // SAFETY: output channel `f0 + f < F`, input channel `c0 + j < C`: 9 floats of
-            // `dw` (the caller's).
-            let dst = unsafe {
-                std::slice::from_raw_parts_mut(dw.add(((f0 + f) * c.channels + c0 + j) * 9), 9)
-            };
-            for (d, tap) in dst.iter_mut().zip(tj) {
-                *d = tap[f];
+    // `dw[f0 + f][c0 + j][k] = tmp[j][k][f]`: for each output channel, the pair's `9·nc` floats
+    // are contiguous in `dw`, so `tmp` (`9·nc` rows of 16 output channels) is transposed into
+    // them 16 rows at a time.
+    let src = tmp.as_ptr().cast::<f32>();
+    let dst = dw.wrapping_add((f0 * c.channels + c0) * 9);
+    let len = nc * 9;
+    for r0 in (0..len).step_by(BLOCK) {
+        let rows = BLOCK.min(len - r0);
+        // SAFETY: `tmp` holds `16·9` rows of 16 floats, of which rows `r0 .. r0 + rows` are
+        // read (`nf <= 16` floats each); output channel `f0 + f < F` (`f < nf`) gets floats
+        // `r0 .. r0 + rows` of its `9·nc` floats from input channel `c0`, inside `dw` (the
+        // caller's): exactly 16 through `transpose`, `rows` through `transpose_narrow`.
+        unsafe {
+            let (from, to) = (src.add(r0 * BLOCK), dst.add(r0));
+            let ds = c.channels * 9;
+            if rows == BLOCK {
+                tile::transpose(c.isa, from, BLOCK, rows, nf, to, ds, nf);
+            } else {
+                tile::transpose_narrow(c.isa, from, BLOCK, rows, nf, to, ds, rows);
             }
         }
     }
