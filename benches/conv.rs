@@ -21,7 +21,12 @@
 //!   they pay, else im2col);
 //! - `backward_direct`, `backward_direct_dw`: the blocked kernels on NCHW data whatever the
 //!   shape (`backward::backward_nchw_with`), conversions included;
-//! - `wgrad`, `dgrad`: the weight- and data-gradient kernels alone, on blocked data.
+//! - `wgrad`, `dgrad`: the weight- and data-gradient kernels alone, on blocked data (`wgrad`
+//!   by Winograd where `winograd::wgrad::plan` takes the layer, as training does);
+//! - `wgrad_direct`: the direct weight-gradient kernel whatever the shape;
+//! - `wgrad_avx2`, `wgrad_direct_avx2`: `wgrad` and `wgrad_direct` with the AVX2 kernels;
+//! - `wgrad_f2x2`, `wgrad_f4x4`: the Winograd weight gradient with that variant (3×3 stride-1
+//!   layers).
 //!
 //! Run: `cargo bench --bench conv` (`-- NAME` filters as criterion does; `MXR_NUM_THREADS=N`
 //! for N threads, default 1 here; `CONV_BENCH_ROWS=direct,im2col` runs only those rows). Criterion reports elements per second where one element is
@@ -44,6 +49,8 @@ use mxr_kernels::cpu::conv::backward::{self, WgradInput};
 use mxr_kernels::cpu::conv::blocked::{Blocked, to_blocked};
 use mxr_kernels::cpu::conv::depthwise::DepthwiseConv;
 use mxr_kernels::cpu::conv::direct::{DirectConv, Epilogue, InputLayout};
+use mxr_kernels::cpu::conv::winograd::Variant;
+use mxr_kernels::cpu::conv::winograd::wgrad::WinogradWgrad;
 use mxr_kernels::cpu::conv::{ConvGeom, conv_backward, conv_backward_im2col, conv_forward};
 use mxr_kernels::cpu::isa::Isa;
 
@@ -312,33 +319,56 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 backward_output(want_output, &dw, with_dx.then_some(&dx[..]))
             }))
         }
-        "wgrad" | "dgrad" => {
+        "wgrad" | "wgrad_direct" | "wgrad_avx2" | "wgrad_direct_avx2" | "wgrad_f2x2"
+        | "wgrad_f4x4" | "dgrad" => {
             if g.groups != 1 {
                 return None;
             }
+            let avx2 = row.ends_with("_avx2");
+            if avx2 && !Isa::Avx2.is_available() {
+                return None;
+            }
+            let variant = match row {
+                "wgrad_f2x2" => Some(Variant::F2x2),
+                "wgrad_f4x4" => Some(Variant::F4x4),
+                _ => None,
+            };
+            let wino = match variant {
+                Some(v) => Some(WinogradWgrad::with_variant(&g, v).expect("valid")?),
+                None => None,
+            };
             let dy = uniform(g.output_len(), 4);
-            let isa = Isa::current();
+            let isa = if avx2 { Isa::Avx2 } else { Isa::current() };
             let out = g.output().expect("valid");
             let halo = backward::data_gradient_halo(&g).expect("valid");
             let dl = Blocked::new(g.batch, g.filters, out[1], out[2], halo);
             let mut dyb = vec![0.0; dl.len()];
             to_blocked(&dy, &dl, &mut dyb);
-            let plain = backward::wgrad_prefers_nchw(&g);
+            let plain = backward::wgrad_prefers_nchw(&g) && wino.is_none();
             let xl = Blocked::new(g.batch, g.channels, g.input[1], g.input[2], 0);
             let mut xb = vec![0.0; if plain { 0 } else { xl.len() }];
             if !plain {
                 to_blocked(&x, &xl, &mut xb);
             }
-            let mut out = vec![0.0f32; if row == "wgrad" { w.len() } else { x.len() }];
-            let weights = row == "wgrad";
+            let weights = row != "dgrad";
+            let mut out = vec![0.0f32; if weights { w.len() } else { x.len() }];
+            let direct = row.starts_with("wgrad_direct");
             Some(Box::new(move |want_output| {
-                if weights {
+                if let Some(wino) = &wino {
+                    wino.run(isa, &xb, &xl, &dyb, &dl, &mut out, threads)
+                } else if weights {
                     let input = if plain {
                         WgradInput::Nchw(&x)
                     } else {
                         WgradInput::Blocked(&xb, xl)
                     };
-                    backward::weight_gradient(isa, &g, input, &dyb, &dl, &mut out, threads)
+                    if direct {
+                        backward::weight_gradient_direct(
+                            isa, &g, input, &dyb, &dl, &mut out, threads,
+                        )
+                    } else {
+                        backward::weight_gradient(isa, &g, input, &dyb, &dl, &mut out, threads)
+                    }
                 } else {
                     backward::data_gradient(isa, &g, &dyb, &dl, &w, &mut out, threads)
                 }
@@ -360,7 +390,7 @@ fn backward_output(want: bool, dw: &[f32], dx: Option<&[f32]>) -> Vec<f32> {
     v
 }
 
-const ROWS: [&str; 17] = [
+const ROWS: [&str; 22] = [
     "im2col",
     "nchw",
     "direct",
@@ -377,13 +407,18 @@ const ROWS: [&str; 17] = [
     "backward_direct",
     "backward_direct_dw",
     "wgrad",
+    "wgrad_direct",
+    "wgrad_avx2",
+    "wgrad_direct_avx2",
+    "wgrad_f2x2",
+    "wgrad_f4x4",
     "dgrad",
 ];
 
 /// Which gradients a row computes: `None` for a forward row, else `(dw, dx)`.
 fn gradients(row: &str) -> Option<(bool, bool)> {
     match row {
-        "wgrad" => Some((true, false)),
+        r if r.starts_with("wgrad") => Some((true, false)),
         "dgrad" => Some((false, true)),
         r if r.starts_with("backward") => Some((true, !r.ends_with("_dw"))),
         _ => None,

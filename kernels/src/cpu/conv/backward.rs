@@ -15,8 +15,13 @@
 //! pass does); every other phase runs on [`DirectConv`] with repacked weights ([`DirectConv::pack_weights`] of the flipped,
 //! transposed taps), reading one blocked copy of `dy` whose halo covers every phase's padding.
 //!
-//! **Weight gradient.** `dw[f][c][ky][kx] = Σ_n Σ_pixels dy[n][f][pixel] ·
-//! x[n][c][pixel·s + k·d − p]` is computed in tiles of 16 input "lanes" by 16 output channels:
+//! **Weight gradient.** A 3×3 stride-1 layer on blocked input runs through Winograd
+//! ([`super::winograd::wgrad`]: `F(4×4)` or `F(2×2)`, 0.4 to 0.6 times the direct kernel's time
+//! on ResNet-18's layers) where [`super::winograd::wgrad::plan`] takes it (64 channels or more
+//! each side, maps of 4×4 and more; not with `MXR_WINOGRAD=0`); everything else runs on the
+//! direct kernel ([`weight_gradient_direct`]), which tests and benchmarks can also call on
+//! those layers. `dw[f][c][ky][kx] = Σ_n Σ_pixels dy[n][f][pixel] ·
+//! x[n][c][pixel·s + k·d − p]` is computed there in tiles of 16 input "lanes" by 16 output channels:
 //! 16 accumulator registers, each the gradient of one lane for one block of 16 output
 //! channels. Per output pixel the kernel loads one 16-channel vector of `dy` and multiplies it
 //! by each lane's input value, broadcast. On blocked data (the usual case) the 16 lanes are the
@@ -139,6 +144,40 @@ unsafe fn run_wgrad(isa: Isa, job: &WgradJob) {
     }
 }
 
+/// One weight-gradient tile over `pixels` consecutive pixels of channel-blocked rows (the
+/// Winograd weight gradient's matrix products, [`super::winograd::wgrad`]): for `p < pixels`,
+/// lane `j < 16` and output channel `o < 16`, `acc[16·j + o]` becomes the sum, from zero, of
+/// `x[16·p + j] · dy[16·p + o]`, pixel after pixel, with the kernel of `isa` (available).
+///
+/// # Safety
+/// `x` and `dy` are readable for `16·pixels` floats, `acc` writable for 256.
+pub(crate) unsafe fn wgrad_rows(
+    isa: Isa,
+    x: *const f32,
+    dy: *const f32,
+    pixels: usize,
+    acc: *mut f32,
+) {
+    let job = WgradJob {
+        x,
+        lanes: std::ptr::null(),
+        x_pixel: BLOCK,
+        x_row: 0,
+        x_image: 0,
+        dy,
+        dy_row: 0,
+        dy_image: 0,
+        pixels,
+        rows: 1,
+        images: 1,
+        acc,
+        zero: true,
+    };
+    // SAFETY: one row of `pixels` pixels, 16 floats apart on both sides (the caller's
+    // contract), lanes at offsets 0..16, the tile at `acc`.
+    unsafe { run_wgrad(isa, &job) }
+}
+
 /// The portable weight-gradient kernel: the vector kernels' arithmetic one lane at a time,
 /// each accumulator the same chain of fused multiply-adds in the same order (so every
 /// instruction set gives the same bits).
@@ -201,12 +240,38 @@ pub fn wgrad_prefers_nchw(geom: &ConvGeom) -> bool {
 /// The weight gradient `dw` (`F × C × kh × kw`, overwritten) of the convolution `geom` (2-D,
 /// one group, any stride, padding and dilation) from its input `x` and head gradient `dy`
 /// (blocked, `N × F × oh × ow`, any halo), with `isa` (the portable code if this CPU lacks it)
-/// on up to `threads` threads. The result does not depend on `threads`.
+/// on up to `threads` threads: by Winograd ([`super::winograd::wgrad`]) where
+/// [`super::winograd::wgrad::plan`] takes the layer (3×3, stride 1, blocked input; not with
+/// `MXR_WINOGRAD=0`), else by the direct kernel ([`weight_gradient_direct`]). The result does
+/// not depend on `threads`.
 ///
 /// # Errors
 /// [`ConvError`] for a geometry these kernels do not serve, or buffers or layouts that do not
 /// match it.
 pub fn weight_gradient(
+    isa: Isa,
+    geom: &ConvGeom,
+    x: WgradInput<'_>,
+    dy: &[f32],
+    dy_layout: &Blocked,
+    dw: &mut [f32],
+    threads: usize,
+) -> Result<(), ConvError> {
+    if let WgradInput::Blocked(xb, layout) = x
+        && let Some(wino) = super::winograd::wgrad::plan(geom)
+    {
+        check_head_gradient(geom, dy, dy_layout, 0)?;
+        return wino.run(isa, xb, &layout, dy, dy_layout, dw, threads);
+    }
+    weight_gradient_direct(isa, geom, x, dy, dy_layout, dw, threads)
+}
+
+/// [`weight_gradient`] by the direct kernel whatever the geometry (the module docs describe
+/// it; benchmarks and tests compare it with Winograd).
+///
+/// # Errors
+/// As [`weight_gradient`].
+pub fn weight_gradient_direct(
     isa: Isa,
     geom: &ConvGeom,
     x: WgradInput<'_>,

@@ -35,6 +35,10 @@
 //! statically; every output is computed by the same arithmetic whatever the split, so results
 //! do not depend on the thread count.
 //!
+//! The weight gradient of the same layers has its own module ([`wgrad`]): the products
+//! contracted over tiles instead of channels, `dg = Gᵀ [Σ_tiles V ⊙ (A dY Aᵀ)] G`, which
+//! [`super::backward::weight_gradient`] uses where [`wgrad::plan`] says it pays.
+//!
 //! Served: 2-D convolutions with a 3×3 kernel, stride 1, dilation 1, one group, and padding of
 //! 0 to 2 on each side, on a blocked input. The API mirrors [`super::direct::DirectConv`]'s, so
 //! that an executor can choose either per layer.
@@ -50,6 +54,8 @@
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ops::Range;
+
+pub mod wgrad;
 
 use super::blocked::{BLOCK, Blocked};
 use super::direct::{
@@ -537,7 +543,7 @@ impl WinogradConv {
 
 /// Whether the environment allows the Winograd kernels: `MXR_WINOGRAD` anything but `0` (read
 /// once). Off, the fused inference program and the NCHW entries ([`super::direct::forward_nchw`], the
-/// data gradient of [`super::backward`]) use the direct kernel.
+/// data and weight gradients of [`super::backward`]) use the direct kernels.
 pub fn enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ENABLED.get_or_init(|| std::env::var("MXR_WINOGRAD").map_or(true, |v| v.trim() != "0"))
@@ -904,7 +910,7 @@ impl Ctx {
         // length), and read (as the residual, after the first run of blocks) and write `M[ξ]`
         // (`nv` blocks of `nt` tiles), each element read before it is written.
         unsafe {
-            self.input_block::<K, A, M>(tiles.clone(), v, v_xi);
+            self.input_block::<K, A, M>(tiles.clone(), v, [v_xi, nt * BLOCK]);
             for og in groups {
                 for xi in 0..t {
                     let mut r0 = 0;
@@ -948,24 +954,25 @@ impl Ctx {
     }
 
     /// The input transform of `tiles` into `v`: `V[ξ][icb][k][16]` for position `ξ`, channel
-    /// block `icb` and the `k`-th tile of the range, at `ξ·v_xi + (icb·nt + k)·16`.
+    /// block `icb` and the `k`-th tile of the range, at `ξ·v_xi + icb·v_block + k·16`, where
+    /// `[v_xi, v_block] = strides` (the forward pass: `v_block = nt·16`).
     ///
     /// # Safety
-    /// As [`Ctx::run_block`]; `v` holds `α²` positions of `v_xi >= ic_blocks·nt·16` floats.
-    unsafe fn input_block<K: Transform<A, M>, const A: usize, const M: usize>(
+    /// As [`Ctx::run_block`]; `v` holds every position, block and tile at those offsets.
+    pub(super) unsafe fn input_block<K: Transform<A, M>, const A: usize, const M: usize>(
         &self,
         tiles: Range<usize>,
         v: *mut f32,
-        v_xi: usize,
+        strides: [usize; 2],
     ) {
         // SAFETY: forwarded; each kernel exists for its instruction set, which is available.
         unsafe {
             match self.isa {
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::input_avx512::<K, A, M>(self, tiles, v, v_xi),
+                Isa::Avx512 => x86::input_avx512::<K, A, M>(self, tiles, v, strides),
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::input_avx2::<K, A, M>(self, tiles, v, v_xi),
-                _ => input_tiles::<[f32; BLOCK], K, A, M>(self, tiles, v, v_xi),
+                Isa::Avx2 => x86::input_avx2::<K, A, M>(self, tiles, v, strides),
+                _ => input_tiles::<[f32; BLOCK], K, A, M>(self, tiles, v, strides),
             }
         }
     }
@@ -1146,9 +1153,8 @@ unsafe fn input_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: usi
     c: &Ctx,
     tiles: Range<usize>,
     v: *mut f32,
-    v_xi: usize,
+    [v_xi, v_block]: [usize; 2],
 ) {
-    let nt = tiles.len();
     let s = &c.s;
     let [ih, iw] = c.in_size;
     // Channel blocks outermost: consecutive tiles then read each input row onwards (a few
@@ -1204,7 +1210,7 @@ unsafe fn input_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: usi
                         *x = bd[col][i].assume_init();
                     }
                     for (j, y) in K::input(row).into_iter().enumerate() {
-                        y.store(v.add((i * A + j) * v_xi + (icb * nt + k) * BLOCK));
+                        y.store(v.add((i * A + j) * v_xi + icb * v_block + k * BLOCK));
                     }
                 }
             }
@@ -1438,10 +1444,10 @@ mod x86 {
         c: &Ctx,
         tiles: Range<usize>,
         v: *mut f32,
-        v_xi: usize,
+        strides: [usize; 2],
     ) {
         // SAFETY: forwarded; AVX-512 is available.
-        unsafe { input_tiles::<__m512, K, A, M>(c, tiles, v, v_xi) }
+        unsafe { input_tiles::<__m512, K, A, M>(c, tiles, v, strides) }
     }
 
     /// [`output_tiles`] with AVX-512.
@@ -1469,10 +1475,10 @@ mod x86 {
         c: &Ctx,
         tiles: Range<usize>,
         v: *mut f32,
-        v_xi: usize,
+        strides: [usize; 2],
     ) {
         // SAFETY: forwarded; AVX2 is available.
-        unsafe { input_tiles::<Avx2x2, K, A, M>(c, tiles, v, v_xi) }
+        unsafe { input_tiles::<Avx2x2, K, A, M>(c, tiles, v, strides) }
     }
 
     /// [`output_tiles`] with AVX2.

@@ -6,6 +6,8 @@
 //! `conv_backward::<f32>` end to end.
 
 use super::super::blocked::to_blocked;
+use super::super::winograd::Variant;
+use super::super::winograd::wgrad::WinogradWgrad;
 use super::super::{conv_backward, conv_backward_im2col};
 use super::*;
 
@@ -484,4 +486,257 @@ fn weight_gradient_is_deterministic_with_two_threads() {
             }
         }
     }
+}
+
+/// The Winograd weight gradient of `g` with `variant`, `isa` and `threads` from `x` and `dy`
+/// (NCHW), converted to the blocked layout with halos of `halos` (input, head gradient).
+fn winograd_dw(
+    g: &ConvGeom,
+    variant: Variant,
+    isa: Isa,
+    threads: usize,
+    (x, dy): (&[f32], &[f32]),
+    halos: [usize; 2],
+) -> Vec<f32> {
+    let [_, oh, ow] = g.output().unwrap();
+    let plan = WinogradWgrad::with_variant(g, variant).unwrap().unwrap();
+    let xl = Blocked::new(g.batch, g.channels, g.input[1], g.input[2], halos[0]);
+    let mut xb = vec![f32::NAN; xl.len()];
+    to_blocked(x, &xl, &mut xb);
+    let dl = Blocked::new(g.batch, g.filters, oh, ow, halos[1]);
+    let mut dyb = vec![f32::NAN; dl.len()];
+    to_blocked(dy, &dl, &mut dyb);
+    let mut dw = vec![f32::NAN; g.weight_len()];
+    plan.run(isa, &xb, &xl, &dyb, &dl, &mut dw, threads)
+        .unwrap();
+    dw
+}
+
+/// The direct weight gradient of `g` (blocked input, no halo) on one thread.
+fn direct_dw(g: &ConvGeom, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let [_, oh, ow] = g.output().unwrap();
+    let xl = Blocked::new(g.batch, g.channels, g.input[1], g.input[2], 0);
+    let mut xb = vec![0.0; xl.len()];
+    to_blocked(x, &xl, &mut xb);
+    let dl = Blocked::new(g.batch, g.filters, oh, ow, 0);
+    let mut dyb = vec![0.0; dl.len()];
+    to_blocked(dy, &dl, &mut dyb);
+    let mut dw = vec![f32::NAN; g.weight_len()];
+    let input = WgradInput::Blocked(&xb, xl);
+    weight_gradient_direct(Isa::current(), g, input, &dyb, &dl, &mut dw, 1).unwrap();
+    dw
+}
+
+/// The f64 reference weight gradient of `g` (im2col, no `dx`).
+fn reference_dw(g: &ConvGeom, x: &[f32], dy: &[f32], threads: usize) -> Vec<f64> {
+    let w = vec![0.0f64; g.weight_len()];
+    let mut dw = vec![f64::NAN; g.weight_len()];
+    conv_backward_im2col(g, &up(dy), &up(x), &w, None, &mut dw, None, threads).unwrap();
+    dw
+}
+
+/// `max |got − want| / max |want|`.
+fn max_rel_error(got: &[f32], want: &[f64]) -> f64 {
+    let scale = want.iter().fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
+    let worst = got
+        .iter()
+        .zip(want)
+        .fold(0.0f64, |m, (&a, &b)| m.max((f64::from(a) - b).abs()));
+    worst / scale
+}
+
+#[test]
+fn winograd_weight_gradient_matches_the_reference_on_every_isa_and_thread_count() {
+    // Odd sizes, padding 0, 1, 2 and uneven, channel counts that are not multiples of 16,
+    // batch 1 and more, extra halos, and a layer large enough for several blocks of tiles.
+    let p = |py: usize, px: usize| [[3, 3], [1, 1], [py, px], [1, 1]];
+    let cases = [
+        (geom(1, 16, 16, [8, 8], p(1, 1)), [0, 0]),
+        (geom(2, 17, 20, [7, 9], p(1, 1)), [1, 2]),
+        (geom(3, 5, 7, [9, 11], p(0, 0)), [0, 1]),
+        (geom(1, 20, 33, [10, 7], p(2, 2)), [2, 0]),
+        (geom(2, 16, 18, [5, 6], p(2, 0)), [0, 0]),
+        (geom(1, 3, 2, [3, 3], p(0, 0)), [0, 0]),
+        (geom(8, 64, 48, [20, 19], p(1, 1)), [0, 0]),
+    ];
+    for (g, halos) in cases {
+        let [_, oh, ow] = g.output().unwrap();
+        let x = values(g.data_len(), 11);
+        let dy = values(g.output_len(), 12);
+        let want = reference_dw(&g, &x, &dy, 1);
+        let direct = direct_dw(&g, &x, &dy);
+        assert_near(&format!("{g:?} direct"), &direct, &want, g.batch * oh * ow);
+        for variant in [Variant::F2x2, Variant::F4x4] {
+            let first = winograd_dw(&g, variant, Isa::Scalar, 1, (&x, &dy), halos);
+            // F(4×4)'s transforms (entries up to 8) amplify the rounding error.
+            let terms = g.batch * oh * ow * if variant == Variant::F4x4 { 16 } else { 1 };
+            assert_near(&format!("{g:?} {variant:?}"), &first, &want, terms);
+            for isa in Isa::available() {
+                for threads in 1..=3 {
+                    let dw = winograd_dw(&g, variant, isa, threads, (&x, &dy), halos);
+                    assert!(
+                        dw.iter()
+                            .zip(&first)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{g:?} {variant:?} {isa} {threads}t differs from the portable 1-thread run"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn winograd_weight_gradient_is_deterministic_with_two_threads() {
+    // Large enough to split over 2 and 3 threads, with several blocks of tiles.
+    let g = geom(16, 64, 64, [28, 28], [[3, 3], [1, 1], [1, 1], [1, 1]]);
+    let x = values(g.data_len(), 13);
+    let dy = values(g.output_len(), 14);
+    for variant in [Variant::F2x2, Variant::F4x4] {
+        let first = winograd_dw(&g, variant, Isa::current(), 2, (&x, &dy), [0, 0]);
+        for threads in [2, 1, 3] {
+            let again = winograd_dw(&g, variant, Isa::current(), threads, (&x, &dy), [0, 0]);
+            assert!(
+                again
+                    .iter()
+                    .zip(&first)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{variant:?}: {threads} threads differ from the first 2-thread run"
+            );
+        }
+    }
+}
+
+#[test]
+fn winograd_weight_gradient_rejects_bad_buffers() {
+    let g = geom(2, 16, 16, [6, 6], [[3, 3], [1, 1], [1, 1], [1, 1]]);
+    let plan = WinogradWgrad::with_variant(&g, Variant::F2x2)
+        .unwrap()
+        .unwrap();
+    let xl = Blocked::new(2, 16, 6, 6, 0);
+    let dl = Blocked::new(2, 16, 6, 6, 1);
+    let (xb, dyb) = (vec![0.0f32; xl.len()], vec![0.0f32; dl.len()]);
+    let mut dw = vec![0.0f32; g.weight_len()];
+    let run = |x: &[f32], xl: &Blocked, dy: &[f32], dl: &Blocked, dw: &mut [f32]| {
+        plan.run(Isa::current(), x, xl, dy, dl, dw, 2)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(run(&xb[1..], &xl, &dyb, &dl, &mut dw).contains("data"));
+    assert!(run(&xb, &xl, &dyb[1..], &dl, &mut dw).contains("output gradient"));
+    assert!(run(&xb, &xl, &dyb, &dl, &mut dw[1..]).contains("weight gradient"));
+    let wrong = Blocked::new(2, 16, 6, 5, 0);
+    assert!(run(&xb, &wrong, &dyb, &dl, &mut dw).contains("input layout"));
+    assert!(run(&xb, &xl, &dyb, &wrong, &mut dw).contains("head gradient layout"));
+    // Not served: stride 2, a 5×5 kernel.
+    let s2 = geom(1, 16, 16, [8, 8], [[3, 3], [2, 2], [1, 1], [1, 1]]);
+    assert!(
+        WinogradWgrad::with_variant(&s2, Variant::F2x2)
+            .unwrap()
+            .is_none()
+    );
+    let k5 = geom(1, 16, 16, [8, 8], [[5, 5], [1, 1], [2, 2], [1, 1]]);
+    assert!(
+        WinogradWgrad::with_variant(&k5, Variant::F4x4)
+            .unwrap()
+            .is_none()
+    );
+    assert!(super::super::winograd::wgrad::plan(&k5).is_none());
+}
+
+/// Prints the max relative error (`max |error| / max |dw|`) against the f64 reference of the
+/// direct kernel, `F(2×2)` and `F(4×4)` on ResNet-18's 3×3 stride-1 layers (W9 at 112×112 and
+/// batch 16; 224×224 at batch 32). Slow (the f64 reference): `cargo test --release -p
+/// mxr-kernels winograd_weight_gradient_accuracy -- --ignored --nocapture`.
+#[test]
+#[ignore = "slow; prints the accuracy table"]
+fn winograd_weight_gradient_accuracy() {
+    let p1 = [[3, 3], [1, 1], [1, 1], [1, 1]];
+    let layers = [
+        ("w9_l1_3x3", geom(16, 64, 64, [28, 28], p1)),
+        ("w9_l2_3x3", geom(16, 128, 128, [14, 14], p1)),
+        ("w9_l3_3x3", geom(16, 256, 256, [7, 7], p1)),
+        ("w9_l4_3x3", geom(16, 512, 512, [4, 4], p1)),
+        ("r18_l1_3x3_b32", geom(32, 64, 64, [56, 56], p1)),
+        ("r18_l2_3x3_b32", geom(32, 128, 128, [28, 28], p1)),
+        ("r18_l3_3x3_b32", geom(32, 256, 256, [14, 14], p1)),
+        ("r18_l4_3x3_b32", geom(32, 512, 512, [7, 7], p1)),
+    ];
+    println!(
+        "{:>16} {:>10} {:>10} {:>10}",
+        "layer", "direct", "F(2x2)", "F(4x4)"
+    );
+    for (name, g) in layers {
+        let x = values(g.data_len(), 21);
+        let dy = values(g.output_len(), 22);
+        let want = reference_dw(&g, &x, &dy, 2);
+        let direct = max_rel_error(&direct_dw(&g, &x, &dy), &want);
+        let wino = |v| {
+            let dw = winograd_dw(&g, v, Isa::current(), 2, (&x, &dy), [0, 0]);
+            max_rel_error(&dw, &want)
+        };
+        let (f2, f4) = (wino(Variant::F2x2), wino(Variant::F4x4));
+        println!("{name:>16} {direct:>10.2e} {f2:>10.2e} {f4:>10.2e}");
+        assert!(f2 < 1e-4 && f4 < 1e-3, "{name}: {f2} {f4}");
+    }
+}
+
+#[test]
+fn winograd_weight_gradient_serves_resnet_layers_through_weight_gradient() {
+    use super::super::winograd::wgrad::plan;
+    let p1 = [[3, 3], [1, 1], [1, 1], [1, 1]];
+    // ResNet-18's 3×3 stride-1 layers at batch 16: F(4×4) (unless MXR_WINOGRAD=0).
+    for (hw, c) in [(28, 64), (14, 128), (7, 256), (4, 512)] {
+        let g = geom(16, c, c, [hw, hw], p1);
+        if super::super::winograd::enabled() {
+            assert_eq!(plan(&g).map(|p| p.variant()), Some(Variant::F4x4), "{g:?}");
+        } else {
+            assert!(plan(&g).is_none());
+        }
+    }
+    // Declined: a 3×3 map (Winograd's tiles overhang), 32 channels, stride 2, few pixels.
+    assert!(plan(&geom(64, 64, 64, [3, 3], p1)).is_none());
+    assert!(plan(&geom(16, 32, 32, [28, 28], p1)).is_none());
+    assert!(
+        plan(&geom(
+            16,
+            64,
+            64,
+            [28, 28],
+            [[3, 3], [2, 2], [1, 1], [1, 1]]
+        ))
+        .is_none()
+    );
+    assert!(plan(&geom(1, 64, 64, [8, 8], p1)).is_none());
+    if !super::super::winograd::enabled() {
+        return;
+    }
+    // `weight_gradient` and `backward_nchw_with` take it: the same bits as the plan's `run`,
+    // within rounding of the reference.
+    let g = geom(2, 64, 80, [13, 11], p1);
+    let [_, oh, ow] = g.output().unwrap();
+    let x = values(g.data_len(), 31);
+    let dy = values(g.output_len(), 32);
+    let w = values(g.weight_len(), 33);
+    let want = reference_dw(&g, &x, &dy, 1);
+    let wino = winograd_dw(
+        &g,
+        plan(&g).unwrap().variant(),
+        Isa::current(),
+        1,
+        (&x, &dy),
+        [0, 0],
+    );
+    assert_near("winograd", &wino, &want, 16 * g.batch * oh * ow);
+    let mut dw = vec![f32::NAN; g.weight_len()];
+    let mut dx = vec![f32::NAN; g.data_len()];
+    for isa in Isa::available() {
+        assert!(backward_nchw_with(isa, &g, &dy, &x, &w, Some(&mut dx), Some(&mut dw), 2).unwrap());
+        assert_eq!(dw, wino, "{isa}");
+    }
+    assert_ne!(
+        direct_dw(&g, &x, &dy),
+        wino,
+        "the direct kernel sums in another order"
+    );
 }
