@@ -230,7 +230,7 @@ int_num!(i32, i64, u8, i8);
 fn map<T: Copy + Sync, U: Send>(x: &[T], out: &mut [U], f: impl Fn(T) -> U + Sync + Copy) {
     match parallel_chunk(out.len()) {
         Some(per) => for_each_chunk_mut(out, per, |i, o| {
-            map_seq(&x[i * per..i * per + o.len()], o, f);
+            map_seq(&x[part(i, per, o.len(), x.len())], o, f);
         }),
         None => map_seq(x, out, f),
     }
@@ -290,6 +290,13 @@ fn parallel_chunk(len: usize) -> Option<usize> {
     (parts > 1).then(|| len.div_ceil(parts))
 }
 
+/// The elements of an input of `len` that chunk `i` (of `per`, this one `n` long) of the output
+/// reads: as the sequential loops zip, an input shorter than the output is read as far as it
+/// goes.
+fn part(i: usize, per: usize, n: usize, len: usize) -> std::ops::Range<usize> {
+    (i * per).min(len)..(i * per + n).min(len)
+}
+
 /// `data[i] = f(data[i])`.
 #[inline(always)]
 fn map_inplace<T: Copy + Send>(data: &mut [T], f: impl Fn(T) -> T + Sync + Copy) {
@@ -318,8 +325,11 @@ fn zip_map<A: Copy + Sync, B: Copy + Sync, U: Send>(
     };
     match parallel_chunk(out.len()) {
         Some(per) => for_each_chunk_mut(out, per, |i, o| {
-            let r = i * per..i * per + o.len();
-            seq(&a[r.clone()], &b[r], o);
+            seq(
+                &a[part(i, per, o.len(), a.len())],
+                &b[part(i, per, o.len(), b.len())],
+                o,
+            );
         }),
         None => seq(a, b, out),
     }
