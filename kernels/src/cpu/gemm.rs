@@ -40,8 +40,9 @@
 //! # Ok::<(), mxr_kernels::cpu::gemm::GemmError>(())
 //! ```
 
+use std::cell::RefCell;
 use std::fmt;
-use std::ops::Mul;
+use std::ops::{Add, Mul};
 
 use crate::Element;
 
@@ -257,7 +258,7 @@ mod blis;
 mod skinny;
 
 /// An element type [`gemm()`] supports: `f32` and `f64`. Sealed.
-pub trait GemmElement: Element + sealed::Sealed + Mul<Output = Self> {
+pub trait GemmElement: Element + sealed::Sealed + Add<Output = Self> + Mul<Output = Self> {
     /// Zero.
     const ZERO: Self;
     /// One.
@@ -543,6 +544,9 @@ pub fn batched_gemm_with<T: GemmElement>(
         }
         return Ok(());
     }
+    if batch == 1 && backend == Backend::Auto && transposed_pays::<T>(trans_a, trans_b, m, n, k) {
+        return through_transpose(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+    }
     // op(A) is m × k: row stride, column stride.
     let (a_rs, a_cs) = if trans_a {
         (1, a_mat.ld)
@@ -657,6 +661,129 @@ pub fn batched_gemm_with<T: GemmElement>(
         }
     }
     Ok(())
+}
+
+/// Whether `C = A · Bᵀ` (`A` stored `m × k`, `B` stored `n × k`: a `FullyConnected` forward
+/// pass) runs faster as `Cᵀ = B · Aᵀ` ([`through_transpose`]): for `f32` on a CPU with mxr's
+/// kernels, when `C` has at least twice as many columns as rows, more rows than the few-rows
+/// kernel takes, and enough work. Then the large operand (the weights) is read in place, row by
+/// row, instead of being transposed into packed panels, and only the small one is. Measured
+/// on one Zen 4 core (`m × n × k`, µs, direct / transposed): 64 × 500 × 800 (LeNet's first
+/// dense layer at batch 64) 589 / 458, 64 × 1024 × 1024 8232 / 1216 (the `gemm` crate, which
+/// the direct product took, is slow there), 100 × 1024 × 1024 9262 / 2748, 64 × 512 × 512
+/// 805 / 298, 32 × 1000 × 512 (ResNet's classifier at batch 32) 437 / 328.
+fn transposed_pays<T: GemmElement>(
+    trans_a: bool,
+    trans_b: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+) -> bool {
+    let volume = m as u128 * n as u128 * k as u128;
+    T::DTYPE == crate::DType::F32
+        && crate::cpu::isa::Isa::current() >= crate::cpu::isa::Isa::Avx2
+        && !trans_a
+        && trans_b
+        && m > FEW_ROWS
+        && n >= 2 * m
+        && volume >= MIN_PARALLEL_VOLUME
+}
+
+/// Rows of the products the few-rows kernel takes (the transposed route is not for them).
+#[cfg(target_arch = "x86_64")]
+const FEW_ROWS: usize = skinny::MAX_ROWS;
+#[cfg(not(target_arch = "x86_64"))]
+const FEW_ROWS: usize = 8;
+
+thread_local! {
+    /// The transposed product of [`through_transpose`], reused by the calls on this thread.
+    static TRANSPOSED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `C = alpha · A · Bᵀ + beta · C` (`A` stored `m × k` with leading dimension `lda`, `B` stored
+/// `n × k` with `ldb`, `C` `m × n` with `ldc`, all checked by the caller) computed as
+/// `Cᵀ = alpha · B · Aᵀ` into a scratch matrix, which is then added, transposed, to
+/// `beta · C` (`beta == 0` ignores `C`'s old contents). The transposed product runs on mxr's
+/// kernel when it has a full register tile of columns (`m ≥ 64`), else where [`gemm()`] would
+/// send it.
+#[allow(clippy::too_many_arguments, reason = "the gemm arguments")]
+fn through_transpose<T: GemmElement>(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: T,
+    a: &[T],
+    lda: usize,
+    b: &[T],
+    ldb: usize,
+    beta: T,
+    c: &mut [T],
+    ldc: usize,
+    threads: usize,
+) -> Result<(), GemmError> {
+    let backend = if m >= 64 {
+        Backend::Native
+    } else {
+        Backend::Auto
+    };
+    let words = (n * m * std::mem::size_of::<T>()).div_ceil(8);
+    let mut run = |scratch: &mut Vec<u64>| {
+        if scratch.len() < words {
+            scratch.resize(words, 0);
+        }
+        let ct = &mut bytemuck::cast_slice_mut::<u64, T>(&mut scratch[..words])[..n * m];
+        // `Cᵀ` is `n × m`: `B` as stored times `A` read transposed. Not routed here again:
+        // its columns (`m`) are fewer than twice its rows (`n ≥ 2m`).
+        batched_gemm_with(
+            backend,
+            false,
+            true,
+            n,
+            m,
+            k,
+            alpha,
+            b,
+            ldb,
+            0,
+            a,
+            lda,
+            0,
+            T::ZERO,
+            ct,
+            m,
+            0,
+            1,
+            threads,
+        )?;
+        add_transposed(ct, m, n, beta, c, ldc);
+        Ok(())
+    };
+    TRANSPOSED.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => run(&mut scratch),
+        // Only reachable if a product were nested inside this one on the same thread.
+        Err(_) => run(&mut Vec::new()),
+    })
+}
+
+/// `C = ctᵀ + beta · C` for `C` `m × n` with leading dimension `ldc` and `ct` `n × m`
+/// contiguous, in 16 × 16 tiles; `beta == 0` never reads `C`.
+fn add_transposed<T: GemmElement>(ct: &[T], m: usize, n: usize, beta: T, c: &mut [T], ldc: usize) {
+    const TILE: usize = 16;
+    for i0 in (0..m).step_by(TILE) {
+        for j0 in (0..n).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(m) {
+                let row = &mut c[i * ldc + j0..i * ldc + (j0 + TILE).min(n)];
+                let col = ct[j0 * m + i..].iter().step_by(m);
+                if beta == T::ZERO {
+                    row.iter_mut().zip(col).for_each(|(d, &v)| *d = v);
+                } else {
+                    row.iter_mut()
+                        .zip(col)
+                        .for_each(|(d, &v)| *d = v + beta * *d);
+                }
+            }
+        }
+    }
 }
 
 /// Products below this many multiply-adds run on one thread (splitting costs more than it saves).

@@ -215,6 +215,41 @@ fn classifier_shaped_products_match_the_reference() {
     }
 }
 
+/// Products `gemm` computes transposed (`C = A · Bᵀ` with at least twice as many columns as
+/// rows: dense layers with more outputs than the batch), on either side of the 64 rows where
+/// the transposed product moves to mxr's kernel, with padded leading dimensions, every kind of
+/// `beta` (0 must ignore the NaN in `C`), and one and two threads; plus the same shapes in
+/// `f64`, which keep the direct route.
+#[test]
+fn wide_products_with_a_transposed_b_match_the_reference() {
+    let mut seed = 9000;
+    for (m, n, k) in [(9, 300, 800), (33, 80, 900), (64, 500, 80), (70, 141, 300)] {
+        for (pad, threads) in [(0, 1), (5, 2)] {
+            for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (-0.5, 2.0)] {
+                seed += 3;
+                let case = Case {
+                    ta: false,
+                    tb: true,
+                    m,
+                    n,
+                    k,
+                    pad,
+                    alpha,
+                    beta,
+                };
+                let isa = crate::cpu::isa::Isa::current();
+                assert_eq!(
+                    transposed_pays::<f32>(false, true, m, n, k),
+                    isa >= crate::cpu::isa::Isa::Avx2
+                );
+                assert!(!transposed_pays::<f64>(false, true, m, n, k));
+                check_threads::<f32>(case, seed, threads);
+                check_threads::<f64>(case, seed, threads);
+            }
+        }
+    }
+}
+
 #[test]
 fn matches_the_reference_in_f64() {
     check_all::<f64>();
