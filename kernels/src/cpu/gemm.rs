@@ -20,6 +20,10 @@
 //!   [gemm](https://docs.rs/gemm/0.19) crate with its `x86-v4` feature, which picks its own
 //!   micro-kernels at run time (AVX-512, AVX2/FMA or scalar).
 //!
+//! A product `A · Bᵀ` with at least twice as many columns as rows (a dense layer's forward pass
+//! at a batch smaller than its outputs) is computed as `(B · Aᵀ)ᵀ`, so that the large operand is
+//! read in place rather than transposed into packed panels (`transposed_pays`).
+//!
 //! `benches/gemm.rs` compares them. On the development machine (a 2-vCPU KVM guest reporting
 //! an AVX-512 Intel Xeon, one thread, square f32 `C = A · B`, FMA peak ≈ 210 GFLOP/s) the
 //! own kernel reaches ≈ 165–172 GFLOP/s at N = 1024 and 2048, 3–7% above the crate (up to 35%
