@@ -7,10 +7,14 @@
 //!   kernels on blocked data, with `Isa::current()` and the capped instruction sets);
 //! - pooling (ResNet's 3×3 stride-2 max pooling on 112×112×64, global average pooling of
 //!   7×7×512 and 7×7×2048) and the blocked element-wise operations, in GB/s (bytes of input
-//!   read once plus output written): `nchw` (`pool_forward`, or a plain loop) and `blocked`.
+//!   read once plus output written): `nchw` (`pool_forward`, or a plain loop) and `blocked`;
+//! - max pooling's backward on NCHW data (`pool_backward_with` with each instruction set, no
+//!   blocked kernel), in ms per call: LeNet's two 2×2 poolings at batch 64 (W5) and ResNet-18's
+//!   3×3 stride-2 one at batch 16.
 //!
 //! Run: `cargo bench --bench blocked` (`MXR_NUM_THREADS=N` for N threads, default 1;
-//! `BLOCKED_BENCH=depthwise` (or `pooling`, `elementwise`) runs only that family). Every
+//! `BLOCKED_BENCH=depthwise` (or `pooling`, `pooling_backward`, `elementwise`) runs only that
+//! family). Every
 //! timing is the median of repeated calls after a warm-up, in this thread's CPU time when on
 //! one thread (so that other processes on a shared machine count less), else wall time;
 //! outputs are checked against the NCHW kernels once.
@@ -24,7 +28,7 @@ use mxr_kernels::cpu::conv::direct::Epilogue;
 use mxr_kernels::cpu::conv::{ConvGeom, conv_forward, conv_forward_im2col};
 use mxr_kernels::cpu::isa::Isa;
 use mxr_kernels::cpu::pooling::blocked::BlockedPool;
-use mxr_kernels::cpu::pooling::{PoolGeom, PoolType, pool_forward};
+use mxr_kernels::cpu::pooling::{PoolGeom, PoolType, pool_backward_with, pool_forward};
 use mxr_kernels::cpu::random::Rng;
 
 /// A zeroed buffer of `len` floats starting on a 64-byte boundary, as the engine's storage
@@ -286,6 +290,50 @@ fn pooling(threads: usize) {
     }
 }
 
+fn pooling_backward(threads: usize) {
+    // (name, batch, channels, side, kernel, stride, pad)
+    let shapes = [
+        ("lenet_pool1", 64, 20, 24, 2, 2, 0),
+        ("lenet_pool2", 64, 50, 8, 2, 2, 0),
+        ("r18_maxpool_b16", 16, 64, 112, 3, 2, 1),
+    ];
+    let isas = [Isa::Avx512, Isa::Avx2, Isa::Scalar];
+    println!("\nmax pooling backward (NCHW), ms per call, {threads} thread(s)");
+    let mut head = format!("{:>18}", "shape");
+    for isa in isas {
+        head += &format!(" {:>10}", isa.name());
+    }
+    println!("{head}");
+    mxr_kernels::cpu::parallel::set_num_threads(threads);
+    for (name, n, c, side, k, s, p) in shapes {
+        let o = (side + 2 * p - k) / s + 1;
+        let geom = PoolGeom::new_2d(n * c, [side, side], [o, o], [k, k], [s, s], [p, p]);
+        let x = uniform(geom.input_len(), 5);
+        let grad = uniform(geom.output_len(), 6);
+        let mut y = vec![0.0; geom.output_len()];
+        pool_forward(&geom, PoolType::Max, &x, &mut y).expect("valid");
+        let mut dx = vec![0.0; geom.input_len()];
+        let mut want: Option<Vec<f32>> = None;
+        let mut row = format!("{name:>18}");
+        for isa in isas {
+            if !isa.is_available() {
+                row += &format!(" {:>10}", "-");
+                continue;
+            }
+            let t = time(threads, || {
+                pool_backward_with(isa, &geom, PoolType::Max, &grad, &x, &y, &mut dx)
+                    .expect("valid")
+            });
+            match &want {
+                Some(w) => assert_eq!(&dx, w, "{name} {isa}"),
+                None => want = Some(dx.clone()),
+            }
+            row += &format!(" {:>10.3}", t * 1e3);
+        }
+        println!("{row}");
+    }
+}
+
 fn elementwise(threads: usize) {
     // (name, batch, channels, side)
     let shapes = [
@@ -364,6 +412,9 @@ fn main() {
     }
     if run("pooling") {
         pooling(threads);
+    }
+    if run("pooling_backward") {
+        pooling_backward(threads);
     }
     if run("elementwise") {
         elementwise(threads);

@@ -27,10 +27,11 @@
 
 use std::ops::{Add, AddAssign, Div};
 
+use super::isa::Isa;
 use super::parallel;
 
 #[cfg(target_arch = "x86_64")]
-mod avx512;
+mod avx2;
 pub mod blocked;
 
 mod sealed {
@@ -57,19 +58,28 @@ pub trait PoolElement:
     /// `n` as this type (window sizes are small).
     fn from_usize(n: usize) -> Self;
 
-    /// A vectorised prefix of one output row of the 2×2 max-pool gradient (as
-    /// `Tiles::max_backward` writes it: windows of rows `x0`/`x1`, outputs `y`, head gradient
-    /// `g`, into rows `d0`/`d1`); returns how many windows it wrote (none here; all of them
-    /// for `f32` with AVX-512): the caller does the rest.
-    fn max_backward_2x2_prefix(
-        _x0: &[Self],
-        _x1: &[Self],
-        _y: &[Self],
-        _g: &[Self],
-        _d0: &mut [Self],
-        _d1: &mut [Self],
-    ) -> usize {
-        0
+    /// The 2×2 max-pool gradient of `bands` window rows, overwriting `dx`: band `b` is the
+    /// input rows `2b` and `2b + 1` of `x` and `dx` (`iw` wide, `2·ow <= iw`) and the outputs
+    /// `b·ow .. (b + 1)·ow` of `y` and `g`; window `i` of a band sends its gradient to the
+    /// first of `top[2i], top[2i+1], bottom[2i], bottom[2i+1]` equal to its output, zero goes
+    /// everywhere else. With `isa`'s vector code where the type has some (`f32` with AVX2 or
+    /// better), else portable; the results are the same.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the instruction set, the sizes and the four buffers of a run of bands"
+    )]
+    fn max_backward_2x2(
+        isa: Isa,
+        bands: usize,
+        iw: usize,
+        ow: usize,
+        x: &[Self],
+        y: &[Self],
+        g: &[Self],
+        dx: &mut [Self],
+    ) {
+        let _ = isa;
+        max_backward_2x2_bands(bands, iw, ow, x, y, g, dx);
     }
 }
 
@@ -80,21 +90,23 @@ impl PoolElement for f32 {
         n as f32
     }
 
-    fn max_backward_2x2_prefix(
-        x0: &[f32],
-        x1: &[f32],
+    fn max_backward_2x2(
+        isa: Isa,
+        bands: usize,
+        iw: usize,
+        ow: usize,
+        x: &[f32],
         y: &[f32],
         g: &[f32],
-        d0: &mut [f32],
-        d1: &mut [f32],
-    ) -> usize {
+        dx: &mut [f32],
+    ) {
         #[cfg(target_arch = "x86_64")]
-        if crate::cpu::isa::Isa::current() >= crate::cpu::isa::Isa::Avx512 {
-            // SAFETY: AVX-512F is available (the current instruction set includes it).
-            return unsafe { avx512::max_backward_2x2_row(x0, x1, y, g, d0, d1) };
+        if isa.min(Isa::detected()) >= Isa::Avx2 {
+            // SAFETY: AVX2 is available (the CPU's instruction set includes it).
+            return unsafe { avx2::max_backward_2x2(bands, iw, ow, x, y, g, dx) };
         }
-        let _ = (x0, x1, y, g, d0, d1);
-        0
+        let _ = isa;
+        max_backward_2x2_bands(bands, iw, ow, x, y, g, dx);
     }
 }
 
@@ -385,7 +397,9 @@ fn forward_plane<T: PoolElement>(
 /// Windows that tile a 2-D plane: `kh × kw` windows with the stride equal to the kernel, no
 /// padding and none clipped (LeNet's and VGG's 2×2 max pooling), each input read by at most
 /// one window. Max pooling then runs on plain row slices ([`Tiles::max_forward`],
-/// [`Tiles::max_backward`]), with the same comparisons in the same order as the general path.
+/// [`Tiles::max_backward`]), with the same comparisons in the same order as the general path;
+/// the 2×2 gradient ([`Tiles::max_backward_2x2`]) writes every element of `dx` by selects, in
+/// runs of bands of two input rows that may span planes, vectorised for `f32` (`avx2`).
 #[derive(Debug, Clone, Copy)]
 struct Tiles {
     kh: usize,
@@ -455,42 +469,49 @@ impl Tiles {
         }
     }
 
-    /// The gradient of [`Tiles::max_forward`] (`dxp` zeroed by the caller): each output's
-    /// gradient to the first element of its window equal to the output.
-    fn max_backward<T: PoolElement>(&self, iw: usize, gp: &[T], xp: &[T], yp: &[T], dxp: &mut [T]) {
-        let (kh, kw) = (self.kh, self.kw);
-        if (kh, kw) == (2, 2) {
-            // Every element of a window is written (the windows do not overlap): the gradient
-            // where the first match is, zero elsewhere, by selects rather than a search.
-            for oy in 0..self.oh {
-                let (g, y) = (
-                    &gp[oy * self.ow..][..self.ow],
-                    &yp[oy * self.ow..][..self.ow],
-                );
-                let (top, bottom) = dxp[2 * oy * iw..].split_at_mut(iw);
-                let x0 = &xp[2 * oy * iw..][..2 * self.ow];
-                let x1 = &xp[(2 * oy + 1) * iw..][..2 * self.ow];
-                let (d0, d1) = (&mut top[..2 * self.ow], &mut bottom[..2 * self.ow]);
-                let done = T::max_backward_2x2_prefix(x0, x1, y, g, d0, d1);
-                let d0 = d0[2 * done..].chunks_exact_mut(2);
-                let d1 = d1[2 * done..].chunks_exact_mut(2);
-                let (x0, x1) = (&x0[2 * done..], &x1[2 * done..]);
-                let windows = d0.zip(d1).zip(x0.chunks_exact(2).zip(x1.chunks_exact(2)));
-                for ((((d0, d1), (a, b)), &g), &t) in windows.zip(&g[done..]).zip(&y[done..]) {
-                    // Non-short-circuit `&`: no branches.
-                    let e0 = a[0] == t;
-                    let e1 = !e0 & (a[1] == t);
-                    let e2 = !(e0 | e1) & (b[0] == t);
-                    let e3 = !(e0 | e1 | e2) & (b[1] == t);
-                    let at = |hit: bool| if hit { g } else { T::ZERO };
-                    d0[0] = at(e0);
-                    d0[1] = at(e1);
-                    d1[0] = at(e2);
-                    d1[1] = at(e3);
-                }
-            }
+    /// The 2×2 gradient of [`Tiles::max_forward`] on whole planes (`planes × ih × iw` in `x`
+    /// and `dx`, `planes × oh × ow` in `y` and `g`), overwriting `dx`: each output's gradient
+    /// to the first element of its window equal to the output, zero elsewhere. When the
+    /// windows cover every row, the planes' bands of two rows follow one another evenly, so
+    /// they run as one stretch.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the instruction set, the plane height and the four buffers"
+    )]
+    fn max_backward_2x2<T: PoolElement>(
+        &self,
+        isa: Isa,
+        ih: usize,
+        iw: usize,
+        x: &[T],
+        y: &[T],
+        g: &[T],
+        dx: &mut [T],
+    ) {
+        let (oh, ow) = (self.oh, self.ow);
+        if ih == 2 * oh {
+            let bands = g.len() / ow.max(1);
+            T::max_backward_2x2(isa, bands, iw, ow, x, y, g, dx);
             return;
         }
+        // A last row no window covers: plane by plane, that row zeroed.
+        let (spatial, out_spatial) = (ih * iw, oh * ow);
+        for (((dxp, xp), yp), gp) in dx
+            .chunks_exact_mut(spatial)
+            .zip(x.chunks_exact(spatial))
+            .zip(y.chunks_exact(out_spatial))
+            .zip(g.chunks_exact(out_spatial))
+        {
+            let (covered, rest) = dxp.split_at_mut(2 * oh * iw);
+            T::max_backward_2x2(isa, oh, iw, ow, xp, yp, gp, covered);
+            rest.fill(T::ZERO);
+        }
+    }
+
+    /// The gradient of [`Tiles::max_forward`] for windows other than 2×2 (`dxp` zeroed by the
+    /// caller): each output's gradient to the first element of its window equal to the output.
+    fn max_backward<T: PoolElement>(&self, iw: usize, gp: &[T], xp: &[T], yp: &[T], dxp: &mut [T]) {
+        let (kh, kw) = (self.kh, self.kw);
         for oy in 0..self.oh {
             for ox in 0..self.ow {
                 let o = oy * self.ow + ox;
@@ -533,6 +554,23 @@ pub fn pool_backward<T: PoolElement>(
     y: &[T],
     dx: &mut [T],
 ) -> Result<(), PoolError> {
+    pool_backward_with(Isa::current(), geom, kind, g, x, y, dx)
+}
+
+/// [`pool_backward`] with the vector code of `isa` (capped at what the CPU has), for tests and
+/// benchmarks that compare instruction sets; the results are the same on every one.
+///
+/// # Errors
+/// As [`pool_backward`].
+pub fn pool_backward_with<T: PoolElement>(
+    isa: Isa,
+    geom: &PoolGeom,
+    kind: PoolType,
+    g: &[T],
+    x: &[T],
+    y: &[T],
+    dx: &mut [T],
+) -> Result<(), PoolError> {
     let [wd, wh, ww] = geom.windows()?;
     geom.check("output gradient", g.len(), false)?;
     geom.check("input gradient", dx.len(), true)?;
@@ -540,10 +578,10 @@ pub fn pool_backward<T: PoolElement>(
         geom.check("input", x.len(), true)?;
         geom.check("output", y.len(), false)?;
     }
-    dx.fill(T::ZERO);
     let spatial: usize = geom.input.iter().product();
     let out_spatial: usize = geom.output.iter().product();
     if spatial == 0 || out_spatial == 0 {
+        dx.fill(T::ZERO);
         return Ok(());
     }
     let [_, ih, iw] = geom.input;
@@ -552,16 +590,30 @@ pub fn pool_backward<T: PoolElement>(
         .flatten();
     // The planes of one group: `first` is the group's first plane (for `x` and `y`).
     let planes = |first: usize, g: &[T], dx: &mut [T]| {
+        let count = dx.len() / spatial;
+        let (xg, yg) = if kind == PoolType::Max {
+            (
+                &x[first * spatial..(first + count) * spatial],
+                &y[first * out_spatial..(first + count) * out_spatial],
+            )
+        } else {
+            (&[][..], &[][..])
+        };
+        if let Some(t) = tiles.filter(|t| (t.kh, t.kw) == (2, 2)) {
+            // Writes every element of `dx`.
+            t.max_backward_2x2(isa, ih, iw, xg, yg, g, dx);
+            return;
+        }
+        dx.fill(T::ZERO);
         for (p, (gp, dxp)) in g
             .chunks_exact(out_spatial)
             .zip(dx.chunks_exact_mut(spatial))
             .enumerate()
         {
-            let p = first + p;
             let (xp, yp) = if kind == PoolType::Max {
                 (
-                    &x[p * spatial..(p + 1) * spatial],
-                    &y[p * out_spatial..(p + 1) * out_spatial],
+                    &xg[p * spatial..(p + 1) * spatial],
+                    &yg[p * out_spatial..(p + 1) * out_spatial],
                 )
             } else {
                 (&[][..], &[][..])
@@ -581,6 +633,67 @@ pub fn pool_backward<T: PoolElement>(
         }),
     }
     Ok(())
+}
+
+/// The portable 2×2 max-pool gradient of `bands` window rows (as
+/// [`PoolElement::max_backward_2x2`]): band `b` is the input rows `2b` and `2b + 1` of `x` and
+/// `dx` (`iw` wide) and the outputs `b·ow .. (b + 1)·ow` of `y` and `g`.
+fn max_backward_2x2_bands<T: PoolElement>(
+    bands: usize,
+    iw: usize,
+    ow: usize,
+    x: &[T],
+    y: &[T],
+    g: &[T],
+    dx: &mut [T],
+) {
+    let rows = dx.chunks_exact_mut(2 * iw).zip(x.chunks_exact(2 * iw));
+    let outs = y.chunks_exact(ow).zip(g.chunks_exact(ow));
+    for ((d, x), (y, g)) in rows.zip(outs).take(bands) {
+        let (d0, d1) = d.split_at_mut(iw);
+        let (x0, x1) = x.split_at(iw);
+        max_backward_2x2_row(0, ow, x0, x1, y, g, d0, d1);
+    }
+}
+
+/// The 2×2 max-pool gradient of windows `from..ow` of one band: window `i` reads `x0[2i..2i+2]`
+/// and `x1[2i..2i+2]` (the two input rows), its output `y[i]` and head gradient `g[i]`, and
+/// writes `d0[2i..2i+2]`, `d1[2i..2i+2]`: `g[i]` at the first of `x0[2i], x0[2i+1], x1[2i],
+/// x1[2i+1]` equal to `y[i]`, zero at the others. Then zeroes the columns `2·ow..` of `d0` and
+/// `d1`, which no window covers. Branch-free selects (no search).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the window range and the six rows of one band"
+)]
+fn max_backward_2x2_row<T: PoolElement>(
+    from: usize,
+    ow: usize,
+    x0: &[T],
+    x1: &[T],
+    y: &[T],
+    g: &[T],
+    d0: &mut [T],
+    d1: &mut [T],
+) {
+    let (lo, hi) = (2 * from, 2 * ow);
+    let windows = d0[lo..hi]
+        .chunks_exact_mut(2)
+        .zip(d1[lo..hi].chunks_exact_mut(2))
+        .zip(x0[lo..hi].chunks_exact(2).zip(x1[lo..hi].chunks_exact(2)));
+    for ((((d0, d1), (a, b)), &g), &t) in windows.zip(&g[from..ow]).zip(&y[from..ow]) {
+        // Non-short-circuit `&`: no branches.
+        let e0 = a[0] == t;
+        let e1 = !e0 & (a[1] == t);
+        let e2 = !(e0 | e1) & (b[0] == t);
+        let e3 = !(e0 | e1 | e2) & (b[1] == t);
+        let at = |hit: bool| if hit { g } else { T::ZERO };
+        d0[0] = at(e0);
+        d0[1] = at(e1);
+        d1[0] = at(e2);
+        d1[1] = at(e3);
+    }
+    d0[hi..].fill(T::ZERO);
+    d1[hi..].fill(T::ZERO);
 }
 
 /// One plane of [`pool_backward`]: `xp` and `yp` are the plane's input and output (read for

@@ -1,6 +1,7 @@
 //! Pooling against MXNet 1.9.1's values and a naive reference: every type, both conventions'
 //! sizes, padding, 1-D/2-D/3-D, the backward (max ties, linearity of avg/sum), and errors.
 use super::*;
+use crate::cpu::isa::Isa;
 
 fn values(n: usize, seed: u64) -> Vec<f64> {
     let mut state = seed.wrapping_mul(6364136223846793005) ^ 0x9e37_79b9_7f4a_7c15;
@@ -379,30 +380,90 @@ fn tiled_windows_are_recognised() {
 }
 
 #[test]
-fn f32_two_by_two_gradient_matches_the_reference_on_wide_rows() {
-    // Rows of 1 to 32 windows and more: 16 at a time through the vectorised kernel where the
-    // CPU has AVX-512, the rest (LeNet's 12 and 4) masked; rounded values so windows hold
-    // ties, and odd last input columns.
-    for iw in [2, 3, 8, 9, 16, 24, 25, 31, 32, 33, 41, 64, 65] {
-        let geom = geom_3d(3, [1, 6, iw], [1, 2, 2], [1, 2, 2], [0; 3], false);
-        let x64: Vec<f64> = values(geom.input_len(), 11)
-            .iter()
-            .map(|v| (v * 2.0).round())
-            .collect();
-        let (want_y, want_arg) = naive_max(&geom, &x64);
-        let x: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
-        let mut y = vec![f32::NAN; geom.output_len()];
-        pool_forward(&geom, PoolType::Max, &x, &mut y).unwrap();
-        assert_eq!(y.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), want_y);
-        let g: Vec<f32> = (0..geom.output_len()).map(|i| i as f32 + 1.0).collect();
-        let mut dx = vec![f32::NAN; x.len()];
-        pool_backward(&geom, PoolType::Max, &g, &x, &y, &mut dx).unwrap();
-        let mut want_dx = vec![0.0f32; x.len()];
-        for (o, a) in want_arg.iter().enumerate() {
-            if let Some(i) = a {
-                want_dx[*i] += g[o];
+fn f32_two_by_two_gradient_matches_the_reference_on_every_instruction_set() {
+    // Rows of 1 to 32 windows and more: four at a time through the vectorised kernel where
+    // the CPU has AVX2, the rest of a row (none in LeNet's 12 and 4) in scalar code; rounded
+    // values so windows hold ties; odd last input columns and rows (not covered by a window:
+    // zeroed), and one or several planes (bands of all planes as one stretch).
+    for isa in Isa::available() {
+        for (planes, ih) in [(1, 2), (3, 6), (2, 7), (4, 3)] {
+            for iw in [2, 3, 8, 9, 16, 24, 25, 31, 32, 33, 41, 64, 65] {
+                let geom = geom_3d(planes, [1, ih, iw], [1, 2, 2], [1, 2, 2], [0; 3], false);
+                let x64: Vec<f64> = values(geom.input_len(), 11)
+                    .iter()
+                    .map(|v| (v * 2.0).round())
+                    .collect();
+                let (want_y, want_arg) = naive_max(&geom, &x64);
+                let x: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+                let mut y = vec![f32::NAN; geom.output_len()];
+                pool_forward(&geom, PoolType::Max, &x, &mut y).unwrap();
+                assert_eq!(y.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), want_y);
+                let g: Vec<f32> = (0..geom.output_len()).map(|i| i as f32 + 1.0).collect();
+                let mut dx = vec![f32::NAN; x.len()];
+                pool_backward_with(isa, &geom, PoolType::Max, &g, &x, &y, &mut dx).unwrap();
+                let mut want_dx = vec![0.0f32; x.len()];
+                for (o, a) in want_arg.iter().enumerate() {
+                    if let Some(i) = a {
+                        want_dx[*i] += g[o];
+                    }
+                }
+                assert_eq!(dx, want_dx, "{isa} {planes} planes of {ih}×{iw}");
+                // f64 (portable code) agrees.
+                let g64: Vec<f64> = g.iter().map(|&v| f64::from(v)).collect();
+                let y64: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+                let mut dx64 = vec![f64::NAN; x.len()];
+                pool_backward_with(isa, &geom, PoolType::Max, &g64, &x64, &y64, &mut dx64).unwrap();
+                assert!(dx64.iter().zip(&dx).all(|(&a, &b)| a == f64::from(b)));
             }
         }
-        assert_eq!(dx, want_dx, "input width {iw}");
+    }
+}
+
+#[test]
+fn f32_two_by_two_gradient_of_unmatched_outputs_nans_and_signed_zeros() {
+    // An output equal to no element of its window (as when `y` is not the forward's) sends
+    // its gradient nowhere; NaN never matches (`==`); -0.0 matches 0.0 (the first of them
+    // wins), and a -0.0 gradient is stored as is. Twelve windows a row: vector and scalar
+    // code alike.
+    let geom = PoolGeom::new_2d(2, [4, 26], [2, 13], [2, 2], [2, 2], [0, 0]);
+    let mut x = vec![1.0f32; geom.input_len()];
+    let mut y = vec![1.0f32; geom.output_len()];
+    let mut g: Vec<f32> = (0..geom.output_len()).map(|i| i as f32 + 1.0).collect();
+    // Window 0 of each plane: y unmatched. Window 1: NaN first, then the match at x1[3].
+    // Window 2: x0 = [-0.0, 0.0], y = 0.0: the -0.0 gets it. Window 3: gradient -0.0.
+    for p in 0..2 {
+        let (xb, yb) = (p * 104, p * 26);
+        y[yb] = 7.0;
+        x[xb + 2] = f32::NAN;
+        x[xb + 3] = 0.5;
+        x[xb + 26 + 2] = 0.5;
+        x[xb + 4] = -0.0;
+        x[xb + 5] = 0.0;
+        y[yb + 2] = 0.0;
+        g[yb + 3] = -0.0;
+    }
+    for isa in Isa::available() {
+        let mut dx = vec![f32::NAN; x.len()];
+        pool_backward_with(isa, &geom, PoolType::Max, &g, &x, &y, &mut dx).unwrap();
+        let mut want = vec![0.0f32; x.len()];
+        for p in 0..2 {
+            for oy in 0..2 {
+                for ox in 0..13 {
+                    let o = p * 26 + oy * 13 + ox;
+                    let at = p * 104 + 2 * oy * 26 + 2 * ox;
+                    let window = [at, at + 1, at + 26, at + 27];
+                    if let Some(&i) = window.iter().find(|&&i| x[i] == y[o]) {
+                        want[i] = g[o];
+                    }
+                }
+            }
+        }
+        assert_eq!(want[3 + 26], 2.0, "window 1's gradient at its bottom right");
+        assert_eq!(dx, want, "{isa}");
+        assert_eq!(dx[4], 3.0, "{isa}");
+        assert!(
+            dx[6].is_sign_negative() && dx[6] == 0.0,
+            "{isa}: -0.0 gradient kept"
+        );
     }
 }
