@@ -8,8 +8,8 @@
 //! compiler unrolls them and keeps the accumulators in registers.
 
 use std::arch::x86_64::{
-    __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
-    _mm512_set1_ps, _mm512_setzero_ps,
+    __m512, __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_mask_storeu_ps,
+    _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
 };
 
 use super::{MR, NR, Plan};
@@ -137,38 +137,78 @@ unsafe fn fold_channel(plan: &Plan<'_>, buf: &[f32], plane: &mut [f32]) {
         let rows = &gather.rows[gather.row_start[r]..gather.row_start[r + 1]];
         for q in 0..chunks {
             let lanes = &gather.lanes[gather.lane_start[q]..gather.lane_start[q + 1]];
-            let (mut even, mut odd) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-            for &o in rows {
-                let mut pairs = lanes.chunks_exact(2);
-                for pair in &mut pairs {
-                    let [(m0, off0), (m1, off1)] = [pair[0], pair[1]];
-                    // SAFETY: by construction of the gather (`Gather::new`), the lanes set in
-                    // `m` at `o + off` are inside the valid columns of one row of `dcol` for
-                    // this tap and output row, inside `buf` (`taps·P` floats, this function's
-                    // contract); the other lanes are not accessed.
-                    unsafe {
-                        let p0 = buf.as_ptr().wrapping_offset(o as isize + off0);
-                        let p1 = buf.as_ptr().wrapping_offset(o as isize + off1);
-                        even = _mm512_add_ps(even, _mm512_maskz_loadu_ps(m0, p0));
-                        odd = _mm512_add_ps(odd, _mm512_maskz_loadu_ps(m1, p1));
-                    }
+            // SAFETY: AVX-512F is available and `buf` holds `taps·P` floats (this function's
+            // contract); `rows` and `lanes` come from the plan's gather.
+            let sum = unsafe {
+                match lanes.len() {
+                    1 => gather_taps::<1>(buf, rows, lanes),
+                    2 => gather_taps::<2>(buf, rows, lanes),
+                    3 => gather_taps::<3>(buf, rows, lanes),
+                    4 => gather_taps::<4>(buf, rows, lanes),
+                    5 => gather_taps::<5>(buf, rows, lanes),
+                    6 => gather_taps::<6>(buf, rows, lanes),
+                    7 => gather_taps::<7>(buf, rows, lanes),
+                    _ => gather_any(buf, rows, lanes),
                 }
-                if let [(m, off)] = *pairs.remainder() {
-                    // SAFETY: as above.
-                    unsafe {
-                        let ptr = buf.as_ptr().wrapping_offset(o as isize + off);
-                        even = _mm512_add_ps(even, _mm512_maskz_loadu_ps(m, ptr));
-                    }
-                }
-            }
+            };
             let ix0 = q * LANES;
             let m = mask(iw - ix0);
             // SAFETY: the lanes of `m` are columns `ix0 ..` below `iw`, inside `dst`.
-            unsafe {
-                _mm512_mask_storeu_ps(dst.as_mut_ptr().add(ix0), m, _mm512_add_ps(even, odd))
-            };
+            unsafe { _mm512_mask_storeu_ps(dst.as_mut_ptr().add(ix0), m, sum) };
         }
     }
+}
+
+/// The sum over `o ∈ rows` and `(m, off) ∈ lanes` of the lanes `m` of `buf` at `o + off`, for
+/// exactly `L` lanes entries (unrolled, one accumulator each).
+///
+/// # Safety
+/// AVX-512F is available; `lanes.len() == L`; for every `o` and `(m, off)`, the lanes set in
+/// `m` at `o + off` are inside `buf` (as [`super::Gather`] guarantees for a plan's buffer).
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn gather_taps<const L: usize>(
+    buf: &[f32],
+    rows: &[usize],
+    lanes: &[(u16, isize)],
+) -> __m512 {
+    let mut taps = [(0u16, 0isize); L];
+    taps.copy_from_slice(&lanes[..L]);
+    let mut acc = [_mm512_setzero_ps(); L];
+    for &o in rows {
+        let base = buf.as_ptr().wrapping_add(o);
+        for l in 0..L {
+            let (m, off) = taps[l];
+            // SAFETY: only the lanes of `m` are read, inside `buf` (the contract).
+            let v = unsafe { _mm512_maskz_loadu_ps(m, base.wrapping_offset(off)) };
+            acc[l] = _mm512_add_ps(acc[l], v);
+        }
+    }
+    let mut sum = acc[0];
+    for a in &acc[1..] {
+        sum = _mm512_add_ps(sum, *a);
+    }
+    sum
+}
+
+/// [`gather_taps`] for any number of lanes entries (one accumulator).
+///
+/// # Safety
+/// As [`gather_taps`], without the length condition.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn gather_any(buf: &[f32], rows: &[usize], lanes: &[(u16, isize)]) -> __m512 {
+    let mut acc = _mm512_setzero_ps();
+    for &o in rows {
+        let base = buf.as_ptr().wrapping_add(o);
+        for &(m, off) in lanes {
+            // SAFETY: only the lanes of `m` are read, inside `buf` (the contract).
+            acc = _mm512_add_ps(acc, unsafe {
+                _mm512_maskz_loadu_ps(m, base.wrapping_offset(off))
+            });
+        }
+    }
+    acc
 }
 
 /// Adds row `t` (a kernel tap) of one channel's `dcol` onto its `plane` of `dx`, as col2im

@@ -63,6 +63,22 @@ fn geometries() -> Vec<ConvGeom> {
         g2(1, 5, 9, 1, [20, 19], [3, 3], [1, 1], [1, 1], [1, 1]),
         // Padding larger than the kernel's reach on one side: rows of zero width.
         g2(1, 2, 3, 1, [4, 5], [3, 3], [1, 1], [2, 2], [1, 1]),
+        // Kernel widths 4, 6 and 7 (the unrolled gathers), 35 columns (three 16-column chunks).
+        g2(2, 3, 5, 1, [6, 35], [2, 4], [1, 1], [1, 2], [1, 1]),
+        g2(1, 2, 3, 1, [5, 17], [3, 6], [1, 1], [0, 1], [2, 1]),
+        g2(1, 2, 4, 1, [4, 21], [2, 7], [1, 1], [1, 3], [1, 1]),
+        // Kernel width 9: the generic gather.
+        ConvGeom {
+            batch: 1,
+            channels: 2,
+            filters: 3,
+            groups: 1,
+            input: [1, 1, 40],
+            kernel: [1, 1, 9],
+            stride: [1, 1, 1],
+            pad: [0, 0, 4],
+            dilate: [1, 1, 1],
+        },
         // 1-D.
         ConvGeom {
             batch: 2,
