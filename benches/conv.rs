@@ -21,6 +21,8 @@
 //!   they pay, else im2col);
 //! - `backward_direct`, `backward_direct_dw`: the blocked kernels on NCHW data whatever the
 //!   shape (`backward::backward_nchw_with`), conversions included;
+//! - `dgrad_fused`: the fused GEMM + col2im data gradient alone (`conv::fused_dgrad`, NCHW),
+//!   on the layers it serves;
 //! - `wgrad`, `dgrad`: the weight- and data-gradient kernels alone, on blocked data (`wgrad`
 //!   by Winograd where `winograd::wgrad::plan` takes the layer, as training does);
 //! - `wgrad_direct`: the direct weight-gradient kernel whatever the shape;
@@ -51,7 +53,9 @@ use mxr_kernels::cpu::conv::depthwise::DepthwiseConv;
 use mxr_kernels::cpu::conv::direct::{DirectConv, Epilogue, InputLayout};
 use mxr_kernels::cpu::conv::winograd::Variant;
 use mxr_kernels::cpu::conv::winograd::wgrad::WinogradWgrad;
-use mxr_kernels::cpu::conv::{ConvGeom, conv_backward, conv_backward_im2col, conv_forward};
+use mxr_kernels::cpu::conv::{
+    ConvGeom, conv_backward, conv_backward_im2col, conv_forward, fused_dgrad,
+};
 use mxr_kernels::cpu::isa::Isa;
 
 /// One layer: name, batch, in channels, filters, input side, kernel, stride, pad, groups.
@@ -283,6 +287,18 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 y
             }))
         }
+        "dgrad_fused" => {
+            let isa = Isa::current();
+            if !fused_dgrad::serves(isa, &g) {
+                return None;
+            }
+            let dy = uniform(g.output_len(), 4);
+            let mut dx = vec![0.0f32; g.data_len()];
+            Some(Box::new(move |want_output| {
+                fused_dgrad::data_gradient_with(isa, &g, &dy, &w, &mut dx, threads).expect("valid");
+                if want_output { dx.clone() } else { Vec::new() }
+            }))
+        }
         "backward_im2col" | "backward_im2col_dw" | "backward" | "backward_dw" => {
             let dy = uniform(g.output_len(), 4);
             let with_dx = !row.ends_with("_dw");
@@ -390,7 +406,7 @@ fn backward_output(want: bool, dw: &[f32], dx: Option<&[f32]>) -> Vec<f32> {
     v
 }
 
-const ROWS: [&str; 22] = [
+const ROWS: [&str; 23] = [
     "im2col",
     "nchw",
     "direct",
@@ -413,13 +429,14 @@ const ROWS: [&str; 22] = [
     "wgrad_f2x2",
     "wgrad_f4x4",
     "dgrad",
+    "dgrad_fused",
 ];
 
 /// Which gradients a row computes: `None` for a forward row, else `(dw, dx)`.
 fn gradients(row: &str) -> Option<(bool, bool)> {
     match row {
         r if r.starts_with("wgrad") => Some((true, false)),
-        "dgrad" => Some((false, true)),
+        "dgrad" | "dgrad_fused" => Some((false, true)),
         r if r.starts_with("backward") => Some((true, !r.ends_with("_dw"))),
         _ => None,
     }

@@ -38,6 +38,7 @@ pub mod blocked;
 pub mod blocked_ops;
 pub mod depthwise;
 pub mod direct;
+pub mod fused_dgrad;
 pub(crate) mod lanes;
 pub mod winograd;
 
@@ -62,7 +63,8 @@ mod sealed {
 
         /// Computes those gradients of the backward convolution (`dx` when wanted, `dw`; not
         /// the bias gradient) that the blocked kernels serve faster
-        /// ([`super::backward::backward_nchw`]), and says which; none by default.
+        /// ([`super::backward::backward_nchw`]) or, for `dx`, the fused GEMM + col2im
+        /// ([`super::fused_dgrad`]), and says which; none by default.
         #[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
         fn direct_backward(
             _geom: &ConvGeom,
@@ -94,11 +96,16 @@ mod sealed {
             g: &[f32],
             x: &[f32],
             w: &[f32],
-            dx: Option<&mut [f32]>,
+            mut dx: Option<&mut [f32]>,
             dw: &mut [f32],
             threads: usize,
         ) -> Result<Served, ConvError> {
-            super::backward::backward_nchw(geom, g, x, w, dx, dw, threads)
+            let mut served =
+                super::backward::backward_nchw(geom, g, x, w, dx.as_deref_mut(), dw, threads)?;
+            if let (false, Some(dx)) = (served.dx, dx) {
+                served.dx = super::fused_dgrad::data_gradient(geom, g, w, dx, threads)?;
+            }
+            Ok(served)
         }
     }
     impl Sealed for f64 {}
@@ -598,8 +605,10 @@ pub fn conv_forward_im2col<T: ConvElement>(
 /// `dx` (like `x`; `None` when nobody needs it, which skips its computation), `dw` (like `w`)
 /// and `db` (`F`, when present). Every output is overwritten. For `f32`, the gradients the
 /// blocked backward kernels serve faster ([`backward::backward_nchw`], decided per gradient)
-/// are computed there (results independent of the thread count); the rest by im2col + GEMM
-/// ([`conv_backward_im2col`]). Both use up to [`parallel::num_threads`] threads.
+/// are computed there (results independent of the thread count), then a data gradient they
+/// leave by the fused GEMM + col2im where [`fused_dgrad::serves`] holds (LeNet's second
+/// layer; also independent of the thread count); the rest by im2col + GEMM
+/// ([`conv_backward_im2col`]). All use up to [`parallel::num_threads`] threads.
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry or a buffer of the wrong length.
