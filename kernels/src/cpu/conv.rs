@@ -38,6 +38,7 @@ pub mod blocked;
 pub mod blocked_ops;
 pub mod depthwise;
 pub mod direct;
+pub mod few_channels;
 pub mod fused_dgrad;
 pub(crate) mod lanes;
 pub mod winograd;
@@ -47,9 +48,10 @@ mod sealed {
     use super::{ConvError, ConvGeom};
 
     pub trait Sealed: Sized {
-        /// Runs the forward convolution with the direct or depthwise kernels when they serve
-        /// it ([`super::direct::forward_nchw`], [`super::depthwise::forward_nchw`]);
-        /// `Ok(false)` (nothing done) otherwise.
+        /// Runs the forward convolution with the few-channel, direct or depthwise kernels when
+        /// they serve it ([`super::few_channels::forward_nchw`],
+        /// [`super::direct::forward_nchw`], [`super::depthwise::forward_nchw`], asked in that
+        /// order); `Ok(false)` (nothing done) otherwise.
         fn direct_forward(
             _geom: &ConvGeom,
             _x: &[Self],
@@ -62,9 +64,10 @@ mod sealed {
         }
 
         /// Computes those gradients of the backward convolution (`dx` when wanted, `dw`; not
-        /// the bias gradient) that the blocked kernels serve faster
-        /// ([`super::backward::backward_nchw`]) or, for `dx`, the fused GEMM + col2im
-        /// ([`super::fused_dgrad`]), and says which; none by default.
+        /// the bias gradient) that the few-channel kernel (`dw` when `dx` is not wanted,
+        /// [`super::few_channels::weight_gradient_nchw`]) or the blocked kernels
+        /// ([`super::backward::backward_nchw`]) serve faster or, for `dx`, the fused GEMM +
+        /// col2im ([`super::fused_dgrad`]), and says which; none by default.
         #[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
         fn direct_backward(
             _geom: &ConvGeom,
@@ -87,8 +90,11 @@ mod sealed {
             y: &mut [f32],
             threads: usize,
         ) -> Result<bool, ConvError> {
-            Ok(super::direct::forward_nchw(geom, x, w, bias, y, threads)?
-                || super::depthwise::forward_nchw(geom, x, w, bias, y, threads)?)
+            Ok(
+                super::few_channels::forward_nchw(geom, x, w, bias, y, threads)?
+                    || super::direct::forward_nchw(geom, x, w, bias, y, threads)?
+                    || super::depthwise::forward_nchw(geom, x, w, bias, y, threads)?,
+            )
         }
 
         fn direct_backward(
@@ -100,6 +106,12 @@ mod sealed {
             dw: &mut [f32],
             threads: usize,
         ) -> Result<Served, ConvError> {
+            if dx.is_none() && super::few_channels::weight_gradient_nchw(geom, g, x, dw, threads)? {
+                return Ok(Served {
+                    dx: false,
+                    dw: true,
+                });
+            }
             let mut served =
                 super::backward::backward_nchw(geom, g, x, w, dx.as_deref_mut(), dw, threads)?;
             if let (false, Some(dx)) = (served.dx, dx) {
@@ -479,9 +491,10 @@ fn image_parts(geom: &ConvGeom, s: &Sizes, threads: usize) -> usize {
 
 /// The forward convolution: `y = conv(x, w) + bias` (cross-correlation, no kernel flip).
 /// `x` is `N × C × spatial`, `w` is `F × C/G × kernel`, `bias` (if any) has `F` elements,
-/// `y` is `N × F × out_spatial` and is overwritten. `f32` convolutions the direct or depthwise
-/// kernels serve ([`direct::forward_nchw`], [`depthwise::forward_nchw`]) run there; the rest
-/// by im2col + GEMM ([`conv_forward_im2col`]). All use up to [`parallel::num_threads`]
+/// `y` is `N × F × out_spatial` and is overwritten. `f32` convolutions the few-channel, direct
+/// or depthwise kernels serve ([`few_channels::forward_nchw`]: a network's first layer with
+/// stride 1 and no padding; [`direct::forward_nchw`], [`depthwise::forward_nchw`]) run there;
+/// the rest by im2col + GEMM ([`conv_forward_im2col`]). All use up to [`parallel::num_threads`]
 /// threads.
 ///
 /// # Errors
@@ -603,7 +616,9 @@ pub fn conv_forward_im2col<T: ConvElement>(
 
 /// The gradients of [`conv_forward`] given the head gradient `g` (`N × F × out_spatial`):
 /// `dx` (like `x`; `None` when nobody needs it, which skips its computation), `dw` (like `w`)
-/// and `db` (`F`, when present). Every output is overwritten. For `f32`, the gradients the
+/// and `db` (`F`, when present). Every output is overwritten. For `f32`, a weight gradient the
+/// few-channel kernel serves ([`few_channels::weight_gradient_nchw`], when `dx` is not
+/// wanted: a network's first layer) is computed there; otherwise the gradients the
 /// blocked backward kernels serve faster ([`backward::backward_nchw`], decided per gradient)
 /// are computed there (results independent of the thread count), then a data gradient they
 /// leave by the fused GEMM + col2im where [`fused_dgrad::serves`] holds (LeNet's second
