@@ -5,7 +5,7 @@
 //! vectorise over channels, in blocks of 16, and have only one or a few input channels and
 //! fewer than 32 output channels to fill them. Here the vectors run over **output pixels**
 //! instead, which every layer has plenty of: an image's `oh × ow` output pixels, taken in
-//! row-major order, are cut into chunks of 16 ([`Chunk`]). The input value lane `i` of a
+//! row-major order, are cut into chunks of 16 (`Chunk`). The input value lane `i` of a
 //! chunk sees through tap `t` (a `(channel, ky, kx)` of the weight) lies at a constant offset
 //! from the chunk's first pixel's input value, except that the lanes past the end of the
 //! chunk's first output row continue on the next input row, `iw − ow` floats further on. So a
@@ -36,7 +36,11 @@
 //!
 //! The AVX-512 kernels are what [`forward_nchw`] and [`weight_gradient_nchw`] (the entries
 //! [`super::conv_forward`] and [`super::conv_backward`] call) run; with another instruction set
-//! they decline and the layer takes the other paths. [`forward_with`] and
+//! they decline and the layer takes the other paths. The forward pass takes every layer served
+//! here (measured faster than the direct kernel on LeNet's and 3-channel layers); the weight
+//! gradient leaves to the blocked kernel the layers where that pays and wastes under a tenth of
+//! its lanes ([`serves_weight_gradient`]), and is only asked when the data gradient is not
+//! wanted (a first layer's; otherwise both go to [`super::backward`] or im2col together). [`forward_with`] and
 //! [`weight_gradient_with`] run any instruction set (a portable loop for the others) for the
 //! tests.
 
@@ -320,10 +324,27 @@ fn forward_group(
     }
 }
 
-/// The weight gradient of a layer this module serves ([`serves`]): `dw` (`F × C × kh × kw`,
-/// overwritten) from the input `x` and the head gradient `dy` (NCHW), with up to `threads`
-/// threads; the result does not depend on `threads`. `Ok(false)`, having done nothing, when
-/// it does not serve it.
+/// Fraction of real lanes and output channels ([`weight_gradient_efficiency`]) from which the
+/// blocked weight gradient, where it pays at all, beats this module's: measured (one thread,
+/// Zen 4, batch 16 and 64) slower here at 0.94 (3 → 32 channels, 5×5 on 32×32: 0.67 against
+/// 0.63 ms), faster at 0.84 (3 → 64, 3×3: 0.60 against 0.70 ms) and 0.49 (LeNet's first layer:
+/// 0.44 against 0.98 ms, the blocked kernel declining and im2col serving it).
+///
+/// [`weight_gradient_efficiency`]: super::backward::weight_gradient_efficiency
+pub const BLOCKED_WGRAD_EFFICIENCY: f64 = 0.9;
+
+/// Whether [`weight_gradient_nchw`] takes `geom`: [`serves`], unless the blocked weight
+/// gradient pays and wastes few lanes (at least [`BLOCKED_WGRAD_EFFICIENCY`] of them real).
+pub fn serves_weight_gradient(geom: &ConvGeom) -> bool {
+    serves(geom)
+        && !(super::backward::weight_gradient_pays(geom)
+            && super::backward::weight_gradient_efficiency(geom) >= BLOCKED_WGRAD_EFFICIENCY)
+}
+
+/// The weight gradient of a layer this module takes ([`serves_weight_gradient`]): `dw`
+/// (`F × C × kh × kw`, overwritten) from the input `x` and the head gradient `dy` (NCHW), with
+/// up to `threads` threads; the result does not depend on `threads`. `Ok(false)`, having done
+/// nothing, when it does not take it.
 ///
 /// # Errors
 /// [`ConvError`] for a buffer whose length does not match `geom`.
@@ -334,7 +355,7 @@ pub fn weight_gradient_nchw(
     dw: &mut [f32],
     threads: usize,
 ) -> Result<bool, ConvError> {
-    if !serves(geom) {
+    if !serves_weight_gradient(geom) {
         return Ok(false);
     }
     weight_gradient_with(Isa::current(), geom, dy, x, dw, threads)
