@@ -201,16 +201,53 @@ impl Overlap3 {
                 // Input rows 2oy − 1 + kr that exist.
                 let rows = (0..3usize).filter(|&kr| (1..=ih).contains(&(2 * oy + kr)));
                 first.fill(NONE);
+                // `p` where `v == t`, else `k`: a mask, not a branch (matches are data-dependent).
+                let sel = |v: T, t: T, p: u32, k: u32| {
+                    let hit = 0u32.wrapping_sub(u32::from(v == t));
+                    (p & hit) | (k & !hit)
+                };
+                let whole = oy >= 1 && 2 * oy + 1 < ih;
+                if whole {
+                    // All three rows exist: the whole windows 1..endw in one pass, the nine
+                    // positions in registers. Window ox = i + 1 reads columns 2i + 1 (`left`)
+                    // and 2i + 2, 2i + 3 (`right`) of each row: inside it, as 2·endw <= iw.
+                    let row = |kr: usize| &xp[(2 * oy + kr - 1) * iw..][..iw];
+                    let (r0, r1, r2) = (row(0), row(1), row(2));
+                    fn from<T>(r: &[T], at: usize) -> std::slice::ChunksExact<'_, T> {
+                        r.get(at..).unwrap_or(&[]).chunks_exact(2)
+                    }
+                    let left = |r| from(r, 1);
+                    let right = |r| from(r, 2);
+                    let rows3 = (left(r0).zip(right(r0)))
+                        .zip(left(r1).zip(right(r1)))
+                        .zip(left(r2).zip(right(r2)));
+                    let fi = first[1..endw].iter_mut().zip(&t[1..endw]);
+                    for ((f, &t), (((a0, b0), (a1, b1)), (a2, b2))) in fi.zip(rows3) {
+                        let mut k = sel(b2[1], t, 8, NONE);
+                        k = sel(b2[0], t, 7, k);
+                        k = sel(a2[0], t, 6, k);
+                        k = sel(b1[1], t, 5, k);
+                        k = sel(b1[0], t, 4, k);
+                        k = sel(a1[0], t, 3, k);
+                        k = sel(b0[1], t, 2, k);
+                        k = sel(b0[0], t, 1, k);
+                        *f = sel(a0[0], t, 0, k);
+                    }
+                }
                 for kr in rows.clone().rev() {
                     let row = &xp[(2 * oy + kr - 1) * iw..][..iw];
                     for kc in (0..3).rev() {
                         let p = (3 * kr + kc) as u32;
                         // Whole windows 1..endw: column 2ox − 1 + kc is inside the row.
                         let r = row.get(kc..).unwrap_or(&[]);
-                        let (fi, ti) = (&mut first[1..endw], &t[1..endw]);
+                        let (fi, ti) = if whole {
+                            (&mut first[..0], &t[..0])
+                        } else {
+                            (&mut first[1..endw], &t[1..endw])
+                        };
                         assert!(r.len() >= 2 * ti.len());
-                        for (i, (f, &t)) in fi.iter_mut().zip(ti).enumerate() {
-                            *f = if r[2 * i + 1] == t { p } else { *f };
+                        for ((f, &t), pair) in fi.iter_mut().zip(ti).zip(r.chunks_exact(2)) {
+                            *f = sel(pair[1], t, p, *f);
                         }
                         // Clipped windows: 0 and endw..ow.
                         for ox in std::iter::once(0).chain(endw..ow) {
