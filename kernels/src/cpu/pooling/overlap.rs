@@ -280,7 +280,7 @@ impl Overlap3 {
                     for ox in pairs..ow {
                         for kc in 0..3 {
                             let col = 2 * ox + kc;
-                            if (1..=iw).contains(&col) && (ox >= pairs + 1 || kc > 0) {
+                            if (1..=iw).contains(&col) && (ox > pairs || kc > 0) {
                                 d[col - 1] += at(first[ox], kc as u32, grad[ox]);
                             }
                         }
