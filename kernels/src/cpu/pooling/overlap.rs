@@ -2,16 +2,18 @@
 //! pooling), forward and backward, on whole planes.
 //!
 //! The forward is separable: each input row's column maxima (three columns at stride 2) go to
-//! a scratch row, then each output row is the maximum of its window's (up to three) scratch
+//! a scratch plane (`ih × ow`), then each output row is the maximum of its window's (up to three) scratch
 //! rows. Both passes use the general path's select `if v > m { v } else { m }` from the
 //! lowest value, so the result is the first element in window scan order equal to the
 //! window's maximum — bit-identical to the general fold (NaN never wins; of `0.0` and `-0.0`
 //! the first one does).
 //!
-//! The backward visits the outputs in row-major order, as the general path does, finds the
-//! first element of each window (row-major) equal to the output with branch-free selects, and
-//! adds the head gradient there; overlapping windows therefore accumulate in the same order
-//! and the sums are bit-identical. Windows clipped by the border run the general scan.
+//! The backward runs one window row at a time: the position of each window's first element
+//! (row-major) equal to its output is found with branch-free selects (for the windows inside
+//! the plane, all nine positions in registers in one pass), then the head gradients are added
+//! to the window row's (up to) three rows of `dx` so that every element receives its windows'
+//! gradients in output order, as in the general path: overlapping windows accumulate and the
+//! sums are bit-identical. Padding is never a candidate.
 //!
 //! Both are written as plain loops and compiled twice: portable, and with AVX2 enabled (where
 //! the compiler vectorises the forward's passes); the results are the same.
