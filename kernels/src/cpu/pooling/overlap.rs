@@ -2,8 +2,8 @@
 //! pooling), forward and backward, on whole planes.
 //!
 //! The forward is separable: each input row's column maxima (three columns at stride 2) go to
-//! a scratch plane (`ih × ow`), then each output row is the maximum of its window's (up to three) scratch
-//! rows. Both passes use the general path's select `if v > m { v } else { m }` from the
+//! a scratch plane (`ih × ow`), then each output row is the maximum of its window's (up to
+//! three) scratch rows. Both passes use the general path's select `if v > m { v } else { m }` from the
 //! lowest value, so the result is the first element in window scan order equal to the
 //! window's maximum — bit-identical to the general fold (NaN never wins; of `0.0` and `-0.0`
 //! the first one does).
@@ -16,7 +16,7 @@
 //! sums are bit-identical. Padding is never a candidate.
 //!
 //! Both are written as plain loops and compiled twice: portable, and with AVX2 enabled (where
-//! the compiler vectorises the forward's passes); the results are the same.
+//! the compiler vectorises the stride-2 loops); the results are the same.
 
 use super::{PoolElement, Window};
 use crate::cpu::isa::Isa;
