@@ -3,8 +3,8 @@
 //!
 //! The forward is separable: each input row's column maxima (three columns at stride 2) go to
 //! a scratch plane (`ih × ow`), then each output row is the maximum of its window's (up to
-//! three) scratch rows. Both passes use the general path's select `if v > m { v } else { m }` from the
-//! lowest value, so the result is the first element in window scan order equal to the
+//! three) scratch rows. Both passes use the general path's select
+//! `if v > m { v } else { m }` from the lowest value, so the result is the first element in window scan order equal to the
 //! window's maximum — bit-identical to the general fold (NaN never wins; of `0.0` and `-0.0`
 //! the first one does).
 //!
