@@ -253,6 +253,7 @@ fn pooling(threads: usize) {
     let shapes = [
         ("r18_maxpool", 1, 64, 112, 3, 2, 1, PoolType::Max),
         ("r18_maxpool_b32", 32, 64, 112, 3, 2, 1, PoolType::Max),
+        ("r18_maxpool_w9", 16, 64, 56, 3, 2, 1, PoolType::Max),
         ("r18_gap_512", 1, 512, 7, 7, 1, 0, avg),
         ("r18_gap_512_b32", 32, 512, 7, 7, 1, 0, avg),
         ("r50_gap_2048", 1, 2048, 7, 7, 1, 0, avg),
@@ -296,6 +297,7 @@ fn pooling_backward(threads: usize) {
         ("lenet_pool1", 64, 20, 24, 2, 2, 0),
         ("lenet_pool2", 64, 50, 8, 2, 2, 0),
         ("r18_maxpool_b16", 16, 64, 112, 3, 2, 1),
+        ("r18_maxpool_w9", 16, 64, 56, 3, 2, 1),
     ];
     let isas = [Isa::Avx512, Isa::Avx2, Isa::Scalar];
     println!("\nmax pooling backward (NCHW), ms per call, {threads} thread(s)");

@@ -8,6 +8,10 @@
 //! `[o·stride − pad, o·stride − pad + kernel)` clipped to `[0, size)`.
 //! - max: the largest element of the clipped window (padding never wins); the gradient goes to
 //!   the **first** element (row-major scan) equal to the output.
+//!
+//! Max pooling has two fast paths with the same results bit for bit: windows that tile the
+//! plane (`Tiles`: 2×2 / stride 2 and the like) and ResNet's overlapping 3×3 / stride 2 /
+//! pad 1 windows (`overlap`: a separable forward, a first-match search per window row).
 //! - avg: the window sum divided by the window area clipped to `[−pad, size + pad)` when
 //!   `count_include_pad`, else by the number of real elements.
 //! - sum: the window sum.
@@ -33,6 +37,9 @@ use super::parallel;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 pub mod blocked;
+mod overlap;
+
+use overlap::Overlap3;
 
 mod sealed {
     pub trait Sealed {}
@@ -298,6 +305,21 @@ pub fn pool_forward<T: PoolElement>(
     x: &[T],
     y: &mut [T],
 ) -> Result<(), PoolError> {
+    pool_forward_with(Isa::current(), geom, kind, x, y)
+}
+
+/// [`pool_forward`] with the vector code of `isa` (capped at what the CPU has), for tests and
+/// benchmarks that compare instruction sets; the results are the same on every one.
+///
+/// # Errors
+/// As [`pool_forward`].
+pub fn pool_forward_with<T: PoolElement>(
+    isa: Isa,
+    geom: &PoolGeom,
+    kind: PoolType,
+    x: &[T],
+    y: &mut [T],
+) -> Result<(), PoolError> {
     let [wd, wh, ww] = geom.windows()?;
     geom.check("input", x.len(), true)?;
     geom.check("output", y.len(), false)?;
@@ -311,7 +333,14 @@ pub fn pool_forward<T: PoolElement>(
     let tiles = (kind == PoolType::Max)
         .then(|| Tiles::of(&wd, &wh, &ww))
         .flatten();
+    let overlap = (kind == PoolType::Max && tiles.is_none())
+        .then(|| Overlap3::of(geom, &wd, &wh, &ww))
+        .flatten();
     let planes = |x: &[T], y: &mut [T]| {
+        if let Some(o) = overlap {
+            o.forward(isa, &wh, &ww, x, y);
+            return;
+        }
         for (plane, out) in x.chunks_exact(spatial).zip(y.chunks_exact_mut(out_spatial)) {
             match tiles {
                 Some(t) => t.max_forward(iw, plane, out),
@@ -588,6 +617,9 @@ pub fn pool_backward_with<T: PoolElement>(
     let tiles = (kind == PoolType::Max)
         .then(|| Tiles::of(&wd, &wh, &ww))
         .flatten();
+    let overlap = (kind == PoolType::Max && tiles.is_none())
+        .then(|| Overlap3::of(geom, &wd, &wh, &ww))
+        .flatten();
     // The planes of one group: `first` is the group's first plane (for `x` and `y`).
     let planes = |first: usize, g: &[T], dx: &mut [T]| {
         let count = dx.len() / spatial;
@@ -602,6 +634,11 @@ pub fn pool_backward_with<T: PoolElement>(
         if let Some(t) = tiles.filter(|t| (t.kh, t.kw) == (2, 2)) {
             // Writes every element of `dx`.
             t.max_backward_2x2(isa, ih, iw, xg, yg, g, dx);
+            return;
+        }
+        if let Some(o) = overlap {
+            // Writes every element of `dx`.
+            o.backward(isa, &ww, g, xg, yg, dx);
             return;
         }
         dx.fill(T::ZERO);

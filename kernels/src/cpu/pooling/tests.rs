@@ -1,5 +1,6 @@
 //! Pooling against MXNet 1.9.1's values and a naive reference: every type, both conventions'
 //! sizes, padding, 1-D/2-D/3-D, the backward (max ties, linearity of avg/sum), and errors.
+use super::overlap::Overlap3;
 use super::*;
 use crate::cpu::isa::Isa;
 
@@ -465,5 +466,172 @@ fn f32_two_by_two_gradient_of_unmatched_outputs_nans_and_signed_zeros() {
             dx[6].is_sign_negative() && dx[6] == 0.0,
             "{isa}: -0.0 gradient kept"
         );
+    }
+}
+
+/// The general path's max pooling of `geom`, plane by plane (no fast path).
+fn general_max<T: PoolElement>(geom: &PoolGeom, x: &[T]) -> Vec<T> {
+    let [wd, wh, ww] = geom.windows().unwrap();
+    let (spatial, out_spatial) = (
+        geom.input_len() / geom.planes,
+        geom.output_len() / geom.planes,
+    );
+    let mut y = vec![T::ZERO; geom.output_len()];
+    for (p, o) in x.chunks_exact(spatial).zip(y.chunks_exact_mut(out_spatial)) {
+        let [_, ih, iw] = geom.input;
+        forward_plane(PoolType::Max, &wd, &wh, &ww, ih, iw, p, o);
+    }
+    y
+}
+
+/// The general path's max-pool gradient of `geom`, plane by plane (no fast path).
+fn general_max_backward<T: PoolElement>(geom: &PoolGeom, g: &[T], x: &[T], y: &[T]) -> Vec<T> {
+    let [wd, wh, ww] = geom.windows().unwrap();
+    let (spatial, out_spatial) = (
+        geom.input_len() / geom.planes,
+        geom.output_len() / geom.planes,
+    );
+    let [_, ih, iw] = geom.input;
+    let mut dx = vec![T::ZERO; geom.input_len()];
+    for (p, d) in dx.chunks_exact_mut(spatial).enumerate() {
+        let (o, i) = (
+            p * out_spatial..(p + 1) * out_spatial,
+            p * spatial..(p + 1) * spatial,
+        );
+        let (gp, xp, yp) = (&g[o.clone()], &x[i], &y[o]);
+        backward_plane(PoolType::Max, &wd, &wh, &ww, ih, iw, gp, xp, yp, d);
+    }
+    dx
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|v| v.to_bits()).collect()
+}
+
+/// 3×3 windows at stride 2, padding 1, on `planes` planes of `ih × iw`.
+fn r18_pool(planes: usize, ih: usize, iw: usize, full: bool) -> PoolGeom {
+    geom_3d(planes, [1, ih, iw], [1, 3, 3], [1, 2, 2], [0, 1, 1], full)
+}
+
+#[test]
+fn three_by_three_stride_two_windows_are_recognised() {
+    let overlap = |geom: PoolGeom| {
+        let [wd, wh, ww] = geom.windows().unwrap();
+        Overlap3::of(&geom, &wd, &wh, &ww).is_some()
+    };
+    assert!(overlap(r18_pool(2, 56, 56, false)));
+    assert!(overlap(r18_pool(1, 1, 1, true)));
+    assert!(!overlap(geom_3d(
+        1,
+        [1, 8, 8],
+        [1, 3, 3],
+        [1, 2, 2],
+        [0, 0, 0],
+        false
+    )));
+    assert!(!overlap(geom_3d(
+        1,
+        [1, 8, 8],
+        [1, 3, 3],
+        [1, 1, 1],
+        [0, 1, 1],
+        false
+    )));
+    assert!(!overlap(geom_3d(
+        1,
+        [3, 8, 8],
+        [1, 3, 3],
+        [1, 2, 2],
+        [0, 1, 1],
+        false
+    )));
+}
+
+#[test]
+fn three_by_three_stride_two_matches_the_reference_on_every_instruction_set() {
+    // Odd and even sizes (an odd size clips the last window to two rows or columns, the
+    // `full` convention to one), tiny planes (every window clipped), and rounded values so
+    // that overlapping windows share their maximum (the shared element gets both gradients,
+    // added in output order).
+    let sizes = [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 33, 56];
+    for isa in Isa::available() {
+        for (i, &ih) in sizes.iter().enumerate() {
+            for (j, &iw) in sizes.iter().enumerate() {
+                let full = (i + j) % 3 == 0;
+                let planes = 1 + (i + j) % 3;
+                let geom = r18_pool(planes, ih, iw, full);
+                let x64: Vec<f64> = values(geom.input_len(), 7 + i as u64)
+                    .iter()
+                    .map(|v| (v * 2.0).round())
+                    .collect();
+                let (want_y, want_arg) = naive_max(&geom, &x64);
+                let x: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+                let mut y = vec![f32::NAN; geom.output_len()];
+                pool_forward_with(isa, &geom, PoolType::Max, &x, &mut y).unwrap();
+                let what = format!("{isa} {planes}×{ih}×{iw} full={full}");
+                assert_eq!(
+                    y.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
+                    want_y,
+                    "{what}"
+                );
+                assert_eq!(bits(&y), bits(&general_max(&geom, &x)), "{what}");
+                let g: Vec<f32> = (0..geom.output_len())
+                    .map(|i| i as f32 * 0.37 + 1.0)
+                    .collect();
+                let mut dx = vec![f32::NAN; x.len()];
+                pool_backward_with(isa, &geom, PoolType::Max, &g, &x, &y, &mut dx).unwrap();
+                let mut want_dx = vec![0.0f32; x.len()];
+                for (o, a) in want_arg.iter().enumerate() {
+                    if let Some(i) = a {
+                        want_dx[*i] += g[o];
+                    }
+                }
+                assert_eq!(bits(&dx), bits(&want_dx), "{what}");
+                // f64 agrees.
+                let y64: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+                assert_eq!(forward(&geom, PoolType::Max, &x64), y64, "{what}");
+                let g64: Vec<f64> = g.iter().map(|&v| f64::from(v)).collect();
+                let mut dx64 = vec![f64::NAN; x.len()];
+                pool_backward_with(isa, &geom, PoolType::Max, &g64, &x64, &y64, &mut dx64).unwrap();
+                assert_eq!(
+                    dx64,
+                    general_max_backward(&geom, &g64, &x64, &y64),
+                    "{what}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn three_by_three_stride_two_nans_signed_zeros_and_unmatched_outputs() {
+    // Values drawn from NaN, ±0.0, ±1, -inf and the lowest finite value: bit for bit as the
+    // general path (NaN never wins or matches, the first of 0.0 and -0.0 wins and takes the
+    // gradient, all-NaN windows give the lowest value), with some outputs changed so that
+    // they match nothing and gradients of -0.0.
+    let pool = [f32::NAN, 0.0, -0.0, 1.0, -1.0, f32::NEG_INFINITY, f32::MIN];
+    for isa in Isa::available() {
+        for (ih, iw) in [(5, 5), (8, 9), (17, 16), (12, 40)] {
+            let geom = r18_pool(3, ih, iw, false);
+            let x: Vec<f32> = values(geom.input_len(), 3)
+                .iter()
+                .map(|v| pool[((v + 1.0) * 3.5) as usize % pool.len()])
+                .collect();
+            let mut y = vec![0.0f32; geom.output_len()];
+            pool_forward_with(isa, &geom, PoolType::Max, &x, &mut y).unwrap();
+            assert_eq!(bits(&y), bits(&general_max(&geom, &x)), "{isa} {ih}×{iw}");
+            for (i, v) in y.iter_mut().enumerate() {
+                if i % 7 == 3 {
+                    *v = 0.5;
+                }
+            }
+            let g: Vec<f32> = (0..geom.output_len())
+                .map(|i| if i % 5 == 0 { -0.0 } else { i as f32 - 9.5 })
+                .collect();
+            let mut dx = vec![f32::NAN; x.len()];
+            pool_backward_with(isa, &geom, PoolType::Max, &g, &x, &y, &mut dx).unwrap();
+            let want = general_max_backward(&geom, &g, &x, &y);
+            assert_eq!(bits(&dx), bits(&want), "{isa} {ih}×{iw}");
+        }
     }
 }
