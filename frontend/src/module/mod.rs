@@ -430,6 +430,20 @@ impl Module {
     }
 
     /// The parameters and auxiliary states of context `i`'s executor, in the symbol's order.
+    /// Waits until every operation pushed on this module's arrays (each executor's arguments,
+    /// gradients and auxiliary states) has run: the end of an epoch's work. Not `waitall`, which
+    /// would also report (and take from their owners) the errors of unrelated arrays elsewhere
+    /// in the process: another model in the same service, or a test running beside this one.
+    fn wait_for_own_arrays(&self) -> Result<()> {
+        for exe in &self.execs {
+            let arrays = [exe.arg_dict(), exe.grad_dict(), exe.aux_dict()];
+            for array in arrays.iter().flat_map(std::collections::HashMap::values) {
+                array.wait_to_read()?;
+            }
+        }
+        Ok(())
+    }
+
     fn params_of(&self, i: usize) -> Result<(NamedArrays, NamedArrays)> {
         let exe = self.execs.get(i).ok_or_else(not_bound)?;
         let mut args: NamedArrays = exe
@@ -700,7 +714,7 @@ impl Module {
                 }
                 index += 1;
             }
-            nd::waitall()?;
+            self.wait_for_own_arrays()?;
             let seconds = start.elapsed().as_secs_f64();
             let train_metric = metric.get();
             let eval_metric = match eval.as_deref_mut() {
