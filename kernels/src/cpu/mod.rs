@@ -10,6 +10,7 @@ pub mod parallel;
 pub mod pooling;
 pub mod random;
 pub mod reduce;
+pub(crate) mod scratch;
 pub mod softmax;
 pub mod sum;
 pub(crate) mod tile;

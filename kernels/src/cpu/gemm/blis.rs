@@ -16,7 +16,7 @@
 //! 4. groups of `MR` rows of `A`;
 //! 5. the `B` micro-panels, each multiplied by the micro-kernel into one `MR × NR` tile of `C`.
 
-use std::cell::RefCell;
+use crate::cpu::scratch::ScratchPool;
 
 /// Cache block sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,10 +84,9 @@ struct Buffers {
     edge: Scratch,
 }
 
-thread_local! {
-    /// Packing buffers, reused by every call on this thread.
-    static SCRATCH: RefCell<Buffers> = RefCell::new(Buffers::default());
-}
+/// Packing buffers, shared by the calls of every thread (see [`ScratchPool`]): a chain of
+/// products that the engine's workers run in turn fills one set, not one per worker.
+static SCRATCH: ScratchPool<Buffers> = ScratchPool::new();
 
 /// One instruction set's register tile, micro-kernel and packing, which [`driver`] runs.
 pub(crate) trait MicroKernel {
@@ -244,11 +243,7 @@ pub(crate) unsafe fn sgemm<K: MicroKernel>(p: Product, blk: Blocking) {
         // floats, 64-byte aligned, and belong to this call alone.
         unsafe { K::driver(p, work) }
     };
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut bufs) => run(&mut bufs),
-        // Only reachable if a call re-entered on this thread (none does): use fresh buffers.
-        Err(_) => run(&mut Buffers::default()),
-    });
+    SCRATCH.with(run);
 }
 
 /// The blocked loops, with `K`'s packing and kernel. Inlined into each instruction set's

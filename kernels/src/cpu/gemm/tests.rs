@@ -1080,3 +1080,20 @@ fn few_row_products_match_the_reference_on_any_thread_count() {
         );
     }
 }
+
+/// The products whose `B` or `C` reach 4 MiB go to mxr's kernel, whose packing touches at most
+/// 768 KiB of `B` per call, and not to the crate, whose slab grows with `B`: W6's
+/// `64 × 1024 × 1024` data gradient and `1024 × 1024 × 64` weight gradient. Smaller products
+/// keep the measured rule (LeNet's first dense layer stays with the crate).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn large_operands_go_to_the_blocked_kernel() {
+    use crate::cpu::isa::Isa;
+    let worth = |m, n, k| super::native::worth_it(Isa::Avx512, m, n, k, false);
+    assert!(worth(64, 1024, 1024), "W6 data gradient");
+    assert!(worth(1024, 1024, 64), "W6 weight gradient");
+    assert!(!worth(64, 800, 500), "LeNet fc1 data gradient");
+    assert!(!worth(500, 800, 64), "LeNet fc1 weight gradient");
+    assert!(!worth(32, 1024, 1024), "fewer than 64 rows keep the crate");
+    assert!(!super::native::worth_it(Isa::Scalar, 64, 1024, 1024, false));
+}
