@@ -21,7 +21,7 @@ use std::sync::Arc;
 use mxr_kernels::cpu::batch_norm::{self as kernel, BackwardInputs};
 use mxr_kernels::cpu::softmax::{Axis, Real};
 
-use super::softmax::resolve_axis;
+use super::common::normalize_axis;
 use crate::registry::attrs::AttrValue;
 use mxr_engine::DeviceType;
 
@@ -86,7 +86,7 @@ impl BatchNorm {
 
     /// The view of data of shape `shape` around the channel axis.
     fn view(&self, op: &str, shape: &[usize]) -> Result<Axis> {
-        resolve_axis(self.0.axis, shape.len())
+        normalize_axis(self.0.axis, shape.len())
             .and_then(|a| Axis::of(shape, a))
             .ok_or_else(|| Error::BadParam {
                 op: op.into(),
@@ -129,7 +129,7 @@ impl BatchNorm {
                 .map_err(|r| shapes.error(format!("per-channel outputs must be (C,): {r}")))?;
         }
         if let Some(dims) = data.partial_dims() {
-            let axis = resolve_axis(self.0.axis, dims.len()).ok_or_else(|| {
+            let axis = normalize_axis(self.0.axis, dims.len()).ok_or_else(|| {
                 shapes.error(format!(
                     "channel axis {} is out of range for {}-dimensional data",
                     self.0.axis,

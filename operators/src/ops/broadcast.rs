@@ -19,21 +19,15 @@ use std::sync::Arc;
 use mxr_kernels::cpu::broadcast as bc;
 use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp};
 
+use super::common::kernel_error;
 use super::elemwise::{num_dispatch, two_outputs};
 use super::{no_params, parse_no_params};
+use crate::Result;
 use crate::registry::{
     Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
     TensorMut, TensorRef,
 };
-use crate::{Error, Result};
 use mxr_engine::DeviceType;
-
-fn kernel_error(op: &str, e: bc::BroadcastError) -> Error {
-    Error::BadInput {
-        op: op.to_string(),
-        reason: e.to_string(),
-    }
-}
 
 /// The broadcast of two partially known shapes; `None` when a rank is unknown. An unknown
 /// dimension against a known `d != 1` gives `d` (the unknown one must be 1 or `d`).

@@ -14,19 +14,12 @@ use std::sync::Arc;
 
 use mxr_engine::DeviceType;
 
+use super::common::normalize_axis;
 use crate::registry::{
     Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
     TensorMut, TensorRef,
 };
 use crate::{Error, Result, params};
-
-/// `axis` (negative counts from the end) as an index into `rank` axes, or `None` when out of
-/// `[-rank, rank)`.
-pub(crate) fn normalize_axis(axis: i64, rank: usize) -> Option<usize> {
-    let r = i64::try_from(rank).ok()?;
-    let a = if axis < 0 { axis + r } else { axis };
-    (0..r).contains(&a).then_some(a as usize)
-}
 
 /// An error for an axis out of range.
 fn axis_error(shapes: &ShapeCtx<'_>, name: &str, axis: i64, rank: usize) -> Error {

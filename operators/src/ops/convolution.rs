@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use mxr_kernels::cpu::conv::{ConvElement, ConvGeom, conv_backward, conv_forward};
 
+use super::common::kernel_error;
 use crate::registry::attrs::AttrValue;
 use mxr_engine::DeviceType;
 
@@ -288,13 +289,6 @@ impl ConvSpec {
             }
         }
         shapes.set_input(0, Shape::partial(data))
-    }
-}
-
-fn kernel_error(op: &str, e: impl std::fmt::Display) -> Error {
-    Error::BadInput {
-        op: op.to_string(),
-        reason: e.to_string(),
     }
 }
 

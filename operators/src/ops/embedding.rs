@@ -7,6 +7,7 @@ use std::sync::Arc;
 use mxr_kernels::DType;
 use mxr_kernels::cpu::conv::ConvElement;
 
+use super::common::kernel_error;
 use crate::registry::attrs::AttrValue;
 use mxr_engine::DeviceType;
 
@@ -73,13 +74,6 @@ fn rows(data: &TensorRef<'_>, input_dim: usize) -> impl Iterator<Item = usize> {
             v as usize
         }
     })
-}
-
-fn kernel_error(op: &str, reason: impl Into<String>) -> Error {
-    Error::BadInput {
-        op: op.to_string(),
-        reason: reason.into(),
-    }
 }
 
 impl Operator for Embedding {

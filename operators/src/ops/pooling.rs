@@ -7,6 +7,7 @@ use mxr_kernels::cpu::pooling::{
     PoolElement, PoolGeom, PoolType, pool_backward, pool_forward, pool_output_size,
 };
 
+use super::common::kernel_error;
 use crate::registry::attrs::AttrValue;
 use mxr_engine::DeviceType;
 
@@ -280,13 +281,6 @@ impl PoolSpec {
             }
         }
         shapes.set_input(0, Shape::partial(data))
-    }
-}
-
-fn kernel_error(op: &str, e: impl std::fmt::Display) -> Error {
-    Error::BadInput {
-        op: op.to_string(),
-        reason: e.to_string(),
     }
 }
 

@@ -19,9 +19,9 @@ use std::sync::Arc;
 use mxr_kernels::cpu::reduce::{
     Reducer, arg_extreme, broadcast, broadcast_bytes, extreme_grad, reduce,
 };
-use mxr_kernels::cpu::transpose::LayoutError;
 
-use super::concat::normalize_axis;
+use super::common::kernel_error;
+use super::common::normalize_axis;
 use super::init::FillLike;
 use super::{no_params, parse_no_params};
 use crate::registry::{
@@ -61,13 +61,6 @@ fn renamed(e: Error, op: &str) -> Error {
             hint,
         },
         other => other,
-    }
-}
-
-fn kernel_error(op: &str) -> impl Fn(LayoutError) -> Error + '_ {
-    move |e| Error::BadInput {
-        op: op.into(),
-        reason: e.to_string(),
     }
 }
 
@@ -273,7 +266,7 @@ impl Operator for Reduce {
         let out = &mut outputs[0];
         float_dispatch!(x.dtype, op, T => {
             reduce(x.slice::<T>(op)?, x.shape, &mask, self.kind.reducer(), out.slice_mut::<T>(op)?)
-                .map_err(kernel_error(op))
+                .map_err(|e| kernel_error(op, e))
         })
     }
     fn devices(&self) -> &'static [DeviceType] {
@@ -365,9 +358,9 @@ impl Operator for BackwardReduce {
             let dx = out.slice_mut::<T>(op)?;
             let gs = g.slice::<T>(op)?;
             match self.kind {
-                ReduceKind::Sum => broadcast(gs, x.shape, &mask, dx).map_err(kernel_error(op)),
+                ReduceKind::Sum => broadcast(gs, x.shape, &mask, dx).map_err(|e| kernel_error(op, e)),
                 ReduceKind::Mean => {
-                    broadcast(gs, x.shape, &mask, dx).map_err(kernel_error(op))?;
+                    broadcast(gs, x.shape, &mask, dx).map_err(|e| kernel_error(op, e))?;
                     let count: usize = x
                         .shape
                         .iter()
@@ -387,7 +380,7 @@ impl Operator for BackwardReduce {
                         reason: "the forward output (input 2) is missing".into(),
                     })?;
                     extreme_grad(x.slice::<T>(op)?, x.shape, &mask, y.slice::<T>(op)?, gs, dx)
-                        .map_err(kernel_error(op))
+                        .map_err(|e| kernel_error(op, e))
                 }
             }
         })
@@ -515,7 +508,7 @@ impl Operator for ArgReduce {
         };
         float_dispatch!(x.dtype, op, T => {
             arg_extreme(x.slice::<T>(op)?, &shape, axis, self.largest, out.slice_mut::<T>(op)?)
-                .map_err(kernel_error(op))
+                .map_err(|e| kernel_error(op, e))
         })
     }
     fn devices(&self) -> &'static [DeviceType] {
@@ -627,7 +620,7 @@ impl Operator for BroadcastTo {
         let out = &mut outputs[0];
         let mask = broadcast_mask(x.shape, out.shape);
         broadcast_bytes(x.bytes, x.dtype.size(), out.shape, &mask, out.bytes)
-            .map_err(kernel_error("broadcast_to"))
+            .map_err(|e| kernel_error("broadcast_to", e))
     }
     fn devices(&self) -> &'static [DeviceType] {
         &[DeviceType::Cpu, DeviceType::Gpu]
@@ -713,7 +706,7 @@ impl Operator for BroadcastBackward {
         let mask = broadcast_mask(out.shape, g.shape);
         float_dispatch!(g.dtype, op, T => {
             reduce(g.slice::<T>(op)?, g.shape, &mask, Reducer::Sum, out.slice_mut::<T>(op)?)
-                .map_err(kernel_error(op))
+                .map_err(|e| kernel_error(op, e))
         })
     }
     fn devices(&self) -> &'static [DeviceType] {

@@ -13,6 +13,7 @@ use mxr_kernels::cpu::softmax::{self as kernel, Axis, Real};
 
 use mxr_engine::DeviceType;
 
+use super::common::normalize_axis;
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
     Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
@@ -71,13 +72,6 @@ pub struct Softmax {
     temperature: Option<f64>,
     dtype: Option<SoftmaxDType>,
     use_length: bool,
-}
-
-/// The normalised axis of an `ndim`-dimensional array, or `None` when out of range.
-pub(crate) fn resolve_axis(axis: i64, ndim: usize) -> Option<usize> {
-    let n = i64::try_from(ndim).ok()?;
-    let a = if axis < 0 { axis + n } else { axis };
-    usize::try_from(a).ok().filter(|&a| a < ndim)
 }
 
 fn bad_param(op: &str, name: &str, value: String, type_name: &str, hint: &str) -> Error {
@@ -174,7 +168,7 @@ impl Softmax {
 
     /// The view of `shape` around the axis; a shape error naming `axis` when out of range.
     fn view(&self, shape: &[usize]) -> Result<Axis> {
-        resolve_axis(self.axis, shape.len())
+        normalize_axis(self.axis, shape.len())
             .and_then(|a| Axis::of(shape, a))
             .ok_or_else(|| self.axis_error(shape.len()))
     }
@@ -212,7 +206,7 @@ impl Softmax {
         let Some(dims) = merged.partial_dims() else {
             return Ok(());
         };
-        let axis = resolve_axis(self.axis, dims.len()).ok_or_else(|| {
+        let axis = normalize_axis(self.axis, dims.len()).ok_or_else(|| {
             shapes.error(format!(
                 "axis {} is out of range for a {}-dimensional input",
                 self.axis,

@@ -2,7 +2,7 @@
 
 use crate::check::gpu::{compare_with_cpu, test_device};
 use crate::check::{HostTensor, run};
-use crate::ops::elemwise::test_util::{GPU_SHAPES, gpu_values};
+use crate::ops::test_util::{GPU_SHAPES, gpu_values};
 use crate::registry::create;
 
 fn t(shape: &[usize], seed: u64, lo: f32, hi: f32) -> HostTensor {

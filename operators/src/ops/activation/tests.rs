@@ -4,7 +4,7 @@ use mxr_kernels::DType;
 use crate::check::{
     GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run, run_seeded,
 };
-use crate::ops::elemwise::test_util::{added, backward_graph, input, ograd, output};
+use crate::ops::test_util::{added, backward_graph, input, ograd, output};
 use crate::registry::{OpContext, Shape, create};
 
 fn close(got: &[f64], want: &[f64], tol: f64) {

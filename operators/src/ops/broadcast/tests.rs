@@ -1,7 +1,7 @@
 use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
-use crate::ops::elemwise::test_util::{added, backward_graph, input, ograd};
+use crate::ops::test_util::{added, backward_graph, input, ograd};
 use crate::registry::{Shape, create, lookup};
 
 const OPS: [&str; 4] = [
@@ -201,7 +201,7 @@ fn parameters_are_rejected() {
 #[test]
 fn gpu_matches_cpu() {
     use crate::check::gpu::{compare_with_cpu, test_device};
-    use crate::ops::elemwise::test_util::gpu_values;
+    use crate::ops::test_util::gpu_values;
     let dev = test_device().unwrap();
     let pairs: &[(&[usize], &[usize])] = &[
         (&[2, 1, 3], &[1, 4, 1]),

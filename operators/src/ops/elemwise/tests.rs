@@ -1,7 +1,7 @@
 use mxr_kernels::DType;
 
-use super::test_util::{GPU_SHAPES, added, backward_graph, gpu_values, input, ograd};
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, infer_types, run};
+use crate::ops::test_util::{GPU_SHAPES, added, backward_graph, gpu_values, input, ograd};
 use crate::registry::{Shape, create, lookup};
 
 fn f32s(shape: &[usize], v: &[f32]) -> HostTensor {

@@ -3,7 +3,7 @@ use mxr_kernels::DType;
 
 use super::ScalarParam;
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
-use crate::ops::elemwise::test_util::{added, backward_graph, input, ograd};
+use crate::ops::test_util::{added, backward_graph, input, ograd};
 use crate::registry::{OpContext, Shape, create, lookup};
 
 const OPS: [&str; 7] = [
@@ -258,7 +258,7 @@ fn backward_ops_run_by_name() {
 #[test]
 fn gpu_matches_cpu() {
     use crate::check::gpu::{compare_with_cpu, test_device};
-    use crate::ops::elemwise::test_util::{GPU_SHAPES, gpu_values};
+    use crate::ops::test_util::{GPU_SHAPES, gpu_values};
     let dev = test_device().unwrap();
     let backs = [
         "_backward_mul_scalar",

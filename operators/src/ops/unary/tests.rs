@@ -2,7 +2,7 @@ use mxr_engine::Context;
 use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
-use crate::ops::elemwise::test_util::{added, backward_graph, input, ograd, output};
+use crate::ops::test_util::{added, backward_graph, input, ograd, output};
 use crate::registry::{OpContext, Shape, create};
 
 const OPS: [&str; 9] = [
@@ -269,7 +269,7 @@ fn shapes_pass_through_both_ways() {
 #[test]
 fn gpu_matches_cpu() {
     use crate::check::gpu::{compare_with_cpu, test_device};
-    use crate::ops::elemwise::test_util::{GPU_SHAPES, gpu_values};
+    use crate::ops::test_util::{GPU_SHAPES, gpu_values};
     let dev = test_device().unwrap();
     let backs = [
         "_backward_log",
