@@ -1,11 +1,12 @@
 //! MXNet's JSON form of initializers (`["xavier", {"magnitude": 3}]`): Python-style number
 //! formatting for `dumps`, and a small JSON reader for [`create`](super::create).
 
+use mxr_operators::registry::attrs::python_float;
+
 use crate::{Error, Result};
 
-/// `v` as Python's `repr(float)` writes it (what `json.dumps` emits): the shortest digits that
-/// read back, positional for exponents in `[-4, 16)` (`0.07`, `1.0`), scientific otherwise
-/// (`1e-08`, `1e+16`).
+/// `v` as Python's `json.dumps` writes a float: [`python_float`]'s `repr` digits (`0.07`,
+/// `1.0`, `1e-08`, `1e+16`), with JSON's `NaN` and `Infinity` spellings.
 pub(crate) fn py_float(v: f64) -> String {
     if v.is_nan() {
         return "NaN".into();
@@ -13,35 +14,7 @@ pub(crate) fn py_float(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
     }
-    let sci = format!("{:e}", v.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if v.is_sign_negative() { "-" } else { "" };
-    let body = if (-4..16).contains(&exp) {
-        if exp >= 0 {
-            let int_len = exp as usize + 1;
-            let (int, frac) = if digits.len() > int_len {
-                (digits[..int_len].to_string(), digits[int_len..].to_string())
-            } else {
-                (format!("{digits:0<int_len$}"), String::new())
-            };
-            let frac = if frac.is_empty() { "0".into() } else { frac };
-            format!("{int}.{frac}")
-        } else {
-            format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
-        }
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let rest = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{first}{rest}e{esign}{:02}", exp.abs())
-    };
-    format!("{sign}{body}")
+    python_float(v)
 }
 
 /// Like [`py_float`], but integral values as integers (`3`), as Python writes the integer

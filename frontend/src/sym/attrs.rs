@@ -16,6 +16,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use mxr_kernels::DType;
+use mxr_operators::registry::attrs::python_float;
 
 use crate::{Error, Result};
 
@@ -178,14 +179,14 @@ int_param!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
 impl ParamValue for f64 {
     fn to_param(&self) -> String {
-        python_float(*self, &format!("{self:e}"))
+        python_float(*self)
     }
 }
 
 impl ParamValue for f32 {
     fn to_param(&self) -> String {
         // The f32's own shortest digits, as numpy's float32 prints.
-        python_float(f64::from(*self), &format!("{self:e}"))
+        python_float(*self)
     }
 }
 
@@ -306,45 +307,6 @@ impl ParamValue for Scalar {
     fn to_param(&self) -> String {
         self.to_string()
     }
-}
-
-/// Python's `repr(float)` from Rust's shortest digits (`sci` = `format!("{x:e}")`): fixed
-/// notation with a `.0` for decimal exponents -4..16, else `1e-07` / `2.5e+16`.
-fn python_float(x: f64, sci: &str) -> String {
-    if x.is_nan() {
-        return "nan".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    let (sign, body) = match sci.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", sci),
-    };
-    let (mantissa, exp) = body.split_once('e').unwrap_or((body, "0"));
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let exp: i64 = exp.parse().unwrap_or(0);
-    // Value = 0.d1d2..dn × 10^decpt.
-    let decpt = exp + 1;
-    let n = digits.len() as i64;
-    let text = if decpt <= -4 || decpt > 16 {
-        let (first, rest) = digits.split_at(1);
-        let mantissa = if rest.is_empty() {
-            first.to_owned()
-        } else {
-            format!("{first}.{rest}")
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{mantissa}e{esign}{:02}", exp.abs())
-    } else if decpt <= 0 {
-        format!("0.{}{digits}", "0".repeat((-decpt) as usize))
-    } else if decpt < n {
-        let (int, frac) = digits.split_at(decpt as usize);
-        format!("{int}.{frac}")
-    } else {
-        format!("{digits}{}.0", "0".repeat((decpt - n) as usize))
-    };
-    format!("{sign}{text}")
 }
 
 /// Parses a shape attribute (`__shape__`: `(2, 3)`, `[2,3]`, `(3,)`, `()`) in MXNet's legacy

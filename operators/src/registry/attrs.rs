@@ -100,14 +100,100 @@ macro_rules! float_attr {
                 s.trim().parse::<$t>().map_err(|_| String::new())
             }
             fn to_attr(&self) -> String {
-                // Debug keeps a decimal point on integral values, like Python's str(): "1.0".
-                format!("{self:?}")
+                python_float(*self)
             }
         }
     )*};
 }
 
 float_attr!(f32, f64);
+
+/// `x` as Python's `repr(float)` (and `str`) writes it, the form MXNet's Python frontend gives
+/// float parameters in symbol JSON and initializer descriptions: the shortest digits that read
+/// back (of `f32` for an `f32`), positional with a `.0` for decimal exponents in `[-4, 16)`,
+/// else scientific with a signed two-digit exponent; `nan`, `inf`, `-inf`.
+///
+/// ```
+/// use mxr_operators::registry::attrs::python_float;
+/// assert_eq!(python_float(1e-7), "1e-07");
+/// assert_eq!(python_float(0.1f32), "0.1");
+/// assert_eq!(python_float(3.0), "3.0");
+/// assert_eq!(python_float(1e20), "1e+20");
+/// ```
+pub fn python_float<T: PyFloat>(x: T) -> String {
+    python_float_digits(x.value(), &x.shortest())
+}
+
+/// A float type [`python_float`] renders: `f32` or `f64`. Sealed.
+pub trait PyFloat: Copy + sealed::Sealed {
+    /// The value.
+    fn value(self) -> f64;
+    /// The type's shortest round-trip digits, as `format!("{:e}")` writes them.
+    fn shortest(self) -> String;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+impl PyFloat for f64 {
+    fn value(self) -> f64 {
+        self
+    }
+    fn shortest(self) -> String {
+        format!("{self:e}")
+    }
+}
+
+impl PyFloat for f32 {
+    fn value(self) -> f64 {
+        f64::from(self)
+    }
+    fn shortest(self) -> String {
+        format!("{self:e}")
+    }
+}
+
+/// [`python_float`] from `x` and its shortest digits (`sci` = `format!("{x:e}")` of the value's
+/// own type, so that an `f32` keeps its short digits).
+fn python_float_digits(x: f64, sci: &str) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let (sign, body) = match sci.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", sci),
+    };
+    let (mantissa, exp) = body.split_once('e').unwrap_or((body, "0"));
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let exp: i64 = exp.parse().unwrap_or(0);
+    // Value = 0.d1d2..dn × 10^decpt.
+    let decpt = exp + 1;
+    let n = digits.len() as i64;
+    let text = if decpt <= -4 || decpt > 16 {
+        let (first, rest) = digits.split_at(1);
+        let mantissa = if rest.is_empty() {
+            first.to_owned()
+        } else {
+            format!("{first}.{rest}")
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{esign}{:02}", exp.abs())
+    } else if decpt <= 0 {
+        format!("0.{}{digits}", "0".repeat((-decpt) as usize))
+    } else if decpt < n {
+        let (int, frac) = digits.split_at(decpt as usize);
+        format!("{int}.{frac}")
+    } else {
+        format!("{digits}{}.0", "0".repeat((decpt - n) as usize))
+    };
+    format!("{sign}{text}")
+}
 
 impl AttrValue for bool {
     fn type_name() -> String {

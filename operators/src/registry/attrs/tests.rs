@@ -200,3 +200,31 @@ fn specs_and_round_trip_through_strings() {
     let again = ConvParam::parse(attrs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
     assert_eq!(again, p);
 }
+
+/// Float parameters render as MXNet's Python frontend writes them (`repr(float)`), so a symbol
+/// built in Rust prints the strings MXNet would: `1e-07`, not Rust's `1e-7`.
+#[test]
+fn float_parameters_render_as_python_writes_them() {
+    let cases: [(f64, &str); 12] = [
+        (1e-7, "1e-07"),
+        (0.1, "0.1"),
+        (1.0, "1.0"),
+        (-2.5, "-2.5"),
+        (1e20, "1e+20"),
+        (1e16, "1e+16"),
+        (1e15, "1000000000000000.0"),
+        (0.0001, "0.0001"),
+        (0.00001, "1e-05"),
+        (0.0, "0.0"),
+        (f64::NAN, "nan"),
+        (f64::NEG_INFINITY, "-inf"),
+    ];
+    for (x, want) in cases {
+        assert_eq!(x.to_attr(), want, "{x:e}");
+        assert_eq!(python_float(x), want, "{x:e}");
+    }
+    assert_eq!(0.1f32.to_attr(), "0.1", "an f32 keeps its own shortest digits");
+    assert_eq!(1e-3f32.to_attr(), "0.001");
+    assert_eq!(f64::parse_attr(&1e-7f64.to_attr()), Ok(1e-7));
+    assert_eq!(f32::parse_attr(&0.3f32.to_attr()), Ok(0.3));
+}
