@@ -10,7 +10,10 @@
 //! (flipped; dilation `dilate / gcd(dilate, s)`): ResNet's 3×3/2 becomes a 1×1, a 1×2, a 2×1 and
 //! a 2×2 convolution, the 1×1/2 a 1×1 convolution on the even pixels (the others are zero). A
 //! phase that needs more padding on one side than the other is padded by the larger amount and
-//! its extra outputs are dropped as it is scattered into `dx`. A stride-1 3×3 layer's single
+//! its extra outputs are dropped as it is scattered into `dx`. A stride-1 5×5 layer runs through
+//! the transposed Winograd algorithm on the forward pass's tiles where
+//! [`super::winograd::dgrad::plan`] takes it (LeNet's second layer: 1.2 ms against 2.1 for the
+//! fused GEMM + col2im, one Zen 4 core); a stride-1 3×3 (or 5×5) layer's single
 //! phase runs through Winograd where [`super::winograd::plan_nchw`] takes it (as the forward
 //! pass does); every other phase runs on [`DirectConv`] with repacked weights ([`DirectConv::pack_weights`] of the flipped,
 //! transposed taps), reading one blocked copy of `dy` whose halo covers every phase's padding.
@@ -765,6 +768,18 @@ pub fn data_gradient(
         && py.taps.len() == kh
         && px.taps.len() == kw
     {
+        // 5×5: the transposed Winograd algorithm, on the forward pass's tiles.
+        if let Some(wino) = super::winograd::dgrad::plan(geom) {
+            return DGRAD_SCRATCH.with_borrow_mut(|[_, packed, out]| {
+                let packed = aligned(packed, wino.packed_len());
+                wino.pack_with(isa, w, packed, threads)?;
+                let layout = Blocked::new(geom.batch, c, ih, iw, 0);
+                resize(out, layout.len());
+                wino.run(isa, dy, dy_layout, packed, out, &layout, threads)?;
+                super::blocked::from_blocked_with(isa, out, &layout, dx, threads);
+                Ok(())
+            });
+        }
         let pg = phase_geom(py, px);
         if let Some(wino) = super::winograd::plan_nchw(&pg).filter(|p| p.output_size() == [ih, iw])
         {
@@ -965,9 +980,12 @@ pub fn weight_gradient_efficiency(geom: &ConvGeom) -> f64 {
 /// Whether [`data_gradient`] runs `geom` faster than im2col + GEMM + col2im (measured as
 /// [`weight_gradient_pays`]): the shared conditions of [`blocked_pays`], and at least half of
 /// the direct kernels' multiply-adds useful ([`data_gradient_efficiency`]; LeNet's second
-/// layer, a third, measured 0.5×).
+/// layer, a third, measured 0.5×), or a 5×5 layer the transposed Winograd algorithm takes
+/// ([`super::winograd::dgrad::plan`]; LeNet's second layer, 1.7× the fused GEMM + col2im's
+/// speed).
 pub fn data_gradient_pays(geom: &ConvGeom) -> bool {
-    blocked_pays(geom) && data_gradient_efficiency(geom) >= 0.5
+    blocked_pays(geom)
+        && (data_gradient_efficiency(geom) >= 0.5 || super::winograd::dgrad::plan(geom).is_some())
 }
 
 /// The fraction of the multiply-adds of [`data_gradient`] that the data gradient needs: the

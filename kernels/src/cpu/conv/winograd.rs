@@ -1,18 +1,24 @@
-//! Winograd convolution (3×3, stride 1) on the channel-blocked layout ([`super::blocked`]),
-//! `f32`.
+//! Winograd convolution (3×3 and 5×5, stride 1) on the channel-blocked layout
+//! ([`super::blocked`]), `f32`.
 //!
-//! `F(m×m, 3×3)` computes an `m × m` tile of outputs from an `α × α` tile of inputs
-//! (`α = m + 2`) with `α²` multiplications per input/output channel pair instead of `9·m²`:
+//! `F(m×m, r×r)` computes an `m × m` tile of outputs from an `α × α` tile of inputs
+//! (`α = m + r − 1`) with `α²` multiplications per input/output channel pair instead of `r²·m²`:
 //! `Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d Bᵀᵀ) ] A` (Lavin & Gray, *Fast Algorithms for Convolutional
 //! Neural Networks*, 2015). Summed over input channels, the element-wise products become `α²`
 //! independent matrix products, one per transform position `ξ`:
-//! `M[ξ][tile][oc] = Σ_ic V[ξ][tile][ic] · U[ξ][ic][oc]`. Two variants:
+//! `M[ξ][tile][oc] = Σ_ic V[ξ][tile][ic] · U[ξ][ic][oc]`. Two variants per kernel size:
 //!
 //! - [`Variant::F2x2`]: `F(2×2, 3×3)`, 4×4 input tiles, 16 products for 4 outputs (2.25×
 //!   fewer than direct convolution); as accurate as direct convolution in practice;
 //! - [`Variant::F4x4`]: `F(4×4, 3×3)`, 6×6 tiles, 36 products for 16 outputs (4× fewer), with
 //!   a larger rounding error (the transforms have entries up to 8 and 5); see
-//!   [`WinogradConv::new`] for where it is used.
+//!   [`WinogradConv::new`] for where it is used;
+//! - with a 5×5 kernel, [`Variant::F2x2`] is `F(2×2, 5×5)`: 6×6 tiles (the same input
+//!   transform as `F(4×4, 3×3)`, the same interpolation points), 36 products for 4 outputs
+//!   (2.8× fewer); [`Variant::F4x4`] is `F(4×4, 5×5)`: 8×8 tiles (points 0, ±1, ±2, ±1/2, ∞:
+//!   the input transform of the well-known `F(6×6, 3×3)`), 64 products for 16 outputs (6.25×
+//!   fewer), with a larger rounding error. Only training's NCHW entries ([`plan_nchw`]) plan
+//!   5×5 layers so far ([`WinogradConv::with_kernel_variant`]).
 //!
 //! The weights are transformed once ([`WinogradConv::pack_weights`], `U = G g Gᵀ` in `f64`, with
 //! a per-output-channel scale folded in) by the fused inference program; training transforms
@@ -26,7 +32,8 @@
 //!    nothing is read outside the image's rows;
 //! 2. per group of 32 output channels, the `α²` matrix products over input channels, with the
 //!    direct convolution's register tile ([`super::direct`]'s `run_tile`: up to 14 tiles × 32
-//!    output channels in registers, one broadcast per tile and channel);
+//!    output channels in registers, one broadcast per tile and channel); the products stop at
+//!    the true input channel count (the padding channels of the last block are skipped);
 //! 3. the output transform `Y = Aᵀ M A` of those channels, with the epilogue (bias, residual,
 //!    ReLU) applied as the pixels inside the output are stored; the output's halo columns are
 //!    zeroed.
@@ -39,8 +46,8 @@
 //! contracted over tiles instead of channels, `dg = Gᵀ [Σ_tiles V ⊙ (A dY Aᵀ)] G`, which
 //! [`super::backward::weight_gradient`] uses where [`wgrad::plan`] says it pays.
 //!
-//! Served: 2-D convolutions with a 3×3 kernel, stride 1, dilation 1, one group, and padding of
-//! 0 to 2 on each side, on a blocked input. The API mirrors [`super::direct::DirectConv`]'s, so
+//! Served: 2-D convolutions with a 3×3 (or 5×5) kernel, stride 1, dilation 1, one group, and
+//! padding of 0 to 2 (0 to 4) on each side, on a blocked input. The API mirrors [`super::direct::DirectConv`]'s, so
 //! that an executor can choose either per layer.
 //!
 //! Where it pays (one Zen 4 core, time against the direct kernel's, which runs at the FMA
@@ -49,12 +56,17 @@
 //! channels at 7×7 the transformed weights (16 or 36 MB) dominate, and `F(2×2)` takes about
 //! 1.7 times less at batch 1, `F(4×4)` about 1.5 to 2 times less at larger batches; on maps of
 //! 4×4 and 5×5, `F(2×2)` is still 1.1 to 1.9 times faster; on 3×3 and smaller, the direct
-//! kernel is.
+//! kernel is. On LeNet's 5×5 layer (batch 64, 20 → 50 channels, 12×12 → 8×8), training's
+//! forward pass (NCHW conversions and weight packing included) takes 1.05 ms with
+//! `F(4×4, 5×5)` against 2.6 ms for the direct kernel (`F(2×2, 5×5)`: 1.8 ms), and its data
+//! gradient ([`dgrad`], the transposed algorithm) 1.2 ms against 2.1 ms for the fused GEMM +
+//! col2im.
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
+pub mod dgrad;
 pub mod wgrad;
 
 use super::blocked::{BLOCK, Blocked};
@@ -85,12 +97,15 @@ const SPLIT_TILES: usize = 2 * MAX_TILE_PIXELS;
 /// one thread.
 const MIN_WORK_PER_THREAD: usize = 1 << 20;
 
-/// A Winograd algorithm: the output tile it computes per input tile.
+/// A Winograd algorithm: the output tile it computes per input tile (the input tile depends
+/// on the kernel too: see [`WinogradConv::alpha`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Variant {
-    /// `F(2×2, 3×3)`: 4×4 input tiles, 16 products per 2×2 outputs.
+    /// `F(2×2, 3×3)`: 4×4 input tiles, 16 products per 2×2 outputs (with a 5×5 kernel,
+    /// `F(2×2, 5×5)`: 6×6 input tiles, 36 products).
     F2x2,
-    /// `F(4×4, 3×3)`: 6×6 input tiles, 36 products per 4×4 outputs.
+    /// `F(4×4, 3×3)`: 6×6 input tiles, 36 products per 4×4 outputs (with a 5×5 kernel,
+    /// `F(4×4, 5×5)`: 8×8 input tiles, 64 products).
     F4x4,
 }
 
@@ -103,12 +118,14 @@ impl Variant {
         }
     }
 
-    /// The side `α = m + 2` of the input tile.
+    /// The side `α = m + 2` of the input tile for a 3×3 kernel (for any kernel,
+    /// [`WinogradConv::alpha`]).
     pub fn alpha(self) -> usize {
         self.tile() + 2
     }
 
-    /// Transform positions `α²`: the matrix products per tile.
+    /// Transform positions `α²` for a 3×3 kernel: the matrix products per tile (for any
+    /// kernel, [`WinogradConv::positions`]).
     pub fn positions(self) -> usize {
         self.alpha() * self.alpha()
     }
@@ -132,13 +149,55 @@ const G4: [[f64; 3]; 6] = [
     [0.0, 0.0, 1.0],
 ];
 
+/// `G` of `F(2×2, 5×5)` (interpolation points 0, 1, −1, 1/2, −2, ∞, as [`G4`]: row `p` is
+/// `(1, x, x², x³, x⁴) / Π_{q≠p} (x − x_q)` at point `x = x_p`).
+const G25: [[f64; 5]; 6] = [
+    [1.0, 0.0, 0.0, 0.0, 0.0],
+    [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
+    [-1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0, 1.0 / 3.0, -1.0 / 3.0],
+    [
+        -16.0 / 15.0,
+        -8.0 / 15.0,
+        -4.0 / 15.0,
+        -2.0 / 15.0,
+        -1.0 / 15.0,
+    ],
+    [
+        1.0 / 15.0,
+        -2.0 / 15.0,
+        4.0 / 15.0,
+        -8.0 / 15.0,
+        16.0 / 15.0,
+    ],
+    [0.0, 0.0, 0.0, 0.0, 1.0],
+];
+
+/// `G` of `F(4×4, 5×5)` (interpolation points 0, 1, −1, 2, −2, 1/2, −1/2, ∞; see [`F4R5`]; row
+/// 0's sign is moved into the input transform's).
+const G45: [[f64; 5]; 8] = [
+    [1.0, 0.0, 0.0, 0.0, 0.0],
+    [-2.0 / 9.0, -2.0 / 9.0, -2.0 / 9.0, -2.0 / 9.0, -2.0 / 9.0],
+    [-2.0 / 9.0, 2.0 / 9.0, -2.0 / 9.0, 2.0 / 9.0, -2.0 / 9.0],
+    [1.0 / 90.0, 1.0 / 45.0, 2.0 / 45.0, 4.0 / 45.0, 8.0 / 45.0],
+    [1.0 / 90.0, -1.0 / 45.0, 2.0 / 45.0, -4.0 / 45.0, 8.0 / 45.0],
+    [32.0 / 45.0, 16.0 / 45.0, 8.0 / 45.0, 4.0 / 45.0, 2.0 / 45.0],
+    [
+        32.0 / 45.0,
+        -16.0 / 45.0,
+        8.0 / 45.0,
+        -4.0 / 45.0,
+        2.0 / 45.0,
+    ],
+    [0.0, 0.0, 0.0, 0.0, 1.0],
+];
+
 /// `g` in `f32` (each entry rounded once), as the weight transform computes with it.
-const fn to_f32<const A: usize>(g: [[f64; 3]; A]) -> [[f32; 3]; A] {
-    let mut out = [[0.0f32; 3]; A];
+const fn to_f32<const A: usize, const R: usize>(g: [[f64; R]; A]) -> [[f32; R]; A] {
+    let mut out = [[0.0f32; R]; A];
     let mut p = 0;
     while p < A {
         let mut l = 0;
-        while l < 3 {
+        while l < R {
             out[p][l] = g[p][l] as f32;
             l += 1;
         }
@@ -151,12 +210,18 @@ const fn to_f32<const A: usize>(g: [[f64; 3]; A]) -> [[f32; 3]; A] {
 const G2_F32: [[f32; 3]; 4] = to_f32(G2);
 /// [`G4`] in `f32`.
 const G4_F32: [[f32; 3]; 6] = to_f32(G4);
+/// [`G25`] in `f32`.
+const G25_F32: [[f32; 5]; 6] = to_f32(G25);
+/// [`G45`] in `f32`.
+const G45_F32: [[f32; 5]; 8] = to_f32(G45);
 
 /// A planned Winograd convolution: the geometry, the variant and the tiling.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WinogradConv {
     geom: ConvGeom,
     variant: Variant,
+    /// The kernel's side `r` (3 or 5).
+    kernel: usize,
     out: [usize; 2],
     /// Tiles down and across one image.
     tiles: [usize; 2],
@@ -196,12 +261,8 @@ impl WinogradConv {
         let [th, tw] = self.tiles;
         let tiles = self.geom.batch * th * tw;
         let padded_tiles = tiles + 2 * tiles.div_ceil(MAX_TILE_PIXELS);
-        let products = padded_tiles
-            * self.variant.positions()
-            * self.ic_blocks
-            * self.out_groups()
-            * self.nv
-            * BLOCK;
+        let products =
+            padded_tiles * self.positions() * self.ic_blocks * self.out_groups() * self.nv * BLOCK;
         let weight_bytes = self.packed_len() * std::mem::size_of::<f32>();
         let streaming = if weight_bytes > CACHED_WEIGHT_BYTES {
             weight_bytes / 8
@@ -211,21 +272,41 @@ impl WinogradConv {
         (products + streaming) as f64
     }
 
-    /// Plans `geom` with `variant` (as [`WinogradConv::new`]).
+    /// Plans `geom` with `variant` (as [`WinogradConv::new`]): 3×3 kernels only, since the
+    /// weight gradient ([`wgrad`]) and the fused inference program build their plans through
+    /// this and have no 5×5 transforms ([`WinogradConv::with_kernel_variant`] plans 5×5 too).
+    ///
+    /// # Errors
+    /// [`ConvError`] for an invalid geometry.
     pub fn with_variant(
+        geom: &ConvGeom,
+        variant: Variant,
+    ) -> Result<Option<WinogradConv>, ConvError> {
+        Ok(WinogradConv::with_kernel_variant(geom, variant)?.filter(|p| p.kernel == 3))
+    }
+
+    /// Plans `geom` with `variant`: a 3×3 kernel with padding 0 to 2, or a 5×5 kernel with
+    /// padding 0 to 4 (each side), stride 1, dilation 1, one group, 2-D; `None` otherwise, an
+    /// error when the geometry is invalid.
+    ///
+    /// # Errors
+    /// [`ConvError`] for an invalid geometry.
+    pub fn with_kernel_variant(
         geom: &ConvGeom,
         variant: Variant,
     ) -> Result<Option<WinogradConv>, ConvError> {
         let out = geom.output()?;
         geom.sizes()?;
+        let r = geom.kernel[1];
         let served = geom.groups == 1
             && geom.input[0] == 1
-            && geom.kernel == [1, 3, 3]
+            && (r == 3 || r == 5)
+            && geom.kernel == [1, r, r]
             && geom.stride == [1, 1, 1]
             && geom.dilate == [1, 1, 1]
             && geom.pad[0] == 0
-            && geom.pad[1] <= 2
-            && geom.pad[2] <= 2;
+            && geom.pad[1] < r
+            && geom.pad[2] < r;
         if !served {
             return Ok(None);
         }
@@ -233,6 +314,7 @@ impl WinogradConv {
         Ok(Some(WinogradConv {
             geom: *geom,
             variant,
+            kernel: r,
             out: [out[1], out[2]],
             tiles: [out[1].div_ceil(m), out[2].div_ceil(m)],
             nv: if geom.filters > BLOCK { 2 } else { 1 },
@@ -248,6 +330,21 @@ impl WinogradConv {
     /// The variant.
     pub fn variant(&self) -> Variant {
         self.variant
+    }
+
+    /// The kernel's side `r` (3 or 5).
+    pub fn kernel(&self) -> usize {
+        self.kernel
+    }
+
+    /// The side `α = m + r − 1` of the input tile.
+    pub fn alpha(&self) -> usize {
+        self.variant.tile() + self.kernel - 1
+    }
+
+    /// Transform positions `α²`: the matrix products per tile.
+    pub fn positions(&self) -> usize {
+        self.alpha() * self.alpha()
     }
 
     /// The output height and width.
@@ -283,10 +380,10 @@ impl WinogradConv {
 
     /// Floats of the packed (transformed) weights.
     pub fn packed_len(&self) -> usize {
-        self.out_groups() * self.variant.positions() * self.w_position()
+        self.out_groups() * self.positions() * self.w_position()
     }
 
-    /// Transforms and packs `w` (`F × C × 3 × 3`, as `Convolution` stores it) into `dst`
+    /// Transforms and packs `w` (`F × C × r × r`, as `Convolution` stores it) into `dst`
     /// ([`WinogradConv::packed_len`] floats): `U = G g Gᵀ` per channel pair, computed in `f64`
     /// and multiplied by `scale[f]` for output channel `f` when given (BatchNorm folding),
     /// rounded once. Padding channels are zero. One thread, the current instruction set
@@ -318,14 +415,14 @@ impl WinogradConv {
         dst: &mut [f32],
         threads: usize,
     ) -> Result<(), ConvError> {
-        self.pack_with(isa, w, scale, false, dst, threads)
+        self.pack_with(isa, w, scale, Order::Plain, dst, threads)
     }
 
     /// Packs the weights of a data gradient's convolution straight from the forward pass's:
-    /// this plan is the correlation of `dy` with `w` (`C × F × 3 × 3` here, the forward
+    /// this plan is the correlation of `dy` with `w` (`C × F × r × r` here, the forward
     /// convolution's `F' × C'` with `F' = ` this plan's input channels) flipped in both spatial
-    /// axes with its two channel axes swapped, `w'[f][c][k] = w[c][f][8 − k]`; the same bits as
-    /// [`WinogradConv::pack_weights_with`] of that `w'`, without making it.
+    /// axes with its two channel axes swapped, `w'[f][c][k] = w[c][f][r² − 1 − k]`; the same
+    /// bits as [`WinogradConv::pack_weights_with`] of that `w'`, without making it.
     ///
     /// # Errors
     /// As [`WinogradConv::pack_weights`].
@@ -336,21 +433,23 @@ impl WinogradConv {
         dst: &mut [f32],
         threads: usize,
     ) -> Result<(), ConvError> {
-        self.pack_with(isa, w, None, true, dst, threads)
+        self.pack_with(isa, w, None, Order::Flipped, dst, threads)
     }
 
-    /// [`WinogradConv::pack_weights_with`], of `w` or (`flipped`) of its flipped transpose.
+    /// [`WinogradConv::pack_weights_with`], of `w`, of its flipped transpose or of its
+    /// transpose, as `order` says.
     fn pack_with(
         &self,
         isa: Isa,
         w: &[f32],
         scale: Option<&[f32]>,
-        flipped: bool,
+        order: Order,
         dst: &mut [f32],
         threads: usize,
     ) -> Result<(), ConvError> {
         let (c, f) = (self.geom.channels, self.geom.filters);
-        check_len("weight", w.len(), f * c * 9)?;
+        let taps = self.kernel * self.kernel;
+        check_len("weight", w.len(), f * c * taps)?;
         check_len("packed weight", dst.len(), self.packed_len())?;
         if let Some(s) = scale {
             check_len("weight scale", s.len(), f)?;
@@ -359,7 +458,7 @@ impl WinogradConv {
         let per_group = self.packed_len() / groups.max(1);
         let parts = threads
             .min(groups)
-            .min(f * c * self.variant.positions() / MIN_PACK_WORK_PER_THREAD)
+            .min(f * c * self.positions() / MIN_PACK_WORK_PER_THREAD)
             .max(1);
         let ranges = parallel::split_range(groups, parts, 1);
         let stream = isa >= Isa::Avx512
@@ -369,12 +468,13 @@ impl WinogradConv {
         let job = PackJob {
             w,
             scale,
-            flipped,
+            order,
             c,
             f,
             lanes: self.nv * BLOCK,
             ic_blocks: self.ic_blocks,
             variant: self.variant,
+            kernel: self.kernel,
             stream,
         };
         let dst = Shared {
@@ -467,7 +567,7 @@ impl WinogradConv {
         }
         let [th, tw] = self.tiles;
         let tiles = g.batch * th * tw;
-        let t = self.variant.positions();
+        let t = self.positions();
         let groups = self.out_groups();
         let work = tiles * t * self.ic_blocks * groups * (self.nv * BLOCK * BLOCK);
         let parts = threads.min(work / MIN_WORK_PER_THREAD).max(1);
@@ -528,9 +628,12 @@ impl WinogradConv {
                 // disjoint tile ranges or disjoint output groups, so they write disjoint
                 // output elements.
                 unsafe {
-                    match self.variant {
-                        Variant::F2x2 => ctx.run_block::<F2, 4, 2>(block, groups.clone()),
-                        Variant::F4x4 => ctx.run_block::<F4, 6, 4>(block, groups.clone()),
+                    let (groups, c) = (groups.clone(), g.channels);
+                    match (self.kernel, self.variant) {
+                        (5, Variant::F2x2) => ctx.run_block::<F2R5, 6, 2>(block, groups, c),
+                        (5, Variant::F4x4) => ctx.run_block::<F4R5, 8, 4>(block, groups, c),
+                        (_, Variant::F2x2) => ctx.run_block::<F2, 4, 2>(block, groups, c),
+                        (_, Variant::F4x4) => ctx.run_block::<F4, 6, 4>(block, groups, c),
                     }
                 }
                 start += len;
@@ -558,8 +661,9 @@ const MIN_NCHW_PIXELS: usize = 256;
 const MIN_NCHW_CHANNELS: usize = 16;
 
 /// The Winograd plan for a convolution on NCHW data whose weights are packed at every call
-/// (training's forward pass and data gradient), when it is served, allowed ([`enabled`]) and
-/// pays: outputs of 4×4 and more (below, the direct kernel is faster; measured as in the
+/// (training's forward pass and data gradient), when it is served (3×3 and 5×5 kernels,
+/// [`WinogradConv::with_kernel_variant`]), allowed ([`enabled`]) and pays: outputs of 4×4 and
+/// more (below, the direct kernel is faster; measured as in the
 /// fused program), at least [`MIN_NCHW_PIXELS`] output pixels and [`MIN_NCHW_CHANNELS`]
 /// channels each side.
 pub fn plan_nchw(geom: &ConvGeom) -> Option<WinogradConv> {
@@ -576,8 +680,8 @@ pub fn plan_nchw(geom: &ConvGeom) -> Option<WinogradConv> {
     // are 36/16 times larger, which on a small map with many channels can cost more than its
     // fewer products save.
     let with_pack = |p: &WinogradConv| p.cost() + PACK_COST * p.packed_len() as f64;
-    let f4 = WinogradConv::with_variant(geom, Variant::F4x4).ok()??;
-    let f2 = WinogradConv::with_variant(geom, Variant::F2x2).ok()??;
+    let f4 = WinogradConv::with_kernel_variant(geom, Variant::F4x4).ok()??;
+    let f2 = WinogradConv::with_kernel_variant(geom, Variant::F2x2).ok()??;
     Some(if with_pack(&f2) < with_pack(&f4) {
         f2
     } else {
@@ -599,19 +703,33 @@ super::direct::blocked_plan!(WinogradConv);
 /// one thread.
 const MIN_PACK_WORK_PER_THREAD: usize = 1 << 18;
 
+/// How [`PackJob`] reads the weights `w`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// `F × C × r × r`, as `Convolution` stores them.
+    Plain,
+    /// `C × F × r × r`: the weights are `w`'s flipped transpose (see
+    /// [`WinogradConv::pack_flipped_with`]).
+    Flipped,
+    /// `C × F × r × r`: the weights are `w`'s transpose, `w'[f][c][k] = w[c][f][k]` (the
+    /// transposed data gradient, [`dgrad`]).
+    Transposed,
+}
+
 /// The operands of [`WinogradConv::pack_weights_with`].
 struct PackJob<'a> {
     w: &'a [f32],
     scale: Option<&'a [f32]>,
-    /// `w` is `C × F × 3 × 3` and the weights are its flipped transpose (see
-    /// [`WinogradConv::pack_flipped_with`]).
-    flipped: bool,
+    /// How the weights are read from `w`.
+    order: Order,
     c: usize,
     f: usize,
     /// Output channels per group (`nv · 16`).
     lanes: usize,
     ic_blocks: usize,
     variant: Variant,
+    /// The kernel's side `r` (3 or 5).
+    kernel: usize,
     /// Store with non-temporal (streaming) stores: AVX-512 is available, the packed weights
     /// are at least [`STREAM_MIN_BYTES`] and 64-byte aligned.
     stream: bool,
@@ -666,11 +784,16 @@ impl PackJob<'_> {
 
     #[inline(always)]
     fn pack_group_any(&self, isa: Isa, og: usize, dst: &mut [f32]) {
-        match (self.variant, self.lanes) {
-            (Variant::F2x2, BLOCK) => self.pack::<4, BLOCK>(isa, &G2_F32, og, dst),
-            (Variant::F2x2, _) => self.pack::<4, MAX_LANES>(isa, &G2_F32, og, dst),
-            (Variant::F4x4, BLOCK) => self.pack::<6, BLOCK>(isa, &G4_F32, og, dst),
-            (Variant::F4x4, _) => self.pack::<6, MAX_LANES>(isa, &G4_F32, og, dst),
+        const L2: usize = MAX_LANES;
+        match (self.kernel, self.variant, self.lanes) {
+            (5, Variant::F2x2, BLOCK) => self.pack::<6, 5, 25, BLOCK>(isa, &G25_F32, og, dst),
+            (5, Variant::F2x2, _) => self.pack::<6, 5, 25, L2>(isa, &G25_F32, og, dst),
+            (5, Variant::F4x4, BLOCK) => self.pack::<8, 5, 25, BLOCK>(isa, &G45_F32, og, dst),
+            (5, Variant::F4x4, _) => self.pack::<8, 5, 25, L2>(isa, &G45_F32, og, dst),
+            (_, Variant::F2x2, BLOCK) => self.pack::<4, 3, 9, BLOCK>(isa, &G2_F32, og, dst),
+            (_, Variant::F2x2, _) => self.pack::<4, 3, 9, L2>(isa, &G2_F32, og, dst),
+            (_, Variant::F4x4, BLOCK) => self.pack::<6, 3, 9, BLOCK>(isa, &G4_F32, og, dst),
+            (_, Variant::F4x4, _) => self.pack::<6, 3, 9, L2>(isa, &G4_F32, og, dst),
         }
     }
 
@@ -679,11 +802,12 @@ impl PackJob<'_> {
     /// as a scalar loop (multiplications and additions, never fused), so the bits do not depend
     /// on the vector width. (In `f64` the transform took 9.6 ms for ResNet-18's 512-channel
     /// layers, five times what writing its 38 MB costs: spilled registers, half-width vectors.)
+    /// `R` is the kernel's side, `KK = R²` its taps.
     #[inline(always)]
-    fn pack<const A: usize, const L: usize>(
+    fn pack<const A: usize, const R: usize, const KK: usize, const L: usize>(
         &self,
         isa: Isa,
-        gm: &[[f32; 3]; A],
+        gm: &[[f32; R]; A],
         og: usize,
         dst: &mut [f32],
     ) {
@@ -698,50 +822,55 @@ impl PackJob<'_> {
         let row = self.ic_blocks * BLOCK * L;
         // The group's weights of 16 input channels at a time, transposed so that one
         // (channel, tap) row holds the L output channels' values (zero past F): `taps[i][k][j]`
-        // is tap k of input channel ic0 + i, output channel oc0 + j (flipped: tap 8 − k).
-        let mut taps = [[[0.0f32; L]; 9]; BLOCK];
+        // is tap k of input channel ic0 + i, output channel oc0 + j (flipped: tap KK − 1 − k).
+        let mut taps = [[[0.0f32; L]; KK]; BLOCK];
         for ic0 in (0..c).step_by(BLOCK) {
             let cic = BLOCK.min(c - ic0);
             for h in 0..L / BLOCK {
                 let rows = BLOCK.min(n.saturating_sub(h * BLOCK));
-                if self.flipped {
+                if self.order != Order::Plain {
                     // Input channel ic's weights for output channels oc0 + 16h.. are `rows`
-                    // rows of 9 taps, one after the other.
+                    // rows of KK taps, one after the other (transposed 16 taps at a time).
                     for (i, t) in taps.iter_mut().enumerate().take(cic) {
-                        let src = ((ic0 + i) * self.f + oc0 + h * BLOCK) * 9;
-                        // SAFETY: `isa` is available (the caller's dispatch); rows `r < rows`
-                        // read `src + 9r .. + 9`, output channel oc0 + 16h + r < F of input
-                        // channel ic0 + i < C in `w` (`C × F × 9`), when there are rows; the
-                        // tile writes 9 rows of 16 floats of `t` from lane 16h.
-                        unsafe {
-                            crate::cpu::tile::transpose(
-                                isa,
-                                self.w.as_ptr().wrapping_add(src),
-                                9,
-                                rows,
-                                9,
-                                t.as_mut_ptr().cast::<f32>().add(h * BLOCK),
-                                L,
-                                9,
-                            );
+                        for k0 in (0..KK).step_by(BLOCK) {
+                            let cols = BLOCK.min(KK - k0);
+                            let src = ((ic0 + i) * self.f + oc0 + h * BLOCK) * KK + k0;
+                            // SAFETY: `isa` is available (the caller's dispatch); rows `r <
+                            // rows` read `src + KK·r .. + cols`, taps `k0 .. k0 + cols <= KK`
+                            // of output channel oc0 + 16h + r < F of input channel ic0 + i < C
+                            // in `w` (`C × F × KK`), when there are rows; the tile writes
+                            // `cols` rows of 16 floats of `t` from row k0, lane 16h.
+                            unsafe {
+                                crate::cpu::tile::transpose(
+                                    isa,
+                                    self.w.as_ptr().wrapping_add(src),
+                                    KK,
+                                    rows,
+                                    cols,
+                                    t.as_mut_ptr().cast::<f32>().add(k0 * L + h * BLOCK),
+                                    L,
+                                    cols,
+                                );
+                            }
                         }
                     }
                     continue;
                 }
-                let width = cic * 9;
+                let width = cic * KK;
                 for cb in (0..width).step_by(BLOCK) {
                     let cols = BLOCK.min(width - cb);
-                    let src = ((oc0 + h * BLOCK) * c + ic0) * 9 + cb;
+                    let src = ((oc0 + h * BLOCK) * c + ic0) * KK + cb;
                     // SAFETY: `isa` is available (the caller's dispatch); rows `i < rows` read
-                    // `src + i·9c .. + cols`, inside output channel oc0 + 16h + i < F's weights
-                    // (`cb + cols <= 9·cic` floats from input channel ic0, `ic0 + cic <= C`),
-                    // when there are rows at all; the tile writes `cols <= 16` rows of `taps`
-                    // from `(cb)·L + 16h`, 16 floats each, inside its `16·9·L` floats.
+                    // `src + i·KK·c .. + cols`, inside output channel oc0 + 16h + i < F's
+                    // weights (`cb + cols <= KK·cic` floats from input channel ic0,
+                    // `ic0 + cic <= C`), when there are rows at all; the tile writes
+                    // `cols <= 16` rows of `taps` from `(cb)·L + 16h`, 16 floats each, inside
+                    // its `16·KK·L` floats.
                     unsafe {
                         crate::cpu::tile::transpose(
                             isa,
                             self.w.as_ptr().wrapping_add(src),
-                            9 * c,
+                            KK * c,
                             rows,
                             cols,
                             taps.as_mut_ptr().cast::<f32>().add(cb * L + h * BLOCK),
@@ -752,9 +881,10 @@ impl PackJob<'_> {
                 }
             }
             for (i, t) in taps.iter().enumerate().take(cic) {
-                let tap = |k: usize| if self.flipped { 8 - k } else { k };
-                let g: [[f32; L]; 9] = std::array::from_fn(|k| t[tap(k)]);
-                self.transform(gm, &g, &scale, ic0 + i, dst);
+                let flip = self.order == Order::Flipped;
+                let tap = |k: usize| if flip { KK - 1 - k } else { k };
+                let g: [[f32; L]; KK] = std::array::from_fn(|k| t[tap(k)]);
+                self.transform::<A, R, KK, L>(gm, &g, &scale, ic0 + i, dst);
             }
         }
         // The padding input channels of the last block.
@@ -765,22 +895,27 @@ impl PackJob<'_> {
     }
 
     /// `U = G g Gᵀ · scale` of input channel `ic` for the `L` lanes of `g` (`g[k][j]`: tap `k`
-    /// of lane `j`), into `dst` at each transform position.
+    /// of lane `j`), into `dst` at each transform position. The sums run left to right, each
+    /// product rounded (never fused).
     #[inline(always)]
-    fn transform<const A: usize, const L: usize>(
+    fn transform<const A: usize, const R: usize, const KK: usize, const L: usize>(
         &self,
-        gm: &[[f32; 3]; A],
-        g: &[[f32; L]; 9],
+        gm: &[[f32; R]; A],
+        g: &[[f32; L]; KK],
         scale: &[f32; L],
         ic: usize,
         dst: &mut [f32],
     ) {
-        // Row p of G g (3 values per lane), then row p of (G g) Gᵀ (α values per lane).
+        // Row p of G g (R values per lane), then row p of (G g) Gᵀ (α values per lane).
         for (p, grow) in gm.iter().enumerate() {
-            let mut gg = [[0.0f32; L]; 3];
+            let mut gg = [[0.0f32; L]; R];
             for (l, ggl) in gg.iter_mut().enumerate() {
                 for j in 0..L {
-                    ggl[j] = grow[0] * g[l][j] + grow[1] * g[3 + l][j] + grow[2] * g[6 + l][j];
+                    let mut acc = grow[0] * g[l][j];
+                    for k in 1..R {
+                        acc += grow[k] * g[k * R + l][j];
+                    }
+                    ggl[j] = acc;
                 }
             }
             for (q, gq) in gm.iter().enumerate() {
@@ -791,7 +926,11 @@ impl PackJob<'_> {
                     .expect("a slice of L floats");
                 let mut u = [0.0f32; L];
                 for j in 0..L {
-                    u[j] = (gg[0][j] * gq[0] + gg[1][j] * gq[1] + gg[2][j] * gq[2]) * scale[j];
+                    let mut acc = gg[0][j] * gq[0];
+                    for k in 1..R {
+                        acc += gg[k][j] * gq[k];
+                    }
+                    u[j] = acc * scale[j];
                 }
                 #[cfg(target_arch = "x86_64")]
                 if self.stream {
@@ -872,18 +1011,48 @@ impl Ctx {
         (t / (th * tw), (t / tw) % th, t % tw)
     }
 
-    /// Computes the output channel groups `groups` of the tiles `tiles` (for `F(M×M, 3×3)`,
-    /// `A = M + 2`, transforms `K`).
+    /// Computes the output channel groups `groups` of the tiles `tiles` (for `F(M×M, r×r)`,
+    /// `A = M + r − 1`, transforms `K`), with the matrix products over the first `channels`
+    /// input channels only (the true count: the rest of the last block is padding).
     ///
     /// # Safety
-    /// The context's buffers were checked against the plan, `groups` are output groups; no
-    /// other thread writes these groups of these tiles.
+    /// The context's buffers were checked against the plan, `groups` are output groups,
+    /// `channels <= 16·ic_blocks`; no other thread writes these groups of these tiles.
     unsafe fn run_block<K: Transform<A, M>, const A: usize, const M: usize>(
         &self,
         tiles: Range<usize>,
         groups: Range<usize>,
+        channels: usize,
     ) {
-        let nt = tiles.len();
+        // SAFETY: the caller's; the transforms get the buffers `products` documents for them.
+        unsafe {
+            self.products::<A>(
+                tiles.len(),
+                groups,
+                channels,
+                |v, strides| self.input_block::<K, A, M>(tiles.clone(), v, strides),
+                |og, m, m_xi| self.output_block::<K, A, M>(tiles.clone(), og, m, m_xi),
+            );
+        }
+    }
+
+    /// The steps of [`Ctx::run_block`] for a block of `nt` tiles and `α = A`: `input` writes
+    /// the transformed inputs (`V[ξ][icb][k][16]` at `ξ·v_xi + icb·v_block + k·16`, given a
+    /// pointer and `[v_xi, v_block]`), then, per output group `og`, the matrix products over
+    /// the first `channels` input channels into `M[ξ][v][k][16]` (at `ξ·m_xi + (v·nt + k)·16`)
+    /// and `output(og, m, m_xi)` transforms them.
+    ///
+    /// # Safety
+    /// As [`Ctx::run_block`]; `input` writes every element it is given (for `ic_blocks`
+    /// blocks), `output` reads only `nv` blocks of `nt` tiles at each position.
+    unsafe fn products<const A: usize>(
+        &self,
+        nt: usize,
+        groups: Range<usize>,
+        channels: usize,
+        input: impl FnOnce(*mut f32, [usize; 2]),
+        mut output: impl FnMut(usize, *const f32, usize),
+    ) {
         let t = A * A;
         let nv = self.nv;
         // Floats per transform position: an odd number of cache lines, so that the α² vectors
@@ -910,7 +1079,7 @@ impl Ctx {
         // length), and read (as the residual, after the first run of blocks) and write `M[ξ]`
         // (`nv` blocks of `nt` tiles), each element read before it is written.
         unsafe {
-            self.input_block::<K, A, M>(tiles.clone(), v, [v_xi, nt * BLOCK]);
+            input(v, [v_xi, nt * BLOCK]);
             for og in groups {
                 for xi in 0..t {
                     let mut r0 = 0;
@@ -919,35 +1088,50 @@ impl Ctx {
                         let out = m.add(xi * m_xi + r0 * BLOCK);
                         // Blocked summation: each run of `SUM_BLOCKS` input blocks starts from
                         // zero in registers and is added to the sum so far as it is stored
-                        // (through the residual), not chained onto it.
+                        // (through the residual), not chained onto it. A partial last block
+                        // (`tail` channels) runs on its own, added the same way.
                         for c0 in (0..self.ic_blocks).step_by(SUM_BLOCKS) {
-                            let job = TileJob {
-                                inp: v.add(xi * v_xi + (c0 * nt + r0) * BLOCK),
-                                in_block: nt * BLOCK,
-                                in_ic: 1,
-                                pixel_step: BLOCK,
-                                channels: BLOCK,
-                                blocks: SUM_BLOCKS.min(self.ic_blocks - c0),
-                                w: self
-                                    .packed
-                                    .add((og * t + xi) * self.w_position + c0 * w_block),
-                                w_block,
-                                out,
-                                out_block: nt * BLOCK,
-                                nv_store: nv,
-                                rows,
-                                bias: std::ptr::null(),
-                                residual: if c0 == 0 { std::ptr::null() } else { out },
-                                res_block: nt * BLOCK,
-                                accumulate: false,
-                                relu: false,
+                            let n = SUM_BLOCKS.min(self.ic_blocks - c0);
+                            let last = (c0 + n) * BLOCK;
+                            let tail = if last > channels {
+                                BLOCK - (last - channels)
+                            } else {
+                                BLOCK
                             };
-                            run_tile(self.isa, nv, &job, &tap);
+                            let full = if tail < BLOCK { n - 1 } else { n };
+                            let parts = [(c0, full, BLOCK), (c0 + full, n - full, tail)];
+                            for (b0, blocks, ch) in parts {
+                                if blocks == 0 || ch == 0 {
+                                    continue;
+                                }
+                                let job = TileJob {
+                                    inp: v.add(xi * v_xi + (b0 * nt + r0) * BLOCK),
+                                    in_block: nt * BLOCK,
+                                    in_ic: 1,
+                                    pixel_step: BLOCK,
+                                    channels: ch,
+                                    blocks,
+                                    w: self
+                                        .packed
+                                        .add((og * t + xi) * self.w_position + b0 * w_block),
+                                    w_block,
+                                    out,
+                                    out_block: nt * BLOCK,
+                                    nv_store: nv,
+                                    rows,
+                                    bias: std::ptr::null(),
+                                    residual: if b0 == 0 { std::ptr::null() } else { out },
+                                    res_block: nt * BLOCK,
+                                    accumulate: false,
+                                    relu: false,
+                                };
+                                run_tile(self.isa, nv, &job, &tap);
+                            }
                         }
                         r0 += rows;
                     }
                 }
-                self.output_block::<K, A, M>(tiles.clone(), og, m, m_xi);
+                output(og, m, m_xi);
             }
         }
         SCRATCH.set(scratch);
@@ -1002,7 +1186,7 @@ impl Ctx {
     }
 }
 
-/// The 1-D transforms of `F(M, 3)` with `A = M + 2`, on vectors of 16 channels; the 2-D
+/// The 1-D transforms of `F(M, r)` with `A = M + r − 1`, on vectors of 16 channels; the 2-D
 /// transforms apply them to columns, then rows.
 trait Transform<const A: usize, const M: usize> {
     /// `Bᵀ d`.
@@ -1079,6 +1263,80 @@ impl Transform<6, 4> for F4 {
                 m[4].mul_add(-2.0, m[3].mul_add(0.5, b)),
                 m[4].mul_add(4.0, m[3].mul_add(0.25, a)),
                 m[4].mul_add(-8.0, m[3].mul_add(0.125, b)).add(m[5]),
+            ]
+        }
+    }
+}
+
+/// `F(2, 5)` with the interpolation points of [`F4`] (0, 1, −1, 1/2, −2, ∞): `Bᵀ` is
+/// [`F4`]'s, `Aᵀ = [1 1 1 1 1 0; 0 1 −1 1/2 −2 1]` (and `G` is [`G25`]).
+struct F2R5;
+
+impl Transform<6, 2> for F2R5 {
+    #[inline(always)]
+    unsafe fn input<V: Lanes>(d: [V; 6]) -> [V; 6] {
+        // SAFETY: the caller's.
+        unsafe { <F4 as Transform<6, 4>>::input(d) }
+    }
+
+    #[inline(always)]
+    unsafe fn output<V: Lanes>(m: [V; 6]) -> [V; 2] {
+        // SAFETY: the caller's.
+        unsafe {
+            [
+                m[0].add(m[1].add(m[2])).add(m[3].add(m[4])),
+                m[4].mul_add(-2.0, m[3].mul_add(0.5, m[1].sub(m[2])))
+                    .add(m[5]),
+            ]
+        }
+    }
+}
+
+/// `F(4, 5)` with the interpolation points 0, 1, −1, 2, −2, 1/2, −1/2 and ∞ (Lavin & Gray's
+/// `F(6, 3)` points; `G` is [`G45`]), with common subexpressions:
+/// `Bᵀ = [1 0 −21/4 0 21/4 0 −1 0; 0 1 1 −17/4 −17/4 1 1 0; 0 −1 1 17/4 −17/4 −1 1 0;
+/// 0 1/2 1/4 −5/2 −5/4 2 1 0; 0 −1/2 1/4 5/2 −5/4 −2 1 0; 0 2 4 −5/2 −5 1/2 1 0;
+/// 0 −2 4 5/2 −5 −1/2 1 0; 0 −1 0 21/4 0 −21/4 0 1]`,
+/// `Aᵀ = [1 1 1 1 1 1 1 0; 0 1 −1 2 −2 1/2 −1/2 0; 0 1 1 4 4 1/4 1/4 0;
+/// 0 1 −1 8 −8 1/8 −1/8 1]`. Every entry is exact in `f32`.
+struct F4R5;
+
+impl Transform<8, 4> for F4R5 {
+    #[inline(always)]
+    unsafe fn input<V: Lanes>(d: [V; 8]) -> [V; 8] {
+        // SAFETY: the caller's.
+        unsafe {
+            let t1 = d[4].mul_add(-4.25, d[2].add(d[6]));
+            let t2 = d[3].mul_add(-4.25, d[1].add(d[5]));
+            let t3 = d[4].mul_add(-1.25, d[2].mul_add(0.25, d[6]));
+            let t4 = d[5].mul_add(2.0, d[3].mul_add(-2.5, d[1].mul_add(0.5, V::zero())));
+            let t5 = d[4].mul_add(-5.0, d[2].mul_add(4.0, d[6]));
+            let t6 = d[5].mul_add(0.5, d[3].mul_add(-2.5, d[1].mul_add(2.0, V::zero())));
+            [
+                d[4].sub(d[2]).mul_add(5.25, d[0].sub(d[6])),
+                t1.add(t2),
+                t1.sub(t2),
+                t3.add(t4),
+                t3.sub(t4),
+                t5.add(t6),
+                t5.sub(t6),
+                d[3].sub(d[5]).mul_add(5.25, d[7].sub(d[1])),
+            ]
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn output<V: Lanes>(m: [V; 8]) -> [V; 4] {
+        // SAFETY: the caller's.
+        unsafe {
+            let (a1, b1) = (m[1].add(m[2]), m[1].sub(m[2]));
+            let (a2, b2) = (m[3].add(m[4]), m[3].sub(m[4]));
+            let (a3, b3) = (m[5].add(m[6]), m[5].sub(m[6]));
+            [
+                m[0].add(a1).add(a2.add(a3)),
+                b3.mul_add(0.5, b2.mul_add(2.0, b1)),
+                a3.mul_add(0.25, a2.mul_add(4.0, a1)),
+                b3.mul_add(0.125, b2.mul_add(8.0, b1)).add(m[7]),
             ]
         }
     }

@@ -235,8 +235,9 @@ fn phases_cover_the_strided_data_gradient() {
 fn conv_backward_f32_end_to_end() {
     // Through the public entry point: whichever path serves each gradient of each shape, f32
     // within rounding of the f64 reference, with and without `dx` and the bias gradient. With
-    // AVX-512: blocked `dw` and im2col `dx`; im2col; blocked (`dx` through Winograd unless
-    // MXR_WINOGRAD=0); blocked; im2col; blocked `dw`.
+    // AVX-512: blocked `dw` and `dx` by the transposed 5×5 Winograd (else fused GEMM + col2im)
+    // unless MXR_WINOGRAD=0; im2col; blocked (`dx` through Winograd unless MXR_WINOGRAD=0);
+    // blocked; im2col; blocked `dw`.
     let shapes = [
         geom(4, 20, 50, [12, 12], [[5, 5], [1, 1], [0, 0], [1, 1]]),
         geom(8, 1, 20, [28, 28], [[5, 5], [1, 1], [0, 0], [1, 1]]),
@@ -251,7 +252,8 @@ fn conv_backward_f32_end_to_end() {
             .map(|g| (weight_gradient_pays(g), data_gradient_pays(g)))
             .collect();
         let (b, i) = (true, false);
-        assert_eq!(paths, [(b, i), (i, i), (b, b), (b, b), (i, i), (b, i)]);
+        let wino = super::super::winograd::enabled();
+        assert_eq!(paths, [(b, wino), (i, i), (b, b), (b, b), (i, i), (b, i)]);
     }
     for g in shapes {
         let [_, oh, ow] = g.output().unwrap();
@@ -420,7 +422,9 @@ fn which_shapes_take_the_blocked_kernels() {
         return;
     }
     assert_eq!(decisions(&lenet1), (false, false));
-    assert_eq!(decisions(&lenet2), (true, false));
+    // The data gradient by the transposed 5×5 Winograd ([`super::super::winograd::dgrad`]).
+    let wino = super::super::winograd::enabled();
+    assert_eq!(decisions(&lenet2), (true, wino));
     assert_eq!(decisions(&stem), (true, false));
     assert_eq!(decisions(&l4), (true, true));
     assert_eq!(decisions(&l2s2), (true, true));
