@@ -40,6 +40,7 @@ pub mod depthwise;
 pub mod direct;
 pub mod few_channels;
 pub mod fused_dgrad;
+pub mod implicit_wgrad;
 pub(crate) mod lanes;
 pub mod winograd;
 
@@ -619,8 +620,10 @@ pub fn conv_forward_im2col<T: ConvElement>(
 /// and `db` (`F`, when present). Every output is overwritten. For `f32`, a weight gradient the
 /// few-channel kernel serves ([`few_channels::weight_gradient_nchw`], when `dx` is not
 /// wanted: a network's first layer) is computed there; otherwise the gradients the
-/// blocked backward kernels serve faster ([`backward::backward_nchw`], decided per gradient)
-/// are computed there (results independent of the thread count), then a data gradient they
+/// blocked backward kernels serve faster ([`backward::backward_nchw`], decided per gradient;
+/// the weight gradient by the implicit GEMM of [`implicit_wgrad`] where
+/// [`implicit_wgrad::prefers`] holds: LeNet's second layer) are computed there (results
+/// independent of the thread count), then a data gradient they
 /// leave by the fused GEMM + col2im where [`fused_dgrad::serves`] holds (LeNet's second
 /// layer; also independent of the thread count); the rest by im2col + GEMM
 /// ([`conv_backward_im2col`]). All use up to [`parallel::num_threads`] threads.

@@ -1014,7 +1014,8 @@ pub fn data_gradient_efficiency(geom: &ConvGeom) -> f64 {
 
 /// The backward pass of a convolution on NCHW `f32` data: the gradients the blocked kernels
 /// serve faster than im2col ([`weight_gradient_pays`], [`data_gradient_pays`]; `dx` only when
-/// wanted; none when `MXR_CONV_BACKWARD=im2col`), overwritten, and which they were
+/// wanted; none when `MXR_CONV_BACKWARD=im2col`), the weight gradient by the implicit GEMM
+/// instead where [`super::implicit_wgrad::prefers`] holds, overwritten, and which they were
 /// ([`Served`]); the caller computes the others, and the bias gradient. Meant for buffers
 /// already checked against `geom` (as [`super::conv_backward`] does); when a gradient is
 /// served they are checked again before anything is written.
@@ -1032,13 +1033,16 @@ pub fn backward_nchw(
     threads: usize,
 ) -> Result<Served, ConvError> {
     let enabled = blocked_enabled();
+    // Channel counts that would waste lanes here: the implicit GEMM takes the weight gradient.
+    let implicit = enabled && super::implicit_wgrad::weight_gradient(geom, dy, x, dw, threads)?;
     let done = Served {
         dx: enabled && dx.is_some() && data_gradient_pays(geom),
-        dw: enabled && weight_gradient_pays(geom),
+        dw: implicit || (enabled && weight_gradient_pays(geom)),
     };
-    if done.dx || done.dw {
+    let blocked_dw = done.dw && !implicit;
+    if done.dx || blocked_dw {
         let dx = dx.filter(|_| done.dx);
-        let dw = done.dw.then_some(dw);
+        let dw = blocked_dw.then_some(dw);
         backward_nchw_with(Isa::current(), geom, dy, x, w, dx, dw, threads)?;
     }
     Ok(done)
