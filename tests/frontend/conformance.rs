@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use mxr::engine::Context;
 use mxr::exec::{Executor, GradReq};
-use mxr::nd::graph::Graph;
+use mxr::nd::tape::Tape;
 use mxr::nd::{self, NDArray};
 use mxr::operators::registry::{self, Entry};
 use serde_json::Value;
@@ -125,7 +125,7 @@ fn run_case(dir: &Path) -> Result<(), String> {
 
     // The graph parsed once (as the executor path does), replayed node by node imperatively.
     let parsed = graph_from_json(&symbol)?;
-    let mut graph = Graph::new(is_train);
+    let mut graph = Tape::new(is_train);
     let mut entries: Vec<Vec<Entry>> = Vec::new();
     let mut variables: Vec<(String, Entry, NDArray)> = Vec::new();
     let mut loss_heads = HashMap::new();

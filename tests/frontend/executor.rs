@@ -100,7 +100,7 @@ fn an_fc_chain_ping_pongs_between_two_blocks_and_trains_with_less_than_naive() {
     exe.backward(&[NDArray::ones(&[8, 32]).unwrap()]).unwrap();
 
     // The same gradients through the imperative graph.
-    let mut ig = nd::graph::Graph::new(true);
+    let mut ig = nd::tape::Tape::new(true);
     let entries: Vec<Entry> = g
         .arguments()
         .iter()

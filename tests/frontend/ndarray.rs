@@ -233,3 +233,12 @@ fn serde_round_trip_and_bad_input() {
         .to_string();
     assert!(e.contains("4 bytes") && e.contains("8 bytes"), "{e}");
 }
+
+/// The imperative tape, renamed from `nd::graph::Graph`, still answers to the old name.
+#[test]
+#[allow(deprecated)]
+fn the_tape_keeps_its_old_name() {
+    let mut old: mxr::nd::graph::Graph = mxr::nd::tape::Tape::new(false);
+    let x = old.variable("x", NDArray::full(&[2], 3.0).unwrap());
+    assert_eq!(x.node, 0);
+}

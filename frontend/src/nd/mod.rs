@@ -13,12 +13,12 @@ mod chunk;
 mod context;
 mod functions;
 mod gpu_invoke;
-pub mod graph;
 pub(crate) mod invoke;
 mod io;
 mod ndarray;
 pub mod random;
 mod serde;
+pub mod tape;
 mod transfer;
 
 pub use context::{ContextScope, context_scope, current_context};
@@ -31,3 +31,11 @@ pub use functions::{
 pub use invoke::{TrainModeScope, apply, invoke, invoke_into, is_training, train_mode};
 pub use io::{Loaded, load, save, save_named};
 pub use ndarray::{NDArray, waitall};
+
+/// The imperative tape's former home.
+#[deprecated(note = "renamed: `nd::tape::Tape`")]
+pub mod graph {
+    /// The former name of [`Tape`](super::tape::Tape).
+    #[deprecated(note = "renamed: `nd::tape::Tape`")]
+    pub type Graph = super::tape::Tape;
+}

@@ -1,15 +1,15 @@
-//! An imperative graph: operators applied to NDArrays at once, recorded so that their gradient
+//! The imperative tape: operators applied to NDArrays at once, recorded so that their gradient
 //! graphs can be built and run afterwards (a small autograd).
 //!
 //! Each operator's gradient is expressed as further graph nodes
-//! ([`Operator::gradient`](mxr_operators::registry::Operator::gradient)); [`Graph::backward`]
+//! ([`Operator::gradient`](mxr_operators::registry::Operator::gradient)); [`Tape::backward`]
 //! walks the recorded nodes in reverse, asks each for its gradient nodes (which run at once),
 //! and sums the contributions of entries used several times.
 //!
 //! ```
-//! use mxr::nd::{NDArray, graph::Graph};
+//! use mxr::nd::{NDArray, tape::Tape};
 //! use mxr::operators::registry::create;
-//! let mut g = Graph::new(true);
+//! let mut g = Tape::new(true);
 //! let x = g.variable("x", NDArray::from_vec(&[3], vec![1.0f32, 2.0, 3.0])?);
 //! let y = g.apply(create("square", &[], None)?, "sq", &[x])?[0];
 //! let grads = g.backward(&[(y, Some(NDArray::ones(&[3])?))])?;
@@ -36,15 +36,15 @@ struct Node {
 
 /// A recorded imperative computation.
 #[derive(Debug)]
-pub struct Graph {
+pub struct Tape {
     nodes: Vec<Node>,
     is_train: bool,
 }
 
-impl Graph {
+impl Tape {
     /// An empty graph; operators run in training mode when `is_train`.
-    pub fn new(is_train: bool) -> Graph {
-        Graph {
+    pub fn new(is_train: bool) -> Tape {
+        Tape {
             nodes: Vec::new(),
             is_train,
         }
@@ -138,7 +138,7 @@ impl Graph {
     }
 }
 
-impl GraphBuilder for Graph {
+impl GraphBuilder for Tape {
     fn add_node(
         &mut self,
         op: OpRef,
