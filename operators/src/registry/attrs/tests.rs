@@ -223,7 +223,11 @@ fn float_parameters_render_as_python_writes_them() {
         assert_eq!(x.to_attr(), want, "{x:e}");
         assert_eq!(python_float(x), want, "{x:e}");
     }
-    assert_eq!(0.1f32.to_attr(), "0.1", "an f32 keeps its own shortest digits");
+    assert_eq!(
+        0.1f32.to_attr(),
+        "0.1",
+        "an f32 keeps its own shortest digits"
+    );
     assert_eq!(1e-3f32.to_attr(), "0.001");
     assert_eq!(f64::parse_attr(&1e-7f64.to_attr()), Ok(1e-7));
     assert_eq!(f32::parse_attr(&0.3f32.to_attr()), Ok(0.3));
