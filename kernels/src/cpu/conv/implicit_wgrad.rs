@@ -6,12 +6,12 @@
 //! `dw[f][k] = Σ_n Σ_p dy[n][f][p] · col[n][k][p]` with `k = (c, ky, kx)` and `col` the
 //! im2col matrix. The reduction index `(n, p)` (image, output pixel) is walked in chunks of
 //! consecutive pixels (across image boundaries) whose head gradient, all filters, fits in
-//! about half of L2 ([`CHUNK_BYTES`]). Per chunk a thread copies that head gradient into a
-//! panel (`F × L` floats, the filters rounded up to [`MR`] with zero rows, `L` the chunk's
-//! pixels rounded up to 16 with zeros), then for each of its blocks of [`NR`] weight columns
+//! about half of L2 (`CHUNK_BYTES`). Per chunk a thread copies that head gradient into a
+//! panel (`F × L` floats, the filters rounded up to `MR` with zero rows, `L` the chunk's
+//! pixels rounded up to 16 with zeros), then for each of its blocks of `NR` weight columns
 //! packs those `NR` rows of `col` for the chunk (`NR × L`: for LeNet's 8-pixel rows, one masked
 //! load and one 8-float store per output row) and runs the micro-kernel over every block of
-//! `MR` filters. The micro-kernel ([`avx512`]) keeps `MR × NR = 25` accumulators, each a vector
+//! `MR` filters. The micro-kernel (`avx512`) keeps `MR × NR = 25` accumulators, each a vector
 //! of 16 pixel lanes of one `dw` element: per 16 pixels it loads `MR` vectors of the head
 //! gradient and `NR` of `col` and issues 25 FMAs (no broadcasts, no padding lanes). At the
 //! chunk's end the 25 vectors are summed across their lanes (one fixed tree of permutes and
