@@ -6,12 +6,12 @@
 //! `dw[f][k] = Σ_n Σ_p dy[n][f][p] · col[n][k][p]` with `k = (c, ky, kx)` and `col` the
 //! im2col matrix. The reduction index `(n, p)` (image, output pixel) is walked in chunks of
 //! consecutive pixels (across image boundaries) whose head gradient, all filters, fits in
-//! about half of L2 ([`CHUNK_BYTES`]). Per chunk a thread copies that head gradient into a
-//! panel (`F × L` floats, the filters rounded up to [`MR`] with zero rows, `L` the chunk's
-//! pixels rounded up to 16 with zeros), then for each of its blocks of [`NR`] weight columns
+//! about half of L2 (`CHUNK_BYTES`). Per chunk a thread copies that head gradient into a
+//! panel (`F × L` floats, the filters rounded up to `MR` with zero rows, `L` the chunk's
+//! pixels rounded up to 16 with zeros), then for each of its blocks of `NR` weight columns
 //! packs those `NR` rows of `col` for the chunk (`NR × L`: for LeNet's 8-pixel rows, one masked
 //! load and one 8-float store per output row) and runs the micro-kernel over every block of
-//! `MR` filters. The micro-kernel ([`avx512`]) keeps `MR × NR = 25` accumulators, each a vector
+//! `MR` filters. The micro-kernel (`avx512`) keeps `MR × NR = 25` accumulators, each a vector
 //! of 16 pixel lanes of one `dw` element: per 16 pixels it loads `MR` vectors of the head
 //! gradient and `NR` of `col` and issues 25 FMAs (no broadcasts, no padding lanes). At the
 //! chunk's end the 25 vectors are summed across their lanes (one fixed tree of permutes and
@@ -22,10 +22,15 @@
 //! loads per 25 FMAs, most from L2, where the blocked kernel broadcasts one input per FMA.
 //! Measured on one Zen 4 core of a loaded 2-vCPU machine (medians of 41 alternating runs,
 //! weight gradient alone, conversions and packing included; see [`prefers`] for more):
-//! LeNet's second layer at batch 64, 2.28–2.37 ms here against 2.44–2.54 ms blocked
-//! (87–90 against 81–84 GF/s; the micro-kernel alone runs at about 100 GF/s, the packing of
-//! `col` costs about 0.35 ms). The lane sums cost about 100 cycles per tile and chunk, so
-//! short reductions lose: 192 pixels (3 images) 0.16 against 0.13 ms blocked.
+//! LeNet's second layer at batch 64, 2.28–2.44 ms here against 2.44–2.77 ms blocked
+//! (84–90 against 74–84 GF/s, 0.88–0.97 of its time; with the fused data gradient, 4.44–4.64
+//! against 4.62–5.10 ms). The micro-kernel alone runs at about 100 GF/s (10 loads per 25
+//! FMAs, mostly from L2), and the packing of `col` costs about 0.35 ms: short of the 2.0 ms
+//! this layer would take at 100 GF/s overall. The lane sums cost about 100 cycles per tile
+//! and chunk, so short reductions lose: 192 pixels (3 images) 0.16 against 0.13 ms blocked.
+//! Output rows wider than 16 pixels take a slower, per-segment packing; ResNet's 3×3 layers
+//! (64 and 128 channels, 28×28 and 14×14 at batch 16) run 2.3–2.5× slower here than on the
+//! blocked/Winograd path, which [`prefers`] keeps them on.
 //!
 //! The weight columns' blocks are split statically over the threads; each `dw` element is
 //! computed by one thread, the chunks in order, each chunk's pixels in order within a lane
