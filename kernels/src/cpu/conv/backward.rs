@@ -682,12 +682,17 @@ fn phases(size: usize, out: usize, k: usize, s: usize, p: usize, d: usize) -> Ve
     v
 }
 
-/// The horizontal halo the blocked head gradient needs for [`data_gradient`] of `geom`.
+/// The horizontal halo the blocked head gradient needs for [`data_gradient`] of `geom`: none
+/// where the transposed Winograd algorithm takes it ([`super::winograd::dgrad::plan`], which
+/// reads only `dy`'s own pixels), else the largest padding of its phases.
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry.
 pub fn data_gradient_halo(geom: &ConvGeom) -> Result<usize, ConvError> {
     let out = geom.output()?;
+    if super::winograd::dgrad::plan(geom).is_some() {
+        return Ok(0);
+    }
     Ok(phases(
         geom.input[2],
         out[2],
