@@ -12,7 +12,7 @@
 //! phase that needs more padding on one side than the other is padded by the larger amount and
 //! its extra outputs are dropped as it is scattered into `dx`. A stride-1 5×5 layer runs through
 //! the transposed Winograd algorithm on the forward pass's tiles where
-//! [`super::winograd::dgrad::plan`] takes it (LeNet's second layer: 1.2 ms against 2.1 for the
+//! [`super::winograd::dgrad::plan`] takes it (LeNet's second layer: 1.1 ms against 2.1 for the
 //! fused GEMM + col2im, one Zen 4 core); a stride-1 3×3 (or 5×5) layer's single
 //! phase runs through Winograd where [`super::winograd::plan_nchw`] takes it (as the forward
 //! pass does); every other phase runs on [`DirectConv`] with repacked weights ([`DirectConv::pack_weights`] of the flipped,
@@ -682,12 +682,17 @@ fn phases(size: usize, out: usize, k: usize, s: usize, p: usize, d: usize) -> Ve
     v
 }
 
-/// The horizontal halo the blocked head gradient needs for [`data_gradient`] of `geom`.
+/// The horizontal halo the blocked head gradient needs for [`data_gradient`] of `geom`: none
+/// where the transposed Winograd algorithm takes it ([`super::winograd::dgrad::plan`], which
+/// reads only `dy`'s own pixels), else the largest padding of its phases.
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry.
 pub fn data_gradient_halo(geom: &ConvGeom) -> Result<usize, ConvError> {
     let out = geom.output()?;
+    if super::winograd::dgrad::plan(geom).is_some() {
+        return Ok(0);
+    }
     Ok(phases(
         geom.input[2],
         out[2],
@@ -981,7 +986,7 @@ pub fn weight_gradient_efficiency(geom: &ConvGeom) -> f64 {
 /// [`weight_gradient_pays`]): the shared conditions of [`blocked_pays`], and at least half of
 /// the direct kernels' multiply-adds useful ([`data_gradient_efficiency`]; LeNet's second
 /// layer, a third, measured 0.5×), or a 5×5 layer the transposed Winograd algorithm takes
-/// ([`super::winograd::dgrad::plan`]; LeNet's second layer, 1.7× the fused GEMM + col2im's
+/// ([`super::winograd::dgrad::plan`]; LeNet's second layer, 1.9× the fused GEMM + col2im's
 /// speed).
 pub fn data_gradient_pays(geom: &ConvGeom) -> bool {
     blocked_pays(geom)

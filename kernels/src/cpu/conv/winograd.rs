@@ -47,8 +47,8 @@
 //! [`super::backward::weight_gradient`] uses where [`wgrad::plan`] says it pays.
 //!
 //! Served: 2-D convolutions with a 3×3 (or 5×5) kernel, stride 1, dilation 1, one group, and
-//! padding of 0 to 2 (0 to 4) on each side, on a blocked input. The API mirrors [`super::direct::DirectConv`]'s, so
-//! that an executor can choose either per layer.
+//! padding of 0 to 2 (0 to 4) on each side, on a blocked input. The API mirrors
+//! [`super::direct::DirectConv`]'s, so that an executor can choose either per layer.
 //!
 //! Where it pays (one Zen 4 core, time against the direct kernel's, which runs at the FMA
 //! peak): on ResNet's 3×3 layers with maps of 14×14 and more, `F(4×4)` takes 2.5 to 3 times
@@ -57,9 +57,9 @@
 //! 1.7 times less at batch 1, `F(4×4)` about 1.5 to 2 times less at larger batches; on maps of
 //! 4×4 and 5×5, `F(2×2)` is still 1.1 to 1.9 times faster; on 3×3 and smaller, the direct
 //! kernel is. On LeNet's 5×5 layer (batch 64, 20 → 50 channels, 12×12 → 8×8), training's
-//! forward pass (NCHW conversions and weight packing included) takes 1.05 ms with
+//! forward pass (NCHW conversions and weight packing included) takes 1.1 ms with
 //! `F(4×4, 5×5)` against 2.6 ms for the direct kernel (`F(2×2, 5×5)`: 1.8 ms), and its data
-//! gradient ([`dgrad`], the transposed algorithm) 1.2 ms against 2.1 ms for the fused GEMM +
+//! gradient ([`dgrad`], the transposed algorithm) 1.1 ms against 2.1 ms for the fused GEMM +
 //! col2im.
 
 use std::cell::Cell;
