@@ -43,7 +43,7 @@ impl RunContext {
     pub const INLINE: u32 = u32::MAX;
 }
 
-type SyncFn = Box<dyn FnOnce(&RunContext) -> Result<(), BoxError> + Send + 'static>;
+pub(crate) type SyncFn = Box<dyn FnOnce(&RunContext) -> Result<(), BoxError> + Send + 'static>;
 type AsyncFn = Box<dyn FnOnce(&RunContext, Completion) + Send + 'static>;
 
 /// The body of a pushed block.
