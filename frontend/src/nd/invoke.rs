@@ -189,6 +189,47 @@ thread_local! {
     /// arrays of the same shapes infers once.
     static SIGNATURES: RefCell<HashMap<u64, CachedSignature, KeyHasher>> =
         const { RefCell::new(HashMap::with_hasher(KeyHasher)) };
+    /// The signatures used last (at most [`RECENT_SIGNATURES`], replaced in turn), checked before
+    /// `SIGNATURES`: a loop of a few operators (W2's four) finds them without hashing.
+    static RECENT: RefCell<Recent> = const {
+        RefCell::new(Recent { entries: Vec::new(), next: 0 })
+    };
+}
+
+/// Signatures kept in [`RECENT`].
+const RECENT_SIGNATURES: usize = 8;
+
+/// The recently used signatures, and the entry to replace next once full.
+struct Recent {
+    entries: Vec<CachedSignature>,
+    next: usize,
+}
+
+impl CachedSignature {
+    /// Whether this is the signature of `op` on inputs of these shapes and dtypes.
+    fn matches(&self, op: &OpRef, inputs: &[&NDArray]) -> bool {
+        Arc::ptr_eq(&self.op, op)
+            && self.inputs.len() == inputs.len()
+            && self
+                .inputs
+                .iter()
+                .zip(inputs)
+                .all(|((d, t), a)| d.as_slice() == a.shape() && *t == a.dtype())
+    }
+}
+
+/// Remembers `entry` among the recent signatures.
+fn remember_recent(entry: CachedSignature) {
+    RECENT.with(|r| {
+        let mut recent = r.borrow_mut();
+        if recent.entries.len() < RECENT_SIGNATURES {
+            recent.entries.push(entry);
+        } else {
+            let at = recent.next;
+            recent.entries[at] = entry;
+            recent.next = (at + 1) % RECENT_SIGNATURES;
+        }
+    });
 }
 
 /// FxHash's multiply-rotate mixing: the signature key only needs to spread small integers
@@ -256,38 +297,50 @@ fn signature_key(op: &OpRef, inputs: &[&NDArray]) -> u64 {
 }
 
 fn cached_signature(op: &OpRef, inputs: &[&NDArray]) -> Result<Signature> {
+    let recent = RECENT.with(|r| {
+        r.borrow()
+            .entries
+            .iter()
+            .find(|entry| entry.matches(op, inputs))
+            .map(|entry| Arc::clone(&entry.outputs))
+    });
+    if let Some(signature) = recent {
+        return Ok(signature);
+    }
     let key = signature_key(op, inputs);
     let hit = SIGNATURES.with(|c| {
         c.borrow().get(&key).and_then(|entry| {
-            let same = Arc::ptr_eq(&entry.op, op)
-                && entry.inputs.len() == inputs.len()
-                && entry
-                    .inputs
-                    .iter()
-                    .zip(inputs)
-                    .all(|((d, t), a)| d.as_slice() == a.shape() && *t == a.dtype());
-            same.then(|| Arc::clone(&entry.outputs))
+            entry
+                .matches(op, inputs)
+                .then(|| Arc::clone(&entry.outputs))
         })
     });
-    if let Some(signature) = hit {
-        return Ok(signature);
-    }
-    let outputs: Signature = Arc::from(infer_signature(op, inputs, &[])?);
-    SIGNATURES.with(|c| {
-        let mut cache = c.borrow_mut();
-        if cache.len() >= 1024 {
-            cache.clear();
+    let outputs = match hit {
+        Some(signature) => signature,
+        None => {
+            let outputs: Signature = Arc::from(infer_signature(op, inputs, &[])?);
+            SIGNATURES.with(|c| {
+                let mut cache = c.borrow_mut();
+                if cache.len() >= 1024 {
+                    cache.clear();
+                }
+                cache.insert(key, CachedSignature::new(op, inputs, &outputs));
+            });
+            outputs
         }
-        cache.insert(
-            key,
-            CachedSignature {
-                op: Arc::clone(op),
-                inputs: inputs.iter().map(|a| (a.shape.clone(), a.dtype)).collect(),
-                outputs: Arc::clone(&outputs),
-            },
-        );
-    });
+    };
+    remember_recent(CachedSignature::new(op, inputs, &outputs));
     Ok(outputs)
+}
+
+impl CachedSignature {
+    fn new(op: &OpRef, inputs: &[&NDArray], outputs: &Signature) -> CachedSignature {
+        CachedSignature {
+            op: Arc::clone(op),
+            inputs: inputs.iter().map(|a| (a.shape.clone(), a.dtype)).collect(),
+            outputs: Arc::clone(outputs),
+        }
+    }
 }
 
 /// Runs shape and type inference with the inputs (and any given outputs) as constraints; every
@@ -398,7 +451,7 @@ impl View {
         Ok(View {
             data,
             range: a.byte_range(),
-            shape: a.shape.clone(),
+            shape: Dims::from_slice(&a.shape),
             dtype: a.dtype,
         })
     }
@@ -439,49 +492,53 @@ fn push(
         .resources()
         .contains(&Resource::Random)
         .then(|| RngState::of(context));
-    let mut reads: SmallVec<[&Var; 4]> = inputs.iter().map(|a| &a.chunk.var).collect();
-    let mut writes: SmallVec<[&Var; 4]> = outputs.iter().map(|a| &a.chunk.var).collect();
+    // Pushed one by one: `collect` goes through SmallVec's generic `extend`, several times
+    // slower for these one or two elements.
+    let mut reads: SmallVec<[&Var; 4]> = SmallVec::new();
+    for a in inputs {
+        reads.push(&a.chunk.var);
+    }
+    let mut writes: SmallVec<[&Var; 4]> = SmallVec::new();
+    for a in outputs {
+        writes.push(&a.chunk.var);
+    }
     for &i in &mutated {
         writes.push(&inputs[i].chunk.var);
     }
     if let Some(rng) = &rng {
         writes.push(&rng.var);
     }
-    // A var both read and written counts as written (the engine's rule); reads of written vars
-    // are dropped here only to keep the lists short.
-    reads.retain(|r| !writes.iter().any(|w| w.id() == r.id()));
+    // A var both read and written counts as written: the engine drops such reads itself (and
+    // duplicates), so the lists go as they are.
 
-    // Views pushed one by one, and the plan boxed before the closure takes it: collecting
-    // through `Result` and moving the plan by value copied these few hundred bytes several
-    // times per operator (a tenth of W2's time).
-    let mut input_views = SmallVec::new();
+    // The views go straight into recycled heap slots (no plan of a few hundred bytes built on
+    // the stack and copied into a box, no allocation); the closure holds the small rest.
+    let mut views = Views::take();
     for a in inputs {
-        input_views.push(View::of(a)?);
+        views.inputs.push(View::of(a)?);
     }
-    let mut output_views = SmallVec::new();
     for a in outputs.iter().chain(mutated.iter().map(|&i| inputs[i])) {
-        output_views.push(View::of(a)?);
+        views.outputs.push(View::of(a)?);
     }
-    let plan = Box::new(Plan {
+    let bytes: usize = views
+        .inputs
+        .iter()
+        .chain(&views.outputs)
+        .map(|v| v.range.len())
+        .sum();
+    let plan = Plan {
         op: Arc::clone(op),
-        inputs: input_views,
-        outputs: output_views,
+        views,
         is_train,
         context,
         rng: rng.clone(),
         needed: needed.map(SmallVec::from_slice),
-    });
+    };
     let engine = inputs
         .first()
         .map_or_else(|| outputs[0].chunk.engine, |a| a.chunk.engine);
-    let bytes: usize = plan
-        .inputs
-        .iter()
-        .chain(&plan.outputs)
-        .map(|v| v.range.len())
-        .sum();
     let inline = bytes <= engine.config().inline_max_bytes;
-    let operation = Operation::sync(op.name(), move |_| plan.execute());
+    let operation = Operation::sync(op.name(), move |_| plan.run());
     engine.push(
         operation
             .reads(&reads)
@@ -538,14 +595,56 @@ pub(crate) fn push_inplace(op: &OpRef, array: &NDArray, is_train: bool) -> Resul
 /// Everything a pushed operation needs.
 struct Plan {
     op: OpRef,
-    inputs: SmallVec<[View; 3]>,
-    /// The outputs, then the mutated inputs.
-    outputs: SmallVec<[View; 2]>,
+    views: Box<Views>,
     is_train: bool,
     context: Context,
     rng: Option<Arc<RngState>>,
     /// Outputs anyone reads, when known (mutated inputs are always written).
     needed: Option<SmallVec<[bool; 4]>>,
+}
+
+/// The arrays of a pushed operation: the bulk of a [`Plan`], kept in a box that is recycled
+/// through a small per-thread cache once the operation has run.
+#[derive(Default)]
+struct Views {
+    inputs: SmallVec<[View; 3]>,
+    /// The outputs, then the mutated inputs.
+    outputs: SmallVec<[View; 2]>,
+}
+
+thread_local! {
+    /// Emptied `Views` boxes for this thread's next pushes. Boxes, not values: a plan takes
+    /// the box itself, so that a push moves one pointer instead of the views.
+    #[expect(clippy::vec_box, reason = "the boxes are what is recycled")]
+    static FREE_VIEWS: RefCell<Vec<Box<Views>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Emptied `Views` boxes a thread keeps, at most.
+const FREE_VIEWS_CAP: usize = 8;
+
+impl Views {
+    /// An empty box: a recycled one when this thread has one.
+    fn take() -> Box<Views> {
+        FREE_VIEWS
+            .try_with(|free| free.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// Empties the box (releasing the storage it refers to) and keeps it for a later push.
+    fn recycle(mut self: Box<Views>) {
+        self.inputs.clear();
+        self.outputs.clear();
+        // `try_with`: during thread teardown the box is simply freed.
+        let _ = FREE_VIEWS.try_with(|free| {
+            if let Ok(mut free) = free.try_borrow_mut()
+                && free.len() < FREE_VIEWS_CAP
+            {
+                free.push(self);
+            }
+        });
+    }
 }
 
 /// Aligned scratch bytes.
@@ -575,6 +674,14 @@ impl Staging {
 }
 
 impl Plan {
+    /// Executes the plan, then recycles its views.
+    fn run(self) -> Result<(), BoxError> {
+        let result = self.execute();
+        let Plan { views, .. } = self;
+        views.recycle();
+        result
+    }
+
     fn execute(&self) -> Result<(), BoxError> {
         let mut rng_guard = self.rng.as_ref().map(|r| r.rng.lock());
         let mut ctx = OpContext {
@@ -585,7 +692,7 @@ impl Plan {
         };
 
         // In place: one input, one output, the same elements.
-        if let ([input], [output]) = (self.inputs.as_slice(), self.outputs.as_slice())
+        if let ([input], [output]) = (self.views.inputs.as_slice(), self.views.outputs.as_slice())
             && input.same_storage(output)
             && input.range == output.range
             && input.shape == output.shape
@@ -602,8 +709,8 @@ impl Plan {
         }
 
         // The usual case, without the bookkeeping below: one output, on storage no input uses.
-        if let [output] = self.outputs.as_slice()
-            && !self.inputs.iter().any(|i| i.same_storage(output))
+        if let [output] = self.views.outputs.as_slice()
+            && !self.views.inputs.iter().any(|i| i.same_storage(output))
         {
             return self.execute_one_output(&mut ctx, output);
         }
@@ -611,23 +718,26 @@ impl Plan {
         // Inputs that share storage with an output are copied first (the kernel may overwrite
         // them before reading); the others are read in place.
         let aliased: SmallVec<[bool; 4]> = self
+            .views
             .inputs
             .iter()
-            .map(|i| self.outputs.iter().any(|o| o.same_storage(i)))
+            .map(|i| self.views.outputs.iter().any(|o| o.same_storage(i)))
             .collect();
         let snapshots: SmallVec<[Option<Staging>; 4]> = self
+            .views
             .inputs
             .iter()
             .zip(&aliased)
             .map(|(v, &a)| a.then(|| Staging::copy_of(&v.data.read().as_bytes()[v.range.clone()])))
             .collect();
         let mut read_guards: SmallVec<[_; 4]> = SmallVec::new();
-        for (v, &a) in self.inputs.iter().zip(&aliased) {
+        for (v, &a) in self.views.inputs.iter().zip(&aliased) {
             if !a && !read_guards.iter().any(|(d, _)| Arc::ptr_eq(d, &v.data)) {
                 read_guards.push((Arc::clone(&v.data), v.data.read()));
             }
         }
         let input_views: SmallVec<[TensorRef<'_>; 4]> = self
+            .views
             .inputs
             .iter()
             .zip(&snapshots)
@@ -649,23 +759,27 @@ impl Plan {
 
         // Outputs: written in place when each has storage of its own, else staged and copied.
         let shared: SmallVec<[bool; 4]> = self
+            .views
             .outputs
             .iter()
             .enumerate()
             .map(|(k, o)| {
-                self.outputs
+                self.views
+                    .outputs
                     .iter()
                     .enumerate()
                     .any(|(j, p)| j != k && p.same_storage(o))
             })
             .collect();
         let mut staged: SmallVec<[Option<Staging>; 4]> = self
+            .views
             .outputs
             .iter()
             .zip(&shared)
             .map(|(o, &s)| s.then(|| Staging::copy_of(&o.data.read().as_bytes()[o.range.clone()])))
             .collect();
         let mut write_guards: SmallVec<[_; 4]> = self
+            .views
             .outputs
             .iter()
             .zip(&shared)
@@ -673,7 +787,13 @@ impl Plan {
             .collect();
         {
             let mut output_views: SmallVec<[TensorMut<'_>; 4]> = SmallVec::new();
-            for ((o, guard), stage) in self.outputs.iter().zip(&mut write_guards).zip(&mut staged) {
+            for ((o, guard), stage) in self
+                .views
+                .outputs
+                .iter()
+                .zip(&mut write_guards)
+                .zip(&mut staged)
+            {
                 let bytes = match (guard, stage) {
                     (Some(g), _) => &mut g.as_bytes_mut()[o.range.clone()],
                     (None, Some(s)) => s.bytes_mut(),
@@ -690,7 +810,7 @@ impl Plan {
         drop(write_guards);
         drop(input_views);
         drop(read_guards);
-        for (o, stage) in self.outputs.iter().zip(&staged) {
+        for (o, stage) in self.views.outputs.iter().zip(&staged) {
             if let Some(s) = stage {
                 o.data.write().as_bytes_mut()[o.range.clone()].copy_from_slice(s.bytes());
             }
@@ -702,13 +822,13 @@ impl Plan {
     /// (one read lock per storage, `a + a` locks once), the output written in place.
     fn execute_one_output(&self, ctx: &mut OpContext<'_>, output: &View) -> Result<(), BoxError> {
         let mut guards: SmallVec<[(&View, RwLockReadGuard<'_, Buffer>); 3]> = SmallVec::new();
-        for v in &self.inputs {
+        for v in &self.views.inputs {
             if !guards.iter().any(|(held, _)| held.same_storage(v)) {
                 guards.push((v, v.data.read()));
             }
         }
         let mut inputs: SmallVec<[TensorRef<'_>; 3]> = SmallVec::new();
-        for v in &self.inputs {
+        for v in &self.views.inputs {
             // Every input's storage was locked in the loop above.
             let Some((_, guard)) = guards.iter().find(|(held, _)| held.same_storage(v)) else {
                 unreachable!("every input's storage is locked above");
