@@ -39,7 +39,7 @@ use gpu_workers::GpuWorkers;
 
 use crate::deps::VarRefs;
 use crate::error::BoxError;
-use crate::operation::{BlockRef, Body, Completion, OprBlock, RunContext, SyncFn};
+use crate::operation::{BlockRef, Body, Completion, OprBlock, RunContext, SyncBody};
 use crate::poison::Poison;
 use crate::profiler::{OpRecord, Profiler};
 use crate::storage::CpuPool;
@@ -697,7 +697,7 @@ fn submit(
 fn run_now(
     shared: &Arc<Shared>,
     name: &Cow<'static, str>,
-    f: SyncFn,
+    f: SyncBody,
     reads: &[&Arc<VarInner>],
     writes: &[&Arc<VarInner>],
     context: Context,
@@ -717,7 +717,7 @@ fn run_now(
                 0
             };
             RUNNING.with(|r| r.set(r.get() + 1));
-            let result = catch_unwind(AssertUnwindSafe(|| f(&rc)));
+            let result = catch_unwind(AssertUnwindSafe(|| f.call(&rc)));
             RUNNING.with(|r| r.set(r.get() - 1));
             record_op(
                 &shared.profiler,
@@ -837,7 +837,7 @@ pub(crate) fn run_block(block: BlockRef, worker: u32, ctx: Option<&WorkerCtx<'_>
     RUNNING.with(|r| r.set(r.get() + 1));
     match body {
         Body::Sync(f) => {
-            let result = catch_unwind(AssertUnwindSafe(|| f(&rc)));
+            let result = catch_unwind(AssertUnwindSafe(|| f.call(&rc)));
             RUNNING.with(|r| r.set(r.get() - 1));
             record(&block, worker, start_ns);
             let error = match result {
