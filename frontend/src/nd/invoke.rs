@@ -11,7 +11,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use mxr_engine::storage::Buffer;
-use mxr_engine::{BoxError, Context, Operation, Var};
+use mxr_engine::{BoxError, Context, Operation, RunContext, Task, Var};
 use mxr_kernels::DType;
 use mxr_operators::registry::{
     self, OpContext, OpRef, Resource, Shape, ShapeCtx, TensorMut, TensorRef, TypeCtx,
@@ -511,34 +511,31 @@ fn push(
     // A var both read and written counts as written: the engine drops such reads itself (and
     // duplicates), so the lists go as they are.
 
-    // The views go straight into recycled heap slots (no plan of a few hundred bytes built on
-    // the stack and copied into a box, no allocation); the closure holds the small rest.
-    let mut views = Views::take();
+    // The plan is filled in place in a recycled box (no plan of a few hundred bytes built on
+    // the stack and copied into a box, no allocation), which the engine hands back to it.
+    let mut plan = Plan::take();
+    plan.op = Some(Arc::clone(op));
     for a in inputs {
-        views.inputs.push(View::of(a)?);
+        plan.inputs.push(View::of(a)?);
     }
     for a in outputs.iter().chain(mutated.iter().map(|&i| inputs[i])) {
-        views.outputs.push(View::of(a)?);
+        plan.outputs.push(View::of(a)?);
     }
-    let bytes: usize = views
+    plan.is_train = is_train;
+    plan.context = context;
+    plan.rng = rng.clone();
+    plan.needed = needed.map(SmallVec::from_slice);
+    let bytes: usize = plan
         .inputs
         .iter()
-        .chain(&views.outputs)
+        .chain(&plan.outputs)
         .map(|v| v.range.len())
         .sum();
-    let plan = Plan {
-        op: Arc::clone(op),
-        views,
-        is_train,
-        context,
-        rng: rng.clone(),
-        needed: needed.map(SmallVec::from_slice),
-    };
     let engine = inputs
         .first()
         .map_or_else(|| outputs[0].chunk.engine, |a| a.chunk.engine);
     let inline = bytes <= engine.config().inline_max_bytes;
-    let operation = Operation::sync(op.name(), move |_| plan.run());
+    let operation = Operation::task(op.name(), plan);
     engine.push(
         operation
             .reads(&reads)
@@ -592,10 +589,14 @@ pub(crate) fn push_inplace(op: &OpRef, array: &NDArray, is_train: bool) -> Resul
     Ok(())
 }
 
-/// Everything a pushed operation needs.
+/// Everything a pushed operation needs. Pushed as a boxed [`Task`]; once it has run, the box
+/// is emptied and kept in a small per-thread cache for a later push.
 struct Plan {
-    op: OpRef,
-    views: Box<Views>,
+    /// The operator; `None` only while the box waits in the cache.
+    op: Option<OpRef>,
+    inputs: SmallVec<[View; 3]>,
+    /// The outputs, then the mutated inputs.
+    outputs: SmallVec<[View; 2]>,
     is_train: bool,
     context: Context,
     rng: Option<Arc<RngState>>,
@@ -603,43 +604,56 @@ struct Plan {
     needed: Option<SmallVec<[bool; 4]>>,
 }
 
-/// The arrays of a pushed operation: the bulk of a [`Plan`], kept in a box that is recycled
-/// through a small per-thread cache once the operation has run.
-#[derive(Default)]
-struct Views {
-    inputs: SmallVec<[View; 3]>,
-    /// The outputs, then the mutated inputs.
-    outputs: SmallVec<[View; 2]>,
-}
-
 thread_local! {
-    /// Emptied `Views` boxes for this thread's next pushes. Boxes, not values: a plan takes
-    /// the box itself, so that a push moves one pointer instead of the views.
+    /// Emptied plans for this thread's next pushes. Boxes, not values: the box itself is what
+    /// is pushed and recycled.
     #[expect(clippy::vec_box, reason = "the boxes are what is recycled")]
-    static FREE_VIEWS: RefCell<Vec<Box<Views>>> = const { RefCell::new(Vec::new()) };
+    static FREE_PLANS: RefCell<Vec<Box<Plan>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Emptied `Views` boxes a thread keeps, at most.
-const FREE_VIEWS_CAP: usize = 8;
+/// Emptied plans a thread keeps, at most.
+const FREE_PLANS_CAP: usize = 8;
 
-impl Views {
-    /// An empty box: a recycled one when this thread has one.
-    fn take() -> Box<Views> {
-        FREE_VIEWS
+impl Task for Plan {
+    fn run(self: Box<Self>, _rc: &RunContext) -> Result<(), BoxError> {
+        let result = self.execute();
+        self.recycle();
+        result
+    }
+}
+
+impl Plan {
+    /// An empty plan: a recycled box when this thread has one.
+    fn take() -> Box<Plan> {
+        FREE_PLANS
             .try_with(|free| free.borrow_mut().pop())
             .ok()
             .flatten()
-            .unwrap_or_default()
+            .unwrap_or_else(|| {
+                Box::new(Plan {
+                    op: None,
+                    inputs: SmallVec::new(),
+                    outputs: SmallVec::new(),
+                    is_train: false,
+                    context: Context::cpu(0),
+                    rng: None,
+                    needed: None,
+                })
+            })
     }
 
-    /// Empties the box (releasing the storage it refers to) and keeps it for a later push.
-    fn recycle(mut self: Box<Views>) {
+    /// Empties the plan (releasing the operator and the storage it refers to) and keeps the box
+    /// for a later push.
+    fn recycle(mut self: Box<Plan>) {
+        self.op = None;
         self.inputs.clear();
         self.outputs.clear();
+        self.rng = None;
+        self.needed = None;
         // `try_with`: during thread teardown the box is simply freed.
-        let _ = FREE_VIEWS.try_with(|free| {
+        let _ = FREE_PLANS.try_with(|free| {
             if let Ok(mut free) = free.try_borrow_mut()
-                && free.len() < FREE_VIEWS_CAP
+                && free.len() < FREE_PLANS_CAP
             {
                 free.push(self);
             }
@@ -674,15 +688,10 @@ impl Staging {
 }
 
 impl Plan {
-    /// Executes the plan, then recycles its views.
-    fn run(self) -> Result<(), BoxError> {
-        let result = self.execute();
-        let Plan { views, .. } = self;
-        views.recycle();
-        result
-    }
-
     fn execute(&self) -> Result<(), BoxError> {
+        let Some(op) = &self.op else {
+            return Err("internal error: an emptied plan was pushed".into());
+        };
         let mut rng_guard = self.rng.as_ref().map(|r| r.rng.lock());
         let mut ctx = OpContext {
             is_train: self.is_train,
@@ -692,7 +701,7 @@ impl Plan {
         };
 
         // In place: one input, one output, the same elements.
-        if let ([input], [output]) = (self.views.inputs.as_slice(), self.views.outputs.as_slice())
+        if let ([input], [output]) = (self.inputs.as_slice(), self.outputs.as_slice())
             && input.same_storage(output)
             && input.range == output.range
             && input.shape == output.shape
@@ -703,41 +712,38 @@ impl Plan {
                 dtype: output.dtype,
                 bytes: &mut guard.as_bytes_mut()[output.range.clone()],
             };
-            if let Some(result) = self.op.forward_inplace(&mut ctx, &mut tensor) {
+            if let Some(result) = op.forward_inplace(&mut ctx, &mut tensor) {
                 return result.map_err(Into::into);
             }
         }
 
         // The usual case, without the bookkeeping below: one output, on storage no input uses.
-        if let [output] = self.views.outputs.as_slice()
-            && !self.views.inputs.iter().any(|i| i.same_storage(output))
+        if let [output] = self.outputs.as_slice()
+            && !self.inputs.iter().any(|i| i.same_storage(output))
         {
-            return self.execute_one_output(&mut ctx, output);
+            return self.execute_one_output(op, &mut ctx, output);
         }
 
         // Inputs that share storage with an output are copied first (the kernel may overwrite
         // them before reading); the others are read in place.
         let aliased: SmallVec<[bool; 4]> = self
-            .views
             .inputs
             .iter()
-            .map(|i| self.views.outputs.iter().any(|o| o.same_storage(i)))
+            .map(|i| self.outputs.iter().any(|o| o.same_storage(i)))
             .collect();
         let snapshots: SmallVec<[Option<Staging>; 4]> = self
-            .views
             .inputs
             .iter()
             .zip(&aliased)
             .map(|(v, &a)| a.then(|| Staging::copy_of(&v.data.read().as_bytes()[v.range.clone()])))
             .collect();
         let mut read_guards: SmallVec<[_; 4]> = SmallVec::new();
-        for (v, &a) in self.views.inputs.iter().zip(&aliased) {
+        for (v, &a) in self.inputs.iter().zip(&aliased) {
             if !a && !read_guards.iter().any(|(d, _)| Arc::ptr_eq(d, &v.data)) {
                 read_guards.push((Arc::clone(&v.data), v.data.read()));
             }
         }
         let input_views: SmallVec<[TensorRef<'_>; 4]> = self
-            .views
             .inputs
             .iter()
             .zip(&snapshots)
@@ -759,27 +765,23 @@ impl Plan {
 
         // Outputs: written in place when each has storage of its own, else staged and copied.
         let shared: SmallVec<[bool; 4]> = self
-            .views
             .outputs
             .iter()
             .enumerate()
             .map(|(k, o)| {
-                self.views
-                    .outputs
+                self.outputs
                     .iter()
                     .enumerate()
                     .any(|(j, p)| j != k && p.same_storage(o))
             })
             .collect();
         let mut staged: SmallVec<[Option<Staging>; 4]> = self
-            .views
             .outputs
             .iter()
             .zip(&shared)
             .map(|(o, &s)| s.then(|| Staging::copy_of(&o.data.read().as_bytes()[o.range.clone()])))
             .collect();
         let mut write_guards: SmallVec<[_; 4]> = self
-            .views
             .outputs
             .iter()
             .zip(&shared)
@@ -787,13 +789,7 @@ impl Plan {
             .collect();
         {
             let mut output_views: SmallVec<[TensorMut<'_>; 4]> = SmallVec::new();
-            for ((o, guard), stage) in self
-                .views
-                .outputs
-                .iter()
-                .zip(&mut write_guards)
-                .zip(&mut staged)
-            {
+            for ((o, guard), stage) in self.outputs.iter().zip(&mut write_guards).zip(&mut staged) {
                 let bytes = match (guard, stage) {
                     (Some(g), _) => &mut g.as_bytes_mut()[o.range.clone()],
                     (None, Some(s)) => s.bytes_mut(),
@@ -805,12 +801,12 @@ impl Plan {
                     bytes,
                 });
             }
-            self.op.forward(&mut ctx, &input_views, &mut output_views)?;
+            op.forward(&mut ctx, &input_views, &mut output_views)?;
         }
         drop(write_guards);
         drop(input_views);
         drop(read_guards);
-        for (o, stage) in self.views.outputs.iter().zip(&staged) {
+        for (o, stage) in self.outputs.iter().zip(&staged) {
             if let Some(s) = stage {
                 o.data.write().as_bytes_mut()[o.range.clone()].copy_from_slice(s.bytes());
             }
@@ -820,15 +816,20 @@ impl Plan {
 
     /// [`Plan::execute`] for one output whose storage no input shares: the inputs read in place
     /// (one read lock per storage, `a + a` locks once), the output written in place.
-    fn execute_one_output(&self, ctx: &mut OpContext<'_>, output: &View) -> Result<(), BoxError> {
+    fn execute_one_output(
+        &self,
+        op: &OpRef,
+        ctx: &mut OpContext<'_>,
+        output: &View,
+    ) -> Result<(), BoxError> {
         let mut guards: SmallVec<[(&View, RwLockReadGuard<'_, Buffer>); 3]> = SmallVec::new();
-        for v in &self.views.inputs {
+        for v in &self.inputs {
             if !guards.iter().any(|(held, _)| held.same_storage(v)) {
                 guards.push((v, v.data.read()));
             }
         }
         let mut inputs: SmallVec<[TensorRef<'_>; 3]> = SmallVec::new();
-        for v in &self.views.inputs {
+        for v in &self.inputs {
             // Every input's storage was locked in the loop above.
             let Some((_, guard)) = guards.iter().find(|(held, _)| held.same_storage(v)) else {
                 unreachable!("every input's storage is locked above");
@@ -845,7 +846,7 @@ impl Plan {
             dtype: output.dtype,
             bytes: &mut guard.as_bytes_mut()[output.range.clone()],
         }];
-        self.op.forward(ctx, &inputs, &mut outputs)?;
+        op.forward(ctx, &inputs, &mut outputs)?;
         Ok(())
     }
 }
