@@ -84,7 +84,7 @@ mod var;
 
 pub use context::{Context, DeviceType};
 pub use error::{BoxError, Error, Result};
-pub use operation::{Completion, Operation, RunContext};
+pub use operation::{Completion, Operation, RunContext, Task};
 pub use profiler::{OpRecord, OpStats, Profiler};
 pub use scheduler::{
     DEFAULT_INLINE_MAX_BYTES, DEFAULT_MAX_INFLIGHT, Engine, EngineConfig, EngineKind,

@@ -46,10 +46,58 @@ impl RunContext {
 type SyncFn = Box<dyn FnOnce(&RunContext) -> Result<(), BoxError> + Send + 'static>;
 type AsyncFn = Box<dyn FnOnce(&RunContext, Completion) + Send + 'static>;
 
+/// The body of a synchronous operation as an object that owns its box: what
+/// [`Operation::task`] pushes. Unlike a closure (which [`Operation::sync`] boxes anew on every
+/// push), a task arrives boxed and is handed its box back when it runs, so a caller pushing
+/// many small operations can keep the boxes and reuse them.
+///
+/// ```
+/// use mxr_engine::{BoxError, Engine, EngineConfig, Operation, RunContext, Task, Var};
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+///
+/// struct Add(Arc<AtomicU32>);
+/// impl Task for Add {
+///     fn run(self: Box<Self>, _rc: &RunContext) -> Result<(), BoxError> {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///         Ok(()) // the box is dropped here; a caller could keep it instead
+///     }
+/// }
+///
+/// let engine = Engine::new(EngineConfig::default())?;
+/// let (v, count) = (Var::new(), Arc::new(AtomicU32::new(0)));
+/// engine.push(Operation::task("add", Box::new(Add(Arc::clone(&count)))).writes(&[&v]))?;
+/// engine.wait_for_var(&v)?;
+/// assert_eq!(count.load(Ordering::Relaxed), 1);
+/// # Ok::<(), mxr_engine::Error>(())
+/// ```
+pub trait Task: Send + 'static {
+    /// Runs the operation; it is complete when this returns. An `Err` (or a panic) poisons the
+    /// vars it writes, as for [`Operation::sync`]. A task skipped for an upstream error is
+    /// dropped without running.
+    fn run(self: Box<Self>, rc: &RunContext) -> Result<(), BoxError>;
+}
+
+/// A synchronous body: a boxed closure or a [`Task`].
+pub(crate) enum SyncBody {
+    Fn(SyncFn),
+    Task(Box<dyn Task>),
+}
+
+impl SyncBody {
+    /// Runs the body.
+    pub(crate) fn call(self, rc: &RunContext) -> Result<(), BoxError> {
+        match self {
+            SyncBody::Fn(f) => f(rc),
+            SyncBody::Task(task) => task.run(rc),
+        }
+    }
+}
+
 /// The body of a pushed block.
 pub(crate) enum Body {
     /// Done when it returns.
-    Sync(SyncFn),
+    Sync(SyncBody),
     /// Done when its `Completion` is called.
     Async(AsyncFn),
     /// Internal: releases a waiting thread (reads the waited var; runs even on errors).
@@ -103,7 +151,13 @@ impl<'a> Operation<'a> {
     where
         F: FnOnce(&RunContext) -> Result<(), BoxError> + Send + 'static,
     {
-        Self::with_body(name.into(), Body::Sync(Box::new(f)))
+        Self::with_body(name.into(), Body::Sync(SyncBody::Fn(Box::new(f))))
+    }
+
+    /// A synchronous operation whose body is a [`Task`]: like [`Operation::sync`], but the
+    /// caller supplies the box (and gets it back in [`Task::run`]).
+    pub fn task(name: impl Into<Cow<'static, str>>, task: Box<dyn Task>) -> Self {
+        Self::with_body(name.into(), Body::Sync(SyncBody::Task(task)))
     }
 
     /// An operation that is complete when the [`Completion`] handed to `f` is called, possibly

@@ -189,6 +189,32 @@ impl VarInner {
         self.set_flags(FLAG_FREED, 0);
     }
 
+    /// Grants a read at once if [`append_read`](Self::append_read) would (no write running,
+    /// nothing queued); otherwise changes nothing and returns false. A granted read is released
+    /// with [`complete_read`](Self::complete_read), like one granted by `append_read`.
+    pub(crate) fn try_read(&self) -> bool {
+        let mut s = self.state.lock();
+        if !s.write_running && s.queue.is_empty() {
+            s.running_reads += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Grants a write at once if [`append_write`](Self::append_write) would (nothing running,
+    /// nothing queued); otherwise changes nothing and returns false. Released with
+    /// [`complete_write`](Self::complete_write).
+    pub(crate) fn try_write(&self) -> bool {
+        let mut s = self.state.lock();
+        if !s.write_running && s.running_reads == 0 && s.queue.is_empty() {
+            s.write_running = true;
+            true
+        } else {
+            false
+        }
+    }
+
     /// Registers a read by `block`. Returns true if granted at once; otherwise the block is queued.
     pub(crate) fn append_read(&self, block: &BlockRef) -> bool {
         let mut s = self.state.lock();

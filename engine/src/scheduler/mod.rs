@@ -37,13 +37,14 @@ pub use config::{DEFAULT_INLINE_MAX_BYTES, DEFAULT_MAX_INFLIGHT, EngineConfig, E
 use cpu_pool::{WorkerCtx, WorkerPool};
 use gpu_workers::GpuWorkers;
 
+use crate::deps::VarRefs;
 use crate::error::BoxError;
-use crate::operation::{BlockRef, Body, Completion, OprBlock, RunContext};
+use crate::operation::{BlockRef, Body, Completion, OprBlock, RunContext, SyncBody};
 use crate::poison::Poison;
 use crate::profiler::{OpRecord, Profiler};
 use crate::storage::CpuPool;
 use crate::sync::Latch;
-use crate::var::{FLAG_FREED, FLAG_POISONED, Grants};
+use crate::var::{FLAG_FREED, FLAG_POISONED, Grants, VarInner};
 use crate::{Context, Error, Operation, Result, Var};
 
 thread_local! {
@@ -569,8 +570,6 @@ pub(crate) fn op_failed(name: &str, error: BoxError) -> Error {
     }
 }
 
-/// Creates a block (reusing a recycled one when it can) and registers it with its vars
-/// (step 1 of the module docs).
 /// Where and how a submitted block runs.
 struct Placement {
     context: Context,
@@ -587,6 +586,13 @@ impl Placement {
     };
 }
 
+/// Registers an operation with its vars (step 1 of the module docs) and dispatches it if every
+/// var grants it at once.
+///
+/// An operation that may run on the pusher when ready (`inline_if_ready`, outside another
+/// inline run) first tries to take its vars without a block: if every var grants it, it runs
+/// here and now ([`run_now`]) and no block is made. Otherwise a block is created (reusing a
+/// recycled one when it can) holding the vars granted so far, and registered with the rest.
 fn submit(
     shared: &Arc<Shared>,
     name: Cow<'static, str>,
@@ -601,6 +607,36 @@ fn submit(
         inline_if_ready,
     } = placement;
     shared.pending.fetch_add(1, Ordering::SeqCst);
+    let (mut var_reads, mut var_writes) = (VarRefs::new(), VarRefs::new());
+    crate::deps::normalize_into(reads, writes, &mut var_reads, &mut var_writes);
+    // Vars taken before a block exists, in registration order: reads, then writes. Taking a
+    // var this way is the same grant `append_read`/`append_write` would give, so a block made
+    // afterwards counts it as granted and releases it on completion like any other.
+    let mut taken = 0;
+    let try_now = inline_if_ready && matches!(body, Body::Sync(_)) && !DRAINING.with(Cell::get);
+    if try_now {
+        for var in &var_reads {
+            if !var.try_read() {
+                break;
+            }
+            taken += 1;
+        }
+        if taken == var_reads.len() {
+            for var in &var_writes {
+                if !var.try_write() {
+                    break;
+                }
+                taken += 1;
+            }
+        }
+    }
+    let all_taken = taken == var_reads.len() + var_writes.len();
+    let body = match body {
+        Body::Sync(f) if try_now && all_taken => {
+            return run_now(shared, &name, f, &var_reads, &var_writes, context);
+        }
+        other => other,
+    };
     let inline = shared.naive || body.is_internal();
     let done = (shared.naive && matches!(body, Body::Async(_))).then(|| Arc::new(Latch::default()));
     let mut block = shared
@@ -610,7 +646,15 @@ fn submit(
         "a new or recycled block is unique: only blocks without other references are recycled, \
          and nothing clones them in the free list",
     );
-    crate::deps::normalize_into(reads, writes, &mut b.reads, &mut b.writes);
+    // Pushed one by one: SmallVec's generic `extend` is several times slower for a few vars.
+    b.reads.clear();
+    for v in &var_reads {
+        b.reads.push(Arc::clone(v));
+    }
+    b.writes.clear();
+    for v in &var_writes {
+        b.writes.push(Arc::clone(v));
+    }
     let holds = b.reads.len() + b.writes.len() + 1;
     *b.wait.get_mut() = holds;
     *b.body.get_mut() = Some(body);
@@ -619,11 +663,12 @@ fn submit(
     b.name = name;
     b.inline = inline;
     b.done = done;
-    let mut granted = 1; // the pusher's own hold
-    for var in &block.reads {
+    let mut granted = 1 + taken; // the pusher's own hold and the vars taken above
+    let n_reads = block.reads.len();
+    for var in block.reads.iter().skip(taken) {
         granted += usize::from(var.append_read(&block));
     }
-    for var in &block.writes {
+    for var in block.writes.iter().skip(taken.saturating_sub(n_reads)) {
         granted += usize::from(var.append_write(&block));
     }
     // If every var granted at once, no queue refers to the block and no other thread can touch
@@ -638,6 +683,73 @@ fn submit(
             shared.route(block);
         }
     }
+}
+
+/// Runs a synchronous operation on the pushing thread, its vars all granted at push, without a
+/// block: steps 3 and 4 of the module docs as `run_block` and `complete` do them for a block
+/// run inline (skipped for an upstream error; panics caught; vars released, granting what
+/// waits behind them; the in-flight count dropped). Like `run_inline`, it marks this thread as
+/// draining, so that operations the body pushes run after it, then drains them.
+#[expect(
+    clippy::ptr_arg,
+    reason = "the profiler records the name as a `Cow`: cloning it keeps a static name unallocated"
+)]
+fn run_now(
+    shared: &Arc<Shared>,
+    name: &Cow<'static, str>,
+    f: SyncBody,
+    reads: &[&Arc<VarInner>],
+    writes: &[&Arc<VarInner>],
+    context: Context,
+) {
+    DRAINING.with(|d| d.set(true));
+    let vars = || reads.iter().chain(writes).map(|v| &***v);
+    let poison = match upstream_error_of(shared, vars) {
+        Some(poison) => {
+            drop(f);
+            Some(poison)
+        }
+        None => {
+            let rc = RunContext::new(context, RunContext::INLINE);
+            let start_ns = if shared.profiler.is_enabled() {
+                shared.profiler.now_ns().max(1)
+            } else {
+                0
+            };
+            RUNNING.with(|r| r.set(r.get() + 1));
+            let result = catch_unwind(AssertUnwindSafe(|| f.call(&rc)));
+            RUNNING.with(|r| r.set(r.get() - 1));
+            record_op(
+                &shared.profiler,
+                name,
+                context,
+                RunContext::INLINE,
+                start_ns,
+            );
+            let error = match result {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(op_failed(name, e)),
+                Err(payload) => Some(Error::OpPanicked {
+                    op: name.to_string(),
+                    message: panic_message(payload.as_ref()),
+                }),
+            };
+            error.map(|e| shared.new_poison(e))
+        }
+    };
+    let mut grants = Grants::new();
+    release_vars(
+        reads.iter().map(|v| &***v),
+        writes.iter().map(|v| &***v),
+        poison.as_ref(),
+        &mut grants,
+    );
+    hand_on(grants, None);
+    shared.finish(1);
+    while let Some(next) = INLINE_QUEUE.with(|q| q.borrow_mut().pop_front()) {
+        run_block(next, RunContext::INLINE, None);
+    }
+    DRAINING.with(|d| d.set(false));
 }
 
 /// Sends a ready block to where it runs.
@@ -669,15 +781,22 @@ fn run_inline(block: BlockRef) {
 
 /// The error an operation inherits from its vars (reads first), if any.
 fn upstream_error(block: &OprBlock) -> Option<Arc<Poison>> {
-    for var in block.reads.iter().chain(&block.writes) {
+    upstream_error_of(&block.engine, || {
+        block.reads.iter().chain(&block.writes).map(|v| &**v)
+    })
+}
+
+/// [`upstream_error`] of the vars `vars()` lists (reads first), on `engine`.
+fn upstream_error_of<'a, I>(engine: &Shared, vars: impl Fn() -> I) -> Option<Arc<Poison>>
+where
+    I: Iterator<Item = &'a VarInner>,
+{
+    for var in vars() {
         if var.has_flag(FLAG_FREED) {
-            return Some(block.engine.new_poison(Error::VarDeleted { var: var.id }));
+            return Some(engine.new_poison(Error::VarDeleted { var: var.id }));
         }
     }
-    block
-        .reads
-        .iter()
-        .chain(&block.writes)
+    vars()
         .filter(|v| v.has_flag(FLAG_POISONED))
         .find_map(|v| v.poison())
 }
@@ -718,7 +837,7 @@ pub(crate) fn run_block(block: BlockRef, worker: u32, ctx: Option<&WorkerCtx<'_>
     RUNNING.with(|r| r.set(r.get() + 1));
     match body {
         Body::Sync(f) => {
-            let result = catch_unwind(AssertUnwindSafe(|| f(&rc)));
+            let result = catch_unwind(AssertUnwindSafe(|| f.call(&rc)));
             RUNNING.with(|r| r.set(r.get() - 1));
             record(&block, worker, start_ns);
             let error = match result {
@@ -751,13 +870,32 @@ pub(crate) fn run_block(block: BlockRef, worker: u32, ctx: Option<&WorkerCtx<'_>
 }
 
 fn record(block: &OprBlock, worker: u32, start_ns: u64) {
-    let profiler = &block.engine.profiler;
+    record_op(
+        &block.engine.profiler,
+        &block.name,
+        block.context,
+        worker,
+        start_ns,
+    );
+}
+
+#[expect(
+    clippy::ptr_arg,
+    reason = "the profiler records the name as a `Cow`: cloning it keeps a static name unallocated"
+)]
+fn record_op(
+    profiler: &Profiler,
+    name: &Cow<'static, str>,
+    context: Context,
+    worker: u32,
+    start_ns: u64,
+) {
     // `start_ns` is 0 when the profiler was off as the operation started: no event then.
     if profiler.is_enabled() && start_ns != 0 {
         let end = profiler.now_ns();
         profiler.record(OpRecord {
-            name: block.name.clone(),
-            context: block.context,
+            name: name.clone(),
+            context,
             worker,
             start_ns,
             duration_ns: end.saturating_sub(start_ns),
@@ -778,21 +916,16 @@ pub(crate) fn complete_async(block: BlockRef, error: Option<Error>, start_ns: u6
 /// count drops at once and the block is freed.
 fn complete(mut block: BlockRef, poison: Option<Arc<Poison>>, ctx: Option<&WorkerCtx<'_>>) {
     let mut grants = Grants::new();
-    for var in &block.reads {
-        var.complete_read(&mut grants);
-    }
-    for var in &block.writes {
-        var.complete_write(poison.as_ref(), &mut grants);
-    }
+    release_vars(
+        block.reads.iter().map(|v| &**v),
+        block.writes.iter().map(|v| &**v),
+        poison.as_ref(),
+        &mut grants,
+    );
     if let Some(done) = &block.done {
         done.set();
     }
-    for granted in grants {
-        // AcqRel: see `submit`.
-        if granted.wait.fetch_sub(1, Ordering::AcqRel) == 1 {
-            dispatch(granted, ctx);
-        }
-    }
+    hand_on(grants, ctx);
     match ctx {
         Some(ctx) if ctx.owns(&block) => {
             // A granter of this block may still hold a reference for a moment after its grant;
@@ -810,6 +943,35 @@ fn complete(mut block: BlockRef, poison: Option<Arc<Poison>>, ctx: Option<&Worke
         None => {
             block.engine.finish(1);
             recycle_here(block);
+        }
+    }
+}
+
+/// Releases a finished operation's vars, leaving `poison` on the written ones; the blocks this
+/// grants go into `grants`.
+fn release_vars<'a>(
+    reads: impl Iterator<Item = &'a VarInner>,
+    writes: impl Iterator<Item = &'a VarInner>,
+    poison: Option<&Arc<Poison>>,
+    grants: &mut Grants,
+) {
+    for var in reads {
+        var.complete_read(grants);
+    }
+    for var in writes {
+        var.complete_write(poison, grants);
+    }
+}
+
+/// Takes one grant from each block in `grants`, dispatching those that become ready.
+fn hand_on(grants: Grants, ctx: Option<&WorkerCtx<'_>>) {
+    if grants.is_empty() {
+        return; // the usual case, without moving the list into an iterator
+    }
+    for granted in grants {
+        // AcqRel: see `submit`.
+        if granted.wait.fetch_sub(1, Ordering::AcqRel) == 1 {
+            dispatch(granted, ctx);
         }
     }
 }

@@ -288,7 +288,10 @@ impl CpuPool {
         let class = size_class(bytes).ok_or_else(out_of_memory)?;
         let (block, reused) = shared.take(class).ok_or_else(out_of_memory)?;
         let in_use = shared.in_use.fetch_add(class, Ordering::Relaxed) + class;
-        shared.peak.fetch_max(in_use, Ordering::Relaxed);
+        // A read first: a new peak is rare, and `fetch_max` is a compare-and-swap loop.
+        if in_use > shared.peak.load(Ordering::Relaxed) {
+            shared.peak.fetch_max(in_use, Ordering::Relaxed);
+        }
         let buffer = Buffer {
             block: mem::ManuallyDrop::new(block),
             len: bytes,

@@ -13,8 +13,8 @@ use crate::Result;
 thread_local! {
     /// Parsed scalar operators by (name, scalar bits): `a += 1.0` in a loop parses once.
     static SCALAR_OPS: RefCell<HashMap<(&'static str, u64), OpRef>> = RefCell::new(HashMap::new());
-    /// The scalar operators used last, most recent first, with their keys: a loop alternating
-    /// a few (W2's `(a*5 + b)/2 + 1`) finds them without hashing.
+    /// The scalar operators last taken from `SCALAR_OPS` (or parsed), newest first, with their
+    /// keys: a loop alternating a few (W2's `(a*5 + b)/2 + 1`) finds them without hashing.
     static RECENT_SCALAR_OPS: RefCell<Vec<((&'static str, u64), OpRef)>> =
         const { RefCell::new(Vec::new()) };
     /// Parsed parameterless two-input operators by name.
@@ -27,12 +27,14 @@ const RECENT: usize = 4;
 fn scalar_op(name: &'static str, scalar: f64) -> Result<OpRef> {
     let key = (name, scalar.to_bits());
     let same = |k: &(&'static str, u64)| std::ptr::eq(k.0, key.0) && k.1 == key.1;
+    // Found in place, without reordering (moving the entries cost more than the search saved):
+    // the list keeps the operators most recently parsed or looked up in `SCALAR_OPS`.
     if let Some(op) = RECENT_SCALAR_OPS.with(|c| {
-        let mut recent = c.borrow_mut();
-        let at = recent.iter().position(|(k, _)| same(k))?;
-        // Most recent first.
-        recent[..=at].rotate_right(1);
-        Some(recent[0].1.clone())
+        let recent = c.borrow();
+        recent
+            .iter()
+            .find(|(k, _)| same(k))
+            .map(|(_, op)| op.clone())
     }) {
         return Ok(op);
     }

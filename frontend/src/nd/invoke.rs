@@ -11,7 +11,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use mxr_engine::storage::Buffer;
-use mxr_engine::{BoxError, Context, Operation, Var};
+use mxr_engine::{BoxError, Context, Operation, RunContext, Task, Var};
 use mxr_kernels::DType;
 use mxr_operators::registry::{
     self, OpContext, OpRef, Resource, Shape, ShapeCtx, TensorMut, TensorRef, TypeCtx,
@@ -189,6 +189,47 @@ thread_local! {
     /// arrays of the same shapes infers once.
     static SIGNATURES: RefCell<HashMap<u64, CachedSignature, KeyHasher>> =
         const { RefCell::new(HashMap::with_hasher(KeyHasher)) };
+    /// The signatures used last (at most [`RECENT_SIGNATURES`], replaced in turn), checked before
+    /// `SIGNATURES`: a loop of a few operators (W2's four) finds them without hashing.
+    static RECENT: RefCell<Recent> = const {
+        RefCell::new(Recent { entries: Vec::new(), next: 0 })
+    };
+}
+
+/// Signatures kept in [`RECENT`].
+const RECENT_SIGNATURES: usize = 8;
+
+/// The recently used signatures, and the entry to replace next once full.
+struct Recent {
+    entries: Vec<CachedSignature>,
+    next: usize,
+}
+
+impl CachedSignature {
+    /// Whether this is the signature of `op` on inputs of these shapes and dtypes.
+    fn matches(&self, op: &OpRef, inputs: &[&NDArray]) -> bool {
+        Arc::ptr_eq(&self.op, op)
+            && self.inputs.len() == inputs.len()
+            && self
+                .inputs
+                .iter()
+                .zip(inputs)
+                .all(|((d, t), a)| d.as_slice() == a.shape() && *t == a.dtype())
+    }
+}
+
+/// Remembers `entry` among the recent signatures.
+fn remember_recent(entry: CachedSignature) {
+    RECENT.with(|r| {
+        let mut recent = r.borrow_mut();
+        if recent.entries.len() < RECENT_SIGNATURES {
+            recent.entries.push(entry);
+        } else {
+            let at = recent.next;
+            recent.entries[at] = entry;
+            recent.next = (at + 1) % RECENT_SIGNATURES;
+        }
+    });
 }
 
 /// FxHash's multiply-rotate mixing: the signature key only needs to spread small integers
@@ -256,38 +297,50 @@ fn signature_key(op: &OpRef, inputs: &[&NDArray]) -> u64 {
 }
 
 fn cached_signature(op: &OpRef, inputs: &[&NDArray]) -> Result<Signature> {
+    let recent = RECENT.with(|r| {
+        r.borrow()
+            .entries
+            .iter()
+            .find(|entry| entry.matches(op, inputs))
+            .map(|entry| Arc::clone(&entry.outputs))
+    });
+    if let Some(signature) = recent {
+        return Ok(signature);
+    }
     let key = signature_key(op, inputs);
     let hit = SIGNATURES.with(|c| {
         c.borrow().get(&key).and_then(|entry| {
-            let same = Arc::ptr_eq(&entry.op, op)
-                && entry.inputs.len() == inputs.len()
-                && entry
-                    .inputs
-                    .iter()
-                    .zip(inputs)
-                    .all(|((d, t), a)| d.as_slice() == a.shape() && *t == a.dtype());
-            same.then(|| Arc::clone(&entry.outputs))
+            entry
+                .matches(op, inputs)
+                .then(|| Arc::clone(&entry.outputs))
         })
     });
-    if let Some(signature) = hit {
-        return Ok(signature);
-    }
-    let outputs: Signature = Arc::from(infer_signature(op, inputs, &[])?);
-    SIGNATURES.with(|c| {
-        let mut cache = c.borrow_mut();
-        if cache.len() >= 1024 {
-            cache.clear();
+    let outputs = match hit {
+        Some(signature) => signature,
+        None => {
+            let outputs: Signature = Arc::from(infer_signature(op, inputs, &[])?);
+            SIGNATURES.with(|c| {
+                let mut cache = c.borrow_mut();
+                if cache.len() >= 1024 {
+                    cache.clear();
+                }
+                cache.insert(key, CachedSignature::new(op, inputs, &outputs));
+            });
+            outputs
         }
-        cache.insert(
-            key,
-            CachedSignature {
-                op: Arc::clone(op),
-                inputs: inputs.iter().map(|a| (a.shape.clone(), a.dtype)).collect(),
-                outputs: Arc::clone(&outputs),
-            },
-        );
-    });
+    };
+    remember_recent(CachedSignature::new(op, inputs, &outputs));
     Ok(outputs)
+}
+
+impl CachedSignature {
+    fn new(op: &OpRef, inputs: &[&NDArray], outputs: &Signature) -> CachedSignature {
+        CachedSignature {
+            op: Arc::clone(op),
+            inputs: inputs.iter().map(|a| (a.shape.clone(), a.dtype)).collect(),
+            outputs: Arc::clone(outputs),
+        }
+    }
 }
 
 /// Runs shape and type inference with the inputs (and any given outputs) as constraints; every
@@ -398,7 +451,7 @@ impl View {
         Ok(View {
             data,
             range: a.byte_range(),
-            shape: a.shape.clone(),
+            shape: Dims::from_slice(&a.shape),
             dtype: a.dtype,
         })
     }
@@ -439,49 +492,50 @@ fn push(
         .resources()
         .contains(&Resource::Random)
         .then(|| RngState::of(context));
-    let mut reads: SmallVec<[&Var; 4]> = inputs.iter().map(|a| &a.chunk.var).collect();
-    let mut writes: SmallVec<[&Var; 4]> = outputs.iter().map(|a| &a.chunk.var).collect();
+    // Pushed one by one: `collect` goes through SmallVec's generic `extend`, several times
+    // slower for these one or two elements.
+    let mut reads: SmallVec<[&Var; 4]> = SmallVec::new();
+    for a in inputs {
+        reads.push(&a.chunk.var);
+    }
+    let mut writes: SmallVec<[&Var; 4]> = SmallVec::new();
+    for a in outputs {
+        writes.push(&a.chunk.var);
+    }
     for &i in &mutated {
         writes.push(&inputs[i].chunk.var);
     }
     if let Some(rng) = &rng {
         writes.push(&rng.var);
     }
-    // A var both read and written counts as written (the engine's rule); reads of written vars
-    // are dropped here only to keep the lists short.
-    reads.retain(|r| !writes.iter().any(|w| w.id() == r.id()));
+    // A var both read and written counts as written: the engine drops such reads itself (and
+    // duplicates), so the lists go as they are.
 
-    // Views pushed one by one, and the plan boxed before the closure takes it: collecting
-    // through `Result` and moving the plan by value copied these few hundred bytes several
-    // times per operator (a tenth of W2's time).
-    let mut input_views = SmallVec::new();
+    // The plan is filled in place in a recycled box (no plan of a few hundred bytes built on
+    // the stack and copied into a box, no allocation), which the engine hands back to it.
+    let mut plan = Plan::take();
+    plan.op = Some(Arc::clone(op));
     for a in inputs {
-        input_views.push(View::of(a)?);
+        plan.inputs.push(View::of(a)?);
     }
-    let mut output_views = SmallVec::new();
     for a in outputs.iter().chain(mutated.iter().map(|&i| inputs[i])) {
-        output_views.push(View::of(a)?);
+        plan.outputs.push(View::of(a)?);
     }
-    let plan = Box::new(Plan {
-        op: Arc::clone(op),
-        inputs: input_views,
-        outputs: output_views,
-        is_train,
-        context,
-        rng: rng.clone(),
-        needed: needed.map(SmallVec::from_slice),
-    });
-    let engine = inputs
-        .first()
-        .map_or_else(|| outputs[0].chunk.engine, |a| a.chunk.engine);
+    plan.is_train = is_train;
+    plan.context = context;
+    plan.rng = rng.clone();
+    plan.needed = needed.map(SmallVec::from_slice);
     let bytes: usize = plan
         .inputs
         .iter()
         .chain(&plan.outputs)
         .map(|v| v.range.len())
         .sum();
+    let engine = inputs
+        .first()
+        .map_or_else(|| outputs[0].chunk.engine, |a| a.chunk.engine);
     let inline = bytes <= engine.config().inline_max_bytes;
-    let operation = Operation::sync(op.name(), move |_| plan.execute());
+    let operation = Operation::task(op.name(), plan);
     engine.push(
         operation
             .reads(&reads)
@@ -535,9 +589,11 @@ pub(crate) fn push_inplace(op: &OpRef, array: &NDArray, is_train: bool) -> Resul
     Ok(())
 }
 
-/// Everything a pushed operation needs.
+/// Everything a pushed operation needs. Pushed as a boxed [`Task`]; once it has run, the box
+/// is emptied and kept in a small per-thread cache for a later push.
 struct Plan {
-    op: OpRef,
+    /// The operator; `None` only while the box waits in the cache.
+    op: Option<OpRef>,
     inputs: SmallVec<[View; 3]>,
     /// The outputs, then the mutated inputs.
     outputs: SmallVec<[View; 2]>,
@@ -546,6 +602,63 @@ struct Plan {
     rng: Option<Arc<RngState>>,
     /// Outputs anyone reads, when known (mutated inputs are always written).
     needed: Option<SmallVec<[bool; 4]>>,
+}
+
+thread_local! {
+    /// Emptied plans for this thread's next pushes. Boxes, not values: the box itself is what
+    /// is pushed and recycled.
+    #[expect(clippy::vec_box, reason = "the boxes are what is recycled")]
+    static FREE_PLANS: RefCell<Vec<Box<Plan>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Emptied plans a thread keeps, at most.
+const FREE_PLANS_CAP: usize = 8;
+
+impl Task for Plan {
+    fn run(self: Box<Self>, _rc: &RunContext) -> Result<(), BoxError> {
+        let result = self.execute();
+        self.recycle();
+        result
+    }
+}
+
+impl Plan {
+    /// An empty plan: a recycled box when this thread has one.
+    fn take() -> Box<Plan> {
+        FREE_PLANS
+            .try_with(|free| free.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| {
+                Box::new(Plan {
+                    op: None,
+                    inputs: SmallVec::new(),
+                    outputs: SmallVec::new(),
+                    is_train: false,
+                    context: Context::cpu(0),
+                    rng: None,
+                    needed: None,
+                })
+            })
+    }
+
+    /// Empties the plan (releasing the operator and the storage it refers to) and keeps the box
+    /// for a later push.
+    fn recycle(mut self: Box<Plan>) {
+        self.op = None;
+        self.inputs.clear();
+        self.outputs.clear();
+        self.rng = None;
+        self.needed = None;
+        // `try_with`: during thread teardown the box is simply freed.
+        let _ = FREE_PLANS.try_with(|free| {
+            if let Ok(mut free) = free.try_borrow_mut()
+                && free.len() < FREE_PLANS_CAP
+            {
+                free.push(self);
+            }
+        });
+    }
 }
 
 /// Aligned scratch bytes.
@@ -576,6 +689,9 @@ impl Staging {
 
 impl Plan {
     fn execute(&self) -> Result<(), BoxError> {
+        let Some(op) = &self.op else {
+            return Err("internal error: an emptied plan was pushed".into());
+        };
         let mut rng_guard = self.rng.as_ref().map(|r| r.rng.lock());
         let mut ctx = OpContext {
             is_train: self.is_train,
@@ -596,7 +712,7 @@ impl Plan {
                 dtype: output.dtype,
                 bytes: &mut guard.as_bytes_mut()[output.range.clone()],
             };
-            if let Some(result) = self.op.forward_inplace(&mut ctx, &mut tensor) {
+            if let Some(result) = op.forward_inplace(&mut ctx, &mut tensor) {
                 return result.map_err(Into::into);
             }
         }
@@ -605,7 +721,7 @@ impl Plan {
         if let [output] = self.outputs.as_slice()
             && !self.inputs.iter().any(|i| i.same_storage(output))
         {
-            return self.execute_one_output(&mut ctx, output);
+            return self.execute_one_output(op, &mut ctx, output);
         }
 
         // Inputs that share storage with an output are copied first (the kernel may overwrite
@@ -685,7 +801,7 @@ impl Plan {
                     bytes,
                 });
             }
-            self.op.forward(&mut ctx, &input_views, &mut output_views)?;
+            op.forward(&mut ctx, &input_views, &mut output_views)?;
         }
         drop(write_guards);
         drop(input_views);
@@ -700,7 +816,12 @@ impl Plan {
 
     /// [`Plan::execute`] for one output whose storage no input shares: the inputs read in place
     /// (one read lock per storage, `a + a` locks once), the output written in place.
-    fn execute_one_output(&self, ctx: &mut OpContext<'_>, output: &View) -> Result<(), BoxError> {
+    fn execute_one_output(
+        &self,
+        op: &OpRef,
+        ctx: &mut OpContext<'_>,
+        output: &View,
+    ) -> Result<(), BoxError> {
         let mut guards: SmallVec<[(&View, RwLockReadGuard<'_, Buffer>); 3]> = SmallVec::new();
         for v in &self.inputs {
             if !guards.iter().any(|(held, _)| held.same_storage(v)) {
@@ -725,7 +846,7 @@ impl Plan {
             dtype: output.dtype,
             bytes: &mut guard.as_bytes_mut()[output.range.clone()],
         }];
-        self.op.forward(ctx, &inputs, &mut outputs)?;
+        op.forward(ctx, &inputs, &mut outputs)?;
         Ok(())
     }
 }
