@@ -962,7 +962,7 @@ fn blocked_pays(geom: &ConvGeom) -> bool {
 
 /// Whether [`weight_gradient`] runs `geom` (on NCHW data, conversions included) faster than
 /// im2col + GEMM, by shape (measured with `benches/conv.rs` and per-call CPU time on a Zen 4):
-/// the shared conditions of [`blocked_pays`], and at least 60% of the tiles' lanes and output
+/// the shared conditions of `blocked_pays`, and at least 60% of the tiles' lanes and output
 /// channels real ([`weight_gradient_efficiency`]; LeNet's first layer, 49%, measured 0.8×).
 pub fn weight_gradient_pays(geom: &ConvGeom) -> bool {
     blocked_pays(geom) && weight_gradient_efficiency(geom) >= 0.6
@@ -983,7 +983,7 @@ pub fn weight_gradient_efficiency(geom: &ConvGeom) -> f64 {
 }
 
 /// Whether [`data_gradient`] runs `geom` faster than im2col + GEMM + col2im (measured as
-/// [`weight_gradient_pays`]): the shared conditions of [`blocked_pays`], and at least half of
+/// [`weight_gradient_pays`]): the shared conditions of `blocked_pays`, and at least half of
 /// the direct kernels' multiply-adds useful ([`data_gradient_efficiency`]; LeNet's second
 /// layer, a third, measured 0.5×), or a 5×5 layer the transposed Winograd algorithm takes
 /// ([`super::winograd::dgrad::plan`]; LeNet's second layer, 1.9× the fused GEMM + col2im's

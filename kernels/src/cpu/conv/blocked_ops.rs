@@ -6,7 +6,7 @@
 //! Inputs and output are blocked activations of one shape that may have different halos; the
 //! output's halo columns are zeroed and its padding channels stay zero. Rows are split across
 //! threads statically (each output element is computed by one thread, in one order), and
-//! every instruction set gives the same bits ([`super::lanes`]).
+//! every instruction set gives the same bits (`super::lanes`).
 //!
 //! ```
 //! use mxr_kernels::cpu::conv::blocked::{Blocked, from_blocked, to_blocked};

@@ -14,7 +14,7 @@
 //!
 //! Work is split across threads by output rows (image, channel block, row), statically; every
 //! output element is computed by one thread, in one order, and the kernels of every
-//! instruction set perform the same operations ([`super::lanes`]), so results depend neither
+//! instruction set perform the same operations (`super::lanes`), so results depend neither
 //! on the thread count nor on the instruction set.
 //!
 //! Served here: 1-D and 2-D convolutions with `groups == channels == filters` (channel

@@ -788,8 +788,8 @@ thread_local! {
 
 /// A convolution on NCHW `f32` data through the blocked kernels, when they serve it and it
 /// pays (AVX-512 or AVX2): Winograd where [`super::winograd::plan_nchw`] takes it, else the
-/// direct kernel with at least [`MIN_NCHW_PIXELS`] output pixels to amortise packing the
-/// weights, and enough flops per converted float, [`min_nchw_intensity`]. Converts the input
+/// direct kernel with at least `MIN_NCHW_PIXELS` output pixels to amortise packing the
+/// weights, and enough flops per converted float, `min_nchw_intensity`. Converts the input
 /// to the blocked layout (the plain layout for fewer than 8 channels; with AVX-512, an input
 /// without horizontal padding is read in place), packs the weights, runs
 /// [`DirectConv::forward`] with the bias in the epilogue, and converts the output back. Returns

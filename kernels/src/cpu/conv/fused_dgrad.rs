@@ -6,7 +6,7 @@
 //!
 //! It computes what im2col does (`dcol[g] = W[g]ᵀ · dy[g]`, then [`super::col2im`]), the same
 //! multiply-adds, but one input channel at a time: the channel's `taps` rows of `dcol` are
-//! computed in register tiles of up to [`MR`] rows × 64 pixels ([`avx512`]: the rows' weights
+//! computed in register tiles of up to `MR` rows × 64 pixels (`avx512`: the rows' weights
 //! packed once per call, `dy` read in place from one image's `F × P` slice), stored to a
 //! `taps × P` buffer that stays in L1, and folded onto the channel's plane of `dx` straight
 //! away. The fold (for a unit stride along the width) builds each row of `dx` in a register:
@@ -130,7 +130,7 @@ struct Tap {
 struct Plan<'g> {
     geom: &'g ConvGeom,
     s: Sizes,
-    /// The register tiles of one channel's `taps` rows: `(first row, rows)`, at most [`MR`]
+    /// The register tiles of one channel's `taps` rows: `(first row, rows)`, at most `MR`
     /// rows each, as even as possible (25 taps: five tiles of 5).
     tiles: Vec<(usize, usize)>,
     /// For channel `c` (in group `g`), the tile `(t0, rows)`, filter `f`, row `i`:

@@ -664,7 +664,7 @@ const MIN_NCHW_CHANNELS: usize = 16;
 /// (training's forward pass and data gradient), when it is served (3×3 and 5×5 kernels,
 /// [`WinogradConv::with_kernel_variant`]), allowed ([`enabled`]) and pays: outputs of 4×4 and
 /// more (below, the direct kernel is faster; measured as in the
-/// fused program), at least [`MIN_NCHW_PIXELS`] output pixels and [`MIN_NCHW_CHANNELS`]
+/// fused program), at least `MIN_NCHW_PIXELS` output pixels and `MIN_NCHW_CHANNELS`
 /// channels each side.
 pub fn plan_nchw(geom: &ConvGeom) -> Option<WinogradConv> {
     let out = geom.output().ok()?;
