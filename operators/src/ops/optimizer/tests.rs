@@ -246,7 +246,8 @@ fn parameters_follow_mxnet() {
         ]
     );
     assert_eq!(specs[0].default, None);
-    assert_eq!(specs[3].default.as_deref(), Some("1e-8"));
+    // As MXNet documents it (`epsilon : float, optional, default=1e-08`).
+    assert_eq!(specs[3].default.as_deref(), Some("1e-08"));
 }
 
 #[test]
