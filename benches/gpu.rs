@@ -12,14 +12,13 @@
 //! prints samples/s per epoch; compare with `benches/gpu/torch_baseline.py --workloads`.
 //!
 //! Run: `cargo bench --bench gpu` (`GPU_BENCH_ROUNDS=N` timed calls per case, default 20).
-#![allow(unsafe_code, reason = "raw device buffers and cuBLAS calls")]
 
 use std::time::Instant;
 
 use mxr::engine::Context;
 use mxr::engine::gpu::{self, Backend, GpuDevice};
 use mxr::nd::{self, NDArray};
-use mxr_kernels::cuda::blas;
+use mxr_kernels::cuda::{DeviceSlice, blas, memory};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -49,42 +48,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for n in [1024usize, 2048, 4096] {
         let bytes = 4 * n * n;
         let (a, b, c) = (dev.alloc(bytes)?, dev.alloc(bytes)?, dev.alloc(bytes)?);
-        let ones = vec![0x3f80_0000u32; n * n]; // 1.0f32
-        // SAFETY: each buffer holds n×n floats; nothing else uses them.
-        unsafe {
-            dev.write_from_host(a.ptr(), bytemuck::cast_slice(&ones))?;
-            dev.write_from_host(b.ptr(), bytemuck::cast_slice(&ones))?;
-        }
+        let ones = vec![1.0f32; n * n];
+        let (a, b, c) = (
+            DeviceSlice::<f32>::of_buffer(&a),
+            DeviceSlice::<f32>::of_buffer(&b),
+            DeviceSlice::<f32>::of_buffer(&c),
+        );
+        memory::write(&dev, a, &ones)?;
+        memory::write(&dev, b, &ones)?;
         let mut times = Vec::new();
         for round in 0..=rounds {
             let t = Instant::now();
-            // SAFETY: three live n×n float buffers of this device; `c` overlaps neither input.
-            unsafe {
-                blas::sgemm(
-                    &dev,
-                    false,
-                    false,
-                    n,
-                    n,
-                    n,
-                    1.0,
-                    a.ptr(),
-                    n,
-                    b.ptr(),
-                    n,
-                    0.0,
-                    c.ptr(),
-                    n,
-                )?
-            };
+            blas::sgemm(&dev, false, false, n, n, n, 1.0, a, n, b, n, 0.0, c, n)?;
             dev.synchronize()?;
             if round > 0 {
                 times.push(t.elapsed().as_secs_f64());
             }
         }
         let mut check = vec![0f32; 4];
-        // SAFETY: reads 16 bytes of `c`, computed (synchronized above).
-        unsafe { dev.read_to_host(c.ptr(), bytemuck::cast_slice_mut(&mut check))? };
+        memory::read(&dev, c, &mut check)?;
         assert!(
             check.iter().all(|&v| v == n as f32),
             "sgemm result {check:?}"

@@ -1,7 +1,7 @@
 // NumPy-broadcasting binary operators (broadcast_add/sub/mul/div) and their backward
 // operators, float32. Shapes are right-aligned and padded to `ndim` axes on the host.
 
-// out = a op b (op: 0 add, 1 sub, 2 mul, 3 div) over the broadcast shape.
+// out = a op b (op: MXR_BINARY_*) over the broadcast shape.
 // table: out_dim[ndim], a_stride[ndim], b_stride[ndim] (stride 0 along a broadcast axis).
 extern "C" __global__ void broadcast_binary_f32(float* out, const float* a, const float* b,
                                                 const long long* table, int ndim, long long n,
@@ -19,9 +19,9 @@ extern "C" __global__ void broadcast_binary_f32(float* out, const float* a, cons
         }
         float x = a[ia], y = b[ib], r;
         switch (op) {
-        case 0: r = x + y; break;
-        case 1: r = x - y; break;
-        case 2: r = x * y; break;
+        case MXR_BINARY_ADD: r = x + y; break;
+        case MXR_BINARY_SUB: r = x - y; break;
+        case MXR_BINARY_MUL: r = x * y; break;
         default: r = x / y;
         }
         out[i] = r;

@@ -1,11 +1,11 @@
 // Same-shape binary element-wise operators (elemwise_add/sub/mul/div) and `where`, with their
-// backward operators, float32. Binary op codes: 0 add, 1 sub, 2 mul, 3 div.
+// backward operators, float32. Binary op codes: MXR_BINARY_* (mxr_kernels::cuda::codes::BinaryCode).
 
 __device__ __forceinline__ float elemwise_apply(float a, float b, int op) {
     switch (op) {
-    case 0: return a + b;
-    case 1: return a - b;
-    case 2: return a * b;
+    case MXR_BINARY_ADD: return a + b;
+    case MXR_BINARY_SUB: return a - b;
+    case MXR_BINARY_MUL: return a * b;
     default: return a / b;
     }
 }
@@ -24,9 +24,9 @@ extern "C" __global__ void elemwise_binary_backward_f32(float* da, float* db, co
     MXR_FOR(i, n) {
         float gv = g[i];
         switch (op) {
-        case 0: da[i] = gv; db[i] = gv; break;
-        case 1: da[i] = gv; db[i] = -gv; break;
-        case 2: da[i] = gv * b[i]; db[i] = gv * a[i]; break;
+        case MXR_BINARY_ADD: da[i] = gv; db[i] = gv; break;
+        case MXR_BINARY_SUB: da[i] = gv; db[i] = -gv; break;
+        case MXR_BINARY_MUL: da[i] = gv * b[i]; db[i] = gv * a[i]; break;
         default: {
             float av = a[i], bv = b[i];
             da[i] = gv / bv;

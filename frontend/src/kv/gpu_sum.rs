@@ -1,12 +1,13 @@
 //! The KVStore's merge when a GPU is involved (the `device` store, or arrays on GPUs): every
 //! source is brought to the destination's device, then summed there by one operation.
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
 
 use std::sync::Arc;
 
 use mxr_engine::gpu::GpuBuffer;
 use mxr_engine::{Operation, Var};
 use mxr_kernels::DType;
+use mxr_kernels::cuda::{self, DeviceSlice};
+use mxr_operators::registry::gpu_error;
 use smallvec::SmallVec;
 
 use crate::nd::NDArray;
@@ -46,26 +47,22 @@ pub(crate) fn push_sum(name: &'static str, sources: &[&NDArray], out: &NDArray) 
     let op = Operation::asynchronous(name, move |_, done| {
         let device = Arc::clone(dst.device());
         let queued = (|| -> Result<()> {
-            let out_ptr = dst.ptr().offset(dst_start);
+            let fail = |e| gpu_error("KVStore merge", e);
+            let out = DeviceSlice::<u8>::of_buffer(&dst)
+                .range(dst_start, 4 * n)
+                .and_then(DeviceSlice::cast::<f32>)
+                .map_err(fail)?;
             if views.is_empty() {
-                // SAFETY: `out`'s view holds `n` floats of `dst` (held until completion).
-                unsafe { device.zero_async(out_ptr, 4 * n)? };
+                cuda::memory::zero(&device, out).map_err(fail)?;
             }
             for (k, (buffer, start)) in views.iter().enumerate() {
-                let src = buffer.ptr().offset(*start);
-                // SAFETY: kvstore_sum_f32(float* out, const float* a, long long n, int
-                // accumulate); each view holds `n` floats (shapes checked by the caller) in
-                // buffers held until the operation completes; no source aliases `out`.
-                unsafe {
-                    mxr_kernels::cuda::launch(
-                        &device,
-                        "kvstore",
-                        "kvstore_sum_f32",
-                        n,
-                        (out_ptr, src, n as i64, i32::from(k > 0)),
-                    )
-                    .map_err(|e| mxr_operators::registry::gpu_error("KVStore merge", e))?
-                };
+                // Each view holds `n` floats (shapes checked by the caller) in buffers held until
+                // the operation completes; no source aliases `out`.
+                let src = DeviceSlice::<u8>::of_buffer(buffer)
+                    .range(*start, 4 * n)
+                    .and_then(DeviceSlice::cast::<f32>)
+                    .map_err(fail)?;
+                cuda::kvstore::sum(&device, out, src, n, k > 0).map_err(fail)?;
             }
             Ok(())
         })();

@@ -1,13 +1,13 @@
 //! Operators on a GPU context: one asynchronous engine operation per call, whose body queues
 //! the operator's GPU kernel on the device's stream and completes when the stream has run it.
-#![allow(unsafe_code, reason = "copies between raw device buffers")]
 
 use std::sync::Arc;
 
-use mxr_engine::gpu::{DevicePtr, GpuBuffer, GpuDevice};
+use mxr_engine::gpu::{GpuBuffer, GpuDevice};
 use mxr_engine::{Context, Operation, Var};
 use mxr_kernels::DType;
-use mxr_operators::registry::{DeferredCheck, GpuOpContext, GpuTensor, OpRef, Resource};
+use mxr_kernels::cuda::{DeviceSlice, memory};
+use mxr_operators::registry::{DeferredCheck, GpuOpContext, GpuTensor, OpRef, Resource, gpu_error};
 use smallvec::SmallVec;
 
 use super::ndarray::{Dims, NDArray};
@@ -44,8 +44,11 @@ impl GpuView {
         })
     }
 
-    fn ptr(&self) -> DevicePtr {
-        self.buffer.ptr().offset(self.start)
+    /// The view's bytes in its buffer; an error naming `op` when they do not lie inside.
+    fn slice(&self, op: &str) -> Result<DeviceSlice<'_, u8>> {
+        DeviceSlice::of_buffer(&self.buffer)
+            .range(self.start, self.bytes())
+            .map_err(|e| gpu_error(op, e).into())
     }
 
     fn bytes(&self) -> usize {
@@ -108,36 +111,33 @@ pub(crate) fn push(
         let queued = (|| -> Result<(SmallVec<[GpuBuffer; 2]>, Vec<DeferredCheck>)> {
             // Inputs overlapping an output are copied first: kernels may assume no aliasing.
             let mut staged: SmallVec<[GpuBuffer; 2]> = SmallVec::new();
-            let mut in_ptrs: SmallVec<[DevicePtr; 4]> = SmallVec::new();
+            let mut staged_as: SmallVec<[Option<usize>; 4]> = SmallVec::new();
             for v in &input_views {
                 if output_views.iter().any(|o| o.overlaps(v)) {
                     let tmp = dev.alloc(v.bytes())?;
-                    // SAFETY: `tmp` is fresh with the view's size; the view's bytes lie inside
-                    // its buffer, held by this closure until completion.
-                    unsafe { dev.copy_async(tmp.ptr(), v.ptr(), v.bytes())? };
-                    in_ptrs.push(tmp.ptr());
+                    memory::copy(&dev, DeviceSlice::of_buffer(&tmp), v.slice(name)?)
+                        .map_err(|e| gpu_error(name, e))?;
+                    staged_as.push(Some(staged.len()));
                     staged.push(tmp);
                 } else {
-                    in_ptrs.push(v.ptr());
+                    staged_as.push(None);
                 }
             }
-            let ins: SmallVec<[GpuTensor<'_>; 4]> = input_views
+            let ins = input_views
                 .iter()
-                .zip(&in_ptrs)
-                .map(|(v, &ptr)| GpuTensor {
-                    shape: &v.shape,
-                    dtype: v.dtype,
-                    ptr,
+                .zip(&staged_as)
+                .map(|(v, k)| {
+                    let data = match k {
+                        Some(k) => DeviceSlice::of_buffer(&staged[*k]),
+                        None => v.slice(name)?,
+                    };
+                    Ok(GpuTensor::new(name, &v.shape, v.dtype, data)?)
                 })
-                .collect();
-            let outs: SmallVec<[GpuTensor<'_>; 4]> = output_views
+                .collect::<Result<SmallVec<[GpuTensor<'_>; 4]>>>()?;
+            let outs = output_views
                 .iter()
-                .map(|v| GpuTensor {
-                    shape: &v.shape,
-                    dtype: v.dtype,
-                    ptr: v.ptr(),
-                })
-                .collect();
+                .map(|v| Ok(GpuTensor::new(name, &v.shape, v.dtype, v.slice(name)?)?))
+                .collect::<Result<SmallVec<[GpuTensor<'_>; 4]>>>()?;
             let mut rng_guard = rng_state.as_ref().map(|r| r.rng.lock());
             let mut ctx = GpuOpContext {
                 is_train,
@@ -147,6 +147,8 @@ pub(crate) fn push(
                 deferred: Vec::new(),
             };
             op.forward_gpu(&mut ctx, &ins, &outs)?;
+            // The views borrow `staged`, handed back below.
+            drop((ins, outs));
             Ok((staged, ctx.deferred))
         })();
         match queued {

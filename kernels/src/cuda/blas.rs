@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cudarc::cublas::{CudaBlas, result as cublas, sys as cublas_sys};
-use mxr_engine::gpu::{Backend, DevicePtr, GpuDevice};
+use mxr_engine::gpu::{Backend, GpuDevice};
 use parking_lot::Mutex;
 
-use super::GpuError;
+use super::{DeviceSlice, GpuError};
 use crate::cpu::gemm;
 
 /// One cuBLAS handle per device (a handle is not safe for concurrent use: hence the mutex).
@@ -49,15 +49,13 @@ fn handle(dev: &GpuDevice) -> Result<Arc<Mutex<CudaBlas>>, GpuError> {
 /// A strided batch of row-major single-precision products (see the module docs), queued on the
 /// device's compute stream. `batch == 1` is a plain GEMM; strides are in elements.
 ///
-/// # Safety
-/// Every pointer must address live device memory of `dev` holding the matrices the arguments
-/// describe (as [`gemm::batched_gemm`] requires of its slices), alive until the work has run;
-/// `c` must not overlap `a` or `b`.
+/// Each slice must hold the matrices the sizes, leading dimensions and strides describe (their
+/// extents are checked), and `c` must not overlap `a` or `b`; an error otherwise.
 #[allow(
     clippy::too_many_arguments,
     reason = "the BLAS gemm_batch_strided signature"
 )]
-pub unsafe fn sgemm_strided_batched(
+pub fn sgemm_strided_batched(
     dev: &GpuDevice,
     trans_a: bool,
     trans_b: bool,
@@ -65,14 +63,14 @@ pub unsafe fn sgemm_strided_batched(
     n: usize,
     k: usize,
     alpha: f32,
-    a: DevicePtr,
+    a: DeviceSlice<'_, f32>,
     lda: usize,
     stride_a: usize,
-    b: DevicePtr,
+    b: DeviceSlice<'_, f32>,
     ldb: usize,
     stride_b: usize,
     beta: f32,
-    c: DevicePtr,
+    c: DeviceSlice<'_, f32>,
     ldc: usize,
     stride_c: usize,
     batch: usize,
@@ -80,27 +78,45 @@ pub unsafe fn sgemm_strided_batched(
     if m == 0 || n == 0 || batch == 0 {
         return Ok(());
     }
+    let extent = |rows: usize, cols: usize, ld: usize, stride: usize| {
+        (batch - 1) * stride + (rows - 1) * ld + cols
+    };
+    let (ar, ac) = if trans_a { (k, m) } else { (m, k) };
+    let (br, bc) = if trans_b { (n, k) } else { (k, n) };
+    let a_len = if k == 0 {
+        0
+    } else {
+        extent(ar, ac, lda, stride_a)
+    };
+    let b_len = if k == 0 {
+        0
+    } else {
+        extent(br, bc, ldb, stride_b)
+    };
+    let c_len = extent(m, n, ldc, stride_c);
+    const K: &str = "sgemm";
+    let a = a
+        .range(0, a_len)
+        .map_err(|_| too_short("a", a.len(), a_len))?;
+    let b = b
+        .range(0, b_len)
+        .map_err(|_| too_short("b", b.len(), b_len))?;
+    let c = c
+        .range(0, c_len)
+        .map_err(|_| too_short("c", c.len(), c_len))?;
+    if c.overlaps(&a) || c.overlaps(&b) {
+        return Err(GpuError::Argument {
+            kernel: K.into(),
+            reason: "the product overlaps an operand".into(),
+        });
+    }
+    let (a, b, c) = (a.ptr(), b.ptr(), c.ptr());
     match dev.backend() {
         Backend::Emulated => {
-            let extent = |rows: usize, cols: usize, ld: usize, stride: usize| {
-                (batch - 1) * stride + (rows - 1) * ld + cols
-            };
-            let (ar, ac) = if trans_a { (k, m) } else { (m, k) };
-            let (br, bc) = if trans_b { (n, k) } else { (k, n) };
-            let a_len = if k == 0 {
-                0
-            } else {
-                extent(ar, ac, lda, stride_a)
-            };
-            let b_len = if k == 0 {
-                0
-            } else {
-                extent(br, bc, ldb, stride_b)
-            };
-            let c_len = extent(m, n, ldc, stride_c);
-            // SAFETY: on the emulator device pointers are host addresses; the caller guarantees
-            // they hold the described matrices (the lengths computed above are their extents)
-            // and that `c` overlaps neither input.
+            // SAFETY: on the emulator device pointers are host addresses; the slices vouch for
+            // live memory of at least the matrices' extents (checked above), `c` overlaps
+            // neither input (checked above), and no other work runs on emulated memory while
+            // this call does (emulated work runs when queued, in dependency order).
             let (a, b, c) = unsafe {
                 (
                     std::slice::from_raw_parts(a.0 as *const f32, a_len),
@@ -136,7 +152,7 @@ pub unsafe fn sgemm_strided_batched(
             dev.bind()?;
             // SAFETY: column-major view of the row-major problem (module docs): swapping the
             // operands and m/n computes Cᵀ = op(B)ᵀ op(A)ᵀ in the same memory. Pointers and
-            // extents are the caller's contract; alpha/beta are read before the call returns.
+            // extents are checked above (the slices vouch for the memory); alpha/beta are read before the call returns.
             unsafe {
                 cublas::sgemm_strided_batched(
                     *guard.handle(),
@@ -169,11 +185,8 @@ pub unsafe fn sgemm_strided_batched(
 }
 
 /// One row-major single-precision product: [`sgemm_strided_batched`] with a batch of one.
-///
-/// # Safety
-/// As [`sgemm_strided_batched`].
 #[allow(clippy::too_many_arguments, reason = "the BLAS gemm signature")]
-pub unsafe fn sgemm(
+pub fn sgemm(
     dev: &GpuDevice,
     trans_a: bool,
     trans_b: bool,
@@ -181,18 +194,22 @@ pub unsafe fn sgemm(
     n: usize,
     k: usize,
     alpha: f32,
-    a: DevicePtr,
+    a: DeviceSlice<'_, f32>,
     lda: usize,
-    b: DevicePtr,
+    b: DeviceSlice<'_, f32>,
     ldb: usize,
     beta: f32,
-    c: DevicePtr,
+    c: DeviceSlice<'_, f32>,
     ldc: usize,
 ) -> Result<(), GpuError> {
-    // SAFETY: forwarded contract.
-    unsafe {
-        sgemm_strided_batched(
-            dev, trans_a, trans_b, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1,
-        )
+    sgemm_strided_batched(
+        dev, trans_a, trans_b, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1,
+    )
+}
+
+fn too_short(arg: &str, len: usize, needed: usize) -> GpuError {
+    GpuError::Argument {
+        kernel: "sgemm".into(),
+        reason: format!("`{arg}` holds {len} floats, the product touches {needed}"),
     }
 }

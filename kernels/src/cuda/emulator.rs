@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{EMULATOR_HEADER, GpuError, PRELUDE, SOURCES, source};
+use super::{EMULATOR_HEADER, GpuError, PRELUDE, SOURCES, codes, source};
 
 static LIBRARY: OnceLock<Result<libloading::Library, GpuError>> = OnceLock::new();
 
@@ -51,7 +51,7 @@ fn build_and_load() -> Result<libloading::Library, GpuError> {
 /// Compiles the library if no build of these exact sources exists yet; returns its path.
 pub(crate) fn build() -> Result<PathBuf, GpuError> {
     let mut hasher = DefaultHasher::new();
-    (EMULATOR_HEADER, PRELUDE, SOURCES).hash(&mut hasher);
+    (EMULATOR_HEADER, PRELUDE, codes::header(), SOURCES).hash(&mut hasher);
     let dir = std::env::temp_dir().join(format!("mxr-gpu-emulator-{:016x}", hasher.finish()));
     let lib = dir.join("libmxr_gpu_emulator.so");
     if lib.exists() {
@@ -74,7 +74,7 @@ pub(crate) fn build() -> Result<PathBuf, GpuError> {
         Ok(p)
     };
     let header = write("emu.h", EMULATOR_HEADER)?;
-    let prelude = write("prelude.cuh", PRELUDE)?;
+    let prelude = write("prelude.cuh", &format!("{PRELUDE}\n{}", codes::header()))?;
     let mut files = Vec::new();
     for (name, text) in SOURCES {
         files.push(write(&format!("{name}.cpp"), text)?);

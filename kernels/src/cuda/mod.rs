@@ -12,18 +12,43 @@
 //!
 //! ```no_run
 //! use mxr_engine::gpu::GpuDevice;
-//! use mxr_kernels::cuda;
+//! use mxr_kernels::cuda::{self, DeviceSlice, activation::ActCode};
 //! let dev = GpuDevice::get(0)?;
 //! let (x, y) = (dev.alloc(4 * 1024)?, dev.alloc(4 * 1024)?);
 //! // y = relu(x), 1024 floats
-//! unsafe { cuda::launch(&dev, "activation", "activation_forward_f32", 1024, (y.ptr(), x.ptr(), 1024i64, 0i32))? };
+//! let (x, y) = (DeviceSlice::<f32>::of_buffer(&x), DeviceSlice::<f32>::of_buffer(&y));
+//! cuda::activation::forward(&dev, ActCode::Relu, y, x, 1024)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Each source `kernels/cuda/NAME.cu` has its launchers in the module `NAME` here: one safe
+//! function per kernel, taking [`DeviceSlice`]s and sizes, checking that every slice holds what
+//! the kernel touches, and stating beside its one `unsafe` launch why the packed arguments match
+//! the kernel's C signature. Codes shared with the C side (activation kinds, binary ops) are
+//! defined once in Rust and handed to the sources as a generated header ([`codes`]).
 
+pub mod activation;
 mod args;
 pub mod blas;
+pub mod broadcast;
+pub mod codes;
+pub mod convolution;
+pub mod dropout;
+pub mod elemwise;
+pub mod embedding;
 mod emulator;
+pub mod fully_connected;
+pub mod init;
+pub mod kvstore;
+pub mod leaky_relu;
+pub mod memory;
 mod nvrtc;
+pub mod one_hot;
+pub mod pooling;
+pub mod scalar;
+mod slice;
+pub mod transpose;
+pub mod unary;
 
 use std::sync::Arc;
 
@@ -32,6 +57,8 @@ use mxr_engine::gpu::{Backend, GpuDevice};
 
 pub use args::{KernelArg, KernelArgs};
 pub use nvrtc::{Image, Target, compile, nvrtc_available, supported_archs};
+pub(crate) use slice::at_least;
+pub use slice::{AnySlice, DeviceSlice};
 
 include!(concat!(env!("OUT_DIR"), "/cuda_sources.rs"));
 
@@ -133,6 +160,14 @@ pub enum GpuError {
         /// The driver's error.
         reason: String,
     },
+    /// A launcher's arguments do not fit its kernel (a slice too short for the sizes given).
+    #[error("{kernel}: {reason}")]
+    Argument {
+        /// The kernel (or memory operation).
+        kernel: String,
+        /// What does not fit.
+        reason: String,
+    },
     /// A device error (memory, copies).
     #[error(transparent)]
     Device(#[from] mxr_engine::Error),
@@ -157,7 +192,7 @@ impl PartialEq for GpuError {
 /// code.
 pub unsafe fn launch<A: KernelArgs>(
     dev: &Arc<GpuDevice>,
-    source: &str,
+    source: Source,
     kernel: &str,
     items: usize,
     args: A,
@@ -167,7 +202,7 @@ pub unsafe fn launch<A: KernelArgs>(
     }
     match dev.backend() {
         Backend::Emulated => {
-            let f = emulator::function(source, kernel)?;
+            let f = emulator::function(source.name(), kernel)?;
             // SAFETY: `f` is the kernel's entry point in the emulator library, whose parameters
             // match `args` (the caller's contract); pointers are host addresses on the emulator.
             unsafe { args.call_emulated(f) };
@@ -175,7 +210,7 @@ pub unsafe fn launch<A: KernelArgs>(
         }
         Backend::Cuda => {
             let blocks = (items as u64).div_ceil(u64::from(BLOCK)).min(MAX_BLOCKS) as u32;
-            let f = nvrtc::function(dev, source, kernel)?;
+            let f = nvrtc::function(dev, source.name(), kernel)?;
             let (_, stream) = dev.cuda().expect("a CUDA backend has a stream");
             let config = cudarc::driver::LaunchConfig {
                 grid_dim: (blocks, 1, 1),

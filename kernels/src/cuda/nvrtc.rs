@@ -17,7 +17,7 @@ use cudarc::nvrtc::{Ptx, result, sys};
 use mxr_engine::gpu::GpuDevice;
 use parking_lot::Mutex;
 
-use super::{GpuError, PRELUDE, source};
+use super::{GpuError, PRELUDE, codes, source};
 
 /// Whether NVRTC can be loaded (without panicking, as cudarc would when it cannot).
 pub fn nvrtc_available() -> bool {
@@ -172,8 +172,11 @@ pub(super) fn compile_text(name: &str, text: &str, target: Target) -> Result<Ima
         arch: target.to_string(),
         log,
     };
-    let full = CString::new(format!("{PRELUDE}\n#line 1 \"{name}.cu\"\n{text}"))
-        .map_err(|_| error("the source holds a NUL byte".into()))?;
+    let full = CString::new(format!(
+        "{PRELUDE}\n{}\n#line 1 \"{name}.cu\"\n{text}",
+        codes::header()
+    ))
+    .map_err(|_| error("the source holds a NUL byte".into()))?;
     let file = CString::new(format!("{name}.cu")).map_err(|_| error("a NUL in the name".into()))?;
     let program = Program(
         result::create_program(&full, Some(&file))

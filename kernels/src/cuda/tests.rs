@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use mxr_engine::gpu::{self, GpuDevice};
 
+use super::activation::ActCode;
 use super::*;
 
 /// An emulated `gpu(0)`; no test of this crate opens a real GPU.
@@ -155,36 +156,25 @@ fn launches_run_on_the_emulator() {
     let x: Vec<f32> = (0..1000).map(|i| i as f32 - 500.0).collect();
     let xb = dev.alloc(4000).unwrap();
     let yb = dev.alloc(4000).unwrap();
-    // SAFETY: both buffers hold 1000 floats; the kernel's parameters are (float*, const float*,
-    // long long, int).
-    unsafe {
-        dev.write_from_host(xb.ptr(), bytemuck::cast_slice(&x))
-            .unwrap();
-        launch(
-            &dev,
-            "activation",
-            "activation_forward_f32",
-            1000,
-            (yb.ptr(), xb.ptr(), 1000i64, 0i32),
-        )
-        .unwrap();
-    }
+    let (xs, ys) = (DeviceSlice::of_buffer(&xb), DeviceSlice::of_buffer(&yb));
+    memory::write(&dev, xs, &x).unwrap();
+    activation::forward(&dev, ActCode::Relu, ys, xs, 1000).unwrap();
     let mut y = vec![0f32; 1000];
-    // SAFETY: 1000 floats, written above.
-    unsafe {
-        dev.read_to_host(yb.ptr(), bytemuck::cast_slice_mut(&mut y))
-            .unwrap()
-    };
+    memory::read(&dev, ys, &mut y).unwrap();
     for (a, b) in x.iter().zip(&y) {
         assert_eq!(*b, a.max(0.0));
     }
     // Unknown names are errors, not crashes.
     // SAFETY: the launch fails before calling anything.
-    let e = unsafe { launch(&dev, "activation", "nope", 1, (0i64,)) }.unwrap_err();
+    let e = unsafe { launch(&dev, Source::Activation, "nope", 1, (0i64,)) }.unwrap_err();
     assert!(matches!(e, GpuError::UnknownKernel { .. }), "{e}");
-    // SAFETY: as above.
-    let e = unsafe { launch(&dev, "nope", "nope", 1, (0i64,)) }.unwrap_err();
-    assert!(matches!(e, GpuError::UnknownSource { .. }), "{e}");
+    assert!(matches!(
+        source("nope"),
+        Err(GpuError::UnknownSource { .. })
+    ));
+    // A slice shorter than the count is an error before anything runs.
+    let e = activation::forward(&dev, ActCode::Relu, ys, xs, 1001).unwrap_err();
+    assert!(matches!(e, GpuError::Argument { .. }), "{e}");
 }
 
 #[test]
@@ -204,31 +194,45 @@ fn gemm_on_the_emulator_matches_the_cpu() {
         dev.alloc(4 * m * n).unwrap(),
     );
     let mut got = vec![0f32; m * n];
-    // SAFETY: sizes as allocated; `b` is read as n×k transposed (stored k*n elements).
-    unsafe {
-        dev.write_from_host(da.ptr(), bytemuck::cast_slice(&a))
-            .unwrap();
-        dev.write_from_host(db.ptr(), bytemuck::cast_slice(&b))
-            .unwrap();
-        blas::sgemm(
-            &dev,
-            false,
-            true,
-            m,
-            n,
-            k,
-            1.0,
-            da.ptr(),
-            k,
-            db.ptr(),
-            k,
-            0.0,
-            dc.ptr(),
-            n,
-        )
-        .unwrap();
-        dev.read_to_host(dc.ptr(), bytemuck::cast_slice_mut(&mut got))
-            .unwrap();
-    }
+    let slice = DeviceSlice::<f32>::of_buffer;
+    memory::write(&dev, slice(&da), &a).unwrap();
+    memory::write(&dev, slice(&db), &b).unwrap();
+    blas::sgemm(
+        &dev,
+        false,
+        true,
+        m,
+        n,
+        k,
+        1.0,
+        slice(&da),
+        k,
+        slice(&db),
+        k,
+        0.0,
+        slice(&dc),
+        n,
+    )
+    .unwrap();
+    memory::read(&dev, slice(&dc), &mut got).unwrap();
     assert_eq!(got, want);
+    // A product past its buffers is an error, not a stray write.
+    let e = blas::sgemm(
+        &dev,
+        false,
+        true,
+        m + 1,
+        n,
+        k,
+        1.0,
+        slice(&da),
+        k,
+        slice(&db),
+        k,
+        0.0,
+        slice(&dc),
+        n,
+    )
+    .unwrap_err();
+    assert!(matches!(e, GpuError::Argument { .. }), "{e}");
 }

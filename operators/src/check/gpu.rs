@@ -1,14 +1,11 @@
 //! Running an operator's GPU kernel on host data, and comparing it with its CPU kernel: how every
 //! GPU kernel is tested (on a real GPU when there is one, else on the emulator).
-#![allow(
-    unsafe_code,
-    reason = "uploads to and downloads from raw device buffers"
-)]
 
 use std::sync::Arc;
 
 use mxr_engine::gpu::{self, GpuBuffer, GpuDevice};
 use mxr_kernels::cpu::random::Rng;
+use mxr_kernels::cuda::{DeviceSlice, memory};
 
 use super::{HostTensor, infer_shapes, infer_types, run_seeded};
 use crate::registry::{GpuOpContext, GpuTensor, Operator, Resource, Shape, gpu_error};
@@ -62,9 +59,8 @@ pub fn run_gpu_seeded(
         let b = dev
             .alloc(t.bytes().len())
             .map_err(|e| gpu_error(name, e.into()))?;
-        // SAFETY: `b` is fresh and holds exactly the tensor's bytes.
-        unsafe { dev.write_from_host(b.ptr(), t.bytes()) }
-            .map_err(|e| gpu_error(name, e.into()))?;
+        memory::write(dev, DeviceSlice::of_buffer(&b), t.bytes())
+            .map_err(|e| gpu_error(name, e))?;
         Ok(b)
     };
     let in_bufs = inputs.iter().map(upload).collect::<Result<Vec<_>>>()?;
@@ -103,22 +99,14 @@ pub fn run_gpu_seeded(
         let in_views: Vec<GpuTensor<'_>> = inputs
             .iter()
             .zip(&in_bufs)
-            .map(|(t, b)| GpuTensor {
-                shape: t.shape(),
-                dtype: t.dtype(),
-                ptr: b.ptr(),
-            })
-            .collect();
+            .map(|(t, b)| GpuTensor::new(name, t.shape(), t.dtype(), DeviceSlice::of_buffer(b)))
+            .collect::<Result<_>>()?;
         let out_views: Vec<GpuTensor<'_>> = outputs
             .iter()
             .chain(&mutated_tensors)
             .zip(&out_bufs)
-            .map(|(t, b)| GpuTensor {
-                shape: t.shape(),
-                dtype: t.dtype(),
-                ptr: b.ptr(),
-            })
-            .collect();
+            .map(|(t, b)| GpuTensor::new(name, t.shape(), t.dtype(), DeviceSlice::of_buffer(b)))
+            .collect::<Result<_>>()?;
         op.forward_gpu(&mut ctx, &in_views, &out_views)?;
     }
     dev.synchronize().map_err(|e| gpu_error(name, e.into()))?;
@@ -133,10 +121,8 @@ pub fn run_gpu_seeded(
         } else {
             &mut inputs[mutated[k - n_out]]
         };
-        // SAFETY: `b` holds exactly the target's bytes; the device is synchronized, so the
-        // kernel's writes are done.
-        unsafe { dev.read_to_host(b.ptr(), target.bytes_mut()) }
-            .map_err(|e| gpu_error(name, e.into()))?;
+        memory::read(dev, DeviceSlice::of_buffer(b), target.bytes_mut())
+            .map_err(|e| gpu_error(name, e))?;
     }
     Ok(outputs)
 }

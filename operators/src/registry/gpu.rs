@@ -1,40 +1,103 @@
 //! What GPU kernels get: device tensor views and the GPU operator context.
-#![allow(
-    unsafe_code,
-    reason = "GPU kernels are launched with raw device addresses"
-)]
 
 use std::sync::Arc;
 
 use mxr_engine::gpu::{DevicePtr, GpuBuffer, GpuDevice};
-use mxr_kernels::DType;
 use mxr_kernels::cpu::random::Rng;
-use mxr_kernels::cuda::{self, GpuError, KernelArgs};
+use mxr_kernels::cuda::{AnySlice, DeviceSlice, GpuError, memory};
+use mxr_kernels::{DType, Element};
 
 use crate::{Error, Result};
 
 /// A view of one input or output in device memory (the GPU counterpart of
-/// [`TensorRef`](super::TensorRef) / [`TensorMut`](super::TensorMut)): shape, dtype, address
-/// of the first element. Row-major and contiguous.
+/// [`TensorRef`](super::TensorRef) / [`TensorMut`](super::TensorMut)): shape, dtype, and the
+/// device memory holding the elements. Row-major and contiguous.
+///
+/// The memory is a [`DeviceSlice`] of bytes, whose maker vouched for it (the frontends, from the
+/// arrays' buffers); typed slices of it ([`GpuTensor::slice`]) are checked against its length,
+/// so no shape put into `shape` afterwards can reach past it.
 #[derive(Debug, Clone, Copy)]
 pub struct GpuTensor<'a> {
     /// The dimensions.
     pub shape: &'a [usize],
     /// The element type.
     pub dtype: DType,
-    /// The device address of the first element.
-    pub ptr: DevicePtr,
+    data: DeviceSlice<'a, u8>,
 }
 
-impl GpuTensor<'_> {
+impl<'a> GpuTensor<'a> {
+    /// A view of `data` as a `shape` array of `dtype`; an error naming `op` when `data` is too
+    /// short.
+    pub fn new(
+        op: &str,
+        shape: &'a [usize],
+        dtype: DType,
+        data: DeviceSlice<'a, u8>,
+    ) -> Result<GpuTensor<'a>> {
+        let t = GpuTensor { shape, dtype, data };
+        t.bytes(op)?;
+        Ok(t)
+    }
+
     /// The number of elements.
     pub fn size(&self) -> usize {
         self.shape.iter().product()
     }
 
-    /// The address, checking that the dtype is float32 (the dtype of mxr's GPU kernels);
-    /// an error naming `op` otherwise.
+    /// The device address of the first element.
+    pub fn ptr(&self) -> DevicePtr {
+        self.data.ptr()
+    }
+
+    /// The tensor's bytes.
+    pub fn bytes(&self, op: &str) -> Result<DeviceSlice<'a, u8>> {
+        self.data
+            .range(0, self.size() * self.dtype.size())
+            .map_err(|e| gpu_error(op, e))
+    }
+
+    /// The elements as `T`s; an error naming `op` when the dtype is not `T`'s.
+    pub fn slice<T: Element>(&self, op: &str) -> Result<DeviceSlice<'a, T>> {
+        if self.dtype != T::DTYPE {
+            return Err(Error::Unsupported {
+                op: op.to_string(),
+                what: format!(
+                    "{} data on the GPU where the kernel takes {}",
+                    self.dtype,
+                    T::DTYPE
+                ),
+            });
+        }
+        self.bytes(op)?.cast().map_err(|e| gpu_error(op, e))
+    }
+
+    /// The elements in their dtype, for kernels that take values of any dtype but float16
+    /// (conditions, indices); an error naming `op` for float16.
+    pub fn any(&self, op: &str) -> Result<AnySlice<'a>> {
+        Ok(match self.dtype {
+            DType::F32 => AnySlice::F32(self.slice(op)?),
+            DType::F64 => AnySlice::F64(self.slice(op)?),
+            DType::I32 => AnySlice::I32(self.slice(op)?),
+            DType::I64 => AnySlice::I64(self.slice(op)?),
+            DType::U8 => AnySlice::U8(self.slice(op)?),
+            DType::I8 => AnySlice::I8(self.slice(op)?),
+            other => {
+                return Err(Error::Unsupported {
+                    op: op.to_string(),
+                    what: format!("{other} values (a condition or indices) on the GPU"),
+                });
+            }
+        })
+    }
+
+    /// TRANSITIONAL: the address, checking the dtype is float32.
     pub fn f32_ptr(&self, op: &str) -> Result<DevicePtr> {
+        Ok(self.f32(op)?.ptr())
+    }
+
+    /// The elements as float32 (the dtype of mxr's GPU kernels); an error naming `op` for any
+    /// other dtype.
+    pub fn f32(&self, op: &str) -> Result<DeviceSlice<'a, f32>> {
         if self.dtype != DType::F32 {
             return Err(Error::Unsupported {
                 op: op.to_string(),
@@ -44,7 +107,7 @@ impl GpuTensor<'_> {
                 ),
             });
         }
-        Ok(self.ptr)
+        self.slice(op)
     }
 }
 
@@ -125,13 +188,12 @@ impl<'a> GpuOpContext<'a> {
             .map_err(|e| gpu_error(op, e.into()))
     }
 
-    /// Queues a grid-stride launch of `kernel` (from `kernels/cuda/{source}.cu`) over `items`
-    /// items; errors name `op`.
+    /// TRANSITIONAL (removed once every family launches through `mxr_kernels::cuda`).
     ///
     /// # Safety
-    /// As [`cuda::launch`]: the arguments match the kernel's parameters, and every pointer
-    /// addresses live device memory of this device large enough for what the kernel touches.
-    pub unsafe fn launch<A: KernelArgs>(
+    /// As [`cuda::launch`].
+    #[allow(unsafe_code, reason = "transitional")]
+    pub unsafe fn launch<A: mxr_kernels::cuda::KernelArgs>(
         &self,
         op: &str,
         source: &str,
@@ -139,16 +201,25 @@ impl<'a> GpuOpContext<'a> {
         items: usize,
         args: A,
     ) -> Result<()> {
+        let source = mxr_kernels::cuda::Source::from_name(source).ok_or_else(|| {
+            gpu_error(
+                op,
+                GpuError::UnknownSource {
+                    source_name: source.into(),
+                },
+            )
+        })?;
         // SAFETY: forwarded contract.
-        unsafe { cuda::launch(self.device, source, kernel, items, args) }
+        unsafe { mxr_kernels::cuda::launch(self.device, source, kernel, items, args) }
             .map_err(|e| gpu_error(op, e))
     }
 
-    /// Queues a copy of `bytes` bytes between device addresses (non-overlapping).
+    /// TRANSITIONAL.
     ///
     /// # Safety
-    /// Both addresses hold at least `bytes` bytes of live memory of this device.
-    pub unsafe fn copy(
+    /// Both addresses hold `bytes` bytes of live memory of this device.
+    #[allow(unsafe_code, reason = "transitional")]
+    pub unsafe fn copy_raw(
         &self,
         op: &str,
         dst: DevicePtr,
@@ -159,37 +230,36 @@ impl<'a> GpuOpContext<'a> {
         unsafe { self.device.copy_async(dst, src, bytes) }.map_err(|e| gpu_error(op, e.into()))
     }
 
-    /// Queues zeroing `bytes` bytes at `dst`.
+    /// TRANSITIONAL.
     ///
     /// # Safety
-    /// `dst` holds at least `bytes` bytes of live memory of this device.
-    pub unsafe fn zero(&self, op: &str, dst: DevicePtr, bytes: usize) -> Result<()> {
+    /// `dst` holds `bytes` bytes of live memory of this device.
+    #[allow(unsafe_code, reason = "transitional")]
+    pub unsafe fn zero_raw(&self, op: &str, dst: DevicePtr, bytes: usize) -> Result<()> {
         // SAFETY: forwarded contract.
         unsafe { self.device.zero_async(dst, bytes) }.map_err(|e| gpu_error(op, e.into()))
     }
 
-    /// Copies host values to device memory now (for small parameter tables, random masks).
-    ///
-    /// # Safety
-    /// `dst` holds at least `src.len()` bytes of live memory of this device that no queued work
-    /// still reads or writes (fresh [`GpuOpContext::temp`] memory qualifies only once the
-    /// stream is idle: prefer [`GpuOpContext::upload`]).
-    pub unsafe fn write_now(&self, op: &str, dst: DevicePtr, src: &[u8]) -> Result<()> {
-        // SAFETY: forwarded contract.
-        unsafe { self.device.write_from_host(dst, src) }.map_err(|e| gpu_error(op, e.into()))
+    /// Queues copying `src` into `dst` (same length; the same range is left as it is).
+    pub fn copy<T: Element>(
+        &self,
+        op: &str,
+        dst: DeviceSlice<'_, T>,
+        src: DeviceSlice<'_, T>,
+    ) -> Result<()> {
+        memory::copy(self.device, dst, src).map_err(|e| gpu_error(op, e))
     }
 
-    /// Uploads host bytes into fresh device memory, in stream order (after the work already
+    /// Queues zeroing `dst`.
+    pub fn zero<T: Element>(&self, op: &str, dst: DeviceSlice<'_, T>) -> Result<()> {
+        memory::zero(self.device, dst).map_err(|e| gpu_error(op, e))
+    }
+
+    /// Uploads host values into fresh device memory, in stream order (after the work already
     /// queued, before the work queued next), without waiting: for small tables (shapes,
     /// strides) and masks. Keep the buffer alive until the kernels using it are queued.
-    pub fn upload(&self, op: &str, src: &[u8]) -> Result<GpuBuffer> {
-        let buffer = self.temp(op, src.len())?;
-        // SAFETY: `buffer` is fresh and holds `src.len()` bytes; a block reused from the pool
-        // may still be read by queued work, which the stream-ordered copy runs after; `src` is
-        // an ordinary Rust slice (pageable).
-        unsafe { self.device.upload_async(buffer.ptr(), src) }
-            .map_err(|e| gpu_error(op, e.into()))?;
-        Ok(buffer)
+    pub fn upload<T: Element>(&self, op: &str, src: &[T]) -> Result<GpuBuffer> {
+        memory::upload(self.device, src).map_err(|e| gpu_error(op, e))
     }
 }
 

@@ -1,18 +1,20 @@
-//! `Activation`'s GPU kernels (`kernels/cuda/activation.cu`).
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
+//! `Activation`'s GPU kernels (`kernels/cuda/activation.cu`, launched through
+//! [`mxr_kernels::cuda::activation`]).
+
+use mxr_kernels::cuda::activation::{self as kernels, ActCode};
 
 use super::ActType;
 use crate::Result;
-use crate::registry::{GpuOpContext, GpuTensor};
+use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
 
 /// The kernels' activation code.
-fn code(act: ActType) -> i32 {
+fn code(act: ActType) -> ActCode {
     match act {
-        ActType::Relu => 0,
-        ActType::Sigmoid => 1,
-        ActType::Tanh => 2,
-        ActType::SoftRelu => 3,
-        ActType::SoftSign => 4,
+        ActType::Relu => ActCode::Relu,
+        ActType::Sigmoid => ActCode::Sigmoid,
+        ActType::Tanh => ActCode::Tanh,
+        ActType::SoftRelu => ActCode::SoftRelu,
+        ActType::SoftSign => ActCode::SoftSign,
     }
 }
 
@@ -25,19 +27,7 @@ pub(super) fn forward(
 ) -> Result<()> {
     let op = "Activation";
     let n = x.size();
-    let (x, y) = (x.f32_ptr(op)?, y.f32_ptr(op)?);
-    // SAFETY: (float* y, const float* x, long long n, int act); both tensors hold n float32
-    // elements (same shape by inference), alive until the operation completes (the caller's
-    // contract for GPU kernels).
-    unsafe {
-        ctx.launch(
-            op,
-            "activation",
-            "activation_forward_f32",
-            n,
-            (y, x, n as i64, code(act)),
-        )
-    }
+    kernels::forward(ctx.device, code(act), y.f32(op)?, x.f32(op)?, n).map_err(|e| gpu_error(op, e))
 }
 
 /// `dx = g * act'(v)`.
@@ -50,16 +40,13 @@ pub(super) fn backward(
 ) -> Result<()> {
     let op = "_backward_Activation";
     let n = g.size();
-    let (g, v, dx) = (g.f32_ptr(op)?, v.f32_ptr(op)?, dx.f32_ptr(op)?);
-    // SAFETY: (float* dx, const float* g, const float* v, long long n, int act); all three
-    // hold n float32 elements (same shape by inference), alive until the operation completes.
-    unsafe {
-        ctx.launch(
-            op,
-            "activation",
-            "activation_backward_f32",
-            n,
-            (dx, g, v, n as i64, code(act)),
-        )
-    }
+    kernels::backward(
+        ctx.device,
+        code(act),
+        dx.f32(op)?,
+        g.f32(op)?,
+        v.f32(op)?,
+        n,
+    )
+    .map_err(|e| gpu_error(op, e))
 }

@@ -1,26 +1,12 @@
-//! `LeakyReLU`'s GPU kernels (`kernels/cuda/leaky_relu.cu`).
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
+//! `LeakyReLU`'s GPU kernels (`kernels/cuda/leaky_relu.cu`, launched through
+//! [`mxr_kernels::cuda::leaky_relu`]).
 
-use mxr_kernels::cpu::elementwise::{LeakyAct, SELU_ALPHA, SELU_LAMBDA};
+use mxr_kernels::cuda::{DeviceSlice, GpuError, init, leaky_relu as kernels};
 
 use super::{LeakyActType, LeakyReLUParam, prelu_inner};
 use crate::registry::check_sizes;
-use crate::registry::{GpuOpContext, GpuTensor};
+use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
 use crate::{Error, Result};
-
-const SOURCE: &str = "leaky_relu";
-
-/// The kernels' act code and parameters (p, q) for the forward (`backward == false`) or
-/// backward kernel, cast to float32 as the CPU kernel casts them.
-fn code(act: LeakyAct, backward: bool) -> (i32, f32, f32) {
-    match act {
-        LeakyAct::Leaky { slope } => (0, slope as f32, 0.0),
-        LeakyAct::Elu { slope } => (1, slope as f32, 0.0),
-        LeakyAct::Selu if backward => (2, SELU_LAMBDA as f32, SELU_ALPHA as f32),
-        LeakyAct::Selu => (2, SELU_LAMBDA as f32, (SELU_LAMBDA * SELU_ALPHA) as f32),
-        LeakyAct::Gelu => (3, 0.0, 0.0),
-    }
-}
 
 /// `LeakyReLU` forward: `inputs` (data[, gamma]), `outputs` (output[, mask]).
 pub(super) fn forward(
@@ -33,38 +19,19 @@ pub(super) fn forward(
     let (x, y) = (&inputs[0], &outputs[0]);
     let n = y.size();
     check_sizes(name, n, &[x])?;
-    let (xp, yp) = (x.f32_ptr(name)?, y.f32_ptr(name)?);
+    let (xp, yp) = (x.f32(name)?, y.f32(name)?);
+    let fail = |e: GpuError| gpu_error(name, e);
     if let Some(act) = param.simple() {
-        let (c, p, q) = code(act, false);
-        // SAFETY: (float* y, const float* x, long long n, int act, float p, float q); both hold
-        // n float32 elements (checked above), alive until the operation completes; y may be x
-        // (item i reads before it writes).
-        return unsafe {
-            ctx.launch(
-                name,
-                SOURCE,
-                "leaky_relu_forward_f32",
-                n,
-                (yp, xp, n as i64, c, p, q),
-            )
-        };
+        return kernels::forward(ctx.device, act, yp, xp, n).map_err(fail);
     }
     if param.act_type == LeakyActType::Prelu {
         let gamma = &inputs[1];
-        let gp = gamma.f32_ptr(name)?;
+        let gp = gamma.f32(name)?;
         let (inner, channels) = prelu_layout(name, x, gamma, n)?;
-        // SAFETY: (float* y, const float* x, const float* gamma, long long n, long long inner,
-        // long long channels); y and x hold n float32 elements, gamma `channels` (indices taken
-        // modulo channels), alive until the operation completes.
-        return unsafe {
-            ctx.launch(
-                name,
-                SOURCE,
-                "leaky_relu_prelu_f32",
-                n,
-                (yp, xp, gp, n as i64, inner as i64, channels as i64),
-            )
-        };
+        if n == 0 {
+            return Ok(());
+        }
+        return kernels::prelu(ctx.device, [yp, xp, gp], n, inner, channels).map_err(fail);
     }
     // rrelu: the slopes go to the mask output first, drawn on the host in the CPU order.
     let mask = outputs.get(1).ok_or_else(|| Error::BadInput {
@@ -72,37 +39,23 @@ pub(super) fn forward(
         reason: "rrelu has two outputs (output, mask)".into(),
     })?;
     check_sizes(name, n, &[mask])?;
-    let mp = mask.f32_ptr(name)?;
+    let mp = mask.f32(name)?;
     if ctx.is_train {
         let (lo, hi) = (f64::from(param.lower_bound), f64::from(param.upper_bound));
         let rng = ctx.rng(name)?;
-        let bytes: Vec<u8> = (0..n)
-            .flat_map(|_| ((lo + (hi - lo) * rng.uniform_f64()) as f32).to_ne_bytes())
+        let slopes: Vec<f32> = (0..n)
+            .map(|_| (lo + (hi - lo) * rng.uniform_f64()) as f32)
             .collect();
         if n > 0 {
-            let staged = ctx.upload(name, &bytes)?;
-            // SAFETY: `staged` and the mask output both hold n float32 values, distinct buffers
-            // alive until the copy completes (the staging block may be dropped once queued).
-            unsafe { ctx.copy(name, mp, staged.ptr(), bytes.len())? };
+            // The staging block may be dropped once the copy is queued.
+            let staged = ctx.upload(name, &slopes)?;
+            ctx.copy(name, mp, DeviceSlice::of_buffer(&staged))?;
         }
     } else {
-        let slope = param.mean_slope() as f32;
-        // SAFETY: (float* out, long long n, float v); the mask holds n float32 elements, alive
-        // until the operation completes.
-        unsafe { ctx.launch(name, "init", "init_fill_f32", n, (mp, n as i64, slope))? };
+        init::fill(ctx.device, mp, param.mean_slope() as f32).map_err(fail)?;
     }
-    // SAFETY: (float* y, const float* x, const float* mask, long long n); all hold n float32
-    // elements (checked above), distinct outputs and input, alive until the operation
-    // completes; the mask's writes above are queued earlier on the same stream.
-    unsafe {
-        ctx.launch(
-            name,
-            SOURCE,
-            "leaky_relu_rrelu_f32",
-            n,
-            (yp, xp, mp, n as i64),
-        )
-    }
+    // The mask's writes above are queued earlier on the same stream.
+    kernels::rrelu(ctx.device, [yp, xp, mp], n).map_err(fail)
 }
 
 /// PReLU's (inner, channels) for data `x` of `n` elements and `gamma`, as the CPU kernel
@@ -135,40 +88,19 @@ pub(super) fn backward(
     let (g, dx) = (&inputs[0], &outputs[0]);
     let n = dx.size();
     check_sizes(name, n, &[g])?;
-    let (gp, dp) = (g.f32_ptr(name)?, dx.f32_ptr(name)?);
+    let (gp, dp) = (g.f32(name)?, dx.f32(name)?);
+    let fail = |e: GpuError| gpu_error(name, e);
     if let Some(act) = param.simple() {
         let (x, y) = (&inputs[1], &inputs[2]);
         check_sizes(name, n, &[x, y])?;
-        let (xp, yp) = (x.f32_ptr(name)?, y.f32_ptr(name)?);
-        let (c, p, q) = code(act, true);
-        // SAFETY: (float* dx, const float* g, const float* x, const float* y, long long n,
-        // int act, float p, float q); all hold n float32 elements (checked above), alive until
-        // the operation completes.
-        return unsafe {
-            ctx.launch(
-                name,
-                SOURCE,
-                "leaky_relu_backward_f32",
-                n,
-                (dp, gp, xp, yp, n as i64, c, p, q),
-            )
-        };
+        let (xp, yp) = (x.f32(name)?, y.f32(name)?);
+        return kernels::backward(ctx.device, act, [dp, gp, xp, yp], n).map_err(fail);
     }
     if param.act_type == LeakyActType::Rrelu {
         let (y, mask) = (&inputs[3], &inputs[4]);
         check_sizes(name, n, &[y, mask])?;
-        let (yp, mp) = (y.f32_ptr(name)?, mask.f32_ptr(name)?);
-        // SAFETY: (float* dx, const float* g, const float* y, const float* mask, long long n);
-        // all hold n float32 elements (checked above), alive until the operation completes.
-        return unsafe {
-            ctx.launch(
-                name,
-                SOURCE,
-                "leaky_relu_rrelu_backward_f32",
-                n,
-                (dp, gp, yp, mp, n as i64),
-            )
-        };
+        let (yp, mp) = (y.f32(name)?, mask.f32(name)?);
+        return kernels::rrelu_backward(ctx.device, [dp, gp, yp, mp], n).map_err(fail);
     }
     let (x, gamma) = (&inputs[1], &inputs[2]);
     check_sizes(name, n, &[x])?;
@@ -177,39 +109,14 @@ pub(super) fn backward(
         reason: "prelu's gradient has two outputs (data_grad, gamma_grad)".into(),
     })?;
     check_sizes(name, gamma.size(), &[dgamma])?;
-    let (xp, gmp, dgp) = (
-        x.f32_ptr(name)?,
-        gamma.f32_ptr(name)?,
-        dgamma.f32_ptr(name)?,
-    );
+    let (xp, gmp, dgp) = (x.f32(name)?, gamma.f32(name)?, dgamma.f32(name)?);
     let (inner, channels) = prelu_layout(name, x, gamma, n)?;
-    if ctx.output_needed(0) {
-        // SAFETY: (float* dx, const float* g, const float* x, const float* gamma, long long n,
-        // long long inner, long long channels); dx, g, x hold n float32 elements, gamma
-        // `channels` (indices taken modulo channels), alive until the operation completes.
-        unsafe {
-            ctx.launch(
-                name,
-                SOURCE,
-                "leaky_relu_prelu_backward_dx_f32",
-                n,
-                (dp, gp, xp, gmp, n as i64, inner as i64, channels as i64),
-            )?;
-        }
+    if n > 0 && ctx.output_needed(0) {
+        kernels::prelu_backward_dx(ctx.device, [dp, gp, xp, gmp], n, inner, channels)
+            .map_err(fail)?;
     }
-    if !ctx.output_needed(1) {
+    if gamma.size() == 0 || !ctx.output_needed(1) {
         return Ok(());
     }
-    // SAFETY: (float* dgamma, const float* g, const float* x, long long n, long long inner,
-    // long long channels); one item per gamma value (gamma.size() items, dgamma holds them),
-    // g and x hold n float32 elements, alive until the operation completes.
-    unsafe {
-        ctx.launch(
-            name,
-            SOURCE,
-            "leaky_relu_prelu_backward_dgamma_f32",
-            gamma.size(),
-            (dgp, gp, xp, n as i64, inner as i64, channels as i64),
-        )
-    }
+    kernels::prelu_backward_dgamma(ctx.device, [dgp, gp, xp], n, inner, channels).map_err(fail)
 }

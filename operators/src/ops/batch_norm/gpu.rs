@@ -139,7 +139,7 @@ pub(super) fn backward(
         invstd.f32_ptr(op)?,
     );
     let (dxp, dgp, dbp) = (dx.f32_ptr(op)?, dgamma.f32_ptr(op)?, dbeta.f32_ptr(op)?);
-    let gammap = gamma.ptr;
+    let gammap = gamma.ptr();
     let coef = ctx.temp(op, ax.len.max(1) * 3 * 4)?;
     let len = ax.len as i64;
     // SAFETY: (float* dgamma, float* dbeta, float* coef, const float* g, const float* x,

@@ -143,7 +143,7 @@ pub(super) fn unslice(
 ) -> Result<()> {
     let ptr = out.f32_ptr(op)?;
     // SAFETY: `out` is a live float32 device tensor of `out.size()` elements.
-    unsafe { ctx.zero(op, ptr, out.size() * 4)? };
+    unsafe { ctx.zero_raw(op, ptr, out.size() * 4)? };
     let w = e.saturating_sub(b);
     let r = Rows {
         outer,

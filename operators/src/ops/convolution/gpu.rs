@@ -1,17 +1,16 @@
 //! `Convolution`'s GPU kernels (`kernels/cuda/convolution.cu`): im2col + GEMM forward, GEMMs
 //! and a gathering col2im backward.
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
 
-use mxr_engine::gpu::GpuBuffer;
 use mxr_kernels::cpu::conv::ConvGeom;
-use mxr_kernels::cuda::blas;
+use mxr_kernels::cuda::convolution::{self as kernels, ConvTable};
+use mxr_kernels::cuda::{DeviceSlice, GpuError, blas};
 
 use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
 use crate::{Error, Result};
 
-/// The sizes of one convolution: per-group channels and filters, taps, spatial sizes.
+/// The sizes of one convolution: its device table, per-group channels and filters.
 struct Plan {
-    g: GpuBuffer,
+    g: ConvTable,
     cg: usize,
     fg: usize,
     taps: usize,
@@ -28,7 +27,7 @@ fn bad(op: &str, reason: String) -> Error {
 
 /// Checks the geometry (as the CPU kernels do) and uploads the kernels' table.
 fn plan(ctx: &GpuOpContext<'_>, op: &str, geom: &ConvGeom) -> Result<Plan> {
-    let out = geom.output().map_err(|e| bad(op, e.to_string()))?;
+    geom.output().map_err(|e| bad(op, e.to_string()))?;
     let groups = geom.groups;
     if geom.channels == 0
         || geom.filters == 0
@@ -44,53 +43,25 @@ fn plan(ctx: &GpuOpContext<'_>, op: &str, geom: &ConvGeom) -> Result<Plan> {
             ),
         ));
     }
-    let mut t = vec![geom.channels as i64];
-    for a in [
-        geom.input,
-        geom.kernel,
-        geom.stride,
-        geom.pad,
-        geom.dilate,
-        out,
-    ] {
-        t.extend(a.iter().map(|&v| v as i64));
-    }
-    let bytes: Vec<u8> = t.iter().flat_map(|v| v.to_ne_bytes()).collect();
+    let g = ConvTable::new(ctx.device, geom).map_err(|e| gpu_error(op, e))?;
     Ok(Plan {
-        g: ctx.upload(op, &bytes)?,
         cg: geom.channels / groups,
         fg: geom.filters / groups,
-        taps: geom.kernel.iter().product(),
-        in_sp: geom.input.iter().product(),
-        out_sp: out.iter().product(),
+        taps: g.taps(),
+        in_sp: g.in_sp(),
+        out_sp: g.out_sp(),
+        g,
     })
 }
 
-/// Fills `col` (`channels * taps * out_sp` floats) from sample `x` (`channels * in_sp`).
-///
-/// # Safety
-/// `col` and `x` hold those sizes of live device memory.
-unsafe fn im2col(
-    ctx: &GpuOpContext<'_>,
+/// Sample `n` of `len` elements each.
+fn sample<'a>(
     op: &str,
-    p: &Plan,
-    channels: usize,
-    col: mxr_engine::gpu::DevicePtr,
-    x: mxr_engine::gpu::DevicePtr,
-) -> Result<()> {
-    let n = channels * p.taps * p.out_sp;
-    // SAFETY: (float* col, const float* x, const long long* g, long long n); col holds n
-    // floats and x channels * in_sp (caller), every read index is inside by the table's
-    // bounds checks, g holds the 19-entry table.
-    unsafe {
-        ctx.launch(
-            op,
-            "convolution",
-            "convolution_im2col_f32",
-            n,
-            (col, x, p.g.ptr(), n as i64),
-        )
-    }
+    t: DeviceSlice<'a, f32>,
+    n: usize,
+    len: usize,
+) -> Result<DeviceSlice<'a, f32>> {
+    t.range(n * len, len).map_err(|e| gpu_error(op, e))
 }
 
 /// `y = conv(x, w) + b`.
@@ -111,58 +82,44 @@ pub(super) fn forward(
     if let Some(b) = b {
         check_sizes(op, f, &[b])?;
     }
-    let (xp, wp, yp) = (x.f32_ptr(op)?, w.f32_ptr(op)?, y.f32_ptr(op)?);
+    let (xp, wp, yp) = (x.f32(op)?, w.f32(op)?, y.f32(op)?);
     let ny = batch * f * p.out_sp;
     if ny == 0 {
         return Ok(());
     }
     let k = p.cg * p.taps;
     let col = ctx.temp(op, (c * p.taps * p.out_sp).max(1) * 4)?;
+    let col = DeviceSlice::of_buffer(&col);
+    let fail = |e: GpuError| gpu_error(op, e);
     for n in 0..batch {
-        let xn = xp.offset(n * c * p.in_sp * 4);
-        let yn = yp.offset(n * f * p.out_sp * 4);
-        // SAFETY: col holds c * taps * out_sp floats, xn one sample of c * in_sp.
-        unsafe { im2col(ctx, op, &p, c, col.ptr(), xn)? };
+        let xn = sample(op, xp, n, c * p.in_sp)?;
+        let yn = sample(op, yp, n, f * p.out_sp)?;
+        kernels::im2col(ctx.device, &p.g, col, xn).map_err(fail)?;
         // Per group: y[fg x out_sp] = w[fg x k] * col[k x out_sp], batched over the groups.
-        // SAFETY: w holds groups * fg * k floats, col groups * k * out_sp, the sample's y
-        // groups * fg * out_sp; y does not overlap w or col.
-        unsafe {
-            blas::sgemm_strided_batched(
-                ctx.device,
-                false,
-                false,
-                p.fg,
-                p.out_sp,
-                k,
-                1.0,
-                wp,
-                k,
-                p.fg * k,
-                col.ptr(),
-                p.out_sp,
-                k * p.out_sp,
-                0.0,
-                yn,
-                p.out_sp,
-                p.fg * p.out_sp,
-                groups,
-            )
-        }
-        .map_err(|e| gpu_error(op, e))?;
+        blas::sgemm_strided_batched(
+            ctx.device,
+            false,
+            false,
+            p.fg,
+            p.out_sp,
+            k,
+            1.0,
+            wp,
+            k,
+            p.fg * k,
+            col,
+            p.out_sp,
+            k * p.out_sp,
+            0.0,
+            yn,
+            p.out_sp,
+            p.fg * p.out_sp,
+            groups,
+        )
+        .map_err(fail)?;
     }
     if let Some(b) = b {
-        let bp = b.f32_ptr(op)?;
-        // SAFETY: (float* y, const float* b, long long n, long long filters, long long out_sp);
-        // y holds ny floats, b f (checked above).
-        unsafe {
-            ctx.launch(
-                op,
-                "convolution",
-                "convolution_add_bias_f32",
-                ny,
-                (yp, bp, ny as i64, f as i64, p.out_sp as i64),
-            )?;
-        }
+        kernels::add_bias(ctx.device, yp, b.f32(op)?, ny, f, p.out_sp).map_err(fail)?;
     }
     Ok(())
 }
@@ -189,111 +146,74 @@ pub(super) fn backward(
     if let Some(db) = db {
         check_sizes(op, f, &[db])?;
     }
-    let (gp, xp, wp, dwp) = (
-        gy.f32_ptr(op)?,
-        x.f32_ptr(op)?,
-        w.f32_ptr(op)?,
-        dw.f32_ptr(op)?,
-    );
+    let (gp, xp, wp, dwp) = (gy.f32(op)?, x.f32(op)?, w.f32(op)?, dw.f32(op)?);
+    let fail = |e: GpuError| gpu_error(op, e);
     let k = p.cg * p.taps;
-    // SAFETY: dw holds f * k floats.
-    unsafe { ctx.zero(op, dwp, f * k * 4)? };
+    ctx.zero(op, dwp)?;
     if let Some(db) = db {
-        let dbp = db.f32_ptr(op)?;
-        // SAFETY: (float* db, const float* gy, long long batch, long long filters,
-        // long long out_sp); db holds f floats, gy batch * f * out_sp.
-        unsafe {
-            ctx.launch(
-                op,
-                "convolution",
-                "convolution_bias_grad_f32",
-                f,
-                (dbp, gp, batch as i64, f as i64, p.out_sp as i64),
-            )?;
-        }
+        kernels::bias_grad(ctx.device, db.f32(op)?, gp, batch, f, p.out_sp).map_err(fail)?;
     }
-    let dxp = dx.map(|d| d.f32_ptr(op)).transpose()?;
+    let dxp = dx.map(|d| d.f32(op)).transpose()?;
     if batch * p.out_sp == 0 || c * p.in_sp == 0 {
         if let Some(d) = dxp {
-            // SAFETY: dx holds batch * c * in_sp floats.
-            unsafe { ctx.zero(op, d, batch * c * p.in_sp * 4)? };
+            ctx.zero(op, d)?;
         }
         return Ok(());
     }
     let col_len = c * p.taps * p.out_sp;
-    let col = ctx.temp(op, col_len * 4)?;
-    let dcol = ctx.temp(op, col_len * 4)?;
+    let (col, dcol) = (ctx.temp(op, col_len * 4)?, ctx.temp(op, col_len * 4)?);
+    let (col, dcol) = (DeviceSlice::of_buffer(&col), DeviceSlice::of_buffer(&dcol));
     for n in 0..batch {
-        let xn = xp.offset(n * c * p.in_sp * 4);
-        let gn = gp.offset(n * f * p.out_sp * 4);
-        // SAFETY: col holds c * taps * out_sp floats, xn one sample.
-        unsafe { im2col(ctx, op, &p, c, col.ptr(), xn)? };
+        let xn = sample(op, xp, n, c * p.in_sp)?;
+        let gn = sample(op, gp, n, f * p.out_sp)?;
+        kernels::im2col(ctx.device, &p.g, col, xn).map_err(fail)?;
         // Per group: dw[fg x k] += g[fg x out_sp] * col[k x out_sp]^T.
-        // SAFETY: gn holds groups * fg * out_sp floats, col groups * k * out_sp, dw
-        // groups * fg * k; dw overlaps neither.
-        unsafe {
-            blas::sgemm_strided_batched(
-                ctx.device,
-                false,
-                true,
-                p.fg,
-                k,
-                p.out_sp,
-                1.0,
-                gn,
-                p.out_sp,
-                p.fg * p.out_sp,
-                col.ptr(),
-                p.out_sp,
-                k * p.out_sp,
-                1.0,
-                dwp,
-                k,
-                p.fg * k,
-                groups,
-            )
-        }
-        .map_err(|e| gpu_error(op, e))?;
+        blas::sgemm_strided_batched(
+            ctx.device,
+            false,
+            true,
+            p.fg,
+            k,
+            p.out_sp,
+            1.0,
+            gn,
+            p.out_sp,
+            p.fg * p.out_sp,
+            col,
+            p.out_sp,
+            k * p.out_sp,
+            1.0,
+            dwp,
+            k,
+            p.fg * k,
+            groups,
+        )
+        .map_err(fail)?;
         let Some(dxp) = dxp else { continue };
         // Per group: dcol[k x out_sp] = w[fg x k]^T * g[fg x out_sp].
-        // SAFETY: w holds groups * fg * k floats, gn groups * fg * out_sp, dcol
-        // groups * k * out_sp; dcol overlaps neither.
-        unsafe {
-            blas::sgemm_strided_batched(
-                ctx.device,
-                true,
-                false,
-                k,
-                p.out_sp,
-                p.fg,
-                1.0,
-                wp,
-                k,
-                p.fg * k,
-                gn,
-                p.out_sp,
-                p.fg * p.out_sp,
-                0.0,
-                dcol.ptr(),
-                p.out_sp,
-                k * p.out_sp,
-                groups,
-            )
-        }
-        .map_err(|e| gpu_error(op, e))?;
-        let nx = c * p.in_sp;
-        let dxn = dxp.offset(n * nx * 4);
-        // SAFETY: (float* dx, const float* col, const long long* g, long long n); dxn holds
-        // one sample of nx floats, dcol c * taps * out_sp, every index checked in range.
-        unsafe {
-            ctx.launch(
-                op,
-                "convolution",
-                "convolution_col2im_f32",
-                nx,
-                (dxn, dcol.ptr(), p.g.ptr(), nx as i64),
-            )?;
-        }
+        blas::sgemm_strided_batched(
+            ctx.device,
+            true,
+            false,
+            k,
+            p.out_sp,
+            p.fg,
+            1.0,
+            wp,
+            k,
+            p.fg * k,
+            gn,
+            p.out_sp,
+            p.fg * p.out_sp,
+            0.0,
+            dcol,
+            p.out_sp,
+            k * p.out_sp,
+            groups,
+        )
+        .map_err(fail)?;
+        let dxn = sample(op, dxp, n, c * p.in_sp)?;
+        kernels::col2im(ctx.device, &p.g, dxn, dcol).map_err(fail)?;
     }
     Ok(())
 }

@@ -1,23 +1,21 @@
 //! `dot` / `batch_dot` / `_backward_dot` on the GPU: each product is one strided-batched cuBLAS
 //! GEMM ([`mxr_kernels::cuda::blas`]) with transpose flags, as on the CPU.
-#![allow(unsafe_code, reason = "GEMMs on device addresses")]
 
-use mxr_engine::gpu::DevicePtr;
-use mxr_kernels::cuda::blas;
+use mxr_kernels::cuda::{DeviceSlice, blas};
 
 use super::Mm;
 use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
 use crate::{Error, Result};
 
-/// One operand or result of a batched product: address, rows, columns as stored.
-struct Mat {
-    ptr: DevicePtr,
+/// One operand or result of a batched product: elements, rows, columns as stored.
+struct Mat<'a> {
+    data: DeviceSlice<'a, f32>,
     rows: usize,
     cols: usize,
 }
 
-impl Mat {
-    fn of(t: &GpuTensor<'_>, op: &str, batch: usize, rows: usize, cols: usize) -> Result<Mat> {
+impl<'a> Mat<'a> {
+    fn of(t: &GpuTensor<'a>, op: &str, batch: usize, rows: usize, cols: usize) -> Result<Mat<'a>> {
         if t.size() != batch * rows * cols {
             return Err(Error::BadInput {
                 op: op.into(),
@@ -28,7 +26,7 @@ impl Mat {
             });
         }
         Ok(Mat {
-            ptr: t.f32_ptr(op)?,
+            data: t.f32(op)?,
             rows,
             cols,
         })
@@ -37,17 +35,13 @@ impl Mat {
 
 /// `c = op(a)·op(b)` per batch index (`op(a)` `m × k`, `op(b)` `k × n`); `c` is zeroed when
 /// `k == 0`.
-///
-/// # Safety
-/// The matrices' addresses hold `batch` matrices of their sizes each, alive until the work has
-/// run; `c` overlaps neither input.
-unsafe fn product(
+fn product(
     ctx: &GpuOpContext<'_>,
     op: &str,
     batch: usize,
-    (ta, a): (bool, &Mat),
-    (tb, b): (bool, &Mat),
-    c: &Mat,
+    (ta, a): (bool, &Mat<'_>),
+    (tb, b): (bool, &Mat<'_>),
+    c: &Mat<'_>,
 ) -> Result<()> {
     let (m, n) = (c.rows, c.cols);
     let k = if ta { a.rows } else { a.cols };
@@ -55,33 +49,29 @@ unsafe fn product(
         return Ok(());
     }
     if k == 0 {
-        // SAFETY: `c` holds batch·m·n floats.
-        return unsafe { ctx.zero(op, c.ptr, batch * m * n * std::mem::size_of::<f32>()) };
+        return ctx.zero(op, c.data);
     }
-    // SAFETY: forwarded contract; strides are the matrices' sizes, leading dimensions their
-    // stored column counts.
-    unsafe {
-        blas::sgemm_strided_batched(
-            ctx.device,
-            ta,
-            tb,
-            m,
-            n,
-            k,
-            1.0,
-            a.ptr,
-            a.cols,
-            a.rows * a.cols,
-            b.ptr,
-            b.cols,
-            b.rows * b.cols,
-            0.0,
-            c.ptr,
-            n,
-            m * n,
-            batch,
-        )
-    }
+    // Strides are the matrices' sizes, leading dimensions their stored column counts.
+    blas::sgemm_strided_batched(
+        ctx.device,
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        1.0,
+        a.data,
+        a.cols,
+        a.rows * a.cols,
+        b.data,
+        b.cols,
+        b.rows * b.cols,
+        0.0,
+        c.data,
+        n,
+        m * n,
+        batch,
+    )
     .map_err(|e| gpu_error(op, e))
 }
 
@@ -105,8 +95,7 @@ pub(super) fn forward(
     let a = Mat::of(a, op, bt, ar, ac)?;
     let b = Mat::of(b, op, bt, br, bc)?;
     let c = Mat::of(c, op, bt, m, n)?;
-    // SAFETY: sizes checked by `Mat::of`; `c` is an output, which aliases no input.
-    unsafe { product(ctx, op, bt, (mm.ta, &a), (mm.tb, &b), &c) }
+    product(ctx, op, bt, (mm.ta, &a), (mm.tb, &b), &c)
 }
 
 /// `da`, `db` from the head gradient `g` (`m × n`), with the CPU kernel's four cases.
@@ -131,28 +120,22 @@ pub(super) fn backward(
     let b = Mat::of(b, op, bt, br, bc)?;
     if ctx.output_needed(0) {
         let da = Mat::of(da, op, bt, ar, ac)?;
-        // SAFETY: sizes checked by `Mat::of`; outputs alias no input.
-        unsafe {
-            if mm.ta {
-                // dA (k × m) = op(B) (k × n) · gᵀ (n × m).
-                product(ctx, op, bt, (mm.tb, &b), (true, &g), &da)?;
-            } else {
-                // dA (m × k) = g (m × n) · op(B)ᵀ (n × k).
-                product(ctx, op, bt, (false, &g), (!mm.tb, &b), &da)?;
-            }
+        if mm.ta {
+            // dA (k × m) = op(B) (k × n) · gᵀ (n × m).
+            product(ctx, op, bt, (mm.tb, &b), (true, &g), &da)?;
+        } else {
+            // dA (m × k) = g (m × n) · op(B)ᵀ (n × k).
+            product(ctx, op, bt, (false, &g), (!mm.tb, &b), &da)?;
         }
     }
     if ctx.output_needed(1) {
         let db = Mat::of(db, op, bt, br, bc)?;
-        // SAFETY: as above.
-        unsafe {
-            if mm.tb {
-                // dB (n × k) = gᵀ (n × m) · op(A) (m × k).
-                product(ctx, op, bt, (true, &g), (mm.ta, &a), &db)?;
-            } else {
-                // dB (k × n) = op(A)ᵀ (k × m) · g (m × n).
-                product(ctx, op, bt, (!mm.ta, &a), (false, &g), &db)?;
-            }
+        if mm.tb {
+            // dB (n × k) = gᵀ (n × m) · op(A) (m × k).
+            product(ctx, op, bt, (true, &g), (mm.ta, &a), &db)?;
+        } else {
+            // dB (k × n) = op(A)ᵀ (k × m) · g (m × n).
+            product(ctx, op, bt, (!mm.ta, &a), (false, &g), &db)?;
         }
     }
     Ok(())

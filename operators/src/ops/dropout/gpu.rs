@@ -1,27 +1,12 @@
 //! `Dropout`'s GPU kernels (`kernels/cuda/dropout.cu`). The mask is drawn on the host from the
 //! operator's random state in exactly the CPU kernel's order ([`Dropout::draw_mask`]), then
 //! uploaded, so GPU and CPU agree bit for bit for the same seed.
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
+
+use mxr_kernels::cuda::{DeviceSlice, GpuError, dropout as kernels};
 
 use super::{Dropout, DropoutMode};
-use crate::registry::{GpuOpContext, GpuTensor};
+use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
 use crate::{Error, Result};
-
-/// `y = a * b` elementwise over `n` elements.
-///
-/// # Safety
-/// `y`, `a` and `b` hold at least `n` float32 elements of live device memory.
-unsafe fn mul(
-    ctx: &GpuOpContext<'_>,
-    op: &str,
-    y: mxr_engine::gpu::DevicePtr,
-    a: mxr_engine::gpu::DevicePtr,
-    b: mxr_engine::gpu::DevicePtr,
-    n: usize,
-) -> Result<()> {
-    // SAFETY: (float* y, const float* a, const float* b, long long n); the caller's contract.
-    unsafe { ctx.launch(op, "dropout", "dropout_mul_f32", n, (y, a, b, n as i64)) }
-}
 
 /// Dropout forward: outputs `[output, mask]`.
 pub(super) fn forward(
@@ -32,7 +17,8 @@ pub(super) fn forward(
     mask: &GpuTensor<'_>,
 ) -> Result<()> {
     let op = "Dropout";
-    let (xp, yp, mp) = (x.f32_ptr(op)?, out.f32_ptr(op)?, mask.f32_ptr(op)?);
+    let (xp, yp, mp) = (x.f32(op)?, out.f32(op)?, mask.f32(op)?);
+    let fail = |e: GpuError| gpu_error(op, e);
     let n = x.size();
     if out.size() != n || mask.size() != n {
         return Err(Error::BadInput {
@@ -45,13 +31,11 @@ pub(super) fn forward(
     }
     let active = d.0.p > 0.0 && (ctx.is_train || d.0.mode == DropoutMode::Always);
     if !active {
-        if n > 0 && ctx.output_needed(0) {
-            // SAFETY: x and out hold n float32 elements each (checked above) and do not alias.
-            unsafe { ctx.copy(op, yp, xp, n * 4)? };
+        if ctx.output_needed(0) {
+            ctx.copy(op, yp, xp)?;
         }
         if ctx.output_needed(1) {
-            // SAFETY: (float* y, float v, long long n); the mask holds n elements.
-            unsafe { ctx.launch(op, "dropout", "dropout_fill_f32", n, (mp, 1.0f32, n as i64))? };
+            kernels::fill(ctx.device, mp, 1.0).map_err(fail)?;
         }
         return Ok(());
     }
@@ -61,15 +45,13 @@ pub(super) fn forward(
     if n == 0 {
         return Ok(());
     }
-    let bytes: Vec<u8> = host.iter().flat_map(|v| v.to_ne_bytes()).collect();
-    let drawn = ctx.upload(op, &bytes)?;
+    // Pool memory, reused only by work queued later on this stream.
+    let drawn = ctx.upload(op, &host)?;
+    let drawn = DeviceSlice::of_buffer(&drawn);
     if ctx.output_needed(1) {
-        // SAFETY: `drawn` and the mask hold n float32 elements each; distinct allocations.
-        unsafe { ctx.copy(op, mp, drawn.ptr(), n * 4)? };
+        ctx.copy(op, mp, drawn)?;
     }
-    // SAFETY: out, x and `drawn` hold n float32 elements each (checked above); `drawn` is
-    // pool memory reused only by work queued later on this stream.
-    unsafe { mul(ctx, op, yp, xp, drawn.ptr(), n) }
+    kernels::mul(ctx.device, [yp, xp, drawn], n).map_err(fail)
 }
 
 /// `dx = g * mask`.
@@ -80,7 +62,7 @@ pub(super) fn backward(
     dx: &GpuTensor<'_>,
 ) -> Result<()> {
     let op = "_backward_Dropout";
-    let (gp, mp, dxp) = (g.f32_ptr(op)?, mask.f32_ptr(op)?, dx.f32_ptr(op)?);
+    let (gp, mp, dxp) = (g.f32(op)?, mask.f32(op)?, dx.f32(op)?);
     let n = dx.size();
     if g.size() != n || mask.size() != n {
         return Err(Error::BadInput {
@@ -91,6 +73,5 @@ pub(super) fn backward(
             ),
         });
     }
-    // SAFETY: dx, g and mask hold n float32 elements each (checked above).
-    unsafe { mul(ctx, op, dxp, gp, mp, n) }
+    kernels::mul(ctx.device, [dxp, gp, mp], n).map_err(|e| gpu_error(op, e))
 }

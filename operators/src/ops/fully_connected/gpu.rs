@@ -1,33 +1,25 @@
 //! `FullyConnected`'s GPU kernels: cuBLAS GEMMs ([`mxr_kernels::cuda::blas`]) and the bias
 //! kernels of `kernels/cuda/fully_connected.cu`.
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
 
-use mxr_engine::gpu::DevicePtr;
-use mxr_kernels::cuda::blas;
+use mxr_kernels::cuda::{self, DeviceSlice, blas};
 
 use super::Fc;
 use crate::Result;
 use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
 
-const F32: usize = std::mem::size_of::<f32>();
-
 /// Row-major `c = op(a)·op(b) + beta·c` (`m × n`, depth `k`) on the context's device.
-///
-/// # Safety
-/// `a`, `b`, `c` hold the matrices described (leading dimensions `lda`, `ldb`, `ldc`), alive
-/// until the work has run; `c` overlaps neither input.
 #[allow(clippy::too_many_arguments, reason = "a GEMM's arguments")]
-unsafe fn gemm(
+fn gemm(
     ctx: &GpuOpContext<'_>,
     op: &str,
     (ta, tb): (bool, bool),
     (m, n, k): (usize, usize, usize),
-    a: DevicePtr,
+    a: DeviceSlice<'_, f32>,
     lda: usize,
-    b: DevicePtr,
+    b: DeviceSlice<'_, f32>,
     ldb: usize,
     beta: f32,
-    c: DevicePtr,
+    c: DeviceSlice<'_, f32>,
     ldc: usize,
 ) -> Result<()> {
     if m == 0 || n == 0 {
@@ -36,17 +28,14 @@ unsafe fn gemm(
     if k == 0 {
         // An empty sum: c = beta·c, which is c (beta = 1) or zeros (beta = 0).
         if beta == 0.0 {
-            // SAFETY: `c` holds the m × n matrix with leading dimension ldc = n (every caller's).
-            unsafe { ctx.zero(op, c, m * ldc * F32)? };
+            // The m × n matrix, leading dimension ldc = n (every caller's).
+            ctx.zero(op, c.range(0, m * ldc).map_err(|e| gpu_error(op, e))?)?;
         }
         return Ok(());
     }
-    // SAFETY: forwarded contract.
-    unsafe {
-        blas::sgemm(
-            ctx.device, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc,
-        )
-    }
+    blas::sgemm(
+        ctx.device, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc,
+    )
     .map_err(|e| gpu_error(op, e))
 }
 
@@ -62,7 +51,7 @@ pub(super) fn forward(
     let op = "FullyConnected";
     let fc = with_rows(fc, y);
     let (n, h, k) = (fc.rows, fc.hidden, fc.k);
-    let (xp, wp, yp) = (x.f32_ptr(op)?, w.f32_ptr(op)?, y.f32_ptr(op)?);
+    let (xp, wp, yp) = (x.f32(op)?, w.f32(op)?, y.f32(op)?);
     check_sizes(op, fc, x, w, y)?;
     let beta = match b {
         Some(b) => {
@@ -72,25 +61,14 @@ pub(super) fn forward(
                     reason: format!("bias has {} elements, num_hidden is {h}", b.size()),
                 });
             }
-            let bp = b.f32_ptr(op)?;
-            // SAFETY: (float* y, const float* b, long long rows, long long h): y holds
-            // rows·h floats (checked above), b holds h; alive until the work has run.
-            unsafe {
-                ctx.launch(
-                    op,
-                    "fully_connected",
-                    "fully_connected_bias_rows_f32",
-                    n * h,
-                    (yp, bp, n as i64, h as i64),
-                )?;
-            }
+            cuda::fully_connected::bias_rows(ctx.device, yp, b.f32(op)?, n, h)
+                .map_err(|e| gpu_error(op, e))?;
             1.0
         }
         None => 0.0,
     };
-    // SAFETY: y (n × h) = x (n × k) · Wᵀ, W stored h × k; sizes checked above; y is an output,
-    // which does not alias the inputs.
-    unsafe { gemm(ctx, op, (false, true), (n, h, k), xp, k, wp, k, beta, yp, h) }
+    // y (n × h) = x (n × k) · Wᵀ, W stored h × k.
+    gemm(ctx, op, (false, true), (n, h, k), xp, k, wp, k, beta, yp, h)
 }
 
 /// `fc` with its row count taken from the output (or its gradient), `rows × hidden`: the data's
@@ -144,48 +122,34 @@ pub(super) fn backward(
     let fc = with_rows(fc, g);
     check_sizes(op, fc, x, w, g)?;
     check_sizes(op, fc, dx, dw, g)?;
-    let (gp, xp, wp) = (g.f32_ptr(op)?, x.f32_ptr(op)?, w.f32_ptr(op)?);
-    let dwp = dw.f32_ptr(op)?;
-    // SAFETY: dW (h × k) = gᵀ (g stored n × h) · x (n × k); sizes checked; dW is an output and
-    // aliases no input.
-    unsafe { gemm(ctx, op, (true, false), (h, k, n), gp, h, xp, k, 0.0, dwp, k)? };
+    let (gp, xp, wp) = (g.f32(op)?, x.f32(op)?, w.f32(op)?);
+    let dwp = dw.f32(op)?;
+    // dW (h × k) = gᵀ (g stored n × h) · x (n × k).
+    gemm(ctx, op, (true, false), (h, k, n), gp, h, xp, k, 0.0, dwp, k)?;
     if let Some(db) = rest.first() {
         if db.size() != h {
             return Err(missing(op));
         }
-        let dbp = db.f32_ptr(op)?;
-        // SAFETY: (float* db, const float* g, long long rows, long long h): db holds h floats,
-        // g holds n·h (checked).
-        unsafe {
-            ctx.launch(
-                op,
-                "fully_connected",
-                "fully_connected_bias_grad_f32",
-                h,
-                (dbp, gp, n as i64, h as i64),
-            )?;
-        }
+        cuda::fully_connected::bias_grad(ctx.device, db.f32(op)?, gp, n, h)
+            .map_err(|e| gpu_error(op, e))?;
     }
     if ctx.output_needed(0) {
-        let dxp = dx.f32_ptr(op)?;
-        // SAFETY: dx (n × k) = g (n × h) · W (h × k); sizes checked. dx may share the data's
-        // memory (inplace option (1, 0)): the data was last read by the dW GEMM, queued before
-        // on the same stream.
-        unsafe {
-            gemm(
-                ctx,
-                op,
-                (false, false),
-                (n, k, h),
-                gp,
-                h,
-                wp,
-                k,
-                0.0,
-                dxp,
-                k,
-            )?
-        };
+        // dx (n × k) = g (n × h) · W (h × k). dx may share the data's memory (inplace option
+        // (1, 0)): the data was last read by the dW GEMM, queued before on the same stream.
+        let dxp = dx.f32(op)?;
+        gemm(
+            ctx,
+            op,
+            (false, false),
+            (n, k, h),
+            gp,
+            h,
+            wp,
+            k,
+            0.0,
+            dxp,
+            k,
+        )?;
     }
     Ok(())
 }

@@ -398,13 +398,10 @@ fn gpu_matches_cpu() {
 /// `_backward_FullyConnected`'s in-place option (data gradient in the data's memory), on the
 /// GPU: the data must be read (for the weight gradient) before the data gradient overwrites it.
 #[test]
-#[allow(
-    unsafe_code,
-    reason = "device buffers shared between an input and an output"
-)]
 fn gpu_backward_in_place_data_gradient() {
     use crate::check::gpu::test_device;
     use crate::registry::{GpuOpContext, GpuTensor};
+    use mxr_kernels::cuda::{DeviceSlice, memory};
     let dev = test_device().unwrap();
     let attrs = [("num_hidden", "3")];
     let (x, w, g) = (
@@ -416,18 +413,13 @@ fn gpu_backward_in_place_data_gradient() {
     let want = run(back.as_ref(), &mut [g.clone(), x.clone(), w.clone()], true).unwrap();
     let upload = |t: &HostTensor| {
         let b = dev.alloc(t.bytes().len()).unwrap();
-        // SAFETY: `b` is fresh and holds exactly the tensor's bytes.
-        unsafe { dev.write_from_host(b.ptr(), t.bytes()) }.unwrap();
+        memory::write(&dev, DeviceSlice::of_buffer(&b), t.bytes()).unwrap();
         b
     };
     let (gb, xb, wb) = (upload(&g), upload(&x), upload(&w));
     let (dwb, dbb) = (upload(&want[1]), upload(&want[2]));
-    fn view<'a>(t: &'a HostTensor, b: &mxr_engine::gpu::GpuBuffer) -> GpuTensor<'a> {
-        GpuTensor {
-            shape: t.shape(),
-            dtype: t.dtype(),
-            ptr: b.ptr(),
-        }
+    fn view<'a>(t: &'a HostTensor, b: &'a mxr_engine::gpu::GpuBuffer) -> GpuTensor<'a> {
+        GpuTensor::new("test", t.shape(), t.dtype(), DeviceSlice::of_buffer(b)).unwrap()
     }
     // The data gradient (output 0) is the data's buffer (input 1).
     let in_views = [view(&g, &gb), view(&x, &xb), view(&w, &wb)];
@@ -446,8 +438,7 @@ fn gpu_backward_in_place_data_gradient() {
         .enumerate()
     {
         let mut got = t.clone();
-        // SAFETY: `b` holds exactly the tensor's bytes; the device is synchronized.
-        unsafe { dev.read_to_host(b.ptr(), got.bytes_mut()) }.unwrap();
+        memory::read(&dev, DeviceSlice::of_buffer(b), got.bytes_mut()).unwrap();
         for (i, (a, e)) in got.to_f64().iter().zip(t.to_f64()).enumerate() {
             assert!(
                 (a - e).abs() <= 1e-5 + 1e-5 * e.abs(),

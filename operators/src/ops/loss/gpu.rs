@@ -29,7 +29,7 @@ pub(super) fn copy(
         return Ok(());
     }
     // SAFETY: both hold x.size() floats (checked); distinct buffers do not overlap.
-    unsafe { ctx.copy(op, yp, xp, x.size() * std::mem::size_of::<f32>()) }
+    unsafe { ctx.copy_raw(op, yp, xp, x.size() * std::mem::size_of::<f32>()) }
 }
 
 /// `SoftmaxOutput`'s forward: softmax over the layer's view, temperature 1.
@@ -113,7 +113,7 @@ pub(super) fn softmax_output_backward(
     // SAFETY: `stats` holds 2 doubles; (double* stats, const float* label, long long lanes,
     // long long classes, long long ignore): the label holds at least `lanes` floats (checked).
     unsafe {
-        ctx.zero(op, stats.ptr(), 16)?;
+        ctx.zero_raw(op, stats.ptr(), 16)?;
         ctx.launch(
             op,
             "loss",
@@ -292,7 +292,7 @@ pub(super) fn make_loss_backward(
             // SAFETY: `count` holds one double; (double* count, const float* x, long long n,
             // float thresh): the data holds m floats.
             unsafe {
-                ctx.zero(op, count.ptr(), 8)?;
+                ctx.zero_raw(op, count.ptr(), 8)?;
                 ctx.launch(
                     op,
                     "loss",

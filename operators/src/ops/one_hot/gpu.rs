@@ -1,10 +1,8 @@
 //! `one_hot`'s GPU kernel (`kernels/cuda/one_hot.cu`): float32 output, indices of any dtype
 //! but float16.
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
 
 use super::OneHotParam;
-use crate::ops::embedding::gpu::index_kernel;
-use crate::registry::{GpuOpContext, GpuTensor};
+use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
 use crate::{Error, Result};
 
 /// `out[i, c] = on` where `trunc(indices[i]) == c`, else `off`.
@@ -15,8 +13,7 @@ pub(super) fn forward(
     out: &GpuTensor<'_>,
 ) -> Result<()> {
     let op = "one_hot";
-    let yp = out.f32_ptr(op)?;
-    let kernel = index_kernel(op, "one_hot", indices.dtype)?;
+    let (yp, idx) = (out.f32(op)?, indices.any(op)?);
     let (nidx, depth) = (indices.size(), p.depth);
     if out.size() != nidx * depth {
         return Err(Error::BadInput {
@@ -27,23 +24,7 @@ pub(super) fn forward(
             ),
         });
     }
-    // SAFETY: (float* y, const IT* idx, long long nidx, long long depth, float on,
-    // float off), IT the indices' type (the kernel picked by their dtype): idx holds nidx
-    // elements, y nidx * depth (checked above).
-    unsafe {
-        ctx.launch(
-            op,
-            "one_hot",
-            &kernel,
-            nidx * depth,
-            (
-                yp,
-                indices.ptr,
-                nidx as i64,
-                depth as i64,
-                p.on_value as f32,
-                p.off_value as f32,
-            ),
-        )
-    }
+    let values = (p.on_value as f32, p.off_value as f32);
+    mxr_kernels::cuda::one_hot::forward(ctx.device, yp, idx, depth, values)
+        .map_err(|e| gpu_error(op, e))
 }

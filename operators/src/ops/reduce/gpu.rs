@@ -298,7 +298,7 @@ pub(super) fn broadcast_any(
             "reduce",
             kernel,
             n,
-            (y.ptr, x.ptr, table.ptr(), rank as i32, n as i64),
+            (y.ptr(), x.ptr(), table.ptr(), rank as i32, n as i64),
         )
     }
 }

@@ -1,6 +1,5 @@
 //! The GPU kernel of `Reshape`, `Flatten`, `expand_dims` and `_backward_reshape`: a device copy
 //! of the bytes (any dtype), nothing when the output is the input (in place).
-#![allow(unsafe_code, reason = "device copies between raw addresses")]
 
 use crate::registry::{GpuOpContext, GpuTensor};
 use crate::{Error, Result};
@@ -22,10 +21,6 @@ pub(super) fn copy(
             ),
         });
     }
-    if bytes == 0 || input.ptr == output.ptr {
-        return Ok(());
-    }
-    // SAFETY: both hold `bytes` bytes (checked above); distinct buffers (an in-place pair has
-    // the same address, handled above; otherwise inputs and outputs do not alias).
-    unsafe { ctx.copy(op, output.ptr, input.ptr, bytes) }
+    // Nothing to do in place (the same memory).
+    ctx.copy(op, output.bytes(op)?, input.bytes(op)?)
 }

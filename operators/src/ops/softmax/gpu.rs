@@ -40,7 +40,7 @@ pub(crate) fn forward(
     let (lp, code) = match lengths {
         Some(l) => {
             check_sizes(op, ax.outer * ax.inner, &[l])?;
-            (l.ptr, length_code(op, l.dtype)?)
+            (l.ptr(), length_code(op, l.dtype)?)
         }
         None => (DevicePtr(0), 0),
     };
@@ -109,5 +109,5 @@ pub(super) fn backward(
 /// Zeroes an output (of any dtype): the gradient of integer inputs.
 pub(crate) fn zero(ctx: &GpuOpContext<'_>, op: &str, t: &GpuTensor<'_>) -> Result<()> {
     // SAFETY: the tensor holds `size` elements of its dtype, alive until the work has run.
-    unsafe { ctx.zero(op, t.ptr, t.size() * t.dtype.size()) }
+    unsafe { ctx.zero_raw(op, t.ptr(), t.size() * t.dtype.size()) }
 }

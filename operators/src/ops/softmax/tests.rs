@@ -395,26 +395,18 @@ fn gpu_matches_cpu_with_lengths() {
 /// softmax's in-place option (output in the data's memory) on the GPU, along an inner and the
 /// last axis.
 #[test]
-#[allow(
-    unsafe_code,
-    reason = "a device buffer shared between the input and the output"
-)]
 fn gpu_in_place() {
     use crate::check::gpu::test_device;
     use crate::registry::{GpuOpContext, GpuTensor};
+    use mxr_kernels::cuda::{DeviceSlice, memory};
     let dev = test_device().unwrap();
     for (name, axis) in [("softmax", "1"), ("log_softmax", "-1")] {
         let op = create(name, &[("axis", axis)], None).unwrap();
         let x = gpu_t(&[3, 4, 5], 6);
         let want = run(op.as_ref(), &mut [x.clone()], true).unwrap().remove(0);
         let b = dev.alloc(x.bytes().len()).unwrap();
-        // SAFETY: `b` is fresh and holds exactly the tensor's bytes.
-        unsafe { dev.write_from_host(b.ptr(), x.bytes()) }.unwrap();
-        let view = GpuTensor {
-            shape: x.shape(),
-            dtype: x.dtype(),
-            ptr: b.ptr(),
-        };
+        memory::write(&dev, DeviceSlice::of_buffer(&b), x.bytes()).unwrap();
+        let view = GpuTensor::new(name, x.shape(), x.dtype(), DeviceSlice::of_buffer(&b)).unwrap();
         let mut ctx = GpuOpContext {
             is_train: true,
             device: &dev,
@@ -425,8 +417,7 @@ fn gpu_in_place() {
         op.forward_gpu(&mut ctx, &[view], &[view]).unwrap();
         dev.synchronize().unwrap();
         let mut got = x.clone();
-        // SAFETY: `b` holds exactly the tensor's bytes; the device is synchronized.
-        unsafe { dev.read_to_host(b.ptr(), got.bytes_mut()) }.unwrap();
+        memory::read(&dev, DeviceSlice::of_buffer(&b), got.bytes_mut()).unwrap();
         assert_close(&got.to_f64(), &want.to_f64(), 1e-6);
     }
 }

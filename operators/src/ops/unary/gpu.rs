@@ -1,43 +1,11 @@
-//! GPU kernels of the unary math operators and clip (`kernels/cuda/unary.cu`).
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
+//! GPU kernels of the unary math operators and clip (`kernels/cuda/unary.cu`, launched through
+//! [`mxr_kernels::cuda::unary`]).
 
 use mxr_kernels::cpu::elementwise::{UnaryGrad, UnaryOp};
+use mxr_kernels::cuda::unary as kernels;
 
 use crate::Result;
-use crate::registry::check_sizes;
-use crate::registry::{GpuOpContext, GpuTensor};
-
-fn code(op: UnaryOp) -> i32 {
-    match op {
-        UnaryOp::Negative => 0,
-        UnaryOp::Exp => 1,
-        UnaryOp::Log => 2,
-        UnaryOp::Sqrt => 3,
-        UnaryOp::Square => 4,
-        UnaryOp::Abs => 5,
-        UnaryOp::Tanh => 6,
-        UnaryOp::Sigmoid => 7,
-        UnaryOp::Relu => 8,
-        UnaryOp::SoftRelu => 9,
-        UnaryOp::SoftSign => 10,
-    }
-}
-
-fn grad_code(op: UnaryGrad) -> i32 {
-    match op {
-        UnaryGrad::Negative => 0,
-        UnaryGrad::Exp => 1,
-        UnaryGrad::Log => 2,
-        UnaryGrad::Sqrt => 3,
-        UnaryGrad::Square => 4,
-        UnaryGrad::Abs => 5,
-        UnaryGrad::Tanh => 6,
-        UnaryGrad::Sigmoid => 7,
-        UnaryGrad::Relu => 8,
-        UnaryGrad::SoftRelu => 9,
-        UnaryGrad::SoftSign => 10,
-    }
-}
+use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
 
 /// `y = f(x)` (`y` may be `x`).
 pub(super) fn forward(
@@ -49,19 +17,8 @@ pub(super) fn forward(
 ) -> Result<()> {
     let n = y.size();
     check_sizes(name, n, &[x])?;
-    let (yp, xp) = (y.f32_ptr(name)?, x.f32_ptr(name)?);
-    // SAFETY: (float* y, const float* x, long long n, int op); both hold n float32 elements
-    // (checked above), alive until the operation completes; item i reads x[i] before writing
-    // y[i], so they may alias.
-    unsafe {
-        ctx.launch(
-            name,
-            "unary",
-            "unary_forward_f32",
-            n,
-            (yp, xp, n as i64, code(op)),
-        )
-    }
+    kernels::forward(ctx.device, op, [y.f32(name)?, x.f32(name)?], n)
+        .map_err(|e| gpu_error(name, e))
 }
 
 /// `out = g·f'(v)`, `v` the forward input or output.
@@ -75,19 +32,8 @@ pub(super) fn backward(
 ) -> Result<()> {
     let n = out.size();
     check_sizes(name, n, &[g, v])?;
-    let (o, gp, vp) = (out.f32_ptr(name)?, g.f32_ptr(name)?, v.f32_ptr(name)?);
-    // SAFETY: (float* out, const float* g, const float* v, long long n, int op); all hold n
-    // float32 elements (checked above), alive until the operation completes; out may alias g
-    // (item i reads before it writes).
-    unsafe {
-        ctx.launch(
-            name,
-            "unary",
-            "unary_backward_f32",
-            n,
-            (o, gp, vp, n as i64, grad_code(op)),
-        )
-    }
+    let slices = [out.f32(name)?, g.f32(name)?, v.f32(name)?];
+    kernels::backward(ctx.device, op, slices, n).map_err(|e| gpu_error(name, e))
 }
 
 /// `y = clip(x, lo, hi)` (bounds cast to float32; `y` may be `x`).
@@ -101,18 +47,8 @@ pub(super) fn clip(
     let name = "clip";
     let n = y.size();
     check_sizes(name, n, &[x])?;
-    let (yp, xp) = (y.f32_ptr(name)?, x.f32_ptr(name)?);
-    // SAFETY: (float* y, const float* x, long long n, float lo, float hi); both hold n float32
-    // elements (checked above), alive until the operation completes; aliasing is fine.
-    unsafe {
-        ctx.launch(
-            name,
-            "unary",
-            "unary_clip_f32",
-            n,
-            (yp, xp, n as i64, lo as f32, hi as f32),
-        )
-    }
+    let slices = [y.f32(name)?, x.f32(name)?];
+    kernels::clip(ctx.device, (lo as f32, hi as f32), slices, n).map_err(|e| gpu_error(name, e))
 }
 
 /// `dx = g` where `lo <= x <= hi`, else 0.
@@ -127,17 +63,7 @@ pub(super) fn clip_backward(
     let name = "_backward_clip";
     let n = dx.size();
     check_sizes(name, n, &[g, x])?;
-    let (dp, gp, xp) = (dx.f32_ptr(name)?, g.f32_ptr(name)?, x.f32_ptr(name)?);
-    // SAFETY: (float* dx, const float* g, const float* x, long long n, float lo, float hi); all
-    // hold n float32 elements (checked above), alive until the operation completes; dx may
-    // alias g.
-    unsafe {
-        ctx.launch(
-            name,
-            "unary",
-            "unary_clip_backward_f32",
-            n,
-            (dp, gp, xp, n as i64, lo as f32, hi as f32),
-        )
-    }
+    let slices = [dx.f32(name)?, g.f32(name)?, x.f32(name)?];
+    kernels::clip_backward(ctx.device, (lo as f32, hi as f32), slices, n)
+        .map_err(|e| gpu_error(name, e))
 }
