@@ -9,8 +9,9 @@
 //!   element-wise families. Kernels that split their work run on the team of
 //!   [`cpu::parallel`] (`MXR_NUM_THREADS` threads), statically, so that a result depends on the
 //!   thread count only where a kernel's docs say so.
-//! - [`cuda`]: the CUDA C sources of `kernels/cuda/`, compiled by NVRTC at run time, and their
-//!   launch arguments; without a GPU, the engine's emulator runs them compiled as host C++.
+//! - [`cuda`]: the CUDA C sources of `kernels/cuda/`, compiled by NVRTC at run time, and one
+//!   module of safe, typed launchers per source ([`cuda::DeviceSlice`] arguments, sizes checked);
+//!   without a GPU, the engine's emulator runs them compiled as host C++.
 //! - the element types ([`DType`], [`Element`]).
 #![forbid(unsafe_op_in_unsafe_fn)]
 

@@ -7,7 +7,7 @@
 //! - [`ops`]: the built-in operators, one file per family.
 //! - [`check`]: running an operator on host data and checking its gradient against finite
 //!   differences — for tests of built-in operators and of plugins.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod check;
 mod error;

@@ -29,9 +29,11 @@
 
 pub mod activation;
 mod args;
+pub mod batch_norm;
 pub mod blas;
 pub mod broadcast;
 pub mod codes;
+pub mod concat;
 pub mod convolution;
 pub mod dropout;
 pub mod elemwise;
@@ -41,12 +43,16 @@ pub mod fully_connected;
 pub mod init;
 pub mod kvstore;
 pub mod leaky_relu;
+pub mod loss;
 pub mod memory;
 mod nvrtc;
 pub mod one_hot;
+pub mod optimizer;
 pub mod pooling;
+pub mod reduce;
 pub mod scalar;
 mod slice;
+pub mod softmax;
 pub mod transpose;
 pub mod unary;
 
@@ -57,8 +63,8 @@ use mxr_engine::gpu::{Backend, GpuDevice};
 
 pub use args::{KernelArg, KernelArgs};
 pub use nvrtc::{Image, Target, compile, nvrtc_available, supported_archs};
-pub(crate) use slice::at_least;
 pub use slice::{AnySlice, DeviceSlice};
+pub(crate) use slice::{all_at_least, at_least, by_width};
 
 include!(concat!(env!("OUT_DIR"), "/cuda_sources.rs"));
 

@@ -46,6 +46,15 @@ impl<'a, T: Element> DeviceSlice<'a, T> {
         }
     }
 
+    /// No elements (at address 0): a placeholder that no launcher reads.
+    pub fn empty() -> DeviceSlice<'a, T> {
+        DeviceSlice {
+            ptr: DevicePtr(0),
+            len: 0,
+            _memory: PhantomData,
+        }
+    }
+
     /// The whole of `buffer` as `T`s (a trailing partial element left out). A buffer dropped
     /// once work using it is queued is safe: its block is only reused by work queued later on
     /// the same stream (the engine's pool), which runs after.
@@ -170,6 +179,19 @@ impl AnySlice<'_> {
         self.len() == 0
     }
 
+    /// The values' dtype.
+    pub fn dtype(&self) -> crate::DType {
+        use crate::DType;
+        [
+            DType::F32,
+            DType::F64,
+            DType::I32,
+            DType::I64,
+            DType::U8,
+            DType::I8,
+        ][self.code() as usize]
+    }
+
     /// The kernels' dtype code (0 float32, 1 float64, 2 int32, 3 int64, 4 uint8, 5 int8).
     pub(crate) fn code(&self) -> i32 {
         match self {
@@ -206,4 +228,54 @@ pub(crate) fn at_least<T: Element>(
         });
     }
     Ok(slice.ptr())
+}
+
+/// The addresses of `slices` once each is checked to hold at least `n` elements ([`at_least`]
+/// for several, named by `names`).
+pub(crate) fn all_at_least<T: Element, const N: usize>(
+    kernel: &str,
+    names: [&str; N],
+    slices: [DeviceSlice<'_, T>; N],
+    n: usize,
+) -> Result<[DevicePtr; N], GpuError> {
+    let mut out = [DevicePtr(0); N];
+    for ((o, name), s) in out.iter_mut().zip(names).zip(slices) {
+        *o = at_least(kernel, name, s, n)?;
+    }
+    Ok(out)
+}
+
+/// For kernels made once per element width (`{prefix}_b{width}`, moving elements whatever
+/// their dtype): the kernel's name and the checked addresses of `y` (`ny` elements) and `x`
+/// (`nx`), given as bytes (each aligned for the width and long enough).
+pub(crate) fn by_width(
+    prefix: &str,
+    width: usize,
+    [y, x]: [DeviceSlice<'_, u8>; 2],
+    (ny, nx): (usize, usize),
+) -> Result<(String, DevicePtr, DevicePtr), GpuError> {
+    fn both<T: Element>(
+        kernel: &str,
+        [y, x]: [DeviceSlice<'_, u8>; 2],
+        (ny, nx): (usize, usize),
+    ) -> Result<(DevicePtr, DevicePtr), GpuError> {
+        Ok((
+            at_least(kernel, "y", y.cast::<T>()?, ny)?,
+            at_least(kernel, "x", x.cast::<T>()?, nx)?,
+        ))
+    }
+    let kernel = format!("{prefix}_b{width}");
+    let (yp, xp) = match width {
+        1 => both::<u8>(&kernel, [y, x], (ny, nx))?,
+        2 => both::<crate::f16>(&kernel, [y, x], (ny, nx))?,
+        4 => both::<f32>(&kernel, [y, x], (ny, nx))?,
+        8 => both::<f64>(&kernel, [y, x], (ny, nx))?,
+        w => {
+            return Err(GpuError::Argument {
+                kernel,
+                reason: format!("{w}-byte elements"),
+            });
+        }
+    };
+    Ok((kernel, yp, xp))
 }

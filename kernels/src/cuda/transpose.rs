@@ -3,25 +3,15 @@
 
 use std::sync::Arc;
 
-use mxr_engine::gpu::{DevicePtr, GpuDevice};
+use mxr_engine::gpu::GpuDevice;
 
-use super::{DeviceSlice, GpuError, Source, at_least, launch, memory};
-use crate::{Element, f16};
+use super::{DeviceSlice, GpuError, Source, by_width, launch, memory};
 
 fn bad(reason: String) -> GpuError {
     GpuError::Argument {
         kernel: "transpose".into(),
         reason,
     }
-}
-
-/// The address of `bytes` as `n` elements of `T`, once aligned and long enough.
-fn elements<T: Element>(
-    arg: &str,
-    bytes: DeviceSlice<'_, u8>,
-    n: usize,
-) -> Result<DevicePtr, GpuError> {
-    at_least("transpose", arg, bytes.cast::<T>()?, n)
 }
 
 /// `y = x` with its axes permuted (`y`'s axis `k` is `x`'s axis `axes[k]`), `x` of `x_shape`,
@@ -43,29 +33,7 @@ pub fn transpose(
         return Err(bad(format!("axes {axes:?} do not permute {rank} axes")));
     }
     let n: usize = x_shape.iter().product();
-    let (kernel, yp, xp) = match width {
-        1 => (
-            "transpose_b1",
-            elements::<u8>("y", y, n)?,
-            elements::<u8>("x", x, n)?,
-        ),
-        2 => (
-            "transpose_b2",
-            elements::<f16>("y", y, n)?,
-            elements::<f16>("x", x, n)?,
-        ),
-        4 => (
-            "transpose_b4",
-            elements::<f32>("y", y, n)?,
-            elements::<f32>("x", x, n)?,
-        ),
-        8 => (
-            "transpose_b8",
-            elements::<f64>("y", y, n)?,
-            elements::<f64>("x", x, n)?,
-        ),
-        w => return Err(bad(format!("{w}-byte elements"))),
-    };
+    let (kernel, yp, xp) = by_width("transpose", width, [y, x], (n, n))?;
     if n == 0 {
         return Ok(());
     }
@@ -98,7 +66,7 @@ pub fn transpose(
         launch(
             dev,
             Source::Transpose,
-            kernel,
+            &kernel,
             n,
             (yp, xp, table.ptr(), r as i32, n as i64),
         )

@@ -269,7 +269,7 @@ impl Operator for Sample {
         let name = self.name();
         let out = &outputs[0];
         // Float32 only (the GPU kernels' dtype); checked before drawing.
-        out.f32_ptr(name)?;
+        out.f32(name)?;
         let rng = ctx.rng(name)?;
         let values: Vec<f32> = (0..out.size())
             .map(|_| match &self.0 {

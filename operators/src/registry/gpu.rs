@@ -90,11 +90,6 @@ impl<'a> GpuTensor<'a> {
         })
     }
 
-    /// TRANSITIONAL: the address, checking the dtype is float32.
-    pub fn f32_ptr(&self, op: &str) -> Result<DevicePtr> {
-        Ok(self.f32(op)?.ptr())
-    }
-
     /// The elements as float32 (the dtype of mxr's GPU kernels); an error naming `op` for any
     /// other dtype.
     pub fn f32(&self, op: &str) -> Result<DeviceSlice<'a, f32>> {
@@ -113,8 +108,9 @@ impl<'a> GpuTensor<'a> {
 
 /// What a GPU kernel gets besides its tensors (MXNet's `OpContext` with a GPU `RunContext`).
 ///
-/// A kernel queues its work on the device's compute stream ([`GpuOpContext::launch`],
-/// [`cuda::blas`]) and returns; the caller completes the operation when the stream has run it.
+/// A kernel queues its work on the device's compute stream (the safe launchers of
+/// [`mxr_kernels::cuda`], one module per kernel source, and the memory operations here) and
+/// returns; the caller completes the operation when the stream has run it.
 pub struct GpuOpContext<'a> {
     /// Training mode.
     pub is_train: bool,
@@ -186,58 +182,6 @@ impl<'a> GpuOpContext<'a> {
         self.device
             .alloc(bytes)
             .map_err(|e| gpu_error(op, e.into()))
-    }
-
-    /// TRANSITIONAL (removed once every family launches through `mxr_kernels::cuda`).
-    ///
-    /// # Safety
-    /// As [`cuda::launch`].
-    #[allow(unsafe_code, reason = "transitional")]
-    pub unsafe fn launch<A: mxr_kernels::cuda::KernelArgs>(
-        &self,
-        op: &str,
-        source: &str,
-        kernel: &str,
-        items: usize,
-        args: A,
-    ) -> Result<()> {
-        let source = mxr_kernels::cuda::Source::from_name(source).ok_or_else(|| {
-            gpu_error(
-                op,
-                GpuError::UnknownSource {
-                    source_name: source.into(),
-                },
-            )
-        })?;
-        // SAFETY: forwarded contract.
-        unsafe { mxr_kernels::cuda::launch(self.device, source, kernel, items, args) }
-            .map_err(|e| gpu_error(op, e))
-    }
-
-    /// TRANSITIONAL.
-    ///
-    /// # Safety
-    /// Both addresses hold `bytes` bytes of live memory of this device.
-    #[allow(unsafe_code, reason = "transitional")]
-    pub unsafe fn copy_raw(
-        &self,
-        op: &str,
-        dst: DevicePtr,
-        src: DevicePtr,
-        bytes: usize,
-    ) -> Result<()> {
-        // SAFETY: forwarded contract.
-        unsafe { self.device.copy_async(dst, src, bytes) }.map_err(|e| gpu_error(op, e.into()))
-    }
-
-    /// TRANSITIONAL.
-    ///
-    /// # Safety
-    /// `dst` holds `bytes` bytes of live memory of this device.
-    #[allow(unsafe_code, reason = "transitional")]
-    pub unsafe fn zero_raw(&self, op: &str, dst: DevicePtr, bytes: usize) -> Result<()> {
-        // SAFETY: forwarded contract.
-        unsafe { self.device.zero_async(dst, bytes) }.map_err(|e| gpu_error(op, e.into()))
     }
 
     /// Queues copying `src` into `dst` (same length; the same range is left as it is).

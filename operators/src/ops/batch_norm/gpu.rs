@@ -1,9 +1,10 @@
-//! `BatchNorm`'s GPU kernels (`kernels/cuda/batch_norm.cu`).
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
+//! `BatchNorm`'s GPU kernels (`kernels/cuda/batch_norm.cu`, launched through
+//! [`mxr_kernels::cuda::batch_norm`]).
 
 use mxr_kernels::cpu::softmax::Axis;
+use mxr_kernels::cuda::{GpuError, batch_norm as kernels};
 
-use crate::registry::{GpuOpContext, GpuTensor, check_sizes};
+use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
 use crate::{Error, Result};
 
 /// The forward pass: `inputs` `[data, gamma, beta, moving_mean, moving_var]`, `outputs`
@@ -26,14 +27,9 @@ pub(super) fn forward(
     let n = ax.outer * ax.len * ax.inner;
     check_sizes(op, n, &[x, y])?;
     check_sizes(op, ax.len, &[gamma, beta, mm_in, mv_in, mean, invstd])?;
-    let (xp, yp, gp, bp) = (
-        x.f32_ptr(op)?,
-        y.f32_ptr(op)?,
-        gamma.f32_ptr(op)?,
-        beta.f32_ptr(op)?,
-    );
-    let (mp, ip) = (mean.f32_ptr(op)?, invstd.f32_ptr(op)?);
-    let len = ax.len as i64;
+    let (xp, yp, gp, bp) = (x.f32(op)?, y.f32(op)?, gamma.f32(op)?, beta.f32(op)?);
+    let (mp, ip) = (mean.f32(op)?, invstd.f32(op)?);
+    let fail = |e: GpuError| gpu_error(op, e);
     if training {
         let [mm, mv, ..] = rest else {
             return Err(Error::BadInput {
@@ -42,71 +38,14 @@ pub(super) fn forward(
             });
         };
         check_sizes(op, ax.len, &[mm, mv])?;
-        let (mmp, mvp) = (mm.f32_ptr(op)?, mv.f32_ptr(op)?);
-        // SAFETY: (float* mean, float* invstd, float* mmean, float* mvar, const float* x,
-        // long long outer, long long len, long long inner, double eps, double momentum); the
-        // four per-channel tensors hold len elements and x outer*len*inner (checked above).
-        unsafe {
-            ctx.launch(
-                op,
-                "batch_norm",
-                "batch_norm_stats_f32",
-                ax.len,
-                (
-                    mp,
-                    ip,
-                    mmp,
-                    mvp,
-                    xp,
-                    ax.outer as i64,
-                    len,
-                    ax.inner as i64,
-                    eps,
-                    momentum,
-                ),
-            )?;
-        }
+        let stats = [mp, ip, mm.f32(op)?, mv.f32(op)?];
+        kernels::stats(ctx.device, ax, (eps, momentum), stats, xp).map_err(fail)?;
     } else {
-        let (mmp, mvp) = (mm_in.f32_ptr(op)?, mv_in.f32_ptr(op)?);
-        // SAFETY: (float* mean, float* invstd, const float* mmean, const float* mvar,
-        // long long len, double eps); all four hold len elements (checked above).
-        unsafe {
-            ctx.launch(
-                op,
-                "batch_norm",
-                "batch_norm_global_f32",
-                ax.len,
-                (mp, ip, mmp, mvp, len, eps),
-            )?;
-        }
+        let stats = [mp, ip, mm_in.f32(op)?, mv_in.f32(op)?];
+        kernels::global(ctx.device, ax, eps, stats).map_err(fail)?;
     }
-    if n == 0 {
-        return Ok(());
-    }
-    // SAFETY: (float* y, const float* x, const float* mean, const float* invstd,
-    // const float* gamma, const float* beta, long long n, long long len, long long inner,
-    // int has_gamma); x and y hold n elements, the per-channel ones len, and the channel
-    // index (i / inner) % len is below len.
-    unsafe {
-        ctx.launch(
-            op,
-            "batch_norm",
-            "batch_norm_normalize_f32",
-            n,
-            (
-                yp,
-                xp,
-                mp,
-                ip,
-                gp,
-                bp,
-                n as i64,
-                len,
-                ax.inner as i64,
-                i32::from(!fix_gamma),
-            ),
-        )
-    }
+    let gamma = (!fix_gamma).then_some(gp);
+    kernels::normalize(ctx.device, ax, [yp, xp], [mp, ip, bp], gamma).map_err(fail)
 }
 
 /// The backward pass: `inputs` `[ograd, mean, invstd, data, gamma, ..]`, `outputs`
@@ -132,57 +71,27 @@ pub(super) fn backward(
     if has_gamma {
         check_sizes(op, ax.len, &[gamma])?;
     }
-    let (gp, xp, mp, ip) = (
-        g.f32_ptr(op)?,
-        x.f32_ptr(op)?,
-        mean.f32_ptr(op)?,
-        invstd.f32_ptr(op)?,
-    );
-    let (dxp, dgp, dbp) = (dx.f32_ptr(op)?, dgamma.f32_ptr(op)?, dbeta.f32_ptr(op)?);
-    let gammap = gamma.ptr();
-    let coef = ctx.temp(op, ax.len.max(1) * 3 * 4)?;
-    let len = ax.len as i64;
-    // SAFETY: (float* dgamma, float* dbeta, float* coef, const float* g, const float* x,
-    // const float* mean, const float* invstd, const float* gamma, long long outer,
-    // long long len, long long inner, int has_gamma, int batch_stats); g and x hold
-    // outer*len*inner elements, the per-channel tensors len (gamma only read when has_gamma,
-    // checked then), coef 3*len floats.
-    unsafe {
-        ctx.launch(
-            op,
-            "batch_norm",
-            "batch_norm_backward_stats_f32",
-            ax.len,
-            (
-                dgp,
-                dbp,
-                coef.ptr(),
-                gp,
-                xp,
-                mp,
-                ip,
-                gammap,
-                ax.outer as i64,
-                len,
-                ax.inner as i64,
-                i32::from(has_gamma),
-                i32::from(batch_stats),
-            ),
-        )?;
-    }
-    if n == 0 || !ctx.output_needed(0) {
-        return Ok(());
-    }
-    // SAFETY: (float* dx, const float* g, const float* x, const float* mean, const float* coef,
-    // long long n, long long len, long long inner); dx, g, x hold n elements, mean len, coef
-    // 3*len, and the channel index is below len.
-    unsafe {
-        ctx.launch(
-            op,
-            "batch_norm",
-            "batch_norm_backward_data_f32",
-            n,
-            (dxp, gp, xp, mp, coef.ptr(), n as i64, len, ax.inner as i64),
-        )
-    }
+    let (gp, xp, mp, ip) = (g.f32(op)?, x.f32(op)?, mean.f32(op)?, invstd.f32(op)?);
+    let (dgp, dbp) = (dgamma.f32(op)?, dbeta.f32(op)?);
+    let dxp = if ctx.output_needed(0) {
+        Some(dx.f32(op)?)
+    } else {
+        None
+    };
+    let gamma = if has_gamma {
+        Some(gamma.f32(op)?)
+    } else {
+        None
+    };
+    kernels::backward(
+        ctx.device,
+        ax,
+        batch_stats,
+        [dgp, dbp],
+        dxp,
+        [gp, xp],
+        [mp, ip],
+        gamma,
+    )
+    .map_err(|e| gpu_error(op, e))
 }

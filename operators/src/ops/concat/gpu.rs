@@ -1,20 +1,10 @@
 //! The GPU kernels of `Concat`, `SliceChannel`, `slice_axis` and their backwards
 //! (`kernels/cuda/concat.cu`): strided row copies.
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
+
+use mxr_kernels::cuda::concat::{Rows, copy_rows as launch_rows};
 
 use crate::Result;
-use crate::registry::{GpuOpContext, GpuTensor};
-
-/// One block move: `outer` rows of `row` elements, from `src` (row `o` at
-/// `o * src_stride + src_off`) to `dst` (row `o` at `o * dst_stride + dst_off`).
-struct Rows {
-    outer: usize,
-    row: usize,
-    src_stride: usize,
-    src_off: usize,
-    dst_stride: usize,
-    dst_off: usize,
-}
+use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
 
 /// Copies `r` from `src` to `dst` after checking that every touched element lies inside both.
 fn copy_rows(
@@ -24,40 +14,8 @@ fn copy_rows(
     src: &GpuTensor<'_>,
     r: &Rows,
 ) -> Result<()> {
-    let n = r.outer * r.row;
-    if n == 0 {
-        return Ok(());
-    }
-    let last = |stride: usize, off: usize| (r.outer - 1) * stride + off + r.row;
-    if last(r.src_stride, r.src_off) > src.size() || last(r.dst_stride, r.dst_off) > dst.size() {
-        return Err(crate::Error::BadInput {
-            op: op.into(),
-            reason: format!("{:?} and {:?} do not fit the copy", src.shape, dst.shape),
-        });
-    }
-    let (d, s) = (dst.f32_ptr(op)?, src.f32_ptr(op)?);
-    // SAFETY: (float* dst, const float* src, long long outer, long long row, long long
-    // src_stride, long long src_off, long long dst_stride, long long dst_off); the largest
-    // index touched in each tensor is checked above to be inside it; both are live float32
-    // device tensors for the operation, and inputs don't alias outputs.
-    unsafe {
-        ctx.launch(
-            op,
-            "concat",
-            "concat_copy_rows_f32",
-            n,
-            (
-                d,
-                s,
-                r.outer as i64,
-                r.row as i64,
-                r.src_stride as i64,
-                r.src_off as i64,
-                r.dst_stride as i64,
-                r.dst_off as i64,
-            ),
-        )
-    }
+    let (d, s) = (dst.f32(op)?, src.f32(op)?);
+    launch_rows(ctx.device, d, s, r).map_err(|e| gpu_error(op, e))
 }
 
 /// Joins `parts` (each with `part_rows[k]` elements per row) row by row into `out`
@@ -141,9 +99,7 @@ pub(super) fn unslice(
     out: &GpuTensor<'_>,
     (outer, row, b, e): (usize, usize, usize, usize),
 ) -> Result<()> {
-    let ptr = out.f32_ptr(op)?;
-    // SAFETY: `out` is a live float32 device tensor of `out.size()` elements.
-    unsafe { ctx.zero_raw(op, ptr, out.size() * 4)? };
+    ctx.zero(op, out.f32(op)?)?;
     let w = e.saturating_sub(b);
     let r = Rows {
         outer,

@@ -5,11 +5,11 @@
 //! naming the first label outside `0..classes` that is not `ignore_label`): a kernel counts the
 //! bad and the valid labels on the device, and the host waits for the stream and reads the two
 //! counts back (one synchronization per call, before the gradient kernel is queued).
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
 
 use std::sync::Arc;
 
-use mxr_engine::gpu::{DevicePtr, GpuBuffer, GpuDevice};
+use mxr_kernels::cuda::loss::{self as kernels, SoftmaxOutputGrad};
+use mxr_kernels::cuda::{DeviceSlice, GpuError, memory};
 
 use super::{Normalization, RegressionKind, SoftmaxOutput};
 use crate::ops::softmax::gpu::{forward as softmax_forward, zero};
@@ -23,13 +23,9 @@ pub(super) fn copy(
     x: &GpuTensor<'_>,
     y: &GpuTensor<'_>,
 ) -> Result<()> {
-    let (xp, yp) = (x.f32_ptr(op)?, y.f32_ptr(op)?);
+    let (xp, yp) = (x.f32(op)?, y.f32(op)?);
     check_sizes(op, x.size(), &[y])?;
-    if xp == yp {
-        return Ok(());
-    }
-    // SAFETY: both hold x.size() floats (checked); distinct buffers do not overlap.
-    unsafe { ctx.copy_raw(op, yp, xp, x.size() * std::mem::size_of::<f32>()) }
+    ctx.copy(op, yp, xp)
 }
 
 /// `SoftmaxOutput`'s forward: softmax over the layer's view, temperature 1.
@@ -41,20 +37,6 @@ pub(super) fn softmax_output_forward(
 ) -> Result<()> {
     let ax = so.view(x.shape)?;
     softmax_forward(ctx, "SoftmaxOutput", ax, (1.0, false), x, None, y)
-}
-
-/// Reads `n` doubles from `buf` (after the work writing them has run).
-///
-/// # Safety
-/// `buf` holds at least `n` doubles and no queued work still writes them.
-unsafe fn read_doubles(dev: &GpuDevice, buf: DevicePtr, n: usize) -> mxr_engine::Result<Vec<f64>> {
-    let mut bytes = vec![0u8; n * 8];
-    // SAFETY: the caller's contract.
-    unsafe { dev.read_to_host(buf, &mut bytes)? };
-    Ok(bytes
-        .chunks_exact(8)
-        .map(|c| f64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-        .collect())
 }
 
 /// `_backward_SoftmaxOutput`: `[output, label] → [data_grad, label_grad]` (the CPU kernel's
@@ -70,23 +52,15 @@ pub(super) fn softmax_output_backward(
     let op = "_backward_SoftmaxOutput";
     let p = &so.0;
     zero(ctx, op, dlabel)?;
-    let (yp, lp, dp) = (y.f32_ptr(op)?, label.f32_ptr(op)?, dx.f32_ptr(op)?);
+    let (yp, lp, dp) = (y.f32(op)?, label.f32(op)?, dx.f32(op)?);
     check_sizes(op, y.size(), &[dx])?;
-    let times_output = i32::from(p.out_grad);
+    let fail = |e: GpuError| gpu_error(op, e);
+    let times_output = p.out_grad;
     let grad_scale = f64::from(p.grad_scale);
     if label.shape == y.shape {
         let n = y.size();
-        // SAFETY: (float* dx, const float* y, const float* label, long long n, float scale,
-        // int times_output): all three hold n floats (same shapes, checked).
-        return unsafe {
-            ctx.launch(
-                op,
-                "loss",
-                "loss_softmax_output_prob_f32",
-                n,
-                (dp, yp, lp, n as i64, grad_scale as f32, times_output),
-            )
-        };
+        let scale = (grad_scale as f32, times_output);
+        return kernels::softmax_output_prob(ctx.device, [dp, yp, lp], n, scale).map_err(fail);
     }
     let ax = so.view(y.shape)?;
     let lanes = ax.outer * ax.inner;
@@ -105,23 +79,14 @@ pub(super) fn softmax_output_backward(
         return Ok(());
     }
     let ignore = p.ignore_label as i64;
-    let classes = ax.len as i64;
     // Count the bad and the valid labels on the device. The gradient kernel reads the valid
     // count there ('valid' normalization); the bad count is checked once the stream has run
     // (a deferred check: no wait on the training path), failing the operation like the CPU.
     let stats = Arc::new(ctx.temp(op, 16)?);
-    // SAFETY: `stats` holds 2 doubles; (double* stats, const float* label, long long lanes,
-    // long long classes, long long ignore): the label holds at least `lanes` floats (checked).
-    unsafe {
-        ctx.zero_raw(op, stats.ptr(), 16)?;
-        ctx.launch(
-            op,
-            "loss",
-            "loss_softmax_output_check_f32",
-            lanes,
-            (stats.ptr(), lp, lanes as i64, classes, ignore),
-        )?;
-    }
+    let stats_slice = DeviceSlice::<f64>::of_buffer(&stats);
+    ctx.zero(op, stats_slice)?;
+    kernels::softmax_output_check(ctx.device, stats_slice, lp, lanes, (ax.len, ignore))
+        .map_err(fail)?;
     {
         let (dev, stats, classes_n, shape) = (
             Arc::clone(ctx.device),
@@ -129,21 +94,27 @@ pub(super) fn softmax_output_backward(
             ax.len,
             y.shape.to_vec(),
         );
+        // The label's bytes, read back by the check; its buffer is held by the caller until
+        // the deferred checks have run, but the slice's lifetime ends with this call: the
+        // check reads through a copy made now, in stream order.
+        let label_copy = Arc::new(ctx.temp(op, lanes * 4)?);
+        ctx.copy(
+            op,
+            DeviceSlice::of_buffer(&label_copy),
+            lp.range(0, lanes).map_err(fail)?,
+        )?;
         ctx.check_after(move || {
-            let fail = |e: mxr_engine::Error| gpu_error(op, e.into());
-            // SAFETY: `stats` (held) holds 2 doubles written by the check kernel, which has run
-            // (deferred checks run after the operation's stream work).
-            let counts = unsafe { read_doubles(&dev, stats.ptr(), 2) }.map_err(fail)?;
+            let fail = |e: GpuError| gpu_error(op, e);
+            // `stats` (held) was written by the check kernel, which has run (deferred checks
+            // run after the operation's stream work).
+            let mut counts = [0.0f64; 2];
+            memory::read(&dev, DeviceSlice::of_buffer(&stats), &mut counts).map_err(fail)?;
             if counts[0] == 0.0 {
                 return Ok(());
             }
-            let mut bytes = vec![0u8; lanes * 4];
-            // SAFETY: the label holds at least `lanes` floats (checked before queueing) and its
-            // buffer is held by the caller until the deferred checks have run.
-            unsafe { dev.read_to_host(lp, &mut bytes) }.map_err(fail)?;
-            let labels = bytes
-                .chunks_exact(4)
-                .map(|c| f64::from(f32::from_ne_bytes(c.try_into().unwrap_or([0; 4]))));
+            let mut values = vec![0f32; lanes];
+            memory::read(&dev, DeviceSlice::of_buffer(&label_copy), &mut values).map_err(fail)?;
+            let labels = values.iter().map(|&v| f64::from(v));
             // The check kernel's rule: not the ignore value, and not in [0, classes).
             let bad = labels
                 .enumerate()
@@ -179,35 +150,16 @@ pub(super) fn softmax_output_backward(
         0.0
     };
     let scale = grad_scale / spatial / norm;
-    // SAFETY: (float* dx, const float* y, const float* label, long long outer, long long
-    // classes, long long inner, int use_ignore, long long ignore, float hit, float miss,
-    // float scale, int times_output, const double* stats, int per_valid): dx and y hold
-    // outer·classes·inner floats, `stats` 2 doubles (held until the work has run), the label at
-    // least outer·inner (checked).
-    unsafe {
-        ctx.launch(
-            op,
-            "loss",
-            "loss_softmax_output_grad_f32",
-            ax.size(),
-            (
-                dp,
-                yp,
-                lp,
-                ax.outer as i64,
-                classes,
-                ax.inner as i64,
-                i32::from(p.use_ignore),
-                ignore,
-                (1.0 - alpha) as f32,
-                miss as f32,
-                scale as f32,
-                times_output,
-                stats.ptr(),
-                i32::from(p.normalization == Normalization::Valid),
-            ),
-        )
-    }
+    let settings = SoftmaxOutputGrad {
+        use_ignore: p.use_ignore,
+        ignore,
+        hit: (1.0 - alpha) as f32,
+        miss: miss as f32,
+        scale: scale as f32,
+        times_output,
+        per_valid: p.normalization == Normalization::Valid,
+    };
+    kernels::softmax_output_grad(ctx.device, ax, &settings, [dp, yp, lp], stats_slice).map_err(fail)
 }
 
 /// The regression layers' forward: identity, or sigmoid for the logistic one.
@@ -221,11 +173,10 @@ pub(super) fn regression_forward(
     if kind != RegressionKind::Logistic {
         return copy(ctx, op, x, y);
     }
-    let (xp, yp) = (x.f32_ptr(op)?, y.f32_ptr(op)?);
+    let (xp, yp) = (x.f32(op)?, y.f32(op)?);
     let n = x.size();
     check_sizes(op, n, &[y])?;
-    // SAFETY: (float* y, const float* x, long long n): both hold n floats (checked).
-    unsafe { ctx.launch(op, "loss", "loss_sigmoid_f32", n, (yp, xp, n as i64)) }
+    kernels::sigmoid(ctx.device, [yp, xp], n).map_err(|e| gpu_error(op, e))
 }
 
 /// The regression layers' backward: `[label, output] → [data_grad, label_grad]`.
@@ -252,22 +203,13 @@ pub(super) fn regression_backward(
     }
     let n = out.size();
     check_sizes(op, n, &[dx])?;
-    let (lp, op_, dp) = (label.f32_ptr(op)?, out.f32_ptr(op)?, dx.f32_ptr(op)?);
+    let (lp, op_, dp) = (label.f32(op)?, out.f32(op)?, dx.f32(op)?);
     let rows = label.shape.first().copied().unwrap_or(1).max(1);
     let num_output = (label.size() / rows).max(1);
     let scale = f64::from(grad_scale) / num_output as f64;
-    let mae = i32::from(kind == RegressionKind::Mae);
-    // SAFETY: (float* dx, const float* label, const float* out, long long n, float scale,
-    // int mae): all three hold n floats (checked).
-    unsafe {
-        ctx.launch(
-            op,
-            "loss",
-            "loss_regression_backward_f32",
-            n,
-            (dp, lp, op_, n as i64, scale as f32, mae),
-        )
-    }
+    let mae = kind == RegressionKind::Mae;
+    kernels::regression_backward(ctx.device, [dp, lp, op_], n, (scale as f32, mae))
+        .map_err(|e| gpu_error(op, e))
 }
 
 /// `_backward_MakeLoss`: `dx = grad_scale / norm`; for `'valid'` the count of data elements
@@ -279,42 +221,27 @@ pub(super) fn make_loss_backward(
     dx: &GpuTensor<'_>,
 ) -> Result<()> {
     let op = "_backward_MakeLoss";
-    let dp = dx.f32_ptr(op)?;
-    let n = dx.size();
+    let dp = dx.f32(op)?;
+    let fail = |e: GpuError| gpu_error(op, e);
     let grad_scale = f64::from(p.grad_scale);
     let (norm, count) = match p.normalization {
         Normalization::Null => (1.0, None),
         Normalization::Batch => (data.shape.first().copied().unwrap_or(1).max(1) as f64, None),
         Normalization::Valid => {
-            let xp = data.f32_ptr(op)?;
+            let xp = data.f32(op)?;
             let count = ctx.temp(op, 8)?;
-            let m = data.size();
-            // SAFETY: `count` holds one double; (double* count, const float* x, long long n,
-            // float thresh): the data holds m floats.
-            unsafe {
-                ctx.zero_raw(op, count.ptr(), 8)?;
-                ctx.launch(
-                    op,
-                    "loss",
-                    "loss_count_above_f32",
-                    m,
-                    (count.ptr(), xp, m as i64, p.valid_thresh),
-                )?;
-            }
+            ctx.zero(op, DeviceSlice::<f64>::of_buffer(&count))?;
+            kernels::count_above(
+                ctx.device,
+                DeviceSlice::of_buffer(&count),
+                xp,
+                p.valid_thresh,
+            )
+            .map_err(fail)?;
             (1.0, Some(count))
         }
     };
-    let cp = count.as_ref().map_or(DevicePtr(0), GpuBuffer::ptr);
-    // SAFETY: (float* dx, long long n, double grad_scale, double norm, const double* count):
-    // dx holds n floats; `count` is null or one double, written by the kernel queued before
-    // (the buffer may be dropped once this launch is queued: see `GpuOpContext::temp`).
-    unsafe {
-        ctx.launch(
-            op,
-            "loss",
-            "loss_make_loss_grad_f32",
-            n,
-            (dp, n as i64, grad_scale, norm, cp),
-        )
-    }
+    // The count buffer may be dropped once this launch is queued (see `GpuOpContext::temp`).
+    let count = count.as_ref().map(DeviceSlice::of_buffer);
+    kernels::make_loss_grad(ctx.device, dp, (grad_scale, norm), count).map_err(fail)
 }

@@ -1,17 +1,22 @@
-//! The optimizer updates on the GPU (`kernels/cuda/optimizer.cu`): one elementwise kernel per
-//! weight, with the scalars the CPU kernels combine once per call (`1 − lr·wd`, `lr·wd`,
-//! `lr·rescale_grad`) computed here in float32 as there.
-#![allow(unsafe_code, reason = "kernel launches on device addresses")]
+//! The optimizer updates on the GPU (`kernels/cuda/optimizer.cu`, launched through
+//! [`mxr_kernels::cuda::optimizer`]): one elementwise kernel per weight.
 
-use mxr_engine::gpu::DevicePtr;
+use mxr_kernels::cuda::DeviceSlice;
+/// The momentum-SGD settings of one weight.
+pub(super) use mxr_kernels::cuda::optimizer::Sgd as Mom;
+use mxr_kernels::cuda::optimizer::{self as kernels, Adam};
 
 use super::{AdamParam, SgdParam};
-use crate::registry::{GpuOpContext, GpuTensor};
+use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
 use crate::{Error, Result};
 
-/// The float32 addresses of `arrays`, checking that each holds `n` elements.
-fn ptrs<const K: usize>(op: &str, arrays: [&GpuTensor<'_>; K], n: usize) -> Result<[DevicePtr; K]> {
-    let mut out = [DevicePtr(0); K];
+/// The float32 elements of `arrays`, checking that each holds `n`.
+fn ptrs<'a, const K: usize>(
+    op: &str,
+    arrays: [&GpuTensor<'a>; K],
+    n: usize,
+) -> Result<[DeviceSlice<'a, f32>; K]> {
+    let mut out = [DeviceSlice::empty(); K];
     for (o, a) in out.iter_mut().zip(arrays) {
         if a.size() != n {
             return Err(Error::BadInput {
@@ -22,7 +27,7 @@ fn ptrs<const K: usize>(op: &str, arrays: [&GpuTensor<'_>; K], n: usize) -> Resu
                 ),
             });
         }
-        *o = a.f32_ptr(op)?;
+        *o = a.f32(op)?;
     }
     Ok(out)
 }
@@ -44,44 +49,14 @@ pub(super) fn sgd(
     };
     let n = w.size();
     let [wp, gp, op_] = ptrs(op, [w, g, out], n)?;
-    let decay = 1.0f32 - p.lr * p.wd;
-    let step = p.lr * p.rescale_grad;
-    // SAFETY: (float* out, const float* w, const float* g, long long n, float decay, float lr,
-    // float rescale, float c, float step): the three arrays hold n floats (checked); each item
-    // reads w[i], g[i] before writing out[i], so even an aliased weight would be safe.
-    unsafe {
-        ctx.launch(
-            op,
-            "optimizer",
-            "optimizer_sgd_f32",
-            n,
-            (
-                op_,
-                wp,
-                gp,
-                n as i64,
-                decay,
-                p.lr,
-                p.rescale_grad,
-                p.clip_gradient,
-                step,
-            ),
-        )
-    }
-}
-
-/// The momentum-SGD settings of one weight.
-pub(super) struct Mom {
-    /// Learning rate.
-    pub lr: f32,
-    /// Weight decay.
-    pub wd: f32,
-    /// Momentum (0 for `multi_sgd_update`).
-    pub momentum: f32,
-    /// Gradient rescaling.
-    pub rescale_grad: f32,
-    /// Clipping bound (negative: none).
-    pub clip_gradient: f32,
+    let s = Mom {
+        lr: p.lr,
+        wd: p.wd,
+        momentum: 0.0,
+        rescale_grad: p.rescale_grad,
+        clip_gradient: p.clip_gradient,
+    };
+    kernels::sgd(ctx.device, &s, [op_, wp, gp], n).map_err(|e| gpu_error(op, e))
 }
 
 /// `mom' = momentum·mom − lr·wd·w − lr·clip(rescale·g)`, `out = w + mom'`; `mom` (updated in
@@ -98,36 +73,10 @@ pub(super) fn sgd_mom(
     let n = w.size();
     let [wp, gp, op_] = ptrs(op, [w, g, out], n)?;
     let mp = match mom {
-        Some(m) => ptrs(op, [m], n)?[0],
-        None => op_, // not read nor written without has_mom
+        Some(m) => Some(ptrs(op, [m], n)?[0]),
+        None => None,
     };
-    let lr_wd = s.lr * s.wd;
-    let step = s.lr * s.rescale_grad;
-    // SAFETY: (float* out, float* mom, const float* w, const float* g, long long n,
-    // int has_mom, float momentum, float lr_wd, float lr, float rescale, float c, float step):
-    // the arrays hold n floats (checked); `mom` is only touched with has_mom.
-    unsafe {
-        ctx.launch(
-            op,
-            "optimizer",
-            "optimizer_sgd_mom_f32",
-            n,
-            (
-                op_,
-                mp,
-                wp,
-                gp,
-                n as i64,
-                i32::from(mom.is_some()),
-                s.momentum,
-                lr_wd,
-                s.lr,
-                s.rescale_grad,
-                s.clip_gradient,
-                step,
-            ),
-        )
-    }
+    kernels::sgd_mom(ctx.device, s, [op_, wp, gp], mp, n).map_err(|e| gpu_error(op, e))
 }
 
 /// `adam_update`: inputs `[weight, grad, mean, var]`, outputs `[new weight, mean, var]` (the
@@ -144,32 +93,14 @@ pub(super) fn adam(
     };
     let n = w.size();
     let [wp, gp, op_, mp, vp] = ptrs(op, [w, g, out, mean, var], n)?;
-    // SAFETY: (float* out, float* mean, float* var, const float* w, const float* g,
-    // long long n, float lr, float wd, float rescale, float c, float beta1, float beta2,
-    // float eps, float omb1, float omb2): the five arrays hold n floats (checked).
-    unsafe {
-        ctx.launch(
-            op,
-            "optimizer",
-            "optimizer_adam_f32",
-            n,
-            (
-                op_,
-                mp,
-                vp,
-                wp,
-                gp,
-                n as i64,
-                p.lr,
-                p.wd,
-                p.rescale_grad,
-                p.clip_gradient,
-                p.beta1,
-                p.beta2,
-                p.epsilon,
-                1.0f32 - p.beta1,
-                1.0f32 - p.beta2,
-            ),
-        )
-    }
+    let a = Adam {
+        lr: p.lr,
+        wd: p.wd,
+        rescale_grad: p.rescale_grad,
+        clip_gradient: p.clip_gradient,
+        beta1: p.beta1,
+        beta2: p.beta2,
+        epsilon: p.epsilon,
+    };
+    kernels::adam(ctx.device, &a, [op_, mp, vp, wp, gp], n).map_err(|e| gpu_error(op, e))
 }
