@@ -394,7 +394,7 @@ pub fn arg_extreme<T: Real>(
 
 /// Merged axes of `shape` with their role: `(extent, reduced)`, size-1 axes dropped and adjacent
 /// axes with the same role merged.
-fn segments(shape: &[usize], reduced: &[bool]) -> Vec<(usize, bool)> {
+pub(crate) fn segments(shape: &[usize], reduced: &[bool]) -> Vec<(usize, bool)> {
     let mut segs: Vec<(usize, bool)> = Vec::new();
     for (&d, &r) in shape.iter().zip(reduced) {
         if d == 1 {

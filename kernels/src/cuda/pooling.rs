@@ -17,13 +17,23 @@ fn codes(kind: PoolType) -> (i32, i32) {
     }
 }
 
-/// Uploads the geometry table (`long long[16]`: planes, input, output, kernel, stride, pad).
-fn table(dev: &Arc<GpuDevice>, geom: &PoolGeom) -> Result<GpuBuffer, GpuError> {
+/// The geometry table (`long long[16]`: planes, input, output, kernel, stride, pad), uploaded,
+/// and the kernels' `(kind, count_include_pad)` codes; `None` when there is no output element
+/// (nothing to launch).
+fn prepare(
+    dev: &Arc<GpuDevice>,
+    geom: &PoolGeom,
+    kind: PoolType,
+) -> Result<Option<(GpuBuffer, i32, i32)>, GpuError> {
+    if geom.output_len() == 0 {
+        return Ok(None);
+    }
     let mut t = vec![geom.planes as i64];
     for a in [geom.input, geom.output, geom.kernel, geom.stride, geom.pad] {
         t.extend(a.iter().map(|&v| v as i64));
     }
-    memory::upload(dev, &t)
+    let (kind, cip) = codes(kind);
+    Ok(Some((memory::upload(dev, &t)?, kind, cip)))
 }
 
 /// `y = pool(x)` over `geom` (`y` holds `geom.output_len()` floats, `x` `geom.input_len()`).
@@ -40,11 +50,9 @@ pub fn forward(
         at_least(K, "y", y, n)?,
         at_least(K, "x", x, geom.input_len())?,
     );
-    if n == 0 {
+    let Some((g, kind, cip)) = prepare(dev, geom, kind)? else {
         return Ok(());
-    }
-    let g = table(dev, geom)?;
-    let (kind, cip) = codes(kind);
+    };
     // SAFETY: (float* y, const float* x, const long long* g, long long n, int kind, int cip);
     // g is the 16-entry table of `geom`; n = planes·prod(output) > 0, so the output sizes the
     // kernel divides by are positive and item i < n has plane < planes; its window is clipped
@@ -80,11 +88,9 @@ pub fn backward(
     } else {
         (x.ptr(), y.ptr())
     };
-    if n == 0 {
+    let Some((g, kind, cip)) = prepare(dev, geom, kind)? else {
         return Ok(());
-    }
-    let g = table(dev, geom)?;
-    let (kind, cip) = codes(kind);
+    };
     // SAFETY: (float* dx, const float* gy, const float* x, const float* y, const long long* g,
     // long long n, int kind, int cip); as in `forward`, item i < n reads gy[i] (and y[i] for
     // max) and touches dx (and reads x, for max only) inside its clipped window of its plane,

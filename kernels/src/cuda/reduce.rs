@@ -8,29 +8,13 @@ use std::sync::Arc;
 use mxr_engine::gpu::{GpuBuffer, GpuDevice};
 
 use super::{DeviceSlice, GpuError, Source, all_at_least, at_least, by_width, launch, memory};
-use crate::cpu::reduce::Reducer;
+use crate::cpu::reduce::{Reducer, kept_shape, segments};
 
 fn bad(kernel: &str, reason: String) -> GpuError {
     GpuError::Argument {
         kernel: kernel.into(),
         reason,
     }
-}
-
-/// The merged axes of `shape` with their role `(extent, reduced)`: size-1 axes dropped and
-/// adjacent axes of the same role joined (as the CPU kernels' walk).
-fn segments(shape: &[usize], reduced: &[bool]) -> Vec<(usize, bool)> {
-    let mut segs: Vec<(usize, bool)> = Vec::new();
-    for (&d, &r) in shape.iter().zip(reduced) {
-        if d == 1 {
-            continue;
-        }
-        match segs.last_mut() {
-            Some((n, last)) if *last == r => *n *= d,
-            _ => segs.push((d, r)),
-        }
-    }
-    segs
 }
 
 /// Row-major strides of `extents`.
@@ -59,21 +43,20 @@ fn kept_size(kernel: &str, shape: &[usize], mask: &[bool]) -> Result<usize, GpuE
             format!("a mask of {} axes for shape {shape:?}", mask.len()),
         ));
     }
-    Ok(shape
-        .iter()
-        .zip(mask)
-        .filter(|(_, r)| !**r)
-        .map(|(d, _)| d)
-        .product())
+    Ok(kept_shape(shape, mask).iter().product())
 }
 
 /// The broadcast table of `shape` with `mask`: the merged extents, then each one's stride in
-/// the reduced array (0 along reduced axes), uploaded; and its rank.
+/// the reduced array (0 along reduced axes), uploaded; and its rank as the kernels take it.
+/// `None` when `shape` has no element (nothing to launch).
 fn broadcast_table(
     dev: &Arc<GpuDevice>,
     shape: &[usize],
     mask: &[bool],
-) -> Result<(GpuBuffer, usize), GpuError> {
+) -> Result<Option<(GpuBuffer, i32)>, GpuError> {
+    if shape.contains(&0) {
+        return Ok(None);
+    }
     let segs = segments(shape, mask);
     let mut small = vec![0; segs.len()];
     let mut acc = 1;
@@ -85,7 +68,7 @@ fn broadcast_table(
     }
     let mut table: Vec<usize> = segs.iter().map(|s| s.0).collect();
     table.extend(small);
-    Ok((upload_table(dev, &table)?, segs.len()))
+    Ok(Some((upload_table(dev, &table)?, segs.len() as i32)))
 }
 
 /// How many chunks each output's reduced range is split into (1: none): enough items to fill a
@@ -212,10 +195,9 @@ pub fn broadcast(
     let small = kept_size(K, shape, mask)?;
     let n: usize = shape.iter().product();
     let (dxp, gp) = (at_least(K, "dx", dx, n)?, at_least(K, "g", g, small)?);
-    if n == 0 {
+    let Some((table, rank)) = broadcast_table(dev, shape, mask)? else {
         return Ok(());
-    }
-    let (table, rank) = broadcast_table(dev, shape, mask)?;
+    };
     // SAFETY: (float* y, const float* x, const long long* tab, int rank, long long n,
     // int divide, float count); item i < n writes y[i] (dx) and reads x (g) at i's kept
     // coordinates (each below its merged extent) times the kept axes' strides, below `small`,
@@ -230,7 +212,7 @@ pub fn broadcast(
                 dxp,
                 gp,
                 table.ptr(),
-                rank as i32,
+                rank,
                 n as i64,
                 i32::from(count.is_some()),
                 count.unwrap_or(1.0),
@@ -252,10 +234,9 @@ pub fn broadcast_any(
     let small = kept_size(K, shape, mask)?;
     let n: usize = shape.iter().product();
     let (kernel, yp, xp) = by_width("reduce_broadcast", width, [y, x], (n, small))?;
-    if n == 0 {
+    let Some((table, rank)) = broadcast_table(dev, shape, mask)? else {
         return Ok(());
-    }
-    let (table, rank) = broadcast_table(dev, shape, mask)?;
+    };
     // SAFETY: (T* y, const T* x, const long long* tab, int rank, long long n), T of `width`
     // bytes (the kernel named by it; both slices aligned and long enough: checked); as in
     // `broadcast`, every offset stays below the checked lengths.
@@ -265,7 +246,7 @@ pub fn broadcast_any(
             Source::Reduce,
             &kernel,
             n,
-            (yp, xp, table.ptr(), rank as i32, n as i64),
+            (yp, xp, table.ptr(), rank, n as i64),
         )
     }
 }
@@ -283,10 +264,9 @@ pub fn extreme_grad(
     let n: usize = shape.iter().product();
     let [dxp, xp] = all_at_least(K, ["dx", "x"], [dx, x], n)?;
     let [yp, gp] = all_at_least(K, ["y", "g"], [y, g], small)?;
-    if n == 0 {
+    let Some((table, rank)) = broadcast_table(dev, shape, mask)? else {
         return Ok(());
-    }
-    let (table, rank) = broadcast_table(dev, shape, mask)?;
+    };
     // SAFETY: (float* dx, const float* x, const float* y, const float* g, const long long* tab,
     // int rank, long long n); item i < n touches dx[i], x[i], and y, g at i's kept offset,
     // below `small` (as in `broadcast`), inside the checked lengths.
@@ -296,7 +276,7 @@ pub fn extreme_grad(
             Source::Reduce,
             K,
             n,
-            (dxp, xp, yp, gp, table.ptr(), rank as i32, n as i64),
+            (dxp, xp, yp, gp, table.ptr(), rank, n as i64),
         )
     }
 }

@@ -236,3 +236,64 @@ fn gemm_on_the_emulator_matches_the_cpu() {
     .unwrap_err();
     assert!(matches!(e, GpuError::Argument { .. }), "{e}");
 }
+
+#[test]
+fn slices_check_their_bounds_and_copies_their_overlap() {
+    let dev = emulated();
+    let buf = dev.alloc(64).unwrap();
+    let all = DeviceSlice::<f32>::of_buffer(&buf);
+    assert_eq!(all.len(), 16);
+    let tail = all.range(12, 4).unwrap();
+    assert_eq!(tail.ptr(), buf.ptr().offset(48));
+    assert!(matches!(all.range(13, 4), Err(GpuError::Argument { .. })));
+    assert!(matches!(
+        all.range(usize::MAX, 2),
+        Err(GpuError::Argument { .. })
+    ));
+    // Bytes as floats: a misaligned start is an error, a trailing partial element left out.
+    let bytes = all.cast::<u8>().unwrap();
+    assert_eq!(bytes.len(), 64);
+    assert!(matches!(
+        bytes.range(1, 8).unwrap().cast::<f32>(),
+        Err(GpuError::Argument { .. })
+    ));
+    assert_eq!(bytes.range(4, 7).unwrap().cast::<f32>().unwrap().len(), 1);
+    // Copies: the same range is left alone, an overlapping one refused, a short target refused.
+    let x: Vec<f32> = (0..16).map(|i| i as f32).collect();
+    memory::write(&dev, all, &x).unwrap();
+    memory::copy(&dev, all, all).unwrap();
+    let (head, mid) = (all.range(0, 8).unwrap(), all.range(4, 8).unwrap());
+    assert!(matches!(
+        memory::copy(&dev, head, mid),
+        Err(GpuError::Argument { .. })
+    ));
+    assert!(matches!(
+        memory::copy(&dev, tail, head),
+        Err(GpuError::Argument { .. })
+    ));
+    memory::copy(&dev, all.range(8, 8).unwrap(), head).unwrap();
+    let mut got = vec![0f32; 16];
+    memory::read(&dev, all, &mut got).unwrap();
+    assert_eq!(&got[8..], &x[..8]);
+    memory::zero(&dev, head).unwrap();
+    memory::read(&dev, all, &mut got).unwrap();
+    assert_eq!(&got[..8], &[0.0; 8]);
+    assert_eq!(&got[8..], &x[..8]);
+}
+
+#[test]
+fn codes_header_defines_every_code_once() {
+    let header = codes::header();
+    for (name, value) in [
+        ("MXR_ACT_RELU", codes::ActCode::Relu as i32),
+        ("MXR_ACT_SOFTSIGN", codes::ActCode::SoftSign as i32),
+        ("MXR_BINARY_DIV", codes::BinaryCode::Div as i32),
+    ] {
+        let line = format!("#define {name} {value}\n");
+        assert_eq!(header.matches(&line).count(), 1, "{name} in {header}");
+    }
+    // The sources switch on the names, not on literal codes.
+    let activation = source("activation").unwrap();
+    assert!(activation.contains("case MXR_ACT_RELU:"));
+    assert!(!activation.contains("case 0:"));
+}

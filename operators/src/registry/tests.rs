@@ -247,3 +247,23 @@ fn every_built_in_operator_has_a_gpu_kernel() {
         "operators without a GPU kernel: {missing:?}"
     );
 }
+
+/// A GPU view never reaches past the memory it was made from: too short data is refused, and
+/// a shape grown afterwards makes its typed slices errors, not longer slices.
+#[test]
+fn gpu_tensors_stay_inside_their_memory() {
+    use mxr_kernels::DType;
+    use mxr_kernels::cuda::DeviceSlice;
+
+    use super::GpuTensor;
+    let dev = crate::check::gpu::test_device().unwrap();
+    let buf = dev.alloc(24).unwrap();
+    let data = DeviceSlice::of_buffer(&buf);
+    assert!(GpuTensor::new("t", &[7], DType::F32, data).is_err());
+    let mut t = GpuTensor::new("t", &[2, 3], DType::F32, data).unwrap();
+    assert_eq!(t.f32("t").unwrap().len(), 6);
+    assert!(t.slice::<i32>("t").is_err());
+    t.shape = &[4, 3];
+    assert!(t.f32("t").is_err());
+    assert!(t.bytes("t").is_err());
+}

@@ -1,6 +1,7 @@
 //! The GPU kernels of the reductions, `argmax`/`argmin`, `broadcast_to` and their gradients
 //! (`kernels/cuda/reduce.cu`, launched through [`mxr_kernels::cuda::reduce`]).
 
+use mxr_kernels::cpu::reduce::kept_shape;
 use mxr_kernels::cuda::reduce as kernels;
 
 use super::ReduceKind;
@@ -21,13 +22,7 @@ pub(super) fn reduce(
     if nout == 0 {
         return Ok(());
     }
-    let kept: usize = x
-        .shape
-        .iter()
-        .zip(mask)
-        .filter(|(_, r)| !**r)
-        .map(|(d, _)| d)
-        .product();
+    let kept: usize = kept_shape(x.shape, mask).iter().product();
     if mask.len() != x.shape.len() || kept != nout {
         return Err(Error::BadInput {
             op: op.into(),
@@ -57,12 +52,7 @@ pub(super) fn broadcast(
     if n == 0 {
         return Ok(());
     }
-    let small: usize = shape
-        .iter()
-        .zip(mask)
-        .filter(|(_, r)| !**r)
-        .map(|(d, _)| d)
-        .product();
+    let small: usize = kept_shape(shape, mask).iter().product();
     if mask.len() != shape.len() || shape.iter().product::<usize>() != n || g.size() != small {
         return Err(Error::BadInput {
             op: op.into(),
@@ -81,13 +71,7 @@ pub(super) fn broadcast_any(
     mask: &[bool],
     y: &GpuTensor<'_>,
 ) -> Result<()> {
-    let small: usize = y
-        .shape
-        .iter()
-        .zip(mask)
-        .filter(|(_, r)| !**r)
-        .map(|(d, _)| d)
-        .product();
+    let small: usize = kept_shape(y.shape, mask).iter().product();
     if x.dtype != y.dtype || mask.len() != y.shape.len() || x.size() != small {
         return Err(Error::BadInput {
             op: op.into(),
@@ -111,13 +95,7 @@ pub(super) fn extreme_grad(
 ) -> Result<()> {
     let slices = [dx.f32(op)?, x.f32(op)?, y.f32(op)?, g.f32(op)?];
     let n = x.size();
-    let small: usize = x
-        .shape
-        .iter()
-        .zip(mask)
-        .filter(|(_, r)| !**r)
-        .map(|(d, _)| d)
-        .product();
+    let small: usize = kept_shape(x.shape, mask).iter().product();
     if mask.len() != x.shape.len() || dx.size() != n || y.size() != small || g.size() != small {
         return Err(Error::BadInput {
             op: op.into(),
