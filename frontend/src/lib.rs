@@ -13,8 +13,9 @@
 //! engine.wait_for_var(&v)?;
 //! # Ok::<(), mxr::engine::Error>(())
 //! ```
-// Unsafe code is denied everywhere but in `plugin`, which loads libraries and calls them
-// through the C ABI.
+// Unsafe code is denied everywhere but in the modules that copy to and from raw GPU buffers
+// (`nd::transfer`, `nd::gpu_invoke`, `kv::gpu_sum`), each of which says so. The plugin loader's
+// C calls live in the `mxr-plugin-host` crate.
 #![deny(unsafe_code)]
 
 mod error;
@@ -27,7 +28,6 @@ pub mod metric;
 pub mod module;
 pub mod nd;
 pub mod optim;
-#[allow(unsafe_code)]
 pub mod plugin;
 pub mod sym;
 
