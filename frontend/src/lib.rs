@@ -14,10 +14,11 @@
 //! # Ok::<(), mxr::engine::Error>(())
 //! ```
 // Unsafe code is denied everywhere but in the modules that copy to and from raw GPU buffers
-// (`nd::transfer`, `nd::gpu_invoke`, `kv::gpu_sum`), each of which says so. The plugin loader's
+// (`nd::transfer`, `dispatch::gpu`, `kv::gpu_sum`), each of which says so. The plugin loader's
 // C calls live in the `mxr-plugin-host` crate.
 #![deny(unsafe_code)]
 
+mod dispatch;
 mod error;
 pub mod exec;
 pub mod format;

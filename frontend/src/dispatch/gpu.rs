@@ -10,8 +10,9 @@ use mxr_kernels::DType;
 use mxr_operators::registry::{DeferredCheck, GpuOpContext, GpuTensor, OpRef, Resource};
 use smallvec::SmallVec;
 
-use super::ndarray::{Dims, NDArray};
-use super::random::RngState;
+use crate::nd::NDArray;
+use crate::nd::ndarray::Dims;
+use crate::nd::random::RngState;
 use crate::{Error, Result};
 
 /// One array's place in a GPU operation: its buffer (held until the operation completes), the
