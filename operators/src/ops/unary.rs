@@ -391,15 +391,6 @@ fn create_unary_backward(op: UnaryGrad, attrs: &[(&str, &str)]) -> Result<OpRef>
     Ok(Arc::new(UnaryBackward { op }))
 }
 
-fn create_clip(name: &'static str, attrs: &[(&str, &str)]) -> Result<ClipParam> {
-    // ClipParam::parse names "clip" in its errors; the backward op parses for its own name.
-    let mut parser = crate::registry::attrs::AttrParser::new(name, attrs.iter().copied());
-    let a_min = parser.required("a_min")?;
-    let a_max = parser.required("a_max")?;
-    parser.finish()?;
-    Ok(ClipParam { a_min, a_max })
-}
-
 inventory::submit! {
     OpDef::new("negative", "Numerical negative: −x.", no_params,
         |a| create_unary(UnaryOp::Negative, a))
@@ -432,7 +423,7 @@ inventory::submit! {
 }
 inventory::submit! {
     OpDef::new("clip", "Clips values to [a_min, a_max].", ClipParam::specs, |a| {
-        Ok(Arc::new(Clip { param: create_clip("clip", a)? }) as OpRef)
+        Ok(Arc::new(Clip { param: ClipParam::parse(a.iter().copied())? }) as OpRef)
     })
 }
 inventory::submit! {
@@ -466,7 +457,8 @@ inventory::submit! {
 inventory::submit! {
     OpDef::new("_backward_clip", "Gradient of clip: g where a_min <= x <= a_max.",
         ClipParam::specs, |a| {
-            Ok(Arc::new(ClipBackward { param: create_clip("_backward_clip", a)? }) as OpRef)
+            let param = ClipParam::parse_as("_backward_clip", a.iter().copied())?;
+            Ok(Arc::new(ClipBackward { param }) as OpRef)
         })
 }
 
