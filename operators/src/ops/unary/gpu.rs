@@ -1,4 +1,4 @@
-//! GPU kernels of the unary math operators and clip (`kernels/cuda/unary.cu`).
+//! GPU kernels of the unary math operators, clip and hard_sigmoid (`kernels/cuda/unary.cu`).
 #![allow(unsafe_code, reason = "kernel launches on device addresses")]
 
 use mxr_kernels::cpu::elementwise::{UnaryGrad, UnaryOp};
@@ -138,6 +138,59 @@ pub(super) fn clip_backward(
             "unary_clip_backward_f32",
             n,
             (dp, gp, xp, n as i64, lo as f32, hi as f32),
+        )
+    }
+}
+
+/// `y = max(0, min(1, alpha·x + beta))` (`y` may be `x`).
+pub(super) fn hard_sigmoid(
+    ctx: &GpuOpContext<'_>,
+    alpha: f32,
+    beta: f32,
+    x: &GpuTensor<'_>,
+    y: &GpuTensor<'_>,
+) -> Result<()> {
+    let name = "hard_sigmoid";
+    let n = y.size();
+    check_sizes(name, n, &[x])?;
+    let (yp, xp) = (y.f32_ptr(name)?, x.f32_ptr(name)?);
+    // SAFETY: (float* y, const float* x, long long n, float alpha, float beta); both hold n
+    // float32 elements (checked above), alive until the operation completes; item i reads x[i]
+    // before writing y[i], so they may alias.
+    unsafe {
+        ctx.launch(
+            name,
+            "unary",
+            "unary_hard_sigmoid_f32",
+            n,
+            (yp, xp, n as i64, alpha, beta),
+        )
+    }
+}
+
+/// `dx = g·alpha` where `0 < alpha·x + beta < 1`, else 0.
+pub(super) fn hard_sigmoid_backward(
+    ctx: &GpuOpContext<'_>,
+    alpha: f32,
+    beta: f32,
+    g: &GpuTensor<'_>,
+    x: &GpuTensor<'_>,
+    dx: &GpuTensor<'_>,
+) -> Result<()> {
+    let name = "_backward_hard_sigmoid";
+    let n = dx.size();
+    check_sizes(name, n, &[g, x])?;
+    let (dp, gp, xp) = (dx.f32_ptr(name)?, g.f32_ptr(name)?, x.f32_ptr(name)?);
+    // SAFETY: (float* dx, const float* g, const float* x, long long n, float alpha, float
+    // beta); all hold n float32 elements (checked above), alive until the operation completes;
+    // dx may alias g or x (item i reads both before it writes).
+    unsafe {
+        ctx.launch(
+            name,
+            "unary",
+            "unary_hard_sigmoid_backward_f32",
+            n,
+            (dp, gp, xp, n as i64, alpha, beta),
         )
     }
 }
