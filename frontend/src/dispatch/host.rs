@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use mxr_engine::storage::Buffer;
-use mxr_engine::{BoxError, Completion, Operation, RunContext, Var};
+use mxr_engine::{BoxError, Operation, Var};
 use parking_lot::RwLock;
 use smallvec::SmallVec;
 
@@ -32,6 +32,7 @@ impl Region {
     }
 
     /// Runs `f` on the region's bytes under a read lock.
+    #[cfg(feature = "mpi")]
     pub(crate) fn read<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         f(&self.data.read().as_bytes()[self.range.clone()])
     }
@@ -105,16 +106,17 @@ pub(crate) fn push_host(
 }
 
 /// Pushes an asynchronous engine operation named `name` reading the vars of `sources` and
-/// writing `dest`'s: `body` starts the work and must complete it through the [`Completion`]
+/// writing `dest`'s: `body` starts the work and must complete it through the [`mxr_engine::Completion`]
 /// (from any thread), after writing `dest` (through its [`Region`]) if it does.
 ///
 /// # Errors
 /// An engine error if the push is refused.
+#[cfg(feature = "mpi")]
 pub(crate) fn push_async(
     name: &'static str,
     sources: &[&NDArray],
     dest: &NDArray,
-    body: impl FnOnce(&RunContext, Completion) + Send + 'static,
+    body: impl FnOnce(&mxr_engine::RunContext, mxr_engine::Completion) + Send + 'static,
 ) -> Result<()> {
     let reads: SmallVec<[&Var; 4]> = sources.iter().map(|a| &a.chunk.var).collect();
     dest.chunk.engine.push(
