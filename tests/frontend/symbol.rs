@@ -522,6 +522,29 @@ fn loading_follows_mxnets_reader() {
         e.contains("node `fc` (FullyConnected)") && e.contains("num_hidden"),
         "{e}"
     );
+    // Raw control characters inside strings load, as in MXNet (its writer leaves them raw),
+    // and are written back raw.
+    let s = Symbol::from_json(
+        "{\"nodes\": [{\"op\": \"null\", \"name\": \"a\\tb\u{1}\", \"attrs\": {\"__k__\": \"v\tw\"}, \
+         \"inputs\": []}], \"arg_nodes\": [0], \"heads\": [[0, 0, 0]]}",
+    )
+    .unwrap();
+    assert_eq!(s.list_arguments(), ["a\tb\u{1}"]);
+    assert!(s.to_json().unwrap().contains("\"name\": \"a\\tb\u{1}\""));
+    // A value of the wrong type names the field, line and column.
+    let e = err(
+        json!({"nodes": [{"op": "null", "name": 5, "inputs": []}], "arg_nodes": [0],
+        "heads": [[0, 0, 0]]}),
+    );
+    assert!(
+        e.contains("expected node 0 `name` to be a string at line 1"),
+        "{e}"
+    );
+    let e = err(json!({"nodes": [], "arg_nodes": [], "heads": [[0]]}));
+    assert!(
+        e.contains("head to be [node, index] or [node, index, version]"),
+        "{e}"
+    );
     let e = Symbol::from_json("{\"nodes\": [\n  {\"op\": }")
         .unwrap_err()
         .to_string();
