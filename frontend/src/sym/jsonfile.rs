@@ -45,11 +45,11 @@ pub(super) struct File {
 /// counts twice its size, for the slack of growing lists, and each string its text). Returns
 /// the file and what is left of the budget; the error names the field, line and column.
 pub(super) fn read(text: &str, budget: usize) -> Result<(File, usize), String> {
-    let text = escape_raw_controls(text);
     let budget = Budget {
         left: Cell::new(budget),
         limit: budget,
     };
+    let text = escape_raw_controls(text, &budget)?;
     let mut de = serde_json::Deserializer::from_str(&text);
     let file = Any(Top(&budget))
         .deserialize(&mut de)
@@ -58,32 +58,49 @@ pub(super) fn read(text: &str, budget: usize) -> Result<(File, usize), String> {
     Ok((file, budget.left.get()))
 }
 
-/// `text` with the control characters inside strings written as `\u00XX` escapes.
-fn escape_raw_controls(text: &str) -> Cow<'_, str> {
-    let (mut in_string, mut escaped) = (false, false);
-    let mut out = String::new();
-    let mut copied = 0;
-    for (i, &b) in text.as_bytes().iter().enumerate() {
-        if !in_string {
-            in_string = b == b'"';
-        } else if escaped {
-            escaped = false;
-        } else if b == b'\\' {
-            escaped = true;
-        } else if b == b'"' {
-            in_string = false;
-        } else if b < 0x20 {
-            // Slicing at ASCII bytes keeps UTF-8 boundaries.
-            out.push_str(&text[copied..i]);
-            let _ = write!(out, "\\u{b:04x}");
-            copied = i + 1;
-        }
+/// `text` with the control characters inside strings written as `\u00XX` escapes (a copy,
+/// charged to `budget`, where there are any).
+fn escape_raw_controls<'t>(text: &'t str, budget: &Budget) -> Result<Cow<'t, str>, String> {
+    let count = raw_controls(text).count();
+    if count == 0 {
+        return Ok(Cow::Borrowed(text));
     }
-    if copied == 0 {
-        return Cow::Borrowed(text);
+    let len = text.len() + 5 * count;
+    budget
+        .charge::<serde_json::Error>(len)
+        .map_err(|e| e.to_string())?;
+    let mut out = String::with_capacity(len);
+    let mut copied = 0;
+    for i in raw_controls(text) {
+        // Slicing at ASCII bytes keeps UTF-8 boundaries.
+        out.push_str(&text[copied..i]);
+        let _ = write!(out, "\\u{:04x}", text.as_bytes()[i]);
+        copied = i + 1;
     }
     out.push_str(&text[copied..]);
-    Cow::Owned(out)
+    Ok(Cow::Owned(out))
+}
+
+/// The positions of the control characters inside strings.
+fn raw_controls(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let (mut in_string, mut escaped) = (false, false);
+    text.bytes()
+        .enumerate()
+        .filter(move |&(_, b)| {
+            if !in_string {
+                in_string = b == b'"';
+            } else if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            } else {
+                return b < 0x20;
+            }
+            false
+        })
+        .map(|(i, _)| i)
 }
 
 /// Reads a value with visitor `V` whatever JSON type comes: another type than the visitor's
@@ -495,15 +512,28 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
 mod tests {
     use super::*;
 
+    fn budget(bytes: usize) -> Budget {
+        Budget {
+            left: Cell::new(bytes),
+            limit: bytes,
+        }
+    }
+
     #[test]
     fn escapes_raw_controls_inside_strings_only() {
+        let text = "{\n\t\"a\": 1}";
         assert!(matches!(
-            escape_raw_controls("{\n\t\"a\": 1}"),
-            Cow::Borrowed(_)
+            escape_raw_controls(text, &budget(0)),
+            Ok(Cow::Borrowed(_))
         ));
+        let text = "{\t\"a\tb\\\"\u{1}\": \"\\\\\n\"}";
+        let b = budget(1 << 20);
         assert_eq!(
-            escape_raw_controls("{\t\"a\tb\\\"\u{1}\": \"\\\\\n\"}"),
+            escape_raw_controls(text, &b).unwrap(),
             "{\t\"a\\u0009b\\\"\\u0001\": \"\\\\\\u000a\"}"
         );
+        assert_eq!(b.left.get(), (1 << 20) - text.len() - 15);
+        let e = escape_raw_controls(text, &budget(text.len() + 14)).unwrap_err();
+        assert!(e.contains("memory limit"), "{e}");
     }
 }
