@@ -483,6 +483,7 @@ fn loading_follows_mxnets_reader() {
     assert_eq!(s.list_outputs(), ["d_mask"]);
 
     let err = |v: Value| load(v).unwrap_err().to_string();
+    let load_text = |text: &str| Symbol::from_json(text).unwrap_err().to_string();
     let e = err(json!({"nodes": [{"op": "null", "name": "x", "inputs": []},
         {"op": "Foo", "name": "f", "inputs": [[0, 0, 0]]}], "arg_nodes": [0], "heads": [[1, 0, 0]]}));
     assert!(
@@ -540,6 +541,9 @@ fn loading_follows_mxnets_reader() {
         e.contains("expected node 0 `name` to be a string at line 1"),
         "{e}"
     );
+    // Numbers are JSON's (MXNet's C++ streams also read `00`).
+    let e = load_text(r#"{"nodes": [], "arg_nodes": [], "heads": [[0, 00]]}"#);
+    assert!(e.contains("invalid number at line 1 column 47"), "{e}");
     let e = err(json!({"nodes": [], "arg_nodes": [], "heads": [[0]]}));
     assert!(
         e.contains("head to be [node, index] or [node, index, version]"),

@@ -7,6 +7,8 @@
 //! dmlc's reader also takes raw control characters inside strings (its writer leaves all but
 //! `\r \n \t` raw, so MXNet's own files may hold them); serde_json does not, so they are
 //! escaped before parsing (a raw line break inside a string then moves later line numbers).
+//! Numbers are JSON's: dmlc's C++ streams also read `00` or `+1`, which no writer produces;
+//! here they are an error naming line and column.
 
 use std::borrow::Cow;
 use std::cell::Cell;
