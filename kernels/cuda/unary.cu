@@ -1,4 +1,5 @@
-// Unary math operators (negative ... softsign), clip, and their backward operators, float32.
+// Unary math operators (negative ... softsign), clip, hard_sigmoid, and their backward
+// operators, float32.
 // Op codes (mxr_kernels::cpu::elementwise::UnaryOp / UnaryGrad order): 0 negative, 1 exp,
 // 2 log, 3 sqrt, 4 square, 5 abs, 6 tanh, 7 sigmoid, 8 relu, 9 softrelu, 10 softsign.
 
@@ -69,5 +70,25 @@ extern "C" __global__ void unary_clip_backward_f32(float* dx, const float* g, co
     MXR_FOR(i, n) {
         float v = x[i];
         dx[i] = (v > hi || v < lo) ? 0.0f : g[i];
+    }
+}
+
+// y = max(0, min(1, alpha * x + beta)); NaN passes through (y may be x).
+extern "C" __global__ void unary_hard_sigmoid_f32(float* y, const float* x, long long n,
+                                                  float alpha, float beta) {
+    MXR_FOR(i, n) {
+        float r = alpha * x[i] + beta;
+        r = 1.0f < r ? 1.0f : r;
+        y[i] = 0.0f > r ? 0.0f : r;
+    }
+}
+
+// dx = g * alpha where 0 < alpha * x + beta < 1, else 0.
+extern "C" __global__ void unary_hard_sigmoid_backward_f32(float* dx, const float* g,
+                                                           const float* x, long long n,
+                                                           float alpha, float beta) {
+    MXR_FOR(i, n) {
+        float r = alpha * x[i] + beta;
+        dx[i] = (r > 0.0f && r < 1.0f) ? g[i] * alpha : 0.0f;
     }
 }

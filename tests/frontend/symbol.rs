@@ -483,6 +483,7 @@ fn loading_follows_mxnets_reader() {
     assert_eq!(s.list_outputs(), ["d_mask"]);
 
     let err = |v: Value| load(v).unwrap_err().to_string();
+    let load_text = |text: &str| Symbol::from_json(text).unwrap_err().to_string();
     let e = err(json!({"nodes": [{"op": "null", "name": "x", "inputs": []},
         {"op": "Foo", "name": "f", "inputs": [[0, 0, 0]]}], "arg_nodes": [0], "heads": [[1, 0, 0]]}));
     assert!(
@@ -520,6 +521,32 @@ fn loading_follows_mxnets_reader() {
         "arg_nodes": [0], "heads": [[1, 0, 0]], "attrs": {"mxnet_version": ["int", 10901]}}));
     assert!(
         e.contains("node `fc` (FullyConnected)") && e.contains("num_hidden"),
+        "{e}"
+    );
+    // Raw control characters inside strings load, as in MXNet (its writer leaves them raw),
+    // and are written back raw.
+    let s = Symbol::from_json(
+        "{\"nodes\": [{\"op\": \"null\", \"name\": \"a\\tb\u{1}\", \"attrs\": {\"__k__\": \"v\tw\"}, \
+         \"inputs\": []}], \"arg_nodes\": [0], \"heads\": [[0, 0, 0]]}",
+    )
+    .unwrap();
+    assert_eq!(s.list_arguments(), ["a\tb\u{1}"]);
+    assert!(s.to_json().unwrap().contains("\"name\": \"a\\tb\u{1}\""));
+    // A value of the wrong type names the field, line and column.
+    let e = err(
+        json!({"nodes": [{"op": "null", "name": 5, "inputs": []}], "arg_nodes": [0],
+        "heads": [[0, 0, 0]]}),
+    );
+    assert!(
+        e.contains("expected node 0 `name` to be a string at line 1"),
+        "{e}"
+    );
+    // Numbers are JSON's (MXNet's C++ streams also read `00`).
+    let e = load_text(r#"{"nodes": [], "arg_nodes": [], "heads": [[0, 00]]}"#);
+    assert!(e.contains("invalid number at line 1 column 47"), "{e}");
+    let e = err(json!({"nodes": [], "arg_nodes": [], "heads": [[0]]}));
+    assert!(
+        e.contains("head to be [node, index] or [node, index, version]"),
         "{e}"
     );
     let e = Symbol::from_json("{\"nodes\": [\n  {\"op\": }")

@@ -12,8 +12,8 @@ use parking_lot::Mutex;
 use super::fusion::{self, Bound, InferenceProgram};
 use super::graph::Graph;
 use super::plan::{MemoryPlan, Slot, plan_memory};
+use crate::dispatch::push_planned;
 use crate::nd::NDArray;
-use crate::nd::invoke::push_planned;
 use crate::{Error, Result};
 
 /// What to do with an argument's gradient (MXNet's `grad_req`).

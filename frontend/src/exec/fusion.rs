@@ -56,8 +56,8 @@ use mxr_operators::registry::{Entry, OpRef, downcast};
 use super::executor::{Executor, GradReq};
 use super::graph::Graph;
 use crate::Result;
+use crate::dispatch::push_planned;
 use crate::nd::NDArray;
-use crate::nd::invoke::push_planned;
 
 /// Channels below which a first convolution reads its NCHW input directly (three colour
 /// channels would waste most of a 16-channel block).

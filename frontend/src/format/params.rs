@@ -70,9 +70,10 @@ pub struct LoadLimits {
 }
 
 impl Default for LoadLimits {
-    /// 64 bytes per input byte, at least 1 MiB: what the densest valid inputs need (a
+    /// 64 bytes per input byte, at least 1 MiB: more than the densest valid inputs need (a
     /// `.params` file of empty records: 5.3 bytes per byte; a JSON list of one-digit numbers:
-    /// about 36), while MXNet's own files need far less (a `.params` file decodes to its size).
+    /// about 5, counted as 8), while MXNet's own files need far less (a `.params` file decodes
+    /// to its size).
     fn default() -> Self {
         LoadLimits {
             max_expansion: 64,

@@ -40,7 +40,7 @@ pub use numpy::NumpyRandomState;
 pub use random::{Normal, Uniform};
 pub use xavier::{FactorType, MsraPrelu, RndType, Xavier};
 
-use json::Json;
+use serde_json::{Map, Value};
 
 use crate::{Error, Result};
 
@@ -64,18 +64,19 @@ use crate::{Error, Result};
 pub fn create(spec: &str) -> Result<Box<dyn Initializer>> {
     let spec = spec.trim();
     if !spec.starts_with('[') {
-        return create_with(spec, &[]);
+        return create_with(spec, &Map::new());
     }
     let bad = |reason: String| Error::InvalidArgument {
         call: "init::create",
         reason,
     };
-    match json::parse(spec)? {
-        Json::Arr(items) => match items.as_slice() {
-            [Json::Str(name), Json::Obj(kwargs)] => create_with(name, kwargs),
-            [Json::Str(name)] => create_with(name, &[]),
-            _ => Err(bad(format!("{spec}: expected [\"name\", {{arguments}}]"))),
-        },
+    // Python's `json.loads`, which MXNet uses, also takes `NaN` and `Infinity`; serde_json
+    // does not (an error naming the column): no initializer argument is meant to be either.
+    let value: Value =
+        serde_json::from_str(spec).map_err(|e| bad(format!("invalid JSON {spec:?}: {e}")))?;
+    match value.as_array().map(Vec::as_slice) {
+        Some([Value::String(name), Value::Object(kwargs)]) => create_with(name, kwargs),
+        Some([Value::String(name)]) => create_with(name, &Map::new()),
         _ => Err(bad(format!("{spec}: expected [\"name\", {{arguments}}]"))),
     }
 }
@@ -83,7 +84,7 @@ pub fn create(spec: &str) -> Result<Box<dyn Initializer>> {
 /// Reads the keyword arguments of initializer `name`.
 struct Kwargs<'a> {
     name: &'a str,
-    given: &'a [(String, Json)],
+    given: &'a Map<String, Value>,
     known: Vec<&'static str>,
 }
 
@@ -95,19 +96,17 @@ impl<'a> Kwargs<'a> {
         }
     }
 
-    fn get(&mut self, key: &'static str) -> Option<&'a Json> {
+    /// Argument `key`; of repeated keys the last (serde_json's map, like Python's dict).
+    fn get(&mut self, key: &'static str) -> Option<&'a Value> {
         self.known.push(key);
-        self.given
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+        self.given.get(key)
     }
 
     fn num(&mut self, key: &'static str, default: Option<f64>) -> Result<f64> {
         match (self.get(key), default) {
-            (Some(Json::Num(v)), _) => Ok(*v),
-            (Some(other), _) => Err(self.error(format!("{key} must be a number, got {other:?}"))),
+            (Some(v), _) => v
+                .as_f64()
+                .ok_or_else(|| self.error(format!("{key} must be a number, got {v}"))),
             (None, Some(d)) => Ok(d),
             (None, None) => Err(self.error(format!("missing argument {key}"))),
         }
@@ -115,8 +114,8 @@ impl<'a> Kwargs<'a> {
 
     fn text(&mut self, key: &'static str, default: &'static str) -> Result<&'a str> {
         match self.get(key) {
-            Some(Json::Str(s)) => Ok(s),
-            Some(other) => Err(self.error(format!("{key} must be a string, got {other:?}"))),
+            Some(Value::String(s)) => Ok(s),
+            Some(other) => Err(self.error(format!("{key} must be a string, got {other}"))),
             None => Ok(default),
         }
     }
@@ -140,7 +139,7 @@ impl<'a> Kwargs<'a> {
     }
 }
 
-fn create_with(name: &str, kwargs: &[(String, Json)]) -> Result<Box<dyn Initializer>> {
+fn create_with(name: &str, kwargs: &Map<String, Value>) -> Result<Box<dyn Initializer>> {
     let lower = name.to_ascii_lowercase();
     let mut args = Kwargs {
         name,

@@ -2,7 +2,7 @@
 //! bounds and moments (mxr's generator is not MXNet's).
 #![allow(clippy::excessive_precision)] // MXNet's printed values, kept as printed.
 
-use super::json::{self, Json, py_float, py_number};
+use super::json::{py_float, py_number};
 use super::*;
 use crate::DType;
 use crate::nd::NDArray;
@@ -185,24 +185,27 @@ fn python_number_formatting() {
     assert_eq!(py_number(3.0), "3");
     assert_eq!(py_number(-2.0), "-2");
     assert_eq!(py_number(2.34), "2.34");
+    // Python's json.loads as MXNet reads the form: a repeated argument's last value wins;
+    // not JSON, and NaN (which Python takes), are errors naming the column.
+    let x = create(r#"[ "xavier", {"magnitude": 2, "rnd_type": "gaussian", "magnitude": 3} ]"#)
+        .unwrap();
     assert_eq!(
-        json::parse(r#"[ "a\"b\u0041", {"k": [1, -2.5e3, true, null, {}]} ]"#).unwrap(),
-        Json::Arr(vec![
-            Json::Str("a\"bA".into()),
-            Json::Obj(vec![(
-                "k".into(),
-                Json::Arr(vec![
-                    Json::Num(1.0),
-                    Json::Num(-2500.0),
-                    Json::Bool(true),
-                    Json::Null,
-                    Json::Obj(vec![])
-                ])
-            )]),
-        ])
+        x.dumps(),
+        r#"["xavier", {"rnd_type": "gaussian", "factor_type": "avg", "magnitude": 3}]"#
     );
-    assert!(json::parse("[1, 2").is_err());
-    assert!(json::parse("[1] x").is_err());
+    for (bad, column) in [
+        ("[\"one\", {}", "column 10"),
+        ("[\"one\"] x", "column 9"),
+        (r#"["constant", {"value": NaN}]"#, "column 24"),
+    ] {
+        let e = create(bad).expect_err(bad).to_string();
+        assert!(e.contains("invalid JSON") && e.contains(column), "{e}");
+    }
+    let e = create(r#"["constant", {"value": "1"}]"#)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains(r#"value must be a number, got "1""#), "{e}");
 }
 
 #[test]

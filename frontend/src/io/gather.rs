@@ -4,8 +4,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use mxr_engine::{Operation, Var};
-
+use crate::dispatch::host;
 use crate::nd::NDArray;
 use crate::{Error, Result};
 
@@ -72,26 +71,13 @@ pub(crate) fn gather_rows(parts: &[(&NDArray, Rows)]) -> Result<NDArray> {
     let out = NDArray::for_output(&shape, dtype, first.context())?;
     let row_bytes = row_shape.iter().product::<usize>() * dtype.size();
 
-    // What the operation needs of each source: its buffer, where the view starts, the rows.
-    let sources = parts
-        .iter()
-        .map(|(src, rows)| {
-            Ok((
-                Arc::clone(src.chunk.host("io::gather_rows")?),
-                src.byte_range().start,
-                rows.clone(),
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let dst = Arc::clone(out.chunk.host("io::gather_rows")?);
-    let dst_start = out.byte_range().start;
-    let op = Operation::sync("io_gather_rows", move |_| {
-        let mut dst = dst.write();
-        let dst = &mut dst.as_bytes_mut()[dst_start..dst_start + total * row_bytes];
+    // What the operation needs of each source: the rows.
+    let rows: Vec<Rows> = parts.iter().map(|(_, rows)| rows.clone()).collect();
+    let sources: Vec<&NDArray> = parts.iter().map(|(src, _)| *src).collect();
+    host::push_host("io_gather_rows", &sources, &out, move |srcs, dst| {
+        let dst = &mut dst[..total * row_bytes];
         let mut at = 0;
-        for (data, start, rows) in &sources {
-            let src = data.read();
-            let src = &src.as_bytes()[*start..];
+        for (src, rows) in srcs.iter().zip(&rows) {
             match rows {
                 Rows::Range(r) => {
                     let n = r.len() * row_bytes;
@@ -108,12 +94,6 @@ pub(crate) fn gather_rows(parts: &[(&NDArray, Rows)]) -> Result<NDArray> {
             }
         }
         Ok(())
-    });
-    let reads: Vec<&Var> = parts.iter().map(|(src, _)| &src.chunk.var).collect();
-    out.chunk.engine.push(
-        op.reads(&reads)
-            .writes(&[&out.chunk.var])
-            .context(out.context()),
-    )?;
+    })?;
     Ok(out)
 }

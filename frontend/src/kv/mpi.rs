@@ -23,13 +23,13 @@ use std::time::{Duration, Instant};
 use mpi::collective::SystemOperation;
 use mpi::environment::Threading;
 use mpi::traits::{Communicator, CommunicatorCollectives, Root};
-use mxr_engine::storage::Buffer;
-use mxr_engine::{Completion, Operation, Var};
+use mxr_engine::Completion;
 use mxr_kernels::DType;
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 use smallvec::SmallVec;
 
-use super::reduce::{Region, sum_bytes};
+use super::reduce::sum_bytes;
+use crate::dispatch::host::{self, Region};
 use crate::nd::NDArray;
 
 /// One message: the elements of one array, typed for MPI.
@@ -104,12 +104,8 @@ impl Payload {
 
 /// Where a finished step reports.
 enum Finish {
-    /// An engine operation: write the result into `dst[range]`, then complete.
-    Engine {
-        completion: Completion,
-        dst: Arc<RwLock<Buffer>>,
-        range: std::ops::Range<usize>,
-    },
+    /// An engine operation: write the result into `dst`, then complete.
+    Engine { completion: Completion, dst: Region },
     /// A blocked caller (barrier).
     Caller(mpsc::Sender<Result<(), String>>),
 }
@@ -303,24 +299,14 @@ impl Comm {
         Payload::zeroed(dtype, 0)?; // dtype check before anything is queued
         let sources = values
             .iter()
-            .map(|a| {
-                Ok((
-                    Arc::clone(a.chunk.host("kvstore dist_sync")?),
-                    a.byte_range(),
-                ))
-            })
+            .map(|a| Region::of(a, "kvstore dist_sync"))
             .collect::<crate::Result<SmallVec<[Region; 4]>>>()
             .map_err(|e| e.to_string())?;
-        let reads: SmallVec<[&Var; 4]> = values.iter().map(|a| &a.chunk.var).collect();
-        self.push_step(dest, &reads, "kvstore_allreduce", move || {
+        self.push_step(dest, values, "kvstore_allreduce", move || {
             let mut payload = Payload::zeroed(dtype, len)?;
-            let guards: SmallVec<[_; 4]> = sources.iter().map(|(d, _)| d.read()).collect();
-            let bytes: SmallVec<[&[u8]; 4]> = guards
-                .iter()
-                .zip(&sources)
-                .map(|(g, (_, r))| &g.as_bytes()[r.clone()])
-                .collect();
-            sum_bytes(dtype, &bytes, payload.bytes_mut(), 1);
+            Region::read_all(&sources, |bytes| {
+                sum_bytes(dtype, bytes, payload.bytes_mut(), 1);
+            });
             Ok(Step::AllReduce(payload))
         })
     }
@@ -330,22 +316,12 @@ impl Comm {
         self.broken()?;
         let (len, dtype) = (dest.size(), dest.dtype());
         Payload::zeroed(dtype, 0)?;
-        let source = (
-            Arc::clone(
-                value
-                    .chunk
-                    .host("kvstore dist_sync")
-                    .map_err(|e| e.to_string())?,
-            ),
-            value.byte_range(),
-        );
+        let source = Region::of(value, "kvstore dist_sync").map_err(|e| e.to_string())?;
         let root = self.rank == 0;
-        self.push_step(dest, &[&value.chunk.var], "kvstore_broadcast", move || {
+        self.push_step(dest, &[value], "kvstore_broadcast", move || {
             let mut payload = Payload::zeroed(dtype, len)?;
             if root {
-                payload
-                    .bytes_mut()
-                    .copy_from_slice(&source.0.read().as_bytes()[source.1.clone()]);
+                source.read(|bytes| payload.bytes_mut().copy_from_slice(bytes));
             }
             Ok(Step::Broadcast(payload))
         })
@@ -356,7 +332,7 @@ impl Comm {
     fn push_step(
         &self,
         dest: &NDArray,
-        reads: &[&Var],
+        reads: &[&NDArray],
         name: &'static str,
         build: impl FnOnce() -> Result<Step, String> + Send + 'static,
     ) -> Result<(), String> {
@@ -365,33 +341,16 @@ impl Comm {
             seq,
             shared: Some(Arc::clone(&self.shared)),
         };
-        let dst = Arc::clone(
-            dest.chunk
-                .host("kvstore dist_sync")
-                .map_err(|e| e.to_string())?,
-        );
-        let range = dest.byte_range();
+        let dst = Region::of(dest, "kvstore dist_sync").map_err(|e| e.to_string())?;
         let label = format!("{name} #{seq}");
-        let op = Operation::asynchronous(name, move |_, completion| {
+        host::push_async(name, reads, dest, move |_, completion| {
             let mut ticket = ticket;
             let shared = ticket.shared.take().expect("a ticket is used once");
             let (step, finish) = match build() {
-                Ok(step) => (
-                    step,
-                    Finish::Engine {
-                        completion,
-                        dst,
-                        range,
-                    },
-                ),
+                Ok(step) => (step, Finish::Engine { completion, dst }),
                 Err(reason) => {
                     // Still take part, so that the other workers are not left waiting.
-                    Finish::Engine {
-                        completion,
-                        dst,
-                        range,
-                    }
-                    .fail(reason.clone());
+                    Finish::Engine { completion, dst }.fail(reason.clone());
                     shared.break_with(reason);
                     return;
                 }
@@ -404,11 +363,8 @@ impl Comm {
                     finish: Some(Arc::new(Mutex::new(Some(finish)))),
                 },
             );
-        });
-        dest.chunk
-            .engine
-            .push(op.reads(reads).writes(&[&dest.chunk.var]))
-            .map_err(|e| e.to_string())
+        })
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -519,13 +475,9 @@ fn mpi_thread(shared: &Shared, started: &mpsc::Sender<Result<(usize, usize), Str
         shared.running_changed.notify_all();
         if let Some(f) = finish.and_then(|f| f.lock().take()) {
             match f {
-                Finish::Engine {
-                    completion,
-                    dst,
-                    range,
-                } => {
+                Finish::Engine { completion, dst } => {
                     if let Some((p, _)) = &payload {
-                        dst.write().as_bytes_mut()[range].copy_from_slice(p.bytes());
+                        dst.write(|bytes| bytes.copy_from_slice(p.bytes()));
                     }
                     completion.done();
                 }

@@ -1,17 +1,13 @@
 //! The KVStore's merge: one engine operation that sums several arrays into another in one pass
 //! (MXNet's `CommCPU::Reduce`, without its copies into a merge buffer).
 
-use std::sync::Arc;
-
-use mxr_engine::storage::Buffer;
-use mxr_engine::{BoxError, Operation, Var};
 use mxr_kernels::DType;
 use mxr_kernels::cpu::elementwise::Num;
 use mxr_kernels::cpu::sum::{copy_streaming, sum_n, sum_n_f16};
-use parking_lot::RwLock;
 use smallvec::SmallVec;
 
 use crate::Result;
+use crate::dispatch::host;
 use crate::nd::NDArray;
 
 /// Below this many bytes written, the sum runs on one thread (a spawned helper costs ~20 µs).
@@ -20,57 +16,22 @@ const SPLIT_MIN_BYTES: usize = 1 << 20;
 /// At most this many threads share one sum (MXNet: `MXNET_KVSTORE_REDUCTION_NTHREADS` = 4).
 const MAX_THREADS: usize = 4;
 
-/// An array's storage and byte range, as an operation body holds it.
-pub(crate) type Region = (Arc<RwLock<Buffer>>, std::ops::Range<usize>);
-
 /// Pushes `out = Σ sources` as one engine operation reading the sources' vars and writing
 /// `out`'s. Shapes and dtypes were checked by the caller; no source shares storage with `out`.
 pub(crate) fn push_sum(name: &'static str, sources: &[&NDArray], out: &NDArray) -> Result<()> {
     if !out.context().is_cpu() || sources.iter().any(|a| !a.context().is_cpu()) {
         return super::gpu_sum::push_sum(name, sources, out);
     }
-    let views = sources
-        .iter()
-        .map(|a| Ok((Arc::clone(a.chunk.host(name)?), a.byte_range())))
-        .collect::<Result<SmallVec<[Region; 4]>>>()?;
-    let dst = Arc::clone(out.chunk.host(name)?);
-    let dst_range = out.byte_range();
     let dtype = out.dtype();
-    let engine = out.chunk.engine;
-    let threads = if dst_range.len() >= SPLIT_MIN_BYTES {
-        engine.config().cpu_workers.clamp(1, MAX_THREADS)
+    let threads = if out.byte_range().len() >= SPLIT_MIN_BYTES {
+        host::cpu_workers(out).clamp(1, MAX_THREADS)
     } else {
         1
     };
-    let op = Operation::sync(name, move |_| -> Result<(), BoxError> {
-        // Several sources may be views of one storage: one read guard per storage.
-        let mut guards: SmallVec<[_; 4]> = SmallVec::new();
-        for (data, _) in &views {
-            if !guards.iter().any(|(d, _)| Arc::ptr_eq(d, data)) {
-                guards.push((Arc::clone(data), data.read()));
-            }
-        }
-        let bytes: SmallVec<[&[u8]; 4]> = views
-            .iter()
-            .map(|(data, range)| {
-                let (_, guard) = guards
-                    .iter()
-                    .find(|(d, _)| Arc::ptr_eq(d, data))
-                    .expect("every source's storage has a guard (taken above)");
-                &guard.as_bytes()[range.clone()]
-            })
-            .collect();
-        let mut dst = dst.write();
-        sum_bytes(dtype, &bytes, &mut dst.as_bytes_mut()[dst_range], threads);
+    host::push_host(name, sources, out, move |sources, out| {
+        sum_bytes(dtype, sources, out, threads);
         Ok(())
-    });
-    let reads: SmallVec<[&Var; 4]> = sources.iter().map(|a| &a.chunk.var).collect();
-    engine.push(
-        op.reads(&reads)
-            .writes(&[&out.chunk.var])
-            .context(out.context()),
-    )?;
-    Ok(())
+    })
 }
 
 /// From this many bytes on, a pull copies with streaming stores (see [`push_pull_copy`]).
@@ -87,28 +48,10 @@ pub(crate) fn push_pull_copy(stored: &NDArray, out: &NDArray) -> Result<()> {
     if bytes < STREAM_MIN_BYTES || out.shares_storage_with(stored) || !on_cpu {
         return out.assign(stored);
     }
-    let (src, src_range) = (
-        Arc::clone(stored.chunk.host("kvstore_pull")?),
-        stored.byte_range(),
-    );
-    let (dst, dst_range) = (
-        Arc::clone(out.chunk.host("kvstore_pull")?),
-        out.byte_range(),
-    );
-    let op = Operation::sync("kvstore_pull", move |_| -> Result<(), BoxError> {
-        let src = src.read();
-        copy_streaming(
-            &src.as_bytes()[src_range],
-            &mut dst.write().as_bytes_mut()[dst_range],
-        );
+    host::push_host("kvstore_pull", &[stored], out, |src, dst| {
+        copy_streaming(src[0], dst);
         Ok(())
-    });
-    out.chunk.engine.push(
-        op.reads(&[&stored.chunk.var])
-            .writes(&[&out.chunk.var])
-            .context(out.context()),
-    )?;
-    Ok(())
+    })
 }
 
 /// `out = Σ sources` on raw element bytes of `dtype`, split over up to `threads` threads.

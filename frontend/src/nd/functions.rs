@@ -6,9 +6,10 @@ use std::collections::HashMap;
 
 use mxr_operators::registry::{self, OpRef};
 
-use super::invoke::{Outputs, apply_inner, is_training, push_inplace};
+use super::invoke::{Outputs, apply_inner, is_training};
 use super::ndarray::NDArray;
 use crate::Result;
+use crate::dispatch::push_inplace;
 
 thread_local! {
     /// Parsed scalar operators by (name, scalar bits): `a += 1.0` in a loop parses once.

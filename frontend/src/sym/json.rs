@@ -22,7 +22,8 @@ use mxr_operators::registry::{self, OpDef, OpRef};
 
 use super::attrs::HIDDEN_KEYS;
 use super::compose::set_input_var_attrs;
-use super::jsontext::{self, Json, Writer};
+use super::jsonfile::{self, Entry, FileNode};
+use super::jsonwriter::Writer;
 use super::node::{self, Node, NodeEntry, NodeRef};
 use super::symbol::Symbol;
 use crate::format::LoadLimits;
@@ -200,7 +201,7 @@ struct RawNode {
     op_name: String,
     name: String,
     attrs: BTreeMap<String, String>,
-    inputs: Vec<(usize, usize, u32)>,
+    inputs: Vec<Entry>,
     control_deps: Vec<usize>,
     op: Option<OpRef>,
 }
@@ -220,116 +221,16 @@ impl Loader<'_> {
         }
     }
 
-    fn object<'j>(&self, v: &'j Json, what: &str) -> Result<&'j [(String, Json)]> {
-        match v {
-            Json::Object(m) => Ok(m),
-            other => Err(self.error(format!("{what} must be an object, not {}", other.kind()))),
-        }
-    }
-
-    fn array<'j>(&self, v: &'j Json, what: &str) -> Result<&'j [Json]> {
-        match v {
-            Json::Array(a) => Ok(a),
-            other => Err(self.error(format!("{what} must be an array, not {}", other.kind()))),
-        }
-    }
-
-    fn string(&self, v: &Json, what: &str) -> Result<String> {
-        match v {
-            Json::String(s) => Ok(s.clone()),
-            other => Err(self.error(format!("{what} must be a string, not {}", other.kind()))),
-        }
-    }
-
-    fn uint(&self, v: &Json, what: &str) -> Result<u64> {
-        match v {
-            Json::Number(text) => text.parse().map_err(|_| {
-                self.error(format!("{what} must be a non-negative integer, not {text}"))
-            }),
-            other => Err(self.error(format!(
-                "{what} must be a non-negative integer, not {}",
-                other.kind()
-            ))),
-        }
-    }
-
-    fn index(&self, v: &Json, what: &str) -> Result<usize> {
-        let v = self.uint(v, what)?;
-        usize::try_from(v).map_err(|_| self.error(format!("{what} {v} is out of range")))
-    }
-
-    fn string_map(&self, v: &Json, what: &str) -> Result<BTreeMap<String, String>> {
-        let mut map = BTreeMap::new();
-        for (k, v) in self.object(v, what)? {
-            map.insert(k.clone(), self.string(v, &format!("{what} value `{k}`"))?);
-        }
-        Ok(map)
-    }
-
-    /// `[node, index]` or `[node, index, version]`.
-    fn entry(&self, v: &Json, what: &str) -> Result<(usize, usize, u32)> {
-        let items = self.array(v, what)?;
-        if !(2..=3).contains(&items.len()) {
-            return Err(self.error(format!(
-                "{what} must be [node, index] or [node, index, version], found {} elements",
-                items.len()
-            )));
-        }
-        let node = self.index(&items[0], what)?;
-        let index = self.index(&items[1], what)?;
-        let version = match items.get(2) {
-            Some(v) => u32::try_from(self.uint(v, what)?)
-                .map_err(|_| self.error(format!("{what}: version out of range")))?,
-            None => 0,
-        };
-        Ok((node, index, version))
-    }
-
-    fn node(&self, v: &Json, id: usize) -> Result<RawNode> {
-        let what = format!("node {id}");
-        let (mut op, mut name, mut inputs) = (None, None, None);
-        let mut attrs = BTreeMap::new();
-        let mut param = BTreeMap::new();
-        let mut control_deps = Vec::new();
-        for (key, value) in self.object(v, &what)? {
-            match key.as_str() {
-                "op" => op = Some(self.string(value, &format!("{what} `op`"))?),
-                "name" => name = Some(self.string(value, &format!("{what} `name`"))?),
-                "inputs" => {
-                    let items = self.array(value, &format!("{what} `inputs`"))?;
-                    let parsed: Result<Vec<_>> = items
-                        .iter()
-                        .map(|e| self.entry(e, &format!("{what} input")))
-                        .collect();
-                    inputs = Some(parsed?);
-                }
-                // Of `attrs` and `attr`, whichever comes later replaces the other.
-                "attrs" | "attr" => attrs = self.string_map(value, &format!("{what} `{key}`"))?,
-                "param" => param = self.string_map(value, &format!("{what} `param`"))?,
-                "control_deps" => {
-                    control_deps = self
-                        .array(value, &format!("{what} `control_deps`"))?
-                        .iter()
-                        .map(|d| self.index(d, &format!("{what} control dependency")))
-                        .collect::<Result<_>>()?;
-                }
-                "backward_source_id" => {}
-                "subgraphs" => {
-                    return Err(self.error(format!("{what}: subgraphs are not supported")));
-                }
-                other => {
-                    return Err(self.error(format!(
-                        "{what}: unknown field `{other}`; node fields are op, name, inputs, \
-                         attrs, attr, param, control_deps, backward_source_id"
-                    )));
-                }
-            }
-        }
-        let missing =
-            |field: &str| self.error(format!("{what}: required field `{field}` is missing"));
-        let op_name = op.ok_or_else(|| missing("op"))?;
-        let name = name.ok_or_else(|| missing("name"))?;
-        let inputs = inputs.ok_or_else(|| missing("inputs"))?;
+    /// A node as the file gives it, with its operator looked up.
+    fn node(&self, n: FileNode) -> Result<RawNode> {
+        let FileNode {
+            op: op_name,
+            name,
+            inputs,
+            mut attrs,
+            param,
+            control_deps,
+        } = n;
         for (k, v) in param {
             attrs.entry(k).or_insert(v);
         }
@@ -372,11 +273,7 @@ impl Loader<'_> {
 
 /// The nodes reachable from `heads` in traversal order (inputs, then control dependencies);
 /// an error on a cycle.
-fn raw_order(
-    loader: &Loader<'_>,
-    nodes: &[RawNode],
-    heads: &[(usize, usize, u32)],
-) -> Result<Vec<usize>> {
+fn raw_order(loader: &Loader<'_>, nodes: &[RawNode], heads: &[Entry]) -> Result<Vec<usize>> {
     // 0 unvisited, 1 on the current path, 2 done.
     let mut state = vec![0u8; nodes.len()];
     let mut order = Vec::new();
@@ -425,61 +322,17 @@ fn load_json(text: &str, source: &str, limits: LoadLimits) -> Result<Symbol> {
         source,
         budget: std::cell::Cell::new(budget),
     };
-    let (json, used) = jsontext::parse(text, budget).map_err(|e| loader.error(e))?;
-    loader.budget.set(budget.saturating_sub(used));
-    let (mut nodes_json, mut arg_nodes, mut heads, mut version) = (None, None, None, 800);
-    for (key, value) in loader.object(&json, "the top level")? {
-        match key.as_str() {
-            "nodes" => nodes_json = Some(loader.array(value, "`nodes`")?),
-            "arg_nodes" => {
-                arg_nodes = Some(
-                    loader
-                        .array(value, "`arg_nodes`")?
-                        .iter()
-                        .map(|v| loader.index(v, "`arg_nodes` item"))
-                        .collect::<Result<Vec<_>>>()?,
-                );
-            }
-            "heads" => {
-                heads = Some(
-                    loader
-                        .array(value, "`heads`")?
-                        .iter()
-                        .map(|v| loader.entry(v, "head"))
-                        .collect::<Result<Vec<_>>>()?,
-                );
-            }
-            "node_row_ptr" => {
-                loader.array(value, "`node_row_ptr`")?;
-            }
-            "attrs" => {
-                for (k, v) in loader.object(value, "`attrs`")? {
-                    if k == "mxnet_version" {
-                        version = match loader.array(v, "`mxnet_version`")? {
-                            [Json::String(t), Json::Number(n)] if t == "int" => n
-                                .parse()
-                                .map_err(|_| loader.error("invalid `mxnet_version`"))?,
-                            _ => return Err(loader.error("`mxnet_version` must be [\"int\", n]")),
-                        };
-                    }
-                }
-            }
-            other => {
-                return Err(loader.error(format!(
-                    "unknown field `{other}`; the fields are nodes, arg_nodes, node_row_ptr, \
-                     heads, attrs"
-                )));
-            }
-        }
-    }
-    let missing = |field: &str| loader.error(format!("required field `{field}` is missing"));
-    let nodes_json = nodes_json.ok_or_else(|| missing("nodes"))?;
-    let arg_nodes = arg_nodes.ok_or_else(|| missing("arg_nodes"))?;
-    let heads = heads.ok_or_else(|| missing("heads"))?;
-    let mut nodes: Vec<RawNode> = nodes_json
-        .iter()
-        .enumerate()
-        .map(|(i, v)| loader.node(v, i))
+    let (file, left) = jsonfile::read(text, budget).map_err(|e| loader.error(e))?;
+    loader.budget.set(left);
+    let jsonfile::File {
+        nodes,
+        arg_nodes,
+        heads,
+        version,
+    } = file;
+    let mut nodes: Vec<RawNode> = nodes
+        .into_iter()
+        .map(|n| loader.node(n))
         .collect::<Result<_>>()?;
 
     let count = nodes.len();
@@ -673,29 +526,28 @@ fn build(
     loader: &Loader<'_>,
     nodes: Vec<RawNode>,
     order: &[usize],
-    heads: &[(usize, usize, u32)],
+    heads: &[Entry],
 ) -> Result<Symbol> {
     let mut nodes: Vec<Option<RawNode>> = nodes.into_iter().map(Some).collect();
     let mut built: Vec<Option<NodeRef>> = vec![None; nodes.len()];
-    let entry =
-        |built: &[Option<NodeRef>], (src, index, version): (usize, usize, u32), what: &str| {
-            // `order` is a post-order, so every input was built before its reader.
-            let node = built[src]
-                .clone()
-                .ok_or_else(|| loader.error(format!("{what}: node {src} is not built")))?;
-            let outputs = node.num_outputs();
-            if index >= outputs {
-                return Err(loader.error(format!(
-                    "{what} reads output {index} of node {src} (`{}`), which has {outputs}",
-                    node.name()
-                )));
-            }
-            Ok(NodeEntry {
-                node,
-                index,
-                version,
-            })
-        };
+    let entry = |built: &[Option<NodeRef>], (src, index, version): Entry, what: &str| {
+        // `order` is a post-order, so every input was built before its reader.
+        let node = built[src]
+            .clone()
+            .ok_or_else(|| loader.error(format!("{what}: node {src} is not built")))?;
+        let outputs = node.num_outputs();
+        if index >= outputs {
+            return Err(loader.error(format!(
+                "{what} reads output {index} of node {src} (`{}`), which has {outputs}",
+                node.name()
+            )));
+        }
+        Ok(NodeEntry {
+            node,
+            index,
+            version,
+        })
+    };
     for &i in order {
         let Some(raw) = nodes[i].take() else { continue };
         let what = format!("node {i} (`{}`)", raw.name);

@@ -25,6 +25,9 @@ use std::fmt;
 
 use super::parallel::for_each_chunk_mut;
 
+mod hard_sigmoid;
+pub use hard_sigmoid::{hard_sigmoid, hard_sigmoid_backward, hard_sigmoid_inplace};
+
 /// A numeric element type the element-wise kernels compute on: `f32`, `f64`, `i32`, `i64`, `u8`
 /// and `i8`. Integer arithmetic wraps; functions without an integer meaning (`exp`, `tanh`, ...)
 /// go through `f64` and are cast back with [`Num::from_f64`].

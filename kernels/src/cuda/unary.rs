@@ -91,3 +91,33 @@ pub fn clip_backward(
     // item i < n touches element i of each, inside the checked lengths.
     unsafe { launch(dev, Source::Unary, K, n, (dx, g, x, n as i64, lo, hi)) }
 }
+
+/// `y = max(0, min(1, alpha·x + beta))` over `n` elements (`y` may be `x`).
+pub fn hard_sigmoid(
+    dev: &Arc<GpuDevice>,
+    (alpha, beta): (f32, f32),
+    [y, x]: [DeviceSlice<'_, f32>; 2],
+    n: usize,
+) -> Result<(), GpuError> {
+    const K: &str = "unary_hard_sigmoid_f32";
+    let (y, x) = (at_least(K, "y", y, n)?, at_least(K, "x", x, n)?);
+    // SAFETY: (float* y, const float* x, long long n, float alpha, float beta); item i < n
+    // touches y[i] and x[i], inside the checked lengths.
+    unsafe { launch(dev, Source::Unary, K, n, (y, x, n as i64, alpha, beta)) }
+}
+
+/// `dx = g·alpha` where `0 < alpha·x + beta < 1`, else 0, over `n` elements (`dx` may be `g`
+/// or `x`).
+pub fn hard_sigmoid_backward(
+    dev: &Arc<GpuDevice>,
+    (alpha, beta): (f32, f32),
+    [dx, g, x]: [DeviceSlice<'_, f32>; 3],
+    n: usize,
+) -> Result<(), GpuError> {
+    const K: &str = "unary_hard_sigmoid_backward_f32";
+    let dx = at_least(K, "dx", dx, n)?;
+    let (g, x) = (at_least(K, "g", g, n)?, at_least(K, "x", x, n)?);
+    // SAFETY: (float* dx, const float* g, const float* x, long long n, float alpha,
+    // float beta); item i < n touches element i of each, inside the checked lengths.
+    unsafe { launch(dev, Source::Unary, K, n, (dx, g, x, n as i64, alpha, beta)) }
+}

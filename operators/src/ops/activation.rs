@@ -224,14 +224,7 @@ params! {
 impl LeakyReLUParam {
     /// Parses and validates (rrelu needs `lower_bound <= upper_bound`); errors name `op`.
     fn parse_for(op: &'static str, attrs: &[(&str, &str)]) -> Result<LeakyReLUParam> {
-        let mut parser = crate::registry::attrs::AttrParser::new(op, attrs.iter().copied());
-        let p = LeakyReLUParam {
-            act_type: parser.or_default("act_type", LeakyActType::Leaky)?,
-            slope: parser.or_default("slope", 0.25)?,
-            lower_bound: parser.or_default("lower_bound", 0.125)?,
-            upper_bound: parser.or_default("upper_bound", 0.334)?,
-        };
-        parser.finish()?;
+        let p = LeakyReLUParam::parse_as(op, attrs.iter().copied())?;
         if p.act_type == LeakyActType::Rrelu && p.lower_bound > p.upper_bound {
             return Err(Error::BadParam {
                 op: op.into(),
@@ -579,10 +572,8 @@ inventory::submit! {
 }
 inventory::submit! {
     OpDef::new("_backward_Activation", "Gradient of Activation.", ActivationParam::specs, |a| {
-        let mut parser = crate::registry::attrs::AttrParser::new("_backward_Activation", a.iter().copied());
-        let act_type = parser.required("act_type")?;
-        parser.finish()?;
-        Ok(Arc::new(ActivationBackward { param: ActivationParam { act_type } }) as OpRef)
+        let param = ActivationParam::parse_as("_backward_Activation", a.iter().copied())?;
+        Ok(Arc::new(ActivationBackward { param }) as OpRef)
     })
 }
 inventory::submit! {

@@ -1,4 +1,5 @@
-//! Unary math operators (negative, exp, log, sqrt, square, abs, tanh, sigmoid, relu, clip).
+//! Unary math operators (negative, exp, log, sqrt, square, abs, tanh, sigmoid, relu, clip,
+//! hard_sigmoid).
 //!
 //! One input `data`, one output of its shape; every one computes in place
 //! ([`Operator::forward_inplace`]). Integer arrays work as in MXNet (functions without an
@@ -8,7 +9,10 @@
 //! `elemwise_mul(g, y)` for `exp`; `_backward_log`, `_backward_square`, `_backward_abs`,
 //! `_backward_clip` on (g, input); `_backward_sqrt`, `_backward_tanh`, `_backward_sigmoid`,
 //! `_backward_relu` on (g, output). `clip` (params `a_min`, `a_max`, both required) passes the
-//! gradient where `a_min <= x <= a_max`. GPU kernels (float32): `kernels/cuda/unary.cu`.
+//! gradient where `a_min <= x <= a_max`. `hard_sigmoid` (params `alpha` = 0.2, `beta` = 0.5:
+//! `max(0, min(1, alpha·x + beta))`, float dtypes only) has `_backward_hard_sigmoid` on
+//! (g, x, y), as MXNet's `ElemwiseGradUseInOut` builds it: `g·alpha` where the line is strictly
+//! inside (0, 1). GPU kernels (float32): `kernels/cuda/unary.cu`.
 
 use std::sync::Arc;
 
@@ -20,7 +24,7 @@ use crate::registry::{
     Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx,
     TensorMut, TensorRef,
 };
-use crate::{Result, params};
+use crate::{Result, float_dispatch, params};
 use mxr_engine::DeviceType;
 
 /// A unary math operator.
@@ -381,6 +385,155 @@ impl Operator for ClipBackward {
     }
 }
 
+params! {
+    /// Parameters of `hard_sigmoid` and `_backward_hard_sigmoid`.
+    pub struct HardSigmoidParam for "hard_sigmoid" {
+        /// Slope of hard sigmoid.
+        alpha: f32 = 0.2,
+        /// Bias of hard sigmoid.
+        beta: f32 = 0.5,
+    }
+}
+
+impl HardSigmoidParam {
+    /// `alpha` and `beta` cast to the element type (MXNet computes `DType(alpha) * x`).
+    fn coefficients<T: Num>(&self) -> (T, T) {
+        let cast = |v: f32| T::from_f64(f64::from(v));
+        (cast(self.alpha), cast(self.beta))
+    }
+}
+
+/// `hard_sigmoid(data, alpha=0.2, beta=0.5)`: `max(0, min(1, alpha·x + beta))` (NaN passes
+/// through). Float dtypes only, as in MXNet; `alpha` and `beta` are `float` parameters, cast to
+/// the element type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HardSigmoid {
+    /// The slope and bias.
+    pub param: HardSigmoidParam,
+}
+
+impl HardSigmoid {
+    fn inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
+        let name = self.name();
+        float_dispatch!(data.dtype, name, T => {
+            let (alpha, beta) = self.param.coefficients::<T>();
+            ew::hard_sigmoid_inplace(data.slice_mut::<T>(name)?, alpha, beta);
+            Ok(())
+        })
+    }
+}
+
+impl Operator for HardSigmoid {
+    fn name(&self) -> &'static str {
+        "hard_sigmoid"
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.param.to_attrs()
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        same_shape(shapes)
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let name = self.name();
+        float_dispatch!(outputs[0].dtype, name, T => {
+            let (alpha, beta) = self.param.coefficients::<T>();
+            ew::hard_sigmoid(inputs[0].slice::<T>(name)?, alpha, beta, outputs[0].slice_mut::<T>(name)?);
+            Ok(())
+        })
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let (alpha, beta) = (self.param.alpha, self.param.beta);
+        gpu::hard_sigmoid(ctx, alpha, beta, &inputs[0], &outputs[0])
+    }
+    fn forward_inplace(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        data: &mut TensorMut<'_>,
+    ) -> Option<Result<()>> {
+        Some(self.inplace(data))
+    }
+    fn is_inplace_unary(&self) -> bool {
+        true
+    }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let back = HardSigmoidBackward {
+            param: self.param.clone(),
+        };
+        let inputs = [grad.ograds[0], grad.inputs[0], grad.outputs[0]];
+        let out = grad.backward_node(back, &inputs)?;
+        Ok(vec![Some(out[0])])
+    }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+/// `_backward_hard_sigmoid`: inputs the head gradient, the forward input and output (the
+/// output is not read); `g·alpha` where `0 < alpha·x + beta < 1`, else 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HardSigmoidBackward {
+    /// The forward operator's slope and bias.
+    pub param: HardSigmoidParam,
+}
+
+impl Operator for HardSigmoidBackward {
+    fn name(&self) -> &'static str {
+        "_backward_hard_sigmoid"
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.param.to_attrs()
+    }
+    fn input_names(&self) -> Vec<String> {
+        vec!["ograd".into(), "data".into(), "output".into()]
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        same_shape(shapes)
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        let name = self.name();
+        float_dispatch!(outputs[0].dtype, name, T => {
+            let (alpha, beta) = self.param.coefficients::<T>();
+            let g = inputs[0].slice::<T>(name)?;
+            let x = inputs[1].slice::<T>(name)?;
+            ew::hard_sigmoid_backward(g, x, alpha, beta, outputs[0].slice_mut::<T>(name)?);
+            Ok(())
+        })
+    }
+    fn devices(&self) -> &'static [DeviceType] {
+        &[DeviceType::Cpu, DeviceType::Gpu]
+    }
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let (alpha, beta) = (self.param.alpha, self.param.beta);
+        gpu::hard_sigmoid_backward(ctx, alpha, beta, &inputs[0], &inputs[1], &outputs[0])
+    }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0), (1, 0)]
+    }
+}
+
 fn create_unary(op: UnaryOp, attrs: &[(&str, &str)]) -> Result<OpRef> {
     parse_no_params(Unary::op_name(op), attrs)?;
     Ok(Arc::new(Unary { op }))
@@ -389,15 +542,6 @@ fn create_unary(op: UnaryOp, attrs: &[(&str, &str)]) -> Result<OpRef> {
 fn create_unary_backward(op: UnaryGrad, attrs: &[(&str, &str)]) -> Result<OpRef> {
     parse_no_params(UnaryBackward::op_name(op), attrs)?;
     Ok(Arc::new(UnaryBackward { op }))
-}
-
-fn create_clip(name: &'static str, attrs: &[(&str, &str)]) -> Result<ClipParam> {
-    // ClipParam::parse names "clip" in its errors; the backward op parses for its own name.
-    let mut parser = crate::registry::attrs::AttrParser::new(name, attrs.iter().copied());
-    let a_min = parser.required("a_min")?;
-    let a_max = parser.required("a_max")?;
-    parser.finish()?;
-    Ok(ClipParam { a_min, a_max })
 }
 
 inventory::submit! {
@@ -432,7 +576,7 @@ inventory::submit! {
 }
 inventory::submit! {
     OpDef::new("clip", "Clips values to [a_min, a_max].", ClipParam::specs, |a| {
-        Ok(Arc::new(Clip { param: create_clip("clip", a)? }) as OpRef)
+        Ok(Arc::new(Clip { param: ClipParam::parse(a.iter().copied())? }) as OpRef)
     })
 }
 inventory::submit! {
@@ -466,7 +610,23 @@ inventory::submit! {
 inventory::submit! {
     OpDef::new("_backward_clip", "Gradient of clip: g where a_min <= x <= a_max.",
         ClipParam::specs, |a| {
-            Ok(Arc::new(ClipBackward { param: create_clip("_backward_clip", a)? }) as OpRef)
+            let param = ClipParam::parse_as("_backward_clip", a.iter().copied())?;
+            Ok(Arc::new(ClipBackward { param }) as OpRef)
+        })
+}
+
+inventory::submit! {
+    OpDef::new("hard_sigmoid", "Hard sigmoid: max(0, min(1, alpha·x + beta)).",
+        HardSigmoidParam::specs, |a| {
+            Ok(Arc::new(HardSigmoid { param: HardSigmoidParam::parse(a.iter().copied())? }) as OpRef)
+        })
+}
+inventory::submit! {
+    OpDef::new("_backward_hard_sigmoid",
+        "Gradient of hard_sigmoid: g·alpha where 0 < alpha·x + beta < 1.",
+        HardSigmoidParam::specs, |a| {
+            let param = HardSigmoidParam::parse_as("_backward_hard_sigmoid", a.iter().copied())?;
+            Ok(Arc::new(HardSigmoidBackward { param }) as OpRef)
         })
 }
 

@@ -425,7 +425,8 @@ macro_rules! attr_enum {
 }
 
 /// Declares an operator's parameter struct: fields without `= default` are required. Generates
-/// `parse` (from an attribute dictionary), `specs` (the listing) and `to_attrs` (back to MXNet's
+/// `parse` (from an attribute dictionary; `parse_as` for a `_backward_*` operator sharing the
+/// parameters, whose errors name it), `specs` (the listing) and `to_attrs` (back to MXNet's
 /// strings: required values and those that differ from their defaults, in declaration order).
 /// See the [module docs](crate::registry::attrs) for an example.
 #[macro_export]
@@ -449,11 +450,21 @@ macro_rules! params {
             /// The operator these parameters belong to.
             pub const OP: &'static str = $op;
 
-            /// Parses MXNet's attribute strings.
+            /// Parses MXNet's attribute strings; errors name the operator these parameters
+            /// belong to.
             pub fn parse<'a>(
                 dict: impl IntoIterator<Item = (&'a str, &'a str)>,
             ) -> $crate::Result<Self> {
-                let mut parser = $crate::registry::attrs::AttrParser::new($op, dict);
+                Self::parse_as($op, dict)
+            }
+
+            /// [`parse`](Self::parse) for operator `op`, which shares these parameters (a
+            /// `_backward_*` operator): errors name `op`.
+            pub fn parse_as<'a>(
+                op: &'static str,
+                dict: impl IntoIterator<Item = (&'a str, &'a str)>,
+            ) -> $crate::Result<Self> {
+                let mut parser = $crate::registry::attrs::AttrParser::new(op, dict);
                 let parsed = $name {
                     $($field: $crate::__param_get!(parser, $field, $ty $(, $default)?),)*
                 };

@@ -30,6 +30,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("sigmoid", &[]),
     ("relu", &[]),
     ("clip", &[]),
+    ("hard_sigmoid", &[]),
     ("where", &[]),
     ("Activation", &[]),
     ("LeakyReLU", &[]),

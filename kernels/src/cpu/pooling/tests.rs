@@ -499,7 +499,7 @@ fn general_max_backward<T: PoolElement>(geom: &PoolGeom, g: &[T], x: &[T], y: &[
             p * spatial..(p + 1) * spatial,
         );
         let (gp, xp, yp) = (&g[o.clone()], &x[i], &y[o]);
-        backward_plane(PoolType::Max, &wd, &wh, &ww, ih, iw, gp, xp, yp, d);
+        super::backward::backward_plane(PoolType::Max, &wd, &wh, &ww, ih, iw, gp, xp, yp, d);
     }
     dx
 }

@@ -1,5 +1,5 @@
-//! GPU kernels of the unary math operators and clip (`kernels/cuda/unary.cu`, launched through
-//! [`mxr_kernels::cuda::unary`]).
+//! GPU kernels of the unary math operators, clip and hard_sigmoid (`kernels/cuda/unary.cu`,
+//! launched through [`mxr_kernels::cuda::unary`]).
 
 use mxr_kernels::cpu::elementwise::{UnaryGrad, UnaryOp};
 use mxr_kernels::cuda::unary as kernels;
@@ -65,5 +65,37 @@ pub(super) fn clip_backward(
     check_sizes(name, n, &[g, x])?;
     let slices = [dx.f32(name)?, g.f32(name)?, x.f32(name)?];
     kernels::clip_backward(ctx.device, (lo as f32, hi as f32), slices, n)
+        .map_err(|e| gpu_error(name, e))
+}
+
+/// `y = max(0, min(1, alpha·x + beta))` (`y` may be `x`).
+pub(super) fn hard_sigmoid(
+    ctx: &GpuOpContext<'_>,
+    alpha: f32,
+    beta: f32,
+    x: &GpuTensor<'_>,
+    y: &GpuTensor<'_>,
+) -> Result<()> {
+    let name = "hard_sigmoid";
+    let n = y.size();
+    check_sizes(name, n, &[x])?;
+    let slices = [y.f32(name)?, x.f32(name)?];
+    kernels::hard_sigmoid(ctx.device, (alpha, beta), slices, n).map_err(|e| gpu_error(name, e))
+}
+
+/// `dx = g·alpha` where `0 < alpha·x + beta < 1`, else 0.
+pub(super) fn hard_sigmoid_backward(
+    ctx: &GpuOpContext<'_>,
+    alpha: f32,
+    beta: f32,
+    g: &GpuTensor<'_>,
+    x: &GpuTensor<'_>,
+    dx: &GpuTensor<'_>,
+) -> Result<()> {
+    let name = "_backward_hard_sigmoid";
+    let n = dx.size();
+    check_sizes(name, n, &[g, x])?;
+    let slices = [dx.f32(name)?, g.f32(name)?, x.f32(name)?];
+    kernels::hard_sigmoid_backward(ctx.device, (alpha, beta), slices, n)
         .map_err(|e| gpu_error(name, e))
 }

@@ -337,3 +337,265 @@ fn gpu_matches_cpu() {
         }
     }
 }
+
+/// Inputs and head gradient of the hard_sigmoid references below (the points -2.5 and 2.5 put
+/// `alpha·x + beta` exactly on 0 and 1 with the defaults).
+const HS_X: [f64; 8] = [-4.0, -2.5, -1.0, 0.0, 0.3, 1.7, 2.5, 3.0];
+const HS_G: [f64; 8] = [1.0, 2.0, -1.0, 0.5, -3.0, 0.25, 4.0, -2.0];
+
+/// `hard_sigmoid` with `attrs` on `HS_X` as `dtype`: its output and input gradient for `HS_G`.
+fn hard_sigmoid_run(attrs: &[(&str, &str)], dtype: DType) -> (Vec<f64>, Vec<f64>) {
+    let op = create("hard_sigmoid", attrs, None).unwrap();
+    let x = HostTensor::from_f64_as(&[8], &HS_X, dtype);
+    let g = HostTensor::from_f64_as(&[8], &HS_G, dtype);
+    let y = run(op.as_ref(), &mut [x.clone()], false).unwrap();
+    assert_eq!(y[0].dtype(), dtype);
+    let dx = gradients(&op, &[x], &[g], true, 0).unwrap();
+    let dx = dx[0].as_ref().unwrap();
+    assert_eq!(dx.dtype(), dtype);
+    (y[0].to_f64(), dx.to_f64())
+}
+
+#[test]
+fn hard_sigmoid_matches_mxnet() {
+    // MXNet 1.9.1 (.venv), for each dtype and parameter set:
+    //   x = mx.nd.array(HS_X, dtype=dtype); x.attach_grad()
+    //   with mx.autograd.record(): y = mx.nd.hard_sigmoid(x, **params)
+    //   y.backward(mx.nd.array(HS_G, dtype=dtype)); print(y, x.grad)
+    // alpha and beta are float32 parameters: in float64 they enter as 0.2f32, 0.5f32, ...
+    type Case<'a> = (&'a [(&'a str, &'a str)], DType, [f64; 8], [f64; 8]);
+    let cases: [Case<'_>; 5] = [
+        (
+            &[],
+            DType::F32,
+            [
+                0.0,
+                0.0,
+                0.300_000_011_920_928_96,
+                0.5,
+                0.560_000_002_384_185_8,
+                0.840_000_033_378_601_1,
+                1.0,
+                1.0,
+            ],
+            [
+                0.0,
+                0.0,
+                -0.200_000_002_980_232_24,
+                0.100_000_001_490_116_12,
+                -0.600_000_023_841_857_9,
+                0.050_000_000_745_058_06,
+                0.0,
+                0.0,
+            ],
+        ),
+        (
+            &[("alpha", "0.7"), ("beta", "0.1")],
+            DType::F32,
+            [
+                0.0,
+                0.0,
+                0.0,
+                0.100_000_001_490_116_12,
+                0.310_000_002_384_185_8,
+                1.0,
+                1.0,
+                1.0,
+            ],
+            [
+                0.0,
+                0.0,
+                0.0,
+                0.349_999_994_039_535_5,
+                -2.099_999_904_632_568_4,
+                0.0,
+                0.0,
+                0.0,
+            ],
+        ),
+        (
+            &[("alpha", "-0.5"), ("beta", "0.25")],
+            DType::F32,
+            [
+                1.0,
+                1.0,
+                0.75,
+                0.25,
+                0.099_999_994_039_535_52,
+                0.0,
+                0.0,
+                0.0,
+            ],
+            [0.0, 0.0, 0.5, -0.25, 1.5, 0.0, 0.0, 0.0],
+        ),
+        (
+            &[],
+            DType::F64,
+            [
+                0.0,
+                0.0,
+                0.299_999_997_019_767_76,
+                0.5,
+                0.560_000_000_894_069_6,
+                0.840_000_005_066_394_7,
+                1.0,
+                1.0,
+            ],
+            [
+                0.0,
+                0.0,
+                -0.200_000_002_980_232_24,
+                0.100_000_001_490_116_12,
+                -0.600_000_008_940_696_7,
+                0.050_000_000_745_058_06,
+                0.0,
+                0.0,
+            ],
+        ),
+        (
+            &[("alpha", "0.7"), ("beta", "0.1")],
+            DType::F64,
+            [
+                0.0,
+                0.0,
+                0.0,
+                0.100_000_001_490_116_12,
+                0.309_999_997_913_837_4,
+                1.0,
+                1.0,
+                1.0,
+            ],
+            [
+                0.0,
+                0.0,
+                0.0,
+                0.349_999_994_039_535_5,
+                -2.099_999_964_237_213,
+                0.0,
+                0.0,
+                0.0,
+            ],
+        ),
+    ];
+    for (attrs, dtype, want_y, want_dx) in cases {
+        let (y, dx) = hard_sigmoid_run(attrs, dtype);
+        assert_eq!(y, want_y, "{attrs:?} {dtype}");
+        assert_eq!(dx, want_dx, "{attrs:?} {dtype}");
+    }
+}
+
+#[test]
+fn hard_sigmoid_gradient_matches_finite_differences() {
+    // Away from the kinks at alpha·x + beta ∈ {0, 1}, on both sides of them.
+    let x = HostTensor::from_vec(&[2, 4], vec![-3.1f64, -2.2, -0.7, 0.0, 0.4, 1.9, 2.8, 7.0]);
+    for attrs in [
+        &[][..],
+        &[("alpha", "0.7"), ("beta", "0.1")][..],
+        &[("alpha", "-1.5"), ("beta", "0.5")][..],
+    ] {
+        let op = create("hard_sigmoid", attrs, None).unwrap();
+        check_gradient(&op, std::slice::from_ref(&x), &GradCheck::default())
+            .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+    }
+}
+
+#[test]
+fn hard_sigmoid_graph_params_and_dtypes_follow_mxnet() {
+    let op = create("hard_sigmoid", &[("alpha", "0.3")], None).unwrap();
+    // Symbol JSON keeps what differs from the defaults (MXNet writes {"alpha": "0.3"}).
+    assert_eq!(op.attrs(), vec![("alpha".to_string(), "0.3".to_string())]);
+    // ElemwiseGradUseInOut: _backward_hard_sigmoid(g, x, y), with the forward's parameters.
+    let (nodes, grads) = backward_graph(&op);
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].op, "_backward_hard_sigmoid");
+    assert_eq!(nodes[0].inputs, vec![ograd(0), input(0), output(0)]);
+    assert_eq!(grads, vec![Some(added(0, 0))]);
+    let back = create("_backward_hard_sigmoid", &[("alpha", "0.3")], None).unwrap();
+    assert_eq!(back.num_inputs(), 3);
+    assert_eq!(back.attrs(), op.attrs());
+    // In place equals out of place; NaN passes through.
+    let x = HostTensor::from_f32(&[4], vec![-3.0, 0.5, 3.0, f32::NAN]);
+    let want = run(op.as_ref(), &mut [x.clone()], false).unwrap();
+    let mut y = x.clone();
+    op.forward_inplace(&mut ctx(), &mut y.view_mut())
+        .expect("hard_sigmoid computes in place")
+        .unwrap();
+    assert_eq!(y.to_f32()[..3], want[0].to_f32()[..3]);
+    assert_eq!(&y.to_f32()[..3], &[0.0, 0.65, 1.0]);
+    assert!(y.to_f32()[3].is_nan() && want[0].to_f32()[3].is_nan());
+    // MXNet: "This operation only support floating point types, not int32".
+    let xi = HostTensor::from_vec(&[2], vec![1i32, 2]);
+    let err = run(op.as_ref(), &mut [xi], false).unwrap_err().to_string();
+    assert!(
+        err.contains("hard_sigmoid") && err.contains("int32"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hard_sigmoid_bad_parameters_name_the_operator_and_argument() {
+    // MXNet: "Invalid Parameter format for alpha expect float but value='abc', in operator
+    // hard_sigmoid(...)".
+    let err = create("hard_sigmoid", &[("alpha", "abc")], None).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("hard_sigmoid") && msg.contains("`alpha`") && msg.contains("abc"),
+        "{msg}"
+    );
+    let msg = create("hard_sigmoid", &[("gamma", "1")], None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("hard_sigmoid") && msg.contains("`gamma`") && msg.contains("alpha, beta"),
+        "{msg}"
+    );
+    let msg = create("_backward_hard_sigmoid", &[("beta", "x")], None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("_backward_hard_sigmoid") && msg.contains("`beta`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn hard_sigmoid_gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    use crate::ops::test_util::{GPU_SHAPES, gpu_values};
+    let dev = test_device().unwrap();
+    for (k, shape) in GPU_SHAPES.iter().enumerate() {
+        let n: usize = shape.iter().product();
+        let t =
+            |seed, lo, hi, zeros| HostTensor::from_f32(shape, gpu_values(n, seed, lo, hi, zeros));
+        // Both clamps, the linear part, exact zeros and a NaN.
+        let mut wide = gpu_values(n, k as u64 + 5, -6.0, 6.0, true);
+        if let Some(v) = wide.get_mut(2) {
+            *v = f32::NAN;
+        }
+        let x = HostTensor::from_f32(shape, wide);
+        let g = t(k as u64 + 11, -2.0, 2.0, false);
+        for attrs in [&[][..], &[("alpha", "-0.7"), ("beta", "0.1")][..]] {
+            let op = create("hard_sigmoid", attrs, None).unwrap();
+            compare_with_cpu(
+                op.as_ref(),
+                &dev,
+                std::slice::from_ref(&x),
+                true,
+                1e-6,
+                1e-7,
+            )
+            .unwrap_or_else(|e| panic!("hard_sigmoid {attrs:?} {shape:?}: {e}"));
+            let back = create("_backward_hard_sigmoid", attrs, None).unwrap();
+            let y = run(op.as_ref(), &mut [x.clone()], false).unwrap().remove(0);
+            compare_with_cpu(
+                back.as_ref(),
+                &dev,
+                &[g.clone(), x.clone(), y],
+                true,
+                1e-6,
+                1e-7,
+            )
+            .unwrap_or_else(|e| panic!("_backward_hard_sigmoid {attrs:?} {shape:?}: {e}"));
+        }
+    }
+}

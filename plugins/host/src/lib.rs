@@ -1,14 +1,18 @@
 //! Operator plugins: shared libraries loaded at run time whose operators join the registry
 //! (MXNet's `mx.library.load`).
 //!
+//! This crate is the host side of the plugin C ABI: opening libraries and calling them through
+//! C function pointers, the only `unsafe` code above the kernels. It feeds the operator
+//! registry (`mxr-operators`) and needs nothing else; the `mxr` facade re-exports it as
+//! `mxr::plugin`, with errors converted to `mxr::Error`.
+//!
 //! A plugin is built against the `mxr-plugin-abi` crate (see its docs and plugins/README.md)
 //! and exports two C functions; it never links mxr. Load one with [`load`], list several in
 //! `MXR_PLUGINS=path1:path2` (loaded the first time an operator name is not found among the
 //! built-in ones, or by [`load_env`]), or pass `--plugin PATH` to the `mxr` tool. Its
-//! operators then work like built-in ones from [`nd::invoke`](crate::nd::invoke), from
-//! [`Symbol::op`](crate::sym::Symbol::op) and symbol JSON that names them, in executors
-//! (gradients run the plugin's backward kernel through a hidden `_backward_<name>` operator)
-//! and in the `mxr` tool.
+//! operators then work like built-in ones from `mxr::nd::invoke`, from `mxr::sym::Symbol::op`
+//! and symbol JSON that names them, in executors (gradients run the plugin's backward kernel
+//! through a hidden `_backward_<name>` operator) and in the `mxr` tool.
 //!
 //! Failures are errors, never crashes: a missing file, a library without the entry points, an
 //! ABI version mismatch and an operator name that is already taken are [`Error`]s from
@@ -19,14 +23,13 @@
 //! loading the same file again returns the same [`Plugin`].
 //!
 //! ```no_run
-//! let plugin = mxr::plugin::load("target/debug/libmxr_plugin_example_swish.so")?;
+//! let plugin = mxr_plugin_host::load("target/debug/libmxr_plugin_example_swish.so")?;
 //! assert_eq!(plugin.op_names(), ["swish"]);
-//! let x = mxr::nd::NDArray::from_vec(&[2], vec![0.0f32, 1.0])?;
-//! let y = mxr::nd::invoke("swish", &[&x], &[("beta", "1.0")])?;
-//! # Ok::<(), mxr::Error>(())
+//! # Ok::<(), mxr_plugin_host::Error>(())
 //! ```
 
 mod desc;
+mod error;
 mod ops;
 
 use std::ffi::c_void;
@@ -43,7 +46,7 @@ use mxr_plugin_abi::{
 use parking_lot::Mutex;
 
 use self::desc::{Factories, PluginOpDef};
-use crate::{Error, Result};
+pub use self::error::{Error, Result};
 
 /// CUDA C source a plugin ships for an operator's GPU kernel. Stored and exposed
 /// ([`PluginOpInfo::cuda`], [`cuda_source`]); unused until mxr's CUDA backend, which will

@@ -10,8 +10,9 @@ use mxr_kernels::cuda::{DeviceSlice, memory};
 use mxr_operators::registry::{DeferredCheck, GpuOpContext, GpuTensor, OpRef, Resource, gpu_error};
 use smallvec::SmallVec;
 
-use super::ndarray::{Dims, NDArray};
-use super::random::RngState;
+use crate::nd::NDArray;
+use crate::nd::ndarray::Dims;
+use crate::nd::random::RngState;
 use crate::{Error, Result};
 
 /// One array's place in a GPU operation: its buffer (held until the operation completes), the
