@@ -23,10 +23,10 @@
 //!    the blocks before (blocked summation: a sum of a few hundred products per block, then
 //!    one addition per block), the threads splitting the `dU` tiles;
 //!
-//! then transforms `dU` back, `dw = Gᵀ dU G` for every channel pair. When the transforms of
-//! every tile fit in 8 MB (small maps: ResNet's last two stages, LeNet's second layer) one
-//! block takes them all, and each channel block pair's `dU` tiles (every position; runs of
-//! 256 tiles, 64 for 5×5, summed from zero, then added) are summed in a local buffer and
+//! then transforms `dU` back, `dw = Gᵀ dU G` for every channel pair. A 5×5 layer takes
+//! blocks of 1 MB (at least 8 tiles). When the transforms of every tile of a 3×3 layer fit in
+//! 8 MB (small maps: ResNet's last two stages) one block takes them all, and each channel block pair's `dU` tiles (every position; runs of
+//! 256 tiles summed from zero, then added) are summed in a local buffer and
 //! transformed into `dw` at once: `dU` (up to `α²·C·F` floats) is never stored. The products
 //! skip the padding lanes of the last input channel block (to a multiple of 4: LeNet's 20
 //! channels do 20 lanes' multiply-adds, not 32). Every `dU` element is the same sum in
@@ -56,21 +56,20 @@
 //! ([`plan`]) takes the layers where that holds.
 //!
 //! **5×5.** `F(4×4, 5×5)` (8×8 tiles, the forward pass's [`super::F4R5`]) on LeNet's second
-//! layer (batch 64, 20 → 50 channels, 12×12 → 8×8; 4 tiles per image) has an error of 5.5e-6
-//! of `max |dw|` (`F(2×2, 5×5)`: 2.8e-6; the other shapes of the tests: 2.5e-6 to 5.5e-6 and
-//! 1.0e-6 to 3.2e-6). Measured on one Zen 4 core of a loaded 2-vCPU machine (medians of 150
-//! calls, alternating): 0.68 to 0.77 ms (products 55%, head-gradient transform 20%, input
-//! transform 12%), plus about 0.2 ms to convert the input to the blocked layout (the head
-//! gradient's conversion is shared with the data gradient), against 6.3 ms for the implicit
-//! GEMM on the same machine (2.3 ms on a quiet one) and 6.5 ms for the direct kernel;
-//! `F(2×2, 5×5)` does 2.25 times the products (16 tiles per image) and took 1.9 to 6.6 ms.
-//! With both conversions, against the implicit GEMM / the direct kernel: batch 16, 0.22–0.26
-//! against 0.54–0.58 / 0.61–0.63 ms; 20 → 50 channels, 14×14, padding 2, batch 16, 0.9–1.5
-//! against 1.6 / 2.3–2.5 ms; 32 → 32, 16×16, padding 2, batch 8, 0.28–0.30 against 1.2 /
-//! 0.84–0.86 ms; 16 → 16, 12×12, batch 8, 0.034 against 0.11 / 0.062 ms; 8 → 32, 28×28,
-//! padding 2, batch 16, 0.7–1.1 against 2.8–6.7 / 1.6–2.0 ms; but 3 → 32, 32×32, padding 2,
-//! batch 16, 0.9–1.4 against 1.1–1.2 / 1.0–1.1 ms. [`plan`] takes 5×5 layers with at least
-//! 8 channels each side and 512 output pixels.
+//! layer (batch 64, 20 → 50 channels, 12×12 → 8×8; 4 tiles per image) has an error of 5.4e-6
+//! of `max |dw|` (`F(2×2, 5×5)`: 2.6e-6; the other shapes of the tests: 2.5e-6 to 4.9e-6 and
+//! 1.0e-6 to 3.2e-6). Measured on one Zen 4 core (2-vCPU machine, other work paused; medians of
+//! 150 calls, processes alternating): 0.74 to 1.04 ms (the transforms about 40%), 0.85 to 0.92
+//! ms with both conversions to the blocked layout (the head gradient's is shared with the data
+//! gradient in training), against 2.15 to 2.33 ms for the implicit GEMM. On a loaded machine
+//! (other builds running; conversions included, against the implicit GEMM / the direct
+//! kernel): batch 16, 0.22–0.26 against 0.54–0.58 / 0.61–0.63 ms; 20 → 50 channels, 14×14,
+//! padding 2, batch 16, 0.9–1.5 against 1.6 / 2.3–2.5 ms; 32 → 32, 16×16, padding 2, batch 8,
+//! 0.28–0.30 against 1.2 / 0.84–0.86 ms; 16 → 16, 12×12, batch 8, 0.034 against 0.11 / 0.062
+//! ms; 8 → 32, 28×28, padding 2, batch 16, 0.7–1.1 against 2.8–6.7 / 1.6–2.0 ms; but 3 → 32,
+//! 32×32, padding 2, batch 16, 0.9–1.4 against 1.1–1.2 / 1.0–1.1 ms. [`plan`] takes 5×5
+//! layers with at least 8 channels each side and 512 output pixels. `F(2×2, 5×5)` does 2.25
+//! times the products (16 tiles per image on LeNet's layer) and is not planned.
 
 use std::ops::Range;
 
@@ -91,14 +90,15 @@ const SCRATCH_BYTES: usize = 2 << 20;
 /// Tiles per block, at least: each `dU` tile is loaded, added to and stored once per block,
 /// which then costs little against the block's `16 · tiles` multiply-adds.
 const MIN_BLOCK_TILES: usize = 32;
+/// [`SCRATCH_BYTES`] for 5×5 kernels: the L2 of a Zen 4 core (LeNet's second layer: blocks of
+/// about 40 tiles; 0.5 and 2 MB measured slower).
+const SCRATCH_BYTES_5X5: usize = 1 << 20;
+/// [`MIN_BLOCK_TILES`] for 5×5 kernels (24.6 KB of transforms per tile on LeNet's layer).
+const MIN_BLOCK_TILES_5X5: usize = 8;
 /// Transforms of all tiles (bytes) up to which one block takes them all.
 const FUSED_BYTES: usize = 8 << 20;
 /// Tiles summed from zero in the fused path before the run is added to the sum so far.
 const SUM_TILES: usize = 256;
-/// [`SUM_TILES`] for 5×5 kernels, whose transforms amplify the rounding error more: LeNet's
-/// second layer (256 tiles) has an error of 5.5e-6 of `max |dw|` in runs of 64 against 1.1e-5
-/// in one run, for about 5% more time.
-const SUM_TILES_5X5: usize = 64;
 /// Multiply-adds (of the matrix products) per thread, at least, before a call is split.
 const MIN_WORK_PER_THREAD: usize = 1 << 20;
 /// Floats of one `dU` tile: 16 input lanes × 16 output channels.
@@ -257,10 +257,12 @@ impl WinogradWgrad {
             * BLOCK
             * (self.ic_blocks + self.oc_blocks)
             * std::mem::size_of::<f32>();
-        (SCRATCH_BYTES / per_tile)
-            .max(MIN_BLOCK_TILES)
-            .min(self.total_tiles())
-            .max(1)
+        let (bytes, least) = if self.kernel == 5 {
+            (SCRATCH_BYTES_5X5, MIN_BLOCK_TILES_5X5)
+        } else {
+            (SCRATCH_BYTES, MIN_BLOCK_TILES)
+        };
+        (bytes / per_tile).max(least).min(self.total_tiles()).max(1)
     }
 
     /// The weight gradient `dw` (`F × C × r × r`, overwritten) from the input `x` (blocked in
@@ -366,7 +368,6 @@ impl WinogradWgrad {
         let (icb, ocb) = (self.ic_blocks, self.oc_blocks);
         let total = self.total_tiles();
         let fused = self.fused();
-        let sum_run = if R == 5 { SUM_TILES_5X5 } else { SUM_TILES };
         let block_tiles = if fused { total } else { self.block_tiles() };
         let blocks = parallel::split_range(total, total.div_ceil(block_tiles), 1);
         let tb = blocks.iter().map(Range::len).max().unwrap_or(0);
@@ -427,9 +428,7 @@ impl WinogradWgrad {
                             for (xi, acc) in local.chunks_exact_mut(TILE).enumerate() {
                                 let (x, d) = operands(xi, o, i);
                                 // SAFETY: both blocks hold `nt` tiles of 16 floats (step 1).
-                                unsafe {
-                                    sum_tiles(isa, (x, d, used(i)), nt, sum_run, acc, &mut tmp)
-                                };
+                                unsafe { sum_tiles(isa, (x, d, used(i)), nt, acc, &mut tmp) };
                             }
                             // SAFETY: `local` holds the pair's `dU` tile of every position,
                             // 256 floats apart; the pair's weights are inside `dw` (`F·C·R²`
@@ -487,20 +486,23 @@ impl WinogradWgrad {
         });
     }
 
-    /// Whether the transforms of every tile fit in [`FUSED_BYTES`]: then one block takes them
-    /// all, and each channel block pair's `dU` tiles are transformed into `dw` as soon as they
-    /// are summed (never stored in full).
+    /// Whether the transforms of every tile fit in [`FUSED_BYTES`] (3×3 only): then one block
+    /// takes them all, and each channel block pair's `dU` tiles are transformed into `dw` as soon
+    /// as they are summed (never stored in full). A 5×5 layer always goes in blocks of
+    /// [`SCRATCH_BYTES_5X5`]: on LeNet's second layer (6.3 MB of transforms) that took
+    /// 0.74–1.04 ms against 0.76–1.22 ms fused (one Zen 4 core, processes alternating), 1.0–1.4
+    /// against 1.3–1.9 ms alternating in one process.
     fn fused(&self) -> bool {
         let per_tile = self.positions()
             * BLOCK
             * (self.ic_blocks + self.oc_blocks)
             * std::mem::size_of::<f32>();
-        self.total_tiles() * per_tile <= FUSED_BYTES
+        self.kernel == 3 && self.total_tiles() * per_tile <= FUSED_BYTES
     }
 }
 
 /// Sums `x[16·k + j] · d[16·k + o]` over the `nt` tiles `k` into `acc[16·j + o]` (overwritten;
-/// lanes `j >= used` unspecified), in runs of `sum_run` tiles, each summed from zero and
+/// lanes `j >= used` unspecified), in runs of [`SUM_TILES`] tiles, each summed from zero and
 /// added to the runs before.
 ///
 /// # Safety
@@ -509,13 +511,12 @@ unsafe fn sum_tiles(
     isa: Isa,
     (x, d, used): (*const f32, *const f32, usize),
     nt: usize,
-    sum_run: usize,
     acc: &mut [f32],
     tmp: &mut [f32; TILE],
 ) {
     let mut k0 = 0;
     while k0 < nt {
-        let run = sum_run.min(nt - k0);
+        let run = SUM_TILES.min(nt - k0);
         // SAFETY: tiles `k0 .. k0 + run` are inside both blocks; `acc` and `tmp` hold 256
         // floats.
         unsafe {
