@@ -621,8 +621,9 @@ pub fn conv_forward_im2col<T: ConvElement>(
 /// few-channel kernel serves ([`few_channels::weight_gradient_nchw`], when `dx` is not
 /// wanted: a network's first layer) is computed there; otherwise the gradients the
 /// blocked backward kernels serve faster ([`backward::backward_nchw`], decided per gradient;
-/// the weight gradient by the implicit GEMM of [`implicit_wgrad`] where
-/// [`implicit_wgrad::prefers`] holds: LeNet's second layer) are computed there (results
+/// the weight gradient of a 5×5 layer by Winograd where [`backward::winograd_5x5_pays`]
+/// holds: LeNet's second layer; else by the implicit GEMM of [`implicit_wgrad`] where
+/// [`implicit_wgrad::prefers`] holds) are computed there (results
 /// independent of the thread count), then a data gradient they
 /// leave by the fused GEMM + col2im where [`fused_dgrad::serves`] holds (LeNet's second
 /// layer; also independent of the thread count); the rest by im2col + GEMM

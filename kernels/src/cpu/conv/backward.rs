@@ -21,7 +21,9 @@
 //! **Weight gradient.** A 3×3 stride-1 layer on blocked input runs through Winograd
 //! ([`super::winograd::wgrad`]: `F(4×4)` or `F(2×2)`, 0.4 to 0.6 times the direct kernel's time
 //! on ResNet-18's layers) where [`super::winograd::wgrad::plan`] takes it (64 channels or more
-//! each side, maps of 4×4 and more; not with `MXR_WINOGRAD=0`); everything else runs on the
+//! each side, maps of 4×4 and more; not with `MXR_WINOGRAD=0`), and so does a 5×5 stride-1
+//! layer (`F(4×4, 5×5)`; 8 channels or more each side, 512 output pixels: LeNet's second
+//! layer, about 0.3 times the implicit GEMM's time); everything else runs on the
 //! direct kernel ([`weight_gradient_direct`]), which tests and benchmarks can also call on
 //! those layers. `dw[f][c][ky][kx] = Σ_n Σ_pixels dy[n][f][pixel] ·
 //! x[n][c][pixel·s + k·d − p]` is computed there in tiles of 16 input "lanes" by 16 output channels:
@@ -94,7 +96,9 @@ pub enum WgradInput<'a> {
 /// `x[i·x_image + r·x_row + p·x_pixel + off(j)] · dy[i·dy_image + r·dy_row + p·16 .. + 16]` to
 /// `acc[16·j .. 16·j + 16]`, pixel after pixel in that order, where `off(j)` is `j` when
 /// `lanes` is null and `lanes[j]` otherwise; the sums start from zero instead of `acc`'s
-/// contents when `zero` (the tile's first job), and are written back to `acc`.
+/// contents when `zero` (the tile's first job), and are written back to `acc`. Only the first
+/// `used` lanes' sums are wanted: the AVX-512 kernel skips the others (from the next multiple
+/// of 4 on), whose accumulators then come back unspecified.
 #[derive(Debug)]
 pub(crate) struct WgradJob {
     x: *const f32,
@@ -110,6 +114,8 @@ pub(crate) struct WgradJob {
     images: usize,
     acc: *mut f32,
     zero: bool,
+    /// Lanes whose sums are wanted (1 to 16).
+    used: usize,
 }
 
 /// Runs one weight-gradient job with the best kernel for `isa` (available: checked by the
@@ -122,10 +128,12 @@ unsafe fn run_wgrad(isa: Isa, job: &WgradJob) {
     match isa {
         // SAFETY: AVX-512F and FMA are available (the caller checked `isa`); the job is valid.
         Isa::Avx512 => unsafe {
-            if job.lanes.is_null() {
-                avx512::wgrad::<false>(job)
-            } else {
-                avx512::wgrad::<true>(job)
+            match (job.lanes.is_null(), job.used) {
+                (false, _) => avx512::wgrad::<true, BLOCK>(job),
+                (true, ..=4) => avx512::wgrad::<false, 4>(job),
+                (true, 5..=8) => avx512::wgrad::<false, 8>(job),
+                (true, 9..=12) => avx512::wgrad::<false, 12>(job),
+                (true, _) => avx512::wgrad::<false, BLOCK>(job),
             }
         },
         // SAFETY: AVX2 and FMA are available; the job is valid.
@@ -149,8 +157,9 @@ unsafe fn run_wgrad(isa: Isa, job: &WgradJob) {
 
 /// One weight-gradient tile over `pixels` consecutive pixels of channel-blocked rows (the
 /// Winograd weight gradient's matrix products, [`super::winograd::wgrad`]): for `p < pixels`,
-/// lane `j < 16` and output channel `o < 16`, `acc[16·j + o]` becomes the sum, from zero, of
-/// `x[16·p + j] · dy[16·p + o]`, pixel after pixel, with the kernel of `isa` (available).
+/// lane `j < used` and output channel `o < 16`, `acc[16·j + o]` becomes the sum, from zero,
+/// of `x[16·p + j] · dy[16·p + o]`, pixel after pixel, with the kernel of `isa` (available);
+/// the other lanes' sums are unspecified (`used`: 1 to 16).
 ///
 /// # Safety
 /// `x` and `dy` are readable for `16·pixels` floats, `acc` writable for 256.
@@ -160,6 +169,7 @@ pub(crate) unsafe fn wgrad_rows(
     dy: *const f32,
     pixels: usize,
     acc: *mut f32,
+    used: usize,
 ) {
     let job = WgradJob {
         x,
@@ -175,6 +185,7 @@ pub(crate) unsafe fn wgrad_rows(
         images: 1,
         acc,
         zero: true,
+        used,
     };
     // SAFETY: one row of `pixels` pixels, 16 floats apart on both sides (the caller's
     // contract), lanes at offsets 0..16, the tile at `acc`.
@@ -244,8 +255,8 @@ pub fn wgrad_prefers_nchw(geom: &ConvGeom) -> bool {
 /// one group, any stride, padding and dilation) from its input `x` and head gradient `dy`
 /// (blocked, `N × F × oh × ow`, any halo), with `isa` (the portable code if this CPU lacks it)
 /// on up to `threads` threads: by Winograd ([`super::winograd::wgrad`]) where
-/// [`super::winograd::wgrad::plan`] takes the layer (3×3, stride 1, blocked input; not with
-/// `MXR_WINOGRAD=0`), else by the direct kernel ([`weight_gradient_direct`]). The result does
+/// [`super::winograd::wgrad::plan`] takes the layer (3×3 or 5×5, stride 1, blocked input; not
+/// with `MXR_WINOGRAD=0`), else by the direct kernel ([`weight_gradient_direct`]). The result does
 /// not depend on `threads`.
 ///
 /// # Errors
@@ -525,6 +536,7 @@ impl<'a> WgradPlan<'a> {
                             images,
                             acc,
                             zero: !started[t - range.start],
+                            used: BLOCK,
                         }
                     }
                     None => {
@@ -547,6 +559,7 @@ impl<'a> WgradPlan<'a> {
                             images,
                             acc,
                             zero: !started[t - range.start],
+                            used: BLOCK,
                         }
                     }
                 };
@@ -1019,8 +1032,9 @@ pub fn data_gradient_efficiency(geom: &ConvGeom) -> f64 {
 
 /// The backward pass of a convolution on NCHW `f32` data: the gradients the blocked kernels
 /// serve faster than im2col ([`weight_gradient_pays`], [`data_gradient_pays`]; `dx` only when
-/// wanted; none when `MXR_CONV_BACKWARD=im2col`), the weight gradient by the implicit GEMM
-/// instead where [`super::implicit_wgrad::prefers`] holds, overwritten, and which they were
+/// wanted; none when `MXR_CONV_BACKWARD=im2col`), the weight gradient of a 5×5 layer by
+/// Winograd where [`winograd_5x5_pays`] holds, else by the implicit GEMM where
+/// [`super::implicit_wgrad::prefers`] holds, overwritten, and which they were
 /// ([`Served`]); the caller computes the others, and the bias gradient. Meant for buffers
 /// already checked against `geom` (as [`super::conv_backward`] does); when a gradient is
 /// served they are checked again before anything is written.
@@ -1038,11 +1052,14 @@ pub fn backward_nchw(
     threads: usize,
 ) -> Result<Served, ConvError> {
     let enabled = blocked_enabled();
-    // Channel counts that would waste lanes here: the implicit GEMM takes the weight gradient.
-    let implicit = enabled && super::implicit_wgrad::weight_gradient(geom, dy, x, dw, threads)?;
+    // A 5×5 layer Winograd takes; else channel counts that would waste lanes here: the
+    // implicit GEMM takes the weight gradient.
+    let winograd = enabled && winograd_5x5_pays(geom);
+    let implicit =
+        enabled && !winograd && super::implicit_wgrad::weight_gradient(geom, dy, x, dw, threads)?;
     let done = Served {
         dx: enabled && dx.is_some() && data_gradient_pays(geom),
-        dw: implicit || (enabled && weight_gradient_pays(geom)),
+        dw: implicit || winograd || (enabled && weight_gradient_pays(geom)),
     };
     let blocked_dw = done.dw && !implicit;
     if done.dx || blocked_dw {
@@ -1051,6 +1068,15 @@ pub fn backward_nchw(
         backward_nchw_with(Isa::current(), geom, dy, x, w, dx, dw, threads)?;
     }
     Ok(done)
+}
+
+/// Whether [`weight_gradient`] runs `geom`, a 5×5 layer, through Winograd
+/// ([`super::winograd::wgrad::plan`]), faster than the implicit GEMM
+/// ([`super::implicit_wgrad`]) and im2col, conversions included: the shared conditions of
+/// `blocked_pays` and a plan (LeNet's second layer at batch 64, one Zen 4 core: see
+/// [`super::winograd::wgrad`]).
+pub fn winograd_5x5_pays(geom: &ConvGeom) -> bool {
+    geom.kernel[1] == 5 && blocked_pays(geom) && super::winograd::wgrad::plan(geom).is_some()
 }
 
 /// Whether [`backward_nchw`] may use the blocked kernels: not when `MXR_CONV_BACKWARD` is
@@ -1107,7 +1133,9 @@ pub fn backward_nchw_with(
         resize(dyb, dy_layout.len());
         super::blocked::to_blocked_with(isa, dy, &dy_layout, dyb, threads);
         if let Some(dw) = dw {
-            let input = if wgrad_prefers_nchw(geom) {
+            // Winograd reads the input blocked, whatever the channel count.
+            let winograd = super::winograd::wgrad::plan(geom).is_some();
+            let input = if wgrad_prefers_nchw(geom) && !winograd {
                 WgradInput::Nchw(x)
             } else {
                 let layout = Blocked::new(geom.batch, geom.channels, ih, iw, 0);

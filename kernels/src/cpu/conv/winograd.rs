@@ -17,8 +17,9 @@
 //!   transform as `F(4×4, 3×3)`, the same interpolation points), 36 products for 4 outputs
 //!   (2.8× fewer); [`Variant::F4x4`] is `F(4×4, 5×5)`: 8×8 tiles (points 0, ±1, ±2, ±1/2, ∞:
 //!   the input transform of the well-known `F(6×6, 3×3)`), 64 products for 16 outputs (6.25×
-//!   fewer), with a larger rounding error. Only training's NCHW entries ([`plan_nchw`]) plan
-//!   5×5 layers so far ([`WinogradConv::with_kernel_variant`]).
+//!   fewer), with a larger rounding error. Only training's NCHW entries ([`plan_nchw`]) and
+//!   gradients ([`dgrad`], [`wgrad`]) plan 5×5 layers so far
+//!   ([`WinogradConv::with_kernel_variant`]).
 //!
 //! The weights are transformed once ([`WinogradConv::pack_weights`], `U = G g Gᵀ` in `f64`, with
 //! a per-output-channel scale folded in) by the fused inference program; training transforms
@@ -273,8 +274,8 @@ impl WinogradConv {
     }
 
     /// Plans `geom` with `variant` (as [`WinogradConv::new`]): 3×3 kernels only, since the
-    /// weight gradient ([`wgrad`]) and the fused inference program build their plans through
-    /// this and have no 5×5 transforms ([`WinogradConv::with_kernel_variant`] plans 5×5 too).
+    /// fused inference program builds its plans through this and has no 5×5 transforms
+    /// ([`WinogradConv::with_kernel_variant`] plans 5×5 too).
     ///
     /// # Errors
     /// [`ConvError`] for an invalid geometry.

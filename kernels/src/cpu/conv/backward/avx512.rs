@@ -34,12 +34,13 @@ macro_rules! lanes {
 }
 
 /// Runs one job (see [`WgradJob`]); `PLAIN` when `job.lanes` holds the lane offsets (else it
-/// is null and lane `j` is at offset `j`).
+/// is null and lane `j` is at offset `j`). Only the first `L` lanes are computed (`L >=
+/// job.used`); the others are stored as they were loaded (zero when `job.zero`).
 ///
 /// # Safety
 /// AVX-512F and FMA available; every pointer in `job` as [`WgradJob`] documents.
 #[target_feature(enable = "avx512f,fma")]
-pub(super) unsafe fn wgrad<const PLAIN: bool>(job: &WgradJob) {
+pub(super) unsafe fn wgrad<const PLAIN: bool, const L: usize>(job: &WgradJob) {
     // SAFETY: (the whole body) the caller guarantees the pointers of `job` cover every element
     // touched: 256 accumulator floats, 16 lane offsets when `PLAIN`, and for every image, row
     // and pixel the `dy` vector and the 16 lanes' inputs.
@@ -74,7 +75,10 @@ pub(super) unsafe fn wgrad<const PLAIN: bool>(job: &WgradJob) {
                         for (u, &dv) in d.iter().enumerate() {
                             let px = x.add(u * xp);
                             lanes!(j => {
-                                acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(*px.add(j)), dv, acc[j]);
+                                if j < L {
+                                    let a = _mm512_set1_ps(*px.add(j));
+                                    acc[j] = _mm512_fmadd_ps(a, dv, acc[j]);
+                                }
                             });
                         }
                     }
@@ -87,8 +91,10 @@ pub(super) unsafe fn wgrad<const PLAIN: bool>(job: &WgradJob) {
                 for _ in 0..left {
                     let dv = _mm512_loadu_ps(dy);
                     lanes!(j => {
-                        let a = _mm512_set1_ps(*x.offset(offs[j]));
-                        acc[j] = _mm512_fmadd_ps(a, dv, acc[j]);
+                        if j < L {
+                            let a = _mm512_set1_ps(*x.offset(offs[j]));
+                            acc[j] = _mm512_fmadd_ps(a, dv, acc[j]);
+                        }
                     });
                     x = x.wrapping_add(xp);
                     dy = dy.wrapping_add(16);

@@ -272,11 +272,18 @@ fn refusals_and_errors() {
     assert!(dw.iter().all(|&v| v == 1.0), "untouched on error");
 }
 
-/// `conv_backward` takes LeNet's second layer's weight gradient here (where [`prefers`]
-/// holds) and so returns this module's bits, with or without `dx`.
+/// `conv_backward` takes the weight gradient of a layer with channel counts that waste
+/// blocked lanes (50 → 20, 3×3 on 7×7) here (where [`prefers`] holds) and so returns this
+/// module's bits, with or without `dx`. (LeNet's second layer, 5×5, goes to Winograd unless
+/// `MXR_WINOGRAD=0`.)
 #[test]
-fn conv_backward_dispatches_lenet_here() {
-    let geom = ConvGeom::new_2d(64, 20, 50, 1, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]);
+fn conv_backward_dispatches_here() {
+    let lenet2 = ConvGeom::new_2d(64, 20, 50, 1, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]);
+    let geom = if crate::cpu::conv::backward::winograd_5x5_pays(&lenet2) {
+        ConvGeom::new_2d(64, 50, 20, 1, [7, 7], [3, 3], [1, 1], [1, 1], [1, 1])
+    } else {
+        lenet2
+    };
     if !prefers(&geom) {
         return;
     }

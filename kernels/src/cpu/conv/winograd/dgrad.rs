@@ -37,7 +37,7 @@ use crate::cpu::parallel;
 const BLOCK_BYTES: usize = super::BLOCK_BYTES;
 
 /// The transposed 1-D transforms of `F(M, r)`.
-trait Adjoint<const A: usize, const M: usize>: Transform<A, M> {
+pub(super) trait Adjoint<const A: usize, const M: usize>: Transform<A, M> {
     /// `A x` (the transpose of the output transform).
     ///
     /// # Safety

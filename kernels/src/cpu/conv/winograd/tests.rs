@@ -930,15 +930,19 @@ fn winograd_5x5_plans_choose_and_refuse() {
         assert_eq!(d.variant(), Variant::F4x4);
         assert_eq!(d.geom(), &lenet2);
     }
-    // The 3×3-only constructors (the weight gradient and the fused program build on them)
-    // decline 5×5, as does the weight gradient's plan.
+    // The 3×3-only constructors (the fused program builds on them) decline 5×5; the weight
+    // gradient takes it (F(4×4, 5×5)).
     assert!(WinogradConv::new(&lenet2).unwrap().is_none());
     assert!(
         WinogradConv::with_variant(&lenet2, Variant::F4x4)
             .unwrap()
             .is_none()
     );
-    assert!(super::wgrad::plan(&lenet2).is_none());
+    let wgrad = super::wgrad::plan(&lenet2);
+    assert_eq!(
+        wgrad.as_ref().map(|p| (p.kernel(), p.variant())),
+        enabled().then_some((5, Variant::F4x4))
+    );
     // Not served: stride 2, dilation 2, padding 5, a 7×7 or 5×3 kernel, two groups.
     for unserved in [
         g5(4, 32, 32, [16, 16], [2, 2], [2, 2], [1, 1]),

@@ -1,4 +1,4 @@
-//! The weight gradient of a 3×3, stride-1 convolution by Winograd's algorithm, on the
+//! The weight gradient of a 3×3 or 5×5, stride-1 convolution by Winograd's algorithm, on the
 //! channel-blocked layout ([`super::super::blocked`]), `f32`.
 //!
 //! The forward pass computes each output tile as `Y = Aᵀ [U ⊙ V] A` with `U = G g Gᵀ` (the
@@ -7,8 +7,10 @@
 //! `dg = Gᵀ dU G` with `dU[ξ][oc][ic] = Σ_tiles M[ξ][tile][oc] · V[ξ][tile][ic]` and
 //! `M = A dY Aᵀ` (`dY`: the tile's `m × m` head gradient, zero outside the output): per
 //! transform position `ξ` (`α²` of them) one matrix product contracted over the tiles of every
-//! image, `α²` multiplications per tile and channel pair against `9·m²` for the direct kernel
-//! (`F(2×2)`: 16 against 36, `F(4×4)`: 36 against 144).
+//! image, `α²` multiplications per tile and channel pair against `r²·m²` for the direct kernel
+//! (3×3: `F(2×2)` 16 against 36, `F(4×4)` 36 against 144; 5×5: `F(2×2)` 36 against 100,
+//! `F(4×4)` 64 against 400). The transforms are the forward pass's (`B`, `G`) and the
+//! transposes of its output transform (`A`), for the same interpolation points.
 //!
 //! A call walks the tiles in blocks of 2 MB of transforms (at least 32 tiles); per block it
 //!
@@ -21,10 +23,13 @@
 //!    the blocks before (blocked summation: a sum of a few hundred products per block, then
 //!    one addition per block), the threads splitting the `dU` tiles;
 //!
-//! then transforms `dU` back, `dw = Gᵀ dU G` for every channel pair. When the transforms of
-//! every tile fit in 8 MB (small maps: ResNet's last two stages) one block takes
-//! them all, and each channel block pair's `dU` tiles (every position; runs of 256 tiles summed from zero, then added) are summed in a local buffer and transformed into `dw`
-//! at once: `dU` (up to 36·C·F floats) is never stored. Every `dU` element is the same sum in
+//! then transforms `dU` back, `dw = Gᵀ dU G` for every channel pair. A 5×5 layer takes
+//! blocks of 1 MB (at least 8 tiles). When the transforms of every tile of a 3×3 layer fit in
+//! 8 MB (small maps: ResNet's last two stages) one block takes them all, and each channel block pair's `dU` tiles (every position; runs of
+//! 256 tiles summed from zero, then added) are summed in a local buffer and
+//! transformed into `dw` at once: `dU` (up to `α²·C·F` floats) is never stored. The products
+//! skip the padding lanes of the last input channel block (to a multiple of 4: LeNet's 20
+//! channels do 20 lanes' multiply-adds, not 32). Every `dU` element is the same sum in
 //! the same order whatever the split, and the transforms are element-wise, so the result does
 //! not depend on the thread count (nor on the instruction set: the portable code fuses the
 //! same multiply-adds as the AVX2 and AVX-512 code).
@@ -49,6 +54,22 @@
 //! Speed (Zen 4, one thread, W9's layers at batch 16): `F(4×4)` takes 0.4 to 0.6 times the
 //! direct kernel's time; the transforms cost about as much as the products. The driver
 //! ([`plan`]) takes the layers where that holds.
+//!
+//! **5×5.** `F(4×4, 5×5)` (8×8 tiles, the forward pass's [`super::F4R5`]) on LeNet's second
+//! layer (batch 64, 20 → 50 channels, 12×12 → 8×8; 4 tiles per image) has an error of 5.4e-6
+//! of `max |dw|` (`F(2×2, 5×5)`: 2.6e-6; the other shapes of the tests: 2.5e-6 to 4.9e-6 and
+//! 1.0e-6 to 3.2e-6). Measured on one Zen 4 core (2-vCPU machine, other work paused; medians of
+//! 150 calls, processes alternating): 0.74 to 1.04 ms (the transforms about 40%), 0.85 to 0.92
+//! ms with both conversions to the blocked layout (the head gradient's is shared with the data
+//! gradient in training), against 2.15 to 2.33 ms for the implicit GEMM. On a loaded machine
+//! (other builds running; conversions included, against the implicit GEMM / the direct
+//! kernel): batch 16, 0.22–0.26 against 0.54–0.58 / 0.61–0.63 ms; 20 → 50 channels, 14×14,
+//! padding 2, batch 16, 0.9–1.5 against 1.6 / 2.3–2.5 ms; 32 → 32, 16×16, padding 2, batch 8,
+//! 0.28–0.30 against 1.2 / 0.84–0.86 ms; 16 → 16, 12×12, batch 8, 0.034 against 0.11 / 0.062
+//! ms; 8 → 32, 28×28, padding 2, batch 16, 0.7–1.1 against 2.8–6.7 / 1.6–2.0 ms; but 3 → 32,
+//! 32×32, padding 2, batch 16, 0.9–1.4 against 1.1–1.2 / 1.0–1.1 ms. [`plan`] takes 5×5
+//! layers with at least 8 channels each side and 512 output pixels. `F(2×2, 5×5)` does 2.25
+//! times the products (16 tiles per image on LeNet's layer) and is not planned.
 
 use std::ops::Range;
 
@@ -56,16 +77,24 @@ use super::super::backward::wgrad_rows;
 use super::super::blocked::{BLOCK, Blocked};
 use super::super::direct::{InputStrides, Shared};
 use super::super::{ConvError, ConvGeom, check_len};
-use super::{Ctx, F2, F4, G2_F32, G4_F32, Lanes, Transform, Variant, WinogradConv, odd_lines};
+use super::{Ctx, F2, F2R5, F4, F4R5, Variant, WinogradConv, odd_lines};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel::{self, SharedMut};
-use crate::cpu::tile;
+
+mod kernels;
+
+use kernels::{GradCtx, GradTransform};
 
 /// Transformed inputs and head gradients of one block of tiles (bytes): the L2 of a core.
 const SCRATCH_BYTES: usize = 2 << 20;
 /// Tiles per block, at least: each `dU` tile is loaded, added to and stored once per block,
 /// which then costs little against the block's `16 · tiles` multiply-adds.
 const MIN_BLOCK_TILES: usize = 32;
+/// [`SCRATCH_BYTES`] for 5×5 kernels: the L2 of a Zen 4 core (LeNet's second layer: blocks of
+/// about 40 tiles; 0.5 and 2 MB measured slower).
+const SCRATCH_BYTES_5X5: usize = 1 << 20;
+/// [`MIN_BLOCK_TILES`] for 5×5 kernels (24.6 KB of transforms per tile on LeNet's layer).
+const MIN_BLOCK_TILES_5X5: usize = 8;
 /// Transforms of all tiles (bytes) up to which one block takes them all.
 const FUSED_BYTES: usize = 8 << 20;
 /// Tiles summed from zero in the fused path before the run is added to the sum so far.
@@ -81,94 +110,24 @@ const MIN_PIXELS: usize = 256;
 /// (per tile and channel) weigh more against the products (per tile and channel pair); 64 is
 /// the least measured.
 const MIN_CHANNELS: usize = 64;
+/// Output pixels (images × rows × columns) from which [`plan`] takes a 5×5 layer (512, 16 →
+/// 16 channels on 8×8: 0.034 ms against 0.062 direct, 0.11 implicit; the least measured).
+const MIN_PIXELS_5X5: usize = 512;
+/// Channels (input and output) from which [`plan`] takes a 5×5 layer: 8 → 32 channels on
+/// 28×28 run 1.5 to 2.5 times faster than direct, but 3 → 32 no faster.
+const MIN_CHANNELS_5X5: usize = 8;
 /// The most multiplications [`plan`] accepts, as a fraction of the direct kernel's: the
 /// transforms cost about as much as the products again (ResNet-18's layers, at 0.25 to 0.31,
 /// run 1.6 to 2 times faster than direct).
 const MAX_PRODUCT_RATIO: f64 = 0.4;
-
-/// The transforms of the backward pass, for `F(M, 3)` with `A = M + 2`.
-trait GradTransform<const A: usize, const M: usize>: Transform<A, M> {
-    /// `A y`: the transpose of the output transform, from `M` head-gradient values to `A`.
-    ///
-    /// # Safety
-    /// `V`'s instruction set is available.
-    unsafe fn output_grad<V: Lanes>(y: [V; M]) -> [V; A];
-    /// `Gᵀ u`: the transpose of the weight transform, from `A` values to 3.
-    ///
-    /// # Safety
-    /// `V`'s instruction set is available.
-    unsafe fn weight_grad<V: Lanes>(u: [V; A]) -> [V; 3];
-}
-
-/// `Gᵀ u` for the rows of `g`, zero entries skipped, one entries added.
-///
-/// # Safety
-/// `V`'s instruction set is available.
-#[inline(always)]
-unsafe fn g_transpose<V: Lanes, const A: usize>(g: &[[f32; 3]; A], u: [V; A]) -> [V; 3] {
-    // SAFETY: the caller's.
-    unsafe {
-        let mut out = [V::zero(); 3];
-        for (l, o) in out.iter_mut().enumerate() {
-            for (row, &x) in g.iter().zip(&u) {
-                let c = row[l];
-                if c == 1.0 {
-                    *o = o.add(x);
-                } else if c != 0.0 {
-                    *o = x.mul_add(c, *o);
-                }
-            }
-        }
-        out
-    }
-}
-
-impl GradTransform<4, 2> for F2 {
-    /// `A = [1 0; 1 1; 1 −1; 0 −1]`.
-    #[inline(always)]
-    unsafe fn output_grad<V: Lanes>(y: [V; 2]) -> [V; 4] {
-        // SAFETY: the caller's.
-        unsafe { [y[0], y[0].add(y[1]), y[0].sub(y[1]), V::zero().sub(y[1])] }
-    }
-
-    #[inline(always)]
-    unsafe fn weight_grad<V: Lanes>(u: [V; 4]) -> [V; 3] {
-        // SAFETY: the caller's.
-        unsafe { g_transpose(&G2_F32, u) }
-    }
-}
-
-impl GradTransform<6, 4> for F4 {
-    /// `A = [1 0 0 0; 1 1 1 1; 1 −1 1 −1; 1 1/2 1/4 1/8; 1 −2 4 −8; 0 0 0 1]` (every entry
-    /// exact in `f32`).
-    #[inline(always)]
-    unsafe fn output_grad<V: Lanes>(y: [V; 4]) -> [V; 6] {
-        // SAFETY: the caller's.
-        unsafe {
-            let (e, o) = (y[0].add(y[2]), y[1].add(y[3]));
-            [
-                y[0],
-                e.add(o),
-                e.sub(o),
-                y[3].mul_add(0.125, y[2].mul_add(0.25, y[1].mul_add(0.5, y[0]))),
-                y[3].mul_add(-8.0, y[2].mul_add(4.0, y[1].mul_add(-2.0, y[0]))),
-                y[3],
-            ]
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn weight_grad<V: Lanes>(u: [V; 6]) -> [V; 3] {
-        // SAFETY: the caller's.
-        unsafe { g_transpose(&G4_F32, u) }
-    }
-}
 
 /// A planned Winograd weight gradient: the geometry, the variant and the tiling.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WinogradWgrad {
     geom: ConvGeom,
     variant: Variant,
+    /// The kernel's side `r` (3 or 5).
+    kernel: usize,
     out: [usize; 2],
     /// Tiles down and across one image.
     tiles: [usize; 2],
@@ -177,12 +136,18 @@ pub struct WinogradWgrad {
 }
 
 /// The Winograd weight-gradient plan for `geom` when it is served, allowed
-/// ([`super::enabled`], the `MXR_WINOGRAD` switch) and pays against the direct kernel: outputs
-/// of 4×4 and more, at least 256 output pixels and 64 channels each side, and at most 0.4 times the direct kernel's multiplications (tiles
-/// overhanging a small map waste theirs); with the variant [`WinogradWgrad::choose`] picks.
+/// ([`super::enabled`], the `MXR_WINOGRAD` switch) and pays: a 5×5 layer as [`plan_5x5`]
+/// says; a 3×3 layer against the direct kernel: outputs of 4×4 and more, at least 256 output
+/// pixels and 64 channels each side, and at most 0.4 times the direct kernel's
+/// multiplications (tiles overhanging a small map waste theirs); with the variant
+/// [`WinogradWgrad::choose`] picks.
 pub fn plan(geom: &ConvGeom) -> Option<WinogradWgrad> {
+    if geom.kernel[1] == 5 {
+        return plan_5x5(geom);
+    }
     let out = geom.output().ok()?;
-    let pays = out[1] >= 4
+    let pays = geom.kernel[1] == 3
+        && out[1] >= 4
         && out[2] >= 4
         && geom.batch * out[1] * out[2] >= MIN_PIXELS
         && geom.channels >= MIN_CHANNELS
@@ -193,6 +158,23 @@ pub fn plan(geom: &ConvGeom) -> Option<WinogradWgrad> {
     let plan = WinogradWgrad::with_variant(geom, WinogradWgrad::choose(geom)).ok()??;
     let direct = (out[1] * out[2] * 9) as f64;
     (plan.products_per_image() as f64 <= MAX_PRODUCT_RATIO * direct).then_some(plan)
+}
+
+/// The plan of a 5×5 layer: `F(4×4, 5×5)` where it is served and allowed, with outputs of
+/// 4×4 and more, at least [`MIN_PIXELS_5X5`] output pixels and [`MIN_CHANNELS_5X5`] channels
+/// each side. It replaces the implicit GEMM ([`super::super::implicit_wgrad`]) there; see the
+/// module docs for the measurements.
+fn plan_5x5(geom: &ConvGeom) -> Option<WinogradWgrad> {
+    let out = geom.output().ok()?;
+    let pays = out[1] >= 4
+        && out[2] >= 4
+        && geom.batch * out[1] * out[2] >= MIN_PIXELS_5X5
+        && geom.channels >= MIN_CHANNELS_5X5
+        && geom.filters >= MIN_CHANNELS_5X5;
+    if !pays || !super::enabled() {
+        return None;
+    }
+    WinogradWgrad::with_variant(geom, Variant::F4x4).ok()?
 }
 
 impl WinogradWgrad {
@@ -216,7 +198,13 @@ impl WinogradWgrad {
 
     /// Multiplications per image and channel pair: tiles · `α²`.
     fn products_per_image(&self) -> usize {
-        self.tiles[0] * self.tiles[1] * self.variant.positions()
+        self.tiles[0] * self.tiles[1] * self.positions()
+    }
+
+    /// Transform positions `α²`, `α = m + r − 1`.
+    fn positions(&self) -> usize {
+        let alpha = self.variant.tile() + self.kernel - 1;
+        alpha * alpha
     }
 
     /// Plans the weight gradient of `geom` with `variant`; `None` when Winograd does not serve
@@ -229,12 +217,13 @@ impl WinogradWgrad {
         geom: &ConvGeom,
         variant: Variant,
     ) -> Result<Option<WinogradWgrad>, ConvError> {
-        let Some(fwd) = WinogradConv::with_variant(geom, variant)? else {
+        let Some(fwd) = WinogradConv::with_kernel_variant(geom, variant)? else {
             return Ok(None);
         };
         Ok(Some(WinogradWgrad {
             geom: *geom,
             variant,
+            kernel: fwd.kernel,
             out: fwd.out,
             tiles: fwd.tiles,
             ic_blocks: fwd.ic_blocks,
@@ -252,6 +241,11 @@ impl WinogradWgrad {
         self.variant
     }
 
+    /// The kernel's side `r` (3 or 5).
+    pub fn kernel(&self) -> usize {
+        self.kernel
+    }
+
     /// Tiles of all images.
     fn total_tiles(&self) -> usize {
         self.geom.batch * self.tiles[0] * self.tiles[1]
@@ -259,17 +253,19 @@ impl WinogradWgrad {
 
     /// Tiles per block: [`SCRATCH_BYTES`] of transforms, at least [`MIN_BLOCK_TILES`].
     fn block_tiles(&self) -> usize {
-        let per_tile = self.variant.positions()
+        let per_tile = self.positions()
             * BLOCK
             * (self.ic_blocks + self.oc_blocks)
             * std::mem::size_of::<f32>();
-        (SCRATCH_BYTES / per_tile)
-            .max(MIN_BLOCK_TILES)
-            .min(self.total_tiles())
-            .max(1)
+        let (bytes, least) = if self.kernel == 5 {
+            (SCRATCH_BYTES_5X5, MIN_BLOCK_TILES_5X5)
+        } else {
+            (SCRATCH_BYTES, MIN_BLOCK_TILES)
+        };
+        (bytes / per_tile).max(least).min(self.total_tiles()).max(1)
     }
 
-    /// The weight gradient `dw` (`F × C × 3 × 3`, overwritten) from the input `x` (blocked in
+    /// The weight gradient `dw` (`F × C × r × r`, overwritten) from the input `x` (blocked in
     /// `x_layout`, any halo) and the head gradient `dy` (blocked in `dy_layout`, any halo),
     /// with `isa` (the portable code if this CPU lacks it) on up to `threads` threads. The
     /// result does not depend on `threads`, nor on `isa`.
@@ -347,19 +343,21 @@ impl WinogradWgrad {
         // SAFETY: `x` and `dy` were checked against their layouts and the layouts against the
         // geometry, which the plan was made for; `dw` holds the weight's floats.
         unsafe {
-            match self.variant {
-                Variant::F2x2 => self.run_k::<F2, 4, 2>(&ctx, &gctx, dw, threads),
-                Variant::F4x4 => self.run_k::<F4, 6, 4>(&ctx, &gctx, dw, threads),
+            match (self.kernel, self.variant) {
+                (3, Variant::F2x2) => self.run_k::<F2, 4, 2, 3>(&ctx, &gctx, dw, threads),
+                (3, Variant::F4x4) => self.run_k::<F4, 6, 4, 3>(&ctx, &gctx, dw, threads),
+                (_, Variant::F2x2) => self.run_k::<F2R5, 6, 2, 5>(&ctx, &gctx, dw, threads),
+                (_, Variant::F4x4) => self.run_k::<F4R5, 8, 4, 5>(&ctx, &gctx, dw, threads),
             }
         }
         Ok(())
     }
 
-    /// [`WinogradWgrad::run`] for `F(M×M, 3×3)`, `A = M + 2`, transforms `K`.
+    /// [`WinogradWgrad::run`] for `F(M×M, R×R)`, `A = M + R − 1`, transforms `K`.
     ///
     /// # Safety
-    /// The contexts' buffers were checked against the plan; `dw` holds `F·C·9` floats.
-    unsafe fn run_k<K: GradTransform<A, M>, const A: usize, const M: usize>(
+    /// The contexts' buffers were checked against the plan; `dw` holds `F·C·R²` floats.
+    unsafe fn run_k<K: GradTransform<A, M, R>, const A: usize, const M: usize, const R: usize>(
         &self,
         ctx: &Ctx,
         gctx: &GradCtx,
@@ -406,10 +404,12 @@ impl WinogradWgrad {
                     unsafe {
                         let at = sub.start * BLOCK;
                         ctx.input_block::<K, A, M>(tiles.clone(), v.get().add(at), strides(v_xi));
-                        gctx.grad_block::<K, A, M>(tiles, m.get().add(at), strides(m_xi));
+                        gctx.grad_block::<K, A, M, R>(tiles, m.get().add(at), strides(m_xi));
                     }
                 });
                 // `V[ξ]`'s block `i` and `M[ξ]`'s block `o`.
+                // The real channels of input block `i` (the lanes the products need).
+                let used = |i: usize| BLOCK.min(gctx.channels - i * BLOCK);
                 let operands = |xi: usize, o: usize, i: usize| {
                     let x = v.get().wrapping_add(xi * v_xi + i * nt * BLOCK);
                     let d = m.get().wrapping_add(xi * m_xi + o * nt * BLOCK);
@@ -428,13 +428,17 @@ impl WinogradWgrad {
                             for (xi, acc) in local.chunks_exact_mut(TILE).enumerate() {
                                 let (x, d) = operands(xi, o, i);
                                 // SAFETY: both blocks hold `nt` tiles of 16 floats (step 1).
-                                unsafe { sum_tiles(isa, x, d, nt, acc, &mut tmp) };
+                                unsafe { sum_tiles(isa, (x, d, used(i)), nt, acc, &mut tmp) };
                             }
                             // SAFETY: `local` holds the pair's `dU` tile of every position,
-                            // 256 floats apart; the pair's weights are inside `dw` (`F·C·9`
+                            // 256 floats apart; the pair's weights are inside `dw` (`F·C·R²`
                             // floats, the caller's) and only this part writes them.
                             unsafe {
-                                gctx.weight_pair::<K, A, M>((local.as_ptr(), TILE), pair, out.get())
+                                gctx.weight_pair::<K, A, M, R>(
+                                    (local.as_ptr(), TILE),
+                                    pair,
+                                    out.get(),
+                                )
                             };
                         }
                     });
@@ -446,15 +450,16 @@ impl WinogradWgrad {
                     let mut tmp = [0.0f32; TILE];
                     for item in ranges[p].clone() {
                         let xi = item / pairs;
-                        let (x, d) = operands(xi, (item / icb) % ocb, item % icb);
+                        let i = item % icb;
+                        let (x, d) = operands(xi, (item / icb) % ocb, i);
                         // SAFETY: both blocks hold `nt` tiles of 16 floats (step 1); `dU` tile
                         // `item` is inside `dU` and only this part touches it.
                         unsafe {
                             let acc = du.get().add(item * TILE);
                             if b == 0 {
-                                wgrad_rows(isa, x, d, nt, acc);
+                                wgrad_rows(isa, x, d, nt, acc, used(i));
                             } else {
-                                wgrad_rows(isa, x, d, nt, tmp.as_mut_ptr());
+                                wgrad_rows(isa, x, d, nt, tmp.as_mut_ptr(), used(i));
                                 add_tile(std::slice::from_raw_parts_mut(acc, TILE), &tmp);
                             }
                         }
@@ -473,35 +478,38 @@ impl WinogradWgrad {
                         pairs * TILE,
                     );
                     // SAFETY: `dU` was computed in step 2, the pair's tile of position `ξ` at
-                    // `(ξ·pairs + pair)·256`; the pair's weights are inside `dw` (`F·C·9`
+                    // `(ξ·pairs + pair)·256`; the pair's weights are inside `dw` (`F·C·R²`
                     // floats, the caller's) and only this part writes them.
-                    unsafe { gctx.weight_pair::<K, A, M>(tiles, pair, out.get()) };
+                    unsafe { gctx.weight_pair::<K, A, M, R>(tiles, pair, out.get()) };
                 }
             });
         });
     }
 
-    /// Whether the transforms of every tile fit in [`FUSED_BYTES`]: then one block takes them
-    /// all, and each channel block pair's `dU` tiles are transformed into `dw` as soon as they
-    /// are summed (never stored in full).
+    /// Whether the transforms of every tile fit in [`FUSED_BYTES`] (3×3 only): then one block
+    /// takes them all, and each channel block pair's `dU` tiles are transformed into `dw` as soon
+    /// as they are summed (never stored in full). A 5×5 layer always goes in blocks of
+    /// [`SCRATCH_BYTES_5X5`]: on LeNet's second layer (6.3 MB of transforms) that took
+    /// 0.74–1.04 ms against 0.76–1.22 ms fused (one Zen 4 core, processes alternating), 1.0–1.4
+    /// against 1.3–1.9 ms alternating in one process.
     fn fused(&self) -> bool {
-        let per_tile = self.variant.positions()
+        let per_tile = self.positions()
             * BLOCK
             * (self.ic_blocks + self.oc_blocks)
             * std::mem::size_of::<f32>();
-        self.total_tiles() * per_tile <= FUSED_BYTES
+        self.kernel == 3 && self.total_tiles() * per_tile <= FUSED_BYTES
     }
 }
 
-/// Sums `x[16·k + j] · d[16·k + o]` over the `nt` tiles `k` into `acc[16·j + o]` (overwritten),
-/// in runs of [`SUM_TILES`] tiles, each summed from zero and added to the runs before.
+/// Sums `x[16·k + j] · d[16·k + o]` over the `nt` tiles `k` into `acc[16·j + o]` (overwritten;
+/// lanes `j >= used` unspecified), in runs of [`SUM_TILES`] tiles, each summed from zero and
+/// added to the runs before.
 ///
 /// # Safety
 /// `x` and `d` are readable for `16·nt` floats; `isa` is available.
 unsafe fn sum_tiles(
     isa: Isa,
-    x: *const f32,
-    d: *const f32,
+    (x, d, used): (*const f32, *const f32, usize),
     nt: usize,
     acc: &mut [f32],
     tmp: &mut [f32; TILE],
@@ -514,9 +522,9 @@ unsafe fn sum_tiles(
         unsafe {
             let (xk, dk) = (x.add(k0 * BLOCK), d.add(k0 * BLOCK));
             if k0 == 0 {
-                wgrad_rows(isa, xk, dk, run, acc.as_mut_ptr());
+                wgrad_rows(isa, xk, dk, run, acc.as_mut_ptr(), used);
             } else {
-                wgrad_rows(isa, xk, dk, run, tmp.as_mut_ptr());
+                wgrad_rows(isa, xk, dk, run, tmp.as_mut_ptr(), used);
                 add_tile(acc, tmp);
             }
         }
@@ -534,264 +542,4 @@ fn add_tile(acc: &mut [f32], tile: &[f32; TILE]) {
 thread_local! {
     /// Scratch of the calling thread: the transforms of one block of tiles and `dU`.
     static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The head gradient's side of one call, shared by its threads.
-struct GradCtx {
-    isa: Isa,
-    dy: *const f32,
-    layout: Blocked,
-    out: [usize; 2],
-    tiles: [usize; 2],
-    ic_blocks: usize,
-    oc_blocks: usize,
-    channels: usize,
-    filters: usize,
-}
-
-// SAFETY: the head gradient is only read; the buffer outlives the fork-join calls that share
-// the context.
-unsafe impl Sync for GradCtx {}
-
-impl GradCtx {
-    /// The head-gradient transform `M = A dY Aᵀ` of `tiles` into `m` (see
-    /// [`grad_tiles`]), with the kernel of the context's instruction set.
-    ///
-    /// # Safety
-    /// As [`grad_tiles`].
-    unsafe fn grad_block<K: GradTransform<A, M>, const A: usize, const M: usize>(
-        &self,
-        tiles: Range<usize>,
-        m: *mut f32,
-        strides: [usize; 2],
-    ) {
-        // SAFETY: forwarded; each kernel exists for its instruction set, which is available.
-        unsafe {
-            match self.isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::grad_avx512::<K, A, M>(self, tiles, m, strides),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::grad_avx2::<K, A, M>(self, tiles, m, strides),
-                _ => grad_tiles::<[f32; BLOCK], K, A, M>(self, tiles, m, strides),
-            }
-        }
-    }
-
-    /// `dw = Gᵀ dU G` of output block `pair / ic_blocks` and input block `pair % ic_blocks`
-    /// (see [`weight_tiles`]), with the kernel of the context's instruction set.
-    ///
-    /// # Safety
-    /// As [`weight_tiles`].
-    unsafe fn weight_pair<K: GradTransform<A, M>, const A: usize, const M: usize>(
-        &self,
-        du: (*const f32, usize),
-        pair: usize,
-        dw: *mut f32,
-    ) {
-        // SAFETY: forwarded; each kernel exists for its instruction set, which is available.
-        unsafe {
-            match self.isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::weight_avx512::<K, A, M>(self, du, pair, dw),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::weight_avx2::<K, A, M>(self, du, pair, dw),
-                _ => weight_tiles::<[f32; BLOCK], K, A, M>(self, du, pair, dw),
-            }
-        }
-    }
-}
-
-/// The head-gradient transform of `tiles` into `m`: `M[ξ][ocb][k][16]` for position `ξ`,
-/// output channel block `ocb` and the `k`-th tile of the range at
-/// `ξ·m_xi + ocb·m_block + k·16`; the head gradient outside the output reads as zero.
-///
-/// # Safety
-/// The context's head gradient was checked against its layout; `m` holds every position,
-/// block and tile at those offsets; `V`'s instruction set is available.
-#[inline(always)]
-unsafe fn grad_tiles<V: Lanes, K: GradTransform<A, M>, const A: usize, const M: usize>(
-    c: &GradCtx,
-    tiles: Range<usize>,
-    m: *mut f32,
-    [m_xi, m_block]: [usize; 2],
-) {
-    let [oh, ow] = c.out;
-    let [th, tw] = c.tiles;
-    let l = &c.layout;
-    for ocb in 0..c.oc_blocks {
-        for (k, t) in tiles.clone().enumerate() {
-            let (n, ty, tx) = (t / (th * tw), (t / tw) % th, t % tw);
-            let (oy0, ox0) = (ty * M, tx * M);
-            // At least one row and column: the tile starts inside the output.
-            let (rows, cols) = (M.min(oh - oy0), M.min(ow - ox0));
-            // SAFETY: pixels `(oy0 + r, ox0 + col)` with `r < rows`, `col < cols` lie inside
-            // image `n`, block `ocb` of the head gradient; `m` holds position `ξ`, block
-            // `ocb`, tile `k` (the caller's).
-            unsafe {
-                let base = c.dy.add(
-                    n * l.image() + ocb * l.plane() + oy0 * l.pitch() + (l.halo + ox0) * BLOCK,
-                );
-                // A dY, column by column (`ad[column][i]`); then row `i` of (A dY) Aᵀ. (Plain
-                // loops: closures would not inherit the caller's instruction set.)
-                let mut ad = [[V::zero(); A]; M];
-                for (col, out) in ad.iter_mut().enumerate().take(cols) {
-                    let mut d = [V::zero(); M];
-                    for (r, x) in d.iter_mut().enumerate().take(rows) {
-                        *x = V::load(base.add(r * l.pitch() + col * BLOCK));
-                    }
-                    *out = K::output_grad(d);
-                }
-                #[allow(clippy::needless_range_loop, reason = "a transpose")]
-                for i in 0..A {
-                    let mut row = [V::zero(); M];
-                    for (col, x) in row.iter_mut().enumerate() {
-                        *x = ad[col][i];
-                    }
-                    for (j, y) in K::output_grad(row).into_iter().enumerate() {
-                        y.store(m.add((i * A + j) * m_xi + ocb * m_block + k * BLOCK));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `dw = Gᵀ dU G` for the output channels of block `pair / ic_blocks` and the input channels of
-/// block `pair % ic_blocks` (those inside `F` and `C`): the pair's `dU` tile at position `ξ`
-/// is at `du + ξ·xi_stride`, lane (input channel) `j`'s 16 output channels at `16·j` in it;
-/// `dw` is `F × C × 3 × 3`.
-///
-/// # Safety
-/// `du` holds the pair's `dU` tiles, `dw` `F·C·9` floats; `V`'s instruction set is available.
-#[inline(always)]
-unsafe fn weight_tiles<V: Lanes, K: GradTransform<A, M>, const A: usize, const M: usize>(
-    c: &GradCtx,
-    (du, xi_stride): (*const f32, usize),
-    pair: usize,
-    dw: *mut f32,
-) {
-    let icb = c.ic_blocks;
-    let (o, i) = (pair / icb, pair % icb);
-    let (f0, c0) = (o * BLOCK, i * BLOCK);
-    let nf = BLOCK.min(c.filters - f0);
-    let nc = BLOCK.min(c.channels - c0);
-    // `tmp[j][k]`: tap `k` of input channel `c0 + j` for the block's 16 output channels.
-    let mut tmp = [[[0.0f32; BLOCK]; 9]; BLOCK];
-    for (j, tj) in tmp.iter_mut().enumerate().take(nc) {
-        // SAFETY: the `dU` tiles read are inside `du`, 16 floats from lane `j < 16`; `tmp`'s
-        // rows are 16 floats (the caller's contract otherwise).
-        unsafe {
-            // (dU G) row by row (`r[p][b]`), then column `b` of Gᵀ (dU G).
-            let mut r = [[V::zero(); 3]; A];
-            for (p, rp) in r.iter_mut().enumerate() {
-                let mut u = [V::zero(); A];
-                for (q, x) in u.iter_mut().enumerate() {
-                    let xi = p * A + q;
-                    *x = V::load(du.add(xi * xi_stride + j * BLOCK));
-                }
-                *rp = K::weight_grad(u);
-            }
-            for b in 0..3 {
-                let mut col = [V::zero(); A];
-                for (p, x) in col.iter_mut().enumerate() {
-                    *x = r[p][b];
-                }
-                for (a, y) in K::weight_grad(col).into_iter().enumerate() {
-                    y.store(tj[a * 3 + b].as_mut_ptr());
-                }
-            }
-        }
-    }
-    // `dw[f0 + f][c0 + j][k] = tmp[j][k][f]`: for each output channel, the pair's `9·nc` floats
-    // are contiguous in `dw`, so `tmp` (`9·nc` rows of 16 output channels) is transposed into
-    // them 16 rows at a time.
-    let src = tmp.as_ptr().cast::<f32>();
-    let dst = dw.wrapping_add((f0 * c.channels + c0) * 9);
-    let len = nc * 9;
-    for r0 in (0..len).step_by(BLOCK) {
-        let rows = BLOCK.min(len - r0);
-        // SAFETY: `tmp` holds `16·9` rows of 16 floats, of which rows `r0 .. r0 + rows` are
-        // read (`nf <= 16` floats each); output channel `f0 + f < F` (`f < nf`) gets floats
-        // `r0 .. r0 + rows` of its `9·nc` floats from input channel `c0`, inside `dw` (the
-        // caller's): exactly 16 through `transpose`, `rows` through `transpose_narrow`.
-        unsafe {
-            let (from, to) = (src.add(r0 * BLOCK), dst.add(r0));
-            let ds = c.channels * 9;
-            if rows == BLOCK {
-                tile::transpose(c.isa, from, BLOCK, rows, nf, to, ds, nf);
-            } else {
-                tile::transpose_narrow(c.isa, from, BLOCK, rows, nf, to, ds, rows);
-            }
-        }
-    }
-}
-
-/// The vector kernels of x86-64: the generic transforms instantiated for AVX-512 and AVX2.
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use std::arch::x86_64::__m512;
-    use std::ops::Range;
-
-    use super::super::x86::Avx2x2;
-    use super::{GradCtx, GradTransform, grad_tiles, weight_tiles};
-
-    /// [`grad_tiles`] with AVX-512.
-    ///
-    /// # Safety
-    /// As [`grad_tiles`]; AVX-512F and FMA are available.
-    #[target_feature(enable = "avx512f,fma")]
-    pub(super) unsafe fn grad_avx512<K: GradTransform<A, M>, const A: usize, const M: usize>(
-        c: &GradCtx,
-        tiles: Range<usize>,
-        m: *mut f32,
-        strides: [usize; 2],
-    ) {
-        // SAFETY: forwarded; AVX-512 is available.
-        unsafe { grad_tiles::<__m512, K, A, M>(c, tiles, m, strides) }
-    }
-
-    /// [`grad_tiles`] with AVX2.
-    ///
-    /// # Safety
-    /// As [`grad_tiles`]; AVX2 and FMA are available.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn grad_avx2<K: GradTransform<A, M>, const A: usize, const M: usize>(
-        c: &GradCtx,
-        tiles: Range<usize>,
-        m: *mut f32,
-        strides: [usize; 2],
-    ) {
-        // SAFETY: forwarded; AVX2 is available.
-        unsafe { grad_tiles::<Avx2x2, K, A, M>(c, tiles, m, strides) }
-    }
-
-    /// [`weight_tiles`] with AVX-512.
-    ///
-    /// # Safety
-    /// As [`weight_tiles`]; AVX-512F and FMA are available.
-    #[target_feature(enable = "avx512f,fma")]
-    pub(super) unsafe fn weight_avx512<K: GradTransform<A, M>, const A: usize, const M: usize>(
-        c: &GradCtx,
-        du: (*const f32, usize),
-        pair: usize,
-        dw: *mut f32,
-    ) {
-        // SAFETY: forwarded; AVX-512 is available.
-        unsafe { weight_tiles::<__m512, K, A, M>(c, du, pair, dw) }
-    }
-
-    /// [`weight_tiles`] with AVX2.
-    ///
-    /// # Safety
-    /// As [`weight_tiles`]; AVX2 and FMA are available.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn weight_avx2<K: GradTransform<A, M>, const A: usize, const M: usize>(
-        c: &GradCtx,
-        du: (*const f32, usize),
-        pair: usize,
-        dw: *mut f32,
-    ) {
-        // SAFETY: forwarded; AVX2 is available.
-        unsafe { weight_tiles::<Avx2x2, K, A, M>(c, du, pair, dw) }
-    }
 }
