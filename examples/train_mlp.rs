@@ -33,6 +33,8 @@
 //! there; each batch is copied from host memory. Without a GPU it stops with the reason (set
 //! `MXR_GPU_EMULATE=1` to run the same code on the slow software emulator instead).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -124,18 +126,6 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-/// data → fc1(128) → relu → fc2(64) → relu → fc3(10) → SoftmaxOutput("softmax"), as MXNet's
-/// docs write it with `mx.sym`.
-fn mlp() -> mxr::Result<Symbol> {
-    let data = Symbol::variable("data");
-    let fc1 = sym::fully_connected(&data, 128).name("fc1").build()?;
-    let act1 = sym::activation(&fc1, "relu").name("relu1").build()?;
-    let fc2 = sym::fully_connected(&act1, 64).name("fc2").build()?;
-    let act2 = sym::activation(&fc2, "relu").name("relu2").build()?;
-    let fc3 = sym::fully_connected(&act2, 10).name("fc3").build()?;
-    sym::softmax_output(&fc3).name("softmax").build()
-}
-
 /// LeNet: two convolution + tanh + max-pool stages, then two fully connected layers.
 fn lenet() -> mxr::Result<Symbol> {
     let data = Symbol::variable("data");
@@ -168,21 +158,10 @@ fn iterator(
     flat: bool,
     parts: usize,
 ) -> mxr::Result<MNISTIter> {
-    MNISTIter::builder(
-        dir.join(format!("{set}-images-idx3-ubyte.gz")),
-        dir.join(format!("{set}-labels-idx1-ubyte.gz")),
-    )
-    .batch_size(batch)
-    .flat(flat)
-    .shuffle(train)
-    .seed(42)
-    .last_batch_handle(if train {
-        LastBatchHandle::Discard
-    } else {
-        LastBatchHandle::Pad
-    })
-    .parts(if train { parts } else { 1 }, 0)
-    .build()
+    common::mnist(dir, set, batch, train)
+        .flat(flat)
+        .parts(if train { parts } else { 1 }, 0)
+        .build()
 }
 
 /// W4's iterator over `set`: pixels / 255 as (N, 784) float32 (`mxnet_baseline.py`'s
@@ -354,7 +333,7 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
         o.lr
     );
 
-    let symbol = if o.lenet { lenet()? } else { mlp()? };
+    let symbol = if o.lenet { lenet()? } else { common::mlp()? };
     let net = symbol.to_graph()?;
     let ctx = o.ctx;
     let no_grad = ["data", "softmax_label"];
