@@ -181,34 +181,6 @@ fn w4_iterator(dir: &Path, set: &str, batch: usize, train: bool) -> mxr::Result<
     }))
 }
 
-/// Test accuracy with the inference executor, padding rows excluded; with `predictions`,
-/// every test image's predicted class is pushed to it.
-fn evaluate(
-    exe: &mut Executor,
-    test: &mut dyn DataIter,
-    mut predictions: Option<&mut Vec<u8>>,
-) -> mxr::Result<f64> {
-    test.reset()?;
-    let mut metric = Accuracy::new();
-    let (data, label) = (
-        exe.arg_dict()["data"].clone(),
-        exe.arg_dict()["softmax_label"].clone(),
-    );
-    while let Some(batch) = test.next_batch()? {
-        data.assign(&batch.data[0])?;
-        label.assign(&batch.label[0])?;
-        exe.forward(false)?;
-        let keep = test.batch_size() - batch.pad;
-        let pred = exe.outputs()[0].slice(0, keep)?;
-        metric.update(&[&batch.label[0].slice(0, keep)?], &[&pred])?;
-        if let Some(out) = predictions.as_deref_mut() {
-            let classes = nd::argmax(&pred, Some(1))?.to_vec::<f32>()?;
-            out.extend(classes.iter().map(|&c| c as u8));
-        }
-    }
-    Ok(metric.get().1)
-}
-
 /// The training curve as an SVG (plotters' SVG backend): per epoch (one tick each), the train
 /// and test accuracy on the left axis and the training loss (mean cross-entropy) on a second
 /// axis on the right, with a legend.
@@ -297,13 +269,10 @@ fn main() -> ExitCode {
 
 fn train() -> Result<(), Box<dyn std::error::Error>> {
     let o = options()?;
-    if !o.data.join("train-images-idx3-ubyte.gz").exists() {
-        return Err(format!(
-            "Fashion-MNIST is not in {} (install Debian's dataset-fashion-mnist: ./train does it)",
-            o.data.display()
-        )
-        .into());
-    }
+    common::require_data(
+        &o.data,
+        "install Debian's dataset-fashion-mnist: ./train does it",
+    )?;
     // Started before any work, so that the trace has every operation of the job.
     let profiled_from = match &o.profile {
         Some(path) => {
@@ -411,7 +380,7 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
         nd::waitall()?;
         let seconds = start.elapsed().as_secs_f64();
         let last = (epoch == o.epochs).then_some(&mut predictions);
-        let test_accuracy = evaluate(&mut test_exe, test.as_mut(), last)?;
+        let test_accuracy = common::evaluate(&mut test_exe, test.as_mut(), last)?;
         let (train_accuracy, train_loss) = (metric.get().1, loss.get().1);
         println!(
             "epoch {epoch}: train accuracy {train_accuracy:.4}, train loss {train_loss:.6}, \

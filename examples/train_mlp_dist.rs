@@ -93,24 +93,6 @@ fn iterator(
     b.build()
 }
 
-fn evaluate(exe: &mut Executor, test: &mut MNISTIter) -> mxr::Result<f64> {
-    test.reset()?;
-    let mut metric = Accuracy::new();
-    let (data, label) = (
-        exe.arg_dict()["data"].clone(),
-        exe.arg_dict()["softmax_label"].clone(),
-    );
-    while let Some(batch) = test.next_batch()? {
-        data.assign(&batch.data[0])?;
-        label.assign(&batch.label[0])?;
-        exe.forward(false)?;
-        let keep = test.batch_size() - batch.pad;
-        let pred = exe.outputs()[0].slice(0, keep)?;
-        metric.update(&[&batch.label[0].slice(0, keep)?], &[&pred])?;
-    }
-    Ok(metric.get().1)
-}
-
 /// One data-parallel worker: its executor (on its context) and its part of the training set.
 struct Worker {
     exe: Executor,
@@ -179,13 +161,7 @@ const NO_GRAD: [&str; 2] = ["data", "softmax_label"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let o = options()?;
-    if !o.data.join("train-images-idx3-ubyte.gz").exists() {
-        return Err(format!(
-            "Fashion-MNIST is not in {} (install Debian's dataset-fashion-mnist)",
-            o.data.display()
-        )
-        .into());
-    }
+    common::require_data(&o.data, "install Debian's dataset-fashion-mnist")?;
     // Across processes: this process is worker `rank` of `workers`. In one process: workers
     // 0..N, on cpu(0)..cpu(N-1), summed by a local store.
     let kv = KVStore::create(if o.contexts.is_some() {
@@ -274,7 +250,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         nd::waitall()?;
         let seconds = start.elapsed().as_secs_f64();
-        let test_accuracy = evaluate(&mut test_exe, &mut test)?;
+        let test_accuracy = common::evaluate(&mut test_exe, &mut test, None)?;
         let checksum: f64 = keys
             .iter()
             .map(|&i| team[0].exe.arg_arrays()[i].to_vec::<f32>())

@@ -89,13 +89,7 @@ fn iterator(
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let o = options()?;
-    if !o.data.join("train-images-idx3-ubyte.gz").exists() {
-        return Err(format!(
-            "Fashion-MNIST is not in {} (install Debian's dataset-fashion-mnist)",
-            o.data.display()
-        )
-        .into());
-    }
+    common::require_data(&o.data, "install Debian's dataset-fashion-mnist")?;
     let kvstore = o.kvstore.as_deref().map(KVStore::create).transpose()?;
     let (rank, workers) = kvstore
         .as_ref()

@@ -1,9 +1,13 @@
 //! What the MNIST training examples (`train_mlp`, `train_mlp_dist`, `train_module`) share: the
-//! MLP of MXNet's docs and the settings of their MNIST iterators.
+//! MLP of MXNet's docs, the settings of their MNIST iterators, the dataset check and the
+//! evaluation of an executor's accuracy.
 
 use std::path::Path;
 
-use mxr::io::{LastBatchHandle, MNISTIter, MNISTIterBuilder};
+use mxr::exec::Executor;
+use mxr::io::{DataIter, LastBatchHandle, MNISTIter, MNISTIterBuilder};
+use mxr::metric::{Accuracy, EvalMetric};
+use mxr::nd;
 use mxr::sym::{self, Symbol};
 
 /// The MLP of MXNet's docs: data → fc1(128) → relu → fc2(64) → relu → fc3(10) →
@@ -34,4 +38,41 @@ pub(crate) fn mnist(dir: &Path, set: &str, batch: usize, train: bool) -> MNISTIt
     } else {
         LastBatchHandle::Pad
     })
+}
+
+/// An error unless Fashion-MNIST's training images are in `dir`; `hint` says how to get them.
+pub(crate) fn require_data(dir: &Path, hint: &str) -> Result<(), Box<dyn std::error::Error>> {
+    if !dir.join("train-images-idx3-ubyte.gz").exists() {
+        return Err(format!("Fashion-MNIST is not in {} ({hint})", dir.display()).into());
+    }
+    Ok(())
+}
+
+/// The accuracy of `exe` (inputs `data` and `softmax_label`) over `test`, padding excluded;
+/// with `predictions`, every test image's predicted class is pushed to it.
+#[allow(dead_code)] // train_module evaluates through its Module instead
+pub(crate) fn evaluate(
+    exe: &mut Executor,
+    test: &mut dyn DataIter,
+    mut predictions: Option<&mut Vec<u8>>,
+) -> mxr::Result<f64> {
+    test.reset()?;
+    let mut metric = Accuracy::new();
+    let (data, label) = (
+        exe.arg_dict()["data"].clone(),
+        exe.arg_dict()["softmax_label"].clone(),
+    );
+    while let Some(batch) = test.next_batch()? {
+        data.assign(&batch.data[0])?;
+        label.assign(&batch.label[0])?;
+        exe.forward(false)?;
+        let keep = test.batch_size() - batch.pad;
+        let pred = exe.outputs()[0].slice(0, keep)?;
+        metric.update(&[&batch.label[0].slice(0, keep)?], &[&pred])?;
+        if let Some(out) = predictions.as_deref_mut() {
+            let classes = nd::argmax(&pred, Some(1))?.to_vec::<f32>()?;
+            out.extend(classes.iter().map(|&c| c as u8));
+        }
+    }
+    Ok(metric.get().1)
 }
