@@ -33,6 +33,8 @@
 //! there; each batch is copied from host memory. Without a GPU it stops with the reason (set
 //! `MXR_GPU_EMULATE=1` to run the same code on the slow software emulator instead).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -124,18 +126,6 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-/// data → fc1(128) → relu → fc2(64) → relu → fc3(10) → SoftmaxOutput("softmax"), as MXNet's
-/// docs write it with `mx.sym`.
-fn mlp() -> mxr::Result<Symbol> {
-    let data = Symbol::variable("data");
-    let fc1 = sym::fully_connected(&data, 128).name("fc1").build()?;
-    let act1 = sym::activation(&fc1, "relu").name("relu1").build()?;
-    let fc2 = sym::fully_connected(&act1, 64).name("fc2").build()?;
-    let act2 = sym::activation(&fc2, "relu").name("relu2").build()?;
-    let fc3 = sym::fully_connected(&act2, 10).name("fc3").build()?;
-    sym::softmax_output(&fc3).name("softmax").build()
-}
-
 /// LeNet: two convolution + tanh + max-pool stages, then two fully connected layers.
 fn lenet() -> mxr::Result<Symbol> {
     let data = Symbol::variable("data");
@@ -168,21 +158,10 @@ fn iterator(
     flat: bool,
     parts: usize,
 ) -> mxr::Result<MNISTIter> {
-    MNISTIter::builder(
-        dir.join(format!("{set}-images-idx3-ubyte.gz")),
-        dir.join(format!("{set}-labels-idx1-ubyte.gz")),
-    )
-    .batch_size(batch)
-    .flat(flat)
-    .shuffle(train)
-    .seed(42)
-    .last_batch_handle(if train {
-        LastBatchHandle::Discard
-    } else {
-        LastBatchHandle::Pad
-    })
-    .parts(if train { parts } else { 1 }, 0)
-    .build()
+    common::mnist(dir, set, batch, train)
+        .flat(flat)
+        .parts(if train { parts } else { 1 }, 0)
+        .build()
 }
 
 /// W4's iterator over `set`: pixels / 255 as (N, 784) float32 (`mxnet_baseline.py`'s
@@ -200,34 +179,6 @@ fn w4_iterator(dir: &Path, set: &str, batch: usize, train: bool) -> mxr::Result<
     } else {
         LastBatchHandle::Pad
     }))
-}
-
-/// Test accuracy with the inference executor, padding rows excluded; with `predictions`,
-/// every test image's predicted class is pushed to it.
-fn evaluate(
-    exe: &mut Executor,
-    test: &mut dyn DataIter,
-    mut predictions: Option<&mut Vec<u8>>,
-) -> mxr::Result<f64> {
-    test.reset()?;
-    let mut metric = Accuracy::new();
-    let (data, label) = (
-        exe.arg_dict()["data"].clone(),
-        exe.arg_dict()["softmax_label"].clone(),
-    );
-    while let Some(batch) = test.next_batch()? {
-        data.assign(&batch.data[0])?;
-        label.assign(&batch.label[0])?;
-        exe.forward(false)?;
-        let keep = test.batch_size() - batch.pad;
-        let pred = exe.outputs()[0].slice(0, keep)?;
-        metric.update(&[&batch.label[0].slice(0, keep)?], &[&pred])?;
-        if let Some(out) = predictions.as_deref_mut() {
-            let classes = nd::argmax(&pred, Some(1))?.to_vec::<f32>()?;
-            out.extend(classes.iter().map(|&c| c as u8));
-        }
-    }
-    Ok(metric.get().1)
 }
 
 /// The training curve as an SVG (plotters' SVG backend): per epoch (one tick each), the train
@@ -318,13 +269,10 @@ fn main() -> ExitCode {
 
 fn train() -> Result<(), Box<dyn std::error::Error>> {
     let o = options()?;
-    if !o.data.join("train-images-idx3-ubyte.gz").exists() {
-        return Err(format!(
-            "Fashion-MNIST is not in {} (install Debian's dataset-fashion-mnist: ./train does it)",
-            o.data.display()
-        )
-        .into());
-    }
+    common::require_data(
+        &o.data,
+        "install Debian's dataset-fashion-mnist: ./train does it",
+    )?;
     // Started before any work, so that the trace has every operation of the job.
     let profiled_from = match &o.profile {
         Some(path) => {
@@ -354,7 +302,7 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
         o.lr
     );
 
-    let symbol = if o.lenet { lenet()? } else { mlp()? };
+    let symbol = if o.lenet { lenet()? } else { common::mlp()? };
     let net = symbol.to_graph()?;
     let ctx = o.ctx;
     let no_grad = ["data", "softmax_label"];
@@ -432,7 +380,7 @@ fn train() -> Result<(), Box<dyn std::error::Error>> {
         nd::waitall()?;
         let seconds = start.elapsed().as_secs_f64();
         let last = (epoch == o.epochs).then_some(&mut predictions);
-        let test_accuracy = evaluate(&mut test_exe, test.as_mut(), last)?;
+        let test_accuracy = common::evaluate(&mut test_exe, test.as_mut(), last)?;
         let (train_accuracy, train_loss) = (metric.get().1, loss.get().1);
         println!(
             "epoch {epoch}: train accuracy {train_accuracy:.4}, train loss {train_loss:.6}, \

@@ -20,18 +20,20 @@
 //! `--parts K` (train on a K-th of the training set), `--data DIR`, `--save PREFIX` (worker 0
 //! writes an MXNet checkpoint, `PREFIX-symbol.json` and `PREFIX-000E.params`).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use mxr::engine::Context;
 use mxr::exec::{Executor, GradReq, Graph};
 use mxr::init::{InitDesc, Initializer, Normal};
-use mxr::io::{DataIter, LastBatchHandle, MNISTIter};
+use mxr::io::{DataIter, MNISTIter};
 use mxr::kv::KVStore;
 use mxr::metric::{Accuracy, EvalMetric};
 use mxr::nd::{self, NDArray};
 use mxr::optim::Sgd;
-use mxr::sym::{self, Symbol};
+use mxr::sym;
 
 const DATA_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
@@ -78,57 +80,17 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-fn mlp() -> mxr::Result<Symbol> {
-    let data = Symbol::variable("data");
-    let fc1 = sym::fully_connected(&data, 128).name("fc1").build()?;
-    let act1 = sym::activation(&fc1, "relu").name("relu1").build()?;
-    let fc2 = sym::fully_connected(&act1, 64).name("fc2").build()?;
-    let act2 = sym::activation(&fc2, "relu").name("relu2").build()?;
-    let fc3 = sym::fully_connected(&act2, 10).name("fc3").build()?;
-    sym::softmax_output(&fc3).name("softmax").build()
-}
-
 fn iterator(
     dir: &Path,
     set: &str,
     batch: usize,
     parts: Option<(usize, usize)>,
 ) -> mxr::Result<MNISTIter> {
-    let mut b = MNISTIter::builder(
-        dir.join(format!("{set}-images-idx3-ubyte.gz")),
-        dir.join(format!("{set}-labels-idx1-ubyte.gz")),
-    )
-    .batch_size(batch)
-    .flat(true)
-    .shuffle(parts.is_some())
-    .seed(42)
-    .last_batch_handle(if parts.is_some() {
-        LastBatchHandle::Discard
-    } else {
-        LastBatchHandle::Pad
-    });
+    let mut b = common::mnist(dir, set, batch, parts.is_some()).flat(true);
     if let Some((n, i)) = parts {
         b = b.parts(n, i);
     }
     b.build()
-}
-
-fn evaluate(exe: &mut Executor, test: &mut MNISTIter) -> mxr::Result<f64> {
-    test.reset()?;
-    let mut metric = Accuracy::new();
-    let (data, label) = (
-        exe.arg_dict()["data"].clone(),
-        exe.arg_dict()["softmax_label"].clone(),
-    );
-    while let Some(batch) = test.next_batch()? {
-        data.assign(&batch.data[0])?;
-        label.assign(&batch.label[0])?;
-        exe.forward(false)?;
-        let keep = test.batch_size() - batch.pad;
-        let pred = exe.outputs()[0].slice(0, keep)?;
-        metric.update(&[&batch.label[0].slice(0, keep)?], &[&pred])?;
-    }
-    Ok(metric.get().1)
 }
 
 /// One data-parallel worker: its executor (on its context) and its part of the training set.
@@ -199,13 +161,7 @@ const NO_GRAD: [&str; 2] = ["data", "softmax_label"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let o = options()?;
-    if !o.data.join("train-images-idx3-ubyte.gz").exists() {
-        return Err(format!(
-            "Fashion-MNIST is not in {} (install Debian's dataset-fashion-mnist)",
-            o.data.display()
-        )
-        .into());
-    }
+    common::require_data(&o.data, "install Debian's dataset-fashion-mnist")?;
     // Across processes: this process is worker `rank` of `workers`. In one process: workers
     // 0..N, on cpu(0)..cpu(N-1), summed by a local store.
     let kv = KVStore::create(if o.contexts.is_some() {
@@ -222,7 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => format!("rank {}", kv.rank()),
     };
 
-    let symbol = mlp()?;
+    let symbol = common::mlp()?;
     let net = symbol.to_graph()?;
     let mut team: Vec<Worker> = ranks
         .iter()
@@ -294,7 +250,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         nd::waitall()?;
         let seconds = start.elapsed().as_secs_f64();
-        let test_accuracy = evaluate(&mut test_exe, &mut test)?;
+        let test_accuracy = common::evaluate(&mut test_exe, &mut test, None)?;
         let checksum: f64 = keys
             .iter()
             .map(|&i| team[0].exe.arg_arrays()[i].to_vec::<f32>())

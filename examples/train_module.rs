@@ -10,15 +10,16 @@
 //! dist_sync`, built with `--features mpi` and started by `mpirun`, trains data-parallel across
 //! the processes, each reading its own part of the training set).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use mxr::engine::Context;
 use mxr::init::Normal;
-use mxr::io::{LastBatchHandle, MNISTIter};
+use mxr::io::MNISTIter;
 use mxr::kv::KVStore;
 use mxr::metric::Accuracy;
 use mxr::module::{FitOptions, Module};
-use mxr::sym::{self, Symbol};
 
 struct Options {
     epochs: usize,
@@ -71,17 +72,6 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-/// The MLP of MXNet's docs: 784 → 128 relu → 64 relu → 10, SoftmaxOutput.
-fn mlp() -> mxr::Result<Symbol> {
-    let data = Symbol::variable("data");
-    let fc1 = sym::fully_connected(&data, 128).name("fc1").build()?;
-    let act1 = sym::activation(&fc1, "relu").name("relu1").build()?;
-    let fc2 = sym::fully_connected(&act1, 64).name("fc2").build()?;
-    let act2 = sym::activation(&fc2, "relu").name("relu2").build()?;
-    let fc3 = sym::fully_connected(&act2, 10).name("fc3").build()?;
-    sym::softmax_output(&fc3).name("softmax").build()
-}
-
 /// The training set is read in `parts` parts and this process takes part `part`.
 fn iterator(
     dir: &Path,
@@ -91,32 +81,15 @@ fn iterator(
     part: usize,
 ) -> mxr::Result<MNISTIter> {
     let train = set == "train";
-    MNISTIter::builder(
-        dir.join(format!("{set}-images-idx3-ubyte.gz")),
-        dir.join(format!("{set}-labels-idx1-ubyte.gz")),
-    )
-    .batch_size(batch)
-    .shuffle(train)
-    .seed(42)
-    .silent(part > 0)
-    .parts(if train { parts } else { 1 }, if train { part } else { 0 })
-    .last_batch_handle(if train {
-        LastBatchHandle::Discard
-    } else {
-        LastBatchHandle::Pad
-    })
-    .build()
+    common::mnist(dir, set, batch, train)
+        .silent(part > 0)
+        .parts(if train { parts } else { 1 }, if train { part } else { 0 })
+        .build()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let o = options()?;
-    if !o.data.join("train-images-idx3-ubyte.gz").exists() {
-        return Err(format!(
-            "Fashion-MNIST is not in {} (install Debian's dataset-fashion-mnist)",
-            o.data.display()
-        )
-        .into());
-    }
+    common::require_data(&o.data, "install Debian's dataset-fashion-mnist")?;
     let kvstore = o.kvstore.as_deref().map(KVStore::create).transpose()?;
     let (rank, workers) = kvstore
         .as_ref()
@@ -137,7 +110,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     mxr::nd::random::seed(7)?;
     let contexts: Vec<Context> = (0..o.contexts.max(1)).map(Context::cpu).collect();
-    let mut module = Module::with_contexts(mlp()?, &["data"], &["softmax_label"], &contexts)?;
+    let mut module =
+        Module::with_contexts(common::mlp()?, &["data"], &["softmax_label"], &contexts)?;
     if let Some(kv) = kvstore {
         module.set_kvstore(kv);
     }

@@ -31,6 +31,7 @@ mod executor;
 mod fusion;
 mod graph;
 mod plan;
+mod run;
 
 pub use executor::{Executor, GradReq, MemoryReport};
 pub use graph::{Graph, Node};

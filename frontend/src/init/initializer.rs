@@ -208,24 +208,26 @@ fn shape_attr(shape: &[usize]) -> String {
     }
 }
 
-/// Fills `arr` with samples uniform in `[low, high)` from its device's seeded random state
-/// (`_random_uniform` with `out=arr`).
-pub(crate) fn sample_uniform(arr: &NDArray, low: f64, high: f64) -> Result<()> {
+/// Fills `arr` from the random operator `op` (`out=arr`) with its two distribution parameters
+/// `params` (names and values); `call` names the initializer in errors.
+fn sample_into(
+    call: &'static str,
+    op: &str,
+    arr: &NDArray,
+    params: [(&str, f64); 2],
+) -> Result<()> {
     if arr.size() == 0 {
         return Ok(());
     }
-    let dtype = sampler_dtype("init::Uniform", arr)?;
-    let (low, high, shape) = (
-        format!("{low:?}"),
-        format!("{high:?}"),
-        shape_attr(arr.shape()),
-    );
+    let dtype = sampler_dtype(call, arr)?;
+    let [(name_a, a), (name_b, b)] = params;
+    let (a, b, shape) = (format!("{a:?}"), format!("{b:?}"), shape_attr(arr.shape()));
     nd::invoke_into(
-        "_random_uniform",
+        op,
         &[],
         &[
-            ("low", &low),
-            ("high", &high),
+            (name_a, &a),
+            (name_b, &b),
             ("shape", &shape),
             ("dtype", dtype),
         ],
@@ -233,26 +235,23 @@ pub(crate) fn sample_uniform(arr: &NDArray, low: f64, high: f64) -> Result<()> {
     )
 }
 
+/// Fills `arr` with samples uniform in `[low, high)` from its device's seeded random state
+/// (`_random_uniform` with `out=arr`).
+pub(crate) fn sample_uniform(arr: &NDArray, low: f64, high: f64) -> Result<()> {
+    sample_into(
+        "init::Uniform",
+        "_random_uniform",
+        arr,
+        [("low", low), ("high", high)],
+    )
+}
+
 /// Fills `arr` with samples from N(loc, scale²) (`_random_normal` with `out=arr`).
 pub(crate) fn sample_normal(arr: &NDArray, loc: f64, scale: f64) -> Result<()> {
-    if arr.size() == 0 {
-        return Ok(());
-    }
-    let dtype = sampler_dtype("init::Normal", arr)?;
-    let (loc, scale, shape) = (
-        format!("{loc:?}"),
-        format!("{scale:?}"),
-        shape_attr(arr.shape()),
-    );
-    nd::invoke_into(
+    sample_into(
+        "init::Normal",
         "_random_normal",
-        &[],
-        &[
-            ("loc", &loc),
-            ("scale", &scale),
-            ("shape", &shape),
-            ("dtype", dtype),
-        ],
-        &[arr],
+        arr,
+        [("loc", loc), ("scale", scale)],
     )
 }

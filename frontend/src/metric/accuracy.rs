@@ -1,8 +1,8 @@
 //! Classification accuracy: `Accuracy` and `TopKAccuracy` (MXNet's `mx.metric.Accuracy`,
 //! `mx.metric.TopKAccuracy`).
 
-use super::EvalMetric;
 use super::stats::{Stats, as_int, check_lengths, host};
+use super::summed::PairMetric;
 use crate::nd::{self, NDArray};
 use crate::{Error, Result};
 
@@ -61,45 +61,30 @@ impl Accuracy {
     }
 }
 
-impl EvalMetric for Accuracy {
-    fn name(&self) -> &str {
-        &self.name
+impl PairMetric for Accuracy {
+    fn name_and_stats(&self) -> (&str, &Stats) {
+        (&self.name, &self.stats)
     }
 
-    fn update(&mut self, labels: &[&NDArray], preds: &[&NDArray]) -> Result<()> {
-        check_lengths(labels.len(), preds.len())?;
-        for (label, pred) in labels.iter().zip(preds) {
-            let pred = if pred.shape() != label.shape() {
-                host(&nd::argmax(pred, Some(self.axis))?)?
-            } else {
-                host(pred)?
-            };
-            let label = host(label)?;
-            check_lengths(label.len(), pred.len())?;
-            let correct = label
-                .iter()
-                .zip(&pred)
-                .filter(|(l, p)| as_int(**l) == as_int(**p))
-                .count();
-            self.stats.add(correct as f64, pred.len() as u64);
-        }
+    fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
+    fn add_pair(&mut self, label: &NDArray, pred: &NDArray) -> Result<()> {
+        let pred = if pred.shape() != label.shape() {
+            host(&nd::argmax(pred, Some(self.axis))?)?
+        } else {
+            host(pred)?
+        };
+        let label = host(label)?;
+        check_lengths(label.len(), pred.len())?;
+        let correct = label
+            .iter()
+            .zip(&pred)
+            .filter(|(l, p)| as_int(**l) == as_int(**p))
+            .count();
+        self.stats.add(correct as f64, pred.len() as u64);
         Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.stats.reset();
-    }
-
-    fn reset_local(&mut self) {
-        self.stats.reset_local();
-    }
-
-    fn get(&self) -> (String, f64) {
-        (self.name.clone(), self.stats.value())
-    }
-
-    fn get_global(&self) -> (String, f64) {
-        (self.name.clone(), self.stats.global_value())
     }
 }
 
@@ -153,62 +138,47 @@ impl TopKAccuracy {
     }
 }
 
-impl EvalMetric for TopKAccuracy {
-    fn name(&self) -> &str {
-        &self.name
+impl PairMetric for TopKAccuracy {
+    fn name_and_stats(&self) -> (&str, &Stats) {
+        (&self.name, &self.stats)
     }
 
-    fn update(&mut self, labels: &[&NDArray], preds: &[&NDArray]) -> Result<()> {
-        check_lengths(labels.len(), preds.len())?;
-        for (label, pred) in labels.iter().zip(preds) {
-            let &[rows, classes] = pred.shape() else {
-                return Err(Error::InvalidArgument {
-                    call: "TopKAccuracy::update",
-                    reason: format!(
-                        "predictions must be (batch, classes) scores, not shape {:?}",
-                        pred.shape()
-                    ),
-                });
-            };
-            if self.top_k > classes {
-                return Err(Error::InvalidArgument {
-                    call: "TopKAccuracy::update",
-                    reason: format!("top_k = {} but only {classes} classes", self.top_k),
-                });
-            }
-            let scores: Vec<f32> = host(pred)?.into_iter().map(|v| v as f32).collect();
-            let label = host(label)?;
-            check_lengths(label.len(), rows)?;
-            let mut order: Vec<usize> = Vec::with_capacity(classes);
-            let mut correct = 0u64;
-            for (row, &l) in scores.chunks_exact(classes.max(1)).zip(&label) {
-                order.clear();
-                order.extend(0..classes);
-                // Highest first; equal scores keep their order (lower index first).
-                order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-                let l = as_int(l);
-                if order[..self.top_k].iter().any(|&c| c as i64 == l) {
-                    correct += 1;
-                }
-            }
-            self.stats.add(correct as f64, rows as u64);
+    fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
+    fn add_pair(&mut self, label: &NDArray, pred: &NDArray) -> Result<()> {
+        let &[rows, classes] = pred.shape() else {
+            return Err(Error::InvalidArgument {
+                call: "TopKAccuracy::update",
+                reason: format!(
+                    "predictions must be (batch, classes) scores, not shape {:?}",
+                    pred.shape()
+                ),
+            });
+        };
+        if self.top_k > classes {
+            return Err(Error::InvalidArgument {
+                call: "TopKAccuracy::update",
+                reason: format!("top_k = {} but only {classes} classes", self.top_k),
+            });
         }
+        let scores: Vec<f32> = host(pred)?.into_iter().map(|v| v as f32).collect();
+        let label = host(label)?;
+        check_lengths(label.len(), rows)?;
+        let mut order: Vec<usize> = Vec::with_capacity(classes);
+        let mut correct = 0u64;
+        for (row, &l) in scores.chunks_exact(classes.max(1)).zip(&label) {
+            order.clear();
+            order.extend(0..classes);
+            // Highest first; equal scores keep their order (lower index first).
+            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+            let l = as_int(l);
+            if order[..self.top_k].iter().any(|&c| c as i64 == l) {
+                correct += 1;
+            }
+        }
+        self.stats.add(correct as f64, rows as u64);
         Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.stats.reset();
-    }
-
-    fn reset_local(&mut self) {
-        self.stats.reset_local();
-    }
-
-    fn get(&self) -> (String, f64) {
-        (self.name.clone(), self.stats.value())
-    }
-
-    fn get_global(&self) -> (String, f64) {
-        (self.name.clone(), self.stats.global_value())
     }
 }

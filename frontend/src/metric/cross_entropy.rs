@@ -1,7 +1,7 @@
 //! Cross-entropy of predicted probabilities (MXNet's `mx.metric.CrossEntropy`).
 
-use super::EvalMetric;
-use super::stats::{Stats, check_lengths, host};
+use super::stats::{Stats, host};
+use super::summed::PairMetric;
 use crate::nd::NDArray;
 use crate::{Error, Result};
 
@@ -62,58 +62,43 @@ impl CrossEntropy {
     }
 }
 
-impl EvalMetric for CrossEntropy {
-    fn name(&self) -> &str {
-        &self.name
+impl PairMetric for CrossEntropy {
+    fn name_and_stats(&self) -> (&str, &Stats) {
+        (&self.name, &self.stats)
     }
 
-    fn update(&mut self, labels: &[&NDArray], preds: &[&NDArray]) -> Result<()> {
-        check_lengths(labels.len(), preds.len())?;
-        for (label, pred) in labels.iter().zip(preds) {
-            let label = host(label)?;
-            let rows = pred.shape().first().copied().unwrap_or(0);
-            if pred.ndim() != 2 || rows != label.len() {
+    fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
+    }
+
+    fn add_pair(&mut self, label: &NDArray, pred: &NDArray) -> Result<()> {
+        let label = host(label)?;
+        let rows = pred.shape().first().copied().unwrap_or(0);
+        if pred.ndim() != 2 || rows != label.len() {
+            return Err(Error::InvalidArgument {
+                call: "CrossEntropy::update",
+                reason: format!(
+                    "predictions must be (batch, classes) with one row per label ({} \
+                     labels), not shape {:?}",
+                    label.len(),
+                    pred.shape()
+                ),
+            });
+        }
+        let classes = pred.shape()[1];
+        let probs = host(pred)?;
+        let mut sum = 0.0;
+        for (i, &l) in label.iter().enumerate() {
+            let c = l as i64;
+            if c < 0 || c as usize >= classes {
                 return Err(Error::InvalidArgument {
                     call: "CrossEntropy::update",
-                    reason: format!(
-                        "predictions must be (batch, classes) with one row per label ({} \
-                         labels), not shape {:?}",
-                        label.len(),
-                        pred.shape()
-                    ),
+                    reason: format!("label {l} of sample {i} is not a class in 0..{classes}"),
                 });
             }
-            let classes = pred.shape()[1];
-            let probs = host(pred)?;
-            let mut sum = 0.0;
-            for (i, &l) in label.iter().enumerate() {
-                let c = l as i64;
-                if c < 0 || c as usize >= classes {
-                    return Err(Error::InvalidArgument {
-                        call: "CrossEntropy::update",
-                        reason: format!("label {l} of sample {i} is not a class in 0..{classes}"),
-                    });
-                }
-                sum += -(probs[i * classes + c as usize] + self.eps).ln();
-            }
-            self.stats.add(sum, label.len() as u64);
+            sum += -(probs[i * classes + c as usize] + self.eps).ln();
         }
+        self.stats.add(sum, label.len() as u64);
         Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.stats.reset();
-    }
-
-    fn reset_local(&mut self) {
-        self.stats.reset_local();
-    }
-
-    fn get(&self) -> (String, f64) {
-        (self.name.clone(), self.stats.value())
-    }
-
-    fn get_global(&self) -> (String, f64) {
-        (self.name.clone(), self.stats.global_value())
     }
 }

@@ -26,6 +26,7 @@ mod composite;
 mod cross_entropy;
 mod regression;
 mod stats;
+mod summed;
 
 use std::fmt;
 

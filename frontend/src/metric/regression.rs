@@ -4,8 +4,8 @@
 //! elements of `label − pred` (1-D arrays taken as columns, shapes broadcast as numpy does);
 //! `get` averages those per-pair errors (for RMSE, the per-pair root mean squares).
 
-use super::EvalMetric;
-use super::stats::{Stats, broadcast, check_lengths, host};
+use super::stats::{Stats, broadcast, host};
+use super::summed::PairMetric;
 use crate::Result;
 use crate::nd::NDArray;
 
@@ -17,25 +17,22 @@ fn as_column(shape: &[usize]) -> Vec<usize> {
     }
 }
 
-/// Adds one instance per pair: `reduce` of the broadcast differences.
-fn update_pairs(
+/// Adds one instance: `reduce` of the broadcast differences of `label` and `pred`.
+fn add_error(
     stats: &mut Stats,
-    labels: &[&NDArray],
-    preds: &[&NDArray],
+    label: &NDArray,
+    pred: &NDArray,
     reduce: fn(&[f64]) -> f64,
 ) -> Result<()> {
-    check_lengths(labels.len(), preds.len())?;
-    for (label, pred) in labels.iter().zip(preds) {
-        let (l, p) = (host(label)?, host(pred)?);
-        let diff = broadcast(
-            &l,
-            &as_column(label.shape()),
-            &p,
-            &as_column(pred.shape()),
-            |a, b| a - b,
-        )?;
-        stats.add(reduce(&diff), 1);
-    }
+    let (l, p) = (host(label)?, host(pred)?);
+    let diff = broadcast(
+        &l,
+        &as_column(label.shape()),
+        &p,
+        &as_column(pred.shape()),
+        |a, b| a - b,
+    )?;
+    stats.add(reduce(&diff), 1);
     Ok(())
 }
 
@@ -87,24 +84,15 @@ macro_rules! regression_metric {
             }
         }
 
-        impl EvalMetric for $ty {
-            fn name(&self) -> &str {
-                &self.name
+        impl PairMetric for $ty {
+            fn name_and_stats(&self) -> (&str, &Stats) {
+                (&self.name, &self.stats)
             }
-            fn update(&mut self, labels: &[&NDArray], preds: &[&NDArray]) -> Result<()> {
-                update_pairs(&mut self.stats, labels, preds, $reduce)
+            fn stats_mut(&mut self) -> &mut Stats {
+                &mut self.stats
             }
-            fn reset(&mut self) {
-                self.stats.reset();
-            }
-            fn reset_local(&mut self) {
-                self.stats.reset_local();
-            }
-            fn get(&self) -> (String, f64) {
-                (self.name.clone(), self.stats.value())
-            }
-            fn get_global(&self) -> (String, f64) {
-                (self.name.clone(), self.stats.global_value())
+            fn add_pair(&mut self, label: &NDArray, pred: &NDArray) -> Result<()> {
+                add_error(&mut self.stats, label, pred, $reduce)
             }
         }
     };

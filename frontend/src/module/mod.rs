@@ -23,12 +23,9 @@
 //! # Ok::<(), mxr::Error>(())
 //! ```
 
-use std::io::IsTerminal;
 use std::ops::Range;
-use std::sync::Arc;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mxr_engine::Context;
 
 use crate::exec::{Executor, GradReq};
@@ -41,148 +38,13 @@ use crate::optim::{self, Optimizer, Updater};
 use crate::sym::{NamedArrays, Symbol, save_checkpoint};
 use crate::{Error, Result};
 
-/// Options of [`Module::fit`] (MXNet's `fit` arguments).
-#[derive(Debug, Clone)]
-pub struct FitOptions {
-    /// Epochs to train.
-    pub epochs: usize,
-    /// The optimizer by MXNet's name (`sgd`, `adam`), used when the module has none yet
-    /// (see [`Module::init_optimizer`]).
-    pub optimizer: String,
-    /// The optimizer's parameters (MXNet's `optimizer_params`): `learning_rate`, `momentum`,
-    /// `wd`, `clip_gradient`, `beta1`, ... (see [`optim::create_with`]). `rescale_grad`
-    /// defaults to `1 / batch_size`, as in MXNet's Module.
-    pub optimizer_params: Vec<(String, f64)>,
-    /// The initializer used when the parameters are not initialized yet; `None`: MXNet's
-    /// default, `Uniform(0.01)` (biases zero, gammas one, by MXNet's rules by name).
-    pub initializer: Option<Arc<dyn Initializer>>,
-    /// Report progress on stderr: a progress bar per epoch when stderr is a terminal, plain
-    /// log lines otherwise (one per epoch, and one every [`FitOptions::log_every`] batches).
-    pub log: bool,
-    /// Without a terminal, a `Speedometer` line every this many batches (0: none).
-    pub log_every: usize,
-}
+mod options;
+mod progress;
 
-impl FitOptions {
-    /// `epochs` epochs of plain SGD with learning rate 0.01, logging off.
-    pub fn new(epochs: usize) -> FitOptions {
-        FitOptions {
-            epochs,
-            optimizer: "sgd".into(),
-            optimizer_params: vec![("learning_rate".into(), 0.01)],
-            initializer: None,
-            log: false,
-            log_every: 50,
-        }
-    }
-
-    /// Sets one optimizer parameter (replacing an earlier value).
-    pub fn optimizer_param(mut self, key: &str, value: f64) -> FitOptions {
-        self.optimizer_params.retain(|(k, _)| k != key);
-        self.optimizer_params.push((key.to_string(), value));
-        self
-    }
-
-    /// With this optimizer (MXNet's name) and parameters.
-    pub fn optimizer(mut self, name: &str, params: &[(&str, f64)]) -> FitOptions {
-        self.optimizer = name.to_string();
-        self.optimizer_params.clear();
-        for &(k, v) in params {
-            self = self.optimizer_param(k, v);
-        }
-        self
-    }
-
-    /// With this learning rate.
-    pub fn learning_rate(self, lr: f64) -> FitOptions {
-        self.optimizer_param("learning_rate", lr)
-    }
-
-    /// With this momentum (SGD).
-    pub fn momentum(self, momentum: f64) -> FitOptions {
-        self.optimizer_param("momentum", momentum)
-    }
-
-    /// With this weight decay.
-    pub fn wd(self, wd: f64) -> FitOptions {
-        self.optimizer_param("wd", wd)
-    }
-
-    /// With this initializer for parameters not yet initialized.
-    pub fn initializer(mut self, init: impl Initializer + 'static) -> FitOptions {
-        self.initializer = Some(Arc::new(init));
-        self
-    }
-
-    /// With progress reports on stderr.
-    pub fn log(mut self, on: bool) -> FitOptions {
-        self.log = on;
-        self
-    }
-
-    /// With a plain log line every `batches` batches when stderr is not a terminal.
-    pub fn log_every(mut self, batches: usize) -> FitOptions {
-        self.log_every = batches;
-        self
-    }
-}
-
-/// What a batch-end callback sees (MXNet's `BatchEndParam`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct BatchEnd {
-    /// The epoch, from 0.
-    pub epoch: usize,
-    /// The batch within the epoch, from 0.
-    pub batch: usize,
-    /// The training metric so far this epoch.
-    pub metric: (String, f64),
-}
-
-/// Callbacks of [`Module::fit_with`]: after every batch and after every epoch.
-#[derive(Default)]
-pub struct Callbacks<'a> {
-    /// Called after each batch's update.
-    pub batch_end: Option<BatchEndFn<'a>>,
-    /// Called after each epoch (and its evaluation).
-    pub epoch_end: Option<EpochEndFn<'a>>,
-}
-
-/// A batch-end callback.
-pub type BatchEndFn<'a> = Box<dyn FnMut(&BatchEnd) + 'a>;
-
-/// An epoch-end callback.
-pub type EpochEndFn<'a> = Box<dyn FnMut(&EpochReport) + 'a>;
-
-impl std::fmt::Debug for Callbacks<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Callbacks")
-            .field("batch_end", &self.batch_end.is_some())
-            .field("epoch_end", &self.epoch_end.is_some())
-            .finish()
-    }
-}
-
-/// What one epoch of [`Module::fit`] measured.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EpochReport {
-    /// The epoch, from 0.
-    pub epoch: usize,
-    /// The training metric (name, value).
-    pub train_metric: (String, f64),
-    /// The evaluation metric, when evaluation data was given.
-    pub eval_metric: Option<(String, f64)>,
-    /// Training throughput (samples per second of the epoch, evaluation excluded).
-    pub samples_per_sec: f64,
-    /// The epoch's training time in seconds.
-    pub seconds: f64,
-}
-
-/// Everything [`Module::fit`] measured.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FitReport {
-    /// One report per epoch.
-    pub epochs: Vec<EpochReport>,
-}
+pub use options::{
+    BatchEnd, BatchEndFn, Callbacks, EpochEndFn, EpochReport, FitOptions, FitReport,
+};
+use progress::Progress;
 
 /// A symbol with its executors (one per context), parameters and optimizer.
 ///
@@ -807,114 +669,5 @@ impl Module {
     pub fn save_checkpoint(&mut self, prefix: &str, epoch: u32) -> Result<()> {
         let (args, aux) = self.get_params()?;
         save_checkpoint(prefix, epoch, &self.symbol, &args, &aux)
-    }
-}
-
-/// Progress reports of `fit`: an `indicatif` bar on a terminal, plain lines otherwise.
-enum Progress {
-    Off,
-    Lines {
-        every: usize,
-    },
-    Bar {
-        bar: ProgressBar,
-        len: Option<usize>,
-    },
-}
-
-impl Progress {
-    fn new(options: &FitOptions, num_batches: Option<usize>) -> Progress {
-        if !options.log {
-            Progress::Off
-        } else if std::io::stderr().is_terminal() {
-            // Hidden until `start_epoch` has set its style (no default-style frame).
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-            Progress::Bar {
-                bar,
-                len: num_batches,
-            }
-        } else {
-            Progress::Lines {
-                every: options.log_every,
-            }
-        }
-    }
-
-    fn start_epoch(&mut self, epoch: usize) {
-        if let Progress::Bar { bar, len } = self {
-            bar.reset();
-            let template = match len {
-                Some(n) => {
-                    bar.set_length(*n as u64);
-                    "Epoch[{prefix}] {bar:30.cyan/blue} {pos}/{len} [{elapsed}<{eta}] {msg}"
-                }
-                None => {
-                    bar.unset_length();
-                    "Epoch[{prefix}] {spinner} batch {pos} [{elapsed}] {msg}"
-                }
-            };
-            if let Ok(style) = ProgressStyle::with_template(template) {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar.set_prefix(epoch.to_string());
-            bar.set_message("");
-            bar.set_draw_target(ProgressDrawTarget::stderr());
-        }
-    }
-
-    fn batch_end(
-        &mut self,
-        epoch: usize,
-        index: usize,
-        samples: usize,
-        start: Instant,
-        metric: &dyn EvalMetric,
-    ) {
-        let speed = || samples as f64 / start.elapsed().as_secs_f64().max(f64::MIN_POSITIVE);
-        match self {
-            Progress::Off => {}
-            Progress::Lines { every } => {
-                if *every > 0 && (index + 1).is_multiple_of(*every) {
-                    let (name, value) = metric.get();
-                    eprintln!(
-                        "Epoch[{epoch}] Batch [{}]\tSpeed: {:.2} samples/sec\t{name}={value:.6}",
-                        index + 1,
-                        speed()
-                    );
-                }
-            }
-            Progress::Bar { bar, .. } => {
-                bar.inc(1);
-                // Reading the metric waits for the batch; a redraw is at most every 10 batches.
-                if (index + 1).is_multiple_of(10) {
-                    let (name, value) = metric.get();
-                    bar.set_message(format!("{name}={value:.4} {:.0} samples/s", speed()));
-                }
-            }
-        }
-    }
-
-    fn epoch_end(&mut self, report: &EpochReport) {
-        let eval_text = report
-            .eval_metric
-            .as_ref()
-            .map(|(n, v)| format!(" Validation-{n}={v:.6}"))
-            .unwrap_or_default();
-        let line = format!(
-            "Epoch[{}] Train-{}={:.6}{eval_text} Time cost={:.3} Speed: {:.0} samples/sec",
-            report.epoch,
-            report.train_metric.0,
-            report.train_metric.1,
-            report.seconds,
-            report.samples_per_sec
-        );
-        match self {
-            Progress::Off => {}
-            Progress::Lines { .. } => eprintln!("{line}"),
-            Progress::Bar { bar, .. } => {
-                bar.finish_and_clear();
-                eprintln!("{line}");
-            }
-        }
     }
 }

@@ -68,21 +68,7 @@ pub trait Optimizer: fmt::Debug + Send {
         grads: &[&NDArray],
         states: &[&State],
     ) -> Result<()> {
-        if weights.len() != indices.len()
-            || grads.len() != indices.len()
-            || states.len() != indices.len()
-        {
-            return Err(Error::InvalidArgument {
-                call: "Optimizer::update_multi",
-                reason: format!(
-                    "{} indices, {} weights, {} gradients and {} states",
-                    indices.len(),
-                    weights.len(),
-                    grads.len(),
-                    states.len()
-                ),
-            });
-        }
+        check_update_lengths("Optimizer::update_multi", indices, weights, grads, states)?;
         for (k, &index) in indices.iter().enumerate() {
             self.update(index, weights[k], grads[k], states[k])?;
         }
@@ -100,6 +86,30 @@ pub trait Optimizer: fmt::Debug + Send {
 
     /// The shared settings and counters, writable.
     fn core_mut(&mut self) -> &mut OptimizerCore;
+}
+
+/// An error unless `indices`, `weights`, `grads` and `states` (the arguments of
+/// [`Optimizer::update_multi`]) have one entry per weight.
+pub(crate) fn check_update_lengths(
+    call: &'static str,
+    indices: &[usize],
+    weights: &[&NDArray],
+    grads: &[&NDArray],
+    states: &[&State],
+) -> Result<()> {
+    let n = indices.len();
+    if weights.len() != n || grads.len() != n || states.len() != n {
+        return Err(Error::InvalidArgument {
+            call,
+            reason: format!(
+                "{n} indices, {} weights, {} gradients and {} states",
+                weights.len(),
+                grads.len(),
+                states.len()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// What every optimizer shares (the fields of MXNet's `Optimizer` base class).

@@ -307,63 +307,100 @@ impl LrScheduler for MultiFactorScheduler {
     }
 }
 
-/// Polynomial decay to `final_lr` over `max_update` updates (MXNet's `PolyScheduler`):
-/// `final_lr + (base_lr − final_lr)·(1 − n/max_steps)^pwr`, with `n` counted after the
-/// warm-up.
+/// A decay from the base rate to `final_lr` over `max_update` updates, counted after the
+/// warm-up: what [`PolyScheduler`] and [`CosineScheduler`] share.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PolyScheduler {
+struct Decay {
     max_update: u64,
     base_lr_orig: f64,
     base_lr: f64,
-    power: f64,
     final_lr: f64,
     warmup: Warmup,
 }
 
-impl PolyScheduler {
-    /// Decay from `base_lr` to `final_lr` with power `pwr` over `max_update` (>= 1) updates.
-    pub fn new(max_update: u64, base_lr: f64, pwr: f64, final_lr: f64) -> Result<PolyScheduler> {
+impl Decay {
+    fn new(call: &'static str, max_update: u64, base_lr: f64, final_lr: f64) -> Result<Decay> {
         if max_update < 1 {
             return Err(Error::InvalidArgument {
-                call: "PolyScheduler::new",
+                call,
                 reason: "maximum number of updates must be strictly positive".into(),
             });
         }
-        Ok(PolyScheduler {
+        Ok(Decay {
             max_update,
             base_lr_orig: base_lr,
             base_lr,
-            power: pwr,
             final_lr,
             warmup: Warmup::none(base_lr),
         })
     }
 
+    /// Replaces the warm-up (see [`Warmup::new`]).
+    fn set_warmup(
+        &mut self,
+        call: &'static str,
+        steps: u64,
+        begin_lr: f64,
+        mode: WarmupMode,
+    ) -> Result<()> {
+        self.warmup = Warmup::new(call, self.base_lr, steps, begin_lr, mode)?;
+        Ok(())
+    }
+
+    /// The rate at `num_update`: the warm-up's, else (up to `max_update`) `final_lr` plus
+    /// `decayed(base_lr − final_lr, n, max_steps)` with `n` updates of `max_steps` done after
+    /// the warm-up; past `max_update`, the last rate.
+    fn lr(&mut self, num_update: u64, decayed: impl Fn(f64, f64, f64) -> f64) -> f64 {
+        if let Some(lr) = self.warmup.lr(num_update) {
+            return lr;
+        }
+        if num_update <= self.max_update {
+            let max_steps = self.max_update as f64 - self.warmup.steps as f64;
+            let n = (num_update - self.warmup.steps) as f64;
+            self.base_lr = self.final_lr + decayed(self.base_lr_orig - self.final_lr, n, max_steps);
+        }
+        self.base_lr
+    }
+}
+
+/// Polynomial decay to `final_lr` over `max_update` updates (MXNet's `PolyScheduler`):
+/// `final_lr + (base_lr − final_lr)·(1 − n/max_steps)^pwr`, with `n` counted after the
+/// warm-up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolyScheduler {
+    decay: Decay,
+    power: f64,
+}
+
+impl PolyScheduler {
+    /// Decay from `base_lr` to `final_lr` with power `pwr` over `max_update` (>= 1) updates.
+    pub fn new(max_update: u64, base_lr: f64, pwr: f64, final_lr: f64) -> Result<PolyScheduler> {
+        Ok(PolyScheduler {
+            decay: Decay::new("PolyScheduler::new", max_update, base_lr, final_lr)?,
+            power: pwr,
+        })
+    }
+
     /// A warm-up over the first `steps` updates starting from `begin_lr`.
     pub fn warmup(mut self, steps: u64, begin_lr: f64, mode: WarmupMode) -> Result<PolyScheduler> {
-        self.warmup = Warmup::new("PolyScheduler::warmup", self.base_lr, steps, begin_lr, mode)?;
+        self.decay
+            .set_warmup("PolyScheduler::warmup", steps, begin_lr, mode)?;
         Ok(self)
     }
 }
 
 impl LrScheduler for PolyScheduler {
     fn lr(&mut self, num_update: u64) -> f64 {
-        if let Some(lr) = self.warmup.lr(num_update) {
-            return lr;
-        }
-        if num_update <= self.max_update {
-            let max_steps = self.max_update as f64 - self.warmup.steps as f64;
-            let done = (num_update - self.warmup.steps) as f64 / max_steps;
-            self.base_lr =
-                self.final_lr + (self.base_lr_orig - self.final_lr) * (1.0 - done).powf(self.power);
-        }
-        self.base_lr
+        let power = self.power;
+        self.decay.lr(num_update, |span, n, max_steps| {
+            span * (1.0 - n / max_steps).powf(power)
+        })
     }
     fn base_lr(&self) -> f64 {
-        self.base_lr
+        self.decay.base_lr
     }
     fn set_base_lr(&mut self, lr: f64) {
-        self.base_lr = lr;
+        self.decay.base_lr = lr;
     }
 }
 
@@ -371,28 +408,14 @@ impl LrScheduler for PolyScheduler {
 /// `final_lr + (base_lr − final_lr)·(1 + cos(π·n/max_steps))/2`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CosineScheduler {
-    max_update: u64,
-    base_lr_orig: f64,
-    base_lr: f64,
-    final_lr: f64,
-    warmup: Warmup,
+    decay: Decay,
 }
 
 impl CosineScheduler {
     /// Decay from `base_lr` to `final_lr` over `max_update` (>= 1) updates.
     pub fn new(max_update: u64, base_lr: f64, final_lr: f64) -> Result<CosineScheduler> {
-        if max_update < 1 {
-            return Err(Error::InvalidArgument {
-                call: "CosineScheduler::new",
-                reason: "maximum number of updates must be strictly positive".into(),
-            });
-        }
         Ok(CosineScheduler {
-            max_update,
-            base_lr_orig: base_lr,
-            base_lr,
-            final_lr,
-            warmup: Warmup::none(base_lr),
+            decay: Decay::new("CosineScheduler::new", max_update, base_lr, final_lr)?,
         })
     }
 
@@ -403,34 +426,22 @@ impl CosineScheduler {
         begin_lr: f64,
         mode: WarmupMode,
     ) -> Result<CosineScheduler> {
-        self.warmup = Warmup::new(
-            "CosineScheduler::warmup",
-            self.base_lr,
-            steps,
-            begin_lr,
-            mode,
-        )?;
+        self.decay
+            .set_warmup("CosineScheduler::warmup", steps, begin_lr, mode)?;
         Ok(self)
     }
 }
 
 impl LrScheduler for CosineScheduler {
     fn lr(&mut self, num_update: u64) -> f64 {
-        if let Some(lr) = self.warmup.lr(num_update) {
-            return lr;
-        }
-        if num_update <= self.max_update {
-            let max_steps = self.max_update as f64 - self.warmup.steps as f64;
-            let n = (num_update - self.warmup.steps) as f64;
-            self.base_lr = self.final_lr
-                + (self.base_lr_orig - self.final_lr) * (1.0 + (PI * n / max_steps).cos()) / 2.0;
-        }
-        self.base_lr
+        self.decay.lr(num_update, |span, n, max_steps| {
+            span * (1.0 + (PI * n / max_steps).cos()) / 2.0
+        })
     }
     fn base_lr(&self) -> f64 {
-        self.base_lr
+        self.decay.base_lr
     }
     fn set_base_lr(&mut self, lr: f64) {
-        self.base_lr = lr;
+        self.decay.base_lr = lr;
     }
 }

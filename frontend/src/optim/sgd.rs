@@ -1,6 +1,6 @@
 //! Stochastic gradient descent with momentum and weight decay (MXNet's `mx.optimizer.SGD`).
 
-use super::optimizer::{Optimizer, OptimizerCore, State, attr};
+use super::optimizer::{Optimizer, OptimizerCore, State, attr, check_update_lengths};
 use super::scheduler::LrScheduler;
 use crate::nd::{self, NDArray};
 use crate::{Error, Result};
@@ -116,17 +116,7 @@ impl Sgd {
         states: &[&State],
     ) -> Result<()> {
         let n = indices.len();
-        if weights.len() != n || grads.len() != n || states.len() != n {
-            return Err(Error::InvalidArgument {
-                call: "Sgd::update_multi",
-                reason: format!(
-                    "{n} indices, {} weights, {} gradients and {} states",
-                    weights.len(),
-                    grads.len(),
-                    states.len()
-                ),
-            });
-        }
+        check_update_lengths("Sgd::update_multi", indices, weights, grads, states)?;
         if n == 0 {
             return Ok(());
         }

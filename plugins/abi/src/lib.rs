@@ -74,7 +74,7 @@ pub use ffi::{
     STATUS_OK, STATUS_PANIC, VERSION_SYMBOL,
 };
 pub use op::{
-    CallCtx, CudaKernel, DType, Element, Error, Op, OpInfo, ParamInfo, Params, Result, Shape,
+    CallCtx, CudaKernel, DType, Element, Error, Op, OpInfo, ParamInfo, Params, Real, Result, Shape,
     Tensor, TensorMut,
 };
 

@@ -137,6 +137,33 @@ macro_rules! element {
 
 element!(f32 => F32, f64 => F64, u8 => U8, i32 => I32, i8 => I8, i64 => I64);
 
+/// A float element type a kernel can compute on in f64: read with [`Real::to_f64`], written
+/// back with [`Real::from_f64`] (rounding to the nearest `f32` for `f32`).
+pub trait Real: Element {
+    /// The value as an `f64` (exact).
+    fn to_f64(self) -> f64;
+    /// The `f64` value as this type.
+    fn from_f64(v: f64) -> Self;
+}
+
+impl Real for f32 {
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+}
+
+impl Real for f64 {
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+}
+
 /// A read-only tensor: a shape, a dtype and row-major elements.
 #[derive(Debug, Clone, Copy)]
 pub struct Tensor<'a> {

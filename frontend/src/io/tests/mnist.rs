@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::{TempDir, gzip, idx_bytes};
 use crate::Error;
-use crate::io::{DataIter, LastBatchHandle, MNISTIter};
+use crate::io::{DataBatch, DataIter, LastBatchHandle, MNISTIter};
 
 /// `n` images of 2x3 whose pixels are `10 * i + k` (k = 0..6), labels `i % 10`, as raw or
 /// gzip files; returns (images, labels).
@@ -161,6 +161,16 @@ fn mismatched_or_bad_files_are_errors() {
     assert!(matches!(r, Err(Error::InvalidArgument { .. })), "{r:?}");
 }
 
+/// A batch's labels as the class bytes of the file.
+fn labels_u8(b: &DataBatch) -> Vec<u8> {
+    b.label[0]
+        .to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .map(|&l| l as u8)
+        .collect()
+}
+
 #[test]
 fn fashion_mnist_matches_mxnet() {
     let Some(dir) = mxr_test_support::fashion_mnist_dir() else {
@@ -198,12 +208,7 @@ fn fashion_mnist_matches_mxnet() {
         .unwrap();
     assert_eq!(it.num_examples(), 60000);
     let b = it.next_batch().unwrap().unwrap();
-    let labels: Vec<u8> = b.label[0]
-        .to_vec::<f32>()
-        .unwrap()
-        .iter()
-        .map(|&l| l as u8)
-        .collect();
+    let labels = labels_u8(&b);
     assert_eq!(
         labels,
         [9, 7, 0, 6, 0, 0, 7, 4, 6, 0, 6, 0, 2, 7, 4, 3, 8, 8, 4, 3]
@@ -221,12 +226,7 @@ fn fashion_mnist_matches_mxnet() {
         .unwrap();
     assert_eq!(it.num_examples(), 15000);
     let b = it.next_batch().unwrap().unwrap();
-    let labels: Vec<u8> = b.label[0]
-        .to_vec::<f32>()
-        .unwrap()
-        .iter()
-        .map(|&l| l as u8)
-        .collect();
+    let labels = labels_u8(&b);
     assert_eq!(labels, [7, 7, 6, 9, 1, 3, 9, 9, 4, 4]);
     assert_eq!(b.index.unwrap()[..3], [53081, 49947, 49859]);
 }

@@ -9,7 +9,7 @@
 //! `target/debug/libmxr_plugin_example_scale_shift.so`.
 
 use mxr_plugin_abi::{
-    CallCtx, DType, Element, Op, OpInfo, ParamInfo, Params, Result, Shape, Tensor, TensorMut, bail,
+    CallCtx, DType, Op, OpInfo, ParamInfo, Params, Real, Result, Shape, Tensor, TensorMut, bail,
 };
 
 /// The `scale_shift` operator with its parsed parameters.
@@ -18,30 +18,6 @@ pub struct ScaleShift {
     alpha: f64,
     axis: i64,
     relu: bool,
-}
-
-/// Float types the kernels run on, computing in f64.
-trait Real: Element {
-    fn to_f64(self) -> f64;
-    fn from_f64(v: f64) -> Self;
-}
-
-impl Real for f32 {
-    fn to_f64(self) -> f64 {
-        f64::from(self)
-    }
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-}
-
-impl Real for f64 {
-    fn to_f64(self) -> f64 {
-        self
-    }
-    fn from_f64(v: f64) -> Self {
-        v
-    }
 }
 
 /// `data`'s layout around the channel axis: (outer, channels, inner).

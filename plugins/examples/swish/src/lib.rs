@@ -7,7 +7,7 @@
 //! `target/debug/libmxr_plugin_example_swish.so`.
 
 use mxr_plugin_abi::{
-    CallCtx, CudaKernel, DType, Element, Op, OpInfo, ParamInfo, Params, Result, Shape, Tensor,
+    CallCtx, CudaKernel, DType, Op, OpInfo, ParamInfo, Params, Real, Result, Shape, Tensor,
     TensorMut, bail,
 };
 
@@ -27,30 +27,6 @@ extern "C" __global__ void swish_forward(const float* x, float* y, float beta, u
     }
 }
 "#;
-
-/// Float types the kernels run on, computing in f64.
-trait Real: Element {
-    fn to_f64(self) -> f64;
-    fn from_f64(v: f64) -> Self;
-}
-
-impl Real for f32 {
-    fn to_f64(self) -> f64 {
-        f64::from(self)
-    }
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-}
-
-impl Real for f64 {
-    fn to_f64(self) -> f64 {
-        self
-    }
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-}
 
 fn sigmoid(v: f64) -> f64 {
     1.0 / (1.0 + (-v).exp())

@@ -26,8 +26,10 @@ pub struct Faulty {
     fail: Fail,
 }
 
-fn copy(inputs: &[Tensor<'_>], outputs: &mut [TensorMut<'_>]) {
-    outputs[0].bytes_mut().copy_from_slice(inputs[0].bytes());
+/// Copies the first tensor of `from` into the first of `to` (a forward copy of the input, or
+/// a backward pass of the head gradient).
+fn copy(from: &[Tensor<'_>], to: &mut [TensorMut<'_>]) {
+    to[0].bytes_mut().copy_from_slice(from[0].bytes());
 }
 
 impl Op for Faulty {
@@ -111,7 +113,7 @@ impl Op for Faulty {
         if self.fail == Fail::PanicBackward {
             panic!("fail=panic_backward: deliberate panic in the backward kernel");
         }
-        igrads[0].bytes_mut().copy_from_slice(ograds[0].bytes());
+        copy(ograds, igrads);
         Ok(())
     }
 }
@@ -167,7 +169,7 @@ impl Op for Tally {
         _outputs: &[Tensor<'_>],
         igrads: &mut [TensorMut<'_>],
     ) -> Result<()> {
-        igrads[0].bytes_mut().copy_from_slice(ograds[0].bytes());
+        copy(ograds, igrads);
         Ok(())
     }
 }
