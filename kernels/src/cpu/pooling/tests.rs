@@ -3,17 +3,10 @@
 use super::overlap::Overlap3;
 use super::*;
 use crate::cpu::isa::Isa;
+use crate::cpu::test_util::{LCG_MUL, lcg_values};
 
 fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed.wrapping_mul(6364136223846793005) ^ 0x9e37_79b9_7f4a_7c15;
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect()
+    lcg_values(n, seed.wrapping_mul(LCG_MUL) ^ 0x9e37_79b9_7f4a_7c15)
 }
 
 fn forward(geom: &PoolGeom, kind: PoolType, x: &[f64]) -> Vec<f64> {
@@ -521,30 +514,15 @@ fn three_by_three_stride_two_windows_are_recognised() {
     };
     assert!(overlap(r18_pool(2, 56, 56, false)));
     assert!(overlap(r18_pool(1, 1, 1, true)));
-    assert!(!overlap(geom_3d(
-        1,
-        [1, 8, 8],
-        [1, 3, 3],
-        [1, 2, 2],
-        [0, 0, 0],
-        false
-    )));
-    assert!(!overlap(geom_3d(
-        1,
-        [1, 8, 8],
-        [1, 3, 3],
-        [1, 1, 1],
-        [0, 1, 1],
-        false
-    )));
-    assert!(!overlap(geom_3d(
-        1,
-        [3, 8, 8],
-        [1, 3, 3],
-        [1, 2, 2],
-        [0, 1, 1],
-        false
-    )));
+    // Unpadded, stride 1, and a depth above 1: not the recognised windows.
+    for (input, stride, pad) in [
+        ([1, 8, 8], [1, 2, 2], [0, 0, 0]),
+        ([1, 8, 8], [1, 1, 1], [0, 1, 1]),
+        ([3, 8, 8], [1, 2, 2], [0, 1, 1]),
+    ] {
+        let geom = geom_3d(1, input, [1, 3, 3], stride, pad, false);
+        assert!(!overlap(geom), "{geom:?}");
+    }
 }
 
 #[test]
