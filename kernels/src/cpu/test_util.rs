@@ -28,15 +28,10 @@ pub(crate) fn conv_geom(
     groups: usize,
     [input, kernel, stride, pad, dilate]: [[usize; 3]; 5],
 ) -> ConvGeom {
-    ConvGeom {
-        batch,
-        channels,
-        filters,
-        groups,
-        input,
-        kernel,
-        stride,
-        pad,
-        dilate,
-    }
+    let mut geom = ConvGeom::new_2d(
+        batch, channels, filters, groups, [1; 2], [1; 2], [1; 2], [0; 2], [1; 2],
+    );
+    (geom.input, geom.kernel, geom.stride, geom.pad) = (input, kernel, stride, pad);
+    geom.dilate = dilate;
+    geom
 }
