@@ -19,6 +19,12 @@ pub(crate) fn lcg_values(n: usize, mut state: u64) -> Vec<f64> {
         .collect()
 }
 
+/// Whether `a` and `b` hold the same floats bit for bit (NaN payloads and signed zeros
+/// included).
+pub(crate) fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
 /// A convolution geometry from its counts and its spatial parameters
 /// `[input, kernel, stride, pad, dilate]`, each `[depth, height, width]`.
 pub(crate) fn conv_geom(

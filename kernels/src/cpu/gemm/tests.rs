@@ -1,6 +1,7 @@
 //! GEMM against a naive reference: every transpose combination, odd shapes, padded leading
 //! dimensions, alpha/beta cases, batches, and every argument error.
 use super::*;
+use crate::cpu::test_util::same_bits;
 
 mod blis;
 
@@ -716,10 +717,7 @@ fn few_row_products_match_the_reference_on_any_thread_count() {
     assert!(one.iter().all(|x| x.is_finite()));
     for threads in [2, 3] {
         assert!(
-            run(threads)
-                .iter()
-                .zip(&one)
-                .all(|(x, y)| x.to_bits() == y.to_bits()),
+            same_bits(&run(threads), &one),
             "{threads} threads differ from one"
         );
     }

@@ -7,6 +7,7 @@ use super::super::blocked::{Blocked, to_blocked};
 use super::super::blocked_ops::test_util::EpilogueInputs;
 use super::super::{ConvGeom, conv_forward};
 use super::*;
+use crate::cpu::test_util::same_bits;
 
 /// Deterministic pseudo-random values in [-1, 1).
 pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -375,9 +376,7 @@ fn packing_matches_the_reference_on_every_isa_and_thread_count() {
                     plan.pack_weights_with(isa, &w, sc, &mut got, threads)
                         .unwrap();
                     assert!(
-                        got.iter()
-                            .zip(&want)
-                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        same_bits(&got, &want),
                         "{g:?} {input:?} {isa} {threads} threads, scale {}",
                         sc.is_some()
                     );

@@ -7,6 +7,7 @@
 
 use super::super::{conv_backward, conv_forward};
 use super::*;
+use crate::cpu::test_util::same_bits;
 
 /// Deterministic pseudo-random values in [-1, 1) (the im2col tests' generator, in f32).
 fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -114,6 +115,14 @@ fn forward_case(shape: &Shape, seeds: [u64; 3]) -> (ConvGeom, [Vec<f32>; 3], Ref
     (g, [x, w, b], reference)
 }
 
+/// Keeps the first result in `first`, and asserts that every later one has its bits.
+fn assert_same_as_first(first: &mut Option<Vec<f32>>, got: Vec<f32>, what: &str) {
+    match first {
+        None => *first = Some(got),
+        Some(f) => assert!(same_bits(f, &got), "{what}"),
+    }
+}
+
 fn assert_close(what: &str, got: &[f32], want: &[f64], mag: &[f64]) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, ((&g, &w), &m)) in got.iter().zip(want).zip(mag).enumerate() {
@@ -139,13 +148,8 @@ fn forward_matches_reference_on_every_isa_and_thread_count() {
                 let done = forward_with(isa, &g, &x, &w, Some(&b), &mut y, threads).unwrap();
                 assert!(done, "{shape:?} is served");
                 assert_close(&format!("{shape:?} {isa} {threads}"), &y, &want, &mag);
-                match &first {
-                    None => first = Some(y),
-                    Some(f) => assert!(
-                        f.iter().zip(&y).all(|(a, b)| a.to_bits() == b.to_bits()),
-                        "{shape:?} {isa}: {threads} threads differ from 1"
-                    ),
-                }
+                let what = format!("{shape:?} {isa}: {threads} threads differ from 1");
+                assert_same_as_first(&mut first, y, &what);
             }
             let mut y = vec![f32::NAN; g.output_len()];
             forward_with(isa, &g, &x, &w, None, &mut y, 2).unwrap();
@@ -168,13 +172,8 @@ fn weight_gradient_matches_reference_on_every_isa_and_thread_count() {
                 let done = weight_gradient_with(isa, &g, &dy, &x, &mut dw, threads).unwrap();
                 assert!(done, "{shape:?} is served");
                 assert_close(&format!("{shape:?} {isa} {threads}"), &dw, &want, &mag);
-                match &first {
-                    None => first = Some(dw),
-                    Some(f) => assert!(
-                        f.iter().zip(&dw).all(|(a, b)| a.to_bits() == b.to_bits()),
-                        "{shape:?} {isa}: {threads} threads differ from 1"
-                    ),
-                }
+                let what = format!("{shape:?} {isa}: {threads} threads differ from 1");
+                assert_same_as_first(&mut first, dw, &what);
             }
         }
     }

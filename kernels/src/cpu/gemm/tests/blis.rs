@@ -152,10 +152,7 @@ fn packing_matches_scalar_packing(pack_a: Packer, pack_b: Packer, nr: usize, see
             }
             let n = m * k;
             assert!(
-                x[xo..xo + n]
-                    .iter()
-                    .zip(&y[yo..yo + n])
-                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                same_bits(&x[xo..xo + n], &y[yo..yo + n]),
                 "pack_a_rows trans {trans} {m}×{k} at ({i0}, {o0})"
             );
             assert!(
@@ -169,10 +166,7 @@ fn packing_matches_scalar_packing(pack_a: Packer, pack_b: Packer, nr: usize, see
             }
             let n = m * k.next_multiple_of(nr);
             assert!(
-                x[xo..xo + n]
-                    .iter()
-                    .zip(&y[yo..yo + n])
-                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                same_bits(&x[xo..xo + n], &y[yo..yo + n]),
                 "pack_b trans {trans} {m}×{k} at ({i0}, {o0})"
             );
         }
