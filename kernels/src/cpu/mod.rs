@@ -13,5 +13,7 @@ pub mod reduce;
 pub(crate) mod scratch;
 pub mod softmax;
 pub mod sum;
+#[cfg(test)]
+pub(crate) mod test_util;
 pub(crate) mod tile;
 pub mod transpose;

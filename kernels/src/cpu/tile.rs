@@ -184,6 +184,30 @@ unsafe fn transpose_avx2(
 mod tests {
     use super::*;
 
+    /// Asserts that `dst` (16 rows `ld` apart) holds the transpose of the `rows × cols` corner
+    /// of `src` (rows 20 apart) in its first `width` floats of each of the first `cols` rows,
+    /// zeros past `rows`, and NaN (untouched) everywhere else.
+    fn check(
+        src: &[f32],
+        (rows, cols): (usize, usize),
+        dst: &[f32],
+        ld: usize,
+        width: usize,
+        what: &str,
+    ) {
+        for j in 0..16 {
+            for i in 0..ld {
+                let got = dst[j * ld + i];
+                if j < cols && i < width {
+                    let want = if i < rows { src[i * 20 + j] } else { 0.0 };
+                    assert_eq!(got, want, "{what} {rows}×{cols} ({j},{i})");
+                } else {
+                    assert!(got.is_nan(), "{what}: wrote ({j},{i})");
+                }
+            }
+        }
+    }
+
     #[test]
     fn transposes_agree_with_the_definition_on_every_isa() {
         let src: Vec<f32> = (0..20 * 16).map(|v| v as f32 + 0.25).collect();
@@ -204,17 +228,7 @@ mod tests {
                         cols,
                     )
                 };
-                for j in 0..16 {
-                    for i in 0..17 {
-                        let got = dst[j * 17 + i];
-                        if j < cols && i < 16 {
-                            let want = if i < rows { src[i * 20 + j] } else { 0.0 };
-                            assert_eq!(got, want, "{isa} {rows}×{cols} ({j},{i})");
-                        } else {
-                            assert!(got.is_nan(), "{isa}: wrote ({j},{i})");
-                        }
-                    }
-                }
+                check(&src, (rows, cols), &dst, 17, 16, &format!("{isa}"));
                 let mut narrow = vec![f32::NAN; 16 * 16];
                 let width = rows.clamp(7, 16);
                 // SAFETY: `cols` floats of `rows` source rows; `width` floats of `cols`
@@ -231,17 +245,14 @@ mod tests {
                         width,
                     )
                 };
-                for j in 0..16 {
-                    for i in 0..16 {
-                        let got = narrow[j * 16 + i];
-                        if j < cols && i < width {
-                            let want = if i < rows { src[i * 20 + j] } else { 0.0 };
-                            assert_eq!(got, want, "{isa} narrow {rows}×{cols} ({j},{i})");
-                        } else {
-                            assert!(got.is_nan(), "{isa} narrow: wrote ({j},{i})");
-                        }
-                    }
-                }
+                check(
+                    &src,
+                    (rows, cols),
+                    &narrow,
+                    16,
+                    width,
+                    &format!("{isa} narrow"),
+                );
             }
         }
     }

@@ -4,20 +4,28 @@ use super::*;
 const X: [f64; 8] = [1.0, 2.0, 3.0, -1.0, 0.5, 0.0, 2.0, 4.0];
 const G: [f64; 8] = [0.3, -0.2, 0.1, 0.5, -0.4, 0.25, 0.6, -0.1];
 
+/// Asserts `|got[i] − want[i]| < tol` for every element (and equal lengths).
+fn assert_near(got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for (a, b) in got.iter().zip(want) {
+        assert!((a - b).abs() < tol, "{got:?} vs {want:?} (tolerance {tol})");
+    }
+}
+
 #[test]
 fn stats_are_per_channel_and_biased() {
     let ax = Axis::new(2, 2, 2);
     let (mut mean, mut var) = ([0.0; 2], [0.0; 2]);
     batch_stats(&X, ax, &mut mean, &mut var);
     assert_eq!(mean, [0.875, 2.0]);
-    assert!((var[0] - 0.546_875).abs() < 1e-15 && (var[1] - 3.5).abs() < 1e-15);
+    assert_near(&var, &[0.546_875, 3.5], 1e-15);
     let mut invstd = [0.0; 2];
     inverse_std(&var, 1e-3, &mut invstd);
     // MXNet's hidden `var` output: [1.3510121, 0.5344462].
-    assert!((invstd[0] - 1.351_012_1).abs() < 1e-7 && (invstd[1] - 0.534_446_2).abs() < 1e-7);
+    assert_near(&invstd, &[1.351_012_1, 0.534_446_2], 1e-7);
     let mut moving = [1.5, 0.8];
     update_moving(&mut moving, &var, 0.9);
-    assert!((moving[0] - 1.404_687_5).abs() < 1e-12 && (moving[1] - 1.07).abs() < 1e-12);
+    assert_near(&moving, &[1.404_687_5, 1.07], 1e-12);
 }
 
 #[test]
@@ -39,9 +47,7 @@ fn normalize_and_training_backward_match_mxnet() {
         0.2,
         -0.334_446_2,
     ];
-    for (a, b) in y.iter().zip(want) {
-        assert!((a - b).abs() < 1e-6, "{y:?}");
-    }
+    assert_near(&y, &want, 1e-6);
     let (mut dx, mut dg, mut db) = ([0.0; 8], [0.0; 2], [0.0; 2]);
     let inp = BackwardInputs {
         grad: &G,
@@ -61,11 +67,9 @@ fn normalize_and_training_backward_match_mxnet() {
         -0.086_847_5,
         0.039_146_5,
     ];
-    for (a, b) in dx.iter().zip(want_dx) {
-        assert!((a - b).abs() < 1e-6, "{dx:?}");
-    }
-    assert!((dg[0] + 0.346_196_9).abs() < 1e-6 && (dg[1] + 0.855_113_9).abs() < 1e-6);
-    assert!((db[0] + 0.05).abs() < 1e-12 && (db[1] - 1.1).abs() < 1e-12);
+    assert_near(&dx, &want_dx, 1e-6);
+    assert_near(&dg, &[-0.346_196_9, -0.855_113_9], 1e-6);
+    assert_near(&db, &[-0.05, 1.1], 1e-12);
 }
 
 #[test]
@@ -94,10 +98,8 @@ fn fixed_statistics_backward_matches_mxnet() {
         -0.335_200_8,
         0.055_866_8,
     ];
-    for (a, b) in dx.iter().zip(want) {
-        assert!((a - b).abs() < 1e-6, "{dx:?}");
-    }
-    assert!((dg[0] + 0.236_705_1).abs() < 1e-6 && (dg[1] - 0.301_680_8).abs() < 1e-6);
+    assert_near(&dx, &want, 1e-6);
+    assert_near(&dg, &[-0.236_705_1, 0.301_680_8], 1e-6);
 }
 
 #[test]

@@ -228,31 +228,14 @@ fn backward_hand_checked() {
     let a = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
     let b = [10.0f32, 20.0, 30.0];
     let g = [1.0f32; 6];
-    let (mut da, mut db) = ([0.0f32; 6], [0.0f32; 3]);
-    broadcast_backward(
-        BinaryOp::Mul,
-        &g,
-        &a,
-        &[2, 3],
-        &b,
-        &[1, 3],
-        &mut da,
-        &mut db,
-    )
-    .unwrap();
-    assert_eq!(da, [10.0, 20.0, 30.0, 10.0, 20.0, 30.0]);
-    assert_eq!(db, [5.0, 7.0, 9.0]);
-    broadcast_backward(
-        BinaryOp::Sub,
-        &g,
-        &a,
-        &[2, 3],
-        &b,
-        &[1, 3],
-        &mut da,
-        &mut db,
-    )
-    .unwrap();
-    assert_eq!(da, [1.0; 6]);
-    assert_eq!(db, [-2.0; 3]);
+    let grads = |op| {
+        let (mut da, mut db) = ([0.0f32; 6], [0.0f32; 3]);
+        broadcast_backward(op, &g, &a, &[2, 3], &b, &[1, 3], &mut da, &mut db).unwrap();
+        (da, db)
+    };
+    assert_eq!(
+        grads(BinaryOp::Mul),
+        ([10.0, 20.0, 30.0, 10.0, 20.0, 30.0], [5.0, 7.0, 9.0])
+    );
+    assert_eq!(grads(BinaryOp::Sub), ([1.0; 6], [-2.0; 3]));
 }

@@ -1,20 +1,11 @@
 //! im2col/GEMM convolution against a direct (seven-loop) reference: strides, padding,
 //! dilation, groups, 1-D/2-D/3-D, the 1×1 shortcut, backward, and every error.
 use super::*;
+use crate::cpu::test_util::{LCG_INC, LCG_MUL, conv_geom, lcg_values};
 
 /// Deterministic pseudo-random values in [-1, 1) (also the blocked backward tests').
 pub(super) fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect()
+    lcg_values(n, seed.wrapping_mul(LCG_MUL).wrapping_add(LCG_INC))
 }
 
 /// Calls `f(n, f, c, in_pos, out_pos, tap_pos)` for every (input, weight, output) triple the
@@ -190,29 +181,21 @@ fn matches_the_direct_reference() {
     check_geometry(g2(1, 1, 1, 1, [2, 2], [3, 3], [1, 1], [2, 2], [1, 1]), true); // pad > input
     check_geometry(g2(2, 2, 3, 1, [7, 5], [7, 5], [1, 1], [0, 0], [1, 1]), true); // one output
     // 1-D (leading dims 1) and 3-D.
-    let one_d = ConvGeom {
-        batch: 2,
-        channels: 3,
-        filters: 2,
-        groups: 1,
-        input: [1, 1, 10],
-        kernel: [1, 1, 3],
-        stride: [1, 1, 2],
-        pad: [0, 0, 1],
-        dilate: [1, 1, 2],
-    };
+    let one_d = conv_geom(
+        2,
+        3,
+        2,
+        1,
+        [[1, 1, 10], [1, 1, 3], [1, 1, 2], [0, 0, 1], [1, 1, 2]],
+    );
     check_geometry(one_d, true);
-    let three_d = ConvGeom {
-        batch: 2,
-        channels: 2,
-        filters: 4,
-        groups: 2,
-        input: [4, 5, 3],
-        kernel: [2, 3, 2],
-        stride: [2, 1, 1],
-        pad: [1, 1, 0],
-        dilate: [1, 1, 2],
-    };
+    let three_d = conv_geom(
+        2,
+        2,
+        4,
+        2,
+        [[4, 5, 3], [2, 3, 2], [2, 1, 1], [1, 1, 0], [1, 1, 2]],
+    );
     check_geometry(three_d, true);
 }
 

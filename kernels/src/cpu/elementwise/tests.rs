@@ -1,20 +1,11 @@
 use super::*;
 
-fn close(a: &[f64], b: &[f64], tol: f64) {
+/// Asserts `|a[i] − b[i]| ≤ tol·(1 + |b[i]|)` for every element (and equal lengths), in `T`.
+fn close<T: Num + std::fmt::Display>(a: &[T], b: &[T], tol: T) {
     assert_eq!(a.len(), b.len());
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+    for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
         assert!(
-            (x - y).abs() <= tol * (1.0 + y.abs()),
-            "element {i}: {x} vs {y} (all: {a:?} vs {b:?})"
-        );
-    }
-}
-
-fn close32(a: &[f32], b: &[f32], tol: f32) {
-    assert_eq!(a.len(), b.len());
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).abs() <= tol * (1.0 + y.abs()),
+            x.minus(y).absolute() <= tol.times(T::ONE.plus(y.absolute())),
             "element {i}: {x} vs {y} (all: {a:?} vs {b:?})"
         );
     }
@@ -122,7 +113,7 @@ fn scalar_ops_on_floats() {
         (ScalarOp::RDiv, [2.5, -1.25, 0.625]),
     ] {
         scalar(op, &x, 2.5, &mut out);
-        close32(&out, &want, 1e-7);
+        close(&out, &want, 1e-7);
     }
     scalar(ScalarOp::Power, &[4.0f64, 9.0, 2.0], 0.5, &mut [0.0; 3]);
     let mut p = [4.0f64, 9.0, 2.0];
@@ -190,7 +181,7 @@ fn unary_ops_floats() {
     let x32 = [-2.0f32, -0.5, 0.0, 0.5, 2.0];
     let mut o32 = [0.0f32; 5];
     unary(UnaryOp::SoftRelu, &x32, &mut o32);
-    close32(
+    close(
         &o32,
         &[
             0.126_928_09,
@@ -202,7 +193,7 @@ fn unary_ops_floats() {
         1e-6,
     );
     unary(UnaryOp::Sigmoid, &x32, &mut o32);
-    close32(
+    close(
         &o32,
         &[0.119_202_92, 0.377_540_65, 0.5, 0.622_459_35, 0.880_797_1],
         1e-6,
@@ -215,7 +206,7 @@ fn unary_ops_floats() {
     );
     assert_eq!(&o32[..3], &[21.0, 100.0, 1000.0]);
     assert!(o32[3] > 0.0 && o32[3] < 1e-12);
-    close32(&o32[4..], &[20.0], 1e-7);
+    close(&o32[4..], &[20.0], 1e-7);
 }
 
 #[test]
@@ -358,13 +349,13 @@ fn leaky_family_matches_mxnet() {
     for (act, want_y, want_g) in cases {
         let mut y = [0.0f32; 5];
         leaky(act, &x, &mut y);
-        close32(&y, &want_y, 2e-6);
+        close(&y, &want_y, 2e-6);
         let mut inplace = x;
         leaky_inplace(act, &mut inplace);
         assert_eq!(inplace, y);
         let mut g = [0.0f32; 5];
         leaky_backward(act, &[1.0; 5], &x, &y, &mut g);
-        close32(&g, &want_g, 2e-6);
+        close(&g, &want_g, 2e-6);
     }
 }
 
@@ -375,7 +366,7 @@ fn prelu_and_rrelu() {
     let gamma = [0.1f32, 0.2, 0.3];
     let mut y = [0.0f32; 6];
     prelu(&x, &gamma, 1, &mut y);
-    close32(&y, &[-0.1, 2.0, -0.9, 4.0, -1.0, 6.0], 1e-7);
+    close(&y, &[-0.1, 2.0, -0.9, 4.0, -1.0, 6.0], 1e-7);
     let (mut dx, mut dg) = ([0.0f32; 6], [9.0f32; 3]);
     prelu_backward(
         &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
@@ -385,7 +376,7 @@ fn prelu_and_rrelu() {
         &mut dx,
         &mut dg,
     );
-    close32(&dx, &[0.1, 2.0, 0.9, 4.0, 1.0, 6.0], 1e-7);
+    close(&dx, &[0.1, 2.0, 0.9, 4.0, 1.0, 6.0], 1e-7);
     assert_eq!(dg, [-1.0, -25.0, -9.0]);
     // One gamma for everything: dgamma = -35.
     let (mut dx, mut dg) = ([0.0f32; 6], [0.0f32; 1]);

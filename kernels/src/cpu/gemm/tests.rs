@@ -1,6 +1,7 @@
 //! GEMM against a naive reference: every transpose combination, odd shapes, padded leading
 //! dimensions, alpha/beta cases, batches, and every argument error.
 use super::*;
+use crate::cpu::test_util::same_bits;
 
 mod blis;
 
@@ -61,6 +62,28 @@ struct Case {
     beta: f64,
 }
 
+impl Case {
+    /// The case of transposes `(ta, tb)`, sizes `(m, n, k)`, padding `pad` and scalars
+    /// `(alpha, beta)`.
+    fn new(
+        (ta, tb): (bool, bool),
+        (m, n, k): (usize, usize, usize),
+        pad: usize,
+        (alpha, beta): (f64, f64),
+    ) -> Case {
+        Case {
+            ta,
+            tb,
+            m,
+            n,
+            k,
+            pad,
+            alpha,
+            beta,
+        }
+    }
+}
+
 /// Naive triple loop in f64 over the stored layouts, into `c` (row-major, `ldc`).
 #[allow(clippy::too_many_arguments)]
 fn reference<T: TestFloat>(
@@ -108,6 +131,24 @@ fn check<T: TestFloat>(case: Case, seed: u64) {
 /// [`check`] with `threads` threads allowed.
 fn check_threads<T: TestFloat>(case: Case, seed: u64, threads: usize) {
     let Case {
+        ta, tb, m, n, k, ..
+    } = case;
+    let what = format!("{case:?} {}", std::any::type_name::<T>());
+    check_with::<T>(case, seed, &what, |al, a, lda, b, ldb, be, c, ldc| {
+        gemm(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, threads).expect("valid arguments");
+    });
+}
+
+/// Makes `case`'s operands from `seed` (the output's padding set to [`GUARD`]), runs
+/// `run(alpha, a, lda, b, ldb, beta, c, ldc)` on them and compares `c`, padding included, with
+/// the reference; `what` names the run in a failure.
+fn check_with<T: TestFloat>(
+    case: Case,
+    seed: u64,
+    what: &str,
+    run: impl FnOnce(T, &[T], usize, &[T], usize, T, &mut [T], usize),
+) {
+    let Case {
         ta,
         tb,
         m,
@@ -133,17 +174,13 @@ fn check_threads<T: TestFloat>(case: Case, seed: u64, threads: usize) {
     let mut want: Vec<f64> = c.iter().map(|x| x.to_f64()).collect();
     reference(case, &a, lda, &b, ldb, &mut want, ldc);
     let (al, be) = (T::from_f64(alpha), T::from_f64(beta));
-    gemm(
-        ta, tb, m, n, k, al, &a, lda, &b, ldb, be, &mut c, ldc, threads,
-    )
-    .expect("valid arguments");
+    run(al, &a, lda, &b, ldb, be, &mut c, ldc);
     let tol = 8.0 * T::EPS * (k as f64 + 2.0) * (alpha.abs() + beta.abs() + 1.0);
     for (idx, (got, want)) in c.iter().zip(&want).enumerate() {
         let got = got.to_f64();
         assert!(
             (got - want).abs() <= tol * (1.0 + want.abs()),
-            "{case:?} {}: element {idx}: got {got}, want {want}",
-            std::any::type_name::<T>()
+            "{what}: element {idx}: got {got}, want {want}"
         );
     }
 }
@@ -167,19 +204,7 @@ fn check_all<T: TestFloat>() {
             for pad in [0, 3] {
                 for (alpha, beta) in scalars {
                     seed += 3;
-                    check::<T>(
-                        Case {
-                            ta,
-                            tb,
-                            m,
-                            n,
-                            k,
-                            pad,
-                            alpha,
-                            beta,
-                        },
-                        seed,
-                    );
+                    check::<T>(Case::new((ta, tb), (m, n, k), pad, (alpha, beta)), seed);
                 }
             }
         }
@@ -201,16 +226,7 @@ fn classifier_shaped_products_match_the_reference() {
         for ta in [false, true] {
             for (pad, threads) in [(0, 1), (3, 2)] {
                 seed += 3;
-                let case = Case {
-                    ta,
-                    tb: true,
-                    m,
-                    n,
-                    k,
-                    pad,
-                    alpha: 1.0,
-                    beta: 1.0,
-                };
+                let case = Case::new((ta, true), (m, n, k), pad, (1.0, 1.0));
                 check_threads::<f32>(case, seed, threads);
             }
         }
@@ -229,16 +245,7 @@ fn wide_products_with_a_transposed_b_match_the_reference() {
         for (pad, threads) in [(0, 1), (5, 2)] {
             for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (-0.5, 2.0)] {
                 seed += 3;
-                let case = Case {
-                    ta: false,
-                    tb: true,
-                    m,
-                    n,
-                    k,
-                    pad,
-                    alpha,
-                    beta,
-                };
+                let case = Case::new((false, true), (m, n, k), pad, (alpha, beta));
                 let isa = crate::cpu::isa::Isa::current();
                 assert_eq!(
                     transposed_pays::<f32>(false, true, m, n, k),
@@ -521,16 +528,7 @@ fn edge_tiles_and_blocks_in_f32() {
     let mut run = |m, n, k, pad, alpha, beta| {
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
             seed += 3;
-            let case = Case {
-                ta,
-                tb,
-                m,
-                n,
-                k,
-                pad,
-                alpha,
-                beta,
-            };
+            let case = Case::new((ta, tb), (m, n, k), pad, (alpha, beta));
             check::<f32>(case, seed);
         }
     };
@@ -573,29 +571,11 @@ fn nonzero_beta_propagates_nan_in_c() {
 #[test]
 fn large_products_through_the_native_path() {
     check::<f32>(
-        Case {
-            ta: false,
-            tb: true,
-            m: 130,
-            n: 1030,
-            k: 1025,
-            pad: 3,
-            alpha: 1.5,
-            beta: 0.0,
-        },
+        Case::new((false, true), (130, 1030, 1025), 3, (1.5, 0.0)),
         9001,
     );
     check::<f32>(
-        Case {
-            ta: true,
-            tb: false,
-            m: 515,
-            n: 520,
-            k: 513,
-            pad: 1,
-            alpha: -1.0,
-            beta: 0.5,
-        },
+        Case::new((true, false), (515, 520, 513), 1, (-1.0, 0.5)),
         9004,
     );
     // A batch of two (with a shared `B`) equals one call per matrix.
@@ -676,16 +656,7 @@ fn threaded_products_match_the_reference() {
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
             for (threads, pad, alpha, beta) in [(2, 0, 1.0, 0.0), (3, 5, 0.5, 1.0)] {
                 seed += 3;
-                let case = Case {
-                    ta,
-                    tb,
-                    m,
-                    n,
-                    k,
-                    pad,
-                    alpha,
-                    beta,
-                };
+                let case = Case::new((ta, tb), (m, n, k), pad, (alpha, beta));
                 check_threads::<f32>(case, seed, threads);
                 check_threads::<f64>(case, seed, threads);
             }
@@ -723,16 +694,7 @@ fn few_row_products_match_the_reference_on_any_thread_count() {
             for (ta, tb) in [(false, true), (false, false), (true, true), (true, false)] {
                 for (alpha, beta) in [(1.0, 0.0), (0.5, 1.0)] {
                     seed += 3;
-                    let case = Case {
-                        ta,
-                        tb,
-                        m,
-                        n,
-                        k,
-                        pad: 2,
-                        alpha,
-                        beta,
-                    };
+                    let case = Case::new((ta, tb), (m, n, k), 2, (alpha, beta));
                     check_threads::<f32>(case, seed, 1);
                     check_threads::<f32>(case, seed, 2);
                 }
@@ -755,10 +717,7 @@ fn few_row_products_match_the_reference_on_any_thread_count() {
     assert!(one.iter().all(|x| x.is_finite()));
     for threads in [2, 3] {
         assert!(
-            run(threads)
-                .iter()
-                .zip(&one)
-                .all(|(x, y)| x.to_bits() == y.to_bits()),
+            same_bits(&run(threads), &one),
             "{threads} threads differ from one"
         );
     }

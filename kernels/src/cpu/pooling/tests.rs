@@ -3,17 +3,21 @@
 use super::overlap::Overlap3;
 use super::*;
 use crate::cpu::isa::Isa;
+use crate::cpu::test_util::{LCG_MUL, lcg_values};
 
 fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed.wrapping_mul(6364136223846793005) ^ 0x9e37_79b9_7f4a_7c15;
-    (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect()
+    lcg_values(n, seed.wrapping_mul(LCG_MUL) ^ 0x9e37_79b9_7f4a_7c15)
+}
+
+/// An input for `geom` of small integers from `seed` (so that windows hold ties), in `f64`
+/// and in `f32`.
+fn tied_input(geom: &PoolGeom, seed: u64) -> (Vec<f64>, Vec<f32>) {
+    let x64: Vec<f64> = values(geom.input_len(), seed)
+        .iter()
+        .map(|v| (v * 2.0).round())
+        .collect();
+    let x = x64.iter().map(|&v| v as f32).collect();
+    (x64, x)
 }
 
 fn forward(geom: &PoolGeom, kind: PoolType, x: &[f64]) -> Vec<f64> {
@@ -390,12 +394,8 @@ fn f32_two_by_two_gradient_matches_the_reference_on_every_instruction_set() {
         for (planes, ih) in [(1, 2), (3, 6), (2, 7), (4, 3)] {
             for iw in [2, 3, 8, 9, 16, 24, 25, 31, 32, 33, 41, 64, 65] {
                 let geom = geom_3d(planes, [1, ih, iw], [1, 2, 2], [1, 2, 2], [0; 3], false);
-                let x64: Vec<f64> = values(geom.input_len(), 11)
-                    .iter()
-                    .map(|v| (v * 2.0).round())
-                    .collect();
+                let (x64, x) = tied_input(&geom, 11);
                 let (want_y, want_arg) = naive_max(&geom, &x64);
-                let x: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
                 let mut y = vec![f32::NAN; geom.output_len()];
                 pool_forward(&geom, PoolType::Max, &x, &mut y).unwrap();
                 assert_eq!(y.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), want_y);
@@ -521,30 +521,15 @@ fn three_by_three_stride_two_windows_are_recognised() {
     };
     assert!(overlap(r18_pool(2, 56, 56, false)));
     assert!(overlap(r18_pool(1, 1, 1, true)));
-    assert!(!overlap(geom_3d(
-        1,
-        [1, 8, 8],
-        [1, 3, 3],
-        [1, 2, 2],
-        [0, 0, 0],
-        false
-    )));
-    assert!(!overlap(geom_3d(
-        1,
-        [1, 8, 8],
-        [1, 3, 3],
-        [1, 1, 1],
-        [0, 1, 1],
-        false
-    )));
-    assert!(!overlap(geom_3d(
-        1,
-        [3, 8, 8],
-        [1, 3, 3],
-        [1, 2, 2],
-        [0, 1, 1],
-        false
-    )));
+    // Unpadded, stride 1, and a depth above 1: not the recognised windows.
+    for (input, stride, pad) in [
+        ([1, 8, 8], [1, 2, 2], [0, 0, 0]),
+        ([1, 8, 8], [1, 1, 1], [0, 1, 1]),
+        ([3, 8, 8], [1, 2, 2], [0, 1, 1]),
+    ] {
+        let geom = geom_3d(1, input, [1, 3, 3], stride, pad, false);
+        assert!(!overlap(geom), "{geom:?}");
+    }
 }
 
 #[test]
@@ -560,12 +545,8 @@ fn three_by_three_stride_two_matches_the_reference_on_every_instruction_set() {
                 let full = (i + j) % 3 == 0;
                 let planes = 1 + (i + j) % 3;
                 let geom = r18_pool(planes, ih, iw, full);
-                let x64: Vec<f64> = values(geom.input_len(), 7 + i as u64)
-                    .iter()
-                    .map(|v| (v * 2.0).round())
-                    .collect();
+                let (x64, x) = tied_input(&geom, 7 + i as u64);
                 let (want_y, want_arg) = naive_max(&geom, &x64);
-                let x: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
                 let mut y = vec![f32::NAN; geom.output_len()];
                 pool_forward_with(isa, &geom, PoolType::Max, &x, &mut y).unwrap();
                 let what = format!("{isa} {planes}×{ih}×{iw} full={full}");

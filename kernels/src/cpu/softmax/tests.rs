@@ -1,5 +1,13 @@
 use super::*;
 
+/// Asserts `|got[i] − want[i]| < 1e-6` for every element (and equal lengths).
+fn assert_near(got: &[f32], want: &[f32]) {
+    assert_eq!(got.len(), want.len());
+    for (a, b) in got.iter().zip(want) {
+        assert!((a - b).abs() < 1e-6, "{got:?} vs {want:?}");
+    }
+}
+
 fn close(a: &[f64], b: &[f64], tol: f64) {
     assert_eq!(a.len(), b.len());
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
@@ -32,9 +40,7 @@ fn softmax_rows_match_mxnet() {
         0.039_112_6,
         0.785_597,
     ];
-    for (a, b) in y.iter().zip(want) {
-        assert!((a - b).abs() < 1e-6, "{y:?}");
-    }
+    assert_near(&y, &want);
 }
 
 #[test]
@@ -88,9 +94,7 @@ fn lengths_mask_the_tail() {
         0.785_597,
         0.0,
     ];
-    for (a, b) in y.iter().zip(want) {
-        assert!((a - b).abs() < 1e-6, "{y:?}");
-    }
+    assert_near(&y, &want);
     // The same along a strided axis: (4, 2) over axis 0, lengths per column.
     let xt: Vec<f32> = (0..8).map(|k| x[(k % 2) * 4 + k / 2]).collect();
     let mut yt = [9.0f32; 8];
@@ -113,9 +117,7 @@ fn lengths_mask_the_tail() {
         -0.306_141_9,
         0.0,
     ];
-    for (a, b) in dx.iter().zip(want) {
-        assert!((a - b).abs() < 1e-6, "{dx:?}");
-    }
+    assert_near(&dx, &want);
 }
 
 #[test]
@@ -170,11 +172,7 @@ fn softmax_output_gradients_match_mxnet() {
         times_output: false,
     };
     let mut dx = [9.0f32; 6];
-    let check = |dx: &[f32], want: [f32; 6]| {
-        for (a, b) in dx.iter().zip(want) {
-            assert!((a - b).abs() < 1e-6, "{dx:?} vs {want:?}");
-        }
-    };
+    let check = |dx: &[f32], want: [f32; 6]| assert_near(dx, &want);
     softmax_output_backward(&y, &[2.0, 0.0], &mut dx, ax, &plain);
     check(
         &dx,
@@ -259,7 +257,5 @@ fn softmax_output_gradient_along_a_strided_class_axis() {
         -0.264_111_9,
         0.0,
     ];
-    for (a, b) in dx.iter().zip(want) {
-        assert!((a - b).abs() < 1e-6, "{dx:?}");
-    }
+    assert_near(&dx, &want);
 }

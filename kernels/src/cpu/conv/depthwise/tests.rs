@@ -4,7 +4,7 @@
 //! this CPU has (bit-identical to each other), `conv_forward`'s NCHW route, and errors.
 
 use super::super::blocked::to_blocked;
-use super::super::blocked_ops::test_util::{assert_zero_outside_data, values};
+use super::super::blocked_ops::test_util::{EpilogueInputs, assert_zero_outside_data, values};
 use super::super::{conv_forward, conv_forward_im2col};
 use super::*;
 
@@ -53,24 +53,16 @@ fn check(case: &Case, isa: Isa, threads: usize) -> Vec<f32> {
     let taps = g.kernel.iter().product::<usize>();
     let x = values(g.data_len(), 1);
     let w = values(g.channels * taps, 2);
-    let b = values(g.filters, 3);
-    let scale: Vec<f32> = values(g.filters, 4).iter().map(|v| v + 1.5).collect();
-    let res = values(g.output_len(), 5);
     let in_layout = plan.input_layout(plan.input_halo() + case.in_extra_halo);
     let mut input = vec![f32::NAN; in_layout.len()];
     to_blocked(&x, &in_layout, &mut input);
     let mut packed = vec![f32::NAN; plan.packed_len()];
+    let out_layout = plan.output_layout(case.out_halo);
+    let ops = EpilogueInputs::new(values, g.filters, g.output_len(), out_layout.with_halo(2));
+    let (b, scale, res) = (&ops.bias, &ops.scale, &ops.residual);
     plan.pack_weights(&w, case.scale.then_some(&scale[..]), &mut packed)
         .unwrap();
-    let out_layout = plan.output_layout(case.out_halo);
-    let res_layout = out_layout.with_halo(2);
-    let mut res_b = vec![f32::NAN; res_layout.len()];
-    to_blocked(&res, &res_layout, &mut res_b);
-    let epilogue = Epilogue {
-        bias: case.bias.then_some(&b[..]),
-        residual: case.residual.then_some((&res_b[..], res_layout)),
-        relu: case.relu,
-    };
+    let epilogue = ops.epilogue(case.bias, case.residual, case.relu);
     let mut out = vec![f32::NAN; out_layout.len()];
     plan.forward_with(
         isa,
@@ -93,11 +85,11 @@ fn check(case: &Case, isa: Isa, threads: usize) -> Vec<f32> {
         }
     }
     let mut want = vec![0.0f64; g.output_len()];
-    let bias64 = case.bias.then(|| to64(&b));
+    let bias64 = case.bias.then(|| to64(b));
     conv_forward_im2col(g, &to64(&x), &w64, bias64.as_deref(), &mut want, 1).unwrap();
     if case.residual {
         want.iter_mut()
-            .zip(&res)
+            .zip(res)
             .for_each(|(v, r)| *v += f64::from(*r));
     }
     if case.relu {

@@ -4,8 +4,10 @@
 //! and every instruction set this CPU has.
 
 use super::super::blocked::{Blocked, to_blocked};
+use super::super::blocked_ops::test_util::EpilogueInputs;
 use super::super::{ConvGeom, conv_forward};
 use super::*;
+use crate::cpu::test_util::same_bits;
 
 /// Deterministic pseudo-random values in [-1, 1).
 pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -124,24 +126,16 @@ fn check_plan(case: &Case, plan_isa: Isa, isa: Isa, threads: usize) {
     let taps = g.kernel.iter().product::<usize>();
     let x = values(g.data_len(), 1);
     let w = values(g.filters * g.channels * taps, 2);
-    let b = values(g.filters, 3);
-    let scale: Vec<f32> = values(g.filters, 4).iter().map(|v| v + 1.5).collect();
-    let res = values(g.output_len(), 5);
     let halo = plan.input_halo() + case.in_extra_halo;
     let mut input = Vec::new();
     let strides = plan.prepare_input(&x, halo, &mut input).unwrap();
     let mut packed = vec![f32::NAN; plan.packed_len()];
+    let out_layout = plan.output_layout(case.out_halo);
+    let ops = EpilogueInputs::new(values, g.filters, g.output_len(), out_layout.with_halo(1));
+    let (b, scale, res) = (&ops.bias, &ops.scale, &ops.residual);
     plan.pack_weights(&w, case.scale.then_some(&scale[..]), &mut packed)
         .unwrap();
-    let out_layout = plan.output_layout(case.out_halo);
-    let res_layout = out_layout.with_halo(1);
-    let mut res_b = vec![f32::NAN; res_layout.len()];
-    to_blocked(&res, &res_layout, &mut res_b);
-    let epilogue = Epilogue {
-        bias: case.bias.then_some(&b[..]),
-        residual: case.residual.then_some((&res_b[..], res_layout)),
-        relu: case.relu,
-    };
+    let epilogue = ops.epilogue(case.bias, case.residual, case.relu);
     let mut out = vec![f32::NAN; out_layout.len()];
     plan.forward_with(
         isa,
@@ -154,7 +148,7 @@ fn check_plan(case: &Case, plan_isa: Isa, isa: Isa, threads: usize) {
         threads,
     )
     .unwrap();
-    let want = expected(case, &x, &w, &b, &scale, &res);
+    let want = expected(case, &x, &w, b, scale, res);
     let [oh, ow] = plan.output_size();
     let scale_max = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     for n in 0..g.batch {
@@ -382,9 +376,7 @@ fn packing_matches_the_reference_on_every_isa_and_thread_count() {
                     plan.pack_weights_with(isa, &w, sc, &mut got, threads)
                         .unwrap();
                     assert!(
-                        got.iter()
-                            .zip(&want)
-                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        same_bits(&got, &want),
                         "{g:?} {input:?} {isa} {threads} threads, scale {}",
                         sc.is_some()
                     );

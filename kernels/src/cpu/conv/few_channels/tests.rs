@@ -7,6 +7,7 @@
 
 use super::super::{conv_backward, conv_forward};
 use super::*;
+use crate::cpu::test_util::same_bits;
 
 /// Deterministic pseudo-random values in [-1, 1) (the im2col tests' generator, in f32).
 fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -97,6 +98,31 @@ fn wgrad_reference(g: &ConvGeom, dy: &[f32], x: &[f32]) -> (Vec<f64>, Vec<f64>) 
     (dw, mag)
 }
 
+/// Reference values in f64 and, per element, the magnitude its tolerance scales with.
+type Reference = (Vec<f64>, Vec<f64>);
+
+/// The geometry of `shape`, its input, weights and bias drawn from `seeds`, and the reference
+/// output with its magnitudes.
+fn forward_case(shape: &Shape, seeds: [u64; 3]) -> (ConvGeom, [Vec<f32>; 3], Reference) {
+    let g = geom_of(shape);
+    let [sx, sw, sb] = seeds;
+    let (x, w, b) = (
+        values(g.data_len(), sx),
+        values(g.weight_len(), sw),
+        values(g.filters, sb),
+    );
+    let reference = forward_reference(&g, &x, &w, &b);
+    (g, [x, w, b], reference)
+}
+
+/// Keeps the first result in `first`, and asserts that every later one has its bits.
+fn assert_same_as_first(first: &mut Option<Vec<f32>>, got: Vec<f32>, what: &str) {
+    match first {
+        None => *first = Some(got),
+        Some(f) => assert!(same_bits(f, &got), "{what}"),
+    }
+}
+
 fn assert_close(what: &str, got: &[f32], want: &[f64], mag: &[f64]) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, ((&g, &w), &m)) in got.iter().zip(want).zip(mag).enumerate() {
@@ -111,11 +137,8 @@ fn assert_close(what: &str, got: &[f32], want: &[f64], mag: &[f64]) {
 #[test]
 fn forward_matches_reference_on_every_isa_and_thread_count() {
     for (k, shape) in SHAPES.iter().enumerate() {
-        let g = geom_of(shape);
-        let x = values(g.data_len(), 11 + k as u64);
-        let w = values(g.weight_len(), 23 + k as u64);
-        let b = values(g.filters, 37 + k as u64);
-        let (want, mag) = forward_reference(&g, &x, &w, &b);
+        let k = k as u64;
+        let (g, [x, w, b], (want, mag)) = forward_case(shape, [11 + k, 23 + k, 37 + k]);
         let zero = vec![0.0; g.filters];
         let (want_nb, mag_nb) = forward_reference(&g, &x, &w, &zero);
         for isa in Isa::available() {
@@ -125,13 +148,8 @@ fn forward_matches_reference_on_every_isa_and_thread_count() {
                 let done = forward_with(isa, &g, &x, &w, Some(&b), &mut y, threads).unwrap();
                 assert!(done, "{shape:?} is served");
                 assert_close(&format!("{shape:?} {isa} {threads}"), &y, &want, &mag);
-                match &first {
-                    None => first = Some(y),
-                    Some(f) => assert!(
-                        f.iter().zip(&y).all(|(a, b)| a.to_bits() == b.to_bits()),
-                        "{shape:?} {isa}: {threads} threads differ from 1"
-                    ),
-                }
+                let what = format!("{shape:?} {isa}: {threads} threads differ from 1");
+                assert_same_as_first(&mut first, y, &what);
             }
             let mut y = vec![f32::NAN; g.output_len()];
             forward_with(isa, &g, &x, &w, None, &mut y, 2).unwrap();
@@ -154,13 +172,8 @@ fn weight_gradient_matches_reference_on_every_isa_and_thread_count() {
                 let done = weight_gradient_with(isa, &g, &dy, &x, &mut dw, threads).unwrap();
                 assert!(done, "{shape:?} is served");
                 assert_close(&format!("{shape:?} {isa} {threads}"), &dw, &want, &mag);
-                match &first {
-                    None => first = Some(dw),
-                    Some(f) => assert!(
-                        f.iter().zip(&dw).all(|(a, b)| a.to_bits() == b.to_bits()),
-                        "{shape:?} {isa}: {threads} threads differ from 1"
-                    ),
-                }
+                let what = format!("{shape:?} {isa}: {threads} threads differ from 1");
+                assert_same_as_first(&mut first, dw, &what);
             }
         }
     }
@@ -212,11 +225,7 @@ fn wrong_lengths_are_errors() {
 #[test]
 fn conv_entries_match_reference() {
     for (k, shape) in SHAPES.iter().enumerate() {
-        let g = geom_of(shape);
-        let x = values(g.data_len(), 61 + k as u64);
-        let w = values(g.weight_len(), 67 + k as u64);
-        let b = values(g.filters, 71 + k as u64);
-        let (want, mag) = forward_reference(&g, &x, &w, &b);
+        let (g, [x, w, b], (want, mag)) = forward_case(shape, [61, 67, 71].map(|s| s + k as u64));
         let mut y = vec![f32::NAN; g.output_len()];
         conv_forward(&g, &x, &w, Some(&b), &mut y).unwrap();
         assert_close(&format!("{shape:?} conv_forward"), &y, &want, &mag);

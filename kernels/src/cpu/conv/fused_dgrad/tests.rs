@@ -4,6 +4,7 @@
 use super::*;
 use crate::cpu::conv::conv_backward_im2col;
 use crate::cpu::conv::tests::values;
+use crate::cpu::test_util::conv_geom;
 
 /// `dx` in f64 by the definition: every (output, tap) pair that reads an input element adds
 /// `w · dy` to its gradient.
@@ -68,41 +69,29 @@ fn geometries() -> Vec<ConvGeom> {
         g2(1, 2, 3, 1, [5, 17], [3, 6], [1, 1], [0, 1], [2, 1]),
         g2(1, 2, 4, 1, [4, 21], [2, 7], [1, 1], [1, 3], [1, 1]),
         // Kernel width 9: the generic gather.
-        ConvGeom {
-            batch: 1,
-            channels: 2,
-            filters: 3,
-            groups: 1,
-            input: [1, 1, 40],
-            kernel: [1, 1, 9],
-            stride: [1, 1, 1],
-            pad: [0, 0, 4],
-            dilate: [1, 1, 1],
-        },
+        conv_geom(
+            1,
+            2,
+            3,
+            1,
+            [[1, 1, 40], [1, 1, 9], [1, 1, 1], [0, 0, 4], [1, 1, 1]],
+        ),
         // 1-D.
-        ConvGeom {
-            batch: 2,
-            channels: 3,
-            filters: 5,
-            groups: 1,
-            input: [1, 1, 30],
-            kernel: [1, 1, 5],
-            stride: [1, 1, 2],
-            pad: [0, 0, 1],
-            dilate: [1, 1, 1],
-        },
+        conv_geom(
+            2,
+            3,
+            5,
+            1,
+            [[1, 1, 30], [1, 1, 5], [1, 1, 2], [0, 0, 1], [1, 1, 1]],
+        ),
         // 3-D with groups.
-        ConvGeom {
-            batch: 2,
-            channels: 4,
-            filters: 4,
-            groups: 2,
-            input: [4, 5, 6],
-            kernel: [2, 2, 3],
-            stride: [1, 2, 1],
-            pad: [1, 0, 1],
-            dilate: [1, 1, 2],
-        },
+        conv_geom(
+            2,
+            4,
+            4,
+            2,
+            [[4, 5, 6], [2, 2, 3], [1, 2, 1], [1, 0, 1], [1, 1, 2]],
+        ),
     ]
 }
 

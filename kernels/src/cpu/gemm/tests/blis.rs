@@ -152,10 +152,7 @@ fn packing_matches_scalar_packing(pack_a: Packer, pack_b: Packer, nr: usize, see
             }
             let n = m * k;
             assert!(
-                x[xo..xo + n]
-                    .iter()
-                    .zip(&y[yo..yo + n])
-                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                same_bits(&x[xo..xo + n], &y[yo..yo + n]),
                 "pack_a_rows trans {trans} {m}×{k} at ({i0}, {o0})"
             );
             assert!(
@@ -169,10 +166,7 @@ fn packing_matches_scalar_packing(pack_a: Packer, pack_b: Packer, nr: usize, see
             }
             let n = m * k.next_multiple_of(nr);
             assert!(
-                x[xo..xo + n]
-                    .iter()
-                    .zip(&y[yo..yo + n])
-                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                same_bits(&x[xo..xo + n], &y[yo..yo + n]),
                 "pack_b trans {trans} {m}×{k} at ({i0}, {o0})"
             );
         }
@@ -235,16 +229,7 @@ fn blocks_match_the_reference(
                         continue; // keep the big shapes cheap: one scalar case per layout
                     }
                     seed += 3;
-                    let case = Case {
-                        ta,
-                        tb,
-                        m,
-                        n,
-                        k,
-                        pad: 2,
-                        alpha,
-                        beta,
-                    };
+                    let case = Case::new((ta, tb), (m, n, k), 2, (alpha, beta));
                     check_native(sgemm, case, blk, seed);
                 }
             }
@@ -274,55 +259,28 @@ fn avx2_blocks_match_the_reference() {
 /// compares with the reference, padding included.
 #[cfg(all(target_arch = "x86_64", not(miri)))]
 fn check_native(sgemm: Sgemm, case: Case, blk: crate::cpu::gemm::blis::Blocking, seed: u64) {
+    let what = format!("{blk:?} {case:?}");
     let Case {
-        ta,
-        tb,
-        m,
-        n,
-        k,
-        pad,
-        alpha,
-        beta,
+        ta, tb, m, n, k, ..
     } = case;
-    let (a_rows, a_cols) = if ta { (k, m) } else { (m, k) };
-    let (b_rows, b_cols) = if tb { (n, k) } else { (k, n) };
-    let (lda, ldb, ldc) = (a_cols + pad, b_cols + pad, n + pad);
-    let a = random::<f32>(a_rows * lda, seed);
-    let b = random::<f32>(b_rows * ldb, seed + 1);
-    let mut c: Vec<f32> = if beta == 0.0 {
-        vec![f32::NAN; m * ldc]
-    } else {
-        random(m * ldc, seed + 2)
-    };
-    for i in 0..m {
-        c[i * ldc + n..(i + 1) * ldc].fill(GUARD as f32);
-    }
-    let mut want: Vec<f64> = c.iter().map(|x| f64::from(*x)).collect();
-    reference(case, &a, lda, &b, ldb, &mut want, ldc);
-    // SAFETY: the caller checked the CPU; `a`, `b`, `c` hold the matrices with the strides
-    // given, and `c` is a unique borrow.
-    unsafe {
-        sgemm(
-            crate::cpu::gemm::blis::Product {
-                m,
-                n,
-                k,
-                alpha: alpha as f32,
-                a: src(&a, lda, ta),
-                b: src(&b, ldb, tb),
-                beta: beta as f32,
-                c: c.as_mut_ptr(),
-                ldc,
-            },
-            blk,
-        );
-    }
-    let tol = 8.0 * f64::from(f32::EPSILON) * (k as f64 + 2.0) * (alpha.abs() + beta.abs() + 1.0);
-    for (idx, (got, want)) in c.iter().zip(&want).enumerate() {
-        let got = f64::from(*got);
-        assert!(
-            (got - want).abs() <= tol * (1.0 + want.abs()),
-            "{blk:?} {case:?}: element {idx}: got {got}, want {want}"
-        );
-    }
+    check_with::<f32>(case, seed, &what, |alpha, a, lda, b, ldb, beta, c, ldc| {
+        // SAFETY: the caller checked the CPU; `a`, `b`, `c` hold the matrices with the strides
+        // given, and `c` is a unique borrow.
+        unsafe {
+            sgemm(
+                crate::cpu::gemm::blis::Product {
+                    m,
+                    n,
+                    k,
+                    alpha,
+                    a: src(a, lda, ta),
+                    b: src(b, ldb, tb),
+                    beta,
+                    c: c.as_mut_ptr(),
+                    ldc,
+                },
+                blk,
+            );
+        }
+    });
 }
