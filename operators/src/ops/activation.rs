@@ -17,11 +17,10 @@ use mxr_kernels::cpu::elementwise::{self as ew, LeakyAct, Num, UnaryGrad, UnaryO
 use super::elemwise::two_outputs;
 use super::same_shape;
 use super::unary::{unary_forward, unary_grad, unary_inplace};
-use mxr_engine::DeviceType;
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    Resource, Shape, ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -92,16 +91,8 @@ impl Operator for Activation {
         let op = self.param.act_type.unary();
         unary_forward("Activation", op, &inputs[0], &mut outputs[0])
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::forward(ctx, self.param.act_type, &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn forward_inplace(
         &self,
@@ -131,6 +122,17 @@ impl Operator for Activation {
     }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
+    }
+}
+
+impl GpuForward for Activation {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::forward(ctx, self.param.act_type, &inputs[0], &outputs[0])
     }
 }
 
@@ -173,9 +175,15 @@ impl Operator for ActivationBackward {
         };
         unary_grad(self.name(), grad, &inputs[0], Some(v), &mut outputs[0])
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+impl GpuForward for ActivationBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -189,9 +197,6 @@ impl Operator for ActivationBackward {
             &inputs[2]
         };
         gpu::backward(ctx, self.param.act_type, &inputs[0], v, &outputs[0])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 
@@ -417,16 +422,8 @@ impl Operator for LeakyReLU {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        leaky_gpu::forward(ctx, &self.param, inputs, outputs)
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn forward_inplace(
         &self,
@@ -472,6 +469,17 @@ impl Operator for LeakyReLU {
             LeakyActType::Rrelu => vec![Resource::Random],
             _ => Vec::new(),
         }
+    }
+}
+
+impl GpuForward for LeakyReLU {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        leaky_gpu::forward(ctx, &self.param, inputs, outputs)
     }
 }
 
@@ -551,9 +559,12 @@ impl Operator for LeakyReLUBackward {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for LeakyReLUBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,

@@ -8,11 +8,10 @@ use mxr_kernels::cpu::conv::{ConvElement, ConvGeom, conv_backward, conv_forward}
 
 use super::common::kernel_error;
 use crate::registry::attrs::AttrValue;
-use mxr_engine::DeviceType;
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    Resource, Shape, ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -340,20 +339,6 @@ fn backward_typed<T: ConvElement>(
 }
 
 impl Operator for Convolution {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let geom = self.0.geom(inputs[0].shape);
-        let b = inputs.get(2).filter(|_| !self.0.param.no_bias);
-        gpu::forward(ctx, &geom, &inputs[0], &inputs[1], b, &outputs[0])
-    }
-
     fn name(&self) -> &'static str {
         "Convolution"
     }
@@ -376,6 +361,9 @@ impl Operator for Convolution {
         let out = &mut outputs[0];
         float_dispatch!(out.dtype, name, T => forward_typed::<T>(&self.0, name, inputs, out))
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let mut inputs = vec![grad.ograds[0]];
         inputs.extend_from_slice(grad.inputs);
@@ -387,23 +375,20 @@ impl Operator for Convolution {
     }
 }
 
-impl Operator for ConvolutionBackward {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
+impl GpuForward for Convolution {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
         inputs: &[GpuTensor<'_>],
         outputs: &[GpuTensor<'_>],
     ) -> Result<()> {
-        let geom = self.0.geom(inputs[1].shape);
-        // The data gradient of a first layer (the data needs none) is skipped, as on the CPU.
-        let dx = ctx.output_needed(0).then_some(&outputs[0]);
-        let ins = [&inputs[0], &inputs[1], &inputs[2]];
-        gpu::backward(ctx, &geom, ins, dx, &outputs[1], outputs.get(2))
+        let geom = self.0.geom(inputs[0].shape);
+        let b = inputs.get(2).filter(|_| !self.0.param.no_bias);
+        gpu::forward(ctx, &geom, &inputs[0], &inputs[1], b, &outputs[0])
     }
+}
 
+impl Operator for ConvolutionBackward {
     fn name(&self) -> &'static str {
         "_backward_Convolution"
     }
@@ -439,8 +424,26 @@ impl Operator for ConvolutionBackward {
         let dx_needed = ctx.output_needed(0);
         float_dispatch!(dtype, name, T => backward_typed::<T>(&self.0, name, inputs, outputs, dx_needed))
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn resources(&self) -> Vec<Resource> {
         vec![Resource::TempSpace]
+    }
+}
+
+impl GpuForward for ConvolutionBackward {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let geom = self.0.geom(inputs[1].shape);
+        // The data gradient of a first layer (the data needs none) is skipped, as on the CPU.
+        let dx = ctx.output_needed(0).then_some(&outputs[0]);
+        let ins = [&inputs[0], &inputs[1], &inputs[2]];
+        gpu::backward(ctx, &geom, ins, dx, &outputs[1], outputs.get(2))
     }
 }
 

@@ -9,11 +9,10 @@ use mxr_kernels::cpu::pooling::{
 
 use super::common::kernel_error;
 use crate::registry::attrs::AttrValue;
-use mxr_engine::DeviceType;
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -299,19 +298,6 @@ fn backward_typed<T: PoolElement>(
 }
 
 impl Operator for Pooling {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let geom = self.0.geom(inputs[0].shape);
-        gpu::forward(ctx, &geom, self.0.kind, &inputs[0], &outputs[0])
-    }
-
     fn name(&self) -> &'static str {
         "Pooling"
     }
@@ -336,6 +322,9 @@ impl Operator for Pooling {
                 .map_err(|e| kernel_error(name, e))
         })
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let inputs = [grad.ograds[0], grad.inputs[0], grad.outputs[0]];
         let out = grad.backward_node(PoolingBackward(self.0.clone()), &inputs)?;
@@ -343,21 +332,19 @@ impl Operator for Pooling {
     }
 }
 
-impl Operator for PoolingBackward {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
+impl GpuForward for Pooling {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
         inputs: &[GpuTensor<'_>],
         outputs: &[GpuTensor<'_>],
     ) -> Result<()> {
-        let geom = self.0.geom(inputs[1].shape);
-        let ins = [&inputs[0], &inputs[1], &inputs[2]];
-        gpu::backward(ctx, &geom, self.0.kind, ins, &outputs[0])
+        let geom = self.0.geom(inputs[0].shape);
+        gpu::forward(ctx, &geom, self.0.kind, &inputs[0], &outputs[0])
     }
+}
 
+impl Operator for PoolingBackward {
     fn name(&self) -> &'static str {
         "_backward_Pooling"
     }
@@ -387,6 +374,22 @@ impl Operator for PoolingBackward {
         let name = self.name();
         let dx = &mut outputs[0];
         float_dispatch!(dx.dtype, name, T => backward_typed::<T>(&self.0, name, inputs, dx))
+    }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
+}
+
+impl GpuForward for PoolingBackward {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let geom = self.0.geom(inputs[1].shape);
+        let ins = [&inputs[0], &inputs[1], &inputs[2]];
+        gpu::backward(ctx, &geom, self.0.kind, ins, &outputs[0])
     }
 }
 

@@ -9,12 +9,10 @@
 
 use std::sync::Arc;
 
-use mxr_engine::DeviceType;
-
 use super::{no_params, parse_no_params};
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, params};
 
@@ -363,16 +361,8 @@ impl Operator for Reshape {
     ) -> Result<()> {
         copy_bytes("Reshape", &inputs[0], &mut outputs[0])
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::copy(ctx, "Reshape", &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         reshape_back(grad)
@@ -382,6 +372,17 @@ impl Operator for Reshape {
     }
     fn inplace_identity(&self) -> bool {
         true
+    }
+}
+
+impl GpuForward for Reshape {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, "Reshape", &inputs[0], &outputs[0])
     }
 }
 
@@ -438,16 +439,8 @@ impl Operator for Flatten {
     ) -> Result<()> {
         copy_bytes("Flatten", &inputs[0], &mut outputs[0])
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::copy(ctx, "Flatten", &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         reshape_back(grad)
@@ -457,6 +450,17 @@ impl Operator for Flatten {
     }
     fn inplace_identity(&self) -> bool {
         true
+    }
+}
+
+impl GpuForward for Flatten {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, "Flatten", &inputs[0], &outputs[0])
     }
 }
 
@@ -520,16 +524,8 @@ impl Operator for ExpandDims {
     ) -> Result<()> {
         copy_bytes("expand_dims", &inputs[0], &mut outputs[0])
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::copy(ctx, "expand_dims", &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         reshape_back(grad)
@@ -539,6 +535,17 @@ impl Operator for ExpandDims {
     }
     fn inplace_identity(&self) -> bool {
         true
+    }
+}
+
+impl GpuForward for ExpandDims {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, "expand_dims", &inputs[0], &outputs[0])
     }
 }
 
@@ -572,16 +579,8 @@ impl Operator for BackwardReshape {
     ) -> Result<()> {
         copy_bytes("_backward_reshape", &inputs[0], &mut outputs[0])
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::copy(ctx, "_backward_reshape", &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
@@ -591,6 +590,17 @@ impl Operator for BackwardReshape {
     }
     fn ignore_inputs(&self) -> Vec<usize> {
         vec![1]
+    }
+}
+
+impl GpuForward for BackwardReshape {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, "_backward_reshape", &inputs[0], &outputs[0])
     }
 }
 

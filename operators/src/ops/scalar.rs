@@ -24,11 +24,10 @@ use super::same_shape;
 use super::unary::Unary;
 use crate::registry::attrs::AttrParser;
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Result, params};
-use mxr_engine::DeviceType;
 
 params! {
     /// Parameters of the scalar operators and their backward operators.
@@ -96,17 +95,8 @@ impl Operator for ScalarOperator {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let s = self.param.scalar;
-        gpu::forward(ctx, self.name(), self.op, s, &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn forward_inplace(
         &self,
@@ -132,6 +122,18 @@ impl Operator for ScalarOperator {
     }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
+    }
+}
+
+impl GpuForward for ScalarOperator {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let s = self.param.scalar;
+        gpu::forward(ctx, self.name(), self.op, s, &inputs[0], &outputs[0])
     }
 }
 
@@ -242,9 +244,15 @@ impl Operator for ScalarBackward {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+impl GpuForward for ScalarBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -254,9 +262,6 @@ impl Operator for ScalarBackward {
         let x = self.reads_input().then(|| &inputs[1]);
         let s = self.param.scalar;
         gpu::backward(ctx, self.name(), self.op, s, &inputs[0], x, &outputs[0])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 

@@ -21,11 +21,10 @@ use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp, Num, UnaryGrad, UnaryO
 use super::elemwise::{ElemwiseBinary, num_dispatch};
 use super::{no_params, parse_no_params, same_shape};
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Result, float_dispatch, params};
-use mxr_engine::DeviceType;
 
 /// A unary math operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,16 +118,8 @@ impl Operator for Unary {
     ) -> Result<()> {
         unary_forward(self.name(), self.op, &inputs[0], &mut outputs[0])
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::forward(ctx, self.name(), self.op, &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn forward_inplace(
         &self,
@@ -161,6 +152,17 @@ impl Operator for Unary {
     }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
+    }
+}
+
+impl GpuForward for Unary {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::forward(ctx, self.name(), self.op, &inputs[0], &outputs[0])
     }
 }
 
@@ -223,9 +225,15 @@ impl Operator for UnaryBackward {
             &mut outputs[0],
         )
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+impl GpuForward for UnaryBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -240,9 +248,6 @@ impl Operator for UnaryBackward {
             &inputs[1],
             &outputs[0],
         )
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 
@@ -298,17 +303,8 @@ impl Operator for Clip {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let (lo, hi) = (self.param.a_min, self.param.a_max);
-        gpu::clip(ctx, lo, hi, &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn forward_inplace(
         &self,
@@ -329,6 +325,18 @@ impl Operator for Clip {
     }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
+    }
+}
+
+impl GpuForward for Clip {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let (lo, hi) = (self.param.a_min, self.param.a_max);
+        gpu::clip(ctx, lo, hi, &inputs[0], &outputs[0])
     }
 }
 
@@ -368,9 +376,15 @@ impl Operator for ClipBackward {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+impl GpuForward for ClipBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -379,9 +393,6 @@ impl Operator for ClipBackward {
     ) -> Result<()> {
         let (lo, hi) = (self.param.a_min, self.param.a_max);
         gpu::clip_backward(ctx, lo, hi, &inputs[0], &inputs[1], &outputs[0])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 
@@ -446,17 +457,8 @@ impl Operator for HardSigmoid {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let (alpha, beta) = (self.param.alpha, self.param.beta);
-        gpu::hard_sigmoid(ctx, alpha, beta, &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn forward_inplace(
         &self,
@@ -478,6 +480,18 @@ impl Operator for HardSigmoid {
     }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
+    }
+}
+
+impl GpuForward for HardSigmoid {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let (alpha, beta) = (self.param.alpha, self.param.beta);
+        gpu::hard_sigmoid(ctx, alpha, beta, &inputs[0], &outputs[0])
     }
 }
 
@@ -517,9 +531,15 @@ impl Operator for HardSigmoidBackward {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0), (1, 0)]
+    }
+}
+
+impl GpuForward for HardSigmoidBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -528,9 +548,6 @@ impl Operator for HardSigmoidBackward {
     ) -> Result<()> {
         let (alpha, beta) = (self.param.alpha, self.param.beta);
         gpu::hard_sigmoid_backward(ctx, alpha, beta, &inputs[0], &inputs[1], &outputs[0])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0), (1, 0)]
     }
 }
 
