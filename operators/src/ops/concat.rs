@@ -387,6 +387,31 @@ impl SliceChannel {
     }
 }
 
+/// Shape inference of a split operator: the unsplit array is input 0 and the pieces are the
+/// outputs when `whole_is_input` (`SliceChannel`), else the other way round (its backward).
+fn infer_split_sides(
+    shapes: &mut ShapeCtx<'_>,
+    p: &SliceChannelParam,
+    whole_is_input: bool,
+) -> Result<()> {
+    let n = p.num_outputs;
+    let (whole, pieces) = if whole_is_input {
+        let pieces = (0..n).map(|i| shapes.output(i).clone()).collect();
+        (shapes.input(0).clone(), pieces)
+    } else {
+        let pieces = (0..n).map(|i| shapes.input(i).clone()).collect();
+        (shapes.output(0).clone(), pieces)
+    };
+    let (whole, piece) = infer_split(shapes, p, whole, pieces)?;
+    if whole_is_input {
+        shapes.set_input(0, whole)?;
+        (0..n).try_for_each(|i| shapes.set_output(i, piece.clone()))
+    } else {
+        shapes.set_output(0, whole)?;
+        (0..n).try_for_each(|i| shapes.set_input(i, piece.clone()))
+    }
+}
+
 /// Shape inference between an unsplit array (`whole`, an input or an output) and its equal
 /// pieces.
 fn infer_split(
@@ -470,16 +495,7 @@ impl Operator for SliceChannel {
             .collect()
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let whole = shapes.input(0).clone();
-        let pieces = (0..self.0.num_outputs)
-            .map(|i| shapes.output(i).clone())
-            .collect();
-        let (whole, piece) = infer_split(shapes, &self.0, whole, pieces)?;
-        shapes.set_input(0, whole)?;
-        for i in 0..self.0.num_outputs {
-            shapes.set_output(i, piece.clone())?;
-        }
-        Ok(())
+        infer_split_sides(shapes, &self.0, true)
     }
     fn forward(
         &self,
@@ -552,16 +568,7 @@ impl Operator for BackwardSliceChannel {
             .collect()
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let whole = shapes.output(0).clone();
-        let pieces = (0..self.0.num_outputs)
-            .map(|i| shapes.input(i).clone())
-            .collect();
-        let (whole, piece) = infer_split(shapes, &self.0, whole, pieces)?;
-        shapes.set_output(0, whole)?;
-        for i in 0..self.0.num_outputs {
-            shapes.set_input(i, piece.clone())?;
-        }
-        Ok(())
+        infer_split_sides(shapes, &self.0, false)
     }
     fn forward(
         &self,

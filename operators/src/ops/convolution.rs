@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mxr_kernels::cpu::conv::{ConvElement, ConvGeom, conv_backward, conv_forward};
 
-use super::common::kernel_error;
+use super::common::{check_kernel, check_positive, expand_window, kernel_error, wrong_layout};
 use crate::registry::attrs::AttrValue;
 
 use crate::registry::{
@@ -82,54 +82,12 @@ pub struct ConvolutionBackward(pub ConvSpec);
 impl ConvSpec {
     fn parse(op: &'static str, attrs: &[(&str, &str)]) -> Result<ConvSpec> {
         let param = ConvolutionParam::parse(attrs.iter().copied())?;
-        let bad = |name: &str, value: String, hint: String| Error::BadParam {
-            op: op.into(),
-            name: name.into(),
-            value,
-            type_name: "Shape(tuple)".into(),
-            hint,
-        };
-        let nd = param.kernel.len();
-        if !(1..=3).contains(&nd) {
-            return Err(bad(
-                "kernel",
-                param.kernel.to_attr(),
-                "; must have 1, 2 or 3 dimensions".into(),
-            ));
-        }
-        if param.kernel.contains(&0) {
-            return Err(bad(
-                "kernel",
-                param.kernel.to_attr(),
-                "; every size must be positive".into(),
-            ));
-        }
-        let expand = |name: &str, given: &[usize], default: usize, positive: bool| {
-            if given.is_empty() {
-                return Ok(vec![default; nd]);
-            }
-            if given.len() != nd {
-                return Err(bad(
-                    name,
-                    given.to_vec().to_attr(),
-                    format!(
-                        "; must have as many dimensions as kernel {}",
-                        param.kernel.to_attr()
-                    ),
-                ));
-            }
-            if positive && given.contains(&0) {
-                return Err(bad(
-                    name,
-                    given.to_vec().to_attr(),
-                    "; every value must be positive".into(),
-                ));
-            }
-            Ok(given.to_vec())
-        };
-        let stride = expand("stride", &param.stride, 1, true)?;
-        let dilate = expand("dilate", &param.dilate, 1, true)?;
-        let pad = expand("pad", &param.pad, 0, false)?;
+        let nd = check_kernel(op, &param.kernel, "; must have 1, 2 or 3 dimensions")?;
+        let stride = expand_window(op, "stride", &param.stride, &param.kernel, 1)?;
+        check_positive(op, "stride", &stride)?;
+        let dilate = expand_window(op, "dilate", &param.dilate, &param.kernel, 1)?;
+        check_positive(op, "dilate", &dilate)?;
+        let pad = expand_window(op, "pad", &param.pad, &param.kernel, 0)?;
         let int = |name: &str, value: usize, hint: &str| Error::BadParam {
             op: op.into(),
             name: name.into(),
@@ -165,17 +123,8 @@ impl ConvSpec {
                 });
             }
             Some(l) => {
-                return Err(Error::BadParam {
-                    op: op.into(),
-                    name: "layout".into(),
-                    value: l.to_attr(),
-                    type_name: ConvLayout::type_name(),
-                    hint: format!(
-                        "; a {nd}-D kernel {} needs layout {}",
-                        param.kernel.to_attr(),
-                        expected.to_attr()
-                    ),
-                });
+                let layout = (l.to_attr(), ConvLayout::type_name());
+                return Err(wrong_layout(op, layout, &param.kernel, expected.to_attr()));
             }
         }
         Ok(ConvSpec {
