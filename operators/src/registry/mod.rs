@@ -13,7 +13,7 @@ mod shape;
 mod tensor;
 
 pub use def::{LateRegistration, OpDef, OpFactory, create, lookup, ops, origin, register};
-pub use gpu::{DeferredCheck, GpuOpContext, GpuTensor, check_sizes, gpu_error};
+pub use gpu::{DeferredCheck, GpuOpContext, GpuTensor, check_sizes, f32_slices, gpu_error};
 pub use gradient::{Entry, ForwardNode, GradCtx, GraphBuilder, reverse_pass};
 pub use operator::{GpuForward, OpContext, OpRef, Operator, Resource, downcast};
 pub use shape::{MAX_ELEMENTS, Shape, ShapeCtx, TypeCtx};
