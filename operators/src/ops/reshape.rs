@@ -533,10 +533,7 @@ impl Operator for BackwardReshape {
         vec!["ograd".into(), "data".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let data = shapes.input(1).clone();
-        shapes.set_output(0, data)?;
-        let out = shapes.output(0).clone();
-        shapes.set_input(1, out)?;
+        shapes.tie(1, 0)?;
         reshape_sizes(shapes, 0, 0)
     }
     fn forward(

@@ -216,10 +216,7 @@ impl Operator for BackwardSliceAxis {
         vec!["ograd".into(), "data".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let data = shapes.input(1).clone();
-        shapes.set_output(0, data)?;
-        let out = shapes.output(0).clone();
-        shapes.set_input(1, out)?;
+        shapes.tie(1, 0)?;
         let (whole, part) = (shapes.output(0).clone(), shapes.input(0).clone());
         let (whole, part) = infer_slice(shapes, &self.0, whole, part)?;
         shapes.set_output(0, whole.clone())?;

@@ -143,10 +143,7 @@ impl Operator for BroadcastBackward {
         vec!["ograd".into(), "data".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let data = shapes.input(1).clone();
-        shapes.set_output(0, data)?;
-        let out = shapes.output(0).clone();
-        shapes.set_input(1, out)?;
+        shapes.tie(1, 0)?;
         let (g, x) = (shapes.input(0), shapes.input(1));
         if let (Some(a), Some(b)) = (g.ndim(), x.ndim())
             && a != b
