@@ -16,7 +16,7 @@ use mxr_kernels::cpu::elementwise::{self as ew, LeakyAct, Num, UnaryGrad, UnaryO
 
 use super::elemwise::two_outputs;
 use super::same_shape;
-use super::unary::{unary_forward, unary_grad, unary_inplace};
+use super::unary::{InplaceUnary, unary_forward, unary_grad, unary_inplace};
 
 use crate::registry::{
     Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
@@ -72,43 +72,29 @@ pub struct Activation {
     pub param: ActivationParam,
 }
 
-impl Operator for Activation {
-    fn name(&self) -> &'static str {
+impl InplaceUnary for Activation {
+    fn unary_name(&self) -> &'static str {
         "Activation"
     }
-    fn attrs(&self) -> Vec<(String, String)> {
+    fn unary_attrs(&self) -> Vec<(String, String)> {
         self.param.to_attrs()
     }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
-    }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn compute(&self, x: &TensorRef<'_>, y: &mut TensorMut<'_>) -> Result<()> {
         let op = self.param.act_type.unary();
-        unary_forward("Activation", op, &inputs[0], &mut outputs[0])
+        unary_forward("Activation", op, x, y)
     }
-    fn gpu(&self) -> Option<&dyn GpuForward> {
-        Some(self)
+    fn compute_inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
+        unary_inplace("Activation", self.param.act_type.unary(), data)
     }
-    fn forward_inplace(
+    fn compute_gpu(
         &self,
-        _ctx: &mut OpContext<'_>,
-        data: &mut TensorMut<'_>,
-    ) -> Option<Result<()>> {
-        Some(unary_inplace(
-            "Activation",
-            self.param.act_type.unary(),
-            data,
-        ))
+        ctx: &mut GpuOpContext<'_>,
+        x: &GpuTensor<'_>,
+        y: &GpuTensor<'_>,
+    ) -> Result<()> {
+        gpu::forward(ctx, self.param.act_type, x, y)
     }
-    fn is_inplace_unary(&self) -> bool {
-        true
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+    fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = ActivationBackward {
             param: self.param.clone(),
         };
@@ -119,20 +105,6 @@ impl Operator for Activation {
             grad.backward_node(back, &[g, y, x])?
         };
         Ok(vec![Some(out[0])])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
-    }
-}
-
-impl GpuForward for Activation {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::forward(ctx, self.param.act_type, &inputs[0], &outputs[0])
     }
 }
 

@@ -21,7 +21,7 @@ use mxr_kernels::cpu::elementwise::{self as ew, Num, ScalarOp};
 use super::elemwise::num_dispatch;
 use super::init::Copy as CopyOp;
 use super::same_shape;
-use super::unary::Unary;
+use super::unary::{InplaceUnary, Unary};
 use crate::registry::attrs::AttrParser;
 use crate::registry::{
     Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
@@ -71,44 +71,40 @@ pub struct ScalarOperator {
     pub param: ScalarParam,
 }
 
-impl Operator for ScalarOperator {
-    fn name(&self) -> &'static str {
+impl InplaceUnary for ScalarOperator {
+    fn unary_name(&self) -> &'static str {
         scalar_name(self.op)
     }
-    fn attrs(&self) -> Vec<(String, String)> {
+    fn unary_attrs(&self) -> Vec<(String, String)> {
         self.param.to_attrs()
     }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
-    }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn compute(&self, x: &TensorRef<'_>, y: &mut TensorMut<'_>) -> Result<()> {
         let name = self.name();
-        num_dispatch!(outputs[0].dtype, name, T => {
-            let x = inputs[0].slice::<T>(name)?;
+        num_dispatch!(y.dtype, name, T => {
+            let x = x.slice::<T>(name)?;
             let s = T::from_f64(self.param.scalar);
-            ew::scalar(self.op, x, s, outputs[0].slice_mut::<T>(name)?);
+            ew::scalar(self.op, x, s, y.slice_mut::<T>(name)?);
             Ok(())
         })
     }
-    fn gpu(&self) -> Option<&dyn GpuForward> {
-        Some(self)
+    fn compute_inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
+        let name = self.name();
+        num_dispatch!(data.dtype, name, T => {
+            let s = T::from_f64(self.param.scalar);
+            ew::scalar_inplace(self.op, data.slice_mut::<T>(name)?, s);
+            Ok(())
+        })
     }
-    fn forward_inplace(
+    fn compute_gpu(
         &self,
-        _ctx: &mut OpContext<'_>,
-        data: &mut TensorMut<'_>,
-    ) -> Option<Result<()>> {
-        Some(self.inplace(data))
+        ctx: &mut GpuOpContext<'_>,
+        x: &GpuTensor<'_>,
+        y: &GpuTensor<'_>,
+    ) -> Result<()> {
+        let s = self.param.scalar;
+        gpu::forward(ctx, self.name(), self.op, s, x, y)
     }
-    fn is_inplace_unary(&self) -> bool {
-        true
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+    fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let g = grad.ograds[0];
         let out = match self.op {
             ScalarOp::Plus | ScalarOp::Minus => grad.backward_node(CopyOp, &[g])?,
@@ -120,34 +116,9 @@ impl Operator for ScalarOperator {
         };
         Ok(vec![Some(out[0])])
     }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
-    }
-}
-
-impl GpuForward for ScalarOperator {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let s = self.param.scalar;
-        gpu::forward(ctx, self.name(), self.op, s, &inputs[0], &outputs[0])
-    }
 }
 
 impl ScalarOperator {
-    /// The in-place kernel: no allocation, one pass.
-    fn inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
-        let name = self.name();
-        num_dispatch!(data.dtype, name, T => {
-            let s = T::from_f64(self.param.scalar);
-            ew::scalar_inplace(self.op, data.slice_mut::<T>(name)?, s);
-            Ok(())
-        })
-    }
-
     fn backward(&self) -> ScalarBackward {
         let op = match self.op {
             ScalarOp::Div => ScalarGrad::Div,

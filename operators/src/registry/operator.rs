@@ -125,8 +125,8 @@ pub trait Operator: std::any::Any + Send + Sync + fmt::Debug + 'static {
     }
 
     /// The operator's GPU kernel, when it has one: an operator implementing [`GpuForward`]
-    /// returns `Some(self)`. [`devices`](Self::devices), [`has_gpu`](Self::has_gpu) and
-    /// [`forward_gpu`](Self::forward_gpu) follow from it.
+    /// returns `Some(self)`. `devices()`, `has_gpu()` and `forward_gpu()` (methods of
+    /// `dyn Operator`, the same for every operator) follow from it.
     fn gpu(&self) -> Option<&dyn GpuForward> {
         None
     }
