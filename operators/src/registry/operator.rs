@@ -210,6 +210,15 @@ pub trait GpuForward {
 /// What follows from [`Operator::gpu`], for every operator alike.
 impl dyn Operator {
     /// The devices with a kernel: the CPU, and the GPU when the operator has a GPU kernel.
+    ///
+    /// ```
+    /// use mxr_engine::DeviceType;
+    /// use mxr_operators::registry::create;
+    /// let relu = create("relu", &[], None)?;
+    /// assert!(relu.has_gpu());
+    /// assert_eq!(relu.devices(), &[DeviceType::Cpu, DeviceType::Gpu]);
+    /// # Ok::<(), mxr_operators::Error>(())
+    /// ```
     pub fn devices(&self) -> &'static [DeviceType] {
         if self.has_gpu() {
             &[DeviceType::Cpu, DeviceType::Gpu]
