@@ -16,12 +16,11 @@ use mxr_kernels::cpu::elementwise::{self as ew, LeakyAct, Num, UnaryGrad, UnaryO
 
 use super::elemwise::two_outputs;
 use super::same_shape;
-use super::unary::{unary_forward, unary_grad, unary_inplace};
-use mxr_engine::DeviceType;
+use super::unary::{InplaceUnary, unary_forward, unary_grad, unary_inplace};
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    Resource, Shape, ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -73,51 +72,29 @@ pub struct Activation {
     pub param: ActivationParam,
 }
 
-impl Operator for Activation {
-    fn name(&self) -> &'static str {
+impl InplaceUnary for Activation {
+    fn unary_name(&self) -> &'static str {
         "Activation"
     }
-    fn attrs(&self) -> Vec<(String, String)> {
+    fn unary_attrs(&self) -> Vec<(String, String)> {
         self.param.to_attrs()
     }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
-    }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn compute(&self, x: &TensorRef<'_>, y: &mut TensorMut<'_>) -> Result<()> {
         let op = self.param.act_type.unary();
-        unary_forward("Activation", op, &inputs[0], &mut outputs[0])
+        unary_forward("Activation", op, x, y)
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn compute_inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
+        unary_inplace("Activation", self.param.act_type.unary(), data)
     }
-    fn forward_gpu(
+    fn compute_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
+        x: &GpuTensor<'_>,
+        y: &GpuTensor<'_>,
     ) -> Result<()> {
-        gpu::forward(ctx, self.param.act_type, &inputs[0], &outputs[0])
+        gpu::forward(ctx, self.param.act_type, x, y)
     }
-    fn forward_inplace(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        data: &mut TensorMut<'_>,
-    ) -> Option<Result<()>> {
-        Some(unary_inplace(
-            "Activation",
-            self.param.act_type.unary(),
-            data,
-        ))
-    }
-    fn is_inplace_unary(&self) -> bool {
-        true
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+    fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = ActivationBackward {
             param: self.param.clone(),
         };
@@ -128,9 +105,6 @@ impl Operator for Activation {
             grad.backward_node(back, &[g, y, x])?
         };
         Ok(vec![Some(out[0])])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 
@@ -173,9 +147,15 @@ impl Operator for ActivationBackward {
         };
         unary_grad(self.name(), grad, &inputs[0], Some(v), &mut outputs[0])
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+impl GpuForward for ActivationBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -189,9 +169,6 @@ impl Operator for ActivationBackward {
             &inputs[2]
         };
         gpu::backward(ctx, self.param.act_type, &inputs[0], v, &outputs[0])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 
@@ -417,16 +394,8 @@ impl Operator for LeakyReLU {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        leaky_gpu::forward(ctx, &self.param, inputs, outputs)
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn forward_inplace(
         &self,
@@ -472,6 +441,17 @@ impl Operator for LeakyReLU {
             LeakyActType::Rrelu => vec![Resource::Random],
             _ => Vec::new(),
         }
+    }
+}
+
+impl GpuForward for LeakyReLU {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        leaky_gpu::forward(ctx, &self.param, inputs, outputs)
     }
 }
 
@@ -551,9 +531,12 @@ impl Operator for LeakyReLUBackward {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for LeakyReLUBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,

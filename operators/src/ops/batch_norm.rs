@@ -23,11 +23,10 @@ use mxr_kernels::cpu::softmax::{Axis, Real};
 
 use super::common::normalize_axis;
 use crate::registry::attrs::AttrValue;
-use mxr_engine::DeviceType;
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -210,22 +209,6 @@ fn missing_outputs(op: &str) -> Error {
 }
 
 impl Operator for BatchNorm {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let p = &self.0;
-        let ax = self.view("BatchNorm", inputs[0].shape)?;
-        let training = ctx.is_train && !p.use_global_stats;
-        let flags = (p.eps, f64::from(p.momentum), p.fix_gamma, training);
-        gpu::forward(ctx, ax, flags, inputs, outputs)
-    }
-
     fn name(&self) -> &'static str {
         "BatchNorm"
     }
@@ -261,12 +244,30 @@ impl Operator for BatchNorm {
         let training = ctx.is_train && !self.0.use_global_stats;
         float_dispatch!(inputs[0].dtype, "BatchNorm", T => self.forward_typed::<T>(training, inputs, outputs))
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let mut ins = vec![grad.ograds[0], grad.outputs[1], grad.outputs[2]];
         ins.extend_from_slice(grad.inputs);
         let out = grad.backward_node(BatchNormBackward(self.clone()), &ins)?;
         // The moving statistics get no gradient.
         Ok(vec![Some(out[0]), Some(out[1]), Some(out[2]), None, None])
+    }
+}
+
+impl GpuForward for BatchNorm {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let p = &self.0;
+        let ax = self.view("BatchNorm", inputs[0].shape)?;
+        let training = ctx.is_train && !p.use_global_stats;
+        let flags = (p.eps, f64::from(p.momentum), p.fix_gamma, training);
+        gpu::forward(ctx, ax, flags, inputs, outputs)
     }
 }
 
@@ -279,21 +280,6 @@ impl Operator for BatchNorm {
 pub struct BatchNormBackward(pub BatchNorm);
 
 impl Operator for BatchNormBackward {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let p = &self.0.0;
-        let ax = self.0.view(self.name(), inputs[3].shape)?;
-        let batch_stats = ctx.is_train && !p.use_global_stats;
-        gpu::backward(ctx, ax, (p.fix_gamma, batch_stats), inputs, outputs)
-    }
-
     fn name(&self) -> &'static str {
         "_backward_BatchNorm"
     }
@@ -368,12 +354,29 @@ impl Operator for BatchNormBackward {
             Ok(())
         })
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn ignore_inputs(&self) -> Vec<usize> {
         if self.0.0.fix_gamma {
             vec![4, 5, 6, 7]
         } else {
             vec![5, 6, 7]
         }
+    }
+}
+
+impl GpuForward for BatchNormBackward {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let p = &self.0.0;
+        let ax = self.0.view(self.name(), inputs[3].shape)?;
+        let batch_stats = ctx.is_train && !p.use_global_stats;
+        gpu::backward(ctx, ax, (p.fix_gamma, batch_stats), inputs, outputs)
     }
 }
 

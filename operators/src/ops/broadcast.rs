@@ -24,10 +24,9 @@ use super::elemwise::{num_dispatch, two_outputs};
 use super::{no_params, parse_no_params};
 use crate::Result;
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
-use mxr_engine::DeviceType;
 
 /// The broadcast of two partially known shapes; `None` when a rank is unknown. An unknown
 /// dimension against a known `d != 1` gives `d` (the unknown one must be 1 or `d`).
@@ -115,9 +114,17 @@ impl Operator for BroadcastBinary {
             }
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let inputs = [grad.ograds[0], grad.inputs[0], grad.inputs[1]];
+        let out = grad.backward_node(BroadcastBackward { op: self.op }, &inputs)?;
+        Ok(GradCtx::all(out))
+    }
+}
+
+impl GpuForward for BroadcastBinary {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -126,11 +133,6 @@ impl Operator for BroadcastBinary {
     ) -> Result<()> {
         let (l, r) = (&inputs[0], &inputs[1]);
         gpu::forward(ctx, self.name(), self.op, l, r, &outputs[0])
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let inputs = [grad.ograds[0], grad.inputs[0], grad.inputs[1]];
-        let out = grad.backward_node(BroadcastBackward { op: self.op }, &inputs)?;
-        Ok(GradCtx::all(out))
     }
 }
 
@@ -211,9 +213,18 @@ impl Operator for BroadcastBackward {
             }
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn ignore_inputs(&self) -> Vec<usize> {
+        match self.op {
+            BinaryOp::Add | BinaryOp::Sub => vec![1, 2],
+            BinaryOp::Mul | BinaryOp::Div => Vec::new(),
+        }
+    }
+}
+
+impl GpuForward for BroadcastBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -221,12 +232,6 @@ impl Operator for BroadcastBackward {
         outputs: &[GpuTensor<'_>],
     ) -> Result<()> {
         gpu::backward(ctx, self.name(), self.op, inputs, outputs)
-    }
-    fn ignore_inputs(&self) -> Vec<usize> {
-        match self.op {
-            BinaryOp::Add | BinaryOp::Sub => vec![1, 2],
-            BinaryOp::Mul | BinaryOp::Div => Vec::new(),
-        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! Helpers that several operator families share: parameterless ops, element-wise shape
-//! inference, axis normalisation and the error for a kernel that refused its operands. A
-//! family imports another family only where it composes that family's operator.
+//! inference, axis normalisation, the window parameters of Convolution and Pooling, and the
+//! error for a kernel that refused its operands. A family imports another family only where it
+//! composes that family's operator.
 
-use crate::registry::attrs::{AttrParser, ParamSpec};
+use crate::registry::attrs::{AttrParser, AttrValue, ParamSpec};
 use crate::{Error, Result};
 
 /// The parameter listing of an operator without parameters.
@@ -52,6 +53,85 @@ pub(crate) fn kernel_error(op: &str, e: impl std::fmt::Display) -> Error {
     Error::BadInput {
         op: op.to_string(),
         reason: e.to_string(),
+    }
+}
+
+/// The error for a `Shape(tuple)` parameter of `op` out of range (a window's `kernel`,
+/// `stride`, `dilate` or `pad`); `hint` completes the message.
+pub(crate) fn bad_tuple(op: &str, name: &str, value: &[usize], hint: String) -> Error {
+    Error::BadParam {
+        op: op.into(),
+        name: name.into(),
+        value: value.to_vec().to_attr(),
+        type_name: "Shape(tuple)".into(),
+        hint,
+    }
+}
+
+/// Checks a window's `kernel` (Convolution, Pooling): 1, 2 or 3 dimensions (else an error
+/// whose hint is `rank_hint`), every size positive. Returns its number of dimensions.
+pub(crate) fn check_kernel(op: &str, kernel: &[usize], rank_hint: &str) -> Result<usize> {
+    let nd = kernel.len();
+    if !(1..=3).contains(&nd) {
+        return Err(bad_tuple(op, "kernel", kernel, rank_hint.into()));
+    }
+    if kernel.contains(&0) {
+        let hint = "; every size must be positive".into();
+        return Err(bad_tuple(op, "kernel", kernel, hint));
+    }
+    Ok(nd)
+}
+
+/// A window's per-dimension parameter `name` (`stride`, `dilate`, `pad`): `default` in each of
+/// `kernel`'s dimensions when `given` is empty, else `given`, which must have as many dimensions
+/// as `kernel`.
+pub(crate) fn expand_window(
+    op: &str,
+    name: &str,
+    given: &[usize],
+    kernel: &[usize],
+    default: usize,
+) -> Result<Vec<usize>> {
+    if given.is_empty() {
+        return Ok(vec![default; kernel.len()]);
+    }
+    if given.len() != kernel.len() {
+        let hint = format!(
+            "; must have as many dimensions as kernel {}",
+            kernel.to_vec().to_attr()
+        );
+        return Err(bad_tuple(op, name, given, hint));
+    }
+    Ok(given.to_vec())
+}
+
+/// Checks that every value of the window parameter `name` is positive.
+pub(crate) fn check_positive(op: &str, name: &str, values: &[usize]) -> Result<()> {
+    if values.contains(&0) {
+        let hint = "; every value must be positive".into();
+        return Err(bad_tuple(op, name, values, hint));
+    }
+    Ok(())
+}
+
+/// The error for a `layout` that does not match an `nd`-D `kernel` (`expected` fits it);
+/// `type_name` is the layout parameter's.
+pub(crate) fn wrong_layout(
+    op: &str,
+    (layout, type_name): (String, String),
+    kernel: &[usize],
+    expected: String,
+) -> Error {
+    Error::BadParam {
+        op: op.into(),
+        name: "layout".into(),
+        value: layout,
+        type_name,
+        hint: format!(
+            "; a {}-D kernel {} needs layout {expected}",
+            kernel.len(),
+            kernel.to_vec().to_attr()
+        ),
     }
 }
 

@@ -12,12 +12,10 @@
 
 use std::sync::Arc;
 
-use mxr_engine::DeviceType;
-
 use super::common::normalize_axis;
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, params};
 
@@ -216,25 +214,6 @@ fn join_axis(op: &str, dim: i64, shape: &[usize]) -> Result<usize> {
 }
 
 impl Operator for Concat {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let out = &outputs[0];
-        let axis = join_axis("Concat", self.0.dim, out.shape)?;
-        let (outer, _) = rows(out.shape, axis, 1);
-        let part_rows: Vec<usize> = inputs
-            .iter()
-            .map(|x| rows(x.shape, axis.min(x.shape.len()), 1).1)
-            .collect();
-        gpu::join(ctx, "Concat", inputs, &part_rows, out, outer)
-    }
-
     fn name(&self) -> &'static str {
         "Concat"
     }
@@ -263,11 +242,32 @@ impl Operator for Concat {
             .collect();
         join_rows("Concat", &parts, out.bytes, outer)
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let mut inputs = vec![grad.ograds[0]];
         inputs.extend_from_slice(grad.inputs);
         let g = grad.backward_node(BackwardConcat(self.0.clone()), &inputs)?;
         Ok(GradCtx::all(g))
+    }
+}
+
+impl GpuForward for Concat {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let out = &outputs[0];
+        let axis = join_axis("Concat", self.0.dim, out.shape)?;
+        let (outer, _) = rows(out.shape, axis, 1);
+        let part_rows: Vec<usize> = inputs
+            .iter()
+            .map(|x| rows(x.shape, axis.min(x.shape.len()), 1).1)
+            .collect();
+        gpu::join(ctx, "Concat", inputs, &part_rows, out, outer)
     }
 }
 
@@ -277,26 +277,6 @@ impl Operator for Concat {
 pub struct BackwardConcat(pub ConcatParam);
 
 impl Operator for BackwardConcat {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let g = &inputs[0];
-        let op = "_backward_Concat";
-        let axis = join_axis(op, self.0.dim, g.shape)?;
-        let (outer, _) = rows(g.shape, axis, 1);
-        let part_rows: Vec<usize> = outputs
-            .iter()
-            .map(|o| rows(o.shape, axis.min(o.shape.len()), 1).1)
-            .collect();
-        gpu::split(ctx, op, g, outputs, &part_rows, outer)
-    }
-
     fn name(&self) -> &'static str {
         "_backward_Concat"
     }
@@ -356,8 +336,30 @@ impl Operator for BackwardConcat {
             .collect();
         split_rows("_backward_Concat", g.bytes, &mut parts, outer)
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn ignore_inputs(&self) -> Vec<usize> {
         (1..=self.0.num_args).collect()
+    }
+}
+
+impl GpuForward for BackwardConcat {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let g = &inputs[0];
+        let op = "_backward_Concat";
+        let axis = join_axis(op, self.0.dim, g.shape)?;
+        let (outer, _) = rows(g.shape, axis, 1);
+        let part_rows: Vec<usize> = outputs
+            .iter()
+            .map(|o| rows(o.shape, axis.min(o.shape.len()), 1).1)
+            .collect();
+        gpu::split(ctx, op, g, outputs, &part_rows, outer)
     }
 }
 
@@ -382,6 +384,31 @@ impl SliceChannel {
     pub fn new(param: SliceChannelParam) -> Result<SliceChannel> {
         check_count("SliceChannel", "num_outputs", param.num_outputs)?;
         Ok(SliceChannel(param))
+    }
+}
+
+/// Shape inference of a split operator: the unsplit array is input 0 and the pieces are the
+/// outputs when `whole_is_input` (`SliceChannel`), else the other way round (its backward).
+fn infer_split_sides(
+    shapes: &mut ShapeCtx<'_>,
+    p: &SliceChannelParam,
+    whole_is_input: bool,
+) -> Result<()> {
+    let n = p.num_outputs;
+    let (whole, pieces) = if whole_is_input {
+        let pieces = (0..n).map(|i| shapes.output(i).clone()).collect();
+        (shapes.input(0).clone(), pieces)
+    } else {
+        let pieces = (0..n).map(|i| shapes.input(i).clone()).collect();
+        (shapes.output(0).clone(), pieces)
+    };
+    let (whole, piece) = infer_split(shapes, p, whole, pieces)?;
+    if whole_is_input {
+        shapes.set_input(0, whole)?;
+        (0..n).try_for_each(|i| shapes.set_output(i, piece.clone()))
+    } else {
+        shapes.set_output(0, whole)?;
+        (0..n).try_for_each(|i| shapes.set_input(i, piece.clone()))
     }
 }
 
@@ -453,21 +480,6 @@ fn infer_split(
 }
 
 impl Operator for SliceChannel {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let x = &inputs[0];
-        let (outer, piece_row) = split_geometry("SliceChannel", &self.0, x.shape, 1)?;
-        let part_rows = vec![piece_row; outputs.len()];
-        gpu::split(ctx, "SliceChannel", x, outputs, &part_rows, outer)
-    }
-
     fn name(&self) -> &'static str {
         "SliceChannel"
     }
@@ -483,16 +495,7 @@ impl Operator for SliceChannel {
             .collect()
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let whole = shapes.input(0).clone();
-        let pieces = (0..self.0.num_outputs)
-            .map(|i| shapes.output(i).clone())
-            .collect();
-        let (whole, piece) = infer_split(shapes, &self.0, whole, pieces)?;
-        shapes.set_input(0, whole)?;
-        for i in 0..self.0.num_outputs {
-            shapes.set_output(i, piece.clone())?;
-        }
-        Ok(())
+        infer_split_sides(shapes, &self.0, true)
     }
     fn forward(
         &self,
@@ -508,9 +511,26 @@ impl Operator for SliceChannel {
             .collect();
         split_rows("SliceChannel", x.bytes, &mut parts, outer)
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let g = grad.backward_node(BackwardSliceChannel(self.0.clone()), grad.ograds)?;
         Ok(vec![Some(g[0])])
+    }
+}
+
+impl GpuForward for SliceChannel {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let x = &inputs[0];
+        let (outer, piece_row) = split_geometry("SliceChannel", &self.0, x.shape, 1)?;
+        let part_rows = vec![piece_row; outputs.len()];
+        gpu::split(ctx, "SliceChannel", x, outputs, &part_rows, outer)
     }
 }
 
@@ -536,22 +556,6 @@ fn split_geometry(
 pub struct BackwardSliceChannel(pub SliceChannelParam);
 
 impl Operator for BackwardSliceChannel {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let out = &outputs[0];
-        let op = "_backward_SliceChannel";
-        let (outer, piece_row) = split_geometry(op, &self.0, out.shape, 1)?;
-        let part_rows = vec![piece_row; inputs.len()];
-        gpu::join(ctx, op, inputs, &part_rows, out, outer)
-    }
-
     fn name(&self) -> &'static str {
         "_backward_SliceChannel"
     }
@@ -564,16 +568,7 @@ impl Operator for BackwardSliceChannel {
             .collect()
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let whole = shapes.output(0).clone();
-        let pieces = (0..self.0.num_outputs)
-            .map(|i| shapes.input(i).clone())
-            .collect();
-        let (whole, piece) = infer_split(shapes, &self.0, whole, pieces)?;
-        shapes.set_output(0, whole)?;
-        for i in 0..self.0.num_outputs {
-            shapes.set_input(i, piece.clone())?;
-        }
-        Ok(())
+        infer_split_sides(shapes, &self.0, false)
     }
     fn forward(
         &self,
@@ -590,6 +585,24 @@ impl Operator for BackwardSliceChannel {
         )?;
         let parts: Vec<(&[u8], usize)> = inputs.iter().map(|g| (g.bytes, piece_row)).collect();
         join_rows("_backward_SliceChannel", &parts, out.bytes, outer)
+    }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
+}
+
+impl GpuForward for BackwardSliceChannel {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let out = &outputs[0];
+        let op = "_backward_SliceChannel";
+        let (outer, piece_row) = split_geometry(op, &self.0, out.shape, 1)?;
+        let part_rows = vec![piece_row; inputs.len()];
+        gpu::join(ctx, op, inputs, &part_rows, out, outer)
     }
 }
 

@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use mxr_kernels::cpu::conv::{ConvElement, ConvGeom, conv_backward, conv_forward};
 
-use super::common::kernel_error;
+use super::common::{check_kernel, check_positive, expand_window, kernel_error, wrong_layout};
 use crate::registry::attrs::AttrValue;
-use mxr_engine::DeviceType;
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    Resource, Shape, ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -83,54 +82,12 @@ pub struct ConvolutionBackward(pub ConvSpec);
 impl ConvSpec {
     fn parse(op: &'static str, attrs: &[(&str, &str)]) -> Result<ConvSpec> {
         let param = ConvolutionParam::parse(attrs.iter().copied())?;
-        let bad = |name: &str, value: String, hint: String| Error::BadParam {
-            op: op.into(),
-            name: name.into(),
-            value,
-            type_name: "Shape(tuple)".into(),
-            hint,
-        };
-        let nd = param.kernel.len();
-        if !(1..=3).contains(&nd) {
-            return Err(bad(
-                "kernel",
-                param.kernel.to_attr(),
-                "; must have 1, 2 or 3 dimensions".into(),
-            ));
-        }
-        if param.kernel.contains(&0) {
-            return Err(bad(
-                "kernel",
-                param.kernel.to_attr(),
-                "; every size must be positive".into(),
-            ));
-        }
-        let expand = |name: &str, given: &[usize], default: usize, positive: bool| {
-            if given.is_empty() {
-                return Ok(vec![default; nd]);
-            }
-            if given.len() != nd {
-                return Err(bad(
-                    name,
-                    given.to_vec().to_attr(),
-                    format!(
-                        "; must have as many dimensions as kernel {}",
-                        param.kernel.to_attr()
-                    ),
-                ));
-            }
-            if positive && given.contains(&0) {
-                return Err(bad(
-                    name,
-                    given.to_vec().to_attr(),
-                    "; every value must be positive".into(),
-                ));
-            }
-            Ok(given.to_vec())
-        };
-        let stride = expand("stride", &param.stride, 1, true)?;
-        let dilate = expand("dilate", &param.dilate, 1, true)?;
-        let pad = expand("pad", &param.pad, 0, false)?;
+        let nd = check_kernel(op, &param.kernel, "; must have 1, 2 or 3 dimensions")?;
+        let stride = expand_window(op, "stride", &param.stride, &param.kernel, 1)?;
+        check_positive(op, "stride", &stride)?;
+        let dilate = expand_window(op, "dilate", &param.dilate, &param.kernel, 1)?;
+        check_positive(op, "dilate", &dilate)?;
+        let pad = expand_window(op, "pad", &param.pad, &param.kernel, 0)?;
         let int = |name: &str, value: usize, hint: &str| Error::BadParam {
             op: op.into(),
             name: name.into(),
@@ -166,17 +123,8 @@ impl ConvSpec {
                 });
             }
             Some(l) => {
-                return Err(Error::BadParam {
-                    op: op.into(),
-                    name: "layout".into(),
-                    value: l.to_attr(),
-                    type_name: ConvLayout::type_name(),
-                    hint: format!(
-                        "; a {nd}-D kernel {} needs layout {}",
-                        param.kernel.to_attr(),
-                        expected.to_attr()
-                    ),
-                });
+                let layout = (l.to_attr(), ConvLayout::type_name());
+                return Err(wrong_layout(op, layout, &param.kernel, expected.to_attr()));
             }
         }
         Ok(ConvSpec {
@@ -340,20 +288,6 @@ fn backward_typed<T: ConvElement>(
 }
 
 impl Operator for Convolution {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let geom = self.0.geom(inputs[0].shape);
-        let b = inputs.get(2).filter(|_| !self.0.param.no_bias);
-        gpu::forward(ctx, &geom, &inputs[0], &inputs[1], b, &outputs[0])
-    }
-
     fn name(&self) -> &'static str {
         "Convolution"
     }
@@ -376,6 +310,9 @@ impl Operator for Convolution {
         let out = &mut outputs[0];
         float_dispatch!(out.dtype, name, T => forward_typed::<T>(&self.0, name, inputs, out))
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let mut inputs = vec![grad.ograds[0]];
         inputs.extend_from_slice(grad.inputs);
@@ -387,23 +324,20 @@ impl Operator for Convolution {
     }
 }
 
-impl Operator for ConvolutionBackward {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
+impl GpuForward for Convolution {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
         inputs: &[GpuTensor<'_>],
         outputs: &[GpuTensor<'_>],
     ) -> Result<()> {
-        let geom = self.0.geom(inputs[1].shape);
-        // The data gradient of a first layer (the data needs none) is skipped, as on the CPU.
-        let dx = ctx.output_needed(0).then_some(&outputs[0]);
-        let ins = [&inputs[0], &inputs[1], &inputs[2]];
-        gpu::backward(ctx, &geom, ins, dx, &outputs[1], outputs.get(2))
+        let geom = self.0.geom(inputs[0].shape);
+        let b = inputs.get(2).filter(|_| !self.0.param.no_bias);
+        gpu::forward(ctx, &geom, &inputs[0], &inputs[1], b, &outputs[0])
     }
+}
 
+impl Operator for ConvolutionBackward {
     fn name(&self) -> &'static str {
         "_backward_Convolution"
     }
@@ -439,8 +373,26 @@ impl Operator for ConvolutionBackward {
         let dx_needed = ctx.output_needed(0);
         float_dispatch!(dtype, name, T => backward_typed::<T>(&self.0, name, inputs, outputs, dx_needed))
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn resources(&self) -> Vec<Resource> {
         vec![Resource::TempSpace]
+    }
+}
+
+impl GpuForward for ConvolutionBackward {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let geom = self.0.geom(inputs[1].shape);
+        // The data gradient of a first layer (the data needs none) is skipped, as on the CPU.
+        let dx = ctx.output_needed(0).then_some(&outputs[0]);
+        let ins = [&inputs[0], &inputs[1], &inputs[2]];
+        gpu::backward(ctx, &geom, ins, dx, &outputs[1], outputs.get(2))
     }
 }
 

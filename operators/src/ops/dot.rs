@@ -6,11 +6,9 @@ use std::sync::Arc;
 
 use mxr_kernels::cpu::gemm::{GemmElement, batched_gemm};
 
-use mxr_engine::DeviceType;
-
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -382,17 +380,8 @@ impl Operator for Dot {
             mm.forward(a, b, c).map_err(|e| gemm_error(name, e))
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let mm = Mm::new(self.batch, &self.param, inputs[0].shape, inputs[1].shape);
-        gpu::forward(ctx, self.name(), mm, &inputs[0], &inputs[1], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let (lhs, rhs, g) = (grad.inputs[0], grad.inputs[1], grad.ograds[0]);
@@ -437,6 +426,18 @@ impl Operator for Dot {
     }
 }
 
+impl GpuForward for Dot {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let mm = Mm::new(self.batch, &self.param, inputs[0].shape, inputs[1].shape);
+        gpu::forward(ctx, self.name(), mm, &inputs[0], &inputs[1], &outputs[0])
+    }
+}
+
 impl Operator for DotBackward {
     fn name(&self) -> &'static str {
         "_backward_dot"
@@ -477,9 +478,12 @@ impl Operator for DotBackward {
                 .map_err(|e| gemm_error(name, e))
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for DotBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,

@@ -14,11 +14,10 @@ use mxr_kernels::cpu::random::Rng;
 use mxr_kernels::cpu::softmax::Real;
 
 use crate::registry::attrs::AttrValue;
-use mxr_engine::DeviceType;
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    Resource, ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -185,9 +184,22 @@ impl Operator for Dropout {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let out = grad.backward_node(
+            DropoutBackward(self.clone()),
+            &[grad.ograds[0], grad.outputs[1]],
+        )?;
+        Ok(vec![Some(out[0])])
+    }
+    fn resources(&self) -> Vec<Resource> {
+        vec![Resource::Random]
+    }
+}
+
+impl GpuForward for Dropout {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -201,16 +213,6 @@ impl Operator for Dropout {
             });
         };
         gpu::forward(ctx, self, &inputs[0], out, mask)
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let out = grad.backward_node(
-            DropoutBackward(self.clone()),
-            &[grad.ograds[0], grad.outputs[1]],
-        )?;
-        Ok(vec![Some(out[0])])
-    }
-    fn resources(&self) -> Vec<Resource> {
-        vec![Resource::Random]
     }
 }
 
@@ -247,9 +249,12 @@ impl Operator for DropoutBackward {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for DropoutBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,

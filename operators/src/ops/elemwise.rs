@@ -15,12 +15,10 @@ use std::sync::Arc;
 
 use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp};
 
-use mxr_engine::DeviceType;
-
 use super::{no_params, parse_no_params, same_shape};
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef, TypeCtx,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef, TypeCtx,
 };
 use crate::{Error, Result};
 
@@ -120,9 +118,24 @@ impl Operator for ElemwiseBinary {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let back = BinaryBackward { op: self.op };
+        let inputs = match self.op {
+            BinaryOp::Add | BinaryOp::Sub => vec![grad.ograds[0]],
+            BinaryOp::Mul | BinaryOp::Div => vec![grad.ograds[0], grad.inputs[0], grad.inputs[1]],
+        };
+        let out = grad.backward_node(back, &inputs)?;
+        Ok(GradCtx::all(out))
+    }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0), (1, 0)]
+    }
+}
+
+impl GpuForward for ElemwiseBinary {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -137,18 +150,6 @@ impl Operator for ElemwiseBinary {
             &inputs[1],
             &outputs[0],
         )
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let back = BinaryBackward { op: self.op };
-        let inputs = match self.op {
-            BinaryOp::Add | BinaryOp::Sub => vec![grad.ograds[0]],
-            BinaryOp::Mul | BinaryOp::Div => vec![grad.ograds[0], grad.inputs[0], grad.inputs[1]],
-        };
-        let out = grad.backward_node(back, &inputs)?;
-        Ok(GradCtx::all(out))
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0), (1, 0)]
     }
 }
 
@@ -213,9 +214,12 @@ impl Operator for BinaryBackward {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for BinaryBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -351,9 +355,16 @@ impl Operator for Where {
             })
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let out = grad.backward_node(WhereBackward, &[grad.ograds[0], grad.inputs[0]])?;
+        Ok(vec![None, Some(out[0]), Some(out[1])])
+    }
+}
+
+impl GpuForward for Where {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -362,10 +373,6 @@ impl Operator for Where {
     ) -> Result<()> {
         let row = where_row(inputs[0].shape, inputs[1].shape);
         gpu::select(ctx, &inputs[0], &inputs[1], &inputs[2], &outputs[0], row)
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let out = grad.backward_node(WhereBackward, &[grad.ograds[0], grad.inputs[0]])?;
-        Ok(vec![None, Some(out[0]), Some(out[1])])
     }
 }
 
@@ -422,9 +429,12 @@ impl Operator for WhereBackward {
             })
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for WhereBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,

@@ -9,11 +9,10 @@ use mxr_kernels::cpu::conv::ConvElement;
 
 use super::common::kernel_error;
 use crate::registry::attrs::AttrValue;
-use mxr_engine::DeviceType;
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef, TypeCtx,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef, TypeCtx,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -140,16 +139,8 @@ impl Operator for Embedding {
         }
         Ok(())
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::forward(ctx, &self.param, &inputs[0], &inputs[1], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let inputs = [grad.ograds[0], grad.inputs[0]];
@@ -164,6 +155,17 @@ impl Operator for Embedding {
             .copied()
             .ok_or_else(|| kernel_error(self.name(), "the backward node has no weight gradient"))?;
         Ok(vec![None, Some(dweight)])
+    }
+}
+
+impl GpuForward for Embedding {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::forward(ctx, &self.param, &inputs[0], &inputs[1], &outputs[0])
     }
 }
 
@@ -240,9 +242,12 @@ impl Operator for EmbeddingBackward {
         ddata.fill(0.0);
         float_dispatch!(dw.dtype, name, T => scatter_add::<T>(name, &self.param, &inputs[0], &inputs[1], dw))
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for EmbeddingBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,

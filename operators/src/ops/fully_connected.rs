@@ -11,11 +11,10 @@ use mxr_kernels::cpu::gemm::{GemmElement, gemm};
 use mxr_kernels::cpu::parallel::num_threads as threads;
 
 use crate::registry::attrs::AttrValue;
-use mxr_engine::DeviceType;
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    Resource, Shape, ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -276,9 +275,22 @@ impl Operator for FullyConnected {
             fc.forward(x, w, b, y).map_err(|e| gemm_error(name, e))
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let inputs = [grad.ograds[0], grad.inputs[0], grad.inputs[1]];
+        let out = grad.backward_node(
+            FullyConnectedBackward {
+                param: self.param.clone(),
+            },
+            &inputs,
+        )?;
+        Ok(GradCtx::all(out))
+    }
+}
+
+impl GpuForward for FullyConnected {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -292,16 +304,6 @@ impl Operator for FullyConnected {
             inputs.get(2)
         };
         gpu::forward(ctx, fc, &inputs[0], &inputs[1], b, &outputs[0])
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let inputs = [grad.ograds[0], grad.inputs[0], grad.inputs[1]];
-        let out = grad.backward_node(
-            FullyConnectedBackward {
-                param: self.param.clone(),
-            },
-            &inputs,
-        )?;
-        Ok(GradCtx::all(out))
     }
 }
 
@@ -359,9 +361,18 @@ impl Operator for FullyConnectedBackward {
                 .map_err(|e| gemm_error(name, e))
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(1, 0)]
+    }
+    fn resources(&self) -> Vec<Resource> {
+        vec![Resource::TempSpace]
+    }
+}
+
+impl GpuForward for FullyConnectedBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -370,12 +381,6 @@ impl Operator for FullyConnectedBackward {
     ) -> Result<()> {
         let fc = Fc::new(&self.param, inputs[1].shape);
         gpu::backward(ctx, fc, inputs, outputs)
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(1, 0)]
-    }
-    fn resources(&self) -> Vec<Resource> {
-        vec![Resource::TempSpace]
     }
 }
 

@@ -11,11 +11,10 @@ use mxr_kernels::DType;
 use super::{no_params, parse_no_params, same_shape};
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape,
-    ShapeCtx, TensorMut, TensorRef, TypeCtx,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    Resource, Shape, ShapeCtx, TensorMut, TensorRef, TypeCtx,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
-use mxr_engine::DeviceType;
 
 /// `zeros_like` / `ones_like`: an array of the input's shape and dtype filled with a constant.
 #[derive(Debug, Clone, Copy)]
@@ -56,17 +55,8 @@ impl Operator for FillLike {
         outputs[0].fill(self.value);
         Ok(())
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let _ = inputs;
-        gpu::fill(ctx, self.name, self.value, &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn is_inplace_unary(&self) -> bool {
         true
@@ -85,6 +75,18 @@ impl Operator for FillLike {
     }
     fn ignore_inputs(&self) -> Vec<usize> {
         vec![0]
+    }
+}
+
+impl GpuForward for FillLike {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let _ = inputs;
+        gpu::fill(ctx, self.name, self.value, &outputs[0])
     }
 }
 
@@ -111,16 +113,8 @@ impl Operator for Copy {
         outputs[0].bytes.copy_from_slice(inputs[0].bytes);
         Ok(())
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::copy(ctx, &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn is_inplace_unary(&self) -> bool {
         true
@@ -141,6 +135,17 @@ impl Operator for Copy {
     }
     fn inplace_identity(&self) -> bool {
         true
+    }
+}
+
+impl GpuForward for Copy {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, &inputs[0], &outputs[0])
     }
 }
 
@@ -256,9 +261,18 @@ impl Operator for Sample {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn gradient(&self, _grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        Ok(Vec::new())
+    }
+    fn resources(&self) -> Vec<Resource> {
+        vec![Resource::Random]
+    }
+}
+
+impl GpuForward for Sample {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -278,12 +292,6 @@ impl Operator for Sample {
             })
             .collect();
         gpu::write_values(ctx, name, &values, out)
-    }
-    fn gradient(&self, _grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        Ok(Vec::new())
-    }
-    fn resources(&self) -> Vec<Resource> {
-        vec![Resource::Random]
     }
 }
 

@@ -13,12 +13,10 @@ use std::sync::Arc;
 
 use mxr_kernels::cpu::softmax::{self as kernel, Axis, Real, SoftmaxOutputGrad};
 
-use mxr_engine::DeviceType;
-
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -188,16 +186,8 @@ impl Operator for SoftmaxOutput {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::softmax_output_forward(ctx, self, &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let out = grad.backward_node(
@@ -208,6 +198,17 @@ impl Operator for SoftmaxOutput {
     }
     fn is_loss(&self) -> bool {
         true
+    }
+}
+
+impl GpuForward for SoftmaxOutput {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::softmax_output_forward(ctx, self, &inputs[0], &outputs[0])
     }
 }
 
@@ -336,9 +337,12 @@ impl Operator for SoftmaxOutputBackward {
         dlabel.fill(0.0);
         float_dispatch!(dx.dtype, name, T => self.compute::<T>(&inputs[0], &inputs[1], dx.slice_mut::<T>(name)?))
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for SoftmaxOutputBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -514,16 +518,8 @@ impl Operator for Regression {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::regression_forward(ctx, self.kind, &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let out = grad.backward_node(
@@ -534,6 +530,17 @@ impl Operator for Regression {
     }
     fn is_loss(&self) -> bool {
         true
+    }
+}
+
+impl GpuForward for Regression {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::regression_forward(ctx, self.kind, &inputs[0], &outputs[0])
     }
 }
 
@@ -612,9 +619,12 @@ impl Operator for RegressionBackward {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for RegressionBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,

@@ -9,11 +9,10 @@ use std::sync::Arc;
 use mxr_kernels::DType;
 
 use super::init::FillLike;
-use mxr_engine::DeviceType;
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef, TypeCtx, fill,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef, TypeCtx, fill,
 };
 use crate::{Error, Result, attr_enum, params};
 
@@ -133,9 +132,16 @@ impl Operator for OneHot {
         }
         Ok(())
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let zeros = grad.backward_node(FillLike::ZEROS, &[grad.inputs[0]])?;
+        Ok(vec![Some(zeros[0])])
+    }
+}
+
+impl GpuForward for OneHot {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -143,10 +149,6 @@ impl Operator for OneHot {
         outputs: &[GpuTensor<'_>],
     ) -> Result<()> {
         gpu::forward(ctx, &self.0, &inputs[0], &outputs[0])
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let zeros = grad.backward_node(FillLike::ZEROS, &[grad.inputs[0]])?;
-        Ok(vec![Some(zeros[0])])
     }
 }
 

@@ -44,12 +44,10 @@
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::sync::Arc;
 
-use mxr_engine::DeviceType;
-
 use super::same_shape;
 use crate::registry::{
-    GpuOpContext, GpuTensor, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut,
-    TensorRef, TypeCtx,
+    GpuForward, GpuOpContext, GpuTensor, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef, TypeCtx,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -229,9 +227,12 @@ impl Operator for SgdUpdate {
     ) -> Result<()> {
         float_dispatch!(inputs[0].dtype, "sgd_update", T => self.compute::<T>(inputs, outputs))
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for SgdUpdate {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -312,9 +313,12 @@ impl Operator for SgdMomUpdate {
     ) -> Result<()> {
         float_dispatch!(inputs[0].dtype, "sgd_mom_update", T => self.compute::<T>(inputs, outputs))
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for SgdMomUpdate {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -407,9 +411,12 @@ impl Operator for AdamUpdate {
     ) -> Result<()> {
         float_dispatch!(inputs[0].dtype, "adam_update", T => self.compute::<T>(inputs, outputs))
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for AdamUpdate {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -646,9 +653,12 @@ impl Operator for MultiSgdUpdate {
         }
         Ok(())
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+}
+
+impl GpuForward for MultiSgdUpdate {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,

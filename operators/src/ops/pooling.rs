@@ -7,13 +7,12 @@ use mxr_kernels::cpu::pooling::{
     PoolElement, PoolGeom, PoolType, pool_backward, pool_forward, pool_output_size,
 };
 
-use super::common::kernel_error;
+use super::common::{check_kernel, check_positive, expand_window, kernel_error, wrong_layout};
 use crate::registry::attrs::AttrValue;
-use mxr_engine::DeviceType;
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -111,13 +110,6 @@ impl PoolSpec {
                 l.to_attr()
             )));
         }
-        let bad = |name: &str, value: String, hint: String| Error::BadParam {
-            op: op.into(),
-            name: name.into(),
-            value,
-            type_name: "Shape(tuple)".into(),
-            hint,
-        };
         if param.global_pool {
             return Ok(PoolSpec {
                 param,
@@ -126,21 +118,8 @@ impl PoolSpec {
                 kind,
             });
         }
-        let nd = param.kernel.len();
-        if !(1..=3).contains(&nd) {
-            return Err(bad(
-                "kernel",
-                param.kernel.to_attr(),
-                "; must have 1, 2 or 3 dimensions unless global_pool=True".into(),
-            ));
-        }
-        if param.kernel.contains(&0) {
-            return Err(bad(
-                "kernel",
-                param.kernel.to_attr(),
-                "; every size must be positive".into(),
-            ));
-        }
+        let rank_hint = "; must have 1, 2 or 3 dimensions unless global_pool=True";
+        let nd = check_kernel(op, &param.kernel, rank_hint)?;
         if let Some(layout) = param.layout {
             let expected = [
                 PoolingLayout::Ncw,
@@ -148,44 +127,13 @@ impl PoolSpec {
                 PoolingLayout::Ncdhw,
             ][nd - 1];
             if layout != expected {
-                return Err(Error::BadParam {
-                    op: op.into(),
-                    name: "layout".into(),
-                    value: layout.to_attr(),
-                    type_name: PoolingLayout::type_name(),
-                    hint: format!(
-                        "; a {nd}-D kernel {} needs layout {}",
-                        param.kernel.to_attr(),
-                        expected.to_attr()
-                    ),
-                });
+                let layout = (layout.to_attr(), PoolingLayout::type_name());
+                return Err(wrong_layout(op, layout, &param.kernel, expected.to_attr()));
             }
         }
-        let expand = |name: &str, given: &[usize], default: usize| {
-            if given.is_empty() {
-                Ok(vec![default; nd])
-            } else if given.len() != nd {
-                Err(bad(
-                    name,
-                    given.to_vec().to_attr(),
-                    format!(
-                        "; must have as many dimensions as kernel {}",
-                        param.kernel.to_attr()
-                    ),
-                ))
-            } else {
-                Ok(given.to_vec())
-            }
-        };
-        let stride = expand("stride", &param.stride, 1)?;
-        let pad = expand("pad", &param.pad, 0)?;
-        if stride.contains(&0) {
-            return Err(bad(
-                "stride",
-                param.stride.to_attr(),
-                "; every value must be positive".into(),
-            ));
-        }
+        let stride = expand_window(op, "stride", &param.stride, &param.kernel, 1)?;
+        let pad = expand_window(op, "pad", &param.pad, &param.kernel, 0)?;
+        check_positive(op, "stride", &param.stride)?;
         Ok(PoolSpec {
             param,
             stride,
@@ -299,19 +247,6 @@ fn backward_typed<T: PoolElement>(
 }
 
 impl Operator for Pooling {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let geom = self.0.geom(inputs[0].shape);
-        gpu::forward(ctx, &geom, self.0.kind, &inputs[0], &outputs[0])
-    }
-
     fn name(&self) -> &'static str {
         "Pooling"
     }
@@ -336,6 +271,9 @@ impl Operator for Pooling {
                 .map_err(|e| kernel_error(name, e))
         })
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let inputs = [grad.ograds[0], grad.inputs[0], grad.outputs[0]];
         let out = grad.backward_node(PoolingBackward(self.0.clone()), &inputs)?;
@@ -343,21 +281,19 @@ impl Operator for Pooling {
     }
 }
 
-impl Operator for PoolingBackward {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
+impl GpuForward for Pooling {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
         inputs: &[GpuTensor<'_>],
         outputs: &[GpuTensor<'_>],
     ) -> Result<()> {
-        let geom = self.0.geom(inputs[1].shape);
-        let ins = [&inputs[0], &inputs[1], &inputs[2]];
-        gpu::backward(ctx, &geom, self.0.kind, ins, &outputs[0])
+        let geom = self.0.geom(inputs[0].shape);
+        gpu::forward(ctx, &geom, self.0.kind, &inputs[0], &outputs[0])
     }
+}
 
+impl Operator for PoolingBackward {
     fn name(&self) -> &'static str {
         "_backward_Pooling"
     }
@@ -387,6 +323,22 @@ impl Operator for PoolingBackward {
         let name = self.name();
         let dx = &mut outputs[0];
         float_dispatch!(dx.dtype, name, T => backward_typed::<T>(&self.0, name, inputs, dx))
+    }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
+}
+
+impl GpuForward for PoolingBackward {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let geom = self.0.geom(inputs[1].shape);
+        let ins = [&inputs[0], &inputs[1], &inputs[2]];
+        gpu::backward(ctx, &geom, self.0.kind, ins, &outputs[0])
     }
 }
 

@@ -22,11 +22,10 @@ use super::common::kernel_error;
 use super::common::normalize_axis;
 use super::init::FillLike;
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, float_dispatch, params};
-use mxr_engine::DeviceType;
 
 /// Gives a parameter error the name of the operator that parsed it (the parameter structs
 /// below are shared by several operators).
@@ -266,19 +265,8 @@ impl Operator for Reduce {
                 .map_err(|e| kernel_error(op, e))
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let op = self.name();
-        let x = &inputs[0];
-        let mask = self.param.kernel_mask(op, x.shape.len())?;
-        gpu::reduce(ctx, op, self.kind, x, &mask, &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = BackwardReduce {
@@ -291,6 +279,20 @@ impl Operator for Reduce {
             grad.backward_node(back, &[grad.ograds[0], grad.inputs[0]])?
         };
         Ok(vec![Some(g[0])])
+    }
+}
+
+impl GpuForward for Reduce {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let op = self.name();
+        let x = &inputs[0];
+        let mask = self.param.kernel_mask(op, x.shape.len())?;
+        gpu::reduce(ctx, op, self.kind, x, &mask, &outputs[0])
     }
 }
 
@@ -382,9 +384,19 @@ impl Operator for BackwardReduce {
             }
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn ignore_inputs(&self) -> Vec<usize> {
+        if self.kind.uses_values() {
+            Vec::new()
+        } else {
+            vec![1]
+        }
+    }
+}
+
+impl GpuForward for BackwardReduce {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -414,13 +426,6 @@ impl Operator for BackwardReduce {
                 })?;
                 gpu::extreme_grad(ctx, op, x, &mask, y, g, dx)
             }
-        }
-    }
-    fn ignore_inputs(&self) -> Vec<usize> {
-        if self.kind.uses_values() {
-            Vec::new()
-        } else {
-            vec![1]
         }
     }
 }
@@ -508,9 +513,16 @@ impl Operator for ArgReduce {
                 .map_err(|e| kernel_error(op, e))
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let zeros = grad.backward_node(FillLike::ZEROS, &[grad.inputs[0]])?;
+        Ok(vec![Some(zeros[0])])
+    }
+}
+
+impl GpuForward for ArgReduce {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -534,10 +546,6 @@ impl Operator for ArgReduce {
             }
         };
         gpu::arg_extreme(ctx, op, x, split, self.largest, &outputs[0])
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let zeros = grad.backward_node(FillLike::ZEROS, &[grad.inputs[0]])?;
-        Ok(vec![Some(zeros[0])])
     }
 }
 

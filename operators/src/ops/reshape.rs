@@ -1,20 +1,19 @@
 //! `Reshape`, `Flatten`, `expand_dims`: new shapes for the same row-major elements; and their
 //! gradient `_backward_reshape`, which gives the head gradient the forward input's shape.
 //!
-//! All three are in-place identities (the output may share the input's memory). Their backward
-//! op takes `[ograd, data]` — MXNet's `_backward_reshape` takes only the head gradient and copies
+//! All three are in-place identities (the output may share the input's memory): one operator,
+//! [`ReshapeLike`], with a [`ReshapeRule`] each for its name, parameters and shapes. Their
+//! backward op takes `[ograd, data]` — MXNet's `_backward_reshape` takes only the head gradient and copies
 //! its output shape from the forward node, which our graph builder cannot do, so the forward
 //! input is passed along for its shape; its bytes are never read (`ignore_inputs`). MXNet gives
 //! `Flatten` a `_backward_copy`; the reshape-back is the same computation.
 
 use std::sync::Arc;
 
-use mxr_engine::DeviceType;
-
 use super::{no_params, parse_no_params};
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, params};
 
@@ -240,6 +239,66 @@ fn copy_bytes(op: &str, input: &TensorRef<'_>, output: &mut TensorMut<'_>) -> Re
     Ok(())
 }
 
+/// What tells one reshape-like operator (`Reshape`, `Flatten`, `expand_dims`) from another: its
+/// name, parameters and shape inference. What they share (the kernel, a copy of the bytes or
+/// nothing in place; the GPU kernel; the gradient; the in-place hints) is [`ReshapeLike`]'s.
+pub trait ReshapeRule: std::fmt::Debug + Send + Sync + 'static {
+    /// The canonical MXNet name.
+    fn name(&self) -> &'static str;
+    /// The parameters in MXNet's string form.
+    fn attrs(&self) -> Vec<(String, String)>;
+    /// Fills in the output's shape from the input's and back ([`Operator::infer_shape`]).
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()>;
+}
+
+/// A reshape-like operator: the output holds the input's elements in a new shape given by the
+/// rule `R`, and may share the input's memory.
+#[derive(Debug, Clone)]
+pub struct ReshapeLike<R>(pub R);
+
+impl<R: ReshapeRule> Operator for ReshapeLike<R> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.0.attrs()
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        self.0.infer_shape(shapes)
+    }
+    fn forward(
+        &self,
+        _ctx: &mut OpContext<'_>,
+        inputs: &[TensorRef<'_>],
+        outputs: &mut [TensorMut<'_>],
+    ) -> Result<()> {
+        copy_bytes(self.name(), &inputs[0], &mut outputs[0])
+    }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        reshape_back(grad)
+    }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+    fn inplace_identity(&self) -> bool {
+        true
+    }
+}
+
+impl<R: ReshapeRule> GpuForward for ReshapeLike<R> {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, self.name(), &inputs[0], &outputs[0])
+    }
+}
+
 /// How a [`Reshape`] computes its output shape.
 #[derive(Debug, Clone, PartialEq)]
 enum Target {
@@ -335,7 +394,7 @@ fn format_tuple(v: &[impl ToString]) -> String {
     format!("({})", parts.join(", "))
 }
 
-impl Operator for Reshape {
+impl ReshapeRule for Reshape {
     fn name(&self) -> &'static str {
         "Reshape"
     }
@@ -355,34 +414,6 @@ impl Operator for Reshape {
         }
         reshape_sizes(shapes, 0, 0)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        copy_bytes("Reshape", &inputs[0], &mut outputs[0])
-    }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::copy(ctx, "Reshape", &inputs[0], &outputs[0])
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        reshape_back(grad)
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
-    }
-    fn inplace_identity(&self) -> bool {
-        true
-    }
 }
 
 /// The gradient of a reshape-like op: `_backward_reshape` on `[ograd, data]`.
@@ -395,7 +426,7 @@ fn reshape_back(grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
 #[derive(Debug, Clone, Copy)]
 pub struct Flatten;
 
-impl Operator for Flatten {
+impl ReshapeRule for Flatten {
     fn name(&self) -> &'static str {
         "Flatten"
     }
@@ -430,34 +461,6 @@ impl Operator for Flatten {
         }
         reshape_sizes(shapes, 0, 0)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        copy_bytes("Flatten", &inputs[0], &mut outputs[0])
-    }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::copy(ctx, "Flatten", &inputs[0], &outputs[0])
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        reshape_back(grad)
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
-    }
-    fn inplace_identity(&self) -> bool {
-        true
-    }
 }
 
 params! {
@@ -473,7 +476,7 @@ params! {
 #[derive(Debug, Clone)]
 pub struct ExpandDims(pub ExpandDimsParam);
 
-impl Operator for ExpandDims {
+impl ReshapeRule for ExpandDims {
     fn name(&self) -> &'static str {
         "expand_dims"
     }
@@ -512,34 +515,6 @@ impl Operator for ExpandDims {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        copy_bytes("expand_dims", &inputs[0], &mut outputs[0])
-    }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::copy(ctx, "expand_dims", &inputs[0], &outputs[0])
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        reshape_back(grad)
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
-    }
-    fn inplace_identity(&self) -> bool {
-        true
-    }
 }
 
 /// `_backward_reshape`: inputs `[ograd, data]`; the head gradient with the forward input's
@@ -558,10 +533,7 @@ impl Operator for BackwardReshape {
         vec!["ograd".into(), "data".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let data = shapes.input(1).clone();
-        shapes.set_output(0, data)?;
-        let out = shapes.output(0).clone();
-        shapes.set_input(1, out)?;
+        shapes.tie(1, 0)?;
         reshape_sizes(shapes, 0, 0)
     }
     fn forward(
@@ -572,16 +544,8 @@ impl Operator for BackwardReshape {
     ) -> Result<()> {
         copy_bytes("_backward_reshape", &inputs[0], &mut outputs[0])
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::copy(ctx, "_backward_reshape", &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0)]
@@ -594,21 +558,30 @@ impl Operator for BackwardReshape {
     }
 }
 
+impl GpuForward for BackwardReshape {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, "_backward_reshape", &inputs[0], &outputs[0])
+    }
+}
+
 fn create_reshape(attrs: &[(&str, &str)]) -> Result<OpRef> {
-    Ok(Arc::new(Reshape::new(ReshapeParam::parse(
-        attrs.iter().copied(),
-    )?)?))
+    let param = ReshapeParam::parse(attrs.iter().copied())?;
+    Ok(Arc::new(ReshapeLike(Reshape::new(param)?)))
 }
 
 fn create_flatten(attrs: &[(&str, &str)]) -> Result<OpRef> {
     parse_no_params("Flatten", attrs)?;
-    Ok(Arc::new(Flatten))
+    Ok(Arc::new(ReshapeLike(Flatten)))
 }
 
 fn create_expand_dims(attrs: &[(&str, &str)]) -> Result<OpRef> {
-    Ok(Arc::new(ExpandDims(ExpandDimsParam::parse(
-        attrs.iter().copied(),
-    )?)))
+    let param = ExpandDimsParam::parse(attrs.iter().copied())?;
+    Ok(Arc::new(ReshapeLike(ExpandDims(param))))
 }
 
 fn create_backward_reshape(attrs: &[(&str, &str)]) -> Result<OpRef> {

@@ -21,14 +21,13 @@ use mxr_kernels::cpu::elementwise::{self as ew, Num, ScalarOp};
 use super::elemwise::num_dispatch;
 use super::init::Copy as CopyOp;
 use super::same_shape;
-use super::unary::Unary;
+use super::unary::{InplaceUnary, Unary};
 use crate::registry::attrs::AttrParser;
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Result, params};
-use mxr_engine::DeviceType;
 
 params! {
     /// Parameters of the scalar operators and their backward operators.
@@ -72,53 +71,40 @@ pub struct ScalarOperator {
     pub param: ScalarParam,
 }
 
-impl Operator for ScalarOperator {
-    fn name(&self) -> &'static str {
+impl InplaceUnary for ScalarOperator {
+    fn unary_name(&self) -> &'static str {
         scalar_name(self.op)
     }
-    fn attrs(&self) -> Vec<(String, String)> {
+    fn unary_attrs(&self) -> Vec<(String, String)> {
         self.param.to_attrs()
     }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
-    }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn compute(&self, x: &TensorRef<'_>, y: &mut TensorMut<'_>) -> Result<()> {
         let name = self.name();
-        num_dispatch!(outputs[0].dtype, name, T => {
-            let x = inputs[0].slice::<T>(name)?;
+        num_dispatch!(y.dtype, name, T => {
+            let x = x.slice::<T>(name)?;
             let s = T::from_f64(self.param.scalar);
-            ew::scalar(self.op, x, s, outputs[0].slice_mut::<T>(name)?);
+            ew::scalar(self.op, x, s, y.slice_mut::<T>(name)?);
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn compute_inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
+        let name = self.name();
+        num_dispatch!(data.dtype, name, T => {
+            let s = T::from_f64(self.param.scalar);
+            ew::scalar_inplace(self.op, data.slice_mut::<T>(name)?, s);
+            Ok(())
+        })
     }
-    fn forward_gpu(
+    fn compute_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
+        x: &GpuTensor<'_>,
+        y: &GpuTensor<'_>,
     ) -> Result<()> {
         let s = self.param.scalar;
-        gpu::forward(ctx, self.name(), self.op, s, &inputs[0], &outputs[0])
+        gpu::forward(ctx, self.name(), self.op, s, x, y)
     }
-    fn forward_inplace(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        data: &mut TensorMut<'_>,
-    ) -> Option<Result<()>> {
-        Some(self.inplace(data))
-    }
-    fn is_inplace_unary(&self) -> bool {
-        true
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+    fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let g = grad.ograds[0];
         let out = match self.op {
             ScalarOp::Plus | ScalarOp::Minus => grad.backward_node(CopyOp, &[g])?,
@@ -130,22 +116,9 @@ impl Operator for ScalarOperator {
         };
         Ok(vec![Some(out[0])])
     }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
-    }
 }
 
 impl ScalarOperator {
-    /// The in-place kernel: no allocation, one pass.
-    fn inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
-        let name = self.name();
-        num_dispatch!(data.dtype, name, T => {
-            let s = T::from_f64(self.param.scalar);
-            ew::scalar_inplace(self.op, data.slice_mut::<T>(name)?, s);
-            Ok(())
-        })
-    }
-
     fn backward(&self) -> ScalarBackward {
         let op = match self.op {
             ScalarOp::Div => ScalarGrad::Div,
@@ -242,9 +215,15 @@ impl Operator for ScalarBackward {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+impl GpuForward for ScalarBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -254,9 +233,6 @@ impl Operator for ScalarBackward {
         let x = self.reads_input().then(|| &inputs[1]);
         let s = self.param.scalar;
         gpu::backward(ctx, self.name(), self.op, s, &inputs[0], x, &outputs[0])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 

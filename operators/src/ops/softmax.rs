@@ -11,13 +11,11 @@ use std::sync::Arc;
 use mxr_kernels::DType;
 use mxr_kernels::cpu::softmax::{self as kernel, Axis, Real};
 
-use mxr_engine::DeviceType;
-
 use super::common::normalize_axis;
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef, TypeCtx, fill,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef, TypeCtx, fill,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -324,28 +322,8 @@ impl Operator for Softmax {
         write_f64(out, &ys);
         Ok(())
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let x = &inputs[0];
-        let ax = self.view(x.shape)?;
-        let lengths = if self.use_length { inputs.get(1) } else { None };
-        let t = self.t() as f32;
-        gpu::forward(
-            ctx,
-            self.op_name(),
-            ax,
-            (t, self.log),
-            x,
-            lengths,
-            &outputs[0],
-        )
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn is_inplace_unary(&self) -> bool {
         self.dtype.is_none() && !self.use_length
@@ -389,6 +367,29 @@ impl Operator for Softmax {
             result.push(None); // lengths are integers: no gradient
         }
         Ok(result)
+    }
+}
+
+impl GpuForward for Softmax {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let x = &inputs[0];
+        let ax = self.view(x.shape)?;
+        let lengths = if self.use_length { inputs.get(1) } else { None };
+        let t = self.t() as f32;
+        gpu::forward(
+            ctx,
+            self.op_name(),
+            ax,
+            (t, self.log),
+            x,
+            lengths,
+            &outputs[0],
+        )
     }
 }
 
@@ -512,9 +513,21 @@ impl Operator for SoftmaxBackward {
         write_f64(dx, &ds);
         Ok(())
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn ignore_inputs(&self) -> Vec<usize> {
+        if self.0.use_length {
+            vec![1, 2]
+        } else if self.0.backward_uses_data() {
+            vec![1]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+impl GpuForward for SoftmaxBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -529,15 +542,6 @@ impl Operator for SoftmaxBackward {
         }
         let t = self.0.t() as f32;
         gpu::backward(ctx, name, ax, (t, self.0.log), g, y, &outputs[0])
-    }
-    fn ignore_inputs(&self) -> Vec<usize> {
-        if self.0.use_length {
-            vec![1, 2]
-        } else if self.0.backward_uses_data() {
-            vec![1]
-        } else {
-            Vec::new()
-        }
     }
 }
 

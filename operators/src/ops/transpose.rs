@@ -7,11 +7,10 @@ use std::sync::Arc;
 use mxr_kernels::cpu::transpose::transpose_bytes;
 
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, params};
-use mxr_engine::DeviceType;
 
 params! {
     /// Parameters of `transpose`.
@@ -117,17 +116,8 @@ impl Operator for Transpose {
             }
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let x = &inputs[0];
-        gpu::transpose(ctx, &self.axes(x.shape.len()), x, &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         // The inverse of a reversal is a reversal; otherwise invert the permutation.
@@ -138,6 +128,18 @@ impl Operator for Transpose {
         let back = Transpose(TransposeParam { axes: inverse });
         let g = grad.backward_node(back, &[grad.ograds[0]])?;
         Ok(vec![Some(g[0])])
+    }
+}
+
+impl GpuForward for Transpose {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let x = &inputs[0];
+        gpu::transpose(ctx, &self.axes(x.shape.len()), x, &outputs[0])
     }
 }
 

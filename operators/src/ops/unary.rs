@@ -2,7 +2,8 @@
 //! hard_sigmoid).
 //!
 //! One input `data`, one output of its shape; every one computes in place
-//! ([`Operator::forward_inplace`]). Integer arrays work as in MXNet (functions without an
+//! ([`Operator::forward_inplace`]): they are [`InplaceUnary`] operators, as are `Activation`
+//! and the scalar operators, which share one [`Operator`] implementation. Integer arrays work as in MXNet (functions without an
 //! integer meaning are computed in `f64` and truncated back: `exp(int32 2) = 7`).
 //!
 //! Gradients follow MXNet's graphs: `negative` of the head gradient for `negative`;
@@ -21,11 +22,10 @@ use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp, Num, UnaryGrad, UnaryO
 use super::elemwise::{ElemwiseBinary, num_dispatch};
 use super::{no_params, parse_no_params, same_shape};
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Result, float_dispatch, params};
-use mxr_engine::DeviceType;
 
 /// A unary math operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,46 +101,28 @@ pub(crate) fn unary_grad(
     })
 }
 
-impl Operator for Unary {
-    fn name(&self) -> &'static str {
+impl InplaceUnary for Unary {
+    fn unary_name(&self) -> &'static str {
         Unary::op_name(self.op)
     }
-    fn attrs(&self) -> Vec<(String, String)> {
+    fn unary_attrs(&self) -> Vec<(String, String)> {
         Vec::new()
     }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
+    fn compute(&self, x: &TensorRef<'_>, y: &mut TensorMut<'_>) -> Result<()> {
+        unary_forward(self.name(), self.op, x, y)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        unary_forward(self.name(), self.op, &inputs[0], &mut outputs[0])
+    fn compute_inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
+        unary_inplace(self.name(), self.op, data)
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
+    fn compute_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
+        x: &GpuTensor<'_>,
+        y: &GpuTensor<'_>,
     ) -> Result<()> {
-        gpu::forward(ctx, self.name(), self.op, &inputs[0], &outputs[0])
+        gpu::forward(ctx, self.name(), self.op, x, y)
     }
-    fn forward_inplace(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        data: &mut TensorMut<'_>,
-    ) -> Option<Result<()>> {
-        Some(unary_inplace(self.name(), self.op, data))
-    }
-    fn is_inplace_unary(&self) -> bool {
-        true
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+    fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let g = grad.ograds[0];
         let (x, y) = (grad.inputs[0], grad.outputs[0]);
         let backward = |grad_op: UnaryGrad| UnaryBackward { op: grad_op };
@@ -158,9 +140,6 @@ impl Operator for Unary {
             UnaryOp::SoftSign => grad.backward_node(backward(UnaryGrad::SoftSign), &[g, x])?,
         };
         Ok(vec![Some(out[0])])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 
@@ -223,9 +202,15 @@ impl Operator for UnaryBackward {
             &mut outputs[0],
         )
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+impl GpuForward for UnaryBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -240,9 +225,6 @@ impl Operator for UnaryBackward {
             &inputs[1],
             &outputs[0],
         )
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 
@@ -264,8 +246,22 @@ pub struct Clip {
     pub param: ClipParam,
 }
 
-impl Clip {
-    fn inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
+impl InplaceUnary for Clip {
+    fn unary_name(&self) -> &'static str {
+        "clip"
+    }
+    fn unary_attrs(&self) -> Vec<(String, String)> {
+        self.param.to_attrs()
+    }
+    fn compute(&self, x: &TensorRef<'_>, y: &mut TensorMut<'_>) -> Result<()> {
+        let name = self.name();
+        num_dispatch!(y.dtype, name, T => {
+            let (lo, hi) = (T::from_f64(self.param.a_min), T::from_f64(self.param.a_max));
+            ew::clip(x.slice::<T>(name)?, lo, hi, y.slice_mut::<T>(name)?);
+            Ok(())
+        })
+    }
+    fn compute_inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
         let name = self.name();
         num_dispatch!(data.dtype, name, T => {
             let (lo, hi) = (T::from_f64(self.param.a_min), T::from_f64(self.param.a_max));
@@ -273,62 +269,21 @@ impl Clip {
             Ok(())
         })
     }
-}
-
-impl Operator for Clip {
-    fn name(&self) -> &'static str {
-        "clip"
-    }
-    fn attrs(&self) -> Vec<(String, String)> {
-        self.param.to_attrs()
-    }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
-    }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        let name = self.name();
-        num_dispatch!(outputs[0].dtype, name, T => {
-            let (lo, hi) = (T::from_f64(self.param.a_min), T::from_f64(self.param.a_max));
-            ew::clip(inputs[0].slice::<T>(name)?, lo, hi, outputs[0].slice_mut::<T>(name)?);
-            Ok(())
-        })
-    }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
+    fn compute_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
+        x: &GpuTensor<'_>,
+        y: &GpuTensor<'_>,
     ) -> Result<()> {
         let (lo, hi) = (self.param.a_min, self.param.a_max);
-        gpu::clip(ctx, lo, hi, &inputs[0], &outputs[0])
+        gpu::clip(ctx, lo, hi, x, y)
     }
-    fn forward_inplace(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        data: &mut TensorMut<'_>,
-    ) -> Option<Result<()>> {
-        Some(self.inplace(data))
-    }
-    fn is_inplace_unary(&self) -> bool {
-        true
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+    fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = ClipBackward {
             param: self.param.clone(),
         };
         let out = grad.backward_node(back, &[grad.ograds[0], grad.inputs[0]])?;
         Ok(vec![Some(out[0])])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 
@@ -368,9 +323,15 @@ impl Operator for ClipBackward {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0)]
+    }
+}
+
+impl GpuForward for ClipBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -379,9 +340,6 @@ impl Operator for ClipBackward {
     ) -> Result<()> {
         let (lo, hi) = (self.param.a_min, self.param.a_max);
         gpu::clip_backward(ctx, lo, hi, &inputs[0], &inputs[1], &outputs[0])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 
@@ -412,8 +370,22 @@ pub struct HardSigmoid {
     pub param: HardSigmoidParam,
 }
 
-impl HardSigmoid {
-    fn inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
+impl InplaceUnary for HardSigmoid {
+    fn unary_name(&self) -> &'static str {
+        "hard_sigmoid"
+    }
+    fn unary_attrs(&self) -> Vec<(String, String)> {
+        self.param.to_attrs()
+    }
+    fn compute(&self, x: &TensorRef<'_>, y: &mut TensorMut<'_>) -> Result<()> {
+        let name = self.name();
+        float_dispatch!(y.dtype, name, T => {
+            let (alpha, beta) = self.param.coefficients::<T>();
+            ew::hard_sigmoid(x.slice::<T>(name)?, alpha, beta, y.slice_mut::<T>(name)?);
+            Ok(())
+        })
+    }
+    fn compute_inplace(&self, data: &mut TensorMut<'_>) -> Result<()> {
         let name = self.name();
         float_dispatch!(data.dtype, name, T => {
             let (alpha, beta) = self.param.coefficients::<T>();
@@ -421,63 +393,22 @@ impl HardSigmoid {
             Ok(())
         })
     }
-}
-
-impl Operator for HardSigmoid {
-    fn name(&self) -> &'static str {
-        "hard_sigmoid"
-    }
-    fn attrs(&self) -> Vec<(String, String)> {
-        self.param.to_attrs()
-    }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
-    }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        let name = self.name();
-        float_dispatch!(outputs[0].dtype, name, T => {
-            let (alpha, beta) = self.param.coefficients::<T>();
-            ew::hard_sigmoid(inputs[0].slice::<T>(name)?, alpha, beta, outputs[0].slice_mut::<T>(name)?);
-            Ok(())
-        })
-    }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
+    fn compute_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
+        x: &GpuTensor<'_>,
+        y: &GpuTensor<'_>,
     ) -> Result<()> {
         let (alpha, beta) = (self.param.alpha, self.param.beta);
-        gpu::hard_sigmoid(ctx, alpha, beta, &inputs[0], &outputs[0])
+        gpu::hard_sigmoid(ctx, alpha, beta, x, y)
     }
-    fn forward_inplace(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        data: &mut TensorMut<'_>,
-    ) -> Option<Result<()>> {
-        Some(self.inplace(data))
-    }
-    fn is_inplace_unary(&self) -> bool {
-        true
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+    fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = HardSigmoidBackward {
             param: self.param.clone(),
         };
         let inputs = [grad.ograds[0], grad.inputs[0], grad.outputs[0]];
         let out = grad.backward_node(back, &inputs)?;
         Ok(vec![Some(out[0])])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
     }
 }
 
@@ -517,9 +448,15 @@ impl Operator for HardSigmoidBackward {
             Ok(())
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn inplace_option(&self) -> Vec<(usize, usize)> {
+        vec![(0, 0), (1, 0)]
+    }
+}
+
+impl GpuForward for HardSigmoidBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -528,9 +465,6 @@ impl Operator for HardSigmoidBackward {
     ) -> Result<()> {
         let (alpha, beta) = (self.param.alpha, self.param.beta);
         gpu::hard_sigmoid_backward(ctx, alpha, beta, &inputs[0], &inputs[1], &outputs[0])
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0), (1, 0)]
     }
 }
 
@@ -631,5 +565,8 @@ inventory::submit! {
 }
 
 mod gpu;
+mod inplace;
 #[cfg(test)]
 mod tests;
+
+pub use inplace::InplaceUnary;

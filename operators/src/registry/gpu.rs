@@ -219,6 +219,24 @@ pub fn check_sizes(op: &str, n: usize, tensors: &[&GpuTensor<'_>]) -> Result<()>
     }
 }
 
+/// The float32 elements of `tensors`, which must hold as many elements as the first, with that
+/// count: what an element-wise GPU kernel checks before it launches. An error naming `op` when
+/// a size differs ([`check_sizes`]) or a dtype is not float32 ([`GpuTensor::f32`]).
+pub fn f32_slices<'a, const N: usize>(
+    op: &str,
+    tensors: [&GpuTensor<'a>; N],
+) -> Result<(usize, [DeviceSlice<'a, f32>; N])> {
+    let n = tensors.first().map_or(0, |t| t.size());
+    check_sizes(op, n, &tensors)?;
+    let slices: Vec<DeviceSlice<'a, f32>> =
+        tensors.iter().map(|t| t.f32(op)).collect::<Result<_>>()?;
+    // One slice per tensor: the conversion to N elements cannot fail.
+    let slices = slices
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one slice per tensor"));
+    Ok((n, slices))
+}
+
 /// A GPU failure as an operator error naming `op`.
 pub fn gpu_error(op: &str, source: GpuError) -> Error {
     Error::Gpu {

@@ -1,7 +1,8 @@
 //! The operator registry: one [`OpDef`] per operator, registered with `inventory::submit!` and
 //! found by MXNet name or alias ([`lookup`], [`create`], [`ops`]); the [`Operator`] trait every
 //! parsed operator implements (names, shape and type inference, kernels, gradient, in-place
-//! hints, resources); parameters parsed from MXNet's attribute strings ([`attrs`]).
+//! hints, resources), with [`GpuForward`] for those with a GPU kernel; parameters parsed from
+//! MXNet's attribute strings ([`attrs`]).
 
 pub mod attrs;
 mod def;
@@ -12,9 +13,9 @@ mod shape;
 mod tensor;
 
 pub use def::{LateRegistration, OpDef, OpFactory, create, lookup, ops, origin, register};
-pub use gpu::{DeferredCheck, GpuOpContext, GpuTensor, check_sizes, gpu_error};
+pub use gpu::{DeferredCheck, GpuOpContext, GpuTensor, check_sizes, f32_slices, gpu_error};
 pub use gradient::{Entry, ForwardNode, GradCtx, GraphBuilder, reverse_pass};
-pub use operator::{OpContext, OpRef, Operator, Resource, downcast};
+pub use operator::{GpuForward, OpContext, OpRef, Operator, Resource, downcast};
 pub use shape::{MAX_ELEMENTS, Shape, ShapeCtx, TypeCtx};
 pub use tensor::{TensorMut, TensorRef, fill};
 

@@ -124,32 +124,11 @@ pub trait Operator: std::any::Any + Send + Sync + fmt::Debug + 'static {
         types.all_same()
     }
 
-    /// The devices with a kernel.
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu]
-    }
-
-    /// Whether the operator has a GPU kernel ([`Operator::forward_gpu`]).
-    fn has_gpu(&self) -> bool {
-        self.devices().contains(&DeviceType::Gpu)
-    }
-
-    /// Queues the GPU kernel on the device's compute stream: the contract of
-    /// [`Operator::forward`] with device views. The caller copies inputs that share memory with
-    /// an output first, so a kernel may assume its inputs and outputs do not alias (except
-    /// through [`Operator::inplace_option`] pairs, which it must then support). By default: an
-    /// error saying the operator has no GPU kernel.
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let _ = (ctx, inputs, outputs);
-        Err(Error::Unsupported {
-            op: self.name().to_string(),
-            what: "a GPU kernel (it runs on the CPU only)".into(),
-        })
+    /// The operator's GPU kernel, when it has one: an operator implementing [`GpuForward`]
+    /// returns `Some(self)`. `devices()`, `has_gpu()` and `forward_gpu()` (methods of
+    /// `dyn Operator`, the same for every operator) follow from it.
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        None
     }
 
     /// Computes the outputs (see the trait docs for the contract).
@@ -210,6 +189,64 @@ pub trait Operator: std::any::Any + Send + Sync + fmt::Debug + 'static {
     /// Resources the kernel needs.
     fn resources(&self) -> Vec<Resource> {
         Vec::new()
+    }
+}
+
+/// An operator's GPU kernel (MXNet's `FCompute<gpu>`). An operator with one implements this
+/// trait and returns `Some(self)` from [`Operator::gpu`].
+pub trait GpuForward {
+    /// Queues the GPU kernel on the device's compute stream: the contract of
+    /// [`Operator::forward`] with device views. The caller copies inputs that share memory with
+    /// an output first, so a kernel may assume its inputs and outputs do not alias (except
+    /// through [`Operator::inplace_option`] pairs, which it must then support).
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()>;
+}
+
+/// What follows from [`Operator::gpu`], for every operator alike.
+impl dyn Operator {
+    /// The devices with a kernel: the CPU, and the GPU when the operator has a GPU kernel.
+    ///
+    /// ```
+    /// use mxr_engine::DeviceType;
+    /// use mxr_operators::registry::create;
+    /// let relu = create("relu", &[], None)?;
+    /// assert!(relu.has_gpu());
+    /// assert_eq!(relu.devices(), &[DeviceType::Cpu, DeviceType::Gpu]);
+    /// # Ok::<(), mxr_operators::Error>(())
+    /// ```
+    pub fn devices(&self) -> &'static [DeviceType] {
+        if self.has_gpu() {
+            &[DeviceType::Cpu, DeviceType::Gpu]
+        } else {
+            &[DeviceType::Cpu]
+        }
+    }
+
+    /// Whether the operator has a GPU kernel ([`Operator::gpu`]).
+    pub fn has_gpu(&self) -> bool {
+        self.gpu().is_some()
+    }
+
+    /// Queues the GPU kernel ([`GpuForward::forward_gpu`]); an error saying the operator has
+    /// no GPU kernel when it has none.
+    pub fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        match self.gpu() {
+            Some(kernel) => kernel.forward_gpu(ctx, inputs, outputs),
+            None => Err(Error::Unsupported {
+                op: self.name().to_string(),
+                what: "a GPU kernel (it runs on the CPU only)".into(),
+            }),
+        }
     }
 }
 

@@ -269,6 +269,15 @@ impl<'a> ShapeCtx<'a> {
             .map_err(|reason| self.error(format!("output {i}: {reason}")))
     }
 
+    /// Gives input `input` and output `output` one shape, each filling in the other (a
+    /// backward operator's gradient has its forward input's shape).
+    pub fn tie(&mut self, input: usize, output: usize) -> Result<()> {
+        let data = self.inputs[input].clone();
+        self.set_output(output, data)?;
+        let out = self.outputs[output].clone();
+        self.set_input(input, out)
+    }
+
     /// Checks every input and output shape with [`Shape::check_size`]. Inference drivers call
     /// it before [`Operator::infer_shape`](super::Operator::infer_shape), so that shapes given
     /// from outside (a `__shape__` attribute, a caller's argument) cannot make an operator

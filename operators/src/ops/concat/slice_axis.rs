@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use mxr_engine::DeviceType;
-
 use super::super::common::normalize_axis;
 use super::{axis_error, gpu, rows};
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, params};
 
@@ -139,20 +137,6 @@ fn slice_geometry(
 }
 
 impl Operator for SliceAxis {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        let x = &inputs[0];
-        let geometry = slice_geometry("slice_axis", &self.0, x.shape, 1)?;
-        gpu::slice(ctx, "slice_axis", x, &outputs[0], geometry)
-    }
-
     fn name(&self) -> &'static str {
         "slice_axis"
     }
@@ -191,6 +175,9 @@ impl Operator for SliceAxis {
         }
         Ok(())
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let g = grad.backward_node(
             BackwardSliceAxis(self.0.clone()),
@@ -200,27 +187,25 @@ impl Operator for SliceAxis {
     }
 }
 
-/// `_backward_slice_axis`: inputs `[ograd, data]`; the head gradient written into zeros of
-/// data's shape at `begin..end` along the axis.
-#[derive(Debug, Clone)]
-pub struct BackwardSliceAxis(pub SliceAxisParam);
-
-impl Operator for BackwardSliceAxis {
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
+impl GpuForward for SliceAxis {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
         inputs: &[GpuTensor<'_>],
         outputs: &[GpuTensor<'_>],
     ) -> Result<()> {
-        let out = &outputs[0];
-        let op = "_backward_slice_axis";
-        let geometry = slice_geometry(op, &self.0, out.shape, 1)?;
-        gpu::unslice(ctx, op, &inputs[0], out, geometry)
+        let x = &inputs[0];
+        let geometry = slice_geometry("slice_axis", &self.0, x.shape, 1)?;
+        gpu::slice(ctx, "slice_axis", x, &outputs[0], geometry)
     }
+}
 
+/// `_backward_slice_axis`: inputs `[ograd, data]`; the head gradient written into zeros of
+/// data's shape at `begin..end` along the axis.
+#[derive(Debug, Clone)]
+pub struct BackwardSliceAxis(pub SliceAxisParam);
+
+impl Operator for BackwardSliceAxis {
     fn name(&self) -> &'static str {
         "_backward_slice_axis"
     }
@@ -231,10 +216,7 @@ impl Operator for BackwardSliceAxis {
         vec!["ograd".into(), "data".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let data = shapes.input(1).clone();
-        shapes.set_output(0, data)?;
-        let out = shapes.output(0).clone();
-        shapes.set_input(1, out)?;
+        shapes.tie(1, 0)?;
         let (whole, part) = (shapes.output(0).clone(), shapes.input(0).clone());
         let (whole, part) = infer_slice(shapes, &self.0, whole, part)?;
         shapes.set_output(0, whole.clone())?;
@@ -269,8 +251,25 @@ impl Operator for BackwardSliceAxis {
         }
         Ok(())
     }
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
+    }
     fn ignore_inputs(&self) -> Vec<usize> {
         vec![1]
+    }
+}
+
+impl GpuForward for BackwardSliceAxis {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        let out = &outputs[0];
+        let op = "_backward_slice_axis";
+        let geometry = slice_geometry(op, &self.0, out.shape, 1)?;
+        gpu::unslice(ctx, op, &inputs[0], out, geometry)
     }
 }
 

@@ -5,7 +5,7 @@ use mxr_kernels::cpu::elementwise::BinaryOp;
 use mxr_kernels::cuda::codes::BinaryCode;
 use mxr_kernels::cuda::elemwise as kernels;
 
-use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
+use crate::registry::{GpuOpContext, GpuTensor, check_sizes, f32_slices, gpu_error};
 use crate::{Error, Result};
 
 /// The kernels' binary op code.
@@ -27,9 +27,7 @@ pub(crate) fn binary(
     rhs: &GpuTensor<'_>,
     out: &GpuTensor<'_>,
 ) -> Result<()> {
-    let n = out.size();
-    check_sizes(name, n, &[lhs, rhs])?;
-    let slices = [out.f32(name)?, lhs.f32(name)?, rhs.f32(name)?];
+    let (n, slices) = f32_slices(name, [out, lhs, rhs])?;
     kernels::binary(ctx.device, code(op), slices, n).map_err(|e| gpu_error(name, e))
 }
 

@@ -2,12 +2,10 @@
 
 use std::sync::Arc;
 
-use mxr_engine::DeviceType;
-
 use super::{Normalization, check_finite, gpu};
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Result, params};
 
@@ -56,16 +54,8 @@ impl Operator for MakeLoss {
         outputs[0].bytes.copy_from_slice(inputs[0].bytes);
         Ok(())
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::copy(ctx, self.name(), &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn is_inplace_unary(&self) -> bool {
         true
@@ -89,6 +79,17 @@ impl Operator for MakeLoss {
     }
     fn is_loss(&self) -> bool {
         true
+    }
+}
+
+impl GpuForward for MakeLoss {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::copy(ctx, self.name(), &inputs[0], &outputs[0])
     }
 }
 
@@ -130,16 +131,8 @@ impl Operator for MakeLossBackward {
         outputs[0].fill(f64::from(p.grad_scale) / norm);
         Ok(())
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
-    }
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
-        gpu::make_loss_backward(ctx, &self.0.0, &inputs[0], &outputs[0])
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
     fn ignore_inputs(&self) -> Vec<usize> {
         if self.0.0.normalization == Normalization::Valid {
@@ -147,6 +140,17 @@ impl Operator for MakeLossBackward {
         } else {
             vec![0]
         }
+    }
+}
+
+impl GpuForward for MakeLossBackward {
+    fn forward_gpu(
+        &self,
+        ctx: &mut GpuOpContext<'_>,
+        inputs: &[GpuTensor<'_>],
+        outputs: &[GpuTensor<'_>],
+    ) -> Result<()> {
+        gpu::make_loss_backward(ctx, &self.0.0, &inputs[0], &outputs[0])
     }
 }
 

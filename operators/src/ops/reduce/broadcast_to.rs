@@ -2,15 +2,14 @@
 
 use std::sync::Arc;
 
-use mxr_engine::DeviceType;
 use mxr_kernels::cpu::reduce::{Reducer, broadcast_bytes, reduce};
 
 use super::super::common::kernel_error;
 use super::super::{no_params, parse_no_params};
 use super::{ReduceKind, gpu};
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef,
+    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
+    ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -92,9 +91,16 @@ impl Operator for BroadcastTo {
         broadcast_bytes(x.bytes, x.dtype.size(), out.shape, &mask, out.bytes)
             .map_err(|e| kernel_error("broadcast_to", e))
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
+        let g = grad.backward_node(BroadcastBackward, &[grad.ograds[0], grad.inputs[0]])?;
+        Ok(vec![Some(g[0])])
+    }
+}
+
+impl GpuForward for BroadcastTo {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -110,10 +116,6 @@ impl Operator for BroadcastTo {
         }
         let mask = broadcast_mask(x.shape, out.shape);
         gpu::broadcast_any(ctx, "broadcast_to", x, &mask, out)
-    }
-    fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let g = grad.backward_node(BroadcastBackward, &[grad.ograds[0], grad.inputs[0]])?;
-        Ok(vec![Some(g[0])])
     }
 }
 
@@ -141,10 +143,7 @@ impl Operator for BroadcastBackward {
         vec!["ograd".into(), "data".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let data = shapes.input(1).clone();
-        shapes.set_output(0, data)?;
-        let out = shapes.output(0).clone();
-        shapes.set_input(1, out)?;
+        shapes.tie(1, 0)?;
         let (g, x) = (shapes.input(0), shapes.input(1));
         if let (Some(a), Some(b)) = (g.ndim(), x.ndim())
             && a != b
@@ -179,9 +178,15 @@ impl Operator for BroadcastBackward {
                 .map_err(|e| kernel_error(op, e))
         })
     }
-    fn devices(&self) -> &'static [DeviceType] {
-        &[DeviceType::Cpu, DeviceType::Gpu]
+    fn gpu(&self) -> Option<&dyn GpuForward> {
+        Some(self)
     }
+    fn ignore_inputs(&self) -> Vec<usize> {
+        vec![1]
+    }
+}
+
+impl GpuForward for BroadcastBackward {
     fn forward_gpu(
         &self,
         ctx: &mut GpuOpContext<'_>,
@@ -191,9 +196,6 @@ impl Operator for BroadcastBackward {
         let (g, out) = (&inputs[0], &outputs[0]);
         let mask = broadcast_mask(out.shape, g.shape);
         gpu::reduce(ctx, "_broadcast_backward", ReduceKind::Sum, g, &mask, out)
-    }
-    fn ignore_inputs(&self) -> Vec<usize> {
-        vec![1]
     }
 }
 

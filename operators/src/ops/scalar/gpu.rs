@@ -6,7 +6,7 @@ use mxr_kernels::cuda::scalar as kernels;
 
 use super::ScalarGrad;
 use crate::Result;
-use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
+use crate::registry::{GpuOpContext, GpuTensor, check_sizes, f32_slices, gpu_error};
 
 /// `out = x ∘ s` (the scalar cast to float32 first, as the CPU kernel does; `out` may be `x`).
 pub(super) fn forward(
@@ -17,9 +17,7 @@ pub(super) fn forward(
     x: &GpuTensor<'_>,
     out: &GpuTensor<'_>,
 ) -> Result<()> {
-    let n = out.size();
-    check_sizes(name, n, &[x])?;
-    let slices = [out.f32(name)?, x.f32(name)?];
+    let (n, slices) = f32_slices(name, [out, x])?;
     kernels::forward(ctx.device, op, s as f32, slices, n).map_err(|e| gpu_error(name, e))
 }
 
@@ -33,9 +31,7 @@ pub(super) fn backward(
     x: Option<&GpuTensor<'_>>,
     out: &GpuTensor<'_>,
 ) -> Result<()> {
-    let n = out.size();
-    check_sizes(name, n, &[g])?;
-    let slices = [out.f32(name)?, g.f32(name)?];
+    let (n, slices) = f32_slices(name, [out, g])?;
     let xp = match x {
         Some(x) => {
             check_sizes(name, n, &[x])?;

@@ -5,7 +5,7 @@ use mxr_kernels::cpu::elementwise::{UnaryGrad, UnaryOp};
 use mxr_kernels::cuda::unary as kernels;
 
 use crate::Result;
-use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
+use crate::registry::{GpuOpContext, GpuTensor, f32_slices, gpu_error};
 
 /// `y = f(x)` (`y` may be `x`).
 pub(super) fn forward(
@@ -15,10 +15,8 @@ pub(super) fn forward(
     x: &GpuTensor<'_>,
     y: &GpuTensor<'_>,
 ) -> Result<()> {
-    let n = y.size();
-    check_sizes(name, n, &[x])?;
-    kernels::forward(ctx.device, op, [y.f32(name)?, x.f32(name)?], n)
-        .map_err(|e| gpu_error(name, e))
+    let (n, slices) = f32_slices(name, [y, x])?;
+    kernels::forward(ctx.device, op, slices, n).map_err(|e| gpu_error(name, e))
 }
 
 /// `out = g·f'(v)`, `v` the forward input or output.
@@ -30,9 +28,7 @@ pub(super) fn backward(
     v: &GpuTensor<'_>,
     out: &GpuTensor<'_>,
 ) -> Result<()> {
-    let n = out.size();
-    check_sizes(name, n, &[g, v])?;
-    let slices = [out.f32(name)?, g.f32(name)?, v.f32(name)?];
+    let (n, slices) = f32_slices(name, [out, g, v])?;
     kernels::backward(ctx.device, op, slices, n).map_err(|e| gpu_error(name, e))
 }
 
@@ -45,9 +41,7 @@ pub(super) fn clip(
     y: &GpuTensor<'_>,
 ) -> Result<()> {
     let name = "clip";
-    let n = y.size();
-    check_sizes(name, n, &[x])?;
-    let slices = [y.f32(name)?, x.f32(name)?];
+    let (n, slices) = f32_slices(name, [y, x])?;
     kernels::clip(ctx.device, (lo as f32, hi as f32), slices, n).map_err(|e| gpu_error(name, e))
 }
 
@@ -61,9 +55,7 @@ pub(super) fn clip_backward(
     dx: &GpuTensor<'_>,
 ) -> Result<()> {
     let name = "_backward_clip";
-    let n = dx.size();
-    check_sizes(name, n, &[g, x])?;
-    let slices = [dx.f32(name)?, g.f32(name)?, x.f32(name)?];
+    let (n, slices) = f32_slices(name, [dx, g, x])?;
     kernels::clip_backward(ctx.device, (lo as f32, hi as f32), slices, n)
         .map_err(|e| gpu_error(name, e))
 }
@@ -77,9 +69,7 @@ pub(super) fn hard_sigmoid(
     y: &GpuTensor<'_>,
 ) -> Result<()> {
     let name = "hard_sigmoid";
-    let n = y.size();
-    check_sizes(name, n, &[x])?;
-    let slices = [y.f32(name)?, x.f32(name)?];
+    let (n, slices) = f32_slices(name, [y, x])?;
     kernels::hard_sigmoid(ctx.device, (alpha, beta), slices, n).map_err(|e| gpu_error(name, e))
 }
 
@@ -93,9 +83,7 @@ pub(super) fn hard_sigmoid_backward(
     dx: &GpuTensor<'_>,
 ) -> Result<()> {
     let name = "_backward_hard_sigmoid";
-    let n = dx.size();
-    check_sizes(name, n, &[g, x])?;
-    let slices = [dx.f32(name)?, g.f32(name)?, x.f32(name)?];
+    let (n, slices) = f32_slices(name, [dx, g, x])?;
     kernels::hard_sigmoid_backward(ctx.device, (alpha, beta), slices, n)
         .map_err(|e| gpu_error(name, e))
 }
