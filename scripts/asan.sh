@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the operators' and the frontend's tests under AddressSanitizer (with LeakSanitizer): the
-# mxr-operators crate's unit tests and tests/props.rs, the mxr crate's unit tests and its
+# mxr-operators crate's unit tests and tests/props.rs, the unit tests of mxr-frontend, mxr-train and mxr, and mxr.s
 # integration tests (tests/frontend.rs, tests/robust.rs, tests/engine.rs,
 # tests/profiler_memory.rs), with the examples, the `mxr` tool and the plugin libraries those
 # tests run built instrumented too (child processes are checked as well). Fails on any
@@ -51,7 +51,7 @@ if command -v mpirun >/dev/null 2>&1 && pkg-config --exists ompi 2>/dev/null \
   && ldconfig -p 2>/dev/null | grep 'libclang[-.0-9]*\.so' >/dev/null; then
   features=(--features mxr/mpi)
 fi
-packages=(-p mxr-operators -p mxr)
+packages=(-p mxr-operators -p mxr-frontend -p mxr-train -p mxr)
 # The plugin libraries, beside the test binaries where tests/frontend/plugins.rs looks first.
 plugins=(-p mxr-plugin-example-swish -p mxr-plugin-example-scale-shift
   -p mxr-plugin-test-faulty -p mxr-plugin-test-abi-mismatch)

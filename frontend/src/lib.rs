@@ -1,9 +1,12 @@
-//! mxr: an embeddable dataflow engine re-creating the core of Apache MXNet 1.x in Rust.
+//! mxr-frontend: the frontends of mxr (an embeddable dataflow engine re-creating the core of
+//! Apache MXNet 1.x in Rust), reached through the `mxr` facade, which re-exports them beside the
+//! training crate (`mxr-train`: initializers, optimizers, metrics, data iterators, Module).
 //!
 //! At the center is an asynchronous dependency engine ([`engine`]): every operation declares the
 //! variables it reads and writes; reads run in parallel, writes are exclusive and ordered;
 //! everything returns at once and reading data out waits. The operator registry and the NDArray,
-//! Symbol/Executor and KVStore frontends are built over that one engine.
+//! Symbol/Executor and KVStore frontends here are built over that one engine; the [`dispatch`]
+//! room turns operator calls into engine operations for all of them.
 //!
 //! ```
 //! use mxr::engine::{Engine, Operation, Var};
@@ -18,17 +21,12 @@
 // C calls live in the `mxr-plugin-host` crate.
 #![deny(unsafe_code)]
 
-mod dispatch;
+pub mod dispatch;
 mod error;
 pub mod exec;
 pub mod format;
-pub mod init;
-pub mod io;
 pub mod kv;
-pub mod metric;
-pub mod module;
 pub mod nd;
-pub mod optim;
 pub mod plugin;
 pub mod sym;
 

@@ -7,7 +7,7 @@ use std::process::Command;
 use mxr::engine::Context;
 use mxr::kv::{KVStore, Key};
 use mxr::nd::NDArray;
-use mxr::optim::Sgd;
+use mxr::optim::{Sgd, Updater};
 use mxr_test_support::{Missing, fashion_mnist_dir, skip};
 
 const SHAPE: [usize; 2] = [2, 3];
@@ -159,7 +159,10 @@ fn set_optimizer_applies_sgd_per_key() -> mxr::Result<()> {
     for v in values(&w) {
         assert!((v - 0.7).abs() < 1e-6, "{v}");
     }
-    assert_eq!(kv.with_optimizer(|u| u.states().len()), Some(1));
+    assert_eq!(
+        kv.with_optimizer(|u: &mut Updater| u.states().len()),
+        Some(1)
+    );
     Ok(())
 }
 

@@ -75,7 +75,7 @@ pub(crate) fn cpu_workers(a: &NDArray) -> usize {
 /// # Errors
 /// [`Error::InvalidArgument`] when an array is not on a CPU context or a source shares storage
 /// with `out` (the body would read what it writes); an engine error if the push is refused.
-pub(crate) fn push_host(
+pub fn push_host(
     name: &'static str,
     sources: &[&NDArray],
     out: &NDArray,

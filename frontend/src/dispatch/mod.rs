@@ -1,16 +1,16 @@
 //! The dispatch room: turning (operator, inputs, outputs, context) into engine operations, on
 //! the CPU and on GPUs (MXNet's `imperative_utils.h`).
 //!
-//! NDArray's [`invoke`](crate::nd::invoke) infers the outputs' signature ([`signature`]),
+//! NDArray's [`invoke`](crate::nd::invoke) infers the outputs' signature (`signature.rs`),
 //! allocates them and pushes through here; the executor pushes its planned nodes
-//! ([`push_planned`]: shapes checked at bind, no inference); the KVStore and the data iterators
-//! run host code on arrays through [`host`] instead of touching their storage. Every operation
-//! reads the vars of what it reads and writes the vars of what it writes; the engine orders
-//! them (engine/src/scheduler/README.md).
+//! (`push_planned`: shapes checked at bind, no inference); the KVStore and the data iterators
+//! (mxr-train) run host code on arrays through [`host`] instead of touching their storage.
+//! Every operation reads the vars of what it reads and writes the vars of what it writes; the
+//! engine orders them (engine/src/scheduler/README.md).
 
 mod cpu;
 mod gpu;
-pub(crate) mod host;
+pub mod host;
 mod signature;
 
 pub(crate) use cpu::{push, push_inplace, push_planned};

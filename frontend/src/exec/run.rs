@@ -21,7 +21,7 @@ impl Executor {
     /// and updating its moving statistics). Returns at once.
     ///
     /// An inference forward (`is_train == false`) of a CPU executor without gradients runs the
-    /// fused inference program when the graph has convolutions it fuses ([`super::fusion`]:
+    /// fused inference program when the graph has convolutions it fuses (`exec/fusion.rs`:
     /// Convolution + BatchNorm + residual `elemwise_add` + ReLU as one operator, activations
     /// in the channel-blocked layout between them); the outputs are the same up to rounding.
     /// [`Executor::set_fusion`] or `MXR_FUSION=0` turns it off.

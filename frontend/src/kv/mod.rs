@@ -39,6 +39,8 @@ mod key;
 mod mpi;
 mod reduce;
 mod store;
+mod updater;
 
 pub use key::Key;
 pub use store::{KVStore, KVStoreOptions};
+pub use updater::{IntoKeyUpdater, KeyUpdater};

@@ -1,6 +1,7 @@
 //! The KVStore: keys, stored values, merging and the updater (MXNet's `KVStoreLocal`, and the
 //! worker side of `KVStoreDist` over [`Comm`]).
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -12,8 +13,8 @@ use parking_lot::Mutex;
 use super::dist::Comm;
 use super::key::Key;
 use super::reduce::{push_pull_copy, push_sum};
+use super::updater::{IntoKeyUpdater, KeyUpdater};
 use crate::nd::NDArray;
-use crate::optim::{Optimizer, Updater};
 use crate::{Error, Result};
 
 /// A user updater: `(key, merged, stored)`, mutating `stored` (MXNet's `_set_updater`).
@@ -26,7 +27,7 @@ enum Merge {
     /// A user closure.
     Closure(UpdaterFn),
     /// An optimizer with per-key states (`set_optimizer`).
-    Optimizer(Updater),
+    Optimizer(Box<dyn KeyUpdater>),
 }
 
 /// The kinds of store.
@@ -576,7 +577,8 @@ impl KVStore {
         self.state.lock().merge = Merge::Closure(Box::new(f));
     }
 
-    /// Updates with `optimizer` (MXNet's `set_optimizer`): an [`Updater`] with per-key states,
+    /// Updates with `optimizer` (MXNet's `set_optimizer`): an optimizer of `mxr::optim` (or a
+    /// boxed one) wrapped in an `mxr::optim::Updater` with per-key states, or such an updater,
     /// called with the key as the parameter index (string keys: their first-`init` order).
     ///
     /// ```
@@ -592,20 +594,31 @@ impl KVStore {
     /// assert_eq!(w.to_vec::<f32>()?, vec![0.9, 0.9]);
     /// # Ok::<(), mxr::Error>(())
     /// ```
-    pub fn set_optimizer(&self, optimizer: impl Optimizer + 'static) {
-        self.set_optimizer_boxed(Box::new(optimizer));
+    pub fn set_optimizer(&self, optimizer: impl IntoKeyUpdater) {
+        self.state.lock().merge = Merge::Optimizer(optimizer.into_key_updater());
     }
 
-    /// [`KVStore::set_optimizer`] with a boxed optimizer.
-    pub fn set_optimizer_boxed(&self, optimizer: Box<dyn Optimizer>) {
-        self.state.lock().merge = Merge::Optimizer(Updater::from_boxed(optimizer));
-    }
-
-    /// Runs `f` on the optimizer's [`Updater`] (to read its states or change its learning
-    /// rate); `None` when no optimizer is set.
-    pub fn with_optimizer<R>(&self, f: impl FnOnce(&mut Updater) -> R) -> Option<R> {
+    /// Runs `f` on the optimizer's updater, of type `U` (`mxr::optim::Updater` for what
+    /// [`KVStore::set_optimizer`] installed: to read its states or change its learning rate);
+    /// `None` when no optimizer is set or it is not a `U`.
+    ///
+    /// ```
+    /// use mxr::kv::KVStore;
+    /// use mxr::nd::NDArray;
+    /// use mxr::optim::{Sgd, Updater};
+    /// let kv = KVStore::create("local")?;
+    /// kv.init(3, &NDArray::ones(&[2])?)?;
+    /// kv.set_optimizer(Sgd::new().learning_rate(0.1));
+    /// kv.push(3, &[&NDArray::ones(&[2])?])?;
+    /// assert_eq!(kv.with_optimizer(|u: &mut Updater| u.states().len()), Some(1));
+    /// # Ok::<(), mxr::Error>(())
+    /// ```
+    pub fn with_optimizer<U: KeyUpdater, R>(&self, f: impl FnOnce(&mut U) -> R) -> Option<R> {
         match &mut self.state.lock().merge {
-            Merge::Optimizer(updater) => Some(f(updater)),
+            Merge::Optimizer(updater) => {
+                let any: &mut dyn Any = updater.as_mut();
+                any.downcast_mut::<U>().map(f)
+            }
             _ => None,
         }
     }

@@ -83,9 +83,10 @@ impl NDArray {
         })
     }
 
-    /// An array for an operator's output: contents unspecified (initialized, not zeroed), since
-    /// the kernel overwrites every element.
-    pub(crate) fn for_output(shape: &[usize], dtype: DType, context: Context) -> Result<NDArray> {
+    /// An array for an operator's output, or for host code that writes all of it (a data
+    /// iterator's gathered batch): contents unspecified (initialized, not zeroed), since the
+    /// writer overwrites every element. [`NDArray::new`] when it must start at zero.
+    pub fn for_output(shape: &[usize], dtype: DType, context: Context) -> Result<NDArray> {
         let len = element_count("NDArray::for_output", shape)?;
         let bytes = len
             .checked_mul(dtype.size())

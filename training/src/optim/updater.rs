@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
+use super::adam::Adam;
 use super::optimizer::{Optimizer, State};
+use super::sgd::Sgd;
+use crate::kv::{IntoKeyUpdater, KeyUpdater};
 use crate::nd::NDArray;
 use crate::{DType, Result};
 
@@ -125,6 +128,41 @@ impl Updater {
     /// The optimizer, writable (to change its learning rate or multipliers).
     pub fn optimizer_mut(&mut self) -> &mut dyn Optimizer {
         self.optimizer.as_mut()
+    }
+}
+
+/// What a KVStore calls with an optimizer set ([`KVStore::set_optimizer`](crate::kv::KVStore::set_optimizer)).
+impl KeyUpdater for Updater {
+    fn update(&mut self, index: usize, merged: &NDArray, stored: &NDArray) -> Result<()> {
+        Updater::update(self, index, merged, stored)
+    }
+}
+
+/// The updater itself, with its states.
+impl IntoKeyUpdater for Updater {
+    fn into_key_updater(self) -> Box<dyn KeyUpdater> {
+        Box::new(self)
+    }
+}
+
+/// A new [`Updater`] over the optimizer.
+impl IntoKeyUpdater for Box<dyn Optimizer> {
+    fn into_key_updater(self) -> Box<dyn KeyUpdater> {
+        Box::new(Updater::from_boxed(self))
+    }
+}
+
+/// A new [`Updater`] over the optimizer.
+impl IntoKeyUpdater for Sgd {
+    fn into_key_updater(self) -> Box<dyn KeyUpdater> {
+        Box::new(Updater::new(self))
+    }
+}
+
+/// A new [`Updater`] over the optimizer.
+impl IntoKeyUpdater for Adam {
+    fn into_key_updater(self) -> Box<dyn KeyUpdater> {
+        Box::new(Updater::new(self))
     }
 }
 

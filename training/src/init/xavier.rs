@@ -3,7 +3,7 @@
 
 use super::Initializer;
 use super::initializer::{sample_normal, sample_uniform};
-use super::json::{py_float, py_number, py_str};
+use super::json::{py_float, py_number};
 use crate::nd::NDArray;
 use crate::{Error, Result};
 
@@ -162,9 +162,9 @@ impl Initializer for Xavier {
     }
     fn dumps(&self) -> String {
         format!(
-            r#"["xavier", {{"rnd_type": {}, "factor_type": {}, "magnitude": {}}}]"#,
-            py_str(self.rnd_type.as_str()),
-            py_str(self.factor_type.as_str()),
+            r#"["xavier", {{"rnd_type": "{}", "factor_type": "{}", "magnitude": {}}}]"#,
+            self.rnd_type.as_str(),
+            self.factor_type.as_str(),
             py_number(self.magnitude)
         )
     }
@@ -208,8 +208,8 @@ impl Initializer for MsraPrelu {
     }
     fn dumps(&self) -> String {
         format!(
-            r#"["msraprelu", {{"factor_type": {}, "slope": {}}}]"#,
-            py_str(self.factor_type.as_str()),
+            r#"["msraprelu", {{"factor_type": "{}", "slope": {}}}]"#,
+            self.factor_type.as_str(),
             py_float(self.slope)
         )
     }

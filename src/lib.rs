@@ -1,0 +1,26 @@
+//! mxr: an embeddable dataflow engine re-creating the core of Apache MXNet 1.x in Rust.
+//!
+//! At the center is an asynchronous dependency engine ([`engine`]): every operation declares the
+//! variables it reads and writes; reads run in parallel, writes are exclusive and ordered;
+//! everything returns at once and reading data out waits. The operator registry and the NDArray,
+//! Symbol/Executor and KVStore frontends are built over that one engine.
+//!
+//! This package is the facade: it re-exports the frontends (crate `mxr-frontend`: [`nd`],
+//! [`sym`], [`exec`], [`kv`], [`format`](mod@format), [`plugin`]) and the training crate (`mxr-train`:
+//! [`init`], [`optim`], [`metric`], [`io`], [`module`]) under one set of paths, with one
+//! [`Error`].
+//!
+//! ```
+//! use mxr::engine::{Engine, Operation, Var};
+//! let engine = Engine::global()?; // configured from MXR_ENGINE, MXR_CPU_WORKERS, ...
+//! let v = Var::new();
+//! engine.push(Operation::sync("noop", |_| Ok(())).writes(&[&v]))?;
+//! engine.wait_for_var(&v)?;
+//! # Ok::<(), mxr::engine::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+pub use mxr_frontend::{
+    DType, Error, Result, engine, exec, format, kv, nd, operators, plugin, sym,
+};
+pub use mxr_train::{init, io, metric, module, optim};
