@@ -342,8 +342,8 @@ fn gpu_vals(n: usize, seed: u64) -> Vec<f32> {
 
 #[test]
 fn gpu_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let gpu = GpuCheck::new(1e-5, 1e-5);
     // (data shape, num_hidden, flatten); includes size-1 axes, an empty batch and k = 0.
     let cases: &[(&[usize], usize, bool)] = &[
         (&[5, 3, 4], 7, true),
@@ -377,8 +377,7 @@ fn gpu_matches_cpu() {
             }
             // GEMM sums may be ordered differently on cuBLAS: 1e-5 relative, 1e-5 absolute for
             // sums that cancel.
-            compare_with_cpu(fc(&attrs).as_ref(), &dev, &ins, true, 1e-5, 1e-5)
-                .unwrap_or_else(|e| panic!("forward {what}: {e}"));
+            gpu.check(fc(&attrs).as_ref(), &ins, &format!("forward {what}"));
             let y = run(fc(&attrs).as_ref(), &mut ins.clone(), true)
                 .unwrap()
                 .remove(0);
@@ -389,8 +388,7 @@ fn gpu_matches_cpu() {
                 continue;
             }
             let back = create("_backward_FullyConnected", &attrs, None).unwrap();
-            compare_with_cpu(back.as_ref(), &dev, &[g, x, w], true, 1e-5, 1e-5)
-                .unwrap_or_else(|e| panic!("backward {what}: {e}"));
+            gpu.check(back.as_ref(), &[g, x, w], &format!("backward {what}"));
         }
     }
 }

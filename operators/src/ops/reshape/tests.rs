@@ -1,4 +1,5 @@
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
+use crate::ops::test_util::{iota, uniform_f64};
 use crate::registry::{Shape, create, lookup};
 
 fn reshape(attrs: &[(&str, &str)], input: Shape) -> crate::Result<Shape> {
@@ -11,18 +12,6 @@ fn shape_of(code: &str, input: &[usize]) -> Vec<usize> {
         .unwrap_or_else(|e| panic!("{code}: {e}"))
         .dims()
         .unwrap_or_else(|| panic!("{code}: not fully inferred"))
-}
-
-fn iota(shape: &[usize]) -> HostTensor {
-    let n: usize = shape.iter().product();
-    HostTensor::from_f32(shape, (0..n).map(|v| v as f32).collect())
-}
-
-fn random_f64(shape: &[usize], seed: u64) -> HostTensor {
-    let mut rng = mxr_kernels::cpu::random::Rng::seed(seed);
-    let n: usize = shape.iter().product();
-    let v: Vec<f64> = (0..n).map(|_| rng.uniform_f64() * 2.0 - 1.0).collect();
-    HostTensor::from_vec(shape, v)
 }
 
 #[test]
@@ -218,8 +207,12 @@ fn gradients_reshape_back() {
         ("expand_dims", vec![("axis", "-1")], vec![2, 3]),
     ] {
         let op = create(name, &attrs, None).unwrap();
-        check_gradient(&op, &[random_f64(&shape, 3)], &GradCheck::default())
-            .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
+        check_gradient(
+            &op,
+            &[uniform_f64(&shape, 3, -1.0, 1.0)],
+            &GradCheck::default(),
+        )
+        .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
     }
 }
 
@@ -338,7 +331,9 @@ fn expand_dims_axes() {
 #[test]
 fn gpu_matches_cpu() {
     use crate::check::gpu::{compare_with_cpu, test_device};
+    use crate::ops::test_util::GpuCheck;
     let dev = test_device().unwrap();
+    let gpu = GpuCheck::new(0.0, 0.0);
     let x = HostTensor::from_f32(&[2, 3, 4], (0..24).map(|i| i as f32 - 5.5).collect());
     let xi = HostTensor::from_vec(&[2, 3, 4], (0..24).collect::<Vec<i32>>());
     let cases: [(&str, Vec<(&str, &str)>); 5] = [
@@ -351,15 +346,11 @@ fn gpu_matches_cpu() {
     for (name, attrs) in cases {
         let op = create(name, &attrs, None).unwrap();
         for input in [&x, &xi] {
-            compare_with_cpu(
+            gpu.check(
                 op.as_ref(),
-                &dev,
                 std::slice::from_ref(input),
-                true,
-                0.0,
-                0.0,
-            )
-            .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
+                &format!("{name} {attrs:?}"),
+            );
         }
     }
     let g = HostTensor::from_f32(&[6, 4], (0..24).map(|i| i as f32 * 0.25).collect());
