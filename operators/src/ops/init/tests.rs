@@ -68,8 +68,7 @@ fn bad_parameters_are_named() {
 #[test]
 fn gpu_matches_cpu() {
     use crate::check::gpu::{compare_with_cpu, run_gpu_seeded, test_device};
-    use crate::ops::test_util::GpuCheck;
-    use crate::ops::test_util::{GPU_SHAPES, gpu_values};
+    use crate::ops::test_util::{GPU_SHAPES, GpuCheck, gpu_values};
     use mxr_kernels::DType;
     let dev = test_device().unwrap();
     let gpu = GpuCheck::new(0.0, 0.0);

@@ -245,8 +245,7 @@ fn backward_ops_run_by_name() {
 
 #[test]
 fn gpu_matches_cpu() {
-    use crate::ops::test_util::GpuCheck;
-    use crate::ops::test_util::{GPU_SHAPES, gpu_values};
+    use crate::ops::test_util::{GPU_SHAPES, GpuCheck, gpu_values};
     let gpu = GpuCheck::new(1e-5, 0.0);
     let backs = [
         "_backward_mul_scalar",

@@ -373,13 +373,7 @@ fn gpu_in_place() {
         let b = dev.alloc(x.bytes().len()).unwrap();
         memory::write(&dev, DeviceSlice::of_buffer(&b), x.bytes()).unwrap();
         let view = GpuTensor::new(name, x.shape(), x.dtype(), DeviceSlice::of_buffer(&b)).unwrap();
-        let mut ctx = GpuOpContext {
-            is_train: true,
-            device: &dev,
-            rng: None,
-            needed: None,
-            deferred: Vec::new(),
-        };
+        let mut ctx = GpuOpContext::new(true, &dev);
         op.forward_gpu(&mut ctx, &[view], &[view]).unwrap();
         dev.synchronize().unwrap();
         let mut got = x.clone();

@@ -246,7 +246,7 @@ fn shapes_pass_through_both_ways() {
 #[test]
 fn gpu_matches_cpu() {
     use crate::check::gpu::{compare_with_cpu, test_device};
-    use crate::ops::test_util::{GPU_SHAPES, gpu_values};
+    use crate::ops::test_util::{GPU_SHAPES, gpu_tensor, gpu_values};
     let dev = test_device().unwrap();
     let backs = [
         "_backward_log",
@@ -259,8 +259,6 @@ fn gpu_matches_cpu() {
     ];
     for (k, shape) in GPU_SHAPES.iter().enumerate() {
         let n: usize = shape.iter().product();
-        let t =
-            |seed, lo, hi, zeros| HostTensor::from_f32(shape, gpu_values(n, seed, lo, hi, zeros));
         // Mixed signs with exact zeros (log and sqrt of negatives and zero: NaN and inf on both;
         // relu and abs at 0), large magnitudes (softrelu's cut at 20, tanh's saturation), a NaN.
         let mut wide = gpu_values(n, k as u64 + 3, -30.0, 30.0, true);
@@ -268,10 +266,10 @@ fn gpu_matches_cpu() {
             *v = f32::NAN;
         }
         let inputs = [
-            t(k as u64, -3.0, 3.0, true),
+            gpu_tensor(shape, k as u64, -3.0, 3.0, true),
             HostTensor::from_f32(shape, wide),
         ];
-        let g = t(k as u64 + 9, -2.0, 2.0, false);
+        let g = gpu_tensor(shape, k as u64 + 9, -2.0, 2.0, false);
         for x in &inputs {
             for name in OPS {
                 let op = create(name, &[], None).unwrap();
@@ -532,20 +530,17 @@ fn hard_sigmoid_bad_parameters_name_the_operator_and_argument() {
 
 #[test]
 fn hard_sigmoid_gpu_matches_cpu() {
-    use crate::ops::test_util::GpuCheck;
-    use crate::ops::test_util::{GPU_SHAPES, gpu_values};
+    use crate::ops::test_util::{GPU_SHAPES, GpuCheck, gpu_tensor, gpu_values};
     let gpu = GpuCheck::new(1e-6, 1e-7);
     for (k, shape) in GPU_SHAPES.iter().enumerate() {
         let n: usize = shape.iter().product();
-        let t =
-            |seed, lo, hi, zeros| HostTensor::from_f32(shape, gpu_values(n, seed, lo, hi, zeros));
         // Both clamps, the linear part, exact zeros and a NaN.
         let mut wide = gpu_values(n, k as u64 + 5, -6.0, 6.0, true);
         if let Some(v) = wide.get_mut(2) {
             *v = f32::NAN;
         }
         let x = HostTensor::from_f32(shape, wide);
-        let g = t(k as u64 + 11, -2.0, 2.0, false);
+        let g = gpu_tensor(shape, k as u64 + 11, -2.0, 2.0, false);
         for attrs in [&[][..], &[("alpha", "-0.7"), ("beta", "0.1")][..]] {
             let op = create("hard_sigmoid", attrs, None).unwrap();
             gpu.check(
