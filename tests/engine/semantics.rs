@@ -11,13 +11,25 @@ use crate::util::{configs, threaded, with_timeout};
 
 type Intervals = Arc<Mutex<Vec<(bool, Instant, Instant)>>>;
 
-fn timed(log: &Intervals, write: bool, hold: Duration) -> impl FnOnce() + Send + 'static {
+/// Pushes the operation `name` on `reads` and `writes`: it sleeps for `hold` and logs its
+/// interval in `log`, marked a write when `write`.
+fn push_timed(
+    engine: &Engine,
+    log: &Intervals,
+    name: &'static str,
+    (reads, writes): (&[&Var], &[&Var]),
+    write: bool,
+    hold: Duration,
+) {
     let log = Arc::clone(log);
-    move || {
-        let start = Instant::now();
-        std::thread::sleep(hold);
-        log.lock().push((write, start, Instant::now()));
-    }
+    engine
+        .push_sync(name, reads, writes, move |_| {
+            let start = Instant::now();
+            std::thread::sleep(hold);
+            log.lock().push((write, start, Instant::now()));
+            Ok(())
+        })
+        .unwrap();
 }
 
 #[test]
@@ -27,13 +39,8 @@ fn reads_of_one_var_overlap_in_time() {
         let v = Var::new();
         let log: Intervals = Arc::default();
         for _ in 0..2 {
-            let body = timed(&log, false, Duration::from_millis(150));
-            engine
-                .push_sync("read", &[&v], &[], move |_| {
-                    body();
-                    Ok(())
-                })
-                .unwrap();
+            let hold = Duration::from_millis(150);
+            push_timed(&engine, &log, "read", (&[&v], &[]), false, hold);
         }
         engine.wait_all().unwrap();
         let log = log.lock();
@@ -54,15 +61,10 @@ fn a_write_never_overlaps_another_access_to_its_var() {
         let log: Intervals = Arc::default();
         for i in 0..60 {
             let write = i % 3 == 0;
-            let body = timed(&log, write, Duration::from_millis(2));
             let (reads, writes): (&[&Var], &[&Var]) =
                 if write { (&[], &[&v]) } else { (&[&v], &[]) };
-            engine
-                .push_sync("access", reads, writes, move |_| {
-                    body();
-                    Ok(())
-                })
-                .unwrap();
+            let hold = Duration::from_millis(2);
+            push_timed(&engine, &log, "access", (reads, writes), write, hold);
         }
         engine.wait_all().unwrap();
         let log = log.lock();
@@ -347,13 +349,8 @@ fn a_var_listed_as_read_and_write_counts_as_a_write() {
         let v = Var::new();
         let log: Intervals = Arc::default();
         for _ in 0..2 {
-            let body = timed(&log, true, Duration::from_millis(60));
-            engine
-                .push_sync("rw", &[&v, &v], &[&v], move |_| {
-                    body();
-                    Ok(())
-                })
-                .unwrap();
+            let hold = Duration::from_millis(60);
+            push_timed(&engine, &log, "rw", (&[&v, &v], &[&v]), true, hold);
         }
         engine.wait_all().unwrap();
         let log = log.lock();

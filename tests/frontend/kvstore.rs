@@ -10,6 +10,8 @@ use mxr::nd::NDArray;
 use mxr::optim::Sgd;
 use mxr_test_support::{Missing, fashion_mnist_dir, skip};
 
+use crate::examples::built_example;
+
 const SHAPE: [usize; 2] = [2, 3];
 
 fn values(a: &NDArray) -> Vec<f32> {
@@ -291,19 +293,7 @@ pub(crate) fn mpi_setup(name: &str) -> Option<(PathBuf, PathBuf)> {
         );
         return None;
     };
-    let exe = std::env::current_exe().expect("the test binary has a path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/<test>");
-    let example = dir.join("examples").join(name);
-    if !example.exists() {
-        skip(
-            Missing::Examples,
-            &format!("example {name} not built; run `cargo test --workspace --features mpi`"),
-        );
-        return None;
-    }
+    let example = built_example(name, "cargo test --workspace --features mpi")?;
     Some((mpirun, example))
 }
 
