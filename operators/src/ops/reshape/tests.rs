@@ -7,11 +7,16 @@ fn reshape(attrs: &[(&str, &str)], input: Shape) -> crate::Result<Shape> {
     Ok(infer_shapes(op.as_ref(), &[input])?.1.remove(0))
 }
 
-fn shape_of(code: &str, input: &[usize]) -> Vec<usize> {
-    reshape(&[("shape", code)], Shape::known(input))
-        .unwrap_or_else(|e| panic!("{code}: {e}"))
+/// The output dims of `Reshape` with `attrs` on `input`.
+fn dims_of(attrs: &[(&str, &str)], input: &[usize]) -> Vec<usize> {
+    reshape(attrs, Shape::known(input))
+        .unwrap_or_else(|e| panic!("{attrs:?}: {e}"))
         .dims()
-        .unwrap_or_else(|| panic!("{code}: not fully inferred"))
+        .unwrap_or_else(|| panic!("{attrs:?}: not fully inferred"))
+}
+
+fn shape_of(code: &str, input: &[usize]) -> Vec<usize> {
+    dims_of(&[("shape", code)], input)
 }
 
 #[test]
@@ -24,12 +29,10 @@ fn special_values_of_the_spec() {
     assert_eq!(shape_of("(-4, -1, 2, -2)", &[4, 3, 4]), [2, 2, 3, 4]);
     assert_eq!(shape_of("(2, 0, -1)", &[2, 3, 4]), [2, 3, 4]);
     assert_eq!(shape_of("(-1, 0)", &[10, 5, 4]), [40, 5]);
-    let reversed = reshape(
-        &[("shape", "(-1, 0)"), ("reverse", "True")],
-        Shape::known(&[10, 5, 4]),
-    )
-    .unwrap();
-    assert_eq!(reversed, Shape::known(&[50, 4]));
+    assert_eq!(
+        dims_of(&[("shape", "(-1, 0)"), ("reverse", "True")], &[10, 5, 4]),
+        [50, 4]
+    );
 }
 
 #[test]
@@ -54,19 +57,15 @@ fn special_values_of_the_mxnet_docs() {
     }
     // reverse=True on a merge: (2, 3, 4) with (0, -3) is processed as (-3, 0) on (4, 3, 2):
     // 4·3 then 2, reversed back to (2, 12) (MXNet 1.9.1 gives the same).
-    let r = reshape(
-        &[("shape", "(0, -3)"), ("reverse", "1")],
-        Shape::known(&[2, 3, 4]),
-    )
-    .unwrap();
-    assert_eq!(r, Shape::known(&[2, 12]));
+    assert_eq!(
+        dims_of(&[("shape", "(0, -3)"), ("reverse", "1")], &[2, 3, 4]),
+        [2, 12]
+    );
     // ... and (-3, 0) is processed as (0, -3) on (4, 3, 2): (4, 6), reversed (6, 4) (MXNet too).
-    let r = reshape(
-        &[("shape", "(-3, 0)"), ("reverse", "True")],
-        Shape::known(&[2, 3, 4]),
-    )
-    .unwrap();
-    assert_eq!(r, Shape::known(&[6, 4]));
+    assert_eq!(
+        dims_of(&[("shape", "(-3, 0)"), ("reverse", "True")], &[2, 3, 4]),
+        [6, 4]
+    );
 }
 
 #[test]
@@ -170,14 +169,14 @@ fn partial_shapes_both_ways() {
 fn deprecated_target_shape() {
     // MXNet 1.9.1: target_shape=(0, 4) on (2, 3, 4) gives (6, 4); keep_highest with (3, 0)
     // gives (2, 12).
-    let out = reshape(&[("target_shape", "(0, 4)")], Shape::known(&[2, 3, 4])).unwrap();
-    assert_eq!(out, Shape::known(&[6, 4]));
-    let out = reshape(
-        &[("target_shape", "(3, 0)"), ("keep_highest", "True")],
-        Shape::known(&[2, 3, 4]),
-    )
-    .unwrap();
-    assert_eq!(out, Shape::known(&[2, 12]));
+    assert_eq!(dims_of(&[("target_shape", "(0, 4)")], &[2, 3, 4]), [6, 4]);
+    assert_eq!(
+        dims_of(
+            &[("target_shape", "(3, 0)"), ("keep_highest", "True")],
+            &[2, 3, 4]
+        ),
+        [2, 12]
+    );
 }
 
 #[test]
