@@ -79,10 +79,7 @@ fn ndarray_basics_prints_mxnets_values() {
             "empty((2, 3)) on gpu(0): error:",
             "empty((2, 3)) on gpu(2): error:",
         ] {
-            let line = out
-                .lines()
-                .find(|l| l.starts_with(gpu))
-                .unwrap_or_else(|| panic!("no {gpu:?} in:\n{out}"));
+            let line = line_starting(&out, gpu);
             assert!(line.contains("no CUDA"), "{line}");
         }
     }
@@ -143,10 +140,7 @@ fn ndarray_ops_prints_mxnets_values() {
             "",
         ),
     ]) {
-        let line = out
-            .lines()
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no {prefix:?} in:\n{out}"));
+        let line = line_starting(&out, prefix);
         assert!(line.contains(needle), "{line}");
     }
 }
@@ -530,16 +524,10 @@ fn the_module_example_fits_scores_and_saves() {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("no {key} in {line}"))
     };
-    let epoch2 = out
-        .lines()
-        .find(|l| l.starts_with("epoch 2:"))
-        .unwrap_or_else(|| panic!("no epoch 2 in:\n{out}"));
+    let epoch2 = line_starting(&out, "epoch 2:");
     let eval = accuracy(epoch2, "test accuracy ");
     assert!(eval > 0.6, "two epochs on 6000 images reach {eval}");
-    let score = out
-        .lines()
-        .find(|l| l.starts_with("score:"))
-        .unwrap_or_else(|| panic!("no score in:\n{out}"));
+    let score = line_starting(&out, "score:");
     // score() over the same test set gives the last epoch's evaluation.
     assert!(
         (accuracy(score, "test accuracy ") - eval).abs() < 1e-4,
@@ -583,11 +571,15 @@ fn example_prints(name: &str, expect: &[&str]) -> Option<String> {
     Some(out)
 }
 
+/// The first line of `out` that starts with `prefix`; panics, showing `out`, where none does.
+fn line_starting<'a>(out: &'a str, prefix: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{out}"))
+}
+
 fn check_profile(out: &str, trace: &std::path::Path) {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("profile: "))
-        .unwrap_or_else(|| panic!("no profile line in:\n{out}"));
+    let line = line_starting(out, "profile: ");
     let operations: usize = line["profile: ".len()..]
         .split(' ')
         .next()
@@ -628,10 +620,7 @@ fn has_real_gpu() -> bool {
 
 /// The test accuracy that `train_mlp` prints for epoch 1.
 fn first_epoch_test_accuracy(out: &str) -> f64 {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("epoch 1: train accuracy"))
-        .unwrap_or_else(|| panic!("no epoch line in:\n{out}"));
+    let line = line_starting(out, "epoch 1: train accuracy");
     line.split("test accuracy ")
         .nth(1)
         .and_then(|r| r.split(',').next())
