@@ -32,18 +32,32 @@ fn push_timed(
         .unwrap();
 }
 
+/// Two operations `name` on one var of a 2-worker engine, each listing it `reads` times as read
+/// and once as written when `write`, each held for `hold`: their intervals in the order they
+/// ended, and the var's final version.
+fn twice_on_one_var(
+    name: &'static str,
+    reads: usize,
+    write: bool,
+    hold: Duration,
+) -> (Vec<(bool, Instant, Instant)>, u64) {
+    let engine = threaded(2);
+    let v = Var::new();
+    let log: Intervals = Arc::default();
+    let read_list = vec![&v; reads];
+    let write_list = if write { vec![&v] } else { vec![] };
+    for _ in 0..2 {
+        push_timed(&engine, &log, name, (&read_list, &write_list), write, hold);
+    }
+    engine.wait_all().unwrap();
+    let log = log.lock().clone();
+    (log, v.version())
+}
+
 #[test]
 fn reads_of_one_var_overlap_in_time() {
     with_timeout(30, || {
-        let engine = threaded(2);
-        let v = Var::new();
-        let log: Intervals = Arc::default();
-        for _ in 0..2 {
-            let hold = Duration::from_millis(150);
-            push_timed(&engine, &log, "read", (&[&v], &[]), false, hold);
-        }
-        engine.wait_all().unwrap();
-        let log = log.lock();
+        let (log, _) = twice_on_one_var("read", 1, false, Duration::from_millis(150));
         let (a, b) = (log[0], log[1]);
         // Two intervals overlap when each starts before the other ends.
         assert!(
@@ -345,18 +359,10 @@ fn a_gpu_that_does_not_exist_is_refused() {
 #[test]
 fn a_var_listed_as_read_and_write_counts_as_a_write() {
     with_timeout(30, || {
-        let engine = threaded(2);
-        let v = Var::new();
-        let log: Intervals = Arc::default();
-        for _ in 0..2 {
-            let hold = Duration::from_millis(60);
-            push_timed(&engine, &log, "rw", (&[&v, &v], &[&v]), true, hold);
-        }
-        engine.wait_all().unwrap();
-        let log = log.lock();
+        let (log, version) = twice_on_one_var("rw", 2, true, Duration::from_millis(60));
         let (a, b) = (log[0], log[1]);
         assert!(a.2 <= b.1, "read+write operations overlapped: {log:?}");
-        assert_eq!(v.version(), 2);
+        assert_eq!(version, 2);
     });
 }
 
