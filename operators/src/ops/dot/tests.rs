@@ -69,6 +69,18 @@ fn vectors() {
     assert_eq!(out.to_f64(), vec![22.0, 28.0]);
 }
 
+/// The `rows × cols` product, row-major, of factors `a(i, k)` and `b(k, j)` summed over
+/// `k < inner` in order.
+fn explicit_sums(
+    (rows, cols, inner): (usize, usize, usize),
+    a: impl Fn(usize, usize) -> f64,
+    b: impl Fn(usize, usize) -> f64,
+) -> Vec<f64> {
+    (0..rows * cols)
+        .map(|p| (0..inner).map(|k| a(p / cols, k) * b(k, p % cols)).sum())
+        .collect()
+}
+
 #[test]
 fn n_d_products_match_explicit_sums() {
     // (2,3,4) · (4,5) → (2,3,5).
@@ -76,12 +88,7 @@ fn n_d_products_match_explicit_sums() {
     let out = run1(&dot_op(false, false), a.clone(), b.clone());
     assert_eq!(out.shape(), &[2, 3, 5]);
     let (av, bv) = (a.to_f64(), b.to_f64());
-    let mut want = vec![0.0; 30];
-    for i in 0..6 {
-        for l in 0..5 {
-            want[i * 5 + l] = (0..4).map(|k| av[i * 4 + k] * bv[k * 5 + l]).sum();
-        }
-    }
+    let want = explicit_sums((6, 5, 4), |i, k| av[i * 4 + k], |k, l| bv[k * 5 + l]);
     assert_close(&out.to_f64(), &want, 1e-10, 1e-10);
 
     // transpose_a: (4,2,3) contracts its first axis with (4,5) → (2,3,5).
@@ -89,11 +96,7 @@ fn n_d_products_match_explicit_sums() {
     let out = run1(&dot_op(true, false), a.clone(), b.clone());
     assert_eq!(out.shape(), &[2, 3, 5]);
     let av = a.to_f64();
-    for i in 0..6 {
-        for l in 0..5 {
-            want[i * 5 + l] = (0..4).map(|k| av[k * 6 + i] * bv[k * 5 + l]).sum();
-        }
-    }
+    let want = explicit_sums((6, 5, 4), |i, k| av[k * 6 + i], |k, l| bv[k * 5 + l]);
     assert_close(&out.to_f64(), &want, 1e-10, 1e-10);
 
     // transpose_b: (2,3,4) · (6,5,4) contracts both last axes → (2,3,6,5).
@@ -101,12 +104,7 @@ fn n_d_products_match_explicit_sums() {
     let out = run1(&dot_op(false, true), a.clone(), b.clone());
     assert_eq!(out.shape(), &[2, 3, 6, 5]);
     let (av, bv) = (a.to_f64(), b.to_f64());
-    let mut want = vec![0.0; 180];
-    for i in 0..6 {
-        for p in 0..30 {
-            want[i * 30 + p] = (0..4).map(|k| av[i * 4 + k] * bv[p * 4 + k]).sum();
-        }
-    }
+    let want = explicit_sums((6, 30, 4), |i, k| av[i * 4 + k], |k, p| bv[p * 4 + k]);
     assert_close(&out.to_f64(), &want, 1e-10, 1e-10);
 
     // (2,3,4) · (4,5,6) → (2,3,5,6).
@@ -114,11 +112,7 @@ fn n_d_products_match_explicit_sums() {
     let out = run1(&dot_op(false, false), a.clone(), b.clone());
     assert_eq!(out.shape(), &[2, 3, 5, 6]);
     let (av, bv) = (a.to_f64(), b.to_f64());
-    for i in 0..6 {
-        for p in 0..30 {
-            want[i * 30 + p] = (0..4).map(|k| av[i * 4 + k] * bv[k * 30 + p]).sum();
-        }
-    }
+    let want = explicit_sums((6, 30, 4), |i, k| av[i * 4 + k], |k, p| bv[k * 30 + p]);
     assert_close(&out.to_f64(), &want, 1e-10, 1e-10);
 
     // f32 agrees with f64.
