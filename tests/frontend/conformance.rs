@@ -13,8 +13,15 @@ use mxr::nd::{self, NDArray};
 use mxr::operators::registry::{self, Entry};
 use serde_json::Value;
 
+/// `path` under tests/fixtures/conformance, MXNet 1.9.1's recorded files.
+pub(crate) fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/conformance")
+        .join(path)
+}
+
 fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/cases")
+    fixture("cases")
 }
 
 fn named(path: &Path) -> HashMap<String, NDArray> {
