@@ -58,6 +58,10 @@ use mxr_kernels::cpu::conv::{
 };
 use mxr_kernels::cpu::isa::Isa;
 
+#[path = "common/uniform.rs"]
+mod uniform;
+use uniform::uniform;
+
 /// One layer: name, batch, in channels, filters, input side, kernel, stride, pad, groups.
 type Layer = (
     &'static str,
@@ -116,19 +120,6 @@ type Timings = (String, &'static str, f64, Vec<f64>);
 thread_local! {
     /// Per-call seconds for each (row, layer), in the order run.
     static CALLS: RefCell<Vec<Timings>> = const { RefCell::new(Vec::new()) };
-}
-
-fn uniform(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..len)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
 }
 
 fn geom_of(l: &Layer) -> ConvGeom {

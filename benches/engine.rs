@@ -31,32 +31,27 @@ fn engine() -> Engine {
     Engine::new(EngineConfig::from_env().expect("valid MXR_* environment")).expect("engine starts")
 }
 
-fn dependent(c: &mut Criterion) {
+/// Times `push_all` (pushing `OPS` operations) and the `wait_all` after it as the bench `name`
+/// of the group `engine`; `prepare` makes, untimed, what each iteration pushes.
+fn bench_pushes<T>(
+    c: &mut Criterion,
+    name: &str,
+    prepare: impl Fn() -> T,
+    push_all: impl Fn(&Engine, &T),
+) {
     let engine = engine();
-    let vars: Vec<Var> = (0..VARS).map(|_| Var::new()).collect();
-    let mut rng = SplitMix(42);
-    let picks: Vec<[usize; 3]> = (0..OPS)
-        .map(|_| [rng.below(VARS), rng.below(VARS), rng.below(VARS)])
-        .collect();
     let mut group = c.benchmark_group("engine");
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(8));
     group.throughput(Throughput::Elements(OPS as u64));
-    group.bench_function("dependent_1M_r2w1_of_1000", |b| {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
+                let input = prepare();
                 let start = Instant::now();
-                for [r1, r2, w] in &picks {
-                    engine
-                        .push(
-                            Operation::sync("noop", |_| Ok(()))
-                                .reads(&[&vars[*r1], &vars[*r2]])
-                                .writes(&[&vars[*w]]),
-                        )
-                        .expect("push");
-                }
+                push_all(&engine, &input);
                 engine.wait_all().expect("no-ops do not fail");
                 total += start.elapsed();
             }
@@ -66,31 +61,43 @@ fn dependent(c: &mut Criterion) {
     group.finish();
 }
 
-fn independent(c: &mut Criterion) {
-    let engine = engine();
-    let mut group = c.benchmark_group("engine");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(8));
-    group.throughput(Throughput::Elements(OPS as u64));
-    group.bench_function("independent_1M", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let vars: Vec<Var> = (0..OPS).map(|_| Var::new()).collect();
-                let start = Instant::now();
-                for v in &vars {
-                    engine
-                        .push(Operation::sync("noop", |_| Ok(())).writes(&[v]))
-                        .expect("push");
-                }
-                engine.wait_all().expect("no-ops do not fail");
-                total += start.elapsed();
+fn dependent(c: &mut Criterion) {
+    let vars: Vec<Var> = (0..VARS).map(|_| Var::new()).collect();
+    let mut rng = SplitMix(42);
+    let picks: Vec<[usize; 3]> = (0..OPS)
+        .map(|_| [rng.below(VARS), rng.below(VARS), rng.below(VARS)])
+        .collect();
+    bench_pushes(
+        c,
+        "dependent_1M_r2w1_of_1000",
+        || (),
+        |engine, ()| {
+            for [r1, r2, w] in &picks {
+                engine
+                    .push(
+                        Operation::sync("noop", |_| Ok(()))
+                            .reads(&[&vars[*r1], &vars[*r2]])
+                            .writes(&[&vars[*w]]),
+                    )
+                    .expect("push");
             }
-            total
-        })
-    });
-    group.finish();
+        },
+    );
+}
+
+fn independent(c: &mut Criterion) {
+    bench_pushes(
+        c,
+        "independent_1M",
+        || (0..OPS).map(|_| Var::new()).collect::<Vec<Var>>(),
+        |engine, vars| {
+            for v in vars {
+                engine
+                    .push(Operation::sync("noop", |_| Ok(())).writes(&[v]))
+                    .expect("push");
+            }
+        },
+    );
 }
 
 criterion_group!(benches, dependent, independent);

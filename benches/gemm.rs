@@ -25,6 +25,10 @@ use criterion::{
 };
 use mxr_kernels::cpu::gemm::{Backend, batched_gemm_with};
 
+#[path = "common/uniform.rs"]
+mod uniform;
+use uniform::uniform;
+
 const SIZES: [usize; 3] = [256, 1024, 2048];
 
 /// The backends compared, by name.
@@ -33,20 +37,6 @@ const BACKENDS: [&str; 4] = ["mxr_gemm", "mxr_native", "gemm_crate", "matrixmult
 thread_local! {
     /// Per-call seconds, for each (backend, N), in the order run.
     static CALLS: RefCell<Vec<(&'static str, usize, Vec<f64>)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Uniform values in [-1, 1) from a fixed seed (SplitMix64).
-fn uniform(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..len)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
 }
 
 /// `c = a · b` for square row-major `n × n` matrices with the named backend.

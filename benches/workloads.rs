@@ -113,6 +113,26 @@ impl Out {
         }
     }
 
+    /// A line whose value is the median of `samples` (rounded), the samples (rounded) added to
+    /// `params`.
+    fn emit_samples(
+        &self,
+        workload: &str,
+        metric: &str,
+        samples: &[f64],
+        unit: &str,
+        params: Value,
+    ) {
+        let params = merge(params, json!({"samples": rounds(samples)}));
+        self.emit(
+            workload,
+            metric,
+            round(median(samples)).into(),
+            unit,
+            params,
+        );
+    }
+
     fn emit(&self, workload: &str, metric: &str, value: Value, unit: &str, params: Value) {
         let mut line = serde_json::Map::new();
         line.insert("workload".into(), workload.into());
@@ -176,13 +196,7 @@ fn w1(out: &Out, quick: bool, reps: usize) -> mxr::Result<()> {
 
 /// The two lines of W1 or W1b, under MXNet's C-API workload name only (see the module docs).
 fn emit_dispatch(out: &Out, workload: &str, p: &Value, rates: &[f64], us: &[f64], push: &[f64]) {
-    out.emit(
-        workload,
-        "ops_per_sec",
-        round(median(rates)).into(),
-        "ops/s",
-        merge(p.clone(), json!({"samples": rounds(rates)})),
-    );
+    out.emit_samples(workload, "ops_per_sec", rates, "ops/s", p.clone());
     out.emit(
         workload,
         "us_per_op",
@@ -275,28 +289,10 @@ fn w2(out: &Out, quick: bool, reps: usize) -> mxr::Result<()> {
     assert!(err < 1e-5, "W2 error {err}");
     // Under MXNet's C-API name only (see the module docs).
     let p = json!({"iters": iters, "ops_per_iter": 4, "shape": [1000], "reps": reps, "frontend": "rust"});
-    out.emit(
-        "W2-capi",
-        "us_per_iter",
-        round(median(&us)).into(),
-        "us",
-        merge(p.clone(), json!({"samples": rounds(&us)})),
-    );
+    out.emit_samples("W2-capi", "us_per_iter", &us, "us", p.clone());
     let per_op: Vec<f64> = us.iter().map(|u| u / 4.0).collect();
-    out.emit(
-        "W2-capi",
-        "us_per_op",
-        round(median(&per_op)).into(),
-        "us",
-        merge(p.clone(), json!({"samples": rounds(&per_op)})),
-    );
-    out.emit(
-        "W2-capi",
-        "ops_per_sec",
-        round(median(&rates)).into(),
-        "ops/s",
-        merge(p, json!({"samples": rounds(&rates)})),
-    );
+    out.emit_samples("W2-capi", "us_per_op", &per_op, "us", p.clone());
+    out.emit_samples("W2-capi", "ops_per_sec", &rates, "ops/s", p);
     Ok(())
 }
 
@@ -573,20 +569,8 @@ fn w7_case(out: &Out, nkeys: usize, size: usize, iters: usize, reps: usize) -> m
     let pps: Vec<f64> = ts.iter().map(|t| iters as f64 / t).collect();
     let p = json!({"keys": nkeys, "floats_per_key": size, "devices": ndev, "iters": iters,
         "reps": reps, "kvstore": "local"});
-    out.emit(
-        "W7",
-        "push_GBps",
-        round(median(&gbps)).into(),
-        "GB/s",
-        merge(p.clone(), json!({"samples": rounds(&gbps)})),
-    );
-    out.emit(
-        "W7",
-        "pairs_per_sec",
-        round(median(&pps)).into(),
-        "push+pull/s",
-        merge(p, json!({"samples": rounds(&pps)})),
-    );
+    out.emit_samples("W7", "push_GBps", &gbps, "GB/s", p.clone());
+    out.emit_samples("W7", "pairs_per_sec", &pps, "push+pull/s", p);
     Ok(())
 }
 

@@ -102,13 +102,7 @@ fn emit_w4(
             json!({"samples": rounds(&sps), "cpu_util": round(util)}),
         ),
     );
-    out.emit(
-        "W4",
-        "epoch_time_s",
-        round(median(times)).into(),
-        "s",
-        merge(common.clone(), json!({"samples": rounds(times)})),
-    );
+    out.emit_samples("W4", "epoch_time_s", times, "s", common.clone());
     out.emit(
         "W4",
         "test_accuracy",
@@ -126,22 +120,31 @@ fn emit_w4(
     out.check("W4", passed, what, json!({ "api": api }));
 }
 
-pub(crate) fn w4(out: &Out, quick: bool) -> mxr::Result<()> {
-    use mxr::engine::Context;
-    use mxr::exec::{Executor, GradReq};
+/// The Fashion-MNIST directory (`FMNIST_DIR`, else the system's), or `None` after a `skipped`
+/// line for `workload` where it is not installed.
+fn fashion_mnist_or_skip(out: &Out, workload: &str) -> Option<std::path::PathBuf> {
     let dir = std::path::PathBuf::from(
         std::env::var("FMNIST_DIR").unwrap_or_else(|_| "/usr/share/datasets/fashion-mnist".into()),
     );
-    if !dir.join("train-images-idx3-ubyte.gz").exists() {
-        out.emit(
-            "W4",
-            "skipped",
-            "Fashion-MNIST not installed (dataset-fashion-mnist)".into(),
-            "info",
-            json!({}),
-        );
-        return Ok(());
+    if dir.join("train-images-idx3-ubyte.gz").exists() {
+        return Some(dir);
     }
+    out.emit(
+        workload,
+        "skipped",
+        "Fashion-MNIST not installed (dataset-fashion-mnist)".into(),
+        "info",
+        json!({}),
+    );
+    None
+}
+
+pub(crate) fn w4(out: &Out, quick: bool) -> mxr::Result<()> {
+    use mxr::engine::Context;
+    use mxr::exec::{Executor, GradReq};
+    let Some(dir) = fashion_mnist_or_skip(out, "W4") else {
+        return Ok(());
+    };
     let (batch, lr) = (128usize, 0.1f64);
     let epochs = if quick { 1 } else { 5 };
     let (x_train, y_train, _) = fmnist(&dir, "train")?;
@@ -364,19 +367,9 @@ fn train_batches(
 pub(crate) fn w5(out: &Out, quick: bool) -> mxr::Result<()> {
     use mxr::engine::Context;
     use mxr::exec::{Executor, GradReq};
-    let dir = std::path::PathBuf::from(
-        std::env::var("FMNIST_DIR").unwrap_or_else(|_| "/usr/share/datasets/fashion-mnist".into()),
-    );
-    if !dir.join("train-images-idx3-ubyte.gz").exists() {
-        out.emit(
-            "W5",
-            "skipped",
-            "Fashion-MNIST not installed (dataset-fashion-mnist)".into(),
-            "info",
-            json!({}),
-        );
+    let Some(dir) = fashion_mnist_or_skip(out, "W5") else {
         return Ok(());
-    }
+    };
     let (batch, lr) = (64usize, 0.1f64);
     let (warm, per_rep, reps) = if quick { (3, 20, 1) } else { (10, 100, 5) };
     let (x_all, y_all, _) = fmnist(&dir, "train")?;

@@ -9,6 +9,18 @@ use parking_lot::Mutex;
 
 use crate::util::{configs, threaded, with_timeout};
 
+/// Waiting on or deleting the deleted `v` again is an error, never a hang.
+fn assert_deleted(engine: &Engine, v: &Var) {
+    assert!(matches!(
+        engine.wait_for_var(v),
+        Err(Error::VarDeleted { .. })
+    ));
+    assert!(matches!(
+        engine.delete_var(v, || ()),
+        Err(Error::VarDeleted { .. })
+    ));
+}
+
 #[test]
 fn delete_runs_after_every_earlier_operation() {
     for (label, config) in configs() {
@@ -42,14 +54,7 @@ fn delete_runs_after_every_earlier_operation() {
                 engine.push_sync("late", &[&v], &[], |_| Ok(())),
                 Err(Error::VarDeleted { .. })
             ));
-            assert!(matches!(
-                engine.wait_for_var(&v),
-                Err(Error::VarDeleted { .. })
-            ));
-            assert!(matches!(
-                engine.delete_var(&v, || ()),
-                Err(Error::VarDeleted { .. })
-            ));
+            assert_deleted(&engine, &v);
             engine.wait_all().unwrap();
             assert_eq!(*freed_after.lock(), Some(50), "{label}");
         });
@@ -230,14 +235,7 @@ fn deleting_an_idle_var_frees_before_returning() {
                 })
                 .unwrap();
             assert_eq!(freed.load(Ordering::SeqCst), 1, "{label}: freed at once");
-            assert!(matches!(
-                engine.wait_for_var(&v),
-                Err(Error::VarDeleted { .. })
-            ));
-            assert!(matches!(
-                engine.delete_var(&v, || ()),
-                Err(Error::VarDeleted { .. })
-            ));
+            assert_deleted(&engine, &v);
             // A var with pending work is freed after it, not at once (threaded engines; the
             // naive engine would run the gated operation inline at push and never return).
             if label.contains("naive") {

@@ -11,32 +11,53 @@ use crate::util::{configs, threaded, with_timeout};
 
 type Intervals = Arc<Mutex<Vec<(bool, Instant, Instant)>>>;
 
-fn timed(log: &Intervals, write: bool, hold: Duration) -> impl FnOnce() + Send + 'static {
+/// Pushes the operation `name` on `reads` and `writes`: it sleeps for `hold` and logs its
+/// interval in `log`, marked a write when `write`.
+fn push_timed(
+    engine: &Engine,
+    log: &Intervals,
+    name: &'static str,
+    (reads, writes): (&[&Var], &[&Var]),
+    write: bool,
+    hold: Duration,
+) {
     let log = Arc::clone(log);
-    move || {
-        let start = Instant::now();
-        std::thread::sleep(hold);
-        log.lock().push((write, start, Instant::now()));
+    engine
+        .push_sync(name, reads, writes, move |_| {
+            let start = Instant::now();
+            std::thread::sleep(hold);
+            log.lock().push((write, start, Instant::now()));
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// Two operations `name` on one var of a 2-worker engine, each listing it `reads` times as read
+/// and once as written when `write`, each held for `hold`: their intervals in the order they
+/// ended, and the var's final version.
+fn twice_on_one_var(
+    name: &'static str,
+    reads: usize,
+    write: bool,
+    hold: Duration,
+) -> (Vec<(bool, Instant, Instant)>, u64) {
+    let engine = threaded(2);
+    let v = Var::new();
+    let log: Intervals = Arc::default();
+    let read_list = vec![&v; reads];
+    let write_list = if write { vec![&v] } else { vec![] };
+    for _ in 0..2 {
+        push_timed(&engine, &log, name, (&read_list, &write_list), write, hold);
     }
+    engine.wait_all().unwrap();
+    let log = log.lock().clone();
+    (log, v.version())
 }
 
 #[test]
 fn reads_of_one_var_overlap_in_time() {
     with_timeout(30, || {
-        let engine = threaded(2);
-        let v = Var::new();
-        let log: Intervals = Arc::default();
-        for _ in 0..2 {
-            let body = timed(&log, false, Duration::from_millis(150));
-            engine
-                .push_sync("read", &[&v], &[], move |_| {
-                    body();
-                    Ok(())
-                })
-                .unwrap();
-        }
-        engine.wait_all().unwrap();
-        let log = log.lock();
+        let (log, _) = twice_on_one_var("read", 1, false, Duration::from_millis(150));
         let (a, b) = (log[0], log[1]);
         // Two intervals overlap when each starts before the other ends.
         assert!(
@@ -54,15 +75,10 @@ fn a_write_never_overlaps_another_access_to_its_var() {
         let log: Intervals = Arc::default();
         for i in 0..60 {
             let write = i % 3 == 0;
-            let body = timed(&log, write, Duration::from_millis(2));
             let (reads, writes): (&[&Var], &[&Var]) =
                 if write { (&[], &[&v]) } else { (&[&v], &[]) };
-            engine
-                .push_sync("access", reads, writes, move |_| {
-                    body();
-                    Ok(())
-                })
-                .unwrap();
+            let hold = Duration::from_millis(2);
+            push_timed(&engine, &log, "access", (reads, writes), write, hold);
         }
         engine.wait_all().unwrap();
         let log = log.lock();
@@ -343,23 +359,10 @@ fn a_gpu_that_does_not_exist_is_refused() {
 #[test]
 fn a_var_listed_as_read_and_write_counts_as_a_write() {
     with_timeout(30, || {
-        let engine = threaded(2);
-        let v = Var::new();
-        let log: Intervals = Arc::default();
-        for _ in 0..2 {
-            let body = timed(&log, true, Duration::from_millis(60));
-            engine
-                .push_sync("rw", &[&v, &v], &[&v], move |_| {
-                    body();
-                    Ok(())
-                })
-                .unwrap();
-        }
-        engine.wait_all().unwrap();
-        let log = log.lock();
+        let (log, version) = twice_on_one_var("rw", 2, true, Duration::from_millis(60));
         let (a, b) = (log[0], log[1]);
         assert!(a.2 <= b.1, "read+write operations overlapped: {log:?}");
-        assert_eq!(v.version(), 2);
+        assert_eq!(version, 2);
     });
 }
 

@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use crate::conformance::fixture;
+
 fn mxr(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mxr"))
         .args(args)
@@ -47,9 +49,7 @@ fn errors_are_one_line_and_a_failure_status() {
 }
 
 fn case(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/conformance/cases")
-        .join(name)
+    fixture("cases").join(name)
 }
 
 #[test]

@@ -13,8 +13,15 @@ use mxr::nd::{self, NDArray};
 use mxr::operators::registry::{self, Entry};
 use serde_json::Value;
 
+/// `path` under tests/fixtures/conformance, MXNet 1.9.1's recorded files.
+pub(crate) fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/conformance")
+        .join(path)
+}
+
 fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/cases")
+    fixture("cases")
 }
 
 fn named(path: &Path) -> HashMap<String, NDArray> {
@@ -80,6 +87,22 @@ impl Case {
                 })
                 .unwrap_or_default(),
         })
+    }
+}
+
+impl Case {
+    /// Compares `got` with MXNet's value `key` (`output:0`, `grad:w`, ...), which must exist.
+    fn check(&self, key: &str, got: &NDArray) -> Result<(), String> {
+        let want = self.expected.get(key).ok_or(format!("no expected {key}"))?;
+        close(key, got, want, self.rtol, self.atol)
+    }
+
+    /// Compares `got` with MXNet's value `key` where the case has one.
+    fn check_if_expected(&self, key: &str, got: &NDArray) -> Result<(), String> {
+        match self.expected.get(key) {
+            Some(want) => close(key, got, want, self.rtol, self.atol),
+            None => Ok(()),
+        }
     }
 }
 
@@ -244,21 +267,12 @@ pub(crate) fn graph_from_json(symbol: &Value) -> Result<mxr::exec::Graph, String
 /// The same case through the executor: bind (args, gradient arrays for every argument except
 /// `no_grad`, aux copies), forward, backward, compare.
 fn run_case_bound(dir: &Path) -> Result<(), String> {
-    let Case {
-        symbol,
-        inputs,
-        expected,
-        is_train,
-        backward,
-        rtol,
-        atol,
-        no_grad,
-    } = Case::load(dir)?;
+    let case = Case::load(dir)?;
 
-    let graph = graph_from_json(&symbol)?;
+    let graph = graph_from_json(&case.symbol)?;
     let value = |prefix: &str, n: usize| -> Result<NDArray, String> {
         let name = &graph.nodes[n].name;
-        inputs
+        case.inputs
             .get(&format!("{prefix}:{name}"))
             .ok_or(format!("no {prefix}:{name}"))?
             .copy()
@@ -277,7 +291,7 @@ fn run_case_bound(dir: &Path) -> Result<(), String> {
     let reqs: Vec<GradReq> = arg_nodes
         .iter()
         .map(|&n| {
-            if backward && !no_grad.contains(&graph.nodes[n].name) {
+            if case.backward && !case.no_grad.contains(&graph.nodes[n].name) {
                 GradReq::Write
             } else {
                 GradReq::Null
@@ -291,17 +305,18 @@ fn run_case_bound(dir: &Path) -> Result<(), String> {
         .collect();
     let mut exe = Executor::bind(&graph, Context::cpu(0), args, grads, &reqs, aux)
         .map_err(|e| format!("bind: {e}"))?;
-    exe.forward(is_train).map_err(|e| format!("forward: {e}"))?;
-    if backward {
+    exe.forward(case.is_train)
+        .map_err(|e| format!("forward: {e}"))?;
+    if case.backward {
         let heads: Vec<NDArray> = (0..graph.outputs.len())
-            .map_while(|i| inputs.get(&format!("head_grad:{i}")).cloned())
+            .map_while(|i| case.inputs.get(&format!("head_grad:{i}")).cloned())
             .collect();
         let heads = if heads.len() == graph.outputs.len() {
             heads
         } else {
             // Loss outputs: MXNet's backward() takes no head gradient; give ones where missing.
             (0..graph.outputs.len())
-                .map(|i| match inputs.get(&format!("head_grad:{i}")) {
+                .map(|i| match case.inputs.get(&format!("head_grad:{i}")) {
                     Some(g) => g.clone(),
                     None => NDArray::ones(exe.outputs()[i].shape()).unwrap(),
                 })
@@ -310,20 +325,13 @@ fn run_case_bound(dir: &Path) -> Result<(), String> {
         exe.backward(&heads).map_err(|e| format!("backward: {e}"))?;
     }
     for (i, out) in exe.outputs().iter().enumerate() {
-        let want = expected
-            .get(&format!("output:{i}"))
-            .ok_or(format!("no expected output:{i}"))?;
-        close(&format!("output:{i}"), out, want, rtol, atol)?;
+        case.check(&format!("output:{i}"), out)?;
     }
     for (name, g) in exe.grad_dict() {
-        if let Some(want) = expected.get(&format!("grad:{name}")) {
-            close(&format!("grad:{name}"), &g, want, rtol, atol)?;
-        }
+        case.check_if_expected(&format!("grad:{name}"), &g)?;
     }
     for (name, a) in exe.aux_dict() {
-        if let Some(want) = expected.get(&format!("aux:{name}")) {
-            close(&format!("aux:{name}"), &a, want, rtol, atol)?;
-        }
+        case.check_if_expected(&format!("aux:{name}"), &a)?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The examples' printed values (EXAMPLES.md scenarios), from the binaries `cargo test` builds.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use mxr_test_support::{Missing, fashion_mnist_dir, skip};
@@ -16,8 +17,9 @@ fn run_example_with(name: &str, args: &[&str]) -> Option<String> {
     run_example_env(name, args, &[])
 }
 
-/// [`run_example_with`] with extra environment variables.
-fn run_example_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Option<String> {
+/// The built example `name` (in the target directory of this test binary), or `None` where it
+/// is not built: then the test skips, telling to run `build`.
+pub(crate) fn built_example(name: &str, build: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().expect("the test binary has a path");
     let dir = exe
         .parent()
@@ -27,10 +29,16 @@ fn run_example_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Option<St
     if !path.exists() {
         skip(
             Missing::Examples,
-            &format!("example {name} not built; run `cargo test --workspace`"),
+            &format!("example {name} not built; run `{build}`"),
         );
         return None;
     }
+    Some(path)
+}
+
+/// [`run_example_with`] with extra environment variables.
+fn run_example_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Option<String> {
+    let path = built_example(name, "cargo test --workspace")?;
     let out = Command::new(&path)
         .args(args)
         .envs(env.iter().copied())
@@ -46,28 +54,24 @@ fn run_example_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Option<St
 
 #[test]
 fn ndarray_basics_prints_mxnets_values() {
-    let Some(out) = run_example("ndarray_basics") else {
+    let Some(out) = example_prints(
+        "ndarray_basics",
+        &[
+            "zeros(10) on cpu(0): [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]",
+            "empty((2, 3)) on cpu(0): shape [2, 3], context cpu(0)",
+            "zeros((2, 3)): [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]",
+            "ones((2, 3)): [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]",
+            "c[:] = 2: [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]",
+            "as a host array: shape [2, 3], sum 12",
+            "back from the host array: [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]",
+            "c[:] = uniform(-0.1, 0.1): all in range: true, equal to the host values: true",
+            "loaded list: [0] = [2.0, 2.0, 2.0, 2.0, 2.0, 2.0], [1] = [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
+            "loaded dict: b = [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
+            "serde round trip: [7.0, 7.0]",
+        ],
+    ) else {
         return;
     };
-    let expect = [
-        "zeros(10) on cpu(0): [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]",
-        "empty((2, 3)) on cpu(0): shape [2, 3], context cpu(0)",
-        "zeros((2, 3)): [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]",
-        "ones((2, 3)): [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]",
-        "c[:] = 2: [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]",
-        "as a host array: shape [2, 3], sum 12",
-        "back from the host array: [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]",
-        "c[:] = uniform(-0.1, 0.1): all in range: true, equal to the host values: true",
-        "loaded list: [0] = [2.0, 2.0, 2.0, 2.0, 2.0, 2.0], [1] = [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
-        "loaded dict: b = [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
-        "serde round trip: [7.0, 7.0]",
-    ];
-    for line in expect {
-        assert!(
-            out.lines().any(|l| l == line),
-            "missing line {line:?} in:\n{out}"
-        );
-    }
     // Without a GPU the GPU steps print why (the example runs without the emulator).
     if !has_real_gpu() {
         for gpu in [
@@ -75,10 +79,7 @@ fn ndarray_basics_prints_mxnets_values() {
             "empty((2, 3)) on gpu(0): error:",
             "empty((2, 3)) on gpu(2): error:",
         ] {
-            let line = out
-                .lines()
-                .find(|l| l.starts_with(gpu))
-                .unwrap_or_else(|| panic!("no {gpu:?} in:\n{out}"));
+            let line = line_starting(&out, gpu);
             assert!(line.contains("no CUDA"), "{line}");
         }
     }
@@ -103,25 +104,21 @@ fn engine_demo_computes_the_sum_and_isolates_the_failure() {
 
 #[test]
 fn ndarray_ops_prints_mxnets_values() {
-    let Some(out) = run_example("ndarray_ops") else {
+    let Some(out) = example_prints(
+        "ndarray_ops",
+        &[
+            "c = (a*5 + b)/2: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
+            "d = c + 1: [4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0]",
+            "a + b: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+            "a * b: [8.0, 8.0, 8.0, 8.0, 8.0, 8.0]",
+            "moved to cpu(1) then multiplied: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+            "a: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+            "b: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+            "c: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
+        ],
+    ) else {
         return;
     };
-    let expect = [
-        "c = (a*5 + b)/2: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
-        "d = c + 1: [4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0]",
-        "a + b: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
-        "a * b: [8.0, 8.0, 8.0, 8.0, 8.0, 8.0]",
-        "moved to cpu(1) then multiplied: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
-        "a: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
-        "b: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
-        "c: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
-    ];
-    for line in expect {
-        assert!(
-            out.lines().any(|l| l == line),
-            "missing line {line:?} in:\n{out}"
-        );
-    }
     let gpu_steps = if has_real_gpu() {
         [
             ("copied to gpu(0)", ""),
@@ -143,10 +140,7 @@ fn ndarray_ops_prints_mxnets_values() {
             "",
         ),
     ]) {
-        let line = out
-            .lines()
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("no {prefix:?} in:\n{out}"));
+        let line = line_starting(&out, prefix);
         assert!(line.contains(needle), "{line}");
     }
 }
@@ -459,57 +453,46 @@ fn the_main_job_trains_on_a_gpu_context() {
 
 #[test]
 fn symbol_basics_prints_mxnets_values() {
-    let Some(out) = run_example("symbol_basics") else {
-        return;
-    };
-    let expect = [
-        "   arguments: ['A', 'B']",
-        "   outputs: ['_plusscalar0_output']",
-        "   arg shapes: [(10,), (10,)]",
-        "   out shapes: [(10,)]",
-        "   aux shapes: []",
-        "   fc1 arguments: ['data', 'fc1_weight', 'fc1_bias']",
-        "   fc1 arg shapes: [(100, 100), (10, 100), (10,)]",
-        "   fc1 out shapes: [(100, 10)]",
-        "13. perceptron arguments: ['data', 'fc1_weight', 'fc1_bias', 'fc2_weight', 'fc2_bias', \
+    example_prints(
+        "symbol_basics",
+        &[
+            "   arguments: ['A', 'B']",
+            "   outputs: ['_plusscalar0_output']",
+            "   arg shapes: [(10,), (10,)]",
+            "   out shapes: [(10,)]",
+            "   aux shapes: []",
+            "   fc1 arguments: ['data', 'fc1_weight', 'fc1_bias']",
+            "   fc1 arg shapes: [(100, 100), (10, 100), (10,)]",
+            "   fc1 out shapes: [(100, 10)]",
+            "13. perceptron arguments: ['data', 'fc1_weight', 'fc1_bias', 'fc2_weight', 'fc2_bias', \
          'out_label']",
-        "14. with weight=myweight: ['data', 'myweight', 'fc1_bias']",
-        "   over data1 + data2: ['data1', 'data2', 'fc1_weight', 'fc1_bias']",
-        "15. composed arguments: ['data2', 'net2_weight', 'net2_bias', 'fc1_weight', 'fc1_bias']",
-        "   composed outputs: ['compose_output']",
-        "16. classifier arguments: ['data', 'fc1_weight', 'fc1_bias', 'fc2_weight', 'fc2_bias', \
+            "14. with weight=myweight: ['data', 'myweight', 'fc1_bias']",
+            "   over data1 + data2: ['data1', 'data2', 'fc1_weight', 'fc1_bias']",
+            "15. composed arguments: ['data2', 'net2_weight', 'net2_bias', 'fc1_weight', 'fc1_bias']",
+            "   composed outputs: ['compose_output']",
+            "16. classifier arguments: ['data', 'fc1_weight', 'fc1_bias', 'fc2_weight', 'fc2_bias', \
          'fc3_weight', 'fc3_bias', 'softmax_label']",
-        "   classifier arg shapes: [(128, 784), (128, 784), (128,), (64, 128), (64,), (10, 64), \
+            "   classifier arg shapes: [(128, 784), (128, 784), (128,), (64, 128), (64,), (10, 64), \
          (10,), (128,)]",
-        "   classifier out shapes: [(128, 10)]",
-        // MXNet 1.9.1's tojson() of the same network is 2009 bytes.
-        "   classifier JSON: 2009 bytes",
-    ];
-    for line in expect {
-        assert!(
-            out.lines().any(|l| l == line),
-            "missing line {line:?} in:\n{out}"
-        );
-    }
+            "   classifier out shapes: [(128, 10)]",
+            // MXNet 1.9.1's tojson() of the same network is 2009 bytes.
+            "   classifier JSON: 2009 bytes",
+        ],
+    );
 }
 
 #[test]
 fn symbol_bind_prints_mxnets_values() {
-    let Some(out) = run_example("symbol_bind") else {
-        return;
-    };
-    for line in [
-        "C = A * B: [8.0, 8.0, 8.0]",
-        "d's output: [\"_plusscalar0_output\"]",
-        "d from random arguments equals (A*5 + B)/2 + 1: true",
-        "gradient of A: [2.5, 2.5, 2.5, 2.5]",
-        "gradient of B: [0.5, 0.5, 0.5, 0.5]",
-    ] {
-        assert!(
-            out.lines().any(|l| l == line),
-            "missing {line:?} in:\n{out}"
-        );
-    }
+    example_prints(
+        "symbol_bind",
+        &[
+            "C = A * B: [8.0, 8.0, 8.0]",
+            "d's output: [\"_plusscalar0_output\"]",
+            "d from random arguments equals (A*5 + B)/2 + 1: true",
+            "gradient of A: [2.5, 2.5, 2.5, 2.5]",
+            "gradient of B: [0.5, 0.5, 0.5, 0.5]",
+        ],
+    );
 }
 
 #[test]
@@ -541,16 +524,10 @@ fn the_module_example_fits_scores_and_saves() {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("no {key} in {line}"))
     };
-    let epoch2 = out
-        .lines()
-        .find(|l| l.starts_with("epoch 2:"))
-        .unwrap_or_else(|| panic!("no epoch 2 in:\n{out}"));
+    let epoch2 = line_starting(&out, "epoch 2:");
     let eval = accuracy(epoch2, "test accuracy ");
     assert!(eval > 0.6, "two epochs on 6000 images reach {eval}");
-    let score = out
-        .lines()
-        .find(|l| l.starts_with("score:"))
-        .unwrap_or_else(|| panic!("no score in:\n{out}"));
+    let score = line_starting(&out, "score:");
     // score() over the same test set gives the last epoch's evaluation.
     assert!(
         (accuracy(score, "test accuracy ") - eval).abs() < 1e-4,
@@ -563,35 +540,46 @@ fn the_module_example_fits_scores_and_saves() {
 
 #[test]
 fn kvstore_walk_through_prints_scenario_19() {
-    let Some(out) = run_example("kvstore") else {
-        return;
-    };
-    let expect = [
-        "init 3 with ones*2, pull: [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]",
-        "push ones*8, pull: [8.0, 8.0, 8.0, 8.0, 8.0, 8.0]",
-        "push four ones (cpu(0)..cpu(3)), pull: [4.0, 4.0, 4.0, 4.0, 4.0, 4.0]",
-        "set updater stored += input*2, pull: [4.0, 4.0, 4.0, 4.0, 4.0, 4.0]",
-        "push ones, pull: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
-        "pull into cpu(0): [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
-        "pull into cpu(3): [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
-        "keys [5, 7, 9]: push ones, pull key 7: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
-        "keys [5, 7, 9]: push four ones each, pull key 9: [11.0, 11.0, 11.0, 11.0, 11.0, 11.0]",
-    ];
-    for line in expect {
-        assert!(
-            out.lines().any(|l| l == line),
-            "missing line {line:?} in:\n{out}"
-        );
-    }
+    example_prints(
+        "kvstore",
+        &[
+            "init 3 with ones*2, pull: [2.0, 2.0, 2.0, 2.0, 2.0, 2.0]",
+            "push ones*8, pull: [8.0, 8.0, 8.0, 8.0, 8.0, 8.0]",
+            "push four ones (cpu(0)..cpu(3)), pull: [4.0, 4.0, 4.0, 4.0, 4.0, 4.0]",
+            "set updater stored += input*2, pull: [4.0, 4.0, 4.0, 4.0, 4.0, 4.0]",
+            "push ones, pull: [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+            "pull into cpu(0): [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+            "pull into cpu(3): [6.0, 6.0, 6.0, 6.0, 6.0, 6.0]",
+            "keys [5, 7, 9]: push ones, pull key 7: [3.0, 3.0, 3.0, 3.0, 3.0, 3.0]",
+            "keys [5, 7, 9]: push four ones each, pull key 9: [11.0, 11.0, 11.0, 11.0, 11.0, 11.0]",
+        ],
+    );
 }
 
 /// `train_mlp --profile`: the trace has one complete event per operation the job pushed (the
 /// count it prints, from the engine's own counter), and the statistics table covers them.
+/// Runs the example `name` (see [`run_example`]) and asserts that every one of `expect` is a
+/// whole line of its output; the output, or `None` where the example cannot run here.
+fn example_prints(name: &str, expect: &[&str]) -> Option<String> {
+    let out = run_example(name)?;
+    for line in expect {
+        assert!(
+            out.lines().any(|l| l == *line),
+            "missing line {line:?} in:\n{out}"
+        );
+    }
+    Some(out)
+}
+
+/// The first line of `out` that starts with `prefix`; panics, showing `out`, where none does.
+fn line_starting<'a>(out: &'a str, prefix: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{out}"))
+}
+
 fn check_profile(out: &str, trace: &std::path::Path) {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("profile: "))
-        .unwrap_or_else(|| panic!("no profile line in:\n{out}"));
+    let line = line_starting(out, "profile: ");
     let operations: usize = line["profile: ".len()..]
         .split(' ')
         .next()
@@ -632,10 +620,7 @@ fn has_real_gpu() -> bool {
 
 /// The test accuracy that `train_mlp` prints for epoch 1.
 fn first_epoch_test_accuracy(out: &str) -> f64 {
-    let line = out
-        .lines()
-        .find(|l| l.starts_with("epoch 1: train accuracy"))
-        .unwrap_or_else(|| panic!("no epoch line in:\n{out}"));
+    let line = line_starting(out, "epoch 1: train accuracy");
     line.split("test accuracy ")
         .nth(1)
         .and_then(|r| r.split(',').next())

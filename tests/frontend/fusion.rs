@@ -3,12 +3,12 @@
 //! inference (with no wait) and training through another executor that shares the arrays are
 //! seen by the next inference; switched off and on per executor.
 
-use std::path::Path;
-
 use mxr::engine::Context;
 use mxr::exec::{Executor, GradReq};
 use mxr::nd::NDArray;
 use mxr::sym::{self, Symbol};
+
+use crate::conformance::fixture;
 
 /// Deterministic values in [lo, hi).
 fn values(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
@@ -295,7 +295,7 @@ fn an_executor_infers_while_another_sharing_its_arrays_trains() {
 
 #[test]
 fn fused_executors_match_mxnet_on_the_conformance_convolutions() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/cases");
+    let dir = fixture("cases");
     let mut checked = 0;
     for case in ["conv_3x3_s1_p1", "conv_5x5_s2", "conv_no_bias", "net_lenet"] {
         let case_dir = dir.join(case);

@@ -10,6 +10,8 @@ use mxr::nd::NDArray;
 use mxr::optim::{Sgd, Updater};
 use mxr_test_support::{Missing, fashion_mnist_dir, skip};
 
+use crate::examples::built_example;
+
 const SHAPE: [usize; 2] = [2, 3];
 
 fn values(a: &NDArray) -> Vec<f32> {
@@ -294,20 +296,16 @@ pub(crate) fn mpi_setup(name: &str) -> Option<(PathBuf, PathBuf)> {
         );
         return None;
     };
-    let exe = std::env::current_exe().expect("the test binary has a path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/<test>");
-    let example = dir.join("examples").join(name);
-    if !example.exists() {
-        skip(
-            Missing::Examples,
-            &format!("example {name} not built; run `cargo test --workspace --features mpi`"),
-        );
-        return None;
-    }
+    let example = built_example(name, "cargo test --workspace --features mpi")?;
     Some((mpirun, example))
+}
+
+/// [`mpi_setup`] for an example that trains on Fashion-MNIST: `None` (the test skips) where the
+/// data set is missing too.
+fn mpi_training_setup(name: &str) -> Option<(PathBuf, PathBuf)> {
+    let setup = mpi_setup(name)?;
+    fashion_mnist_dir()?;
+    Some(setup)
 }
 
 fn mpirun_two(mpirun: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -413,12 +411,9 @@ fn big_keys_sum_on_several_threads_and_pull_into_views() -> mxr::Result<()> {
 /// same weights.
 #[test]
 fn module_fit_over_dist_sync_keeps_both_workers_identical() {
-    let Some((mpirun, example)) = mpi_setup("train_module") else {
+    let Some((mpirun, example)) = mpi_training_setup("train_module") else {
         return;
     };
-    if fashion_mnist_dir().is_none() {
-        return;
-    }
     let out_dir = std::env::temp_dir().join(format!("mxr-module-dist-{}", std::process::id()));
     let out = mpirun_two(
         &mpirun,
@@ -467,12 +462,9 @@ fn module_fit_over_dist_sync_keeps_both_workers_identical() {
 /// of the data per worker, gradients summed, one SGD step per batch. Both save a checkpoint.
 #[test]
 fn train_mlp_dist_matches_one_process_over_two_contexts() {
-    let Some((mpirun, example)) = mpi_setup("train_mlp_dist") else {
+    let Some((mpirun, example)) = mpi_training_setup("train_mlp_dist") else {
         return;
     };
-    if fashion_mnist_dir().is_none() {
-        return;
-    }
     let dir = std::env::temp_dir().join(format!("mxr-train-dist-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let prefix = |name: &str| dir.join(name).to_str().expect("utf-8 path").to_string();

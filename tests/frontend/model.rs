@@ -1,19 +1,19 @@
 //! A model trained by MXNet 1.9.1 (tests/fixtures/conformance/model): its checkpoint runs in mxr
 //! on the 10,000 Fashion-MNIST test images with MXNet's predictions and accuracy.
 
-use std::path::Path;
-
 use mxr::engine::Context;
 use mxr::exec::{Executor, GradReq};
 use mxr::nd::{self, NDArray};
 use serde_json::Value;
+
+use crate::conformance::fixture;
 
 #[test]
 fn the_mxnet_checkpoint_predicts_as_mxnet_did() {
     let Some(fashion) = mxr_test_support::fashion_mnist_dir() else {
         return;
     };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance/model");
+    let dir = fixture("model");
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     let prefix = dir.join("fashion_mlp").to_string_lossy().into_owned();

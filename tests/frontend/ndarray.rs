@@ -4,11 +4,7 @@ use mxr::engine::{Context, Error as EngineError};
 use mxr::nd::{self, NDArray, context_scope};
 use mxr::{DType, Error};
 
-fn fixture(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/conformance")
-        .join(name)
-}
+use crate::conformance::fixture;
 
 #[test]
 fn creation_values_and_metadata() {

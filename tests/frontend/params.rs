@@ -11,9 +11,7 @@ use mxr::format::{ParamsFile, RawArray, decode_params, encode_params, load_param
 use mxr_kernels::f16;
 use serde_json::Value;
 
-fn conformance() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance")
-}
+use crate::conformance::fixture;
 
 /// A fresh, empty directory for one test's files.
 fn temp_dir(test: &str) -> PathBuf {
@@ -113,7 +111,7 @@ fn reencodes_identically(bytes: &[u8], name: &str) -> ParamsFile {
 
 #[test]
 fn ndarray_format_fixtures_decode_as_mxnet_describes_them() {
-    let dir = conformance().join("ndarray_format");
+    let dir = fixture("ndarray_format");
     let expected: Value =
         serde_json::from_str(&fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     let files = expected["files"].as_object().unwrap();
@@ -173,9 +171,8 @@ fn ndarray_format_fixtures_decode_as_mxnet_describes_them() {
 
 #[test]
 fn every_conformance_params_file_reencodes_identically() {
-    let root = conformance();
-    let mut paths = vec![root.join("model/fashion_mlp-0003.params")];
-    for case in fs::read_dir(root.join("cases")).unwrap() {
+    let mut paths = vec![fixture("model/fashion_mlp-0003.params")];
+    for case in fs::read_dir(fixture("cases")).unwrap() {
         let case = case.unwrap().path();
         paths.push(case.join("inputs.params"));
         paths.push(case.join("expected.params"));
@@ -302,7 +299,7 @@ fn hand_built_files_round_trip() {
         decode_params(&empty, "m").unwrap(),
         ParamsFile::List(vec![])
     );
-    let fixture = fs::read(conformance().join("ndarray_format/empty_list.params")).unwrap();
+    let fixture = fs::read(fixture("ndarray_format/empty_list.params")).unwrap();
     assert_eq!(empty, fixture);
 }
 
@@ -334,7 +331,7 @@ fn save_and_load_through_files() {
 fn every_truncation_is_an_error() {
     let mut files = vec![spec_example().1];
     for name in ["zero_size.params", "utf8_key.params", "list_mixed.params"] {
-        files.push(fs::read(conformance().join("ndarray_format").join(name)).unwrap());
+        files.push(fs::read(fixture("ndarray_format").join(name)).unwrap());
     }
     files.push(encode_params(&ParamsFile::List(vec![RawArray::none()])));
     for bytes in &files {
@@ -357,7 +354,7 @@ fn single_byte_corruptions_are_errors_or_reencode_identically() {
         "zero_size.params",
         "dtype_float16.params",
     ] {
-        files.push(fs::read(conformance().join("ndarray_format").join(name)).unwrap());
+        files.push(fs::read(fixture("ndarray_format").join(name)).unwrap());
     }
     let (mut accepted, mut rejected) = (0, 0);
     for original in &files {

@@ -14,12 +14,10 @@ use mxr::sym::{
 };
 use serde_json::{Value, json};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance")
-}
+use crate::conformance::fixture;
 
 fn read_json(file: &str) -> Value {
-    let text = std::fs::read_to_string(fixtures().join(file)).expect("fixtures are vendored");
+    let text = std::fs::read_to_string(fixture(file)).expect("fixtures are vendored");
     serde_json::from_str(&text).expect("fixture JSON")
 }
 
@@ -46,7 +44,7 @@ fn names_json_cases_list_like_mxnet() {
     assert_eq!(cases.len(), 77);
     for case in cases {
         let file = case["symbol"].as_str().unwrap();
-        let s = Symbol::load(fixtures().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let s = Symbol::load(fixture(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(
             s.list_arguments(),
             strings(&case["list_arguments"]),
@@ -257,11 +255,11 @@ fn names_json_constructions_rebuild_like_mxnet() {
 
 #[test]
 fn every_mxnet_file_round_trips_byte_for_byte() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures().join("cases"))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixture("cases"))
         .unwrap()
         .map(|e| e.unwrap().path().join("symbol.json"))
         .collect();
-    files.push(fixtures().join("model/fashion_mlp-symbol.json"));
+    files.push(fixture("model/fashion_mlp-symbol.json"));
     files.sort();
     assert_eq!(files.len(), 78);
     for file in files {
@@ -285,7 +283,7 @@ fn shapes_json_infers_like_mxnet() {
     let mut partial = 0;
     for e in entries {
         let file = e["symbol"].as_str().unwrap();
-        let s = Symbol::load(fixtures().join(file)).unwrap();
+        let s = Symbol::load(fixture(file)).unwrap();
         let known: Vec<(String, Vec<usize>)> = e["known"]
             .as_object()
             .unwrap()
@@ -561,7 +559,7 @@ fn loading_follows_mxnets_reader() {
 
 #[test]
 fn dot_draws_like_plot_network() {
-    let lenet = Symbol::load(fixtures().join("cases/net_lenet/symbol.json")).unwrap();
+    let lenet = Symbol::load(fixture("cases/net_lenet/symbol.json")).unwrap();
     let dot = lenet.to_dot("lenet", true);
     assert!(dot.starts_with("digraph lenet {\n"));
     assert!(dot.contains("[label=\"Convolution\\n5x5/1, 4\", fillcolor=\"#fb8072\", shape=box, tooltip=\"conv1\"]"), "{dot}");

@@ -107,16 +107,10 @@ impl CudaDevice {
         dst: DevicePtr,
         src: &[u8],
     ) -> Result<()> {
-        self.bind(context)?;
-        let err = |call| move |e| driver_error(context, call, e);
-        // SAFETY: `dst` holds `src.len()` bytes (the caller's contract); `src` outlives the copy
-        // because the stream is synchronized before returning.
-        unsafe {
-            result::memcpy_htod_async(dst.0, src, self.compute.cu_stream())
-                .map_err(err("cuMemcpyHtoDAsync"))?;
-            result::stream::synchronize(self.compute.cu_stream())
-                .map_err(err("cuStreamSynchronize"))
-        }
+        // SAFETY: `dst` holds `src.len()` bytes (the caller's contract); `src`, whatever memory
+        // it is, outlives the copy because the stream is synchronized before returning.
+        unsafe { self.upload_async(context, dst, src) }?;
+        self.synchronize_bound(context)
     }
 
     /// Queues a host-to-device copy from pageable memory on the compute stream. The driver
@@ -126,7 +120,7 @@ impl CudaDevice {
     ///
     /// # Safety
     /// `dst` is a live allocation of at least `src.len()` bytes on this device; `src` is
-    /// pageable (ordinary heap) memory.
+    /// pageable (ordinary heap) memory, or outlives the transfer.
     pub(super) unsafe fn upload_async(
         &self,
         context: Context,
@@ -134,7 +128,8 @@ impl CudaDevice {
         src: &[u8],
     ) -> Result<()> {
         self.bind(context)?;
-        // SAFETY: sizes by contract; pageable `src` is staged by the driver before return.
+        // SAFETY: sizes by contract; pageable `src` is staged by the driver before return, other
+        // memory outlives the transfer (the caller's contract).
         unsafe { result::memcpy_htod_async(dst.0, src, self.compute.cu_stream()) }
             .map_err(|e| driver_error(context, "cuMemcpyHtoDAsync", e))
     }
@@ -149,15 +144,11 @@ impl CudaDevice {
         dst: &mut [u8],
     ) -> Result<()> {
         self.bind(context)?;
-        let err = |call| move |e| driver_error(context, call, e);
         // SAFETY: as for `write_from_host`: sizes by contract, `dst` outlives the synchronized
         // copy.
-        unsafe {
-            result::memcpy_dtoh_async(dst, src.0, self.compute.cu_stream())
-                .map_err(err("cuMemcpyDtoHAsync"))?;
-            result::stream::synchronize(self.compute.cu_stream())
-                .map_err(err("cuStreamSynchronize"))
-        }
+        unsafe { result::memcpy_dtoh_async(dst, src.0, self.compute.cu_stream()) }
+            .map_err(|e| driver_error(context, "cuMemcpyDtoHAsync", e))?;
+        self.synchronize_bound(context)
     }
 
     /// # Safety
@@ -205,6 +196,11 @@ impl CudaDevice {
 
     pub(super) fn synchronize(&self, context: Context) -> Result<()> {
         self.bind(context)?;
+        self.synchronize_bound(context)
+    }
+
+    /// Waits for the compute stream; the device's context is already bound to this thread.
+    fn synchronize_bound(&self, context: Context) -> Result<()> {
         // SAFETY: the compute stream is alive (held by `self`).
         unsafe { result::stream::synchronize(self.compute.cu_stream()) }
             .map_err(|e| driver_error(context, "cuStreamSynchronize", e))

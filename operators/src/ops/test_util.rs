@@ -1,8 +1,16 @@
-//! Test helpers shared by the operator families' tests: deterministic values for the GPU
-//! tests and a recorder for the nodes a gradient function adds.
+//! Test helpers shared by the operator families' tests: deterministic values and tensors,
+//! comparisons (with tolerances, of CPU and GPU, of error messages) and a recorder for the nodes
+//! a gradient function adds.
+
+use std::sync::Arc;
+
+use mxr_engine::Context;
+use mxr_engine::gpu::GpuDevice;
 
 use crate::Result;
-use crate::registry::{Entry, GradCtx, GraphBuilder, OpRef};
+use crate::check::gpu::{compare_with_cpu, test_device};
+use crate::check::{HostTensor, run};
+use crate::registry::{Entry, GradCtx, GraphBuilder, OpContext, OpRef, Operator, create};
 
 /// Deterministic values in [lo, hi) (a small LCG), some exactly zero when `zeros`.
 pub(crate) fn gpu_values(n: usize, seed: u64, lo: f32, hi: f32, zeros: bool) -> Vec<f32> {
@@ -96,4 +104,117 @@ pub(crate) fn backward_graph(op: &OpRef) -> (Vec<Node>, Vec<Option<Entry>>) {
         })
         .unwrap();
     (rec.nodes, grads)
+}
+
+/// A float32 tensor of `shape` holding 0, 1, 2, ... in row-major order.
+pub(crate) fn iota(shape: &[usize]) -> HostTensor {
+    let n: usize = shape.iter().product();
+    HostTensor::from_f32(shape, (0..n).map(|v| v as f32).collect())
+}
+
+/// A float64 tensor of `shape` with values uniform in [lo, hi) from the kernels' seeded
+/// generator (continuous, so no two values tie).
+pub(crate) fn uniform_f64(shape: &[usize], seed: u64, lo: f64, hi: f64) -> HostTensor {
+    let mut rng = mxr_kernels::cpu::random::Rng::seed(seed);
+    let n: usize = shape.iter().product();
+    HostTensor::from_vec(
+        shape,
+        (0..n)
+            .map(|_| lo + (hi - lo) * rng.uniform_f64())
+            .collect::<Vec<f64>>(),
+    )
+}
+
+/// `n` deterministic values in [lo, hi) from a xorshift generator seeded with `seed`.
+pub(crate) fn xorshift_values(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
+        })
+        .collect()
+}
+
+/// A float32 tensor of `shape` holding [`xorshift_values`] in [lo, hi).
+pub(crate) fn xorshift_f32(shape: &[usize], seed: u64, lo: f64, hi: f64) -> HostTensor {
+    let n = shape.iter().product();
+    let v = xorshift_values(n, seed, lo, hi);
+    HostTensor::from_f32(shape, v.into_iter().map(|v| v as f32).collect())
+}
+
+/// A float32 tensor of `shape` holding [`gpu_values`] (in [lo, hi), some zero when `zeros`).
+pub(crate) fn gpu_tensor(shape: &[usize], seed: u64, lo: f32, hi: f32, zeros: bool) -> HostTensor {
+    let n: usize = shape.iter().product();
+    HostTensor::from_f32(shape, gpu_values(n, seed, lo, hi, zeros))
+}
+
+/// An inference-mode CPU context with no generator, for calling an operator directly.
+pub(crate) fn cpu_ctx() -> OpContext<'static> {
+    OpContext {
+        is_train: false,
+        context: Context::cpu(0),
+        rng: None,
+        needed: None,
+    }
+}
+
+/// Asserts that `got` and `want` have the same length and that every element is within
+/// `atol + rtol * |want|`.
+pub(crate) fn assert_close(got: &[f64], want: &[f64], rtol: f64, atol: f64) {
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= atol + rtol * w.abs(),
+            "element {i}: {g} vs {w}\n{got:?} vs {want:?}"
+        );
+    }
+}
+
+/// Asserts that `create(name, attrs)` fails with an error message containing every one of
+/// `needles`.
+#[track_caller]
+pub(crate) fn assert_create_err(name: &str, attrs: &[(&str, &str)], needles: &[&str]) {
+    let msg = match create(name, attrs, None) {
+        Ok(_) => panic!("{name} {attrs:?}: created, expected an error"),
+        Err(e) => e.to_string(),
+    };
+    for needle in needles {
+        assert!(msg.contains(needle), "{needle:?} missing from: {msg}");
+    }
+}
+
+/// The GPU tests' comparison: an operator run on the CPU and on the test device (a real GPU,
+/// else the emulator) in training mode must agree within `atol + rtol * |cpu|`
+/// ([`compare_with_cpu`]).
+pub(crate) struct GpuCheck {
+    dev: Arc<GpuDevice>,
+    rtol: f64,
+    atol: f64,
+}
+
+impl GpuCheck {
+    /// The test device with these tolerances.
+    pub(crate) fn new(rtol: f64, atol: f64) -> GpuCheck {
+        GpuCheck {
+            dev: test_device().unwrap(),
+            rtol,
+            atol,
+        }
+    }
+
+    /// Compares `op` on `inputs`; panics naming `what` where CPU and GPU differ.
+    pub(crate) fn check(&self, op: &dyn Operator, inputs: &[HostTensor], what: &str) {
+        compare_with_cpu(op, &self.dev, inputs, true, self.rtol, self.atol)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+
+    /// Compares `op` on the single input `x` as [`GpuCheck::check`] does and returns its
+    /// (training-mode) CPU output, the input of the backward op's comparison.
+    pub(crate) fn forward(&self, op: &dyn Operator, x: &HostTensor, what: &str) -> HostTensor {
+        self.check(op, std::slice::from_ref(x), what);
+        run(op, &mut [x.clone()], true).unwrap().remove(0)
+    }
 }

@@ -139,20 +139,15 @@ fn dtype_of(flag: i32) -> Result<DType> {
 /// # Safety
 /// `d` describes a live host tensor (ABI contract) that nobody writes during `'a`.
 unsafe fn tensor<'a>(d: &TensorDesc) -> Result<Tensor<'a>> {
-    let dtype = dtype_of(d.dtype)?;
-    // SAFETY: `shape` holds `ndim` dims and `data` `nbytes` bytes (ABI contract).
-    let shape = unsafe { raw_slice(d.shape, u32::try_from(d.ndim).unwrap_or(u32::MAX), "shape")? };
+    // SAFETY: forwarded from the caller.
+    let (shape, dtype) = unsafe { tensor_meta(d)? };
     let bytes = if d.nbytes == 0 {
         &[][..]
     } else {
-        if d.data.is_null() {
-            return Err(Error::new("null tensor data"));
-        }
         // SAFETY: `data` has `nbytes` bytes nobody writes during the call (ABI contract);
-        // null was rejected above.
+        // `tensor_meta` rejected null.
         unsafe { std::slice::from_raw_parts(d.data.cast::<u8>(), d.nbytes) }
     };
-    check_len(shape, dtype, d.nbytes)?;
     Ok(Tensor {
         shape,
         dtype,
@@ -166,24 +161,36 @@ unsafe fn tensor<'a>(d: &TensorDesc) -> Result<Tensor<'a>> {
 /// `d` describes a live host tensor that nothing else accesses during `'a` (the host never
 /// aliases outputs).
 unsafe fn tensor_mut<'a>(d: &TensorDesc) -> Result<TensorMut<'a>> {
-    let dtype = dtype_of(d.dtype)?;
-    // SAFETY: `shape` holds `ndim` dims (ABI contract).
-    let shape = unsafe { raw_slice(d.shape, u32::try_from(d.ndim).unwrap_or(u32::MAX), "shape")? };
+    // SAFETY: forwarded from the caller.
+    let (shape, dtype) = unsafe { tensor_meta(d)? };
     let bytes = if d.nbytes == 0 {
         &mut [][..]
     } else {
-        if d.data.is_null() {
-            return Err(Error::new("null tensor data"));
-        }
-        // SAFETY: `data` has `nbytes` writable bytes, exclusively ours during the call.
+        // SAFETY: `data` has `nbytes` writable bytes, exclusively ours during the call;
+        // `tensor_meta` rejected null.
         unsafe { std::slice::from_raw_parts_mut(d.data.cast::<u8>(), d.nbytes) }
     };
-    check_len(shape, dtype, d.nbytes)?;
     Ok(TensorMut {
         shape,
         dtype,
         bytes,
     })
+}
+
+/// The checked dims and dtype of a tensor description, whose data is not null unless it holds
+/// no bytes, and whose byte count fits the dims and dtype.
+///
+/// # Safety
+/// `d` describes a live host tensor (ABI contract): `shape` holds `ndim` dims for `'a`.
+unsafe fn tensor_meta<'a>(d: &TensorDesc) -> Result<(&'a [usize], DType)> {
+    let dtype = dtype_of(d.dtype)?;
+    // SAFETY: `shape` holds `ndim` dims (ABI contract).
+    let shape = unsafe { raw_slice(d.shape, u32::try_from(d.ndim).unwrap_or(u32::MAX), "shape")? };
+    if d.nbytes != 0 && d.data.is_null() {
+        return Err(Error::new("null tensor data"));
+    }
+    check_len(shape, dtype, d.nbytes)?;
+    Ok((shape, dtype))
 }
 
 /// Views of `n` host tensors.
@@ -251,6 +258,28 @@ fn shape_to_desc(s: &Shape) -> Result<ShapeDesc> {
     Ok(d)
 }
 
+/// Decodes the host's input and output descriptors (`ins`, `outs`), lets `infer` complete the
+/// values and encodes them back into the same descriptors: the shared body of the shape and
+/// the type inference entry points.
+fn infer_in_place<D, V>(
+    ins: &mut [D],
+    outs: &mut [D],
+    decode: impl Fn(&D) -> Result<V>,
+    encode: impl Fn(&V) -> Result<D>,
+    infer: impl FnOnce(&mut [V], &mut [V]) -> Result<()>,
+) -> Result<()> {
+    let mut in_values: Vec<V> = ins.iter().map(&decode).collect::<Result<_>>()?;
+    let mut out_values: Vec<V> = outs.iter().map(&decode).collect::<Result<_>>()?;
+    infer(&mut in_values, &mut out_values)?;
+    for (d, v) in ins.iter_mut().zip(&in_values) {
+        *d = encode(v)?;
+    }
+    for (d, v) in outs.iter_mut().zip(&out_values) {
+        *d = encode(v)?;
+    }
+    Ok(())
+}
+
 fn call_ctx(call: *const CallInfo) -> Result<CallCtx> {
     // SAFETY: null or valid for the call (ABI contract).
     let call = unsafe { call.as_ref() }.ok_or_else(|| Error::new("null call info"))?;
@@ -311,16 +340,9 @@ unsafe extern "C" fn infer_shape_fn<T: Op>(
                 raw_slice_mut(outputs, num_outputs, "output shapes")?,
             )
         };
-        let mut in_shapes: Vec<Shape> = ins.iter().map(shape_from_desc).collect::<Result<_>>()?;
-        let mut out_shapes: Vec<Shape> = outs.iter().map(shape_from_desc).collect::<Result<_>>()?;
-        op.infer_shape(&mut in_shapes, &mut out_shapes)?;
-        for (d, s) in ins.iter_mut().zip(&in_shapes) {
-            *d = shape_to_desc(s)?;
-        }
-        for (d, s) in outs.iter_mut().zip(&out_shapes) {
-            *d = shape_to_desc(s)?;
-        }
-        Ok(())
+        infer_in_place(ins, outs, shape_from_desc, shape_to_desc, |i, o| {
+            op.infer_shape(i, o)
+        })
     })
 }
 
@@ -348,16 +370,8 @@ unsafe extern "C" fn infer_type_fn<T: Op>(
                 dtype_of(*f).map(Some)
             }
         };
-        let mut in_types: Vec<Option<DType>> = ins.iter().map(known).collect::<Result<_>>()?;
-        let mut out_types: Vec<Option<DType>> = outs.iter().map(known).collect::<Result<_>>()?;
-        op.infer_type(&mut in_types, &mut out_types)?;
-        for (f, t) in ins.iter_mut().zip(&in_types) {
-            *f = t.map_or(-1, DType::flag);
-        }
-        for (f, t) in outs.iter_mut().zip(&out_types) {
-            *f = t.map_or(-1, DType::flag);
-        }
-        Ok(())
+        let flag = |t: &Option<DType>| Ok(t.map_or(-1, DType::flag));
+        infer_in_place(ins, outs, known, flag, |i, o| op.infer_type(i, o))
     })
 }
 

@@ -1,18 +1,13 @@
 //! `LeakyReLU` and `_backward_LeakyReLU` on the GPU against the CPU kernels.
 
 use crate::check::gpu::{compare_with_cpu, test_device};
-use crate::check::{HostTensor, run};
-use crate::ops::test_util::{GPU_SHAPES, gpu_values};
+use crate::check::run;
+use crate::ops::test_util::{GPU_SHAPES, GpuCheck, gpu_tensor};
 use crate::registry::create;
-
-fn t(shape: &[usize], seed: u64, lo: f32, hi: f32) -> HostTensor {
-    let n = shape.iter().product();
-    HostTensor::from_f32(shape, gpu_values(n, seed, lo, hi, true))
-}
 
 #[test]
 fn fixed_slope_acts_match_cpu() {
-    let dev = test_device().unwrap();
+    let gpu = GpuCheck::new(1e-5, 1e-7);
     let variants: &[&[(&str, &str)]] = &[
         &[("act_type", "leaky")],
         &[("act_type", "leaky"), ("slope", "0.01")],
@@ -23,24 +18,15 @@ fn fixed_slope_acts_match_cpu() {
         &[("act_type", "gelu")],
     ];
     for (k, shape) in GPU_SHAPES.iter().enumerate() {
-        let x = t(shape, k as u64, -6.0, 6.0);
-        let g = t(shape, k as u64 + 7, -2.0, 2.0);
+        let x = gpu_tensor(shape, k as u64, -6.0, 6.0, true);
+        let g = gpu_tensor(shape, k as u64 + 7, -2.0, 2.0, true);
         for attrs in variants {
             let fwd = create("LeakyReLU", attrs, None).unwrap();
-            compare_with_cpu(
-                fwd.as_ref(),
-                &dev,
-                std::slice::from_ref(&x),
-                true,
-                1e-5,
-                1e-7,
-            )
-            .unwrap_or_else(|e| panic!("{attrs:?} {shape:?}: {e}"));
-            let y = run(fwd.as_ref(), &mut [x.clone()], true).unwrap().remove(0);
+            let y = gpu.forward(fwd.as_ref(), &x, &format!("{attrs:?} {shape:?}"));
             let back = create("_backward_LeakyReLU", attrs, None).unwrap();
             let ins = [g.clone(), x.clone(), y];
-            compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-7)
-                .unwrap_or_else(|e| panic!("backward {attrs:?} {shape:?}: {e}"));
+            let what = format!("backward {attrs:?} {shape:?}");
+            gpu.check(back.as_ref(), &ins, &what);
         }
     }
 }
@@ -63,9 +49,9 @@ fn prelu_matches_cpu() {
         (&[2, 3, 0], &[3]),
     ];
     for (k, &(ds, gs)) in cases.iter().enumerate() {
-        let x = t(ds, k as u64, -3.0, 3.0);
-        let gamma = t(gs, k as u64 + 3, -1.0, 1.0);
-        let g = t(ds, k as u64 + 9, -2.0, 2.0);
+        let x = gpu_tensor(ds, k as u64, -3.0, 3.0, true);
+        let gamma = gpu_tensor(gs, k as u64 + 3, -1.0, 1.0, true);
+        let g = gpu_tensor(ds, k as u64 + 9, -2.0, 2.0, true);
         compare_with_cpu(
             fwd.as_ref(),
             &dev,
@@ -96,9 +82,9 @@ fn rrelu_matches_cpu() {
         ],
     ];
     for (k, shape) in GPU_SHAPES.iter().enumerate() {
-        let x = t(shape, k as u64, -3.0, 3.0);
-        let g = t(shape, k as u64 + 4, -2.0, 2.0);
-        let gm = t(shape, k as u64 + 5, -2.0, 2.0);
+        let x = gpu_tensor(shape, k as u64, -3.0, 3.0, true);
+        let g = gpu_tensor(shape, k as u64 + 4, -2.0, 2.0, true);
+        let gm = gpu_tensor(shape, k as u64 + 5, -2.0, 2.0, true);
         for attrs in variants {
             let fwd = create("LeakyReLU", attrs, None).unwrap();
             for train in [true, false] {

@@ -1,32 +1,31 @@
-use mxr_engine::Context;
 use mxr_kernels::DType;
 
 use crate::check::{
     GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run, run_seeded,
 };
-use crate::ops::test_util::{added, backward_graph, input, ograd, output};
-use crate::registry::{OpContext, Shape, create};
-
-fn close(got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
-    for (g, w) in got.iter().zip(want) {
-        assert!(
-            (g - w).abs() <= tol * (1.0 + w.abs()),
-            "{got:?} vs {want:?}"
-        );
-    }
-}
-
-fn ctx() -> OpContext<'static> {
-    OpContext {
-        is_train: false,
-        context: Context::cpu(0),
-        rng: None,
-        needed: None,
-    }
-}
+use crate::ops::test_util::{
+    added, assert_close, assert_create_err, backward_graph, cpu_ctx, input, ograd, output,
+};
+use crate::registry::{OpRef, Shape, create};
 
 const X5: [f32; 5] = [-2.0, -0.5, 0.0, 0.5, 2.0];
+
+/// Runs `op` on [`X5`] and backward for a head gradient of ones, compares both with MXNet's
+/// `want_y` and `want_dx` (within `tol * (1 + |want|)`) and checks that computing in place
+/// gives the same output.
+fn check_on_x5(op: &OpRef, want_y: &[f64], want_dx: &[f64], tol: f64, what: &str) {
+    let x = HostTensor::from_f32(&[5], X5.to_vec());
+    let ones = HostTensor::from_f32(&[5], vec![1.0; 5]);
+    let y = run(op.as_ref(), &mut [x.clone()], false).unwrap();
+    assert_close(&y[0].to_f64(), want_y, tol, tol);
+    let dx = gradients(op, std::slice::from_ref(&x), &[ones], true, 0).unwrap();
+    assert_close(&dx[0].as_ref().unwrap().to_f64(), want_dx, tol, tol);
+    let mut z = x;
+    op.forward_inplace(&mut cpu_ctx(), &mut z.view_mut())
+        .unwrap()
+        .unwrap();
+    assert_eq!(z, y[0], "{what}");
+}
 
 #[test]
 fn activation_matches_mxnet() {
@@ -60,29 +59,11 @@ fn activation_matches_mxnet() {
             [0.111_111_11, 0.444_444_45, 1.0, 0.444_444_45, 0.111_111_11],
         ),
     ];
-    let x = HostTensor::from_f32(&[5], X5.to_vec());
-    let ones = HostTensor::from_f32(&[5], vec![1.0; 5]);
     for (act, want_y, want_dx) in cases {
         let op = create("Activation", &[("act_type", act)], None).unwrap();
         assert_eq!(op.name(), "Activation");
         assert_eq!(op.attrs(), vec![("act_type".to_string(), act.to_string())]);
-        let y = run(op.as_ref(), &mut [x.clone()], false).unwrap();
-        close(&y[0].to_f64(), &want_y, 1e-6);
-        let dx = gradients(
-            &op,
-            std::slice::from_ref(&x),
-            std::slice::from_ref(&ones),
-            true,
-            0,
-        )
-        .unwrap();
-        close(&dx[0].as_ref().unwrap().to_f64(), &want_dx, 1e-6);
-        // In place gives the same values.
-        let mut z = x.clone();
-        op.forward_inplace(&mut ctx(), &mut z.view_mut())
-            .unwrap()
-            .unwrap();
-        assert_eq!(z, y[0], "{act}");
+        check_on_x5(&op, &want_y, &want_dx, 1e-6, act);
     }
 }
 
@@ -111,16 +92,9 @@ fn activation_gradients_and_graphs() {
 
 #[test]
 fn activation_parameters_are_checked() {
-    let err = create("Activation", &[], None).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("Activation") && msg.contains("act_type"),
-        "{msg}"
-    );
+    assert_create_err("Activation", &[], &["Activation", "act_type"]);
     // Enum names are case-sensitive, as in MXNet.
-    let err = create("Activation", &[("act_type", "ReLU")], None).unwrap_err();
-    let msg = err.to_string();
-    assert!(msg.contains("ReLU") && msg.contains("'relu'"), "{msg}");
+    assert_create_err("Activation", &[("act_type", "ReLU")], &["ReLU", "'relu'"]);
     let err = create("_backward_Activation", &[("act_type", "gelu")], None).unwrap_err();
     assert!(err.to_string().contains("_backward_Activation"), "{err}");
     // Integers are not activations' business, but the ops still dispatch cleanly.
@@ -157,26 +131,9 @@ fn leaky_family_matches_mxnet() {
             [-0.085_231_87, 0.132_504_91, 0.5, 0.867_495_06, 1.085_231_9],
         ),
     ];
-    let x = HostTensor::from_f32(&[5], X5.to_vec());
-    let ones = HostTensor::from_f32(&[5], vec![1.0; 5]);
     for (act, want_y, want_dx) in cases {
         let op = create("LeakyReLU", &[("act_type", act), ("slope", "0.3")], None).unwrap();
-        let y = run(op.as_ref(), &mut [x.clone()], false).unwrap();
-        close(&y[0].to_f64(), &want_y, 2e-6);
-        let dx = gradients(
-            &op,
-            std::slice::from_ref(&x),
-            std::slice::from_ref(&ones),
-            true,
-            0,
-        )
-        .unwrap();
-        close(&dx[0].as_ref().unwrap().to_f64(), &want_dx, 2e-6);
-        let mut z = x.clone();
-        op.forward_inplace(&mut ctx(), &mut z.view_mut())
-            .unwrap()
-            .unwrap();
-        assert_eq!(z, y[0], "{act}");
+        check_on_x5(&op, &want_y, &want_dx, 2e-6, act);
         assert!(op.is_inplace_unary());
         let (nodes, _) = backward_graph(&op);
         assert_eq!(nodes[0].op, "_backward_LeakyReLU");
@@ -207,7 +164,7 @@ fn prelu_matches_mxnet() {
     assert!(!op.is_inplace_unary());
     assert!(
         op.forward_inplace(
-            &mut ctx(),
+            &mut cpu_ctx(),
             &mut HostTensor::zeros(&[3], DType::F32).view_mut()
         )
         .is_none()
@@ -217,11 +174,17 @@ fn prelu_matches_mxnet() {
     let gamma = HostTensor::from_f32(&[3], vec![0.1, 0.2, 0.3]);
     let g = HostTensor::from_f32(&[2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     let y = run(op.as_ref(), &mut [x.clone(), gamma.clone()], false).unwrap();
-    close(&y[0].to_f64(), &[-0.1, 2.0, -0.9, 4.0, -1.0, 6.0], 1e-6);
+    assert_close(
+        &y[0].to_f64(),
+        &[-0.1, 2.0, -0.9, 4.0, -1.0, 6.0],
+        1e-6,
+        1e-6,
+    );
     let d = gradients(&op, &[x.clone(), gamma], std::slice::from_ref(&g), true, 0).unwrap();
-    close(
+    assert_close(
         &d[0].as_ref().unwrap().to_f64(),
         &[0.1, 2.0, 0.9, 4.0, 1.0, 6.0],
+        1e-6,
         1e-6,
     );
     assert_eq!(d[1].as_ref().unwrap().to_f64(), vec![-1.0, -25.0, -9.0]);
@@ -234,11 +197,12 @@ fn prelu_matches_mxnet() {
     let gamma = HostTensor::from_f32(&[3], vec![0.1, 0.2, 0.3]);
     let ones = HostTensor::from_f32(&[2, 3, 2, 2], vec![1.0; 24]);
     let y = run(op.as_ref(), &mut [x4.clone(), gamma.clone()], false).unwrap();
-    close(&y[0].to_f64()[..4], &[-1.2, -1.1, -1.0, -0.9], 1e-6);
+    assert_close(&y[0].to_f64()[..4], &[-1.2, -1.1, -1.0, -0.9], 1e-6, 1e-6);
     let d = gradients(&op, &[x4, gamma], &[ones], true, 0).unwrap();
-    close(
+    assert_close(
         &d[1].as_ref().unwrap().to_f64(),
         &[-42.0, -26.0, -10.0],
+        1e-6,
         1e-6,
     );
     let (nodes, grads) = backward_graph(&op);
@@ -298,7 +262,7 @@ fn prelu_shapes_and_gradient() {
     let x1 = HostTensor::from_f32(&[3], vec![-1.0, 2.0, -3.0]);
     let g1 = HostTensor::from_f32(&[3], vec![0.1, 0.2, 0.3]);
     let y = run(op.as_ref(), &mut [x1, g1], false).unwrap();
-    close(&y[0].to_f64(), &[-0.1, 2.0, -0.9], 1e-6);
+    assert_close(&y[0].to_f64(), &[-0.1, 2.0, -0.9], 1e-6, 1e-6);
 }
 
 #[test]
@@ -314,8 +278,8 @@ fn rrelu_inference_and_training() {
     // Inference: slope (0.125 + 0.334)/2 = 0.2295 (MXNet 1.9.1: [-0.2295, 2, -0.6885]).
     let x = HostTensor::from_f32(&[2, 3], vec![-1.0, 2.0, -3.0, 4.0, -5.0, 6.0]);
     let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
-    close(&out[0].to_f64()[..3], &[-0.2295, 2.0, -0.6885], 1e-6);
-    close(&out[1].to_f64(), &[0.2295; 6], 1e-6);
+    assert_close(&out[0].to_f64()[..3], &[-0.2295, 2.0, -0.6885], 1e-6, 1e-6);
+    assert_close(&out[1].to_f64(), &[0.2295; 6], 1e-6, 1e-6);
     // Training: a slope per element in [lower, upper], drawn from the seeded state.
     let op = create(
         "LeakyReLU",
@@ -365,14 +329,12 @@ fn rrelu_inference_and_training() {
 
 #[test]
 fn leaky_parameters_are_checked() {
-    let err = create("LeakyReLU", &[("act_type", "swish")], None).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("LeakyReLU") && msg.contains("swish") && msg.contains("'gelu'"),
-        "{msg}"
+    assert_create_err(
+        "LeakyReLU",
+        &[("act_type", "swish")],
+        &["LeakyReLU", "swish", "'gelu'"],
     );
-    let err = create("LeakyReLU", &[("slope", "steep")], None).unwrap_err();
-    assert!(err.to_string().contains("slope"), "{err}");
+    assert_create_err("LeakyReLU", &[("slope", "steep")], &["slope"]);
     let err = create("_backward_LeakyReLU", &[("alpha", "1")], None).unwrap_err();
     assert!(err.to_string().contains("_backward_LeakyReLU"), "{err}");
     let op = create("LeakyReLU", &[], None).unwrap();
@@ -386,8 +348,8 @@ fn leaky_parameters_are_checked() {
 #[test]
 fn gpu_matches_cpu() {
     use crate::check::HostTensor;
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let gpu = GpuCheck::new(1e-5, 1e-6);
     let x: Vec<f32> = (0..300).map(|i| (i as f32 - 150.0) * 0.17).collect();
     let g: Vec<f32> = (0..300)
         .map(|i| ((i * 7) % 11) as f32 * 0.3 - 1.5)
@@ -395,18 +357,7 @@ fn gpu_matches_cpu() {
     for act in ["relu", "sigmoid", "tanh", "softrelu", "softsign"] {
         let fwd = crate::registry::create("Activation", &[("act_type", act)], None).unwrap();
         let xs = HostTensor::from_f32(&[3, 100], x.clone());
-        compare_with_cpu(
-            fwd.as_ref(),
-            &dev,
-            std::slice::from_ref(&xs),
-            true,
-            1e-5,
-            1e-6,
-        )
-        .unwrap_or_else(|e| panic!("{act}: {e}"));
-        let y = crate::check::run(fwd.as_ref(), &mut [xs.clone()], true)
-            .unwrap()
-            .remove(0);
+        let y = gpu.forward(fwd.as_ref(), &xs, act);
         let back =
             crate::registry::create("_backward_Activation", &[("act_type", act)], None).unwrap();
         let gs = HostTensor::from_f32(&[3, 100], g.clone());
@@ -415,7 +366,6 @@ fn gpu_matches_cpu() {
         } else {
             vec![gs, y, xs]
         };
-        compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
-            .unwrap_or_else(|e| panic!("backward {act}: {e}"));
+        gpu.check(back.as_ref(), &ins, &format!("backward {act}"));
     }
 }

@@ -1,21 +1,6 @@
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
+use crate::ops::test_util::{iota, uniform_f64};
 use crate::registry::{Shape, ShapeCtx, create, lookup};
-
-fn iota(shape: &[usize]) -> HostTensor {
-    let n: usize = shape.iter().product();
-    HostTensor::from_f32(shape, (0..n).map(|v| v as f32).collect())
-}
-
-fn random_f64(shape: &[usize], seed: u64) -> HostTensor {
-    let mut rng = mxr_kernels::cpu::random::Rng::seed(seed);
-    let n: usize = shape.iter().product();
-    HostTensor::from_vec(
-        shape,
-        (0..n)
-            .map(|_| rng.uniform_f64() - 0.5)
-            .collect::<Vec<f64>>(),
-    )
-}
 
 fn t(shape: &[usize], v: &[f32]) -> HostTensor {
     HostTensor::from_f32(shape, v.to_vec())
@@ -120,15 +105,18 @@ fn concat_shapes() {
 fn concat_gradient_splits() {
     let op = create("Concat", &[("num_args", "3"), ("dim", "1")], None).unwrap();
     let ins = [
-        random_f64(&[2, 1, 3], 1),
-        random_f64(&[2, 2, 3], 2),
-        random_f64(&[2, 3, 3], 3),
+        uniform_f64(&[2, 1, 3], 1, -0.5, 0.5),
+        uniform_f64(&[2, 2, 3], 2, -0.5, 0.5),
+        uniform_f64(&[2, 3, 3], 3, -0.5, 0.5),
     ];
     check_gradient(&op, &ins, &GradCheck::default()).unwrap();
     let op = create("Concat", &[("num_args", "2"), ("dim", "0")], None).unwrap();
     check_gradient(
         &op,
-        &[random_f64(&[1, 4], 4), random_f64(&[2, 4], 5)],
+        &[
+            uniform_f64(&[1, 4], 4, -0.5, 0.5),
+            uniform_f64(&[2, 4], 5, -0.5, 0.5),
+        ],
         &GradCheck::default(),
     )
     .unwrap();
@@ -255,8 +243,12 @@ fn slice_channel_gradient_joins() {
         vec![("num_outputs", "2"), ("axis", "-1")],
     ] {
         let op = create("SliceChannel", &attrs, None).unwrap();
-        check_gradient(&op, &[random_f64(&[3, 4, 2], 7)], &GradCheck::default())
-            .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+        check_gradient(
+            &op,
+            &[uniform_f64(&[3, 4, 2], 7, -0.5, 0.5)],
+            &GradCheck::default(),
+        )
+        .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
     }
     let back = create("_backward_SliceChannel", &[("num_outputs", "2")], None).unwrap();
     assert_eq!(back.input_names(), vec!["ograd0", "ograd1"]);
@@ -351,8 +343,18 @@ fn slice_axis_shapes_and_gradient() {
     .unwrap();
     let (_, out) = infer_shapes(op2.as_ref(), &[Shape::from_legacy(&[2, 0, 4])]).unwrap();
     assert_eq!(out[0], Shape::from_legacy(&[2, 0, 4]));
-    check_gradient(&op, &[random_f64(&[2, 4, 3], 9)], &GradCheck::default()).unwrap();
-    check_gradient(&op2, &[random_f64(&[3, 2], 10)], &GradCheck::default()).unwrap();
+    check_gradient(
+        &op,
+        &[uniform_f64(&[2, 4, 3], 9, -0.5, 0.5)],
+        &GradCheck::default(),
+    )
+    .unwrap();
+    check_gradient(
+        &op2,
+        &[uniform_f64(&[3, 2], 10, -0.5, 0.5)],
+        &GradCheck::default(),
+    )
+    .unwrap();
     // The backward op on its own: the head gradient in zeros of the input's shape.
     let back = create(
         "_backward_slice_axis",
@@ -377,12 +379,11 @@ fn distinct(shape: &[usize], salt: f32) -> HostTensor {
 
 #[test]
 fn gpu_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let gpu = GpuCheck::new(0.0, 0.0);
     let check = |name: &str, attrs: &[(&str, &str)], ins: &[HostTensor]| {
         let op = create(name, attrs, None).unwrap();
-        compare_with_cpu(op.as_ref(), &dev, ins, true, 0.0, 0.0)
-            .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
+        gpu.check(op.as_ref(), ins, &format!("{name} {attrs:?}"));
     };
     // Concat and its backward along every axis, negative dims, odd and empty sizes.
     let cases: &[(&str, [usize; 3], [usize; 3])] = &[

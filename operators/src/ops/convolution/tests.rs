@@ -415,8 +415,8 @@ fn wave(shape: &[usize], salt: f32) -> HostTensor {
 
 #[test]
 fn gpu_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let gpu = GpuCheck::new(1e-4, 1e-5);
     // (data shape, filters, groups, kernel, extra attributes)
     type Case<'a> = (
         &'a [usize],
@@ -469,13 +469,11 @@ fn gpu_matches_cpu() {
         }
         let fwd = create("Convolution", &attrs, None).unwrap();
         // GEMM summation order differs from the CPU's: 1e-4 relative.
-        compare_with_cpu(fwd.as_ref(), &dev, &ins, true, 1e-4, 1e-5)
-            .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+        gpu.check(fwd.as_ref(), &ins, &format!("{attrs:?}"));
         let y = run(fwd.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
         let back = create("_backward_Convolution", &attrs, None).unwrap();
         let mut bins = vec![wave(y.shape(), 3.0)];
         bins.extend(ins.iter().cloned());
-        compare_with_cpu(back.as_ref(), &dev, &bins, true, 1e-4, 1e-5)
-            .unwrap_or_else(|e| panic!("backward {attrs:?}: {e}"));
+        gpu.check(back.as_ref(), &bins, &format!("backward {attrs:?}"));
     }
 }

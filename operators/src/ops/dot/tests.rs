@@ -1,22 +1,15 @@
 use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
+use crate::ops::test_util::{assert_close, xorshift_f32, xorshift_values};
 use crate::registry::{Shape, create, lookup};
 
-fn vals(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-        })
-        .collect()
-}
-
 fn t64(shape: &[usize], seed: u64) -> HostTensor {
-    HostTensor::from_f64_as(shape, &vals(shape.iter().product(), seed), DType::F64)
+    HostTensor::from_f64_as(
+        shape,
+        &xorshift_values(shape.iter().product(), seed, -1.0, 1.0),
+        DType::F64,
+    )
 }
 
 fn dot_op(ta: bool, tb: bool) -> crate::registry::OpRef {
@@ -29,16 +22,6 @@ fn dot_op(ta: bool, tb: bool) -> crate::registry::OpRef {
 
 fn run1(op: &crate::registry::OpRef, a: HostTensor, b: HostTensor) -> HostTensor {
     run(op.as_ref(), &mut [a, b], false).unwrap().remove(0)
-}
-
-fn assert_close(got: &[f64], want: &[f64]) {
-    assert_eq!(got.len(), want.len());
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-10 * (1.0 + b.abs()),
-            "[{i}]: {a} vs {b}"
-        );
-    }
 }
 
 #[test]
@@ -86,6 +69,18 @@ fn vectors() {
     assert_eq!(out.to_f64(), vec![22.0, 28.0]);
 }
 
+/// The `rows × cols` product, row-major, of factors `a(i, k)` and `b(k, j)` summed over
+/// `k < inner` in order.
+fn explicit_sums(
+    (rows, cols, inner): (usize, usize, usize),
+    a: impl Fn(usize, usize) -> f64,
+    b: impl Fn(usize, usize) -> f64,
+) -> Vec<f64> {
+    (0..rows * cols)
+        .map(|p| (0..inner).map(|k| a(p / cols, k) * b(k, p % cols)).sum())
+        .collect()
+}
+
 #[test]
 fn n_d_products_match_explicit_sums() {
     // (2,3,4) · (4,5) → (2,3,5).
@@ -93,50 +88,32 @@ fn n_d_products_match_explicit_sums() {
     let out = run1(&dot_op(false, false), a.clone(), b.clone());
     assert_eq!(out.shape(), &[2, 3, 5]);
     let (av, bv) = (a.to_f64(), b.to_f64());
-    let mut want = vec![0.0; 30];
-    for i in 0..6 {
-        for l in 0..5 {
-            want[i * 5 + l] = (0..4).map(|k| av[i * 4 + k] * bv[k * 5 + l]).sum();
-        }
-    }
-    assert_close(&out.to_f64(), &want);
+    let want = explicit_sums((6, 5, 4), |i, k| av[i * 4 + k], |k, l| bv[k * 5 + l]);
+    assert_close(&out.to_f64(), &want, 1e-10, 1e-10);
 
     // transpose_a: (4,2,3) contracts its first axis with (4,5) → (2,3,5).
     let a = t64(&[4, 2, 3], 3);
     let out = run1(&dot_op(true, false), a.clone(), b.clone());
     assert_eq!(out.shape(), &[2, 3, 5]);
     let av = a.to_f64();
-    for i in 0..6 {
-        for l in 0..5 {
-            want[i * 5 + l] = (0..4).map(|k| av[k * 6 + i] * bv[k * 5 + l]).sum();
-        }
-    }
-    assert_close(&out.to_f64(), &want);
+    let want = explicit_sums((6, 5, 4), |i, k| av[k * 6 + i], |k, l| bv[k * 5 + l]);
+    assert_close(&out.to_f64(), &want, 1e-10, 1e-10);
 
     // transpose_b: (2,3,4) · (6,5,4) contracts both last axes → (2,3,6,5).
     let (a, b) = (t64(&[2, 3, 4], 4), t64(&[6, 5, 4], 5));
     let out = run1(&dot_op(false, true), a.clone(), b.clone());
     assert_eq!(out.shape(), &[2, 3, 6, 5]);
     let (av, bv) = (a.to_f64(), b.to_f64());
-    let mut want = vec![0.0; 180];
-    for i in 0..6 {
-        for p in 0..30 {
-            want[i * 30 + p] = (0..4).map(|k| av[i * 4 + k] * bv[p * 4 + k]).sum();
-        }
-    }
-    assert_close(&out.to_f64(), &want);
+    let want = explicit_sums((6, 30, 4), |i, k| av[i * 4 + k], |k, p| bv[p * 4 + k]);
+    assert_close(&out.to_f64(), &want, 1e-10, 1e-10);
 
     // (2,3,4) · (4,5,6) → (2,3,5,6).
     let (a, b) = (t64(&[2, 3, 4], 6), t64(&[4, 5, 6], 7));
     let out = run1(&dot_op(false, false), a.clone(), b.clone());
     assert_eq!(out.shape(), &[2, 3, 5, 6]);
     let (av, bv) = (a.to_f64(), b.to_f64());
-    for i in 0..6 {
-        for p in 0..30 {
-            want[i * 30 + p] = (0..4).map(|k| av[i * 4 + k] * bv[k * 30 + p]).sum();
-        }
-    }
-    assert_close(&out.to_f64(), &want);
+    let want = explicit_sums((6, 30, 4), |i, k| av[i * 4 + k], |k, p| bv[k * 30 + p]);
+    assert_close(&out.to_f64(), &want, 1e-10, 1e-10);
 
     // f32 agrees with f64.
     let out32 = run1(
@@ -262,7 +239,7 @@ fn batch_dot_forward_shapes_and_gradients() {
                 }
             }
         }
-        assert_close(&out.to_f64(), &want);
+        assert_close(&out.to_f64(), &want, 1e-10, 1e-10);
         check_gradient(&batch_op(ta, tb), &[x, y], &GradCheck::default())
             .unwrap_or_else(|e| panic!("batch_dot ta={ta} tb={tb}: {e}"));
     }
@@ -354,15 +331,10 @@ fn names_aliases_and_parameters() {
     assert!(err.contains("transpose_a"), "{err}");
 }
 
-fn gpu_t(shape: &[usize], seed: u64) -> HostTensor {
-    let n = shape.iter().product();
-    HostTensor::from_f32(shape, vals(n, seed).into_iter().map(|v| v as f32).collect())
-}
-
 #[test]
 fn gpu_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let gpu = GpuCheck::new(1e-5, 1e-5);
     // (op, lhs as stored untransposed, rhs as stored untransposed): the transposed cases swap
     // the matrix axes of the stored operand.
     let cases: &[(&str, &[usize], &[usize])] = &[
@@ -409,17 +381,18 @@ fn gpu_matches_cpu() {
             ];
             let what = format!("{name} {ls:?}·{rs:?} ta={ta} tb={tb}");
             let op = create(name, &attrs, None).unwrap();
-            let ins = vec![gpu_t(&ls, 1), gpu_t(&rs, 2)];
+            let ins = vec![
+                xorshift_f32(&ls, 1, -1.0, 1.0),
+                xorshift_f32(&rs, 2, -1.0, 1.0),
+            ];
             // GEMM sums may be ordered differently on cuBLAS.
-            compare_with_cpu(op.as_ref(), &dev, &ins, true, 1e-5, 1e-5)
-                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            gpu.check(op.as_ref(), &ins, &what);
             if name == "dot" {
                 let y = run(op.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
-                let g = gpu_t(y.shape(), 3);
+                let g = xorshift_f32(y.shape(), 3, -1.0, 1.0);
                 let back = create("_backward_dot", &attrs, None).unwrap();
                 let ins = [g, ins[0].clone(), ins[1].clone()];
-                compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-5)
-                    .unwrap_or_else(|e| panic!("backward {what}: {e}"));
+                gpu.check(back.as_ref(), &ins, &format!("backward {what}"));
             }
         }
     }

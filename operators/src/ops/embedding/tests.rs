@@ -210,8 +210,9 @@ fn parameters_and_aliases() {
 /// weight gradient is compared at 1e-5: a real GPU adds repeated rows in any order.
 #[test]
 fn gpu_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let fwd_gpu = GpuCheck::new(0.0, 0.0);
+    let back_gpu = GpuCheck::new(1e-5, 1e-6);
     let idx = [
         0.0f32,
         3.0,
@@ -247,8 +248,7 @@ fn gpu_matches_cpu() {
         ];
         let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let fwd = create("Embedding", &attrs, None).unwrap();
-        compare_with_cpu(fwd.as_ref(), &dev, &[data.clone(), weight], true, 0.0, 0.0)
-            .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+        fwd_gpu.check(fwd.as_ref(), &[data.clone(), weight], &format!("{attrs:?}"));
         let mut gshape = shape.clone();
         gshape.push(output_dim);
         let g = HostTensor::from_f32(
@@ -258,8 +258,7 @@ fn gpu_matches_cpu() {
                 .collect(),
         );
         let back = create("_backward_Embedding", &attrs, None).unwrap();
-        compare_with_cpu(back.as_ref(), &dev, &[g, data], true, 1e-5, 1e-6)
-            .unwrap_or_else(|e| panic!("backward {attrs:?}: {e}"));
+        back_gpu.check(back.as_ref(), &[g, data], &format!("backward {attrs:?}"));
     }
 }
 

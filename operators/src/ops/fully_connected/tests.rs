@@ -2,6 +2,7 @@ use mxr_kernels::DType;
 
 use crate::Error;
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
+use crate::ops::test_util::assert_close;
 use crate::registry::{OpRef, Shape, create, lookup};
 
 fn fc(attrs: &[(&str, &str)]) -> OpRef {
@@ -342,8 +343,8 @@ fn gpu_vals(n: usize, seed: u64) -> Vec<f32> {
 
 #[test]
 fn gpu_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let gpu = GpuCheck::new(1e-5, 1e-5);
     // (data shape, num_hidden, flatten); includes size-1 axes, an empty batch and k = 0.
     let cases: &[(&[usize], usize, bool)] = &[
         (&[5, 3, 4], 7, true),
@@ -377,8 +378,7 @@ fn gpu_matches_cpu() {
             }
             // GEMM sums may be ordered differently on cuBLAS: 1e-5 relative, 1e-5 absolute for
             // sums that cancel.
-            compare_with_cpu(fc(&attrs).as_ref(), &dev, &ins, true, 1e-5, 1e-5)
-                .unwrap_or_else(|e| panic!("forward {what}: {e}"));
+            gpu.check(fc(&attrs).as_ref(), &ins, &format!("forward {what}"));
             let y = run(fc(&attrs).as_ref(), &mut ins.clone(), true)
                 .unwrap()
                 .remove(0);
@@ -389,8 +389,7 @@ fn gpu_matches_cpu() {
                 continue;
             }
             let back = create("_backward_FullyConnected", &attrs, None).unwrap();
-            compare_with_cpu(back.as_ref(), &dev, &[g, x, w], true, 1e-5, 1e-5)
-                .unwrap_or_else(|e| panic!("backward {what}: {e}"));
+            gpu.check(back.as_ref(), &[g, x, w], &format!("backward {what}"));
         }
     }
 }
@@ -424,26 +423,12 @@ fn gpu_backward_in_place_data_gradient() {
     // The data gradient (output 0) is the data's buffer (input 1).
     let in_views = [view(&g, &gb), view(&x, &xb), view(&w, &wb)];
     let out_views = [view(&x, &xb), view(&want[1], &dwb), view(&want[2], &dbb)];
-    let mut ctx = GpuOpContext {
-        is_train: true,
-        device: &dev,
-        rng: None,
-        needed: None,
-        deferred: Vec::new(),
-    };
+    let mut ctx = GpuOpContext::new(true, &dev);
     back.forward_gpu(&mut ctx, &in_views, &out_views).unwrap();
     dev.synchronize().unwrap();
-    for (k, (b, t)) in [(&xb, &want[0]), (&dwb, &want[1]), (&dbb, &want[2])]
-        .into_iter()
-        .enumerate()
-    {
+    for (b, t) in [(&xb, &want[0]), (&dwb, &want[1]), (&dbb, &want[2])] {
         let mut got = t.clone();
         memory::read(&dev, DeviceSlice::of_buffer(b), got.bytes_mut()).unwrap();
-        for (i, (a, e)) in got.to_f64().iter().zip(t.to_f64()).enumerate() {
-            assert!(
-                (a - e).abs() <= 1e-5 + 1e-5 * e.abs(),
-                "output {k} element {i}: {a} vs {e}"
-            );
-        }
+        assert_close(&got.to_f64(), &t.to_f64(), 1e-5, 1e-5);
     }
 }

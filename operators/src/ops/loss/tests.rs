@@ -1,14 +1,8 @@
 use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
+use crate::ops::test_util::{assert_close, assert_create_err, xorshift_f32};
 use crate::registry::{OpRef, Shape, create, lookup};
-
-fn assert_close(got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert!((a - b).abs() <= tol, "element {i}: {a} vs {b}\n{got:?}");
-    }
-}
 
 fn x23() -> HostTensor {
     HostTensor::from_f32(&[2, 3], vec![1.0, 2.0, 3.0, 0.5, -1.0, 2.0])
@@ -40,12 +34,13 @@ fn softmax_output_default_matches_mxnet() {
     let op = create("SoftmaxOutput", &[], None).unwrap();
     let label = HostTensor::from_f32(&[2], vec![2.0, 0.0]);
     let (out, dx) = loss_run(&op, x23(), label.clone());
-    assert_close(&out, &SOFTMAX23, 1e-6);
+    assert_close(&out, &SOFTMAX23, 0.0, 1e-6);
     assert_close(
         &dx,
         &[
             0.0900306, 0.2447285, -0.3347591, -0.8247096, 0.0391126, 0.785597,
         ],
+        0.0,
         1e-6,
     );
     // The alias finds the same operator; batch normalisation halves the gradient here.
@@ -59,7 +54,7 @@ fn softmax_output_default_matches_mxnet() {
     assert_eq!(op.name(), "SoftmaxOutput");
     let (_, batch) = loss_run(&op, x23(), label);
     let want: Vec<f64> = dx.iter().map(|v| v * 1.5).collect();
-    assert_close(&batch, &want, 1e-6);
+    assert_close(&batch, &want, 0.0, 1e-6);
     // Loss layers cannot be checked against finite differences of Σ head·output.
     let err = check_gradient(&op, &[x23(), x23()], &GradCheck::default()).unwrap_err();
     assert!(err.to_string().contains("loss"), "{err}");
@@ -76,6 +71,7 @@ fn softmax_output_ignore_valid_smoothing_and_out_grad_match_mxnet() {
         &[
             0.0900306, 0.2447285, -0.3347591, 0.1752904, 0.0391126, 0.785597,
         ],
+        0.0,
         1e-6,
     );
     // With use_ignore the ignored row gets nothing.
@@ -93,6 +89,7 @@ fn softmax_output_ignore_valid_smoothing_and_out_grad_match_mxnet() {
     assert_close(
         &dx,
         &[0.0900306, 0.2447285, -0.3347591, 0.0, 0.0, 0.0],
+        0.0,
         1e-6,
     );
     // Label smoothing α = 0.3, row 1 ignored (label 0).
@@ -110,6 +107,7 @@ fn softmax_output_ignore_valid_smoothing_and_out_grad_match_mxnet() {
     assert_close(
         &dx,
         &[-0.0599694, 0.0947285, -0.034759, 0.0, 0.0, 0.0],
+        0.0,
         1e-6,
     );
     // out_grad: MXNet 1.9.1 multiplies by the output.
@@ -120,6 +118,7 @@ fn softmax_output_ignore_valid_smoothing_and_out_grad_match_mxnet() {
         &[
             0.0081055, 0.059892, -0.2226954, -0.1445637, 0.0015298, 0.6171627,
         ],
+        0.0,
         1e-6,
     );
 }
@@ -140,6 +139,7 @@ fn softmax_output_probability_labels_match_mxnet() {
         &[
             -0.2199389, -0.1105431, 0.3304819, -1.6494192, 0.0782251, 1.571194,
         ],
+        0.0,
         1e-6,
     );
     let (ins, _) =
@@ -157,11 +157,11 @@ fn softmax_output_modes_on_3d_data_match_mxnet() {
         0.0954274, 0.1165553, 0.142361, 0.1738801, 0.2123776, 0.2593986,
     ];
     let want: Vec<f64> = p.iter().chain(&p).copied().collect();
-    assert_close(&out, &want, 1e-6);
+    assert_close(&out, &want, 0.0, 1e-6);
     let mut want_dx = want.clone();
     want_dx[1] -= 1.0;
     want_dx[6] -= 1.0;
-    assert_close(&dx, &want_dx, 1e-6);
+    assert_close(&dx, &want_dx, 0.0, 1e-6);
 
     // preserve_shape + batch + out_grad: rows of the last axis, batch = 6 rows.
     let op = create(
@@ -177,9 +177,9 @@ fn softmax_output_modes_on_3d_data_match_mxnet() {
     let label = HostTensor::from_f32(&[2, 3], vec![1.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
     let (out, dx) = loss_run(&op, x232(), label);
     let (a, b) = (0.450166, 0.549834);
-    assert_close(&out, &[a, b, a, b, a, b, a, b, a, b, a, b], 1e-6);
+    assert_close(&out, &[a, b, a, b, a, b, a, b, a, b, a, b], 0.0, 1e-6);
     let (c, d, e) = (0.0337749, -0.0412528, 0.0503862);
-    assert_close(&dx, &[c, d, d, e, c, d, d, e, d, e, c, d], 1e-6);
+    assert_close(&dx, &[c, d, d, e, c, d, d, e, d, e, c, d], 0.0, 1e-6);
 
     // multi_output + valid + use_ignore (ignore_label 1): classes on axis 1.
     let op = create(
@@ -196,13 +196,14 @@ fn softmax_output_modes_on_3d_data_match_mxnet() {
     let label = HostTensor::from_f32(&[2, 2], vec![1.0, 0.0, 2.0, 1.0]);
     let (out, dx) = loss_run(&op, x232(), label);
     let (a, b, c) = (0.2119827, 0.3162411, 0.4717762);
-    assert_close(&out, &[a, a, b, b, c, c, a, a, b, b, c, c], 1e-6);
+    assert_close(&out, &[a, a, b, b, c, c, a, a, b, b, c, c], 0.0, 1e-6);
     assert_close(
         &dx,
         &[
             0.0, -0.3940086, 0.0, 0.1581205, 0.0, 0.2358881, 0.1059914, 0.0, 0.1581205, 0.0,
             -0.2641119, 0.0,
         ],
+        0.0,
         1e-6,
     );
 
@@ -222,6 +223,7 @@ fn softmax_output_modes_on_3d_data_match_mxnet() {
             0.1059914, -0.3940086, -0.3418795, 0.1581205, 0.2358881, 0.2358881, 0.1059914,
             0.1059914, 0.1581205, -0.3418795, -0.2641119, 0.2358881,
         ],
+        0.0,
         1e-6,
     );
 }
@@ -301,16 +303,17 @@ fn softmax_output_shapes_follow_mxnet() {
 
 #[test]
 fn softmax_output_rejects_bad_parameters_and_labels() {
-    let err = create("SoftmaxOutput", &[("normalization", "mean")], None).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("normalization") && msg.contains("valid"),
-        "{msg}"
+    assert_create_err(
+        "SoftmaxOutput",
+        &[("normalization", "mean")],
+        &["normalization", "valid"],
     );
-    let err = create("SoftmaxOutput", &[("smooth_alpha", "1.5")], None).unwrap_err();
-    assert!(err.to_string().contains("smooth_alpha"), "{err}");
-    let err = create("SoftmaxOutput", &[("grad_scale", "inf")], None).unwrap_err();
-    assert!(err.to_string().contains("grad_scale"), "{err}");
+    assert_create_err(
+        "SoftmaxOutput",
+        &[("smooth_alpha", "1.5")],
+        &["smooth_alpha"],
+    );
+    assert_create_err("SoftmaxOutput", &[("grad_scale", "inf")], &["grad_scale"]);
     // Too few labels for the backward op run directly is an error, not a panic.
     let back = create("_backward_SoftmaxOutput", &[], None).unwrap();
     let out = HostTensor::from_f32(&[3, 2], vec![0.5; 6]);
@@ -351,7 +354,7 @@ fn softmax_output_runs_in_f64() {
         x23().cast(DType::F64),
         HostTensor::from_vec(&[2], vec![2.0f64, 0.0]),
     );
-    assert_close(&out, &SOFTMAX23, 1e-7);
+    assert_close(&out, &SOFTMAX23, 0.0, 1e-7);
     assert!((dx[2] + 0.334_759_1).abs() < 1e-7);
 }
 
@@ -360,8 +363,8 @@ fn regression_outputs_match_mxnet() {
     let label = HostTensor::from_f32(&[2, 3], vec![0.0, 1.0, 2.0, 1.0, 1.0, 1.0]);
     let op = create("LinearRegressionOutput", &[("grad_scale", "3")], None).unwrap();
     let (out, dx) = loss_run(&op, x23(), label);
-    assert_close(&out, &x23().to_f64(), 0.0);
-    assert_close(&dx, &[1.0, 1.0, 1.0, -0.5, -2.0, 1.0], 1e-6);
+    assert_close(&out, &x23().to_f64(), 0.0, 0.0);
+    assert_close(&dx, &[1.0, 1.0, 1.0, -0.5, -2.0, 1.0], 0.0, 1e-6);
     assert_eq!(
         op.attrs(),
         vec![("grad_scale".to_string(), "3.0".to_string())]
@@ -371,15 +374,15 @@ fn regression_outputs_match_mxnet() {
     let op = create("LogisticRegressionOutput", &[], None).unwrap();
     let data = HostTensor::from_f32(&[2, 1], vec![0.5, -1.0]);
     let (out, dx) = loss_run(&op, data, HostTensor::from_f32(&[2], vec![1.0, 0.0]));
-    assert_close(&out, &[0.6224594, 0.2689414], 1e-6);
-    assert_close(&dx, &[-0.3775406, 0.2689414], 1e-6);
+    assert_close(&out, &[0.6224594, 0.2689414], 0.0, 1e-6);
+    assert_close(&dx, &[-0.3775406, 0.2689414], 0.0, 1e-6);
 
     // MAE: sign(out − label)/num_output, a tie counts as −1.
     let op = create("MAERegressionOutput", &[], None).unwrap();
     let label = HostTensor::from_f32(&[2, 3], vec![0.0, 2.0, 2.0, 1.0, 1.0, 1.0]);
     let (_, dx) = loss_run(&op, x23(), label);
     let t = 1.0 / 3.0;
-    assert_close(&dx, &[t, -t, t, -t, -t, t], 1e-6);
+    assert_close(&dx, &[t, -t, t, -t, -t, t], 0.0, 1e-6);
 
     for (fwd, back) in [
         ("LinearRegressionOutput", "_backward_linear_reg_out"),
@@ -465,22 +468,7 @@ fn make_loss_matches_mxnet() {
     assert_eq!(back.ignore_inputs(), vec![0]);
     let back = create("_backward_MakeLoss", &[("normalization", "valid")], None).unwrap();
     assert!(back.ignore_inputs().is_empty());
-    let err = create("MakeLoss", &[("normalization", "sum")], None).unwrap_err();
-    assert!(err.to_string().contains("normalization"), "{err}");
-}
-
-fn gpu_t(shape: &[usize], seed: u64) -> HostTensor {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let n = shape.iter().product();
-    let v = (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0) as f32
-        })
-        .collect();
-    HostTensor::from_f32(shape, v)
+    assert_create_err("MakeLoss", &[("normalization", "sum")], &["normalization"]);
 }
 
 fn owned(attrs: &[(&str, String)]) -> Vec<(String, String)> {
@@ -499,8 +487,8 @@ fn borrowed(attrs: &[(String, String)]) -> Vec<(&str, &str)> {
 
 #[test]
 fn gpu_softmax_output_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let gpu = GpuCheck::new(1e-5, 1e-6);
     // (data shape, mode, labels: class indices with -1 and 2 among them, the ignore values
     // used below).
     let cases: &[(&[usize], &str, &[f32])] = &[
@@ -521,7 +509,7 @@ fn gpu_softmax_output_matches_cpu() {
         (&[0, 3], "", &[]),
     ];
     for &(shape, mode, labels) in cases {
-        let x = gpu_t(shape, 1);
+        let x = xorshift_f32(shape, 1, -2.0, 2.0);
         let mut base = vec![];
         if !mode.is_empty() {
             base.push((mode, "True".to_string()));
@@ -530,8 +518,7 @@ fn gpu_softmax_output_matches_cpu() {
         let lshape = infer_label_shape(shape, mode);
         let label = HostTensor::from_f32(&lshape, labels.to_vec());
         let ins = [x.clone(), label.clone()];
-        compare_with_cpu(fwd.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
-            .unwrap_or_else(|e| panic!("forward {shape:?} {mode}: {e}"));
+        gpu.check(fwd.as_ref(), &ins, &format!("forward {shape:?} {mode}"));
         let y = run(fwd.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
         for norm in ["null", "batch", "valid"] {
             for (use_ignore, ignore) in [(false, "-1"), (true, "-1"), (true, "2")] {
@@ -552,8 +539,8 @@ fn gpu_softmax_output_matches_cpu() {
                         .map(|&v| if v == -1.0 { ign } else { v })
                         .collect();
                     let ins = [y.clone(), HostTensor::from_f32(&lshape, l)];
-                    compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
-                        .unwrap_or_else(|e| panic!("backward {shape:?} {attrs:?}: {e}"));
+                    let what = format!("backward {shape:?} {attrs:?}");
+                    gpu.check(back.as_ref(), &ins, &what);
                 }
             }
         }
@@ -561,9 +548,9 @@ fn gpu_softmax_output_matches_cpu() {
         for out_grad in ["false", "true"] {
             let attrs = [("grad_scale", "0.7"), ("out_grad", out_grad)];
             let back = create("_backward_SoftmaxOutput", &attrs, None).unwrap();
-            let ins = [y.clone(), gpu_t(shape, 5)];
-            compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
-                .unwrap_or_else(|e| panic!("backward {shape:?} probabilities: {e}"));
+            let ins = [y.clone(), xorshift_f32(shape, 5, -2.0, 2.0)];
+            let what = format!("backward {shape:?} probabilities");
+            gpu.check(back.as_ref(), &ins, &what);
         }
     }
 }
@@ -585,7 +572,7 @@ fn gpu_softmax_output_rejects_bad_labels_like_cpu() {
     use crate::check::gpu::{run_gpu_seeded, test_device};
     let dev = test_device().unwrap();
     let back = create("_backward_SoftmaxOutput", &[], None).unwrap();
-    let y = gpu_t(&[4, 3], 1);
+    let y = xorshift_f32(&[4, 3], 1, -2.0, 2.0);
     for labels in [
         [0.0, 3.0, 1.0, 7.0],
         [0.0, 1.0, -2.0, 1.0],
@@ -617,8 +604,8 @@ fn gpu_regression_and_make_loss_match_cpu() {
         };
         for &(shape, lshape) in cases {
             let attrs = [("grad_scale", "0.3")];
-            let x = gpu_t(shape, 1);
-            let mut label = gpu_t(lshape, 2);
+            let x = xorshift_f32(shape, 1, -2.0, 2.0);
+            let mut label = xorshift_f32(lshape, 2, -2.0, 2.0);
             let fop = create(fwd, &attrs, None).unwrap();
             let ins = [x.clone(), label.clone()];
             compare_with_cpu(fop.as_ref(), &dev, &ins, true, 1e-6, 1e-7)
@@ -636,7 +623,7 @@ fn gpu_regression_and_make_loss_match_cpu() {
         }
     }
     for &(shape, _) in cases {
-        let x = gpu_t(shape, 3);
+        let x = xorshift_f32(shape, 3, -2.0, 2.0);
         let fop = create("MakeLoss", &[], None).unwrap();
         compare_with_cpu(fop.as_ref(), &dev, std::slice::from_ref(&x), true, 0.0, 0.0)
             .unwrap_or_else(|e| panic!("MakeLoss {shape:?}: {e}"));

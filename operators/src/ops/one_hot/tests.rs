@@ -142,8 +142,8 @@ fn the_indices_get_a_zero_gradient() {
 /// indices, depth 1, on/off values, 2-D and empty indices.
 #[test]
 fn gpu_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let gpu = GpuCheck::new(0.0, 0.0);
     let idx = vec![
         0.0f32,
         2.7,
@@ -173,8 +173,7 @@ fn gpu_matches_cpu() {
         let n: usize = shape.iter().product();
         let x = HostTensor::from_f32(&shape, idx[..n].to_vec());
         let op = create("one_hot", &attrs, None).unwrap();
-        compare_with_cpu(op.as_ref(), &dev, &[x], true, 0.0, 0.0)
-            .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+        gpu.check(op.as_ref(), &[x], &format!("{attrs:?}"));
     }
 }
 

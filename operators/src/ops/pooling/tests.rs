@@ -361,8 +361,8 @@ fn tied(shape: &[usize], salt: usize) -> HostTensor {
 
 #[test]
 fn gpu_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let gpu = GpuCheck::new(1e-5, 1e-6);
     // (shape, attrs other than pool_type)
     type Case<'a> = (&'a [usize], &'a [(&'a str, &'a str)]);
     let cases: &[Case<'_>] = &[
@@ -420,20 +420,11 @@ fn gpu_matches_cpu() {
             let x = tied(shape, 3);
             // Summation order: the CPU adds window rows in order, the GPU the same per output
             // element; the backward's atomic adds may run in any order on a real device.
-            compare_with_cpu(
-                op.as_ref(),
-                &dev,
-                std::slice::from_ref(&x),
-                true,
-                1e-5,
-                1e-6,
-            )
-            .unwrap_or_else(|e| panic!("{ty} {attrs:?}: {e}"));
-            let y = run(op.as_ref(), &mut [x.clone()], true).unwrap().remove(0);
+            let y = gpu.forward(op.as_ref(), &x, &format!("{ty} {attrs:?}"));
             let back = create("_backward_Pooling", &all, None).unwrap();
             let g = tied(y.shape(), 5);
-            compare_with_cpu(back.as_ref(), &dev, &[g, x, y], true, 1e-5, 1e-6)
-                .unwrap_or_else(|e| panic!("backward {ty} {attrs:?}: {e}"));
+            let what = format!("backward {ty} {attrs:?}");
+            gpu.check(back.as_ref(), &[g, x, y], &what);
         }
     }
 }

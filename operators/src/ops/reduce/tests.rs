@@ -1,24 +1,8 @@
 use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
+use crate::ops::test_util::{iota, uniform_f64};
 use crate::registry::{Shape, ShapeCtx, create, lookup};
-
-fn iota(shape: &[usize]) -> HostTensor {
-    let n: usize = shape.iter().product();
-    HostTensor::from_f32(shape, (0..n).map(|v| v as f32).collect())
-}
-
-/// Distinct values (no ties), so max/min are differentiable.
-fn random_f64(shape: &[usize], seed: u64) -> HostTensor {
-    let mut rng = mxr_kernels::cpu::random::Rng::seed(seed);
-    let n: usize = shape.iter().product();
-    HostTensor::from_vec(
-        shape,
-        (0..n)
-            .map(|_| rng.uniform_f64() * 4.0 - 2.0)
-            .collect::<Vec<f64>>(),
-    )
-}
 
 fn t(shape: &[usize], v: &[f32]) -> HostTensor {
     HostTensor::from_f32(shape, v.to_vec())
@@ -189,7 +173,7 @@ fn values_by_hand() {
 
 #[test]
 fn gradients_match_finite_differences() {
-    let x = random_f64(&[3, 4, 2], 11);
+    let x = uniform_f64(&[3, 4, 2], 11, -2.0, 2.0);
     for (name, attrs) in [
         ("sum", vec![("axis", "(0, 2)")]),
         ("sum", vec![]),
@@ -372,8 +356,12 @@ fn broadcast_to_gradient_sums() {
         (vec![1], "(6,)"),
     ] {
         let op = create("broadcast_to", &[("shape", target)], None).unwrap();
-        check_gradient(&op, &[random_f64(&shape, 13)], &GradCheck::default())
-            .unwrap_or_else(|e| panic!("{shape:?} -> {target}: {e}"));
+        check_gradient(
+            &op,
+            &[uniform_f64(&shape, 13, -2.0, 2.0)],
+            &GradCheck::default(),
+        )
+        .unwrap_or_else(|e| panic!("{shape:?} -> {target}: {e}"));
     }
 }
 

@@ -1,4 +1,5 @@
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
+use crate::ops::test_util::{iota, uniform_f64};
 use crate::registry::{Shape, create, lookup};
 
 fn reshape(attrs: &[(&str, &str)], input: Shape) -> crate::Result<Shape> {
@@ -6,23 +7,16 @@ fn reshape(attrs: &[(&str, &str)], input: Shape) -> crate::Result<Shape> {
     Ok(infer_shapes(op.as_ref(), &[input])?.1.remove(0))
 }
 
-fn shape_of(code: &str, input: &[usize]) -> Vec<usize> {
-    reshape(&[("shape", code)], Shape::known(input))
-        .unwrap_or_else(|e| panic!("{code}: {e}"))
+/// The output dims of `Reshape` with `attrs` on `input`.
+fn dims_of(attrs: &[(&str, &str)], input: &[usize]) -> Vec<usize> {
+    reshape(attrs, Shape::known(input))
+        .unwrap_or_else(|e| panic!("{attrs:?}: {e}"))
         .dims()
-        .unwrap_or_else(|| panic!("{code}: not fully inferred"))
+        .unwrap_or_else(|| panic!("{attrs:?}: not fully inferred"))
 }
 
-fn iota(shape: &[usize]) -> HostTensor {
-    let n: usize = shape.iter().product();
-    HostTensor::from_f32(shape, (0..n).map(|v| v as f32).collect())
-}
-
-fn random_f64(shape: &[usize], seed: u64) -> HostTensor {
-    let mut rng = mxr_kernels::cpu::random::Rng::seed(seed);
-    let n: usize = shape.iter().product();
-    let v: Vec<f64> = (0..n).map(|_| rng.uniform_f64() * 2.0 - 1.0).collect();
-    HostTensor::from_vec(shape, v)
+fn shape_of(code: &str, input: &[usize]) -> Vec<usize> {
+    dims_of(&[("shape", code)], input)
 }
 
 #[test]
@@ -35,12 +29,10 @@ fn special_values_of_the_spec() {
     assert_eq!(shape_of("(-4, -1, 2, -2)", &[4, 3, 4]), [2, 2, 3, 4]);
     assert_eq!(shape_of("(2, 0, -1)", &[2, 3, 4]), [2, 3, 4]);
     assert_eq!(shape_of("(-1, 0)", &[10, 5, 4]), [40, 5]);
-    let reversed = reshape(
-        &[("shape", "(-1, 0)"), ("reverse", "True")],
-        Shape::known(&[10, 5, 4]),
-    )
-    .unwrap();
-    assert_eq!(reversed, Shape::known(&[50, 4]));
+    assert_eq!(
+        dims_of(&[("shape", "(-1, 0)"), ("reverse", "True")], &[10, 5, 4]),
+        [50, 4]
+    );
 }
 
 #[test]
@@ -65,19 +57,15 @@ fn special_values_of_the_mxnet_docs() {
     }
     // reverse=True on a merge: (2, 3, 4) with (0, -3) is processed as (-3, 0) on (4, 3, 2):
     // 4·3 then 2, reversed back to (2, 12) (MXNet 1.9.1 gives the same).
-    let r = reshape(
-        &[("shape", "(0, -3)"), ("reverse", "1")],
-        Shape::known(&[2, 3, 4]),
-    )
-    .unwrap();
-    assert_eq!(r, Shape::known(&[2, 12]));
+    assert_eq!(
+        dims_of(&[("shape", "(0, -3)"), ("reverse", "1")], &[2, 3, 4]),
+        [2, 12]
+    );
     // ... and (-3, 0) is processed as (0, -3) on (4, 3, 2): (4, 6), reversed (6, 4) (MXNet too).
-    let r = reshape(
-        &[("shape", "(-3, 0)"), ("reverse", "True")],
-        Shape::known(&[2, 3, 4]),
-    )
-    .unwrap();
-    assert_eq!(r, Shape::known(&[6, 4]));
+    assert_eq!(
+        dims_of(&[("shape", "(-3, 0)"), ("reverse", "True")], &[2, 3, 4]),
+        [6, 4]
+    );
 }
 
 #[test]
@@ -181,14 +169,14 @@ fn partial_shapes_both_ways() {
 fn deprecated_target_shape() {
     // MXNet 1.9.1: target_shape=(0, 4) on (2, 3, 4) gives (6, 4); keep_highest with (3, 0)
     // gives (2, 12).
-    let out = reshape(&[("target_shape", "(0, 4)")], Shape::known(&[2, 3, 4])).unwrap();
-    assert_eq!(out, Shape::known(&[6, 4]));
-    let out = reshape(
-        &[("target_shape", "(3, 0)"), ("keep_highest", "True")],
-        Shape::known(&[2, 3, 4]),
-    )
-    .unwrap();
-    assert_eq!(out, Shape::known(&[2, 12]));
+    assert_eq!(dims_of(&[("target_shape", "(0, 4)")], &[2, 3, 4]), [6, 4]);
+    assert_eq!(
+        dims_of(
+            &[("target_shape", "(3, 0)"), ("keep_highest", "True")],
+            &[2, 3, 4]
+        ),
+        [2, 12]
+    );
 }
 
 #[test]
@@ -218,8 +206,12 @@ fn gradients_reshape_back() {
         ("expand_dims", vec![("axis", "-1")], vec![2, 3]),
     ] {
         let op = create(name, &attrs, None).unwrap();
-        check_gradient(&op, &[random_f64(&shape, 3)], &GradCheck::default())
-            .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
+        check_gradient(
+            &op,
+            &[uniform_f64(&shape, 3, -1.0, 1.0)],
+            &GradCheck::default(),
+        )
+        .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
     }
 }
 
@@ -338,7 +330,9 @@ fn expand_dims_axes() {
 #[test]
 fn gpu_matches_cpu() {
     use crate::check::gpu::{compare_with_cpu, test_device};
+    use crate::ops::test_util::GpuCheck;
     let dev = test_device().unwrap();
+    let gpu = GpuCheck::new(0.0, 0.0);
     let x = HostTensor::from_f32(&[2, 3, 4], (0..24).map(|i| i as f32 - 5.5).collect());
     let xi = HostTensor::from_vec(&[2, 3, 4], (0..24).collect::<Vec<i32>>());
     let cases: [(&str, Vec<(&str, &str)>); 5] = [
@@ -351,15 +345,11 @@ fn gpu_matches_cpu() {
     for (name, attrs) in cases {
         let op = create(name, &attrs, None).unwrap();
         for input in [&x, &xi] {
-            compare_with_cpu(
+            gpu.check(
                 op.as_ref(),
-                &dev,
                 std::slice::from_ref(input),
-                true,
-                0.0,
-                0.0,
-            )
-            .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
+                &format!("{name} {attrs:?}"),
+            );
         }
     }
     let g = HostTensor::from_f32(&[6, 4], (0..24).map(|i| i as f32 * 0.25).collect());

@@ -1,10 +1,9 @@
-use mxr_engine::Context;
 use mxr_kernels::DType;
 
 use super::ScalarParam;
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
-use crate::ops::test_util::{added, backward_graph, input, ograd};
-use crate::registry::{OpContext, Shape, create, lookup};
+use crate::ops::test_util::{added, assert_create_err, backward_graph, cpu_ctx, input, ograd};
+use crate::registry::{Shape, create, lookup};
 
 const OPS: [&str; 7] = [
     "_plus_scalar",
@@ -15,15 +14,6 @@ const OPS: [&str; 7] = [
     "_rdiv_scalar",
     "_power_scalar",
 ];
-
-fn ctx() -> OpContext<'static> {
-    OpContext {
-        is_train: false,
-        context: Context::cpu(0),
-        rng: None,
-        needed: None,
-    }
-}
 
 #[test]
 fn forward_hand_checked_with_scalar_from_attrs() {
@@ -96,17 +86,15 @@ fn defaults_aliases_and_attrs() {
 
 #[test]
 fn bad_parameters_name_the_operator() {
-    let err = create("_mul_scalar", &[("scalar", "abc")], None).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("_mul_scalar") && msg.contains("scalar") && msg.contains("abc"),
-        "{msg}"
+    assert_create_err(
+        "_mul_scalar",
+        &[("scalar", "abc")],
+        &["_mul_scalar", "scalar", "abc"],
     );
-    let err = create("_rdiv_scalar", &[("alpha", "1")], None).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("_rdiv_scalar") && msg.contains("alpha") && msg.contains("is_int"),
-        "{msg}"
+    assert_create_err(
+        "_rdiv_scalar",
+        &[("alpha", "1")],
+        &["_rdiv_scalar", "alpha", "is_int"],
     );
     let err = create("_backward_power_scalar", &[("is_int", "maybe")], None).unwrap_err();
     assert!(err.to_string().contains("_backward_power_scalar"), "{err}");
@@ -150,7 +138,7 @@ fn in_place_equals_out_of_place() {
             let x = HostTensor::from_f64_as(&[2, 4], &values, dtype);
             let want = run(op.as_ref(), &mut [x.clone()], false).unwrap();
             let mut y = x.clone();
-            op.forward_inplace(&mut ctx(), &mut y.view_mut())
+            op.forward_inplace(&mut cpu_ctx(), &mut y.view_mut())
                 .expect("scalar ops compute in place")
                 .unwrap();
             let (a, b) = (y.to_f64(), want[0].to_f64());
@@ -171,7 +159,7 @@ fn in_place_equals_out_of_place() {
     let op = create("_plus_scalar", &[("scalar", "1")], None).unwrap();
     let mut x = HostTensor::from_f32(&[16], (0..16).map(|i| i as f32).collect());
     for _ in 0..3 {
-        op.forward_inplace(&mut ctx(), &mut x.view_mut())
+        op.forward_inplace(&mut cpu_ctx(), &mut x.view_mut())
             .unwrap()
             .unwrap();
     }
@@ -257,9 +245,8 @@ fn backward_ops_run_by_name() {
 
 #[test]
 fn gpu_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    use crate::ops::test_util::{GPU_SHAPES, gpu_values};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::{GPU_SHAPES, GpuCheck, gpu_values};
+    let gpu = GpuCheck::new(1e-5, 0.0);
     let backs = [
         "_backward_mul_scalar",
         "_backward_div_scalar",
@@ -287,8 +274,8 @@ fn gpu_matches_cpu() {
                     } else {
                         vec![g.clone(), x.clone()]
                     };
-                    compare_with_cpu(op.as_ref(), &dev, &ins, true, 1e-5, 0.0)
-                        .unwrap_or_else(|e| panic!("{name} scalar {scalar} {shape:?}: {e}"));
+                    let what = format!("{name} scalar {scalar} {shape:?}");
+                    gpu.check(op.as_ref(), &ins, &what);
                 }
             }
         }

@@ -3,18 +3,12 @@ use mxr_kernels::DType;
 use crate::check::{
     GradCheck, HostTensor, check_gradient, gradients, infer_shapes, infer_types, run,
 };
+use crate::ops::test_util::{assert_close, assert_create_err, xorshift_f32};
 use crate::registry::{OpContext, Shape, create, lookup};
 
 /// (2, 3, 2): arange(12)/4 − 1.
 fn x232() -> HostTensor {
     HostTensor::from_f32(&[2, 3, 2], (0..12).map(|i| i as f32 / 4.0 - 1.0).collect())
-}
-
-fn assert_close(got: &[f64], want: &[f64], tol: f64) {
-    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert!((a - b).abs() <= tol, "element {i}: {a} vs {b}\n{got:?}");
-    }
 }
 
 #[test]
@@ -29,6 +23,7 @@ fn softmax_last_axis_matches_mxnet() {
         &[
             0.0900306, 0.2447285, 0.6652409, 0.1752904, 0.0391126, 0.785597,
         ],
+        0.0,
         1e-6,
     );
 }
@@ -42,6 +37,7 @@ fn softmax_axis_and_temperature_match_mxnet() {
     assert_close(
         &out[0].to_f64(),
         &[a, a, b, b, c, c, a, a, b, b, c, c],
+        0.0,
         1e-6,
     );
     // Negative axes count from the end: axis=-2 is axis 1 here.
@@ -57,7 +53,7 @@ fn log_softmax_matches_mxnet() {
     let out = run(op.as_ref(), &mut [x232()], false).unwrap();
     let (a, b) = (-1.701_413_4, -0.201_413_33);
     let want: Vec<f64> = (0..12).map(|i| if i < 6 { a } else { b }).collect();
-    assert_close(&out[0].to_f64(), &want, 1e-6);
+    assert_close(&out[0].to_f64(), &want, 0.0, 1e-6);
 }
 
 #[test]
@@ -70,7 +66,7 @@ fn dtype_override_changes_the_output_type() {
     let want: Vec<f64> = (0..12)
         .map(|i| if i % 2 == 0 { 0.437_823_5 } else { 0.562_176_5 })
         .collect();
-    assert_close(&out[0].to_f64(), &want, 1e-7);
+    assert_close(&out[0].to_f64(), &want, 0.0, 1e-7);
     assert_eq!(
         op.attrs(),
         vec![("dtype".to_string(), "float64".to_string())]
@@ -85,7 +81,7 @@ fn dtype_override_changes_the_output_type() {
     assert_eq!(dx.dtype(), DType::F32);
     let plain = create("softmax", &[], None).unwrap();
     let want = gradients(&plain, &[x232().cast(DType::F64)], &[g], true, 0).unwrap();
-    assert_close(&dx.to_f64(), &want[0].as_ref().unwrap().to_f64(), 1e-6);
+    assert_close(&dx.to_f64(), &want[0].as_ref().unwrap().to_f64(), 0.0, 1e-6);
 }
 
 #[test]
@@ -100,6 +96,7 @@ fn gradients_match_mxnet_and_finite_differences() {
     assert_close(
         &grads[0].as_ref().unwrap().to_f64(),
         &[a, a, b, b, c, c, a, a, b, b, c, c],
+        0.0,
         1e-6,
     );
     let op = create("log_softmax", &[("axis", "0")], None).unwrap();
@@ -120,6 +117,7 @@ fn gradients_match_mxnet_and_finite_differences() {
             0.372_232_14,
             0.256_750_52,
         ],
+        0.0,
         1e-6,
     );
     for (name, attrs) in [
@@ -148,6 +146,7 @@ fn use_length_masks_and_differentiates() {
         &[
             0.2689414, 0.7310586, 0.0, 0.0, 0.1752904, 0.0391126, 0.785597, 0.0,
         ],
+        0.0,
         1e-6,
     );
     let g = HostTensor::from_f32(&[2, 4], vec![1.0, 2.0, 3.0, 4.0, 4.0, 3.0, 2.0, 1.0]);
@@ -158,6 +157,7 @@ fn use_length_masks_and_differentiates() {
         &[
             -0.1966119, 0.1966119, 0.0, 0.0, 0.2822713, 0.0238707, -0.3061419, 0.0,
         ],
+        0.0,
         1e-6,
     );
     let opts = GradCheck {
@@ -196,19 +196,14 @@ fn shapes_are_inferred_both_ways_and_checked() {
 
 #[test]
 fn bad_parameters_are_named() {
-    let err = create("softmax", &[("temperature", "0")], None).unwrap_err();
-    assert!(err.to_string().contains("temperature"), "{err}");
-    let err = create("log_softmax", &[("use_length", "True")], None).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("log_softmax") && msg.contains("use_length"),
-        "{msg}"
+    assert_create_err("softmax", &[("temperature", "0")], &["temperature"]);
+    assert_create_err(
+        "log_softmax",
+        &[("use_length", "True")],
+        &["log_softmax", "use_length"],
     );
-    let err = create("softmax", &[("dtype", "int32")], None).unwrap_err();
-    let msg = err.to_string();
-    assert!(msg.contains("dtype") && msg.contains("float16"), "{msg}");
-    let err = create("log_softmax", &[("axes", "1")], None).unwrap_err();
-    assert!(err.to_string().contains("axes"), "{err}");
+    assert_create_err("softmax", &[("dtype", "int32")], &["dtype", "float16"]);
+    assert_create_err("log_softmax", &[("axes", "1")], &["axes"]);
 }
 
 #[test]
@@ -235,12 +230,12 @@ fn backward_ops_are_registered_with_mxnet_inputs() {
     let g = HostTensor::from_f32(&[1, 2], vec![1.0, 0.0]);
     let dx = run(plain.as_ref(), &mut [g, y], true);
     // Along axis 0 every lane has one element: dx = y·(g − g·y) = [0.25·0.75, 0].
-    assert_close(&dx.unwrap()[0].to_f64(), &[0.1875, 0.0], 1e-7);
+    assert_close(&dx.unwrap()[0].to_f64(), &[0.1875, 0.0], 0.0, 1e-7);
     let last = create("_backward_softmax", &[], None).unwrap();
     let y = HostTensor::from_f32(&[1, 2], vec![0.25, 0.75]);
     let g = HostTensor::from_f32(&[1, 2], vec![1.0, 0.0]);
     let dx = run(last.as_ref(), &mut [g, y], true).unwrap();
-    assert_close(&dx[0].to_f64(), &[0.1875, -0.1875], 1e-7);
+    assert_close(&dx[0].to_f64(), &[0.1875, -0.1875], 0.0, 1e-7);
 }
 
 #[test]
@@ -276,27 +271,10 @@ fn in_place_matches_out_of_place() {
     );
 }
 
-/// Pseudo-random float32 values in about [-3, 3).
-fn gpu_vals(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 11) as f64 / (1u64 << 53) as f64 * 6.0 - 3.0) as f32
-        })
-        .collect()
-}
-
-fn gpu_t(shape: &[usize], seed: u64) -> HostTensor {
-    HostTensor::from_f32(shape, gpu_vals(shape.iter().product(), seed))
-}
-
 #[test]
 fn gpu_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let gpu = GpuCheck::new(1e-5, 1e-6);
     let shapes: &[&[usize]] = &[&[2, 3, 5], &[4, 1, 3], &[7], &[0, 3], &[3, 1]];
     for &shape in shapes {
         for axis in -1..shape.len() as i64 {
@@ -315,19 +293,10 @@ fn gpu_matches_cpu() {
                             attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
                         let what = format!("{name} {shape:?} {attrs:?}");
                         let fwd = create(name, &attrs, None).unwrap();
-                        let x = gpu_t(shape, 1);
+                        let x = xorshift_f32(shape, 1, -3.0, 3.0);
                         // Same order of operations; expf/logf may differ from Rust's by an ulp.
-                        compare_with_cpu(
-                            fwd.as_ref(),
-                            &dev,
-                            std::slice::from_ref(&x),
-                            true,
-                            1e-5,
-                            1e-6,
-                        )
-                        .unwrap_or_else(|e| panic!("{what}: {e}"));
-                        let y = run(fwd.as_ref(), &mut [x.clone()], true).unwrap().remove(0);
-                        let g = gpu_t(shape, 2);
+                        let y = gpu.forward(fwd.as_ref(), &x, &what);
+                        let g = xorshift_f32(shape, 2, -3.0, 3.0);
                         let back_name = format!("_backward_{name}");
                         let back = create(&back_name, &attrs, None).unwrap();
                         let ins = if dtype.is_some() {
@@ -335,8 +304,7 @@ fn gpu_matches_cpu() {
                         } else {
                             vec![g, y]
                         };
-                        compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
-                            .unwrap_or_else(|e| panic!("backward {what}: {e}"));
+                        gpu.check(back.as_ref(), &ins, &format!("backward {what}"));
                     }
                 }
             }
@@ -346,8 +314,8 @@ fn gpu_matches_cpu() {
 
 #[test]
 fn gpu_matches_cpu_with_lengths() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::GpuCheck;
+    let gpu = GpuCheck::new(1e-5, 1e-6);
     // (data shape, axis, lengths): lengths past the axis, zero, negative and fractional.
     let cases: &[(&[usize], i64, &[f64])] = &[
         (&[2, 5], -1, &[3.0, 0.0]),
@@ -379,15 +347,13 @@ fn gpu_matches_cpu_with_lengths() {
             let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let what = format!("{shape:?} axis {axis} lengths {lens:?} ({ldtype})");
             let fwd = create("softmax", &attrs, None).unwrap();
-            let x = gpu_t(shape, 3);
+            let x = xorshift_f32(shape, 3, -3.0, 3.0);
             let ins = [x.clone(), l.clone()];
-            compare_with_cpu(fwd.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
-                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            gpu.check(fwd.as_ref(), &ins, &what);
             let y = run(fwd.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
             let back = create("_backward_softmax", &attrs, None).unwrap();
-            let ins = [gpu_t(shape, 4), x, l, y];
-            compare_with_cpu(back.as_ref(), &dev, &ins, true, 1e-5, 1e-6)
-                .unwrap_or_else(|e| panic!("backward {what}: {e}"));
+            let ins = [xorshift_f32(shape, 4, -3.0, 3.0), x, l, y];
+            gpu.check(back.as_ref(), &ins, &format!("backward {what}"));
         }
     }
 }
@@ -402,22 +368,16 @@ fn gpu_in_place() {
     let dev = test_device().unwrap();
     for (name, axis) in [("softmax", "1"), ("log_softmax", "-1")] {
         let op = create(name, &[("axis", axis)], None).unwrap();
-        let x = gpu_t(&[3, 4, 5], 6);
+        let x = xorshift_f32(&[3, 4, 5], 6, -3.0, 3.0);
         let want = run(op.as_ref(), &mut [x.clone()], true).unwrap().remove(0);
         let b = dev.alloc(x.bytes().len()).unwrap();
         memory::write(&dev, DeviceSlice::of_buffer(&b), x.bytes()).unwrap();
         let view = GpuTensor::new(name, x.shape(), x.dtype(), DeviceSlice::of_buffer(&b)).unwrap();
-        let mut ctx = GpuOpContext {
-            is_train: true,
-            device: &dev,
-            rng: None,
-            needed: None,
-            deferred: Vec::new(),
-        };
+        let mut ctx = GpuOpContext::new(true, &dev);
         op.forward_gpu(&mut ctx, &[view], &[view]).unwrap();
         dev.synchronize().unwrap();
         let mut got = x.clone();
         memory::read(&dev, DeviceSlice::of_buffer(&b), got.bytes_mut()).unwrap();
-        assert_close(&got.to_f64(), &want.to_f64(), 1e-6);
+        assert_close(&got.to_f64(), &want.to_f64(), 0.0, 1e-6);
     }
 }

@@ -1,21 +1,6 @@
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
+use crate::ops::test_util::{iota, uniform_f64};
 use crate::registry::{Shape, ShapeCtx, create};
-
-fn iota(shape: &[usize]) -> HostTensor {
-    let n: usize = shape.iter().product();
-    HostTensor::from_f32(shape, (0..n).map(|v| v as f32).collect())
-}
-
-fn random_f64(shape: &[usize], seed: u64) -> HostTensor {
-    let mut rng = mxr_kernels::cpu::random::Rng::seed(seed);
-    let n: usize = shape.iter().product();
-    HostTensor::from_vec(
-        shape,
-        (0..n)
-            .map(|_| rng.uniform_f64() - 0.5)
-            .collect::<Vec<f64>>(),
-    )
-}
 
 #[test]
 fn forward_by_hand() {
@@ -91,8 +76,12 @@ fn gradient_is_the_inverse_transpose() {
         ("(0, 2, 3, 1)", vec![2, 3, 2, 2]),
     ] {
         let op = create("transpose", &[("axes", axes)], None).unwrap();
-        check_gradient(&op, &[random_f64(&shape, 5)], &GradCheck::default())
-            .unwrap_or_else(|e| panic!("{axes}: {e}"));
+        check_gradient(
+            &op,
+            &[uniform_f64(&shape, 5, -0.5, 0.5)],
+            &GradCheck::default(),
+        )
+        .unwrap_or_else(|e| panic!("{axes}: {e}"));
     }
 }
 
@@ -116,7 +105,9 @@ fn large_transposes_match_the_definition() {
 #[test]
 fn gpu_matches_cpu() {
     use crate::check::gpu::{compare_with_cpu, test_device};
+    use crate::ops::test_util::GpuCheck;
     let dev = test_device().unwrap();
+    let gpu = GpuCheck::new(0.0, 0.0);
     let arr = |shape: &[usize]| {
         let n: usize = shape.iter().product();
         HostTensor::from_f32(shape, (0..n).map(|i| i as f32 * 0.5 - 7.0).collect())
@@ -127,8 +118,7 @@ fn gpu_matches_cpu() {
     for shape in [[3usize, 5, 7], [2, 1, 4], [1, 6, 1]] {
         for axes in perms3 {
             let op = create("transpose", &[("axes", axes)], None).unwrap();
-            compare_with_cpu(op.as_ref(), &dev, &[arr(&shape)], true, 0.0, 0.0)
-                .unwrap_or_else(|e| panic!("{shape:?} {axes}: {e}"));
+            gpu.check(op.as_ref(), &[arr(&shape)], &format!("{shape:?} {axes}"));
         }
     }
     for (shape, axes) in [
@@ -140,8 +130,7 @@ fn gpu_matches_cpu() {
         (vec![3, 0, 2], "(2, 0, 1)"),
     ] {
         let op = create("transpose", &[("axes", axes)], None).unwrap();
-        compare_with_cpu(op.as_ref(), &dev, &[arr(&shape)], true, 0.0, 0.0)
-            .unwrap_or_else(|e| panic!("{shape:?} {axes}: {e}"));
+        gpu.check(op.as_ref(), &[arr(&shape)], &format!("{shape:?} {axes}"));
     }
     // Elements of every width (the kernel moves them whatever the dtype).
     let op = create("transpose", &[("axes", "(2, 0, 1)")], None).unwrap();

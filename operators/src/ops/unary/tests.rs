@@ -1,32 +1,14 @@
-use mxr_engine::Context;
 use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
-use crate::ops::test_util::{added, backward_graph, input, ograd, output};
-use crate::registry::{OpContext, Shape, create};
+use crate::ops::test_util::{
+    added, assert_close, assert_create_err, backward_graph, cpu_ctx, input, ograd, output,
+};
+use crate::registry::{Shape, create};
 
 const OPS: [&str; 9] = [
     "negative", "exp", "log", "sqrt", "square", "abs", "tanh", "sigmoid", "relu",
 ];
-
-fn close(got: &[f64], want: &[f64], rtol: f64) {
-    assert_eq!(got.len(), want.len());
-    for (g, w) in got.iter().zip(want) {
-        assert!(
-            (g - w).abs() <= rtol * w.abs() + 1e-7,
-            "{got:?} vs {want:?}"
-        );
-    }
-}
-
-fn ctx() -> OpContext<'static> {
-    OpContext {
-        is_train: false,
-        context: Context::cpu(0),
-        rng: None,
-        needed: None,
-    }
-}
 
 #[test]
 fn forward_and_backward_match_mxnet() {
@@ -65,7 +47,7 @@ fn forward_and_backward_match_mxnet() {
         let op = create(name, &[], None).unwrap();
         let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
         assert_eq!(out[0].dtype(), DType::F32);
-        close(&out[0].to_f64(), &want_y, 1e-6);
+        assert_close(&out[0].to_f64(), &want_y, 1e-6, 1e-7);
         let dx = gradients(
             &op,
             std::slice::from_ref(&x),
@@ -75,7 +57,7 @@ fn forward_and_backward_match_mxnet() {
         )
         .unwrap();
         // tanh's gradient near 1 loses digits to cancellation in float32.
-        close(&dx[0].as_ref().unwrap().to_f64(), &want_dx, 2e-4);
+        assert_close(&dx[0].as_ref().unwrap().to_f64(), &want_dx, 2e-4, 1e-7);
     }
 }
 
@@ -122,7 +104,7 @@ fn in_place_equals_out_of_place() {
         let op = create(name, &[], None).unwrap();
         let want = run(op.as_ref(), &mut [x.clone()], false).unwrap();
         let mut y = x.clone();
-        op.forward_inplace(&mut ctx(), &mut y.view_mut())
+        op.forward_inplace(&mut cpu_ctx(), &mut y.view_mut())
             .expect("unary ops compute in place")
             .unwrap();
         assert_eq!(y, want[0], "{name}");
@@ -131,7 +113,7 @@ fn in_place_equals_out_of_place() {
     }
     let clip = create("clip", &[("a_min", "0.5"), ("a_max", "2")], None).unwrap();
     let mut y = x.clone();
-    clip.forward_inplace(&mut ctx(), &mut y.view_mut())
+    clip.forward_inplace(&mut cpu_ctx(), &mut y.view_mut())
         .unwrap()
         .unwrap();
     assert_eq!(y.to_f32(), vec![0.5, 1.7, 2.0, 2.0]);
@@ -235,19 +217,14 @@ fn clip_bounds_and_gradient_on_the_closed_interval() {
 
 #[test]
 fn clip_parameters_are_required_and_checked() {
-    let err = create("clip", &[("a_max", "1")], None).unwrap_err();
-    let msg = err.to_string();
-    assert!(msg.contains("clip") && msg.contains("a_min"), "{msg}");
-    let err = create("clip", &[("a_min", "x"), ("a_max", "1")], None).unwrap_err();
-    assert!(err.to_string().contains("a_min"), "{err}");
-    let err = create("_backward_clip", &[("a_min", "0")], None).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("_backward_clip") && msg.contains("a_max"),
-        "{msg}"
+    assert_create_err("clip", &[("a_max", "1")], &["clip", "a_min"]);
+    assert_create_err("clip", &[("a_min", "x"), ("a_max", "1")], &["a_min"]);
+    assert_create_err(
+        "_backward_clip",
+        &[("a_min", "0")],
+        &["_backward_clip", "a_max"],
     );
-    let err = create("relu", &[("slope", "0.1")], None).unwrap_err();
-    assert!(err.to_string().contains("slope"), "{err}");
+    assert_create_err("relu", &[("slope", "0.1")], &["slope"]);
 }
 
 #[test]
@@ -269,7 +246,7 @@ fn shapes_pass_through_both_ways() {
 #[test]
 fn gpu_matches_cpu() {
     use crate::check::gpu::{compare_with_cpu, test_device};
-    use crate::ops::test_util::{GPU_SHAPES, gpu_values};
+    use crate::ops::test_util::{GPU_SHAPES, gpu_tensor, gpu_values};
     let dev = test_device().unwrap();
     let backs = [
         "_backward_log",
@@ -282,8 +259,6 @@ fn gpu_matches_cpu() {
     ];
     for (k, shape) in GPU_SHAPES.iter().enumerate() {
         let n: usize = shape.iter().product();
-        let t =
-            |seed, lo, hi, zeros| HostTensor::from_f32(shape, gpu_values(n, seed, lo, hi, zeros));
         // Mixed signs with exact zeros (log and sqrt of negatives and zero: NaN and inf on both;
         // relu and abs at 0), large magnitudes (softrelu's cut at 20, tanh's saturation), a NaN.
         let mut wide = gpu_values(n, k as u64 + 3, -30.0, 30.0, true);
@@ -291,10 +266,10 @@ fn gpu_matches_cpu() {
             *v = f32::NAN;
         }
         let inputs = [
-            t(k as u64, -3.0, 3.0, true),
+            gpu_tensor(shape, k as u64, -3.0, 3.0, true),
             HostTensor::from_f32(shape, wide),
         ];
-        let g = t(k as u64 + 9, -2.0, 2.0, false);
+        let g = gpu_tensor(shape, k as u64 + 9, -2.0, 2.0, false);
         for x in &inputs {
             for name in OPS {
                 let op = create(name, &[], None).unwrap();
@@ -517,7 +492,7 @@ fn hard_sigmoid_graph_params_and_dtypes_follow_mxnet() {
     let x = HostTensor::from_f32(&[4], vec![-3.0, 0.5, 3.0, f32::NAN]);
     let want = run(op.as_ref(), &mut [x.clone()], false).unwrap();
     let mut y = x.clone();
-    op.forward_inplace(&mut ctx(), &mut y.view_mut())
+    op.forward_inplace(&mut cpu_ctx(), &mut y.view_mut())
         .expect("hard_sigmoid computes in place")
         .unwrap();
     assert_eq!(y.to_f32()[..3], want[0].to_f32()[..3]);
@@ -536,66 +511,50 @@ fn hard_sigmoid_graph_params_and_dtypes_follow_mxnet() {
 fn hard_sigmoid_bad_parameters_name_the_operator_and_argument() {
     // MXNet: "Invalid Parameter format for alpha expect float but value='abc', in operator
     // hard_sigmoid(...)".
-    let err = create("hard_sigmoid", &[("alpha", "abc")], None).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        msg.contains("hard_sigmoid") && msg.contains("`alpha`") && msg.contains("abc"),
-        "{msg}"
+    assert_create_err(
+        "hard_sigmoid",
+        &[("alpha", "abc")],
+        &["hard_sigmoid", "`alpha`", "abc"],
     );
-    let msg = create("hard_sigmoid", &[("gamma", "1")], None)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        msg.contains("hard_sigmoid") && msg.contains("`gamma`") && msg.contains("alpha, beta"),
-        "{msg}"
+    assert_create_err(
+        "hard_sigmoid",
+        &[("gamma", "1")],
+        &["hard_sigmoid", "`gamma`", "alpha, beta"],
     );
-    let msg = create("_backward_hard_sigmoid", &[("beta", "x")], None)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        msg.contains("_backward_hard_sigmoid") && msg.contains("`beta`"),
-        "{msg}"
+    assert_create_err(
+        "_backward_hard_sigmoid",
+        &[("beta", "x")],
+        &["_backward_hard_sigmoid", "`beta`"],
     );
 }
 
 #[test]
 fn hard_sigmoid_gpu_matches_cpu() {
-    use crate::check::gpu::{compare_with_cpu, test_device};
-    use crate::ops::test_util::{GPU_SHAPES, gpu_values};
-    let dev = test_device().unwrap();
+    use crate::ops::test_util::{GPU_SHAPES, GpuCheck, gpu_tensor, gpu_values};
+    let gpu = GpuCheck::new(1e-6, 1e-7);
     for (k, shape) in GPU_SHAPES.iter().enumerate() {
         let n: usize = shape.iter().product();
-        let t =
-            |seed, lo, hi, zeros| HostTensor::from_f32(shape, gpu_values(n, seed, lo, hi, zeros));
         // Both clamps, the linear part, exact zeros and a NaN.
         let mut wide = gpu_values(n, k as u64 + 5, -6.0, 6.0, true);
         if let Some(v) = wide.get_mut(2) {
             *v = f32::NAN;
         }
         let x = HostTensor::from_f32(shape, wide);
-        let g = t(k as u64 + 11, -2.0, 2.0, false);
+        let g = gpu_tensor(shape, k as u64 + 11, -2.0, 2.0, false);
         for attrs in [&[][..], &[("alpha", "-0.7"), ("beta", "0.1")][..]] {
             let op = create("hard_sigmoid", attrs, None).unwrap();
-            compare_with_cpu(
+            gpu.check(
                 op.as_ref(),
-                &dev,
                 std::slice::from_ref(&x),
-                true,
-                1e-6,
-                1e-7,
-            )
-            .unwrap_or_else(|e| panic!("hard_sigmoid {attrs:?} {shape:?}: {e}"));
+                &format!("hard_sigmoid {attrs:?} {shape:?}"),
+            );
             let back = create("_backward_hard_sigmoid", attrs, None).unwrap();
             let y = run(op.as_ref(), &mut [x.clone()], false).unwrap().remove(0);
-            compare_with_cpu(
+            gpu.check(
                 back.as_ref(),
-                &dev,
                 &[g.clone(), x.clone(), y],
-                true,
-                1e-6,
-                1e-7,
-            )
-            .unwrap_or_else(|e| panic!("_backward_hard_sigmoid {attrs:?} {shape:?}: {e}"));
+                &format!("_backward_hard_sigmoid {attrs:?} {shape:?}"),
+            );
         }
     }
 }
