@@ -2,12 +2,13 @@
 //! after [`header`], which `#define`s each code (`MXR_ACT_RELU`), and the sources switch on
 //! those names, so the two sides cannot drift apart. A launcher passes the value of the same
 //! Rust item: an enum here, or the CPU kernels' own enum where it has no fields
-//! ([`UnaryOp`], [`ScalarOp`], whose discriminants are the codes).
+//! ([`UnaryOp`], [`ScalarOp`], [`Reducer`], whose discriminants are the codes).
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use crate::cpu::elementwise::{ScalarOp, UnaryGrad, UnaryOp};
+use crate::cpu::reduce::Reducer;
 
 /// An activation function of `activation.cu` (MXNet's `act_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,6 +94,10 @@ const CODES: &[(&str, i32)] = &[
     ("MXR_POOL_MAX", PoolCode::Max as i32),
     ("MXR_POOL_AVG", PoolCode::Avg as i32),
     ("MXR_POOL_SUM", PoolCode::Sum as i32),
+    ("MXR_REDUCE_SUM", Reducer::Sum as i32),
+    ("MXR_REDUCE_MEAN", Reducer::Mean as i32),
+    ("MXR_REDUCE_MAX", Reducer::Max as i32),
+    ("MXR_REDUCE_MIN", Reducer::Min as i32),
     ("MXR_SCALAR_PLUS", ScalarOp::Plus as i32),
     ("MXR_SCALAR_MINUS", ScalarOp::Minus as i32),
     ("MXR_SCALAR_RMINUS", ScalarOp::RMinus as i32),

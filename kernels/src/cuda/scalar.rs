@@ -34,16 +34,16 @@ pub fn backward(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "scalar_backward_f32";
-    let reads = matches!(op, ScalarOp::RDiv | ScalarOp::Power);
-    if !matches!(
-        op,
-        ScalarOp::Mul | ScalarOp::Div | ScalarOp::RDiv | ScalarOp::Power
-    ) {
-        return Err(GpuError::Argument {
-            kernel: K.into(),
-            reason: format!("no backward kernel for {op:?}"),
-        });
-    }
+    let reads = match op {
+        ScalarOp::Mul | ScalarOp::Div => false,
+        ScalarOp::RDiv | ScalarOp::Power => true,
+        other => {
+            return Err(GpuError::Argument {
+                kernel: K.into(),
+                reason: format!("no backward kernel for {other:?}"),
+            });
+        }
+    };
     let (out, g) = (at_least(K, "out", out, n)?, at_least(K, "g", g, n)?);
     let x = match x {
         Some(x) => at_least(K, "x", x, n)?,
@@ -55,16 +55,9 @@ pub fn backward(
             });
         }
     };
+    let code = op as i32;
     // SAFETY: (float* out, const float* g, const float* x, long long n, float s, int op), op
     // the MXR_SCALAR_* code of mul, div, rdiv or power (checked); item i < n touches element i
     // of each; x is checked, or is g and unread (mul, div).
-    unsafe {
-        launch(
-            dev,
-            Source::Scalar,
-            K,
-            n,
-            (out, g, x, n as i64, s, op as i32),
-        )
-    }
+    unsafe { launch(dev, Source::Scalar, K, n, (out, g, x, n as i64, s, code)) }
 }

@@ -292,6 +292,7 @@ fn codes_header_defines_every_code_once() {
         ("MXR_POOL_SUM", codes::PoolCode::Sum as i32),
         ("MXR_SCALAR_POWER", 6),
         ("MXR_UNARY_SOFTSIGN", 10),
+        ("MXR_REDUCE_MIN", 3),
     ] {
         let line = format!("#define {name} {value}\n");
         assert_eq!(header.matches(&line).count(), 1, "{name} in {header}");
@@ -303,4 +304,9 @@ fn codes_header_defines_every_code_once() {
         assert!(!source(name).unwrap().contains("case 0:"), "{name}");
     }
     assert!(source("pooling").unwrap().contains("kind == MXR_POOL_MAX"));
+    assert!(
+        source("reduce")
+            .unwrap()
+            .contains("kind == MXR_REDUCE_MEAN")
+    );
 }
