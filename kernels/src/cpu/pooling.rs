@@ -246,6 +246,12 @@ impl PoolGeom {
             Err(PoolError::Length { what, len, needed })
         }
     }
+
+    /// Checks the lengths of a forward pass's input (`x`) and output (`y`).
+    fn check_forward(&self, x: usize, y: usize) -> Result<(), PoolError> {
+        self.check("input", x, true)?;
+        self.check("output", y, false)
+    }
 }
 
 /// The output size along one dimension: `⌊(x + 2·pad − kernel) / stride⌋ + 1`, or with `full`
@@ -325,10 +331,8 @@ pub fn pool_forward_with<T: PoolElement>(
     y: &mut [T],
 ) -> Result<(), PoolError> {
     let windows = geom.windows()?;
-    geom.check("input", x.len(), true)?;
-    geom.check("output", y.len(), false)?;
-    let Some(plan) = Plan::of(geom, kind, windows) else {
-        y.fill(T::ZERO);
+    geom.check_forward(x.len(), y.len())?;
+    let Some(plan) = Plan::or_zero(geom, kind, windows, y) else {
         return Ok(());
     };
     let ([wd, wh, ww], [_, ih, iw]) = (&plan.windows, geom.input);
@@ -367,12 +371,18 @@ struct Plan {
 }
 
 impl Plan {
-    /// The plan of `kind` over `geom` with its `windows`; `None` when a plane is empty (the
-    /// pass then only zeroes its output).
-    fn of(geom: &PoolGeom, kind: PoolType, windows: [Vec<Window>; 3]) -> Option<Plan> {
+    /// The plan of `kind` over `geom` with its `windows`; `None`, having zeroed `out` (the
+    /// pass's whole output), when a plane is empty.
+    fn or_zero<T: PoolElement>(
+        geom: &PoolGeom,
+        kind: PoolType,
+        windows: [Vec<Window>; 3],
+        out: &mut [T],
+    ) -> Option<Plan> {
         let spatial: usize = geom.input.iter().product();
         let out_spatial: usize = geom.output.iter().product();
         if spatial == 0 || out_spatial == 0 {
+            out.fill(T::ZERO);
             return None;
         }
         let [wd, wh, ww] = &windows;

@@ -41,11 +41,9 @@ pub fn pool_backward_with<T: PoolElement>(
     geom.check("output gradient", g.len(), false)?;
     geom.check("input gradient", dx.len(), true)?;
     if kind == PoolType::Max {
-        geom.check("input", x.len(), true)?;
-        geom.check("output", y.len(), false)?;
+        geom.check_forward(x.len(), y.len())?;
     }
-    let Some(plan) = Plan::of(geom, kind, windows) else {
-        dx.fill(T::ZERO);
+    let Some(plan) = Plan::or_zero(geom, kind, windows, dx) else {
         return Ok(());
     };
     let ([wd, wh, ww], [_, ih, iw]) = (&plan.windows, geom.input);
