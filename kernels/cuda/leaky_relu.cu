@@ -1,6 +1,6 @@
 // LeakyReLU (leaky, elu, selu, gelu, prelu, rrelu) and _backward_LeakyReLU, float32.
-// Fixed-slope act codes: 0 leaky (p = slope), 1 elu (p = slope), 2 selu (p = lambda,
-// q = lambda*alpha forward / alpha backward), 3 gelu.
+// Fixed-slope act codes: MXR_LEAKY_* (mxr_kernels::cuda::codes::LeakyCode): leaky (p = slope),
+// elu (p = slope), selu (p = lambda, q = lambda*alpha forward / alpha backward), gelu.
 
 __device__ __forceinline__ double leaky_relu_erf_cdf(double x) {
     return 0.5 * (1.0 + erf(x * 0.70710678118654752440));
@@ -13,10 +13,10 @@ extern "C" __global__ void leaky_relu_forward_f32(float* y, const float* x, long
         float v = x[i];
         float r;
         switch (act) {
-        case 0: r = v > 0.0f ? v : p * v; break;
-        case 1: r = v > 0.0f ? v : p * expm1f(v); break;
-        case 2: r = v > 0.0f ? p * v : q * expm1f(v); break;
-        default: {
+        case MXR_LEAKY_LEAKY: r = v > 0.0f ? v : p * v; break;
+        case MXR_LEAKY_ELU: r = v > 0.0f ? v : p * expm1f(v); break;
+        case MXR_LEAKY_SELU: r = v > 0.0f ? p * v : q * expm1f(v); break;
+        default: {  // MXR_LEAKY_GELU
             double d = (double)v;
             r = (float)(d * leaky_relu_erf_cdf(d));
         }
@@ -33,18 +33,18 @@ extern "C" __global__ void leaky_relu_backward_f32(float* dx, const float* g, co
         float gv = g[i];
         float r;
         switch (act) {
-        case 0: r = y[i] > 0.0f ? gv : gv * p; break;
-        case 1: {
+        case MXR_LEAKY_LEAKY: r = y[i] > 0.0f ? gv : gv * p; break;
+        case MXR_LEAKY_ELU: {
             float u = y[i];
             r = u > 0.0f ? gv : gv * (u + p);
             break;
         }
-        case 2: {
+        case MXR_LEAKY_SELU: {
             float u = y[i];
             r = gv * (u > 0.0f ? p : p * (u + q));
             break;
         }
-        default: {
+        default: {  // MXR_LEAKY_GELU
             double d = (double)x[i];
             // Phi(x) + x * phi(x)
             double pdf = exp(-0.5 * d * d) * 0.39894228040143267794;

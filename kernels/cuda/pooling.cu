@@ -1,7 +1,8 @@
 // Pooling (max / avg / sum over 1-, 2- or 3-D windows) and its backward, float32.
 // Geometry table g (long long[16]): planes, input[3], output[3], kernel[3], stride[3], pad[3]
 // (lower-rank poolings lifted to 3-D with leading size-1 axes, as the CPU kernels do).
-// kind: 0 max, 1 avg, 2 sum; cip: avg counts the padding (count_include_pad).
+// kind: MXR_POOL_MAX, _AVG or _SUM (mxr_kernels::cuda::codes::PoolCode); cip: avg counts the
+// padding (count_include_pad).
 
 // The clipped window of output index o along one axis: [lo, hi) in the input, and its size
 // counting the padding (the CPU kernels' Window).
@@ -46,18 +47,18 @@ extern "C" __global__ void pooling_forward_f32(float* y, const float* x, const l
         long long plane, lo[3], hi[3], count;
         pooling_locate(g, i, &plane, lo, hi, &count, cip);
         const float* xp = x + plane * g[1] * g[2] * g[3];
-        float acc = kind == 0 ? -3.40282347e+38f : 0.0f;
+        float acc = kind == MXR_POOL_MAX ? -3.40282347e+38f : 0.0f;
         for (long long d = lo[0]; d < hi[0]; ++d)
             for (long long h = lo[1]; h < hi[1]; ++h)
                 for (long long w = lo[2]; w < hi[2]; ++w) {
                     float v = xp[(d * g[2] + h) * g[3] + w];
-                    if (kind == 0) {
+                    if (kind == MXR_POOL_MAX) {
                         if (v > acc) acc = v;
                     } else {
                         acc += v;
                     }
                 }
-        if (kind == 1) acc = count == 0 ? 0.0f : acc / (float)count;
+        if (kind == MXR_POOL_AVG) acc = count == 0 ? 0.0f : acc / (float)count;
         y[i] = acc;
     }
 }
@@ -73,7 +74,7 @@ extern "C" __global__ void pooling_backward_f32(float* dx, const float* gy, cons
         pooling_locate(g, i, &plane, lo, hi, &count, cip);
         long long base = plane * g[1] * g[2] * g[3];
         float grad = gy[i];
-        if (kind == 0) {
+        if (kind == MXR_POOL_MAX) {
             float target = y[i];
             long long at = -1;
             for (long long d = lo[0]; d < hi[0] && at < 0; ++d)
@@ -87,7 +88,7 @@ extern "C" __global__ void pooling_backward_f32(float* dx, const float* gy, cons
                     }
             if (at >= 0) atomicAdd(&dx[at], grad);
         } else {
-            if (kind == 1) {
+            if (kind == MXR_POOL_AVG) {
                 if (count == 0) continue;
                 grad = grad / (float)count;
             }

@@ -20,12 +20,12 @@ __device__ __forceinline__ long long reduce_offset(long long i, const long long*
     return off;
 }
 
-// Folds elements [j0, j1) of the reduced range of output `o` (kind 0/1: a Kahan-compensated
-// sum; 2 max, 3 min, propagating NaN).
+// Folds elements [j0, j1) of the reduced range of output `o` (sum and mean: a
+// Kahan-compensated sum; max and min propagate NaN).
 __device__ __forceinline__ float reduce_fold(const float* x, long long base, const long long* rext,
                                              const long long* rstr, int nr, long long j0,
                                              long long j1, int kind) {
-    if (kind <= 1) {
+    if (kind == MXR_REDUCE_SUM || kind == MXR_REDUCE_MEAN) {
         float sum = 0.0f, comp = 0.0f;
         for (long long j = j0; j < j1; ++j) {
             float v = x[base + reduce_offset(j, rext, rstr, nr)];
@@ -36,15 +36,16 @@ __device__ __forceinline__ float reduce_fold(const float* x, long long base, con
         }
         return sum;
     }
-    float acc = kind == 2 ? -MXR_INF : MXR_INF;
+    float acc = kind == MXR_REDUCE_MAX ? -MXR_INF : MXR_INF;
     for (long long j = j0; j < j1 && acc == acc; ++j) {
         float v = x[base + reduce_offset(j, rext, rstr, nr)];
-        if (v != v || (kind == 2 ? v > acc : v < acc)) acc = v;
+        if (v != v || (kind == MXR_REDUCE_MAX ? v > acc : v < acc)) acc = v;
     }
     return acc;
 }
 
-// kind: 0 sum, 1 mean (the sum divided by `count`), 2 max, 3 min (mxr_operators reduce::gpu).
+// kind: MXR_REDUCE_SUM, _MEAN (the sum divided by `count`), _MAX, _MIN
+// (mxr_kernels::cuda::codes, from cpu::reduce::Reducer).
 // One item per output element.
 extern "C" __global__ void reduce_reduce_f32(float* y, const float* x, const long long* tab,
                                              int nk, int nr, long long nout, long long nred,
@@ -54,12 +55,12 @@ extern "C" __global__ void reduce_reduce_f32(float* y, const float* x, const lon
     MXR_FOR(o, nout) {
         long long base = reduce_offset(o, tab, tab + nk, nk);
         float v = reduce_fold(x, base, rext, rstr, nr, 0, nred, kind);
-        y[o] = kind == 1 ? v / count : v;
+        y[o] = kind == MXR_REDUCE_MEAN ? v / count : v;
     }
 }
 
 // The first pass of a long reduction into few outputs: partial[o * nchunks + c] folds chunk c
-// (`chunk` elements) of output o's reduced range (sums for kind 0 and 1).
+// (`chunk` elements) of output o's reduced range (sums for sum and mean).
 extern "C" __global__ void reduce_partial_f32(float* partial, const float* x, const long long* tab,
                                               int nk, int nr, long long nout, long long nred,
                                               long long chunk, long long nchunks, int kind) {
@@ -80,7 +81,7 @@ extern "C" __global__ void reduce_combine_f32(float* y, const float* partial, lo
     const long long one = 1;
     MXR_FOR(o, nout) {
         float v = reduce_fold(partial, o * nchunks, &nchunks, &one, 1, 0, nchunks, kind);
-        y[o] = kind == 1 ? v / count : v;
+        y[o] = kind == MXR_REDUCE_MEAN ? v / count : v;
     }
 }
 

@@ -1,7 +1,6 @@
 // Unary math operators (negative ... softsign), clip, hard_sigmoid, and their backward
 // operators, float32.
-// Op codes (mxr_kernels::cpu::elementwise::UnaryOp / UnaryGrad order): 0 negative, 1 exp,
-// 2 log, 3 sqrt, 4 square, 5 abs, 6 tanh, 7 sigmoid, 8 relu, 9 softrelu, 10 softsign.
+// Op codes: MXR_UNARY_* (mxr_kernels::cuda::codes; UnaryOp and UnaryGrad share them).
 
 // y = f(x) (y may be x).
 extern "C" __global__ void unary_forward_f32(float* y, const float* x, long long n, int op) {
@@ -9,17 +8,17 @@ extern "C" __global__ void unary_forward_f32(float* y, const float* x, long long
         float v = x[i];
         float r;
         switch (op) {
-        case 0: r = -v; break;
-        case 1: r = expf(v); break;
-        case 2: r = logf(v); break;
-        case 3: r = sqrtf(v); break;
-        case 4: r = v * v; break;
-        case 5: r = fabsf(v); break;
-        case 6: r = tanhf(v); break;
-        case 7: r = 1.0f / (1.0f + expf(-v)); break;
-        case 8: r = v <= 0.0f ? 0.0f : v; break;  // NaN passes through
-        case 9: r = v > 20.0f ? v : log1pf(expf(v)); break;
-        default: r = v / (1.0f + fabsf(v));
+        case MXR_UNARY_NEGATIVE: r = -v; break;
+        case MXR_UNARY_EXP: r = expf(v); break;
+        case MXR_UNARY_LOG: r = logf(v); break;
+        case MXR_UNARY_SQRT: r = sqrtf(v); break;
+        case MXR_UNARY_SQUARE: r = v * v; break;
+        case MXR_UNARY_ABS: r = fabsf(v); break;
+        case MXR_UNARY_TANH: r = tanhf(v); break;
+        case MXR_UNARY_SIGMOID: r = 1.0f / (1.0f + expf(-v)); break;
+        case MXR_UNARY_RELU: r = v <= 0.0f ? 0.0f : v; break;  // NaN passes through
+        case MXR_UNARY_SOFTRELU: r = v > 20.0f ? v : log1pf(expf(v)); break;
+        default: r = v / (1.0f + fabsf(v));  // MXR_UNARY_SOFTSIGN
         }
         y[i] = r;
     }
@@ -31,21 +30,21 @@ extern "C" __global__ void unary_backward_f32(float* out, const float* g, const 
     MXR_FOR(i, n) {
         float gv = g[i];
         float r;
-        if (op == 0) {
+        if (op == MXR_UNARY_NEGATIVE) {
             r = -gv;
         } else {
             float u = v[i];
             switch (op) {
-            case 1: r = gv * u; break;
-            case 2: r = gv / u; break;
-            case 3: r = gv / (2.0f * u); break;
-            case 4: r = gv * (2.0f * u); break;
-            case 5: r = u > 0.0f ? gv : (u < 0.0f ? -gv : 0.0f); break;
-            case 6: r = gv * (1.0f - u * u); break;
-            case 7: r = gv * (u * (1.0f - u)); break;
-            case 8: r = u > 0.0f ? gv : 0.0f; break;
-            case 9: r = gv * -expm1f(-u); break;
-            default: {
+            case MXR_UNARY_EXP: r = gv * u; break;
+            case MXR_UNARY_LOG: r = gv / u; break;
+            case MXR_UNARY_SQRT: r = gv / (2.0f * u); break;
+            case MXR_UNARY_SQUARE: r = gv * (2.0f * u); break;
+            case MXR_UNARY_ABS: r = u > 0.0f ? gv : (u < 0.0f ? -gv : 0.0f); break;
+            case MXR_UNARY_TANH: r = gv * (1.0f - u * u); break;
+            case MXR_UNARY_SIGMOID: r = gv * (u * (1.0f - u)); break;
+            case MXR_UNARY_RELU: r = u > 0.0f ? gv : 0.0f; break;
+            case MXR_UNARY_SOFTRELU: r = gv * -expm1f(-u); break;
+            default: {  // MXR_UNARY_SOFTSIGN
                 float d = 1.0f + fabsf(u);
                 r = gv / (d * d);
             }

@@ -318,6 +318,33 @@ fn map_inplace<T: Copy + Send>(data: &mut [T], f: impl Fn(T) -> T + Sync + Copy)
     }
 }
 
+/// Where a function is applied element by element: from an input into an output
+/// ([`map`]) or in place ([`map_inplace`]), so that one `match` over an operation serves both.
+trait Apply<T> {
+    /// Applies `f` to every element.
+    fn apply(self, f: impl Fn(T) -> T + Sync + Copy);
+}
+
+/// `(x, out)`: `out[i] = f(x[i])`.
+struct Into<'a, T>(&'a [T], &'a mut [T]);
+
+impl<T: Copy + Send + Sync> Apply<T> for Into<'_, T> {
+    #[inline(always)]
+    fn apply(self, f: impl Fn(T) -> T + Sync + Copy) {
+        map(self.0, self.1, f);
+    }
+}
+
+/// `data[i] = f(data[i])`.
+struct InPlace<'a, T>(&'a mut [T]);
+
+impl<T: Copy + Send> Apply<T> for InPlace<'_, T> {
+    #[inline(always)]
+    fn apply(self, f: impl Fn(T) -> T + Sync + Copy) {
+        map_inplace(self.0, f);
+    }
+}
+
 /// `out[i] = f(a[i], b[i])`.
 #[inline(always)]
 fn zip_map<A: Copy + Sync, B: Copy + Sync, U: Send>(
@@ -431,7 +458,8 @@ pub fn binary_backward<T: Num>(
 // ---------------------------------------------------------------------------------------------
 // Scalar
 
-/// An operation between an array and a scalar (`_plus_scalar`, ...).
+/// An operation between an array and a scalar (`_plus_scalar`, ...). The declaration order is
+/// the GPU code ([`crate::cuda::codes`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScalarOp {
     /// `x + s`.
@@ -468,27 +496,25 @@ impl ScalarOp {
 
 /// `out = x ∘ s` element by element (`s` already cast to the element type).
 pub fn scalar<T: Num>(op: ScalarOp, x: &[T], s: T, out: &mut [T]) {
-    match op {
-        ScalarOp::Plus => map(x, out, move |v| v.plus(s)),
-        ScalarOp::Minus => map(x, out, move |v| v.minus(s)),
-        ScalarOp::RMinus => map(x, out, move |v| s.minus(v)),
-        ScalarOp::Mul => map(x, out, move |v| v.times(s)),
-        ScalarOp::Div => map(x, out, move |v| v.divide(s)),
-        ScalarOp::RDiv => map(x, out, move |v| s.divide(v)),
-        ScalarOp::Power => map(x, out, move |v| v.power(s)),
-    }
+    scalar_to(op, s, Into(x, out));
 }
 
 /// `data = data ∘ s` in place.
 pub fn scalar_inplace<T: Num>(op: ScalarOp, data: &mut [T], s: T) {
+    scalar_to(op, s, InPlace(data));
+}
+
+/// `∘ s` applied at `to`, with one loop per operation.
+#[inline(always)]
+fn scalar_to<T: Num>(op: ScalarOp, s: T, to: impl Apply<T>) {
     match op {
-        ScalarOp::Plus => map_inplace(data, move |v| v.plus(s)),
-        ScalarOp::Minus => map_inplace(data, move |v| v.minus(s)),
-        ScalarOp::RMinus => map_inplace(data, move |v| s.minus(v)),
-        ScalarOp::Mul => map_inplace(data, move |v| v.times(s)),
-        ScalarOp::Div => map_inplace(data, move |v| v.divide(s)),
-        ScalarOp::RDiv => map_inplace(data, move |v| s.divide(v)),
-        ScalarOp::Power => map_inplace(data, move |v| v.power(s)),
+        ScalarOp::Plus => to.apply(move |v| v.plus(s)),
+        ScalarOp::Minus => to.apply(move |v| v.minus(s)),
+        ScalarOp::RMinus => to.apply(move |v| s.minus(v)),
+        ScalarOp::Mul => to.apply(move |v| v.times(s)),
+        ScalarOp::Div => to.apply(move |v| v.divide(s)),
+        ScalarOp::RDiv => to.apply(move |v| s.divide(v)),
+        ScalarOp::Power => to.apply(move |v| v.power(s)),
     }
 }
 
@@ -516,6 +542,7 @@ pub fn scalar_backward<T: Num>(op: ScalarOp, g: &[T], x: &[T], s: T, out: &mut [
 // Unary
 
 /// A unary math function (the `negative`, `exp`, ... operators and `Activation`'s functions).
+/// The declaration order is the GPU code ([`crate::cuda::codes`]), shared with [`UnaryGrad`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnaryOp {
     /// `-x`.
@@ -565,39 +592,34 @@ fn softsign<T: Num>(v: T) -> T {
 
 /// `out = f(x)` element by element.
 pub fn unary<T: Num>(op: UnaryOp, x: &[T], out: &mut [T]) {
-    match op {
-        UnaryOp::Negative => map(x, out, T::negate),
-        UnaryOp::Exp => map(x, out, T::exp),
-        UnaryOp::Log => map(x, out, T::ln),
-        UnaryOp::Sqrt => map(x, out, T::sqrt),
-        UnaryOp::Square => map(x, out, move |v| v.times(v)),
-        UnaryOp::Abs => map(x, out, T::absolute),
-        UnaryOp::Tanh => map(x, out, T::tanh),
-        UnaryOp::Sigmoid => map(x, out, T::sigmoid),
-        UnaryOp::Relu => map(x, out, relu),
-        UnaryOp::SoftRelu => map(x, out, softrelu),
-        UnaryOp::SoftSign => map(x, out, softsign),
-    }
+    unary_to(op, Into(x, out));
 }
 
 /// `data = f(data)` in place.
 pub fn unary_inplace<T: Num>(op: UnaryOp, data: &mut [T]) {
+    unary_to(op, InPlace(data));
+}
+
+/// `f` applied at `to`, with one loop per function.
+#[inline(always)]
+fn unary_to<T: Num>(op: UnaryOp, to: impl Apply<T>) {
     match op {
-        UnaryOp::Negative => map_inplace(data, T::negate),
-        UnaryOp::Exp => map_inplace(data, T::exp),
-        UnaryOp::Log => map_inplace(data, T::ln),
-        UnaryOp::Sqrt => map_inplace(data, T::sqrt),
-        UnaryOp::Square => map_inplace(data, move |v| v.times(v)),
-        UnaryOp::Abs => map_inplace(data, T::absolute),
-        UnaryOp::Tanh => map_inplace(data, T::tanh),
-        UnaryOp::Sigmoid => map_inplace(data, T::sigmoid),
-        UnaryOp::Relu => map_inplace(data, relu),
-        UnaryOp::SoftRelu => map_inplace(data, softrelu),
-        UnaryOp::SoftSign => map_inplace(data, softsign),
+        UnaryOp::Negative => to.apply(T::negate),
+        UnaryOp::Exp => to.apply(T::exp),
+        UnaryOp::Log => to.apply(T::ln),
+        UnaryOp::Sqrt => to.apply(T::sqrt),
+        UnaryOp::Square => to.apply(move |v| v.times(v)),
+        UnaryOp::Abs => to.apply(T::absolute),
+        UnaryOp::Tanh => to.apply(T::tanh),
+        UnaryOp::Sigmoid => to.apply(T::sigmoid),
+        UnaryOp::Relu => to.apply(relu),
+        UnaryOp::SoftRelu => to.apply(softrelu),
+        UnaryOp::SoftSign => to.apply(softsign),
     }
 }
 
-/// The derivative of a unary function, and which forward value it is computed from.
+/// The derivative of a unary function, and which forward value it is computed from. In
+/// [`UnaryOp`]'s order (the GPU codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UnaryGrad {
     /// `negative`: `−g` (reads nothing).
@@ -761,39 +783,3 @@ pub fn select_backward<C: Num, T: Num>(
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod tanh_tests {
-    use super::tanh_f32;
-
-    #[test]
-    fn vectorised_loops_give_the_scalar_bits() {
-        // `unary` runs its loop compiled for AVX-512 or AVX2 where the CPU has them; every
-        // element must equal the scalar function's (odd length: a vector tail too).
-        let x: Vec<f32> = (0..1001).map(|i| (i as f32 - 500.0) * 0.0173).collect();
-        let mut y = vec![f32::NAN; x.len()];
-        super::unary(super::UnaryOp::Tanh, &x, &mut y);
-        for (a, &v) in y.iter().zip(&x) {
-            assert_eq!(a.to_bits(), tanh_f32(v).to_bits(), "tanh({v})");
-        }
-    }
-
-    #[test]
-    fn fast_tanh_is_within_a_few_ulp() {
-        let mut worst = 0f64;
-        let mut x = -12.0f32;
-        while x <= 12.0 {
-            let exact = f64::from(x).tanh();
-            let got = f64::from(tanh_f32(x));
-            let err = (got - exact).abs()
-                / f64::from(f32::EPSILON).max(exact.abs() * f64::from(f32::EPSILON));
-            worst = worst.max(err);
-            x += 0.000_37;
-        }
-        assert!(worst < 8.0, "worst error {worst} ulp");
-        assert_eq!(tanh_f32(0.0), 0.0);
-        assert_eq!(tanh_f32(20.0), 1.0);
-        assert_eq!(tanh_f32(-20.0), -1.0);
-        assert!(tanh_f32(f32::NAN).is_nan());
-    }
-}

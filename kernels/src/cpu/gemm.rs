@@ -52,7 +52,7 @@ use crate::cpu::scratch::ScratchPool;
 
 mod sealed;
 
-use sealed::Strided;
+use sealed::{Product, Strided};
 
 mod native;
 
@@ -394,44 +394,29 @@ pub fn batched_gemm_with<T: GemmElement>(
             rs: rs.unsigned_abs(),
             cs: cs.unsigned_abs(),
         };
+        let product = Product {
+            m,
+            n,
+            k,
+            alpha,
+            a: strided(a_p, a_rs, a_cs),
+            b: strided(b_p, b_rs, b_cs),
+            beta,
+            c: c_p.as_mut_ptr(),
+            ldc: c_mat.ld.unsigned_abs(),
+        };
+        // Products of a few rows go to the few-rows kernel (threads split their columns).
+        let threads_here = if batch == 1 { threads } else { 1 };
         // SAFETY: `Operand::check` verified that `a_p`, `b_p` and `c_p` each hold one full
         // matrix with the (non-negative) strides given, so every element the kernel may touch
         // is inside them; `c_p` is a unique borrow, so `C` aliases neither input and nothing
         // else touches it during the call; `m, n, k > 0` and `alpha != 0` were handled above.
-        // Products of a few rows go to the few-rows kernel (threads split their columns).
-        let done = backend == Backend::Auto
-            && unsafe {
-                T::skinny_gemm(
-                    m,
-                    n,
-                    k,
-                    alpha,
-                    strided(a_p, a_rs, a_cs),
-                    strided(b_p, b_rs, b_cs),
-                    beta,
-                    c_p.as_mut_ptr(),
-                    c_mat.ld.unsigned_abs(),
-                    if batch == 1 { threads } else { 1 },
-                )
-            };
+        let done = backend == Backend::Auto && unsafe { T::skinny_gemm(product, threads_here) };
         if done {
             continue;
         }
         // SAFETY: as above.
-        let done = unsafe {
-            T::native_gemm(
-                backend,
-                m,
-                n,
-                k,
-                alpha,
-                strided(a_p, a_rs, a_cs),
-                strided(b_p, b_rs, b_cs),
-                beta,
-                c_p.as_mut_ptr(),
-                c_mat.ld.unsigned_abs(),
-            )
-        };
+        let done = unsafe { T::native_gemm(backend, product) };
         if done {
             continue;
         }

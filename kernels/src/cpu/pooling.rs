@@ -246,6 +246,12 @@ impl PoolGeom {
             Err(PoolError::Length { what, len, needed })
         }
     }
+
+    /// Checks the lengths of a forward pass's input (`x`) and output (`y`).
+    fn check_forward(&self, x: usize, y: usize) -> Result<(), PoolError> {
+        self.check("input", x, true)?;
+        self.check("output", y, false)
+    }
 }
 
 /// The output size along one dimension: `⌊(x + 2·pad − kernel) / stride⌋ + 1`, or with `full`
@@ -324,43 +330,91 @@ pub fn pool_forward_with<T: PoolElement>(
     x: &[T],
     y: &mut [T],
 ) -> Result<(), PoolError> {
-    let [wd, wh, ww] = geom.windows()?;
-    geom.check("input", x.len(), true)?;
-    geom.check("output", y.len(), false)?;
-    let spatial: usize = geom.input.iter().product();
-    let out_spatial: usize = geom.output.iter().product();
-    if spatial == 0 || out_spatial == 0 {
-        y.fill(T::ZERO);
+    let windows = geom.windows()?;
+    geom.check_forward(x.len(), y.len())?;
+    let Some(plan) = Plan::or_zero(geom, kind, windows, y) else {
         return Ok(());
-    }
-    let [_, ih, iw] = geom.input;
-    let tiles = (kind == PoolType::Max)
-        .then(|| Tiles::of(&wd, &wh, &ww))
-        .flatten();
-    let overlap = (kind == PoolType::Max && tiles.is_none())
-        .then(|| Overlap3::of(geom, &wd, &wh, &ww))
-        .flatten();
+    };
+    let ([wd, wh, ww], [_, ih, iw]) = (&plan.windows, geom.input);
+    let (spatial, out_spatial) = (plan.spatial, plan.out_spatial);
     let planes = |x: &[T], y: &mut [T]| {
-        if let Some(o) = overlap {
-            o.forward(isa, &wh, &ww, x, y);
+        if let Some(o) = plan.overlap {
+            o.forward(isa, wh, ww, x, y);
             return;
         }
         for (plane, out) in x.chunks_exact(spatial).zip(y.chunks_exact_mut(out_spatial)) {
-            match tiles {
+            match plan.tiles {
                 Some(t) => t.max_forward(iw, plane, out),
-                None => forward_plane(kind, &wd, &wh, &ww, ih, iw, plane, out),
+                None => forward_plane(kind, wd, wh, ww, ih, iw, plane, out),
             }
         }
     };
-    match plane_groups(x.len() / spatial, spatial) {
-        None => planes(x, y),
-        Some(per) => parallel::for_each_chunk_mut(y, per * out_spatial, |i, y| {
-            let first = i * per;
-            let x = &x[first * spatial..(first + y.len() / out_spatial) * spatial];
-            planes(x, y);
-        }),
-    }
+    in_plane_groups(y, out_spatial, spatial, |first, y| {
+        let x = &x[first * spatial..(first + y.len() / out_spatial) * spatial];
+        planes(x, y);
+    });
     Ok(())
+}
+
+/// What the forward and backward passes over `geom` share: the windows along each axis, the
+/// elements of an input and an output plane, and max pooling's fast paths.
+struct Plan {
+    windows: [Vec<Window>; 3],
+    /// Elements of an input plane.
+    spatial: usize,
+    /// Elements of an output plane.
+    out_spatial: usize,
+    /// Max pooling over tiling windows.
+    tiles: Option<Tiles>,
+    /// Max pooling over overlapping windows in one pass (when they do not tile).
+    overlap: Option<Overlap3>,
+}
+
+impl Plan {
+    /// The plan of `kind` over `geom` with its `windows`; `None`, having zeroed `out` (the
+    /// pass's whole output), when a plane is empty.
+    fn or_zero<T: PoolElement>(
+        geom: &PoolGeom,
+        kind: PoolType,
+        windows: [Vec<Window>; 3],
+        out: &mut [T],
+    ) -> Option<Plan> {
+        let spatial: usize = geom.input.iter().product();
+        let out_spatial: usize = geom.output.iter().product();
+        if spatial == 0 || out_spatial == 0 {
+            out.fill(T::ZERO);
+            return None;
+        }
+        let [wd, wh, ww] = &windows;
+        let tiles = (kind == PoolType::Max)
+            .then(|| Tiles::of(wd, wh, ww))
+            .flatten();
+        let overlap = (kind == PoolType::Max && tiles.is_none())
+            .then(|| Overlap3::of(geom, wd, wh, ww))
+            .flatten();
+        Some(Plan {
+            windows,
+            spatial,
+            out_spatial,
+            tiles,
+            overlap,
+        })
+    }
+}
+
+/// Runs `f(first, out_group)` over `out` (whole planes of `plane_len` elements, inputs of
+/// `spatial` elements a plane) on one thread, or split by [`plane_groups`] into groups of
+/// whole planes on several, `first` being a group's first plane.
+fn in_plane_groups<T: Send>(
+    out: &mut [T],
+    plane_len: usize,
+    spatial: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    match plane_groups(out.len() / plane_len, spatial) {
+        None => f(0, out),
+        Some(per) => parallel::for_each_chunk_mut(out, per * plane_len, |i, out| f(i * per, out)),
+    }
 }
 
 /// Planes per parallel group when a pooling over `planes` planes of `spatial` elements is worth

@@ -69,7 +69,7 @@ impl Real for f64 {
     }
 }
 
-/// What a reduction computes.
+/// What a reduction computes. The declaration order is the GPU code ([`crate::cuda::codes`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reducer {
     /// The sum (0 for no elements).

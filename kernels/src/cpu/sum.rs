@@ -35,69 +35,45 @@ pub fn sum_n<T: Num>(sources: &[&[T]], out: &mut [T]) {
         let range = b * BLOCK..b * BLOCK + o.len();
         let mut groups = sources.chunks(4);
         if let Some(first) = groups.next() {
-            assign_group(first, range.clone(), o);
+            group_sum::<T, false>(first, range.clone(), o);
         }
         for group in groups {
-            add_group(group, range.clone(), o);
+            group_sum::<T, true>(group, range.clone(), o);
         }
     }
 }
 
-/// `o = Σ group[range]` for up to four sources.
+/// `o = Σ group[range]` (`ADD == false`) or `o += Σ group[range]` (`ADD == true`) for up to
+/// four sources; each instance is its own loop (the flag is a constant).
 #[inline(always)]
-fn assign_group<T: Num>(group: &[&[T]], range: std::ops::Range<usize>, o: &mut [T]) {
+fn group_sum<T: Num, const ADD: bool>(group: &[&[T]], range: std::ops::Range<usize>, o: &mut [T]) {
+    let put = |o: &mut T, s: T| *o = if ADD { o.plus(s) } else { s };
     match group {
-        [a] => o.copy_from_slice(&a[range]),
+        [a] if !ADD => o.copy_from_slice(&a[range]),
+        [a] => {
+            for (o, &a) in o.iter_mut().zip(&a[range]) {
+                put(o, a);
+            }
+        }
         [a, b] => {
             for ((o, &a), &b) in o.iter_mut().zip(&a[range.clone()]).zip(&b[range]) {
-                *o = a.plus(b);
+                put(o, a.plus(b));
             }
         }
         [a, b, c] => {
             let (a, b, c) = (&a[range.clone()], &b[range.clone()], &c[range]);
             for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
-                *o = a.plus(b).plus(c);
+                put(o, a.plus(b).plus(c));
             }
         }
         [a, b, c, d] => {
             let (a, b) = (&a[range.clone()], &b[range.clone()]);
             let (c, d) = (&c[range.clone()], &d[range]);
             for ((((o, &a), &b), &c), &d) in o.iter_mut().zip(a).zip(b).zip(c).zip(d) {
-                *o = a.plus(b).plus(c.plus(d));
+                put(o, a.plus(b).plus(c.plus(d)));
             }
         }
         _ => unreachable!("groups come from chunks(4) of a non-empty list"),
-    }
-}
-
-/// `o += Σ group[range]` for up to four sources.
-#[inline(always)]
-fn add_group<T: Num>(group: &[&[T]], range: std::ops::Range<usize>, o: &mut [T]) {
-    match group {
-        [a] => {
-            for (o, &a) in o.iter_mut().zip(&a[range]) {
-                *o = o.plus(a);
-            }
-        }
-        [a, b] => {
-            for ((o, &a), &b) in o.iter_mut().zip(&a[range.clone()]).zip(&b[range]) {
-                *o = o.plus(a.plus(b));
-            }
-        }
-        [a, b, c] => {
-            let (a, b, c) = (&a[range.clone()], &b[range.clone()], &c[range]);
-            for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
-                *o = o.plus(a.plus(b).plus(c));
-            }
-        }
-        [a, b, c, d] => {
-            let (a, b) = (&a[range.clone()], &b[range.clone()]);
-            let (c, d) = (&c[range.clone()], &d[range]);
-            for ((((o, &a), &b), &c), &d) in o.iter_mut().zip(a).zip(b).zip(c).zip(d) {
-                *o = o.plus(a.plus(b).plus(c.plus(d)));
-            }
-        }
-        _ => unreachable!("groups come from chunks(4)"),
     }
 }
 

@@ -5,19 +5,25 @@ use std::sync::Arc;
 
 use mxr_engine::gpu::GpuDevice;
 
+use super::codes::LeakyCode;
 use super::{DeviceSlice, GpuError, Source, at_least, launch};
 use crate::cpu::elementwise::{LeakyAct, SELU_ALPHA, SELU_LAMBDA};
 
 /// The kernels' act code and parameters (p, q) for the forward (`backward == false`) or
 /// backward kernel, cast to float32 as the CPU kernel casts them.
 fn code(act: LeakyAct, backward: bool) -> (i32, f32, f32) {
-    match act {
-        LeakyAct::Leaky { slope } => (0, slope as f32, 0.0),
-        LeakyAct::Elu { slope } => (1, slope as f32, 0.0),
-        LeakyAct::Selu if backward => (2, SELU_LAMBDA as f32, SELU_ALPHA as f32),
-        LeakyAct::Selu => (2, SELU_LAMBDA as f32, (SELU_LAMBDA * SELU_ALPHA) as f32),
-        LeakyAct::Gelu => (3, 0.0, 0.0),
-    }
+    let (code, p, q) = match act {
+        LeakyAct::Leaky { slope } => (LeakyCode::Leaky, slope as f32, 0.0),
+        LeakyAct::Elu { slope } => (LeakyCode::Elu, slope as f32, 0.0),
+        LeakyAct::Selu if backward => (LeakyCode::Selu, SELU_LAMBDA as f32, SELU_ALPHA as f32),
+        LeakyAct::Selu => (
+            LeakyCode::Selu,
+            SELU_LAMBDA as f32,
+            (SELU_LAMBDA * SELU_ALPHA) as f32,
+        ),
+        LeakyAct::Gelu => (LeakyCode::Gelu, 0.0, 0.0),
+    };
+    (code as i32, p, q)
 }
 
 /// `y = act(x)` over `n` elements (`y` may be `x`: item i reads before it writes).

@@ -15,6 +15,16 @@ fn argument(kernel: &str, reason: String) -> GpuError {
     }
 }
 
+/// Checks that `op` (`copy`, `read`, `write`) moving `moved` elements into a destination
+/// (`into`) or from a source holding `held` elements fits: `moved <= held`.
+fn fits(op: &str, moved: usize, into: bool, held: usize) -> Result<(), GpuError> {
+    if held < moved {
+        let dir = if into { "into" } else { "from" };
+        return Err(argument(op, format!("{moved} elements {dir} {held}")));
+    }
+    Ok(())
+}
+
 /// Queues copying `src` into the first `src.len()` elements of `dst` on `dev`'s compute stream.
 /// The same range is left as it is; partly overlapping ranges are an error.
 pub fn copy<T: Element>(
@@ -22,12 +32,7 @@ pub fn copy<T: Element>(
     dst: DeviceSlice<'_, T>,
     src: DeviceSlice<'_, T>,
 ) -> Result<(), GpuError> {
-    if dst.len() < src.len() {
-        return Err(argument(
-            "copy",
-            format!("{} elements into {}", src.len(), dst.len()),
-        ));
-    }
+    fits("copy", src.len(), true, dst.len())?;
     if src.is_empty() || dst.ptr() == src.ptr() {
         return Ok(());
     }
@@ -74,12 +79,7 @@ pub fn read<T: Element>(
     src: DeviceSlice<'_, T>,
     dst: &mut [T],
 ) -> Result<(), GpuError> {
-    if src.len() < dst.len() {
-        return Err(argument(
-            "read",
-            format!("{} elements from {}", dst.len(), src.len()),
-        ));
-    }
+    fits("read", dst.len(), false, src.len())?;
     dev.synchronize()?;
     // SAFETY: `src` vouches for at least `dst.len()` elements of live memory of this device;
     // the device is idle (synchronized above), so no write to it is unfinished.
@@ -94,12 +94,7 @@ pub fn write<T: Element>(
     dst: DeviceSlice<'_, T>,
     src: &[T],
 ) -> Result<(), GpuError> {
-    if dst.len() < src.len() {
-        return Err(argument(
-            "write",
-            format!("{} elements into {}", src.len(), dst.len()),
-        ));
-    }
+    fits("write", src.len(), true, dst.len())?;
     dev.synchronize()?;
     // SAFETY: `dst` vouches for at least `src.len()` elements of live memory of this device;
     // the device is idle (synchronized above), so no queued or running work writes it.

@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use mxr_engine::gpu::{GpuBuffer, GpuDevice};
 
+use super::codes::PoolCode;
 use super::{DeviceSlice, GpuError, Source, at_least, launch, memory};
 use crate::cpu::pooling::{PoolGeom, PoolType};
 
 /// The kernels' `(kind, count_include_pad)` codes.
 fn codes(kind: PoolType) -> (i32, i32) {
     match kind {
-        PoolType::Max => (0, 0),
-        PoolType::Avg { count_include_pad } => (1, i32::from(count_include_pad)),
-        PoolType::Sum => (2, 0),
+        PoolType::Max => (PoolCode::Max as i32, 0),
+        PoolType::Avg { count_include_pad } => (PoolCode::Avg as i32, i32::from(count_include_pad)),
+        PoolType::Sum => (PoolCode::Sum as i32, 0),
     }
 }
 

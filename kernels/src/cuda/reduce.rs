@@ -114,12 +114,8 @@ pub fn reduce(
     let nred: usize = red.iter().product();
     let (nk, nr) = (kept.len(), red.len());
     let table = upload_table(dev, &[kept, kept_strides, red, red_strides].concat())?;
-    let code: i32 = match kind {
-        Reducer::Sum => 0,
-        Reducer::Mean => 1,
-        Reducer::Max => 2,
-        Reducer::Min => 3,
-    };
+    // An MXR_REDUCE_* code (the discriminant: `codes`).
+    let code = kind as i32;
     let count = nred as f32;
     let nchunks = chunks(nout, nred);
     let (nk, nr, tab) = (nk as i32, nr as i32, table.ptr());

@@ -7,19 +7,6 @@ use mxr_engine::gpu::GpuDevice;
 use super::{DeviceSlice, GpuError, Source, at_least, launch};
 use crate::cpu::elementwise::ScalarOp;
 
-/// The forward kernel's op code.
-fn code(op: ScalarOp) -> i32 {
-    match op {
-        ScalarOp::Plus => 0,
-        ScalarOp::Minus => 1,
-        ScalarOp::RMinus => 2,
-        ScalarOp::Mul => 3,
-        ScalarOp::Div => 4,
-        ScalarOp::RDiv => 5,
-        ScalarOp::Power => 6,
-    }
-}
-
 /// `out = x ∘ s` over `n` elements (`out` may be `x`: item i reads before it writes).
 pub fn forward(
     dev: &Arc<GpuDevice>,
@@ -30,9 +17,10 @@ pub fn forward(
 ) -> Result<(), GpuError> {
     const K: &str = "scalar_forward_f32";
     let (out, x) = (at_least(K, "out", out, n)?, at_least(K, "x", x, n)?);
-    // SAFETY: (float* out, const float* x, long long n, float s, int op); item i < n touches
-    // out[i] and x[i], inside the checked lengths.
-    unsafe { launch(dev, Source::Scalar, K, n, (out, x, n as i64, s, code(op))) }
+    // SAFETY: (float* out, const float* x, long long n, float s, int op), op an MXR_SCALAR_*
+    // code (the discriminant: `codes`); item i < n touches out[i] and x[i], inside the checked
+    // lengths.
+    unsafe { launch(dev, Source::Scalar, K, n, (out, x, n as i64, s, op as i32)) }
 }
 
 /// The input gradient of `x ∘ s` (`op`: mul, div, rdiv or power) for head gradient `g` over
@@ -46,12 +34,9 @@ pub fn backward(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "scalar_backward_f32";
-    let reads = matches!(op, ScalarOp::RDiv | ScalarOp::Power);
-    let code = match op {
-        ScalarOp::Mul => 0,
-        ScalarOp::Div => 1,
-        ScalarOp::RDiv => 2,
-        ScalarOp::Power => 3,
+    let reads = match op {
+        ScalarOp::Mul | ScalarOp::Div => false,
+        ScalarOp::RDiv | ScalarOp::Power => true,
         other => {
             return Err(GpuError::Argument {
                 kernel: K.into(),
@@ -70,7 +55,9 @@ pub fn backward(
             });
         }
     };
-    // SAFETY: (float* out, const float* g, const float* x, long long n, float s, int op); item
-    // i < n touches element i of each; x is checked, or is g and unread (mul, div).
+    let code = op as i32;
+    // SAFETY: (float* out, const float* g, const float* x, long long n, float s, int op), op
+    // the MXR_SCALAR_* code of mul, div, rdiv or power (checked); item i < n touches element i
+    // of each; x is checked, or is g and unread (mul, div).
     unsafe { launch(dev, Source::Scalar, K, n, (out, g, x, n as i64, s, code)) }
 }

@@ -288,6 +288,11 @@ fn codes_header_defines_every_code_once() {
         ("MXR_ACT_RELU", codes::ActCode::Relu as i32),
         ("MXR_ACT_SOFTSIGN", codes::ActCode::SoftSign as i32),
         ("MXR_BINARY_DIV", codes::BinaryCode::Div as i32),
+        ("MXR_LEAKY_GELU", codes::LeakyCode::Gelu as i32),
+        ("MXR_POOL_SUM", codes::PoolCode::Sum as i32),
+        ("MXR_SCALAR_POWER", 6),
+        ("MXR_UNARY_SOFTSIGN", 10),
+        ("MXR_REDUCE_MIN", 3),
     ] {
         let line = format!("#define {name} {value}\n");
         assert_eq!(header.matches(&line).count(), 1, "{name} in {header}");
@@ -295,5 +300,13 @@ fn codes_header_defines_every_code_once() {
     // The sources switch on the names, not on literal codes.
     let activation = source("activation").unwrap();
     assert!(activation.contains("case MXR_ACT_RELU:"));
-    assert!(!activation.contains("case 0:"));
+    for name in ["activation", "leaky_relu", "scalar", "unary"] {
+        assert!(!source(name).unwrap().contains("case 0:"), "{name}");
+    }
+    assert!(source("pooling").unwrap().contains("kind == MXR_POOL_MAX"));
+    assert!(
+        source("reduce")
+            .unwrap()
+            .contains("kind == MXR_REDUCE_MEAN")
+    );
 }

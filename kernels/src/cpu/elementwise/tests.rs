@@ -457,3 +457,38 @@ fn long_arrays_split_across_threads_give_each_elements_own_result() {
     unary_inplace(UnaryOp::Relu, &mut inplace);
     assert!(inplace.iter().zip(&x).all(|(o, &v)| *o == v.max(0.0)));
 }
+
+mod tanh_tests {
+    use super::tanh_f32;
+
+    #[test]
+    fn vectorised_loops_give_the_scalar_bits() {
+        // `unary` runs its loop compiled for AVX-512 or AVX2 where the CPU has them; every
+        // element must equal the scalar function's (odd length: a vector tail too).
+        let x: Vec<f32> = (0..1001).map(|i| (i as f32 - 500.0) * 0.0173).collect();
+        let mut y = vec![f32::NAN; x.len()];
+        super::unary(super::UnaryOp::Tanh, &x, &mut y);
+        for (a, &v) in y.iter().zip(&x) {
+            assert_eq!(a.to_bits(), tanh_f32(v).to_bits(), "tanh({v})");
+        }
+    }
+
+    #[test]
+    fn fast_tanh_is_within_a_few_ulp() {
+        let mut worst = 0f64;
+        let mut x = -12.0f32;
+        while x <= 12.0 {
+            let exact = f64::from(x).tanh();
+            let got = f64::from(tanh_f32(x));
+            let err = (got - exact).abs()
+                / f64::from(f32::EPSILON).max(exact.abs() * f64::from(f32::EPSILON));
+            worst = worst.max(err);
+            x += 0.000_37;
+        }
+        assert!(worst < 8.0, "worst error {worst} ulp");
+        assert_eq!(tanh_f32(0.0), 0.0);
+        assert_eq!(tanh_f32(20.0), 1.0);
+        assert_eq!(tanh_f32(-20.0), -1.0);
+        assert!(tanh_f32(f32::NAN).is_nan());
+    }
+}

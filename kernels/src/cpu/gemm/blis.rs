@@ -32,29 +32,8 @@ pub(crate) struct Blocking {
 /// The most floats a packed `A` block may hold (`mb` shrinks to fit with a large `kc`).
 const PACKED_A_MAX: usize = 1536 * 384;
 
-/// A strided read-only matrix: element `(i, j)` is at `ptr + i * rs + j * cs`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Src {
-    /// The first element.
-    pub(crate) ptr: *const f32,
-    /// Row stride, in elements.
-    pub(crate) rs: usize,
-    /// Column stride, in elements.
-    pub(crate) cs: usize,
-}
-
-impl Src {
-    /// The element `(i, j)`'s address.
-    ///
-    /// # Safety
-    /// `(i, j)` must be inside the matrix the caller of [`sgemm`] described.
-    #[inline(always)]
-    pub(crate) unsafe fn at(self, i: usize, j: usize) -> *const f32 {
-        // SAFETY: the caller promises `(i, j)` is an element of the matrix, so the offset
-        // stays inside the allocation `ptr` points into.
-        unsafe { self.ptr.add(i * self.rs + j * self.cs) }
-    }
-}
+/// A strided read-only matrix of `f32` (element `(i, j)` at `ptr + i * rs + j * cs`).
+pub(crate) type Src = super::Strided<f32>;
 
 /// 64 bytes of `f32`, so that a `Vec` of them is 64-byte aligned.
 #[repr(C, align(64))]
@@ -120,29 +99,9 @@ pub(crate) trait MicroKernel {
     unsafe fn driver(p: Product, w: Work);
 }
 
-/// One product `C = alpha * A · B + beta * C`, where `A` is `m × k`, `B` is `k × n` and `C` is
-/// `m × n` row-major with leading dimension `ldc`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Product {
-    /// Rows of `A` and `C`.
-    pub(crate) m: usize,
-    /// Columns of `B` and `C`.
-    pub(crate) n: usize,
-    /// Columns of `A`, rows of `B`.
-    pub(crate) k: usize,
-    /// The factor of the product.
-    pub(crate) alpha: f32,
-    /// `A`.
-    pub(crate) a: Src,
-    /// `B`.
-    pub(crate) b: Src,
-    /// The factor of `C`'s old value (`0`: not read).
-    pub(crate) beta: f32,
-    /// `C`'s first element.
-    pub(crate) c: *mut f32,
-    /// `C`'s row stride.
-    pub(crate) ldc: usize,
-}
+/// One `f32` product `C = alpha * A · B + beta * C` (`A` `m × k`, `B` `k × n`, `C` `m × n`
+/// row-major with leading dimension `ldc`).
+pub(crate) type Product = super::Product<f32>;
 
 /// The blocking of one call and its buffers: the packed `A` block (when `A` is packed), the
 /// packed `B` block and the edge panel of `A`'s last rows.

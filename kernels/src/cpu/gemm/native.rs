@@ -1,6 +1,6 @@
 //! mxr's own f32 kernels and the rule for when to use them.
 
-use super::Strided;
+use super::Product;
 use crate::cpu::isa::Isa;
 
 /// Runs `C = alpha * A · B + beta * C` with the kernel of the current instruction set
@@ -11,43 +11,15 @@ use crate::cpu::isa::Isa;
 /// `m, n, k > 0`; every `(i, p)` (`i < m`, `p < k`) of `a` and `(p, j)` (`p < k`, `j < n`)
 /// of `b` is readable, every `c + i * ldc + j` (`i < m`, `j < n`) readable and writable,
 /// `C` overlaps neither input, and nothing else accesses `C` during the call.
-#[allow(clippy::too_many_arguments, reason = "the gemm arguments")]
-pub(super) unsafe fn run(
-    backend: super::Backend,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: Strided<f32>,
-    b: Strided<f32>,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-) -> bool {
+pub(super) unsafe fn run(backend: super::Backend, p: Product<f32>) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        use super::{avx2, avx512, blis};
+        use super::{avx2, avx512};
         let isa = Isa::current();
         let wanted = match backend {
-            super::Backend::Auto => worth_it(isa, m, n, k, b.cs != 1),
+            super::Backend::Auto => worth_it(isa, p.m, p.n, p.k, p.b.cs != 1),
             super::Backend::Native => true,
             super::Backend::Crate => false,
-        };
-        let src = |x: Strided<f32>| blis::Src {
-            ptr: x.ptr,
-            rs: x.rs,
-            cs: x.cs,
-        };
-        let p = blis::Product {
-            m,
-            n,
-            k,
-            alpha,
-            a: src(a),
-            b: src(b),
-            beta,
-            c,
-            ldc,
         };
         if wanted && isa == Isa::Avx512 && avx512::available() {
             // SAFETY: `available()` checked the CPU; the matrices are as `sgemm` needs
@@ -61,7 +33,7 @@ pub(super) unsafe fn run(
             return true;
         }
     }
-    let _ = (backend, m, n, k, alpha, a, b, beta, c, ldc);
+    let _ = (backend, p);
     false
 }
 

@@ -18,7 +18,7 @@ use crate::cpu::conv::lanes::{Kernel, Lanes, run_kernel};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel::{self, SharedMut};
 
-use super::Strided;
+use super::{Product, Strided};
 
 /// The most rows of `C` this kernel takes.
 pub(super) const MAX_ROWS: usize = 8;
@@ -39,20 +39,18 @@ pub(super) fn serves(isa: Isa, m: usize, b: &Strided<f32>) -> bool {
 /// [`serves`] is true; `m, n, k > 0`; every `(i, p)` (`i < m`, `p < k`) of `a` and `(p, j)` of
 /// `b` is readable, every `c + i·ldc + j` (`i < m`, `j < n`) readable and writable, `C`
 /// overlaps neither input, and nothing else accesses `C` during the call.
-#[allow(clippy::too_many_arguments, reason = "the gemm arguments")]
-pub(super) unsafe fn run(
-    isa: Isa,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: Strided<f32>,
-    b: Strided<f32>,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-    threads: usize,
-) {
+pub(super) unsafe fn run(isa: Isa, p: Product<f32>, threads: usize) {
+    let Product {
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        b,
+        beta,
+        c,
+        ldc,
+    } = p;
     let mut rows = Vec::with_capacity(m * k);
     for i in 0..m {
         // SAFETY: `(i, p)` of `a` is readable for `i < m`, `p < k` (the contract).

@@ -1,10 +1,9 @@
 //! The gradient of pooling ([`pool_backward`]): 2×2 max windows branch-free (AVX2 or
 //! portable), overlapping max windows in one pass ([`super::overlap`]), and the general loop.
 
-use super::overlap::Overlap3;
-use super::{PoolElement, PoolError, PoolGeom, PoolType, Tiles, Window, divisor, plane_groups};
+use super::{Plan, in_plane_groups};
+use super::{PoolElement, PoolError, PoolGeom, PoolType, Window, divisor};
 use crate::cpu::isa::Isa;
-use crate::cpu::parallel;
 
 /// The gradient of [`super::pool_forward`]: given the head gradient `g` and the forward's input `x`
 /// and output `y` (all as in the forward), overwrites `dx` (like `x`). For max, each output's
@@ -38,26 +37,17 @@ pub fn pool_backward_with<T: PoolElement>(
     y: &[T],
     dx: &mut [T],
 ) -> Result<(), PoolError> {
-    let [wd, wh, ww] = geom.windows()?;
+    let windows = geom.windows()?;
     geom.check("output gradient", g.len(), false)?;
     geom.check("input gradient", dx.len(), true)?;
     if kind == PoolType::Max {
-        geom.check("input", x.len(), true)?;
-        geom.check("output", y.len(), false)?;
+        geom.check_forward(x.len(), y.len())?;
     }
-    let spatial: usize = geom.input.iter().product();
-    let out_spatial: usize = geom.output.iter().product();
-    if spatial == 0 || out_spatial == 0 {
-        dx.fill(T::ZERO);
+    let Some(plan) = Plan::or_zero(geom, kind, windows, dx) else {
         return Ok(());
-    }
-    let [_, ih, iw] = geom.input;
-    let tiles = (kind == PoolType::Max)
-        .then(|| Tiles::of(&wd, &wh, &ww))
-        .flatten();
-    let overlap = (kind == PoolType::Max && tiles.is_none())
-        .then(|| Overlap3::of(geom, &wd, &wh, &ww))
-        .flatten();
+    };
+    let ([wd, wh, ww], [_, ih, iw]) = (&plan.windows, geom.input);
+    let (spatial, out_spatial) = (plan.spatial, plan.out_spatial);
     // The planes of one group: `first` is the group's first plane (for `x` and `y`).
     let planes = |first: usize, g: &[T], dx: &mut [T]| {
         let count = dx.len() / spatial;
@@ -69,14 +59,14 @@ pub fn pool_backward_with<T: PoolElement>(
         } else {
             (&[][..], &[][..])
         };
-        if let Some(t) = tiles.filter(|t| (t.kh, t.kw) == (2, 2)) {
+        if let Some(t) = plan.tiles.filter(|t| (t.kh, t.kw) == (2, 2)) {
             // Writes every element of `dx`.
             t.max_backward_2x2(isa, ih, iw, xg, yg, g, dx);
             return;
         }
-        if let Some(o) = overlap {
+        if let Some(o) = plan.overlap {
             // Writes every element of `dx`.
-            o.backward(isa, &ww, g, xg, yg, dx);
+            o.backward(isa, ww, g, xg, yg, dx);
             return;
         }
         dx.fill(T::ZERO);
@@ -93,20 +83,16 @@ pub fn pool_backward_with<T: PoolElement>(
             } else {
                 (&[][..], &[][..])
             };
-            match tiles {
+            match plan.tiles {
                 Some(t) => t.max_backward(iw, gp, xp, yp, dxp),
-                None => backward_plane(kind, &wd, &wh, &ww, ih, iw, gp, xp, yp, dxp),
+                None => backward_plane(kind, wd, wh, ww, ih, iw, gp, xp, yp, dxp),
             }
         }
     };
-    match plane_groups(dx.len() / spatial, spatial) {
-        None => planes(0, g, dx),
-        Some(per) => parallel::for_each_chunk_mut(dx, per * spatial, |i, dx| {
-            let first = i * per;
-            let g = &g[first * out_spatial..(first + dx.len() / spatial) * out_spatial];
-            planes(first, g, dx);
-        }),
-    }
+    in_plane_groups(dx, spatial, spatial, |first, dx| {
+        let g = &g[first * out_spatial..(first + dx.len() / spatial) * out_spatial];
+        planes(first, g, dx);
+    });
     Ok(())
 }
 
