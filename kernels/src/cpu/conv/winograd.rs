@@ -67,8 +67,6 @@ mod forward;
 mod pack;
 mod tiles;
 mod transforms;
-#[cfg(target_arch = "x86_64")]
-mod x86;
 
 pub mod dgrad;
 pub mod wgrad;
@@ -77,9 +75,9 @@ use super::blocked::{BLOCK, Blocked};
 use super::direct::{Epilogue, InputStrides, MAX_TILE_PIXELS};
 use super::{ConvError, ConvGeom};
 use crate::cpu::isa::Isa;
-use forward::{Ctx, odd_lines};
+use forward::{Ctx, for_each_block, odd_lines};
 use pack::Order;
-use tiles::{Lanes, input_tiles, output_tiles};
+use tiles::{Lanes, TileSteps};
 use transforms::{F2, F2R5, F4, F4R5, G2_F32, G4_F32, G25_F32, G45_F32, Transform};
 
 /// Transformed inputs and products per block of tiles meant to stay in L2 (bytes).
@@ -327,13 +325,7 @@ const MIN_NCHW_CHANNELS: usize = 16;
 /// fused program), at least `MIN_NCHW_PIXELS` output pixels and `MIN_NCHW_CHANNELS`
 /// channels each side.
 pub fn plan_nchw(geom: &ConvGeom) -> Option<WinogradConv> {
-    let out = geom.output().ok()?;
-    let pays = out[1] >= 4
-        && out[2] >= 4
-        && geom.batch * out[1] * out[2] >= MIN_NCHW_PIXELS
-        && geom.channels >= MIN_NCHW_CHANNELS
-        && geom.filters >= MIN_NCHW_CHANNELS;
-    if !pays || !enabled() {
+    if !nchw_pays(geom) || !enabled() {
         return None;
     }
     // The variant with the lower cost once transforming the weights is counted: `F(4×4)`'s
@@ -346,6 +338,19 @@ pub fn plan_nchw(geom: &ConvGeom) -> Option<WinogradConv> {
         f2
     } else {
         f4
+    })
+}
+
+/// The shape conditions of [`plan_nchw`] (and of the data gradient's [`dgrad::plan`]): outputs
+/// of 4×4 and more, at least `MIN_NCHW_PIXELS` output pixels and `MIN_NCHW_CHANNELS` channels
+/// each side; false for an invalid geometry.
+fn nchw_pays(geom: &ConvGeom) -> bool {
+    geom.output().is_ok_and(|out| {
+        out[1] >= 4
+            && out[2] >= 4
+            && geom.batch * out[1] * out[2] >= MIN_NCHW_PIXELS
+            && geom.channels >= MIN_NCHW_CHANNELS
+            && geom.filters >= MIN_NCHW_CHANNELS
     })
 }
 

@@ -4,6 +4,7 @@
 //! the output transform ([`Ctx`]).
 
 use std::cell::Cell;
+use std::marker::PhantomData;
 use std::ops::Range;
 
 use super::super::blocked::{BLOCK, Blocked};
@@ -11,12 +12,12 @@ use super::super::direct::{
     Epilogue, InputLayout, InputStrides, Shared, Tap, TileJob, check_input, check_output,
     max_tile_pixels, run_tile,
 };
+use super::super::lanes::run_kernel;
 use super::super::{ConvError, check_len};
-#[cfg(target_arch = "x86_64")]
-use super::x86;
+use super::tiles::{Forward, InputTiles, OutputTiles, TileSteps};
 use super::{
     BLOCK_BYTES, CACHED_WEIGHT_BYTES, F2, F2R5, F4, F4R5, MIN_WORK_PER_THREAD, SPLIT_TILES,
-    STREAMED_WEIGHT_TILES, SUM_BLOCKS, Transform, Variant, WinogradConv, input_tiles, output_tiles,
+    STREAMED_WEIGHT_TILES, SUM_BLOCKS, Variant, WinogradConv,
 };
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
@@ -96,10 +97,8 @@ impl WinogradConv {
         }
         let [th, tw] = self.tiles;
         let tiles = g.batch * th * tw;
-        let t = self.positions();
         let groups = self.out_groups();
-        let work = tiles * t * self.ic_blocks * groups * (self.nv * BLOCK * BLOCK);
-        let parts = threads.min(work / MIN_WORK_PER_THREAD).max(1);
+        let parts = self.parts(tiles, threads);
         // Threads split the tiles; with too few tiles for that, the output channel groups
         // instead (each thread then transforms every tile's input, but streams only its share
         // of the transformed weights, which dominate such layers).
@@ -138,38 +137,72 @@ impl WinogradConv {
             },
             out_layout: *out_layout,
         };
-        // Tiles per block: the transformed inputs and one output group's products in L2; but
-        // when the transformed weights are too large to stay in the last-level cache, enough
-        // tiles that streaming them once per block costs less than the block's products.
-        let per_tile = t * BLOCK * (self.ic_blocks + self.nv) * std::mem::size_of::<f32>();
-        let mut block_tiles = (BLOCK_BYTES / per_tile).max(1);
-        if self.packed_len() * std::mem::size_of::<f32>() > CACHED_WEIGHT_BYTES {
-            block_tiles = block_tiles.max(STREAMED_WEIGHT_TILES);
-        }
+        let block_tiles = self.block_tiles();
         let run = |p: usize| {
             let (range, groups) = work_parts[p].clone();
-            let blocks = range.len().div_ceil(block_tiles);
-            let mut start = range.start;
-            for b in 0..blocks {
-                let len = (range.end - start).div_ceil(blocks - b);
-                let block = start..start + len;
+            for_each_block(range, block_tiles, |block| {
                 // SAFETY: the buffers were checked against the plan above; threads get
                 // disjoint tile ranges or disjoint output groups, so they write disjoint
                 // output elements.
                 unsafe {
                     let (groups, c) = (groups.clone(), g.channels);
                     match (self.kernel, self.variant) {
-                        (5, Variant::F2x2) => ctx.run_block::<F2R5, 6, 2>(block, groups, c),
-                        (5, Variant::F4x4) => ctx.run_block::<F4R5, 8, 4>(block, groups, c),
-                        (_, Variant::F2x2) => ctx.run_block::<F2, 4, 2>(block, groups, c),
-                        (_, Variant::F4x4) => ctx.run_block::<F4, 6, 4>(block, groups, c),
+                        (5, Variant::F2x2) => {
+                            ctx.run_block::<Forward<F2R5>, 6, 2>(block, groups, c)
+                        }
+                        (5, Variant::F4x4) => {
+                            ctx.run_block::<Forward<F4R5>, 8, 4>(block, groups, c)
+                        }
+                        (_, Variant::F2x2) => ctx.run_block::<Forward<F2>, 4, 2>(block, groups, c),
+                        (_, Variant::F4x4) => ctx.run_block::<Forward<F4>, 6, 4>(block, groups, c),
                     }
                 }
-                start += len;
-            }
+            });
         };
         parallel::for_each_part(work_parts.len(), run);
         Ok(())
+    }
+}
+
+impl WinogradConv {
+    /// The threads worth using on `tiles` tiles, up to `threads`: one per
+    /// `MIN_WORK_PER_THREAD` multiply-adds of the matrix products, at least one.
+    pub(super) fn parts(&self, tiles: usize, threads: usize) -> usize {
+        let work = tiles
+            * self.positions()
+            * self.ic_blocks
+            * self.out_groups()
+            * (self.nv * BLOCK * BLOCK);
+        threads.min(work / MIN_WORK_PER_THREAD).max(1)
+    }
+
+    /// Tiles per block: the transformed inputs and one output group's products in L2; but
+    /// when the transformed weights are too large to stay in the last-level cache, enough
+    /// tiles that streaming them once per block costs less than the block's products.
+    pub(super) fn block_tiles(&self) -> usize {
+        let per_tile =
+            self.positions() * BLOCK * (self.ic_blocks + self.nv) * std::mem::size_of::<f32>();
+        let mut block_tiles = (BLOCK_BYTES / per_tile).max(1);
+        if self.packed_len() * std::mem::size_of::<f32>() > CACHED_WEIGHT_BYTES {
+            block_tiles = block_tiles.max(STREAMED_WEIGHT_TILES);
+        }
+        block_tiles
+    }
+}
+
+/// Runs `f` on consecutive blocks of `range`, as many as blocks of `block_tiles` tiles need,
+/// of lengths as equal as they split into.
+pub(super) fn for_each_block(
+    range: Range<usize>,
+    block_tiles: usize,
+    mut f: impl FnMut(Range<usize>),
+) {
+    let blocks = range.len().div_ceil(block_tiles);
+    let mut start = range.start;
+    for b in 0..blocks {
+        let len = (range.end - start).div_ceil(blocks - b);
+        f(start..start + len);
+        start += len;
     }
 }
 
@@ -222,13 +255,13 @@ impl Ctx {
     }
 
     /// Computes the output channel groups `groups` of the tiles `tiles` (for `F(M×M, r×r)`,
-    /// `A = M + r − 1`, transforms `K`), with the matrix products over the first `channels`
+    /// `A = M + r − 1`, per-tile steps `S`), with the matrix products over the first `channels`
     /// input channels only (the true count: the rest of the last block is padding).
     ///
     /// # Safety
     /// The context's buffers were checked against the plan, `groups` are output groups,
     /// `channels <= 16·ic_blocks`; no other thread writes these groups of these tiles.
-    pub(super) unsafe fn run_block<K: Transform<A, M>, const A: usize, const M: usize>(
+    pub(super) unsafe fn run_block<S: TileSteps<A, M>, const A: usize, const M: usize>(
         &self,
         tiles: Range<usize>,
         groups: Range<usize>,
@@ -240,8 +273,8 @@ impl Ctx {
                 tiles.len(),
                 groups,
                 channels,
-                |v, strides| self.input_block::<K, A, M>(tiles.clone(), v, strides),
-                |og, m, m_xi| self.output_block::<K, A, M>(tiles.clone(), og, m, m_xi),
+                |v, strides| self.input_block::<S, A, M>(tiles.clone(), v, strides),
+                |og, m, m_xi| self.output_block::<S, A, M>(tiles.clone(), og, m, m_xi),
             );
         }
     }
@@ -353,22 +386,21 @@ impl Ctx {
     ///
     /// # Safety
     /// As [`Ctx::run_block`]; `v` holds every position, block and tile at those offsets.
-    pub(super) unsafe fn input_block<K: Transform<A, M>, const A: usize, const M: usize>(
+    pub(super) unsafe fn input_block<S: TileSteps<A, M>, const A: usize, const M: usize>(
         &self,
         tiles: Range<usize>,
         v: *mut f32,
         strides: [usize; 2],
     ) {
-        // SAFETY: forwarded; each kernel exists for its instruction set, which is available.
-        unsafe {
-            match self.isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::input_avx512::<K, A, M>(self, tiles, v, strides),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::input_avx2::<K, A, M>(self, tiles, v, strides),
-                _ => input_tiles::<[f32; BLOCK], K, A, M>(self, tiles, v, strides),
-            }
-        }
+        let kernel = InputTiles::<S, A, M> {
+            c: self,
+            tiles,
+            v,
+            strides,
+            steps: PhantomData,
+        };
+        // SAFETY: forwarded; the context's instruction set is available (checked by the entry).
+        unsafe { run_kernel(self.isa, &kernel) }
     }
 
     /// The output transform of the products `m` of output group `og` for `tiles`, with the
@@ -376,22 +408,22 @@ impl Ctx {
     ///
     /// # Safety
     /// As [`Ctx::run_block`]; `m` holds `α²` positions of `m_xi >= nv·nt·16` floats.
-    pub(super) unsafe fn output_block<K: Transform<A, M>, const A: usize, const M: usize>(
+    pub(super) unsafe fn output_block<S: TileSteps<A, M>, const A: usize, const M: usize>(
         &self,
         tiles: Range<usize>,
         og: usize,
         m: *const f32,
         m_xi: usize,
     ) {
-        // SAFETY: forwarded; each kernel exists for its instruction set, which is available.
-        unsafe {
-            match self.isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::output_avx512::<K, A, M>(self, tiles, og, m, m_xi),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::output_avx2::<K, A, M>(self, tiles, og, m, m_xi),
-                _ => output_tiles::<[f32; BLOCK], K, A, M>(self, tiles, og, m, m_xi),
-            }
-        }
+        let kernel = OutputTiles::<S, A, M> {
+            c: self,
+            tiles,
+            og,
+            m,
+            m_xi,
+            steps: PhantomData,
+        };
+        // SAFETY: forwarded; the context's instruction set is available (checked by the entry).
+        unsafe { run_kernel(self.isa, &kernel) }
     }
 }

@@ -1,11 +1,14 @@
 //! The 2-D input and output transforms of blocks of tiles ([`input_tiles`], [`output_tiles`],
 //! the output transform with the epilogue), written once over 16 `f32` lanes ([`Lanes`]) and
-//! instantiated per instruction set (the portable lanes here, the x86 ones in [`super::x86`]).
+//! instantiated per instruction set by [`lanes::run_kernel`] ([`TileSteps`], [`InputTiles`],
+//! [`OutputTiles`]).
 
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use super::super::blocked::BLOCK;
+use super::super::lanes::{self, Kernel};
 use super::{Ctx, Transform};
 
 /// 16 lanes of `f32` (one channel block) in some instruction set's registers.
@@ -29,42 +32,126 @@ pub(super) trait Lanes: Copy {
     unsafe fn relu(self) -> Self;
 }
 
-impl Lanes for [f32; BLOCK] {
+/// Every [`lanes::Lanes`] implementation (AVX-512, two AVX2 registers, portable) serves the
+/// transforms: the same operations, in method form, with a multiply-add by a constant.
+impl<V: lanes::Lanes> Lanes for V {
     #[inline(always)]
     unsafe fn zero() -> Self {
-        [0.0; BLOCK]
+        // SAFETY: the caller's (the instruction set is available).
+        unsafe { <V as lanes::Lanes>::splat(0.0) }
     }
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        // SAFETY: `p` covers 16 floats (the caller's).
-        unsafe { p.cast::<[f32; BLOCK]>().read_unaligned() }
+        // SAFETY: `p` covers 16 floats and the instruction set is available (the caller's).
+        unsafe { <V as lanes::Lanes>::load(p) }
     }
 
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
-        // SAFETY: `p` covers 16 floats (the caller's).
-        unsafe { p.cast::<[f32; BLOCK]>().write_unaligned(self) }
+        // SAFETY: as `load`.
+        unsafe { <V as lanes::Lanes>::store(self, p) }
     }
 
     #[inline(always)]
     unsafe fn add(self, o: Self) -> Self {
-        std::array::from_fn(|i| self[i] + o[i])
+        // SAFETY: as `zero`.
+        unsafe { <V as lanes::Lanes>::add(self, o) }
     }
 
     #[inline(always)]
     unsafe fn sub(self, o: Self) -> Self {
-        std::array::from_fn(|i| self[i] - o[i])
+        // SAFETY: as `zero`.
+        unsafe { <V as lanes::Lanes>::sub(self, o) }
     }
 
     #[inline(always)]
     unsafe fn mul_add(self, c: f32, acc: Self) -> Self {
-        std::array::from_fn(|i| self[i].mul_add(c, acc[i]))
+        // SAFETY: as `zero`.
+        unsafe { <V as lanes::Lanes>::fma(self, <V as lanes::Lanes>::splat(c), acc) }
     }
 
     #[inline(always)]
     unsafe fn relu(self) -> Self {
-        self.map(|y| if y <= 0.0 { 0.0 } else { y })
+        // SAFETY: as `zero`.
+        unsafe { <V as lanes::Lanes>::relu(self) }
+    }
+}
+
+/// The two per-tile steps of a block of tiles around its matrix products ([`Ctx::products`]):
+/// the input transform into `V` and the transform of the products into the output, on vectors
+/// `V` ([`Forward`]: the forward pass; the data gradient's transposed steps in
+/// [`super::dgrad`]).
+pub(super) trait TileSteps<const A: usize, const M: usize> {
+    /// Writes the transformed inputs of `tiles` (see [`Ctx::input_block`]).
+    ///
+    /// # Safety
+    /// As [`Ctx::input_block`]; `V`'s instruction set is available.
+    unsafe fn input<V: Lanes>(c: &Ctx, tiles: Range<usize>, v: *mut f32, strides: [usize; 2]);
+    /// Transforms the products `m` of output group `og` into the output (see
+    /// [`Ctx::output_block`]).
+    ///
+    /// # Safety
+    /// As [`Ctx::output_block`]; `V`'s instruction set is available.
+    unsafe fn output<V: Lanes>(c: &Ctx, tiles: Range<usize>, og: usize, m: *const f32, m_xi: usize);
+}
+
+/// The forward pass's steps with the transforms `K`: [`input_tiles`] and [`output_tiles`].
+pub(super) struct Forward<K>(PhantomData<K>);
+
+impl<K: Transform<A, M>, const A: usize, const M: usize> TileSteps<A, M> for Forward<K> {
+    #[inline(always)]
+    unsafe fn input<V: Lanes>(c: &Ctx, tiles: Range<usize>, v: *mut f32, strides: [usize; 2]) {
+        // SAFETY: forwarded (the caller's).
+        unsafe { input_tiles::<V, K, A, M>(c, tiles, v, strides) }
+    }
+
+    #[inline(always)]
+    unsafe fn output<V: Lanes>(
+        c: &Ctx,
+        tiles: Range<usize>,
+        og: usize,
+        m: *const f32,
+        m_xi: usize,
+    ) {
+        // SAFETY: forwarded (the caller's).
+        unsafe { output_tiles::<V, K, A, M>(c, tiles, og, m, m_xi) }
+    }
+}
+
+/// [`TileSteps::input`] of `S` with its operands, as a [`Kernel`] that [`lanes::run_kernel`]
+/// instantiates per instruction set.
+pub(super) struct InputTiles<'a, S, const A: usize, const M: usize> {
+    pub(super) c: &'a Ctx,
+    pub(super) tiles: Range<usize>,
+    pub(super) v: *mut f32,
+    pub(super) strides: [usize; 2],
+    pub(super) steps: PhantomData<S>,
+}
+
+impl<S: TileSteps<A, M>, const A: usize, const M: usize> Kernel for InputTiles<'_, S, A, M> {
+    #[inline(always)]
+    unsafe fn run<V: lanes::Lanes>(&self) {
+        // SAFETY: forwarded (the caller's, as [`TileSteps::input`] documents).
+        unsafe { S::input::<V>(self.c, self.tiles.clone(), self.v, self.strides) }
+    }
+}
+
+/// [`TileSteps::output`] of `S` with its operands, as a [`Kernel`].
+pub(super) struct OutputTiles<'a, S, const A: usize, const M: usize> {
+    pub(super) c: &'a Ctx,
+    pub(super) tiles: Range<usize>,
+    pub(super) og: usize,
+    pub(super) m: *const f32,
+    pub(super) m_xi: usize,
+    pub(super) steps: PhantomData<S>,
+}
+
+impl<S: TileSteps<A, M>, const A: usize, const M: usize> Kernel for OutputTiles<'_, S, A, M> {
+    #[inline(always)]
+    unsafe fn run<V: lanes::Lanes>(&self) {
+        // SAFETY: forwarded (the caller's, as [`TileSteps::output`] documents).
+        unsafe { S::output::<V>(self.c, self.tiles.clone(), self.og, self.m, self.m_xi) }
     }
 }
 
@@ -73,7 +160,7 @@ impl Lanes for [f32; BLOCK] {
 /// # Safety
 /// As [`Ctx::input_block`], and `V`'s instruction set is available.
 #[inline(always)]
-pub(super) unsafe fn input_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: usize>(
+unsafe fn input_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: usize>(
     c: &Ctx,
     tiles: Range<usize>,
     v: *mut f32,
@@ -148,7 +235,7 @@ pub(super) unsafe fn input_tiles<V: Lanes, K: Transform<A, M>, const A: usize, c
 /// # Safety
 /// As [`Ctx::output_block`], and `V`'s instruction set is available.
 #[inline(always)]
-pub(super) unsafe fn output_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: usize>(
+unsafe fn output_tiles<V: Lanes, K: Transform<A, M>, const A: usize, const M: usize>(
     c: &Ctx,
     tiles: Range<usize>,
     og: usize,
