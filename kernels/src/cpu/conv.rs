@@ -316,6 +316,24 @@ fn check_len(what: &'static str, len: usize, needed: usize) -> Result<(), ConvEr
     }
 }
 
+/// Checks the operands of a weight packing: `w` holds `weights` floats, `dst` `packed` floats
+/// and `scale`, when given, one value per output channel (`filters`).
+fn check_pack(
+    w: &[f32],
+    scale: Option<&[f32]>,
+    dst: &[f32],
+    weights: usize,
+    packed: usize,
+    filters: usize,
+) -> Result<(), ConvError> {
+    check_len("weight", w.len(), weights)?;
+    check_len("packed weight", dst.len(), packed)?;
+    if let Some(s) = scale {
+        check_len("weight scale", s.len(), filters)?;
+    }
+    Ok(())
+}
+
 /// For kernel tap `t` along one dimension: the output positions `[lo, hi)` whose input
 /// coordinate `o·stride + t·dilate − pad` lies inside `[0, size)`, and the input coordinate of
 /// output position 0 (possibly negative).

@@ -272,13 +272,7 @@ impl WinogradConv {
 
     /// The blocked layout of the output, with `halo` zero columns.
     pub fn output_layout(&self, halo: usize) -> Blocked {
-        Blocked::new(
-            self.geom.batch,
-            self.geom.filters,
-            self.out[0],
-            self.out[1],
-            halo,
-        )
+        Blocked::conv_output(&self.geom, self.out, halo)
     }
 
     /// The horizontal halo the input needs (the padding).

@@ -5,7 +5,7 @@
 
 use super::super::blocked::BLOCK;
 use super::super::direct::Shared;
-use super::super::{ConvError, check_len};
+use super::super::{ConvError, check_pack};
 use super::{G2_F32, G4_F32, G25_F32, G45_F32, Variant, WinogradConv};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
@@ -77,11 +77,7 @@ impl WinogradConv {
     ) -> Result<(), ConvError> {
         let (c, f) = (self.geom.channels, self.geom.filters);
         let taps = self.kernel * self.kernel;
-        check_len("weight", w.len(), f * c * taps)?;
-        check_len("packed weight", dst.len(), self.packed_len())?;
-        if let Some(s) = scale {
-            check_len("weight scale", s.len(), f)?;
-        }
+        check_pack(w, scale, dst, f * c * taps, self.packed_len(), f)?;
         let groups = self.out_groups();
         let per_group = self.packed_len() / groups.max(1);
         let parts = threads
