@@ -25,7 +25,7 @@ use super::blocked::{BLOCK, Blocked};
 use super::blocked_ops::{for_row_parts, row_of, row_start, usable};
 use super::direct::Epilogue;
 use super::lanes::{Kernel, Lanes, run_kernel};
-use super::{ConvError, ConvGeom, check_len, check_pack};
+use super::{ConvError, ConvGeom, NchwOperands, check_len, check_pack};
 use crate::cpu::isa::Isa;
 
 /// The most output pixels in a tile (AVX-512 and the portable code).
@@ -365,13 +365,11 @@ unsafe fn run_tile(isa: Isa, tile: &Tile<'_>) {
 /// # Errors
 /// [`ConvError`] from the depthwise kernel (a bug: the geometry was checked).
 pub fn forward_nchw(
-    geom: &ConvGeom,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
+    op: &NchwOperands<'_, f32>,
     y: &mut [f32],
     threads: usize,
 ) -> Result<bool, ConvError> {
+    let NchwOperands { geom, x, w, bias } = *op;
     let isa = Isa::current();
     if isa < Isa::Avx2 {
         return Ok(false);

@@ -5,8 +5,11 @@
 //! instruction set this CPU has; the error on ResNet-style layers with realistic data; and the
 //! error cases.
 
+use super::super::NchwOperands;
 use super::super::blocked::{Blocked, from_blocked, to_blocked};
-use super::super::direct::tests::{Case, blocked_case, expected, full_case, geom, values};
+use super::super::direct::tests::{
+    Case, assert_operand_errors, blocked_case, expected, full_case, geom, values,
+};
 use super::super::direct::{DirectConv, InputLayout};
 use super::*;
 
@@ -509,49 +512,16 @@ fn unserved_geometries_and_bad_buffers() {
 
     let out_layout = plan.output_layout(0);
     let mut out = vec![0.0; out_layout.len()];
-    let forward = |x: &[f32], layout: &Blocked, ep: &Epilogue<'_>, out: &mut [f32], ol| {
-        plan.forward(x, &InputStrides::blocked(layout), &packed, ep, out, ol, 1)
-            .unwrap_err()
-            .to_string()
-    };
-    let no_halo = Blocked::new(1, 4, 5, 5, 0);
-    let x0 = vec![0.0; no_halo.len()];
-    let err = forward(&x0, &no_halo, &Epilogue::default(), &mut out, &out_layout);
-    assert!(err.contains("halo of at least 1"), "{err}");
+    let forward =
+        |x: &[f32], layout: &Blocked, ep: &Epilogue<'_>, out: &mut [f32], ol: &Blocked| {
+            plan.forward(x, &InputStrides::blocked(layout), &packed, ep, out, ol, 1)
+                .unwrap_err()
+                .to_string()
+        };
     let with_halo = Blocked::new(1, 4, 5, 5, 1);
+    let layouts = [Blocked::new(1, 4, 5, 5, 0), with_halo];
+    assert_operand_errors(layouts, &out_layout, Blocked::new(1, 8, 4, 5, 0), forward);
     let x = vec![0.0; with_halo.len()];
-    let err = forward(
-        &x[1..],
-        &with_halo,
-        &Epilogue::default(),
-        &mut out,
-        &out_layout,
-    );
-    assert!(err.contains("data has"), "{err}");
-    let bias = Epilogue {
-        bias: Some(&[1.0; 3]),
-        ..Epilogue::default()
-    };
-    let err = forward(&x, &with_halo, &bias, &mut out, &out_layout);
-    assert!(err.contains("bias has 3 elements"), "{err}");
-    let wrong = Blocked::new(1, 8, 4, 5, 0);
-    let err = forward(&x, &with_halo, &Epilogue::default(), &mut out, &wrong);
-    assert!(err.contains("output layout"), "{err}");
-    let err = forward(
-        &x,
-        &with_halo,
-        &Epilogue::default(),
-        &mut out[1..],
-        &out_layout,
-    );
-    assert!(err.contains("output has"), "{err}");
-    let res = vec![0.0; wrong.len()];
-    let residual = Epilogue {
-        residual: Some((&res, wrong)),
-        ..Epilogue::default()
-    };
-    let err = forward(&x, &with_halo, &residual, &mut out, &out_layout);
-    assert!(err.contains("residual layout"), "{err}");
     // The same buffers, right, run.
     plan.forward(
         &x,
@@ -584,9 +554,13 @@ fn nchw_forward_takes_winograd_where_it_pays_and_matches_im2col() {
         for isa in Isa::available().into_iter().filter(|&i| i >= Isa::Avx2) {
             for threads in [1, 2] {
                 let mut y = vec![f32::NAN; served.output_len()];
-                let taken =
-                    forward_nchw_with(isa, &served, &ops.x, &ops.w, Some(&ops.b), &mut y, threads)
-                        .unwrap();
+                let taken = forward_nchw_with(
+                    isa,
+                    &NchwOperands::new(&served, &ops.x, &ops.w, Some(&ops.b)),
+                    &mut y,
+                    threads,
+                )
+                .unwrap();
                 assert_eq!(taken, enabled(), "{served:?} {isa:?}");
                 if taken {
                     let err = relative_error(&y, &want);
@@ -612,7 +586,8 @@ fn nchw_forward_takes_winograd_where_it_pays_and_matches_im2col() {
         // result is the direct kernel's bits.
         let mut direct = y.clone();
         let isa = Isa::current();
-        let took = forward_nchw_with(isa, &declined, &x, &w, None, &mut y, 1).unwrap();
+        let took =
+            forward_nchw_with(isa, &NchwOperands::new(&declined, &x, &w, None), &mut y, 1).unwrap();
         if took {
             let plan = DirectConv::new_for(&declined, InputLayout::Blocked, isa)
                 .unwrap()

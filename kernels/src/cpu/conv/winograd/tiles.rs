@@ -11,7 +11,9 @@ use super::super::blocked::BLOCK;
 use super::super::lanes::{self, Kernel};
 use super::{Ctx, Transform};
 
-/// 16 lanes of `f32` (one channel block) in some instruction set's registers.
+/// 16 lanes of `f32` (one channel block) in some instruction set's registers, as the transforms
+/// use them: the operations of [`lanes::Lanes`] in method form (every implementation of it is
+/// one, below).
 pub(super) trait Lanes: Copy {
     /// All zero.
     ///

@@ -325,7 +325,15 @@ fn lenet_conv2_through_the_nchw_entries_is_deterministic_and_accurate() {
         let mut dxs = Vec::new();
         for threads in [1, 2] {
             let mut y = vec![f32::NAN; g.output_len()];
-            assert!(forward_nchw_with(isa, &g, &x, &w, Some(&b), &mut y, threads).unwrap());
+            assert!(
+                forward_nchw_with(
+                    isa,
+                    &NchwOperands::new(&g, &x, &w, Some(&b)),
+                    &mut y,
+                    threads
+                )
+                .unwrap()
+            );
             let err = relative_error(&y, &want_y);
             assert!(
                 err <= tolerance_5x5(Variant::F4x4),
