@@ -67,12 +67,41 @@ mod weight;
 
 pub use data::{data_gradient, data_gradient_halo};
 use weight::served;
+pub(crate) use weight::wgrad_rows;
 pub use weight::{WgradInput, weight_gradient, weight_gradient_direct, wgrad_prefers_nchw};
-pub(crate) use weight::{WgradJob, wgrad_rows};
 
 use super::blocked::{BLOCK, Blocked};
 use super::{ConvError, ConvGeom, check_len, valid_range};
 use crate::cpu::isa::Isa;
+
+/// One weight-gradient micro-kernel call, as raw pointers (the driver derives them from checked
+/// slices).
+///
+/// For `i < images`, `r < rows`, `p < pixels` and lane `j < 16`, the kernel adds
+/// `x[i·x_image + r·x_row + p·x_pixel + off(j)] · dy[i·dy_image + r·dy_row + p·16 .. + 16]` to
+/// `acc[16·j .. 16·j + 16]`, pixel after pixel in that order, where `off(j)` is `j` when
+/// `lanes` is null and `lanes[j]` otherwise; the sums start from zero instead of `acc`'s
+/// contents when `zero` (the tile's first job), and are written back to `acc`. Only the first
+/// `used` lanes' sums are wanted: the AVX-512 kernel skips the others (from the next multiple
+/// of 4 on), whose accumulators then come back unspecified.
+#[derive(Debug)]
+pub(crate) struct WgradJob {
+    x: *const f32,
+    lanes: *const isize,
+    x_pixel: usize,
+    x_row: usize,
+    x_image: usize,
+    dy: *const f32,
+    dy_row: usize,
+    dy_image: usize,
+    pixels: usize,
+    rows: usize,
+    images: usize,
+    acc: *mut f32,
+    zero: bool,
+    /// Lanes whose sums are wanted (1 to 16).
+    used: usize,
+}
 
 thread_local! {
     /// Scratch for [`backward_nchw_with`]: the blocked input and head gradient.

@@ -72,10 +72,10 @@ pub mod dgrad;
 pub mod wgrad;
 
 use super::blocked::{BLOCK, Blocked};
-use super::direct::{Epilogue, InputStrides, MAX_TILE_PIXELS};
+use super::direct::{Epilogue, InputStrides, MAX_TILE_PIXELS, Shared};
 use super::{ConvError, ConvGeom};
 use crate::cpu::isa::Isa;
-use forward::{Ctx, for_each_block, odd_lines};
+use forward::{for_each_block, odd_lines};
 use pack::Order;
 use tiles::{Lanes, TileSteps};
 use transforms::{F2, F2R5, F4, F4R5, G2_F32, G4_F32, G25_F32, G45_F32, Transform};
@@ -295,6 +295,37 @@ impl WinogradConv {
         self.out_groups() * self.positions() * self.w_position()
     }
 }
+
+/// The operands of one call, as raw pointers into the checked buffers, shared by its threads.
+struct Ctx {
+    isa: Isa,
+    input: *const f32,
+    s: InputStrides,
+    /// Input height and width.
+    in_size: [usize; 2],
+    /// Padding (top/bottom, left/right).
+    pad: [usize; 2],
+    out_size: [usize; 2],
+    tiles: [usize; 2],
+    ic_blocks: usize,
+    nv: usize,
+    /// Channel blocks of the output.
+    out_blocks: usize,
+    packed: *const f32,
+    w_position: usize,
+    /// The bias, padded with zeros to every channel of every output group.
+    bias: *const f32,
+    /// Null without a residual.
+    residual: *const f32,
+    res_layout: Blocked,
+    relu: bool,
+    out: Shared,
+    out_layout: Blocked,
+}
+
+// SAFETY: the pointers are read-only except the output, which threads write at disjoint tiles
+// (see `Shared`); the buffers outlive the fork-join call that shares the context.
+unsafe impl Sync for Ctx {}
 
 /// Whether the environment allows the Winograd kernels: `MXR_WINOGRAD` anything but `0` (read
 /// once). Off, the fused inference program and the NCHW entries ([`super::direct::forward_nchw`], the

@@ -5,7 +5,7 @@
 
 use super::super::blocked::{BLOCK, Blocked};
 use super::super::{ConvError, ConvGeom, check_len, valid_range};
-use super::{WGRAD_SCRATCH, resize};
+use super::{WGRAD_SCRATCH, WgradJob, resize};
 #[cfg(target_arch = "x86_64")]
 use super::{avx2, avx512};
 use crate::cpu::isa::Isa;
@@ -30,35 +30,6 @@ pub enum WgradInput<'a> {
     /// Plain NCHW (`N·C·H·W` floats); the lanes of a tile are 16 consecutive
     /// `(channel, ky, kx)` of the weight. For layers with few input channels.
     Nchw(&'a [f32]),
-}
-
-/// One weight-gradient micro-kernel call, as raw pointers (the driver derives them from checked
-/// slices).
-///
-/// For `i < images`, `r < rows`, `p < pixels` and lane `j < 16`, the kernel adds
-/// `x[i·x_image + r·x_row + p·x_pixel + off(j)] · dy[i·dy_image + r·dy_row + p·16 .. + 16]` to
-/// `acc[16·j .. 16·j + 16]`, pixel after pixel in that order, where `off(j)` is `j` when
-/// `lanes` is null and `lanes[j]` otherwise; the sums start from zero instead of `acc`'s
-/// contents when `zero` (the tile's first job), and are written back to `acc`. Only the first
-/// `used` lanes' sums are wanted: the AVX-512 kernel skips the others (from the next multiple
-/// of 4 on), whose accumulators then come back unspecified.
-#[derive(Debug)]
-pub(crate) struct WgradJob {
-    pub(super) x: *const f32,
-    pub(super) lanes: *const isize,
-    pub(super) x_pixel: usize,
-    pub(super) x_row: usize,
-    pub(super) x_image: usize,
-    pub(super) dy: *const f32,
-    pub(super) dy_row: usize,
-    pub(super) dy_image: usize,
-    pub(super) pixels: usize,
-    pub(super) rows: usize,
-    pub(super) images: usize,
-    pub(super) acc: *mut f32,
-    pub(super) zero: bool,
-    /// Lanes whose sums are wanted (1 to 16).
-    pub(super) used: usize,
 }
 
 /// Runs one weight-gradient job with the best kernel for `isa` (available: checked by the

@@ -16,7 +16,7 @@ use super::super::lanes::run_kernel;
 use super::super::{ConvError, check_len};
 use super::tiles::{Forward, InputTiles, OutputTiles, TileSteps};
 use super::{
-    BLOCK_BYTES, CACHED_WEIGHT_BYTES, F2, F2R5, F4, F4R5, MIN_WORK_PER_THREAD, SPLIT_TILES,
+    BLOCK_BYTES, CACHED_WEIGHT_BYTES, Ctx, F2, F2R5, F4, F4R5, MIN_WORK_PER_THREAD, SPLIT_TILES,
     STREAMED_WEIGHT_TILES, SUM_BLOCKS, Variant, WinogradConv,
 };
 use crate::cpu::isa::Isa;
@@ -205,37 +205,6 @@ pub(super) fn for_each_block(
         start += len;
     }
 }
-
-/// The operands of one call, as raw pointers into the checked buffers, shared by its threads.
-pub(super) struct Ctx {
-    pub(super) isa: Isa,
-    pub(super) input: *const f32,
-    pub(super) s: InputStrides,
-    /// Input height and width.
-    pub(super) in_size: [usize; 2],
-    /// Padding (top/bottom, left/right).
-    pub(super) pad: [usize; 2],
-    pub(super) out_size: [usize; 2],
-    pub(super) tiles: [usize; 2],
-    pub(super) ic_blocks: usize,
-    pub(super) nv: usize,
-    /// Channel blocks of the output.
-    pub(super) out_blocks: usize,
-    pub(super) packed: *const f32,
-    pub(super) w_position: usize,
-    /// The bias, padded with zeros to every channel of every output group.
-    pub(super) bias: *const f32,
-    /// Null without a residual.
-    pub(super) residual: *const f32,
-    pub(super) res_layout: Blocked,
-    pub(super) relu: bool,
-    pub(super) out: Shared,
-    pub(super) out_layout: Blocked,
-}
-
-// SAFETY: the pointers are read-only except the output, which threads write at disjoint tiles
-// (see `Shared`); the buffers outlive the fork-join call that shares the context.
-unsafe impl Sync for Ctx {}
 
 /// `lines` cache lines of floats, rounded up to an odd number of lines.
 pub(super) fn odd_lines(lines: usize) -> usize {
