@@ -50,7 +50,7 @@ use im2col::{col2im_unchecked, im2col_unchecked};
 
 mod sealed {
     use super::backward::Served;
-    use super::{ConvError, ConvGeom};
+    use super::{ConvError, ConvGeom, NchwOperands};
 
     pub trait Sealed: Sized {
         /// Runs the forward convolution with the few-channel, direct or depthwise kernels when
@@ -58,10 +58,7 @@ mod sealed {
         /// [`super::direct::forward_nchw`], [`super::depthwise::forward_nchw`], asked in that
         /// order); `Ok(false)` (nothing done) otherwise.
         fn direct_forward(
-            _geom: &ConvGeom,
-            _x: &[Self],
-            _w: &[Self],
-            _bias: Option<&[Self]>,
+            _op: &NchwOperands<'_, Self>,
             _y: &mut [Self],
             _threads: usize,
         ) -> Result<bool, ConvError> {
@@ -88,18 +85,13 @@ mod sealed {
     }
     impl Sealed for f32 {
         fn direct_forward(
-            geom: &ConvGeom,
-            x: &[f32],
-            w: &[f32],
-            bias: Option<&[f32]>,
+            op: &NchwOperands<'_, f32>,
             y: &mut [f32],
             threads: usize,
         ) -> Result<bool, ConvError> {
-            Ok(
-                super::few_channels::forward_nchw(geom, x, w, bias, y, threads)?
-                    || super::direct::forward_nchw(geom, x, w, bias, y, threads)?
-                    || super::depthwise::forward_nchw(geom, x, w, bias, y, threads)?,
-            )
+            Ok(super::few_channels::forward_nchw(op, y, threads)?
+                || super::direct::forward_nchw(op, y, threads)?
+                || super::depthwise::forward_nchw(op, y, threads)?)
         }
 
         fn direct_backward(
@@ -316,6 +308,46 @@ fn check_len(what: &'static str, len: usize, needed: usize) -> Result<(), ConvEr
     }
 }
 
+/// The inputs of a forward convolution on NCHW data, as the kernels' NCHW entries take them:
+/// the geometry, the input `x` (`N × C × spatial`), the weights `w` (`F × C/G × kernel`) and
+/// the bias (`F`), when there is one.
+#[derive(Debug, Clone, Copy)]
+pub struct NchwOperands<'a, T> {
+    /// The geometry.
+    pub geom: &'a ConvGeom,
+    /// The input.
+    pub x: &'a [T],
+    /// The weights.
+    pub w: &'a [T],
+    /// The bias, when there is one.
+    pub bias: Option<&'a [T]>,
+}
+
+impl<'a, T> NchwOperands<'a, T> {
+    /// The operands `geom`, `x`, `w` and `bias`.
+    pub fn new(geom: &'a ConvGeom, x: &'a [T], w: &'a [T], bias: Option<&'a [T]>) -> Self {
+        NchwOperands { geom, x, w, bias }
+    }
+}
+
+/// Checks the operands of a weight packing: `w` holds `weights` floats, `dst` `packed` floats
+/// and `scale`, when given, one value per output channel (`filters`).
+fn check_pack(
+    w: &[f32],
+    scale: Option<&[f32]>,
+    dst: &[f32],
+    weights: usize,
+    packed: usize,
+    filters: usize,
+) -> Result<(), ConvError> {
+    check_len("weight", w.len(), weights)?;
+    check_len("packed weight", dst.len(), packed)?;
+    if let Some(s) = scale {
+        check_len("weight scale", s.len(), filters)?;
+    }
+    Ok(())
+}
+
 /// For kernel tap `t` along one dimension: the output positions `[lo, hi)` whose input
 /// coordinate `o·stride + t·dilate − pad` lies inside `[0, size)`, and the input coordinate of
 /// output position 0 (possibly negative).
@@ -377,7 +409,7 @@ pub fn conv_forward<T: ConvElement>(
         return Ok(());
     }
     let threads = parallel::num_threads();
-    if T::direct_forward(geom, x, w, bias, y, threads)? {
+    if T::direct_forward(&NchwOperands { geom, x, w, bias }, y, threads)? {
         return Ok(());
     }
     conv_forward_im2col(geom, x, w, bias, y, threads)

@@ -21,6 +21,7 @@
 //! assert_eq!(back, x);
 //! ```
 
+use super::ConvGeom;
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
 use crate::cpu::tile;
@@ -47,6 +48,12 @@ impl Blocked {
     /// The layout of an `n × c × h × w` activation with `halo` zero columns each side.
     pub fn new(n: usize, c: usize, h: usize, w: usize, halo: usize) -> Blocked {
         Blocked { n, c, h, w, halo }
+    }
+
+    /// The layout of a 2-D convolution's output: `geom`'s images and filters, `out` (height,
+    /// width) pixels, `halo` zero columns.
+    pub fn conv_output(geom: &ConvGeom, out: [usize; 2], halo: usize) -> Blocked {
+        Blocked::new(geom.batch, geom.filters, out[0], out[1], halo)
     }
 
     /// Channel blocks: `⌈c / 16⌉`.

@@ -25,7 +25,7 @@ use super::blocked::{BLOCK, Blocked};
 use super::blocked_ops::{for_row_parts, row_of, row_start, usable};
 use super::direct::Epilogue;
 use super::lanes::{Kernel, Lanes, run_kernel};
-use super::{ConvError, ConvGeom, check_len};
+use super::{ConvError, ConvGeom, NchwOperands, check_len, check_pack};
 use crate::cpu::isa::Isa;
 
 /// The most output pixels in a tile (AVX-512 and the portable code).
@@ -86,13 +86,7 @@ impl DepthwiseConv {
 
     /// The blocked layout of the output, with `halo` zero columns.
     pub fn output_layout(&self, halo: usize) -> Blocked {
-        Blocked::new(
-            self.geom.batch,
-            self.geom.filters,
-            self.out[0],
-            self.out[1],
-            halo,
-        )
+        Blocked::conv_output(&self.geom, self.out, halo)
     }
 
     fn taps(&self) -> usize {
@@ -118,11 +112,7 @@ impl DepthwiseConv {
     ) -> Result<(), ConvError> {
         let c = self.geom.channels;
         let taps = self.taps();
-        check_len("weight", w.len(), c * taps)?;
-        check_len("packed weight", dst.len(), self.packed_len())?;
-        if let Some(s) = scale {
-            check_len("weight scale", s.len(), c)?;
-        }
+        check_pack(w, scale, dst, c * taps, self.packed_len(), c)?;
         for (cb, block) in dst.chunks_exact_mut(taps * BLOCK).enumerate() {
             for (t, tap) in block.chunks_exact_mut(BLOCK).enumerate() {
                 for (lane, d) in tap.iter_mut().enumerate() {
@@ -375,13 +365,11 @@ unsafe fn run_tile(isa: Isa, tile: &Tile<'_>) {
 /// # Errors
 /// [`ConvError`] from the depthwise kernel (a bug: the geometry was checked).
 pub fn forward_nchw(
-    geom: &ConvGeom,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
+    op: &NchwOperands<'_, f32>,
     y: &mut [f32],
     threads: usize,
 ) -> Result<bool, ConvError> {
+    let NchwOperands { geom, x, w, bias } = *op;
     let isa = Isa::current();
     if isa < Isa::Avx2 {
         return Ok(false);

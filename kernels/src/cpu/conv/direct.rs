@@ -37,7 +37,7 @@ pub use nchw::{forward_nchw, forward_nchw_with};
 pub(crate) use tile::{Tap, TileJob, run_tile};
 
 use super::blocked::{BLOCK, Blocked};
-use super::{ConvError, ConvGeom, check_len};
+use super::{ConvError, ConvGeom, check_len, check_pack};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
 
@@ -251,13 +251,7 @@ impl DirectConv {
 
     /// The blocked layout of the output, with `halo` zero columns.
     pub fn output_layout(&self, halo: usize) -> Blocked {
-        Blocked::new(
-            self.geom.batch,
-            self.geom.filters,
-            self.out[0],
-            self.out[1],
-            halo,
-        )
+        Blocked::conv_output(&self.geom, self.out, halo)
     }
 
     /// The horizontal halo the input needs (the padding).
@@ -317,11 +311,7 @@ impl DirectConv {
         let g = &self.geom;
         let (c, f) = (g.channels, g.filters);
         let taps = self.taps();
-        check_len("weight", w.len(), f * c * taps)?;
-        check_len("packed weight", dst.len(), self.packed_len())?;
-        if let Some(s) = scale {
-            check_len("weight scale", s.len(), f)?;
-        }
+        check_pack(w, scale, dst, f * c * taps, self.packed_len(), f)?;
         if dst.is_empty() {
             return Ok(());
         }

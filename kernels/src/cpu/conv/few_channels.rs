@@ -47,7 +47,7 @@
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
-use super::{ConvError, ConvGeom, check_len};
+use super::{ConvError, ConvGeom, NchwOperands, check_len};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
 
@@ -198,17 +198,14 @@ pub fn serves(geom: &ConvGeom) -> bool {
 /// # Errors
 /// [`ConvError`] for a buffer whose length does not match `geom`.
 pub fn forward_nchw(
-    geom: &ConvGeom,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
+    op: &NchwOperands<'_, f32>,
     y: &mut [f32],
     threads: usize,
 ) -> Result<bool, ConvError> {
-    if !serves(geom) {
+    if !serves(op.geom) {
         return Ok(false);
     }
-    forward_with(Isa::current(), geom, x, w, bias, y, threads)
+    forward_with(Isa::current(), op, y, threads)
 }
 
 /// [`forward_nchw`] with a chosen instruction set: the AVX-512 kernel for [`Isa::Avx512`] (on a
@@ -218,13 +215,11 @@ pub fn forward_nchw(
 /// As [`forward_nchw`].
 pub fn forward_with(
     isa: Isa,
-    geom: &ConvGeom,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
+    op: &NchwOperands<'_, f32>,
     y: &mut [f32],
     threads: usize,
 ) -> Result<bool, ConvError> {
+    let NchwOperands { geom, x, w, bias } = *op;
     let Some(plan) = Plan::new(geom) else {
         return Ok(false);
     };

@@ -80,6 +80,8 @@ pub(crate) trait Lanes: Copy {
     unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
     /// `a + b`.
     unsafe fn add(a: Self, b: Self) -> Self;
+    /// `a − b`.
+    unsafe fn sub(a: Self, b: Self) -> Self;
     /// `if v > m { v } else { m }` per lane (`m` where either is NaN: a running maximum that
     /// starts from a number never becomes NaN, as in [`crate::cpu::pooling`]).
     unsafe fn max(v: Self, m: Self) -> Self;
@@ -120,6 +122,11 @@ impl Lanes for Zmm {
     unsafe fn add(a: Self, b: Self) -> Self {
         // SAFETY: as `splat`.
         unsafe { Zmm(std::arch::x86_64::_mm512_add_ps(a.0, b.0)) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: Self, b: Self) -> Self {
+        // SAFETY: as `splat`.
+        unsafe { Zmm(std::arch::x86_64::_mm512_sub_ps(a.0, b.0)) }
     }
     #[inline(always)]
     unsafe fn max(v: Self, m: Self) -> Self {
@@ -204,6 +211,13 @@ impl Lanes for Ymm2 {
         })
     }
     #[inline(always)]
+    unsafe fn sub(a: Self, b: Self) -> Self {
+        // SAFETY: as `splat`.
+        Self::map2(a, b, |x, y| unsafe {
+            std::arch::x86_64::_mm256_sub_ps(x, y)
+        })
+    }
+    #[inline(always)]
     unsafe fn max(v: Self, m: Self) -> Self {
         // SAFETY: as `splat`. `vmaxps` returns its second operand unless the first is greater.
         Self::map2(v, m, |x, y| unsafe {
@@ -266,6 +280,10 @@ impl Lanes for Scalar {
         Self::map2(a, b, |x, y| x + y)
     }
     #[inline(always)]
+    unsafe fn sub(a: Self, b: Self) -> Self {
+        Self::map2(a, b, |x, y| x - y)
+    }
+    #[inline(always)]
     unsafe fn max(v: Self, m: Self) -> Self {
         Self::map2(v, m, |x, y| if x > y { x } else { y })
     }
@@ -289,7 +307,7 @@ mod tests {
     /// # Safety
     /// `V`'s instruction set is available.
     unsafe fn ops<V: Lanes>(a: &[f32; 16], b: &[f32; 16]) -> Vec<[f32; 16]> {
-        let mut out = vec![[0.0f32; 16]; 6];
+        let mut out = vec![[0.0f32; 16]; 7];
         // SAFETY: the arrays hold 16 floats; the caller checked the instruction set.
         unsafe {
             let (x, y) = (V::load(a.as_ptr()), V::load(b.as_ptr()));
@@ -299,6 +317,7 @@ mod tests {
             V::div(x, y).store(out[3].as_mut_ptr());
             x.relu().store(out[4].as_mut_ptr());
             V::max(y, x).store(out[5].as_mut_ptr());
+            V::sub(x, y).store(out[6].as_mut_ptr());
         }
         out
     }

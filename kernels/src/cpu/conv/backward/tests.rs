@@ -9,6 +9,8 @@ use super::super::blocked::to_blocked;
 use super::super::winograd::Variant;
 use super::super::winograd::wgrad::WinogradWgrad;
 use super::super::{conv_backward, conv_backward_im2col};
+use super::data::phases;
+use super::weight::{MIN_WORK_PER_THREAD, TILE};
 use super::*;
 
 mod wgrad5;

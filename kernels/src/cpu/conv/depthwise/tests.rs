@@ -5,6 +5,7 @@
 
 use super::super::blocked::to_blocked;
 use super::super::blocked_ops::test_util::{EpilogueInputs, assert_zero_outside_data, values};
+use super::super::direct::tests::assert_operand_errors;
 use super::super::{conv_forward, conv_forward_im2col};
 use super::*;
 
@@ -282,47 +283,13 @@ fn unserved_geometries_and_bad_buffers() {
             .unwrap_err()
             .to_string()
     };
-    let no_halo = plan.input_layout(0);
-    let x0 = vec![0.0; no_halo.len()];
-    let err = run(&x0, &no_halo, &Epilogue::default(), &mut out, &out_layout);
-    assert!(err.contains("halo of at least 1"), "{err}");
     let in_layout = plan.input_layout(1);
+    let layouts = [plan.input_layout(0), in_layout];
+    assert_operand_errors(layouts, &out_layout, Blocked { h: 6, ..out_layout }, run);
     let x = vec![0.0; in_layout.len()];
-    let err = run(
-        &x[1..],
-        &in_layout,
-        &Epilogue::default(),
-        &mut out,
-        &out_layout,
-    );
-    assert!(err.contains("data has"), "{err}");
     let wrong = Blocked { c: 5, ..in_layout };
     let err = run(&x, &wrong, &Epilogue::default(), &mut out, &out_layout);
     assert!(err.contains("input layout"), "{err}");
-    let bigger = Blocked { h: 6, ..out_layout };
-    let err = run(&x, &in_layout, &Epilogue::default(), &mut out, &bigger);
-    assert!(err.contains("output layout"), "{err}");
-    let err = run(
-        &x,
-        &in_layout,
-        &Epilogue::default(),
-        &mut out[1..],
-        &out_layout,
-    );
-    assert!(err.contains("output has"), "{err}");
-    let bias = Epilogue {
-        bias: Some(&[1.0; 3]),
-        ..Epilogue::default()
-    };
-    let err = run(&x, &in_layout, &bias, &mut out, &out_layout);
-    assert!(err.contains("bias has 3 elements"), "{err}");
-    let res = vec![0.0; out_layout.len()];
-    let residual = Epilogue {
-        residual: Some((&res, Blocked { c: 3, ..out_layout })),
-        ..Epilogue::default()
-    };
-    let err = run(&x, &in_layout, &residual, &mut out, &out_layout);
-    assert!(err.contains("residual layout"), "{err}");
     let err = plan
         .forward(
             &x,

@@ -3,7 +3,7 @@
 
 use super::{DirectConv, Epilogue, InputLayout, InputStrides, pack_and_run, resize};
 use crate::cpu::conv::blocked::Blocked;
-use crate::cpu::conv::{ConvError, ConvGeom};
+use crate::cpu::conv::{ConvError, NchwOperands};
 use crate::cpu::isa::Isa;
 
 /// Output pixels (`N·P`) below which [`forward_nchw`] leaves a convolution to im2col: the
@@ -52,14 +52,11 @@ thread_local! {
 /// # Errors
 /// [`ConvError`] from the direct kernel (a bug: the geometry was checked).
 pub fn forward_nchw(
-    geom: &ConvGeom,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
+    op: &NchwOperands<'_, f32>,
     y: &mut [f32],
     threads: usize,
 ) -> Result<bool, ConvError> {
-    forward_nchw_with(Isa::current(), geom, x, w, bias, y, threads)
+    forward_nchw_with(Isa::current(), op, y, threads)
 }
 
 /// [`forward_nchw`] with a chosen instruction set (tests compare them); scalar, or one this
@@ -69,13 +66,11 @@ pub fn forward_nchw(
 /// As [`forward_nchw`].
 pub fn forward_nchw_with(
     isa: Isa,
-    geom: &ConvGeom,
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
+    op: &NchwOperands<'_, f32>,
     y: &mut [f32],
     threads: usize,
 ) -> Result<bool, ConvError> {
+    let NchwOperands { geom, x, w, bias } = *op;
     if isa < Isa::Avx2 || !isa.is_available() {
         return Ok(false);
     }

@@ -5,7 +5,7 @@
 
 use super::super::blocked::{Blocked, to_blocked};
 use super::super::blocked_ops::test_util::EpilogueInputs;
-use super::super::{ConvGeom, conv_forward};
+use super::super::{ConvGeom, NchwOperands, conv_forward};
 use super::*;
 use crate::cpu::test_util::same_bits;
 
@@ -328,6 +328,45 @@ fn pack_reference(plan: &DirectConv, w: &[f32], scale: Option<&[f32]>) -> Vec<f3
     dst
 }
 
+/// Checks a plan's errors for bad operands: an input without the halo of 1 the plan needs
+/// (`[no_halo, with_halo]`: its input layout without and with it), an input one float short of
+/// `with_halo`, an output in another layout (`wrong`, of another shape), an output one float
+/// short of `out_layout`, a bias of 3 elements and a residual in the `wrong` layout.
+/// `run(x, in_layout, epilogue, out, out_layout)` runs the plan (with valid packed weights)
+/// and returns its error message.
+pub(crate) fn assert_operand_errors(
+    [no_halo, with_halo]: [Blocked; 2],
+    out_layout: &Blocked,
+    wrong: Blocked,
+    run: impl Fn(&[f32], &Blocked, &Epilogue<'_>, &mut [f32], &Blocked) -> String,
+) {
+    let mut out = vec![0.0; out_layout.len()];
+    let none = Epilogue::default();
+    let x = vec![0.0; no_halo.len()];
+    let err = run(&x, &no_halo, &none, &mut out, out_layout);
+    assert!(err.contains("halo of at least 1"), "{err}");
+    let x = vec![0.0; with_halo.len()];
+    let err = run(&x[1..], &with_halo, &none, &mut out, out_layout);
+    assert!(err.contains("data has"), "{err}");
+    let err = run(&x, &with_halo, &none, &mut out, &wrong);
+    assert!(err.contains("output layout"), "{err}");
+    let err = run(&x, &with_halo, &none, &mut out[1..], out_layout);
+    assert!(err.contains("output has"), "{err}");
+    let bias = Epilogue {
+        bias: Some(&[1.0; 3]),
+        ..Epilogue::default()
+    };
+    let err = run(&x, &with_halo, &bias, &mut out, out_layout);
+    assert!(err.contains("bias has 3 elements"), "{err}");
+    let res = vec![0.0; wrong.len()];
+    let residual = Epilogue {
+        residual: Some((&res, wrong)),
+        ..Epilogue::default()
+    };
+    let err = run(&x, &with_halo, &residual, &mut out, out_layout);
+    assert!(err.contains("residual layout"), "{err}");
+}
+
 #[test]
 fn packing_matches_the_reference_on_every_isa_and_thread_count() {
     let shapes = [
@@ -475,40 +514,18 @@ fn unserved_geometries_and_bad_buffers() {
     let mut packed = vec![0.0; plan.packed_len()];
     let err = plan.pack_weights(&[0.0; 3], None, &mut packed).unwrap_err();
     assert!(err.to_string().contains("weight has 3 elements"), "{err}");
-    let no_halo = Blocked::new(1, 4, 5, 5, 0);
-    let x = vec![0.0; no_halo.len()];
+    let layouts = [Blocked::new(1, 4, 5, 5, 0), Blocked::new(1, 4, 5, 5, 1)];
     let out_layout = plan.output_layout(0);
-    let mut out = vec![0.0; out_layout.len()];
-    let err = plan
-        .forward(
-            &x,
-            &InputStrides::blocked(&no_halo),
-            &packed,
-            &Epilogue::default(),
-            &mut out,
-            &out_layout,
-            1,
-        )
-        .unwrap_err();
-    assert!(err.to_string().contains("halo of at least 1"), "{err}");
-    let with_halo = Blocked::new(1, 4, 5, 5, 1);
-    let x = vec![0.0; with_halo.len()];
-    let bad_out = plan.output_layout(0).with_halo(0);
-    let err = plan
-        .forward(
-            &x,
-            &InputStrides::blocked(&with_halo),
-            &packed,
-            &Epilogue {
-                bias: Some(&[1.0; 3]),
-                ..Epilogue::default()
-            },
-            &mut out,
-            &bad_out,
-            1,
-        )
-        .unwrap_err();
-    assert!(err.to_string().contains("bias has 3 elements"), "{err}");
+    assert_operand_errors(
+        layouts,
+        &out_layout,
+        Blocked::new(1, 8, 4, 5, 0),
+        |x, xl, ep, out, ol| {
+            plan.forward(x, &InputStrides::blocked(xl), &packed, ep, out, ol, 1)
+                .unwrap_err()
+                .to_string()
+        },
+    );
 }
 
 #[test]
@@ -575,7 +592,8 @@ fn nchw_entry_takes_the_direct_path_where_it_pays_and_matches_im2col() {
         ] {
             for threads in [1, 3] {
                 let mut y = vec![f32::NAN; g.output_len()];
-                let took = forward_nchw_with(isa, &g, &x, &w, Some(&b), &mut y, threads).unwrap();
+                let op = NchwOperands::new(&g, &x, &w, Some(&b));
+                let took = forward_nchw_with(isa, &op, &mut y, threads).unwrap();
                 assert_eq!(took, takes && isa.is_available(), "{g:?} {isa}");
                 if !took {
                     assert!(

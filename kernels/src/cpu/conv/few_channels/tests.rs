@@ -145,14 +145,15 @@ fn forward_matches_reference_on_every_isa_and_thread_count() {
             let mut first: Option<Vec<f32>> = None;
             for threads in [1, 2, 3] {
                 let mut y = vec![f32::NAN; g.output_len()];
-                let done = forward_with(isa, &g, &x, &w, Some(&b), &mut y, threads).unwrap();
+                let op = NchwOperands::new(&g, &x, &w, Some(&b));
+                let done = forward_with(isa, &op, &mut y, threads).unwrap();
                 assert!(done, "{shape:?} is served");
                 assert_close(&format!("{shape:?} {isa} {threads}"), &y, &want, &mag);
                 let what = format!("{shape:?} {isa}: {threads} threads differ from 1");
                 assert_same_as_first(&mut first, y, &what);
             }
             let mut y = vec![f32::NAN; g.output_len()];
-            forward_with(isa, &g, &x, &w, None, &mut y, 2).unwrap();
+            forward_with(isa, &NchwOperands::new(&g, &x, &w, None), &mut y, 2).unwrap();
             assert_close(&format!("{shape:?} {isa} no bias"), &y, &want_nb, &mag_nb);
         }
     }
@@ -196,7 +197,7 @@ fn declines_what_it_does_not_serve() {
         let mut dw = vec![0.0; g.weight_len()];
         for isa in Isa::available() {
             assert!(
-                !forward_with(isa, &g, &x, &w, None, &mut y, 1).unwrap(),
+                !forward_with(isa, &NchwOperands::new(&g, &x, &w, None), &mut y, 1).unwrap(),
                 "{g:?}"
             );
             assert!(
@@ -215,8 +216,16 @@ fn wrong_lengths_are_errors() {
     let mut y = vec![0.0; g.output_len()];
     let mut dw = vec![0.0; g.weight_len()];
     for isa in Isa::available() {
-        assert!(forward_with(isa, &g, &x[1..], &w, None, &mut y, 1).is_err());
-        assert!(forward_with(isa, &g, &x, &w, Some(&w[..3]), &mut y, 1).is_err());
+        assert!(forward_with(isa, &NchwOperands::new(&g, &x[1..], &w, None), &mut y, 1).is_err());
+        assert!(
+            forward_with(
+                isa,
+                &NchwOperands::new(&g, &x, &w, Some(&w[..3])),
+                &mut y,
+                1
+            )
+            .is_err()
+        );
         assert!(weight_gradient_with(isa, &g, &y[1..], &x, &mut dw, 1).is_err());
         assert!(weight_gradient_with(isa, &g, &y, &x, &mut dw[1..], 1).is_err());
     }

@@ -19,6 +19,7 @@
 //! images (or, with fewer images than threads, whole output channel groups), so the result does
 //! not depend on the thread count.
 
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
@@ -26,15 +27,11 @@ use super::super::blocked::{BLOCK, Blocked};
 use super::super::direct::{InputStrides, Shared};
 use super::super::{ConvError, ConvGeom, check_len};
 use super::{
-    CACHED_WEIGHT_BYTES, Ctx, F2R5, F4R5, Lanes, MIN_NCHW_CHANNELS, MIN_NCHW_PIXELS,
-    MIN_WORK_PER_THREAD, Order, PACK_COST, STREAMED_WEIGHT_TILES, Transform, Variant, WinogradConv,
+    Ctx, F2R5, F4R5, Lanes, Order, PACK_COST, TileSteps, Transform, Variant, WinogradConv,
+    for_each_block,
 };
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
-
-/// Transformed head gradients and products per block of tiles meant to stay in L2 (bytes), as
-/// the forward pass's.
-const BLOCK_BYTES: usize = super::BLOCK_BYTES;
 
 /// The transposed 1-D transforms of `F(M, r)`.
 pub(super) trait Adjoint<const A: usize, const M: usize>: Transform<A, M> {
@@ -163,13 +160,7 @@ pub struct WinogradDgrad {
 /// output pixels, 16 channels each side), with the variant of the lower estimated cost
 /// (products and weight packing, as [`super::plan_nchw`] counts them).
 pub fn plan(geom: &ConvGeom) -> Option<WinogradDgrad> {
-    let out = geom.output().ok()?;
-    let pays = out[1] >= 4
-        && out[2] >= 4
-        && geom.batch * out[1] * out[2] >= MIN_NCHW_PIXELS
-        && geom.channels >= MIN_NCHW_CHANNELS
-        && geom.filters >= MIN_NCHW_CHANNELS;
-    if !pays || !super::enabled() {
+    if !super::nchw_pays(geom) || !super::enabled() {
         return None;
     }
     let cost = |p: &WinogradDgrad| p.swapped.cost() + PACK_COST * p.packed_len() as f64;
@@ -281,10 +272,8 @@ impl WinogradDgrad {
         if tiles == 0 || dx.is_empty() {
             return Ok(());
         }
-        let t = p.positions();
         let groups = p.out_groups();
-        let work = tiles * t * p.ic_blocks * groups * (p.nv * BLOCK * BLOCK);
-        let parts = threads.min(work / MIN_WORK_PER_THREAD).max(1);
+        let parts = p.parts(tiles, threads);
         // Whole images per thread (tiles of one image overlap in `dx`), or whole output
         // channel groups when there are too few images.
         let by_groups = g.batch < parts && groups > 1;
@@ -321,74 +310,55 @@ impl WinogradDgrad {
             },
             out_layout: *dx_layout,
         };
-        let per_tile = t * BLOCK * (p.ic_blocks + p.nv) * std::mem::size_of::<f32>();
-        let mut block_tiles = (BLOCK_BYTES / per_tile).max(1);
-        if p.packed_len() * std::mem::size_of::<f32>() > CACHED_WEIGHT_BYTES {
-            block_tiles = block_tiles.max(STREAMED_WEIGHT_TILES);
-        }
+        let block_tiles = p.block_tiles();
         let variant = p.variant;
         let channels = g.filters;
         let run = |part: usize| {
             let (range, groups) = work_parts[part].clone();
-            let blocks = range.len().div_ceil(block_tiles);
-            let mut start = range.start;
-            for b in 0..blocks {
-                let len = (range.end - start).div_ceil(blocks - b);
-                let block = start..start + len;
+            for_each_block(range, block_tiles, |block| {
                 // SAFETY: the buffers were checked against the plan above; threads get
                 // disjoint images or disjoint output groups, so they write disjoint `dx`
                 // elements; `channels` is the plan's input channel count.
                 unsafe {
                     match variant {
                         Variant::F2x2 => {
-                            run_block::<F2R5, 6, 2>(&ctx, block, groups.clone(), channels)
+                            ctx.run_block::<Transposed<F2R5>, 6, 2>(block, groups.clone(), channels)
                         }
                         Variant::F4x4 => {
-                            run_block::<F4R5, 8, 4>(&ctx, block, groups.clone(), channels)
+                            ctx.run_block::<Transposed<F4R5>, 8, 4>(block, groups.clone(), channels)
                         }
                     }
                 }
-                start += len;
-            }
+            });
         };
         parallel::for_each_part(work_parts.len(), run);
         Ok(())
     }
 }
 
-/// One block of tiles: the transforms of `dy`, the products, the transposed output transform
-/// added onto `dx`.
-///
-/// # Safety
-/// As [`Ctx::run_block`] (for the transposed context [`WinogradDgrad::run`] builds); no other
-/// thread writes the `dx` pixels of these tiles' images in these groups.
-unsafe fn run_block<K: Adjoint<A, M>, const A: usize, const M: usize>(
-    ctx: &Ctx,
-    tiles: Range<usize>,
-    groups: Range<usize>,
-    channels: usize,
-) {
-    // SAFETY: forwarded; each kernel exists for its instruction set, which is available.
-    unsafe {
-        ctx.products::<A>(
-            tiles.len(),
-            groups,
-            channels,
-            |v, strides| match ctx.isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::input_avx512::<K, A, M>(ctx, tiles.clone(), v, strides),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::input_avx2::<K, A, M>(ctx, tiles.clone(), v, strides),
-                _ => input_tiles::<[f32; BLOCK], K, A, M>(ctx, tiles.clone(), v, strides),
-            },
-            |og, m, m_xi| match ctx.isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::output_avx512::<K, A, M>(ctx, tiles.clone(), og, m, m_xi),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::output_avx2::<K, A, M>(ctx, tiles.clone(), og, m, m_xi),
-                _ => output_tiles::<[f32; BLOCK], K, A, M>(ctx, tiles.clone(), og, m, m_xi),
-            },
-        );
+/// The steps of one block of tiles of the data gradient ([`Ctx::run_block`] on the transposed
+/// context [`WinogradDgrad::run`] builds): the transforms of `dy` ([`input_tiles`]) before the
+/// products, the transposed output transform added onto `dx` ([`output_tiles`]) after; no
+/// other thread may write the `dx` pixels of a block's images in its groups.
+struct Transposed<K>(PhantomData<K>);
+
+impl<K: Adjoint<A, M>, const A: usize, const M: usize> TileSteps<A, M> for Transposed<K> {
+    #[inline(always)]
+    unsafe fn input<V: Lanes>(c: &Ctx, tiles: Range<usize>, v: *mut f32, strides: [usize; 2]) {
+        // SAFETY: forwarded (the caller's).
+        unsafe { input_tiles::<V, K, A, M>(c, tiles, v, strides) }
+    }
+
+    #[inline(always)]
+    unsafe fn output<V: Lanes>(
+        c: &Ctx,
+        tiles: Range<usize>,
+        og: usize,
+        m: *const f32,
+        m_xi: usize,
+    ) {
+        // SAFETY: forwarded (the caller's).
+        unsafe { output_tiles::<V, K, A, M>(c, tiles, og, m, m_xi) }
     }
 }
 
@@ -511,78 +481,5 @@ unsafe fn output_tiles<V: Lanes, K: Adjoint<A, M>, const A: usize, const M: usiz
                 }
             }
         }
-    }
-}
-
-/// The vector kernels of x86-64: the generic transforms instantiated for AVX-512 and AVX2.
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use std::arch::x86_64::__m512;
-    use std::ops::Range;
-
-    use super::super::Ctx;
-    use super::super::x86::Avx2x2;
-    use super::{Adjoint, input_tiles, output_tiles};
-
-    /// [`input_tiles`] with AVX-512.
-    ///
-    /// # Safety
-    /// As [`input_tiles`]; AVX-512F is available.
-    #[target_feature(enable = "avx512f,fma")]
-    pub(super) unsafe fn input_avx512<K: Adjoint<A, M>, const A: usize, const M: usize>(
-        c: &Ctx,
-        tiles: Range<usize>,
-        v: *mut f32,
-        strides: [usize; 2],
-    ) {
-        // SAFETY: forwarded; AVX-512 is available.
-        unsafe { input_tiles::<__m512, K, A, M>(c, tiles, v, strides) }
-    }
-
-    /// [`output_tiles`] with AVX-512.
-    ///
-    /// # Safety
-    /// As [`output_tiles`]; AVX-512F is available.
-    #[target_feature(enable = "avx512f,fma")]
-    pub(super) unsafe fn output_avx512<K: Adjoint<A, M>, const A: usize, const M: usize>(
-        c: &Ctx,
-        tiles: Range<usize>,
-        og: usize,
-        m: *const f32,
-        m_xi: usize,
-    ) {
-        // SAFETY: forwarded; AVX-512 is available.
-        unsafe { output_tiles::<__m512, K, A, M>(c, tiles, og, m, m_xi) }
-    }
-
-    /// [`input_tiles`] with AVX2.
-    ///
-    /// # Safety
-    /// As [`input_tiles`]; AVX2 and FMA are available.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn input_avx2<K: Adjoint<A, M>, const A: usize, const M: usize>(
-        c: &Ctx,
-        tiles: Range<usize>,
-        v: *mut f32,
-        strides: [usize; 2],
-    ) {
-        // SAFETY: forwarded; AVX2 is available.
-        unsafe { input_tiles::<Avx2x2, K, A, M>(c, tiles, v, strides) }
-    }
-
-    /// [`output_tiles`] with AVX2.
-    ///
-    /// # Safety
-    /// As [`output_tiles`]; AVX2 and FMA are available.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn output_avx2<K: Adjoint<A, M>, const A: usize, const M: usize>(
-        c: &Ctx,
-        tiles: Range<usize>,
-        og: usize,
-        m: *const f32,
-        m_xi: usize,
-    ) {
-        // SAFETY: forwarded; AVX2 is available.
-        unsafe { output_tiles::<Avx2x2, K, A, M>(c, tiles, og, m, m_xi) }
     }
 }

@@ -77,6 +77,7 @@ use super::super::backward::wgrad_rows;
 use super::super::blocked::{BLOCK, Blocked};
 use super::super::direct::{InputStrides, Shared};
 use super::super::{ConvError, ConvGeom, check_len};
+use super::tiles::Forward;
 use super::{Ctx, F2, F2R5, F4, F4R5, Variant, WinogradConv, odd_lines};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel::{self, SharedMut};
@@ -403,7 +404,11 @@ impl WinogradWgrad {
                     // tiles.
                     unsafe {
                         let at = sub.start * BLOCK;
-                        ctx.input_block::<K, A, M>(tiles.clone(), v.get().add(at), strides(v_xi));
+                        ctx.input_block::<Forward<K>, A, M>(
+                            tiles.clone(),
+                            v.get().add(at),
+                            strides(v_xi),
+                        );
                         gctx.grad_block::<K, A, M, R>(tiles, m.get().add(at), strides(m_xi));
                     }
                 });

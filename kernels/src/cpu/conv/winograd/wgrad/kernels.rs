@@ -2,10 +2,12 @@
 //! transform `M = A dY Aᵀ` of a block of tiles and the weight transform `dg = Gᵀ dU G` of one
 //! channel block pair, for `F(M×M, R×R)` (3×3 and 5×5 kernels).
 
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use super::super::super::blocked::{BLOCK, Blocked};
+use super::super::super::lanes::{self, Kernel, run_kernel};
 use super::super::dgrad::Adjoint;
 use super::super::{F2, F2R5, F4, F4R5, G2_F32, G4_F32, G25_F32, G45_F32, Lanes, Transform};
 use crate::cpu::isa::Isa;
@@ -23,11 +25,18 @@ pub(super) trait GradTransform<const A: usize, const M: usize, const R: usize>:
     /// # Safety
     /// `V`'s instruction set is available.
     unsafe fn output_grad<V: Lanes>(y: [V; M]) -> [V; A];
+    /// `G` in `f32`: the weight transform (`A × R`).
+    const G: [[f32; R]; A];
+
     /// `Gᵀ u`: the transpose of the weight transform, from `A` values to `R`.
     ///
     /// # Safety
     /// `V`'s instruction set is available.
-    unsafe fn weight_grad<V: Lanes>(u: [V; A]) -> [V; R];
+    #[inline(always)]
+    unsafe fn weight_grad<V: Lanes>(u: [V; A]) -> [V; R] {
+        // SAFETY: the caller's.
+        unsafe { g_transpose(&Self::G, u) }
+    }
 }
 
 /// `Gᵀ u` for the rows of `g`, zero entries skipped, one entries added.
@@ -64,11 +73,7 @@ impl GradTransform<4, 2, 3> for F2 {
         unsafe { [y[0], y[0].add(y[1]), y[0].sub(y[1]), V::zero().sub(y[1])] }
     }
 
-    #[inline(always)]
-    unsafe fn weight_grad<V: Lanes>(u: [V; 4]) -> [V; 3] {
-        // SAFETY: the caller's.
-        unsafe { g_transpose(&G2_F32, u) }
-    }
+    const G: [[f32; 3]; 4] = G2_F32;
 }
 
 impl GradTransform<6, 4, 3> for F4 {
@@ -90,11 +95,7 @@ impl GradTransform<6, 4, 3> for F4 {
         }
     }
 
-    #[inline(always)]
-    unsafe fn weight_grad<V: Lanes>(u: [V; 6]) -> [V; 3] {
-        // SAFETY: the caller's.
-        unsafe { g_transpose(&G4_F32, u) }
-    }
+    const G: [[f32; 3]; 6] = G4_F32;
 }
 
 impl GradTransform<6, 2, 5> for F2R5 {
@@ -104,11 +105,7 @@ impl GradTransform<6, 2, 5> for F2R5 {
         unsafe { <F2R5 as Adjoint<6, 2>>::grad_input(y) }
     }
 
-    #[inline(always)]
-    unsafe fn weight_grad<V: Lanes>(u: [V; 6]) -> [V; 5] {
-        // SAFETY: the caller's.
-        unsafe { g_transpose(&G25_F32, u) }
-    }
+    const G: [[f32; 5]; 6] = G25_F32;
 }
 
 impl GradTransform<8, 4, 5> for F4R5 {
@@ -118,11 +115,7 @@ impl GradTransform<8, 4, 5> for F4R5 {
         unsafe { <F4R5 as Adjoint<8, 4>>::grad_input(y) }
     }
 
-    #[inline(always)]
-    unsafe fn weight_grad<V: Lanes>(u: [V; 8]) -> [V; 5] {
-        // SAFETY: the caller's.
-        unsafe { g_transpose(&G45_F32, u) }
-    }
+    const G: [[f32; 5]; 8] = G45_F32;
 }
 
 /// The head gradient's side of one call, shared by its threads.
@@ -162,16 +155,15 @@ impl GradCtx {
         m: *mut f32,
         strides: [usize; 2],
     ) {
-        // SAFETY: forwarded; each kernel exists for its instruction set, which is available.
-        unsafe {
-            match self.isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::grad_avx512::<K, A, M, R>(self, tiles, m, strides),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::grad_avx2::<K, A, M, R>(self, tiles, m, strides),
-                _ => grad_tiles::<[f32; BLOCK], K, A, M, R>(self, tiles, m, strides),
-            }
-        }
+        let kernel = GradTiles::<K, A, M, R> {
+            c: self,
+            tiles,
+            m,
+            strides,
+            transform: PhantomData,
+        };
+        // SAFETY: forwarded; the context's instruction set is available (checked by the entry).
+        unsafe { run_kernel(self.isa, &kernel) }
     }
 
     /// `dw = Gᵀ dU G` of output block `pair / ic_blocks` and input block `pair % ic_blocks`
@@ -190,16 +182,54 @@ impl GradCtx {
         pair: usize,
         dw: *mut f32,
     ) {
-        // SAFETY: forwarded; each kernel exists for its instruction set, which is available.
-        unsafe {
-            match self.isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::weight_avx512::<K, A, M, R>(self, du, pair, dw),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::weight_avx2::<K, A, M, R>(self, du, pair, dw),
-                _ => weight_tiles::<[f32; BLOCK], K, A, M, R>(self, du, pair, dw),
-            }
-        }
+        let kernel = WeightTiles::<K, A, M, R> {
+            c: self,
+            du,
+            pair,
+            dw,
+            transform: PhantomData,
+        };
+        // SAFETY: forwarded; the context's instruction set is available (checked by the entry).
+        unsafe { run_kernel(self.isa, &kernel) }
+    }
+}
+
+/// [`grad_tiles`] with its operands, as a [`Kernel`] that [`run_kernel`] instantiates per
+/// instruction set.
+struct GradTiles<'a, K, const A: usize, const M: usize, const R: usize> {
+    c: &'a GradCtx,
+    tiles: Range<usize>,
+    m: *mut f32,
+    strides: [usize; 2],
+    transform: PhantomData<K>,
+}
+
+impl<K: GradTransform<A, M, R>, const A: usize, const M: usize, const R: usize> Kernel
+    for GradTiles<'_, K, A, M, R>
+{
+    #[inline(always)]
+    unsafe fn run<V: lanes::Lanes>(&self) {
+        // SAFETY: forwarded (the caller's, as [`grad_tiles`] documents).
+        unsafe { grad_tiles::<V, K, A, M, R>(self.c, self.tiles.clone(), self.m, self.strides) }
+    }
+}
+
+/// [`weight_tiles`] with its operands, as a [`Kernel`].
+struct WeightTiles<'a, K, const A: usize, const M: usize, const R: usize> {
+    c: &'a GradCtx,
+    du: (*const f32, usize),
+    pair: usize,
+    dw: *mut f32,
+    transform: PhantomData<K>,
+}
+
+impl<K: GradTransform<A, M, R>, const A: usize, const M: usize, const R: usize> Kernel
+    for WeightTiles<'_, K, A, M, R>
+{
+    #[inline(always)]
+    unsafe fn run<V: lanes::Lanes>(&self) {
+        // SAFETY: forwarded (the caller's, as [`weight_tiles`] documents).
+        unsafe { weight_tiles::<V, K, A, M, R>(self.c, self.du, self.pair, self.dw) }
     }
 }
 
@@ -343,95 +373,5 @@ unsafe fn weight_tiles<
                 tile::transpose_narrow(c.isa, from, BLOCK, rows, nf, to, ds, rows);
             }
         }
-    }
-}
-
-/// The vector kernels of x86-64: the generic transforms instantiated for AVX-512 and AVX2.
-#[cfg(target_arch = "x86_64")]
-mod x86 {
-    use std::arch::x86_64::__m512;
-    use std::ops::Range;
-
-    use super::super::super::x86::Avx2x2;
-    use super::{GradCtx, GradTransform, grad_tiles, weight_tiles};
-
-    /// [`grad_tiles`] with AVX-512.
-    ///
-    /// # Safety
-    /// As [`grad_tiles`]; AVX-512F and FMA are available.
-    #[target_feature(enable = "avx512f,fma")]
-    pub(super) unsafe fn grad_avx512<
-        K: GradTransform<A, M, R>,
-        const A: usize,
-        const M: usize,
-        const R: usize,
-    >(
-        c: &GradCtx,
-        tiles: Range<usize>,
-        m: *mut f32,
-        strides: [usize; 2],
-    ) {
-        // SAFETY: forwarded; AVX-512 is available.
-        unsafe { grad_tiles::<__m512, K, A, M, R>(c, tiles, m, strides) }
-    }
-
-    /// [`grad_tiles`] with AVX2.
-    ///
-    /// # Safety
-    /// As [`grad_tiles`]; AVX2 and FMA are available.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn grad_avx2<
-        K: GradTransform<A, M, R>,
-        const A: usize,
-        const M: usize,
-        const R: usize,
-    >(
-        c: &GradCtx,
-        tiles: Range<usize>,
-        m: *mut f32,
-        strides: [usize; 2],
-    ) {
-        // SAFETY: forwarded; AVX2 is available.
-        unsafe { grad_tiles::<Avx2x2, K, A, M, R>(c, tiles, m, strides) }
-    }
-
-    /// [`weight_tiles`] with AVX-512.
-    ///
-    /// # Safety
-    /// As [`weight_tiles`]; AVX-512F and FMA are available.
-    #[target_feature(enable = "avx512f,fma")]
-    pub(super) unsafe fn weight_avx512<
-        K: GradTransform<A, M, R>,
-        const A: usize,
-        const M: usize,
-        const R: usize,
-    >(
-        c: &GradCtx,
-        du: (*const f32, usize),
-        pair: usize,
-        dw: *mut f32,
-    ) {
-        // SAFETY: forwarded; AVX-512 is available.
-        unsafe { weight_tiles::<__m512, K, A, M, R>(c, du, pair, dw) }
-    }
-
-    /// [`weight_tiles`] with AVX2.
-    ///
-    /// # Safety
-    /// As [`weight_tiles`]; AVX2 and FMA are available.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn weight_avx2<
-        K: GradTransform<A, M, R>,
-        const A: usize,
-        const M: usize,
-        const R: usize,
-    >(
-        c: &GradCtx,
-        du: (*const f32, usize),
-        pair: usize,
-        dw: *mut f32,
-    ) {
-        // SAFETY: forwarded; AVX2 is available.
-        unsafe { weight_tiles::<Avx2x2, K, A, M, R>(c, du, pair, dw) }
     }
 }
