@@ -24,7 +24,7 @@ use std::time::Instant;
 use mxr_kernels::cpu::conv::blocked::{Blocked, from_blocked, to_blocked};
 use mxr_kernels::cpu::conv::blocked_ops::{add_relu_with, affine_relu_with};
 use mxr_kernels::cpu::conv::depthwise::DepthwiseConv;
-use mxr_kernels::cpu::conv::direct::Epilogue;
+use mxr_kernels::cpu::conv::direct::{ConvOperands, Epilogue};
 use mxr_kernels::cpu::conv::{ConvGeom, conv_forward, conv_forward_im2col};
 use mxr_kernels::cpu::isa::Isa;
 use mxr_kernels::cpu::pooling::blocked::BlockedPool;
@@ -224,8 +224,13 @@ fn depthwise(threads: usize) {
         ];
         let row = line(name, 16, &baselines, |isa| {
             let t = time(threads, || {
-                plan.forward_with(isa, &xin, &il, &packed, &ep, &mut ob, &ol, threads)
-                    .expect("valid")
+                plan.forward_with(
+                    isa,
+                    &ConvOperands::new(&xin, &il, &packed, &ep, &ol),
+                    &mut ob,
+                    threads,
+                )
+                .expect("valid")
             });
             from_blocked(&ob, &ol, &mut y);
             check(&y, &want, name);

@@ -50,7 +50,7 @@ use criterion::{
 use mxr_kernels::cpu::conv::backward::{self, WgradInput};
 use mxr_kernels::cpu::conv::blocked::{Blocked, to_blocked};
 use mxr_kernels::cpu::conv::depthwise::DepthwiseConv;
-use mxr_kernels::cpu::conv::direct::{DirectConv, Epilogue, InputLayout};
+use mxr_kernels::cpu::conv::direct::{ConvOperands, DirectConv, Epilogue, InputLayout};
 use mxr_kernels::cpu::conv::winograd::Variant;
 use mxr_kernels::cpu::conv::winograd::wgrad::WinogradWgrad;
 use mxr_kernels::cpu::conv::{
@@ -199,12 +199,8 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                     direct
                         .forward_with(
                             isa,
-                            &xin,
-                            &strides,
-                            &packed,
-                            epilogue,
+                            &ConvOperands::new(&xin, &strides, &packed, epilogue, &out_layout),
                             out,
-                            &out_layout,
                             threads,
                         )
                         .expect("valid");
@@ -219,8 +215,12 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 let mut packed = vec![0.0; plan.packed_len()];
                 plan.pack_weights(&w, None, &mut packed).expect("valid");
                 Box::new(move |epilogue, out| {
-                    plan.forward(&xin, &strides, &packed, epilogue, out, &out_layout, threads)
-                        .expect("valid");
+                    plan.forward(
+                        &ConvOperands::new(&xin, &strides, &packed, epilogue, &out_layout),
+                        out,
+                        threads,
+                    )
+                    .expect("valid");
                 })
             };
             Some(Box::new(move |want_output| {
@@ -261,12 +261,8 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 };
                 plan.forward_with(
                     isa,
-                    &xin,
-                    &in_layout,
-                    &packed,
-                    &epilogue,
+                    &ConvOperands::new(&xin, &in_layout, &packed, &epilogue, &out_layout),
                     &mut out,
-                    &out_layout,
                     threads,
                 )
                 .expect("valid");

@@ -23,7 +23,7 @@
 
 use super::blocked::{BLOCK, Blocked};
 use super::blocked_ops::{for_row_parts, row_of, row_start, usable};
-use super::direct::Epilogue;
+use super::direct::{ConvOperands, Epilogue};
 use super::lanes::{Kernel, Lanes, run_kernel};
 use super::{ConvError, ConvGeom, NchwOperands, check_len, check_pack};
 use crate::cpu::isa::Isa;
@@ -129,34 +129,20 @@ impl DepthwiseConv {
     }
 
     /// Runs the convolution with the current instruction set ([`Isa::current`]) on up to
-    /// `threads` threads: `input` in `in_layout` ([`DepthwiseConv::input_layout`] with a halo
-    /// of at least [`DepthwiseConv::input_halo`]), `packed` from
-    /// [`DepthwiseConv::pack_weights`], the output written in `out_layout` (the plan's output
-    /// shape, any halo; halo columns are zeroed).
+    /// `threads` threads into `out`: the input in `op.in_layout`
+    /// ([`DepthwiseConv::input_layout`] with a halo of at least
+    /// [`DepthwiseConv::input_halo`]), `op.packed` from [`DepthwiseConv::pack_weights`], the
+    /// output written in `op.out_layout`.
     ///
     /// # Errors
     /// [`ConvError`] when a buffer does not match the plan or the layouts.
-    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
     pub fn forward(
         &self,
-        input: &[f32],
-        in_layout: &Blocked,
-        packed: &[f32],
-        epilogue: &Epilogue<'_>,
+        op: &ConvOperands<'_, Blocked>,
         out: &mut [f32],
-        out_layout: &Blocked,
         threads: usize,
     ) -> Result<(), ConvError> {
-        self.forward_with(
-            Isa::current(),
-            input,
-            in_layout,
-            packed,
-            epilogue,
-            out,
-            out_layout,
-            threads,
-        )
+        self.forward_with(Isa::current(), op, out, threads)
     }
 
     /// [`DepthwiseConv::forward`] with a chosen instruction set (tests compare them); one this
@@ -164,18 +150,20 @@ impl DepthwiseConv {
     ///
     /// # Errors
     /// As [`DepthwiseConv::forward`].
-    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
     pub fn forward_with(
         &self,
         isa: Isa,
-        input: &[f32],
-        in_layout: &Blocked,
-        packed: &[f32],
-        epilogue: &Epilogue<'_>,
+        op: &ConvOperands<'_, Blocked>,
         out: &mut [f32],
-        out_layout: &Blocked,
         threads: usize,
     ) -> Result<(), ConvError> {
+        let ConvOperands {
+            input,
+            in_layout,
+            packed,
+            epilogue,
+            out_layout,
+        } = *op;
         let g = &self.geom;
         let want = self.output_layout(out_layout.halo);
         if *out_layout != want {
@@ -389,16 +377,8 @@ pub fn forward_nchw(
             bias,
             ..Epilogue::default()
         };
-        plan.forward_with(
-            isa,
-            xin,
-            &in_layout,
-            packed,
-            &epilogue,
-            out,
-            &out_layout,
-            threads,
-        )?;
+        let op = ConvOperands::new(xin, &in_layout, packed, &epilogue, &out_layout);
+        plan.forward_with(isa, &op, out, threads)?;
         super::blocked::from_blocked(out, &out_layout, y);
         Ok(true)
     })

@@ -30,7 +30,7 @@ mod buffers;
 mod nchw;
 mod tile;
 
-pub(crate) use buffers::{Shared, check_input, check_output, pack_and_run};
+pub(crate) use buffers::{Shared, check_input, pack_and_run};
 pub(super) use buffers::{aligned, resize};
 pub(super) use nchw::NCHW_SCRATCH;
 pub use nchw::{forward_nchw, forward_nchw_with};
@@ -134,6 +134,58 @@ pub struct Epilogue<'a> {
     pub residual: Option<(&'a [f32], Blocked)>,
     /// `max(·, 0)` last (MXNet's relu: NaN kept).
     pub relu: bool,
+}
+
+/// The read-only operands of a blocked convolution's forward run (the output buffer, its one
+/// written operand, goes alongside): the input laid out as `in_layout` says ([`InputStrides`]
+/// for [`DirectConv`] and [`super::winograd::WinogradConv`], a [`Blocked`] layout for
+/// [`super::depthwise::DepthwiseConv`]), the packed weights, the epilogue and the output's
+/// layout. The run reads each field once, at its entry.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvOperands<'a, L = InputStrides> {
+    /// The input (its halo at least the plan's `input_halo`).
+    pub input: &'a [f32],
+    /// How the input is laid out.
+    pub in_layout: &'a L,
+    /// The weights as the plan's `pack_weights` packs them.
+    pub packed: &'a [f32],
+    /// What happens to each output tile as it is stored.
+    pub epilogue: &'a Epilogue<'a>,
+    /// The layout the output is written in: the plan's output shape, any halo (halo columns
+    /// are zeroed).
+    pub out_layout: &'a Blocked,
+}
+
+impl<'a, L> ConvOperands<'a, L> {
+    /// The operands `input` (laid out as `in_layout` says), `packed`, `epilogue` and
+    /// `out_layout`.
+    pub fn new(
+        input: &'a [f32],
+        in_layout: &'a L,
+        packed: &'a [f32],
+        epilogue: &'a Epilogue<'a>,
+        out_layout: &'a Blocked,
+    ) -> Self {
+        ConvOperands {
+            input,
+            in_layout,
+            packed,
+            epilogue,
+            out_layout,
+        }
+    }
+
+    /// The same operands with the input laid out as `in_layout` says (a caller holding both
+    /// an input's strides and its blocked layout picks the one its plan reads).
+    pub fn with_in_layout<M>(&self, in_layout: &'a M) -> ConvOperands<'a, M> {
+        ConvOperands::new(
+            self.input,
+            in_layout,
+            self.packed,
+            self.epilogue,
+            self.out_layout,
+        )
+    }
 }
 
 impl Epilogue<'_> {
@@ -425,33 +477,19 @@ impl DirectConv {
     }
 
     /// Runs the convolution with the current instruction set ([`Isa::current`]) on up to
-    /// `threads` threads: `input` laid out as `in_strides` says (its halo at least
-    /// [`DirectConv::input_halo`]), `packed` from [`DirectConv::pack_weights`], the output
-    /// written in `out_layout` (the plan's output shape, any halo; halo columns are zeroed).
+    /// `threads` threads into `out`: the input laid out as `op.in_layout` says (its halo at
+    /// least [`DirectConv::input_halo`]), `op.packed` from [`DirectConv::pack_weights`], the
+    /// output written in `op.out_layout`.
     ///
     /// # Errors
     /// [`ConvError`] when a buffer does not match the plan or the layouts.
-    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
     pub fn forward(
         &self,
-        input: &[f32],
-        in_strides: &InputStrides,
-        packed: &[f32],
-        epilogue: &Epilogue<'_>,
+        op: &ConvOperands<'_>,
         out: &mut [f32],
-        out_layout: &Blocked,
         threads: usize,
     ) -> Result<(), ConvError> {
-        self.forward_with(
-            Isa::current(),
-            input,
-            in_strides,
-            packed,
-            epilogue,
-            out,
-            out_layout,
-            threads,
-        )
+        self.forward_with(Isa::current(), op, out, threads)
     }
 
     /// [`DirectConv::forward`] with a chosen instruction set (tests compare them). An
@@ -459,30 +497,18 @@ impl DirectConv {
     ///
     /// # Errors
     /// As [`DirectConv::forward`].
-    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
     pub fn forward_with(
         &self,
         isa: Isa,
-        input: &[f32],
-        in_strides: &InputStrides,
-        packed: &[f32],
-        epilogue: &Epilogue<'_>,
+        op: &ConvOperands<'_>,
         out: &mut [f32],
-        out_layout: &Blocked,
         threads: usize,
     ) -> Result<(), ConvError> {
         let g = &self.geom;
         let [oh, ow] = self.out;
-        let bias = check_output(
-            "direct convolution",
-            &self.output_layout(out_layout.halo),
-            out,
-            out_layout,
-            epilogue,
-            self.out_groups() * self.nv * BLOCK,
-        )?;
-        check_len("packed weight", packed.len(), self.packed_len())?;
-        self.check_input(input, in_strides)?;
+        let padded = self.out_groups() * self.nv * BLOCK;
+        let bias = op.check_output("direct convolution", self, out, padded)?;
+        self.check_input(op.input, op.in_layout)?;
         if out.is_empty() {
             return Ok(());
         }
@@ -499,13 +525,13 @@ impl DirectConv {
             unsafe {
                 self.run_units(
                     isa,
-                    input.as_ptr(),
-                    in_strides,
-                    packed.as_ptr(),
+                    op.input.as_ptr(),
+                    op.in_layout,
+                    op.packed.as_ptr(),
                     &bias,
-                    epilogue,
+                    op.epilogue,
                     shared.get(),
-                    out_layout,
+                    op.out_layout,
                     ranges[p].clone(),
                 )
             }
@@ -724,16 +750,11 @@ pub(crate) trait BlockedPlan {
     /// Packs the `F × C × kh × kw` weights `w` into `dst`.
     fn pack(&self, isa: Isa, w: &[f32], dst: &mut [f32], threads: usize) -> Result<(), ConvError>;
     /// Runs the convolution (as the plan's `forward_with`).
-    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
     fn run(
         &self,
         isa: Isa,
-        input: &[f32],
-        in_strides: &InputStrides,
-        packed: &[f32],
-        epilogue: &Epilogue<'_>,
+        op: &ConvOperands<'_>,
         out: &mut [f32],
-        out_layout: &Blocked,
         threads: usize,
     ) -> Result<(), ConvError>;
 }
@@ -760,17 +781,11 @@ macro_rules! blocked_plan {
             fn run(
                 &self,
                 isa: Isa,
-                input: &[f32],
-                in_strides: &InputStrides,
-                packed: &[f32],
-                epilogue: &Epilogue<'_>,
+                op: &$crate::cpu::conv::direct::ConvOperands<'_>,
                 out: &mut [f32],
-                out_layout: &Blocked,
                 threads: usize,
             ) -> Result<(), ConvError> {
-                self.forward_with(
-                    isa, input, in_strides, packed, epilogue, out, out_layout, threads,
-                )
+                self.forward_with(isa, op, out, threads)
             }
         }
     };

@@ -72,7 +72,7 @@ pub mod dgrad;
 pub mod wgrad;
 
 use super::blocked::{BLOCK, Blocked};
-use super::direct::{Epilogue, InputStrides, MAX_TILE_PIXELS, Shared};
+use super::direct::{InputStrides, MAX_TILE_PIXELS, Shared};
 use super::{ConvError, ConvGeom};
 use crate::cpu::isa::Isa;
 use forward::{for_each_block, odd_lines};

@@ -11,7 +11,9 @@ use std::cell::RefCell;
 use mxr_kernels::cpu::batch_norm::inverse_std;
 use mxr_kernels::cpu::conv::blocked::Blocked;
 use mxr_kernels::cpu::conv::depthwise::DepthwiseConv;
-use mxr_kernels::cpu::conv::direct::{DirectConv, Epilogue, InputLayout, InputStrides};
+use mxr_kernels::cpu::conv::direct::{
+    ConvOperands, DirectConv, Epilogue, InputLayout, InputStrides,
+};
 use mxr_kernels::cpu::conv::winograd::{Variant, WinogradConv};
 use mxr_kernels::cpu::conv::{ConvError, ConvGeom};
 use mxr_kernels::cpu::parallel;
@@ -104,30 +106,20 @@ impl Plan {
         }
     }
 
-    /// Runs the kernel on a blocked input in `layout`, or a plain one with `strides`, on up
-    /// to `threads` threads.
-    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
+    /// Runs the kernel into `out` on up to `threads` threads: on the input with the strides
+    /// `op.in_layout` (the direct and Winograd kernels) or, blocked, in `layout` (the
+    /// depthwise kernel).
     fn forward(
         &self,
-        input: &[f32],
+        op: &ConvOperands<'_>,
         layout: &Blocked,
-        strides: &InputStrides,
-        packed: &[f32],
-        epilogue: &Epilogue<'_>,
         out: &mut [f32],
-        out_layout: &Blocked,
         threads: usize,
     ) -> std::result::Result<(), ConvError> {
         match self {
-            Plan::Direct(p) => {
-                p.forward(input, strides, packed, epilogue, out, out_layout, threads)
-            }
-            Plan::Winograd(p) => {
-                p.forward(input, strides, packed, epilogue, out, out_layout, threads)
-            }
-            Plan::Depthwise(p) => {
-                p.forward(input, layout, packed, epilogue, out, out_layout, threads)
-            }
+            Plan::Direct(p) => p.forward(op, out, threads),
+            Plan::Winograd(p) => p.forward(op, out, threads),
+            Plan::Depthwise(p) => p.forward(&op.with_in_layout(layout), out, threads),
         }
     }
 }
@@ -392,17 +384,9 @@ impl FusedConv {
         };
         let blocked = Blocked::new(n, self.conv.channels, h, w, self.in_halo);
         let mut run = |input: &[f32], strides: &InputStrides| {
-            plan.forward(
-                input,
-                &blocked,
-                strides,
-                ops.packed,
-                &epilogue,
-                out,
-                &out_layout,
-                threads,
-            )
-            .map_err(|e| bad(name, e))
+            let op = ConvOperands::new(input, strides, ops.packed, &epilogue, &out_layout);
+            plan.forward(&op, &blocked, out, threads)
+                .map_err(|e| bad(name, e))
         };
         match self.conv.layout {
             InputLayout::Blocked => run(ops.data, &InputStrides::blocked(&blocked)),

@@ -4,7 +4,7 @@
 
 use super::super::blocked::{BLOCK, Blocked};
 use super::super::direct::{
-    DirectConv, Epilogue, InputLayout, InputStrides, aligned, pack_and_run,
+    ConvOperands, DirectConv, Epilogue, InputLayout, InputStrides, aligned, pack_and_run,
 };
 use super::super::{ConvError, ConvGeom, check_len};
 use super::weight::check_head_gradient;
@@ -182,7 +182,8 @@ pub fn data_gradient(
                 let layout = wino.output_layout(0);
                 resize(out, layout.len());
                 let ep = Epilogue::default();
-                wino.forward_with(isa, dy, &strides, packed, &ep, out, &layout, threads)?;
+                let op = ConvOperands::new(dy, &strides, packed, &ep, &layout);
+                wino.forward_with(isa, &op, out, threads)?;
                 super::super::blocked::from_blocked_with(isa, out, &layout, dx, threads);
                 Ok(())
             });

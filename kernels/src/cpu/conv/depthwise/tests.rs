@@ -67,12 +67,8 @@ fn check(case: &Case, isa: Isa, threads: usize) -> Vec<f32> {
     let mut out = vec![f32::NAN; out_layout.len()];
     plan.forward_with(
         isa,
-        &input,
-        &in_layout,
-        &packed,
-        &epilogue,
+        &ConvOperands::new(&input, &in_layout, &packed, &epilogue, &out_layout),
         &mut out,
-        &out_layout,
         threads,
     )
     .unwrap();
@@ -279,7 +275,7 @@ fn unserved_geometries_and_bad_buffers() {
     let out_layout = plan.output_layout(0);
     let mut out = vec![0.0; out_layout.len()];
     let run = |x: &[f32], xl: &Blocked, ep: &Epilogue<'_>, out: &mut [f32], ol: &Blocked| {
-        plan.forward(x, xl, &packed, ep, out, ol, 1)
+        plan.forward(&ConvOperands::new(x, xl, &packed, ep, ol), out, 1)
             .unwrap_err()
             .to_string()
     };
@@ -292,12 +288,14 @@ fn unserved_geometries_and_bad_buffers() {
     assert!(err.contains("input layout"), "{err}");
     let err = plan
         .forward(
-            &x,
-            &in_layout,
-            &packed[1..],
-            &Epilogue::default(),
+            &ConvOperands::new(
+                &x,
+                &in_layout,
+                &packed[1..],
+                &Epilogue::default(),
+                &out_layout,
+            ),
             &mut out,
-            &out_layout,
             1,
         )
         .unwrap_err();

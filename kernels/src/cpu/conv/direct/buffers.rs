@@ -2,7 +2,7 @@
 //! resized scratch, aligned scratch, checks of its input and output, and the pointer a
 //! thread team shares.
 
-use super::{BlockedPlan, Epilogue, InputLayout, InputStrides};
+use super::{BlockedPlan, ConvOperands, Epilogue, InputLayout, InputStrides};
 use crate::cpu::conv::blocked::Blocked;
 use crate::cpu::conv::{ConvError, ConvGeom, check_len};
 use crate::cpu::isa::Isa;
@@ -27,9 +27,8 @@ pub(crate) fn pack_and_run(
     plan.pack(isa, w, packed, threads)?;
     let layout = plan.output_layout(0);
     resize(out, layout.len());
-    plan.run(
-        isa, input, in_strides, packed, epilogue, out, &layout, threads,
-    )?;
+    let op = ConvOperands::new(input, in_strides, packed, epilogue, &layout);
+    plan.run(isa, &op, out, threads)?;
     Ok(layout)
 }
 
@@ -103,22 +102,28 @@ pub(crate) fn check_input(
     check_len("data", input.len(), want.max(s.extent(g.batch)))
 }
 
-/// Checks the output (`out` in `out_layout`, which must be `want` — the plan's output shape
-/// with the caller's halo) and the epilogue against it, and returns the bias padded with zeros
-/// to `padded` channels (all zero without one); `who` names the kernel in the errors.
-pub(crate) fn check_output(
-    who: &str,
-    want: &Blocked,
-    out: &[f32],
-    out_layout: &Blocked,
-    epilogue: &Epilogue<'_>,
-    padded: usize,
-) -> Result<Vec<f32>, ConvError> {
-    if out_layout != want {
-        return Err(ConvError::Geometry(format!(
-            "{who}: output layout {out_layout:?}, the plan makes {want:?}"
-        )));
+impl ConvOperands<'_> {
+    /// Checks the output (`out` in `self.out_layout`, which must be `plan`'s output shape with
+    /// the caller's halo), the epilogue against it and the packed weights' length, and returns
+    /// the bias padded with zeros to `padded` channels (all zero without one); `who` names the
+    /// kernel in the errors.
+    pub(crate) fn check_output<P: BlockedPlan>(
+        &self,
+        who: &str,
+        plan: &P,
+        out: &[f32],
+        padded: usize,
+    ) -> Result<Vec<f32>, ConvError> {
+        let out_layout = self.out_layout;
+        let want = plan.output_layout(out_layout.halo);
+        if *out_layout != want {
+            return Err(ConvError::Geometry(format!(
+                "{who}: output layout {out_layout:?}, the plan makes {want:?}"
+            )));
+        }
+        check_len("output", out.len(), out_layout.len())?;
+        let bias = self.epilogue.checked_bias(who, out_layout, padded)?;
+        check_len("packed weight", self.packed.len(), plan.packed_len())?;
+        Ok(bias)
     }
-    check_len("output", out.len(), out_layout.len())?;
-    epilogue.checked_bias(who, out_layout, padded)
 }

@@ -139,12 +139,8 @@ fn check_plan(case: &Case, plan_isa: Isa, isa: Isa, threads: usize) {
     let mut out = vec![f32::NAN; out_layout.len()];
     plan.forward_with(
         isa,
-        &input,
-        &strides,
-        &packed,
-        &epilogue,
+        &ConvOperands::new(&input, &strides, &packed, &epilogue, &out_layout),
         &mut out,
-        &out_layout,
         threads,
     )
     .unwrap();
@@ -471,19 +467,11 @@ fn direct_results_do_not_depend_on_threads() {
         plan.pack_weights(&values(64 * 48 * 9, 8), None, &mut packed)
             .unwrap();
         let out_layout = plan.output_layout(0);
+        let (strides, ep) = (InputStrides::blocked(&layout), Epilogue::default());
+        let op = ConvOperands::new(&x, &strides, &packed, &ep, &out_layout);
         let run = |threads| {
             let mut out = vec![0.0; out_layout.len()];
-            plan.forward_with(
-                isa,
-                &x,
-                &InputStrides::blocked(&layout),
-                &packed,
-                &Epilogue::default(),
-                &mut out,
-                &out_layout,
-                threads,
-            )
-            .unwrap();
+            plan.forward_with(isa, &op, &mut out, threads).unwrap();
             out
         };
         let one = run(1);
@@ -521,9 +509,13 @@ fn unserved_geometries_and_bad_buffers() {
         &out_layout,
         Blocked::new(1, 8, 4, 5, 0),
         |x, xl, ep, out, ol| {
-            plan.forward(x, &InputStrides::blocked(xl), &packed, ep, out, ol, 1)
-                .unwrap_err()
-                .to_string()
+            plan.forward(
+                &ConvOperands::new(x, &InputStrides::blocked(xl), &packed, ep, ol),
+                out,
+                1,
+            )
+            .unwrap_err()
+            .to_string()
         },
     );
 }

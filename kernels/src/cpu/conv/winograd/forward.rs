@@ -7,13 +7,12 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::Range;
 
-use super::super::blocked::{BLOCK, Blocked};
+use super::super::ConvError;
+use super::super::blocked::BLOCK;
 use super::super::direct::{
-    Epilogue, InputLayout, InputStrides, Shared, Tap, TileJob, check_input, check_output,
-    max_tile_pixels, run_tile,
+    ConvOperands, InputLayout, Shared, Tap, TileJob, check_input, max_tile_pixels, run_tile,
 };
 use super::super::lanes::run_kernel;
-use super::super::{ConvError, check_len};
 use super::tiles::{Forward, InputTiles, OutputTiles, TileSteps};
 use super::{
     BLOCK_BYTES, CACHED_WEIGHT_BYTES, Ctx, F2, F2R5, F4, F4R5, MIN_WORK_PER_THREAD, SPLIT_TILES,
@@ -24,34 +23,20 @@ use crate::cpu::parallel;
 
 impl WinogradConv {
     /// Runs the convolution with the current instruction set ([`Isa::current`]) on up to
-    /// `threads` threads: `input` blocked as `in_strides` says (its halo at least
-    /// [`WinogradConv::input_halo`]), `packed` from [`WinogradConv::pack_weights`], the output
-    /// written in `out_layout` (the plan's output shape, any halo; halo columns are zeroed),
-    /// with the epilogue as [`super::super::direct::DirectConv::forward`] applies it.
+    /// `threads` threads into `out`: the input blocked as `op.in_layout` says (its halo at
+    /// least [`WinogradConv::input_halo`]), `op.packed` from [`WinogradConv::pack_weights`],
+    /// the output written in `op.out_layout`, with the epilogue as
+    /// [`super::super::direct::DirectConv::forward`] applies it.
     ///
     /// # Errors
     /// [`ConvError`] when a buffer does not match the plan or the layouts.
-    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
     pub fn forward(
         &self,
-        input: &[f32],
-        in_strides: &InputStrides,
-        packed: &[f32],
-        epilogue: &Epilogue<'_>,
+        op: &ConvOperands<'_>,
         out: &mut [f32],
-        out_layout: &Blocked,
         threads: usize,
     ) -> Result<(), ConvError> {
-        self.forward_with(
-            Isa::current(),
-            input,
-            in_strides,
-            packed,
-            epilogue,
-            out,
-            out_layout,
-            threads,
-        )
+        self.forward_with(Isa::current(), op, out, threads)
     }
 
     /// [`WinogradConv::forward`] with a chosen instruction set (tests compare them). An
@@ -61,29 +46,17 @@ impl WinogradConv {
     ///
     /// # Errors
     /// As [`WinogradConv::forward`].
-    #[allow(clippy::too_many_arguments, reason = "the convolution's operands")]
     pub fn forward_with(
         &self,
         isa: Isa,
-        input: &[f32],
-        in_strides: &InputStrides,
-        packed: &[f32],
-        epilogue: &Epilogue<'_>,
+        op: &ConvOperands<'_>,
         out: &mut [f32],
-        out_layout: &Blocked,
         threads: usize,
     ) -> Result<(), ConvError> {
         const WHO: &str = "Winograd convolution";
         let g = &self.geom;
-        let bias = check_output(
-            WHO,
-            &self.output_layout(out_layout.halo),
-            out,
-            out_layout,
-            epilogue,
-            self.out_groups() * self.nv * BLOCK,
-        )?;
-        check_len("packed weight", packed.len(), self.packed_len())?;
+        let bias = op.check_output(WHO, self, out, self.out_groups() * self.nv * BLOCK)?;
+        let (input, in_strides) = (op.input, op.in_layout);
         check_input(
             WHO,
             g,
@@ -111,9 +84,9 @@ impl WinogradConv {
             ranges.into_iter().map(|t| (t, 0..groups)).collect()
         };
         let isa = if isa.is_available() { isa } else { Isa::Scalar };
-        let (residual, res_layout) = match &epilogue.residual {
+        let (residual, res_layout) = match &op.epilogue.residual {
             Some((r, l)) => (r.as_ptr(), *l),
-            None => (std::ptr::null(), *out_layout),
+            None => (std::ptr::null(), *op.out_layout),
         };
         let ctx = Ctx {
             isa,
@@ -125,17 +98,17 @@ impl WinogradConv {
             tiles: self.tiles,
             ic_blocks: self.ic_blocks,
             nv: self.nv,
-            out_blocks: out_layout.blocks(),
-            packed: packed.as_ptr(),
+            out_blocks: op.out_layout.blocks(),
+            packed: op.packed.as_ptr(),
             w_position: self.w_position(),
             bias: bias.as_ptr(),
             residual,
             res_layout,
-            relu: epilogue.relu,
+            relu: op.epilogue.relu,
             out: Shared {
                 out: out.as_mut_ptr(),
             },
-            out_layout: *out_layout,
+            out_layout: *op.out_layout,
         };
         let block_tiles = self.block_tiles();
         let run = |p: usize| {

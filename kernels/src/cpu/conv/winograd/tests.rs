@@ -10,7 +10,7 @@ use super::super::blocked::{Blocked, from_blocked, to_blocked};
 use super::super::direct::tests::{
     Case, assert_operand_errors, blocked_case, expected, full_case, geom, values,
 };
-use super::super::direct::{DirectConv, InputLayout};
+use super::super::direct::{ConvOperands, DirectConv, Epilogue, InputLayout};
 use super::*;
 
 mod five_by_five;
@@ -97,12 +97,14 @@ fn run(
     let mut out = vec![f32::NAN; out_layout.len()];
     plan.forward_with(
         isa,
-        input.0,
-        &InputStrides::blocked(input.1),
-        &packed,
-        &epilogue,
+        &ConvOperands::new(
+            input.0,
+            &InputStrides::blocked(input.1),
+            &packed,
+            &epilogue,
+            &out_layout,
+        ),
         &mut out,
-        &out_layout,
         threads,
     )
     .unwrap();
@@ -126,12 +128,14 @@ fn direct(case: &Case, ops: &Operands) -> Vec<f32> {
     };
     let mut out = vec![0.0; out_layout.len()];
     plan.forward(
-        &input,
-        &InputStrides::blocked(&layout),
-        &packed,
-        &epilogue,
+        &ConvOperands::new(
+            &input,
+            &InputStrides::blocked(&layout),
+            &packed,
+            &epilogue,
+            &out_layout,
+        ),
         &mut out,
-        &out_layout,
         1,
     )
     .unwrap();
@@ -514,22 +518,23 @@ fn unserved_geometries_and_bad_buffers() {
     let mut out = vec![0.0; out_layout.len()];
     let forward =
         |x: &[f32], layout: &Blocked, ep: &Epilogue<'_>, out: &mut [f32], ol: &Blocked| {
-            plan.forward(x, &InputStrides::blocked(layout), &packed, ep, out, ol, 1)
-                .unwrap_err()
-                .to_string()
+            plan.forward(
+                &ConvOperands::new(x, &InputStrides::blocked(layout), &packed, ep, ol),
+                out,
+                1,
+            )
+            .unwrap_err()
+            .to_string()
         };
     let with_halo = Blocked::new(1, 4, 5, 5, 1);
     let layouts = [Blocked::new(1, 4, 5, 5, 0), with_halo];
     assert_operand_errors(layouts, &out_layout, Blocked::new(1, 8, 4, 5, 0), forward);
     let x = vec![0.0; with_halo.len()];
     // The same buffers, right, run.
+    let (strides, ep) = (InputStrides::blocked(&with_halo), Epilogue::default());
     plan.forward(
-        &x,
-        &InputStrides::blocked(&with_halo),
-        &packed,
-        &Epilogue::default(),
+        &ConvOperands::new(&x, &strides, &packed, &ep, &out_layout),
         &mut out,
-        &out_layout,
         1,
     )
     .unwrap();
@@ -599,8 +604,12 @@ fn nchw_forward_takes_winograd_where_it_pays_and_matches_im2col() {
             let mut out = vec![0.0; out_layout.len()];
             let strides = InputStrides::blocked(&layout);
             let ep = Epilogue::default();
-            plan.forward(&xin, &strides, &packed, &ep, &mut out, &out_layout, 1)
-                .unwrap();
+            plan.forward(
+                &ConvOperands::new(&xin, &strides, &packed, &ep, &out_layout),
+                &mut out,
+                1,
+            )
+            .unwrap();
             from_blocked(&out, &out_layout, &mut direct);
             assert_eq!(y, direct, "{declined:?}");
         }

@@ -153,8 +153,13 @@ fn winograd_5x5_data_gradient_matches_im2col_both_ways() {
                 let mut out = vec![f32::NAN; out_layout.len()];
                 let strides = InputStrides::blocked(&dy_layout);
                 let ep = Epilogue::default();
-                corr.forward_with(isa, &dyb, &strides, &packed, &ep, &mut out, &out_layout, 2)
-                    .unwrap();
+                corr.forward_with(
+                    isa,
+                    &ConvOperands::new(&dyb, &strides, &packed, &ep, &out_layout),
+                    &mut out,
+                    2,
+                )
+                .unwrap();
                 let what = format!("flipped {g:?} {variant:?} {isa:?}");
                 let got = unblock(&out, &out_layout, &what);
                 let err = relative_error(&got, &want);
