@@ -16,9 +16,9 @@
 //! engine.wait_for_var(&v)?;
 //! # Ok::<(), mxr::engine::Error>(())
 //! ```
-// Unsafe code is denied everywhere but in the modules that copy to and from raw GPU buffers
-// (`nd::transfer`, `dispatch::gpu`, `kv::gpu_sum`), each of which says so. The plugin loader's
-// C calls live in the `mxr-plugin-host` crate.
+// Unsafe code is denied everywhere but in the module that copies to and from raw GPU buffers
+// (`nd::transfer`), which says so. The plugin loader's C calls live in the `mxr-plugin-host`
+// crate.
 #![deny(unsafe_code)]
 
 pub mod dispatch;

@@ -1,4 +1,5 @@
-//! What mxr's tests share: the one way a test that cannot run says so.
+//! What mxr's tests share: the one way a test that cannot run says so, and ([`json`]) the
+//! compact view of a symbol JSON that symbol tests compare.
 //!
 //! A test that needs something a machine may lack (MXNet in `.venv`, Debian's Fashion-MNIST,
 //! OpenMPI, NVRTC, the example binaries that `cargo test --workspace` builds, GPU hardware)
@@ -13,6 +14,8 @@
 //!
 //! This crate is a dev-dependency of mxr's crates, for their tests only: failing a test is
 //! what it is for, so it panics where library code would return an error.
+
+pub mod json;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

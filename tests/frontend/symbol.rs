@@ -12,6 +12,7 @@ use mxr::sym::{
     NameManager, Symbol, activation, batch_norm, convolution, elemwise_add, embedding,
     fully_connected, leaky_relu, slice_channel, softmax_output,
 };
+use mxr_test_support::json::compact_graph;
 use serde_json::{Value, json};
 
 use crate::conformance::fixture;
@@ -352,26 +353,6 @@ fn shapes_json_infers_like_mxnet() {
     assert_eq!(partial, 2);
 }
 
-/// A compact view of a JSON graph: per node `[op, name, attrs, inputs]`, then arg_nodes,
-/// node_row_ptr and heads.
-fn compact(json: &str) -> Value {
-    let v: Value = serde_json::from_str(json).unwrap();
-    let nodes: Vec<Value> = v["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            json!([
-                n["op"],
-                n["name"],
-                n.get("attrs").cloned().unwrap_or(json!({})),
-                n["inputs"]
-            ])
-        })
-        .collect();
-    json!([nodes, v["arg_nodes"], v["node_row_ptr"], v["heads"]])
-}
-
 /// A 0.8-era file: `param`/`attr` dictionaries, 2-element entries, hidden keys in node
 /// attributes, a BatchNorm without its auxiliary inputs, argmax(axis=-1).
 fn old_file(version: Option<i64>) -> String {
@@ -404,7 +385,7 @@ fn old_files_are_upgraded_like_mxnet() {
     var_stats["__init__"] = json!("[\"one\", {}]");
     let bn_attrs = json!({"eps": "0.001", "fix_gamma": "True"});
     assert_eq!(
-        compact(&s.to_json().unwrap()),
+        compact_graph(&s.to_json().unwrap()),
         json!([[
             ["null", "data", {}, []],
             ["null", "fc1_weight", {"__lr_mult__": "0.5"}, []],

@@ -43,21 +43,11 @@ impl View {
     }
 }
 
-/// Pushes `op` on arrays whose shapes and dtypes were checked when a plan was made (the
-/// executor's forward and backward): no inference, no allocation of outputs.
-/// `needed` marks the outputs anyone reads (the kernel may skip the others).
-pub(crate) fn push_planned(
-    op: &OpRef,
-    inputs: &[&NDArray],
-    outputs: &[NDArray],
-    is_train: bool,
-    context: Context,
-    needed: Option<&[bool]>,
-) -> Result<()> {
-    push(op, inputs, outputs, is_train, context, needed)
-}
-
-/// Pushes the kernel of `op` as one engine operation.
+/// Pushes the kernel of `op` as one engine operation (on a GPU: [`super::gpu::push`]), on
+/// arrays whose shapes and dtypes are known: inferred by [`nd::invoke`](crate::nd::invoke), or
+/// checked when a plan was made (the executor's forward and backward: no inference, no
+/// allocation of outputs). `needed` marks the outputs anyone reads (the kernel may skip the
+/// others).
 pub(crate) fn push(
     op: &OpRef,
     inputs: &[&NDArray],
@@ -74,24 +64,9 @@ pub(crate) fn push(
         .resources()
         .contains(&Resource::Random)
         .then(|| RngState::of(context));
-    // Pushed one by one: `collect` goes through SmallVec's generic `extend`, several times
-    // slower for these one or two elements.
-    let mut reads: SmallVec<[&Var; 4]> = SmallVec::new();
-    for a in inputs {
-        reads.push(&a.chunk.var);
-    }
-    let mut writes: SmallVec<[&Var; 4]> = SmallVec::new();
-    for a in outputs {
-        writes.push(&a.chunk.var);
-    }
-    for &i in &mutated {
-        writes.push(&inputs[i].chunk.var);
-    }
-    if let Some(rng) = &rng {
-        writes.push(&rng.var);
-    }
     // A var both read and written counts as written: the engine drops such reads itself (and
     // duplicates), so the lists go as they are.
+    let (reads, writes) = call_vars(inputs, outputs, &mutated, rng.as_deref());
 
     // The plan is filled in place in a recycled box (no plan of a few hundred bytes built on
     // the stack and copied into a box, no allocation), which the engine hands back to it.
@@ -126,6 +101,34 @@ pub(crate) fn push(
             .inline_if_ready(inline),
     )?;
     Ok(())
+}
+
+/// The vars of an operator call: it reads the inputs' and writes the outputs', the `mutated`
+/// inputs' and the random state's.
+#[inline]
+pub(super) fn call_vars<'a>(
+    inputs: &[&'a NDArray],
+    outputs: &'a [NDArray],
+    mutated: &[usize],
+    rng: Option<&'a RngState>,
+) -> (SmallVec<[&'a Var; 4]>, SmallVec<[&'a Var; 4]>) {
+    // Pushed one by one: `collect` goes through SmallVec's generic `extend`, several times
+    // slower for these one or two elements.
+    let mut reads: SmallVec<[&Var; 4]> = SmallVec::new();
+    for a in inputs {
+        reads.push(&a.chunk.var);
+    }
+    let mut writes: SmallVec<[&Var; 4]> = SmallVec::new();
+    for a in outputs {
+        writes.push(&a.chunk.var);
+    }
+    for &i in mutated {
+        writes.push(&inputs[i].chunk.var);
+    }
+    if let Some(rng) = rng {
+        writes.push(&rng.var);
+    }
+    (reads, writes)
 }
 
 /// Pushes an in-place call of a shape-preserving unary operator (see

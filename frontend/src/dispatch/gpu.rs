@@ -1,10 +1,12 @@
 //! Operators on a GPU context: one asynchronous engine operation per call, whose body queues
-//! the operator's GPU kernel on the device's stream and completes when the stream has run it.
+//! the operator's GPU kernel on the device's stream and completes when the stream has run it;
+//! and [`push_device`], the same for device code that is no registry operator (the KVStore's
+//! GPU merge).
 
 use std::sync::Arc;
 
 use mxr_engine::gpu::{GpuBuffer, GpuDevice};
-use mxr_engine::{Context, Operation, Var};
+use mxr_engine::{Completion, Context, Operation, Var};
 use mxr_kernels::DType;
 use mxr_kernels::cuda::{DeviceSlice, memory};
 use mxr_operators::registry::{DeferredCheck, GpuOpContext, GpuTensor, OpRef, Resource, gpu_error};
@@ -25,11 +27,12 @@ struct GpuView {
 }
 
 impl GpuView {
-    fn of(a: &NDArray, device: &Arc<GpuDevice>, op: &str) -> Result<GpuView> {
+    /// The view of `a`, an array on `device`; an error from `call` naming `op` otherwise.
+    fn of(a: &NDArray, device: &Arc<GpuDevice>, call: &'static str, op: &str) -> Result<GpuView> {
         let buffer = a.chunk.device().filter(|b| Arc::ptr_eq(b.device(), device));
         let Some(buffer) = buffer else {
             return Err(Error::InvalidArgument {
-                call: "nd::apply",
+                call,
                 reason: format!(
                     "operator {op}: an array on {} in an operation on {}",
                     a.context(),
@@ -86,23 +89,16 @@ pub(crate) fn push(
         .resources()
         .contains(&Resource::Random)
         .then(|| RngState::of(context));
-    let mut reads: SmallVec<[&Var; 4]> = inputs.iter().map(|a| &a.chunk.var).collect();
-    let mut writes: SmallVec<[&Var; 4]> = outputs.iter().map(|a| &a.chunk.var).collect();
-    for &i in &mutated {
-        writes.push(&inputs[i].chunk.var);
-    }
-    if let Some(rng) = &rng {
-        writes.push(&rng.var);
-    }
+    let (mut reads, writes) = super::cpu::call_vars(inputs, outputs, &mutated, rng.as_deref());
     reads.retain(|r| !writes.iter().any(|w| w.id() == r.id()));
     let input_views = inputs
         .iter()
-        .map(|a| GpuView::of(a, &device, name))
+        .map(|a| GpuView::of(a, &device, "nd::apply", name))
         .collect::<Result<SmallVec<[GpuView; 4]>>>()?;
     let output_views = outputs
         .iter()
         .chain(mutated.iter().map(|&i| inputs[i]))
-        .map(|a| GpuView::of(a, &device, name))
+        .map(|a| GpuView::of(a, &device, "nd::apply", name))
         .collect::<Result<SmallVec<[GpuView; 4]>>>()?;
     let op = Arc::clone(op);
     let rng_state = rng.clone();
@@ -152,20 +148,15 @@ pub(crate) fn push(
             drop((ins, outs));
             Ok((staged, ctx.deferred))
         })();
-        match queued {
-            Ok((staged, checks)) => dev.when_done(move |r| {
-                // The checks run once the stream has run the kernels, while the buffers are
-                // still held; then the buffers go.
-                let r = r.map_err(Error::from).and_then(|()| {
-                    checks
-                        .into_iter()
-                        .try_for_each(|check| check().map_err(Error::Operator))
-                });
-                drop((input_views, output_views, staged));
-                done.finish(r.map_err(Into::into));
-            }),
-            Err(e) => done.fail(e),
-        }
+        // The checks run once the stream has run the kernels, while the buffers are still
+        // held; then the buffers go.
+        complete_after_stream(&dev, queued, done, move |(staged, checks)| {
+            let r = checks
+                .into_iter()
+                .try_for_each(|check| check().map_err(Error::Operator));
+            drop((input_views, output_views, staged));
+            r
+        });
     };
     let engine = inputs
         .first()
@@ -176,5 +167,83 @@ pub(crate) fn push(
             .writes(&writes)
             .context(context),
     )?;
+    Ok(())
+}
+
+/// Completes `done` once `device`'s stream has run what an operation body queued: `queued` is
+/// what queuing gave (the buffers and checks the work needs until then, or an error, which
+/// fails the operation at once); `then` runs after the stream (unless it failed) and releases
+/// them.
+fn complete_after_stream<H: Send + 'static>(
+    device: &GpuDevice,
+    queued: Result<H>,
+    done: Completion,
+    then: impl FnOnce(H) -> Result<()> + Send + 'static,
+) {
+    match queued {
+        Ok(held) => device.when_done(move |r| {
+            let r = r.map_err(Error::from);
+            // `held` goes with `then`, or here when the stream failed.
+            let r = match r {
+                Ok(()) => then(held),
+                Err(e) => {
+                    drop(held);
+                    Err(e)
+                }
+            };
+            done.finish(r.map_err(Into::into));
+        }),
+        Err(e) => done.fail(e),
+    }
+}
+
+/// Pushes device code that is no registry operator as one asynchronous engine operation on
+/// `out`'s GPU, reading the vars of `sources` and writing `out`'s: `body` gets the device and
+/// the arrays' bytes on it (the sources', in order, then `out`'s) and queues its work on the
+/// device's stream; the operation completes when the stream has run it, and holds the arrays'
+/// buffers until then. The arrays' storage stays in the dispatch room.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when `out` is not on a GPU or a source is not on `out`'s device;
+/// an engine error if the push is refused. What `body` returns fails the operation (and the
+/// waits on `out`).
+pub(crate) fn push_device(
+    name: &'static str,
+    sources: &[&NDArray],
+    out: &NDArray,
+    body: impl FnOnce(&Arc<GpuDevice>, &[DeviceSlice<'_, u8>], DeviceSlice<'_, u8>) -> Result<()>
+    + Send
+    + 'static,
+) -> Result<()> {
+    let context = out.context();
+    let Some(buffer) = out.chunk.device() else {
+        return Err(Error::InvalidArgument {
+            call: name,
+            reason: format!("the destination is on {context}, not on a GPU"),
+        });
+    };
+    let device = Arc::clone(buffer.device());
+    let views = sources
+        .iter()
+        .map(|a| GpuView::of(a, &device, name, name))
+        .collect::<Result<SmallVec<[GpuView; 4]>>>()?;
+    let dst = GpuView::of(out, &device, name, name)?;
+    let op = Operation::asynchronous(name, move |_, done| {
+        let queued = (|| -> Result<()> {
+            let sources = views
+                .iter()
+                .map(|v| v.slice(name))
+                .collect::<Result<SmallVec<[DeviceSlice<'_, u8>; 4]>>>()?;
+            body(&device, &sources, dst.slice(name)?)
+        })();
+        complete_after_stream(&device, queued, done, move |()| {
+            drop((views, dst));
+            Ok(())
+        });
+    });
+    let reads: SmallVec<[&Var; 4]> = sources.iter().map(|a| &a.chunk.var).collect();
+    out.chunk
+        .engine
+        .push(op.reads(&reads).writes(&[&out.chunk.var]).context(context))?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use mxr_operators::registry::{Entry, ForwardNode, Shape, reverse_pass};
 use parking_lot::Mutex;
 
 use super::fusion::{self, InferenceProgram};
-use super::graph::Graph;
+use super::graph::{Graph, Node};
 use super::plan::{MemoryPlan, Slot, plan_memory};
 use crate::nd::NDArray;
 use crate::{Error, Result};
@@ -149,29 +149,23 @@ impl Executor {
     ) -> Result<Executor> {
         let arg_nodes = graph.arguments();
         let aux_nodes = graph.auxiliary_states();
-        let names = |nodes: &[usize]| -> String {
-            nodes
+        // An error unless `given` arrays of `what` were given for the graph's `nodes`.
+        let check_count = |what: &str, given: usize, nodes: &[usize]| -> Result<()> {
+            if given == nodes.len() {
+                return Ok(());
+            }
+            let names: Vec<&str> = nodes
                 .iter()
                 .map(|&n| graph.nodes[n].name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+                .collect();
+            Err(bind_error(format!(
+                "{given} {what} given, the graph has {} ({})",
+                nodes.len(),
+                names.join(", ")
+            )))
         };
-        if args.len() != arg_nodes.len() {
-            return Err(bind_error(format!(
-                "{} arguments given, the graph has {} ({})",
-                args.len(),
-                arg_nodes.len(),
-                names(&arg_nodes)
-            )));
-        }
-        if aux.len() != aux_nodes.len() {
-            return Err(bind_error(format!(
-                "{} auxiliary states given, the graph has {} ({})",
-                aux.len(),
-                aux_nodes.len(),
-                names(&aux_nodes)
-            )));
-        }
+        check_count("arguments", args.len(), &arg_nodes)?;
+        check_count("auxiliary states", aux.len(), &aux_nodes)?;
         if grads.len() != arg_nodes.len() || reqs.len() != arg_nodes.len() {
             return Err(bind_error(format!(
                 "{} gradient arrays and {} requests for {} arguments",
@@ -218,11 +212,7 @@ impl Executor {
             }
             let forward: Vec<ForwardNode> = full.nodes[..num_forward]
                 .iter()
-                .map(|n| ForwardNode {
-                    name: n.name.clone(),
-                    op: n.op.clone(),
-                    inputs: n.inputs.clone(),
-                })
+                .map(Node::to_forward)
                 .collect();
             let heads: Vec<(Entry, Entry)> = outputs
                 .iter()

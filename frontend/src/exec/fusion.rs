@@ -56,7 +56,7 @@ use mxr_operators::registry::{Entry, OpRef, downcast};
 use super::executor::{Executor, GradReq};
 use super::graph::Graph;
 use crate::Result;
-use crate::dispatch::push_planned;
+use crate::dispatch;
 use crate::nd::NDArray;
 
 /// Channels below which a first convolution reads its NCHW input directly (three colour
@@ -105,7 +105,7 @@ impl InferenceProgram {
             let now: Vec<u64> = fold.inputs.iter().map(NDArray::write_pushes).collect();
             if fold.seen.as_ref() != Some(&now) {
                 let inputs: Vec<&NDArray> = fold.inputs.iter().collect();
-                push_planned(&fold.op, &inputs, &fold.outputs, false, self.context, None)?;
+                dispatch::push(&fold.op, &inputs, &fold.outputs, false, self.context, None)?;
                 fold.seen = Some(now);
             }
         }
@@ -229,6 +229,27 @@ fn relu_after(g: &Graph, uses: &Uses, e: Entry) -> Option<usize> {
     let r = uses.only_reader(e)?;
     let act = g.nodes[r].op.as_ref().and_then(downcast::<Activation>)?;
     (act.param.act_type == ActType::Relu).then_some(r)
+}
+
+/// Gives node `i` the role `role_of` its following ReLU (the ReLU, when it is the only reader
+/// of `i`'s output, becomes its tail); the last of the two leaves a blocked output.
+fn with_relu_tail(
+    g: &Graph,
+    uses: &Uses,
+    i: usize,
+    role: &mut [Role],
+    blocked: &mut [bool],
+    role_of: fn(Option<usize>) -> Role,
+) {
+    let relu = relu_after(g, uses, Entry { node: i, output: 0 });
+    role[i] = role_of(relu);
+    match relu {
+        Some(r) => {
+            role[r] = Role::Tail;
+            blocked[r] = true;
+        }
+        None => blocked[i] = true,
+    }
 }
 
 /// The kernel for the convolution `geom` with its input in `layout`, with its packed length;
@@ -472,26 +493,10 @@ fn roles(b: &Bound<'_>, uses: &Uses, chains: &[Chain]) -> Vec<Role> {
                 && !uses.used(i, 1)
                 && !uses.used(i, 2);
             if served {
-                let relu = relu_after(g, uses, Entry { node: i, output: 0 });
-                role[i] = Role::BatchNorm(relu);
-                match relu {
-                    Some(r) => {
-                        role[r] = Role::Tail;
-                        blocked[r] = true;
-                    }
-                    None => blocked[i] = true,
-                }
+                with_relu_tail(g, uses, i, &mut role, &mut blocked, Role::BatchNorm);
             }
         } else if op.name() == "elemwise_add" && node.inputs.iter().all(|&e| four_d(e)) {
-            let relu = relu_after(g, uses, Entry { node: i, output: 0 });
-            role[i] = Role::Add(relu);
-            match relu {
-                Some(r) => {
-                    role[r] = Role::Tail;
-                    blocked[r] = true;
-                }
-                None => blocked[i] = true,
-            }
+            with_relu_tail(g, uses, i, &mut role, &mut blocked, Role::Add);
         }
     }
     role

@@ -2,7 +2,7 @@
 //! earlier entries; and shape/type inference over it.
 
 use mxr_kernels::DType;
-use mxr_operators::registry::{Entry, GraphBuilder, OpRef, Shape, ShapeCtx, TypeCtx};
+use mxr_operators::registry::{Entry, ForwardNode, GraphBuilder, OpRef, Shape, ShapeCtx, TypeCtx};
 
 use crate::{Error, Result};
 
@@ -21,6 +21,15 @@ impl Node {
     /// The number of outputs (hidden ones included); 1 for a variable.
     pub fn num_outputs(&self) -> usize {
         self.op.as_ref().map_or(1, |op| op.num_outputs())
+    }
+
+    /// The node as the operators' gradients read it (a copy).
+    pub(crate) fn to_forward(&self) -> ForwardNode {
+        ForwardNode {
+            name: self.name.clone(),
+            op: self.op.clone(),
+            inputs: self.inputs.clone(),
+        }
     }
 }
 
@@ -146,33 +155,10 @@ impl Graph {
                 })?;
             }
         }
-        let order: Vec<usize> = (0..self.nodes.len()).collect();
-        for _round in 0..self.nodes.len().max(2) {
-            let before = shapes.clone();
-            for &n in order.iter().chain(order.iter().rev()) {
-                let node = &self.nodes[n];
-                let Some(op) = &node.op else { continue };
-                let names = op.input_names();
-                let mut ins: Vec<Shape> = node
-                    .inputs
-                    .iter()
-                    .map(|e| shapes[e.node][e.output].clone())
-                    .collect();
-                let mut outs = shapes[n].clone();
-                let mut ctx = ShapeCtx::new(op.name(), &names, &mut ins, &mut outs);
-                ctx.check_sizes()
-                    .and_then(|()| op.infer_shape(&mut ctx))
-                    .map_err(|e| node_error(&node.name, e))?;
-                for (e, s) in node.inputs.iter().zip(ins) {
-                    shapes[e.node][e.output] = s;
-                }
-                shapes[n] = outs;
-            }
-            if shapes == before {
-                break;
-            }
-        }
-        Ok(shapes)
+        self.sweep(shapes, |op, names, ins, outs| {
+            let mut ctx = ShapeCtx::new(op.name(), names, ins, outs);
+            ctx.check_sizes().and_then(|()| op.infer_shape(&mut ctx))
+        })
     }
 
     /// Infers every entry's dtype (float32 where nothing says otherwise is the caller's choice).
@@ -187,30 +173,42 @@ impl Graph {
                 *slot = Some(*dtype);
             }
         }
+        self.sweep(types, |op, names, ins, outs| {
+            op.infer_type(&mut TypeCtx::new(op.name(), names, ins, outs))
+        })
+    }
+
+    /// Runs `infer` on every operator node, forward then backward, with the node's input and
+    /// output facts (written back after each node), until a round changes nothing (at most one
+    /// round per node, at least two); an error names the node.
+    fn sweep<T: Clone + PartialEq>(
+        &self,
+        mut facts: Vec<Vec<T>>,
+        mut infer: impl FnMut(&OpRef, &[String], &mut [T], &mut [T]) -> mxr_operators::Result<()>,
+    ) -> Result<Vec<Vec<T>>> {
         for _round in 0..self.nodes.len().max(2) {
-            let before = types.clone();
+            let before = facts.clone();
             for n in (0..self.nodes.len()).chain((0..self.nodes.len()).rev()) {
                 let node = &self.nodes[n];
                 let Some(op) = &node.op else { continue };
                 let names = op.input_names();
-                let mut ins: Vec<Option<DType>> = node
+                let mut ins: Vec<T> = node
                     .inputs
                     .iter()
-                    .map(|e| types[e.node][e.output])
+                    .map(|e| facts[e.node][e.output].clone())
                     .collect();
-                let mut outs = types[n].clone();
-                op.infer_type(&mut TypeCtx::new(op.name(), &names, &mut ins, &mut outs))
-                    .map_err(|e| node_error(&node.name, e))?;
-                for (e, t) in node.inputs.iter().zip(ins) {
-                    types[e.node][e.output] = t;
+                let mut outs = facts[n].clone();
+                infer(op, &names, &mut ins, &mut outs).map_err(|e| node_error(&node.name, e))?;
+                for (e, fact) in node.inputs.iter().zip(ins) {
+                    facts[e.node][e.output] = fact;
                 }
-                types[n] = outs;
+                facts[n] = outs;
             }
-            if types == before {
+            if facts == before {
                 break;
             }
         }
-        Ok(types)
+        Ok(facts)
     }
 }
 
@@ -230,12 +228,19 @@ impl GraphBuilder for Graph {
         inputs: &[Entry],
     ) -> mxr_operators::Result<Vec<Entry>> {
         let op_name = op.name();
-        self.add(op, name, inputs).map_err(|e| match e {
-            Error::Operator(e) => e,
-            other => mxr_operators::Error::BadInput {
-                op: op_name.into(),
-                reason: other.to_string(),
-            },
-        })
+        self.add(op, name, inputs)
+            .map_err(|e| builder_error(op_name, e))
+    }
+}
+
+/// A frontend error as a [`GraphBuilder`] returns it (the operators' error type): operator
+/// errors as they are, others as bad input to `op`.
+pub(crate) fn builder_error(op: &str, e: Error) -> mxr_operators::Error {
+    match e {
+        Error::Operator(e) => e,
+        other => mxr_operators::Error::BadInput {
+            op: op.into(),
+            reason: other.to_string(),
+        },
     }
 }

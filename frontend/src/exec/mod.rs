@@ -34,4 +34,5 @@ mod plan;
 mod run;
 
 pub use executor::{Executor, GradReq, MemoryReport};
+pub(crate) use graph::builder_error;
 pub use graph::{Graph, Node};

@@ -12,7 +12,7 @@ use super::executor::{Executor, GradReq, Inference, bind_error};
 use super::fusion::{self, Bound, InferenceProgram};
 use super::graph::Graph;
 use super::plan::Slot;
-use crate::dispatch::push_planned;
+use crate::dispatch;
 use crate::nd::NDArray;
 use crate::{Error, Result};
 
@@ -161,7 +161,7 @@ impl Executor {
                 GradReq::Write => dst.assign(src)?,
                 GradReq::Add => {
                     let add = registry::create("elemwise_add", &[], Some(2))?;
-                    push_planned(
+                    dispatch::push(
                         &add,
                         &[dst, src],
                         std::slice::from_ref(dst),
@@ -244,7 +244,7 @@ impl Executor {
             .iter()
             .map(|e| &self.values[e.node][e.output])
             .collect();
-        push_planned(
+        dispatch::push(
             op,
             &inputs,
             &self.values[n],

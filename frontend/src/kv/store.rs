@@ -249,6 +249,43 @@ impl KVStore {
         }
     }
 
+    /// An error from `call` unless there are as many `lists` (named `what`) as keys.
+    fn check_pairs(&self, call: &'static str, keys: usize, lists: usize, what: &str) -> Result<()> {
+        if keys == lists {
+            return Ok(());
+        }
+        Err(self.err(call, None, format!("{keys} keys and {lists} {what}")))
+    }
+
+    /// An error from `call` naming `key` unless every array (a `what`: value, output) has the
+    /// shape and dtype of the `stored` value.
+    fn check_like_stored(
+        &self,
+        call: &'static str,
+        key: &Key,
+        what: &str,
+        arrays: &[&NDArray],
+        stored: &NDArray,
+    ) -> Result<()> {
+        let unlike = arrays
+            .iter()
+            .position(|a| a.shape() != stored.shape() || a.dtype() != stored.dtype());
+        let Some(i) = unlike else {
+            return Ok(());
+        };
+        Err(self.err(
+            call,
+            Some(key),
+            format!(
+                "{what} {i} is {:?} of {}, the stored value {:?} of {}",
+                arrays[i].shape(),
+                arrays[i].dtype(),
+                stored.shape(),
+                stored.dtype()
+            ),
+        ))
+    }
+
     /// Initialises `key` with a copy of `value` (MXNet's `init`). In a distributed store the
     /// value of worker 0 is stored everywhere, and the call ends with a barrier.
     pub fn init(&self, key: impl Into<Key>, value: &NDArray) -> Result<()> {
@@ -257,13 +294,7 @@ impl KVStore {
 
     /// Initialises several keys (MXNet's `init` with lists).
     pub fn init_list<K: Into<Key> + Clone>(&self, keys: &[K], values: &[&NDArray]) -> Result<()> {
-        if keys.len() != values.len() {
-            return Err(self.err(
-                "init",
-                None,
-                format!("{} keys and {} values", keys.len(), values.len()),
-            ));
-        }
+        self.check_pairs("init", keys.len(), values.len(), "values")?;
         {
             let mut state = self.state.lock();
             let keys: Vec<Key> = keys.iter().cloned().map(Into::into).collect();
@@ -344,13 +375,7 @@ impl KVStore {
         K: Into<Key> + Clone,
         V: AsRef<[&'a NDArray]>,
     {
-        if keys.len() != values.len() {
-            return Err(self.err(
-                "push",
-                None,
-                format!("{} keys and {} value lists", keys.len(), values.len()),
-            ));
-        }
+        self.check_pairs("push", keys.len(), values.len(), "value lists")?;
         let mut state = self.state.lock();
         // Group by key, in ascending key order (ids for string keys).
         let mut groups: Vec<(Key, Vec<&NDArray>)> = Vec::new();
@@ -367,21 +392,7 @@ impl KVStore {
         for (key, vals) in &groups {
             self.check_kind(&mut state, "push", key)?;
             let slot = self.slot(&state, "push", key)?;
-            for (i, v) in vals.iter().enumerate() {
-                if v.shape() != slot.stored.shape() || v.dtype() != slot.stored.dtype() {
-                    return Err(self.err(
-                        "push",
-                        Some(key),
-                        format!(
-                            "value {i} is {:?} of {}, the stored value {:?} of {}",
-                            v.shape(),
-                            v.dtype(),
-                            slot.stored.shape(),
-                            slot.stored.dtype()
-                        ),
-                    ));
-                }
-            }
+            self.check_like_stored("push", key, "value", vals, &slot.stored)?;
         }
         let ordered = {
             let mut order: Vec<(usize, usize)> = groups
@@ -494,32 +505,12 @@ impl KVStore {
         K: Into<Key> + Clone,
         V: AsRef<[&'a NDArray]>,
     {
-        if keys.len() != outs.len() {
-            return Err(self.err(
-                "pull",
-                None,
-                format!("{} keys and {} output lists", keys.len(), outs.len()),
-            ));
-        }
+        self.check_pairs("pull", keys.len(), outs.len(), "output lists")?;
         let state = self.state.lock();
         let keys: Vec<Key> = keys.iter().cloned().map(Into::into).collect();
         for (key, outs) in keys.iter().zip(outs) {
             let slot = self.slot(&state, "pull", key)?;
-            for (i, o) in outs.as_ref().iter().enumerate() {
-                if o.shape() != slot.stored.shape() || o.dtype() != slot.stored.dtype() {
-                    return Err(self.err(
-                        "pull",
-                        Some(key),
-                        format!(
-                            "output {i} is {:?} of {}, the stored value {:?} of {}",
-                            o.shape(),
-                            o.dtype(),
-                            slot.stored.shape(),
-                            slot.stored.dtype()
-                        ),
-                    ));
-                }
-            }
+            self.check_like_stored("pull", key, "output", outs.as_ref(), &slot.stored)?;
         }
         for (key, outs) in keys.iter().zip(outs) {
             let stored = &state.slots[key].stored;

@@ -41,7 +41,7 @@ impl NDArray {
     /// applied to `like`): zero-size, on `like`'s engine and context.
     pub(crate) fn failed(error: Error, like: &NDArray) -> NDArray {
         let engine = like.chunk.engine;
-        let array = match super::chunk::Chunk::alloc(engine, like.context(), 0) {
+        let array = match super::chunk::Chunk::new(engine, like.context(), 0, false) {
             Ok(chunk) => NDArray {
                 chunk: std::sync::Arc::new(chunk),
                 offset: 0,

@@ -30,31 +30,30 @@ pub(crate) struct Chunk {
 }
 
 impl Chunk {
-    /// A zeroed chunk of `bytes` bytes on `context`.
-    pub(crate) fn zeroed(engine: &'static Engine, context: Context, bytes: usize) -> Result<Self> {
+    /// A chunk of `bytes` bytes on `context`: zeroed when `zeroed`, else with unspecified
+    /// contents (but initialized on the host).
+    pub(crate) fn new(
+        engine: &'static Engine,
+        context: Context,
+        bytes: usize,
+        zeroed: bool,
+    ) -> Result<Self> {
         let storage = if context.is_cpu() {
-            Storage::Host(Arc::new(RwLock::new(
-                engine.cpu_storage().alloc_zeroed(bytes)?,
-            )))
+            let pool = engine.cpu_storage();
+            let block = if zeroed {
+                pool.alloc_zeroed(bytes)?
+            } else {
+                pool.alloc(bytes)?
+            };
+            Storage::Host(Arc::new(RwLock::new(block)))
         } else {
             let device = GpuDevice::get(context.device_id())?;
-            Storage::Device(Arc::new(device.alloc_zeroed(bytes)?))
-        };
-        Ok(Chunk {
-            var: Var::new(),
-            storage,
-            engine,
-            context,
-        })
-    }
-
-    /// A chunk of `bytes` bytes whose contents are unspecified (but initialized on the host).
-    pub(crate) fn alloc(engine: &'static Engine, context: Context, bytes: usize) -> Result<Self> {
-        let storage = if context.is_cpu() {
-            Storage::Host(Arc::new(RwLock::new(engine.cpu_storage().alloc(bytes)?)))
-        } else {
-            let device = GpuDevice::get(context.device_id())?;
-            Storage::Device(Arc::new(device.alloc(bytes)?))
+            let buffer = if zeroed {
+                device.alloc_zeroed(bytes)?
+            } else {
+                device.alloc(bytes)?
+            };
+            Storage::Device(Arc::new(buffer))
         };
         Ok(Chunk {
             var: Var::new(),

@@ -218,14 +218,14 @@ fn py_bool(b: bool) -> &'static str {
 fn axis_attr(axis: Option<&[i64]>) -> Option<String> {
     axis.map(|a| match a {
         [one] => one.to_string(),
-        many => format!(
-            "({})",
-            many.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        many => tuple_attr(many),
     })
+}
+
+/// `(a, b, ...)`: the items as a Python tuple of two or more (or none).
+fn tuple_attr<T: ToString>(items: &[T]) -> String {
+    let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+    format!("({})", items.join(", "))
 }
 
 macro_rules! reduction {
@@ -293,14 +293,7 @@ pub fn transpose(x: &NDArray, axes: &[usize]) -> Result<NDArray> {
     if axes.is_empty() {
         return call("transpose", &[x], &[]);
     }
-    let axes = format!(
-        "({})",
-        axes.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    call("transpose", &[x], &[("axes", &axes)])
+    call("transpose", &[x], &[("axes", &tuple_attr(axes))])
 }
 
 /// Joins arrays along `dim`.
@@ -334,39 +327,27 @@ pub fn one_hot(x: &NDArray, depth: usize) -> Result<NDArray> {
 fn shape_attr(shape: &[usize]) -> String {
     match shape {
         [one] => format!("({one},)"),
-        many => format!(
-            "({})",
-            many.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        many => tuple_attr(many),
     }
 }
 
 /// Float32 samples uniform in `[low, high)`, drawn from the default context's random state
 /// (see [`random::seed`](super::random::seed)).
 pub fn random_uniform(low: f64, high: f64, shape: &[usize]) -> Result<NDArray> {
-    call(
-        "_random_uniform",
-        &[],
-        &[
-            ("low", &low.to_string()),
-            ("high", &high.to_string()),
-            ("shape", &shape_attr(shape)),
-        ],
-    )
+    sample("_random_uniform", [("low", low), ("high", high)], shape)
 }
 
 /// Float32 samples from N(loc, scale²).
 pub fn random_normal(loc: f64, scale: f64, shape: &[usize]) -> Result<NDArray> {
+    sample("_random_normal", [("loc", loc), ("scale", scale)], shape)
+}
+
+/// Calls the sampler `op` with its two distribution parameters and the output shape.
+fn sample(op: &str, params: [(&str, f64); 2], shape: &[usize]) -> Result<NDArray> {
+    let [(k1, v1), (k2, v2)] = params.map(|(k, v)| (k, v.to_string()));
     call(
-        "_random_normal",
+        op,
         &[],
-        &[
-            ("loc", &loc.to_string()),
-            ("scale", &scale.to_string()),
-            ("shape", &shape_attr(shape)),
-        ],
+        &[(k1, &v1), (k2, &v2), ("shape", &shape_attr(shape))],
     )
 }

@@ -67,34 +67,33 @@ impl NDArray {
     /// A zero-filled array of `shape` and `dtype` on `context`. A GPU context that does not
     /// exist here (no driver, no such device) is an error saying why.
     pub fn new(shape: &[usize], dtype: DType, context: Context) -> Result<NDArray> {
-        let len = element_count("NDArray::new", shape)?;
-        let bytes = len
-            .checked_mul(dtype.size())
-            .ok_or_else(|| Error::InvalidArgument {
-                call: "NDArray::new",
-                reason: format!("shape {shape:?} of {dtype} is too large"),
-            })?;
-        let chunk = Chunk::zeroed(engine()?, context, bytes)?;
-        Ok(NDArray {
-            chunk: Arc::new(chunk),
-            offset: 0,
-            shape: Dims::from_slice(shape),
-            dtype,
-        })
+        NDArray::fresh("NDArray::new", shape, dtype, context, true)
     }
 
     /// An array for an operator's output, or for host code that writes all of it (a data
     /// iterator's gathered batch): contents unspecified (initialized, not zeroed), since the
     /// writer overwrites every element. [`NDArray::new`] when it must start at zero.
     pub fn for_output(shape: &[usize], dtype: DType, context: Context) -> Result<NDArray> {
-        let len = element_count("NDArray::for_output", shape)?;
+        NDArray::fresh("NDArray::for_output", shape, dtype, context, false)
+    }
+
+    /// An array on storage of its own, `zeroed` or not; an error from `call` for a shape too
+    /// large.
+    fn fresh(
+        call: &'static str,
+        shape: &[usize],
+        dtype: DType,
+        context: Context,
+        zeroed: bool,
+    ) -> Result<NDArray> {
+        let len = element_count(call, shape)?;
         let bytes = len
             .checked_mul(dtype.size())
             .ok_or_else(|| Error::InvalidArgument {
-                call: "NDArray::for_output",
+                call,
                 reason: format!("shape {shape:?} of {dtype} is too large"),
             })?;
-        let chunk = Chunk::alloc(engine()?, context, bytes)?;
+        let chunk = Chunk::new(engine()?, context, bytes, zeroed)?;
         Ok(NDArray {
             chunk: Arc::new(chunk),
             offset: 0,

@@ -24,13 +24,12 @@ use mxr_operators::registry::{self, Entry, ForwardNode, GraphBuilder, OpRef, rev
 use super::invoke::apply;
 use super::ndarray::NDArray;
 use crate::Result;
+use crate::exec::{Node as GraphNode, builder_error};
 
-/// A node: a variable (no operator) or an applied operator with its outputs.
+/// A node: a graph node (a variable, or an operator on earlier entries) with its values.
 #[derive(Debug)]
 struct Node {
-    op: Option<OpRef>,
-    name: String,
-    inputs: Vec<Entry>,
+    node: GraphNode,
     outputs: Vec<NDArray>,
 }
 
@@ -53,9 +52,11 @@ impl Tape {
     /// Adds a variable holding `value`.
     pub fn variable(&mut self, name: &str, value: NDArray) -> Entry {
         self.nodes.push(Node {
-            op: None,
-            name: name.into(),
-            inputs: Vec::new(),
+            node: GraphNode {
+                name: name.into(),
+                op: None,
+                inputs: Vec::new(),
+            },
             outputs: vec![value],
         });
         Entry {
@@ -73,9 +74,11 @@ impl Tape {
         let node = self.nodes.len();
         let n = outputs.len();
         self.nodes.push(Node {
-            op: Some(op),
-            name: name.into(),
-            inputs: inputs.to_vec(),
+            node: GraphNode {
+                name: name.into(),
+                op: Some(op),
+                inputs: inputs.to_vec(),
+            },
             outputs,
         });
         Ok((0..n).map(|output| Entry { node, output }).collect())
@@ -104,15 +107,7 @@ impl Tape {
     /// received one (`None` for operator nodes and unreached variables).
     pub fn backward(&mut self, heads: &[(Entry, Option<NDArray>)]) -> Result<Vec<Option<NDArray>>> {
         let forward_nodes = self.nodes.len();
-        let forward: Vec<ForwardNode> = self
-            .nodes
-            .iter()
-            .map(|n| ForwardNode {
-                name: n.name.clone(),
-                op: n.op.clone(),
-                inputs: n.inputs.clone(),
-            })
-            .collect();
+        let forward: Vec<ForwardNode> = self.nodes.iter().map(|n| n.node.to_forward()).collect();
         let mut head_pairs = Vec::with_capacity(heads.len());
         for (entry, grad) in heads {
             let g = match grad {
@@ -146,12 +141,6 @@ impl GraphBuilder for Tape {
         inputs: &[Entry],
     ) -> mxr_operators::Result<Vec<Entry>> {
         self.apply(Arc::clone(&op), name, inputs)
-            .map_err(|e| match e {
-                crate::Error::Operator(e) => e,
-                other => mxr_operators::Error::BadInput {
-                    op: op.name().into(),
-                    reason: other.to_string(),
-                },
-            })
+            .map_err(|e| builder_error(op.name(), e))
     }
 }

@@ -1,6 +1,5 @@
 //! Graphviz output, in the style of MXNet's `mx.viz.plot_network`.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use super::node;
@@ -65,12 +64,7 @@ impl Symbol {
     /// # Ok::<(), mxr::Error>(())
     /// ```
     pub fn to_dot(&self, title: &str, hide_weights: bool) -> String {
-        let nodes = self.nodes();
-        let ids: HashMap<usize, usize> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (node::key(n), i))
-            .collect();
+        let (nodes, ids) = self.indexed_nodes();
         let mut hidden = vec![false; nodes.len()];
         let mut out = format!("digraph {} {{\n", quote_id(title));
         out.push_str(

@@ -138,12 +138,7 @@ struct Indexed {
 
 impl Indexed {
     fn new(symbol: &Symbol) -> Indexed {
-        let nodes = symbol.nodes();
-        let ids = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (node::key(n), i))
-            .collect();
+        let (nodes, ids) = symbol.indexed_nodes();
         let mut row_ptr = vec![0];
         for n in &nodes {
             row_ptr.push(row_ptr[row_ptr.len() - 1] + n.num_outputs());

@@ -14,7 +14,7 @@
 //! # Ok::<(), mxr::Error>(())
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -40,20 +40,21 @@ impl Symbol {
     /// `node_row_ptr`, `heads` and `{"mxnet_version": ["int", 10901]}`.
     pub fn to_json(&self) -> Result<String> {
         self.check()?;
-        let nodes = self.nodes();
-        let ids: HashMap<usize, usize> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (node::key(n), i))
-            .collect();
-        let entry = |w: &mut Writer, e: &NodeEntry| {
-            w.begin_array(false);
-            w.item();
-            w.int(ids[&node::key(&e.node)]);
-            w.item();
-            w.int(e.index);
-            w.item();
-            w.int(e.version);
+        let (nodes, ids) = self.indexed_nodes();
+        // A list of entries `[[node, index, version], ...]`, one a line past 10.
+        let entries = |w: &mut Writer, list: &[NodeEntry]| {
+            w.begin_array(list.len() > 10);
+            for e in list {
+                w.item();
+                w.begin_array(false);
+                w.item();
+                w.int(ids[&node::key(&e.node)]);
+                w.item();
+                w.int(e.index);
+                w.item();
+                w.int(e.version);
+                w.end_array();
+            }
             w.end_array();
         };
         let mut w = Writer::new();
@@ -76,12 +77,7 @@ impl Symbol {
                 );
             }
             w.key("inputs");
-            w.begin_array(n.inputs.len() > 10);
-            for e in &n.inputs {
-                w.item();
-                entry(&mut w, e);
-            }
-            w.end_array();
+            entries(&mut w, &n.inputs);
             if !n.control_deps.is_empty() {
                 let deps: Vec<usize> = n.control_deps.iter().map(|d| ids[&node::key(d)]).collect();
                 w.key("control_deps");
@@ -102,12 +98,7 @@ impl Symbol {
         w.key("node_row_ptr");
         w.int_array(&row_ptr);
         w.key("heads");
-        w.begin_array(self.heads.len() > 10);
-        for e in &self.heads {
-            w.item();
-            entry(&mut w, e);
-        }
-        w.end_array();
+        entries(&mut w, &self.heads);
         w.key("attrs");
         w.begin_object(false);
         w.key("mxnet_version");

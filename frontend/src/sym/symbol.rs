@@ -1,7 +1,7 @@
 //! The `Symbol` handle: variables, groups, output selection and the graph queries.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use mxr_kernels::DType;
@@ -201,6 +201,18 @@ impl Symbol {
     /// Every node of the graph in MXNet's traversal order.
     pub(crate) fn nodes(&self) -> Vec<NodeRef> {
         node::post_order(self.heads.iter().map(|e| &e.node))
+    }
+
+    /// [`Symbol::nodes`], with each node's position in that order by its [`node::key`] (the
+    /// node ids of the JSON, the dot graph and inference).
+    pub(crate) fn indexed_nodes(&self) -> (Vec<NodeRef>, HashMap<usize, usize>) {
+        let nodes = self.nodes();
+        let ids = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (node::key(n), i))
+            .collect();
+        (nodes, ids)
     }
 
     /// The variables of the graph and which of them are auxiliary states (mutated by an

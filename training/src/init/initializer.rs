@@ -94,25 +94,7 @@ pub trait Initializer: fmt::Debug + Send + Sync {
             return super::create(init)?.init_weight(&desc.name, arr);
         }
         let name = desc.name.as_str();
-        if name.ends_with("weight") {
-            self.init_weight(name, arr)
-        } else if name.ends_with("bias") {
-            self.init_bias(name, arr)
-        } else if name.ends_with("gamma") {
-            self.init_gamma(name, arr)
-        } else if name.ends_with("beta") {
-            self.init_beta(name, arr)
-        } else if name.ends_with("min") {
-            self.init_zero(name, arr)
-        } else if name.ends_with("max") {
-            self.init_one(name, arr)
-        } else if name.ends_with("weight_quantize") {
-            init_quantized_weight(arr)
-        } else if name.ends_with("bias_quantize") {
-            arr.assign_scalar(0.0)
-        } else {
-            self.init_default(name, arr)
-        }
+        by_ending(self, QUANTIZED_BY_ENDING, name, arr)
     }
 
     /// Initializes `arr` by its name alone (MXNet's legacy `init(name, arr)`, what
@@ -128,25 +110,76 @@ pub trait Initializer: fmt::Debug + Send + Sync {
             self.init_zero(name, arr)
         } else if name.starts_with("stn_loc") && name.ends_with("bias") {
             init_loc_bias(name, arr)
-        } else if name.ends_with("bias") {
-            self.init_bias(name, arr)
-        } else if name.ends_with("gamma") {
-            self.init_gamma(name, arr)
-        } else if name.ends_with("beta") {
-            self.init_beta(name, arr)
-        } else if name.ends_with("weight") {
-            self.init_weight(name, arr)
-        } else if name.ends_with("moving_mean")
-            || name.ends_with("moving_inv_var")
-            || name.ends_with("moving_avg")
-            || name.ends_with("min")
-        {
-            self.init_zero(name, arr)
-        } else if name.ends_with("moving_var") || name.ends_with("max") {
-            self.init_one(name, arr)
         } else {
-            self.init_default(name, arr)
+            by_ending(self, MOVING_BY_ENDING, name, arr)
         }
+    }
+}
+
+/// How an argument is filled, by the ending of its name.
+#[derive(Debug, Clone, Copy)]
+enum Fill {
+    Weight,
+    Bias,
+    Gamma,
+    Beta,
+    Zero,
+    One,
+    QuantizedWeight,
+    QuantizedBias,
+}
+
+/// The rules by ending both [`Initializer::initialize`] and
+/// [`Initializer::initialize_by_name`] follow. No ending of these tables ends another, so the
+/// order of the rules does not matter.
+const BY_ENDING: &[(&str, Fill)] = &[
+    ("weight", Fill::Weight),
+    ("bias", Fill::Bias),
+    ("gamma", Fill::Gamma),
+    ("beta", Fill::Beta),
+    ("min", Fill::Zero),
+    ("max", Fill::One),
+];
+
+/// [`Initializer::initialize`]'s rules by ending beside [`BY_ENDING`].
+const QUANTIZED_BY_ENDING: &[(&str, Fill)] = &[
+    ("weight_quantize", Fill::QuantizedWeight),
+    ("bias_quantize", Fill::QuantizedBias),
+];
+
+/// [`Initializer::initialize_by_name`]'s rules by ending beside [`BY_ENDING`] (after those by
+/// prefix).
+const MOVING_BY_ENDING: &[(&str, Fill)] = &[
+    ("moving_mean", Fill::Zero),
+    ("moving_inv_var", Fill::Zero),
+    ("moving_avg", Fill::Zero),
+    ("moving_var", Fill::One),
+];
+
+/// Fills `arr` by the rule of [`BY_ENDING`] or `extra` whose ending `name` has, else by
+/// [`Initializer::init_default`].
+fn by_ending<I: Initializer + ?Sized>(
+    init: &I,
+    extra: &[(&str, Fill)],
+    name: &str,
+    arr: &NDArray,
+) -> Result<()> {
+    let rule = BY_ENDING
+        .iter()
+        .chain(extra)
+        .find(|(ending, _)| name.ends_with(ending));
+    let Some(&(_, fill)) = rule else {
+        return init.init_default(name, arr);
+    };
+    match fill {
+        Fill::Weight => init.init_weight(name, arr),
+        Fill::Bias => init.init_bias(name, arr),
+        Fill::Gamma => init.init_gamma(name, arr),
+        Fill::Beta => init.init_beta(name, arr),
+        Fill::Zero => init.init_zero(name, arr),
+        Fill::One => init.init_one(name, arr),
+        Fill::QuantizedWeight => init_quantized_weight(arr),
+        Fill::QuantizedBias => arr.assign_scalar(0.0),
     }
 }
 

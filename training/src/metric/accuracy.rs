@@ -2,7 +2,7 @@
 //! `mx.metric.TopKAccuracy`).
 
 use super::stats::{Stats, as_int, check_lengths, host};
-use super::summed::PairMetric;
+use super::summed::{PairRule, Summed};
 use crate::nd::{self, NDArray};
 use crate::{Error, Result};
 
@@ -20,57 +20,34 @@ use crate::{Error, Result};
 /// assert_eq!(acc.get(), ("accuracy".to_string(), 2.0 / 3.0));
 /// # Ok::<(), mxr::Error>(())
 /// ```
+pub type Accuracy = Summed<AccuracyRule>;
+
+/// [`Accuracy`]'s rule: the axis holding the classes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Accuracy {
-    name: String,
+pub struct AccuracyRule {
     axis: i64,
-    stats: Stats,
 }
 
-impl Default for Accuracy {
-    fn default() -> Accuracy {
-        Accuracy::new()
+impl Default for AccuracyRule {
+    fn default() -> AccuracyRule {
+        AccuracyRule { axis: 1 }
     }
 }
 
 impl Accuracy {
-    /// Accuracy over axis 1, named `accuracy`.
-    pub fn new() -> Accuracy {
-        Accuracy {
-            name: "accuracy".into(),
-            axis: 1,
-            stats: Stats::default(),
-        }
-    }
-
     /// The axis holding the classes.
     pub fn axis(mut self, axis: i64) -> Accuracy {
-        self.axis = axis;
+        self.rule.axis = axis;
         self
-    }
-
-    /// Another display name.
-    pub fn with_name(mut self, name: impl Into<String>) -> Accuracy {
-        self.name = name.into();
-        self
-    }
-
-    /// The running sums.
-    pub fn stats(&self) -> Stats {
-        self.stats
     }
 }
 
-impl PairMetric for Accuracy {
-    fn name_and_stats(&self) -> (&str, &Stats) {
-        (&self.name, &self.stats)
+impl PairRule for AccuracyRule {
+    fn default_name(&self) -> String {
+        "accuracy".into()
     }
 
-    fn stats_mut(&mut self) -> &mut Stats {
-        &mut self.stats
-    }
-
-    fn add_pair(&mut self, label: &NDArray, pred: &NDArray) -> Result<()> {
+    fn add_pair(&self, stats: &mut Stats, label: &NDArray, pred: &NDArray) -> Result<()> {
         let pred = if pred.shape() != label.shape() {
             host(&nd::argmax(pred, Some(self.axis))?)?
         } else {
@@ -83,7 +60,7 @@ impl PairMetric for Accuracy {
             .zip(&pred)
             .filter(|(l, p)| as_int(**l) == as_int(**p))
             .count();
-        self.stats.add(correct as f64, pred.len() as u64);
+        stats.add(correct as f64, pred.len() as u64);
         Ok(())
     }
 }
@@ -102,11 +79,12 @@ impl PairMetric for Accuracy {
 /// assert_eq!(top2.get(), ("top_k_accuracy_2".to_string(), 0.5));
 /// # Ok::<(), mxr::Error>(())
 /// ```
+pub type TopKAccuracy = Summed<TopKRule>;
+
+/// [`TopKAccuracy`]'s rule: how many of the highest-scored classes count.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TopKAccuracy {
-    name: String,
+pub struct TopKRule {
     top_k: usize,
-    stats: Stats,
 }
 
 impl TopKAccuracy {
@@ -119,35 +97,21 @@ impl TopKAccuracy {
                 reason: format!("top_k must be more than 1 (got {top_k}); use Accuracy for 1"),
             });
         }
-        Ok(TopKAccuracy {
-            name: format!("top_k_accuracy_{top_k}"),
-            top_k,
-            stats: Stats::default(),
-        })
-    }
-
-    /// The running sums.
-    pub fn stats(&self) -> Stats {
-        self.stats
-    }
-
-    /// Another display name (MXNet appends `_<k>` to the name given).
-    pub fn with_name(mut self, name: &str) -> TopKAccuracy {
-        self.name = format!("{name}_{}", self.top_k);
-        self
+        Ok(Summed::of(TopKRule { top_k }))
     }
 }
 
-impl PairMetric for TopKAccuracy {
-    fn name_and_stats(&self) -> (&str, &Stats) {
-        (&self.name, &self.stats)
+impl PairRule for TopKRule {
+    fn default_name(&self) -> String {
+        format!("top_k_accuracy_{}", self.top_k)
     }
 
-    fn stats_mut(&mut self) -> &mut Stats {
-        &mut self.stats
+    /// MXNet appends `_<k>` to the name given.
+    fn display_name(&self, name: String) -> String {
+        format!("{name}_{}", self.top_k)
     }
 
-    fn add_pair(&mut self, label: &NDArray, pred: &NDArray) -> Result<()> {
+    fn add_pair(&self, stats: &mut Stats, label: &NDArray, pred: &NDArray) -> Result<()> {
         let &[rows, classes] = pred.shape() else {
             return Err(Error::InvalidArgument {
                 call: "TopKAccuracy::update",
@@ -178,7 +142,7 @@ impl PairMetric for TopKAccuracy {
                 correct += 1;
             }
         }
-        self.stats.add(correct as f64, rows as u64);
+        stats.add(correct as f64, rows as u64);
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Cross-entropy of predicted probabilities (MXNet's `mx.metric.CrossEntropy`).
 
 use super::stats::{Stats, host};
-use super::summed::PairMetric;
+use super::summed::{PairRule, Summed};
 use crate::nd::NDArray;
 use crate::{Error, Result};
 
@@ -21,57 +21,34 @@ use crate::{Error, Result};
 /// assert!((value - 0.5715994834899902).abs() < 1e-7); // MXNet's value
 /// # Ok::<(), mxr::Error>(())
 /// ```
+pub type CrossEntropy = Summed<CrossEntropyRule>;
+
+/// [`CrossEntropy`]'s rule: the constant added to each probability.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CrossEntropy {
-    name: String,
+pub struct CrossEntropyRule {
     eps: f64,
-    stats: Stats,
 }
 
-impl Default for CrossEntropy {
-    fn default() -> CrossEntropy {
-        CrossEntropy::new()
+impl Default for CrossEntropyRule {
+    fn default() -> CrossEntropyRule {
+        CrossEntropyRule { eps: 1e-12 }
     }
 }
 
 impl CrossEntropy {
-    /// Cross-entropy with `eps = 1e-12`.
-    pub fn new() -> CrossEntropy {
-        CrossEntropy {
-            name: "cross-entropy".into(),
-            eps: 1e-12,
-            stats: Stats::default(),
-        }
-    }
-
     /// The constant added to each probability before the logarithm.
     pub fn eps(mut self, eps: f64) -> CrossEntropy {
-        self.eps = eps;
-        self
-    }
-
-    /// The running sums.
-    pub fn stats(&self) -> Stats {
-        self.stats
-    }
-
-    /// Another display name.
-    pub fn with_name(mut self, name: impl Into<String>) -> CrossEntropy {
-        self.name = name.into();
+        self.rule.eps = eps;
         self
     }
 }
 
-impl PairMetric for CrossEntropy {
-    fn name_and_stats(&self) -> (&str, &Stats) {
-        (&self.name, &self.stats)
+impl PairRule for CrossEntropyRule {
+    fn default_name(&self) -> String {
+        "cross-entropy".into()
     }
 
-    fn stats_mut(&mut self) -> &mut Stats {
-        &mut self.stats
-    }
-
-    fn add_pair(&mut self, label: &NDArray, pred: &NDArray) -> Result<()> {
+    fn add_pair(&self, stats: &mut Stats, label: &NDArray, pred: &NDArray) -> Result<()> {
         let label = host(label)?;
         let rows = pred.shape().first().copied().unwrap_or(0);
         if pred.ndim() != 2 || rows != label.len() {
@@ -98,7 +75,7 @@ impl PairMetric for CrossEntropy {
             }
             sum += -(probs[i * classes + c as usize] + self.eps).ln();
         }
-        self.stats.add(sum, label.len() as u64);
+        stats.add(sum, label.len() as u64);
         Ok(())
     }
 }

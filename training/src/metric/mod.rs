@@ -6,6 +6,8 @@
 //! `top_k_accuracy_5`, `cross-entropy`, `mse`, ...), NaN before any data. Like MXNet's, each
 //! keeps local sums (cleared by [`EvalMetric::reset_local`], e.g. per logging interval) and
 //! global ones (cleared by [`EvalMetric::reset`]). Values are computed on the host in float64.
+//! The metrics but the composite are one type, [`Summed`] (a name and one [`Stats`]), with a
+//! [`PairRule`] each saying how a (label, prediction) pair adds to the sums.
 //!
 //! ```
 //! use mxr::metric::{self, EvalMetric};
@@ -30,11 +32,12 @@ mod summed;
 
 use std::fmt;
 
-pub use accuracy::{Accuracy, TopKAccuracy};
+pub use accuracy::{Accuracy, AccuracyRule, TopKAccuracy, TopKRule};
 pub use composite::CompositeMetric;
-pub use cross_entropy::CrossEntropy;
-pub use regression::{Mae, Mse, Rmse};
+pub use cross_entropy::{CrossEntropy, CrossEntropyRule};
+pub use regression::{ErrorRule, Mae, MeanAbs, MeanSquare, Mse, Reduction, Rmse, RootMeanSquare};
 pub use stats::Stats;
+pub use summed::{PairRule, Summed};
 
 use crate::nd::NDArray;
 use crate::{Error, Result};

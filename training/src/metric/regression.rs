@@ -4,8 +4,11 @@
 //! elements of `label − pred` (1-D arrays taken as columns, shapes broadcast as numpy does);
 //! `get` averages those per-pair errors (for RMSE, the per-pair root mean squares).
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use super::stats::{Stats, broadcast, host};
-use super::summed::PairMetric;
+use super::summed::{PairRule, Summed};
 use crate::Result;
 use crate::nd::NDArray;
 
@@ -36,102 +39,96 @@ fn add_error(
     Ok(())
 }
 
-fn mean_abs(d: &[f64]) -> f64 {
-    d.iter().map(|x| x.abs()).sum::<f64>() / d.len() as f64
+/// How a regression error reduces one pair's differences to the pair's error.
+pub trait Reduction: fmt::Debug + Clone + PartialEq + Send {
+    /// The metric's name (MXNet's).
+    const NAME: &'static str;
+
+    /// The error of one pair from its differences.
+    fn reduce(diff: &[f64]) -> f64;
 }
 
-fn mean_square(d: &[f64]) -> f64 {
-    d.iter().map(|x| x * x).sum::<f64>() / d.len() as f64
+/// A regression error's rule: the [`Reduction`] `K` of each pair's differences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorRule<K>(PhantomData<K>);
+
+impl<K> Default for ErrorRule<K> {
+    fn default() -> ErrorRule<K> {
+        ErrorRule(PhantomData)
+    }
 }
 
-fn root_mean_square(d: &[f64]) -> f64 {
-    mean_square(d).sqrt()
+impl<K: Reduction> PairRule for ErrorRule<K> {
+    fn default_name(&self) -> String {
+        K::NAME.into()
+    }
+
+    fn add_pair(&self, stats: &mut Stats, label: &NDArray, pred: &NDArray) -> Result<()> {
+        add_error(stats, label, pred, K::reduce)
+    }
 }
 
-macro_rules! regression_metric {
-    ($(#[$doc:meta])* $ty:ident, $name:literal, $reduce:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq)]
-        pub struct $ty {
-            name: String,
-            stats: Stats,
-        }
+/// The mean of absolute differences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeanAbs;
 
-        impl Default for $ty {
-            fn default() -> $ty {
-                $ty::new()
-            }
-        }
-
-        impl $ty {
-            #[doc = concat!("The metric, named `", $name, "`.")]
-            pub fn new() -> $ty {
-                $ty {
-                    name: $name.into(),
-                    stats: Stats::default(),
-                }
-            }
-
-            /// Another display name.
-            pub fn with_name(mut self, name: impl Into<String>) -> $ty {
-                self.name = name.into();
-                self
-            }
-
-            /// The running sums.
-            pub fn stats(&self) -> Stats {
-                self.stats
-            }
-        }
-
-        impl PairMetric for $ty {
-            fn name_and_stats(&self) -> (&str, &Stats) {
-                (&self.name, &self.stats)
-            }
-            fn stats_mut(&mut self) -> &mut Stats {
-                &mut self.stats
-            }
-            fn add_pair(&mut self, label: &NDArray, pred: &NDArray) -> Result<()> {
-                add_error(&mut self.stats, label, pred, $reduce)
-            }
-        }
-    };
+impl Reduction for MeanAbs {
+    const NAME: &'static str = "mae";
+    fn reduce(d: &[f64]) -> f64 {
+        d.iter().map(|x| x.abs()).sum::<f64>() / d.len() as f64
+    }
 }
 
-regression_metric! {
-    /// Mean absolute error (MXNet's `MAE`, name `mae`).
-    ///
-    /// ```
-    /// use mxr::metric::{EvalMetric, Mae};
-    /// use mxr::nd::NDArray;
-    /// let preds = NDArray::from_vec(&[4, 1], vec![3.0f32, -0.5, 2.0, 7.0])?;
-    /// let labels = NDArray::from_vec(&[4], vec![2.5f32, 0.0, 2.0, 8.0])?;
-    /// let mut mae = Mae::new();
-    /// mae.update(&[&labels], &[&preds])?;
-    /// assert_eq!(mae.get(), ("mae".to_string(), 0.5));
-    /// # Ok::<(), mxr::Error>(())
-    /// ```
-    Mae, "mae", mean_abs
+/// The mean of squared differences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeanSquare;
+
+impl Reduction for MeanSquare {
+    const NAME: &'static str = "mse";
+    fn reduce(d: &[f64]) -> f64 {
+        d.iter().map(|x| x * x).sum::<f64>() / d.len() as f64
+    }
 }
 
-regression_metric! {
-    /// Mean squared error (MXNet's `MSE`, name `mse`).
-    ///
-    /// ```
-    /// use mxr::metric::{EvalMetric, Mse};
-    /// use mxr::nd::NDArray;
-    /// let preds = NDArray::from_vec(&[4, 1], vec![3.0f32, -0.5, 2.0, 7.0])?;
-    /// let labels = NDArray::from_vec(&[4], vec![2.5f32, 0.0, 2.0, 8.0])?;
-    /// let mut mse = Mse::new();
-    /// mse.update(&[&labels], &[&preds])?;
-    /// assert_eq!(mse.get(), ("mse".to_string(), 0.375));
-    /// # Ok::<(), mxr::Error>(())
-    /// ```
-    Mse, "mse", mean_square
+/// The root of the mean of squared differences.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RootMeanSquare;
+
+impl Reduction for RootMeanSquare {
+    const NAME: &'static str = "rmse";
+    fn reduce(d: &[f64]) -> f64 {
+        MeanSquare::reduce(d).sqrt()
+    }
 }
 
-regression_metric! {
-    /// Root mean squared error (MXNet's `RMSE`, name `rmse`): the mean over update pairs of
-    /// each pair's root mean square.
-    Rmse, "rmse", root_mean_square
-}
+/// Mean absolute error (MXNet's `MAE`, name `mae`).
+///
+/// ```
+/// use mxr::metric::{EvalMetric, Mae};
+/// use mxr::nd::NDArray;
+/// let preds = NDArray::from_vec(&[4, 1], vec![3.0f32, -0.5, 2.0, 7.0])?;
+/// let labels = NDArray::from_vec(&[4], vec![2.5f32, 0.0, 2.0, 8.0])?;
+/// let mut mae = Mae::new();
+/// mae.update(&[&labels], &[&preds])?;
+/// assert_eq!(mae.get(), ("mae".to_string(), 0.5));
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub type Mae = Summed<ErrorRule<MeanAbs>>;
+
+/// Mean squared error (MXNet's `MSE`, name `mse`).
+///
+/// ```
+/// use mxr::metric::{EvalMetric, Mse};
+/// use mxr::nd::NDArray;
+/// let preds = NDArray::from_vec(&[4, 1], vec![3.0f32, -0.5, 2.0, 7.0])?;
+/// let labels = NDArray::from_vec(&[4], vec![2.5f32, 0.0, 2.0, 8.0])?;
+/// let mut mse = Mse::new();
+/// mse.update(&[&labels], &[&preds])?;
+/// assert_eq!(mse.get(), ("mse".to_string(), 0.375));
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub type Mse = Summed<ErrorRule<MeanSquare>>;
+
+/// Root mean squared error (MXNet's `RMSE`, name `rmse`): the mean over update pairs of
+/// each pair's root mean square.
+pub type Rmse = Summed<ErrorRule<RootMeanSquare>>;

@@ -1,7 +1,7 @@
 //! The Adam optimizer (MXNet's `mx.optimizer.Adam`).
 
+use super::configured::{OptimizerOf, OptimizerParams};
 use super::optimizer::{Optimizer, OptimizerCore, State, attr};
-use super::scheduler::LrScheduler;
 use crate::nd::{self, NDArray};
 use crate::{Error, Result};
 
@@ -24,88 +24,50 @@ use crate::{Error, Result};
 /// assert!((w[0] - 0.9).abs() < 1e-6 && (w[1] + 0.9).abs() < 1e-6);
 /// # Ok::<(), mxr::Error>(())
 /// ```
+pub type Adam = OptimizerOf<AdamParams>;
+
+/// Adam's own hyper-parameters (see [`Adam`]).
 #[derive(Debug)]
-pub struct Adam {
-    core: OptimizerCore,
+pub struct AdamParams {
     beta1: f64,
     beta2: f64,
     epsilon: f64,
     lazy_update: bool,
 }
 
-impl Default for Adam {
-    fn default() -> Adam {
-        Adam::new()
-    }
-}
-
-impl Adam {
-    /// MXNet's defaults: learning rate 0.001, β1 = 0.9, β2 = 0.999, ε = 1e-8.
-    pub fn new() -> Adam {
-        Adam {
-            core: OptimizerCore::new(0.001),
+/// MXNet's defaults: β1 = 0.9, β2 = 0.999, ε = 1e-8, lazy updates; learning rate 0.001.
+impl Default for AdamParams {
+    fn default() -> AdamParams {
+        AdamParams {
             beta1: 0.9,
             beta2: 0.999,
             epsilon: 1e-8,
             lazy_update: true,
         }
     }
+}
 
-    /// The learning rate (replaces a schedule's base rate, as in MXNet).
-    pub fn learning_rate(mut self, lr: f64) -> Adam {
-        self.core.set_initial_lr(lr);
-        self
-    }
+impl OptimizerParams for AdamParams {
+    const DEFAULT_LR: f64 = 0.001;
+}
 
+impl Adam {
     /// The decay rates of the first and second moment estimates.
     pub fn betas(mut self, beta1: f64, beta2: f64) -> Adam {
-        self.beta1 = beta1;
-        self.beta2 = beta2;
+        self.params.beta1 = beta1;
+        self.params.beta2 = beta2;
         self
     }
 
     /// The constant added to `√v`.
     pub fn epsilon(mut self, epsilon: f64) -> Adam {
-        self.epsilon = epsilon;
-        self
-    }
-
-    /// The weight-decay coefficient.
-    pub fn wd(mut self, wd: f64) -> Adam {
-        self.core.wd = wd;
-        self
-    }
-
-    /// The gradient multiplier (often `1 / batch_size`).
-    pub fn rescale_grad(mut self, rescale: f64) -> Adam {
-        self.core.rescale_grad = rescale;
-        self
-    }
-
-    /// Clips `rescale·g + wd·w` to `[-clip, clip]`.
-    pub fn clip_gradient(mut self, clip: f64) -> Adam {
-        self.core.clip_gradient = Some(clip);
-        self
-    }
-
-    /// A learning-rate schedule.
-    pub fn lr_scheduler(mut self, scheduler: impl LrScheduler + 'static) -> Adam {
-        self.core.set_lr_scheduler(Box::new(scheduler));
-        self
-    }
-
-    /// Names the parameters by index (see [`OptimizerCore::set_param_names`]).
-    pub fn param_names<S: Into<String>>(
-        mut self,
-        names: impl IntoIterator<Item = (usize, S)>,
-    ) -> Adam {
-        self.core.set_param_names(names);
+        self.params.epsilon = epsilon;
         self
     }
 
     /// Passed to `adam_update` (matters only for row-sparse gradients in MXNet).
     pub fn lazy_update(mut self, lazy: bool) -> Adam {
-        self.lazy_update = lazy;
+        self.params.lazy_update = lazy;
         self
     }
 }
@@ -135,15 +97,23 @@ impl Optimizer for Adam {
         let t = self.core.count_update(index);
         let mut lr = self.core.lr_for(index);
         let wd = self.core.wd_for(index);
-        let coef1 = 1.0 - self.beta1.powf(t as f64);
-        let coef2 = 1.0 - self.beta2.powf(t as f64);
+        let coef1 = 1.0 - self.params.beta1.powf(t as f64);
+        let coef2 = 1.0 - self.params.beta2.powf(t as f64);
         lr *= coef2.sqrt() / coef1;
 
         let (lr, wd) = (attr(lr), attr(wd));
-        let (beta1, beta2, epsilon) = (attr(self.beta1), attr(self.beta2), attr(self.epsilon));
+        let (beta1, beta2, epsilon) = (
+            attr(self.params.beta1),
+            attr(self.params.beta2),
+            attr(self.params.epsilon),
+        );
         let rescale = attr(self.core.rescale_grad);
         let clip = self.core.clip().map(attr);
-        let lazy = if self.lazy_update { "True" } else { "False" };
+        let lazy = if self.params.lazy_update {
+            "True"
+        } else {
+            "False"
+        };
         let mut params: Vec<(&str, &str)> = vec![
             ("lr", &lr),
             ("wd", &wd),

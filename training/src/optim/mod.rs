@@ -5,7 +5,8 @@
 //!   [`OptimizerCore`] (learning rate or [`LrScheduler`], weight decay, gradient rescaling and
 //!   clipping, per-parameter `lr_mult` / `wd_mult`, update counts).
 //! - [`Sgd`] (`sgd_update` / `sgd_mom_update`) and [`Adam`] (`adam_update`, with MXNet's bias
-//!   correction), each updating the weight in place (MXNet's `out=weight`).
+//!   correction), each updating the weight in place (MXNet's `out=weight`): both are an
+//!   [`OptimizerOf`] their [`OptimizerParams`], which has the builder methods they share.
 //! - [`Updater`]: per-key states (MXNet's `get_updater`).
 //! - Schedules: [`FactorScheduler`], [`MultiFactorScheduler`], [`PolyScheduler`],
 //!   [`CosineScheduler`], with MXNet's update-count semantics.
@@ -29,17 +30,19 @@
 //! ```
 
 mod adam;
+mod configured;
 mod optimizer;
 mod scheduler;
 mod sgd;
 mod updater;
 
-pub use adam::Adam;
+pub use adam::{Adam, AdamParams};
+pub use configured::{OptimizerOf, OptimizerParams};
 pub use optimizer::{Optimizer, OptimizerCore, ParamKey, State};
 pub use scheduler::{
     CosineScheduler, FactorScheduler, LrScheduler, MultiFactorScheduler, PolyScheduler, WarmupMode,
 };
-pub use sgd::Sgd;
+pub use sgd::{Sgd, SgdParams};
 pub use updater::{UpdateItem, Updater, get_updater};
 
 use crate::{Error, Result};

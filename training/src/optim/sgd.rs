@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum and weight decay (MXNet's `mx.optimizer.SGD`).
 
+use super::configured::{OptimizerOf, OptimizerParams};
 use super::optimizer::{Optimizer, OptimizerCore, State, attr, check_update_lengths};
-use super::scheduler::LrScheduler;
 use crate::nd::{self, NDArray};
 use crate::{Error, Result};
 
@@ -24,91 +24,74 @@ use crate::{Error, Result};
 /// assert_eq!(w.to_vec::<f32>()?, vec![0.855, -2.87]);
 /// # Ok::<(), mxr::Error>(())
 /// ```
+pub type Sgd = OptimizerOf<SgdParams>;
+
+/// SGD's own hyper-parameters (see [`Sgd`]).
 #[derive(Debug)]
-pub struct Sgd {
-    core: OptimizerCore,
+pub struct SgdParams {
     momentum: f64,
     aggregate_num: usize,
 }
 
-impl Default for Sgd {
-    fn default() -> Sgd {
-        Sgd::new()
-    }
-}
-
-impl Sgd {
-    /// MXNet's defaults: learning rate 0.01, no momentum, no weight decay.
-    pub fn new() -> Sgd {
-        Sgd {
-            core: OptimizerCore::new(0.01),
+/// MXNet's defaults: no momentum, 4 weights per update call; learning rate 0.01.
+impl Default for SgdParams {
+    fn default() -> SgdParams {
+        SgdParams {
             momentum: 0.0,
             aggregate_num: 4,
         }
     }
+}
 
-    /// The learning rate (replaces a schedule's base rate, as in MXNet).
-    pub fn learning_rate(mut self, lr: f64) -> Sgd {
-        self.core.set_initial_lr(lr);
-        self
-    }
+impl OptimizerParams for SgdParams {
+    const DEFAULT_LR: f64 = 0.01;
+}
 
+impl Sgd {
     /// The momentum (0: none, and no state).
     pub fn momentum(mut self, momentum: f64) -> Sgd {
-        self.momentum = momentum;
-        self
-    }
-
-    /// The weight-decay coefficient.
-    pub fn wd(mut self, wd: f64) -> Sgd {
-        self.core.wd = wd;
-        self
-    }
-
-    /// The gradient multiplier (often `1 / batch_size`).
-    pub fn rescale_grad(mut self, rescale: f64) -> Sgd {
-        self.core.rescale_grad = rescale;
-        self
-    }
-
-    /// Clips the rescaled gradient to `[-clip, clip]`.
-    pub fn clip_gradient(mut self, clip: f64) -> Sgd {
-        self.core.clip_gradient = Some(clip);
-        self
-    }
-
-    /// A learning-rate schedule.
-    pub fn lr_scheduler(mut self, scheduler: impl LrScheduler + 'static) -> Sgd {
-        self.core.set_lr_scheduler(Box::new(scheduler));
-        self
-    }
-
-    /// Names the parameters by index (see [`OptimizerCore::set_param_names`]).
-    pub fn param_names<S: Into<String>>(
-        mut self,
-        names: impl IntoIterator<Item = (usize, S)>,
-    ) -> Sgd {
-        self.core.set_param_names(names);
+        self.params.momentum = momentum;
         self
     }
 
     /// How many weights an [`Updater`](super::Updater) passes to one update call (MXNet's
     /// `MXNET_OPTIMIZER_AGGREGATION_SIZE`, default 4; 0 updates one by one).
     pub fn aggregate_num(mut self, n: usize) -> Sgd {
-        self.aggregate_num = n;
+        self.params.aggregate_num = n;
         self
     }
 
     /// The momentum.
     pub fn get_momentum(&self) -> f64 {
-        self.momentum
+        self.params.momentum
     }
 }
 
-impl Sgd {
+impl Optimizer for Sgd {
+    fn create_state(&self, _index: usize, weight: &NDArray) -> Result<State> {
+        if self.params.momentum == 0.0 {
+            return Ok(Vec::new());
+        }
+        Ok(vec![NDArray::new(
+            weight.shape(),
+            weight.dtype(),
+            weight.context(),
+        )?])
+    }
+
+    fn update(
+        &mut self,
+        index: usize,
+        weight: &NDArray,
+        grad: &NDArray,
+        state: &State,
+    ) -> Result<()> {
+        self.update_multi(&[index], &[weight], &[grad], &[state])
+    }
+
     /// MXNet's `SGD._update_impl` for dense arrays: counts every index, then one
     /// `multi_sgd_update` / `multi_sgd_mom_update` call with each weight's rate and decay.
-    fn update_impl(
+    fn update_multi(
         &mut self,
         indices: &[usize],
         weights: &[&NDArray],
@@ -132,7 +115,7 @@ impl Sgd {
         let num_weights = n.to_string();
         let rescale = attr(self.core.rescale_grad);
         let clip = self.core.clip().map(attr);
-        let momentum = attr(self.momentum);
+        let momentum = attr(self.params.momentum);
         let mut params: Vec<(&str, &str)> = vec![
             ("lrs", &lrs),
             ("wds", &wds),
@@ -143,7 +126,7 @@ impl Sgd {
             params.push(("clip_gradient", c));
         }
         let mut inputs: Vec<&NDArray> = Vec::with_capacity(3 * n);
-        if self.momentum > 0.0 {
+        if self.params.momentum > 0.0 {
             params.push(("momentum", &momentum));
             for ((w, g), state) in weights.iter().zip(grads).zip(states) {
                 let mom = state.first().ok_or_else(|| Error::InvalidArgument {
@@ -160,42 +143,9 @@ impl Sgd {
             nd::invoke_into("multi_sgd_update", &inputs, &params, weights)
         }
     }
-}
-
-impl Optimizer for Sgd {
-    fn create_state(&self, _index: usize, weight: &NDArray) -> Result<State> {
-        if self.momentum == 0.0 {
-            return Ok(Vec::new());
-        }
-        Ok(vec![NDArray::new(
-            weight.shape(),
-            weight.dtype(),
-            weight.context(),
-        )?])
-    }
-
-    fn update(
-        &mut self,
-        index: usize,
-        weight: &NDArray,
-        grad: &NDArray,
-        state: &State,
-    ) -> Result<()> {
-        self.update_impl(&[index], &[weight], &[grad], &[state])
-    }
-
-    fn update_multi(
-        &mut self,
-        indices: &[usize],
-        weights: &[&NDArray],
-        grads: &[&NDArray],
-        states: &[&State],
-    ) -> Result<()> {
-        self.update_impl(indices, weights, grads, states)
-    }
 
     fn aggregate_num(&self) -> usize {
-        self.aggregate_num
+        self.params.aggregate_num
     }
 
     fn core(&self) -> &OptimizerCore {
