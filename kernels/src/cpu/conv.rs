@@ -5,7 +5,7 @@
 //! convolution is one whose leading spatial dimensions are 1 (size, kernel, stride and dilation
 //! 1, pad 0), so a single code path serves every rank.
 //!
-//! Per sample, [`im2col`] unrolls the input into a `(C·kd·kh·kw) × (od·oh·ow)` matrix whose row
+//! Per sample, [`im2col()`] unrolls the input into a `(C·kd·kh·kw) × (od·oh·ow)` matrix whose row
 //! `(c, i, j, l)` holds the input element each output position sees through kernel tap
 //! `(i, j, l)` of channel `c` (zero where the tap falls into the padding). The convolution of
 //! group `g` is then one GEMM: `out[g] (F/G × P) = W[g] (F/G × K) · col[g] (K × P)`, where

@@ -58,7 +58,7 @@ pub fn im2col<T: ConvElement>(geom: &ConvGeom, x: &[T], col: &mut [T]) -> Result
     Ok(())
 }
 
-/// [`im2col`] after the checks. Indexing stays in bounds: `valid_range` keeps every computed
+/// [`im2col()`] after the checks. Indexing stays in bounds: `valid_range` keeps every computed
 /// input coordinate inside `[0, size)` per dimension, and the lengths were checked.
 pub(super) fn im2col_unchecked<T: ConvElement>(geom: &ConvGeom, s: &Sizes, x: &[T], col: &mut [T]) {
     let [_, ih, iw] = geom.input;
@@ -113,7 +113,7 @@ pub(super) fn im2col_unchecked<T: ConvElement>(geom: &ConvGeom, s: &Sizes, x: &[
 /// dropped). `dx` is overwritten.
 ///
 /// # Errors
-/// As [`im2col`].
+/// As [`im2col()`].
 pub fn col2im<T: ConvElement>(geom: &ConvGeom, col: &[T], dx: &mut [T]) -> Result<(), ConvError> {
     let s = checked_sizes(geom, dx.len(), col.len())?;
     col2im_unchecked(geom, &s, col, dx);

@@ -55,7 +55,7 @@
 //! direct kernel's time; the transforms cost about as much as the products. The driver
 //! ([`plan`]) takes the layers where that holds.
 //!
-//! **5×5.** `F(4×4, 5×5)` (8×8 tiles, the forward pass's [`super::F4R5`]) on LeNet's second
+//! **5×5.** `F(4×4, 5×5)` (8×8 tiles, the forward pass's `F4R5`) on LeNet's second
 //! layer (batch 64, 20 → 50 channels, 12×12 → 8×8; 4 tiles per image) has an error of 5.4e-6
 //! of `max |dw|` (`F(2×2, 5×5)`: 2.6e-6; the other shapes of the tests: 2.5e-6 to 4.9e-6 and
 //! 1.0e-6 to 3.2e-6). Measured on one Zen 4 core (2-vCPU machine, other work paused; medians of
@@ -137,7 +137,7 @@ pub struct WinogradWgrad {
 }
 
 /// The Winograd weight-gradient plan for `geom` when it is served, allowed
-/// ([`super::enabled`], the `MXR_WINOGRAD` switch) and pays: a 5×5 layer as [`plan_5x5`]
+/// ([`super::enabled`], the `MXR_WINOGRAD` switch) and pays: a 5×5 layer as `plan_5x5`
 /// says; a 3×3 layer against the direct kernel: outputs of 4×4 and more, at least 256 output
 /// pixels and 64 channels each side, and at most 0.4 times the direct kernel's
 /// multiplications (tiles overhanging a small map waste theirs); with the variant
