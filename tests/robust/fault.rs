@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use mxr::operators::registry::{OpContext, OpDef, OpRef, Operator, ShapeCtx, TensorMut, TensorRef};
+use mxr::operators::registry::{Call, OpDef, OpRef, Operator, ShapeCtx};
 use mxr::operators::{Error, Result, attr_enum, params};
 
 attr_enum! {
@@ -42,12 +42,8 @@ impl Operator for Fault {
         shapes.set_input(0, output)
     }
 
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         match self.0.mode {
             FaultMode::Copy => {
                 let x = inputs[0].slice::<f32>("_robust_fault")?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use mxr_engine::storage::Buffer;
 use mxr_engine::{BoxError, Context, Operation, RunContext, Task, Var};
 use mxr_kernels::DType;
-use mxr_operators::registry::{OpContext, OpRef, Resource, TensorMut, TensorRef};
+use mxr_operators::registry::{Call, OpContext, OpRef, Resource, TensorMut, TensorRef};
 use parking_lot::{RwLock, RwLockReadGuard};
 use smallvec::SmallVec;
 
@@ -386,7 +386,7 @@ impl Plan {
                     bytes,
                 });
             }
-            op.forward(&mut ctx, &input_views, &mut output_views)?;
+            op.forward(Call::new(&mut ctx, &input_views, &mut output_views))?;
         }
         drop(write_guards);
         drop(input_views);
@@ -431,7 +431,7 @@ impl Plan {
             dtype: output.dtype,
             bytes: &mut guard.as_bytes_mut()[output.range.clone()],
         }];
-        op.forward(ctx, &inputs, &mut outputs)?;
+        op.forward(Call::new(ctx, &inputs, &mut outputs))?;
         Ok(())
     }
 }

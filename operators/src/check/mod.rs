@@ -24,8 +24,8 @@ use mxr_kernels::cpu::random::Rng;
 use mxr_kernels::{DType, Element};
 
 use crate::registry::{
-    Entry, GradCtx, GraphBuilder, OpContext, OpRef, Operator, Resource, Shape, ShapeCtx, TensorMut,
-    TensorRef, TypeCtx,
+    Call, Entry, GradCtx, GraphBuilder, OpContext, OpRef, Operator, Resource, Shape, ShapeCtx,
+    TensorMut, TensorRef, TypeCtx,
 };
 use crate::{Error, Result};
 
@@ -240,7 +240,7 @@ pub fn run_seeded(
             .chain(mutated_values.iter_mut())
             .map(HostTensor::view_mut)
             .collect();
-        op.forward(&mut ctx, &views, &mut outs)?;
+        op.forward(Call::new(&mut ctx, &views, &mut outs))?;
     }
     for (&i, value) in mutated.iter().zip(mutated_values) {
         inputs[i] = value;

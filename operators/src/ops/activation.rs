@@ -19,8 +19,8 @@ use super::same_shape;
 use super::unary::{InplaceUnary, unary_forward, unary_grad, unary_inplace};
 
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
-    Resource, Shape, ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef,
+    Operator, Resource, Shape, ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -132,12 +132,8 @@ impl Operator for ActivationBackward {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let grad = self.param.act_type.grad();
         // softsign's derivative needs x (input 2); the others take y (input 1).
         let v = if grad.uses_output() {
@@ -156,12 +152,8 @@ impl Operator for ActivationBackward {
 }
 
 impl GpuForward for ActivationBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         // softsign's derivative needs x (input 2); the others take y (input 1).
         let v = if self.param.act_type.grad().uses_output() {
             &inputs[1]
@@ -356,12 +348,8 @@ impl Operator for LeakyReLU {
             _ => same_shape(shapes),
         }
     }
-    fn forward(
-        &self,
-        ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let name = self.name();
         if let Some(act) = self.param.simple() {
             return float_dispatch!(outputs[0].dtype, name, T => {
@@ -445,12 +433,8 @@ impl Operator for LeakyReLU {
 }
 
 impl GpuForward for LeakyReLU {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         leaky_gpu::forward(ctx, &self.param, inputs, outputs)
     }
 }
@@ -496,12 +480,8 @@ impl Operator for LeakyReLUBackward {
             _ => same_shape(shapes),
         }
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         if let Some(act) = self.param.simple() {
             return float_dispatch!(outputs[0].dtype, name, T => {
@@ -537,12 +517,8 @@ impl Operator for LeakyReLUBackward {
 }
 
 impl GpuForward for LeakyReLUBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         leaky_gpu::backward(ctx, &self.param, inputs, outputs)
     }
 }

@@ -25,8 +25,8 @@ use super::common::normalize_axis;
 use crate::registry::attrs::AttrValue;
 
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut,
+    TensorRef,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -235,12 +235,8 @@ impl Operator for BatchNorm {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         self.infer(shapes, &[0], &[0], &[1, 2, 3, 4], &[1, 2])
     }
-    fn forward(
-        &self,
-        ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let training = ctx.is_train && !self.0.use_global_stats;
         float_dispatch!(inputs[0].dtype, "BatchNorm", T => self.forward_typed::<T>(training, inputs, outputs))
     }
@@ -257,12 +253,8 @@ impl Operator for BatchNorm {
 }
 
 impl GpuForward for BatchNorm {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let p = &self.0;
         let ax = self.view("BatchNorm", inputs[0].shape)?;
         let training = ctx.is_train && !p.use_global_stats;
@@ -312,12 +304,8 @@ impl Operator for BatchNormBackward {
         self.0
             .infer(shapes, &[0, 3], &[0], &[1, 2, 4, 5, 6, 7], &[1, 2])
     }
-    fn forward(
-        &self,
-        ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let name = self.name();
         let p = &self.0.0;
         let batch_stats = ctx.is_train && !p.use_global_stats;
@@ -367,12 +355,8 @@ impl Operator for BatchNormBackward {
 }
 
 impl GpuForward for BatchNormBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let p = &self.0.0;
         let ax = self.0.view(self.name(), inputs[3].shape)?;
         let batch_stats = ctx.is_train && !p.use_global_stats;

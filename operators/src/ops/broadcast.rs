@@ -24,8 +24,7 @@ use super::elemwise::{num_dispatch, two_outputs};
 use super::{no_params, parse_no_params};
 use crate::Result;
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx,
 };
 
 /// The broadcast of two partially known shapes; `None` when a rank is unknown. An unknown
@@ -94,12 +93,8 @@ impl Operator for BroadcastBinary {
             None => Ok(()),
         }
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let (l, r) = (&inputs[0], &inputs[1]);
         num_dispatch!(outputs[0].dtype, name, T => {
@@ -125,12 +120,8 @@ impl Operator for BroadcastBinary {
 }
 
 impl GpuForward for BroadcastBinary {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let (l, r) = (&inputs[0], &inputs[1]);
         gpu::forward(ctx, self.name(), self.op, l, r, &outputs[0])
     }
@@ -186,12 +177,8 @@ impl Operator for BroadcastBackward {
             None => Ok(()),
         }
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let (g, l, r) = (&inputs[0], &inputs[1], &inputs[2]);
         let reads = matches!(self.op, BinaryOp::Mul | BinaryOp::Div);
@@ -225,12 +212,8 @@ impl Operator for BroadcastBackward {
 }
 
 impl GpuForward for BroadcastBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::backward(ctx, self.name(), self.op, inputs, outputs)
     }
 }

@@ -14,8 +14,7 @@ use std::sync::Arc;
 
 use super::common::normalize_axis;
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx,
 };
 use crate::{Error, Result, params};
 
@@ -226,12 +225,8 @@ impl Operator for Concat {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         infer_concat(shapes, self.0.dim, (0..self.0.num_args).collect(), 0)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let out = &mut outputs[0];
         let width = out.dtype.size();
         let axis = join_axis("Concat", self.0.dim, out.shape)?;
@@ -254,12 +249,8 @@ impl Operator for Concat {
 }
 
 impl GpuForward for Concat {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let out = &outputs[0];
         let axis = join_axis("Concat", self.0.dim, out.shape)?;
         let (outer, _) = rows(out.shape, axis, 1);
@@ -317,12 +308,8 @@ impl Operator for BackwardConcat {
         }
         shapes.set_input(0, joined)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let g = &inputs[0];
         let width = g.dtype.size();
         let axis = join_axis("_backward_Concat", self.0.dim, g.shape)?;
@@ -345,12 +332,8 @@ impl Operator for BackwardConcat {
 }
 
 impl GpuForward for BackwardConcat {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let g = &inputs[0];
         let op = "_backward_Concat";
         let axis = join_axis(op, self.0.dim, g.shape)?;
@@ -497,12 +480,8 @@ impl Operator for SliceChannel {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         infer_split_sides(shapes, &self.0, true)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let x = &inputs[0];
         let (outer, piece_row) = split_geometry("SliceChannel", &self.0, x.shape, x.dtype.size())?;
         let mut parts: Vec<(&mut [u8], usize)> = outputs
@@ -521,12 +500,8 @@ impl Operator for SliceChannel {
 }
 
 impl GpuForward for SliceChannel {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let x = &inputs[0];
         let (outer, piece_row) = split_geometry("SliceChannel", &self.0, x.shape, 1)?;
         let part_rows = vec![piece_row; outputs.len()];
@@ -570,12 +545,8 @@ impl Operator for BackwardSliceChannel {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         infer_split_sides(shapes, &self.0, false)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let out = &mut outputs[0];
         let (outer, piece_row) = split_geometry(
             "_backward_SliceChannel",
@@ -592,12 +563,8 @@ impl Operator for BackwardSliceChannel {
 }
 
 impl GpuForward for BackwardSliceChannel {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let out = &outputs[0];
         let op = "_backward_SliceChannel";
         let (outer, piece_row) = split_geometry(op, &self.0, out.shape, 1)?;

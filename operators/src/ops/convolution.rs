@@ -10,8 +10,8 @@ use super::common::{check_kernel, check_positive, expand_window, kernel_error, w
 use crate::registry::attrs::AttrValue;
 
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
-    Resource, Shape, ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Resource, Shape, ShapeCtx,
+    TensorMut, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -300,12 +300,8 @@ impl Operator for Convolution {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         self.0.infer(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let out = &mut outputs[0];
         float_dispatch!(out.dtype, name, T => forward_typed::<T>(&self.0, name, inputs, out))
@@ -325,12 +321,8 @@ impl Operator for Convolution {
 }
 
 impl GpuForward for Convolution {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let geom = self.0.geom(inputs[0].shape);
         let b = inputs.get(2).filter(|_| !self.0.param.no_bias);
         gpu::forward(ctx, &geom, &inputs[0], &inputs[1], b, &outputs[0])
@@ -362,12 +354,8 @@ impl Operator for ConvolutionBackward {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let name = self.name();
         let dtype = inputs[0].dtype;
         let dx_needed = ctx.output_needed(0);
@@ -382,12 +370,8 @@ impl Operator for ConvolutionBackward {
 }
 
 impl GpuForward for ConvolutionBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let geom = self.0.geom(inputs[1].shape);
         // The data gradient of a first layer (the data needs none) is skipped, as on the CPU.
         let dx = ctx.output_needed(0).then_some(&outputs[0]);

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use mxr_kernels::cpu::gemm::{GemmElement, batched_gemm};
 
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -365,12 +364,8 @@ impl Operator for Dot {
             dot_shape(&self.param, shapes)
         }
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let mm = Mm::new(self.batch, &self.param, inputs[0].shape, inputs[1].shape);
         float_dispatch!(outputs[0].dtype, name, T => {
@@ -427,12 +422,8 @@ impl Operator for Dot {
 }
 
 impl GpuForward for Dot {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let mm = Mm::new(self.batch, &self.param, inputs[0].shape, inputs[1].shape);
         gpu::forward(ctx, self.name(), mm, &inputs[0], &inputs[1], &outputs[0])
     }
@@ -459,12 +450,8 @@ impl Operator for DotBackward {
         shapes.set_input(1, l)?;
         shapes.set_input(2, r)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let mm = Mm::new(false, &self.param, inputs[1].shape, inputs[2].shape);
         let [da, db] = outputs else {
@@ -484,12 +471,8 @@ impl Operator for DotBackward {
 }
 
 impl GpuForward for DotBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let mm = Mm::new(false, &self.param, inputs[1].shape, inputs[2].shape);
         gpu::backward(ctx, mm, inputs, outputs)
     }

@@ -16,8 +16,7 @@ use mxr_kernels::cpu::softmax::Real;
 use crate::registry::attrs::AttrValue;
 
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
-    Resource, ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Resource, ShapeCtx,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -154,12 +153,8 @@ impl Operator for Dropout {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let name = self.name();
         let active = self.0.p > 0.0 && (ctx.is_train || self.0.mode == DropoutMode::Always);
         let x = &inputs[0];
@@ -200,12 +195,8 @@ impl Operator for Dropout {
 }
 
 impl GpuForward for Dropout {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let [out, mask, ..] = outputs else {
             return Err(Error::BadInput {
                 op: self.name().into(),
@@ -233,12 +224,8 @@ impl Operator for DropoutBackward {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         super::same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let (g, mask) = (&inputs[0], &inputs[1]);
         float_dispatch!(g.dtype, name, T => {
@@ -255,12 +242,8 @@ impl Operator for DropoutBackward {
 }
 
 impl GpuForward for DropoutBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::backward(ctx, &inputs[0], &inputs[1], &outputs[0])
     }
 }

@@ -17,8 +17,8 @@ use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp};
 
 use super::{no_params, parse_no_params, same_shape};
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef, TypeCtx,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut,
+    TypeCtx,
 };
 use crate::{Error, Result};
 
@@ -104,12 +104,8 @@ impl Operator for ElemwiseBinary {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         num_dispatch!(outputs[0].dtype, name, T => {
             let lhs = inputs[0].slice::<T>(name)?;
@@ -136,12 +132,8 @@ impl Operator for ElemwiseBinary {
 }
 
 impl GpuForward for ElemwiseBinary {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::binary(
             ctx,
             self.name(),
@@ -195,12 +187,8 @@ impl Operator for BinaryBackward {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let (dl, dr) = two_outputs(name, outputs)?;
         num_dispatch!(dl.dtype, name, T => {
@@ -220,12 +208,8 @@ impl Operator for BinaryBackward {
 }
 
 impl GpuForward for BinaryBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let operands = self.reads_operands().then(|| (&inputs[1], &inputs[2]));
         gpu::binary_backward(
             ctx,
@@ -337,12 +321,8 @@ impl Operator for Where {
     fn infer_type(&self, types: &mut TypeCtx<'_>) -> Result<()> {
         infer_where_type(types)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let row = where_row(inputs[0].shape, inputs[1].shape);
         num_dispatch!(inputs[0].dtype, name, C => {
@@ -365,12 +345,8 @@ impl Operator for Where {
 }
 
 impl GpuForward for Where {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let row = where_row(inputs[0].shape, inputs[1].shape);
         gpu::select(ctx, &inputs[0], &inputs[1], &inputs[2], &outputs[0], row)
     }
@@ -411,12 +387,8 @@ impl Operator for WhereBackward {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let row = where_row(inputs[1].shape, inputs[0].shape);
         let (dx, dy) = two_outputs(name, outputs)?;
@@ -435,12 +407,8 @@ impl Operator for WhereBackward {
 }
 
 impl GpuForward for WhereBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let row = where_row(inputs[1].shape, inputs[0].shape);
         gpu::select_backward(ctx, &inputs[0], &inputs[1], &outputs[0], &outputs[1], row)
     }

@@ -11,8 +11,8 @@ use super::common::kernel_error;
 use crate::registry::attrs::AttrValue;
 
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef, TypeCtx,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut,
+    TensorRef, TypeCtx,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -108,12 +108,8 @@ impl Operator for Embedding {
         types.set_input(1, dtype)?;
         types.set_output(0, dtype)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let (data, weight) = (&inputs[0], &inputs[1]);
         let out = &mut outputs[0];
@@ -159,12 +155,8 @@ impl Operator for Embedding {
 }
 
 impl GpuForward for Embedding {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::forward(ctx, &self.param, &inputs[0], &inputs[1], &outputs[0])
     }
 }
@@ -229,12 +221,8 @@ impl Operator for EmbeddingBackward {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let [ddata, dw] = outputs else {
             return Err(kernel_error(name, "expected two outputs"));
@@ -248,12 +236,8 @@ impl Operator for EmbeddingBackward {
 }
 
 impl GpuForward for EmbeddingBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let [ddata, dw] = outputs else {
             return Err(kernel_error(self.name(), "expected two outputs"));
         };

@@ -13,8 +13,7 @@ use mxr_kernels::cpu::parallel::num_threads as threads;
 use crate::registry::attrs::AttrValue;
 
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
-    Resource, Shape, ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Resource, Shape, ShapeCtx,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -256,12 +255,8 @@ impl Operator for FullyConnected {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         infer(&self.param, shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let fc = Fc::new(&self.param, inputs[0].shape);
         float_dispatch!(outputs[0].dtype, name, T => {
@@ -291,12 +286,8 @@ impl Operator for FullyConnected {
 }
 
 impl GpuForward for FullyConnected {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let fc = Fc::new(&self.param, inputs[0].shape);
         let b = if self.param.no_bias {
             None
@@ -333,12 +324,8 @@ impl Operator for FullyConnectedBackward {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let name = self.name();
         let dx_needed = ctx.output_needed(0);
         let fc = Fc::new(&self.param, inputs[1].shape);
@@ -373,12 +360,8 @@ impl Operator for FullyConnectedBackward {
 }
 
 impl GpuForward for FullyConnectedBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let fc = Fc::new(&self.param, inputs[1].shape);
         gpu::backward(ctx, fc, inputs, outputs)
     }

@@ -11,8 +11,8 @@ use mxr_kernels::DType;
 use super::{no_params, parse_no_params, same_shape};
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
-    Resource, Shape, ShapeCtx, TensorMut, TensorRef, TypeCtx,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpContext, OpDef, OpRef, Operator, Resource, Shape,
+    ShapeCtx, TensorMut, TypeCtx,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -46,12 +46,8 @@ impl Operator for FillLike {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        _inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let outputs = call.outputs;
         outputs[0].fill(self.value);
         Ok(())
     }
@@ -79,12 +75,8 @@ impl Operator for FillLike {
 }
 
 impl GpuForward for FillLike {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let _ = inputs;
         gpu::fill(ctx, self.name, self.value, &outputs[0])
     }
@@ -104,12 +96,8 @@ impl Operator for Copy {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         outputs[0].bytes.copy_from_slice(inputs[0].bytes);
         Ok(())
     }
@@ -139,12 +127,8 @@ impl Operator for Copy {
 }
 
 impl GpuForward for Copy {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::copy(ctx, &inputs[0], &outputs[0])
     }
 }
@@ -241,12 +225,8 @@ impl Operator for Sample {
         };
         types.set_output(0, dtype)
     }
-    fn forward(
-        &self,
-        ctx: &mut OpContext<'_>,
-        _inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (ctx, outputs) = (call.ctx, call.outputs);
         let name = self.name();
         let rng = ctx.rng(name)?;
         let out = &mut outputs[0];
@@ -273,12 +253,8 @@ impl Operator for Sample {
 }
 
 impl GpuForward for Sample {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let _ = inputs;
         let name = self.name();
         let out = &outputs[0];

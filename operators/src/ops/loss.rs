@@ -15,8 +15,7 @@ use mxr_kernels::cpu::softmax::{self as kernel, Axis, Real, SoftmaxOutputGrad};
 
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -172,12 +171,8 @@ impl Operator for SoftmaxOutput {
             "label: expecting {flat} or {spatial}, but got {label}"
         )))
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let x = &inputs[0];
         let ax = self.view(x.shape)?;
@@ -202,12 +197,8 @@ impl Operator for SoftmaxOutput {
 }
 
 impl GpuForward for SoftmaxOutput {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::softmax_output_forward(ctx, self, &inputs[0], &outputs[0])
     }
 }
@@ -324,12 +315,8 @@ impl Operator for SoftmaxOutputBackward {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         pair_shapes(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let [dx, dlabel, ..] = outputs else {
             return Err(missing_outputs(name));
@@ -343,12 +330,8 @@ impl Operator for SoftmaxOutputBackward {
 }
 
 impl GpuForward for SoftmaxOutputBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let [dx, dlabel, ..] = outputs else {
             return Err(missing_outputs(self.name()));
         };
@@ -496,12 +479,8 @@ impl Operator for Regression {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let kind = self.kind;
         float_dispatch!(inputs[0].dtype, name, T => {
@@ -534,12 +513,8 @@ impl Operator for Regression {
 }
 
 impl GpuForward for Regression {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::regression_forward(ctx, self.kind, &inputs[0], &outputs[0])
     }
 }
@@ -576,12 +551,8 @@ impl Operator for RegressionBackward {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let [dx, dlabel, ..] = outputs else {
             return Err(missing_outputs(name));
@@ -625,12 +596,8 @@ impl Operator for RegressionBackward {
 }
 
 impl GpuForward for RegressionBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::regression_backward(ctx, self.0.kind, self.0.grad_scale, inputs, outputs)
     }
 }

@@ -11,8 +11,8 @@ use mxr_kernels::DType;
 use super::init::FillLike;
 
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef, TypeCtx, fill,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, TypeCtx,
+    fill,
 };
 use crate::{Error, Result, attr_enum, params};
 
@@ -95,12 +95,8 @@ impl Operator for OneHot {
     fn infer_type(&self, types: &mut TypeCtx<'_>) -> Result<()> {
         types.set_output(0, self.0.dtype.dtype())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let depth = self.0.depth;
         let indices = inputs[0].to_f64_vec();
         let out = &mut outputs[0];
@@ -142,12 +138,8 @@ impl Operator for OneHot {
 }
 
 impl GpuForward for OneHot {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::forward(ctx, &self.0, &inputs[0], &outputs[0])
     }
 }

@@ -46,8 +46,8 @@ use std::sync::Arc;
 
 use super::same_shape;
 use crate::registry::{
-    GpuForward, GpuOpContext, GpuTensor, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
-    TensorMut, TensorRef, TypeCtx,
+    Call, GpuCall, GpuForward, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut, TensorRef,
+    TypeCtx,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -219,12 +219,8 @@ impl Operator for SgdUpdate {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         float_dispatch!(inputs[0].dtype, "sgd_update", T => self.compute::<T>(inputs, outputs))
     }
     fn gpu(&self) -> Option<&dyn GpuForward> {
@@ -233,12 +229,8 @@ impl Operator for SgdUpdate {
 }
 
 impl GpuForward for SgdUpdate {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::sgd(ctx, &self.0, inputs, outputs)
     }
 }
@@ -305,12 +297,8 @@ impl Operator for SgdMomUpdate {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         float_dispatch!(inputs[0].dtype, "sgd_mom_update", T => self.compute::<T>(inputs, outputs))
     }
     fn gpu(&self) -> Option<&dyn GpuForward> {
@@ -319,12 +307,8 @@ impl Operator for SgdMomUpdate {
 }
 
 impl GpuForward for SgdMomUpdate {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let op = self.name();
         let p = &self.0;
         let ([w, g, ..], [out, mom, ..]) = (inputs, outputs) else {
@@ -403,12 +387,8 @@ impl Operator for AdamUpdate {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         float_dispatch!(inputs[0].dtype, "adam_update", T => self.compute::<T>(inputs, outputs))
     }
     fn gpu(&self) -> Option<&dyn GpuForward> {
@@ -417,12 +397,8 @@ impl Operator for AdamUpdate {
 }
 
 impl GpuForward for AdamUpdate {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::adam(ctx, &self.0, inputs, outputs)
     }
 }
@@ -630,12 +606,8 @@ impl Operator for MultiSgdUpdate {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let n = self.num_weights();
         let s = self.stride();
@@ -659,12 +631,8 @@ impl Operator for MultiSgdUpdate {
 }
 
 impl GpuForward for MultiSgdUpdate {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let name = self.name();
         let n = self.num_weights();
         let s = self.stride();

@@ -11,8 +11,8 @@ use super::common::{check_kernel, check_positive, expand_window, kernel_error, w
 use crate::registry::attrs::AttrValue;
 
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut,
+    TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -256,12 +256,8 @@ impl Operator for Pooling {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         self.0.infer(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let geom = self.0.geom(inputs[0].shape);
         let out = &mut outputs[0];
@@ -282,12 +278,8 @@ impl Operator for Pooling {
 }
 
 impl GpuForward for Pooling {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let geom = self.0.geom(inputs[0].shape);
         gpu::forward(ctx, &geom, self.0.kind, &inputs[0], &outputs[0])
     }
@@ -314,12 +306,8 @@ impl Operator for PoolingBackward {
         let s = shapes.input(0).clone();
         shapes.set_input(2, s)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let dx = &mut outputs[0];
         float_dispatch!(dx.dtype, name, T => backward_typed::<T>(&self.0, name, inputs, dx))
@@ -330,12 +318,8 @@ impl Operator for PoolingBackward {
 }
 
 impl GpuForward for PoolingBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let geom = self.0.geom(inputs[1].shape);
         let ins = [&inputs[0], &inputs[1], &inputs[2]];
         gpu::backward(ctx, &geom, self.0.kind, ins, &outputs[0])

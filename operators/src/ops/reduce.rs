@@ -22,8 +22,7 @@ use super::common::kernel_error;
 use super::common::normalize_axis;
 use super::init::FillLike;
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -250,12 +249,8 @@ impl Operator for Reduce {
         shapes.set_input(0, full)?;
         shapes.set_output(0, part)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let op = self.name();
         let x = &inputs[0];
         let mask = self.param.kernel_mask(op, x.shape.len())?;
@@ -283,12 +278,8 @@ impl Operator for Reduce {
 }
 
 impl GpuForward for Reduce {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let op = self.name();
         let x = &inputs[0];
         let mask = self.param.kernel_mask(op, x.shape.len())?;
@@ -343,12 +334,8 @@ impl Operator for BackwardReduce {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let op = self.name();
         let (g, x) = (&inputs[0], &inputs[1]);
         let mask = self.param.kernel_mask(op, x.shape.len())?;
@@ -397,12 +384,8 @@ impl Operator for BackwardReduce {
 }
 
 impl GpuForward for BackwardReduce {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let op = self.name();
         let (g, x) = (&inputs[0], &inputs[1]);
         let mask = self.param.kernel_mask(op, x.shape.len())?;
@@ -488,12 +471,8 @@ impl Operator for ArgReduce {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let op = self.name();
         let x = &inputs[0];
         let out = &mut outputs[0];
@@ -523,12 +502,8 @@ impl Operator for ArgReduce {
 }
 
 impl GpuForward for ArgReduce {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let op = self.name();
         let x = &inputs[0];
         let split = match self.param.axis {

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use super::{no_params, parse_no_params};
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut,
+    TensorRef,
 };
 use crate::{Error, Result, params};
 
@@ -266,12 +266,8 @@ impl<R: ReshapeRule> Operator for ReshapeLike<R> {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         self.0.infer_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         copy_bytes(self.name(), &inputs[0], &mut outputs[0])
     }
     fn gpu(&self) -> Option<&dyn GpuForward> {
@@ -289,12 +285,8 @@ impl<R: ReshapeRule> Operator for ReshapeLike<R> {
 }
 
 impl<R: ReshapeRule> GpuForward for ReshapeLike<R> {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::copy(ctx, self.name(), &inputs[0], &outputs[0])
     }
 }
@@ -536,12 +528,8 @@ impl Operator for BackwardReshape {
         shapes.tie(1, 0)?;
         reshape_sizes(shapes, 0, 0)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         copy_bytes("_backward_reshape", &inputs[0], &mut outputs[0])
     }
     fn gpu(&self) -> Option<&dyn GpuForward> {
@@ -559,12 +547,8 @@ impl Operator for BackwardReshape {
 }
 
 impl GpuForward for BackwardReshape {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::copy(ctx, "_backward_reshape", &inputs[0], &outputs[0])
     }
 }

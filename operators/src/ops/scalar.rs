@@ -24,7 +24,7 @@ use super::same_shape;
 use super::unary::{InplaceUnary, Unary};
 use crate::registry::attrs::AttrParser;
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    Call, Entry, GpuCall, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpDef, OpRef, Operator,
     ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Result, params};
@@ -200,12 +200,8 @@ impl Operator for ScalarBackward {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         num_dispatch!(outputs[0].dtype, name, T => {
             let g = inputs[0].slice::<T>(name)?;
@@ -224,12 +220,8 @@ impl Operator for ScalarBackward {
 }
 
 impl GpuForward for ScalarBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let x = self.reads_input().then(|| &inputs[1]);
         let s = self.param.scalar;
         gpu::backward(ctx, self.name(), self.op, s, &inputs[0], x, &outputs[0])

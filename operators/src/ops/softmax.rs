@@ -14,8 +14,8 @@ use mxr_kernels::cpu::softmax::{self as kernel, Axis, Real};
 use super::common::normalize_axis;
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef, TypeCtx, fill,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpContext, OpDef, OpRef, Operator, Shape, ShapeCtx,
+    TensorMut, TensorRef, TypeCtx, fill,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -292,12 +292,8 @@ impl Operator for Softmax {
             }
         }
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.op_name();
         let x = &inputs[0];
         let ax = self.view(x.shape)?;
@@ -371,12 +367,8 @@ impl Operator for Softmax {
 }
 
 impl GpuForward for Softmax {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let x = &inputs[0];
         let ax = self.view(x.shape)?;
         let lengths = if self.use_length { inputs.get(1) } else { None };
@@ -474,12 +466,8 @@ impl Operator for SoftmaxBackward {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let g = &inputs[0];
         let y = &inputs[self.output_slot()];
@@ -528,12 +516,8 @@ impl Operator for SoftmaxBackward {
 }
 
 impl GpuForward for SoftmaxBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let name = self.name();
         let (g, y) = (&inputs[0], &inputs[self.output_slot()]);
         let ax = self.0.view(y.shape)?;

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use mxr_kernels::cpu::transpose::transpose_bytes;
 
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx,
 };
 use crate::{Error, Result, params};
 
@@ -101,12 +100,8 @@ impl Operator for Transpose {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let x = &inputs[0];
         let axes = self.axes(x.shape.len());
         transpose_bytes(x.bytes, x.dtype.size(), x.shape, &axes, outputs[0].bytes).map_err(|e| {
@@ -132,12 +127,8 @@ impl Operator for Transpose {
 }
 
 impl GpuForward for Transpose {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let x = &inputs[0];
         gpu::transpose(ctx, &self.axes(x.shape.len()), x, &outputs[0])
     }

@@ -22,7 +22,7 @@ use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp, Num, UnaryGrad, UnaryO
 use super::elemwise::{ElemwiseBinary, num_dispatch};
 use super::{no_params, parse_no_params, same_shape};
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
+    Call, Entry, GpuCall, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpDef, OpRef, Operator,
     ShapeCtx, TensorMut, TensorRef,
 };
 use crate::{Result, float_dispatch, params};
@@ -188,12 +188,8 @@ impl Operator for UnaryBackward {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         unary_grad(
             self.name(),
             self.op,
@@ -211,12 +207,8 @@ impl Operator for UnaryBackward {
 }
 
 impl GpuForward for UnaryBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::backward(
             ctx,
             self.name(),
@@ -308,12 +300,8 @@ impl Operator for ClipBackward {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         num_dispatch!(outputs[0].dtype, name, T => {
             let (lo, hi) = (T::from_f64(self.param.a_min), T::from_f64(self.param.a_max));
@@ -332,12 +320,8 @@ impl Operator for ClipBackward {
 }
 
 impl GpuForward for ClipBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let (lo, hi) = (self.param.a_min, self.param.a_max);
         gpu::clip_backward(ctx, lo, hi, &inputs[0], &inputs[1], &outputs[0])
     }
@@ -433,12 +417,8 @@ impl Operator for HardSigmoidBackward {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         float_dispatch!(outputs[0].dtype, name, T => {
             let (alpha, beta) = self.param.coefficients::<T>();
@@ -457,12 +437,8 @@ impl Operator for HardSigmoidBackward {
 }
 
 impl GpuForward for HardSigmoidBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let (alpha, beta) = (self.param.alpha, self.param.beta);
         gpu::hard_sigmoid_backward(ctx, alpha, beta, &inputs[0], &inputs[1], &outputs[0])
     }

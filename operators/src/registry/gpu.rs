@@ -125,6 +125,33 @@ pub struct GpuOpContext<'a> {
     pub deferred: Vec<DeferredCheck>,
 }
 
+/// One call of a GPU kernel ([`GpuForward::forward_gpu`](super::GpuForward::forward_gpu)): the
+/// context and the device views, by name, as [`Call`](super::Call) is for the CPU.
+#[derive(Debug)]
+pub struct GpuCall<'c, 'a, 't> {
+    /// The device, its stream and what the kernel gets besides its tensors.
+    pub ctx: &'c mut GpuOpContext<'a>,
+    /// One view per input.
+    pub inputs: &'c [GpuTensor<'t>],
+    /// One view per output, then one per mutated input.
+    pub outputs: &'c [GpuTensor<'t>],
+}
+
+impl<'c, 'a, 't> GpuCall<'c, 'a, 't> {
+    /// The call of a GPU kernel with `ctx` on `inputs`, writing `outputs`.
+    pub fn new(
+        ctx: &'c mut GpuOpContext<'a>,
+        inputs: &'c [GpuTensor<'t>],
+        outputs: &'c [GpuTensor<'t>],
+    ) -> Self {
+        GpuCall {
+            ctx,
+            inputs,
+            outputs,
+        }
+    }
+}
+
 impl std::fmt::Debug for GpuOpContext<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GpuOpContext")

@@ -13,9 +13,11 @@ mod shape;
 mod tensor;
 
 pub use def::{LateRegistration, OpDef, OpFactory, create, lookup, ops, origin, register};
-pub use gpu::{DeferredCheck, GpuOpContext, GpuTensor, check_sizes, f32_slices, gpu_error};
+pub use gpu::{
+    DeferredCheck, GpuCall, GpuOpContext, GpuTensor, check_sizes, f32_slices, gpu_error,
+};
 pub use gradient::{Entry, ForwardNode, GradCtx, GraphBuilder, reverse_pass};
-pub use operator::{GpuForward, OpContext, OpRef, Operator, Resource, downcast};
+pub use operator::{Call, GpuForward, OpContext, OpRef, Operator, Resource, downcast};
 pub use shape::{MAX_ELEMENTS, Shape, ShapeCtx, TypeCtx};
 pub use tensor::{TensorMut, TensorRef, fill};
 

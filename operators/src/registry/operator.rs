@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mxr_engine::{Context, DeviceType};
 use mxr_kernels::cpu::random::Rng;
 
-use super::gpu::{GpuOpContext, GpuTensor};
+use super::gpu::{GpuCall, GpuOpContext, GpuTensor};
 use super::gradient::{Entry, GradCtx};
 use super::shape::{ShapeCtx, TypeCtx};
 use super::tensor::{TensorMut, TensorRef};
@@ -63,6 +63,35 @@ impl OpContext<'_> {
             op: op.to_string(),
             what: "random numbers without requesting Resource::Random".into(),
         })
+    }
+}
+
+/// One call of a CPU kernel ([`Operator::forward`]): the context and the tensors, by name.
+///
+/// A kernel takes the parts it uses (`call.inputs`, `call.outputs`), and a part added later
+/// (MXNet's per-output write requests, say) reaches every kernel without changing its signature.
+#[derive(Debug)]
+pub struct Call<'c, 'a, 't> {
+    /// What the kernel gets besides its tensors.
+    pub ctx: &'c mut OpContext<'a>,
+    /// One view per input.
+    pub inputs: &'c [TensorRef<'t>],
+    /// One view per output, then one per mutated input (the contract of [`Operator`]).
+    pub outputs: &'c mut [TensorMut<'t>],
+}
+
+impl<'c, 'a, 't> Call<'c, 'a, 't> {
+    /// The call of a kernel with `ctx` on `inputs`, writing `outputs`.
+    pub fn new(
+        ctx: &'c mut OpContext<'a>,
+        inputs: &'c [TensorRef<'t>],
+        outputs: &'c mut [TensorMut<'t>],
+    ) -> Self {
+        Call {
+            ctx,
+            inputs,
+            outputs,
+        }
     }
 }
 
@@ -131,13 +160,9 @@ pub trait Operator: std::any::Any + Send + Sync + fmt::Debug + 'static {
         None
     }
 
-    /// Computes the outputs (see the trait docs for the contract).
-    fn forward(
-        &self,
-        ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()>;
+    /// Computes the outputs (see the trait docs for the contract). A kernel takes the parts of
+    /// the call it uses: `let (inputs, outputs) = (call.inputs, call.outputs);`.
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()>;
 
     /// Whether [`Operator::forward_inplace`] is implemented. Such an operator promises that its
     /// one output has its one input's shape and dtype, needs no resources and mutates no input,
@@ -199,12 +224,7 @@ pub trait GpuForward {
     /// [`Operator::forward`] with device views. The caller copies inputs that share memory with
     /// an output first, so a kernel may assume its inputs and outputs do not alias (except
     /// through [`Operator::inplace_option`] pairs, which it must then support).
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()>;
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()>;
 }
 
 /// What follows from [`Operator::gpu`], for every operator alike.
@@ -241,7 +261,7 @@ impl dyn Operator {
         outputs: &[GpuTensor<'_>],
     ) -> Result<()> {
         match self.gpu() {
-            Some(kernel) => kernel.forward_gpu(ctx, inputs, outputs),
+            Some(kernel) => kernel.forward_gpu(GpuCall::new(ctx, inputs, outputs)),
             None => Err(Error::Unsupported {
                 op: self.name().to_string(),
                 what: "a GPU kernel (it runs on the CPU only)".into(),

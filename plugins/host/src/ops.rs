@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mxr_kernels::DType;
 use mxr_operators::Error as OpError;
 use mxr_operators::registry::{
-    Entry, GradCtx, OpContext, Operator, Shape, ShapeCtx, TensorMut, TensorRef, TypeCtx,
+    Call, Entry, GradCtx, Operator, Shape, ShapeCtx, TensorMut, TensorRef, TypeCtx,
 };
 use mxr_plugin_abi::ffi::{ShapeDesc, TensorDesc};
 use mxr_plugin_abi::{MAX_NDIM, STATUS_ERROR};
@@ -246,12 +246,8 @@ impl Operator for PluginOp {
         Ok(())
     }
 
-    fn forward(
-        &self,
-        ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> OpResult<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> OpResult<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         if inputs.len() != self.num_inputs() || outputs.len() != self.n_out() + self.n_aux() {
             return Err(self.def.plugin_error(format!(
                 "forward called with {} inputs and {} outputs, expected {} and {}",
@@ -411,12 +407,8 @@ impl Operator for PluginBackwardOp {
         Ok(())
     }
 
-    fn forward(
-        &self,
-        ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> OpResult<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> OpResult<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let (n_out, n_in) = (self.n_out(), self.n_in());
         if inputs.len() != 2 * n_out + n_in || outputs.len() != self.n_data() {
             return Err(self.def.plugin_error(format!(

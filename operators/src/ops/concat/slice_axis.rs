@@ -5,8 +5,7 @@ use std::sync::Arc;
 use super::super::common::normalize_axis;
 use super::{axis_error, gpu, rows};
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx,
 };
 use crate::{Error, Result, params};
 
@@ -149,12 +148,8 @@ impl Operator for SliceAxis {
         shapes.set_input(0, whole)?;
         shapes.set_output(0, part)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let x = &inputs[0];
         let (outer, row, b, e) = slice_geometry("slice_axis", &self.0, x.shape, x.dtype.size())?;
         let out = &mut outputs[0];
@@ -188,12 +183,8 @@ impl Operator for SliceAxis {
 }
 
 impl GpuForward for SliceAxis {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let x = &inputs[0];
         let geometry = slice_geometry("slice_axis", &self.0, x.shape, 1)?;
         gpu::slice(ctx, "slice_axis", x, &outputs[0], geometry)
@@ -223,12 +214,8 @@ impl Operator for BackwardSliceAxis {
         shapes.set_input(1, whole)?;
         shapes.set_input(0, part)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let g = &inputs[0];
         let out = &mut outputs[0];
         let (outer, row, b, e) =
@@ -260,12 +247,8 @@ impl Operator for BackwardSliceAxis {
 }
 
 impl GpuForward for BackwardSliceAxis {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let out = &outputs[0];
         let op = "_backward_slice_axis";
         let geometry = slice_geometry(op, &self.0, out.shape, 1)?;

@@ -18,7 +18,7 @@ use mxr_kernels::cpu::parallel;
 
 use super::conv::{FusedConv, FusedOperands, Plan};
 use super::{bad, blocked_shape, layout_of};
-use crate::registry::{OpContext, Operator, Shape, ShapeCtx, TensorMut, TensorRef};
+use crate::registry::{Call, Operator, Shape, ShapeCtx, TensorRef};
 use crate::{Error, Result};
 
 /// `_fused_chain`: fused convolutions where each stage's output is read only by the next
@@ -145,12 +145,8 @@ impl Operator for FusedChain {
             Shape::known(&blocked_shape(&plan.output_layout(last.out_halo))),
         )
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         self.check(name)?;
         let first = &self.stages[0];

@@ -20,7 +20,7 @@ use mxr_kernels::cpu::parallel;
 
 use super::{bad, blocked_shape, layout_of};
 use crate::ops::convolution::ConvSpec;
-use crate::registry::{OpContext, Operator, Shape, ShapeCtx, TensorMut, TensorRef};
+use crate::registry::{Call, Operator, Shape, ShapeCtx};
 use crate::{Error, Result};
 
 /// The BatchNorm folded into a convolution: its `eps` and `fix_gamma`.
@@ -195,12 +195,8 @@ impl Operator for FoldConv {
         shapes.set_output(0, Shape::known(&[plan.packed_len()]))?;
         shapes.set_output(1, Shape::known(&[self.conv.spec.param.num_filter]))
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let plan = self.conv.plan(name, 1)?;
         let f = self.conv.spec.param.num_filter;
@@ -296,12 +292,8 @@ impl Operator for FusedConv {
             Shape::known(&blocked_shape(&plan.output_layout(self.out_halo))),
         )
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let n = inputs[0].shape.first().copied().unwrap_or(0);
         let plan = self.conv.plan(name, n)?;

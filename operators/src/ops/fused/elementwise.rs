@@ -7,7 +7,7 @@ use mxr_kernels::cpu::parallel;
 use super::conv::FoldedBatchNorm;
 use super::{bad, layout_of};
 use crate::Result;
-use crate::registry::{OpContext, Operator, ShapeCtx, TensorMut, TensorRef};
+use crate::registry::{Call, Operator, ShapeCtx};
 
 /// `_blocked_batch_norm`: inference `BatchNorm` (moving statistics) on a blocked input, then a
 /// ReLU when `relu`; inputs `data, gamma, beta, moving_mean, moving_var`.
@@ -81,12 +81,8 @@ impl Operator for BlockedBatchNorm {
             self.out_halo,
         )
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let in_layout = layout_of(name, inputs[0].shape, self.channels, self.in_halo)?;
         let f = |i: usize| inputs[i].slice::<f32>(name);
@@ -126,12 +122,8 @@ impl Operator for BlockedAdd {
             self.out_halo,
         )
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let a = layout_of(name, inputs[0].shape, self.channels, self.in_halos[0])?;
         let b = layout_of(name, inputs[1].shape, self.channels, self.in_halos[1])?;

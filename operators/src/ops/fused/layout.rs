@@ -3,7 +3,7 @@
 use mxr_kernels::cpu::conv::blocked::{Blocked, from_blocked, to_blocked};
 
 use super::{blocked_shape, layout_of};
-use crate::registry::{OpContext, Operator, Shape, ShapeCtx, TensorMut, TensorRef};
+use crate::registry::{Call, Operator, Shape, ShapeCtx};
 use crate::{Error, Result};
 
 /// `_to_blocked`: an `N × C × H × W` (or `N × C × W`) `f32` array into the blocked layout with
@@ -52,12 +52,8 @@ impl Operator for ToBlocked {
             Shape::known(&blocked_shape(&Blocked::new(n, c, h, w, self.halo))),
         )
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let [n, c, h, w] = nchw(self.name(), inputs[0].shape)?;
         let layout = Blocked::new(n, c, h, w, self.halo);
         to_blocked(
@@ -86,12 +82,8 @@ impl Operator for FromBlocked {
         let l = layout_of(self.name(), &dims, self.channels, self.halo)?;
         shapes.set_output(0, Shape::known(&[l.n, l.c, l.h, l.w]))
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let layout = layout_of(self.name(), inputs[0].shape, self.channels, self.halo)?;
         from_blocked(
             inputs[0].slice::<f32>(self.name())?,

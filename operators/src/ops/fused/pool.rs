@@ -6,7 +6,7 @@ use mxr_kernels::cpu::pooling::blocked::BlockedPool;
 use super::{bad, blocked_shape, layout_of};
 use crate::Result;
 use crate::ops::pooling::PoolSpec;
-use crate::registry::{OpContext, Operator, Shape, ShapeCtx, TensorMut, TensorRef};
+use crate::registry::{Call, Operator, Shape, ShapeCtx};
 
 /// `_blocked_pool`: `Pooling` (2-D, any type but lp) on a blocked input of `channels` channels
 /// with `in_halo`, writing a blocked output with `out_halo`; the same windows and summation
@@ -53,12 +53,8 @@ impl Operator for BlockedPooling {
         let out = plan.output_layout(n, self.channels, self.out_halo);
         shapes.set_output(0, Shape::known(&blocked_shape(&out)))
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let in_layout = layout_of(name, inputs[0].shape, self.channels, self.in_halo)?;
         let plan = self.plan(in_layout.n)?;

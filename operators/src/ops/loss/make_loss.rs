@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use super::{Normalization, check_finite, gpu};
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpContext, OpDef, OpRef, Operator, ShapeCtx,
+    TensorMut,
 };
 use crate::{Result, params};
 
@@ -45,12 +45,8 @@ impl Operator for MakeLoss {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         super::super::same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         outputs[0].bytes.copy_from_slice(inputs[0].bytes);
         Ok(())
     }
@@ -83,12 +79,8 @@ impl Operator for MakeLoss {
 }
 
 impl GpuForward for MakeLoss {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::copy(ctx, self.name(), &inputs[0], &outputs[0])
     }
 }
@@ -107,12 +99,8 @@ impl Operator for MakeLossBackward {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         super::super::same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let p = &self.0.0;
         let data = &inputs[0];
         let norm = match p.normalization {
@@ -144,12 +132,8 @@ impl Operator for MakeLossBackward {
 }
 
 impl GpuForward for MakeLossBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         gpu::make_loss_backward(ctx, &self.0.0, &inputs[0], &outputs[0])
     }
 }

@@ -8,8 +8,7 @@ use super::super::common::kernel_error;
 use super::super::{no_params, parse_no_params};
 use super::{ReduceKind, gpu};
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef, Operator, Shape,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx,
 };
 use crate::{Error, Result, float_dispatch, params};
 
@@ -79,12 +78,8 @@ impl Operator for BroadcastTo {
         shapes.set_input(0, Shape::partial(in_dims))?;
         shapes.set_output(0, Shape::partial(out))
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let x = &inputs[0];
         let out = &mut outputs[0];
         let mask = broadcast_mask(x.shape, out.shape);
@@ -101,12 +96,8 @@ impl Operator for BroadcastTo {
 }
 
 impl GpuForward for BroadcastTo {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let (x, out) = (&inputs[0], &outputs[0]);
         if x.shape.len() != out.shape.len() {
             return Err(Error::BadInput {
@@ -163,12 +154,8 @@ impl Operator for BroadcastBackward {
         }
         Ok(())
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         let op = "_broadcast_backward";
         let g = &inputs[0];
         let out = &mut outputs[0];
@@ -187,12 +174,8 @@ impl Operator for BroadcastBackward {
 }
 
 impl GpuForward for BroadcastBackward {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let (g, out) = (&inputs[0], &outputs[0]);
         let mask = broadcast_mask(out.shape, g.shape);
         gpu::reduce(ctx, "_broadcast_backward", ReduceKind::Sum, g, &mask, out)

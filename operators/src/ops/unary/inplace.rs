@@ -4,8 +4,8 @@
 use crate::Result;
 use crate::ops::same_shape;
 use crate::registry::{
-    Entry, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, Operator, ShapeCtx, TensorMut,
-    TensorRef,
+    Call, Entry, GpuCall, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, Operator,
+    ShapeCtx, TensorMut, TensorRef,
 };
 
 /// A one-input, one-output element-wise operator that can also compute in place (`a += 1`):
@@ -43,12 +43,8 @@ impl<U: InplaceUnary> Operator for U {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         same_shape(shapes)
     }
-    fn forward(
-        &self,
-        _ctx: &mut OpContext<'_>,
-        inputs: &[TensorRef<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, outputs) = (call.inputs, call.outputs);
         self.compute(&inputs[0], &mut outputs[0])
     }
     fn gpu(&self) -> Option<&dyn GpuForward> {
@@ -73,12 +69,8 @@ impl<U: InplaceUnary> Operator for U {
 }
 
 impl<U: InplaceUnary> GpuForward for U {
-    fn forward_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        outputs: &[GpuTensor<'_>],
-    ) -> Result<()> {
+    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         self.compute_gpu(ctx, &inputs[0], &outputs[0])
     }
 }
