@@ -94,6 +94,52 @@ impl Warmup {
     }
 }
 
+/// The base rate and warm-up every schedule keeps (MXNet's `LRScheduler` fields).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Base {
+    /// The current base rate (the step schedules lower it as they pass each step).
+    lr: f64,
+    warmup: Warmup,
+}
+
+impl Base {
+    /// Base rate `lr`, no warm-up.
+    fn new(lr: f64) -> Base {
+        Base {
+            lr,
+            warmup: Warmup::none(lr),
+        }
+    }
+
+    /// Sets the starting rate, which is also the rate the warm-up ends at.
+    fn set_initial(&mut self, lr: f64) {
+        self.lr = lr;
+        self.warmup.final_lr = lr;
+    }
+
+    /// The rate at `num_update`: the warm-up's while it lasts, else the base rate once
+    /// `advance` has moved it to `num_update`.
+    fn lr(&mut self, num_update: u64, advance: impl FnOnce(&mut f64)) -> f64 {
+        if let Some(lr) = self.warmup.lr(num_update) {
+            return lr;
+        }
+        advance(&mut self.lr);
+        self.lr
+    }
+
+    /// Replaces the warm-up (see [`Warmup::new`]).
+    fn set_warmup(
+        &mut self,
+        call: &'static str,
+        steps: u64,
+        begin_lr: f64,
+        mode: WarmupMode,
+    ) -> Result<()> {
+        self.warmup = Warmup::new(call, self.lr, steps, begin_lr, mode)?;
+        Ok(())
+    }
+}
+
 fn check_factor(call: &'static str, factor: f64) -> Result<()> {
     if factor > 1.0 {
         return Err(Error::InvalidArgument {
@@ -120,9 +166,8 @@ pub struct FactorScheduler {
     step: u64,
     factor: f64,
     stop_factor_lr: f64,
-    base_lr: f64,
+    base: Base,
     count: u64,
-    warmup: Warmup,
 }
 
 impl FactorScheduler {
@@ -140,9 +185,8 @@ impl FactorScheduler {
             step,
             factor,
             stop_factor_lr: 1e-8,
-            base_lr: 0.01,
+            base: Base::new(0.01),
             count: 0,
-            warmup: Warmup::none(0.01),
         })
     }
 
@@ -154,8 +198,7 @@ impl FactorScheduler {
 
     /// The starting learning rate (also the rate the warm-up ends at).
     pub fn base_lr(mut self, lr: f64) -> FactorScheduler {
-        self.base_lr = lr;
-        self.warmup.final_lr = lr;
+        self.base.set_initial(lr);
         self
     }
 
@@ -167,36 +210,29 @@ impl FactorScheduler {
         begin_lr: f64,
         mode: WarmupMode,
     ) -> Result<FactorScheduler> {
-        self.warmup = Warmup::new(
-            "FactorScheduler::warmup",
-            self.base_lr,
-            steps,
-            begin_lr,
-            mode,
-        )?;
+        self.base
+            .set_warmup("FactorScheduler::warmup", steps, begin_lr, mode)?;
         Ok(self)
     }
 }
 
 impl LrScheduler for FactorScheduler {
     fn lr(&mut self, num_update: u64) -> f64 {
-        if let Some(lr) = self.warmup.lr(num_update) {
-            return lr;
-        }
-        while num_update > self.count + self.step {
-            self.count += self.step;
-            self.base_lr *= self.factor;
-            if self.base_lr < self.stop_factor_lr {
-                self.base_lr = self.stop_factor_lr;
+        self.base.lr(num_update, |lr| {
+            while num_update > self.count + self.step {
+                self.count += self.step;
+                *lr *= self.factor;
+                if *lr < self.stop_factor_lr {
+                    *lr = self.stop_factor_lr;
+                }
             }
-        }
-        self.base_lr
+        })
     }
     fn base_lr(&self) -> f64 {
-        self.base_lr
+        self.base.lr
     }
     fn set_base_lr(&mut self, lr: f64) {
-        self.base_lr = lr;
+        self.base.lr = lr;
     }
 }
 
@@ -213,10 +249,9 @@ impl LrScheduler for FactorScheduler {
 pub struct MultiFactorScheduler {
     steps: Vec<u64>,
     factor: f64,
-    base_lr: f64,
+    base: Base,
     cur_step_ind: usize,
     count: u64,
-    warmup: Warmup,
 }
 
 impl MultiFactorScheduler {
@@ -246,17 +281,15 @@ impl MultiFactorScheduler {
         Ok(MultiFactorScheduler {
             steps,
             factor,
-            base_lr: 0.01,
+            base: Base::new(0.01),
             cur_step_ind: 0,
             count: 0,
-            warmup: Warmup::none(0.01),
         })
     }
 
     /// The starting learning rate (also the rate the warm-up ends at).
     pub fn base_lr(mut self, lr: f64) -> MultiFactorScheduler {
-        self.base_lr = lr;
-        self.warmup.final_lr = lr;
+        self.base.set_initial(lr);
         self
     }
 
@@ -267,13 +300,8 @@ impl MultiFactorScheduler {
         begin_lr: f64,
         mode: WarmupMode,
     ) -> Result<MultiFactorScheduler> {
-        self.warmup = Warmup::new(
-            "MultiFactorScheduler::warmup",
-            self.base_lr,
-            steps,
-            begin_lr,
-            mode,
-        )?;
+        self.base
+            .set_warmup("MultiFactorScheduler::warmup", steps, begin_lr, mode)?;
         Ok(self)
     }
 
@@ -285,25 +313,23 @@ impl MultiFactorScheduler {
 
 impl LrScheduler for MultiFactorScheduler {
     fn lr(&mut self, num_update: u64) -> f64 {
-        if let Some(lr) = self.warmup.lr(num_update) {
-            return lr;
-        }
-        while let Some(&step) = self.steps.get(self.cur_step_ind) {
-            if num_update > step {
-                self.count = step;
-                self.cur_step_ind += 1;
-                self.base_lr *= self.factor;
-            } else {
-                break;
+        self.base.lr(num_update, |lr| {
+            while let Some(&step) = self.steps.get(self.cur_step_ind) {
+                if num_update > step {
+                    self.count = step;
+                    self.cur_step_ind += 1;
+                    *lr *= self.factor;
+                } else {
+                    break;
+                }
             }
-        }
-        self.base_lr
+        })
     }
     fn base_lr(&self) -> f64 {
-        self.base_lr
+        self.base.lr
     }
     fn set_base_lr(&mut self, lr: f64) {
-        self.base_lr = lr;
+        self.base.lr = lr;
     }
 }
 
@@ -313,9 +339,8 @@ impl LrScheduler for MultiFactorScheduler {
 struct Decay {
     max_update: u64,
     base_lr_orig: f64,
-    base_lr: f64,
+    base: Base,
     final_lr: f64,
-    warmup: Warmup,
 }
 
 impl Decay {
@@ -329,37 +354,24 @@ impl Decay {
         Ok(Decay {
             max_update,
             base_lr_orig: base_lr,
-            base_lr,
+            base: Base::new(base_lr),
             final_lr,
-            warmup: Warmup::none(base_lr),
         })
-    }
-
-    /// Replaces the warm-up (see [`Warmup::new`]).
-    fn set_warmup(
-        &mut self,
-        call: &'static str,
-        steps: u64,
-        begin_lr: f64,
-        mode: WarmupMode,
-    ) -> Result<()> {
-        self.warmup = Warmup::new(call, self.base_lr, steps, begin_lr, mode)?;
-        Ok(())
     }
 
     /// The rate at `num_update`: the warm-up's, else (up to `max_update`) `final_lr` plus
     /// `decayed(base_lr − final_lr, n, max_steps)` with `n` updates of `max_steps` done after
     /// the warm-up; past `max_update`, the last rate.
     fn lr(&mut self, num_update: u64, decayed: impl Fn(f64, f64, f64) -> f64) -> f64 {
-        if let Some(lr) = self.warmup.lr(num_update) {
-            return lr;
-        }
-        if num_update <= self.max_update {
-            let max_steps = self.max_update as f64 - self.warmup.steps as f64;
-            let n = (num_update - self.warmup.steps) as f64;
-            self.base_lr = self.final_lr + decayed(self.base_lr_orig - self.final_lr, n, max_steps);
-        }
-        self.base_lr
+        let (max_update, warmup_steps) = (self.max_update, self.base.warmup.steps);
+        let (span, final_lr) = (self.base_lr_orig - self.final_lr, self.final_lr);
+        self.base.lr(num_update, |lr| {
+            if num_update <= max_update {
+                let max_steps = max_update as f64 - warmup_steps as f64;
+                let n = (num_update - warmup_steps) as f64;
+                *lr = final_lr + decayed(span, n, max_steps);
+            }
+        })
     }
 }
 
@@ -384,6 +396,7 @@ impl PolyScheduler {
     /// A warm-up over the first `steps` updates starting from `begin_lr`.
     pub fn warmup(mut self, steps: u64, begin_lr: f64, mode: WarmupMode) -> Result<PolyScheduler> {
         self.decay
+            .base
             .set_warmup("PolyScheduler::warmup", steps, begin_lr, mode)?;
         Ok(self)
     }
@@ -397,10 +410,10 @@ impl LrScheduler for PolyScheduler {
         })
     }
     fn base_lr(&self) -> f64 {
-        self.decay.base_lr
+        self.decay.base.lr
     }
     fn set_base_lr(&mut self, lr: f64) {
-        self.decay.base_lr = lr;
+        self.decay.base.lr = lr;
     }
 }
 
@@ -427,6 +440,7 @@ impl CosineScheduler {
         mode: WarmupMode,
     ) -> Result<CosineScheduler> {
         self.decay
+            .base
             .set_warmup("CosineScheduler::warmup", steps, begin_lr, mode)?;
         Ok(self)
     }
@@ -439,9 +453,9 @@ impl LrScheduler for CosineScheduler {
         })
     }
     fn base_lr(&self) -> f64 {
-        self.decay.base_lr
+        self.decay.base.lr
     }
     fn set_base_lr(&mut self, lr: f64) {
-        self.decay.base_lr = lr;
+        self.decay.base.lr = lr;
     }
 }
