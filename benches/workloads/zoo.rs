@@ -117,15 +117,10 @@ pub(crate) fn w8(out: &Out, quick: bool) -> mxr::Result<()> {
             exe.forward(false)?;
             exe.outputs()[0].wait_to_read()?;
         }
-        let mut times = Vec::new();
-        let (c0, w0) = (cpu_seconds(), Instant::now());
-        for _ in 0..iters {
-            let t0 = Instant::now();
+        let (times, util) = timed_runs(iters, |_| {
             exe.forward(false)?;
-            exe.outputs()[0].wait_to_read()?;
-            times.push(t0.elapsed().as_secs_f64());
-        }
-        let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
+            exe.outputs()[0].wait_to_read()
+        })?;
         let checksum: f64 = exe.outputs()[0]
             .to_vec::<f32>()?
             .iter()
@@ -201,14 +196,7 @@ pub(crate) fn w9(out: &Out, quick: bool) -> mxr::Result<()> {
     for _ in 0..2 {
         step(&mut exe)?;
     }
-    let mut times = Vec::new();
-    let (c0, w0) = (cpu_seconds(), Instant::now());
-    for _ in 0..steps {
-        let t0 = Instant::now();
-        step(&mut exe)?;
-        times.push(t0.elapsed().as_secs_f64());
-    }
-    let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
+    let (times, util) = timed_runs(steps, |_| step(&mut exe))?;
     let sps: Vec<f64> = times.iter().map(|t| batch as f64 / t).collect();
     out.emit(
         "W9",
