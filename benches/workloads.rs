@@ -166,6 +166,23 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Runs `run` `reps` times (passing the run's number): the seconds of each run, and the CPU
+/// utilisation over them all (process CPU seconds per wall-clock second).
+fn timed_runs(
+    reps: usize,
+    mut run: impl FnMut(usize) -> mxr::Result<()>,
+) -> mxr::Result<(Vec<f64>, f64)> {
+    let mut times = Vec::with_capacity(reps);
+    let (c0, w0) = (cpu_seconds(), Instant::now());
+    for r in 0..reps {
+        let t0 = Instant::now();
+        run(r)?;
+        times.push(t0.elapsed().as_secs_f64());
+    }
+    let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
+    Ok((times, util))
+}
+
 fn w1(out: &Out, quick: bool, reps: usize) -> mxr::Result<()> {
     let n = if quick { 10_000 } else { 100_000 };
     let mut a = NDArray::zeros(&[16])?;
@@ -315,15 +332,10 @@ fn w3(out: &Out, quick: bool) -> mxr::Result<()> {
             nd::invoke_into("dot", &[&a, &b], &[], &[&c])?;
             c.wait_to_read()?;
         }
-        let mut times = Vec::with_capacity(reps);
-        let (c0, w0) = (cpu_seconds(), Instant::now());
-        for _ in 0..reps {
-            let t0 = Instant::now();
+        let (times, util) = timed_runs(reps, |_| {
             nd::invoke_into("dot", &[&a, &b], &[], &[&c])?;
-            c.wait_to_read()?;
-            times.push(t0.elapsed().as_secs_f64());
-        }
-        let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
+            c.wait_to_read()
+        })?;
         // Reference in float64.
         let a64: Vec<f64> = an.iter().map(|&x| f64::from(x)).collect();
         let b64: Vec<f64> = bn.iter().map(|&x| f64::from(x)).collect();

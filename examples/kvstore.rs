@@ -30,6 +30,11 @@ fn update(_key: &Key, input: &NDArray, stored: &NDArray) -> mxr::Result<()> {
     Ok(())
 }
 
+/// One array on each of `cpu(0)` to `cpu(3)`, made by `make`.
+fn on_four_cpus(make: impl Fn(Context) -> mxr::Result<NDArray>) -> mxr::Result<Vec<NDArray>> {
+    (0..4).map(|i| make(Context::cpu(i))).collect()
+}
+
 fn walk_through() -> mxr::Result<()> {
     let shape = [2, 3];
     let kv = KVStore::create("local")?;
@@ -42,9 +47,7 @@ fn walk_through() -> mxr::Result<()> {
     kv.pull(3, &[&a])?;
     println!("push ones*8, pull: {}", show(&a)?);
 
-    let devices: Vec<NDArray> = (0..4)
-        .map(|i| NDArray::ones_on(&shape, Context::cpu(i)))
-        .collect::<mxr::Result<_>>()?;
+    let devices = on_four_cpus(|cpu| NDArray::ones_on(&shape, cpu))?;
     let device_refs: Vec<&NDArray> = devices.iter().collect();
     kv.push(3, &device_refs)?;
     kv.pull(3, &[&a])?;
@@ -57,9 +60,7 @@ fn walk_through() -> mxr::Result<()> {
     kv.pull(3, &[&a])?;
     println!("push ones, pull: {}", show(&a)?);
 
-    let outs: Vec<NDArray> = (0..4)
-        .map(|i| NDArray::zeros_on(&shape, Context::cpu(i)))
-        .collect::<mxr::Result<_>>()?;
+    let outs = on_four_cpus(|cpu| NDArray::zeros_on(&shape, cpu))?;
     let out_refs: Vec<&NDArray> = outs.iter().collect();
     kv.pull(3, &out_refs)?;
     for o in &outs {

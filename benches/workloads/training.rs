@@ -179,17 +179,12 @@ pub(crate) fn w4(out: &Out, quick: bool) -> mxr::Result<()> {
     }
     nd::waitall()?;
     let step = lr / batch as f64;
-    let mut times = Vec::new();
-    let (c0, w0) = (cpu_seconds(), Instant::now());
-    for _ in 0..epochs {
-        let t0 = Instant::now();
+    let (times, util) = timed_runs(epochs, |_| {
         train_batches(
             &mut exe, &params, &x_train, &y_train, batch, 0, nbatch, step,
         )?;
-        nd::waitall()?;
-        times.push(t0.elapsed().as_secs_f64());
-    }
-    let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
+        nd::waitall()
+    })?;
     let trained: Vec<(String, NDArray)> = args.into_iter().collect();
     let accuracy = test_accuracy(&net, &trained, &x_test, &y_test)?;
     emit_w4(
@@ -404,10 +399,7 @@ pub(crate) fn w5(out: &Out, quick: bool) -> mxr::Result<()> {
     let step = lr / batch as f64;
     train_batches(&mut exe, &params, &x, &y, batch, 0, warm, step)?;
     nd::waitall()?;
-    let mut times = Vec::new();
-    let (c0, w0) = (cpu_seconds(), Instant::now());
-    for r in 0..reps {
-        let t0 = Instant::now();
+    let (times, util) = timed_runs(reps, |r| {
         train_batches(
             &mut exe,
             &params,
@@ -418,10 +410,8 @@ pub(crate) fn w5(out: &Out, quick: bool) -> mxr::Result<()> {
             per_rep,
             step,
         )?;
-        nd::waitall()?;
-        times.push(t0.elapsed().as_secs_f64());
-    }
-    let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
+        nd::waitall()
+    })?;
     let sps: Vec<f64> = times.iter().map(|t| (per_rep * batch) as f64 / t).collect();
     out.emit("W5", "samples_per_sec", round(median(&sps)).into(), "samples/s", json!({
         "api": "lowlevel", "batch": batch, "batches_per_rep": per_rep, "warmup_batches": warm,

@@ -117,34 +117,54 @@ pub(crate) fn w8(out: &Out, quick: bool) -> mxr::Result<()> {
             exe.forward(false)?;
             exe.outputs()[0].wait_to_read()?;
         }
-        let mut times = Vec::new();
-        let (c0, w0) = (cpu_seconds(), Instant::now());
-        for _ in 0..iters {
-            let t0 = Instant::now();
+        let timed = timed_runs(iters, |_| {
             exe.forward(false)?;
-            exe.outputs()[0].wait_to_read()?;
-            times.push(t0.elapsed().as_secs_f64());
-        }
-        let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
+            exe.outputs()[0].wait_to_read()
+        })?;
         let checksum: f64 = exe.outputs()[0]
             .to_vec::<f32>()?
             .iter()
             .map(|&v| f64::from(v))
             .sum();
-        let ips: Vec<f64> = times.iter().map(|t| batch as f64 / t).collect();
-        out.emit(
+        let params = json!({"net": name, "checksum": round(checksum)});
+        emit_throughput(
+            out,
             "W8",
             "images_per_sec",
-            round(batch as f64 / median(&times)).into(),
             "images/s",
-            json!({
-                "net": name, "batch": batch, "samples": rounds(&ips),
-                "median_ms": round(median(&times) * 1e3), "cpu_util": round(util),
-                "checksum": round(checksum),
-            }),
+            batch,
+            &timed,
+            params,
         );
     }
     Ok(())
+}
+
+/// A throughput line of W8 and W9: `batch` items per run over the runs `timed` measured (see
+/// [`timed_runs`]): the rate at the median time as the value, with each run's rate, the median
+/// time and the CPU utilisation added to `params`.
+fn emit_throughput(
+    out: &Out,
+    workload: &str,
+    metric: &str,
+    unit: &str,
+    batch: usize,
+    (times, util): &(Vec<f64>, f64),
+    params: Value,
+) {
+    let rates: Vec<f64> = times.iter().map(|t| batch as f64 / t).collect();
+    let measured = json!({
+        "batch": batch, "samples": rounds(&rates),
+        "median_ms": round(median(times) * 1e3), "cpu_util": round(*util),
+    });
+    let value = round(batch as f64 / median(times));
+    out.emit(
+        workload,
+        metric,
+        value.into(),
+        unit,
+        merge(params, measured),
+    );
 }
 
 /// W9: one ResNet-18 training step (forward, backward, `w = w - (lr/B)·g` per parameter).
@@ -201,24 +221,16 @@ pub(crate) fn w9(out: &Out, quick: bool) -> mxr::Result<()> {
     for _ in 0..2 {
         step(&mut exe)?;
     }
-    let mut times = Vec::new();
-    let (c0, w0) = (cpu_seconds(), Instant::now());
-    for _ in 0..steps {
-        let t0 = Instant::now();
-        step(&mut exe)?;
-        times.push(t0.elapsed().as_secs_f64());
-    }
-    let util = (cpu_seconds() - c0) / w0.elapsed().as_secs_f64();
-    let sps: Vec<f64> = times.iter().map(|t| batch as f64 / t).collect();
-    out.emit(
+    let timed = timed_runs(steps, |_| step(&mut exe))?;
+    let params = json!({"net": "resnet18_v1", "side": 112});
+    emit_throughput(
+        out,
         "W9",
         "samples_per_sec",
-        round(batch as f64 / median(&times)).into(),
         "samples/s",
-        json!({
-            "net": "resnet18_v1", "batch": batch, "side": 112, "samples": rounds(&sps),
-            "median_ms": round(median(&times) * 1e3), "cpu_util": round(util),
-        }),
+        batch,
+        &timed,
+        params,
     );
     Ok(())
 }

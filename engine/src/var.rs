@@ -154,6 +154,27 @@ struct VarState {
 /// Blocks granted while a var's lock was held, to be handed on after it is released.
 pub(crate) type Grants = SmallVec<[BlockRef; 4]>;
 
+impl VarState {
+    /// Grants a read when no write runs and nothing is queued (a queued write keeps later
+    /// reads behind it); returns whether it did.
+    fn grant_read(&mut self) -> bool {
+        let granted = !self.write_running && self.queue.is_empty();
+        if granted {
+            self.running_reads += 1;
+        }
+        granted
+    }
+
+    /// Grants a write when nothing runs and nothing is queued; returns whether it did.
+    fn grant_write(&mut self) -> bool {
+        let granted = !self.write_running && self.running_reads == 0 && self.queue.is_empty();
+        if granted {
+            self.write_running = true;
+        }
+        granted
+    }
+}
+
 impl VarInner {
     pub(crate) fn has_flag(&self, flag: u8) -> bool {
         // Acquire pairs with the Release in `set_flags`: a reader that sees the bit also sees what
@@ -193,56 +214,41 @@ impl VarInner {
     /// nothing queued); otherwise changes nothing and returns false. A granted read is released
     /// with [`complete_read`](Self::complete_read), like one granted by `append_read`.
     pub(crate) fn try_read(&self) -> bool {
-        let mut s = self.state.lock();
-        if !s.write_running && s.queue.is_empty() {
-            s.running_reads += 1;
-            true
-        } else {
-            false
-        }
+        self.state.lock().grant_read()
     }
 
     /// Grants a write at once if [`append_write`](Self::append_write) would (nothing running,
     /// nothing queued); otherwise changes nothing and returns false. Released with
     /// [`complete_write`](Self::complete_write).
     pub(crate) fn try_write(&self) -> bool {
-        let mut s = self.state.lock();
-        if !s.write_running && s.running_reads == 0 && s.queue.is_empty() {
-            s.write_running = true;
-            true
-        } else {
-            false
-        }
+        self.state.lock().grant_write()
     }
 
     /// Registers a read by `block`. Returns true if granted at once; otherwise the block is queued.
     pub(crate) fn append_read(&self, block: &BlockRef) -> bool {
-        let mut s = self.state.lock();
-        if !s.write_running && s.queue.is_empty() {
-            s.running_reads += 1;
-            true
-        } else {
-            s.queue.push_back(Pending {
-                block: block.clone(),
-                write: false,
-            });
-            false
-        }
+        self.append(block, false)
     }
 
     /// Registers a write by `block`. Returns true if granted at once; otherwise the block is queued.
     pub(crate) fn append_write(&self, block: &BlockRef) -> bool {
+        self.append(block, true)
+    }
+
+    /// Registers a read or a write by `block`: granted at once, or queued.
+    fn append(&self, block: &BlockRef, write: bool) -> bool {
         let mut s = self.state.lock();
-        if !s.write_running && s.running_reads == 0 && s.queue.is_empty() {
-            s.write_running = true;
-            true
+        let granted = if write {
+            s.grant_write()
         } else {
+            s.grant_read()
+        };
+        if !granted {
             s.queue.push_back(Pending {
                 block: block.clone(),
-                write: true,
+                write,
             });
-            false
         }
+        granted
     }
 
     /// A granted read finished. A write waiting for the last reader is granted into `grants`.

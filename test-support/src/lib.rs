@@ -1,5 +1,6 @@
-//! What mxr's tests share: the one way a test that cannot run says so, and ([`json`]) the
-//! compact view of a symbol JSON that symbol tests compare.
+//! What mxr's tests share: the one way a test that cannot run says so, ([`json`]) the
+//! compact view of a symbol JSON that symbol tests compare, and ([`success_stdout`]) the output
+//! of a child process that must succeed.
 //!
 //! A test that needs something a machine may lack (MXNet in `.venv`, Debian's Fashion-MNIST,
 //! OpenMPI, NVRTC, the example binaries that `cargo test --workspace` builds, GPU hardware)
@@ -152,6 +153,21 @@ fn append(path: &Path, line: &str) -> std::io::Result<()> {
         .append(true)
         .open(path)?
         .write_all(line.as_bytes())
+}
+
+/// The standard output of a finished process, as text.
+///
+/// # Panics
+/// Unless the process succeeded, with `what` (the command), its standard output and its
+/// standard error.
+pub fn success_stdout(what: &str, out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
 
 #[cfg(test)]

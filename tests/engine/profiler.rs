@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use mxr::engine::profiler;
 use mxr::engine::{Engine, EngineConfig, EngineKind, Error, Operation, Var};
+use mxr_test_support::success_stdout;
 use serde_json::Value;
 
-use crate::util::{configs, with_timeout};
+use crate::util::on_each_config;
 
 fn temp_trace(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("mxr-trace-{tag}-{}.json", std::process::id()))
@@ -55,46 +56,44 @@ fn push_ops(engine: &Engine, n: usize) {
 
 #[test]
 fn the_trace_has_one_complete_event_per_operation() {
-    for (label, config) in configs() {
-        with_timeout(60, move || {
-            let path = temp_trace(&label.replace(' ', "-"));
-            let engine = Engine::new(config.with_profile(&path)).unwrap();
-            // The file exists, empty but readable, before any operation.
-            assert!(read_trace(&path).is_empty(), "{label}");
-            push_ops(&engine, 300);
-            engine.wait_all().unwrap();
-            // Streamed while the engine lives: a flush makes every event so far readable.
-            engine.profiler().flush().unwrap();
-            let events = read_trace(&path);
-            assert_eq!(complete_events(&events).len(), 300, "{label}");
-            push_ops(&engine, 150);
-            engine.wait_all().unwrap();
-            let pushed = engine.operations_pushed();
-            assert_eq!(pushed, 450, "{label}");
-            engine.shutdown().unwrap();
+    on_each_config(60, |label, config| {
+        let path = temp_trace(&label.replace(' ', "-"));
+        let engine = Engine::new(config.with_profile(&path)).unwrap();
+        // The file exists, empty but readable, before any operation.
+        assert!(read_trace(&path).is_empty(), "{label}");
+        push_ops(&engine, 300);
+        engine.wait_all().unwrap();
+        // Streamed while the engine lives: a flush makes every event so far readable.
+        engine.profiler().flush().unwrap();
+        let events = read_trace(&path);
+        assert_eq!(complete_events(&events).len(), 300, "{label}");
+        push_ops(&engine, 150);
+        engine.wait_all().unwrap();
+        let pushed = engine.operations_pushed();
+        assert_eq!(pushed, 450, "{label}");
+        engine.shutdown().unwrap();
 
-            let events = read_trace(&path);
-            std::fs::remove_file(&path).unwrap();
-            let ops = complete_events(&events);
-            assert_eq!(ops.len() as u64, pushed, "{label}");
-            for name in ["write", "read", "async"] {
-                let n = ops.iter().filter(|e| e["name"] == name).count();
-                assert_eq!(n, 150, "{label}: {name}");
-            }
-            for e in &ops {
-                assert_eq!(e["args"]["context"], "cpu(0)");
-                assert!(e["dur"].as_f64().unwrap() >= 0.0);
-                assert!(e["ts"].as_f64().unwrap() > 0.0);
-            }
-            // Every (pid, tid) of an event is named by a metadata event.
-            let named = |e: &&Value| {
-                events.iter().any(|m| {
-                    m["name"] == "thread_name" && m["pid"] == e["pid"] && m["tid"] == e["tid"]
-                })
-            };
-            assert!(ops.iter().all(named), "{label}");
-        });
-    }
+        let events = read_trace(&path);
+        std::fs::remove_file(&path).unwrap();
+        let ops = complete_events(&events);
+        assert_eq!(ops.len() as u64, pushed, "{label}");
+        for name in ["write", "read", "async"] {
+            let n = ops.iter().filter(|e| e["name"] == name).count();
+            assert_eq!(n, 150, "{label}: {name}");
+        }
+        for e in &ops {
+            assert_eq!(e["args"]["context"], "cpu(0)");
+            assert!(e["dur"].as_f64().unwrap() >= 0.0);
+            assert!(e["ts"].as_f64().unwrap() > 0.0);
+        }
+        // Every (pid, tid) of an event is named by a metadata event.
+        let named = |e: &&Value| {
+            events
+                .iter()
+                .any(|m| m["name"] == "thread_name" && m["pid"] == e["pid"] && m["tid"] == e["tid"])
+        };
+        assert!(ops.iter().all(named), "{label}");
+    });
 }
 
 #[test]
@@ -193,12 +192,7 @@ fn the_global_engine_traces_to_mxr_profile() {
             .unwrap()
     };
     let out = run(&path);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = success_stdout("the child test", &out);
     assert!(stdout.contains("pushed 1000"), "{stdout}");
     // The process ended without a shutdown or a stop: every event is there all the same.
     let events = read_trace(&path);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use mxr::engine::{Context, Engine, EngineConfig, EngineKind, Error, Operation, Var};
 use parking_lot::Mutex;
 
-use crate::util::{configs, threaded, with_timeout};
+use crate::util::{on_each_config, on_each_engine, threaded, with_timeout};
 
 type Intervals = Arc<Mutex<Vec<(bool, Instant, Instant)>>>;
 
@@ -107,89 +107,84 @@ fn a_write_never_overlaps_another_access_to_its_var() {
 fn the_worked_example_of_the_spec() {
     // shared/spec/engine.md §10: final versions Va 2, Vb 1, Vc 1, Vd 1, Ve 1, and the values of
     // a = 0; b = a + 1; c = a * 2; a += 1; d = b + c; e = a + d.
-    for (label, config) in configs() {
-        with_timeout(30, move || {
-            let engine = Engine::new(config).unwrap();
-            let vars: Vec<Var> = (0..5).map(|_| Var::new()).collect();
-            let [va, vb, vc, vd, ve] = [0, 1, 2, 3, 4].map(|i| &vars[i]);
-            let data = Arc::new(Mutex::new([0i64; 5]));
-            let op = |f: fn(&mut [i64; 5])| {
-                let data = Arc::clone(&data);
-                move |_: &_| {
-                    f(&mut data.lock());
-                    Ok(())
-                }
-            };
-            engine
-                .push_sync("a = 0", &[], &[va], op(|d| d[0] = 0))
-                .unwrap();
-            engine
-                .push_sync("b = a + 1", &[va], &[vb], op(|d| d[1] = d[0] + 1))
-                .unwrap();
-            engine
-                .push_sync("c = a * 2", &[va], &[vc], op(|d| d[2] = d[0] * 2))
-                .unwrap();
-            engine
-                .push_sync("a += 1", &[va], &[va], op(|d| d[0] += 1))
-                .unwrap();
-            engine
-                .push_sync("d = b + c", &[vb, vc], &[vd], op(|d| d[3] = d[1] + d[2]))
-                .unwrap();
-            engine
-                .push_sync("e = a + d", &[va, vd], &[ve], op(|d| d[4] = d[0] + d[3]))
-                .unwrap();
-            engine.wait_for_var(ve).unwrap();
-            assert_eq!(*data.lock(), [1, 1, 0, 1, 2], "{label}");
-            let versions: Vec<u64> = vars.iter().map(Var::version).collect();
-            assert_eq!(versions, [2, 1, 1, 1, 1], "{label}");
-        });
-    }
+    on_each_engine(30, |label, engine| {
+        let vars: Vec<Var> = (0..5).map(|_| Var::new()).collect();
+        let [va, vb, vc, vd, ve] = [0, 1, 2, 3, 4].map(|i| &vars[i]);
+        let data = Arc::new(Mutex::new([0i64; 5]));
+        let op = |f: fn(&mut [i64; 5])| {
+            let data = Arc::clone(&data);
+            move |_: &_| {
+                f(&mut data.lock());
+                Ok(())
+            }
+        };
+        engine
+            .push_sync("a = 0", &[], &[va], op(|d| d[0] = 0))
+            .unwrap();
+        engine
+            .push_sync("b = a + 1", &[va], &[vb], op(|d| d[1] = d[0] + 1))
+            .unwrap();
+        engine
+            .push_sync("c = a * 2", &[va], &[vc], op(|d| d[2] = d[0] * 2))
+            .unwrap();
+        engine
+            .push_sync("a += 1", &[va], &[va], op(|d| d[0] += 1))
+            .unwrap();
+        engine
+            .push_sync("d = b + c", &[vb, vc], &[vd], op(|d| d[3] = d[1] + d[2]))
+            .unwrap();
+        engine
+            .push_sync("e = a + d", &[va, vd], &[ve], op(|d| d[4] = d[0] + d[3]))
+            .unwrap();
+        engine.wait_for_var(ve).unwrap();
+        assert_eq!(*data.lock(), [1, 1, 0, 1, 2], "{label}");
+        let versions: Vec<u64> = vars.iter().map(Var::version).collect();
+        assert_eq!(versions, [2, 1, 1, 1, 1], "{label}");
+    });
 }
 
 #[test]
 fn many_threads_pushing_at_once() {
-    for (label, config) in configs() {
-        with_timeout(60, move || {
-            let engine = Arc::new(Engine::new(config).unwrap());
-            let shared = Var::new();
-            let total = Arc::new(AtomicUsize::new(0));
-            let handles: Vec<_> = (0..4)
-                .map(|t| {
-                    let (engine, shared, total) =
-                        (Arc::clone(&engine), shared.clone(), Arc::clone(&total));
-                    std::thread::spawn(move || {
-                        let own = Var::new();
-                        let log = Arc::new(Mutex::new(Vec::new()));
-                        for i in 0..2000 {
-                            let log = Arc::clone(&log);
-                            engine
-                                .push_sync("own", &[], &[&own], move |_| {
-                                    log.lock().push(i);
-                                    Ok(())
-                                })
-                                .unwrap();
-                            let total = Arc::clone(&total);
-                            engine
-                                .push_sync("shared", &[&own], &[&shared], move |_| {
-                                    total.fetch_add(1, Ordering::Relaxed);
-                                    Ok(())
-                                })
-                                .unwrap();
-                        }
-                        engine.wait_for_var(&own).unwrap();
-                        // Push order is kept per var, whatever the other threads do.
-                        assert_eq!(*log.lock(), (0..2000).collect::<Vec<_>>(), "thread {t}");
-                    })
+    on_each_config(60, |label, config| {
+        let engine = Arc::new(Engine::new(config).unwrap());
+        let shared = Var::new();
+        let total = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let (engine, shared, total) =
+                    (Arc::clone(&engine), shared.clone(), Arc::clone(&total));
+                std::thread::spawn(move || {
+                    let own = Var::new();
+                    let log = Arc::new(Mutex::new(Vec::new()));
+                    for i in 0..2000 {
+                        let log = Arc::clone(&log);
+                        engine
+                            .push_sync("own", &[], &[&own], move |_| {
+                                log.lock().push(i);
+                                Ok(())
+                            })
+                            .unwrap();
+                        let total = Arc::clone(&total);
+                        engine
+                            .push_sync("shared", &[&own], &[&shared], move |_| {
+                                total.fetch_add(1, Ordering::Relaxed);
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                    engine.wait_for_var(&own).unwrap();
+                    // Push order is kept per var, whatever the other threads do.
+                    assert_eq!(*log.lock(), (0..2000).collect::<Vec<_>>(), "thread {t}");
                 })
-                .collect();
-            for h in handles {
-                h.join().unwrap();
-            }
-            engine.wait_for_var(&shared).unwrap();
-            assert_eq!(total.load(Ordering::Relaxed), 8000, "{label}");
-            assert_eq!(shared.version(), 8000, "{label}");
-        });
-    }
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        engine.wait_for_var(&shared).unwrap();
+        assert_eq!(total.load(Ordering::Relaxed), 8000, "{label}");
+        assert_eq!(shared.version(), 8000, "{label}");
+    });
 }
 
 #[test]

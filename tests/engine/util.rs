@@ -1,6 +1,6 @@
 //! Helpers shared by the engine tests.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use mxr::engine::{Engine, EngineConfig, EngineKind};
@@ -40,6 +40,29 @@ pub(crate) fn configs() -> Vec<(&'static str, EngineConfig)> {
             EngineConfig::default().with_kind(EngineKind::Naive),
         ),
     ]
+}
+
+/// Runs `test` once for each of [`configs`] (with the configuration's label), each run on its
+/// own thread under [`with_timeout`]`(secs)`.
+pub(crate) fn on_each_config(
+    secs: u64,
+    test: impl Fn(&'static str, EngineConfig) + Send + Sync + 'static,
+) {
+    let test = Arc::new(test);
+    for (label, config) in configs() {
+        let test = Arc::clone(&test);
+        with_timeout(secs, move || test(label, config));
+    }
+}
+
+/// Runs `test` on a new engine of each of [`configs`], as [`on_each_config`] does.
+pub(crate) fn on_each_engine(
+    secs: u64,
+    test: impl Fn(&'static str, Engine) + Send + Sync + 'static,
+) {
+    on_each_config(secs, move |label, config| {
+        test(label, Engine::new(config).expect("valid config"))
+    });
 }
 
 /// An engine with `workers` CPU workers.

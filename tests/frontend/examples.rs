@@ -52,6 +52,13 @@ fn run_example_env(name: &str, args: &[&str], env: &[(&str, &str)]) -> Option<St
     Some(String::from_utf8(out.stdout).expect("examples print UTF-8"))
 }
 
+/// `mxr-{tag}-{pid}` in the temporary folder, and the same as a command-line argument.
+fn temp_path(tag: &str) -> (PathBuf, String) {
+    let path = std::env::temp_dir().join(format!("mxr-{tag}-{}", std::process::id()));
+    let arg = path.to_string_lossy().into_owned();
+    (path, arg)
+}
+
 #[test]
 fn ndarray_basics_prints_mxnets_values() {
     let Some(out) = example_prints(
@@ -150,9 +157,8 @@ fn the_main_job_trains_and_saves_a_checkpoint_mxnet_loads() {
     if fashion_mnist_dir().is_none() {
         return;
     }
-    let out_dir = std::env::temp_dir().join(format!("mxr-train-{}", std::process::id()));
-    let out_arg = out_dir.to_string_lossy().into_owned();
-    let trace = std::env::temp_dir().join(format!("mxr-train-{}.json", std::process::id()));
+    let (out_dir, out_arg) = temp_path("train");
+    let trace = out_dir.with_extension("json");
     let trace_arg = trace.to_string_lossy().into_owned();
     let args = ["--epochs", "1", "--out", &out_arg, "--profile", &trace_arg];
     let Some(out) = run_example_with("train_mlp", &args) else {
@@ -195,8 +201,7 @@ fn the_main_job_draws_its_training_curve() {
     if fashion_mnist_dir().is_none() {
         return;
     }
-    let out_dir = std::env::temp_dir().join(format!("mxr-train-curve-{}", std::process::id()));
-    let out_arg = out_dir.to_string_lossy().into_owned();
+    let (out_dir, out_arg) = temp_path("train-curve");
     let args = ["--epochs", "3", "--parts", "30", "--out", &out_arg];
     let Some(out) = run_example_with("train_mlp", &args) else {
         return;
@@ -326,12 +331,9 @@ fn w4_training_reproduces_mxnet() {
         .spawn()
         .expect("python starts");
 
-    let out_dir = std::env::temp_dir().join(format!("mxr-w4-{}", std::process::id()));
+    let (out_dir, out_arg) = temp_path("w4");
     let predictions = out_dir.join("predictions.txt");
-    let (out_arg, pred_arg) = (
-        out_dir.to_string_lossy().into_owned(),
-        predictions.to_string_lossy().into_owned(),
-    );
+    let pred_arg = predictions.to_string_lossy().into_owned();
     let args = [
         "--recipe",
         "w4",
@@ -429,8 +431,7 @@ fn the_main_job_trains_on_a_gpu_context() {
         eprintln!("notice: no GPU; `train_mlp --ctx gpu:0` runs on the emulator");
         &[("MXR_GPU_EMULATE", "1")]
     };
-    let out_dir = std::env::temp_dir().join(format!("mxr-train-gpu-{}", std::process::id()));
-    let out_arg = out_dir.to_string_lossy().into_owned();
+    let (out_dir, out_arg) = temp_path("train-gpu");
     let args = ["--ctx", "gpu:0", "--epochs", "1", "--out", &out_arg];
     let Some(out) = run_example_env("train_mlp", &args, env) else {
         return;
@@ -500,8 +501,7 @@ fn the_module_example_fits_scores_and_saves() {
     if fashion_mnist_dir().is_none() {
         return;
     }
-    let out_dir = std::env::temp_dir().join(format!("mxr-module-ex-{}", std::process::id()));
-    let out_arg = out_dir.to_string_lossy().into_owned();
+    let (out_dir, out_arg) = temp_path("module-ex");
     let args = [
         "--epochs",
         "2",

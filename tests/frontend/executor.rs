@@ -5,12 +5,38 @@ use mxr::exec::{Executor, GradReq, Graph};
 use mxr::nd::{self, NDArray};
 use mxr::operators::registry::{Entry, create};
 
+/// Adds a node of operator `op` with `params` to `g`; its first output.
+fn node(g: &mut Graph, op: &str, params: &[(&str, &str)], name: &str, inputs: &[Entry]) -> Entry {
+    g.add(create(op, params, None).unwrap(), name, inputs)
+        .unwrap()[0]
+}
+
+/// `fc{i}`: FullyConnected with `hidden` outputs on `x` and new variables `fc{i}_weight` and
+/// `fc{i}_bias`.
+fn fully_connected(g: &mut Graph, i: usize, hidden: &str, x: Entry) -> Entry {
+    let name = format!("fc{i}");
+    let w = g.variable(&format!("{name}_weight"));
+    let b = g.variable(&format!("{name}_bias"));
+    node(
+        g,
+        "FullyConnected",
+        &[("num_hidden", hidden)],
+        &name,
+        &[x, w, b],
+    )
+}
+
 fn relu_chain(n: usize) -> Graph {
     let mut g = Graph::default();
     let mut x = g.variable("data");
     for i in 0..n {
-        let op = create("Activation", &[("act_type", "relu")], None).unwrap();
-        x = g.add(op, &format!("relu{i}"), &[x]).unwrap()[0];
+        x = node(
+            &mut g,
+            "Activation",
+            &[("act_type", "relu")],
+            &format!("relu{i}"),
+            &[x],
+        );
     }
     g.outputs.push(x);
     g
@@ -22,16 +48,16 @@ fn fc_chain(n: usize, hidden: usize, relu: bool) -> Graph {
     let mut x = g.variable("data");
     for i in 0..n {
         let w = g.variable(&format!("fc{i}_weight"));
-        let fc = create(
+        let params = [("num_hidden", &*hidden.to_string()), ("no_bias", "True")];
+        x = node(
+            &mut g,
             "FullyConnected",
-            &[("num_hidden", &hidden.to_string()), ("no_bias", "True")],
-            None,
-        )
-        .unwrap();
-        x = g.add(fc, &format!("fc{i}"), &[x, w]).unwrap()[0];
+            &params,
+            &format!("fc{i}"),
+            &[x, w],
+        );
         if relu {
-            let op = create("relu", &[], None).unwrap();
-            x = g.add(op, &format!("relu{i}"), &[x]).unwrap()[0];
+            x = node(&mut g, "relu", &[], &format!("relu{i}"), &[x]);
         }
     }
     g.outputs.push(x);
@@ -145,9 +171,7 @@ fn grad_req_add_accumulates_and_null_leaves_alone() {
     let mut g = Graph::default();
     let a = g.variable("a");
     let b = g.variable("b");
-    let y = g
-        .add(create("elemwise_mul", &[], None).unwrap(), "y", &[a, b])
-        .unwrap()[0];
+    let y = node(&mut g, "elemwise_mul", &[], "y", &[a, b]);
     g.outputs.push(y);
     let ga = NDArray::full(&[2], 100.0).unwrap();
     let mut exe = Executor::bind(
@@ -225,35 +249,11 @@ fn simple_bind_allocates_from_shapes() {
     // data -> FC(8) -> relu -> FC(3) -> SoftmaxOutput
     let mut g = Graph::default();
     let data = g.variable("data");
-    let w1 = g.variable("fc1_weight");
-    let b1 = g.variable("fc1_bias");
-    let fc1 = g
-        .add(
-            create("FullyConnected", &[("num_hidden", "8")], None).unwrap(),
-            "fc1",
-            &[data, w1, b1],
-        )
-        .unwrap()[0];
-    let r = g
-        .add(create("relu", &[], None).unwrap(), "relu1", &[fc1])
-        .unwrap()[0];
-    let w2 = g.variable("fc2_weight");
-    let b2 = g.variable("fc2_bias");
-    let fc2 = g
-        .add(
-            create("FullyConnected", &[("num_hidden", "3")], None).unwrap(),
-            "fc2",
-            &[r, w2, b2],
-        )
-        .unwrap()[0];
+    let fc1 = fully_connected(&mut g, 1, "8", data);
+    let r = node(&mut g, "relu", &[], "relu1", &[fc1]);
+    let fc2 = fully_connected(&mut g, 2, "3", r);
     let label = g.variable("softmax_label");
-    let out = g
-        .add(
-            create("SoftmaxOutput", &[], None).unwrap(),
-            "softmax",
-            &[fc2, label],
-        )
-        .unwrap()[0];
+    let out = node(&mut g, "SoftmaxOutput", &[], "softmax", &[fc2, label]);
     g.outputs.push(out);
     let mut exe = Executor::simple_bind(
         &g,

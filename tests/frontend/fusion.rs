@@ -102,6 +102,11 @@ fn bind(net: &Symbol, data_shape: &[usize], fusion: bool) -> Executor {
     exe
 }
 
+/// `net` bound twice as [`bind`] does: with fusion, and without.
+fn fused_and_plain(net: &Symbol, data_shape: &[usize]) -> (Executor, Executor) {
+    (bind(net, data_shape, true), bind(net, data_shape, false))
+}
+
 /// Seeds every argument and auxiliary state of `exe`.
 fn fill(exe: &Executor, seed: u64) {
     let mut names: Vec<(String, NDArray)> = exe.arg_dict().into_iter().collect();
@@ -143,8 +148,7 @@ fn outputs_agree(fused: &Executor, plain: &Executor) {
 fn fused_and_unfused_executors_agree_on_a_resnet() {
     let net = small_resnet();
     for shape in [[1, 3, 29, 31], [3, 3, 32, 32]] {
-        let mut fused = bind(&net, &shape, true);
-        let mut plain = bind(&net, &shape, false);
+        let (mut fused, mut plain) = fused_and_plain(&net, &shape);
         for _ in 0..2 {
             fused.forward(false).unwrap();
             plain.forward(false).unwrap();
@@ -193,10 +197,7 @@ fn training_forward_and_executors_with_gradients_are_not_fused() {
 
 #[test]
 fn parameters_assigned_after_an_inference_are_folded_again() {
-    let net = small_resnet();
-    let shape = [2, 3, 24, 24];
-    let mut fused = bind(&net, &shape, true);
-    let mut plain = bind(&net, &shape, false);
+    let (mut fused, mut plain) = fused_and_plain(&small_resnet(), &[2, 3, 24, 24]);
     fused.forward(false).unwrap();
     let before = fused.outputs()[0].to_vec::<f32>().unwrap();
     // No wait between these writes and the next forward: the folds must be ordered after them.
@@ -360,10 +361,7 @@ fn fused_executors_match_mxnet_on_the_conformance_convolutions() {
 
 #[test]
 fn an_executor_switches_between_fused_and_unfused_runs() {
-    let net = small_resnet();
-    let shape = [2, 3, 18, 18];
-    let mut exe = bind(&net, &shape, true);
-    let mut plain = bind(&net, &shape, false);
+    let (mut exe, mut plain) = fused_and_plain(&small_resnet(), &[2, 3, 18, 18]);
     plain.forward(false).unwrap();
     exe.forward(false).unwrap();
     outputs_agree(&exe, &plain);
@@ -464,8 +462,7 @@ fn depthwise_and_pre_activation_networks_stay_blocked_and_agree() {
         (small_mobilenet(), [2usize, 3, 23, 23], 7),
         (small_resnet_v2(), [1, 3, 17, 15], 4),
     ] {
-        let mut fused = bind(&net, &shape, true);
-        let mut plain = bind(&net, &shape, false);
+        let (mut fused, mut plain) = fused_and_plain(&net, &shape);
         fused.forward(false).unwrap();
         plain.forward(false).unwrap();
         outputs_agree(&fused, &plain);

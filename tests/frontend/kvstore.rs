@@ -8,7 +8,7 @@ use mxr::engine::Context;
 use mxr::kv::{KVStore, Key};
 use mxr::nd::NDArray;
 use mxr::optim::{Sgd, Updater};
-use mxr_test_support::{Missing, fashion_mnist_dir, skip};
+use mxr_test_support::{Missing, fashion_mnist_dir, skip, success_stdout};
 
 use crate::examples::built_example;
 
@@ -20,6 +20,11 @@ fn values(a: &NDArray) -> Vec<f32> {
 
 fn all(a: &NDArray, v: f32) -> bool {
     values(a).iter().all(|&x| x == v)
+}
+
+/// `n` arrays, the `i`-th made by `make(i)`.
+fn arrays(n: u32, make: impl FnMut(u32) -> mxr::Result<NDArray>) -> mxr::Result<Vec<NDArray>> {
+    (0..n).map(make).collect()
 }
 
 /// The updater of scenario 19: `stored += input * 2`.
@@ -43,9 +48,7 @@ fn walk_through_of_scenario_19() -> mxr::Result<()> {
     kv.pull(3, &[&a])?;
     assert_eq!(values(&a), vec![8.0; 6]);
 
-    let devs: Vec<NDArray> = (0..4)
-        .map(|i| NDArray::ones_on(shape, Context::cpu(i)))
-        .collect::<mxr::Result<_>>()?;
+    let devs = arrays(4, |i| NDArray::ones_on(shape, Context::cpu(i)))?;
     let dev_refs: Vec<&NDArray> = devs.iter().collect();
     kv.push(3, &dev_refs)?;
     kv.pull(3, &[&a])?;
@@ -58,9 +61,7 @@ fn walk_through_of_scenario_19() -> mxr::Result<()> {
     kv.pull(3, &[&a])?;
     assert_eq!(values(&a), vec![6.0; 6]);
 
-    let outs: Vec<NDArray> = (0..4)
-        .map(|i| NDArray::zeros_on(shape, Context::cpu(i)))
-        .collect::<mxr::Result<_>>()?;
+    let outs = arrays(4, |i| NDArray::zeros_on(shape, Context::cpu(i)))?;
     let out_refs: Vec<&NDArray> = outs.iter().collect();
     kv.pull(3, &out_refs)?;
     for (i, o) in outs.iter().enumerate() {
@@ -69,14 +70,10 @@ fn walk_through_of_scenario_19() -> mxr::Result<()> {
     }
 
     let keys = [5, 7, 9];
-    let ones: Vec<NDArray> = (0..3)
-        .map(|_| NDArray::ones(shape))
-        .collect::<mxr::Result<_>>()?;
+    let ones = arrays(3, |_| NDArray::ones(shape))?;
     kv.init_list(&keys, &[&ones[0], &ones[1], &ones[2]])?;
     kv.push_list(&keys, &[[&ones[0]], [&ones[1]], [&ones[2]]])?;
-    let b: Vec<NDArray> = (0..3)
-        .map(|_| NDArray::zeros(shape))
-        .collect::<mxr::Result<_>>()?;
+    let b = arrays(3, |_| NDArray::zeros(shape))?;
     kv.pull_list(&keys, &[[&b[0]], [&b[1]], [&b[2]]])?;
     for o in &b {
         assert_eq!(values(o), vec![3.0; 6]); // 1 + 1·2
@@ -97,9 +94,9 @@ fn device_store_merges_on_the_values_contexts() -> mxr::Result<()> {
     let kv = KVStore::create("device")?;
     assert_eq!(kv.kv_type(), "device");
     kv.init("w", &NDArray::zeros_on(&[4], Context::cpu(2))?)?;
-    let vals: Vec<NDArray> = (0..3)
-        .map(|i| NDArray::full_on(&[4], f64::from(i + 1), Context::cpu(i + 1)))
-        .collect::<mxr::Result<_>>()?;
+    let vals = arrays(3, |i| {
+        NDArray::full_on(&[4], f64::from(i + 1), Context::cpu(i + 1))
+    })?;
     kv.push("w", &[&vals[0], &vals[1], &vals[2]])?;
     let out = NDArray::zeros_on(&[4], Context::cpu(5))?;
     kv.pull("w", &[&out])?;
@@ -337,12 +334,7 @@ fn dist_sync_sums_across_two_processes() {
         return;
     };
     let out = mpirun_two(&mpirun, &[example.to_str().expect("utf-8 path"), "dist"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "mpirun failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = success_stdout("mpirun", &out);
     for rank in 0..2 {
         for line in [
             format!("rank {rank} of 2: init from rank 0: [1.0, 1.0, 1.0]"),
@@ -387,9 +379,9 @@ fn big_keys_sum_on_several_threads_and_pull_into_views() -> mxr::Result<()> {
     let n = 600_001; // above the sizes where the sum splits and the pull streams
     let kv = KVStore::create("local")?;
     kv.init(0, &NDArray::zeros(&[n])?)?;
-    let vals: Vec<NDArray> = (0..5)
-        .map(|i| NDArray::arange(0.0, n as f64, 1.0).map(|a| a * f64::from(i + 1)))
-        .collect::<mxr::Result<_>>()?;
+    let vals = arrays(5, |i| {
+        NDArray::arange(0.0, n as f64, 1.0).map(|a| a * f64::from(i + 1))
+    })?;
     kv.push(0, &vals.iter().collect::<Vec<_>>())?;
     // An output that is a view at an odd offset of a larger array.
     let big = NDArray::zeros(&[n + 3])?;
@@ -429,12 +421,7 @@ fn module_fit_over_dist_sync_keeps_both_workers_identical() {
             out_dir.to_str().expect("utf-8 path"),
         ],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "mpirun failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = success_stdout("mpirun", &out);
     let checksums: Vec<&str> = (0..2)
         .map(|rank| {
             let prefix = format!("rank {rank} of 2: weights checksum ");
@@ -476,12 +463,7 @@ fn train_mlp_dist_matches_one_process_over_two_contexts() {
     args.extend(common);
     args.extend(["--save", &dist]);
     let out = mpirun_two(&mpirun, &args);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "mpirun failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = success_stdout("mpirun", &out);
     assert!(stdout.contains("rank 0: saved"), "{stdout}");
 
     let one_process = |extra: &[&str]| {
@@ -490,13 +472,7 @@ fn train_mlp_dist_matches_one_process_over_two_contexts() {
             .env("MXR_NUM_THREADS", "1")
             .output()
             .expect("train_mlp_dist starts");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout
+        success_stdout("train_mlp_dist", &out)
     };
     let mut args = common.to_vec();
     args.extend(["--contexts", "2", "--save", &local]);

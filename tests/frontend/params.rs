@@ -392,71 +392,58 @@ fn corrupt_files_give_errors_that_say_what_and_where() {
     // Offsets in the spec example: record 0 at 24 (stype 28, ndim 32, dims 36, dev_type 52,
     // dev_id 56, dtype 60, data 64); record 1 at 88 (ndim 96, dtype 116); name count at 128;
     // name 0 at 136 (bytes 144..149).
-    let check = |bytes: Vec<u8>, want: &str| {
+    let check_bytes = |bytes: Vec<u8>, want: &str| {
         let message = reason(decode_params(&bytes, "bad"), "bad");
         assert!(message.contains(want), "{message:?} lacks {want:?}");
     };
+    // The spec example with the bytes at `at` overwritten by `patch`.
+    let check = |at: usize, patch: &[u8], want: &str| check_bytes(patched(at, patch), want);
     check(
-        patched(0, &[0x13]),
+        0,
+        &[0x13],
         "file magic at offset 0 is 0x113, expected 0x112",
     );
-    check(
-        patched(8, &[1]),
-        "reserved field at offset 8 is 1, expected 0",
-    );
+    check(8, &[1], "reserved field at offset 8 is 1, expected 0");
     let magic = "array 0 (record at offset 24): magic is 0x0093FAC8, expected 0xF993FAC9";
-    check(patched(24, &[0xc8, 0xfa, 0x93, 0]), magic);
+    check(24, &[0xc8, 0xfa, 0x93, 0], magic);
     check(
-        patched(88, &[0xca]),
+        88,
+        &[0xca],
         "array 1 (record at offset 88): magic 0xF993FACA (V3",
     );
+    check(24, &[0xc8], "legacy V1, not supported) at offset 24");
     check(
-        patched(24, &[0xc8]),
-        "legacy V1, not supported) at offset 24",
-    );
-    check(
-        patched(28, &[1]),
+        28,
+        &[1],
         "storage type 1 (row_sparse, not supported) at offset 28",
     );
+    check(92, &[2], "storage type 2 (csr, not supported) at offset 92");
+    check(28, &[0xff; 4], "unknown storage type -1 at offset 28");
     check(
-        patched(92, &[2]),
-        "storage type 2 (csr, not supported) at offset 92",
-    );
-    check(
-        patched(28, &[0xff; 4]),
-        "unknown storage type -1 at offset 28",
-    );
-    check(
-        patched(32, &[0xfe, 0xff, 0xff, 0xff]),
+        32,
+        &[0xfe, 0xff, 0xff, 0xff],
         "negative ndim -2 at offset 32",
     );
+    check(44, &(-3i64).to_le_bytes(), "dim 1 is -3 at offset 44");
+    check(52, &[9], "unknown device type 9 at offset 52");
+    check(56, &[0xff; 4], "negative device id -1 at offset 56");
+    check(60, &[13], "unknown dtype flag 13 at offset 60");
     check(
-        patched(44, &(-3i64).to_le_bytes()),
-        "dim 1 is -3 at offset 44",
-    );
-    check(patched(52, &[9]), "unknown device type 9 at offset 52");
-    check(
-        patched(56, &[0xff; 4]),
-        "negative device id -1 at offset 56",
-    );
-    check(patched(60, &[13]), "unknown dtype flag 13 at offset 60");
-    check(
-        patched(116, &[7]),
+        116,
+        &[7],
         "array 1 (record at offset 88): unknown dtype flag 7 (bool",
     );
-    check(patched(60, &[8]), "unknown dtype flag 8 (int16");
+    check(60, &[8], "unknown dtype flag 8 (int16");
     check(
-        patched(128, &[1]),
+        128,
+        &[1],
         "name count at offset 128 is 1, but the file has 2 arrays",
     );
-    check(
-        patched(145, &[0xff]),
-        "name 0 (at offset 136): not valid UTF-8",
-    );
+    check(145, &[0xff], "name 0 (at offset 136): not valid UTF-8");
     let huge = "name 0 (at offset 136): truncated: reading the name needs 9223372036854775808";
-    check(patched(136, &(1u64 << 63).to_le_bytes()), huge);
+    check(136, &(1u64 << 63).to_le_bytes(), huge);
     let trailing = [spec_example().1, vec![0; 3]].concat();
-    check(
+    check_bytes(
         trailing,
         "3 bytes follow the end of the contents at offset 162",
     );

@@ -222,42 +222,33 @@ fn scale_shift_values_parameters_and_inferred_weight_shapes() {
     let data = NDArray::from_vec(&[2, 3], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
     let gamma = NDArray::from_vec(&[3], vec![1.0f32, -1.0, 0.5]).unwrap();
     let beta = NDArray::from_vec(&[3], vec![0.0f32, 1.0, -2.0]).unwrap();
-    let y = nd::invoke("scale_shift", &[&data, &gamma, &beta], &[("alpha", "2")]).unwrap();
+    let invoke =
+        |inputs: &[&NDArray], params: &[(&str, &str)]| nd::invoke("scale_shift", inputs, params);
+    let y = invoke(&[&data, &gamma, &beta], &[("alpha", "2")]).unwrap();
     // 2·gamma[c]·x + beta[c], by hand.
     assert_eq!(
         y[0].to_vec::<f32>().unwrap(),
         vec![2.0, -3.0, 1.0, 8.0, -9.0, 4.0]
     );
-    let y = nd::invoke(
-        "scale_shift",
-        &[&data, &gamma, &beta],
-        &[("alpha", "2"), ("relu", "True")],
-    )
-    .unwrap();
+    let y = invoke(&[&data, &gamma, &beta], &[("alpha", "2"), ("relu", "True")]).unwrap();
     assert_eq!(
         y[0].to_vec::<f32>().unwrap(),
         vec![2.0, 0.0, 1.0, 8.0, 0.0, 4.0]
     );
 
     // Parameters are checked by the host against the plugin's declarations.
-    let err = nd::invoke("scale_shift", &[&data, &gamma, &beta], &[]).unwrap_err();
+    let err = invoke(&[&data, &gamma, &beta], &[]).unwrap_err();
     assert_eq!(
         err.to_string(),
         "operator scale_shift: required parameter `alpha` (float) is missing"
     );
-    let err = nd::invoke(
-        "scale_shift",
-        &[&data, &gamma, &beta],
-        &[("alpha", "1"), ("gain", "2")],
-    )
-    .unwrap_err();
+    let err = invoke(&[&data, &gamma, &beta], &[("alpha", "1"), ("gain", "2")]).unwrap_err();
     assert_eq!(
         err.to_string(),
         "operator scale_shift: unknown parameter `gain`; valid parameters: alpha, axis, relu"
     );
     // ... and parsed by the plugin.
-    let err = nd::invoke(
-        "scale_shift",
+    let err = invoke(
         &[&data, &gamma, &beta],
         &[("alpha", "1"), ("relu", "maybe")],
     )
@@ -271,13 +262,9 @@ fn scale_shift_values_parameters_and_inferred_weight_shapes() {
     );
     // Shape errors from the plugin name the operator and the input shapes.
     let bad_gamma = NDArray::from_vec(&[2], vec![1.0f32, 1.0]).unwrap();
-    let err = nd::invoke(
-        "scale_shift",
-        &[&data, &bad_gamma, &beta],
-        &[("alpha", "1")],
-    )
-    .unwrap_err()
-    .to_string();
+    let err = invoke(&[&data, &bad_gamma, &beta], &[("alpha", "1")])
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with("operator scale_shift: gamma has shape (2,), expected (3,)"),
         "{err}"

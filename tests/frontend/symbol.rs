@@ -409,17 +409,18 @@ fn old_files_are_upgraded_like_mxnet() {
     assert_eq!(s.list_outputs(), ["am_output"]);
     // 0.9.4 files already had their aux states: a 3-input BatchNorm is invalid (MXNet loads it
     // and fails later; mxr names the node at load).
-    let err = Symbol::from_json(&old_file(Some(904)))
-        .unwrap_err()
-        .to_string();
+    let load_error = |version| {
+        Symbol::from_json(&old_file(Some(version)))
+            .unwrap_err()
+            .to_string()
+    };
+    let err = load_error(904);
     assert!(
         err.contains("`bn`") && err.contains("BatchNorm takes 5 inputs"),
         "{err}"
     );
     // Current files are not upgraded: the hidden keys stay and do not parse.
-    let err = Symbol::from_json(&old_file(Some(10901)))
-        .unwrap_err()
-        .to_string();
+    let err = load_error(10901);
     assert!(
         err.contains("`fc1`") && err.contains("unknown parameter"),
         "{err}"

@@ -598,7 +598,7 @@ pub(crate) fn build(b: &Bound<'_>) -> Result<Option<InferenceProgram>> {
                 let mut inputs = vec![packed_var, bias_var];
                 let mut residual_halo = None;
                 if let Some(r) = c.residual {
-                    let h = rewrite.blocked.get(&r).map_or(0, |&(_, h)| h);
+                    let h = rewrite.blocked_halo(r);
                     inputs.push(rewrite.blocked_entry(g, b, r, h)?);
                     residual_halo = Some(h);
                 }
@@ -627,8 +627,7 @@ pub(crate) fn build(b: &Bound<'_>) -> Result<Option<InferenceProgram>> {
                         Arc::new(FusedChain { stages })
                     }
                 };
-                let e = rewrite.out.add(op, &node.name, &inputs)?[0];
-                rewrite.blocked.insert(out, (e, out_halo(out)));
+                rewrite.add_blocked(op, &node.name, &inputs, out, out_halo(out))?;
             }
             Role::Pool => {
                 let data = node.inputs[0];
@@ -637,7 +636,7 @@ pub(crate) fn build(b: &Bound<'_>) -> Result<Option<InferenceProgram>> {
                     .expect("checked")
                     .0
                     .clone();
-                let in_halo = rewrite.blocked.get(&data).map_or(0, |&(_, h)| h);
+                let in_halo = rewrite.blocked_halo(data);
                 let input = rewrite.blocked_entry(g, b, data, in_halo)?;
                 let op = BlockedPooling {
                     spec,
@@ -646,13 +645,12 @@ pub(crate) fn build(b: &Bound<'_>) -> Result<Option<InferenceProgram>> {
                     in_halo,
                     out_halo: out_halo(here),
                 };
-                let e = rewrite.out.add(Arc::new(op), &node.name, &[input])?[0];
-                rewrite.blocked.insert(here, (e, out_halo(here)));
+                rewrite.add_blocked(Arc::new(op), &node.name, &[input], here, out_halo(here))?;
             }
             Role::BatchNorm(relu) => {
                 let data = node.inputs[0];
                 let out = relu.map_or(here, |r| Entry { node: r, output: 0 });
-                let in_halo = rewrite.blocked.get(&data).map_or(0, |&(_, h)| h);
+                let in_halo = rewrite.blocked_halo(data);
                 let mut inputs = vec![rewrite.blocked_entry(g, b, data, in_halo)?];
                 for &p in &node.inputs[1..] {
                     inputs.push(rewrite.nchw_entry(g, b, p)?);
@@ -664,15 +662,14 @@ pub(crate) fn build(b: &Bound<'_>) -> Result<Option<InferenceProgram>> {
                     out_halo: out_halo(out),
                     relu: relu.is_some(),
                 };
-                let e = rewrite.out.add(Arc::new(op), &node.name, &inputs)?[0];
-                rewrite.blocked.insert(out, (e, out_halo(out)));
+                rewrite.add_blocked(Arc::new(op), &node.name, &inputs, out, out_halo(out))?;
             }
             Role::Add(relu) => {
                 let out = relu.map_or(here, |r| Entry { node: r, output: 0 });
                 let mut inputs = Vec::new();
                 let mut in_halos = [0; 2];
                 for (k, &e) in node.inputs.iter().enumerate() {
-                    in_halos[k] = rewrite.blocked.get(&e).map_or(0, |&(_, h)| h);
+                    in_halos[k] = rewrite.blocked_halo(e);
                     inputs.push(rewrite.blocked_entry(g, b, e, in_halos[k])?);
                 }
                 let op = BlockedAdd {
@@ -681,8 +678,7 @@ pub(crate) fn build(b: &Bound<'_>) -> Result<Option<InferenceProgram>> {
                     out_halo: out_halo(out),
                     relu: relu.is_some(),
                 };
-                let e = rewrite.out.add(Arc::new(op), &node.name, &inputs)?[0];
-                rewrite.blocked.insert(out, (e, out_halo(out)));
+                rewrite.add_blocked(Arc::new(op), &node.name, &inputs, out, out_halo(out))?;
             }
             Role::Plain => {
                 let op = node.op.clone().expect("an operator node");
@@ -747,6 +743,26 @@ impl Rewrite {
         let e = self.out.variable(name);
         self.arrays.insert(e.node, array);
         e
+    }
+
+    /// The halo of original entry `e`'s blocked entry (0 while it has none).
+    fn blocked_halo(&self, e: Entry) -> usize {
+        self.blocked.get(&e).map_or(0, |&(_, h)| h)
+    }
+
+    /// Adds `op` (node `name`, reading `inputs`): its output is the blocked entry of original
+    /// entry `out`, with `halo`.
+    fn add_blocked(
+        &mut self,
+        op: OpRef,
+        name: &str,
+        inputs: &[Entry],
+        out: Entry,
+        halo: usize,
+    ) -> Result<()> {
+        let e = self.out.add(op, name, inputs)?[0];
+        self.blocked.insert(out, (e, halo));
+        Ok(())
     }
 
     /// The NCHW entry of original entry `e`: the variable itself, an unfused operator's output,

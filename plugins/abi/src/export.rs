@@ -10,7 +10,9 @@ use crate::ffi::{
     InferShapeFn, InferTypeFn, MAX_NDIM, OpDesc, ParamDesc, STATUS_BAD_CALL, STATUS_ERROR,
     STATUS_OK, STATUS_PANIC, ShapeDesc, TensorDesc,
 };
-use crate::op::{CallCtx, DType, Error, Op, OpInfo, Params, Result, Shape, Tensor, TensorMut};
+use crate::op::{
+    Backward, CallCtx, DType, Error, Forward, Op, OpInfo, Params, Result, Shape, Tensor, TensorMut,
+};
 
 /// Copies `msg` (truncated to the capacity) into the host's error buffer.
 fn write_error(err: *mut ErrorBuf, msg: &str) {
@@ -261,6 +263,27 @@ fn shape_to_desc(s: &Shape) -> Result<ShapeDesc> {
 /// Decodes the host's input and output descriptors (`ins`, `outs`), lets `infer` complete the
 /// values and encodes them back into the same descriptors: the shared body of the shape and
 /// the type inference entry points.
+/// The operator state and the host's input and output descriptions (`what`: shapes or types)
+/// of an inference call, each array given as a pointer and a count.
+///
+/// # Safety
+/// `state` is as for [`op_state`], the arrays as for [`raw_slice_mut`].
+unsafe fn infer_args<'a, T: Op, D>(
+    state: *const c_void,
+    (inputs, num_inputs): (*mut D, u32),
+    (outputs, num_outputs): (*mut D, u32),
+    what: &str,
+) -> Result<(&'a T, &'a mut [D], &'a mut [D])> {
+    // SAFETY: the caller's guarantees.
+    unsafe {
+        Ok((
+            op_state::<T>(state)?,
+            raw_slice_mut(inputs, num_inputs, &format!("input {what}"))?,
+            raw_slice_mut(outputs, num_outputs, &format!("output {what}"))?,
+        ))
+    }
+}
+
 fn infer_in_place<D, V>(
     ins: &mut [D],
     outs: &mut [D],
@@ -334,11 +357,12 @@ unsafe extern "C" fn infer_shape_fn<T: Op>(
     guarded(err, || {
         // SAFETY: the host passes a live state and arrays of the given sizes (ABI).
         let (op, ins, outs) = unsafe {
-            (
-                op_state::<T>(state)?,
-                raw_slice_mut(inputs, num_inputs, "input shapes")?,
-                raw_slice_mut(outputs, num_outputs, "output shapes")?,
-            )
+            infer_args::<T, _>(
+                state,
+                (inputs, num_inputs),
+                (outputs, num_outputs),
+                "shapes",
+            )?
         };
         infer_in_place(ins, outs, shape_from_desc, shape_to_desc, |i, o| {
             op.infer_shape(i, o)
@@ -357,11 +381,7 @@ unsafe extern "C" fn infer_type_fn<T: Op>(
     guarded(err, || {
         // SAFETY: the host passes a live state and arrays of the given sizes (ABI).
         let (op, ins, outs) = unsafe {
-            (
-                op_state::<T>(state)?,
-                raw_slice_mut(inputs, num_inputs, "input types")?,
-                raw_slice_mut(outputs, num_outputs, "output types")?,
-            )
+            infer_args::<T, _>(state, (inputs, num_inputs), (outputs, num_outputs), "types")?
         };
         let known = |f: &i32| {
             if *f < 0 {
@@ -394,7 +414,11 @@ unsafe extern "C" fn forward_fn<T: Op>(
                 tensors_mut(outputs, num_outputs, "outputs")?,
             )
         };
-        op.forward(&ctx, &ins, &mut outs)
+        let tensors = Forward {
+            inputs: &ins,
+            outputs: &mut outs,
+        };
+        op.forward(&ctx, tensors)
     })
 }
 
@@ -424,7 +448,13 @@ unsafe extern "C" fn backward_fn<T: Op>(
                 tensors_mut(igrads, num_igrads, "input gradients")?,
             )
         };
-        op.backward(&ctx, &og, &ins, &outs, &mut ig)
+        let tensors = Backward {
+            ograds: &og,
+            inputs: &ins,
+            outputs: &outs,
+            igrads: &mut ig,
+        };
+        op.backward(&ctx, tensors)
     })
 }
 
@@ -645,7 +675,7 @@ mod tests {
             outputs[0] = inputs[0].clone();
             Ok(())
         }
-        fn forward(&self, _: &CallCtx, _: &[Tensor<'_>], _: &mut [TensorMut<'_>]) -> Result<()> {
+        fn forward(&self, _: &CallCtx, _: Forward<'_, '_>) -> Result<()> {
             Ok(())
         }
     }

@@ -12,7 +12,7 @@
 //! name:
 //!
 //! ```
-//! use mxr_plugin_abi::{CallCtx, Op, OpInfo, ParamInfo, Params, Result, Shape, Tensor, TensorMut, bail};
+//! use mxr_plugin_abi::{Backward, CallCtx, Forward, Op, OpInfo, ParamInfo, Params, Result, Shape};
 //!
 //! /// y = scale · x
 //! struct Scale { scale: f32 }
@@ -36,18 +36,17 @@
 //!         outputs[0] = inputs[0].clone();
 //!         Ok(())
 //!     }
-//!     fn forward(&self, _: &CallCtx, inputs: &[Tensor<'_>], outputs: &mut [TensorMut<'_>]) -> Result<()> {
-//!         let x = inputs[0].as_slice::<f32>()?;
-//!         for (y, x) in outputs[0].as_mut_slice::<f32>()?.iter_mut().zip(x) {
+//!     fn forward(&self, _: &CallCtx, t: Forward<'_, '_>) -> Result<()> {
+//!         let x = t.inputs[0].as_slice::<f32>()?;
+//!         for (y, x) in t.outputs[0].as_mut_slice::<f32>()?.iter_mut().zip(x) {
 //!             *y = self.scale * x;
 //!         }
 //!         Ok(())
 //!     }
 //!     const HAS_BACKWARD: bool = true;
-//!     fn backward(&self, _: &CallCtx, ograds: &[Tensor<'_>], _: &[Tensor<'_>], _: &[Tensor<'_>],
-//!                 igrads: &mut [TensorMut<'_>]) -> Result<()> {
-//!         let g = ograds[0].as_slice::<f32>()?;
-//!         for (d, g) in igrads[0].as_mut_slice::<f32>()?.iter_mut().zip(g) {
+//!     fn backward(&self, _: &CallCtx, t: Backward<'_, '_>) -> Result<()> {
+//!         let g = t.ograds[0].as_slice::<f32>()?;
+//!         for (d, g) in t.igrads[0].as_mut_slice::<f32>()?.iter_mut().zip(g) {
 //!             *d = self.scale * g;
 //!         }
 //!         Ok(())
@@ -74,8 +73,8 @@ pub use ffi::{
     STATUS_OK, STATUS_PANIC, VERSION_SYMBOL,
 };
 pub use op::{
-    CallCtx, CudaKernel, DType, Element, Error, Op, OpInfo, ParamInfo, Params, Real, Result, Shape,
-    Tensor, TensorMut,
+    Backward, CallCtx, CudaKernel, DType, Element, Error, Forward, Op, OpInfo, ParamInfo, Params,
+    Real, Result, Shape, Tensor, TensorMut,
 };
 
 /// What [`export_plugin!`] expands to; not for direct use.

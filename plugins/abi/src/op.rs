@@ -474,6 +474,28 @@ pub struct CallCtx {
     pub is_train: bool,
 }
 
+/// The tensors of a forward call ([`Op::forward`]).
+#[derive(Debug)]
+pub struct Forward<'a, 'b> {
+    /// The data inputs, then the auxiliary states.
+    pub inputs: &'b [Tensor<'a>],
+    /// The outputs, then one tensor per auxiliary state holding its value (writable).
+    pub outputs: &'b mut [TensorMut<'a>],
+}
+
+/// The tensors of a backward call ([`Op::backward`]).
+#[derive(Debug)]
+pub struct Backward<'a, 'b> {
+    /// The head gradients, one per output.
+    pub ograds: &'b [Tensor<'a>],
+    /// The forward call's inputs (data inputs, then auxiliary states).
+    pub inputs: &'b [Tensor<'a>],
+    /// The forward call's outputs.
+    pub outputs: &'b [Tensor<'a>],
+    /// The gradients to overwrite, one per data input.
+    pub igrads: &'b mut [TensorMut<'a>],
+}
+
 /// An operator written in ordinary Rust. [`export_plugin!`](crate::export_plugin) turns a list
 /// of implementations into the plugin's C entry points; panics in any method are caught and
 /// reported to the host as errors.
@@ -509,29 +531,16 @@ pub trait Op: Sized + Send + Sync + 'static {
         Ok(())
     }
 
-    /// Computes every output. `inputs`: data inputs then auxiliary states; `outputs`: the
-    /// outputs, then one tensor per auxiliary state holding its value (writable).
-    fn forward(
-        &self,
-        ctx: &CallCtx,
-        inputs: &[Tensor<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()>;
+    /// Computes every output (see [`Forward`] for the tensors).
+    fn forward(&self, ctx: &CallCtx, tensors: Forward<'_, '_>) -> Result<()>;
 
     /// Whether [`Op::backward`] is implemented (without it the operator has no gradient).
     const HAS_BACKWARD: bool = false;
 
-    /// Overwrites `igrads` (one per data input) with the gradients, from the head gradients
-    /// `ograds` (one per output), the forward `inputs` and `outputs`.
-    fn backward(
-        &self,
-        ctx: &CallCtx,
-        ograds: &[Tensor<'_>],
-        inputs: &[Tensor<'_>],
-        outputs: &[Tensor<'_>],
-        igrads: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        let _ = (ctx, ograds, inputs, outputs, igrads);
+    /// Overwrites the input gradients `igrads` with the gradients, from the head gradients
+    /// `ograds` and the forward call's `inputs` and `outputs` (see [`Backward`]).
+    fn backward(&self, ctx: &CallCtx, tensors: Backward<'_, '_>) -> Result<()> {
+        let _ = (ctx, tensors);
         bail!("{} has no backward kernel", Self::info().name)
     }
 }

@@ -9,7 +9,8 @@
 //!   [`OptimizerOf`] their [`OptimizerParams`], which has the builder methods they share.
 //! - [`Updater`]: per-key states (MXNet's `get_updater`).
 //! - Schedules: [`FactorScheduler`], [`MultiFactorScheduler`], [`PolyScheduler`],
-//!   [`CosineScheduler`], with MXNet's update-count semantics.
+//!   [`CosineScheduler`], with MXNet's update-count semantics: each a [`Schedule`] (the base
+//!   rate and warm-up they share) of its [`ScheduleRule`].
 //!
 //! ```
 //! use mxr::nd::NDArray;
@@ -40,7 +41,8 @@ pub use adam::{Adam, AdamParams};
 pub use configured::{OptimizerOf, OptimizerParams};
 pub use optimizer::{Optimizer, OptimizerCore, ParamKey, State};
 pub use scheduler::{
-    CosineScheduler, FactorScheduler, LrScheduler, MultiFactorScheduler, PolyScheduler, WarmupMode,
+    CosineRule, CosineScheduler, FactorRule, FactorScheduler, LrScheduler, MultiFactorRule,
+    MultiFactorScheduler, PolyRule, PolyScheduler, Schedule, ScheduleRule, WarmupMode,
 };
 pub use sgd::{Sgd, SgdParams};
 pub use updater::{UpdateItem, Updater, get_updater};

@@ -94,6 +94,70 @@ impl Warmup {
     }
 }
 
+/// A learning-rate schedule: the base rate and warm-up every schedule has (MXNet's
+/// `LRScheduler` base class), and `R`, the rule that moves the base rate after the warm-up.
+/// [`FactorScheduler`], [`MultiFactorScheduler`], [`PolyScheduler`] and [`CosineScheduler`]
+/// name it; [`Schedule::warmup`] and the [`LrScheduler`] implementation are theirs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule<R> {
+    /// The current base rate (the step schedules lower it as they pass each step).
+    base_lr: f64,
+    warmup: Warmup,
+    rule: R,
+}
+
+/// How a [`Schedule`] moves its base rate once the warm-up is over.
+pub trait ScheduleRule: fmt::Debug + Send {
+    /// The call a bad warm-up is reported as (`FactorScheduler::warmup`).
+    const WARMUP_CALL: &'static str;
+
+    /// Moves `base_lr` to update count `num_update`, past a warm-up of `warmup_steps`.
+    fn advance(&mut self, base_lr: &mut f64, num_update: u64, warmup_steps: u64);
+}
+
+impl<R> Schedule<R> {
+    /// A schedule from `base_lr` by `rule`, without warm-up.
+    fn with_rule(base_lr: f64, rule: R) -> Schedule<R> {
+        Schedule {
+            base_lr,
+            warmup: Warmup::none(base_lr),
+            rule,
+        }
+    }
+
+    /// Sets the starting rate, which is also the rate the warm-up ends at.
+    fn set_initial_lr(&mut self, lr: f64) {
+        self.base_lr = lr;
+        self.warmup.final_lr = lr;
+    }
+}
+
+impl<R: ScheduleRule> Schedule<R> {
+    /// A warm-up over the first `steps` updates starting from `begin_lr` (at most the base
+    /// rate; set the base rate first).
+    pub fn warmup(mut self, steps: u64, begin_lr: f64, mode: WarmupMode) -> Result<Self> {
+        self.warmup = Warmup::new(R::WARMUP_CALL, self.base_lr, steps, begin_lr, mode)?;
+        Ok(self)
+    }
+}
+
+impl<R: ScheduleRule> LrScheduler for Schedule<R> {
+    fn lr(&mut self, num_update: u64) -> f64 {
+        if let Some(lr) = self.warmup.lr(num_update) {
+            return lr;
+        }
+        self.rule
+            .advance(&mut self.base_lr, num_update, self.warmup.steps);
+        self.base_lr
+    }
+    fn base_lr(&self) -> f64 {
+        self.base_lr
+    }
+    fn set_base_lr(&mut self, lr: f64) {
+        self.base_lr = lr;
+    }
+}
+
 fn check_factor(call: &'static str, factor: f64) -> Result<()> {
     if factor > 1.0 {
         return Err(Error::InvalidArgument {
@@ -115,14 +179,15 @@ fn check_factor(call: &'static str, factor: f64) -> Result<()> {
 /// assert_eq!(s.lr(21), 0.025);
 /// # Ok::<(), mxr::Error>(())
 /// ```
+pub type FactorScheduler = Schedule<FactorRule>;
+
+/// [`FactorScheduler`]'s rule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FactorScheduler {
+pub struct FactorRule {
     step: u64,
     factor: f64,
     stop_factor_lr: f64,
-    base_lr: f64,
     count: u64,
-    warmup: Warmup,
 }
 
 impl FactorScheduler {
@@ -136,67 +201,39 @@ impl FactorScheduler {
             });
         }
         check_factor("FactorScheduler::new", factor)?;
-        Ok(FactorScheduler {
+        let rule = FactorRule {
             step,
             factor,
             stop_factor_lr: 1e-8,
-            base_lr: 0.01,
             count: 0,
-            warmup: Warmup::none(0.01),
-        })
+        };
+        Ok(Schedule::with_rule(0.01, rule))
     }
 
     /// The floor of the learning rate.
     pub fn stop_factor_lr(mut self, lr: f64) -> FactorScheduler {
-        self.stop_factor_lr = lr;
+        self.rule.stop_factor_lr = lr;
         self
     }
 
     /// The starting learning rate (also the rate the warm-up ends at).
     pub fn base_lr(mut self, lr: f64) -> FactorScheduler {
-        self.base_lr = lr;
-        self.warmup.final_lr = lr;
+        self.set_initial_lr(lr);
         self
-    }
-
-    /// A warm-up over the first `steps` updates starting from `begin_lr` (at most the base
-    /// rate; set the base rate first).
-    pub fn warmup(
-        mut self,
-        steps: u64,
-        begin_lr: f64,
-        mode: WarmupMode,
-    ) -> Result<FactorScheduler> {
-        self.warmup = Warmup::new(
-            "FactorScheduler::warmup",
-            self.base_lr,
-            steps,
-            begin_lr,
-            mode,
-        )?;
-        Ok(self)
     }
 }
 
-impl LrScheduler for FactorScheduler {
-    fn lr(&mut self, num_update: u64) -> f64 {
-        if let Some(lr) = self.warmup.lr(num_update) {
-            return lr;
-        }
+impl ScheduleRule for FactorRule {
+    const WARMUP_CALL: &'static str = "FactorScheduler::warmup";
+
+    fn advance(&mut self, base_lr: &mut f64, num_update: u64, _warmup_steps: u64) {
         while num_update > self.count + self.step {
             self.count += self.step;
-            self.base_lr *= self.factor;
-            if self.base_lr < self.stop_factor_lr {
-                self.base_lr = self.stop_factor_lr;
+            *base_lr *= self.factor;
+            if *base_lr < self.stop_factor_lr {
+                *base_lr = self.stop_factor_lr;
             }
         }
-        self.base_lr
-    }
-    fn base_lr(&self) -> f64 {
-        self.base_lr
-    }
-    fn set_base_lr(&mut self, lr: f64) {
-        self.base_lr = lr;
     }
 }
 
@@ -209,14 +246,15 @@ impl LrScheduler for FactorScheduler {
 /// assert_eq!([s.lr(5), s.lr(6), s.lr(11)], [1.0, 0.5, 0.25]);
 /// # Ok::<(), mxr::Error>(())
 /// ```
+pub type MultiFactorScheduler = Schedule<MultiFactorRule>;
+
+/// [`MultiFactorScheduler`]'s rule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MultiFactorScheduler {
+pub struct MultiFactorRule {
     steps: Vec<u64>,
     factor: f64,
-    base_lr: f64,
     cur_step_ind: usize,
     count: u64,
-    warmup: Warmup,
 }
 
 impl MultiFactorScheduler {
@@ -243,131 +281,101 @@ impl MultiFactorScheduler {
             });
         }
         check_factor(call, factor)?;
-        Ok(MultiFactorScheduler {
+        let rule = MultiFactorRule {
             steps,
             factor,
-            base_lr: 0.01,
             cur_step_ind: 0,
             count: 0,
-            warmup: Warmup::none(0.01),
-        })
+        };
+        Ok(Schedule::with_rule(0.01, rule))
     }
 
     /// The starting learning rate (also the rate the warm-up ends at).
     pub fn base_lr(mut self, lr: f64) -> MultiFactorScheduler {
-        self.base_lr = lr;
-        self.warmup.final_lr = lr;
+        self.set_initial_lr(lr);
         self
-    }
-
-    /// A warm-up over the first `steps` updates starting from `begin_lr`.
-    pub fn warmup(
-        mut self,
-        steps: u64,
-        begin_lr: f64,
-        mode: WarmupMode,
-    ) -> Result<MultiFactorScheduler> {
-        self.warmup = Warmup::new(
-            "MultiFactorScheduler::warmup",
-            self.base_lr,
-            steps,
-            begin_lr,
-            mode,
-        )?;
-        Ok(self)
     }
 
     /// The last step passed (0 before the first).
     pub fn count(&self) -> u64 {
-        self.count
+        self.rule.count
     }
 }
 
-impl LrScheduler for MultiFactorScheduler {
-    fn lr(&mut self, num_update: u64) -> f64 {
-        if let Some(lr) = self.warmup.lr(num_update) {
-            return lr;
-        }
+impl ScheduleRule for MultiFactorRule {
+    const WARMUP_CALL: &'static str = "MultiFactorScheduler::warmup";
+
+    fn advance(&mut self, base_lr: &mut f64, num_update: u64, _warmup_steps: u64) {
         while let Some(&step) = self.steps.get(self.cur_step_ind) {
             if num_update > step {
                 self.count = step;
                 self.cur_step_ind += 1;
-                self.base_lr *= self.factor;
+                *base_lr *= self.factor;
             } else {
                 break;
             }
         }
-        self.base_lr
-    }
-    fn base_lr(&self) -> f64 {
-        self.base_lr
-    }
-    fn set_base_lr(&mut self, lr: f64) {
-        self.base_lr = lr;
     }
 }
 
 /// A decay from the base rate to `final_lr` over `max_update` updates, counted after the
-/// warm-up: what [`PolyScheduler`] and [`CosineScheduler`] share.
+/// warm-up: what [`PolyRule`] and [`CosineRule`] share.
 #[derive(Debug, Clone, PartialEq)]
 struct Decay {
     max_update: u64,
     base_lr_orig: f64,
-    base_lr: f64,
     final_lr: f64,
-    warmup: Warmup,
 }
 
 impl Decay {
-    fn new(call: &'static str, max_update: u64, base_lr: f64, final_lr: f64) -> Result<Decay> {
+    /// The schedule from `base_lr` with this decay and `rule` (made from it).
+    fn schedule<R>(
+        call: &'static str,
+        max_update: u64,
+        base_lr: f64,
+        final_lr: f64,
+        rule: impl FnOnce(Decay) -> R,
+    ) -> Result<Schedule<R>> {
         if max_update < 1 {
             return Err(Error::InvalidArgument {
                 call,
                 reason: "maximum number of updates must be strictly positive".into(),
             });
         }
-        Ok(Decay {
+        let decay = Decay {
             max_update,
             base_lr_orig: base_lr,
-            base_lr,
             final_lr,
-            warmup: Warmup::none(base_lr),
-        })
+        };
+        Ok(Schedule::with_rule(base_lr, rule(decay)))
     }
 
-    /// Replaces the warm-up (see [`Warmup::new`]).
-    fn set_warmup(
-        &mut self,
-        call: &'static str,
-        steps: u64,
-        begin_lr: f64,
-        mode: WarmupMode,
-    ) -> Result<()> {
-        self.warmup = Warmup::new(call, self.base_lr, steps, begin_lr, mode)?;
-        Ok(())
-    }
-
-    /// The rate at `num_update`: the warm-up's, else (up to `max_update`) `final_lr` plus
-    /// `decayed(base_lr − final_lr, n, max_steps)` with `n` updates of `max_steps` done after
-    /// the warm-up; past `max_update`, the last rate.
-    fn lr(&mut self, num_update: u64, decayed: impl Fn(f64, f64, f64) -> f64) -> f64 {
-        if let Some(lr) = self.warmup.lr(num_update) {
-            return lr;
-        }
+    /// Up to `max_update`, sets `base_lr` to `final_lr` plus `decayed(base_lr − final_lr, n,
+    /// max_steps)` with `n` updates of `max_steps` done after the warm-up; past it, leaves the
+    /// last rate.
+    fn advance(
+        &self,
+        base_lr: &mut f64,
+        num_update: u64,
+        warmup_steps: u64,
+        decayed: impl Fn(f64, f64, f64) -> f64,
+    ) {
         if num_update <= self.max_update {
-            let max_steps = self.max_update as f64 - self.warmup.steps as f64;
-            let n = (num_update - self.warmup.steps) as f64;
-            self.base_lr = self.final_lr + decayed(self.base_lr_orig - self.final_lr, n, max_steps);
+            let max_steps = self.max_update as f64 - warmup_steps as f64;
+            let n = (num_update - warmup_steps) as f64;
+            *base_lr = self.final_lr + decayed(self.base_lr_orig - self.final_lr, n, max_steps);
         }
-        self.base_lr
     }
 }
 
 /// Polynomial decay to `final_lr` over `max_update` updates (MXNet's `PolyScheduler`):
 /// `final_lr + (base_lr − final_lr)·(1 − n/max_steps)^pwr`, with `n` counted after the
 /// warm-up.
+pub type PolyScheduler = Schedule<PolyRule>;
+
+/// [`PolyScheduler`]'s rule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PolyScheduler {
+pub struct PolyRule {
     decay: Decay,
     power: f64,
 }
@@ -375,73 +383,58 @@ pub struct PolyScheduler {
 impl PolyScheduler {
     /// Decay from `base_lr` to `final_lr` with power `pwr` over `max_update` (>= 1) updates.
     pub fn new(max_update: u64, base_lr: f64, pwr: f64, final_lr: f64) -> Result<PolyScheduler> {
-        Ok(PolyScheduler {
-            decay: Decay::new("PolyScheduler::new", max_update, base_lr, final_lr)?,
-            power: pwr,
-        })
-    }
-
-    /// A warm-up over the first `steps` updates starting from `begin_lr`.
-    pub fn warmup(mut self, steps: u64, begin_lr: f64, mode: WarmupMode) -> Result<PolyScheduler> {
-        self.decay
-            .set_warmup("PolyScheduler::warmup", steps, begin_lr, mode)?;
-        Ok(self)
+        Decay::schedule(
+            "PolyScheduler::new",
+            max_update,
+            base_lr,
+            final_lr,
+            |decay| PolyRule { decay, power: pwr },
+        )
     }
 }
 
-impl LrScheduler for PolyScheduler {
-    fn lr(&mut self, num_update: u64) -> f64 {
+impl ScheduleRule for PolyRule {
+    const WARMUP_CALL: &'static str = "PolyScheduler::warmup";
+
+    fn advance(&mut self, base_lr: &mut f64, num_update: u64, warmup_steps: u64) {
         let power = self.power;
-        self.decay.lr(num_update, |span, n, max_steps| {
-            span * (1.0 - n / max_steps).powf(power)
-        })
-    }
-    fn base_lr(&self) -> f64 {
-        self.decay.base_lr
-    }
-    fn set_base_lr(&mut self, lr: f64) {
-        self.decay.base_lr = lr;
+        self.decay
+            .advance(base_lr, num_update, warmup_steps, |span, n, max_steps| {
+                span * (1.0 - n / max_steps).powf(power)
+            });
     }
 }
 
 /// Cosine decay to `final_lr` over `max_update` updates (MXNet's `CosineScheduler`):
 /// `final_lr + (base_lr − final_lr)·(1 + cos(π·n/max_steps))/2`.
+pub type CosineScheduler = Schedule<CosineRule>;
+
+/// [`CosineScheduler`]'s rule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CosineScheduler {
+pub struct CosineRule {
     decay: Decay,
 }
 
 impl CosineScheduler {
     /// Decay from `base_lr` to `final_lr` over `max_update` (>= 1) updates.
     pub fn new(max_update: u64, base_lr: f64, final_lr: f64) -> Result<CosineScheduler> {
-        Ok(CosineScheduler {
-            decay: Decay::new("CosineScheduler::new", max_update, base_lr, final_lr)?,
-        })
-    }
-
-    /// A warm-up over the first `steps` updates starting from `begin_lr`.
-    pub fn warmup(
-        mut self,
-        steps: u64,
-        begin_lr: f64,
-        mode: WarmupMode,
-    ) -> Result<CosineScheduler> {
-        self.decay
-            .set_warmup("CosineScheduler::warmup", steps, begin_lr, mode)?;
-        Ok(self)
+        Decay::schedule(
+            "CosineScheduler::new",
+            max_update,
+            base_lr,
+            final_lr,
+            |decay| CosineRule { decay },
+        )
     }
 }
 
-impl LrScheduler for CosineScheduler {
-    fn lr(&mut self, num_update: u64) -> f64 {
-        self.decay.lr(num_update, |span, n, max_steps| {
-            span * (1.0 + (PI * n / max_steps).cos()) / 2.0
-        })
-    }
-    fn base_lr(&self) -> f64 {
-        self.decay.base_lr
-    }
-    fn set_base_lr(&mut self, lr: f64) {
-        self.decay.base_lr = lr;
+impl ScheduleRule for CosineRule {
+    const WARMUP_CALL: &'static str = "CosineScheduler::warmup";
+
+    fn advance(&mut self, base_lr: &mut f64, num_update: u64, warmup_steps: u64) {
+        self.decay
+            .advance(base_lr, num_update, warmup_steps, |span, n, max_steps| {
+                span * (1.0 + (PI * n / max_steps).cos()) / 2.0
+            });
     }
 }

@@ -9,7 +9,8 @@
 //! `target/debug/libmxr_plugin_example_scale_shift.so`.
 
 use mxr_plugin_abi::{
-    CallCtx, DType, Op, OpInfo, ParamInfo, Params, Real, Result, Shape, Tensor, TensorMut, bail,
+    Backward, CallCtx, DType, Forward, Op, OpInfo, ParamInfo, Params, Real, Result, Shape, Tensor,
+    TensorMut, bail,
 };
 
 /// The `scale_shift` operator with its parsed parameters.
@@ -166,32 +167,20 @@ impl Op for ScaleShift {
         Ok(())
     }
 
-    fn forward(
-        &self,
-        _ctx: &CallCtx,
-        inputs: &[Tensor<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        match inputs[0].dtype() {
-            DType::F32 => self.forward_typed::<f32>(inputs, &mut outputs[0]),
-            DType::F64 => self.forward_typed::<f64>(inputs, &mut outputs[0]),
+    fn forward(&self, _ctx: &CallCtx, t: Forward<'_, '_>) -> Result<()> {
+        match t.inputs[0].dtype() {
+            DType::F32 => self.forward_typed::<f32>(t.inputs, &mut t.outputs[0]),
+            DType::F64 => self.forward_typed::<f64>(t.inputs, &mut t.outputs[0]),
             other => bail!("scale_shift supports float32 and float64, not {other}"),
         }
     }
 
     const HAS_BACKWARD: bool = true;
 
-    fn backward(
-        &self,
-        _ctx: &CallCtx,
-        ograds: &[Tensor<'_>],
-        inputs: &[Tensor<'_>],
-        _outputs: &[Tensor<'_>],
-        igrads: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        match inputs[0].dtype() {
-            DType::F32 => self.backward_typed::<f32>(&ograds[0], inputs, igrads),
-            DType::F64 => self.backward_typed::<f64>(&ograds[0], inputs, igrads),
+    fn backward(&self, _ctx: &CallCtx, t: Backward<'_, '_>) -> Result<()> {
+        match t.inputs[0].dtype() {
+            DType::F32 => self.backward_typed::<f32>(&t.ograds[0], t.inputs, t.igrads),
+            DType::F64 => self.backward_typed::<f64>(&t.ograds[0], t.inputs, t.igrads),
             other => bail!("scale_shift supports float32 and float64, not {other}"),
         }
     }

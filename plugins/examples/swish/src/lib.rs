@@ -7,8 +7,8 @@
 //! `target/debug/libmxr_plugin_example_swish.so`.
 
 use mxr_plugin_abi::{
-    CallCtx, CudaKernel, DType, Op, OpInfo, ParamInfo, Params, Real, Result, Shape, Tensor,
-    TensorMut, bail,
+    Backward, CallCtx, CudaKernel, DType, Forward, Op, OpInfo, ParamInfo, Params, Real, Result,
+    Shape, Tensor, TensorMut, bail,
 };
 
 /// The `swish` operator with its parsed parameter.
@@ -97,32 +97,22 @@ impl Op for Swish {
         Ok(())
     }
 
-    fn forward(
-        &self,
-        _ctx: &CallCtx,
-        inputs: &[Tensor<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        match inputs[0].dtype() {
-            DType::F32 => self.forward_typed::<f32>(&inputs[0], &mut outputs[0]),
-            DType::F64 => self.forward_typed::<f64>(&inputs[0], &mut outputs[0]),
+    fn forward(&self, _ctx: &CallCtx, t: Forward<'_, '_>) -> Result<()> {
+        let (x, y) = (&t.inputs[0], &mut t.outputs[0]);
+        match x.dtype() {
+            DType::F32 => self.forward_typed::<f32>(x, y),
+            DType::F64 => self.forward_typed::<f64>(x, y),
             other => bail!("swish supports float32 and float64, not {other}"),
         }
     }
 
     const HAS_BACKWARD: bool = true;
 
-    fn backward(
-        &self,
-        _ctx: &CallCtx,
-        ograds: &[Tensor<'_>],
-        inputs: &[Tensor<'_>],
-        _outputs: &[Tensor<'_>],
-        igrads: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        match inputs[0].dtype() {
-            DType::F32 => self.backward_typed::<f32>(&ograds[0], &inputs[0], &mut igrads[0]),
-            DType::F64 => self.backward_typed::<f64>(&ograds[0], &inputs[0], &mut igrads[0]),
+    fn backward(&self, _ctx: &CallCtx, t: Backward<'_, '_>) -> Result<()> {
+        let (g, x, dx) = (&t.ograds[0], &t.inputs[0], &mut t.igrads[0]);
+        match x.dtype() {
+            DType::F32 => self.backward_typed::<f32>(g, x, dx),
+            DType::F64 => self.backward_typed::<f64>(g, x, dx),
             other => bail!("swish supports float32 and float64, not {other}"),
         }
     }

@@ -6,7 +6,8 @@
 //! auxiliary states through the ABI. `opaque(data)` copies its input and has no backward kernel.
 
 use mxr_plugin_abi::{
-    CallCtx, Op, OpInfo, ParamInfo, Params, Result, Shape, Tensor, TensorMut, bail,
+    Backward, CallCtx, Forward, Op, OpInfo, ParamInfo, Params, Result, Shape, Tensor, TensorMut,
+    bail,
 };
 
 /// Where `faulty` fails.
@@ -32,14 +33,23 @@ fn copy(from: &[Tensor<'_>], to: &mut [TensorMut<'_>]) {
     to[0].bytes_mut().copy_from_slice(from[0].bytes());
 }
 
+/// The description of an operator `name` that copies its input `data` to its output `output`
+/// (no auxiliary states, no parameters, no GPU kernel).
+fn copy_info(name: &'static str, description: &'static str) -> OpInfo {
+    OpInfo {
+        name,
+        description,
+        inputs: &["data"],
+        outputs: &["output"],
+        aux: &[],
+        params: Vec::new(),
+        cuda: None,
+    }
+}
+
 impl Op for Faulty {
     fn info() -> OpInfo {
         OpInfo {
-            name: "faulty",
-            description: "Copies its input; fails on purpose where `fail` says.",
-            inputs: &["data"],
-            outputs: &["output"],
-            aux: &[],
             params: vec![ParamInfo::optional(
                 "fail",
                 "{'none', 'error_create', 'panic_create', 'error_shape', 'panic_shape', \
@@ -47,7 +57,10 @@ impl Op for Faulty {
                 "none",
                 "Where to fail.",
             )],
-            cuda: None,
+            ..copy_info(
+                "faulty",
+                "Copies its input; fails on purpose where `fail` says.",
+            )
         }
     }
 
@@ -77,24 +90,19 @@ impl Op for Faulty {
         }
     }
 
-    fn forward(
-        &self,
-        _ctx: &CallCtx,
-        inputs: &[Tensor<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn forward(&self, _ctx: &CallCtx, t: Forward<'_, '_>) -> Result<()> {
         match self.fail {
             Fail::PanicForward => panic!("fail=panic_forward: deliberate panic in the kernel"),
             Fail::ErrorForward => {
-                let x = inputs[0].as_slice::<f32>()?;
+                let x = t.inputs[0].as_slice::<f32>()?;
                 if let Some(i) = x.iter().position(|v| *v < 0.0) {
                     bail!("negative input {} at index {i}", x[i]);
                 }
-                copy(inputs, outputs);
+                copy(t.inputs, t.outputs);
                 Ok(())
             }
             _ => {
-                copy(inputs, outputs);
+                copy(t.inputs, t.outputs);
                 Ok(())
             }
         }
@@ -102,18 +110,11 @@ impl Op for Faulty {
 
     const HAS_BACKWARD: bool = true;
 
-    fn backward(
-        &self,
-        _ctx: &CallCtx,
-        ograds: &[Tensor<'_>],
-        _inputs: &[Tensor<'_>],
-        _outputs: &[Tensor<'_>],
-        igrads: &mut [TensorMut<'_>],
-    ) -> Result<()> {
+    fn backward(&self, _ctx: &CallCtx, t: Backward<'_, '_>) -> Result<()> {
         if self.fail == Fail::PanicBackward {
             panic!("fail=panic_backward: deliberate panic in the backward kernel");
         }
-        copy(ograds, igrads);
+        copy(t.ograds, t.igrads);
         Ok(())
     }
 }
@@ -125,13 +126,11 @@ pub struct Tally;
 impl Op for Tally {
     fn info() -> OpInfo {
         OpInfo {
-            name: "tally",
-            description: "Copies its input; in training mode adds its sum to the state `total`.",
-            inputs: &["data"],
-            outputs: &["output"],
             aux: &["total"],
-            params: Vec::new(),
-            cuda: None,
+            ..copy_info(
+                "tally",
+                "Copies its input; in training mode adds its sum to the state `total`.",
+            )
         }
     }
 
@@ -145,31 +144,19 @@ impl Op for Tally {
         Ok(())
     }
 
-    fn forward(
-        &self,
-        ctx: &CallCtx,
-        inputs: &[Tensor<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        copy(inputs, outputs);
+    fn forward(&self, ctx: &CallCtx, t: Forward<'_, '_>) -> Result<()> {
+        copy(t.inputs, t.outputs);
         if ctx.is_train {
-            let sum: f32 = inputs[0].as_slice::<f32>()?.iter().sum();
-            outputs[1].as_mut_slice::<f32>()?[0] += sum;
+            let sum: f32 = t.inputs[0].as_slice::<f32>()?.iter().sum();
+            t.outputs[1].as_mut_slice::<f32>()?[0] += sum;
         }
         Ok(())
     }
 
     const HAS_BACKWARD: bool = true;
 
-    fn backward(
-        &self,
-        _ctx: &CallCtx,
-        ograds: &[Tensor<'_>],
-        _inputs: &[Tensor<'_>],
-        _outputs: &[Tensor<'_>],
-        igrads: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        copy(ograds, igrads);
+    fn backward(&self, _ctx: &CallCtx, t: Backward<'_, '_>) -> Result<()> {
+        copy(t.ograds, t.igrads);
         Ok(())
     }
 }
@@ -180,15 +167,7 @@ pub struct Opaque;
 
 impl Op for Opaque {
     fn info() -> OpInfo {
-        OpInfo {
-            name: "opaque",
-            description: "Copies its input; has no backward kernel.",
-            inputs: &["data"],
-            outputs: &["output"],
-            aux: &[],
-            params: Vec::new(),
-            cuda: None,
-        }
+        copy_info("opaque", "Copies its input; has no backward kernel.")
     }
 
     fn create(_params: &Params) -> Result<Self> {
@@ -200,13 +179,8 @@ impl Op for Opaque {
         Ok(())
     }
 
-    fn forward(
-        &self,
-        _ctx: &CallCtx,
-        inputs: &[Tensor<'_>],
-        outputs: &mut [TensorMut<'_>],
-    ) -> Result<()> {
-        copy(inputs, outputs);
+    fn forward(&self, _ctx: &CallCtx, t: Forward<'_, '_>) -> Result<()> {
+        copy(t.inputs, t.outputs);
         Ok(())
     }
 }

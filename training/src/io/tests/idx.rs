@@ -58,6 +58,17 @@ fn reason(result: crate::Result<impl std::fmt::Debug>, path: &std::path::Path) -
     }
 }
 
+/// Writes each case's bytes to a file of its name in `dir`, and checks that reading it as images
+/// is a format error whose reason contains the case's text.
+fn assert_image_errors(dir: &TempDir, cases: Vec<(&str, Vec<u8>, &str)>) {
+    for (name, bytes, want) in cases {
+        let path = dir.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        let r = reason(read_idx_images(&path), &path);
+        assert!(r.contains(want), "{name}: {r}");
+    }
+}
+
 #[test]
 fn missing_file_is_an_io_error_naming_it() {
     let dir = TempDir::new("idx-missing");
@@ -87,12 +98,7 @@ fn wrong_magic_numbers_are_format_errors() {
             "element type 0x0d",
         ),
     ];
-    for (name, bytes, want) in cases {
-        let path = dir.path(name);
-        std::fs::write(&path, bytes).unwrap();
-        let r = reason(read_idx_images(&path), &path);
-        assert!(r.contains(want), "{name}: {r}");
-    }
+    assert_image_errors(&dir, cases);
     let path = dir.path("images-as-labels");
     std::fs::write(&path, idx_bytes(&[1, 1, 1], &[0])).unwrap();
     let r = reason(read_idx_labels(&path), &path);
@@ -134,12 +140,7 @@ fn truncated_and_oversized_files_are_format_errors() {
             "too large",
         ),
     ];
-    for (name, bytes, want) in cases {
-        let path = dir.path(name);
-        std::fs::write(&path, bytes).unwrap();
-        let r = reason(read_idx_images(&path), &path);
-        assert!(r.contains(want), "{name}: {r}");
-    }
+    assert_image_errors(&dir, cases);
 }
 
 #[test]

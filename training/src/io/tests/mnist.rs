@@ -176,14 +176,16 @@ fn fashion_mnist_matches_mxnet() {
     let Some(dir) = mxr_test_support::fashion_mnist_dir() else {
         return;
     };
-    let test = |name: &str| dir.join(format!("t10k-{name}.gz"));
-    let train = |name: &str| dir.join(format!("train-{name}.gz"));
+    // The quiet iterator over set `set` (`t10k` or `train`).
+    let iter = |set: &str| {
+        let file = |name: &str| dir.join(format!("{set}-{name}.gz"));
+        MNISTIter::builder(file("images-idx3-ubyte"), file("labels-idx1-ubyte")).silent(true)
+    };
 
     // mx.io.MNISTIter(image=t10k..., batch_size=3000, shuffle=False): 3 batches (9000 of 10000).
-    let mut it = MNISTIter::builder(test("images-idx3-ubyte"), test("labels-idx1-ubyte"))
+    let mut it = iter("t10k")
         .batch_size(3000)
         .shuffle(false)
-        .silent(true)
         .build()
         .unwrap();
     assert_eq!(it.num_examples(), 10000);
@@ -200,12 +202,7 @@ fn fashion_mnist_matches_mxnet() {
     assert_eq!(it.batches().count(), 2);
 
     // mx.io.MNISTIter(image=train..., batch_size=20, flat=True, seed=0): shuffled.
-    let mut it = MNISTIter::builder(train("images-idx3-ubyte"), train("labels-idx1-ubyte"))
-        .batch_size(20)
-        .flat(true)
-        .silent(true)
-        .build()
-        .unwrap();
+    let mut it = iter("train").batch_size(20).flat(true).build().unwrap();
     assert_eq!(it.num_examples(), 60000);
     let b = it.next_batch().unwrap().unwrap();
     let labels = labels_u8(&b);
@@ -217,11 +214,10 @@ fn fashion_mnist_matches_mxnet() {
     assert_eq!(b.data[0].shape(), &[20, 784]);
 
     // num_parts=4, part_index=3, seed=3.
-    let mut it = MNISTIter::builder(train("images-idx3-ubyte"), train("labels-idx1-ubyte"))
+    let mut it = iter("train")
         .batch_size(10)
         .seed(3)
         .parts(4, 3)
-        .silent(true)
         .build()
         .unwrap();
     assert_eq!(it.num_examples(), 15000);

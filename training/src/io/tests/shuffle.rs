@@ -42,12 +42,18 @@ fn numpy_shuffle_matches_numpy() {
     }
 }
 
+/// `0..n` shuffled by `Mt19937::new(seed).libstdcxx_shuffle`.
+fn libstdcxx_shuffled(n: usize, seed: u32) -> Vec<usize> {
+    let mut a: Vec<usize> = (0..n).collect();
+    Mt19937::new(seed).libstdcxx_shuffle(&mut a);
+    a
+}
+
 #[test]
 fn libstdcxx_shuffle_matches_mxnet_mnist_iter() {
     // The order of MXNet's MNISTIter(shuffle=True, seed=s) over 10000 examples, found by
     // matching its images to the file's.
-    let mut a: Vec<usize> = (0..10_000).collect();
-    Mt19937::new(0).libstdcxx_shuffle(&mut a);
+    let a = libstdcxx_shuffled(10_000, 0);
     assert_eq!(
         a[..12],
         [
@@ -55,8 +61,7 @@ fn libstdcxx_shuffle_matches_mxnet_mnist_iter() {
         ]
     );
     assert_eq!(a[a.len() - 5..], [6839, 8454, 7041, 9759, 9211]);
-    let mut a: Vec<usize> = (0..10_000).collect();
-    Mt19937::new(5).libstdcxx_shuffle(&mut a);
+    let a = libstdcxx_shuffled(10_000, 5);
     assert_eq!(
         a[..12],
         [
@@ -65,8 +70,7 @@ fn libstdcxx_shuffle_matches_mxnet_mnist_iter() {
     );
     assert_eq!(a[a.len() - 5..], [2977, 8409, 8556, 7767, 972]);
     // 60000 examples (Fashion-MNIST's training set), seed 0.
-    let mut a: Vec<usize> = (0..60_000).collect();
-    Mt19937::new(0).libstdcxx_shuffle(&mut a);
+    let a = libstdcxx_shuffled(60_000, 0);
     assert_eq!(
         a[..8],
         [26990, 27744, 21904, 3028, 29287, 11021, 25046, 752]
