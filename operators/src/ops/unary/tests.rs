@@ -296,7 +296,7 @@ fn gpu_matches_cpu() {
                 mxr_kernels::cpu::elementwise::UnaryGrad::SoftRelu,
                 mxr_kernels::cpu::elementwise::UnaryGrad::SoftSign,
             ] {
-                let op = super::UnaryBackward { op };
+                let op = super::Backward(op);
                 compare_with_cpu(&op, &dev, &[g.clone(), x.clone()], true, 1e-5, 1e-7)
                     .unwrap_or_else(|e| panic!("{op:?} {shape:?}: {e}"));
             }
