@@ -138,17 +138,14 @@ impl UnaryGradKernel for ActivationParam {
             vec!["ograd".into(), "output".into(), "data".into()]
         }
     }
-    fn compute(&self, inputs: &[TensorRef<'_>], dx: &mut TensorMut<'_>) -> Result<()> {
+    fn compute(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, dx) = (call.inputs, &mut call.outputs[0]);
         let grad = self.act_type.grad();
         let v = self.grad_value(inputs);
         unary_grad(self.grad_name(), grad, &inputs[0], Some(v), dx)
     }
-    fn compute_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        dx: &GpuTensor<'_>,
-    ) -> Result<()> {
+    fn compute_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, dx) = (call.ctx, call.inputs, &call.outputs[0]);
         gpu::backward(ctx, self.act_type, &inputs[0], self.grad_value(inputs), dx)
     }
 }

@@ -69,12 +69,8 @@ fn check_rows(
 
 /// Joins `parts` row by row into `out`: row `o` of `out` is row `o` of every part, in order.
 fn join_rows(op: &str, parts: &[(&[u8], usize)], out: &mut [u8], outer: usize) -> Result<()> {
-    let row = check_rows(
-        op,
-        out.len(),
-        parts.iter().map(|(b, r)| (b.len(), *r)),
-        outer,
-    )?;
+    let sizes = parts.iter().map(|(b, r)| (b.len(), *r));
+    let row = check_rows(op, out.len(), sizes, outer)?;
     if row == 0 {
         return Ok(());
     }
@@ -97,12 +93,8 @@ fn split_rows(
     parts: &mut [(&mut [u8], usize)],
     outer: usize,
 ) -> Result<()> {
-    let row = check_rows(
-        op,
-        input.len(),
-        parts.iter().map(|(b, r)| (b.len(), *r)),
-        outer,
-    )?;
+    let sizes = parts.iter().map(|(b, r)| (b.len(), *r));
+    let row = check_rows(op, input.len(), sizes, outer)?;
     if row == 0 {
         return Ok(());
     }

@@ -24,7 +24,8 @@ use super::init::Copy as CopyOp;
 use super::unary::{Backward, InplaceUnary, Unary, UnaryGradKernel};
 use crate::registry::attrs::AttrParser;
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpDef, OpRef, Operator, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuOpContext, GpuTensor, GradCtx, OpDef, OpRef, Operator, TensorMut,
+    TensorRef,
 };
 use crate::{Result, params};
 
@@ -202,7 +203,8 @@ impl UnaryGradKernel for ScalarGradient {
             vec!["ograd".into()]
         }
     }
-    fn compute(&self, inputs: &[TensorRef<'_>], dx: &mut TensorMut<'_>) -> Result<()> {
+    fn compute(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, dx) = (call.inputs, &mut call.outputs[0]);
         let name = self.grad_name();
         num_dispatch!(dx.dtype, name, T => {
             let g = inputs[0].slice::<T>(name)?;
@@ -212,12 +214,8 @@ impl UnaryGradKernel for ScalarGradient {
             Ok(())
         })
     }
-    fn compute_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        dx: &GpuTensor<'_>,
-    ) -> Result<()> {
+    fn compute_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, dx) = (call.ctx, call.inputs, &call.outputs[0]);
         let x = self.reads_input().then(|| &inputs[1]);
         let s = self.param.scalar;
         gpu::backward(ctx, self.grad_name(), self.op, s, &inputs[0], x, dx)

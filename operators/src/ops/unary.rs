@@ -24,7 +24,8 @@ use mxr_kernels::cuda::unary as gpu;
 use super::elemwise::{ElemwiseBinary, num_dispatch};
 use super::{no_params, parse_no_params};
 use crate::registry::{
-    Entry, GpuOpContext, GpuTensor, GradCtx, OpDef, OpRef, Operator, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuOpContext, GpuTensor, GradCtx, OpDef, OpRef, Operator, TensorMut,
+    TensorRef,
 };
 use crate::{Result, float_dispatch, params};
 
@@ -174,15 +175,12 @@ impl UnaryGradKernel for UnaryGrad {
         let value = if self.uses_output() { "output" } else { "data" };
         vec!["ograd".into(), value.into()]
     }
-    fn compute(&self, inputs: &[TensorRef<'_>], dx: &mut TensorMut<'_>) -> Result<()> {
+    fn compute(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, dx) = (call.inputs, &mut call.outputs[0]);
         unary_grad(self.grad_name(), *self, &inputs[0], Some(&inputs[1]), dx)
     }
-    fn compute_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        dx: &GpuTensor<'_>,
-    ) -> Result<()> {
+    fn compute_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, dx) = (call.ctx, call.inputs, &call.outputs[0]);
         let (g, v) = (&inputs[0], &inputs[1]);
         ctx.elementwise(self.grad_name(), [dx, g, v], |dev, s, n| {
             gpu::backward(dev, *self, s, n)
@@ -263,7 +261,8 @@ impl UnaryGradKernel for ClipParam {
     fn grad_inputs(&self) -> Vec<String> {
         vec!["ograd".into(), "data".into()]
     }
-    fn compute(&self, inputs: &[TensorRef<'_>], dx: &mut TensorMut<'_>) -> Result<()> {
+    fn compute(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, dx) = (call.inputs, &mut call.outputs[0]);
         let name = self.grad_name();
         num_dispatch!(dx.dtype, name, T => {
             let (lo, hi) = (T::from_f64(self.a_min), T::from_f64(self.a_max));
@@ -273,12 +272,8 @@ impl UnaryGradKernel for ClipParam {
             Ok(())
         })
     }
-    fn compute_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        dx: &GpuTensor<'_>,
-    ) -> Result<()> {
+    fn compute_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, dx) = (call.ctx, call.inputs, &call.outputs[0]);
         let bounds = (self.a_min as f32, self.a_max as f32);
         let (g, x) = (&inputs[0], &inputs[1]);
         ctx.elementwise(self.grad_name(), [dx, g, x], |dev, s, n| {
@@ -371,7 +366,8 @@ impl UnaryGradKernel for HardSigmoidParam {
     fn grad_inputs(&self) -> Vec<String> {
         vec!["ograd".into(), "data".into(), "output".into()]
     }
-    fn compute(&self, inputs: &[TensorRef<'_>], dx: &mut TensorMut<'_>) -> Result<()> {
+    fn compute(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, dx) = (call.inputs, &mut call.outputs[0]);
         let name = self.grad_name();
         float_dispatch!(dx.dtype, name, T => {
             let (alpha, beta) = self.coefficients::<T>();
@@ -381,12 +377,8 @@ impl UnaryGradKernel for HardSigmoidParam {
             Ok(())
         })
     }
-    fn compute_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        dx: &GpuTensor<'_>,
-    ) -> Result<()> {
+    fn compute_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, dx) = (call.ctx, call.inputs, &call.outputs[0]);
         let coefficients = (self.alpha, self.beta);
         let (g, x) = (&inputs[0], &inputs[1]);
         ctx.elementwise(self.grad_name(), [dx, g, x], |dev, s, n| {

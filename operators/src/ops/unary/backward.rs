@@ -4,9 +4,7 @@
 
 use crate::Result;
 use crate::ops::same_shape;
-use crate::registry::{
-    Call, GpuCall, GpuForward, GpuOpContext, GpuTensor, Operator, ShapeCtx, TensorMut, TensorRef,
-};
+use crate::registry::{Call, GpuCall, GpuForward, Operator, ShapeCtx};
 
 /// The gradient of a one-input element-wise operator: its inputs are the head gradient and
 /// what the derivative reads (the forward input or output, or nothing), its one output the
@@ -19,15 +17,10 @@ pub trait UnaryGradKernel: std::fmt::Debug + Send + Sync + 'static {
     fn grad_attrs(&self) -> Vec<(String, String)>;
     /// The input names, the head gradient (`ograd`) first ([`Operator::input_names`]).
     fn grad_inputs(&self) -> Vec<String>;
-    /// The CPU kernel: the input gradient `dx` from the inputs.
-    fn compute(&self, inputs: &[TensorRef<'_>], dx: &mut TensorMut<'_>) -> Result<()>;
-    /// The GPU kernel: the input gradient `dx` from the inputs.
-    fn compute_gpu(
-        &self,
-        ctx: &mut GpuOpContext<'_>,
-        inputs: &[GpuTensor<'_>],
-        dx: &GpuTensor<'_>,
-    ) -> Result<()>;
+    /// The CPU kernel: the input gradient (output 0) from the inputs.
+    fn compute(&self, call: Call<'_, '_, '_>) -> Result<()>;
+    /// The GPU kernel: the input gradient (output 0) from the inputs.
+    fn compute_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()>;
     /// Which inputs the gradient may overwrite ([`Operator::inplace_option`]): the head
     /// gradient.
     fn grad_inplace_option(&self) -> Vec<(usize, usize)> {
@@ -53,7 +46,7 @@ impl<K: UnaryGradKernel> Operator for Backward<K> {
         same_shape(shapes)
     }
     fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
-        self.0.compute(call.inputs, &mut call.outputs[0])
+        self.0.compute(call)
     }
     fn gpu(&self) -> Option<&dyn GpuForward> {
         Some(self)
@@ -65,6 +58,6 @@ impl<K: UnaryGradKernel> Operator for Backward<K> {
 
 impl<K: UnaryGradKernel> GpuForward for Backward<K> {
     fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
-        self.0.compute_gpu(call.ctx, call.inputs, &call.outputs[0])
+        self.0.compute_gpu(call)
     }
 }
