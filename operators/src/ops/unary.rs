@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp, Num, UnaryGrad, UnaryOp};
-use mxr_kernels::cuda::unary as gpu;
+use mxr_kernels::cuda::unary as kernels;
 
 use super::elemwise::{ElemwiseBinary, num_dispatch};
 use super::{no_params, parse_no_params};
@@ -123,7 +123,7 @@ impl InplaceUnary for Unary {
         y: &GpuTensor<'_>,
     ) -> Result<()> {
         ctx.elementwise(self.name(), [y, x], |dev, s, n| {
-            gpu::forward(dev, self.op, s, n)
+            kernels::forward(dev, self.op, s, n)
         })
     }
     fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
@@ -183,7 +183,7 @@ impl UnaryGradKernel for UnaryGrad {
         let (ctx, inputs, dx) = (call.ctx, call.inputs, &call.outputs[0]);
         let (g, v) = (&inputs[0], &inputs[1]);
         ctx.elementwise(self.grad_name(), [dx, g, v], |dev, s, n| {
-            gpu::backward(dev, *self, s, n)
+            kernels::backward(dev, *self, s, n)
         })
     }
 }
@@ -237,7 +237,7 @@ impl InplaceUnary for Clip {
     ) -> Result<()> {
         // The bounds cast to float32.
         let bounds = (self.param.a_min as f32, self.param.a_max as f32);
-        ctx.elementwise("clip", [y, x], |dev, s, n| gpu::clip(dev, bounds, s, n))
+        ctx.elementwise("clip", [y, x], |dev, s, n| kernels::clip(dev, bounds, s, n))
     }
     fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let back = Backward(self.param.clone());
@@ -277,7 +277,7 @@ impl UnaryGradKernel for ClipParam {
         let bounds = (self.a_min as f32, self.a_max as f32);
         let (g, x) = (&inputs[0], &inputs[1]);
         ctx.elementwise(self.grad_name(), [dx, g, x], |dev, s, n| {
-            gpu::clip_backward(dev, bounds, s, n)
+            kernels::clip_backward(dev, bounds, s, n)
         })
     }
 }
@@ -340,7 +340,7 @@ impl InplaceUnary for HardSigmoid {
     ) -> Result<()> {
         let coefficients = (self.param.alpha, self.param.beta);
         ctx.elementwise("hard_sigmoid", [y, x], |dev, s, n| {
-            gpu::hard_sigmoid(dev, coefficients, s, n)
+            kernels::hard_sigmoid(dev, coefficients, s, n)
         })
     }
     fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
@@ -382,7 +382,7 @@ impl UnaryGradKernel for HardSigmoidParam {
         let coefficients = (self.alpha, self.beta);
         let (g, x) = (&inputs[0], &inputs[1]);
         ctx.elementwise(self.grad_name(), [dx, g, x], |dev, s, n| {
-            gpu::hard_sigmoid_backward(dev, coefficients, s, n)
+            kernels::hard_sigmoid_backward(dev, coefficients, s, n)
         })
     }
     fn grad_inplace_option(&self) -> Vec<(usize, usize)> {
