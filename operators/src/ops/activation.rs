@@ -16,7 +16,9 @@ use mxr_kernels::cpu::elementwise::{self as ew, LeakyAct, Num, UnaryGrad, UnaryO
 
 use super::elemwise::two_outputs;
 use super::same_shape;
-use super::unary::{InplaceUnary, unary_forward, unary_grad, unary_inplace};
+use super::unary::{
+    Backward, InplaceUnary, UnaryGradKernel, unary_forward, unary_grad, unary_inplace,
+};
 
 use crate::registry::{
     Call, Entry, GpuCall, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpContext, OpDef, OpRef,
@@ -95,9 +97,7 @@ impl InplaceUnary for Activation {
         gpu::forward(ctx, self.param.act_type, x, y)
     }
     fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let back = ActivationBackward {
-            param: self.param.clone(),
-        };
+        let back = Backward(self.param.clone());
         let (g, x, y) = (grad.ograds[0], grad.inputs[0], grad.outputs[0]);
         let out = if self.param.act_type == ActType::Relu {
             grad.backward_node(back, &[g, y])?
@@ -109,58 +109,44 @@ impl InplaceUnary for Activation {
 }
 
 /// `_backward_Activation`: inputs (g, y) for relu, (g, y, x) otherwise; output dx.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ActivationBackward {
-    /// The forward operator's parameters.
-    pub param: ActivationParam,
+pub type ActivationBackward = Backward<ActivationParam>;
+
+impl ActivationParam {
+    /// The input `_backward_Activation`'s derivative reads: softsign's needs x (input 2); the
+    /// others take y (input 1).
+    fn grad_value<'a, T>(&self, inputs: &'a [T]) -> &'a T {
+        if self.act_type.grad().uses_output() {
+            &inputs[1]
+        } else {
+            &inputs[2]
+        }
+    }
 }
 
-impl Operator for ActivationBackward {
-    fn name(&self) -> &'static str {
+/// `_backward_Activation`'s kernels, from the forward operator's parameters.
+impl UnaryGradKernel for ActivationParam {
+    fn grad_name(&self) -> &'static str {
         "_backward_Activation"
     }
-    fn attrs(&self) -> Vec<(String, String)> {
-        self.param.to_attrs()
+    fn grad_attrs(&self) -> Vec<(String, String)> {
+        self.to_attrs()
     }
-    fn input_names(&self) -> Vec<String> {
-        if self.param.act_type == ActType::Relu {
+    fn grad_inputs(&self) -> Vec<String> {
+        if self.act_type == ActType::Relu {
             vec!["ograd".into(), "output".into()]
         } else {
             vec!["ograd".into(), "output".into(), "data".into()]
         }
     }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
+    fn compute(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, dx) = (call.inputs, &mut call.outputs[0]);
+        let grad = self.act_type.grad();
+        let v = self.grad_value(inputs);
+        unary_grad(self.grad_name(), grad, &inputs[0], Some(v), dx)
     }
-    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
-        let (inputs, outputs) = (call.inputs, call.outputs);
-        let grad = self.param.act_type.grad();
-        // softsign's derivative needs x (input 2); the others take y (input 1).
-        let v = if grad.uses_output() {
-            &inputs[1]
-        } else {
-            &inputs[2]
-        };
-        unary_grad(self.name(), grad, &inputs[0], Some(v), &mut outputs[0])
-    }
-    fn gpu(&self) -> Option<&dyn GpuForward> {
-        Some(self)
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
-    }
-}
-
-impl GpuForward for ActivationBackward {
-    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
-        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
-        // softsign's derivative needs x (input 2); the others take y (input 1).
-        let v = if self.param.act_type.grad().uses_output() {
-            &inputs[1]
-        } else {
-            &inputs[2]
-        };
-        gpu::backward(ctx, self.param.act_type, &inputs[0], v, &outputs[0])
+    fn compute_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, dx) = (call.ctx, call.inputs, &call.outputs[0]);
+        gpu::backward(ctx, self.act_type, &inputs[0], self.grad_value(inputs), dx)
     }
 }
 
@@ -532,7 +518,7 @@ inventory::submit! {
 inventory::submit! {
     OpDef::new("_backward_Activation", "Gradient of Activation.", ActivationParam::specs, |a| {
         let param = ActivationParam::parse_as("_backward_Activation", a.iter().copied())?;
-        Ok(Arc::new(ActivationBackward { param }) as OpRef)
+        Ok(Arc::new(Backward(param)) as OpRef)
     })
 }
 inventory::submit! {

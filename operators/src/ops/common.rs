@@ -1,7 +1,10 @@
 //! Helpers that several operator families share: parameterless ops, element-wise shape
-//! inference, axis normalisation, the window parameters of Convolution and Pooling, and the
-//! error for a kernel that refused its operands. A family imports another family only where it
+//! inference, axis normalisation, the window parameters of Convolution and Pooling, the
+//! error for a kernel that refused its operands, and batched GEMMs on the GPU. A family imports another family only where it
 //! composes that family's operator.
+
+use mxr_engine::gpu::GpuDevice;
+use mxr_kernels::cuda::{DeviceSlice, GpuError, blas};
 
 use crate::registry::attrs::{AttrParser, AttrValue, ParamSpec};
 use crate::{Error, Result};
@@ -133,6 +136,58 @@ pub(crate) fn wrong_layout(
             kernel.to_vec().to_attr()
         ),
     }
+}
+
+/// A stack of row-major matrices of one size, packed one after another in device memory: an
+/// operand or result of [`batched_gemm`].
+pub(crate) struct Matrices<'a> {
+    /// The elements.
+    pub data: DeviceSlice<'a, f32>,
+    /// Rows of each matrix, as stored.
+    pub rows: usize,
+    /// Columns of each matrix, as stored.
+    pub cols: usize,
+}
+
+impl<'a> Matrices<'a> {
+    /// `data` as matrices of `rows × cols`.
+    pub(crate) fn new(data: DeviceSlice<'a, f32>, rows: usize, cols: usize) -> Matrices<'a> {
+        Matrices { data, rows, cols }
+    }
+}
+
+/// `c = op(a)·op(b) + beta·c` for each of `batch` matrices (`op` transposes where `ta`, `tb`
+/// say): one strided-batched cuBLAS GEMM, the strides the matrices' sizes, the leading
+/// dimensions their stored column counts.
+pub(crate) fn batched_gemm(
+    dev: &GpuDevice,
+    batch: usize,
+    (ta, a): (bool, &Matrices<'_>),
+    (tb, b): (bool, &Matrices<'_>),
+    beta: f32,
+    c: &Matrices<'_>,
+) -> std::result::Result<(), GpuError> {
+    let k = if ta { a.rows } else { a.cols };
+    blas::sgemm_strided_batched(
+        dev,
+        ta,
+        tb,
+        c.rows,
+        c.cols,
+        k,
+        1.0,
+        a.data,
+        a.cols,
+        a.rows * a.cols,
+        b.data,
+        b.cols,
+        b.rows * b.cols,
+        beta,
+        c.data,
+        c.cols,
+        c.rows * c.cols,
+        batch,
+    )
 }
 
 #[cfg(test)]

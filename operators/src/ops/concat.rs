@@ -49,16 +49,28 @@ fn rows(shape: &[usize], axis: usize, width: usize) -> (usize, usize) {
     (outer, row)
 }
 
-/// Joins `parts` row by row into `out`: row `o` of `out` is row `o` of every part, in order.
-fn join_rows(op: &str, parts: &[(&[u8], usize)], out: &mut [u8], outer: usize) -> Result<()> {
-    let row: usize = parts.iter().map(|p| p.1).sum();
-    let fits = out.len() == outer * row && parts.iter().all(|(b, r)| b.len() == outer * r);
-    if !fits {
+/// The length of a whole row, `outer` rows of which fill `whole` bytes, made of parts whose
+/// `(bytes, row length)` are `parts`; an error naming `op` when a size does not fit.
+fn check_rows(
+    op: &str,
+    whole: usize,
+    mut parts: impl Iterator<Item = (usize, usize)> + Clone,
+    outer: usize,
+) -> Result<usize> {
+    let row: usize = parts.clone().map(|(_, r)| r).sum();
+    if whole != outer * row || parts.any(|(len, r)| len != outer * r) {
         return Err(Error::BadInput {
             op: op.into(),
             reason: "buffer sizes do not match the shapes".into(),
         });
     }
+    Ok(row)
+}
+
+/// Joins `parts` row by row into `out`: row `o` of `out` is row `o` of every part, in order.
+fn join_rows(op: &str, parts: &[(&[u8], usize)], out: &mut [u8], outer: usize) -> Result<()> {
+    let sizes = parts.iter().map(|(b, r)| (b.len(), *r));
+    let row = check_rows(op, out.len(), sizes, outer)?;
     if row == 0 {
         return Ok(());
     }
@@ -81,14 +93,8 @@ fn split_rows(
     parts: &mut [(&mut [u8], usize)],
     outer: usize,
 ) -> Result<()> {
-    let row: usize = parts.iter().map(|p| p.1).sum();
-    let fits = input.len() == outer * row && parts.iter().all(|(b, r)| b.len() == outer * *r);
-    if !fits {
-        return Err(Error::BadInput {
-            op: op.into(),
-            reason: "buffer sizes do not match the shapes".into(),
-        });
-    }
+    let sizes = parts.iter().map(|(b, r)| (b.len(), *r));
+    let row = check_rows(op, input.len(), sizes, outer)?;
     if row == 0 {
         return Ok(());
     }

@@ -15,7 +15,8 @@ use mxr_kernels::cpu::softmax::{self as kernel, Axis, Real, SoftmaxOutputGrad};
 
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
-    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorRef,
+    Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut,
+    TensorRef,
 };
 use crate::{Error, Result, attr_enum, float_dispatch, params};
 
@@ -126,11 +127,7 @@ impl Operator for SoftmaxOutput {
         vec!["data".into(), "label".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let mut data = shapes.input(0).clone();
-        data.merge(shapes.output(0))
-            .map_err(|reason| shapes.error(format!("data and output: {reason}")))?;
-        shapes.set_input(0, data.clone())?;
-        shapes.set_output(0, data.clone())?;
+        let data = data_shape(shapes)?;
         let Some(d) = data.partial_dims().map(<[_]>::to_vec) else {
             return Ok(()); // MXNet infers nothing from the label alone
         };
@@ -313,15 +310,12 @@ impl Operator for SoftmaxOutputBackward {
         2
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        pair_shapes(shapes)
+        tie_pairs(shapes, [(0, 0), (1, 1)])
     }
     fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
         let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
-        let [dx, dlabel, ..] = outputs else {
-            return Err(missing_outputs(name));
-        };
-        dlabel.fill(0.0);
+        let dx = data_grad(name, outputs)?;
         float_dispatch!(dx.dtype, name, T => self.compute::<T>(&inputs[0], &inputs[1], dx.slice_mut::<T>(name)?))
     }
     fn gpu(&self) -> Option<&dyn GpuForward> {
@@ -341,8 +335,9 @@ impl GpuForward for SoftmaxOutputBackward {
 
 /// Backward shape rule of the `[output-like, label] → [data_grad, label_grad]` ops: each
 /// gradient has the shape of its input.
-fn pair_shapes(shapes: &mut ShapeCtx<'_>) -> Result<()> {
-    for (input, output) in [(0, 0), (1, 1)] {
+/// Gives each `(input, output)` pair one shape, each filling in the other.
+fn tie_pairs(shapes: &mut ShapeCtx<'_>, pairs: [(usize, usize); 2]) -> Result<()> {
+    for (input, output) in pairs {
         let mut s = shapes.input(input).clone();
         s.merge(shapes.output(output))
             .map_err(|r| shapes.error(r))?;
@@ -350,6 +345,26 @@ fn pair_shapes(shapes: &mut ShapeCtx<'_>) -> Result<()> {
         shapes.set_output(output, s)?;
     }
     Ok(())
+}
+
+/// The data's shape (input 0) merged with the output's, set on both.
+fn data_shape(shapes: &mut ShapeCtx<'_>) -> Result<Shape> {
+    let mut data = shapes.input(0).clone();
+    data.merge(shapes.output(0))
+        .map_err(|reason| shapes.error(format!("data and output: {reason}")))?;
+    shapes.set_input(0, data.clone())?;
+    shapes.set_output(0, data.clone())?;
+    Ok(data)
+}
+
+/// The data's gradient (output 0) of a loss layer's backward, after zeroing the label's
+/// (output 1).
+fn data_grad<'a, 't>(op: &str, outputs: &'a mut [TensorMut<'t>]) -> Result<&'a mut TensorMut<'t>> {
+    let [dx, dlabel, ..] = outputs else {
+        return Err(missing_outputs(op));
+    };
+    dlabel.fill(0.0);
+    Ok(dx)
 }
 
 fn missing_outputs(op: &str) -> Error {
@@ -450,11 +465,7 @@ impl Operator for Regression {
         vec!["data".into(), "label".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let mut data = shapes.input(0).clone();
-        data.merge(shapes.output(0))
-            .map_err(|reason| shapes.error(format!("data and output: {reason}")))?;
-        shapes.set_input(0, data.clone())?;
-        shapes.set_output(0, data.clone())?;
+        let data = data_shape(shapes)?;
         let Some(d) = data.partial_dims().map(<[_]>::to_vec) else {
             return Ok(());
         };
@@ -542,22 +553,12 @@ impl Operator for RegressionBackward {
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         // data_grad ↔ output, label_grad ↔ label.
-        for (input, output) in [(1, 0), (0, 1)] {
-            let mut s = shapes.input(input).clone();
-            s.merge(shapes.output(output))
-                .map_err(|r| shapes.error(r))?;
-            shapes.set_input(input, s.clone())?;
-            shapes.set_output(output, s)?;
-        }
-        Ok(())
+        tie_pairs(shapes, [(1, 0), (0, 1)])
     }
     fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
         let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
-        let [dx, dlabel, ..] = outputs else {
-            return Err(missing_outputs(name));
-        };
-        dlabel.fill(0.0);
+        let dx = data_grad(name, outputs)?;
         let (label, out) = (&inputs[0], &inputs[1]);
         if label.size() != out.size() {
             return Err(Error::BadInput {

@@ -264,10 +264,7 @@ impl Operator for Reduce {
         Some(self)
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let back = BackwardReduce {
-            kind: self.kind,
-            param: self.param.clone(),
-        };
+        let back = BackwardReduce(self.clone());
         let g = if self.kind.uses_values() {
             grad.backward_node(back, &[grad.ograds[0], grad.inputs[0], grad.outputs[0]])?
         } else {
@@ -291,28 +288,25 @@ impl GpuForward for Reduce {
 /// `_backward_min` (inputs `[ograd, data, output]`): the gradient of a reduction with respect
 /// to its input.
 #[derive(Debug, Clone)]
-pub struct BackwardReduce {
-    kind: ReduceKind,
-    param: ReduceAxesParam,
-}
+pub struct BackwardReduce(Reduce);
 
 impl BackwardReduce {
     /// The gradient of a reduction of `kind` with `param`.
     pub fn new(kind: ReduceKind, param: ReduceAxesParam) -> BackwardReduce {
-        BackwardReduce { kind, param }
+        BackwardReduce(Reduce::new(kind, param))
     }
 }
 
 impl Operator for BackwardReduce {
     fn name(&self) -> &'static str {
-        self.kind.backward_name()
+        self.0.kind.backward_name()
     }
     fn attrs(&self) -> Vec<(String, String)> {
-        self.param.to_attrs()
+        self.0.param.to_attrs()
     }
     fn input_names(&self) -> Vec<String> {
         let mut names = vec!["ograd".to_string(), "data".to_string()];
-        if self.kind.uses_values() {
+        if self.0.kind.uses_values() {
             names.push("output".into());
         }
         names
@@ -322,14 +316,14 @@ impl Operator for BackwardReduce {
         shapes.set_output(0, data)?;
         let full = shapes.output(0).clone();
         let mut part = shapes.input(0).clone();
-        if self.kind.uses_values() {
+        if self.0.kind.uses_values() {
             part.merge(shapes.input(2)).map_err(|r| shapes.error(r))?;
         }
-        let (full, part) = infer_reduce(shapes, &self.param, &full, &part)?;
+        let (full, part) = infer_reduce(shapes, &self.0.param, &full, &part)?;
         shapes.set_input(1, full.clone())?;
         shapes.set_output(0, full)?;
         shapes.set_input(0, part.clone())?;
-        if self.kind.uses_values() {
+        if self.0.kind.uses_values() {
             shapes.set_input(2, part)?;
         }
         Ok(())
@@ -338,12 +332,12 @@ impl Operator for BackwardReduce {
         let (inputs, outputs) = (call.inputs, call.outputs);
         let op = self.name();
         let (g, x) = (&inputs[0], &inputs[1]);
-        let mask = self.param.kernel_mask(op, x.shape.len())?;
+        let mask = self.0.param.kernel_mask(op, x.shape.len())?;
         let out = &mut outputs[0];
         float_dispatch!(x.dtype, op, T => {
             let dx = out.slice_mut::<T>(op)?;
             let gs = g.slice::<T>(op)?;
-            match self.kind {
+            match self.0.kind {
                 ReduceKind::Sum => broadcast(gs, x.shape, &mask, dx).map_err(|e| kernel_error(op, e)),
                 ReduceKind::Mean => {
                     broadcast(gs, x.shape, &mask, dx).map_err(|e| kernel_error(op, e))?;
@@ -375,7 +369,7 @@ impl Operator for BackwardReduce {
         Some(self)
     }
     fn ignore_inputs(&self) -> Vec<usize> {
-        if self.kind.uses_values() {
+        if self.0.kind.uses_values() {
             Vec::new()
         } else {
             vec![1]
@@ -388,9 +382,9 @@ impl GpuForward for BackwardReduce {
         let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let op = self.name();
         let (g, x) = (&inputs[0], &inputs[1]);
-        let mask = self.param.kernel_mask(op, x.shape.len())?;
+        let mask = self.0.param.kernel_mask(op, x.shape.len())?;
         let dx = &outputs[0];
-        match self.kind {
+        match self.0.kind {
             ReduceKind::Sum => gpu::broadcast(ctx, op, g, x.shape, &mask, None, dx),
             ReduceKind::Mean => {
                 let count: usize = x

@@ -17,15 +17,15 @@
 use std::sync::Arc;
 
 use mxr_kernels::cpu::elementwise::{self as ew, Num, ScalarOp};
+use mxr_kernels::cuda::scalar as kernels;
 
 use super::elemwise::num_dispatch;
 use super::init::Copy as CopyOp;
-use super::same_shape;
-use super::unary::{InplaceUnary, Unary};
+use super::unary::{Backward, InplaceUnary, Unary, UnaryGradKernel};
 use crate::registry::attrs::AttrParser;
 use crate::registry::{
-    Call, Entry, GpuCall, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpDef, OpRef, Operator,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuOpContext, GpuTensor, GradCtx, OpDef, OpRef, Operator, TensorMut,
+    TensorRef,
 };
 use crate::{Result, params};
 
@@ -101,8 +101,11 @@ impl InplaceUnary for ScalarOperator {
         x: &GpuTensor<'_>,
         y: &GpuTensor<'_>,
     ) -> Result<()> {
-        let s = self.param.scalar;
-        gpu::forward(ctx, self.name(), self.op, s, x, y)
+        // The scalar cast to float32 first, as the CPU kernel does.
+        let scalar = self.param.scalar as f32;
+        ctx.elementwise(self.name(), [y, x], |dev, s, n| {
+            kernels::forward(dev, self.op, scalar, s, n)
+        })
     }
     fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let g = grad.ograds[0];
@@ -126,10 +129,10 @@ impl ScalarOperator {
             ScalarOp::Power => ScalarGrad::Power,
             _ => ScalarGrad::Mul,
         };
-        ScalarBackward {
+        Backward(ScalarGradient {
             op,
             param: self.param.clone(),
-        }
+        })
     }
 }
 
@@ -169,62 +172,53 @@ impl ScalarGrad {
 /// `_backward_mul_scalar` (g·s), `_backward_div_scalar` (g/s) — input the head gradient — and
 /// `_backward_rdiv_scalar` (−g·s/x²), `_backward_power_scalar` (g·s·x^(s−1)) — inputs the head
 /// gradient and the forward input.
+pub type ScalarBackward = Backward<ScalarGradient>;
+
+/// The gradient of a scalar operator: the kernels of [`ScalarBackward`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScalarBackward {
+pub struct ScalarGradient {
     /// The forward operation.
     pub op: ScalarGrad,
     /// The forward operator's parameters.
     pub param: ScalarParam,
 }
 
-impl ScalarBackward {
+impl ScalarGradient {
     fn reads_input(&self) -> bool {
         matches!(self.op, ScalarGrad::RDiv | ScalarGrad::Power)
     }
 }
 
-impl Operator for ScalarBackward {
-    fn name(&self) -> &'static str {
+impl UnaryGradKernel for ScalarGradient {
+    fn grad_name(&self) -> &'static str {
         self.op.name()
     }
-    fn attrs(&self) -> Vec<(String, String)> {
+    fn grad_attrs(&self) -> Vec<(String, String)> {
         self.param.to_attrs()
     }
-    fn input_names(&self) -> Vec<String> {
+    fn grad_inputs(&self) -> Vec<String> {
         if self.reads_input() {
             vec!["ograd".into(), "data".into()]
         } else {
             vec!["ograd".into()]
         }
     }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
-    }
-    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
-        let (inputs, outputs) = (call.inputs, call.outputs);
-        let name = self.name();
-        num_dispatch!(outputs[0].dtype, name, T => {
+    fn compute(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, dx) = (call.inputs, &mut call.outputs[0]);
+        let name = self.grad_name();
+        num_dispatch!(dx.dtype, name, T => {
             let g = inputs[0].slice::<T>(name)?;
             let x: &[T] = if self.reads_input() { inputs[1].slice::<T>(name)? } else { &[] };
             let s = T::from_f64(self.param.scalar);
-            ew::scalar_backward(self.op.forward_op(), g, x, s, outputs[0].slice_mut::<T>(name)?);
+            ew::scalar_backward(self.op.forward_op(), g, x, s, dx.slice_mut::<T>(name)?);
             Ok(())
         })
     }
-    fn gpu(&self) -> Option<&dyn GpuForward> {
-        Some(self)
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
-    }
-}
-
-impl GpuForward for ScalarBackward {
-    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
-        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
+    fn compute_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, dx) = (call.ctx, call.inputs, &call.outputs[0]);
         let x = self.reads_input().then(|| &inputs[1]);
         let s = self.param.scalar;
-        gpu::backward(ctx, self.name(), self.op, s, &inputs[0], x, &outputs[0])
+        gpu::backward(ctx, self.grad_name(), self.op, s, &inputs[0], x, dx)
     }
 }
 
@@ -235,7 +229,7 @@ fn create_scalar(op: ScalarOp, attrs: &[(&str, &str)]) -> Result<OpRef> {
 
 fn create_backward(op: ScalarGrad, attrs: &[(&str, &str)]) -> Result<OpRef> {
     let param = ScalarParam::parse_for(op.name(), attrs)?;
-    Ok(Arc::new(ScalarBackward { op, param }))
+    Ok(Arc::new(Backward(ScalarGradient { op, param })))
 }
 
 inventory::submit! {

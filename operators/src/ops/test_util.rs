@@ -173,6 +173,12 @@ pub(crate) fn assert_close(got: &[f64], want: &[f64], rtol: f64, atol: f64) {
     }
 }
 
+/// The operator `name` with `attrs` (fixed arity); panics naming both when it cannot be made.
+#[track_caller]
+pub(crate) fn make_op(name: &str, attrs: &[(&str, &str)]) -> OpRef {
+    create(name, attrs, None).unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"))
+}
+
 /// Asserts that `create(name, attrs)` fails with an error message containing every one of
 /// `needles`.
 #[track_caller]

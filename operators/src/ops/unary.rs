@@ -13,17 +13,19 @@
 //! gradient where `a_min <= x <= a_max`. `hard_sigmoid` (params `alpha` = 0.2, `beta` = 0.5:
 //! `max(0, min(1, alpha·x + beta))`, float dtypes only) has `_backward_hard_sigmoid` on
 //! (g, x, y), as MXNet's `ElemwiseGradUseInOut` builds it: `g·alpha` where the line is strictly
-//! inside (0, 1). GPU kernels (float32): `kernels/cuda/unary.cu`.
+//! inside (0, 1). GPU kernels (float32): `kernels/cuda/unary.cu`, launched through
+//! [`mxr_kernels::cuda::unary`].
 
 use std::sync::Arc;
 
 use mxr_kernels::cpu::elementwise::{self as ew, BinaryOp, Num, UnaryGrad, UnaryOp};
+use mxr_kernels::cuda::unary as kernels;
 
 use super::elemwise::{ElemwiseBinary, num_dispatch};
-use super::{no_params, parse_no_params, same_shape};
+use super::{no_params, parse_no_params};
 use crate::registry::{
-    Call, Entry, GpuCall, GpuForward, GpuOpContext, GpuTensor, GradCtx, OpDef, OpRef, Operator,
-    ShapeCtx, TensorMut, TensorRef,
+    Call, Entry, GpuCall, GpuOpContext, GpuTensor, GradCtx, OpDef, OpRef, Operator, TensorMut,
+    TensorRef,
 };
 use crate::{Result, float_dispatch, params};
 
@@ -120,12 +122,14 @@ impl InplaceUnary for Unary {
         x: &GpuTensor<'_>,
         y: &GpuTensor<'_>,
     ) -> Result<()> {
-        gpu::forward(ctx, self.name(), self.op, x, y)
+        ctx.elementwise(self.name(), [y, x], |dev, s, n| {
+            kernels::forward(dev, self.op, s, n)
+        })
     }
     fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let g = grad.ograds[0];
         let (x, y) = (grad.inputs[0], grad.outputs[0]);
-        let backward = |grad_op: UnaryGrad| UnaryBackward { op: grad_op };
+        let backward = Backward::<UnaryGrad>;
         let out = match self.op {
             UnaryOp::Negative => grad.backward_node(Unary::NEGATIVE, &[g])?,
             UnaryOp::Exp => grad.backward_node(ElemwiseBinary { op: BinaryOp::Mul }, &[g, y])?,
@@ -146,15 +150,11 @@ impl InplaceUnary for Unary {
 /// `_backward_log`, `_backward_sqrt`, `_backward_square`, `_backward_abs`, `_backward_tanh`,
 /// `_backward_sigmoid`, `_backward_relu`: inputs the head gradient and the forward input (log,
 /// square, abs) or output (sqrt, tanh, sigmoid, relu); output the input's gradient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnaryBackward {
-    /// The derivative.
-    pub op: UnaryGrad,
-}
+pub type UnaryBackward = Backward<UnaryGrad>;
 
-impl UnaryBackward {
-    fn op_name(op: UnaryGrad) -> &'static str {
-        match op {
+impl UnaryGradKernel for UnaryGrad {
+    fn grad_name(&self) -> &'static str {
+        match self {
             UnaryGrad::Negative => "_backward_negative",
             UnaryGrad::Exp => "_backward_exp",
             UnaryGrad::Log => "_backward_log",
@@ -168,55 +168,23 @@ impl UnaryBackward {
             UnaryGrad::SoftSign => "_backward_softsign",
         }
     }
-}
-
-impl Operator for UnaryBackward {
-    fn name(&self) -> &'static str {
-        UnaryBackward::op_name(self.op)
-    }
-    fn attrs(&self) -> Vec<(String, String)> {
+    fn grad_attrs(&self) -> Vec<(String, String)> {
         Vec::new()
     }
-    fn input_names(&self) -> Vec<String> {
-        let value = if self.op.uses_output() {
-            "output"
-        } else {
-            "data"
-        };
+    fn grad_inputs(&self) -> Vec<String> {
+        let value = if self.uses_output() { "output" } else { "data" };
         vec!["ograd".into(), value.into()]
     }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
+    fn compute(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, dx) = (call.inputs, &mut call.outputs[0]);
+        unary_grad(self.grad_name(), *self, &inputs[0], Some(&inputs[1]), dx)
     }
-    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
-        let (inputs, outputs) = (call.inputs, call.outputs);
-        unary_grad(
-            self.name(),
-            self.op,
-            &inputs[0],
-            Some(&inputs[1]),
-            &mut outputs[0],
-        )
-    }
-    fn gpu(&self) -> Option<&dyn GpuForward> {
-        Some(self)
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
-    }
-}
-
-impl GpuForward for UnaryBackward {
-    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
-        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
-        gpu::backward(
-            ctx,
-            self.name(),
-            self.op,
-            &inputs[0],
-            &inputs[1],
-            &outputs[0],
-        )
+    fn compute_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, dx) = (call.ctx, call.inputs, &call.outputs[0]);
+        let (g, v) = (&inputs[0], &inputs[1]);
+        ctx.elementwise(self.grad_name(), [dx, g, v], |dev, s, n| {
+            kernels::backward(dev, *self, s, n)
+        })
     }
 }
 
@@ -267,13 +235,12 @@ impl InplaceUnary for Clip {
         x: &GpuTensor<'_>,
         y: &GpuTensor<'_>,
     ) -> Result<()> {
-        let (lo, hi) = (self.param.a_min, self.param.a_max);
-        gpu::clip(ctx, lo, hi, x, y)
+        // The bounds cast to float32.
+        let bounds = (self.param.a_min as f32, self.param.a_max as f32);
+        ctx.elementwise("clip", [y, x], |dev, s, n| kernels::clip(dev, bounds, s, n))
     }
     fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let back = ClipBackward {
-            param: self.param.clone(),
-        };
+        let back = Backward(self.param.clone());
         let out = grad.backward_node(back, &[grad.ograds[0], grad.inputs[0]])?;
         Ok(vec![Some(out[0])])
     }
@@ -281,49 +248,37 @@ impl InplaceUnary for Clip {
 
 /// `_backward_clip`: inputs the head gradient and the forward input; the gradient passes where
 /// `a_min <= x <= a_max`, else 0.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClipBackward {
-    /// The forward operator's bounds.
-    pub param: ClipParam,
-}
+pub type ClipBackward = Backward<ClipParam>;
 
-impl Operator for ClipBackward {
-    fn name(&self) -> &'static str {
+/// `_backward_clip`'s kernels, from the forward operator's bounds.
+impl UnaryGradKernel for ClipParam {
+    fn grad_name(&self) -> &'static str {
         "_backward_clip"
     }
-    fn attrs(&self) -> Vec<(String, String)> {
-        self.param.to_attrs()
+    fn grad_attrs(&self) -> Vec<(String, String)> {
+        self.to_attrs()
     }
-    fn input_names(&self) -> Vec<String> {
+    fn grad_inputs(&self) -> Vec<String> {
         vec!["ograd".into(), "data".into()]
     }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
-    }
-    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
-        let (inputs, outputs) = (call.inputs, call.outputs);
-        let name = self.name();
-        num_dispatch!(outputs[0].dtype, name, T => {
-            let (lo, hi) = (T::from_f64(self.param.a_min), T::from_f64(self.param.a_max));
+    fn compute(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, dx) = (call.inputs, &mut call.outputs[0]);
+        let name = self.grad_name();
+        num_dispatch!(dx.dtype, name, T => {
+            let (lo, hi) = (T::from_f64(self.a_min), T::from_f64(self.a_max));
             let g = inputs[0].slice::<T>(name)?;
             let x = inputs[1].slice::<T>(name)?;
-            ew::clip_backward(g, x, lo, hi, outputs[0].slice_mut::<T>(name)?);
+            ew::clip_backward(g, x, lo, hi, dx.slice_mut::<T>(name)?);
             Ok(())
         })
     }
-    fn gpu(&self) -> Option<&dyn GpuForward> {
-        Some(self)
-    }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
-        vec![(0, 0)]
-    }
-}
-
-impl GpuForward for ClipBackward {
-    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
-        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
-        let (lo, hi) = (self.param.a_min, self.param.a_max);
-        gpu::clip_backward(ctx, lo, hi, &inputs[0], &inputs[1], &outputs[0])
+    fn compute_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, dx) = (call.ctx, call.inputs, &call.outputs[0]);
+        let bounds = (self.a_min as f32, self.a_max as f32);
+        let (g, x) = (&inputs[0], &inputs[1]);
+        ctx.elementwise(self.grad_name(), [dx, g, x], |dev, s, n| {
+            kernels::clip_backward(dev, bounds, s, n)
+        })
     }
 }
 
@@ -383,13 +338,13 @@ impl InplaceUnary for HardSigmoid {
         x: &GpuTensor<'_>,
         y: &GpuTensor<'_>,
     ) -> Result<()> {
-        let (alpha, beta) = (self.param.alpha, self.param.beta);
-        gpu::hard_sigmoid(ctx, alpha, beta, x, y)
+        let coefficients = (self.param.alpha, self.param.beta);
+        ctx.elementwise("hard_sigmoid", [y, x], |dev, s, n| {
+            kernels::hard_sigmoid(dev, coefficients, s, n)
+        })
     }
     fn unary_gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
-        let back = HardSigmoidBackward {
-            param: self.param.clone(),
-        };
+        let back = Backward(self.param.clone());
         let inputs = [grad.ograds[0], grad.inputs[0], grad.outputs[0]];
         let out = grad.backward_node(back, &inputs)?;
         Ok(vec![Some(out[0])])
@@ -398,49 +353,40 @@ impl InplaceUnary for HardSigmoid {
 
 /// `_backward_hard_sigmoid`: inputs the head gradient, the forward input and output (the
 /// output is not read); `g·alpha` where `0 < alpha·x + beta < 1`, else 0.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HardSigmoidBackward {
-    /// The forward operator's slope and bias.
-    pub param: HardSigmoidParam,
-}
+pub type HardSigmoidBackward = Backward<HardSigmoidParam>;
 
-impl Operator for HardSigmoidBackward {
-    fn name(&self) -> &'static str {
+/// `_backward_hard_sigmoid`'s kernels, from the forward operator's slope and bias.
+impl UnaryGradKernel for HardSigmoidParam {
+    fn grad_name(&self) -> &'static str {
         "_backward_hard_sigmoid"
     }
-    fn attrs(&self) -> Vec<(String, String)> {
-        self.param.to_attrs()
+    fn grad_attrs(&self) -> Vec<(String, String)> {
+        self.to_attrs()
     }
-    fn input_names(&self) -> Vec<String> {
+    fn grad_inputs(&self) -> Vec<String> {
         vec!["ograd".into(), "data".into(), "output".into()]
     }
-    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        same_shape(shapes)
-    }
-    fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
-        let (inputs, outputs) = (call.inputs, call.outputs);
-        let name = self.name();
-        float_dispatch!(outputs[0].dtype, name, T => {
-            let (alpha, beta) = self.param.coefficients::<T>();
+    fn compute(&self, call: Call<'_, '_, '_>) -> Result<()> {
+        let (inputs, dx) = (call.inputs, &mut call.outputs[0]);
+        let name = self.grad_name();
+        float_dispatch!(dx.dtype, name, T => {
+            let (alpha, beta) = self.coefficients::<T>();
             let g = inputs[0].slice::<T>(name)?;
             let x = inputs[1].slice::<T>(name)?;
-            ew::hard_sigmoid_backward(g, x, alpha, beta, outputs[0].slice_mut::<T>(name)?);
+            ew::hard_sigmoid_backward(g, x, alpha, beta, dx.slice_mut::<T>(name)?);
             Ok(())
         })
     }
-    fn gpu(&self) -> Option<&dyn GpuForward> {
-        Some(self)
+    fn compute_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
+        let (ctx, inputs, dx) = (call.ctx, call.inputs, &call.outputs[0]);
+        let coefficients = (self.alpha, self.beta);
+        let (g, x) = (&inputs[0], &inputs[1]);
+        ctx.elementwise(self.grad_name(), [dx, g, x], |dev, s, n| {
+            kernels::hard_sigmoid_backward(dev, coefficients, s, n)
+        })
     }
-    fn inplace_option(&self) -> Vec<(usize, usize)> {
+    fn grad_inplace_option(&self) -> Vec<(usize, usize)> {
         vec![(0, 0), (1, 0)]
-    }
-}
-
-impl GpuForward for HardSigmoidBackward {
-    fn forward_gpu(&self, call: GpuCall<'_, '_, '_>) -> Result<()> {
-        let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
-        let (alpha, beta) = (self.param.alpha, self.param.beta);
-        gpu::hard_sigmoid_backward(ctx, alpha, beta, &inputs[0], &inputs[1], &outputs[0])
     }
 }
 
@@ -450,8 +396,8 @@ fn create_unary(op: UnaryOp, attrs: &[(&str, &str)]) -> Result<OpRef> {
 }
 
 fn create_unary_backward(op: UnaryGrad, attrs: &[(&str, &str)]) -> Result<OpRef> {
-    parse_no_params(UnaryBackward::op_name(op), attrs)?;
-    Ok(Arc::new(UnaryBackward { op }))
+    parse_no_params(op.grad_name(), attrs)?;
+    Ok(Arc::new(Backward(op)))
 }
 
 inventory::submit! {
@@ -521,7 +467,7 @@ inventory::submit! {
     OpDef::new("_backward_clip", "Gradient of clip: g where a_min <= x <= a_max.",
         ClipParam::specs, |a| {
             let param = ClipParam::parse_as("_backward_clip", a.iter().copied())?;
-            Ok(Arc::new(ClipBackward { param }) as OpRef)
+            Ok(Arc::new(Backward(param)) as OpRef)
         })
 }
 
@@ -536,13 +482,14 @@ inventory::submit! {
         "Gradient of hard_sigmoid: g·alpha where 0 < alpha·x + beta < 1.",
         HardSigmoidParam::specs, |a| {
             let param = HardSigmoidParam::parse_as("_backward_hard_sigmoid", a.iter().copied())?;
-            Ok(Arc::new(HardSigmoidBackward { param }) as OpRef)
+            Ok(Arc::new(Backward(param)) as OpRef)
         })
 }
 
-mod gpu;
+mod backward;
 mod inplace;
 #[cfg(test)]
 mod tests;
 
+pub use backward::{Backward, UnaryGradKernel};
 pub use inplace::InplaceUnary;

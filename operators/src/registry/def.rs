@@ -74,14 +74,7 @@ impl OpDef {
         params: fn() -> Vec<ParamSpec>,
         create: fn(&[(&str, &str)]) -> Result<OpRef>,
     ) -> OpDef {
-        OpDef {
-            name,
-            aliases: &[],
-            description,
-            key_var_num_args: None,
-            gradient: true,
-            factory: Factory::Static { params, create },
-        }
+        OpDef::with_factory(name, description, Factory::Static { params, create })
     }
 
     /// A registration made at run time: `factory` lists the parameters and creates the
@@ -92,13 +85,22 @@ impl OpDef {
         description: &'static str,
         factory: &'static dyn OpFactory,
     ) -> OpDef {
+        OpDef::with_factory(name, description, Factory::Dynamic(factory))
+    }
+
+    /// A registration of `factory` without aliases or variable arity.
+    const fn with_factory(
+        name: &'static str,
+        description: &'static str,
+        factory: Factory,
+    ) -> OpDef {
         OpDef {
             name,
             aliases: &[],
             description,
             key_var_num_args: None,
             gradient: true,
-            factory: Factory::Dynamic(factory),
+            factory,
         }
     }
 

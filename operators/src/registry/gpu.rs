@@ -226,6 +226,23 @@ impl<'a> GpuOpContext<'a> {
         memory::zero(self.device, dst).map_err(|e| gpu_error(op, e))
     }
 
+    /// Queues an element-wise float32 kernel on `tensors` (its output first), which must all
+    /// hold as many elements as the first ([`f32_slices`]): `launch` gets the device, their
+    /// slices and that count. Errors, the launcher's included, name `op`.
+    pub fn elementwise<'t, const N: usize>(
+        &self,
+        op: &str,
+        tensors: [&GpuTensor<'t>; N],
+        launch: impl FnOnce(
+            &Arc<GpuDevice>,
+            [DeviceSlice<'t, f32>; N],
+            usize,
+        ) -> std::result::Result<(), GpuError>,
+    ) -> Result<()> {
+        let (n, slices) = f32_slices(op, tensors)?;
+        launch(self.device, slices, n).map_err(|e| gpu_error(op, e))
+    }
+
     /// Uploads host values into fresh device memory, in stream order (after the work already
     /// queued, before the work queued next), without waiting: for small tables (shapes,
     /// strides) and masks. Keep the buffer alive until the kernels using it are queued.

@@ -64,14 +64,12 @@ impl<'a> TensorMut<'a> {
 
     /// The elements as `T`, writable.
     pub fn slice_mut<T: Element>(&mut self, op: &str) -> Result<&mut [T]> {
-        if T::DTYPE != self.dtype {
-            return Err(cast_error(op, self.dtype, T::DTYPE));
-        }
-        let dtype = self.dtype;
-        bytemuck::try_cast_slice_mut(self.bytes).map_err(|e| Error::BadInput {
-            op: op.to_string(),
-            reason: format!("misaligned or partial {dtype} buffer: {e}"),
-        })
+        let view = TensorMut {
+            shape: self.shape,
+            dtype: self.dtype,
+            bytes: &mut *self.bytes,
+        };
+        view.into_slice(op)
     }
 
     /// Consumes the view into its elements as `T`, for the view's whole lifetime.

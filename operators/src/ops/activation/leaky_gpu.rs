@@ -4,8 +4,7 @@
 use mxr_kernels::cuda::{DeviceSlice, GpuError, init, leaky_relu as kernels};
 
 use super::{LeakyActType, LeakyReLUParam, prelu_inner};
-use crate::registry::check_sizes;
-use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
+use crate::registry::{GpuOpContext, GpuTensor, check_sizes, f32_slices, gpu_error};
 use crate::{Error, Result};
 
 /// `LeakyReLU` forward: `inputs` (data[, gamma]), `outputs` (output[, mask]).
@@ -17,9 +16,7 @@ pub(super) fn forward(
 ) -> Result<()> {
     let name = "LeakyReLU";
     let (x, y) = (&inputs[0], &outputs[0]);
-    let n = y.size();
-    check_sizes(name, n, &[x])?;
-    let (xp, yp) = (x.f32(name)?, y.f32(name)?);
+    let (n, [yp, xp]) = f32_slices(name, [y, x])?;
     let fail = |e: GpuError| gpu_error(name, e);
     if let Some(act) = param.simple() {
         return kernels::forward(ctx.device, act, yp, xp, n).map_err(fail);
@@ -86,9 +83,7 @@ pub(super) fn backward(
 ) -> Result<()> {
     let name = "_backward_LeakyReLU";
     let (g, dx) = (&inputs[0], &outputs[0]);
-    let n = dx.size();
-    check_sizes(name, n, &[g])?;
-    let (gp, dp) = (g.f32(name)?, dx.f32(name)?);
+    let (n, [dp, gp]) = f32_slices(name, [dx, g])?;
     let fail = |e: GpuError| gpu_error(name, e);
     if let Some(act) = param.simple() {
         let (x, y) = (&inputs[1], &inputs[2]);

@@ -2,8 +2,7 @@
 
 use crate::check::gpu::{compare_with_cpu, test_device};
 use crate::check::run;
-use crate::ops::test_util::{GPU_SHAPES, GpuCheck, gpu_tensor};
-use crate::registry::create;
+use crate::ops::test_util::{GPU_SHAPES, GpuCheck, gpu_tensor, make_op};
 
 #[test]
 fn fixed_slope_acts_match_cpu() {
@@ -21,9 +20,9 @@ fn fixed_slope_acts_match_cpu() {
         let x = gpu_tensor(shape, k as u64, -6.0, 6.0, true);
         let g = gpu_tensor(shape, k as u64 + 7, -2.0, 2.0, true);
         for attrs in variants {
-            let fwd = create("LeakyReLU", attrs, None).unwrap();
+            let fwd = make_op("LeakyReLU", attrs);
             let y = gpu.forward(fwd.as_ref(), &x, &format!("{attrs:?} {shape:?}"));
-            let back = create("_backward_LeakyReLU", attrs, None).unwrap();
+            let back = make_op("_backward_LeakyReLU", attrs);
             let ins = [g.clone(), x.clone(), y];
             let what = format!("backward {attrs:?} {shape:?}");
             gpu.check(back.as_ref(), &ins, &what);
@@ -35,8 +34,8 @@ fn fixed_slope_acts_match_cpu() {
 fn prelu_matches_cpu() {
     let dev = test_device().unwrap();
     let attrs = [("act_type", "prelu")];
-    let fwd = create("LeakyReLU", &attrs, None).unwrap();
-    let back = create("_backward_LeakyReLU", &attrs, None).unwrap();
+    let fwd = make_op("LeakyReLU", &attrs);
+    let back = make_op("_backward_LeakyReLU", &attrs);
     let cases: &[(&[usize], &[usize])] = &[
         (&[2, 3, 4], &[3]),
         (&[2, 3, 4], &[1]),
@@ -86,7 +85,7 @@ fn rrelu_matches_cpu() {
         let g = gpu_tensor(shape, k as u64 + 4, -2.0, 2.0, true);
         let gm = gpu_tensor(shape, k as u64 + 5, -2.0, 2.0, true);
         for attrs in variants {
-            let fwd = create("LeakyReLU", attrs, None).unwrap();
+            let fwd = make_op("LeakyReLU", attrs);
             for train in [true, false] {
                 // Training draws the slopes from the host generator in the CPU order: the
                 // same mask and output for the same seed.
@@ -100,7 +99,7 @@ fn rrelu_matches_cpu() {
                 )
                 .unwrap_or_else(|e| panic!("rrelu {attrs:?} train {train} {shape:?}: {e}"));
                 let out = run(fwd.as_ref(), &mut [x.clone()], train).unwrap();
-                let back = create("_backward_LeakyReLU", attrs, None).unwrap();
+                let back = make_op("_backward_LeakyReLU", attrs);
                 let ins = [
                     g.clone(),
                     gm.clone(),

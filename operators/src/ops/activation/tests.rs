@@ -4,7 +4,7 @@ use crate::check::{
     GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run, run_seeded,
 };
 use crate::ops::test_util::{
-    added, assert_close, assert_create_err, backward_graph, cpu_ctx, input, ograd, output,
+    added, assert_close, assert_create_err, backward_graph, cpu_ctx, input, make_op, ograd, output,
 };
 use crate::registry::{OpRef, Shape, create};
 
@@ -60,7 +60,7 @@ fn activation_matches_mxnet() {
         ),
     ];
     for (act, want_y, want_dx) in cases {
-        let op = create("Activation", &[("act_type", act)], None).unwrap();
+        let op = make_op("Activation", &[("act_type", act)]);
         assert_eq!(op.name(), "Activation");
         assert_eq!(op.attrs(), vec![("act_type".to_string(), act.to_string())]);
         check_on_x5(&op, &want_y, &want_dx, 1e-6, act);
@@ -71,7 +71,7 @@ fn activation_matches_mxnet() {
 fn activation_gradients_and_graphs() {
     let x = HostTensor::from_vec(&[2, 3], vec![-1.3f64, 0.8, -0.4, 2.2, -0.6, 1.1]);
     for act in ["relu", "sigmoid", "tanh", "softrelu", "softsign"] {
-        let op = create("Activation", &[("act_type", act)], None).unwrap();
+        let op = make_op("Activation", &[("act_type", act)]);
         check_gradient(&op, std::slice::from_ref(&x), &GradCheck::default())
             .unwrap_or_else(|e| panic!("{act}: {e}"));
         let (nodes, grads) = backward_graph(&op);
@@ -85,7 +85,7 @@ fn activation_gradients_and_graphs() {
         };
         assert_eq!(nodes[0].inputs, want, "{act}");
         assert_eq!(grads, vec![Some(added(0, 0))]);
-        let back = create("_backward_Activation", &[("act_type", act)], None).unwrap();
+        let back = make_op("_backward_Activation", &[("act_type", act)]);
         assert_eq!(back.num_inputs(), want.len());
     }
 }
@@ -98,7 +98,7 @@ fn activation_parameters_are_checked() {
     let err = create("_backward_Activation", &[("act_type", "gelu")], None).unwrap_err();
     assert!(err.to_string().contains("_backward_Activation"), "{err}");
     // Integers are not activations' business, but the ops still dispatch cleanly.
-    let op = create("Activation", &[("act_type", "relu")], None).unwrap();
+    let op = make_op("Activation", &[("act_type", "relu")]);
     let xi = HostTensor::from_vec(&[2], vec![-1i32, 2]);
     assert_eq!(
         run(op.as_ref(), &mut [xi], false).unwrap()[0].to_f64(),
@@ -132,7 +132,7 @@ fn leaky_family_matches_mxnet() {
         ),
     ];
     for (act, want_y, want_dx) in cases {
-        let op = create("LeakyReLU", &[("act_type", act), ("slope", "0.3")], None).unwrap();
+        let op = make_op("LeakyReLU", &[("act_type", act), ("slope", "0.3")]);
         check_on_x5(&op, &want_y, &want_dx, 2e-6, act);
         assert!(op.is_inplace_unary());
         let (nodes, _) = backward_graph(&op);
@@ -146,12 +146,12 @@ fn leaky_gradients_match_finite_differences() {
     let x = HostTensor::from_vec(&[2, 3], vec![-1.3f64, 0.8, -0.4, 2.2, -0.6, 1.1]);
     // selu keeps MXNet's (inexact) gradient formula and is checked against MXNet above.
     for act in ["leaky", "elu", "gelu"] {
-        let op = create("LeakyReLU", &[("act_type", act), ("slope", "0.2")], None).unwrap();
+        let op = make_op("LeakyReLU", &[("act_type", act), ("slope", "0.2")]);
         check_gradient(&op, std::slice::from_ref(&x), &GradCheck::default())
             .unwrap_or_else(|e| panic!("{act}: {e}"));
     }
     // Default act_type is leaky with slope 0.25.
-    let op = create("LeakyReLU", &[], None).unwrap();
+    let op = make_op("LeakyReLU", &[]);
     let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
     assert_eq!(out[0].to_f64()[0], -1.3 * f64::from(0.25f32));
     assert!(op.attrs().is_empty());
@@ -159,7 +159,7 @@ fn leaky_gradients_match_finite_differences() {
 
 #[test]
 fn prelu_matches_mxnet() {
-    let op = create("LeakyReLU", &[("act_type", "prelu")], None).unwrap();
+    let op = make_op("LeakyReLU", &[("act_type", "prelu")]);
     assert_eq!(op.input_names(), ["data", "gamma"]);
     assert!(!op.is_inplace_unary());
     assert!(
@@ -215,7 +215,7 @@ fn prelu_matches_mxnet() {
 
 #[test]
 fn prelu_shapes_and_gradient() {
-    let op = create("LeakyReLU", &[("act_type", "prelu")], None).unwrap();
+    let op = make_op("LeakyReLU", &[("act_type", "prelu")]);
     let s = |d: &[usize]| Shape::from_legacy(d);
     let (ins, outs) = infer_shapes(op.as_ref(), &[s(&[2, 3, 4]), Shape::unknown()]).unwrap();
     assert_eq!(ins[1], Shape::known(&[3]));
@@ -234,7 +234,7 @@ fn prelu_shapes_and_gradient() {
     let err = infer_shapes(op.as_ref(), &[s(&[2, 3]), s(&[3, 1])]).unwrap_err();
     assert!(err.to_string().contains("1-D"), "{err}");
     // The backward op infers dgamma from gamma.
-    let back = create("_backward_LeakyReLU", &[("act_type", "prelu")], None).unwrap();
+    let back = make_op("_backward_LeakyReLU", &[("act_type", "prelu")]);
     assert_eq!(back.input_names(), ["ograd", "data", "gamma", "output"]);
     let (_, outs) = infer_shapes(
         back.as_ref(),
@@ -267,7 +267,7 @@ fn prelu_shapes_and_gradient() {
 
 #[test]
 fn rrelu_inference_and_training() {
-    let op = create("LeakyReLU", &[("act_type", "rrelu")], None).unwrap();
+    let op = make_op("LeakyReLU", &[("act_type", "rrelu")]);
     assert_eq!(op.num_outputs(), 2);
     assert_eq!(op.output_names(), ["output", "mask"]);
     assert_eq!(
@@ -281,16 +281,14 @@ fn rrelu_inference_and_training() {
     assert_close(&out[0].to_f64()[..3], &[-0.2295, 2.0, -0.6885], 1e-6, 1e-6);
     assert_close(&out[1].to_f64(), &[0.2295; 6], 1e-6, 1e-6);
     // Training: a slope per element in [lower, upper], drawn from the seeded state.
-    let op = create(
+    let op = make_op(
         "LeakyReLU",
         &[
             ("act_type", "rrelu"),
             ("lower_bound", "0.1"),
             ("upper_bound", "0.5"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     let a = run_seeded(op.as_ref(), &mut [x.clone()], true, 7).unwrap();
     let b = run_seeded(op.as_ref(), &mut [x.clone()], true, 7).unwrap();
     assert_eq!(a, b);
@@ -337,7 +335,7 @@ fn leaky_parameters_are_checked() {
     assert_create_err("LeakyReLU", &[("slope", "steep")], &["slope"]);
     let err = create("_backward_LeakyReLU", &[("alpha", "1")], None).unwrap_err();
     assert!(err.to_string().contains("_backward_LeakyReLU"), "{err}");
-    let op = create("LeakyReLU", &[], None).unwrap();
+    let op = make_op("LeakyReLU", &[]);
     let h = HostTensor::zeros(&[2], DType::I32);
     let err = run(op.as_ref(), &mut [h], false).unwrap_err();
     assert!(err.to_string().contains("int32"), "{err}");
@@ -355,11 +353,10 @@ fn gpu_matches_cpu() {
         .map(|i| ((i * 7) % 11) as f32 * 0.3 - 1.5)
         .collect();
     for act in ["relu", "sigmoid", "tanh", "softrelu", "softsign"] {
-        let fwd = crate::registry::create("Activation", &[("act_type", act)], None).unwrap();
+        let fwd = make_op("Activation", &[("act_type", act)]);
         let xs = HostTensor::from_f32(&[3, 100], x.clone());
         let y = gpu.forward(fwd.as_ref(), &xs, act);
-        let back =
-            crate::registry::create("_backward_Activation", &[("act_type", act)], None).unwrap();
+        let back = make_op("_backward_Activation", &[("act_type", act)]);
         let gs = HostTensor::from_f32(&[3, 100], g.clone());
         let ins = if act == "relu" {
             vec![gs, y]

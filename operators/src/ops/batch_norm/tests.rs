@@ -1,6 +1,6 @@
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
-use crate::ops::test_util::{assert_close, assert_create_err};
-use crate::registry::{OpRef, Shape, create};
+use crate::ops::test_util::{assert_close, assert_create_err, make_op};
+use crate::registry::{OpRef, Shape};
 
 /// data (2, 2, 2), gamma, beta, moving_mean, moving_var: the values run through MXNet 1.9.1.
 fn inputs() -> Vec<HostTensor> {
@@ -39,7 +39,7 @@ fn step(
 
 #[test]
 fn training_matches_mxnet() {
-    let op = create("BatchNorm", &[("fix_gamma", "False")], None).unwrap();
+    let op = make_op("BatchNorm", &[("fix_gamma", "False")]);
     let mut ins = inputs();
     let (out, grads) = step(&op, &mut ins, true);
     assert_close(
@@ -71,7 +71,7 @@ fn training_matches_mxnet() {
 
 #[test]
 fn fix_gamma_matches_mxnet() {
-    let op = create("BatchNorm", &[], None).unwrap();
+    let op = make_op("BatchNorm", &[]);
     let mut ins = inputs();
     let (out, grads) = step(&op, &mut ins, true);
     assert_close(
@@ -113,7 +113,7 @@ fn global_stats_match_mxnet() {
     let want = [
         1.0794694, 2.303806, -1.3084035, 0.9262683, 0.467301, -0.1448674, -0.7497356, -1.8670714,
     ];
-    let plain = create("BatchNorm", &[("fix_gamma", "False")], None).unwrap();
+    let plain = make_op("BatchNorm", &[("fix_gamma", "False")]);
     let mut ins = inputs();
     let out = run(plain.as_ref(), &mut ins, false).unwrap();
     assert_close(&out[0].to_f64(), &want, 0.0, 1e-6);
@@ -121,12 +121,10 @@ fn global_stats_match_mxnet() {
     assert_close(&out[1].to_f64(), &[0.2, 0.3], 0.0, 1e-7);
     assert_close(&out[2].to_f64(), &[0.8162245, 1.1173359], 0.0, 1e-6);
 
-    let op = create(
+    let op = make_op(
         "BatchNorm",
         &[("fix_gamma", "False"), ("use_global_stats", "True")],
-        None,
-    )
-    .unwrap();
+    );
     let mut ins = inputs();
     let (out, grads) = step(&op, &mut ins, true);
     assert_close(&out[0].to_f64(), &want, 0.0, 1e-6);
@@ -151,12 +149,10 @@ fn global_stats_match_mxnet() {
 
 #[test]
 fn last_axis_and_eps_match_mxnet() {
-    let op = create(
+    let op = make_op(
         "BatchNorm",
         &[("fix_gamma", "False"), ("axis", "-1"), ("eps", "0.01")],
-        None,
-    )
-    .unwrap();
+    );
     let mut ins = inputs();
     let (out, grads) = step(&op, &mut ins, true);
     assert_close(
@@ -182,7 +178,7 @@ fn last_axis_and_eps_match_mxnet() {
     assert_close(&g(1), &[0.6474426, -0.968595], 0.0, 1e-6);
     assert_close(&g(2), &[0.6, 0.45], 0.0, 1e-6);
     // Momentum is a parameter.
-    let op = create("BatchNorm", &[("momentum", "0.5")], None).unwrap();
+    let op = make_op("BatchNorm", &[("momentum", "0.5")]);
     let mut ins = inputs();
     run(op.as_ref(), &mut ins, true).unwrap();
     assert_close(&ins[3].to_f64(), &[0.5375, 1.15], 0.0, 1e-6);
@@ -190,10 +186,10 @@ fn last_axis_and_eps_match_mxnet() {
 
 #[test]
 fn output_mean_var_makes_the_statistics_visible() {
-    let op = create("BatchNorm", &[("output_mean_var", "True")], None).unwrap();
+    let op = make_op("BatchNorm", &[("output_mean_var", "True")]);
     assert_eq!((op.num_outputs(), op.num_visible_outputs()), (3, 3));
     assert_eq!(op.output_names(), vec!["output", "mean", "var"]);
-    let plain = create("BatchNorm", &[], None).unwrap();
+    let plain = make_op("BatchNorm", &[]);
     assert_eq!((plain.num_outputs(), plain.num_visible_outputs()), (3, 1));
     assert_eq!(plain.mutate_inputs(), vec![3, 4]);
     let out = run(op.as_ref(), &mut inputs(), true).unwrap();
@@ -226,7 +222,7 @@ fn gradients_match_finite_differences() {
             true,
         ),
     ] {
-        let op = create("BatchNorm", &attrs, None).unwrap();
+        let op = make_op("BatchNorm", &attrs);
         let opts = GradCheck {
             skip: vec![3, 4],
             is_train,
@@ -241,7 +237,7 @@ fn gradients_match_finite_differences() {
 
 #[test]
 fn shapes_are_inferred_both_ways() {
-    let op = create("BatchNorm", &[], None).unwrap();
+    let op = make_op("BatchNorm", &[]);
     let u = Shape::unknown;
     let (ins, outs) = infer_shapes(
         op.as_ref(),
@@ -279,7 +275,7 @@ fn shapes_are_inferred_both_ways() {
     .unwrap();
     assert_eq!(ins[0], Shape::known(&[2, 6, 4]));
     assert_eq!(ins[4], Shape::known(&[6]));
-    let last = create("BatchNorm", &[("axis", "-1")], None).unwrap();
+    let last = make_op("BatchNorm", &[("axis", "-1")]);
     let (ins, _) = infer_shapes(
         last.as_ref(),
         &[Shape::known(&[2, 3, 4]), u(), u(), u(), u()],
@@ -297,11 +293,11 @@ fn shapes_are_inferred_both_ways() {
         msg.contains("BatchNorm") && msg.contains("gamma") && msg.contains("(4,)"),
         "{msg}"
     );
-    let far = create("BatchNorm", &[("axis", "3")], None).unwrap();
+    let far = make_op("BatchNorm", &[("axis", "3")]);
     let err = infer_shapes(far.as_ref(), &[Shape::known(&[2, 5]), u(), u(), u(), u()]).unwrap_err();
     assert!(err.to_string().contains("axis 3"), "{err}");
     // The backward op derives its outputs from its inputs.
-    let back = create("_backward_BatchNorm", &[("fix_gamma", "False")], None).unwrap();
+    let back = make_op("_backward_BatchNorm", &[("fix_gamma", "False")]);
     assert_eq!(back.input_names().len(), 8);
     assert!(back.mutate_inputs().is_empty());
     let mut shapes = vec![Shape::unknown(); 8];
@@ -320,7 +316,7 @@ fn shapes_are_inferred_both_ways() {
 
 #[test]
 fn parameters_are_parsed_and_checked() {
-    let op = create(
+    let op = make_op(
         "BatchNorm",
         &[
             ("eps", "0.0001"),
@@ -328,9 +324,7 @@ fn parameters_are_parsed_and_checked() {
             ("momentum", "0.8"),
             ("cudnn_off", "1"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     assert_eq!(
         op.attrs(),
         vec![
@@ -375,7 +369,7 @@ fn gpu_matches_cpu() {
                 ("momentum", "0.8"),
                 ("output_mean_var", "true"),
             ];
-            let fwd = create("BatchNorm", &attrs, None).unwrap();
+            let fwd = make_op("BatchNorm", &attrs);
             let mut var = wave(&[c], 3.0);
             var = HostTensor::from_f32(
                 &[c],
@@ -396,7 +390,7 @@ fn gpu_matches_cpu() {
                 compare_with_cpu(fwd.as_ref(), &dev, &ins, train, 1e-5, 1e-5)
                     .unwrap_or_else(|e| panic!("{shape:?} {attrs:?} train={train}: {e}"));
                 let outs = run(fwd.as_ref(), &mut ins.clone(), train).unwrap();
-                let back = create("_backward_BatchNorm", &attrs, None).unwrap();
+                let back = make_op("_backward_BatchNorm", &attrs);
                 let mut bins = vec![wave(shape, 5.0), outs[1].clone(), outs[2].clone()];
                 bins.extend(ins.iter().cloned());
                 compare_with_cpu(back.as_ref(), &dev, &bins, train, 1e-5, 1e-5)

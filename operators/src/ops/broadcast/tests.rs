@@ -1,7 +1,7 @@
 use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
-use crate::ops::test_util::{added, assert_create_err, backward_graph, input, ograd};
+use crate::ops::test_util::{added, assert_create_err, backward_graph, input, make_op, ograd};
 use crate::registry::{Shape, create, lookup};
 
 const OPS: [&str; 4] = [
@@ -30,7 +30,7 @@ fn forward_hand_checked() {
         ("broadcast_mul", [10.0, 40.0, 120.0, 40.0, 100.0, 240.0]),
         ("broadcast_div", [0.1, 0.1, 0.075, 0.4, 0.25, 0.15]),
     ] {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         let out = run(op.as_ref(), &mut [a.clone(), b.clone()], false).unwrap();
         assert_eq!(out[0].shape(), &[2, 3]);
         let got = out[0].to_f64();
@@ -39,7 +39,7 @@ fn forward_hand_checked() {
         }
     }
     // (3, 1) + (1, 2) → (3, 2)
-    let op = create("broadcast_plus", &[], None).unwrap();
+    let op = make_op("broadcast_plus", &[]);
     let out = run(
         op.as_ref(),
         &mut [
@@ -52,7 +52,7 @@ fn forward_hand_checked() {
     assert_eq!(out[0].shape(), &[3, 2]);
     assert_eq!(out[0].to_f64(), vec![11.0, 21.0, 12.0, 22.0, 13.0, 23.0]);
     // Equal shapes (the fast path) and integers.
-    let op = create("broadcast_minus", &[], None).unwrap();
+    let op = make_op("broadcast_minus", &[]);
     assert_eq!(op.name(), "broadcast_sub");
     let out = run(
         op.as_ref(),
@@ -72,7 +72,7 @@ fn aliases() {
     assert_eq!(lookup("broadcast_plus").unwrap().name, "broadcast_add");
     assert_eq!(lookup("broadcast_minus").unwrap().name, "broadcast_sub");
     for name in OPS {
-        assert_eq!(create(name, &[], None).unwrap().name(), name);
+        assert_eq!(make_op(name, &[]).name(), name);
         let back = format!("_backward_{name}");
         assert_eq!(create(&back, &[], None).unwrap().name(), back);
     }
@@ -80,7 +80,7 @@ fn aliases() {
 
 #[test]
 fn shape_inference() {
-    let op = create("broadcast_add", &[], None).unwrap();
+    let op = make_op("broadcast_add", &[]);
     let s = |d: &[usize]| Shape::from_legacy(d);
     let infer = |a: Shape, b: Shape| infer_shapes(op.as_ref(), &[a, b]).map(|(_, o)| o[0].clone());
     // MXNet 1.9.1's examples.
@@ -110,7 +110,7 @@ fn shape_inference() {
         "{msg}"
     );
     // The backward op takes its output shapes from lhs and rhs, and g from their broadcast.
-    let back = create("_backward_broadcast_mul", &[], None).unwrap();
+    let back = make_op("_backward_broadcast_mul", &[]);
     let (ins, outs) = infer_shapes(
         back.as_ref(),
         &[Shape::unknown(), s(&[2, 1, 3]), s(&[4, 1])],
@@ -136,7 +136,7 @@ fn gradients_match_finite_differences() {
         let a = values(sa, 0.4);
         let b = values(sb, 1.3); // ≥ 1.6 − 1: away from 0 for div
         for name in OPS {
-            let op = create(name, &[], None).unwrap();
+            let op = make_op(name, &[]);
             check_gradient(&op, &[a.clone(), b.clone()], &GradCheck::default())
                 .unwrap_or_else(|e| panic!("{name} {sa:?} {sb:?}: {e}"));
         }
@@ -146,7 +146,7 @@ fn gradients_match_finite_differences() {
 #[test]
 fn gradient_hand_checked_and_graph() {
     // MXNet's example: mul grad of b (1, 3) sums over rows.
-    let op = create("broadcast_mul", &[], None).unwrap();
+    let op = make_op("broadcast_mul", &[]);
     let a = HostTensor::from_f32(&[2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     let b = HostTensor::from_f32(&[1, 3], vec![10.0, 20.0, 30.0]);
     let ones = HostTensor::from_f32(&[2, 3], vec![1.0; 6]);
@@ -159,7 +159,7 @@ fn gradient_hand_checked_and_graph() {
     assert_eq!(g[1].as_ref().unwrap().shape(), &[1, 3]);
     assert_eq!(g[1].as_ref().unwrap().to_f64(), vec![5.0, 7.0, 9.0]);
     // add to a (2, 1) and a (3,): sums over the broadcast axes.
-    let op = create("broadcast_sub", &[], None).unwrap();
+    let op = make_op("broadcast_sub", &[]);
     let g = gradients(
         &op,
         &[
@@ -175,16 +175,16 @@ fn gradient_hand_checked_and_graph() {
     assert_eq!(g[1].as_ref().unwrap().to_f64(), vec![-2.0, -2.0, -2.0]);
 
     for name in OPS {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         let (nodes, grads) = backward_graph(&op);
         assert_eq!(nodes.len(), 1);
         assert_eq!(nodes[0].op, format!("_backward_{name}"));
         assert_eq!(nodes[0].inputs, vec![ograd(0), input(0), input(1)]);
         assert_eq!(grads, vec![Some(added(0, 0)), Some(added(0, 1))]);
     }
-    let add_back = create("_backward_broadcast_add", &[], None).unwrap();
+    let add_back = make_op("_backward_broadcast_add", &[]);
     assert_eq!(add_back.ignore_inputs(), vec![1, 2]);
-    let div_back = create("_backward_broadcast_div", &[], None).unwrap();
+    let div_back = make_op("_backward_broadcast_div", &[]);
     assert!(div_back.ignore_inputs().is_empty());
 }
 
@@ -229,7 +229,7 @@ fn gpu_matches_cpu() {
             t(&out, k as u64 + 80),
         );
         for name in OPS {
-            let fwd = create(name, &[], None).unwrap();
+            let fwd = make_op(name, &[]);
             compare_with_cpu(fwd.as_ref(), &dev, &[l.clone(), r.clone()], true, 1e-6, 0.0)
                 .unwrap_or_else(|e| panic!("{name} {ls:?} {rs:?}: {e}"));
             let back = create(&format!("_backward_{name}"), &[], None).unwrap();

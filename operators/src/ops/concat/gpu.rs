@@ -6,6 +6,32 @@ use mxr_kernels::cuda::concat::{Rows, copy_rows as launch_rows};
 use crate::Result;
 use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
 
+/// `outer` rows of `width` elements taken from elements `at..at + width` of rows `stride`
+/// long, into packed rows.
+fn take(outer: usize, stride: usize, at: usize, width: usize) -> Rows {
+    Rows {
+        outer,
+        row: width,
+        src_stride: stride,
+        src_off: at,
+        dst_stride: width,
+        dst_off: 0,
+    }
+}
+
+/// The inverse of [`take`]: `outer` packed rows of `width` elements into elements
+/// `at..at + width` of rows `stride` long.
+fn put(outer: usize, stride: usize, at: usize, width: usize) -> Rows {
+    Rows {
+        outer,
+        row: width,
+        src_stride: width,
+        src_off: 0,
+        dst_stride: stride,
+        dst_off: at,
+    }
+}
+
 /// Copies `r` from `src` to `dst` after checking that every touched element lies inside both.
 fn copy_rows(
     ctx: &GpuOpContext<'_>,
@@ -31,15 +57,7 @@ pub(super) fn join(
     let total: usize = part_rows.iter().sum();
     let mut at = 0;
     for (p, &row) in parts.iter().zip(part_rows) {
-        let r = Rows {
-            outer,
-            row,
-            src_stride: row,
-            src_off: 0,
-            dst_stride: total,
-            dst_off: at,
-        };
-        copy_rows(ctx, op, out, p, &r)?;
+        copy_rows(ctx, op, out, p, &put(outer, total, at, row))?;
         at += row;
     }
     Ok(())
@@ -57,15 +75,7 @@ pub(super) fn split(
     let total: usize = part_rows.iter().sum();
     let mut at = 0;
     for (p, &row) in parts.iter().zip(part_rows) {
-        let r = Rows {
-            outer,
-            row,
-            src_stride: total,
-            src_off: at,
-            dst_stride: row,
-            dst_off: 0,
-        };
-        copy_rows(ctx, op, p, input, &r)?;
+        copy_rows(ctx, op, p, input, &take(outer, total, at, row))?;
         at += row;
     }
     Ok(())
@@ -79,16 +89,7 @@ pub(super) fn slice(
     out: &GpuTensor<'_>,
     (outer, row, b, e): (usize, usize, usize, usize),
 ) -> Result<()> {
-    let w = e.saturating_sub(b);
-    let r = Rows {
-        outer,
-        row: w,
-        src_stride: row,
-        src_off: b,
-        dst_stride: w,
-        dst_off: 0,
-    };
-    copy_rows(ctx, op, out, x, &r)
+    copy_rows(ctx, op, out, x, &take(outer, row, b, e.saturating_sub(b)))
 }
 
 /// `_backward_slice_axis`: zeros, then `g`'s rows into elements `b..e` of every row of `out`.
@@ -100,14 +101,5 @@ pub(super) fn unslice(
     (outer, row, b, e): (usize, usize, usize, usize),
 ) -> Result<()> {
     ctx.zero(op, out.f32(op)?)?;
-    let w = e.saturating_sub(b);
-    let r = Rows {
-        outer,
-        row: w,
-        src_stride: w,
-        src_off: 0,
-        dst_stride: row,
-        dst_off: b,
-    };
-    copy_rows(ctx, op, out, g, &r)
+    copy_rows(ctx, op, out, g, &put(outer, row, b, e.saturating_sub(b)))
 }

@@ -1,5 +1,5 @@
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
-use crate::ops::test_util::{iota, uniform_f64};
+use crate::ops::test_util::{iota, make_op, uniform_f64};
 use crate::registry::{Shape, ShapeCtx, create, lookup};
 
 fn t(shape: &[usize], v: &[f32]) -> HostTensor {
@@ -25,7 +25,7 @@ fn infer_both(
 fn concat_by_hand() {
     let a = t(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
     let b = t(&[2, 1], &[5.0, 6.0]);
-    let op = create("Concat", &[("num_args", "2")], None).unwrap();
+    let op = make_op("Concat", &[("num_args", "2")]);
     assert_eq!(op.input_names(), vec!["arg0", "arg1"]);
     let out = run(op.as_ref(), &mut [a.clone(), b], false).unwrap();
     assert_eq!(out[0].shape(), &[2, 3]);
@@ -45,7 +45,7 @@ fn concat_by_hand() {
         vec![1.0, 2.0, 3.0, 4.0, 7.0, 8.0, 1.0, 2.0, 3.0, 4.0]
     );
     // dim=-1 on 3-D, int32.
-    let op = create("Concat", &[("num_args", "2"), ("dim", "-1")], None).unwrap();
+    let op = make_op("Concat", &[("num_args", "2"), ("dim", "-1")]);
     let x = HostTensor::from_vec(&[2, 1, 1], vec![1i32, 2]);
     let y = HostTensor::from_vec(&[2, 1, 2], vec![3i32, 4, 5, 6]);
     let out = run(op.as_ref(), &mut [x, y], false).unwrap();
@@ -55,7 +55,7 @@ fn concat_by_hand() {
 
 #[test]
 fn concat_shapes() {
-    let op = create("Concat", &[("num_args", "2"), ("dim", "-1")], None).unwrap();
+    let op = make_op("Concat", &[("num_args", "2"), ("dim", "-1")]);
     let (_, out) =
         infer_shapes(op.as_ref(), &[Shape::known(&[2, 3]), Shape::known(&[2, 4])]).unwrap();
     assert_eq!(out[0], Shape::known(&[2, 7]));
@@ -76,7 +76,7 @@ fn concat_shapes() {
     .unwrap();
     assert_eq!(ins, vec![Shape::known(&[2, 3]), Shape::known(&[2, 4])]);
     // Errors name the operator and the offending input.
-    let op = create("Concat", &[("num_args", "2")], None).unwrap();
+    let op = make_op("Concat", &[("num_args", "2")]);
     let err = infer_shapes(op.as_ref(), &[Shape::known(&[2, 3]), Shape::known(&[3, 4])])
         .unwrap_err()
         .to_string();
@@ -88,7 +88,7 @@ fn concat_shapes() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("Concat") && err.contains("rank"), "{err}");
-    let op = create("Concat", &[("num_args", "2"), ("dim", "2")], None).unwrap();
+    let op = make_op("Concat", &[("num_args", "2"), ("dim", "2")]);
     let err = infer_shapes(op.as_ref(), &[Shape::known(&[2, 3]), Shape::known(&[2, 3])])
         .unwrap_err()
         .to_string();
@@ -103,14 +103,14 @@ fn concat_shapes() {
 
 #[test]
 fn concat_gradient_splits() {
-    let op = create("Concat", &[("num_args", "3"), ("dim", "1")], None).unwrap();
+    let op = make_op("Concat", &[("num_args", "3"), ("dim", "1")]);
     let ins = [
         uniform_f64(&[2, 1, 3], 1, -0.5, 0.5),
         uniform_f64(&[2, 2, 3], 2, -0.5, 0.5),
         uniform_f64(&[2, 3, 3], 3, -0.5, 0.5),
     ];
     check_gradient(&op, &ins, &GradCheck::default()).unwrap();
-    let op = create("Concat", &[("num_args", "2"), ("dim", "0")], None).unwrap();
+    let op = make_op("Concat", &[("num_args", "2"), ("dim", "0")]);
     check_gradient(
         &op,
         &[
@@ -121,7 +121,7 @@ fn concat_gradient_splits() {
     )
     .unwrap();
     // The backward op on its own: [ograd, arg0, arg1] -> pieces.
-    let back = create("_backward_Concat", &[("num_args", "2")], None).unwrap();
+    let back = make_op("_backward_Concat", &[("num_args", "2")]);
     assert_eq!(back.ignore_inputs(), vec![1, 2]);
     let g = t(&[2, 3], &[1.0, 2.0, 5.0, 3.0, 4.0, 6.0]);
     let out = run(back.as_ref(), &mut [g, iota(&[2, 2]), iota(&[2, 1])], false).unwrap();
@@ -131,34 +131,32 @@ fn concat_gradient_splits() {
 
 #[test]
 fn slice_channel_by_hand() {
-    let op = create("SliceChannel", &[("num_outputs", "2")], None).unwrap();
+    let op = make_op("SliceChannel", &[("num_outputs", "2")]);
     assert_eq!(op.output_names(), vec!["output0", "output1"]);
     let out = run(op.as_ref(), &mut [iota(&[2, 4])], false).unwrap();
     assert_eq!(out[0].shape(), &[2, 2]);
     assert_eq!(out[0].to_f64(), vec![0.0, 1.0, 4.0, 5.0]);
     assert_eq!(out[1].to_f64(), vec![2.0, 3.0, 6.0, 7.0]);
     // One output is still called output0 (MXNet 1.9.1: split0_output0).
-    let one = create("split", &[("num_outputs", "1")], None).unwrap();
+    let one = make_op("split", &[("num_outputs", "1")]);
     assert_eq!(one.name(), "SliceChannel");
     assert_eq!(one.output_names(), vec!["output0"]);
     // squeeze_axis on the last axis.
-    let op = create(
+    let op = make_op(
         "split",
         &[
             ("num_outputs", "3"),
             ("axis", "-1"),
             ("squeeze_axis", "True"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     let out = run(op.as_ref(), &mut [iota(&[2, 3])], false).unwrap();
     assert_eq!(out.len(), 3);
     assert_eq!(out[0].shape(), &[2]);
     assert_eq!(out[0].to_f64(), vec![0.0, 3.0]);
     assert_eq!(out[2].to_f64(), vec![2.0, 5.0]);
     // axis 0 of a 3-D array.
-    let op = create("split", &[("num_outputs", "2"), ("axis", "0")], None).unwrap();
+    let op = make_op("split", &[("num_outputs", "2"), ("axis", "0")]);
     let out = run(op.as_ref(), &mut [iota(&[4, 1, 2])], false).unwrap();
     assert_eq!(out[1].shape(), &[2, 1, 2]);
     assert_eq!(out[1].to_f64(), vec![4.0, 5.0, 6.0, 7.0]);
@@ -167,7 +165,7 @@ fn slice_channel_by_hand() {
 #[test]
 fn slice_channel_shapes_and_errors() {
     let split = |attrs: &[(&str, &str)], input: Shape| {
-        let op = create("SliceChannel", attrs, None).unwrap();
+        let op = make_op("SliceChannel", attrs);
         infer_shapes(op.as_ref(), &[input])
     };
     // MXNet 1.9.1's messages: not evenly divisible; squeeze needs size == num_outputs.
@@ -203,7 +201,7 @@ fn slice_channel_shapes_and_errors() {
     )
     .unwrap();
     assert_eq!(outs[1], Shape::from_legacy(&[0, 4]));
-    let op = create("SliceChannel", &[("num_outputs", "2"), ("axis", "0")], None).unwrap();
+    let op = make_op("SliceChannel", &[("num_outputs", "2"), ("axis", "0")]);
     let (ins, outs) = infer_both(
         op.as_ref(),
         &[Shape::unknown()],
@@ -212,16 +210,14 @@ fn slice_channel_shapes_and_errors() {
     .unwrap();
     assert_eq!(ins[0], Shape::known(&[6, 4]));
     assert_eq!(outs[1], Shape::known(&[3, 4]));
-    let op = create(
+    let op = make_op(
         "SliceChannel",
         &[
             ("num_outputs", "2"),
             ("axis", "0"),
             ("squeeze_axis", "True"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     let (ins, _) = infer_both(
         op.as_ref(),
         &[Shape::unknown()],
@@ -242,7 +238,7 @@ fn slice_channel_gradient_joins() {
         ],
         vec![("num_outputs", "2"), ("axis", "-1")],
     ] {
-        let op = create("SliceChannel", &attrs, None).unwrap();
+        let op = make_op("SliceChannel", &attrs);
         check_gradient(
             &op,
             &[uniform_f64(&[3, 4, 2], 7, -0.5, 0.5)],
@@ -250,7 +246,7 @@ fn slice_channel_gradient_joins() {
         )
         .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
     }
-    let back = create("_backward_SliceChannel", &[("num_outputs", "2")], None).unwrap();
+    let back = make_op("_backward_SliceChannel", &[("num_outputs", "2")]);
     assert_eq!(back.input_names(), vec!["ograd0", "ograd1"]);
     let out = run(
         back.as_ref(),
@@ -266,7 +262,7 @@ fn slice_channel_gradient_joins() {
 fn slice_axis_by_hand() {
     let x = iota(&[2, 3, 4]);
     let slice = |attrs: &[(&str, &str)]| {
-        let op = create("slice_axis", attrs, None).unwrap();
+        let op = make_op("slice_axis", attrs);
         run(op.as_ref(), &mut [x.clone()], false).map(|mut o| o.remove(0))
     };
     let out = slice(&[("axis", "1"), ("begin", "1"), ("end", "3")]).unwrap();
@@ -302,12 +298,10 @@ fn slice_axis_by_hand() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("`end`"), "{err}");
-    let op = create(
+    let op = make_op(
         "slice_axis",
         &[("axis", "1"), ("begin", "0"), ("end", "None")],
-        None,
-    )
-    .unwrap();
+    );
     assert_eq!(
         op.attrs(),
         vec![
@@ -320,12 +314,7 @@ fn slice_axis_by_hand() {
 
 #[test]
 fn slice_axis_shapes_and_gradient() {
-    let op = create(
-        "slice_axis",
-        &[("axis", "1"), ("begin", "1"), ("end", "3")],
-        None,
-    )
-    .unwrap();
+    let op = make_op("slice_axis", &[("axis", "1"), ("begin", "1"), ("end", "3")]);
     let (_, out) = infer_shapes(op.as_ref(), &[Shape::from_legacy(&[2, 0, 4])]).unwrap();
     assert_eq!(out[0], Shape::known(&[2, 2, 4]));
     let (ins, _) = infer_both(
@@ -335,12 +324,10 @@ fn slice_axis_shapes_and_gradient() {
     )
     .unwrap();
     assert_eq!(ins[0], Shape::from_legacy(&[2, 0, 4]));
-    let op2 = create(
+    let op2 = make_op(
         "slice_axis",
         &[("axis", "1"), ("begin", "-1"), ("end", "None")],
-        None,
-    )
-    .unwrap();
+    );
     let (_, out) = infer_shapes(op2.as_ref(), &[Shape::from_legacy(&[2, 0, 4])]).unwrap();
     assert_eq!(out[0], Shape::from_legacy(&[2, 0, 4]));
     check_gradient(
@@ -356,12 +343,10 @@ fn slice_axis_shapes_and_gradient() {
     )
     .unwrap();
     // The backward op on its own: the head gradient in zeros of the input's shape.
-    let back = create(
+    let back = make_op(
         "_backward_slice_axis",
         &[("axis", "0"), ("begin", "1"), ("end", "2")],
-        None,
-    )
-    .unwrap();
+    );
     let out = run(
         back.as_ref(),
         &mut [t(&[1, 2], &[5.0, 6.0]), iota(&[3, 2])],
@@ -382,7 +367,7 @@ fn gpu_matches_cpu() {
     use crate::ops::test_util::GpuCheck;
     let gpu = GpuCheck::new(0.0, 0.0);
     let check = |name: &str, attrs: &[(&str, &str)], ins: &[HostTensor]| {
-        let op = create(name, attrs, None).unwrap();
+        let op = make_op(name, attrs);
         gpu.check(op.as_ref(), ins, &format!("{name} {attrs:?}"));
     };
     // Concat and its backward along every axis, negative dims, odd and empty sizes.
@@ -434,7 +419,7 @@ fn gpu_matches_cpu() {
             distinct(&[3, 6, 3], 0.0)
         };
         check("SliceChannel", &attrs, std::slice::from_ref(&x));
-        let op = create("SliceChannel", &attrs, None).unwrap();
+        let op = make_op("SliceChannel", &attrs);
         let pieces = run(op.as_ref(), &mut [x], true).unwrap();
         let gs: Vec<HostTensor> = pieces
             .iter()
@@ -453,7 +438,7 @@ fn gpu_matches_cpu() {
     ] {
         let attrs = [("axis", axis), ("begin", begin), ("end", end)];
         check("slice_axis", &attrs, std::slice::from_ref(&x));
-        let op = create("slice_axis", &attrs, None).unwrap();
+        let op = make_op("slice_axis", &attrs);
         let y = run(op.as_ref(), &mut [x.clone()], true).unwrap().remove(0);
         check(
             "_backward_slice_axis",

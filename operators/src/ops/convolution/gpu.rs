@@ -3,8 +3,9 @@
 
 use mxr_kernels::cpu::conv::ConvGeom;
 use mxr_kernels::cuda::convolution::{self as kernels, ConvTable};
-use mxr_kernels::cuda::{DeviceSlice, GpuError, blas};
+use mxr_kernels::cuda::{DeviceSlice, GpuError};
 
+use crate::ops::common::{Matrices, batched_gemm};
 use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
 use crate::{Error, Result};
 
@@ -90,33 +91,15 @@ pub(super) fn forward(
     let k = p.cg * p.taps;
     let col = ctx.temp(op, (c * p.taps * p.out_sp).max(1) * 4)?;
     let col = DeviceSlice::of_buffer(&col);
+    let (w, cols) = (Matrices::new(wp, p.fg, k), Matrices::new(col, k, p.out_sp));
     let fail = |e: GpuError| gpu_error(op, e);
     for n in 0..batch {
         let xn = sample(op, xp, n, c * p.in_sp)?;
         let yn = sample(op, yp, n, f * p.out_sp)?;
         kernels::im2col(ctx.device, &p.g, col, xn).map_err(fail)?;
         // Per group: y[fg x out_sp] = w[fg x k] * col[k x out_sp], batched over the groups.
-        blas::sgemm_strided_batched(
-            ctx.device,
-            false,
-            false,
-            p.fg,
-            p.out_sp,
-            k,
-            1.0,
-            wp,
-            k,
-            p.fg * k,
-            col,
-            p.out_sp,
-            k * p.out_sp,
-            0.0,
-            yn,
-            p.out_sp,
-            p.fg * p.out_sp,
-            groups,
-        )
-        .map_err(fail)?;
+        let yn = Matrices::new(yn, p.fg, p.out_sp);
+        batched_gemm(ctx.device, groups, (false, &w), (false, &cols), 0.0, &yn).map_err(fail)?;
     }
     if let Some(b) = b {
         kernels::add_bias(ctx.device, yp, b.f32(op)?, ny, f, p.out_sp).map_err(fail)?;
@@ -163,55 +146,21 @@ pub(super) fn backward(
     let col_len = c * p.taps * p.out_sp;
     let (col, dcol) = (ctx.temp(op, col_len * 4)?, ctx.temp(op, col_len * 4)?);
     let (col, dcol) = (DeviceSlice::of_buffer(&col), DeviceSlice::of_buffer(&dcol));
+    let (w, dw) = (Matrices::new(wp, p.fg, k), Matrices::new(dwp, p.fg, k));
+    let (cols, dcols) = (
+        Matrices::new(col, k, p.out_sp),
+        Matrices::new(dcol, k, p.out_sp),
+    );
     for n in 0..batch {
         let xn = sample(op, xp, n, c * p.in_sp)?;
         let gn = sample(op, gp, n, f * p.out_sp)?;
         kernels::im2col(ctx.device, &p.g, col, xn).map_err(fail)?;
         // Per group: dw[fg x k] += g[fg x out_sp] * col[k x out_sp]^T.
-        blas::sgemm_strided_batched(
-            ctx.device,
-            false,
-            true,
-            p.fg,
-            k,
-            p.out_sp,
-            1.0,
-            gn,
-            p.out_sp,
-            p.fg * p.out_sp,
-            col,
-            p.out_sp,
-            k * p.out_sp,
-            1.0,
-            dwp,
-            k,
-            p.fg * k,
-            groups,
-        )
-        .map_err(fail)?;
+        let gn = Matrices::new(gn, p.fg, p.out_sp);
+        batched_gemm(ctx.device, groups, (false, &gn), (true, &cols), 1.0, &dw).map_err(fail)?;
         let Some(dxp) = dxp else { continue };
         // Per group: dcol[k x out_sp] = w[fg x k]^T * g[fg x out_sp].
-        blas::sgemm_strided_batched(
-            ctx.device,
-            true,
-            false,
-            k,
-            p.out_sp,
-            p.fg,
-            1.0,
-            wp,
-            k,
-            p.fg * k,
-            gn,
-            p.out_sp,
-            p.fg * p.out_sp,
-            0.0,
-            dcol,
-            p.out_sp,
-            k * p.out_sp,
-            groups,
-        )
-        .map_err(fail)?;
+        batched_gemm(ctx.device, groups, (true, &w), (false, &gn), 0.0, &dcols).map_err(fail)?;
         let dxn = sample(op, dxp, n, c * p.in_sp)?;
         kernels::col2im(ctx.device, &p.g, dxn, dcol).map_err(fail)?;
     }

@@ -2,10 +2,11 @@ use mxr_kernels::DType;
 
 use crate::Error;
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
+use crate::ops::test_util::make_op;
 use crate::registry::{OpRef, Shape, create, lookup};
 
 fn conv(attrs: &[(&str, &str)]) -> OpRef {
-    create("Convolution", attrs, None).unwrap()
+    make_op("Convolution", attrs)
 }
 
 fn arange(shape: &[usize]) -> HostTensor {
@@ -375,16 +376,14 @@ fn parameters() {
     assert_eq!(op.attrs().len(), 6);
     assert_eq!(op.attrs()[0], ("kernel".to_string(), "(3, 3)".to_string()));
     assert_eq!(lookup("_npx_convolution").unwrap().name, "Convolution");
-    let back = create(
+    let back = make_op(
         "_backward_Convolution",
         &[
             ("kernel", "(3, 3)"),
             ("num_filter", "2"),
             ("no_bias", "True"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     assert_eq!(back.input_names(), ["ograd", "data", "weight"]);
     assert_eq!(back.num_outputs(), 2);
 }
@@ -467,11 +466,11 @@ fn gpu_matches_cpu() {
         if !no_bias {
             ins.push(wave(&[*f], 2.0));
         }
-        let fwd = create("Convolution", &attrs, None).unwrap();
+        let fwd = make_op("Convolution", &attrs);
         // GEMM summation order differs from the CPU's: 1e-4 relative.
         gpu.check(fwd.as_ref(), &ins, &format!("{attrs:?}"));
         let y = run(fwd.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
-        let back = create("_backward_Convolution", &attrs, None).unwrap();
+        let back = make_op("_backward_Convolution", &attrs);
         let mut bins = vec![wave(y.shape(), 3.0)];
         bins.extend(ins.iter().cloned());
         gpu.check(back.as_ref(), &bins, &format!("backward {attrs:?}"));

@@ -1,36 +1,30 @@
 //! `dot` / `batch_dot` / `_backward_dot` on the GPU: each product is one strided-batched cuBLAS
 //! GEMM ([`mxr_kernels::cuda::blas`]) with transpose flags, as on the CPU.
 
-use mxr_kernels::cuda::{DeviceSlice, blas};
-
 use super::Mm;
+use crate::ops::common::{Matrices, batched_gemm};
 use crate::registry::{GpuOpContext, GpuTensor, gpu_error};
 use crate::{Error, Result};
 
-/// One operand or result of a batched product: elements, rows, columns as stored.
-struct Mat<'a> {
-    data: DeviceSlice<'a, f32>,
+/// `t` as `batch` matrices of `rows × cols` (an operand or result of a batched product); an
+/// error naming `op` when its size differs.
+fn matrices<'a>(
+    t: &GpuTensor<'a>,
+    op: &str,
+    batch: usize,
     rows: usize,
     cols: usize,
-}
-
-impl<'a> Mat<'a> {
-    fn of(t: &GpuTensor<'a>, op: &str, batch: usize, rows: usize, cols: usize) -> Result<Mat<'a>> {
-        if t.size() != batch * rows * cols {
-            return Err(Error::BadInput {
-                op: op.into(),
-                reason: format!(
-                    "an operand of shape {:?} is not {batch} matrices of {rows} × {cols}",
-                    t.shape
-                ),
-            });
-        }
-        Ok(Mat {
-            data: t.f32(op)?,
-            rows,
-            cols,
-        })
+) -> Result<Matrices<'a>> {
+    if t.size() != batch * rows * cols {
+        return Err(Error::BadInput {
+            op: op.into(),
+            reason: format!(
+                "an operand of shape {:?} is not {batch} matrices of {rows} × {cols}",
+                t.shape
+            ),
+        });
     }
+    Ok(Matrices::new(t.f32(op)?, rows, cols))
 }
 
 /// `c = op(a)·op(b)` per batch index (`op(a)` `m × k`, `op(b)` `k × n`); `c` is zeroed when
@@ -39,9 +33,9 @@ fn product(
     ctx: &GpuOpContext<'_>,
     op: &str,
     batch: usize,
-    (ta, a): (bool, &Mat<'_>),
-    (tb, b): (bool, &Mat<'_>),
-    c: &Mat<'_>,
+    (ta, a): (bool, &Matrices<'_>),
+    (tb, b): (bool, &Matrices<'_>),
+    c: &Matrices<'_>,
 ) -> Result<()> {
     let (m, n) = (c.rows, c.cols);
     let k = if ta { a.rows } else { a.cols };
@@ -51,28 +45,7 @@ fn product(
     if k == 0 {
         return ctx.zero(op, c.data);
     }
-    // Strides are the matrices' sizes, leading dimensions their stored column counts.
-    blas::sgemm_strided_batched(
-        ctx.device,
-        ta,
-        tb,
-        m,
-        n,
-        k,
-        1.0,
-        a.data,
-        a.cols,
-        a.rows * a.cols,
-        b.data,
-        b.cols,
-        b.rows * b.cols,
-        0.0,
-        c.data,
-        n,
-        m * n,
-        batch,
-    )
-    .map_err(|e| gpu_error(op, e))
+    batched_gemm(ctx.device, batch, (ta, a), (tb, b), 0.0, c).map_err(|e| gpu_error(op, e))
 }
 
 /// Stored sizes of `op(X)` being `r × c`: `(c, r)` when transposed.
@@ -92,9 +65,9 @@ pub(super) fn forward(
     let (bt, m, n, k) = (mm.batch, mm.m, mm.n, mm.k);
     let (ar, ac) = stored(mm.ta, m, k);
     let (br, bc) = stored(mm.tb, k, n);
-    let a = Mat::of(a, op, bt, ar, ac)?;
-    let b = Mat::of(b, op, bt, br, bc)?;
-    let c = Mat::of(c, op, bt, m, n)?;
+    let a = matrices(a, op, bt, ar, ac)?;
+    let b = matrices(b, op, bt, br, bc)?;
+    let c = matrices(c, op, bt, m, n)?;
     product(ctx, op, bt, (mm.ta, &a), (mm.tb, &b), &c)
 }
 
@@ -115,11 +88,11 @@ pub(super) fn backward(
     };
     let (ar, ac) = stored(mm.ta, m, k);
     let (br, bc) = stored(mm.tb, k, n);
-    let g = Mat::of(g, op, bt, m, n)?;
-    let a = Mat::of(a, op, bt, ar, ac)?;
-    let b = Mat::of(b, op, bt, br, bc)?;
+    let g = matrices(g, op, bt, m, n)?;
+    let a = matrices(a, op, bt, ar, ac)?;
+    let b = matrices(b, op, bt, br, bc)?;
     if ctx.output_needed(0) {
-        let da = Mat::of(da, op, bt, ar, ac)?;
+        let da = matrices(da, op, bt, ar, ac)?;
         if mm.ta {
             // dA (k × m) = op(B) (k × n) · gᵀ (n × m).
             product(ctx, op, bt, (mm.tb, &b), (true, &g), &da)?;
@@ -129,7 +102,7 @@ pub(super) fn backward(
         }
     }
     if ctx.output_needed(1) {
-        let db = Mat::of(db, op, bt, br, bc)?;
+        let db = matrices(db, op, bt, br, bc)?;
         if mm.tb {
             // dB (n × k) = gᵀ (n × m) · op(A) (m × k).
             product(ctx, op, bt, (true, &g), (mm.ta, &a), &db)?;

@@ -1,7 +1,7 @@
 use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
-use crate::ops::test_util::{assert_close, xorshift_f32, xorshift_values};
+use crate::ops::test_util::{assert_close, make_op, xorshift_f32, xorshift_values};
 use crate::registry::{Shape, create, lookup};
 
 fn t64(shape: &[usize], seed: u64) -> HostTensor {
@@ -17,7 +17,7 @@ fn dot_op(ta: bool, tb: bool) -> crate::registry::OpRef {
         if ta { "True" } else { "False" },
         if tb { "True" } else { "False" },
     );
-    create("dot", &[("transpose_a", a), ("transpose_b", b)], None).unwrap()
+    make_op("dot", &[("transpose_a", a), ("transpose_b", b)])
 }
 
 fn run1(op: &crate::registry::OpRef, a: HostTensor, b: HostTensor) -> HostTensor {
@@ -187,7 +187,7 @@ fn gradients() {
 
 #[test]
 fn backward_op_by_name() {
-    let op = create("_backward_dot", &[], None).unwrap();
+    let op = make_op("_backward_dot", &[]);
     assert_eq!(op.input_names(), ["ograd", "lhs", "rhs"]);
     // g = ones(2,2): dA = g·Bᵀ (row sums of B), dB = Aᵀ·g (row sums of Aᵀ = column sums of A).
     let g = HostTensor::from_f32(&[2, 2], vec![1.0; 4]);
@@ -203,7 +203,7 @@ fn batch_op(ta: bool, tb: bool) -> crate::registry::OpRef {
         if ta { "True" } else { "False" },
         if tb { "True" } else { "False" },
     );
-    create("batch_dot", &[("transpose_a", a), ("transpose_b", b)], None).unwrap()
+    make_op("batch_dot", &[("transpose_a", a), ("transpose_b", b)])
 }
 
 #[test]
@@ -301,12 +301,10 @@ fn names_aliases_and_parameters() {
     assert_eq!(lookup("_sparse_dot").unwrap().name, "dot");
     assert_eq!(lookup("_npx_batch_dot").unwrap().name, "batch_dot");
     assert!(lookup("_backward_dot").unwrap().is_backward());
-    let op = create(
+    let op = make_op(
         "dot",
         &[("transpose_b", "True"), ("forward_stype", "default")],
-        None,
-    )
-    .unwrap();
+    );
     assert_eq!(
         op.attrs(),
         vec![
@@ -380,7 +378,7 @@ fn gpu_matches_cpu() {
                 ("transpose_b", if tb { "true" } else { "false" }),
             ];
             let what = format!("{name} {ls:?}·{rs:?} ta={ta} tb={tb}");
-            let op = create(name, &attrs, None).unwrap();
+            let op = make_op(name, &attrs);
             let ins = vec![
                 xorshift_f32(&ls, 1, -1.0, 1.0),
                 xorshift_f32(&rs, 2, -1.0, 1.0),
@@ -390,7 +388,7 @@ fn gpu_matches_cpu() {
             if name == "dot" {
                 let y = run(op.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
                 let g = xorshift_f32(y.shape(), 3, -1.0, 1.0);
-                let back = create("_backward_dot", &attrs, None).unwrap();
+                let back = make_op("_backward_dot", &attrs);
                 let ins = [g, ins[0].clone(), ins[1].clone()];
                 gpu.check(back.as_ref(), &ins, &format!("backward {what}"));
             }

@@ -1,8 +1,8 @@
 use crate::check::{
     GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run, run_seeded,
 };
-use crate::ops::test_util::assert_create_err;
-use crate::registry::{Resource, Shape, create};
+use crate::ops::test_util::{assert_create_err, make_op};
+use crate::registry::{Resource, Shape};
 
 fn data(shape: &[usize]) -> HostTensor {
     let n: usize = shape.iter().product();
@@ -11,7 +11,7 @@ fn data(shape: &[usize]) -> HostTensor {
 
 #[test]
 fn inference_is_the_identity() {
-    let op = create("Dropout", &[("p", "0.5")], None).unwrap();
+    let op = make_op("Dropout", &[("p", "0.5")]);
     assert_eq!((op.num_outputs(), op.num_visible_outputs()), (2, 1));
     assert_eq!(op.resources(), vec![Resource::Random]);
     let x = data(&[3, 4]);
@@ -19,13 +19,13 @@ fn inference_is_the_identity() {
     assert_eq!(out[0], x);
     assert_eq!(out[1].to_f64(), vec![1.0; 12]);
     // p = 0 is the identity in training too.
-    let op = create("Dropout", &[("p", "0")], None).unwrap();
+    let op = make_op("Dropout", &[("p", "0")]);
     assert_eq!(run(op.as_ref(), &mut [x.clone()], true).unwrap()[0], x);
 }
 
 #[test]
 fn training_drops_and_rescales() {
-    let op = create("Dropout", &[("p", "0.25")], None).unwrap();
+    let op = make_op("Dropout", &[("p", "0.25")]);
     let x = HostTensor::from_f32(&[100, 40], vec![1.0; 4000]);
     let out = run(op.as_ref(), &mut [x.clone()], true).unwrap();
     let (y, mask) = (out[0].to_f64(), out[1].to_f64());
@@ -43,17 +43,17 @@ fn training_drops_and_rescales() {
     let other = run_seeded(op.as_ref(), &mut [x.clone()], true, 9).unwrap();
     assert_ne!(other[1], out[1]);
     // mode='always' applies it in inference; p = 1 drops everything.
-    let always = create("Dropout", &[("p", "0.25"), ("mode", "always")], None).unwrap();
+    let always = make_op("Dropout", &[("p", "0.25"), ("mode", "always")]);
     let out = run(always.as_ref(), &mut [x.clone()], false).unwrap();
     assert!(out[1].to_f64().contains(&0.0));
-    let all = create("Dropout", &[("p", "1"), ("mode", "always")], None).unwrap();
+    let all = make_op("Dropout", &[("p", "1"), ("mode", "always")]);
     let out = run(all.as_ref(), &mut [x], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![0.0; 4000]);
 }
 
 #[test]
 fn axes_share_one_mask_value() {
-    let op = create("Dropout", &[("p", "0.5"), ("axes", "(0, 2)")], None).unwrap();
+    let op = make_op("Dropout", &[("p", "0.5"), ("axes", "(0, 2)")]);
     let x = HostTensor::from_f32(&[5, 8, 3], vec![1.0; 120]);
     let out = run(op.as_ref(), &mut [x], true).unwrap();
     let m = out[1].to_f64();
@@ -75,7 +75,7 @@ fn axes_share_one_mask_value() {
 #[test]
 fn gradient_is_the_head_times_the_mask() {
     for attrs in [vec![("p", "0.4")], vec![("p", "0.3"), ("axes", "(1,)")]] {
-        let op = create("Dropout", &attrs, None).unwrap();
+        let op = make_op("Dropout", &attrs);
         let x = data(&[4, 5]);
         check_gradient(&op, std::slice::from_ref(&x), &GradCheck::default()).unwrap();
         let mask = run(op.as_ref(), &mut [x.clone()], true).unwrap()[1].to_f32();
@@ -86,13 +86,13 @@ fn gradient_is_the_head_times_the_mask() {
         assert_eq!(dx[0].as_ref().unwrap().to_f32(), want);
     }
     // In inference the gradient passes through.
-    let op = create("Dropout", &[], None).unwrap();
+    let op = make_op("Dropout", &[]);
     let opts = GradCheck {
         is_train: false,
         ..GradCheck::default()
     };
     check_gradient(&op, &[data(&[2, 3])], &opts).unwrap();
-    let back = create("_backward_Dropout", &[], None).unwrap();
+    let back = make_op("_backward_Dropout", &[]);
     assert_eq!(back.input_names(), vec!["ograd", "mask"]);
     let out = run(
         back.as_ref(),
@@ -110,7 +110,7 @@ fn gradient_is_the_head_times_the_mask() {
 fn bad_parameters_are_named() {
     assert_create_err("Dropout", &[("p", "1.5")], &["`p`"]);
     assert_create_err("Dropout", &[("mode", "train")], &["mode", "always"]);
-    let op = create("Dropout", &[("p", "0.25"), ("cudnn_off", "True")], None).unwrap();
+    let op = make_op("Dropout", &[("p", "0.25"), ("cudnn_off", "True")]);
     assert_eq!(
         op.attrs(),
         vec![
@@ -142,14 +142,14 @@ fn gpu_matches_cpu() {
     for (shape, attrs, train) in cases {
         let n: usize = shape.iter().product();
         let x = HostTensor::from_f32(shape, (0..n).map(|i| i as f32 * 0.5 - 3.0).collect());
-        let op = create("Dropout", &attrs, None).unwrap();
+        let op = make_op("Dropout", &attrs);
         compare_with_cpu(op.as_ref(), &dev, std::slice::from_ref(&x), train, 0.0, 0.0)
             .unwrap_or_else(|e| panic!("{attrs:?} train={train}: {e}"));
         let mask = crate::check::run_seeded(op.as_ref(), &mut [x], train, 7)
             .unwrap()
             .remove(1);
         let g = HostTensor::from_f32(shape, (0..n).map(|i| (i % 5) as f32 - 2.0).collect());
-        let back = create("_backward_Dropout", &attrs, None).unwrap();
+        let back = make_op("_backward_Dropout", &attrs);
         compare_with_cpu(back.as_ref(), &dev, &[g, mask], train, 0.0, 0.0)
             .unwrap_or_else(|e| panic!("backward {attrs:?}: {e}"));
     }

@@ -5,7 +5,7 @@ use mxr_kernels::cpu::elementwise::BinaryOp;
 use mxr_kernels::cuda::codes::BinaryCode;
 use mxr_kernels::cuda::elemwise as kernels;
 
-use crate::registry::{GpuOpContext, GpuTensor, check_sizes, f32_slices, gpu_error};
+use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
 use crate::{Error, Result};
 
 /// The kernels' binary op code.
@@ -27,8 +27,9 @@ pub(crate) fn binary(
     rhs: &GpuTensor<'_>,
     out: &GpuTensor<'_>,
 ) -> Result<()> {
-    let (n, slices) = f32_slices(name, [out, lhs, rhs])?;
-    kernels::binary(ctx.device, code(op), slices, n).map_err(|e| gpu_error(name, e))
+    ctx.elementwise(name, [out, lhs, rhs], |dev, s, n| {
+        kernels::binary(dev, code(op), s, n)
+    })
 }
 
 /// The gradients of `lhs ∘ rhs` (`lhs`, `rhs` are read for mul and div only; `None` for add

@@ -2,7 +2,7 @@ use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, infer_types, run};
 use crate::ops::test_util::{
-    GPU_SHAPES, added, assert_create_err, backward_graph, gpu_values, input, ograd,
+    GPU_SHAPES, added, assert_create_err, backward_graph, gpu_values, input, make_op, ograd,
 };
 use crate::registry::{Shape, create, lookup};
 
@@ -24,7 +24,7 @@ fn forward_hand_checked() {
         ("elemwise_mul", [2.0, -8.0, -3.0, 2.0]),
         ("elemwise_div", [0.5, -0.5, -3.0, 8.0]),
     ] {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         assert_eq!(op.name(), name);
         let out = run(op.as_ref(), &mut [a.clone(), b.clone()], false).unwrap();
         assert_eq!(out[0].shape(), &[2, 2]);
@@ -32,7 +32,7 @@ fn forward_hand_checked() {
         assert_eq!(out[0].to_f64(), want.to_vec(), "{name}");
     }
     // f64 too
-    let op = create("elemwise_mul", &[], None).unwrap();
+    let op = make_op("elemwise_mul", &[]);
     let out = run(
         op.as_ref(),
         &mut [f64s(&[2], &[1.5, 2.0]), f64s(&[2], &[2.0, -0.25])],
@@ -58,7 +58,7 @@ fn aliases_find_the_canonical_ops() {
         ("_Div", "elemwise_div"),
     ] {
         assert_eq!(lookup(alias).unwrap().name, name);
-        assert_eq!(create(alias, &[], None).unwrap().name(), name);
+        assert_eq!(make_op(alias, &[]).name(), name);
     }
     for name in [
         "_backward_add",
@@ -68,7 +68,7 @@ fn aliases_find_the_canonical_ops() {
         "where",
         "_backward_where",
     ] {
-        assert_eq!(create(name, &[], None).unwrap().name(), name);
+        assert_eq!(make_op(name, &[]).name(), name);
     }
 }
 
@@ -77,11 +77,11 @@ fn integers_truncate_and_do_not_trap() {
     // MXNet 1.9.1: int32 [1,2,3,0,-4] / [2,1,2,-3,3] = [0,2,1,0,-1].
     let a = HostTensor::from_vec(&[5], vec![1i32, 2, 3, 0, -4]);
     let b = HostTensor::from_vec(&[5], vec![2i32, 1, 2, -3, 3]);
-    let div = create("elemwise_div", &[], None).unwrap();
+    let div = make_op("elemwise_div", &[]);
     let out = run(div.as_ref(), &mut [a.clone(), b.clone()], false).unwrap();
     assert_eq!(out[0].dtype(), DType::I32);
     assert_eq!(out[0].to_f64(), vec![0.0, 2.0, 1.0, 0.0, -1.0]);
-    let sub = create("elemwise_sub", &[], None).unwrap();
+    let sub = make_op("elemwise_sub", &[]);
     let out = run(sub.as_ref(), &mut [a.clone(), b], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![-1.0, 1.0, 1.0, 3.0, -7.0]);
     // Division by zero gives 0 rather than a crash.
@@ -93,7 +93,7 @@ fn integers_truncate_and_do_not_trap() {
 
 #[test]
 fn unsupported_dtype_is_an_error() {
-    let op = create("elemwise_add", &[], None).unwrap();
+    let op = make_op("elemwise_add", &[]);
     let h = HostTensor::zeros(&[2], DType::F16);
     let err = run(op.as_ref(), &mut [h.clone(), h], false).unwrap_err();
     let msg = err.to_string();
@@ -105,7 +105,7 @@ fn unsupported_dtype_is_an_error() {
 
 #[test]
 fn shapes_must_be_identical() {
-    let op = create("elemwise_add", &[], None).unwrap();
+    let op = make_op("elemwise_add", &[]);
     let (ins, outs) = infer_shapes(
         op.as_ref(),
         &[Shape::from_legacy(&[0, 3]), Shape::from_legacy(&[2, 0])],
@@ -141,7 +141,7 @@ fn gradients_match_finite_differences() {
         "elemwise_mul",
         "elemwise_div",
     ] {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         check_gradient(&op, &[a.clone(), b.clone()], &GradCheck::default())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
@@ -155,7 +155,7 @@ fn gradient_graphs_follow_mxnet() {
         ("elemwise_mul", "_backward_mul", true),
         ("elemwise_div", "_backward_div", true),
     ] {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         let (nodes, grads) = backward_graph(&op);
         assert_eq!(nodes.len(), 1);
         assert_eq!(nodes[0].op, back);
@@ -175,13 +175,13 @@ fn backward_ops_run_by_name() {
     let g = f32s(&[3], &[1.0, 2.0, 3.0]);
     let l = f32s(&[3], &[4.0, 5.0, 6.0]);
     let r = f32s(&[3], &[2.0, -1.0, 0.5]);
-    let back = create("_backward_div", &[], None).unwrap();
+    let back = make_op("_backward_div", &[]);
     assert_eq!(back.input_names(), ["ograd", "lhs", "rhs"]);
     let out = run(back.as_ref(), &mut [g.clone(), l, r], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![0.5, -2.0, 6.0]);
     // -g·l/r² = [-1·4/4, -2·5/1, -3·6/0.25]
     assert_eq!(out[1].to_f64(), vec![-1.0, -10.0, -72.0]);
-    let back = create("_backward_sub", &[], None).unwrap();
+    let back = make_op("_backward_sub", &[]);
     let out = run(back.as_ref(), &mut [g], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![1.0, 2.0, 3.0]);
     assert_eq!(out[1].to_f64(), vec![-1.0, -2.0, -3.0]);
@@ -195,13 +195,13 @@ fn parameters_are_rejected() {
         &["elemwise_add", "scalar"],
     );
     // User attributes pass.
-    create("_Plus", &[("__ctx_group__", "dev1")], None).unwrap();
+    make_op("_Plus", &[("__ctx_group__", "dev1")]);
 }
 
 #[test]
 fn where_selects_by_element_and_by_row() {
     // MXNet 1.9.1: where([[1,0],[0,2]], [[1,2],[3,4]], [[10,20],[30,40]]) = [[1,20],[30,4]]
-    let op = create("where", &[], None).unwrap();
+    let op = make_op("where", &[]);
     assert_eq!(op.input_names(), ["condition", "x", "y"]);
     let x = f32s(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
     let y = f32s(&[2, 2], &[10.0, 20.0, 30.0, 40.0]);
@@ -221,7 +221,7 @@ fn where_selects_by_element_and_by_row() {
 
 #[test]
 fn where_shapes_and_types() {
-    let op = create("where", &[], None).unwrap();
+    let op = make_op("where", &[]);
     let s = |d: &[usize]| Shape::from_legacy(d);
     // Same-shape condition fills x, y and the output, and the other way round.
     let (ins, outs) =
@@ -260,7 +260,7 @@ fn where_shapes_and_types() {
 
 #[test]
 fn where_gradient() {
-    let op = create("where", &[], None).unwrap();
+    let op = make_op("where", &[]);
     let (nodes, grads) = backward_graph(&op);
     assert_eq!(nodes.len(), 1);
     assert_eq!(nodes[0].op, "_backward_where");
@@ -277,7 +277,7 @@ fn where_gradient() {
     let rows = HostTensor::from_vec(&[2], vec![0u8, 1]);
     check_gradient(&op, &[rows.clone(), x, y], &skip_cond).unwrap();
     // The backward op by name, on a row condition.
-    let back = create("_backward_where", &[], None).unwrap();
+    let back = make_op("_backward_where", &[]);
     let g = f32s(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
     let out = run(back.as_ref(), &mut [g, rows], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![0.0, 0.0, 3.0, 4.0]);
@@ -312,9 +312,9 @@ fn gpu_matches_cpu() {
         }
         // Division by zero: infinities and NaNs on both.
         let z = f32s(shape, &gpu_values(n, 3, -3.0, 3.0, true));
-        let div = create("elemwise_div", &[], None).unwrap();
+        let div = make_op("elemwise_div", &[]);
         compare_with_cpu(div.as_ref(), &dev, &[a.clone(), z.clone()], true, 1e-6, 0.0).unwrap();
-        let back = create("_backward_div", &[], None).unwrap();
+        let back = make_op("_backward_div", &[]);
         compare_with_cpu(
             back.as_ref(),
             &dev,
@@ -333,8 +333,8 @@ fn gpu_where_matches_cpu() {
     use crate::ops::test_util::GpuCheck;
     let dev = test_device().unwrap();
     let gpu = GpuCheck::new(0.0, 0.0);
-    let fwd = create("where", &[], None).unwrap();
-    let back = create("_backward_where", &[], None).unwrap();
+    let fwd = make_op("where", &[]);
+    let back = make_op("_backward_where", &[]);
     for (k, shape) in GPU_SHAPES.iter().enumerate() {
         let n: usize = shape.iter().product();
         let t = |seed, zeros| f32s(shape, &gpu_values(n, seed, -3.0, 3.0, zeros));

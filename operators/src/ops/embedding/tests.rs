@@ -4,10 +4,11 @@ use crate::Error;
 use crate::check::{
     GradCheck, HostTensor, check_gradient, gradients, infer_shapes, infer_types, run,
 };
+use crate::ops::test_util::make_op;
 use crate::registry::{OpRef, Shape, create, lookup};
 
 fn emb(attrs: &[(&str, &str)]) -> OpRef {
-    create("Embedding", attrs, None).unwrap()
+    make_op("Embedding", attrs)
 }
 
 fn weight() -> HostTensor {
@@ -65,12 +66,10 @@ fn weight_gradient_accumulates_repeated_ids_and_data_gets_none() {
         vec![5.0, 6.0, 4.0, 6.0, 7.0, 8.0]
     );
 
-    let back = create(
+    let back = make_op(
         "_backward_Embedding",
         &[("input_dim", "3"), ("output_dim", "2")],
-        None,
-    )
-    .unwrap();
+    );
     assert_eq!(back.input_names(), ["ograd", "data"]);
     let out = run(back.as_ref(), &mut [g, data], false).unwrap();
     assert_eq!(out[0].shape(), &[2, 2]);
@@ -247,7 +246,7 @@ fn gpu_matches_cpu() {
             ("output_dim", output_dim.to_string()),
         ];
         let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let fwd = create("Embedding", &attrs, None).unwrap();
+        let fwd = make_op("Embedding", &attrs);
         fwd_gpu.check(fwd.as_ref(), &[data.clone(), weight], &format!("{attrs:?}"));
         let mut gshape = shape.clone();
         gshape.push(output_dim);
@@ -257,7 +256,7 @@ fn gpu_matches_cpu() {
                 .map(|i| ((i * 5) % 13) as f32 * 0.21 - 1.1)
                 .collect(),
         );
-        let back = create("_backward_Embedding", &attrs, None).unwrap();
+        let back = make_op("_backward_Embedding", &attrs);
         back_gpu.check(back.as_ref(), &[g, data], &format!("backward {attrs:?}"));
     }
 }
@@ -282,8 +281,8 @@ fn gpu_index_dtypes_match_cpu() {
     let attrs = [("input_dim", "5"), ("output_dim", "3")];
     let weight = HostTensor::from_f32(&[5, 3], (0..15).map(|i| i as f32 * 0.5 - 3.0).collect());
     let g = HostTensor::from_f32(&[2, 4, 3], (0..24).map(|i| i as f32 * 0.25 - 2.0).collect());
-    let fwd = create("Embedding", &attrs, None).unwrap();
-    let back = create("_backward_Embedding", &attrs, None).unwrap();
+    let fwd = make_op("Embedding", &attrs);
+    let back = make_op("_backward_Embedding", &attrs);
     for data in inputs {
         compare_with_cpu(
             fwd.as_ref(),

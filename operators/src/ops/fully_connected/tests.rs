@@ -2,11 +2,11 @@ use mxr_kernels::DType;
 
 use crate::Error;
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
-use crate::ops::test_util::assert_close;
+use crate::ops::test_util::{assert_close, make_op};
 use crate::registry::{OpRef, Shape, create, lookup};
 
 fn fc(attrs: &[(&str, &str)]) -> OpRef {
-    create("FullyConnected", attrs, None).unwrap()
+    make_op("FullyConnected", attrs)
 }
 
 fn vals(n: usize, seed: u64) -> Vec<f64> {
@@ -278,7 +278,7 @@ fn gradients() {
 
 #[test]
 fn backward_op_by_name() {
-    let op = create("_backward_FullyConnected", &[("num_hidden", "2")], None).unwrap();
+    let op = make_op("_backward_FullyConnected", &[("num_hidden", "2")]);
     assert_eq!(op.num_outputs(), 3);
     assert_eq!(op.inplace_option(), vec![(1, 0)]);
     let g = HostTensor::from_f32(&[2, 2], vec![1.0; 4]);
@@ -287,12 +287,10 @@ fn backward_op_by_name() {
     assert_eq!(out[0].to_f64(), vec![1.5, 0.5, -0.5, 1.5, 0.5, -0.5]);
     assert_eq!(out[1].to_f64(), vec![5.0, 7.0, 9.0, 5.0, 7.0, 9.0]);
     assert_eq!(out[2].to_f64(), vec![2.0, 2.0]);
-    let op = create(
+    let op = make_op(
         "_backward_FullyConnected",
         &[("num_hidden", "2"), ("no_bias", "True")],
-        None,
-    )
-    .unwrap();
+    );
     assert_eq!(op.num_outputs(), 2);
 }
 
@@ -388,7 +386,7 @@ fn gpu_matches_cpu() {
                 // its bias gradient is zeros; the GPU kernel's is the head gradient's row sum.
                 continue;
             }
-            let back = create("_backward_FullyConnected", &attrs, None).unwrap();
+            let back = make_op("_backward_FullyConnected", &attrs);
             gpu.check(back.as_ref(), &[g, x, w], &format!("backward {what}"));
         }
     }
@@ -408,7 +406,7 @@ fn gpu_backward_in_place_data_gradient() {
         HostTensor::from_f32(&[3, 5], gpu_vals(15, 2)),
         HostTensor::from_f32(&[4, 3], gpu_vals(12, 3)),
     );
-    let back = create("_backward_FullyConnected", &attrs, None).unwrap();
+    let back = make_op("_backward_FullyConnected", &attrs);
     let want = run(back.as_ref(), &mut [g.clone(), x.clone(), w.clone()], true).unwrap();
     let upload = |t: &HostTensor| {
         let b = dev.alloc(t.bytes().len()).unwrap();

@@ -1,6 +1,6 @@
 use crate::check::{GradCheck, HostTensor, check_gradient, run};
-use crate::ops::test_util::assert_create_err;
-use crate::registry::{create, lookup};
+use crate::ops::test_util::{assert_create_err, make_op};
+use crate::registry::lookup;
 
 #[test]
 fn fill_like_and_copy() {
@@ -10,7 +10,7 @@ fn fill_like_and_copy() {
         ("ones_like", vec![1.0; 4]),
         ("_copy", vec![1.0, -2.0, 3.5, 0.0]),
     ] {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
         assert_eq!(out[0].shape(), &[2, 2]);
         assert_eq!(out[0].to_f64(), want, "{name}");
@@ -21,12 +21,10 @@ fn fill_like_and_copy() {
 
 #[test]
 fn samplers_are_seeded_and_in_range() {
-    let op = create(
+    let op = make_op(
         "random_uniform",
         &[("low", "-2"), ("high", "3"), ("shape", "(100, 10)")],
-        None,
-    )
-    .unwrap();
+    );
     let a = run(op.as_ref(), &mut [], false).unwrap();
     let b = run(op.as_ref(), &mut [], false).unwrap();
     assert_eq!(a, b, "same seed, same samples");
@@ -36,7 +34,7 @@ fn samplers_are_seeded_and_in_range() {
     let mean = v.iter().sum::<f64>() / v.len() as f64;
     assert!((mean - 0.5).abs() < 0.2, "mean {mean}");
 
-    let op = create(
+    let op = make_op(
         "_random_normal",
         &[
             ("loc", "1"),
@@ -44,9 +42,7 @@ fn samplers_are_seeded_and_in_range() {
             ("shape", "(4000,)"),
             ("dtype", "float64"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     let n = run(op.as_ref(), &mut [], false).unwrap();
     assert_eq!(n[0].dtype(), mxr_kernels::DType::F64);
     let v = n[0].to_f64();
@@ -76,7 +72,7 @@ fn gpu_matches_cpu() {
         let n: usize = shape.iter().product();
         let x = HostTensor::from_f32(shape, gpu_values(n, 1, -3.0, 3.0, true));
         for name in ["zeros_like", "ones_like", "_copy"] {
-            let op = create(name, &[], None).unwrap();
+            let op = make_op(name, &[]);
             compare_with_cpu(op.as_ref(), &dev, std::slice::from_ref(&x), false, 0.0, 0.0)
                 .unwrap_or_else(|e| panic!("{name} {shape:?}: {e}"));
         }
@@ -87,7 +83,7 @@ fn gpu_matches_cpu() {
             DType::I32,
         );
         for name in ["zeros_like", "_copy"] {
-            let op = create(name, &[], None).unwrap();
+            let op = make_op(name, &[]);
             compare_with_cpu(
                 op.as_ref(),
                 &dev,
@@ -99,7 +95,7 @@ fn gpu_matches_cpu() {
             .unwrap_or_else(|e| panic!("{name} int32 {shape:?}: {e}"));
         }
         if n > 0 {
-            let ones = create("ones_like", &[], None).unwrap();
+            let ones = make_op("ones_like", &[]);
             let err =
                 run_gpu_seeded(ones.as_ref(), &dev, &mut [ints.clone()], false, 7).unwrap_err();
             assert!(err.to_string().contains("float32"), "{err}");
@@ -113,10 +109,10 @@ fn gpu_matches_cpu() {
         for shape in ["(3, 5, 7)", "(1,)", "(0, 4)"] {
             let mut attrs = attrs.clone();
             attrs.push(("shape", shape));
-            let op = create(name, &attrs, None).unwrap();
+            let op = make_op(name, &attrs);
             gpu.check(op.as_ref(), &[], &format!("{name} {shape}"));
         }
-        let op = create(name, &[("shape", "(4,)"), ("dtype", "float64")], None).unwrap();
+        let op = make_op(name, &[("shape", "(4,)"), ("dtype", "float64")]);
         let err = run_gpu_seeded(op.as_ref(), &dev, &mut [], true, 7).unwrap_err();
         assert!(err.to_string().contains("float32"), "{err}");
     }

@@ -1,7 +1,7 @@
 use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
-use crate::ops::test_util::{assert_close, assert_create_err, xorshift_f32};
+use crate::ops::test_util::{assert_close, assert_create_err, make_op, xorshift_f32};
 use crate::registry::{OpRef, Shape, create, lookup};
 
 fn x23() -> HostTensor {
@@ -31,7 +31,7 @@ const SOFTMAX23: [f64; 6] = [
 
 #[test]
 fn softmax_output_default_matches_mxnet() {
-    let op = create("SoftmaxOutput", &[], None).unwrap();
+    let op = make_op("SoftmaxOutput", &[]);
     let label = HostTensor::from_f32(&[2], vec![2.0, 0.0]);
     let (out, dx) = loss_run(&op, x23(), label.clone());
     assert_close(&out, &SOFTMAX23, 0.0, 1e-6);
@@ -45,12 +45,10 @@ fn softmax_output_default_matches_mxnet() {
     );
     // The alias finds the same operator; batch normalisation halves the gradient here.
     assert_eq!(lookup("Softmax").unwrap().name, "SoftmaxOutput");
-    let op = create(
+    let op = make_op(
         "Softmax",
         &[("normalization", "batch"), ("grad_scale", "3")],
-        None,
-    )
-    .unwrap();
+    );
     assert_eq!(op.name(), "SoftmaxOutput");
     let (_, batch) = loss_run(&op, x23(), label);
     let want: Vec<f64> = dx.iter().map(|v| v * 1.5).collect();
@@ -64,7 +62,7 @@ fn softmax_output_default_matches_mxnet() {
 fn softmax_output_ignore_valid_smoothing_and_out_grad_match_mxnet() {
     let label = HostTensor::from_f32(&[2], vec![2.0, -1.0]);
     // valid without use_ignore: one valid label; the −1 row subtracts nothing.
-    let op = create("SoftmaxOutput", &[("normalization", "valid")], None).unwrap();
+    let op = make_op("SoftmaxOutput", &[("normalization", "valid")]);
     let (_, dx) = loss_run(&op, x23(), label.clone());
     assert_close(
         &dx,
@@ -75,16 +73,14 @@ fn softmax_output_ignore_valid_smoothing_and_out_grad_match_mxnet() {
         1e-6,
     );
     // With use_ignore the ignored row gets nothing.
-    let op = create(
+    let op = make_op(
         "SoftmaxOutput",
         &[
             ("normalization", "valid"),
             ("use_ignore", "True"),
             ("ignore_label", "-1"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     let (_, dx) = loss_run(&op, x23(), label);
     assert_close(
         &dx,
@@ -93,16 +89,14 @@ fn softmax_output_ignore_valid_smoothing_and_out_grad_match_mxnet() {
         1e-6,
     );
     // Label smoothing α = 0.3, row 1 ignored (label 0).
-    let op = create(
+    let op = make_op(
         "SoftmaxOutput",
         &[
             ("smooth_alpha", "0.3"),
             ("use_ignore", "True"),
             ("ignore_label", "0"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     let (_, dx) = loss_run(&op, x23(), HostTensor::from_f32(&[2], vec![2.0, 0.0]));
     assert_close(
         &dx,
@@ -111,7 +105,7 @@ fn softmax_output_ignore_valid_smoothing_and_out_grad_match_mxnet() {
         1e-6,
     );
     // out_grad: MXNet 1.9.1 multiplies by the output.
-    let op = create("SoftmaxOutput", &[("out_grad", "True")], None).unwrap();
+    let op = make_op("SoftmaxOutput", &[("out_grad", "True")]);
     let (_, dx) = loss_run(&op, x23(), HostTensor::from_f32(&[2], vec![2.0, 0.0]));
     assert_close(
         &dx,
@@ -127,12 +121,10 @@ fn softmax_output_ignore_valid_smoothing_and_out_grad_match_mxnet() {
 fn softmax_output_probability_labels_match_mxnet() {
     let label = HostTensor::from_f32(&[2, 3], vec![0.2, 0.3, 0.5, 1.0, 0.0, 0.0]);
     // No normalisation for probability labels, even with normalization='batch'.
-    let op = create(
+    let op = make_op(
         "SoftmaxOutput",
         &[("grad_scale", "2"), ("normalization", "batch")],
-        None,
-    )
-    .unwrap();
+    );
     let (_, dx) = loss_run(&op, x23(), label.clone());
     assert_close(
         &dx,
@@ -150,7 +142,7 @@ fn softmax_output_probability_labels_match_mxnet() {
 #[test]
 fn softmax_output_modes_on_3d_data_match_mxnet() {
     // Default: softmax over all six non-batch elements; only the first N labels are read.
-    let op = create("SoftmaxOutput", &[], None).unwrap();
+    let op = make_op("SoftmaxOutput", &[]);
     let label = HostTensor::from_f32(&[2, 3], vec![1.0, 0.0, 1.0, 2.0, 0.0, 1.0]);
     let (out, dx) = loss_run(&op, x232(), label);
     let p = [
@@ -164,16 +156,14 @@ fn softmax_output_modes_on_3d_data_match_mxnet() {
     assert_close(&dx, &want_dx, 0.0, 1e-6);
 
     // preserve_shape + batch + out_grad: rows of the last axis, batch = 6 rows.
-    let op = create(
+    let op = make_op(
         "SoftmaxOutput",
         &[
             ("preserve_shape", "True"),
             ("out_grad", "True"),
             ("normalization", "batch"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     let label = HostTensor::from_f32(&[2, 3], vec![1.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
     let (out, dx) = loss_run(&op, x232(), label);
     let (a, b) = (0.450166, 0.549834);
@@ -182,7 +172,7 @@ fn softmax_output_modes_on_3d_data_match_mxnet() {
     assert_close(&dx, &[c, d, d, e, c, d, d, e, d, e, c, d], 0.0, 1e-6);
 
     // multi_output + valid + use_ignore (ignore_label 1): classes on axis 1.
-    let op = create(
+    let op = make_op(
         "SoftmaxOutput",
         &[
             ("multi_output", "True"),
@@ -190,9 +180,7 @@ fn softmax_output_modes_on_3d_data_match_mxnet() {
             ("use_ignore", "True"),
             ("ignore_label", "1"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     let label = HostTensor::from_f32(&[2, 2], vec![1.0, 0.0, 2.0, 1.0]);
     let (out, dx) = loss_run(&op, x232(), label);
     let (a, b, c) = (0.2119827, 0.3162411, 0.4717762);
@@ -209,12 +197,10 @@ fn softmax_output_modes_on_3d_data_match_mxnet() {
 
     // multi_output, null normalisation divides by the spatial size (2); smoothing is not
     // applied; an (N, 1, rest) label works too.
-    let op = create(
+    let op = make_op(
         "SoftmaxOutput",
         &[("multi_output", "True"), ("smooth_alpha", "0.4")],
-        None,
-    )
-    .unwrap();
+    );
     let label = HostTensor::from_f32(&[2, 1, 2], vec![1.0, 0.0, 2.0, 1.0]);
     let (_, dx) = loss_run(&op, x232(), label);
     assert_close(
@@ -230,7 +216,7 @@ fn softmax_output_modes_on_3d_data_match_mxnet() {
 
 #[test]
 fn softmax_output_shapes_follow_mxnet() {
-    let op = create("SoftmaxOutput", &[], None).unwrap();
+    let op = make_op("SoftmaxOutput", &[]);
     let (ins, outs) =
         infer_shapes(op.as_ref(), &[Shape::known(&[4, 5]), Shape::unknown()]).unwrap();
     assert_eq!(
@@ -271,7 +257,7 @@ fn softmax_output_shapes_follow_mxnet() {
         "{msg}"
     );
 
-    let multi = create("SoftmaxOutput", &[("multi_output", "1")], None).unwrap();
+    let multi = make_op("SoftmaxOutput", &[("multi_output", "1")]);
     let (ins, _) = infer_shapes(
         multi.as_ref(),
         &[Shape::known(&[2, 3, 4, 5]), Shape::unknown()],
@@ -294,7 +280,7 @@ fn softmax_output_shapes_follow_mxnet() {
     assert!(msg.contains("expecting (2, 20) or (2, 4, 5)"), "{msg}");
 
     // The backward op: [output, label] → [data_grad, label_grad].
-    let back = create("_backward_SoftmaxOutput", &[], None).unwrap();
+    let back = make_op("_backward_SoftmaxOutput", &[]);
     assert_eq!(back.input_names(), vec!["output", "label"]);
     let (_, outs) =
         infer_shapes(back.as_ref(), &[Shape::known(&[4, 5]), Shape::known(&[4])]).unwrap();
@@ -315,13 +301,13 @@ fn softmax_output_rejects_bad_parameters_and_labels() {
     );
     assert_create_err("SoftmaxOutput", &[("grad_scale", "inf")], &["grad_scale"]);
     // Too few labels for the backward op run directly is an error, not a panic.
-    let back = create("_backward_SoftmaxOutput", &[], None).unwrap();
+    let back = make_op("_backward_SoftmaxOutput", &[]);
     let out = HostTensor::from_f32(&[3, 2], vec![0.5; 6]);
     let label = HostTensor::from_f32(&[2], vec![0.0, 1.0]);
     let err = run(back.as_ref(), &mut [out, label], true).unwrap_err();
     assert!(err.to_string().contains("labels"), "{err}");
     // A class label out of range is an error naming it (MXNet's CPU kernel trains on it).
-    let op = create("SoftmaxOutput", &[], None).unwrap();
+    let op = make_op("SoftmaxOutput", &[]);
     let head = HostTensor::from_f32(&[2, 3], vec![1.0; 6]);
     for bad in [3.0f32, -2.0] {
         let label = HostTensor::from_f32(&[2], vec![0.0, bad]);
@@ -336,19 +322,17 @@ fn softmax_output_rejects_bad_parameters_and_labels() {
         );
     }
     // ... unless it is the ignored label.
-    let op = create(
+    let op = make_op(
         "SoftmaxOutput",
         &[("use_ignore", "true"), ("ignore_label", "-1")],
-        None,
-    )
-    .unwrap();
+    );
     let label = HostTensor::from_f32(&[2], vec![0.0, -1.0]);
     assert!(gradients(&op, &[x23(), label], &[head], true, 0).is_ok());
 }
 
 #[test]
 fn softmax_output_runs_in_f64() {
-    let op = create("SoftmaxOutput", &[], None).unwrap();
+    let op = make_op("SoftmaxOutput", &[]);
     let (out, dx) = loss_run(
         &op,
         x23().cast(DType::F64),
@@ -361,7 +345,7 @@ fn softmax_output_runs_in_f64() {
 #[test]
 fn regression_outputs_match_mxnet() {
     let label = HostTensor::from_f32(&[2, 3], vec![0.0, 1.0, 2.0, 1.0, 1.0, 1.0]);
-    let op = create("LinearRegressionOutput", &[("grad_scale", "3")], None).unwrap();
+    let op = make_op("LinearRegressionOutput", &[("grad_scale", "3")]);
     let (out, dx) = loss_run(&op, x23(), label);
     assert_close(&out, &x23().to_f64(), 0.0, 0.0);
     assert_close(&dx, &[1.0, 1.0, 1.0, -0.5, -2.0, 1.0], 0.0, 1e-6);
@@ -371,14 +355,14 @@ fn regression_outputs_match_mxnet() {
     );
 
     // (N, 1) data with an (N,) label.
-    let op = create("LogisticRegressionOutput", &[], None).unwrap();
+    let op = make_op("LogisticRegressionOutput", &[]);
     let data = HostTensor::from_f32(&[2, 1], vec![0.5, -1.0]);
     let (out, dx) = loss_run(&op, data, HostTensor::from_f32(&[2], vec![1.0, 0.0]));
     assert_close(&out, &[0.6224594, 0.2689414], 0.0, 1e-6);
     assert_close(&dx, &[-0.3775406, 0.2689414], 0.0, 1e-6);
 
     // MAE: sign(out − label)/num_output, a tie counts as −1.
-    let op = create("MAERegressionOutput", &[], None).unwrap();
+    let op = make_op("MAERegressionOutput", &[]);
     let label = HostTensor::from_f32(&[2, 3], vec![0.0, 2.0, 2.0, 1.0, 1.0, 1.0]);
     let (_, dx) = loss_run(&op, x23(), label);
     let t = 1.0 / 3.0;
@@ -389,18 +373,18 @@ fn regression_outputs_match_mxnet() {
         ("LogisticRegressionOutput", "_backward_logistic_reg_out"),
         ("MAERegressionOutput", "_backward_mae_reg_out"),
     ] {
-        let b = create(back, &[], None).unwrap();
+        let b = make_op(back, &[]);
         assert_eq!(
             (b.name(), b.input_names()),
             (back, vec!["label".to_string(), "output".to_string()])
         );
-        assert_eq!(create(fwd, &[], None).unwrap().name(), fwd);
+        assert_eq!(make_op(fwd, &[]).name(), fwd);
     }
 }
 
 #[test]
 fn regression_shapes_follow_mxnet() {
-    let op = create("LinearRegressionOutput", &[], None).unwrap();
+    let op = make_op("LinearRegressionOutput", &[]);
     let (ins, outs) =
         infer_shapes(op.as_ref(), &[Shape::known(&[2, 1]), Shape::unknown()]).unwrap();
     assert_eq!(
@@ -438,7 +422,7 @@ fn regression_shapes_follow_mxnet() {
 fn make_loss_matches_mxnet() {
     let data = HostTensor::from_f32(&[2, 2], vec![1.0, 0.2, 0.6, 0.5]);
     let grad_of = |attrs: &[(&str, &str)], data: &HostTensor| {
-        let op = create("MakeLoss", attrs, None).unwrap();
+        let op = make_op("MakeLoss", attrs);
         assert!(op.is_loss());
         let out = run(op.as_ref(), &mut [data.clone()], true).unwrap();
         assert_eq!(out[0], *data, "identity forward");
@@ -464,9 +448,9 @@ fn make_loss_matches_mxnet() {
         grad_of(&[("normalization", "batch"), ("grad_scale", "3")], &three),
         vec![1.0; 6]
     );
-    let back = create("_backward_MakeLoss", &[], None).unwrap();
+    let back = make_op("_backward_MakeLoss", &[]);
     assert_eq!(back.ignore_inputs(), vec![0]);
-    let back = create("_backward_MakeLoss", &[("normalization", "valid")], None).unwrap();
+    let back = make_op("_backward_MakeLoss", &[("normalization", "valid")]);
     assert!(back.ignore_inputs().is_empty());
     assert_create_err("MakeLoss", &[("normalization", "sum")], &["normalization"]);
 }
@@ -547,7 +531,7 @@ fn gpu_softmax_output_matches_cpu() {
         // Probability labels, shaped like the output.
         for out_grad in ["false", "true"] {
             let attrs = [("grad_scale", "0.7"), ("out_grad", out_grad)];
-            let back = create("_backward_SoftmaxOutput", &attrs, None).unwrap();
+            let back = make_op("_backward_SoftmaxOutput", &attrs);
             let ins = [y.clone(), xorshift_f32(shape, 5, -2.0, 2.0)];
             let what = format!("backward {shape:?} probabilities");
             gpu.check(back.as_ref(), &ins, &what);
@@ -571,7 +555,7 @@ fn infer_label_shape(shape: &[usize], mode: &str) -> Vec<usize> {
 fn gpu_softmax_output_rejects_bad_labels_like_cpu() {
     use crate::check::gpu::{run_gpu_seeded, test_device};
     let dev = test_device().unwrap();
-    let back = create("_backward_SoftmaxOutput", &[], None).unwrap();
+    let back = make_op("_backward_SoftmaxOutput", &[]);
     let y = xorshift_f32(&[4, 3], 1, -2.0, 2.0);
     for labels in [
         [0.0, 3.0, 1.0, 7.0],
@@ -606,7 +590,7 @@ fn gpu_regression_and_make_loss_match_cpu() {
             let attrs = [("grad_scale", "0.3")];
             let x = xorshift_f32(shape, 1, -2.0, 2.0);
             let mut label = xorshift_f32(lshape, 2, -2.0, 2.0);
-            let fop = create(fwd, &attrs, None).unwrap();
+            let fop = make_op(fwd, &attrs);
             let ins = [x.clone(), label.clone()];
             compare_with_cpu(fop.as_ref(), &dev, &ins, true, 1e-6, 1e-7)
                 .unwrap_or_else(|e| panic!("{fwd} {shape:?}: {e}"));
@@ -617,14 +601,14 @@ fn gpu_regression_and_make_loss_match_cpu() {
                 l[0] = y.to_f32()[0];
                 label = HostTensor::from_f32(lshape, l);
             }
-            let bop = create(back, &attrs, None).unwrap();
+            let bop = make_op(back, &attrs);
             compare_with_cpu(bop.as_ref(), &dev, &[label, y], true, 1e-6, 1e-7)
                 .unwrap_or_else(|e| panic!("{back} {shape:?}: {e}"));
         }
     }
     for &(shape, _) in cases {
         let x = xorshift_f32(shape, 3, -2.0, 2.0);
-        let fop = create("MakeLoss", &[], None).unwrap();
+        let fop = make_op("MakeLoss", &[]);
         compare_with_cpu(fop.as_ref(), &dev, std::slice::from_ref(&x), true, 0.0, 0.0)
             .unwrap_or_else(|e| panic!("MakeLoss {shape:?}: {e}"));
         for norm in ["null", "batch", "valid"] {
@@ -634,7 +618,7 @@ fn gpu_regression_and_make_loss_match_cpu() {
                     ("normalization", norm),
                     ("valid_thresh", thresh),
                 ];
-                let bop = create("_backward_MakeLoss", &attrs, None).unwrap();
+                let bop = make_op("_backward_MakeLoss", &attrs);
                 compare_with_cpu(bop.as_ref(), &dev, std::slice::from_ref(&x), true, 0.0, 0.0)
                     .unwrap_or_else(|e| panic!("_backward_MakeLoss {shape:?} {attrs:?}: {e}"));
             }

@@ -1,13 +1,14 @@
 use mxr_kernels::DType;
 
 use crate::check::{HostTensor, gradients, infer_shapes, infer_types, run};
+use crate::ops::test_util::make_op;
 use crate::registry::{Shape, ShapeCtx, create};
 
 #[test]
 fn rows_by_hand() {
     // MXNet 1.9.1: one_hot([1, 0, 4, 5, -1, 2.7], depth=5): out-of-range rows are all off,
     // 2.7 truncates to 2.
-    let op = create("one_hot", &[("depth", "5")], None).unwrap();
+    let op = make_op("one_hot", &[("depth", "5")]);
     assert_eq!(op.input_names(), vec!["indices"]);
     let i = HostTensor::from_f32(&[6], vec![1.0, 0.0, 4.0, 5.0, -1.0, 2.7]);
     let out = run(op.as_ref(), &mut [i], false).unwrap();
@@ -24,7 +25,7 @@ fn rows_by_hand() {
     ];
     assert_eq!(out[0].to_f64(), want);
     // -0.5 truncates to 0 (MXNet: [1, 0, 0]); -1.5 is out of range.
-    let op = create("one_hot", &[("depth", "3")], None).unwrap();
+    let op = make_op("one_hot", &[("depth", "3")]);
     let i = HostTensor::from_f32(&[3], vec![-0.5, -1.5, 2.9]);
     let out = run(op.as_ref(), &mut [i], false).unwrap();
     assert_eq!(
@@ -36,7 +37,7 @@ fn rows_by_hand() {
 #[test]
 fn values_and_dtypes() {
     // MXNet 1.9.1: one_hot([[1, 2], [0, 3]], depth=4, on_value=3, off_value=-1, dtype=int32).
-    let op = create(
+    let op = make_op(
         "one_hot",
         &[
             ("depth", "4"),
@@ -44,9 +45,7 @@ fn values_and_dtypes() {
             ("off_value", "-1"),
             ("dtype", "int32"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     let i = HostTensor::from_vec(&[2, 2], vec![1i64, 2, 0, 3]);
     let out = run(op.as_ref(), &mut [i], false).unwrap();
     assert_eq!(out[0].shape(), &[2, 2, 4]);
@@ -63,7 +62,7 @@ fn values_and_dtypes() {
         ("uint8", DType::U8),
         ("int64", DType::I64),
     ] {
-        let op = create("one_hot", &[("depth", "2"), ("dtype", name)], None).unwrap();
+        let op = make_op("one_hot", &[("depth", "2"), ("dtype", name)]);
         let (_, outs) = infer_types(op.as_ref(), &[Some(DType::I32)]).unwrap();
         assert_eq!(outs[0], Some(dtype));
         let out = run(
@@ -88,7 +87,7 @@ fn values_and_dtypes() {
 
 #[test]
 fn shapes_and_errors() {
-    let op = create("one_hot", &[("depth", "3")], None).unwrap();
+    let op = make_op("one_hot", &[("depth", "3")]);
     let (_, out) = infer_shapes(op.as_ref(), &[Shape::from_legacy(&[0, 2])]).unwrap();
     assert_eq!(out[0], Shape::from_legacy(&[0, 2, 3]));
     let names = op.input_names();
@@ -113,7 +112,7 @@ fn shapes_and_errors() {
         assert!(err.contains("one_hot") && err.contains(needle), "{err}");
     }
     // depth 0: an empty last axis.
-    let op = create("one_hot", &[("depth", "0")], None).unwrap();
+    let op = make_op("one_hot", &[("depth", "0")]);
     let out = run(
         op.as_ref(),
         &mut [HostTensor::from_f32(&[2], vec![0.0, 1.0])],
@@ -125,7 +124,7 @@ fn shapes_and_errors() {
 
 #[test]
 fn the_indices_get_a_zero_gradient() {
-    let op = create("one_hot", &[("depth", "3")], None).unwrap();
+    let op = make_op("one_hot", &[("depth", "3")]);
     let i = HostTensor::from_f32(&[2], vec![0.0, 2.0]);
     let g = gradients(
         &op,
@@ -172,7 +171,7 @@ fn gpu_matches_cpu() {
     for (shape, attrs) in cases {
         let n: usize = shape.iter().product();
         let x = HostTensor::from_f32(&shape, idx[..n].to_vec());
-        let op = create("one_hot", &attrs, None).unwrap();
+        let op = make_op("one_hot", &attrs);
         gpu.check(op.as_ref(), &[x], &format!("{attrs:?}"));
     }
 }
@@ -193,7 +192,7 @@ fn gpu_index_dtypes_match_cpu() {
             vec![0.5f64, 3.99, f64::NAN, -0.9, -1.0, 1.0, 4.0, 2.0, 1e300],
         ),
     ];
-    let op = create("one_hot", &[("depth", "5"), ("on_value", "-3")], None).unwrap();
+    let op = make_op("one_hot", &[("depth", "5"), ("on_value", "-3")]);
     for x in inputs {
         compare_with_cpu(op.as_ref(), &dev, std::slice::from_ref(&x), true, 0.0, 0.0)
             .unwrap_or_else(|e| panic!("{}: {e}", x.dtype()));

@@ -5,7 +5,7 @@
 use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, run};
-use crate::ops::test_util::{assert_create_err, xorshift_f32};
+use crate::ops::test_util::{assert_create_err, make_op, xorshift_f32};
 use crate::registry::create;
 
 const W: [f64; 6] = [1.0, -2.0, 3.0, 0.5, -0.25, 1.5];
@@ -31,7 +31,7 @@ fn assert_bits(got: &HostTensor, want: &[f64], what: &str) {
 }
 
 fn sgd(dtype: DType, params: &[(&str, &str)], want: &[f64]) {
-    let op = create("sgd_update", params, None).unwrap();
+    let op = make_op("sgd_update", params);
     let mut inputs = [t(&W, dtype), t(&G, dtype)];
     let out = run(op.as_ref(), &mut inputs, false).unwrap();
     assert_eq!(out.len(), 1);
@@ -93,7 +93,7 @@ fn sgd_update_matches_mxnet() {
 }
 
 fn sgd_mom(dtype: DType, params: &[(&str, &str)], want_w: &[f64], want_mom: &[f64]) {
-    let op = create("sgd_mom_update", params, None).unwrap();
+    let op = make_op("sgd_mom_update", params);
     assert_eq!(op.mutate_inputs(), vec![2]);
     let mut inputs = [t(&W, dtype), t(&G, dtype), t(&M, dtype)];
     let out = run(op.as_ref(), &mut inputs, false).unwrap();
@@ -147,7 +147,7 @@ fn sgd_mom_update_matches_mxnet() {
 }
 
 fn adam(dtype: DType, params: &[(&str, &str)], want: [&[f64]; 3]) {
-    let op = create("adam_update", params, None).unwrap();
+    let op = make_op("adam_update", params);
     assert_eq!(op.mutate_inputs(), vec![2, 3]);
     let mut inputs = [t(&W, dtype), t(&G, dtype), t(&M, dtype), t(&V, dtype)];
     let out = run(op.as_ref(), &mut inputs, false).unwrap();
@@ -219,12 +219,7 @@ fn parameters_follow_mxnet() {
         &[("lr", "0.1"), ("mom", "0.9")],
         &["momentum"],
     );
-    let op = create(
-        "adam_update",
-        &[("lr", "0.01"), ("lazy_update", "False")],
-        None,
-    )
-    .unwrap();
+    let op = make_op("adam_update", &[("lr", "0.01"), ("lazy_update", "False")]);
     assert_eq!(
         op.attrs(),
         vec![
@@ -255,7 +250,7 @@ fn parameters_follow_mxnet() {
 
 #[test]
 fn shapes_dtypes_and_gradients() {
-    let op = create("sgd_mom_update", &[("lr", "0.1")], None).unwrap();
+    let op = make_op("sgd_mom_update", &[("lr", "0.1")]);
     let mut bad = [
         t(&W, DType::F32),
         HostTensor::from_f32(&[6], G.map(|g| g as f32).to_vec()),
@@ -292,7 +287,7 @@ fn multi(dtype: DType, momentum: bool, params: &[(&str, &str)], want: [&[f64]; 4
     if momentum {
         attrs.push(("momentum", "0.9"));
     }
-    let op = create(name, &attrs, None).unwrap();
+    let op = make_op(name, &attrs);
     let v = |values: &[f64]| HostTensor::from_f64_as(&[values.len()], values, dtype);
     let mut inputs = if momentum {
         vec![v(&W), v(&G), v(&M), v(&W[..4]), v(&G[2..]), v(&M[1..5])]
@@ -436,16 +431,14 @@ fn multi_sgd_checks_its_lists() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("num_weights"), "{err}");
-    let op = create(
+    let op = make_op(
         "multi_sgd_mom_update",
         &[
             ("lrs", "(0.1, 0.2)"),
             ("wds", "(0, 0)"),
             ("num_weights", "2"),
         ],
-        None,
-    )
-    .unwrap();
+    );
     assert_eq!(
         op.input_names(),
         ["weight_0", "grad_0", "mom_0", "weight_1", "grad_1", "mom_1"]
@@ -502,7 +495,7 @@ fn gpu_matches_cpu() {
             let what = format!("n={n} {attrs:?}");
             // One rounding per operation in the same order; a GPU may fuse a multiply-add.
             let (rtol, atol) = (1e-6, 1e-7);
-            let op = create("sgd_update", attrs, None).unwrap();
+            let op = make_op("sgd_update", attrs);
             compare_with_cpu(
                 op.as_ref(),
                 &dev,
@@ -514,13 +507,13 @@ fn gpu_matches_cpu() {
             .unwrap_or_else(|e| panic!("sgd_update {what}: {e}"));
             let mut mom_attrs = attrs.to_vec();
             mom_attrs.push(("momentum", "0.9"));
-            let op = create("sgd_mom_update", &mom_attrs, None).unwrap();
+            let op = make_op("sgd_mom_update", &mom_attrs);
             let ins = [w.clone(), g.clone(), m.clone()];
             compare_with_cpu(op.as_ref(), &dev, &ins, false, rtol, atol)
                 .unwrap_or_else(|e| panic!("sgd_mom_update {what}: {e}"));
             let mut adam_attrs = attrs.to_vec();
             adam_attrs.extend([("beta1", "0.8"), ("beta2", "0.99"), ("epsilon", "1e-6")]);
-            let op = create("adam_update", &adam_attrs, None).unwrap();
+            let op = make_op("adam_update", &adam_attrs);
             let ins = [w.clone(), g.clone(), m.clone(), v.clone()];
             compare_with_cpu(op.as_ref(), &dev, &ins, false, rtol, atol)
                 .unwrap_or_else(|e| panic!("adam_update {what}: {e}"));
@@ -545,13 +538,13 @@ fn gpu_matches_cpu() {
             ("clip_gradient", clip),
             ("num_weights", "2"),
         ];
-        let op = create("multi_sgd_update", &attrs, None).unwrap();
+        let op = make_op("multi_sgd_update", &attrs);
         let ins = [w0.clone(), g0.clone(), w1.clone(), g1.clone()];
         compare_with_cpu(op.as_ref(), &dev, &ins, false, 1e-6, 1e-7)
             .unwrap_or_else(|e| panic!("multi_sgd_update clip {clip}: {e}"));
         let mut attrs = attrs.to_vec();
         attrs.push(("momentum", "0.9"));
-        let op = create("multi_sgd_mom_update", &attrs, None).unwrap();
+        let op = make_op("multi_sgd_mom_update", &attrs);
         let ins = [
             w0.clone(),
             g0.clone(),

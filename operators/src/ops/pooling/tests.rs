@@ -2,10 +2,11 @@ use mxr_kernels::DType;
 
 use crate::Error;
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
+use crate::ops::test_util::make_op;
 use crate::registry::{OpRef, Shape, create, lookup};
 
 fn pool(attrs: &[(&str, &str)]) -> OpRef {
-    create("Pooling", attrs, None).unwrap()
+    make_op("Pooling", attrs)
 }
 
 fn forward(op: &OpRef, x: HostTensor) -> HostTensor {
@@ -144,7 +145,7 @@ fn max_gradient_goes_to_the_first_maximum() {
     assert_eq!(dx.to_f64(), vec![1.0, 10.0, 0.0, 0.0, 0.0, 0.0]);
 
     // The backward op by name, with MXNet's inputs [ograd, data, output].
-    let back = create("_backward_Pooling", &[("kernel", "(2, 2)")], None).unwrap();
+    let back = make_op("_backward_Pooling", &[("kernel", "(2, 2)")]);
     assert_eq!(back.input_names(), ["ograd", "data", "output"]);
     let out = run(
         back.as_ref(),
@@ -416,12 +417,12 @@ fn gpu_matches_cpu() {
         for ty in ["max", "avg", "sum"] {
             let mut all = attrs.to_vec();
             all.push(("pool_type", ty));
-            let op = create("Pooling", &all, None).unwrap();
+            let op = make_op("Pooling", &all);
             let x = tied(shape, 3);
             // Summation order: the CPU adds window rows in order, the GPU the same per output
             // element; the backward's atomic adds may run in any order on a real device.
             let y = gpu.forward(op.as_ref(), &x, &format!("{ty} {attrs:?}"));
-            let back = create("_backward_Pooling", &all, None).unwrap();
+            let back = make_op("_backward_Pooling", &all);
             let g = tied(y.shape(), 5);
             let what = format!("backward {ty} {attrs:?}");
             gpu.check(back.as_ref(), &[g, x, y], &what);

@@ -1,7 +1,7 @@
 use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
-use crate::ops::test_util::{iota, uniform_f64};
+use crate::ops::test_util::{iota, make_op, uniform_f64};
 use crate::registry::{Shape, ShapeCtx, create, lookup};
 
 fn t(shape: &[usize], v: &[f32]) -> HostTensor {
@@ -120,7 +120,7 @@ fn partial_shapes_both_ways() {
             vec![0, 3, 0],
         ),
     ] {
-        let op = create("sum", &attrs, None).unwrap();
+        let op = make_op("sum", &attrs);
         let names = op.input_names();
         let mut ins = vec![Shape::of_rank(3)];
         let mut outs = vec![Shape::known(&out)];
@@ -185,7 +185,7 @@ fn gradients_match_finite_differences() {
         ("min", vec![("axis", "(0, 2)"), ("keepdims", "True")]),
         ("min", vec![("axis", "-1")]),
     ] {
-        let op = create(name, &attrs, None).unwrap();
+        let op = make_op(name, &attrs);
         check_gradient(&op, std::slice::from_ref(&x), &GradCheck::default())
             .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
     }
@@ -195,13 +195,13 @@ fn gradients_match_finite_differences() {
 fn max_gradient_reaches_every_tie() {
     // MXNet 1.9.1: max over axis 1 of [[1, 3, 3], [2, 2, 0]], head [1, 10] ->
     // [[0, 1, 1], [10, 10, 0]].
-    let op = create("max", &[("axis", "1")], None).unwrap();
+    let op = make_op("max", &[("axis", "1")]);
     let x = t(&[2, 3], &[1.0, 3.0, 3.0, 2.0, 2.0, 0.0]);
     let g = gradients(&op, &[x], &[t(&[2], &[1.0, 10.0])], true, 0).unwrap();
     let g = g[0].as_ref().unwrap();
     assert_eq!(g.to_f64(), vec![0.0, 1.0, 1.0, 10.0, 10.0, 0.0]);
     // Mean divides by the count.
-    let op = create("mean", &[("axis", "0")], None).unwrap();
+    let op = make_op("mean", &[("axis", "0")]);
     let g = gradients(&op, &[iota(&[4, 2])], &[t(&[2], &[4.0, 8.0])], true, 0).unwrap();
     assert_eq!(
         g[0].as_ref().unwrap().to_f64(),
@@ -228,7 +228,7 @@ fn backward_ops_are_registered() {
         assert_eq!(op.input_names(), inputs, "{name}");
     }
     // _backward_sum on its own: the head gradient broadcast back.
-    let op = create("_backward_sum", &[("axis", "1")], None).unwrap();
+    let op = make_op("_backward_sum", &[("axis", "1")]);
     let out = run(
         op.as_ref(),
         &mut [t(&[2], &[1.0, 2.0]), iota(&[2, 3])],
@@ -270,7 +270,7 @@ fn argmax_and_argmin() {
         .to_string();
     assert!(err.contains("argmax") && err.contains("axis 2"), "{err}");
     // The gradient is zero.
-    let op = create("argmax", &[("axis", "1")], None).unwrap();
+    let op = make_op("argmax", &[("axis", "1")]);
     let g = gradients(
         &op,
         std::slice::from_ref(&z),
@@ -323,7 +323,7 @@ fn broadcast_to_values_and_shapes() {
         out_shape("broadcast_to", &[("shape", "(2, 3, 4)")], Shape::unknown()).unwrap(),
         Shape::known(&[2, 3, 4])
     );
-    let op = create("broadcast_to", &[("shape", "(0, 5)")], None).unwrap();
+    let op = make_op("broadcast_to", &[("shape", "(0, 5)")]);
     let names = op.input_names();
     let mut ins = vec![Shape::unknown()];
     let mut outs = vec![Shape::known(&[3, 5])];
@@ -340,7 +340,7 @@ fn broadcast_to_values_and_shapes() {
 #[test]
 fn broadcast_to_gradient_sums() {
     // MXNet 1.9.1: [[1, 2], [3, 4]] as (2, 1, 2) broadcast to (2, 3, 2), head of ones -> 3s.
-    let op = create("broadcast_to", &[("shape", "(2, 3, 2)")], None).unwrap();
+    let op = make_op("broadcast_to", &[("shape", "(2, 3, 2)")]);
     let g = gradients(
         &op,
         &[iota(&[2, 1, 2])],
@@ -355,7 +355,7 @@ fn broadcast_to_gradient_sums() {
         (vec![2, 1], "(2, 5)"),
         (vec![1], "(6,)"),
     ] {
-        let op = create("broadcast_to", &[("shape", target)], None).unwrap();
+        let op = make_op("broadcast_to", &[("shape", target)]);
         check_gradient(
             &op,
             &[uniform_f64(&shape, 13, -2.0, 2.0)],
@@ -380,7 +380,7 @@ fn wavy(shape: &[usize], seed: usize) -> HostTensor {
 fn gpu_check(name: &str, attrs: &[(&str, &str)], inputs: &[HostTensor], rtol: f64) {
     use crate::check::gpu::{compare_with_cpu, test_device};
     let dev = test_device().unwrap();
-    let op = create(name, attrs, None).unwrap();
+    let op = make_op(name, attrs);
     compare_with_cpu(op.as_ref(), &dev, inputs, true, rtol, 1e-6)
         .unwrap_or_else(|e| panic!("{name} {attrs:?} on {:?}: {e}", inputs[0].shape()));
 }
@@ -425,7 +425,7 @@ fn gpu_reductions_match_cpu() {
         let x = wavy(&shape, 1);
         for name in ["sum", "mean", "max", "min"] {
             gpu_check(name, &attrs, std::slice::from_ref(&x), 1e-5);
-            let op = create(name, &attrs, None).unwrap();
+            let op = make_op(name, &attrs);
             let y = run(op.as_ref(), &mut [x.clone()], false).unwrap().remove(0);
             let g = wavy(y.shape(), 2);
             let back = format!("_backward_{name}");
@@ -552,7 +552,7 @@ fn gpu_broadcast_to_matches_cpu() {
             std::slice::from_ref(&x),
             0.0,
         );
-        let op = create("broadcast_to", &[("shape", target)], None).unwrap();
+        let op = make_op("broadcast_to", &[("shape", target)]);
         let y = run(op.as_ref(), &mut [x.clone()], false).unwrap().remove(0);
         let g = wavy(y.shape(), 5);
         gpu_check("_broadcast_backward", &[], &[g, x], 1e-6);

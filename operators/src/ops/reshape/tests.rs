@@ -1,5 +1,5 @@
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
-use crate::ops::test_util::{iota, uniform_f64};
+use crate::ops::test_util::{iota, make_op, uniform_f64};
 use crate::registry::{Shape, create, lookup};
 
 fn reshape(attrs: &[(&str, &str)], input: Shape) -> crate::Result<Shape> {
@@ -70,7 +70,7 @@ fn special_values_of_the_mxnet_docs() {
 
 #[test]
 fn forward_keeps_the_element_order() {
-    let op = create("reshape", &[("shape", "(-1, 2)")], None).unwrap();
+    let op = make_op("reshape", &[("shape", "(-1, 2)")]);
     let x = iota(&[2, 3, 2]);
     let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
     assert_eq!(out[0].shape(), &[6, 2]);
@@ -138,7 +138,7 @@ fn partial_shapes_both_ways() {
     let out = reshape(&[("shape", "(0, -1)")], Shape::unknown()).unwrap();
     assert_eq!(out, Shape::unknown());
     // Backward: a known output fills the one unknown input dimension.
-    let op = create("Reshape", &[("shape", "(0, -1)")], None).unwrap();
+    let op = make_op("Reshape", &[("shape", "(0, -1)")]);
     let names = op.input_names();
     let mut ins = vec![Shape::from_legacy(&[0, 3, 4])];
     let mut outs = vec![Shape::known(&[5, 12])];
@@ -181,7 +181,7 @@ fn deprecated_target_shape() {
 
 #[test]
 fn attributes_round_trip() {
-    let op = create("reshape", &[("shape", "(0,-1)"), ("reverse", "True")], None).unwrap();
+    let op = make_op("reshape", &[("shape", "(0,-1)"), ("reverse", "True")]);
     assert_eq!(op.name(), "Reshape");
     assert_eq!(
         op.attrs(),
@@ -205,7 +205,7 @@ fn gradients_reshape_back() {
         ("Flatten", vec![], vec![4]),
         ("expand_dims", vec![("axis", "-1")], vec![2, 3]),
     ] {
-        let op = create(name, &attrs, None).unwrap();
+        let op = make_op(name, &attrs);
         check_gradient(
             &op,
             &[uniform_f64(&shape, 3, -1.0, 1.0)],
@@ -217,7 +217,7 @@ fn gradients_reshape_back() {
 
 #[test]
 fn backward_reshape_is_registered_and_takes_the_data_shape() {
-    let op = create("_backward_reshape", &[], None).unwrap();
+    let op = make_op("_backward_reshape", &[]);
     assert_eq!(op.input_names(), vec!["ograd", "data"]);
     assert_eq!(op.ignore_inputs(), vec![1]);
     let g = iota(&[6]);
@@ -239,7 +239,7 @@ fn backward_reshape_is_registered_and_takes_the_data_shape() {
 
 #[test]
 fn flatten_shapes() {
-    let op = create("Flatten", &[], None).unwrap();
+    let op = make_op("Flatten", &[]);
     let infer = |s: Shape| infer_shapes(op.as_ref(), &[s]);
     assert_eq!(
         infer(Shape::known(&[5])).unwrap().1[0],
@@ -276,7 +276,7 @@ fn flatten_shapes() {
 #[test]
 fn expand_dims_axes() {
     let shape = |axis: &str, input: Shape| {
-        let op = create("expand_dims", &[("axis", axis)], None).unwrap();
+        let op = make_op("expand_dims", &[("axis", axis)]);
         infer_shapes(op.as_ref(), &[input]).map(|(i, o)| (i[0].clone(), o[0].clone()))
     };
     // MXNet 1.9.1 on (2, 3, 4).
@@ -305,7 +305,7 @@ fn expand_dims_axes() {
         );
     }
     // Backward: the input from the output.
-    let op = create("expand_dims", &[("axis", "1")], None).unwrap();
+    let op = make_op("expand_dims", &[("axis", "1")]);
     let names = op.input_names();
     let mut ins = vec![Shape::unknown()];
     let mut outs = vec![Shape::known(&[2, 1, 3])];
@@ -343,7 +343,7 @@ fn gpu_matches_cpu() {
         ("expand_dims", vec![("axis", "-1")]),
     ];
     for (name, attrs) in cases {
-        let op = create(name, &attrs, None).unwrap();
+        let op = make_op(name, &attrs);
         for input in [&x, &xi] {
             gpu.check(
                 op.as_ref(),
@@ -353,9 +353,9 @@ fn gpu_matches_cpu() {
         }
     }
     let g = HostTensor::from_f32(&[6, 4], (0..24).map(|i| i as f32 * 0.25).collect());
-    let back = create("_backward_reshape", &[], None).unwrap();
+    let back = make_op("_backward_reshape", &[]);
     compare_with_cpu(back.as_ref(), &dev, &[g, x], true, 0.0, 0.0).unwrap();
     let empty = HostTensor::from_f32(&[0, 3], vec![]);
-    let op = create("Flatten", &[], None).unwrap();
+    let op = make_op("Flatten", &[]);
     compare_with_cpu(op.as_ref(), &dev, &[empty], true, 0.0, 0.0).unwrap();
 }

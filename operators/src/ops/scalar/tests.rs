@@ -2,7 +2,9 @@ use mxr_kernels::DType;
 
 use super::ScalarParam;
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
-use crate::ops::test_util::{added, assert_create_err, backward_graph, cpu_ctx, input, ograd};
+use crate::ops::test_util::{
+    added, assert_create_err, backward_graph, cpu_ctx, input, make_op, ograd,
+};
 use crate::registry::{Shape, create, lookup};
 
 const OPS: [&str; 7] = [
@@ -27,7 +29,7 @@ fn forward_hand_checked_with_scalar_from_attrs() {
         ("_rdiv_scalar", [2.5, -1.25, 0.625, 5.0]),
         ("_power_scalar", [1.0, f32::NAN, 32.0, 0.176_776_7]),
     ] {
-        let op = create(name, &[("scalar", "2.5")], None).unwrap();
+        let op = make_op(name, &[("scalar", "2.5")]);
         assert_eq!(op.name(), name);
         let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
         assert_eq!(out[0].shape(), &[2, 2]);
@@ -55,7 +57,7 @@ fn defaults_aliases_and_attrs() {
         assert_eq!(lookup(alias).unwrap().name, name);
     }
     // scalar defaults to 1, is_int to True.
-    let op = create("_plus_scalar", &[], None).unwrap();
+    let op = make_op("_plus_scalar", &[]);
     let out = run(
         op.as_ref(),
         &mut [HostTensor::from_f32(&[1], vec![2.0])],
@@ -64,7 +66,7 @@ fn defaults_aliases_and_attrs() {
     .unwrap();
     assert_eq!(out[0].to_f64(), vec![3.0]);
     assert!(op.attrs().is_empty());
-    let op = create("_mul_scalar", &[("scalar", "5"), ("is_int", "False")], None).unwrap();
+    let op = make_op("_mul_scalar", &[("scalar", "5"), ("is_int", "False")]);
     assert_eq!(
         op.attrs(),
         vec![
@@ -104,23 +106,23 @@ fn bad_parameters_name_the_operator() {
 fn integer_arrays_cast_the_scalar() {
     // MXNet 1.9.1: int32 [1,2,3] + 1.5 → [2,3,4]; × 0.5 → [0,0,0]; int32 stays int32.
     let x = HostTensor::from_vec(&[3], vec![1i32, 2, 3]);
-    let plus = create("_plus_scalar", &[("scalar", "1.5")], None).unwrap();
+    let plus = make_op("_plus_scalar", &[("scalar", "1.5")]);
     let out = run(plus.as_ref(), &mut [x.clone()], false).unwrap();
     assert_eq!(out[0].dtype(), DType::I32);
     assert_eq!(out[0].to_f64(), vec![2.0, 3.0, 4.0]);
-    let half = create("_mul_scalar", &[("scalar", "0.5")], None).unwrap();
+    let half = make_op("_mul_scalar", &[("scalar", "0.5")]);
     let out = run(half.as_ref(), &mut [x.clone()], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![0.0, 0.0, 0.0]);
     // int64, uint8 and int8 work too.
     let x64 = HostTensor::from_vec(&[3], vec![10i64, -7, 9]);
-    let div = create("_div_scalar", &[("scalar", "2")], None).unwrap();
+    let div = make_op("_div_scalar", &[("scalar", "2")]);
     let out = run(div.as_ref(), &mut [x64], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![5.0, -3.0, 4.0]);
     let u8s = HostTensor::from_vec(&[2], vec![250u8, 3]);
     let out = run(plus.as_ref(), &mut [u8s], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![251.0, 4.0]);
     // Integer division by a scalar cast to 0 gives 0 (MXNet traps on SIGFPE).
-    let div0 = create("_div_scalar", &[("scalar", "0.5")], None).unwrap();
+    let div0 = make_op("_div_scalar", &[("scalar", "0.5")]);
     let out = run(div0.as_ref(), &mut [x], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![0.0; 3]);
     // float16 is refused with the op's name.
@@ -134,7 +136,7 @@ fn in_place_equals_out_of_place() {
     let values = [0.5, -1.5, 2.0, 3.25, 4.0, 0.75, -2.5, 1.0];
     for name in OPS {
         for dtype in [DType::F32, DType::F64, DType::I32, DType::I64] {
-            let op = create(name, &[("scalar", "3")], None).unwrap();
+            let op = make_op(name, &[("scalar", "3")]);
             let x = HostTensor::from_f64_as(&[2, 4], &values, dtype);
             let want = run(op.as_ref(), &mut [x.clone()], false).unwrap();
             let mut y = x.clone();
@@ -149,14 +151,11 @@ fn in_place_equals_out_of_place() {
                 "{name} {dtype}: {a:?} vs {b:?}"
             );
         }
-        assert_eq!(
-            create(name, &[], None).unwrap().inplace_option(),
-            vec![(0, 0)]
-        );
-        assert!(create(name, &[], None).unwrap().is_inplace_unary());
+        assert_eq!(make_op(name, &[]).inplace_option(), vec![(0, 0)]);
+        assert!(make_op(name, &[]).is_inplace_unary());
     }
     // The W1 shape: 16 elements of f32, incremented in place.
-    let op = create("_plus_scalar", &[("scalar", "1")], None).unwrap();
+    let op = make_op("_plus_scalar", &[("scalar", "1")]);
     let mut x = HostTensor::from_f32(&[16], (0..16).map(|i| i as f32).collect());
     for _ in 0..3 {
         op.forward_inplace(&mut cpu_ctx(), &mut x.view_mut())
@@ -171,7 +170,7 @@ fn in_place_equals_out_of_place() {
 
 #[test]
 fn shapes_pass_through() {
-    let op = create("_rdiv_scalar", &[("scalar", "2")], None).unwrap();
+    let op = make_op("_rdiv_scalar", &[("scalar", "2")]);
     let (_, outs) = infer_shapes(op.as_ref(), &[Shape::from_legacy(&[0, 5])]).unwrap();
     assert_eq!(outs[0], Shape::from_legacy(&[0, 5]));
     let (_, outs) = infer_shapes(op.as_ref(), &[Shape::known(&[3])]).unwrap();
@@ -183,7 +182,7 @@ fn gradients_match_finite_differences() {
     let x = HostTensor::from_vec(&[2, 3], vec![0.5f64, 1.2, 2.0, 3.1, 0.7, 1.4]);
     for name in OPS {
         for scalar in ["2.5", "-1.5"] {
-            let op = create(name, &[("scalar", scalar)], None).unwrap();
+            let op = make_op(name, &[("scalar", scalar)]);
             check_gradient(&op, std::slice::from_ref(&x), &GradCheck::default())
                 .unwrap_or_else(|e| panic!("{name} {scalar}: {e}"));
         }
@@ -201,7 +200,7 @@ fn gradient_graphs_follow_mxnet() {
         ("_rdiv_scalar", "_backward_rdiv_scalar", true),
         ("_power_scalar", "_backward_power_scalar", true),
     ] {
-        let op = create(name, &[("scalar", "2")], None).unwrap();
+        let op = make_op(name, &[("scalar", "2")]);
         let (nodes, grads) = backward_graph(&op);
         assert_eq!(nodes.len(), 1, "{name}");
         assert_eq!(nodes[0].op, back, "{name}");
@@ -221,7 +220,7 @@ fn backward_ops_run_by_name() {
     let x = HostTensor::from_f32(&[2], vec![2.0, 4.0]);
     let s = [("scalar", "3")];
     let run1 = |name: &str, inputs: &mut [HostTensor]| {
-        let op = create(name, &s, None).unwrap();
+        let op = make_op(name, &s);
         assert_eq!(op.attrs(), vec![("scalar".to_string(), "3.0".to_string())]);
         run(op.as_ref(), inputs, false).unwrap()[0].to_f64()
     };
@@ -264,7 +263,7 @@ fn gpu_matches_cpu() {
             let attrs = [("scalar", scalar)];
             for x in &inputs {
                 for name in OPS.iter().chain(&backs) {
-                    let op = create(name, &attrs, None).unwrap();
+                    let op = make_op(name, &attrs);
                     let ins = if op.num_inputs() == 1 {
                         vec![if name.starts_with("_backward") {
                             g.clone()

@@ -3,7 +3,7 @@ use mxr_kernels::DType;
 use crate::check::{
     GradCheck, HostTensor, check_gradient, gradients, infer_shapes, infer_types, run,
 };
-use crate::ops::test_util::{assert_close, assert_create_err, xorshift_f32};
+use crate::ops::test_util::{assert_close, assert_create_err, make_op, xorshift_f32};
 use crate::registry::{OpContext, Shape, create, lookup};
 
 /// (2, 3, 2): arange(12)/4 − 1.
@@ -13,7 +13,7 @@ fn x232() -> HostTensor {
 
 #[test]
 fn softmax_last_axis_matches_mxnet() {
-    let op = create("softmax", &[], None).unwrap();
+    let op = make_op("softmax", &[]);
     let x = HostTensor::from_f32(&[2, 3], vec![1.0, 2.0, 3.0, 0.5, -1.0, 2.0]);
     let out = run(op.as_ref(), &mut [x], false).unwrap();
     assert_eq!(out[0].shape(), &[2, 3]);
@@ -31,7 +31,7 @@ fn softmax_last_axis_matches_mxnet() {
 #[test]
 fn softmax_axis_and_temperature_match_mxnet() {
     // mx.nd.softmax(x, axis=1, temperature=2.0)
-    let op = create("softmax", &[("axis", "1"), ("temperature", "2.0")], None).unwrap();
+    let op = make_op("softmax", &[("axis", "1"), ("temperature", "2.0")]);
     let out = run(op.as_ref(), &mut [x232()], true).unwrap();
     let (a, b, c) = (0.254_275_23, 0.326_495_86, 0.419_228_97);
     assert_close(
@@ -41,7 +41,7 @@ fn softmax_axis_and_temperature_match_mxnet() {
         1e-6,
     );
     // Negative axes count from the end: axis=-2 is axis 1 here.
-    let op = create("softmax", &[("axis", "-2"), ("temperature", "2")], None).unwrap();
+    let op = make_op("softmax", &[("axis", "-2"), ("temperature", "2")]);
     let again = run(op.as_ref(), &mut [x232()], true).unwrap();
     assert_eq!(again[0], out[0]);
 }
@@ -49,7 +49,7 @@ fn softmax_axis_and_temperature_match_mxnet() {
 #[test]
 fn log_softmax_matches_mxnet() {
     // mx.nd.log_softmax(x, axis=0)
-    let op = create("log_softmax", &[("axis", "0")], None).unwrap();
+    let op = make_op("log_softmax", &[("axis", "0")]);
     let out = run(op.as_ref(), &mut [x232()], false).unwrap();
     let (a, b) = (-1.701_413_4, -0.201_413_33);
     let want: Vec<f64> = (0..12).map(|i| if i < 6 { a } else { b }).collect();
@@ -58,7 +58,7 @@ fn log_softmax_matches_mxnet() {
 
 #[test]
 fn dtype_override_changes_the_output_type() {
-    let op = create("softmax", &[("dtype", "float64")], None).unwrap();
+    let op = make_op("softmax", &[("dtype", "float64")]);
     let (_, outs) = infer_types(op.as_ref(), &[Some(DType::F32)]).unwrap();
     assert_eq!(outs, vec![Some(DType::F64)]);
     let out = run(op.as_ref(), &mut [x232()], false).unwrap();
@@ -79,7 +79,7 @@ fn dtype_override_changes_the_output_type() {
     let grads = gradients(&op, &[x232()], std::slice::from_ref(&g), true, 0).unwrap();
     let dx = grads[0].as_ref().unwrap();
     assert_eq!(dx.dtype(), DType::F32);
-    let plain = create("softmax", &[], None).unwrap();
+    let plain = make_op("softmax", &[]);
     let want = gradients(&plain, &[x232().cast(DType::F64)], &[g], true, 0).unwrap();
     assert_close(&dx.to_f64(), &want[0].as_ref().unwrap().to_f64(), 0.0, 1e-6);
 }
@@ -90,7 +90,7 @@ fn gradients_match_mxnet_and_finite_differences() {
         &[2, 3, 2],
         (0..12).map(|i| -1.0 + 2.0 * i as f32 / 11.0).collect(),
     );
-    let op = create("softmax", &[("axis", "1"), ("temperature", "2.0")], None).unwrap();
+    let op = make_op("softmax", &[("axis", "1"), ("temperature", "2.0")]);
     let grads = gradients(&op, &[x232()], std::slice::from_ref(&g), true, 0).unwrap();
     let (a, b, c) = (-0.053_857_975, -0.009_792_127, 0.063_650_11);
     assert_close(
@@ -99,7 +99,7 @@ fn gradients_match_mxnet_and_finite_differences() {
         0.0,
         1e-6,
     );
-    let op = create("log_softmax", &[("axis", "0")], None).unwrap();
+    let op = make_op("log_softmax", &[("axis", "0")]);
     let grads = gradients(&op, &[x232()], &[g], true, 0).unwrap();
     assert_close(
         &grads[0].as_ref().unwrap().to_f64(),
@@ -128,7 +128,7 @@ fn gradients_match_mxnet_and_finite_differences() {
         ("log_softmax", vec![("axis", "1"), ("temperature", "3")]),
         ("softmax", vec![("dtype", "float64")]),
     ] {
-        let op = create(name, &attrs, None).unwrap();
+        let op = make_op(name, &attrs);
         check_gradient(&op, &[x232()], &GradCheck::default())
             .unwrap_or_else(|e| panic!("{name} {attrs:?}: {e}"));
     }
@@ -136,7 +136,7 @@ fn gradients_match_mxnet_and_finite_differences() {
 
 #[test]
 fn use_length_masks_and_differentiates() {
-    let op = create("softmax", &[("use_length", "True")], None).unwrap();
+    let op = make_op("softmax", &[("use_length", "True")]);
     assert_eq!(op.input_names(), vec!["data", "length"]);
     let x = HostTensor::from_f32(&[2, 4], vec![1.0, 2.0, 3.0, 4.0, 0.5, -1.0, 2.0, 0.0]);
     let len = HostTensor::from_vec(&[2], vec![2i32, 3]);
@@ -166,7 +166,7 @@ fn use_length_masks_and_differentiates() {
     };
     check_gradient(&op, &[x, len], &opts).unwrap();
     // Length shape: the data shape without the axis.
-    let op = create("softmax", &[("use_length", "1"), ("axis", "1")], None).unwrap();
+    let op = make_op("softmax", &[("use_length", "1"), ("axis", "1")]);
     let (ins, outs) =
         infer_shapes(op.as_ref(), &[Shape::known(&[2, 3, 4]), Shape::unknown()]).unwrap();
     assert_eq!(ins[1], Shape::known(&[2, 4]));
@@ -175,7 +175,7 @@ fn use_length_masks_and_differentiates() {
 
 #[test]
 fn shapes_are_inferred_both_ways_and_checked() {
-    let op = create("softmax", &[("axis", "1")], None).unwrap();
+    let op = make_op("softmax", &[("axis", "1")]);
     let (ins, outs) = infer_shapes(op.as_ref(), &[Shape::from_legacy(&[2, 0, 4])]).unwrap();
     assert_eq!(ins[0], Shape::from_legacy(&[2, 0, 4]));
     assert_eq!(outs[0], Shape::from_legacy(&[2, 0, 4]));
@@ -184,7 +184,7 @@ fn shapes_are_inferred_both_ways_and_checked() {
     let err = infer_shapes(op.as_ref(), &[Shape::known(&[5])]).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("softmax") && msg.contains("axis"), "{msg}");
-    let op = create("log_softmax", &[("axis", "-3")], None).unwrap();
+    let op = make_op("log_softmax", &[("axis", "-3")]);
     let err = run(
         op.as_ref(),
         &mut [HostTensor::from_f32(&[2, 2], vec![0.0; 4])],
@@ -208,7 +208,7 @@ fn bad_parameters_are_named() {
 
 #[test]
 fn backward_ops_are_registered_with_mxnet_inputs() {
-    let plain = create("_backward_softmax", &[("axis", "0")], None).unwrap();
+    let plain = make_op("_backward_softmax", &[("axis", "0")]);
     assert_eq!(plain.input_names(), vec!["ograd", "output"]);
     let (ins, outs) =
         infer_shapes(plain.as_ref(), &[Shape::unknown(), Shape::known(&[3, 2])]).unwrap();
@@ -216,7 +216,7 @@ fn backward_ops_are_registered_with_mxnet_inputs() {
         (ins[0].clone(), outs[0].clone()),
         (Shape::known(&[3, 2]), Shape::known(&[3, 2]))
     );
-    let with_data = create("_backward_log_softmax", &[("dtype", "float64")], None).unwrap();
+    let with_data = make_op("_backward_log_softmax", &[("dtype", "float64")]);
     assert_eq!(with_data.input_names(), vec!["ograd", "data", "output"]);
     let (_, outs) = infer_types(
         with_data.as_ref(),
@@ -231,7 +231,7 @@ fn backward_ops_are_registered_with_mxnet_inputs() {
     let dx = run(plain.as_ref(), &mut [g, y], true);
     // Along axis 0 every lane has one element: dx = y·(g − g·y) = [0.25·0.75, 0].
     assert_close(&dx.unwrap()[0].to_f64(), &[0.1875, 0.0], 0.0, 1e-7);
-    let last = create("_backward_softmax", &[], None).unwrap();
+    let last = make_op("_backward_softmax", &[]);
     let y = HostTensor::from_f32(&[1, 2], vec![0.25, 0.75]);
     let g = HostTensor::from_f32(&[1, 2], vec![1.0, 0.0]);
     let dx = run(last.as_ref(), &mut [g, y], true).unwrap();
@@ -241,7 +241,7 @@ fn backward_ops_are_registered_with_mxnet_inputs() {
 #[test]
 fn in_place_matches_out_of_place() {
     for name in ["softmax", "log_softmax"] {
-        let op = create(name, &[("axis", "1")], None).unwrap();
+        let op = make_op(name, &[("axis", "1")]);
         assert!(op.is_inplace_unary());
         assert_eq!(op.inplace_option(), vec![(0, 0)]);
         let want = run(op.as_ref(), &mut [x232()], false).unwrap();
@@ -257,7 +257,7 @@ fn in_place_matches_out_of_place() {
             .unwrap();
         assert_eq!(data, want[0], "{name}");
     }
-    let op = create("softmax", &[("dtype", "float64")], None).unwrap();
+    let op = make_op("softmax", &[("dtype", "float64")]);
     assert!(!op.is_inplace_unary());
     let mut ctx = OpContext {
         is_train: false,
@@ -292,7 +292,7 @@ fn gpu_matches_cpu() {
                         let attrs: Vec<(&str, &str)> =
                             attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
                         let what = format!("{name} {shape:?} {attrs:?}");
-                        let fwd = create(name, &attrs, None).unwrap();
+                        let fwd = make_op(name, &attrs);
                         let x = xorshift_f32(shape, 1, -3.0, 3.0);
                         // Same order of operations; expf/logf may differ from Rust's by an ulp.
                         let y = gpu.forward(fwd.as_ref(), &x, &what);
@@ -346,12 +346,12 @@ fn gpu_matches_cpu_with_lengths() {
             ];
             let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let what = format!("{shape:?} axis {axis} lengths {lens:?} ({ldtype})");
-            let fwd = create("softmax", &attrs, None).unwrap();
+            let fwd = make_op("softmax", &attrs);
             let x = xorshift_f32(shape, 3, -3.0, 3.0);
             let ins = [x.clone(), l.clone()];
             gpu.check(fwd.as_ref(), &ins, &what);
             let y = run(fwd.as_ref(), &mut ins.clone(), true).unwrap().remove(0);
-            let back = create("_backward_softmax", &attrs, None).unwrap();
+            let back = make_op("_backward_softmax", &attrs);
             let ins = [xorshift_f32(shape, 4, -3.0, 3.0), x, l, y];
             gpu.check(back.as_ref(), &ins, &format!("backward {what}"));
         }
@@ -367,7 +367,7 @@ fn gpu_in_place() {
     use mxr_kernels::cuda::{DeviceSlice, memory};
     let dev = test_device().unwrap();
     for (name, axis) in [("softmax", "1"), ("log_softmax", "-1")] {
-        let op = create(name, &[("axis", axis)], None).unwrap();
+        let op = make_op(name, &[("axis", axis)]);
         let x = xorshift_f32(&[3, 4, 5], 6, -3.0, 3.0);
         let want = run(op.as_ref(), &mut [x.clone()], true).unwrap().remove(0);
         let b = dev.alloc(x.bytes().len()).unwrap();

@@ -1,23 +1,23 @@
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
-use crate::ops::test_util::{iota, uniform_f64};
+use crate::ops::test_util::{iota, make_op, uniform_f64};
 use crate::registry::{Shape, ShapeCtx, create};
 
 #[test]
 fn forward_by_hand() {
     // (2, 3) matrix.
-    let op = create("transpose", &[], None).unwrap();
+    let op = make_op("transpose", &[]);
     let out = run(op.as_ref(), &mut [iota(&[2, 3])], false).unwrap();
     assert_eq!(out[0].shape(), &[3, 2]);
     assert_eq!(out[0].to_f64(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
     // (2, 3, 4) with axes (2, 0, 1): out[k][i][j] = x[i][j][k] = 12i + 4j + k.
-    let op = create("transpose", &[("axes", "(2, 0, 1)")], None).unwrap();
+    let op = make_op("transpose", &[("axes", "(2, 0, 1)")]);
     let out = run(op.as_ref(), &mut [iota(&[2, 3, 4])], false).unwrap();
     assert_eq!(out[0].shape(), &[4, 2, 3]);
     let v = out[0].to_f64();
     assert_eq!(&v[..6], &[0.0, 4.0, 8.0, 12.0, 16.0, 20.0]);
     assert_eq!(&v[6..12], &[1.0, 5.0, 9.0, 13.0, 17.0, 21.0]);
     // Default on 3-D reverses: out[k][j][i] = x[i][j][k].
-    let op = create("transpose", &[], None).unwrap();
+    let op = make_op("transpose", &[]);
     let out = run(op.as_ref(), &mut [iota(&[2, 3, 4])], false).unwrap();
     assert_eq!(out[0].shape(), &[4, 3, 2]);
     assert_eq!(&out[0].to_f64()[..4], &[0.0, 12.0, 4.0, 16.0]);
@@ -40,7 +40,7 @@ fn axes_must_be_a_permutation() {
             "{bad}: {err}"
         );
     }
-    let op = create("transpose", &[("axes", "(1, 0)")], None).unwrap();
+    let op = make_op("transpose", &[("axes", "(1, 0)")]);
     let err = infer_shapes(op.as_ref(), &[Shape::known(&[2, 3, 4])])
         .unwrap_err()
         .to_string();
@@ -50,14 +50,14 @@ fn axes_must_be_a_permutation() {
 
 #[test]
 fn partial_shapes_both_ways() {
-    let op = create("transpose", &[("axes", "(2, 0, 1)")], None).unwrap();
+    let op = make_op("transpose", &[("axes", "(2, 0, 1)")]);
     let (_, out) = infer_shapes(op.as_ref(), &[Shape::from_legacy(&[0, 3, 4])]).unwrap();
     assert_eq!(out[0], Shape::from_legacy(&[4, 0, 3]));
     for (attrs, out, want) in [
         (vec![("axes", "(2, 0, 1)")], vec![4, 2, 3], vec![2, 3, 4]),
         (vec![], vec![4, 2, 3], vec![3, 2, 4]),
     ] {
-        let op = create("transpose", &attrs, None).unwrap();
+        let op = make_op("transpose", &attrs);
         let names = op.input_names();
         let mut ins = vec![Shape::unknown()];
         let mut outs = vec![Shape::known(&out)];
@@ -75,7 +75,7 @@ fn gradient_is_the_inverse_transpose() {
         ("()", vec![2, 3, 2]),
         ("(0, 2, 3, 1)", vec![2, 3, 2, 2]),
     ] {
-        let op = create("transpose", &[("axes", axes)], None).unwrap();
+        let op = make_op("transpose", &[("axes", axes)]);
         check_gradient(
             &op,
             &[uniform_f64(&shape, 5, -0.5, 0.5)],
@@ -89,7 +89,7 @@ fn gradient_is_the_inverse_transpose() {
 fn large_transposes_match_the_definition() {
     // Crosses the kernel's tiles in both directions.
     let (r, c) = (37, 53);
-    let op = create("transpose", &[], None).unwrap();
+    let op = make_op("transpose", &[]);
     let x = iota(&[r, c]);
     let out = run(op.as_ref(), &mut [x], false).unwrap();
     let v = out[0].to_f64();
@@ -117,7 +117,7 @@ fn gpu_matches_cpu() {
     ];
     for shape in [[3usize, 5, 7], [2, 1, 4], [1, 6, 1]] {
         for axes in perms3 {
-            let op = create("transpose", &[("axes", axes)], None).unwrap();
+            let op = make_op("transpose", &[("axes", axes)]);
             gpu.check(op.as_ref(), &[arr(&shape)], &format!("{shape:?} {axes}"));
         }
     }
@@ -129,11 +129,11 @@ fn gpu_matches_cpu() {
         (vec![4, 9], "()"),
         (vec![3, 0, 2], "(2, 0, 1)"),
     ] {
-        let op = create("transpose", &[("axes", axes)], None).unwrap();
+        let op = make_op("transpose", &[("axes", axes)]);
         gpu.check(op.as_ref(), &[arr(&shape)], &format!("{shape:?} {axes}"));
     }
     // Elements of every width (the kernel moves them whatever the dtype).
-    let op = create("transpose", &[("axes", "(2, 0, 1)")], None).unwrap();
+    let op = make_op("transpose", &[("axes", "(2, 0, 1)")]);
     let ints: Vec<i32> = (0..30).map(|i| i * 3 - 40).collect();
     let inputs = [
         HostTensor::from_vec(&[2, 3, 5], ints.clone()),

@@ -2,9 +2,9 @@ use mxr_kernels::DType;
 
 use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shapes, run};
 use crate::ops::test_util::{
-    added, assert_close, assert_create_err, backward_graph, cpu_ctx, input, ograd, output,
+    added, assert_close, assert_create_err, backward_graph, cpu_ctx, input, make_op, ograd, output,
 };
-use crate::registry::{Shape, create};
+use crate::registry::Shape;
 
 const OPS: [&str; 9] = [
     "negative", "exp", "log", "sqrt", "square", "abs", "tanh", "sigmoid", "relu",
@@ -44,7 +44,7 @@ fn forward_and_backward_match_mxnet() {
         ),
     ];
     for (name, want_y, want_dx) in cases {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
         assert_eq!(out[0].dtype(), DType::F32);
         assert_close(&out[0].to_f64(), &want_y, 1e-6, 1e-7);
@@ -65,7 +65,7 @@ fn forward_and_backward_match_mxnet() {
 fn simple_functions_by_hand() {
     let x = HostTensor::from_f32(&[2, 3], vec![-2.0, -0.5, 0.0, 0.5, 2.0, f32::NAN]);
     let run1 = |name: &str| {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         run(op.as_ref(), &mut [x.clone()], false).unwrap()[0].to_f64()
     };
     let negative = run1("negative");
@@ -90,7 +90,7 @@ fn integer_inputs_follow_mxnet() {
         ("sigmoid", [0.0; 5]),
         ("relu", [1.0, 2.0, 3.0, 0.0, 0.0]),
     ] {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         let out = run(op.as_ref(), &mut [x.clone()], false).unwrap();
         assert_eq!(out[0].dtype(), DType::I32);
         assert_eq!(out[0].to_f64(), want.to_vec(), "{name}");
@@ -101,7 +101,7 @@ fn integer_inputs_follow_mxnet() {
 fn in_place_equals_out_of_place() {
     let x = HostTensor::from_f64_as(&[4], &[0.3, 1.7, 2.2, 9.0], DType::F32);
     for name in OPS {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         let want = run(op.as_ref(), &mut [x.clone()], false).unwrap();
         let mut y = x.clone();
         op.forward_inplace(&mut cpu_ctx(), &mut y.view_mut())
@@ -111,7 +111,7 @@ fn in_place_equals_out_of_place() {
         assert_eq!(op.inplace_option(), vec![(0, 0)]);
         assert!(op.is_inplace_unary());
     }
-    let clip = create("clip", &[("a_min", "0.5"), ("a_max", "2")], None).unwrap();
+    let clip = make_op("clip", &[("a_min", "0.5"), ("a_max", "2")]);
     let mut y = x.clone();
     clip.forward_inplace(&mut cpu_ctx(), &mut y.view_mut())
         .unwrap()
@@ -126,7 +126,7 @@ fn gradients_match_finite_differences() {
     let pos = HostTensor::from_vec(&[2, 3], vec![0.3f64, 0.8, 1.5, 2.2, 0.6, 1.1]);
     let mixed = HostTensor::from_vec(&[2, 3], vec![-1.3f64, 0.8, -0.4, 2.2, -0.6, 1.1]);
     for name in OPS {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         let x = if matches!(name, "log" | "sqrt") {
             &pos
         } else {
@@ -135,7 +135,7 @@ fn gradients_match_finite_differences() {
         check_gradient(&op, std::slice::from_ref(x), &GradCheck::default())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
-    let clip = create("clip", &[("a_min", "-0.5"), ("a_max", "1")], None).unwrap();
+    let clip = make_op("clip", &[("a_min", "-0.5"), ("a_max", "1")]);
     check_gradient(&clip, &[mixed], &GradCheck::default()).unwrap();
 }
 
@@ -152,7 +152,7 @@ fn gradient_graphs_follow_mxnet() {
         ("sigmoid", "_backward_sigmoid", Some(output(0))),
         ("relu", "_backward_relu", Some(output(0))),
     ] {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         let (nodes, grads) = backward_graph(&op);
         assert_eq!(nodes.len(), 1, "{name}");
         assert_eq!(nodes[0].op, back, "{name}");
@@ -161,11 +161,11 @@ fn gradient_graphs_follow_mxnet() {
         assert_eq!(nodes[0].inputs, want, "{name}");
         assert_eq!(grads, vec![Some(added(0, 0))]);
         if back.starts_with("_backward") {
-            let b = create(back, &[], None).unwrap();
+            let b = make_op(back, &[]);
             assert_eq!(b.num_inputs(), 2, "{back}");
         }
     }
-    let clip = create("clip", &[("a_min", "0"), ("a_max", "1")], None).unwrap();
+    let clip = make_op("clip", &[("a_min", "0"), ("a_max", "1")]);
     let (nodes, _) = backward_graph(&clip);
     assert_eq!(nodes[0].op, "_backward_clip");
     assert_eq!(nodes[0].inputs, vec![ograd(0), input(0)]);
@@ -176,7 +176,7 @@ fn backward_ops_run_by_name() {
     let g = HostTensor::from_f32(&[3], vec![1.0, 2.0, -3.0]);
     let v = HostTensor::from_f32(&[3], vec![0.5, -1.0, 2.0]);
     let run2 = |name: &str| {
-        let op = create(name, &[], None).unwrap();
+        let op = make_op(name, &[]);
         run(op.as_ref(), &mut [g.clone(), v.clone()], false).unwrap()[0].to_f64()
     };
     assert_eq!(run2("_backward_log"), vec![2.0, -2.0, -1.5]);
@@ -190,7 +190,7 @@ fn backward_ops_run_by_name() {
 
 #[test]
 fn clip_bounds_and_gradient_on_the_closed_interval() {
-    let op = create("clip", &[("a_min", "-0.5"), ("a_max", "0.5")], None).unwrap();
+    let op = make_op("clip", &[("a_min", "-0.5"), ("a_max", "0.5")]);
     assert_eq!(
         op.attrs(),
         vec![
@@ -209,7 +209,7 @@ fn clip_bounds_and_gradient_on_the_closed_interval() {
         vec![0.0, 1.0, 1.0, 1.0, 0.0]
     );
     // On int32 the bounds are cast: clip([1,2,3,0,-4], -1.5, 2.5) = [1,2,2,0,-1].
-    let op = create("clip", &[("a_min", "-1.5"), ("a_max", "2.5")], None).unwrap();
+    let op = make_op("clip", &[("a_min", "-1.5"), ("a_max", "2.5")]);
     let xi = HostTensor::from_vec(&[5], vec![1i32, 2, 3, 0, -4]);
     let out = run(op.as_ref(), &mut [xi], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![1.0, 2.0, 2.0, 0.0, -1.0]);
@@ -229,13 +229,13 @@ fn clip_parameters_are_required_and_checked() {
 
 #[test]
 fn shapes_pass_through_both_ways() {
-    let op = create("sigmoid", &[], None).unwrap();
+    let op = make_op("sigmoid", &[]);
     let (_, outs) = infer_shapes(op.as_ref(), &[Shape::from_legacy(&[0, 7])]).unwrap();
     assert_eq!(outs[0], Shape::from_legacy(&[0, 7]));
     let (ins, _) = infer_shapes(op.as_ref(), &[Shape::unknown()]).unwrap();
     assert!(ins[0].ndim().is_none());
     // The backward op's output takes the head gradient's shape.
-    let b = create("_backward_sigmoid", &[], None).unwrap();
+    let b = make_op("_backward_sigmoid", &[]);
     let (ins, outs) = infer_shapes(b.as_ref(), &[Shape::known(&[2, 3]), Shape::unknown()]).unwrap();
     assert_eq!(ins[1], Shape::known(&[2, 3]));
     assert_eq!(outs[0], Shape::known(&[2, 3]));
@@ -272,12 +272,12 @@ fn gpu_matches_cpu() {
         let g = gpu_tensor(shape, k as u64 + 9, -2.0, 2.0, false);
         for x in &inputs {
             for name in OPS {
-                let op = create(name, &[], None).unwrap();
+                let op = make_op(name, &[]);
                 compare_with_cpu(op.as_ref(), &dev, std::slice::from_ref(x), true, 1e-5, 1e-7)
                     .unwrap_or_else(|e| panic!("{name} {shape:?}: {e}"));
             }
             for name in backs {
-                let op = create(name, &[], None).unwrap();
+                let op = make_op(name, &[]);
                 compare_with_cpu(op.as_ref(), &dev, &[g.clone(), x.clone()], true, 1e-5, 1e-7)
                     .unwrap_or_else(|e| panic!("{name} {shape:?}: {e}"));
             }
@@ -296,16 +296,16 @@ fn gpu_matches_cpu() {
                 mxr_kernels::cpu::elementwise::UnaryGrad::SoftRelu,
                 mxr_kernels::cpu::elementwise::UnaryGrad::SoftSign,
             ] {
-                let op = super::UnaryBackward { op };
+                let op = super::Backward(op);
                 compare_with_cpu(&op, &dev, &[g.clone(), x.clone()], true, 1e-5, 1e-7)
                     .unwrap_or_else(|e| panic!("{op:?} {shape:?}: {e}"));
             }
             for (lo, hi) in [("-1", "1.5"), ("0", "0"), ("2", "-2"), ("-0.25", "1e9")] {
                 let attrs = [("a_min", lo), ("a_max", hi)];
-                let clip = create("clip", &attrs, None).unwrap();
+                let clip = make_op("clip", &attrs);
                 compare_with_cpu(clip.as_ref(), &dev, std::slice::from_ref(x), true, 0.0, 0.0)
                     .unwrap_or_else(|e| panic!("clip {lo} {hi} {shape:?}: {e}"));
-                let back = create("_backward_clip", &attrs, None).unwrap();
+                let back = make_op("_backward_clip", &attrs);
                 compare_with_cpu(back.as_ref(), &dev, &[g.clone(), x.clone()], true, 0.0, 0.0)
                     .unwrap_or_else(|e| panic!("_backward_clip {lo} {hi} {shape:?}: {e}"));
             }
@@ -320,7 +320,7 @@ const HS_G: [f64; 8] = [1.0, 2.0, -1.0, 0.5, -3.0, 0.25, 4.0, -2.0];
 
 /// `hard_sigmoid` with `attrs` on `HS_X` as `dtype`: its output and input gradient for `HS_G`.
 fn hard_sigmoid_run(attrs: &[(&str, &str)], dtype: DType) -> (Vec<f64>, Vec<f64>) {
-    let op = create("hard_sigmoid", attrs, None).unwrap();
+    let op = make_op("hard_sigmoid", attrs);
     let x = HostTensor::from_f64_as(&[8], &HS_X, dtype);
     let g = HostTensor::from_f64_as(&[8], &HS_G, dtype);
     let y = run(op.as_ref(), &mut [x.clone()], false).unwrap();
@@ -468,7 +468,7 @@ fn hard_sigmoid_gradient_matches_finite_differences() {
         &[("alpha", "0.7"), ("beta", "0.1")][..],
         &[("alpha", "-1.5"), ("beta", "0.5")][..],
     ] {
-        let op = create("hard_sigmoid", attrs, None).unwrap();
+        let op = make_op("hard_sigmoid", attrs);
         check_gradient(&op, std::slice::from_ref(&x), &GradCheck::default())
             .unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
     }
@@ -476,7 +476,7 @@ fn hard_sigmoid_gradient_matches_finite_differences() {
 
 #[test]
 fn hard_sigmoid_graph_params_and_dtypes_follow_mxnet() {
-    let op = create("hard_sigmoid", &[("alpha", "0.3")], None).unwrap();
+    let op = make_op("hard_sigmoid", &[("alpha", "0.3")]);
     // Symbol JSON keeps what differs from the defaults (MXNet writes {"alpha": "0.3"}).
     assert_eq!(op.attrs(), vec![("alpha".to_string(), "0.3".to_string())]);
     // ElemwiseGradUseInOut: _backward_hard_sigmoid(g, x, y), with the forward's parameters.
@@ -485,7 +485,7 @@ fn hard_sigmoid_graph_params_and_dtypes_follow_mxnet() {
     assert_eq!(nodes[0].op, "_backward_hard_sigmoid");
     assert_eq!(nodes[0].inputs, vec![ograd(0), input(0), output(0)]);
     assert_eq!(grads, vec![Some(added(0, 0))]);
-    let back = create("_backward_hard_sigmoid", &[("alpha", "0.3")], None).unwrap();
+    let back = make_op("_backward_hard_sigmoid", &[("alpha", "0.3")]);
     assert_eq!(back.num_inputs(), 3);
     assert_eq!(back.attrs(), op.attrs());
     // In place equals out of place; NaN passes through.
@@ -542,13 +542,13 @@ fn hard_sigmoid_gpu_matches_cpu() {
         let x = HostTensor::from_f32(shape, wide);
         let g = gpu_tensor(shape, k as u64 + 11, -2.0, 2.0, false);
         for attrs in [&[][..], &[("alpha", "-0.7"), ("beta", "0.1")][..]] {
-            let op = create("hard_sigmoid", attrs, None).unwrap();
+            let op = make_op("hard_sigmoid", attrs);
             gpu.check(
                 op.as_ref(),
                 std::slice::from_ref(&x),
                 &format!("hard_sigmoid {attrs:?} {shape:?}"),
             );
-            let back = create("_backward_hard_sigmoid", attrs, None).unwrap();
+            let back = make_op("_backward_hard_sigmoid", attrs);
             let y = run(op.as_ref(), &mut [x.clone()], false).unwrap().remove(0);
             gpu.check(
                 back.as_ref(),
