@@ -280,6 +280,14 @@ impl ConvGeom {
             self.batch * self.filters * o.iter().product::<usize>()
         })
     }
+
+    /// Checks the lengths of a weight gradient's buffers: the data `x`, the weight gradient
+    /// `dw` and the head gradient `dy`, in that order.
+    fn check_weight_gradient(&self, x: usize, dw: usize, dy: usize) -> Result<(), ConvError> {
+        check_len("data", x, self.data_len())?;
+        check_len("weight gradient", dw, self.weight_len())?;
+        check_len("output gradient", dy, self.output_len())
+    }
 }
 
 /// Derived sizes of a checked geometry.
@@ -588,17 +596,11 @@ fn check_backward<T: ConvElement>(
     db: Option<&[T]>,
 ) -> Result<Sizes, ConvError> {
     let s = geom.sizes()?;
-    check_len("data", x.len(), geom.data_len())?;
+    geom.check_weight_gradient(x.len(), dw.len(), g.len())?;
     if let Some(dx) = dx {
         check_len("data gradient", dx.len(), geom.data_len())?;
     }
     check_len("weight", w.len(), geom.filters * s.k)?;
-    check_len("weight gradient", dw.len(), geom.filters * s.k)?;
-    check_len(
-        "output gradient",
-        g.len(),
-        geom.batch * geom.filters * s.out_spatial,
-    )?;
     if let Some(db) = db {
         check_len("bias gradient", db.len(), geom.filters)?;
     }

@@ -373,13 +373,7 @@ pub fn weight_gradient_with(
     let Some(plan) = Plan::new(geom) else {
         return Ok(false);
     };
-    check_len("data", x.len(), geom.data_len())?;
-    check_len("weight gradient", dw.len(), plan.filters * plan.taps)?;
-    check_len(
-        "output gradient",
-        dy.len(),
-        plan.batch * plan.filters * plan.pixels,
-    )?;
+    geom.check_weight_gradient(x.len(), dw.len(), dy.len())?;
     let offsets = plan.offsets();
     let chunks = plan.chunks();
     let tiles: Vec<((usize, usize), (usize, usize))> = groups(plan.filters, MAX_WGRAD_FILTERS)

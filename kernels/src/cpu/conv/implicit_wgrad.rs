@@ -42,7 +42,7 @@
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
-use super::{ConvError, ConvGeom, Sizes, check_len};
+use super::{ConvError, ConvGeom, Sizes};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
 
@@ -142,9 +142,7 @@ pub fn weight_gradient_with(
         return Ok(false);
     }
     let s = geom.sizes()?;
-    check_len("output gradient", dy.len(), geom.output_len())?;
-    check_len("data", x.len(), geom.data_len())?;
-    check_len("weight gradient", dw.len(), geom.weight_len())?;
+    geom.check_weight_gradient(x.len(), dw.len(), dy.len())?;
     let pixels = geom.batch * s.out_spatial;
     if pixels == 0 || s.k == 0 || geom.filters == 0 {
         dw.fill(0.0);
