@@ -51,11 +51,12 @@ use im2col::{col2im_unchecked, im2col_unchecked};
 mod sealed {
     use super::backward::Served;
     use super::{ConvError, ConvGeom, NchwOperands};
+    use crate::cpu::isa::Isa;
 
     pub trait Sealed: Sized {
         /// Runs the forward convolution with the few-channel, direct or depthwise kernels when
-        /// they serve it ([`super::few_channels::forward_nchw`],
-        /// [`super::direct::forward_nchw`], [`super::depthwise::forward_nchw`], asked in that
+        /// they serve it ([`super::few_channels::forward_with`],
+        /// [`super::direct::forward_nchw_with`], [`super::depthwise::forward_nchw`], asked in that
         /// order); `Ok(false)` (nothing done) otherwise.
         fn direct_forward(
             _op: &NchwOperands<'_, Self>,
@@ -67,7 +68,7 @@ mod sealed {
 
         /// Computes those gradients of the backward convolution (`dx` when wanted, `dw`; not
         /// the bias gradient) that the few-channel kernel (`dw` when `dx` is not wanted,
-        /// [`super::few_channels::weight_gradient_nchw`]) or the blocked kernels
+        /// [`super::few_channels::weight_gradient_with`]) or the blocked kernels
         /// ([`super::backward::backward_nchw`]) serve faster or, for `dx`, the fused GEMM +
         /// col2im ([`super::fused_dgrad`]), and says which; none by default.
         #[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
@@ -89,8 +90,10 @@ mod sealed {
             y: &mut [f32],
             threads: usize,
         ) -> Result<bool, ConvError> {
-            Ok(super::few_channels::forward_nchw(op, y, threads)?
-                || super::direct::forward_nchw(op, y, threads)?
+            let isa = Isa::current();
+            Ok((super::few_channels::serves(op.geom)
+                && super::few_channels::forward_with(isa, op, y, threads)?)
+                || super::direct::forward_nchw_with(isa, op, y, threads)?
                 || super::depthwise::forward_nchw(op, y, threads)?)
         }
 
@@ -103,7 +106,11 @@ mod sealed {
             dw: &mut [f32],
             threads: usize,
         ) -> Result<Served, ConvError> {
-            if dx.is_none() && super::few_channels::weight_gradient_nchw(geom, g, x, dw, threads)? {
+            let isa = Isa::current();
+            if dx.is_none()
+                && super::few_channels::serves_weight_gradient(geom)
+                && super::few_channels::weight_gradient_with(isa, geom, g, x, dw, threads)?
+            {
                 return Ok(Served {
                     dx: false,
                     dw: true,
@@ -112,7 +119,7 @@ mod sealed {
             let mut served =
                 super::backward::backward_nchw(geom, g, x, w, dx.as_deref_mut(), dw, threads)?;
             if let (false, Some(dx)) = (served.dx, dx) {
-                served.dx = super::fused_dgrad::data_gradient(geom, g, w, dx, threads)?;
+                served.dx = super::fused_dgrad::data_gradient_with(isa, geom, g, w, dx, threads)?;
             }
             Ok(served)
         }
@@ -392,8 +399,8 @@ fn image_parts(geom: &ConvGeom, s: &Sizes, threads: usize) -> usize {
 /// The forward convolution: `y = conv(x, w) + bias` (cross-correlation, no kernel flip).
 /// `x` is `N × C × spatial`, `w` is `F × C/G × kernel`, `bias` (if any) has `F` elements,
 /// `y` is `N × F × out_spatial` and is overwritten. `f32` convolutions the few-channel, direct
-/// or depthwise kernels serve ([`few_channels::forward_nchw`]: a network's first layer with
-/// stride 1 and no padding; [`direct::forward_nchw`], [`depthwise::forward_nchw`]) run there;
+/// or depthwise kernels serve ([`few_channels::forward_with`]: a network's first layer with
+/// stride 1 and no padding; [`direct::forward_nchw_with`], [`depthwise::forward_nchw`]) run there;
 /// the rest by im2col + GEMM ([`conv_forward_im2col`]). All use up to [`parallel::num_threads`]
 /// threads.
 ///
@@ -517,7 +524,7 @@ pub fn conv_forward_im2col<T: ConvElement>(
 /// The gradients of [`conv_forward`] given the head gradient `g` (`N × F × out_spatial`):
 /// `dx` (like `x`; `None` when nobody needs it, which skips its computation), `dw` (like `w`)
 /// and `db` (`F`, when present). Every output is overwritten. For `f32`, a weight gradient the
-/// few-channel kernel serves ([`few_channels::weight_gradient_nchw`], when `dx` is not
+/// few-channel kernel serves ([`few_channels::weight_gradient_with`], when `dx` is not
 /// wanted: a network's first layer) is computed there; otherwise the gradients the
 /// blocked backward kernels serve faster ([`backward::backward_nchw`], decided per gradient;
 /// the weight gradient of a 5×5 layer by Winograd where [`backward::winograd_5x5_pays`]
