@@ -6,6 +6,7 @@
 use super::*;
 use crate::cpu::conv::conv_backward_im2col;
 use crate::cpu::conv::tests::{to_f32, values, values_f32};
+use crate::cpu::test_util::conv_geom;
 
 /// `dw` in f64 by the definition: `Σ_n Σ_(oy, ox) dy[n][f][oy][ox] · x[n][c][iy][ix]`.
 fn reference(geom: &ConvGeom, dy: &[f64], x: &[f64]) -> Vec<f64> {
@@ -48,6 +49,8 @@ fn reference(geom: &ConvGeom, dy: &[f64], x: &[f64]) -> Vec<f64> {
 
 fn geometries() -> Vec<ConvGeom> {
     let g2 = ConvGeom::new_2d;
+    // [input, kernel, stride, pad, dilate] of a 1-D layer.
+    let one_d = [[1, 1, 30], [1, 1, 5], [1; 3], [0, 0, 1], [1; 3]];
     vec![
         // LeNet's second layer: batch 64 (three chunks, split mid-image), 3 and 1.
         g2(64, 20, 50, 1, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]),
@@ -68,17 +71,7 @@ fn geometries() -> Vec<ConvGeom> {
         // Dilation 2, 5×3 kernel, rows wider than 16 (two masked loads per row).
         g2(2, 4, 9, 1, [10, 37], [5, 3], [1, 1], [1, 0], [2, 2]),
         // 1-D.
-        ConvGeom {
-            batch: 3,
-            channels: 3,
-            filters: 5,
-            groups: 1,
-            input: [1, 1, 30],
-            kernel: [1, 1, 5],
-            stride: [1, 1, 1],
-            pad: [0, 0, 1],
-            dilate: [1, 1, 1],
-        },
+        conv_geom(3, 3, 5, 1, one_d),
     ]
 }
 
