@@ -36,12 +36,12 @@
 //!
 //! The AVX-512 kernels are what [`forward_with`] and [`weight_gradient_with`] run for
 //! [`super::conv_forward`] and [`super::conv_backward`], which ask only where [`serves`] holds:
-//! with another instruction set the layer takes the other paths. The forward pass takes every layer served
-//! here (measured faster than the direct kernel on LeNet's and 3-channel layers); the weight
-//! gradient leaves to the blocked kernel the layers where that pays and wastes under a tenth of
-//! its lanes ([`serves_weight_gradient`]), and is only asked when the data gradient is not
-//! wanted (a first layer's; otherwise both go to [`super::backward`] or im2col together). Both run any instruction
-//! set (a portable loop for the others) for the tests.
+//! with another instruction set the layer takes the other paths. The forward pass takes every layer
+//! served here (measured faster than the direct kernel on LeNet's and 3-channel layers); the weight
+//! gradient leaves to the blocked kernel the layers where that pays and wastes under a tenth of its
+//! lanes ([`serves_weight_gradient`]), and is only asked when the data gradient is not wanted (a
+//! first layer's; otherwise both go to [`super::backward`] or im2col together). Both run any
+//! instruction set (a portable loop for the others) for the tests.
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -312,8 +312,9 @@ fn forward_group(
 /// [`weight_gradient_efficiency`]: super::backward::weight_gradient_efficiency
 pub const BLOCKED_WGRAD_EFFICIENCY: f64 = 0.9;
 
-/// Whether the weight gradient ([`weight_gradient_with`]) takes `geom`: [`serves`], unless the blocked weight
-/// gradient pays and wastes few lanes (at least [`BLOCKED_WGRAD_EFFICIENCY`] of them real).
+/// Whether the weight gradient ([`weight_gradient_with`]) takes `geom`: [`serves`], unless the
+/// blocked weight gradient pays and wastes few lanes (at least [`BLOCKED_WGRAD_EFFICIENCY`] of them
+/// real).
 pub fn serves_weight_gradient(geom: &ConvGeom) -> bool {
     serves(geom)
         && !(super::backward::weight_gradient_pays(geom)

@@ -85,8 +85,8 @@ pub fn serves(isa: Isa, geom: &ConvGeom) -> bool {
 }
 
 /// Whether [`super::conv_backward`] computes `geom`'s weight gradient here
-/// ([`weight_gradient_with`] with [`Isa::current`]): [`serves`] with it, a kernel of more than one tap,
-/// a unit stride along the width (the vector packing), at least [`MIN_PIXELS`] pixels, and a
+/// ([`weight_gradient_with`] with [`Isa::current`]): [`serves`] with it, a kernel of more than one
+/// tap, a unit stride along the width (the vector packing), at least [`MIN_PIXELS`] pixels, and a
 /// blocked weight gradient ([`super::backward`]) that would waste lanes (fewer than
 /// [`BLOCKED_EFFICIENCY`] of them real): layers whose channel counts are multiples of 16
 /// (ResNet's) stay there. Measured (one Zen 4 thread, weight gradient alone, medians of 31

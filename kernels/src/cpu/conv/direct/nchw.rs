@@ -32,20 +32,20 @@ fn min_nchw_intensity(isa: Isa, gemm_only: bool) -> f64 {
 }
 
 thread_local! {
-    /// Scratch for [`forward_nchw_with`] (and [`crate::cpu::conv::depthwise::forward_nchw`]): the blocked
-    /// input, the packed weights, the blocked output.
+    /// Scratch for [`forward_nchw_with`] (and [`crate::cpu::conv::depthwise::forward_nchw`]): the
+    /// blocked input, the packed weights, the blocked output.
     pub(in crate::cpu::conv) static NCHW_SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> = const {
         std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()])
     };
 }
 
-/// A convolution on NCHW `f32` data through the blocked kernels of `isa` (scalar, or one this
-/// CPU lacks, declines; [`crate::cpu::conv::conv_forward`] passes [`Isa::current`]), when they
-/// serve it and it pays (AVX-512 or AVX2): Winograd where [`crate::cpu::conv::winograd::plan_nchw`] takes it, else the
-/// direct kernel with at least `MIN_NCHW_PIXELS` output pixels to amortise packing the
-/// weights, and enough flops per converted float, `min_nchw_intensity`. Converts the input
-/// to the blocked layout (the plain layout for fewer than 8 channels; with AVX-512, an input
-/// without horizontal padding is read in place), packs the weights, runs
+/// A convolution on NCHW `f32` data through the blocked kernels of `isa` (scalar, or one this CPU
+/// lacks, declines; [`crate::cpu::conv::conv_forward`] passes [`Isa::current`]), when they serve it
+/// and it pays (AVX-512 or AVX2): Winograd where [`crate::cpu::conv::winograd::plan_nchw`] takes
+/// it, else the direct kernel with at least `MIN_NCHW_PIXELS` output pixels to amortise packing the
+/// weights, and enough flops per converted float, `min_nchw_intensity`. Converts the input to the
+/// blocked layout (the plain layout for fewer than 8 channels; with AVX-512, an input without
+/// horizontal padding is read in place), packs the weights, runs
 /// [`DirectConv::forward`] with the bias in the epilogue, and converts the output back. Returns
 /// `Ok(false)`, having done nothing, otherwise. The
 /// buffers must have been checked against `geom` (as [`crate::cpu::conv::conv_forward`] does).
