@@ -537,10 +537,7 @@ pub fn conv_forward_im2col<T: ConvElement>(
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry or a buffer of the wrong length.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "inputs and outputs of the backward pass, one each"
-)]
+#[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
 pub fn conv_backward<T: ConvElement>(
     geom: &ConvGeom,
     g: &[T],
@@ -573,10 +570,7 @@ pub fn conv_backward<T: ConvElement>(
 ///
 /// # Errors
 /// As [`conv_backward`].
-#[allow(
-    clippy::too_many_arguments,
-    reason = "inputs and outputs of the backward pass, one each"
-)]
+#[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
 pub fn conv_backward_im2col<T: ConvElement>(
     geom: &ConvGeom,
     g: &[T],
@@ -655,10 +649,7 @@ fn row_sum<T: ConvElement>(row: &[T]) -> T {
 
 /// The data and weight gradients by im2col + GEMM, buffers checked; either may be skipped
 /// (`None`).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "inputs and outputs of the backward pass, one each"
-)]
+#[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
 fn backward_im2col_checked<T: ConvElement>(
     geom: &ConvGeom,
     s: &Sizes,
