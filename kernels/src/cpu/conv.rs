@@ -51,11 +51,12 @@ use im2col::{col2im_unchecked, im2col_unchecked};
 mod sealed {
     use super::backward::Served;
     use super::{ConvError, ConvGeom, NchwOperands};
+    use crate::cpu::isa::Isa;
 
     pub trait Sealed: Sized {
         /// Runs the forward convolution with the few-channel, direct or depthwise kernels when
-        /// they serve it ([`super::few_channels::forward_nchw`],
-        /// [`super::direct::forward_nchw`], [`super::depthwise::forward_nchw`], asked in that
+        /// they serve it ([`super::few_channels::forward_with`],
+        /// [`super::direct::forward_nchw_with`], [`super::depthwise::forward_nchw`], asked in that
         /// order); `Ok(false)` (nothing done) otherwise.
         fn direct_forward(
             _op: &NchwOperands<'_, Self>,
@@ -67,7 +68,7 @@ mod sealed {
 
         /// Computes those gradients of the backward convolution (`dx` when wanted, `dw`; not
         /// the bias gradient) that the few-channel kernel (`dw` when `dx` is not wanted,
-        /// [`super::few_channels::weight_gradient_nchw`]) or the blocked kernels
+        /// [`super::few_channels::weight_gradient_with`]) or the blocked kernels
         /// ([`super::backward::backward_nchw`]) serve faster or, for `dx`, the fused GEMM +
         /// col2im ([`super::fused_dgrad`]), and says which; none by default.
         #[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
@@ -89,8 +90,10 @@ mod sealed {
             y: &mut [f32],
             threads: usize,
         ) -> Result<bool, ConvError> {
-            Ok(super::few_channels::forward_nchw(op, y, threads)?
-                || super::direct::forward_nchw(op, y, threads)?
+            let isa = Isa::current();
+            Ok((super::few_channels::serves(op.geom)
+                && super::few_channels::forward_with(isa, op, y, threads)?)
+                || super::direct::forward_nchw_with(isa, op, y, threads)?
                 || super::depthwise::forward_nchw(op, y, threads)?)
         }
 
@@ -103,7 +106,11 @@ mod sealed {
             dw: &mut [f32],
             threads: usize,
         ) -> Result<Served, ConvError> {
-            if dx.is_none() && super::few_channels::weight_gradient_nchw(geom, g, x, dw, threads)? {
+            let isa = Isa::current();
+            if dx.is_none()
+                && super::few_channels::serves_weight_gradient(geom)
+                && super::few_channels::weight_gradient_with(isa, geom, g, x, dw, threads)?
+            {
                 return Ok(Served {
                     dx: false,
                     dw: true,
@@ -112,7 +119,7 @@ mod sealed {
             let mut served =
                 super::backward::backward_nchw(geom, g, x, w, dx.as_deref_mut(), dw, threads)?;
             if let (false, Some(dx)) = (served.dx, dx) {
-                served.dx = super::fused_dgrad::data_gradient(geom, g, w, dx, threads)?;
+                served.dx = super::fused_dgrad::data_gradient_with(isa, geom, g, w, dx, threads)?;
             }
             Ok(served)
         }
@@ -280,6 +287,14 @@ impl ConvGeom {
             self.batch * self.filters * o.iter().product::<usize>()
         })
     }
+
+    /// Checks the lengths of a weight gradient's buffers: the data `x`, the weight gradient
+    /// `dw` and the head gradient `dy`, in that order.
+    fn check_weight_gradient(&self, x: usize, dw: usize, dy: usize) -> Result<(), ConvError> {
+        check_len("data", x, self.data_len())?;
+        check_len("weight gradient", dw, self.weight_len())?;
+        check_len("output gradient", dy, self.output_len())
+    }
 }
 
 /// Derived sizes of a checked geometry.
@@ -384,8 +399,8 @@ fn image_parts(geom: &ConvGeom, s: &Sizes, threads: usize) -> usize {
 /// The forward convolution: `y = conv(x, w) + bias` (cross-correlation, no kernel flip).
 /// `x` is `N × C × spatial`, `w` is `F × C/G × kernel`, `bias` (if any) has `F` elements,
 /// `y` is `N × F × out_spatial` and is overwritten. `f32` convolutions the few-channel, direct
-/// or depthwise kernels serve ([`few_channels::forward_nchw`]: a network's first layer with
-/// stride 1 and no padding; [`direct::forward_nchw`], [`depthwise::forward_nchw`]) run there;
+/// or depthwise kernels serve ([`few_channels::forward_with`]: a network's first layer with
+/// stride 1 and no padding; [`direct::forward_nchw_with`], [`depthwise::forward_nchw`]) run there;
 /// the rest by im2col + GEMM ([`conv_forward_im2col`]). All use up to [`parallel::num_threads`]
 /// threads.
 ///
@@ -509,7 +524,7 @@ pub fn conv_forward_im2col<T: ConvElement>(
 /// The gradients of [`conv_forward`] given the head gradient `g` (`N × F × out_spatial`):
 /// `dx` (like `x`; `None` when nobody needs it, which skips its computation), `dw` (like `w`)
 /// and `db` (`F`, when present). Every output is overwritten. For `f32`, a weight gradient the
-/// few-channel kernel serves ([`few_channels::weight_gradient_nchw`], when `dx` is not
+/// few-channel kernel serves ([`few_channels::weight_gradient_with`], when `dx` is not
 /// wanted: a network's first layer) is computed there; otherwise the gradients the
 /// blocked backward kernels serve faster ([`backward::backward_nchw`], decided per gradient;
 /// the weight gradient of a 5×5 layer by Winograd where [`backward::winograd_5x5_pays`]
@@ -522,10 +537,7 @@ pub fn conv_forward_im2col<T: ConvElement>(
 ///
 /// # Errors
 /// [`ConvError`] for an invalid geometry or a buffer of the wrong length.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "inputs and outputs of the backward pass, one each"
-)]
+#[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
 pub fn conv_backward<T: ConvElement>(
     geom: &ConvGeom,
     g: &[T],
@@ -558,10 +570,7 @@ pub fn conv_backward<T: ConvElement>(
 ///
 /// # Errors
 /// As [`conv_backward`].
-#[allow(
-    clippy::too_many_arguments,
-    reason = "inputs and outputs of the backward pass, one each"
-)]
+#[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
 pub fn conv_backward_im2col<T: ConvElement>(
     geom: &ConvGeom,
     g: &[T],
@@ -588,17 +597,11 @@ fn check_backward<T: ConvElement>(
     db: Option<&[T]>,
 ) -> Result<Sizes, ConvError> {
     let s = geom.sizes()?;
-    check_len("data", x.len(), geom.data_len())?;
+    geom.check_weight_gradient(x.len(), dw.len(), g.len())?;
     if let Some(dx) = dx {
         check_len("data gradient", dx.len(), geom.data_len())?;
     }
     check_len("weight", w.len(), geom.filters * s.k)?;
-    check_len("weight gradient", dw.len(), geom.filters * s.k)?;
-    check_len(
-        "output gradient",
-        g.len(),
-        geom.batch * geom.filters * s.out_spatial,
-    )?;
     if let Some(db) = db {
         check_len("bias gradient", db.len(), geom.filters)?;
     }
@@ -646,10 +649,7 @@ fn row_sum<T: ConvElement>(row: &[T]) -> T {
 
 /// The data and weight gradients by im2col + GEMM, buffers checked; either may be skipped
 /// (`None`).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "inputs and outputs of the backward pass, one each"
-)]
+#[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
 fn backward_im2col_checked<T: ConvElement>(
     geom: &ConvGeom,
     s: &Sizes,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use mxr_engine::gpu::GpuDevice;
 
 pub use super::codes::ActCode;
-use super::{DeviceSlice, GpuError, Source, at_least, launch};
+use super::{DeviceSlice, GpuError, Source, all_at_least, launch};
 
 /// `y = act(x)` over `n` elements.
 pub fn forward(
@@ -16,7 +16,7 @@ pub fn forward(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "activation_forward_f32";
-    let (y, x) = (at_least(K, "y", y, n)?, at_least(K, "x", x, n)?);
+    let [y, x] = all_at_least(K, ["y", "x"], [y, x], n)?;
     // SAFETY: (float* y, const float* x, long long n, int act); item i < n touches y[i], x[i],
     // and both slices hold at least n floats (checked above).
     unsafe { launch(dev, Source::Activation, K, n, (y, x, n as i64, act as i32)) }
@@ -32,8 +32,7 @@ pub fn backward(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "activation_backward_f32";
-    let dx = at_least(K, "dx", dx, n)?;
-    let (g, v) = (at_least(K, "g", g, n)?, at_least(K, "v", v, n)?);
+    let [dx, g, v] = all_at_least(K, ["dx", "g", "v"], [dx, g, v], n)?;
     // SAFETY: (float* dx, const float* g, const float* v, long long n, int act); item i < n
     // touches element i of each, and all three hold at least n floats (checked above).
     unsafe {

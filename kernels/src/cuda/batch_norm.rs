@@ -70,7 +70,7 @@ pub fn normalize(
 ) -> Result<(), GpuError> {
     const K: &str = "batch_norm_normalize_f32";
     let n = ax.size();
-    let (y, x) = (at_least(K, "y", y, n)?, at_least(K, "x", x, n)?);
+    let [y, x] = all_at_least(K, ["y", "x"], [y, x], n)?;
     let [m, i, b] = all_at_least(K, ["mean", "invstd", "beta"], [mean, invstd, beta], ax.len)?;
     let g = match gamma {
         Some(g) => at_least(K, "gamma", g, ax.len)?,
@@ -120,7 +120,7 @@ pub fn backward(
     let n = ax.size();
     let names = ["dgamma", "dbeta", "mean", "invstd"];
     let [dg, db, m, i] = all_at_least(K, names, [dgamma, dbeta, mean, invstd], ax.len)?;
-    let (g, x) = (at_least(K, "g", g, n)?, at_least(K, "x", x, n)?);
+    let [g, x] = all_at_least(K, ["g", "x"], [g, x], n)?;
     let gp = match gamma {
         Some(gm) => at_least(K, "gamma", gm, ax.len)?,
         None => m,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use mxr_engine::gpu::GpuDevice;
 
-use super::{DeviceSlice, GpuError, Source, at_least, launch};
+use super::{DeviceSlice, GpuError, Source, all_at_least, launch};
 
 /// `y = a * b` over `n` elements (the output data · mask, the gradient · mask).
 pub fn mul(
@@ -13,8 +13,7 @@ pub fn mul(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "dropout_mul_f32";
-    let y = at_least(K, "y", y, n)?;
-    let (a, b) = (at_least(K, "a", a, n)?, at_least(K, "b", b, n)?);
+    let [y, a, b] = all_at_least(K, ["y", "a", "b"], [y, a, b], n)?;
     // SAFETY: (float* y, const float* a, const float* b, long long n); item i < n touches
     // element i of each, inside the checked lengths.
     unsafe { launch(dev, Source::Dropout, K, n, (y, a, b, n as i64)) }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mxr_engine::gpu::{DevicePtr, GpuDevice};
 
 use super::codes::BinaryCode;
-use super::{AnySlice, DeviceSlice, GpuError, Source, at_least, launch};
+use super::{AnySlice, DeviceSlice, GpuError, Source, all_at_least, at_least, launch};
 
 /// `out = a ∘ b` over `n` elements (`out` may be `a` or `b`: item i reads before it writes).
 pub fn binary(
@@ -16,8 +16,7 @@ pub fn binary(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "elemwise_binary_f32";
-    let out = at_least(K, "out", out, n)?;
-    let (a, b) = (at_least(K, "a", a, n)?, at_least(K, "b", b, n)?);
+    let [out, a, b] = all_at_least(K, ["out", "a", "b"], [out, a, b], n)?;
     // SAFETY: (float* out, const float* a, const float* b, long long n, int op); item i < n
     // touches element i of each, inside the checked lengths.
     unsafe {
@@ -41,8 +40,7 @@ pub fn binary_backward(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "elemwise_binary_backward_f32";
-    let (da, db) = (at_least(K, "da", da, n)?, at_least(K, "db", db, n)?);
-    let g = at_least(K, "g", g, n)?;
+    let [da, db, g] = all_at_least(K, ["da", "db", "g"], [da, db, g], n)?;
     let (a, b) = match operands {
         Some([a, b]) => (at_least(K, "a", a, n)?, at_least(K, "b", b, n)?),
         None if matches!(op, BinaryCode::Add | BinaryCode::Sub) => (g, g),
@@ -93,8 +91,7 @@ pub fn select(
     row: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "elemwise_where_f32";
-    let out = at_least(K, "out", out, n)?;
-    let (x, y) = (at_least(K, "x", x, n)?, at_least(K, "y", y, n)?);
+    let [out, x, y] = all_at_least(K, ["out", "x", "y"], [out, x, y], n)?;
     let (c, ct) = cond_parts(K, cond, n, row)?;
     // SAFETY: (float* out, const void* cond, int ctype, const float* x, const float* y,
     // long long n, long long row); item i < n touches element i of out, x, y and condition
@@ -119,8 +116,7 @@ pub fn select_backward(
     row: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "elemwise_where_backward_f32";
-    let (dx, dy) = (at_least(K, "dx", dx, n)?, at_least(K, "dy", dy, n)?);
-    let g = at_least(K, "g", g, n)?;
+    let [dx, dy, g] = all_at_least(K, ["dx", "dy", "g"], [dx, dy, g], n)?;
     let (c, ct) = cond_parts(K, cond, n, row)?;
     // SAFETY: (float* dx, float* dy, const float* g, const void* cond, int ctype, long long n,
     // long long row); as in `select`.

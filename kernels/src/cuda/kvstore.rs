@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use mxr_engine::gpu::GpuDevice;
 
-use super::{DeviceSlice, GpuError, Source, at_least, launch};
+use super::{DeviceSlice, GpuError, Source, all_at_least, launch};
 
 /// `out = a` (`accumulate` false) or `out += a` over `n` elements.
 pub fn sum(
@@ -15,7 +15,7 @@ pub fn sum(
     accumulate: bool,
 ) -> Result<(), GpuError> {
     const K: &str = "kvstore_sum_f32";
-    let (out, a) = (at_least(K, "out", out, n)?, at_least(K, "a", a, n)?);
+    let [out, a] = all_at_least(K, ["out", "a"], [out, a], n)?;
     // SAFETY: (float* out, const float* a, long long n, int accumulate); item i < n touches
     // out[i] and a[i], and both slices hold at least n floats (checked above).
     unsafe {

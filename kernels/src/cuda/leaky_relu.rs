@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mxr_engine::gpu::GpuDevice;
 
 use super::codes::LeakyCode;
-use super::{DeviceSlice, GpuError, Source, at_least, launch};
+use super::{DeviceSlice, GpuError, Source, all_at_least, at_least, launch};
 use crate::cpu::elementwise::{LeakyAct, SELU_ALPHA, SELU_LAMBDA};
 
 /// The kernels' act code and parameters (p, q) for the forward (`backward == false`) or
@@ -35,7 +35,7 @@ pub fn forward(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "leaky_relu_forward_f32";
-    let (y, x) = (at_least(K, "y", y, n)?, at_least(K, "x", x, n)?);
+    let [y, x] = all_at_least(K, ["y", "x"], [y, x], n)?;
     let (c, p, q) = code(act, false);
     // SAFETY: (float* y, const float* x, long long n, int act, float p, float q); item i < n
     // touches y[i] and x[i], inside the checked lengths.
@@ -50,8 +50,7 @@ pub fn backward(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "leaky_relu_backward_f32";
-    let (dx, g) = (at_least(K, "dx", dx, n)?, at_least(K, "g", g, n)?);
-    let (x, y) = (at_least(K, "x", x, n)?, at_least(K, "y", y, n)?);
+    let [dx, g, x, y] = all_at_least(K, ["dx", "g", "x", "y"], [dx, g, x, y], n)?;
     let (c, p, q) = code(act, true);
     // SAFETY: (float* dx, const float* g, const float* x, const float* y, long long n, int act,
     // float p, float q); item i < n touches element i of each, inside the checked lengths.
@@ -91,7 +90,7 @@ pub fn prelu(
     channels: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "leaky_relu_prelu_f32";
-    let (y, x) = (at_least(K, "y", y, n)?, at_least(K, "x", x, n)?);
+    let [y, x] = all_at_least(K, ["y", "x"], [y, x], n)?;
     let gamma = prelu_gamma(K, gamma, inner, channels)?;
     // SAFETY: (float* y, const float* x, const float* gamma, long long n, long long inner,
     // long long channels); item i < n touches y[i], x[i] and gamma[(i / inner) % channels]
@@ -116,11 +115,7 @@ pub fn prelu_backward_dx(
     channels: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "leaky_relu_prelu_backward_dx_f32";
-    let (dx, g, x) = (
-        at_least(K, "dx", dx, n)?,
-        at_least(K, "g", g, n)?,
-        at_least(K, "x", x, n)?,
-    );
+    let [dx, g, x] = all_at_least(K, ["dx", "g", "x"], [dx, g, x], n)?;
     let gamma = prelu_gamma(K, gamma, inner, channels)?;
     // SAFETY: (float* dx, const float* g, const float* x, const float* gamma, long long n,
     // long long inner, long long channels); as in `prelu`.
@@ -145,7 +140,7 @@ pub fn prelu_backward_dgamma(
 ) -> Result<(), GpuError> {
     const K: &str = "leaky_relu_prelu_backward_dgamma_f32";
     let dgamma = prelu_gamma(K, dgamma, inner, channels)?;
-    let (g, x) = (at_least(K, "g", g, n)?, at_least(K, "x", x, n)?);
+    let [g, x] = all_at_least(K, ["g", "x"], [g, x], n)?;
     // SAFETY: (float* dgamma, const float* g, const float* x, long long n, long long inner,
     // long long channels); item c < channels writes dgamma[c] and reads g[j], x[j] for j < n
     // only (blocks end at n; inner > 0: checked), inside the checked lengths.
@@ -167,8 +162,7 @@ pub fn rrelu(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "leaky_relu_rrelu_f32";
-    let (y, x) = (at_least(K, "y", y, n)?, at_least(K, "x", x, n)?);
-    let mask = at_least(K, "mask", mask, n)?;
+    let [y, x, mask] = all_at_least(K, ["y", "x", "mask"], [y, x, mask], n)?;
     // SAFETY: (float* y, const float* x, const float* mask, long long n); item i < n touches
     // element i of each, inside the checked lengths.
     unsafe { launch(dev, Source::LeakyRelu, K, n, (y, x, mask, n as i64)) }
@@ -181,8 +175,7 @@ pub fn rrelu_backward(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "leaky_relu_rrelu_backward_f32";
-    let (dx, g) = (at_least(K, "dx", dx, n)?, at_least(K, "g", g, n)?);
-    let (y, mask) = (at_least(K, "y", y, n)?, at_least(K, "mask", mask, n)?);
+    let [dx, g, y, mask] = all_at_least(K, ["dx", "g", "y", "mask"], [dx, g, y, mask], n)?;
     // SAFETY: (float* dx, const float* g, const float* y, const float* mask, long long n);
     // item i < n touches element i of each, inside the checked lengths.
     unsafe { launch(dev, Source::LeakyRelu, K, n, (dx, g, y, mask, n as i64)) }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use mxr_engine::gpu::GpuDevice;
 
-use super::{DeviceSlice, GpuError, Source, at_least, launch};
+use super::{DeviceSlice, GpuError, Source, all_at_least, at_least, launch};
 use crate::cpu::elementwise::ScalarOp;
 
 /// `out = x ∘ s` over `n` elements (`out` may be `x`: item i reads before it writes).
@@ -16,7 +16,7 @@ pub fn forward(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "scalar_forward_f32";
-    let (out, x) = (at_least(K, "out", out, n)?, at_least(K, "x", x, n)?);
+    let [out, x] = all_at_least(K, ["out", "x"], [out, x], n)?;
     // SAFETY: (float* out, const float* x, long long n, float s, int op), op an MXR_SCALAR_*
     // code (the discriminant: `codes`); item i < n touches out[i] and x[i], inside the checked
     // lengths.
@@ -44,7 +44,7 @@ pub fn backward(
             });
         }
     };
-    let (out, g) = (at_least(K, "out", out, n)?, at_least(K, "g", g, n)?);
+    let [out, g] = all_at_least(K, ["out", "g"], [out, g], n)?;
     let x = match x {
         Some(x) => at_least(K, "x", x, n)?,
         None if !reads => g,

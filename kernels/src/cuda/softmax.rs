@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use mxr_engine::gpu::{DevicePtr, GpuDevice};
 
-use super::{AnySlice, DeviceSlice, GpuError, Source, at_least, launch};
+use super::{AnySlice, DeviceSlice, GpuError, Source, all_at_least, launch};
 use crate::cpu::softmax::Axis;
 
 /// The axis view's sizes as the kernels take them (a lane exists only where `inner > 0`, so
@@ -25,10 +25,7 @@ pub fn forward(
 ) -> Result<(), GpuError> {
     const K: &str = "softmax_forward_f32";
     let (outer, len, inner) = sizes(ax);
-    let (y, x) = (
-        at_least(K, "y", y, ax.size())?,
-        at_least(K, "x", x, ax.size())?,
-    );
+    let [y, x] = all_at_least(K, ["y", "x"], [y, x], ax.size())?;
     let lanes = ax.outer * ax.inner;
     let (lp, code) = match lengths {
         Some(l) if l.len() < lanes => {
@@ -65,11 +62,7 @@ pub fn backward(
 ) -> Result<(), GpuError> {
     const K: &str = "softmax_backward_f32";
     let (outer, len, inner) = sizes(ax);
-    let dx = at_least(K, "dx", dx, ax.size())?;
-    let (g, y) = (
-        at_least(K, "g", g, ax.size())?,
-        at_least(K, "y", y, ax.size())?,
-    );
+    let [dx, g, y] = all_at_least(K, ["dx", "g", "y"], [dx, g, y], ax.size())?;
     // SAFETY: (float* dx, const float* g, const float* y, long long outer, long long len,
     // long long inner, float t, int log); as in `forward`, every lane stays inside
     // outer·len·inner, the checked lengths.

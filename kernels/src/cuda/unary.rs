@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use mxr_engine::gpu::GpuDevice;
 
-use super::{DeviceSlice, GpuError, Source, all_at_least, at_least, launch};
+use super::{DeviceSlice, GpuError, Source, all_at_least, launch};
 use crate::cpu::elementwise::{UnaryGrad, UnaryOp};
 
 /// `y = f(x)` over `n` elements (`y` may be `x`: item i reads before it writes).
@@ -15,7 +15,7 @@ pub fn forward(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "unary_forward_f32";
-    let (y, x) = (at_least(K, "y", y, n)?, at_least(K, "x", x, n)?);
+    let [y, x] = all_at_least(K, ["y", "x"], [y, x], n)?;
     // SAFETY: (float* y, const float* x, long long n, int op), op an MXR_UNARY_* code (the
     // discriminant: `codes`); item i < n touches y[i] and x[i], inside the checked lengths.
     unsafe { launch(dev, Source::Unary, K, n, (y, x, n as i64, op as i32)) }
@@ -29,8 +29,7 @@ pub fn backward(
     n: usize,
 ) -> Result<(), GpuError> {
     const K: &str = "unary_backward_f32";
-    let out = at_least(K, "out", out, n)?;
-    let (g, v) = (at_least(K, "g", g, n)?, at_least(K, "v", v, n)?);
+    let [out, g, v] = all_at_least(K, ["out", "g", "v"], [out, g, v], n)?;
     // SAFETY: (float* out, const float* g, const float* v, long long n, int op), op an
     // MXR_UNARY_* code (the discriminant, the forward op's: `codes`); item i < n touches
     // element i of each, inside the checked lengths.

@@ -12,6 +12,26 @@ fn assert_near(got: &[f64], want: &[f64], tol: f64) {
     }
 }
 
+/// [`backward`] of the head gradient `G` at the data `X` (two channels): `(dx, dγ, dβ)`.
+fn backward_of_x(
+    ax: Axis,
+    mean: &[f64],
+    invstd: &[f64],
+    gamma: &[f64],
+    batch_stats: bool,
+) -> ([f64; 8], [f64; 2], [f64; 2]) {
+    let (mut dx, mut dg, mut db) = ([0.0; 8], [0.0; 2], [0.0; 2]);
+    let inp = BackwardInputs {
+        grad: &G,
+        data: &X,
+        mean,
+        invstd,
+        gamma: Some(gamma),
+    };
+    backward(inp, ax, batch_stats, &mut dx, &mut dg, &mut db);
+    (dx, dg, db)
+}
+
 #[test]
 fn stats_are_per_channel_and_biased() {
     let ax = Axis::new(2, 2, 2);
@@ -48,15 +68,7 @@ fn normalize_and_training_backward_match_mxnet() {
         -0.334_446_2,
     ];
     assert_near(&y, &want, 1e-6);
-    let (mut dx, mut dg, mut db) = ([0.0; 8], [0.0; 2], [0.0; 2]);
-    let inp = BackwardInputs {
-        grad: &G,
-        data: &X,
-        mean: &mean,
-        invstd: &invstd,
-        gamma: Some(&gamma),
-    };
-    backward(inp, ax, true, &mut dx, &mut dg, &mut db);
+    let (dx, dg, db) = backward_of_x(ax, &mean, &invstd, &gamma, true);
     let want_dx = [
         0.662_906_8,
         -0.113_393_5,
@@ -79,15 +91,7 @@ fn fixed_statistics_backward_matches_mxnet() {
     let mean = [0.2, 0.3];
     let mut invstd = [0.0; 2];
     inverse_std(&[1.5, 0.8], 1e-3, &mut invstd);
-    let (mut dx, mut dg, mut db) = ([0.0; 8], [0.0; 2], [0.0; 2]);
-    let inp = BackwardInputs {
-        grad: &G,
-        data: &X,
-        mean: &mean,
-        invstd: &invstd,
-        gamma: Some(&[1.5, -0.5]),
-    };
-    backward(inp, ax, false, &mut dx, &mut dg, &mut db);
+    let (dx, dg, _) = backward_of_x(ax, &mean, &invstd, &[1.5, -0.5], false);
     let want = [
         0.367_301,
         -0.244_867_4,

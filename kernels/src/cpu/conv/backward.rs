@@ -230,8 +230,10 @@ pub fn backward_nchw(
     // A 5×5 layer Winograd takes; else channel counts that would waste lanes here: the
     // implicit GEMM takes the weight gradient.
     let winograd = enabled && winograd_5x5_pays(geom);
-    let implicit =
-        enabled && !winograd && super::implicit_wgrad::weight_gradient(geom, dy, x, dw, threads)?;
+    let implicit = enabled
+        && !winograd
+        && super::implicit_wgrad::prefers(geom)
+        && super::implicit_wgrad::weight_gradient_with(Isa::current(), geom, dy, x, dw, threads)?;
     let done = Served {
         dx: enabled && dx.is_some() && data_gradient_pays(geom),
         dw: implicit || winograd || (enabled && weight_gradient_pays(geom)),

@@ -33,7 +33,7 @@ mod tile;
 pub(crate) use buffers::{Shared, check_input, pack_and_run};
 pub(super) use buffers::{aligned, resize};
 pub(super) use nchw::NCHW_SCRATCH;
-pub use nchw::{forward_nchw, forward_nchw_with};
+pub use nchw::forward_nchw_with;
 pub(crate) use tile::{Tap, TileJob, run_tile};
 
 use super::blocked::{BLOCK, Blocked};

@@ -34,15 +34,14 @@
 //! Tiles are split statically over the threads, so the result does not depend on the thread
 //! count either. The bias gradient is not computed here ([`super::conv_backward`] does it).
 //!
-//! The AVX-512 kernels are what [`forward_nchw`] and [`weight_gradient_nchw`] (the entries
-//! [`super::conv_forward`] and [`super::conv_backward`] call) run; with another instruction set
-//! they decline and the layer takes the other paths. The forward pass takes every layer served
-//! here (measured faster than the direct kernel on LeNet's and 3-channel layers); the weight
-//! gradient leaves to the blocked kernel the layers where that pays and wastes under a tenth of
-//! its lanes ([`serves_weight_gradient`]), and is only asked when the data gradient is not
-//! wanted (a first layer's; otherwise both go to [`super::backward`] or im2col together). [`forward_with`] and
-//! [`weight_gradient_with`] run any instruction set (a portable loop for the others) for the
-//! tests.
+//! The AVX-512 kernels are what [`forward_with`] and [`weight_gradient_with`] run for
+//! [`super::conv_forward`] and [`super::conv_backward`], which ask only where [`serves`] holds:
+//! with another instruction set the layer takes the other paths. The forward pass takes every layer
+//! served here (measured faster than the direct kernel on LeNet's and 3-channel layers); the weight
+//! gradient leaves to the blocked kernel the layers where that pays and wastes under a tenth of its
+//! lanes ([`serves_weight_gradient`]), and is only asked when the data gradient is not wanted (a
+//! first layer's; otherwise both go to [`super::backward`] or im2col together). Both run any
+//! instruction set (a portable loop for the others) for the tests.
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -184,35 +183,20 @@ fn groups(n: usize, max: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Whether [`forward_nchw`] and [`weight_gradient_nchw`] take `geom` on this CPU: AVX-512,
+/// Whether [`forward_with`] and [`weight_gradient_with`] take `geom` on this CPU: AVX-512,
 /// and a geometry served here (one group, 2-D, at most [`MAX_CHANNELS`] input channels,
 /// stride 1, no padding or dilation, output rows at least 15 wide).
 pub fn serves(geom: &ConvGeom) -> bool {
     Isa::current() == Isa::Avx512 && Plan::new(geom).is_some()
 }
 
-/// The forward convolution of a layer this module serves ([`serves`]): `y = conv(x, w) + bias`
-/// on NCHW data, with up to `threads` threads. `Ok(false)`, having done nothing, when it does
-/// not serve it.
+/// The forward convolution of a layer this module serves: `y = conv(x, w) + bias` on NCHW
+/// data, with up to `threads` threads, by the AVX-512 kernel for [`Isa::Avx512`] (on a CPU that
+/// has it), else a portable loop. `Ok(false)`, having done nothing, when the geometry is not
+/// served ([`super::conv_forward`] asks only where [`serves`] holds, with [`Isa::current`]).
 ///
 /// # Errors
 /// [`ConvError`] for a buffer whose length does not match `geom`.
-pub fn forward_nchw(
-    op: &NchwOperands<'_, f32>,
-    y: &mut [f32],
-    threads: usize,
-) -> Result<bool, ConvError> {
-    if !serves(op.geom) {
-        return Ok(false);
-    }
-    forward_with(Isa::current(), op, y, threads)
-}
-
-/// [`forward_nchw`] with a chosen instruction set: the AVX-512 kernel for [`Isa::Avx512`] (on a
-/// CPU that has it), else a portable loop. `Ok(false)` when the geometry is not served.
-///
-/// # Errors
-/// As [`forward_nchw`].
 pub fn forward_with(
     isa: Isa,
     op: &NchwOperands<'_, f32>,
@@ -328,40 +312,24 @@ fn forward_group(
 /// [`weight_gradient_efficiency`]: super::backward::weight_gradient_efficiency
 pub const BLOCKED_WGRAD_EFFICIENCY: f64 = 0.9;
 
-/// Whether [`weight_gradient_nchw`] takes `geom`: [`serves`], unless the blocked weight
-/// gradient pays and wastes few lanes (at least [`BLOCKED_WGRAD_EFFICIENCY`] of them real).
+/// Whether the weight gradient ([`weight_gradient_with`]) takes `geom`: [`serves`], unless the
+/// blocked weight gradient pays and wastes few lanes (at least [`BLOCKED_WGRAD_EFFICIENCY`] of them
+/// real).
 pub fn serves_weight_gradient(geom: &ConvGeom) -> bool {
     serves(geom)
         && !(super::backward::weight_gradient_pays(geom)
             && super::backward::weight_gradient_efficiency(geom) >= BLOCKED_WGRAD_EFFICIENCY)
 }
 
-/// The weight gradient of a layer this module takes ([`serves_weight_gradient`]): `dw`
-/// (`F × C × kh × kw`, overwritten) from the input `x` and the head gradient `dy` (NCHW), with
-/// up to `threads` threads; the result does not depend on `threads`. `Ok(false)`, having done
-/// nothing, when it does not take it.
+/// The weight gradient of a layer this module serves: `dw` (`F × C × kh × kw`, overwritten)
+/// from the input `x` and the head gradient `dy` (NCHW), with up to `threads` threads, by the
+/// AVX-512 kernel for [`Isa::Avx512`] (on a CPU that has it), else a portable loop; the result
+/// does not depend on `threads`. `Ok(false)`, having done nothing, when the geometry is not
+/// served ([`super::conv_backward`] asks only where [`serves_weight_gradient`] holds, with
+/// [`Isa::current`]).
 ///
 /// # Errors
 /// [`ConvError`] for a buffer whose length does not match `geom`.
-pub fn weight_gradient_nchw(
-    geom: &ConvGeom,
-    dy: &[f32],
-    x: &[f32],
-    dw: &mut [f32],
-    threads: usize,
-) -> Result<bool, ConvError> {
-    if !serves_weight_gradient(geom) {
-        return Ok(false);
-    }
-    weight_gradient_with(Isa::current(), geom, dy, x, dw, threads)
-}
-
-/// [`weight_gradient_nchw`] with a chosen instruction set: the AVX-512 kernel for
-/// [`Isa::Avx512`] (on a CPU that has it), else a portable loop. `Ok(false)` when the geometry
-/// is not served.
-///
-/// # Errors
-/// As [`weight_gradient_nchw`].
 pub fn weight_gradient_with(
     isa: Isa,
     geom: &ConvGeom,
@@ -373,13 +341,7 @@ pub fn weight_gradient_with(
     let Some(plan) = Plan::new(geom) else {
         return Ok(false);
     };
-    check_len("data", x.len(), geom.data_len())?;
-    check_len("weight gradient", dw.len(), plan.filters * plan.taps)?;
-    check_len(
-        "output gradient",
-        dy.len(),
-        plan.batch * plan.filters * plan.pixels,
-    )?;
+    geom.check_weight_gradient(x.len(), dw.len(), dy.len())?;
     let offsets = plan.offsets();
     let chunks = plan.chunks();
     let tiles: Vec<((usize, usize), (usize, usize))> = groups(plan.filters, MAX_WGRAD_FILTERS)

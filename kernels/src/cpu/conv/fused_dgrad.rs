@@ -56,20 +56,6 @@ pub fn serves(isa: Isa, geom: &ConvGeom) -> bool {
         && s.out_spatial <= MAX_PIXELS
 }
 
-/// [`data_gradient_with`] with [`Isa::current`]: what [`super::conv_backward`] calls.
-///
-/// # Errors
-/// As [`data_gradient_with`].
-pub fn data_gradient(
-    geom: &ConvGeom,
-    dy: &[f32],
-    w: &[f32],
-    dx: &mut [f32],
-    threads: usize,
-) -> Result<bool, ConvError> {
-    data_gradient_with(Isa::current(), geom, dy, w, dx, threads)
-}
-
 /// The data gradient `dx` (`N × C × spatial`, overwritten) of the convolution `geom` from the
 /// head gradient `dy` (`N × F × out_spatial`) and the weights `w` (`F × C/G × kernel`), on up
 /// to `threads` threads, when [`serves`] holds for `isa` and `geom`; returns whether it ran

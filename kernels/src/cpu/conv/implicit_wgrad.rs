@@ -42,7 +42,7 @@
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
-use super::{ConvError, ConvGeom, Sizes, check_len};
+use super::{ConvError, ConvGeom, Sizes};
 use crate::cpu::isa::Isa;
 use crate::cpu::parallel;
 
@@ -85,8 +85,8 @@ pub fn serves(isa: Isa, geom: &ConvGeom) -> bool {
 }
 
 /// Whether [`super::conv_backward`] computes `geom`'s weight gradient here
-/// ([`weight_gradient`]): [`serves`] with [`Isa::current`], a kernel of more than one tap,
-/// a unit stride along the width (the vector packing), at least [`MIN_PIXELS`] pixels, and a
+/// ([`weight_gradient_with`] with [`Isa::current`]): [`serves`] with it, a kernel of more than one
+/// tap, a unit stride along the width (the vector packing), at least [`MIN_PIXELS`] pixels, and a
 /// blocked weight gradient ([`super::backward`]) that would waste lanes (fewer than
 /// [`BLOCKED_EFFICIENCY`] of them real): layers whose channel counts are multiples of 16
 /// (ResNet's) stay there. Measured (one Zen 4 thread, weight gradient alone, medians of 31
@@ -103,24 +103,6 @@ pub fn prefers(geom: &ConvGeom) -> bool {
             .output()
             .is_ok_and(|o| geom.batch * o[1] * o[2] >= MIN_PIXELS)
         && super::backward::weight_gradient_efficiency(geom) < BLOCKED_EFFICIENCY
-}
-
-/// [`weight_gradient_with`] with [`Isa::current`] where [`prefers`] holds: what
-/// [`super::conv_backward`] calls. `Ok(false)`, having done nothing, elsewhere.
-///
-/// # Errors
-/// As [`weight_gradient_with`].
-pub fn weight_gradient(
-    geom: &ConvGeom,
-    dy: &[f32],
-    x: &[f32],
-    dw: &mut [f32],
-    threads: usize,
-) -> Result<bool, ConvError> {
-    if !prefers(geom) {
-        return Ok(false);
-    }
-    weight_gradient_with(Isa::current(), geom, dy, x, dw, threads)
 }
 
 /// The weight gradient `dw` (`F × C × kh × kw`, overwritten) of the convolution `geom` from
@@ -142,9 +124,7 @@ pub fn weight_gradient_with(
         return Ok(false);
     }
     let s = geom.sizes()?;
-    check_len("output gradient", dy.len(), geom.output_len())?;
-    check_len("data", x.len(), geom.data_len())?;
-    check_len("weight gradient", dw.len(), geom.weight_len())?;
+    geom.check_weight_gradient(x.len(), dw.len(), dy.len())?;
     let pixels = geom.batch * s.out_spatial;
     if pixels == 0 || s.k == 0 || geom.filters == 0 {
         dw.fill(0.0);

@@ -8,6 +8,16 @@ pub(super) fn values(n: usize, seed: u64) -> Vec<f64> {
     lcg_values(n, seed.wrapping_mul(LCG_MUL).wrapping_add(LCG_INC))
 }
 
+/// [`values`] rounded to `f32`.
+pub(super) fn values_f32(n: usize, seed: u64) -> Vec<f32> {
+    to_f32(&values(n, seed))
+}
+
+/// `v` rounded to `f32`.
+pub(super) fn to_f32(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
 /// Calls `f(n, f, c, in_pos, out_pos, tap_pos)` for every (input, weight, output) triple the
 /// convolution multiplies together.
 fn for_each_tap(geom: &ConvGeom, mut f: impl FnMut(usize, usize, usize, usize, usize, usize)) {
@@ -279,7 +289,7 @@ fn bias_gradient_row_sums_are_exact_on_integers_and_close_on_reals() {
         assert_eq!(row_sum(&ints), want as f32, "integers, length {len}");
         let reals = values(len, len as u64);
         let want: f64 = reals.iter().sum();
-        let got = row_sum(&reals.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        let got = row_sum(&to_f32(&reals));
         assert!(
             (f64::from(got) - want).abs() <= 1e-5 * (len as f64).max(1.0),
             "reals, length {len}: {got} against {want}"

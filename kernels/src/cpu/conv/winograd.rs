@@ -21,11 +21,11 @@
 //!   gradients ([`dgrad`], [`wgrad`]) plan 5×5 layers so far
 //!   ([`WinogradConv::with_kernel_variant`]).
 //!
-//! The weights are transformed once ([`WinogradConv::pack_weights`], `U = G g Gᵀ` in `f64`, with
-//! a per-output-channel scale folded in) by the fused inference program; training transforms
-//! them at every call ([`super::direct::forward_nchw`], and the data gradient of [`super::backward`],
-//! where [`plan_nchw`] says it pays), vectorised across output channels. Each call then works on blocks of tiles small enough
-//! that their transformed inputs stay in L2 (as NNPACK and oneDNN do):
+//! The weights are transformed once ([`WinogradConv::pack_weights`], `U = G g Gᵀ` in `f64`, with a
+//! per-output-channel scale folded in) by the fused inference program; training transforms them at
+//! every call ([`super::direct::forward_nchw_with`], and the data gradient of [`super::backward`],
+//! where [`plan_nchw`] says it pays), vectorised across output channels. Each call then works on
+//! blocks of tiles small enough that their transformed inputs stay in L2 (as NNPACK and oneDNN do):
 //!
 //! 1. the input transform `V = Bᵀ d B` of every tile of the block, 16 channels at a time (one
 //!    vector), reading the blocked input in place; rows and columns outside the input (the
@@ -328,8 +328,9 @@ struct Ctx {
 unsafe impl Sync for Ctx {}
 
 /// Whether the environment allows the Winograd kernels: `MXR_WINOGRAD` anything but `0` (read
-/// once). Off, the fused inference program and the NCHW entries ([`super::direct::forward_nchw`], the
-/// data and weight gradients of [`super::backward`]) use the direct kernels.
+/// once). Off, the fused inference program and the NCHW entries
+/// ([`super::direct::forward_nchw_with`], the data and weight gradients of [`super::backward`]) use
+/// the direct kernels.
 pub fn enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ENABLED.get_or_init(|| std::env::var("MXR_WINOGRAD").map_or(true, |v| v.trim() != "0"))

@@ -201,6 +201,18 @@ fn naive_max(geom: &PoolGeom, x: &[f64]) -> (Vec<f64>, Vec<Option<usize>>) {
     (y, arg)
 }
 
+/// The max gradient the reference expects: each output's `g` added, in output order, at its
+/// window's first maximum `arg` (from [`naive_max`]); zero elsewhere in an input of `len`.
+fn to_first_max<T: PoolElement>(arg: &[Option<usize>], g: &[T], len: usize) -> Vec<T> {
+    let mut dx = vec![T::ZERO; len];
+    for (&at, &gv) in arg.iter().zip(g) {
+        if let Some(i) = at {
+            dx[i] += gv;
+        }
+    }
+    dx
+}
+
 #[test]
 fn max_matches_the_naive_reference_and_routes_gradients_to_the_first_max() {
     let cases = [
@@ -226,13 +238,7 @@ fn max_matches_the_naive_reference_and_routes_gradients_to_the_first_max() {
         let g = values(geom.output_len(), 8);
         let mut dx = vec![f64::NAN; x.len()];
         pool_backward(&geom, PoolType::Max, &g, &x, &y, &mut dx).unwrap();
-        let mut want_dx = vec![0.0; x.len()];
-        for (o, a) in want_arg.iter().enumerate() {
-            if let Some(i) = a {
-                want_dx[*i] += g[o];
-            }
-        }
-        assert_eq!(dx, want_dx, "{geom:?}");
+        assert_eq!(dx, to_first_max(&want_arg, &g, x.len()), "{geom:?}");
     }
     // Ties: the whole window is equal; only the first element gets the gradient.
     let geom = PoolGeom::new_2d(1, [2, 2], [1, 1], [2, 2], [1, 1], [0, 0]);
@@ -402,12 +408,7 @@ fn f32_two_by_two_gradient_matches_the_reference_on_every_instruction_set() {
                 let g: Vec<f32> = (0..geom.output_len()).map(|i| i as f32 + 1.0).collect();
                 let mut dx = vec![f32::NAN; x.len()];
                 pool_backward_with(isa, &geom, PoolType::Max, &g, &x, &y, &mut dx).unwrap();
-                let mut want_dx = vec![0.0f32; x.len()];
-                for (o, a) in want_arg.iter().enumerate() {
-                    if let Some(i) = a {
-                        want_dx[*i] += g[o];
-                    }
-                }
+                let want_dx = to_first_max(&want_arg, &g, x.len());
                 assert_eq!(dx, want_dx, "{isa} {planes} planes of {ih}×{iw}");
                 // f64 (portable code) agrees.
                 let g64: Vec<f64> = g.iter().map(|&v| f64::from(v)).collect();
@@ -561,12 +562,7 @@ fn three_by_three_stride_two_matches_the_reference_on_every_instruction_set() {
                     .collect();
                 let mut dx = vec![f32::NAN; x.len()];
                 pool_backward_with(isa, &geom, PoolType::Max, &g, &x, &y, &mut dx).unwrap();
-                let mut want_dx = vec![0.0f32; x.len()];
-                for (o, a) in want_arg.iter().enumerate() {
-                    if let Some(i) = a {
-                        want_dx[*i] += g[o];
-                    }
-                }
+                let want_dx = to_first_max(&want_arg, &g, x.len());
                 assert_eq!(bits(&dx), bits(&want_dx), "{what}");
                 // f64 agrees.
                 let y64: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();

@@ -12,16 +12,9 @@ use super::super::{conv_backward, conv_backward_im2col};
 use super::data::phases;
 use super::weight::{MIN_WORK_PER_THREAD, TILE};
 use super::*;
+use crate::cpu::conv::tests::values_f32;
 
 mod wgrad5;
-
-/// Deterministic pseudo-random values in [-1, 1) (the im2col tests' generator, in f32).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    super::super::tests::values(n, seed)
-        .iter()
-        .map(|&v| v as f32)
-        .collect()
-}
 
 fn up(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()
@@ -87,9 +80,9 @@ fn assert_near(what: &str, got: &[f32], want: &[f64], terms: usize) {
 /// (`None`: as `backward_nchw_with` picks it). Returns the 1-thread `(dx, dw)`.
 fn check(g: &ConvGeom, isa: Isa, plain: Option<bool>) -> (Vec<f32>, Vec<f32>) {
     let [_, oh, ow] = g.output().unwrap();
-    let x = values(g.data_len(), 1);
-    let w = values(g.weight_len(), 2);
-    let dy = values(g.output_len(), 3);
+    let x = values_f32(g.data_len(), 1);
+    let w = values_f32(g.weight_len(), 2);
+    let dy = values_f32(g.output_len(), 3);
     let [rdx, rdw, _] = reference(g, &dy, &x, &w);
     let taps = g.kernel[1] * g.kernel[2];
     let mut first: Option<(Vec<f32>, Vec<f32>)> = None;
@@ -261,9 +254,9 @@ fn conv_backward_f32_end_to_end() {
     }
     for g in shapes {
         let [_, oh, ow] = g.output().unwrap();
-        let x = values(g.data_len(), 4);
-        let w = values(g.weight_len(), 5);
-        let dy = values(g.output_len(), 6);
+        let x = values_f32(g.data_len(), 4);
+        let w = values_f32(g.weight_len(), 5);
+        let dy = values_f32(g.output_len(), 6);
         let [rdx, rdw, rdb] = reference(&g, &dy, &x, &w);
         let taps = g.kernel[1] * g.kernel[2];
         for (with_dx, with_db) in [(true, true), (false, false), (true, false)] {
@@ -459,9 +452,9 @@ fn weight_gradient_is_deterministic_with_two_threads() {
             g.batch * fb * cb * taps * oh * ow * BLOCK
         };
         assert!(work >= 3 * MIN_WORK_PER_THREAD, "{g:?}: too small to split");
-        let x = values(g.data_len(), 7);
-        let dy = values(g.output_len(), 8);
-        let w = values(g.weight_len(), 9);
+        let x = values_f32(g.data_len(), 7);
+        let dy = values_f32(g.output_len(), 8);
+        let w = values_f32(g.weight_len(), 9);
         let [_, rdw, _] = reference(&g, &dy, &x, &w);
         let dl = Blocked::new(g.batch, g.filters, oh, ow, 0);
         let mut dyb = vec![0.0; dl.len()];
@@ -569,8 +562,8 @@ fn winograd_weight_gradient_matches_the_reference_on_every_isa_and_thread_count(
     ];
     for (g, halos) in cases {
         let [_, oh, ow] = g.output().unwrap();
-        let x = values(g.data_len(), 11);
-        let dy = values(g.output_len(), 12);
+        let x = values_f32(g.data_len(), 11);
+        let dy = values_f32(g.output_len(), 12);
         let want = reference_dw(&g, &x, &dy, 1);
         let direct = direct_dw(&g, &x, &dy);
         assert_near(&format!("{g:?} direct"), &direct, &want, g.batch * oh * ow);
@@ -610,8 +603,8 @@ fn assert_winograd_dw_everywhere(
 fn winograd_weight_gradient_is_deterministic_with_two_threads() {
     // Large enough to split over 2 and 3 threads, with several blocks of tiles.
     let g = geom(16, 64, 64, [28, 28], [[3, 3], [1, 1], [1, 1], [1, 1]]);
-    let x = values(g.data_len(), 13);
-    let dy = values(g.output_len(), 14);
+    let x = values_f32(g.data_len(), 13);
+    let dy = values_f32(g.output_len(), 14);
     for variant in [Variant::F2x2, Variant::F4x4] {
         let first = winograd_dw(&g, variant, Isa::current(), 2, (&x, &dy), [0, 0]);
         for threads in [2, 1, 3] {
@@ -694,8 +687,8 @@ fn winograd_weight_gradient_accuracy() {
         "layer", "direct", "F(2x2)", "F(4x4)"
     );
     for (name, g) in layers {
-        let x = values(g.data_len(), 21);
-        let dy = values(g.output_len(), 22);
+        let x = values_f32(g.data_len(), 21);
+        let dy = values_f32(g.output_len(), 22);
         let want = reference_dw(&g, &x, &dy, 2);
         let direct = max_rel_error(&direct_dw(&g, &x, &dy), &want);
         let wino = |v| {
@@ -742,9 +735,9 @@ fn winograd_weight_gradient_serves_resnet_layers_through_weight_gradient() {
     // within rounding of the reference.
     let g = geom(2, 64, 80, [13, 11], p1);
     let [_, oh, ow] = g.output().unwrap();
-    let x = values(g.data_len(), 31);
-    let dy = values(g.output_len(), 32);
-    let w = values(g.weight_len(), 33);
+    let x = values_f32(g.data_len(), 31);
+    let dy = values_f32(g.output_len(), 32);
+    let w = values_f32(g.weight_len(), 33);
     let want = reference_dw(&g, &x, &dy, 1);
     let wino = winograd_dw(
         &g,

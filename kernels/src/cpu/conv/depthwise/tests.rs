@@ -5,7 +5,7 @@
 
 use super::super::blocked::to_blocked;
 use super::super::blocked_ops::test_util::{EpilogueInputs, assert_zero_outside_data, values};
-use super::super::direct::tests::assert_operand_errors;
+use super::super::direct::tests::{Case, assert_operand_errors, blocked_case, expected};
 use super::super::{conv_forward, conv_forward_im2col};
 use super::*;
 
@@ -20,30 +20,6 @@ fn dw(
     d: [usize; 2],
 ) -> ConvGeom {
     ConvGeom::new_2d(n, c, c, c, hw, k, s, p, d)
-}
-
-/// One case: the geometry, the extra input halo, the output halo, and the epilogue.
-#[derive(Debug, Clone, Copy)]
-struct Case {
-    geom: ConvGeom,
-    in_extra_halo: usize,
-    out_halo: usize,
-    bias: bool,
-    residual: bool,
-    relu: bool,
-    scale: bool,
-}
-
-fn case(geom: ConvGeom) -> Case {
-    Case {
-        geom,
-        in_extra_halo: 0,
-        out_halo: 0,
-        bias: false,
-        residual: false,
-        relu: false,
-        scale: false,
-    }
 }
 
 /// Runs `case` with `isa` and `threads`, checks it against the reference (values, padding
@@ -73,25 +49,7 @@ fn check(case: &Case, isa: Isa, threads: usize) -> Vec<f32> {
     )
     .unwrap();
 
-    // The reference: im2col in f64, the scale folded into the weights, then the epilogue.
-    let to64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
-    let mut w64 = to64(&w);
-    if case.scale {
-        for (c, row) in w64.chunks_exact_mut(taps).enumerate() {
-            row.iter_mut().for_each(|v| *v *= f64::from(scale[c]));
-        }
-    }
-    let mut want = vec![0.0f64; g.output_len()];
-    let bias64 = case.bias.then(|| to64(b));
-    conv_forward_im2col(g, &to64(&x), &w64, bias64.as_deref(), &mut want, 1).unwrap();
-    if case.residual {
-        want.iter_mut()
-            .zip(res)
-            .for_each(|(v, r)| *v += f64::from(*r));
-    }
-    if case.relu {
-        want.iter_mut().for_each(|v| *v = v.max(0.0));
-    }
+    let want = expected(case, &x, &w, b, scale, res);
     let [oh, ow] = plan.output_size();
     for n in 0..g.batch {
         for c in 0..g.channels {
@@ -117,20 +75,20 @@ fn cases() -> Vec<Case> {
         Case {
             bias: true,
             relu: true,
-            ..case(dw(1, 32, [14, 14], [3, 3], [1, 1], [1, 1], [1, 1]))
+            ..blocked_case(dw(1, 32, [14, 14], [3, 3], [1, 1], [1, 1], [1, 1]))
         },
         Case {
             bias: true,
             relu: true,
             scale: true,
-            ..case(dw(2, 64, [15, 16], [3, 3], [2, 2], [1, 1], [1, 1]))
+            ..blocked_case(dw(2, 64, [15, 16], [3, 3], [2, 2], [1, 1], [1, 1]))
         },
         // Channels not multiples of 16, odd and wide rows (several tiles), halos.
         Case {
             residual: true,
             relu: true,
             out_halo: 1,
-            ..case(dw(1, 5, [6, 31], [3, 3], [1, 1], [1, 1], [1, 1]))
+            ..blocked_case(dw(1, 5, [6, 31], [3, 3], [1, 1], [1, 1], [1, 1]))
         },
         Case {
             bias: true,
@@ -138,51 +96,51 @@ fn cases() -> Vec<Case> {
             scale: true,
             in_extra_halo: 2,
             out_halo: 2,
-            ..case(dw(3, 35, [9, 29], [3, 3], [2, 2], [1, 1], [1, 1]))
+            ..blocked_case(dw(3, 35, [9, 29], [3, 3], [2, 2], [1, 1], [1, 1]))
         },
         // Other kernels, paddings, mixed strides, dilation.
         Case {
             bias: true,
-            ..case(dw(1, 17, [13, 12], [5, 3], [2, 1], [2, 1], [1, 1]))
+            ..blocked_case(dw(1, 17, [13, 12], [5, 3], [2, 1], [2, 1], [1, 1]))
         },
         Case {
             relu: true,
             in_extra_halo: 1,
-            ..case(dw(2, 48, [11, 11], [3, 3], [1, 2], [2, 2], [2, 2]))
+            ..blocked_case(dw(2, 48, [11, 11], [3, 3], [1, 2], [2, 2], [2, 2]))
         },
         Case {
-            ..case(dw(1, 16, [7, 7], [7, 7], [1, 1], [3, 3], [1, 1]))
+            ..blocked_case(dw(1, 16, [7, 7], [7, 7], [1, 1], [3, 3], [1, 1]))
         },
         Case {
             bias: true,
-            ..case(dw(1, 20, [8, 9], [1, 1], [2, 2], [0, 0], [1, 1]))
+            ..blocked_case(dw(1, 20, [8, 9], [1, 1], [2, 2], [0, 0], [1, 1]))
         },
         // Kernel rows wholly in the padding (1×1 with padding 1), a kernel as large as the
         // padded input, no padding at all.
         Case {
             bias: true,
             relu: true,
-            ..case(dw(1, 3, [4, 5], [1, 1], [1, 1], [1, 1], [1, 1]))
+            ..blocked_case(dw(1, 3, [4, 5], [1, 1], [1, 1], [1, 1], [1, 1]))
         },
         Case {
-            ..case(dw(1, 16, [3, 3], [5, 5], [1, 1], [1, 1], [1, 1]))
+            ..blocked_case(dw(1, 16, [3, 3], [5, 5], [1, 1], [1, 1], [1, 1]))
         },
         Case {
             scale: true,
-            ..case(dw(2, 33, [10, 10], [3, 3], [1, 1], [0, 0], [1, 1]))
+            ..blocked_case(dw(2, 33, [10, 10], [3, 3], [1, 1], [0, 0], [1, 1]))
         },
         // 1-D (height 1) with a row of 7 (one tile below the tile width), and of 1 pixel.
         Case {
             relu: true,
-            ..case(dw(2, 8, [1, 40], [1, 5], [1, 2], [0, 2], [1, 1]))
+            ..blocked_case(dw(2, 8, [1, 40], [1, 5], [1, 2], [0, 2], [1, 1]))
         },
         Case {
             bias: true,
-            ..case(dw(4, 24, [7, 7], [3, 3], [2, 2], [1, 1], [1, 1]))
+            ..blocked_case(dw(4, 24, [7, 7], [3, 3], [2, 2], [1, 1], [1, 1]))
         },
         Case {
             bias: true,
-            ..case(dw(1, 16, [1, 1], [3, 3], [1, 1], [1, 1], [1, 1]))
+            ..blocked_case(dw(1, 16, [1, 1], [3, 3], [1, 1], [1, 1], [1, 1]))
         },
     ]
 }
@@ -208,7 +166,7 @@ fn depthwise_results_do_not_depend_on_threads() {
         relu: true,
         out_halo: 1,
         in_extra_halo: 1,
-        ..case(dw(2, 72, [40, 40], [3, 3], [1, 1], [1, 1], [1, 1]))
+        ..blocked_case(dw(2, 72, [40, 40], [3, 3], [1, 1], [1, 1], [1, 1]))
     };
     for isa in Isa::available() {
         let one = check(&big, isa, 1);

@@ -6,12 +6,12 @@ use crate::cpu::conv::blocked::Blocked;
 use crate::cpu::conv::{ConvError, NchwOperands};
 use crate::cpu::isa::Isa;
 
-/// Output pixels (`N·P`) below which [`forward_nchw`] leaves a convolution to im2col: the
+/// Output pixels (`N·P`) below which [`forward_nchw_with`] leaves a convolution to im2col: the
 /// weights are packed on every call, which costs about as much as 20–60 multiply-adds per
 /// weight (more when they do not fit in the caches), and only enough pixels amortise it.
 const MIN_NCHW_PIXELS: usize = 256;
 
-/// Flops per converted float below which [`forward_nchw`] leaves a convolution to im2col, for
+/// Flops per converted float below which [`forward_nchw_with`] leaves a convolution to im2col, for
 /// `isa`'s kernels. Converted floats are the output's (always converted back to NCHW) and the
 /// input's when it is converted to the blocked layout (not when it is read in place, or copied
 /// as plain rows for a first layer). `gemm_only`: im2col needs no unrolling (a 1×1 kernel,
@@ -32,38 +32,26 @@ fn min_nchw_intensity(isa: Isa, gemm_only: bool) -> f64 {
 }
 
 thread_local! {
-    /// Scratch for [`forward_nchw`] (and [`crate::cpu::conv::depthwise::forward_nchw`]): the blocked
-    /// input, the packed weights, the blocked output.
+    /// Scratch for [`forward_nchw_with`] (and [`crate::cpu::conv::depthwise::forward_nchw`]): the
+    /// blocked input, the packed weights, the blocked output.
     pub(in crate::cpu::conv) static NCHW_SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> = const {
         std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()])
     };
 }
 
-/// A convolution on NCHW `f32` data through the blocked kernels, when they serve it and it
-/// pays (AVX-512 or AVX2): Winograd where [`crate::cpu::conv::winograd::plan_nchw`] takes it, else the
-/// direct kernel with at least `MIN_NCHW_PIXELS` output pixels to amortise packing the
-/// weights, and enough flops per converted float, `min_nchw_intensity`. Converts the input
-/// to the blocked layout (the plain layout for fewer than 8 channels; with AVX-512, an input
-/// without horizontal padding is read in place), packs the weights, runs
+/// A convolution on NCHW `f32` data through the blocked kernels of `isa` (scalar, or one this CPU
+/// lacks, declines; [`crate::cpu::conv::conv_forward`] passes [`Isa::current`]), when they serve it
+/// and it pays (AVX-512 or AVX2): Winograd where [`crate::cpu::conv::winograd::plan_nchw`] takes
+/// it, else the direct kernel with at least `MIN_NCHW_PIXELS` output pixels to amortise packing the
+/// weights, and enough flops per converted float, `min_nchw_intensity`. Converts the input to the
+/// blocked layout (the plain layout for fewer than 8 channels; with AVX-512, an input without
+/// horizontal padding is read in place), packs the weights, runs
 /// [`DirectConv::forward`] with the bias in the epilogue, and converts the output back. Returns
 /// `Ok(false)`, having done nothing, otherwise. The
 /// buffers must have been checked against `geom` (as [`crate::cpu::conv::conv_forward`] does).
 ///
 /// # Errors
 /// [`ConvError`] from the direct kernel (a bug: the geometry was checked).
-pub fn forward_nchw(
-    op: &NchwOperands<'_, f32>,
-    y: &mut [f32],
-    threads: usize,
-) -> Result<bool, ConvError> {
-    forward_nchw_with(Isa::current(), op, y, threads)
-}
-
-/// [`forward_nchw`] with a chosen instruction set (tests compare them); scalar, or one this
-/// CPU lacks, declines.
-///
-/// # Errors
-/// As [`forward_nchw`].
 pub fn forward_nchw_with(
     isa: Isa,
     op: &NchwOperands<'_, f32>,

@@ -93,7 +93,10 @@ pub(crate) fn expected(
     let taps = g.kernel.iter().product::<usize>();
     let mut w64 = to64(w);
     if case.scale {
-        for (f, row) in w64.chunks_exact_mut(g.channels * taps).enumerate() {
+        for (f, row) in w64
+            .chunks_exact_mut(g.channels / g.groups * taps)
+            .enumerate()
+        {
             row.iter_mut().for_each(|v| *v *= f64::from(scale[f]));
         }
     }

@@ -7,15 +7,8 @@
 
 use super::super::{conv_backward, conv_forward};
 use super::*;
+use crate::cpu::conv::tests::values_f32;
 use crate::cpu::test_util::same_bits;
-
-/// Deterministic pseudo-random values in [-1, 1) (the im2col tests' generator, in f32).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    super::super::tests::values(n, seed)
-        .iter()
-        .map(|&v| v as f32)
-        .collect()
-}
 
 /// (batch, channels, filters, [ih, iw], [kh, kw]): stride 1, no padding.
 type Shape = (usize, usize, usize, [usize; 2], [usize; 2]);
@@ -107,9 +100,9 @@ fn forward_case(shape: &Shape, seeds: [u64; 3]) -> (ConvGeom, [Vec<f32>; 3], Ref
     let g = geom_of(shape);
     let [sx, sw, sb] = seeds;
     let (x, w, b) = (
-        values(g.data_len(), sx),
-        values(g.weight_len(), sw),
-        values(g.filters, sb),
+        values_f32(g.data_len(), sx),
+        values_f32(g.weight_len(), sw),
+        values_f32(g.filters, sb),
     );
     let reference = forward_reference(&g, &x, &w, &b);
     (g, [x, w, b], reference)
@@ -163,8 +156,8 @@ fn forward_matches_reference_on_every_isa_and_thread_count() {
 fn weight_gradient_matches_reference_on_every_isa_and_thread_count() {
     for (k, shape) in SHAPES.iter().enumerate() {
         let g = geom_of(shape);
-        let x = values(g.data_len(), 41 + k as u64);
-        let dy = values(g.output_len(), 53 + k as u64);
+        let x = values_f32(g.data_len(), 41 + k as u64);
+        let dy = values_f32(g.output_len(), 53 + k as u64);
         let (want, mag) = wgrad_reference(&g, &dy, &x);
         for isa in Isa::available() {
             let mut first: Option<Vec<f32>> = None;
@@ -191,8 +184,8 @@ fn declines_what_it_does_not_serve() {
         ConvGeom::new_2d(2, 2, 8, 2, [20, 20], [3, 3], [1, 1], [0, 0], [1, 1]),
     ];
     for g in declined {
-        let x = values(g.data_len(), 1);
-        let w = values(g.weight_len(), 2);
+        let x = values_f32(g.data_len(), 1);
+        let w = values_f32(g.weight_len(), 2);
         let mut y = vec![0.0; g.output_len()];
         let mut dw = vec![0.0; g.weight_len()];
         for isa in Isa::available() {
@@ -211,8 +204,8 @@ fn declines_what_it_does_not_serve() {
 #[test]
 fn wrong_lengths_are_errors() {
     let g = geom_of(&SHAPES[0]);
-    let x = values(g.data_len(), 1);
-    let w = values(g.weight_len(), 2);
+    let x = values_f32(g.data_len(), 1);
+    let w = values_f32(g.weight_len(), 2);
     let mut y = vec![0.0; g.output_len()];
     let mut dw = vec![0.0; g.weight_len()];
     for isa in Isa::available() {
@@ -238,7 +231,7 @@ fn conv_entries_match_reference() {
         let mut y = vec![f32::NAN; g.output_len()];
         conv_forward(&g, &x, &w, Some(&b), &mut y).unwrap();
         assert_close(&format!("{shape:?} conv_forward"), &y, &want, &mag);
-        let dy = values(g.output_len(), 73 + k as u64);
+        let dy = values_f32(g.output_len(), 73 + k as u64);
         let (want, mag) = wgrad_reference(&g, &dy, &x);
         let mut dw = vec![f32::NAN; g.weight_len()];
         let mut db = vec![f32::NAN; g.filters];

@@ -3,7 +3,7 @@
 //! and thread counts (bit-identical); on machines without AVX-512 only the refusals are checked.
 use super::*;
 use crate::cpu::conv::conv_backward_im2col;
-use crate::cpu::conv::tests::values;
+use crate::cpu::conv::tests::{to_f32, values, values_f32};
 use crate::cpu::test_util::conv_geom;
 
 /// `dx` in f64 by the definition: every (output, tap) pair that reads an input element adds
@@ -109,8 +109,8 @@ fn matches_the_reference_and_the_im2col_path() {
         let dy64 = values(geom.output_len(), 3 * i as u64 + 1);
         let w64 = values(geom.weight_len(), 3 * i as u64 + 2);
         let want = reference(&geom, &dy64, &w64);
-        let dy: Vec<f32> = dy64.iter().map(|&v| v as f32).collect();
-        let w: Vec<f32> = w64.iter().map(|&v| v as f32).collect();
+        let dy: Vec<f32> = to_f32(&dy64);
+        let w: Vec<f32> = to_f32(&w64);
         let mut dx = vec![f32::NAN; geom.data_len()];
         assert!(
             data_gradient_with(Isa::Avx512, &geom, &dy, &w, &mut dx, 1).unwrap(),
@@ -148,14 +148,8 @@ fn a_batch_large_enough_to_split_is_bit_identical_across_thread_counts() {
         return;
     }
     let geom = ConvGeom::new_2d(9, 20, 50, 1, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]);
-    let dy: Vec<f32> = values(geom.output_len(), 7)
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
-    let w: Vec<f32> = values(geom.weight_len(), 8)
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
+    let dy: Vec<f32> = values_f32(geom.output_len(), 7);
+    let w: Vec<f32> = values_f32(geom.weight_len(), 8);
     let run = |threads| {
         let mut dx = vec![f32::NAN; geom.data_len()];
         assert!(data_gradient_with(Isa::Avx512, &geom, &dy, &w, &mut dx, threads).unwrap());

@@ -5,7 +5,8 @@
 //! errors. On machines without AVX-512 only the refusals are checked.
 use super::*;
 use crate::cpu::conv::conv_backward_im2col;
-use crate::cpu::conv::tests::values;
+use crate::cpu::conv::tests::{to_f32, values, values_f32};
+use crate::cpu::test_util::conv_geom;
 
 /// `dw` in f64 by the definition: `Σ_n Σ_(oy, ox) dy[n][f][oy][ox] · x[n][c][iy][ix]`.
 fn reference(geom: &ConvGeom, dy: &[f64], x: &[f64]) -> Vec<f64> {
@@ -48,6 +49,8 @@ fn reference(geom: &ConvGeom, dy: &[f64], x: &[f64]) -> Vec<f64> {
 
 fn geometries() -> Vec<ConvGeom> {
     let g2 = ConvGeom::new_2d;
+    // [input, kernel, stride, pad, dilate] of a 1-D layer.
+    let one_d = [[1, 1, 30], [1, 1, 5], [1; 3], [0, 0, 1], [1; 3]];
     vec![
         // LeNet's second layer: batch 64 (three chunks, split mid-image), 3 and 1.
         g2(64, 20, 50, 1, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]),
@@ -68,17 +71,7 @@ fn geometries() -> Vec<ConvGeom> {
         // Dilation 2, 5×3 kernel, rows wider than 16 (two masked loads per row).
         g2(2, 4, 9, 1, [10, 37], [5, 3], [1, 1], [1, 0], [2, 2]),
         // 1-D.
-        ConvGeom {
-            batch: 3,
-            channels: 3,
-            filters: 5,
-            groups: 1,
-            input: [1, 1, 30],
-            kernel: [1, 1, 5],
-            stride: [1, 1, 1],
-            pad: [0, 0, 1],
-            dilate: [1, 1, 1],
-        },
+        conv_geom(3, 3, 5, 1, one_d),
     ]
 }
 
@@ -105,8 +98,8 @@ fn matches_the_reference_and_the_im2col_path_and_ignores_the_thread_count() {
         let dy64 = values(geom.output_len(), 5 * i as u64 + 1);
         let x64 = values(geom.data_len(), 5 * i as u64 + 2);
         let want = reference(&geom, &dy64, &x64);
-        let dy: Vec<f32> = dy64.iter().map(|&v| v as f32).collect();
-        let x: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+        let dy: Vec<f32> = to_f32(&dy64);
+        let x: Vec<f32> = to_f32(&x64);
         let mut dw = vec![f32::NAN; geom.weight_len()];
         assert!(
             weight_gradient_with(Isa::Avx512, &geom, &dy, &x, &mut dw, 1).unwrap(),
@@ -148,14 +141,8 @@ fn lenet_is_bit_identical_for_1_2_3_and_8_threads() {
         return;
     }
     let geom = ConvGeom::new_2d(64, 20, 50, 1, [12, 12], [5, 5], [1, 1], [0, 0], [1, 1]);
-    let dy: Vec<f32> = values(geom.output_len(), 11)
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
-    let x: Vec<f32> = values(geom.data_len(), 12)
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
+    let dy: Vec<f32> = values_f32(geom.output_len(), 11);
+    let x: Vec<f32> = values_f32(geom.data_len(), 12);
     let run = |threads| {
         let mut dw = vec![f32::NAN; geom.weight_len()];
         assert!(weight_gradient_with(Isa::Avx512, &geom, &dy, &x, &mut dw, threads).unwrap());
@@ -207,8 +194,8 @@ fn finite_differences_agree_on_a_tiny_layer() {
         }
         l
     };
-    let x: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
-    let r: Vec<f32> = r64.iter().map(|&v| v as f32).collect();
+    let x: Vec<f32> = to_f32(&x64);
+    let r: Vec<f32> = to_f32(&r64);
     let mut dw = vec![f32::NAN; geom.weight_len()];
     assert!(weight_gradient_with(Isa::Avx512, &geom, &r, &x, &mut dw, 1).unwrap());
     let w0 = values(geom.weight_len(), 23);
@@ -287,18 +274,9 @@ fn conv_backward_dispatches_here() {
     if !prefers(&geom) {
         return;
     }
-    let dy: Vec<f32> = values(geom.output_len(), 31)
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
-    let x: Vec<f32> = values(geom.data_len(), 32)
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
-    let w: Vec<f32> = values(geom.weight_len(), 33)
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
+    let dy: Vec<f32> = values_f32(geom.output_len(), 31);
+    let x: Vec<f32> = values_f32(geom.data_len(), 32);
+    let w: Vec<f32> = values_f32(geom.weight_len(), 33);
     let mut want = vec![f32::NAN; geom.weight_len()];
     assert!(weight_gradient_with(Isa::Avx512, &geom, &dy, &x, &mut want, 1).unwrap());
     let mut dw = vec![f32::NAN; geom.weight_len()];

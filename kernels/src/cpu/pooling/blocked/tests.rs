@@ -9,16 +9,12 @@ use super::*;
 use crate::cpu::conv::blocked::{from_blocked, to_blocked};
 use crate::cpu::conv::blocked_ops::test_util::{assert_zero_outside_data, values};
 
-/// One case: batch, channels, input `[h, w]`, kernel, stride, pad, `full`, halos in and out.
+/// One case: batch, channels, the pooling of their `n·c` planes, halos in and out.
 #[derive(Debug, Clone, Copy)]
 struct Case {
     n: usize,
     c: usize,
-    input: [usize; 2],
-    kernel: [usize; 2],
-    stride: [usize; 2],
-    pad: [usize; 2],
-    full: bool,
+    geom: PoolGeom,
     in_halo: usize,
     out_halo: usize,
 }
@@ -34,33 +30,10 @@ const KINDS: [PoolType; 4] = [
     PoolType::Sum,
 ];
 
-impl Case {
-    fn geom(&self) -> PoolGeom {
-        let out = |d: usize| {
-            pool_output_size(
-                self.input[d],
-                self.kernel[d],
-                self.stride[d],
-                self.pad[d],
-                self.full,
-            )
-            .unwrap()
-        };
-        PoolGeom::new_2d(
-            self.n * self.c,
-            self.input,
-            [out(0), out(1)],
-            self.kernel,
-            self.stride,
-            self.pad,
-        )
-    }
-}
-
 /// Runs `case` with `kind`, `isa` and `threads`; checks it against `pool_forward` bit for bit,
 /// with zero padding channels and halo columns; returns the blocked output.
 fn check(case: &Case, kind: PoolType, isa: Isa, threads: usize) -> Vec<f32> {
-    let g = case.geom();
+    let g = case.geom;
     let pool = BlockedPool::new(&g, kind).unwrap().expect("2-D");
     let x = values(g.input_len(), 1);
     let in_layout = pool.input_layout(case.n, case.c, case.in_halo);
@@ -105,16 +78,13 @@ type Row = (
     usize,
 );
 
-fn case(row: Row) -> Case {
-    let (n, c, input, kernel, stride, pad, full, in_halo, out_halo) = row;
+fn case((n, c, input, kernel, stride, pad, full, in_halo, out_halo): Row) -> Case {
+    let out = |d: usize| pool_output_size(input[d], kernel[d], stride[d], pad[d], full).unwrap();
+    let geom = PoolGeom::new_2d(n * c, input, [out(0), out(1)], kernel, stride, pad);
     Case {
         n,
         c,
-        input,
-        kernel,
-        stride,
-        pad,
-        full,
+        geom,
         in_halo,
         out_halo,
     }

@@ -7,7 +7,8 @@ use super::super::super::ConvGeom;
 use super::super::super::winograd::Variant;
 use super::super::super::winograd::wgrad::plan;
 use super::super::{backward_nchw, winograd_5x5_pays};
-use super::{assert_winograd_dw_everywhere, max_rel_error, values, winograd_dw};
+use super::{assert_winograd_dw_everywhere, max_rel_error, winograd_dw};
+use crate::cpu::conv::tests::values_f32;
 use crate::cpu::isa::Isa;
 
 /// A 2-D 5×5 convolution, stride 1, one group: (batch, channels, filters, input, padding).
@@ -45,8 +46,8 @@ fn winograd_5x5_weight_gradient_matches_the_reference_on_every_isa_and_thread_co
         (geom5(8, 32, 48, [30, 29], [2, 2]), [1, 1]),
     ];
     for (g, halos) in cases {
-        let x = values(g.data_len(), 31);
-        let dy = values(g.output_len(), 32);
+        let x = values_f32(g.data_len(), 31);
+        let dy = values_f32(g.output_len(), 32);
         let want = reference_dw(&g, &x, &dy);
         for variant in [Variant::F2x2, Variant::F4x4] {
             let first = winograd_dw(&g, variant, Isa::Scalar, 1, (&x, &dy), halos);
@@ -83,9 +84,9 @@ fn winograd_5x5_weight_gradient_plans_and_dispatch() {
         return;
     }
     let g = lenet2;
-    let x = values(g.data_len(), 41);
-    let dy = values(g.output_len(), 42);
-    let w = values(g.weight_len(), 43);
+    let x = values_f32(g.data_len(), 41);
+    let dy = values_f32(g.output_len(), 42);
+    let w = values_f32(g.weight_len(), 43);
     let want = winograd_dw(&g, Variant::F4x4, Isa::current(), 1, (&x, &dy), [0, 0]);
     assert!(max_rel_error(&want, &reference_dw(&g, &x, &dy)) <= tolerance(Variant::F4x4));
     for threads in [1, 2] {
