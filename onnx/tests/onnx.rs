@@ -1,0 +1,5 @@
+//! mxr-onnx's integration tests: one binary, one module per concern.
+
+mod onnx {
+    pub(crate) mod bad_input;
+}
