@@ -1,8 +1,9 @@
 //! What mxr's tests share: the one way a test that cannot run says so, and ([`json`]) the
 //! compact view of a symbol JSON that symbol tests compare.
 //!
-//! A test that needs something a machine may lack (MXNet in `.venv`, Debian's Fashion-MNIST,
-//! OpenMPI, NVRTC, the example binaries that `cargo test --workspace` builds, GPU hardware)
+//! A test that needs something a machine may lack (MXNet in `.venv`, onnx and onnxruntime,
+//! Debian's Fashion-MNIST, OpenMPI, NVRTC, the example binaries that `cargo test --workspace`
+//! builds, GPU hardware)
 //! calls [`skip`] and returns, instead of returning quietly. [`skip`]
 //!
 //! - prints the reason on stderr (`skip: ...`);
@@ -42,6 +43,10 @@ pub enum Missing {
     Nvrtc,
     /// An example binary, which `cargo test --workspace` builds beside the tests.
     Examples,
+    /// ONNX's Python packages: `onnx` 1.14.1 beside MXNet in `.venv` (MXNet's exporter), and
+    /// onnxruntime in `.venv-ort` (its wheels need numpy >= 1.24, which MXNet 1.9.1 does not
+    /// take).
+    Onnx,
     /// A GPU, or a second one, or the absence of one (a test of the no-driver path): the one
     /// thing CI cannot install, so `MXR_REQUIRE_ALL` lets it skip.
     GpuHardware,
@@ -56,6 +61,7 @@ impl Missing {
             Missing::Mpi => "MPI",
             Missing::Nvrtc => "NVRTC",
             Missing::Examples => "example binaries",
+            Missing::Onnx => "ONNX",
             Missing::GpuHardware => "GPU hardware",
         }
     }
@@ -175,6 +181,7 @@ mod tests {
             Missing::Mpi,
             Missing::Nvrtc,
             Missing::Examples,
+            Missing::Onnx,
         ] {
             assert_eq!(missing.required_by(&all), Some(REQUIRE_ALL), "{missing:?}");
             assert_eq!(missing.required_by(env(&[])), None, "{missing:?}");

@@ -337,3 +337,106 @@ pub(super) fn concat(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
         imp, n, "Concat", &inputs, &params, "",
     )?))
 }
+
+/// Add, Sub, Mul, Div of two constants (shape arithmetic), elementwise with one side
+/// possibly a single value; `None` when either input is computed.
+pub(super) fn arithmetic(imp: &Importer<'_>, n: &Node<'_>) -> Result<Option<Value>> {
+    let (Some(a), Some(b)) = (imp.constant(n, 0)?, imp.constant(n, 1)?) else {
+        return Ok(None);
+    };
+    let (la, lb) = (a.values.len(), b.values.len());
+    let dims = match (la, lb) {
+        _ if a.dims == b.dims => a.dims.clone(),
+        (_, 1) if b.dims.len() <= a.dims.len() => a.dims.clone(),
+        (1, _) if a.dims.len() <= b.dims.len() => b.dims.clone(),
+        _ => {
+            return Err(n.error(format!(
+                "folding constants of dims {:?} and {:?} is not supported",
+                a.dims, b.dims
+            )));
+        }
+    };
+    let len = la.max(lb);
+    let pick = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
+    let values = match (a.as_i64(), b.as_i64()) {
+        (Some(x), Some(y)) => {
+            let mut out = Vec::with_capacity(len);
+            for i in 0..len {
+                let (p, q) = (
+                    x[if la == 1 { 0 } else { i }],
+                    y[if lb == 1 { 0 } else { i }],
+                );
+                out.push(
+                    match n.op {
+                        "Add" => p.checked_add(q),
+                        "Sub" => p.checked_sub(q),
+                        "Mul" => p.checked_mul(q),
+                        // ONNX's integer Div truncates, as Rust's does.
+                        _ => p.checked_div(q),
+                    }
+                    .ok_or_else(|| {
+                        n.error(format!("{p} {} {q} overflows or divides by 0", n.op))
+                    })?,
+                );
+            }
+            Values::I64(out)
+        }
+        _ => {
+            let (x, y) = (a.as_f64(), b.as_f64());
+            let op = |p: f64, q: f64| match n.op {
+                "Add" => p + q,
+                "Sub" => p - q,
+                "Mul" => p * q,
+                _ => p / q,
+            };
+            Values::F32(
+                (0..len)
+                    .map(|i| op(pick(&x, i), pick(&y, i)) as f32)
+                    .collect(),
+            )
+        }
+    };
+    Ok(Some(Value::Const(Tensor { dims, values })))
+}
+
+/// Slice of a constant vector (a shape being cut), by constant starts, ends, axes, steps.
+pub(super) fn slice(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
+    n.check_attrs(&[])?;
+    let data = imp.constant(n, 0)?.ok_or_else(|| {
+        n.error("Slice is folded only on constant data: mxr's registry has no slice operator")
+    })?;
+    let list = |i: usize| -> Result<Option<Vec<i64>>> {
+        if n.input(i).is_none() {
+            return Ok(None);
+        }
+        let t = imp
+            .constant(n, i)?
+            .ok_or_else(|| n.error(format!("input {i} must be a constant")))?;
+        t.as_i64()
+            .map(Some)
+            .ok_or_else(|| n.error(format!("input {i} must be integers")))
+    };
+    let (starts, ends) = (list(1)?.unwrap_or_default(), list(2)?.unwrap_or_default());
+    let axes = list(3)?.unwrap_or_else(|| vec![0]);
+    let steps = list(4)?.unwrap_or_else(|| vec![1]);
+    if data.dims.len() != 1
+        || starts.len() != 1
+        || ends.len() != 1
+        || axes[..] != [0] && axes[..] != [-1]
+        || steps[..] != [1]
+    {
+        return Err(n.error(format!(
+            "folding Slice is supported on one vector with step 1 (dims {:?}, starts {starts:?}, \
+             ends {ends:?}, axes {axes:?}, steps {steps:?})",
+            data.dims
+        )));
+    }
+    let len = data.dims[0] as i64;
+    let clamp = |x: i64| (if x < 0 { x + len } else { x }).clamp(0, len) as usize;
+    let (s, e) = (clamp(starts[0]), clamp(ends[0]));
+    let picked: Vec<usize> = (s..e.max(s)).collect();
+    Ok(Value::Const(Tensor {
+        dims: vec![picked.len()],
+        values: data.values.select(&picked),
+    }))
+}

@@ -8,8 +8,8 @@ use super::{Importer, Value, fold};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-/// The operators import converts (the `Shape`/`Gather`/`Unsqueeze`/`Squeeze`/`Cast` family
-/// only as far as it folds to constants).
+/// The operators import converts (the `Shape`/`Gather`/`Slice`/`Unsqueeze`/`Squeeze`/`Cast`
+/// family only as far as it folds to constants).
 pub const IMPORTED_OPS: &[&str] = &[
     "Abs",
     "Add",
@@ -41,6 +41,7 @@ pub const IMPORTED_OPS: &[&str] = &[
     "Reshape",
     "Shape",
     "Sigmoid",
+    "Slice",
     "Softmax",
     "Softplus",
     "Sqrt",
@@ -81,7 +82,11 @@ pub(super) fn convert(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>
         "Gemm" => one(gemm(imp, n)?),
         "MatMul" => one(matmul(imp, n)?),
         "Flatten" => one(flatten(imp, n)?),
-        "Add" | "Sub" | "Mul" | "Div" => one(binary(imp, n)?),
+        "Add" | "Sub" | "Mul" | "Div" => match fold::arithmetic(imp, n)? {
+            Some(folded) => vec![folded],
+            None => one(binary(imp, n)?),
+        },
+        "Slice" => vec![fold::slice(imp, n)?],
         "Dropout" => one(dropout(imp, n)?),
         "Softmax" | "LogSoftmax" => one(softmax(imp, n)?),
         "Transpose" => one(transpose(imp, n)?),
@@ -512,17 +517,28 @@ fn matmul(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
 fn flatten(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
     n.check_attrs(&["axis"])?;
     let at = n.int("axis", 1)?;
-    if at == 1 {
-        let x = imp.symbol(n, 0)?;
-        return build(imp, n, "Flatten", &[x], &[], "");
-    }
-    let shape = imp.known_shape(n, 0, "flatten at an axis other than 1")?;
-    // Flatten's axis may equal the rank (everything in the outer dimension).
-    let a = axis(n, "axis", at, shape.len() + 1)?;
-    let outer: usize = shape[..a].iter().product();
+    let shape = if at == 1 {
+        None
+    } else {
+        Some(imp.known_shape(n, 0, "flatten at an axis other than 1")?)
+    };
+    // ONNX's axis is in [-rank, rank]: negative counts from the back, rank puts everything
+    // in the outer dimension.
+    let a = match &shape {
+        None => 1,
+        Some(s) if at < 0 => axis(n, "axis", at, s.len())?,
+        Some(s) if at as usize <= s.len() => at as usize,
+        Some(s) => return Err(n.attr_error("axis", format!("{at} is beyond rank {}", s.len()))),
+    };
     let x = imp.symbol(n, 0)?;
-    let target = [outer as i64, -1];
-    build(imp, n, "Reshape", &[x], &[("shape", tuple(&target))], "")
+    match shape {
+        Some(s) if a != 1 => {
+            let outer: usize = s[..a].iter().product();
+            let target = [outer as i64, -1];
+            build(imp, n, "Reshape", &[x], &[("shape", tuple(&target))], "")
+        }
+        _ => build(imp, n, "Flatten", &[x], &[], ""),
+    }
 }
 
 /// Add, Sub, Mul, Div: a one-value constant operand makes MXNet's scalar operator, otherwise
