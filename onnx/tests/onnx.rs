@@ -5,4 +5,5 @@ mod onnx {
     pub(crate) mod mxnet;
     pub(crate) mod nets;
     pub(crate) mod python;
+    pub(crate) mod zoo;
 }

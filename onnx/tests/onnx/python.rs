@@ -177,3 +177,30 @@ pub(crate) fn run_onnxruntime(
     );
     read_f32(&out)
 }
+
+/// For each Gluon model-zoo network named (benches/mxnet/export_zoo.py: seeded weights, no
+/// download): the MXNet checkpoint `DIR/NAME-symbol.json` + `-0000.params`, its ONNX export
+/// by `mx.onnx.export_model` for the input shape (2, 3, 64, 64) as `DIR/NAME.onnx`, the ramp
+/// input `DIR/input.f32` and MXNet's output on it `DIR/NAME-mxnet.f32`.
+pub(crate) const MXNET_ZOO: &str = r#"
+import os, sys
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+import numpy as np, mxnet as mx
+sys.path.insert(0, sys.argv[1])
+import export_zoo
+d = sys.argv[2]
+shape = (2, 3, 64, 64)
+n = int(np.prod(shape))
+x = (((np.arange(n) * 7919) % 1000) / 1000.0 - 0.5).astype(np.float32).reshape(shape)
+x.tofile(os.path.join(d, 'input.f32'))
+for name in sys.argv[3:]:
+    prefix = export_zoo.export(name, d)
+    mx.onnx.export_model(prefix + '-symbol.json', prefix + '-0000.params', [shape], np.float32,
+                         os.path.join(d, name + '.onnx'))
+    sym, args, aux = mx.model.load_checkpoint(prefix, 0)
+    exe = sym.simple_bind(mx.cpu(), grad_req='null', data=shape)
+    exe.copy_params_from(args, aux, allow_extra_params=True)
+    exe.arg_dict['data'][:] = x
+    y = exe.forward(is_train=False)[0].asnumpy()
+    y.astype(np.float32).tofile(os.path.join(d, name + '-mxnet.f32'))
+"#;
