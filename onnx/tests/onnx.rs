@@ -5,5 +5,6 @@ mod onnx {
     pub(crate) mod mxnet;
     pub(crate) mod nets;
     pub(crate) mod python;
+    pub(crate) mod single_ops;
     pub(crate) mod zoo;
 }

@@ -144,3 +144,69 @@ fn truncated_and_corrupt_files_are_errors() {
     assert!(e.contains("absent.onnx"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn conversions_mxr_cannot_express_are_refused_by_name() {
+    use super::single_ops::{Case, int, ints, node, string, weights};
+    let refused = |c: Case, want: &str| {
+        let e = mxr_onnx::import_model(&c.model(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{}: {e}", c.name);
+    };
+    let case = |name, nodes, inits| Case {
+        name,
+        opset: 13,
+        shape: vec![1, 2, 6, 6],
+        nodes,
+        inits,
+    };
+    let conv = |attrs| vec![node("Conv", &["data", "w"], "y", attrs)];
+    refused(
+        case(
+            "asymmetric",
+            conv(vec![ints("pads", &[0, 0, 1, 1])]),
+            vec![weights("w", &[2, 2, 3, 3], 1)],
+        ),
+        "attribute `pads`: asymmetric padding [0, 0, 1, 1]",
+    );
+    refused(
+        case(
+            "same_even",
+            conv(vec![string("auto_pad", "SAME_UPPER")]),
+            vec![weights("w", &[2, 2, 2, 2], 1)],
+        ),
+        "asymmetric padding",
+    );
+    refused(
+        case(
+            "auto_pad",
+            conv(vec![string("auto_pad", "MIDDLE")]),
+            vec![weights("w", &[2, 2, 3, 3], 1)],
+        ),
+        "attribute `auto_pad`: \"MIDDLE\"",
+    );
+    let pool = vec![node(
+        "MaxPool",
+        &["data"],
+        "y",
+        vec![ints("kernel_shape", &[2, 2]), ints("dilations", &[2, 2])],
+    )];
+    refused(
+        case("dilated_pool", pool, vec![]),
+        "MXNet's Pooling has no dilation",
+    );
+    let gather = vec![node("Gather", &["data", "i"], "y", vec![int("axis", 0)])];
+    let i = super::single_ops::int64s("i", &[1], &[0]);
+    refused(case("gather", gather, vec![i]), "no take operator");
+    let bn = vec![node(
+        "BatchNormalization",
+        &["data", "w", "w", "w", "w"],
+        "y",
+        vec![int("training_mode", 1)],
+    )];
+    refused(
+        case("bn_training", bn, vec![weights("w", &[2], 1)]),
+        "attribute `training_mode`",
+    );
+}

@@ -106,6 +106,11 @@ pub(crate) fn forward(
     for l in &labels {
         shapes.push((l, &label));
     }
+    // Parameters' shapes too: not every operator infers its operands' shapes backwards from
+    // the data (dot with transpose_a).
+    for (name, a) in args.iter().chain(aux) {
+        shapes.push((name, a.shape()));
+    }
     let mut exe = net
         .simple_bind(Context::cpu(0), &shapes, GradReq::Null, &[])
         .unwrap();

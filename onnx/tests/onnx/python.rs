@@ -204,3 +204,23 @@ for name in sys.argv[3:]:
     y = exe.forward(is_train=False)[0].asnumpy()
     y.astype(np.float32).tofile(os.path.join(d, name + '-mxnet.f32'))
 "#;
+
+/// onnxruntime on every `NAME.onnx` in `DIR`: input `NAME.in.f32` of the shape in
+/// `NAME.shape` (comma-separated) fed to the first graph input, first output to
+/// `NAME.ort.f32`.
+pub(crate) const ONNXRUNTIME_DIR: &str = r#"
+import os, sys
+import numpy as np
+import onnxruntime as ort
+
+d = sys.argv[1]
+for f in sorted(os.listdir(d)):
+    if not f.endswith('.onnx'):
+        continue
+    base = os.path.join(d, f[:-5])
+    shape = [int(s) for s in open(base + '.shape').read().split(',')]
+    x = np.fromfile(base + '.in.f32', dtype=np.float32).reshape(shape)
+    sess = ort.InferenceSession(os.path.join(d, f), providers=['CPUExecutionProvider'])
+    y = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    y.astype(np.float32).tofile(base + '.ort.f32')
+"#;
