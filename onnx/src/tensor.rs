@@ -146,6 +146,12 @@ impl Tensor {
     }
 }
 
+/// The product of `dims`, `None` when it overflows (dims after a zero may, as the tensor's own
+/// element count does not).
+pub(crate) fn checked_product(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+}
+
 fn le_bytes<T: Copy, const N: usize>(values: &[T], bytes: impl Fn(T) -> [u8; N]) -> Vec<u8> {
     values.iter().flat_map(|&x| bytes(x)).collect()
 }
@@ -161,10 +167,7 @@ pub(crate) fn decode(t: &TensorProto, base: Option<&Path>) -> Result<Tensor> {
     for &d in &t.dims {
         dims.push(usize::try_from(d).map_err(|_| err(format!("negative dim in {:?}", t.dims)))?);
     }
-    let count = dims
-        .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .ok_or_else(|| err(format!("dims {:?} overflow", t.dims)))?;
+    let count = checked_product(&dims).ok_or_else(|| err(format!("dims {:?} overflow", t.dims)))?;
     if t.segment.is_some() {
         return Err(err("segmented tensors are not supported".into()));
     }

@@ -8,7 +8,7 @@ use super::ops::{build, tuple};
 use super::{Importer, Value};
 use crate::error::Result;
 use crate::proto::tensor_proto::DataType;
-use crate::tensor::{Tensor, Values};
+use crate::tensor::{Tensor, Values, checked_product};
 
 /// Constant: one of `value`, `value_float(s)`, `value_int(s)`.
 pub(super) fn constant(n: &Node<'_>) -> Result<Tensor> {
@@ -85,9 +85,10 @@ pub(super) fn gather(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
         .ok_or_else(|| n.error("indices (input 1) must be integers"))?;
     let a = axis(n, "axis", n.int("axis", 0)?, data.dims.len())?;
     let size = data.dims[a] as i64;
-    let inner: usize = data.dims[a + 1..].iter().product();
-    let outer: usize = data.dims[..a].iter().product();
-    let mut picked = Vec::with_capacity(outer * idx.len() * inner);
+    let overflow = || n.error(format!("dims {:?} overflow", data.dims));
+    let inner = checked_product(&data.dims[a + 1..]).ok_or_else(overflow)?;
+    let outer = checked_product(&data.dims[..a]).ok_or_else(overflow)?;
+    let mut picked = Vec::new();
     for o in 0..outer {
         for &i in &idx {
             if i < -size || i >= size {
@@ -277,7 +278,7 @@ pub(super) fn reshape(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
 
 /// ONNX's reshape rules on known dims: `0` copies, `-1` takes what is left.
 fn resolve(dims: &[usize], target: &[i64]) -> Option<Vec<usize>> {
-    let total: usize = dims.iter().product();
+    let total = checked_product(dims)?;
     let mut out: Vec<usize> = target
         .iter()
         .enumerate()
@@ -288,13 +289,13 @@ fn resolve(dims: &[usize], target: &[i64]) -> Option<Vec<usize>> {
         })
         .collect::<Option<_>>()?;
     if let Some(free) = target.iter().position(|&d| d == -1) {
-        let known: usize = out.iter().product();
+        let known = checked_product(&out)?;
         if known == 0 || !total.is_multiple_of(known) {
             return None;
         }
         out[free] = total / known;
     }
-    (out.iter().product::<usize>() == total).then_some(out)
+    (checked_product(&out)? == total).then_some(out)
 }
 
 /// Concat: folded when every input is a constant vector (a shape being assembled), else

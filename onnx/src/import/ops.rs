@@ -6,7 +6,7 @@ use mxr_frontend::sym::{OpBuilder, Symbol};
 use super::node::{Node, axis};
 use super::{Importer, Value, fold};
 use crate::error::Result;
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, checked_product};
 
 /// The operators import converts (the `Shape`/`Gather`/`Slice`/`Unsqueeze`/`Squeeze`/`Cast`
 /// family only as far as it folds to constants).
@@ -221,23 +221,30 @@ fn padding(
     dilations: &[usize],
 ) -> Result<Vec<usize>> {
     let k = kernel.len();
+    if kernel.contains(&0) {
+        return Err(n.error(format!("kernel {kernel:?} has an empty axis")));
+    }
     let auto = n.string("auto_pad", "NOTSET")?;
     let pads = match auto.as_str() {
         "NOTSET" => n.sizes("pads")?.unwrap_or_else(|| vec![0; 2 * k]),
         "VALID" => vec![0; 2 * k],
         "SAME_UPPER" | "SAME_LOWER" => {
             let shape = imp.known_shape(n, 0, "resolve auto_pad")?;
-            if shape.len() != k + 2 {
+            if shape.len() != k + 2 || shape.contains(&0) {
                 return Err(n.error(format!(
-                    "input shape {shape:?} does not have {k} spatial axes"
+                    "input shape {shape:?} does not have {k} non-empty spatial axes"
                 )));
             }
             let mut pads = vec![0; 2 * k];
             for i in 0..k {
                 let (size, s) = (shape[i + 2], strides[i]);
                 let out = size.div_ceil(s);
-                let span = (kernel[i] - 1) * dilations[i] + 1;
-                let total = ((out - 1) * s + span).saturating_sub(size);
+                // (out - 1) * s <= size - 1; the kernel's span may still overflow.
+                let needed = (kernel[i] - 1)
+                    .checked_mul(dilations[i])
+                    .and_then(|x| x.checked_add(1 + (out - 1) * s))
+                    .ok_or_else(|| n.error(format!("kernel {kernel:?} overflows")))?;
+                let total = needed.saturating_sub(size);
                 let (small, big) = (total / 2, total - total / 2);
                 let upper = auto == "SAME_UPPER";
                 pads[i] = if upper { small } else { big };
@@ -533,7 +540,8 @@ fn flatten(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
     let x = imp.symbol(n, 0)?;
     match shape {
         Some(s) if a != 1 => {
-            let outer: usize = s[..a].iter().product();
+            let outer = checked_product(&s[..a])
+                .ok_or_else(|| n.error(format!("input dims {s:?} overflow")))?;
             let target = [outer as i64, -1];
             build(imp, n, "Reshape", &[x], &[("shape", tuple(&target))], "")
         }
@@ -609,7 +617,8 @@ fn softmax(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
         ))
     })?;
     let a = axis(n, "axis", at, shape.len())?;
-    let outer: usize = shape[..a].iter().product();
+    let outer = checked_product(&shape[..a])
+        .ok_or_else(|| n.error(format!("input dims {shape:?} overflow")))?;
     let flat = build(
         imp,
         n,

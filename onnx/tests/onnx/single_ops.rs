@@ -430,31 +430,84 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// Runs every model `dir/NAME.onnx` of `models` (NAME, input shape) in onnxruntime and
+/// through mxr's import and executor, on the same seeded input, and compares.
+fn compare_with_onnxruntime(
+    ort: &std::path::Path,
+    dir: &std::path::Path,
+    models: &[(String, Vec<usize>)],
+) {
+    let mut inputs = Vec::new();
+    for (i, (name, shape)) in models.iter().enumerate() {
+        let base = dir.join(name);
+        let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+        std::fs::write(base.with_extension("shape"), dims.join(",")).unwrap();
+        let input = values(shape.iter().product(), 100 + i as u64, 1.0);
+        python::write_f32(&base.with_extension("in.f32"), &input);
+        inputs.push(input);
+    }
+    python::run(ort, python::ONNXRUNTIME_DIR, &[&dir.to_string_lossy()]);
+    for ((name, shape), input) in models.iter().zip(&inputs) {
+        let base = dir.join(name);
+        let (sym, args, aux) =
+            mxr_onnx::import(base.with_extension("onnx")).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got = forward(&sym, &args, &aux, shape, input);
+        let want = python::read_f32(&base.with_extension("ort.f32"));
+        assert_close(&got, &want, 1e-5, 1e-6, name);
+    }
+}
+
 #[test]
 fn single_operator_models_match_onnxruntime() {
     let Some(ort) = python::onnxruntime() else {
         return;
     };
     let dir = temp_dir("single-ops");
-    let cases = cases();
-    let mut inputs = Vec::new();
-    for (i, c) in cases.iter().enumerate() {
-        let base = dir.join(c.name);
-        std::fs::write(base.with_extension("onnx"), c.model().encode_to_vec()).unwrap();
-        let shape: Vec<String> = c.shape.iter().map(ToString::to_string).collect();
-        std::fs::write(base.with_extension("shape"), shape.join(",")).unwrap();
-        let input = values(c.shape.iter().product(), 100 + i as u64, 1.0);
-        python::write_f32(&base.with_extension("in.f32"), &input);
-        inputs.push(input);
+    let mut models = Vec::new();
+    for c in cases() {
+        std::fs::write(
+            dir.join(c.name).with_extension("onnx"),
+            c.model().encode_to_vec(),
+        )
+        .unwrap();
+        models.push((c.name.to_owned(), c.shape.clone()));
     }
-    python::run(&ort, python::ONNXRUNTIME_DIR, &[&dir.to_string_lossy()]);
-    for (c, input) in cases.iter().zip(&inputs) {
-        let base = dir.join(c.name);
-        let (sym, args, aux) = mxr_onnx::import(base.with_extension("onnx"))
-            .unwrap_or_else(|e| panic!("{}: {e}", c.name));
-        let got = forward(&sym, &args, &aux, &c.shape, input);
-        let want = python::read_f32(&base.with_extension("ort.f32"));
-        assert_close(&got, &want, 1e-5, 1e-6, c.name);
+    compare_with_onnxruntime(&ort, &dir, &models);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The committed fixtures (onnx/tests/fixtures, written by its make_fixtures.py with onnx's
+/// helper API): PyTorch's dynamic-reshape chains at opsets 11 and 13 and a Conv/BatchNorm
+/// block.
+#[test]
+fn committed_fixtures_match_onnxruntime() {
+    let Some(ort) = python::onnxruntime() else {
+        return;
+    };
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = temp_dir("fixtures");
+    let mut models = Vec::new();
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "onnx") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        std::fs::copy(&path, dir.join(&name).with_extension("onnx")).unwrap();
+        let model = mxr_onnx::proto::read_model(&path).unwrap();
+        let input = &model.graph.as_ref().unwrap().input[0];
+        let Some(type_proto::Value::TensorType(t)) = input.r#type.as_ref().unwrap().value.as_ref()
+        else {
+            panic!("{name}: a tensor input")
+        };
+        let shape = t.shape.as_ref().unwrap().dim.iter().map(|d| match d.value {
+            Some(dimension::Value::DimValue(v)) => v as usize,
+            _ => panic!("{name}: a static input shape"),
+        });
+        let shape: Vec<usize> = shape.collect();
+        models.push((name, shape));
     }
+    assert_eq!(models.len(), 3, "the fixtures");
+    compare_with_onnxruntime(&ort, &dir, &models);
     std::fs::remove_dir_all(&dir).unwrap();
 }
