@@ -90,16 +90,16 @@ impl Tensor {
         }
     }
 
-    /// An mxr array holding the same dims and values.
-    pub(crate) fn to_ndarray(&self) -> Result<NDArray> {
+    /// An mxr array holding the same dims and values (moved in).
+    pub(crate) fn into_ndarray(self) -> Result<NDArray> {
         let d = &self.dims;
-        Ok(match &self.values {
-            Values::F32(v) => NDArray::from_vec(d, v.clone())?,
-            Values::F64(v) => NDArray::from_vec(d, v.clone())?,
-            Values::I64(v) => NDArray::from_vec(d, v.clone())?,
-            Values::I32(v) => NDArray::from_vec(d, v.clone())?,
-            Values::U8(v) => NDArray::from_vec(d, v.clone())?,
-            Values::I8(v) => NDArray::from_vec(d, v.clone())?,
+        Ok(match self.values {
+            Values::F32(v) => NDArray::from_vec(d, v)?,
+            Values::F64(v) => NDArray::from_vec(d, v)?,
+            Values::I64(v) => NDArray::from_vec(d, v)?,
+            Values::I32(v) => NDArray::from_vec(d, v)?,
+            Values::U8(v) => NDArray::from_vec(d, v)?,
+            Values::I8(v) => NDArray::from_vec(d, v)?,
         })
     }
 

@@ -178,7 +178,7 @@ pub(crate) fn onnx(data: &[u8]) {
     let Ok(model) = mxr::onnx::proto::decode_model(data, "fuzz input") else {
         return;
     };
-    if let Ok((symbol, _, _)) = mxr::onnx::import_model(&model, None) {
+    if let Ok((symbol, _, _)) = mxr::onnx::import_model(model, None) {
         symbol
             .to_json()
             .expect("an imported symbol writes its JSON");

@@ -43,26 +43,27 @@ pub const IMPORT_OPSETS: std::ops::RangeInclusive<i64> = 11..=19;
 pub fn import(path: impl AsRef<Path>) -> Result<(Symbol, NamedArrays, NamedArrays)> {
     let path = path.as_ref();
     let model = proto::read_model(path)?;
-    import_model(&model, path.parent())
+    import_model(model, path.parent())
 }
 
 /// [`import`] on a decoded model; `base` is the directory external data is read from
-/// (`None`: a model with external data is an error).
+/// (`None`: a model with external data is an error). The model is consumed: each initialiser's
+/// data moves into its parameter, so that the weights are held about once.
 pub fn import_model(
-    model: &ModelProto,
+    mut model: ModelProto,
     base: Option<&Path>,
 ) -> Result<(Symbol, NamedArrays, NamedArrays)> {
-    let opset = default_opset(model)?;
-    let graph = model
+    let opset = default_opset(&model)?;
+    let mut graph = model
         .graph
-        .as_ref()
+        .take()
         .ok_or_else(|| Error::Model("the model has no graph".into()))?;
-    let mut importer = Importer::new(graph, base)?;
+    let mut importer = Importer::new(&mut graph, base)?;
     for n in &graph.node {
         let node = Node::new(n, opset);
         importer.convert(&node)?;
     }
-    importer.finish(graph)
+    importer.finish(&graph)
 }
 
 /// The version of the default (`ai.onnx`) opset the model imports, within [`IMPORT_OPSETS`].
@@ -105,7 +106,8 @@ struct Importer<'a> {
 }
 
 impl<'a> Importer<'a> {
-    fn new(graph: &GraphProto, base: Option<&'a Path>) -> Result<Importer<'a>> {
+    /// Takes the graph's initialisers (decoded one by one, each proto dropped once decoded).
+    fn new(graph: &mut GraphProto, base: Option<&'a Path>) -> Result<Importer<'a>> {
         let mut imp = Importer {
             base,
             values: HashMap::new(),
@@ -113,8 +115,8 @@ impl<'a> Importer<'a> {
             shapes: HashMap::new(),
             used: HashSet::new(),
         };
-        for init in &graph.initializer {
-            let t = tensor::decode(init, imp.base)?;
+        for init in std::mem::take(&mut graph.initializer) {
+            let t = tensor::decode(&init, imp.base)?;
             imp.values.insert(init.name().to_owned(), Value::Const(t));
         }
         // An initialiser also listed as an input is a parameter, not a data input.
@@ -138,34 +140,28 @@ impl<'a> Importer<'a> {
 
     /// The value named `name`, which `node` reads.
     fn value(&self, node: &Node<'_>, name: &str) -> Result<&Value> {
-        self.values.get(name).ok_or_else(|| {
-            node.error(format!(
-                "input {name:?} is neither a graph input, an initializer nor an output of an \
-                 earlier node"
-            ))
-        })
+        self.values.get(name).ok_or_else(|| missing(node, name))
     }
 
-    /// Input `i` of `node` as a symbol: a constant becomes a parameter variable of its name.
+    /// Input `i` of `node` as a symbol: a constant becomes a parameter variable of its name,
+    /// its data moved into the parameter.
     fn symbol(&mut self, node: &Node<'_>, i: usize) -> Result<Symbol> {
         let name = node.required_input(i)?;
-        match self.value(node, name)? {
-            Value::Symbol(s) => Ok(s.clone()),
-            Value::Const(t) => {
-                let t = t.clone();
-                self.param(name, &t)
-            }
+        if let Some(Value::Symbol(s)) = self.values.get(name) {
+            return Ok(s.clone());
+        }
+        match self.values.remove(name) {
+            Some(Value::Const(t)) => self.param(name, t),
+            _ => Err(missing(node, name)),
         }
     }
 
-    /// A parameter variable `name` holding `t` (made once; later uses share it).
-    fn param(&mut self, name: &str, t: &Tensor) -> Result<Symbol> {
+    /// A parameter variable `name` holding `t`; the name then stands for the variable.
+    fn param(&mut self, name: &str, t: Tensor) -> Result<Symbol> {
         let var = Symbol::variable(name);
-        if !self.params.contains_key(name) {
-            self.params.insert(name.to_owned(), t.to_ndarray()?);
-            self.shapes.insert(name.to_owned(), t.dims.clone());
-            self.used.insert(name.to_owned());
-        }
+        self.shapes.insert(name.to_owned(), t.dims.clone());
+        self.params.insert(name.to_owned(), t.into_ndarray()?);
+        self.used.insert(name.to_owned());
         self.values
             .insert(name.to_owned(), Value::Symbol(var.clone()));
         Ok(var)
@@ -283,6 +279,13 @@ impl<'a> Importer<'a> {
         let aux = pick(symbol.list_auxiliary_states());
         Ok((symbol, args, aux))
     }
+}
+
+/// The error for an input that names no value.
+fn missing(node: &Node<'_>, name: &str) -> Error {
+    node.error(format!(
+        "input {name:?} is neither a graph input, an initializer nor an output of an earlier node"
+    ))
 }
 
 /// A graph input's dims from its type, `0` for dims without a value; `None` when it has no

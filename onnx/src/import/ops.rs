@@ -450,7 +450,7 @@ fn gemm(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
                         values: c.values.clone(),
                     };
                     let fresh = imp.fresh_name(name);
-                    imp.param(&fresh, &flat)?
+                    imp.param(&fresh, flat)?
                 });
             }
             let params = [

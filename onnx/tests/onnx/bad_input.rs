@@ -43,7 +43,9 @@ fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
 }
 
 fn import_err(m: &ModelProto) -> String {
-    mxr_onnx::import_model(m, None).unwrap_err().to_string()
+    mxr_onnx::import_model(m.clone(), None)
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -149,7 +151,7 @@ fn truncated_and_corrupt_files_are_errors() {
 fn conversions_mxr_cannot_express_are_refused_by_name() {
     use super::single_ops::{Case, int, ints, node, string, weights};
     let refused = |c: Case, want: &str| {
-        let e = mxr_onnx::import_model(&c.model(), None)
+        let e = mxr_onnx::import_model(c.model(), None)
             .unwrap_err()
             .to_string();
         assert!(e.contains(want), "{}: {e}", c.name);
