@@ -45,6 +45,27 @@ fn mxnet_exports_of_the_mlp_and_lenet_import_and_match_mxnet() {
             1e-6,
             &format!("{net}: mxr vs MXNet"),
         );
+        // The checkpoint `mxr onnx import` writes loads in MXNet and computes the same.
+        let prefix = dir.join("imported").to_string_lossy().into_owned();
+        mxr_frontend::sym::save_checkpoint(&prefix, 0, &sym, &args, &aux).unwrap();
+        let out = dir.join("imported.f32");
+        let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+        let inp = dir.join("input.f32");
+        let argv = [
+            &*prefix,
+            &inp.to_string_lossy(),
+            &dims.join(","),
+            &out.to_string_lossy(),
+        ];
+        python::run(&mxnet, python::MXNET_CHECKPOINT, &argv);
+        let again = python::read_f32(&out);
+        assert_close(
+            &again,
+            &mxnet_out,
+            1e-5,
+            1e-6,
+            &format!("{net}: MXNet on mxr's checkpoint"),
+        );
         if let Some(ort) = &ort {
             let ort_out = python::run_onnxruntime(ort, &model, &input, &shape);
             assert_close(

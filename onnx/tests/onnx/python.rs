@@ -224,3 +224,19 @@ for f in sorted(os.listdir(d)):
     y = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     y.astype(np.float32).tofile(base + '.ort.f32')
 "#;
+
+/// MXNet loads the checkpoint `PREFIX` (as `mxr onnx import` writes it), binds it for the
+/// float32 input `IN` of shape `SHAPE` (comma-separated) and writes its output to `OUT`.
+pub(crate) const MXNET_CHECKPOINT: &str = r#"
+import sys
+import numpy as np
+import mxnet as mx
+
+prefix, inp, shape, out = sys.argv[1:5]
+shape = tuple(int(s) for s in shape.split(','))
+sym, args, aux = mx.model.load_checkpoint(prefix, 0)
+exe = sym.simple_bind(mx.cpu(), grad_req='null', data=shape)
+exe.copy_params_from(args, aux)
+exe.arg_dict['data'][:] = np.fromfile(inp, dtype=np.float32).reshape(shape)
+exe.forward(is_train=False)[0].asnumpy().astype(np.float32).tofile(out)
+"#;

@@ -40,6 +40,29 @@ fn model_zoo_networks_convert_both_ways() {
             1e-5,
             &format!("{name}: mxr (imported) vs MXNet"),
         );
+        // MXNet on the checkpoint of the import (what `mxr onnx import` writes).
+        let imported = dir
+            .join(format!("{name}-imported"))
+            .to_string_lossy()
+            .into_owned();
+        mxr_frontend::sym::save_checkpoint(&imported, 0, &sym, &params, &aux).unwrap();
+        let out = dir.join(format!("{name}-imported.f32"));
+        let inp = dir.join("input.f32");
+        let argv = [
+            &*imported,
+            &inp.to_string_lossy(),
+            "2,3,64,64",
+            &out.to_string_lossy(),
+        ];
+        python::run(&mxnet, python::MXNET_CHECKPOINT, &argv);
+        let theirs = python::read_f32(&out);
+        assert_close(
+            &theirs,
+            &want,
+            1e-4,
+            1e-5,
+            &format!("{name}: MXNet on the import"),
+        );
         // mxr's export of the MXNet checkpoint, in onnxruntime.
         let prefix = dir.join(name).to_string_lossy().into_owned();
         let (net, args, aux) = mxr_frontend::sym::load_checkpoint(&prefix, 0).unwrap();
