@@ -21,12 +21,14 @@ pub const EXPORTED_OPS: &[&str] = &[
     "LogisticRegressionOutput",
     "Pooling",
     "Reshape",
+    "SliceChannel",
     "SoftmaxOutput",
     "_copy",
     "_div_scalar",
     "_minus_scalar",
     "_mul_scalar",
     "_plus_scalar",
+    "_power_scalar",
     "_rdiv_scalar",
     "_rminus_scalar",
     "abs",
@@ -43,13 +45,20 @@ pub const EXPORTED_OPS: &[&str] = &[
     "elemwise_sub",
     "exp",
     "expand_dims",
+    "hard_sigmoid",
     "log",
     "log_softmax",
+    "max",
+    "mean",
+    "min",
     "negative",
     "relu",
     "sigmoid",
+    "slice_axis",
     "softmax",
     "sqrt",
+    "square",
+    "sum",
     "tanh",
     "transpose",
 ];
@@ -327,6 +336,36 @@ pub(super) fn convert(ex: &mut Exporter, all: &[JsonNode], id: usize) -> Result<
         }
         "dot" => dot(ex, &c),
         "batch_dot" => batch_dot(ex, &c),
+        "sum" | "mean" | "max" | "min" => reduce(ex, &c),
+        "slice_axis" => {
+            let names = ["starts", "ends", "axes"].map(|w| c.helper(w));
+            let end = match c.attr("end") {
+                None | Some("None") => i64::MAX,
+                Some(_) => c.int("end", 0)?,
+            };
+            let values = [c.int("begin", 0)?, end, c.int("axis", 0)?];
+            for (name, v) in names.iter().zip(values) {
+                ex.int_init(name, vec![v]);
+            }
+            let [starts, ends, axes] = names;
+            c.emit(ex, "Slice", vec![c.input(0)?, starts, ends, axes], vec![]);
+            Ok(())
+        }
+        "hard_sigmoid" => {
+            let attrs = vec![
+                float_attr("alpha", c.float("alpha", 0.2)?),
+                float_attr("beta", c.float("beta", 0.5)?),
+            ];
+            c.emit(ex, "HardSigmoid", vec![c.input(0)?], attrs);
+            Ok(())
+        }
+        "square" => {
+            let x = c.input(0)?;
+            c.emit(ex, "Mul", vec![x.clone(), x], vec![]);
+            Ok(())
+        }
+        "_power_scalar" => scalar(ex, &c, "Pow", false),
+        "SliceChannel" | "split" => split(ex, &c),
         "expand_dims" => {
             let axes = c.helper("axes");
             ex.int_init(&axes, vec![c.int("axis", 0)?]);
@@ -576,5 +615,55 @@ fn batch_dot(ex: &mut Exporter, c: &Ctx<'_>) -> Result<()> {
         });
     }
     c.emit(ex, "MatMul", operands, vec![]);
+    Ok(())
+}
+
+/// sum, mean, max, min: ReduceSum (its axes an input at opset 13), ReduceMean, ReduceMax,
+/// ReduceMin (axes an attribute); no axes reduces all.
+fn reduce(ex: &mut Exporter, c: &Ctx<'_>) -> Result<()> {
+    if c.flag("exclude", false)? {
+        return Err(c.error("exclude=True has no ONNX export"));
+    }
+    let axes = c.tuple("axis")?.filter(|a| !a.is_empty());
+    let keep = int_attr("keepdims", i64::from(c.flag("keepdims", false)?));
+    let mut inputs = vec![c.input(0)?];
+    let mut attrs = vec![keep];
+    let op = match c.node.op.as_str() {
+        "sum" => {
+            if let Some(axes) = axes {
+                let name = c.helper("axes");
+                ex.int_init(&name, axes);
+                inputs.push(name);
+            }
+            "ReduceSum"
+        }
+        op => {
+            attrs.extend(axes.map(|a| ints_attr("axes", a)));
+            match op {
+                "mean" => "ReduceMean",
+                "max" => "ReduceMax",
+                _ => "ReduceMin",
+            }
+        }
+    };
+    c.emit(ex, op, inputs, attrs);
+    Ok(())
+}
+
+/// SliceChannel: Split into equal pieces (opset 13 splits equally without `split`).
+fn split(ex: &mut Exporter, c: &Ctx<'_>) -> Result<()> {
+    if c.flag("squeeze_axis", false)? {
+        return Err(c.error("squeeze_axis=True has no ONNX export in mxr"));
+    }
+    let pieces = c.int("num_outputs", 1)?;
+    let outputs = (0..pieces as usize).map(|i| c.node.output(i)).collect();
+    ex.nodes.push(NodeProto {
+        name: Some(c.node.name.clone()),
+        op_type: Some("Split".into()),
+        input: vec![c.input(0)?],
+        output: outputs,
+        attribute: vec![int_attr("axis", c.int("axis", 1)?)],
+        ..Default::default()
+    });
     Ok(())
 }

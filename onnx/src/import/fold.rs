@@ -400,12 +400,13 @@ pub(super) fn arithmetic(imp: &Importer<'_>, n: &Node<'_>) -> Result<Option<Valu
     Ok(Some(Value::Const(Tensor { dims, values })))
 }
 
-/// Slice of a constant vector (a shape being cut), by constant starts, ends, axes, steps.
+/// Slice of a constant vector (a shape being cut), by constant starts, ends, axes, steps
+/// (a computed input slices through `slice_axis` instead).
 pub(super) fn slice(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
     n.check_attrs(&[])?;
-    let data = imp.constant(n, 0)?.ok_or_else(|| {
-        n.error("Slice is folded only on constant data: mxr's registry has no slice operator")
-    })?;
+    let data = imp
+        .constant(n, 0)?
+        .ok_or_else(|| n.error("input 0 must be a constant to fold"))?;
     let list = |i: usize| -> Result<Option<Vec<i64>>> {
         if n.input(i).is_none() {
             return Ok(None);

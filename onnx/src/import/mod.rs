@@ -10,6 +10,7 @@
 mod fold;
 mod node;
 mod ops;
+mod reduce;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

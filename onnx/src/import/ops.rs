@@ -4,7 +4,7 @@
 use mxr_frontend::sym::{OpBuilder, Symbol};
 
 use super::node::{Node, axis};
-use super::{Importer, Value, fold};
+use super::{Importer, Value, fold, reduce};
 use crate::error::Result;
 use crate::tensor::{Tensor, checked_product};
 
@@ -29,6 +29,7 @@ pub const IMPORTED_OPS: &[&str] = &[
     "Gemm",
     "GlobalAveragePool",
     "GlobalMaxPool",
+    "HardSigmoid",
     "Identity",
     "LeakyRelu",
     "Log",
@@ -37,6 +38,11 @@ pub const IMPORTED_OPS: &[&str] = &[
     "MaxPool",
     "Mul",
     "Neg",
+    "Pow",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceMin",
+    "ReduceSum",
     "Relu",
     "Reshape",
     "Shape",
@@ -44,6 +50,7 @@ pub const IMPORTED_OPS: &[&str] = &[
     "Slice",
     "Softmax",
     "Softplus",
+    "Split",
     "Sqrt",
     "Squeeze",
     "Sub",
@@ -86,7 +93,14 @@ pub(super) fn convert(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>
             Some(folded) => vec![folded],
             None => one(binary(imp, n)?),
         },
-        "Slice" => vec![fold::slice(imp, n)?],
+        "Slice" => match imp.constant(n, 0)? {
+            Some(_) => vec![fold::slice(imp, n)?],
+            None => vec![reduce::slice(imp, n)?],
+        },
+        "ReduceMean" | "ReduceSum" | "ReduceMax" | "ReduceMin" => one(reduce::reduce(imp, n)?),
+        "Split" => reduce::split(imp, n)?,
+        "HardSigmoid" => one(hard_sigmoid(imp, n)?),
+        "Pow" => one(pow(imp, n)?),
         "Dropout" => one(dropout(imp, n)?),
         "Softmax" | "LogSoftmax" => one(softmax(imp, n)?),
         "Transpose" => one(transpose(imp, n)?),
@@ -158,6 +172,29 @@ fn unary(imp: &mut Importer<'_>, n: &Node<'_>, op: &str) -> Result<Symbol> {
     n.check_attrs(&[])?;
     let x = imp.symbol(n, 0)?;
     build(imp, n, op, &[x], &[], "")
+}
+
+fn hard_sigmoid(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
+    n.check_attrs(&["alpha", "beta"])?;
+    let (alpha, beta) = (n.float("alpha", 0.2)?, n.float("beta", 0.5)?);
+    let x = imp.symbol(n, 0)?;
+    let params = [("alpha", fmt_f32(alpha)), ("beta", fmt_f32(beta))];
+    build(imp, n, "hard_sigmoid", &[x], &params, "")
+}
+
+/// Pow by a constant exponent: `square` for 2, `sqrt` for 0.5, else `_power_scalar`.
+fn pow(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
+    n.check_attrs(&[])?;
+    if imp.constant(n, 1)?.is_none() {
+        return Err(n.error("the exponent (input 1) must be a constant"));
+    }
+    let e = scalar_input(imp, n, 1, 1.0)?;
+    let x = imp.symbol(n, 0)?;
+    match e {
+        2.0 => build(imp, n, "square", &[x], &[], ""),
+        0.5 => build(imp, n, "sqrt", &[x], &[], ""),
+        _ => build(imp, n, "_power_scalar", &[x], &[("scalar", fmt_f64(e))], ""),
+    }
 }
 
 /// A float parameter as MXNet's Python frontend writes a float32.

@@ -121,3 +121,79 @@ fn the_round_trip_keeps_outputs_bit_for_bit() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// A network of the registry operators beyond the model zoo's that export converts:
+/// slice_axis, hard_sigmoid, square, SliceChannel, _power_scalar, sum, mean, max, min.
+fn more_ops() -> mxr_frontend::sym::Symbol {
+    use mxr_frontend::sym::Symbol;
+    let op = |op: &str, inputs: &[&Symbol], params: &[(&str, &str)], name: &str| {
+        let inputs: Vec<(&str, &Symbol)> = inputs.iter().map(|s| ("", *s)).collect();
+        Symbol::op(op, &inputs, params, Some(name)).unwrap()
+    };
+    let data = Symbol::variable("data");
+    let cut = op(
+        "slice_axis",
+        &[&data],
+        &[("axis", "1"), ("begin", "1"), ("end", "5")],
+        "cut",
+    );
+    let hs = op("hard_sigmoid", &[&cut], &[("alpha", "0.3")], "hs");
+    let sq = op("square", &[&hs], &[], "sq");
+    let halves = op(
+        "SliceChannel",
+        &[&sq],
+        &[("num_outputs", "2"), ("axis", "1")],
+        "halves",
+    );
+    let second = halves.output(1).unwrap();
+    let cube = op("_power_scalar", &[&second], &[("scalar", "3")], "cube");
+    let s = op(
+        "sum",
+        &[&cube],
+        &[("axis", "(2,)"), ("keepdims", "True")],
+        "s",
+    );
+    let m = op(
+        "mean",
+        &[&cube],
+        &[("axis", "(2,)"), ("keepdims", "True")],
+        "m",
+    );
+    let hi = op(
+        "max",
+        &[&cube],
+        &[("axis", "(2,)"), ("keepdims", "True")],
+        "hi",
+    );
+    let lo = op(
+        "min",
+        &[&cube],
+        &[("axis", "(2,)"), ("keepdims", "True")],
+        "lo",
+    );
+    let a = op("broadcast_add", &[&s, &m], &[], "a");
+    let b = op("broadcast_sub", &[&hi, &lo], &[], "b");
+    op("elemwise_mul", &[&a, &b], &[], "y")
+}
+
+#[test]
+fn more_registry_operators_export_and_come_back() {
+    let net = more_ops();
+    let shape = [2usize, 6, 4];
+    let input = nets::values(48, 3, 1.0);
+    let want = forward(&net, &vec![], &vec![], &shape, &input);
+    let dir = temp_dir("more-ops");
+    let model = dir.join("more.onnx");
+    mxr_onnx::export(&net, &[], &[], &[("data", &shape)], &model).unwrap();
+    let (back, args, aux) = mxr_onnx::import(&model).unwrap();
+    assert_eq!(
+        forward(&back, &args, &aux, &shape, &input),
+        want,
+        "round trip"
+    );
+    if let Some(ort) = python::onnxruntime() {
+        let got = python::run_onnxruntime(&ort, &model, &input, &shape);
+        assert_close(&got, &want, 1e-5, 1e-6, "more ops: onnxruntime vs mxr");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -38,6 +38,19 @@ pub(crate) fn node(
     }
 }
 
+/// A node with several outputs.
+fn node_multi(
+    op: &str,
+    inputs: &[&str],
+    outputs: &[&str],
+    attrs: Vec<AttributeProto>,
+) -> NodeProto {
+    NodeProto {
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        ..node(op, inputs, outputs[0], attrs)
+    }
+}
+
 fn attr(name: &str, t: AttributeType) -> AttributeProto {
     AttributeProto {
         name: Some(name.into()),
@@ -400,6 +413,78 @@ fn cases() -> Vec<Case> {
                 node("Tanh", &["i"], "y", vec![]),
             ],
             vec![floats("ratio", &[], &[0.3])],
+        ),
+        case(
+            "reduce_mean_keepdims",
+            13,
+            &[2, 3, 4],
+            one("ReduceMean", &["data"], vec![ints("axes", &[1, -1])]),
+            vec![],
+        ),
+        case(
+            "reduce_sum_axes_input",
+            13,
+            &[2, 3, 4],
+            one("ReduceSum", &["data", "axes"], vec![int("keepdims", 0)]),
+            vec![int64s("axes", &[1], &[1])],
+        ),
+        case(
+            "reduce_max_all",
+            13,
+            &[2, 3, 4],
+            one("ReduceMax", &["data"], vec![int("keepdims", 1)]),
+            vec![],
+        ),
+        case(
+            "reduce_min_opset_18",
+            18,
+            &[2, 3, 4],
+            one("ReduceMin", &["data", "axes"], vec![int("keepdims", 0)]),
+            vec![int64s("axes", &[1], &[2])],
+        ),
+        case(
+            "slice_computed",
+            13,
+            &[2, 6, 5],
+            one("Slice", &["data", "starts", "ends", "axes"], vec![]),
+            vec![
+                int64s("starts", &[2], &[1, -4]),
+                int64s("ends", &[2], &[i64::MAX, 4]),
+                int64s("axes", &[2], &[1, 2]),
+            ],
+        ),
+        case(
+            "split_second_half",
+            13,
+            &[2, 6],
+            vec![node_multi(
+                "Split",
+                &["data"],
+                &["a", "y"],
+                vec![int("axis", 1)],
+            )],
+            vec![],
+        ),
+        case(
+            "hard_sigmoid",
+            13,
+            &[2, 5],
+            one(
+                "HardSigmoid",
+                &["data"],
+                vec![float("alpha", 0.3), float("beta", 0.4)],
+            ),
+            vec![],
+        ),
+        case(
+            "pow_square_and_cube",
+            13,
+            &[2, 5],
+            vec![
+                node("Pow", &["data", "two"], "sq", vec![]),
+                node("Pow", &["sq", "three"], "y", vec![]),
+            ],
+            vec![floats("two", &[], &[2.0]), floats("three", &[], &[3.0])],
         ),
         // PyTorch's dynamic reshape: x.view(x.size(0), -1).
         case(
