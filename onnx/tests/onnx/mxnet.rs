@@ -1,6 +1,8 @@
 //! MXNet's exporter against mxr's importer, mxr's exporter against onnxruntime, and mxr's
 //! round trip.
 
+use mxr_frontend::sym::NamedArrays;
+
 use super::nets::{self, assert_close, forward, temp_dir};
 use super::python;
 
@@ -176,24 +178,90 @@ fn more_ops() -> mxr_frontend::sym::Symbol {
     op("elemwise_mul", &[&a, &b], &[], "y")
 }
 
+/// The elementwise, scalar, layout and product operators export converts, in one network
+/// over data of shape (2, 3, 4).
+fn elementwise_ops() -> (mxr_frontend::sym::Symbol, NamedArrays) {
+    use mxr_frontend::sym::Symbol;
+    let op = |op: &str, inputs: &[&Symbol], params: &[(&str, &str)], name: &str| {
+        let inputs: Vec<(&str, &Symbol)> = inputs.iter().map(|s| ("", *s)).collect();
+        Symbol::op(op, &inputs, params, Some(name)).unwrap()
+    };
+    let data = Symbol::variable("data");
+    let w = Symbol::variable("w");
+    let a = op("_rminus_scalar", &[&data], &[("scalar", "0.5")], "a");
+    let b = op("_mul_scalar", &[&a], &[("scalar", "1.5")], "b");
+    let c = op("clip", &[&b], &[("a_min", "-1"), ("a_max", "1.2")], "c");
+    let d = op(
+        "LeakyReLU",
+        &[&c],
+        &[("act_type", "elu"), ("slope", "0.7")],
+        "d",
+    );
+    let e = op("LeakyReLU", &[&d], &[("slope", "0.1")], "e");
+    let f = op("abs", &[&e], &[], "f");
+    let g = op("_plus_scalar", &[&f], &[("scalar", "0.25")], "g");
+    let h = op(
+        "sqrt",
+        &[&op("log", &[&op("exp", &[&g], &[], "ex")], &[], "lg")],
+        &[],
+        "h",
+    );
+    let i = op("_rdiv_scalar", &[&h], &[("scalar", "1")], "i");
+    let j = op(
+        "negative",
+        &[&op("Dropout", &[&i], &[("p", "0.3")], "drop")],
+        &[],
+        "j",
+    );
+    let t = op("transpose", &[&j], &[("axes", "(0, 2, 1)")], "t");
+    let k = op("batch_dot", &[&j, &t], &[], "k");
+    let l = op("Concat", &[&k, &j], &[("dim", "2")], "l");
+    let m = op("Reshape", &[&l], &[("shape", "(-3, 0)")], "m");
+    let n = op("dot", &[&m, &w], &[("transpose_b", "True")], "n");
+    let o = op("Activation", &[&n], &[("act_type", "softrelu")], "o");
+    let p = op("expand_dims", &[&o], &[("axis", "1")], "p");
+    let q = op(
+        "FullyConnected",
+        &[&p],
+        &[("num_hidden", "5"), ("flatten", "False")],
+        "q",
+    );
+    let r = op("softmax", &[&q], &[("axis", "1")], "r");
+    let net = op("log_softmax", &[&r], &[], "y");
+    let args = nets::params_for(&net, &[("data", &[2, 3, 4]), ("w", &[4, 7])]);
+    (net, args)
+}
+
 #[test]
 fn more_registry_operators_export_and_come_back() {
-    let net = more_ops();
-    let shape = [2usize, 6, 4];
-    let input = nets::values(48, 3, 1.0);
-    let want = forward(&net, &vec![], &vec![], &shape, &input);
     let dir = temp_dir("more-ops");
-    let model = dir.join("more.onnx");
-    mxr_onnx::export(&net, &[], &[], &[("data", &shape)], &model).unwrap();
-    let (back, args, aux) = mxr_onnx::import(&model).unwrap();
-    assert_eq!(
-        forward(&back, &args, &aux, &shape, &input),
-        want,
-        "round trip"
-    );
-    if let Some(ort) = python::onnxruntime() {
-        let got = python::run_onnxruntime(&ort, &model, &input, &shape);
-        assert_close(&got, &want, 1e-5, 1e-6, "more ops: onnxruntime vs mxr");
+    let ort = python::onnxruntime();
+    let (elementwise, elementwise_args) = elementwise_ops();
+    let nets = [
+        (more_ops(), vec![], vec![2usize, 6, 4]),
+        (elementwise, elementwise_args, vec![2, 3, 4]),
+    ];
+    for (i, (net, args, shape)) in nets.into_iter().enumerate() {
+        let input = nets::values(shape.iter().product(), 3, 1.0);
+        let want = forward(&net, &args, &vec![], &shape, &input);
+        let model = dir.join(format!("more{i}.onnx"));
+        mxr_onnx::export(&net, &args, &[], &[("data", &shape)], &model).unwrap();
+        let (back, back_args, aux) = mxr_onnx::import(&model).unwrap();
+        assert_eq!(
+            forward(&back, &back_args, &aux, &shape, &input),
+            want,
+            "round trip {i}"
+        );
+        if let Some(ort) = &ort {
+            let got = python::run_onnxruntime(ort, &model, &input, &shape);
+            assert_close(
+                &got,
+                &want,
+                1e-5,
+                1e-6,
+                &format!("network {i}: onnxruntime vs mxr"),
+            );
+        }
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

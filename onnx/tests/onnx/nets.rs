@@ -72,7 +72,13 @@ pub(crate) fn lenet() -> Symbol {
 /// Seeded parameters for `net` with data of `shape` (the label, when there is one, is not a
 /// parameter).
 pub(crate) fn params(net: &Symbol, shape: &[usize]) -> NamedArrays {
-    let (shapes, _, _) = net.infer_shape(&[("data", shape)]).unwrap();
+    params_for(net, &[("data", shape)])
+}
+
+/// Seeded parameters for `net`, every argument but `data` and labels, with the shapes inferred
+/// from `known`.
+pub(crate) fn params_for(net: &Symbol, known: &[(&str, &[usize])]) -> NamedArrays {
+    let (shapes, _, _) = net.infer_shape(known).unwrap();
     net.list_arguments()
         .into_iter()
         .zip(shapes)
