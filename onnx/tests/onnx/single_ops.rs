@@ -466,6 +466,20 @@ fn cases() -> Vec<Case> {
             vec![],
         ),
         case(
+            "softsign",
+            13,
+            &[2, 5],
+            one("Softsign", &["data"], vec![]),
+            vec![],
+        ),
+        case(
+            "softplus",
+            13,
+            &[2, 5],
+            one("Softplus", &["data"], vec![]),
+            vec![],
+        ),
+        case(
             "hard_sigmoid",
             13,
             &[2, 5],
