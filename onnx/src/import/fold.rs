@@ -118,15 +118,7 @@ fn axes(imp: &Importer<'_>, n: &Node<'_>) -> Result<Option<Vec<i64>>> {
         return n.ints("axes");
     }
     n.check_attrs(&[])?;
-    if n.input(1).is_none() {
-        return Ok(None);
-    }
-    let t = imp
-        .constant(n, 1)?
-        .ok_or_else(|| n.error("axes (input 1) must be a constant"))?;
-    Ok(Some(t.as_i64().ok_or_else(|| {
-        n.error("axes (input 1) must be integers")
-    })?))
+    imp.int_list(n, 1, "axes")
 }
 
 /// Unsqueeze and Squeeze: new dims for the same values, folded on a constant and a Reshape
@@ -407,20 +399,10 @@ pub(super) fn slice(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
     let data = imp
         .constant(n, 0)?
         .ok_or_else(|| n.error("input 0 must be a constant to fold"))?;
-    let list = |i: usize| -> Result<Option<Vec<i64>>> {
-        if n.input(i).is_none() {
-            return Ok(None);
-        }
-        let t = imp
-            .constant(n, i)?
-            .ok_or_else(|| n.error(format!("input {i} must be a constant")))?;
-        t.as_i64()
-            .map(Some)
-            .ok_or_else(|| n.error(format!("input {i} must be integers")))
-    };
-    let (starts, ends) = (list(1)?.unwrap_or_default(), list(2)?.unwrap_or_default());
-    let axes = list(3)?.unwrap_or_else(|| vec![0]);
-    let steps = list(4)?.unwrap_or_else(|| vec![1]);
+    let starts = imp.int_list(n, 1, "starts")?.unwrap_or_default();
+    let ends = imp.int_list(n, 2, "ends")?.unwrap_or_default();
+    let axes = imp.int_list(n, 3, "axes")?.unwrap_or_else(|| vec![0]);
+    let steps = imp.int_list(n, 4, "steps")?.unwrap_or_else(|| vec![1]);
     if data.dims.len() != 1
         || starts.len() != 1
         || ends.len() != 1

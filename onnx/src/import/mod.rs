@@ -179,6 +179,20 @@ impl<'a> Importer<'a> {
         }
     }
 
+    /// Input `i` of `node` as a constant list of integers (axes, starts, split sizes; `what`
+    /// names it in errors); `None` when omitted.
+    fn int_list(&self, node: &Node<'_>, i: usize, what: &str) -> Result<Option<Vec<i64>>> {
+        if node.input(i).is_none() {
+            return Ok(None);
+        }
+        let t = self
+            .constant(node, i)?
+            .ok_or_else(|| node.error(format!("{what} (input {i}) must be a constant")))?;
+        t.as_i64()
+            .map(Some)
+            .ok_or_else(|| node.error(format!("{what} (input {i}) must be integers")))
+    }
+
     /// The shape of input `i` of `node` when it is fully known (from the constant's dims, or
     /// inferred from the graph's known input shapes).
     fn shape(&self, node: &Node<'_>, i: usize) -> Result<Option<Vec<usize>>> {

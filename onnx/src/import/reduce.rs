@@ -8,19 +8,6 @@ use super::ops::{build, tuple};
 use super::{Importer, Value};
 use crate::error::Result;
 
-/// A constant integer-list input (`axes`, `starts`, `split`); `None` when omitted.
-fn int_list(imp: &Importer<'_>, n: &Node<'_>, i: usize, what: &str) -> Result<Option<Vec<i64>>> {
-    if n.input(i).is_none() {
-        return Ok(None);
-    }
-    let t = imp
-        .constant(n, i)?
-        .ok_or_else(|| n.error(format!("{what} (input {i}) must be a constant")))?;
-    t.as_i64()
-        .map(Some)
-        .ok_or_else(|| n.error(format!("{what} (input {i}) must be integers")))
-}
-
 /// ReduceMean, ReduceSum, ReduceMax, ReduceMin: MXNet's `mean`, `sum`, `max`, `min` over
 /// `axes` (an attribute, or from ReduceSum at opset 13 and the others at 18 an input; all
 /// axes when absent), keeping the reduced axes as ONNX's `keepdims` says (default 1).
@@ -34,7 +21,7 @@ pub(super) fn reduce(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
     };
     let axes_as_input = n.opset >= 18 || (n.op == "ReduceSum" && n.opset >= 13);
     let axes = if axes_as_input {
-        int_list(imp, n, 1, "axes")?
+        imp.int_list(n, 1, "axes")?
     } else {
         n.ints("axes")?
     };
@@ -56,10 +43,14 @@ pub(super) fn reduce(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
 /// else an end past any size (`INT64_MAX`, as exporters write "to the end") means the end.
 pub(super) fn slice(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     n.check_attrs(&[])?;
-    let starts = int_list(imp, n, 1, "starts")?.unwrap_or_default();
-    let ends = int_list(imp, n, 2, "ends")?.unwrap_or_default();
-    let axes = int_list(imp, n, 3, "axes")?.unwrap_or_else(|| (0..starts.len() as i64).collect());
-    let steps = int_list(imp, n, 4, "steps")?.unwrap_or_else(|| vec![1; starts.len()]);
+    let starts = imp.int_list(n, 1, "starts")?.unwrap_or_default();
+    let ends = imp.int_list(n, 2, "ends")?.unwrap_or_default();
+    let axes = imp
+        .int_list(n, 3, "axes")?
+        .unwrap_or_else(|| (0..starts.len() as i64).collect());
+    let steps = imp
+        .int_list(n, 4, "steps")?
+        .unwrap_or_else(|| vec![1; starts.len()]);
     if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
         return Err(n.error(format!(
             "starts {starts:?}, ends {ends:?}, axes {axes:?}, steps {steps:?} differ in length"
@@ -104,7 +95,7 @@ pub(super) fn split(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>> 
     n.check_attrs(&["axis", "split", "num_outputs"])?;
     let pieces = n.proto.output.len();
     let sizes = if n.opset >= 13 {
-        int_list(imp, n, 1, "split")?
+        imp.int_list(n, 1, "split")?
     } else {
         n.ints("split")?
     };
