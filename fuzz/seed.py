@@ -3,7 +3,8 @@
 
 params: every .params file; symbol_json: every symbol JSON; op_attrs: each operator node of
 those JSON files in the op_attrs input format (tests/robust/harness.rs); idx: small IDX files,
-raw and gzip, plus the first bytes of Fashion-MNIST when installed.
+raw and gzip, plus the first bytes of Fashion-MNIST when installed; onnx: the ONNX fixtures
+of onnx/tests/fixtures.
 """
 import glob, gzip, hashlib, json, os, struct, sys
 
@@ -69,6 +70,10 @@ for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         body = raw[len(head): len(head) + 2 * (784 if "images" in name else 1)]
         put("idx", idx(dims, body))
 
-for t in ("params", "symbol_json", "op_attrs", "idx"):
+for p in glob.glob(os.path.join(root, "onnx", "tests", "fixtures", "*.onnx")):
+    if small(p):
+        put("onnx", open(p, "rb").read())
+
+for t in ("params", "symbol_json", "op_attrs", "idx", "onnx"):
     d = os.path.join(corpus, t)
     print(f"{t}: {len(os.listdir(d)) if os.path.isdir(d) else 0} seeds", file=sys.stderr)

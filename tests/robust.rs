@@ -162,11 +162,12 @@ pub(crate) fn run_child(test: &str, env: &[(&str, String)], timeout: Duration) -
 #[test]
 fn fuzz_regressions_stay_fixed() {
     type Target = fn(&[u8]);
-    let targets: [(&str, Target); 4] = [
+    let targets: [(&str, Target); 5] = [
         ("params", harness::params),
         ("symbol_json", harness::symbol_json),
         ("op_attrs", harness::op_attrs),
         ("idx", harness::idx),
+        ("onnx", harness::onnx),
     ];
     let mut count = 0;
     for (name, check) in targets {

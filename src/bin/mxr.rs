@@ -5,6 +5,8 @@
 //! mxr inspect --symbol F.json         arguments, outputs and auxiliary states as JSON
 //! mxr infer-shape --symbol F.json --shape data=8,784 [--shape NAME=DIMS ...] [--partial]
 //! mxr exec --symbol F.json --inputs IN.params --output OUT.params [--train] [--backward]
+//! mxr onnx import MODEL.onnx --out PREFIX   an ONNX model as an MXNet checkpoint
+//! mxr onnx export --symbol S.json --params P.params --shape data=1,3,224,224 --out MODEL.onnx
 //! ```
 //!
 //! `mxr COMMAND --help` describes a command. Every command takes `--plugin PATH`
@@ -106,6 +108,26 @@ const COMMANDS: &[Cmd] = &[
         switches: &["--train", "--backward"],
         positional: 0,
         run: exec,
+    },
+    Cmd {
+        name: "onnx",
+        synopsis: "mxr onnx import MODEL.onnx --out PREFIX | mxr onnx export --symbol S.json \
+                   --params P.params --shape NAME=DIMS [--shape ...] --out MODEL.onnx",
+        help: "ONNX import and export (mxr::onnx).\n\n\
+               `import` reads an ONNX model (opsets 11 to 19) and writes it as an MXNet \
+               checkpoint, PREFIX-symbol.json and PREFIX-0000.params, which mxr and MXNet \
+               load.\n\
+               `export` writes an MXNet checkpoint (the symbol, and the .params file with \
+               arg:NAME and aux:NAME arrays) as an ONNX model at opset 13.\n\n\
+               \x20 --out PATH          PREFIX (import) or MODEL.onnx (export)\n\
+               \x20 --symbol S.json     the symbol file (export)\n\
+               \x20 --params P.params   the parameters (export)\n\
+               \x20 --shape NAME=DIMS   a data input's shape, dimensions separated by commas \
+               (export; repeatable)",
+        valued: &["--out", "--symbol", "--params", "--shape"],
+        switches: &[],
+        positional: 2,
+        run: onnx,
     },
 ];
 
@@ -373,6 +395,66 @@ fn exec(args: &[String]) -> Result<String, String> {
     }
     nd::save_named(output_path, &named).map_err(|e| e.to_string())?;
     Ok(format!("wrote {} arrays to {output_path}\n", named.len()))
+}
+
+/// `mxr onnx import|export`.
+fn onnx(args: &[String]) -> Result<String, String> {
+    let out = flag(args, "--out")?;
+    match args.get(1).map(String::as_str) {
+        Some("import") => {
+            let model = args
+                .get(2)
+                .filter(|a| !a.starts_with('-'))
+                .ok_or("missing the model: mxr onnx import MODEL.onnx --out PREFIX")?;
+            let (symbol, arg_params, aux_params) =
+                mxr::onnx::import(model).map_err(|e| e.to_string())?;
+            mxr::sym::save_checkpoint(out, 0, &symbol, &arg_params, &aux_params)
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "wrote {out}-symbol.json and {out}-0000.params ({} arguments, {} auxiliary \
+                 states)\n",
+                arg_params.len(),
+                aux_params.len()
+            ))
+        }
+        Some("export") => {
+            let symbol = load_symbol(args)?;
+            let params_path = flag(args, "--params")?;
+            let named = match nd::load(params_path).map_err(|e| e.to_string())? {
+                nd::Loaded::Named(v) => v,
+                nd::Loaded::List(v) if v.is_empty() => Vec::new(),
+                nd::Loaded::List(_) => {
+                    return Err(format!(
+                        "{params_path}: the arrays have no names (expected arg:NAME / aux:NAME)"
+                    ));
+                }
+            };
+            let (mut arg_params, mut aux_params) = (Vec::new(), Vec::new());
+            for (key, array) in named {
+                match key.split_once(':') {
+                    Some(("arg", name)) => arg_params.push((name.to_owned(), array)),
+                    Some(("aux", name)) => aux_params.push((name.to_owned(), array)),
+                    _ => {
+                        return Err(format!(
+                            "{params_path}: key {key:?} is not arg:NAME or aux:NAME"
+                        ));
+                    }
+                }
+            }
+            let given = shapes(args)?;
+            let known: Vec<(&str, &[usize])> = given
+                .iter()
+                .map(|(n, d)| (n.as_str(), d.as_slice()))
+                .collect();
+            mxr::onnx::export(&symbol, &arg_params, &aux_params, &known, out)
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "wrote {out} (ONNX opset {})\n",
+                mxr::onnx::EXPORT_OPSET
+            ))
+        }
+        _ => Err("expected `mxr onnx import ...` or `mxr onnx export ...`".into()),
+    }
 }
 
 /// Splits the `--plugin PATH` options (allowed anywhere) off the other arguments.

@@ -2,8 +2,9 @@
 //! compact view of a symbol JSON that symbol tests compare, and ([`success_stdout`]) the output
 //! of a child process that must succeed.
 //!
-//! A test that needs something a machine may lack (MXNet in `.venv`, Debian's Fashion-MNIST,
-//! OpenMPI, NVRTC, the example binaries that `cargo test --workspace` builds, GPU hardware)
+//! A test that needs something a machine may lack (MXNet in `.venv`, onnx and onnxruntime,
+//! Debian's Fashion-MNIST, OpenMPI, NVRTC, the example binaries that `cargo test --workspace`
+//! builds, GPU hardware)
 //! calls [`skip`] and returns, instead of returning quietly. [`skip`]
 //!
 //! - prints the reason on stderr (`skip: ...`);
@@ -43,6 +44,10 @@ pub enum Missing {
     Nvrtc,
     /// An example binary, which `cargo test --workspace` builds beside the tests.
     Examples,
+    /// ONNX's Python packages: `onnx` 1.14.1 beside MXNet in `.venv` (MXNet's exporter), and
+    /// onnxruntime in `.venv-ort` (its wheels need numpy >= 1.24, which MXNet 1.9.1 does not
+    /// take).
+    Onnx,
     /// A GPU, or a second one, or the absence of one (a test of the no-driver path): the one
     /// thing CI cannot install, so `MXR_REQUIRE_ALL` lets it skip.
     GpuHardware,
@@ -57,6 +62,7 @@ impl Missing {
             Missing::Mpi => "MPI",
             Missing::Nvrtc => "NVRTC",
             Missing::Examples => "example binaries",
+            Missing::Onnx => "ONNX",
             Missing::GpuHardware => "GPU hardware",
         }
     }
@@ -191,6 +197,7 @@ mod tests {
             Missing::Mpi,
             Missing::Nvrtc,
             Missing::Examples,
+            Missing::Onnx,
         ] {
             assert_eq!(missing.required_by(&all), Some(REQUIRE_ALL), "{missing:?}");
             assert_eq!(missing.required_by(env(&[])), None, "{missing:?}");

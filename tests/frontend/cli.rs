@@ -268,3 +268,83 @@ fn every_command_has_help_and_refuses_unknown_options() {
     let (ok, _, err) = mxr(&["ops", "FullyConnected", "extra"]);
     assert!(!ok && err.contains("unexpected argument `extra`"), "{err}");
 }
+
+#[test]
+fn onnx_export_then_import_keeps_the_checkpoint() {
+    use mxr::nd::NDArray;
+    use mxr::sym::{self, Symbol};
+    let dir = std::env::temp_dir().join(format!("mxr-cli-onnx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conv = Symbol::op(
+        "Convolution",
+        &[("", &Symbol::variable("data"))],
+        &[("kernel", "(3, 3)"), ("num_filter", "4"), ("pad", "(1, 1)")],
+        Some("conv"),
+    )
+    .unwrap();
+    let bn = Symbol::op(
+        "BatchNorm",
+        &[("", &conv)],
+        &[("fix_gamma", "False")],
+        Some("bn"),
+    );
+    let net = sym::activation(&bn.unwrap(), "relu")
+        .name("relu")
+        .build()
+        .unwrap();
+    let (arg_shapes, _, aux_shapes) = net.infer_shape(&[("data", &[2, 3, 8, 8])]).unwrap();
+    let filled = |names: Vec<String>, shapes: Vec<Vec<usize>>| -> Vec<(String, NDArray)> {
+        names
+            .into_iter()
+            .zip(shapes)
+            .filter(|(n, _)| n != "data")
+            .enumerate()
+            .map(|(i, (n, s))| {
+                let values = (0..s.iter().product::<usize>())
+                    .map(|j| 0.5 + (i * 7 + j) as f32 * 0.01)
+                    .collect();
+                (n, NDArray::from_vec(&s, values).unwrap())
+            })
+            .collect()
+    };
+    let args = filled(net.list_arguments(), arg_shapes);
+    let aux = filled(net.list_auxiliary_states(), aux_shapes);
+    let prefix = dir.join("net").to_string_lossy().into_owned();
+    sym::save_checkpoint(&prefix, 0, &net, &args, &aux).unwrap();
+    let model = dir.join("net.onnx");
+    let (ok, out, err) = mxr(&[
+        "onnx",
+        "export",
+        "--symbol",
+        &format!("{prefix}-symbol.json"),
+        "--params",
+        &format!("{prefix}-0000.params"),
+        "--shape",
+        "data=2,3,8,8",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(ok && out.contains("opset 13"), "{out}{err}");
+    let back = dir.join("back").to_string_lossy().into_owned();
+    let (ok, out, err) = mxr(&["onnx", "import", model.to_str().unwrap(), "--out", &back]);
+    assert!(
+        ok && out.contains("(4 arguments, 2 auxiliary states)"),
+        "{out}{err}"
+    );
+    let (sym2, args2, aux2) = sym::load_checkpoint(&back, 0).unwrap();
+    assert_eq!(sym2.list_arguments(), net.list_arguments());
+    assert_eq!(sym2.list_auxiliary_states(), net.list_auxiliary_states());
+    for ((n1, a1), (n2, a2)) in args.iter().chain(&aux).zip(args2.iter().chain(&aux2)) {
+        assert_eq!(n1, n2);
+        assert_eq!(
+            a1.to_vec::<f32>().unwrap(),
+            a2.to_vec::<f32>().unwrap(),
+            "{n1}"
+        );
+    }
+    let (ok, _, err) = mxr(&["onnx", "import", "--out", &back]);
+    assert!(!ok && err.contains("missing the model"), "{err}");
+    let (ok, _, err) = mxr(&["onnx", "convert", "--out", &back]);
+    assert!(!ok && err.contains("expected `mxr onnx import"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

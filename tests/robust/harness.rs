@@ -170,3 +170,17 @@ pub(crate) fn idx(data: &[u8]) {
         assert!(labels.len() <= data.len() || data.starts_with(&[0x1f, 0x8b]));
     }
 }
+
+/// The ONNX reader and importer: any bytes decode to a model or give an error; a decoded model
+/// imports or gives an error (unknown operators, missing inputs, sizes against dims, shapes
+/// that overflow); an imported symbol writes its JSON.
+pub(crate) fn onnx(data: &[u8]) {
+    let Ok(model) = mxr::onnx::proto::decode_model(data, "fuzz input") else {
+        return;
+    };
+    if let Ok((symbol, _, _)) = mxr::onnx::import_model(model, None) {
+        symbol
+            .to_json()
+            .expect("an imported symbol writes its JSON");
+    }
+}
