@@ -37,7 +37,7 @@ pub(crate) fn mxnet() -> Option<PathBuf> {
     python(
         "MXR_MXNET_PYTHON",
         ".venv",
-        "import mxnet, onnx",
+        "import mxnet, onnx.helper",
         "MXNet's ONNX exporter is not installed (python3 -m venv .venv && .venv/bin/pip install \
          mxnet==1.9.1 onnx==1.14.1 'numpy<1.24'; or set MXR_MXNET_PYTHON)",
     )
