@@ -47,6 +47,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("Flatten", &["flatten"]),
     ("transpose", &[]),
     ("expand_dims", &[]),
+    ("squeeze", &[]),
     ("Concat", &["concat"]),
     ("SliceChannel", &["split"]),
     ("slice_axis", &[]),
