@@ -131,6 +131,17 @@ const PARAMS: &[(&str, &[ParamSet])] = &[
         ],
     ),
     (
+        "slice",
+        &[
+            &[("begin", "(0,)"), ("end", "(1,)")],
+            &[
+                ("begin", "(None, -1)"),
+                ("end", "(None, None)"),
+                ("step", "(1, -2)"),
+            ],
+        ],
+    ),
+    (
         "sum",
         &[
             &[("axis", "0")],

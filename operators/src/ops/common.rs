@@ -190,6 +190,67 @@ pub(crate) fn batched_gemm(
     )
 }
 
+/// `out[i] = x[offsets[i]]` on the GPU, float32, for operators that move elements by a table
+/// computed on the host (`slice`, `take`, `Pad`): the table is uploaded and `Embedding`'s
+/// row gather (rows of one element) does the move.
+pub(crate) fn gpu_gather(
+    ctx: &crate::registry::GpuOpContext<'_>,
+    op: &str,
+    x: &crate::registry::GpuTensor<'_>,
+    out: &crate::registry::GpuTensor<'_>,
+    offsets: &[i64],
+) -> Result<()> {
+    let fail = |e| crate::registry::gpu_error(op, e);
+    let (xp, yp) = (x.f32(op)?, out.f32(op)?);
+    if out.size() != offsets.len() {
+        return Err(Error::BadInput {
+            op: op.into(),
+            reason: format!(
+                "output {:?} does not fit the {} elements",
+                out.shape,
+                offsets.len()
+            ),
+        });
+    }
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let table = ctx.upload(op, offsets)?;
+    let idx = mxr_kernels::cuda::AnySlice::I64(DeviceSlice::of_buffer(&table));
+    mxr_kernels::cuda::embedding::forward(ctx.device, yp, idx, xp, (x.size(), 1)).map_err(fail)
+}
+
+/// `out = 0`, then `out[offsets[i]] += g[i]` on the GPU, float32: the gradient of
+/// [`gpu_gather`] (through `Embedding`'s row scatter-add).
+pub(crate) fn gpu_scatter_add(
+    ctx: &crate::registry::GpuOpContext<'_>,
+    op: &str,
+    g: &crate::registry::GpuTensor<'_>,
+    out: &crate::registry::GpuTensor<'_>,
+    offsets: &[i64],
+) -> Result<()> {
+    let fail = |e| crate::registry::gpu_error(op, e);
+    let (gp, op_out) = (g.f32(op)?, out.f32(op)?);
+    if g.size() != offsets.len() {
+        return Err(Error::BadInput {
+            op: op.into(),
+            reason: format!(
+                "gradient {:?} does not fit the {} elements",
+                g.shape,
+                offsets.len()
+            ),
+        });
+    }
+    ctx.zero(op, op_out)?;
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let table = ctx.upload(op, offsets)?;
+    let idx = mxr_kernels::cuda::AnySlice::I64(DeviceSlice::of_buffer(&table));
+    mxr_kernels::cuda::embedding::backward(ctx.device, op_out, gp, idx, (out.size(), 1))
+        .map_err(fail)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{kernel_error, normalize_axis};

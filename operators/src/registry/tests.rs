@@ -51,6 +51,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("Concat", &["concat"]),
     ("SliceChannel", &["split"]),
     ("slice_axis", &[]),
+    ("slice", &["crop"]),
     ("sum", &[]),
     ("mean", &[]),
     ("max", &[]),
