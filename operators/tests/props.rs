@@ -114,6 +114,7 @@ const PARAMS: &[(&str, &[ParamSet])] = &[
         ],
     ),
     ("transpose", &[&[("axes", "(1, 0)")]]),
+    ("Cast", &[&[("dtype", "float64")]]),
     ("expand_dims", &[&[("axis", "0")], &[("axis", "-1")]]),
     ("Concat", &[&[("dim", "0")], &[("dim", "-1")]]),
     (

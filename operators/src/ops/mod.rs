@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod batch_norm;
 pub mod broadcast;
+pub mod cast;
 pub(crate) mod common;
 pub mod concat;
 pub mod convolution;

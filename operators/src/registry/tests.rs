@@ -48,6 +48,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("transpose", &[]),
     ("expand_dims", &[]),
     ("squeeze", &[]),
+    ("Cast", &["cast"]),
     ("Concat", &["concat"]),
     ("SliceChannel", &["split"]),
     ("slice_axis", &[]),
@@ -213,6 +214,7 @@ fn required_value(op: &str, name: &str) -> &'static str {
         "a_min" => "0",
         "a_max" => "1",
         "p_value" => "2",
+        "dtype" => "float32",
         other => panic!("operator {op}: no test value for its required parameter `{other}`"),
     }
 }
