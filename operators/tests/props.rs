@@ -88,6 +88,7 @@ const PARAMS: &[(&str, &[ParamSet])] = &[
     ),
     ("Embedding", &[&[("input_dim", "5"), ("output_dim", "3")]]),
     ("one_hot", &[&[("depth", "4")]]),
+    ("take", &[&[], &[("axis", "-1"), ("mode", "wrap")]]),
     (
         "Activation",
         &[
@@ -338,6 +339,7 @@ const NO_GRADIENT_CHECK: &[(&str, &str)] = &[
     ("argmin", "piecewise constant"),
     ("one_hot", "integer input"),
     ("Embedding", "integer indices"),
+    ("take", "integer indices"),
     ("zeros_like", "constant"),
     ("ones_like", "constant"),
     ("where", "the condition input is a selector"),

@@ -24,6 +24,7 @@ pub mod reduce;
 pub mod reshape;
 pub mod scalar;
 pub mod softmax;
+pub mod take;
 pub mod transpose;
 pub mod unary;
 

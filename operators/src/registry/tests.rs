@@ -49,6 +49,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("expand_dims", &[]),
     ("squeeze", &[]),
     ("Cast", &["cast"]),
+    ("take", &[]),
     ("Concat", &["concat"]),
     ("SliceChannel", &["split"]),
     ("slice_axis", &[]),

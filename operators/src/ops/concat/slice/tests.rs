@@ -1,5 +1,5 @@
 use crate::check::{GradCheck, HostTensor, check_gradient, infer_shapes, run};
-use crate::ops::test_util::{iota, make_op, uniform_f64};
+use crate::ops::test_util::{RefCase, f64s, iota, make_op, uniform_f64};
 use crate::registry::{Shape, create, lookup};
 
 /// `slice` of `iota(2, 3, 4)` with `attrs`: (shape, values).
@@ -9,25 +9,14 @@ fn slice(attrs: &[(&str, &str)]) -> crate::Result<(Vec<usize>, Vec<f64>)> {
     Ok((out.shape().to_vec(), out.to_f64()))
 }
 
-/// One case: the attributes, the shape and the values MXNet gives.
-type Case = (
-    &'static [(&'static str, &'static str)],
-    &'static [usize],
-    Vec<f64>,
-);
-
-fn f(v: &[i32]) -> Vec<f64> {
-    v.iter().map(|&x| f64::from(x)).collect()
-}
-
 #[test]
 fn slice_matches_mxnet() {
     // x = mx.nd.array(np.arange(24).reshape(2, 3, 4)); y = mx.nd.slice(x, begin=.., end=.., step=..)
-    let cases: [Case; 9] = [
+    let cases: [RefCase; 9] = [
         (
             &[("begin", "(0, 1)"), ("end", "(2, 3)")],
             &[2, 2, 4],
-            f(&[4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 18, 19, 20, 21, 22, 23]),
+            f64s(&[4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 18, 19, 20, 21, 22, 23]),
         ),
         (
             &[
@@ -36,7 +25,7 @@ fn slice_matches_mxnet() {
                 ("step", "(None, None, -1)"),
             ],
             &[2, 3, 3],
-            f(&[
+            f64s(&[
                 3, 2, 1, 7, 6, 5, 11, 10, 9, 15, 14, 13, 19, 18, 17, 23, 22, 21,
             ]),
         ),
@@ -47,19 +36,19 @@ fn slice_matches_mxnet() {
                 ("step", "(1, -2)"),
             ],
             &[1, 1, 4],
-            f(&[20, 21, 22, 23]),
+            f64s(&[20, 21, 22, 23]),
         ),
         (
             &[("begin", "(0,)"), ("end", "(5,)")],
             &[2, 3, 4],
-            f(&(0..24).collect::<Vec<_>>()),
+            f64s(&(0..24).collect::<Vec<_>>()),
         ),
         (&[("begin", "(0,)"), ("end", "(-3,)")], &[0, 3, 4], vec![]),
         (&[("begin", "(3,)"), ("end", "(None,)")], &[0, 3, 4], vec![]),
         (
             &[("begin", "(-3,)"), ("end", "(None,)")],
             &[2, 3, 4],
-            f(&(0..24).collect::<Vec<_>>()),
+            f64s(&(0..24).collect::<Vec<_>>()),
         ),
         (
             &[
@@ -68,7 +57,7 @@ fn slice_matches_mxnet() {
                 ("step", "(None, None, -1)"),
             ],
             &[2, 3, 4],
-            f(&[
+            f64s(&[
                 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 19, 18, 17, 16, 23, 22, 21,
                 20,
             ]),
