@@ -90,6 +90,19 @@ const PARAMS: &[(&str, &[ParamSet])] = &[
     ("one_hot", &[&[("depth", "4")]]),
     ("take", &[&[], &[("axis", "-1"), ("mode", "wrap")]]),
     (
+        "Pad",
+        &[
+            &[
+                ("mode", "constant"),
+                ("pad_width", "(0, 0, 0, 0, 1, 0, 0, 1)"),
+            ],
+            &[
+                ("mode", "edge"),
+                ("pad_width", "(0, 0, 0, 0, 1, 1, 0, 0, 1, 0)"),
+            ],
+        ],
+    ),
+    (
         "Activation",
         &[
             &[("act_type", "relu")],
@@ -445,6 +458,8 @@ const NO_SMALL_INPUT: &[(&str, &str)] = &[
     ("broadcast_to", "the parameterless set has no valid input"),
     // `shape` is required in practice: the default () fits no input.
     ("Reshape", "the parameterless set has no valid input"),
+    // The random shapes have at most 4 axes; the 5-D set needs 5.
+    ("Pad", "the 5-D set has no valid input"),
 ];
 
 /// The random test samples 400 cases; this one checks every gradient candidate (operator and

@@ -190,26 +190,20 @@ pub(crate) fn batched_gemm(
     )
 }
 
-/// `out[i] = x[offsets[i]]` on the GPU, float32, for operators that move elements by a table
-/// computed on the host (`slice`, `take`, `Pad`): the table is uploaded and `Embedding`'s
-/// row gather (rows of one element) does the move.
+/// `out[i] = src[offsets[i]]` on the GPU, float32, for operators that move elements by a
+/// table computed on the host (`slice`, `take`, `Pad`): the table is uploaded and
+/// `Embedding`'s row gather (rows of one element) does the move.
 pub(crate) fn gpu_gather(
     ctx: &crate::registry::GpuOpContext<'_>,
     op: &str,
-    x: &crate::registry::GpuTensor<'_>,
-    out: &crate::registry::GpuTensor<'_>,
+    src: DeviceSlice<'_, f32>,
+    out: DeviceSlice<'_, f32>,
     offsets: &[i64],
 ) -> Result<()> {
-    let fail = |e| crate::registry::gpu_error(op, e);
-    let (xp, yp) = (x.f32(op)?, out.f32(op)?);
-    if out.size() != offsets.len() {
+    if out.len() != offsets.len() {
         return Err(Error::BadInput {
             op: op.into(),
-            reason: format!(
-                "output {:?} does not fit the {} elements",
-                out.shape,
-                offsets.len()
-            ),
+            reason: format!("{} outputs for {} offsets", out.len(), offsets.len()),
         });
     }
     if offsets.is_empty() {
@@ -217,7 +211,8 @@ pub(crate) fn gpu_gather(
     }
     let table = ctx.upload(op, offsets)?;
     let idx = mxr_kernels::cuda::AnySlice::I64(DeviceSlice::of_buffer(&table));
-    mxr_kernels::cuda::embedding::forward(ctx.device, yp, idx, xp, (x.size(), 1)).map_err(fail)
+    mxr_kernels::cuda::embedding::forward(ctx.device, out, idx, src, (src.len(), 1))
+        .map_err(|e| crate::registry::gpu_error(op, e))
 }
 
 /// `out = 0`, then `out[offsets[i]] += g[i]` on the GPU, float32: the gradient of
@@ -225,30 +220,24 @@ pub(crate) fn gpu_gather(
 pub(crate) fn gpu_scatter_add(
     ctx: &crate::registry::GpuOpContext<'_>,
     op: &str,
-    g: &crate::registry::GpuTensor<'_>,
-    out: &crate::registry::GpuTensor<'_>,
+    g: DeviceSlice<'_, f32>,
+    out: DeviceSlice<'_, f32>,
     offsets: &[i64],
 ) -> Result<()> {
-    let fail = |e| crate::registry::gpu_error(op, e);
-    let (gp, op_out) = (g.f32(op)?, out.f32(op)?);
-    if g.size() != offsets.len() {
+    if g.len() != offsets.len() {
         return Err(Error::BadInput {
             op: op.into(),
-            reason: format!(
-                "gradient {:?} does not fit the {} elements",
-                g.shape,
-                offsets.len()
-            ),
+            reason: format!("{} gradients for {} offsets", g.len(), offsets.len()),
         });
     }
-    ctx.zero(op, op_out)?;
+    ctx.zero(op, out)?;
     if offsets.is_empty() {
         return Ok(());
     }
     let table = ctx.upload(op, offsets)?;
     let idx = mxr_kernels::cuda::AnySlice::I64(DeviceSlice::of_buffer(&table));
-    mxr_kernels::cuda::embedding::backward(ctx.device, op_out, gp, idx, (out.size(), 1))
-        .map_err(fail)
+    mxr_kernels::cuda::embedding::backward(ctx.device, out, g, idx, (out.len(), 1))
+        .map_err(|e| crate::registry::gpu_error(op, e))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod init;
 pub mod loss;
 pub mod one_hot;
 pub mod optimizer;
+pub mod pad;
 pub mod pooling;
 pub mod reduce;
 pub mod reshape;

@@ -50,6 +50,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("squeeze", &[]),
     ("Cast", &["cast"]),
     ("take", &[]),
+    ("Pad", &["pad"]),
     ("Concat", &["concat"]),
     ("SliceChannel", &["split"]),
     ("slice_axis", &[]),
@@ -216,6 +217,8 @@ fn required_value(op: &str, name: &str) -> &'static str {
         "a_max" => "1",
         "p_value" => "2",
         "dtype" => "float32",
+        "mode" => "constant",
+        "pad_width" => "(0, 0, 0, 0, 1, 1, 1, 1)",
         other => panic!("operator {op}: no test value for its required parameter `{other}`"),
     }
 }

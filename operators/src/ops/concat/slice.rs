@@ -305,7 +305,13 @@ impl GpuForward for Slice {
         let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let x = &inputs[0];
         let offsets = gpu_offsets("slice", &self.0, x.shape)?;
-        gpu_gather(ctx, "slice", x, &outputs[0], &offsets)
+        gpu_gather(
+            ctx,
+            "slice",
+            x.f32("slice")?,
+            outputs[0].f32("slice")?,
+            &offsets,
+        )
     }
 }
 
@@ -315,7 +321,7 @@ impl GpuForward for BackwardSlice {
         let op = "_backward_slice";
         let out = &outputs[0];
         let offsets = gpu_offsets(op, &self.0, out.shape)?;
-        gpu_scatter_add(ctx, op, &inputs[0], out, &offsets)
+        gpu_scatter_add(ctx, op, inputs[0].f32(op)?, out.f32(op)?, &offsets)
     }
 }
 
