@@ -240,6 +240,31 @@ pub(crate) fn gpu_scatter_add(
         .map_err(|e| crate::registry::gpu_error(op, e))
 }
 
+/// The row-major strides (in elements) of an array of `dims`.
+pub(crate) fn row_major_strides(dims: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; dims.len()];
+    for k in (0..dims.len().saturating_sub(1)).rev() {
+        strides[k] = strides[k + 1] * dims[k + 1];
+    }
+    strides
+}
+
+/// Calls `f` with every multi-index of an array of `dims`, in row-major order.
+pub(crate) fn for_each_index(dims: &[usize], mut f: impl FnMut(&[usize])) {
+    let total: usize = dims.iter().product();
+    let mut index = vec![0usize; dims.len()];
+    for _ in 0..total {
+        f(&index);
+        for k in (0..index.len()).rev() {
+            index[k] += 1;
+            if index[k] < dims[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{kernel_error, normalize_axis};

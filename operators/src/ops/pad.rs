@@ -14,7 +14,7 @@ use std::sync::Arc;
 use mxr_kernels::cpu::elementwise::Num;
 use mxr_kernels::cuda::DeviceSlice;
 
-use super::common::{gpu_gather, gpu_scatter_add};
+use super::common::{for_each_index, gpu_gather, gpu_scatter_add, row_major_strides};
 use super::elemwise::num_dispatch;
 use crate::registry::{
     Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, gpu_error,
@@ -91,14 +91,9 @@ impl PadParam {
         let out: Vec<usize> = (0..whole.len())
             .map(|k| whole[k] + self.pad_width[2 * k] + self.pad_width[2 * k + 1])
             .collect();
-        let total: usize = out.iter().product();
-        let mut strides = vec![1usize; whole.len()];
-        for k in (0..whole.len() - 1).rev() {
-            strides[k] = strides[k + 1] * whole[k + 1];
-        }
-        let mut index = vec![0usize; whole.len()];
-        let mut table = Vec::with_capacity(total);
-        for _ in 0..total {
+        let strides = row_major_strides(whole);
+        let mut table = Vec::with_capacity(out.iter().product());
+        for_each_index(&out, |index| {
             let mut at = Some(0usize);
             for k in 0..whole.len() {
                 let (len, j) = (
@@ -116,14 +111,7 @@ impl PadParam {
                 at = at.zip(src).map(|(a, s)| a + s as usize * strides[k]);
             }
             table.push(at);
-            for k in (0..index.len()).rev() {
-                index[k] += 1;
-                if index[k] < out[k] {
-                    break;
-                }
-                index[k] = 0;
-            }
-        }
+        });
         Ok(table)
     }
 }

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::super::common::{gpu_gather, gpu_scatter_add};
+use super::super::common::{for_each_index, gpu_gather, gpu_scatter_add, row_major_strides};
 use crate::registry::{
     Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx,
 };
@@ -135,32 +135,18 @@ fn bad_input(op: &str, reason: String) -> Error {
 
 /// The element offsets in `whole` (row-major) of the slice's elements, in the slice's order.
 pub(super) fn source_offsets(whole: &[usize], ranges: &[AxisRange]) -> Vec<usize> {
-    let total: usize = ranges.iter().map(|r| r.count).product();
-    let mut strides = vec![1i64; whole.len()];
-    for k in (0..whole.len().saturating_sub(1)).rev() {
-        strides[k] = strides[k + 1] * whole[k + 1] as i64;
-    }
-    let mut out = Vec::with_capacity(total);
-    if total == 0 {
-        return out;
-    }
-    let mut index = vec![0usize; whole.len()];
-    for _ in 0..total {
+    let strides = row_major_strides(whole);
+    let counts: Vec<usize> = ranges.iter().map(|r| r.count).collect();
+    let mut out = Vec::with_capacity(counts.iter().product());
+    for_each_index(&counts, |index| {
         let at: i64 = ranges
             .iter()
-            .zip(&index)
+            .zip(index)
             .zip(&strides)
-            .map(|((r, &i), &s)| (r.start + r.step * i as i64) * s)
+            .map(|((r, &i), &s)| (r.start + r.step * i as i64) * s as i64)
             .sum();
         out.push(at as usize); // every kept index lies in [0, len) (see `range`)
-        for k in (0..index.len()).rev() {
-            index[k] += 1;
-            if index[k] < ranges[k].count {
-                break;
-            }
-            index[k] = 0;
-        }
-    }
+    });
     out
 }
 
