@@ -6,6 +6,7 @@
 use mxr_engine::gpu::GpuDevice;
 use mxr_kernels::cuda::{DeviceSlice, GpuError, blas};
 
+use crate::registry::Shape;
 use crate::registry::attrs::{AttrParser, AttrValue, ParamSpec};
 use crate::{Error, Result};
 
@@ -263,6 +264,33 @@ pub(crate) fn for_each_index(dims: &[usize], mut f: impl FnMut(&[usize])) {
             index[k] = 0;
         }
     }
+}
+
+/// Shape inference of a one-input operator whose output's shape follows from its input's and
+/// back through `rule` (given and returning `(input, output)`): `slice_axis`, `slice`, `Pad`.
+pub(crate) fn infer_pair(
+    shapes: &mut crate::registry::ShapeCtx<'_>,
+    rule: impl Fn(&mut crate::registry::ShapeCtx<'_>, Shape, Shape) -> Result<(Shape, Shape)>,
+) -> Result<()> {
+    let (x, y) = (shapes.input(0).clone(), shapes.output(0).clone());
+    let (x, y) = rule(shapes, x, y)?;
+    shapes.set_input(0, x)?;
+    shapes.set_output(0, y)
+}
+
+/// Shape inference of the backward operator of an [`infer_pair`] operator, on
+/// `[ograd, data]` → the gradient of data: data and its gradient have the forward input's
+/// shape, ograd the forward output's.
+pub(crate) fn infer_pair_backward(
+    shapes: &mut crate::registry::ShapeCtx<'_>,
+    rule: impl Fn(&mut crate::registry::ShapeCtx<'_>, Shape, Shape) -> Result<(Shape, Shape)>,
+) -> Result<()> {
+    shapes.tie(1, 0)?;
+    let (x, y) = (shapes.output(0).clone(), shapes.input(0).clone());
+    let (x, y) = rule(shapes, x, y)?;
+    shapes.set_output(0, x.clone())?;
+    shapes.set_input(1, x)?;
+    shapes.set_input(0, y)
 }
 
 #[cfg(test)]

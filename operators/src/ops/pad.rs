@@ -14,7 +14,9 @@ use std::sync::Arc;
 use mxr_kernels::cpu::elementwise::Num;
 use mxr_kernels::cuda::DeviceSlice;
 
-use super::common::{for_each_index, gpu_gather, gpu_scatter_add, row_major_strides};
+use super::common::{
+    for_each_index, gpu_gather, gpu_scatter_add, infer_pair, infer_pair_backward, row_major_strides,
+};
 use super::elemwise::num_dispatch;
 use crate::registry::{
     Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, gpu_error,
@@ -158,10 +160,7 @@ impl Operator for Pad {
         self.0.to_attrs()
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let (data, padded) = (shapes.input(0).clone(), shapes.output(0).clone());
-        let (data, padded) = infer_pad(shapes, &self.0, data, padded)?;
-        shapes.set_input(0, data)?;
-        shapes.set_output(0, padded)
+        infer_pair(shapes, |s, x, y| infer_pad(s, &self.0, x, y))
     }
     fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
         let (inputs, outputs) = (call.inputs, call.outputs);
@@ -237,12 +236,7 @@ impl Operator for BackwardPad {
         vec!["ograd".into(), "data".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        shapes.tie(1, 0)?;
-        let (data, padded) = (shapes.output(0).clone(), shapes.input(0).clone());
-        let (data, padded) = infer_pad(shapes, &self.0, data, padded)?;
-        shapes.set_output(0, data.clone())?;
-        shapes.set_input(1, data)?;
-        shapes.set_input(0, padded)
+        infer_pair_backward(shapes, |s, x, y| infer_pad(s, &self.0, x, y))
     }
     fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
         let (inputs, outputs) = (call.inputs, call.outputs);
