@@ -184,9 +184,8 @@ pub(super) fn squeeze(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     )?))
 }
 
-/// Cast: folded on a constant; on a computed value only the identity cast to FLOAT (mxr's
-/// registry has no Cast operator, and imported graphs compute in float32).
-pub(super) fn cast(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
+/// Cast: folded on a constant; on a computed value mxr's `Cast` to the same dtype.
+pub(super) fn cast(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     n.check_attrs(&["to", "saturate"])?;
     let to = n.int("to", 0)?;
     let to = i32::try_from(to)
@@ -194,13 +193,29 @@ pub(super) fn cast(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
         .and_then(|t| DataType::try_from(t).ok())
         .ok_or_else(|| n.attr_error("to", format!("{to} is not an ONNX data type")))?;
     let Some(t) = imp.constant(n, 0)? else {
-        if to == DataType::Float {
-            return Ok(imp.value(n, n.required_input(0)?)?.clone());
-        }
-        return Err(n.error(format!(
-            "Cast of a computed value to {} needs a Cast operator, which mxr's registry lacks",
-            to.as_str_name()
-        )));
+        let dtype = match to {
+            DataType::Float => "float32",
+            DataType::Double => "float64",
+            DataType::Int64 => "int64",
+            DataType::Int32 => "int32",
+            DataType::Uint8 => "uint8",
+            DataType::Int8 => "int8",
+            other => {
+                return Err(n.attr_error(
+                    "to",
+                    format!("{} is not a data type mxr computes", other.as_str_name()),
+                ));
+            }
+        };
+        let x = imp.symbol(n, 0)?;
+        return Ok(Value::Symbol(build(
+            imp,
+            n,
+            "Cast",
+            &[x],
+            &[("dtype", dtype.into())],
+            "",
+        )?));
     };
     let ints = || {
         t.as_i64()

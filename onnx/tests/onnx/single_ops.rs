@@ -183,6 +183,18 @@ fn cases() -> Vec<Case> {
     let one = |op: &str, inputs: &[&str], attrs| vec![node(op, inputs, "y", attrs)];
     vec![
         case(
+            // Computed data through Cast: to INT32 truncates toward zero, back to FLOAT.
+            "cast_computed_to_int_and_back",
+            13,
+            &[2, 3],
+            vec![
+                node("Mul", &["data", "k"], "scaled", vec![]),
+                node("Cast", &["scaled"], "ints", vec![int("to", 6)]),
+                node("Cast", &["ints"], "y", vec![int("to", 1)]),
+            ],
+            vec![floats("k", &[1], &[7.5])],
+        ),
+        case(
             "conv_same_upper",
             13,
             &[1, 2, 6, 6],
