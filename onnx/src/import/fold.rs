@@ -70,16 +70,36 @@ pub(super) fn shape(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
 }
 
 /// Gather of constant indices from a constant tensor.
-pub(super) fn gather(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
+pub(super) fn gather(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     n.check_attrs(&["axis"])?;
-    let not_const = || {
-        n.error(
-            "Gather is folded only on constant data and indices (a Shape chain): mxr's \
-             registry has no take operator",
-        )
+    let (Some(data), Some(indices)) = (imp.constant(n, 0)?, imp.constant(n, 1)?) else {
+        // Computed data or indices: mxr's `take`, wrapping negative indices as ONNX does
+        // (an index out of [-size, size) wraps too, where ONNX calls it an error).
+        let axis = n.int("axis", 0)?.to_string();
+        // Constant indices become a float32 parameter, the dtype mxr's executors give
+        // take's indices (exact below 2^24).
+        let indices = match imp.constant(n, 1)? {
+            Some(t) => {
+                let values = Values::F32(t.as_f64().iter().map(|&x| x as f32).collect());
+                let t = Tensor {
+                    dims: t.dims.clone(),
+                    values,
+                };
+                imp.param(n.required_input(1)?, t)?
+            }
+            None => imp.symbol(n, 1)?,
+        };
+        let data = imp.symbol(n, 0)?;
+        let params = [("axis", axis), ("mode", "wrap".to_string())];
+        return Ok(Value::Symbol(build(
+            imp,
+            n,
+            "take",
+            &[data, indices],
+            &params,
+            "",
+        )?));
     };
-    let data = imp.constant(n, 0)?.ok_or_else(not_const)?;
-    let indices = imp.constant(n, 1)?.ok_or_else(not_const)?;
     let idx = indices
         .as_i64()
         .ok_or_else(|| n.error("indices (input 1) must be integers"))?;

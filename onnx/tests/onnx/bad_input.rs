@@ -198,9 +198,6 @@ fn conversions_mxr_cannot_express_are_refused_by_name() {
         case("dilated_pool", pool, vec![]),
         "MXNet's Pooling has no dilation",
     );
-    let gather = vec![node("Gather", &["data", "i"], "y", vec![int("axis", 0)])];
-    let i = super::single_ops::int64s("i", &[1], &[0]);
-    refused(case("gather", gather, vec![i]), "no take operator");
     let bn = vec![node(
         "BatchNormalization",
         &["data", "w", "w", "w", "w"],

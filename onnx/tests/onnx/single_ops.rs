@@ -195,6 +195,20 @@ fn cases() -> Vec<Case> {
             vec![floats("k", &[1], &[7.5])],
         ),
         case(
+            // Computed data through Gather: mxr's take, negative indices wrapping.
+            "gather_computed_axis1",
+            13,
+            &[2, 3, 4],
+            vec![
+                node("Mul", &["data", "k"], "scaled", vec![]),
+                node("Gather", &["scaled", "idx"], "y", vec![int("axis", 1)]),
+            ],
+            vec![
+                floats("k", &[1], &[2.0]),
+                int64s("idx", &[2, 2], &[2, -1, 0, 1]),
+            ],
+        ),
+        case(
             "conv_same_upper",
             13,
             &[1, 2, 6, 6],
