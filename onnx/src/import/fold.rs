@@ -141,12 +141,13 @@ fn axes(imp: &Importer<'_>, n: &Node<'_>) -> Result<Option<Vec<i64>>> {
     imp.int_list(n, 1, "axes")
 }
 
-/// Unsqueeze and Squeeze: new dims for the same values, folded on a constant and a Reshape
-/// otherwise (the input's shape must then be known).
+/// Unsqueeze and Squeeze: new dims for the same values, folded on a constant, a Reshape where
+/// the input's shape is known, else mxr's `squeeze` or `expand_dims` (see [`squeeze_unknown`]).
 pub(super) fn squeeze(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     let axes = axes(imp, n)?;
-    let input = imp.shape(n, 0)?;
-    let dims = input.ok_or_else(|| n.error("the input's shape must be known at import"))?;
+    let Some(dims) = imp.shape(n, 0)? else {
+        return squeeze_unknown(imp, n, axes);
+    };
     let mut out = Vec::new();
     if n.op == "Unsqueeze" {
         let axes = axes.ok_or_else(|| n.attr_error("axes", "is required"))?;
@@ -259,6 +260,40 @@ pub(super) fn cast(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
         dims: t.dims.clone(),
         values,
     }))
+}
+
+/// Squeeze and Unsqueeze of an input whose shape import does not know: `squeeze` with the
+/// axes (without axes it keeps one axis where ONNX would give a scalar), or one `expand_dims`
+/// per axis in increasing order (negative Unsqueeze axes need the rank: refused).
+fn squeeze_unknown(imp: &mut Importer<'_>, n: &Node<'_>, axes: Option<Vec<i64>>) -> Result<Value> {
+    let mut x = imp.symbol(n, 0)?;
+    if n.op != "Unsqueeze" {
+        let params: Vec<(&str, String)> = axes.iter().map(|a| ("axis", tuple(a))).collect();
+        return Ok(Value::Symbol(build(imp, n, "squeeze", &[x], &params, "")?));
+    }
+    let mut axes = axes.ok_or_else(|| n.attr_error("axes", "is required"))?;
+    if axes.iter().any(|&a| a < 0) {
+        return Err(n.error(format!(
+            "Unsqueeze with negative axes {axes:?} needs the input's shape, unknown at import"
+        )));
+    }
+    axes.sort_unstable();
+    for (k, a) in axes.iter().enumerate() {
+        let suffix = if k + 1 == axes.len() {
+            String::new()
+        } else {
+            format!("_{k}")
+        };
+        x = build(
+            imp,
+            n,
+            "expand_dims",
+            &[x],
+            &[("axis", a.to_string())],
+            &suffix,
+        )?;
+    }
+    Ok(Value::Symbol(x))
 }
 
 /// Reshape to a constant shape (`0` copies the input's dim unless `allowzero`, `-1` is

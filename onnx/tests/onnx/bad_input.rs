@@ -209,3 +209,29 @@ fn conversions_mxr_cannot_express_are_refused_by_name() {
         "attribute `training_mode`",
     );
 }
+
+/// Squeeze and Unsqueeze of an input of unknown shape become mxr's squeeze and expand_dims.
+#[test]
+fn squeeze_and_unsqueeze_without_known_shapes() {
+    use super::single_ops::{Case, int64s, node};
+    let c = Case {
+        name: "squeeze_unknown",
+        opset: 13,
+        shape: vec![1, 3, 1],
+        nodes: vec![
+            node("Squeeze", &["data", "sq"], "s", vec![]),
+            node("Unsqueeze", &["s", "un"], "y", vec![]),
+        ],
+        inits: vec![int64s("sq", &[2], &[0, -1]), int64s("un", &[2], &[2, 0])],
+    };
+    let mut m = c.model();
+    let graph = m.graph.as_mut().unwrap();
+    graph.input[0].r#type = None; // the shape is unknown at import
+    let (sym, _, _) = mxr_onnx::import_model(m, None).unwrap();
+    let json = sym.to_json().unwrap();
+    assert!(
+        json.contains("\"squeeze\"") && json.contains("(0, -1)"),
+        "{json}"
+    );
+    assert_eq!(json.matches("\"expand_dims\"").count(), 2, "{json}");
+}
