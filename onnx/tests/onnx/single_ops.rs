@@ -209,6 +209,23 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            // Steps other than 1 (one negative, ends past the axis): mxr's slice.
+            "slice_with_steps",
+            13,
+            &[2, 3, 5],
+            one(
+                "Slice",
+                &["data", "starts", "ends", "axes", "steps"],
+                vec![],
+            ),
+            vec![
+                int64s("starts", &[2], &[4, 0]),
+                int64s("ends", &[2], &[-100, 3]),
+                int64s("axes", &[2], &[-1, 1]),
+                int64s("steps", &[2], &[-2, 2]),
+            ],
+        ),
+        case(
             "conv_same_upper",
             13,
             &[1, 2, 6, 6],
