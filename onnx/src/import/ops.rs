@@ -38,6 +38,7 @@ pub const IMPORTED_OPS: &[&str] = &[
     "MaxPool",
     "Mul",
     "Neg",
+    "Pad",
     "Pow",
     "ReduceMax",
     "ReduceMean",
@@ -103,6 +104,7 @@ pub(super) fn convert(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>
         "Split" => reduce::split(imp, n)?,
         "HardSigmoid" => one(hard_sigmoid(imp, n)?),
         "Pow" => one(pow(imp, n)?),
+        "Pad" => one(pad(imp, n)?),
         "Dropout" => one(dropout(imp, n)?),
         "Softmax" | "LogSoftmax" => one(softmax(imp, n)?),
         "Transpose" => one(transpose(imp, n)?),
@@ -174,6 +176,50 @@ fn unary(imp: &mut Importer<'_>, n: &Node<'_>, op: &str) -> Result<Symbol> {
     n.check_attrs(&[])?;
     let x = imp.symbol(n, 0)?;
     build(imp, n, op, &[x], &[], "")
+}
+
+/// Pad: mxr's `Pad` (4-D or 5-D, padding on the spatial axes only; constant, edge or
+/// reflect). ONNX's `pads` is `[begin_1.., end_1..]`, MXNet's `pad_width` `(begin_1, end_1, ..)`.
+fn pad(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
+    let (pads, value) = if n.opset < 11 {
+        n.check_attrs(&["mode", "pads", "value"])?;
+        let pads = n.ints("pads")?;
+        (
+            pads.ok_or_else(|| n.attr_error("pads", "is required"))?,
+            n.float("value", 0.0)?,
+        )
+    } else {
+        n.check_attrs(&["mode"])?;
+        if n.input(3).is_some() {
+            return Err(n.error("Pad with axes (input 3) does not convert"));
+        }
+        let pads = imp.int_list(n, 1, "pads")?;
+        let pads = pads.ok_or_else(|| n.error("pads (input 1) is required"))?;
+        let value = match imp.constant(n, 2)? {
+            Some(t) => t.as_f64().first().copied().unwrap_or(0.0) as f32,
+            None if n.input(2).is_none() => 0.0,
+            None => return Err(n.error("constant_value (input 2) must be a constant")),
+        };
+        (pads, value)
+    };
+    let mode = n.string("mode", "constant")?;
+    if !matches!(mode.as_str(), "constant" | "edge" | "reflect") {
+        let reason = format!("{mode:?} does not convert (constant, edge, reflect)");
+        return Err(n.attr_error("mode", reason));
+    }
+    if pads.len() % 2 != 0 || pads.iter().any(|&p| p < 0) {
+        let reason = format!("{pads:?}: an even count of non-negative widths converts");
+        return Err(n.attr_error("pads", reason));
+    }
+    let r = pads.len() / 2;
+    let width: Vec<i64> = (0..r).flat_map(|k| [pads[k], pads[r + k]]).collect();
+    let x = imp.symbol(n, 0)?;
+    let params = [
+        ("mode", mode),
+        ("pad_width", tuple(&width)),
+        ("constant_value", fmt_f32(value)),
+    ];
+    build(imp, n, "Pad", &[x], &params, "")
 }
 
 fn hard_sigmoid(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {

@@ -226,6 +226,23 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "pad_reflect_spatial",
+            13,
+            &[1, 2, 3, 4],
+            one("Pad", &["data", "pads"], vec![string("mode", "reflect")]),
+            vec![int64s("pads", &[8], &[0, 0, 1, 2, 0, 0, 1, 1])],
+        ),
+        case(
+            "pad_constant_value",
+            13,
+            &[1, 1, 2, 3],
+            one("Pad", &["data", "pads", "c"], vec![]),
+            vec![
+                int64s("pads", &[8], &[0, 0, 2, 0, 0, 0, 1, 3]),
+                floats("c", &[], &[1.5]),
+            ],
+        ),
+        case(
             "conv_same_upper",
             13,
             &[1, 2, 6, 6],
