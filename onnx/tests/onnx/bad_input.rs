@@ -164,19 +164,27 @@ fn conversions_mxr_cannot_express_are_refused_by_name() {
         inits,
     };
     let conv = |attrs| vec![node("Conv", &["data", "w"], "y", attrs)];
+    // Pooling refuses asymmetric padding (Convolution takes a Pad before it).
+    let max_pool = |attrs| vec![node("MaxPool", &["data"], "y", attrs)];
     refused(
         case(
             "asymmetric",
-            conv(vec![ints("pads", &[0, 0, 1, 1])]),
-            vec![weights("w", &[2, 2, 3, 3], 1)],
+            max_pool(vec![
+                ints("kernel_shape", &[3, 3]),
+                ints("pads", &[0, 0, 1, 1]),
+            ]),
+            vec![],
         ),
         "attribute `pads`: asymmetric padding [0, 0, 1, 1]",
     );
     refused(
         case(
             "same_even",
-            conv(vec![string("auto_pad", "SAME_UPPER")]),
-            vec![weights("w", &[2, 2, 2, 2], 1)],
+            max_pool(vec![
+                ints("kernel_shape", &[2, 2]),
+                string("auto_pad", "SAME_UPPER"),
+            ]),
+            vec![],
         ),
         "asymmetric padding",
     );

@@ -243,6 +243,13 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "conv_asymmetric_pads",
+            13,
+            &[1, 2, 5, 6],
+            one("Conv", &["data", "w"], vec![ints("pads", &[0, 1, 2, 0])]),
+            vec![weights("w", &[3, 2, 3, 3], 4)],
+        ),
+        case(
             "conv_same_upper",
             13,
             &[1, 2, 6, 6],
