@@ -88,6 +88,20 @@ const PARAMS: &[(&str, &[ParamSet])] = &[
     ),
     ("Embedding", &[&[("input_dim", "5"), ("output_dim", "3")]]),
     ("one_hot", &[&[("depth", "4")]]),
+    ("take", &[&[], &[("axis", "-1"), ("mode", "wrap")]]),
+    (
+        "Pad",
+        &[
+            &[
+                ("mode", "constant"),
+                ("pad_width", "(0, 0, 0, 0, 1, 0, 0, 1)"),
+            ],
+            &[
+                ("mode", "edge"),
+                ("pad_width", "(0, 0, 0, 0, 1, 1, 0, 0, 1, 0)"),
+            ],
+        ],
+    ),
     (
         "Activation",
         &[
@@ -114,6 +128,7 @@ const PARAMS: &[(&str, &[ParamSet])] = &[
         ],
     ),
     ("transpose", &[&[("axes", "(1, 0)")]]),
+    ("Cast", &[&[("dtype", "float64")]]),
     ("expand_dims", &[&[("axis", "0")], &[("axis", "-1")]]),
     ("Concat", &[&[("dim", "0")], &[("dim", "-1")]]),
     (
@@ -128,6 +143,17 @@ const PARAMS: &[(&str, &[ParamSet])] = &[
         &[
             &[("axis", "0"), ("begin", "0"), ("end", "1")],
             &[("axis", "-1"), ("begin", "1"), ("end", "None")],
+        ],
+    ),
+    (
+        "slice",
+        &[
+            &[("begin", "(0,)"), ("end", "(1,)")],
+            &[
+                ("begin", "(None, -1)"),
+                ("end", "(None, None)"),
+                ("step", "(1, -2)"),
+            ],
         ],
     ),
     (
@@ -326,6 +352,7 @@ const NO_GRADIENT_CHECK: &[(&str, &str)] = &[
     ("argmin", "piecewise constant"),
     ("one_hot", "integer input"),
     ("Embedding", "integer indices"),
+    ("take", "integer indices"),
     ("zeros_like", "constant"),
     ("ones_like", "constant"),
     ("where", "the condition input is a selector"),
@@ -431,6 +458,8 @@ const NO_SMALL_INPUT: &[(&str, &str)] = &[
     ("broadcast_to", "the parameterless set has no valid input"),
     // `shape` is required in practice: the default () fits no input.
     ("Reshape", "the parameterless set has no valid input"),
+    // The random shapes have at most 4 axes; the 5-D set needs 5.
+    ("Pad", "the 5-D set has no valid input"),
 ];
 
 /// The random test samples 400 cases; this one checks every gradient candidate (operator and

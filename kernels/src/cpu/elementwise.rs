@@ -25,9 +25,11 @@ use std::fmt;
 
 use super::parallel::for_each_chunk_mut;
 
+mod cast;
 mod hard_sigmoid;
 mod leaky;
 mod special;
+pub use cast::cast;
 pub use hard_sigmoid::{hard_sigmoid, hard_sigmoid_backward, hard_sigmoid_inplace};
 pub use leaky::{
     LeakyAct, SELU_ALPHA, SELU_LAMBDA, leaky, leaky_backward, leaky_inplace, prelu, prelu_backward,

@@ -70,16 +70,36 @@ pub(super) fn shape(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
 }
 
 /// Gather of constant indices from a constant tensor.
-pub(super) fn gather(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
+pub(super) fn gather(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     n.check_attrs(&["axis"])?;
-    let not_const = || {
-        n.error(
-            "Gather is folded only on constant data and indices (a Shape chain): mxr's \
-             registry has no take operator",
-        )
+    let (Some(data), Some(indices)) = (imp.constant(n, 0)?, imp.constant(n, 1)?) else {
+        // Computed data or indices: mxr's `take`, wrapping negative indices as ONNX does
+        // (an index out of [-size, size) wraps too, where ONNX calls it an error).
+        let axis = n.int("axis", 0)?.to_string();
+        // Constant indices become a float32 parameter, the dtype mxr's executors give
+        // take's indices (exact below 2^24).
+        let indices = match imp.constant(n, 1)? {
+            Some(t) => {
+                let values = Values::F32(t.as_f64().iter().map(|&x| x as f32).collect());
+                let t = Tensor {
+                    dims: t.dims.clone(),
+                    values,
+                };
+                imp.param(n.required_input(1)?, t)?
+            }
+            None => imp.symbol(n, 1)?,
+        };
+        let data = imp.symbol(n, 0)?;
+        let params = [("axis", axis), ("mode", "wrap".to_string())];
+        return Ok(Value::Symbol(build(
+            imp,
+            n,
+            "take",
+            &[data, indices],
+            &params,
+            "",
+        )?));
     };
-    let data = imp.constant(n, 0)?.ok_or_else(not_const)?;
-    let indices = imp.constant(n, 1)?.ok_or_else(not_const)?;
     let idx = indices
         .as_i64()
         .ok_or_else(|| n.error("indices (input 1) must be integers"))?;
@@ -121,12 +141,13 @@ fn axes(imp: &Importer<'_>, n: &Node<'_>) -> Result<Option<Vec<i64>>> {
     imp.int_list(n, 1, "axes")
 }
 
-/// Unsqueeze and Squeeze: new dims for the same values, folded on a constant and a Reshape
-/// otherwise (the input's shape must then be known).
+/// Unsqueeze and Squeeze: new dims for the same values, folded on a constant, a Reshape where
+/// the input's shape is known, else mxr's `squeeze` or `expand_dims` (see [`squeeze_unknown`]).
 pub(super) fn squeeze(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     let axes = axes(imp, n)?;
-    let input = imp.shape(n, 0)?;
-    let dims = input.ok_or_else(|| n.error("the input's shape must be known at import"))?;
+    let Some(dims) = imp.shape(n, 0)? else {
+        return squeeze_unknown(imp, n, axes);
+    };
     let mut out = Vec::new();
     if n.op == "Unsqueeze" {
         let axes = axes.ok_or_else(|| n.attr_error("axes", "is required"))?;
@@ -184,9 +205,8 @@ pub(super) fn squeeze(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     )?))
 }
 
-/// Cast: folded on a constant; on a computed value only the identity cast to FLOAT (mxr's
-/// registry has no Cast operator, and imported graphs compute in float32).
-pub(super) fn cast(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
+/// Cast: folded on a constant; on a computed value mxr's `Cast` to the same dtype.
+pub(super) fn cast(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     n.check_attrs(&["to", "saturate"])?;
     let to = n.int("to", 0)?;
     let to = i32::try_from(to)
@@ -194,13 +214,29 @@ pub(super) fn cast(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
         .and_then(|t| DataType::try_from(t).ok())
         .ok_or_else(|| n.attr_error("to", format!("{to} is not an ONNX data type")))?;
     let Some(t) = imp.constant(n, 0)? else {
-        if to == DataType::Float {
-            return Ok(imp.value(n, n.required_input(0)?)?.clone());
-        }
-        return Err(n.error(format!(
-            "Cast of a computed value to {} needs a Cast operator, which mxr's registry lacks",
-            to.as_str_name()
-        )));
+        let dtype = match to {
+            DataType::Float => "float32",
+            DataType::Double => "float64",
+            DataType::Int64 => "int64",
+            DataType::Int32 => "int32",
+            DataType::Uint8 => "uint8",
+            DataType::Int8 => "int8",
+            other => {
+                return Err(n.attr_error(
+                    "to",
+                    format!("{} is not a data type mxr computes", other.as_str_name()),
+                ));
+            }
+        };
+        let x = imp.symbol(n, 0)?;
+        return Ok(Value::Symbol(build(
+            imp,
+            n,
+            "Cast",
+            &[x],
+            &[("dtype", dtype.into())],
+            "",
+        )?));
     };
     let ints = || {
         t.as_i64()
@@ -224,6 +260,40 @@ pub(super) fn cast(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
         dims: t.dims.clone(),
         values,
     }))
+}
+
+/// Squeeze and Unsqueeze of an input whose shape import does not know: `squeeze` with the
+/// axes (without axes it keeps one axis where ONNX would give a scalar), or one `expand_dims`
+/// per axis in increasing order (negative Unsqueeze axes need the rank: refused).
+fn squeeze_unknown(imp: &mut Importer<'_>, n: &Node<'_>, axes: Option<Vec<i64>>) -> Result<Value> {
+    let mut x = imp.symbol(n, 0)?;
+    if n.op != "Unsqueeze" {
+        let params: Vec<(&str, String)> = axes.iter().map(|a| ("axis", tuple(a))).collect();
+        return Ok(Value::Symbol(build(imp, n, "squeeze", &[x], &params, "")?));
+    }
+    let mut axes = axes.ok_or_else(|| n.attr_error("axes", "is required"))?;
+    if axes.iter().any(|&a| a < 0) {
+        return Err(n.error(format!(
+            "Unsqueeze with negative axes {axes:?} needs the input's shape, unknown at import"
+        )));
+    }
+    axes.sort_unstable();
+    for (k, a) in axes.iter().enumerate() {
+        let suffix = if k + 1 == axes.len() {
+            String::new()
+        } else {
+            format!("_{k}")
+        };
+        x = build(
+            imp,
+            n,
+            "expand_dims",
+            &[x],
+            &[("axis", a.to_string())],
+            &suffix,
+        )?;
+    }
+    Ok(Value::Symbol(x))
 }
 
 /// Reshape to a constant shape (`0` copies the input's dim unless `allowzero`, `-1` is

@@ -38,6 +38,7 @@ pub const IMPORTED_OPS: &[&str] = &[
     "MaxPool",
     "Mul",
     "Neg",
+    "Pad",
     "Pow",
     "ReduceMax",
     "ReduceMean",
@@ -103,6 +104,7 @@ pub(super) fn convert(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>
         "Split" => reduce::split(imp, n)?,
         "HardSigmoid" => one(hard_sigmoid(imp, n)?),
         "Pow" => one(pow(imp, n)?),
+        "Pad" => one(pad(imp, n)?),
         "Dropout" => one(dropout(imp, n)?),
         "Softmax" | "LogSoftmax" => one(softmax(imp, n)?),
         "Transpose" => one(transpose(imp, n)?),
@@ -174,6 +176,50 @@ fn unary(imp: &mut Importer<'_>, n: &Node<'_>, op: &str) -> Result<Symbol> {
     n.check_attrs(&[])?;
     let x = imp.symbol(n, 0)?;
     build(imp, n, op, &[x], &[], "")
+}
+
+/// Pad: mxr's `Pad` (4-D or 5-D, padding on the spatial axes only; constant, edge or
+/// reflect). ONNX's `pads` is `[begin_1.., end_1..]`, MXNet's `pad_width` `(begin_1, end_1, ..)`.
+fn pad(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
+    let (pads, value) = if n.opset < 11 {
+        n.check_attrs(&["mode", "pads", "value"])?;
+        let pads = n.ints("pads")?;
+        (
+            pads.ok_or_else(|| n.attr_error("pads", "is required"))?,
+            n.float("value", 0.0)?,
+        )
+    } else {
+        n.check_attrs(&["mode"])?;
+        if n.input(3).is_some() {
+            return Err(n.error("Pad with axes (input 3) does not convert"));
+        }
+        let pads = imp.int_list(n, 1, "pads")?;
+        let pads = pads.ok_or_else(|| n.error("pads (input 1) is required"))?;
+        let value = match imp.constant(n, 2)? {
+            Some(t) => t.as_f64().first().copied().unwrap_or(0.0) as f32,
+            None if n.input(2).is_none() => 0.0,
+            None => return Err(n.error("constant_value (input 2) must be a constant")),
+        };
+        (pads, value)
+    };
+    let mode = n.string("mode", "constant")?;
+    if !matches!(mode.as_str(), "constant" | "edge" | "reflect") {
+        let reason = format!("{mode:?} does not convert (constant, edge, reflect)");
+        return Err(n.attr_error("mode", reason));
+    }
+    if pads.len() % 2 != 0 || pads.iter().any(|&p| p < 0) {
+        let reason = format!("{pads:?}: an even count of non-negative widths converts");
+        return Err(n.attr_error("pads", reason));
+    }
+    let r = pads.len() / 2;
+    let width: Vec<i64> = (0..r).flat_map(|k| [pads[k], pads[r + k]]).collect();
+    let x = imp.symbol(n, 0)?;
+    let params = [
+        ("mode", mode),
+        ("pad_width", tuple(&width)),
+        ("constant_value", fmt_f32(value)),
+    ];
+    build(imp, n, "Pad", &[x], &params, "")
 }
 
 fn hard_sigmoid(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
@@ -249,10 +295,33 @@ fn per_axis(n: &Node<'_>, name: &str, k: usize) -> Result<Vec<usize>> {
     Ok(v)
 }
 
-/// The symmetric padding of a convolution or pooling node, from `pads` or `auto_pad`. ONNX
-/// pads begin and end of each axis separately; MXNet's operators pad both ends alike, and
-/// mxr's registry has no Pad operator, so asymmetric padding is an error.
+/// The symmetric padding of a pooling node, from `pads` or `auto_pad`. ONNX pads begin and
+/// end of each axis separately; MXNet's Pooling pads both ends alike, so asymmetric padding is
+/// an error (a Pad before it would change what max and average pooling see at the border).
 fn padding(
+    imp: &Importer<'_>,
+    n: &Node<'_>,
+    kernel: &[usize],
+    strides: &[usize],
+    dilations: &[usize],
+) -> Result<Vec<usize>> {
+    let pads = onnx_pads(imp, n, kernel, strides, dilations)?;
+    let (begin, end) = pads.split_at(kernel.len());
+    if begin != end {
+        return Err(n.attr_error(
+            "pads",
+            format!(
+                "asymmetric padding {pads:?} (begin {begin:?}, end {end:?}) cannot be \
+                 expressed: MXNet's Pooling pads both ends alike"
+            ),
+        ));
+    }
+    Ok(begin.to_vec())
+}
+
+/// ONNX's padding of a convolution or pooling node, `[begin_1.., end_1..]`, from `pads` or
+/// `auto_pad`.
+fn onnx_pads(
     imp: &Importer<'_>,
     n: &Node<'_>,
     kernel: &[usize],
@@ -307,18 +376,7 @@ fn padding(
             ),
         ));
     }
-    let (begin, end) = pads.split_at(k);
-    if begin != end {
-        return Err(n.attr_error(
-            "pads",
-            format!(
-                "asymmetric padding {pads:?} (begin {begin:?}, end {end:?}) cannot be \
-                 expressed: MXNet's operators pad both ends alike and mxr's registry has no \
-                 Pad operator"
-            ),
-        ));
-    }
-    Ok(begin.to_vec())
+    Ok(pads)
 }
 
 fn conv(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
@@ -348,12 +406,30 @@ fn conv(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
     }
     let strides = per_axis(n, "strides", k)?;
     let dilations = per_axis(n, "dilations", k)?;
-    let pad = padding(imp, n, &kernel, &strides, &dilations)?;
+    let pads = onnx_pads(imp, n, &kernel, &strides, &dilations)?;
     let group = n.int("group", 1)?;
     if group < 1 {
         return Err(n.attr_error("group", format!("{group} is not positive")));
     }
-    let mut inputs = vec![imp.symbol(n, 0)?, imp.symbol(n, 1)?];
+    let mut x = imp.symbol(n, 0)?;
+    let (begin, end) = pads.split_at(k);
+    let pad = if begin == end {
+        begin.to_vec()
+    } else {
+        // Asymmetric: zeros added by a Pad before (4-D or 5-D input), none by the Convolution.
+        if k != 2 && k != 3 {
+            let reason = format!("asymmetric padding {pads:?} converts for 2-D and 3-D only");
+            return Err(n.attr_error("pads", reason));
+        }
+        let width: Vec<usize> = [0, 0, 0, 0]
+            .into_iter()
+            .chain((0..k).flat_map(|i| [begin[i], end[i]]))
+            .collect();
+        let params = [("mode", "constant".into()), ("pad_width", tuple(&width))];
+        x = build(imp, n, "Pad", &[x], &params, "_pad")?;
+        vec![0; k]
+    };
+    let mut inputs = vec![x, imp.symbol(n, 1)?];
     let no_bias = n.input(2).is_none();
     if !no_bias {
         inputs.push(imp.symbol(n, 2)?);

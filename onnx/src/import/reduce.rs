@@ -41,6 +41,48 @@ pub(super) fn reduce(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
 /// Slice of a computed tensor with step 1: one `slice_axis` per sliced axis. ONNX clamps
 /// `starts` and `ends` to the axis; with the input's shape known mxr clamps them the same way,
 /// else an end past any size (`INT64_MAX`, as exporters write "to the end") means the end.
+/// Slice with steps other than 1: one `slice` whose tuples cover the axes up to the last one
+/// sliced (None elsewhere); ONNX's clamping of starts and ends is MXNet's. Negative axes need
+/// the input's rank.
+fn strided_slice(
+    imp: &mut Importer<'_>,
+    n: &Node<'_>,
+    rank: Option<usize>,
+    (axes, starts, ends, steps): (&[i64], &[i64], &[i64], &[i64]),
+) -> Result<Value> {
+    let at = axes
+        .iter()
+        .map(|&a| match rank {
+            Some(r) => super::node::axis(n, "axes", a, r),
+            None if a >= 0 => Ok(a as usize),
+            None => Err(n.error(format!(
+                "axes {axes:?}: a negative axis needs the input's shape, unknown at import"
+            ))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let len = at.iter().max().map_or(0, |m| m + 1);
+    let (mut begin, mut end, mut step) = (vec![None; len], vec![None; len], vec![None; len]);
+    for (k, &a) in at.iter().enumerate() {
+        begin[a] = Some(starts[k]);
+        end[a] = Some(ends[k]);
+        step[a] = Some(steps[k]);
+    }
+    let text = |v: &[Option<i64>]| {
+        let items: Vec<String> = v
+            .iter()
+            .map(|x| x.map_or_else(|| "None".to_owned(), |x| x.to_string()))
+            .collect();
+        tuple(&items)
+    };
+    let params = [
+        ("begin", text(&begin)),
+        ("end", text(&end)),
+        ("step", text(&step)),
+    ];
+    let x = imp.symbol(n, 0)?;
+    Ok(Value::Symbol(build(imp, n, "slice", &[x], &params, "")?))
+}
+
 pub(super) fn slice(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     n.check_attrs(&[])?;
     let starts = imp.int_list(n, 1, "starts")?.unwrap_or_default();
@@ -56,12 +98,15 @@ pub(super) fn slice(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
             "starts {starts:?}, ends {ends:?}, axes {axes:?}, steps {steps:?} differ in length"
         )));
     }
-    if steps.iter().any(|&s| s != 1) {
-        return Err(n.error(format!(
-            "steps {steps:?}: only step 1 converts (MXNet's slice_axis)"
-        )));
-    }
     let shape = imp.shape(n, 0)?;
+    if steps.iter().any(|&s| s != 1) {
+        return strided_slice(
+            imp,
+            n,
+            shape.map(|d| d.len()),
+            (&axes, &starts, &ends, &steps),
+        );
+    }
     let mut x = imp.symbol(n, 0)?;
     for (k, ((&axis, &start), &end)) in axes.iter().zip(&starts).zip(&ends).enumerate() {
         let (begin, end) = match &shape {

@@ -164,19 +164,27 @@ fn conversions_mxr_cannot_express_are_refused_by_name() {
         inits,
     };
     let conv = |attrs| vec![node("Conv", &["data", "w"], "y", attrs)];
+    // Pooling refuses asymmetric padding (Convolution takes a Pad before it).
+    let max_pool = |attrs| vec![node("MaxPool", &["data"], "y", attrs)];
     refused(
         case(
             "asymmetric",
-            conv(vec![ints("pads", &[0, 0, 1, 1])]),
-            vec![weights("w", &[2, 2, 3, 3], 1)],
+            max_pool(vec![
+                ints("kernel_shape", &[3, 3]),
+                ints("pads", &[0, 0, 1, 1]),
+            ]),
+            vec![],
         ),
         "attribute `pads`: asymmetric padding [0, 0, 1, 1]",
     );
     refused(
         case(
             "same_even",
-            conv(vec![string("auto_pad", "SAME_UPPER")]),
-            vec![weights("w", &[2, 2, 2, 2], 1)],
+            max_pool(vec![
+                ints("kernel_shape", &[2, 2]),
+                string("auto_pad", "SAME_UPPER"),
+            ]),
+            vec![],
         ),
         "asymmetric padding",
     );
@@ -198,9 +206,6 @@ fn conversions_mxr_cannot_express_are_refused_by_name() {
         case("dilated_pool", pool, vec![]),
         "MXNet's Pooling has no dilation",
     );
-    let gather = vec![node("Gather", &["data", "i"], "y", vec![int("axis", 0)])];
-    let i = super::single_ops::int64s("i", &[1], &[0]);
-    refused(case("gather", gather, vec![i]), "no take operator");
     let bn = vec![node(
         "BatchNormalization",
         &["data", "w", "w", "w", "w"],
@@ -211,4 +216,30 @@ fn conversions_mxr_cannot_express_are_refused_by_name() {
         case("bn_training", bn, vec![weights("w", &[2], 1)]),
         "attribute `training_mode`",
     );
+}
+
+/// Squeeze and Unsqueeze of an input of unknown shape become mxr's squeeze and expand_dims.
+#[test]
+fn squeeze_and_unsqueeze_without_known_shapes() {
+    use super::single_ops::{Case, int64s, node};
+    let c = Case {
+        name: "squeeze_unknown",
+        opset: 13,
+        shape: vec![1, 3, 1],
+        nodes: vec![
+            node("Squeeze", &["data", "sq"], "s", vec![]),
+            node("Unsqueeze", &["s", "un"], "y", vec![]),
+        ],
+        inits: vec![int64s("sq", &[2], &[0, -1]), int64s("un", &[2], &[2, 0])],
+    };
+    let mut m = c.model();
+    let graph = m.graph.as_mut().unwrap();
+    graph.input[0].r#type = None; // the shape is unknown at import
+    let (sym, _, _) = mxr_onnx::import_model(m, None).unwrap();
+    let json = sym.to_json().unwrap();
+    assert!(
+        json.contains("\"squeeze\"") && json.contains("(0, -1)"),
+        "{json}"
+    );
+    assert_eq!(json.matches("\"expand_dims\"").count(), 2, "{json}");
 }

@@ -183,6 +183,73 @@ fn cases() -> Vec<Case> {
     let one = |op: &str, inputs: &[&str], attrs| vec![node(op, inputs, "y", attrs)];
     vec![
         case(
+            // Computed data through Cast: to INT32 truncates toward zero, back to FLOAT.
+            "cast_computed_to_int_and_back",
+            13,
+            &[2, 3],
+            vec![
+                node("Mul", &["data", "k"], "scaled", vec![]),
+                node("Cast", &["scaled"], "ints", vec![int("to", 6)]),
+                node("Cast", &["ints"], "y", vec![int("to", 1)]),
+            ],
+            vec![floats("k", &[1], &[7.5])],
+        ),
+        case(
+            // Computed data through Gather: mxr's take, negative indices wrapping.
+            "gather_computed_axis1",
+            13,
+            &[2, 3, 4],
+            vec![
+                node("Mul", &["data", "k"], "scaled", vec![]),
+                node("Gather", &["scaled", "idx"], "y", vec![int("axis", 1)]),
+            ],
+            vec![
+                floats("k", &[1], &[2.0]),
+                int64s("idx", &[2, 2], &[2, -1, 0, 1]),
+            ],
+        ),
+        case(
+            // Steps other than 1 (one negative, ends past the axis): mxr's slice.
+            "slice_with_steps",
+            13,
+            &[2, 3, 5],
+            one(
+                "Slice",
+                &["data", "starts", "ends", "axes", "steps"],
+                vec![],
+            ),
+            vec![
+                int64s("starts", &[2], &[4, 0]),
+                int64s("ends", &[2], &[-100, 3]),
+                int64s("axes", &[2], &[-1, 1]),
+                int64s("steps", &[2], &[-2, 2]),
+            ],
+        ),
+        case(
+            "pad_reflect_spatial",
+            13,
+            &[1, 2, 3, 4],
+            one("Pad", &["data", "pads"], vec![string("mode", "reflect")]),
+            vec![int64s("pads", &[8], &[0, 0, 1, 2, 0, 0, 1, 1])],
+        ),
+        case(
+            "pad_constant_value",
+            13,
+            &[1, 1, 2, 3],
+            one("Pad", &["data", "pads", "c"], vec![]),
+            vec![
+                int64s("pads", &[8], &[0, 0, 2, 0, 0, 0, 1, 3]),
+                floats("c", &[], &[1.5]),
+            ],
+        ),
+        case(
+            "conv_asymmetric_pads",
+            13,
+            &[1, 2, 5, 6],
+            one("Conv", &["data", "w"], vec![ints("pads", &[0, 1, 2, 0])]),
+            vec![weights("w", &[3, 2, 3, 3], 4)],
+        ),
+        case(
             "conv_same_upper",
             13,
             &[1, 2, 6, 6],

@@ -6,6 +6,7 @@
 use mxr_engine::gpu::GpuDevice;
 use mxr_kernels::cuda::{DeviceSlice, GpuError, blas};
 
+use crate::registry::Shape;
 use crate::registry::attrs::{AttrParser, AttrValue, ParamSpec};
 use crate::{Error, Result};
 
@@ -188,6 +189,108 @@ pub(crate) fn batched_gemm(
         c.rows * c.cols,
         batch,
     )
+}
+
+/// `out[i] = src[offsets[i]]` on the GPU, float32, for operators that move elements by a
+/// table computed on the host (`slice`, `take`, `Pad`): the table is uploaded and
+/// `Embedding`'s row gather (rows of one element) does the move.
+pub(crate) fn gpu_gather(
+    ctx: &crate::registry::GpuOpContext<'_>,
+    op: &str,
+    src: DeviceSlice<'_, f32>,
+    out: DeviceSlice<'_, f32>,
+    offsets: &[i64],
+) -> Result<()> {
+    if out.len() != offsets.len() {
+        return Err(Error::BadInput {
+            op: op.into(),
+            reason: format!("{} outputs for {} offsets", out.len(), offsets.len()),
+        });
+    }
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let table = ctx.upload(op, offsets)?;
+    let idx = mxr_kernels::cuda::AnySlice::I64(DeviceSlice::of_buffer(&table));
+    mxr_kernels::cuda::embedding::forward(ctx.device, out, idx, src, (src.len(), 1))
+        .map_err(|e| crate::registry::gpu_error(op, e))
+}
+
+/// `out = 0`, then `out[offsets[i]] += g[i]` on the GPU, float32: the gradient of
+/// [`gpu_gather`] (through `Embedding`'s row scatter-add).
+pub(crate) fn gpu_scatter_add(
+    ctx: &crate::registry::GpuOpContext<'_>,
+    op: &str,
+    g: DeviceSlice<'_, f32>,
+    out: DeviceSlice<'_, f32>,
+    offsets: &[i64],
+) -> Result<()> {
+    if g.len() != offsets.len() {
+        return Err(Error::BadInput {
+            op: op.into(),
+            reason: format!("{} gradients for {} offsets", g.len(), offsets.len()),
+        });
+    }
+    ctx.zero(op, out)?;
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let table = ctx.upload(op, offsets)?;
+    let idx = mxr_kernels::cuda::AnySlice::I64(DeviceSlice::of_buffer(&table));
+    mxr_kernels::cuda::embedding::backward(ctx.device, out, g, idx, (out.len(), 1))
+        .map_err(|e| crate::registry::gpu_error(op, e))
+}
+
+/// The row-major strides (in elements) of an array of `dims`.
+pub(crate) fn row_major_strides(dims: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; dims.len()];
+    for k in (0..dims.len().saturating_sub(1)).rev() {
+        strides[k] = strides[k + 1] * dims[k + 1];
+    }
+    strides
+}
+
+/// Calls `f` with every multi-index of an array of `dims`, in row-major order.
+pub(crate) fn for_each_index(dims: &[usize], mut f: impl FnMut(&[usize])) {
+    let total: usize = dims.iter().product();
+    let mut index = vec![0usize; dims.len()];
+    for _ in 0..total {
+        f(&index);
+        for k in (0..index.len()).rev() {
+            index[k] += 1;
+            if index[k] < dims[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+}
+
+/// Shape inference of a one-input operator whose output's shape follows from its input's and
+/// back through `rule` (given and returning `(input, output)`): `slice_axis`, `slice`, `Pad`.
+pub(crate) fn infer_pair(
+    shapes: &mut crate::registry::ShapeCtx<'_>,
+    rule: impl Fn(&mut crate::registry::ShapeCtx<'_>, Shape, Shape) -> Result<(Shape, Shape)>,
+) -> Result<()> {
+    let (x, y) = (shapes.input(0).clone(), shapes.output(0).clone());
+    let (x, y) = rule(shapes, x, y)?;
+    shapes.set_input(0, x)?;
+    shapes.set_output(0, y)
+}
+
+/// Shape inference of the backward operator of an [`infer_pair`] operator, on
+/// `[ograd, data]` → the gradient of data: data and its gradient have the forward input's
+/// shape, ograd the forward output's.
+pub(crate) fn infer_pair_backward(
+    shapes: &mut crate::registry::ShapeCtx<'_>,
+    rule: impl Fn(&mut crate::registry::ShapeCtx<'_>, Shape, Shape) -> Result<(Shape, Shape)>,
+) -> Result<()> {
+    shapes.tie(1, 0)?;
+    let (x, y) = (shapes.output(0).clone(), shapes.input(0).clone());
+    let (x, y) = rule(shapes, x, y)?;
+    shapes.set_output(0, x.clone())?;
+    shapes.set_input(1, x)?;
+    shapes.set_input(0, y)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! `Concat`, `SliceChannel`, `slice_axis`: joining and cutting arrays along an axis, with their
-//! gradients `_backward_Concat`, `_backward_SliceChannel`, `_backward_slice_axis`.
+//! `Concat`, `SliceChannel`, `slice_axis`, `slice`: joining and cutting arrays, with their
+//! gradients `_backward_Concat`, `_backward_SliceChannel`, `_backward_slice_axis`,
+//! `_backward_slice` (`slice` is in its own file, `concat/slice.rs`).
 //!
 //! The kernels move element bytes, so every dtype works. Backward-op inputs (MXNet copies
 //! shapes from the forward node instead; our graph builder needs them as inputs):
@@ -621,8 +622,10 @@ inventory::submit! {
 }
 
 mod gpu;
+mod slice;
 mod slice_axis;
 
+pub use slice::{BackwardSlice, Slice, SliceParam};
 pub use slice_axis::{BackwardSliceAxis, SliceAxis, SliceAxisParam};
 #[cfg(test)]
 mod tests;

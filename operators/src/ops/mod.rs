@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod batch_norm;
 pub mod broadcast;
+pub mod cast;
 pub(crate) mod common;
 pub mod concat;
 pub mod convolution;
@@ -18,11 +19,13 @@ pub mod init;
 pub mod loss;
 pub mod one_hot;
 pub mod optimizer;
+pub mod pad;
 pub mod pooling;
 pub mod reduce;
 pub mod reshape;
 pub mod scalar;
 pub mod softmax;
+pub mod take;
 pub mod transpose;
 pub mod unary;
 

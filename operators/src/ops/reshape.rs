@@ -1,7 +1,8 @@
-//! `Reshape`, `Flatten`, `expand_dims`: new shapes for the same row-major elements; and their
-//! gradient `_backward_reshape`, which gives the head gradient the forward input's shape.
+//! `Reshape`, `Flatten`, `expand_dims`, `squeeze`: new shapes for the same row-major elements;
+//! and their gradient `_backward_reshape` (alias `_backward_squeeze`), which gives the head
+//! gradient the forward input's shape.
 //!
-//! All three are in-place identities (the output may share the input's memory): one operator,
+//! All four are in-place identities (the output may share the input's memory): one operator,
 //! [`ReshapeLike`], with a [`ReshapeRule`] each for its name, parameters and shapes. Their
 //! backward op takes `[ograd, data]` — MXNet's `_backward_reshape` takes only the head gradient and copies
 //! its output shape from the forward node, which our graph builder cannot do, so the forward
@@ -509,6 +510,86 @@ impl ReshapeRule for ExpandDims {
     }
 }
 
+params! {
+    /// Parameters of `squeeze`.
+    pub struct SqueezeParam for "squeeze" {
+        /// The axes of size 1 to remove (negative counts from the end); None removes every
+        /// axis of size 1. Selecting an axis whose size is not 1 is an error.
+        axis: Option<Vec<i64>> = None,
+    }
+}
+
+/// `squeeze`: removes axes of size 1, keeping at least one axis (`(1, 1)` becomes `(1,)`).
+#[derive(Debug, Clone)]
+pub struct Squeeze(pub SqueezeParam);
+
+impl Squeeze {
+    /// Which axes of an input of `rank` axes the parameter selects (sorted, unique), or `None`
+    /// when it selects every axis of size 1.
+    fn selected(&self, rank: usize) -> std::result::Result<Option<Vec<usize>>, String> {
+        let Some(axes) = &self.0.axis else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(axes.len());
+        for &a in axes {
+            let at = super::common::normalize_axis(a, rank).ok_or_else(|| {
+                format!("axis {a} is out of range for a {rank}-D input (allowed [-{rank}, {rank}))")
+            })?;
+            if out.contains(&at) {
+                return Err(format!("axis {a} appears twice in {axes:?}"));
+            }
+            out.push(at);
+        }
+        out.sort_unstable();
+        Ok(Some(out))
+    }
+}
+
+impl ReshapeRule for Squeeze {
+    fn name(&self) -> &'static str {
+        "squeeze"
+    }
+    fn attrs(&self) -> Vec<(String, String)> {
+        self.0.to_attrs()
+    }
+    fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
+        let Some(dims) = shapes
+            .input(0)
+            .partial_dims()
+            .map(<[Option<usize>]>::to_vec)
+        else {
+            return Ok(());
+        };
+        let selected = self.selected(dims.len()).map_err(|r| shapes.error(r))?;
+        let mut out = Vec::with_capacity(dims.len());
+        for (k, &d) in dims.iter().enumerate() {
+            let remove = match &selected {
+                Some(axes) if axes.contains(&k) => match d {
+                    Some(1) | None => true,
+                    Some(n) => {
+                        let reason = format!(
+                            "axis {k} of the input {} has size {n}, not 1, so it cannot be squeezed",
+                            shapes.input(0)
+                        );
+                        return Err(shapes.error(reason));
+                    }
+                },
+                Some(_) => false,
+                None if d.is_none() => return Ok(()), // unknown whether it is removed
+                None => d == Some(1),
+            };
+            if !remove {
+                out.push(d);
+            }
+        }
+        if out.is_empty() {
+            out.push(Some(1));
+        }
+        shapes.set_output(0, Shape::partial(out))?;
+        reshape_sizes(shapes, 0, 0)
+    }
+}
+
 /// `_backward_reshape`: inputs `[ograd, data]`; the head gradient with the forward input's
 /// shape. `data` only lends its shape (its bytes are not read).
 #[derive(Debug, Clone, Copy)]
@@ -568,6 +649,11 @@ fn create_expand_dims(attrs: &[(&str, &str)]) -> Result<OpRef> {
     Ok(Arc::new(ReshapeLike(ExpandDims(param))))
 }
 
+fn create_squeeze(attrs: &[(&str, &str)]) -> Result<OpRef> {
+    let param = SqueezeParam::parse(attrs.iter().copied())?;
+    Ok(Arc::new(ReshapeLike(Squeeze(param))))
+}
+
 fn create_backward_reshape(attrs: &[(&str, &str)]) -> Result<OpRef> {
     parse_no_params("_backward_reshape", attrs)?;
     Ok(Arc::new(BackwardReshape))
@@ -586,8 +672,12 @@ inventory::submit! {
         ExpandDimsParam::specs, create_expand_dims)
 }
 inventory::submit! {
-    OpDef::new("_backward_reshape", "Gradient of Reshape, Flatten and expand_dims: the head gradient in the input's shape (inputs: ograd, data).",
-        no_params, create_backward_reshape)
+    OpDef::new("squeeze", "Removes axes of size 1 (all of them, or those in `axis`), keeping at least one axis.",
+        SqueezeParam::specs, create_squeeze)
+}
+inventory::submit! {
+    OpDef::new("_backward_reshape", "Gradient of Reshape, Flatten, expand_dims and squeeze: the head gradient in the input's shape (inputs: ograd, data).",
+        no_params, create_backward_reshape).aliases(&["_backward_squeeze"])
 }
 
 mod gpu;

@@ -224,3 +224,15 @@ impl GpuCheck {
         run(op, &mut [x.clone()], true).unwrap().remove(0)
     }
 }
+
+/// One reference case of an operator: its attributes, and the output's shape and values.
+pub(crate) type RefCase = (
+    &'static [(&'static str, &'static str)],
+    &'static [usize],
+    Vec<f64>,
+);
+
+/// Integers as `f64` (reference values written compactly).
+pub(crate) fn f64s(v: &[i32]) -> Vec<f64> {
+    v.iter().map(|&x| f64::from(x)).collect()
+}

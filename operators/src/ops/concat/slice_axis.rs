@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::super::common::normalize_axis;
+use super::super::common::{infer_pair, infer_pair_backward, normalize_axis};
 use super::{axis_error, gpu, rows};
 use crate::registry::{
     Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx,
@@ -143,10 +143,7 @@ impl Operator for SliceAxis {
         self.0.to_attrs()
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        let (whole, part) = (shapes.input(0).clone(), shapes.output(0).clone());
-        let (whole, part) = infer_slice(shapes, &self.0, whole, part)?;
-        shapes.set_input(0, whole)?;
-        shapes.set_output(0, part)
+        infer_pair(shapes, |s, x, y| infer_slice(s, &self.0, x, y))
     }
     fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
         let (inputs, outputs) = (call.inputs, call.outputs);
@@ -207,12 +204,7 @@ impl Operator for BackwardSliceAxis {
         vec!["ograd".into(), "data".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        shapes.tie(1, 0)?;
-        let (whole, part) = (shapes.output(0).clone(), shapes.input(0).clone());
-        let (whole, part) = infer_slice(shapes, &self.0, whole, part)?;
-        shapes.set_output(0, whole.clone())?;
-        shapes.set_input(1, whole)?;
-        shapes.set_input(0, part)
+        infer_pair_backward(shapes, |s, x, y| infer_slice(s, &self.0, x, y))
     }
     fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
         let (inputs, outputs) = (call.inputs, call.outputs);

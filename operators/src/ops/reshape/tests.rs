@@ -204,6 +204,8 @@ fn gradients_reshape_back() {
         ("Flatten", vec![], vec![2, 3, 2]),
         ("Flatten", vec![], vec![4]),
         ("expand_dims", vec![("axis", "-1")], vec![2, 3]),
+        ("squeeze", vec![], vec![1, 3, 1, 2]),
+        ("squeeze", vec![("axis", "(-1,)")], vec![2, 1]),
     ] {
         let op = make_op(name, &attrs);
         check_gradient(
@@ -325,6 +327,68 @@ fn expand_dims_axes() {
     assert!(err.contains("axis"), "{err}");
 }
 
+#[test]
+fn squeeze_axes() {
+    let shape = |attrs: &[(&str, &str)], input: Shape| {
+        let op = make_op("squeeze", attrs);
+        infer_shapes(op.as_ref(), &[input]).map(|(_, o)| o[0].clone())
+    };
+    // MXNet 1.9.1: mx.nd.squeeze(mx.nd.ones(s), axis=a).shape
+    let x = Shape::known(&[1, 3, 1]);
+    assert_eq!(shape(&[], x.clone()).unwrap(), Shape::known(&[3]));
+    assert_eq!(
+        shape(&[("axis", "-1")], x.clone()).unwrap(),
+        Shape::known(&[1, 3])
+    );
+    assert_eq!(
+        shape(&[("axis", "(0,)")], x.clone()).unwrap(),
+        Shape::known(&[3, 1])
+    );
+    assert_eq!(
+        shape(&[("axis", "(0, 1)")], Shape::known(&[1, 1])).unwrap(),
+        Shape::known(&[1])
+    );
+    assert_eq!(
+        shape(&[], Shape::known(&[1, 1, 1])).unwrap(),
+        Shape::known(&[1])
+    );
+    // An unknown axis that is selected is removed; the other size follows from the output.
+    assert_eq!(
+        shape(&[("axis", "(0,)")], Shape::from_legacy(&[0, 3])).unwrap(),
+        Shape::known(&[3])
+    );
+    // Errors name the op, the axis and the shape.
+    let err = shape(&[("axis", "(1,)")], x.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("squeeze") && err.contains("axis 1") && err.contains("size 3"),
+        "{err}"
+    );
+    let err = shape(&[("axis", "(0, -3)")], x.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("squeeze") && err.contains("twice"), "{err}");
+    let err = shape(&[("axis", "(3,)")], x).unwrap_err().to_string();
+    assert!(
+        err.contains("squeeze") && err.contains("out of range"),
+        "{err}"
+    );
+    // Values unchanged; the gradient is the reshape back (MXNet's `_backward_squeeze`).
+    let op = make_op("squeeze", &[]);
+    let out = run(op.as_ref(), &mut [iota(&[1, 3, 1, 2])], false).unwrap();
+    assert_eq!(out[0].shape(), &[3, 2]);
+    assert_eq!(out[0].to_f64(), iota(&[6]).to_f64());
+    assert_eq!(
+        lookup("_backward_squeeze").unwrap().name,
+        "_backward_reshape"
+    );
+    let err = create("squeeze", &[("axis", "x")], None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("squeeze") && err.contains("axis"), "{err}");
+}
+
 /// The GPU kernels (a device copy) agree with the CPU for every reshape-like op, float32 and
 /// another dtype, and an empty array.
 #[test]
@@ -355,6 +419,9 @@ fn gpu_matches_cpu() {
     let g = HostTensor::from_f32(&[6, 4], (0..24).map(|i| i as f32 * 0.25).collect());
     let back = make_op("_backward_reshape", &[]);
     compare_with_cpu(back.as_ref(), &dev, &[g, x], true, 0.0, 0.0).unwrap();
+    let op = make_op("squeeze", &[("axis", "(0, 2)")]);
+    let x = HostTensor::from_f32(&[1, 3, 1], vec![1.0, -2.0, 3.5]);
+    compare_with_cpu(op.as_ref(), &dev, &[x], true, 0.0, 0.0).unwrap();
     let empty = HostTensor::from_f32(&[0, 3], vec![]);
     let op = make_op("Flatten", &[]);
     compare_with_cpu(op.as_ref(), &dev, &[empty], true, 0.0, 0.0).unwrap();
