@@ -10,7 +10,7 @@ use mxr_onnx::proto::TensorProto;
 use mxr_onnx::proto::tensor_proto::DataType;
 use prost::Message;
 
-use super::nets::{self, assert_close, forward, temp_dir};
+use super::nets::{self, assert_close, build_op as op, forward, temp_dir};
 use super::python;
 use super::single_ops::{
     Case, case, compare_with_onnxruntime, float, floats, int, int64s, ints, node, string, weights,
@@ -34,6 +34,11 @@ fn to_float(input: &str, output: &str) -> mxr_onnx::proto::NodeProto {
 
 fn cases() -> Vec<Case> {
     let one = |op: &str, inputs: &[&str], attrs| vec![node(op, inputs, "y", attrs)];
+    // Indices "i" (2, 3) from data (2, 3, 4): the argmax along the last axis.
+    let argmax_last = || {
+        let attrs = vec![int("axis", 2), int("keepdims", 0)];
+        node("ArgMax", &["data"], "i", attrs)
+    };
     vec![
         case(
             // Condition (3, 1), x (2, 3, 4), y (4): all three broadcast.
@@ -98,12 +103,7 @@ fn cases() -> Vec<Case> {
             13,
             &[2, 3, 4],
             vec![
-                node(
-                    "ArgMax",
-                    &["data"],
-                    "i",
-                    vec![int("axis", 2), int("keepdims", 0)],
-                ),
+                argmax_last(),
                 node("OneHot", &["i", "depth", "values"], "y", vec![]),
             ],
             vec![
@@ -172,12 +172,7 @@ fn cases() -> Vec<Case> {
             13,
             &[2, 3, 4],
             vec![
-                node(
-                    "ArgMax",
-                    &["data"],
-                    "i",
-                    vec![int("axis", 2), int("keepdims", 0)],
-                ),
+                argmax_last(),
                 node("Gather", &["data", "i"], "y", vec![int("axis", 2)]),
             ],
             vec![],
@@ -332,10 +327,6 @@ fn selecting_conversions_mxr_cannot_express_are_refused_by_name() {
 
 /// A network of the registry operators the selecting exports convert, over data (2, 3, 4).
 fn select_net() -> (Symbol, NamedArrays) {
-    let op = |op: &str, inputs: &[&Symbol], params: &[(&str, &str)], name: &str| {
-        let inputs: Vec<(&str, &Symbol)> = inputs.iter().map(|s| ("", *s)).collect();
-        Symbol::op(op, &inputs, params, Some(name)).unwrap()
-    };
     let data = Symbol::variable("data");
     let w2 = Symbol::variable("w2");
     let am = op("argmax", &[&data], &[("axis", "2")], "am");
