@@ -282,6 +282,13 @@ impl<'a> Importer<'a> {
     fn finish(self, graph: &GraphProto) -> Result<(Symbol, NamedArrays, NamedArrays)> {
         let mut heads = Vec::new();
         for out in &graph.output {
+            if self.truthy.contains(out.name()) {
+                return Err(Error::Model(format!(
+                    "graph output {:?} is a Cast to BOOL of computed data, which mxr (without a \
+                     bool dtype) converts only as Where's condition",
+                    out.name()
+                )));
+            }
             match self.values.get(out.name()) {
                 Some(Value::Symbol(s)) => heads.push(s.clone()),
                 Some(Value::Const(_)) => {

@@ -323,6 +323,17 @@ fn selecting_conversions_mxr_cannot_express_are_refused_by_name() {
         node("Cast", &["c"], "y", vec![int("to", 1)]),
     ];
     refused("bool_elsewhere", &[2, 3], bool_read, vec![], "Cast to BOOL");
+    let c = case(
+        "bool_output",
+        13,
+        &[2, 3],
+        vec![node("Cast", &["data"], "y", vec![int("to", 9)])],
+        vec![],
+    );
+    let e = mxr_onnx::import_model(c.model(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("graph output \"y\" is a Cast to BOOL"), "{e}");
 }
 
 /// A network of the registry operators the selecting exports convert, over data (2, 3, 4).
