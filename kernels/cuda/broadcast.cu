@@ -1,5 +1,5 @@
-// NumPy-broadcasting binary operators (broadcast_add/sub/mul/div) and their backward
-// operators, float32. Shapes are right-aligned and padded to `ndim` axes on the host.
+// NumPy-broadcasting binary operators (broadcast_add/sub/mul/div/maximum/minimum) and their
+// backward operators, float32. Shapes are right-aligned and padded to `ndim` axes on the host.
 
 // out = a op b (op: MXR_BINARY_*) over the broadcast shape.
 // table: out_dim[ndim], a_stride[ndim], b_stride[ndim] (stride 0 along a broadcast axis).
@@ -22,6 +22,9 @@ extern "C" __global__ void broadcast_binary_f32(float* out, const float* a, cons
         case MXR_BINARY_ADD: r = x + y; break;
         case MXR_BINARY_SUB: r = x - y; break;
         case MXR_BINARY_MUL: r = x * y; break;
+        // MXNet's maximum and minimum: x when it wins or is NaN, else y.
+        case MXR_BINARY_MAX: r = (x != x || x > y) ? x : y; break;
+        case MXR_BINARY_MIN: r = (x != x || x < y) ? x : y; break;
         default: r = x / y;
         }
         out[i] = r;
@@ -32,7 +35,8 @@ extern "C" __global__ void broadcast_binary_f32(float* out, const float* a, cons
 // looping over the reduced positions of the head gradient g.
 // table: self_dim[ndim] (the operand's padded dims), red_dim[ndim] (the output dim where the
 // operand is broadcast, else 1), g_stride[ndim], a_stride[ndim], b_stride[ndim].
-// op: 0 g, 1 -g, 2 g*b, 3 g*a, 4 g/b, 5 g*(-a/b^2); a and b are read only by ops 2..5.
+// op: 0 g, 1 -g, 2 g*b, 3 g*a, 4 g/b, 5 g*(-a/b^2), and g where 6 a >= b, 7 a < b, 8 a <= b,
+// 9 a > b (the maximum's and minimum's left and right shares); a and b are read by ops 2..9.
 extern "C" __global__ void broadcast_reduce_f32(float* d, const float* g, const float* a,
                                                 const float* b, const long long* table,
                                                 int ndim, long long m, int op) {
@@ -69,6 +73,10 @@ extern "C" __global__ void broadcast_reduce_f32(float* d, const float* g, const 
             case 2: v = gv * b[jb]; break;
             case 3: v = gv * a[ja]; break;
             case 4: v = gv / b[jb]; break;
+            case 6: v = a[ja] >= b[jb] ? gv : 0.0f; break;
+            case 7: v = a[ja] < b[jb] ? gv : 0.0f; break;
+            case 8: v = a[ja] <= b[jb] ? gv : 0.0f; break;
+            case 9: v = a[ja] > b[jb] ? gv : 0.0f; break;
             default: {
                 float x = a[ja], y = b[jb];
                 v = gv * (-x / (y * y));

@@ -1,13 +1,24 @@
-// Same-shape binary element-wise operators (elemwise_add/sub/mul/div) and `where`, with their
-// backward operators, float32. Binary op codes: MXR_BINARY_* (mxr_kernels::cuda::codes::BinaryCode).
+// Same-shape binary element-wise operators (elemwise_add/sub/mul/div, the maximum and minimum)
+// and `where`, with their backward operators, float32. Binary op codes: MXR_BINARY_*
+// (mxr_kernels::cuda::codes::BinaryCode).
 
 __device__ __forceinline__ float elemwise_apply(float a, float b, int op) {
     switch (op) {
     case MXR_BINARY_ADD: return a + b;
     case MXR_BINARY_SUB: return a - b;
     case MXR_BINARY_MUL: return a * b;
+    // MXNet's maximum and minimum: a when it wins or is NaN, else b (a NaN on either side wins).
+    case MXR_BINARY_MAX: return (a != a || a > b) ? a : b;
+    case MXR_BINARY_MIN: return (a != a || a < b) ? a : b;
     default: return a / b;
     }
+}
+
+// The share of head gradient g that the maximum (max) or minimum sends to its left (left) or
+// right operand: the left takes ties, the right the strict rest (MXNet's ge/lt, le/gt).
+__device__ __forceinline__ float extreme_grad(int max, int left, float g, float a, float b) {
+    bool picked = max ? (left ? a >= b : a < b) : (left ? a <= b : a > b);
+    return picked ? g : 0.0f;
 }
 
 // out = a op b (out may be a or b: each item reads before it writes).
@@ -16,8 +27,8 @@ extern "C" __global__ void elemwise_binary_f32(float* out, const float* a, const
     MXR_FOR(i, n) { out[i] = elemwise_apply(a[i], b[i], op); }
 }
 
-// (da, db) = the gradients of a op b for head gradient g; a and b are read only for mul and
-// div (add and sub may pass any valid address).
+// (da, db) = the gradients of a op b for head gradient g; a and b are read only for mul, div,
+// max and min (add and sub may pass any valid address).
 extern "C" __global__ void elemwise_binary_backward_f32(float* da, float* db, const float* g,
                                                         const float* a, const float* b,
                                                         long long n, int op) {
@@ -27,6 +38,13 @@ extern "C" __global__ void elemwise_binary_backward_f32(float* da, float* db, co
         case MXR_BINARY_ADD: da[i] = gv; db[i] = gv; break;
         case MXR_BINARY_SUB: da[i] = gv; db[i] = -gv; break;
         case MXR_BINARY_MUL: da[i] = gv * b[i]; db[i] = gv * a[i]; break;
+        case MXR_BINARY_MAX:
+        case MXR_BINARY_MIN: {
+            int max = op == MXR_BINARY_MAX;
+            da[i] = extreme_grad(max, 1, gv, a[i], b[i]);
+            db[i] = extreme_grad(max, 0, gv, a[i], b[i]);
+            break;
+        }
         default: {
             float av = a[i], bv = b[i];
             da[i] = gv / bv;

@@ -196,7 +196,7 @@ pub(crate) fn decode(t: &TensorProto, base: Option<&Path>) -> Result<Tensor> {
 
 fn unsupported(data_type: DataType) -> String {
     format!(
-        "data type {} is not supported (mxr reads FLOAT, DOUBLE, INT64, INT32, UINT8, INT8)",
+        "data type {} is not supported (mxr reads FLOAT, DOUBLE, INT64, INT32, UINT8, INT8, BOOL as UINT8)",
         data_type.as_str_name()
     )
 }
@@ -214,7 +214,7 @@ fn from_raw(data_type: DataType, bytes: &[u8], count: usize) -> Result<Values, S
     let element = match data_type {
         DataType::Float | DataType::Int32 => 4,
         DataType::Double | DataType::Int64 => 8,
-        DataType::Uint8 | DataType::Int8 => 1,
+        DataType::Uint8 | DataType::Int8 | DataType::Bool => 1,
         other => return Err(unsupported(other)),
     };
     if bytes.len() != count.saturating_mul(element) {
@@ -230,6 +230,7 @@ fn from_raw(data_type: DataType, bytes: &[u8], count: usize) -> Result<Values, S
         DataType::Int64 => Values::I64(chunks(bytes, i64::from_le_bytes)),
         DataType::Int32 => Values::I32(chunks(bytes, i32::from_le_bytes)),
         DataType::Uint8 => Values::U8(bytes.to_vec()),
+        DataType::Bool => Values::U8(bytes.iter().map(|&b| u8::from(b != 0)).collect()),
         _ => Values::I8(chunks(bytes, i8::from_le_bytes)),
     })
 }
@@ -242,6 +243,7 @@ fn from_fields(t: &TensorProto, data_type: DataType) -> Result<Values, String> {
         DataType::Double => Values::F64(t.double_data.clone()),
         DataType::Int64 => Values::I64(t.int64_data.clone()),
         DataType::Int32 => Values::I32(t.int32_data.clone()),
+        DataType::Bool => Values::U8(t.int32_data.iter().map(|&x| u8::from(x != 0)).collect()),
         DataType::Uint8 => Values::U8(
             t.int32_data
                 .iter()

@@ -5,6 +5,7 @@ mod onnx {
     pub(crate) mod mxnet;
     pub(crate) mod nets;
     pub(crate) mod python;
+    pub(crate) mod select_ops;
     pub(crate) mod single_ops;
     pub(crate) mod zoo;
 }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use mxr_engine::Context;
 use mxr_operators::registry::Entry;
 
-use super::node;
 use super::symbol::Symbol;
+use super::{attrs, node};
 use crate::exec::{Executor, GradReq, Graph};
 use crate::nd::NDArray;
 use crate::{Error, Result};
@@ -75,8 +75,9 @@ impl Symbol {
     }
 
     /// Binds with every array allocated from the given shapes (MXNet's `simple_bind`):
-    /// `shapes` names some arguments (typically data and label), the rest is inferred; `req`
-    /// applies to every argument except those in `no_grad`.
+    /// `shapes` names some arguments (typically data and label), the variables' fully known
+    /// `__shape__` attributes give others (as MXNet's shape inference reads them), the rest is
+    /// inferred; `req` applies to every argument except those in `no_grad`.
     pub fn simple_bind(
         &self,
         context: Context,
@@ -84,7 +85,25 @@ impl Symbol {
         req: GradReq,
         no_grad: &[&str],
     ) -> Result<Executor> {
-        Executor::simple_bind(&self.to_graph()?, context, shapes, req, no_grad)
+        let hinted = self.shape_hints(shapes);
+        let mut all = shapes.to_vec();
+        all.extend(hinted.iter().map(|(n, d)| (n.as_str(), d.as_slice())));
+        Executor::simple_bind(&self.to_graph()?, context, &all, req, no_grad)
+    }
+
+    /// The inputs not named in `given` whose `__shape__` attribute is fully known, with it.
+    fn shape_hints(&self, given: &[(&str, &[usize])]) -> Vec<(String, Vec<usize>)> {
+        let dict = self.attr_dict();
+        self.list_inputs()
+            .into_iter()
+            .filter(|n| given.iter().all(|(g, _)| g != n))
+            .filter_map(|n| {
+                let text = dict.get(&n)?.get("__shape__")?;
+                let dims = attrs::parse_shape_attr(text)??;
+                let dims = dims.into_iter().collect::<Option<Vec<usize>>>()?;
+                Some((n, dims))
+            })
+            .collect()
     }
 
     /// Binds to given arrays (MXNet's `bind`): `args` in [`Symbol::list_arguments`] order,

@@ -520,3 +520,34 @@ fn more_graphs_write_mxnets_json() {
         assert_eq!(Symbol::from_json(&json).unwrap().to_json().unwrap(), json);
     }
 }
+
+/// `simple_bind` reads the variables' `__shape__` for inputs not given, as MXNet's shape
+/// inference does: `dot` with `transpose_a` cannot infer its weight from the data alone.
+#[test]
+fn simple_bind_reads_shape_hints() {
+    use crate::exec::GradReq;
+    use mxr_engine::Context;
+    let w = Symbol::var("w").shape(&[4, 5]).build().unwrap();
+    let y = OpBuilder::new("dot")
+        .args(&[var("data"), w])
+        .param("transpose_a", "True")
+        .build()
+        .unwrap();
+    let bind =
+        |shapes: &[(&str, &[usize])]| y.simple_bind(Context::cpu(0), shapes, GradReq::Null, &[]);
+    let e = OpBuilder::new("dot")
+        .args(&[var("data"), var("w")])
+        .param("transpose_a", "True")
+        .build()
+        .unwrap()
+        .simple_bind(Context::cpu(0), &[("data", &[4, 3])], GradReq::Null, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot infer the shape of w"), "{e}");
+    let exe = bind(&[("data", &[4, 3])]).unwrap();
+    assert_eq!(exe.arg_dict()["w"].shape(), &[4, 5]);
+    assert_eq!(exe.outputs()[0].shape(), &[3, 5]);
+    // A given shape takes precedence over the hint.
+    let exe = bind(&[("data", &[2, 3]), ("w", &[2, 7])]).unwrap();
+    assert_eq!(exe.outputs()[0].shape(), &[3, 7]);
+}

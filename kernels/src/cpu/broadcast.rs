@@ -19,7 +19,7 @@
 //! # Ok::<(), mxr_kernels::cpu::broadcast::BroadcastError>(())
 //! ```
 
-use super::elementwise::{BinaryOp, Num};
+use super::elementwise::{BinaryOp, Num, extreme_grad};
 
 /// Shapes or buffers that do not fit a broadcast.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -292,6 +292,7 @@ pub fn broadcast_binary<T: Num>(
         BinaryOp::Sub => apply2(&plan, lhs, rhs, out, T::minus),
         BinaryOp::Mul => apply2(&plan, lhs, rhs, out, T::times),
         BinaryOp::Div => apply2(&plan, lhs, rhs, out, T::divide),
+        BinaryOp::Max | BinaryOp::Min => apply2(&plan, lhs, rhs, out, |a, b| op.apply(a, b)),
     }
     Ok(())
 }
@@ -430,6 +431,20 @@ pub fn broadcast_backward<T: Num>(
                     gv.times(a.negate().divide(b.times(b)))
                 });
             }
+            reduce_to(&tmp, &out_shape, drhs, rhs_shape)
+        }
+        BinaryOp::Max | BinaryOp::Min => {
+            check_len("lhs", lhs, lhs_shape, lhs_shape.iter().product())?;
+            check_len("rhs", rhs, rhs_shape, rhs_shape.iter().product())?;
+            let max = op == BinaryOp::Max;
+            let mut tmp = vec![T::ZERO; plan.out_size()];
+            apply3(&plan, g, lhs, rhs, &mut tmp, |gv, a, b| {
+                extreme_grad(max, true, gv, a, b)
+            });
+            reduce_to(&tmp, &out_shape, dlhs, lhs_shape)?;
+            apply3(&plan, g, lhs, rhs, &mut tmp, |gv, a, b| {
+                extreme_grad(max, false, gv, a, b)
+            });
             reduce_to(&tmp, &out_shape, drhs, rhs_shape)
         }
     }

@@ -25,10 +25,12 @@ use std::fmt;
 
 use super::parallel::for_each_chunk_mut;
 
+mod binary;
 mod cast;
 mod hard_sigmoid;
 mod leaky;
 mod special;
+pub use binary::{BinaryOp, binary, binary_backward, binary_inplace, extreme_grad};
 pub use cast::cast;
 pub use hard_sigmoid::{hard_sigmoid, hard_sigmoid_backward, hard_sigmoid_inplace};
 pub use leaky::{
@@ -371,89 +373,6 @@ fn zip_map<A: Copy + Sync, B: Copy + Sync, U: Send>(
             );
         }),
         None => seq(a, b, out),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Binary
-
-/// A same-shape binary operation (`elemwise_*`, `broadcast_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BinaryOp {
-    /// `lhs + rhs`.
-    Add,
-    /// `lhs - rhs`.
-    Sub,
-    /// `lhs * rhs`.
-    Mul,
-    /// `lhs / rhs`.
-    Div,
-}
-
-impl BinaryOp {
-    /// The operation on one pair of values.
-    #[inline(always)]
-    pub fn apply<T: Num>(self, a: T, b: T) -> T {
-        match self {
-            BinaryOp::Add => a.plus(b),
-            BinaryOp::Sub => a.minus(b),
-            BinaryOp::Mul => a.times(b),
-            BinaryOp::Div => a.divide(b),
-        }
-    }
-}
-
-/// `out = lhs ∘ rhs` element by element.
-pub fn binary<T: Num>(op: BinaryOp, lhs: &[T], rhs: &[T], out: &mut [T]) {
-    match op {
-        BinaryOp::Add => zip_map(lhs, rhs, out, T::plus),
-        BinaryOp::Sub => zip_map(lhs, rhs, out, T::minus),
-        BinaryOp::Mul => zip_map(lhs, rhs, out, T::times),
-        BinaryOp::Div => zip_map(lhs, rhs, out, T::divide),
-    }
-}
-
-/// `lhs ∘= rhs` element by element, in place.
-pub fn binary_inplace<T: Num>(op: BinaryOp, lhs: &mut [T], rhs: &[T]) {
-    match op {
-        BinaryOp::Add => lhs.iter_mut().zip(rhs).for_each(|(a, &b)| *a = a.plus(b)),
-        BinaryOp::Sub => lhs.iter_mut().zip(rhs).for_each(|(a, &b)| *a = a.minus(b)),
-        BinaryOp::Mul => lhs.iter_mut().zip(rhs).for_each(|(a, &b)| *a = a.times(b)),
-        BinaryOp::Div => lhs.iter_mut().zip(rhs).for_each(|(a, &b)| *a = a.divide(b)),
-    }
-}
-
-/// The gradient of a binary operation with head gradient `g` (`_backward_add`, `_backward_sub`,
-/// `_backward_mul`, `_backward_div`): `dlhs = g·∂(lhs∘rhs)/∂lhs`, `drhs` likewise. Add and
-/// sub do not read `lhs` and `rhs` (they may be empty).
-pub fn binary_backward<T: Num>(
-    op: BinaryOp,
-    g: &[T],
-    lhs: &[T],
-    rhs: &[T],
-    dlhs: &mut [T],
-    drhs: &mut [T],
-) {
-    match op {
-        BinaryOp::Add => {
-            map(g, dlhs, move |v| v);
-            map(g, drhs, move |v| v);
-        }
-        BinaryOp::Sub => {
-            map(g, dlhs, move |v| v);
-            map(g, drhs, T::negate);
-        }
-        BinaryOp::Mul => {
-            zip_map(g, rhs, dlhs, T::times);
-            zip_map(g, lhs, drhs, T::times);
-        }
-        BinaryOp::Div => {
-            zip_map(g, rhs, dlhs, T::divide);
-            // d(a/b)/db = -a / b²
-            for (d, (&gv, (&a, &b))) in drhs.iter_mut().zip(g.iter().zip(lhs.iter().zip(rhs))) {
-                *d = gv.times(a.negate().divide(b.times(b)));
-            }
-        }
     }
 }
 

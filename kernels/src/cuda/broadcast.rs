@@ -101,8 +101,8 @@ pub enum Side {
 }
 
 /// One operand's gradient of `a ∘ b` for head gradient `g` (of `out_shape`), summed over its
-/// broadcast axes into `d`; `operands` (`a`, `b`) are read for mul and div only (`None` for add
-/// and sub).
+/// broadcast axes into `d`; `operands` (`a`, `b`) are read for all but add and sub (`None` for
+/// those).
 pub fn reduce(
     dev: &Arc<GpuDevice>,
     op: BinaryCode,
@@ -128,7 +128,7 @@ pub fn reduce(
         None => {
             return Err(GpuError::Argument {
                 kernel: K.into(),
-                reason: "mul and div gradients read both operands".into(),
+                reason: "mul, div, max and min gradients read both operands".into(),
             });
         }
     };
@@ -139,6 +139,10 @@ pub fn reduce(
         (BinaryCode::Mul, Side::Rhs) => 3,
         (BinaryCode::Div, Side::Lhs) => 4,
         (BinaryCode::Div, Side::Rhs) => 5,
+        (BinaryCode::Max, Side::Lhs) => 6,
+        (BinaryCode::Max, Side::Rhs) => 7,
+        (BinaryCode::Min, Side::Lhs) => 8,
+        (BinaryCode::Min, Side::Rhs) => 9,
     };
     let nd = out_shape.len();
     let mut t: Vec<i64> = own.iter().map(|&v| v as i64).collect();

@@ -38,6 +38,10 @@ pub enum BinaryCode {
     Mul = 2,
     /// `a / b`.
     Div = 3,
+    /// The larger, NaN when either is (MXNet's `maximum`).
+    Max = 4,
+    /// The smaller, NaN when either is (MXNet's `minimum`).
+    Min = 5,
 }
 
 /// A fixed-slope activation of `leaky_relu.cu` (the forward and backward kernels' `act`).
@@ -87,6 +91,8 @@ const CODES: &[(&str, i32)] = &[
     ("MXR_BINARY_SUB", BinaryCode::Sub as i32),
     ("MXR_BINARY_MUL", BinaryCode::Mul as i32),
     ("MXR_BINARY_DIV", BinaryCode::Div as i32),
+    ("MXR_BINARY_MAX", BinaryCode::Max as i32),
+    ("MXR_BINARY_MIN", BinaryCode::Min as i32),
     ("MXR_LEAKY_LEAKY", LeakyCode::Leaky as i32),
     ("MXR_LEAKY_ELU", LeakyCode::Elu as i32),
     ("MXR_LEAKY_SELU", LeakyCode::Selu as i32),

@@ -47,7 +47,7 @@ pub fn binary_backward(
         None => {
             return Err(GpuError::Argument {
                 kernel: K.into(),
-                reason: "mul and div gradients read both operands".into(),
+                reason: "mul, div, max and min gradients read both operands".into(),
             });
         }
     };

@@ -1,6 +1,8 @@
 //! The conversions of export, one function per MXNet operator family: each reads the node's
 //! MXNet attributes (with MXNet's defaults) and appends the ONNX nodes that compute the same.
 
+mod select;
+
 use super::{Exporter, JsonNode};
 use crate::error::{Error, Result};
 use crate::proto::attribute_proto::AttributeType;
@@ -14,6 +16,7 @@ pub const EXPORTED_OPS: &[&str] = &[
     "Concat",
     "Convolution",
     "Dropout",
+    "Embedding",
     "Flatten",
     "FullyConnected",
     "LeakyReLU",
@@ -32,11 +35,16 @@ pub const EXPORTED_OPS: &[&str] = &[
     "_rdiv_scalar",
     "_rminus_scalar",
     "abs",
+    "argmax",
+    "argmin",
     "batch_dot",
     "broadcast_add",
     "broadcast_div",
+    "broadcast_maximum",
+    "broadcast_minimum",
     "broadcast_mul",
     "broadcast_sub",
+    "broadcast_to",
     "clip",
     "dot",
     "elemwise_add",
@@ -52,6 +60,7 @@ pub const EXPORTED_OPS: &[&str] = &[
     "mean",
     "min",
     "negative",
+    "one_hot",
     "relu",
     "sigmoid",
     "slice_axis",
@@ -61,6 +70,7 @@ pub const EXPORTED_OPS: &[&str] = &[
     "sum",
     "tanh",
     "transpose",
+    "where",
 ];
 
 /// One MXNet node being converted, with the graph it reads from.
@@ -366,6 +376,13 @@ pub(super) fn convert(ex: &mut Exporter, all: &[JsonNode], id: usize) -> Result<
         }
         "_power_scalar" => scalar(ex, &c, "Pow", false),
         "SliceChannel" | "split" => split(ex, &c),
+        "Embedding" => select::embedding(ex, &c),
+        "where" => select::where_(ex, &c),
+        "argmax" | "argmin" => select::arg_reduce(ex, &c),
+        "one_hot" => select::one_hot(ex, &c),
+        "broadcast_to" => select::broadcast_to(ex, &c),
+        "broadcast_maximum" => binary(ex, &c, "Max"),
+        "broadcast_minimum" => binary(ex, &c, "Min"),
         "expand_dims" => {
             let axes = c.helper("axes");
             ex.int_init(&axes, vec![c.int("axis", 0)?]);

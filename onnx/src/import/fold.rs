@@ -3,6 +3,8 @@
 //! folded to constants when the shapes are known. Reshape, Concat, Unsqueeze and Squeeze of
 //! computed values become registry operators.
 
+use mxr_frontend::sym::Symbol;
+
 use super::node::{Node, axis};
 use super::ops::{build, tuple};
 use super::{Importer, Value};
@@ -69,36 +71,11 @@ pub(super) fn shape(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
     }))
 }
 
-/// Gather of constant indices from a constant tensor.
+/// Gather: folded when data and indices are constants, else [`gather_computed`].
 pub(super) fn gather(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     n.check_attrs(&["axis"])?;
     let (Some(data), Some(indices)) = (imp.constant(n, 0)?, imp.constant(n, 1)?) else {
-        // Computed data or indices: mxr's `take`, wrapping negative indices as ONNX does
-        // (an index out of [-size, size) wraps too, where ONNX calls it an error).
-        let axis = n.int("axis", 0)?.to_string();
-        // Constant indices become a float32 parameter, the dtype mxr's executors give
-        // take's indices (exact below 2^24).
-        let indices = match imp.constant(n, 1)? {
-            Some(t) => {
-                let values = Values::F32(t.as_f64().iter().map(|&x| x as f32).collect());
-                let t = Tensor {
-                    dims: t.dims.clone(),
-                    values,
-                };
-                imp.param(n.required_input(1)?, t)?
-            }
-            None => imp.symbol(n, 1)?,
-        };
-        let data = imp.symbol(n, 0)?;
-        let params = [("axis", axis), ("mode", "wrap".to_string())];
-        return Ok(Value::Symbol(build(
-            imp,
-            n,
-            "take",
-            &[data, indices],
-            &params,
-            "",
-        )?));
+        return gather_computed(imp, n).map(Value::Symbol);
     };
     let idx = indices
         .as_i64()
@@ -129,6 +106,49 @@ pub(super) fn gather(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
         dims,
         values: data.values.select(&picked),
     }))
+}
+
+/// Gather on computed data or indices: mxr's `take` in mode `raise`, which refuses an index
+/// out of range as ONNX does. ONNX also counts negative indices in `[-size, -1]` from the end:
+/// constant indices are wrapped here (with the data's shape known, else a negative one is an
+/// error), as float32 (take's index dtype in mxr's executors, exact below 2^24); a negative
+/// computed index is refused by `take` where ONNX would count it from the end.
+fn gather_computed(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
+    let at = n.int("axis", 0)?;
+    let indices = match imp.constant(n, 1)? {
+        Some(t) => {
+            let idx = t
+                .as_i64()
+                .ok_or_else(|| n.error("indices (input 1) must be integers"))?;
+            let dims = t.dims.clone();
+            let size = match imp.shape(n, 0)? {
+                Some(s) => Some(s[axis(n, "axis", at, s.len())?] as i64),
+                None => None,
+            };
+            let wrapped = idx
+                .iter()
+                .map(|&i| match size {
+                    Some(s) if i < -s || i >= s => {
+                        Err(n.error(format!("index {i} is out of range for an axis of size {s}")))
+                    }
+                    Some(s) if i < 0 => Ok((i + s) as f32),
+                    None if i < 0 => Err(n.error(format!(
+                        "negative index {i} needs the data's shape, unknown at import"
+                    ))),
+                    _ => Ok(i as f32),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let t = Tensor {
+                dims,
+                values: Values::F32(wrapped),
+            };
+            imp.param(n.required_input(1)?, t)?
+        }
+        None => imp.symbol(n, 1)?,
+    };
+    let data = imp.symbol(n, 0)?;
+    let params = [("axis", at.to_string()), ("mode", "raise".to_string())];
+    build(imp, n, "take", &[data, indices], &params, "")
 }
 
 /// The axes of Unsqueeze or Squeeze: the `axes` attribute before opset 13, input 1 after.
@@ -221,6 +241,13 @@ pub(super) fn cast(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
             DataType::Int32 => "int32",
             DataType::Uint8 => "uint8",
             DataType::Int8 => "int8",
+            DataType::Bool => {
+                // mxr has no bool: the value stays as it is, nonzero meaning true, which only
+                // Where's condition reads that way (Importer::symbol refuses other readers).
+                imp.truthy
+                    .insert(n.proto.output.first().cloned().unwrap_or_default());
+                return Ok(imp.value(n, n.required_input(0)?)?.clone());
+            }
             other => {
                 return Err(n.attr_error(
                     "to",
@@ -249,6 +276,7 @@ pub(super) fn cast(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
         DataType::Int32 => Values::I32(ints().iter().map(|&x| x as i32).collect()),
         DataType::Uint8 => Values::U8(ints().iter().map(|&x| x as u8).collect()),
         DataType::Int8 => Values::I8(ints().iter().map(|&x| x as i8).collect()),
+        DataType::Bool => Values::U8(t.as_f64().iter().map(|&x| u8::from(x != 0.0)).collect()),
         other => {
             return Err(n.attr_error(
                 "to",

@@ -11,6 +11,8 @@ mod fold;
 mod node;
 mod ops;
 mod reduce;
+mod select;
+mod spatial;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -104,6 +106,9 @@ struct Importer<'a> {
     shapes: HashMap<String, Vec<usize>>,
     /// Names given to nodes and variables so far.
     used: HashSet<String>,
+    /// Values cast to BOOL from computed data: kept as they are (nonzero is true), which only
+    /// Where's condition may read.
+    truthy: HashSet<String>,
 }
 
 impl<'a> Importer<'a> {
@@ -115,6 +120,7 @@ impl<'a> Importer<'a> {
             params: HashMap::new(),
             shapes: HashMap::new(),
             used: HashSet::new(),
+            truthy: HashSet::new(),
         };
         for init in std::mem::take(&mut graph.initializer) {
             let t = tensor::decode(&init, imp.base)?;
@@ -148,6 +154,12 @@ impl<'a> Importer<'a> {
     /// its data moved into the parameter.
     fn symbol(&mut self, node: &Node<'_>, i: usize) -> Result<Symbol> {
         let name = node.required_input(i)?;
+        if self.truthy.contains(name) && !(node.op == "Where" && i == 0) {
+            return Err(node.error(format!(
+                "input {name:?} is a Cast to BOOL of computed data, which mxr (without a bool \
+                 dtype) converts only as Where's condition"
+            )));
+        }
         if let Some(Value::Symbol(s)) = self.values.get(name) {
             return Ok(s.clone());
         }
@@ -157,9 +169,16 @@ impl<'a> Importer<'a> {
         }
     }
 
-    /// A parameter variable `name` holding `t`; the name then stands for the variable.
+    /// A parameter variable `name` holding `t`; the name then stands for the variable. Its
+    /// `__shape__` attribute records the shape, so that binding with the data shapes alone
+    /// works where inference cannot reach a parameter backwards (`dot` with `transpose_a`).
     fn param(&mut self, name: &str, t: Tensor) -> Result<Symbol> {
-        let var = Symbol::variable(name);
+        let var = if t.dims.is_empty() || t.dims.contains(&0) {
+            // MXNet reads `()` and zero dims as unknown: no hint.
+            Symbol::variable(name)
+        } else {
+            Symbol::var(name).shape(&t.dims).build()?
+        };
         self.shapes.insert(name.to_owned(), t.dims.clone());
         self.params.insert(name.to_owned(), t.into_ndarray()?);
         self.used.insert(name.to_owned());
@@ -263,6 +282,13 @@ impl<'a> Importer<'a> {
     fn finish(self, graph: &GraphProto) -> Result<(Symbol, NamedArrays, NamedArrays)> {
         let mut heads = Vec::new();
         for out in &graph.output {
+            if self.truthy.contains(out.name()) {
+                return Err(Error::Model(format!(
+                    "graph output {:?} is a Cast to BOOL of computed data, which mxr (without a \
+                     bool dtype) converts only as Where's condition",
+                    out.name()
+                )));
+            }
             match self.values.get(out.name()) {
                 Some(Value::Symbol(s)) => heads.push(s.clone()),
                 Some(Value::Const(_)) => {

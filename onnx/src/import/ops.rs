@@ -4,7 +4,7 @@
 use mxr_frontend::sym::{OpBuilder, Symbol};
 
 use super::node::{Node, axis};
-use super::{Importer, Value, fold, reduce};
+use super::{Importer, Value, fold, reduce, select, spatial};
 use crate::error::Result;
 use crate::tensor::{Tensor, checked_product};
 
@@ -13,6 +13,8 @@ use crate::tensor::{Tensor, checked_product};
 pub const IMPORTED_OPS: &[&str] = &[
     "Abs",
     "Add",
+    "ArgMax",
+    "ArgMin",
     "AveragePool",
     "BatchNormalization",
     "Cast",
@@ -24,6 +26,7 @@ pub const IMPORTED_OPS: &[&str] = &[
     "Dropout",
     "Elu",
     "Exp",
+    "Expand",
     "Flatten",
     "Gather",
     "Gemm",
@@ -35,9 +38,13 @@ pub const IMPORTED_OPS: &[&str] = &[
     "Log",
     "LogSoftmax",
     "MatMul",
+    "Max",
     "MaxPool",
+    "Mean",
+    "Min",
     "Mul",
     "Neg",
+    "OneHot",
     "Pad",
     "Pow",
     "ReduceMax",
@@ -56,9 +63,11 @@ pub const IMPORTED_OPS: &[&str] = &[
     "Sqrt",
     "Squeeze",
     "Sub",
+    "Sum",
     "Tanh",
     "Transpose",
     "Unsqueeze",
+    "Where",
 ];
 
 /// Converts `n`, returning its outputs in order.
@@ -71,7 +80,7 @@ pub(super) fn convert(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>
     }
     let one = |s: Symbol| vec![Value::Symbol(s)];
     Ok(match n.op {
-        "Conv" => one(conv(imp, n)?),
+        "Conv" => one(spatial::conv(imp, n)?),
         "BatchNormalization" => one(batch_norm(imp, n)?),
         "Relu" => one(activation(imp, n, "relu")?),
         "Sigmoid" => one(activation(imp, n, "sigmoid")?),
@@ -86,9 +95,9 @@ pub(super) fn convert(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>
         "Abs" => one(unary(imp, n, "abs")?),
         "Neg" => one(unary(imp, n, "negative")?),
         "Clip" => one(clip(imp, n)?),
-        "MaxPool" | "AveragePool" => one(pool(imp, n)?),
-        "GlobalAveragePool" => one(global_pool(imp, n, "avg")?),
-        "GlobalMaxPool" => one(global_pool(imp, n, "max")?),
+        "MaxPool" | "AveragePool" => one(spatial::pool(imp, n)?),
+        "GlobalAveragePool" => one(spatial::global_pool(imp, n, "avg")?),
+        "GlobalMaxPool" => one(spatial::global_pool(imp, n, "max")?),
         "Gemm" => one(gemm(imp, n)?),
         "MatMul" => one(matmul(imp, n)?),
         "Flatten" => one(flatten(imp, n)?),
@@ -119,6 +128,11 @@ pub(super) fn convert(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>
         "Gather" => vec![fold::gather(imp, n)?],
         "Unsqueeze" | "Squeeze" => vec![fold::squeeze(imp, n)?],
         "Cast" => vec![fold::cast(imp, n)?],
+        "Where" => one(select::where_(imp, n)?),
+        "ArgMax" | "ArgMin" => one(select::arg_reduce(imp, n)?),
+        "Expand" => vec![select::expand(imp, n)?],
+        "OneHot" => one(select::one_hot(imp, n)?),
+        "Sum" | "Mean" | "Max" | "Min" => vec![select::variadic(imp, n)?],
         other => {
             return Err(n.error(format!(
                 "operator {other} is not supported by mxr's ONNX import (it converts {})",
@@ -246,13 +260,18 @@ fn pow(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
 }
 
 /// A float parameter as MXNet's Python frontend writes a float32.
-fn fmt_f32(x: f32) -> String {
+pub(super) fn fmt_f32(x: f32) -> String {
     mxr_frontend::sym::ParamValue::to_param(&x)
 }
 
 /// A constant input holding one number (Clip's bounds, Dropout's ratio); `default` when the
 /// input is omitted.
-fn scalar_input(imp: &Importer<'_>, n: &Node<'_>, i: usize, default: f64) -> Result<f64> {
+pub(super) fn scalar_input(
+    imp: &Importer<'_>,
+    n: &Node<'_>,
+    i: usize,
+    default: f64,
+) -> Result<f64> {
     if n.input(i).is_none() {
         return Ok(default);
     }
@@ -279,171 +298,8 @@ fn clip(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
     build(imp, n, "clip", &[x], &params, "")
 }
 
-fn fmt_f64(x: f64) -> String {
+pub(super) fn fmt_f64(x: f64) -> String {
     mxr_frontend::sym::ParamValue::to_param(&x)
-}
-
-/// The per-spatial-axis list attribute `name` (strides, dilations), all ones when absent.
-fn per_axis(n: &Node<'_>, name: &str, k: usize) -> Result<Vec<usize>> {
-    let v = n.sizes(name)?.unwrap_or_else(|| vec![1; k]);
-    if v.len() != k || v.contains(&0) {
-        return Err(n.attr_error(
-            name,
-            format!("{v:?} must have {k} positive values (one per spatial axis)"),
-        ));
-    }
-    Ok(v)
-}
-
-/// The symmetric padding of a pooling node, from `pads` or `auto_pad`. ONNX pads begin and
-/// end of each axis separately; MXNet's Pooling pads both ends alike, so asymmetric padding is
-/// an error (a Pad before it would change what max and average pooling see at the border).
-fn padding(
-    imp: &Importer<'_>,
-    n: &Node<'_>,
-    kernel: &[usize],
-    strides: &[usize],
-    dilations: &[usize],
-) -> Result<Vec<usize>> {
-    let pads = onnx_pads(imp, n, kernel, strides, dilations)?;
-    let (begin, end) = pads.split_at(kernel.len());
-    if begin != end {
-        return Err(n.attr_error(
-            "pads",
-            format!(
-                "asymmetric padding {pads:?} (begin {begin:?}, end {end:?}) cannot be \
-                 expressed: MXNet's Pooling pads both ends alike"
-            ),
-        ));
-    }
-    Ok(begin.to_vec())
-}
-
-/// ONNX's padding of a convolution or pooling node, `[begin_1.., end_1..]`, from `pads` or
-/// `auto_pad`.
-fn onnx_pads(
-    imp: &Importer<'_>,
-    n: &Node<'_>,
-    kernel: &[usize],
-    strides: &[usize],
-    dilations: &[usize],
-) -> Result<Vec<usize>> {
-    let k = kernel.len();
-    if kernel.contains(&0) {
-        return Err(n.error(format!("kernel {kernel:?} has an empty axis")));
-    }
-    let auto = n.string("auto_pad", "NOTSET")?;
-    let pads = match auto.as_str() {
-        "NOTSET" => n.sizes("pads")?.unwrap_or_else(|| vec![0; 2 * k]),
-        "VALID" => vec![0; 2 * k],
-        "SAME_UPPER" | "SAME_LOWER" => {
-            let shape = imp.known_shape(n, 0, "resolve auto_pad")?;
-            if shape.len() != k + 2 || shape.contains(&0) {
-                return Err(n.error(format!(
-                    "input shape {shape:?} does not have {k} non-empty spatial axes"
-                )));
-            }
-            let mut pads = vec![0; 2 * k];
-            for i in 0..k {
-                let (size, s) = (shape[i + 2], strides[i]);
-                let out = size.div_ceil(s);
-                // (out - 1) * s <= size - 1; the kernel's span may still overflow.
-                let needed = (kernel[i] - 1)
-                    .checked_mul(dilations[i])
-                    .and_then(|x| x.checked_add(1 + (out - 1) * s))
-                    .ok_or_else(|| n.error(format!("kernel {kernel:?} overflows")))?;
-                let total = needed.saturating_sub(size);
-                let (small, big) = (total / 2, total - total / 2);
-                let upper = auto == "SAME_UPPER";
-                pads[i] = if upper { small } else { big };
-                pads[i + k] = if upper { big } else { small };
-            }
-            pads
-        }
-        other => {
-            return Err(n.attr_error(
-                "auto_pad",
-                format!("{other:?} is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER"),
-            ));
-        }
-    };
-    if pads.len() != 2 * k {
-        return Err(n.attr_error(
-            "pads",
-            format!(
-                "{pads:?} must have {} values (begin and end of {k} axes)",
-                2 * k
-            ),
-        ));
-    }
-    Ok(pads)
-}
-
-fn conv(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
-    n.check_attrs(&[
-        "auto_pad",
-        "dilations",
-        "group",
-        "kernel_shape",
-        "pads",
-        "strides",
-    ])?;
-    let w_shape = imp.known_shape(n, 1, "take the filter count")?;
-    if w_shape.len() < 3 {
-        return Err(n.error(format!(
-            "weight shape {w_shape:?} is not (filters, channels / group, kernel...)"
-        )));
-    }
-    let k = w_shape.len() - 2;
-    let kernel = n
-        .sizes("kernel_shape")?
-        .unwrap_or_else(|| w_shape[2..].to_vec());
-    if kernel != w_shape[2..] {
-        return Err(n.attr_error(
-            "kernel_shape",
-            format!("{kernel:?} differs from the weight's {w_shape:?}"),
-        ));
-    }
-    let strides = per_axis(n, "strides", k)?;
-    let dilations = per_axis(n, "dilations", k)?;
-    let pads = onnx_pads(imp, n, &kernel, &strides, &dilations)?;
-    let group = n.int("group", 1)?;
-    if group < 1 {
-        return Err(n.attr_error("group", format!("{group} is not positive")));
-    }
-    let mut x = imp.symbol(n, 0)?;
-    let (begin, end) = pads.split_at(k);
-    let pad = if begin == end {
-        begin.to_vec()
-    } else {
-        // Asymmetric: zeros added by a Pad before (4-D or 5-D input), none by the Convolution.
-        if k != 2 && k != 3 {
-            let reason = format!("asymmetric padding {pads:?} converts for 2-D and 3-D only");
-            return Err(n.attr_error("pads", reason));
-        }
-        let width: Vec<usize> = [0, 0, 0, 0]
-            .into_iter()
-            .chain((0..k).flat_map(|i| [begin[i], end[i]]))
-            .collect();
-        let params = [("mode", "constant".into()), ("pad_width", tuple(&width))];
-        x = build(imp, n, "Pad", &[x], &params, "_pad")?;
-        vec![0; k]
-    };
-    let mut inputs = vec![x, imp.symbol(n, 1)?];
-    let no_bias = n.input(2).is_none();
-    if !no_bias {
-        inputs.push(imp.symbol(n, 2)?);
-    }
-    let params = [
-        ("kernel", tuple(&kernel)),
-        ("stride", tuple(&strides)),
-        ("dilate", tuple(&dilations)),
-        ("pad", tuple(&pad)),
-        ("num_filter", w_shape[0].to_string()),
-        ("num_group", group.to_string()),
-        ("no_bias", if no_bias { "True" } else { "False" }.into()),
-    ];
-    build(imp, n, "Convolution", &inputs, &params, "")
 }
 
 fn batch_norm(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
@@ -468,65 +324,6 @@ fn batch_norm(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
         ("fix_gamma", "False".into()),
     ];
     build(imp, n, "BatchNorm", &inputs, &params, "")
-}
-
-fn pool(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
-    let max = n.op == "MaxPool";
-    let mut known = vec!["auto_pad", "ceil_mode", "kernel_shape", "pads", "strides"];
-    if max {
-        known.extend(["dilations", "storage_order"]);
-    } else {
-        known.push("count_include_pad");
-    }
-    n.check_attrs(&known)?;
-    let kernel = n
-        .sizes("kernel_shape")?
-        .ok_or_else(|| n.attr_error("kernel_shape", "is required"))?;
-    let k = kernel.len();
-    let strides = per_axis(n, "strides", k)?;
-    let dilations = per_axis(n, "dilations", k)?;
-    if dilations.iter().any(|&d| d != 1) {
-        return Err(n.attr_error(
-            "dilations",
-            format!("{dilations:?}: MXNet's Pooling has no dilation"),
-        ));
-    }
-    if n.int("storage_order", 0)? != 0 {
-        return Err(n.attr_error("storage_order", "only row-major (0) is supported"));
-    }
-    let pad = padding(imp, n, &kernel, &strides, &dilations)?;
-    let full = n.int("ceil_mode", 0)? != 0;
-    let mut params = vec![
-        ("kernel", tuple(&kernel)),
-        ("stride", tuple(&strides)),
-        ("pad", tuple(&pad)),
-        ("pool_type", if max { "max" } else { "avg" }.into()),
-        (
-            "pooling_convention",
-            if full { "full" } else { "valid" }.into(),
-        ),
-    ];
-    if !max {
-        let include = n.int("count_include_pad", 0)? != 0;
-        params.push((
-            "count_include_pad",
-            if include { "True" } else { "False" }.into(),
-        ));
-    }
-    let x = imp.symbol(n, 0)?;
-    build(imp, n, "Pooling", &[x], &params, "")
-}
-
-fn global_pool(imp: &mut Importer<'_>, n: &Node<'_>, pool_type: &str) -> Result<Symbol> {
-    n.check_attrs(&[])?;
-    let spatial = imp.shape(n, 0)?.map_or(2, |s| s.len().saturating_sub(2));
-    let x = imp.symbol(n, 0)?;
-    let params = [
-        ("kernel", tuple(&vec![1; spatial])),
-        ("global_pool", "True".into()),
-        ("pool_type", pool_type.into()),
-    ];
-    build(imp, n, "Pooling", &[x], &params, "")
 }
 
 /// Gemm, `alpha · A' · B' + beta · C`: FullyConnected where it is one (`transB`, no `transA`,

@@ -164,23 +164,24 @@ fn conversions_mxr_cannot_express_are_refused_by_name() {
         inits,
     };
     let conv = |attrs| vec![node("Conv", &["data", "w"], "y", attrs)];
-    // Pooling refuses asymmetric padding (Convolution takes a Pad before it).
-    let max_pool = |attrs| vec![node("MaxPool", &["data"], "y", attrs)];
+    // Average pooling without the padding counted refuses asymmetric padding (max pooling
+    // and Convolution take a Pad before them).
+    let avg_pool = |attrs| vec![node("AveragePool", &["data"], "y", attrs)];
     refused(
         case(
             "asymmetric",
-            max_pool(vec![
+            avg_pool(vec![
                 ints("kernel_shape", &[3, 3]),
                 ints("pads", &[0, 0, 1, 1]),
             ]),
             vec![],
         ),
-        "attribute `pads`: asymmetric padding [0, 0, 1, 1]",
+        "attribute `count_include_pad`: 0 (the default) with asymmetric padding [0, 0, 1, 1]",
     );
     refused(
         case(
             "same_even",
-            max_pool(vec![
+            avg_pool(vec![
                 ints("kernel_shape", &[2, 2]),
                 string("auto_pad", "SAME_UPPER"),
             ]),

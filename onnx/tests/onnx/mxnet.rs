@@ -128,10 +128,7 @@ fn the_round_trip_keeps_outputs_bit_for_bit() {
 /// slice_axis, hard_sigmoid, square, SliceChannel, _power_scalar, sum, mean, max, min.
 fn more_ops() -> mxr_frontend::sym::Symbol {
     use mxr_frontend::sym::Symbol;
-    let op = |op: &str, inputs: &[&Symbol], params: &[(&str, &str)], name: &str| {
-        let inputs: Vec<(&str, &Symbol)> = inputs.iter().map(|s| ("", *s)).collect();
-        Symbol::op(op, &inputs, params, Some(name)).unwrap()
-    };
+    use nets::build_op as op;
     let data = Symbol::variable("data");
     let cut = op(
         "slice_axis",
@@ -182,10 +179,7 @@ fn more_ops() -> mxr_frontend::sym::Symbol {
 /// over data of shape (2, 3, 4).
 fn elementwise_ops() -> (mxr_frontend::sym::Symbol, NamedArrays) {
     use mxr_frontend::sym::Symbol;
-    let op = |op: &str, inputs: &[&Symbol], params: &[(&str, &str)], name: &str| {
-        let inputs: Vec<(&str, &Symbol)> = inputs.iter().map(|s| ("", *s)).collect();
-        Symbol::op(op, &inputs, params, Some(name)).unwrap()
-    };
+    use nets::build_op as op;
     let data = Symbol::variable("data");
     let w = Symbol::variable("w");
     let a = op("_rminus_scalar", &[&data], &[("scalar", "0.5")], "a");

@@ -94,6 +94,17 @@ pub(crate) fn params_for(net: &Symbol, known: &[(&str, &[usize])]) -> NamedArray
         .collect()
 }
 
+/// Registry operator `op` on `inputs` with `params`, named `name` (the test networks).
+pub(crate) fn build_op(
+    op: &str,
+    inputs: &[&Symbol],
+    params: &[(&str, &str)],
+    name: &str,
+) -> Symbol {
+    let inputs: Vec<(&str, &Symbol)> = inputs.iter().map(|s| ("", *s)).collect();
+    Symbol::op(op, &inputs, params, Some(name)).unwrap()
+}
+
 /// `net`'s first output on `data` (of `shape`) through mxr's executor, for inference.
 pub(crate) fn forward(
     net: &Symbol,

@@ -162,7 +162,7 @@ impl Case {
     }
 }
 
-fn case(
+pub(crate) fn case(
     name: &'static str,
     opset: i64,
     shape: &[usize],
@@ -598,7 +598,7 @@ fn cases() -> Vec<Case> {
 
 /// Runs every model `dir/NAME.onnx` of `models` (NAME, input shape) in onnxruntime and
 /// through mxr's import and executor, on the same seeded input, and compares.
-fn compare_with_onnxruntime(
+pub(crate) fn compare_with_onnxruntime(
     ort: &std::path::Path,
     dir: &std::path::Path,
     models: &[(String, Vec<usize>)],

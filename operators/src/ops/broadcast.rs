@@ -1,12 +1,15 @@
-//! NumPy-style broadcasting binary operators (broadcast_add/sub/mul/div).
+//! NumPy-style broadcasting binary operators (broadcast_add/sub/mul/div/maximum/minimum).
 //!
 //! `broadcast_add` (alias `broadcast_plus`), `broadcast_sub` (`broadcast_minus`),
-//! `broadcast_mul`, `broadcast_div`: inputs `lhs`, `rhs` whose shapes broadcast (right-aligned,
+//! `broadcast_mul`, `broadcast_div`, `broadcast_maximum`, `broadcast_minimum` (a NaN on either
+//! side wins, as in MXNet): inputs `lhs`, `rhs` whose shapes broadcast (right-aligned,
 //! each pair of dimensions equal or one of them 1: `(2, 1, 3) + (1, 4, 1)` is `(2, 4, 3)`).
 //! Equal shapes take the plain element-wise kernel.
 //!
 //! The gradient is one `_backward_broadcast_<op>` node on (g, lhs, rhs) whose outputs are the
-//! element-wise gradients summed over the broadcast axes back to each input's shape. (MXNet's
+//! element-wise gradients summed over the broadcast axes back to each input's shape; the
+//! maximum's and minimum's go to the operand picked, the left one on ties (MXNet's `ge`/`lt`,
+//! `le`/`gt`). (MXNet's
 //! `_backward_broadcast_add` and `_backward_broadcast_sub` take only g and copy the input
 //! shapes from the forward node; here a node infers its shapes from its own inputs, so lhs and
 //! rhs are passed along and declared ignored: their values are never read.)
@@ -60,10 +63,12 @@ fn broadcast_name(op: BinaryOp) -> &'static str {
         BinaryOp::Sub => "broadcast_sub",
         BinaryOp::Mul => "broadcast_mul",
         BinaryOp::Div => "broadcast_div",
+        BinaryOp::Max => "broadcast_maximum",
+        BinaryOp::Min => "broadcast_minimum",
     }
 }
 
-/// `broadcast_add/sub/mul/div`: `lhs ∘ rhs` with NumPy broadcasting.
+/// `broadcast_add/sub/mul/div/maximum/minimum`: `lhs ∘ rhs` with NumPy broadcasting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BroadcastBinary {
     /// The operation.
@@ -127,8 +132,9 @@ impl GpuForward for BroadcastBinary {
     }
 }
 
-/// `_backward_broadcast_add/sub/mul/div`: inputs (g, lhs, rhs); outputs the gradients of lhs
-/// and rhs, each reduced to its input's shape. Add and sub read only the operands' shapes.
+/// `_backward_broadcast_add/sub/mul/div/maximum/minimum`: inputs (g, lhs, rhs); outputs the
+/// gradients of lhs and rhs, each reduced to its input's shape. Add and sub read only the
+/// operands' shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BroadcastBackward {
     /// The forward operation.
@@ -142,6 +148,8 @@ impl BroadcastBackward {
             BinaryOp::Sub => "_backward_broadcast_sub",
             BinaryOp::Mul => "_backward_broadcast_mul",
             BinaryOp::Div => "_backward_broadcast_div",
+            BinaryOp::Max => "_backward_broadcast_maximum",
+            BinaryOp::Min => "_backward_broadcast_minimum",
         }
     }
 }
@@ -181,7 +189,7 @@ impl Operator for BroadcastBackward {
         let (inputs, outputs) = (call.inputs, call.outputs);
         let name = self.name();
         let (g, l, r) = (&inputs[0], &inputs[1], &inputs[2]);
-        let reads = matches!(self.op, BinaryOp::Mul | BinaryOp::Div);
+        let reads = !matches!(self.op, BinaryOp::Add | BinaryOp::Sub);
         let (dl, dr) = two_outputs(name, outputs)?;
         num_dispatch!(dl.dtype, name, T => {
             let gv = g.slice::<T>(name)?;
@@ -206,7 +214,7 @@ impl Operator for BroadcastBackward {
     fn ignore_inputs(&self) -> Vec<usize> {
         match self.op {
             BinaryOp::Add | BinaryOp::Sub => vec![1, 2],
-            BinaryOp::Mul | BinaryOp::Div => Vec::new(),
+            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Max | BinaryOp::Min => Vec::new(),
         }
     }
 }
@@ -245,6 +253,14 @@ inventory::submit! {
         |a| create(BinaryOp::Div, a))
 }
 inventory::submit! {
+    OpDef::new("broadcast_maximum", "The larger of two arrays with NumPy broadcasting.",
+        no_params, |a| create(BinaryOp::Max, a))
+}
+inventory::submit! {
+    OpDef::new("broadcast_minimum", "The smaller of two arrays with NumPy broadcasting.",
+        no_params, |a| create(BinaryOp::Min, a))
+}
+inventory::submit! {
     OpDef::new("_backward_broadcast_add", "Gradient of broadcast_add.", no_params,
         |a| create_backward(BinaryOp::Add, a))
 }
@@ -259,6 +275,14 @@ inventory::submit! {
 inventory::submit! {
     OpDef::new("_backward_broadcast_div", "Gradient of broadcast_div.", no_params,
         |a| create_backward(BinaryOp::Div, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_broadcast_maximum", "Gradient of broadcast_maximum.", no_params,
+        |a| create_backward(BinaryOp::Max, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_broadcast_minimum", "Gradient of broadcast_minimum.", no_params,
+        |a| create_backward(BinaryOp::Min, a))
 }
 
 mod gpu;

@@ -1,9 +1,12 @@
-//! Same-shape binary element-wise operators (elemwise_add/sub/mul/div) and `where`.
+//! Same-shape binary element-wise operators (elemwise_add/sub/mul/div, _maximum/_minimum) and
+//! `where`.
 //!
 //! - `elemwise_add` (`_plus`, `_Plus`, `_add`), `elemwise_sub` (`_minus`, `_Minus`, `_sub`),
-//!   `elemwise_mul` (`_mul`, `_Mul`), `elemwise_div` (`_div`, `_Div`): inputs `lhs`, `rhs` of
-//!   one shape. Gradients through `_backward_add`, `_backward_sub` (head gradient only) and
-//!   `_backward_mul`, `_backward_div` (head gradient and both inputs).
+//!   `elemwise_mul` (`_mul`, `_Mul`), `elemwise_div` (`_div`, `_Div`), `_maximum`
+//!   (`_Maximum`), `_minimum` (`_Minimum`): inputs `lhs`, `rhs` of one shape. Gradients through
+//!   `_backward_add`, `_backward_sub` (head gradient only) and `_backward_mul`,
+//!   `_backward_div`, `_backward_maximum`, `_backward_minimum` (head gradient and both inputs;
+//!   the maximum's and minimum's go to the operand picked, the left one on ties, as MXNet's).
 //! - `where(condition, x, y)`: `condition != 0 ? x : y`, the condition either of x's shape or
 //!   1-D with one value per row of x. Gradients to x and y through `_backward_where`
 //!   (head gradient and condition); none to the condition.
@@ -81,6 +84,8 @@ fn binary_name(op: BinaryOp) -> &'static str {
         BinaryOp::Sub => "elemwise_sub",
         BinaryOp::Mul => "elemwise_mul",
         BinaryOp::Div => "elemwise_div",
+        BinaryOp::Max => "_maximum",
+        BinaryOp::Min => "_minimum",
     }
 }
 
@@ -121,7 +126,9 @@ impl Operator for ElemwiseBinary {
         let back = BinaryBackward { op: self.op };
         let inputs = match self.op {
             BinaryOp::Add | BinaryOp::Sub => vec![grad.ograds[0]],
-            BinaryOp::Mul | BinaryOp::Div => vec![grad.ograds[0], grad.inputs[0], grad.inputs[1]],
+            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Max | BinaryOp::Min => {
+                vec![grad.ograds[0], grad.inputs[0], grad.inputs[1]]
+            }
         };
         let out = grad.backward_node(back, &inputs)?;
         Ok(GradCtx::all(out))
@@ -155,7 +162,7 @@ pub struct BinaryBackward {
 
 impl BinaryBackward {
     fn reads_operands(&self) -> bool {
-        matches!(self.op, BinaryOp::Mul | BinaryOp::Div)
+        !matches!(self.op, BinaryOp::Add | BinaryOp::Sub)
     }
 }
 
@@ -166,6 +173,8 @@ impl Operator for BinaryBackward {
             BinaryOp::Sub => "_backward_sub",
             BinaryOp::Mul => "_backward_mul",
             BinaryOp::Div => "_backward_div",
+            BinaryOp::Max => "_backward_maximum",
+            BinaryOp::Min => "_backward_minimum",
         }
     }
     fn attrs(&self) -> Vec<(String, String)> {
@@ -449,6 +458,16 @@ inventory::submit! {
         .aliases(&["_div", "_Div"])
 }
 inventory::submit! {
+    OpDef::new("_maximum", "The larger of two arrays of one shape, element by element.",
+        no_params, |a| create_binary("_maximum", BinaryOp::Max, a))
+        .aliases(&["_Maximum"])
+}
+inventory::submit! {
+    OpDef::new("_minimum", "The smaller of two arrays of one shape, element by element.",
+        no_params, |a| create_binary("_minimum", BinaryOp::Min, a))
+        .aliases(&["_Minimum"])
+}
+inventory::submit! {
     OpDef::new("_backward_add", "Gradient of elemwise_add: the head gradient, twice.",
         no_params, |a| create_binary_backward("_backward_add", BinaryOp::Add, a))
 }
@@ -463,6 +482,14 @@ inventory::submit! {
 inventory::submit! {
     OpDef::new("_backward_div", "Gradient of elemwise_div: (g/rhs, −g·lhs/rhs²).",
         no_params, |a| create_binary_backward("_backward_div", BinaryOp::Div, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_maximum", "Gradient of _maximum: g to the larger operand (lhs on ties).",
+        no_params, |a| create_binary_backward("_backward_maximum", BinaryOp::Max, a))
+}
+inventory::submit! {
+    OpDef::new("_backward_minimum", "Gradient of _minimum: g to the smaller operand (lhs on ties).",
+        no_params, |a| create_binary_backward("_backward_minimum", BinaryOp::Min, a))
 }
 inventory::submit! {
     OpDef::new("where", "Takes x where the condition is non-zero, else y.", no_params, |a| {

@@ -69,7 +69,14 @@ fn binary_matches_the_naive_loop() {
     for &(sa, sb) in SHAPES {
         let a = values(sa, 0.3);
         let b = values(sb, 1.7);
-        for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div] {
+        for op in [
+            BinaryOp::Add,
+            BinaryOp::Sub,
+            BinaryOp::Mul,
+            BinaryOp::Div,
+            BinaryOp::Max,
+            BinaryOp::Min,
+        ] {
             let (shape, want) = naive(op, &a, sa, &b, sb);
             let mut out = vec![f64::NAN; want.len()];
             broadcast_binary(op, &a, sa, &b, sb, &mut out).unwrap();

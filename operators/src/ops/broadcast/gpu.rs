@@ -44,8 +44,8 @@ pub(super) fn forward(
 }
 
 /// The gradients of `lhs ∘ rhs` with broadcasting, each summed to its operand's shape:
-/// inputs (g, lhs, rhs), outputs (lhs_grad, rhs_grad). The operands' values are read for mul
-/// and div only.
+/// inputs (g, lhs, rhs), outputs (lhs_grad, rhs_grad). The operands' values are read for all
+/// but add and sub.
 pub(super) fn backward(
     ctx: &GpuOpContext<'_>,
     name: &str,
@@ -55,7 +55,7 @@ pub(super) fn backward(
 ) -> Result<()> {
     let (g, l, r) = (&inputs[0], &inputs[1], &inputs[2]);
     let (dl, dr) = (&outputs[0], &outputs[1]);
-    let reads = matches!(op, BinaryOp::Mul | BinaryOp::Div);
+    let reads = !matches!(op, BinaryOp::Add | BinaryOp::Sub);
     if l.shape == r.shape {
         return ew_gpu::binary_backward(ctx, name, op, g, reads.then_some((l, r)), dl, dr);
     }

@@ -4,11 +4,13 @@ use crate::check::{GradCheck, HostTensor, check_gradient, gradients, infer_shape
 use crate::ops::test_util::{added, assert_create_err, backward_graph, input, make_op, ograd};
 use crate::registry::{Shape, create, lookup};
 
-const OPS: [&str; 4] = [
+const OPS: [&str; 6] = [
     "broadcast_add",
     "broadcast_sub",
     "broadcast_mul",
     "broadcast_div",
+    "broadcast_maximum",
+    "broadcast_minimum",
 ];
 
 fn values(shape: &[usize], seed: f64) -> HostTensor {
@@ -65,6 +67,65 @@ fn forward_hand_checked() {
     .unwrap();
     assert_eq!(out[0].dtype(), DType::I32);
     assert_eq!(out[0].to_f64(), vec![4.0, -2.0, 0.0]);
+}
+
+/// broadcast_maximum, broadcast_minimum and their gradients against MXNet 1.9.1 (`mx.nd`
+/// and autograd): a NaN on either side wins; ties send the gradient to lhs, and rhs's gradient
+/// sums over the broadcast rows.
+#[test]
+fn maximum_and_minimum_match_mxnet() {
+    let nan = f32::NAN;
+    let a = HostTensor::from_f32(&[2, 4], vec![1.0, nan, 3.0, 2.0, 0.0, 5.0, nan, -1.0]);
+    let b = HostTensor::from_f32(&[1, 4], vec![2.0, 1.0, nan, 2.0]);
+    let same = |got: Vec<f64>, want: &[f32], what: &str| {
+        let eq = |g: f64, w: f64| g == w || (g.is_nan() && w.is_nan());
+        let want: Vec<f64> = want.iter().map(|&w| f64::from(w)).collect();
+        assert!(
+            got.len() == want.len() && got.iter().zip(&want).all(|(&g, &w)| eq(g, w)),
+            "{what}: {got:?} vs {want:?}"
+        );
+    };
+    for (name, want) in [
+        (
+            "broadcast_maximum",
+            [2.0, nan, nan, 2.0, 2.0, 5.0, nan, 2.0],
+        ),
+        (
+            "broadcast_minimum",
+            [1.0, nan, nan, 2.0, 0.0, 1.0, nan, -1.0],
+        ),
+    ] {
+        let op = make_op(name, &[]);
+        let out = run(op.as_ref(), &mut [a.clone(), b.clone()], false).unwrap();
+        same(out[0].to_f64(), &want, name);
+    }
+    let x = HostTensor::from_f32(&[2, 4], vec![1.0, 2.0, 3.0, 2.0, 0.0, 5.0, 2.0, -1.0]);
+    let y = HostTensor::from_f32(&[1, 4], vec![2.0, 1.0, 2.0, 2.0]);
+    let g = HostTensor::from_f32(&[2, 4], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+    for (name, dx, dy) in [
+        (
+            "broadcast_maximum",
+            [0.0, 2.0, 3.0, 4.0, 0.0, 6.0, 7.0, 0.0],
+            [6.0, 0.0, 0.0, 8.0],
+        ),
+        (
+            "broadcast_minimum",
+            [1.0, 0.0, 0.0, 4.0, 5.0, 0.0, 7.0, 8.0],
+            [0.0, 8.0, 3.0, 0.0],
+        ),
+    ] {
+        let op = make_op(name, &[]);
+        let grads = gradients(
+            &op,
+            &[x.clone(), y.clone()],
+            std::slice::from_ref(&g),
+            true,
+            0,
+        )
+        .unwrap();
+        same(grads[0].as_ref().unwrap().to_f64(), &dx, name);
+        same(grads[1].as_ref().unwrap().to_f64(), &dy, name);
+    }
 }
 
 #[test]

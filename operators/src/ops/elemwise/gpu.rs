@@ -15,6 +15,8 @@ pub(crate) fn code(op: BinaryOp) -> BinaryCode {
         BinaryOp::Sub => BinaryCode::Sub,
         BinaryOp::Mul => BinaryCode::Mul,
         BinaryOp::Div => BinaryCode::Div,
+        BinaryOp::Max => BinaryCode::Max,
+        BinaryOp::Min => BinaryCode::Min,
     }
 }
 
@@ -32,8 +34,8 @@ pub(crate) fn binary(
     })
 }
 
-/// The gradients of `lhs ∘ rhs` (`lhs`, `rhs` are read for mul and div only; `None` for add
-/// and sub).
+/// The gradients of `lhs ∘ rhs` (`lhs`, `rhs` are read for all but add and sub; `None` for
+/// those).
 pub(crate) fn binary_backward(
     ctx: &GpuOpContext<'_>,
     name: &str,

@@ -140,6 +140,8 @@ fn gradients_match_finite_differences() {
         "elemwise_sub",
         "elemwise_mul",
         "elemwise_div",
+        "_maximum",
+        "_minimum",
     ] {
         let op = make_op(name, &[]);
         check_gradient(&op, &[a.clone(), b.clone()], &GradCheck::default())
@@ -154,6 +156,8 @@ fn gradient_graphs_follow_mxnet() {
         ("elemwise_sub", "_backward_sub", false),
         ("elemwise_mul", "_backward_mul", true),
         ("elemwise_div", "_backward_div", true),
+        ("_maximum", "_backward_maximum", true),
+        ("_minimum", "_backward_minimum", true),
     ] {
         let op = make_op(name, &[]);
         let (nodes, grads) = backward_graph(&op);
@@ -185,6 +189,54 @@ fn backward_ops_run_by_name() {
     let out = run(back.as_ref(), &mut [g], false).unwrap();
     assert_eq!(out[0].to_f64(), vec![1.0, 2.0, 3.0]);
     assert_eq!(out[1].to_f64(), vec![-1.0, -2.0, -3.0]);
+}
+
+/// `_maximum`, `_minimum` and their gradients against MXNet 1.9.1 (`mx.nd._internal._maximum`
+/// and autograd): a NaN on either side wins, ties send the gradient to lhs.
+#[test]
+fn maximum_and_minimum_match_mxnet() {
+    let nan = f32::NAN;
+    let a = f32s(&[2, 4], &[1.0, nan, 3.0, 2.0, 0.0, 5.0, nan, -1.0]);
+    let b = f32s(&[2, 4], &[2.0, 1.0, nan, 2.0, 0.0, nan, 0.0, 0.0]);
+    let same = |got: Vec<f64>, want: &[f64], what: &str| {
+        let eq = |g: f64, w: f64| g == w || (g.is_nan() && w.is_nan());
+        assert!(
+            got.len() == want.len() && got.iter().zip(want).all(|(&g, &w)| eq(g, w)),
+            "{what}: {got:?} vs {want:?}"
+        );
+    };
+    for (name, want) in [
+        ("_maximum", [2.0, nan, nan, 2.0, 0.0, nan, nan, 0.0]),
+        ("_Minimum", [1.0, nan, nan, 2.0, 0.0, nan, nan, -1.0]),
+    ] {
+        let out = run(
+            make_op(name, &[]).as_ref(),
+            &mut [a.clone(), b.clone()],
+            false,
+        )
+        .unwrap();
+        same(out[0].to_f64(), &want.map(f64::from), name);
+    }
+    let x = f32s(&[2, 4], &[1.0, 2.0, 3.0, 2.0, 0.0, 5.0, 2.0, -1.0]);
+    let y = f32s(&[2, 4], &[2.0, 1.0, 2.0, 2.0, 0.0, 6.0, 1.0, -1.0]);
+    let g = f32s(&[2, 4], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+    for (name, dx, dy) in [
+        (
+            "_backward_maximum",
+            [0.0, 2.0, 3.0, 4.0, 5.0, 0.0, 7.0, 8.0],
+            [1.0, 0.0, 0.0, 0.0, 0.0, 6.0, 0.0, 0.0],
+        ),
+        (
+            "_backward_minimum",
+            [1.0, 0.0, 0.0, 4.0, 5.0, 6.0, 0.0, 8.0],
+            [0.0, 2.0, 3.0, 0.0, 0.0, 0.0, 7.0, 0.0],
+        ),
+    ] {
+        let back = make_op(name, &[]);
+        let out = run(back.as_ref(), &mut [g.clone(), x.clone(), y.clone()], false).unwrap();
+        same(out[0].to_f64(), &dx.map(f64::from), name);
+        same(out[1].to_f64(), &dy.map(f64::from), name);
+    }
 }
 
 #[test]
@@ -298,8 +350,12 @@ fn gpu_matches_cpu() {
             t(k as u64 + 50, false),
             t(k as u64 + 99, false),
         );
-        for op in ["add", "sub", "mul", "div"] {
-            let fwd = create(&format!("elemwise_{op}"), &[], None).unwrap();
+        for op in ["add", "sub", "mul", "div", "maximum", "minimum"] {
+            let fwd_name = match op {
+                "maximum" | "minimum" => format!("_{op}"),
+                _ => format!("elemwise_{op}"),
+            };
+            let fwd = create(&fwd_name, &[], None).unwrap();
             compare_with_cpu(fwd.as_ref(), &dev, &[a.clone(), b.clone()], true, 1e-6, 0.0)
                 .unwrap_or_else(|e| panic!("{op} {shape:?}: {e}"));
             let back = create(&format!("_backward_{op}"), &[], None).unwrap();
