@@ -10,13 +10,19 @@ use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
 use crate::{Error, Result};
 
 /// The sizes of one convolution: its device table, per-group channels and filters.
-struct Plan {
-    g: ConvTable,
-    cg: usize,
-    fg: usize,
-    taps: usize,
-    in_sp: usize,
-    out_sp: usize,
+pub(crate) struct Plan {
+    /// The kernels' table.
+    pub g: ConvTable,
+    /// Input channels per group.
+    pub cg: usize,
+    /// Filters per group.
+    pub fg: usize,
+    /// Kernel taps.
+    pub taps: usize,
+    /// Input positions per channel.
+    pub in_sp: usize,
+    /// Output positions per filter.
+    pub out_sp: usize,
 }
 
 fn bad(op: &str, reason: String) -> Error {
@@ -27,7 +33,7 @@ fn bad(op: &str, reason: String) -> Error {
 }
 
 /// Checks the geometry (as the CPU kernels do) and uploads the kernels' table.
-fn plan(ctx: &GpuOpContext<'_>, op: &str, geom: &ConvGeom) -> Result<Plan> {
+pub(crate) fn plan(ctx: &GpuOpContext<'_>, op: &str, geom: &ConvGeom) -> Result<Plan> {
     geom.output().map_err(|e| bad(op, e.to_string()))?;
     let groups = geom.groups;
     if geom.channels == 0
@@ -56,7 +62,7 @@ fn plan(ctx: &GpuOpContext<'_>, op: &str, geom: &ConvGeom) -> Result<Plan> {
 }
 
 /// Sample `n` of `len` elements each.
-fn sample<'a>(
+pub(crate) fn sample<'a>(
     op: &str,
     t: DeviceSlice<'a, f32>,
     n: usize,
@@ -65,16 +71,16 @@ fn sample<'a>(
     t.range(n * len, len).map_err(|e| gpu_error(op, e))
 }
 
-/// `y = conv(x, w) + b`.
-pub(super) fn forward(
+/// `y = conv(x, w) + b`; errors name `op`.
+pub(crate) fn forward(
     ctx: &GpuOpContext<'_>,
+    op: &str,
     geom: &ConvGeom,
     x: &GpuTensor<'_>,
     w: &GpuTensor<'_>,
     b: Option<&GpuTensor<'_>>,
     y: &GpuTensor<'_>,
 ) -> Result<()> {
-    let op = "Convolution";
     let p = plan(ctx, op, geom)?;
     let (c, f, groups, batch) = (geom.channels, geom.filters, geom.groups, geom.batch);
     check_sizes(op, batch * c * p.in_sp, &[x])?;
@@ -107,16 +113,17 @@ pub(super) fn forward(
     Ok(())
 }
 
-/// `[dx, dw, db]` from `gy`, `x`, `w`; `dx` skipped when not needed, `db` when absent.
-pub(super) fn backward(
+/// `[dx, dw, db]` from `gy`, `x`, `w`; `dx` skipped when not needed, `db` when absent; errors
+/// name `op`.
+pub(crate) fn backward(
     ctx: &GpuOpContext<'_>,
+    op: &str,
     geom: &ConvGeom,
     [gy, x, w]: [&GpuTensor<'_>; 3],
     dx: Option<&GpuTensor<'_>>,
     dw: &GpuTensor<'_>,
     db: Option<&GpuTensor<'_>>,
 ) -> Result<()> {
-    let op = "_backward_Convolution";
     let p = plan(ctx, op, geom)?;
     let (c, f, groups, batch) = (geom.channels, geom.filters, geom.groups, geom.batch);
     check_sizes(op, batch * c * p.in_sp, &[x])?;
