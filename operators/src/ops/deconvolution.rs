@@ -147,8 +147,15 @@ impl DeconvSpec {
     /// MXNet's `InferPad` and output rule, with its checks (`adj < stride`, a positive output,
     /// a reachable target).
     fn pad_and_out(&self, d: usize, x: usize) -> std::result::Result<(usize, usize), String> {
-        let span = self.dilate[d] * (self.param.kernel[d] - 1) + 1;
-        let full = self.stride[d] * x.saturating_sub(1) + span;
+        let overflow = || format!("the output size on axis {} overflows", d + 2);
+        let full = self
+            .span(d)
+            .and_then(|span| {
+                self.stride[d]
+                    .checked_mul(x.saturating_sub(1))?
+                    .checked_add(span)
+            })
+            .ok_or_else(overflow)?;
         let (pad, adj) = match &self.target {
             Some(target) => {
                 let t = target[d];
@@ -173,15 +180,24 @@ impl DeconvSpec {
                 self.stride[d]
             ));
         }
-        match (full + adj).checked_sub(2 * pad) {
+        // adj < stride, so `full + adj` fits where `stride · (x − 1)` does.
+        let unpadded = full.checked_add(adj).ok_or_else(overflow)?;
+        match pad.checked_mul(2).and_then(|p| unpadded.checked_sub(p)) {
             Some(out) if out > 0 => Ok((pad, out)),
             _ => Err(format!(
-                "pad {pad} on both sides of axis {} leaves no output ({} positions before \
-                 padding)",
+                "pad {pad} on both sides of axis {} leaves no output ({unpadded} positions \
+                 before padding)",
                 d + 2,
-                full + adj
             )),
         }
+    }
+
+    /// The dilated kernel's extent along kernel dimension `d`, `dilate·(kernel−1) + 1` (`None`
+    /// when it overflows).
+    fn span(&self, d: usize) -> Option<usize> {
+        self.dilate[d]
+            .checked_mul(self.param.kernel[d] - 1)?
+            .checked_add(1)
     }
 
     /// The geometry of the convolution this deconvolution transposes, for data of shape `data`
@@ -276,8 +292,8 @@ impl DeconvSpec {
     /// The input size of kernel dimension `d` whose output (without a target shape) is `out`,
     /// when there is one.
     fn input_for(&self, d: usize, out: usize) -> Option<usize> {
-        let span = self.dilate[d] * (self.param.kernel[d] - 1) + 1;
-        let scaled = (out + 2 * self.pad[d]).checked_sub(span + self.adj[d])?;
+        let padded = out.checked_add(self.pad[d].checked_mul(2)?)?;
+        let scaled = padded.checked_sub(self.span(d)?.checked_add(self.adj[d])?)?;
         scaled
             .is_multiple_of(self.stride[d])
             .then(|| scaled / self.stride[d] + 1)

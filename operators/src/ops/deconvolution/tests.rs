@@ -321,6 +321,17 @@ fn shape_errors() {
         &[data(&[1, 1, 3]), Shape::unknown()],
         &["adjustment of 1", "stride 1"],
     );
+    // Sizes past usize are an error, not an overflow.
+    let huge = [
+        ("kernel", "(3,)"),
+        ("num_filter", "1"),
+        ("stride", "(9223372036854775807,)"),
+    ];
+    infer_err(
+        &huge,
+        &[data(&[1, 1, 3]), Shape::unknown()],
+        &["axis 2 overflows"],
+    );
     // Padding that leaves no output.
     let pad = [("kernel", "(3,)"), ("num_filter", "1"), ("pad", "(3,)")];
     infer_err(
