@@ -119,28 +119,21 @@ pub fn backward<T: ConvElement>(
 mod tests {
     use super::*;
     use crate::cpu::conv::{conv_backward_im2col, conv_forward_im2col};
-
-    /// Deterministic values in [-1, 1).
-    fn values(n: usize, seed: u64) -> Vec<f64> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-            })
-            .collect()
-    }
+    use crate::cpu::test_util::{conv_geom, lcg_values as values};
 
     fn dot(a: &[f64], b: &[f64]) -> f64 {
         a.iter().zip(b).map(|(x, y)| x * y).sum()
     }
 
     fn geoms() -> Vec<ConvGeom> {
-        let mut g3 = ConvGeom::new_2d(2, 4, 6, 2, [5, 4], [3, 2], [2, 1], [1, 0], [1, 2]);
-        g3.input[0] = 3;
-        g3.kernel[0] = 2;
+        // 3-D: [input, kernel, stride, pad, dilate] per [depth, height, width].
+        let g3 = conv_geom(
+            2,
+            4,
+            6,
+            2,
+            [[3, 5, 4], [2, 3, 2], [1, 2, 1], [0, 1, 0], [1, 1, 2]],
+        );
         vec![
             ConvGeom::new_2d(2, 3, 4, 1, [8, 8], [4, 4], [2, 2], [1, 1], [1, 1]),
             ConvGeom::new_2d(1, 6, 4, 2, [7, 9], [3, 3], [2, 3], [1, 0], [2, 1]),

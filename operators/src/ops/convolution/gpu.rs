@@ -25,6 +25,24 @@ pub(crate) struct Plan {
     pub out_sp: usize,
 }
 
+impl Plan {
+    /// Checks the sizes of a convolution's operands: each of `data` on its input side
+    /// (`N·C·in_sp`), `weights` (`F·C/G·taps`) and `outputs` on its output side (`N·F·out_sp`).
+    pub(crate) fn check(
+        &self,
+        op: &str,
+        geom: &ConvGeom,
+        data: &[&GpuTensor<'_>],
+        weights: &[&GpuTensor<'_>],
+        outputs: &[&GpuTensor<'_>],
+    ) -> Result<()> {
+        let (c, f, batch) = (geom.channels, geom.filters, geom.batch);
+        check_sizes(op, batch * c * self.in_sp, data)?;
+        check_sizes(op, f * self.cg * self.taps, weights)?;
+        check_sizes(op, batch * f * self.out_sp, outputs)
+    }
+}
+
 fn bad(op: &str, reason: String) -> Error {
     Error::BadInput {
         op: op.into(),
@@ -83,9 +101,7 @@ pub(crate) fn forward(
 ) -> Result<()> {
     let p = plan(ctx, op, geom)?;
     let (c, f, groups, batch) = (geom.channels, geom.filters, geom.groups, geom.batch);
-    check_sizes(op, batch * c * p.in_sp, &[x])?;
-    check_sizes(op, f * p.cg * p.taps, &[w])?;
-    check_sizes(op, batch * f * p.out_sp, &[y])?;
+    p.check(op, geom, &[x], &[w], &[y])?;
     if let Some(b) = b {
         check_sizes(op, f, &[b])?;
     }
@@ -126,13 +142,8 @@ pub(crate) fn backward(
 ) -> Result<()> {
     let p = plan(ctx, op, geom)?;
     let (c, f, groups, batch) = (geom.channels, geom.filters, geom.groups, geom.batch);
-    check_sizes(op, batch * c * p.in_sp, &[x])?;
-    check_sizes(op, f * p.cg * p.taps, &[w])?;
-    check_sizes(op, f * p.cg * p.taps, &[dw])?;
-    check_sizes(op, batch * f * p.out_sp, &[gy])?;
-    if let Some(dx) = dx {
-        check_sizes(op, batch * c * p.in_sp, &[dx])?;
-    }
+    let data: Vec<&GpuTensor<'_>> = std::iter::once(x).chain(dx).collect();
+    p.check(op, geom, &data, &[w, dw], &[gy])?;
     if let Some(db) = db {
         check_sizes(op, f, &[db])?;
     }

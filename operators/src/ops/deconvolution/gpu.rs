@@ -26,9 +26,7 @@ pub(super) fn forward(
     let p = plan(ctx, op, geom)?;
     // The convolution's channels `c` are the output's, its filters `f` the input's.
     let (c, f, groups, batch) = (geom.channels, geom.filters, geom.groups, geom.batch);
-    check_sizes(op, batch * f * p.out_sp, &[x])?;
-    check_sizes(op, f * p.cg * p.taps, &[w])?;
-    check_sizes(op, batch * c * p.in_sp, &[y])?;
+    p.check(op, geom, &[y], &[w], &[x])?;
     if let Some(b) = b {
         check_sizes(op, c, &[b])?;
     }
