@@ -145,16 +145,15 @@ impl DeconvSpec {
 
     /// The padding and output size of kernel dimension `d` for an input of `x` positions:
     /// MXNet's `InferPad` and output rule, with its checks (`adj < stride`, a positive output,
-    /// a reachable target).
+    /// a reachable target) and a positive `x`.
     fn pad_and_out(&self, d: usize, x: usize) -> std::result::Result<(usize, usize), String> {
+        if x == 0 {
+            return Err(format!("the data has no positions on axis {}", d + 2));
+        }
         let overflow = || format!("the output size on axis {} overflows", d + 2);
         let full = self
             .span(d)
-            .and_then(|span| {
-                self.stride[d]
-                    .checked_mul(x.saturating_sub(1))?
-                    .checked_add(span)
-            })
+            .and_then(|span| self.stride[d].checked_mul(x - 1)?.checked_add(span))
             .ok_or_else(overflow)?;
         let (pad, adj) = match &self.target {
             Some(target) => {

@@ -332,6 +332,11 @@ fn shape_errors() {
         &[data(&[1, 1, 3]), Shape::unknown()],
         &["axis 2 overflows"],
     );
+    infer_err(
+        &huge,
+        &[data(&[1, 1, 0]), Shape::unknown()],
+        &["no positions on axis 2"],
+    );
     // Padding that leaves no output.
     let pad = [("kernel", "(3,)"), ("num_filter", "1"), ("pad", "(3,)")];
     infer_err(
