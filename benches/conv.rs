@@ -23,6 +23,9 @@
 //!   shape (`backward::backward_nchw_with`), conversions included;
 //! - `dgrad_fused`: the fused GEMM + col2im data gradient alone (`conv::fused_dgrad`, NCHW),
 //!   on the layers it serves;
+//! - `deconv`: the `Deconvolution` operator's forward pass (`conv::transposed::forward`), which
+//!   is the layer's data gradient: on `up_k4s2`, the convolution a 64 → 32 filter, 4×4, stride
+//!   2, pad 1 upsampling deconvolution of 16×16 inputs to 32×32 transposes;
 //! - `wgrad`, `dgrad`: the weight- and data-gradient kernels alone, on blocked data (`wgrad`
 //!   by Winograd where `winograd::wgrad::plan` takes the layer, as training does);
 //! - `wgrad_direct`: the direct weight-gradient kernel whatever the shape;
@@ -54,7 +57,7 @@ use mxr_kernels::cpu::conv::direct::{ConvOperands, DirectConv, Epilogue, InputLa
 use mxr_kernels::cpu::conv::winograd::Variant;
 use mxr_kernels::cpu::conv::winograd::wgrad::WinogradWgrad;
 use mxr_kernels::cpu::conv::{
-    ConvGeom, conv_backward, conv_backward_im2col, conv_forward, fused_dgrad,
+    ConvGeom, conv_backward, conv_backward_im2col, conv_forward, fused_dgrad, transposed,
 };
 use mxr_kernels::cpu::isa::Isa;
 
@@ -98,7 +101,7 @@ const LAYERS: [Layer; 19] = [
 ];
 
 /// Training shapes for the backward rows (same fields as [`LAYERS`]).
-const BACKWARD_LAYERS: [Layer; 13] = [
+const BACKWARD_LAYERS: [Layer; 14] = [
     ("lenet_c1_b64", 64, 1, 20, 28, 5, 1, 0, 1),
     ("lenet_c2_b64", 64, 20, 50, 12, 5, 1, 0, 1),
     ("w9_stem", 16, 3, 64, 112, 7, 2, 3, 1),
@@ -112,6 +115,7 @@ const BACKWARD_LAYERS: [Layer; 13] = [
     ("w9_l4_3x3s2", 16, 256, 512, 7, 3, 2, 1, 1),
     ("w9_l4_3x3", 16, 512, 512, 4, 3, 1, 1, 1),
     ("w9_l4_1x1s2", 16, 256, 512, 7, 1, 2, 0, 1),
+    ("up_k4s2", 1, 32, 64, 32, 4, 2, 1, 1),
 ];
 
 /// A row's timings on one layer: row, layer, flops per call, seconds per call.
@@ -286,6 +290,14 @@ fn runner(row: &str, geom: &ConvGeom, threads: usize) -> Option<Runner> {
                 if want_output { dx.clone() } else { Vec::new() }
             }))
         }
+        "deconv" => {
+            let x = uniform(g.output_len(), 4);
+            let mut y = vec![0.0f32; g.data_len()];
+            Some(Box::new(move |want_output| {
+                transposed::forward(&g, &x, &w, None, &mut y).expect("valid");
+                if want_output { y.clone() } else { Vec::new() }
+            }))
+        }
         "backward_im2col" | "backward_im2col_dw" | "backward" | "backward_dw" => {
             let dy = uniform(g.output_len(), 4);
             let with_dx = !row.ends_with("_dw");
@@ -393,7 +405,7 @@ fn backward_output(want: bool, dw: &[f32], dx: Option<&[f32]>) -> Vec<f32> {
     v
 }
 
-const ROWS: [&str; 23] = [
+const ROWS: [&str; 24] = [
     "im2col",
     "nchw",
     "direct",
@@ -417,13 +429,14 @@ const ROWS: [&str; 23] = [
     "wgrad_f4x4",
     "dgrad",
     "dgrad_fused",
+    "deconv",
 ];
 
 /// Which gradients a row computes: `None` for a forward row, else `(dw, dx)`.
 fn gradients(row: &str) -> Option<(bool, bool)> {
     match row {
         r if r.starts_with("wgrad") => Some((true, false)),
-        "dgrad" | "dgrad_fused" => Some((false, true)),
+        "dgrad" | "dgrad_fused" | "deconv" => Some((false, true)),
         r if r.starts_with("backward") => Some((true, !r.ends_with("_dw"))),
         _ => None,
     }

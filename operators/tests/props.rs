@@ -74,6 +74,27 @@ const PARAMS: &[(&str, &[ParamSet])] = &[
         ],
     ),
     (
+        "Deconvolution",
+        &[
+            &[("kernel", "(2,)"), ("num_filter", "2")],
+            &[
+                ("kernel", "(2, 2)"),
+                ("num_filter", "3"),
+                ("stride", "(2, 2)"),
+                ("pad", "(1, 1)"),
+                ("adj", "(1, 0)"),
+                ("no_bias", "False"),
+            ],
+            &[
+                ("kernel", "(1, 2)"),
+                ("num_filter", "2"),
+                ("num_group", "2"),
+                ("stride", "(2, 2)"),
+                ("target_shape", "(3, 4)"),
+            ],
+        ],
+    ),
+    (
         "Pooling",
         &[
             &[("kernel", "(2, 2)")],

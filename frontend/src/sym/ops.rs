@@ -54,6 +54,32 @@ pub fn convolution(data: &Symbol, kernel: &[usize], num_filter: usize) -> OpBuil
         .param("num_filter", num_filter)
 }
 
+/// `Deconvolution` (transposed convolution) with a `kernel` of 1–3 dimensions and `num_filter`
+/// output channels; like MXNet, without a bias unless `no_bias` is set to false.
+///
+/// ```
+/// use mxr::sym::{Symbol, deconvolution};
+/// let data = Symbol::variable("data");
+/// let up = deconvolution(&data, &[4, 4], 32)
+///     .param("stride", [2, 2])
+///     .param("pad", [1, 1])
+///     .name("up")
+///     .build()?;
+/// assert_eq!(up.list_arguments(), ["data", "up_weight"]);
+/// // Symbol JSON keeps MXNet's attributes, and loads back to the same graph.
+/// let back = Symbol::from_json(&up.to_json()?)?;
+/// assert_eq!(back.to_json()?, up.to_json()?);
+/// let (args, outputs, _) = back.infer_shape(&[("data", &[1, 64, 16, 16][..])])?;
+/// assert_eq!((&args[1][..], &outputs[0][..]), (&[64, 32, 4, 4][..], &[1, 32, 32, 32][..]));
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn deconvolution(data: &Symbol, kernel: &[usize], num_filter: usize) -> OpBuilder {
+    OpBuilder::new("Deconvolution")
+        .input("data", data)
+        .param("kernel", kernel)
+        .param("num_filter", num_filter)
+}
+
 /// `Pooling` with a `kernel` and `pool_type` ∈ max, avg, sum, lp.
 pub fn pooling(data: &Symbol, kernel: &[usize], pool_type: &str) -> OpBuilder {
     OpBuilder::new("Pooling")

@@ -439,7 +439,9 @@ fn symbols_are_shared_across_threads() {
 
 #[test]
 fn more_graphs_write_mxnets_json() {
-    use super::{activation, convolution, dot, dropout, pooling, reshape, softmax_output, sum};
+    use super::{
+        activation, convolution, deconvolution, dot, dropout, pooling, reshape, softmax_output, sum,
+    };
     type Build = fn() -> crate::Result<Symbol>;
     // Each was compared byte for byte with MXNet 1.9.1's tojson() of the same Python calls;
     // the lengths are MXNet's.
@@ -501,6 +503,16 @@ fn more_graphs_write_mxnets_json() {
                 .param("layout", "NCHW")
                 .build()?;
             Ok(Symbol::group([a, b, c]))
+        }),
+        (1005, || {
+            // mx.sym.Deconvolution(x, kernel=(4, 4), num_filter=32, stride=(2, 2), pad=(1, 1),
+            // no_bias=False, name='up'): weight and bias inputs, MXNet's attributes on each.
+            deconvolution(&var("x"), &[4, 4], 32)
+                .param("stride", [2, 2])
+                .param("pad", [1, 1])
+                .param("no_bias", false)
+                .name("up")
+                .build()
         }),
         (989, || {
             let x = var("x");

@@ -43,89 +43,13 @@ pub mod fused_dgrad;
 mod im2col;
 pub mod implicit_wgrad;
 pub(crate) mod lanes;
+pub mod transposed;
 pub mod winograd;
 
 pub use im2col::{col2im, im2col};
 use im2col::{col2im_unchecked, im2col_unchecked};
 
-mod sealed {
-    use super::backward::Served;
-    use super::{ConvError, ConvGeom, NchwOperands};
-    use crate::cpu::isa::Isa;
-
-    pub trait Sealed: Sized {
-        /// Runs the forward convolution with the few-channel, direct or depthwise kernels when
-        /// they serve it ([`super::few_channels::forward_with`],
-        /// [`super::direct::forward_nchw_with`], [`super::depthwise::forward_nchw`], asked in that
-        /// order); `Ok(false)` (nothing done) otherwise.
-        fn direct_forward(
-            _op: &NchwOperands<'_, Self>,
-            _y: &mut [Self],
-            _threads: usize,
-        ) -> Result<bool, ConvError> {
-            Ok(false)
-        }
-
-        /// Computes those gradients of the backward convolution (`dx` when wanted, `dw`; not
-        /// the bias gradient) that the few-channel kernel (`dw` when `dx` is not wanted,
-        /// [`super::few_channels::weight_gradient_with`]) or the blocked kernels
-        /// ([`super::backward::backward_nchw`]) serve faster or, for `dx`, the fused GEMM +
-        /// col2im ([`super::fused_dgrad`]), and says which; none by default.
-        #[allow(clippy::too_many_arguments, reason = "the backward pass's operands")]
-        fn direct_backward(
-            _geom: &ConvGeom,
-            _g: &[Self],
-            _x: &[Self],
-            _w: &[Self],
-            _dx: Option<&mut [Self]>,
-            _dw: &mut [Self],
-            _threads: usize,
-        ) -> Result<Served, ConvError> {
-            Ok(Served::default())
-        }
-    }
-    impl Sealed for f32 {
-        fn direct_forward(
-            op: &NchwOperands<'_, f32>,
-            y: &mut [f32],
-            threads: usize,
-        ) -> Result<bool, ConvError> {
-            let isa = Isa::current();
-            Ok((super::few_channels::serves(op.geom)
-                && super::few_channels::forward_with(isa, op, y, threads)?)
-                || super::direct::forward_nchw_with(isa, op, y, threads)?
-                || super::depthwise::forward_nchw(op, y, threads)?)
-        }
-
-        fn direct_backward(
-            geom: &ConvGeom,
-            g: &[f32],
-            x: &[f32],
-            w: &[f32],
-            mut dx: Option<&mut [f32]>,
-            dw: &mut [f32],
-            threads: usize,
-        ) -> Result<Served, ConvError> {
-            let isa = Isa::current();
-            if dx.is_none()
-                && super::few_channels::serves_weight_gradient(geom)
-                && super::few_channels::weight_gradient_with(isa, geom, g, x, dw, threads)?
-            {
-                return Ok(Served {
-                    dx: false,
-                    dw: true,
-                });
-            }
-            let mut served =
-                super::backward::backward_nchw(geom, g, x, w, dx.as_deref_mut(), dw, threads)?;
-            if let (false, Some(dx)) = (served.dx, dx) {
-                served.dx = super::fused_dgrad::data_gradient_with(isa, geom, g, w, dx, threads)?;
-            }
-            Ok(served)
-        }
-    }
-    impl Sealed for f64 {}
-}
+mod sealed;
 
 /// An element type the convolution kernels support: `f32` and `f64`. Sealed.
 pub trait ConvElement: GemmElement + Add<Output = Self> + AddAssign + sealed::Sealed {}
@@ -506,14 +430,27 @@ pub fn conv_forward_im2col<T: ConvElement>(
         Ok(())
     };
     let parts = image_parts(geom, &s, threads);
-    if parts == 1 {
+    over_image_groups(parts, geom.batch, (x, sample_in), (y, sample_out), run)
+}
+
+/// Runs `run` on groups of whole images, `parts` groups (at most) of `batch` images on as
+/// many threads: each group's slice of `x` (`sample_x` elements per image) and of `y`
+/// (`sample_y` per image, written). The first error is returned.
+fn over_image_groups<T: ConvElement>(
+    parts: usize,
+    batch: usize,
+    (x, sample_x): (&[T], usize),
+    (y, sample_y): (&mut [T], usize),
+    run: impl Fn(&[T], &mut [T]) -> Result<(), ConvError> + Sync,
+) -> Result<(), ConvError> {
+    if parts <= 1 || sample_y == 0 {
         return run(x, y);
     }
-    let per = geom.batch.div_ceil(parts);
+    let per = batch.div_ceil(parts);
     let failed = parking_lot::Mutex::new(None);
-    parallel::for_each_chunk_mut(y, per * sample_out, |i, yg| {
+    parallel::for_each_chunk_mut(y, per * sample_y, |i, yg| {
         let first = i * per;
-        let xg = &x[first * sample_in..(first + yg.len() / sample_out) * sample_in];
+        let xg = &x[first * sample_x..(first + yg.len() / sample_y) * sample_x];
         if let Err(e) = run(xg, yg) {
             failed.lock().get_or_insert(e);
         }
@@ -548,7 +485,7 @@ pub fn conv_backward<T: ConvElement>(
     db: Option<&mut [T]>,
 ) -> Result<(), ConvError> {
     let s = check_backward(geom, g, x, w, dx.as_deref(), dw, db.as_deref())?;
-    bias_gradient(geom, &s, g, db);
+    channel_sums(g, s.out_spatial, db);
     let threads = parallel::num_threads();
     let work = geom.batch != 0 && s.out_spatial != 0 && s.k != 0;
     let done = if work {
@@ -582,7 +519,7 @@ pub fn conv_backward_im2col<T: ConvElement>(
     threads: usize,
 ) -> Result<(), ConvError> {
     let s = check_backward(geom, g, x, w, dx.as_deref(), dw, db.as_deref())?;
-    bias_gradient(geom, &s, g, db);
+    channel_sums(g, s.out_spatial, db);
     backward_im2col_checked(geom, &s, g, x, w, dx, Some(dw), threads)
 }
 
@@ -608,12 +545,14 @@ fn check_backward<T: ConvElement>(
     Ok(s)
 }
 
-/// `db[f] = Σ g[n][f][·]`, images in order (when `db` is wanted; lengths checked).
-fn bias_gradient<T: ConvElement>(geom: &ConvGeom, s: &Sizes, g: &[T], db: Option<&mut [T]>) {
+/// `db[c] = Σ g[n][c][·]` over images in order, for `g` of `N × db.len() × plane` (when `db` is
+/// wanted; lengths checked): the bias gradient of a convolution (the planes of its output) or
+/// of a transposed one (of its input).
+fn channel_sums<T: ConvElement>(g: &[T], plane: usize, db: Option<&mut [T]>) {
     if let Some(db) = db {
         db.fill(T::ZERO);
-        for gn in g.chunks_exact((geom.filters * s.out_spatial).max(1)) {
-            for (d, row) in db.iter_mut().zip(gn.chunks_exact(s.out_spatial.max(1))) {
+        for gn in g.chunks_exact((db.len() * plane).max(1)) {
+            for (d, row) in db.iter_mut().zip(gn.chunks_exact(plane.max(1))) {
                 *d += row_sum(row);
             }
         }
@@ -645,6 +584,45 @@ fn row_sum<T: ConvElement>(row: &[T]) -> T {
         }
     }
     sums[0]
+}
+
+/// One image's data gradient `dxn` (`C × spatial`, overwritten) from its head gradient `gn`
+/// (`F × P`) by GEMM and col2im through `dcol` (`C·taps × P`; unused, may be empty, for the
+/// 1×1 shortcut); buffers checked against `geom`.
+fn data_gradient_image<T: ConvElement>(
+    geom: &ConvGeom,
+    s: &Sizes,
+    w: &[T],
+    gn: &[T],
+    dxn: &mut [T],
+    dcol: &mut [T],
+) -> Result<(), ConvError> {
+    // dcol[g] (k × P) = W[g]ᵀ (k × fg) · g[g] (fg × P).
+    let target: &mut [T] = if s.direct { &mut *dxn } else { &mut *dcol };
+    batched_gemm(
+        true,
+        false,
+        s.k,
+        s.out_spatial,
+        s.fg,
+        T::ONE,
+        w,
+        s.k,
+        s.fg * s.k,
+        gn,
+        s.out_spatial,
+        s.fg * s.out_spatial,
+        T::ZERO,
+        target,
+        s.out_spatial,
+        s.k * s.out_spatial,
+        geom.groups,
+        1,
+    )?;
+    if !s.direct {
+        col2im_unchecked(geom, s, dcol, dxn);
+    }
+    Ok(())
 }
 
 /// The data and weight gradients by im2col + GEMM, buffers checked; either may be skipped
@@ -722,31 +700,7 @@ fn backward_im2col_checked<T: ConvElement>(
                 continue;
             };
             let dxn = &mut dxg[n * sample_in..(n + 1) * sample_in];
-            // dcol[g] (k × P) = W[g]ᵀ (k × fg) · g[g] (fg × P).
-            let target: &mut [T] = if s.direct { &mut *dxn } else { &mut dcol };
-            batched_gemm(
-                true,
-                false,
-                s.k,
-                s.out_spatial,
-                s.fg,
-                T::ONE,
-                w,
-                s.k,
-                s.fg * s.k,
-                gn,
-                s.out_spatial,
-                s.fg * s.out_spatial,
-                T::ZERO,
-                target,
-                s.out_spatial,
-                s.k * s.out_spatial,
-                geom.groups,
-                1,
-            )?;
-            if !s.direct {
-                col2im_unchecked(geom, &s, &dcol, dxn);
-            }
+            data_gradient_image(geom, &s, w, gn, dxn, &mut dcol)?;
         }
         Ok::<(), ConvError>(())
     };

@@ -79,54 +79,66 @@ pub struct Convolution(pub ConvSpec);
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvolutionBackward(pub ConvSpec);
 
+/// Checks a (transposed) convolution's `num_filter` and `num_group`: both at least 1, the
+/// filters divisible by the groups.
+pub(crate) fn check_filters(op: &str, num_filter: usize, num_group: usize) -> Result<()> {
+    let int = |name: &str, value: usize, hint: &str| Error::BadParam {
+        op: op.into(),
+        name: name.into(),
+        value: value.to_string(),
+        type_name: "int (non-negative)".into(),
+        hint: hint.into(),
+    };
+    if num_filter == 0 {
+        return Err(int("num_filter", 0, "; must be at least 1"));
+    }
+    if num_group == 0 {
+        return Err(int("num_group", 0, "; must be at least 1"));
+    }
+    if !num_filter.is_multiple_of(num_group) {
+        return Err(int(
+            "num_filter",
+            num_filter,
+            &format!("; must be divisible by num_group = {num_group}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a (transposed) convolution's `layout` against its `kernel` (1, 2 or 3 dimensions,
+/// checked): absent or the channels-first layout of that rank; channels-last ones are
+/// unsupported.
+pub(crate) fn check_layout(op: &str, layout: Option<ConvLayout>, kernel: &[usize]) -> Result<()> {
+    let expected = [ConvLayout::Ncw, ConvLayout::Nchw, ConvLayout::Ncdhw][kernel.len() - 1];
+    match layout {
+        None => Ok(()),
+        Some(l) if l == expected => Ok(()),
+        Some(l @ (ConvLayout::Nhwc | ConvLayout::Ndhwc)) => Err(Error::Unsupported {
+            op: op.into(),
+            what: format!(
+                "layout='{}' (channels-last; only {})",
+                l.to_attr(),
+                expected.to_attr()
+            ),
+        }),
+        Some(l) => {
+            let layout = (l.to_attr(), ConvLayout::type_name());
+            Err(wrong_layout(op, layout, kernel, expected.to_attr()))
+        }
+    }
+}
+
 impl ConvSpec {
     fn parse(op: &'static str, attrs: &[(&str, &str)]) -> Result<ConvSpec> {
         let param = ConvolutionParam::parse(attrs.iter().copied())?;
-        let nd = check_kernel(op, &param.kernel, "; must have 1, 2 or 3 dimensions")?;
+        check_kernel(op, &param.kernel, "; must have 1, 2 or 3 dimensions")?;
         let stride = expand_window(op, "stride", &param.stride, &param.kernel, 1)?;
         check_positive(op, "stride", &stride)?;
         let dilate = expand_window(op, "dilate", &param.dilate, &param.kernel, 1)?;
         check_positive(op, "dilate", &dilate)?;
         let pad = expand_window(op, "pad", &param.pad, &param.kernel, 0)?;
-        let int = |name: &str, value: usize, hint: &str| Error::BadParam {
-            op: op.into(),
-            name: name.into(),
-            value: value.to_string(),
-            type_name: "int (non-negative)".into(),
-            hint: hint.into(),
-        };
-        if param.num_filter == 0 {
-            return Err(int("num_filter", 0, "; must be at least 1"));
-        }
-        if param.num_group == 0 {
-            return Err(int("num_group", 0, "; must be at least 1"));
-        }
-        if !param.num_filter.is_multiple_of(param.num_group) {
-            return Err(int(
-                "num_filter",
-                param.num_filter,
-                &format!("; must be divisible by num_group = {}", param.num_group),
-            ));
-        }
-        let expected = [ConvLayout::Ncw, ConvLayout::Nchw, ConvLayout::Ncdhw][nd - 1];
-        match param.layout {
-            None => {}
-            Some(l) if l == expected => {}
-            Some(l @ (ConvLayout::Nhwc | ConvLayout::Ndhwc)) => {
-                return Err(Error::Unsupported {
-                    op: op.into(),
-                    what: format!(
-                        "layout='{}' (channels-last; only {})",
-                        l.to_attr(),
-                        expected.to_attr()
-                    ),
-                });
-            }
-            Some(l) => {
-                let layout = (l.to_attr(), ConvLayout::type_name());
-                return Err(wrong_layout(op, layout, &param.kernel, expected.to_attr()));
-            }
-        }
+        check_filters(op, param.num_filter, param.num_group)?;
+        check_layout(op, param.layout, &param.kernel)?;
         Ok(ConvSpec {
             param,
             stride,
@@ -325,7 +337,15 @@ impl GpuForward for Convolution {
         let (ctx, inputs, outputs) = (call.ctx, call.inputs, call.outputs);
         let geom = self.0.geom(inputs[0].shape);
         let b = inputs.get(2).filter(|_| !self.0.param.no_bias);
-        gpu::forward(ctx, &geom, &inputs[0], &inputs[1], b, &outputs[0])
+        gpu::forward(
+            ctx,
+            self.name(),
+            &geom,
+            &inputs[0],
+            &inputs[1],
+            b,
+            &outputs[0],
+        )
     }
 }
 
@@ -376,7 +396,15 @@ impl GpuForward for ConvolutionBackward {
         // The data gradient of a first layer (the data needs none) is skipped, as on the CPU.
         let dx = ctx.output_needed(0).then_some(&outputs[0]);
         let ins = [&inputs[0], &inputs[1], &inputs[2]];
-        gpu::backward(ctx, &geom, ins, dx, &outputs[1], outputs.get(2))
+        gpu::backward(
+            ctx,
+            self.name(),
+            &geom,
+            ins,
+            dx,
+            &outputs[1],
+            outputs.get(2),
+        )
     }
 }
 
@@ -406,6 +434,6 @@ inventory::submit! {
         ConvolutionParam::specs, create_backward)
 }
 
-mod gpu;
+pub(crate) mod gpu;
 #[cfg(test)]
 mod tests;

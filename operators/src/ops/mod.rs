@@ -9,6 +9,7 @@ pub mod cast;
 pub(crate) mod common;
 pub mod concat;
 pub mod convolution;
+pub mod deconvolution;
 pub mod dot;
 pub mod dropout;
 pub mod elemwise;

@@ -64,6 +64,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("one_hot", &[]),
     ("Embedding", &[]),
     ("Convolution", &[]),
+    ("Deconvolution", &["_npx_deconvolution"]),
     ("Pooling", &[]),
     ("BatchNorm", &[]),
     ("Dropout", &[]),

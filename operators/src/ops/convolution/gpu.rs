@@ -10,13 +10,37 @@ use crate::registry::{GpuOpContext, GpuTensor, check_sizes, gpu_error};
 use crate::{Error, Result};
 
 /// The sizes of one convolution: its device table, per-group channels and filters.
-struct Plan {
-    g: ConvTable,
-    cg: usize,
-    fg: usize,
-    taps: usize,
-    in_sp: usize,
-    out_sp: usize,
+pub(crate) struct Plan {
+    /// The kernels' table.
+    pub g: ConvTable,
+    /// Input channels per group.
+    pub cg: usize,
+    /// Filters per group.
+    pub fg: usize,
+    /// Kernel taps.
+    pub taps: usize,
+    /// Input positions per channel.
+    pub in_sp: usize,
+    /// Output positions per filter.
+    pub out_sp: usize,
+}
+
+impl Plan {
+    /// Checks the sizes of a convolution's operands: each of `data` on its input side
+    /// (`N·C·in_sp`), `weights` (`F·C/G·taps`) and `outputs` on its output side (`N·F·out_sp`).
+    pub(crate) fn check(
+        &self,
+        op: &str,
+        geom: &ConvGeom,
+        data: &[&GpuTensor<'_>],
+        weights: &[&GpuTensor<'_>],
+        outputs: &[&GpuTensor<'_>],
+    ) -> Result<()> {
+        let (c, f, batch) = (geom.channels, geom.filters, geom.batch);
+        check_sizes(op, batch * c * self.in_sp, data)?;
+        check_sizes(op, f * self.cg * self.taps, weights)?;
+        check_sizes(op, batch * f * self.out_sp, outputs)
+    }
 }
 
 fn bad(op: &str, reason: String) -> Error {
@@ -27,7 +51,7 @@ fn bad(op: &str, reason: String) -> Error {
 }
 
 /// Checks the geometry (as the CPU kernels do) and uploads the kernels' table.
-fn plan(ctx: &GpuOpContext<'_>, op: &str, geom: &ConvGeom) -> Result<Plan> {
+pub(crate) fn plan(ctx: &GpuOpContext<'_>, op: &str, geom: &ConvGeom) -> Result<Plan> {
     geom.output().map_err(|e| bad(op, e.to_string()))?;
     let groups = geom.groups;
     if geom.channels == 0
@@ -56,7 +80,7 @@ fn plan(ctx: &GpuOpContext<'_>, op: &str, geom: &ConvGeom) -> Result<Plan> {
 }
 
 /// Sample `n` of `len` elements each.
-fn sample<'a>(
+pub(crate) fn sample<'a>(
     op: &str,
     t: DeviceSlice<'a, f32>,
     n: usize,
@@ -65,21 +89,19 @@ fn sample<'a>(
     t.range(n * len, len).map_err(|e| gpu_error(op, e))
 }
 
-/// `y = conv(x, w) + b`.
-pub(super) fn forward(
+/// `y = conv(x, w) + b`; errors name `op`.
+pub(crate) fn forward(
     ctx: &GpuOpContext<'_>,
+    op: &str,
     geom: &ConvGeom,
     x: &GpuTensor<'_>,
     w: &GpuTensor<'_>,
     b: Option<&GpuTensor<'_>>,
     y: &GpuTensor<'_>,
 ) -> Result<()> {
-    let op = "Convolution";
     let p = plan(ctx, op, geom)?;
     let (c, f, groups, batch) = (geom.channels, geom.filters, geom.groups, geom.batch);
-    check_sizes(op, batch * c * p.in_sp, &[x])?;
-    check_sizes(op, f * p.cg * p.taps, &[w])?;
-    check_sizes(op, batch * f * p.out_sp, &[y])?;
+    p.check(op, geom, &[x], &[w], &[y])?;
     if let Some(b) = b {
         check_sizes(op, f, &[b])?;
     }
@@ -107,25 +129,21 @@ pub(super) fn forward(
     Ok(())
 }
 
-/// `[dx, dw, db]` from `gy`, `x`, `w`; `dx` skipped when not needed, `db` when absent.
-pub(super) fn backward(
+/// `[dx, dw, db]` from `gy`, `x`, `w`; `dx` skipped when not needed, `db` when absent; errors
+/// name `op`.
+pub(crate) fn backward(
     ctx: &GpuOpContext<'_>,
+    op: &str,
     geom: &ConvGeom,
     [gy, x, w]: [&GpuTensor<'_>; 3],
     dx: Option<&GpuTensor<'_>>,
     dw: &GpuTensor<'_>,
     db: Option<&GpuTensor<'_>>,
 ) -> Result<()> {
-    let op = "_backward_Convolution";
     let p = plan(ctx, op, geom)?;
     let (c, f, groups, batch) = (geom.channels, geom.filters, geom.groups, geom.batch);
-    check_sizes(op, batch * c * p.in_sp, &[x])?;
-    check_sizes(op, f * p.cg * p.taps, &[w])?;
-    check_sizes(op, f * p.cg * p.taps, &[dw])?;
-    check_sizes(op, batch * f * p.out_sp, &[gy])?;
-    if let Some(dx) = dx {
-        check_sizes(op, batch * c * p.in_sp, &[dx])?;
-    }
+    let data: Vec<&GpuTensor<'_>> = std::iter::once(x).chain(dx).collect();
+    p.check(op, geom, &data, &[w, dw], &[gy])?;
     if let Some(db) = db {
         check_sizes(op, f, &[db])?;
     }
