@@ -284,6 +284,34 @@ pub fn pick(x: &NDArray, index: &NDArray, axis: i64) -> Result<NDArray> {
     call("pick", &[x, index], &[("axis", &axis.to_string())])
 }
 
+/// Layer normalisation of every lane of `x` along `axis`:
+/// `(x − mean)/√(var + eps)·gamma + beta` (`LayerNorm`; MXNet's defaults: `axis` -1,
+/// `eps` 1e-5); `gamma` and `beta` have the axis's length.
+///
+/// ```
+/// use mxr::nd::{self, NDArray};
+/// let x = NDArray::from_vec(&[2, 3], vec![0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0])?;
+/// let gamma = NDArray::from_vec(&[3], vec![1.0f32, 2.0, 3.0])?;
+/// let beta = NDArray::from_vec(&[3], vec![0.0f32, 0.0, 1.0])?;
+/// let y = nd::layer_norm(&x, &gamma, &beta, -1, 1e-5)?.to_vec::<f32>()?;
+/// assert!((y[2] - 4.674_206_7).abs() < 1e-5); // MXNet 1.9.1
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn layer_norm(
+    x: &NDArray,
+    gamma: &NDArray,
+    beta: &NDArray,
+    axis: i64,
+    eps: f32,
+) -> Result<NDArray> {
+    let (axis, eps) = (axis.to_string(), eps.to_string());
+    call(
+        "LayerNorm",
+        &[x, gamma, beta],
+        &[("axis", &axis), ("eps", &eps)],
+    )
+}
+
 /// Softmax along `axis` (MXNet's default: -1, the last).
 pub fn softmax(x: &NDArray, axis: i64) -> Result<NDArray> {
     call("softmax", &[x], &[("axis", &axis.to_string())])

@@ -73,6 +73,20 @@ pub fn batch_norm(data: &Symbol) -> OpBuilder {
     OpBuilder::new("BatchNorm").input("data", data)
 }
 
+/// `LayerNorm` along the last axis (set `axis`, `eps`, `output_mean_var` for others): inputs
+/// `gamma`, `beta` are created as `<name>_gamma`, `<name>_beta` unless given.
+///
+/// ```
+/// use mxr::sym::{Symbol, layer_norm};
+/// let ln = layer_norm(&Symbol::variable("data")).name("ln").build()?;
+/// assert_eq!(ln.list_arguments(), ["data", "ln_gamma", "ln_beta"]);
+/// assert_eq!(ln.list_outputs(), ["ln_output"]);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn layer_norm(data: &Symbol) -> OpBuilder {
+    OpBuilder::new("LayerNorm").input("data", data)
+}
+
 /// `Dropout` with drop probability `p`.
 pub fn dropout(data: &Symbol, p: f64) -> OpBuilder {
     OpBuilder::new("Dropout").input("data", data).param("p", p)

@@ -588,3 +588,27 @@ fn pick_runs_forward_and_backward_bound_and_on_the_tape() {
     let gx = g[xe.node].as_ref().unwrap().to_vec::<f32>().unwrap();
     assert_eq!(gx, grads["x"]);
 }
+
+#[test]
+fn layer_norm_runs_bound_with_its_parameters_created() {
+    let _names = NameManager::scope();
+    // x = mx.nd.array(np.arange(6).reshape(2, 3)); g = [1, 2, 3]; b = [0, 0, 1]
+    // g.attach_grad(); with record: y = mx.nd.LayerNorm(x, g, b); y.backward(mx.nd.ones((2, 3)))
+    let ln = sym::layer_norm(&var("x")).name("ln").build().unwrap();
+    assert_eq!(ln.list_arguments(), ["x", "ln_gamma", "ln_beta"]);
+    assert_eq!(ln.list_outputs(), ["ln_output"]);
+    let x: Vec<f32> = (0..6).map(|v| v as f32).collect();
+    let args = [
+        ("x", &[2, 3][..], x),
+        ("ln_gamma", &[3][..], vec![1.0, 2.0, 3.0]),
+        ("ln_beta", &[3][..], vec![0.0, 0.0, 1.0]),
+    ];
+    let (y, grads) = forward_backward(&ln, &args, vec![1.0; 6]);
+    let want = [-1.2247356, 0.0, 4.6742067, -1.2247356, 0.0, 4.6742067];
+    for (a, b) in y.iter().zip(want) {
+        assert!((a - b).abs() < 1e-5, "{y:?}");
+    }
+    // gamma_grad = Σ normalised = [-2.449, 0, 2.449]; beta_grad = [2, 2, 2]
+    assert!((grads["ln_gamma"][0] + 2.4494712).abs() < 1e-5, "{grads:?}");
+    assert_eq!(grads["ln_beta"], [2.0; 3]);
+}

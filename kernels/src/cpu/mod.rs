@@ -6,6 +6,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod gemm;
 pub mod isa;
+pub mod layer_norm;
 pub mod parallel;
 pub mod pick;
 pub mod pooling;

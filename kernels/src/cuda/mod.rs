@@ -42,6 +42,7 @@ mod emulator;
 pub mod fully_connected;
 pub mod init;
 pub mod kvstore;
+pub mod layer_norm;
 pub mod leaky_relu;
 pub mod loss;
 pub mod memory;

@@ -16,6 +16,7 @@ pub mod embedding;
 pub mod fully_connected;
 pub mod fused;
 pub mod init;
+pub mod layer_norm;
 pub mod loss;
 pub mod one_hot;
 pub mod optimizer;

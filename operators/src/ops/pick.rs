@@ -17,7 +17,7 @@ use mxr_kernels::cpu::pick::{pick, pick_backward};
 use mxr_kernels::cpu::softmax::Axis;
 use mxr_kernels::cuda::pick as kernels;
 
-use super::common::{kernel_error, normalize_axis};
+use super::common::{Slot, axis_out_of_range, axis_view, kernel_error, normalize_axis};
 use super::elemwise::num_dispatch;
 use crate::registry::{
     Call, Entry, GpuCall, GpuForward, GpuTensor, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx,
@@ -71,19 +71,7 @@ impl Pick {
 
     /// The view of `data` (shape `shape`) around the axis.
     fn view(&self, op: &str, shape: &[usize]) -> Result<Axis> {
-        normalize_axis(self.axis, shape.len())
-            .and_then(|a| Axis::of(shape, a))
-            .ok_or_else(|| Error::BadInput {
-                op: op.into(),
-                reason: self.axis_reason(shape.len(), &format!(" {shape:?}")),
-            })
-    }
-
-    fn axis_reason(&self, r: usize, shape: &str) -> String {
-        format!(
-            "axis={} is out of range for a {r}-D input{shape} (allowed [-{r}, {r}))",
-            self.axis
-        )
+        axis_view(op, self.axis, shape)
     }
 
     /// Shape inference: `data` holds the input's shape, every slot of `lanes` the index's
@@ -102,7 +90,7 @@ impl Pick {
             return Ok(());
         };
         let Some(axis) = normalize_axis(self.axis, rank) else {
-            return Err(shapes.error(self.axis_reason(rank, "")));
+            return Err(shapes.error(axis_out_of_range(self.axis, rank, "")));
         };
         let dims = whole
             .partial_dims()
@@ -130,29 +118,6 @@ impl Pick {
             s.set(shapes, lane.clone())?;
         }
         Ok(())
-    }
-}
-
-/// An input or output slot of a node.
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    In(usize),
-    Out(usize),
-}
-
-impl Slot {
-    fn get(self, shapes: &ShapeCtx<'_>) -> Shape {
-        match self {
-            Slot::In(i) => shapes.input(i).clone(),
-            Slot::Out(k) => shapes.output(k).clone(),
-        }
-    }
-
-    fn set(self, shapes: &mut ShapeCtx<'_>, shape: Shape) -> Result<()> {
-        match self {
-            Slot::In(i) => shapes.set_input(i, shape),
-            Slot::Out(k) => shapes.set_output(k, shape),
-        }
     }
 }
 

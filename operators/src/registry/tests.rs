@@ -67,6 +67,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("Convolution", &[]),
     ("Pooling", &[]),
     ("BatchNorm", &[]),
+    ("LayerNorm", &[]),
     ("Dropout", &[]),
     ("_random_uniform", &["random_uniform", "uniform"]),
     ("_random_normal", &["random_normal", "normal"]),
