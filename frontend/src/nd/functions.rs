@@ -312,6 +312,20 @@ pub fn layer_norm(
     )
 }
 
+/// `lhs`'s elements in `rhs`'s shape (`reshape_like`; the partial ranges `lhs_begin`, ...
+/// through [`invoke`](super::invoke)).
+///
+/// ```
+/// use mxr::nd::{self, NDArray};
+/// let x = NDArray::from_vec(&[2, 3], vec![0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0])?;
+/// let y = nd::reshape_like(&x, &NDArray::zeros(&[3, 2])?)?;
+/// assert_eq!(y.shape(), [3, 2]);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn reshape_like(lhs: &NDArray, rhs: &NDArray) -> Result<NDArray> {
+    call("reshape_like", &[lhs, rhs], &[])
+}
+
 /// Softmax along `axis` (MXNet's default: -1, the last).
 pub fn softmax(x: &NDArray, axis: i64) -> Result<NDArray> {
     call("softmax", &[x], &[("axis", &axis.to_string())])

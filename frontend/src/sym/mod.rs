@@ -66,7 +66,8 @@ pub use ops::{
     abs, activation, batch_norm, broadcast_add, broadcast_div, broadcast_mul, broadcast_sub,
     concat, convolution, dot, dropout, elemwise_add, elemwise_div, elemwise_mul, elemwise_sub,
     embedding, exp, flatten, fully_connected, layer_norm, leaky_relu, log, mean, pick, pooling,
-    relu, reshape, sigmoid, slice_channel, softmax, softmax_output, split, sqrt, square, sum, tanh,
+    relu, reshape, reshape_like, sigmoid, slice_channel, softmax, softmax_output, split, sqrt,
+    square, sum, tanh,
 };
 pub use symbol::{Symbol, VarBuilder};
 

@@ -116,6 +116,22 @@ pub fn reshape(data: &Symbol, shape: &[i64]) -> OpBuilder {
         .param("shape", shape)
 }
 
+/// `reshape_like`: `lhs` in `rhs`'s shape (set `lhs_begin`, `lhs_end`, `rhs_begin`,
+/// `rhs_end` to replace only some axes).
+///
+/// ```
+/// use mxr::sym::{Symbol, reshape_like};
+/// let (a, b) = (Symbol::variable("a"), Symbol::variable("b"));
+/// let r = reshape_like(&a, &b).param("lhs_begin", 1).param("rhs_begin", 1).build()?;
+/// assert_eq!(r.list_arguments(), ["a", "b"]);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn reshape_like(lhs: &Symbol, rhs: &Symbol) -> OpBuilder {
+    OpBuilder::new("reshape_like")
+        .input("lhs", lhs)
+        .input("rhs", rhs)
+}
+
 /// `SliceChannel` called as `split` (node `split0`) into `num_outputs` outputs.
 pub fn split(data: &Symbol, num_outputs: usize) -> OpBuilder {
     OpBuilder::new("split")

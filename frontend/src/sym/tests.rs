@@ -612,3 +612,29 @@ fn layer_norm_runs_bound_with_its_parameters_created() {
     assert!((grads["ln_gamma"][0] + 2.4494712).abs() < 1e-5, "{grads:?}");
     assert_eq!(grads["ln_beta"], [2.0; 3]);
 }
+
+#[test]
+fn reshape_like_runs_bound_and_gives_rhs_zeros() {
+    // a = arange(24).reshape(2, 3, 4); b = ones((6, 2)); a.attach_grad(); b.attach_grad()
+    // y = mx.nd.reshape_like(a, b, lhs_end=-1, rhs_end=1): (6, 4);
+    // y.backward(-arange(24).reshape(6, 4)): a.grad = the head in (2, 3, 4), b.grad = zeros
+    let r = sym::reshape_like(&var("a"), &var("b"))
+        .param("lhs_end", -1)
+        .param("rhs_end", 1)
+        .build()
+        .unwrap();
+    let a: Vec<f32> = (0..24).map(|v| v as f32).collect();
+    let head: Vec<f32> = a.iter().map(|v| -v).collect();
+    let args = [
+        ("a", &[2, 3, 4][..], a.clone()),
+        ("b", &[6, 2][..], vec![1.0; 12]),
+    ];
+    let (y, grads) = forward_backward(&r, &args, head.clone());
+    assert_eq!(y, a);
+    assert_eq!(grads["a"], head);
+    assert_eq!(grads["b"], [0.0; 12]);
+    let (_, outs, _) = r
+        .infer_shape(&[("a", &[2, 3, 4][..]), ("b", &[6, 2][..])])
+        .unwrap();
+    assert_eq!(outs, [vec![6, 4]]);
+}

@@ -75,6 +75,16 @@ impl Slot {
     }
 }
 
+/// Type inference of an operator whose output 0 has input `input`'s dtype while its other
+/// inputs (indices, shape donors) may have any.
+pub(crate) fn tie_dtype(types: &mut crate::registry::TypeCtx<'_>, input: usize) -> Result<()> {
+    if let Some(t) = types.input(input).or(types.output(0)) {
+        types.set_input(input, t)?;
+        types.set_output(0, t)?;
+    }
+    Ok(())
+}
+
 /// `axis` (negative counts from the end) as an index into `rank` axes, or `None` when out of
 /// `[-rank, rank)`.
 pub(crate) fn normalize_axis(axis: i64, rank: usize) -> Option<usize> {

@@ -17,7 +17,7 @@ use mxr_kernels::cpu::pick::{pick, pick_backward};
 use mxr_kernels::cpu::softmax::Axis;
 use mxr_kernels::cuda::pick as kernels;
 
-use super::common::{Slot, axis_out_of_range, axis_view, kernel_error, normalize_axis};
+use super::common::{Slot, axis_out_of_range, axis_view, kernel_error, normalize_axis, tie_dtype};
 use super::elemwise::num_dispatch;
 use crate::registry::{
     Call, Entry, GpuCall, GpuForward, GpuTensor, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx,
@@ -121,16 +121,6 @@ impl Pick {
     }
 }
 
-/// Type inference of `pick` and `_backward_pick`: input `same` and output 0 share one dtype;
-/// the index may have any.
-fn tie_types(types: &mut TypeCtx<'_>, same: usize) -> Result<()> {
-    if let Some(t) = types.input(same).or(types.output(0)) {
-        types.set_input(same, t)?;
-        types.set_output(0, t)?;
-    }
-    Ok(())
-}
-
 /// The GPU launch shared by both directions: checks sizes, then `launch(lanes, idx, whole)`.
 fn gpu_pick(
     op: &str,
@@ -161,7 +151,7 @@ impl Operator for Pick {
         self.infer(shapes, Slot::In(0), &[Slot::In(1), Slot::Out(0)])
     }
     fn infer_type(&self, types: &mut TypeCtx<'_>) -> Result<()> {
-        tie_types(types, 0)
+        tie_dtype(types, 0)
     }
     fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
         let (inputs, outputs) = (call.inputs, call.outputs);
@@ -221,8 +211,8 @@ impl Operator for BackwardPick {
         shapes.tie(2, 0)
     }
     fn infer_type(&self, types: &mut TypeCtx<'_>) -> Result<()> {
-        tie_types(types, 0)?;
-        tie_types(types, 2)
+        tie_dtype(types, 0)?;
+        tie_dtype(types, 2)
     }
     fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
         let (inputs, outputs) = (call.inputs, call.outputs);

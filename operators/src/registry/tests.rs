@@ -48,6 +48,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("transpose", &[]),
     ("expand_dims", &[]),
     ("squeeze", &[]),
+    ("reshape_like", &[]),
     ("Cast", &["cast"]),
     ("take", &[]),
     ("pick", &[]),
