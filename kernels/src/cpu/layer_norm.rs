@@ -269,7 +269,8 @@ fn backward_rows<T: Real>(
         let (dg, db) = acc.split_at_mut(len);
         for (r, dxr) in dxc.chunks_exact_mut(len).enumerate() {
             let (gr, xr) = (&g[r * len..][..len], &x[r * len..][..len]);
-            let (m, s) = (inp.mean[p * per + r], inp.std[p * per + r]);
+            // 1/std once per row: multiplications instead of divisions per element.
+            let (m, inv) = (inp.mean[p * per + r], T::ONE / inp.std[p * per + r]);
             let (mut sum_t, mut sum_tn) = (T::ZERO, T::ZERO);
             for ((((&gv, &xv), &gam), dgv), dbv) in gr
                 .iter()
@@ -278,8 +279,8 @@ fn backward_rows<T: Real>(
                 .zip(dg.iter_mut())
                 .zip(db.iter_mut())
             {
-                let nh = (xv - m) / s;
-                let t = gv * gam / s;
+                let nh = (xv - m) * inv;
+                let t = gv * gam * inv;
                 sum_t += t;
                 sum_tn += t * nh;
                 *dgv += gv * nh;
@@ -287,8 +288,8 @@ fn backward_rows<T: Real>(
             }
             let (mean_t, mean_tn) = (sum_t / n, sum_tn / n);
             for (((d, &gv), &xv), &gam) in dxr.iter_mut().zip(gr).zip(xr).zip(inp.gamma) {
-                let nh = (xv - m) / s;
-                *d = gv * gam / s - mean_t - nh * mean_tn;
+                let nh = (xv - m) * inv;
+                *d = gv * gam * inv - mean_t - nh * mean_tn;
             }
         }
         *sums[p].lock() = acc;
