@@ -269,6 +269,63 @@ pub fn argmax(x: &NDArray, axis: Option<i64>) -> Result<NDArray> {
     }
 }
 
+/// The element of every lane of `x` along `axis` at the position `index` gives (`pick`, in
+/// `clip` mode: out-of-range positions go to the nearest end); `index` has `x`'s shape
+/// without `axis`. `keepdims` and `mode='wrap'` through [`invoke`](super::invoke).
+///
+/// ```
+/// use mxr::nd::{self, NDArray};
+/// let x = NDArray::from_vec(&[3, 2], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+/// let index = NDArray::from_vec(&[3], vec![0.0f32, 1.0, 7.0])?;
+/// assert_eq!(nd::pick(&x, &index, 1)?.to_vec::<f32>()?, vec![1.0, 4.0, 6.0]);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn pick(x: &NDArray, index: &NDArray, axis: i64) -> Result<NDArray> {
+    call("pick", &[x, index], &[("axis", &axis.to_string())])
+}
+
+/// Layer normalisation of every lane of `x` along `axis`:
+/// `(x − mean)/√(var + eps)·gamma + beta` (`LayerNorm`; MXNet's defaults: `axis` -1,
+/// `eps` 1e-5); `gamma` and `beta` have the axis's length.
+///
+/// ```
+/// use mxr::nd::{self, NDArray};
+/// let x = NDArray::from_vec(&[2, 3], vec![0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0])?;
+/// let gamma = NDArray::from_vec(&[3], vec![1.0f32, 2.0, 3.0])?;
+/// let beta = NDArray::from_vec(&[3], vec![0.0f32, 0.0, 1.0])?;
+/// let y = nd::layer_norm(&x, &gamma, &beta, -1, 1e-5)?.to_vec::<f32>()?;
+/// assert!((y[2] - 4.674_206_7).abs() < 1e-5); // MXNet 1.9.1
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn layer_norm(
+    x: &NDArray,
+    gamma: &NDArray,
+    beta: &NDArray,
+    axis: i64,
+    eps: f32,
+) -> Result<NDArray> {
+    let (axis, eps) = (axis.to_string(), eps.to_string());
+    call(
+        "LayerNorm",
+        &[x, gamma, beta],
+        &[("axis", &axis), ("eps", &eps)],
+    )
+}
+
+/// `lhs`'s elements in `rhs`'s shape (`reshape_like`; the partial ranges `lhs_begin`, ...
+/// through [`invoke`](super::invoke)).
+///
+/// ```
+/// use mxr::nd::{self, NDArray};
+/// let x = NDArray::from_vec(&[2, 3], vec![0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0])?;
+/// let y = nd::reshape_like(&x, &NDArray::zeros(&[3, 2])?)?;
+/// assert_eq!(y.shape(), [3, 2]);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn reshape_like(lhs: &NDArray, rhs: &NDArray) -> Result<NDArray> {
+    call("reshape_like", &[lhs, rhs], &[])
+}
+
 /// Softmax along `axis` (MXNet's default: -1, the last).
 pub fn softmax(x: &NDArray, axis: i64) -> Result<NDArray> {
     call("softmax", &[x], &[("axis", &axis.to_string())])

@@ -65,8 +65,9 @@ pub use naming::NameManager;
 pub use ops::{
     abs, activation, batch_norm, broadcast_add, broadcast_div, broadcast_mul, broadcast_sub,
     concat, convolution, deconvolution, dot, dropout, elemwise_add, elemwise_div, elemwise_mul,
-    elemwise_sub, embedding, exp, flatten, fully_connected, leaky_relu, log, mean, pooling, relu,
-    reshape, sigmoid, slice_channel, softmax, softmax_output, split, sqrt, square, sum, tanh,
+    elemwise_sub, embedding, exp, flatten, fully_connected, layer_norm, leaky_relu, log, mean,
+    pick, pooling, relu, reshape, reshape_like, sigmoid, slice_channel, softmax, softmax_output,
+    split, sqrt, square, sum, tanh,
 };
 pub use symbol::{Symbol, VarBuilder};
 

@@ -99,6 +99,20 @@ pub fn batch_norm(data: &Symbol) -> OpBuilder {
     OpBuilder::new("BatchNorm").input("data", data)
 }
 
+/// `LayerNorm` along the last axis (set `axis`, `eps`, `output_mean_var` for others): inputs
+/// `gamma`, `beta` are created as `<name>_gamma`, `<name>_beta` unless given.
+///
+/// ```
+/// use mxr::sym::{Symbol, layer_norm};
+/// let ln = layer_norm(&Symbol::variable("data")).name("ln").build()?;
+/// assert_eq!(ln.list_arguments(), ["data", "ln_gamma", "ln_beta"]);
+/// assert_eq!(ln.list_outputs(), ["ln_output"]);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn layer_norm(data: &Symbol) -> OpBuilder {
+    OpBuilder::new("LayerNorm").input("data", data)
+}
+
 /// `Dropout` with drop probability `p`.
 pub fn dropout(data: &Symbol, p: f64) -> OpBuilder {
     OpBuilder::new("Dropout").input("data", data).param("p", p)
@@ -128,6 +142,22 @@ pub fn reshape(data: &Symbol, shape: &[i64]) -> OpBuilder {
         .param("shape", shape)
 }
 
+/// `reshape_like`: `lhs` in `rhs`'s shape (set `lhs_begin`, `lhs_end`, `rhs_begin`,
+/// `rhs_end` to replace only some axes).
+///
+/// ```
+/// use mxr::sym::{Symbol, reshape_like};
+/// let (a, b) = (Symbol::variable("a"), Symbol::variable("b"));
+/// let r = reshape_like(&a, &b).param("lhs_begin", 1).param("rhs_begin", 1).build()?;
+/// assert_eq!(r.list_arguments(), ["a", "b"]);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn reshape_like(lhs: &Symbol, rhs: &Symbol) -> OpBuilder {
+    OpBuilder::new("reshape_like")
+        .input("lhs", lhs)
+        .input("rhs", rhs)
+}
+
 /// `SliceChannel` called as `split` (node `split0`) into `num_outputs` outputs.
 pub fn split(data: &Symbol, num_outputs: usize) -> OpBuilder {
     OpBuilder::new("split")
@@ -145,6 +175,21 @@ pub fn slice_channel(data: &Symbol, num_outputs: usize) -> OpBuilder {
 /// `softmax` along the last axis (set `axis` for another).
 pub fn softmax(data: &Symbol) -> OpBuilder {
     OpBuilder::new("softmax").input("data", data)
+}
+
+/// `pick`: the element of every lane of `data` along the last axis at the position `index`
+/// gives (set `axis`, `keepdims`, `mode` for others).
+///
+/// ```
+/// use mxr::sym::{Symbol, pick};
+/// let p = pick(&Symbol::variable("data"), &Symbol::variable("label")).param("axis", 1).build()?;
+/// assert_eq!(p.list_arguments(), ["data", "label"]);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn pick(data: &Symbol, index: &Symbol) -> OpBuilder {
+    OpBuilder::new("pick")
+        .input("data", data)
+        .input("index", index)
 }
 
 /// `dot`: matrix product.

@@ -563,3 +563,121 @@ fn simple_bind_reads_shape_hints() {
     let exe = bind(&[("data", &[2, 3]), ("w", &[2, 7])]).unwrap();
     assert_eq!(exe.outputs()[0].shape(), &[3, 7]);
 }
+
+/// Binds `s` on the CPU with `args` (name, shape, values), runs it forward in training mode
+/// and backward with head gradient `head`: the first output's values and every argument's
+/// gradient by name.
+fn forward_backward(
+    s: &Symbol,
+    args: &[(&str, &[usize], Vec<f32>)],
+    head: Vec<f32>,
+) -> (Vec<f32>, BTreeMap<String, Vec<f32>>) {
+    use crate::exec::GradReq;
+    use crate::nd::NDArray;
+    let shapes: Vec<(&str, &[usize])> = args.iter().map(|(n, s, _)| (*n, *s)).collect();
+    let mut exe = s
+        .simple_bind(mxr_engine::Context::cpu(0), &shapes, GradReq::Write, &[])
+        .unwrap();
+    let arrays = exe.arg_dict();
+    for (name, _, values) in args {
+        arrays[*name].assign_slice(values).unwrap();
+    }
+    exe.forward(true).unwrap();
+    let out = exe.outputs()[0].clone();
+    exe.backward(&[NDArray::from_vec(out.shape(), head).unwrap()])
+        .unwrap();
+    let grads = exe
+        .grad_dict()
+        .into_iter()
+        .map(|(k, v)| (k, v.to_vec::<f32>().unwrap()))
+        .collect();
+    (out.to_vec::<f32>().unwrap(), grads)
+}
+
+#[test]
+fn pick_runs_forward_and_backward_bound_and_on_the_tape() {
+    use crate::nd::{NDArray, tape::Tape};
+    // x = mx.nd.array(np.arange(6).reshape(3, 2)); i = mx.nd.array([1, 0, 5])
+    // mx.nd.pick(x, i, axis=1) = [1, 2, 5]; x.grad after y.backward([10, 20, 30]):
+    // [[0, 10], [20, 0], [0, 30]]; i.grad: zeros
+    let x: Vec<f32> = (0..6).map(|v| v as f32).collect();
+    let p = sym::pick(&var("x"), &var("i"))
+        .param("axis", 1)
+        .build()
+        .unwrap();
+    let args = [
+        ("x", &[3, 2][..], x.clone()),
+        ("i", &[3][..], vec![1.0, 0.0, 5.0]),
+    ];
+    let (y, grads) = forward_backward(&p, &args, vec![10.0, 20.0, 30.0]);
+    assert_eq!(y, [1.0, 2.0, 5.0]);
+    assert_eq!(grads["x"], [0.0, 10.0, 20.0, 0.0, 0.0, 30.0]);
+    assert_eq!(grads["i"], [0.0; 3]);
+    let xs = NDArray::from_vec(&[3, 2], x).unwrap();
+    let is = NDArray::from_vec(&[3], vec![1.0f32, 0.0, 5.0]).unwrap();
+    assert_eq!(
+        crate::nd::pick(&xs, &is, 1)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap(),
+        y
+    );
+    let mut tape = Tape::new(true);
+    let (xe, ie) = (tape.variable("x", xs), tape.variable("i", is));
+    let op = mxr_operators::registry::create("pick", &[("axis", "1")], None).unwrap();
+    let ye = tape.apply(op, "pick", &[xe, ie]).unwrap()[0];
+    let head = NDArray::from_vec(&[3], vec![10.0f32, 20.0, 30.0]).unwrap();
+    let g = tape.backward(&[(ye, Some(head))]).unwrap();
+    let gx = g[xe.node].as_ref().unwrap().to_vec::<f32>().unwrap();
+    assert_eq!(gx, grads["x"]);
+}
+
+#[test]
+fn layer_norm_runs_bound_with_its_parameters_created() {
+    let _names = NameManager::scope();
+    // x = mx.nd.array(np.arange(6).reshape(2, 3)); g = [1, 2, 3]; b = [0, 0, 1]
+    // g.attach_grad(); with record: y = mx.nd.LayerNorm(x, g, b); y.backward(mx.nd.ones((2, 3)))
+    let ln = sym::layer_norm(&var("x")).name("ln").build().unwrap();
+    assert_eq!(ln.list_arguments(), ["x", "ln_gamma", "ln_beta"]);
+    assert_eq!(ln.list_outputs(), ["ln_output"]);
+    let x: Vec<f32> = (0..6).map(|v| v as f32).collect();
+    let args = [
+        ("x", &[2, 3][..], x),
+        ("ln_gamma", &[3][..], vec![1.0, 2.0, 3.0]),
+        ("ln_beta", &[3][..], vec![0.0, 0.0, 1.0]),
+    ];
+    let (y, grads) = forward_backward(&ln, &args, vec![1.0; 6]);
+    let want = [-1.2247356, 0.0, 4.6742067, -1.2247356, 0.0, 4.6742067];
+    for (a, b) in y.iter().zip(want) {
+        assert!((a - b).abs() < 1e-5, "{y:?}");
+    }
+    // gamma_grad = Σ normalised = [-2.449, 0, 2.449]; beta_grad = [2, 2, 2]
+    assert!((grads["ln_gamma"][0] + 2.4494712).abs() < 1e-5, "{grads:?}");
+    assert_eq!(grads["ln_beta"], [2.0; 3]);
+}
+
+#[test]
+fn reshape_like_runs_bound_and_gives_rhs_zeros() {
+    // a = arange(24).reshape(2, 3, 4); b = ones((6, 2)); a.attach_grad(); b.attach_grad()
+    // y = mx.nd.reshape_like(a, b, lhs_end=-1, rhs_end=1): (6, 4);
+    // y.backward(-arange(24).reshape(6, 4)): a.grad = the head in (2, 3, 4), b.grad = zeros
+    let r = sym::reshape_like(&var("a"), &var("b"))
+        .param("lhs_end", -1)
+        .param("rhs_end", 1)
+        .build()
+        .unwrap();
+    let a: Vec<f32> = (0..24).map(|v| v as f32).collect();
+    let head: Vec<f32> = a.iter().map(|v| -v).collect();
+    let args = [
+        ("a", &[2, 3, 4][..], a.clone()),
+        ("b", &[6, 2][..], vec![1.0; 12]),
+    ];
+    let (y, grads) = forward_backward(&r, &args, head.clone());
+    assert_eq!(y, a);
+    assert_eq!(grads["a"], head);
+    assert_eq!(grads["b"], [0.0; 12]);
+    let (_, outs, _) = r
+        .infer_shape(&[("a", &[2, 3, 4][..]), ("b", &[6, 2][..])])
+        .unwrap();
+    assert_eq!(outs, [vec![6, 4]]);
+}

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use mxr_kernels::cpu::batch_norm::{self as kernel, BackwardInputs};
 use mxr_kernels::cpu::softmax::{Axis, Real};
 
-use super::common::normalize_axis;
+use super::common::{check_eps, normalize_axis};
 use crate::registry::attrs::AttrValue;
 
 use crate::registry::{
@@ -62,15 +62,7 @@ impl BatchNorm {
     /// Parses and validates the attributes.
     pub fn parse(attrs: &[(&str, &str)]) -> Result<BatchNorm> {
         let p = BatchNormParam::parse(attrs.iter().copied())?;
-        if !(p.eps.is_finite() && p.eps >= 0.0) {
-            return Err(Error::BadParam {
-                op: "BatchNorm".into(),
-                name: "eps".into(),
-                value: p.eps.to_attr(),
-                type_name: "double".into(),
-                hint: "; must be finite and >= 0".into(),
-            });
-        }
+        check_eps("BatchNorm", "eps", p.eps, "double")?;
         if !p.momentum.is_finite() {
             return Err(Error::BadParam {
                 op: "BatchNorm".into(),

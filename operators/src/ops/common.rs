@@ -1,9 +1,10 @@
 //! Helpers that several operator families share: parameterless ops, element-wise shape
-//! inference, axis normalisation, the window parameters of Convolution and Pooling, the
+//! inference and the slots it works on, axis normalisation and views, the window parameters of Convolution and Pooling, the
 //! error for a kernel that refused its operands, and batched GEMMs on the GPU. A family imports another family only where it
 //! composes that family's operator.
 
 use mxr_engine::gpu::GpuDevice;
+use mxr_kernels::cpu::softmax::Axis;
 use mxr_kernels::cuda::{DeviceSlice, GpuError, blas};
 
 use crate::registry::Shape;
@@ -43,12 +44,85 @@ pub(crate) fn same_shape(shapes: &mut crate::registry::ShapeCtx<'_>) -> Result<(
     Ok(())
 }
 
+/// An input or output slot of a node.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Slot {
+    /// Input `i`.
+    In(usize),
+    /// Output `k`.
+    Out(usize),
+}
+
+impl Slot {
+    /// The slot's shape as known.
+    pub(crate) fn get(self, shapes: &crate::registry::ShapeCtx<'_>) -> Shape {
+        match self {
+            Slot::In(i) => shapes.input(i).clone(),
+            Slot::Out(k) => shapes.output(k).clone(),
+        }
+    }
+
+    /// Merges `shape` into the slot (`set_input` / `set_output`).
+    pub(crate) fn set(
+        self,
+        shapes: &mut crate::registry::ShapeCtx<'_>,
+        shape: Shape,
+    ) -> Result<()> {
+        match self {
+            Slot::In(i) => shapes.set_input(i, shape),
+            Slot::Out(k) => shapes.set_output(k, shape),
+        }
+    }
+}
+
+/// Type inference of an operator whose output 0 has input `input`'s dtype while its other
+/// inputs (indices, shape donors) may have any.
+pub(crate) fn tie_dtype(types: &mut crate::registry::TypeCtx<'_>, input: usize) -> Result<()> {
+    if let Some(t) = types.input(input).or(types.output(0)) {
+        types.set_input(input, t)?;
+        types.set_output(0, t)?;
+    }
+    Ok(())
+}
+
 /// `axis` (negative counts from the end) as an index into `rank` axes, or `None` when out of
 /// `[-rank, rank)`.
 pub(crate) fn normalize_axis(axis: i64, rank: usize) -> Option<usize> {
     let r = i64::try_from(rank).ok()?;
     let a = if axis < 0 { axis + r } else { axis };
     (0..r).contains(&a).then_some(a as usize)
+}
+
+/// Why `axis` does not fit an input of `rank` axes; `shape` describes the input (` (2, 3)`)
+/// or is empty.
+pub(crate) fn axis_out_of_range(axis: i64, rank: usize, shape: &str) -> String {
+    format!("axis={axis} is out of range for a {rank}-D input{shape} (allowed [-{rank}, {rank}))")
+}
+
+/// The `(outer, len, inner)` view of an array of `shape` around `axis` (negative counts from
+/// the end); an error naming `op` and the axis when it is out of range.
+pub(crate) fn axis_view(op: &str, axis: i64, shape: &[usize]) -> Result<Axis> {
+    normalize_axis(axis, shape.len())
+        .and_then(|a| Axis::of(shape, a))
+        .ok_or_else(|| Error::BadInput {
+            op: op.into(),
+            reason: axis_out_of_range(axis, shape.len(), &format!(" {shape:?}")),
+        })
+}
+
+/// Checks that the `float`/`double` parameter `name` of `op` (an epsilon) is finite and
+/// not negative.
+pub(crate) fn check_eps(op: &str, name: &str, value: f64, type_name: &str) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        return Ok(());
+    }
+    Err(Error::BadParam {
+        op: op.into(),
+        name: name.into(),
+        value: value.to_attr(),
+        type_name: type_name.into(),
+        hint: "; must be finite and >= 0".into(),
+    })
 }
 
 /// The error for a kernel that refused its operands (the kernel's own error says which and

@@ -1,5 +1,5 @@
-//! `Reshape`, `Flatten`, `expand_dims`, `squeeze`: new shapes for the same row-major elements;
-//! and their gradient `_backward_reshape` (alias `_backward_squeeze`), which gives the head
+//! `Reshape`, `Flatten`, `expand_dims`, `squeeze` (and `reshape_like`, in `reshape_like.rs`):
+//! new shapes for the same row-major elements; and their gradient `_backward_reshape` (alias `_backward_squeeze`), which gives the head
 //! gradient the forward input's shape.
 //!
 //! All four are in-place identities (the output may share the input's memory): one operator,
@@ -11,10 +11,11 @@
 
 use std::sync::Arc;
 
+use super::common::tie_dtype;
 use super::{no_params, parse_no_params};
 use crate::registry::{
     Call, Entry, GpuCall, GpuForward, GradCtx, OpDef, OpRef, Operator, Shape, ShapeCtx, TensorMut,
-    TensorRef,
+    TensorRef, TypeCtx,
 };
 use crate::{Error, Result, params};
 
@@ -250,6 +251,11 @@ pub trait ReshapeRule: std::fmt::Debug + Send + Sync + 'static {
     fn attrs(&self) -> Vec<(String, String)>;
     /// Fills in the output's shape from the input's and back ([`Operator::infer_shape`]).
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()>;
+    /// The inputs: the reshaped one first, then any that only lend their shape
+    /// (`reshape_like`'s `rhs`).
+    fn input_names(&self) -> Vec<String> {
+        vec!["data".into()]
+    }
 }
 
 /// A reshape-like operator: the output holds the input's elements in a new shape given by the
@@ -264,8 +270,14 @@ impl<R: ReshapeRule> Operator for ReshapeLike<R> {
     fn attrs(&self) -> Vec<(String, String)> {
         self.0.attrs()
     }
+    fn input_names(&self) -> Vec<String> {
+        self.0.input_names()
+    }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         self.0.infer_shape(shapes)
+    }
+    fn infer_type(&self, types: &mut TypeCtx<'_>) -> Result<()> {
+        tie_dtype(types, 0) // inputs after the first may have any dtype
     }
     fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
         let (inputs, outputs) = (call.inputs, call.outputs);
@@ -282,6 +294,9 @@ impl<R: ReshapeRule> Operator for ReshapeLike<R> {
     }
     fn inplace_identity(&self) -> bool {
         true
+    }
+    fn ignore_inputs(&self) -> Vec<usize> {
+        (1..self.num_inputs()).collect()
     }
 }
 
@@ -409,10 +424,13 @@ impl ReshapeRule for Reshape {
     }
 }
 
-/// The gradient of a reshape-like op: `_backward_reshape` on `[ograd, data]`.
+/// The gradient of a reshape-like op: `_backward_reshape` on `[ograd, data]`; inputs that
+/// only lend their shape get none (MXNet: zeros).
 fn reshape_back(grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
     let g = grad.backward_node(BackwardReshape, &[grad.ograds[0], grad.inputs[0]])?;
-    Ok(vec![Some(g[0])])
+    let mut grads = vec![None; grad.inputs.len()];
+    grads[0] = Some(g[0]); // a reshape-like op has its data input first
+    Ok(grads)
 }
 
 /// `Flatten`: `(N, d1, d2, ...)` → `(N, d1·d2·...)`; a 1-D `(N,)` becomes `(N, 1)`.
@@ -681,5 +699,8 @@ inventory::submit! {
 }
 
 mod gpu;
+mod reshape_like;
 #[cfg(test)]
 mod tests;
+
+pub use reshape_like::{ReshapeAs, ReshapeLikeParam};

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use mxr_kernels::cpu::elementwise::Num;
 use mxr_kernels::cuda::embedding;
 
-use super::common::normalize_axis;
+use super::common::{normalize_axis, tie_dtype};
 use super::elemwise::num_dispatch;
 use crate::registry::attrs::AttrValue;
 use crate::registry::{
@@ -146,12 +146,7 @@ impl Operator for Take {
         infer_take(shapes, &self.0, 0, 1, OutSide::Output(0))
     }
     fn infer_type(&self, types: &mut TypeCtx<'_>) -> Result<()> {
-        // The output has a's dtype; the indices may have any.
-        if let Some(t) = types.input(0).or(types.output(0)) {
-            types.set_input(0, t)?;
-            types.set_output(0, t)?;
-        }
-        Ok(())
+        tie_dtype(types, 0) // the indices may have any dtype
     }
     fn forward(&self, call: Call<'_, '_, '_>) -> Result<()> {
         let (inputs, outputs) = (call.inputs, call.outputs);

@@ -426,3 +426,155 @@ fn gpu_matches_cpu() {
     let op = make_op("Flatten", &[]);
     compare_with_cpu(op.as_ref(), &dev, &[empty], true, 0.0, 0.0).unwrap();
 }
+
+/// `reshape_like`'s output shape for `lhs`, `rhs` with `attrs`.
+fn like(attrs: &[(&str, &str)], lhs: &[usize], rhs: &[usize]) -> crate::Result<Shape> {
+    let op = create("reshape_like", attrs, None)?;
+    let ins = [Shape::known(lhs), Shape::known(rhs)];
+    Ok(infer_shapes(op.as_ref(), &ins)?.1.remove(0))
+}
+
+/// Attributes, lhs's shape, rhs's shape, the output's shape.
+type LikeCase = (
+    &'static [(&'static str, &'static str)],
+    &'static [usize],
+    &'static [usize],
+    &'static [usize],
+);
+
+#[test]
+fn reshape_like_shapes_match_mxnet() {
+    // mx.sym.reshape_like(l, r, ..).infer_shape(l=.., r=..)
+    let cases: [LikeCase; 5] = [
+        (&[], &[3, 4], &[2, 6], &[2, 6]),
+        (
+            &[
+                ("lhs_begin", "0"),
+                ("lhs_end", "1"),
+                ("rhs_begin", "0"),
+                ("rhs_end", "2"),
+            ],
+            &[30, 7],
+            &[15, 2, 4],
+            &[15, 2, 7],
+        ),
+        (
+            &[("lhs_begin", "-1"), ("rhs_begin", "1")],
+            &[30, 12],
+            &[4, 2, 2, 3],
+            &[30, 2, 2, 3],
+        ),
+        (
+            &[
+                ("lhs_begin", "0"),
+                ("lhs_end", "2"),
+                ("rhs_begin", "1"),
+                ("rhs_end", "2"),
+            ],
+            &[3, 5],
+            &[1, 15, 4],
+            &[15],
+        ),
+        (
+            &[("lhs_end", "-1"), ("rhs_end", "1")],
+            &[2, 3, 4],
+            &[6, 2],
+            &[6, 4],
+        ),
+    ];
+    for (attrs, lhs, rhs, want) in cases {
+        let got = like(attrs, lhs, rhs).unwrap_or_else(|e| panic!("{attrs:?}: {e}"));
+        assert_eq!(got, Shape::known(want), "{attrs:?}");
+    }
+    // Back from the output: lhs's kept axes and rhs's taken ones.
+    let op = make_op("reshape_like", &[("lhs_begin", "1"), ("rhs_begin", "1")]);
+    let lhs = Shape::partial(vec![None, Some(12)]);
+    let rhs = Shape::partial(vec![Some(9), None, None]);
+    let (mut ins, out) = infer_shapes(op.as_ref(), &[lhs, rhs]).unwrap();
+    assert_eq!(out[0], Shape::partial(vec![None, None, None]));
+    let (names, mut outs) = (op.input_names(), [Shape::known(&[5, 3, 4])]);
+    let mut ctx = crate::registry::ShapeCtx::new(op.name(), &names, &mut ins, &mut outs);
+    op.infer_shape(&mut ctx).unwrap();
+    assert_eq!(ins[0], Shape::known(&[5, 12]));
+    assert_eq!(ins[1], Shape::known(&[9, 3, 4]));
+}
+
+#[test]
+fn reshape_like_errors_follow_mxnet() {
+    // Each is an MXNet error too (infer_shape with l=(3, 4), r=(2, 6)).
+    for (attrs, needle) in [
+        (&[("lhs_begin", "3")][..], "lhs_begin=3"),
+        (&[("lhs_end", "5")], "lhs_end=5"),
+        (&[("lhs_begin", "1"), ("lhs_end", "0")], "empty"),
+        (&[("lhs_begin", "1"), ("lhs_end", "1")], "empty"),
+        (&[("rhs_begin", "-5")], "rhs_begin=-5"),
+        (&[("lhs_begin", "-3")], "before the first axis"),
+    ] {
+        let err = like(attrs, &[3, 4], &[2, 6]).unwrap_err().to_string();
+        assert!(
+            err.contains("reshape_like") && err.contains(needle),
+            "{attrs:?}: {err}"
+        );
+    }
+    // mx.nd.reshape_like(mx.nd.ones((3, 4)), mx.nd.ones((5, 2))): different sizes.
+    let err = like(&[], &[3, 4], &[5, 2]).unwrap_err().to_string();
+    assert!(
+        err.contains("reshape_like") && err.contains("(5, 2)"),
+        "{err}"
+    );
+    let err = create("reshape_like", &[("lhs_begin", "x")], None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("reshape_like") && err.contains("lhs_begin"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reshape_like_copies_and_reshapes_the_gradient_back() {
+    // a = arange(24).reshape(2, 3, 4); y = mx.nd.reshape_like(a, ones((6, 2)), lhs_end=-1,
+    // rhs_end=1): shape (6, 4), the same elements; a.grad = the head gradient reshaped;
+    // b.grad = zeros.
+    let op = make_op("reshape_like", &[("lhs_end", "-1"), ("rhs_end", "1")]);
+    let rhs = HostTensor::zeros(&[6, 2], mxr_kernels::DType::I32);
+    let y = run(op.as_ref(), &mut [iota(&[2, 3, 4]), rhs.clone()], false)
+        .unwrap()
+        .remove(0);
+    assert_eq!((y.shape(), y.to_f64()), (&[6, 4][..], iota(&[24]).to_f64()));
+    let head = HostTensor::from_f32(&[6, 4], (0..24).map(|v| -(v as f32)).collect());
+    let g = crate::check::gradients(
+        &op,
+        &[iota(&[2, 3, 4]), rhs],
+        std::slice::from_ref(&head),
+        true,
+        1,
+    )
+    .unwrap();
+    let ga = g[0].as_ref().unwrap();
+    assert_eq!((ga.shape(), ga.to_f64()), (&[2, 3, 4][..], head.to_f64()));
+    assert!(g[1].is_none(), "rhs gets no gradient");
+    let rhs = uniform_f64(&[4, 3], 5, -1.0, 1.0);
+    let opts = GradCheck {
+        skip: vec![1],
+        ..GradCheck::default()
+    };
+    check_gradient(
+        &make_op("reshape_like", &[]),
+        &[uniform_f64(&[2, 6], 4, -1.0, 1.0), rhs],
+        &opts,
+    )
+    .unwrap();
+}
+
+#[test]
+fn reshape_like_gpu_matches_cpu() {
+    use crate::check::gpu::{compare_with_cpu, test_device};
+    let dev = test_device().unwrap();
+    let op = make_op("reshape_like", &[("lhs_begin", "1"), ("rhs_begin", "1")]);
+    let ins = [
+        iota(&[2, 6]),
+        HostTensor::zeros(&[7, 3, 2], mxr_kernels::DType::F32),
+    ];
+    compare_with_cpu(op.as_ref(), &dev, &ins, true, 0.0, 0.0).unwrap();
+}
