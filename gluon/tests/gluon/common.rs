@@ -1,0 +1,132 @@
+//! What the tests share: the nets they build, MXNet's Python.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mxr::engine::Context;
+use mxr::gluon::nn::{
+    Activation, BatchNorm, Conv2D, Dense, Dropout, Flatten, HybridSequential, Pool,
+};
+use mxr::gluon::{Block, Parameter};
+use mxr::nd::NDArray;
+
+/// The CPU.
+pub(crate) fn cpu() -> Context {
+    Context::cpu(0)
+}
+
+/// Dense(4, relu), Dense(3) in the sequence's name scope (MXNet: `with net.name_scope()`).
+pub(crate) fn mlp() -> HybridSequential {
+    let mut net = HybridSequential::new();
+    net.name_scope(|net| {
+        net.add(Dense::new(4).activation("relu"));
+        net.add(Dense::new(3));
+    });
+    net
+}
+
+/// Conv2D(2, 3, in_channels=1), BatchNorm, relu, MaxPool2D, Flatten, Dropout(0.5),
+/// Dense(3, in_units=18), without a name scope.
+pub(crate) fn cnn() -> HybridSequential {
+    cnn_with_dropout(0.5)
+}
+
+/// [`cnn`] with another dropout rate (0: the same in training mode whatever the random state).
+pub(crate) fn cnn_with_dropout(rate: f64) -> HybridSequential {
+    let mut net = HybridSequential::new();
+    net.add(Conv2D::new(2, &[3, 3]).in_channels(1).unwrap());
+    net.add(BatchNorm::new());
+    net.add(Activation::new("relu"));
+    net.add(Pool::max(&[2, 2]));
+    net.add(Flatten::new());
+    net.add(Dropout::new(rate));
+    net.add(Dense::new(3).in_units(18).unwrap());
+    net
+}
+
+/// `n` values `(i % 7 - 3) / 10`, deterministic inputs and weights both sides can make.
+pub(crate) fn ramp(shape: &[usize]) -> NDArray {
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n).map(|i| ((i % 7) as f32 - 3.0) / 10.0).collect();
+    NDArray::from_vec(shape, values).unwrap()
+}
+
+/// Sets every parameter of `block` to `ramp` of its shape (scaled per parameter index), after
+/// the shapes are known.
+pub(crate) fn set_ramp_params(block: &dyn Block) {
+    for (i, p) in block.collect_params().values().enumerate() {
+        set_ramp(p, i);
+    }
+}
+
+fn set_ramp(p: &Parameter, i: usize) {
+    let d = p.data().unwrap();
+    let r = ramp(d.shape());
+    let scaled = mxr::nd::invoke(
+        "_mul_scalar",
+        &[&r],
+        &[("scalar", &format!("{}", 1.0 + i as f64 / 4.0))],
+    )
+    .unwrap()
+    .remove(0);
+    p.set_data(&scaled).unwrap();
+}
+
+/// The values of `a`.
+pub(crate) fn values(a: &NDArray) -> Vec<f32> {
+    a.to_vec::<f32>().unwrap()
+}
+
+/// Asserts `a` and `b` agree within `rel` relative (plus 1e-7 absolute).
+pub(crate) fn assert_close(a: &[f32], b: &[f32], rel: f32, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let tol = rel * x.abs().max(y.abs()) + 1e-7;
+        assert!((x - y).abs() <= tol, "{what}[{i}]: {x} vs {y}");
+    }
+}
+
+/// The Python that imports MXNet 1.9.1 (`MXR_MXNET_PYTHON`, else the workspace's `.venv`);
+/// `None` after a skip notice when there is none.
+pub(crate) fn mxnet_python() -> Option<PathBuf> {
+    let explicit = std::env::var_os("MXR_MXNET_PYTHON").map(PathBuf::from);
+    let python = explicit
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
+    let works = Command::new(&python)
+        .args(["-c", "import mxnet"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    match (works, explicit) {
+        (true, _) => Some(python),
+        (false, Some(p)) => panic!("MXR_MXNET_PYTHON={} cannot import mxnet", p.display()),
+        (false, None) => {
+            mxr_test_support::skip(
+                mxr_test_support::Missing::MxNet,
+                "MXNet not installed (python3 -m venv .venv && .venv/bin/pip install \
+                 mxnet==1.9.1 'numpy<1.24'; or set MXR_MXNET_PYTHON)",
+            );
+            None
+        }
+    }
+}
+
+/// Runs `script` with `args`; its stdout as JSON.
+pub(crate) fn run_python(python: &Path, script: &str, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "MXNet failed: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+}
+
+/// A fresh directory under the target directory for this test's files.
+pub(crate) fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mxr-gluon-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

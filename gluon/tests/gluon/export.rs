@@ -1,0 +1,161 @@
+//! Naming and export against MXNet 1.9.1's own Gluon: the same small nets exported by both
+//! must give the same graph JSON (ops, names, attributes and variable hints) and the same
+//! parameter names and shapes; MXNet's `SymbolBlock.imports` of mxr's files must give mxr's
+//! outputs; `save_parameters` uses Gluon's structural names.
+
+use mxr::gluon::{Block, HybridBlock, SymbolBlock};
+use mxr::nd;
+use mxr_test_support::json::compact_graph;
+use serde_json::{Value, json};
+
+use super::common::{assert_close, cnn, cpu, mlp, mxnet_python, ramp, run_python, scratch, values};
+
+/// Builds the nets of `common.rs` in the same order (so the same counters), exports them as
+/// `ref_<net>`, loads mxr's `mxr_<net>` exports with `SymbolBlock.imports` and runs them.
+const SCRIPT: &str = r#"
+import sys, json
+import numpy as np
+import mxnet as mx
+from mxnet import nd, gluon
+from mxnet.gluon import nn
+d = sys.argv[1]
+def ramp(shape):
+    n = int(np.prod(shape))
+    return nd.array(((np.arange(n) % 7) - 3) / 10.0).reshape(shape)
+def mlp():
+    net = nn.HybridSequential()
+    with net.name_scope():
+        net.add(nn.Dense(4, activation='relu'))
+        net.add(nn.Dense(3))
+    return net
+def cnn():
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(2, 3, in_channels=1), nn.BatchNorm(), nn.Activation('relu'),
+            nn.MaxPool2D(), nn.Flatten(), nn.Dropout(0.5), nn.Dense(3, in_units=18))
+    return net
+out = {}
+for name, make, shape in [('mlp', mlp, (2, 5)), ('cnn', cnn, (2, 1, 8, 8))]:
+    net = make()
+    net.initialize()
+    net.hybridize()
+    net(ramp(shape))
+    net.export(d + '/ref_' + name)
+    out[name + '_json'] = open(d + '/ref_' + name + '-symbol.json').read()
+    p = mx.nd.load(d + '/ref_' + name + '-0000.params')
+    out[name + '_params'] = sorted([k, list(v.shape)] for k, v in p.items())
+    net.save_parameters(d + '/ref_' + name + '.params')
+    out[name + '_structural'] = sorted(mx.nd.load(d + '/ref_' + name + '.params').keys())
+    blk = gluon.SymbolBlock.imports(d + '/mxr_' + name + '-symbol.json', ['data'],
+                                    d + '/mxr_' + name + '-0000.params')
+    out[name + '_out'] = blk(ramp(shape)).asnumpy().ravel().tolist()
+print(json.dumps(out))
+"#;
+
+fn param_list(path: &std::path::Path) -> Value {
+    let mut list: Vec<Value> = match nd::load(path).unwrap() {
+        nd::Loaded::Named(named) => named.iter().map(|(k, v)| json!([k, v.shape()])).collect(),
+        nd::Loaded::List(_) => panic!("unnamed parameters"),
+    };
+    list.sort_by_key(|v| v.to_string());
+    Value::Array(list)
+}
+
+#[test]
+fn export_matches_mxnet_and_mxnet_imports_it() {
+    let dir = scratch("export");
+    let nets = [(mlp(), vec![2, 5]), (cnn(), vec![2, 1, 8, 8])];
+    let mut outputs = Vec::new();
+    for ((net, shape), name) in nets.iter().zip(["mlp", "cnn"]) {
+        net.initialize("xavier", cpu()).unwrap();
+        net.hybridize(true);
+        let y = net.call(&ramp(shape)).unwrap();
+        let prefix = dir.join(format!("mxr_{name}"));
+        net.export(prefix.to_str().unwrap(), 0).unwrap();
+        net.save_parameters(&dir.join(format!("mxr_{name}.params")))
+            .unwrap();
+        outputs.push(values(&y));
+    }
+    let Some(python) = mxnet_python() else { return };
+    let want = run_python(&python, SCRIPT, &[dir.to_str().unwrap()]);
+    for (i, name) in ["mlp", "cnn"].iter().enumerate() {
+        let ours = std::fs::read_to_string(dir.join(format!("mxr_{name}-symbol.json"))).unwrap();
+        let theirs = want[format!("{name}_json")].as_str().unwrap();
+        assert_eq!(
+            compact_graph(&ours),
+            compact_graph(theirs),
+            "{name}: graph JSON"
+        );
+        let params = param_list(&dir.join(format!("mxr_{name}-0000.params")));
+        assert_eq!(
+            params,
+            want[format!("{name}_params")],
+            "{name}: exported parameters"
+        );
+        let mut structural: Vec<String> =
+            match nd::load(dir.join(format!("mxr_{name}.params"))).unwrap() {
+                nd::Loaded::Named(named) => named.into_iter().map(|(k, _)| k).collect(),
+                nd::Loaded::List(_) => panic!("unnamed"),
+            };
+        structural.sort();
+        assert_eq!(
+            json!(structural),
+            want[format!("{name}_structural")],
+            "{name}: save_parameters"
+        );
+        let theirs: Vec<f32> = want[format!("{name}_out")]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        assert_close(
+            &outputs[i],
+            &theirs,
+            1e-5,
+            &format!("{name}: MXNet's imports of mxr's export"),
+        );
+    }
+}
+
+#[test]
+fn symbol_block_imports_an_export_and_parameters_round_trip() {
+    let dir = scratch("imports");
+    let net = cnn();
+    net.initialize("xavier", cpu()).unwrap();
+    let x = ramp(&[2, 1, 8, 8]);
+    let y = values(&net.call(&x).unwrap());
+    let prefix = dir.join("net");
+    net.export(prefix.to_str().unwrap(), 3).unwrap();
+    let block = SymbolBlock::imports(
+        &dir.join("net-symbol.json"),
+        &["data"],
+        Some(&dir.join("net-0003.params")),
+        cpu(),
+    )
+    .unwrap();
+    assert_close(&values(&block.call(&x).unwrap()), &y, 1e-6, "imported");
+    // Structural names back into a fresh net of the same structure.
+    net.save_parameters(&dir.join("net.params")).unwrap();
+    let again = cnn();
+    again
+        .load_parameters(&dir.join("net.params"), cpu())
+        .unwrap();
+    assert_close(&values(&again.call(&x).unwrap()), &y, 1e-6, "reloaded");
+    // Full names (an export's `arg:`/`aux:` file) load too.
+    let third = cnn();
+    let (old, new) = (net.collect_params().keys(), third.collect_params().keys());
+    let rename = |k: &str| {
+        let (kind, name) = k.split_at(4);
+        let at = old.iter().position(|o| o == name).unwrap();
+        format!("{kind}{}", new[at])
+    };
+    let renamed: Vec<(String, nd::NDArray)> = match nd::load(dir.join("net-0003.params")).unwrap() {
+        nd::Loaded::Named(named) => named.into_iter().map(|(k, v)| (rename(&k), v)).collect(),
+        nd::Loaded::List(_) => panic!("unnamed"),
+    };
+    nd::save_named(dir.join("full.params"), &renamed).unwrap();
+    third
+        .load_parameters(&dir.join("full.params"), cpu())
+        .unwrap();
+    assert_close(&values(&third.call(&x).unwrap()), &y, 1e-6, "full names");
+}
