@@ -90,6 +90,10 @@ const PARAMS: &[(&str, &[ParamSet])] = &[
     ("one_hot", &[&[("depth", "4")]]),
     ("take", &[&[], &[("axis", "-1"), ("mode", "wrap")]]),
     (
+        "pick",
+        &[&[("axis", "0"), ("keepdims", "true"), ("mode", "wrap")]],
+    ),
+    (
         "Pad",
         &[
             &[
@@ -353,6 +357,7 @@ const NO_GRADIENT_CHECK: &[(&str, &str)] = &[
     ("one_hot", "integer input"),
     ("Embedding", "integer indices"),
     ("take", "integer indices"),
+    ("pick", "integer indices"),
     ("zeros_like", "constant"),
     ("ones_like", "constant"),
     ("where", "the condition input is a selector"),

@@ -269,6 +269,21 @@ pub fn argmax(x: &NDArray, axis: Option<i64>) -> Result<NDArray> {
     }
 }
 
+/// The element of every lane of `x` along `axis` at the position `index` gives (`pick`, in
+/// `clip` mode: out-of-range positions go to the nearest end); `index` has `x`'s shape
+/// without `axis`. `keepdims` and `mode='wrap'` through [`invoke`](super::invoke).
+///
+/// ```
+/// use mxr::nd::{self, NDArray};
+/// let x = NDArray::from_vec(&[3, 2], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+/// let index = NDArray::from_vec(&[3], vec![0.0f32, 1.0, 7.0])?;
+/// assert_eq!(nd::pick(&x, &index, 1)?.to_vec::<f32>()?, vec![1.0, 4.0, 6.0]);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn pick(x: &NDArray, index: &NDArray, axis: i64) -> Result<NDArray> {
+    call("pick", &[x, index], &[("axis", &axis.to_string())])
+}
+
 /// Softmax along `axis` (MXNet's default: -1, the last).
 pub fn softmax(x: &NDArray, axis: i64) -> Result<NDArray> {
     call("softmax", &[x], &[("axis", &axis.to_string())])

@@ -23,7 +23,7 @@ mod transfer;
 pub use context::{ContextScope, context_scope, current_context};
 pub use functions::{
     abs, add, argmax, batch_dot, clip, concat, divide, dot, dot_t, exp, flatten, fully_connected,
-    log, log_softmax, max, mean, min, multiply, negative, one_hot, ones_like, random_normal,
+    log, log_softmax, max, mean, min, multiply, negative, one_hot, ones_like, pick, random_normal,
     random_uniform, relu, sigmoid, softmax, sqrt, square, subtract, sum, tanh, transpose,
     zeros_like,
 };

@@ -65,7 +65,7 @@ pub use naming::NameManager;
 pub use ops::{
     abs, activation, batch_norm, broadcast_add, broadcast_div, broadcast_mul, broadcast_sub,
     concat, convolution, dot, dropout, elemwise_add, elemwise_div, elemwise_mul, elemwise_sub,
-    embedding, exp, flatten, fully_connected, leaky_relu, log, mean, pooling, relu, reshape,
+    embedding, exp, flatten, fully_connected, leaky_relu, log, mean, pick, pooling, relu, reshape,
     sigmoid, slice_channel, softmax, softmax_output, split, sqrt, square, sum, tanh,
 };
 pub use symbol::{Symbol, VarBuilder};

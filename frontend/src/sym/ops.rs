@@ -121,6 +121,21 @@ pub fn softmax(data: &Symbol) -> OpBuilder {
     OpBuilder::new("softmax").input("data", data)
 }
 
+/// `pick`: the element of every lane of `data` along the last axis at the position `index`
+/// gives (set `axis`, `keepdims`, `mode` for others).
+///
+/// ```
+/// use mxr::sym::{Symbol, pick};
+/// let p = pick(&Symbol::variable("data"), &Symbol::variable("label")).param("axis", 1).build()?;
+/// assert_eq!(p.list_arguments(), ["data", "label"]);
+/// # Ok::<(), mxr::Error>(())
+/// ```
+pub fn pick(data: &Symbol, index: &Symbol) -> OpBuilder {
+    OpBuilder::new("pick")
+        .input("data", data)
+        .input("index", index)
+}
+
 /// `dot`: matrix product.
 pub fn dot(lhs: &Symbol, rhs: &Symbol) -> OpBuilder {
     OpBuilder::new("dot").input("lhs", lhs).input("rhs", rhs)

@@ -520,3 +520,71 @@ fn more_graphs_write_mxnets_json() {
         assert_eq!(Symbol::from_json(&json).unwrap().to_json().unwrap(), json);
     }
 }
+
+/// Binds `s` on the CPU with `args` (name, shape, values), runs it forward in training mode
+/// and backward with head gradient `head`: the first output's values and every argument's
+/// gradient by name.
+fn forward_backward(
+    s: &Symbol,
+    args: &[(&str, &[usize], Vec<f32>)],
+    head: Vec<f32>,
+) -> (Vec<f32>, BTreeMap<String, Vec<f32>>) {
+    use crate::exec::GradReq;
+    use crate::nd::NDArray;
+    let shapes: Vec<(&str, &[usize])> = args.iter().map(|(n, s, _)| (*n, *s)).collect();
+    let mut exe = s
+        .simple_bind(mxr_engine::Context::cpu(0), &shapes, GradReq::Write, &[])
+        .unwrap();
+    let arrays = exe.arg_dict();
+    for (name, _, values) in args {
+        arrays[*name].assign_slice(values).unwrap();
+    }
+    exe.forward(true).unwrap();
+    let out = exe.outputs()[0].clone();
+    exe.backward(&[NDArray::from_vec(out.shape(), head).unwrap()])
+        .unwrap();
+    let grads = exe
+        .grad_dict()
+        .into_iter()
+        .map(|(k, v)| (k, v.to_vec::<f32>().unwrap()))
+        .collect();
+    (out.to_vec::<f32>().unwrap(), grads)
+}
+
+#[test]
+fn pick_runs_forward_and_backward_bound_and_on_the_tape() {
+    use crate::nd::{NDArray, tape::Tape};
+    // x = mx.nd.array(np.arange(6).reshape(3, 2)); i = mx.nd.array([1, 0, 5])
+    // mx.nd.pick(x, i, axis=1) = [1, 2, 5]; x.grad after y.backward([10, 20, 30]):
+    // [[0, 10], [20, 0], [0, 30]]; i.grad: zeros
+    let x: Vec<f32> = (0..6).map(|v| v as f32).collect();
+    let p = sym::pick(&var("x"), &var("i"))
+        .param("axis", 1)
+        .build()
+        .unwrap();
+    let args = [
+        ("x", &[3, 2][..], x.clone()),
+        ("i", &[3][..], vec![1.0, 0.0, 5.0]),
+    ];
+    let (y, grads) = forward_backward(&p, &args, vec![10.0, 20.0, 30.0]);
+    assert_eq!(y, [1.0, 2.0, 5.0]);
+    assert_eq!(grads["x"], [0.0, 10.0, 20.0, 0.0, 0.0, 30.0]);
+    assert_eq!(grads["i"], [0.0; 3]);
+    let xs = NDArray::from_vec(&[3, 2], x).unwrap();
+    let is = NDArray::from_vec(&[3], vec![1.0f32, 0.0, 5.0]).unwrap();
+    assert_eq!(
+        crate::nd::pick(&xs, &is, 1)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap(),
+        y
+    );
+    let mut tape = Tape::new(true);
+    let (xe, ie) = (tape.variable("x", xs), tape.variable("i", is));
+    let op = mxr_operators::registry::create("pick", &[("axis", "1")], None).unwrap();
+    let ye = tape.apply(op, "pick", &[xe, ie]).unwrap()[0];
+    let head = NDArray::from_vec(&[3], vec![10.0f32, 20.0, 30.0]).unwrap();
+    let g = tape.backward(&[(ye, Some(head))]).unwrap();
+    let gx = g[xe.node].as_ref().unwrap().to_vec::<f32>().unwrap();
+    assert_eq!(gx, grads["x"]);
+}

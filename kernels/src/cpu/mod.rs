@@ -7,6 +7,7 @@ pub mod elementwise;
 pub mod gemm;
 pub mod isa;
 pub mod parallel;
+pub mod pick;
 pub mod pooling;
 pub mod random;
 pub mod reduce;

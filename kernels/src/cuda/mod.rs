@@ -48,6 +48,7 @@ pub mod memory;
 mod nvrtc;
 pub mod one_hot;
 pub mod optimizer;
+pub mod pick;
 pub mod pooling;
 pub mod reduce;
 pub mod scalar;

@@ -20,6 +20,7 @@ pub mod loss;
 pub mod one_hot;
 pub mod optimizer;
 pub mod pad;
+pub mod pick;
 pub mod pooling;
 pub mod reduce;
 pub mod reshape;

@@ -50,6 +50,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("squeeze", &[]),
     ("Cast", &["cast"]),
     ("take", &[]),
+    ("pick", &[]),
     ("Pad", &["pad"]),
     ("Concat", &["concat"]),
     ("SliceChannel", &["split"]),
