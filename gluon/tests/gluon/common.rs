@@ -5,7 +5,8 @@ use std::process::Command;
 
 use mxr::engine::Context;
 use mxr::gluon::nn::{
-    Activation, BatchNorm, Conv2D, Dense, Dropout, Flatten, HybridSequential, Pool,
+    Activation, BatchNorm, Conv2D, Dense, Dropout, Embedding, Flatten, HybridLambda,
+    HybridSequential, LeakyReLU, Pool,
 };
 use mxr::gluon::{Block, Parameter};
 use mxr::nd::NDArray;
@@ -44,11 +45,41 @@ pub(crate) fn cnn_with_dropout(rate: f64) -> HybridSequential {
     net
 }
 
+/// A strided Conv2D (no bias, relu), LeakyReLU, AvgPool2D, GlobalAvgPool2D, Dense(2) and
+/// HybridLambda(tanh), without a name scope; inputs `(N, 2, 8, 8)`.
+pub(crate) fn pools() -> HybridSequential {
+    let mut net = HybridSequential::new();
+    let conv = Conv2D::new(3, &[3, 3]).strides(&[2, 2]).padding(&[1, 1]);
+    net.add(conv.in_channels(2).unwrap().no_bias().activation("relu"));
+    net.add(LeakyReLU::new(0.1));
+    net.add(Pool::avg(&[2, 2]));
+    net.add(Pool::global_avg(2));
+    net.add(Dense::new(2));
+    net.add(HybridLambda::new("tanh", &[]));
+    net
+}
+
+/// Embedding(10, 4), Dense(3, flatten=False) in the sequence's scope; inputs are indices.
+pub(crate) fn embed() -> HybridSequential {
+    let mut net = HybridSequential::new();
+    net.name_scope(|net| {
+        net.add(Embedding::new(10, 4));
+        net.add(Dense::new(3).flatten(false));
+    });
+    net
+}
+
 /// `n` values `(i % 7 - 3) / 10`, deterministic inputs and weights both sides can make.
 pub(crate) fn ramp(shape: &[usize]) -> NDArray {
     let n: usize = shape.iter().product();
     let values: Vec<f32> = (0..n).map(|i| ((i % 7) as f32 - 3.0) / 10.0).collect();
     NDArray::from_vec(shape, values).unwrap()
+}
+
+/// Indices `i % 7` for an embedding.
+pub(crate) fn indices(shape: &[usize]) -> NDArray {
+    let n: usize = shape.iter().product();
+    NDArray::from_vec(shape, (0..n).map(|i| (i % 7) as f32).collect()).unwrap()
 }
 
 /// Sets every parameter of `block` to `ramp` of its shape (scaled per parameter index), after

@@ -8,7 +8,10 @@ use mxr::nd;
 use mxr_test_support::json::compact_graph;
 use serde_json::{Value, json};
 
-use super::common::{assert_close, cnn, cpu, mlp, mxnet_python, ramp, run_python, scratch, values};
+use super::common::{
+    assert_close, cnn, cpu, embed, indices, mlp, mxnet_python, pools, ramp, run_python, scratch,
+    values,
+};
 
 /// Builds the nets of `common.rs` in the same order (so the same counters), exports them as
 /// `ref_<net>`, loads mxr's `mxr_<net>` exports with `SymbolBlock.imports` and runs them.
@@ -22,6 +25,8 @@ d = sys.argv[1]
 def ramp(shape):
     n = int(np.prod(shape))
     return nd.array(((np.arange(n) % 7) - 3) / 10.0).reshape(shape)
+def indices(shape):
+    return nd.array(np.arange(int(np.prod(shape))) % 7).reshape(shape)
 def mlp():
     net = nn.HybridSequential()
     with net.name_scope():
@@ -33,12 +38,26 @@ def cnn():
     net.add(nn.Conv2D(2, 3, in_channels=1), nn.BatchNorm(), nn.Activation('relu'),
             nn.MaxPool2D(), nn.Flatten(), nn.Dropout(0.5), nn.Dense(3, in_units=18))
     return net
+def pools():
+    net = nn.HybridSequential()
+    net.add(nn.Conv2D(3, 3, strides=2, padding=1, in_channels=2, use_bias=False,
+                      activation='relu'),
+            nn.LeakyReLU(0.1), nn.AvgPool2D(2), nn.GlobalAvgPool2D(), nn.Dense(2),
+            nn.HybridLambda('tanh'))
+    return net
+def embed():
+    net = nn.HybridSequential()
+    with net.name_scope():
+        net.add(nn.Embedding(10, 4), nn.Dense(3, flatten=False))
+    return net
 out = {}
-for name, make, shape in [('mlp', mlp, (2, 5)), ('cnn', cnn, (2, 1, 8, 8))]:
+nets = [('mlp', mlp, (2, 5), ramp), ('cnn', cnn, (2, 1, 8, 8), ramp),
+        ('pools', pools, (2, 2, 8, 8), ramp), ('embed', embed, (2, 5), indices)]
+for name, make, shape, data in nets:
     net = make()
     net.initialize()
     net.hybridize()
-    net(ramp(shape))
+    net(data(shape))
     net.export(d + '/ref_' + name)
     out[name + '_json'] = open(d + '/ref_' + name + '-symbol.json').read()
     p = mx.nd.load(d + '/ref_' + name + '-0000.params')
@@ -47,7 +66,7 @@ for name, make, shape in [('mlp', mlp, (2, 5)), ('cnn', cnn, (2, 1, 8, 8))]:
     out[name + '_structural'] = sorted(mx.nd.load(d + '/ref_' + name + '.params').keys())
     blk = gluon.SymbolBlock.imports(d + '/mxr_' + name + '-symbol.json', ['data'],
                                     d + '/mxr_' + name + '-0000.params')
-    out[name + '_out'] = blk(ramp(shape)).asnumpy().ravel().tolist()
+    out[name + '_out'] = blk(data(shape)).asnumpy().ravel().tolist()
 print(json.dumps(out))
 "#;
 
@@ -60,15 +79,23 @@ fn param_list(path: &std::path::Path) -> Value {
     Value::Array(list)
 }
 
+/// The nets, in the order both sides build them.
+const NAMES: [&str; 4] = ["mlp", "cnn", "pools", "embed"];
+
 #[test]
 fn export_matches_mxnet_and_mxnet_imports_it() {
     let dir = scratch("export");
-    let nets = [(mlp(), vec![2, 5]), (cnn(), vec![2, 1, 8, 8])];
+    let nets = [
+        (mlp(), ramp(&[2, 5])),
+        (cnn(), ramp(&[2, 1, 8, 8])),
+        (pools(), ramp(&[2, 2, 8, 8])),
+        (embed(), indices(&[2, 5])),
+    ];
     let mut outputs = Vec::new();
-    for ((net, shape), name) in nets.iter().zip(["mlp", "cnn"]) {
+    for ((net, x), name) in nets.iter().zip(NAMES) {
         net.initialize("xavier", cpu()).unwrap();
         net.hybridize(true);
-        let y = net.call(&ramp(shape)).unwrap();
+        let y = net.call(x).unwrap();
         let prefix = dir.join(format!("mxr_{name}"));
         net.export(prefix.to_str().unwrap(), 0).unwrap();
         net.save_parameters(&dir.join(format!("mxr_{name}.params")))
@@ -77,7 +104,7 @@ fn export_matches_mxnet_and_mxnet_imports_it() {
     }
     let Some(python) = mxnet_python() else { return };
     let want = run_python(&python, SCRIPT, &[dir.to_str().unwrap()]);
-    for (i, name) in ["mlp", "cnn"].iter().enumerate() {
+    for (i, name) in NAMES.iter().enumerate() {
         let ours = std::fs::read_to_string(dir.join(format!("mxr_{name}-symbol.json"))).unwrap();
         let theirs = want[format!("{name}_json")].as_str().unwrap();
         assert_eq!(

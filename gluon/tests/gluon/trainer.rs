@@ -116,6 +116,7 @@ fn trainer_sgd_matches_the_executor_loop() {
 /// gluon.loss.L2Loss()(p, l); gluon.loss.L1Loss()(p, l)
 /// gluon.loss.SigmoidBinaryCrossEntropyLoss()(p, l)
 /// gluon.loss.SoftmaxCrossEntropyLoss(sparse_label=False)(p, l / 2)
+/// gluon.loss.SoftmaxCrossEntropyLoss()(p, nd.array([2, 0]))
 /// ```
 #[test]
 fn losses_match_mxnet() {
