@@ -23,7 +23,7 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use mxr_frontend::exec::GradReq;
@@ -50,6 +50,8 @@ static MARKED: LazyLock<Mutex<HashMap<Key, Marked>>> = LazyLock::new(Default::de
 struct Recording {
     tape: Tape,
     entries: HashMap<Key, Entry>,
+    /// The arrays that operators computed while recording (their gradients can flow back).
+    computed: HashSet<Key>,
     /// The tape's variable nodes and the arrays they stand for.
     variables: Vec<(usize, NDArray)>,
     active: bool,
@@ -127,6 +129,7 @@ pub fn record_with(train_mode: bool) -> RecordScope {
         *guard = Some(Recording {
             tape: Tape::new(train_mode),
             entries: HashMap::new(),
+            computed: HashSet::new(),
             variables: Vec::new(),
             active: true,
         });
@@ -183,6 +186,7 @@ pub(crate) fn invoke(
         for e in outs.into_iter().take(visible) {
             let v = rec.tape.value(e).clone();
             rec.entries.insert(key(&v), e);
+            rec.computed.insert(key(&v));
             values.push(v);
         }
         Ok(Some(values))
@@ -191,6 +195,25 @@ pub(crate) fn invoke(
         Some(v) => Ok(v),
         None => Ok(nd::invoke(op, inputs, attrs)?),
     }
+}
+
+/// Whether a gradient can flow to `x` in the current recording: a marked variable, or an
+/// array computed by recorded operators (false when not recording).
+pub(crate) fn needs_grad(x: &NDArray) -> bool {
+    if !is_recording() {
+        return false;
+    }
+    let k = key(x);
+    let computed = RECORDING.with(|r| {
+        r.borrow()
+            .as_ref()
+            .is_some_and(|rec| rec.computed.contains(&k))
+    });
+    computed
+        || MARKED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&k)
 }
 
 /// Records a step computed outside the tape (a hybridized block's bound graph): `outputs`
@@ -210,6 +233,7 @@ pub(crate) fn record_external(
                 .apply_external(node, name, &entries, outputs.clone());
             for (e, v) in outs.into_iter().zip(&outputs) {
                 rec.entries.insert(key(v), e);
+                rec.computed.insert(key(v));
             }
         }
     });

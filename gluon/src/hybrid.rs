@@ -33,9 +33,9 @@ pub(crate) fn input_names(n: usize) -> Vec<String> {
     }
 }
 
-/// The shapes and dtypes of a call's inputs, and whether the call is recorded: one bound
-/// graph each.
-type Signature = (Vec<(Vec<usize>, DType)>, bool);
+/// The shapes and dtypes of a call's inputs, whether the call is recorded, and which inputs
+/// then need gradients: one bound graph each.
+type Signature = (Vec<(Vec<usize>, DType)>, bool, Vec<bool>);
 
 /// One bound graph: the executor, its input arrays and, when bound for recording, what the
 /// tape's node needs.
@@ -137,14 +137,16 @@ pub(crate) fn call_cached(
     }
     let recording = autograd::is_recording();
     let shapes = inputs.iter().map(|a| (a.shape().to_vec(), a.dtype()));
-    let signature: Signature = (shapes.collect(), recording);
+    let input_grads: Vec<bool> = inputs.iter().map(autograd::needs_grad).collect();
+    let signature: Signature = (shapes.collect(), recording, input_grads.clone());
     let cached = {
         let mut graphs = core.cache.graphs.lock();
         match graphs.get(&signature) {
             Some(c) => Arc::clone(c),
             None => {
                 finish_deferred(block, inputs, false)?;
-                let c = Arc::new(Mutex::new(bind(block, inputs, recording)?));
+                let grads = recording.then_some(input_grads.as_slice());
+                let c = Arc::new(Mutex::new(bind(block, inputs, grads)?));
                 graphs.insert(signature, Arc::clone(&c));
                 c
             }
@@ -184,9 +186,15 @@ pub(crate) fn call_cached(
     )))
 }
 
-/// Traces `block` and binds its graph to fresh input arrays and the parameters' arrays, with
-/// gradients for the inputs and the parameters that have them when `with_grads`.
-fn bind(block: &dyn HybridBlock, inputs: &[NDArray], with_grads: bool) -> Result<Cached> {
+/// Traces `block` and binds its graph to fresh input arrays and the parameters' arrays; with
+/// `input_grads` (a recorded call), with gradients for the parameters that have them and the
+/// inputs marked `true` (a data batch needs none).
+fn bind(
+    block: &dyn HybridBlock,
+    inputs: &[NDArray],
+    input_grads: Option<&[bool]>,
+) -> Result<Cached> {
+    let with_grads = input_grads.is_some();
     let core = block.core();
     let symbol = block.trace(inputs.len())?;
     let names = input_names(inputs.len());
@@ -212,8 +220,9 @@ fn bind(block: &dyn HybridBlock, inputs: &[NDArray], with_grads: bool) -> Result
             Some(i) => {
                 let a = NDArray::new(inputs[i].shape(), inputs[i].dtype(), context)?;
                 bound_inputs[i] = Some(a.clone());
-                input_args[i] = Some(k);
-                (a, true)
+                let wants = input_grads.is_some_and(|g| g[i]);
+                input_args[i] = wants.then_some(k);
+                (a, wants)
             }
             None => {
                 let p = lookup(name)?;
@@ -248,9 +257,6 @@ fn bind(block: &dyn HybridBlock, inputs: &[NDArray], with_grads: bool) -> Result
         })
         .collect::<Result<Vec<_>>>()?;
     let executor = symbol.bind(context, args, grads, &reqs, aux)?;
-    if !with_grads {
-        input_args = vec![None; inputs.len()];
-    }
     Ok(Cached {
         executor,
         inputs,
