@@ -185,3 +185,78 @@ fn symbol_block_imports_an_export_and_parameters_round_trip() {
         .unwrap();
     assert_close(&values(&third.call(&x).unwrap()), &y, 1e-6, "full names");
 }
+
+/// Nested name scopes, a plain Sequential among hybrid blocks, and the global counter outside
+/// scopes, with MXNet 1.9.1's names:
+/// ```python
+/// seq = nn.Sequential()
+/// with seq.name_scope():
+///     seq.add(nn.Dense(2))
+///     inner = nn.HybridSequential()
+///     with inner.name_scope():
+///         inner.add(nn.Conv2D(2, 3), nn.BatchNorm(), nn.Dense(3, activation='tanh'))
+///     seq.add(inner)
+///     seq.add(nn.Dense(2))
+/// list(seq.collect_params().keys()); sorted(seq._collect_params_with_prefix().keys())
+/// nn.Dense(2).prefix
+/// ```
+#[test]
+fn nested_scopes_name_blocks_as_gluon() {
+    use mxr::gluon::nn::{BatchNorm, Conv2D, Dense, HybridSequential, Sequential};
+    let mut seq = Sequential::new();
+    seq.name_scope(|seq| {
+        seq.add(Dense::new(2));
+        let mut inner = HybridSequential::new();
+        inner.name_scope(|inner| {
+            inner.add(Conv2D::new(2, &[3, 3]));
+            inner.add(BatchNorm::new());
+            inner.add(Dense::new(3).activation("tanh"));
+        });
+        seq.add(inner);
+        seq.add(Dense::new(2));
+    });
+    let inner = "sequential0_hybridsequential0_";
+    let mut want = vec![
+        "sequential0_dense0_weight".to_owned(),
+        "sequential0_dense0_bias".into(),
+    ];
+    for p in [
+        "conv0_weight",
+        "conv0_bias",
+        "batchnorm0_gamma",
+        "batchnorm0_beta",
+        "batchnorm0_running_mean",
+        "batchnorm0_running_var",
+        "dense0_weight",
+        "dense0_bias",
+    ] {
+        want.push(format!("{inner}{p}"));
+    }
+    want.extend([
+        "sequential0_dense1_weight".into(),
+        "sequential0_dense1_bias".into(),
+    ]);
+    assert_eq!(seq.collect_params().keys(), want);
+    let mut structural: Vec<String> = seq
+        .structural_params()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    structural.sort();
+    let want = [
+        "0.bias",
+        "0.weight",
+        "1.0.bias",
+        "1.0.weight",
+        "1.1.beta",
+        "1.1.gamma",
+        "1.1.running_mean",
+        "1.1.running_var",
+        "1.2.bias",
+        "1.2.weight",
+        "2.bias",
+        "2.weight",
+    ];
+    assert_eq!(structural, want);
+    assert_eq!(Dense::new(2).prefix(), "dense0_");
+}
