@@ -15,7 +15,8 @@ use crate::{Error, Result};
 
 /// A block that runs a given symbol: its arguments other than the inputs are parameters
 /// (named as in the symbol, no prefix), its auxiliary states parameters without gradient.
-/// Called on NDArrays it always runs the bound graph (imperatively under `record`).
+/// Called on NDArrays it always runs its bound graph (under `record`, one tape node whose
+/// backward is the executor's, so an imported model trains).
 #[derive(Debug)]
 pub struct SymbolBlock {
     core: BlockCore,
@@ -88,10 +89,11 @@ impl Block for SymbolBlock {
                 inputs.len()
             )));
         }
+        // Always hybridized (`hybridize(false)` is undone here): the graph is all it has.
         self.core.cache.activate();
         hybrid::call_cached(self, inputs)?.ok_or_else(|| {
             self.core
-                .error("a SymbolBlock cannot run under autograd::record(): call it outside")
+                .error("its bound graph did not run (not hybridized)")
         })
     }
 }

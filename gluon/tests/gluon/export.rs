@@ -260,3 +260,43 @@ fn nested_scopes_name_blocks_as_gluon() {
     assert_eq!(structural, want);
     assert_eq!(Dense::new(2).prefix(), "dense0_");
 }
+
+/// An imported export trains: under `record` its gradients are the original network's.
+#[test]
+fn symbol_block_gradients_equal_the_original_networks() {
+    use mxr::gluon::autograd;
+    let dir = scratch("symgrad");
+    let net = mlp();
+    net.initialize("xavier", cpu()).unwrap();
+    let x = ramp(&[3, 5]);
+    net.call(&x).unwrap();
+    let prefix = dir.join("mlp");
+    net.export(prefix.to_str().unwrap(), 0).unwrap();
+    let block = SymbolBlock::imports(
+        &dir.join("mlp-symbol.json"),
+        &["data"],
+        Some(&dir.join("mlp-0000.params")),
+        cpu(),
+    )
+    .unwrap();
+    let mut grads = Vec::new();
+    for b in [&net as &dyn Block, &block as &dyn Block] {
+        let y = {
+            let _rec = autograd::record();
+            b.call(&x).unwrap()
+        };
+        autograd::backward(&[&y]).unwrap();
+        let params = b.collect_params();
+        let mut g: Vec<(String, Vec<f32>)> = params
+            .values()
+            .map(|p| (p.name().to_owned(), values(&p.grad().unwrap())))
+            .collect();
+        g.sort_by(|a, b| a.0.cmp(&b.0));
+        grads.push(g);
+    }
+    assert_eq!(grads[0].len(), grads[1].len());
+    for ((name, a), (other, b)) in grads[0].iter().zip(&grads[1]) {
+        assert_eq!(name, other);
+        assert_close(b, a, 1e-6, name);
+    }
+}
