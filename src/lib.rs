@@ -8,7 +8,7 @@
 //! This package is the facade: it re-exports the frontends (crate `mxr-frontend`: [`nd`],
 //! [`sym`], [`exec`], [`kv`], [`format`](mod@format), [`plugin`]) and the training crate (`mxr-train`:
 //! [`init`], [`optim`], [`metric`], [`io`], [`module`]) under one set of paths, with one
-//! [`Error`]; and ONNX import and export ([`onnx`], crate `mxr-onnx`, with its own error type).
+//! [`Error`]; Gluon ([`gluon`], crate `mxr-gluon`, with its own error type); and ONNX import and export ([`onnx`], crate `mxr-onnx`, with its own error type).
 //!
 //! ```
 //! use mxr::engine::{Engine, Operation, Var};
@@ -24,6 +24,10 @@ pub use mxr_frontend::{
     DType, Error, Result, engine, exec, format, kv, nd, operators, plugin, sym,
 };
 pub use mxr_train::{init, io, metric, module, optim};
+
+/// Gluon (MXNet's `mx.gluon`): parameters, blocks, layers, losses, autograd, the Trainer,
+/// hybridize and export (crate `mxr-gluon`, with its own error type).
+pub use mxr_gluon as gluon;
 
 /// ONNX import and export: [`onnx::import`] reads a model as a symbol with its parameters,
 /// [`onnx::export`] writes one (crate `mxr-onnx`).

@@ -246,6 +246,21 @@ impl NDArray {
         Arc::ptr_eq(&self.chunk, &other.chunk)
     }
 
+    /// An identity of this view: its storage's address and first element. Two live handles
+    /// with the same identity and shape are the same view (what an autograd recorder keys its
+    /// entries by); an identity may be reused once every handle of the storage is dropped.
+    ///
+    /// ```
+    /// use mxr::nd::NDArray;
+    /// let a = NDArray::zeros(&[4])?;
+    /// assert_eq!(a.view_id(), a.clone().view_id());
+    /// assert_ne!(a.view_id(), a.slice(1, 2)?.view_id());
+    /// # Ok::<(), mxr::Error>(())
+    /// ```
+    pub fn view_id(&self) -> (usize, usize) {
+        (Arc::as_ptr(&self.chunk) as usize, self.offset)
+    }
+
     /// The byte range of this view in its chunk.
     pub(crate) fn byte_range(&self) -> std::ops::Range<usize> {
         let size = self.dtype.size();

@@ -1,0 +1,160 @@
+//! Convolutions: `Conv1D`, `Conv2D`, `Conv3D` (MXNet's `gluon/nn/conv_layers.py`, `_Conv`),
+//! one type for 1 to 3 spatial dimensions.
+
+use crate::Result;
+use crate::block::{Block, BlockCore, HybridForward, single};
+use crate::parameter::{ParamSpec, Parameter};
+use crate::tensor::Tensor;
+
+use super::{Activation, activation_child, child_activation, py_bool, py_tuple, weighted};
+
+/// A convolution over 1, 2 or 3 spatial dimensions (as many as the kernel has), layout
+/// `NCW` / `NCHW` / `NCDHW`; `in_channels` 0 (the default) is inferred at the first forward.
+///
+/// ```
+/// use mxr::gluon::{Block, nn::Conv2D};
+/// let conv = Conv2D::new(8, &[3, 3]).padding(&[1, 1]).activation("relu");
+/// assert_eq!(conv.weight().shape(), [8, 0, 3, 3]);
+/// ```
+#[derive(Debug)]
+pub struct Conv {
+    core: BlockCore,
+    channels: usize,
+    kernel: Vec<usize>,
+    strides: Vec<usize>,
+    padding: Vec<usize>,
+    dilation: Vec<usize>,
+    groups: usize,
+    weight: Parameter,
+    bias: Option<Parameter>,
+    act: Option<Activation>,
+}
+
+/// A 1-D convolution (`Conv::new` with a 1-element kernel).
+pub type Conv1D = Conv;
+/// A 2-D convolution.
+pub type Conv2D = Conv;
+/// A 3-D convolution.
+pub type Conv3D = Conv;
+
+impl Conv {
+    /// `channels` output channels with a `kernel` window, stride 1, no padding, a bias.
+    pub fn new(channels: usize, kernel: &[usize]) -> Conv {
+        let mut core = BlockCore::new("conv", None);
+        let mut shape = vec![channels, 0];
+        shape.extend_from_slice(kernel);
+        let weight = core.param("weight", ParamSpec::new(&shape));
+        let bias = core.param("bias", ParamSpec::new(&[channels]).init("zeros"));
+        let n = kernel.len();
+        Conv {
+            core,
+            channels,
+            kernel: kernel.to_vec(),
+            strides: vec![1; n],
+            padding: vec![0; n],
+            dilation: vec![1; n],
+            groups: 1,
+            weight,
+            bias: Some(bias),
+            act: None,
+        }
+    }
+
+    /// The strides.
+    pub fn strides(mut self, strides: &[usize]) -> Conv {
+        self.strides = strides.to_vec();
+        self
+    }
+
+    /// The zero padding on both sides of each spatial axis.
+    pub fn padding(mut self, padding: &[usize]) -> Conv {
+        self.padding = padding.to_vec();
+        self
+    }
+
+    /// The dilation.
+    pub fn dilation(mut self, dilation: &[usize]) -> Conv {
+        self.dilation = dilation.to_vec();
+        self
+    }
+
+    /// Grouped convolution (`groups` divides the channels).
+    pub fn groups(mut self, groups: usize) -> Conv {
+        self.groups = groups;
+        self
+    }
+
+    /// The number of input channels, when known in advance.
+    pub fn in_channels(self, in_channels: usize) -> Result<Conv> {
+        let mut shape = vec![self.channels, in_channels / self.groups.max(1)];
+        shape.extend_from_slice(&self.kernel);
+        self.weight.set_shape(&shape)?;
+        Ok(self)
+    }
+
+    /// Without a bias.
+    pub fn no_bias(mut self) -> Conv {
+        self.core.remove_param("bias");
+        self.bias = None;
+        self
+    }
+
+    /// With an activation after the convolution (a child block `<act>_`).
+    pub fn activation(mut self, act_type: &str) -> Conv {
+        self.act = Some(child_activation(self.core.prefix(), act_type));
+        self
+    }
+
+    /// The weight's own initializer.
+    pub fn weight_initializer(self, init: &str) -> Conv {
+        self.weight.set_init(Some(init));
+        self
+    }
+
+    /// The weight (`channels × in_channels/groups × kernel`).
+    pub fn weight(&self) -> &Parameter {
+        &self.weight
+    }
+
+    /// The bias, if any.
+    pub fn bias(&self) -> Option<&Parameter> {
+        self.bias.as_ref()
+    }
+
+    fn layout(&self) -> &'static str {
+        match self.kernel.len() {
+            1 => "NCW",
+            3 => "NCDHW",
+            _ => "NCHW",
+        }
+    }
+}
+
+impl HybridForward for Conv {
+    fn core(&self) -> &BlockCore {
+        &self.core
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Block)> {
+        activation_child(&self.act)
+    }
+
+    fn hybrid_forward<F: Tensor>(&self, inputs: &[F]) -> Result<Vec<F>> {
+        let x = single(&self.core, inputs)?;
+        let (kernel, stride) = (py_tuple(&self.kernel), py_tuple(&self.strides));
+        let (dilate, pad) = (py_tuple(&self.dilation), py_tuple(&self.padding));
+        let (filters, groups) = (self.channels.to_string(), self.groups.to_string());
+        let attrs = [
+            ("kernel", kernel.as_str()),
+            ("stride", stride.as_str()),
+            ("dilate", dilate.as_str()),
+            ("pad", pad.as_str()),
+            ("num_filter", filters.as_str()),
+            ("num_group", groups.as_str()),
+            ("no_bias", py_bool(self.bias.is_none())),
+            ("layout", self.layout()),
+        ];
+        let (bias, act) = (self.bias.as_ref(), self.act.as_ref());
+        weighted("Convolution", x, &self.weight, bias, &attrs, act)
+    }
+}
