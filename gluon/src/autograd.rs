@@ -24,10 +24,10 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use mxr_frontend::exec::GradReq;
-use mxr_frontend::nd::{self, NDArray, TrainModeScope, tape::Tape};
+use mxr_frontend::nd::{self, ExternalNode, NDArray, TrainModeScope, tape::Tape};
 use mxr_operators::registry::{self, Entry};
 
 use crate::{Error, Result};
@@ -178,6 +178,29 @@ pub(crate) fn invoke(
         Some(v) => Ok(v),
         None => Ok(nd::invoke(op, inputs, attrs)?),
     }
+}
+
+/// Records a step computed outside the tape (a hybridized block's bound graph): `outputs`
+/// from `inputs`, differentiated by `node`. Nothing when not recording. Returns `outputs`.
+pub(crate) fn record_external(
+    node: Arc<dyn ExternalNode>,
+    name: &str,
+    inputs: &[&NDArray],
+    outputs: Vec<NDArray>,
+) -> Vec<NDArray> {
+    RECORDING.with(|r| {
+        let mut guard = r.borrow_mut();
+        if let Some(rec) = guard.as_mut().filter(|rec| rec.active) {
+            let entries: Vec<Entry> = inputs.iter().map(|a| rec.entry(a)).collect();
+            let outs = rec
+                .tape
+                .apply_external(node, name, &entries, outputs.clone());
+            for (e, v) in outs.into_iter().zip(&outputs) {
+                rec.entries.insert(key(v), e);
+            }
+        }
+    });
+    outputs
 }
 
 impl Recording {

@@ -4,22 +4,25 @@
 //! signature and binds it through the executor with its parameters' arrays as the bound
 //! arguments (no copies: updates of the parameters are seen by the graph); later calls copy
 //! the inputs into the bound input arrays and run the graph. While autograd records, the
-//! block runs imperatively instead, so that its operators are recorded for `backward`.
+//! graph is bound with gradients and each run is one node of the tape, whose backward is the
+//! executor's backward (MXNet's `CachedOp` in its autograd graph).
 //!
 //! Deferred initialisation: before a block's first run, parameters waiting for their shape
 //! get it from shape inference over the block's traced graph with the inputs' shapes, as
 //! Gluon's `_deferred_infer_shape` does.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use mxr_frontend::DType;
 use mxr_frontend::exec::{Executor, GradReq};
-use mxr_frontend::nd::NDArray;
+use mxr_frontend::nd::{ExternalNode, NDArray};
 use mxr_frontend::sym::Symbol;
 use parking_lot::Mutex;
 
 use crate::block::HybridBlock;
+use crate::parameter::Parameter;
 use crate::{Result, autograd};
 
 /// The input variables' names: `data`, or `data0`, `data1`, ... (Gluon's `_flatten` names).
@@ -30,21 +33,29 @@ pub(crate) fn input_names(n: usize) -> Vec<String> {
     }
 }
 
-/// The shapes and dtypes of a call's inputs: one bound graph each.
-type Signature = Vec<(Vec<usize>, DType)>;
+/// The shapes and dtypes of a call's inputs, and whether the call is recorded: one bound
+/// graph each.
+type Signature = (Vec<(Vec<usize>, DType)>, bool);
 
-/// One bound graph: the executor and its input arrays.
+/// One bound graph: the executor, its input arrays and, when bound for recording, what the
+/// tape's node needs.
 #[derive(Debug)]
 struct Cached {
     executor: Executor,
     inputs: Vec<NDArray>,
+    /// The argument index of each input, when bound with gradients.
+    input_args: Vec<Option<usize>>,
+    /// The parameters with gradients: argument index and value.
+    param_args: Vec<(usize, NDArray)>,
+    /// Forward runs so far: a recorded node's backward needs the run it recorded.
+    runs: u64,
 }
 
 /// Whether a block is hybridized, and its bound graphs per input signature.
 #[derive(Debug, Default)]
 pub(crate) struct CachedGraphs {
     active: AtomicBool,
-    graphs: Mutex<HashMap<Signature, Cached>>,
+    graphs: Mutex<HashMap<Signature, Arc<Mutex<Cached>>>>,
     traced: Mutex<Option<(usize, Symbol)>>,
 }
 
@@ -80,42 +91,102 @@ impl CachedGraphs {
     }
 }
 
-/// Runs `block`'s bound graph on `inputs` when it is hybridized and autograd is not
-/// recording (binding it on the first call per signature); `None` otherwise.
+/// The backward of one recorded run of a bound graph: the executor's backward.
+#[derive(Debug)]
+struct GraphBackward {
+    block: String,
+    cached: Arc<Mutex<Cached>>,
+    run: u64,
+}
+
+impl ExternalNode for GraphBackward {
+    fn backward(&self, ograds: &[NDArray]) -> mxr_frontend::Result<Vec<Option<NDArray>>> {
+        let mut cached = self.cached.lock();
+        if cached.runs != self.run {
+            return Err(mxr_frontend::Error::InvalidArgument {
+                call: "autograd::backward",
+                reason: format!(
+                    "hybridized block {} ran again after the recorded run, so its bound graph \
+                     no longer holds that run's values: call it once per recording, or \
+                     hybridize(false)",
+                    self.block
+                ),
+            });
+        }
+        cached.executor.backward(ograds)?;
+        let grads = cached.executor.grad_arrays();
+        let inputs = cached
+            .input_args
+            .iter()
+            .map(|a| a.and_then(|a| grads[a].clone()));
+        let params = cached.param_args.iter().map(|(a, _)| grads[*a].clone());
+        Ok(inputs.chain(params).collect())
+    }
+}
+
+/// Runs `block`'s bound graph on `inputs` when it is hybridized (binding it on the first call
+/// per signature), recorded as one tape node while autograd records; `None` when the block is
+/// not hybridized.
 pub(crate) fn call_cached(
     block: &dyn HybridBlock,
     inputs: &[NDArray],
 ) -> Result<Option<Vec<NDArray>>> {
     let core = block.core();
-    if !core.cache.is_active() || autograd::is_recording() {
+    if !core.cache.is_active() {
         return Ok(None);
     }
-    let signature: Signature = inputs
-        .iter()
-        .map(|a| (a.shape().to_vec(), a.dtype()))
-        .collect();
-    let mut graphs = core.cache.graphs.lock();
-    if !graphs.contains_key(&signature) {
-        finish_deferred(block, inputs)?;
-        let cached = bind(block, inputs)?;
-        graphs.insert(signature.clone(), cached);
+    let recording = autograd::is_recording();
+    let shapes = inputs.iter().map(|a| (a.shape().to_vec(), a.dtype()));
+    let signature: Signature = (shapes.collect(), recording);
+    let cached = {
+        let mut graphs = core.cache.graphs.lock();
+        match graphs.get(&signature) {
+            Some(c) => Arc::clone(c),
+            None => {
+                finish_deferred(block, inputs)?;
+                let c = Arc::new(Mutex::new(bind(block, inputs, recording)?));
+                graphs.insert(signature, Arc::clone(&c));
+                c
+            }
+        }
+    };
+    let (outputs, run, params) = {
+        let mut c = cached.lock();
+        for (bound, given) in c.inputs.iter().zip(inputs) {
+            bound.assign(given)?;
+        }
+        c.executor.forward(autograd::is_training())?;
+        c.runs += 1;
+        let outputs = c
+            .executor
+            .outputs()
+            .iter()
+            .map(NDArray::copy)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let params: Vec<NDArray> = c.param_args.iter().map(|(_, p)| p.clone()).collect();
+        (outputs, c.runs, params)
+    };
+    if !recording {
+        return Ok(Some(outputs));
     }
-    let cached = graphs.get_mut(&signature).expect("inserted above");
-    for (bound, given) in cached.inputs.iter().zip(inputs) {
-        bound.assign(given)?;
-    }
-    cached.executor.forward(autograd::is_training())?;
-    let outputs = cached
-        .executor
-        .outputs()
-        .iter()
-        .map(NDArray::copy)
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(Some(outputs))
+    let node = Arc::new(GraphBackward {
+        block: core.prefix().to_owned(),
+        cached,
+        run,
+    });
+    let tape_inputs: Vec<&NDArray> = inputs.iter().chain(&params).collect();
+    let name = format!("{}cachedop", core.prefix());
+    Ok(Some(autograd::record_external(
+        node,
+        &name,
+        &tape_inputs,
+        outputs,
+    )))
 }
 
-/// Traces `block` and binds its graph to fresh input arrays and the parameters' arrays.
-fn bind(block: &dyn HybridBlock, inputs: &[NDArray]) -> Result<Cached> {
+/// Traces `block` and binds its graph to fresh input arrays and the parameters' arrays, with
+/// gradients for the inputs and the parameters that have them when `with_grads`.
+fn bind(block: &dyn HybridBlock, inputs: &[NDArray], with_grads: bool) -> Result<Cached> {
     let core = block.core();
     let symbol = block.trace(inputs.len())?;
     let names = input_names(inputs.len());
@@ -123,30 +194,49 @@ fn bind(block: &dyn HybridBlock, inputs: &[NDArray]) -> Result<Cached> {
     let context = inputs
         .first()
         .map_or_else(mxr_frontend::nd::current_context, NDArray::context);
-    let lookup = |name: &str| -> Result<NDArray> {
-        match params.by_name(name) {
-            Some(p) => p.data(),
-            None => Err(core.error(format!(
+    let lookup = |name: &str| -> Result<Parameter> {
+        params.by_name(name).cloned().ok_or_else(|| {
+            core.error(format!(
                 "graph argument {name} is neither an input ({names:?}) nor a parameter"
-            ))),
-        }
+            ))
+        })
     };
     let mut args = Vec::new();
+    let mut grads = Vec::new();
+    let mut reqs = Vec::new();
     let mut bound_inputs = vec![None; inputs.len()];
-    for name in symbol.list_arguments() {
-        match names.iter().position(|n| *n == name) {
+    let mut input_args = vec![None; inputs.len()];
+    let mut param_args = Vec::new();
+    for (k, name) in symbol.list_arguments().iter().enumerate() {
+        let (value, wants_grad) = match names.iter().position(|n| n == name) {
             Some(i) => {
                 let a = NDArray::new(inputs[i].shape(), inputs[i].dtype(), context)?;
                 bound_inputs[i] = Some(a.clone());
-                args.push(a);
+                input_args[i] = Some(k);
+                (a, true)
             }
-            None => args.push(lookup(&name)?),
-        }
+            None => {
+                let p = lookup(name)?;
+                let wants = p.grad_req() != GradReq::Null;
+                if with_grads && wants {
+                    param_args.push((k, p.data()?));
+                }
+                (p.data()?, wants)
+            }
+        };
+        let grad = with_grads && wants_grad;
+        grads.push(if grad {
+            Some(NDArray::new(value.shape(), value.dtype(), context)?)
+        } else {
+            None
+        });
+        reqs.push(if grad { GradReq::Write } else { GradReq::Null });
+        args.push(value);
     }
     let aux = symbol
         .list_auxiliary_states()
         .iter()
-        .map(|n| lookup(n))
+        .map(|n| lookup(n)?.data())
         .collect::<Result<Vec<_>>>()?;
     let inputs = bound_inputs
         .into_iter()
@@ -157,9 +247,17 @@ fn bind(block: &dyn HybridBlock, inputs: &[NDArray]) -> Result<Cached> {
             None => Ok(NDArray::new(given.shape(), given.dtype(), context)?),
         })
         .collect::<Result<Vec<_>>>()?;
-    let n = args.len();
-    let executor = symbol.bind(context, args, vec![None; n], &vec![GradReq::Null; n], aux)?;
-    Ok(Cached { executor, inputs })
+    let executor = symbol.bind(context, args, grads, &reqs, aux)?;
+    if !with_grads {
+        input_args = vec![None; inputs.len()];
+    }
+    Ok(Cached {
+        executor,
+        inputs,
+        input_args,
+        param_args,
+        runs: 0,
+    })
 }
 
 /// Gives parameters waiting for their shape the shapes inferred from `block`'s graph on

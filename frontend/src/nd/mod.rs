@@ -11,6 +11,7 @@
 mod arith;
 mod chunk;
 mod context;
+mod external;
 mod functions;
 pub(crate) mod invoke;
 mod io;
@@ -21,6 +22,7 @@ pub mod tape;
 mod transfer;
 
 pub use context::{ContextScope, context_scope, current_context};
+pub use external::ExternalNode;
 pub use functions::{
     abs, add, argmax, batch_dot, clip, concat, divide, dot, dot_t, exp, flatten, fully_connected,
     log, log_softmax, max, mean, min, multiply, negative, one_hot, ones_like, pick, random_normal,

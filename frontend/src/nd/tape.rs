@@ -19,8 +19,11 @@
 
 use std::sync::Arc;
 
-use mxr_operators::registry::{self, Entry, ForwardNode, GraphBuilder, OpRef, reverse_pass};
+use mxr_operators::registry::{
+    self, Entry, ForwardNode, GraphBuilder, OpRef, downcast, reverse_pass,
+};
 
+use super::external::{External, ExternalBackward, ExternalNode};
 use super::invoke::apply;
 use super::ndarray::NDArray;
 use crate::Result;
@@ -70,7 +73,45 @@ impl Tape {
     pub fn apply(&mut self, op: OpRef, name: &str, inputs: &[Entry]) -> Result<Vec<Entry>> {
         let values: Vec<NDArray> = inputs.iter().map(|e| self.value(*e).clone()).collect();
         let refs: Vec<&NDArray> = values.iter().collect();
-        let outputs = apply(&op, &refs, None, self.is_train)?;
+        let outputs = match downcast::<ExternalBackward>(&op) {
+            Some(backward) => backward.run(&values)?,
+            None => apply(&op, &refs, None, self.is_train)?,
+        };
+        Ok(self.push_node(op, name, inputs, outputs))
+    }
+
+    /// Adds a node computed outside the tape (a bound graph run as one step): `outputs` are
+    /// its values, computed from the values of `inputs`; on [`Tape::backward`], `node`'s
+    /// backward gives the inputs' gradients from the outputs'. Returns the output entries.
+    pub fn apply_external(
+        &mut self,
+        node: Arc<dyn ExternalNode>,
+        name: &str,
+        inputs: &[Entry],
+        outputs: Vec<NDArray>,
+    ) -> Vec<Entry> {
+        let input_shapes = inputs
+            .iter()
+            .map(|e| {
+                let v = self.value(*e);
+                (v.shape().to_vec(), v.dtype())
+            })
+            .collect();
+        let op: OpRef = Arc::new(External {
+            node,
+            input_shapes,
+            num_outputs: outputs.len(),
+        });
+        self.push_node(op, name, inputs, outputs)
+    }
+
+    fn push_node(
+        &mut self,
+        op: OpRef,
+        name: &str,
+        inputs: &[Entry],
+        outputs: Vec<NDArray>,
+    ) -> Vec<Entry> {
         let node = self.nodes.len();
         let n = outputs.len();
         self.nodes.push(Node {
@@ -81,7 +122,7 @@ impl Tape {
             },
             outputs,
         });
-        Ok((0..n).map(|output| Entry { node, output }).collect())
+        (0..n).map(|output| Entry { node, output }).collect()
     }
 
     /// The value of an entry.

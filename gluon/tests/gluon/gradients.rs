@@ -125,3 +125,59 @@ fn batchnorm_updates_running_statistics_in_training() {
         "running mean",
     );
 }
+
+/// A hybridized block under `record` is one tape node whose backward is the executor's: the
+/// parameter and input gradients equal the imperative ones, BatchNorm's running statistics
+/// move the same way.
+#[test]
+fn hybridized_record_gradients_equal_imperative() {
+    let x = ramp(&[2, 1, 8, 8]);
+    let mut runs = Vec::new();
+    for hybridize in [false, true] {
+        let net = cnn_with_dropout(0.0);
+        net.initialize("xavier", cpu()).unwrap();
+        net.call(&x).unwrap();
+        set_ramp_params(&net);
+        net.hybridize(hybridize);
+        let x = x.copy().unwrap();
+        let dx = autograd::attach_grad(&x).unwrap();
+        let y = {
+            let _rec = autograd::record();
+            // An imperative operator before the block: its gradient flows through the node.
+            let x2 = mxr::gluon::Tensor::scalar(&x, "_mul_scalar", 2.0).unwrap();
+            net.call(&x2).unwrap()
+        };
+        autograd::backward(&[&y]).unwrap();
+        let mut grads: Vec<Vec<f32>> = net
+            .collect_params()
+            .values()
+            .map(|p| match p.grad_req() {
+                GradReq::Null => values(&p.data().unwrap()),
+                _ => values(&p.grad().unwrap()),
+            })
+            .collect();
+        grads.push(values(&dx));
+        grads.push(values(&y));
+        runs.push(grads);
+    }
+    for (i, (a, b)) in runs[0].iter().zip(&runs[1]).enumerate() {
+        assert_close(b, a, 1e-5, &format!("array {i}"));
+    }
+}
+
+#[test]
+fn a_hybridized_block_run_twice_in_one_recording_is_a_clear_error() {
+    let net = cnn_with_dropout(0.0);
+    net.initialize("xavier", cpu()).unwrap();
+    net.hybridize(true);
+    let x = ramp(&[2, 1, 8, 8]);
+    let (a, b) = {
+        let _rec = autograd::record();
+        (net.call(&x).unwrap(), net.call(&x).unwrap())
+    };
+    let err = autograd::backward(&[&a, &b]).unwrap_err().to_string();
+    assert!(
+        err.contains("hybridsequential0_") && err.contains("ran again"),
+        "{err}"
+    );
+}
