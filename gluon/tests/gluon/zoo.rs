@@ -59,12 +59,16 @@ print(json.dumps(out))
 "#;
 
 /// MXNet's side, made once per test binary: the folder of the references (`MXR_ZOO_DIR`, else
-/// a scratch folder) and the script's output. `None` (after a skip notice) without MXNet.
+/// `zoo-ref` in Cargo's folder for test files, where later runs find them) and the script's
+/// output. `None` (after a skip notice) without MXNet.
 fn mxnet_side() -> Option<&'static (PathBuf, Value)> {
     static SIDE: OnceLock<Option<(PathBuf, Value)>> = OnceLock::new();
     SIDE.get_or_init(|| {
         let python = mxnet_python()?;
-        let dir = std::env::var_os("MXR_ZOO_DIR").map_or_else(|| scratch("zoo-ref"), PathBuf::from);
+        let dir = std::env::var_os("MXR_ZOO_DIR").map_or_else(
+            || Path::new(env!("CARGO_TARGET_TMPDIR")).join("zoo-ref"),
+            PathBuf::from,
+        );
         std::fs::create_dir_all(&dir).unwrap();
         let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench");
         assert!(
@@ -128,6 +132,7 @@ fn check_against_mxnet(name: &str) {
     let prefix = dir.join(name);
     net.export(prefix.to_str().unwrap(), 0).unwrap();
     let Some((ref_dir, want)) = mxnet_side() else {
+        std::fs::remove_dir_all(&dir).unwrap();
         return;
     };
     let ours = std::fs::read_to_string(dir.join(format!("{name}-symbol.json"))).unwrap();
@@ -173,6 +178,7 @@ fn check_against_mxnet(name: &str) {
         1e-5,
         &format!("{name}: imperative vs hybridized"),
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

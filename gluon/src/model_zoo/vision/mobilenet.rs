@@ -105,6 +105,23 @@ fn check_classes(call: &'static str, classes: usize) -> Result<()> {
     }
 }
 
+/// MobileNet's depthwise separable units: input (depthwise) channels, output channels, stride.
+const SEPARABLE: [(usize, usize, usize); 13] = [
+    (32, 64, 1),
+    (64, 128, 2),
+    (128, 128, 1),
+    (128, 256, 2),
+    (256, 256, 1),
+    (256, 512, 2),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 1024, 2),
+    (1024, 1024, 1),
+];
+
 /// MobileNet (V1): a 3×3 convolution, 13 depthwise separable units, global average pooling
 /// and Flatten as `features` (prefix `""`), then `output` (Dense).
 #[derive(Debug)]
@@ -124,26 +141,12 @@ impl MobileNet {
         let (features, output) = name_scope(core.prefix(), || -> Result<_> {
             // Gluon's `with self.features.name_scope()` is no scope for the prefix "".
             let mut features = HybridSequential::with_prefix(Some(""));
-            add_conv(
-                &mut features,
-                scaled(CALL, 32, multiplier)?,
-                3,
-                2,
-                1,
-                1,
-                Act::Relu,
-            );
-            let dw_channels = [
-                32, 64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024,
-            ];
-            let channels = [
-                64, 128, 128, 256, 256, 512, 512, 512, 512, 512, 512, 1024, 1024,
-            ];
-            let strides = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1];
-            for ((dw, c), s) in dw_channels.into_iter().zip(channels).zip(strides) {
+            let first = scaled(CALL, 32, multiplier)?;
+            add_conv(&mut features, first, 3, 2, 1, 1, Act::Relu);
+            for &(dw, c, stride) in &SEPARABLE {
                 // `_add_conv_dw`: a depthwise 3×3 convolution, then a pointwise one.
                 let dw = scaled(CALL, dw, multiplier)?;
-                add_conv(&mut features, dw, 3, s, 1, dw, Act::Relu);
+                add_conv(&mut features, dw, 3, stride, 1, dw, Act::Relu);
                 add_pointwise(&mut features, scaled(CALL, c, multiplier)?, Act::Relu);
             }
             features.add(Pool::global_avg(2));
@@ -226,6 +229,27 @@ impl HybridForward for LinearBottleneck {
     }
 }
 
+/// MobileNetV2's bottlenecks: input channels, output channels, expansion, stride.
+const BOTTLENECKS: [(usize, usize, usize, usize); 17] = [
+    (32, 16, 1, 1),
+    (16, 24, 6, 2),
+    (24, 24, 6, 1),
+    (24, 32, 6, 2),
+    (32, 32, 6, 1),
+    (32, 32, 6, 1),
+    (32, 64, 6, 2),
+    (64, 64, 6, 1),
+    (64, 64, 6, 1),
+    (64, 64, 6, 1),
+    (64, 96, 6, 1),
+    (96, 96, 6, 1),
+    (96, 96, 6, 1),
+    (96, 160, 6, 2),
+    (160, 160, 6, 1),
+    (160, 160, 6, 1),
+    (160, 320, 6, 1),
+];
+
 /// MobileNetV2: a 3×3 convolution, 17 [`LinearBottleneck`]s, a 1×1 convolution to 1280
 /// channels and global average pooling as `features` (`features_`), then `output`
 /// (`output_`: a 1×1 convolution `pred_` to the classes and Flatten).
@@ -247,25 +271,12 @@ impl MobileNetV2 {
             let mut features = HybridSequential::with_prefix(Some("features_"));
             features.name_scope(|f| -> Result<()> {
                 add_conv(f, scaled(CALL, 32, multiplier)?, 3, 2, 1, 1, Act::Relu6);
-                let in_channels = [
-                    32, 16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160,
-                ];
-                let channels = [
-                    16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160, 320,
-                ];
-                let strides = [1, 2, 1, 2, 1, 1, 2, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1];
-                for (i, ((in_c, c), s)) in in_channels
-                    .into_iter()
-                    .zip(channels)
-                    .zip(strides)
-                    .enumerate()
-                {
-                    let t = if i == 0 { 1 } else { 6 };
+                for &(in_c, c, t, stride) in &BOTTLENECKS {
                     let (in_c, c) = (
                         scaled(CALL, in_c, multiplier)?,
                         scaled(CALL, c, multiplier)?,
                     );
-                    f.add(LinearBottleneck::new(in_c, c, t, s));
+                    f.add(LinearBottleneck::new(in_c, c, t, stride));
                 }
                 let last = match multiplier > 1.0 {
                     true => scaled(CALL, 1280, multiplier)?,
