@@ -3,8 +3,8 @@
 //! Python interpreter), the export's graph JSON equals MXNet's export of the same network
 //! (`../shared/bench/export_zoo.py`: ops, names, attributes, variable hints), the parameter
 //! file has the same names and shapes, the structural names and gradient requests are
-//! MXNet's; with MXNet's parameters loaded, the network gives MXNet's outputs, hybridized and
-//! imperatively alike.
+//! MXNet's; MXNet's `SymbolBlock.imports` of mxr's export gives mxr's outputs; with MXNet's
+//! parameters loaded, the network gives MXNet's outputs, hybridized and imperatively alike.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -57,6 +57,25 @@ for name in nets:
     out[name + '_grad_req'] = sorted([k, p.grad_req] for k, p in params.items())
 print(json.dumps(out))
 "#;
+
+/// Loads the export `argv[1]` with `SymbolBlock.imports` and prints its output on the array `x`
+/// of the file `argv[2]`.
+const IMPORTS: &str = r#"
+import sys, json
+import mxnet as mx
+from mxnet import gluon
+prefix = sys.argv[1]
+blk = gluon.SymbolBlock.imports(prefix + '-symbol.json', ['data'], prefix + '-0000.params')
+print(json.dumps(blk(mx.nd.load(sys.argv[2])['x']).asnumpy().ravel().tolist()))
+"#;
+
+/// A JSON array of numbers as `f32`s.
+fn floats(v: &Value) -> Vec<f32> {
+    let Some(list) = v.as_array() else {
+        panic!("not an array: {v}");
+    };
+    list.iter().map(|v| v.as_f64().unwrap() as f32).collect()
+}
 
 /// MXNet's side, made once per test binary: the folder of the references (`MXR_ZOO_DIR`, else
 /// `zoo-ref` in Cargo's folder for test files, where later runs find them) and the script's
@@ -160,15 +179,20 @@ fn check_against_mxnet(name: &str) {
         "{name}: structural names and gradient requests"
     );
 
+    // MXNet runs mxr's export (mxr's initial parameters) as mxr does.
+    let input = ref_dir.join("zoo_input.params");
+    let x = load_named(&input, "x");
+    let own = values(&net.call(&x).unwrap());
+    let python = mxnet_python().expect("found for the references");
+    let args = [prefix.to_str().unwrap(), input.to_str().unwrap()];
+    let imported = run_python(&python, IMPORTS, &args);
+    let what = format!("{name}: MXNet's imports of mxr's export");
+    assert_close(&own, &floats(&imported), 1e-4, &what);
+
+    // mxr runs MXNet's parameters as MXNet does.
     net.load_parameters(&ref_params, cpu()).unwrap();
-    let x = load_named(&ref_dir.join("zoo_input.params"), "x");
     let hybrid = values(&net.call(&x).unwrap());
-    let theirs: Vec<f32> = want[format!("{name}_out")]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
+    let theirs = floats(&want[format!("{name}_out")]);
     assert_close(&hybrid, &theirs, 1e-4, &format!("{name}: MXNet's outputs"));
     net.hybridize(false);
     let imperative = values(&net.call(&x).unwrap());
