@@ -1,4 +1,5 @@
-//! What the MNIST training examples (`train_mlp`, `train_mlp_dist`, `train_module`) share: the
+//! What the MNIST training examples (`train_mlp`, `train_mlp_dist`, `train_module`,
+//! `gluon_mnist`) share: the
 //! MLP of MXNet's docs, the settings of their MNIST iterators, the dataset check and the
 //! evaluation of an executor's accuracy.
 
@@ -12,6 +13,7 @@ use mxr::sym::{self, Symbol};
 
 /// The MLP of MXNet's docs: data → fc1(128) → relu → fc2(64) → relu → fc3(10) →
 /// SoftmaxOutput("softmax"), as written there with `mx.sym`.
+#[allow(dead_code)] // gluon_mnist builds its network with Gluon
 pub(crate) fn mlp() -> mxr::Result<Symbol> {
     let data = Symbol::variable("data");
     let fc1 = sym::fully_connected(&data, 128).name("fc1").build()?;

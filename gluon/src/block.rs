@@ -257,7 +257,7 @@ impl<T: HybridForward> Block for T {
         if let Some(out) = hybrid::call_cached(self, inputs)? {
             return Ok(out);
         }
-        hybrid::finish_deferred(self, inputs)?;
+        hybrid::finish_deferred(self, inputs, true)?;
         self.hybrid_forward(inputs)
     }
 }

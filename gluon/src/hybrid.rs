@@ -22,7 +22,7 @@ use mxr_frontend::sym::Symbol;
 use parking_lot::Mutex;
 
 use crate::block::HybridBlock;
-use crate::parameter::Parameter;
+use crate::parameter::{Parameter, ParameterDict};
 use crate::{Result, autograd};
 
 /// The input variables' names: `data`, or `data0`, `data1`, ... (Gluon's `_flatten` names).
@@ -143,7 +143,7 @@ pub(crate) fn call_cached(
         match graphs.get(&signature) {
             Some(c) => Arc::clone(c),
             None => {
-                finish_deferred(block, inputs)?;
+                finish_deferred(block, inputs, false)?;
                 let c = Arc::new(Mutex::new(bind(block, inputs, recording)?));
                 graphs.insert(signature, Arc::clone(&c));
                 c
@@ -263,9 +263,21 @@ fn bind(block: &dyn HybridBlock, inputs: &[NDArray], with_grads: bool) -> Result
 /// Gives parameters waiting for their shape the shapes inferred from `block`'s graph on
 /// `inputs`, then makes their values. A shape inference cannot complete is an error naming
 /// the block and the parameter.
-pub(crate) fn finish_deferred(block: &dyn HybridBlock, inputs: &[NDArray]) -> Result<()> {
+///
+/// With `own_only`, nothing happens unless one of the block's own parameters waits (Gluon's
+/// check before each imperative call; children check theirs when called); otherwise any
+/// parameter of the block or its descendants.
+pub(crate) fn finish_deferred(
+    block: &dyn HybridBlock,
+    inputs: &[NDArray],
+    own_only: bool,
+) -> Result<()> {
+    let waiting = |params: &ParameterDict| params.values().any(Parameter::is_deferred);
+    if own_only && !waiting(block.params()) {
+        return Ok(());
+    }
     let params = block.collect_params();
-    if !params.values().any(|p| p.is_deferred()) {
+    if !waiting(&params) {
         return Ok(());
     }
     let core = block.core();

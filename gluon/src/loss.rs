@@ -249,7 +249,9 @@ impl HybridForward for SoftmaxCrossEntropyLoss {
             pred.op("log_softmax", &[("axis", "-1")])?
         };
         let picked = if self.sparse_label {
-            let attrs = [("axis", "-1"), ("keepdims", "True")];
+            // Gluon keeps the axis (keepdims=True) before the mean over non-batch axes, which
+            // gives the same values; mxr's `pick` takes the `(N,)` labels only without it.
+            let attrs = [("axis", "-1"), ("keepdims", "False")];
             F::invoke1("pick", None, &[&logp, label], &attrs)?
         } else {
             let prod = logp.binary("elemwise_mul", label)?;

@@ -127,3 +127,37 @@ impl Operator for ExternalBackward {
         Err(no_kernel(self.name()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nd::tape::Tape;
+
+    /// `y = 3 x` computed outside the tape; its backward gives `3 dy`.
+    #[derive(Debug)]
+    struct Triple;
+
+    impl ExternalNode for Triple {
+        fn backward(&self, ograds: &[NDArray]) -> Result<Vec<Option<NDArray>>> {
+            let g = crate::nd::invoke("_mul_scalar", &[&ograds[0]], &[("scalar", "3")])?;
+            Ok(vec![g.into_iter().next()])
+        }
+    }
+
+    #[test]
+    fn an_external_node_takes_part_in_backward() {
+        let mut tape = Tape::new(true);
+        let x = tape.variable("x", NDArray::from_vec(&[2], vec![1.0f32, 2.0]).unwrap());
+        let sq = mxr_operators::registry::create("square", &[], None).unwrap();
+        let x2 = tape.apply(sq, "sq", &[x]).unwrap()[0];
+        let value = crate::nd::invoke("_mul_scalar", &[tape.value(x2)], &[("scalar", "3")])
+            .unwrap()
+            .remove(0);
+        let y = tape.apply_external(Arc::new(Triple), "triple", &[x2], vec![value]);
+        assert_eq!(tape.value(y[0]).to_vec::<f32>().unwrap(), vec![3.0, 12.0]);
+        let grads = tape.backward(&[(y[0], None)]).unwrap();
+        // d(3 x^2)/dx = 6 x
+        let dx = grads[x.node].as_ref().unwrap().to_vec::<f32>().unwrap();
+        assert_eq!(dx, vec![6.0, 12.0]);
+    }
+}
