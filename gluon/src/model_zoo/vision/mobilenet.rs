@@ -9,7 +9,7 @@ use crate::nn::{Activation, BatchNorm, Conv2D, Dense, Flatten, HybridSequential,
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
-use super::call1;
+use super::{Trunk, call1};
 
 /// MobileNetV2's activation: `clip(x, 0, 6)`, one `clip` node named `relu6` in the block
 /// (`relu60_relu6`).
@@ -127,8 +127,7 @@ const SEPARABLE: [(usize, usize, usize); 13] = [
 #[derive(Debug)]
 pub struct MobileNet {
     core: BlockCore,
-    features: HybridSequential,
-    output: Dense,
+    trunk: Trunk<Dense>,
 }
 
 impl MobileNet {
@@ -153,11 +152,8 @@ impl MobileNet {
             features.add(Flatten::new());
             Ok((features, Dense::new(classes)))
         })?;
-        Ok(MobileNet {
-            core,
-            features,
-            output,
-        })
+        let trunk = Trunk { features, output };
+        Ok(MobileNet { core, trunk })
     }
 }
 
@@ -167,15 +163,11 @@ impl HybridForward for MobileNet {
     }
 
     fn children(&self) -> Vec<(String, &dyn Block)> {
-        vec![
-            ("features".to_owned(), &self.features as &dyn Block),
-            ("output".to_owned(), &self.output),
-        ]
+        self.trunk.children()
     }
 
     fn hybrid_forward<F: Tensor>(&self, inputs: &[F]) -> Result<Vec<F>> {
-        let x = call1(&self.features, single(&self.core, inputs)?)?;
-        Ok(vec![call1(&self.output, &x)?])
+        self.trunk.forward(&self.core, inputs)
     }
 }
 
@@ -256,8 +248,7 @@ const BOTTLENECKS: [(usize, usize, usize, usize); 17] = [
 #[derive(Debug)]
 pub struct MobileNetV2 {
     core: BlockCore,
-    features: HybridSequential,
-    output: HybridSequential,
+    trunk: Trunk<HybridSequential>,
 }
 
 impl MobileNetV2 {
@@ -293,11 +284,8 @@ impl MobileNetV2 {
             });
             Ok((features, output))
         })?;
-        Ok(MobileNetV2 {
-            core,
-            features,
-            output,
-        })
+        let trunk = Trunk { features, output };
+        Ok(MobileNetV2 { core, trunk })
     }
 }
 
@@ -307,15 +295,11 @@ impl HybridForward for MobileNetV2 {
     }
 
     fn children(&self) -> Vec<(String, &dyn Block)> {
-        vec![
-            ("features".to_owned(), &self.features as &dyn Block),
-            ("output".to_owned(), &self.output),
-        ]
+        self.trunk.children()
     }
 
     fn hybrid_forward<F: Tensor>(&self, inputs: &[F]) -> Result<Vec<F>> {
-        let x = call1(&self.features, single(&self.core, inputs)?)?;
-        Ok(vec![call1(&self.output, &x)?])
+        self.trunk.forward(&self.core, inputs)
     }
 }
 

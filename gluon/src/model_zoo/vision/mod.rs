@@ -32,7 +32,8 @@ pub use resnet::{
     resnet50_v1, resnet50_v2, resnet101_v1, resnet101_v2, resnet152_v1, resnet152_v2,
 };
 
-use crate::block::{Block, BlockCore, HybridBlock, HybridForward};
+use crate::block::{Block, BlockCore, HybridBlock, HybridForward, single};
+use crate::nn::HybridSequential;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
@@ -42,6 +43,29 @@ fn call1<F: Tensor>(block: &dyn HybridBlock, x: &F) -> Result<F> {
     match out.len() {
         1 => Ok(out.swap_remove(0)),
         n => Err(block.core().error(format!("expected one output, got {n}"))),
+    }
+}
+
+/// The two parts of every network here, children of its block under these names:
+/// `features`, then `output`.
+#[derive(Debug)]
+struct Trunk<O> {
+    features: HybridSequential,
+    output: O,
+}
+
+impl<O: HybridBlock> Trunk<O> {
+    fn children(&self) -> Vec<(String, &dyn Block)> {
+        vec![
+            ("features".to_owned(), &self.features as &dyn Block),
+            ("output".to_owned(), &self.output),
+        ]
+    }
+
+    /// `output(features(x))` for the network of `core`.
+    fn forward<F: Tensor>(&self, core: &BlockCore, inputs: &[F]) -> Result<Vec<F>> {
+        let x = call1(&self.features, single(core, inputs)?)?;
+        Ok(vec![call1(&self.output, &x)?])
     }
 }
 

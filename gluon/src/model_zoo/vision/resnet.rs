@@ -12,7 +12,7 @@ use crate::nn::{Activation, BatchNorm, Conv2D, Dense, Flatten, HybridSequential,
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 
-use super::call1;
+use super::{Trunk, call1};
 
 /// `_conv3x3`: a 3×3 convolution with padding 1 and no bias.
 fn conv3x3(channels: usize, stride: usize, in_channels: usize) -> Result<Conv2D> {
@@ -407,8 +407,7 @@ impl Default for ResNetOptions {
 #[derive(Debug)]
 pub struct ResNet {
     core: BlockCore,
-    features: HybridSequential,
-    output: Dense,
+    trunk: Trunk<Dense>,
 }
 
 /// MXNet's `ResNetV1` (see [`ResNet::v1`]).
@@ -496,11 +495,8 @@ impl ResNet {
             let last = channels[channels.len() - 1];
             Ok((features, Dense::new(options.classes).in_units(last)?))
         })?;
-        Ok(ResNet {
-            core,
-            features,
-            output,
-        })
+        let trunk = Trunk { features, output };
+        Ok(ResNet { core, trunk })
     }
 
     /// MXNet's `ResNetV2(block, layers, channels, classes, thumbnail)`: as [`ResNet::v1`],
@@ -526,21 +522,18 @@ impl ResNet {
             let last = channels[channels.len() - 1];
             Ok((features, Dense::new(options.classes).in_units(last)?))
         })?;
-        Ok(ResNet {
-            core,
-            features,
-            output,
-        })
+        let trunk = Trunk { features, output };
+        Ok(ResNet { core, trunk })
     }
 
     /// The feature extractor (everything but the output layer).
     pub fn features(&self) -> &HybridSequential {
-        &self.features
+        &self.trunk.features
     }
 
     /// The output layer.
     pub fn output(&self) -> &Dense {
-        &self.output
+        &self.trunk.output
     }
 }
 
@@ -550,16 +543,11 @@ impl HybridForward for ResNet {
     }
 
     fn children(&self) -> Vec<(String, &dyn Block)> {
-        vec![
-            ("features".to_owned(), &self.features as &dyn Block),
-            ("output".to_owned(), &self.output),
-        ]
+        self.trunk.children()
     }
 
     fn hybrid_forward<F: Tensor>(&self, inputs: &[F]) -> Result<Vec<F>> {
-        let x = single(&self.core, inputs)?;
-        let x = call1(&self.features, x)?;
-        Ok(vec![call1(&self.output, &x)?])
+        self.trunk.forward(&self.core, inputs)
     }
 }
 
