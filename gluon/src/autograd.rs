@@ -43,7 +43,8 @@ fn key(a: &NDArray) -> Key {
 /// array and request.
 type Marked = (NDArray, NDArray, GradReq);
 
-/// Variables marked on any thread (MXNet keeps the mark on the array itself).
+/// Variables marked on any thread (MXNet keeps the mark on the array itself); a parameter
+/// unmarks its value when dropped.
 static MARKED: LazyLock<Mutex<HashMap<Key, Marked>>> = LazyLock::new(Default::default);
 
 struct Recording {
@@ -62,6 +63,12 @@ thread_local! {
 pub fn mark_variable(data: &NDArray, grad: &NDArray, req: GradReq) {
     let mut marked = MARKED.lock().unwrap_or_else(PoisonError::into_inner);
     marked.insert(key(data), (data.clone(), grad.clone(), req));
+}
+
+/// Removes the mark of `data` (a parameter dropped, or an array no longer differentiated).
+pub fn unmark_variable(data: &NDArray) {
+    let mut marked = MARKED.lock().unwrap_or_else(PoisonError::into_inner);
+    marked.remove(&key(data));
 }
 
 /// Marks `x` as a variable with a zero gradient array of its shape and returns that array
@@ -109,18 +116,24 @@ pub fn record() -> RecordScope {
     record_with(true)
 }
 
-/// [`record`] with the training mode given (`record(train_mode=False)`).
+/// [`record`] with the training mode given (`record(train_mode=False)`). Inside an active
+/// recording (a nested `record`), the recording goes on.
 pub fn record_with(train_mode: bool) -> RecordScope {
-    RECORDING.with(|r| {
-        *r.borrow_mut() = Some(Recording {
+    let nested = RECORDING.with(|r| {
+        let mut guard = r.borrow_mut();
+        if guard.as_ref().is_some_and(|rec| rec.active) {
+            return true;
+        }
+        *guard = Some(Recording {
             tape: Tape::new(train_mode),
             entries: HashMap::new(),
             variables: Vec::new(),
             active: true,
-        })
+        });
+        false
     });
     RecordScope {
-        previous_active: Some(false),
+        previous_active: Some(nested),
         _train: nd::train_mode(train_mode),
     }
 }

@@ -25,6 +25,58 @@
 //! # Ok::<(), mxr::gluon::Error>(())
 //! ```
 
+//!
+//! A block of one's own (how the model zoo's networks are written): a [`BlockCore`] made
+//! first, children made in its [`name_scope`](naming::name_scope), and one `hybrid_forward`.
+//!
+//! ```
+//! use mxr::gluon::{Block, BlockCore, HybridForward, Result, Tensor, naming, single};
+//! use mxr::gluon::nn::{Dense, HybridSequential};
+//!
+//! #[derive(Debug)]
+//! struct Residual {
+//!     core: BlockCore,
+//!     body: HybridSequential,
+//! }
+//!
+//! impl Residual {
+//!     fn new(units: usize) -> Residual {
+//!         let core = BlockCore::new("residual", None);
+//!         let body = naming::name_scope(core.prefix(), || {
+//!             let mut body = HybridSequential::with_prefix(Some("body_"));
+//!             body.name_scope(|b| b.add(Dense::new(units).activation("relu")));
+//!             body
+//!         });
+//!         Residual { core, body }
+//!     }
+//! }
+//!
+//! impl HybridForward for Residual {
+//!     fn core(&self) -> &BlockCore {
+//!         &self.core
+//!     }
+//!     fn children(&self) -> Vec<(String, &dyn Block)> {
+//!         vec![("body".into(), &self.body as &dyn Block)]
+//!     }
+//!     fn hybrid_forward<F: Tensor>(&self, inputs: &[F]) -> Result<Vec<F>> {
+//!         let x = single(&self.core, inputs)?;
+//!         let y = F::call_block(&self.body, std::slice::from_ref(x))?;
+//!         Ok(vec![y[0].binary("elemwise_add", x)?])
+//!     }
+//! }
+//!
+//! let net = Residual::new(3);
+//! assert_eq!(net.collect_params().keys()[0], "residual0_body_dense0_weight");
+//! assert_eq!(net.structural_params()[0].0, "body.0.weight");
+//! net.initialize("xavier", mxr::engine::Context::cpu(0))?;
+//! let x = mxr::nd::NDArray::ones(&[2, 3])?;
+//! let imperative = net.call(&x)?.to_vec::<f32>()?;
+//! net.hybridize(true);
+//! let hybrid = net.call(&x)?.to_vec::<f32>()?;
+//! assert!(hybrid.iter().zip(&imperative).all(|(a, b)| (a - b).abs() <= 1e-6 * b.abs().max(1.0)));
+//! # Ok::<(), mxr::gluon::Error>(())
+//! ```
+
 use std::path::Path;
 
 use mxr_engine::Context;

@@ -82,6 +82,14 @@ struct State {
     var: Option<Symbol>,
 }
 
+impl Drop for State {
+    fn drop(&mut self) {
+        if let (Some(data), Some(_)) = (&self.data, &self.grad) {
+            autograd::unmark_variable(data);
+        }
+    }
+}
+
 /// A parameter of a block: a shared handle to its value, gradient and settings.
 ///
 /// ```

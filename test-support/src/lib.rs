@@ -18,6 +18,7 @@
 //! what it is for, so it panics where library code would return an error.
 
 pub mod json;
+pub mod python;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use mxr::DType;
 use mxr::engine::Context;
@@ -552,38 +551,11 @@ else:
 /// The Python that can import mxnet: `$MXR_MXNET_PYTHON` (which must work), else
 /// `<repo>/.venv/bin/python`; `None` (after printing a skip notice) when there is none.
 pub(crate) fn mxnet_python() -> Option<PathBuf> {
-    let explicit = std::env::var_os("MXR_MXNET_PYTHON").map(PathBuf::from);
-    let python = explicit
-        .clone()
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
-    let works = Command::new(&python)
-        .args(["-c", "import mxnet"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    match (works, explicit) {
-        (true, _) => Some(python),
-        (false, Some(p)) => panic!("MXR_MXNET_PYTHON={} cannot import mxnet", p.display()),
-        (false, None) => {
-            mxr_test_support::skip(
-                mxr_test_support::Missing::MxNet,
-                "MXNet not installed (python3 -m venv .venv && .venv/bin/pip install \
-                 mxnet==1.9.1 'numpy<1.24'; or set MXR_MXNET_PYTHON)",
-            );
-            None
-        }
-    }
+    mxr_test_support::python::mxnet_python(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 fn run_mxnet(python: &Path, args: &[&str]) -> Value {
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(MXNET_SCRIPT)
-        .args(args)
-        .output()
-        .expect("run python");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "MXNet failed: {stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+    mxr_test_support::python::run_python_json(python, MXNET_SCRIPT, args)
 }
 
 /// Checks `file` against MXNet's description `{"kind", "arrays": [...]}` of it.

@@ -3,11 +3,10 @@
 
 use crate::Result;
 use crate::block::{Block, BlockCore, HybridForward, single};
-use crate::naming::name_scope;
 use crate::parameter::{ParamSpec, Parameter};
 use crate::tensor::Tensor;
 
-use super::{Activation, py_bool, py_float};
+use super::{Activation, activation_child, child_activation, py_bool, py_float, weighted};
 
 /// A fully connected layer: `act(dot(x, weight.T) + bias)`; `in_units` 0 (the default) is
 /// inferred at the first forward.
@@ -39,10 +38,7 @@ impl Dense {
 
     /// With an activation after the product (a child block `<act>_`, as in Gluon).
     pub fn activation(mut self, act_type: &str) -> Dense {
-        let prefix = format!("{act_type}_");
-        self.act = Some(name_scope(self.core.prefix(), || {
-            Activation::with_prefix(act_type, Some(&prefix))
-        }));
+        self.act = Some(child_activation(self.core.prefix(), act_type));
         self
     }
 
@@ -89,32 +85,19 @@ impl HybridForward for Dense {
     }
 
     fn children(&self) -> Vec<(String, &dyn Block)> {
-        match &self.act {
-            Some(act) => vec![("act".to_owned(), act as &dyn Block)],
-            None => Vec::new(),
-        }
+        activation_child(&self.act)
     }
 
     fn hybrid_forward<F: Tensor>(&self, inputs: &[F]) -> Result<Vec<F>> {
         let x = single(&self.core, inputs)?;
-        let w = F::param(&self.weight)?;
         let units = self.units.to_string();
         let attrs = [
             ("num_hidden", units.as_str()),
             ("no_bias", py_bool(self.bias.is_none())),
             ("flatten", py_bool(self.flatten)),
         ];
-        let y = match &self.bias {
-            Some(b) => {
-                let b = F::param(b)?;
-                F::invoke1("FullyConnected", Some("fwd"), &[x, &w, &b], &attrs)?
-            }
-            None => F::invoke1("FullyConnected", Some("fwd"), &[x, &w], &attrs)?,
-        };
-        match &self.act {
-            Some(act) => F::call_block(act, &[y]),
-            None => Ok(vec![y]),
-        }
+        let (bias, act) = (self.bias.as_ref(), self.act.as_ref());
+        weighted("FullyConnected", x, &self.weight, bias, &attrs, act)
     }
 }
 

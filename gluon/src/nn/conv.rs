@@ -3,11 +3,10 @@
 
 use crate::Result;
 use crate::block::{Block, BlockCore, HybridForward, single};
-use crate::naming::name_scope;
 use crate::parameter::{ParamSpec, Parameter};
 use crate::tensor::Tensor;
 
-use super::{Activation, py_bool, py_tuple};
+use super::{Activation, activation_child, child_activation, py_bool, py_tuple, weighted};
 
 /// A convolution over 1, 2 or 3 spatial dimensions (as many as the kernel has), layout
 /// `NCW` / `NCHW` / `NCDHW`; `in_channels` 0 (the default) is inferred at the first forward.
@@ -107,10 +106,7 @@ impl Conv {
 
     /// With an activation after the convolution (a child block `<act>_`).
     pub fn activation(mut self, act_type: &str) -> Conv {
-        let prefix = format!("{act_type}_");
-        self.act = Some(name_scope(self.core.prefix(), || {
-            Activation::with_prefix(act_type, Some(&prefix))
-        }));
+        self.act = Some(child_activation(self.core.prefix(), act_type));
         self
     }
 
@@ -145,15 +141,11 @@ impl HybridForward for Conv {
     }
 
     fn children(&self) -> Vec<(String, &dyn Block)> {
-        match &self.act {
-            Some(act) => vec![("act".to_owned(), act as &dyn Block)],
-            None => Vec::new(),
-        }
+        activation_child(&self.act)
     }
 
     fn hybrid_forward<F: Tensor>(&self, inputs: &[F]) -> Result<Vec<F>> {
         let x = single(&self.core, inputs)?;
-        let w = F::param(&self.weight)?;
         let (kernel, stride) = (py_tuple(&self.kernel), py_tuple(&self.strides));
         let (dilate, pad) = (py_tuple(&self.dilation), py_tuple(&self.padding));
         let (filters, groups) = (self.channels.to_string(), self.groups.to_string());
@@ -167,16 +159,7 @@ impl HybridForward for Conv {
             ("no_bias", py_bool(self.bias.is_none())),
             ("layout", self.layout()),
         ];
-        let y = match &self.bias {
-            Some(b) => {
-                let b = F::param(b)?;
-                F::invoke1("Convolution", Some("fwd"), &[x, &w, &b], &attrs)?
-            }
-            None => F::invoke1("Convolution", Some("fwd"), &[x, &w], &attrs)?,
-        };
-        match &self.act {
-            Some(act) => F::call_block(act, &[y]),
-            None => Ok(vec![y]),
-        }
+        let (bias, act) = (self.bias.as_ref(), self.act.as_ref());
+        weighted("Convolution", x, &self.weight, bias, &attrs, act)
     }
 }

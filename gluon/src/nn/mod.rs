@@ -19,6 +19,49 @@ pub use sequential::{HybridLambda, HybridSequential, Sequential};
 
 use mxr_frontend::sym::Scalar;
 
+use crate::Result;
+use crate::block::Block;
+use crate::naming::name_scope;
+use crate::parameter::Parameter;
+use crate::tensor::Tensor;
+
+/// The activation child of a Dense or convolution layer: prefix `<act>_` in the layer's scope.
+pub(crate) fn child_activation(layer_prefix: &str, act_type: &str) -> Activation {
+    let prefix = format!("{act_type}_");
+    name_scope(layer_prefix, || {
+        Activation::with_prefix(act_type, Some(&prefix))
+    })
+}
+
+/// The children of a layer with an optional activation child.
+pub(crate) fn activation_child(act: &Option<Activation>) -> Vec<(String, &dyn Block)> {
+    match act {
+        Some(act) => vec![("act".to_owned(), act as &dyn Block)],
+        None => Vec::new(),
+    }
+}
+
+/// `op(x, weight[, bias])` named `fwd`, then the activation child if any: the body of Dense
+/// and the convolutions.
+pub(crate) fn weighted<F: Tensor>(
+    op: &str,
+    x: &F,
+    weight: &Parameter,
+    bias: Option<&Parameter>,
+    attrs: &[(&str, &str)],
+    act: Option<&Activation>,
+) -> Result<Vec<F>> {
+    let w = F::param(weight)?;
+    let y = match bias {
+        Some(b) => F::invoke1(op, Some("fwd"), &[x, &w, &F::param(b)?], attrs)?,
+        None => F::invoke1(op, Some("fwd"), &[x, &w], attrs)?,
+    };
+    match act {
+        Some(act) => F::call_block(act, &[y]),
+        None => Ok(vec![y]),
+    }
+}
+
 /// A tuple as Python's `str` writes it: `(3, 3)`, `(3,)`, `()`.
 pub(crate) fn py_tuple(values: &[usize]) -> String {
     match values {

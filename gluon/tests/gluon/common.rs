@@ -1,7 +1,6 @@
 //! What the tests share: the nets they build, MXNet's Python.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use mxr::engine::Context;
 use mxr::gluon::nn::{
@@ -103,6 +102,15 @@ fn set_ramp(p: &Parameter, i: usize) {
     p.set_data(&scaled).unwrap();
 }
 
+/// The values of every parameter of `block`, in `collect_params` order.
+pub(crate) fn param_values(block: &dyn Block) -> Vec<Vec<f32>> {
+    let params = block.collect_params();
+    params
+        .values()
+        .map(|p| values(&p.data().unwrap()))
+        .collect()
+}
+
 /// The values of `a`.
 pub(crate) fn values(a: &NDArray) -> Vec<f32> {
     a.to_vec::<f32>().unwrap()
@@ -120,39 +128,7 @@ pub(crate) fn assert_close(a: &[f32], b: &[f32], rel: f32, what: &str) {
 /// The Python that imports MXNet 1.9.1 (`MXR_MXNET_PYTHON`, else the workspace's `.venv`);
 /// `None` after a skip notice when there is none.
 pub(crate) fn mxnet_python() -> Option<PathBuf> {
-    let explicit = std::env::var_os("MXR_MXNET_PYTHON").map(PathBuf::from);
-    let python = explicit
-        .clone()
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
-    let works = Command::new(&python)
-        .args(["-c", "import mxnet"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    match (works, explicit) {
-        (true, _) => Some(python),
-        (false, Some(p)) => panic!("MXR_MXNET_PYTHON={} cannot import mxnet", p.display()),
-        (false, None) => {
-            mxr_test_support::skip(
-                mxr_test_support::Missing::MxNet,
-                "MXNet not installed (python3 -m venv .venv && .venv/bin/pip install \
-                 mxnet==1.9.1 'numpy<1.24'; or set MXR_MXNET_PYTHON)",
-            );
-            None
-        }
-    }
-}
-
-/// Runs `script` with `args`; its stdout as JSON.
-pub(crate) fn run_python(python: &Path, script: &str, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "MXNet failed: {stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+    mxr_test_support::python::mxnet_python(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
 }
 
 /// A fresh directory under the target directory for this test's files.

@@ -9,8 +9,7 @@ use mxr_test_support::json::compact_graph;
 use serde_json::{Value, json};
 
 use super::common::{
-    assert_close, cnn, cpu, embed, indices, mlp, mxnet_python, pools, ramp, run_python, scratch,
-    values,
+    assert_close, cnn, cpu, embed, indices, mlp, mxnet_python, pools, ramp, scratch, values,
 };
 
 /// Builds the nets of `common.rs` in the same order (so the same counters), exports them as
@@ -103,7 +102,7 @@ fn export_matches_mxnet_and_mxnet_imports_it() {
         outputs.push(values(&y));
     }
     let Some(python) = mxnet_python() else { return };
-    let want = run_python(&python, SCRIPT, &[dir.to_str().unwrap()]);
+    let want = mxr_test_support::python::run_python_json(&python, SCRIPT, &[dir.to_str().unwrap()]);
     for (i, name) in NAMES.iter().enumerate() {
         let ours = std::fs::read_to_string(dir.join(format!("mxr_{name}-symbol.json"))).unwrap();
         let theirs = want[format!("{name}_json")].as_str().unwrap();

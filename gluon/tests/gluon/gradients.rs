@@ -181,3 +181,28 @@ fn a_hybridized_block_run_twice_in_one_recording_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn nested_record_keeps_the_outer_recording_and_pause_stops_it() {
+    let x = ramp(&[3]);
+    let dx = autograd::attach_grad(&x).unwrap();
+    let y = {
+        let _rec = autograd::record();
+        let a = mxr::gluon::Tensor::op(&x, "square", &[]).unwrap();
+        let b = {
+            let _inner = autograd::record();
+            mxr::gluon::Tensor::scalar(&a, "_mul_scalar", 2.0).unwrap()
+        };
+        assert!(autograd::is_recording());
+        {
+            let _pause = autograd::pause();
+            assert!(!autograd::is_recording());
+        }
+        mxr::gluon::Tensor::binary(&b, "elemwise_add", &x).unwrap()
+    };
+    assert!(!autograd::is_recording());
+    autograd::backward(&[&y]).unwrap();
+    // d(2 x^2 + x)/dx = 4 x + 1
+    let want: Vec<f32> = values(&x).iter().map(|v| 4.0 * v + 1.0).collect();
+    assert_close(&values(&dx), &want, 1e-6, "nested");
+}

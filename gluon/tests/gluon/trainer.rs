@@ -9,7 +9,7 @@ use mxr::nd::NDArray;
 use mxr::optim::{Sgd, Updater};
 use mxr::sym::Symbol;
 
-use super::common::{assert_close, cpu, mlp, ramp, set_ramp_params, values};
+use super::common::{assert_close, cpu, mlp, param_values, ramp, set_ramp_params, values};
 
 /// Three SGD steps (momentum 0.9) on the L2 loss of the MLP through `Trainer`, hybridized or
 /// not, and through a bound executor and an `Updater`: the same weights.
@@ -44,12 +44,7 @@ fn trainer_sgd_matches_the_executor_loop() {
             autograd::backward(&[&l]).unwrap();
             trainer.step(x.shape()[0]).unwrap();
         }
-        let weights: Vec<Vec<f32>> = net
-            .collect_params()
-            .values()
-            .map(|p| values(&p.data().unwrap()))
-            .collect();
-        finals.push(weights);
+        finals.push(param_values(&net));
     }
     // The executor loop on the traced symbol.
     let net = mlp();
@@ -174,12 +169,7 @@ fn trainer_through_a_kvstore_matches_the_local_trainer() {
             autograd::backward(&[&l]).unwrap();
             trainer.step(4).unwrap();
         }
-        let weights: Vec<Vec<f32>> = net
-            .collect_params()
-            .values()
-            .map(|p| values(&p.data().unwrap()))
-            .collect();
-        finals.push(weights);
+        finals.push(param_values(&net));
     }
     for (i, (a, b)) in finals[0].iter().zip(&finals[1]).enumerate() {
         assert_close(b, a, 1e-6, &format!("parameter {i}"));

@@ -56,15 +56,7 @@ pub(crate) fn onnxruntime() -> Option<PathBuf> {
 
 /// Runs `script` with `args`; its stdout, or a panic with its stderr.
 pub(crate) fn run(python: &Path, script: &str, args: &[&str]) -> String {
-    let out = Command::new(python)
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "python failed: {stderr}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    mxr_test_support::python::run_python(python, script, args)
 }
 
 /// MXNet builds the docs' MLP or LeNet with its Symbol API (seeded weights), saves the
