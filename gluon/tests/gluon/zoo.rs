@@ -15,9 +15,10 @@ use mxr::gluon::model_zoo::vision::{self, ResNetOptions};
 use mxr::gluon::{Block, HybridBlock};
 use mxr::nd::{self, NDArray};
 use mxr_test_support::json::compact_graph;
+use mxr_test_support::python::run_python_json;
 use serde_json::{Value, json};
 
-use super::common::{assert_close, cpu, mxnet_python, run_python, scratch, values};
+use super::common::{assert_close, cpu, mxnet_python, scratch, values};
 
 /// The networks compared, as MXNet's function names.
 const NETS: [&str; 4] = [
@@ -102,7 +103,7 @@ fn mxnet_side() -> Option<&'static (PathBuf, Value)> {
             &NETS.join(","),
             &shape.join(","),
         ];
-        let out = run_python(&python, SCRIPT, &args);
+        let out = run_python_json(&python, SCRIPT, &args);
         Some((dir, out))
     })
     .as_ref()
@@ -185,7 +186,7 @@ fn check_against_mxnet(name: &str) {
     let own = values(&net.call(&x).unwrap());
     let python = mxnet_python().expect("found for the references");
     let args = [prefix.to_str().unwrap(), input.to_str().unwrap()];
-    let imported = run_python(&python, IMPORTS, &args);
+    let imported = run_python_json(&python, IMPORTS, &args);
     let what = format!("{name}: MXNet's imports of mxr's export");
     assert_close(&own, &floats(&imported), 1e-4, &what);
 
