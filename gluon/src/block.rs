@@ -94,6 +94,9 @@ use crate::{Error, Result, export};
 #[derive(Debug)]
 pub struct BlockCore {
     prefix: String,
+    /// Made with the prefix `""`: traced in the enclosing block's name scope (Gluon's
+    /// `_empty_prefix`), so its automatic operator names continue the parent's counters.
+    empty_prefix: bool,
     params: ParameterDict,
     pub(crate) cache: CachedGraphs,
 }
@@ -102,10 +105,12 @@ impl BlockCore {
     /// The core of a new block of class `hint` (`dense`), named as Gluon names it (see
     /// [`naming`]); `prefix` overrides the automatic one.
     pub fn new(hint: &str, prefix: Option<&str>) -> BlockCore {
+        let empty_prefix = prefix == Some("");
         let prefix = block_prefix(prefix, hint);
         BlockCore {
             params: ParameterDict::new(&prefix),
             prefix,
+            empty_prefix,
             cache: CachedGraphs::default(),
         }
     }
@@ -311,7 +316,9 @@ impl<T: HybridForward> Block for T {
 
 impl<T: HybridForward> HybridBlock for T {
     fn forward_symbol(&self, inputs: &[Symbol]) -> Result<Vec<Symbol>> {
-        let _names = NameManager::prefix(self.prefix());
+        // A block given the prefix "" opens no name scope of its own (Gluon's `_empty_prefix`).
+        let _names =
+            (!HybridForward::core(self).empty_prefix).then(|| NameManager::prefix(self.prefix()));
         self.hybrid_forward(inputs)
     }
 }

@@ -4,8 +4,8 @@
 //!   requests, multipliers and initializers by name.
 //! - [`Block`], [`HybridBlock`] and [`HybridForward`]: a layer's computation written once over
 //!   a [`Tensor`] that is an NDArray (imperative) or a Symbol (traced), with Gluon's names.
-//! - [`nn`]: layers; [`loss`]: losses; [`autograd`]: recording and gradients; [`Trainer`]:
-//!   optimizer steps over the parameters.
+//! - [`nn`]: layers; [`model_zoo`]: MXNet's vision networks; [`loss`]: losses; [`autograd`]:
+//!   recording and gradients; [`Trainer`]: optimizer steps over the parameters.
 //! - Hybridization (a block bound as one graph through the executor), `export`,
 //!   `save_parameters` / `load_parameters`, and [`SymbolBlock`] to load an export.
 //!
@@ -36,6 +36,7 @@ mod error;
 mod export;
 mod hybrid;
 pub mod loss;
+pub mod model_zoo;
 pub mod naming;
 pub mod nn;
 mod parameter;

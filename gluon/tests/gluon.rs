@@ -6,4 +6,5 @@ mod gluon {
     mod export;
     mod gradients;
     mod trainer;
+    mod zoo;
 }

@@ -40,7 +40,12 @@ pub type Conv3D = Conv;
 impl Conv {
     /// `channels` output channels with a `kernel` window, stride 1, no padding, a bias.
     pub fn new(channels: usize, kernel: &[usize]) -> Conv {
-        let mut core = BlockCore::new("conv", None);
+        Conv::with_prefix(channels, kernel, None)
+    }
+
+    /// [`Conv::new`] with a given prefix (Gluon's `prefix='pred_'`).
+    pub fn with_prefix(channels: usize, kernel: &[usize], prefix: Option<&str>) -> Conv {
+        let mut core = BlockCore::new("conv", prefix);
         let mut shape = vec![channels, 0];
         shape.extend_from_slice(kernel);
         let weight = core.param("weight", ParamSpec::new(&shape));

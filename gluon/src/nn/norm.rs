@@ -75,6 +75,16 @@ impl BatchNorm {
         self
     }
 
+    /// Whether beta is learned (else its gradient is not requested; Gluon's `center`).
+    pub fn center(self, center: bool) -> BatchNorm {
+        self.beta.set_grad_req(if center {
+            GradReq::Write
+        } else {
+            GradReq::Null
+        });
+        self
+    }
+
     /// Whether the running statistics are used in training too.
     pub fn use_global_stats(mut self, on: bool) -> BatchNorm {
         self.use_global_stats = on;
