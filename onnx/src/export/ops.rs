@@ -1,6 +1,8 @@
 //! The conversions of export, one function per MXNet operator family: each reads the node's
 //! MXNet attributes (with MXNet's defaults) and appends the ONNX nodes that compute the same.
 
+mod deconv;
+mod layer_norm;
 mod select;
 
 use super::{Exporter, JsonNode};
@@ -15,10 +17,12 @@ pub const EXPORTED_OPS: &[&str] = &[
     "BatchNorm",
     "Concat",
     "Convolution",
+    "Deconvolution",
     "Dropout",
     "Embedding",
     "Flatten",
     "FullyConnected",
+    "LayerNorm",
     "LeakyReLU",
     "LinearRegressionOutput",
     "LogisticRegressionOutput",
@@ -244,6 +248,8 @@ pub(super) fn convert(ex: &mut Exporter, all: &[JsonNode], id: usize) -> Result<
     };
     match c.node.op.as_str() {
         "Convolution" => conv(ex, &c),
+        "Deconvolution" => deconv::deconvolution(ex, &c),
+        "LayerNorm" => layer_norm::layer_norm(ex, &c),
         "BatchNorm" => batch_norm(ex, &c),
         "Activation" => {
             let op = match c.attr("act_type").unwrap_or_default() {

@@ -8,6 +8,7 @@
 //! instead.
 
 mod fold;
+mod layer_norm;
 mod node;
 mod ops;
 mod reduce;

@@ -4,7 +4,7 @@
 use mxr_frontend::sym::{OpBuilder, Symbol};
 
 use super::node::{Node, axis};
-use super::{Importer, Value, fold, reduce, select, spatial};
+use super::{Importer, Value, fold, layer_norm, reduce, select, spatial};
 use crate::error::Result;
 use crate::tensor::{Tensor, checked_product};
 
@@ -22,6 +22,7 @@ pub const IMPORTED_OPS: &[&str] = &[
     "Concat",
     "Constant",
     "Conv",
+    "ConvTranspose",
     "Div",
     "Dropout",
     "Elu",
@@ -34,6 +35,7 @@ pub const IMPORTED_OPS: &[&str] = &[
     "GlobalMaxPool",
     "HardSigmoid",
     "Identity",
+    "LayerNormalization",
     "LeakyRelu",
     "Log",
     "LogSoftmax",
@@ -81,6 +83,8 @@ pub(super) fn convert(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>
     let one = |s: Symbol| vec![Value::Symbol(s)];
     Ok(match n.op {
         "Conv" => one(spatial::conv(imp, n)?),
+        "ConvTranspose" => one(spatial::conv_transpose(imp, n)?),
+        "LayerNormalization" => one(layer_norm::layer_norm(imp, n)?),
         "BatchNormalization" => one(batch_norm(imp, n)?),
         "Relu" => one(activation(imp, n, "relu")?),
         "Sigmoid" => one(activation(imp, n, "sigmoid")?),

@@ -235,3 +235,153 @@ pub(super) fn global_pool(imp: &mut Importer<'_>, n: &Node<'_>, pool_type: &str)
     ];
     build(imp, n, "Pooling", &[x], &params, "")
 }
+
+/// ConvTranspose: MXNet's `Deconvolution` (the same weight layout, `C_in × M/group ×
+/// kernel`), `output_padding` as `adj`. ONNX's output size per axis is
+/// `stride·(in − 1) + output_padding + dilation·(k − 1) + 1 − pad_begin − pad_end`; MXNet pads
+/// both ends alike, so asymmetric pads take the smaller of the two in the Deconvolution and
+/// crop the rest with a `slice`. `output_shape` (and `auto_pad` SAME_*, whose output is
+/// `in · stride`) give the padding by ONNX's rule: the total split with the extra unit at the
+/// end for SAME_UPPER, at the beginning otherwise.
+pub(super) fn conv_transpose(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
+    n.check_attrs(&[
+        "auto_pad",
+        "dilations",
+        "group",
+        "kernel_shape",
+        "output_padding",
+        "output_shape",
+        "pads",
+        "strides",
+    ])?;
+    let w_shape = imp.known_shape(n, 1, "take the filter count")?;
+    if w_shape.len() < 3 {
+        return Err(n.error(format!(
+            "weight shape {w_shape:?} is not (channels, filters / group, kernel...)"
+        )));
+    }
+    let k = w_shape.len() - 2;
+    let kernel = n
+        .sizes("kernel_shape")?
+        .unwrap_or_else(|| w_shape[2..].to_vec());
+    if kernel != w_shape[2..] {
+        return Err(n.attr_error(
+            "kernel_shape",
+            format!("{kernel:?} differs from the weight's {w_shape:?}"),
+        ));
+    }
+    let strides = per_axis(n, "strides", k)?;
+    let dilations = per_axis(n, "dilations", k)?;
+    let adj = n.sizes("output_padding")?.unwrap_or_else(|| vec![0; k]);
+    if adj.len() != k {
+        let reason = format!("{adj:?} must have {k} values (one per spatial axis)");
+        return Err(n.attr_error("output_padding", reason));
+    }
+    let group = n.int("group", 1)?;
+    if group < 1 {
+        return Err(n.attr_error("group", format!("{group} is not positive")));
+    }
+    let pads = transpose_pads(imp, n, (&kernel, &strides, &dilations, &adj))?;
+    let (begin, end) = pads.split_at(k);
+    let pad: Vec<usize> = begin.iter().zip(end).map(|(&b, &e)| b.min(e)).collect();
+    let mut inputs = vec![imp.symbol(n, 0)?, imp.symbol(n, 1)?];
+    let no_bias = n.input(2).is_none();
+    if !no_bias {
+        inputs.push(imp.symbol(n, 2)?);
+    }
+    let params = [
+        ("kernel", tuple(&kernel)),
+        ("stride", tuple(&strides)),
+        ("dilate", tuple(&dilations)),
+        ("pad", tuple(&pad)),
+        ("adj", tuple(&adj)),
+        ("num_filter", (w_shape[1] * group as usize).to_string()),
+        ("num_group", group.to_string()),
+        ("no_bias", if no_bias { "True" } else { "False" }.into()),
+    ];
+    if begin == end {
+        return build(imp, n, "Deconvolution", &inputs, &params, "");
+    }
+    let y = build(imp, n, "Deconvolution", &inputs, &params, "_full")?;
+    // Crop what the smaller padding left: `begin − pad` at the start, `end − pad` at the end.
+    let bound = |v: Option<i64>| v.map_or_else(|| "None".to_owned(), |v| v.to_string());
+    let (mut from, mut to) = (vec!["None".to_owned(); 2], vec!["None".to_owned(); 2]);
+    for i in 0..k {
+        let (b, e) = (begin[i] - pad[i], end[i] - pad[i]);
+        from.push(bound((b > 0).then_some(b as i64)));
+        to.push(bound((e > 0).then_some(-(e as i64))));
+    }
+    let crop = [("begin", tuple(&from)), ("end", tuple(&to))];
+    build(imp, n, "slice", &[y], &crop, "")
+}
+
+/// ConvTranspose's padding `[begin_1.., end_1..]`: from `pads`, or from the output shape that
+/// `output_shape` or `auto_pad` SAME_* asks for (which needs the input's spatial shape).
+fn transpose_pads(
+    imp: &Importer<'_>,
+    n: &Node<'_>,
+    (kernel, strides, dilations, adj): (&[usize], &[usize], &[usize], &[usize]),
+) -> Result<Vec<usize>> {
+    let k = kernel.len();
+    let auto = n.string("auto_pad", "NOTSET")?;
+    if !matches!(
+        auto.as_str(),
+        "NOTSET" | "VALID" | "SAME_UPPER" | "SAME_LOWER"
+    ) {
+        return Err(n.attr_error(
+            "auto_pad",
+            format!("{auto:?} is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER"),
+        ));
+    }
+    let output_shape = n.sizes("output_shape")?;
+    let same = auto.starts_with("SAME");
+    if output_shape.is_none() && !same {
+        let pads = match auto.as_str() {
+            "VALID" => vec![0; 2 * k],
+            _ => n.sizes("pads")?.unwrap_or_else(|| vec![0; 2 * k]),
+        };
+        if pads.len() != 2 * k {
+            let reason = format!(
+                "{pads:?} must have {} values (begin and end of {k} axes)",
+                2 * k
+            );
+            return Err(n.attr_error("pads", reason));
+        }
+        return Ok(pads);
+    }
+    let shape = imp.known_shape(n, 0, "compute ConvTranspose's padding for its output shape")?;
+    if shape.len() != k + 2 {
+        return Err(n.error(format!(
+            "input shape {shape:?} does not have {k} spatial axes"
+        )));
+    }
+    let spatial = &shape[2..];
+    let target: Vec<usize> = match output_shape {
+        // The full output shape or its spatial part.
+        Some(o) if o.len() == k + 2 => o[2..].to_vec(),
+        Some(o) if o.len() == k => o,
+        Some(o) => {
+            let reason = format!("{o:?} must have {k} spatial sizes");
+            return Err(n.attr_error("output_shape", reason));
+        }
+        None => spatial.iter().zip(strides).map(|(&x, &s)| x * s).collect(),
+    };
+    let mut pads = vec![0; 2 * k];
+    for i in 0..k {
+        let full = strides[i] * (spatial[i] - 1) + adj[i] + dilations[i] * (kernel[i] - 1) + 1;
+        let Some(total) = full.checked_sub(target[i]) else {
+            return Err(n.attr_error(
+                "output_shape",
+                format!(
+                    "{target:?} is larger than the {full} positions axis {} can produce",
+                    i + 2
+                ),
+            ));
+        };
+        let (small, big) = (total / 2, total - total / 2);
+        let upper = auto == "SAME_UPPER";
+        pads[i] = if upper { small } else { big };
+        pads[i + k] = if upper { big } else { small };
+    }
+    Ok(pads)
+}
