@@ -63,7 +63,7 @@ pub(super) fn layer_norm(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol>
         imp,
         n,
         "Reshape",
-        &[x.clone()],
+        std::slice::from_ref(&x),
         &[("shape", tuple(&flat_shape))],
         "_flat",
     )?;
