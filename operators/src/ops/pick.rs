@@ -74,36 +74,49 @@ impl Pick {
         axis_view(op, self.axis, shape)
     }
 
-    /// Shape inference: `data` holds the input's shape, every slot of `lanes` the index's
-    /// (= the output's). Works in both directions; unknown dimensions stay unknown.
-    fn infer(&self, shapes: &mut ShapeCtx<'_>, data: Slot, lanes: &[Slot]) -> Result<()> {
+    /// Shape inference: `data` holds the input's shape, `out` the output's (the data's
+    /// without `axis`, or with it as 1 under `keepdims`) and `index` the index's, which may
+    /// take either form whatever `keepdims` says (MXNet accepts both and infers the one
+    /// without the axis). Works from the data and from the output; unknown dimensions stay
+    /// unknown.
+    fn infer(&self, shapes: &mut ShapeCtx<'_>, data: Slot, out: Slot, index: Slot) -> Result<()> {
         let keepdims = self.param.keepdims;
-        let mut lane = Shape::unknown();
-        for &s in lanes {
-            lane.merge(&s.get(shapes)).map_err(|r| {
-                shapes.error(format!("the index and the output must have one shape: {r}"))
-            })?;
-        }
+        let mut lane = out.get(shapes);
         let whole = data.get(shapes);
-        let from_lanes = lane.ndim().map(|r| r + usize::from(!keepdims));
-        let Some(rank) = whole.ndim().or(from_lanes) else {
+        let from_out = lane.ndim().map(|r| r + usize::from(!keepdims));
+        let Some(rank) = whole.ndim().or(from_out) else {
             return Ok(());
         };
         let Some(axis) = normalize_axis(self.axis, rank) else {
             return Err(shapes.error(axis_out_of_range(self.axis, rank, "")));
         };
+        // The index's dims, in the output's form, say as much as the output's.
+        let given = index.get(shapes);
+        if let Some(idx) = given.partial_dims() {
+            let mut as_out = idx.to_vec();
+            match (idx.len() == rank, keepdims) {
+                (true, false) => _ = as_out.remove(axis),
+                (false, true) if idx.len() + 1 == rank => as_out.insert(axis, Some(1)),
+                _ => {}
+            }
+            lane.merge(&Shape::partial(as_out)).map_err(|r| {
+                shapes.error(format!(
+                    "the index must have the data's shape without axis {axis}, or with it as \
+                     1: {r}"
+                ))
+            })?;
+        }
         let dims = whole
             .partial_dims()
             .map_or_else(|| vec![None; rank], <[_]>::to_vec);
-        let mut picked = dims.clone();
-        if keepdims {
-            picked[axis] = Some(1);
-        } else {
-            picked.remove(axis);
-        }
-        lane.merge(&Shape::partial(picked)).map_err(|r| {
+        let mut kept = dims.clone();
+        kept[axis] = Some(1);
+        let mut dropped = dims.clone();
+        dropped.remove(axis);
+        let picked = if keepdims { &kept } else { &dropped };
+        lane.merge(&Shape::partial(picked.clone())).map_err(|r| {
             shapes.error(format!(
-                "the index must have the data's shape without axis {axis}{}: {r}",
+                "the output must have the data's shape without axis {axis}{}: {r}",
                 if keepdims { " (kept as 1)" } else { "" }
             ))
         })?;
@@ -113,11 +126,25 @@ impl Pick {
         } else {
             back.insert(axis, dims[axis]); // `lane` has rank `rank - 1`
         }
-        data.set(shapes, Shape::partial(back))?;
-        for &s in lanes {
-            s.set(shapes, lane.clone())?;
-        }
-        Ok(())
+        data.set(shapes, Shape::partial(back.clone()))?;
+        out.set(shapes, lane)?;
+        // The index: the data's shape without the axis, or with it as 1.
+        let mut without = back.clone();
+        without.remove(axis);
+        let mut with = back;
+        with[axis] = Some(1);
+        let form = if given.ndim() == Some(rank) {
+            with
+        } else {
+            without
+        };
+        let mut idx = given;
+        idx.merge(&Shape::partial(form)).map_err(|r| {
+            shapes.error(format!(
+                "the index must have the data's shape without axis {axis}, or with it as 1: {r}"
+            ))
+        })?;
+        index.set(shapes, idx)
     }
 }
 
@@ -148,7 +175,7 @@ impl Operator for Pick {
         vec!["data".into(), "index".into()]
     }
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
-        self.infer(shapes, Slot::In(0), &[Slot::In(1), Slot::Out(0)])
+        self.infer(shapes, Slot::In(0), Slot::Out(0), Slot::In(1))
     }
     fn infer_type(&self, types: &mut TypeCtx<'_>) -> Result<()> {
         tie_dtype(types, 0)
@@ -207,7 +234,7 @@ impl Operator for BackwardPick {
     fn infer_shape(&self, shapes: &mut ShapeCtx<'_>) -> Result<()> {
         shapes.tie(2, 0)?;
         self.0
-            .infer(shapes, Slot::Out(0), &[Slot::In(0), Slot::In(1)])?;
+            .infer(shapes, Slot::Out(0), Slot::In(0), Slot::In(1))?;
         shapes.tie(2, 0)
     }
     fn infer_type(&self, types: &mut TypeCtx<'_>) -> Result<()> {

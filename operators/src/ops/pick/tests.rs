@@ -129,13 +129,42 @@ fn pick_shapes_in_both_directions() {
     // From the index back to the data (the picked axis stays unknown).
     let (ins, _) = infer_shapes(op.as_ref(), &[Shape::of_rank(3), Shape::known(&[2, 4])]).unwrap();
     assert_eq!(ins[0], Shape::partial(vec![Some(2), None, Some(4)]));
+    // With keepdims the index may still be (2,) (what MXNet infers) or (2, 1):
+    // mx.sym.pick(d, i, axis=-1, keepdims=True).infer_shape(d=(2, 3)) gives i (2,), out (2, 1).
     let keep = make_op("pick", &[("axis", "-1"), ("keepdims", "true")]);
     let (ins, out) =
         infer_shapes(keep.as_ref(), &[Shape::known(&[2, 3]), Shape::unknown()]).unwrap();
     assert_eq!(
         (&ins[1], &out[0]),
+        (&Shape::known(&[2]), &Shape::known(&[2, 1]))
+    );
+    let (ins, out) = infer_shapes(
+        keep.as_ref(),
+        &[Shape::known(&[2, 3]), Shape::known(&[2, 1])],
+    )
+    .unwrap();
+    assert_eq!(
+        (&ins[1], &out[0]),
         (&Shape::known(&[2, 1]), &Shape::known(&[2, 1]))
     );
+    let (ins, out) = infer_shapes(
+        op.as_ref(),
+        &[Shape::known(&[2, 3, 4]), Shape::known(&[2, 1, 4])],
+    )
+    .unwrap();
+    assert_eq!(
+        (&ins[1], &out[0]),
+        (&Shape::known(&[2, 1, 4]), &Shape::known(&[2, 4]))
+    );
+    // x = mx.nd.arange(6).reshape((3, 2)); i = mx.nd.array([1, 0, 1])
+    // mx.nd.pick(x, i, axis=-1, keepdims=True) = [[1], [2], [5]]; with i.reshape((3, 1)) and
+    // keepdims=False: [1, 2, 5].
+    let x = || HostTensor::from_f32(&[3, 2], (0..6).map(|v| v as f32).collect());
+    let i = |shape: &[usize]| HostTensor::from_f32(shape, vec![1.0, 0.0, 1.0]);
+    let kept = pick(&[("axis", "-1"), ("keepdims", "true")], x(), i(&[3]));
+    assert_eq!(kept, (vec![3, 1], vec![1.0, 2.0, 5.0]));
+    let dropped = pick(&[("axis", "-1")], x(), i(&[3, 1]));
+    assert_eq!(dropped, (vec![3], vec![1.0, 2.0, 5.0]));
     // The output has the data's dtype; the index may have another.
     let (_, outs) = infer_types(op.as_ref(), &[Some(DType::F64), Some(DType::I32)]).unwrap();
     assert_eq!(outs[0], Some(DType::F64));
