@@ -72,7 +72,8 @@ fn core_of(c: &Common) -> &BlockCore {
     &c.core
 }
 
-/// `0.5 * weight * (label - pred)^2`, averaged per sample (`label` of `pred`'s shape).
+/// `0.5 * weight * (label - pred)^2`, averaged per sample (`label` reshaped to `pred`'s
+/// shape, as Gluon's `_reshape_like`).
 #[derive(Debug)]
 pub struct L2Loss(Common);
 
@@ -96,6 +97,7 @@ impl HybridForward for L2Loss {
 
     fn hybrid_forward<F: Tensor>(&self, inputs: &[F]) -> Result<Vec<F>> {
         let (pred, label) = self.0.pair(inputs)?;
+        let label = label.binary("reshape_like", pred)?;
         let loss = label.binary("elemwise_sub", pred)?.op("square", &[])?;
         Ok(vec![self.0.finish(loss, self.0.weight.map(|w| w / 2.0))?])
     }
@@ -127,6 +129,7 @@ impl HybridForward for L1Loss {
 
     fn hybrid_forward<F: Tensor>(&self, inputs: &[F]) -> Result<Vec<F>> {
         let (pred, label) = self.0.pair(inputs)?;
+        let label = label.binary("reshape_like", pred)?;
         let loss = label.binary("elemwise_sub", pred)?.op("abs", &[])?;
         Ok(vec![self.0.finish(loss, self.0.weight)?])
     }
@@ -171,6 +174,7 @@ impl HybridForward for SigmoidBinaryCrossEntropyLoss {
 
     fn hybrid_forward<F: Tensor>(&self, inputs: &[F]) -> Result<Vec<F>> {
         let (x, y) = self.common.pair(inputs)?;
+        let y = &y.binary("reshape_like", x)?;
         let loss = if self.from_sigmoid {
             let eps = 1e-12;
             let log_p = x.scalar("_plus_scalar", eps)?.op("log", &[])?;
@@ -249,12 +253,11 @@ impl HybridForward for SoftmaxCrossEntropyLoss {
             pred.op("log_softmax", &[("axis", "-1")])?
         };
         let picked = if self.sparse_label {
-            // Gluon keeps the axis (keepdims=True) before the mean over non-batch axes, which
-            // gives the same values; mxr's `pick` takes the `(N,)` labels only without it.
-            let attrs = [("axis", "-1"), ("keepdims", "False")];
+            let attrs = [("axis", "-1"), ("keepdims", "True")];
             F::invoke1("pick", None, &[&logp, label], &attrs)?
         } else {
-            let prod = logp.binary("elemwise_mul", label)?;
+            let label = label.binary("reshape_like", pred)?;
+            let prod = logp.binary("elemwise_mul", &label)?;
             prod.op("sum", &[("axis", "-1"), ("keepdims", "True")])?
         };
         let loss = picked.op("negative", &[])?;

@@ -212,6 +212,12 @@ impl Parameter {
         Ok(())
     }
 
+    /// Declares the shape anew, before initialisation (a layer option that changes it, such
+    /// as a transposed convolution's `groups`).
+    pub(crate) fn redeclare_shape(&self, shape: &[usize]) {
+        self.state.lock().spec.shape = shape.to_vec();
+    }
+
     /// Makes the value on `context` with the parameter's own initializer, else `default`
     /// (a name such as `"xavier"` or MXNet JSON); deferred until [`Parameter::set_shape`]
     /// completes the shape when a dimension is unknown. Already initialised: nothing, unless

@@ -1,5 +1,6 @@
-//! Convolutions: `Conv1D`, `Conv2D`, `Conv3D` (MXNet's `gluon/nn/conv_layers.py`, `_Conv`),
-//! one type for 1 to 3 spatial dimensions.
+//! Convolutions: `Conv1D`, `Conv2D`, `Conv3D` and the transposed `Conv1DTranspose`,
+//! `Conv2DTranspose`, `Conv3DTranspose` (MXNet's `gluon/nn/conv_layers.py`, `_Conv`), one type
+//! for 1 to 3 spatial dimensions and both operators (`Convolution`, `Deconvolution`).
 
 use crate::Result;
 use crate::block::{Block, BlockCore, HybridForward, single};
@@ -28,6 +29,8 @@ pub struct Conv {
     weight: Parameter,
     bias: Option<Parameter>,
     act: Option<Activation>,
+    /// A transposed convolution's `output_padding` (MXNet's `adj`); `None` for a convolution.
+    output_padding: Option<Vec<usize>>,
 }
 
 /// A 1-D convolution (`Conv::new` with a 1-element kernel).
@@ -36,6 +39,12 @@ pub type Conv1D = Conv;
 pub type Conv2D = Conv;
 /// A 3-D convolution.
 pub type Conv3D = Conv;
+/// A 1-D transposed convolution (`Conv::transpose` with a 1-element kernel).
+pub type Conv1DTranspose = Conv;
+/// A 2-D transposed convolution.
+pub type Conv2DTranspose = Conv;
+/// A 3-D transposed convolution.
+pub type Conv3DTranspose = Conv;
 
 impl Conv {
     /// `channels` output channels with a `kernel` window, stride 1, no padding, a bias.
@@ -45,8 +54,34 @@ impl Conv {
 
     /// [`Conv::new`] with a given prefix (Gluon's `prefix='pred_'`).
     pub fn with_prefix(channels: usize, kernel: &[usize], prefix: Option<&str>) -> Conv {
+        Conv::build(channels, kernel, prefix, None)
+    }
+
+    /// A transposed convolution (MXNet's `Deconvolution`, Gluon's `Conv2DTranspose`):
+    /// `channels` output channels with a `kernel` window, stride 1, no padding, no output
+    /// padding, a bias. Its weight is `in_channels × channels/groups × kernel`, Gluon's prefix
+    /// the convolution's (`conv0_`).
+    ///
+    /// ```
+    /// use mxr::gluon::nn::Conv2DTranspose;
+    /// let up = Conv2DTranspose::transpose(4, &[3, 3]).strides(&[2, 2]).output_padding(&[1, 1]);
+    /// assert_eq!(up.weight().shape(), [0, 4, 3, 3]);
+    /// ```
+    pub fn transpose(channels: usize, kernel: &[usize]) -> Conv {
+        Conv::build(channels, kernel, None, Some(vec![0; kernel.len()]))
+    }
+
+    fn build(
+        channels: usize,
+        kernel: &[usize],
+        prefix: Option<&str>,
+        output_padding: Option<Vec<usize>>,
+    ) -> Conv {
         let mut core = BlockCore::new("conv", prefix);
-        let mut shape = vec![channels, 0];
+        let mut shape = match output_padding {
+            Some(_) => vec![0, channels],
+            None => vec![channels, 0],
+        };
         shape.extend_from_slice(kernel);
         let weight = core.param("weight", ParamSpec::new(&shape));
         let bias = core.param("bias", ParamSpec::new(&[channels]).init("zeros"));
@@ -62,7 +97,17 @@ impl Conv {
             weight,
             bias: Some(bias),
             act: None,
+            output_padding,
         }
+    }
+
+    /// A transposed convolution's extra size at the end of each spatial axis (MXNet's
+    /// `adj`, smaller than the stride); ignored by a convolution.
+    pub fn output_padding(mut self, output_padding: &[usize]) -> Conv {
+        if self.output_padding.is_some() {
+            self.output_padding = Some(output_padding.to_vec());
+        }
+        self
     }
 
     /// The strides.
@@ -83,15 +128,25 @@ impl Conv {
         self
     }
 
-    /// Grouped convolution (`groups` divides the channels).
+    /// Grouped convolution (`groups` divides the channels; a transposed convolution's weight
+    /// becomes `0 × channels/groups × kernel`).
     pub fn groups(mut self, groups: usize) -> Conv {
         self.groups = groups;
+        if self.output_padding.is_some() {
+            let mut shape = vec![0, self.channels / groups.max(1)];
+            shape.extend_from_slice(&self.kernel);
+            self.weight.redeclare_shape(&shape);
+        }
         self
     }
 
     /// The number of input channels, when known in advance.
     pub fn in_channels(self, in_channels: usize) -> Result<Conv> {
-        let mut shape = vec![self.channels, in_channels / self.groups.max(1)];
+        let groups = self.groups.max(1);
+        let mut shape = match self.output_padding {
+            Some(_) => vec![in_channels, self.channels / groups],
+            None => vec![self.channels, in_channels / groups],
+        };
         shape.extend_from_slice(&self.kernel);
         self.weight.set_shape(&shape)?;
         Ok(self)
@@ -116,7 +171,8 @@ impl Conv {
         self
     }
 
-    /// The weight (`channels × in_channels/groups × kernel`).
+    /// The weight (`channels × in_channels/groups × kernel`; transposed: `in_channels ×
+    /// channels/groups × kernel`).
     pub fn weight(&self) -> &Parameter {
         &self.weight
     }
@@ -149,7 +205,8 @@ impl HybridForward for Conv {
         let (kernel, stride) = (py_tuple(&self.kernel), py_tuple(&self.strides));
         let (dilate, pad) = (py_tuple(&self.dilation), py_tuple(&self.padding));
         let (filters, groups) = (self.channels.to_string(), self.groups.to_string());
-        let attrs = [
+        let adj = self.output_padding.as_deref().map(py_tuple);
+        let mut attrs = vec![
             ("kernel", kernel.as_str()),
             ("stride", stride.as_str()),
             ("dilate", dilate.as_str()),
@@ -159,7 +216,14 @@ impl HybridForward for Conv {
             ("no_bias", py_bool(self.bias.is_none())),
             ("layout", self.layout()),
         ];
+        let op = match &adj {
+            Some(adj) => {
+                attrs.push(("adj", adj.as_str()));
+                "Deconvolution"
+            }
+            None => "Convolution",
+        };
         let (bias, act) = (self.bias.as_ref(), self.act.as_ref());
-        weighted("Convolution", x, &self.weight, bias, &attrs, act)
+        weighted(op, x, &self.weight, bias, &attrs, act)
     }
 }

@@ -10,8 +10,8 @@ mod sequential;
 
 pub use activation::{Activation, LeakyReLU};
 pub use basic::{Dense, Dropout, Embedding, Flatten};
-pub use conv::{Conv, Conv1D, Conv2D, Conv3D};
-pub use norm::BatchNorm;
+pub use conv::{Conv, Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D, Conv3DTranspose};
+pub use norm::{BatchNorm, LayerNorm};
 pub use pool::{
     AvgPool1D, AvgPool2D, GlobalAvgPool2D, GlobalMaxPool2D, MaxPool1D, MaxPool2D, Pool,
 };

@@ -1,5 +1,6 @@
-//! `BatchNorm` (MXNet's `gluon/nn/basic_layers.py`): gamma and beta learned, the running mean
-//! and variance auxiliary states (no gradient) that the operator updates in training mode.
+//! `BatchNorm` and `LayerNorm` (MXNet's `gluon/nn/basic_layers.py`). BatchNorm: gamma and beta
+//! learned, the running mean and variance auxiliary states (no gradient) that the operator
+//! updates in training mode. LayerNorm: gamma and beta over one axis, no state.
 
 use mxr_frontend::exec::GradReq;
 
@@ -70,18 +71,13 @@ impl BatchNorm {
     /// Whether gamma is learned (else fixed at 1, `fix_gamma`).
     pub fn scale(mut self, scale: bool) -> BatchNorm {
         self.scale = scale;
-        self.gamma
-            .set_grad_req(if scale { GradReq::Write } else { GradReq::Null });
+        self.gamma.set_grad_req(grad_req(scale));
         self
     }
 
     /// Whether beta is learned (else its gradient is not requested; Gluon's `center`).
     pub fn center(self, center: bool) -> BatchNorm {
-        self.beta.set_grad_req(if center {
-            GradReq::Write
-        } else {
-            GradReq::Null
-        });
+        self.beta.set_grad_req(grad_req(center));
         self
     }
 
@@ -152,5 +148,113 @@ impl HybridForward for BatchNorm {
             &[x, &g, &b, &m, &v],
             &attrs,
         )?])
+    }
+}
+
+/// Layer normalization over `axis` (-1: the last), Gluon's `LayerNorm`: `in_channels` 0 (the
+/// default) is inferred at the first forward.
+///
+/// ```
+/// use mxr::gluon::{Block, nn::LayerNorm};
+/// use mxr::nd::NDArray;
+/// let ln = LayerNorm::new();
+/// ln.initialize("zeros", mxr::engine::Context::cpu(0))?; // gamma ones, beta zeros by default
+/// let y = ln.call(&NDArray::from_vec(&[1, 2], vec![1.0f32, 3.0])?)?;
+/// let y = y.to_vec::<f32>()?;
+/// assert!((y[0] + 1.0).abs() < 1e-4 && (y[1] - 1.0).abs() < 1e-4);
+/// # Ok::<(), mxr::gluon::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct LayerNorm {
+    core: BlockCore,
+    axis: i64,
+    epsilon: f64,
+    gamma: Parameter,
+    beta: Parameter,
+}
+
+impl LayerNorm {
+    /// Gluon's defaults: axis -1, epsilon 1e-5, scale and center.
+    pub fn new() -> LayerNorm {
+        let mut core = BlockCore::new("layernorm", None);
+        let gamma = core.param("gamma", ParamSpec::new(&[0]).init("ones"));
+        let beta = core.param("beta", ParamSpec::new(&[0]).init("zeros"));
+        LayerNorm {
+            core,
+            axis: -1,
+            epsilon: 1e-5,
+            gamma,
+            beta,
+        }
+    }
+
+    /// The normalised axis.
+    pub fn axis(mut self, axis: i64) -> LayerNorm {
+        self.axis = axis;
+        self
+    }
+
+    /// The variance's epsilon.
+    pub fn epsilon(mut self, epsilon: f64) -> LayerNorm {
+        self.epsilon = epsilon;
+        self
+    }
+
+    /// Whether gamma is learned (Gluon's `scale`; else its gradient is not requested).
+    pub fn scale(self, scale: bool) -> LayerNorm {
+        self.gamma.set_grad_req(grad_req(scale));
+        self
+    }
+
+    /// Whether beta is learned (Gluon's `center`).
+    pub fn center(self, center: bool) -> LayerNorm {
+        self.beta.set_grad_req(grad_req(center));
+        self
+    }
+
+    /// The size of the normalised axis, when known in advance.
+    pub fn in_channels(self, channels: usize) -> Result<LayerNorm> {
+        self.gamma.set_shape(&[channels])?;
+        self.beta.set_shape(&[channels])?;
+        Ok(self)
+    }
+
+    /// gamma.
+    pub fn gamma(&self) -> &Parameter {
+        &self.gamma
+    }
+
+    /// beta.
+    pub fn beta(&self) -> &Parameter {
+        &self.beta
+    }
+}
+
+impl Default for LayerNorm {
+    fn default() -> LayerNorm {
+        LayerNorm::new()
+    }
+}
+
+/// A learned parameter's request: written, or none.
+fn grad_req(learned: bool) -> GradReq {
+    if learned {
+        GradReq::Write
+    } else {
+        GradReq::Null
+    }
+}
+
+impl HybridForward for LayerNorm {
+    fn core(&self) -> &BlockCore {
+        &self.core
+    }
+
+    fn hybrid_forward<F: Tensor>(&self, inputs: &[F]) -> Result<Vec<F>> {
+        let x = single(&self.core, inputs)?;
+        let (g, b) = (F::param(&self.gamma)?, F::param(&self.beta)?);
+        let (axis, eps) = (self.axis.to_string(), py_float(self.epsilon));
+        let attrs = [("axis", axis.as_str()), ("eps", eps.as_str())];
+        Ok(vec![F::invoke1("LayerNorm", None, &[x, &g, &b], &attrs)?])
     }
 }

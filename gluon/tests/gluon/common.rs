@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use mxr::engine::Context;
 use mxr::gluon::nn::{
-    Activation, BatchNorm, Conv2D, Dense, Dropout, Embedding, Flatten, HybridLambda,
-    HybridSequential, LeakyReLU, Pool,
+    Activation, BatchNorm, Conv2D, Conv2DTranspose, Dense, Dropout, Embedding, Flatten,
+    HybridLambda, HybridSequential, LayerNorm, LeakyReLU, Pool,
 };
 use mxr::gluon::{Block, Parameter};
 use mxr::nd::NDArray;
@@ -64,6 +64,22 @@ pub(crate) fn embed() -> HybridSequential {
     net.name_scope(|net| {
         net.add(Embedding::new(10, 4));
         net.add(Dense::new(3).flatten(false));
+    });
+    net
+}
+
+/// Conv2DTranspose(4, 3, strides 2, padding 1, output_padding 1), LayerNorm,
+/// Conv2DTranspose(2, 2, strides 2, groups 2, no bias, in_channels 4), LayerNorm(axis 1) in the
+/// sequence's scope: the transposed convolutions and layer norms.
+pub(crate) fn upsample() -> HybridSequential {
+    let mut net = HybridSequential::new();
+    net.name_scope(|net| {
+        let up = Conv2DTranspose::transpose(4, &[3, 3]).strides(&[2, 2]);
+        net.add(up.padding(&[1, 1]).output_padding(&[1, 1]));
+        net.add(LayerNorm::new());
+        let up = Conv2DTranspose::transpose(2, &[2, 2]).strides(&[2, 2]);
+        net.add(up.groups(2).no_bias().in_channels(4).unwrap());
+        net.add(LayerNorm::new().axis(1));
     });
     net
 }

@@ -9,7 +9,8 @@ use mxr_test_support::json::compact_graph;
 use serde_json::{Value, json};
 
 use super::common::{
-    assert_close, cnn, cpu, embed, indices, mlp, mxnet_python, pools, ramp, scratch, values,
+    assert_close, cnn, cpu, embed, indices, mlp, mxnet_python, pools, ramp, scratch, upsample,
+    values,
 };
 
 /// Builds the nets of `common.rs` in the same order (so the same counters), exports them as
@@ -44,6 +45,14 @@ def pools():
             nn.LeakyReLU(0.1), nn.AvgPool2D(2), nn.GlobalAvgPool2D(), nn.Dense(2),
             nn.HybridLambda('tanh'))
     return net
+def upsample():
+    net = nn.HybridSequential()
+    with net.name_scope():
+        net.add(nn.Conv2DTranspose(4, 3, strides=2, padding=1, output_padding=1),
+                nn.LayerNorm(),
+                nn.Conv2DTranspose(2, 2, strides=2, groups=2, use_bias=False, in_channels=4),
+                nn.LayerNorm(axis=1))
+    return net
 def embed():
     net = nn.HybridSequential()
     with net.name_scope():
@@ -51,7 +60,8 @@ def embed():
     return net
 out = {}
 nets = [('mlp', mlp, (2, 5), ramp), ('cnn', cnn, (2, 1, 8, 8), ramp),
-        ('pools', pools, (2, 2, 8, 8), ramp), ('embed', embed, (2, 5), indices)]
+        ('pools', pools, (2, 2, 8, 8), ramp), ('embed', embed, (2, 5), indices),
+        ('upsample', upsample, (2, 3, 4, 4), ramp)]
 for name, make, shape, data in nets:
     net = make()
     net.initialize()
@@ -79,7 +89,7 @@ fn param_list(path: &std::path::Path) -> Value {
 }
 
 /// The nets, in the order both sides build them.
-const NAMES: [&str; 4] = ["mlp", "cnn", "pools", "embed"];
+const NAMES: [&str; 5] = ["mlp", "cnn", "pools", "embed", "upsample"];
 
 #[test]
 fn export_matches_mxnet_and_mxnet_imports_it() {
@@ -89,6 +99,7 @@ fn export_matches_mxnet_and_mxnet_imports_it() {
         (cnn(), ramp(&[2, 1, 8, 8])),
         (pools(), ramp(&[2, 2, 8, 8])),
         (embed(), indices(&[2, 5])),
+        (upsample(), ramp(&[2, 3, 4, 4])),
     ];
     let mut outputs = Vec::new();
     for ((net, x), name) in nets.iter().zip(NAMES) {
