@@ -9,7 +9,7 @@
 //!     --mxnet '.venv/bin/python benches/mxnet/mxnet_baseline.py'
 //! ```
 //!
-//! Implemented: W1, W1b, W2, W3, W4 (the low-level executor loop and Module::fit), W5 (the
+//! Implemented: W1, W1b, W2, W3, W4 (the low-level executor loop, Module::fit and Gluon), W5 (the
 //! low-level loop), W6 (W6 through `mxr::exec` directly: each case in a fresh
 //! child process, RSS growth from before bind to after one forward (and backward) pass), W7 (the
 //! local KVStore: one big key, and 100 small keys pushed and pulled as key lists).
@@ -42,6 +42,8 @@ use mxr_kernels::cpu::random::Rng;
 use serde_json::{Value, json};
 
 // The crate root is this file, so its modules are named by path.
+#[path = "workloads/gluon.rs"]
+mod gluon;
 #[path = "workloads/training.rs"]
 mod training;
 #[path = "workloads/zoo.rs"]

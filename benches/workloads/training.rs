@@ -1,5 +1,5 @@
 //! The training workloads: W4 (the MXNet docs' MLP on Fashion-MNIST, through the low-level
-//! executor loop and through Module) and W5 (LeNet, the low-level loop).
+//! executor loop, through Module and through Gluon: gluon.rs) and W5 (LeNet, the low-level loop).
 
 use super::*;
 
@@ -19,7 +19,7 @@ fn fmnist(dir: &std::path::Path, set: &str) -> mxr::Result<(NDArray, NDArray, Ve
 
 /// W4's initial parameters: numpy's `RandomState(1234).uniform(-0.07, 0.07)` for the weights in
 /// argument order, zero biases.
-fn w4_init() -> mxr::Result<Vec<(String, NDArray)>> {
+pub(super) fn w4_init() -> mxr::Result<Vec<(String, NDArray)>> {
     let mut rs = mxr::init::NumpyRandomState::new(1234);
     let mut params = Vec::new();
     for (name, shape) in [
@@ -37,7 +37,7 @@ fn w4_init() -> mxr::Result<Vec<(String, NDArray)>> {
 }
 
 /// Test accuracy of `net` with `params`: one forward over every test image.
-fn test_accuracy(
+pub(super) fn test_accuracy(
     net: &mxr::exec::Graph,
     params: &[(String, NDArray)],
     x_test: &NDArray,
@@ -77,7 +77,7 @@ fn test_accuracy(
 
 /// W4's three lines for one API.
 #[allow(clippy::too_many_arguments)]
-fn emit_w4(
+pub(super) fn emit_w4(
     out: &Out,
     api: &str,
     optimizer: &str,
@@ -229,7 +229,9 @@ pub(crate) fn w4(out: &Out, quick: bool) -> mxr::Result<()> {
         accuracy,
         n_test,
     );
-    Ok(())
+
+    // (c) Gluon, imperative and hybridized.
+    super::gluon::w4_gluon(out, (&x_train, &y_train), (&net, &x_test, &y_test), sizes)
 }
 
 /// The docs MLP as a symbol (W4's Module API).
