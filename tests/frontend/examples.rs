@@ -539,6 +539,54 @@ fn the_module_example_fits_scores_and_saves() {
 }
 
 #[test]
+fn the_gluon_mnist_example_trains_imperatively_and_hybridized_alike() {
+    if fashion_mnist_dir().is_none() {
+        return;
+    }
+    let Some(out) = run_example_with("gluon_mnist", &["--epochs", "1", "--parts", "10"]) else {
+        return;
+    };
+    assert!(out.contains("6000 training and 10000 test images"), "{out}");
+    let test_accuracy = |mode: &str| -> f64 {
+        let line = line_starting(&out, &format!("{mode} epoch 1:"));
+        line.split("test accuracy ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no test accuracy in {line}"))
+    };
+    let (imperative, hybridized) = (test_accuracy("imperative"), test_accuracy("hybridized"));
+    assert!(
+        imperative > 0.6,
+        "one epoch on 6000 images reaches {imperative}"
+    );
+    // The same seed, weights and batches: the bound graph computes what the tape does.
+    assert!((imperative - hybridized).abs() < 2e-3, "{out}");
+}
+
+#[test]
+fn the_gluon_export_example_writes_a_checkpoint_mxr_loads() {
+    let (out_dir, out_arg) = temp_path("gluon-export");
+    let args = ["--net", "mobilenet1_0", "--out", &out_arg];
+    if run_example_with("gluon_export", &args).is_none() {
+        return;
+    }
+    let prefix = out_dir.join("mobilenet1_0");
+    let (symbol, args, aux) = mxr::sym::load_checkpoint(prefix.to_str().unwrap(), 0).unwrap();
+    let arguments = symbol.list_arguments();
+    assert_eq!(arguments[0], "data");
+    assert!(
+        arguments.contains(&"mobilenet0_conv0_weight".to_owned()),
+        "{arguments:?}"
+    );
+    // Every argument but the data has its value; the BatchNorm statistics are auxiliary.
+    assert_eq!(args.len(), arguments.len() - 1);
+    assert_eq!(aux.len(), symbol.list_auxiliary_states().len());
+    assert!(aux.iter().any(|(k, _)| k.ends_with("_running_mean")));
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
 fn kvstore_walk_through_prints_scenario_19() {
     example_prints(
         "kvstore",
