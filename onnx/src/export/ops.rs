@@ -3,6 +3,7 @@
 
 mod deconv;
 mod layer_norm;
+mod refused;
 mod select;
 mod shape;
 
@@ -442,10 +443,13 @@ pub(super) fn convert(ex: &mut Exporter, all: &[JsonNode], id: usize) -> Result<
             c.emit(ex, "Unsqueeze", vec![c.input(0)?, axes], vec![]);
             Ok(())
         }
-        other => Err(c.error(format!(
-            "operator {other} has no ONNX export in mxr (it converts {})",
-            EXPORTED_OPS.join(", ")
-        ))),
+        other => Err(c.error(match refused::reason(other) {
+            Some(why) => format!("operator {other} has no ONNX export: {why}"),
+            None => format!(
+                "operator {other} has no ONNX export in mxr (it converts {})",
+                EXPORTED_OPS.join(", ")
+            ),
+        })),
     }
 }
 

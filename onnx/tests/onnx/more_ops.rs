@@ -8,6 +8,7 @@ use mxr_frontend::sym::{NamedArrays, Symbol};
 
 use super::nets::{self, assert_close, build_op as op, forward, temp_dir};
 use super::python;
+use super::single_ops::{case, floats, int, int64s, node};
 
 /// `x` cast to `dtype` and back to float32.
 fn cast_round(x: &Symbol, dtype: &str, name: &str) -> Symbol {
@@ -134,4 +135,73 @@ fn casting_padding_slicing_and_picking_export_and_come_back() {
     let got = forward(&back, &back_args, &aux, &shape, &input);
     assert_eq!(got, want, "round trip");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn mae_regression_output_and_float16_casts_export() {
+    let data = Symbol::variable("data");
+    let total = op("sum", &[&data], &[("axis", "(1, 2)")], "total");
+    let net = op("MAERegressionOutput", &[&total], &[], "y");
+    let shape = [2usize, 3, 4];
+    let input = nets::values(24, 5, 1.0);
+    let dir = temp_dir("more-mae");
+    let want = forward(&net, &vec![], &vec![], &shape, &input);
+    let model = dir.join("mae.onnx");
+    mxr_onnx::export(&net, &[], &[], &[("data", &shape)], &model).unwrap();
+    let ort = python::onnxruntime().expect("onnxruntime");
+    assert_eq!(python::run_onnxruntime(&ort, &model, &input, &shape), want);
+    let (back, args, aux) = mxr_onnx::import(&model).unwrap();
+    assert_eq!(forward(&back, &args, &aux, &shape, &input), want, "round trip");
+    // mxr's Cast does not compute float16 (its kernels have no such dtype), so onnxruntime is
+    // checked against the input itself: a float16 keeps 11 significant bits (relative error
+    // at most 2^-11), and import refuses the cast by name.
+    let half = cast_round(&data, "float16", "y");
+    let model = dir.join("half.onnx");
+    mxr_onnx::export(&half, &[], &[], &[("data", &shape)], &model).unwrap();
+    let got = python::run_onnxruntime(&ort, &model, &input, &shape);
+    assert_close(&got, &input, 4.9e-4, 0.0, "float16 round in onnxruntime");
+    let e = mxr_onnx::import(&model).unwrap_err().to_string();
+    assert!(e.contains("FLOAT16") && e.contains("y_to"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn operators_onnx_cannot_express_are_refused_by_name() {
+    let data = Symbol::variable("data");
+    let noise = op("_random_uniform", &[], &[("shape", "(2, 3)")], "noise");
+    let net = op("elemwise_add", &[&data, &noise], &[], "y");
+    let e = mxr_onnx::export_model(&net, &[], &[], &[("data", &[2, 3])])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("_random_uniform") && e.contains("random generator"),
+        "{e}"
+    );
+    let refused = |name, nodes, inits, want: &str| {
+        let c = case(name, 13, &[2, 3, 4], nodes, inits);
+        let e = mxr_onnx::import_model(c.model(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{name}: {e}");
+        assert!(e.contains("y_node"), "{name} names the node: {e}");
+    };
+    // GatherElements with two positions per lane: pick reads one.
+    refused(
+        "gather_elements_two_per_lane",
+        vec![node("GatherElements", &["data", "idx"], "y", vec![int("axis", 1)])],
+        vec![int64s("idx", &[2, 2, 4], &[0; 16])],
+        "do not convert: mxr's pick reads indices of the data's dims [2, 3, 4] with size 1",
+    );
+    refused(
+        "gather_elements_out_of_range",
+        vec![node("GatherElements", &["data", "idx"], "y", vec![int("axis", -1)])],
+        vec![int64s("idx", &[2, 3, 1], &[0, 1, 2, 3, -4, 4])],
+        "index 4 is out of range for axis 2 of size 4",
+    );
+    refused(
+        "mod_of_computed_values",
+        vec![node("Mod", &["data", "m"], "y", vec![int("fmod", 1)])],
+        vec![floats("m", &[], &[2.0])],
+        "Mod of computed values does not convert",
+    );
 }
