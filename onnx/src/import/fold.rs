@@ -472,9 +472,13 @@ pub(super) fn arithmetic(imp: &Importer<'_>, n: &Node<'_>) -> Result<Option<Valu
                         "Sub" => p.checked_sub(q),
                         "Mul" => p.checked_mul(q),
                         "Mod" if fmod => p.checked_rem(q),
-                        "Mod" => p
-                            .checked_rem(q)
-                            .map(|r| if r != 0 && (r < 0) != (q < 0) { r + q } else { r }),
+                        "Mod" => p.checked_rem(q).map(|r| {
+                            if r != 0 && (r < 0) != (q < 0) {
+                                r + q
+                            } else {
+                                r
+                            }
+                        }),
                         // ONNX's integer Div truncates, as Rust's does.
                         _ => p.checked_div(q),
                     }

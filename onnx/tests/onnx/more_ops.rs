@@ -18,7 +18,10 @@ fn cast_round(x: &Symbol, dtype: &str, name: &str) -> Symbol {
 
 /// A float32 parameter of `dims` holding `v` (indices for pick and take).
 fn param(name: &str, dims: &[usize], v: &[f32]) -> (String, NDArray) {
-    (name.to_owned(), NDArray::from_vec(dims, v.to_vec()).unwrap())
+    (
+        name.to_owned(),
+        NDArray::from_vec(dims, v.to_vec()).unwrap(),
+    )
 }
 
 /// The network over data (2, 3, 4, 5): casts through every integer dtype and float64
@@ -40,7 +43,11 @@ fn more_net() -> (Symbol, NamedArrays) {
     let both = op("elemwise_add", &[&hi, &lo], &[], "both");
     let mixed = op("elemwise_add", &[&both, &f64s], &[], "mixed");
     let pad = |x: &Symbol, mode: &str, width: &str, name: &str| {
-        let params = [("mode", mode), ("pad_width", width), ("constant_value", "0.5")];
+        let params = [
+            ("mode", mode),
+            ("pad_width", width),
+            ("constant_value", "0.5"),
+        ];
         op("Pad", &[x], &params, name)
     };
     let padded = pad(&mixed, "constant", "(0, 0, 0, 0, 1, 2, 2, 1)", "padded");
@@ -151,7 +158,11 @@ fn mae_regression_output_and_float16_casts_export() {
     let ort = python::onnxruntime().expect("onnxruntime");
     assert_eq!(python::run_onnxruntime(&ort, &model, &input, &shape), want);
     let (back, args, aux) = mxr_onnx::import(&model).unwrap();
-    assert_eq!(forward(&back, &args, &aux, &shape, &input), want, "round trip");
+    assert_eq!(
+        forward(&back, &args, &aux, &shape, &input),
+        want,
+        "round trip"
+    );
     // mxr's Cast does not compute float16 (its kernels have no such dtype), so onnxruntime is
     // checked against the input itself: a float16 keeps 11 significant bits (relative error
     // at most 2^-11), and import refuses the cast by name.
@@ -188,13 +199,23 @@ fn operators_onnx_cannot_express_are_refused_by_name() {
     // GatherElements with two positions per lane: pick reads one.
     refused(
         "gather_elements_two_per_lane",
-        vec![node("GatherElements", &["data", "idx"], "y", vec![int("axis", 1)])],
+        vec![node(
+            "GatherElements",
+            &["data", "idx"],
+            "y",
+            vec![int("axis", 1)],
+        )],
         vec![int64s("idx", &[2, 2, 4], &[0; 16])],
         "do not convert: mxr's pick reads indices of the data's dims [2, 3, 4] with size 1",
     );
     refused(
         "gather_elements_out_of_range",
-        vec![node("GatherElements", &["data", "idx"], "y", vec![int("axis", -1)])],
+        vec![node(
+            "GatherElements",
+            &["data", "idx"],
+            "y",
+            vec![int("axis", -1)],
+        )],
         vec![int64s("idx", &[2, 3, 1], &[0, 1, 2, 3, -4, 4])],
         "index 4 is out of range for axis 2 of size 4",
     );
