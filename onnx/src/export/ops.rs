@@ -164,23 +164,12 @@ impl Ctx<'_> {
         })
     }
 
-    /// A tuple attribute (`(3, 3)`, `[1, 1]`, `(2,)`); `None` when absent.
+    /// A tuple attribute (`(3, 3)`, `[1, 1]`, `(2,)`), `None` entries dropped; `None` when
+    /// absent.
     fn tuple(&self, key: &str) -> Result<Option<Vec<i64>>> {
-        let Some(v) = self.attr(key) else {
-            return Ok(None);
-        };
-        let inner = v
-            .trim()
-            .trim_start_matches(['(', '['])
-            .trim_end_matches([')', ']']);
-        inner
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty() && *s != "None")
-            .map(|s| s.parse::<i64>())
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
-            .map_err(|_| self.error(format!("attribute {key}={v:?} is not a tuple of integers")))
+        Ok(self
+            .opt_tuple(key)?
+            .map(|v| v.into_iter().flatten().collect()))
     }
 
     /// A tuple attribute whose entries may be `None` (`(1, None, -2)`); `None` when absent.
