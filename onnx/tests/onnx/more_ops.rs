@@ -226,3 +226,47 @@ fn operators_onnx_cannot_express_are_refused_by_name() {
         "Mod of computed values does not convert",
     );
 }
+
+#[test]
+fn squeeze_without_axes_exports_as_mxnet_squeezes() {
+    let data = Symbol::variable("data");
+    // (2, 3, 4) with size-1 axes added at 0 and 2, squeezed back; and all of (1, 1, 1)
+    // squeezed, which MXNet leaves as (1,).
+    let wide = op("expand_dims", &[&data], &[("axis", "0")], "wide");
+    let wide = op("expand_dims", &[&wide], &[("axis", "2")], "wider");
+    let back = op("squeeze", &[&wide], &[], "y");
+    let total = op(
+        "sum",
+        &[&data],
+        &[("axis", "(1, 2)"), ("keepdims", "True")],
+        "total",
+    );
+    let first = op(
+        "slice_axis",
+        &[&total],
+        &[("axis", "0"), ("begin", "0"), ("end", "1")],
+        "first",
+    );
+    let single = op("squeeze", &[&first], &[], "y");
+    let shape = [2usize, 3, 4];
+    let input = nets::values(24, 9, 1.0);
+    let dir = temp_dir("more-squeeze");
+    let ort = python::onnxruntime().expect("onnxruntime");
+    for (name, net, len) in [("back", back, 24), ("single", single, 1)] {
+        let want = forward(&net, &vec![], &vec![], &shape, &input);
+        assert_eq!(want.len(), len, "{name}");
+        let model = dir.join(name).with_extension("onnx");
+        mxr_onnx::export(&net, &[], &[], &[("data", &shape)], &model).unwrap();
+        // The values alone cannot tell (1,) from a 0-D result: the last node says.
+        let proto = mxr_onnx::export_model(&net, &[], &[], &[("data", &shape)]).unwrap();
+        let last = proto.graph.unwrap().node.pop().unwrap();
+        let want_op = if len == 1 { "Reshape" } else { "Squeeze" };
+        assert_eq!(last.op_type(), want_op, "{name}");
+        let got = python::run_onnxruntime(&ort, &model, &input, &shape);
+        assert_eq!(got, want, "{name}: onnxruntime vs mxr");
+        let (back, args, aux) = mxr_onnx::import(&model).unwrap();
+        let got = forward(&back, &args, &aux, &shape, &input);
+        assert_eq!(got, want, "{name}: round trip");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
