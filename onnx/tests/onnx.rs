@@ -3,6 +3,7 @@
 mod onnx {
     pub(crate) mod bad_input;
     pub(crate) mod layer_ops;
+    pub(crate) mod more_ops;
     pub(crate) mod mxnet;
     pub(crate) mod nets;
     pub(crate) mod python;

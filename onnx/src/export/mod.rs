@@ -242,6 +242,15 @@ impl Exporter {
         self.initializers.push(t.to_proto(name));
     }
 
+    /// Adds a 0-D int64 initialiser `name` holding `value`.
+    pub(crate) fn scalar_int_init(&mut self, name: &str, value: i64) {
+        let t = Tensor {
+            dims: vec![],
+            values: Values::I64(vec![value]),
+        };
+        self.initializers.push(t.to_proto(name));
+    }
+
     /// Adds an initialiser `name` of int64 `values` (a 1-D list).
     pub(crate) fn int_init(&mut self, name: &str, values: Vec<i64>) {
         let t = Tensor {

@@ -3,7 +3,9 @@
 
 mod deconv;
 mod layer_norm;
+mod refused;
 mod select;
+mod shape;
 
 use super::{Exporter, JsonNode};
 use crate::error::{Error, Result};
@@ -15,6 +17,7 @@ use crate::tensor::{Tensor, Values};
 pub const EXPORTED_OPS: &[&str] = &[
     "Activation",
     "BatchNorm",
+    "Cast",
     "Concat",
     "Convolution",
     "Deconvolution",
@@ -26,12 +29,17 @@ pub const EXPORTED_OPS: &[&str] = &[
     "LeakyReLU",
     "LinearRegressionOutput",
     "LogisticRegressionOutput",
+    "MAERegressionOutput",
+    "MakeLoss",
+    "Pad",
     "Pooling",
     "Reshape",
     "SliceChannel",
     "SoftmaxOutput",
     "_copy",
     "_div_scalar",
+    "_maximum",
+    "_minimum",
     "_minus_scalar",
     "_mul_scalar",
     "_plus_scalar",
@@ -65,16 +73,23 @@ pub const EXPORTED_OPS: &[&str] = &[
     "min",
     "negative",
     "one_hot",
+    "ones_like",
+    "pick",
     "relu",
+    "reshape_like",
     "sigmoid",
+    "slice",
     "slice_axis",
     "softmax",
     "sqrt",
     "square",
+    "squeeze",
     "sum",
+    "take",
     "tanh",
     "transpose",
     "where",
+    "zeros_like",
 ];
 
 /// One MXNet node being converted, with the graph it reads from.
@@ -149,8 +164,16 @@ impl Ctx<'_> {
         })
     }
 
-    /// A tuple attribute (`(3, 3)`, `[1, 1]`, `(2,)`); `None` when absent.
+    /// A tuple attribute (`(3, 3)`, `[1, 1]`, `(2,)`), `None` entries dropped; `None` when
+    /// absent.
     fn tuple(&self, key: &str) -> Result<Option<Vec<i64>>> {
+        Ok(self
+            .opt_tuple(key)?
+            .map(|v| v.into_iter().flatten().collect()))
+    }
+
+    /// A tuple attribute whose entries may be `None` (`(1, None, -2)`); `None` when absent.
+    fn opt_tuple(&self, key: &str) -> Result<Option<Vec<Option<i64>>>> {
         let Some(v) = self.attr(key) else {
             return Ok(None);
         };
@@ -161,8 +184,11 @@ impl Ctx<'_> {
         inner
             .split(',')
             .map(str::trim)
-            .filter(|s| !s.is_empty() && *s != "None")
-            .map(|s| s.parse::<i64>())
+            .filter(|s| !s.is_empty())
+            .map(|s| match s {
+                "None" => Ok(None),
+                s => s.parse::<i64>().map(Some),
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
             .map_err(|_| self.error(format!("attribute {key}={v:?} is not a tuple of integers")))
@@ -270,7 +296,9 @@ pub(super) fn convert(ex: &mut Exporter, all: &[JsonNode], id: usize) -> Result<
         "sqrt" => unary(ex, "Sqrt"),
         "abs" => unary(ex, "Abs"),
         "negative" => unary(ex, "Neg"),
-        "_copy" | "identity" | "LinearRegressionOutput" => unary(ex, "Identity"),
+        "_copy" | "identity" | "LinearRegressionOutput" | "MAERegressionOutput" | "MakeLoss" => {
+            unary(ex, "Identity")
+        }
         "Flatten" | "flatten" => unary(ex, "Flatten"),
         "LeakyReLU" => {
             let slope = c.float("slope", 0.25)?;
@@ -387,18 +415,30 @@ pub(super) fn convert(ex: &mut Exporter, all: &[JsonNode], id: usize) -> Result<
         "argmax" | "argmin" => select::arg_reduce(ex, &c),
         "one_hot" => select::one_hot(ex, &c),
         "broadcast_to" => select::broadcast_to(ex, &c),
-        "broadcast_maximum" => binary(ex, &c, "Max"),
-        "broadcast_minimum" => binary(ex, &c, "Min"),
+        "broadcast_maximum" | "_maximum" => binary(ex, &c, "Max"),
+        "broadcast_minimum" | "_minimum" => binary(ex, &c, "Min"),
+        "pick" => select::pick(ex, &c),
+        "take" => select::take(ex, &c),
+        "Cast" | "cast" => shape::cast(ex, &c),
+        "Pad" | "pad" => shape::pad(ex, &c),
+        "slice" | "crop" => shape::slice(ex, &c),
+        "squeeze" => shape::squeeze(ex, &c),
+        "reshape_like" => shape::reshape_like(ex, &c),
+        "ones_like" => shape::fill_like(ex, &c, 1.0),
+        "zeros_like" => shape::fill_like(ex, &c, 0.0),
         "expand_dims" => {
             let axes = c.helper("axes");
             ex.int_init(&axes, vec![c.int("axis", 0)?]);
             c.emit(ex, "Unsqueeze", vec![c.input(0)?, axes], vec![]);
             Ok(())
         }
-        other => Err(c.error(format!(
-            "operator {other} has no ONNX export in mxr (it converts {})",
-            EXPORTED_OPS.join(", ")
-        ))),
+        other => Err(c.error(match refused::reason(other) {
+            Some(why) => format!("operator {other} has no ONNX export: {why}"),
+            None => format!(
+                "operator {other} has no ONNX export in mxr (it converts {})",
+                EXPORTED_OPS.join(", ")
+            ),
+        })),
     }
 }
 

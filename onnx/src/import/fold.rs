@@ -429,9 +429,18 @@ pub(super) fn concat(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     )?))
 }
 
-/// Add, Sub, Mul, Div of two constants (shape arithmetic), elementwise with one side
-/// possibly a single value; `None` when either input is computed.
+/// Add, Sub, Mul, Div, Mod of two constants (shape arithmetic, indices bounded by a
+/// modulus), elementwise with one side possibly a single value; `None` when either input is
+/// computed.
 pub(super) fn arithmetic(imp: &Importer<'_>, n: &Node<'_>) -> Result<Option<Value>> {
+    // Mod's remainder takes the dividend's sign with fmod=1 (C's fmod), the divisor's with
+    // fmod=0 (Python's %, integers only in ONNX).
+    let fmod = if n.op == "Mod" {
+        n.check_attrs(&["fmod"])?;
+        n.int("fmod", 0)? != 0
+    } else {
+        false
+    };
     let (Some(a), Some(b)) = (imp.constant(n, 0)?, imp.constant(n, 1)?) else {
         return Ok(None);
     };
@@ -462,6 +471,14 @@ pub(super) fn arithmetic(imp: &Importer<'_>, n: &Node<'_>) -> Result<Option<Valu
                         "Add" => p.checked_add(q),
                         "Sub" => p.checked_sub(q),
                         "Mul" => p.checked_mul(q),
+                        "Mod" if fmod => p.checked_rem(q),
+                        "Mod" => p.checked_rem(q).map(|r| {
+                            if r != 0 && (r < 0) != (q < 0) {
+                                r + q
+                            } else {
+                                r
+                            }
+                        }),
                         // ONNX's integer Div truncates, as Rust's does.
                         _ => p.checked_div(q),
                     }
@@ -478,6 +495,8 @@ pub(super) fn arithmetic(imp: &Importer<'_>, n: &Node<'_>) -> Result<Option<Valu
                 "Add" => p + q,
                 "Sub" => p - q,
                 "Mul" => p * q,
+                "Mod" if fmod => p % q,
+                "Mod" => p - q * (p / q).floor(),
                 _ => p / q,
             };
             Values::F32(
@@ -520,5 +539,31 @@ pub(super) fn slice(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
     Ok(Value::Const(Tensor {
         dims: vec![picked.len()],
         values: data.values.select(&picked),
+    }))
+}
+
+/// ConstantOfShape of a constant shape (folded from `Shape`): the `value` tensor's one
+/// element (float32 0 when absent) repeated over the shape, a constant.
+pub(super) fn constant_of_shape(imp: &Importer<'_>, n: &Node<'_>) -> Result<Value> {
+    n.check_attrs(&["value"])?;
+    let dims = imp.int_list(n, 0, "shape")?.ok_or_else(|| {
+        n.error("the shape (input 0) must be a constant (mxr has no dynamic shapes)")
+    })?;
+    let dims = dims
+        .iter()
+        .map(|&d| usize::try_from(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| n.error(format!("shape {dims:?} has a negative dimension")))?;
+    let value = n.tensor("value")?.unwrap_or(Tensor {
+        dims: vec![1],
+        values: Values::F32(vec![0.0]),
+    });
+    if value.values.len() != 1 {
+        return Err(n.attr_error("value", "must hold one element"));
+    }
+    let count = checked_product(&dims).ok_or_else(|| n.error(format!("dims {dims:?} overflow")))?;
+    Ok(Value::Const(Tensor {
+        dims,
+        values: value.values.select(&vec![0; count]),
     }))
 }

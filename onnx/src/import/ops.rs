@@ -6,10 +6,10 @@ use mxr_frontend::sym::{OpBuilder, Symbol};
 use super::node::{Node, axis};
 use super::{Importer, Value, fold, layer_norm, reduce, select, spatial};
 use crate::error::Result;
-use crate::tensor::{Tensor, checked_product};
+use crate::tensor::{Tensor, Values, checked_product};
 
 /// The operators import converts (the `Shape`/`Gather`/`Slice`/`Unsqueeze`/`Squeeze`/`Cast`
-/// family only as far as it folds to constants).
+/// family only as far as it folds to constants, `Mod` only on constants).
 pub const IMPORTED_OPS: &[&str] = &[
     "Abs",
     "Add",
@@ -21,6 +21,7 @@ pub const IMPORTED_OPS: &[&str] = &[
     "Clip",
     "Concat",
     "Constant",
+    "ConstantOfShape",
     "Conv",
     "ConvTranspose",
     "Div",
@@ -30,6 +31,7 @@ pub const IMPORTED_OPS: &[&str] = &[
     "Expand",
     "Flatten",
     "Gather",
+    "GatherElements",
     "Gemm",
     "GlobalAveragePool",
     "GlobalMaxPool",
@@ -44,6 +46,7 @@ pub const IMPORTED_OPS: &[&str] = &[
     "MaxPool",
     "Mean",
     "Min",
+    "Mod",
     "Mul",
     "Neg",
     "OneHot",
@@ -98,7 +101,7 @@ pub(super) fn convert(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>
         "Sqrt" => one(unary(imp, n, "sqrt")?),
         "Abs" => one(unary(imp, n, "abs")?),
         "Neg" => one(unary(imp, n, "negative")?),
-        "Clip" => one(clip(imp, n)?),
+        "Clip" => vec![clip(imp, n)?],
         "MaxPool" | "AveragePool" => one(spatial::pool(imp, n)?),
         "GlobalAveragePool" => one(spatial::global_pool(imp, n, "avg")?),
         "GlobalMaxPool" => one(spatial::global_pool(imp, n, "max")?),
@@ -109,6 +112,9 @@ pub(super) fn convert(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>
             Some(folded) => vec![folded],
             None => one(binary(imp, n)?),
         },
+        "Mod" => vec![fold::arithmetic(imp, n)?.ok_or_else(|| {
+            n.error("Mod of computed values does not convert: mxr's registry has no modulo")
+        })?],
         "Slice" => match imp.constant(n, 0)? {
             Some(_) => vec![fold::slice(imp, n)?],
             None => vec![reduce::slice(imp, n)?],
@@ -129,7 +135,9 @@ pub(super) fn convert(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Vec<Value>
         }
         "Constant" => vec![Value::Const(fold::constant(n)?)],
         "Shape" => vec![fold::shape(imp, n)?],
+        "ConstantOfShape" => vec![fold::constant_of_shape(imp, n)?],
         "Gather" => vec![fold::gather(imp, n)?],
+        "GatherElements" => one(select::gather_elements(imp, n)?),
         "Unsqueeze" | "Squeeze" => vec![fold::squeeze(imp, n)?],
         "Cast" => vec![fold::cast(imp, n)?],
         "Where" => one(select::where_(imp, n)?),
@@ -293,13 +301,22 @@ pub(super) fn scalar_input(
     }
 }
 
-fn clip(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
+/// Clip: mxr's `clip`; on a constant (indices being bounded) folded, keeping its dtype.
+fn clip(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
     n.check_attrs(&[])?;
     let lo = scalar_input(imp, n, 1, f64::from(f32::MIN))?;
     let hi = scalar_input(imp, n, 2, f64::from(f32::MAX))?;
+    if let Some(t) = imp.constant(n, 0)? {
+        let values = match t.as_i64() {
+            Some(v) => Values::I64(v.iter().map(|&x| (x as f64).clamp(lo, hi) as i64).collect()),
+            None => Values::F32(t.as_f64().iter().map(|&x| x.clamp(lo, hi) as f32).collect()),
+        };
+        let dims = t.dims.clone();
+        return Ok(Value::Const(Tensor { dims, values }));
+    }
     let x = imp.symbol(n, 0)?;
     let params = [("a_min", fmt_f64(lo)), ("a_max", fmt_f64(hi))];
-    build(imp, n, "clip", &[x], &params, "")
+    build(imp, n, "clip", &[x], &params, "").map(Value::Symbol)
 }
 
 pub(super) fn fmt_f64(x: f64) -> String {

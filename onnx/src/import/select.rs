@@ -1,10 +1,10 @@
 //! Selecting and broadcasting: Where, ArgMax/ArgMin, Expand, OneHot, and the variadic
-//! element-wise Sum, Mean, Max and Min, with ONNX's NumPy broadcasting made explicit where
+//! element-wise Sum, Mean, Max and Min, GatherElements (as `pick`), with ONNX's NumPy broadcasting made explicit where
 //! MXNet's operator does not broadcast.
 
 use mxr_frontend::sym::Symbol;
 
-use super::node::Node;
+use super::node::{Node, axis};
 use super::ops::{build, fmt_f64, tuple};
 use super::{Importer, Value};
 use crate::error::Result;
@@ -239,4 +239,54 @@ pub(super) fn variadic(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
         acc = build(imp, n, "_div_scalar", &[acc], &params, "")?;
     }
     Ok(Value::Symbol(acc))
+}
+
+/// GatherElements as mxr's `pick` (`keepdims`, mode `wrap`, which counts ONNX's negative
+/// indices from the end): only where the indices have the data's shape with size 1 on the
+/// axis, the one shape `pick` reads. Constant indices become a float32 parameter (range
+/// checked); computed ones are cast to float32, pick's index dtype.
+pub(super) fn gather_elements(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
+    n.check_attrs(&["axis"])?;
+    let why = "GatherElements converts to pick only with known shapes";
+    let dims = imp.known_shape(n, 0, why)?;
+    let idx_dims = imp.known_shape(n, 1, why)?;
+    let a = axis(n, "axis", n.int("axis", 0)?, dims.len())?;
+    let mut lane = dims.clone();
+    lane[a] = 1;
+    if idx_dims != lane {
+        return Err(n.error(format!(
+            "indices of dims {idx_dims:?} do not convert: mxr's pick reads indices of the \
+             data's dims {dims:?} with size 1 on axis {a}, i.e. {lane:?}"
+        )));
+    }
+    let size = dims[a] as i64;
+    let index = match imp.constant(n, 1)? {
+        Some(t) => {
+            let idx = t
+                .as_i64()
+                .ok_or_else(|| n.error("indices (input 1) must be integers"))?;
+            if let Some(i) = idx.iter().find(|&&i| i < -size || i >= size) {
+                return Err(n.error(format!(
+                    "index {i} is out of range for axis {a} of size {size}"
+                )));
+            }
+            let t = Tensor {
+                dims: t.dims.clone(),
+                values: Values::F32(idx.iter().map(|&i| i as f32).collect()),
+            };
+            imp.param(n.required_input(1)?, t)?
+        }
+        None => {
+            let idx = imp.symbol(n, 1)?;
+            let params = [("dtype", "float32".to_string())];
+            build(imp, n, "Cast", &[idx], &params, "_index")?
+        }
+    };
+    let data = imp.symbol(n, 0)?;
+    let params = [
+        ("axis", a.to_string()),
+        ("keepdims", "True".to_string()),
+        ("mode", "wrap".to_string()),
+    ];
+    build(imp, n, "pick", &[data, index], &params, "")
 }

@@ -1,5 +1,6 @@
 //! Export of the indexing and selecting operators: Embedding, `where`, `argmax`/`argmin`,
-//! `one_hot`, `broadcast_to` (`broadcast_maximum`/`broadcast_minimum` are plain Max/Min).
+//! `one_hot`, `broadcast_to`, `pick`, `take` (`broadcast_maximum`/`broadcast_minimum` are plain
+//! Max/Min).
 //! MXNet carries indices and conditions as float32; ONNX wants int64 indices and a bool
 //! condition, so Casts go in between.
 
@@ -142,5 +143,106 @@ pub(super) fn broadcast_to(ex: &mut Exporter, c: &Ctx<'_>) -> Result<()> {
     let shape = c.helper("shape");
     ex.int_init(&shape, dims);
     c.emit(ex, "Expand", vec![c.input(0)?, shape], vec![]);
+    Ok(())
+}
+
+/// The int64 indices of `x` brought into `[0, size)` as MXNet's `mode` does: `clip` by Clip,
+/// `wrap` by Mod (the divisor's sign, so never negative), `raise` left as they are.
+fn bound_indices(
+    ex: &mut Exporter,
+    c: &Ctx<'_>,
+    idx: String,
+    mode: &str,
+    size: Option<usize>,
+) -> Result<String> {
+    if mode == "raise" {
+        return Ok(idx);
+    }
+    let size = size.ok_or_else(|| {
+        c.error(format!(
+            "mode {mode:?} needs the size of the indexed axis; give the input shapes"
+        ))
+    })? as i64;
+    let out = c.helper(&format!("{mode}_indices"));
+    match mode {
+        "clip" => {
+            let (lo, hi) = (c.helper("index_min"), c.helper("index_max"));
+            ex.scalar_int_init(&lo, 0);
+            ex.scalar_int_init(&hi, size - 1);
+            c.emit_as(ex, "Clip", vec![idx, lo, hi], vec![], &out);
+        }
+        "wrap" => {
+            let m = c.helper("index_modulus");
+            ex.scalar_int_init(&m, size);
+            c.emit_as(ex, "Mod", vec![idx, m], vec![], &out);
+        }
+        other => return Err(c.error(format!("mode {other:?} has no ONNX export"))),
+    }
+    Ok(out)
+}
+
+/// The axis `a` of a `rank`-D input, counted from the start.
+fn axis_of(c: &Ctx<'_>, a: i64, rank: usize) -> Result<usize> {
+    let r = rank as i64;
+    let at = if a < 0 { a + r } else { a };
+    if (0..r).contains(&at) {
+        Ok(at as usize)
+    } else {
+        Err(c.error(format!("axis {a} is out of range for a {rank}-D input")))
+    }
+}
+
+/// pick: `GatherElements(data, index)` along the axis on the index cast to int64 (bounded by
+/// `mode`) and, when it lacks the axis, unsqueezed there; then a Squeeze unless `keepdims`.
+pub(super) fn pick(ex: &mut Exporter, c: &Ctx<'_>) -> Result<()> {
+    if matches!(c.attr("axis"), Some("None")) {
+        return Err(c.error("axis=None is not supported (as in MXNet 1.9.1)"));
+    }
+    let dims = c
+        .input_shape(ex, 0)
+        .cloned()
+        .ok_or_else(|| c.error("the data's shape is unknown; give the input shapes"))?;
+    let index_rank = c
+        .input_shape(ex, 1)
+        .map(Vec::len)
+        .ok_or_else(|| c.error("the index's shape is unknown; give the input shapes"))?;
+    let axis = axis_of(c, c.int("axis", -1)?, dims.len())?;
+    let mut idx = cast(ex, c, c.input(1)?, DataType::Int64, "pick_indices");
+    if index_rank + 1 == dims.len() {
+        let axes = c.helper("pick_axis");
+        ex.int_init(&axes, vec![axis as i64]);
+        let lanes = c.helper("pick_lanes");
+        c.emit_as(ex, "Unsqueeze", vec![idx, axes], vec![], &lanes);
+        idx = lanes;
+    }
+    let mode = c.attr("mode").unwrap_or("clip");
+    let idx = bound_indices(ex, c, idx, mode, Some(dims[axis]))?;
+    let attrs = vec![int_attr("axis", axis as i64)];
+    let (data, out) = (c.input(0)?, c.node.output(0));
+    if c.flag("keepdims", false)? {
+        c.emit(ex, "GatherElements", vec![data, idx], attrs);
+        return Ok(());
+    }
+    let picked = c.helper("picked");
+    c.emit_as(ex, "GatherElements", vec![data, idx], attrs, &picked);
+    let axes = c.helper("picked_axis");
+    ex.int_init(&axes, vec![axis as i64]);
+    c.emit_as(ex, "Squeeze", vec![picked, axes], vec![], &out);
+    Ok(())
+}
+
+/// take: `Gather(a, Cast(indices, int64))` along the axis, the indices bounded by `mode`.
+pub(super) fn take(ex: &mut Exporter, c: &Ctx<'_>) -> Result<()> {
+    let dims = c.input_shape(ex, 0).cloned();
+    let a = c.int("axis", 0)?;
+    let axis = match &dims {
+        Some(d) => axis_of(c, a, d.len())? as i64,
+        None => a,
+    };
+    let size = dims.as_ref().map(|d| d[axis as usize]);
+    let idx = cast(ex, c, c.input(1)?, DataType::Int64, "take_indices");
+    let idx = bound_indices(ex, c, idx, c.attr("mode").unwrap_or("clip"), size)?;
+    let attrs = vec![int_attr("axis", axis)];
+    c.emit(ex, "Gather", vec![c.input(0)?, idx], attrs);
     Ok(())
 }
