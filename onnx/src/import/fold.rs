@@ -237,6 +237,7 @@ pub(super) fn cast(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Value> {
         let dtype = match to {
             DataType::Float => "float32",
             DataType::Double => "float64",
+            DataType::Float16 => "float16",
             DataType::Int64 => "int64",
             DataType::Int32 => "int32",
             DataType::Uint8 => "uint8",

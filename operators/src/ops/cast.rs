@@ -5,11 +5,13 @@
 //! `mxr_kernels::cpu::elementwise::cast`). Its gradient `_backward_cast` casts the head
 //! gradient back to the input's dtype; ours takes `[ograd, data]` (MXNet takes only the head
 //! gradient and gets the dtype from the graph; `data` lends its dtype, its bytes are not read).
-//! Every dtype but float16 and MXNet's `bfloat16` / `bool` (which mxr has not) is accepted.
+//! Every dtype but MXNet's `bfloat16` / `bool` (which mxr has not) is accepted; float16 goes
+//! through float32 as MXNet's `half_t` does.
 //! The GPU path is float32 to float32 (a device copy), as every GPU kernel is float32.
 
 use std::sync::Arc;
 
+use half::f16;
 use mxr_kernels::DType;
 use mxr_kernels::cpu::elementwise::cast;
 
@@ -54,7 +56,7 @@ params! {
     }
 }
 
-/// Converts `x` into `out` (any dtypes but float16); `op` names the operator in errors.
+/// Converts `x` into `out`; `op` names the operator in errors.
 fn convert(op: &str, x: &TensorRef<'_>, out: &mut TensorMut<'_>) -> Result<()> {
     if x.bytes.len() / x.dtype.size() != out.bytes.len() / out.dtype.size() {
         return Err(Error::BadInput {
@@ -69,12 +71,42 @@ fn convert(op: &str, x: &TensorRef<'_>, out: &mut TensorMut<'_>) -> Result<()> {
         out.bytes.copy_from_slice(x.bytes);
         return Ok(());
     }
+    if x.dtype == DType::F16 || out.dtype == DType::F16 {
+        return convert_half(op, x, out);
+    }
     num_dispatch!(x.dtype, op, S => {
         let src = x.slice::<S>(op)?;
         num_dispatch!(out.dtype, op, D => {
             cast(src, out.slice_mut::<D>(op)?);
             Ok(())
         })
+    })
+}
+
+/// A cast to or from float16, through float32 as MXNet's `half_t` converts (its constructor
+/// from a double or an integer goes through `float`; to an integer it goes through `float`
+/// too): round to nearest even, values beyond 65504 to infinity.
+fn convert_half(op: &str, x: &TensorRef<'_>, out: &mut TensorMut<'_>) -> Result<()> {
+    let wide: Vec<f32> = if x.dtype == DType::F16 {
+        x.slice::<f16>(op)?.iter().map(|h| h.to_f32()).collect()
+    } else {
+        num_dispatch!(x.dtype, op, S => {
+            let src = x.slice::<S>(op)?;
+            let mut wide = vec![0.0f32; src.len()];
+            cast(src, &mut wide);
+            Ok(wide)
+        })?
+    };
+    if out.dtype == DType::F16 {
+        let dst = out.slice_mut::<f16>(op)?;
+        for (o, &w) in dst.iter_mut().zip(&wide) {
+            *o = f16::from_f32(w);
+        }
+        return Ok(());
+    }
+    num_dispatch!(out.dtype, op, D => {
+        cast(&wide, out.slice_mut::<D>(op)?);
+        Ok(())
     })
 }
 
