@@ -442,16 +442,21 @@ pub(super) fn convert(ex: &mut Exporter, all: &[JsonNode], id: usize) -> Result<
     }
 }
 
-fn conv(ex: &mut Exporter, c: &Ctx<'_>) -> Result<()> {
+/// A convolution's kernel, in a channel-first layout (the only one ONNX's Conv and
+/// ConvTranspose have).
+fn conv_kernel(c: &Ctx<'_>) -> Result<Vec<i64>> {
     if !matches!(
         c.attr("layout"),
         None | Some("None" | "NCW" | "NCHW" | "NCDHW")
     ) {
         return Err(c.error("only channel-first layouts (NCW, NCHW, NCDHW) export"));
     }
-    let kernel = c
-        .tuple("kernel")?
-        .ok_or_else(|| c.error("attribute kernel is missing"))?;
+    c.tuple("kernel")?
+        .ok_or_else(|| c.error("attribute kernel is missing"))
+}
+
+fn conv(ex: &mut Exporter, c: &Ctx<'_>) -> Result<()> {
+    let kernel = conv_kernel(c)?;
     let k = kernel.len();
     let pad = c.spatial("pad", k, 0)?;
     let mut inputs = vec![c.input(0)?, c.input(1)?];

@@ -112,19 +112,22 @@ fn onnx_pads(
     Ok(pads)
 }
 
-pub(super) fn conv(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
-    n.check_attrs(&[
-        "auto_pad",
-        "dilations",
-        "group",
-        "kernel_shape",
-        "pads",
-        "strides",
-    ])?;
+/// A convolution's window: its weight's shape, kernel, strides and dilations.
+struct Window {
+    weight: Vec<usize>,
+    kernel: Vec<usize>,
+    strides: Vec<usize>,
+    dilations: Vec<usize>,
+}
+
+/// The window of convolution `n`: the weight shape (input 1, `layout` naming its axes in
+/// errors), the kernel (`kernel_shape`, which must agree with the weight), strides and
+/// dilations.
+fn window(imp: &Importer<'_>, n: &Node<'_>, layout: &str) -> Result<Window> {
     let w_shape = imp.known_shape(n, 1, "take the filter count")?;
     if w_shape.len() < 3 {
         return Err(n.error(format!(
-            "weight shape {w_shape:?} is not (filters, channels / group, kernel...)"
+            "weight shape {w_shape:?} is not ({layout}, kernel...)"
         )));
     }
     let k = w_shape.len() - 2;
@@ -139,6 +142,29 @@ pub(super) fn conv(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
     }
     let strides = per_axis(n, "strides", k)?;
     let dilations = per_axis(n, "dilations", k)?;
+    Ok(Window {
+        weight: w_shape,
+        kernel,
+        strides,
+        dilations,
+    })
+}
+
+pub(super) fn conv(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Symbol> {
+    n.check_attrs(&[
+        "auto_pad",
+        "dilations",
+        "group",
+        "kernel_shape",
+        "pads",
+        "strides",
+    ])?;
+    let Window {
+        weight: w_shape,
+        kernel,
+        strides,
+        dilations,
+    } = window(imp, n, "filters, channels / group")?;
     let pads = onnx_pads(imp, n, &kernel, &strides, &dilations)?;
     let group = n.int("group", 1)?;
     if group < 1 {
@@ -254,24 +280,13 @@ pub(super) fn conv_transpose(imp: &mut Importer<'_>, n: &Node<'_>) -> Result<Sym
         "pads",
         "strides",
     ])?;
-    let w_shape = imp.known_shape(n, 1, "take the filter count")?;
-    if w_shape.len() < 3 {
-        return Err(n.error(format!(
-            "weight shape {w_shape:?} is not (channels, filters / group, kernel...)"
-        )));
-    }
-    let k = w_shape.len() - 2;
-    let kernel = n
-        .sizes("kernel_shape")?
-        .unwrap_or_else(|| w_shape[2..].to_vec());
-    if kernel != w_shape[2..] {
-        return Err(n.attr_error(
-            "kernel_shape",
-            format!("{kernel:?} differs from the weight's {w_shape:?}"),
-        ));
-    }
-    let strides = per_axis(n, "strides", k)?;
-    let dilations = per_axis(n, "dilations", k)?;
+    let Window {
+        weight: w_shape,
+        kernel,
+        strides,
+        dilations,
+    } = window(imp, n, "channels, filters / group")?;
+    let k = kernel.len();
     let adj = n.sizes("output_padding")?.unwrap_or_else(|| vec![0; k]);
     if adj.len() != k {
         let reason = format!("{adj:?} must have {k} values (one per spatial axis)");

@@ -2,20 +2,12 @@
 //! `adj` as `output_padding`. A `target_shape` fixes `pad` and `adj` from the input's shape
 //! as MXNet computes them.
 
-use super::{Ctx, int_attr, ints_attr};
+use super::{Ctx, conv_kernel, int_attr, ints_attr};
 use crate::error::Result;
 use crate::export::Exporter;
 
 pub(super) fn deconvolution(ex: &mut Exporter, c: &Ctx<'_>) -> Result<()> {
-    if !matches!(
-        c.attr("layout"),
-        None | Some("None" | "NCW" | "NCHW" | "NCDHW")
-    ) {
-        return Err(c.error("only channel-first layouts (NCW, NCHW, NCDHW) export"));
-    }
-    let kernel = c
-        .tuple("kernel")?
-        .ok_or_else(|| c.error("attribute kernel is missing"))?;
+    let kernel = conv_kernel(c)?;
     let k = kernel.len();
     let stride = c.spatial("stride", k, 1)?;
     let dilate = c.spatial("dilate", k, 1)?;
