@@ -1,0 +1,20 @@
+//! The exported C functions: MXNet 1.9.1's predict API (`include/mxnet/c_predict_api.h`) here,
+//! the NDArray functions of `include/mxr.h` in [`ndarray`].
+//!
+//! Every function returns 0 on success and -1 on failure, with the message in
+//! [`MXGetLastError`].
+
+mod ndarray;
+mod predict;
+
+pub use ndarray::*;
+pub use predict::*;
+
+use std::ffi::c_char;
+
+/// The message of the calling thread's last failing call (an empty string before any).
+/// The pointer stays valid until the thread's next failing call.
+#[unsafe(no_mangle)]
+pub extern "C" fn MXGetLastError() -> *const c_char {
+    crate::boundary::last_error()
+}
