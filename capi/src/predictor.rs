@@ -139,7 +139,11 @@ impl Predictor {
                                 ),
                             ));
                         }
-                        array.assign(param).during(call)?;
+                        if param.dtype() == dtype {
+                            array.assign(param).during(call)?;
+                        } else {
+                            array.assign(&cast(param, dtype, call)?).during(call)?;
+                        }
                     } else {
                         array.assign_scalar(0.0).during(call)?;
                     }

@@ -1,0 +1,249 @@
+//! libmxr from C: C programs compiled with the system compiler (`cc`) against the headers in
+//! `capi/include` (and MXNet's own `c_predict_api.h`), linked to `libmxr.so` and run.
+//!
+//! `MXR_C_RUNNER` (for example `valgrind --error-exitcode=99`) runs each C program under a tool.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use mxr_frontend::engine::Context;
+use mxr_frontend::exec::GradReq;
+use mxr_frontend::nd;
+use mxr_frontend::sym::Symbol;
+
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The folder holding `libmxr.so`, built first: `cargo test` builds a cdylib-only library's
+/// unit tests but not the library itself, so the first call runs `cargo build` for it (same
+/// profile and target folder as this test binary, which lives in `<target>/<profile>/deps/`).
+fn lib_dir() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test binary's path");
+            let dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("<target>/<profile>/deps/<test>");
+            let target = dir.parent().expect("<target>/<profile>");
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo
+                .args(["build", "--quiet", "-p", "mxr-capi", "--target-dir"])
+                .arg(target);
+            if dir.ends_with("release") {
+                cargo.arg("--release");
+            }
+            let status = cargo.status().expect("run cargo build");
+            assert!(status.success(), "cargo build -p mxr-capi failed");
+            assert!(
+                dir.join("libmxr.so").exists(),
+                "libmxr.so is not in {}",
+                dir.display()
+            );
+            dir.to_path_buf()
+        })
+        .clone()
+}
+
+/// A fresh scratch folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mxr-capi-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create a scratch folder");
+    dir
+}
+
+/// The MXNet-trained conformance checkpoint: (symbol JSON, parameters).
+fn checkpoint() -> (PathBuf, PathBuf) {
+    let model = root().join("tests/fixtures/conformance/model");
+    (
+        model.join("fashion_mlp-symbol.json"),
+        model.join("fashion_mlp-0003.params"),
+    )
+}
+
+/// Compiles `sources` with `cc` against `includes` and libmxr; returns the executable.
+fn compile(name: &str, sources: &[PathBuf], includes: &[PathBuf]) -> PathBuf {
+    let out = scratch(name).join(name);
+    let lib = lib_dir();
+    let mut cc = Command::new("cc");
+    cc.args([
+        "-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
+    ]);
+    for dir in includes {
+        cc.arg("-I").arg(dir);
+    }
+    cc.args(sources).arg("-L").arg(&lib).arg("-lmxr");
+    cc.arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-o")
+        .arg(&out);
+    let status = cc.status().expect("run cc");
+    assert!(status.success(), "cc failed on {sources:?}");
+    out
+}
+
+/// Runs a compiled C program (under `MXR_C_RUNNER` when set); returns its standard output
+/// after checking it exited with 0.
+fn run(exe: &Path, args: &[&Path]) -> String {
+    let runner = std::env::var("MXR_C_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(tool) => {
+            let mut c = Command::new(tool);
+            c.args(words).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    let output = cmd.args(args).output().expect("run the C program");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{} exited with {}\nstdout:\n{stdout}\nstderr:\n{}",
+        exe.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn include() -> PathBuf {
+    root().join("capi/include")
+}
+
+fn test_source(name: &str) -> PathBuf {
+    root().join("capi/tests/c").join(name)
+}
+
+/// Fashion-MNIST's test set, decompressed: (image file, label file).
+fn fashion_test_set(dir: &Path) -> (PathBuf, PathBuf) {
+    let source = Path::new("/usr/share/datasets/fashion-mnist");
+    let mut paths = Vec::new();
+    for name in ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+        let gz = std::fs::File::open(source.join(format!("{name}.gz"))).expect("the dataset");
+        let mut bytes = Vec::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut bytes)
+            .expect("gunzip");
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write the decompressed file");
+        paths.push(path);
+    }
+    (paths[0].clone(), paths[1].clone())
+}
+
+/// The number of test images the Rust executor classifies right with the checkpoint, at
+/// batch 100 as the C example runs.
+fn rust_executor_correct(images: &Path, labels: &Path) -> usize {
+    let (sym_path, params_path) = checkpoint();
+    let symbol = Symbol::load(sym_path).expect("symbol");
+    let params = nd::load(params_path).expect("params");
+    let mut exec = symbol
+        .simple_bind(
+            Context::cpu(0),
+            &[("data", &[100, 784])],
+            GradReq::Null,
+            &[],
+        )
+        .expect("bind");
+    let args = exec.arg_dict();
+    for name in symbol.list_arguments() {
+        if let Some(p) = params.get(&format!("arg:{name}")) {
+            args[&name].assign(p).expect("copy a parameter");
+        }
+    }
+    let images = std::fs::read(images).expect("images");
+    let labels = std::fs::read(labels).expect("labels");
+    let mut correct = 0;
+    for start in (0..10_000).step_by(100) {
+        let batch: Vec<f32> = images[16 + start * 784..16 + (start + 100) * 784]
+            .iter()
+            .map(|&p| f32::from(p) / 255.0)
+            .collect();
+        args["data"].assign_slice(&batch).expect("input");
+        exec.forward(false).expect("forward");
+        let out = exec.outputs()[0].to_vec::<f32>().expect("output");
+        for (b, row) in out.chunks(10).enumerate() {
+            let best = (0..10).fold(0, |m, c| if row[c] > row[m] { c } else { m });
+            correct += usize::from(best == usize::from(labels[8 + start + b]));
+        }
+    }
+    correct
+}
+
+#[test]
+fn predict_example_accuracy_equals_the_rust_executor_and_mxnet() {
+    let dir = scratch("predict-example");
+    let (images, labels) = fashion_test_set(&dir);
+    let exe = compile(
+        "predict",
+        &[root().join("examples/c/predict.c")],
+        &[include()],
+    );
+    let (sym, params) = checkpoint();
+    let stdout = run(&exe, &[&sym, &params, &images, &labels]);
+    let correct: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("correct "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `correct N` line in:\n{stdout}"));
+    assert!(stdout.contains("of 10000"), "{stdout}");
+    assert_eq!(
+        correct,
+        rust_executor_correct(&images, &labels),
+        "C predict API vs Rust executor"
+    );
+    // What MXNet 1.9.1 measured on this checkpoint (tests/fixtures/conformance/model/expected.json).
+    assert_eq!(correct, 8520, "C predict API vs MXNet");
+}
+
+#[test]
+fn mxnet_own_header_builds_and_links_to_libmxr() {
+    let venv = root().join(".venv/lib");
+    let header_dir = std::fs::read_dir(&venv)
+        .expect("the .venv with MXNet (a link to /work/main/.venv)")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("site-packages/mxnet/include"))
+        .find(|p| p.join("mxnet/c_predict_api.h").exists())
+        .expect("MXNet's c_predict_api.h in .venv");
+    let exe = compile(
+        "mxnet-header",
+        &[test_source("mxnet_header.c")],
+        &[header_dir],
+    );
+    let (sym, params) = checkpoint();
+    let values: Vec<f32> = run(&exe, &[&sym, &params])
+        .lines()
+        .map(|l| l.parse().expect("a float"))
+        .collect();
+    assert_eq!(values.len(), 10);
+    assert!(
+        (values.iter().sum::<f32>() - 1.0).abs() < 1e-4,
+        "a softmax row: {values:?}"
+    );
+}
+
+#[test]
+fn every_function_and_error_path_from_c() {
+    let exe = compile(
+        "every-function",
+        &[test_source("every_function.c")],
+        &[include()],
+    );
+    let (sym, params) = checkpoint();
+    let stdout = run(&exe, &[&sym, &params]);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}
+
+#[test]
+fn four_predictors_on_four_threads_equal_one_thread() {
+    let exe = compile("threads", &[test_source("threads.c")], &[include()]);
+    let (sym, params) = checkpoint();
+    let stdout = run(&exe, &[&sym, &params]);
+    assert!(stdout.contains("4 threads equal 1 thread"), "{stdout}");
+}
