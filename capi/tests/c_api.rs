@@ -247,3 +247,31 @@ fn four_predictors_on_four_threads_equal_one_thread() {
     let stdout = run(&exe, &[&sym, &params]);
     assert!(stdout.contains("4 threads equal 1 thread"), "{stdout}");
 }
+
+#[test]
+fn python_ctypes_binds_the_predict_api() {
+    let python = root().join(".venv/bin/python");
+    let (sym, params) = checkpoint();
+    let output = Command::new(&python)
+        .arg(root().join("capi/tests/python/predict_smoke.py"))
+        .arg(lib_dir().join("libmxr.so"))
+        .args([&sym, &params])
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", python.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The same input through the C program compiled against MXNet's header gives the row.
+    let exe = compile("ctypes-reference", &[test_source("mxnet_header.c")], &[include()]);
+    let row: Vec<f32> = run(&exe, &[&sym, &params])
+        .lines()
+        .map(|l| l.parse().expect("a float"))
+        .collect();
+    let argmax = (0..row.len()).fold(0, |m, c| if row[c] > row[m] { c } else { m });
+    assert!(stdout.contains(&format!("argmax {argmax}\n")), "{stdout} vs {row:?}");
+    assert!(stdout.contains("sum 1.0000") || stdout.contains("sum 0.9999"), "{stdout}");
+    assert!(stdout.contains("freed handle rejected"), "{stdout}");
+}
