@@ -226,10 +226,14 @@ impl Predictor {
         target.assign(&cast).during(call)
     }
 
-    /// Runs the forward pass (inference) and waits for it.
+    /// Runs the forward pass (inference) and waits for its outputs (not for other
+    /// predictors' work, as a global wait would), so that its errors are this call's.
     pub(crate) fn forward(&mut self, call: &'static str) -> Result<()> {
         self.executor.forward(false).during(call)?;
-        nd::waitall().during(call)
+        for output in self.executor.outputs() {
+            output.wait_to_read().during(call)?;
+        }
+        Ok(())
     }
 
     /// The arguments (inputs and parameters) by name, in the symbol's order.

@@ -6,48 +6,18 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use mxr_frontend::engine::Context;
 use mxr_frontend::exec::GradReq;
 use mxr_frontend::nd;
 use mxr_frontend::sym::Symbol;
 
+mod support;
+use support::lib_dir;
+
 /// The workspace root.
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The folder holding `libmxr.so`, built first: `cargo test` builds a cdylib-only library's
-/// unit tests but not the library itself, so the first call runs `cargo build` for it (same
-/// profile and target folder as this test binary, which lives in `<target>/<profile>/deps/`).
-fn lib_dir() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("the test binary's path");
-            let dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("<target>/<profile>/deps/<test>");
-            let target = dir.parent().expect("<target>/<profile>");
-            let mut cargo = Command::new(env!("CARGO"));
-            cargo
-                .args(["build", "--quiet", "-p", "mxr-capi", "--target-dir"])
-                .arg(target);
-            if dir.ends_with("release") {
-                cargo.arg("--release");
-            }
-            let status = cargo.status().expect("run cargo build");
-            assert!(status.success(), "cargo build -p mxr-capi failed");
-            assert!(
-                dir.join("libmxr.so").exists(),
-                "libmxr.so is not in {}",
-                dir.display()
-            );
-            dir.to_path_buf()
-        })
-        .clone()
 }
 
 /// A fresh scratch folder for one test.
@@ -120,8 +90,7 @@ fn test_source(name: &str) -> PathBuf {
 }
 
 /// Fashion-MNIST's test set, decompressed: (image file, label file).
-fn fashion_test_set(dir: &Path) -> (PathBuf, PathBuf) {
-    let source = Path::new("/usr/share/datasets/fashion-mnist");
+fn fashion_test_set(dir: &Path, source: &Path) -> (PathBuf, PathBuf) {
     let mut paths = Vec::new();
     for name in ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
         let gz = std::fs::File::open(source.join(format!("{name}.gz"))).expect("the dataset");
@@ -177,8 +146,11 @@ fn rust_executor_correct(images: &Path, labels: &Path) -> usize {
 
 #[test]
 fn predict_example_accuracy_equals_the_rust_executor_and_mxnet() {
+    let Some(source) = mxr_test_support::fashion_mnist_dir() else {
+        return;
+    };
     let dir = scratch("predict-example");
-    let (images, labels) = fashion_test_set(&dir);
+    let (images, labels) = fashion_test_set(&dir, &source);
     let exe = compile(
         "predict",
         &[root().join("examples/c/predict.c")],
@@ -204,9 +176,17 @@ fn predict_example_accuracy_equals_the_rust_executor_and_mxnet() {
 
 #[test]
 fn mxnet_own_header_builds_and_links_to_libmxr() {
-    let venv = root().join(".venv/lib");
+    let Some(python) = mxr_test_support::python::mxnet_python(&root()) else {
+        return;
+    };
+    // <venv>/bin/python: the wheel's headers are under <venv>/lib/python3.*/site-packages.
+    let venv = python
+        .parent()
+        .and_then(Path::parent)
+        .expect("<venv>/bin/python")
+        .join("lib");
     let header_dir = std::fs::read_dir(&venv)
-        .expect("the .venv with MXNet (a link to /work/main/.venv)")
+        .expect("the venv's lib folder")
         .filter_map(|e| e.ok())
         .map(|e| e.path().join("site-packages/mxnet/include"))
         .find(|p| p.join("mxnet/c_predict_api.h").exists())
@@ -250,7 +230,9 @@ fn four_predictors_on_four_threads_equal_one_thread() {
 
 #[test]
 fn python_ctypes_binds_the_predict_api() {
-    let python = root().join(".venv/bin/python");
+    let Some(python) = mxr_test_support::python::mxnet_python(&root()) else {
+        return;
+    };
     let (sym, params) = checkpoint();
     let output = Command::new(&python)
         .arg(root().join("capi/tests/python/predict_smoke.py"))
@@ -265,13 +247,23 @@ fn python_ctypes_binds_the_predict_api() {
         String::from_utf8_lossy(&output.stderr)
     );
     // The same input through the C program compiled against MXNet's header gives the row.
-    let exe = compile("ctypes-reference", &[test_source("mxnet_header.c")], &[include()]);
+    let exe = compile(
+        "ctypes-reference",
+        &[test_source("mxnet_header.c")],
+        &[include()],
+    );
     let row: Vec<f32> = run(&exe, &[&sym, &params])
         .lines()
         .map(|l| l.parse().expect("a float"))
         .collect();
     let argmax = (0..row.len()).fold(0, |m, c| if row[c] > row[m] { c } else { m });
-    assert!(stdout.contains(&format!("argmax {argmax}\n")), "{stdout} vs {row:?}");
-    assert!(stdout.contains("sum 1.0000") || stdout.contains("sum 0.9999"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("argmax {argmax}\n")),
+        "{stdout} vs {row:?}"
+    );
+    assert!(
+        stdout.contains("sum 1.0000") || stdout.contains("sum 0.9999"),
+        "{stdout}"
+    );
     assert!(stdout.contains("freed handle rejected"), "{stdout}");
 }

@@ -5,9 +5,11 @@
 //! [`MXGetLastError`].
 
 mod ndarray;
+mod ndlist;
 mod predict;
 
 pub use ndarray::*;
+pub use ndlist::*;
 pub use predict::*;
 
 use std::ffi::c_char;

@@ -2,6 +2,7 @@
 //! and signatures: enough to create arrays, copy data in and out, query them and free them, as
 //! the predict API's monitor callback needs.
 
+// MXNet's names (MXNDArrayCreate) are the API.
 #![allow(non_snake_case)]
 
 use std::cell::RefCell;

@@ -1,0 +1,37 @@
+//! Shared by the tests and the bench: finding (and building) `libmxr.so`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The folder holding `libmxr.so`, built first: `cargo test` builds a cdylib-only library's
+/// unit tests but not the library itself, so the first call runs `cargo build` for it (same
+/// profile and target folder as this test binary, which lives in `<target>/<profile>/deps/`).
+pub(crate) fn lib_dir() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test binary's path");
+            let dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("<target>/<profile>/deps/<test>");
+            let target = dir.parent().expect("<target>/<profile>");
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo
+                .args(["build", "--quiet", "-p", "mxr-capi", "--target-dir"])
+                .arg(target);
+            if dir.ends_with("release") {
+                cargo.arg("--release");
+            }
+            let status = cargo.status().expect("run cargo build");
+            assert!(status.success(), "cargo build -p mxr-capi failed");
+            assert!(
+                dir.join("libmxr.so").exists(),
+                "libmxr.so is not in {}",
+                dir.display()
+            );
+            dir.to_path_buf()
+        })
+        .clone()
+}
