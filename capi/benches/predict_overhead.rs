@@ -49,7 +49,7 @@ fn main() {
     let json = std::fs::read_to_string(model.join("fashion_mlp-symbol.json")).expect("symbol");
     let params = std::fs::read(model.join("fashion_mlp-0003.params")).expect("params");
     let input: Vec<f32> = (0..784).map(|i| (i % 256) as f32 / 255.0).collect();
-    let mut output = vec![0f32; 10];
+    let mut output = [0f32; 10];
 
     // The Rust executor.
     let symbol = Symbol::from_json(&json).expect("symbol");
@@ -106,7 +106,7 @@ fn main() {
         )
     };
     assert_eq!(rc, 0, "MXPredCreate");
-    let mut c_output = vec![0f32; 10];
+    let mut c_output = [0f32; 10];
     let mut c_once = || {
         // SAFETY: a live handle, a C string, 784 input floats and room for 10 outputs.
         let rc = unsafe {

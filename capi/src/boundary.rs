@@ -34,7 +34,7 @@ pub enum Error {
         /// The C function.
         call: &'static str,
         /// mxr's error.
-        source: mxr_frontend::Error,
+        source: Box<mxr_frontend::Error>,
     },
     /// A panic caught at the boundary.
     #[error("{call}: internal error (panic): {message}")]
@@ -57,7 +57,10 @@ pub(crate) trait Context<T> {
 
 impl<T> Context<T> for mxr_frontend::Result<T> {
     fn during(self, call: &'static str) -> Result<T> {
-        self.map_err(|source| Error::Mxr { call, source })
+        self.map_err(|source| Error::Mxr {
+            call,
+            source: Box::new(source),
+        })
     }
 }
 
