@@ -89,6 +89,8 @@ impl Spec {
 pub(crate) struct Predictor {
     spec: Spec,
     executor: Executor,
+    /// The executor's argument arrays of `spec.inputs`, in the same order.
+    input_arrays: Vec<NDArray>,
     output_names: Vec<String>,
     output_shapes: Vec<Vec<u32>>,
 }
@@ -164,7 +166,20 @@ impl Predictor {
             .map(|s| s.iter().map(|&d| u32::try_from(d)).collect())
             .collect::<std::result::Result<Vec<Vec<u32>>, _>>()
             .map_err(|_| argument(call, "an output dimension does not fit in 32 bits"))?;
+        let input_arrays = spec
+            .inputs
+            .iter()
+            .map(|(name, _)| {
+                // Every input was checked to be an argument above.
+                let i = arg_names
+                    .iter()
+                    .position(|a| a == name)
+                    .expect("an argument");
+                executor.arg_arrays()[i].clone()
+            })
+            .collect();
         Ok(Predictor {
+            input_arrays,
             output_names: symbol.list_outputs(),
             spec,
             executor,
@@ -202,22 +217,8 @@ impl Predictor {
             .iter()
             .position(|(n, _)| n == key)
             .ok_or_else(|| argument(call, format!("`{key}` is not an input of the predictor")))?;
-        let name = &self.spec.inputs[index].0;
-        let target =
-            self.executor.arg_dict().remove(name).ok_or_else(|| {
-                argument(call, format!("`{key}` is not an argument of the symbol"))
-            })?;
-        if data.len() != target.size() {
-            return Err(argument(
-                call,
-                format!(
-                    "input `{key}` has {} elements (shape {:?}), the buffer has {}",
-                    target.size(),
-                    target.shape(),
-                    data.len()
-                ),
-            ));
-        }
+        let target = &self.input_arrays[index];
+        check_len(target, data.len(), || format!("input `{key}`"), call)?;
         if target.dtype() == DType::F32 {
             return target.assign_slice(data).during(call);
         }
@@ -272,17 +273,7 @@ impl Predictor {
     /// Copies output `index` (as `f32`) into `out`, whose length must be the output's size.
     pub(crate) fn get_output(&self, index: u32, out: &mut [f32], call: &'static str) -> Result<()> {
         let (_, array) = self.output(index, call)?;
-        if out.len() != array.size() {
-            return Err(argument(
-                call,
-                format!(
-                    "output {index} has {} elements (shape {:?}), the buffer has {}",
-                    array.size(),
-                    array.shape(),
-                    out.len()
-                ),
-            ));
-        }
+        check_len(&array, out.len(), || format!("output {index}"), call)?;
         let values = if array.dtype() == DType::F32 {
             array.to_vec::<f32>()
         } else {
@@ -301,6 +292,27 @@ impl Predictor {
             ),
         )
     }
+}
+
+/// A size error unless `len` (a C buffer's length) is `array`'s number of elements.
+fn check_len(
+    array: &NDArray,
+    len: usize,
+    what: impl Fn() -> String,
+    call: &'static str,
+) -> Result<()> {
+    if len == array.size() {
+        return Ok(());
+    }
+    Err(argument(
+        call,
+        format!(
+            "{} has {} elements (shape {:?}), the buffer has {len}",
+            what(),
+            array.size(),
+            array.shape()
+        ),
+    ))
 }
 
 /// `array` converted to `dtype` (MXNet's `Cast` operator).
