@@ -35,6 +35,27 @@ MXNET_DLL int MXNDArrayGetShape(NDArrayHandle handle, uint32_t *out_dim,
 /*! \brief the array's element type (MXNet's type flag) */
 MXNET_DLL int MXNDArrayGetDType(NDArrayHandle handle, int *out_dtype);
 
+/*! \brief an operator of the registry (nnvm's OpHandle; MXNet's AtomicSymbolCreator) */
+typedef void *OpHandle;
+typedef void *AtomicSymbolCreator;
+/*! \brief the handle of the registry operator op_name (an MXNet name or alias); handles
+ *  live as long as the process */
+MXNET_DLL int NNGetOpHandle(const char *op_name, OpHandle *op_out);
+/*! \brief run an operator on arrays with string attributes: with *outputs NULL, *outputs
+ *  gets *num_outputs new handles (the caller frees each; the handle array is valid until this
+ *  thread's next call); otherwise the results are written into the *num_outputs given arrays */
+MXNET_DLL int MXImperativeInvoke(AtomicSymbolCreator creator, int num_inputs,
+                                 NDArrayHandle *inputs, int *num_outputs,
+                                 NDArrayHandle **outputs, int num_params,
+                                 const char **param_keys, const char **param_vals);
+/*! \brief save arrays to a .params file, named when keys is not NULL */
+MXNET_DLL int MXNDArraySave(const char *fname, uint32_t num_args, NDArrayHandle *args,
+                            const char **keys);
+/*! \brief load a .params file: new handles (the caller frees each) and names (none for a
+ *  list), valid until this thread's next call */
+MXNET_DLL int MXNDArrayLoad(const char *fname, uint32_t *out_size, NDArrayHandle **out_arr,
+                            uint32_t *out_name_size, const char ***out_names);
+
 #ifdef __cplusplus
 }
 #endif

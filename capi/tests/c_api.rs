@@ -267,3 +267,11 @@ fn python_ctypes_binds_the_predict_api() {
     );
     assert!(stdout.contains("freed handle rejected"), "{stdout}");
 }
+
+#[test]
+fn operators_by_name_and_params_files_from_c() {
+    let exe = compile("imperative", &[test_source("imperative.c")], &[include()]);
+    let file = scratch("imperative").join("arrays.params");
+    let stdout = run(&exe, &[&file]);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}

@@ -4,10 +4,12 @@
 //! Every function returns 0 on success and -1 on failure, with the message in
 //! [`MXGetLastError`].
 
+mod imperative;
 mod ndarray;
 mod ndlist;
 mod predict;
 
+pub use imperative::*;
 pub use ndarray::*;
 pub use ndlist::*;
 pub use predict::*;

@@ -9,7 +9,7 @@
 static int failures = 0;
 
 /* The whole file at `path`, its length in *size; exits on failure. */
-static char *read_file(const char *path, long *size) {
+static inline char *read_file(const char *path, long *size) {
   FILE *f = fopen(path, "rb");
   if (!f) { perror(path); exit(2); }
   fseek(f, 0, SEEK_END);
