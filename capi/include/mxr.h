@@ -56,6 +56,49 @@ MXNET_DLL int MXNDArraySave(const char *fname, uint32_t num_args, NDArrayHandle 
 MXNET_DLL int MXNDArrayLoad(const char *fname, uint32_t *out_size, NDArrayHandle **out_arr,
                             uint32_t *out_name_size, const char ***out_names);
 
+/*! \brief handles to a symbol and an executor */
+typedef void *SymbolHandle;
+typedef void *ExecutorHandle;
+/*! \brief load a symbol from its JSON */
+MXNET_DLL int MXSymbolCreateFromJSON(const char *json, SymbolHandle *out);
+/*! \brief the symbol's JSON, valid until this thread's next call */
+MXNET_DLL int MXSymbolSaveToJSON(SymbolHandle symbol, const char **out_json);
+/*! \brief names of the arguments, outputs, auxiliary states; valid until this thread's next
+ *  call */
+MXNET_DLL int MXSymbolListArguments(SymbolHandle symbol, uint32_t *out_size,
+                                    const char ***out_str_array);
+MXNET_DLL int MXSymbolListOutputs(SymbolHandle symbol, uint32_t *out_size,
+                                  const char ***out_str_array);
+MXNET_DLL int MXSymbolListAuxiliaryStates(SymbolHandle symbol, uint32_t *out_size,
+                                          const char ***out_str_array);
+/*! \brief free a symbol */
+MXNET_DLL int MXSymbolFree(SymbolHandle symbol);
+/*! \brief infer every shape from some arguments' shapes (CSR form); *complete is 1 when all
+ *  are known; the arrays are valid until this thread's next call */
+MXNET_DLL int MXSymbolInferShape(SymbolHandle sym, uint32_t num_args, const char **keys,
+                                 const uint32_t *arg_ind_ptr, const uint32_t *arg_shape_data,
+                                 uint32_t *in_shape_size, const uint32_t **in_shape_ndim,
+                                 const uint32_t ***in_shape_data, uint32_t *out_shape_size,
+                                 const uint32_t **out_shape_ndim,
+                                 const uint32_t ***out_shape_data, uint32_t *aux_shape_size,
+                                 const uint32_t **aux_shape_ndim,
+                                 const uint32_t ***aux_shape_data, int *complete);
+/*! \brief bind a symbol to arrays: len arguments, their gradient arrays (NULL where none)
+ *  and requests (0 null, 1 write, 2 in-place write, 3 add), the auxiliary states */
+MXNET_DLL int MXExecutorBind(SymbolHandle symbol_handle, int dev_type, int dev_id, uint32_t len,
+                             NDArrayHandle *in_args, NDArrayHandle *arg_grad_store,
+                             uint32_t *grad_req_type, uint32_t aux_states_len,
+                             NDArrayHandle *aux_states, ExecutorHandle *out);
+/*! \brief forward pass (is_train nonzero: training mode) */
+MXNET_DLL int MXExecutorForward(ExecutorHandle handle, int is_train);
+/*! \brief backward pass with len head gradients (0 when every output is a loss) */
+MXNET_DLL int MXExecutorBackward(ExecutorHandle handle, uint32_t len, NDArrayHandle *head_grads);
+/*! \brief the outputs as new handles (the caller frees each); the array is valid until this
+ *  thread's next call */
+MXNET_DLL int MXExecutorOutputs(ExecutorHandle handle, uint32_t *out_size, NDArrayHandle **out);
+/*! \brief free an executor */
+MXNET_DLL int MXExecutorFree(ExecutorHandle handle);
+
 #ifdef __cplusplus
 }
 #endif

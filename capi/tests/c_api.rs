@@ -56,9 +56,9 @@ fn compile(name: &str, sources: &[PathBuf], includes: &[PathBuf]) -> PathBuf {
     out
 }
 
-/// Runs a compiled C program (under `MXR_C_RUNNER` when set); returns its standard output
-/// after checking it exited with 0.
-fn run(exe: &Path, args: &[&Path]) -> String {
+/// A command running a compiled C program (under `MXR_C_RUNNER` when set), in its scratch
+/// folder.
+fn command(exe: &Path) -> Command {
     let runner = std::env::var("MXR_C_RUNNER").unwrap_or_default();
     let mut words = runner.split_whitespace();
     let mut cmd = match words.next() {
@@ -69,7 +69,13 @@ fn run(exe: &Path, args: &[&Path]) -> String {
         }
         None => Command::new(exe),
     };
-    let output = cmd.args(args).output().expect("run the C program");
+    cmd.current_dir(exe.parent().expect("the scratch folder"));
+    cmd
+}
+
+/// Runs a compiled C program; returns its standard output after checking it exited with 0.
+fn run(exe: &Path, args: &[&Path]) -> String {
+    let output = command(exe).args(args).output().expect("run the C program");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -273,5 +279,18 @@ fn operators_by_name_and_params_files_from_c() {
     let exe = compile("imperative", &[test_source("imperative.c")], &[include()]);
     let file = scratch("imperative").join("arrays.params");
     let stdout = run(&exe, &[&file]);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}
+
+#[test]
+fn symbols_and_executors_from_c() {
+    let exe = compile(
+        "symbol-executor",
+        &[test_source("symbol_executor.c")],
+        &[include()],
+    );
+    let (sym, params) = checkpoint();
+    // The program writes a copy of the parameters to its working (scratch) folder.
+    let stdout = run(&exe, &[&sym, &params]);
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }

@@ -8,11 +8,13 @@ mod imperative;
 mod ndarray;
 mod ndlist;
 mod predict;
+mod symbol;
 
 pub use imperative::*;
 pub use ndarray::*;
 pub use ndlist::*;
 pub use predict::*;
+pub use symbol::*;
 
 use std::ffi::c_char;
 

@@ -47,7 +47,7 @@ static PREDICTORS: HandleTable<Mutex<Entry>> = HandleTable::new(1, "predictor");
 /// # Safety
 /// `keys` points to `n` C strings and `indptr` to `n + 1` values, and `data` to `indptr[n]`
 /// values (or any of them is null, which is an error).
-unsafe fn input_shapes(
+pub(super) unsafe fn input_shapes(
     n: u32,
     keys: *const *const c_char,
     indptr: *const u32,
