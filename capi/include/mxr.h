@@ -99,6 +99,22 @@ MXNET_DLL int MXExecutorOutputs(ExecutorHandle handle, uint32_t *out_size, NDArr
 /*! \brief free an executor */
 MXNET_DLL int MXExecutorFree(ExecutorHandle handle);
 
+/*! \brief handle to a KVStore */
+typedef void *KVStoreHandle;
+/*! \brief create a store of a type ("local", "device", ...) */
+MXNET_DLL int MXKVStoreCreate(const char *type, KVStoreHandle *out);
+/*! \brief free a store */
+MXNET_DLL int MXKVStoreFree(KVStoreHandle handle);
+/*! \brief initialise num keys, one array each */
+MXNET_DLL int MXKVStoreInit(KVStoreHandle handle, uint32_t num, const int *keys,
+                            NDArrayHandle *vals);
+/*! \brief push num (key, array) pairs; the arrays given for one key are summed */
+MXNET_DLL int MXKVStorePush(KVStoreHandle handle, uint32_t num, const int *keys,
+                            NDArrayHandle *vals, int priority);
+/*! \brief pull num keys into arrays (waits for the values) */
+MXNET_DLL int MXKVStorePull(KVStoreHandle handle, uint32_t num, const int *keys,
+                            NDArrayHandle *vals, int priority);
+
 #ifdef __cplusplus
 }
 #endif

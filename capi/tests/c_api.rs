@@ -294,3 +294,10 @@ fn symbols_and_executors_from_c() {
     let stdout = run(&exe, &[&sym, &params]);
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
+
+#[test]
+fn kvstore_from_c() {
+    let exe = compile("kvstore", &[test_source("kvstore.c")], &[include()]);
+    let stdout = run(&exe, &[]);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}

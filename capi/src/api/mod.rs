@@ -5,12 +5,14 @@
 //! [`MXGetLastError`].
 
 mod imperative;
+mod kvstore;
 mod ndarray;
 mod ndlist;
 mod predict;
 mod symbol;
 
 pub use imperative::*;
+pub use kvstore::*;
 pub use ndarray::*;
 pub use ndlist::*;
 pub use predict::*;
