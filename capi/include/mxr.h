@@ -99,6 +99,10 @@ MXNET_DLL int MXExecutorOutputs(ExecutorHandle handle, uint32_t *out_size, NDArr
 /*! \brief free an executor */
 MXNET_DLL int MXExecutorFree(ExecutorHandle handle);
 
+/*! \brief load an operator plugin library (mx.library.load); its operators join the
+ *  registry; verbose nonzero prints them */
+MXNET_DLL int MXLoadLib(const char *path, unsigned verbose);
+
 /*! \brief handle to a KVStore */
 typedef void *KVStoreHandle;
 /*! \brief create a store of a type ("local", "device", ...) */

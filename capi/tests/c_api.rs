@@ -301,3 +301,11 @@ fn kvstore_from_c() {
     let stdout = run(&exe, &[]);
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
+
+#[test]
+fn plugin_loads_and_its_operator_runs_from_c() {
+    let dir = support::build("mxr-plugin-example-swish", "libmxr_plugin_example_swish.so");
+    let exe = compile("plugin", &[test_source("plugin.c")], &[include()]);
+    let stdout = run(&exe, &[&dir.join("libmxr_plugin_example_swish.so")]);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}

@@ -1,6 +1,6 @@
 //! MXNet's imperative calls and `.params` files from C, with `c_api.h`'s exact names and
 //! signatures: `NNGetOpHandle` and `MXImperativeInvoke` (any registry operator by name with
-//! string attributes), `MXNDArraySave` and `MXNDArrayLoad`.
+//! string attributes), `MXNDArraySave` and `MXNDArrayLoad`, and `MXLoadLib` (plugins).
 
 // MXNet's names (MXImperativeInvoke) and argument lists are the API.
 #![allow(non_snake_case)]
@@ -249,5 +249,25 @@ pub unsafe extern "C" fn MXNDArrayLoad(
             write_out(out_name_size, n_names, CALL, "out_name_size")?;
             write_out(out_names, names_ptr, CALL, "out_names")
         }
+    })
+}
+
+/// Loads an operator plugin library (MXNet's `mx.library.load`); its operators join the
+/// registry, for `NNGetOpHandle` and symbols. With `verbose` nonzero, prints the operators
+/// it registered to standard output.
+///
+/// # Safety
+/// `path` is a C string. Loading a library runs its initialisers: load only trusted plugins.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn MXLoadLib(path: *const c_char, verbose: std::ffi::c_uint) -> c_int {
+    const CALL: &str = "MXLoadLib";
+    guard(CALL, || {
+        // SAFETY: the caller guarantees a C string.
+        let path = unsafe { c_str(path, CALL, "path") }?;
+        let plugin = mxr_frontend::plugin::load(path).during(CALL)?;
+        if verbose != 0 {
+            println!("loaded {path}: {}", plugin.op_names().join(", "));
+        }
+        Ok(())
     })
 }
