@@ -1,5 +1,6 @@
-//! The exported C functions: MXNet 1.9.1's predict API (`include/mxnet/c_predict_api.h`) here,
-//! the NDArray functions of `include/mxr.h` in [`ndarray`].
+//! The exported C functions: MXNet 1.9.1's predict API (`include/mxnet/c_predict_api.h`:
+//! `predict`, `ndlist`) and the functions of `include/mxr.h` (`ndarray`, `imperative`,
+//! `symbol`, `kvstore`).
 //!
 //! Every function returns 0 on success and -1 on failure, with the message in
 //! [`MXGetLastError`].
