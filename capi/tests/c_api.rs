@@ -87,6 +87,14 @@ fn run(exe: &Path, args: &[&Path]) -> String {
     stdout
 }
 
+/// Compiles the C test program `source`, runs it with `args` and checks it printed `expect`.
+fn passes(source: &str, args: &[&Path], expect: &str) {
+    let name = source.trim_end_matches(".c");
+    let exe = compile(name, &[test_source(source)], &[include()]);
+    let stdout = run(&exe, args);
+    assert!(stdout.contains(expect), "{stdout}");
+}
+
 fn include() -> PathBuf {
     root().join("capi/include")
 }
@@ -216,22 +224,14 @@ fn mxnet_own_header_builds_and_links_to_libmxr() {
 
 #[test]
 fn every_function_and_error_path_from_c() {
-    let exe = compile(
-        "every-function",
-        &[test_source("every_function.c")],
-        &[include()],
-    );
     let (sym, params) = checkpoint();
-    let stdout = run(&exe, &[&sym, &params]);
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    passes("every_function.c", &[&sym, &params], "all checks passed");
 }
 
 #[test]
 fn four_predictors_on_four_threads_equal_one_thread() {
-    let exe = compile("threads", &[test_source("threads.c")], &[include()]);
     let (sym, params) = checkpoint();
-    let stdout = run(&exe, &[&sym, &params]);
-    assert!(stdout.contains("4 threads equal 1 thread"), "{stdout}");
+    passes("threads.c", &[&sym, &params], "4 threads equal 1 thread");
 }
 
 #[test]
@@ -276,36 +276,25 @@ fn python_ctypes_binds_the_predict_api() {
 
 #[test]
 fn operators_by_name_and_params_files_from_c() {
-    let exe = compile("imperative", &[test_source("imperative.c")], &[include()]);
-    let file = scratch("imperative").join("arrays.params");
-    let stdout = run(&exe, &[&file]);
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    let file = scratch("imperative-params").join("arrays.params");
+    passes("imperative.c", &[&file], "all checks passed");
 }
 
 #[test]
 fn symbols_and_executors_from_c() {
-    let exe = compile(
-        "symbol-executor",
-        &[test_source("symbol_executor.c")],
-        &[include()],
-    );
     let (sym, params) = checkpoint();
     // The program writes a copy of the parameters to its working (scratch) folder.
-    let stdout = run(&exe, &[&sym, &params]);
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    passes("symbol_executor.c", &[&sym, &params], "all checks passed");
 }
 
 #[test]
 fn kvstore_from_c() {
-    let exe = compile("kvstore", &[test_source("kvstore.c")], &[include()]);
-    let stdout = run(&exe, &[]);
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    passes("kvstore.c", &[], "all checks passed");
 }
 
 #[test]
 fn plugin_loads_and_its_operator_runs_from_c() {
     let dir = support::build("mxr-plugin-example-swish", "libmxr_plugin_example_swish.so");
-    let exe = compile("plugin", &[test_source("plugin.c")], &[include()]);
-    let stdout = run(&exe, &[&dir.join("libmxr_plugin_example_swish.so")]);
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    let plugin = dir.join("libmxr_plugin_example_swish.so");
+    passes("plugin.c", &[&plugin], "all checks passed");
 }

@@ -110,6 +110,27 @@ pub unsafe extern "C" fn MXKVStoreInit(
     })
 }
 
+/// Runs `op` (a push or a pull) on the store with the call's arrays grouped by key.
+///
+/// # Safety
+/// `keys` and `vals` point to `num` values each.
+unsafe fn grouped(
+    handle: KVStoreHandle,
+    num: u32,
+    keys: *const c_int,
+    vals: *mut NDArrayHandle,
+    call: &'static str,
+    op: impl FnOnce(&KVStore, &[i32], &[Vec<&NDArray>]) -> mxr_frontend::Result<()>,
+) -> c_int {
+    guard(call, || {
+        let store = STORES.get(handle, call)?;
+        // SAFETY: the caller guarantees `num` keys and handles.
+        let (keys, arrays) = unsafe { pairs(num, keys, vals.cast_const(), call) }?;
+        let refs: Vec<Vec<&NDArray>> = arrays.iter().map(|v| v.iter().collect()).collect();
+        op(&store, &keys, &refs).during(call)
+    })
+}
+
 /// Pushes `num` (key, array) pairs; the arrays given for one key are summed.
 ///
 /// # Safety
@@ -122,18 +143,21 @@ pub unsafe extern "C" fn MXKVStorePush(
     vals: *mut NDArrayHandle,
     priority: c_int,
 ) -> c_int {
-    const CALL: &str = "MXKVStorePush";
     let _ = priority; // the engine orders by dependencies only
-    guard(CALL, || {
-        let store = STORES.get(handle, CALL)?;
-        // SAFETY: the caller guarantees `num` keys and handles.
-        let (keys, vals) = unsafe { pairs(num, keys, vals.cast_const(), CALL) }?;
-        let refs: Vec<Vec<&NDArray>> = vals.iter().map(|v| v.iter().collect()).collect();
-        store.push_list(&keys, &refs).during(CALL)
-    })
+    // SAFETY: the caller's pointers, as documented.
+    unsafe {
+        grouped(
+            handle,
+            num,
+            keys,
+            vals,
+            "MXKVStorePush",
+            |store, keys, arrays| store.push_list(keys, arrays),
+        )
+    }
 }
 
-/// Pulls `num` keys into arrays (a key may be given several arrays).
+/// Pulls `num` keys into arrays (a key may be given several arrays) and waits for them.
 ///
 /// # Safety
 /// `keys` and `vals` point to `num` values each.
@@ -145,17 +169,19 @@ pub unsafe extern "C" fn MXKVStorePull(
     vals: *mut NDArrayHandle,
     priority: c_int,
 ) -> c_int {
-    const CALL: &str = "MXKVStorePull";
     let _ = priority; // the engine orders by dependencies only
-    guard(CALL, || {
-        let store = STORES.get(handle, CALL)?;
-        // SAFETY: the caller guarantees `num` keys and handles.
-        let (keys, outs) = unsafe { pairs(num, keys, vals.cast_const(), CALL) }?;
-        let refs: Vec<Vec<&NDArray>> = outs.iter().map(|v| v.iter().collect()).collect();
-        store.pull_list(&keys, &refs).during(CALL)?;
-        for out in outs.iter().flatten() {
-            out.wait_to_read().during(CALL)?;
-        }
-        Ok(())
-    })
+    // SAFETY: the caller's pointers, as documented.
+    unsafe {
+        grouped(
+            handle,
+            num,
+            keys,
+            vals,
+            "MXKVStorePull",
+            |store, keys, outs| {
+                store.pull_list(keys, outs)?;
+                outs.iter().flatten().try_for_each(|out| out.wait_to_read())
+            },
+        )
+    }
 }
