@@ -27,6 +27,9 @@ pub(crate) fn build(package: &str, library: &str) -> PathBuf {
     if dir.ends_with("release") {
         cargo.arg("--release");
     }
+    if cfg!(feature = "mpi") && package == "mxr-capi" {
+        cargo.args(["--features", "mpi"]);
+    }
     let status = cargo.status().expect("run cargo build");
     assert!(status.success(), "cargo build -p {package} failed");
     assert!(
