@@ -20,9 +20,10 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A fresh scratch folder for one test.
+/// A scratch folder for one test, under the target folder (`<target>/<profile>/capi-tests/`):
+/// each run overwrites the last one's files, and `cargo clean` removes them.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mxr-capi-{}-{name}", std::process::id()));
+    let dir = lib_dir().join("capi-tests").join(name);
     std::fs::create_dir_all(&dir).expect("create a scratch folder");
     dir
 }
