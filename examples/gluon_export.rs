@@ -1,4 +1,4 @@
-//! Exports a Gluon model-zoo network as MXNet does (`../shared/bench/export_zoo.py`): builds
+//! Exports a Gluon model-zoo network as MXNet does (`benches/mxnet/export_zoo.py`): builds
 //! it in this fresh process (so its prefix is the first of its class: `resnetv10_`),
 //! initialises it with Xavier (magnitude 2), hybridizes it, runs one batch of zeros
 //! (1×3×224×224) and writes `DIR/NAME-symbol.json` and `DIR/NAME-0000.params`, files MXNet's

@@ -253,8 +253,14 @@ impl Recording {
         e
     }
 
-    /// Back-propagates from `heads` (ones as head gradients); the gradient per tape node.
-    fn run_backward(&mut self, heads: &[&NDArray]) -> Result<Vec<Option<NDArray>>> {
+    /// Back-propagates from `heads` (ones as head gradients) to the `wanted` entries: their
+    /// gradients, in order (`None` where the heads do not reach one). Nothing is computed for
+    /// the arrays no wanted entry depends on (a data batch).
+    fn run_backward(
+        &mut self,
+        heads: &[&NDArray],
+        wanted: &[Entry],
+    ) -> Result<Vec<Option<NDArray>>> {
         let mut pairs = Vec::with_capacity(heads.len());
         for h in heads {
             let e = self
@@ -264,7 +270,7 @@ impl Recording {
                 .ok_or_else(|| not_recorded(h))?;
             pairs.push((e, None));
         }
-        Ok(self.tape.backward(&pairs)?)
+        Ok(self.tape.backward_for(&pairs, wanted)?)
     }
 }
 
@@ -291,10 +297,25 @@ fn take_recording() -> Result<Recording> {
 /// recording is consumed, as MXNet frees the graph.
 pub fn backward(heads: &[&NDArray]) -> Result<()> {
     let mut rec = take_recording()?;
-    let grads = rec.run_backward(heads)?;
-    let marked = MARKED.lock().unwrap_or_else(PoisonError::into_inner);
-    for (node, array) in &rec.variables {
-        let (Some(g), Some((_, target, req))) = (&grads[*node], marked.get(&key(array))) else {
+    // The marked variables whose gradient is asked for, with their targets.
+    let targets: Vec<(Entry, NDArray, GradReq)> = {
+        let marked = MARKED.lock().unwrap_or_else(PoisonError::into_inner);
+        rec.variables
+            .iter()
+            .filter_map(|(node, array)| {
+                let (_, target, req) = marked.get(&key(array))?;
+                let entry = Entry {
+                    node: *node,
+                    output: 0,
+                };
+                (*req != GradReq::Null).then(|| (entry, target.clone(), *req))
+            })
+            .collect()
+    };
+    let wanted: Vec<Entry> = targets.iter().map(|(e, _, _)| *e).collect();
+    let grads = rec.run_backward(heads, &wanted)?;
+    for ((_, target, req), g) in targets.iter().zip(&grads) {
+        let Some(g) = g else {
             continue;
         };
         match req {
@@ -311,15 +332,22 @@ pub fn backward(heads: &[&NDArray]) -> Result<()> {
 /// variable the heads do not depend on gets zeros.
 pub fn grad(heads: &[&NDArray], variables: &[&NDArray]) -> Result<Vec<NDArray>> {
     let mut rec = take_recording()?;
-    let grads = rec.run_backward(heads)?;
-    variables
+    let wanted = variables
         .iter()
         .map(|v| {
-            let e = rec.entries.get(&key(v)).ok_or_else(|| not_recorded(v))?;
-            match &grads[e.node] {
-                Some(g) => Ok(g.clone()),
-                None => Ok(NDArray::new(v.shape(), v.dtype(), v.context())?),
-            }
+            rec.entries
+                .get(&key(v))
+                .copied()
+                .ok_or_else(|| not_recorded(v))
+        })
+        .collect::<Result<Vec<Entry>>>()?;
+    let grads = rec.run_backward(heads, &wanted)?;
+    variables
+        .iter()
+        .zip(grads)
+        .map(|(v, g)| match g {
+            Some(g) => Ok(g),
+            None => Ok(NDArray::new(v.shape(), v.dtype(), v.context())?),
         })
         .collect()
 }

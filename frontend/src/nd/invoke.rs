@@ -112,6 +112,19 @@ pub(crate) fn apply_inner(
     out: Option<&[NDArray]>,
     is_train: bool,
 ) -> Result<Outputs> {
+    apply_needed(op, inputs, out, is_train, None)
+}
+
+/// [`apply_inner`] where only the outputs marked in `needed` (when given) will be read: the
+/// kernel may skip the others, whose values are then unspecified (the imperative tape's
+/// backward, for gradients nobody asked for).
+pub(crate) fn apply_needed(
+    op: &OpRef,
+    inputs: &[&NDArray],
+    out: Option<&[NDArray]>,
+    is_train: bool,
+    needed: Option<&[bool]>,
+) -> Result<Outputs> {
     if let ([x], Some([o])) = (inputs, out)
         && op.is_inplace_unary()
         && x.shares_storage_with(o)
@@ -161,6 +174,6 @@ pub(crate) fn apply_inner(
             None => outputs.push(NDArray::for_output(dims, *dtype, context)?),
         }
     }
-    dispatch::push(op, inputs, &outputs, is_train, context, None)?;
+    dispatch::push(op, inputs, &outputs, is_train, context, needed)?;
     Ok(outputs)
 }

@@ -24,7 +24,7 @@ use mxr_operators::registry::{
 };
 
 use super::external::{External, ExternalBackward, ExternalNode};
-use super::invoke::apply;
+use super::invoke::apply_needed;
 use super::ndarray::NDArray;
 use crate::Result;
 use crate::exec::{Node as GraphNode, builder_error};
@@ -71,11 +71,23 @@ impl Tape {
     /// Applies `op` to the values of `inputs` (asynchronously, through the engine); returns every
     /// output entry, hidden ones included.
     pub fn apply(&mut self, op: OpRef, name: &str, inputs: &[Entry]) -> Result<Vec<Entry>> {
+        self.apply_needed(op, name, inputs, None)
+    }
+
+    /// [`Tape::apply`] where only the outputs marked in `needed` (when given) will be read;
+    /// the kernel may leave the others uncomputed.
+    fn apply_needed(
+        &mut self,
+        op: OpRef,
+        name: &str,
+        inputs: &[Entry],
+        needed: Option<&[bool]>,
+    ) -> Result<Vec<Entry>> {
         let values: Vec<NDArray> = inputs.iter().map(|e| self.value(*e).clone()).collect();
         let refs: Vec<&NDArray> = values.iter().collect();
         let outputs = match downcast::<ExternalBackward>(&op) {
             Some(backward) => backward.run(&values)?,
-            None => apply(&op, &refs, None, self.is_train)?,
+            None => apply_needed(&op, &refs, None, self.is_train, needed)?.into_vec(),
         };
         Ok(self.push_node(op, name, inputs, outputs))
     }
@@ -148,6 +160,26 @@ impl Tape {
     /// received one (`None` for operator nodes and unreached variables).
     pub fn backward(&mut self, heads: &[(Entry, Option<NDArray>)]) -> Result<Vec<Option<NDArray>>> {
         let forward_nodes = self.nodes.len();
+        let variables: Vec<Entry> = (0..forward_nodes)
+            .filter(|&node| self.nodes[node].node.op.is_none())
+            .map(|node| Entry { node, output: 0 })
+            .collect();
+        let grads = self.backward_for(heads, &variables)?;
+        let mut result: Vec<Option<NDArray>> = vec![None; forward_nodes];
+        for (e, grad) in variables.iter().zip(grads) {
+            result[e.node] = grad;
+        }
+        Ok(result)
+    }
+
+    /// [`Tape::backward`] for the gradients of `wanted` alone (one each, in order; `None` where
+    /// the heads do not reach it). Gradients that lead to no wanted entry are not computed:
+    /// with the data batch not wanted, the first layer's data gradient is skipped.
+    pub fn backward_for(
+        &mut self,
+        heads: &[(Entry, Option<NDArray>)],
+        wanted: &[Entry],
+    ) -> Result<Vec<Option<NDArray>>> {
         let forward: Vec<ForwardNode> = self.nodes.iter().map(|n| n.node.to_forward()).collect();
         let mut head_pairs = Vec::with_capacity(heads.len());
         for (entry, grad) in heads {
@@ -161,16 +193,11 @@ impl Tape {
             };
             head_pairs.push((*entry, g));
         }
-        let variables: Vec<Entry> = (0..forward_nodes)
-            .filter(|&node| forward[node].op.is_none())
-            .map(|node| Entry { node, output: 0 })
-            .collect();
-        let grads = reverse_pass(self, &forward, &head_pairs, &variables, false)?;
-        let mut result: Vec<Option<NDArray>> = vec![None; forward_nodes];
-        for (e, grad) in variables.iter().zip(grads) {
-            result[e.node] = grad.map(|g| self.value(g).clone());
-        }
-        Ok(result)
+        let grads = reverse_pass(self, &forward, &head_pairs, wanted, false)?;
+        Ok(grads
+            .into_iter()
+            .map(|g| g.map(|g| self.value(g).clone()))
+            .collect())
     }
 }
 
@@ -183,5 +210,22 @@ impl GraphBuilder for Tape {
     ) -> mxr_operators::Result<Vec<Entry>> {
         self.apply(Arc::clone(&op), name, inputs)
             .map_err(|e| builder_error(op.name(), e))
+    }
+
+    fn add_node_needed(
+        &mut self,
+        op: OpRef,
+        name: &str,
+        inputs: &[Entry],
+        needed: &[bool],
+    ) -> mxr_operators::Result<Vec<Entry>> {
+        self.apply_needed(Arc::clone(&op), name, inputs, Some(needed))
+            .map_err(|e| builder_error(op.name(), e))
+    }
+
+    /// The tape runs each node as it is added: gradients that reach no wanted variable are
+    /// not computed at all.
+    fn prunes_unwanted(&self) -> bool {
+        true
     }
 }

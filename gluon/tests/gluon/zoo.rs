@@ -1,7 +1,8 @@
 //! The model zoo against MXNet 1.9.1's own (`gluon.model_zoo.vision`): for each network, made
 //! in its own test (so on a fresh thread, whose name counters start from zero as in a fresh
 //! Python interpreter), the export's graph JSON equals MXNet's export of the same network
-//! (`../shared/bench/export_zoo.py`: ops, names, attributes, variable hints), the parameter
+//! (`benches/mxnet/export_zoo.py`, the repository's copy of the bench's script: ops, names,
+//! attributes, variable hints), the parameter
 //! file has the same names and shapes, the structural names and gradient requests are
 //! MXNet's; MXNet's `SymbolBlock.imports` of mxr's export gives mxr's outputs; with MXNet's
 //! parameters loaded, the network gives MXNet's outputs, hybridized and imperatively alike.
@@ -90,7 +91,7 @@ fn mxnet_side() -> Option<&'static (PathBuf, Value)> {
             PathBuf::from,
         );
         std::fs::create_dir_all(&dir).unwrap();
-        let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench");
+        let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benches/mxnet");
         assert!(
             bench.join("export_zoo.py").exists(),
             "{}/export_zoo.py is missing",

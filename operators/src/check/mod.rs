@@ -312,6 +312,7 @@ pub fn gradients(
         inputs: &in_entries,
         outputs: &outputs,
         ograds: &og,
+        needed: &[],
     };
     let grads = op.gradient(&mut ctx)?;
     if grads.len() != inputs.len() {

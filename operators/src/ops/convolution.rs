@@ -324,7 +324,7 @@ impl Operator for Convolution {
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let mut inputs = vec![grad.ograds[0]];
         inputs.extend_from_slice(grad.inputs);
-        let out = grad.backward_node(ConvolutionBackward(self.0.clone()), &inputs)?;
+        let out = grad.backward_node_per_input(ConvolutionBackward(self.0.clone()), &inputs)?;
         Ok(GradCtx::all(out))
     }
     fn resources(&self) -> Vec<Resource> {

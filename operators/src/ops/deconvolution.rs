@@ -369,7 +369,7 @@ impl Operator for Deconvolution {
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let mut inputs = vec![grad.ograds[0]];
         inputs.extend_from_slice(grad.inputs);
-        let out = grad.backward_node(DeconvolutionBackward(self.0.clone()), &inputs)?;
+        let out = grad.backward_node_per_input(DeconvolutionBackward(self.0.clone()), &inputs)?;
         Ok(GradCtx::all(out))
     }
     fn resources(&self) -> Vec<Resource> {

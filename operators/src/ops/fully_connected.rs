@@ -275,7 +275,7 @@ impl Operator for FullyConnected {
     }
     fn gradient(&self, grad: &mut GradCtx<'_>) -> Result<Vec<Option<Entry>>> {
         let inputs = [grad.ograds[0], grad.inputs[0], grad.inputs[1]];
-        let out = grad.backward_node(
+        let out = grad.backward_node_per_input(
             FullyConnectedBackward {
                 param: self.param.clone(),
             },

@@ -101,6 +101,7 @@ pub(crate) fn backward_graph(op: &OpRef) -> (Vec<Node>, Vec<Option<Entry>>) {
             inputs: &inputs,
             outputs: &outputs,
             ograds: &ograds,
+            needed: &[],
         })
         .unwrap();
     (rec.nodes, grads)

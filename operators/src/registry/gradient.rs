@@ -6,7 +6,7 @@
 //! holding that input's gradient. The Symbol executor builds its backward graph this way (and
 //! plans its memory); the imperative builder in the NDArray frontend runs each node at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::operator::{OpRef, Operator};
@@ -26,6 +26,28 @@ pub trait GraphBuilder {
     /// Adds a node applying `op` to `inputs`, named `name`; returns every output of the node
     /// (hidden ones included).
     fn add_node(&mut self, op: OpRef, name: &str, inputs: &[Entry]) -> Result<Vec<Entry>>;
+
+    /// [`GraphBuilder::add_node`] for a node of which only the outputs marked in `needed` will
+    /// be read. A builder that runs each node at once (the imperative tape) lets the kernel
+    /// skip the others, whose values are then unspecified; the default builds the node as
+    /// `add_node` does (a graph's executor finds what is read on its own).
+    fn add_node_needed(
+        &mut self,
+        op: OpRef,
+        name: &str,
+        inputs: &[Entry],
+        needed: &[bool],
+    ) -> Result<Vec<Entry>> {
+        let _ = needed;
+        self.add_node(op, name, inputs)
+    }
+
+    /// Whether [`reverse_pass`] leaves out the gradients of nodes from which no wanted entry
+    /// can be reached. A builder that runs each node at once saves their work; a graph keeps
+    /// them (the default), so that its backward graph stays as MXNet builds it.
+    fn prunes_unwanted(&self) -> bool {
+        false
+    }
 }
 
 /// What an operator's gradient function sees: the forward node's name, its input and output
@@ -41,6 +63,9 @@ pub struct GradCtx<'a> {
     pub outputs: &'a [Entry],
     /// d(loss)/d(output), one per output.
     pub ograds: &'a [Entry],
+    /// Per forward input, whether its gradient is wanted (it leads to an entry whose gradient
+    /// was asked for); empty when unknown (every gradient wanted).
+    pub needed: &'a [bool],
 }
 
 impl std::fmt::Debug for GradCtx<'_> {
@@ -60,6 +85,22 @@ impl GradCtx<'_> {
     pub fn backward_node(&mut self, op: impl Operator, inputs: &[Entry]) -> Result<Vec<Entry>> {
         let name = format!("{}_backward", self.name);
         self.builder.add_node(Arc::new(op), &name, inputs)
+    }
+
+    /// [`GradCtx::backward_node`] for a backward operator whose outputs are the forward
+    /// inputs' gradients in order (FullyConnected's, Convolution's): the gradients nobody
+    /// wants ([`GradCtx::needed`]) may be left uncomputed.
+    pub fn backward_node_per_input(
+        &mut self,
+        op: impl Operator,
+        inputs: &[Entry],
+    ) -> Result<Vec<Entry>> {
+        let name = format!("{}_backward", self.name);
+        if self.needed.is_empty() {
+            return self.builder.add_node(Arc::new(op), &name, inputs);
+        }
+        self.builder
+            .add_node_needed(Arc::new(op), &name, inputs, self.needed)
     }
 
     /// Adds a node `op` on `inputs` named `<forward name>_<suffix>`.
@@ -115,6 +156,11 @@ pub fn reverse_pass(
     for &(output, grad) in heads {
         contributions.entry(output).or_default().push(grad);
     }
+    let wanted_set: HashSet<Entry> = wanted.iter().copied().collect();
+    let leads = leads_to_wanted(forward, &wanted_set);
+    let entry_leads =
+        |e: &Entry| leads.get(e.node).copied().unwrap_or(true) || wanted_set.contains(e);
+    let prune = builder.prunes_unwanted();
     for (node, fwd) in forward.iter().enumerate().rev() {
         let Some(op) = &fwd.op else {
             continue;
@@ -123,6 +169,10 @@ pub fn reverse_pass(
             .map(|output| Entry { node, output })
             .collect();
         if !outputs.iter().any(|e| contributions.contains_key(e)) {
+            continue;
+        }
+        let needed: Vec<bool> = fwd.inputs.iter().map(entry_leads).collect();
+        if prune && !needed.contains(&true) {
             continue;
         }
         let mut ograds = Vec::with_capacity(outputs.len());
@@ -137,6 +187,7 @@ pub fn reverse_pass(
                 inputs: &fwd.inputs,
                 outputs: &outputs,
                 ograds: &ograds,
+                needed: &needed,
             })
             .map_err(|e| Error::BadInput {
                 op: op.name().into(),
@@ -159,6 +210,20 @@ pub fn reverse_pass(
             }
         })
         .collect()
+}
+
+/// Per forward node, whether a gradient flowing into it can reach a `wanted` entry: an
+/// operator node one of whose inputs is wanted or comes from such a node.
+fn leads_to_wanted(forward: &[ForwardNode], wanted: &HashSet<Entry>) -> Vec<bool> {
+    let mut leads = vec![false; forward.len()];
+    for (node, fwd) in forward.iter().enumerate() {
+        leads[node] = fwd.op.is_some()
+            && fwd
+                .inputs
+                .iter()
+                .any(|e| wanted.contains(e) || leads.get(e.node).copied().unwrap_or(false));
+    }
+    leads
 }
 
 /// The sum of `terms` (`<name>_grad_sum` nodes), or zeros shaped like `like` (`<name>_zeros`)
