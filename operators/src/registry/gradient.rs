@@ -253,3 +253,125 @@ fn first_output(entries: Vec<Entry>) -> Result<Entry> {
         reason: "a gradient node without outputs".into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A builder that records each node's operator and the `needed` mask it was given.
+    struct Spy {
+        nodes: Vec<(String, Option<Vec<bool>>)>,
+        prune: bool,
+    }
+
+    impl Spy {
+        fn push(&mut self, op: &OpRef, needed: Option<&[bool]>) -> Vec<Entry> {
+            let node = 100 + self.nodes.len();
+            self.nodes
+                .push((op.name().to_owned(), needed.map(<[bool]>::to_vec)));
+            (0..op.num_outputs())
+                .map(|output| Entry { node, output })
+                .collect()
+        }
+    }
+
+    impl GraphBuilder for Spy {
+        fn add_node(&mut self, op: OpRef, _: &str, _: &[Entry]) -> Result<Vec<Entry>> {
+            Ok(self.push(&op, None))
+        }
+        fn add_node_needed(
+            &mut self,
+            op: OpRef,
+            _: &str,
+            _: &[Entry],
+            needed: &[bool],
+        ) -> Result<Vec<Entry>> {
+            Ok(self.push(&op, Some(needed)))
+        }
+        fn prunes_unwanted(&self) -> bool {
+            self.prune
+        }
+    }
+
+    /// data → Reshape → FullyConnected(w1, b1) → relu → FullyConnected(w2), backward to the
+    /// weights only: the first layer's data gradient is not needed, the second's is.
+    fn mlp() -> Vec<ForwardNode> {
+        let var = |name: &str| ForwardNode {
+            name: name.into(),
+            op: None,
+            inputs: Vec::new(),
+        };
+        let e = |node| Entry { node, output: 0 };
+        let op = |name: &str, op: &str, attrs: &[(&str, &str)], inputs: Vec<Entry>| ForwardNode {
+            name: name.into(),
+            op: Some(super::super::create(op, attrs, Some(inputs.len())).unwrap()),
+            inputs,
+        };
+        vec![
+            var("data"),
+            op("flat", "Reshape", &[("shape", "(0, -1)")], vec![e(0)]),
+            var("w1"),
+            var("b1"),
+            op(
+                "fc1",
+                "FullyConnected",
+                &[("num_hidden", "4")],
+                vec![e(1), e(2), e(3)],
+            ),
+            op("act", "relu", &[], vec![e(4)]),
+            var("w2"),
+            op(
+                "fc2",
+                "FullyConnected",
+                &[("num_hidden", "2"), ("no_bias", "True")],
+                vec![e(5), e(6)],
+            ),
+        ]
+    }
+
+    #[test]
+    fn gradients_are_told_which_inputs_lead_to_a_wanted_entry() {
+        let forward = mlp();
+        let e = |node| Entry { node, output: 0 };
+        let heads = [(
+            e(7),
+            Entry {
+                node: 99,
+                output: 0,
+            },
+        )];
+        for prune in [false, true] {
+            let mut spy = Spy {
+                nodes: Vec::new(),
+                prune,
+            };
+            let wanted = [e(2), e(3), e(6)];
+            let grads = reverse_pass(&mut spy, &forward, &heads, &wanted, false).unwrap();
+            assert!(grads.iter().all(Option::is_some), "every weight reached");
+            let backward: Vec<&(String, Option<Vec<bool>>)> = spy
+                .nodes
+                .iter()
+                .filter(|(op, _)| op == "_backward_FullyConnected")
+                .collect();
+            // fc2 first (reverse order): its data input leads to w1 and b1; fc1's data does not.
+            assert_eq!(backward[0].1.as_deref(), Some(&[true, true][..]));
+            assert_eq!(backward[1].1.as_deref(), Some(&[false, true, true][..]));
+            // The Reshape of the data leads nowhere wanted: a graph keeps its gradient node
+            // (as MXNet's graph does), a builder that prunes leaves it out.
+            let reshape = spy.nodes.iter().any(|(op, _)| op == "_backward_reshape");
+            assert_eq!(reshape, !prune, "prune={prune}: {:?}", spy.nodes);
+        }
+        // Everything wanted: every gradient needed.
+        let mut spy = Spy {
+            nodes: Vec::new(),
+            prune: true,
+        };
+        let all = [e(0), e(2), e(3), e(6)];
+        reverse_pass(&mut spy, &forward, &heads, &all, false).unwrap();
+        let fc1 = spy
+            .nodes
+            .iter()
+            .rfind(|(op, _)| op == "_backward_FullyConnected");
+        assert_eq!(fc1.unwrap().1.as_deref(), Some(&[true, true, true][..]));
+    }
+}
