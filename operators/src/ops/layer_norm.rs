@@ -91,9 +91,16 @@ impl LayerNorm {
         whole
             .merge(&Shape::partial(dims))
             .map_err(|r| shapes.error(reason("gamma and beta have the length of the axis", r)))?;
-        let mut around = moment
-            .partial_dims()
-            .map_or_else(|| vec![None; rank], <[_]>::to_vec);
+        let mut around = match moment.partial_dims() {
+            Some(d) if d.len() == rank => d.to_vec(),
+            Some(d) => {
+                return Err(shapes.error(format!(
+                    "mean and std have rank {} where the data has rank {rank}",
+                    d.len()
+                )));
+            }
+            None => vec![None; rank],
+        };
         around[axis] = whole.dim(axis);
         whole
             .merge(&Shape::partial(around))

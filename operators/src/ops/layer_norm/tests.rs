@@ -364,6 +364,20 @@ fn layer_norm_errors_name_the_op_and_argument() {
         err.contains("LayerNorm") && err.contains("gamma") && err.contains("(3, 4)"),
         "{err}"
     );
+    // Mean and std of another rank than the data (a graph the fuzzer made) are an error.
+    let back = make_op("_backward_LayerNorm", &[]);
+    let ins = [
+        Shape::unknown(),
+        Shape::known(&[5, 6]),
+        Shape::unknown(),
+        Shape::known(&[5, 1, 1]),
+        Shape::unknown(),
+    ];
+    let err = infer_shapes(back.as_ref(), &ins).unwrap_err().to_string();
+    assert!(
+        err.contains("_backward_LayerNorm") && err.contains("rank 3") && err.contains("rank 2"),
+        "{err}"
+    );
     assert_create_err("LayerNorm", &[("eps", "-1")], &["LayerNorm", "eps"]);
     assert_create_err(
         "_backward_LayerNorm",
